@@ -1,0 +1,573 @@
+//! The EM driver: E-step over fixed chunks in parallel, M-step, ELBO trace, convergence,
+//! the monotonicity guard, re-seeding of empty components, initialisation and restarts.
+//!
+//! **Convergence rule.** Iteration `t` computes `ℓ_t = ln p(x | θ_t)` in its E-step (this is
+//! the ELBO right after the E-step, where the bound is tight). The fit stops as converged at
+//! the first `t ≥ 1` with `ℓ_t − ℓ_{t−1} < tol · N` (the mean gain per row is below `tol`),
+//! or unconverged after `max_iter` M-steps. The returned parameters are those whose
+//! log-likelihood is the last entry of the trace.
+//!
+//! **Monotonicity guard.** After each M-step the ELBO `F(q_t, θ_{t+1})` is recomputed from
+//! the statistics; EM guarantees `ℓ_t ≤ F(q_t, θ_{t+1}) ≤ ℓ_{t+1}`. A violation larger than
+//! round-off (`1e-8 · (|ℓ| + N)`, which also covers the covariance regularisation) is a bug
+//! in the derived updates and stops the fit with [`FitError::NotMonotone`].
+//!
+//! **Determinism.** Rows are cut into chunks of [`TASK_ROWS`] independent of the thread
+//! count and the per-chunk statistics are merged in chunk order, so a seed gives the same
+//! bits with one thread or many. Restart `r` draws from stream `r` of a ChaCha8 generator
+//! seeded with the user's seed.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ndarray::{s, Array1, Array2, ArrayView1};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{FitError, NumericalIssue};
+use crate::init;
+use crate::mixture::{add_counts, normalise_rows, MStepConfig, MixtureModel, Workspace};
+
+/// Rows per parallel task; fixed so results do not depend on the thread count.
+pub const TASK_ROWS: usize = 4096;
+/// Rows per block inside a task: the log-joint buffer and kernel scratch stay in cache.
+pub const BLOCK_ROWS: usize = 256;
+/// A component whose responsibilities sum to less than this is empty and is re-seeded.
+pub const EMPTY_COUNT: f64 = 1e-6;
+
+/// How to choose starting parameters.
+#[derive(Debug, Clone)]
+pub enum InitStrategy<P> {
+    /// k-means++ seeding on standardised features, refined by Lloyd iterations, then one
+    /// M-step from the hard assignments.
+    KMeansPlusPlus,
+    /// `K` random rows as centres, nearest-centre assignments, then one M-step.
+    RandomFromData,
+    /// Exactly these parameters (restarts then all coincide, so only one is run).
+    Params(P),
+}
+
+/// Progress of a running fit, passed to [`FitOptions::progress`].
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Which restart.
+    pub restart: usize,
+    /// Iteration (number of M-steps done).
+    pub iteration: usize,
+    /// `ln p(x | θ_iteration)`.
+    pub log_likelihood: f64,
+}
+
+/// Callback receiving [`Progress`].
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Options of [`fit`].
+#[derive(Clone)]
+pub struct FitOptions<P> {
+    /// Maximum number of M-steps (default 500).
+    pub max_iter: usize,
+    /// Convergence tolerance on the mean log-likelihood gain per row (default 1e-6).
+    pub tol: f64,
+    /// Seed of the random initialisation (default 0).
+    pub seed: u64,
+    /// Number of independent starts; the best final log-likelihood is kept (default 1).
+    pub restarts: usize,
+    /// Worker threads; `None` uses rayon's global pool.
+    pub threads: Option<usize>,
+    /// Starting parameters.
+    pub init: InitStrategy<P>,
+    /// M-step settings.
+    pub m_step: MStepConfig,
+    /// Lloyd rounds after k-means++ seeding (default 20).
+    pub lloyd_iters: usize,
+    /// Stop with an error when the ELBO decreases beyond round-off (default true).
+    pub check_monotone: bool,
+    /// Called after every E-step.
+    pub progress: Option<ProgressFn>,
+}
+
+impl<P> Default for FitOptions<P> {
+    fn default() -> Self {
+        Self {
+            max_iter: 500,
+            tol: 1e-6,
+            seed: 0,
+            restarts: 1,
+            threads: None,
+            init: InitStrategy::KMeansPlusPlus,
+            m_step: MStepConfig::default(),
+            lloyd_iters: 20,
+            check_monotone: true,
+            progress: None,
+        }
+    }
+}
+
+impl<P> std::fmt::Debug for FitOptions<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FitOptions")
+            .field("max_iter", &self.max_iter)
+            .field("tol", &self.tol)
+            .field("seed", &self.seed)
+            .field("restarts", &self.restarts)
+            .field("threads", &self.threads)
+            .field("m_step", &self.m_step)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A component replaced during the fit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ReseedEvent {
+    /// Iteration after whose M-step the component was replaced (0 = at initialisation).
+    pub iteration: usize,
+    /// The component.
+    pub component: usize,
+    /// The row it was centred on.
+    pub row: usize,
+    /// `"empty"` (no responsibility left) or `"singular"` (covariance not positive definite).
+    pub reason: &'static str,
+}
+
+/// Wall-clock time of the phases of the kept run.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timing {
+    /// Initialisation, seconds.
+    pub init_seconds: f64,
+    /// The EM loop, seconds.
+    pub em_seconds: f64,
+    /// `em_seconds` per iteration (E-step plus M-step).
+    pub seconds_per_iteration: f64,
+}
+
+/// The outcome of a fit.
+#[derive(Debug, Clone)]
+pub struct FitResult<P> {
+    /// Fitted parameters.
+    pub params: P,
+    /// `ln p(x | params)`, the last entry of `elbo_trace`.
+    pub log_likelihood: f64,
+    /// `ln p(x | θ_t)` for `t = 0..=iterations`: the ELBO right after each E-step.
+    pub elbo_trace: Vec<f64>,
+    /// Number of M-steps.
+    pub iterations: usize,
+    /// Whether the convergence rule was met before `max_iter`.
+    pub converged: bool,
+    /// Number of rows.
+    pub n_rows: usize,
+    /// Free parameters counted from the model.
+    pub free_parameters: usize,
+    /// `-2 ℓ + p ln N`.
+    pub bic: f64,
+    /// `-2 ℓ + 2 p`.
+    pub aic: f64,
+    /// Index of the kept restart.
+    pub restart: usize,
+    /// Final log-likelihood of every restart (`NaN` for one that failed numerically).
+    pub restart_log_likelihoods: Vec<f64>,
+    /// `p(z_n = k | x_n, params)`, `N × K`.
+    pub responsibilities: Array2<f64>,
+    /// `argmax_k` of the responsibilities.
+    pub assignments: Vec<usize>,
+    /// `ln p(x_n | params)` per row.
+    pub point_log_likelihood: Array1<f64>,
+    /// Components re-seeded during the kept run.
+    pub reseeds: Vec<ReseedEvent>,
+    /// Timing of the kept run.
+    pub timing: Timing,
+}
+
+/// The E-step over all rows: statistics, counts, `ln p(x)`, `H(q)`, and the worst-fit row.
+struct EStep<S> {
+    stats: S,
+    counts: Array1<f64>,
+    loglik: f64,
+    entropy: f64,
+    worst: (f64, usize),
+}
+
+fn tasks(n: usize) -> Vec<Range<usize>> {
+    (0..n).step_by(TASK_ROWS).map(|s| s..(s + TASK_ROWS).min(n)).collect()
+}
+
+fn e_step_rows<M: MixtureModel>(model: &M, cache: &M::Cache, rows: Range<usize>) -> EStep<M::Stats> {
+    let k = model.n_components();
+    let mut out = EStep {
+        stats: model.zero_stats(),
+        counts: Array1::zeros(k),
+        loglik: 0.0,
+        entropy: 0.0,
+        worst: (f64::INFINITY, rows.start),
+    };
+    let mut ws = Workspace::default();
+    let mut lj = Array2::<f64>::zeros((BLOCK_ROWS, k));
+    let mut row_ll = vec![0.0; BLOCK_ROWS];
+    for start in rows.clone().step_by(BLOCK_ROWS) {
+        let block = start..(start + BLOCK_ROWS).min(rows.end);
+        let m = block.len();
+        let mut view = lj.slice_mut(s![..m, ..]);
+        view.fill(0.0);
+        model.log_joint(cache, block.clone(), view.view_mut(), &mut ws);
+        let (ll, h) = normalise_rows(view.view_mut(), &mut row_ll[..m]);
+        out.loglik += ll;
+        out.entropy += h;
+        for (i, &v) in row_ll[..m].iter().enumerate() {
+            if v < out.worst.0 {
+                out.worst = (v, start + i);
+            }
+        }
+        add_counts(view.view(), &mut out.counts);
+        model.accumulate(cache, block, view.view(), &mut out.stats, &mut ws);
+    }
+    out
+}
+
+fn e_step<M: MixtureModel>(model: &M, cache: &M::Cache) -> EStep<M::Stats> {
+    let parts: Vec<EStep<M::Stats>> = tasks(model.n_rows())
+        .into_par_iter()
+        .map(|rows| e_step_rows(model, cache, rows))
+        .collect();
+    let mut total = EStep {
+        stats: model.zero_stats(),
+        counts: Array1::zeros(model.n_components()),
+        loglik: 0.0,
+        entropy: 0.0,
+        worst: (f64::INFINITY, 0),
+    };
+    for p in parts {
+        model.merge(&mut total.stats, &p.stats);
+        total.counts += &p.counts;
+        total.loglik += p.loglik;
+        total.entropy += p.entropy;
+        if p.worst.0 < total.worst.0 {
+            total.worst = p.worst;
+        }
+    }
+    total
+}
+
+/// Responsibilities and per-row log-likelihood under prepared parameters.
+pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Array1<f64>) {
+    let k = model.n_components();
+    let parts: Vec<(Array2<f64>, Vec<f64>)> = tasks(model.n_rows())
+        .into_par_iter()
+        .map(|rows| {
+            let mut ws = Workspace::default();
+            let mut resp = Array2::zeros((rows.len(), k));
+            let mut ll = vec![0.0; rows.len()];
+            for start in rows.clone().step_by(BLOCK_ROWS) {
+                let block = start..(start + BLOCK_ROWS).min(rows.end);
+                let local = (block.start - rows.start)..(block.end - rows.start);
+                let mut view = resp.slice_mut(s![local.clone(), ..]);
+                model.log_joint(cache, block, view.view_mut(), &mut ws);
+                normalise_rows(view, &mut ll[local]);
+            }
+            (resp, ll)
+        })
+        .collect();
+    let mut resp = Array2::zeros((model.n_rows(), k));
+    let mut ll = Vec::with_capacity(model.n_rows());
+    let mut at = 0;
+    for (r, l) in parts {
+        resp.slice_mut(s![at..at + r.nrows(), ..]).assign(&r);
+        at += r.nrows();
+        ll.extend(l);
+    }
+    (resp, Array1::from(ll))
+}
+
+/// `E_q[ln p(x, z | params)] + H(q)` with `q` the posterior under `at`: equal to
+/// `ln p(x | at)` when `params == at` (the bound is tight after an E-step).
+pub fn elbo<M: MixtureModel>(model: &M, at: &M::Params, params: &M::Params) -> Result<f64, NumericalIssue> {
+    let cache = model.prepare(at)?;
+    let e = e_step(model, &cache);
+    Ok(model.expected_log_joint(&e.stats, e.counts.view(), params)? + e.entropy)
+}
+
+/// One EM step from `params`: the log-likelihood at `params` and the updated parameters.
+pub fn em_step<M: MixtureModel>(
+    model: &M,
+    params: &M::Params,
+    config: &MStepConfig,
+) -> Result<(f64, M::Params), NumericalIssue> {
+    let cache = model.prepare(params)?;
+    let e = e_step(model, &cache);
+    let next = model.m_step(&e.stats, e.counts.view(), params, config)?;
+    Ok((e.loglik, next))
+}
+
+/// Starting parameters from hard assignments: one M-step with one-hot responsibilities.
+pub fn params_from_labels<M: MixtureModel>(
+    model: &M,
+    labels: &[usize],
+    config: &MStepConfig,
+) -> Result<(M::Params, Array1<f64>), NumericalIssue> {
+    let k = model.n_components();
+    let neutral = model.neutral_params();
+    let cache = model.prepare(&neutral)?;
+    let mut stats = model.zero_stats();
+    let mut counts = Array1::zeros(k);
+    let mut ws = Workspace::default();
+    let n = model.n_rows();
+    for start in (0..n).step_by(BLOCK_ROWS) {
+        let block = start..(start + BLOCK_ROWS).min(n);
+        let mut resp = Array2::zeros((block.len(), k));
+        for (i, &l) in labels[block.clone()].iter().enumerate() {
+            resp[[i, l]] = 1.0;
+        }
+        add_counts(resp.view(), &mut counts);
+        model.accumulate(&cache, block, resp.view(), &mut stats, &mut ws);
+    }
+    let params = model.m_step(&stats, counts.view(), &neutral, config)?;
+    Ok((params, counts))
+}
+
+struct Run<P> {
+    params: P,
+    trace: Vec<f64>,
+    iterations: usize,
+    converged: bool,
+    responsibilities: Array2<f64>,
+    point_ll: Array1<f64>,
+    reseeds: Vec<ReseedEvent>,
+    timing: Timing,
+}
+
+fn guard_tol(value: f64, n: usize) -> f64 {
+    1e-8 * (value.abs() + n as f64)
+}
+
+fn initial_params<M: MixtureModel>(
+    model: &M,
+    opts: &FitOptions<M::Params>,
+    rng: &mut ChaCha8Rng,
+    reseeds: &mut Vec<ReseedEvent>,
+) -> Result<M::Params, FitError> {
+    let k = model.n_components();
+    let labels = match &opts.init {
+        InitStrategy::Params(p) => return Ok(p.clone()),
+        InitStrategy::KMeansPlusPlus => {
+            let x = init::standardise(model.init_features().view());
+            let centres = init::kmeans_plus_plus(x.view(), k, rng);
+            init::lloyd(x.view(), centres, opts.lloyd_iters)
+        }
+        InitStrategy::RandomFromData => {
+            let x = init::standardise(model.init_features().view());
+            let centres = init::random_rows(x.view(), k, rng);
+            init::nearest(x.view(), centres.view())
+        }
+    };
+    let (mut params, counts) = params_from_labels(model, &labels, &opts.m_step)
+        .map_err(|issue| FitError::Numerical { issue, iteration: 0 })?;
+    for (c, &count) in counts.iter().enumerate() {
+        if count < EMPTY_COUNT {
+            let row = rng.random_range(0..model.n_rows());
+            model.reseed(&mut params, c, row);
+            reseeds.push(ReseedEvent { iteration: 0, component: c, row, reason: "empty" });
+        }
+    }
+    Ok(params)
+}
+
+/// Prepares `params`, re-seeding a component whose covariance is not positive definite
+/// (at most `K` times) instead of failing.
+fn prepare_repairing<M: MixtureModel>(
+    model: &M,
+    params: &mut M::Params,
+    iteration: usize,
+    rng: &mut ChaCha8Rng,
+    reseeds: &mut Vec<ReseedEvent>,
+) -> Result<M::Cache, FitError> {
+    let mut attempts = 0;
+    loop {
+        match model.prepare(params) {
+            Ok(cache) => return Ok(cache),
+            Err(issue) => match issue.component() {
+                Some(k) if attempts < model.n_components() => {
+                    attempts += 1;
+                    let row = rng.random_range(0..model.n_rows());
+                    model.reseed(params, k, row);
+                    reseeds.push(ReseedEvent { iteration, component: k, row, reason: "singular" });
+                }
+                _ => return Err(FitError::Numerical { issue, iteration }),
+            },
+        }
+    }
+}
+
+fn run_one<M: MixtureModel>(
+    model: &M,
+    opts: &FitOptions<M::Params>,
+    restart: usize,
+) -> Result<Run<M::Params>, FitError> {
+    let n = model.n_rows();
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    rng.set_stream(restart as u64);
+    let mut reseeds = Vec::new();
+    let started = Instant::now();
+    let mut params = initial_params(model, opts, &mut rng, &mut reseeds)?;
+    let init_seconds = started.elapsed().as_secs_f64();
+    let em_started = Instant::now();
+
+    let mut trace: Vec<f64> = Vec::new();
+    let mut elbo_after_m: Option<f64> = None;
+    let mut iteration = 0;
+    let mut converged = false;
+    let cache = loop {
+        let reseeds_before = reseeds.len();
+        let cache = prepare_repairing(model, &mut params, iteration, &mut rng, &mut reseeds)?;
+        if reseeds.len() != reseeds_before {
+            elbo_after_m = None;
+        }
+        let e = e_step(model, &cache);
+        if !e.loglik.is_finite() {
+            return Err(FitError::NonFinite { value: e.loglik, iteration });
+        }
+        if let (Some(f), true) = (elbo_after_m, opts.check_monotone) {
+            if e.loglik < f - guard_tol(f, n) {
+                return Err(FitError::NotMonotone { iteration, stage: "E-step", before: f, after: e.loglik });
+            }
+        }
+        trace.push(e.loglik);
+        if let Some(progress) = &opts.progress {
+            progress(Progress { restart, iteration, log_likelihood: e.loglik });
+        }
+        if iteration > 0 && e.loglik - trace[trace.len() - 2] < opts.tol * n as f64 {
+            converged = true;
+            break cache;
+        }
+        if iteration >= opts.max_iter {
+            break cache;
+        }
+        let mut next = model
+            .m_step(&e.stats, e.counts.view(), &params, &opts.m_step)
+            .map_err(|issue| FitError::Numerical { issue, iteration })?;
+        let empty: Vec<usize> = (0..model.n_components()).filter(|&k| e.counts[k] < EMPTY_COUNT).collect();
+        for (i, &k) in empty.iter().enumerate() {
+            let row = if i == 0 { e.worst.1 } else { rng.random_range(0..n) };
+            model.reseed(&mut next, k, row);
+            reseeds.push(ReseedEvent { iteration: iteration + 1, component: k, row, reason: "empty" });
+        }
+        elbo_after_m = None;
+        if empty.is_empty() && opts.check_monotone {
+            let f = model
+                .expected_log_joint(&e.stats, e.counts.view(), &next)
+                .map_err(|issue| FitError::Numerical { issue, iteration })?
+                + e.entropy;
+            if f < e.loglik - guard_tol(e.loglik, n) {
+                return Err(FitError::NotMonotone { iteration, stage: "M-step", before: e.loglik, after: f });
+            }
+            elbo_after_m = Some(f);
+        }
+        params = next;
+        iteration += 1;
+    };
+    let em_seconds = em_started.elapsed().as_secs_f64();
+    let (responsibilities, point_ll) = posterior(model, &cache);
+    Ok(Run {
+        params,
+        trace,
+        iterations: iteration,
+        converged,
+        responsibilities,
+        point_ll,
+        reseeds,
+        timing: Timing {
+            init_seconds,
+            em_seconds,
+            seconds_per_iteration: em_seconds / iteration.max(1) as f64,
+        },
+    })
+}
+
+fn fit_in_pool<M: MixtureModel>(model: &M, opts: &FitOptions<M::Params>) -> Result<FitResult<M::Params>, FitError> {
+    let n = model.n_rows();
+    let k = model.n_components();
+    if n < k {
+        return Err(FitError::TooFewRows { rows: n, components: k });
+    }
+    let restarts = match opts.init {
+        InitStrategy::Params(_) => 1,
+        _ => opts.restarts.max(1),
+    };
+    let runs: Vec<Result<Run<M::Params>, FitError>> =
+        (0..restarts).into_par_iter().map(|r| run_one(model, opts, r)).collect();
+    let finals: Vec<f64> = runs
+        .iter()
+        .map(|r| r.as_ref().map(|run| *run.trace.last().expect("trace has the initial entry")).unwrap_or(f64::NAN))
+        .collect();
+    let mut best: Option<(usize, Run<M::Params>)> = None;
+    let mut first_error = None;
+    for (r, run) in runs.into_iter().enumerate() {
+        match run {
+            // A decreasing ELBO is a bug, never hidden behind another restart.
+            Err(e @ FitError::NotMonotone { .. }) => return Err(e),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+            Ok(run) => {
+                let better = match &best {
+                    None => true,
+                    Some((_, b)) => finals[r] > *b.trace.last().expect("non-empty"),
+                };
+                if better {
+                    best = Some((r, run));
+                }
+            }
+        }
+    }
+    let Some((restart, run)) = best else {
+        return Err(first_error.expect("every restart failed, so one error was kept"));
+    };
+    let log_likelihood = *run.trace.last().expect("non-empty");
+    let p = model.free_parameters();
+    let assignments = run
+        .responsibilities
+        .rows()
+        .into_iter()
+        .map(|row| argmax(row))
+        .collect();
+    Ok(FitResult {
+        params: run.params,
+        log_likelihood,
+        iterations: run.iterations,
+        converged: run.converged,
+        n_rows: n,
+        free_parameters: p,
+        bic: -2.0 * log_likelihood + p as f64 * (n as f64).ln(),
+        aic: -2.0 * log_likelihood + 2.0 * p as f64,
+        restart,
+        restart_log_likelihoods: finals,
+        responsibilities: run.responsibilities,
+        assignments,
+        point_log_likelihood: run.point_ll,
+        reseeds: run.reseeds,
+        timing: run.timing,
+        elbo_trace: run.trace,
+    })
+}
+
+fn argmax(row: ArrayView1<'_, f64>) -> usize {
+    let mut best = (f64::NEG_INFINITY, 0);
+    for (k, &v) in row.iter().enumerate() {
+        if v > best.0 {
+            best = (v, k);
+        }
+    }
+    best.1
+}
+
+/// Fits a mixture model by EM; see the module documentation for the rules.
+pub fn fit<M: MixtureModel>(model: &M, opts: &FitOptions<M::Params>) -> Result<FitResult<M::Params>, FitError> {
+    match opts.threads {
+        None => fit_in_pool(model, opts),
+        Some(threads) => rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build()
+            .map_err(|e| FitError::ThreadPool { threads, message: e.to_string() })?
+            .install(|| fit_in_pool(model, opts)),
+    }
+}

@@ -1,0 +1,154 @@
+//! Discrete blocks: Poisson counts, Bernoulli vectors, categorical values, and the
+//! categorical latent's own prior.
+
+use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1, Zip};
+use statrs::function::gamma::ln_gamma;
+
+use super::{xlny, PROB_FLOOR};
+
+/// `ln x!` for every value of a count column, computed once when the data is bound.
+pub fn log_factorials(x: ArrayView1<'_, f64>) -> Array1<f64> {
+    x.mapv(|v| ln_gamma(v + 1.0))
+}
+
+/// Adds `ln Poisson(x_b | rate)` to `out[b]`; `log_fact[b] = ln x_b!`.
+pub fn poisson_add_log_density(
+    x: ArrayView1<'_, f64>,
+    log_fact: ArrayView1<'_, f64>,
+    rate: f64,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
+    let ln_rate = rate.ln();
+    Zip::from(&mut out)
+        .and(&x)
+        .and(&log_fact)
+        .for_each(|o, &xv, &lf| *o += xlny_ln(xv, ln_rate) - rate - lf);
+}
+
+#[inline]
+fn xlny_ln(x: f64, ln_y: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else {
+        x * ln_y
+    }
+}
+
+/// Adds `Σ_b r_b x_b` to `sum` (scalar data).
+pub fn accumulate_weighted_sum(x: ArrayView1<'_, f64>, resp: ArrayView1<'_, f64>, sum: &mut f64) {
+    *sum += x.iter().zip(resp.iter()).map(|(x, r)| x * r).sum::<f64>();
+}
+
+/// Adds `Σ_b r_b x_b` to `sum` (vector data).
+pub fn accumulate_weighted_rows(x: ArrayView2<'_, f64>, resp: ArrayView1<'_, f64>, mut sum: ArrayViewMut1<'_, f64>) {
+    for (row, &r) in x.rows().into_iter().zip(resp.iter()) {
+        if r != 0.0 {
+            sum.scaled_add(r, &row);
+        }
+    }
+}
+
+/// The Poisson rate `Σ r x / Σ r`, floored at [`PROB_FLOOR`].
+pub fn rate_from_stats(sum: f64, n: f64) -> f64 {
+    if n > 0.0 {
+        (sum / n).max(PROB_FLOOR)
+    } else {
+        PROB_FLOOR
+    }
+}
+
+/// `E_q[Σ_n z_nk ln Poisson(x_n | rate)]` without the `-Σ ln x!` term, which does not depend
+/// on the parameters and is added once per data column (see [`log_factorials`]).
+pub fn poisson_expected(n: f64, sum: f64, rate: f64) -> f64 {
+    xlny(sum, rate) - n * rate
+}
+
+/// Adds `Σ_d [x_bd ln p_d + (1 - x_bd) ln(1 - p_d)]` to `out[b]`.
+pub fn bernoulli_add_log_density(x: ArrayView2<'_, f64>, prob: ArrayView1<'_, f64>, mut out: ArrayViewMut1<'_, f64>) {
+    let log_odds = prob.mapv(|p| p.ln() - (-p).ln_1p());
+    let base: f64 = prob.iter().map(|p| (-p).ln_1p()).sum();
+    for (o, row) in out.iter_mut().zip(x.rows()) {
+        *o += base + row.dot(&log_odds);
+    }
+}
+
+/// Bernoulli probabilities `Σ r x / Σ r`, clamped to `[PROB_FLOOR, 1 - PROB_FLOOR]`.
+pub fn probs_from_stats(sum: ArrayView1<'_, f64>, n: f64) -> Array1<f64> {
+    sum.mapv(|s| if n > 0.0 { (s / n).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR) } else { 0.5 })
+}
+
+/// `E_q[Σ_n z_nk ln Bernoulli(x_n | p)]` from `Σ r` and `Σ r x`.
+pub fn bernoulli_expected(n: f64, sum: ArrayView1<'_, f64>, prob: ArrayView1<'_, f64>) -> f64 {
+    sum.iter().zip(prob.iter()).map(|(&s, &p)| xlny(s, p) + (n - s) * (-p).ln_1p()).sum()
+}
+
+/// Adds `ln p[x_b]` to `out[b]`; `x` holds category indices `0..C` as exact integers.
+pub fn categorical_add_log_density(x: ArrayView1<'_, f64>, log_p: ArrayView1<'_, f64>, mut out: ArrayViewMut1<'_, f64>) {
+    Zip::from(&mut out).and(&x).for_each(|o, &c| *o += log_p[c as usize]);
+}
+
+/// Adds `r_b` to `counts[x_b]`.
+pub fn accumulate_category_counts(x: ArrayView1<'_, f64>, resp: ArrayView1<'_, f64>, mut counts: ArrayViewMut1<'_, f64>) {
+    for (&c, &r) in x.iter().zip(resp.iter()) {
+        counts[c as usize] += r;
+    }
+}
+
+/// Probabilities proportional to `counts`, floored at [`PROB_FLOOR`] and renormalised;
+/// uniform when every count is zero.
+pub fn simplex_from_counts(counts: ArrayView1<'_, f64>) -> Array1<f64> {
+    let total: f64 = counts.sum();
+    if total <= 0.0 || !total.is_finite() {
+        return Array1::from_elem(counts.len(), 1.0 / counts.len() as f64);
+    }
+    let p = counts.mapv(|c| (c / total).max(PROB_FLOOR));
+    let norm = p.sum();
+    p / norm
+}
+
+/// `Σ_c counts_c ln p_c`.
+pub fn categorical_expected(counts: ArrayView1<'_, f64>, prob: ArrayView1<'_, f64>) -> f64 {
+    counts.iter().zip(prob.iter()).map(|(&c, &p)| xlny(c, p)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+    use ndarray::array;
+    use statrs::distribution::{Discrete, Poisson};
+
+    #[test]
+    fn poisson_matches_statrs() {
+        let x = array![0.0, 3.0, 7.0];
+        let lf = log_factorials(x.view());
+        let mut out = Array1::zeros(3);
+        poisson_add_log_density(x.view(), lf.view(), 2.5, out.view_mut());
+        let p = Poisson::new(2.5).unwrap();
+        for b in 0..3 {
+            assert_relative_eq!(out[b], p.ln_pmf(x[b] as u64), epsilon = 1e-12);
+        }
+    }
+
+    #[test]
+    fn bernoulli_expected_matches_direct_sum() {
+        let x = array![[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]];
+        let r = array![0.3, 0.8];
+        let p = array![0.2, 0.5, 0.9];
+        let mut dens = Array1::zeros(2);
+        bernoulli_add_log_density(x.view(), p.view(), dens.view_mut());
+        let mut sum = Array1::zeros(3);
+        accumulate_weighted_rows(x.view(), r.view(), sum.view_mut());
+        let direct = dens[0] * 0.3 + dens[1] * 0.8;
+        assert_relative_eq!(bernoulli_expected(1.1, sum.view(), p.view()), direct, epsilon = 1e-12);
+    }
+
+    #[test]
+    fn simplex_handles_all_zero_counts() {
+        let p = simplex_from_counts(array![0.0, 0.0].view());
+        assert_eq!(p, array![0.5, 0.5]);
+        let q = simplex_from_counts(array![3.0, 0.0, 1.0].view());
+        assert_relative_eq!(q.sum(), 1.0, epsilon = 1e-15);
+        assert!(q[1] > 0.0);
+    }
+}

@@ -1,0 +1,28 @@
+//! Per-block kernels shared by generated code and the plan executor.
+//!
+//! Each emission block has four kinds of kernel:
+//! - `*_add_log_density`: adds `log p(x_n | z_n = k)` for a block of rows to a column of
+//!   the log-joint buffer (E-step);
+//! - `accumulate_*`: adds responsibility-weighted sufficient statistics of a block of rows
+//!   (E-step; statistics are plain sums, so chunks merge by addition);
+//! - M-step helpers that turn pooled statistics into parameters;
+//! - `*_expected`: the expected complete-data log-density from statistics, for the ELBO.
+//!
+//! Gaussian statistics are kept about a *centre* (the component mean before the M-step),
+//! which removes the cancellation of raw second moments.
+
+pub mod discrete;
+pub mod gaussian;
+
+/// `x · ln y` with the convention `0 · ln 0 = 0`.
+#[inline]
+pub fn xlny(x: f64, y: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else {
+        x * y.ln()
+    }
+}
+
+/// Smallest probability or rate the M-step returns, so that `ln` stays finite.
+pub const PROB_FLOOR: f64 = 1e-12;

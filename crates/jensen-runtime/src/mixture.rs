@@ -1,0 +1,175 @@
+//! The contract between a mixture model (generated or executed from a plan) and the EM driver.
+//!
+//! A model supplies the per-block pieces — the log-joint `ln p(x_n, z_n = k)` for a block of
+//! rows, the weighted sufficient statistics, the M-step and the expected complete-data
+//! log-likelihood — and the driver in [`crate::em`] does everything that is the same for
+//! every mixture: chunking, the log-space normalisation, parallel reduction, convergence,
+//! the monotonicity guard, initialisation and restarts.
+
+use std::fmt::Debug;
+use std::ops::Range;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
+
+use crate::error::NumericalIssue;
+
+/// Settings of the M-step that are not part of the model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MStepConfig {
+    /// Added to every variance (the diagonal of every covariance) after the M-step, as in
+    /// scikit-learn's `reg_covar`. Keeps covariances positive definite when a component
+    /// sits on fewer points than dimensions.
+    pub reg_covar: f64,
+}
+
+impl Default for MStepConfig {
+    fn default() -> Self {
+        Self { reg_covar: 1e-6 }
+    }
+}
+
+/// Scratch buffers reused across blocks of rows, so the E-step allocates nothing per point.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    a: Vec<f64>,
+    b: Vec<f64>,
+}
+
+impl Workspace {
+    /// Two scratch slices of the requested lengths (contents unspecified).
+    pub fn two(&mut self, len_a: usize, len_b: usize) -> (&mut [f64], &mut [f64]) {
+        if self.a.len() < len_a {
+            self.a.resize(len_a, 0.0);
+        }
+        if self.b.len() < len_b {
+            self.b.resize(len_b, 0.0);
+        }
+        (&mut self.a[..len_a], &mut self.b[..len_b])
+    }
+}
+
+/// A mixture model: one categorical latent `z_n ∈ 0..K` per row and any product of
+/// emission blocks. Implemented by generated code and by the plan executor.
+pub trait MixtureModel: Sync {
+    /// Parameters, as named in the model file.
+    type Params: Clone + Debug + Send + Sync;
+    /// Quantities derived from the parameters once per iteration (Cholesky factors, logs).
+    type Cache: Sync;
+    /// Expected sufficient statistics: a monoid under [`MixtureModel::merge`].
+    type Stats: Clone + Send;
+
+    /// Number of rows (independent observations).
+    fn n_rows(&self) -> usize;
+    /// Number of mixture components `K`.
+    fn n_components(&self) -> usize;
+    /// Factors covariances and takes logs; fails on parameters outside their constraints.
+    fn prepare(&self, params: &Self::Params) -> Result<Self::Cache, NumericalIssue>;
+    /// Adds `ln p(x_n, z_n = k)` to `out[[n - rows.start, k]]` (the buffer starts zeroed).
+    fn log_joint(&self, cache: &Self::Cache, rows: Range<usize>, out: ArrayViewMut2<'_, f64>, ws: &mut Workspace);
+    /// Statistics of no data.
+    fn zero_stats(&self) -> Self::Stats;
+    /// Adds the statistics of `rows` weighted by the responsibilities `resp` (`rows × K`).
+    fn accumulate(
+        &self,
+        cache: &Self::Cache,
+        rows: Range<usize>,
+        resp: ArrayView2<'_, f64>,
+        stats: &mut Self::Stats,
+        ws: &mut Workspace,
+    );
+    /// Adds `other` into `into`.
+    fn merge(&self, into: &mut Self::Stats, other: &Self::Stats);
+    /// The closed-form M-step. `counts[k] = Σ_n r_nk`. Components with zero count keep their
+    /// previous parameters; the driver re-seeds them.
+    fn m_step(
+        &self,
+        stats: &Self::Stats,
+        counts: ArrayView1<'_, f64>,
+        prev: &Self::Params,
+        config: &MStepConfig,
+    ) -> Result<Self::Params, NumericalIssue>;
+    /// `E_q[ln p(x, z | θ)]` from the statistics, for the ELBO `E_q[ln p(x, z | θ)] + H(q)`.
+    fn expected_log_joint(
+        &self,
+        stats: &Self::Stats,
+        counts: ArrayView1<'_, f64>,
+        params: &Self::Params,
+    ) -> Result<f64, NumericalIssue>;
+    /// Number of free parameters, for BIC and AIC.
+    fn free_parameters(&self) -> usize;
+    /// Parameters used only as the centre of the statistics during initialisation
+    /// (component means at the data mean, unit variances, uniform weights).
+    fn neutral_params(&self) -> Self::Params;
+    /// Numeric features (one row per observation) on which k-means++ seeding runs.
+    fn init_features(&self) -> Array2<f64>;
+    /// Replaces component `k` by a broad component centred on row `row`, with a small weight.
+    fn reseed(&self, params: &mut Self::Params, k: usize, row: usize);
+}
+
+/// Turns each row of a log-joint block into responsibilities, in place.
+///
+/// Returns `(Σ_n ln p(x_n), H(q))` for the block and writes `ln p(x_n)` into `row_ll`.
+pub fn normalise_rows(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
+    let mut loglik = 0.0;
+    let mut entropy = 0.0;
+    for (mut row, ll) in lj.rows_mut().into_iter().zip(row_ll.iter_mut()) {
+        let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !max.is_finite() {
+            // No component can explain this row (or a value is NaN): report it through the
+            // log-likelihood, which the driver checks, and leave a usable distribution.
+            *ll = if max.is_nan() { f64::NAN } else { f64::NEG_INFINITY };
+            let k = row.len() as f64;
+            row.fill(1.0 / k);
+            loglik += *ll;
+            continue;
+        }
+        let sum: f64 = row.iter().map(|v| (v - max).exp()).sum();
+        let lse = max + sum.ln();
+        for v in row.iter_mut() {
+            let log_r = *v - lse;
+            let r = log_r.exp();
+            if r > 0.0 {
+                entropy -= r * log_r;
+            }
+            *v = r;
+        }
+        *ll = lse;
+        loglik += lse;
+    }
+    (loglik, entropy)
+}
+
+/// Column sums of a responsibility block, added to `counts`.
+pub fn add_counts(resp: ArrayView2<'_, f64>, counts: &mut Array1<f64>) {
+    for row in resp.rows() {
+        *counts += &row;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+    use ndarray::array;
+
+    #[test]
+    fn normalisation_is_a_softmax_and_reports_entropy() {
+        let mut lj = array![[1.0, 2.0], [-1000.0, -1001.0]];
+        let mut ll = [0.0; 2];
+        let (total, h) = normalise_rows(lj.view_mut(), &mut ll);
+        assert_relative_eq!(lj.row(0).sum(), 1.0, epsilon = 1e-15);
+        assert_relative_eq!(ll[1], -1000.0 + (1.0 + (-1.0f64).exp()).ln(), epsilon = 1e-12);
+        assert_relative_eq!(total, ll[0] + ll[1]);
+        let expect_h: f64 = lj.iter().map(|&r: &f64| -r * r.ln()).sum();
+        assert_relative_eq!(h, expect_h, epsilon = 1e-12);
+    }
+
+    #[test]
+    fn impossible_rows_are_reported_not_nan() {
+        let mut lj = array![[f64::NEG_INFINITY, f64::NEG_INFINITY]];
+        let mut ll = [0.0];
+        let (total, _) = normalise_rows(lj.view_mut(), &mut ll);
+        assert_eq!(total, f64::NEG_INFINITY);
+        assert_eq!(lj, array![[0.5, 0.5]]);
+    }
+}
