@@ -1,14 +1,30 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The jensen model language, stage by stage: [`parse`] (pest grammar → spanned [`ast`]),
+//! [`check`] (names, sizes and types → the model [`ir`]), and [`derive`] (IR → the
+//! [`plan`] of closed-form EM updates). Every stage reports all its problems as
+//! [`Diagnostic`]s with a span and a hint; nothing here panics on user input.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod ast;
+pub mod check;
+pub mod derive;
+pub mod diag;
+pub mod ir;
+pub mod parse;
+pub mod plan;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+pub use diag::{Diagnostic, LineCol, Severity, Span};
+pub use plan::Plan;
+
+/// Parses, checks and derives a model file in one go. `Err` holds every diagnostic that is an
+/// error (warnings are returned alongside a successful plan).
+pub fn compile(source: &str) -> Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let (file, mut diags) = parse::parse(source);
+    let model = check::check(&file, &mut diags);
+    let plan = model.and_then(|m| derive::derive(m, &mut diags));
+    match plan {
+        Some(plan) if !diags.iter().any(Diagnostic::is_error) => Ok((plan, diags)),
+        _ => {
+            diags.sort_by_key(|d| (d.span.start, d.span.end));
+            Err(diags)
+        }
     }
 }

@@ -1,0 +1,842 @@
+//! Names, sizes and types: [`ast::File`](crate::ast::File) → [`Model`], reporting every problem.
+
+use std::collections::HashMap;
+
+use crate::ast::{self, BinOp, DeclKind, Expr, Item, Size, TypeExpr};
+use crate::diag::{suggest, Diagnostic, Span};
+use crate::ir::*;
+
+/// Distributions users may reach for that have no closed-form block yet.
+const NOT_YET: &[(&str, &str)] = &[
+    ("Exponential", "exponential mixtures come with the positive-data blocks; use Poisson for counts for now"),
+    ("Gamma", "Gamma emissions are not supported yet"),
+    ("Multinomial", "model each draw with `Categorical`, or use one `Poisson` per count column"),
+    ("Dirichlet", "conjugate priors (MAP-EM) are not supported yet; remove the prior to fit by maximum likelihood"),
+    ("Beta", "conjugate priors (MAP-EM) are not supported yet; remove the prior to fit by maximum likelihood"),
+    ("InvWishart", "conjugate priors (MAP-EM) are not supported yet; remove the prior to fit by maximum likelihood"),
+    ("StudentT", "Student-t emissions have no closed-form M-step; use MvNormal"),
+];
+
+/// Checks a parsed file. Returns the model when no error was found (warnings may be present).
+pub fn check(file: &ast::File, diags: &mut Vec<Diagnostic>) -> Option<Model> {
+    let errors_before = diags.iter().filter(|d| d.is_error()).count();
+    let mut c = Checker { diags, model: Model::default_named(), declared: HashMap::new(), set_mentions: Vec::new() };
+    let mut model_seen: Option<Span> = None;
+    for item in &file.items {
+        match item {
+            Item::Model(name) => {
+                if let Some(first) = model_seen {
+                    c.error(Diagnostic::error("E-duplicate", name.span, "a second `model` line")
+                        .label("second name here")
+                        .hint(format!("a file holds one model; the first `model` line is at byte {}", first.start)));
+                } else {
+                    model_seen = Some(name.span);
+                    c.model.name = name.name.clone();
+                }
+            }
+            Item::Const(k) => c.constant(k),
+            Item::Decl(d) => c.decl(d),
+            Item::Sample(_) => {}
+        }
+    }
+    c.resolve_sizes(file);
+    for item in &file.items {
+        if let Item::Sample(s) = item {
+            c.sample(s);
+        }
+    }
+    if file.items.is_empty() {
+        c.error(Diagnostic::error("E-empty", Span::new(0, 0), "the model file is empty")
+            .hint("start with `model NAME`, then declare data, parameters and a latent, and write `~` statements"));
+    }
+    let model = c.model;
+    let errors_after = diags.iter().filter(|d| d.is_error()).count();
+    (errors_after == errors_before).then_some(model)
+}
+
+impl Model {
+    fn default_named() -> Self {
+        Model { name: "model".into(), consts: vec![], sets: vec![], vars: vec![], factors: vec![] }
+    }
+}
+
+struct Checker<'a> {
+    diags: &'a mut Vec<Diagnostic>,
+    model: Model,
+    /// Every declared name (constants and variables) with its declaration span.
+    declared: HashMap<String, Span>,
+    /// First mention of every set.
+    set_mentions: Vec<Span>,
+}
+
+/// The type of an argument expression.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ArgTy {
+    Elem(ElemType),
+    Identity,
+    Diag(ElemType),
+    Scaled(ElemType),
+    Number(f64),
+    Other,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn declare(&mut self, name: &ast::Ident) -> bool {
+        if let Some(prev) = self.declared.get(&name.name) {
+            let prev = *prev;
+            self.error(
+                Diagnostic::error("E-duplicate", name.span, format!("`{}` is declared twice", name.name))
+                    .label("declared again here")
+                    .hint(format!("rename one of them; the first declaration is at byte {}", prev.start)),
+            );
+            return false;
+        }
+        self.declared.insert(name.name.clone(), name.span);
+        true
+    }
+
+    fn constant(&mut self, k: &ast::ConstDecl) {
+        if k.ty.name != "int" {
+            self.error(
+                Diagnostic::error("E-const-type", k.ty.span, format!("constants must be `int`, not `{}`", k.ty.name))
+                    .label("type here")
+                    .hint("constants size index sets, e.g. `const K: int = 3`"),
+            );
+            return;
+        }
+        let Ok(value) = k.value.parse::<usize>() else {
+            self.error(
+                Diagnostic::error("E-const-value", k.value_span, format!("`{}` is not a whole number", k.value))
+                    .label("value here")
+                    .hint("write a non-negative whole number, e.g. `const K: int = 3`"),
+            );
+            return;
+        };
+        if value == 0 {
+            self.error(
+                Diagnostic::error("E-const-value", k.value_span, format!("`{}` must be at least 1", k.name.name))
+                    .label("value here")
+                    .hint("an index set needs at least one element"),
+            );
+        }
+        if self.declare(&k.name) {
+            self.model.consts.push(Const { name: k.name.name.clone(), default: value, span: k.span });
+        }
+    }
+
+    fn set(&mut self, name: &str, span: Span) -> SetId {
+        if let Some(i) = self.model.sets.iter().position(|s| s.name == name) {
+            return i;
+        }
+        let size = match name.parse::<usize>() {
+            Ok(n) => SetSize::Literal(n),
+            // Resolved in `resolve_sizes`; `Rows` is a placeholder.
+            Err(_) => SetSize::Rows,
+        };
+        self.model.sets.push(IndexSet { name: name.into(), size });
+        self.set_mentions.push(span);
+        self.model.sets.len() - 1
+    }
+
+    fn size(&mut self, s: &Size) -> SetId {
+        match s {
+            Size::Name(i) => self.set(&i.name, i.span),
+            Size::Lit(n, span) => self.set(&n.to_string(), *span),
+        }
+    }
+
+    fn decl(&mut self, d: &ast::Decl) {
+        let plates: Vec<SetId> = d.plates.iter().map(|p| self.set(&p.name, p.span)).collect();
+        let Some(ty) = self.elem_type(d.kind, &d.ty) else { return };
+        let kind_word = match d.kind {
+            DeclKind::Data => "data",
+            DeclKind::Param => "param",
+            DeclKind::Latent => "latent",
+        };
+        let allowed = match d.kind {
+            DeclKind::Data => matches!(
+                ty,
+                ElemType::Real | ElemType::Vector(_) | ElemType::Count | ElemType::Binary | ElemType::BinaryVec(_) | ElemType::Cat(_)
+            ),
+            DeclKind::Param => !matches!(ty, ElemType::Count | ElemType::Binary | ElemType::BinaryVec(_) | ElemType::Cat(_)),
+            DeclKind::Latent => matches!(ty, ElemType::Cat(_) | ElemType::Vector(_)),
+        };
+        if !allowed {
+            let hint = match d.kind {
+                DeclKind::Data => "data may be `real`, `vector[D]`, `count`, `binary`, `binary[D]` or a category range `0..C`",
+                DeclKind::Param => "parameters are continuous: `real`, `vector[D]`, `matrix[R, C]`, `simplex[K]`, `positive`, `positive[D]`, `cov[D]`, `prob` or `prob[D]`",
+                DeclKind::Latent => "a latent is a category `0..K` (mixtures) or a `vector[L]` (continuous latents)",
+            };
+            self.error(
+                Diagnostic::error(
+                    "E-decl-type",
+                    d.ty.span(),
+                    format!("`{}` cannot be declared `{kind_word}` with type `{}`", d.name.name, self.model.type_name(ty)),
+                )
+                .label("type here")
+                .hint(hint),
+            );
+            return;
+        }
+        if d.kind == DeclKind::Data && plates.len() != 1 {
+            self.error(
+                Diagnostic::error("E-data-plates", d.name.span, format!("data `{}` must be indexed by its rows, once", d.name.name))
+                    .label("declared here")
+                    .hint(format!("write `data {}[N]: ...` (vector-valued rows use `vector[D]`)", d.name.name)),
+            );
+            return;
+        }
+        if let Some(cols) = &d.columns {
+            if d.kind != DeclKind::Data {
+                self.error(
+                    Diagnostic::error("E-from", d.span, "only data items are read `from` columns")
+                        .label("here")
+                        .hint("remove the `from (...)` clause"),
+                );
+                return;
+            }
+            let scalar = !matches!(ty, ElemType::Vector(_) | ElemType::BinaryVec(_));
+            if scalar && cols.len() != 1 {
+                self.error(
+                    Diagnostic::error("E-from", cols[1].span, format!("`{}` holds one value per row but names {} columns", d.name.name, cols.len()))
+                        .label("extra column")
+                        .hint("name exactly one column, or declare the item as `vector[D]`"),
+                );
+                return;
+            }
+        }
+        if !self.declare(&d.name) {
+            return;
+        }
+        self.model.vars.push(Var {
+            name: d.name.name.clone(),
+            kind: d.kind,
+            plates,
+            ty,
+            columns: d.columns.as_ref().map(|c| c.iter().map(|i| i.name.clone()).collect()),
+            span: d.span,
+        });
+    }
+
+    fn elem_type(&mut self, kind: DeclKind, ty: &TypeExpr) -> Option<ElemType> {
+        match ty {
+            TypeExpr::Range { lo, hi, span } => {
+                if *lo != 0 {
+                    self.error(
+                        Diagnostic::error("E-type", *span, "category ranges start at 0")
+                            .label("range here")
+                            .hint("write `0..K`: categories are numbered 0, 1, ..., K-1"),
+                    );
+                    return None;
+                }
+                Some(ElemType::Cat(self.size(hi)))
+            }
+            TypeExpr::Named { name, sizes, span } => {
+                let n = sizes.len();
+                let arity = |expected: &[usize]| expected.contains(&n);
+                let (ok, example) = match name.name.as_str() {
+                    "real" => (arity(&[0]), "real"),
+                    "vector" => (arity(&[1]), "vector[D]"),
+                    "matrix" => (arity(&[2]), "matrix[D, L]"),
+                    "simplex" => (arity(&[1]), "simplex[K]"),
+                    "positive" => (arity(&[0, 1]), "positive or positive[D]"),
+                    "cov" => (arity(&[1]), "cov[D]"),
+                    "prob" => (arity(&[0, 1]), "prob or prob[D]"),
+                    "count" => (arity(&[0]), "count"),
+                    "binary" => (arity(&[0, 1]), "binary or binary[D]"),
+                    other => {
+                        let known = ["real", "vector", "matrix", "simplex", "positive", "cov", "prob", "count", "binary"];
+                        let hint = match suggest(other, known) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "types are real, vector[D], matrix[R, C], simplex[K], positive, positive[D], cov[D], prob, prob[D], count, binary, binary[D] and ranges 0..K".into(),
+                        };
+                        let _ = kind;
+                        self.error(
+                            Diagnostic::error("E-type", name.span, format!("unknown type `{other}`")).label("type here").hint(hint),
+                        );
+                        return None;
+                    }
+                };
+                if !ok {
+                    self.error(
+                        Diagnostic::error("E-type", *span, format!("`{}` does not take {n} size(s)", name.name))
+                            .label("type here")
+                            .hint(format!("write `{example}`")),
+                    );
+                    return None;
+                }
+                let ids: Vec<SetId> = sizes.iter().map(|s| self.size(s)).collect();
+                Some(match (name.name.as_str(), ids.as_slice()) {
+                    ("real", []) => ElemType::Real,
+                    ("vector", [d]) => ElemType::Vector(*d),
+                    ("matrix", [r, c]) => ElemType::Matrix(*r, *c),
+                    ("simplex", [k]) => ElemType::Simplex(*k),
+                    ("positive", []) => ElemType::Positive,
+                    ("positive", [d]) => ElemType::PositiveVec(*d),
+                    ("cov", [d]) => ElemType::Cov(*d),
+                    ("prob", []) => ElemType::Prob,
+                    ("prob", [d]) => ElemType::ProbVec(*d),
+                    ("count", []) => ElemType::Count,
+                    ("binary", []) => ElemType::Binary,
+                    ("binary", [d]) => ElemType::BinaryVec(*d),
+                    _ => unreachable!("arity checked above"),
+                })
+            }
+        }
+    }
+
+    /// Decides where each named set's size comes from.
+    fn resolve_sizes(&mut self, file: &ast::File) {
+        let _ = file;
+        for id in 0..self.model.sets.len() {
+            let name = self.model.sets[id].name.clone();
+            if matches!(self.model.sets[id].size, SetSize::Literal(_)) {
+                continue;
+            }
+            if let Some(k) = self.model.consts.iter().position(|c| c.name == name) {
+                self.model.sets[id].size = SetSize::Const(k);
+                continue;
+            }
+            let mut sources = Vec::new();
+            for (v, var) in self.model.vars.iter().enumerate() {
+                if var.kind != DeclKind::Data {
+                    continue;
+                }
+                if var.plates.first() == Some(&id) {
+                    sources.push(SetSize::Rows);
+                }
+                match var.ty {
+                    ElemType::Vector(d) | ElemType::BinaryVec(d) if d == id => sources.push(SetSize::Columns(v)),
+                    ElemType::Cat(c) if c == id => sources.push(SetSize::Categories(v)),
+                    _ => {}
+                }
+            }
+            let rows = sources.contains(&SetSize::Rows);
+            let other = sources.iter().find(|s| **s != SetSize::Rows).copied();
+            let span = self.set_mentions[id];
+            match (rows, other) {
+                (true, Some(_)) => self.error(
+                    Diagnostic::error("E-size", span, format!("`{name}` is used both for rows and for a dimension of data"))
+                        .label("first mentioned here")
+                        .hint("use one name for the rows (e.g. `N`) and another for the dimension (e.g. `D`)"),
+                ),
+                (true, None) => self.model.sets[id].size = SetSize::Rows,
+                (false, Some(s)) => self.model.sets[id].size = s,
+                (false, None) => self.error(
+                    Diagnostic::error("E-size", span, format!("the size of `{name}` is not known"))
+                        .label("first mentioned here")
+                        .hint(format!(
+                            "declare `const {name}: int = ...`, or use `{name}` as the rows or a dimension of a data item"
+                        )),
+                ),
+            }
+        }
+    }
+
+    fn sample(&mut self, s: &ast::Sample) {
+        let Expr::Index { name, indices, span } = &s.target else {
+            self.error(
+                Diagnostic::error("E-target", s.target.span(), "the left of `~` must be a declared variable")
+                    .label("not a variable")
+                    .hint("write e.g. `x[n] ~ MvNormal(...)`"),
+            );
+            return;
+        };
+        let Some(target) = self.lookup_var(name) else { return };
+        let var = self.model.vars[target].clone();
+        if indices.len() != var.plates.len() {
+            self.error(
+                Diagnostic::error(
+                    "E-index",
+                    *span,
+                    format!("`{}` has {} index set(s) but is written with {} index(es)", name.name, var.plates.len(), indices.len()),
+                )
+                .label("here")
+                .hint(self.index_example(target)),
+            );
+            return;
+        }
+        let mut loops: Vec<(String, SetId)> = Vec::new();
+        let mut target_indices = Vec::new();
+        for (idx, &plate) in indices.iter().zip(&var.plates) {
+            match idx {
+                Expr::Index { name: loop_name, indices: inner, .. }
+                    if inner.is_empty() && !self.declared.contains_key(&loop_name.name) =>
+                {
+                    if loops.iter().any(|(n, _)| *n == loop_name.name) {
+                        self.error(
+                            Diagnostic::error("E-index", loop_name.span, format!("loop variable `{}` is used twice", loop_name.name))
+                                .label("again here")
+                                .hint("give each index its own name"),
+                        );
+                        return;
+                    }
+                    loops.push((loop_name.name.clone(), plate));
+                    target_indices.push(Index::Loop(loops.len() - 1));
+                }
+                Expr::Num(v, _) if v.fract() == 0.0 && *v >= 0.0 => target_indices.push(Index::Lit(*v as usize)),
+                Expr::Binary { op: BinOp::Sub | BinOp::Add, lhs, rhs, .. } => {
+                    // `z[t-1]`-style targets only make sense for chains; resolved below with the loops.
+                    let resolved = self.index(lhs, &loops, plate).zip(match rhs.as_ref() {
+                        Expr::Num(v, _) => Some(*v as i64),
+                        _ => None,
+                    });
+                    match resolved {
+                        Some((Index::Loop(l), by)) => target_indices.push(Index::Shift { loop_var: l, by }),
+                        _ => {
+                            self.bad_index(idx);
+                            return;
+                        }
+                    }
+                }
+                other => {
+                    self.error(
+                        Diagnostic::error("E-index", other.span(), "the left of `~` is indexed by new loop variables")
+                            .label("expected a fresh name such as `n`")
+                            .hint(format!("write e.g. `{}[n] ~ ...`; `n` then runs over the rows", name.name)),
+                    );
+                    return;
+                }
+            }
+        }
+        let dist = match Dist::ALL.iter().find(|d| d.name() == s.dist.name) {
+            Some(d) => *d,
+            None => {
+                if let Some((_, why)) = NOT_YET.iter().find(|(n, _)| *n == s.dist.name) {
+                    self.error(
+                        Diagnostic::error("E-unsupported", s.dist.span, format!("`{}` has no closed-form EM block yet", s.dist.name))
+                            .label("distribution here")
+                            .hint(*why),
+                    );
+                } else {
+                    let hint = match suggest(&s.dist.name, Dist::ALL.iter().map(|d| d.name())) {
+                        Some(m) => format!("did you mean `{m}`?"),
+                        None => "distributions are Categorical, MvNormal, Normal, Poisson and Bernoulli".into(),
+                    };
+                    self.error(
+                        Diagnostic::error("E-dist", s.dist.span, format!("unknown distribution `{}`", s.dist.name))
+                            .label("distribution here")
+                            .hint(hint),
+                    );
+                }
+                return;
+            }
+        };
+        let mut args = Vec::new();
+        for a in &s.args {
+            match self.arg(a, &loops) {
+                Some(arg) => args.push(arg),
+                None => return,
+            }
+        }
+        let factor = Factor { target, target_indices, loops, dist, args, span: s.span, target_span: *span };
+        if self.signature(&factor, s) {
+            self.model.factors.push(factor);
+        }
+    }
+
+    fn index_example(&self, var: VarId) -> String {
+        let v = &self.model.vars[var];
+        let names: Vec<&str> = v.plates.iter().map(|&p| self.model.sets[p].name.as_str()).collect();
+        if names.is_empty() {
+            format!("`{}` is declared without index sets; write it without brackets", v.name)
+        } else {
+            format!("`{}` is declared `{}[{}]`", v.name, v.name, names.join(", "))
+        }
+    }
+
+    fn bad_index(&mut self, e: &Expr) {
+        self.error(
+            Diagnostic::error("E-index", e.span(), "unsupported index expression")
+                .label("here")
+                .hint("an index is a loop variable (`n`), a latent value (`z[n]`), a literal (`0`) or a shift (`t-1`)"),
+        );
+    }
+
+    fn lookup_var(&mut self, name: &ast::Ident) -> Option<VarId> {
+        if let Some(v) = self.model.var(&name.name) {
+            return Some(v);
+        }
+        let message = if self.model.consts.iter().any(|c| c.name == name.name) {
+            format!("`{}` is a constant, not a variable", name.name)
+        } else {
+            format!("unknown name `{}`", name.name)
+        };
+        let names: Vec<String> = self.model.vars.iter().map(|v| v.name.clone()).collect();
+        let hint = match suggest(&name.name, names.iter().map(String::as_str)) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "declare it with `data`, `param` or `latent` first".into(),
+        };
+        self.error(Diagnostic::error("E-name", name.span, message).label("not declared").hint(hint));
+        None
+    }
+
+    /// Resolves an index expression that must range over `plate`.
+    fn index(&mut self, e: &Expr, loops: &[(String, SetId)], plate: SetId) -> Option<Index> {
+        match e {
+            Expr::Num(v, _) if v.fract() == 0.0 && *v >= 0.0 => Some(Index::Lit(*v as usize)),
+            Expr::Index { name, indices, span } if indices.is_empty() => {
+                let Some(l) = loops.iter().position(|(n, _)| *n == name.name) else {
+                    if self.model.var(&name.name).is_some() {
+                        self.error(
+                            Diagnostic::error("E-index", *span, format!("`{}` is a variable, not a loop index", name.name))
+                                .label("here")
+                                .hint(format!("index by a latent's value, e.g. `{}[n]`", name.name)),
+                        );
+                    } else {
+                        let bound: Vec<&str> = loops.iter().map(|(n, _)| n.as_str()).collect();
+                        self.error(
+                            Diagnostic::error("E-name", *span, format!("unknown index `{}`", name.name))
+                                .label("not bound")
+                                .hint(if bound.is_empty() {
+                                    "loop variables are bound by the left of `~`, e.g. `x[n] ~ ...`".to_string()
+                                } else {
+                                    format!("the left of `~` binds {}", bound.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", "))
+                                }),
+                        );
+                    }
+                    return None;
+                };
+                if !self.model.same_set(loops[l].1, plate) {
+                    self.error(
+                        Diagnostic::error(
+                            "E-index",
+                            *span,
+                            format!("`{}` runs over `{}` but this position is indexed by `{}`", name.name, self.model.sets[loops[l].1].name, self.model.sets[plate].name),
+                        )
+                        .label("index set mismatch")
+                        .hint("index each position by a variable running over the declared set"),
+                    );
+                    return None;
+                }
+                Some(Index::Loop(l))
+            }
+            Expr::Index { name, indices, span } => {
+                let var = self.lookup_var(name)?;
+                let v = self.model.vars[var].clone();
+                if v.kind != DeclKind::Latent {
+                    self.error(
+                        Diagnostic::error("E-index", *span, format!("`{}` is not a latent variable, so it cannot select an element", name.name))
+                            .label("here")
+                            .hint("parameters are selected by a latent's value, e.g. `mu[z[n]]`"),
+                    );
+                    return None;
+                }
+                let ElemType::Cat(values) = v.ty else {
+                    self.error(
+                        Diagnostic::error("E-index", *span, format!("`{}` is continuous, so it cannot select an element", name.name))
+                            .label("here")
+                            .hint("only categorical latents (`0..K`) can index parameters"),
+                    );
+                    return None;
+                };
+                if indices.len() != v.plates.len() {
+                    self.error(
+                        Diagnostic::error("E-index", *span, format!("`{}` needs {} index(es)", name.name, v.plates.len()))
+                            .label("here")
+                            .hint(self.index_example(var)),
+                    );
+                    return None;
+                }
+                let mut inner = Vec::new();
+                for (i, &p) in indices.iter().zip(&v.plates) {
+                    inner.push(self.index(i, loops, p)?);
+                }
+                if !self.model.same_set(values, plate) {
+                    self.error(
+                        Diagnostic::error(
+                            "E-index",
+                            *span,
+                            format!(
+                                "`{}` takes values in 0..{} but this position is indexed by `{}`",
+                                name.name, self.model.sets[values].name, self.model.sets[plate].name
+                            ),
+                        )
+                        .label("index set mismatch")
+                        .hint(format!("declare the indexed parameter over `{}`", self.model.sets[values].name)),
+                    );
+                    return None;
+                }
+                Some(Index::Latent { var, indices: inner })
+            }
+            Expr::Binary { op: BinOp::Sub | BinOp::Add, lhs, rhs, .. } => {
+                let by = match (rhs.as_ref(), e) {
+                    (Expr::Num(v, _), Expr::Binary { op: BinOp::Sub, .. }) => -(*v as i64),
+                    (Expr::Num(v, _), _) => *v as i64,
+                    _ => {
+                        self.bad_index(e);
+                        return None;
+                    }
+                };
+                match self.index(lhs, loops, plate)? {
+                    Index::Loop(l) => Some(Index::Shift { loop_var: l, by }),
+                    _ => {
+                        self.bad_index(e);
+                        None
+                    }
+                }
+            }
+            other => {
+                self.bad_index(other);
+                None
+            }
+        }
+    }
+
+    fn arg(&mut self, e: &Expr, loops: &[(String, SetId)]) -> Option<Arg> {
+        let span = e.span();
+        let kind = match e {
+            Expr::Num(v, _) => ArgKind::Number(*v),
+            Expr::Neg(inner, _) => match inner.as_ref() {
+                Expr::Num(v, _) => ArgKind::Number(-v),
+                _ => ArgKind::Expr(render(e)),
+            },
+            Expr::Index { name, indices, .. } if name.name == "I" && indices.is_empty() && self.model.var("I").is_none() => {
+                ArgKind::Identity
+            }
+            Expr::Index { name, indices, span } => {
+                if loops.iter().any(|(n, _)| *n == name.name) {
+                    self.error(
+                        Diagnostic::error("E-arg", *span, format!("loop variable `{}` cannot be used as a value", name.name))
+                            .label("here")
+                            .hint("arguments are parameters, possibly selected by a latent, e.g. `mu[z[n]]`"),
+                    );
+                    return None;
+                }
+                let var = self.lookup_var(name)?;
+                let plates = self.model.vars[var].plates.clone();
+                if indices.len() != plates.len() {
+                    self.error(
+                        Diagnostic::error(
+                            "E-index",
+                            *span,
+                            format!("`{}` has {} index set(s) but is written with {} index(es)", name.name, plates.len(), indices.len()),
+                        )
+                        .label("here")
+                        .hint(if plates.is_empty() {
+                            self.index_example(var)
+                        } else {
+                            format!("{}; select an element, e.g. `{}[z[n]]`", self.index_example(var), name.name)
+                        }),
+                    );
+                    return None;
+                }
+                let mut resolved = Vec::new();
+                for (i, &p) in indices.iter().zip(&plates) {
+                    resolved.push(self.index(i, loops, p)?);
+                }
+                ArgKind::Var { var, indices: resolved }
+            }
+            Expr::Call { func, args, .. } if func.name == "diag" => {
+                if args.len() != 1 {
+                    self.error(
+                        Diagnostic::error("E-arg", span, "`diag` takes one argument")
+                            .label("here")
+                            .hint("write `diag(v[z[n]])` with `param v[K]: positive[D]`"),
+                    );
+                    return None;
+                }
+                ArgKind::Diag(Box::new(self.arg(&args[0], loops)?))
+            }
+            Expr::Call { func, .. } => {
+                self.error(
+                    Diagnostic::error("E-func", func.span, format!("unknown function `{}`", func.name))
+                        .label("here")
+                        .hint("the only function is `diag(v)`, a diagonal covariance"),
+                );
+                return None;
+            }
+            Expr::Binary { op: BinOp::Mul, lhs, rhs, .. } => {
+                let l = self.arg(lhs, loops)?;
+                let r = self.arg(rhs, loops)?;
+                match (&l.kind, &r.kind) {
+                    (_, ArgKind::Identity) => ArgKind::ScaledIdentity(Box::new(l)),
+                    (ArgKind::Identity, _) => ArgKind::ScaledIdentity(Box::new(r)),
+                    _ => ArgKind::Expr(render(e)),
+                }
+            }
+            Expr::Binary { .. } => {
+                let Expr::Binary { lhs, rhs, .. } = e else { unreachable!() };
+                self.arg(lhs, loops)?;
+                self.arg(rhs, loops)?;
+                ArgKind::Expr(render(e))
+            }
+        };
+        Some(Arg { kind, span })
+    }
+
+    fn arg_ty(&self, a: &Arg) -> ArgTy {
+        match &a.kind {
+            ArgKind::Var { var, .. } => ArgTy::Elem(self.model.vars[*var].ty),
+            ArgKind::Identity => ArgTy::Identity,
+            ArgKind::Number(v) => ArgTy::Number(*v),
+            ArgKind::Diag(inner) => match self.arg_ty(inner) {
+                ArgTy::Elem(t) => ArgTy::Diag(t),
+                _ => ArgTy::Other,
+            },
+            ArgKind::ScaledIdentity(inner) => match self.arg_ty(inner) {
+                ArgTy::Elem(t) => ArgTy::Scaled(t),
+                _ => ArgTy::Other,
+            },
+            ArgKind::Expr(_) => ArgTy::Other,
+        }
+    }
+
+    fn describe(&self, t: ArgTy) -> String {
+        match t {
+            ArgTy::Elem(e) => format!("`{}`", self.model.type_name(e)),
+            ArgTy::Identity => "the identity `I`".into(),
+            ArgTy::Diag(e) => format!("`diag` of `{}`", self.model.type_name(e)),
+            ArgTy::Scaled(e) => format!("`{}` times `I`", self.model.type_name(e)),
+            ArgTy::Number(v) => format!("the number {v}"),
+            ArgTy::Other => "a compound expression".into(),
+        }
+    }
+
+    /// Checks arity and argument types of a statement; reports and returns false on mismatch.
+    fn signature(&mut self, f: &Factor, s: &ast::Sample) -> bool {
+        let target_ty = self.model.vars[f.target].ty;
+        let target_name = &self.model.vars[f.target].name;
+        let arity = match f.dist {
+            Dist::MvNormal | Dist::Normal => 2,
+            _ => 1,
+        };
+        if f.args.len() != arity {
+            let example = match f.dist {
+                Dist::Categorical => "`Categorical(w)` with `param w: simplex[K]`",
+                Dist::MvNormal => "`MvNormal(mu[z[n]], Sigma[z[n]])`",
+                Dist::Normal => "`Normal(m[z[n]], v[z[n]])` (mean, variance)",
+                Dist::Poisson => "`Poisson(rate[z[n]])`",
+                Dist::Bernoulli => "`Bernoulli(p[z[n]])`",
+            };
+            self.error(
+                Diagnostic::error("E-arity", s.dist.span.join(s.span), format!("`{}` takes {arity} argument(s), found {}", f.dist.name(), f.args.len()))
+                    .label("here")
+                    .hint(format!("write {example}")),
+            );
+            return false;
+        }
+        let tys: Vec<ArgTy> = f.args.iter().map(|a| self.arg_ty(a)).collect();
+        let m = &self.model;
+        // (argument position, expected description, hint) of the first mismatch.
+        let mismatch: Option<(usize, String, String)> = match f.dist {
+            Dist::Categorical => match target_ty {
+                ElemType::Cat(c) => match tys[0] {
+                    ArgTy::Elem(ElemType::Simplex(k)) if m.same_set(k, c) => None,
+                    ArgTy::Elem(ElemType::Simplex(k)) => Some((0, format!("a `simplex[{}]`", m.sets[c].name), format!("`{target_name}` takes values in 0..{}, but the probabilities are over `{}`", m.sets[c].name, m.sets[k].name))),
+                    _ => Some((0, "a probability vector (`simplex[K]`)".into(), "declare e.g. `param w: simplex[K]`".into())),
+                },
+                _ => return self.target_mismatch(f, "a category (`0..K`)"),
+            },
+            Dist::MvNormal => match target_ty {
+                ElemType::Vector(d) => {
+                    let mean_ok = match tys[0] {
+                        ArgTy::Elem(ElemType::Vector(e)) => m.same_set(d, e).then_some(()).ok_or(format!("the mean is over `{}` but `{target_name}` is over `{}`", m.sets[e].name, m.sets[d].name)),
+                        ArgTy::Number(v) if v == 0.0 => Ok(()),
+                        ArgTy::Other => Ok(()), // judged by the derivation (linear-Gaussian means)
+                        _ => Err(format!("declare e.g. `param mu[K]: vector[{}]`", m.sets[d].name)),
+                    };
+                    let cov_ok = match tys[1] {
+                        ArgTy::Elem(ElemType::Cov(e)) | ArgTy::Diag(ElemType::PositiveVec(e)) => {
+                            m.same_set(d, e).then_some(()).ok_or(format!("the covariance is over `{}` but `{target_name}` is over `{}`", m.sets[e].name, m.sets[d].name))
+                        }
+                        ArgTy::Scaled(ElemType::Positive) | ArgTy::Identity => Ok(()),
+                        _ => Err(format!(
+                            "write `Sigma[z[n]]` with `param Sigma[K]: cov[{d}]`, `diag(v[z[n]])` with `param v[K]: positive[{d}]`, or `s[z[n]] * I` with `param s[K]: positive`",
+                            d = m.sets[d].name
+                        )),
+                    };
+                    match (mean_ok, cov_ok) {
+                        (Err(h), _) => Some((0, format!("a mean vector (`vector[{}]`)", m.sets[d].name), h)),
+                        (_, Err(h)) => Some((1, "a covariance (`cov[D]`, `diag(positive[D])` or `positive * I`)".into(), h)),
+                        _ => None,
+                    }
+                }
+                _ => return self.target_mismatch(f, "a vector (`vector[D]`)"),
+            },
+            Dist::Normal => match target_ty {
+                ElemType::Real => match (tys[0], tys[1]) {
+                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_), ArgTy::Elem(ElemType::Positive)) => None,
+                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_), ArgTy::Number(v)) if v > 0.0 => None,
+                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_), _) => Some((1, "a variance (`positive`)".into(), "declare e.g. `param v[K]: positive`; `Normal` takes the variance, not the standard deviation".into())),
+                    _ => Some((0, "a mean (`real`)".into(), "declare e.g. `param m[K]: real`".into())),
+                },
+                _ => return self.target_mismatch(f, "a real number (`real`)"),
+            },
+            Dist::Poisson => match (target_ty, tys[0]) {
+                (ElemType::Count, ArgTy::Elem(ElemType::Positive)) => None,
+                (ElemType::Count, _) => Some((0, "a rate (`positive`)".into(), "declare e.g. `param rate[K]: positive`".into())),
+                _ => return self.target_mismatch(f, "a count (`count`)"),
+            },
+            Dist::Bernoulli => match (target_ty, tys[0]) {
+                (ElemType::Binary, ArgTy::Elem(ElemType::Prob)) => None,
+                (ElemType::BinaryVec(d), ArgTy::Elem(ElemType::ProbVec(e))) if m.same_set(d, e) => None,
+                (ElemType::Binary, _) => Some((0, "a probability (`prob`)".into(), "declare e.g. `param p[K]: prob`".into())),
+                (ElemType::BinaryVec(d), _) => Some((0, format!("probabilities (`prob[{}]`)", m.sets[d].name), format!("declare e.g. `param p[K]: prob[{}]`", m.sets[d].name))),
+                _ => return self.target_mismatch(f, "binary data (`binary` or `binary[D]`)"),
+            },
+        };
+        if let Some((pos, expected, hint)) = mismatch {
+            let found = self.describe(tys[pos]);
+            self.error(
+                Diagnostic::error(
+                    "E-arg-type",
+                    f.args[pos].span,
+                    format!("argument {} of `{}` must be {expected}, but this is {found}", pos + 1, f.dist.name()),
+                )
+                .label("wrong kind of argument")
+                .hint(hint),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn target_mismatch(&mut self, f: &Factor, expected: &str) -> bool {
+        let v = &self.model.vars[f.target];
+        let found = self.model.type_name(v.ty);
+        let name = v.name.clone();
+        self.error(
+            Diagnostic::error(
+                "E-target-type",
+                f.target_span,
+                format!("`{}` models {expected}, but `{name}` is `{found}`", f.dist.name()),
+            )
+            .label("sampled variable")
+            .hint(match f.dist {
+                Dist::Poisson => "declare the column as `count`, or model it with `Normal`".to_string(),
+                Dist::MvNormal => "declare the data as `vector[D]`, or use `Normal` for one real column".to_string(),
+                Dist::Normal => "use `MvNormal` for vector data".to_string(),
+                _ => format!("choose a distribution for `{found}` values"),
+            }),
+        );
+        false
+    }
+}
+
+/// Source-like text of an expression, for messages.
+pub fn render(e: &Expr) -> String {
+    match e {
+        Expr::Num(v, _) => format!("{v}"),
+        Expr::Neg(x, _) => format!("-{}", render(x)),
+        Expr::Index { name, indices, .. } if indices.is_empty() => name.name.clone(),
+        Expr::Index { name, indices, .. } => {
+            format!("{}[{}]", name.name, indices.iter().map(render).collect::<Vec<_>>().join(", "))
+        }
+        Expr::Call { func, args, .. } => {
+            format!("{}({})", func.name, args.iter().map(render).collect::<Vec<_>>().join(", "))
+        }
+        Expr::Binary { op, lhs, rhs, .. } => {
+            let o = match op {
+                BinOp::Add => "+",
+                BinOp::Sub => "-",
+                BinOp::Mul => "*",
+            };
+            format!("{} {o} {}", render(lhs), render(rhs))
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! Derivation: recognise the latent structure and the conjugate blocks of a checked model
+//! and assign every parameter its closed-form M-step, pooling the statistics of every
+//! statement it appears in. A model without a closed form is rejected here, pointing at the
+//! statement responsible.
+
+use std::collections::BTreeMap;
+
+use crate::ast::DeclKind;
+use crate::diag::{Diagnostic, Span};
+use crate::ir::*;
+use crate::plan::*;
+
+/// What a parameter does in a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Weights,
+    Mean,
+    FullCov,
+    DiagVar,
+    ScalarVar,
+    Rate,
+    Prob,
+    Probs,
+}
+
+impl Role {
+    fn describe(self) -> &'static str {
+        match self {
+            Role::Weights => "mixing weights",
+            Role::Mean => "a mean",
+            Role::FullCov => "a full covariance",
+            Role::DiagVar => "diagonal variances",
+            Role::ScalarVar => "a variance",
+            Role::Rate => "a Poisson rate",
+            Role::Prob => "Bernoulli probabilities",
+            Role::Probs => "categorical probabilities",
+        }
+    }
+
+    fn rule(self) -> Rule {
+        match self {
+            Role::Weights => Rule::Weights,
+            Role::Mean => Rule::Mean,
+            Role::FullCov => Rule::Covariance,
+            Role::DiagVar => Rule::DiagonalVariances,
+            Role::ScalarVar => Rule::Variance,
+            Role::Rate => Rule::Rate,
+            Role::Prob => Rule::Probability,
+            Role::Probs => Rule::Probabilities,
+        }
+    }
+}
+
+const NO_CLOSED_FORM: &str = "E-no-closed-form";
+
+/// Derives the update plan of a checked model.
+pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
+    let errors_before = diags.iter().filter(|d| d.is_error()).count();
+    let latent = find_latent(&model, diags)?;
+    let Latent::Categorical { var: z, rows, factor: prior_factor, weights, .. } = latent;
+
+    let mut blocks = Vec::new();
+    // param -> uses (block index or None for the latent prior, role, span of the argument)
+    let mut uses: BTreeMap<VarId, Vec<(Option<usize>, Role, Span)>> = BTreeMap::new();
+    uses.entry(weights).or_default().push((None, Role::Weights, model.factors[prior_factor].args[0].span));
+
+    for (fi, f) in model.factors.iter().enumerate() {
+        if fi == prior_factor {
+            continue;
+        }
+        let target = &model.vars[f.target];
+        match target.kind {
+            DeclKind::Data => {}
+            DeclKind::Param => {
+                diags.push(
+                    Diagnostic::error(NO_CLOSED_FORM, f.span, format!("a distribution on parameter `{}` is a prior", target.name))
+                        .label("prior here")
+                        .hint("MAP-EM with conjugate priors is not supported yet; remove the statement to fit by maximum likelihood"),
+                );
+                continue;
+            }
+            DeclKind::Latent => {
+                diags.push(
+                    Diagnostic::error(NO_CLOSED_FORM, f.span, format!("latent `{}` has a second distribution", target.name))
+                        .label("second statement")
+                        .hint("give each latent exactly one `~` statement"),
+                );
+                continue;
+            }
+        }
+        if !(f.target_indices == [Index::Loop(0)] && model.same_set(f.loops[0].1, rows)) {
+            diags.push(
+                Diagnostic::error(NO_CLOSED_FORM, f.target_span, format!("`{}` must be indexed by the same rows as `{}`", target.name, model.vars[z].name))
+                    .label("here")
+                    .hint(format!("declare `data {}[{}]: ...` and write `{}[n] ~ ...`", target.name, model.sets[rows].name, target.name)),
+            );
+            continue;
+        }
+        let mut prefs = Vec::new();
+        for a in &f.args {
+            match pref(&model, a, z) {
+                Ok(p) => prefs.push(p),
+                Err(d) => {
+                    diags.push(d);
+                    break;
+                }
+            }
+        }
+        if prefs.len() != f.args.len() {
+            continue;
+        }
+        let bi = blocks.len();
+        let mut use_as = |p: PRef, role: Role, span: Span| uses.entry(p.param).or_default().push((Some(bi), role, span));
+        let kind = match f.dist {
+            Dist::MvNormal => {
+                let mean = prefs[0].expect("checked: mean is a parameter");
+                let cov_pref = prefs[1].expect("checked: covariance is a parameter");
+                let (cov, role) = match &f.args[1].kind {
+                    ArgKind::Diag(_) => (Cov::Diag(cov_pref), Role::DiagVar),
+                    ArgKind::ScaledIdentity(_) => (Cov::Spherical(cov_pref), Role::ScalarVar),
+                    _ => (Cov::Full(cov_pref), Role::FullCov),
+                };
+                use_as(mean, Role::Mean, f.args[0].span);
+                use_as(cov_pref, role, f.args[1].span);
+                BlockKind::MvNormal { mean, cov }
+            }
+            Dist::Normal => {
+                let (mean, var) = (prefs[0].expect("checked"), prefs[1].expect("checked"));
+                use_as(mean, Role::Mean, f.args[0].span);
+                use_as(var, Role::ScalarVar, f.args[1].span);
+                BlockKind::Normal { mean, var }
+            }
+            Dist::Poisson => {
+                let rate = prefs[0].expect("checked");
+                use_as(rate, Role::Rate, f.args[0].span);
+                BlockKind::Poisson { rate }
+            }
+            Dist::Bernoulli => {
+                let prob = prefs[0].expect("checked");
+                use_as(prob, Role::Prob, f.args[0].span);
+                BlockKind::Bernoulli { prob }
+            }
+            Dist::Categorical => {
+                let probs = prefs[0].expect("checked");
+                use_as(probs, Role::Probs, f.args[0].span);
+                BlockKind::Categorical { probs }
+            }
+        };
+        blocks.push(Block { factor: fi, data: f.target, kind });
+    }
+
+    let mut updates = Vec::new();
+    for (pid, var) in model.vars.iter().enumerate() {
+        match var.kind {
+            DeclKind::Param => {}
+            DeclKind::Data => {
+                if !model.factors.iter().any(|f| f.target == pid) {
+                    diags.push(
+                        Diagnostic::warning("W-unused-data", var.span, format!("data `{}` is not modelled by any statement", var.name))
+                            .label("declared here")
+                            .hint(format!("add `{}[n] ~ ...`, or remove the declaration", var.name)),
+                    );
+                }
+                continue;
+            }
+            DeclKind::Latent => continue,
+        }
+        let Some(list) = uses.get(&pid) else {
+            diags.push(
+                Diagnostic::error("E-unused-param", var.span, format!("parameter `{}` appears in no statement", var.name))
+                    .label("declared here")
+                    .hint("it would never be updated: use it as an argument of a distribution, or remove it"),
+            );
+            continue;
+        };
+        let role = list[0].1;
+        if let Some(&(_, other, span)) = list.iter().find(|u| u.1 != role) {
+            diags.push(
+                Diagnostic::error(
+                    NO_CLOSED_FORM,
+                    span,
+                    format!("`{}` is used as {} here but as {} elsewhere", var.name, other.describe(), role.describe()),
+                )
+                .label("conflicting use")
+                .hint("a parameter plays one role; declare separate parameters"),
+            );
+            continue;
+        }
+        let sources: Vec<usize> = list.iter().filter_map(|u| u.0).collect();
+        if role == Role::Weights && !sources.is_empty() {
+            diags.push(
+                Diagnostic::error(NO_CLOSED_FORM, list[1].2, format!("the mixing weights `{}` are also used by an emission", var.name))
+                    .label("second use")
+                    .hint("declare a separate parameter"),
+            );
+            continue;
+        }
+        if role == Role::Mean {
+            if let Some(d) = check_mean(&model, &blocks, pid, &sources, list) {
+                diags.push(d);
+                continue;
+            }
+        }
+        updates.push(Update { param: pid, rule: role.rule(), sources });
+    }
+
+    let errors_after = diags.iter().filter(|d| d.is_error()).count();
+    (errors_after == errors_before).then_some(Plan { model, latent, blocks, updates })
+}
+
+/// The scale argument of a Gaussian block.
+fn scale_of(kind: &BlockKind) -> Option<(PRef, &'static str)> {
+    match kind {
+        BlockKind::MvNormal { cov: Cov::Full(p), .. } => Some((*p, "full")),
+        BlockKind::MvNormal { cov: Cov::Diag(p), .. } => Some((*p, "diag")),
+        BlockKind::MvNormal { cov: Cov::Spherical(p), .. } => Some((*p, "spherical")),
+        BlockKind::Normal { var, .. } => Some((*var, "scalar")),
+        _ => None,
+    }
+}
+
+/// A mean has a closed-form M-step only when every block it appears in has the same scale,
+/// and a mean shared by all components only when that scale is shared too.
+fn check_mean(
+    model: &Model,
+    blocks: &[Block],
+    mean: VarId,
+    sources: &[usize],
+    list: &[(Option<usize>, Role, Span)],
+) -> Option<Diagnostic> {
+    let name = &model.vars[mean].name;
+    let first = scale_of(&blocks[sources[0]].kind)?;
+    for (i, &b) in sources.iter().enumerate().skip(1) {
+        if scale_of(&blocks[b].kind) != Some(first) {
+            return Some(
+                Diagnostic::error(NO_CLOSED_FORM, list[i].2, format!("mean `{name}` is shared by statements with different covariances"))
+                    .label("different covariance here")
+                    .hint("its M-step would then couple the covariances (no closed form): give each statement its own mean, or the same covariance"),
+            );
+        }
+    }
+    let mean_per_k = blocks[sources[0]]
+        .kind
+        .eq_mean_pref()
+        .map(|p| p.per_component)
+        .unwrap_or(true);
+    if !mean_per_k && first.0.per_component {
+        return Some(
+            Diagnostic::error(NO_CLOSED_FORM, list[0].2, format!("mean `{name}` is shared by all components but the covariance `{}` is not", model.vars[first.0.param].name))
+                .label("shared mean")
+                .hint("a common mean with per-component covariances has no closed-form M-step: index the mean by the latent too (`mu[z[n]]`), or share the covariance"),
+        );
+    }
+    None
+}
+
+impl BlockKind {
+    fn eq_mean_pref(&self) -> Option<PRef> {
+        match self {
+            BlockKind::MvNormal { mean, .. } | BlockKind::Normal { mean, .. } => Some(*mean),
+            _ => None,
+        }
+    }
+}
+
+/// A parameter argument, or `Ok(None)` for arguments that are not parameters but are fine.
+fn pref(model: &Model, a: &Arg, z: VarId) -> Result<Option<PRef>, Diagnostic> {
+    match &a.kind {
+        ArgKind::Var { var, indices } => {
+            let v = &model.vars[*var];
+            if v.kind != DeclKind::Param {
+                return Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` is {}, not a parameter", v.name, if v.kind == DeclKind::Data { "data" } else { "a latent" }))
+                    .label("here")
+                    .hint("arguments that depend on data or on a latent's value (regressions, linear-Gaussian means) are not supported yet"));
+            }
+            match indices.as_slice() {
+                [] => Ok(Some(PRef { param: *var, per_component: false })),
+                [Index::Latent { var: l, indices: inner }] if *l == z && inner.as_slice() == [Index::Loop(0)] => {
+                    Ok(Some(PRef { param: *var, per_component: true }))
+                }
+                _ => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` must be selected by this row's latent value", v.name))
+                    .label("here")
+                    .hint(format!("write `{}[{}[n]]`, or declare `{}` without an index set to share it across components", v.name, model.vars[z].name, v.name))),
+            }
+        }
+        ArgKind::Diag(inner) | ArgKind::ScaledIdentity(inner) => pref(model, inner, z),
+        ArgKind::Identity | ArgKind::Number(_) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "fixed (non-parameter) arguments are not supported yet")
+            .label("fixed value")
+            .hint("declare a parameter for it, e.g. `param s[K]: positive` and write `s[z[n]] * I`")),
+        ArgKind::Expr(text) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{text}` has no closed-form M-step"))
+            .label("compound argument")
+            .hint("arguments are parameters selected by the latent (`mu[z[n]]`) or shared (`Sigma`); linear-Gaussian means `W * h[n] + mu` need a continuous latent, which is not supported yet")),
+    }
+}
+
+fn find_latent(model: &Model, diags: &mut Vec<Diagnostic>) -> Option<Latent> {
+    let latents: Vec<VarId> = (0..model.vars.len()).filter(|&v| model.vars[v].kind == DeclKind::Latent).collect();
+    let Some(&z) = latents.first() else {
+        let span = model.factors.first().map_or(Span::new(0, 0), |f| f.span);
+        diags.push(
+            Diagnostic::error("E-no-latent", span, "the model has no latent variable, so there is nothing for EM to infer")
+                .label("no latent in this model")
+                .hint("declare one, e.g. `latent z[N]: 0..K` with `z[n] ~ Categorical(w)`"),
+        );
+        return None;
+    };
+    if let Some(&second) = latents.get(1) {
+        diags.push(
+            Diagnostic::error("E-unsupported", model.vars[second].span, "only one latent variable per model is supported so far")
+                .label("second latent")
+                .hint("combine the latents into one categorical with the product of their ranges"),
+        );
+        return None;
+    }
+    let var = &model.vars[z];
+    let ElemType::Cat(components) = var.ty else {
+        diags.push(
+            Diagnostic::error("E-unsupported", var.span, format!("continuous latent `{}` is not supported yet", var.name))
+                .label("declared here")
+                .hint("factor analysis and PPCA (linear-Gaussian latents) are planned; use a categorical latent `0..K`"),
+        );
+        return None;
+    };
+    let rows = match var.plates.as_slice() {
+        [r] if model.sets[*r].size == SetSize::Rows => *r,
+        _ => {
+            diags.push(
+                Diagnostic::error("E-latent-plates", var.span, format!("latent `{}` must have one value per data row", var.name))
+                    .label("declared here")
+                    .hint(format!("declare `latent {}[N]: 0..K` with `N` the rows of the data", var.name)),
+            );
+            return None;
+        }
+    };
+    let priors: Vec<usize> = (0..model.factors.len()).filter(|&f| model.factors[f].target == z).collect();
+    let Some(&factor) = priors.first() else {
+        diags.push(
+            Diagnostic::error("E-latent-prior", var.span, format!("latent `{}` has no distribution", var.name))
+                .label("declared here")
+                .hint(format!("add `{}[n] ~ Categorical(w)` with `param w: simplex[K]`", var.name)),
+        );
+        return None;
+    };
+    for &extra in &priors[1..] {
+        diags.push(
+            Diagnostic::error("E-latent-prior", model.factors[extra].span, format!("latent `{}` has a second distribution", var.name))
+                .label("second statement")
+                .hint("give each latent exactly one `~` statement; chains (`z[t] ~ Categorical(A[z[t-1]])`) are not supported yet"),
+        );
+    }
+    let f = &model.factors[factor];
+    if f.target_indices != [Index::Loop(0)] {
+        diags.push(
+            Diagnostic::error("E-unsupported", f.target_span, "a latent indexed by a literal or a shift is a chain, which is not supported yet")
+                .label("here")
+                .hint(format!("for a mixture write `{}[n] ~ Categorical(w)`", var.name)),
+        );
+        return None;
+    }
+    let weights = match &f.args[0].kind {
+        ArgKind::Var { var: w, indices } if indices.is_empty() && model.vars[*w].kind == DeclKind::Param => *w,
+        ArgKind::Var { indices, .. } if indices.iter().any(|i| matches!(i, Index::Latent { .. })) => {
+            diags.push(
+                Diagnostic::error("E-unsupported", f.args[0].span, "a latent whose probabilities depend on another latent value is a chain, which is not supported yet")
+                    .label("here")
+                    .hint("for a mixture the weights are one `simplex[K]` parameter: `z[n] ~ Categorical(w)`"),
+            );
+            return None;
+        }
+        _ => {
+            diags.push(
+                Diagnostic::error(NO_CLOSED_FORM, f.args[0].span, "the mixing weights must be one `simplex[K]` parameter")
+                    .label("here")
+                    .hint("declare `param w: simplex[K]` and write `z[n] ~ Categorical(w)`"),
+            );
+            return None;
+        }
+    };
+    Some(Latent::Categorical { var: z, rows, components, weights, factor })
+}

@@ -1,0 +1,248 @@
+//! The checked model: index sets with their sizes, variables with their types, and factors
+//! (`~` statements) with resolved names, indices and argument types.
+
+use serde::Serialize;
+
+use crate::ast::DeclKind;
+use crate::diag::Span;
+
+/// Index of an [`IndexSet`] in [`Model::sets`].
+pub type SetId = usize;
+/// Index of a [`Var`] in [`Model::vars`].
+pub type VarId = usize;
+
+/// A checked model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Model {
+    /// `model NAME`.
+    pub name: String,
+    /// Constants with their default values (overridable at fit time).
+    pub consts: Vec<Const>,
+    /// Index sets.
+    pub sets: Vec<IndexSet>,
+    /// Declared variables in source order.
+    pub vars: Vec<Var>,
+    /// `~` statements in source order.
+    pub factors: Vec<Factor>,
+}
+
+/// `const K: int = 2`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Const {
+    /// Name.
+    pub name: String,
+    /// Default value.
+    pub default: usize,
+    /// Declaration.
+    pub span: Span,
+}
+
+/// Where the size of an index set comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SetSize {
+    /// A constant (by index in [`Model::consts`]).
+    Const(usize),
+    /// A literal written in a type, e.g. `vector[3]`.
+    Literal(usize),
+    /// The number of data rows.
+    Rows,
+    /// The number of columns bound to this vector data item.
+    Columns(VarId),
+    /// One more than the largest value of this categorical data item.
+    Categories(VarId),
+}
+
+/// An index set (plate or dimension).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndexSet {
+    /// Name (`N`, `K`, `D`, or the literal's digits).
+    pub name: String,
+    /// Size source.
+    pub size: SetSize,
+}
+
+/// Element type of a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ElemType {
+    /// `real`.
+    Real,
+    /// `vector[D]`.
+    Vector(SetId),
+    /// `matrix[R, C]`.
+    Matrix(SetId, SetId),
+    /// `simplex[K]`: non-negative, sums to one.
+    Simplex(SetId),
+    /// `positive`.
+    Positive,
+    /// `positive[D]`.
+    PositiveVec(SetId),
+    /// `cov[D]`: symmetric positive definite.
+    Cov(SetId),
+    /// `prob`: in [0, 1].
+    Prob,
+    /// `prob[D]`.
+    ProbVec(SetId),
+    /// `count`: a non-negative integer.
+    Count,
+    /// `binary`: 0 or 1.
+    Binary,
+    /// `binary[D]`.
+    BinaryVec(SetId),
+    /// `0..K`: a category.
+    Cat(SetId),
+}
+
+/// A declared variable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Var {
+    /// Name as written.
+    pub name: String,
+    /// Data, param or latent.
+    #[serde(skip)]
+    pub kind: DeclKind,
+    /// Plates.
+    pub plates: Vec<SetId>,
+    /// Element type.
+    pub ty: ElemType,
+    /// Columns to read (data only).
+    pub columns: Option<Vec<String>>,
+    /// Declaration line.
+    pub span: Span,
+}
+
+/// Supported distributions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Dist {
+    /// `Categorical(p)`.
+    Categorical,
+    /// `MvNormal(mean, cov)`.
+    MvNormal,
+    /// `Normal(mean, variance)`.
+    Normal,
+    /// `Poisson(rate)`.
+    Poisson,
+    /// `Bernoulli(p)`.
+    Bernoulli,
+}
+
+impl Dist {
+    /// Name as written in model files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dist::Categorical => "Categorical",
+            Dist::MvNormal => "MvNormal",
+            Dist::Normal => "Normal",
+            Dist::Poisson => "Poisson",
+            Dist::Bernoulli => "Bernoulli",
+        }
+    }
+
+    /// All supported distributions.
+    pub const ALL: [Dist; 5] = [Dist::Categorical, Dist::MvNormal, Dist::Normal, Dist::Poisson, Dist::Bernoulli];
+}
+
+/// An index expression.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Index {
+    /// A loop variable of the statement (by position in [`Factor::loops`]).
+    Loop(usize),
+    /// A latent variable's value, e.g. `z[n]`.
+    Latent {
+        /// The latent.
+        var: VarId,
+        /// Its own indices.
+        indices: Vec<Index>,
+    },
+    /// A literal, e.g. `z[0]`.
+    Lit(usize),
+    /// A shifted loop variable, e.g. `t-1`.
+    Shift {
+        /// Loop variable.
+        loop_var: usize,
+        /// Offset.
+        by: i64,
+    },
+}
+
+/// A resolved argument.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum ArgKind {
+    /// A variable, indexed.
+    Var {
+        /// The variable.
+        var: VarId,
+        /// Its indices.
+        indices: Vec<Index>,
+    },
+    /// `diag(v)`.
+    Diag(Box<Arg>),
+    /// `s * I`.
+    ScaledIdentity(Box<Arg>),
+    /// `I`.
+    Identity,
+    /// A number.
+    Number(f64),
+    /// Anything else (products, sums of variables): kept for the derivation to judge.
+    Expr(String),
+}
+
+/// An argument with its span.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Arg {
+    /// What it is.
+    pub kind: ArgKind,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// A `~` statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Factor {
+    /// The sampled variable.
+    pub target: VarId,
+    /// Its indices.
+    pub target_indices: Vec<Index>,
+    /// Loop variables bound by the target: `(name, set)`.
+    pub loops: Vec<(String, SetId)>,
+    /// The distribution.
+    pub dist: Dist,
+    /// Arguments.
+    pub args: Vec<Arg>,
+    /// Whole statement.
+    pub span: Span,
+    /// The target expression.
+    pub target_span: Span,
+}
+
+impl Model {
+    /// Variable by name.
+    pub fn var(&self, name: &str) -> Option<VarId> {
+        self.vars.iter().position(|v| v.name == name)
+    }
+
+    /// Source-like text of a type, e.g. `vector[D]`.
+    pub fn type_name(&self, ty: ElemType) -> String {
+        let s = |id: SetId| self.sets[id].name.clone();
+        match ty {
+            ElemType::Real => "real".into(),
+            ElemType::Vector(d) => format!("vector[{}]", s(d)),
+            ElemType::Matrix(r, c) => format!("matrix[{}, {}]", s(r), s(c)),
+            ElemType::Simplex(k) => format!("simplex[{}]", s(k)),
+            ElemType::Positive => "positive".into(),
+            ElemType::PositiveVec(d) => format!("positive[{}]", s(d)),
+            ElemType::Cov(d) => format!("cov[{}]", s(d)),
+            ElemType::Prob => "prob".into(),
+            ElemType::ProbVec(d) => format!("prob[{}]", s(d)),
+            ElemType::Count => "count".into(),
+            ElemType::Binary => "binary".into(),
+            ElemType::BinaryVec(d) => format!("binary[{}]", s(d)),
+            ElemType::Cat(k) => format!("0..{}", s(k)),
+        }
+    }
+
+    /// Whether two sets certainly have the same size.
+    pub fn same_set(&self, a: SetId, b: SetId) -> bool {
+        a == b
+            || matches!((self.sets[a].size, self.sets[b].size), (SetSize::Literal(x), SetSize::Literal(y)) if x == y)
+    }
+}

@@ -1,0 +1,251 @@
+//! The update plan: what the E-step computes, which expected sufficient statistics each
+//! block accumulates, and the closed-form M-step of every parameter. The back-ends — Rust
+//! code generation, the math text of `jensen explain`, and the direct executor — all read
+//! this and nothing else.
+//!
+//! The plan is built for the whole model catalogue: [`Latent`] names the latent structure
+//! (an independent categorical per row today; chains and linear-Gaussian latents are further
+//! variants), blocks are conjugate exponential-family emissions, and updates pool the
+//! statistics of every block a parameter appears in.
+
+use serde::Serialize;
+
+use crate::ir::{ElemType, Model, SetId, SetSize, VarId};
+
+/// A derived model, ready for the back-ends.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The checked model.
+    pub model: Model,
+    /// The latent structure and its posterior form.
+    pub latent: Latent,
+    /// Emission blocks in statement order.
+    pub blocks: Vec<Block>,
+    /// One M-step per parameter, in declaration order.
+    pub updates: Vec<Update>,
+}
+
+/// The latent structure, which fixes the form of the E-step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Latent {
+    /// `z[n] ~ Categorical(w)`, independent per row: the posterior is a categorical per row,
+    /// computed by normalising the log-joint in log space.
+    Categorical {
+        /// The latent variable.
+        var: VarId,
+        /// Its rows.
+        rows: SetId,
+        /// Its values `0..K`.
+        components: SetId,
+        /// The mixing weights.
+        weights: VarId,
+        /// The prior statement (index in `model.factors`).
+        factor: usize,
+    },
+}
+
+/// A parameter argument: the parameter and whether it is selected by the latent (`mu[z[n]]`)
+/// or shared by all components (`Sigma`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PRef {
+    /// The parameter.
+    pub param: VarId,
+    /// Selected by the latent's value.
+    pub per_component: bool,
+}
+
+/// Covariance structure of a multivariate Normal block, read off the declaration and use of
+/// its covariance argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Cov {
+    /// `Sigma[z[n]]` or `Sigma` with `cov[D]`.
+    Full(PRef),
+    /// `diag(v[z[n]])` or `diag(v)` with `positive[D]`.
+    Diag(PRef),
+    /// `s[z[n]] * I` or `s * I` with `positive`.
+    Spherical(PRef),
+}
+
+impl Cov {
+    /// The covariance parameter.
+    pub fn pref(self) -> PRef {
+        match self {
+            Cov::Full(p) | Cov::Diag(p) | Cov::Spherical(p) => p,
+        }
+    }
+}
+
+/// An emission block: one `~` statement on data, conditioned on the latent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Block {
+    /// The statement (index in `model.factors`).
+    pub factor: usize,
+    /// The observed data item.
+    pub data: VarId,
+    /// Family and parameters.
+    pub kind: BlockKind,
+}
+
+/// Conjugate exponential-family emissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BlockKind {
+    /// Multivariate Normal.
+    MvNormal {
+        /// Mean parameter.
+        mean: PRef,
+        /// Covariance structure.
+        cov: Cov,
+    },
+    /// Univariate Normal with a variance parameter.
+    Normal {
+        /// Mean parameter.
+        mean: PRef,
+        /// Variance parameter.
+        var: PRef,
+    },
+    /// Poisson counts.
+    Poisson {
+        /// Rate parameter.
+        rate: PRef,
+    },
+    /// Independent Bernoulli bits (a `binary` or `binary[D]` item).
+    Bernoulli {
+        /// Probability parameter.
+        prob: PRef,
+    },
+    /// A categorical value `0..C`.
+    Categorical {
+        /// Probability vector parameter.
+        probs: PRef,
+    },
+}
+
+impl BlockKind {
+    /// Whether the block keeps full scatter matrices (rather than diagonal sums of squares).
+    pub fn full_scatter(&self) -> bool {
+        matches!(self, BlockKind::MvNormal { cov: Cov::Full(_), .. })
+    }
+
+    /// The statistics this block accumulates per component, beyond the latent's counts.
+    pub fn stats(&self) -> &'static [StatKind] {
+        match self {
+            BlockKind::MvNormal { cov: Cov::Full(_), .. } => &[StatKind::Sum, StatKind::Scatter],
+            BlockKind::MvNormal { .. } | BlockKind::Normal { .. } => &[StatKind::Sum, StatKind::SumSq],
+            BlockKind::Poisson { .. } | BlockKind::Bernoulli { .. } => &[StatKind::Sum],
+            BlockKind::Categorical { .. } => &[StatKind::Counts],
+        }
+    }
+}
+
+/// Kinds of accumulated statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StatKind {
+    /// `Σ_n r_nk (x_n − c_k)` (Gaussian blocks, about the previous mean `c_k`) or `Σ_n r_nk x_n`.
+    Sum,
+    /// `Σ_n r_nk (x_n − c_k)(x_n − c_k)ᵀ`.
+    Scatter,
+    /// `Σ_n r_nk (x_n − c_k)²` elementwise.
+    SumSq,
+    /// `Σ_n r_nk [x_n = c]` per category.
+    Counts,
+}
+
+impl StatKind {
+    /// Field-name suffix in generated code.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            StatKind::Sum => "sum",
+            StatKind::Scatter => "scatter",
+            StatKind::SumSq => "sumsq",
+            StatKind::Counts => "counts",
+        }
+    }
+}
+
+/// The closed-form M-step of one parameter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Update {
+    /// The parameter.
+    pub param: VarId,
+    /// The formula.
+    pub rule: Rule,
+    /// The blocks whose statistics are pooled (indices into [`Plan::blocks`]).
+    pub sources: Vec<usize>,
+}
+
+/// M-step formulas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Rule {
+    /// Mixing weights `w_k = N_k / N`.
+    Weights,
+    /// A Gaussian mean: `μ_k = c_k + Σ sums / Σ N_k` over the pooled blocks.
+    Mean,
+    /// A full covariance: pooled scatter about the new means over pooled counts, plus `εI`.
+    Covariance,
+    /// Diagonal variances: pooled sums of squares about the new means, plus `ε`.
+    DiagonalVariances,
+    /// One variance (spherical covariance or univariate Normal): pooled sums of squares over
+    /// pooled counts times dimensions, plus `ε`.
+    Variance,
+    /// Poisson rate: pooled weighted sums over pooled counts.
+    Rate,
+    /// Bernoulli probabilities: pooled weighted sums over pooled counts.
+    Probability,
+    /// Categorical probabilities: pooled category counts, normalised.
+    Probabilities,
+}
+
+impl Plan {
+    /// Name of a variable.
+    pub fn name(&self, v: VarId) -> &str {
+        &self.model.vars[v].name
+    }
+
+    /// The categorical latent's `(var, rows, components, weights)`.
+    pub fn mixture(&self) -> (VarId, SetId, SetId, VarId) {
+        match self.latent {
+            Latent::Categorical { var, rows, components, weights, .. } => (var, rows, components, weights),
+        }
+    }
+
+    /// The block's name prefix in generated code: the data item's name, suffixed with the
+    /// block index when the same item is modelled twice.
+    pub fn block_prefix(&self, b: usize) -> String {
+        let data = self.blocks[b].data;
+        let name = self.name(data).to_string();
+        if self.blocks.iter().filter(|o| o.data == data).count() > 1 {
+            format!("{name}_{b}")
+        } else {
+            name
+        }
+    }
+
+    /// Free parameters as `(parameter, count)` given the resolved set sizes.
+    pub fn free_parameters(&self, sizes: &[usize]) -> Vec<(String, usize)> {
+        self.updates
+            .iter()
+            .map(|u| {
+                let v = &self.model.vars[u.param];
+                let copies: usize = v.plates.iter().map(|&p| sizes[p]).product();
+                let each = match v.ty {
+                    ElemType::Simplex(k) => sizes[k].saturating_sub(1),
+                    ElemType::Vector(d) | ElemType::PositiveVec(d) | ElemType::ProbVec(d) => sizes[d],
+                    ElemType::Cov(d) => sizes[d] * (sizes[d] + 1) / 2,
+                    ElemType::Matrix(r, c) => sizes[r] * sizes[c],
+                    _ => 1,
+                };
+                (v.name.clone(), copies * each)
+            })
+            .collect()
+    }
+
+    /// Sets whose size is a constant, with the constant's name and default.
+    pub fn constants(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.model.consts.iter().map(|c| (c.name.as_str(), c.default))
+    }
+
+    /// Where each set's size comes from.
+    pub fn set_size(&self, s: SetId) -> SetSize {
+        self.model.sets[s].size
+    }
+}

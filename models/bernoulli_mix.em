@@ -1,0 +1,9 @@
+// Bernoulli mixture for binary images (data/digits_binary.csv: 8x8 digits, pixels > 7).
+model bernoulli_mix
+const K: int = 10
+data   x[N]: binary[D]
+param  w: simplex[K]
+param  p[K]: prob[D]
+latent z[N]: 0..K
+z[n] ~ Categorical(w)
+x[n] ~ Bernoulli(p[z[n]])
