@@ -20,15 +20,25 @@ const NOT_YET: &[(&str, &str)] = &[
 /// Checks a parsed file. Returns the model when no error was found (warnings may be present).
 pub fn check(file: &ast::File, diags: &mut Vec<Diagnostic>) -> Option<Model> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
-    let mut c = Checker { diags, model: Model::default_named(), declared: HashMap::new(), set_mentions: Vec::new() };
+    let mut c = Checker {
+        diags,
+        model: Model::default_named(),
+        declared: HashMap::new(),
+        set_mentions: Vec::new(),
+    };
     let mut model_seen: Option<Span> = None;
     for item in &file.items {
         match item {
             Item::Model(name) => {
                 if let Some(first) = model_seen {
-                    c.error(Diagnostic::error("E-duplicate", name.span, "a second `model` line")
-                        .label("second name here")
-                        .hint(format!("a file holds one model; the first `model` line is at byte {}", first.start)));
+                    c.error(
+                        Diagnostic::error("E-duplicate", name.span, "a second `model` line")
+                            .label("second name here")
+                            .hint(format!(
+                                "a file holds one model; the first `model` line is at byte {}",
+                                first.start
+                            )),
+                    );
                 } else {
                     model_seen = Some(name.span);
                     c.model.name = name.name.clone();
@@ -56,7 +66,13 @@ pub fn check(file: &ast::File, diags: &mut Vec<Diagnostic>) -> Option<Model> {
 
 impl Model {
     fn default_named() -> Self {
-        Model { name: "model".into(), consts: vec![], sets: vec![], vars: vec![], factors: vec![] }
+        Model {
+            name: "model".into(),
+            consts: vec![],
+            sets: vec![],
+            vars: vec![],
+            factors: vec![],
+        }
     }
 }
 
@@ -89,9 +105,16 @@ impl Checker<'_> {
         if let Some(prev) = self.declared.get(&name.name) {
             let prev = *prev;
             self.error(
-                Diagnostic::error("E-duplicate", name.span, format!("`{}` is declared twice", name.name))
-                    .label("declared again here")
-                    .hint(format!("rename one of them; the first declaration is at byte {}", prev.start)),
+                Diagnostic::error(
+                    "E-duplicate",
+                    name.span,
+                    format!("`{}` is declared twice", name.name),
+                )
+                .label("declared again here")
+                .hint(format!(
+                    "rename one of them; the first declaration is at byte {}",
+                    prev.start
+                )),
             );
             return false;
         }
@@ -102,29 +125,45 @@ impl Checker<'_> {
     fn constant(&mut self, k: &ast::ConstDecl) {
         if k.ty.name != "int" {
             self.error(
-                Diagnostic::error("E-const-type", k.ty.span, format!("constants must be `int`, not `{}`", k.ty.name))
-                    .label("type here")
-                    .hint("constants size index sets, e.g. `const K: int = 3`"),
+                Diagnostic::error(
+                    "E-const-type",
+                    k.ty.span,
+                    format!("constants must be `int`, not `{}`", k.ty.name),
+                )
+                .label("type here")
+                .hint("constants size index sets, e.g. `const K: int = 3`"),
             );
             return;
         }
         let Ok(value) = k.value.parse::<usize>() else {
             self.error(
-                Diagnostic::error("E-const-value", k.value_span, format!("`{}` is not a whole number", k.value))
-                    .label("value here")
-                    .hint("write a non-negative whole number, e.g. `const K: int = 3`"),
+                Diagnostic::error(
+                    "E-const-value",
+                    k.value_span,
+                    format!("`{}` is not a whole number", k.value),
+                )
+                .label("value here")
+                .hint("write a non-negative whole number, e.g. `const K: int = 3`"),
             );
             return;
         };
         if value == 0 {
             self.error(
-                Diagnostic::error("E-const-value", k.value_span, format!("`{}` must be at least 1", k.name.name))
-                    .label("value here")
-                    .hint("an index set needs at least one element"),
+                Diagnostic::error(
+                    "E-const-value",
+                    k.value_span,
+                    format!("`{}` must be at least 1", k.name.name),
+                )
+                .label("value here")
+                .hint("an index set needs at least one element"),
             );
         }
         if self.declare(&k.name) {
-            self.model.consts.push(Const { name: k.name.name.clone(), default: value, span: k.span });
+            self.model.consts.push(Const {
+                name: k.name.name.clone(),
+                default: value,
+                span: k.span,
+            });
         }
     }
 
@@ -137,7 +176,10 @@ impl Checker<'_> {
             // Resolved in `resolve_sizes`; `Rows` is a placeholder.
             Err(_) => SetSize::Rows,
         };
-        self.model.sets.push(IndexSet { name: name.into(), size });
+        self.model.sets.push(IndexSet {
+            name: name.into(),
+            size,
+        });
         self.set_mentions.push(span);
         self.model.sets.len() - 1
     }
@@ -151,7 +193,9 @@ impl Checker<'_> {
 
     fn decl(&mut self, d: &ast::Decl) {
         let plates: Vec<SetId> = d.plates.iter().map(|p| self.set(&p.name, p.span)).collect();
-        let Some(ty) = self.elem_type(d.kind, &d.ty) else { return };
+        let Some(ty) = self.elem_type(d.kind, &d.ty) else {
+            return;
+        };
         let kind_word = match d.kind {
             DeclKind::Data => "data",
             DeclKind::Param => "param",
@@ -160,9 +204,17 @@ impl Checker<'_> {
         let allowed = match d.kind {
             DeclKind::Data => matches!(
                 ty,
-                ElemType::Real | ElemType::Vector(_) | ElemType::Count | ElemType::Binary | ElemType::BinaryVec(_) | ElemType::Cat(_)
+                ElemType::Real
+                    | ElemType::Vector(_)
+                    | ElemType::Count
+                    | ElemType::Binary
+                    | ElemType::BinaryVec(_)
+                    | ElemType::Cat(_)
             ),
-            DeclKind::Param => !matches!(ty, ElemType::Count | ElemType::Binary | ElemType::BinaryVec(_) | ElemType::Cat(_)),
+            DeclKind::Param => !matches!(
+                ty,
+                ElemType::Count | ElemType::Binary | ElemType::BinaryVec(_) | ElemType::Cat(_)
+            ),
             DeclKind::Latent => matches!(ty, ElemType::Cat(_) | ElemType::Vector(_)),
         };
         if !allowed {
@@ -175,7 +227,11 @@ impl Checker<'_> {
                 Diagnostic::error(
                     "E-decl-type",
                     d.ty.span(),
-                    format!("`{}` cannot be declared `{kind_word}` with type `{}`", d.name.name, self.model.type_name(ty)),
+                    format!(
+                        "`{}` cannot be declared `{kind_word}` with type `{}`",
+                        d.name.name,
+                        self.model.type_name(ty)
+                    ),
                 )
                 .label("type here")
                 .hint(hint),
@@ -184,9 +240,16 @@ impl Checker<'_> {
         }
         if d.kind == DeclKind::Data && plates.len() != 1 {
             self.error(
-                Diagnostic::error("E-data-plates", d.name.span, format!("data `{}` must be indexed by its rows, once", d.name.name))
-                    .label("declared here")
-                    .hint(format!("write `data {}[N]: ...` (vector-valued rows use `vector[D]`)", d.name.name)),
+                Diagnostic::error(
+                    "E-data-plates",
+                    d.name.span,
+                    format!("data `{}` must be indexed by its rows, once", d.name.name),
+                )
+                .label("declared here")
+                .hint(format!(
+                    "write `data {}[N]: ...` (vector-valued rows use `vector[D]`)",
+                    d.name.name
+                )),
             );
             return;
         }
@@ -202,9 +265,17 @@ impl Checker<'_> {
             let scalar = !matches!(ty, ElemType::Vector(_) | ElemType::BinaryVec(_));
             if scalar && cols.len() != 1 {
                 self.error(
-                    Diagnostic::error("E-from", cols[1].span, format!("`{}` holds one value per row but names {} columns", d.name.name, cols.len()))
-                        .label("extra column")
-                        .hint("name exactly one column, or declare the item as `vector[D]`"),
+                    Diagnostic::error(
+                        "E-from",
+                        cols[1].span,
+                        format!(
+                            "`{}` holds one value per row but names {} columns",
+                            d.name.name,
+                            cols.len()
+                        ),
+                    )
+                    .label("extra column")
+                    .hint("name exactly one column, or declare the item as `vector[D]`"),
                 );
                 return;
             }
@@ -217,7 +288,10 @@ impl Checker<'_> {
             kind: d.kind,
             plates,
             ty,
-            columns: d.columns.as_ref().map(|c| c.iter().map(|i| i.name.clone()).collect()),
+            columns: d
+                .columns
+                .as_ref()
+                .map(|c| c.iter().map(|i| i.name.clone()).collect()),
             span: d.span,
         });
     }
@@ -249,23 +323,36 @@ impl Checker<'_> {
                     "count" => (arity(&[0]), "count"),
                     "binary" => (arity(&[0, 1]), "binary or binary[D]"),
                     other => {
-                        let known = ["real", "vector", "matrix", "simplex", "positive", "cov", "prob", "count", "binary"];
+                        let known = [
+                            "real", "vector", "matrix", "simplex", "positive", "cov", "prob",
+                            "count", "binary",
+                        ];
                         let hint = match suggest(other, known) {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => "types are real, vector[D], matrix[R, C], simplex[K], positive, positive[D], cov[D], prob, prob[D], count, binary, binary[D] and ranges 0..K".into(),
                         };
                         let _ = kind;
                         self.error(
-                            Diagnostic::error("E-type", name.span, format!("unknown type `{other}`")).label("type here").hint(hint),
+                            Diagnostic::error(
+                                "E-type",
+                                name.span,
+                                format!("unknown type `{other}`"),
+                            )
+                            .label("type here")
+                            .hint(hint),
                         );
                         return None;
                     }
                 };
                 if !ok {
                     self.error(
-                        Diagnostic::error("E-type", *span, format!("`{}` does not take {n} size(s)", name.name))
-                            .label("type here")
-                            .hint(format!("write `{example}`")),
+                        Diagnostic::error(
+                            "E-type",
+                            *span,
+                            format!("`{}` does not take {n} size(s)", name.name),
+                        )
+                        .label("type here")
+                        .hint(format!("write `{example}`")),
                     );
                     return None;
                 }
@@ -310,7 +397,9 @@ impl Checker<'_> {
                     sources.push(SetSize::Rows);
                 }
                 match var.ty {
-                    ElemType::Vector(d) | ElemType::BinaryVec(d) if d == id => sources.push(SetSize::Columns(v)),
+                    ElemType::Vector(d) | ElemType::BinaryVec(d) if d == id => {
+                        sources.push(SetSize::Columns(v))
+                    }
                     ElemType::Cat(c) if c == id => sources.push(SetSize::Categories(v)),
                     _ => {}
                 }
@@ -338,22 +427,38 @@ impl Checker<'_> {
     }
 
     fn sample(&mut self, s: &ast::Sample) {
-        let Expr::Index { name, indices, span } = &s.target else {
+        let Expr::Index {
+            name,
+            indices,
+            span,
+        } = &s.target
+        else {
             self.error(
-                Diagnostic::error("E-target", s.target.span(), "the left of `~` must be a declared variable")
-                    .label("not a variable")
-                    .hint("write e.g. `x[n] ~ MvNormal(...)`"),
+                Diagnostic::error(
+                    "E-target",
+                    s.target.span(),
+                    "the left of `~` must be a declared variable",
+                )
+                .label("not a variable")
+                .hint("write e.g. `x[n] ~ MvNormal(...)`"),
             );
             return;
         };
-        let Some(target) = self.lookup_var(name) else { return };
+        let Some(target) = self.lookup_var(name) else {
+            return;
+        };
         let var = self.model.vars[target].clone();
         if indices.len() != var.plates.len() {
             self.error(
                 Diagnostic::error(
                     "E-index",
                     *span,
-                    format!("`{}` has {} index set(s) but is written with {} index(es)", name.name, var.plates.len(), indices.len()),
+                    format!(
+                        "`{}` has {} index set(s) but is written with {} index(es)",
+                        name.name,
+                        var.plates.len(),
+                        indices.len()
+                    ),
                 )
                 .label("here")
                 .hint(self.index_example(target)),
@@ -364,29 +469,44 @@ impl Checker<'_> {
         let mut target_indices = Vec::new();
         for (idx, &plate) in indices.iter().zip(&var.plates) {
             match idx {
-                Expr::Index { name: loop_name, indices: inner, .. }
-                    if inner.is_empty() && !self.declared.contains_key(&loop_name.name) =>
-                {
+                Expr::Index {
+                    name: loop_name,
+                    indices: inner,
+                    ..
+                } if inner.is_empty() && !self.declared.contains_key(&loop_name.name) => {
                     if loops.iter().any(|(n, _)| *n == loop_name.name) {
                         self.error(
-                            Diagnostic::error("E-index", loop_name.span, format!("loop variable `{}` is used twice", loop_name.name))
-                                .label("again here")
-                                .hint("give each index its own name"),
+                            Diagnostic::error(
+                                "E-index",
+                                loop_name.span,
+                                format!("loop variable `{}` is used twice", loop_name.name),
+                            )
+                            .label("again here")
+                            .hint("give each index its own name"),
                         );
                         return;
                     }
                     loops.push((loop_name.name.clone(), plate));
                     target_indices.push(Index::Loop(loops.len() - 1));
                 }
-                Expr::Num(v, _) if v.fract() == 0.0 && *v >= 0.0 => target_indices.push(Index::Lit(*v as usize)),
-                Expr::Binary { op: BinOp::Sub | BinOp::Add, lhs, rhs, .. } => {
+                Expr::Num(v, _) if v.fract() == 0.0 && *v >= 0.0 => {
+                    target_indices.push(Index::Lit(*v as usize))
+                }
+                Expr::Binary {
+                    op: BinOp::Sub | BinOp::Add,
+                    lhs,
+                    rhs,
+                    ..
+                } => {
                     // `z[t-1]`-style targets only make sense for chains; resolved below with the loops.
                     let resolved = self.index(lhs, &loops, plate).zip(match rhs.as_ref() {
                         Expr::Num(v, _) => Some(*v as i64),
                         _ => None,
                     });
                     match resolved {
-                        Some((Index::Loop(l), by)) => target_indices.push(Index::Shift { loop_var: l, by }),
+                        Some((Index::Loop(l), by)) => {
+                            target_indices.push(Index::Shift { loop_var: l, by })
+                        }
                         _ => {
                             self.bad_index(idx);
                             return;
@@ -395,9 +515,16 @@ impl Checker<'_> {
                 }
                 other => {
                     self.error(
-                        Diagnostic::error("E-index", other.span(), "the left of `~` is indexed by new loop variables")
-                            .label("expected a fresh name such as `n`")
-                            .hint(format!("write e.g. `{}[n] ~ ...`; `n` then runs over the rows", name.name)),
+                        Diagnostic::error(
+                            "E-index",
+                            other.span(),
+                            "the left of `~` is indexed by new loop variables",
+                        )
+                        .label("expected a fresh name such as `n`")
+                        .hint(format!(
+                            "write e.g. `{}[n] ~ ...`; `n` then runs over the rows",
+                            name.name
+                        )),
                     );
                     return;
                 }
@@ -408,19 +535,30 @@ impl Checker<'_> {
             None => {
                 if let Some((_, why)) = NOT_YET.iter().find(|(n, _)| *n == s.dist.name) {
                     self.error(
-                        Diagnostic::error("E-unsupported", s.dist.span, format!("`{}` has no closed-form EM block yet", s.dist.name))
-                            .label("distribution here")
-                            .hint(*why),
+                        Diagnostic::error(
+                            "E-unsupported",
+                            s.dist.span,
+                            format!("`{}` has no closed-form EM block yet", s.dist.name),
+                        )
+                        .label("distribution here")
+                        .hint(*why),
                     );
                 } else {
                     let hint = match suggest(&s.dist.name, Dist::ALL.iter().map(|d| d.name())) {
                         Some(m) => format!("did you mean `{m}`?"),
-                        None => "distributions are Categorical, MvNormal, Normal, Poisson and Bernoulli".into(),
+                        None => {
+                            "distributions are Categorical, MvNormal, Normal, Poisson and Bernoulli"
+                                .into()
+                        }
                     };
                     self.error(
-                        Diagnostic::error("E-dist", s.dist.span, format!("unknown distribution `{}`", s.dist.name))
-                            .label("distribution here")
-                            .hint(hint),
+                        Diagnostic::error(
+                            "E-dist",
+                            s.dist.span,
+                            format!("unknown distribution `{}`", s.dist.name),
+                        )
+                        .label("distribution here")
+                        .hint(hint),
                     );
                 }
                 return;
@@ -433,7 +571,15 @@ impl Checker<'_> {
                 None => return,
             }
         }
-        let factor = Factor { target, target_indices, loops, dist, args, span: s.span, target_span: *span };
+        let factor = Factor {
+            target,
+            target_indices,
+            loops,
+            dist,
+            args,
+            span: s.span,
+            target_span: *span,
+        };
         if self.signature(&factor, s) {
             self.model.factors.push(factor);
         }
@@ -441,11 +587,23 @@ impl Checker<'_> {
 
     fn index_example(&self, var: VarId) -> String {
         let v = &self.model.vars[var];
-        let names: Vec<&str> = v.plates.iter().map(|&p| self.model.sets[p].name.as_str()).collect();
+        let names: Vec<&str> = v
+            .plates
+            .iter()
+            .map(|&p| self.model.sets[p].name.as_str())
+            .collect();
         if names.is_empty() {
-            format!("`{}` is declared without index sets; write it without brackets", v.name)
+            format!(
+                "`{}` is declared without index sets; write it without brackets",
+                v.name
+            )
         } else {
-            format!("`{}` is declared `{}[{}]`", v.name, v.name, names.join(", "))
+            format!(
+                "`{}` is declared `{}[{}]`",
+                v.name,
+                v.name,
+                names.join(", ")
+            )
         }
     }
 
@@ -471,7 +629,11 @@ impl Checker<'_> {
             Some(s) => format!("did you mean `{s}`?"),
             None => "declare it with `data`, `param` or `latent` first".into(),
         };
-        self.error(Diagnostic::error("E-name", name.span, message).label("not declared").hint(hint));
+        self.error(
+            Diagnostic::error("E-name", name.span, message)
+                .label("not declared")
+                .hint(hint),
+        );
         None
     }
 
@@ -479,24 +641,47 @@ impl Checker<'_> {
     fn index(&mut self, e: &Expr, loops: &[(String, SetId)], plate: SetId) -> Option<Index> {
         match e {
             Expr::Num(v, _) if v.fract() == 0.0 && *v >= 0.0 => Some(Index::Lit(*v as usize)),
-            Expr::Index { name, indices, span } if indices.is_empty() => {
+            Expr::Index {
+                name,
+                indices,
+                span,
+            } if indices.is_empty() => {
                 let Some(l) = loops.iter().position(|(n, _)| *n == name.name) else {
                     if self.model.var(&name.name).is_some() {
                         self.error(
-                            Diagnostic::error("E-index", *span, format!("`{}` is a variable, not a loop index", name.name))
-                                .label("here")
-                                .hint(format!("index by a latent's value, e.g. `{}[n]`", name.name)),
+                            Diagnostic::error(
+                                "E-index",
+                                *span,
+                                format!("`{}` is a variable, not a loop index", name.name),
+                            )
+                            .label("here")
+                            .hint(format!(
+                                "index by a latent's value, e.g. `{}[n]`",
+                                name.name
+                            )),
                         );
                     } else {
                         let bound: Vec<&str> = loops.iter().map(|(n, _)| n.as_str()).collect();
                         self.error(
-                            Diagnostic::error("E-name", *span, format!("unknown index `{}`", name.name))
-                                .label("not bound")
-                                .hint(if bound.is_empty() {
-                                    "loop variables are bound by the left of `~`, e.g. `x[n] ~ ...`".to_string()
-                                } else {
-                                    format!("the left of `~` binds {}", bound.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", "))
-                                }),
+                            Diagnostic::error(
+                                "E-name",
+                                *span,
+                                format!("unknown index `{}`", name.name),
+                            )
+                            .label("not bound")
+                            .hint(if bound.is_empty() {
+                                "loop variables are bound by the left of `~`, e.g. `x[n] ~ ...`"
+                                    .to_string()
+                            } else {
+                                format!(
+                                    "the left of `~` binds {}",
+                                    bound
+                                        .iter()
+                                        .map(|b| format!("`{b}`"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            }),
                         );
                     }
                     return None;
@@ -506,7 +691,12 @@ impl Checker<'_> {
                         Diagnostic::error(
                             "E-index",
                             *span,
-                            format!("`{}` runs over `{}` but this position is indexed by `{}`", name.name, self.model.sets[loops[l].1].name, self.model.sets[plate].name),
+                            format!(
+                                "`{}` runs over `{}` but this position is indexed by `{}`",
+                                name.name,
+                                self.model.sets[loops[l].1].name,
+                                self.model.sets[plate].name
+                            ),
                         )
                         .label("index set mismatch")
                         .hint("index each position by a variable running over the declared set"),
@@ -515,30 +705,52 @@ impl Checker<'_> {
                 }
                 Some(Index::Loop(l))
             }
-            Expr::Index { name, indices, span } => {
+            Expr::Index {
+                name,
+                indices,
+                span,
+            } => {
                 let var = self.lookup_var(name)?;
                 let v = self.model.vars[var].clone();
                 if v.kind != DeclKind::Latent {
                     self.error(
-                        Diagnostic::error("E-index", *span, format!("`{}` is not a latent variable, so it cannot select an element", name.name))
-                            .label("here")
-                            .hint("parameters are selected by a latent's value, e.g. `mu[z[n]]`"),
+                        Diagnostic::error(
+                            "E-index",
+                            *span,
+                            format!(
+                                "`{}` is not a latent variable, so it cannot select an element",
+                                name.name
+                            ),
+                        )
+                        .label("here")
+                        .hint("parameters are selected by a latent's value, e.g. `mu[z[n]]`"),
                     );
                     return None;
                 }
                 let ElemType::Cat(values) = v.ty else {
                     self.error(
-                        Diagnostic::error("E-index", *span, format!("`{}` is continuous, so it cannot select an element", name.name))
-                            .label("here")
-                            .hint("only categorical latents (`0..K`) can index parameters"),
+                        Diagnostic::error(
+                            "E-index",
+                            *span,
+                            format!(
+                                "`{}` is continuous, so it cannot select an element",
+                                name.name
+                            ),
+                        )
+                        .label("here")
+                        .hint("only categorical latents (`0..K`) can index parameters"),
                     );
                     return None;
                 };
                 if indices.len() != v.plates.len() {
                     self.error(
-                        Diagnostic::error("E-index", *span, format!("`{}` needs {} index(es)", name.name, v.plates.len()))
-                            .label("here")
-                            .hint(self.index_example(var)),
+                        Diagnostic::error(
+                            "E-index",
+                            *span,
+                            format!("`{}` needs {} index(es)", name.name, v.plates.len()),
+                        )
+                        .label("here")
+                        .hint(self.index_example(var)),
                     );
                     return None;
                 }
@@ -553,17 +765,30 @@ impl Checker<'_> {
                             *span,
                             format!(
                                 "`{}` takes values in 0..{} but this position is indexed by `{}`",
-                                name.name, self.model.sets[values].name, self.model.sets[plate].name
+                                name.name,
+                                self.model.sets[values].name,
+                                self.model.sets[plate].name
                             ),
                         )
                         .label("index set mismatch")
-                        .hint(format!("declare the indexed parameter over `{}`", self.model.sets[values].name)),
+                        .hint(format!(
+                            "declare the indexed parameter over `{}`",
+                            self.model.sets[values].name
+                        )),
                     );
                     return None;
                 }
-                Some(Index::Latent { var, indices: inner })
+                Some(Index::Latent {
+                    var,
+                    indices: inner,
+                })
             }
-            Expr::Binary { op: BinOp::Sub | BinOp::Add, lhs, rhs, .. } => {
+            Expr::Binary {
+                op: BinOp::Sub | BinOp::Add,
+                lhs,
+                rhs,
+                ..
+            } => {
                 let by = match (rhs.as_ref(), e) {
                     (Expr::Num(v, _), Expr::Binary { op: BinOp::Sub, .. }) => -(*v as i64),
                     (Expr::Num(v, _), _) => *v as i64,
@@ -595,10 +820,16 @@ impl Checker<'_> {
                 Expr::Num(v, _) => ArgKind::Number(-v),
                 _ => ArgKind::Expr(render(e)),
             },
-            Expr::Index { name, indices, .. } if name.name == "I" && indices.is_empty() && self.model.var("I").is_none() => {
+            Expr::Index { name, indices, .. }
+                if name.name == "I" && indices.is_empty() && self.model.var("I").is_none() =>
+            {
                 ArgKind::Identity
             }
-            Expr::Index { name, indices, span } => {
+            Expr::Index {
+                name,
+                indices,
+                span,
+            } => {
                 if loops.iter().any(|(n, _)| *n == name.name) {
                     self.error(
                         Diagnostic::error("E-arg", *span, format!("loop variable `{}` cannot be used as a value", name.name))
@@ -614,13 +845,22 @@ impl Checker<'_> {
                         Diagnostic::error(
                             "E-index",
                             *span,
-                            format!("`{}` has {} index set(s) but is written with {} index(es)", name.name, plates.len(), indices.len()),
+                            format!(
+                                "`{}` has {} index set(s) but is written with {} index(es)",
+                                name.name,
+                                plates.len(),
+                                indices.len()
+                            ),
                         )
                         .label("here")
                         .hint(if plates.is_empty() {
                             self.index_example(var)
                         } else {
-                            format!("{}; select an element, e.g. `{}[z[n]]`", self.index_example(var), name.name)
+                            format!(
+                                "{}; select an element, e.g. `{}[z[n]]`",
+                                self.index_example(var),
+                                name.name
+                            )
                         }),
                     );
                     return None;
@@ -629,7 +869,10 @@ impl Checker<'_> {
                 for (i, &p) in indices.iter().zip(&plates) {
                     resolved.push(self.index(i, loops, p)?);
                 }
-                ArgKind::Var { var, indices: resolved }
+                ArgKind::Var {
+                    var,
+                    indices: resolved,
+                }
             }
             Expr::Call { func, args, .. } if func.name == "diag" => {
                 if args.len() != 1 {
@@ -644,13 +887,22 @@ impl Checker<'_> {
             }
             Expr::Call { func, .. } => {
                 self.error(
-                    Diagnostic::error("E-func", func.span, format!("unknown function `{}`", func.name))
-                        .label("here")
-                        .hint("the only function is `diag(v)`, a diagonal covariance"),
+                    Diagnostic::error(
+                        "E-func",
+                        func.span,
+                        format!("unknown function `{}`", func.name),
+                    )
+                    .label("here")
+                    .hint("the only function is `diag(v)`, a diagonal covariance"),
                 );
                 return None;
             }
-            Expr::Binary { op: BinOp::Mul, lhs, rhs, .. } => {
+            Expr::Binary {
+                op: BinOp::Mul,
+                lhs,
+                rhs,
+                ..
+            } => {
                 let l = self.arg(lhs, loops)?;
                 let r = self.arg(rhs, loops)?;
                 match (&l.kind, &r.kind) {
@@ -660,7 +912,9 @@ impl Checker<'_> {
                 }
             }
             Expr::Binary { .. } => {
-                let Expr::Binary { lhs, rhs, .. } = e else { unreachable!() };
+                let Expr::Binary { lhs, rhs, .. } = e else {
+                    unreachable!()
+                };
                 self.arg(lhs, loops)?;
                 self.arg(rhs, loops)?;
                 ArgKind::Expr(render(e))
@@ -714,9 +968,17 @@ impl Checker<'_> {
                 Dist::Bernoulli => "`Bernoulli(p[z[n]])`",
             };
             self.error(
-                Diagnostic::error("E-arity", s.dist.span.join(s.span), format!("`{}` takes {arity} argument(s), found {}", f.dist.name(), f.args.len()))
-                    .label("here")
-                    .hint(format!("write {example}")),
+                Diagnostic::error(
+                    "E-arity",
+                    s.dist.span.join(s.span),
+                    format!(
+                        "`{}` takes {arity} argument(s), found {}",
+                        f.dist.name(),
+                        f.args.len()
+                    ),
+                )
+                .label("here")
+                .hint(format!("write {example}")),
             );
             return false;
         }
@@ -786,7 +1048,11 @@ impl Checker<'_> {
                 Diagnostic::error(
                     "E-arg-type",
                     f.args[pos].span,
-                    format!("argument {} of `{}` must be {expected}, but this is {found}", pos + 1, f.dist.name()),
+                    format!(
+                        "argument {} of `{}` must be {expected}, but this is {found}",
+                        pos + 1,
+                        f.dist.name()
+                    ),
                 )
                 .label("wrong kind of argument")
                 .hint(hint),
@@ -804,12 +1070,20 @@ impl Checker<'_> {
             Diagnostic::error(
                 "E-target-type",
                 f.target_span,
-                format!("`{}` models {expected}, but `{name}` is `{found}`", f.dist.name()),
+                format!(
+                    "`{}` models {expected}, but `{name}` is `{found}`",
+                    f.dist.name()
+                ),
             )
             .label("sampled variable")
             .hint(match f.dist {
-                Dist::Poisson => "declare the column as `count`, or model it with `Normal`".to_string(),
-                Dist::MvNormal => "declare the data as `vector[D]`, or use `Normal` for one real column".to_string(),
+                Dist::Poisson => {
+                    "declare the column as `count`, or model it with `Normal`".to_string()
+                }
+                Dist::MvNormal => {
+                    "declare the data as `vector[D]`, or use `Normal` for one real column"
+                        .to_string()
+                }
                 Dist::Normal => "use `MvNormal` for vector data".to_string(),
                 _ => format!("choose a distribution for `{found}` values"),
             }),
@@ -825,10 +1099,18 @@ pub fn render(e: &Expr) -> String {
         Expr::Neg(x, _) => format!("-{}", render(x)),
         Expr::Index { name, indices, .. } if indices.is_empty() => name.name.clone(),
         Expr::Index { name, indices, .. } => {
-            format!("{}[{}]", name.name, indices.iter().map(render).collect::<Vec<_>>().join(", "))
+            format!(
+                "{}[{}]",
+                name.name,
+                indices.iter().map(render).collect::<Vec<_>>().join(", ")
+            )
         }
         Expr::Call { func, args, .. } => {
-            format!("{}({})", func.name, args.iter().map(render).collect::<Vec<_>>().join(", "))
+            format!(
+                "{}({})",
+                func.name,
+                args.iter().map(render).collect::<Vec<_>>().join(", ")
+            )
         }
         Expr::Binary { op, lhs, rhs, .. } => {
             let o = match op {

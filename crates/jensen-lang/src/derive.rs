@@ -57,12 +57,22 @@ const NO_CLOSED_FORM: &str = "E-no-closed-form";
 pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
     let latent = find_latent(&model, diags)?;
-    let Latent::Categorical { var: z, rows, factor: prior_factor, weights, .. } = latent;
+    let Latent::Categorical {
+        var: z,
+        rows,
+        factor: prior_factor,
+        weights,
+        ..
+    } = latent;
 
     let mut blocks = Vec::new();
     // param -> uses (block index or None for the latent prior, role, span of the argument)
     let mut uses: BTreeMap<VarId, Vec<(Option<usize>, Role, Span)>> = BTreeMap::new();
-    uses.entry(weights).or_default().push((None, Role::Weights, model.factors[prior_factor].args[0].span));
+    uses.entry(weights).or_default().push((
+        None,
+        Role::Weights,
+        model.factors[prior_factor].args[0].span,
+    ));
 
     for (fi, f) in model.factors.iter().enumerate() {
         if fi == prior_factor {
@@ -81,18 +91,32 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             }
             DeclKind::Latent => {
                 diags.push(
-                    Diagnostic::error(NO_CLOSED_FORM, f.span, format!("latent `{}` has a second distribution", target.name))
-                        .label("second statement")
-                        .hint("give each latent exactly one `~` statement"),
+                    Diagnostic::error(
+                        NO_CLOSED_FORM,
+                        f.span,
+                        format!("latent `{}` has a second distribution", target.name),
+                    )
+                    .label("second statement")
+                    .hint("give each latent exactly one `~` statement"),
                 );
                 continue;
             }
         }
         if !(f.target_indices == [Index::Loop(0)] && model.same_set(f.loops[0].1, rows)) {
             diags.push(
-                Diagnostic::error(NO_CLOSED_FORM, f.target_span, format!("`{}` must be indexed by the same rows as `{}`", target.name, model.vars[z].name))
-                    .label("here")
-                    .hint(format!("declare `data {}[{}]: ...` and write `{}[n] ~ ...`", target.name, model.sets[rows].name, target.name)),
+                Diagnostic::error(
+                    NO_CLOSED_FORM,
+                    f.target_span,
+                    format!(
+                        "`{}` must be indexed by the same rows as `{}`",
+                        target.name, model.vars[z].name
+                    ),
+                )
+                .label("here")
+                .hint(format!(
+                    "declare `data {}[{}]: ...` and write `{}[n] ~ ...`",
+                    target.name, model.sets[rows].name, target.name
+                )),
             );
             continue;
         }
@@ -110,7 +134,11 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             continue;
         }
         let bi = blocks.len();
-        let mut use_as = |p: PRef, role: Role, span: Span| uses.entry(p.param).or_default().push((Some(bi), role, span));
+        let mut use_as = |p: PRef, role: Role, span: Span| {
+            uses.entry(p.param)
+                .or_default()
+                .push((Some(bi), role, span))
+        };
         let kind = match f.dist {
             Dist::MvNormal => {
                 let mean = prefs[0].expect("checked: mean is a parameter");
@@ -146,7 +174,11 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 BlockKind::Categorical { probs }
             }
         };
-        blocks.push(Block { factor: fi, data: f.target, kind });
+        blocks.push(Block {
+            factor: fi,
+            data: f.target,
+            kind,
+        });
     }
 
     let mut updates = Vec::new();
@@ -156,9 +188,16 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             DeclKind::Data => {
                 if !model.factors.iter().any(|f| f.target == pid) {
                     diags.push(
-                        Diagnostic::warning("W-unused-data", var.span, format!("data `{}` is not modelled by any statement", var.name))
-                            .label("declared here")
-                            .hint(format!("add `{}[n] ~ ...`, or remove the declaration", var.name)),
+                        Diagnostic::warning(
+                            "W-unused-data",
+                            var.span,
+                            format!("data `{}` is not modelled by any statement", var.name),
+                        )
+                        .label("declared here")
+                        .hint(format!(
+                            "add `{}[n] ~ ...`, or remove the declaration",
+                            var.name
+                        )),
                     );
                 }
                 continue;
@@ -179,7 +218,12 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 Diagnostic::error(
                     NO_CLOSED_FORM,
                     span,
-                    format!("`{}` is used as {} here but as {} elsewhere", var.name, other.describe(), role.describe()),
+                    format!(
+                        "`{}` is used as {} here but as {} elsewhere",
+                        var.name,
+                        other.describe(),
+                        role.describe()
+                    ),
                 )
                 .label("conflicting use")
                 .hint("a parameter plays one role; declare separate parameters"),
@@ -189,9 +233,16 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
         let sources: Vec<usize> = list.iter().filter_map(|u| u.0).collect();
         if role == Role::Weights && !sources.is_empty() {
             diags.push(
-                Diagnostic::error(NO_CLOSED_FORM, list[1].2, format!("the mixing weights `{}` are also used by an emission", var.name))
-                    .label("second use")
-                    .hint("declare a separate parameter"),
+                Diagnostic::error(
+                    NO_CLOSED_FORM,
+                    list[1].2,
+                    format!(
+                        "the mixing weights `{}` are also used by an emission",
+                        var.name
+                    ),
+                )
+                .label("second use")
+                .hint("declare a separate parameter"),
             );
             continue;
         }
@@ -201,19 +252,35 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 continue;
             }
         }
-        updates.push(Update { param: pid, rule: role.rule(), sources });
+        updates.push(Update {
+            param: pid,
+            rule: role.rule(),
+            sources,
+        });
     }
 
     let errors_after = diags.iter().filter(|d| d.is_error()).count();
-    (errors_after == errors_before).then_some(Plan { model, latent, blocks, updates })
+    (errors_after == errors_before).then_some(Plan {
+        model,
+        latent,
+        blocks,
+        updates,
+    })
 }
 
 /// The scale argument of a Gaussian block.
 fn scale_of(kind: &BlockKind) -> Option<(PRef, &'static str)> {
     match kind {
-        BlockKind::MvNormal { cov: Cov::Full(p), .. } => Some((*p, "full")),
-        BlockKind::MvNormal { cov: Cov::Diag(p), .. } => Some((*p, "diag")),
-        BlockKind::MvNormal { cov: Cov::Spherical(p), .. } => Some((*p, "spherical")),
+        BlockKind::MvNormal {
+            cov: Cov::Full(p), ..
+        } => Some((*p, "full")),
+        BlockKind::MvNormal {
+            cov: Cov::Diag(p), ..
+        } => Some((*p, "diag")),
+        BlockKind::MvNormal {
+            cov: Cov::Spherical(p),
+            ..
+        } => Some((*p, "spherical")),
         BlockKind::Normal { var, .. } => Some((*var, "scalar")),
         _ => None,
     }
@@ -294,21 +361,31 @@ fn pref(model: &Model, a: &Arg, z: VarId) -> Result<Option<PRef>, Diagnostic> {
 }
 
 fn find_latent(model: &Model, diags: &mut Vec<Diagnostic>) -> Option<Latent> {
-    let latents: Vec<VarId> = (0..model.vars.len()).filter(|&v| model.vars[v].kind == DeclKind::Latent).collect();
+    let latents: Vec<VarId> = (0..model.vars.len())
+        .filter(|&v| model.vars[v].kind == DeclKind::Latent)
+        .collect();
     let Some(&z) = latents.first() else {
         let span = model.factors.first().map_or(Span::new(0, 0), |f| f.span);
         diags.push(
-            Diagnostic::error("E-no-latent", span, "the model has no latent variable, so there is nothing for EM to infer")
-                .label("no latent in this model")
-                .hint("declare one, e.g. `latent z[N]: 0..K` with `z[n] ~ Categorical(w)`"),
+            Diagnostic::error(
+                "E-no-latent",
+                span,
+                "the model has no latent variable, so there is nothing for EM to infer",
+            )
+            .label("no latent in this model")
+            .hint("declare one, e.g. `latent z[N]: 0..K` with `z[n] ~ Categorical(w)`"),
         );
         return None;
     };
     if let Some(&second) = latents.get(1) {
         diags.push(
-            Diagnostic::error("E-unsupported", model.vars[second].span, "only one latent variable per model is supported so far")
-                .label("second latent")
-                .hint("combine the latents into one categorical with the product of their ranges"),
+            Diagnostic::error(
+                "E-unsupported",
+                model.vars[second].span,
+                "only one latent variable per model is supported so far",
+            )
+            .label("second latent")
+            .hint("combine the latents into one categorical with the product of their ranges"),
         );
         return None;
     }
@@ -325,19 +402,35 @@ fn find_latent(model: &Model, diags: &mut Vec<Diagnostic>) -> Option<Latent> {
         [r] if model.sets[*r].size == SetSize::Rows => *r,
         _ => {
             diags.push(
-                Diagnostic::error("E-latent-plates", var.span, format!("latent `{}` must have one value per data row", var.name))
-                    .label("declared here")
-                    .hint(format!("declare `latent {}[N]: 0..K` with `N` the rows of the data", var.name)),
+                Diagnostic::error(
+                    "E-latent-plates",
+                    var.span,
+                    format!("latent `{}` must have one value per data row", var.name),
+                )
+                .label("declared here")
+                .hint(format!(
+                    "declare `latent {}[N]: 0..K` with `N` the rows of the data",
+                    var.name
+                )),
             );
             return None;
         }
     };
-    let priors: Vec<usize> = (0..model.factors.len()).filter(|&f| model.factors[f].target == z).collect();
+    let priors: Vec<usize> = (0..model.factors.len())
+        .filter(|&f| model.factors[f].target == z)
+        .collect();
     let Some(&factor) = priors.first() else {
         diags.push(
-            Diagnostic::error("E-latent-prior", var.span, format!("latent `{}` has no distribution", var.name))
-                .label("declared here")
-                .hint(format!("add `{}[n] ~ Categorical(w)` with `param w: simplex[K]`", var.name)),
+            Diagnostic::error(
+                "E-latent-prior",
+                var.span,
+                format!("latent `{}` has no distribution", var.name),
+            )
+            .label("declared here")
+            .hint(format!(
+                "add `{}[n] ~ Categorical(w)` with `param w: simplex[K]`",
+                var.name
+            )),
         );
         return None;
     };
@@ -351,15 +444,28 @@ fn find_latent(model: &Model, diags: &mut Vec<Diagnostic>) -> Option<Latent> {
     let f = &model.factors[factor];
     if f.target_indices != [Index::Loop(0)] {
         diags.push(
-            Diagnostic::error("E-unsupported", f.target_span, "a latent indexed by a literal or a shift is a chain, which is not supported yet")
-                .label("here")
-                .hint(format!("for a mixture write `{}[n] ~ Categorical(w)`", var.name)),
+            Diagnostic::error(
+                "E-unsupported",
+                f.target_span,
+                "a latent indexed by a literal or a shift is a chain, which is not supported yet",
+            )
+            .label("here")
+            .hint(format!(
+                "for a mixture write `{}[n] ~ Categorical(w)`",
+                var.name
+            )),
         );
         return None;
     }
     let weights = match &f.args[0].kind {
-        ArgKind::Var { var: w, indices } if indices.is_empty() && model.vars[*w].kind == DeclKind::Param => *w,
-        ArgKind::Var { indices, .. } if indices.iter().any(|i| matches!(i, Index::Latent { .. })) => {
+        ArgKind::Var { var: w, indices }
+            if indices.is_empty() && model.vars[*w].kind == DeclKind::Param =>
+        {
+            *w
+        }
+        ArgKind::Var { indices, .. }
+            if indices.iter().any(|i| matches!(i, Index::Latent { .. })) =>
+        {
             diags.push(
                 Diagnostic::error("E-unsupported", f.args[0].span, "a latent whose probabilities depend on another latent value is a chain, which is not supported yet")
                     .label("here")
@@ -369,12 +475,22 @@ fn find_latent(model: &Model, diags: &mut Vec<Diagnostic>) -> Option<Latent> {
         }
         _ => {
             diags.push(
-                Diagnostic::error(NO_CLOSED_FORM, f.args[0].span, "the mixing weights must be one `simplex[K]` parameter")
-                    .label("here")
-                    .hint("declare `param w: simplex[K]` and write `z[n] ~ Categorical(w)`"),
+                Diagnostic::error(
+                    NO_CLOSED_FORM,
+                    f.args[0].span,
+                    "the mixing weights must be one `simplex[K]` parameter",
+                )
+                .label("here")
+                .hint("declare `param w: simplex[K]` and write `z[n] ~ Categorical(w)`"),
             );
             return None;
         }
     };
-    Some(Latent::Categorical { var: z, rows, components, weights, factor })
+    Some(Latent::Categorical {
+        var: z,
+        rows,
+        components,
+        weights,
+        factor,
+    })
 }

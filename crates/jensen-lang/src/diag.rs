@@ -64,7 +64,10 @@ impl Diagnostic {
 
     /// A warning at `span`.
     pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(code, span, message) }
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, span, message)
+        }
     }
 
     /// Sets the label shown at the span.
@@ -92,7 +95,10 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let mut s = format!("{file}:{}:{}: {kind}[{}]: {}", at.line, at.column, self.code, self.message);
+        let mut s = format!(
+            "{file}:{}:{}: {kind}[{}]: {}",
+            at.line, at.column, self.code, self.message
+        );
         if !self.hint.is_empty() {
             s.push_str(&format!("\n  hint: {}", self.hint));
         }
@@ -119,7 +125,10 @@ impl LineCol {
         let before = &source[..offset];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        LineCol { line, column: source[line_start..offset].chars().count() + 1 }
+        LineCol {
+            line,
+            column: source[line_start..offset].chars().count() + 1,
+        }
     }
 }
 

@@ -138,7 +138,13 @@ impl Dist {
     }
 
     /// All supported distributions.
-    pub const ALL: [Dist; 5] = [Dist::Categorical, Dist::MvNormal, Dist::Normal, Dist::Poisson, Dist::Bernoulli];
+    pub const ALL: [Dist; 5] = [
+        Dist::Categorical,
+        Dist::MvNormal,
+        Dist::Normal,
+        Dist::Poisson,
+        Dist::Bernoulli,
+    ];
 }
 
 /// An index expression.

@@ -22,7 +22,9 @@ pub fn parse(source: &str) -> (File, Vec<Diagnostic>) {
     for (start, text) in logical_lines(source) {
         match ModelParser::parse(Rule::line, text) {
             Ok(mut pairs) => {
-                let line = pairs.next().expect("the `line` rule always yields one pair");
+                let line = pairs
+                    .next()
+                    .expect("the `line` rule always yields one pair");
                 for pair in line.into_inner() {
                     if pair.as_rule() != Rule::EOI {
                         file.items.push(item(pair, start));
@@ -72,13 +74,19 @@ fn span(pair: &Pair<'_, Rule>, offset: usize) -> Span {
 }
 
 fn ident(pair: Pair<'_, Rule>, offset: usize) -> Ident {
-    Ident { span: span(&pair, offset), name: pair.as_str().to_string() }
+    Ident {
+        span: span(&pair, offset),
+        name: pair.as_str().to_string(),
+    }
 }
 
 fn item(pair: Pair<'_, Rule>, offset: usize) -> Item {
     let whole = span(&pair, offset);
     match pair.as_rule() {
-        Rule::model_decl => Item::Model(ident(pair.into_inner().next().expect("grammar: model name"), offset)),
+        Rule::model_decl => Item::Model(ident(
+            pair.into_inner().next().expect("grammar: model name"),
+            offset,
+        )),
         Rule::const_decl => {
             let mut it = pair.into_inner();
             let name = ident(it.next().expect("grammar: const name"), offset);
@@ -135,8 +143,16 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Item {
             let mut it = pair.into_inner();
             let target = expr(it.next().expect("grammar: target"), offset);
             let dist = ident(it.next().expect("grammar: distribution"), offset);
-            let args = it.next().map(|a| a.into_inner().map(|e| expr(e, offset)).collect()).unwrap_or_default();
-            Item::Sample(Sample { target, dist, args, span: whole })
+            let args = it
+                .next()
+                .map(|a| a.into_inner().map(|e| expr(e, offset)).collect())
+                .unwrap_or_default();
+            Item::Sample(Sample {
+                target,
+                dist,
+                args,
+                span: whole,
+            })
         }
         r => unreachable!("grammar: unexpected item rule {r:?}"),
     }
@@ -146,7 +162,10 @@ fn size(pair: Pair<'_, Rule>, offset: usize) -> Size {
     let inner = pair.into_inner().next().expect("grammar: size");
     match inner.as_rule() {
         // Digits only, so the parse can fail only by overflow.
-        Rule::int => Size::Lit(inner.as_str().parse().unwrap_or(usize::MAX), span(&inner, offset)),
+        Rule::int => Size::Lit(
+            inner.as_str().parse().unwrap_or(usize::MAX),
+            span(&inner, offset),
+        ),
         _ => Size::Name(ident(inner, offset)),
     }
 }
@@ -156,13 +175,26 @@ fn type_expr(pair: Pair<'_, Rule>, offset: usize) -> TypeExpr {
     match pair.as_rule() {
         Rule::range_type => {
             let mut it = pair.into_inner();
-            let lo = it.next().expect("grammar: range start").as_str().parse().unwrap_or(usize::MAX);
-            TypeExpr::Range { lo, hi: size(it.next().expect("grammar: range end"), offset), span: whole }
+            let lo = it
+                .next()
+                .expect("grammar: range start")
+                .as_str()
+                .parse()
+                .unwrap_or(usize::MAX);
+            TypeExpr::Range {
+                lo,
+                hi: size(it.next().expect("grammar: range end"), offset),
+                span: whole,
+            }
         }
         _ => {
             let mut it = pair.into_inner();
             let name = ident(it.next().expect("grammar: type name"), offset);
-            TypeExpr::Named { name, sizes: it.map(|s| size(s, offset)).collect(), span: whole }
+            TypeExpr::Named {
+                name,
+                sizes: it.map(|s| size(s, offset)).collect(),
+                span: whole,
+            }
         }
     }
 }
@@ -188,7 +220,12 @@ fn expr(pair: Pair<'_, Rule>, offset: usize) -> Expr {
                 _ => BinOp::Mul,
             };
             let s = lhs.span().join(rhs.span());
-            Expr::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs), span: s }
+            Expr::Binary {
+                op,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+                span: s,
+            }
         })
         .parse(pair.into_inner())
 }
@@ -201,13 +238,24 @@ fn primary(pair: Pair<'_, Rule>, offset: usize) -> Expr {
         Rule::call => {
             let mut it = pair.into_inner();
             let func = ident(it.next().expect("grammar: function"), offset);
-            let args = it.next().map(|a| a.into_inner().map(|e| expr(e, offset)).collect()).unwrap_or_default();
-            Expr::Call { func, args, span: whole }
+            let args = it
+                .next()
+                .map(|a| a.into_inner().map(|e| expr(e, offset)).collect())
+                .unwrap_or_default();
+            Expr::Call {
+                func,
+                args,
+                span: whole,
+            }
         }
         _ => {
             let mut it = pair.into_inner();
             let name = ident(it.next().expect("grammar: name"), offset);
-            Expr::Index { name, indices: it.map(|e| expr(e, offset)).collect(), span: whole }
+            Expr::Index {
+                name,
+                indices: it.map(|e| expr(e, offset)).collect(),
+                span: whole,
+            }
         }
     }
 }
@@ -219,7 +267,9 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::number => "a number",
         Rule::string => "a quoted column name",
         Rule::plates => "index sets like `[N]`",
-        Rule::named_type | Rule::range_type => "a type such as `vector[D]`, `cov[D]`, `simplex[K]` or `0..K`",
+        Rule::named_type | Rule::range_type => {
+            "a type such as `vector[D]`, `cov[D]`, `simplex[K]` or `0..K`"
+        }
         Rule::size => "a size",
         Rule::from_clause => "`from (columns)`",
         Rule::expr | Rule::indexed | Rule::call => "an expression",
@@ -263,13 +313,20 @@ fn syntax_error(e: pest::error::Error<Rule>, offset: usize, text: &str) -> Diagn
         ErrorVariant::CustomError { message } => message.clone(),
     };
     let hint = line_hint(text.trim_start());
-    Diagnostic::error("E-syntax", Span::new(offset + start, offset + end), format!("syntax error: {message}"))
-        .label("here")
-        .hint(hint)
+    Diagnostic::error(
+        "E-syntax",
+        Span::new(offset + start, offset + end),
+        format!("syntax error: {message}"),
+    )
+    .label("here")
+    .hint(hint)
 }
 
 fn line_hint(line: &str) -> &'static str {
-    let first = line.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or("");
+    let first = line
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or("");
     match first {
         "model" => "write `model NAME`",
         "const" => "write `const NAME: int = VALUE`, e.g. `const K: int = 3`",
@@ -310,7 +367,9 @@ mod tests {
     #[test]
     fn precedence_of_products_over_sums() {
         let (file, _) = parse("x[n] ~ MvNormal(W * h[n] + mu, diag(psi))");
-        let Item::Sample(s) = &file.items[0] else { panic!() };
+        let Item::Sample(s) = &file.items[0] else {
+            panic!()
+        };
         assert!(matches!(&s.args[0], Expr::Binary { op: BinOp::Add, .. }));
     }
 }

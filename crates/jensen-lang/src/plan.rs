@@ -123,14 +123,24 @@ pub enum BlockKind {
 impl BlockKind {
     /// Whether the block keeps full scatter matrices (rather than diagonal sums of squares).
     pub fn full_scatter(&self) -> bool {
-        matches!(self, BlockKind::MvNormal { cov: Cov::Full(_), .. })
+        matches!(
+            self,
+            BlockKind::MvNormal {
+                cov: Cov::Full(_),
+                ..
+            }
+        )
     }
 
     /// The statistics this block accumulates per component, beyond the latent's counts.
     pub fn stats(&self) -> &'static [StatKind] {
         match self {
-            BlockKind::MvNormal { cov: Cov::Full(_), .. } => &[StatKind::Sum, StatKind::Scatter],
-            BlockKind::MvNormal { .. } | BlockKind::Normal { .. } => &[StatKind::Sum, StatKind::SumSq],
+            BlockKind::MvNormal {
+                cov: Cov::Full(_), ..
+            } => &[StatKind::Sum, StatKind::Scatter],
+            BlockKind::MvNormal { .. } | BlockKind::Normal { .. } => {
+                &[StatKind::Sum, StatKind::SumSq]
+            }
             BlockKind::Poisson { .. } | BlockKind::Bernoulli { .. } => &[StatKind::Sum],
             BlockKind::Categorical { .. } => &[StatKind::Counts],
         }
@@ -204,7 +214,13 @@ impl Plan {
     /// The categorical latent's `(var, rows, components, weights)`.
     pub fn mixture(&self) -> (VarId, SetId, SetId, VarId) {
         match self.latent {
-            Latent::Categorical { var, rows, components, weights, .. } => (var, rows, components, weights),
+            Latent::Categorical {
+                var,
+                rows,
+                components,
+                weights,
+                ..
+            } => (var, rows, components, weights),
         }
     }
 
@@ -229,7 +245,9 @@ impl Plan {
                 let copies: usize = v.plates.iter().map(|&p| sizes[p]).product();
                 let each = match v.ty {
                     ElemType::Simplex(k) => sizes[k].saturating_sub(1),
-                    ElemType::Vector(d) | ElemType::PositiveVec(d) | ElemType::ProbVec(d) => sizes[d],
+                    ElemType::Vector(d) | ElemType::PositiveVec(d) | ElemType::ProbVec(d) => {
+                        sizes[d]
+                    }
                     ElemType::Cov(d) => sizes[d] * (sizes[d] + 1) / 2,
                     ElemType::Matrix(r, c) => sizes[r] * sizes[c],
                     _ => 1,
@@ -241,7 +259,10 @@ impl Plan {
 
     /// Sets whose size is a constant, with the constant's name and default.
     pub fn constants(&self) -> impl Iterator<Item = (&str, usize)> {
-        self.model.consts.iter().map(|c| (c.name.as_str(), c.default))
+        self.model
+            .consts
+            .iter()
+            .map(|c| (c.name.as_str(), c.default))
     }
 
     /// Where each set's size comes from.

@@ -59,7 +59,13 @@ pub struct BadValue {
 pub fn check_values(item: &str, x: ArrayView2<'_, f64>, kind: ValueKind) -> Result<(), BadValue> {
     for ((row, column), &value) in x.indexed_iter() {
         if !kind.admits(value) {
-            return Err(BadValue { item: item.to_string(), row, column, value, expected: kind.describe() });
+            return Err(BadValue {
+                item: item.to_string(),
+                row,
+                column,
+                value,
+                expected: kind.describe(),
+            });
         }
     }
     Ok(())

@@ -190,10 +190,17 @@ struct EStep<S> {
 }
 
 fn tasks(n: usize) -> Vec<Range<usize>> {
-    (0..n).step_by(TASK_ROWS).map(|s| s..(s + TASK_ROWS).min(n)).collect()
+    (0..n)
+        .step_by(TASK_ROWS)
+        .map(|s| s..(s + TASK_ROWS).min(n))
+        .collect()
 }
 
-fn e_step_rows<M: MixtureModel>(model: &M, cache: &M::Cache, rows: Range<usize>) -> EStep<M::Stats> {
+fn e_step_rows<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    rows: Range<usize>,
+) -> EStep<M::Stats> {
     let k = model.n_components();
     let mut out = EStep {
         stats: model.zero_stats(),
@@ -281,10 +288,14 @@ pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, 
 
 /// `E_q[ln p(x, z | params)] + H(q)` with `q` the posterior under `at`: equal to
 /// `ln p(x | at)` when `params == at` (the bound is tight after an E-step).
-pub fn elbo<M: MixtureModel>(model: &M, at: &M::Params, params: &M::Params) -> Result<f64, NumericalIssue> {
+pub fn elbo<M: MixtureModel>(
+    model: &M,
+    at: &M::Params,
+    params: &M::Params,
+) -> Result<f64, NumericalIssue> {
     let cache = model.prepare(at)?;
     let e = e_step(model, &cache);
-    Ok(model.expected_log_joint(&e.stats, e.counts.view(), params)? + e.entropy)
+    Ok(model.expected_log_joint(&e.stats, e.counts.view(), at, params)? + e.entropy)
 }
 
 /// One EM step from `params`: the log-likelihood at `params` and the updated parameters.
@@ -360,13 +371,21 @@ fn initial_params<M: MixtureModel>(
             init::nearest(x.view(), centres.view())
         }
     };
-    let (mut params, counts) = params_from_labels(model, &labels, &opts.m_step)
-        .map_err(|issue| FitError::Numerical { issue, iteration: 0 })?;
+    let (mut params, counts) =
+        params_from_labels(model, &labels, &opts.m_step).map_err(|issue| FitError::Numerical {
+            issue,
+            iteration: 0,
+        })?;
     for (c, &count) in counts.iter().enumerate() {
         if count < EMPTY_COUNT {
             let row = rng.random_range(0..model.n_rows());
             model.reseed(&mut params, c, row);
-            reseeds.push(ReseedEvent { iteration: 0, component: c, row, reason: "empty" });
+            reseeds.push(ReseedEvent {
+                iteration: 0,
+                component: c,
+                row,
+                reason: "empty",
+            });
         }
     }
     Ok(params)
@@ -390,7 +409,12 @@ fn prepare_repairing<M: MixtureModel>(
                     attempts += 1;
                     let row = rng.random_range(0..model.n_rows());
                     model.reseed(params, k, row);
-                    reseeds.push(ReseedEvent { iteration, component: k, row, reason: "singular" });
+                    reseeds.push(ReseedEvent {
+                        iteration,
+                        component: k,
+                        row,
+                        reason: "singular",
+                    });
                 }
                 _ => return Err(FitError::Numerical { issue, iteration }),
             },
@@ -424,16 +448,28 @@ fn run_one<M: MixtureModel>(
         }
         let e = e_step(model, &cache);
         if !e.loglik.is_finite() {
-            return Err(FitError::NonFinite { value: e.loglik, iteration });
+            return Err(FitError::NonFinite {
+                value: e.loglik,
+                iteration,
+            });
         }
         if let (Some(f), true) = (elbo_after_m, opts.check_monotone) {
             if e.loglik < f - guard_tol(f, n) {
-                return Err(FitError::NotMonotone { iteration, stage: "E-step", before: f, after: e.loglik });
+                return Err(FitError::NotMonotone {
+                    iteration,
+                    stage: "E-step",
+                    before: f,
+                    after: e.loglik,
+                });
             }
         }
         trace.push(e.loglik);
         if let Some(progress) = &opts.progress {
-            progress(Progress { restart, iteration, log_likelihood: e.loglik });
+            progress(Progress {
+                restart,
+                iteration,
+                log_likelihood: e.loglik,
+            });
         }
         if iteration > 0 && e.loglik - trace[trace.len() - 2] < opts.tol * n as f64 {
             converged = true;
@@ -445,20 +481,36 @@ fn run_one<M: MixtureModel>(
         let mut next = model
             .m_step(&e.stats, e.counts.view(), &params, &opts.m_step)
             .map_err(|issue| FitError::Numerical { issue, iteration })?;
-        let empty: Vec<usize> = (0..model.n_components()).filter(|&k| e.counts[k] < EMPTY_COUNT).collect();
+        let empty: Vec<usize> = (0..model.n_components())
+            .filter(|&k| e.counts[k] < EMPTY_COUNT)
+            .collect();
         for (i, &k) in empty.iter().enumerate() {
-            let row = if i == 0 { e.worst.1 } else { rng.random_range(0..n) };
+            let row = if i == 0 {
+                e.worst.1
+            } else {
+                rng.random_range(0..n)
+            };
             model.reseed(&mut next, k, row);
-            reseeds.push(ReseedEvent { iteration: iteration + 1, component: k, row, reason: "empty" });
+            reseeds.push(ReseedEvent {
+                iteration: iteration + 1,
+                component: k,
+                row,
+                reason: "empty",
+            });
         }
         elbo_after_m = None;
         if empty.is_empty() && opts.check_monotone {
             let f = model
-                .expected_log_joint(&e.stats, e.counts.view(), &next)
+                .expected_log_joint(&e.stats, e.counts.view(), &params, &next)
                 .map_err(|issue| FitError::Numerical { issue, iteration })?
                 + e.entropy;
             if f < e.loglik - guard_tol(e.loglik, n) {
-                return Err(FitError::NotMonotone { iteration, stage: "M-step", before: e.loglik, after: f });
+                return Err(FitError::NotMonotone {
+                    iteration,
+                    stage: "M-step",
+                    before: e.loglik,
+                    after: f,
+                });
             }
             elbo_after_m = Some(f);
         }
@@ -483,21 +535,33 @@ fn run_one<M: MixtureModel>(
     })
 }
 
-fn fit_in_pool<M: MixtureModel>(model: &M, opts: &FitOptions<M::Params>) -> Result<FitResult<M::Params>, FitError> {
+fn fit_in_pool<M: MixtureModel>(
+    model: &M,
+    opts: &FitOptions<M::Params>,
+) -> Result<FitResult<M::Params>, FitError> {
     let n = model.n_rows();
     let k = model.n_components();
     if n < k {
-        return Err(FitError::TooFewRows { rows: n, components: k });
+        return Err(FitError::TooFewRows {
+            rows: n,
+            components: k,
+        });
     }
     let restarts = match opts.init {
         InitStrategy::Params(_) => 1,
         _ => opts.restarts.max(1),
     };
-    let runs: Vec<Result<Run<M::Params>, FitError>> =
-        (0..restarts).into_par_iter().map(|r| run_one(model, opts, r)).collect();
+    let runs: Vec<Result<Run<M::Params>, FitError>> = (0..restarts)
+        .into_par_iter()
+        .map(|r| run_one(model, opts, r))
+        .collect();
     let finals: Vec<f64> = runs
         .iter()
-        .map(|r| r.as_ref().map(|run| *run.trace.last().expect("trace has the initial entry")).unwrap_or(f64::NAN))
+        .map(|r| {
+            r.as_ref()
+                .map(|run| *run.trace.last().expect("trace has the initial entry"))
+                .unwrap_or(f64::NAN)
+        })
         .collect();
     let mut best: Option<(usize, Run<M::Params>)> = None;
     let mut first_error = None;
@@ -561,13 +625,19 @@ fn argmax(row: ArrayView1<'_, f64>) -> usize {
 }
 
 /// Fits a mixture model by EM; see the module documentation for the rules.
-pub fn fit<M: MixtureModel>(model: &M, opts: &FitOptions<M::Params>) -> Result<FitResult<M::Params>, FitError> {
+pub fn fit<M: MixtureModel>(
+    model: &M,
+    opts: &FitOptions<M::Params>,
+) -> Result<FitResult<M::Params>, FitError> {
     match opts.threads {
         None => fit_in_pool(model, opts),
         Some(threads) => rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .build()
-            .map_err(|e| FitError::ThreadPool { threads, message: e.to_string() })?
+            .map_err(|e| FitError::ThreadPool {
+                threads,
+                message: e.to_string(),
+            })?
             .install(|| fit_in_pool(model, opts)),
     }
 }

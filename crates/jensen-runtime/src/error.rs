@@ -36,7 +36,9 @@ impl NumericalIssue {
 }
 
 fn component_suffix(component: Option<usize>) -> String {
-    component.map(|k| format!(" of component {k}")).unwrap_or_default()
+    component
+        .map(|k| format!(" of component {k}"))
+        .unwrap_or_default()
 }
 
 /// Why a fit stopped without a result.

@@ -32,7 +32,11 @@ pub fn kmeans_plus_plus<R: Rng>(x: ArrayView2<'_, f64>, k: usize, rng: &mut R) -
     let mut centres = Array2::zeros((k, x.ncols()));
     let first = rng.random_range(0..n);
     centres.row_mut(0).assign(&x.row(first));
-    let mut d2: Array1<f64> = x.rows().into_iter().map(|r| sq_dist(r, x.row(first))).collect();
+    let mut d2: Array1<f64> = x
+        .rows()
+        .into_iter()
+        .map(|r| sq_dist(r, x.row(first)))
+        .collect();
     for c in 1..k {
         let total: f64 = d2.sum();
         let pick = if total > 0.0 {
@@ -64,7 +68,9 @@ pub fn random_rows<R: Rng>(x: ArrayView2<'_, f64>, k: usize, rng: &mut R) -> Arr
     let picks = rand::seq::index::sample(rng, n, k.min(n));
     let mut centres = Array2::zeros((k, x.ncols()));
     for c in 0..k {
-        centres.row_mut(c).assign(&x.row(picks.index(c % picks.len())));
+        centres
+            .row_mut(c)
+            .assign(&x.row(picks.index(c % picks.len())));
     }
     centres
 }
@@ -122,7 +128,14 @@ mod tests {
 
     #[test]
     fn kmeans_separates_two_obvious_groups() {
-        let x = array![[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [10.0, 10.0], [10.1, 10.0], [10.0, 10.1]];
+        let x = array![
+            [0.0, 0.0],
+            [0.1, 0.0],
+            [0.0, 0.1],
+            [10.0, 10.0],
+            [10.1, 10.0],
+            [10.0, 10.1]
+        ];
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let c = kmeans_plus_plus(x.view(), 2, &mut rng);
         let labels = lloyd(x.view(), c, 10);

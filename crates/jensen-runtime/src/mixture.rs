@@ -65,7 +65,13 @@ pub trait MixtureModel: Sync {
     /// Factors covariances and takes logs; fails on parameters outside their constraints.
     fn prepare(&self, params: &Self::Params) -> Result<Self::Cache, NumericalIssue>;
     /// Adds `ln p(x_n, z_n = k)` to `out[[n - rows.start, k]]` (the buffer starts zeroed).
-    fn log_joint(&self, cache: &Self::Cache, rows: Range<usize>, out: ArrayViewMut2<'_, f64>, ws: &mut Workspace);
+    fn log_joint(
+        &self,
+        cache: &Self::Cache,
+        rows: Range<usize>,
+        out: ArrayViewMut2<'_, f64>,
+        ws: &mut Workspace,
+    );
     /// Statistics of no data.
     fn zero_stats(&self) -> Self::Stats;
     /// Adds the statistics of `rows` weighted by the responsibilities `resp` (`rows × K`).
@@ -89,10 +95,12 @@ pub trait MixtureModel: Sync {
         config: &MStepConfig,
     ) -> Result<Self::Params, NumericalIssue>;
     /// `E_q[ln p(x, z | θ)]` from the statistics, for the ELBO `E_q[ln p(x, z | θ)] + H(q)`.
+    /// `centre` are the parameters the statistics were accumulated under.
     fn expected_log_joint(
         &self,
         stats: &Self::Stats,
         counts: ArrayView1<'_, f64>,
+        centre: &Self::Params,
         params: &Self::Params,
     ) -> Result<f64, NumericalIssue>;
     /// Number of free parameters, for BIC and AIC.
@@ -117,7 +125,11 @@ pub fn normalise_rows(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f6
         if !max.is_finite() {
             // No component can explain this row (or a value is NaN): report it through the
             // log-likelihood, which the driver checks, and leave a usable distribution.
-            *ll = if max.is_nan() { f64::NAN } else { f64::NEG_INFINITY };
+            *ll = if max.is_nan() {
+                f64::NAN
+            } else {
+                f64::NEG_INFINITY
+            };
             let k = row.len() as f64;
             row.fill(1.0 / k);
             loglik += *ll;
@@ -139,6 +151,20 @@ pub fn normalise_rows(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f6
     (loglik, entropy)
 }
 
+/// Adds `ln w_k` to every row of column `k` of a log-joint block (the prior `z_n ~ Categorical(w)`).
+pub fn add_log_weights(mut out: ArrayViewMut2<'_, f64>, log_w: ArrayView1<'_, f64>) {
+    for mut row in out.rows_mut() {
+        row += &log_w;
+    }
+}
+
+/// Re-seeds the weight of component `k` at `1/N` and renormalises.
+pub fn reseed_weight(w: &mut Array1<f64>, k: usize, n_rows: usize) {
+    w[k] = 1.0 / n_rows.max(1) as f64;
+    let total = w.sum();
+    w.mapv_inplace(|v| v / total);
+}
+
 /// Column sums of a responsibility block, added to `counts`.
 pub fn add_counts(resp: ArrayView2<'_, f64>, counts: &mut Array1<f64>) {
     for row in resp.rows() {
@@ -158,7 +184,11 @@ mod tests {
         let mut ll = [0.0; 2];
         let (total, h) = normalise_rows(lj.view_mut(), &mut ll);
         assert_relative_eq!(lj.row(0).sum(), 1.0, epsilon = 1e-15);
-        assert_relative_eq!(ll[1], -1000.0 + (1.0 + (-1.0f64).exp()).ln(), epsilon = 1e-12);
+        assert_relative_eq!(
+            ll[1],
+            -1000.0 + (1.0 + (-1.0f64).exp()).ln(),
+            epsilon = 1e-12
+        );
         assert_relative_eq!(total, ll[0] + ll[1]);
         let expect_h: f64 = lj.iter().map(|&r: &f64| -r * r.ln()).sum();
         assert_relative_eq!(h, expect_h, epsilon = 1e-12);

@@ -39,15 +39,20 @@ impl Nested {
                 }
             }
         }
-        fn flatten(v: &Nested, depth: usize, shape: &[usize], out: &mut Vec<f64>) -> Result<(), String> {
+        fn flatten(
+            v: &Nested,
+            depth: usize,
+            shape: &[usize],
+            out: &mut Vec<f64>,
+        ) -> Result<(), String> {
             match v {
                 Nested::Num(x) if depth == shape.len() => {
                     out.push(*x);
                     Ok(())
                 }
-                Nested::List(items) if depth < shape.len() && items.len() == shape[depth] => {
-                    items.iter().try_for_each(|i| flatten(i, depth + 1, shape, out))
-                }
+                Nested::List(items) if depth < shape.len() && items.len() == shape[depth] => items
+                    .iter()
+                    .try_for_each(|i| flatten(i, depth + 1, shape, out)),
                 _ => Err(format!("ragged nested array: expected shape {shape:?}")),
             }
         }
@@ -60,15 +65,21 @@ impl Nested {
 }
 
 /// Serialises an array as nested lists.
-pub fn serialize<S: Serializer, T: Data<Elem = f64>, D: Dimension>(a: &ArrayBase<T, D>, s: S) -> Result<S::Ok, S::Error> {
+pub fn serialize<S: Serializer, T: Data<Elem = f64>, D: Dimension>(
+    a: &ArrayBase<T, D>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     Nested::from_array(a).serialize(s)
 }
 
 /// Deserialises nested lists into an array of the expected dimension.
-pub fn deserialize<'de, De: Deserializer<'de>, D: Dimension>(d: De) -> Result<ndarray::Array<f64, D>, De::Error> {
+pub fn deserialize<'de, De: Deserializer<'de>, D: Dimension>(
+    d: De,
+) -> Result<ndarray::Array<f64, D>, De::Error> {
     let nested = Nested::deserialize(d)?;
     let a = nested.to_array().map_err(De::Error::custom)?;
-    a.into_dimensionality::<D>().map_err(|_| De::Error::custom("nested array has the wrong number of dimensions"))
+    a.into_dimensionality::<D>()
+        .map_err(|_| De::Error::custom("nested array has the wrong number of dimensions"))
 }
 
 #[cfg(test)]
@@ -84,7 +95,9 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_ragged() {
-        let p = P { m: array![[1.0, 2.0], [3.0, 4.5]] };
+        let p = P {
+            m: array![[1.0, 2.0], [3.0, 4.5]],
+        };
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(json, r#"{"m":[[1.0,2.0],[3.0,4.5]]}"#);
         assert_eq!(serde_json::from_str::<P>(&json).unwrap(), p);

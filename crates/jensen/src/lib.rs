@@ -1,14 +1,25 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! jensen: write a latent-variable model declaratively, get its closed-form EM updates.
+//!
+//! Two ways in, one plan underneath:
+//! - a model file, compiled at run time with [`compile`] and fitted by the plan executor
+//!   ([`exec::PlanModel`]) — what `jensen fit` does;
+//! - `#[derive(Model)]` on a struct, which turns the model file into typed Rust at compile
+//!   time (see [`Model`]).
+//!
+//! Both run the same kernels through the same EM driver ([`runtime::fit`]).
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod bind;
+pub mod exec;
+pub mod params;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use jensen_derive::Model;
+pub use jensen_lang as lang;
+pub use jensen_lang::{compile, Diagnostic, Plan};
+pub use jensen_runtime as runtime;
+pub use jensen_runtime::{fit, FitError, FitOptions, FitResult, InitStrategy};
+pub use ndarray;
+pub use serde;
+
+pub use bind::{bind, BindError, Bound, Table};
+pub use exec::PlanModel;
+pub use params::DynParams;

@@ -40,7 +40,11 @@ pub fn accumulate_weighted_sum(x: ArrayView1<'_, f64>, resp: ArrayView1<'_, f64>
 }
 
 /// Adds `Σ_b r_b x_b` to `sum` (vector data).
-pub fn accumulate_weighted_rows(x: ArrayView2<'_, f64>, resp: ArrayView1<'_, f64>, mut sum: ArrayViewMut1<'_, f64>) {
+pub fn accumulate_weighted_rows(
+    x: ArrayView2<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    mut sum: ArrayViewMut1<'_, f64>,
+) {
     for (row, &r) in x.rows().into_iter().zip(resp.iter()) {
         if r != 0.0 {
             sum.scaled_add(r, &row);
@@ -64,7 +68,11 @@ pub fn poisson_expected(n: f64, sum: f64, rate: f64) -> f64 {
 }
 
 /// Adds `Σ_d [x_bd ln p_d + (1 - x_bd) ln(1 - p_d)]` to `out[b]`.
-pub fn bernoulli_add_log_density(x: ArrayView2<'_, f64>, prob: ArrayView1<'_, f64>, mut out: ArrayViewMut1<'_, f64>) {
+pub fn bernoulli_add_log_density(
+    x: ArrayView2<'_, f64>,
+    prob: ArrayView1<'_, f64>,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
     let log_odds = prob.mapv(|p| p.ln() - (-p).ln_1p());
     let base: f64 = prob.iter().map(|p| (-p).ln_1p()).sum();
     for (o, row) in out.iter_mut().zip(x.rows()) {
@@ -74,21 +82,40 @@ pub fn bernoulli_add_log_density(x: ArrayView2<'_, f64>, prob: ArrayView1<'_, f6
 
 /// Bernoulli probabilities `Σ r x / Σ r`, clamped to `[PROB_FLOOR, 1 - PROB_FLOOR]`.
 pub fn probs_from_stats(sum: ArrayView1<'_, f64>, n: f64) -> Array1<f64> {
-    sum.mapv(|s| if n > 0.0 { (s / n).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR) } else { 0.5 })
+    sum.mapv(|s| {
+        if n > 0.0 {
+            (s / n).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
+        } else {
+            0.5
+        }
+    })
 }
 
 /// `E_q[Σ_n z_nk ln Bernoulli(x_n | p)]` from `Σ r` and `Σ r x`.
 pub fn bernoulli_expected(n: f64, sum: ArrayView1<'_, f64>, prob: ArrayView1<'_, f64>) -> f64 {
-    sum.iter().zip(prob.iter()).map(|(&s, &p)| xlny(s, p) + (n - s) * (-p).ln_1p()).sum()
+    sum.iter()
+        .zip(prob.iter())
+        .map(|(&s, &p)| xlny(s, p) + (n - s) * (-p).ln_1p())
+        .sum()
 }
 
 /// Adds `ln p[x_b]` to `out[b]`; `x` holds category indices `0..C` as exact integers.
-pub fn categorical_add_log_density(x: ArrayView1<'_, f64>, log_p: ArrayView1<'_, f64>, mut out: ArrayViewMut1<'_, f64>) {
-    Zip::from(&mut out).and(&x).for_each(|o, &c| *o += log_p[c as usize]);
+pub fn categorical_add_log_density(
+    x: ArrayView1<'_, f64>,
+    log_p: ArrayView1<'_, f64>,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
+    Zip::from(&mut out)
+        .and(&x)
+        .for_each(|o, &c| *o += log_p[c as usize]);
 }
 
 /// Adds `r_b` to `counts[x_b]`.
-pub fn accumulate_category_counts(x: ArrayView1<'_, f64>, resp: ArrayView1<'_, f64>, mut counts: ArrayViewMut1<'_, f64>) {
+pub fn accumulate_category_counts(
+    x: ArrayView1<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    mut counts: ArrayViewMut1<'_, f64>,
+) {
     for (&c, &r) in x.iter().zip(resp.iter()) {
         counts[c as usize] += r;
     }
@@ -108,7 +135,11 @@ pub fn simplex_from_counts(counts: ArrayView1<'_, f64>) -> Array1<f64> {
 
 /// `Σ_c counts_c ln p_c`.
 pub fn categorical_expected(counts: ArrayView1<'_, f64>, prob: ArrayView1<'_, f64>) -> f64 {
-    counts.iter().zip(prob.iter()).map(|(&c, &p)| xlny(c, p)).sum()
+    counts
+        .iter()
+        .zip(prob.iter())
+        .map(|(&c, &p)| xlny(c, p))
+        .sum()
 }
 
 #[cfg(test)]
@@ -140,7 +171,11 @@ mod tests {
         let mut sum = Array1::zeros(3);
         accumulate_weighted_rows(x.view(), r.view(), sum.view_mut());
         let direct = dens[0] * 0.3 + dens[1] * 0.8;
-        assert_relative_eq!(bernoulli_expected(1.1, sum.view(), p.view()), direct, epsilon = 1e-12);
+        assert_relative_eq!(
+            bernoulli_expected(1.1, sum.view(), p.view()),
+            direct,
+            epsilon = 1e-12
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
 fn centred(x: &ArrayView2<'_, f64>, centre: &ArrayView1<'_, f64>, buf: &mut [f64]) {
     let d = x.ncols();
     for (row, out) in x.rows().into_iter().zip(buf.chunks_exact_mut(d)) {
-        Zip::from(out).and(&row).and(centre).for_each(|o, &xv, &c| *o = xv - c);
+        Zip::from(out)
+            .and(&row)
+            .and(centre)
+            .for_each(|o, &xv, &c| *o = xv - c);
     }
 }
 
@@ -50,10 +53,13 @@ pub fn mvn_diag_add_log_density(
     let constant = -0.5 * (d as f64 * LN_2PI + log_det);
     for (o, row) in out.iter_mut().zip(x.rows()) {
         let mut maha = 0.0;
-        Zip::from(&row).and(&mean).and(&var).for_each(|&xv, &mu, &v| {
-            let e = xv - mu;
-            maha += e * e / v;
-        });
+        Zip::from(&row)
+            .and(&mean)
+            .and(&var)
+            .for_each(|&xv, &mu, &v| {
+                let e = xv - mu;
+                maha += e * e / v;
+            });
         *o += constant - 0.5 * maha;
     }
 }
@@ -69,7 +75,9 @@ pub fn mvn_spherical_add_log_density(
     let constant = -0.5 * d * (LN_2PI + var.ln());
     for (o, row) in out.iter_mut().zip(x.rows()) {
         let mut ss = 0.0;
-        Zip::from(&row).and(&mean).for_each(|&xv, &mu| ss += (xv - mu) * (xv - mu));
+        Zip::from(&row)
+            .and(&mean)
+            .for_each(|&xv, &mu| ss += (xv - mu) * (xv - mu));
         *o += constant - 0.5 * ss / var;
     }
 }
@@ -82,7 +90,9 @@ pub fn normal_add_log_density(
     mut out: ArrayViewMut1<'_, f64>,
 ) {
     let constant = -0.5 * (LN_2PI + var.ln());
-    Zip::from(&mut out).and(&x).for_each(|o, &xv| *o += constant - 0.5 * (xv - mean) * (xv - mean) / var);
+    Zip::from(&mut out)
+        .and(&x)
+        .for_each(|o, &xv| *o += constant - 0.5 * (xv - mean) * (xv - mean) / var);
 }
 
 /// Adds `Σ_b r_b (x_b - c)` to `sum` and `Σ_b r_b (x_b - c)(x_b - c)ᵀ` to `scatter`.
@@ -97,7 +107,11 @@ pub fn accumulate_scatter(
     let (m, d) = x.dim();
     let (diff, weighted) = ws.two(m * d, m * d);
     centred(&x, &centre, diff);
-    for ((w, e), &r) in weighted.chunks_exact_mut(d).zip(diff.chunks_exact(d)).zip(resp.iter()) {
+    for ((w, e), &r) in weighted
+        .chunks_exact_mut(d)
+        .zip(diff.chunks_exact(d))
+        .zip(resp.iter())
+    {
         for ((wv, &ev), s) in w.iter_mut().zip(e).zip(sum.iter_mut()) {
             *wv = r * ev;
             *s += *wv;
@@ -106,7 +120,14 @@ pub fn accumulate_scatter(
     // scatter += Eᵀ W, with E and W the `m × d` row-major buffers seen as `d × m` column-major.
     let e = MatRef::from_column_major_slice(diff, d, m);
     let w = MatRef::from_column_major_slice(weighted, d, m);
-    faer::linalg::matmul::matmul(as_faer_mut(&mut scatter), Accum::Add, e, w.transpose(), 1.0, Par::Seq);
+    faer::linalg::matmul::matmul(
+        as_faer_mut(&mut scatter),
+        Accum::Add,
+        e,
+        w.transpose(),
+        1.0,
+        Par::Seq,
+    );
 }
 
 /// Adds `Σ_b r_b (x_b - c)` to `sum` and `Σ_b r_b (x_b - c)²` (elementwise) to `sq`.
@@ -118,16 +139,26 @@ pub fn accumulate_diag(
     mut sq: ArrayViewMut1<'_, f64>,
 ) {
     for (row, &r) in x.rows().into_iter().zip(resp.iter()) {
-        Zip::from(&mut sum).and(&mut sq).and(&row).and(&centre).for_each(|s, q, &xv, &c| {
-            let e = xv - c;
-            *s += r * e;
-            *q += r * e * e;
-        });
+        Zip::from(&mut sum)
+            .and(&mut sq)
+            .and(&row)
+            .and(&centre)
+            .for_each(|s, q, &xv, &c| {
+                let e = xv - c;
+                *s += r * e;
+                *q += r * e * e;
+            });
     }
 }
 
 /// Univariate form of [`accumulate_diag`].
-pub fn accumulate_scalar(x: ArrayView1<'_, f64>, centre: f64, resp: ArrayView1<'_, f64>, sum: &mut f64, sq: &mut f64) {
+pub fn accumulate_scalar(
+    x: ArrayView1<'_, f64>,
+    centre: f64,
+    resp: ArrayView1<'_, f64>,
+    sum: &mut f64,
+    sq: &mut f64,
+) {
     for (&xv, &r) in x.iter().zip(resp.iter()) {
         let e = xv - centre;
         *sum += r * e;
@@ -136,7 +167,11 @@ pub fn accumulate_scalar(x: ArrayView1<'_, f64>, centre: f64, resp: ArrayView1<'
 }
 
 /// The M-step mean `c + Σ r (x - c) / Σ r`; the centre itself when the component is empty.
-pub fn mean_from_stats(centre: ArrayView1<'_, f64>, sum: ArrayView1<'_, f64>, n: f64) -> Array1<f64> {
+pub fn mean_from_stats(
+    centre: ArrayView1<'_, f64>,
+    sum: ArrayView1<'_, f64>,
+    n: f64,
+) -> Array1<f64> {
     if n > 0.0 {
         &centre + &(&sum / n)
     } else {
@@ -154,7 +189,11 @@ pub fn scalar_mean_from_stats(centre: f64, sum: f64, n: f64) -> f64 {
 }
 
 /// Scatter about the weighted mean: `S - s sᵀ / n`, for statistics kept about any centre.
-pub fn scatter_about_mean(scatter: ArrayView2<'_, f64>, sum: ArrayView1<'_, f64>, n: f64) -> Array2<f64> {
+pub fn scatter_about_mean(
+    scatter: ArrayView2<'_, f64>,
+    sum: ArrayView1<'_, f64>,
+    n: f64,
+) -> Array2<f64> {
     let d = sum.len();
     let mut out = scatter.to_owned();
     if n > 0.0 {
@@ -168,9 +207,15 @@ pub fn scatter_about_mean(scatter: ArrayView2<'_, f64>, sum: ArrayView1<'_, f64>
 }
 
 /// Diagonal form of [`scatter_about_mean`].
-pub fn diag_scatter_about_mean(sq: ArrayView1<'_, f64>, sum: ArrayView1<'_, f64>, n: f64) -> Array1<f64> {
+pub fn diag_scatter_about_mean(
+    sq: ArrayView1<'_, f64>,
+    sum: ArrayView1<'_, f64>,
+    n: f64,
+) -> Array1<f64> {
     if n > 0.0 {
-        Zip::from(&sq).and(&sum).map_collect(|&q, &s| (q - s * s / n).max(0.0))
+        Zip::from(&sq)
+            .and(&sum)
+            .map_collect(|&q, &s| (q - s * s / n).max(0.0))
     } else {
         sq.to_owned()
     }
@@ -252,6 +297,12 @@ pub fn diag_scatter_about(
         })
 }
 
+/// Univariate form of [`scatter_about`].
+pub fn scalar_scatter_about(centre: f64, sum: f64, sq: f64, n: f64, mean: f64) -> f64 {
+    let e = centre - mean;
+    sq + 2.0 * sum * e + n * e * e
+}
+
 /// `E_q[Σ_n z_nk ln N(x_n | μ, Σ)]` from statistics.
 pub fn mvn_full_expected(
     n: f64,
@@ -298,8 +349,7 @@ pub fn mvn_spherical_expected(
 
 /// `E_q[Σ_n z_nk ln N(x_n | μ, v)]` (univariate) from statistics.
 pub fn normal_expected(n: f64, centre: f64, sum: f64, sq: f64, mean: f64, var: f64) -> f64 {
-    let e = centre - mean;
-    let m = sq + 2.0 * sum * e + n * e * e;
+    let m = scalar_scatter_about(centre, sum, sq, n, mean);
     -0.5 * (n * (LN_2PI + var.ln()) + m / var)
 }
 
@@ -317,7 +367,13 @@ mod tests {
         let sigma = array![[2.0, 0.3], [0.3, 1.0]];
         let chol = Cholesky::new(sigma.view()).unwrap();
         let mut out = Array1::zeros(3);
-        mvn_full_add_log_density(x.view(), mean.view(), &chol, out.view_mut(), &mut Workspace::default());
+        mvn_full_add_log_density(
+            x.view(),
+            mean.view(),
+            &chol,
+            out.view_mut(),
+            &mut Workspace::default(),
+        );
         let reference = MultivariateNormal::new(vec![0.5, 0.5], vec![2.0, 0.3, 0.3, 1.0]).unwrap();
         for (b, row) in x.rows().into_iter().enumerate() {
             let v = nalgebra::DVector::from_vec(row.to_vec());
@@ -343,14 +399,34 @@ mod tests {
         let centre = array![1.0, 1.0];
         let mut sum = Array1::zeros(2);
         let mut scatter = Array2::zeros((2, 2));
-        accumulate_scatter(x.view(), centre.view(), r.view(), sum.view_mut(), scatter.view_mut(), &mut Workspace::default());
+        accumulate_scatter(
+            x.view(),
+            centre.view(),
+            r.view(),
+            sum.view_mut(),
+            scatter.view_mut(),
+            &mut Workspace::default(),
+        );
         let mean = array![0.7, 0.1];
         let sigma = array![[1.5, -0.2], [-0.2, 0.8]];
         let chol = Cholesky::new(sigma.view()).unwrap();
         let mut dens = Array1::zeros(4);
-        mvn_full_add_log_density(x.view(), mean.view(), &chol, dens.view_mut(), &mut Workspace::default());
+        mvn_full_add_log_density(
+            x.view(),
+            mean.view(),
+            &chol,
+            dens.view_mut(),
+            &mut Workspace::default(),
+        );
         let direct: f64 = dens.iter().zip(r.iter()).map(|(d, r)| d * r).sum();
-        let from_stats = mvn_full_expected(r.sum(), centre.view(), sum.view(), scatter.view(), mean.view(), &chol);
+        let from_stats = mvn_full_expected(
+            r.sum(),
+            centre.view(),
+            sum.view(),
+            scatter.view(),
+            mean.view(),
+            &chol,
+        );
         assert_relative_eq!(direct, from_stats, epsilon = 1e-12);
     }
 }

@@ -1,0 +1,380 @@
+//! Command-line parsing and the four commands.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use jensen::bind::BindOptions;
+use jensen::lang::Plan;
+use jensen::runtime::{FitOptions, InitStrategy, MStepConfig, Progress};
+use jensen::{DynParams, PlanModel};
+use serde_json::json;
+
+use crate::{csvdata, render};
+
+/// Declarative latent-variable models with derived closed-form EM updates.
+#[derive(Debug, Parser)]
+#[command(name = "jensen", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse, check and derive a model file; print every diagnostic.
+    Check {
+        /// The model file (`.em`).
+        model: String,
+    },
+    /// Print the derived E-step, M-step and ELBO in math notation.
+    Explain {
+        /// The model file (`.em`).
+        model: String,
+    },
+    /// Print the Rust code generated for a model file.
+    Generate {
+        /// The model file (`.em`).
+        model: String,
+        /// Name of the model struct (default: the model name in CamelCase).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Fit a model file to a CSV file by EM (no cargo needed).
+    Fit(FitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FitArgs {
+    /// The model file (`.em`).
+    model: String,
+    /// CSV data with a header line. Data items bind to columns of their name, to their
+    /// `from (...)` columns, or — for a model with one vector-valued item — to every numeric column.
+    #[arg(long)]
+    data: String,
+    /// Override a constant, e.g. `--set K=3` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+    /// Columns for a data item, e.g. `--bind x=eruptions,waiting` (repeatable).
+    #[arg(long = "bind", value_name = "ITEM=COL,COL")]
+    bind: Vec<String>,
+    /// A column never taken by default (repeatable).
+    #[arg(long = "exclude", value_name = "COLUMN")]
+    exclude: Vec<String>,
+    /// Seed of the random initialisation.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Independent restarts (run in parallel; the best log-likelihood is kept).
+    #[arg(long, default_value_t = 1)]
+    restarts: usize,
+    /// Stop when the mean log-likelihood gain per row falls below this.
+    #[arg(long, default_value_t = 1e-6)]
+    tol: f64,
+    /// Maximum number of EM iterations.
+    #[arg(long = "max-iter", default_value_t = 500)]
+    max_iter: usize,
+    /// `kmeans++`, `random`, or a JSON file of starting parameters (as in `--out`'s `params`).
+    #[arg(long, default_value = "kmeans++")]
+    init: String,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Added to every variance after each M-step.
+    #[arg(long = "reg-covar", default_value_t = 1e-6)]
+    reg_covar: f64,
+    /// Write the fit as JSON.
+    #[arg(long)]
+    out: Option<String>,
+    /// Write per-row responsibilities, assignment and log-likelihood as CSV.
+    #[arg(long)]
+    posterior: Option<String>,
+    /// Print only the summary.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Runs the command line.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_model(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+/// Compiles a model file; prints diagnostics to stderr. `None` when it has errors.
+fn compile(path: &str) -> Result<Option<Plan>, String> {
+    let source = read_model(path)?;
+    let color = std::io::stderr().is_terminal();
+    match jensen::compile(&source) {
+        Ok((plan, warnings)) => {
+            if !warnings.is_empty() {
+                eprint!("{}", render::render(path, &source, &warnings, color));
+            }
+            Ok(Some(plan))
+        }
+        Err(diags) => {
+            eprint!("{}", render::render(path, &source, &diags, color));
+            Ok(None)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Check { model } => {
+            let Some(plan) = compile(&model)? else {
+                return Ok(ExitCode::FAILURE);
+            };
+            println!(
+                "{model}: ok — model `{}`: {} emission block(s), {} parameter(s) with closed-form updates",
+                plan.model.name,
+                plan.blocks.len(),
+                plan.updates.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { model } => {
+            let Some(plan) = compile(&model)? else {
+                return Ok(ExitCode::FAILURE);
+            };
+            print!("{}", jensen_codegen::explain(&plan));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate { model, name } => {
+            let Some(plan) = compile(&model)? else {
+                return Ok(ExitCode::FAILURE);
+            };
+            let name = name.unwrap_or_else(|| jensen_codegen::camel_case(&plan.model.name));
+            print!(
+                "{}",
+                jensen_codegen::generate_module(&plan, &name).map_err(|e| e.to_string())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fit(args) => fit(args),
+    }
+}
+
+fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>, String> {
+    items
+        .iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+                .ok_or_else(|| format!("{what} `{s}` must look like NAME=VALUE"))
+        })
+        .collect()
+}
+
+fn fit(args: FitArgs) -> Result<ExitCode, String> {
+    let Some(plan) = compile(&args.model)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let table = csvdata::read(&args.data).map_err(|e| e.to_string())?;
+    let mut opts = BindOptions {
+        exclude: args.exclude.clone(),
+        ..Default::default()
+    };
+    for (name, value) in parse_pairs(&args.set, "--set")? {
+        let v: usize = value
+            .parse()
+            .map_err(|_| format!("--set {name}={value}: the value must be a whole number"))?;
+        opts.consts.insert(name, v);
+    }
+    for (name, cols) in parse_pairs(&args.bind, "--bind")? {
+        opts.columns.insert(
+            name,
+            cols.split(',').map(|c| c.trim().to_string()).collect(),
+        );
+    }
+    let bound = jensen::bind(&plan, &table, &opts).map_err(|e| e.to_string())?;
+    let model = PlanModel::new(&plan, &bound);
+    if !(args.tol.is_finite() && args.tol >= 0.0) {
+        return Err("--tol must be a non-negative number".into());
+    }
+    if !(args.reg_covar.is_finite() && args.reg_covar >= 0.0) {
+        return Err("--reg-covar must be a non-negative number".into());
+    }
+    let init = match args.init.as_str() {
+        "kmeans++" | "k-means++" => InitStrategy::KMeansPlusPlus,
+        "random" => InitStrategy::RandomFromData,
+        path => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "--init {path}: not `kmeans++` or `random`, and cannot read it as a file: {e}"
+                )
+            })?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+            // Accept a whole fit (`{"params": ...}`) or the parameters alone.
+            let params_json = value.get("params").cloned().unwrap_or(value);
+            let params: DynParams =
+                serde_json::from_value(params_json).map_err(|e| format!("{path}: {e}"))?;
+            InitStrategy::Params(
+                model
+                    .check_params(&params)
+                    .map_err(|e| format!("{path}: {e}"))?,
+            )
+        }
+    };
+    let rows_times_k = bound.n_rows * jensen::runtime::MixtureModel::n_components(&model);
+    let show_progress = rows_times_k >= 200_000 && std::io::stderr().is_terminal() && !args.quiet;
+    let started = Instant::now();
+    let progress: Option<jensen::runtime::em::ProgressFn> = show_progress.then(|| {
+        Arc::new(move |p: Progress| {
+            eprint!(
+                "\r  restart {} · iteration {:>4} · log-likelihood {:.6}   ",
+                p.restart, p.iteration, p.log_likelihood
+            );
+            let _ = std::io::stderr().flush();
+        }) as jensen::runtime::em::ProgressFn
+    });
+    let fit_opts = FitOptions {
+        max_iter: args.max_iter,
+        tol: args.tol,
+        seed: args.seed,
+        restarts: args.restarts,
+        threads: args.threads,
+        init,
+        m_step: MStepConfig {
+            reg_covar: args.reg_covar,
+        },
+        progress,
+        ..FitOptions::default()
+    };
+    let result = jensen::fit(&model, &fit_opts).map_err(|e| e.to_string())?;
+    if show_progress {
+        eprintln!();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+
+    if !args.quiet {
+        println!(
+            "model {} on {} ({} rows)",
+            plan.model.name, args.data, bound.n_rows
+        );
+        print_trace(&result.elbo_trace);
+        println!();
+        for (name, value) in result.params.iter() {
+            println!("{name} = {}", format_array(value));
+        }
+        println!();
+    }
+    println!(
+        "log-likelihood {:.6} · {} iterations · {} · BIC {:.3} · AIC {:.3} · {} free parameters · {:.3}s",
+        result.log_likelihood,
+        result.iterations,
+        if result.converged { "converged" } else { "not converged (raise --max-iter)" },
+        result.bic,
+        result.aic,
+        result.free_parameters,
+        elapsed,
+    );
+    for r in &result.reseeds {
+        eprintln!(
+            "note: component {} was {} at iteration {} and re-seeded at row {}",
+            r.component,
+            r.reason,
+            r.iteration,
+            r.row + 1
+        );
+    }
+    if let Some(out) = &args.out {
+        let consts: BTreeMap<&str, usize> = plan
+            .model
+            .consts
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    opts.consts.get(&c.name).copied().unwrap_or(c.default),
+                )
+            })
+            .collect();
+        let doc = json!({
+            "model": plan.model.name,
+            "model_file": args.model,
+            "data": args.data,
+            "constants": consts,
+            "n_rows": bound.n_rows,
+            "log_likelihood": result.log_likelihood,
+            "elbo_trace": result.elbo_trace,
+            "iterations": result.iterations,
+            "converged": result.converged,
+            "bic": result.bic,
+            "aic": result.aic,
+            "free_parameters": result.free_parameters,
+            "seed": args.seed,
+            "restart": result.restart,
+            "restart_log_likelihoods": result.restart_log_likelihoods.iter().map(|v| if v.is_finite() { json!(v) } else { json!(null) }).collect::<Vec<_>>(),
+            "params": result.params,
+            "assignments": result.assignments,
+            "reseeds": result.reseeds,
+            "timing": result.timing,
+        });
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        std::fs::write(out, text + "\n").map_err(|e| format!("cannot write {out}: {e}"))?;
+    }
+    if let Some(path) = &args.posterior {
+        let mut w =
+            csv::Writer::from_path(path).map_err(|e| format!("cannot write {path}: {e}"))?;
+        let k = result.responsibilities.ncols();
+        let mut header: Vec<String> = (0..k).map(|j| format!("r{j}")).collect();
+        header.extend(["assignment".into(), "log_likelihood".into()]);
+        w.write_record(&header).map_err(|e| e.to_string())?;
+        for (i, row) in result.responsibilities.rows().into_iter().enumerate() {
+            let mut rec: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
+            rec.push(result.assignments[i].to_string());
+            rec.push(format!("{}", result.point_log_likelihood[i]));
+            w.write_record(&rec).map_err(|e| e.to_string())?;
+        }
+        w.flush().map_err(|e| e.to_string())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_trace(trace: &[f64]) {
+    println!(
+        "{:>5}  {:>20}  {:>14}",
+        "iter", "ELBO (= log-lik)", "change"
+    );
+    let line = |i: usize| {
+        let change = if i == 0 {
+            String::new()
+        } else {
+            format!("{:+.6e}", trace[i] - trace[i - 1])
+        };
+        println!("{i:>5}  {:>20.6}  {change:>14}", trace[i]);
+    };
+    if trace.len() <= 40 {
+        (0..trace.len()).for_each(line);
+    } else {
+        (0..15).for_each(line);
+        println!("  ...  ({} iterations not shown)", trace.len() - 30);
+        (trace.len() - 15..trace.len()).for_each(line);
+    }
+}
+
+fn format_array(a: &ndarray::ArrayD<f64>) -> String {
+    let nested = jensen::runtime::nested::Nested::from_array(a);
+    fn go(n: &jensen::runtime::nested::Nested) -> String {
+        match n {
+            jensen::runtime::nested::Nested::Num(v) => format!("{v:.6}"),
+            jensen::runtime::nested::Nested::List(items) => {
+                format!("[{}]", items.iter().map(go).collect::<Vec<_>>().join(", "))
+            }
+        }
+    }
+    go(&nested)
+}

@@ -1,0 +1,354 @@
+//! Binding a table of data to a model's data items: which columns feed which item, the sizes
+//! of the index sets, and a check of every value — with errors that name the file, the row
+//! and the column.
+
+use std::collections::BTreeMap;
+
+use ndarray::{Array1, Array2};
+use thiserror::Error;
+
+use jensen_lang::ast::DeclKind;
+use jensen_lang::ir::{ElemType, SetSize, VarId};
+use jensen_lang::Plan;
+use jensen_runtime::data::ValueKind;
+use jensen_runtime::kernels::discrete::log_factorials;
+
+/// A table of data: named columns, numeric or text (a column is text when none of its
+/// cells is a number; the CLI reports a stray non-number in a numeric column itself).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Where it came from, for messages (a file name).
+    pub source: String,
+    /// Column names.
+    pub headers: Vec<String>,
+    /// Column values; `None` for a text column.
+    pub columns: Vec<Option<Vec<f64>>>,
+    /// Number of rows.
+    pub n_rows: usize,
+}
+
+/// How to bind: constant overrides (`--set K=3`), explicit column lists (`--bind x=a,b`) and
+/// columns to leave out of the default "all numeric columns".
+#[derive(Debug, Clone, Default)]
+pub struct BindOptions {
+    /// Constant values overriding the model's defaults.
+    pub consts: BTreeMap<String, usize>,
+    /// Columns for a data item, overriding the model.
+    pub columns: BTreeMap<String, Vec<String>>,
+    /// Columns never taken by default.
+    pub exclude: Vec<String>,
+}
+
+/// One bound data item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Columns read.
+    pub columns: Vec<String>,
+    /// Values, `rows × columns`.
+    pub values: Array2<f64>,
+    /// `ln x!` per row, for count items.
+    pub log_factorial: Option<Array1<f64>>,
+}
+
+/// Data bound to a plan: sizes of all index sets and the values of every data item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    /// Size of every index set (by set id).
+    pub sizes: Vec<usize>,
+    /// Number of rows.
+    pub n_rows: usize,
+    /// Per variable id: the bound values of data items.
+    pub items: Vec<Option<Item>>,
+}
+
+impl Bound {
+    /// The bound values of data variable `v`.
+    pub fn item(&self, v: VarId) -> &Item {
+        self.items[v].as_ref().expect("every data item is bound")
+    }
+}
+
+/// Why data could not be bound.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum BindError {
+    /// The table has no rows.
+    #[error("{file} has no data rows")]
+    Empty {
+        /// Source.
+        file: String,
+    },
+    /// A needed column is not in the table.
+    #[error("{file} has no column `{column}` for data `{item}` (columns: {available})")]
+    MissingColumn {
+        /// Source.
+        file: String,
+        /// Data item.
+        item: String,
+        /// Wanted column.
+        column: String,
+        /// Columns present.
+        available: String,
+    },
+    /// A needed column holds text.
+    #[error("{file}: column `{column}` holds text, but data `{item}` needs numbers")]
+    TextColumn {
+        /// Source.
+        file: String,
+        /// Data item.
+        item: String,
+        /// Column.
+        column: String,
+    },
+    /// No columns could be chosen.
+    #[error("{file} has no numeric column for data `{item}`")]
+    NoColumns {
+        /// Source.
+        file: String,
+        /// Data item.
+        item: String,
+    },
+    /// A value the item does not admit.
+    #[error("{file}, row {row} (line {line}), column `{column}`: {value} is not {expected} (data `{item}`)")]
+    BadValue {
+        /// Source.
+        file: String,
+        /// 1-based data row.
+        row: usize,
+        /// 1-based line in a file with a header line.
+        line: usize,
+        /// Column.
+        column: String,
+        /// The value.
+        value: f64,
+        /// What was expected.
+        expected: String,
+        /// Data item.
+        item: String,
+    },
+    /// `--set` names no constant of the model.
+    #[error("`{name}` is not a constant of the model (constants: {available})")]
+    UnknownConst {
+        /// The name given.
+        name: String,
+        /// The model's constants.
+        available: String,
+    },
+    /// A constant set to zero.
+    #[error("constant `{name}` must be at least 1")]
+    ZeroConst {
+        /// The constant.
+        name: String,
+    },
+    /// Two items disagree on a size.
+    #[error("size `{set}` is {first} from `{first_item}` but {second} from `{second_item}`")]
+    SizeConflict {
+        /// The set.
+        set: String,
+        /// First size.
+        first: usize,
+        /// Its source.
+        first_item: String,
+        /// Second size.
+        second: usize,
+        /// Its source.
+        second_item: String,
+    },
+    /// `--bind` names no data item.
+    #[error("`{name}` is not a data item of the model (data: {available})")]
+    UnknownItem {
+        /// The name given.
+        name: String,
+        /// The model's data items.
+        available: String,
+    },
+}
+
+fn value_kind(ty: ElemType, categories: usize) -> ValueKind {
+    match ty {
+        ElemType::Count => ValueKind::Count,
+        ElemType::Binary | ElemType::BinaryVec(_) => ValueKind::Binary,
+        ElemType::Cat(_) => ValueKind::Category(categories),
+        _ => ValueKind::Real,
+    }
+}
+
+/// Binds `table` to the data items of `plan`.
+pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, BindError> {
+    let model = &plan.model;
+    let file = table.source.clone();
+    if table.n_rows == 0 {
+        return Err(BindError::Empty { file });
+    }
+    for name in opts.consts.keys() {
+        if !model.consts.iter().any(|c| &c.name == name) {
+            let available = model
+                .consts
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(BindError::UnknownConst {
+                name: name.clone(),
+                available,
+            });
+        }
+    }
+    let data_vars: Vec<VarId> = (0..model.vars.len())
+        .filter(|&v| model.vars[v].kind == DeclKind::Data)
+        .collect();
+    for name in opts.columns.keys() {
+        if !data_vars.iter().any(|&v| &model.vars[v].name == name) {
+            let available = data_vars
+                .iter()
+                .map(|&v| model.vars[v].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(BindError::UnknownItem {
+                name: name.clone(),
+                available,
+            });
+        }
+    }
+    let column_index = |item: &str, name: &str| -> Result<usize, BindError> {
+        let i = table
+            .headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| BindError::MissingColumn {
+                file: file.clone(),
+                item: item.to_string(),
+                column: name.to_string(),
+                available: table.headers.join(", "),
+            })?;
+        if table.columns[i].is_none() {
+            return Err(BindError::TextColumn {
+                file: file.clone(),
+                item: item.into(),
+                column: name.into(),
+            });
+        }
+        Ok(i)
+    };
+
+    let mut items: Vec<Option<Item>> = vec![None; model.vars.len()];
+    for &v in &data_vars {
+        let var = &model.vars[v];
+        let vector = matches!(var.ty, ElemType::Vector(_) | ElemType::BinaryVec(_));
+        let chosen: Vec<usize> =
+            if let Some(cols) = opts.columns.get(&var.name).or(var.columns.as_ref()) {
+                cols.iter()
+                    .map(|c| column_index(&var.name, c))
+                    .collect::<Result<_, _>>()?
+            } else if let Some(i) = table.headers.iter().position(|h| *h == var.name) {
+                vec![column_index(&var.name, &table.headers[i])?]
+            } else if vector && data_vars.len() == 1 {
+                let all: Vec<usize> = (0..table.headers.len())
+                    .filter(|&i| {
+                        table.columns[i].is_some() && !opts.exclude.contains(&table.headers[i])
+                    })
+                    .collect();
+                if all.is_empty() {
+                    return Err(BindError::NoColumns {
+                        file,
+                        item: var.name.clone(),
+                    });
+                }
+                all
+            } else {
+                return Err(BindError::MissingColumn {
+                    file,
+                    item: var.name.clone(),
+                    column: var.name.clone(),
+                    available: table.headers.join(", "),
+                });
+            };
+        let mut values = Array2::zeros((table.n_rows, chosen.len()));
+        for (j, &c) in chosen.iter().enumerate() {
+            let col = table.columns[c].as_ref().expect("checked numeric");
+            for (i, &x) in col.iter().enumerate() {
+                values[[i, j]] = x;
+            }
+        }
+        items[v] = Some(Item {
+            columns: chosen.iter().map(|&c| table.headers[c].clone()).collect(),
+            values,
+            log_factorial: None,
+        });
+    }
+
+    // Sizes of the index sets.
+    let mut sizes = vec![0usize; model.sets.len()];
+    let mut size_source: Vec<Option<String>> = vec![None; model.sets.len()];
+    for (s, set) in model.sets.iter().enumerate() {
+        sizes[s] = match set.size {
+            SetSize::Literal(n) => n,
+            SetSize::Const(c) => {
+                let k = &model.consts[c];
+                let value = opts.consts.get(&k.name).copied().unwrap_or(k.default);
+                if value == 0 {
+                    return Err(BindError::ZeroConst {
+                        name: k.name.clone(),
+                    });
+                }
+                value
+            }
+            SetSize::Rows => table.n_rows,
+            SetSize::Columns(v) => items[v].as_ref().expect("data bound").columns.len(),
+            SetSize::Categories(v) => {
+                let item = items[v].as_ref().expect("data bound");
+                check(&file, &model.vars[v].name, item, ValueKind::Count)?;
+                item.values.iter().fold(0.0f64, |m, &x| m.max(x)) as usize + 1
+            }
+        };
+        if let SetSize::Columns(v) | SetSize::Categories(v) = set.size {
+            size_source[s] = Some(model.vars[v].name.clone());
+        }
+    }
+    // Every vector item must match the size its type names (a second item over `D`, or a literal).
+    for &v in &data_vars {
+        let var = &model.vars[v];
+        if let ElemType::Vector(d) | ElemType::BinaryVec(d) = var.ty {
+            let have = items[v].as_ref().expect("data bound").columns.len();
+            if have != sizes[d] {
+                return Err(BindError::SizeConflict {
+                    set: model.sets[d].name.clone(),
+                    first: sizes[d],
+                    first_item: size_source[d].clone().unwrap_or_else(|| "the model".into()),
+                    second: have,
+                    second_item: var.name.clone(),
+                });
+            }
+        }
+    }
+    for &v in &data_vars {
+        let var = &model.vars[v];
+        let categories = match var.ty {
+            ElemType::Cat(c) => sizes[c],
+            _ => 0,
+        };
+        let item = items[v].as_mut().expect("data bound");
+        check(&file, &var.name, item, value_kind(var.ty, categories))?;
+        if var.ty == ElemType::Count {
+            item.log_factorial = Some(log_factorials(item.values.column(0)));
+        }
+    }
+    Ok(Bound {
+        sizes,
+        n_rows: table.n_rows,
+        items,
+    })
+}
+
+fn check(file: &str, name: &str, item: &Item, kind: ValueKind) -> Result<(), BindError> {
+    jensen_runtime::data::check_values(name, item.values.view(), kind).map_err(|bad| {
+        BindError::BadValue {
+            file: file.to_string(),
+            row: bad.row + 1,
+            line: bad.row + 2,
+            column: item.columns[bad.column].clone(),
+            value: bad.value,
+            expected: bad.expected,
+            item: name.to_string(),
+        }
+    })
+}
