@@ -1,15 +1,18 @@
-//! Back-ends of the update plan: Rust code and math text.
+//! Back-ends of the update plan: Rust code ([`generate`], used by `#[derive(Model)]` and
+//! `jensen generate`) and math text ([`explain`], used by `jensen explain`).
+//!
+//! Output is deterministic: it is built by walking the plan's vectors in order (no hash-map
+//! iteration) and formatted with prettyplease.
 
-use jensen_lang::Plan;
+mod explain;
+mod rust;
 
-/// The math-notation explanation of a plan.
-pub fn explain(plan: &Plan) -> String {
-    format!("model {}\n", plan.model.name)
-}
+pub use explain::explain;
+pub use rust::{format_module, generate, generate_module, Generated};
 
 /// `gmm_diag` → `GmmDiag`.
 pub fn camel_case(name: &str) -> String {
-    name.split('_')
+    name.split(|c: char| c == '_' || c == '-')
         .filter(|s| !s.is_empty())
         .map(|s| {
             let mut c = s.chars();
@@ -20,8 +23,18 @@ pub fn camel_case(name: &str) -> String {
         .collect()
 }
 
-/// Generated module source.
-pub fn generate_module(plan: &Plan, name: &str) -> Result<String, syn::Error> {
-    let _ = (plan, name);
-    Ok(String::new())
+/// `GmmDiag` → `gmm_diag`.
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(ch.to_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }

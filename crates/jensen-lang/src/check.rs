@@ -283,7 +283,25 @@ impl Checker<'_> {
         if !self.declare(&d.name) {
             return;
         }
+        let text = format!(
+            "{kind_word} {}{}: {}",
+            d.name.name,
+            if plates.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "[{}]",
+                    d.plates
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            self.model.type_name(ty)
+        );
         self.model.vars.push(Var {
+            text,
             name: d.name.name.clone(),
             kind: d.kind,
             plates,
@@ -571,6 +589,12 @@ impl Checker<'_> {
                 None => return,
             }
         }
+        let text = format!(
+            "{} ~ {}({})",
+            render(&s.target),
+            s.dist.name,
+            s.args.iter().map(render).collect::<Vec<_>>().join(", ")
+        );
         let factor = Factor {
             target,
             target_indices,
@@ -579,6 +603,7 @@ impl Checker<'_> {
             args,
             span: s.span,
             target_span: *span,
+            text,
         };
         if self.signature(&factor, s) {
             self.model.factors.push(factor);

@@ -108,6 +108,8 @@ pub struct Var {
     pub columns: Option<Vec<String>>,
     /// Declaration line.
     pub span: Span,
+    /// The declaration as text, e.g. `param mu[K]: vector[D]`.
+    pub text: String,
 }
 
 /// Supported distributions.
@@ -218,6 +220,8 @@ pub struct Factor {
     pub span: Span,
     /// The target expression.
     pub target_span: Span,
+    /// The statement as text, e.g. `x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]])`.
+    pub text: String,
 }
 
 impl Model {

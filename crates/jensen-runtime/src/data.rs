@@ -70,3 +70,81 @@ pub fn check_values(item: &str, x: ArrayView2<'_, f64>, kind: ValueKind) -> Resu
     }
     Ok(())
 }
+
+/// Data handed to a generated model that does not fit it.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum DataError {
+    /// A value the item does not admit.
+    #[error(transparent)]
+    Value(#[from] BadValue),
+    /// Items with different numbers of rows.
+    #[error("data `{item}` has {found} rows but `{first}` has {expected}")]
+    Rows {
+        /// The item.
+        item: String,
+        /// Its row count.
+        found: usize,
+        /// The first item.
+        first: String,
+        /// Its row count.
+        expected: usize,
+    },
+    /// Items sharing a dimension with different sizes.
+    #[error("data `{item}` has {found} columns but `{set}` is {expected}")]
+    Columns {
+        /// The item.
+        item: String,
+        /// Its column count.
+        found: usize,
+        /// The index set.
+        set: String,
+        /// Its size.
+        expected: usize,
+    },
+    /// No rows at all.
+    #[error("the data has no rows")]
+    Empty,
+    /// A constant set to zero.
+    #[error("constant `{0}` must be at least 1")]
+    ZeroConst(String),
+}
+
+/// Checks that `found == expected` rows.
+pub fn check_rows(item: &str, found: usize, first: &str, expected: usize) -> Result<(), DataError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(DataError::Rows {
+            item: item.into(),
+            found,
+            first: first.into(),
+            expected,
+        })
+    }
+}
+
+/// Checks that `found == expected` columns.
+pub fn check_columns(
+    item: &str,
+    found: usize,
+    set: &str,
+    expected: usize,
+) -> Result<(), DataError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(DataError::Columns {
+            item: item.into(),
+            found,
+            set: set.into(),
+            expected,
+        })
+    }
+}
+
+/// One more than the largest value (the number of categories seen), after checking the
+/// values are category indices.
+pub fn category_count(item: &str, x: ArrayView2<'_, f64>) -> Result<usize, DataError> {
+    check_values(item, x, ValueKind::Count)?;
+    Ok(x.iter().fold(0.0f64, |m, &v| m.max(v)) as usize + 1)
+}

@@ -1,0 +1,78 @@
+//! Every model in `models/`, compiled through `#[derive(Model)]`, plus helpers shared by the
+//! integration tests in `tests/tests/`.
+
+use std::path::{Path, PathBuf};
+
+use jensen::bind::{BindOptions, Bound};
+use jensen::Plan;
+
+/// The models of `models/`, generated at compile time.
+pub mod models {
+    #[derive(jensen::Model)]
+    #[model(file = "../models/gmm.em")]
+    pub struct Gmm;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/gmm_diag.em")]
+    pub struct GmmDiag;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/gmm_spherical.em")]
+    pub struct GmmSpherical;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/gmm_tied.em")]
+    pub struct GmmTied;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/poisson_mix.em")]
+    pub struct PoissonMix;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/bernoulli_mix.em")]
+    pub struct BernoulliMix;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/quakes_mixed.em")]
+    pub struct QuakesMixed;
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_path_buf()
+}
+
+/// Compiles `models/NAME.em`.
+pub fn plan(name: &str) -> Plan {
+    let path = root().join("models").join(format!("{name}.em"));
+    let source = std::fs::read_to_string(&path).expect("model file");
+    jensen::compile(&source)
+        .unwrap_or_else(|d| panic!("{name}: {d:?}"))
+        .0
+}
+
+/// Reads `data/FILE` and binds it to `plan` with the given constant overrides.
+pub fn bind(plan: &Plan, file: &str, consts: &[(&str, usize)]) -> Bound {
+    let table =
+        jensen_cli::csvdata::read(root().join("data").join(file).to_str().expect("utf-8 path"))
+            .expect("csv");
+    let opts = BindOptions {
+        consts: consts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        ..Default::default()
+    };
+    jensen::bind(plan, &table, &opts).expect("bind")
+}
+
+/// The model files in `models/` with the data file each is fitted on and its constants.
+pub const CATALOGUE: &[(&str, &str, &[(&str, usize)])] = &[
+    ("gmm", "faithful.csv", &[]),
+    ("gmm_diag", "faithful.csv", &[]),
+    ("gmm_spherical", "faithful.csv", &[]),
+    ("gmm_tied", "faithful.csv", &[]),
+    ("poisson_mix", "discoveries.csv", &[]),
+    ("bernoulli_mix", "digits_binary.csv", &[]),
+    ("quakes_mixed", "quakes.csv", &[]),
+];
