@@ -1,6 +1,8 @@
 //! Every model in `models/`, compiled through `#[derive(Model)]`, plus helpers shared by the
 //! integration tests in `tests/tests/`.
 
+pub mod glue;
+
 use std::path::{Path, PathBuf};
 
 use jensen::bind::{BindOptions, Bound};

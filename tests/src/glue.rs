@@ -1,0 +1,16 @@
+//! Building the generated models' typed data from bound data, so the differential tests can
+//! feed both back-ends exactly the same numbers.
+
+use jensen::bind::Bound;
+use jensen::Plan;
+use ndarray::{Array1, Array2};
+
+/// A data item as a matrix (vector-valued items).
+pub fn matrix(plan: &Plan, bound: &Bound, name: &str) -> Array2<f64> {
+    bound.item(plan.model.var(name).expect("data item")).values.clone()
+}
+
+/// A data item as a column (scalar items).
+pub fn column(plan: &Plan, bound: &Bound, name: &str) -> Array1<f64> {
+    bound.item(plan.model.var(name).expect("data item")).values.column(0).to_owned()
+}

@@ -1,0 +1,155 @@
+//! Properties of EM that hold on every model: the ELBO never decreases, it equals the
+//! log-likelihood right after an E-step, the gradient vanishes at convergence, and a seed
+//! gives the same bits at any thread count.
+
+use jensen::runtime::em::{elbo, em_step};
+use jensen::runtime::{FitOptions, InitStrategy, MStepConfig, MixtureModel};
+use jensen::PlanModel;
+use jensen_tests::{bind, plan, CATALOGUE};
+
+#[test]
+fn elbo_never_decreases_on_any_model() {
+    for (name, file, consts) in CATALOGUE {
+        let p = plan(name);
+        let bound = bind(&p, file, consts);
+        let model = PlanModel::new(&p, &bound);
+        for seed in 0..3 {
+            let opts = FitOptions { seed, tol: 1e-12, max_iter: 200, ..FitOptions::default() };
+            let fit = jensen::fit(&model, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+            for (t, pair) in fit.elbo_trace.windows(2).enumerate() {
+                let slack = 1e-9 * pair[0].abs().max(1.0);
+                assert!(pair[1] >= pair[0] - slack, "{name} seed {seed}: ELBO fell at iteration {}: {} -> {}", t + 1, pair[0], pair[1]);
+            }
+        }
+    }
+}
+
+#[test]
+fn elbo_equals_log_likelihood_after_the_e_step() {
+    for (name, file, consts) in CATALOGUE {
+        let p = plan(name);
+        let bound = bind(&p, file, consts);
+        let model = PlanModel::new(&p, &bound);
+        let fit = jensen::fit(&model, &FitOptions { max_iter: 3, tol: f64::NEG_INFINITY, ..FitOptions::default() }).unwrap();
+        // At θ₃: the bound with q = p(z | x, θ₃) is tight.
+        let f = elbo(&model, &fit.params, &fit.params).unwrap();
+        let ll = fit.log_likelihood;
+        assert!((f - ll).abs() <= 1e-9 * ll.abs(), "{name}: ELBO {f} vs log-likelihood {ll}");
+        // After one M-step from θ₃ the bound rises but stays below the new log-likelihood.
+        let (ll3, next) = em_step(&model, &fit.params, &MStepConfig::default()).unwrap();
+        let f_next = elbo(&model, &fit.params, &next).unwrap();
+        let (ll4, _) = em_step(&model, &next, &MStepConfig::default()).unwrap();
+        assert!(f_next >= ll3 - 1e-9 * ll3.abs(), "{name}: M-step lowered the ELBO");
+        assert!(ll4 >= f_next - 1e-9 * ll4.abs(), "{name}: the ELBO exceeds the log-likelihood");
+    }
+}
+
+#[test]
+fn gradient_vanishes_at_convergence() {
+    let p = plan("gmm");
+    let bound = bind(&p, "faithful.csv", &[]);
+    let model = PlanModel::new(&p, &bound);
+    let opts = FitOptions { tol: 1e-13, max_iter: 2000, m_step: MStepConfig { reg_covar: 0.0 }, ..FitOptions::default() };
+    let fit = jensen::fit(&model, &opts).unwrap();
+    let ll = |params: &jensen::DynParams| elbo(&model, params, params).unwrap();
+    let h = 1e-5;
+    // Central differences along every mean coordinate and every covariance entry (kept symmetric).
+    for name in ["mu", "Sigma"] {
+        let n = fit.params.get(name).unwrap().len();
+        for i in 0..n {
+            let shift = |sign: f64| {
+                let mut q = fit.params.clone();
+                let a = q.get_mut(name).unwrap();
+                let idx: Vec<usize> = {
+                    let shape = a.shape().to_vec();
+                    let mut rem = i;
+                    let mut idx = vec![0; shape.len()];
+                    for d in (0..shape.len()).rev() {
+                        idx[d] = rem % shape[d];
+                        rem /= shape[d];
+                    }
+                    idx
+                };
+                a[idx.as_slice()] += sign * h;
+                if name == "Sigma" && idx[1] != idx[2] {
+                    let t = [idx[0], idx[2], idx[1]];
+                    a[t.as_slice()] += sign * h;
+                }
+                q
+            };
+            let g = (ll(&shift(1.0)) - ll(&shift(-1.0))) / (2.0 * h);
+            assert!(g.abs() < 1e-3, "∂ℓ/∂{name}[{i}] = {g} at convergence");
+        }
+    }
+    // Mixing weights: along the simplex (w₀ + h, w₁ − h).
+    let mut up = fit.params.clone();
+    let mut down = fit.params.clone();
+    up.get_mut("w").unwrap()[[0]] += h;
+    up.get_mut("w").unwrap()[[1]] -= h;
+    down.get_mut("w").unwrap()[[0]] -= h;
+    down.get_mut("w").unwrap()[[1]] += h;
+    let g = (ll(&up) - ll(&down)) / (2.0 * h);
+    assert!(g.abs() < 1e-3, "∂ℓ/∂w along the simplex = {g}");
+}
+
+/// Three well-separated 3-D clusters, 30 000 rows, from a fixed linear congruential stream.
+fn synthetic() -> jensen::Table {
+    let mut state: u64 = 42;
+    let mut uniform = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let n = 30_000;
+    let mut cols = vec![Vec::with_capacity(n); 3];
+    for i in 0..n {
+        let c = (i % 3) as f64;
+        for (d, col) in cols.iter_mut().enumerate() {
+            // Box–Muller.
+            let g = (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
+            col.push(4.0 * c * (d as f64 + 1.0) + g);
+        }
+    }
+    jensen::Table {
+        source: "synthetic".into(),
+        headers: vec!["a".into(), "b".into(), "c".into()],
+        columns: cols.into_iter().map(Some).collect(),
+        n_rows: n,
+    }
+}
+
+#[test]
+fn a_seed_gives_identical_results_at_any_thread_count() {
+    let p = plan("gmm");
+    let table = synthetic();
+    let bound = jensen::bind(&p, &table, &jensen::bind::BindOptions { consts: [("K".into(), 3)].into(), ..Default::default() }).unwrap();
+    let model = PlanModel::new(&p, &bound);
+    assert!(model.n_rows() > 4 * jensen::runtime::em::TASK_ROWS, "enough rows for several parallel chunks");
+    let run = |threads| {
+        let opts = FitOptions { seed: 5, restarts: 3, threads: Some(threads), max_iter: 30, ..FitOptions::default() };
+        jensen::fit(&model, &opts).unwrap()
+    };
+    let one = run(1);
+    let two = run(2);
+    let four = run(4);
+    for other in [&two, &four] {
+        assert_eq!(one.elbo_trace, other.elbo_trace);
+        assert_eq!(one.params, other.params);
+        assert_eq!(one.restart, other.restart);
+        assert_eq!(one.restart_log_likelihoods.len(), 3);
+    }
+    // Restarts differ from one another (different streams), so the best-of choice is real.
+    let lls = &one.restart_log_likelihoods;
+    assert!(lls.iter().all(|v| v.is_finite()));
+    assert!(one.log_likelihood >= lls.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
+}
+
+#[test]
+fn user_supplied_starting_parameters_are_used_as_given() {
+    let p = plan("gmm");
+    let bound = bind(&p, "faithful.csv", &[]);
+    let model = PlanModel::new(&p, &bound);
+    let first = jensen::fit(&model, &FitOptions { max_iter: 2, tol: f64::NEG_INFINITY, ..FitOptions::default() }).unwrap();
+    let resumed = jensen::fit(&model, &FitOptions { max_iter: 0, init: InitStrategy::Params(first.params.clone()), ..FitOptions::default() }).unwrap();
+    assert_eq!(resumed.elbo_trace, vec![first.log_likelihood]);
+    assert_eq!(resumed.params, first.params);
+}
