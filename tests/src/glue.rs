@@ -7,10 +7,17 @@ use ndarray::{Array1, Array2};
 
 /// A data item as a matrix (vector-valued items).
 pub fn matrix(plan: &Plan, bound: &Bound, name: &str) -> Array2<f64> {
-    bound.item(plan.model.var(name).expect("data item")).values.clone()
+    bound
+        .item(plan.model.var(name).expect("data item"))
+        .values
+        .clone()
 }
 
 /// A data item as a column (scalar items).
 pub fn column(plan: &Plan, bound: &Bound, name: &str) -> Array1<f64> {
-    bound.item(plan.model.var(name).expect("data item")).values.column(0).to_owned()
+    bound
+        .item(plan.model.var(name).expect("data item"))
+        .values
+        .column(0)
+        .to_owned()
 }

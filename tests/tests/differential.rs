@@ -8,14 +8,37 @@ use jensen_tests::models::*;
 use jensen_tests::{bind, plan, CATALOGUE};
 
 fn options<P>(seed: u64) -> FitOptions<P> {
-    FitOptions { seed, max_iter: 60, tol: 1e-10, restarts: 2, init: InitStrategy::KMeansPlusPlus, ..FitOptions::default() }
+    FitOptions {
+        seed,
+        max_iter: 60,
+        tol: 1e-10,
+        restarts: 2,
+        init: InitStrategy::KMeansPlusPlus,
+        ..FitOptions::default()
+    }
 }
 
-fn compare<P: serde::Serialize>(name: &str, executed: &FitResult<DynParams>, generated: &FitResult<P>) {
-    assert_eq!(executed.elbo_trace.len(), generated.elbo_trace.len(), "{name}: trace lengths differ");
-    for (i, (a, b)) in executed.elbo_trace.iter().zip(&generated.elbo_trace).enumerate() {
+fn compare<P: serde::Serialize>(
+    name: &str,
+    executed: &FitResult<DynParams>,
+    generated: &FitResult<P>,
+) {
+    assert_eq!(
+        executed.elbo_trace.len(),
+        generated.elbo_trace.len(),
+        "{name}: trace lengths differ"
+    );
+    for (i, (a, b)) in executed
+        .elbo_trace
+        .iter()
+        .zip(&generated.elbo_trace)
+        .enumerate()
+    {
         let rel = (a - b).abs() / a.abs().max(1.0);
-        assert!(rel <= 1e-10, "{name}: iteration {i}: executor {a} vs generated {b} (relative {rel:e})");
+        assert!(
+            rel <= 1e-10,
+            "{name}: iteration {i}: executor {a} vs generated {b} (relative {rel:e})"
+        );
     }
     // The parameters agree too: compare through their common JSON form.
     let gen_json = serde_json::to_value(&generated.params).unwrap();
@@ -23,14 +46,29 @@ fn compare<P: serde::Serialize>(name: &str, executed: &FitResult<DynParams>, gen
     let gen_params: DynParams = serde_json::from_value(gen_json).unwrap();
     let exec_params: DynParams = serde_json::from_value(exec_json).unwrap();
     for (pname, value) in exec_params.iter() {
-        let other = gen_params.get(pname).unwrap_or_else(|| panic!("{name}: generated lacks `{pname}`"));
-        assert_eq!(value.shape(), other.shape(), "{name}: `{pname}` shapes differ");
+        let other = gen_params
+            .get(pname)
+            .unwrap_or_else(|| panic!("{name}: generated lacks `{pname}`"));
+        assert_eq!(
+            value.shape(),
+            other.shape(),
+            "{name}: `{pname}` shapes differ"
+        );
         for (a, b) in value.iter().zip(other.iter()) {
-            assert!((a - b).abs() <= 1e-10 * a.abs().max(1.0), "{name}: `{pname}` differs: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-10 * a.abs().max(1.0),
+                "{name}: `{pname}` differs: {a} vs {b}"
+            );
         }
     }
-    assert_eq!(executed.assignments, generated.assignments, "{name}: assignments differ");
-    assert_eq!(executed.free_parameters, generated.free_parameters, "{name}: free parameter counts differ");
+    assert_eq!(
+        executed.assignments, generated.assignments,
+        "{name}: assignments differ"
+    );
+    assert_eq!(
+        executed.free_parameters, generated.free_parameters,
+        "{name}: free parameter counts differ"
+    );
 }
 
 macro_rules! differential {
@@ -49,22 +87,79 @@ macro_rules! differential {
     };
 }
 
-differential!(gmm_full, "gmm", GmmModel, GmmData { x: matrix }, GmmConsts::default());
-differential!(gmm_diag, "gmm_diag", GmmDiagModel, GmmDiagData { x: matrix }, GmmDiagConsts::default());
-differential!(gmm_spherical, "gmm_spherical", GmmSphericalModel, GmmSphericalData { x: matrix }, GmmSphericalConsts::default());
-differential!(gmm_tied, "gmm_tied", GmmTiedModel, GmmTiedData { x: matrix }, GmmTiedConsts::default());
-differential!(poisson_mixture, "poisson_mix", PoissonMixModel, PoissonMixData { discoveries: column }, PoissonMixConsts::default());
-differential!(bernoulli_mixture, "bernoulli_mix", BernoulliMixModel, BernoulliMixData { x: matrix }, BernoulliMixConsts::default());
-differential!(mixed_type_mixture, "quakes_mixed", QuakesMixedModel, QuakesMixedData { site: matrix, stations: column }, QuakesMixedConsts::default());
+differential!(
+    gmm_full,
+    "gmm",
+    GmmModel,
+    GmmData { x: matrix },
+    GmmConsts::default()
+);
+differential!(
+    gmm_diag,
+    "gmm_diag",
+    GmmDiagModel,
+    GmmDiagData { x: matrix },
+    GmmDiagConsts::default()
+);
+differential!(
+    gmm_spherical,
+    "gmm_spherical",
+    GmmSphericalModel,
+    GmmSphericalData { x: matrix },
+    GmmSphericalConsts::default()
+);
+differential!(
+    gmm_tied,
+    "gmm_tied",
+    GmmTiedModel,
+    GmmTiedData { x: matrix },
+    GmmTiedConsts::default()
+);
+differential!(
+    poisson_mixture,
+    "poisson_mix",
+    PoissonMixModel,
+    PoissonMixData {
+        discoveries: column
+    },
+    PoissonMixConsts::default()
+);
+differential!(
+    bernoulli_mixture,
+    "bernoulli_mix",
+    BernoulliMixModel,
+    BernoulliMixData { x: matrix },
+    BernoulliMixConsts::default()
+);
+differential!(
+    mixed_type_mixture,
+    "quakes_mixed",
+    QuakesMixedModel,
+    QuakesMixedData {
+        site: matrix,
+        stations: column
+    },
+    QuakesMixedConsts::default()
+);
 
 #[test]
 fn every_model_file_is_covered() {
     let mut files: Vec<String> = std::fs::read_dir(jensen_tests::root().join("models"))
         .unwrap()
-        .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     files.sort();
     let mut covered: Vec<String> = CATALOGUE.iter().map(|(m, _, _)| m.to_string()).collect();
     covered.sort();
-    assert_eq!(files, covered, "add new models to CATALOGUE and to the differential tests");
+    assert_eq!(
+        files, covered,
+        "add new models to CATALOGUE and to the differential tests"
+    );
 }

@@ -14,11 +14,22 @@ fn elbo_never_decreases_on_any_model() {
         let bound = bind(&p, file, consts);
         let model = PlanModel::new(&p, &bound);
         for seed in 0..3 {
-            let opts = FitOptions { seed, tol: 1e-12, max_iter: 200, ..FitOptions::default() };
+            let opts = FitOptions {
+                seed,
+                tol: 1e-12,
+                max_iter: 200,
+                ..FitOptions::default()
+            };
             let fit = jensen::fit(&model, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
             for (t, pair) in fit.elbo_trace.windows(2).enumerate() {
                 let slack = 1e-9 * pair[0].abs().max(1.0);
-                assert!(pair[1] >= pair[0] - slack, "{name} seed {seed}: ELBO fell at iteration {}: {} -> {}", t + 1, pair[0], pair[1]);
+                assert!(
+                    pair[1] >= pair[0] - slack,
+                    "{name} seed {seed}: ELBO fell at iteration {}: {} -> {}",
+                    t + 1,
+                    pair[0],
+                    pair[1]
+                );
             }
         }
     }
@@ -30,17 +41,34 @@ fn elbo_equals_log_likelihood_after_the_e_step() {
         let p = plan(name);
         let bound = bind(&p, file, consts);
         let model = PlanModel::new(&p, &bound);
-        let fit = jensen::fit(&model, &FitOptions { max_iter: 3, tol: f64::NEG_INFINITY, ..FitOptions::default() }).unwrap();
+        let fit = jensen::fit(
+            &model,
+            &FitOptions {
+                max_iter: 3,
+                tol: f64::NEG_INFINITY,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
         // At θ₃: the bound with q = p(z | x, θ₃) is tight.
         let f = elbo(&model, &fit.params, &fit.params).unwrap();
         let ll = fit.log_likelihood;
-        assert!((f - ll).abs() <= 1e-9 * ll.abs(), "{name}: ELBO {f} vs log-likelihood {ll}");
+        assert!(
+            (f - ll).abs() <= 1e-9 * ll.abs(),
+            "{name}: ELBO {f} vs log-likelihood {ll}"
+        );
         // After one M-step from θ₃ the bound rises but stays below the new log-likelihood.
         let (ll3, next) = em_step(&model, &fit.params, &MStepConfig::default()).unwrap();
         let f_next = elbo(&model, &fit.params, &next).unwrap();
         let (ll4, _) = em_step(&model, &next, &MStepConfig::default()).unwrap();
-        assert!(f_next >= ll3 - 1e-9 * ll3.abs(), "{name}: M-step lowered the ELBO");
-        assert!(ll4 >= f_next - 1e-9 * ll4.abs(), "{name}: the ELBO exceeds the log-likelihood");
+        assert!(
+            f_next >= ll3 - 1e-9 * ll3.abs(),
+            "{name}: M-step lowered the ELBO"
+        );
+        assert!(
+            ll4 >= f_next - 1e-9 * ll4.abs(),
+            "{name}: the ELBO exceeds the log-likelihood"
+        );
     }
 }
 
@@ -49,7 +77,12 @@ fn gradient_vanishes_at_convergence() {
     let p = plan("gmm");
     let bound = bind(&p, "faithful.csv", &[]);
     let model = PlanModel::new(&p, &bound);
-    let opts = FitOptions { tol: 1e-13, max_iter: 2000, m_step: MStepConfig { reg_covar: 0.0 }, ..FitOptions::default() };
+    let opts = FitOptions {
+        tol: 1e-13,
+        max_iter: 2000,
+        m_step: MStepConfig { reg_covar: 0.0 },
+        ..FitOptions::default()
+    };
     let fit = jensen::fit(&model, &opts).unwrap();
     let ll = |params: &jensen::DynParams| elbo(&model, params, params).unwrap();
     let h = 1e-5;
@@ -96,7 +129,9 @@ fn gradient_vanishes_at_convergence() {
 fn synthetic() -> jensen::Table {
     let mut state: u64 = 42;
     let mut uniform = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     };
     let n = 30_000;
@@ -121,11 +156,28 @@ fn synthetic() -> jensen::Table {
 fn a_seed_gives_identical_results_at_any_thread_count() {
     let p = plan("gmm");
     let table = synthetic();
-    let bound = jensen::bind(&p, &table, &jensen::bind::BindOptions { consts: [("K".into(), 3)].into(), ..Default::default() }).unwrap();
+    let bound = jensen::bind(
+        &p,
+        &table,
+        &jensen::bind::BindOptions {
+            consts: [("K".into(), 3)].into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let model = PlanModel::new(&p, &bound);
-    assert!(model.n_rows() > 4 * jensen::runtime::em::TASK_ROWS, "enough rows for several parallel chunks");
+    assert!(
+        model.n_rows() > 4 * jensen::runtime::em::TASK_ROWS,
+        "enough rows for several parallel chunks"
+    );
     let run = |threads| {
-        let opts = FitOptions { seed: 5, restarts: 3, threads: Some(threads), max_iter: 30, ..FitOptions::default() };
+        let opts = FitOptions {
+            seed: 5,
+            restarts: 3,
+            threads: Some(threads),
+            max_iter: 30,
+            ..FitOptions::default()
+        };
         jensen::fit(&model, &opts).unwrap()
     };
     let one = run(1);
@@ -148,8 +200,24 @@ fn user_supplied_starting_parameters_are_used_as_given() {
     let p = plan("gmm");
     let bound = bind(&p, "faithful.csv", &[]);
     let model = PlanModel::new(&p, &bound);
-    let first = jensen::fit(&model, &FitOptions { max_iter: 2, tol: f64::NEG_INFINITY, ..FitOptions::default() }).unwrap();
-    let resumed = jensen::fit(&model, &FitOptions { max_iter: 0, init: InitStrategy::Params(first.params.clone()), ..FitOptions::default() }).unwrap();
+    let first = jensen::fit(
+        &model,
+        &FitOptions {
+            max_iter: 2,
+            tol: f64::NEG_INFINITY,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    let resumed = jensen::fit(
+        &model,
+        &FitOptions {
+            max_iter: 0,
+            init: InitStrategy::Params(first.params.clone()),
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!(resumed.elbo_trace, vec![first.log_likelihood]);
     assert_eq!(resumed.params, first.params);
 }

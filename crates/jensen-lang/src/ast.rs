@@ -16,6 +16,8 @@ pub struct Ident {
 pub struct File {
     /// The items in source order.
     pub items: Vec<Item>,
+    /// Names declared on lines that failed to parse (not reported again as unknown).
+    pub poisoned: Vec<String>,
 }
 
 /// One line of a model file.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::ast::{self, BinOp, DeclKind, Expr, Item, Size, TypeExpr};
-use crate::diag::{suggest, Diagnostic, Span};
+use crate::diag::{suggest, Diagnostic, LineCol, Span};
 use crate::ir::*;
 
 /// Distributions users may reach for that have no closed-form block yet.
@@ -18,13 +18,16 @@ const NOT_YET: &[(&str, &str)] = &[
 ];
 
 /// Checks a parsed file. Returns the model when no error was found (warnings may be present).
-pub fn check(file: &ast::File, diags: &mut Vec<Diagnostic>) -> Option<Model> {
+pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Option<Model> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
     let mut c = Checker {
         diags,
         model: Model::default_named(),
         declared: HashMap::new(),
         set_mentions: Vec::new(),
+        source,
+        poisoned: file.poisoned.clone(),
+        declaration_errors: 0,
     };
     let mut model_seen: Option<Span> = None;
     for item in &file.items {
@@ -35,8 +38,8 @@ pub fn check(file: &ast::File, diags: &mut Vec<Diagnostic>) -> Option<Model> {
                         Diagnostic::error("E-duplicate", name.span, "a second `model` line")
                             .label("second name here")
                             .hint(format!(
-                                "a file holds one model; the first `model` line is at byte {}",
-                                first.start
+                                "a file holds one model; the first `model` line is line {}",
+                                LineCol::of(source, first.start).line
                             )),
                     );
                 } else {
@@ -44,8 +47,22 @@ pub fn check(file: &ast::File, diags: &mut Vec<Diagnostic>) -> Option<Model> {
                     c.model.name = name.name.clone();
                 }
             }
-            Item::Const(k) => c.constant(k),
-            Item::Decl(d) => c.decl(d),
+            Item::Const(k) => {
+                let before = c.diags.len();
+                c.constant(k);
+                if c.diags.len() > before {
+                    c.poisoned.push(k.name.name.clone());
+                    c.declaration_errors += 1;
+                }
+            }
+            Item::Decl(d) => {
+                let before = c.diags.len();
+                c.decl(d);
+                if c.diags.len() > before {
+                    c.poisoned.push(d.name.name.clone());
+                    c.declaration_errors += 1;
+                }
+            }
             Item::Sample(_) => {}
         }
     }
@@ -83,6 +100,11 @@ struct Checker<'a> {
     declared: HashMap<String, Span>,
     /// First mention of every set.
     set_mentions: Vec<Span>,
+    source: &'a str,
+    /// Names whose declaration failed: not reported again.
+    poisoned: Vec<String>,
+    /// Errors in declarations, which make "size not known" errors likely cascades.
+    declaration_errors: usize,
 }
 
 /// The type of an argument expression.
@@ -112,8 +134,8 @@ impl Checker<'_> {
                 )
                 .label("declared again here")
                 .hint(format!(
-                    "rename one of them; the first declaration is at byte {}",
-                    prev.start
+                    "rename one of them; the first declaration is on line {}",
+                    LineCol::of(self.source, prev.start).line
                 )),
             );
             return false;
@@ -433,6 +455,7 @@ impl Checker<'_> {
                 ),
                 (true, None) => self.model.sets[id].size = SetSize::Rows,
                 (false, Some(s)) => self.model.sets[id].size = s,
+                (false, None) if self.declaration_errors > 0 || !self.poisoned.is_empty() => {}
                 (false, None) => self.error(
                     Diagnostic::error("E-size", span, format!("the size of `{name}` is not known"))
                         .label("first mentioned here")
@@ -643,6 +666,9 @@ impl Checker<'_> {
     fn lookup_var(&mut self, name: &ast::Ident) -> Option<VarId> {
         if let Some(v) = self.model.var(&name.name) {
             return Some(v);
+        }
+        if self.poisoned.contains(&name.name) {
+            return None;
         }
         let message = if self.model.consts.iter().any(|c| c.name == name.name) {
             format!("`{}` is a constant, not a variable", name.name)

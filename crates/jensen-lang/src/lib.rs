@@ -18,8 +18,11 @@ pub use plan::Plan;
 /// error (warnings are returned alongside a successful plan).
 pub fn compile(source: &str) -> Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
     let (file, mut diags) = parse::parse(source);
-    let model = check::check(&file, &mut diags);
-    let plan = model.and_then(|m| derive::derive(m, &mut diags));
+    let model = check::check(&file, source, &mut diags);
+    let plan = match model {
+        Some(m) if !diags.iter().any(Diagnostic::is_error) => derive::derive(m, &mut diags),
+        _ => None,
+    };
     match plan {
         Some(plan) if !diags.iter().any(Diagnostic::is_error) => Ok((plan, diags)),
         _ => {

@@ -17,6 +17,8 @@ struct ModelParser;
 
 /// Parses a whole file; syntax errors go to the returned diagnostics.
 pub fn parse(source: &str) -> (File, Vec<Diagnostic>) {
+    // Track the tokens expected at the furthest position, for "expected `:`" messages.
+    pest::set_error_detail(true);
     let mut file = File::default();
     let mut diags = Vec::new();
     for (start, text) in logical_lines(source) {
@@ -31,7 +33,19 @@ pub fn parse(source: &str) -> (File, Vec<Diagnostic>) {
                     }
                 }
             }
-            Err(e) => diags.push(syntax_error(e, start, text)),
+            Err(e) => {
+                // A declaration that failed to parse still declares its name, so later lines
+                // using it do not pile up "unknown name" errors.
+                let mut words = text
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .filter(|w| !w.is_empty());
+                if let (Some("data" | "param" | "latent" | "const"), Some(name)) =
+                    (words.next(), words.next())
+                {
+                    file.poisoned.push(name.to_string());
+                }
+                diags.push(syntax_error(e, start, text))
+            }
         }
     }
     (file, diags)
@@ -287,30 +301,47 @@ fn rule_name(rule: &Rule) -> &'static str {
 }
 
 fn syntax_error(e: pest::error::Error<Rule>, offset: usize, text: &str) -> Diagnostic {
-    let (start, end) = match e.location {
+    let (mut start, mut end) = match e.location {
         InputLocation::Pos(p) => (p, p),
         InputLocation::Span((a, b)) => (a, b),
     };
-    // Point at the offending token rather than at an empty position.
-    let token_end = text[start..]
-        .find(|c: char| c.is_whitespace() || "()[],:~=".contains(c))
-        .map_or(text.len(), |i| start + i.max(1).min(text.len() - start));
-    let end = end.max(token_end).min(text.len());
-    let found = text[start..end].trim();
-    let message = match &e.variant {
-        ErrorVariant::ParsingError { positives, .. } => {
-            let mut names: Vec<&str> = positives.iter().map(rule_name).collect();
-            names.dedup();
-            names.sort_unstable();
-            names.dedup();
-            let expected = names.join(" or ");
-            if found.is_empty() {
-                format!("expected {expected}")
-            } else {
-                format!("expected {expected}, found `{found}`")
+    let mut expected: Vec<String> = Vec::new();
+    if let Some(attempts) = e.parse_attempts() {
+        start = attempts.max_position.min(text.len());
+        end = start;
+        for t in attempts.expected_tokens() {
+            let t = t.to_string();
+            if !t.trim().is_empty() && t != "//" {
+                expected.push(format!("`{t}`"));
             }
         }
+    }
+    if expected.is_empty() {
+        if let ErrorVariant::ParsingError { positives, .. } = &e.variant {
+            expected.extend(positives.iter().map(|r| rule_name(r).to_string()));
+        }
+    }
+    expected.sort();
+    expected.dedup();
+    // Point at the offending token rather than at an empty position.
+    let rest = &text[start..];
+    let token_len = if rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+        rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len())
+    } else {
+        rest.chars().next().map_or(0, char::len_utf8)
+    };
+    let end = end.max(start + token_len).min(text.len());
+    let found = text[start..end].trim();
+    let expected = if expected.is_empty() {
+        "a declaration or a statement".to_string()
+    } else {
+        expected.join(" or ")
+    };
+    let message = match &e.variant {
         ErrorVariant::CustomError { message } => message.clone(),
+        _ if found.is_empty() => format!("expected {expected}, found the end of the line"),
+        _ => format!("expected {expected}, found `{found}`"),
     };
     let hint = line_hint(text.trim_start());
     Diagnostic::error(

@@ -1,0 +1,10 @@
+model dims
+const K: int = 2
+const E: int = 3
+data x[N]: vector[D]
+param w: simplex[K]
+param mu[K]: vector[E]
+param Sigma[K]: cov[D]
+latent z[N]: 0..K
+z[n] ~ Categorical(w)
+x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]])

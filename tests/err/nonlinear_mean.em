@@ -1,0 +1,10 @@
+model nonlinear
+const K: int = 2
+data x[N]: vector[D]
+param w: simplex[K]
+param mu[K]: vector[D]
+param nu[K]: vector[D]
+param Sigma[K]: cov[D]
+latent z[N]: 0..K
+z[n] ~ Categorical(w)
+x[n] ~ MvNormal(mu[z[n]] * nu[z[n]], Sigma[z[n]])

@@ -1,0 +1,10 @@
+model map
+const K: int = 2
+data x[N]: vector[D]
+param w: simplex[K]
+param mu[K]: vector[D]
+param Sigma[K]: cov[D]
+latent z[N]: 0..K
+w ~ Categorical(w)
+z[n] ~ Categorical(w)
+x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]])

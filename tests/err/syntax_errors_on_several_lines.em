@@ -1,0 +1,9 @@
+model broken
+const K: int = 2
+data x[N]: vector[D]
+param mu[K] vector[D]
+param w: simplex[K]
+param Sigma[K]: cov[D]
+latent z[N]: 0..K
+z[n] ~ Categorical(w))
+x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]])

@@ -1,0 +1,9 @@
+model gauss
+const K: int = 2
+data x[N]: vector[D]
+param w: simplex[K]
+param mu[K]: vector[D]
+param Sigma[K]: cov[D]
+latent z[N]: 0..K
+z[n] ~ Categorical(w)
+x[n] ~ MvGaussian(mu[z[n]], Sigma[z[n]])

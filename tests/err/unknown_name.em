@@ -1,0 +1,9 @@
+model typo
+const K: int = 2
+data x[N]: vector[D]
+param w: simplex[K]
+param mu[K]: vector[D]
+param Sigma[K]: cov[D]
+latent z[N]: 0..K
+z[n] ~ Categorical(w)
+x[n] ~ MvNormal(muu[z[n]], Sigma[z[n]])
