@@ -76,6 +76,9 @@ struct FitArgs {
     /// Maximum number of EM iterations.
     #[arg(long = "max-iter", default_value_t = 500)]
     max_iter: usize,
+    /// Run exactly this many iterations, ignoring the convergence rule (for benchmarks).
+    #[arg(long, conflicts_with_all = ["max_iter", "tol"])]
+    iterations: Option<usize>,
     /// `kmeans++`, `random`, or a JSON file of starting parameters (as in `--out`'s `params`).
     #[arg(long, default_value = "kmeans++")]
     init: String,
@@ -240,9 +243,13 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
             let _ = std::io::stderr().flush();
         }) as jensen::runtime::em::ProgressFn
     });
+    let (max_iter, tol) = match args.iterations {
+        Some(n) => (n, f64::NEG_INFINITY),
+        None => (args.max_iter, args.tol),
+    };
     let fit_opts = FitOptions {
-        max_iter: args.max_iter,
-        tol: args.tol,
+        max_iter,
+        tol,
         seed: args.seed,
         restarts: args.restarts,
         threads: args.threads,

@@ -681,6 +681,17 @@ impl Gen<'_> {
             };
             checks.push(quote!(data::check_values(#n, #view, #kind)?;));
         }
+        let layout: Vec<TokenStream> = data_vars
+            .iter()
+            .map(|&v| {
+                let f = self.var(v);
+                if self.data_is_vector(v) {
+                    quote!(#f: data::column_major(data.#f))
+                } else {
+                    quote!(#f: data.#f)
+                }
+            })
+            .collect();
         let doc = format!(
             " Model `{}` bound to data, ready for `jensen::fit`.",
             self.plan.model.name
@@ -699,6 +710,8 @@ impl Gen<'_> {
                 pub fn new(data: #data, consts: #consts) -> Result<Self, DataError> {
                     let sizes = #sizes { #(#size_init,)* };
                     #(#checks)*
+                    // Column-major storage: the kernels read each column of a block contiguously.
+                    let data = #data { #(#layout,)* };
                     Ok(Self { #(#moment_init,)* data, sizes })
                 }
 

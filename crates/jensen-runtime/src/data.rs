@@ -109,6 +109,18 @@ pub enum DataError {
     ZeroConst(String),
 }
 
+/// The same matrix stored column-major, so that the values of each column for a block of
+/// rows are contiguous: the Gaussian kernels then vectorise across rows.
+pub fn column_major(a: ndarray::Array2<f64>) -> ndarray::Array2<f64> {
+    use ndarray::ShapeBuilder;
+    if a.t().is_standard_layout() {
+        return a;
+    }
+    let mut out = ndarray::Array2::zeros(a.raw_dim().f());
+    out.assign(&a);
+    out
+}
+
 /// Checks that `found == expected` rows.
 pub fn check_rows(item: &str, found: usize, first: &str, expected: usize) -> Result<(), DataError> {
     if found == expected {

@@ -118,43 +118,80 @@ pub trait MixtureModel: Sync {
 ///
 /// Returns `(Σ_n ln p(x_n), H(q))` for the block and writes `ln p(x_n)` into `row_ll`.
 pub fn normalise_rows(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
+    let (m, k) = lj.dim();
+    // Shift every row by its maximum, then take all exponentials of the block in one
+    // vectorised pass: e = exp(ℓ − max), r = e / Σe, ln p(x) = max + ln Σe.
+    let mut shifted = vec![f64::NEG_INFINITY; (m * k).div_ceil(4) * 4];
+    let mut bad = vec![false; m];
+    for (b, row) in lj.rows().into_iter().enumerate() {
+        let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        row_ll[b] = max;
+        bad[b] = !max.is_finite();
+        if row.iter().any(|v| v.is_nan()) {
+            row_ll[b] = f64::NAN;
+            bad[b] = true;
+        }
+        for (s, &v) in shifted[b * k..(b + 1) * k].iter_mut().zip(row.iter()) {
+            *s = v - max;
+        }
+    }
+    let mut exps = vec![0.0; shifted.len()];
+    exp_in_place(&shifted, &mut exps);
     let mut loglik = 0.0;
     let mut entropy = 0.0;
-    for (mut row, ll) in lj.rows_mut().into_iter().zip(row_ll.iter_mut()) {
-        let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if !max.is_finite() {
+    for (b, mut row) in lj.rows_mut().into_iter().enumerate() {
+        if bad[b] {
             // No component can explain this row (or a value is NaN): report it through the
             // log-likelihood, which the driver checks, and leave a usable distribution.
-            *ll = if max.is_nan() {
+            let ll = if row_ll[b].is_nan() {
                 f64::NAN
             } else {
                 f64::NEG_INFINITY
             };
-            let k = row.len() as f64;
-            row.fill(1.0 / k);
-            loglik += *ll;
+            row_ll[b] = ll;
+            row.fill(1.0 / k as f64);
+            loglik += ll;
             continue;
         }
-        let sum: f64 = row.iter().map(|v| (v - max).exp()).sum();
-        let lse = max + sum.ln();
-        for v in row.iter_mut() {
-            let log_r = *v - lse;
-            let r = log_r.exp();
-            if r > 0.0 {
-                entropy -= r * log_r;
+        let e = &exps[b * k..(b + 1) * k];
+        let sh = &shifted[b * k..(b + 1) * k];
+        let mut sum = 0.0;
+        let mut weighted = 0.0;
+        for (&ev, &sv) in e.iter().zip(sh) {
+            sum += ev;
+            if ev > 0.0 {
+                weighted += ev * sv;
             }
-            *v = r;
         }
-        *ll = lse;
-        loglik += lse;
+        let log_sum = sum.ln();
+        let inv = 1.0 / sum;
+        for (v, &ev) in row.iter_mut().zip(e) {
+            *v = ev * inv;
+        }
+        // H = −Σ r ln r = −Σ (e/S)(shifted − ln S) = ln S − (Σ e·shifted)/S.
+        entropy += log_sum - weighted * inv;
+        row_ll[b] += log_sum;
+        loglik += row_ll[b];
     }
     (loglik, entropy)
+}
+
+/// `out = exp(x)` four lanes at a time (`x.len()` a multiple of 4); `exp(-∞) = 0`.
+fn exp_in_place(x: &[f64], out: &mut [f64]) {
+    let floor = wide::f64x4::splat(-746.0);
+    for (xs, os) in x.chunks_exact(4).zip(out.chunks_exact_mut(4)) {
+        let v = wide::f64x4::from([xs[0], xs[1], xs[2], xs[3]]);
+        // Below -745 the result is 0 anyway; clamping keeps -∞ and NaN-free lanes simple.
+        os.copy_from_slice(&v.max(floor).exp().to_array());
+    }
 }
 
 /// Adds `ln w_k` to every row of column `k` of a log-joint block (the prior `z_n ~ Categorical(w)`).
 pub fn add_log_weights(mut out: ArrayViewMut2<'_, f64>, log_w: ArrayView1<'_, f64>) {
     for mut row in out.rows_mut() {
-        row += &log_w;
+        for (o, &l) in row.iter_mut().zip(log_w.iter()) {
+            *o += l;
+        }
     }
 }
 
@@ -167,8 +204,8 @@ pub fn reseed_weight(w: &mut Array1<f64>, k: usize, n_rows: usize) {
 
 /// Column sums of a responsibility block, added to `counts`.
 pub fn add_counts(resp: ArrayView2<'_, f64>, counts: &mut Array1<f64>) {
-    for row in resp.rows() {
-        *counts += &row;
+    for (c, col) in counts.iter_mut().zip(resp.columns()) {
+        *c += col.sum();
     }
 }
 

@@ -25,6 +25,8 @@ use crate::params::DynParams;
 pub struct PlanModel<'a> {
     plan: &'a Plan,
     data: &'a Bound,
+    /// Column-major copies of the data items (by variable id), for the kernels.
+    columns: Vec<Option<Array2<f64>>>,
     k: usize,
     /// Whole-data moments of each block's data: means, covariance (full blocks), variances.
     moments: Vec<(Array1<f64>, Option<Array2<f64>>, Array1<f64>)>,
@@ -80,9 +82,18 @@ impl<'a> PlanModel<'a> {
                     .map_or(0.0, |l| -l.sum())
             })
             .collect();
+        let columns = data
+            .items
+            .iter()
+            .map(|i| {
+                i.as_ref()
+                    .map(|i| jensen_runtime::data::column_major(i.values.clone()))
+            })
+            .collect();
         Self {
             plan,
             data,
+            columns,
             k,
             moments,
             log_factorial_total,
@@ -115,16 +126,16 @@ impl<'a> PlanModel<'a> {
     }
 
     fn x(&self, b: usize, rows: &Range<usize>) -> ArrayView2<'_, f64> {
-        self.data
-            .item(self.plan.blocks[b].data)
-            .values
+        self.columns[self.plan.blocks[b].data]
+            .as_ref()
+            .expect("data item")
             .slice(s![rows.clone(), ..])
     }
 
     fn x_col(&self, b: usize, rows: &Range<usize>) -> ArrayView1<'_, f64> {
-        self.data
-            .item(self.plan.blocks[b].data)
-            .values
+        self.columns[self.plan.blocks[b].data]
+            .as_ref()
+            .expect("data item")
             .slice(s![rows.clone(), 0])
     }
 

@@ -10,15 +10,42 @@ use crate::mixture::Workspace;
 /// `ln 2π`.
 pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
-/// Writes `x_b - centre` for every row `b` into `buf` (row-major, `rows × dim`).
-fn centred(x: &ArrayView2<'_, f64>, centre: &ArrayView1<'_, f64>, buf: &mut [f64]) {
-    let d = x.ncols();
-    for (row, out) in x.rows().into_iter().zip(buf.chunks_exact_mut(d)) {
-        Zip::from(out)
-            .and(&row)
-            .and(centre)
-            .for_each(|o, &xv, &c| *o = xv - c);
+/// Writes `x_b - centre` transposed into `buf`: `buf[i * rows + b]`, so that each
+/// coordinate's values for the whole block are contiguous and the triangular solve and the
+/// reductions below vectorise across points.
+fn centred_transposed(x: &ArrayView2<'_, f64>, centre: &ArrayView1<'_, f64>, buf: &mut [f64]) {
+    let m = x.nrows();
+    for ((out, col), &c) in buf.chunks_exact_mut(m).zip(x.columns()).zip(centre.iter()) {
+        match col.as_slice() {
+            // Data is stored column-major (see `data::column_major`), so this is the hot path.
+            Some(col) => {
+                for (o, &v) in out.iter_mut().zip(col) {
+                    *o = v - c;
+                }
+            }
+            None => {
+                for (o, &v) in out.iter_mut().zip(col.iter()) {
+                    *o = v - c;
+                }
+            }
+        }
     }
+}
+
+/// `Σ xs` with eight independent partial sums (a fixed order, so results are reproducible),
+/// which lets the compiler vectorise the reduction.
+fn sum_lanes(xs: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l += v;
+        }
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+        + tail
 }
 
 /// Adds `ln N(x_b | mean, Σ)` to `out[b]`, with `Σ = L Lᵀ` given by its Cholesky factor.
@@ -30,14 +57,19 @@ pub fn mvn_full_add_log_density(
     ws: &mut Workspace,
 ) {
     let (m, d) = x.dim();
-    let (buf, _) = ws.two(m * d, 0);
-    centred(&x, &mean, buf);
-    // Row-major `m × d` is column-major `d × m`: one column per point, solved in one call.
-    chol.solve_lower_in_place(MatMut::from_column_major_slice_mut(buf, d, m));
+    let (buf, maha) = ws.two(m * d, m);
+    centred_transposed(&x, &mean, buf);
+    // `d × m` row-major: one column per point, all solved in one call.
+    chol.solve_lower_in_place(MatMut::from_row_major_slice_mut(buf, d, m));
+    maha.fill(0.0);
+    for y in buf.chunks_exact(m) {
+        for (acc, &v) in maha.iter_mut().zip(y) {
+            *acc += v * v;
+        }
+    }
     let constant = -0.5 * (d as f64 * LN_2PI + chol.log_det());
-    for (o, y) in out.iter_mut().zip(buf.chunks_exact(d)) {
-        let maha: f64 = y.iter().map(|v| v * v).sum();
-        *o += constant - 0.5 * maha;
+    for (o, &q) in out.iter_mut().zip(maha.iter()) {
+        *o += constant - 0.5 * q;
     }
 }
 
@@ -51,16 +83,16 @@ pub fn mvn_diag_add_log_density(
     let d = x.ncols();
     let log_det: f64 = var.iter().map(|v| v.ln()).sum();
     let constant = -0.5 * (d as f64 * LN_2PI + log_det);
-    for (o, row) in out.iter_mut().zip(x.rows()) {
-        let mut maha = 0.0;
-        Zip::from(&row)
-            .and(&mean)
-            .and(&var)
-            .for_each(|&xv, &mu, &v| {
-                let e = xv - mu;
-                maha += e * e / v;
-            });
-        *o += constant - 0.5 * maha;
+    let mut maha = vec![0.0; x.nrows()];
+    for ((col, &mu), &v) in x.columns().into_iter().zip(mean.iter()).zip(var.iter()) {
+        let inv = 1.0 / v;
+        for (acc, &xv) in maha.iter_mut().zip(col.iter()) {
+            let e = xv - mu;
+            *acc += e * e * inv;
+        }
+    }
+    for (o, q) in out.iter_mut().zip(maha) {
+        *o += constant - 0.5 * q;
     }
 }
 
@@ -73,12 +105,14 @@ pub fn mvn_spherical_add_log_density(
 ) {
     let d = x.ncols() as f64;
     let constant = -0.5 * d * (LN_2PI + var.ln());
-    for (o, row) in out.iter_mut().zip(x.rows()) {
-        let mut ss = 0.0;
-        Zip::from(&row)
-            .and(&mean)
-            .for_each(|&xv, &mu| ss += (xv - mu) * (xv - mu));
-        *o += constant - 0.5 * ss / var;
+    let mut ss = vec![0.0; x.nrows()];
+    for (col, &mu) in x.columns().into_iter().zip(mean.iter()) {
+        for (acc, &xv) in ss.iter_mut().zip(col.iter()) {
+            *acc += (xv - mu) * (xv - mu);
+        }
+    }
+    for (o, q) in out.iter_mut().zip(ss) {
+        *o += constant - 0.5 * q / var;
     }
 }
 
@@ -105,21 +139,26 @@ pub fn accumulate_scatter(
     ws: &mut Workspace,
 ) {
     let (m, d) = x.dim();
-    let (diff, weighted) = ws.two(m * d, m * d);
-    centred(&x, &centre, diff);
-    for ((w, e), &r) in weighted
-        .chunks_exact_mut(d)
-        .zip(diff.chunks_exact(d))
-        .zip(resp.iter())
-    {
-        for ((wv, &ev), s) in w.iter_mut().zip(e).zip(sum.iter_mut()) {
-            *wv = r * ev;
-            *s += *wv;
-        }
+    let (diff, weighted) = ws.two(m * d, m * d + m);
+    let (weighted, r) = weighted.split_at_mut(m * d);
+    centred_transposed(&x, &centre, diff);
+    for (rv, &v) in r.iter_mut().zip(resp.iter()) {
+        *rv = v;
     }
-    // scatter += Eᵀ W, with E and W the `m × d` row-major buffers seen as `d × m` column-major.
-    let e = MatRef::from_column_major_slice(diff, d, m);
-    let w = MatRef::from_column_major_slice(weighted, d, m);
+    // Row i of the `d × m` buffers holds coordinate i of every point.
+    for ((w, e), s) in weighted
+        .chunks_exact_mut(m)
+        .zip(diff.chunks_exact(m))
+        .zip(sum.iter_mut())
+    {
+        for ((wv, &ev), &rv) in w.iter_mut().zip(e).zip(r.iter()) {
+            *wv = rv * ev;
+        }
+        *s += sum_lanes(w);
+    }
+    // scatter += E Wᵀ with E, W the `d × m` row-major buffers.
+    let e = MatRef::from_row_major_slice(diff, d, m);
+    let w = MatRef::from_row_major_slice(weighted, d, m);
     faer::linalg::matmul::matmul(
         as_faer_mut(&mut scatter),
         Accum::Add,
@@ -138,16 +177,21 @@ pub fn accumulate_diag(
     mut sum: ArrayViewMut1<'_, f64>,
     mut sq: ArrayViewMut1<'_, f64>,
 ) {
-    for (row, &r) in x.rows().into_iter().zip(resp.iter()) {
-        Zip::from(&mut sum)
-            .and(&mut sq)
-            .and(&row)
-            .and(&centre)
-            .for_each(|s, q, &xv, &c| {
-                let e = xv - c;
-                *s += r * e;
-                *q += r * e * e;
-            });
+    for (((col, &c), s), q) in x
+        .columns()
+        .into_iter()
+        .zip(centre.iter())
+        .zip(sum.iter_mut())
+        .zip(sq.iter_mut())
+    {
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for (&xv, &r) in col.iter().zip(resp.iter()) {
+            let e = xv - c;
+            s1 += r * e;
+            s2 += r * e * e;
+        }
+        *s += s1;
+        *q += s2;
     }
 }
 

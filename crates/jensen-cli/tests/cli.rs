@@ -1,0 +1,583 @@
+//! End-to-end tests of the `jensen` binary: `fit`, `check`, `explain` and `generate`, run
+//! from the repository root on the model files in `models/` and the data in `data/`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The repository root (model and data paths below are relative to it).
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+/// Runs `jensen ARGS` from the repository root.
+fn jensen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jensen"))
+        .current_dir(ROOT)
+        .args(args)
+        .output()
+        .expect("run the jensen binary")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `jensen ARGS` and asserts it exits 0; returns stdout.
+fn jensen_ok(args: &[&str]) -> String {
+    let out = jensen(args);
+    assert!(
+        out.status.success(),
+        "jensen {args:?} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Runs `jensen ARGS` and asserts it exits 1; returns stderr.
+fn jensen_fails(args: &[&str]) -> String {
+    let out = jensen(args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "jensen {args:?} should exit 1\nstdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stderr(&out)
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("jensen-cli-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    /// A path inside the directory, as a string for the command line.
+    fn file(&self, name: &str) -> String {
+        self.0.join(name).to_str().expect("utf-8 path").to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn read_json(path: &str) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The shape of a nested JSON array of numbers.
+fn shape(v: &Value) -> Vec<usize> {
+    match v {
+        Value::Array(items) => {
+            let mut s = vec![items.len()];
+            if let Some(first) = items.first() {
+                let inner = shape(first);
+                for item in items {
+                    assert_eq!(shape(item), inner, "ragged array {v}");
+                }
+                s.extend(inner);
+            }
+            s
+        }
+        Value::Number(_) => Vec::new(),
+        other => panic!("not a number or an array: {other}"),
+    }
+}
+
+/// Every number in a nested JSON array.
+fn numbers(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(items) => items.iter().flat_map(numbers).collect(),
+        Value::Number(n) => vec![n.as_f64().expect("f64")],
+        other => panic!("not a number or an array: {other}"),
+    }
+}
+
+/// The raw text of a top-level key's value in a pretty-printed JSON document.
+fn raw_value<'t>(text: &'t str, key: &str) -> &'t str {
+    let start_tag = format!("\n  \"{key}\": ");
+    let start = text.find(&start_tag).expect("key present") + start_tag.len();
+    let rest = &text[start..];
+    // The next top-level key, or the closing brace of the document.
+    let end = rest
+        .find("\n  \"")
+        .or_else(|| rest.rfind("\n}"))
+        .expect("value ends");
+    &rest[..end]
+}
+
+// ---------------------------------------------------------------------------------------
+// fit
+
+#[test]
+fn fit_prints_the_elbo_table_and_the_log_likelihood() {
+    let out = jensen_ok(&["fit", "models/gmm.em", "--data", "data/faithful.csv"]);
+    assert!(
+        out.contains("model gmm on data/faithful.csv (272 rows)"),
+        "{out}"
+    );
+    assert!(out.contains("ELBO (= log-lik)"), "{out}");
+    assert!(out.contains("iter"), "{out}");
+    // The table starts at iteration 0 and each later row shows the change.
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<usize>().is_ok())
+        })
+        .collect();
+    assert!(rows.len() >= 2, "{out}");
+    assert!(rows[0].trim_start().starts_with("0 "), "{out}");
+    assert!(rows[1].contains("e"), "change column: {out}");
+    assert!(out.contains("log-likelihood -1130.26"), "{out}");
+    assert!(out.contains("converged"), "{out}");
+    for name in ["w = ", "mu = ", "Sigma = "] {
+        assert!(out.contains(name), "{name} missing: {out}");
+    }
+}
+
+#[test]
+fn fit_quiet_prints_only_the_summary() {
+    let out = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--quiet",
+    ]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("log-likelihood -1130.26"), "{out}");
+}
+
+#[test]
+fn fit_writes_the_json_document() {
+    let tmp = TempDir::new("fit_json");
+    let json = tmp.file("fit.json");
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--out",
+        &json,
+        "--quiet",
+    ]);
+    let doc = read_json(&json);
+    for key in [
+        "log_likelihood",
+        "elbo_trace",
+        "iterations",
+        "converged",
+        "bic",
+        "aic",
+        "params",
+    ] {
+        assert!(doc.get(key).is_some(), "key {key} missing: {doc}");
+    }
+    let ll = doc["log_likelihood"].as_f64().unwrap();
+    assert!((ll - -1130.264).abs() < 0.01, "log-likelihood {ll}");
+
+    let trace: Vec<f64> = doc["elbo_trace"]
+        .as_array()
+        .expect("elbo_trace is an array")
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(!trace.is_empty());
+    for pair in trace.windows(2) {
+        assert!(pair[1] >= pair[0], "ELBO decreased: {trace:?}");
+    }
+    assert_eq!(
+        *trace.last().unwrap(),
+        ll,
+        "the last ELBO is the log-likelihood"
+    );
+    let iterations = doc["iterations"].as_u64().expect("iterations") as usize;
+    assert_eq!(trace.len(), iterations + 1);
+    assert_eq!(doc["converged"], Value::Bool(true));
+
+    let (bic, aic) = (doc["bic"].as_f64().unwrap(), doc["aic"].as_f64().unwrap());
+    let p = doc["free_parameters"].as_u64().unwrap() as f64;
+    assert_eq!(p, 11.0, "2 weights - 1 + 2x2 means + 2x3 covariances");
+    assert!((aic - (-2.0 * ll + 2.0 * p)).abs() < 1e-9);
+    assert!((bic - (-2.0 * ll + p * 272f64.ln())).abs() < 1e-9);
+
+    let params = &doc["params"];
+    assert_eq!(shape(&params["w"]), [2]);
+    assert_eq!(shape(&params["mu"]), [2, 2]);
+    assert_eq!(shape(&params["Sigma"]), [2, 2, 2]);
+    let w = numbers(&params["w"]);
+    assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{w:?}");
+    assert_eq!(doc["n_rows"], 272);
+    assert_eq!(doc["constants"]["K"], 2);
+    assert_eq!(doc["assignments"].as_array().unwrap().len(), 272);
+}
+
+#[test]
+fn set_k_and_init_from_a_previous_fit() {
+    let tmp = TempDir::new("set_k_init");
+    let first = tmp.file("fit.json");
+    let again = tmp.file("again.json");
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/iris.csv",
+        "--set",
+        "K=3",
+        "--out",
+        &first,
+        "--quiet",
+    ]);
+    let doc = read_json(&first);
+    assert_eq!(shape(&doc["params"]["w"]), [3]);
+    assert_eq!(shape(&doc["params"]["mu"]), [3, 4]);
+    assert_eq!(shape(&doc["params"]["Sigma"]), [3, 4, 4]);
+    assert_eq!(doc["constants"]["K"], 3);
+
+    // Starting from the fitted parameters with no iteration gives back their log-likelihood.
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/iris.csv",
+        "--set",
+        "K=3",
+        "--init",
+        &first,
+        "--max-iter",
+        "0",
+        "--out",
+        &again,
+        "--quiet",
+    ]);
+    let redo = read_json(&again);
+    let (a, b) = (
+        doc["log_likelihood"].as_f64().unwrap(),
+        redo["log_likelihood"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() <= 1e-9 * a.abs(), "{a} vs {b}");
+    assert_eq!(redo["iterations"], 0);
+    assert_eq!(redo["params"], doc["params"]);
+}
+
+#[test]
+fn init_with_the_wrong_number_of_components_names_the_parameter() {
+    let tmp = TempDir::new("init_wrong_k");
+    let k3 = tmp.file("k3.json");
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/iris.csv",
+        "--set",
+        "K=3",
+        "--out",
+        &k3,
+        "--quiet",
+    ]);
+    // The model's default K is 2.
+    let err = jensen_fails(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/iris.csv",
+        "--init",
+        &k3,
+    ]);
+    assert!(err.contains(&k3), "{err}");
+    assert!(err.contains("`w`") && err.contains("shape"), "{err}");
+}
+
+#[test]
+fn thread_count_does_not_change_the_result() {
+    let tmp = TempDir::new("threads");
+    let mut texts = Vec::new();
+    for threads in ["1", "2"] {
+        let path = tmp.file(&format!("t{threads}.json"));
+        jensen_ok(&[
+            "fit",
+            "models/gmm.em",
+            "--data",
+            "data/iris.csv",
+            "--set",
+            "K=3",
+            "--seed",
+            "7",
+            "--restarts",
+            "3",
+            "--threads",
+            threads,
+            "--out",
+            &path,
+            "--quiet",
+        ]);
+        texts.push(std::fs::read_to_string(&path).unwrap());
+    }
+    assert_eq!(
+        raw_value(&texts[0], "params"),
+        raw_value(&texts[1], "params"),
+        "params differ between 1 and 2 threads"
+    );
+    assert!(raw_value(&texts[0], "params").contains("\"Sigma\""));
+    for key in [
+        "log_likelihood",
+        "elbo_trace",
+        "restart",
+        "restart_log_likelihoods",
+    ] {
+        assert_eq!(
+            raw_value(&texts[0], key),
+            raw_value(&texts[1], key),
+            "{key} differs"
+        );
+    }
+    let doc = serde_json::from_str::<Value>(&texts[0]).unwrap();
+    assert_eq!(
+        doc["restart_log_likelihoods"].as_array().unwrap().len(),
+        3,
+        "one final log-likelihood per restart"
+    );
+}
+
+/// More rows than one parallel task (4096), so the E-step statistics of several chunks are
+/// merged: still the same bits with 1 or 3 threads.
+#[test]
+fn thread_count_does_not_change_a_multi_chunk_result() {
+    let tmp = TempDir::new("threads_chunks");
+    let csv = tmp.file("big.csv");
+    let faithful = std::fs::read_to_string(format!("{ROOT}/data/faithful.csv")).unwrap();
+    let mut text = String::from("eruptions,waiting\n");
+    for copy in 0..40 {
+        for line in faithful.lines().skip(1) {
+            let (e, w) = line.split_once(',').unwrap();
+            let jitter = copy as f64 * 1e-3;
+            text.push_str(&format!(
+                "{},{}\n",
+                e.parse::<f64>().unwrap() + jitter,
+                w.parse::<f64>().unwrap() - jitter
+            ));
+        }
+    }
+    std::fs::write(&csv, text).unwrap();
+    let mut texts = Vec::new();
+    for threads in ["1", "3"] {
+        let path = tmp.file(&format!("t{threads}.json"));
+        jensen_ok(&[
+            "fit",
+            "models/gmm.em",
+            "--data",
+            &csv,
+            "--seed",
+            "3",
+            "--restarts",
+            "2",
+            "--threads",
+            threads,
+            "--out",
+            &path,
+            "--quiet",
+        ]);
+        texts.push(std::fs::read_to_string(&path).unwrap());
+    }
+    let doc = serde_json::from_str::<Value>(&texts[0]).unwrap();
+    assert_eq!(doc["n_rows"], 272 * 40);
+    for key in ["params", "log_likelihood", "elbo_trace"] {
+        assert_eq!(
+            raw_value(&texts[0], key),
+            raw_value(&texts[1], key),
+            "{key} differs between 1 and 3 threads"
+        );
+    }
+}
+
+#[test]
+fn posterior_csv_has_one_row_per_data_row() {
+    let tmp = TempDir::new("posterior");
+    let post = tmp.file("post.csv");
+    let summary = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--posterior",
+        &post,
+        "--quiet",
+    ]);
+    let text = std::fs::read_to_string(&post).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("r0,r1,assignment,log_likelihood"));
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|c| c.parse::<f64>().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 272);
+    let mut total = 0.0;
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.len(), 4, "row {i}");
+        assert!(row.iter().all(|v| v.is_finite()), "row {i}: {row:?}");
+        assert!((row[0] + row[1] - 1.0).abs() < 1e-9, "row {i}: {row:?}");
+        let assignment = row[2] as usize;
+        assert!(assignment < 2);
+        assert!(row[assignment] >= row[1 - assignment], "row {i}: {row:?}");
+        total += row[3];
+    }
+    // Per-row log-likelihoods add up to the reported total.
+    assert!((total - -1130.264).abs() < 0.01, "{total}");
+    assert!(summary.contains("log-likelihood -1130.26"), "{summary}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors of fit
+
+#[test]
+fn bad_cell_error_names_file_row_and_column() {
+    let tmp = TempDir::new("bad_cell");
+    let csv = tmp.file("bad.csv");
+    std::fs::write(&csv, "eruptions,waiting\n3.6,79\n1.8,abc\n3.3,74\n").unwrap();
+    let err = jensen_fails(&["fit", "models/gmm.em", "--data", &csv]);
+    assert!(err.contains(&csv), "file: {err}");
+    assert!(err.contains("row 2"), "row: {err}");
+    assert!(err.contains("line 3"), "line: {err}");
+    assert!(err.contains("`waiting`"), "column: {err}");
+    assert!(err.contains("`abc` is not a number"), "{err}");
+}
+
+#[test]
+fn bad_value_error_names_file_row_and_column() {
+    let tmp = TempDir::new("bad_value");
+    let csv = tmp.file("counts.csv");
+    std::fs::write(&csv, "year,discoveries\n1860,5\n1861,2.5\n").unwrap();
+    let err = jensen_fails(&["fit", "models/poisson_mix.em", "--data", &csv]);
+    assert!(err.contains(&csv), "file: {err}");
+    assert!(err.contains("row 2"), "row: {err}");
+    assert!(err.contains("`discoveries`"), "column: {err}");
+    assert!(err.contains("a count"), "{err}");
+}
+
+#[test]
+fn missing_data_file_cannot_be_read() {
+    let err = jensen_fails(&["fit", "models/gmm.em", "--data", "data/no_such_file.csv"]);
+    assert!(err.contains("cannot read"), "{err}");
+    assert!(err.contains("data/no_such_file.csv"), "{err}");
+}
+
+#[test]
+fn missing_model_file_cannot_be_read() {
+    let err = jensen_fails(&[
+        "fit",
+        "models/no_such_model.em",
+        "--data",
+        "data/faithful.csv",
+    ]);
+    assert!(err.contains("cannot read"), "{err}");
+    assert!(err.contains("models/no_such_model.em"), "{err}");
+}
+
+#[test]
+fn missing_column_lists_the_available_columns() {
+    let tmp = TempDir::new("missing_column");
+    let csv = tmp.file("quakes.csv");
+    std::fs::write(&csv, "lat,long,depth,mag\n-20.42,181.62,562,4.8\n").unwrap();
+    let err = jensen_fails(&["fit", "models/quakes_mixed.em", "--data", &csv]);
+    assert!(err.contains(&csv), "{err}");
+    assert!(err.contains("`stations`"), "{err}");
+    assert!(err.contains("lat, long, depth, mag"), "{err}");
+}
+
+#[test]
+fn bad_constants_are_rejected() {
+    let err = jensen_fails(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--set",
+        "K=0",
+    ]);
+    assert!(err.contains("`K`") && err.contains("at least 1"), "{err}");
+    let err = jensen_fails(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--set",
+        "J=3",
+    ]);
+    assert!(
+        err.contains("`J`") && err.contains("not a constant"),
+        "{err}"
+    );
+    let err = jensen_fails(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--set",
+        "K=two",
+    ]);
+    assert!(err.contains("whole number"), "{err}");
+}
+
+#[test]
+fn fewer_rows_than_components_is_reported() {
+    let tmp = TempDir::new("few_rows");
+    let csv = tmp.file("two.csv");
+    std::fs::write(&csv, "eruptions,waiting\n3.6,79\n1.8,54\n").unwrap();
+    let err = jensen_fails(&["fit", "models/gmm.em", "--data", &csv, "--set", "K=3"]);
+    assert!(err.contains("fewer than the 3 components"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// check, explain, generate
+
+#[test]
+fn check_reports_an_unknown_name_with_a_suggestion() {
+    let err = jensen_fails(&["check", "tests/err/unknown_name.em"]);
+    assert!(err.contains("unknown name"), "{err}");
+    assert!(err.contains("did you mean"), "{err}");
+    assert!(err.contains("tests/err/unknown_name.em"), "{err}");
+}
+
+#[test]
+fn check_accepts_a_good_model() {
+    let out = jensen_ok(&["check", "models/gmm.em"]);
+    assert!(out.contains("models/gmm.em: ok"), "{out}");
+}
+
+#[test]
+fn explain_prints_the_m_step() {
+    let out = jensen_ok(&["explain", "models/gmm.em"]);
+    assert!(out.contains("M-step"), "{out}");
+    assert!(out.contains("E-step"), "{out}");
+    assert!(out.contains("ELBO"), "{out}");
+}
+
+#[test]
+fn generate_prints_the_model_impl() {
+    let out = jensen_ok(&["generate", "models/gmm.em"]);
+    assert!(out.contains("impl MixtureModel for GmmModel"), "{out}");
+}
+
+#[test]
+fn every_command_reports_a_missing_model_file() {
+    for cmd in ["check", "explain", "generate"] {
+        let err = jensen_fails(&[cmd, "models/no_such_model.em"]);
+        assert!(err.contains("cannot read"), "{cmd}: {err}");
+    }
+}
