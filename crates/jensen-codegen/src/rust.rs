@@ -752,6 +752,7 @@ impl Gen<'_> {
         let m_step = self.m_step();
         let expected = self.expected();
         let free = self.free_parameters();
+        let magnitude = self.magnitude();
         let neutral = self.neutral();
         let features = self.features();
         let reseed = self.reseed();
@@ -783,6 +784,8 @@ impl Gen<'_> {
                 #expected
 
                 fn free_parameters(&self) -> usize { #free }
+
+                #magnitude
 
                 #neutral
                 #features
@@ -1413,6 +1416,29 @@ impl Gen<'_> {
             quote!(#(#copies *)* #each)
         });
         quote!(#(#terms)+*)
+    }
+
+    /// `Σ |ln x!|` of the Poisson blocks (terms that cancel in the log-likelihood).
+    fn magnitude(&self) -> TokenStream {
+        let terms: Vec<TokenStream> = self
+            .plan
+            .blocks
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| matches!(b.kind, BlockKind::Poisson { .. }))
+            .map(|(b, _)| {
+                let lf = self.moment(b, "log_factorial");
+                quote!(self.#lf.sum().abs())
+            })
+            .collect();
+        if terms.is_empty() {
+            return quote!();
+        }
+        quote! {
+            fn log_density_magnitude(&self) -> f64 {
+                #(#terms)+*
+            }
+        }
     }
 
     fn neutral(&self) -> TokenStream {

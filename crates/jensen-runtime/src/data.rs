@@ -20,7 +20,7 @@ impl ValueKind {
     fn describe(self) -> String {
         match self {
             ValueKind::Real => "a finite number".into(),
-            ValueKind::Count => "a non-negative whole number (a count)".into(),
+            ValueKind::Count => "a non-negative whole number (a count) below 2^53".into(),
             ValueKind::Binary => "0 or 1".into(),
             ValueKind::Category(n) => format!("a whole number in 0..{n}"),
         }
@@ -31,12 +31,15 @@ impl ValueKind {
         v.is_finite()
             && match self {
                 ValueKind::Real => true,
-                ValueKind::Count => v >= 0.0 && v.fract() == 0.0,
+                ValueKind::Count => (0.0..=MAX_EXACT).contains(&v) && v.fract() == 0.0,
                 ValueKind::Binary => v == 0.0 || v == 1.0,
                 ValueKind::Category(n) => v >= 0.0 && v.fract() == 0.0 && (v as usize) < n,
             }
     }
 }
+
+/// Largest count stored exactly in an `f64` (2^53).
+pub const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
 
 /// A value that its data item does not admit (row and column are 0-based here; the CLI
 /// reports file rows and column names).

@@ -105,6 +105,11 @@ pub trait MixtureModel: Sync {
     ) -> Result<f64, NumericalIssue>;
     /// Number of free parameters, for BIC and AIC.
     fn free_parameters(&self) -> usize;
+    /// Size of terms that cancel in the log-likelihood (e.g. `Σ ln x!` of count data), so
+    /// the monotonicity guard allows for their round-off. Zero for most models.
+    fn log_density_magnitude(&self) -> f64 {
+        0.0
+    }
     /// Parameters used only as the centre of the statistics during initialisation
     /// (component means at the data mean, unit variances, uniform weights).
     fn neutral_params(&self) -> Self::Params;

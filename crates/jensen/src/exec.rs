@@ -169,6 +169,35 @@ impl<'a> PlanModel<'a> {
                 ElemType::Prob | ElemType::ProbVec(_) => {
                     value.iter().all(|&v| (0.0..=1.0).contains(&v))
                 }
+                ElemType::Cov(_) => {
+                    let matrices: Vec<_> = if var.plates.is_empty() {
+                        vec![value.view()]
+                    } else {
+                        value.outer_iter().collect()
+                    };
+                    for (k, m) in matrices.iter().enumerate() {
+                        let m = m
+                            .view()
+                            .into_dimensionality::<Ix2>()
+                            .expect("cov[D] is a matrix");
+                        let scale = m
+                            .iter()
+                            .fold(0.0f64, |a, v| a.max(v.abs()))
+                            .max(f64::MIN_POSITIVE);
+                        let symmetric = m
+                            .indexed_iter()
+                            .all(|((i, j), v)| (v - m[[j, i]]).abs() <= 1e-10 * scale);
+                        if !symmetric || Cholesky::new(m).is_none() {
+                            let which = if var.plates.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (component {k})")
+                            };
+                            return Err(format!("parameter `{}`{which} is not a symmetric positive definite covariance", var.name));
+                        }
+                    }
+                    true
+                }
                 _ => true,
             };
             if !ok {
@@ -679,6 +708,10 @@ impl MixtureModel for PlanModel<'_> {
             }
         }
         Ok(total)
+    }
+
+    fn log_density_magnitude(&self) -> f64 {
+        self.log_factorial_total.iter().map(|v| v.abs()).sum()
     }
 
     fn free_parameters(&self) -> usize {
