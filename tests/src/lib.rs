@@ -68,8 +68,11 @@ pub fn bind(plan: &Plan, file: &str, consts: &[(&str, usize)]) -> Bound {
     jensen::bind(plan, &table, &opts).expect("bind")
 }
 
+/// `(model, data file, constant overrides)`.
+pub type Entry = (&'static str, &'static str, &'static [(&'static str, usize)]);
+
 /// The model files in `models/` with the data file each is fitted on and its constants.
-pub const CATALOGUE: &[(&str, &str, &[(&str, usize)])] = &[
+pub const CATALOGUE: &[Entry] = &[
     ("gmm", "faithful.csv", &[]),
     ("gmm_diag", "faithful.csv", &[]),
     ("gmm_spherical", "faithful.csv", &[]),

@@ -135,7 +135,7 @@ fn synthetic() -> jensen::Table {
         ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     };
     let n = 30_000;
-    let mut cols = vec![Vec::with_capacity(n); 3];
+    let mut cols: Vec<Vec<f64>> = (0..3).map(|_| Vec::with_capacity(n)).collect();
     for i in 0..n {
         let c = (i % 3) as f64;
         for (d, col) in cols.iter_mut().enumerate() {

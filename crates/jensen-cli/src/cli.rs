@@ -44,7 +44,7 @@ enum Command {
         name: Option<String>,
     },
     /// Fit a model file to a CSV file by EM (no cargo needed).
-    Fit(FitArgs),
+    Fit(Box<FitArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -165,7 +165,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Fit(args) => fit(args),
+        Command::Fit(args) => fit(*args),
     }
 }
 

@@ -12,7 +12,7 @@ pub use rust::{format_module, generate, generate_module, Generated};
 
 /// `gmm_diag` → `GmmDiag`.
 pub fn camel_case(name: &str) -> String {
-    name.split(|c: char| c == '_' || c == '-')
+    name.split(['_', '-'])
         .filter(|s| !s.is_empty())
         .map(|s| {
             let mut c = s.chars();

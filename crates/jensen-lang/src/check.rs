@@ -1049,7 +1049,7 @@ impl Checker<'_> {
                 ElemType::Vector(d) => {
                     let mean_ok = match tys[0] {
                         ArgTy::Elem(ElemType::Vector(e)) => m.same_set(d, e).then_some(()).ok_or(format!("the mean is over `{}` but `{target_name}` is over `{}`", m.sets[e].name, m.sets[d].name)),
-                        ArgTy::Number(v) if v == 0.0 => Ok(()),
+                        ArgTy::Number(0.0) => Ok(()),
                         ArgTy::Other => Ok(()), // judged by the derivation (linear-Gaussian means)
                         _ => Err(format!("declare e.g. `param mu[K]: vector[{}]`", m.sets[d].name)),
                     };

@@ -606,7 +606,7 @@ fn fit_in_pool<M: MixtureModel>(
         .responsibilities
         .rows()
         .into_iter()
-        .map(|row| argmax(row))
+        .map(argmax)
         .collect();
     Ok(FitResult {
         params: run.params,

@@ -29,10 +29,13 @@ pub struct PlanModel<'a> {
     columns: Vec<Option<Array2<f64>>>,
     k: usize,
     /// Whole-data moments of each block's data: means, covariance (full blocks), variances.
-    moments: Vec<(Array1<f64>, Option<Array2<f64>>, Array1<f64>)>,
+    moments: Vec<Moments>,
     /// `-Σ_n ln x_n!` of each Poisson block.
     log_factorial_total: Vec<f64>,
 }
+
+/// Whole-data `(means, covariance of full blocks, variances)` of a block's data.
+type Moments = (Array1<f64>, Option<Array2<f64>>, Array1<f64>);
 
 /// Per-iteration quantities derived from the parameters.
 #[derive(Debug)]
