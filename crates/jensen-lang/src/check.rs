@@ -1,4 +1,4 @@
-//! Names, sizes and types: [`ast::File`](crate::ast::File) → [`Model`], reporting every problem.
+//! Names, sizes and types: [`ast::File`] → [`Model`], reporting every problem.
 
 use std::collections::HashMap;
 

@@ -1,5 +1,5 @@
 //! The jensen model language, stage by stage: [`parse`] (pest grammar → spanned [`ast`]),
-//! [`check`] (names, sizes and types → the model [`ir`]), and [`derive`] (IR → the
+//! [`check`] (names, sizes and types → the model [`ir`]), and [`derive`](mod@derive) (IR → the
 //! [`plan`] of closed-form EM updates). Every stage reports all its problems as
 //! [`Diagnostic`]s with a span and a hint; nothing here panics on user input.
 

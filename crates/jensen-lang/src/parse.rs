@@ -1,4 +1,4 @@
-//! Source text → [`ast::File`], with every syntax error of the file reported.
+//! Source text → [`crate::ast::File`], with every syntax error of the file reported.
 //!
 //! The file is cut into logical lines (a line continues while a bracket is open), and the
 //! pest grammar parses each on its own, so a syntax error costs only its own line.
