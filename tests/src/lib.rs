@@ -37,6 +37,14 @@ pub mod models {
     #[derive(jensen::Model)]
     #[model(file = "../models/quakes_mixed.em")]
     pub struct QuakesMixed;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/digits_labelled.em")]
+    pub struct DigitsLabelled;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/shared_variance.em")]
+    pub struct SharedVariance;
 }
 
 /// The repository root.
@@ -80,4 +88,6 @@ pub const CATALOGUE: &[Entry] = &[
     ("poisson_mix", "discoveries.csv", &[]),
     ("bernoulli_mix", "digits_binary.csv", &[]),
     ("quakes_mixed", "quakes.csv", &[]),
+    ("digits_labelled", "digits_binary.csv", &[]),
+    ("shared_variance", "iris.csv", &[]),
 ];

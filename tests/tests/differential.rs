@@ -142,6 +142,27 @@ differential!(
     QuakesMixedConsts::default()
 );
 
+differential!(
+    bernoulli_and_categorical,
+    "digits_labelled",
+    DigitsLabelledModel,
+    DigitsLabelledData {
+        x: matrix,
+        label: column
+    },
+    DigitsLabelledConsts::default()
+);
+differential!(
+    shared_variance_across_statements,
+    "shared_variance",
+    SharedVarianceModel,
+    SharedVarianceData {
+        petal_length: column,
+        petal_width: column
+    },
+    SharedVarianceConsts::default()
+);
+
 #[test]
 fn every_model_file_is_covered() {
     let mut files: Vec<String> = std::fs::read_dir(jensen_tests::root().join("models"))

@@ -85,10 +85,12 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
     };
     let over = |terms: Vec<String>| -> String {
         let inner = terms.join(" + ");
-        if per_k {
-            inner
-        } else {
+        if !per_k {
             format!("Σ_k ({inner})")
+        } else if terms.len() > 1 {
+            format!("({inner})")
+        } else {
+            inner
         }
     };
     let count = || {
@@ -260,9 +262,13 @@ pub fn explain(plan: &Plan) -> String {
         .chain((0..plan.blocks.len()).map(|b| density(plan, b).0))
         .collect();
     let _ = writeln!(out, "  ℓ[n,k] = {}", terms.join(" + "));
+    let mut shown: Vec<String> = Vec::new();
     for b in 0..plan.blocks.len() {
         if let Some(d) = density(plan, b).1 {
-            let _ = writeln!(out, "    {d}");
+            if !shown.contains(&d) {
+                let _ = writeln!(out, "    {d}");
+                shown.push(d);
+            }
         }
     }
     let _ = writeln!(out, "  r[n,k] = exp(ℓ[n,k] − logsumexp_j ℓ[n,j])");

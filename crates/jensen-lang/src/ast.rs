@@ -70,8 +70,10 @@ pub struct Decl {
     pub plates: Vec<Ident>,
     /// Element type.
     pub ty: TypeExpr,
-    /// CSV columns a data item is read from.
+    /// CSV columns a data item is read from (`from (a, b)`).
     pub columns: Option<Vec<Ident>>,
+    /// Columns left out of "every other numeric column" (`except (label)`).
+    pub except: Option<Vec<Ident>>,
     /// The whole line.
     pub span: Span,
 }

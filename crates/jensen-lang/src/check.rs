@@ -275,6 +275,17 @@ impl Checker<'_> {
             );
             return;
         }
+        if let Some(cols) = &d.except {
+            let vector = matches!(ty, ElemType::Vector(_) | ElemType::BinaryVec(_));
+            if d.kind != DeclKind::Data || !vector {
+                self.error(
+                    Diagnostic::error("E-from", cols[0].span, "only vector-valued data items take `except (...)`")
+                        .label("here")
+                        .hint("`except` reads every numeric column but these into a `vector[D]` or `binary[D]` item; name one column with `from (col)` instead"),
+                );
+                return;
+            }
+        }
         if let Some(cols) = &d.columns {
             if d.kind != DeclKind::Data {
                 self.error(
@@ -330,6 +341,10 @@ impl Checker<'_> {
             ty,
             columns: d
                 .columns
+                .as_ref()
+                .map(|c| c.iter().map(|i| i.name.clone()).collect()),
+            except: d
+                .except
                 .as_ref()
                 .map(|c| c.iter().map(|i| i.name.clone()).collect()),
             span: d.span,

@@ -106,6 +106,8 @@ pub struct Var {
     pub ty: ElemType,
     /// Columns to read (data only).
     pub columns: Option<Vec<String>>,
+    /// Columns to leave out of "every other numeric column" (data only).
+    pub except: Option<Vec<String>>,
     /// Declaration line.
     pub span: Span,
     /// The declaration as text, e.g. `param mu[K]: vector[D]`.

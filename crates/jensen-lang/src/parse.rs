@@ -124,23 +124,24 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Item {
             let mut plates = Vec::new();
             let mut ty = None;
             let mut columns = None;
+            let mut except = None;
+            let column_list = |p: Pair<'_, Rule>| -> Vec<Ident> {
+                p.into_inner()
+                    .map(|c| {
+                        let inner = c.into_inner().next().expect("grammar: column");
+                        let mut id = ident(inner, offset);
+                        id.name = id.name.trim_matches('"').to_string();
+                        id
+                    })
+                    .collect()
+            };
             for p in pair.into_inner() {
                 match p.as_rule() {
                     Rule::ident => name = Some(ident(p, offset)),
                     Rule::plates => plates = p.into_inner().map(|i| ident(i, offset)).collect(),
                     Rule::named_type | Rule::range_type => ty = Some(type_expr(p, offset)),
-                    Rule::from_clause => {
-                        columns = Some(
-                            p.into_inner()
-                                .map(|c| {
-                                    let inner = c.into_inner().next().expect("grammar: column");
-                                    let mut id = ident(inner, offset);
-                                    id.name = id.name.trim_matches('"').to_string();
-                                    id
-                                })
-                                .collect(),
-                        )
-                    }
+                    Rule::from_clause => columns = Some(column_list(p)),
+                    Rule::except_clause => except = Some(column_list(p)),
                     _ => {}
                 }
             }
@@ -150,6 +151,7 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Item {
                 plates,
                 ty: ty.expect("grammar: declaration type"),
                 columns,
+                except,
                 span: whole,
             })
         }
@@ -286,6 +288,7 @@ fn rule_name(rule: &Rule) -> &'static str {
         }
         Rule::size => "a size",
         Rule::from_clause => "`from (columns)`",
+        Rule::except_clause => "`except (columns)`",
         Rule::expr | Rule::indexed | Rule::call => "an expression",
         Rule::args => "arguments",
         Rule::add | Rule::sub | Rule::mul => "an operator",

@@ -239,6 +239,32 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                 cols.iter()
                     .map(|c| column_index(&var.name, c))
                     .collect::<Result<_, _>>()?
+            } else if let Some(except) = &var.except {
+                // Every numeric column not excluded and not claimed by another data item.
+                let claimed = |h: &String| {
+                    except.contains(h)
+                        || opts.exclude.contains(h)
+                        || data_vars.iter().any(|&o| {
+                            o != v && {
+                                let other = &model.vars[o];
+                                opts.columns
+                                    .get(&other.name)
+                                    .or(other.columns.as_ref())
+                                    .map_or(other.name == *h, |c| c.contains(h))
+                            }
+                        })
+                };
+                // Columns named in `except` need not be present: the clause only removes.
+                let all: Vec<usize> = (0..table.headers.len())
+                    .filter(|&i| table.columns[i].is_some() && !claimed(&table.headers[i]))
+                    .collect();
+                if all.is_empty() {
+                    return Err(BindError::NoColumns {
+                        file,
+                        item: var.name.clone(),
+                    });
+                }
+                all
             } else if let Some(i) = table.headers.iter().position(|h| *h == var.name) {
                 vec![column_index(&var.name, &table.headers[i])?]
             } else if vector && data_vars.len() == 1 {
