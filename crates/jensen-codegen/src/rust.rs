@@ -528,6 +528,29 @@ impl Gen<'_> {
             .collect()
     }
 
+    /// `Vec<Cholesky>` of a full covariance parameter (one per component, or one if tied),
+    /// failing with the component whose matrix is not positive definite.
+    fn cholesky_factors(&self, p: PRef) -> TokenStream {
+        let k = self.k();
+        let pname = self.plan.name(p.param);
+        let field = self.var(p.param);
+        if p.per_component {
+            quote! {
+                (0..#k)
+                    .map(|k| {
+                        Cholesky::new(params.#field.index_axis(Axis(0), k))
+                            .ok_or_else(|| NumericalIssue::NotPositiveDefinite { param: #pname.into(), component: Some(k) })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        } else {
+            quote! {
+                vec![Cholesky::new(params.#field.view())
+                    .ok_or_else(|| NumericalIssue::NotPositiveDefinite { param: #pname.into(), component: None })?]
+            }
+        }
+    }
+
     fn chol_field(&self, b: usize) -> Ident {
         format_ident!("{}_chol", self.plan.block_prefix(b))
     }
@@ -804,23 +827,8 @@ impl Gen<'_> {
         let mut fields = Vec::new();
         for (b, p) in self.full_chols() {
             let f = self.chol_field(b);
-            let pname = self.plan.name(p.param);
-            let field = self.var(p.param);
-            if p.per_component {
-                lets.push(quote! {
-                    let #f = (0..#k)
-                        .map(|k| {
-                            Cholesky::new(params.#field.index_axis(Axis(0), k))
-                                .ok_or_else(|| NumericalIssue::NotPositiveDefinite { param: #pname.into(), component: Some(k) })
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                });
-            } else {
-                lets.push(quote! {
-                    let #f = vec![Cholesky::new(params.#field.view())
-                        .ok_or_else(|| NumericalIssue::NotPositiveDefinite { param: #pname.into(), component: None })?];
-                });
-            }
+            let value = self.cholesky_factors(p);
+            lets.push(quote!(let #f = #value;));
             fields.push(quote!(#f));
         }
         for (b, block) in self.plan.blocks.iter().enumerate() {
@@ -1308,19 +1316,8 @@ impl Gen<'_> {
                     match cov {
                         Cov::Full(cv) => {
                             let sc = self.stat(bi, StatKind::Scatter);
-                            let field = self.var(cv.param);
-                            let pname = self.plan.name(cv.param);
-                            pre = if cv.per_component {
-                                quote! {
-                                    let chol = (0..#k)
-                                        .map(|k| Cholesky::new(params.#field.index_axis(Axis(0), k)).ok_or_else(|| NumericalIssue::NotPositiveDefinite { param: #pname.into(), component: Some(k) }))
-                                        .collect::<Result<Vec<_>, _>>()?;
-                                }
-                            } else {
-                                quote! {
-                                    let chol = vec![Cholesky::new(params.#field.view()).ok_or_else(|| NumericalIssue::NotPositiveDefinite { param: #pname.into(), component: None })?];
-                                }
-                            };
+                            let value = self.cholesky_factors(cv);
+                            pre = quote!(let chol = #value;);
                             let idx = if cv.per_component { quote!(k) } else { quote!(0) };
                             quote!(gaussian::mvn_full_expected(counts[k], #cm, stats.#sum.row(k), stats.#sc.index_axis(Axis(0), k), #m, &chol[#idx]))
                         }

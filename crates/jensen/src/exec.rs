@@ -146,6 +146,37 @@ impl<'a> PlanModel<'a> {
         self.plan.name(p.param)
     }
 
+    /// The mixing weights.
+    fn weights<'p>(&self, params: &'p DynParams) -> ArrayView1<'p, f64> {
+        let (_, _, _, weights) = self.plan.mixture();
+        params
+            .get(self.plan.name(weights))
+            .expect("checked")
+            .view()
+            .into_dimensionality::<Ix1>()
+            .expect("simplex")
+    }
+
+    /// Cholesky factors of a full covariance parameter: one per component, or one if tied.
+    fn cholesky_factors(
+        &self,
+        params: &DynParams,
+        p: PRef,
+    ) -> Result<Vec<Cholesky>, NumericalIssue> {
+        let copies = if p.per_component { self.k } else { 1 };
+        (0..copies)
+            .map(|k| {
+                let m = part(params, self.name(p), p.per_component, k)
+                    .into_dimensionality::<Ix2>()
+                    .expect("matrix");
+                Cholesky::new(m).ok_or_else(|| NumericalIssue::NotPositiveDefinite {
+                    param: self.name(p).to_string(),
+                    component: p.per_component.then_some(k),
+                })
+            })
+            .collect()
+    }
+
     /// Checks user-supplied parameters: names, shapes and constraints.
     pub fn check_params(&self, params: &DynParams) -> Result<DynParams, String> {
         params.check_shapes(&self.param_shapes())?;
@@ -258,13 +289,7 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn prepare(&self, params: &DynParams) -> Result<ExecCache, NumericalIssue> {
-        let (_, _, _, weights) = self.plan.mixture();
-        let w = params
-            .get(self.plan.name(weights))
-            .expect("checked")
-            .view()
-            .into_dimensionality::<Ix1>()
-            .expect("simplex");
+        let w = self.weights(params);
         let log_w = w.mapv(f64::ln);
         let mut chol = Vec::new();
         let mut log_probs = Vec::new();
@@ -274,20 +299,7 @@ impl MixtureModel for PlanModel<'_> {
             match b.kind {
                 BlockKind::MvNormal {
                     cov: Cov::Full(p), ..
-                } => {
-                    let copies = if p.per_component { self.k } else { 1 };
-                    for k in 0..copies {
-                        let m = part(params, self.name(p), p.per_component, k)
-                            .into_dimensionality::<Ix2>()
-                            .expect("matrix");
-                        factors.push(Cholesky::new(m).ok_or_else(|| {
-                            NumericalIssue::NotPositiveDefinite {
-                                param: self.name(p).to_string(),
-                                component: p.per_component.then_some(k),
-                            }
-                        })?);
-                    }
-                }
+                } => factors = self.cholesky_factors(params, p)?,
                 BlockKind::Categorical { probs } => {
                     let mut m = Array2::zeros((
                         self.k,
@@ -619,33 +631,14 @@ impl MixtureModel for PlanModel<'_> {
         centre: &DynParams,
         params: &DynParams,
     ) -> Result<f64, NumericalIssue> {
-        let (_, _, _, weights) = self.plan.mixture();
-        let w = params
-            .get(self.plan.name(weights))
-            .expect("checked")
-            .view()
-            .into_dimensionality::<Ix1>()
-            .expect("simplex");
+        let w = self.weights(params);
         let mut total = discrete::categorical_expected(counts, w);
         for (bi, b) in self.plan.blocks.iter().enumerate() {
             let st = &stats.blocks[bi];
             let chol: Vec<Cholesky> = match b.kind {
                 BlockKind::MvNormal {
                     cov: Cov::Full(c), ..
-                } => {
-                    let copies = if c.per_component { self.k } else { 1 };
-                    (0..copies)
-                        .map(|k| {
-                            let m = part(params, self.name(c), c.per_component, k)
-                                .into_dimensionality::<Ix2>()
-                                .expect("matrix");
-                            Cholesky::new(m).ok_or_else(|| NumericalIssue::NotPositiveDefinite {
-                                param: self.name(c).to_string(),
-                                component: c.per_component.then_some(k),
-                            })
-                        })
-                        .collect::<Result<_, _>>()?
-                }
+                } => self.cholesky_factors(params, c)?,
                 _ => Vec::new(),
             };
             total += self.log_factorial_total[bi];
