@@ -5,7 +5,7 @@
 //! `include_str!`, so the crate rebuilds when it changes. Errors in the model file become a
 //! `compile_error!` that names `file:line:col` for every diagnostic.
 //!
-//! ```ignore
+//! ```text
 //! #[derive(jensen::Model)]
 //! #[model(file = "models/gmm.em")]
 //! pub struct Gmm;
