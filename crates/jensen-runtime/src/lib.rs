@@ -4,6 +4,7 @@
 //! `jensen-codegen` and the plan executor in `jensen` — implement [`MixtureModel`] on top
 //! of the same kernels in [`kernels`], so they compute the same numbers in the same order.
 
+pub mod chain;
 pub mod data;
 pub mod em;
 pub mod error;
