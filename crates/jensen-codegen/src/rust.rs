@@ -854,7 +854,6 @@ impl Gen<'_> {
 
     fn log_joint(&self) -> TokenStream {
         let cache = self.item("Cache");
-        let k = self.k();
         let (_, _, _, weights) = self.plan.mixture();
         let prior = format!(" {}", self.plan.model.factors[self.prior_factor()].text);
         let _ = weights;
@@ -905,16 +904,7 @@ impl Gen<'_> {
                     quote!(discrete::categorical_add_log_density(x, cache.#f.row(k), out.column_mut(k)))
                 }
             };
-            let doc = format!(" {}", self.statement(b));
-            quote! {
-                #[doc = #doc]
-                {
-                    #rows
-                    for k in 0..#k {
-                        #call;
-                    }
-                }
-            }
+            self.per_component(b, rows, call)
         });
         let blocks: TokenStream = blocks.collect();
         let (p, ws) = usage(&blocks);
@@ -928,6 +918,21 @@ impl Gen<'_> {
         }
     }
 
+    /// `// statement` then, with the block's rows bound to `x`, `call` for every component.
+    fn per_component(&self, b: &Block, rows: TokenStream, call: TokenStream) -> TokenStream {
+        let k = self.k();
+        let doc = format!(" {}", self.statement(b));
+        quote! {
+            #[doc = #doc]
+            {
+                #rows
+                for k in 0..#k {
+                    #call;
+                }
+            }
+        }
+    }
+
     fn prior_factor(&self) -> usize {
         match self.plan.latent {
             jensen_lang::plan::Latent::Categorical { factor, .. } => factor,
@@ -937,7 +942,6 @@ impl Gen<'_> {
     fn accumulate(&self) -> TokenStream {
         let cache = self.item("Cache");
         let stats = self.item("Stats");
-        let k = self.k();
         let blocks = self.plan.blocks.iter().enumerate().map(|(bi, b)| {
             let rows = self.data_rows(b);
             let p = quote!(p);
@@ -975,16 +979,7 @@ impl Gen<'_> {
                     quote!(discrete::accumulate_category_counts(x, resp.column(k), stats.#c.row_mut(k)))
                 }
             };
-            let doc = format!(" {}", self.statement(b));
-            quote! {
-                #[doc = #doc]
-                {
-                    #rows
-                    for k in 0..#k {
-                        #call;
-                    }
-                }
-            }
+            self.per_component(b, rows, call)
         });
         let blocks: TokenStream = blocks.collect();
         let (p, ws) = usage(&blocks);
