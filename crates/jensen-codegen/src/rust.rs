@@ -756,10 +756,9 @@ impl Gen<'_> {
         let params = self.item("Params");
         let stats = self.item("Stats");
         let cache = self.item("Cache");
-        let (_, rows_set, _, weights) = self.plan.mixture();
+        let (_, rows_set, _, _) = self.plan.mixture();
         let n = self.size(rows_set);
         let k = self.k();
-        let w = self.var(weights);
         let prepare = self.prepare();
         let log_joint = self.log_joint();
         let zero = self.stats_fields().into_iter().map(|(b, s)| {
@@ -779,7 +778,6 @@ impl Gen<'_> {
         let neutral = self.neutral();
         let features = self.features();
         let reseed = self.reseed();
-        let _ = w;
         quote! {
             impl MixtureModel for #name {
                 type Params = #params;

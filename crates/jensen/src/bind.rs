@@ -255,31 +255,19 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                         })
                 };
                 // Columns named in `except` need not be present: the clause only removes.
-                let all: Vec<usize> = (0..table.headers.len())
-                    .filter(|&i| table.columns[i].is_some() && !claimed(&table.headers[i]))
-                    .collect();
-                if all.is_empty() {
-                    return Err(BindError::NoColumns {
-                        file,
-                        item: var.name.clone(),
-                    });
-                }
-                all
+                numeric_columns(table, claimed).ok_or_else(|| BindError::NoColumns {
+                    file: file.clone(),
+                    item: var.name.clone(),
+                })?
             } else if let Some(i) = table.headers.iter().position(|h| *h == var.name) {
                 vec![column_index(&var.name, &table.headers[i])?]
             } else if vector && data_vars.len() == 1 {
-                let all: Vec<usize> = (0..table.headers.len())
-                    .filter(|&i| {
-                        table.columns[i].is_some() && !opts.exclude.contains(&table.headers[i])
-                    })
-                    .collect();
-                if all.is_empty() {
-                    return Err(BindError::NoColumns {
-                        file,
+                numeric_columns(table, |h| opts.exclude.contains(h)).ok_or_else(|| {
+                    BindError::NoColumns {
+                        file: file.clone(),
                         item: var.name.clone(),
-                    });
-                }
-                all
+                    }
+                })?
             } else {
                 return Err(BindError::MissingColumn {
                     file,
@@ -363,6 +351,14 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         n_rows: table.n_rows,
         items,
     })
+}
+
+/// Indices of the numeric columns not `skipped`; `None` when there are none.
+fn numeric_columns(table: &Table, skipped: impl Fn(&String) -> bool) -> Option<Vec<usize>> {
+    let all: Vec<usize> = (0..table.headers.len())
+        .filter(|&i| table.columns[i].is_some() && !skipped(&table.headers[i]))
+        .collect();
+    (!all.is_empty()).then_some(all)
 }
 
 fn check(file: &str, name: &str, item: &Item, kind: ValueKind) -> Result<(), BindError> {
