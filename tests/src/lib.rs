@@ -5,7 +5,7 @@ pub mod glue;
 
 use std::path::{Path, PathBuf};
 
-use jensen::bind::{BindOptions, Bound};
+use jensen::bind::{BindOptions, Bound, Sequences};
 use jensen::Plan;
 
 /// The models of `models/`, generated at compile time.
@@ -45,6 +45,22 @@ pub mod models {
     #[derive(jensen::Model)]
     #[model(file = "../models/shared_variance.em")]
     pub struct SharedVariance;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/hmm_gaussian.em")]
+    pub struct HmmGaussian;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/hmm_gaussian_diag.em")]
+    pub struct HmmGaussianDiag;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/hmm_poisson.em")]
+    pub struct HmmPoisson;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/hmm_categorical.em")]
+    pub struct HmmCategorical;
 }
 
 /// The repository root.
@@ -66,11 +82,17 @@ pub fn plan(name: &str) -> Plan {
 
 /// Reads `data/FILE` and binds it to `plan` with the given constant overrides.
 pub fn bind(plan: &Plan, file: &str, consts: &[(&str, usize)]) -> Bound {
+    bind_with(plan, file, consts, Sequences::Whole)
+}
+
+/// [`bind`], with the rows split into sequences.
+pub fn bind_with(plan: &Plan, file: &str, consts: &[(&str, usize)], sequences: Sequences) -> Bound {
     let table =
         jensen_cli::csvdata::read(root().join("data").join(file).to_str().expect("utf-8 path"))
             .expect("csv");
     let opts = BindOptions {
         consts: consts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        sequences,
         ..Default::default()
     };
     jensen::bind(plan, &table, &opts).expect("bind")
@@ -90,4 +112,8 @@ pub const CATALOGUE: &[Entry] = &[
     ("quakes_mixed", "quakes.csv", &[]),
     ("digits_labelled", "digits_binary.csv", &[]),
     ("shared_variance", "iris.csv", &[]),
+    ("hmm_gaussian", "geyser.csv", &[]),
+    ("hmm_gaussian_diag", "geyser.csv", &[]),
+    ("hmm_poisson", "discoveries.csv", &[]),
+    ("hmm_categorical", "geyser_classes.csv", &[]),
 ];

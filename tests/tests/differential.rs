@@ -1,11 +1,12 @@
 //! The generated code and the plan executor give the same ELBO trace and parameters on every
 //! model in `models/` (same data, same seed, same options).
 
+use jensen::bind::Sequences;
 use jensen::runtime::{FitOptions, FitResult, InitStrategy};
 use jensen::{DynParams, PlanModel};
 use jensen_tests::glue::{column, matrix};
 use jensen_tests::models::*;
-use jensen_tests::{bind, plan, CATALOGUE};
+use jensen_tests::{bind, bind_with, plan, CATALOGUE};
 
 fn options<P>(seed: u64) -> FitOptions<P> {
     FitOptions {
@@ -162,6 +163,68 @@ differential!(
     },
     SharedVarianceConsts::default()
 );
+
+differential!(
+    gaussian_hmm,
+    "hmm_gaussian",
+    HmmGaussianModel,
+    HmmGaussianData { x: matrix },
+    HmmGaussianConsts::default()
+);
+differential!(
+    gaussian_hmm_diagonal,
+    "hmm_gaussian_diag",
+    HmmGaussianDiagModel,
+    HmmGaussianDiagData { x: matrix },
+    HmmGaussianDiagConsts::default()
+);
+differential!(
+    poisson_hmm,
+    "hmm_poisson",
+    HmmPoissonModel,
+    HmmPoissonData {
+        discoveries: column
+    },
+    HmmPoissonConsts::default()
+);
+differential!(
+    categorical_hmm,
+    "hmm_categorical",
+    HmmCategoricalModel,
+    HmmCategoricalData { eruption: column },
+    HmmCategoricalConsts::default()
+);
+
+/// Several sequences: both back-ends split the rows the same way.
+#[test]
+fn gaussian_hmm_with_several_sequences() {
+    let lengths = [100, 99, 100];
+    let p = plan("hmm_gaussian");
+    let bound = bind_with(&p, "geyser.csv", &[], Sequences::Lengths(lengths.to_vec()));
+    assert_eq!(bound.sequences, vec![0..100, 100..199, 199..299]);
+    let executed = jensen::fit(&PlanModel::new(&p, &bound), &options(5)).expect("executor fit");
+    let data = HmmGaussianData {
+        x: matrix(&p, &bound, "x"),
+    };
+    let model = HmmGaussianModel::new(data, HmmGaussianConsts::default())
+        .and_then(|m| m.with_lengths(&lengths))
+        .expect("generated model binds");
+    let generated = jensen::fit(&model, &options(5)).expect("generated fit");
+    compare("hmm_gaussian (3 sequences)", &executed, &generated);
+    // Splitting changes the model: the sequences are independent.
+    let whole = jensen::fit(
+        &HmmGaussianModel::new(
+            HmmGaussianData {
+                x: matrix(&p, &bound, "x"),
+            },
+            HmmGaussianConsts::default(),
+        )
+        .unwrap(),
+        &options(5),
+    )
+    .unwrap();
+    assert_ne!(whole.elbo_trace[0], generated.elbo_trace[0]);
+}
 
 #[test]
 fn every_model_file_is_covered() {

@@ -148,6 +148,7 @@ fn synthetic() -> jensen::Table {
         source: "synthetic".into(),
         headers: vec!["a".into(), "b".into(), "c".into()],
         columns: cols.into_iter().map(Some).collect(),
+        text: vec![None; 3],
         n_rows: n,
     }
 }

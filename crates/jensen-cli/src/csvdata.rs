@@ -97,12 +97,15 @@ pub fn read_bytes(file: &str, bytes: &[u8]) -> Result<Table, CsvError> {
     }
     let n_rows = cells.first().map_or(0, Vec::len);
     let mut columns = Vec::with_capacity(headers.len());
+    let mut text = Vec::with_capacity(headers.len());
     for (c, col) in cells.iter().enumerate() {
         let parsed: Vec<Option<f64>> = col.iter().map(|s| s.parse::<f64>().ok()).collect();
         if n_rows > 0 && parsed.iter().all(Option::is_none) && col.iter().any(|s| !s.is_empty()) {
             columns.push(None);
+            text.push(Some(col.clone()));
             continue;
         }
+        text.push(None);
         let mut values = Vec::with_capacity(n_rows);
         for (r, (p, raw)) in parsed.iter().zip(col).enumerate() {
             match p {
@@ -129,6 +132,7 @@ pub fn read_bytes(file: &str, bytes: &[u8]) -> Result<Table, CsvError> {
         source: file.into(),
         headers,
         columns,
+        text,
         n_rows,
     })
 }

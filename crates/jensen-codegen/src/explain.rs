@@ -110,6 +110,14 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
     };
     match u.rule {
         Rule::Weights => format!("{}[k] = N[k] / N", var.name),
+        Rule::InitialProbs => format!(
+            "{}[k] = S0[k] / Σ_j S0[j]   (expected first states of the sequences)",
+            var.name
+        ),
+        Rule::Transitions => format!(
+            "{0}[j,k] = T[j,k] / Σ_k' T[j,k']   (Baum–Welch; a state never left keeps its row of {0})",
+            var.name
+        ),
         Rule::Mean => {
             let sums = u
                 .sources
@@ -199,20 +207,27 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
 /// The derived updates of a plan in math notation.
 pub fn explain(plan: &Plan) -> String {
     let mut out = String::new();
-    let (z, rows, comps, w) = plan.mixture();
-    let (zn, rn, kn, wn) = (
+    let (z, rows, comps) = plan.latent_sets();
+    let (zn, rn, kn) = (
         plan.name(z),
         &plan.model.sets[rows].name,
         &plan.model.sets[comps].name,
-        plan.name(w),
     );
+    let chain = plan.chain().map(|(p0, a)| (plan.name(p0), plan.name(a)));
     let _ = writeln!(out, "model {}", plan.model.name);
     let _ = writeln!(out);
     let _ = writeln!(out, "Structure");
-    let _ = writeln!(
-        out,
-        "  latent   {zn}[n] ∈ {{0, …, {kn}−1}}, independent for n in 0..{rn}"
-    );
+    if chain.is_some() {
+        let _ = writeln!(
+            out,
+            "  latent   {zn}[n] ∈ {{0, …, {kn}−1}}, a first-order Markov chain along each sequence of rows in 0..{rn}"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  latent   {zn}[n] ∈ {{0, …, {kn}−1}}, independent for n in 0..{rn}"
+        );
+    }
     for f in &plan.model.factors {
         let _ = writeln!(out, "  factor   {}", f.text);
     }
@@ -257,28 +272,64 @@ pub fn explain(plan: &Plan) -> String {
         let _ = writeln!(out, "  block {b}  {} — {how}", plan.name(block.data));
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "E-step (posterior of {zn}, in log space)");
-    let terms: Vec<String> = std::iter::once(format!("ln {wn}[k]"))
-        .chain((0..plan.blocks.len()).map(|b| density(plan, b).0))
-        .collect();
-    let _ = writeln!(out, "  ℓ[n,k] = {}", terms.join(" + "));
+    let emissions: Vec<String> = (0..plan.blocks.len()).map(|b| density(plan, b).0).collect();
     let mut shown: Vec<String> = Vec::new();
+    let mut densities = String::new();
     for b in 0..plan.blocks.len() {
         if let Some(d) = density(plan, b).1 {
             if !shown.contains(&d) {
-                let _ = writeln!(out, "    {d}");
+                let _ = writeln!(densities, "    {d}");
                 shown.push(d);
             }
         }
     }
-    let _ = writeln!(out, "  r[n,k] = exp(ℓ[n,k] − logsumexp_j ℓ[n,j])");
-    let _ = writeln!(out, "  ln p(x[n]) = logsumexp_k ℓ[n,k]");
+    match (plan.weights(), chain) {
+        (Some(w), _) => {
+            let wn = plan.name(w);
+            let _ = writeln!(out, "E-step (posterior of {zn}, in log space)");
+            let _ = writeln!(out, "  ℓ[n,k] = ln {wn}[k] + {}", emissions.join(" + "));
+            out.push_str(&densities);
+            let _ = writeln!(out, "  r[n,k] = exp(ℓ[n,k] − logsumexp_j ℓ[n,j])");
+            let _ = writeln!(out, "  ln p(x[n]) = logsumexp_k ℓ[n,k]");
+        }
+        (None, Some((p0, a))) => {
+            let _ = writeln!(
+                out,
+                "E-step (posterior of {zn}: scaled forward–backward along each sequence n = s, …, e)"
+            );
+            let _ = writeln!(out, "  ln b[n,k] = {}", emissions.join(" + "));
+            out.push_str(&densities);
+            let _ = writeln!(out, "  b̃[n,k] = exp(ln b[n,k] − m[n]),  m[n] = max_k ln b[n,k]   (no underflow at any length)");
+            let _ = writeln!(out, "  forward   α[s,k] ∝ {p0}[k] b̃[s,k];   α[n,k] ∝ b̃[n,k] Σ_j α[n−1,j] {a}[j,k];   c[n] = the normaliser (Σ_k α[n,k] = 1)");
+            let _ = writeln!(
+                out,
+                "  backward  β[e,k] = 1;   β[n,j] = Σ_k {a}[j,k] b̃[n+1,k] β[n+1,k] / c[n+1]"
+            );
+            let _ = writeln!(
+                out,
+                "  r[n,k] = α[n,k] β[n,k]                                  = p({zn}[n] = k | x)"
+            );
+            let _ = writeln!(out, "  ξ[n,j,k] = α[n,j] {a}[j,k] b̃[n+1,k] β[n+1,k] / c[n+1]   = p({zn}[n] = j, {zn}[n+1] = k | x)");
+            let _ = writeln!(out, "  ln p(x[s..e]) = Σ_n (ln c[n] + m[n])");
+        }
+        (None, None) => unreachable!("a plan has a mixture or a chain"),
+    }
     let _ = writeln!(out);
     let _ = writeln!(
         out,
         "Expected sufficient statistics (sums over rows: additive across chunks)"
     );
     let _ = writeln!(out, "  N[k] = Σ_n r[n,k]");
+    if chain.is_some() {
+        let _ = writeln!(
+            out,
+            "  S0[k] = Σ_sequences r[s,k]   (first row s of each sequence)"
+        );
+        let _ = writeln!(
+            out,
+            "  T[j,k] = Σ_n ξ[n,j,k]   (consecutive rows of the same sequence)"
+        );
+    }
     for (b, block) in plan.blocks.iter().enumerate() {
         let x = data(plan, block.data);
         let c = centre(plan, b);
@@ -317,14 +368,25 @@ pub fn explain(plan: &Plan) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "ELBO");
     let _ = writeln!(out, "  F(q, θ) = E_q[ln p(x, {zn} | θ)] + H(q)");
-    let _ = writeln!(
-        out,
-        "          = Σ_k N[k] ln {wn}[k] + Σ_n Σ_k r[n,k] ({}) − Σ_n Σ_k r[n,k] ln r[n,k]",
-        (0..plan.blocks.len())
-            .map(|b| density(plan, b).0)
-            .collect::<Vec<_>>()
-            .join(" + ")
-    );
+    match (plan.weights(), chain) {
+        (Some(w), _) => {
+            let _ = writeln!(
+                out,
+                "          = Σ_k N[k] ln {}[k] + Σ_n Σ_k r[n,k] ({}) − Σ_n Σ_k r[n,k] ln r[n,k]",
+                plan.name(w),
+                emissions.join(" + ")
+            );
+        }
+        (None, Some((p0, a))) => {
+            let _ = writeln!(
+                out,
+                "          = Σ_k S0[k] ln {p0}[k] + Σ_j Σ_k T[j,k] ln {a}[j,k] + Σ_n Σ_k r[n,k] ({}) + H(q)",
+                emissions.join(" + ")
+            );
+            let _ = writeln!(out, "  H(q), the entropy of the chain posterior, is ln p(x | θ°) − E_q[ln p(x, {zn} | θ°)] at the E-step's θ°");
+        }
+        (None, None) => unreachable!("a plan has a mixture or a chain"),
+    }
     let _ = writeln!(out, "  computed from the statistics above; F = ln p(x | θ) right after the E-step, and EM never decreases it");
     let _ = writeln!(out);
     let free: Vec<String> = plan

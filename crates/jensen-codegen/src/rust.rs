@@ -169,8 +169,13 @@ impl Gen<'_> {
     }
 
     fn k(&self) -> TokenStream {
-        let (_, _, comps, _) = self.plan.mixture();
+        let (_, _, comps) = self.plan.latent_sets();
         self.size(comps)
+    }
+
+    /// `(initial, transition)` field names of a chain's parameters.
+    fn chain_fields(&self) -> Option<(Ident, Ident)> {
+        self.plan.chain().map(|(p0, a)| (self.var(p0), self.var(a)))
     }
 
     /// Shape of a parameter as a tuple/usize expression for `zeros`/`from_elem`.
@@ -297,7 +302,15 @@ impl Gen<'_> {
             ),
             (
                 "::jensen::runtime",
-                &["MStepConfig", "MixtureModel", "NumericalIssue", "Workspace"][..],
+                &[
+                    "chain",
+                    "ChainPrior",
+                    "LatentStats",
+                    "MStepConfig",
+                    "MixtureModel",
+                    "NumericalIssue",
+                    "Workspace",
+                ][..],
             ),
         ]
         .iter()
@@ -581,12 +594,22 @@ impl Gen<'_> {
                 let f = format_ident!("{}_log_p", self.plan.block_prefix(b));
                 quote! { #f: Array2<f64> }
             });
+        let prior_fields = if self.plan.latent.is_chain() {
+            quote! {
+                /// `ln` of the chain's initial distribution.
+                log_initial: Array1<f64>,
+                /// `ln` of the chain's transition matrix.
+                log_transition: Array2<f64>,
+            }
+        } else {
+            quote!(log_w: Array1<f64>,)
+        };
         quote! {
             /// Quantities computed once per iteration from the parameters.
             #[derive(Debug)]
             pub struct #name {
                 params: #params,
-                log_w: Array1<f64>,
+                #prior_fields
                 #(#chols,)*
                 #(#logs,)*
             }
@@ -719,12 +742,39 @@ impl Gen<'_> {
             " Model `{}` bound to data, ready for `jensen::fit`.",
             self.plan.model.name
         );
+        let (seq_field, seq_init, seq_methods) = if self.plan.latent.is_chain() {
+            let (_, rows_set, _) = self.plan.latent_sets();
+            let n = self.size_in(rows_set, quote!(sizes));
+            (
+                quote! {
+                    /// Independent sequences: consecutive row ranges covering every row.
+                    sequences: Vec<Range<usize>>,
+                },
+                quote!(sequences: vec![0..#n],),
+                quote! {
+                    /// Splits the rows into independent sequences of these lengths (one
+                    /// sequence of every row by default).
+                    pub fn with_lengths(mut self, lengths: &[usize]) -> Result<Self, DataError> {
+                        self.sequences = chain::sequences_from_lengths(lengths, self.n_rows())?;
+                        Ok(self)
+                    }
+
+                    /// The independent sequences.
+                    pub fn sequences(&self) -> &[Range<usize>] {
+                        &self.sequences
+                    }
+                },
+            )
+        } else {
+            (quote!(), quote!(), quote!())
+        };
         quote! {
             #[doc = #doc]
             #[derive(Debug)]
             pub struct #name {
                 data: #data,
                 sizes: #sizes,
+                #seq_field
                 #(#moment_fields,)*
             }
 
@@ -735,8 +785,10 @@ impl Gen<'_> {
                     #(#checks)*
                     // Column-major storage: the kernels read each column of a block contiguously.
                     let data = #data { #(#layout,)* };
-                    Ok(Self { #(#moment_init,)* data, sizes })
+                    Ok(Self { #(#moment_init,)* #seq_init data, sizes })
                 }
+
+                #seq_methods
 
                 /// Sizes of the index sets.
                 pub fn sizes(&self) -> #sizes {
@@ -756,10 +808,26 @@ impl Gen<'_> {
         let params = self.item("Params");
         let stats = self.item("Stats");
         let cache = self.item("Cache");
-        let (_, rows_set, _, _) = self.plan.mixture();
+        let (_, rows_set, _) = self.plan.latent_sets();
         let n = self.size(rows_set);
         let k = self.k();
         let prepare = self.prepare();
+        let chain = if self.plan.latent.is_chain() {
+            quote! {
+                fn sequences(&self) -> Option<&[Range<usize>]> {
+                    Some(&self.sequences)
+                }
+
+                fn chain_prior<'c>(&self, cache: &'c #cache) -> Option<ChainPrior<'c>> {
+                    Some(ChainPrior {
+                        log_initial: cache.log_initial.view(),
+                        log_transition: cache.log_transition.view(),
+                    })
+                }
+            }
+        } else {
+            quote!()
+        };
         let log_joint = self.log_joint();
         let zero = self.stats_fields().into_iter().map(|(b, s)| {
             let f = self.stat(b, s);
@@ -811,6 +879,7 @@ impl Gen<'_> {
                 #neutral
                 #features
                 #reseed
+                #chain
             }
         }
     }
@@ -818,8 +887,17 @@ impl Gen<'_> {
     fn prepare(&self) -> TokenStream {
         let params = self.item("Params");
         let cache = self.item("Cache");
-        let (_, _, _, weights) = self.plan.mixture();
-        let w = self.var(weights);
+        let prior = match (self.plan.weights(), self.chain_fields()) {
+            (Some(w), _) => {
+                let w = self.var(w);
+                quote!(log_w: params.#w.mapv(f64::ln),)
+            }
+            (None, Some((p0, a))) => quote! {
+                log_initial: params.#p0.mapv(f64::ln),
+                log_transition: params.#a.mapv(f64::ln),
+            },
+            (None, None) => unreachable!("a plan has a mixture or a chain"),
+        };
         let k = self.k();
         let mut lets = Vec::new();
         let mut fields = Vec::new();
@@ -845,16 +923,22 @@ impl Gen<'_> {
         quote! {
             fn prepare(&self, params: &#params) -> Result<#cache, NumericalIssue> {
                 #(#lets)*
-                Ok(#cache { params: params.clone(), log_w: params.#w.mapv(f64::ln), #(#fields,)* })
+                Ok(#cache { params: params.clone(), #prior #(#fields,)* })
             }
         }
     }
 
     fn log_joint(&self) -> TokenStream {
         let cache = self.item("Cache");
-        let (_, _, _, weights) = self.plan.mixture();
-        let prior = format!(" {}", self.plan.model.factors[self.prior_factor()].text);
-        let _ = weights;
+        let prior = if self.plan.latent.is_chain() {
+            quote!()
+        } else {
+            let doc = format!(" {}", self.plan.model.factors[self.prior_factor()].text);
+            quote! {
+                #[doc = #doc]
+                add_log_weights(out.view_mut(), cache.log_w.view());
+            }
+        };
         let blocks = self.plan.blocks.iter().enumerate().map(|(bi, b)| {
             let rows = self.data_rows(b);
             let p = quote!(p);
@@ -909,8 +993,7 @@ impl Gen<'_> {
         quote! {
             fn log_joint(&self, cache: &#cache, rows: Range<usize>, mut out: ArrayViewMut2<'_, f64>, #ws: &mut Workspace) {
                 #p
-                #[doc = #prior]
-                add_log_weights(out.view_mut(), cache.log_w.view());
+                #prior
                 #blocks
             }
         }
@@ -932,9 +1015,7 @@ impl Gen<'_> {
     }
 
     fn prior_factor(&self) -> usize {
-        match self.plan.latent {
-            jensen_lang::plan::Latent::Categorical { factor, .. } => factor,
-        }
+        self.plan.latent.prior_factors()[0]
     }
 
     fn accumulate(&self) -> TokenStream {
@@ -1008,8 +1089,19 @@ impl Gen<'_> {
         } else {
             quote!(_config)
         };
+        let counts = if mentions(&steps, "counts") {
+            quote!(let counts = latent.counts.view();)
+        } else {
+            quote!()
+        };
+        let stats_arg = if mentions(&steps, "stats") {
+            quote!(stats)
+        } else {
+            quote!(_stats)
+        };
         quote! {
-            fn m_step(&self, stats: &#stats, counts: ArrayView1<'_, f64>, prev: &#params, #config: &MStepConfig) -> Result<#params, NumericalIssue> {
+            fn m_step(&self, #stats_arg: &#stats, latent: &LatentStats, prev: &#params, #config: &MStepConfig) -> Result<#params, NumericalIssue> {
+                #counts
                 #steps
                 Ok(#params { #(#fields,)* })
             }
@@ -1026,6 +1118,12 @@ impl Gen<'_> {
         let body = match u.rule {
             Rule::Weights => {
                 return quote! { #[doc = #doc] let #f = discrete::simplex_from_counts(counts); }
+            }
+            Rule::InitialProbs => {
+                return quote! { #[doc = #doc] let #f = discrete::simplex_from_counts(latent.initial.view()); }
+            }
+            Rule::Transitions => {
+                return quote! { #[doc = #doc] let #f = chain::transitions_from_counts(latent.transitions.view(), prev.#f.view()); }
             }
             Rule::Mean => {
                 let centre = self.access(
@@ -1295,8 +1393,17 @@ impl Gen<'_> {
         let params = self.item("Params");
         let stats = self.item("Stats");
         let k = self.k();
-        let (_, _, _, weights) = self.plan.mixture();
-        let w = self.var(weights);
+        let prior = match (self.plan.weights(), self.chain_fields()) {
+            (Some(w), _) => {
+                let w = self.var(w);
+                quote!(discrete::categorical_expected(counts, params.#w.view()))
+            }
+            (None, Some((p0, a))) => quote! {
+                discrete::categorical_expected(latent.initial.view(), params.#p0.view())
+                    + chain::transitions_expected(latent.transitions.view(), params.#a.view())
+            },
+            (None, None) => unreachable!("a plan has a mixture or a chain"),
+        };
         let blocks = self.plan.blocks.iter().enumerate().map(|(bi, b)| {
             let p = quote!(params);
             let c = quote!(centre);
@@ -1373,8 +1480,9 @@ impl Gen<'_> {
             quote!(_centre)
         };
         quote! {
-            fn expected_log_joint(&self, stats: &#stats, counts: ArrayView1<'_, f64>, #centre: &#params, params: &#params) -> Result<f64, NumericalIssue> {
-                let mut total = discrete::categorical_expected(counts, params.#w.view());
+            fn expected_log_joint(&self, stats: &#stats, latent: &LatentStats, #centre: &#params, params: &#params) -> Result<f64, NumericalIssue> {
+                let counts = latent.counts.view();
+                let mut total = #prior;
                 #blocks
                 Ok(total)
             }
@@ -1445,7 +1553,7 @@ impl Gen<'_> {
             };
             let mean_of = |b: usize| self.moment(b, "mean");
             let one = match u.rule {
-                Rule::Weights => {
+                Rule::Weights | Rule::InitialProbs | Rule::Transitions => {
                     let kk = &inner[0];
                     quote!(Array1::from_elem(#kk, 1.0 / #kk as f64))
                 }
@@ -1483,7 +1591,10 @@ impl Gen<'_> {
                     quote!(Array1::from_elem(#c, 1.0 / #c as f64))
                 }
             };
-            let value = if !per_k || u.rule == Rule::Weights {
+            let value = if u.rule == Rule::Transitions {
+                let kk = &inner[0];
+                quote!(Array2::from_elem((#kk, #kk), 1.0 / #kk as f64))
+            } else if !per_k || u.rule == Rule::Weights {
                 one
             } else {
                 match self.elem(u.param) {
@@ -1529,12 +1640,20 @@ impl Gen<'_> {
 
     fn reseed(&self) -> TokenStream {
         let params = self.item("Params");
-        let (_, rows_set, _, _) = self.plan.mixture();
+        let (_, rows_set, _) = self.plan.latent_sets();
         let n = self.size(rows_set);
         let steps = self.plan.updates.iter().filter_map(|u| {
             let f = self.var(u.param);
-            if u.rule == Rule::Weights {
-                return Some(quote!(reseed_weight(&mut params.#f, k, #n);));
+            match u.rule {
+                Rule::Weights => return Some(quote!(reseed_weight(&mut params.#f, k, #n);)),
+                Rule::InitialProbs => return None,
+                Rule::Transitions => {
+                    let (p0, _) = self.chain_fields().expect("a chain");
+                    return Some(
+                        quote!(chain::reseed_state(&mut params.#p0, &mut params.#f, k, #n);),
+                    );
+                }
+                _ => {}
             }
             if self.plan.model.vars[u.param].plates.len() != 1 {
                 return None;
@@ -1570,7 +1689,9 @@ impl Gen<'_> {
                     p[#row[0] as usize] += 0.5;
                     params.#f.row_mut(k).assign(&p);
                 }),
-                (Rule::Weights, _) => unreachable!("handled above"),
+                (Rule::Weights | Rule::InitialProbs | Rule::Transitions, _) => {
+                    unreachable!("handled above")
+                }
             })
         });
         let steps: TokenStream = steps.collect();

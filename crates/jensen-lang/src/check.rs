@@ -555,8 +555,13 @@ impl Checker<'_> {
                     ..
                 } => {
                     // `z[t-1]`-style targets only make sense for chains; resolved below with the loops.
+                    let sign = if matches!(idx, Expr::Binary { op: BinOp::Sub, .. }) {
+                        -1
+                    } else {
+                        1
+                    };
                     let resolved = self.index(lhs, &loops, plate).zip(match rhs.as_ref() {
-                        Expr::Num(v, _) => Some(*v as i64),
+                        Expr::Num(v, _) => Some(sign * *v as i64),
                         _ => None,
                     });
                     match resolved {

@@ -14,6 +14,8 @@ use crate::plan::*;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     Weights,
+    Initial,
+    Transition,
     Mean,
     FullCov,
     DiagVar,
@@ -27,6 +29,8 @@ impl Role {
     fn describe(self) -> &'static str {
         match self {
             Role::Weights => "mixing weights",
+            Role::Initial => "a chain's initial distribution",
+            Role::Transition => "a chain's transition matrix",
             Role::Mean => "a mean",
             Role::FullCov => "a full covariance",
             Role::DiagVar => "diagonal variances",
@@ -40,6 +44,8 @@ impl Role {
     fn rule(self) -> Rule {
         match self {
             Role::Weights => Rule::Weights,
+            Role::Initial => Rule::InitialProbs,
+            Role::Transition => Rule::Transitions,
             Role::Mean => Rule::Mean,
             Role::FullCov => Rule::Covariance,
             Role::DiagVar => Rule::DiagonalVariances,
@@ -57,25 +63,35 @@ const NO_CLOSED_FORM: &str = "E-no-closed-form";
 pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
     let latent = find_latent(&model, diags)?;
-    let Latent::Categorical {
-        var: z,
-        rows,
-        factor: prior_factor,
-        weights,
-        ..
-    } = latent;
+    let (z, rows, _) = latent.var_rows_components();
+    let prior_factors = latent.prior_factors();
 
     let mut blocks = Vec::new();
     // param -> uses (block index or None for the latent prior, role, span of the argument)
     let mut uses: BTreeMap<VarId, Vec<(Option<usize>, Role, Span)>> = BTreeMap::new();
-    uses.entry(weights).or_default().push((
-        None,
-        Role::Weights,
-        model.factors[prior_factor].args[0].span,
-    ));
+    let prior_roles: Vec<(VarId, Role, usize)> = match latent {
+        Latent::Categorical {
+            weights, factor, ..
+        } => vec![(weights, Role::Weights, factor)],
+        Latent::Chain {
+            initial,
+            transition,
+            initial_factor,
+            transition_factor,
+            ..
+        } => vec![
+            (initial, Role::Initial, initial_factor),
+            (transition, Role::Transition, transition_factor),
+        ],
+    };
+    for &(param, role, factor) in &prior_roles {
+        uses.entry(param)
+            .or_default()
+            .push((None, role, model.factors[factor].args[0].span));
+    }
 
     for (fi, f) in model.factors.iter().enumerate() {
-        if fi == prior_factor {
+        if prior_factors.contains(&fi) {
             continue;
         }
         let target = &model.vars[f.target];
@@ -231,14 +247,17 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             continue;
         }
         let sources: Vec<usize> = list.iter().filter_map(|u| u.0).collect();
-        if role == Role::Weights && !sources.is_empty() {
+        let latent_prior = matches!(role, Role::Weights | Role::Initial | Role::Transition);
+        if latent_prior && list.len() > 1 {
             diags.push(
                 Diagnostic::error(
                     NO_CLOSED_FORM,
                     list[1].2,
                     format!(
-                        "the mixing weights `{}` are also used by an emission",
-                        var.name
+                        "`{}`, {} of `{}`, is used again",
+                        var.name,
+                        role.describe(),
+                        model.vars[z].name
                     ),
                 )
                 .label("second use")
@@ -434,44 +453,21 @@ fn find_latent(model: &Model, diags: &mut Vec<Diagnostic>) -> Option<Latent> {
         );
         return None;
     };
-    for &extra in &priors[1..] {
-        diags.push(
-            Diagnostic::error("E-latent-prior", model.factors[extra].span, format!("latent `{}` has a second distribution", var.name))
-                .label("second statement")
-                .hint("give each latent exactly one `~` statement; chains (`z[t] ~ Categorical(A[z[t-1]])`) are not supported yet"),
-        );
+    let looks_like_chain = priors.len() > 1
+        || priors.iter().any(|&p| {
+            let f = &model.factors[p];
+            f.target_indices != [Index::Loop(0)]
+                || matches!(&f.args[0].kind, ArgKind::Var { indices, .. } if !indices.is_empty())
+        });
+    if looks_like_chain {
+        return find_chain(model, z, rows, components, &priors, diags);
     }
     let f = &model.factors[factor];
-    if f.target_indices != [Index::Loop(0)] {
-        diags.push(
-            Diagnostic::error(
-                "E-unsupported",
-                f.target_span,
-                "a latent indexed by a literal or a shift is a chain, which is not supported yet",
-            )
-            .label("here")
-            .hint(format!(
-                "for a mixture write `{}[n] ~ Categorical(w)`",
-                var.name
-            )),
-        );
-        return None;
-    }
     let weights = match &f.args[0].kind {
         ArgKind::Var { var: w, indices }
             if indices.is_empty() && model.vars[*w].kind == DeclKind::Param =>
         {
             *w
-        }
-        ArgKind::Var { indices, .. }
-            if indices.iter().any(|i| matches!(i, Index::Latent { .. })) =>
-        {
-            diags.push(
-                Diagnostic::error("E-unsupported", f.args[0].span, "a latent whose probabilities depend on another latent value is a chain, which is not supported yet")
-                    .label("here")
-                    .hint("for a mixture the weights are one `simplex[K]` parameter: `z[n] ~ Categorical(w)`"),
-            );
-            return None;
         }
         _ => {
             diags.push(
@@ -493,4 +489,143 @@ fn find_latent(model: &Model, diags: &mut Vec<Diagnostic>) -> Option<Latent> {
         weights,
         factor,
     })
+}
+
+/// How a statement on the latent fits a first-order chain.
+enum ChainPart {
+    /// `z[0] ~ Categorical(p0)`.
+    Initial(VarId),
+    /// `z[t] ~ Categorical(A[z[t-1]])`.
+    Transition(VarId),
+}
+
+/// Recognises `z[0] ~ Categorical(p0)` with `z[t] ~ Categorical(A[z[t-1]])`, or says why the
+/// statements on `z` are not such a chain.
+fn find_chain(
+    model: &Model,
+    z: VarId,
+    rows: SetId,
+    components: SetId,
+    priors: &[usize],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Latent> {
+    let zname = &model.vars[z].name;
+    let rows_name = &model.sets[rows].name;
+    let comps = &model.sets[components].name;
+    let unsupported = |span: Span, msg: String, label: &str, hint: String| {
+        Diagnostic::error("E-unsupported", span, msg)
+            .label(label)
+            .hint(hint)
+    };
+    let mut initial = None;
+    let mut transition = None;
+    let mut ok = true;
+    for &fi in priors {
+        let f = &model.factors[fi];
+        let arg = &f.args[0];
+        let part = match (f.target_indices.as_slice(), &arg.kind) {
+            ([Index::Lit(0)], ArgKind::Var { var, indices })
+                if indices.is_empty() && model.vars[*var].kind == DeclKind::Param =>
+            {
+                Ok(ChainPart::Initial(*var))
+            }
+            ([Index::Lit(_)], _) => Err(unsupported(
+                f.target_span,
+                format!("a chain's first state is `{zname}[0]`, with its own distribution"),
+                "here",
+                format!("write `{zname}[0] ~ Categorical(p0)` with `param p0: simplex[{comps}]`"),
+            )),
+            ([Index::Loop(0)], ArgKind::Var { var, indices }) => match indices.as_slice() {
+                [Index::Latent { var: prev, indices: at }] if *prev == z => match at.as_slice() {
+                    [Index::Shift { loop_var: 0, by: -1 }] => Ok(ChainPart::Transition(*var)),
+                    [Index::Shift { loop_var: 0, by }] if *by < -1 => Err(unsupported(
+                        arg.span,
+                        format!("the state at `t` depends on `{zname}[t{by}]`: a chain of order {}", -by),
+                        "higher-order dependence",
+                        format!("only first-order chains are supported: `{zname}[t] ~ Categorical(A[{zname}[t-1]])`; for order m, use a latent over the K^m joint states"),
+                    )),
+                    _ => Err(unsupported(
+                        arg.span,
+                        format!("the transition must be selected by the previous state `{zname}[t-1]`"),
+                        "not the previous state",
+                        format!("write `{zname}[t] ~ Categorical(A[{zname}[t-1]])`"),
+                    )),
+                },
+                [Index::Latent { var: other, .. }] if model.vars[*other].kind == DeclKind::Data => Err(unsupported(
+                    arg.span,
+                    format!("the transition probabilities depend on data `{}`", model.vars[*other].name),
+                    "input-dependent transition",
+                    format!("transitions that depend on covariates (an input-output HMM) have no closed-form M-step here; use `A[{zname}[t-1]]` and model `{}` as an emission instead", model.vars[*other].name),
+                )),
+                _ => Err(unsupported(
+                    arg.span,
+                    "a chain's transition probabilities must be one row of a transition matrix, selected by the previous state".into(),
+                    "here",
+                    format!("declare `param A[{comps}]: simplex[{comps}]` and write `{zname}[t] ~ Categorical(A[{zname}[t-1]])`"),
+                )),
+            },
+            ([Index::Loop(0)], _) => Err(unsupported(
+                arg.span,
+                "the transition probabilities must be a parameter selected by the previous state".into(),
+                "here",
+                format!("declare `param A[{comps}]: simplex[{comps}]` and write `{zname}[t] ~ Categorical(A[{zname}[t-1]])`"),
+            )),
+            _ => Err(unsupported(
+                f.target_span,
+                format!("a chain is written with `{zname}[0]` and `{zname}[t]`"),
+                "here",
+                format!("write `{zname}[0] ~ Categorical(p0)` and `{zname}[t] ~ Categorical(A[{zname}[t-1]])`"),
+            )),
+        };
+        let (slot, param) = match part {
+            Ok(ChainPart::Initial(p)) => (&mut initial, p),
+            Ok(ChainPart::Transition(a)) => (&mut transition, a),
+            Err(d) => {
+                diags.push(d);
+                ok = false;
+                continue;
+            }
+        };
+        if slot.replace((param, fi)).is_some() {
+            diags.push(
+                Diagnostic::error("E-latent-prior", f.span, format!("`{zname}` has this kind of statement twice"))
+                    .label("second statement")
+                    .hint(format!("a chain has exactly one `{zname}[0] ~ ...` and one `{zname}[t] ~ ...`; remove one")),
+            );
+            ok = false;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    match (initial, transition) {
+        (Some((initial, initial_factor)), Some((transition, transition_factor))) => {
+            Some(Latent::Chain {
+                var: z,
+                rows,
+                components,
+                initial,
+                transition,
+                initial_factor,
+                transition_factor,
+            })
+        }
+        (None, Some((_, tf))) => {
+            diags.push(
+                Diagnostic::error("E-latent-prior", model.factors[tf].span, format!("the chain `{zname}` has no distribution for its first state"))
+                    .label("transition only")
+                    .hint(format!("add `{zname}[0] ~ Categorical(p0)` with `param p0: simplex[{comps}]`; the first state of every sequence in `{rows_name}` is drawn from it")),
+            );
+            None
+        }
+        (Some((_, inf)), None) => {
+            diags.push(
+                Diagnostic::error("E-latent-prior", model.factors[inf].span, format!("`{zname}[0]` has a distribution but the later states do not"))
+                    .label("first state only")
+                    .hint(format!("add `{zname}[t] ~ Categorical(A[{zname}[t-1]])` with `param A[{comps}]: simplex[{comps}]`")),
+            );
+            None
+        }
+        (None, None) => None,
+    }
 }

@@ -42,6 +42,62 @@ pub enum Latent {
         /// The prior statement (index in `model.factors`).
         factor: usize,
     },
+    /// `z[0] ~ Categorical(p0)` and `z[t] ~ Categorical(A[z[t-1]])`: a first-order Markov
+    /// chain along each sequence (a hidden Markov model). The posterior comes from the
+    /// forward–backward recursions; the M-step of `p0` and `A` is Baum–Welch.
+    Chain {
+        /// The latent variable.
+        var: VarId,
+        /// Its rows (time steps of every sequence, one after another).
+        rows: SetId,
+        /// Its values `0..K`.
+        components: SetId,
+        /// The initial distribution `p0: simplex[K]`.
+        initial: VarId,
+        /// The transition matrix `A[K]: simplex[K]` (row = from).
+        transition: VarId,
+        /// The statement `z[0] ~ Categorical(p0)` (index in `model.factors`).
+        initial_factor: usize,
+        /// The statement `z[t] ~ Categorical(A[z[t-1]])` (index in `model.factors`).
+        transition_factor: usize,
+    },
+}
+
+impl Latent {
+    /// The latent variable, its rows and its values.
+    pub fn var_rows_components(&self) -> (VarId, SetId, SetId) {
+        match *self {
+            Latent::Categorical {
+                var,
+                rows,
+                components,
+                ..
+            }
+            | Latent::Chain {
+                var,
+                rows,
+                components,
+                ..
+            } => (var, rows, components),
+        }
+    }
+
+    /// The statements that give the latent its prior (indices in `model.factors`).
+    pub fn prior_factors(&self) -> Vec<usize> {
+        match *self {
+            Latent::Categorical { factor, .. } => vec![factor],
+            Latent::Chain {
+                initial_factor,
+                transition_factor,
+                ..
+            } => vec![initial_factor, transition_factor],
+        }
+    }
+
+    /// Whether this is a chain.
+    pub fn is_chain(&self) -> bool {
+        matches!(self, Latent::Chain { .. })
+    }
 }
 
 /// A parameter argument: the parameter and whether it is selected by the latent (`mu[z[n]]`)
@@ -188,6 +244,10 @@ pub struct Update {
 pub enum Rule {
     /// Mixing weights `w_k = N_k / N`.
     Weights,
+    /// A chain's initial distribution: expected initial-state counts over sequences.
+    InitialProbs,
+    /// A chain's transition matrix: each row proportional to its expected transitions.
+    Transitions,
     /// A Gaussian mean: `μ_k = c_k + Σ sums / Σ N_k` over the pooled blocks.
     Mean,
     /// A full covariance: pooled scatter about the new means over pooled counts, plus `εI`.
@@ -211,16 +271,28 @@ impl Plan {
         &self.model.vars[v].name
     }
 
-    /// The categorical latent's `(var, rows, components, weights)`.
-    pub fn mixture(&self) -> (VarId, SetId, SetId, VarId) {
+    /// The latent's `(var, rows, components)`.
+    pub fn latent_sets(&self) -> (VarId, SetId, SetId) {
+        self.latent.var_rows_components()
+    }
+
+    /// The mixing weights of a mixture (`None` for a chain).
+    pub fn weights(&self) -> Option<VarId> {
         match self.latent {
-            Latent::Categorical {
-                var,
-                rows,
-                components,
-                weights,
+            Latent::Categorical { weights, .. } => Some(weights),
+            Latent::Chain { .. } => None,
+        }
+    }
+
+    /// A chain's `(initial distribution, transition matrix)` (`None` for a mixture).
+    pub fn chain(&self) -> Option<(VarId, VarId)> {
+        match self.latent {
+            Latent::Chain {
+                initial,
+                transition,
                 ..
-            } => (var, rows, components, weights),
+            } => Some((initial, transition)),
+            Latent::Categorical { .. } => None,
         }
     }
 

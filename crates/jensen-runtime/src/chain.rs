@@ -7,7 +7,13 @@
 //! emission log-densities are shifted by their per-step maximum before exponentiating, which
 //! keeps the recursion finite even when every density underflows in linear space.
 
+use std::ops::Range;
+
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+
+use crate::data::DataError;
+use crate::kernels::discrete::simplex_from_counts;
+use crate::kernels::xlny;
 
 /// Posterior summaries of one sequence, written by [`forward_backward`].
 #[derive(Debug)]
@@ -18,6 +24,9 @@ pub struct ChainPosterior<'a> {
     pub transitions: ArrayViewMut2<'a, f64>,
     /// `γ[0, ·]`, added to (the statistics of the initial distribution).
     pub initial: ArrayViewMut1<'a, f64>,
+    /// If given (`T` entries): `ln p(x_t | x_0..x_{t-1})`, which sums to the sequence's
+    /// log-likelihood.
+    pub steps: Option<ArrayViewMut1<'a, f64>>,
 }
 
 /// Runs the scaled forward–backward recursions on one sequence.
@@ -35,76 +44,213 @@ pub fn forward_backward(
     if t_len == 0 {
         return 0.0;
     }
-    let pi = log_pi.mapv(f64::exp);
-    let a = log_a.mapv(f64::exp);
+    let pi: Vec<f64> = log_pi.iter().map(|v| v.exp()).collect();
+    let a: Vec<f64> = log_a.iter().map(|v| v.exp()).collect(); // row-major K × K
+    let impossible = |out: &mut ChainPosterior<'_>, value: f64| {
+        out.gamma.fill(1.0 / k as f64);
+        if let Some(steps) = out.steps.as_mut() {
+            steps.fill(value);
+        }
+        value
+    };
     // Emissions rescaled per step: b[t, k] = exp(log_b[t, k] − m_t).
-    let mut b = Array2::<f64>::zeros((t_len, k));
-    let mut shift = Array1::<f64>::zeros(t_len);
-    for t in 0..t_len {
-        let m = log_b
-            .row(t)
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
+    let mut b = vec![0.0; t_len * k];
+    let mut shift = vec![0.0; t_len];
+    for (t, row) in log_b.rows().into_iter().enumerate() {
+        let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if row.iter().any(|v| v.is_nan()) {
+            return impossible(&mut out, f64::NAN);
+        }
         if !m.is_finite() {
-            out.gamma.fill(1.0 / k as f64);
-            return if m.is_nan() {
-                f64::NAN
-            } else {
-                f64::NEG_INFINITY
-            };
+            return impossible(&mut out, f64::NEG_INFINITY);
         }
         shift[t] = m;
-        for j in 0..k {
-            b[[t, j]] = (log_b[[t, j]] - m).exp();
+        for (bv, &l) in b[t * k..(t + 1) * k].iter_mut().zip(row.iter()) {
+            *bv = (l - m).exp();
         }
     }
     // Forward: α̂_t = α_t / Π c, with c_t the normaliser of step t.
-    let mut alpha = Array2::<f64>::zeros((t_len, k));
-    let mut scale = Array1::<f64>::zeros(t_len);
+    let mut alpha = vec![0.0; t_len * k];
+    let mut scale = vec![0.0; t_len];
     let mut loglik = 0.0;
     for t in 0..t_len {
-        for j in 0..k {
-            let prior = if t == 0 {
-                pi[j]
-            } else {
-                (0..k).map(|i| alpha[[t - 1, i]] * a[[i, j]]).sum::<f64>()
-            };
-            alpha[[t, j]] = prior * b[[t, j]];
+        let (done, rest) = alpha.split_at_mut(t * k);
+        let cur = &mut rest[..k];
+        if t == 0 {
+            cur.copy_from_slice(&pi);
+        } else {
+            cur.fill(0.0);
+            let prev = &done[(t - 1) * k..];
+            for (i, &ai) in prev.iter().enumerate() {
+                for (c, &aij) in cur.iter_mut().zip(&a[i * k..(i + 1) * k]) {
+                    *c += ai * aij;
+                }
+            }
         }
-        let c: f64 = alpha.row(t).sum();
+        let mut c = 0.0;
+        for (v, &bv) in cur.iter_mut().zip(&b[t * k..(t + 1) * k]) {
+            *v *= bv;
+            c += *v;
+        }
         if c.is_nan() || c <= 0.0 {
-            out.gamma.fill(1.0 / k as f64);
-            return f64::NEG_INFINITY;
+            return impossible(&mut out, f64::NEG_INFINITY);
         }
-        alpha.row_mut(t).mapv_inplace(|v| v / c);
+        let inv = 1.0 / c;
+        cur.iter_mut().for_each(|v| *v *= inv);
         scale[t] = c;
-        loglik += c.ln() + shift[t];
+        let step = c.ln() + shift[t];
+        if let Some(steps) = out.steps.as_mut() {
+            steps[t] = step;
+        }
+        loglik += step;
     }
     // Backward, with the same scaling; γ and Σξ on the way.
-    let mut beta_next = Array1::<f64>::ones(k);
-    out.gamma.row_mut(t_len - 1).assign(&alpha.row(t_len - 1));
+    let mut beta_next = vec![1.0; k];
+    let mut beta = vec![0.0; k];
+    let mut weighted = vec![0.0; k];
+    for (g, &al) in out
+        .gamma
+        .row_mut(t_len - 1)
+        .iter_mut()
+        .zip(&alpha[(t_len - 1) * k..])
+    {
+        *g = al;
+    }
     for t in (0..t_len - 1).rev() {
-        let c = scale[t + 1];
-        let weighted: Array1<f64> = (0..k).map(|j| b[[t + 1, j]] * beta_next[j] / c).collect();
-        let mut beta = Array1::<f64>::zeros(k);
+        let inv = 1.0 / scale[t + 1];
+        for ((w, &bv), &bn) in weighted.iter_mut().zip(&b[(t + 1) * k..]).zip(&beta_next) {
+            *w = bv * bn * inv;
+        }
+        let alpha_t = &alpha[t * k..(t + 1) * k];
         for i in 0..k {
+            let row = &a[i * k..(i + 1) * k];
             let mut acc = 0.0;
-            for j in 0..k {
-                let x = a[[i, j]] * weighted[j];
+            let ai = alpha_t[i];
+            let mut trans = out.transitions.row_mut(i);
+            for ((tr, &aij), &w) in trans.iter_mut().zip(row).zip(&weighted) {
+                let x = aij * w;
                 acc += x;
-                out.transitions[[i, j]] += alpha[[t, i]] * x;
+                *tr += ai * x;
             }
             beta[i] = acc;
         }
-        for i in 0..k {
-            out.gamma[[t, i]] = alpha[[t, i]] * beta[i];
+        for ((g, &al), &be) in out.gamma.row_mut(t).iter_mut().zip(alpha_t).zip(&beta) {
+            *g = al * be;
         }
-        beta_next = beta;
+        std::mem::swap(&mut beta, &mut beta_next);
     }
     let first = out.gamma.row(0).to_owned();
     out.initial += &first;
     loglik
+}
+
+/// Sequences from their lengths, checked to cover exactly `n_rows` rows.
+pub fn sequences_from_lengths(
+    lengths: &[usize],
+    n_rows: usize,
+) -> Result<Vec<Range<usize>>, DataError> {
+    let total: usize = lengths.iter().sum();
+    if total != n_rows {
+        return Err(DataError::Sequences(format!(
+            "the sequence lengths add up to {total}, but the data has {n_rows} rows"
+        )));
+    }
+    if let Some(i) = lengths.iter().position(|&l| l == 0) {
+        return Err(DataError::Sequences(format!(
+            "sequence {i} has length 0; every sequence needs at least one row"
+        )));
+    }
+    let mut at = 0;
+    Ok(lengths
+        .iter()
+        .map(|&l| {
+            at += l;
+            at - l..at
+        })
+        .collect())
+}
+
+/// Sequences from a sequence-id column: a new sequence starts wherever the id changes.
+/// An id that comes back after another one is an error (rows of a sequence must be
+/// consecutive), reported with the row where it reappears.
+pub fn sequences_from_ids<T: PartialEq + std::fmt::Display>(
+    ids: &[T],
+) -> Result<Vec<Range<usize>>, DataError> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 && ids[i - 1] == *id {
+            out.last_mut().expect("a sequence is open").end = i + 1;
+            continue;
+        }
+        if let Some(prev) = out.iter().find(|r| ids[r.start] == *id) {
+            return Err(DataError::Sequences(format!(
+                "row {i}: sequence `{id}` continues here but was interrupted after row {}; sort the rows by sequence",
+                prev.end - 1
+            )));
+        }
+        out.push(i..i + 1);
+    }
+    Ok(out)
+}
+
+/// Latent statistics of hard state labels along the sequences: counts, initial states and
+/// transitions, each plus `pseudo` so no state or transition starts impossible (EM never
+/// revives a probability that is exactly zero).
+pub fn label_counts(
+    labels: &[usize],
+    sequences: &[Range<usize>],
+    k: usize,
+    pseudo: f64,
+) -> (Array1<f64>, Array2<f64>) {
+    let mut initial = Array1::from_elem(k, pseudo);
+    let mut transitions = Array2::from_elem((k, k), pseudo);
+    for seq in sequences {
+        if seq.is_empty() {
+            continue;
+        }
+        initial[labels[seq.start]] += 1.0;
+        for t in seq.start + 1..seq.end {
+            transitions[[labels[t - 1], labels[t]]] += 1.0;
+        }
+    }
+    (initial, transitions)
+}
+
+/// Baum–Welch update of a transition matrix: each row proportional to its expected
+/// transition counts. A state never left (a row of zero counts) keeps its previous row.
+pub fn transitions_from_counts(
+    counts: ArrayView2<'_, f64>,
+    prev: ArrayView2<'_, f64>,
+) -> Array2<f64> {
+    let mut out = prev.to_owned();
+    for (mut row, counts) in out.rows_mut().into_iter().zip(counts.rows()) {
+        if counts.sum() > 0.0 {
+            row.assign(&simplex_from_counts(counts));
+        }
+    }
+    out
+}
+
+/// `Σ_ij counts_ij ln A_ij`: the expected log-probability of the transitions.
+pub fn transitions_expected(counts: ArrayView2<'_, f64>, a: ArrayView2<'_, f64>) -> f64 {
+    counts.iter().zip(a.iter()).map(|(&c, &p)| xlny(c, p)).sum()
+}
+
+/// Re-seeds state `k` of a chain: a small initial probability and a small probability of
+/// entering it from every state (renormalised), and uniform transitions out of it.
+pub fn reseed_state(initial: &mut Array1<f64>, a: &mut Array2<f64>, k: usize, n_rows: usize) {
+    let small = 1.0 / n_rows.max(1) as f64;
+    crate::mixture::reseed_weight(initial, k, n_rows);
+    let states = a.ncols();
+    for (i, mut row) in a.rows_mut().into_iter().enumerate() {
+        if i == k {
+            row.fill(1.0 / states as f64);
+        } else {
+            row[k] = small;
+            let total = row.sum();
+            row.mapv_inplace(|v| v / total);
+        }
+    }
 }
 
 /// The most probable state path (Viterbi, in log space) and its joint log-probability
@@ -204,6 +350,7 @@ mod tests {
                 gamma: gamma.view_mut(),
                 transitions: xi.view_mut(),
                 initial: init.view_mut(),
+                steps: None,
             },
         );
         assert_relative_eq!(ll, total, epsilon = 1e-10);
@@ -266,6 +413,7 @@ mod tests {
                 gamma: gamma.view_mut(),
                 transitions: xi.view_mut(),
                 initial: init.view_mut(),
+                steps: None,
             },
         );
         assert!(ll.is_finite() && ll < 0.0, "{ll}");
@@ -297,6 +445,7 @@ mod tests {
                 gamma: gamma.view_mut(),
                 transitions: xi.view_mut(),
                 initial: init.view_mut(),
+                steps: None,
             },
         );
         assert_eq!(ll, f64::NEG_INFINITY);

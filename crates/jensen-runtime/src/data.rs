@@ -107,6 +107,9 @@ pub enum DataError {
     /// No rows at all.
     #[error("the data has no rows")]
     Empty,
+    /// Sequences of a chain that do not fit the rows.
+    #[error("sequences: {0}")]
+    Sequences(String),
     /// A constant set to zero.
     #[error("constant `{0}` must be at least 1")]
     ZeroConst(String),

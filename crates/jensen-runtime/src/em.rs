@@ -21,15 +21,18 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::{s, Array1, Array2, ArrayView1};
+use ndarray::{s, Array1, Array2, ArrayView1, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::chain::{self, ChainPosterior};
 use crate::error::{FitError, NumericalIssue};
 use crate::init;
-use crate::mixture::{add_counts, normalise_rows, MStepConfig, MixtureModel, Workspace};
+use crate::mixture::{
+    add_counts, normalise_rows, ChainPrior, LatentStats, MStepConfig, MixtureModel, Workspace,
+};
 
 /// Rows per parallel task; fixed so results do not depend on the thread count.
 pub const TASK_ROWS: usize = 4096;
@@ -180,10 +183,11 @@ pub struct FitResult<P> {
     pub timing: Timing,
 }
 
-/// The E-step over all rows: statistics, counts, `ln p(x)`, `H(q)`, and the worst-fit row.
+/// The E-step over all rows: statistics, latent statistics, `ln p(x)`, `H(q)`, and the
+/// worst-fit row.
 struct EStep<S> {
     stats: S,
-    counts: Array1<f64>,
+    latent: LatentStats,
     loglik: f64,
     entropy: f64,
     worst: (f64, usize),
@@ -204,7 +208,7 @@ fn e_step_rows<M: MixtureModel>(
     let k = model.n_components();
     let mut out = EStep {
         stats: model.zero_stats(),
-        counts: Array1::zeros(k),
+        latent: LatentStats::zeros(k),
         loglik: 0.0,
         entropy: 0.0,
         worst: (f64::INFINITY, rows.start),
@@ -226,27 +230,36 @@ fn e_step_rows<M: MixtureModel>(
                 out.worst = (v, start + i);
             }
         }
-        add_counts(view.view(), &mut out.counts);
+        add_counts(view.view(), &mut out.latent.counts);
         model.accumulate(cache, block, view.view(), &mut out.stats, &mut ws);
     }
     out
 }
 
-fn e_step<M: MixtureModel>(model: &M, cache: &M::Cache) -> EStep<M::Stats> {
+/// The E-step at `params` (prepared as `cache`): per-row normalisation for a mixture,
+/// forward–backward along every sequence for a chain.
+fn e_step<M: MixtureModel>(model: &M, cache: &M::Cache, params: &M::Params) -> EStep<M::Stats> {
+    if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
+        return e_step_chain(model, cache, params, sequences, prior);
+    }
     let parts: Vec<EStep<M::Stats>> = tasks(model.n_rows())
         .into_par_iter()
         .map(|rows| e_step_rows(model, cache, rows))
         .collect();
+    merge_parts(model, parts)
+}
+
+fn merge_parts<M: MixtureModel>(model: &M, parts: Vec<EStep<M::Stats>>) -> EStep<M::Stats> {
     let mut total = EStep {
         stats: model.zero_stats(),
-        counts: Array1::zeros(model.n_components()),
+        latent: LatentStats::zeros(model.n_components()),
         loglik: 0.0,
         entropy: 0.0,
         worst: (f64::INFINITY, 0),
     };
     for p in parts {
         model.merge(&mut total.stats, &p.stats);
-        total.counts += &p.counts;
+        total.latent.merge(&p.latent);
         total.loglik += p.loglik;
         total.entropy += p.entropy;
         if p.worst.0 < total.worst.0 {
@@ -256,8 +269,140 @@ fn e_step<M: MixtureModel>(model: &M, cache: &M::Cache) -> EStep<M::Stats> {
     total
 }
 
-/// Responsibilities and per-row log-likelihood under prepared parameters.
+/// `ln p(x_n | z_n = k)` for every row (the chain's emissions), `N × K`, computed over the
+/// same fixed chunks as the mixture E-step.
+fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> Array2<f64> {
+    let (n, k) = (model.n_rows(), model.n_components());
+    let mut log_b = Array2::<f64>::zeros((n, k));
+    log_b
+        .axis_chunks_iter_mut(Axis(0), TASK_ROWS)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(task, mut chunk)| {
+            let mut ws = Workspace::default();
+            let first = task * TASK_ROWS;
+            let m = chunk.nrows();
+            for start in (0..m).step_by(BLOCK_ROWS) {
+                let end = (start + BLOCK_ROWS).min(m);
+                model.log_joint(
+                    cache,
+                    first + start..first + end,
+                    chunk.slice_mut(s![start..end, ..]),
+                    &mut ws,
+                );
+            }
+        });
+    log_b
+}
+
+/// Forward–backward on every sequence (in parallel, merged in sequence order): the state
+/// posteriors `γ` (`N × K`), `ln p(x_t | x_<t)` per row, and the latent statistics.
+fn chain_posterior(
+    sequences: &[Range<usize>],
+    prior: ChainPrior<'_>,
+    log_b: &Array2<f64>,
+) -> (Array2<f64>, Array1<f64>, LatentStats, f64) {
+    let (n, k) = log_b.dim();
+    let mut gamma = Array2::<f64>::zeros((n, k));
+    let mut steps = Array1::<f64>::zeros(n);
+    let mut pieces = Vec::with_capacity(sequences.len());
+    let (mut g_rest, mut s_rest) = (gamma.view_mut(), steps.view_mut());
+    for seq in sequences {
+        let (g, g_next) = g_rest.split_at(Axis(0), seq.len());
+        let (st, s_next) = s_rest.split_at(Axis(0), seq.len());
+        pieces.push((seq.clone(), g, st));
+        g_rest = g_next;
+        s_rest = s_next;
+    }
+    let parts: Vec<(f64, LatentStats)> = pieces
+        .into_par_iter()
+        .map(|(seq, mut g, mut st)| {
+            let mut latent = LatentStats::zeros(k);
+            let ll = chain::forward_backward(
+                prior.log_initial,
+                prior.log_transition,
+                log_b.slice(s![seq, ..]),
+                ChainPosterior {
+                    gamma: g.view_mut(),
+                    transitions: latent.transitions.view_mut(),
+                    initial: latent.initial.view_mut(),
+                    steps: Some(st.view_mut()),
+                },
+            );
+            (ll, latent)
+        })
+        .collect();
+    let mut latent = LatentStats::zeros(k);
+    let mut loglik = 0.0;
+    for (ll, part) in parts {
+        loglik += ll;
+        latent.merge(&part);
+    }
+    (gamma, steps, latent, loglik)
+}
+
+fn e_step_chain<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    params: &M::Params,
+    sequences: &[Range<usize>],
+    prior: ChainPrior<'_>,
+) -> EStep<M::Stats> {
+    let log_b = emissions(model, cache);
+    let (gamma, _, latent, loglik) = chain_posterior(sequences, prior, &log_b);
+    // The statistics of the emissions, weighted by γ, over the usual fixed chunks.
+    let parts: Vec<EStep<M::Stats>> = tasks(model.n_rows())
+        .into_par_iter()
+        .map(|rows| {
+            let mut out = EStep {
+                stats: model.zero_stats(),
+                latent: LatentStats::zeros(model.n_components()),
+                loglik: 0.0,
+                entropy: 0.0,
+                worst: (f64::INFINITY, rows.start),
+            };
+            let mut ws = Workspace::default();
+            for start in rows.clone().step_by(BLOCK_ROWS) {
+                let block = start..(start + BLOCK_ROWS).min(rows.end);
+                let resp = gamma.slice(s![block.clone(), ..]);
+                add_counts(resp, &mut out.latent.counts);
+                model.accumulate(cache, block.clone(), resp, &mut out.stats, &mut ws);
+                // The row no state explains well: where an empty state is re-seeded.
+                for t in block {
+                    let best = log_b
+                        .row(t)
+                        .iter()
+                        .copied()
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    if best < out.worst.0 {
+                        out.worst = (best, t);
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    let mut total = merge_parts(model, parts);
+    total.latent.initial = latent.initial;
+    total.latent.transitions = latent.transitions;
+    total.loglik = loglik;
+    // H(q) of the chain posterior, from ℓ = E_q[ln p(x, z | θ)] + H(q) at the E-step's θ.
+    total.entropy = model
+        .expected_log_joint(&total.stats, &total.latent, params, params)
+        .map_or(f64::NAN, |expected| loglik - expected);
+    total
+}
+
+/// Responsibilities and per-row log-likelihood under prepared parameters. For a chain the
+/// responsibilities are the state posteriors `p(z_t = k | x)` of forward–backward and the
+/// per-row value is `ln p(x_t | x_0..x_{t-1})` within the row's sequence (the rows of a
+/// sequence sum to its log-likelihood).
 pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Array1<f64>) {
+    if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
+        let log_b = emissions(model, cache);
+        let (gamma, steps, _, _) = chain_posterior(sequences, prior, &log_b);
+        return (gamma, steps);
+    }
     let k = model.n_components();
     let parts: Vec<(Array2<f64>, Vec<f64>)> = tasks(model.n_rows())
         .into_par_iter()
@@ -294,8 +439,50 @@ pub fn elbo<M: MixtureModel>(
     params: &M::Params,
 ) -> Result<f64, NumericalIssue> {
     let cache = model.prepare(at)?;
-    let e = e_step(model, &cache);
-    Ok(model.expected_log_joint(&e.stats, e.counts.view(), at, params)? + e.entropy)
+    let e = e_step(model, &cache, at);
+    Ok(model.expected_log_joint(&e.stats, &e.latent, at, params)? + e.entropy)
+}
+
+/// The most probable latent values under `params` and their joint log-probability
+/// `ln p(x, z*)`: the Viterbi path of every sequence for a chain, the most probable component
+/// of every row for a mixture.
+pub fn decode<M: MixtureModel>(
+    model: &M,
+    params: &M::Params,
+) -> Result<(Vec<usize>, f64), NumericalIssue> {
+    let cache = model.prepare(params)?;
+    let (n, k) = (model.n_rows(), model.n_components());
+    if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(&cache)) {
+        let log_b = emissions(model, &cache);
+        let parts: Vec<(Vec<usize>, f64)> = sequences
+            .par_iter()
+            .map(|seq| {
+                chain::viterbi(
+                    prior.log_initial,
+                    prior.log_transition,
+                    log_b.slice(s![seq.clone(), ..]),
+                )
+            })
+            .collect();
+        let score = parts.iter().map(|p| p.1).sum();
+        return Ok((parts.into_iter().flat_map(|p| p.0).collect(), score));
+    }
+    let mut ws = Workspace::default();
+    let mut path = Vec::with_capacity(n);
+    let mut score = 0.0;
+    let mut lj = Array2::<f64>::zeros((BLOCK_ROWS, k));
+    for start in (0..n).step_by(BLOCK_ROWS) {
+        let block = start..(start + BLOCK_ROWS).min(n);
+        let mut view = lj.slice_mut(s![..block.len(), ..]);
+        view.fill(0.0);
+        model.log_joint(&cache, block, view.view_mut(), &mut ws);
+        for row in view.rows() {
+            let best = argmax(row);
+            path.push(best);
+            score += row[best];
+        }
+    }
+    Ok((path, score))
 }
 
 /// One EM step from `params`: the log-likelihood at `params` and the updated parameters.
@@ -305,8 +492,8 @@ pub fn em_step<M: MixtureModel>(
     config: &MStepConfig,
 ) -> Result<(f64, M::Params), NumericalIssue> {
     let cache = model.prepare(params)?;
-    let e = e_step(model, &cache);
-    let next = model.m_step(&e.stats, e.counts.view(), params, config)?;
+    let e = e_step(model, &cache, params);
+    let next = model.m_step(&e.stats, &e.latent, params, config)?;
     Ok((e.loglik, next))
 }
 
@@ -320,7 +507,7 @@ pub fn params_from_labels<M: MixtureModel>(
     let neutral = model.neutral_params();
     let cache = model.prepare(&neutral)?;
     let mut stats = model.zero_stats();
-    let mut counts = Array1::zeros(k);
+    let mut latent = LatentStats::zeros(k);
     let mut ws = Workspace::default();
     let n = model.n_rows();
     for start in (0..n).step_by(BLOCK_ROWS) {
@@ -329,11 +516,16 @@ pub fn params_from_labels<M: MixtureModel>(
         for (i, &l) in labels[block.clone()].iter().enumerate() {
             resp[[i, l]] = 1.0;
         }
-        add_counts(resp.view(), &mut counts);
+        add_counts(resp.view(), &mut latent.counts);
         model.accumulate(&cache, block, resp.view(), &mut stats, &mut ws);
     }
-    let params = model.m_step(&stats, counts.view(), &neutral, config)?;
-    Ok((params, counts))
+    if let Some(sequences) = model.sequences() {
+        // One pseudo-count per initial state and transition: a chain's zero probabilities
+        // would stay zero under Baum–Welch.
+        (latent.initial, latent.transitions) = chain::label_counts(labels, sequences, k, 1.0);
+    }
+    let params = model.m_step(&stats, &latent, &neutral, config)?;
+    Ok((params, latent.counts))
 }
 
 struct Run<P> {
@@ -453,7 +645,7 @@ fn run_one<M: MixtureModel>(
             elbo_after_m = None;
             reseeded = true;
         }
-        let e = e_step(model, &cache);
+        let e = e_step(model, &cache, &params);
         if !e.loglik.is_finite() {
             return Err(FitError::NonFinite {
                 value: e.loglik,
@@ -487,10 +679,10 @@ fn run_one<M: MixtureModel>(
             break cache;
         }
         let mut next = model
-            .m_step(&e.stats, e.counts.view(), &params, &opts.m_step)
+            .m_step(&e.stats, &e.latent, &params, &opts.m_step)
             .map_err(|issue| FitError::Numerical { issue, iteration })?;
         let empty: Vec<usize> = (0..model.n_components())
-            .filter(|&k| e.counts[k] < EMPTY_COUNT)
+            .filter(|&k| e.latent.counts[k] < EMPTY_COUNT)
             .collect();
         for (i, &k) in empty.iter().enumerate() {
             let row = if i == 0 {
@@ -509,7 +701,7 @@ fn run_one<M: MixtureModel>(
         reseeded |= !empty.is_empty();
         elbo_after_m = None;
         if empty.is_empty() && opts.check_monotone {
-            match model.expected_log_joint(&e.stats, e.counts.view(), &params, &next) {
+            match model.expected_log_joint(&e.stats, &e.latent, &params, &next) {
                 Ok(expected) => {
                     let f = expected + e.entropy;
                     if f < e.loglik - guard_tol(e.loglik, n, magnitude) {

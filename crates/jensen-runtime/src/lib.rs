@@ -14,6 +14,7 @@ pub mod linalg;
 pub mod mixture;
 pub mod nested;
 
+pub use em::decode;
 pub use em::{fit, FitOptions, FitResult, InitStrategy, Progress, ReseedEvent, Timing};
 pub use error::{FitError, NumericalIssue};
-pub use mixture::{MStepConfig, MixtureModel, Workspace};
+pub use mixture::{ChainPrior, LatentStats, MStepConfig, MixtureModel, Workspace};

@@ -48,8 +48,49 @@ impl Workspace {
     }
 }
 
-/// A mixture model: one categorical latent `z_n ∈ 0..K` per row and any product of
-/// emission blocks. Implemented by generated code and by the plan executor.
+/// Expected statistics of the discrete latent itself, handed to the M-step beside the
+/// emission statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatentStats {
+    /// `N_k = Σ_n q(z_n = k)`.
+    pub counts: Array1<f64>,
+    /// Chains: `Σ_sequences q(z_0 = k)`, the statistics of the initial distribution.
+    /// Zero for mixtures.
+    pub initial: Array1<f64>,
+    /// Chains: `Σ_t q(z_t = i, z_{t+1} = j)`, `K × K` (row = from). Zero for mixtures.
+    pub transitions: Array2<f64>,
+}
+
+impl LatentStats {
+    /// No data yet, for `k` components.
+    pub fn zeros(k: usize) -> Self {
+        Self {
+            counts: Array1::zeros(k),
+            initial: Array1::zeros(k),
+            transitions: Array2::zeros((k, k)),
+        }
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &Self) {
+        self.counts += &other.counts;
+        self.initial += &other.initial;
+        self.transitions += &other.transitions;
+    }
+}
+
+/// The prior of a chain-structured latent, in log space, as prepared for one iteration.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainPrior<'c> {
+    /// `ln π_k`, the initial distribution.
+    pub log_initial: ArrayView1<'c, f64>,
+    /// `ln A_ij`, the transition matrix (row = from).
+    pub log_transition: ArrayView2<'c, f64>,
+}
+
+/// A latent-variable model with a discrete latent `z_n ∈ 0..K` per row — independent across
+/// rows (a mixture) or a Markov chain along each sequence (a hidden Markov model) — and any
+/// product of emission blocks. Implemented by generated code and by the plan executor.
 pub trait MixtureModel: Sync {
     /// Parameters, as named in the model file.
     type Params: Clone + Debug + Send + Sync;
@@ -65,6 +106,8 @@ pub trait MixtureModel: Sync {
     /// Factors covariances and takes logs; fails on parameters outside their constraints.
     fn prepare(&self, params: &Self::Params) -> Result<Self::Cache, NumericalIssue>;
     /// Adds `ln p(x_n, z_n = k)` to `out[[n - rows.start, k]]` (the buffer starts zeroed).
+    /// For a chain the prior of `z` is applied by forward–backward, so this adds only the
+    /// emissions `ln p(x_n | z_n = k)`.
     fn log_joint(
         &self,
         cache: &Self::Cache,
@@ -85,12 +128,12 @@ pub trait MixtureModel: Sync {
     );
     /// Adds `other` into `into`.
     fn merge(&self, into: &mut Self::Stats, other: &Self::Stats);
-    /// The closed-form M-step. `counts[k] = Σ_n r_nk`. Components with zero count keep their
-    /// previous parameters; the driver re-seeds them.
+    /// The closed-form M-step. Components with zero count keep their previous parameters;
+    /// the driver re-seeds them.
     fn m_step(
         &self,
         stats: &Self::Stats,
-        counts: ArrayView1<'_, f64>,
+        latent: &LatentStats,
         prev: &Self::Params,
         config: &MStepConfig,
     ) -> Result<Self::Params, NumericalIssue>;
@@ -99,7 +142,7 @@ pub trait MixtureModel: Sync {
     fn expected_log_joint(
         &self,
         stats: &Self::Stats,
-        counts: ArrayView1<'_, f64>,
+        latent: &LatentStats,
         centre: &Self::Params,
         params: &Self::Params,
     ) -> Result<f64, NumericalIssue>;
@@ -117,6 +160,15 @@ pub trait MixtureModel: Sync {
     fn init_features(&self) -> Array2<f64>;
     /// Replaces component `k` by a broad component centred on row `row`, with a small weight.
     fn reseed(&self, params: &mut Self::Params, k: usize, row: usize);
+    /// The sequences of a chain-structured latent: ordered, contiguous row ranges covering
+    /// every row. `None` for a mixture (rows independent).
+    fn sequences(&self) -> Option<&[Range<usize>]> {
+        None
+    }
+    /// The chain's prior under prepared parameters (`None` for a mixture).
+    fn chain_prior<'c>(&self, _cache: &'c Self::Cache) -> Option<ChainPrior<'c>> {
+        None
+    }
 }
 
 /// Turns each row of a log-joint block into responsibilities, in place.

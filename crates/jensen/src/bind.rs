@@ -3,6 +3,7 @@
 //! and the column.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use ndarray::{Array1, Array2};
 use thiserror::Error;
@@ -10,6 +11,7 @@ use thiserror::Error;
 use jensen_lang::ast::DeclKind;
 use jensen_lang::ir::{ElemType, SetSize, VarId};
 use jensen_lang::Plan;
+use jensen_runtime::chain::{sequences_from_ids, sequences_from_lengths};
 use jensen_runtime::data::ValueKind;
 use jensen_runtime::kernels::discrete::log_factorials;
 
@@ -23,6 +25,8 @@ pub struct Table {
     pub headers: Vec<String>,
     /// Column values; `None` for a text column.
     pub columns: Vec<Option<Vec<f64>>>,
+    /// The cells of text columns (`None` for a numeric column), e.g. sequence names.
+    pub text: Vec<Option<Vec<String>>>,
     /// Number of rows.
     pub n_rows: usize,
 }
@@ -37,6 +41,21 @@ pub struct BindOptions {
     pub columns: BTreeMap<String, Vec<String>>,
     /// Columns never taken by default.
     pub exclude: Vec<String>,
+    /// How the rows split into independent sequences (chains only).
+    pub sequences: Sequences,
+}
+
+/// How the rows of a table split into independent sequences, for a chain-structured latent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Sequences {
+    /// One sequence of every row.
+    #[default]
+    Whole,
+    /// Consecutive sequences of these lengths (as hmmlearn's `lengths`).
+    Lengths(Vec<usize>),
+    /// A sequence-id column: consecutive rows with the same id form one sequence. The column
+    /// may hold numbers or text and is never taken as data.
+    Column(String),
 }
 
 /// One bound data item.
@@ -59,6 +78,9 @@ pub struct Bound {
     pub n_rows: usize,
     /// Per variable id: the bound values of data items.
     pub items: Vec<Option<Item>>,
+    /// Consecutive row ranges that are independent sequences (chains only; one sequence of
+    /// every row unless [`BindOptions`] says otherwise).
+    pub sequences: Vec<Range<usize>>,
 }
 
 impl Bound {
@@ -153,6 +175,14 @@ pub enum BindError {
         /// Its source.
         second_item: String,
     },
+    /// The sequences do not fit the rows.
+    #[error("{file}: {message}")]
+    Sequences {
+        /// Source.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
     /// `--bind` names no data item.
     #[error("`{name}` is not a data item of the model (data: {available})")]
     UnknownItem {
@@ -230,52 +260,56 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         Ok(i)
     };
 
+    let sequences = sequences(plan, table, opts)?;
+    let mut exclude = opts.exclude.clone();
+    if let Sequences::Column(c) = &opts.sequences {
+        exclude.push(c.clone());
+    }
     let mut items: Vec<Option<Item>> = vec![None; model.vars.len()];
     for &v in &data_vars {
         let var = &model.vars[v];
         let vector = matches!(var.ty, ElemType::Vector(_) | ElemType::BinaryVec(_));
-        let chosen: Vec<usize> =
-            if let Some(cols) = opts.columns.get(&var.name).or(var.columns.as_ref()) {
-                cols.iter()
-                    .map(|c| column_index(&var.name, c))
-                    .collect::<Result<_, _>>()?
-            } else if let Some(except) = &var.except {
-                // Every numeric column not excluded and not claimed by another data item.
-                let claimed = |h: &String| {
-                    except.contains(h)
-                        || opts.exclude.contains(h)
-                        || data_vars.iter().any(|&o| {
-                            o != v && {
-                                let other = &model.vars[o];
-                                opts.columns
-                                    .get(&other.name)
-                                    .or(other.columns.as_ref())
-                                    .map_or(other.name == *h, |c| c.contains(h))
-                            }
-                        })
-                };
-                // Columns named in `except` need not be present: the clause only removes.
-                numeric_columns(table, claimed).ok_or_else(|| BindError::NoColumns {
-                    file: file.clone(),
-                    item: var.name.clone(),
-                })?
-            } else if let Some(i) = table.headers.iter().position(|h| *h == var.name) {
-                vec![column_index(&var.name, &table.headers[i])?]
-            } else if vector && data_vars.len() == 1 {
-                numeric_columns(table, |h| opts.exclude.contains(h)).ok_or_else(|| {
-                    BindError::NoColumns {
-                        file: file.clone(),
-                        item: var.name.clone(),
-                    }
-                })?
-            } else {
-                return Err(BindError::MissingColumn {
-                    file,
-                    item: var.name.clone(),
-                    column: var.name.clone(),
-                    available: table.headers.join(", "),
-                });
+        let chosen: Vec<usize> = if let Some(cols) =
+            opts.columns.get(&var.name).or(var.columns.as_ref())
+        {
+            cols.iter()
+                .map(|c| column_index(&var.name, c))
+                .collect::<Result<_, _>>()?
+        } else if let Some(except) = &var.except {
+            // Every numeric column not excluded and not claimed by another data item.
+            let claimed = |h: &String| {
+                except.contains(h)
+                    || exclude.contains(h)
+                    || data_vars.iter().any(|&o| {
+                        o != v && {
+                            let other = &model.vars[o];
+                            opts.columns
+                                .get(&other.name)
+                                .or(other.columns.as_ref())
+                                .map_or(other.name == *h, |c| c.contains(h))
+                        }
+                    })
             };
+            // Columns named in `except` need not be present: the clause only removes.
+            numeric_columns(table, claimed).ok_or_else(|| BindError::NoColumns {
+                file: file.clone(),
+                item: var.name.clone(),
+            })?
+        } else if let Some(i) = table.headers.iter().position(|h| *h == var.name) {
+            vec![column_index(&var.name, &table.headers[i])?]
+        } else if vector && data_vars.len() == 1 {
+            numeric_columns(table, |h| exclude.contains(h)).ok_or_else(|| BindError::NoColumns {
+                file: file.clone(),
+                item: var.name.clone(),
+            })?
+        } else {
+            return Err(BindError::MissingColumn {
+                file,
+                item: var.name.clone(),
+                column: var.name.clone(),
+                available: table.headers.join(", "),
+            });
+        };
         let mut values = Array2::zeros((table.n_rows, chosen.len()));
         for (j, &c) in chosen.iter().enumerate() {
             let col = table.columns[c].as_ref().expect("checked numeric");
@@ -350,6 +384,50 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         sizes,
         n_rows: table.n_rows,
         items,
+        sequences,
+    })
+}
+
+/// The sequences of `table` as `opts` asks; an error if the model has no chain to split.
+fn sequences(
+    plan: &Plan,
+    table: &Table,
+    opts: &BindOptions,
+) -> Result<Vec<Range<usize>>, BindError> {
+    let error = |message: String| BindError::Sequences {
+        file: table.source.clone(),
+        message,
+    };
+    if !plan.latent.is_chain() && opts.sequences != Sequences::Whole {
+        return Err(error(format!(
+            "model `{}` has no chain-structured latent, so its rows cannot be split into sequences; remove the sequence option",
+            plan.model.name
+        )));
+    }
+    let ranges = match &opts.sequences {
+        Sequences::Whole => return Ok(vec![0..table.n_rows]),
+        Sequences::Lengths(lengths) => sequences_from_lengths(lengths, table.n_rows),
+        Sequences::Column(name) => {
+            let c = table
+                .headers
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| {
+                    error(format!(
+                        "no sequence-id column `{name}` (columns: {})",
+                        table.headers.join(", ")
+                    ))
+                })?;
+            match (&table.columns[c], &table.text[c]) {
+                (Some(values), _) => sequences_from_ids(values),
+                (None, Some(text)) => sequences_from_ids(text),
+                (None, None) => unreachable!("a column is numeric or text"),
+            }
+        }
+    };
+    ranges.map_err(|e| match e {
+        jensen_runtime::data::DataError::Sequences(m) => error(m),
+        other => error(other.to_string()),
     })
 }
 

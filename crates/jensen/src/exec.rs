@@ -12,10 +12,13 @@ use ndarray::{
 use jensen_lang::ir::{ElemType, VarId};
 use jensen_lang::plan::{BlockKind, Cov, PRef, Rule, StatKind};
 use jensen_lang::Plan;
+use jensen_runtime::chain;
 use jensen_runtime::kernels::{discrete, gaussian, moments};
 use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::mixture::{add_log_weights, reseed_weight};
-use jensen_runtime::{MStepConfig, MixtureModel, NumericalIssue, Workspace};
+use jensen_runtime::{
+    ChainPrior, LatentStats, MStepConfig, MixtureModel, NumericalIssue, Workspace,
+};
 
 use crate::bind::Bound;
 use crate::params::DynParams;
@@ -41,7 +44,10 @@ type Moments = (Array1<f64>, Option<Array2<f64>>, Array1<f64>);
 #[derive(Debug)]
 pub struct ExecCache {
     params: DynParams,
-    log_w: Array1<f64>,
+    /// `ln w` of a mixture's weights, or `ln p0` of a chain's initial distribution.
+    log_prior: Array1<f64>,
+    /// `ln A` of a chain's transition matrix.
+    log_transition: Option<Array2<f64>>,
     /// Cholesky factors of full covariances, per block (one per component, or one if tied).
     chol: Vec<Vec<Cholesky>>,
     /// `ln p` of categorical blocks, `K × C`.
@@ -57,7 +63,7 @@ pub struct ExecStats {
 impl<'a> PlanModel<'a> {
     /// Binds a plan to data.
     pub fn new(plan: &'a Plan, data: &'a Bound) -> Self {
-        let (_, _, components, _) = plan.mixture();
+        let (_, _, components) = plan.latent_sets();
         let k = data.sizes[components];
         let moments = plan
             .blocks
@@ -146,15 +152,37 @@ impl<'a> PlanModel<'a> {
         self.plan.name(p.param)
     }
 
-    /// The mixing weights.
-    fn weights<'p>(&self, params: &'p DynParams) -> ArrayView1<'p, f64> {
-        let (_, _, _, weights) = self.plan.mixture();
+    /// A vector parameter by id.
+    fn vector<'p>(&self, params: &'p DynParams, v: VarId) -> ArrayView1<'p, f64> {
         params
-            .get(self.plan.name(weights))
+            .get(self.plan.name(v))
             .expect("checked")
             .view()
             .into_dimensionality::<Ix1>()
-            .expect("simplex")
+            .expect("vector")
+    }
+
+    /// A matrix parameter by id.
+    fn matrix<'p>(&self, params: &'p DynParams, v: VarId) -> ArrayView2<'p, f64> {
+        params
+            .get(self.plan.name(v))
+            .expect("checked")
+            .view()
+            .into_dimensionality::<Ix2>()
+            .expect("matrix")
+    }
+
+    /// The latent's prior: the mixing weights, or a chain's initial distribution with its
+    /// transition matrix.
+    fn latent_prior<'p>(
+        &self,
+        params: &'p DynParams,
+    ) -> (ArrayView1<'p, f64>, Option<ArrayView2<'p, f64>>) {
+        match (self.plan.weights(), self.plan.chain()) {
+            (Some(w), _) => (self.vector(params, w), None),
+            (None, Some((p0, a))) => (self.vector(params, p0), Some(self.matrix(params, a))),
+            (None, None) => unreachable!("a plan has a mixture or a chain"),
+        }
     }
 
     /// Cholesky factors of a full covariance parameter: one per component, or one if tied.
@@ -289,8 +317,9 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn prepare(&self, params: &DynParams) -> Result<ExecCache, NumericalIssue> {
-        let w = self.weights(params);
-        let log_w = w.mapv(f64::ln);
+        let (prior, transition) = self.latent_prior(params);
+        let log_prior = prior.mapv(f64::ln);
+        let log_transition = transition.map(|a| a.mapv(f64::ln));
         let mut chol = Vec::new();
         let mut log_probs = Vec::new();
         for b in &self.plan.blocks {
@@ -318,7 +347,8 @@ impl MixtureModel for PlanModel<'_> {
         }
         Ok(ExecCache {
             params: params.clone(),
-            log_w,
+            log_prior,
+            log_transition,
             chol,
             log_probs,
         })
@@ -332,7 +362,9 @@ impl MixtureModel for PlanModel<'_> {
         ws: &mut Workspace,
     ) {
         let p = &cache.params;
-        add_log_weights(out.view_mut(), cache.log_w.view());
+        if cache.log_transition.is_none() {
+            add_log_weights(out.view_mut(), cache.log_prior.view());
+        }
         for (bi, b) in self.plan.blocks.iter().enumerate() {
             for k in 0..self.k {
                 let col = out.column_mut(k);
@@ -512,10 +544,11 @@ impl MixtureModel for PlanModel<'_> {
     fn m_step(
         &self,
         stats: &ExecStats,
-        counts: ArrayView1<'_, f64>,
+        latent: &LatentStats,
         prev: &DynParams,
         config: &MStepConfig,
     ) -> Result<DynParams, NumericalIssue> {
+        let counts = latent.counts.view();
         let mut next = prev.clone();
         // Means first: the scale updates take the scatter about the new means.
         let order = self
@@ -526,6 +559,22 @@ impl MixtureModel for PlanModel<'_> {
             .chain(self.plan.updates.iter().filter(|u| u.rule != Rule::Mean));
         for u in order {
             let name = self.plan.name(u.param).to_string();
+            match u.rule {
+                Rule::InitialProbs => {
+                    let p0 = discrete::simplex_from_counts(latent.initial.view());
+                    next.insert(&name, p0.into_dyn());
+                    continue;
+                }
+                Rule::Transitions => {
+                    let a = chain::transitions_from_counts(
+                        latent.transitions.view(),
+                        self.matrix(prev, u.param),
+                    );
+                    next.insert(&name, a.into_dyn());
+                    continue;
+                }
+                _ => {}
+            }
             let per_k = self.plan.model.vars[u.param].plates.len() == 1;
             let comps: Vec<Vec<usize>> = if per_k {
                 (0..self.k).map(|k| vec![k]).collect()
@@ -536,6 +585,7 @@ impl MixtureModel for PlanModel<'_> {
             for (slot, ks) in comps.iter().enumerate() {
                 let new: ArrayD<f64> = match u.rule {
                     Rule::Weights => discrete::simplex_from_counts(counts).into_dyn(),
+                    Rule::InitialProbs | Rule::Transitions => unreachable!("handled above"),
                     Rule::Mean => {
                         let centre = part(prev, &name, per_k, slot);
                         let mut sum = ArrayD::zeros(centre.raw_dim());
@@ -627,12 +677,18 @@ impl MixtureModel for PlanModel<'_> {
     fn expected_log_joint(
         &self,
         stats: &ExecStats,
-        counts: ArrayView1<'_, f64>,
+        latent: &LatentStats,
         centre: &DynParams,
         params: &DynParams,
     ) -> Result<f64, NumericalIssue> {
-        let w = self.weights(params);
-        let mut total = discrete::categorical_expected(counts, w);
+        let counts = latent.counts.view();
+        let mut total = match self.latent_prior(params) {
+            (w, None) => discrete::categorical_expected(counts, w),
+            (p0, Some(a)) => {
+                discrete::categorical_expected(latent.initial.view(), p0)
+                    + chain::transitions_expected(latent.transitions.view(), a)
+            }
+        };
         for (bi, b) in self.plan.blocks.iter().enumerate() {
             let st = &stats.blocks[bi];
             let chol: Vec<Cholesky> = match b.kind {
@@ -735,7 +791,9 @@ impl MixtureModel for PlanModel<'_> {
                 .map(|&b| self.moments[b].clone())
                 .unwrap_or_default();
             let one: ArrayD<f64> = match u.rule {
-                Rule::Weights => ArrayD::from_elem(IxDyn(&inner), 1.0 / inner[0] as f64),
+                Rule::Weights | Rule::InitialProbs | Rule::Transitions => {
+                    ArrayD::from_elem(IxDyn(&inner), 1.0 / inner[0] as f64)
+                }
                 Rule::Mean => {
                     if inner.is_empty() {
                         DynParams::scalar(means[0])
@@ -775,6 +833,20 @@ impl MixtureModel for PlanModel<'_> {
         ndarray::concatenate(Axis(1), &items).expect("items have the same rows")
     }
 
+    fn sequences(&self) -> Option<&[Range<usize>]> {
+        self.plan
+            .latent
+            .is_chain()
+            .then_some(self.data.sequences.as_slice())
+    }
+
+    fn chain_prior<'c>(&self, cache: &'c ExecCache) -> Option<ChainPrior<'c>> {
+        cache.log_transition.as_ref().map(|a| ChainPrior {
+            log_initial: cache.log_prior.view(),
+            log_transition: a.view(),
+        })
+    }
+
     fn reseed(&self, params: &mut DynParams, k: usize, row: usize) {
         for u in &self.plan.updates {
             let var = &self.plan.model.vars[u.param];
@@ -788,6 +860,18 @@ impl MixtureModel for PlanModel<'_> {
                     .expect("simplex");
                 reseed_weight(&mut w, k, self.n_rows());
                 params.insert(&name, w.into_dyn());
+                continue;
+            }
+            if u.rule == Rule::InitialProbs {
+                continue;
+            }
+            if u.rule == Rule::Transitions {
+                let (p0_id, _) = self.plan.chain().expect("a chain");
+                let mut p0 = self.vector(params, p0_id).to_owned();
+                let mut a = self.matrix(params, u.param).to_owned();
+                chain::reseed_state(&mut p0, &mut a, k, self.n_rows());
+                params.insert(self.plan.name(p0_id), p0.into_dyn());
+                params.insert(&name, a.into_dyn());
                 continue;
             }
             if var.plates.len() != 1 {
@@ -822,7 +906,9 @@ impl MixtureModel for PlanModel<'_> {
                     p[x[0] as usize] += 0.5;
                     p.into_dyn()
                 }
-                Rule::Weights => unreachable!("handled above"),
+                Rule::Weights | Rule::InitialProbs | Rule::Transitions => {
+                    unreachable!("handled above")
+                }
             };
             params
                 .get_mut(&name)

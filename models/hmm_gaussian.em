@@ -1,0 +1,14 @@
+// Gaussian hidden Markov model on data/geyser.csv: the waiting time and duration of
+// consecutive eruptions of Old Faithful, with a hidden regime that persists from one
+// eruption to the next through the transition matrix A.
+model hmm_gaussian
+const K: int = 2
+data   x[T]: vector[D]
+param  p0: simplex[K]
+param  A[K]: simplex[K]
+param  mu[K]: vector[D]
+param  Sigma[K]: cov[D]
+latent z[T]: 0..K
+z[0] ~ Categorical(p0)
+z[t] ~ Categorical(A[z[t-1]])
+x[t] ~ MvNormal(mu[z[t]], Sigma[z[t]])
