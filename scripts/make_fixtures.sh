@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Regenerate tests/fixtures/sklearn/*.json from scikit-learn.
+# Regenerate the reference fixtures under tests/fixtures/:
+#   sklearn/*.json   scripts/sklearn_fixtures.py   (GaussianMixture EM)
+#   hmmlearn/*.json  scripts/hmmlearn_fixtures.py  (HMM Baum-Welch)
+#   fa/*.json        scripts/fa_fixtures.py        (factor analysis, PPCA)
 #
 # Creates the reference venv .venv-ref/ at the repo root if it is missing,
-# installs the pinned versions from scripts/requirements.txt, then runs
-# scripts/sklearn_fixtures.py. Extra arguments are passed through to the
-# script (e.g. --data-dir /path/to/data).
+# installs the pinned versions from scripts/requirements.txt, then runs the
+# three scripts in that order. Extra arguments are passed through to every
+# script (e.g. --data-dir /path/to/data; note that sklearn_fixtures.py reads
+# ../shared/data by default, the other two <repo>/data).
+#
+# data/geyser_classes.csv (used by hmmlearn_fixtures.py) is a committed derived
+# file; regenerate it with scripts/classify_geyser.py if geyser.csv changes.
 #
 # Override the interpreter used to create the venv with PYTHON=... .
 set -euo pipefail
@@ -18,4 +25,6 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$repo_root/scripts/requirements.txt"
 
-exec "$venv/bin/python" "$repo_root/scripts/sklearn_fixtures.py" "$@"
+for script in sklearn_fixtures.py hmmlearn_fixtures.py fa_fixtures.py; do
+    "$venv/bin/python" "$repo_root/scripts/$script" "$@"
+done

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use jensen::bind::BindOptions;
+use jensen::bind::{BindOptions, Sequences};
 use jensen::lang::Plan;
 use jensen::runtime::{FitOptions, InitStrategy, MStepConfig, Progress};
 use jensen::{DynParams, PlanModel};
@@ -45,12 +45,14 @@ enum Command {
     },
     /// Fit a model file to a CSV file by EM (no cargo needed).
     Fit(Box<FitArgs>),
+    /// Most probable latent values (Viterbi paths for a chain) and posterior probabilities
+    /// of a fitted model on a CSV file.
+    Decode(Box<DecodeArgs>),
 }
 
+/// How a CSV file binds to a model's data items.
 #[derive(Debug, clap::Args)]
-struct FitArgs {
-    /// The model file (`.em`).
-    model: String,
+struct DataArgs {
     /// CSV data with a header line. Data items bind to columns of their name, to their
     /// `from (...)` columns, or — for a model with one vector-valued item — to every numeric column.
     #[arg(long)]
@@ -64,6 +66,32 @@ struct FitArgs {
     /// A column never taken by default (repeatable).
     #[arg(long = "exclude", value_name = "COLUMN")]
     exclude: Vec<String>,
+    /// Chains: a sequence-id column; consecutive rows with the same id form one
+    /// independent sequence (the column is not data).
+    #[arg(long, value_name = "COLUMN", conflicts_with = "lengths")]
+    sequence: Option<String>,
+    /// Chains: lengths of consecutive independent sequences, e.g. `--lengths 100,99,100`.
+    #[arg(long, value_name = "N,N,...")]
+    lengths: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct DecodeArgs {
+    /// A fit written by `jensen fit --out` (its model file, constants and parameters are used).
+    fit: String,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Write the decoded rows as CSV here instead of standard output.
+    #[arg(long)]
+    out: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct FitArgs {
+    /// The model file (`.em`).
+    model: String,
+    #[command(flatten)]
+    data: DataArgs,
     /// Seed of the random initialisation.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -91,7 +119,8 @@ struct FitArgs {
     /// Write the fit as JSON.
     #[arg(long)]
     out: Option<String>,
-    /// Write per-row responsibilities, assignment and log-likelihood as CSV.
+    /// Write per-row responsibilities, assignment and log-likelihood as CSV (for a chain: state
+    /// posteriors, `ln p(x_t | earlier rows of its sequence)`, and the Viterbi state).
     #[arg(long)]
     posterior: Option<String>,
     /// Print only the summary.
@@ -166,7 +195,136 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fit(args) => fit(*args),
+        Command::Decode(args) => decode(*args),
     }
+}
+
+/// Reads the CSV file and binds it as `args` says, with `consts` as constant defaults.
+fn bind_data(
+    plan: &Plan,
+    args: &DataArgs,
+    consts: &BTreeMap<String, usize>,
+) -> Result<(jensen::Bound, BindOptions), String> {
+    let table = csvdata::read(&args.data).map_err(|e| e.to_string())?;
+    let mut opts = BindOptions {
+        exclude: args.exclude.clone(),
+        consts: consts.clone(),
+        ..Default::default()
+    };
+    for (name, value) in parse_pairs(&args.set, "--set")? {
+        let v: usize = value
+            .parse()
+            .map_err(|_| format!("--set {name}={value}: the value must be a whole number"))?;
+        opts.consts.insert(name, v);
+    }
+    for (name, cols) in parse_pairs(&args.bind, "--bind")? {
+        opts.columns.insert(
+            name,
+            cols.split(',').map(|c| c.trim().to_string()).collect(),
+        );
+    }
+    if let Some(column) = &args.sequence {
+        opts.sequences = Sequences::Column(column.clone());
+    }
+    if let Some(lengths) = &args.lengths {
+        let parsed: Result<Vec<usize>, _> = lengths
+            .split(',')
+            .map(|l| l.trim().parse::<usize>())
+            .collect();
+        opts.sequences = Sequences::Lengths(parsed.map_err(|_| {
+            format!("--lengths {lengths}: expected whole numbers separated by commas")
+        })?);
+    }
+    let bound = jensen::bind(plan, &table, &opts).map_err(|e| e.to_string())?;
+    Ok((bound, opts))
+}
+
+/// Reads starting or fitted parameters from a JSON file: a whole fit (`{"params": ...}`) or
+/// the parameters alone, checked against the model's shapes and constraints.
+fn read_params(path: &str, model: &PlanModel<'_>) -> Result<DynParams, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    let params_json = value.get("params").cloned().unwrap_or(value);
+    let params: DynParams =
+        serde_json::from_value(params_json).map_err(|e| format!("{path}: {e}"))?;
+    model
+        .check_params(&params)
+        .map_err(|e| format!("{path}: {e}"))
+}
+
+fn decode(args: DecodeArgs) -> Result<ExitCode, String> {
+    let text =
+        std::fs::read_to_string(&args.fit).map_err(|e| format!("cannot read {}: {e}", args.fit))?;
+    let fit: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.fit))?;
+    let model_file = fit
+        .get("model_file")
+        .and_then(|m| m.as_str())
+        .ok_or_else(|| {
+            format!(
+                "{}: no `model_file`; decode reads a fit written by `jensen fit --out`",
+                args.fit
+            )
+        })?
+        .to_string();
+    let Some(plan) = compile(&model_file)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let consts: BTreeMap<String, usize> = fit
+        .get("constants")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    let (bound, _) = bind_data(&plan, &args.data, &consts)?;
+    let model = PlanModel::new(&plan, &bound);
+    let params = read_params(&args.fit, &model)?;
+    let (path, joint) = jensen::runtime::decode(&model, &params).map_err(|e| e.to_string())?;
+    let cache =
+        jensen::runtime::MixtureModel::prepare(&model, &params).map_err(|e| e.to_string())?;
+    let (posterior, point_ll) = jensen::runtime::em::posterior(&model, &cache);
+    let loglik: f64 = point_ll.sum();
+    let mut w: csv::Writer<Box<dyn Write>> = csv::Writer::from_writer(match &args.out {
+        Some(p) => {
+            Box::new(std::fs::File::create(p).map_err(|e| format!("cannot write {p}: {e}"))?)
+        }
+        None => Box::new(std::io::stdout()),
+    });
+    let chain = plan.latent.is_chain();
+    let k = posterior.ncols();
+    let mut header: Vec<String> = vec!["row".into()];
+    if chain {
+        header.push("sequence".into());
+    }
+    header.push(if chain { "viterbi" } else { "map" }.into());
+    header.extend((0..k).map(|j| format!("p{j}")));
+    w.write_record(&header).map_err(|e| e.to_string())?;
+    for (s, seq) in bound.sequences.iter().enumerate() {
+        for t in seq.clone() {
+            let mut rec = vec![(t + 1).to_string()];
+            if chain {
+                rec.push(s.to_string());
+            }
+            rec.push(path[t].to_string());
+            rec.extend(posterior.row(t).iter().map(|v| format!("{v}")));
+            w.write_record(&rec).map_err(|e| e.to_string())?;
+        }
+    }
+    w.flush().map_err(|e| e.to_string())?;
+    eprintln!(
+        "{} rows{} · log-likelihood {loglik:.6} · {} ln p(x, z*) {joint:.6}",
+        bound.n_rows,
+        if chain {
+            format!(" in {} sequence(s)", bound.sequences.len())
+        } else {
+            String::new()
+        },
+        if chain {
+            "Viterbi path"
+        } else {
+            "most probable components"
+        },
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>, String> {
@@ -184,24 +342,7 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
     let Some(plan) = compile(&args.model)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let table = csvdata::read(&args.data).map_err(|e| e.to_string())?;
-    let mut opts = BindOptions {
-        exclude: args.exclude.clone(),
-        ..Default::default()
-    };
-    for (name, value) in parse_pairs(&args.set, "--set")? {
-        let v: usize = value
-            .parse()
-            .map_err(|_| format!("--set {name}={value}: the value must be a whole number"))?;
-        opts.consts.insert(name, v);
-    }
-    for (name, cols) in parse_pairs(&args.bind, "--bind")? {
-        opts.columns.insert(
-            name,
-            cols.split(',').map(|c| c.trim().to_string()).collect(),
-        );
-    }
-    let bound = jensen::bind(&plan, &table, &opts).map_err(|e| e.to_string())?;
+    let (bound, opts) = bind_data(&plan, &args.data, &BTreeMap::new())?;
     let model = PlanModel::new(&plan, &bound);
     if !(args.tol.is_finite() && args.tol >= 0.0) {
         return Err("--tol must be a non-negative number".into());
@@ -212,24 +353,12 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
     let init = match args.init.as_str() {
         "kmeans++" | "k-means++" => InitStrategy::KMeansPlusPlus,
         "random" => InitStrategy::RandomFromData,
-        path => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                format!(
-                    "--init {path}: not `kmeans++` or `random`, and cannot read it as a file: {e}"
-                )
-            })?;
-            let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
-            // Accept a whole fit (`{"params": ...}`) or the parameters alone.
-            let params_json = value.get("params").cloned().unwrap_or(value);
-            let params: DynParams =
-                serde_json::from_value(params_json).map_err(|e| format!("{path}: {e}"))?;
-            InitStrategy::Params(
-                model
-                    .check_params(&params)
-                    .map_err(|e| format!("{path}: {e}"))?,
-            )
+        path if !std::path::Path::new(path).exists() => {
+            return Err(format!(
+                "--init {path}: not `kmeans++` or `random`, and no such file"
+            ))
         }
+        path => InitStrategy::Params(read_params(path, &model)?),
     };
     let rows_times_k = bound.n_rows * jensen::runtime::MixtureModel::n_components(&model);
     let show_progress = rows_times_k >= 200_000 && std::io::stderr().is_terminal() && !args.quiet;
@@ -268,8 +397,15 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
 
     if !args.quiet {
         println!(
-            "model {} on {} ({} rows)",
-            plan.model.name, args.data, bound.n_rows
+            "model {} on {} ({} rows{})",
+            plan.model.name,
+            args.data.data,
+            bound.n_rows,
+            if plan.latent.is_chain() {
+                format!(" in {} sequence(s)", bound.sequences.len())
+            } else {
+                String::new()
+            }
         );
         print_trace(&result.elbo_trace);
         println!();
@@ -297,6 +433,12 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
             r.row + 1
         );
     }
+    // For a chain the jointly most probable path can differ from the rowwise argmax.
+    let viterbi = if plan.latent.is_chain() {
+        Some(jensen::runtime::decode(&model, &result.params).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
     if let Some(out) = &args.out {
         let consts: BTreeMap<&str, usize> = plan
             .model
@@ -312,7 +454,8 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
         let doc = json!({
             "model": plan.model.name,
             "model_file": args.model,
-            "data": args.data,
+            "data": args.data.data,
+            "sequences": bound.sequences.iter().map(|r| r.len()).collect::<Vec<_>>(),
             "constants": consts,
             "n_rows": bound.n_rows,
             "log_likelihood": result.log_likelihood,
@@ -327,6 +470,7 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
             "restart_log_likelihoods": result.restart_log_likelihoods.iter().map(|v| if v.is_finite() { json!(v) } else { json!(null) }).collect::<Vec<_>>(),
             "params": result.params,
             "assignments": result.assignments,
+            "viterbi": viterbi.as_ref().map(|(path, score)| json!({ "path": path, "log_prob": score })),
             "reseeds": result.reseeds,
             "timing": result.timing,
         });
@@ -339,11 +483,17 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
         let k = result.responsibilities.ncols();
         let mut header: Vec<String> = (0..k).map(|j| format!("r{j}")).collect();
         header.extend(["assignment".into(), "log_likelihood".into()]);
+        if viterbi.is_some() {
+            header.push("viterbi".into());
+        }
         w.write_record(&header).map_err(|e| e.to_string())?;
         for (i, row) in result.responsibilities.rows().into_iter().enumerate() {
             let mut rec: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
             rec.push(result.assignments[i].to_string());
             rec.push(format!("{}", result.point_log_likelihood[i]));
+            if let Some((path, _)) = &viterbi {
+                rec.push(path[i].to_string());
+            }
             w.write_record(&rec).map_err(|e| e.to_string())?;
         }
         w.flush().map_err(|e| e.to_string())?;

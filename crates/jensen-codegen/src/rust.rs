@@ -30,16 +30,22 @@ pub fn format_module(module: TokenStream) -> Result<String, syn::Error> {
     let text = prettyplease::unparse(&file);
     let mut out = String::with_capacity(text.len() + text.len() / 16);
     let mut prev = "";
+    let (mut open_use, mut closed_use) = (false, false);
     for line in text.lines() {
         let indent = line.len() - line.trim_start().len();
         let trimmed = line.trim_start();
         let starts_item =
             !trimmed.is_empty() && !trimmed.starts_with('}') && !trimmed.starts_with(')');
         let after_block = (indent == 0 && prev == "}") || (indent == 4 && prev == "    }");
-        let after_uses = indent == 0
-            && prev.starts_with("use ")
-            && !trimmed.starts_with("use ")
-            && !prev.ends_with('{');
+        // The end of the imports: the last `use` ended on the previous line (a one-line `use`,
+        // or the `};` closing a long one).
+        let use_ended = (prev.starts_with("use ") && !prev.ends_with('{')) || closed_use;
+        let after_uses = indent == 0 && use_ended && !trimmed.starts_with("use ");
+        if indent == 0 && !trimmed.is_empty() {
+            closed_use = open_use && trimmed == "};";
+            open_use = (trimmed.starts_with("use ") && trimmed.ends_with('{'))
+                || (open_use && trimmed != "};");
+        }
         let after_inner_doc = prev.starts_with("//!") && !trimmed.starts_with("//!");
         if starts_item && (after_block || after_uses || after_inner_doc) {
             out.push('\n');
@@ -750,7 +756,7 @@ impl Gen<'_> {
                     /// Independent sequences: consecutive row ranges covering every row.
                     sequences: Vec<Range<usize>>,
                 },
-                quote!(sequences: vec![0..#n],),
+                quote!(sequences: std::iter::once(0..#n).collect(),),
                 quote! {
                     /// Splits the rows into independent sequences of these lengths (one
                     /// sequence of every row by default).

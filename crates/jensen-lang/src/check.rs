@@ -794,7 +794,11 @@ impl Checker<'_> {
                             ),
                         )
                         .label("here")
-                        .hint("parameters are selected by a latent's value, e.g. `mu[z[n]]`"),
+                        .hint(if v.kind == DeclKind::Data {
+                            "parameters are selected by a latent's value, e.g. `mu[z[n]]`; a parameter chosen by data (a regression, or a chain whose transitions depend on inputs) has no closed-form M-step here, so model the data as an emission of the latent instead".to_string()
+                        } else {
+                            "parameters are selected by a latent's value, e.g. `mu[z[n]]`".to_string()
+                        }),
                     );
                     return None;
                 }

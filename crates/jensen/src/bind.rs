@@ -405,7 +405,7 @@ fn sequences(
         )));
     }
     let ranges = match &opts.sequences {
-        Sequences::Whole => return Ok(vec![0..table.n_rows]),
+        Sequences::Whole => return Ok(std::iter::once(0..table.n_rows).collect()),
         Sequences::Lengths(lengths) => sequences_from_lengths(lengths, table.n_rows),
         Sequences::Column(name) => {
             let c = table

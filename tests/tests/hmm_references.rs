@@ -1,0 +1,187 @@
+//! Hidden Markov models against hmmlearn: from identical starting parameters, the
+//! log-likelihood trajectory, the fitted parameters, the Viterbi path and the state
+//! posteriors agree (fixtures made by `scripts/make_fixtures.sh`, which runs
+//! `scripts/hmmlearn_fixtures.py`).
+
+use jensen::bind::{BindOptions, Sequences};
+use jensen::runtime::em::posterior;
+use jensen::runtime::{FitOptions, InitStrategy, MStepConfig, MixtureModel};
+use jensen::{DynParams, PlanModel};
+use jensen_tests::{plan, root};
+use serde_json::Value;
+
+fn relative(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1.0)
+}
+
+fn hmmlearn_case(case: &str) {
+    let text = std::fs::read_to_string(root().join(format!("tests/fixtures/hmmlearn/{case}.json")))
+        .unwrap();
+    let fx: Value = serde_json::from_str(&text).unwrap();
+    let p = plan(fx["model"].as_str().unwrap());
+    let table = jensen_cli::csvdata::read(
+        root()
+            .join("data")
+            .join(fx["data"].as_str().unwrap())
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let columns: Vec<String> = fx["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    let item = p.model.vars[p.blocks[0].data].name.clone();
+    let sequences = match fx["lengths"].as_array() {
+        Some(l) => Sequences::Lengths(l.iter().map(|v| v.as_u64().unwrap() as usize).collect()),
+        None => Sequences::Whole,
+    };
+    let opts = BindOptions {
+        consts: [("K".to_string(), fx["K"].as_u64().unwrap() as usize)].into(),
+        columns: [(item, columns)].into(),
+        sequences,
+        ..Default::default()
+    };
+    let bound = jensen::bind(&p, &table, &opts).unwrap();
+    let model = PlanModel::new(&p, &bound);
+    let init: DynParams = serde_json::from_value(fx["init"].clone()).unwrap();
+    let init = model.check_params(&init).unwrap();
+    let iterations = fx["iterations"].as_u64().unwrap() as usize;
+    let result = jensen::fit(
+        &model,
+        &FitOptions {
+            max_iter: iterations,
+            tol: f64::NEG_INFINITY,
+            init: InitStrategy::Params(init),
+            m_step: MStepConfig { reg_covar: 0.0 },
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+
+    // The trajectory, step for step.
+    let expected: Vec<f64> = fx["log_likelihood"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        result.elbo_trace.len(),
+        expected.len(),
+        "{case}: trace length"
+    );
+    for (i, (a, b)) in result.elbo_trace.iter().zip(&expected).enumerate() {
+        assert!(
+            relative(*a, *b) <= 1e-8,
+            "{case}: iteration {i}: jensen {a} vs hmmlearn {b}"
+        );
+    }
+
+    // The fitted parameters.
+    let final_: DynParams = serde_json::from_value(fx["final"].clone()).unwrap();
+    for (name, value) in final_.iter() {
+        let ours = result.params.get(name).unwrap();
+        assert_eq!(ours.shape(), value.shape(), "{case}: `{name}` shape");
+        for (a, b) in ours.iter().zip(value.iter()) {
+            assert!(
+                (a - b).abs() <= 1e-6 * b.abs().max(1e-3),
+                "{case}: `{name}`: jensen {a} vs hmmlearn {b}"
+            );
+        }
+    }
+
+    // Decoding at hmmlearn's final parameters: the same Viterbi path and score, and the
+    // same state posteriors.
+    let at = model.check_params(&final_).unwrap();
+    let (path, score) = jensen::runtime::decode(&model, &at).unwrap();
+    let expected_path: Vec<usize> = fx["viterbi"]["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    // Where several paths are exactly as probable (a categorical chain can swap two
+    // states at equal cost) either is a Viterbi path: then hmmlearn's path must score the
+    // same under our emissions.
+    if path != expected_path {
+        let theirs = joint_log_prob(&model, &at, &bound.sequences, &expected_path);
+        let ours = joint_log_prob(&model, &at, &bound.sequences, &path);
+        assert!(
+            relative(ours, theirs) <= 1e-12,
+            "{case}: Viterbi paths differ and are not tied: {ours} vs {theirs}"
+        );
+    }
+    let expected_score = fx["viterbi"]["log_prob"].as_f64().unwrap();
+    assert!(
+        relative(score, expected_score) <= 1e-8,
+        "{case}: Viterbi ln p(x, z*): jensen {score} vs hmmlearn {expected_score}"
+    );
+    let cache = model.prepare(&at).unwrap();
+    let (gamma, _) = posterior(&model, &cache);
+    for (t, row) in fx["posterior_first"].as_array().unwrap().iter().enumerate() {
+        for (k, v) in row.as_array().unwrap().iter().enumerate() {
+            let v = v.as_f64().unwrap();
+            assert!(
+                (gamma[[t, k]] - v).abs() <= 1e-8,
+                "{case}: posterior [{t}, {k}]: jensen {} vs hmmlearn {v}",
+                gamma[[t, k]]
+            );
+        }
+    }
+}
+
+/// `ln p(x, z)` of a state path, from the emission densities of the model and the chain's
+/// initial and transition probabilities.
+fn joint_log_prob(
+    model: &PlanModel<'_>,
+    params: &DynParams,
+    sequences: &[std::ops::Range<usize>],
+    path: &[usize],
+) -> f64 {
+    let cache = model.prepare(params).unwrap();
+    let n = model.n_rows();
+    let mut log_b = ndarray::Array2::zeros((n, model.n_components()));
+    let mut ws = jensen::runtime::Workspace::default();
+    model.log_joint(&cache, 0..n, log_b.view_mut(), &mut ws);
+    let p0 = params.get("p0").unwrap();
+    let a = params.get("A").unwrap();
+    let mut total = 0.0;
+    for seq in sequences {
+        total += p0[[path[seq.start]]].ln();
+        for t in seq.clone() {
+            if t > seq.start {
+                total += a[[path[t - 1], path[t]]].ln();
+            }
+            total += log_b[[t, path[t]]];
+        }
+    }
+    total
+}
+
+#[test]
+fn gaussian_hmm_full_covariance_matches_hmmlearn() {
+    hmmlearn_case("gaussian_full");
+}
+
+#[test]
+fn gaussian_hmm_on_three_sequences_matches_hmmlearn() {
+    hmmlearn_case("gaussian_full_lengths");
+}
+
+#[test]
+fn gaussian_hmm_diagonal_covariance_matches_hmmlearn() {
+    hmmlearn_case("gaussian_diag");
+}
+
+#[test]
+fn poisson_hmm_matches_hmmlearn() {
+    hmmlearn_case("poisson");
+}
+
+#[test]
+fn categorical_hmm_matches_hmmlearn() {
+    hmmlearn_case("categorical");
+}
