@@ -222,3 +222,64 @@ fn user_supplied_starting_parameters_are_used_as_given() {
     assert_eq!(resumed.elbo_trace, vec![first.log_likelihood]);
     assert_eq!(resumed.params, first.params);
 }
+
+/// A Poisson HMM on one sequence of 1,000,000 steps: forward–backward is scaled, so the
+/// log-likelihood stays finite, EM still climbs, and the result is the same at any thread
+/// count (the emissions and statistics use the same fixed chunks as mixtures).
+#[test]
+fn a_chain_of_a_million_steps_fits_without_underflow() {
+    let p = plan("hmm_poisson");
+    let n = 1_000_000;
+    // Regimes of 500 steps alternating between low and high rates; counts drawn
+    // deterministically from the regime's rate.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut uniform = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let counts: Vec<f64> = (0..n)
+        .map(|t| {
+            let rate: f64 = if (t / 500) % 2 == 0 { 1.5 } else { 6.0 };
+            // Inverse-CDF Poisson draw.
+            let (mut k, mut pk, u) = (0.0, (-rate).exp(), uniform());
+            let mut cdf = pk;
+            while u > cdf && k < 60.0 {
+                k += 1.0;
+                pk *= rate / k;
+                cdf += pk;
+            }
+            k
+        })
+        .collect();
+    let table = jensen::Table {
+        source: "million.csv".into(),
+        headers: vec!["discoveries".into()],
+        columns: vec![Some(counts)],
+        text: vec![None],
+        n_rows: n,
+    };
+    let bound = jensen::bind(&p, &table, &Default::default()).unwrap();
+    let model = PlanModel::new(&p, &bound);
+    let fit = |threads| {
+        jensen::fit(
+            &model,
+            &FitOptions {
+                max_iter: 4,
+                tol: f64::NEG_INFINITY,
+                threads: Some(threads),
+                ..FitOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let one = fit(1);
+    assert!(one.elbo_trace.iter().all(|v| v.is_finite()));
+    assert!(one.elbo_trace.windows(2).all(|w| w[1] >= w[0]));
+    let rate = one.params.get("rate").unwrap();
+    let (lo, hi) = (rate[[0]].min(rate[[1]]), rate[[0]].max(rate[[1]]));
+    assert!((lo - 1.5).abs() < 0.1 && (hi - 6.0).abs() < 0.1, "{rate}");
+    let two = fit(2);
+    assert_eq!(one.elbo_trace, two.elbo_trace);
+}

@@ -14,6 +14,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMu
 use crate::data::DataError;
 use crate::kernels::discrete::simplex_from_counts;
 use crate::kernels::xlny;
+use crate::mixture::exp_in_place;
 
 /// Posterior summaries of one sequence, written by [`forward_backward`].
 #[derive(Debug)]
@@ -53,8 +54,10 @@ pub fn forward_backward(
         }
         value
     };
-    // Emissions rescaled per step: b[t, k] = exp(log_b[t, k] − m_t).
-    let mut b = vec![0.0; t_len * k];
+    // Emissions rescaled per step: b[t, k] = exp(log_b[t, k] − m_t), exponentiated in one
+    // vectorised pass.
+    let padded = (t_len * k).div_ceil(4) * 4;
+    let mut shifted = vec![f64::NEG_INFINITY; padded];
     let mut shift = vec![0.0; t_len];
     for (t, row) in log_b.rows().into_iter().enumerate() {
         let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -65,10 +68,13 @@ pub fn forward_backward(
             return impossible(&mut out, f64::NEG_INFINITY);
         }
         shift[t] = m;
-        for (bv, &l) in b[t * k..(t + 1) * k].iter_mut().zip(row.iter()) {
-            *bv = (l - m).exp();
+        for (s, &l) in shifted[t * k..(t + 1) * k].iter_mut().zip(row.iter()) {
+            *s = l - m;
         }
     }
+    let mut b = vec![0.0; padded];
+    exp_in_place(&shifted, &mut b);
+    drop(shifted);
     // Forward: α̂_t = α_t / Π c, with c_t the normaliser of step t.
     let mut alpha = vec![0.0; t_len * k];
     let mut scale = vec![0.0; t_len];
@@ -108,6 +114,15 @@ pub fn forward_backward(
     let mut beta_next = vec![1.0; k];
     let mut beta = vec![0.0; k];
     let mut weighted = vec![0.0; k];
+    // A and Σξ stored transposed (column j contiguous), so the inner loops run over the
+    // "from" state and vectorise.
+    let mut a_t = vec![0.0; k * k];
+    for i in 0..k {
+        for j in 0..k {
+            a_t[j * k + i] = a[i * k + j];
+        }
+    }
+    let mut xi_t = vec![0.0; k * k];
     for (g, &al) in out
         .gamma
         .row_mut(t_len - 1)
@@ -122,22 +137,27 @@ pub fn forward_backward(
             *w = bv * bn * inv;
         }
         let alpha_t = &alpha[t * k..(t + 1) * k];
-        for i in 0..k {
-            let row = &a[i * k..(i + 1) * k];
-            let mut acc = 0.0;
-            let ai = alpha_t[i];
-            let mut trans = out.transitions.row_mut(i);
-            for ((tr, &aij), &w) in trans.iter_mut().zip(row).zip(&weighted) {
-                let x = aij * w;
-                acc += x;
-                *tr += ai * x;
+        beta.fill(0.0);
+        for ((col, xi_col), &w) in a_t
+            .chunks_exact(k)
+            .zip(xi_t.chunks_exact_mut(k))
+            .zip(&weighted)
+        {
+            for (((be, x), &aij), &ai) in beta.iter_mut().zip(xi_col).zip(col).zip(alpha_t) {
+                let v = aij * w;
+                *be += v;
+                *x += ai * v;
             }
-            beta[i] = acc;
         }
         for ((g, &al), &be) in out.gamma.row_mut(t).iter_mut().zip(alpha_t).zip(&beta) {
             *g = al * be;
         }
         std::mem::swap(&mut beta, &mut beta_next);
+    }
+    for i in 0..k {
+        for j in 0..k {
+            out.transitions[[i, j]] += xi_t[j * k + i];
+        }
     }
     let first = out.gamma.row(0).to_owned();
     out.initial += &first;

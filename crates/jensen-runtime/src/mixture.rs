@@ -234,7 +234,7 @@ pub fn normalise_rows(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f6
 }
 
 /// `out = exp(x)` four lanes at a time (`x.len()` a multiple of 4); `exp(-∞) = 0`.
-fn exp_in_place(x: &[f64], out: &mut [f64]) {
+pub(crate) fn exp_in_place(x: &[f64], out: &mut [f64]) {
     let floor = wide::f64x4::splat(-746.0);
     for (xs, os) in x.chunks_exact(4).zip(out.chunks_exact_mut(4)) {
         let v = wide::f64x4::from([xs[0], xs[1], xs[2], xs[3]]);
