@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up the scikit-learn benchmark peer (bench/sklearn_gmm.py).
+# Set up the benchmark peers (scikit-learn for bench/sklearn_gmm.py, hmmlearn for
+# bench/hmmlearn_ghmm.py).
 #
 # Creates the shared reference venv .venv-ref/ at the repo root if it is
 # missing and installs the pinned scripts/requirements.txt into it. Safe to
