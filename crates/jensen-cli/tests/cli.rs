@@ -581,3 +581,122 @@ fn every_command_reports_a_missing_model_file() {
         assert!(err.contains("cannot read"), "{cmd}: {err}");
     }
 }
+
+/// A chain fit stores its Viterbi path; `decode` recomputes it from the saved fit, with the
+/// sequence split given on the command line.
+#[test]
+fn hmm_fit_then_decode() {
+    let dir = TempDir::new("hmm-decode");
+    let fit = dir.file("fit.json");
+    jensen_ok(&[
+        "fit",
+        "models/hmm_gaussian.em",
+        "--data",
+        "data/geyser.csv",
+        "--lengths",
+        "100,99,100",
+        "--quiet",
+        "--out",
+        &fit,
+    ]);
+    let doc = read_json(&fit);
+    assert_eq!(doc["sequences"], serde_json::json!([100, 99, 100]));
+    let path: Vec<u64> = doc["viterbi"]["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(path.len(), 299);
+    let decoded = dir.file("decoded.csv");
+    jensen_ok(&[
+        "decode",
+        &fit,
+        "--data",
+        "data/geyser.csv",
+        "--lengths",
+        "100,99,100",
+        "--out",
+        &decoded,
+    ]);
+    let text = std::fs::read_to_string(&decoded).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("row,sequence,viterbi,p0,p1"));
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    assert_eq!(rows.len(), 299);
+    assert_eq!(rows[100][1], "1", "row 101 opens the second sequence");
+    for (row, &state) in rows.iter().zip(&path) {
+        assert_eq!(row[2], state.to_string());
+        let total: f64 = row[3..].iter().map(|v| v.parse::<f64>().unwrap()).sum();
+        assert!((total - 1.0).abs() < 1e-9);
+    }
+}
+
+/// Sequences from an id column (text ids), and the errors for sequences that do not fit.
+#[test]
+fn hmm_sequences_from_an_id_column_and_bad_splits() {
+    let dir = TempDir::new("hmm-sequences");
+    let csv = dir.file("days.csv");
+    let mut text = String::from("day,discoveries\n");
+    for (i, count) in [3, 4, 2, 5, 0, 1, 6, 2, 3, 3].iter().enumerate() {
+        text.push_str(&format!("{},{count}\n", if i < 6 { "mon" } else { "tue" }));
+    }
+    std::fs::write(&csv, &text).unwrap();
+    let out = dir.file("fit.json");
+    jensen_ok(&[
+        "fit",
+        "models/hmm_poisson.em",
+        "--data",
+        &csv,
+        "--sequence",
+        "day",
+        "--quiet",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(read_json(&out)["sequences"], serde_json::json!([6, 4]));
+
+    // An id that comes back after another one: rows of a sequence must be consecutive.
+    let interrupted = dir.file("interrupted.csv");
+    std::fs::write(
+        &interrupted,
+        "day,discoveries\nmon,1\ntue,2\nmon,3\ntue,1\n",
+    )
+    .unwrap();
+    let err = jensen_fails(&[
+        "fit",
+        "models/hmm_poisson.em",
+        "--data",
+        &interrupted,
+        "--sequence",
+        "day",
+    ]);
+    assert!(
+        err.contains("row 3") && err.contains("`mon`") && err.contains("after row 1"),
+        "{err}"
+    );
+
+    let err = jensen_fails(&[
+        "fit",
+        "models/hmm_poisson.em",
+        "--data",
+        "data/discoveries.csv",
+        "--lengths",
+        "50,40",
+    ]);
+    assert!(
+        err.contains("add up to 90") && err.contains("100 rows"),
+        "{err}"
+    );
+    let err = jensen_fails(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--lengths",
+        "100,172",
+    ]);
+    assert!(err.contains("no chain-structured latent"), "{err}");
+}

@@ -192,7 +192,7 @@ pub fn sequences_from_lengths(
 
 /// Sequences from a sequence-id column: a new sequence starts wherever the id changes.
 /// An id that comes back after another one is an error (rows of a sequence must be
-/// consecutive), reported with the row where it reappears.
+/// consecutive), reported with the (1-based) row where it reappears.
 pub fn sequences_from_ids<T: PartialEq + std::fmt::Display>(
     ids: &[T],
 ) -> Result<Vec<Range<usize>>, DataError> {
@@ -203,9 +203,11 @@ pub fn sequences_from_ids<T: PartialEq + std::fmt::Display>(
             continue;
         }
         if let Some(prev) = out.iter().find(|r| ids[r.start] == *id) {
+            // Rows are reported 1-based, as data rows of a file.
             return Err(DataError::Sequences(format!(
-                "row {i}: sequence `{id}` continues here but was interrupted after row {}; sort the rows by sequence",
-                prev.end - 1
+                "row {}: sequence `{id}` continues here but was interrupted after row {}; the rows of a sequence must be consecutive (sort the file by sequence)",
+                i + 1,
+                prev.end
             )));
         }
         out.push(i..i + 1);
@@ -470,5 +472,43 @@ mod tests {
         );
         assert_eq!(ll, f64::NEG_INFINITY);
         assert!(gamma.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn sequences_from_lengths_and_ids() {
+        assert_eq!(
+            sequences_from_lengths(&[2, 3], 5).unwrap(),
+            vec![0..2, 2..5]
+        );
+        assert!(sequences_from_lengths(&[2, 2], 5).is_err());
+        assert!(sequences_from_lengths(&[0, 5], 5).is_err());
+        assert_eq!(
+            sequences_from_ids(&["a", "a", "b", "c", "c"]).unwrap(),
+            vec![0..2, 2..3, 3..5]
+        );
+        let err = sequences_from_ids(&[1.0, 2.0, 1.0])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("row 3") && err.contains("after row 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn baum_welch_rows_and_reseeding_stay_stochastic() {
+        let counts = array![[3.0, 1.0], [0.0, 0.0]];
+        let prev = array![[0.5, 0.5], [0.2, 0.8]];
+        let a = transitions_from_counts(counts.view(), prev.view());
+        assert_relative_eq!(a[[0, 0]], 0.75, epsilon = 1e-12);
+        assert_eq!(a.row(1), prev.row(1), "a state never left keeps its row");
+        let mut p0 = array![1.0, 0.0];
+        let mut a = array![[1.0, 0.0], [1.0, 0.0]];
+        reseed_state(&mut p0, &mut a, 1, 10);
+        assert!(p0[1] > 0.0 && a[[0, 1]] > 0.0);
+        for row in a.rows() {
+            assert_relative_eq!(row.sum(), 1.0, epsilon = 1e-12);
+        }
+        assert_relative_eq!(p0.sum(), 1.0, epsilon = 1e-12);
     }
 }
