@@ -61,6 +61,18 @@ pub mod models {
     #[derive(jensen::Model)]
     #[model(file = "../models/hmm_categorical.em")]
     pub struct HmmCategorical;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/fa_digits.em")]
+    pub struct FaDigits;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/ppca_iris.em")]
+    pub struct PpcaIris;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/mfa_iris.em")]
+    pub struct MfaIris;
 }
 
 /// The repository root.
@@ -116,4 +128,7 @@ pub const CATALOGUE: &[Entry] = &[
     ("hmm_gaussian_diag", "geyser.csv", &[]),
     ("hmm_poisson", "discoveries.csv", &[]),
     ("hmm_categorical", "geyser_classes.csv", &[]),
+    ("fa_digits", "digits.csv", &[]),
+    ("ppca_iris", "iris.csv", &[]),
+    ("mfa_iris", "iris.csv", &[]),
 ];

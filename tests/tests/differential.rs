@@ -195,6 +195,28 @@ differential!(
     HmmCategoricalConsts::default()
 );
 
+differential!(
+    factor_analysis,
+    "fa_digits",
+    FaDigitsModel,
+    FaDigitsData { x: matrix },
+    FaDigitsConsts::default()
+);
+differential!(
+    probabilistic_pca,
+    "ppca_iris",
+    PpcaIrisModel,
+    PpcaIrisData { x: matrix },
+    PpcaIrisConsts::default()
+);
+differential!(
+    mixture_of_factor_analysers,
+    "mfa_iris",
+    MfaIrisModel,
+    MfaIrisData { x: matrix },
+    MfaIrisConsts::default()
+);
+
 /// Several sequences: both back-ends split the rows the same way.
 #[test]
 fn gaussian_hmm_with_several_sequences() {

@@ -45,8 +45,8 @@ enum Command {
     },
     /// Fit a model file to a CSV file by EM (no cargo needed).
     Fit(Box<FitArgs>),
-    /// Most probable latent values (Viterbi paths for a chain) and posterior probabilities
-    /// of a fitted model on a CSV file.
+    /// Most probable latent values (Viterbi paths for a chain), posterior probabilities and
+    /// the posterior mean of a continuous latent (factor scores) of a fitted model on a CSV file.
     Decode(Box<DecodeArgs>),
 }
 
@@ -120,7 +120,8 @@ struct FitArgs {
     #[arg(long)]
     out: Option<String>,
     /// Write per-row responsibilities, assignment and log-likelihood as CSV (for a chain: state
-    /// posteriors, `ln p(x_t | earlier rows of its sequence)`, and the Viterbi state).
+    /// posteriors, `ln p(x_t | earlier rows of its sequence)`, and the Viterbi state; for a
+    /// continuous latent `h`: its posterior mean, the factor scores `h0`, `h1`, …).
     #[arg(long)]
     posterior: Option<String>,
     /// Print only the summary.
@@ -291,12 +292,16 @@ fn decode(args: DecodeArgs) -> Result<ExitCode, String> {
     });
     let chain = plan.latent.is_chain();
     let k = posterior.ncols();
+    let scores = model
+        .latent_means(&params, posterior.view())
+        .map_err(|e| e.to_string())?;
     let mut header: Vec<String> = vec!["row".into()];
     if chain {
         header.push("sequence".into());
     }
     header.push(if chain { "viterbi" } else { "map" }.into());
     header.extend((0..k).map(|j| format!("p{j}")));
+    header.extend(score_header(&plan, scores.as_ref()));
     w.write_record(&header).map_err(|e| e.to_string())?;
     for (s, seq) in bound.sequences.iter().enumerate() {
         for t in seq.clone() {
@@ -306,6 +311,9 @@ fn decode(args: DecodeArgs) -> Result<ExitCode, String> {
             }
             rec.push(path[t].to_string());
             rec.extend(posterior.row(t).iter().map(|v| format!("{v}")));
+            if let Some(h) = &scores {
+                rec.extend(h.row(t).iter().map(|v| format!("{v}")));
+            }
             w.write_record(&rec).map_err(|e| e.to_string())?;
         }
     }
@@ -481,11 +489,15 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
         let mut w =
             csv::Writer::from_path(path).map_err(|e| format!("cannot write {path}: {e}"))?;
         let k = result.responsibilities.ncols();
+        let scores = model
+            .latent_means(&result.params, result.responsibilities.view())
+            .map_err(|e| e.to_string())?;
         let mut header: Vec<String> = (0..k).map(|j| format!("r{j}")).collect();
         header.extend(["assignment".into(), "log_likelihood".into()]);
         if viterbi.is_some() {
             header.push("viterbi".into());
         }
+        header.extend(score_header(&plan, scores.as_ref()));
         w.write_record(&header).map_err(|e| e.to_string())?;
         for (i, row) in result.responsibilities.rows().into_iter().enumerate() {
             let mut rec: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
@@ -494,11 +506,25 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
             if let Some((path, _)) = &viterbi {
                 rec.push(path[i].to_string());
             }
+            if let Some(h) = &scores {
+                rec.extend(h.row(i).iter().map(|v| format!("{v}")));
+            }
             w.write_record(&rec).map_err(|e| e.to_string())?;
         }
         w.flush().map_err(|e| e.to_string())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Column names of the factor scores: the continuous latent's name and the coordinate.
+fn score_header(plan: &jensen::Plan, scores: Option<&ndarray::Array2<f64>>) -> Vec<String> {
+    match (plan.continuous, scores) {
+        (Some(c), Some(h)) => {
+            let name = plan.name(c.var);
+            (0..h.ncols()).map(|j| format!("{name}{j}")).collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 fn print_trace(trace: &[f64]) {

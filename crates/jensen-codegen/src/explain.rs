@@ -20,6 +20,104 @@ fn data(plan: &Plan, v: VarId) -> String {
     format!("{}[n]", plan.name(v))
 }
 
+/// `[k]` with a discrete latent; nothing for a single component.
+fn k_index(plan: &Plan) -> &'static str {
+    if plan.components().is_some() {
+        "[k]"
+    } else {
+        ""
+    }
+}
+
+/// The weight of row `n` in component `k` inside a sum over rows: `r[n,k] `, or nothing for
+/// a single component (every row has weight 1).
+fn weight(plan: &Plan) -> &'static str {
+    if plan.components().is_some() {
+        "r[n,k] "
+    } else {
+        ""
+    }
+}
+
+/// The count of rows in component `k`: `N[k]`, or `N` for a single component.
+fn count_k(plan: &Plan) -> &'static str {
+    if plan.components().is_some() {
+        "N[k]"
+    } else {
+        "N"
+    }
+}
+
+/// The name of the continuous latent and of its dimension.
+fn continuous(plan: &Plan) -> (&str, &str) {
+    let c = plan
+        .continuous
+        .expect("a linear-Gaussian block has a continuous latent");
+    (plan.name(c.var), plan.model.sets[c.dim].name.as_str())
+}
+
+/// The dimension of a block's (vector) data item.
+fn data_dim(plan: &Plan, b: usize) -> String {
+    match plan.model.vars[plan.blocks[b].data].ty {
+        ElemType::Vector(d) => plan.model.sets[d].name.clone(),
+        _ => "1".into(),
+    }
+}
+
+/// The noise covariance of a linear-Gaussian block as written: `diag(psi)` or `s2 I`.
+fn noise_cov(plan: &Plan, noise: Cov) -> String {
+    match noise {
+        Cov::Spherical(c) => format!("{} I", p(plan, c)),
+        Cov::Diag(c) | Cov::Full(c) => format!("diag({})", p(plan, c)),
+    }
+}
+
+/// A symbol of a linear-Gaussian block (`M`, `G`, `B`, `ρ`, …): suffixed with the block's
+/// name when several blocks are linear-Gaussian, and indexed by `k` with a discrete latent.
+fn lin_sym(plan: &Plan, b: usize, base: &str, per_k: bool) -> String {
+    let several = plan
+        .blocks
+        .iter()
+        .filter(|o| matches!(o.kind, BlockKind::LinearGaussian { .. }))
+        .count()
+        > 1;
+    let mut s = base.to_string();
+    if several {
+        let _ = write!(s, "_{}", plan.block_prefix(b));
+    }
+    if per_k {
+        s.push_str("[k]");
+    }
+    s
+}
+
+/// The expected log-density of a linear-Gaussian block plus the latent's prior and
+/// posterior entropy, per row and component: its term in the ELBO.
+fn linear_elbo_term(plan: &Plan, b: usize) -> String {
+    let block = &plan.blocks[b];
+    let BlockKind::LinearGaussian {
+        loading,
+        mean,
+        noise,
+    } = block.kind
+    else {
+        unreachable!("a linear-Gaussian block")
+    };
+    let (h, _) = continuous(plan);
+    let x = data(plan, block.data);
+    let given = if plan.components().is_some() {
+        " | k"
+    } else {
+        ""
+    };
+    format!(
+        "E_h[ln N({x} | {} {h}[n] + {}, {}) + ln N({h}[n] | 0, I)] + H(q({h}[n]{given}))",
+        p(plan, loading),
+        p(plan, mean),
+        noise_cov(plan, noise)
+    )
+}
+
 /// `ln p(x_n | z_n = k)` of a block, in words.
 fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
     let block = &plan.blocks[b];
@@ -58,26 +156,158 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
             Some("ln Bernoulli(x | p) = Σ_d [x_d ln p_d + (1 − x_d) ln(1 − p_d)]".into()),
         ),
         BlockKind::Categorical { probs } => (format!("ln {}[{x}]", p(plan, probs)), None),
+        BlockKind::LinearGaussian {
+            loading,
+            mean,
+            noise,
+        } => {
+            let w = p(plan, loading);
+            let marginal = format!(
+                "ln N({x} | {}, {w} {w}ᵀ + {})",
+                p(plan, mean),
+                noise_cov(plan, noise)
+            );
+            let (generic, m) = match noise {
+                Cov::Spherical(_) => ("ln N(x | μ, W Wᵀ + s I) = −½ (D ln 2π + D ln s + ln|M| + ‖e‖² / s − uᵀ G u),  e = x − μ,  u = Wᵀ e / s", "Wᵀ W / s"),
+                Cov::Diag(_) | Cov::Full(_) => ("ln N(x | μ, W Wᵀ + diag(ψ)) = −½ (D ln 2π + Σ_d ln ψ_d + ln|M| + Σ_d e_d² / ψ_d − uᵀ G u),  e = x − μ,  u = Wᵀ Ψ⁻¹ e", "Wᵀ Ψ⁻¹ W"),
+            };
+            (
+                marginal,
+                Some(format!(
+                    "{generic}\n      (Woodbury identity and determinant lemma, M = I + {m}, G = M⁻¹: no D × D matrix is formed or inverted)"
+                )),
+            )
+        }
     }
 }
 
+/// The posterior of the continuous latent under each linear-Gaussian block, line by line
+/// (without indentation).
+fn posterior_lines(plan: &Plan) -> Vec<String> {
+    let mut lines = Vec::new();
+    let has_k = plan.components().is_some();
+    let (h, l) = continuous(plan);
+    let z = plan
+        .latent
+        .var_components()
+        .map(|(z, _)| plan.name(z).to_string());
+    for (b, block) in plan.blocks.iter().enumerate() {
+        let BlockKind::LinearGaussian {
+            loading,
+            mean,
+            noise,
+        } = block.kind
+        else {
+            continue;
+        };
+        let x = data(plan, block.data);
+        let d = data_dim(plan, b);
+        let (w, m) = (p(plan, loading), p(plan, mean));
+        let psi = lin_sym(plan, b, "Ψ", noise.pref().per_component);
+        let mm = lin_sym(plan, b, "M", has_k);
+        let g = lin_sym(plan, b, "G", has_k);
+        let bb = lin_sym(plan, b, "B", has_k);
+        let (q, cond) = match &z {
+            Some(z) => (
+                format!("q({h}[n] | k)"),
+                format!("p({h}[n] | {x}, {z}[n] = k)"),
+            ),
+            None => (format!("q({h}[n])"), format!("p({h}[n] | {x})")),
+        };
+        lines.push(format!(
+            "{psi} = {},  {mm} = I + {w}ᵀ {psi}⁻¹ {w},  {g} = {mm}⁻¹   ({l} × {l}: Cholesky of {mm}, once per iteration; no {d} × {d} inverse)",
+            noise_cov(plan, noise)
+        ));
+        lines.push(format!("{bb} = {g} {w}ᵀ {psi}⁻¹   ({l} × {d})"));
+        lines.push(format!(
+            "{q} = N({h}[n] | {bb} ({x} − {m}), {g})   = {cond}, the same {g} for every row"
+        ));
+        lines.push(format!(
+            "E_h[{h}[n]] = {bb} ({x} − {m}),   E_h[{h}[n] {h}[n]ᵀ] = {g} + E_h[{h}[n]] E_h[{h}[n]]ᵀ   (E_h: the expectation under {q})"
+        ));
+    }
+    lines
+}
+
 fn stat_name(plan: &Plan, b: usize, s: StatKind) -> String {
-    format!("{}_{}[k]", plan.block_prefix(b), s.suffix())
+    format!("{}_{}{}", plan.block_prefix(b), s.suffix(), k_index(plan))
 }
 
 fn centre(plan: &Plan, b: usize) -> String {
     match plan.blocks[b].kind {
-        BlockKind::MvNormal { mean, .. } | BlockKind::Normal { mean, .. } => {
+        BlockKind::MvNormal { mean, .. }
+        | BlockKind::Normal { mean, .. }
+        | BlockKind::LinearGaussian { mean, .. } => {
             format!("{}°", p(plan, mean))
         }
         _ => String::new(),
     }
 }
 
+/// The expected squared residual of a linear-Gaussian block, computed from its statistics
+/// (two lines, without indentation): what the noise M-step pools and the ELBO divides.
+fn residual_lines(plan: &Plan, b: usize) -> [String; 2] {
+    let block = &plan.blocks[b];
+    let BlockKind::LinearGaussian { loading, mean, .. } = block.kind else {
+        unreachable!("a linear-Gaussian block")
+    };
+    let has_k = plan.components().is_some();
+    let (h, _) = continuous(plan);
+    let x = data(plan, block.data);
+    let (w, m) = (p(plan, loading), p(plan, mean));
+    let rho = lin_sym(plan, b, "ρ", has_k);
+    let st = |s| stat_name(plan, b, s);
+    [
+        format!(
+            "{rho}_d = Σ_n {}E_h[({x} − {w} {h}[n] − {m})_d²], from the statistics, with a = {m} − {m}° and w_d the d-th row of {w}:",
+            weight(plan)
+        ),
+        format!(
+            "{} = {}_d − 2 w_dᵀ {}_{{·d}} − 2 a_d {}_d + w_dᵀ {} w_d + 2 a_d w_dᵀ {} + {} a_d²",
+            " ".repeat(rho.chars().count() + 2),
+            st(StatKind::SumSq),
+            st(StatKind::Cross),
+            st(StatKind::Sum),
+            st(StatKind::LatentScatter),
+            st(StatKind::LatentSum),
+            count_k(plan)
+        ),
+    ]
+}
+
+/// The ELBO term of a linear-Gaussian block from its statistics (one line, without
+/// indentation): `−½ (n (D ln 2π + ln|Ψ|) + Σ_d ρ_d / ψ_d) + ½ (n L − tr S_h − n ln|M°|)`.
+fn linear_elbo_value(plan: &Plan, b: usize) -> String {
+    let BlockKind::LinearGaussian { noise, .. } = plan.blocks[b].kind else {
+        unreachable!("a linear-Gaussian block")
+    };
+    let has_k = plan.components().is_some();
+    let (_, l) = continuous(plan);
+    let d = data_dim(plan, b);
+    let n = count_k(plan);
+    let rho = lin_sym(plan, b, "ρ", has_k);
+    let m0 = lin_sym(plan, b, "M°", has_k);
+    let (log_det, quad) = match noise {
+        Cov::Spherical(c) => {
+            let s = p(plan, c);
+            (format!("{d} ln {s}"), format!("Σ_d {rho}_d / {s}"))
+        }
+        Cov::Diag(c) | Cov::Full(c) => {
+            let v = p(plan, c);
+            (format!("Σ_d ln {v}_d"), format!("Σ_d {rho}_d / {v}_d"))
+        }
+    };
+    format!(
+        "−½ ({n} ({d} ln 2π + {log_det}) + {quad}) + ½ ({n} {l} − tr {} − {n} ln|{m0}|)",
+        stat_name(plan, b, StatKind::LatentScatter)
+    )
+}
+
 /// The M-step formula of one parameter, on one line.
 pub fn update_formula(plan: &Plan, u: &Update) -> String {
     let var = &plan.model.vars[u.param];
     let per_k = var.plates.len() == 1;
+    let has_k = plan.components().is_some();
     let lhs = if per_k {
         format!("{}[k]", var.name)
     } else {
@@ -85,7 +315,7 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
     };
     let over = |terms: Vec<String>| -> String {
         let inner = terms.join(" + ");
-        if !per_k {
+        if !per_k && has_k {
             format!("Σ_k ({inner})")
         } else if terms.len() > 1 {
             format!("({inner})")
@@ -108,6 +338,7 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
             format!("{n}·N")
         }
     };
+    let r = weight(plan);
     match u.rule {
         Rule::Weights => format!("{}[k] = N[k] / N", var.name),
         Rule::InitialProbs => format!(
@@ -126,26 +357,68 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 .collect();
             format!("{lhs} = {lhs}° + {} / {}", over(sums), count())
         }
+        Rule::Loadings | Rule::FactorMean => {
+            let b = u.sources[0];
+            let BlockKind::LinearGaussian { loading, mean, .. } = plan.blocks[b].kind else {
+                unreachable!("loadings and offsets come from linear-Gaussian blocks")
+            };
+            let st = |s| stat_name(plan, b, s);
+            let n = count();
+            let (w, m) = (p(plan, loading), p(plan, mean));
+            if u.rule == Rule::Loadings {
+                let (_, l) = continuous(plan);
+                let empty = if has_k {
+                    format!("{n} = 0 or ")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{lhs} = ({} − {} {}ᵀ / {n})ᵀ ({} − {} {}ᵀ / {n})⁻¹   (least squares jointly with {m}: Cholesky solve of the {l} × {l} system; {w}° kept if {empty}it is singular)",
+                    st(StatKind::Cross),
+                    st(StatKind::LatentSum),
+                    st(StatKind::Sum),
+                    st(StatKind::LatentScatter),
+                    st(StatKind::LatentSum),
+                    st(StatKind::LatentSum),
+                )
+            } else {
+                format!(
+                    "{lhs} = {lhs}° + ({} − {w} {}) / {n}   (new {w})",
+                    st(StatKind::Sum),
+                    st(StatKind::LatentSum),
+                )
+            }
+        }
         Rule::Covariance | Rule::DiagonalVariances | Rule::Variance => {
+            let mut linear = false;
             let scatters: Vec<String> = u
                 .sources
                 .iter()
                 .map(|&b| {
                     let block = &plan.blocks[b];
+                    let x = data(plan, block.data);
+                    if let BlockKind::LinearGaussian { loading, mean, .. } = block.kind {
+                        linear = true;
+                        let (h, _) = continuous(plan);
+                        let e = format!("{x} − {} {h}[n] − {}", p(plan, loading), p(plan, mean));
+                        return match u.rule {
+                            Rule::DiagonalVariances => format!("Σ_n {r}E_h[({e})∘({e})]"),
+                            _ => format!("Σ_n {r}E_h[‖{e}‖²]"),
+                        };
+                    }
                     let (BlockKind::MvNormal { mean, .. } | BlockKind::Normal { mean, .. }) =
                         block.kind
                     else {
                         return String::new();
                     };
-                    let x = data(plan, block.data);
                     let m = p(plan, mean);
                     match (u.rule, block.kind) {
-                        (Rule::Covariance, _) => format!("Σ_n r[n,k] ({x} − {m})({x} − {m})ᵀ"),
-                        (_, BlockKind::Normal { .. }) => format!("Σ_n r[n,k] ({x} − {m})²"),
+                        (Rule::Covariance, _) => format!("Σ_n {r}({x} − {m})({x} − {m})ᵀ"),
+                        (_, BlockKind::Normal { .. }) => format!("Σ_n {r}({x} − {m})²"),
                         (Rule::DiagonalVariances, _) => {
-                            format!("Σ_n r[n,k] ({x} − {m})∘({x} − {m})")
+                            format!("Σ_n {r}({x} − {m})∘({x} − {m})")
                         }
-                        _ => format!("Σ_n r[n,k] ‖{x} − {m}‖²"),
+                        _ => format!("Σ_n {r}‖{x} − {m}‖²"),
                     }
                 })
                 .collect();
@@ -160,9 +433,10 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 })
                 .collect();
             let denom = if u.rule == Rule::Variance && dims.iter().any(|d| !d.is_empty()) {
-                let parts: Vec<String> = dims.iter().map(|d| format!("{d}N[k]")).collect();
+                let nk = count_k(plan);
+                let parts: Vec<String> = dims.iter().map(|d| format!("{d}{nk}")).collect();
                 let c = parts.join(" + ");
-                if per_k {
+                if per_k || !has_k {
                     c
                 } else {
                     format!("Σ_k ({c})")
@@ -175,8 +449,13 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
             } else {
                 "ε"
             };
+            let new = if linear {
+                "new loadings and means"
+            } else {
+                "new means"
+            };
             format!(
-                "{lhs} = {} / ({denom}) + {reg}   (new means; ε = reg_covar)",
+                "{lhs} = {} / ({denom}) + {reg}   ({new}; ε = reg_covar)",
                 over(scatters)
             )
         }
@@ -204,29 +483,64 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
     }
 }
 
+/// "per component" or "shared (tied)".
+fn sharing(c: PRef) -> &'static str {
+    if c.per_component {
+        "per component"
+    } else {
+        "shared (tied)"
+    }
+}
+
 /// The derived updates of a plan in math notation.
 pub fn explain(plan: &Plan) -> String {
     let mut out = String::new();
-    let (z, rows, comps) = plan.latent_sets();
-    let (zn, rn, kn) = (
-        plan.name(z),
-        &plan.model.sets[rows].name,
-        &plan.model.sets[comps].name,
-    );
+    let rn = &plan.model.sets[plan.rows()].name;
+    let discrete = plan
+        .latent
+        .var_components()
+        .map(|(z, k)| (plan.name(z), plan.model.sets[k].name.as_str()));
+    let cont = plan
+        .continuous
+        .map(|c| (plan.name(c.var), plan.model.sets[c.dim].name.as_str()));
+    let has_linear = plan
+        .blocks
+        .iter()
+        .any(|b| matches!(b.kind, BlockKind::LinearGaussian { .. }));
     let chain = plan.chain().map(|(p0, a)| (plan.name(p0), plan.name(a)));
     let _ = writeln!(out, "model {}", plan.model.name);
     let _ = writeln!(out);
     let _ = writeln!(out, "Structure");
-    if chain.is_some() {
-        let _ = writeln!(
-            out,
-            "  latent   {zn}[n] ∈ {{0, …, {kn}−1}}, a first-order Markov chain along each sequence of rows in 0..{rn}"
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "  latent   {zn}[n] ∈ {{0, …, {kn}−1}}, independent for n in 0..{rn}"
-        );
+    match discrete {
+        Some((zn, kn)) if chain.is_some() => {
+            let _ = writeln!(
+                out,
+                "  latent   {zn}[n] ∈ {{0, …, {kn}−1}}, a first-order Markov chain along each sequence of rows in 0..{rn}"
+            );
+        }
+        Some((zn, kn)) => {
+            let _ = writeln!(
+                out,
+                "  latent   {zn}[n] ∈ {{0, …, {kn}−1}}, independent for n in 0..{rn}"
+            );
+        }
+        None => {}
+    }
+    if let Some((hn, ln)) = cont {
+        match discrete {
+            Some((zn, _)) => {
+                let _ = writeln!(
+                    out,
+                    "  latent   {hn}[n] ∈ ℝ^{ln}, {hn}[n] ~ N(0, I), independent of {zn} and for n in 0..{rn}"
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  latent   {hn}[n] ∈ ℝ^{ln}, {hn}[n] ~ N(0, I), independent for n in 0..{rn}; no discrete latent (a single component)"
+                );
+            }
+        }
     }
     for f in &plan.model.factors {
         let _ = writeln!(out, "  factor   {}", f.text);
@@ -235,39 +549,42 @@ pub fn explain(plan: &Plan) -> String {
         let how = match block.kind {
             BlockKind::MvNormal {
                 cov: Cov::Full(c), ..
-            } => format!(
-                "multivariate Normal, full covariance {}",
-                if c.per_component {
-                    "per component"
-                } else {
-                    "shared (tied)"
-                }
-            ),
+            } => format!("multivariate Normal, full covariance {}", sharing(c)),
             BlockKind::MvNormal {
                 cov: Cov::Diag(c), ..
-            } => format!(
-                "multivariate Normal, diagonal covariance {}",
-                if c.per_component {
-                    "per component"
-                } else {
-                    "shared (tied)"
-                }
-            ),
+            } => format!("multivariate Normal, diagonal covariance {}", sharing(c)),
             BlockKind::MvNormal {
                 cov: Cov::Spherical(c),
                 ..
-            } => format!(
-                "multivariate Normal, spherical covariance {}",
-                if c.per_component {
-                    "per component"
-                } else {
-                    "shared (tied)"
-                }
-            ),
+            } => format!("multivariate Normal, spherical covariance {}", sharing(c)),
             BlockKind::Normal { .. } => "univariate Normal (mean, variance)".into(),
             BlockKind::Poisson { .. } => "Poisson counts".into(),
             BlockKind::Bernoulli { .. } => "independent Bernoulli bits".into(),
             BlockKind::Categorical { .. } => "categorical value".into(),
+            BlockKind::LinearGaussian { noise, .. } => {
+                let (h, _) = continuous(plan);
+                let (kind, name) = match noise {
+                    Cov::Spherical(_) => ("spherical", "probabilistic PCA"),
+                    Cov::Diag(_) | Cov::Full(_) => ("diagonal", "factor analysis"),
+                };
+                match plan.latent {
+                    _ if discrete.is_none() => {
+                        format!("linear-Gaussian in {h}, {kind} noise ({name})")
+                    }
+                    _ if chain.is_some() => format!(
+                        "linear-Gaussian in {h}, loadings and offset per component, {kind} noise {}",
+                        sharing(noise.pref())
+                    ),
+                    _ => format!(
+                        "linear-Gaussian in {h}, loadings and offset per component, {kind} noise {}: a mixture of {}",
+                        sharing(noise.pref()),
+                        match noise {
+                            Cov::Spherical(_) => "probabilistic PCA",
+                            _ => "factor analysers",
+                        }
+                    ),
+                }
+            }
         };
         let _ = writeln!(out, "  block {b}  {} — {how}", plan.name(block.data));
     }
@@ -283,20 +600,51 @@ pub fn explain(plan: &Plan) -> String {
             }
         }
     }
-    match (plan.weights(), chain) {
-        (Some(w), _) => {
+    let posterior = if has_linear {
+        posterior_lines(plan)
+    } else {
+        Vec::new()
+    };
+    let posterior_of_h = |out: &mut String, zn: &str, what: &str| {
+        if let Some((hn, _)) = cont {
+            let _ = writeln!(
+                out,
+                "  posterior of {hn} given {zn}[n] = k (Gaussian; {hn} is integrated out of {what} above):"
+            );
+            for line in &posterior {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+    };
+    match (plan.weights(), chain, discrete) {
+        (Some(w), _, Some((zn, _))) => {
             let wn = plan.name(w);
-            let _ = writeln!(out, "E-step (posterior of {zn}, in log space)");
+            if let Some((hn, _)) = cont {
+                let _ = writeln!(
+                    out,
+                    "E-step (posterior of {zn}, in log space; then of {hn} given {zn}, in closed form)"
+                );
+            } else {
+                let _ = writeln!(out, "E-step (posterior of {zn}, in log space)");
+            }
             let _ = writeln!(out, "  ℓ[n,k] = ln {wn}[k] + {}", emissions.join(" + "));
             out.push_str(&densities);
             let _ = writeln!(out, "  r[n,k] = exp(ℓ[n,k] − logsumexp_j ℓ[n,j])");
             let _ = writeln!(out, "  ln p(x[n]) = logsumexp_k ℓ[n,k]");
+            posterior_of_h(&mut out, zn, "ℓ");
         }
-        (None, Some((p0, a))) => {
-            let _ = writeln!(
-                out,
-                "E-step (posterior of {zn}: scaled forward–backward along each sequence n = s, …, e)"
-            );
+        (None, Some((p0, a)), Some((zn, _))) => {
+            if let Some((hn, _)) = cont {
+                let _ = writeln!(
+                    out,
+                    "E-step (posterior of {zn}: scaled forward–backward along each sequence n = s, …, e; then of {hn} given {zn}, in closed form)"
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "E-step (posterior of {zn}: scaled forward–backward along each sequence n = s, …, e)"
+                );
+            }
             let _ = writeln!(out, "  ln b[n,k] = {}", emissions.join(" + "));
             out.push_str(&densities);
             let _ = writeln!(out, "  b̃[n,k] = exp(ln b[n,k] − m[n]),  m[n] = max_k ln b[n,k]   (no underflow at any length)");
@@ -311,15 +659,35 @@ pub fn explain(plan: &Plan) -> String {
             );
             let _ = writeln!(out, "  ξ[n,j,k] = α[n,j] {a}[j,k] b̃[n+1,k] β[n+1,k] / c[n+1]   = p({zn}[n] = j, {zn}[n+1] = k | x)");
             let _ = writeln!(out, "  ln p(x[s..e]) = Σ_n (ln c[n] + m[n])");
+            posterior_of_h(&mut out, zn, "ln b");
         }
-        (None, None) => unreachable!("a plan has a mixture or a chain"),
+        (None, None, None) => {
+            let (hn, _) = cont.expect("a plan without a discrete latent has a continuous one");
+            let _ = writeln!(
+                out,
+                "E-step (posterior of {hn}: a Gaussian per row, in closed form)"
+            );
+            for line in &posterior {
+                let _ = writeln!(out, "  {line}");
+            }
+            let _ = writeln!(out, "  ln p(x[n]) = {}", emissions.join(" + "));
+            out.push_str(&densities);
+        }
+        _ => unreachable!("a plan has a mixture, a chain or a single component"),
     }
     let _ = writeln!(out);
     let _ = writeln!(
         out,
         "Expected sufficient statistics (sums over rows: additive across chunks)"
     );
-    let _ = writeln!(out, "  N[k] = Σ_n r[n,k]");
+    if discrete.is_some() {
+        let _ = writeln!(out, "  N[k] = Σ_n r[n,k]");
+    } else {
+        let _ = writeln!(
+            out,
+            "  N = the number of rows (a single component: every row has weight 1)"
+        );
+    }
     if chain.is_some() {
         let _ = writeln!(
             out,
@@ -330,16 +698,26 @@ pub fn explain(plan: &Plan) -> String {
             "  T[j,k] = Σ_n ξ[n,j,k]   (consecutive rows of the same sequence)"
         );
     }
+    let r = weight(plan);
     for (b, block) in plan.blocks.iter().enumerate() {
         let x = data(plan, block.data);
         let c = centre(plan, b);
+        let hn = cont.map_or("h", |(h, _)| h);
+        let (d, l) = (data_dim(plan, b), cont.map_or("L", |(_, l)| l));
         for &s in block.kind.stats() {
             let what = match s {
-                StatKind::Sum if !c.is_empty() => format!("Σ_n r[n,k] ({x} − {c})"),
-                StatKind::Sum => format!("Σ_n r[n,k] {x}"),
-                StatKind::Scatter => format!("Σ_n r[n,k] ({x} − {c})({x} − {c})ᵀ"),
-                StatKind::SumSq => format!("Σ_n r[n,k] ({x} − {c})²  (elementwise)"),
-                StatKind::Counts => format!("Σ_n r[n,k] [{x} = c]  for each category c"),
+                StatKind::Sum if !c.is_empty() => format!("Σ_n {r}({x} − {c})"),
+                StatKind::Sum => format!("Σ_n {r}{x}"),
+                StatKind::Scatter => format!("Σ_n {r}({x} − {c})({x} − {c})ᵀ"),
+                StatKind::SumSq => format!("Σ_n {r}({x} − {c})²  (elementwise)"),
+                StatKind::Counts => format!("Σ_n {r}[{x} = c]  for each category c"),
+                StatKind::LatentSum => format!("Σ_n {r}E_h[{hn}[n]]"),
+                StatKind::Cross => {
+                    format!("Σ_n {r}E_h[{hn}[n]] ({x} − {c})ᵀ   ({l} × {d})")
+                }
+                StatKind::LatentScatter => {
+                    format!("Σ_n {r}E_h[{hn}[n] {hn}[n]ᵀ]   ({l} × {l})")
+                }
             };
             let _ = writeln!(out, "  {} = {what}", stat_name(plan, b, s));
         }
@@ -349,43 +727,137 @@ pub fn explain(plan: &Plan) -> String {
             b.kind,
             BlockKind::MvNormal { .. } | BlockKind::Normal { .. }
         )
-    }) {
+    }) || has_linear
+    {
         let _ = writeln!(out, "  (θ° is a parameter before the M-step: Gaussian statistics are kept about the old means)");
     }
+    if has_linear {
+        let _ = writeln!(
+            out,
+            "  (E_h is under the E-step's q(h), computed at θ°: the statistics are centred at the mean it used)"
+        );
+    }
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "M-step (closed form; means first, then the scales that use them)"
-    );
-    let ordered = plan
-        .updates
-        .iter()
-        .filter(|u| u.rule == Rule::Mean)
-        .chain(plan.updates.iter().filter(|u| u.rule != Rule::Mean));
+    if has_linear {
+        let _ = writeln!(
+            out,
+            "M-step (closed form; loadings first, then the means, then the scales that use them)"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "M-step (closed form; means first, then the scales that use them)"
+        );
+    }
+    // The order of the generated code and the executor: loadings, then the means (which use
+    // the new loadings), then the rest.
+    let mut ordered: Vec<&Update> = plan.updates.iter().collect();
+    ordered.sort_by_key(|u| match u.rule {
+        Rule::Loadings => 0,
+        Rule::Mean | Rule::FactorMean => 1,
+        _ => 2,
+    });
     for u in ordered {
         let _ = writeln!(out, "  {}", update_formula(plan, u));
+        if matches!(
+            u.rule,
+            Rule::DiagonalVariances | Rule::Variance | Rule::Covariance
+        ) {
+            for &b in &u.sources {
+                if matches!(plan.blocks[b].kind, BlockKind::LinearGaussian { .. }) {
+                    for line in residual_lines(plan, b) {
+                        let _ = writeln!(out, "    {line}");
+                    }
+                }
+            }
+        }
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "ELBO");
-    let _ = writeln!(out, "  F(q, θ) = E_q[ln p(x, {zn} | θ)] + H(q)");
+    let latents = match (discrete, cont) {
+        (Some((zn, _)), Some((hn, _))) => format!("{zn}, {hn}"),
+        (Some((zn, _)), None) => zn.to_string(),
+        (None, Some((hn, _))) => hn.to_string(),
+        (None, None) => unreachable!("a plan has a latent"),
+    };
+    let _ = writeln!(out, "  F(q, θ) = E_q[ln p(x, {latents} | θ)] + H(q)");
+    let terms: Vec<String> = (0..plan.blocks.len())
+        .map(|b| match plan.blocks[b].kind {
+            BlockKind::LinearGaussian { .. } => linear_elbo_term(plan, b),
+            _ => emissions[b].clone(),
+        })
+        .collect();
+    let linear_blocks: Vec<usize> = (0..plan.blocks.len())
+        .filter(|&b| matches!(plan.blocks[b].kind, BlockKind::LinearGaussian { .. }))
+        .collect();
+    let mut explained = false;
     match (plan.weights(), chain) {
         (Some(w), _) => {
             let _ = writeln!(
                 out,
                 "          = Σ_k N[k] ln {}[k] + Σ_n Σ_k r[n,k] ({}) − Σ_n Σ_k r[n,k] ln r[n,k]",
                 plan.name(w),
-                emissions.join(" + ")
+                terms.join(" + ")
             );
         }
         (None, Some((p0, a))) => {
             let _ = writeln!(
                 out,
                 "          = Σ_k S0[k] ln {p0}[k] + Σ_j Σ_k T[j,k] ln {a}[j,k] + Σ_n Σ_k r[n,k] ({}) + H(q)",
-                emissions.join(" + ")
+                terms.join(" + ")
             );
-            let _ = writeln!(out, "  H(q), the entropy of the chain posterior, is ln p(x | θ°) − E_q[ln p(x, {zn} | θ°)] at the E-step's θ°");
+            let zn = discrete.map_or("z", |(z, _)| z);
+            if let Some((hn, _)) = cont {
+                let _ = writeln!(out, "  H(q), the entropy of the chain posterior of {zn} ({hn}'s is in the terms above), is ln p(x | θ°) − E_q[ln p(x, {zn} | θ°)] at the E-step's θ°, {hn} integrated out");
+            } else {
+                let _ = writeln!(out, "  H(q), the entropy of the chain posterior, is ln p(x | θ°) − E_q[ln p(x, {zn} | θ°)] at the E-step's θ°");
+            }
         }
-        (None, None) => unreachable!("a plan has a mixture or a chain"),
+        (None, None) => {
+            let _ = writeln!(out, "          = Σ_n ({})", terms.join(" + "));
+            if linear_blocks.len() == plan.blocks.len() {
+                let values: Vec<String> = linear_blocks
+                    .iter()
+                    .map(|&b| linear_elbo_value(plan, b))
+                    .collect();
+                let _ = writeln!(out, "          = {}", values.join(" + "));
+                explained = true;
+            }
+        }
+    }
+    if !linear_blocks.is_empty() {
+        if !explained {
+            for &b in &linear_blocks {
+                let _ = writeln!(out, "  with, from the statistics,");
+                let _ = writeln!(
+                    out,
+                    "    Σ_n {r}({}) = {}",
+                    linear_elbo_term(plan, b),
+                    linear_elbo_value(plan, b)
+                );
+            }
+        }
+        let has_k = discrete.is_some();
+        let rho: Vec<String> = linear_blocks
+            .iter()
+            .map(|&b| lin_sym(plan, b, "ρ", has_k))
+            .collect();
+        let m0: Vec<String> = linear_blocks
+            .iter()
+            .map(|&b| lin_sym(plan, b, "M°", has_k))
+            .collect();
+        let m: Vec<String> = linear_blocks
+            .iter()
+            .map(|&b| lin_sym(plan, b, "M", has_k))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  where {} is computed as in the M-step with θ's loadings and means, and {} is {} at the E-step's θ°, under which q({}) was computed",
+            rho.join(", "),
+            m0.join(", "),
+            m.join(", "),
+            cont.map_or("h", |(h, _)| h)
+        );
     }
     let _ = writeln!(out, "  computed from the statistics above; F = ln p(x | θ) right after the E-step, and EM never decreases it");
     let _ = writeln!(out);
@@ -405,6 +877,14 @@ pub fn explain(plan: &Plan) -> String {
                     plan.model.sets[d].name.clone()
                 }
                 ElemType::Cov(d) => format!("{0}({0}+1)/2", plan.model.sets[d].name),
+                // Identified up to a rotation of the latent space.
+                ElemType::Matrix(r, c) if u.rule == Rule::Loadings => format!(
+                    "({0}·{1} − {1}({1}−1)/2)",
+                    plan.model.sets[r].name, plan.model.sets[c].name
+                ),
+                ElemType::Matrix(r, c) => {
+                    format!("{}·{}", plan.model.sets[r].name, plan.model.sets[c].name)
+                }
                 _ => "1".into(),
             };
             format!("{copies}{each}")

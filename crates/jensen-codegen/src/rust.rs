@@ -175,8 +175,81 @@ impl Gen<'_> {
     }
 
     fn k(&self) -> TokenStream {
-        let (_, _, comps) = self.plan.latent_sets();
-        self.size(comps)
+        match self.plan.components() {
+            Some(comps) => self.size(comps),
+            None => quote!(1),
+        }
+    }
+
+    /// The dimension `L` of the continuous latent.
+    fn latent_dim(&self) -> TokenStream {
+        let c = self
+            .plan
+            .continuous
+            .expect("a linear-Gaussian block has a continuous latent");
+        self.size(c.dim)
+    }
+
+    /// The index of a statistic's component for a parameter: `k`, or `0` for a parameter of
+    /// a model without a discrete latent (one component).
+    fn slot(&self, p: PRef) -> TokenStream {
+        if p.per_component || self.plan.components().is_some() {
+            quote!(k)
+        } else {
+            quote!(0)
+        }
+    }
+
+    /// `Vec<FactorPosterior>` of a linear-Gaussian block under the parameters `src` (one per
+    /// component), failing with the noise parameter when it is not positive.
+    fn factor_posteriors(&self, b: usize, src: TokenStream) -> TokenStream {
+        let BlockKind::LinearGaussian { loading, noise, .. } = self.plan.blocks[b].kind else {
+            unreachable!("linear-Gaussian blocks")
+        };
+        let k = self.k();
+        let kk = quote!(k);
+        let w = self.access(&src, loading, &kk);
+        let np = noise.pref();
+        let v = self.access(&src, np, &kk);
+        let pname = self.plan.name(np.param);
+        let component = if np.per_component {
+            quote!(Some(k))
+        } else {
+            quote!(None)
+        };
+        let new = match noise {
+            Cov::Spherical(_) => quote!(linear::FactorPosterior::isotropic(#w, #v)),
+            _ => quote!(linear::FactorPosterior::new(#w, #v)),
+        };
+        let failure = quote! {
+            NumericalIssue::Constraint {
+                param: #pname.into(),
+                component: #component,
+                why: "noise variances must be positive and finite".into(),
+            }
+        };
+        if self.plan.components().is_none() {
+            return quote!(Vec::from([#new.ok_or_else(|| #failure)?]));
+        }
+        quote! {
+            (0..#k)
+                .map(|k| #new.ok_or_else(|| #failure))
+                .collect::<Result<Vec<_>, _>>()?
+        }
+    }
+
+    fn post_field(&self, b: usize) -> Ident {
+        format_ident!("{}_post", self.plan.block_prefix(b))
+    }
+
+    fn linear_blocks(&self) -> Vec<usize> {
+        self.plan
+            .blocks
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| matches!(b.kind, BlockKind::LinearGaussian { .. }))
+            .map(|(b, _)| b)
+            .collect()
     }
 
     /// `(initial, transition)` field names of a chain's parameters.
@@ -299,7 +372,7 @@ impl Gen<'_> {
             ),
             (
                 "::jensen::runtime::kernels",
-                &["discrete", "gaussian", "moments"][..],
+                &["discrete", "gaussian", "linear", "moments"][..],
             ),
             ("::jensen::runtime::linalg", &["Cholesky"][..]),
             (
@@ -315,6 +388,7 @@ impl Gen<'_> {
                     "MStepConfig",
                     "MixtureModel",
                     "NumericalIssue",
+                    "RngCore",
                     "Workspace",
                 ][..],
             ),
@@ -477,6 +551,18 @@ impl Gen<'_> {
             (StatKind::Scatter, Some(d)) => {
                 (quote!(Array3<f64>), quote!(Array3::zeros((#k, #d, #d))))
             }
+            (StatKind::LatentSum, _) => {
+                let l = self.latent_dim();
+                (quote!(Array2<f64>), quote!(Array2::zeros((#k, #l))))
+            }
+            (StatKind::Cross, Some(d)) => {
+                let l = self.latent_dim();
+                (quote!(Array3<f64>), quote!(Array3::zeros((#k, #l, #d))))
+            }
+            (StatKind::LatentScatter, _) => {
+                let l = self.latent_dim();
+                (quote!(Array3<f64>), quote!(Array3::zeros((#k, #l, #l))))
+            }
             (StatKind::Counts, _) => {
                 let BlockKind::Categorical { probs } = block.kind else {
                     unreachable!("counts are categorical")
@@ -514,6 +600,9 @@ impl Gen<'_> {
                 StatKind::Scatter => "Σ_n r_nk (x_n − c_k)(x_n − c_k)ᵀ",
                 StatKind::SumSq => "Σ_n r_nk (x_n − c_k)², elementwise",
                 StatKind::Counts => "Σ_n r_nk [x_n = c]",
+                StatKind::LatentSum => "Σ_n r_nk E[h_n]",
+                StatKind::Cross => "Σ_n r_nk E[h_n] (x_n − c_k)ᵀ",
+                StatKind::LatentScatter => "Σ_n r_nk E[h_n h_nᵀ]",
             };
             let doc = format!(" `{}`: {what}", self.statement(&self.plan.blocks[b]));
             quote! { #[doc = #doc] pub #f: #ty }
@@ -529,7 +618,9 @@ impl Gen<'_> {
     fn is_gaussian(&self, b: usize) -> bool {
         matches!(
             self.plan.blocks[b].kind,
-            BlockKind::MvNormal { .. } | BlockKind::Normal { .. }
+            BlockKind::MvNormal { .. }
+                | BlockKind::Normal { .. }
+                | BlockKind::LinearGaussian { .. }
         )
     }
 
@@ -600,6 +691,14 @@ impl Gen<'_> {
                 let f = format_ident!("{}_log_p", self.plan.block_prefix(b));
                 quote! { #f: Array2<f64> }
             });
+        let posts = self.linear_blocks().into_iter().map(|b| {
+            let f = self.post_field(b);
+            let doc = format!(
+                " Posterior of the latent under `{}`, one per component.",
+                self.statement(&self.plan.blocks[b])
+            );
+            quote! { #[doc = #doc] #f: Vec<linear::FactorPosterior> }
+        });
         let prior_fields = if self.plan.latent.is_chain() {
             quote! {
                 /// `ln` of the chain's initial distribution.
@@ -607,8 +706,10 @@ impl Gen<'_> {
                 /// `ln` of the chain's transition matrix.
                 log_transition: Array2<f64>,
             }
-        } else {
+        } else if self.plan.weights().is_some() {
             quote!(log_w: Array1<f64>,)
+        } else {
+            quote!()
         };
         quote! {
             /// Quantities computed once per iteration from the parameters.
@@ -618,6 +719,7 @@ impl Gen<'_> {
                 #prior_fields
                 #(#chols,)*
                 #(#logs,)*
+                #(#posts,)*
             }
         }
     }
@@ -749,7 +851,7 @@ impl Gen<'_> {
             self.plan.model.name
         );
         let (seq_field, seq_init, seq_methods) = if self.plan.latent.is_chain() {
-            let (_, rows_set, _) = self.plan.latent_sets();
+            let rows_set = self.plan.rows();
             let n = self.size_in(rows_set, quote!(sizes));
             (
                 quote! {
@@ -814,8 +916,7 @@ impl Gen<'_> {
         let params = self.item("Params");
         let stats = self.item("Stats");
         let cache = self.item("Cache");
-        let (_, rows_set, _) = self.plan.latent_sets();
-        let n = self.size(rows_set);
+        let n = self.size(self.plan.rows());
         let k = self.k();
         let prepare = self.prepare();
         let chain = if self.plan.latent.is_chain() {
@@ -850,6 +951,7 @@ impl Gen<'_> {
         let free = self.free_parameters();
         let magnitude = self.magnitude();
         let neutral = self.neutral();
+        let randomise = self.randomise();
         let features = self.features();
         let reseed = self.reseed();
         quote! {
@@ -883,6 +985,7 @@ impl Gen<'_> {
                 #magnitude
 
                 #neutral
+                #randomise
                 #features
                 #reseed
                 #chain
@@ -902,7 +1005,7 @@ impl Gen<'_> {
                 log_initial: params.#p0.mapv(f64::ln),
                 log_transition: params.#a.mapv(f64::ln),
             },
-            (None, None) => unreachable!("a plan has a mixture or a chain"),
+            (None, None) => quote!(),
         };
         let k = self.k();
         let mut lets = Vec::new();
@@ -926,6 +1029,12 @@ impl Gen<'_> {
                 fields.push(quote!(#f));
             }
         }
+        for b in self.linear_blocks() {
+            let f = self.post_field(b);
+            let value = self.factor_posteriors(b, quote!(params));
+            lets.push(quote!(let #f = #value;));
+            fields.push(quote!(#f));
+        }
         quote! {
             fn prepare(&self, params: &#params) -> Result<#cache, NumericalIssue> {
                 #(#lets)*
@@ -936,7 +1045,7 @@ impl Gen<'_> {
 
     fn log_joint(&self) -> TokenStream {
         let cache = self.item("Cache");
-        let prior = if self.plan.latent.is_chain() {
+        let prior = if self.plan.weights().is_none() {
             quote!()
         } else {
             let doc = format!(" {}", self.plan.model.factors[self.prior_factor()].text);
@@ -991,6 +1100,11 @@ impl Gen<'_> {
                     let f = format_ident!("{}_log_p", self.plan.block_prefix(bi));
                     quote!(discrete::categorical_add_log_density(x, cache.#f.row(k), out.column_mut(k)))
                 }
+                BlockKind::LinearGaussian { mean, .. } => {
+                    let m = self.access(&p, mean, &kk);
+                    let f = self.post_field(bi);
+                    quote!(linear::factor_add_log_density(x, #m, &cache.#f[k], out.column_mut(k), ws))
+                }
             };
             self.per_component(b, rows, call)
         });
@@ -1005,17 +1119,32 @@ impl Gen<'_> {
         }
     }
 
+    /// `body` for every component `k`: a loop, or `let k = 0;` for a model without a
+    /// discrete latent (one component).
+    fn each_component(&self, body: TokenStream) -> TokenStream {
+        if self.plan.components().is_none() {
+            return quote! {
+                let k = 0;
+                #body
+            };
+        }
+        let k = self.k();
+        quote! {
+            for k in 0..#k {
+                #body
+            }
+        }
+    }
+
     /// `// statement` then, with the block's rows bound to `x`, `call` for every component.
     fn per_component(&self, b: &Block, rows: TokenStream, call: TokenStream) -> TokenStream {
-        let k = self.k();
         let doc = format!(" {}", self.statement(b));
+        let each = self.each_component(quote!(#call;));
         quote! {
             #[doc = #doc]
             {
                 #rows
-                for k in 0..#k {
-                    #call;
-                }
+                #each
             }
         }
     }
@@ -1063,12 +1192,29 @@ impl Gen<'_> {
                     let c = self.stat(bi, StatKind::Counts);
                     quote!(discrete::accumulate_category_counts(x, resp.column(k), stats.#c.row_mut(k)))
                 }
+                BlockKind::LinearGaussian { mean, .. } => {
+                    let c = self.access(&p, mean, &kk);
+                    let f = self.post_field(bi);
+                    let [sum, sq, hs, cr, hh] = [StatKind::Sum, StatKind::SumSq, StatKind::LatentSum, StatKind::Cross, StatKind::LatentScatter].map(|s| self.stat(bi, s));
+                    quote!(linear::accumulate_factor(
+                        x,
+                        #c,
+                        resp.column(k),
+                        &cache.#f[k],
+                        stats.#sum.row_mut(k),
+                        stats.#sq.row_mut(k),
+                        stats.#hs.row_mut(k),
+                        stats.#cr.index_axis_mut(Axis(0), k),
+                        stats.#hh.index_axis_mut(Axis(0), k),
+                        ws
+                    ))
+                }
             };
             self.per_component(b, rows, call)
         });
         let blocks: TokenStream = blocks.collect();
         let (p, ws) = usage(&blocks);
-        let cache_arg = if p.is_empty() {
+        let cache_arg = if p.is_empty() && !mentions(&blocks, "cache") {
             quote!(_cache)
         } else {
             quote!(cache)
@@ -1085,9 +1231,15 @@ impl Gen<'_> {
     fn m_step(&self) -> TokenStream {
         let params = self.item("Params");
         let stats = self.item("Stats");
-        let means = self.plan.updates.iter().filter(|u| u.rule == Rule::Mean);
-        let others = self.plan.updates.iter().filter(|u| u.rule != Rule::Mean);
-        let steps: Vec<TokenStream> = means.chain(others).map(|u| self.update(u)).collect();
+        // Loadings, then means (which use the new loadings), then the scales about them.
+        let rank = |u: &&Update| match u.rule {
+            Rule::Loadings => 0,
+            Rule::Mean | Rule::FactorMean => 1,
+            _ => 2,
+        };
+        let mut ordered: Vec<&Update> = self.plan.updates.iter().collect();
+        ordered.sort_by_key(rank);
+        let steps: Vec<TokenStream> = ordered.into_iter().map(|u| self.update(u)).collect();
         let fields = self.plan.updates.iter().map(|u| self.var(u.param));
         let steps: TokenStream = steps.into_iter().collect();
         let config = if mentions(&steps, "config") {
@@ -1162,6 +1314,7 @@ impl Gen<'_> {
                 });
                 return self.assign_slots(u, per_k, value, doc);
             }
+            Rule::Loadings | Rule::FactorMean => return self.linear_update(u, per_k, doc),
             Rule::Covariance | Rule::DiagonalVariances | Rule::Variance => {
                 self.scale_update(u, per_k)
             }
@@ -1264,6 +1417,50 @@ impl Gen<'_> {
         }
     }
 
+    /// The loadings or the offset of a linear-Gaussian block (one source, by derivation).
+    fn linear_update(&self, u: &Update, per_k: bool, doc: String) -> TokenStream {
+        let b = u.sources[0];
+        let BlockKind::LinearGaussian { loading, mean, .. } = self.plan.blocks[b].kind else {
+            unreachable!("loadings and offsets belong to linear-Gaussian blocks")
+        };
+        let k = self.slot(loading);
+        let [sum, hs, cr, hh] = [
+            StatKind::Sum,
+            StatKind::LatentSum,
+            StatKind::Cross,
+            StatKind::LatentScatter,
+        ]
+        .map(|s| self.stat(b, s));
+        let kk = quote!(k);
+        let value = if u.rule == Rule::Loadings {
+            let prev = self.access(&quote!(prev), loading, &kk);
+            quote!(linear::loadings_from_stats(
+                #prev,
+                counts[#k],
+                stats.#sum.row(#k),
+                stats.#hs.row(#k),
+                stats.#cr.index_axis(Axis(0), #k),
+                stats.#hh.index_axis(Axis(0), #k)
+            ))
+        } else {
+            let centre = self.access(&quote!(prev), mean, &kk);
+            let wf = self.var(loading.param);
+            let w = if loading.per_component {
+                quote!(#wf.index_axis(Axis(0), k))
+            } else {
+                quote!(#wf.view())
+            };
+            quote!(linear::factor_mean_from_stats(
+                #centre,
+                stats.#sum.row(#k),
+                stats.#hs.row(#k),
+                counts[#k],
+                #w
+            ))
+        };
+        self.assign_slots(u, per_k, value, doc)
+    }
+
     fn assign_slots(
         &self,
         u: &Update,
@@ -1291,13 +1488,42 @@ impl Gen<'_> {
     }
 
     fn scale_update(&self, u: &Update, per_k: bool) -> TokenStream {
-        let k = self.k();
         // Each source contributes (statements, scatter term, count term).
         let parts: Vec<(TokenStream, TokenStream, TokenStream)> = u
             .sources
             .iter()
             .map(|&b| {
                 let block = &self.plan.blocks[b];
+                if let BlockKind::LinearGaussian { loading, mean, .. } = block.kind {
+                    let c = self.access(&quote!(prev), mean, &quote!(k));
+                    let new = |p: PRef| {
+                        let f = self.var(p.param);
+                        if p.per_component {
+                            quote!(#f.index_axis(Axis(0), k))
+                        } else {
+                            quote!(#f.view())
+                        }
+                    };
+                    let (w, m) = (new(loading), new(mean));
+                    let m = if mean.per_component { let f = self.var(mean.param); quote!(#f.row(k)) } else { m };
+                    let [sum, sq, hs, cr, hh] = [StatKind::Sum, StatKind::SumSq, StatKind::LatentSum, StatKind::Cross, StatKind::LatentScatter].map(|s| self.stat(b, s));
+                    let residual = quote!(linear::factor_residual(
+                        #c,
+                        stats.#sum.row(k),
+                        stats.#sq.row(k),
+                        stats.#hs.row(k),
+                        stats.#cr.index_axis(Axis(0), k),
+                        stats.#hh.index_axis(Axis(0), k),
+                        counts[k],
+                        #w,
+                        #m
+                    ));
+                    return if u.rule == Rule::Variance {
+                        (quote!(let a = #residual;), quote!(a.sum()), quote!(counts[k] * a.len() as f64))
+                    } else {
+                        (quote!(), residual, quote!(counts[k]))
+                    };
+                }
                 let (BlockKind::MvNormal { mean, .. } | BlockKind::Normal { mean, .. }) = block.kind else { unreachable!("Gaussian") };
                 let c = self.access(&quote!(prev), mean, &quote!(k));
                 let mf = self.var(mean.param);
@@ -1336,6 +1562,8 @@ impl Gen<'_> {
             ElemType::Vector(d) => self.size(d),
             _ => quote!(1),
         };
+        // Without a discrete latent the statistics have one component, `0`.
+        let single = self.plan.components().is_none();
         let d = d_of(u.sources[0]);
         let matrix_like = matches!(u.rule, Rule::Covariance | Rule::DiagonalVariances);
         let (init, finish) = match u.rule {
@@ -1364,10 +1592,12 @@ impl Gen<'_> {
                 )),
             ),
         };
-        if per_k && parts.len() == 1 {
+        if (per_k || single) && parts.len() == 1 {
             // One source: the pooled sum is the source itself (adding to zero is exact).
             let (pre, term, n) = &parts[0];
+            let only = if per_k { quote!() } else { quote!(let k = 0;) };
             return quote! {{
+                #only
                 #pre
                 let scatter = #term;
                 let count = #n;
@@ -1385,7 +1615,7 @@ impl Gen<'_> {
         let body = if per_k {
             body
         } else {
-            quote! { for k in 0..#k { #body } }
+            self.each_component(body)
         };
         quote! {{
             let mut scatter = #init;
@@ -1398,7 +1628,6 @@ impl Gen<'_> {
     fn expected(&self) -> TokenStream {
         let params = self.item("Params");
         let stats = self.item("Stats");
-        let k = self.k();
         let prior = match (self.plan.weights(), self.chain_fields()) {
             (Some(w), _) => {
                 let w = self.var(w);
@@ -1408,7 +1637,7 @@ impl Gen<'_> {
                 discrete::categorical_expected(latent.initial.view(), params.#p0.view())
                     + chain::transitions_expected(latent.transitions.view(), params.#a.view())
             },
-            (None, None) => unreachable!("a plan has a mixture or a chain"),
+            (None, None) => quote!(0.0),
         };
         let blocks = self.plan.blocks.iter().enumerate().map(|(bi, b)| {
             let p = quote!(params);
@@ -1467,15 +1696,38 @@ impl Gen<'_> {
                     let pr = self.access(&p, probs, &kk);
                     quote!(discrete::categorical_expected(stats.#cnt.row(k), #pr))
                 }
+                BlockKind::LinearGaussian { loading, mean, noise } => {
+                    let posts = self.factor_posteriors(bi, quote!(centre));
+                    pre = quote!(let centre_post = #posts;);
+                    let (cm, w, m) = (self.access(&c, mean, &kk), self.access(&p, loading, &kk), self.access(&p, mean, &kk));
+                    let v = self.access(&p, noise.pref(), &kk);
+                    let psi = match noise {
+                        Cov::Spherical(_) => quote!(linear::isotropic(#v, #m.len()).view()),
+                        _ => v,
+                    };
+                    let [sum, sq, hs, cr, hh] = [StatKind::Sum, StatKind::SumSq, StatKind::LatentSum, StatKind::Cross, StatKind::LatentScatter].map(|s| self.stat(bi, s));
+                    quote!(linear::factor_expected(
+                        counts[k],
+                        #cm,
+                        stats.#sum.row(k),
+                        stats.#sq.row(k),
+                        stats.#hs.row(k),
+                        stats.#cr.index_axis(Axis(0), k),
+                        stats.#hh.index_axis(Axis(0), k),
+                        #w,
+                        #m,
+                        #psi,
+                        centre_post[k].log_det_precision()
+                    ))
+                }
             };
             let doc = format!(" {}", self.statement(b));
+            let each = self.each_component(quote!(total += #term;));
             quote! {
                 #[doc = #doc]
                 {
                     #pre
-                    for k in 0..#k {
-                        total += #term;
-                    }
+                    #each
                 }
             }
         });
@@ -1510,6 +1762,11 @@ impl Gen<'_> {
                 ElemType::Cov(d) => {
                     let d = self.size(d);
                     quote!((#d * (#d + 1) / 2))
+                }
+                ElemType::Matrix(r, c) if u.rule == Rule::Loadings => {
+                    // Identified up to a rotation of the latent space.
+                    let (r, c) = (self.size(r), self.size(c));
+                    quote!((#r * #c - #c * (#c - 1) / 2))
                 }
                 ElemType::Matrix(r, c) => {
                     let (r, c) = (self.size(r), self.size(c));
@@ -1558,7 +1815,27 @@ impl Gen<'_> {
                 shape.clone()
             };
             let mean_of = |b: usize| self.moment(b, "mean");
+            // Noise of a linear-Gaussian block starts at the data's variances.
+            let linear_noise = u.sources.first().is_some_and(|&b| {
+                matches!(self.plan.blocks[b].kind, BlockKind::LinearGaussian { .. })
+            });
             let one = match u.rule {
+                Rule::Loadings => {
+                    let (r, c) = (&inner[0], &inner[1]);
+                    quote!(Array2::<f64>::zeros((#r, #c)))
+                }
+                Rule::FactorMean => {
+                    let m = mean_of(u.sources[0]);
+                    quote!(self.#m.clone())
+                }
+                Rule::DiagonalVariances if linear_noise => {
+                    let v = self.moment(u.sources[0], "var");
+                    quote!(self.#v.clone())
+                }
+                Rule::Variance if linear_noise => {
+                    let v = self.moment(u.sources[0], "var");
+                    quote!(self.#v.mean().unwrap_or(1.0))
+                }
                 Rule::Weights | Rule::InitialProbs | Rule::Transitions => {
                     let kk = &inner[0];
                     quote!(Array1::from_elem(#kk, 1.0 / #kk as f64))
@@ -1628,6 +1905,41 @@ impl Gen<'_> {
         }
     }
 
+    /// Random starting loadings of every linear-Gaussian block, at the scale of its data.
+    fn randomise(&self) -> TokenStream {
+        let params = self.item("Params");
+        let steps: Vec<TokenStream> = self
+            .plan
+            .updates
+            .iter()
+            .filter(|u| u.rule == Rule::Loadings)
+            .map(|u| {
+                let f = self.var(u.param);
+                let var = self.moment(u.sources[0], "var");
+                let l = self.latent_dim();
+                let draw =
+                    quote!(linear::random_loadings(rng, self.#var.mapv(f64::sqrt).view(), #l));
+                if self.plan.model.vars[u.param].plates.len() == 1 {
+                    quote! {
+                        for mut w in params.#f.outer_iter_mut() {
+                            w.assign(&#draw);
+                        }
+                    }
+                } else {
+                    quote!(params.#f = #draw;)
+                }
+            })
+            .collect();
+        if steps.is_empty() {
+            return quote!();
+        }
+        quote! {
+            fn randomise_neutral(&self, params: &mut #params, rng: &mut dyn RngCore) {
+                #(#steps)*
+            }
+        }
+    }
+
     fn features(&self) -> TokenStream {
         let views = self.data_vars().into_iter().map(|v| {
             let f = self.var(v);
@@ -1646,11 +1958,12 @@ impl Gen<'_> {
 
     fn reseed(&self) -> TokenStream {
         let params = self.item("Params");
-        let (_, rows_set, _) = self.plan.latent_sets();
-        let n = self.size(rows_set);
+        let n = self.size(self.plan.rows());
         let steps = self.plan.updates.iter().filter_map(|u| {
             let f = self.var(u.param);
             match u.rule {
+                // An empty component keeps its loadings; its mean moves to the row.
+                Rule::Loadings => return None,
                 Rule::Weights => return Some(quote!(reseed_weight(&mut params.#f, k, #n);)),
                 Rule::InitialProbs => return None,
                 Rule::Transitions => {
@@ -1676,7 +1989,9 @@ impl Gen<'_> {
             let scalar = self.elem(u.param) == Elem::Scalar;
             Some(match (u.rule, scalar) {
                 (Rule::Mean, true) => quote!(params.#f[k] = #row[0];),
-                (Rule::Mean, false) => quote!(params.#f.row_mut(k).assign(&#row);),
+                (Rule::Mean | Rule::FactorMean, false) => {
+                    quote!(params.#f.row_mut(k).assign(&#row);)
+                }
                 (Rule::Covariance, _) => {
                     quote!(params.#f.index_axis_mut(Axis(0), k).assign(&self.#cov);)
                 }
@@ -1695,9 +2010,10 @@ impl Gen<'_> {
                     p[#row[0] as usize] += 0.5;
                     params.#f.row_mut(k).assign(&p);
                 }),
-                (Rule::Weights | Rule::InitialProbs | Rule::Transitions, _) => {
+                (Rule::Weights | Rule::InitialProbs | Rule::Transitions | Rule::Loadings, _) => {
                     unreachable!("handled above")
                 }
+                (Rule::FactorMean, true) => unreachable!("offsets are vectors"),
             })
         });
         let steps: TokenStream = steps.collect();

@@ -893,7 +893,7 @@ impl Checker<'_> {
             Expr::Num(v, _) => ArgKind::Number(*v),
             Expr::Neg(inner, _) => match inner.as_ref() {
                 Expr::Num(v, _) => ArgKind::Number(-v),
-                _ => ArgKind::Expr(render(e)),
+                _ => ArgKind::Expr(render(e), Vec::new()),
             },
             Expr::Index { name, indices, .. }
                 if name.name == "I" && indices.is_empty() && self.model.var("I").is_none() =>
@@ -983,19 +983,75 @@ impl Checker<'_> {
                 match (&l.kind, &r.kind) {
                     (_, ArgKind::Identity) => ArgKind::ScaledIdentity(Box::new(l)),
                     (ArgKind::Identity, _) => ArgKind::ScaledIdentity(Box::new(r)),
-                    _ => ArgKind::Expr(render(e)),
+                    (ArgKind::Var { .. }, ArgKind::Var { .. })
+                        if self.is_continuous(&r) && !self.is_continuous(&l) =>
+                    {
+                        ArgKind::Linear {
+                            loading: Box::new(l),
+                            latent: Box::new(r),
+                            offset: None,
+                        }
+                    }
+                    _ if self.involves_continuous(&l) || self.involves_continuous(&r) => {
+                        ArgKind::LatentExpr(render(e), vars_of(&[&l, &r]))
+                    }
+                    _ => ArgKind::Expr(render(e), vars_of(&[&l, &r])),
                 }
             }
-            Expr::Binary { .. } => {
-                let Expr::Binary { lhs, rhs, .. } = e else {
-                    unreachable!()
+            Expr::Binary { op, lhs, rhs, .. } => {
+                let l = self.arg(lhs, loops)?;
+                let r = self.arg(rhs, loops)?;
+                let continuous = self.involves_continuous(&l) || self.involves_continuous(&r);
+                // `W * h[n] + mu` or `mu + W * h[n]`.
+                let (linear, offset) = match (&l.kind, &r.kind) {
+                    (ArgKind::Linear { offset: None, .. }, ArgKind::Var { .. }) => (l, r),
+                    (ArgKind::Var { .. }, ArgKind::Linear { offset: None, .. }) => (r, l),
+                    _ => {
+                        return Some(Arg {
+                            kind: if continuous {
+                                ArgKind::LatentExpr(render(e), vars_of(&[&l, &r]))
+                            } else {
+                                ArgKind::Expr(render(e), vars_of(&[&l, &r]))
+                            },
+                            span,
+                        })
+                    }
                 };
-                self.arg(lhs, loops)?;
-                self.arg(rhs, loops)?;
-                ArgKind::Expr(render(e))
+                let vars = vars_of(&[&linear, &offset]);
+                match (op, linear.kind) {
+                    (
+                        BinOp::Add,
+                        ArgKind::Linear {
+                            loading, latent, ..
+                        },
+                    ) if !self.is_continuous(&offset) => ArgKind::Linear {
+                        loading,
+                        latent,
+                        offset: Some(Box::new(offset)),
+                    },
+                    _ => ArgKind::LatentExpr(render(e), vars),
+                }
             }
         };
         Some(Arg { kind, span })
+    }
+
+    /// Whether an argument is a continuous latent, e.g. `h[n]` with `latent h[N]: vector[L]`.
+    fn is_continuous(&self, a: &Arg) -> bool {
+        matches!(&a.kind, ArgKind::Var { var, .. }
+            if self.model.vars[*var].kind == DeclKind::Latent
+                && matches!(self.model.vars[*var].ty, ElemType::Vector(_)))
+    }
+
+    /// Whether an argument mentions a continuous latent anywhere.
+    fn involves_continuous(&self, a: &Arg) -> bool {
+        match &a.kind {
+            ArgKind::Linear { .. } | ArgKind::LatentExpr(..) => true,
+            ArgKind::Diag(inner) | ArgKind::ScaledIdentity(inner) => {
+                self.involves_continuous(inner)
+            }
+            _ => self.is_continuous(a),
+        }
     }
 
     fn arg_ty(&self, a: &Arg) -> ArgTy {
@@ -1011,7 +1067,7 @@ impl Checker<'_> {
                 ArgTy::Elem(t) => ArgTy::Scaled(t),
                 _ => ArgTy::Other,
             },
-            ArgKind::Expr(_) => ArgTy::Other,
+            ArgKind::Expr(..) | ArgKind::Linear { .. } | ArgKind::LatentExpr(..) => ArgTy::Other,
         }
     }
 
@@ -1165,6 +1221,15 @@ impl Checker<'_> {
         );
         false
     }
+}
+
+/// The variables the arguments mention, in order of appearance.
+fn vars_of(args: &[&Arg]) -> Vec<VarId> {
+    let mut out = Vec::new();
+    for a in args {
+        a.mentioned(&mut out);
+    }
+    out
 }
 
 /// Source-like text of an expression, for messages.

@@ -23,6 +23,8 @@ enum Role {
     Rate,
     Prob,
     Probs,
+    Loading,
+    FactorMean,
 }
 
 impl Role {
@@ -38,6 +40,8 @@ impl Role {
             Role::Rate => "a Poisson rate",
             Role::Prob => "Bernoulli probabilities",
             Role::Probs => "categorical probabilities",
+            Role::Loading => "a loading matrix",
+            Role::FactorMean => "the offset of a linear-Gaussian mean",
         }
     }
 
@@ -53,6 +57,8 @@ impl Role {
             Role::Rate => Rule::Rate,
             Role::Prob => Rule::Probability,
             Role::Probs => Rule::Probabilities,
+            Role::Loading => Rule::Loadings,
+            Role::FactorMean => Rule::FactorMean,
         }
     }
 }
@@ -62,9 +68,14 @@ const NO_CLOSED_FORM: &str = "E-no-closed-form";
 /// Derives the update plan of a checked model.
 pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
-    let latent = find_latent(&model, diags)?;
-    let (z, rows, _) = latent.var_rows_components();
-    let prior_factors = latent.prior_factors();
+    let (latent, continuous) = find_latents(&model, diags)?;
+    let z = latent.var_components().map(|(z, _)| z);
+    let rows = latent.rows();
+    let mut prior_factors = latent.prior_factors();
+    prior_factors.extend(continuous.map(|c| c.factor));
+    let rows_owner = z
+        .or(continuous.map(|c| c.var))
+        .expect("a plan has a latent");
 
     let mut blocks = Vec::new();
     // param -> uses (block index or None for the latent prior, role, span of the argument)
@@ -83,6 +94,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             (initial, Role::Initial, initial_factor),
             (transition, Role::Transition, transition_factor),
         ],
+        Latent::Single { .. } => Vec::new(),
     };
     for &(param, role, factor) in &prior_roles {
         uses.entry(param)
@@ -125,7 +137,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                     f.target_span,
                     format!(
                         "`{}` must be indexed by the same rows as `{}`",
-                        target.name, model.vars[z].name
+                        target.name, model.vars[rows_owner].name
                     ),
                 )
                 .label("here")
@@ -134,6 +146,43 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                     target.name, model.sets[rows].name, target.name
                 )),
             );
+            continue;
+        }
+        if let (Dist::MvNormal, ArgKind::Linear { .. }) = (f.dist, &f.args[0].kind) {
+            let earlier = blocks
+                .iter()
+                .find(|b: &&Block| matches!(b.kind, BlockKind::LinearGaussian { .. }));
+            if let Some(first) = earlier {
+                let h = continuous.map_or("h", |c| model.vars[c.var].name.as_str());
+                diags.push(
+                    Diagnostic::error(
+                        "E-unsupported",
+                        f.span,
+                        format!("continuous latent `{h}` already enters `{}`", model.factors[first.factor].text),
+                    )
+                    .label("second linear-Gaussian statement")
+                    .hint(format!(
+                        "the posterior of `{h}` would couple both statements; read all the columns into one item, e.g. `data x[N]: vector[D] from (...)`, and write one statement `x[n] ~ MvNormal(W * {h}[n] + mu, diag(psi))`"
+                    )),
+                );
+                continue;
+            }
+            match linear_block(&model, fi, z, continuous) {
+                Ok((kind, roles)) => {
+                    let bi = blocks.len();
+                    for (p, role, span) in roles {
+                        uses.entry(p.param)
+                            .or_default()
+                            .push((Some(bi), role, span));
+                    }
+                    blocks.push(Block {
+                        factor: fi,
+                        data: f.target,
+                        kind,
+                    });
+                }
+                Err(d) => diags.push(d),
+            }
             continue;
         }
         let mut prefs = Vec::new();
@@ -197,6 +246,17 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
         });
     }
 
+    // Parameters written in a statement that was already reported: no second error saying
+    // they are unused.
+    let mut in_failed = Vec::new();
+    for (fi, f) in model.factors.iter().enumerate() {
+        if !prior_factors.contains(&fi) && !blocks.iter().any(|b| b.factor == fi) {
+            for a in &f.args {
+                a.mentioned(&mut in_failed);
+            }
+        }
+    }
+
     let mut updates = Vec::new();
     for (pid, var) in model.vars.iter().enumerate() {
         match var.kind {
@@ -221,6 +281,9 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             DeclKind::Latent => continue,
         }
         let Some(list) = uses.get(&pid) else {
+            if in_failed.contains(&pid) {
+                continue;
+            }
             diags.push(
                 Diagnostic::error("E-unused-param", var.span, format!("parameter `{}` appears in no statement", var.name))
                     .label("declared here")
@@ -257,11 +320,23 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                         "`{}`, {} of `{}`, is used again",
                         var.name,
                         role.describe(),
-                        model.vars[z].name
+                        model.vars[rows_owner].name
                     ),
                 )
                 .label("second use")
                 .hint("declare a separate parameter"),
+            );
+            continue;
+        }
+        if matches!(role, Role::Loading | Role::FactorMean) && sources.len() > 1 {
+            diags.push(
+                Diagnostic::error(
+                    NO_CLOSED_FORM,
+                    list[1].2,
+                    format!("`{}` ({}) is used by a second statement", var.name, role.describe()),
+                )
+                .label("second use")
+                .hint("the joint M-step of a loading matrix and its offset is derived per statement: declare separate parameters for each linear-Gaussian statement"),
             );
             continue;
         }
@@ -278,10 +353,31 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
         });
     }
 
+    if let Some(c) = continuous.filter(|c| !in_failed.contains(&c.var)) {
+        let used = blocks
+            .iter()
+            .any(|b| matches!(b.kind, BlockKind::LinearGaussian { .. }));
+        if !used {
+            let name = &model.vars[c.var].name;
+            diags.push(
+                Diagnostic::error(
+                    NO_CLOSED_FORM,
+                    model.vars[c.var].span,
+                    format!("continuous latent `{name}` does not enter any statement on data"),
+                )
+                .label("declared here")
+                .hint(format!(
+                    "use it in a linear-Gaussian mean, e.g. `x[n] ~ MvNormal(W * {name}[n] + mu, diag(psi))`, or remove it"
+                )),
+            );
+        }
+    }
+
     let errors_after = diags.iter().filter(|d| d.is_error()).count();
     (errors_after == errors_before).then_some(Plan {
         model,
         latent,
+        continuous,
         blocks,
         updates,
     })
@@ -350,10 +446,15 @@ impl BlockKind {
 }
 
 /// A parameter argument, or `Ok(None)` for arguments that are not parameters but are fine.
-fn pref(model: &Model, a: &Arg, z: VarId) -> Result<Option<PRef>, Diagnostic> {
+fn pref(model: &Model, a: &Arg, z: Option<VarId>) -> Result<Option<PRef>, Diagnostic> {
     match &a.kind {
         ArgKind::Var { var, indices } => {
             let v = &model.vars[*var];
+            if v.kind == DeclKind::Latent && matches!(v.ty, ElemType::Vector(_)) {
+                return Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("continuous latent `{}` used directly as an argument", v.name))
+                    .label("here")
+                    .hint(format!("a continuous latent enters only through a linear-Gaussian mean, `x[n] ~ MvNormal(W * {}[n] + mu, diag(psi))`, which keeps the model conjugate", v.name)));
+            }
             if v.kind != DeclKind::Param {
                 return Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` is {}, not a parameter", v.name, if v.kind == DeclKind::Data { "data" } else { "a latent" }))
                     .label("here")
@@ -361,29 +462,45 @@ fn pref(model: &Model, a: &Arg, z: VarId) -> Result<Option<PRef>, Diagnostic> {
             }
             match indices.as_slice() {
                 [] => Ok(Some(PRef { param: *var, per_component: false })),
-                [Index::Latent { var: l, indices: inner }] if *l == z && inner.as_slice() == [Index::Loop(0)] => {
+                [Index::Latent { var: l, indices: inner }] if Some(*l) == z && inner.as_slice() == [Index::Loop(0)] => {
                     Ok(Some(PRef { param: *var, per_component: true }))
                 }
-                _ => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` must be selected by this row's latent value", v.name))
-                    .label("here")
-                    .hint(format!("write `{}[{}[n]]`, or declare `{}` without an index set to share it across components", v.name, model.vars[z].name, v.name))),
+                _ => Err(match z {
+                    Some(z) => Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` must be selected by this row's latent value", v.name))
+                        .label("here")
+                        .hint(format!("write `{}[{}[n]]`, or declare `{}` without an index set to share it across components", v.name, model.vars[z].name, v.name)),
+                    None => Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` is indexed, but the model has no discrete latent to select an element", v.name))
+                        .label("here")
+                        .hint(format!("declare `{}` without an index set, or add a categorical latent `z[n] ~ Categorical(w)` and write `{}[z[n]]`", v.name, v.name)),
+                }),
             }
         }
         ArgKind::Diag(inner) | ArgKind::ScaledIdentity(inner) => pref(model, inner, z),
         ArgKind::Identity | ArgKind::Number(_) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "fixed (non-parameter) arguments are not supported yet")
             .label("fixed value")
             .hint("declare a parameter for it, e.g. `param s[K]: positive` and write `s[z[n]] * I`")),
-        ArgKind::Expr(text) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{text}` has no closed-form M-step"))
+        ArgKind::Expr(text, _) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{text}` has no closed-form M-step"))
             .label("compound argument")
-            .hint("arguments are parameters selected by the latent (`mu[z[n]]`) or shared (`Sigma`); linear-Gaussian means `W * h[n] + mu` need a continuous latent, which is not supported yet")),
+            .hint("arguments are parameters selected by the latent (`mu[z[n]]`) or shared (`Sigma`); a mean that depends on a latent vector is written `W * h[n] + mu` with `latent h[N]: vector[L]`")),
+        ArgKind::LatentExpr(text, _) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{text}` is not linear in the continuous latent"))
+            .label("non-linear in the latent")
+            .hint("the posterior of a continuous latent is Gaussian in closed form only for a linear-Gaussian mean: a loading matrix times the latent plus an offset, `W * h[n] + mu`, inside `MvNormal`")),
+        ArgKind::Linear { .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a linear-Gaussian mean is only supported as the mean of `MvNormal`")
+            .label("here")
+            .hint("write `x[n] ~ MvNormal(W * h[n] + mu, diag(psi))` for factor analysis or `MvNormal(W * h[n] + mu, s * I)` for probabilistic PCA")),
     }
 }
 
-fn find_latent(model: &Model, diags: &mut Vec<Diagnostic>) -> Option<Latent> {
+/// The discrete latent structure (a single component when there is none) and the
+/// continuous latent, if any.
+fn find_latents(
+    model: &Model,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Latent, Option<ContinuousLatent>)> {
     let latents: Vec<VarId> = (0..model.vars.len())
         .filter(|&v| model.vars[v].kind == DeclKind::Latent)
         .collect();
-    let Some(&z) = latents.first() else {
+    if latents.is_empty() {
         let span = model.factors.first().map_or(Span::new(0, 0), |f| f.span);
         diags.push(
             Diagnostic::error(
@@ -395,27 +512,330 @@ fn find_latent(model: &Model, diags: &mut Vec<Diagnostic>) -> Option<Latent> {
             .hint("declare one, e.g. `latent z[N]: 0..K` with `z[n] ~ Categorical(w)`"),
         );
         return None;
-    };
-    if let Some(&second) = latents.get(1) {
+    }
+    let (discrete, continuous): (Vec<VarId>, Vec<VarId>) = latents
+        .iter()
+        .partition(|&&v| matches!(model.vars[v].ty, ElemType::Cat(_)));
+    if let Some(&second) = discrete.get(1) {
         diags.push(
             Diagnostic::error(
                 "E-unsupported",
                 model.vars[second].span,
-                "only one latent variable per model is supported so far",
+                "only one discrete latent variable per model is supported so far",
             )
             .label("second latent")
             .hint("combine the latents into one categorical with the product of their ranges"),
         );
         return None;
     }
-    let var = &model.vars[z];
-    let ElemType::Cat(components) = var.ty else {
+    if let Some(&second) = continuous.get(1) {
         diags.push(
-            Diagnostic::error("E-unsupported", var.span, format!("continuous latent `{}` is not supported yet", var.name))
-                .label("declared here")
-                .hint("factor analysis and PPCA (linear-Gaussian latents) are planned; use a categorical latent `0..K`"),
+            Diagnostic::error(
+                "E-unsupported",
+                model.vars[second].span,
+                "only one continuous latent variable per model is supported so far",
+            )
+            .label("second continuous latent")
+            .hint("stack the latents into one `vector[L]` with L their total dimension; each statement then loads on all of it"),
         );
         return None;
+    }
+    let cont = match continuous.first() {
+        Some(&h) => Some(find_continuous(model, h, diags)?),
+        None => None,
+    };
+    let latent = match (discrete.first(), cont) {
+        (Some(&z), _) => find_latent(model, z, diags)?,
+        (None, Some(c)) => Latent::Single { rows: c.rows },
+        (None, None) => unreachable!("there is at least one latent"),
+    };
+    if let Some(c) = cont {
+        if !model.same_set(c.rows, latent.rows()) {
+            let (h, rows) = (&model.vars[c.var].name, &model.sets[latent.rows()].name);
+            diags.push(
+                Diagnostic::error(
+                    "E-latent-plates",
+                    model.vars[c.var].span,
+                    format!(
+                        "continuous latent `{h}` must have the same rows as the discrete latent"
+                    ),
+                )
+                .label("declared here")
+                .hint(format!("declare `latent {h}[{rows}]: vector[...]`")),
+            );
+            return None;
+        }
+    }
+    Some((latent, cont))
+}
+
+/// Recognises `latent h[N]: vector[L]` with `h[n] ~ MvNormal(0, I)`, or says why not.
+fn find_continuous(
+    model: &Model,
+    h: VarId,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ContinuousLatent> {
+    let var = &model.vars[h];
+    let name = &var.name;
+    let ElemType::Vector(dim) = var.ty else {
+        unreachable!("continuous latents are vectors")
+    };
+    let dim_name = &model.sets[dim].name;
+    let rows = match var.plates.as_slice() {
+        [r] if model.sets[*r].size == SetSize::Rows => *r,
+        _ => {
+            diags.push(
+                Diagnostic::error(
+                    "E-latent-plates",
+                    var.span,
+                    format!("latent `{name}` must have one value per data row"),
+                )
+                .label("declared here")
+                .hint(format!(
+                    "declare `latent {name}[N]: vector[{dim_name}]` with `N` the rows of the data"
+                )),
+            );
+            return None;
+        }
+    };
+    let priors: Vec<usize> = (0..model.factors.len())
+        .filter(|&f| model.factors[f].target == h)
+        .collect();
+    let Some(&factor) = priors.first() else {
+        diags.push(
+            Diagnostic::error(
+                "E-latent-prior",
+                var.span,
+                format!("latent `{name}` has no distribution"),
+            )
+            .label("declared here")
+            .hint(format!("add `{name}[n] ~ MvNormal(0, I)`")),
+        );
+        return None;
+    };
+    if let Some(&second) = priors.get(1) {
+        diags.push(
+            Diagnostic::error(
+                "E-latent-prior",
+                model.factors[second].span,
+                format!("latent `{name}` has a second distribution"),
+            )
+            .label("second statement")
+            .hint(format!(
+                "give `{name}` exactly one statement, `{name}[n] ~ MvNormal(0, I)`"
+            )),
+        );
+        return None;
+    }
+    let f = &model.factors[factor];
+    let dynamic = f.args.iter().any(|a| {
+        matches!(&a.kind, ArgKind::Linear { .. } | ArgKind::LatentExpr(..))
+            || matches!(&a.kind, ArgKind::Var { var, .. } if *var == h)
+    });
+    if dynamic || f.target_indices != [Index::Loop(0)] {
+        diags.push(
+            Diagnostic::error(
+                "E-unsupported",
+                f.span,
+                format!("latent `{name}` depends on its own earlier values"),
+            )
+            .label("dynamics")
+            .hint(format!(
+                "a continuous latent that evolves in time is a linear dynamical system (Kalman smoothing), which is not supported; for independent rows write `{name}[n] ~ MvNormal(0, I)`"
+            )),
+        );
+        return None;
+    }
+    let standard = matches!(f.args[0].kind, ArgKind::Number(v) if v == 0.0)
+        && matches!(f.args[1].kind, ArgKind::Identity);
+    if !standard {
+        diags.push(
+            Diagnostic::error(
+                "E-unsupported",
+                f.args[0].span.join(f.args[1].span),
+                format!("the prior of continuous latent `{name}` must be the standard Normal"),
+            )
+            .label("not `0, I`")
+            .hint(format!(
+                "a prior mean or covariance of `{name}` is absorbed by the offset and the loading matrix (the distribution of the data is unchanged), so write `{name}[n] ~ MvNormal(0, I)`"
+            )),
+        );
+        return None;
+    }
+    Some(ContinuousLatent {
+        var: h,
+        rows,
+        dim,
+        factor,
+    })
+}
+
+/// `[K]` for a parameter declared with index sets, empty otherwise.
+fn plates_text(model: &Model, v: VarId) -> String {
+    let plates = &model.vars[v].plates;
+    if plates.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = plates
+        .iter()
+        .map(|&p| model.sets[p].name.as_str())
+        .collect();
+    format!("[{}]", names.join(", "))
+}
+
+/// A parameter's use in a block: the parameter, its role and where it is written.
+type Use = (PRef, Role, Span);
+
+/// `x[n] ~ MvNormal(W * h[n] + mu, Psi)`: the linear-Gaussian block and the roles of its
+/// parameters, or why the statement has no closed form.
+fn linear_block(
+    model: &Model,
+    fi: usize,
+    z: Option<VarId>,
+    continuous: Option<ContinuousLatent>,
+) -> Result<(BlockKind, Vec<Use>), Diagnostic> {
+    let f = &model.factors[fi];
+    let ArgKind::Linear {
+        loading,
+        latent,
+        offset,
+    } = &f.args[0].kind
+    else {
+        unreachable!("called on linear means")
+    };
+    let target = &model.vars[f.target];
+    let ElemType::Vector(d) = target.ty else {
+        unreachable!("checked: MvNormal models vectors")
+    };
+    let d_name = &model.sets[d].name;
+    let ArgKind::Var { var: h, indices } = &latent.kind else {
+        unreachable!("checked: the latent is a variable")
+    };
+    let Some(c) = continuous.filter(|c| c.var == *h) else {
+        unreachable!("the only continuous latent")
+    };
+    let h_name = &model.vars[*h].name;
+    let l_name = &model.sets[c.dim].name;
+    if indices.as_slice() != [Index::Loop(0)] {
+        return Err(Diagnostic::error(
+            NO_CLOSED_FORM,
+            latent.span,
+            format!("`{h_name}` must be taken at this statement's row"),
+        )
+        .label("another row")
+        .hint(format!(
+            "write `{h_name}[n]` with `n` the index of `{}`; a latent shared across rows is a dynamical model, which is not supported",
+            target.name
+        )));
+    }
+    let w = pref(model, loading, z)?.expect("a variable argument is a parameter");
+    let w_ty = model.vars[w.param].ty;
+    let w_name = &model.vars[w.param].name;
+    if !matches!(w_ty, ElemType::Matrix(r, cc) if model.same_set(r, d) && model.same_set(cc, c.dim))
+    {
+        return Err(Diagnostic::error(
+            NO_CLOSED_FORM,
+            loading.span,
+            format!(
+                "the loading matrix `{w_name}` must be a `matrix[{d_name}, {l_name}]`, but it is `{}`",
+                model.type_name(w_ty)
+            ),
+        )
+        .label("loading matrix")
+        .hint(format!(
+            "declare `param {w_name}{}: matrix[{d_name}, {l_name}]`: one row per coordinate of `{}`, one column per coordinate of `{h_name}`",
+            plates_text(model, w.param),
+            target.name
+        )));
+    }
+    let Some(offset) = offset else {
+        return Err(Diagnostic::error(
+            NO_CLOSED_FORM,
+            f.args[0].span,
+            "a linear-Gaussian mean needs an offset",
+        )
+        .label("no offset")
+        .hint(format!(
+            "write `{w_name} * {h_name}[n] + mu` with `param mu: vector[{d_name}]`; for centred data it is fitted close to zero"
+        )));
+    };
+    let mu = pref(model, offset, z)?.expect("a variable argument is a parameter");
+    let mu_ty = model.vars[mu.param].ty;
+    if !matches!(mu_ty, ElemType::Vector(e) if model.same_set(e, d)) {
+        let mu_name = &model.vars[mu.param].name;
+        return Err(Diagnostic::error(
+            NO_CLOSED_FORM,
+            offset.span,
+            format!(
+                "the offset `{mu_name}` must be a `vector[{d_name}]`, but it is `{}`",
+                model.type_name(mu_ty)
+            ),
+        )
+        .label("offset")
+        .hint(format!(
+            "declare `param {mu_name}{}: vector[{d_name}]`",
+            plates_text(model, mu.param)
+        )));
+    }
+    let noise_arg = &f.args[1];
+    let noise_ref = pref(model, noise_arg, z)?.expect("a variable argument is a parameter");
+    let (noise, role) = match &noise_arg.kind {
+        ArgKind::Diag(_) => (Cov::Diag(noise_ref), Role::DiagVar),
+        ArgKind::ScaledIdentity(_) => (Cov::Spherical(noise_ref), Role::ScalarVar),
+        _ => {
+            return Err(Diagnostic::error(
+                NO_CLOSED_FORM,
+                noise_arg.span,
+                "a full noise covariance beside a linear-Gaussian mean is not identifiable",
+            )
+            .label("full covariance")
+            .hint(format!(
+                "`{w_name} {w_name}ᵀ` already models the correlations: use `diag(psi)` with `param psi: positive[{d_name}]` (factor analysis) or `s * I` with `param s: positive` (probabilistic PCA)"
+            )));
+        }
+    };
+    if let Some(z) = z {
+        if !(w.per_component && mu.per_component) {
+            let z_name = &model.vars[z].name;
+            let mu_name = &model.vars[mu.param].name;
+            let ElemType::Cat(k) = model.vars[z].ty else {
+                unreachable!("discrete latents are categories")
+            };
+            let k_name = &model.sets[k].name;
+            let (span, what) = if w.per_component {
+                (offset.span, "offset")
+            } else {
+                (loading.span, "loading matrix")
+            };
+            return Err(Diagnostic::error(
+                NO_CLOSED_FORM,
+                span,
+                format!("in a model with the discrete latent `{z_name}`, the {what} of a linear-Gaussian mean must be selected by it"),
+            )
+            .label("shared by every component")
+            .hint(format!(
+                "write `{w_name}[{z_name}[n]] * {h_name}[n] + {mu_name}[{z_name}[n]]` with `param {w_name}[{k_name}]: matrix[{d_name}, {l_name}]` and `param {mu_name}[{k_name}]: vector[{d_name}]` (a mixture of factor analysers); the noise may be shared or per component"
+            )));
+        }
+    }
+    Ok((
+        BlockKind::LinearGaussian {
+            loading: w,
+            mean: mu,
+            noise,
+        },
+        vec![
+            (w, Role::Loading, loading.span),
+            (mu, Role::FactorMean, offset.span),
+            (noise_ref, role, noise_arg.span),
+        ],
+    ))
+}
+
+fn find_latent(model: &Model, z: VarId, diags: &mut Vec<Diagnostic>) -> Option<Latent> {
+    let var = &model.vars[z];
+    let ElemType::Cat(components) = var.ty else {
+        unreachable!("discrete latents are categories")
     };
     let rows = match var.plates.as_slice() {
         [r] if model.sets[*r].size == SetSize::Rows => *r,

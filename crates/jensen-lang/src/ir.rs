@@ -192,8 +192,45 @@ pub enum ArgKind {
     Identity,
     /// A number.
     Number(f64),
-    /// Anything else (products, sums of variables): kept for the derivation to judge.
-    Expr(String),
+    /// `W * h[n] + mu`: a matrix times a continuous latent, plus an optional offset.
+    Linear {
+        /// The matrix, e.g. `W` or `W[z[n]]`.
+        loading: Box<Arg>,
+        /// The continuous latent, e.g. `h[n]`.
+        latent: Box<Arg>,
+        /// The offset, e.g. `mu` or `mu[z[n]]`.
+        offset: Option<Box<Arg>>,
+    },
+    /// An expression of a continuous latent that is not linear (`W * h[n] * h[n]`,
+    /// `h[n] * W`, `h[n] + h[n]`…), with the variables it mentions: kept for the derivation
+    /// to explain.
+    LatentExpr(String, Vec<VarId>),
+    /// Anything else (products, sums of variables), with the variables it mentions: kept for
+    /// the derivation to judge.
+    Expr(String, Vec<VarId>),
+}
+
+impl Arg {
+    /// Appends the variables this argument mentions to `out`.
+    pub fn mentioned(&self, out: &mut Vec<VarId>) {
+        match &self.kind {
+            ArgKind::Var { var, .. } => out.push(*var),
+            ArgKind::Diag(inner) | ArgKind::ScaledIdentity(inner) => inner.mentioned(out),
+            ArgKind::Linear {
+                loading,
+                latent,
+                offset,
+            } => {
+                loading.mentioned(out);
+                latent.mentioned(out);
+                if let Some(o) = offset {
+                    o.mentioned(out);
+                }
+            }
+            ArgKind::Expr(_, vars) | ArgKind::LatentExpr(_, vars) => out.extend(vars),
+            ArgKind::Identity | ArgKind::Number(_) => {}
+        }
+    }
 }
 
 /// An argument with its span.

@@ -17,8 +17,11 @@ use crate::ir::{ElemType, Model, SetId, SetSize, VarId};
 pub struct Plan {
     /// The checked model.
     pub model: Model,
-    /// The latent structure and its posterior form.
+    /// The discrete latent structure and its posterior form.
     pub latent: Latent,
+    /// A continuous latent vector per row with a standard Normal prior, emitted through
+    /// linear-Gaussian blocks (factor analysis, PPCA, mixtures of factor analysers).
+    pub continuous: Option<ContinuousLatent>,
     /// Emission blocks in statement order.
     pub blocks: Vec<Block>,
     /// One M-step per parameter, in declaration order.
@@ -61,24 +64,48 @@ pub enum Latent {
         /// The statement `z[t] ~ Categorical(A[z[t-1]])` (index in `model.factors`).
         transition_factor: usize,
     },
+    /// No discrete latent: a single component, as in factor analysis, where the only latent
+    /// is continuous.
+    Single {
+        /// The rows.
+        rows: SetId,
+    },
+}
+
+/// `latent h[N]: vector[L]` with `h[n] ~ MvNormal(0, I)`: integrated out in closed form by
+/// the linear-Gaussian blocks that use it; its posterior per row is Gaussian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ContinuousLatent {
+    /// The latent variable.
+    pub var: VarId,
+    /// Its rows.
+    pub rows: SetId,
+    /// Its dimension `L`.
+    pub dim: SetId,
+    /// The prior statement (index in `model.factors`).
+    pub factor: usize,
 }
 
 impl Latent {
-    /// The latent variable, its rows and its values.
-    pub fn var_rows_components(&self) -> (VarId, SetId, SetId) {
+    /// The discrete latent variable and its values (`None` without one).
+    pub fn var_components(&self) -> Option<(VarId, SetId)> {
         match *self {
             Latent::Categorical {
-                var,
-                rows,
-                components,
-                ..
+                var, components, ..
             }
             | Latent::Chain {
-                var,
-                rows,
-                components,
-                ..
-            } => (var, rows, components),
+                var, components, ..
+            } => Some((var, components)),
+            Latent::Single { .. } => None,
+        }
+    }
+
+    /// The rows.
+    pub fn rows(&self) -> SetId {
+        match *self {
+            Latent::Categorical { rows, .. }
+            | Latent::Chain { rows, .. }
+            | Latent::Single { rows } => rows,
         }
     }
 
@@ -91,6 +118,7 @@ impl Latent {
                 transition_factor,
                 ..
             } => vec![initial_factor, transition_factor],
+            Latent::Single { .. } => Vec::new(),
         }
     }
 
@@ -174,6 +202,17 @@ pub enum BlockKind {
         /// Probability vector parameter.
         probs: PRef,
     },
+    /// `x[n] ~ MvNormal(W * h[n] + mu, Psi)`: a linear-Gaussian emission of the continuous
+    /// latent `h`, whose marginal is `N(mu, W Wᵀ + Psi)`; `Psi` is diagonal (factor
+    /// analysis) or spherical (probabilistic PCA).
+    LinearGaussian {
+        /// The loading matrix `W`, `matrix[D, L]`.
+        loading: PRef,
+        /// The offset `mu`, `vector[D]`.
+        mean: PRef,
+        /// The noise covariance (`Cov::Diag` or `Cov::Spherical`).
+        noise: Cov,
+    },
 }
 
 impl BlockKind {
@@ -197,6 +236,13 @@ impl BlockKind {
             BlockKind::MvNormal { .. } | BlockKind::Normal { .. } => {
                 &[StatKind::Sum, StatKind::SumSq]
             }
+            BlockKind::LinearGaussian { .. } => &[
+                StatKind::Sum,
+                StatKind::SumSq,
+                StatKind::LatentSum,
+                StatKind::Cross,
+                StatKind::LatentScatter,
+            ],
             BlockKind::Poisson { .. } | BlockKind::Bernoulli { .. } => &[StatKind::Sum],
             BlockKind::Categorical { .. } => &[StatKind::Counts],
         }
@@ -214,6 +260,12 @@ pub enum StatKind {
     SumSq,
     /// `Σ_n r_nk [x_n = c]` per category.
     Counts,
+    /// `Σ_n r_nk E[h_n]` (linear-Gaussian blocks).
+    LatentSum,
+    /// `Σ_n r_nk E[h_n] (x_n − c_k)ᵀ`, `L × D`.
+    Cross,
+    /// `Σ_n r_nk E[h_n h_nᵀ]`, `L × L`.
+    LatentScatter,
 }
 
 impl StatKind {
@@ -224,6 +276,9 @@ impl StatKind {
             StatKind::Scatter => "scatter",
             StatKind::SumSq => "sumsq",
             StatKind::Counts => "counts",
+            StatKind::LatentSum => "h_sum",
+            StatKind::Cross => "cross",
+            StatKind::LatentScatter => "h_scatter",
         }
     }
 }
@@ -263,6 +318,11 @@ pub enum Rule {
     Probability,
     /// Categorical probabilities: pooled category counts, normalised.
     Probabilities,
+    /// Loadings of a linear-Gaussian block: the least-squares regression of the data on the
+    /// expected latent, jointly with the offset: `W = (C − s_h sᵀ/n)ᵀ (S_h − s_h s_hᵀ/n)⁻¹`.
+    Loadings,
+    /// The offset of a linear-Gaussian block given the new loadings: `μ = c + (s − W s_h)/n`.
+    FactorMean,
 }
 
 impl Plan {
@@ -271,16 +331,21 @@ impl Plan {
         &self.model.vars[v].name
     }
 
-    /// The latent's `(var, rows, components)`.
-    pub fn latent_sets(&self) -> (VarId, SetId, SetId) {
-        self.latent.var_rows_components()
+    /// The rows every latent and data item is indexed by.
+    pub fn rows(&self) -> SetId {
+        self.latent.rows()
     }
 
-    /// The mixing weights of a mixture (`None` for a chain).
+    /// The values `0..K` of the discrete latent (`None` without one: a single component).
+    pub fn components(&self) -> Option<SetId> {
+        self.latent.var_components().map(|(_, k)| k)
+    }
+
+    /// The mixing weights of a mixture (`None` for a chain or a single component).
     pub fn weights(&self) -> Option<VarId> {
         match self.latent {
             Latent::Categorical { weights, .. } => Some(weights),
-            Latent::Chain { .. } => None,
+            Latent::Chain { .. } | Latent::Single { .. } => None,
         }
     }
 
@@ -292,7 +357,7 @@ impl Plan {
                 transition,
                 ..
             } => Some((initial, transition)),
-            Latent::Categorical { .. } => None,
+            Latent::Categorical { .. } | Latent::Single { .. } => None,
         }
     }
 
@@ -321,6 +386,10 @@ impl Plan {
                         sizes[d]
                     }
                     ElemType::Cov(d) => sizes[d] * (sizes[d] + 1) / 2,
+                    // Loadings are identified up to a rotation of the latent space, which
+                    // removes L(L−1)/2 of their entries.
+                    ElemType::Matrix(r, c) if u.rule == Rule::Loadings => (sizes[r] * sizes[c])
+                        .saturating_sub(sizes[c] * sizes[c].saturating_sub(1) / 2),
                     ElemType::Matrix(r, c) => sizes[r] * sizes[c],
                     _ => 1,
                 };

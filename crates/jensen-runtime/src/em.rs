@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ndarray::{s, Array1, Array2, ArrayView1, Axis};
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -502,9 +502,11 @@ pub fn params_from_labels<M: MixtureModel>(
     model: &M,
     labels: &[usize],
     config: &MStepConfig,
+    rng: &mut dyn RngCore,
 ) -> Result<(M::Params, Array1<f64>), NumericalIssue> {
     let k = model.n_components();
-    let neutral = model.neutral_params();
+    let mut neutral = model.neutral_params();
+    model.randomise_neutral(&mut neutral, rng);
     let cache = model.prepare(&neutral)?;
     let mut stats = model.zero_stats();
     let mut latent = LatentStats::zeros(k);
@@ -566,9 +568,11 @@ fn initial_params<M: MixtureModel>(
         }
     };
     let (mut params, counts) =
-        params_from_labels(model, &labels, &opts.m_step).map_err(|issue| FitError::Numerical {
-            issue,
-            iteration: 0,
+        params_from_labels(model, &labels, &opts.m_step, rng).map_err(|issue| {
+            FitError::Numerical {
+                issue,
+                iteration: 0,
+            }
         })?;
     for (c, &count) in counts.iter().enumerate() {
         if count < EMPTY_COUNT {

@@ -18,3 +18,4 @@ pub use em::decode;
 pub use em::{fit, FitOptions, FitResult, InitStrategy, Progress, ReseedEvent, Timing};
 pub use error::{FitError, NumericalIssue};
 pub use mixture::{ChainPrior, LatentStats, MStepConfig, MixtureModel, Workspace};
+pub use rand::RngCore;

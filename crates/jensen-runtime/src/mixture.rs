@@ -10,6 +10,7 @@ use std::fmt::Debug;
 use std::ops::Range;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
+use rand::RngCore;
 
 use crate::error::NumericalIssue;
 
@@ -138,7 +139,10 @@ pub trait MixtureModel: Sync {
         config: &MStepConfig,
     ) -> Result<Self::Params, NumericalIssue>;
     /// `E_q[ln p(x, z | θ)]` from the statistics, for the ELBO `E_q[ln p(x, z | θ)] + H(q)`.
-    /// `centre` are the parameters the statistics were accumulated under.
+    /// `centre` are the parameters the statistics were accumulated under. A continuous
+    /// latent `h` (linear-Gaussian blocks) is part of the expectation, and the entropy of its
+    /// posterior `q(h | x, z)`, fixed by `centre`, is included here, so that `H(q)` of the
+    /// driver is that of the discrete latent alone.
     fn expected_log_joint(
         &self,
         stats: &Self::Stats,
@@ -156,6 +160,10 @@ pub trait MixtureModel: Sync {
     /// Parameters used only as the centre of the statistics during initialisation
     /// (component means at the data mean, unit variances, uniform weights).
     fn neutral_params(&self) -> Self::Params;
+    /// Draws what hard labels cannot determine in the starting parameters — the loadings of
+    /// a continuous latent — into the neutral parameters before the initial M-step, so that
+    /// restarts differ there too. Nothing to draw by default.
+    fn randomise_neutral(&self, _params: &mut Self::Params, _rng: &mut dyn RngCore) {}
     /// Numeric features (one row per observation) on which k-means++ seeding runs.
     fn init_features(&self) -> Array2<f64>;
     /// Replaces component `k` by a broad component centred on row `row`, with a small weight.

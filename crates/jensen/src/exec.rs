@@ -13,11 +13,12 @@ use jensen_lang::ir::{ElemType, VarId};
 use jensen_lang::plan::{BlockKind, Cov, PRef, Rule, StatKind};
 use jensen_lang::Plan;
 use jensen_runtime::chain;
+use jensen_runtime::kernels::linear::{self, FactorPosterior};
 use jensen_runtime::kernels::{discrete, gaussian, moments};
 use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::mixture::{add_log_weights, reseed_weight};
 use jensen_runtime::{
-    ChainPrior, LatentStats, MStepConfig, MixtureModel, NumericalIssue, Workspace,
+    ChainPrior, LatentStats, MStepConfig, MixtureModel, NumericalIssue, RngCore, Workspace,
 };
 
 use crate::bind::Bound;
@@ -44,14 +45,18 @@ type Moments = (Array1<f64>, Option<Array2<f64>>, Array1<f64>);
 #[derive(Debug)]
 pub struct ExecCache {
     params: DynParams,
-    /// `ln w` of a mixture's weights, or `ln p0` of a chain's initial distribution.
-    log_prior: Array1<f64>,
+    /// `ln w` of a mixture's weights, or `ln p0` of a chain's initial distribution (`None`
+    /// without a discrete latent).
+    log_prior: Option<Array1<f64>>,
     /// `ln A` of a chain's transition matrix.
     log_transition: Option<Array2<f64>>,
     /// Cholesky factors of full covariances, per block (one per component, or one if tied).
     chol: Vec<Vec<Cholesky>>,
     /// `ln p` of categorical blocks, `K × C`.
     log_probs: Vec<Option<Array2<f64>>>,
+    /// Posteriors of the continuous latent under linear-Gaussian blocks, per block (one per
+    /// component).
+    posts: Vec<Vec<FactorPosterior>>,
 }
 
 /// Statistics: per block, one array per [`StatKind`] of the block, with a leading `K` axis.
@@ -63,8 +68,7 @@ pub struct ExecStats {
 impl<'a> PlanModel<'a> {
     /// Binds a plan to data.
     pub fn new(plan: &'a Plan, data: &'a Bound) -> Self {
-        let (_, _, components) = plan.latent_sets();
-        let k = data.sizes[components];
+        let k = plan.components().map_or(1, |c| data.sizes[c]);
         let moments = plan
             .blocks
             .iter()
@@ -177,12 +181,57 @@ impl<'a> PlanModel<'a> {
     fn latent_prior<'p>(
         &self,
         params: &'p DynParams,
-    ) -> (ArrayView1<'p, f64>, Option<ArrayView2<'p, f64>>) {
+    ) -> Option<(ArrayView1<'p, f64>, Option<ArrayView2<'p, f64>>)> {
         match (self.plan.weights(), self.plan.chain()) {
-            (Some(w), _) => (self.vector(params, w), None),
-            (None, Some((p0, a))) => (self.vector(params, p0), Some(self.matrix(params, a))),
-            (None, None) => unreachable!("a plan has a mixture or a chain"),
+            (Some(w), _) => Some((self.vector(params, w), None)),
+            (None, Some((p0, a))) => Some((self.vector(params, p0), Some(self.matrix(params, a)))),
+            (None, None) => None,
         }
+    }
+
+    /// The posteriors of the continuous latent under a linear-Gaussian block, one per
+    /// component, failing with the noise parameter when it is not positive.
+    fn factor_posteriors(
+        &self,
+        params: &DynParams,
+        loading: PRef,
+        noise: Cov,
+    ) -> Result<Vec<FactorPosterior>, NumericalIssue> {
+        let np = noise.pref();
+        (0..self.k)
+            .map(|k| {
+                let w = part(params, self.name(loading), loading.per_component, k)
+                    .into_dimensionality::<Ix2>()
+                    .expect("matrix");
+                let post = match noise {
+                    Cov::Spherical(_) => {
+                        FactorPosterior::isotropic(w, scalar_of(params, np, self.name(np), k))
+                    }
+                    _ => FactorPosterior::new(w, vec_of(params, np, self.name(np), k)),
+                };
+                post.ok_or_else(|| NumericalIssue::Constraint {
+                    param: self.name(np).to_string(),
+                    component: np.per_component.then_some(k),
+                    why: "noise variances must be positive and finite".into(),
+                })
+            })
+            .collect()
+    }
+
+    /// The noise variances of a linear-Gaussian block for component `k`, as a diagonal.
+    fn noise_diag(&self, params: &DynParams, noise: Cov, d: usize, k: usize) -> Array1<f64> {
+        let np = noise.pref();
+        match noise {
+            Cov::Spherical(_) => linear::isotropic(scalar_of(params, np, self.name(np), k), d),
+            _ => vec_of(params, np, self.name(np), k).to_owned(),
+        }
+    }
+
+    /// The loading matrix of component `k`.
+    fn loading_of<'p>(&self, params: &'p DynParams, p: PRef, k: usize) -> ArrayView2<'p, f64> {
+        part(params, self.name(p), p.per_component, k)
+            .into_dimensionality::<Ix2>()
+            .expect("matrix")
     }
 
     /// Cholesky factors of a full covariance parameter: one per component, or one if tied.
@@ -203,6 +252,40 @@ impl<'a> PlanModel<'a> {
                 })
             })
             .collect()
+    }
+
+    /// `E[h_n | x_n]` of the continuous latent for every row (the factor scores) under
+    /// `params`, averaged over the discrete latent's posterior `resp` (`N × K`):
+    /// `Σ_k resp[n, k] · B_k (x_n − μ_k)`. `None` for a model without a continuous latent.
+    pub fn latent_means(
+        &self,
+        params: &DynParams,
+        resp: ArrayView2<'_, f64>,
+    ) -> Result<Option<Array2<f64>>, NumericalIssue> {
+        let Some((b, loading, mean, noise)) =
+            self.plan
+                .blocks
+                .iter()
+                .enumerate()
+                .find_map(|(b, block)| match block.kind {
+                    BlockKind::LinearGaussian {
+                        loading,
+                        mean,
+                        noise,
+                    } => Some((b, loading, mean, noise)),
+                    _ => None,
+                })
+        else {
+            return Ok(None);
+        };
+        let posts = self.factor_posteriors(params, loading, noise)?;
+        let x = self.data.item(self.plan.blocks[b].data).values.view();
+        let mut out = Array2::zeros((x.nrows(), posts[0].latent_dim()));
+        for (k, post) in posts.iter().enumerate() {
+            let means = post.posterior_means(x, vec_of(params, mean, self.name(mean), k));
+            out += &(&means * &resp.column(k).insert_axis(Axis(1)));
+        }
+        Ok(Some(out))
     }
 
     /// Checks user-supplied parameters: names, shapes and constraints.
@@ -317,15 +400,20 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn prepare(&self, params: &DynParams) -> Result<ExecCache, NumericalIssue> {
-        let (prior, transition) = self.latent_prior(params);
-        let log_prior = prior.mapv(f64::ln);
-        let log_transition = transition.map(|a| a.mapv(f64::ln));
+        let prior = self.latent_prior(params);
+        let log_prior = prior.map(|(p, _)| p.mapv(f64::ln));
+        let log_transition = prior.and_then(|(_, a)| a).map(|a| a.mapv(f64::ln));
         let mut chol = Vec::new();
         let mut log_probs = Vec::new();
+        let mut posts = Vec::new();
         for b in &self.plan.blocks {
             let mut factors = Vec::new();
             let mut lp = None;
+            let mut post = Vec::new();
             match b.kind {
+                BlockKind::LinearGaussian { loading, noise, .. } => {
+                    post = self.factor_posteriors(params, loading, noise)?
+                }
                 BlockKind::MvNormal {
                     cov: Cov::Full(p), ..
                 } => factors = self.cholesky_factors(params, p)?,
@@ -344,6 +432,7 @@ impl MixtureModel for PlanModel<'_> {
             }
             chol.push(factors);
             log_probs.push(lp);
+            posts.push(post);
         }
         Ok(ExecCache {
             params: params.clone(),
@@ -351,6 +440,7 @@ impl MixtureModel for PlanModel<'_> {
             log_transition,
             chol,
             log_probs,
+            posts,
         })
     }
 
@@ -362,8 +452,8 @@ impl MixtureModel for PlanModel<'_> {
         ws: &mut Workspace,
     ) {
         let p = &cache.params;
-        if cache.log_transition.is_none() {
-            add_log_weights(out.view_mut(), cache.log_prior.view());
+        if let (Some(log_w), None) = (&cache.log_prior, &cache.log_transition) {
+            add_log_weights(out.view_mut(), log_w.view());
         }
         for (bi, b) in self.plan.blocks.iter().enumerate() {
             for k in 0..self.k {
@@ -421,6 +511,13 @@ impl MixtureModel for PlanModel<'_> {
                         cache.log_probs[bi].as_ref().expect("prepared").row(k),
                         col,
                     ),
+                    BlockKind::LinearGaussian { mean, .. } => linear::factor_add_log_density(
+                        self.x(bi, &rows),
+                        vec_of(p, mean, self.name(mean), k),
+                        &cache.posts[bi][k],
+                        col,
+                        ws,
+                    ),
                 }
             }
         }
@@ -433,6 +530,7 @@ impl MixtureModel for PlanModel<'_> {
             .iter()
             .map(|b| {
                 let d = self.data.item(b.data).values.ncols();
+                let l = self.plan.continuous.map_or(0, |c| self.data.sizes[c.dim]);
                 let scalar = matches!(b.kind, BlockKind::Normal { .. } | BlockKind::Poisson { .. });
                 b.kind
                     .stats()
@@ -440,6 +538,9 @@ impl MixtureModel for PlanModel<'_> {
                     .map(|s| {
                         let shape: Vec<usize> = match s {
                             StatKind::Scatter => vec![self.k, d, d],
+                            StatKind::LatentSum => vec![self.k, l],
+                            StatKind::Cross => vec![self.k, l, d],
+                            StatKind::LatentScatter => vec![self.k, l, l],
                             StatKind::Counts => {
                                 let BlockKind::Categorical { probs } = b.kind else {
                                     unreachable!("counts are categorical")
@@ -528,6 +629,25 @@ impl MixtureModel for PlanModel<'_> {
                             .into_dimensionality::<Ix1>()
                             .expect("counts"),
                     ),
+                    BlockKind::LinearGaussian { mean, .. } => {
+                        let [sum, sq, h_sum, cross, h_scatter] = &mut st[..] else {
+                            unreachable!("five statistics")
+                        };
+                        let (sum, sq, h_sum) =
+                            (slot_mut(sum, k), slot_mut(sq, k), slot_mut(h_sum, k));
+                        linear::accumulate_factor(
+                            self.x(bi, &rows),
+                            vec_of(p, mean, self.name(mean), k),
+                            r,
+                            &cache.posts[bi][k],
+                            sum,
+                            sq,
+                            h_sum,
+                            slot_mut(cross, k),
+                            slot_mut(h_scatter, k),
+                            ws,
+                        )
+                    }
                 }
             }
         }
@@ -550,13 +670,14 @@ impl MixtureModel for PlanModel<'_> {
     ) -> Result<DynParams, NumericalIssue> {
         let counts = latent.counts.view();
         let mut next = prev.clone();
-        // Means first: the scale updates take the scatter about the new means.
-        let order = self
-            .plan
-            .updates
-            .iter()
-            .filter(|u| u.rule == Rule::Mean)
-            .chain(self.plan.updates.iter().filter(|u| u.rule != Rule::Mean));
+        // Loadings first, then the means (which use the new loadings): the scale updates
+        // take the residuals about the new means.
+        let mut order: Vec<_> = self.plan.updates.iter().collect();
+        order.sort_by_key(|u| match u.rule {
+            Rule::Loadings => 0,
+            Rule::Mean | Rule::FactorMean => 1,
+            _ => 2,
+        });
         for u in order {
             let name = self.plan.name(u.param).to_string();
             match u.rule {
@@ -585,6 +706,38 @@ impl MixtureModel for PlanModel<'_> {
             for (slot, ks) in comps.iter().enumerate() {
                 let new: ArrayD<f64> = match u.rule {
                     Rule::Weights => discrete::simplex_from_counts(counts).into_dyn(),
+                    Rule::Loadings | Rule::FactorMean => {
+                        // One source and one component per slot, by derivation.
+                        let b = u.sources[0];
+                        let BlockKind::LinearGaussian { loading, .. } = self.plan.blocks[b].kind
+                        else {
+                            unreachable!("loadings and offsets belong to linear-Gaussian blocks")
+                        };
+                        let k = ks[0];
+                        let st = LinearStats::of(&stats.blocks[b], k);
+                        if u.rule == Rule::Loadings {
+                            linear::loadings_from_stats(
+                                self.loading_of(prev, loading, k),
+                                counts[k],
+                                st.sum,
+                                st.h_sum,
+                                st.cross,
+                                st.h_scatter,
+                            )
+                            .into_dyn()
+                        } else {
+                            linear::factor_mean_from_stats(
+                                part(prev, &name, per_k, slot)
+                                    .into_dimensionality()
+                                    .expect("vector"),
+                                st.sum,
+                                st.h_sum,
+                                counts[k],
+                                self.loading_of(&next, loading, k),
+                            )
+                            .into_dyn()
+                        }
+                    }
                     Rule::InitialProbs | Rule::Transitions => unreachable!("handled above"),
                     Rule::Mean => {
                         let centre = part(prev, &name, per_k, slot);
@@ -683,11 +836,12 @@ impl MixtureModel for PlanModel<'_> {
     ) -> Result<f64, NumericalIssue> {
         let counts = latent.counts.view();
         let mut total = match self.latent_prior(params) {
-            (w, None) => discrete::categorical_expected(counts, w),
-            (p0, Some(a)) => {
+            Some((w, None)) => discrete::categorical_expected(counts, w),
+            Some((p0, Some(a))) => {
                 discrete::categorical_expected(latent.initial.view(), p0)
                     + chain::transitions_expected(latent.transitions.view(), a)
             }
+            None => 0.0,
         };
         for (bi, b) in self.plan.blocks.iter().enumerate() {
             let st = &stats.blocks[bi];
@@ -697,6 +851,32 @@ impl MixtureModel for PlanModel<'_> {
                 } => self.cholesky_factors(params, c)?,
                 _ => Vec::new(),
             };
+            if let BlockKind::LinearGaussian {
+                loading,
+                mean,
+                noise,
+            } = b.kind
+            {
+                let centre_post = self.factor_posteriors(centre, loading, noise)?;
+                for k in 0..self.k {
+                    let s = LinearStats::of(st, k);
+                    let m = vec_of(params, mean, self.name(mean), k);
+                    total += linear::factor_expected(
+                        counts[k],
+                        vec_of(centre, mean, self.name(mean), k),
+                        s.sum,
+                        s.sq,
+                        s.h_sum,
+                        s.cross,
+                        s.h_scatter,
+                        self.loading_of(params, loading, k),
+                        m,
+                        self.noise_diag(params, noise, m.len(), k).view(),
+                        centre_post[k].log_det_precision(),
+                    );
+                }
+                continue;
+            }
             total += self.log_factorial_total[bi];
             for k in 0..self.k {
                 let n = counts[k];
@@ -756,6 +936,7 @@ impl MixtureModel for PlanModel<'_> {
                         s0.into_dimensionality().expect("counts"),
                         vec_of(params, probs, self.name(probs), k),
                     ),
+                    BlockKind::LinearGaussian { .. } => unreachable!("handled above"),
                 };
             }
         }
@@ -785,12 +966,22 @@ impl MixtureModel for PlanModel<'_> {
             } else {
                 shape.clone()
             };
-            let (means, _, _) = u
+            let (means, _, variances) = u
                 .sources
                 .first()
                 .map(|&b| self.moments[b].clone())
                 .unwrap_or_default();
+            // Noise of a linear-Gaussian block starts at the data's variances.
+            let linear_noise = u.sources.first().is_some_and(|&b| {
+                matches!(self.plan.blocks[b].kind, BlockKind::LinearGaussian { .. })
+            });
             let one: ArrayD<f64> = match u.rule {
+                Rule::Loadings => ArrayD::zeros(IxDyn(&inner)),
+                Rule::FactorMean => means.into_dyn(),
+                Rule::DiagonalVariances if linear_noise => variances.into_dyn(),
+                Rule::Variance if linear_noise => {
+                    DynParams::scalar(variances.mean().unwrap_or(1.0))
+                }
                 Rule::Weights | Rule::InitialProbs | Rule::Transitions => {
                     ArrayD::from_elem(IxDyn(&inner), 1.0 / inner[0] as f64)
                 }
@@ -821,6 +1012,27 @@ impl MixtureModel for PlanModel<'_> {
         p
     }
 
+    fn randomise_neutral(&self, params: &mut DynParams, rng: &mut dyn RngCore) {
+        for u in self
+            .plan
+            .updates
+            .iter()
+            .filter(|u| u.rule == Rule::Loadings)
+        {
+            let (_, _, variances) = &self.moments[u.sources[0]];
+            let scale = variances.mapv(f64::sqrt);
+            let l = *self.shape(u.param).last().expect("matrix");
+            let value = params.get_mut(self.plan.name(u.param)).expect("loadings");
+            if self.plan.model.vars[u.param].plates.len() == 1 {
+                for mut w in value.outer_iter_mut() {
+                    w.assign(&linear::random_loadings(rng, scale.view(), l));
+                }
+            } else {
+                value.assign(&linear::random_loadings(rng, scale.view(), l));
+            }
+        }
+    }
+
     fn init_features(&self) -> Array2<f64> {
         let items: Vec<ArrayView2<'_, f64>> = self
             .plan
@@ -841,10 +1053,13 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn chain_prior<'c>(&self, cache: &'c ExecCache) -> Option<ChainPrior<'c>> {
-        cache.log_transition.as_ref().map(|a| ChainPrior {
-            log_initial: cache.log_prior.view(),
-            log_transition: a.view(),
-        })
+        match (&cache.log_prior, &cache.log_transition) {
+            (Some(p0), Some(a)) => Some(ChainPrior {
+                log_initial: p0.view(),
+                log_transition: a.view(),
+            }),
+            _ => None,
+        }
     }
 
     fn reseed(&self, params: &mut DynParams, k: usize, row: usize) {
@@ -862,7 +1077,8 @@ impl MixtureModel for PlanModel<'_> {
                 params.insert(&name, w.into_dyn());
                 continue;
             }
-            if u.rule == Rule::InitialProbs {
+            if matches!(u.rule, Rule::InitialProbs | Rule::Loadings) {
+                // An empty component keeps its loadings; its offset moves to the row.
                 continue;
             }
             if u.rule == Rule::Transitions {
@@ -884,7 +1100,7 @@ impl MixtureModel for PlanModel<'_> {
                 Rule::Mean if x.len() == 1 && self.shape(u.param).len() == 1 => {
                     DynParams::scalar(x[0])
                 }
-                Rule::Mean => x.to_owned().into_dyn(),
+                Rule::Mean | Rule::FactorMean => x.to_owned().into_dyn(),
                 Rule::Covariance => cov
                     .clone()
                     .expect("full blocks keep the covariance")
@@ -906,7 +1122,7 @@ impl MixtureModel for PlanModel<'_> {
                     p[x[0] as usize] += 0.5;
                     p.into_dyn()
                 }
-                Rule::Weights | Rule::InitialProbs | Rule::Transitions => {
+                Rule::Weights | Rule::InitialProbs | Rule::Transitions | Rule::Loadings => {
                     unreachable!("handled above")
                 }
             };
@@ -923,6 +1139,47 @@ impl MixtureModel for PlanModel<'_> {
 fn vec_or_scalar(params: &DynParams, p: PRef, name: &str, k: usize) -> Array1<f64> {
     let v = part(params, name, p.per_component, k);
     Array1::from_iter(v.iter().copied())
+}
+
+/// Component `k` of a statistic, as a mutable view of the statistic's dimension.
+fn slot_mut<D: ndarray::Dimension>(
+    a: &mut ArrayD<f64>,
+    k: usize,
+) -> ndarray::ArrayViewMut<'_, f64, D> {
+    a.index_axis_mut(Axis(0), k)
+        .into_dimensionality::<D>()
+        .expect("statistic of the planned shape")
+}
+
+/// Views of component `k` of a linear-Gaussian block's statistics.
+struct LinearStats<'s> {
+    sum: ArrayView1<'s, f64>,
+    sq: ArrayView1<'s, f64>,
+    h_sum: ArrayView1<'s, f64>,
+    cross: ArrayView2<'s, f64>,
+    h_scatter: ArrayView2<'s, f64>,
+}
+
+impl<'s> LinearStats<'s> {
+    fn of(st: &'s [ArrayD<f64>], k: usize) -> Self {
+        let vector = |a: &'s ArrayD<f64>| {
+            a.index_axis(Axis(0), k)
+                .into_dimensionality::<Ix1>()
+                .expect("vector statistic")
+        };
+        let matrix = |a: &'s ArrayD<f64>| {
+            a.index_axis(Axis(0), k)
+                .into_dimensionality::<Ix2>()
+                .expect("matrix statistic")
+        };
+        Self {
+            sum: vector(&st[0]),
+            sq: vector(&st[1]),
+            h_sum: vector(&st[2]),
+            cross: matrix(&st[3]),
+            h_scatter: matrix(&st[4]),
+        }
+    }
 }
 
 impl ExecStats {
@@ -957,13 +1214,38 @@ impl PlanModel<'_> {
         let mut count = 0.0;
         for &k in ks {
             for &b in sources {
+                let st = &stats.blocks[b];
+                let n = counts[k];
+                if let BlockKind::LinearGaussian { loading, mean, .. } = self.plan.blocks[b].kind {
+                    let s = LinearStats::of(st, k);
+                    let a = linear::factor_residual(
+                        vec_of(prev, mean, self.name(mean), k),
+                        s.sum,
+                        s.sq,
+                        s.h_sum,
+                        s.cross,
+                        s.h_scatter,
+                        n,
+                        self.loading_of(next, loading, k),
+                        vec_of(next, mean, self.name(mean), k),
+                    );
+                    if rule == Rule::Variance {
+                        scalar += a.sum();
+                        count += n * a.len() as f64;
+                    } else {
+                        diag = Some(match diag {
+                            Some(acc) => acc + a,
+                            None => a,
+                        });
+                        count += n;
+                    }
+                    continue;
+                }
                 let (BlockKind::MvNormal { mean, .. } | BlockKind::Normal { mean, .. }) =
                     self.plan.blocks[b].kind
                 else {
                     unreachable!("scales belong to Gaussian blocks")
                 };
-                let st = &stats.blocks[b];
-                let n = counts[k];
                 if let BlockKind::Normal { .. } = self.plan.blocks[b].kind {
                     scalar += gaussian::scalar_scatter_about(
                         scalar_of(prev, mean, self.name(mean), k),

@@ -13,7 +13,11 @@ pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
 /// Writes `x_b - centre` transposed into `buf`: `buf[i * rows + b]`, so that each
 /// coordinate's values for the whole block are contiguous and the triangular solve and the
 /// reductions below vectorise across points.
-fn centred_transposed(x: &ArrayView2<'_, f64>, centre: &ArrayView1<'_, f64>, buf: &mut [f64]) {
+pub(crate) fn centred_transposed(
+    x: &ArrayView2<'_, f64>,
+    centre: &ArrayView1<'_, f64>,
+    buf: &mut [f64],
+) {
     let m = x.nrows();
     for ((out, col), &c) in buf.chunks_exact_mut(m).zip(x.columns()).zip(centre.iter()) {
         match col.as_slice() {

@@ -13,6 +13,7 @@
 
 pub mod discrete;
 pub mod gaussian;
+pub mod linear;
 pub mod moments;
 
 /// `x · ln y` with the convention `0 · ln 0 = 0`.

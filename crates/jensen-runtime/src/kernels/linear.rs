@@ -1,0 +1,603 @@
+//! Linear-Gaussian blocks: `x = W h + μ + ε` with a continuous latent `h ~ N(0, I_L)` and
+//! noise `ε ~ N(0, Ψ)`, `Ψ` diagonal (factor analysis) or `σ² I` (probabilistic PCA).
+//!
+//! The latent integrates out in closed form. With `M = I + Wᵀ Ψ⁻¹ W` (`L × L`) and
+//! `G = M⁻¹`:
+//! - the marginal is `x ~ N(μ, W Wᵀ + Ψ)`; its density never forms the `D × D` covariance:
+//!   with `e = x − μ` and `u = Wᵀ Ψ⁻¹ e`, the Woodbury identity gives
+//!   `eᵀ (W Wᵀ + Ψ)⁻¹ e = Σ_i e_i² / ψ_i − uᵀ G u`, and the determinant lemma
+//!   `ln |W Wᵀ + Ψ| = Σ_i ln ψ_i + ln |M|`;
+//! - the posterior is `h | x ~ N(G u, G)`: `E[h | x] = B e` with `B = G Wᵀ Ψ⁻¹`, and
+//!   `E[h hᵀ | x] = G + E[h] E[h]ᵀ`.
+//!
+//! Statistics per component, about the centre `c` (the mean the posterior was computed
+//! under), with `e = x − c` and weights `r`: `n = Σ r`, `s = Σ r e`, `q = Σ r e²`
+//! (elementwise), `s_h = Σ r E[h]`, `C = Σ r E[h] eᵀ` (`L × D`) and `S_h = Σ r E[h hᵀ]`
+//! (`L × L`). The M-step of `(W, μ)` is the joint least-squares solution of
+//! `e ≈ W h + (μ − c)` under `q`; the noise is the expected residual; the ELBO term adds
+//! `E_q[ln p(h)]` and the entropy of `q(h | x)` to the expected emission log-density.
+
+use faer::linalg::matmul::matmul;
+use faer::linalg::solvers::{DenseSolveCore, Solve};
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use rand::RngCore;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::gaussian::{centred_transposed, LN_2PI};
+use crate::linalg::{as_faer, as_faer_mut};
+use crate::mixture::Workspace;
+
+/// What the E-step of a linear-Gaussian block needs from `(W, Ψ)`, computed once per
+/// iteration: the posterior covariance `G`, the projection `B`, and the log-determinants.
+#[derive(Debug, Clone)]
+pub struct FactorPosterior {
+    /// `1 / ψ_i`.
+    psi_inv: Array1<f64>,
+    /// `Ψ⁻¹ W`, `D × L`.
+    psi_inv_w: Array2<f64>,
+    /// `B = G Wᵀ Ψ⁻¹`, `L × D`: `E[h | x] = B (x − μ)`.
+    proj: Array2<f64>,
+    /// `G = (I + Wᵀ Ψ⁻¹ W)⁻¹`, `L × L`: `Cov[h | x]`.
+    cov: Array2<f64>,
+    /// `ln |W Wᵀ + Ψ|`.
+    log_det_marginal: f64,
+    /// `ln |M| = −ln |G|`.
+    log_det_precision: f64,
+}
+
+fn to_array(m: MatRef<'_, f64>) -> Array2<f64> {
+    Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)])
+}
+
+impl FactorPosterior {
+    /// The posterior under loadings `w` (`D × L`) and diagonal noise variances `psi` (`D`);
+    /// `None` when a variance is not positive or a value is not finite.
+    pub fn new(w: ArrayView2<'_, f64>, psi: ArrayView1<'_, f64>) -> Option<Self> {
+        let (d, l) = w.dim();
+        let positive = |v: &f64| v.is_finite() && *v > 0.0;
+        if psi.len() != d || !psi.iter().all(positive) || !w.iter().all(|v| v.is_finite()) {
+            return None;
+        }
+        let psi_inv = psi.mapv(|v| 1.0 / v);
+        let psi_inv_w = Array2::from_shape_fn((d, l), |(i, j)| w[[i, j]] * psi_inv[i]);
+        let mut m = Mat::<f64>::identity(l, l);
+        matmul(
+            m.as_mut(),
+            Accum::Add,
+            as_faer(&w).transpose(),
+            as_faer(&psi_inv_w.view()),
+            1.0,
+            Par::Seq,
+        );
+        let llt = m.llt(Side::Lower).ok()?;
+        let factor = llt.L();
+        let log_det_precision = 2.0 * (0..l).map(|i| factor[(i, i)].ln()).sum::<f64>();
+        let g = llt.inverse();
+        let cov = Array2::from_shape_fn((l, l), |(i, j)| 0.5 * (g[(i, j)] + g[(j, i)]));
+        let proj = to_array(llt.solve(as_faer(&psi_inv_w.view()).transpose()).as_ref());
+        let log_det_psi: f64 = psi.iter().map(|v| v.ln()).sum();
+        let log_det_marginal = log_det_psi + log_det_precision;
+        (log_det_marginal.is_finite() && cov.iter().all(|v| v.is_finite())).then_some(Self {
+            psi_inv,
+            psi_inv_w,
+            proj,
+            cov,
+            log_det_marginal,
+            log_det_precision,
+        })
+    }
+
+    /// The posterior under isotropic noise `σ² I` (probabilistic PCA).
+    pub fn isotropic(w: ArrayView2<'_, f64>, var: f64) -> Option<Self> {
+        Self::new(w, isotropic(var, w.nrows()).view())
+    }
+
+    /// Observed dimension `D`.
+    pub fn dim(&self) -> usize {
+        self.proj.ncols()
+    }
+
+    /// Latent dimension `L`.
+    pub fn latent_dim(&self) -> usize {
+        self.proj.nrows()
+    }
+
+    /// `G = Cov[h | x]` (the same for every row).
+    pub fn posterior_cov(&self) -> ArrayView2<'_, f64> {
+        self.cov.view()
+    }
+
+    /// `B`, with `E[h | x] = B (x − μ)`.
+    pub fn projection(&self) -> ArrayView2<'_, f64> {
+        self.proj.view()
+    }
+
+    /// `ln |W Wᵀ + Ψ|`.
+    pub fn log_det_marginal(&self) -> f64 {
+        self.log_det_marginal
+    }
+
+    /// `ln |I + Wᵀ Ψ⁻¹ W|`, minus the log-determinant of the posterior covariance.
+    pub fn log_det_precision(&self) -> f64 {
+        self.log_det_precision
+    }
+
+    /// `E[h | x_b]` for every row of `x` (`rows × L`): the factor scores.
+    pub fn posterior_means(
+        &self,
+        x: ArrayView2<'_, f64>,
+        mean: ArrayView1<'_, f64>,
+    ) -> Array2<f64> {
+        let centred = &x - &mean;
+        centred.dot(&self.proj.t())
+    }
+}
+
+/// `σ² · 1_D`: isotropic noise as the diagonal the kernels take.
+pub fn isotropic(var: f64, d: usize) -> Array1<f64> {
+    Array1::from_elem(d, var)
+}
+
+/// Fills `u = (Ψ⁻¹ W)ᵀ e` and `h = G u = E[h | x]` (`L × m`, row-major) for the centred,
+/// transposed rows `e` (`D × m`, row-major).
+fn project(post: &FactorPosterior, e: &[f64], m: usize, u: &mut [f64], h: &mut [f64]) {
+    let (d, l) = (post.dim(), post.latent_dim());
+    matmul(
+        MatMut::from_row_major_slice_mut(u, l, m),
+        Accum::Replace,
+        as_faer(&post.psi_inv_w.view()).transpose(),
+        MatRef::from_row_major_slice(e, d, m),
+        1.0,
+        Par::Seq,
+    );
+    matmul(
+        MatMut::from_row_major_slice_mut(h, l, m),
+        Accum::Replace,
+        as_faer(&post.cov.view()),
+        MatRef::from_row_major_slice(u, l, m),
+        1.0,
+        Par::Seq,
+    );
+}
+
+/// Adds the marginal `ln N(x_b | μ, W Wᵀ + Ψ)` to `out[b]`, through the Woodbury identity.
+pub fn factor_add_log_density(
+    x: ArrayView2<'_, f64>,
+    mean: ArrayView1<'_, f64>,
+    post: &FactorPosterior,
+    mut out: ArrayViewMut1<'_, f64>,
+    ws: &mut Workspace,
+) {
+    let (m, d) = x.dim();
+    let l = post.latent_dim();
+    let (e, rest) = ws.two(m * d, 2 * l * m + m);
+    centred_transposed(&x, &mean, e);
+    let (u, rest) = rest.split_at_mut(l * m);
+    let (h, quad) = rest.split_at_mut(l * m);
+    project(post, e, m, u, h);
+    quad.fill(0.0);
+    for (row, &pi) in e.chunks_exact(m).zip(post.psi_inv.iter()) {
+        for (q, &v) in quad.iter_mut().zip(row) {
+            *q += v * v * pi;
+        }
+    }
+    for (ur, hr) in u.chunks_exact(m).zip(h.chunks_exact(m)) {
+        for ((q, &a), &b) in quad.iter_mut().zip(ur).zip(hr) {
+            *q -= a * b;
+        }
+    }
+    let constant = -0.5 * (d as f64 * LN_2PI + post.log_det_marginal);
+    for (o, &q) in out.iter_mut().zip(quad.iter()) {
+        *o += constant - 0.5 * q.max(0.0);
+    }
+}
+
+/// Adds the statistics of a block of rows weighted by `resp`: `s`, `q`, `s_h`, `C` and
+/// `S_h` (see the module documentation), about `centre`, which must be the mean `post` was
+/// prepared with.
+pub fn accumulate_factor(
+    x: ArrayView2<'_, f64>,
+    centre: ArrayView1<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    post: &FactorPosterior,
+    mut sum: ArrayViewMut1<'_, f64>,
+    mut sq: ArrayViewMut1<'_, f64>,
+    mut h_sum: ArrayViewMut1<'_, f64>,
+    mut cross: ArrayViewMut2<'_, f64>,
+    mut h_scatter: ArrayViewMut2<'_, f64>,
+    ws: &mut Workspace,
+) {
+    let (m, d) = x.dim();
+    let l = post.latent_dim();
+    let (e, rest) = ws.two(m * d, 3 * l * m);
+    centred_transposed(&x, &centre, e);
+    let (u, rest) = rest.split_at_mut(l * m);
+    let (h, hr) = rest.split_at_mut(l * m);
+    project(post, e, m, u, h);
+    let r: Vec<f64> = resp.iter().copied().collect();
+    for ((row, s), q) in e.chunks_exact(m).zip(sum.iter_mut()).zip(sq.iter_mut()) {
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for (&v, &w) in row.iter().zip(&r) {
+            s1 += w * v;
+            s2 += w * v * v;
+        }
+        *s += s1;
+        *q += s2;
+    }
+    // hr = E[h] scaled by the responsibilities, column by column.
+    for ((out, row), s) in hr
+        .chunks_exact_mut(m)
+        .zip(h.chunks_exact(m))
+        .zip(h_sum.iter_mut())
+    {
+        let mut acc = 0.0;
+        for ((o, &v), &w) in out.iter_mut().zip(row).zip(&r) {
+            *o = w * v;
+            acc += *o;
+        }
+        *s += acc;
+    }
+    let hr = MatRef::from_row_major_slice(hr, l, m);
+    // C += (r ∘ E[h]) eᵀ
+    matmul(
+        as_faer_mut(&mut cross),
+        Accum::Add,
+        hr,
+        MatRef::from_row_major_slice(e, d, m).transpose(),
+        1.0,
+        Par::Seq,
+    );
+    // S_h += (r ∘ E[h]) E[h]ᵀ + (Σ r) G
+    matmul(
+        as_faer_mut(&mut h_scatter),
+        Accum::Add,
+        hr,
+        MatRef::from_row_major_slice(h, l, m).transpose(),
+        1.0,
+        Par::Seq,
+    );
+    let total: f64 = r.iter().sum();
+    h_scatter.scaled_add(total, &post.cov);
+}
+
+/// The M-step of the loadings, jointly with the mean: with `H = S_h − s_h s_hᵀ / n` and
+/// `R = C − s_h sᵀ / n`, `W = Rᵀ H⁻¹` (a Cholesky solve). The previous loadings when the
+/// component is empty or `H` is not positive definite.
+pub fn loadings_from_stats(
+    prev: ArrayView2<'_, f64>,
+    n: f64,
+    sum: ArrayView1<'_, f64>,
+    h_sum: ArrayView1<'_, f64>,
+    cross: ArrayView2<'_, f64>,
+    h_scatter: ArrayView2<'_, f64>,
+) -> Array2<f64> {
+    if n.is_nan() || n <= 0.0 {
+        return prev.to_owned();
+    }
+    let (l, d) = cross.dim();
+    let h = Mat::from_fn(l, l, |i, j| {
+        0.5 * (h_scatter[[i, j]] + h_scatter[[j, i]]) - h_sum[i] * h_sum[j] / n
+    });
+    let r = Mat::from_fn(l, d, |i, j| cross[[i, j]] - h_sum[i] * sum[j] / n);
+    match h.llt(Side::Lower) {
+        Ok(llt) => {
+            let wt = llt.solve(r.as_ref());
+            let w = Array2::from_shape_fn((d, l), |(i, j)| wt[(j, i)]);
+            if w.iter().all(|v| v.is_finite()) {
+                w
+            } else {
+                prev.to_owned()
+            }
+        }
+        Err(_) => prev.to_owned(),
+    }
+}
+
+/// The M-step of the mean given the new loadings: `μ = c + (s − W s_h) / n`; the centre
+/// when the component is empty.
+pub fn factor_mean_from_stats(
+    centre: ArrayView1<'_, f64>,
+    sum: ArrayView1<'_, f64>,
+    h_sum: ArrayView1<'_, f64>,
+    n: f64,
+    w: ArrayView2<'_, f64>,
+) -> Array1<f64> {
+    if n.is_nan() || n <= 0.0 {
+        return centre.to_owned();
+    }
+    let wh = w.dot(&h_sum);
+    let mut mean = centre.to_owned();
+    for ((m, &s), &v) in mean.iter_mut().zip(sum.iter()).zip(wh.iter()) {
+        *m += (s - v) / n;
+    }
+    mean
+}
+
+/// The expected squared residuals `Σ r E[(e − W h − (μ − c))²]`, per coordinate, under the
+/// posterior the statistics were accumulated with: the noise M-step pools these.
+pub fn factor_residual(
+    centre: ArrayView1<'_, f64>,
+    sum: ArrayView1<'_, f64>,
+    sq: ArrayView1<'_, f64>,
+    h_sum: ArrayView1<'_, f64>,
+    cross: ArrayView2<'_, f64>,
+    h_scatter: ArrayView2<'_, f64>,
+    n: f64,
+    w: ArrayView2<'_, f64>,
+    mean: ArrayView1<'_, f64>,
+) -> Array1<f64> {
+    let d = sum.len();
+    // W S_h, D × L.
+    let w_sh = w.dot(&h_scatter);
+    Array1::from_shape_fn(d, |i| {
+        let wi = w.row(i);
+        let a = mean[i] - centre[i];
+        let w_c = wi.dot(&cross.column(i));
+        let w_sh_w = w_sh.row(i).dot(&wi);
+        let w_sum_h = wi.dot(&h_sum);
+        let value = sq[i] - 2.0 * w_c - 2.0 * a * sum[i] + w_sh_w + 2.0 * a * w_sum_h + n * a * a;
+        value.max(0.0)
+    })
+}
+
+/// `E_q[Σ_n r_n (ln N(x_n | W h_n + μ, Ψ) + ln N(h_n | 0, I))] + Σ_n r_n H(q(h_n))` from
+/// statistics, where `q(h | x)` is the posterior under the parameters the statistics were
+/// accumulated with (`log_det_precision_at_centre` is its `ln |M|`).
+pub fn factor_expected(
+    n: f64,
+    centre: ArrayView1<'_, f64>,
+    sum: ArrayView1<'_, f64>,
+    sq: ArrayView1<'_, f64>,
+    h_sum: ArrayView1<'_, f64>,
+    cross: ArrayView2<'_, f64>,
+    h_scatter: ArrayView2<'_, f64>,
+    w: ArrayView2<'_, f64>,
+    mean: ArrayView1<'_, f64>,
+    psi: ArrayView1<'_, f64>,
+    log_det_precision_at_centre: f64,
+) -> f64 {
+    let resid = factor_residual(centre, sum, sq, h_sum, cross, h_scatter, n, w, mean);
+    let d = psi.len() as f64;
+    let l = h_sum.len() as f64;
+    let log_det: f64 = psi.iter().map(|v| v.ln()).sum();
+    let quad: f64 = resid.iter().zip(psi.iter()).map(|(r, v)| r / v).sum();
+    let trace: f64 = h_scatter.diag().sum();
+    let emission = -0.5 * (n * (d * LN_2PI + log_det) + quad);
+    // E[ln N(h | 0, I)] + H(N(E[h], G)) = L/2 − E[hᵀh]/2 − ln|M|/2 per unit weight.
+    let latent = 0.5 * (n * l - trace - n * log_det_precision_at_centre);
+    emission + latent
+}
+
+/// Starting loadings: independent `N(0, scale_i² / L)` entries, so that `W Wᵀ` starts at the
+/// scale of the data's variances.
+pub fn random_loadings(rng: &mut dyn RngCore, scale: ArrayView1<'_, f64>, l: usize) -> Array2<f64> {
+    let per = 1.0 / (l.max(1) as f64).sqrt();
+    Array2::from_shape_fn((scale.len(), l), |(i, _)| {
+        let z: f64 = StandardNormal.sample(rng);
+        z * scale[i] * per
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+    use nalgebra::{DMatrix, DVector};
+    use ndarray::{array, Array1};
+
+    fn fixture() -> (Array2<f64>, Array1<f64>, Array1<f64>, Array2<f64>) {
+        let w = array![[1.0, 0.2], [0.5, -0.7], [-0.3, 0.4], [0.8, 0.1]];
+        let psi = array![0.5, 0.3, 0.9, 0.2];
+        let mu = array![0.1, -0.2, 0.3, 0.0];
+        let x = array![
+            [0.3, 0.1, -0.5, 1.0],
+            [1.5, -0.2, 0.3, 0.2],
+            [-0.7, 0.9, 0.4, -1.1],
+            [0.0, 0.0, 0.0, 0.0],
+            [2.0, -1.0, 0.5, 0.7],
+        ];
+        (w, psi, mu, x)
+    }
+
+    fn dense(w: &Array2<f64>, psi: &Array1<f64>) -> DMatrix<f64> {
+        let (d, l) = w.dim();
+        let wm = DMatrix::from_fn(d, l, |i, j| w[[i, j]]);
+        &wm * wm.transpose()
+            + DMatrix::from_diagonal(&DVector::from_iterator(d, psi.iter().copied()))
+    }
+
+    #[test]
+    fn marginal_density_matches_the_dense_covariance() {
+        let (w, psi, mu, x) = fixture();
+        let post = FactorPosterior::new(w.view(), psi.view()).unwrap();
+        let mut out = Array1::zeros(x.nrows());
+        factor_add_log_density(
+            x.view(),
+            mu.view(),
+            &post,
+            out.view_mut(),
+            &mut Workspace::default(),
+        );
+        let c = dense(&w, &psi);
+        let inv = c.clone().try_inverse().unwrap();
+        for (b, row) in x.rows().into_iter().enumerate() {
+            let e = DVector::from_iterator(4, row.iter().zip(mu.iter()).map(|(a, m)| a - m));
+            let q = (e.transpose() * &inv * &e)[(0, 0)];
+            let expect = -0.5 * (4.0 * LN_2PI + c.determinant().ln() + q);
+            assert_relative_eq!(out[b], expect, epsilon = 1e-12);
+        }
+    }
+
+    #[test]
+    fn posterior_moments_match_the_gaussian_conditional() {
+        let (w, psi, mu, x) = fixture();
+        let post = FactorPosterior::new(w.view(), psi.view()).unwrap();
+        // Cov[h | x] = I − Wᵀ C⁻¹ W and E[h | x] = Wᵀ C⁻¹ (x − μ).
+        let c = dense(&w, &psi);
+        let inv = c.try_inverse().unwrap();
+        let wm = DMatrix::from_fn(4, 2, |i, j| w[[i, j]]);
+        let g = DMatrix::identity(2, 2) - wm.transpose() * &inv * &wm;
+        for i in 0..2 {
+            for j in 0..2 {
+                assert_relative_eq!(post.posterior_cov()[[i, j]], g[(i, j)], epsilon = 1e-12);
+            }
+        }
+        let means = post.posterior_means(x.view(), mu.view());
+        for (b, row) in x.rows().into_iter().enumerate() {
+            let e = DVector::from_iterator(4, row.iter().zip(mu.iter()).map(|(a, m)| a - m));
+            let h = wm.transpose() * &inv * e;
+            for j in 0..2 {
+                assert_relative_eq!(means[[b, j]], h[j], epsilon = 1e-12);
+            }
+        }
+        assert_relative_eq!(
+            post.log_det_precision(),
+            -g.determinant().ln(),
+            epsilon = 1e-12
+        );
+    }
+
+    #[test]
+    fn statistics_are_the_weighted_posterior_moments() {
+        let (w, psi, mu, x) = fixture();
+        let post = FactorPosterior::new(w.view(), psi.view()).unwrap();
+        let r = array![0.2, 1.0, 0.5, 0.0, 0.9];
+        let (mut s, mut q, mut sh) = (Array1::zeros(4), Array1::zeros(4), Array1::zeros(2));
+        let (mut c, mut shh) = (Array2::zeros((2, 4)), Array2::zeros((2, 2)));
+        // Two calls over a split of the rows equal one over all of them.
+        let mut ws = Workspace::default();
+        for rows in [0..2, 2..5] {
+            accumulate_factor(
+                x.slice(ndarray::s![rows.clone(), ..]),
+                mu.view(),
+                r.slice(ndarray::s![rows]),
+                &post,
+                s.view_mut(),
+                q.view_mut(),
+                sh.view_mut(),
+                c.view_mut(),
+                shh.view_mut(),
+                &mut ws,
+            );
+        }
+        let h = post.posterior_means(x.view(), mu.view());
+        let e = &x - &mu;
+        let mut expect_shh = post.posterior_cov().to_owned() * r.sum();
+        for b in 0..5 {
+            for i in 0..2 {
+                for j in 0..2 {
+                    expect_shh[[i, j]] += r[b] * h[[b, i]] * h[[b, j]];
+                }
+                for j in 0..4 {
+                    assert!(c[[i, j]].is_finite());
+                }
+            }
+        }
+        let expect_c = h.t().dot(&(&e * &r.view().insert_axis(ndarray::Axis(1))));
+        for (a, b) in c.iter().zip(expect_c.iter()) {
+            assert_relative_eq!(a, b, epsilon = 1e-12);
+        }
+        for (a, b) in shh.iter().zip(expect_shh.iter()) {
+            assert_relative_eq!(a, b, epsilon = 1e-12);
+        }
+        assert_relative_eq!(
+            s[1],
+            (0..5).map(|b| r[b] * e[[b, 1]]).sum::<f64>(),
+            epsilon = 1e-12
+        );
+        assert_relative_eq!(
+            q[2],
+            (0..5).map(|b| r[b] * e[[b, 2]].powi(2)).sum::<f64>(),
+            epsilon = 1e-12
+        );
+    }
+
+    #[test]
+    fn one_em_step_does_not_decrease_the_likelihood_and_the_elbo_is_tight() {
+        let (w, psi, mu, x) = fixture();
+        let post = FactorPosterior::new(w.view(), psi.view()).unwrap();
+        let r = Array1::ones(5);
+        let (mut s, mut q, mut sh) = (Array1::zeros(4), Array1::zeros(4), Array1::zeros(2));
+        let (mut c, mut shh) = (Array2::zeros((2, 4)), Array2::zeros((2, 2)));
+        accumulate_factor(
+            x.view(),
+            mu.view(),
+            r.view(),
+            &post,
+            s.view_mut(),
+            q.view_mut(),
+            sh.view_mut(),
+            c.view_mut(),
+            shh.view_mut(),
+            &mut Workspace::default(),
+        );
+        let loglik = |w: &Array2<f64>, psi: &Array1<f64>, mu: &Array1<f64>| {
+            let p = FactorPosterior::new(w.view(), psi.view()).unwrap();
+            let mut out = Array1::zeros(5);
+            factor_add_log_density(
+                x.view(),
+                mu.view(),
+                &p,
+                out.view_mut(),
+                &mut Workspace::default(),
+            );
+            out.sum()
+        };
+        let before = loglik(&w, &psi, &mu);
+        let tight = factor_expected(
+            5.0,
+            mu.view(),
+            s.view(),
+            q.view(),
+            sh.view(),
+            c.view(),
+            shh.view(),
+            w.view(),
+            mu.view(),
+            psi.view(),
+            post.log_det_precision(),
+        );
+        assert_relative_eq!(tight, before, epsilon = 1e-10);
+        let w1 = loadings_from_stats(w.view(), 5.0, s.view(), sh.view(), c.view(), shh.view());
+        let mu1 = factor_mean_from_stats(mu.view(), s.view(), sh.view(), 5.0, w1.view());
+        let resid = factor_residual(
+            mu.view(),
+            s.view(),
+            q.view(),
+            sh.view(),
+            c.view(),
+            shh.view(),
+            5.0,
+            w1.view(),
+            mu1.view(),
+        );
+        let psi1 = resid / 5.0;
+        let bound = factor_expected(
+            5.0,
+            mu.view(),
+            s.view(),
+            q.view(),
+            sh.view(),
+            c.view(),
+            shh.view(),
+            w1.view(),
+            mu1.view(),
+            psi1.view(),
+            post.log_det_precision(),
+        );
+        assert!(
+            bound >= before - 1e-12,
+            "M-step lowered the bound: {bound} < {before}"
+        );
+        assert!(loglik(&w1, &psi1, &mu1) >= bound - 1e-10);
+    }
+
+    #[test]
+    fn rejects_bad_noise() {
+        let (w, _, _, _) = fixture();
+        assert!(FactorPosterior::new(w.view(), array![1.0, 0.0, 1.0, 1.0].view()).is_none());
+        assert!(FactorPosterior::new(w.view(), array![1.0, f64::NAN, 1.0, 1.0].view()).is_none());
+        assert!(FactorPosterior::isotropic(w.view(), 0.5).is_some());
+    }
+}
