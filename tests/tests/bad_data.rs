@@ -896,3 +896,68 @@ fn collapsed_component_is_reseeded_not_fatal() {
         Err(e) => panic!("a collapsed component should be re-seeded, got: {e}"),
     }
 }
+
+/// A continuous latent needs fewer dimensions than the data it explains: the executor's
+/// binding and the generated model both refuse `L ≥ D`, saying which constant to change.
+#[test]
+fn a_latent_as_wide_as_the_data_is_refused_by_both_back_ends() {
+    use jensen_tests::models::{PpcaIrisConsts, PpcaIrisData, PpcaIrisModel};
+    let iris = std::fs::read_to_string(root().join("data/iris.csv")).unwrap();
+    let t = table("iris.csv", &iris);
+    let e = bind_error("ppca_iris", &t, &[("L", 4)]);
+    assert!(
+        matches!(
+            e,
+            BindError::LatentDim {
+                dim: 4,
+                columns: 4,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("choose L < 4"), "{e}");
+    let bound = jensen::bind(&plan("ppca_iris"), &t, &opts(&[])).unwrap();
+    let x = bound.items[plan("ppca_iris").model.var("x").unwrap()]
+        .as_ref()
+        .unwrap()
+        .values
+        .clone();
+    let err = PpcaIrisModel::new(PpcaIrisData { x }, PpcaIrisConsts { L: 5 }).unwrap_err();
+    assert!(err.to_string().contains("has L = 5 dimensions"), "{err}");
+}
+
+/// Factor analysis on data with constant columns: their noise variances settle at the
+/// regularisation, the fit is finite; without regularisation the noise is not positive and
+/// the fit stops with an error that says what to change.
+#[test]
+fn factor_analysis_with_constant_columns() {
+    let source = std::fs::read_to_string(root().join("models/ppca_iris.em"))
+        .unwrap()
+        .replace("param  s2: positive", "param  psi: positive[D]")
+        .replace("s2 * I", "diag(psi)");
+    let (fa, _) = jensen::compile(&source).unwrap();
+    let mut text = String::from("sepal_length,sepal_width,petal_length,petal_width\n");
+    for i in 0..60 {
+        let a = (i as f64 * 0.37).sin();
+        let b = (i as f64 * 0.91).cos();
+        text.push_str(&format!("{},{},3.0,{}\n", a, a + 0.5 * b, b));
+    }
+    let t = table("constant.csv", &text);
+    let bound = jensen::bind(&fa, &t, &opts(&[("L", 1)])).unwrap();
+    let fit = jensen::fit(&PlanModel::new(&fa, &bound), &FitOptions::default()).unwrap();
+    assert!(fit.log_likelihood.is_finite());
+    let psi = fit.params.get("psi").unwrap();
+    assert!(psi[[2]] < 1e-5, "constant column's noise {}", psi[[2]]);
+    let opts0 = FitOptions {
+        m_step: MStepConfig { reg_covar: 0.0 },
+        ..FitOptions::default()
+    };
+    match jensen::fit(&PlanModel::new(&fa, &bound), &opts0) {
+        Err(e @ FitError::Numerical { .. }) => {
+            assert!(e.to_string().contains("--reg-covar"), "{e}")
+        }
+        Ok(f) => assert!(f.log_likelihood.is_finite()),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}

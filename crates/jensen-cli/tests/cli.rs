@@ -700,3 +700,64 @@ fn hmm_sequences_from_an_id_column_and_bad_splits() {
     ]);
     assert!(err.contains("no chain-structured latent"), "{err}");
 }
+
+#[test]
+fn factor_scores_in_the_posterior_and_in_decode() {
+    let dir = TempDir::new("factor-scores");
+    let fit = dir.file("ppca.json");
+    let post = dir.file("ppca.csv");
+    jensen_ok(&[
+        "fit",
+        "models/ppca_iris.em",
+        "--data",
+        "data/iris.csv",
+        "--quiet",
+        "--out",
+        &fit,
+        "--posterior",
+        &post,
+    ]);
+    let text = std::fs::read_to_string(&post).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("r0,assignment,log_likelihood,h0,h1"));
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 150);
+    // Factor scores of a centred linear map: they average to zero over the data.
+    for j in [3, 4] {
+        let mean = rows.iter().map(|r| r[j]).sum::<f64>() / 150.0;
+        assert!(mean.abs() < 1e-6, "column {j} has mean {mean}");
+        assert!(rows.iter().any(|r| r[j].abs() > 0.5));
+    }
+    let decoded = jensen_ok(&["decode", &fit, "--data", "data/iris.csv"]);
+    let mut lines = decoded.lines();
+    assert_eq!(lines.next(), Some("row,map,p0,h0,h1"));
+    let first: Vec<f64> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    // The same scores from the saved parameters (JSON round trip: to round-off).
+    for (a, b) in first[3..].iter().zip(&rows[0][3..]) {
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+    }
+}
+
+#[test]
+fn a_latent_as_wide_as_the_data_is_refused() {
+    let err = jensen_fails(&[
+        "fit",
+        "models/ppca_iris.em",
+        "--data",
+        "data/iris.csv",
+        "--set",
+        "L=4",
+    ]);
+    assert!(
+        err.contains("latent `h` has L = 4 dimensions but data `x` has only 4 columns")
+            && err.contains("choose L < 4"),
+        "{err}"
+    );
+}

@@ -835,6 +835,19 @@ impl Gen<'_> {
             };
             checks.push(quote!(data::check_values(#n, #view, #kind)?;));
         }
+        if let Some(c) = self.plan.continuous {
+            let latent = self.plan.name(c.var);
+            let size = &self.plan.model.sets[c.dim].name;
+            let l = self.size_in(c.dim, quote!(sizes));
+            for b in self.linear_blocks() {
+                let data = self.plan.blocks[b].data;
+                let n = self.plan.name(data);
+                if let ElemType::Vector(d) = self.plan.model.vars[data].ty {
+                    let d = self.size_in(d, quote!(sizes));
+                    checks.push(quote!(data::check_latent_dim(#latent, #size, #l, #n, #d)?;));
+                }
+            }
+        }
         let layout: Vec<TokenStream> = data_vars
             .iter()
             .map(|&v| {

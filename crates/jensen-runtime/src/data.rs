@@ -113,6 +113,54 @@ pub enum DataError {
     /// A constant set to zero.
     #[error("constant `{0}` must be at least 1")]
     ZeroConst(String),
+    /// A continuous latent with at least as many dimensions as the data it explains.
+    #[error("{}", latent_dim_message(latent, size, *dim, item, *columns))]
+    LatentDim {
+        /// The continuous latent.
+        latent: String,
+        /// The name of its dimension, e.g. `L`.
+        size: String,
+        /// Its dimension.
+        dim: usize,
+        /// The data item it explains.
+        item: String,
+        /// The item's columns.
+        columns: usize,
+    },
+}
+
+/// The message of [`DataError::LatentDim`], shared with the executor's binding errors.
+pub fn latent_dim_message(
+    latent: &str,
+    size: &str,
+    dim: usize,
+    item: &str,
+    columns: usize,
+) -> String {
+    format!(
+        "latent `{latent}` has {size} = {dim} dimensions but data `{item}` has only {columns} columns: with as many factors as columns the loadings are not identifiable (and the noise has no maximum-likelihood value); choose {size} < {columns}"
+    )
+}
+
+/// Fails unless a continuous latent has fewer dimensions than the data item it explains.
+pub fn check_latent_dim(
+    latent: &str,
+    size: &str,
+    dim: usize,
+    item: &str,
+    columns: usize,
+) -> Result<(), DataError> {
+    if dim < columns {
+        Ok(())
+    } else {
+        Err(DataError::LatentDim {
+            latent: latent.into(),
+            size: size.into(),
+            dim,
+            item: item.into(),
+            columns,
+        })
+    }
 }
 
 /// The same matrix stored column-major, so that the values of each column for a block of

@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use jensen_lang::ast::DeclKind;
 use jensen_lang::ir::{ElemType, SetSize, VarId};
+use jensen_lang::plan::BlockKind;
 use jensen_lang::Plan;
 use jensen_runtime::chain::{sequences_from_ids, sequences_from_lengths};
 use jensen_runtime::data::ValueKind;
@@ -182,6 +183,20 @@ pub enum BindError {
         file: String,
         /// What is wrong.
         message: String,
+    },
+    /// A continuous latent with at least as many dimensions as the data it explains.
+    #[error("{}", jensen_runtime::data::latent_dim_message(latent, size, *dim, item, *columns))]
+    LatentDim {
+        /// The continuous latent.
+        latent: String,
+        /// The name of its dimension, e.g. `L`.
+        size: String,
+        /// Its dimension.
+        dim: usize,
+        /// The data item it explains.
+        item: String,
+        /// The item's columns.
+        columns: usize,
     },
     /// `--bind` names no data item.
     #[error("`{name}` is not a data item of the model (data: {available})")]
@@ -365,6 +380,23 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                     second: have,
                     second_item: var.name.clone(),
                 });
+            }
+        }
+    }
+    if let Some(c) = plan.continuous {
+        for b in &plan.blocks {
+            if let (BlockKind::LinearGaussian { .. }, ElemType::Vector(d)) =
+                (b.kind, model.vars[b.data].ty)
+            {
+                if sizes[c.dim] >= sizes[d] {
+                    return Err(BindError::LatentDim {
+                        latent: model.vars[c.var].name.clone(),
+                        size: model.sets[c.dim].name.clone(),
+                        dim: sizes[c.dim],
+                        item: model.vars[b.data].name.clone(),
+                        columns: sizes[d],
+                    });
+                }
             }
         }
     }
