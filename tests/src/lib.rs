@@ -73,6 +73,10 @@ pub mod models {
     #[derive(jensen::Model)]
     #[model(file = "../models/mfa_iris.em")]
     pub struct MfaIris;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/mppca_digits.em")]
+    pub struct MppcaDigits;
 }
 
 /// The repository root.
@@ -131,4 +135,5 @@ pub const CATALOGUE: &[Entry] = &[
     ("fa_digits", "digits.csv", &[]),
     ("ppca_iris", "iris.csv", &[]),
     ("mfa_iris", "iris.csv", &[]),
+    ("mppca_digits", "digits.csv", &[]),
 ];

@@ -217,6 +217,14 @@ differential!(
     MfaIrisConsts::default()
 );
 
+differential!(
+    mixture_of_probabilistic_pca,
+    "mppca_digits",
+    MppcaDigitsModel,
+    MppcaDigitsData { x: matrix },
+    MppcaDigitsConsts::default()
+);
+
 /// Several sequences: both back-ends split the rows the same way.
 #[test]
 fn gaussian_hmm_with_several_sequences() {
