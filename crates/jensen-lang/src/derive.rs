@@ -581,38 +581,9 @@ fn find_continuous(
         unreachable!("continuous latents are vectors")
     };
     let dim_name = &model.sets[dim].name;
-    let rows = match var.plates.as_slice() {
-        [r] if model.sets[*r].size == SetSize::Rows => *r,
-        _ => {
-            diags.push(
-                Diagnostic::error(
-                    "E-latent-plates",
-                    var.span,
-                    format!("latent `{name}` must have one value per data row"),
-                )
-                .label("declared here")
-                .hint(format!(
-                    "declare `latent {name}[N]: vector[{dim_name}]` with `N` the rows of the data"
-                )),
-            );
-            return None;
-        }
-    };
-    let priors: Vec<usize> = (0..model.factors.len())
-        .filter(|&f| model.factors[f].target == h)
-        .collect();
-    let Some(&factor) = priors.first() else {
-        diags.push(
-            Diagnostic::error(
-                "E-latent-prior",
-                var.span,
-                format!("latent `{name}` has no distribution"),
-            )
-            .label("declared here")
-            .hint(format!("add `{name}[n] ~ MvNormal(0, I)`")),
-        );
-        return None;
-    };
+    let rows = latent_rows(model, h, &format!("vector[{dim_name}]"), diags)?;
+    let priors = latent_priors(model, h, &format!("`{name}[n] ~ MvNormal(0, I)`"), diags)?;
+    let factor = priors[0];
     if let Some(&second) = priors.get(1) {
         diags.push(
             Diagnostic::error(
@@ -668,6 +639,57 @@ fn find_continuous(
         dim,
         factor,
     })
+}
+
+/// The rows of a latent, which must have one value per data row (`ty`: its type as written
+/// in the hint).
+fn latent_rows(model: &Model, v: VarId, ty: &str, diags: &mut Vec<Diagnostic>) -> Option<SetId> {
+    let var = &model.vars[v];
+    match var.plates.as_slice() {
+        [r] if model.sets[*r].size == SetSize::Rows => Some(*r),
+        _ => {
+            diags.push(
+                Diagnostic::error(
+                    "E-latent-plates",
+                    var.span,
+                    format!("latent `{}` must have one value per data row", var.name),
+                )
+                .label("declared here")
+                .hint(format!(
+                    "declare `latent {}[N]: {ty}` with `N` the rows of the data",
+                    var.name
+                )),
+            );
+            None
+        }
+    }
+}
+
+/// The statements on a latent (at least one; `example` is the statement suggested when
+/// there is none).
+fn latent_priors(
+    model: &Model,
+    v: VarId,
+    example: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<usize>> {
+    let var = &model.vars[v];
+    let priors: Vec<usize> = (0..model.factors.len())
+        .filter(|&f| model.factors[f].target == v)
+        .collect();
+    if priors.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                "E-latent-prior",
+                var.span,
+                format!("latent `{}` has no distribution", var.name),
+            )
+            .label("declared here")
+            .hint(format!("add {example}")),
+        );
+        return None;
+    }
+    Some(priors)
 }
 
 /// `[K]` for a parameter declared with index sets, empty otherwise.
@@ -837,42 +859,13 @@ fn find_latent(model: &Model, z: VarId, diags: &mut Vec<Diagnostic>) -> Option<L
     let ElemType::Cat(components) = var.ty else {
         unreachable!("discrete latents are categories")
     };
-    let rows = match var.plates.as_slice() {
-        [r] if model.sets[*r].size == SetSize::Rows => *r,
-        _ => {
-            diags.push(
-                Diagnostic::error(
-                    "E-latent-plates",
-                    var.span,
-                    format!("latent `{}` must have one value per data row", var.name),
-                )
-                .label("declared here")
-                .hint(format!(
-                    "declare `latent {}[N]: 0..K` with `N` the rows of the data",
-                    var.name
-                )),
-            );
-            return None;
-        }
-    };
-    let priors: Vec<usize> = (0..model.factors.len())
-        .filter(|&f| model.factors[f].target == z)
-        .collect();
-    let Some(&factor) = priors.first() else {
-        diags.push(
-            Diagnostic::error(
-                "E-latent-prior",
-                var.span,
-                format!("latent `{}` has no distribution", var.name),
-            )
-            .label("declared here")
-            .hint(format!(
-                "add `{}[n] ~ Categorical(w)` with `param w: simplex[K]`",
-                var.name
-            )),
-        );
-        return None;
-    };
+    let rows = latent_rows(model, z, "0..K", diags)?;
+    let example = format!(
+        "`{}[n] ~ Categorical(w)` with `param w: simplex[K]`",
+        var.name
+    );
+    let priors = latent_priors(model, z, &example, diags)?;
+    let factor = priors[0];
     let looks_like_chain = priors.len() > 1
         || priors.iter().any(|&p| {
             let f = &model.factors[p];

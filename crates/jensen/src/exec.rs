@@ -1141,6 +1141,28 @@ fn vec_or_scalar(params: &DynParams, p: PRef, name: &str, k: usize) -> Array1<f6
     Array1::from_iter(v.iter().copied())
 }
 
+/// Pools a diagonal scatter `a` over `n` weighted rows into a diagonal-variance update, or
+/// into a single variance (`Rule::Variance`, which counts every coordinate).
+fn add_diagonal(
+    rule: Rule,
+    a: Array1<f64>,
+    n: f64,
+    diag: &mut Option<Array1<f64>>,
+    scalar: &mut f64,
+    count: &mut f64,
+) {
+    if rule == Rule::Variance {
+        *scalar += a.sum();
+        *count += n * a.len() as f64;
+    } else {
+        *diag = Some(match diag.take() {
+            Some(acc) => acc + a,
+            None => a,
+        });
+        *count += n;
+    }
+}
+
 /// Component `k` of a statistic, as a mutable view of the statistic's dimension.
 fn slot_mut<D: ndarray::Dimension>(
     a: &mut ArrayD<f64>,
@@ -1229,16 +1251,7 @@ impl PlanModel<'_> {
                         self.loading_of(next, loading, k),
                         vec_of(next, mean, self.name(mean), k),
                     );
-                    if rule == Rule::Variance {
-                        scalar += a.sum();
-                        count += n * a.len() as f64;
-                    } else {
-                        diag = Some(match diag {
-                            Some(acc) => acc + a,
-                            None => a,
-                        });
-                        count += n;
-                    }
+                    add_diagonal(rule, a, n, &mut diag, &mut scalar, &mut count);
                     continue;
                 }
                 let (BlockKind::MvNormal { mean, .. } | BlockKind::Normal { mean, .. }) =
@@ -1287,16 +1300,7 @@ impl PlanModel<'_> {
                             n,
                             m,
                         );
-                        if rule == Rule::Variance {
-                            scalar += a.sum();
-                            count += n * a.len() as f64;
-                        } else {
-                            diag = Some(match diag {
-                                Some(acc) => acc + a,
-                                None => a,
-                            });
-                            count += n;
-                        }
+                        add_diagonal(rule, a, n, &mut diag, &mut scalar, &mut count);
                     }
                 }
             }
