@@ -152,6 +152,25 @@ fn ppca_on_iris_reaches_the_closed_form_maximum_likelihood_solution() {
         0.0506821478647967,
         1e-5,
     );
+    // Factor scores from both back-ends agree, and they average to zero (the projection of
+    // the centred data).
+    let executed = PlanModel::new(&p, &bound)
+        .latent_means(&fit.params, fit.responsibilities.view())
+        .unwrap()
+        .expect("a continuous latent");
+    let scores = model
+        .latent_means(&generated.params, generated.responsibilities.view())
+        .unwrap();
+    assert_eq!(scores.dim(), (150, 2));
+    for (a, b) in scores.iter().zip(executed.iter()) {
+        assert!(
+            (a - b).abs() <= 1e-8 * b.abs().max(1.0),
+            "scores {a} vs {b}"
+        );
+    }
+    for col in scores.columns() {
+        assert!(col.mean().unwrap().abs() < 1e-10);
+    }
 }
 
 #[test]

@@ -889,6 +889,7 @@ impl Gen<'_> {
         } else {
             (quote!(), quote!(), quote!())
         };
+        let latent_methods = self.latent_means();
         quote! {
             #[doc = #doc]
             #[derive(Debug)]
@@ -910,6 +911,7 @@ impl Gen<'_> {
                 }
 
                 #seq_methods
+                #latent_methods
 
                 /// Sizes of the index sets.
                 pub fn sizes(&self) -> #sizes {
@@ -920,6 +922,39 @@ impl Gen<'_> {
                 pub fn data(&self) -> &#data {
                     &self.data
                 }
+            }
+        }
+    }
+
+    /// `latent_means`: the posterior mean of the continuous latent (the factor scores), for a
+    /// model with a linear-Gaussian block.
+    fn latent_means(&self) -> TokenStream {
+        let (Some(c), Some(&b)) = (self.plan.continuous, self.linear_blocks().first()) else {
+            return quote!();
+        };
+        let BlockKind::LinearGaussian { mean, .. } = self.plan.blocks[b].kind else {
+            unreachable!("linear-Gaussian blocks")
+        };
+        let params = self.item("Params");
+        let posts = self.factor_posteriors(b, quote!(params));
+        let x = self.var(self.plan.blocks[b].data);
+        let m = self.access(&quote!(params), mean, &quote!(k));
+        let (n, l) = (self.size(self.plan.rows()), self.size(c.dim));
+        let each = self.each_component(quote! {
+            let means = posts[k].posterior_means(self.data.#x.view(), #m);
+            out += &(&means * &resp.column(k).insert_axis(Axis(1)));
+        });
+        let doc = format!(
+            " `E[{h}[n] | data]` for every row (the factor scores), averaged over the components with the responsibilities `resp` (`N × K`, e.g. `FitResult::responsibilities`).",
+            h = self.plan.name(c.var)
+        );
+        quote! {
+            #[doc = #doc]
+            pub fn latent_means(&self, params: &#params, resp: ArrayView2<'_, f64>) -> Result<Array2<f64>, NumericalIssue> {
+                let posts = #posts;
+                let mut out = Array2::zeros((#n, #l));
+                #each
+                Ok(out)
             }
         }
     }
