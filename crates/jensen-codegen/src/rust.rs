@@ -242,6 +242,75 @@ impl Gen<'_> {
         format_ident!("{}_post", self.plan.block_prefix(b))
     }
 
+    /// Whether the E-step runs on the data's summaries: one component (no discrete latent)
+    /// and only a linear-Gaussian block, whose statistics are linear in the sample mean and
+    /// scatter.
+    fn summarised(&self) -> bool {
+        self.plan.components().is_none()
+            && !self.plan.blocks.is_empty()
+            && self
+                .plan
+                .blocks
+                .iter()
+                .all(|b| matches!(b.kind, BlockKind::LinearGaussian { .. }))
+    }
+
+    /// `e_step_from_summaries` of a summarised model.
+    fn summaries_e_step(&self) -> TokenStream {
+        if !self.summarised() {
+            return quote!();
+        }
+        let stats = self.item("Stats");
+        let cache = self.item("Cache");
+        let n = self.size(self.plan.rows());
+        let blocks = self.linear_blocks().into_iter().map(|b| {
+            let BlockKind::LinearGaussian { mean, .. } = self.plan.blocks[b].kind else {
+                unreachable!("linear-Gaussian blocks")
+            };
+            let c = self.access(&quote!(p), mean, &quote!(0));
+            let (m, sc, post) = (
+                self.moment(b, "mean"),
+                self.moment(b, "scatter"),
+                self.post_field(b),
+            );
+            let [sum, sq, hs, cr, hh] = [
+                StatKind::Sum,
+                StatKind::SumSq,
+                StatKind::LatentSum,
+                StatKind::Cross,
+                StatKind::LatentScatter,
+            ]
+            .map(|s| self.stat(b, s));
+            let doc = format!(" {}", self.statement(&self.plan.blocks[b]));
+            quote! {
+                #[doc = #doc]
+                loglik += linear::factor_summary_statistics(
+                    #n as f64,
+                    self.#m.view(),
+                    self.#sc.view(),
+                    #c,
+                    &cache.#post[0],
+                    stats.#sum.row_mut(0),
+                    stats.#sq.row_mut(0),
+                    stats.#hs.row_mut(0),
+                    stats.#cr.index_axis_mut(Axis(0), 0),
+                    stats.#hh.index_axis_mut(Axis(0), 0),
+                );
+            }
+        });
+        quote! {
+            /// One component, and every statistic linear in the data's mean and scatter: the
+            /// E-step costs O(D² L) per iteration, whatever the number of rows.
+            fn e_step_from_summaries(&self, cache: &#cache) -> Option<(#stats, f64)> {
+                let p = &cache.params;
+                let mut stats = self.zero_stats();
+                let mut loglik = 0.0;
+                #(#blocks)*
+                Some((stats, loglik))
+            }
+        }
+    }
+
     fn linear_blocks(&self) -> Vec<usize> {
         self.plan
             .blocks
@@ -748,6 +817,11 @@ impl Gen<'_> {
                 moment_fields.push(quote!(#cov: Array2<f64>));
                 moment_init.push(quote!(#cov: moments::covariance(#x, moments::RESEED_FLOOR)));
             }
+            if self.summarised() {
+                let scatter = self.moment(b, "scatter");
+                moment_fields.push(quote!(#scatter: Array2<f64>));
+                moment_init.push(quote!(#scatter: moments::scatter(#x)));
+            }
             if matches!(block.kind, BlockKind::Poisson { .. }) {
                 let lf = self.moment(b, "log_factorial");
                 moment_fields.push(quote!(#lf: Array1<f64>));
@@ -994,6 +1068,7 @@ impl Gen<'_> {
             quote!(into.#f += &other.#f;)
         });
         let accumulate = self.accumulate();
+        let summaries = self.summaries_e_step();
         let m_step = self.m_step();
         let expected = self.expected();
         let free = self.free_parameters();
@@ -1020,6 +1095,7 @@ impl Gen<'_> {
                 }
 
                 #accumulate
+                #summaries
 
                 fn merge(&self, into: &mut #stats, other: &#stats) {
                     #(#merge)*

@@ -236,9 +236,22 @@ fn e_step_rows<M: MixtureModel>(
     out
 }
 
-/// The E-step at `params` (prepared as `cache`): per-row normalisation for a mixture,
+/// The E-step at `params` (prepared as `cache`): from the data's summaries when the model
+/// offers it (one linear-Gaussian component), else per-row normalisation for a mixture and
 /// forward–backward along every sequence for a chain.
 fn e_step<M: MixtureModel>(model: &M, cache: &M::Cache, params: &M::Params) -> EStep<M::Stats> {
+    if let Some((stats, loglik)) = model.e_step_from_summaries(cache) {
+        debug_assert_eq!(model.n_components(), 1, "summaries are for one component");
+        let mut latent = LatentStats::zeros(1);
+        latent.counts[0] = model.n_rows() as f64;
+        return EStep {
+            stats,
+            latent,
+            loglik,
+            entropy: 0.0,
+            worst: (f64::INFINITY, 0),
+        };
+    }
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
         return e_step_chain(model, cache, params, sequences, prior);
     }

@@ -168,6 +168,14 @@ pub trait MixtureModel: Sync {
     fn init_features(&self) -> Array2<f64>;
     /// Replaces component `k` by a broad component centred on row `row`, with a small weight.
     fn reseed(&self, params: &mut Self::Params, k: usize, row: usize);
+    /// The E-step from summaries of the data that the model keeps, without a pass over the
+    /// rows, for a single-component model (`n_components() == 1`) whose statistics are all
+    /// functions of them — a linear-Gaussian model without a discrete latent, whose
+    /// statistics and log-likelihood are linear in the sample mean and scatter. Returns the
+    /// statistics and `ln p(x | θ)`. `None` (the default) runs the E-step over the rows.
+    fn e_step_from_summaries(&self, _cache: &Self::Cache) -> Option<(Self::Stats, f64)> {
+        None
+    }
     /// The sequences of a chain-structured latent: ordered, contiguous row ranges covering
     /// every row. `None` for a mixture (rows independent).
     fn sequences(&self) -> Option<&[Range<usize>]> {

@@ -36,6 +36,9 @@ pub struct PlanModel<'a> {
     moments: Vec<Moments>,
     /// `-Σ_n ln x_n!` of each Poisson block.
     log_factorial_total: Vec<f64>,
+    /// Scatter about the column means of each block's data, when the E-step runs on the
+    /// data's summaries (one component, only linear-Gaussian blocks).
+    scatters: Option<Vec<Array2<f64>>>,
 }
 
 /// Whole-data `(means, covariance of full blocks, variances)` of a block's data.
@@ -103,6 +106,20 @@ impl<'a> PlanModel<'a> {
                     .map(|i| jensen_runtime::data::column_major(i.values.clone()))
             })
             .collect();
+        // One component and only linear-Gaussian blocks: every statistic is linear in the
+        // sample mean and scatter, so the E-step needs no pass over the rows.
+        let summarised = plan.components().is_none()
+            && !plan.blocks.is_empty()
+            && plan
+                .blocks
+                .iter()
+                .all(|b| matches!(b.kind, BlockKind::LinearGaussian { .. }));
+        let scatters = summarised.then(|| {
+            plan.blocks
+                .iter()
+                .map(|b| moments::scatter(data.item(b.data).values.view()))
+                .collect()
+        });
         Self {
             plan,
             data,
@@ -110,6 +127,7 @@ impl<'a> PlanModel<'a> {
             k,
             moments,
             log_factorial_total,
+            scatters,
         }
     }
 
@@ -651,6 +669,34 @@ impl MixtureModel for PlanModel<'_> {
                 }
             }
         }
+    }
+
+    fn e_step_from_summaries(&self, cache: &ExecCache) -> Option<(ExecStats, f64)> {
+        let scatters = self.scatters.as_ref()?;
+        let p = &cache.params;
+        let mut stats = self.zero_stats();
+        let mut loglik = 0.0;
+        for (bi, b) in self.plan.blocks.iter().enumerate() {
+            let BlockKind::LinearGaussian { mean, .. } = b.kind else {
+                unreachable!("summarised models have only linear-Gaussian blocks")
+            };
+            let [sum, sq, h_sum, cross, h_scatter] = &mut stats.blocks[bi][..] else {
+                unreachable!("five statistics")
+            };
+            loglik += linear::factor_summary_statistics(
+                self.data.n_rows as f64,
+                self.moments[bi].0.view(),
+                scatters[bi].view(),
+                vec_of(p, mean, self.name(mean), 0),
+                &cache.posts[bi][0],
+                slot_mut(sum, 0),
+                slot_mut(sq, 0),
+                slot_mut(h_sum, 0),
+                slot_mut(cross, 0),
+                slot_mut(h_scatter, 0),
+            );
+        }
+        Some((stats, loglik))
     }
 
     fn merge(&self, into: &mut ExecStats, other: &ExecStats) {

@@ -20,6 +20,14 @@ pub fn covariance(x: ArrayView2<'_, f64>, floor: f64) -> Array2<f64> {
     cov
 }
 
+/// `Σ_n (x_n − x̄)(x_n − x̄)ᵀ`, the scatter about the column means (no floor): with the means
+/// and the row count, the sufficient statistics of every Gaussian quantity that is linear or
+/// quadratic in the rows.
+pub fn scatter(x: ArrayView2<'_, f64>) -> Array2<f64> {
+    let centred = &x - &column_means(x);
+    centred.t().dot(&centred)
+}
+
 /// Biased column variances plus `floor`.
 pub fn column_variances(x: ArrayView2<'_, f64>, floor: f64) -> Array1<f64> {
     let n = x.nrows().max(1) as f64;
