@@ -3,6 +3,7 @@
 //! as the generated code. `jensen fit` uses it, so a model file is fitted without cargo.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use ndarray::{
     s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix1, Ix2,
@@ -36,9 +37,12 @@ pub struct PlanModel<'a> {
     moments: Vec<Moments>,
     /// `-Σ_n ln x_n!` of each Poisson block.
     log_factorial_total: Vec<f64>,
-    /// Scatter about the column means of each block's data, when the E-step runs on the
-    /// data's summaries (one component, only linear-Gaussian blocks).
-    scatters: Option<Vec<Array2<f64>>>,
+    /// Whether the E-step runs on the data's summaries (one component, only linear-Gaussian
+    /// blocks).
+    summarised: bool,
+    /// Scatter about the column means of each block's data, computed on the first E-step of
+    /// a summarised model (so a fit's timing includes it).
+    scatters: OnceLock<Vec<Array2<f64>>>,
 }
 
 /// Whole-data `(means, covariance of full blocks, variances)` of a block's data.
@@ -114,12 +118,6 @@ impl<'a> PlanModel<'a> {
                 .blocks
                 .iter()
                 .all(|b| matches!(b.kind, BlockKind::LinearGaussian { .. }));
-        let scatters = summarised.then(|| {
-            plan.blocks
-                .iter()
-                .map(|b| moments::scatter(data.item(b.data).values.view()))
-                .collect()
-        });
         Self {
             plan,
             data,
@@ -127,7 +125,8 @@ impl<'a> PlanModel<'a> {
             k,
             moments,
             log_factorial_total,
-            scatters,
+            summarised,
+            scatters: OnceLock::new(),
         }
     }
 
@@ -672,7 +671,16 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn e_step_from_summaries(&self, cache: &ExecCache) -> Option<(ExecStats, f64)> {
-        let scatters = self.scatters.as_ref()?;
+        if !self.summarised {
+            return None;
+        }
+        let scatters = self.scatters.get_or_init(|| {
+            self.plan
+                .blocks
+                .iter()
+                .map(|b| moments::scatter(self.data.item(b.data).values.view()))
+                .collect()
+        });
         let p = &cache.params;
         let mut stats = self.zero_stats();
         let mut loglik = 0.0;
