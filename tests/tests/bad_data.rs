@@ -961,3 +961,26 @@ fn factor_analysis_with_constant_columns() {
         Err(e) => panic!("unexpected error {e}"),
     }
 }
+
+/// Starting loadings with a zero column would never move (W = 0 is a fixed point of EM):
+/// refused with the parameter and the column named.
+#[test]
+fn zero_starting_loadings_are_refused() {
+    let p = plan("ppca_iris");
+    let iris = std::fs::read_to_string(root().join("data/iris.csv")).unwrap();
+    let bound = jensen::bind(&p, &table("iris.csv", &iris), &opts(&[])).unwrap();
+    let model = PlanModel::new(&p, &bound);
+    let mut params = DynParams::default();
+    let mut w = ArrayD::from_elem(IxDyn(&[4, 2]), 0.5);
+    for i in 0..4 {
+        w[[i, 1]] = 0.0;
+    }
+    params.insert("W", w);
+    params.insert("mu", ArrayD::zeros(IxDyn(&[4])));
+    params.insert("s2", DynParams::scalar(1.0));
+    let e = model.check_params(&params).unwrap_err();
+    assert!(
+        e.contains("loadings `W`") && e.contains("zero column 1"),
+        "{e}"
+    );
+}

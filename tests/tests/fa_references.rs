@@ -480,3 +480,33 @@ fn gradient_vanishes_at_convergence() {
         }
     }
 }
+
+/// BIC and AIC count `D·L − L(L−1)/2` free loadings (a rotation of the latent is free), but a
+/// factor analysis that is not identified ((D−L)² < D+L) never counts more than the full
+/// covariance it can represent.
+#[test]
+fn free_parameters_of_loadings() {
+    let fa = |l: usize| {
+        let source = std::fs::read_to_string(root().join("models/ppca_iris.em"))
+            .unwrap()
+            .replace("param  s2: positive", "param  psi: positive[D]")
+            .replace("s2 * I", "diag(psi)");
+        let (p, _) = jensen::compile(&source).unwrap();
+        let bound = bind(&p, "iris.csv", &[("L", l)]);
+        jensen::runtime::MixtureModel::free_parameters(&PlanModel::new(&p, &bound))
+    };
+    // D = 4: L = 1 gives 4 loadings + 4 offsets + 4 noise variances.
+    assert_eq!(fa(1), 12);
+    // L = 2: 8 − 1 = 7 loadings, but (4 − 2)² < 4 + 2: capped at 10 − 4 = 6, so the count is
+    // that of a full covariance (10) with its mean (4) — the iris Heywood case of the
+    // fixtures' README. L = 3 (12 − 3 = 9 loadings) is capped the same way.
+    assert_eq!(fa(2), 14);
+    assert_eq!(fa(3), 14);
+    // PPCA: D·L − L(L−1)/2 + D + 1 (Tipping & Bishop).
+    let p = plan("ppca_iris");
+    let bound = bind(&p, "iris.csv", &[]);
+    assert_eq!(
+        jensen::runtime::MixtureModel::free_parameters(&PlanModel::new(&p, &bound)),
+        4 * 2 - 1 + 4 + 1
+    );
+}

@@ -211,29 +211,26 @@ impl Gen<'_> {
         let w = self.access(&src, loading, &kk);
         let np = noise.pref();
         let v = self.access(&src, np, &kk);
-        let pname = self.plan.name(np.param);
-        let component = if np.per_component {
-            quote!(Some(k))
-        } else {
-            quote!(None)
+        let (wname, nname) = (self.plan.name(loading.param), self.plan.name(np.param));
+        let component = |p: PRef| {
+            if p.per_component {
+                quote!(Some(k))
+            } else {
+                quote!(None)
+            }
         };
+        let (wc, nc) = (component(loading), component(np));
         let new = match noise {
             Cov::Spherical(_) => quote!(linear::FactorPosterior::isotropic(#w, #v)),
             _ => quote!(linear::FactorPosterior::new(#w, #v)),
         };
-        let failure = quote! {
-            NumericalIssue::Constraint {
-                param: #pname.into(),
-                component: #component,
-                why: "noise variances must be positive and finite".into(),
-            }
-        };
+        let failure = quote!(|e| e.issue(#wname, #wc, #nname, #nc));
         if self.plan.components().is_none() {
-            return quote!(Vec::from([#new.ok_or_else(|| #failure)?]));
+            return quote!(Vec::from([#new.map_err(#failure)?]));
         }
         quote! {
             (0..#k)
-                .map(|k| #new.ok_or_else(|| #failure))
+                .map(|k| #new.map_err(#failure))
                 .collect::<Result<Vec<_>, _>>()?
         }
     }
@@ -242,22 +239,21 @@ impl Gen<'_> {
         format_ident!("{}_post", self.plan.block_prefix(b))
     }
 
-    /// Whether the E-step runs on the data's summaries: one component (no discrete latent)
-    /// and only a linear-Gaussian block, whose statistics are linear in the sample mean and
-    /// scatter.
-    fn summarised(&self) -> bool {
-        self.plan.components().is_none()
-            && !self.plan.blocks.is_empty()
-            && self
-                .plan
-                .blocks
-                .iter()
-                .all(|b| matches!(b.kind, BlockKind::LinearGaussian { .. }))
+    /// The five statistics of a linear-Gaussian block: `s`, `q`, `s_h`, `C`, `S_h`.
+    fn linear_stats(&self, b: usize) -> [Ident; 5] {
+        [
+            StatKind::Sum,
+            StatKind::SumSq,
+            StatKind::LatentSum,
+            StatKind::Cross,
+            StatKind::LatentScatter,
+        ]
+        .map(|s| self.stat(b, s))
     }
 
     /// `e_step_from_summaries` of a summarised model.
     fn summaries_e_step(&self) -> TokenStream {
-        if !self.summarised() {
+        if !self.plan.summarised() {
             return quote!();
         }
         let stats = self.item("Stats");
@@ -273,21 +269,14 @@ impl Gen<'_> {
                 self.moment(b, "scatter"),
                 self.post_field(b),
             );
-            let [sum, sq, hs, cr, hh] = [
-                StatKind::Sum,
-                StatKind::SumSq,
-                StatKind::LatentSum,
-                StatKind::Cross,
-                StatKind::LatentScatter,
-            ]
-            .map(|s| self.stat(b, s));
+            let [sum, sq, hs, cr, hh] = self.linear_stats(b);
             let doc = format!(" {}", self.statement(&self.plan.blocks[b]));
             quote! {
                 #[doc = #doc]
                 loglik += linear::factor_summary_statistics(
                     #n as f64,
                     self.#m.view(),
-                    self.#sc.view(),
+                    self.#sc.as_ref()?.view(),
                     #c,
                     &cache.#post[0],
                     stats.#sum.row_mut(0),
@@ -299,8 +288,9 @@ impl Gen<'_> {
             }
         });
         quote! {
-            /// One component, and every statistic linear in the data's mean and scatter: the
-            /// E-step costs O(D² L) per iteration, whatever the number of rows.
+            /// One component, and every statistic linear in the data's mean and scatter: with
+            /// more rows than columns, the E-step costs O(D² L) per iteration, whatever the
+            /// number of rows.
             fn e_step_from_summaries(&self, cache: &#cache) -> Option<(#stats, f64)> {
                 let p = &cache.params;
                 let mut stats = self.zero_stats();
@@ -817,10 +807,11 @@ impl Gen<'_> {
                 moment_fields.push(quote!(#cov: Array2<f64>));
                 moment_init.push(quote!(#cov: moments::covariance(#x, moments::RESEED_FLOOR)));
             }
-            if self.summarised() {
+            if self.plan.summarised() {
+                // With more rows than columns the E-step runs on the mean and this scatter.
                 let scatter = self.moment(b, "scatter");
-                moment_fields.push(quote!(#scatter: Array2<f64>));
-                moment_init.push(quote!(#scatter: moments::scatter(#x)));
+                moment_fields.push(quote!(#scatter: Option<Array2<f64>>));
+                moment_init.push(quote!(#scatter: (data.#f.nrows() > data.#f.ncols()).then(|| moments::scatter(#x))));
             }
             if matches!(block.kind, BlockKind::Poisson { .. }) {
                 let lf = self.moment(b, "log_factorial");
@@ -1319,7 +1310,7 @@ impl Gen<'_> {
                 BlockKind::LinearGaussian { mean, .. } => {
                     let c = self.access(&p, mean, &kk);
                     let f = self.post_field(bi);
-                    let [sum, sq, hs, cr, hh] = [StatKind::Sum, StatKind::SumSq, StatKind::LatentSum, StatKind::Cross, StatKind::LatentScatter].map(|s| self.stat(bi, s));
+                    let [sum, sq, hs, cr, hh] = self.linear_stats(bi);
                     quote!(linear::accumulate_factor(
                         x,
                         #c,
@@ -1509,30 +1500,36 @@ impl Gen<'_> {
         } else {
             quote!(Array1::<f64>::zeros(#first.len()))
         };
-        let adds = sums.iter().map(|s| {
-            if scalar {
-                quote!(sum += #s; n += counts[k];)
-            } else {
-                quote!(sum += &#s; n += counts[k];)
-            }
-        });
         let sum_view = if scalar {
             quote!(sum)
         } else {
             quote!(sum.view())
         };
         let result = finish(sum_view, quote!(n));
+        // Categorical probabilities normalise the pooled counts and need no total.
+        let (n_init, n_add) = if mentions(&result, "n") {
+            (quote!(let mut n = 0.0;), quote!(n += counts[k];))
+        } else {
+            (quote!(), quote!())
+        };
+        let adds = sums.iter().map(|s| {
+            if scalar {
+                quote!(sum += #s; #n_add)
+            } else {
+                quote!(sum += &#s; #n_add)
+            }
+        });
         if per_k {
             quote! {{
                 let mut sum = { let k = 0; let _ = k; #init };
-                let mut n = 0.0;
+                #n_init
                 #(#adds)*
                 #result
             }}
         } else {
             quote! {{
                 let mut sum = { let k = 0; let _ = k; #init };
-                let mut n = 0.0;
+                #n_init
                 for k in 0..#k {
                     #(#adds)*
                 }
@@ -1548,13 +1545,7 @@ impl Gen<'_> {
             unreachable!("loadings and offsets belong to linear-Gaussian blocks")
         };
         let k = self.slot(loading);
-        let [sum, hs, cr, hh] = [
-            StatKind::Sum,
-            StatKind::LatentSum,
-            StatKind::Cross,
-            StatKind::LatentScatter,
-        ]
-        .map(|s| self.stat(b, s));
+        let [sum, _, hs, cr, hh] = self.linear_stats(b);
         let kk = quote!(k);
         let value = if u.rule == Rule::Loadings {
             let prev = self.access(&quote!(prev), loading, &kk);
@@ -1620,17 +1611,14 @@ impl Gen<'_> {
                 let block = &self.plan.blocks[b];
                 if let BlockKind::LinearGaussian { loading, mean, .. } = block.kind {
                     let c = self.access(&quote!(prev), mean, &quote!(k));
-                    let new = |p: PRef| {
-                        let f = self.var(p.param);
-                        if p.per_component {
-                            quote!(#f.index_axis(Axis(0), k))
-                        } else {
-                            quote!(#f.view())
-                        }
+                    // The new loadings and offsets, bound by the updates before this one.
+                    let (wf, mf) = (self.var(loading.param), self.var(mean.param));
+                    let (w, m) = if loading.per_component {
+                        (quote!(#wf.index_axis(Axis(0), k)), quote!(#mf.row(k)))
+                    } else {
+                        (quote!(#wf.view()), quote!(#mf.view()))
                     };
-                    let (w, m) = (new(loading), new(mean));
-                    let m = if mean.per_component { let f = self.var(mean.param); quote!(#f.row(k)) } else { m };
-                    let [sum, sq, hs, cr, hh] = [StatKind::Sum, StatKind::SumSq, StatKind::LatentSum, StatKind::Cross, StatKind::LatentScatter].map(|s| self.stat(b, s));
+                    let [sum, sq, hs, cr, hh] = self.linear_stats(b);
                     let residual = quote!(linear::factor_residual(
                         #c,
                         stats.#sum.row(k),
@@ -1829,7 +1817,7 @@ impl Gen<'_> {
                         Cov::Spherical(_) => quote!(linear::isotropic(#v, #m.len()).view()),
                         _ => v,
                     };
-                    let [sum, sq, hs, cr, hh] = [StatKind::Sum, StatKind::SumSq, StatKind::LatentSum, StatKind::Cross, StatKind::LatentScatter].map(|s| self.stat(bi, s));
+                    let [sum, sq, hs, cr, hh] = self.linear_stats(bi);
                     quote!(linear::factor_expected(
                         counts[k],
                         #cm,
@@ -2146,8 +2134,14 @@ impl Gen<'_> {
         } else {
             quote!(_row)
         };
+        // A single component is never empty: nothing to re-seed.
+        let (params_arg, k_arg) = if steps.is_empty() {
+            (quote!(_params), quote!(_k))
+        } else {
+            (quote!(params), quote!(k))
+        };
         quote! {
-            fn reseed(&self, params: &mut #params, k: usize, #row: usize) {
+            fn reseed(&self, #params_arg: &mut #params, #k_arg: usize, #row: usize) {
                 #steps
             }
         }

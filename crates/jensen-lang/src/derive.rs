@@ -484,7 +484,7 @@ fn pref(model: &Model, a: &Arg, z: Option<VarId>) -> Result<Option<PRef>, Diagno
             .hint("arguments are parameters selected by the latent (`mu[z[n]]`) or shared (`Sigma`); a mean that depends on a latent vector is written `W * h[n] + mu` with `latent h[N]: vector[L]`")),
         ArgKind::LatentExpr(text, _) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{text}` is not linear in the continuous latent"))
             .label("non-linear in the latent")
-            .hint("the posterior of a continuous latent is Gaussian in closed form only for a linear-Gaussian mean: a loading matrix times the latent plus an offset, `W * h[n] + mu`, inside `MvNormal`")),
+            .hint("the posterior of a continuous latent is Gaussian in closed form only for a linear-Gaussian mean: a loading matrix times the latent plus an offset, `W * h[n] + mu`, inside `MvNormal` (always `+`: the offset is fitted, so its sign is free)")),
         ArgKind::Linear { .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a linear-Gaussian mean is only supported as the mean of `MvNormal`")
             .label("here")
             .hint("write `x[n] ~ MvNormal(W * h[n] + mu, diag(psi))` for factor analysis or `MvNormal(W * h[n] + mu, s * I)` for probabilistic PCA")),
@@ -738,6 +738,17 @@ fn linear_block(
     };
     let h_name = &model.vars[*h].name;
     let l_name = &model.sets[c.dim].name;
+    if model.same_set(c.dim, d) {
+        return Err(Diagnostic::error(
+            NO_CLOSED_FORM,
+            model.vars[*h].span,
+            format!("latent `{h_name}` has as many dimensions as `{}` (both `{d_name}`)", target.name),
+        )
+        .label("declared here")
+        .hint(format!(
+            "a linear-Gaussian latent explains the data with fewer dimensions: declare `const L: int = 2` and `latent {h_name}[N]: vector[L]`"
+        )));
+    }
     if indices.as_slice() != [Index::Loop(0)] {
         return Err(Diagnostic::error(
             NO_CLOSED_FORM,

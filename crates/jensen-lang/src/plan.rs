@@ -361,6 +361,19 @@ impl Plan {
         }
     }
 
+    /// Whether the E-step can run on the data's summaries instead of the rows: one component
+    /// (no discrete latent) and only linear-Gaussian blocks, whose statistics and
+    /// log-likelihood are linear in the sample mean and scatter. (The back-ends use it only
+    /// when there are more rows than columns, where it is cheaper.)
+    pub fn summarised(&self) -> bool {
+        self.components().is_none()
+            && !self.blocks.is_empty()
+            && self
+                .blocks
+                .iter()
+                .all(|b| matches!(b.kind, BlockKind::LinearGaussian { .. }))
+    }
+
     /// The block's name prefix in generated code: the data item's name, suffixed with the
     /// block index when the same item is modelled twice.
     pub fn block_prefix(&self, b: usize) -> String {
@@ -387,9 +400,22 @@ impl Plan {
                     }
                     ElemType::Cov(d) => sizes[d] * (sizes[d] + 1) / 2,
                     // Loadings are identified up to a rotation of the latent space, which
-                    // removes L(L−1)/2 of their entries.
-                    ElemType::Matrix(r, c) if u.rule == Rule::Loadings => (sizes[r] * sizes[c])
-                        .saturating_sub(sizes[c] * sizes[c].saturating_sub(1) / 2),
+                    // removes L(L−1)/2 of their entries; with the noise they never describe
+                    // more than a full covariance, D(D+1)/2 (when (D−L)² < D+L the model is
+                    // not identified and the count is capped there).
+                    ElemType::Matrix(r, c) if u.rule == Rule::Loadings => {
+                        let (d, l) = (sizes[r], sizes[c]);
+                        let noise = match self.blocks[u.sources[0]].kind {
+                            BlockKind::LinearGaussian {
+                                noise: Cov::Spherical(_),
+                                ..
+                            } => 1,
+                            _ => d,
+                        };
+                        (d * l)
+                            .saturating_sub(l * l.saturating_sub(1) / 2)
+                            .min((d * (d + 1) / 2).saturating_sub(noise))
+                    }
                     ElemType::Matrix(r, c) => sizes[r] * sizes[c],
                     _ => 1,
                 };

@@ -53,7 +53,7 @@ pub enum FitError {
         components: usize,
     },
     /// A numerical problem the driver could not repair by re-seeding a component.
-    #[error("{issue} (at iteration {iteration}); increase the covariance regularisation (--reg-covar) or reduce the number of components")]
+    #[error("{issue} (at iteration {iteration}); increase the covariance regularisation (--reg-covar), supply other starting parameters, or, in a mixture, reduce the number of components")]
     Numerical {
         /// The problem.
         issue: NumericalIssue,

@@ -111,13 +111,13 @@ impl<'a> PlanModel<'a> {
             })
             .collect();
         // One component and only linear-Gaussian blocks: every statistic is linear in the
-        // sample mean and scatter, so the E-step needs no pass over the rows.
-        let summarised = plan.components().is_none()
-            && !plan.blocks.is_empty()
+        // sample mean and scatter, so with more rows than columns the E-step needs no pass
+        // over the rows.
+        let summarised = plan.summarised()
             && plan
                 .blocks
                 .iter()
-                .all(|b| matches!(b.kind, BlockKind::LinearGaussian { .. }));
+                .all(|b| data.n_rows > data.item(b.data).values.ncols());
         Self {
             plan,
             data,
@@ -207,7 +207,8 @@ impl<'a> PlanModel<'a> {
     }
 
     /// The posteriors of the continuous latent under a linear-Gaussian block, one per
-    /// component, failing with the noise parameter when it is not positive.
+    /// component, failing with the parameter at fault (noise not positive, loadings not
+    /// finite).
     fn factor_posteriors(
         &self,
         params: &DynParams,
@@ -226,10 +227,13 @@ impl<'a> PlanModel<'a> {
                     }
                     _ => FactorPosterior::new(w, vec_of(params, np, self.name(np), k)),
                 };
-                post.ok_or_else(|| NumericalIssue::Constraint {
-                    param: self.name(np).to_string(),
-                    component: np.per_component.then_some(k),
-                    why: "noise variances must be positive and finite".into(),
+                post.map_err(|e| {
+                    e.issue(
+                        self.name(loading),
+                        loading.per_component.then_some(k),
+                        self.name(np),
+                        np.per_component.then_some(k),
+                    )
                 })
             })
             .collect()
@@ -356,6 +360,29 @@ impl<'a> PlanModel<'a> {
                                 format!(" (component {k})")
                             };
                             return Err(format!("parameter `{}`{which} is not a symmetric positive definite covariance", var.name));
+                        }
+                    }
+                    true
+                }
+                ElemType::Matrix(..) if u.rule == Rule::Loadings => {
+                    // W = 0 is a fixed point of EM (a saddle of the likelihood): a zero column
+                    // would never move.
+                    let matrices: Vec<_> = if var.plates.is_empty() {
+                        vec![value.view()]
+                    } else {
+                        value.outer_iter().collect()
+                    };
+                    for (k, m) in matrices.iter().enumerate() {
+                        let m = m.view().into_dimensionality::<Ix2>().expect("matrix");
+                        if let Some(j) =
+                            (0..m.ncols()).find(|&j| m.column(j).iter().all(|&v| v == 0.0))
+                        {
+                            let which = if var.plates.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (component {k})")
+                            };
+                            return Err(format!("loadings `{}`{which} have an all-zero column {j}: W = 0 is a fixed point of EM (a saddle of the likelihood), so that factor would never be fitted; start from non-zero loadings (the default initialisation draws them at random)", var.name));
                         }
                     }
                     true

@@ -25,8 +25,43 @@ use rand::RngCore;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::gaussian::{centred_transposed, LN_2PI};
+use crate::error::NumericalIssue;
 use crate::linalg::{as_faer, as_faer_mut};
 use crate::mixture::Workspace;
+
+/// Why the posterior of a linear-Gaussian block could not be prepared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PosteriorFailure {
+    /// A noise variance is not positive, or not finite.
+    Noise,
+    /// The loadings are not finite, or so large that `I + Wᵀ Ψ⁻¹ W` cannot be factored.
+    Loadings,
+}
+
+impl PosteriorFailure {
+    /// The failure as a [`NumericalIssue`] naming the parameter at fault (with its component
+    /// when it is indexed by one).
+    pub fn issue(
+        self,
+        loading: &str,
+        loading_component: Option<usize>,
+        noise: &str,
+        noise_component: Option<usize>,
+    ) -> NumericalIssue {
+        match self {
+            PosteriorFailure::Noise => NumericalIssue::Constraint {
+                param: noise.into(),
+                component: noise_component,
+                why: "noise variances must be positive and finite".into(),
+            },
+            PosteriorFailure::Loadings => NumericalIssue::Constraint {
+                param: loading.into(),
+                component: loading_component,
+                why: "the loadings are not finite, or too large for I + Wᵀ Ψ⁻¹ W to be factored (rescale the data or start from other loadings)".into(),
+            },
+        }
+    }
+}
 
 /// What the E-step of a linear-Gaussian block needs from `(W, Ψ)`, computed once per
 /// iteration: the posterior covariance `G`, the projection `B`, and the log-determinants.
@@ -51,13 +86,16 @@ fn to_array(m: MatRef<'_, f64>) -> Array2<f64> {
 }
 
 impl FactorPosterior {
-    /// The posterior under loadings `w` (`D × L`) and diagonal noise variances `psi` (`D`);
-    /// `None` when a variance is not positive or a value is not finite.
-    pub fn new(w: ArrayView2<'_, f64>, psi: ArrayView1<'_, f64>) -> Option<Self> {
+    /// The posterior under loadings `w` (`D × L`) and diagonal noise variances `psi` (`D`),
+    /// or which of them is unusable.
+    pub fn new(w: ArrayView2<'_, f64>, psi: ArrayView1<'_, f64>) -> Result<Self, PosteriorFailure> {
         let (d, l) = w.dim();
         let positive = |v: &f64| v.is_finite() && *v > 0.0;
-        if psi.len() != d || !psi.iter().all(positive) || !w.iter().all(|v| v.is_finite()) {
-            return None;
+        if psi.len() != d || !psi.iter().all(positive) {
+            return Err(PosteriorFailure::Noise);
+        }
+        if !w.iter().all(|v| v.is_finite()) {
+            return Err(PosteriorFailure::Loadings);
         }
         let psi_inv = psi.mapv(|v| 1.0 / v);
         let psi_inv_w = Array2::from_shape_fn((d, l), |(i, j)| w[[i, j]] * psi_inv[i]);
@@ -70,7 +108,7 @@ impl FactorPosterior {
             1.0,
             Par::Seq,
         );
-        let llt = m.llt(Side::Lower).ok()?;
+        let llt = m.llt(Side::Lower).map_err(|_| PosteriorFailure::Loadings)?;
         let factor = llt.L();
         let log_det_precision = 2.0 * (0..l).map(|i| factor[(i, i)].ln()).sum::<f64>();
         let g = llt.inverse();
@@ -78,7 +116,13 @@ impl FactorPosterior {
         let proj = to_array(llt.solve(as_faer(&psi_inv_w.view()).transpose()).as_ref());
         let log_det_psi: f64 = psi.iter().map(|v| v.ln()).sum();
         let log_det_marginal = log_det_psi + log_det_precision;
-        (log_det_marginal.is_finite() && cov.iter().all(|v| v.is_finite())).then_some(Self {
+        let finite = log_det_marginal.is_finite()
+            && cov.iter().all(|v| v.is_finite())
+            && proj.iter().all(|v| v.is_finite());
+        if !finite {
+            return Err(PosteriorFailure::Loadings);
+        }
+        Ok(Self {
             psi_inv,
             psi_inv_w,
             proj,
@@ -89,7 +133,7 @@ impl FactorPosterior {
     }
 
     /// The posterior under isotropic noise `σ² I` (probabilistic PCA).
-    pub fn isotropic(w: ArrayView2<'_, f64>, var: f64) -> Option<Self> {
+    pub fn isotropic(w: ArrayView2<'_, f64>, var: f64) -> Result<Self, PosteriorFailure> {
         Self::new(w, isotropic(var, w.nrows()).view())
     }
 
@@ -704,8 +748,20 @@ mod tests {
     #[test]
     fn rejects_bad_noise() {
         let (w, _, _, _) = fixture();
-        assert!(FactorPosterior::new(w.view(), array![1.0, 0.0, 1.0, 1.0].view()).is_none());
-        assert!(FactorPosterior::new(w.view(), array![1.0, f64::NAN, 1.0, 1.0].view()).is_none());
-        assert!(FactorPosterior::isotropic(w.view(), 0.5).is_some());
+        let noise = Err(PosteriorFailure::Noise);
+        assert_eq!(
+            FactorPosterior::new(w.view(), array![1.0, 0.0, 1.0, 1.0].view()).map(|_| ()),
+            noise
+        );
+        assert_eq!(
+            FactorPosterior::new(w.view(), array![1.0, f64::NAN, 1.0, 1.0].view()).map(|_| ()),
+            noise
+        );
+        let huge = w.mapv(|v| v * 1e200);
+        assert_eq!(
+            FactorPosterior::isotropic(huge.view(), 1.0).map(|_| ()),
+            Err(PosteriorFailure::Loadings)
+        );
+        assert!(FactorPosterior::isotropic(w.view(), 0.5).is_ok());
     }
 }
