@@ -737,6 +737,40 @@ pub fn explain(plan: &Plan) -> String {
             "  (E_h is under the E-step's q(h), computed at θ°: the statistics are centred at the mean it used)"
         );
     }
+    if plan.summarised() {
+        if let Some(b) = plan
+            .blocks
+            .iter()
+            .position(|b| matches!(b.kind, BlockKind::LinearGaussian { .. }))
+        {
+            let x = plan.name(plan.blocks[b].data);
+            let pre = plan.block_prefix(b);
+            let BlockKind::LinearGaussian { mean, .. } = plan.blocks[b].kind else {
+                unreachable!("a linear-Gaussian block")
+            };
+            let mu = plan.name(mean.param);
+            let _ = writeln!(
+                out,
+                "  With one component every statistic is linear in the data's mean x̄ = Σ_n {x}[n] / N and scatter S = Σ_n ({x}[n] − x̄)({x}[n] − x̄)ᵀ,"
+            );
+            let _ = writeln!(
+                out,
+                "  computed once; when N > D an iteration uses them instead of the rows, O(D² L) whatever N:"
+            );
+            let _ = writeln!(
+                out,
+                "    E = S + N (x̄ − {mu}°)(x̄ − {mu}°)ᵀ,  {pre}_sum = N (x̄ − {mu}°),  {pre}_sumsq = diag E,"
+            );
+            let _ = writeln!(
+                out,
+                "    {pre}_h_sum = B {pre}_sum,  {pre}_cross = B E,  {pre}_h_scatter = N G + B E Bᵀ,"
+            );
+            let _ = writeln!(
+                out,
+                "    Σ_n ln p({x}[n]) = −½ (N D ln 2π + N ln|W Wᵀ + Ψ| + Σ_d E_dd / ψ_d − tr({pre}_cross Ψ⁻¹ W))"
+            );
+        }
+    }
     let _ = writeln!(out);
     if has_linear {
         let _ = writeln!(
