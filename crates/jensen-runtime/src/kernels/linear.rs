@@ -254,15 +254,20 @@ pub fn accumulate_factor(
 ) {
     let (m, d) = x.dim();
     let l = post.latent_dim();
-    let (e, rest) = ws.two(m * d, 3 * l * m);
+    let (e, rest) = ws.two(m * d, 3 * l * m + m);
     centred_transposed(&x, &centre, e);
     let (u, rest) = rest.split_at_mut(l * m);
-    let (h, hr) = rest.split_at_mut(l * m);
+    let (h, rest) = rest.split_at_mut(l * m);
+    let (hr, r) = rest.split_at_mut(l * m);
     project(post, e, m, u, h);
-    let r: Vec<f64> = resp.iter().copied().collect();
+    // The responsibilities, contiguous (a column of the block's `rows × K` buffer is strided).
+    for (rv, &v) in r.iter_mut().zip(resp.iter()) {
+        *rv = v;
+    }
+    let r = &*r;
     for ((row, s), q) in e.chunks_exact(m).zip(sum.iter_mut()).zip(sq.iter_mut()) {
         let (mut s1, mut s2) = (0.0, 0.0);
-        for (&v, &w) in row.iter().zip(&r) {
+        for (&v, &w) in row.iter().zip(r) {
             s1 += w * v;
             s2 += w * v * v;
         }
@@ -276,7 +281,7 @@ pub fn accumulate_factor(
         .zip(h_sum.iter_mut())
     {
         let mut acc = 0.0;
-        for ((o, &v), &w) in out.iter_mut().zip(row).zip(&r) {
+        for ((o, &v), &w) in out.iter_mut().zip(row).zip(r) {
             *o = w * v;
             acc += *o;
         }
