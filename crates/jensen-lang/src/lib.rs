@@ -1,6 +1,7 @@
 //! The jensen model language, stage by stage: [`parse`] (pest grammar → spanned [`ast`]),
 //! [`check`] (names, sizes and types → the model [`ir`]), and [`derive`](mod@derive) (IR → the
-//! [`plan`] of closed-form EM updates). Every stage reports all its problems as
+//! [`plan`] of closed-form EM updates), then [`program`] (the plan lowered to kernel calls,
+//! which every back-end prints or interprets). Every stage reports all its problems as
 //! [`Diagnostic`]s with a span and a hint; nothing here panics on user input.
 
 pub mod ast;
@@ -10,9 +11,11 @@ pub mod diag;
 pub mod ir;
 pub mod parse;
 pub mod plan;
+pub mod program;
 
 pub use diag::{Diagnostic, LineCol, Severity, Span};
 pub use plan::Plan;
+pub use program::Program;
 
 /// Parses, checks and derives a model file in one go. `Err` holds every diagnostic that is an
 /// error (warnings are returned alongside a successful plan).

@@ -1,18 +1,21 @@
-//! Direct execution of an update plan: a [`MixtureModel`] over dynamically shaped arrays that
-//! walks the plan's blocks and updates, calling the same runtime kernels, in the same order,
-//! as the generated code. `jensen fit` uses it, so a model file is fitted without cargo.
+//! Direct execution of a model: a [`MixtureModel`] over dynamically shaped arrays that
+//! interprets the model's lowered [`Program`] — the same kernel calls, with the same operands
+//! and in the same order, that the generated code prints. `jensen fit` uses it, so a model
+//! file is fitted without cargo. Nothing here decides what a model means: every arm below is
+//! one runtime kernel.
 
 use std::ops::Range;
 use std::sync::OnceLock;
 
 use ndarray::{
-    s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix1, Ix2,
-    IxDyn,
+    s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD,
+    Axis, CowArray, Ix0, Ix1, Ix2, IxDyn,
 };
 
 use jensen_lang::ir::{ElemType, VarId};
-use jensen_lang::plan::{BlockKind, Cov, PRef, Rule, StatKind};
-use jensen_lang::Plan;
+use jensen_lang::plan::{BlockKind, Cov, PRef, Rule};
+use jensen_lang::program::{At, Call, DerivedKind, Kernel, Operand, Src, TermValue, UpdateValue};
+use jensen_lang::{Plan, Program};
 use jensen_runtime::chain;
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
 use jensen_runtime::kernels::{discrete, gaussian, moments};
@@ -29,16 +32,17 @@ use crate::params::DynParams;
 #[derive(Debug)]
 pub struct PlanModel<'a> {
     plan: &'a Plan,
+    program: Program,
     data: &'a Bound,
     /// Column-major copies of the data items (by variable id), for the kernels.
     columns: Vec<Option<Array2<f64>>>,
     k: usize,
     /// Whole-data moments of each block's data: means, covariance (full blocks), variances.
     moments: Vec<Moments>,
-    /// `-Σ_n ln x_n!` of each Poisson block.
+    /// `-Σ_n ln x_n!` of each block (zero but for Poisson blocks).
     log_factorial_total: Vec<f64>,
     /// Whether the E-step runs on the data's summaries (one component, only linear-Gaussian
-    /// blocks).
+    /// blocks, more rows than columns).
     summarised: bool,
     /// Scatter about the column means of each block's data, computed on the first E-step of
     /// a summarised model (so a fit's timing includes it).
@@ -48,34 +52,82 @@ pub struct PlanModel<'a> {
 /// Whole-data `(means, covariance of full blocks, variances)` of a block's data.
 type Moments = (Array1<f64>, Option<Array2<f64>>, Array1<f64>);
 
-/// Per-iteration quantities derived from the parameters.
+/// A quantity derived from the parameters ([`DerivedKind`]).
+#[derive(Debug)]
+enum DerivedValue {
+    Vector(Array1<f64>),
+    Matrix(Array2<f64>),
+    Cholesky(Vec<Cholesky>),
+    Posteriors(Vec<FactorPosterior>),
+}
+
+/// Per-iteration quantities derived from the parameters: the program's derived slots.
 #[derive(Debug)]
 pub struct ExecCache {
     params: DynParams,
-    /// `ln w` of a mixture's weights, or `ln p0` of a chain's initial distribution (`None`
-    /// without a discrete latent).
-    log_prior: Option<Array1<f64>>,
-    /// `ln A` of a chain's transition matrix.
-    log_transition: Option<Array2<f64>>,
-    /// Cholesky factors of full covariances, per block (one per component, or one if tied).
-    chol: Vec<Vec<Cholesky>>,
-    /// `ln p` of categorical blocks, `K × C`.
-    log_probs: Vec<Option<Array2<f64>>>,
-    /// Posteriors of the continuous latent under linear-Gaussian blocks, per block (one per
-    /// component).
-    posts: Vec<Vec<FactorPosterior>>,
+    derived: Vec<DerivedValue>,
 }
 
-/// Statistics: per block, one array per [`StatKind`] of the block, with a leading `K` axis.
+/// Statistics: one array per slot of the program's layout, with a leading component axis.
 #[derive(Debug, Clone)]
 pub struct ExecStats {
-    blocks: Vec<Vec<ArrayD<f64>>>,
+    slots: Vec<ArrayD<f64>>,
+}
+
+impl ExecStats {
+    /// The statistic in slot `i` of the program's layout.
+    pub fn slot(&self, i: usize) -> &ArrayD<f64> {
+        &self.slots[i]
+    }
+}
+
+impl ExecCache {
+    /// The parameters this cache was prepared from.
+    pub fn params(&self) -> &DynParams {
+        &self.params
+    }
+}
+
+/// What a kernel returns.
+enum Value {
+    Number(f64),
+    Array(ArrayD<f64>),
+}
+
+impl Value {
+    fn into_array(self) -> ArrayD<f64> {
+        match self {
+            Value::Number(v) => DynParams::scalar(v),
+            Value::Array(a) => a,
+        }
+    }
+}
+
+/// Everything an operand can be read from, for one method call.
+#[derive(Default)]
+struct Env<'e> {
+    k: usize,
+    block: usize,
+    rows: Option<Range<usize>>,
+    resp: Option<ArrayView2<'e, f64>>,
+    cache: Option<&'e ExecCache>,
+    prev: Option<&'e DynParams>,
+    next: Option<&'e DynParams>,
+    params: Option<&'e DynParams>,
+    centre: Option<&'e DynParams>,
+    /// Derived quantities computed in this call, with the source they were computed from.
+    locals: Vec<(usize, Src, DerivedValue)>,
+    stats: Option<&'e ExecStats>,
+    latent: Option<&'e LatentStats>,
+    pooled: Option<(ArrayD<f64>, f64)>,
+    reg: f64,
 }
 
 impl<'a> PlanModel<'a> {
     /// Binds a plan to data.
     pub fn new(plan: &'a Plan, data: &'a Bound) -> Self {
-        let k = plan.components().map_or(1, |c| data.sizes[c]);
+        let program = Program::lower(plan);
+        let k = program.k(&data.sizes);
         let moments = plan
             .blocks
             .iter()
@@ -110,16 +162,16 @@ impl<'a> PlanModel<'a> {
                     .map(|i| jensen_runtime::data::column_major(i.values.clone()))
             })
             .collect();
-        // One component and only linear-Gaussian blocks: every statistic is linear in the
-        // sample mean and scatter, so with more rows than columns the E-step needs no pass
-        // over the rows.
-        let summarised = plan.summarised()
+        // Every statistic is linear in the sample mean and scatter, so with more rows than
+        // columns the E-step needs no pass over the rows.
+        let summarised = program.summary.is_some()
             && plan
                 .blocks
                 .iter()
                 .all(|b| data.n_rows > data.item(b.data).values.ncols());
         Self {
             plan,
+            program,
             data,
             columns,
             k,
@@ -130,80 +182,100 @@ impl<'a> PlanModel<'a> {
         }
     }
 
+    /// The lowered program this model interprets.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
     /// Shape of every parameter, in declaration order.
     pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        self.plan
-            .updates
+        self.program
+            .params
             .iter()
-            .map(|u| (self.plan.name(u.param).to_string(), self.shape(u.param)))
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    self.program.param_shape(p, &self.data.sizes),
+                )
+            })
             .collect()
     }
 
     fn shape(&self, v: VarId) -> Vec<usize> {
-        let var = &self.plan.model.vars[v];
-        let sz = |s| self.data.sizes[s];
-        let mut shape: Vec<usize> = var.plates.iter().map(|&p| sz(p)).collect();
-        match var.ty {
-            ElemType::Vector(d)
-            | ElemType::PositiveVec(d)
-            | ElemType::ProbVec(d)
-            | ElemType::Simplex(d) => shape.push(sz(d)),
-            ElemType::Cov(d) => shape.extend([sz(d), sz(d)]),
-            ElemType::Matrix(r, c) => shape.extend([sz(r), sz(c)]),
-            _ => {}
-        }
-        shape
-    }
-
-    fn x(&self, b: usize, rows: &Range<usize>) -> ArrayView2<'_, f64> {
-        self.columns[self.plan.blocks[b].data]
-            .as_ref()
-            .expect("data item")
-            .slice(s![rows.clone(), ..])
-    }
-
-    fn x_col(&self, b: usize, rows: &Range<usize>) -> ArrayView1<'_, f64> {
-        self.columns[self.plan.blocks[b].data]
-            .as_ref()
-            .expect("data item")
-            .slice(s![rows.clone(), 0])
+        self.program
+            .param_shape(self.program.param(v), &self.data.sizes)
     }
 
     fn name(&self, p: PRef) -> &str {
         self.plan.name(p.param)
     }
 
-    /// A vector parameter by id.
-    fn vector<'p>(&self, params: &'p DynParams, v: VarId) -> ArrayView1<'p, f64> {
-        params
-            .get(self.plan.name(v))
-            .expect("checked")
-            .view()
-            .into_dimensionality::<Ix1>()
-            .expect("vector")
+    /// The block's rows, as a matrix (a scalar item is one column).
+    fn rows_matrix(&self, b: usize, rows: &Range<usize>) -> ArrayView2<'_, f64> {
+        self.columns[self.plan.blocks[b].data]
+            .as_ref()
+            .expect("data item")
+            .slice(s![rows.clone(), ..])
     }
 
-    /// A matrix parameter by id.
-    fn matrix<'p>(&self, params: &'p DynParams, v: VarId) -> ArrayView2<'p, f64> {
-        params
-            .get(self.plan.name(v))
-            .expect("checked")
-            .view()
-            .into_dimensionality::<Ix2>()
-            .expect("matrix")
+    fn rows_column(&self, b: usize, rows: &Range<usize>) -> ArrayView1<'_, f64> {
+        self.columns[self.plan.blocks[b].data]
+            .as_ref()
+            .expect("data item")
+            .slice(s![rows.clone(), 0])
     }
 
-    /// The latent's prior: the mixing weights, or a chain's initial distribution with its
-    /// transition matrix.
-    fn latent_prior<'p>(
+    /// Computes a derived quantity from `params`, failing with the parameter at fault.
+    fn derive(
         &self,
-        params: &'p DynParams,
-    ) -> Option<(ArrayView1<'p, f64>, Option<ArrayView2<'p, f64>>)> {
-        match (self.plan.weights(), self.plan.chain()) {
-            (Some(w), _) => Some((self.vector(params, w), None)),
-            (None, Some((p0, a))) => Some((self.vector(params, p0), Some(self.matrix(params, a)))),
-            (None, None) => None,
-        }
+        kind: DerivedKind,
+        params: &DynParams,
+    ) -> Result<DerivedValue, NumericalIssue> {
+        let get = |v: VarId| params.get(self.plan.name(v)).expect("checked");
+        Ok(match kind {
+            DerivedKind::LogVector(v) => DerivedValue::Vector(
+                get(v)
+                    .view()
+                    .into_dimensionality::<Ix1>()
+                    .expect("vector")
+                    .mapv(f64::ln),
+            ),
+            DerivedKind::LogMatrix(v) => DerivedValue::Matrix(
+                get(v)
+                    .view()
+                    .into_dimensionality::<Ix2>()
+                    .expect("matrix")
+                    .mapv(f64::ln),
+            ),
+            DerivedKind::LogRows(p) => {
+                let c = *self.shape(p.param).last().expect("simplex");
+                let mut m = Array2::zeros((self.k, c));
+                for k in 0..self.k {
+                    m.row_mut(k)
+                        .assign(&vec_of(params, p, self.name(p), k).mapv(f64::ln));
+                }
+                DerivedValue::Matrix(m)
+            }
+            DerivedKind::Cholesky(p) => {
+                let copies = if p.per_component { self.k } else { 1 };
+                DerivedValue::Cholesky(
+                    (0..copies)
+                        .map(|k| {
+                            let m = part(params, self.name(p), p.per_component, k)
+                                .into_dimensionality::<Ix2>()
+                                .expect("matrix");
+                            Cholesky::new(m).ok_or_else(|| NumericalIssue::NotPositiveDefinite {
+                                param: self.name(p).to_string(),
+                                component: p.per_component.then_some(k),
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            DerivedKind::Posteriors { loading, noise } => {
+                DerivedValue::Posteriors(self.factor_posteriors(params, loading, noise)?)
+            }
+        })
     }
 
     /// The posteriors of the continuous latent under a linear-Gaussian block, one per
@@ -234,42 +306,6 @@ impl<'a> PlanModel<'a> {
                         self.name(np),
                         np.per_component.then_some(k),
                     )
-                })
-            })
-            .collect()
-    }
-
-    /// The noise variances of a linear-Gaussian block for component `k`, as a diagonal.
-    fn noise_diag(&self, params: &DynParams, noise: Cov, d: usize, k: usize) -> Array1<f64> {
-        let np = noise.pref();
-        match noise {
-            Cov::Spherical(_) => linear::isotropic(scalar_of(params, np, self.name(np), k), d),
-            _ => vec_of(params, np, self.name(np), k).to_owned(),
-        }
-    }
-
-    /// The loading matrix of component `k`.
-    fn loading_of<'p>(&self, params: &'p DynParams, p: PRef, k: usize) -> ArrayView2<'p, f64> {
-        part(params, self.name(p), p.per_component, k)
-            .into_dimensionality::<Ix2>()
-            .expect("matrix")
-    }
-
-    /// Cholesky factors of a full covariance parameter: one per component, or one if tied.
-    fn cholesky_factors(
-        &self,
-        params: &DynParams,
-        p: PRef,
-    ) -> Result<Vec<Cholesky>, NumericalIssue> {
-        let copies = if p.per_component { self.k } else { 1 };
-        (0..copies)
-            .map(|k| {
-                let m = part(params, self.name(p), p.per_component, k)
-                    .into_dimensionality::<Ix2>()
-                    .expect("matrix");
-                Cholesky::new(m).ok_or_else(|| NumericalIssue::NotPositiveDefinite {
-                    param: self.name(p).to_string(),
-                    component: p.per_component.then_some(k),
                 })
             })
             .collect()
@@ -430,6 +466,558 @@ fn scalar_of(params: &DynParams, p: PRef, name: &str, k: usize) -> f64 {
         .expect("scalar parameter")
 }
 
+/// The component an operand reads: `k`, `0`, or none (the whole value).
+fn index(at: At, k: usize) -> Option<usize> {
+    match at {
+        At::K => Some(k),
+        At::Zero => Some(0),
+        At::Whole => None,
+    }
+}
+
+/// Component `k` of the statistics written by arguments `from..` of a call, in order.
+fn written<'s>(
+    a: &[Operand],
+    k: usize,
+    from: usize,
+    stats: &'s mut ExecStats,
+) -> Vec<ArrayViewMutD<'s, f64>> {
+    let wanted: Vec<usize> = a[from..]
+        .iter()
+        .filter(|o| matches!(o, Operand::Stat { mutable: true, .. }))
+        .map(stat_slot)
+        .collect();
+    let at = a[from..]
+        .iter()
+        .find_map(|o| match o {
+            Operand::Stat { at, .. } => index(*at, k),
+            _ => None,
+        })
+        .expect("a statistic");
+    pick_mut(&mut stats.slots, &wanted, at)
+}
+
+/// A whole parameter, as a view of known dimension.
+fn param_view<'p, D: ndarray::Dimension>(
+    params: &'p DynParams,
+    name: &str,
+) -> ndarray::ArrayView<'p, f64, D> {
+    params
+        .get(name)
+        .expect("checked")
+        .view()
+        .into_dimensionality::<D>()
+        .expect("parameter of the planned shape")
+}
+
+/// Mutable views of component `k` of several distinct statistics, in the order asked.
+fn pick_mut<'s>(
+    slots: &'s mut [ArrayD<f64>],
+    wanted: &[usize],
+    k: usize,
+) -> Vec<ArrayViewMutD<'s, f64>> {
+    let mut found: Vec<(usize, ArrayViewMutD<'s, f64>)> = slots
+        .iter_mut()
+        .enumerate()
+        .filter(|(i, _)| wanted.contains(i))
+        .map(|(i, a)| (i, a.index_axis_mut(Axis(0), k)))
+        .collect();
+    wanted
+        .iter()
+        .map(|w| {
+            let at = found
+                .iter()
+                .position(|(i, _)| i == w)
+                .expect("distinct statistics");
+            found.swap_remove(at).1
+        })
+        .collect()
+}
+
+fn stat_slot(op: &Operand) -> usize {
+    match op {
+        Operand::Stat { slot, .. } => *slot,
+        other => unreachable!("a statistic, not {other:?}"),
+    }
+}
+
+fn vector_mut(a: ArrayViewMutD<'_, f64>) -> ndarray::ArrayViewMut1<'_, f64> {
+    a.into_dimensionality().expect("vector statistic")
+}
+
+fn matrix_mut(a: ArrayViewMutD<'_, f64>) -> ndarray::ArrayViewMut2<'_, f64> {
+    a.into_dimensionality().expect("matrix statistic")
+}
+
+fn number_mut(a: ArrayViewMutD<'_, f64>) -> &mut f64 {
+    a.into_dimensionality::<Ix0>()
+        .expect("scalar statistic")
+        .into_scalar()
+}
+
+/// Operand readers: the program's operands as views of the environment.
+impl PlanModel<'_> {
+    fn source<'s>(&self, env: &'s Env<'_>, src: Src) -> &'s DynParams {
+        match src {
+            Src::Cache => env.cache.map(|c| &c.params),
+            Src::Prev => env.prev,
+            Src::Next => env.next,
+            Src::Params => env.params,
+            Src::Centre => env.centre,
+        }
+        .expect("the program reads parameters its method has")
+    }
+
+    fn array<'s>(&'s self, env: &'s Env<'_>, op: &Operand) -> ArrayViewD<'s, f64> {
+        match op {
+            Operand::Param { src, var, at, .. } => {
+                let value = self
+                    .source(env, *src)
+                    .get(self.plan.name(*var))
+                    .expect("parameters are checked against the program");
+                match index(*at, env.k) {
+                    Some(k) => value.index_axis(Axis(0), k),
+                    None => value.view(),
+                }
+            }
+            Operand::Stat { slot, at, .. } => {
+                let all = &env.stats.expect("statistics").slots[*slot];
+                all.index_axis(Axis(0), index(*at, env.k).expect("a component"))
+            }
+            Operand::Pooled => env.pooled.as_ref().expect("pooled").0.view(),
+            other => unreachable!("not an array operand: {other:?}"),
+        }
+    }
+
+    fn number(&self, env: &Env<'_>, op: &Operand) -> f64 {
+        match op {
+            Operand::Count(at) => {
+                env.latent.expect("latent statistics").counts[index(*at, env.k).unwrap_or(0)]
+            }
+            Operand::RowCount => self.data.n_rows as f64,
+            Operand::Reg => env.reg,
+            Operand::PooledCount => env.pooled.as_ref().expect("pooled").1,
+            Operand::LogDetPrecision(post) => self.posterior(env, post).log_det_precision(),
+            _ => *self.array(env, op).first().expect("a number"),
+        }
+    }
+
+    fn vector<'s>(&'s self, env: &'s Env<'_>, op: &Operand) -> CowArray<'s, f64, Ix1> {
+        let rows = || env.rows.clone().expect("rows");
+        match op {
+            Operand::Param {
+                as_vector: true, ..
+            } => Array1::from_elem(1, self.number(env, op)).into(),
+            Operand::Isotropic(var, like) => {
+                linear::isotropic(self.number(env, var), self.vector(env, like).len()).into()
+            }
+            Operand::Rows => self.rows_column(env.block, &rows()).into(),
+            Operand::LogFactorialRows => self
+                .data
+                .item(self.plan.blocks[env.block].data)
+                .log_factorial
+                .as_ref()
+                .expect("count data has ln x!")
+                .slice(s![rows()])
+                .into(),
+            Operand::Resp => env
+                .resp
+                .as_ref()
+                .expect("responsibilities")
+                .column(env.k)
+                .into(),
+            Operand::DataMean => self.moments[env.block].0.view().into(),
+            Operand::LatentCounts => env.latent.expect("latent").counts.view().into(),
+            Operand::LatentInitial => env.latent.expect("latent").initial.view().into(),
+            Operand::Derived { .. } => match self.derived(env, op) {
+                (DerivedValue::Vector(v), _) => v.view().into(),
+                (DerivedValue::Matrix(m), Some(k)) => m.row(k).into(),
+                _ => unreachable!("a vector"),
+            },
+            _ => self
+                .array(env, op)
+                .into_dimensionality::<Ix1>()
+                .expect("a vector")
+                .into(),
+        }
+    }
+
+    fn matrix<'s>(&'s self, env: &'s Env<'_>, op: &Operand) -> ArrayView2<'s, f64> {
+        match op {
+            Operand::Rows => self.rows_matrix(env.block, env.rows.as_ref().expect("rows")),
+            Operand::DataScatter => self.scatters.get().expect("scatter")[env.block].view(),
+            Operand::LatentTransitions => env.latent.expect("latent").transitions.view(),
+            Operand::Derived { .. } => match self.derived(env, op) {
+                (DerivedValue::Matrix(m), None) => m.view(),
+                _ => unreachable!("a matrix"),
+            },
+            _ => self
+                .array(env, op)
+                .into_dimensionality::<Ix2>()
+                .expect("a matrix"),
+        }
+    }
+
+    /// A derived quantity, from the cache or from this call's locals, and the component.
+    fn derived<'s>(&self, env: &'s Env<'_>, op: &Operand) -> (&'s DerivedValue, Option<usize>) {
+        let Operand::Derived { id, src, at } = op else {
+            unreachable!("a derived operand")
+        };
+        let value = match src {
+            Src::Cache => &env.cache.expect("cache").derived[*id],
+            _ => {
+                &env.locals
+                    .iter()
+                    .find(|(i, s, _)| i == id && s == src)
+                    .expect("computed before use")
+                    .2
+            }
+        };
+        (value, index(*at, env.k))
+    }
+
+    fn cholesky<'s>(&self, env: &'s Env<'_>, op: &Operand) -> &'s Cholesky {
+        match self.derived(env, op) {
+            (DerivedValue::Cholesky(c), k) => &c[k.unwrap_or(0)],
+            _ => unreachable!("Cholesky factors"),
+        }
+    }
+
+    fn posterior<'s>(&self, env: &'s Env<'_>, op: &Operand) -> &'s FactorPosterior {
+        match self.derived(env, op) {
+            (DerivedValue::Posteriors(p), k) => &p[k.unwrap_or(0)],
+            _ => unreachable!("posteriors"),
+        }
+    }
+}
+
+/// The interpreter: one arm per kernel.
+impl PlanModel<'_> {
+    fn run(
+        &self,
+        call: &Call,
+        env: &Env<'_>,
+        out: Option<&mut ArrayViewMut2<'_, f64>>,
+        stats: Option<&mut ExecStats>,
+        ws: Option<&mut Workspace>,
+    ) -> Value {
+        use Kernel::*;
+        let a = &call.args;
+        let k = env.k;
+        let n = |i: usize| self.number(env, &a[i]);
+        let v = |i: usize| self.vector(env, &a[i]);
+        let m = |i: usize| self.matrix(env, &a[i]);
+        macro_rules! ws {
+            () => {
+                ws.expect("workspace")
+            };
+        }
+        macro_rules! col {
+            () => {
+                out.expect("log-joint").column_mut(k)
+            };
+        }
+        let number = Value::Number;
+        let array = |x: ArrayD<f64>| Value::Array(x);
+        match call.kernel {
+            AddLogWeights => {
+                add_log_weights(out.expect("log-joint").view_mut(), v(1).view());
+                number(0.0)
+            }
+            MvnFullAddLogDensity => {
+                gaussian::mvn_full_add_log_density(
+                    m(0),
+                    v(1).view(),
+                    self.cholesky(env, &a[2]),
+                    col!(),
+                    ws!(),
+                );
+                number(0.0)
+            }
+            MvnDiagAddLogDensity => {
+                gaussian::mvn_diag_add_log_density(m(0), v(1).view(), v(2).view(), col!());
+                number(0.0)
+            }
+            MvnSphericalAddLogDensity => {
+                gaussian::mvn_spherical_add_log_density(m(0), v(1).view(), n(2), col!());
+                number(0.0)
+            }
+            NormalAddLogDensity => {
+                gaussian::normal_add_log_density(v(0).view(), n(1), n(2), col!());
+                number(0.0)
+            }
+            PoissonAddLogDensity => {
+                discrete::poisson_add_log_density(v(0).view(), v(1).view(), n(2), col!());
+                number(0.0)
+            }
+            BernoulliAddLogDensity => {
+                discrete::bernoulli_add_log_density(m(0), v(1).view(), col!());
+                number(0.0)
+            }
+            CategoricalAddLogDensity => {
+                discrete::categorical_add_log_density(v(0).view(), v(1).view(), col!());
+                number(0.0)
+            }
+            FactorAddLogDensity => {
+                linear::factor_add_log_density(
+                    m(0),
+                    v(1).view(),
+                    self.posterior(env, &a[2]),
+                    col!(),
+                    ws!(),
+                );
+                number(0.0)
+            }
+            AccumulateScatter => {
+                let mut s = written(a, k, 3, stats.expect("statistics")).into_iter();
+                let (sum, scatter) = (s.next().expect("sum"), s.next().expect("scatter"));
+                gaussian::accumulate_scatter(
+                    m(0),
+                    v(1).view(),
+                    v(2).view(),
+                    vector_mut(sum),
+                    matrix_mut(scatter),
+                    ws!(),
+                );
+                number(0.0)
+            }
+            AccumulateDiag => {
+                let mut s = written(a, k, 3, stats.expect("statistics")).into_iter();
+                let (sum, sq) = (s.next().expect("sum"), s.next().expect("sumsq"));
+                gaussian::accumulate_diag(
+                    m(0),
+                    v(1).view(),
+                    v(2).view(),
+                    vector_mut(sum),
+                    vector_mut(sq),
+                );
+                number(0.0)
+            }
+            AccumulateScalar => {
+                let mut s = written(a, k, 3, stats.expect("statistics")).into_iter();
+                let (sum, sq) = (s.next().expect("sum"), s.next().expect("sumsq"));
+                gaussian::accumulate_scalar(
+                    v(0).view(),
+                    n(1),
+                    v(2).view(),
+                    number_mut(sum),
+                    number_mut(sq),
+                );
+                number(0.0)
+            }
+            AccumulateWeightedSum => {
+                let sum = written(a, k, 2, stats.expect("statistics")).remove(0);
+                discrete::accumulate_weighted_sum(v(0).view(), v(1).view(), number_mut(sum));
+                number(0.0)
+            }
+            AccumulateWeightedRows => {
+                let sum = written(a, k, 2, stats.expect("statistics")).remove(0);
+                discrete::accumulate_weighted_rows(m(0), v(1).view(), vector_mut(sum));
+                number(0.0)
+            }
+            AccumulateCategoryCounts => {
+                let counts = written(a, k, 2, stats.expect("statistics")).remove(0);
+                discrete::accumulate_category_counts(v(0).view(), v(1).view(), vector_mut(counts));
+                number(0.0)
+            }
+            AccumulateFactor => {
+                let [sum, sq, hs, cr, hh] =
+                    <[_; 5]>::try_from(written(a, k, 4, stats.expect("statistics")))
+                        .ok()
+                        .expect("five statistics");
+                linear::accumulate_factor(
+                    m(0),
+                    v(1).view(),
+                    v(2).view(),
+                    self.posterior(env, &a[3]),
+                    vector_mut(sum),
+                    vector_mut(sq),
+                    vector_mut(hs),
+                    matrix_mut(cr),
+                    matrix_mut(hh),
+                    ws!(),
+                );
+                number(0.0)
+            }
+            FactorSummaryStatistics => {
+                let [sum, sq, hs, cr, hh] =
+                    <[_; 5]>::try_from(written(a, k, 5, stats.expect("statistics")))
+                        .ok()
+                        .expect("five statistics");
+                number(linear::factor_summary_statistics(
+                    n(0),
+                    v(1).view(),
+                    m(2),
+                    v(3).view(),
+                    self.posterior(env, &a[4]),
+                    vector_mut(sum),
+                    vector_mut(sq),
+                    vector_mut(hs),
+                    matrix_mut(cr),
+                    matrix_mut(hh),
+                ))
+            }
+            SimplexFromCounts => array(discrete::simplex_from_counts(v(0).view()).into_dyn()),
+            TransitionsFromCounts => array(chain::transitions_from_counts(m(0), m(1)).into_dyn()),
+            MeanFromStats => {
+                array(gaussian::mean_from_stats(v(0).view(), v(1).view(), n(2)).into_dyn())
+            }
+            ScalarMeanFromStats => number(gaussian::scalar_mean_from_stats(n(0), n(1), n(2))),
+            LoadingsFromStats => array(
+                linear::loadings_from_stats(m(0), n(1), v(2).view(), v(3).view(), m(4), m(5))
+                    .into_dyn(),
+            ),
+            FactorMeanFromStats => array(
+                linear::factor_mean_from_stats(v(0).view(), v(1).view(), v(2).view(), n(3), m(4))
+                    .into_dyn(),
+            ),
+            ScatterAbout => array(
+                gaussian::scatter_about(v(0).view(), v(1).view(), m(2), n(3), v(4).view())
+                    .into_dyn(),
+            ),
+            DiagScatterAbout => array(
+                gaussian::diag_scatter_about(
+                    v(0).view(),
+                    v(1).view(),
+                    v(2).view(),
+                    n(3),
+                    v(4).view(),
+                )
+                .into_dyn(),
+            ),
+            ScalarScatterAbout => {
+                number(gaussian::scalar_scatter_about(n(0), n(1), n(2), n(3), n(4)))
+            }
+            FactorResidual => array(
+                linear::factor_residual(
+                    v(0).view(),
+                    v(1).view(),
+                    v(2).view(),
+                    v(3).view(),
+                    m(4),
+                    m(5),
+                    n(6),
+                    m(7),
+                    v(8).view(),
+                )
+                .into_dyn(),
+            ),
+            CovarianceFromScatter => {
+                array(gaussian::covariance_from_scatter(m(0), n(1), n(2)).into_dyn())
+            }
+            VariancesFromScatter => {
+                array(gaussian::variances_from_scatter(v(0).view(), n(1), n(2)).into_dyn())
+            }
+            VarianceFromScatter => number(gaussian::variance_from_scatter(n(0), n(1), n(2))),
+            RateFromStats => number(discrete::rate_from_stats(n(0), n(1))),
+            ProbsFromStats => array(discrete::probs_from_stats(v(0).view(), n(1)).into_dyn()),
+            CategoricalExpected => number(discrete::categorical_expected(v(0).view(), v(1).view())),
+            TransitionsExpected => number(chain::transitions_expected(m(0), m(1))),
+            MvnFullExpected => number(gaussian::mvn_full_expected(
+                n(0),
+                v(1).view(),
+                v(2).view(),
+                m(3),
+                v(4).view(),
+                self.cholesky(env, &a[5]),
+            )),
+            MvnDiagExpected => number(gaussian::mvn_diag_expected(
+                n(0),
+                v(1).view(),
+                v(2).view(),
+                v(3).view(),
+                v(4).view(),
+                v(5).view(),
+            )),
+            MvnSphericalExpected => number(gaussian::mvn_spherical_expected(
+                n(0),
+                v(1).view(),
+                v(2).view(),
+                v(3).view(),
+                v(4).view(),
+                n(5),
+            )),
+            NormalExpected => number(gaussian::normal_expected(
+                n(0),
+                n(1),
+                n(2),
+                n(3),
+                n(4),
+                n(5),
+            )),
+            PoissonExpected => number(discrete::poisson_expected(n(0), n(1), n(2))),
+            BernoulliExpected => {
+                number(discrete::bernoulli_expected(n(0), v(1).view(), v(2).view()))
+            }
+            FactorExpected => number(linear::factor_expected(
+                n(0),
+                v(1).view(),
+                v(2).view(),
+                v(3).view(),
+                v(4).view(),
+                m(5),
+                m(6),
+                m(7),
+                v(8).view(),
+                v(9).view(),
+                n(10),
+            )),
+        }
+    }
+
+    /// The value of one update for the components `ks` (one component, or all of them for
+    /// a shared parameter).
+    fn update_value(
+        &self,
+        step: &jensen_lang::program::UpdateStep,
+        env: &mut Env<'_>,
+        ks: Range<usize>,
+    ) -> ArrayD<f64> {
+        let value = match &step.value {
+            UpdateValue::Call(c) => {
+                env.k = ks.start;
+                self.run(c, env, None, None, None).into_array()
+            }
+            UpdateValue::Pooled { acc, terms, finish } => {
+                let shape: Vec<usize> = acc
+                    .dims()
+                    .into_iter()
+                    .map(|d| d.eval(&self.data.sizes))
+                    .collect();
+                let mut sum = ArrayD::zeros(IxDyn(&shape));
+                let mut count = 0.0;
+                for k in ks.clone() {
+                    env.k = k;
+                    let n = env.latent.expect("latent").counts[k];
+                    for t in terms {
+                        let v = match &t.value {
+                            TermValue::Operand(op) => self.array(env, op).to_owned(),
+                            TermValue::Call(c) => self.run(c, env, None, None, None).into_array(),
+                        };
+                        if t.sum_elements {
+                            *sum.first_mut().expect("a number") += v.sum();
+                            count += n * v.len() as f64;
+                        } else {
+                            sum += &v;
+                            count += n;
+                        }
+                    }
+                }
+                env.k = ks.start;
+                env.pooled = Some((sum, count));
+                let value = self.run(finish, env, None, None, None).into_array();
+                env.pooled = None;
+                value
+            }
+        };
+        if step.first_element {
+            DynParams::scalar(value[[0]])
+        } else {
+            value
+        }
+    }
+}
+
 impl MixtureModel for PlanModel<'_> {
     type Params = DynParams;
     type Cache = ExecCache;
@@ -444,47 +1032,15 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn prepare(&self, params: &DynParams) -> Result<ExecCache, NumericalIssue> {
-        let prior = self.latent_prior(params);
-        let log_prior = prior.map(|(p, _)| p.mapv(f64::ln));
-        let log_transition = prior.and_then(|(_, a)| a).map(|a| a.mapv(f64::ln));
-        let mut chol = Vec::new();
-        let mut log_probs = Vec::new();
-        let mut posts = Vec::new();
-        for b in &self.plan.blocks {
-            let mut factors = Vec::new();
-            let mut lp = None;
-            let mut post = Vec::new();
-            match b.kind {
-                BlockKind::LinearGaussian { loading, noise, .. } => {
-                    post = self.factor_posteriors(params, loading, noise)?
-                }
-                BlockKind::MvNormal {
-                    cov: Cov::Full(p), ..
-                } => factors = self.cholesky_factors(params, p)?,
-                BlockKind::Categorical { probs } => {
-                    let mut m = Array2::zeros((
-                        self.k,
-                        self.shape(probs.param).last().copied().unwrap_or(1),
-                    ));
-                    for k in 0..self.k {
-                        m.row_mut(k)
-                            .assign(&vec_of(params, probs, self.name(probs), k).mapv(f64::ln));
-                    }
-                    lp = Some(m);
-                }
-                _ => {}
-            }
-            chol.push(factors);
-            log_probs.push(lp);
-            posts.push(post);
-        }
+        let derived = self
+            .program
+            .derived
+            .iter()
+            .map(|d| self.derive(d.kind, params))
+            .collect::<Result<_, _>>()?;
         Ok(ExecCache {
             params: params.clone(),
-            log_prior,
-            log_transition,
-            chol,
-            log_probs,
-            posts,
+            derived,
         })
     }
 
@@ -495,111 +1051,31 @@ impl MixtureModel for PlanModel<'_> {
         mut out: ArrayViewMut2<'_, f64>,
         ws: &mut Workspace,
     ) {
-        let p = &cache.params;
-        if let (Some(log_w), None) = (&cache.log_prior, &cache.log_transition) {
-            add_log_weights(out.view_mut(), log_w.view());
+        let mut env = Env {
+            cache: Some(cache),
+            rows: Some(rows),
+            ..Env::default()
+        };
+        if let Some(prior) = &self.program.log_prior {
+            self.run(prior, &env, Some(&mut out), None, None);
         }
-        for (bi, b) in self.plan.blocks.iter().enumerate() {
+        for block in &self.program.blocks {
+            env.block = block.block;
             for k in 0..self.k {
-                let col = out.column_mut(k);
-                match b.kind {
-                    BlockKind::MvNormal { mean, cov } => {
-                        let x = self.x(bi, &rows);
-                        let m = vec_of(p, mean, self.name(mean), k);
-                        match cov {
-                            Cov::Full(c) => {
-                                let f = &cache.chol[bi][if c.per_component { k } else { 0 }];
-                                gaussian::mvn_full_add_log_density(x, m, f, col, ws)
-                            }
-                            Cov::Diag(c) => gaussian::mvn_diag_add_log_density(
-                                x,
-                                m,
-                                vec_of(p, c, self.name(c), k),
-                                col,
-                            ),
-                            Cov::Spherical(c) => gaussian::mvn_spherical_add_log_density(
-                                x,
-                                m,
-                                scalar_of(p, c, self.name(c), k),
-                                col,
-                            ),
-                        }
-                    }
-                    BlockKind::Normal { mean, var } => gaussian::normal_add_log_density(
-                        self.x_col(bi, &rows),
-                        scalar_of(p, mean, self.name(mean), k),
-                        scalar_of(p, var, self.name(var), k),
-                        col,
-                    ),
-                    BlockKind::Poisson { rate } => {
-                        let lf = self
-                            .data
-                            .item(b.data)
-                            .log_factorial
-                            .as_ref()
-                            .expect("count data has ln x!");
-                        discrete::poisson_add_log_density(
-                            self.x_col(bi, &rows),
-                            lf.slice(s![rows.clone()]),
-                            scalar_of(p, rate, self.name(rate), k),
-                            col,
-                        )
-                    }
-                    BlockKind::Bernoulli { prob } => discrete::bernoulli_add_log_density(
-                        self.x(bi, &rows),
-                        vec_or_scalar(p, prob, self.name(prob), k).view(),
-                        col,
-                    ),
-                    BlockKind::Categorical { .. } => discrete::categorical_add_log_density(
-                        self.x_col(bi, &rows),
-                        cache.log_probs[bi].as_ref().expect("prepared").row(k),
-                        col,
-                    ),
-                    BlockKind::LinearGaussian { mean, .. } => linear::factor_add_log_density(
-                        self.x(bi, &rows),
-                        vec_of(p, mean, self.name(mean), k),
-                        &cache.posts[bi][k],
-                        col,
-                        ws,
-                    ),
-                }
+                env.k = k;
+                self.run(&block.log_density, &env, Some(&mut out), None, Some(ws));
             }
         }
     }
 
     fn zero_stats(&self) -> ExecStats {
-        let blocks = self
-            .plan
-            .blocks
+        let slots = self
+            .program
+            .stats
             .iter()
-            .map(|b| {
-                let d = self.data.item(b.data).values.ncols();
-                let l = self.plan.continuous.map_or(0, |c| self.data.sizes[c.dim]);
-                let scalar = matches!(b.kind, BlockKind::Normal { .. } | BlockKind::Poisson { .. });
-                b.kind
-                    .stats()
-                    .iter()
-                    .map(|s| {
-                        let shape: Vec<usize> = match s {
-                            StatKind::Scatter => vec![self.k, d, d],
-                            StatKind::LatentSum => vec![self.k, l],
-                            StatKind::Cross => vec![self.k, l, d],
-                            StatKind::LatentScatter => vec![self.k, l, l],
-                            StatKind::Counts => {
-                                let BlockKind::Categorical { probs } = b.kind else {
-                                    unreachable!("counts are categorical")
-                                };
-                                vec![self.k, *self.shape(probs.param).last().expect("simplex")]
-                            }
-                            _ if scalar => vec![self.k],
-                            _ => vec![self.k, d],
-                        };
-                        ArrayD::zeros(IxDyn(&shape))
-                    })
-                    .collect()
-            })
+            .map(|s| ArrayD::zeros(IxDyn(&self.program.stat_shape(s, &self.data.sizes))))
             .collect();
-        ExecStats { blocks }
+        ExecStats { slots }
     }
 
     fn accumulate(
@@ -610,135 +1086,49 @@ impl MixtureModel for PlanModel<'_> {
         stats: &mut ExecStats,
         ws: &mut Workspace,
     ) {
-        let p = &cache.params;
-        for (bi, b) in self.plan.blocks.iter().enumerate() {
-            let st = &mut stats.blocks[bi];
+        let mut env = Env {
+            cache: Some(cache),
+            rows: Some(rows),
+            resp: Some(resp.view()),
+            ..Env::default()
+        };
+        for block in &self.program.blocks {
+            env.block = block.block;
             for k in 0..self.k {
-                let r = resp.column(k);
-                match b.kind {
-                    BlockKind::MvNormal { mean, cov } => {
-                        let x = self.x(bi, &rows);
-                        let c = vec_of(p, mean, self.name(mean), k);
-                        let (first, rest) = st.split_at_mut(1);
-                        let sum = first[0]
-                            .index_axis_mut(Axis(0), k)
-                            .into_dimensionality::<Ix1>()
-                            .expect("sum");
-                        let second = rest[0].index_axis_mut(Axis(0), k);
-                        match cov {
-                            Cov::Full(_) => gaussian::accumulate_scatter(
-                                x,
-                                c,
-                                r,
-                                sum,
-                                second.into_dimensionality::<Ix2>().expect("scatter"),
-                                ws,
-                            ),
-                            _ => gaussian::accumulate_diag(
-                                x,
-                                c,
-                                r,
-                                sum,
-                                second.into_dimensionality::<Ix1>().expect("sumsq"),
-                            ),
-                        }
-                    }
-                    BlockKind::Normal { mean, .. } => {
-                        let c = scalar_of(p, mean, self.name(mean), k);
-                        let (first, rest) = st.split_at_mut(1);
-                        gaussian::accumulate_scalar(
-                            self.x_col(bi, &rows),
-                            c,
-                            r,
-                            &mut first[0][[k]],
-                            &mut rest[0][[k]],
-                        );
-                    }
-                    BlockKind::Poisson { .. } => {
-                        discrete::accumulate_weighted_sum(self.x_col(bi, &rows), r, &mut st[0][[k]])
-                    }
-                    BlockKind::Bernoulli { .. } => discrete::accumulate_weighted_rows(
-                        self.x(bi, &rows),
-                        r,
-                        st[0]
-                            .index_axis_mut(Axis(0), k)
-                            .into_dimensionality::<Ix1>()
-                            .expect("sum"),
-                    ),
-                    BlockKind::Categorical { .. } => discrete::accumulate_category_counts(
-                        self.x_col(bi, &rows),
-                        r,
-                        st[0]
-                            .index_axis_mut(Axis(0), k)
-                            .into_dimensionality::<Ix1>()
-                            .expect("counts"),
-                    ),
-                    BlockKind::LinearGaussian { mean, .. } => {
-                        let [sum, sq, h_sum, cross, h_scatter] = &mut st[..] else {
-                            unreachable!("five statistics")
-                        };
-                        let (sum, sq, h_sum) =
-                            (slot_mut(sum, k), slot_mut(sq, k), slot_mut(h_sum, k));
-                        linear::accumulate_factor(
-                            self.x(bi, &rows),
-                            vec_of(p, mean, self.name(mean), k),
-                            r,
-                            &cache.posts[bi][k],
-                            sum,
-                            sq,
-                            h_sum,
-                            slot_mut(cross, k),
-                            slot_mut(h_scatter, k),
-                            ws,
-                        )
-                    }
-                }
+                env.k = k;
+                self.run(&block.accumulate, &env, None, Some(stats), Some(ws));
             }
         }
     }
 
     fn e_step_from_summaries(&self, cache: &ExecCache) -> Option<(ExecStats, f64)> {
-        if !self.summarised {
-            return None;
-        }
-        let scatters = self.scatters.get_or_init(|| {
+        let calls = self.program.summary.as_ref().filter(|_| self.summarised)?;
+        self.scatters.get_or_init(|| {
             self.plan
                 .blocks
                 .iter()
                 .map(|b| moments::scatter(self.data.item(b.data).values.view()))
                 .collect()
         });
-        let p = &cache.params;
         let mut stats = self.zero_stats();
         let mut loglik = 0.0;
-        for (bi, b) in self.plan.blocks.iter().enumerate() {
-            let BlockKind::LinearGaussian { mean, .. } = b.kind else {
-                unreachable!("summarised models have only linear-Gaussian blocks")
-            };
-            let [sum, sq, h_sum, cross, h_scatter] = &mut stats.blocks[bi][..] else {
-                unreachable!("five statistics")
-            };
-            loglik += linear::factor_summary_statistics(
-                self.data.n_rows as f64,
-                self.moments[bi].0.view(),
-                scatters[bi].view(),
-                vec_of(p, mean, self.name(mean), 0),
-                &cache.posts[bi][0],
-                slot_mut(sum, 0),
-                slot_mut(sq, 0),
-                slot_mut(h_sum, 0),
-                slot_mut(cross, 0),
-                slot_mut(h_scatter, 0),
-            );
+        let mut env = Env {
+            cache: Some(cache),
+            ..Env::default()
+        };
+        for (b, c) in calls.iter().enumerate() {
+            env.block = b;
+            match self.run(c, &env, None, Some(&mut stats), None) {
+                Value::Number(v) => loglik += v,
+                Value::Array(_) => unreachable!("a log-likelihood"),
+            }
         }
         Some((stats, loglik))
     }
 
     fn merge(&self, into: &mut ExecStats, other: &ExecStats) {
-        for (a, b) in into.blocks.iter_mut().zip(&other.blocks) {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
-            }
+        for (a, b) in into.slots.iter_mut().zip(&other.slots) {
+            *a += b;
         }
     }
 
@@ -749,161 +1139,30 @@ impl MixtureModel for PlanModel<'_> {
         prev: &DynParams,
         config: &MStepConfig,
     ) -> Result<DynParams, NumericalIssue> {
-        let counts = latent.counts.view();
         let mut next = prev.clone();
-        // Loadings first, then the means (which use the new loadings): the scale updates
-        // take the residuals about the new means.
-        let mut order: Vec<_> = self.plan.updates.iter().collect();
-        order.sort_by_key(|u| match u.rule {
-            Rule::Loadings => 0,
-            Rule::Mean | Rule::FactorMean => 1,
-            _ => 2,
-        });
-        for u in order {
-            let name = self.plan.name(u.param).to_string();
-            match u.rule {
-                Rule::InitialProbs => {
-                    let p0 = discrete::simplex_from_counts(latent.initial.view());
-                    next.insert(&name, p0.into_dyn());
-                    continue;
-                }
-                Rule::Transitions => {
-                    let a = chain::transitions_from_counts(
-                        latent.transitions.view(),
-                        self.matrix(prev, u.param),
-                    );
-                    next.insert(&name, a.into_dyn());
-                    continue;
-                }
-                _ => {}
-            }
-            let per_k = self.plan.model.vars[u.param].plates.len() == 1;
-            let comps: Vec<Vec<usize>> = if per_k {
-                (0..self.k).map(|k| vec![k]).collect()
-            } else {
-                vec![(0..self.k).collect()]
-            };
-            let mut value = next.get(&name).expect("parameter").clone();
-            for (slot, ks) in comps.iter().enumerate() {
-                let new: ArrayD<f64> = match u.rule {
-                    Rule::Weights => discrete::simplex_from_counts(counts).into_dyn(),
-                    Rule::Loadings | Rule::FactorMean => {
-                        // One source and one component per slot, by derivation.
-                        let b = u.sources[0];
-                        let BlockKind::LinearGaussian { loading, .. } = self.plan.blocks[b].kind
-                        else {
-                            unreachable!("loadings and offsets belong to linear-Gaussian blocks")
-                        };
-                        let k = ks[0];
-                        let st = LinearStats::of(&stats.blocks[b], k);
-                        if u.rule == Rule::Loadings {
-                            linear::loadings_from_stats(
-                                self.loading_of(prev, loading, k),
-                                counts[k],
-                                st.sum,
-                                st.h_sum,
-                                st.cross,
-                                st.h_scatter,
-                            )
-                            .into_dyn()
-                        } else {
-                            linear::factor_mean_from_stats(
-                                part(prev, &name, per_k, slot)
-                                    .into_dimensionality()
-                                    .expect("vector"),
-                                st.sum,
-                                st.h_sum,
-                                counts[k],
-                                self.loading_of(&next, loading, k),
-                            )
-                            .into_dyn()
-                        }
-                    }
-                    Rule::InitialProbs | Rule::Transitions => unreachable!("handled above"),
-                    Rule::Mean => {
-                        let centre = part(prev, &name, per_k, slot);
-                        let mut sum = ArrayD::zeros(centre.raw_dim());
-                        let mut n = 0.0;
-                        for &k in ks {
-                            for &b in &u.sources {
-                                sum += &stats.blocks[b][0].index_axis(Axis(0), k);
-                                n += counts[k];
-                            }
-                        }
-                        if centre.ndim() == 0 {
-                            DynParams::scalar(gaussian::scalar_mean_from_stats(
-                                centre[[]],
-                                sum[[]],
-                                n,
-                            ))
-                        } else {
-                            gaussian::mean_from_stats(
-                                centre.into_dimensionality().expect("vector"),
-                                sum.view().into_dimensionality().expect("vector"),
-                                n,
-                            )
-                            .into_dyn()
-                        }
-                    }
-                    Rule::Covariance | Rule::DiagonalVariances | Rule::Variance => self
-                        .scale_update(
-                            u.rule,
-                            &u.sources,
-                            ks,
-                            stats,
-                            counts,
-                            prev,
-                            &next,
-                            config.reg_covar,
-                        ),
-                    Rule::Rate | Rule::Probability => {
-                        let shape = &stats.blocks[u.sources[0]][0].shape()[1..];
-                        let mut sum = ArrayD::zeros(IxDyn(shape));
-                        let mut n = 0.0;
-                        for &k in ks {
-                            for &b in &u.sources {
-                                sum += &stats.blocks[b][0].index_axis(Axis(0), k);
-                                n += counts[k];
-                            }
-                        }
-                        if u.rule == Rule::Rate {
-                            DynParams::scalar(discrete::rate_from_stats(sum[[]], n))
-                        } else if sum.ndim() == 0 {
-                            DynParams::scalar(
-                                discrete::probs_from_stats(
-                                    sum.into_shape_with_order(1).expect("scalar").view(),
-                                    n,
-                                )[0],
-                            )
-                        } else {
-                            discrete::probs_from_stats(
-                                sum.into_dimensionality::<Ix1>().expect("vector").view(),
-                                n,
-                            )
-                            .into_dyn()
-                        }
-                    }
-                    Rule::Probabilities => {
-                        let shape = &stats.blocks[u.sources[0]][0].shape()[1..];
-                        let mut total = Array1::zeros(shape[0]);
-                        for &k in ks {
-                            for &b in &u.sources {
-                                total += &stats.blocks[b][0]
-                                    .index_axis(Axis(0), k)
-                                    .into_dimensionality::<Ix1>()
-                                    .expect("counts");
-                            }
-                        }
-                        discrete::simplex_from_counts(total.view()).into_dyn()
-                    }
+        for step in &self.program.m_step {
+            let slot = &self.program.params[step.param];
+            let value = {
+                let mut env = Env {
+                    stats: Some(stats),
+                    latent: Some(latent),
+                    prev: Some(prev),
+                    next: Some(&next),
+                    reg: config.reg_covar,
+                    ..Env::default()
                 };
-                if per_k && u.rule != Rule::Weights {
-                    value.index_axis_mut(Axis(0), slot).assign(&new);
+                if step.per_component {
+                    let mut value = next.get(&slot.name).expect("parameter").clone();
+                    for k in 0..self.k {
+                        let new = self.update_value(step, &mut env, k..k + 1);
+                        value.index_axis_mut(Axis(0), k).assign(&new);
+                    }
+                    value
                 } else {
-                    value = new;
+                    self.update_value(step, &mut env, 0..self.k)
                 }
-            }
-            next.insert(&name, value);
+            };
+            next.insert(&slot.name, value);
         }
         Ok(next)
     }
@@ -915,110 +1174,37 @@ impl MixtureModel for PlanModel<'_> {
         centre: &DynParams,
         params: &DynParams,
     ) -> Result<f64, NumericalIssue> {
-        let counts = latent.counts.view();
-        let mut total = match self.latent_prior(params) {
-            Some((w, None)) => discrete::categorical_expected(counts, w),
-            Some((p0, Some(a))) => {
-                discrete::categorical_expected(latent.initial.view(), p0)
-                    + chain::transitions_expected(latent.transitions.view(), a)
-            }
-            None => 0.0,
+        let mut env = Env {
+            stats: Some(stats),
+            latent: Some(latent),
+            params: Some(params),
+            centre: Some(centre),
+            ..Env::default()
         };
-        for (bi, b) in self.plan.blocks.iter().enumerate() {
-            let st = &stats.blocks[bi];
-            let chol: Vec<Cholesky> = match b.kind {
-                BlockKind::MvNormal {
-                    cov: Cov::Full(c), ..
-                } => self.cholesky_factors(params, c)?,
-                _ => Vec::new(),
-            };
-            if let BlockKind::LinearGaussian {
-                loading,
-                mean,
-                noise,
-            } = b.kind
-            {
-                let centre_post = self.factor_posteriors(centre, loading, noise)?;
-                for k in 0..self.k {
-                    let s = LinearStats::of(st, k);
-                    let m = vec_of(params, mean, self.name(mean), k);
-                    total += linear::factor_expected(
-                        counts[k],
-                        vec_of(centre, mean, self.name(mean), k),
-                        s.sum,
-                        s.sq,
-                        s.h_sum,
-                        s.cross,
-                        s.h_scatter,
-                        self.loading_of(params, loading, k),
-                        m,
-                        self.noise_diag(params, noise, m.len(), k).view(),
-                        centre_post[k].log_det_precision(),
-                    );
-                }
-                continue;
+        let mut total = 0.0;
+        for c in &self.program.expected_prior {
+            if let Value::Number(v) = self.run(c, &env, None, None, None) {
+                total += v;
             }
-            total += self.log_factorial_total[bi];
+        }
+        for block in &self.program.blocks {
+            env.block = block.block;
+            env.locals = block
+                .expected_locals
+                .iter()
+                .map(|&(id, src)| {
+                    let at = if src == Src::Centre { centre } else { params };
+                    Ok((id, src, self.derive(self.program.derived[id].kind, at)?))
+                })
+                .collect::<Result<_, NumericalIssue>>()?;
+            if block.log_factorial {
+                total += self.log_factorial_total[block.block];
+            }
             for k in 0..self.k {
-                let n = counts[k];
-                let s0 = st[0].index_axis(Axis(0), k);
-                total += match b.kind {
-                    BlockKind::MvNormal { mean, cov } => {
-                        let c = vec_of(centre, mean, self.name(mean), k);
-                        let m = vec_of(params, mean, self.name(mean), k);
-                        let sum = s0.into_dimensionality::<Ix1>().expect("sum");
-                        let s1 = st[1].index_axis(Axis(0), k);
-                        match cov {
-                            Cov::Full(cv) => gaussian::mvn_full_expected(
-                                n,
-                                c,
-                                sum,
-                                s1.into_dimensionality().expect("scatter"),
-                                m,
-                                &chol[if cv.per_component { k } else { 0 }],
-                            ),
-                            Cov::Diag(cv) => gaussian::mvn_diag_expected(
-                                n,
-                                c,
-                                sum,
-                                s1.into_dimensionality().expect("sumsq"),
-                                m,
-                                vec_of(params, cv, self.name(cv), k),
-                            ),
-                            Cov::Spherical(cv) => gaussian::mvn_spherical_expected(
-                                n,
-                                c,
-                                sum,
-                                s1.into_dimensionality().expect("sumsq"),
-                                m,
-                                scalar_of(params, cv, self.name(cv), k),
-                            ),
-                        }
-                    }
-                    BlockKind::Normal { mean, var } => gaussian::normal_expected(
-                        n,
-                        scalar_of(centre, mean, self.name(mean), k),
-                        s0[[]],
-                        st[1][[k]],
-                        scalar_of(params, mean, self.name(mean), k),
-                        scalar_of(params, var, self.name(var), k),
-                    ),
-                    BlockKind::Poisson { rate } => discrete::poisson_expected(
-                        n,
-                        s0[[]],
-                        scalar_of(params, rate, self.name(rate), k),
-                    ),
-                    BlockKind::Bernoulli { prob } => discrete::bernoulli_expected(
-                        n,
-                        s0.into_dimensionality().expect("sum"),
-                        vec_or_scalar(params, prob, self.name(prob), k).view(),
-                    ),
-                    BlockKind::Categorical { probs } => discrete::categorical_expected(
-                        s0.into_dimensionality().expect("counts"),
-                        vec_of(params, probs, self.name(probs), k),
-                    ),
-                    BlockKind::LinearGaussian { .. } => unreachable!("handled above"),
-                };
+                env.k = k;
+                if let Value::Number(v) = self.run(&block.expected, &env, None, None, None) {
+                    total += v;
+                }
             }
         }
         Ok(total)
@@ -1029,11 +1215,27 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn free_parameters(&self) -> usize {
-        self.plan
+        self.program
             .free_parameters(&self.data.sizes)
             .iter()
             .map(|(_, n)| n)
             .sum()
+    }
+
+    fn chain_prior<'c>(&self, cache: &'c ExecCache) -> Option<ChainPrior<'c>> {
+        let (p0, a) = self.plan.chain()?;
+        let find = |kind| self.program.derived.iter().position(|d| d.kind == kind);
+        let (i, t) = (
+            find(DerivedKind::LogVector(p0))?,
+            find(DerivedKind::LogMatrix(a))?,
+        );
+        match (&cache.derived[i], &cache.derived[t]) {
+            (DerivedValue::Vector(p0), DerivedValue::Matrix(a)) => Some(ChainPrior {
+                log_initial: p0.view(),
+                log_transition: a.view(),
+            }),
+            _ => None,
+        }
     }
 
     fn neutral_params(&self) -> DynParams {
@@ -1133,16 +1335,6 @@ impl MixtureModel for PlanModel<'_> {
             .then_some(self.data.sequences.as_slice())
     }
 
-    fn chain_prior<'c>(&self, cache: &'c ExecCache) -> Option<ChainPrior<'c>> {
-        match (&cache.log_prior, &cache.log_transition) {
-            (Some(p0), Some(a)) => Some(ChainPrior {
-                log_initial: p0.view(),
-                log_transition: a.view(),
-            }),
-            _ => None,
-        }
-    }
-
     fn reseed(&self, params: &mut DynParams, k: usize, row: usize) {
         for u in &self.plan.updates {
             let var = &self.plan.model.vars[u.param];
@@ -1164,8 +1356,8 @@ impl MixtureModel for PlanModel<'_> {
             }
             if u.rule == Rule::Transitions {
                 let (p0_id, _) = self.plan.chain().expect("a chain");
-                let mut p0 = self.vector(params, p0_id).to_owned();
-                let mut a = self.matrix(params, u.param).to_owned();
+                let mut p0 = param_view::<Ix1>(params, self.plan.name(p0_id)).to_owned();
+                let mut a = param_view::<Ix2>(params, self.plan.name(u.param)).to_owned();
                 chain::reseed_state(&mut p0, &mut a, k, self.n_rows());
                 params.insert(self.plan.name(p0_id), p0.into_dyn());
                 params.insert(&name, a.into_dyn());
@@ -1212,190 +1404,6 @@ impl MixtureModel for PlanModel<'_> {
                 .expect("parameter")
                 .index_axis_mut(Axis(0), k)
                 .assign(&new);
-        }
-    }
-}
-
-/// A Bernoulli probability argument as a vector (a scalar `prob` becomes length one).
-fn vec_or_scalar(params: &DynParams, p: PRef, name: &str, k: usize) -> Array1<f64> {
-    let v = part(params, name, p.per_component, k);
-    Array1::from_iter(v.iter().copied())
-}
-
-/// Pools a diagonal scatter `a` over `n` weighted rows into a diagonal-variance update, or
-/// into a single variance (`Rule::Variance`, which counts every coordinate).
-fn add_diagonal(
-    rule: Rule,
-    a: Array1<f64>,
-    n: f64,
-    diag: &mut Option<Array1<f64>>,
-    scalar: &mut f64,
-    count: &mut f64,
-) {
-    if rule == Rule::Variance {
-        *scalar += a.sum();
-        *count += n * a.len() as f64;
-    } else {
-        *diag = Some(match diag.take() {
-            Some(acc) => acc + a,
-            None => a,
-        });
-        *count += n;
-    }
-}
-
-/// Component `k` of a statistic, as a mutable view of the statistic's dimension.
-fn slot_mut<D: ndarray::Dimension>(
-    a: &mut ArrayD<f64>,
-    k: usize,
-) -> ndarray::ArrayViewMut<'_, f64, D> {
-    a.index_axis_mut(Axis(0), k)
-        .into_dimensionality::<D>()
-        .expect("statistic of the planned shape")
-}
-
-/// Views of component `k` of a linear-Gaussian block's statistics.
-struct LinearStats<'s> {
-    sum: ArrayView1<'s, f64>,
-    sq: ArrayView1<'s, f64>,
-    h_sum: ArrayView1<'s, f64>,
-    cross: ArrayView2<'s, f64>,
-    h_scatter: ArrayView2<'s, f64>,
-}
-
-impl<'s> LinearStats<'s> {
-    fn of(st: &'s [ArrayD<f64>], k: usize) -> Self {
-        let vector = |a: &'s ArrayD<f64>| {
-            a.index_axis(Axis(0), k)
-                .into_dimensionality::<Ix1>()
-                .expect("vector statistic")
-        };
-        let matrix = |a: &'s ArrayD<f64>| {
-            a.index_axis(Axis(0), k)
-                .into_dimensionality::<Ix2>()
-                .expect("matrix statistic")
-        };
-        Self {
-            sum: vector(&st[0]),
-            sq: vector(&st[1]),
-            h_sum: vector(&st[2]),
-            cross: matrix(&st[3]),
-            h_scatter: matrix(&st[4]),
-        }
-    }
-}
-
-impl ExecStats {
-    /// The statistics of block `b`.
-    pub fn block(&self, b: usize) -> &[ArrayD<f64>] {
-        &self.blocks[b]
-    }
-}
-
-impl ExecCache {
-    /// The parameters this cache was prepared from.
-    pub fn params(&self) -> &DynParams {
-        &self.params
-    }
-}
-
-impl PlanModel<'_> {
-    fn scale_update(
-        &self,
-        rule: Rule,
-        sources: &[usize],
-        ks: &[usize],
-        stats: &ExecStats,
-        counts: ArrayView1<'_, f64>,
-        prev: &DynParams,
-        next: &DynParams,
-        reg: f64,
-    ) -> ArrayD<f64> {
-        let mut full: Option<Array2<f64>> = None;
-        let mut diag: Option<Array1<f64>> = None;
-        let mut scalar = 0.0;
-        let mut count = 0.0;
-        for &k in ks {
-            for &b in sources {
-                let st = &stats.blocks[b];
-                let n = counts[k];
-                if let BlockKind::LinearGaussian { loading, mean, .. } = self.plan.blocks[b].kind {
-                    let s = LinearStats::of(st, k);
-                    let a = linear::factor_residual(
-                        vec_of(prev, mean, self.name(mean), k),
-                        s.sum,
-                        s.sq,
-                        s.h_sum,
-                        s.cross,
-                        s.h_scatter,
-                        n,
-                        self.loading_of(next, loading, k),
-                        vec_of(next, mean, self.name(mean), k),
-                    );
-                    add_diagonal(rule, a, n, &mut diag, &mut scalar, &mut count);
-                    continue;
-                }
-                let (BlockKind::MvNormal { mean, .. } | BlockKind::Normal { mean, .. }) =
-                    self.plan.blocks[b].kind
-                else {
-                    unreachable!("scales belong to Gaussian blocks")
-                };
-                if let BlockKind::Normal { .. } = self.plan.blocks[b].kind {
-                    scalar += gaussian::scalar_scatter_about(
-                        scalar_of(prev, mean, self.name(mean), k),
-                        st[0][[k]],
-                        st[1][[k]],
-                        n,
-                        scalar_of(next, mean, self.name(mean), k),
-                    );
-                    count += n;
-                    continue;
-                }
-                let c = vec_of(prev, mean, self.name(mean), k);
-                let m = vec_of(next, mean, self.name(mean), k);
-                let sum = st[0]
-                    .index_axis(Axis(0), k)
-                    .into_dimensionality::<Ix1>()
-                    .expect("sum");
-                let s1 = st[1].index_axis(Axis(0), k);
-                match rule {
-                    Rule::Covariance => {
-                        let a = gaussian::scatter_about(
-                            c,
-                            sum,
-                            s1.into_dimensionality().expect("scatter"),
-                            n,
-                            m,
-                        );
-                        full = Some(match full {
-                            Some(acc) => acc + a,
-                            None => a,
-                        });
-                        count += n;
-                    }
-                    _ => {
-                        let a = gaussian::diag_scatter_about(
-                            c,
-                            sum,
-                            s1.into_dimensionality().expect("sumsq"),
-                            n,
-                            m,
-                        );
-                        add_diagonal(rule, a, n, &mut diag, &mut scalar, &mut count);
-                    }
-                }
-            }
-        }
-        match rule {
-            Rule::Covariance => {
-                gaussian::covariance_from_scatter(full.expect("one source").view(), count, reg)
-                    .into_dyn()
-            }
-            Rule::DiagonalVariances => {
-                gaussian::variances_from_scatter(diag.expect("one source").view(), count, reg)
-                    .into_dyn()
-            }
-            _ => DynParams::scalar(gaussian::variance_from_scatter(scalar, count, reg)),
         }
     }
 }

@@ -1,0 +1,1321 @@
+//! The lowered program: the one place where a derived model's meaning is decided.
+//!
+//! [`Program::lower`] turns a [`Plan`] into explicit steps: the layout of the parameters,
+//! statistics and per-iteration caches (with shapes in terms of the index sets), and for
+//! every method of an EM model the list of runtime-kernel calls with their operands — which
+//! component each operand is read at, which statistics pool into which update, the M-step
+//! already in execution order, and the free-parameter count as a size expression.
+//!
+//! The back-ends never walk [`BlockKind`] or [`Rule`] to decide what to call: the generated
+//! Rust *prints* these steps (`jensen-codegen`), the executor *interprets* them (`jensen`'s
+//! `PlanModel`, one arm per [`Kernel`]) and `jensen explain` takes its order, pooling and
+//! free-parameter formula from them. A family is added by one arm of
+//! [`Program::lower_block`] and its kernels.
+
+use serde::Serialize;
+
+use crate::ir::{ElemType, SetId, SetSize, VarId};
+use crate::plan::{BlockKind, Cov, Latent, PRef, Plan, Rule, StatKind};
+
+/// The lowered program of a model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Program {
+    /// The set of the discrete latent's values (`None`: one component).
+    pub components: Option<SetId>,
+    /// Every parameter, in declaration order.
+    pub params: Vec<ParamSlot>,
+    /// Every statistic, block by block (each with a leading component axis).
+    pub stats: Vec<StatSlot>,
+    /// Quantities derived from the parameters once per iteration (the cache).
+    pub derived: Vec<Derived>,
+    /// The latent's prior in the log-joint (`None` for a chain or a single component, whose
+    /// prior enters through the forward–backward recursions or not at all).
+    pub log_prior: Option<Call>,
+    /// The latent's prior terms of the expected complete-data log-likelihood.
+    pub expected_prior: Vec<Call>,
+    /// The emission blocks, in statement order.
+    pub blocks: Vec<BlockProgram>,
+    /// The E-step from the data's mean and scatter, when the model allows it (one component,
+    /// only linear-Gaussian blocks): one call per block, each returning its log-likelihood.
+    pub summary: Option<Vec<Call>>,
+    /// The M-step, in execution order.
+    pub m_step: Vec<UpdateStep>,
+}
+
+/// A parameter's storage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParamSlot {
+    /// The parameter.
+    pub var: VarId,
+    /// Its name.
+    pub name: String,
+    /// Whether it has a leading component axis (`mu[K]`).
+    pub per_component: bool,
+    /// The shape of one component's value (or of the whole, when shared).
+    pub elem: Elem,
+    /// The free parameters it contributes.
+    pub free: Size,
+    /// Its update rule.
+    pub rule: Rule,
+}
+
+/// The shape of a value: a scalar, a vector or a matrix, with sizes from the index sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Elem {
+    /// A number.
+    Scalar,
+    /// A vector of this length.
+    Vector(Dim),
+    /// A matrix of these rows and columns.
+    Matrix(Dim, Dim),
+}
+
+impl Elem {
+    /// Number of axes.
+    pub fn ndim(self) -> usize {
+        match self {
+            Elem::Scalar => 0,
+            Elem::Vector(_) => 1,
+            Elem::Matrix(..) => 2,
+        }
+    }
+
+    /// The dimensions.
+    pub fn dims(self) -> Vec<Dim> {
+        match self {
+            Elem::Scalar => Vec::new(),
+            Elem::Vector(d) => vec![d],
+            Elem::Matrix(r, c) => vec![r, c],
+        }
+    }
+}
+
+/// One dimension: the size of an index set, or a literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Dim {
+    /// The size of a set.
+    Set(SetId),
+    /// A fixed size.
+    Lit(usize),
+}
+
+impl Dim {
+    /// The size, given the resolved set sizes.
+    pub fn eval(self, sizes: &[usize]) -> usize {
+        match self {
+            Dim::Set(s) => sizes[s],
+            Dim::Lit(n) => n,
+        }
+    }
+}
+
+/// A size expression over the index sets (free-parameter counts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Size {
+    /// A dimension.
+    Dim(Dim),
+    /// A product.
+    Mul(Box<Size>, Box<Size>),
+    /// A sum.
+    Add(Box<Size>, Box<Size>),
+    /// A difference, floored at zero.
+    Sub(Box<Size>, Box<Size>),
+    /// Integer division by a constant.
+    Div(Box<Size>, usize),
+    /// The smaller of two.
+    Min(Box<Size>, Box<Size>),
+}
+
+impl Size {
+    fn lit(n: usize) -> Size {
+        Size::Dim(Dim::Lit(n))
+    }
+    fn dim(d: Dim) -> Size {
+        Size::Dim(d)
+    }
+    fn mul(a: Size, b: Size) -> Size {
+        match (&a, &b) {
+            (Size::Dim(Dim::Lit(1)), _) => b,
+            (_, Size::Dim(Dim::Lit(1))) => a,
+            _ => Size::Mul(Box::new(a), Box::new(b)),
+        }
+    }
+    fn add(a: Size, b: Size) -> Size {
+        Size::Add(Box::new(a), Box::new(b))
+    }
+    fn sub(a: Size, b: Size) -> Size {
+        Size::Sub(Box::new(a), Box::new(b))
+    }
+    fn div(a: Size, n: usize) -> Size {
+        Size::Div(Box::new(a), n)
+    }
+    fn min(a: Size, b: Size) -> Size {
+        Size::Min(Box::new(a), Box::new(b))
+    }
+
+    /// The value, given the resolved set sizes.
+    pub fn eval(&self, sizes: &[usize]) -> usize {
+        match self {
+            Size::Dim(d) => d.eval(sizes),
+            Size::Mul(a, b) => a.eval(sizes) * b.eval(sizes),
+            Size::Add(a, b) => a.eval(sizes) + b.eval(sizes),
+            Size::Sub(a, b) => a.eval(sizes).saturating_sub(b.eval(sizes)),
+            Size::Div(a, n) => a.eval(sizes) / n,
+            Size::Min(a, b) => a.eval(sizes).min(b.eval(sizes)),
+        }
+    }
+}
+
+/// A statistic's storage: `K ×` its element shape.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatSlot {
+    /// The block it belongs to.
+    pub block: usize,
+    /// What it sums.
+    pub kind: StatKind,
+    /// Its field name (`{block prefix}_{suffix}`).
+    pub name: String,
+    /// The shape of one component's value.
+    pub elem: Elem,
+}
+
+/// A quantity derived from the parameters, once per iteration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Derived {
+    /// Its field name in the cache.
+    pub name: String,
+    /// How it is computed.
+    pub kind: DerivedKind,
+}
+
+/// How a derived quantity is computed from the parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum DerivedKind {
+    /// `ln` of a vector (mixing weights, a chain's initial distribution).
+    LogVector(VarId),
+    /// `ln` of a matrix (a chain's transition matrix).
+    LogMatrix(VarId),
+    /// `ln` of categorical probabilities as a `K × C` matrix (rows repeated when shared).
+    LogRows(PRef),
+    /// Cholesky factors of a full covariance: one per component, or one if tied.
+    Cholesky(PRef),
+    /// Posteriors of the continuous latent under a linear-Gaussian block, one per component.
+    Posteriors {
+        /// The loadings.
+        loading: PRef,
+        /// The noise.
+        noise: Cov,
+    },
+}
+
+/// The steps of one emission block.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlockProgram {
+    /// The block (index in [`Plan::blocks`]).
+    pub block: usize,
+    /// The statement, as written.
+    pub statement: String,
+    /// The observed data item.
+    pub data: VarId,
+    /// How the data's rows are read.
+    pub form: DataForm,
+    /// `Σ_n ln x_n!` enters the expected log-joint (Poisson blocks).
+    pub log_factorial: bool,
+    /// Added to the log-joint for every component `k`.
+    pub log_density: Call,
+    /// Accumulates the statistics for every component `k`.
+    pub accumulate: Call,
+    /// Derived quantities the expected log-joint needs, computed from the new parameters
+    /// or the E-step's (`centre`).
+    pub expected_locals: Vec<(usize, Src)>,
+    /// The expected complete-data log-density for every component `k`.
+    pub expected: Call,
+}
+
+/// How a data item's rows are read by a block's kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum DataForm {
+    /// A `rows × D` matrix.
+    Matrix,
+    /// One column.
+    Column,
+    /// One column, as a `rows × 1` matrix.
+    ColumnAsMatrix,
+}
+
+/// Where parameter values are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Src {
+    /// The parameters the cache was prepared from (E-step).
+    Cache,
+    /// The parameters before the M-step (the centres of the statistics).
+    Prev,
+    /// The values the M-step has produced so far (earlier updates in its order).
+    Next,
+    /// The parameters whose expected log-joint is evaluated.
+    Params,
+    /// The E-step's parameters, about which the statistics are centred.
+    Centre,
+}
+
+/// Which component of a value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum At {
+    /// Component `k` of the current loop.
+    K,
+    /// Component `0` (one component).
+    Zero,
+    /// The whole value (shared by every component).
+    Whole,
+}
+
+/// A kernel call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Call {
+    /// The runtime kernel.
+    pub kernel: Kernel,
+    /// Its arguments, in order.
+    pub args: Vec<Operand>,
+}
+
+/// An argument of a kernel call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Operand {
+    /// The block's rows in the current chunk, in the block's [`DataForm`].
+    Rows,
+    /// `ln x!` of the block's rows in the current chunk.
+    LogFactorialRows,
+    /// The log-joint column of component `k` (written).
+    Out,
+    /// The whole log-joint (written).
+    OutAll,
+    /// The responsibilities of component `k`.
+    Resp,
+    /// Scratch space.
+    Workspace,
+    /// A parameter.
+    Param {
+        /// Which values.
+        src: Src,
+        /// The parameter.
+        var: VarId,
+        /// Which component.
+        at: At,
+        /// Its element shape.
+        elem: Elem,
+        /// A scalar passed as a vector of length one.
+        as_vector: bool,
+    },
+    /// A spherical noise variance expanded to a diagonal as long as the vector operand.
+    Isotropic(Box<Operand>, Box<Operand>),
+    /// A statistic (index in [`Program::stats`]).
+    Stat {
+        /// The slot.
+        slot: usize,
+        /// Which component.
+        at: At,
+        /// Written.
+        mutable: bool,
+    },
+    /// A derived quantity (index in [`Program::derived`]), from the cache or computed at a
+    /// source.
+    Derived {
+        /// The quantity.
+        id: usize,
+        /// Where it was computed from.
+        src: Src,
+        /// Which component.
+        at: At,
+    },
+    /// `ln |precision|` of a derived posterior.
+    LogDetPrecision(Box<Operand>),
+    /// The expected count of component `k` (or `0`).
+    Count(At),
+    /// The number of rows, as a number.
+    RowCount,
+    /// The column means of the block's data.
+    DataMean,
+    /// The scatter of the block's data about its means.
+    DataScatter,
+    /// The covariance regularisation.
+    Reg,
+    /// The latent's expected counts per component (all of them).
+    LatentCounts,
+    /// A chain's expected initial-state counts.
+    LatentInitial,
+    /// A chain's expected transition counts.
+    LatentTransitions,
+    /// The pooled statistic of an update.
+    Pooled,
+    /// The pooled count of an update.
+    PooledCount,
+}
+
+/// The runtime kernels a program calls. The generated code prints [`Kernel::path`]; the
+/// executor has one arm per variant.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Kernel {
+    AddLogWeights,
+    MvnFullAddLogDensity,
+    MvnDiagAddLogDensity,
+    MvnSphericalAddLogDensity,
+    NormalAddLogDensity,
+    PoissonAddLogDensity,
+    BernoulliAddLogDensity,
+    CategoricalAddLogDensity,
+    FactorAddLogDensity,
+    AccumulateScatter,
+    AccumulateDiag,
+    AccumulateScalar,
+    AccumulateWeightedSum,
+    AccumulateWeightedRows,
+    AccumulateCategoryCounts,
+    AccumulateFactor,
+    FactorSummaryStatistics,
+    SimplexFromCounts,
+    TransitionsFromCounts,
+    MeanFromStats,
+    ScalarMeanFromStats,
+    LoadingsFromStats,
+    FactorMeanFromStats,
+    ScatterAbout,
+    DiagScatterAbout,
+    ScalarScatterAbout,
+    FactorResidual,
+    CovarianceFromScatter,
+    VariancesFromScatter,
+    VarianceFromScatter,
+    RateFromStats,
+    ProbsFromStats,
+    CategoricalExpected,
+    TransitionsExpected,
+    MvnFullExpected,
+    MvnDiagExpected,
+    MvnSphericalExpected,
+    NormalExpected,
+    PoissonExpected,
+    BernoulliExpected,
+    FactorExpected,
+}
+
+impl Kernel {
+    /// The kernel's path in `jensen_runtime`.
+    pub fn path(self) -> &'static str {
+        use Kernel::*;
+        match self {
+            AddLogWeights => "add_log_weights",
+            MvnFullAddLogDensity => "gaussian::mvn_full_add_log_density",
+            MvnDiagAddLogDensity => "gaussian::mvn_diag_add_log_density",
+            MvnSphericalAddLogDensity => "gaussian::mvn_spherical_add_log_density",
+            NormalAddLogDensity => "gaussian::normal_add_log_density",
+            PoissonAddLogDensity => "discrete::poisson_add_log_density",
+            BernoulliAddLogDensity => "discrete::bernoulli_add_log_density",
+            CategoricalAddLogDensity => "discrete::categorical_add_log_density",
+            FactorAddLogDensity => "linear::factor_add_log_density",
+            AccumulateScatter => "gaussian::accumulate_scatter",
+            AccumulateDiag => "gaussian::accumulate_diag",
+            AccumulateScalar => "gaussian::accumulate_scalar",
+            AccumulateWeightedSum => "discrete::accumulate_weighted_sum",
+            AccumulateWeightedRows => "discrete::accumulate_weighted_rows",
+            AccumulateCategoryCounts => "discrete::accumulate_category_counts",
+            AccumulateFactor => "linear::accumulate_factor",
+            FactorSummaryStatistics => "linear::factor_summary_statistics",
+            SimplexFromCounts => "discrete::simplex_from_counts",
+            TransitionsFromCounts => "chain::transitions_from_counts",
+            MeanFromStats => "gaussian::mean_from_stats",
+            ScalarMeanFromStats => "gaussian::scalar_mean_from_stats",
+            LoadingsFromStats => "linear::loadings_from_stats",
+            FactorMeanFromStats => "linear::factor_mean_from_stats",
+            ScatterAbout => "gaussian::scatter_about",
+            DiagScatterAbout => "gaussian::diag_scatter_about",
+            ScalarScatterAbout => "gaussian::scalar_scatter_about",
+            FactorResidual => "linear::factor_residual",
+            CovarianceFromScatter => "gaussian::covariance_from_scatter",
+            VariancesFromScatter => "gaussian::variances_from_scatter",
+            VarianceFromScatter => "gaussian::variance_from_scatter",
+            RateFromStats => "discrete::rate_from_stats",
+            ProbsFromStats => "discrete::probs_from_stats",
+            CategoricalExpected => "discrete::categorical_expected",
+            TransitionsExpected => "chain::transitions_expected",
+            MvnFullExpected => "gaussian::mvn_full_expected",
+            MvnDiagExpected => "gaussian::mvn_diag_expected",
+            MvnSphericalExpected => "gaussian::mvn_spherical_expected",
+            NormalExpected => "gaussian::normal_expected",
+            PoissonExpected => "discrete::poisson_expected",
+            BernoulliExpected => "discrete::bernoulli_expected",
+            FactorExpected => "linear::factor_expected",
+        }
+    }
+}
+
+/// The M-step of one parameter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpdateStep {
+    /// The parameter (index in [`Program::params`]).
+    pub param: usize,
+    /// The formula (for the math text).
+    pub rule: Rule,
+    /// The blocks whose statistics are pooled (indices into [`Plan::blocks`]).
+    pub sources: Vec<usize>,
+    /// Each component's slot is updated from that component's statistics; otherwise the
+    /// parameter is shared and pools every component.
+    pub per_component: bool,
+    /// How the value is computed.
+    pub value: UpdateValue,
+    /// The kernel returns a vector of length one for a scalar parameter: take its element.
+    pub first_element: bool,
+}
+
+/// How an update's value is computed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum UpdateValue {
+    /// One kernel call (at component `k` for a per-component parameter).
+    Call(Call),
+    /// Terms summed over the pooled blocks (and every component of a shared parameter),
+    /// then `finish` over [`Operand::Pooled`] and [`Operand::PooledCount`].
+    Pooled {
+        /// The pooled statistic's shape.
+        acc: Elem,
+        /// The terms, each evaluated at component `k`.
+        terms: Vec<Term>,
+        /// The closing call.
+        finish: Call,
+    },
+}
+
+/// One pooled term: a value and the count it adds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Term {
+    /// An operand (a statistic) or a kernel call.
+    pub value: TermValue,
+    /// The term is a vector whose elements are summed into a scalar, and counts as many
+    /// rows as it has elements.
+    pub sum_elements: bool,
+}
+
+/// A pooled term's value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum TermValue {
+    /// A statistic.
+    Operand(Operand),
+    /// A kernel's result.
+    Call(Call),
+}
+
+/// Shorthands for building operands.
+fn param(src: Src, var: VarId, at: At, elem: Elem) -> Operand {
+    Operand::Param {
+        src,
+        var,
+        at,
+        elem,
+        as_vector: false,
+    }
+}
+
+fn call(kernel: Kernel, args: Vec<Operand>) -> Call {
+    Call { kernel, args }
+}
+
+impl Program {
+    /// Lowers a plan.
+    pub fn lower(plan: &Plan) -> Program {
+        Lowering::new(plan).run()
+    }
+
+    /// The free parameters of every parameter, as `(name, count)`, given the set sizes.
+    pub fn free_parameters(&self, sizes: &[usize]) -> Vec<(String, usize)> {
+        self.params
+            .iter()
+            .map(|p| (p.name.clone(), p.free.eval(sizes)))
+            .collect()
+    }
+
+    /// The statistics of block `b` (indices into [`Program::stats`]).
+    pub fn block_stats(&self, b: usize) -> impl Iterator<Item = usize> + '_ {
+        self.stats
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| s.block == b)
+            .map(|(i, _)| i)
+    }
+
+    /// The slot of a parameter.
+    pub fn param(&self, var: VarId) -> &ParamSlot {
+        self.params
+            .iter()
+            .find(|p| p.var == var)
+            .expect("every parameter has a slot")
+    }
+
+    /// The full shape of a parameter (with its component axis), given the set sizes.
+    pub fn param_shape(&self, slot: &ParamSlot, sizes: &[usize]) -> Vec<usize> {
+        let mut shape = Vec::new();
+        if slot.per_component {
+            shape.push(self.k(sizes));
+        }
+        shape.extend(slot.elem.dims().into_iter().map(|d| d.eval(sizes)));
+        shape
+    }
+
+    /// The full shape of a statistic, given the set sizes.
+    pub fn stat_shape(&self, slot: &StatSlot, sizes: &[usize]) -> Vec<usize> {
+        let mut shape = vec![self.k(sizes)];
+        shape.extend(slot.elem.dims().into_iter().map(|d| d.eval(sizes)));
+        shape
+    }
+
+    /// The number of components, given the set sizes.
+    pub fn k(&self, sizes: &[usize]) -> usize {
+        self.components.map_or(1, |c| sizes[c])
+    }
+}
+
+struct Lowering<'a> {
+    plan: &'a Plan,
+    program: Program,
+}
+
+impl<'a> Lowering<'a> {
+    fn new(plan: &'a Plan) -> Self {
+        Self {
+            plan,
+            program: Program {
+                components: plan.components(),
+                params: Vec::new(),
+                stats: Vec::new(),
+                derived: Vec::new(),
+                log_prior: None,
+                expected_prior: Vec::new(),
+                blocks: Vec::new(),
+                summary: None,
+                m_step: Vec::new(),
+            },
+        }
+    }
+
+    fn dim(&self, s: SetId) -> Dim {
+        match self.plan.set_size(s) {
+            SetSize::Literal(n) => Dim::Lit(n),
+            _ => Dim::Set(s),
+        }
+    }
+
+    /// The shape of one component of a variable.
+    fn elem(&self, v: VarId) -> Elem {
+        match self.plan.model.vars[v].ty {
+            ElemType::Vector(d)
+            | ElemType::PositiveVec(d)
+            | ElemType::ProbVec(d)
+            | ElemType::Simplex(d)
+            | ElemType::BinaryVec(d) => Elem::Vector(self.dim(d)),
+            ElemType::Cov(d) => Elem::Matrix(self.dim(d), self.dim(d)),
+            ElemType::Matrix(r, c) => Elem::Matrix(self.dim(r), self.dim(c)),
+            _ => Elem::Scalar,
+        }
+    }
+
+    /// Which component of a parameter a block reads: `k` when it is selected by the latent,
+    /// the whole value when shared.
+    fn at(&self, p: PRef) -> At {
+        if p.per_component {
+            At::K
+        } else {
+            At::Whole
+        }
+    }
+
+    fn p(&self, src: Src, p: PRef) -> Operand {
+        param(src, p.param, self.at(p), self.elem(p.param))
+    }
+
+    /// Component `k` of a statistic, or `0` without a discrete latent.
+    fn stat_at(&self) -> At {
+        if self.plan.components().is_some() {
+            At::K
+        } else {
+            At::Zero
+        }
+    }
+
+    fn run(mut self) -> Program {
+        self.layout();
+        self.latent_prior();
+        for b in 0..self.plan.blocks.len() {
+            let block = self.lower_block(b);
+            self.program.blocks.push(block);
+        }
+        if self.plan.summarised() {
+            let summary = (0..self.plan.blocks.len())
+                .map(|b| self.summary_call(b))
+                .collect();
+            self.program.summary = Some(summary);
+        }
+        self.m_step();
+        self.program
+    }
+
+    fn layout(&mut self) {
+        for u in &self.plan.updates {
+            let var = &self.plan.model.vars[u.param];
+            let slot = ParamSlot {
+                var: u.param,
+                name: var.name.clone(),
+                per_component: var.plates.len() == 1,
+                elem: self.elem(u.param),
+                free: self.free(u),
+                rule: u.rule,
+            };
+            self.program.params.push(slot);
+        }
+        for (b, block) in self.plan.blocks.iter().enumerate() {
+            let data = block.data;
+            let d = match self.elem(data) {
+                Elem::Vector(d) => d,
+                _ => Dim::Lit(1),
+            };
+            let l = self.plan.continuous.map(|c| self.dim(c.dim));
+            let vector_data = matches!(self.elem(data), Elem::Vector(_));
+            for &kind in block.kind.stats() {
+                let elem = match kind {
+                    StatKind::Scatter => Elem::Matrix(d, d),
+                    StatKind::LatentSum => Elem::Vector(l.expect("a continuous latent")),
+                    StatKind::Cross => Elem::Matrix(l.expect("a continuous latent"), d),
+                    StatKind::LatentScatter => {
+                        let l = l.expect("a continuous latent");
+                        Elem::Matrix(l, l)
+                    }
+                    StatKind::Counts => {
+                        let BlockKind::Categorical { probs } = block.kind else {
+                            unreachable!("counts are categorical")
+                        };
+                        self.elem(probs.param)
+                    }
+                    // Bernoulli bits are always a vector, one entry per bit.
+                    _ if vector_data || matches!(block.kind, BlockKind::Bernoulli { .. }) => {
+                        Elem::Vector(d)
+                    }
+                    _ => Elem::Scalar,
+                };
+                self.program.stats.push(StatSlot {
+                    block: b,
+                    kind,
+                    name: format!("{}_{}", self.plan.block_prefix(b), kind.suffix()),
+                    elem,
+                });
+            }
+        }
+    }
+
+    /// Free parameters of a parameter.
+    fn free(&self, u: &crate::plan::Update) -> Size {
+        let v = &self.plan.model.vars[u.param];
+        let copies = v.plates.iter().fold(Size::lit(1), |acc, &p| {
+            Size::mul(acc, Size::dim(self.dim(p)))
+        });
+        let each = match v.ty {
+            ElemType::Simplex(k) => Size::sub(Size::dim(self.dim(k)), Size::lit(1)),
+            ElemType::Vector(d) | ElemType::PositiveVec(d) | ElemType::ProbVec(d) => {
+                Size::dim(self.dim(d))
+            }
+            ElemType::Cov(d) => {
+                let d = Size::dim(self.dim(d));
+                Size::div(Size::mul(d.clone(), Size::add(d, Size::lit(1))), 2)
+            }
+            // Loadings are identified up to a rotation of the latent space, which removes
+            // L(L−1)/2 of their entries; with the noise they never describe more than a full
+            // covariance, D(D+1)/2 (when (D−L)² < D+L the model is not identified and the
+            // count is capped there).
+            ElemType::Matrix(r, c) if u.rule == Rule::Loadings => {
+                let (d, l) = (Size::dim(self.dim(r)), Size::dim(self.dim(c)));
+                let noise = match self.plan.blocks[u.sources[0]].kind {
+                    BlockKind::LinearGaussian {
+                        noise: Cov::Spherical(_),
+                        ..
+                    } => Size::lit(1),
+                    _ => d.clone(),
+                };
+                let rotation =
+                    Size::div(Size::mul(l.clone(), Size::sub(l.clone(), Size::lit(1))), 2);
+                let full = Size::div(Size::mul(d.clone(), Size::add(d.clone(), Size::lit(1))), 2);
+                Size::min(Size::sub(Size::mul(d, l), rotation), Size::sub(full, noise))
+            }
+            ElemType::Matrix(r, c) => Size::mul(Size::dim(self.dim(r)), Size::dim(self.dim(c))),
+            _ => Size::lit(1),
+        };
+        Size::mul(copies, each)
+    }
+
+    fn derive(&mut self, name: String, kind: DerivedKind) -> usize {
+        if let Some(i) = self.program.derived.iter().position(|d| d.kind == kind) {
+            return i;
+        }
+        self.program.derived.push(Derived { name, kind });
+        self.program.derived.len() - 1
+    }
+
+    fn latent_prior(&mut self) {
+        match self.plan.latent {
+            Latent::Categorical { weights, .. } => {
+                let id = self.derive("log_w".into(), DerivedKind::LogVector(weights));
+                self.program.log_prior = Some(call(
+                    Kernel::AddLogWeights,
+                    vec![
+                        Operand::OutAll,
+                        Operand::Derived {
+                            id,
+                            src: Src::Cache,
+                            at: At::Whole,
+                        },
+                    ],
+                ));
+                let elem = self.elem(weights);
+                self.program.expected_prior = vec![call(
+                    Kernel::CategoricalExpected,
+                    vec![
+                        Operand::LatentCounts,
+                        param(Src::Params, weights, At::Whole, elem),
+                    ],
+                )];
+            }
+            Latent::Chain {
+                initial,
+                transition,
+                ..
+            } => {
+                // The forward–backward recursions read these two from the cache.
+                self.derive("log_initial".into(), DerivedKind::LogVector(initial));
+                self.derive("log_transition".into(), DerivedKind::LogMatrix(transition));
+                self.program.expected_prior = vec![
+                    call(
+                        Kernel::CategoricalExpected,
+                        vec![
+                            Operand::LatentInitial,
+                            param(Src::Params, initial, At::Whole, self.elem(initial)),
+                        ],
+                    ),
+                    call(
+                        Kernel::TransitionsExpected,
+                        vec![
+                            Operand::LatentTransitions,
+                            param(Src::Params, transition, At::Whole, self.elem(transition)),
+                        ],
+                    ),
+                ];
+            }
+            Latent::Single { .. } => {}
+        }
+    }
+
+    fn stat(&self, b: usize, kind: StatKind, mutable: bool) -> Operand {
+        let slot = self
+            .program
+            .stats
+            .iter()
+            .position(|s| s.block == b && s.kind == kind)
+            .expect("the block keeps this statistic");
+        Operand::Stat {
+            slot,
+            at: self.stat_at(),
+            mutable,
+        }
+    }
+
+    fn linear_stats(&self, b: usize, mutable: bool) -> Vec<Operand> {
+        [
+            StatKind::Sum,
+            StatKind::SumSq,
+            StatKind::LatentSum,
+            StatKind::Cross,
+            StatKind::LatentScatter,
+        ]
+        .into_iter()
+        .map(|s| self.stat(b, s, mutable))
+        .collect()
+    }
+
+    /// One arm per family: the block's data form, its density, statistics and expected
+    /// log-density.
+    fn lower_block(&mut self, b: usize) -> BlockProgram {
+        use Kernel::*;
+        let block = &self.plan.blocks[b];
+        let prefix = self.plan.block_prefix(b);
+        let vector_data = matches!(self.elem(block.data), Elem::Vector(_));
+        let k = self.stat_at();
+        let (x, out, resp, ws) = (
+            Operand::Rows,
+            Operand::Out,
+            Operand::Resp,
+            Operand::Workspace,
+        );
+        let n = Operand::Count(k);
+        let mut expected_locals = Vec::new();
+        let (form, log_density, accumulate, expected) = match block.kind {
+            BlockKind::MvNormal { mean, cov } => {
+                let (m, c, cm) = (
+                    self.p(Src::Cache, mean),
+                    self.p(Src::Params, mean),
+                    self.p(Src::Centre, mean),
+                );
+                let sum = self.stat(b, StatKind::Sum, false);
+                let sum_mut = self.stat(b, StatKind::Sum, true);
+                match cov {
+                    Cov::Full(cv) => {
+                        let id = self.derive(format!("{prefix}_chol"), DerivedKind::Cholesky(cv));
+                        let chol = |src| Operand::Derived {
+                            id,
+                            src,
+                            at: if cv.per_component { At::K } else { At::Zero },
+                        };
+                        expected_locals.push((id, Src::Params));
+                        (
+                            DataForm::Matrix,
+                            call(
+                                MvnFullAddLogDensity,
+                                vec![x.clone(), m.clone(), chol(Src::Cache), out, ws.clone()],
+                            ),
+                            call(
+                                AccumulateScatter,
+                                vec![
+                                    x,
+                                    m,
+                                    resp,
+                                    sum_mut,
+                                    self.stat(b, StatKind::Scatter, true),
+                                    ws,
+                                ],
+                            ),
+                            call(
+                                MvnFullExpected,
+                                vec![
+                                    n,
+                                    cm,
+                                    sum,
+                                    self.stat(b, StatKind::Scatter, false),
+                                    c,
+                                    chol(Src::Params),
+                                ],
+                            ),
+                        )
+                    }
+                    Cov::Diag(cv) | Cov::Spherical(cv) => {
+                        let spherical = matches!(cov, Cov::Spherical(_));
+                        let (density, exp) = if spherical {
+                            (MvnSphericalAddLogDensity, MvnSphericalExpected)
+                        } else {
+                            (MvnDiagAddLogDensity, MvnDiagExpected)
+                        };
+                        (
+                            DataForm::Matrix,
+                            call(
+                                density,
+                                vec![x.clone(), m.clone(), self.p(Src::Cache, cv), out],
+                            ),
+                            call(
+                                AccumulateDiag,
+                                vec![x, m, resp, sum_mut, self.stat(b, StatKind::SumSq, true)],
+                            ),
+                            call(
+                                exp,
+                                vec![
+                                    n,
+                                    cm,
+                                    sum,
+                                    self.stat(b, StatKind::SumSq, false),
+                                    c,
+                                    self.p(Src::Params, cv),
+                                ],
+                            ),
+                        )
+                    }
+                }
+            }
+            BlockKind::Normal { mean, var } => (
+                DataForm::Column,
+                call(
+                    NormalAddLogDensity,
+                    vec![
+                        x.clone(),
+                        self.p(Src::Cache, mean),
+                        self.p(Src::Cache, var),
+                        out,
+                    ],
+                ),
+                call(
+                    AccumulateScalar,
+                    vec![
+                        x,
+                        self.p(Src::Cache, mean),
+                        resp,
+                        self.stat(b, StatKind::Sum, true),
+                        self.stat(b, StatKind::SumSq, true),
+                    ],
+                ),
+                call(
+                    NormalExpected,
+                    vec![
+                        n,
+                        self.p(Src::Centre, mean),
+                        self.stat(b, StatKind::Sum, false),
+                        self.stat(b, StatKind::SumSq, false),
+                        self.p(Src::Params, mean),
+                        self.p(Src::Params, var),
+                    ],
+                ),
+            ),
+            BlockKind::Poisson { rate } => (
+                DataForm::Column,
+                call(
+                    PoissonAddLogDensity,
+                    vec![
+                        x.clone(),
+                        Operand::LogFactorialRows,
+                        self.p(Src::Cache, rate),
+                        out,
+                    ],
+                ),
+                call(
+                    AccumulateWeightedSum,
+                    vec![x, resp, self.stat(b, StatKind::Sum, true)],
+                ),
+                call(
+                    PoissonExpected,
+                    vec![
+                        n,
+                        self.stat(b, StatKind::Sum, false),
+                        self.p(Src::Params, rate),
+                    ],
+                ),
+            ),
+            BlockKind::Bernoulli { prob } => {
+                // Bits are read as a matrix (a scalar item as one column) and the
+                // probabilities as a vector (a scalar `prob` as one entry).
+                let probs = |src| match self.p(src, prob) {
+                    Operand::Param {
+                        src, var, at, elem, ..
+                    } => Operand::Param {
+                        src,
+                        var,
+                        at,
+                        elem,
+                        as_vector: elem == Elem::Scalar,
+                    },
+                    _ => unreachable!("a parameter"),
+                };
+                (
+                    if vector_data {
+                        DataForm::Matrix
+                    } else {
+                        DataForm::ColumnAsMatrix
+                    },
+                    call(
+                        BernoulliAddLogDensity,
+                        vec![x.clone(), probs(Src::Cache), out],
+                    ),
+                    call(
+                        AccumulateWeightedRows,
+                        vec![x, resp, self.stat(b, StatKind::Sum, true)],
+                    ),
+                    call(
+                        BernoulliExpected,
+                        vec![n, self.stat(b, StatKind::Sum, false), probs(Src::Params)],
+                    ),
+                )
+            }
+            BlockKind::Categorical { probs } => {
+                let id = self.derive(format!("{prefix}_log_p"), DerivedKind::LogRows(probs));
+                (
+                    DataForm::Column,
+                    call(
+                        CategoricalAddLogDensity,
+                        vec![
+                            x.clone(),
+                            Operand::Derived {
+                                id,
+                                src: Src::Cache,
+                                at: At::K,
+                            },
+                            out,
+                        ],
+                    ),
+                    call(
+                        AccumulateCategoryCounts,
+                        vec![x, resp, self.stat(b, StatKind::Counts, true)],
+                    ),
+                    call(
+                        CategoricalExpected,
+                        vec![
+                            self.stat(b, StatKind::Counts, false),
+                            self.p(Src::Params, probs),
+                        ],
+                    ),
+                )
+            }
+            BlockKind::LinearGaussian {
+                loading,
+                mean,
+                noise,
+            } => {
+                let id = self.derive(
+                    format!("{prefix}_post"),
+                    DerivedKind::Posteriors { loading, noise },
+                );
+                let post = |src| Operand::Derived { id, src, at: k };
+                expected_locals.push((id, Src::Centre));
+                let m = self.p(Src::Cache, mean);
+                let mut acc = vec![x.clone(), m.clone(), resp, post(Src::Cache)];
+                acc.extend(self.linear_stats(b, true));
+                acc.push(ws.clone());
+                let mut exp = vec![n, self.p(Src::Centre, mean)];
+                exp.extend(self.linear_stats(b, false));
+                let pm = self.p(Src::Params, mean);
+                let psi = match noise {
+                    Cov::Spherical(s) => {
+                        Operand::Isotropic(Box::new(self.p(Src::Params, s)), Box::new(pm.clone()))
+                    }
+                    _ => self.p(Src::Params, noise.pref()),
+                };
+                exp.extend([
+                    self.p(Src::Params, loading),
+                    pm,
+                    psi,
+                    Operand::LogDetPrecision(Box::new(post(Src::Centre))),
+                ]);
+                (
+                    DataForm::Matrix,
+                    call(FactorAddLogDensity, vec![x, m, post(Src::Cache), out, ws]),
+                    call(AccumulateFactor, acc),
+                    call(FactorExpected, exp),
+                )
+            }
+        };
+        BlockProgram {
+            block: b,
+            statement: self.plan.model.factors[block.factor].text.clone(),
+            data: block.data,
+            form,
+            log_factorial: matches!(block.kind, BlockKind::Poisson { .. }),
+            log_density,
+            accumulate,
+            expected_locals,
+            expected,
+        }
+    }
+
+    /// The E-step of a linear-Gaussian block from the data's mean and scatter.
+    fn summary_call(&mut self, b: usize) -> Call {
+        let BlockKind::LinearGaussian {
+            loading,
+            mean,
+            noise,
+        } = self.plan.blocks[b].kind
+        else {
+            unreachable!("summarised models have only linear-Gaussian blocks")
+        };
+        let id = self.derive(
+            format!("{}_post", self.plan.block_prefix(b)),
+            DerivedKind::Posteriors { loading, noise },
+        );
+        let mut args = vec![
+            Operand::RowCount,
+            Operand::DataMean,
+            Operand::DataScatter,
+            param(Src::Cache, mean.param, At::Whole, self.elem(mean.param)),
+            Operand::Derived {
+                id,
+                src: Src::Cache,
+                at: At::Zero,
+            },
+        ];
+        args.extend(self.linear_stats(b, true));
+        call(Kernel::FactorSummaryStatistics, args)
+    }
+
+    /// The M-step: loadings first, then the means (which use the new loadings), then the
+    /// scales about the new means, each group in declaration order.
+    fn m_step(&mut self) {
+        let rank = |r: Rule| match r {
+            Rule::Loadings => 0,
+            Rule::Mean | Rule::FactorMean => 1,
+            _ => 2,
+        };
+        let mut order: Vec<usize> = (0..self.plan.updates.len()).collect();
+        order.sort_by_key(|&i| rank(self.plan.updates[i].rule));
+        for i in order {
+            let step = self.update(i);
+            self.program.m_step.push(step);
+        }
+    }
+
+    fn update(&self, i: usize) -> UpdateStep {
+        use Kernel::*;
+        let u = &self.plan.updates[i];
+        let slot = &self.program.params[i];
+        // A chain's transition matrix is one value (its rows are not components' slots).
+        let per_k = slot.per_component
+            && !matches!(
+                u.rule,
+                Rule::Weights | Rule::InitialProbs | Rule::Transitions
+            );
+        let k = self.stat_at();
+        let n = Operand::Count(k);
+        let own = |src| {
+            param(
+                src,
+                u.param,
+                if per_k { At::K } else { At::Whole },
+                slot.elem,
+            )
+        };
+        let stats = |kind| -> Vec<Term> {
+            u.sources
+                .iter()
+                .map(|&b| Term {
+                    value: TermValue::Operand(self.stat(b, kind, false)),
+                    sum_elements: false,
+                })
+                .collect()
+        };
+        let stat_elem = |kind| {
+            self.program
+                .stats
+                .iter()
+                .find(|s| s.block == u.sources[0] && s.kind == kind)
+                .expect("statistic")
+                .elem
+        };
+        let pooled = |acc, terms, finish| UpdateValue::Pooled { acc, terms, finish };
+        let mut first_element = false;
+        let value = match u.rule {
+            Rule::Weights => {
+                UpdateValue::Call(call(SimplexFromCounts, vec![Operand::LatentCounts]))
+            }
+            Rule::InitialProbs => {
+                UpdateValue::Call(call(SimplexFromCounts, vec![Operand::LatentInitial]))
+            }
+            Rule::Transitions => UpdateValue::Call(call(
+                TransitionsFromCounts,
+                vec![Operand::LatentTransitions, own(Src::Prev)],
+            )),
+            Rule::Mean => {
+                let kernel = if slot.elem == Elem::Scalar {
+                    ScalarMeanFromStats
+                } else {
+                    MeanFromStats
+                };
+                pooled(
+                    slot.elem,
+                    stats(StatKind::Sum),
+                    call(
+                        kernel,
+                        vec![own(Src::Prev), Operand::Pooled, Operand::PooledCount],
+                    ),
+                )
+            }
+            Rule::Loadings | Rule::FactorMean => {
+                // One source, and one component per slot, by derivation.
+                let b = u.sources[0];
+                let BlockKind::LinearGaussian { loading, .. } = self.plan.blocks[b].kind else {
+                    unreachable!("loadings and offsets belong to linear-Gaussian blocks")
+                };
+                let [sum, _, hs, cr, hh] =
+                    <[Operand; 5]>::try_from(self.linear_stats(b, false)).expect("five statistics");
+                UpdateValue::Call(if u.rule == Rule::Loadings {
+                    call(
+                        LoadingsFromStats,
+                        vec![self.p(Src::Prev, loading), n, sum, hs, cr, hh],
+                    )
+                } else {
+                    call(
+                        FactorMeanFromStats,
+                        vec![own(Src::Prev), sum, hs, n, self.p(Src::Next, loading)],
+                    )
+                })
+            }
+            Rule::Covariance | Rule::DiagonalVariances | Rule::Variance => {
+                let terms = u
+                    .sources
+                    .iter()
+                    .map(|&b| self.scatter_term(u.rule, b))
+                    .collect();
+                let (acc, kernel) = match u.rule {
+                    Rule::Covariance => (stat_elem(StatKind::Scatter), CovarianceFromScatter),
+                    Rule::DiagonalVariances => (slot.elem, VariancesFromScatter),
+                    _ => (Elem::Scalar, VarianceFromScatter),
+                };
+                pooled(
+                    acc,
+                    terms,
+                    call(
+                        kernel,
+                        vec![Operand::Pooled, Operand::PooledCount, Operand::Reg],
+                    ),
+                )
+            }
+            Rule::Rate => pooled(
+                Elem::Scalar,
+                stats(StatKind::Sum),
+                call(RateFromStats, vec![Operand::Pooled, Operand::PooledCount]),
+            ),
+            Rule::Probability => {
+                first_element = slot.elem == Elem::Scalar;
+                pooled(
+                    stat_elem(StatKind::Sum),
+                    stats(StatKind::Sum),
+                    call(ProbsFromStats, vec![Operand::Pooled, Operand::PooledCount]),
+                )
+            }
+            Rule::Probabilities => pooled(
+                stat_elem(StatKind::Counts),
+                stats(StatKind::Counts),
+                call(SimplexFromCounts, vec![Operand::Pooled]),
+            ),
+        };
+        UpdateStep {
+            param: i,
+            rule: u.rule,
+            sources: u.sources.clone(),
+            per_component: per_k,
+            value,
+            first_element,
+        }
+    }
+
+    /// The scatter a Gaussian block contributes to a scale update, about the new means.
+    fn scatter_term(&self, rule: Rule, b: usize) -> Term {
+        use Kernel::*;
+        let n = Operand::Count(self.stat_at());
+        let block = &self.plan.blocks[b];
+        if let BlockKind::LinearGaussian { loading, mean, .. } = block.kind {
+            let mut args = vec![self.p(Src::Prev, mean)];
+            args.extend(self.linear_stats(b, false));
+            args.extend([n, self.p(Src::Next, loading), self.p(Src::Next, mean)]);
+            return Term {
+                value: TermValue::Call(call(FactorResidual, args)),
+                sum_elements: rule == Rule::Variance,
+            };
+        }
+        let (BlockKind::MvNormal { mean, .. } | BlockKind::Normal { mean, .. }) = block.kind else {
+            unreachable!("scales belong to Gaussian blocks")
+        };
+        let (c, m) = (self.p(Src::Prev, mean), self.p(Src::Next, mean));
+        let sum = self.stat(b, StatKind::Sum, false);
+        if matches!(block.kind, BlockKind::Normal { .. }) {
+            let sq = self.stat(b, StatKind::SumSq, false);
+            return Term {
+                value: TermValue::Call(call(ScalarScatterAbout, vec![c, sum, sq, n, m])),
+                sum_elements: false,
+            };
+        }
+        let (kernel, second) = match rule {
+            Rule::Covariance => (ScatterAbout, StatKind::Scatter),
+            _ => (DiagScatterAbout, StatKind::SumSq),
+        };
+        let second = self.stat(b, second, false);
+        Term {
+            value: TermValue::Call(call(kernel, vec![c, sum, second, n, m])),
+            sum_elements: rule == Rule::Variance,
+        }
+    }
+}
