@@ -564,7 +564,7 @@ fn duplicate_rows_fit_with_default_reg_covar() {
 
 /// Without regularisation a collapsed component is singular: the fit must neither panic nor
 /// return NaN. It either re-seeds and ends finite, or fails with `FitError::Numerical` whose
-/// message says to raise `--reg-covar`.
+/// message says to raise `reg_covar`.
 #[test]
 fn duplicate_rows_without_reg_covar_never_yield_nan() {
     let p = plan("gmm");
@@ -583,7 +583,7 @@ fn duplicate_rows_without_reg_covar_never_yield_nan() {
                     Ok(fit) => assert_finite_fit(&fit, &what),
                     Err(e @ FitError::Numerical { .. }) => {
                         let msg = e.to_string();
-                        assert!(msg.contains("--reg-covar"), "{what}: {msg}");
+                        assert!(msg.contains("`reg_covar`"), "{what}: {msg}");
                     }
                     Err(e) => panic!("{what}: unexpected error {e:?}: {e}"),
                 }
@@ -622,7 +622,7 @@ fn as_many_rows_as_components_is_finite() {
     match jensen::fit(&model, &FitOptions::default()) {
         Ok(fit) => assert_finite_fit(&fit, "N = K"),
         Err(e @ FitError::Numerical { .. }) => {
-            assert!(e.to_string().contains("--reg-covar"), "{e}")
+            assert!(e.to_string().contains("`reg_covar`"), "{e}")
         }
         Err(e) => panic!("unexpected error {e:?}: {e}"),
     }
@@ -955,7 +955,7 @@ fn factor_analysis_with_constant_columns() {
     };
     match jensen::fit(&PlanModel::new(&fa, &bound), &opts0) {
         Err(e @ FitError::Numerical { .. }) => {
-            assert!(e.to_string().contains("--reg-covar"), "{e}")
+            assert!(e.to_string().contains("`reg_covar`"), "{e}")
         }
         Ok(f) => assert!(f.log_likelihood.is_finite()),
         Err(e) => panic!("unexpected error {e}"),

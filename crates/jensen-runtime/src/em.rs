@@ -70,15 +70,18 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 /// Options of [`fit`].
 #[derive(Clone)]
 pub struct FitOptions<P> {
-    /// Maximum number of M-steps (default 500).
+    /// Maximum number of M-steps (default 500). 0 evaluates the starting parameters: the
+    /// result holds them, their log-likelihood and their responsibilities.
     pub max_iter: usize,
-    /// Convergence tolerance on the mean log-likelihood gain per row (default 1e-6).
+    /// Convergence tolerance on the mean log-likelihood gain per row (default 1e-6): a
+    /// finite number at least 0, or `f64::NEG_INFINITY` to run exactly `max_iter` M-steps.
     pub tol: f64,
     /// Seed of the random initialisation (default 0).
     pub seed: u64,
-    /// Number of independent starts; the best final log-likelihood is kept (default 1).
+    /// Number of independent starts, at least 1; the best final log-likelihood is kept
+    /// (default 1).
     pub restarts: usize,
-    /// Worker threads; `None` uses rayon's global pool.
+    /// Worker threads, at least 1; `None` uses rayon's global pool.
     pub threads: Option<usize>,
     /// Starting parameters.
     pub init: InitStrategy<P>,
@@ -106,6 +109,39 @@ impl<P> Default for FitOptions<P> {
             check_monotone: true,
             progress: None,
         }
+    }
+}
+
+impl<P> FitOptions<P> {
+    /// Fails with [`FitError::InvalidOption`] on a value the driver cannot honour:
+    /// `threads = Some(0)`, `restarts = 0`, a `tol` that is NaN, negative or `+∞` (only
+    /// `−∞`, "never converged", is allowed below 0), or an invalid `m_step`
+    /// ([`MStepConfig::check`]). `max_iter = 0` and `lloyd_iters = 0` are valid. [`fit`]
+    /// calls this first.
+    pub fn check(&self) -> Result<(), FitError> {
+        if self.threads == Some(0) {
+            return Err(FitError::InvalidOption {
+                option: "threads",
+                value: "Some(0)".into(),
+                reason: "the number of worker threads must be at least 1 (or None for rayon's global pool)",
+            });
+        }
+        if self.restarts == 0 {
+            return Err(FitError::InvalidOption {
+                option: "restarts",
+                value: "0".into(),
+                reason: "the number of restarts must be at least 1",
+            });
+        }
+        let tol_ok = (self.tol.is_finite() && self.tol >= 0.0) || self.tol == f64::NEG_INFINITY;
+        if !tol_ok {
+            return Err(FitError::InvalidOption {
+                option: "tol",
+                value: self.tol.to_string(),
+                reason: "the tolerance must be a finite number at least 0 (or −∞ to run exactly max_iter iterations)",
+            });
+        }
+        self.m_step.check()
     }
 }
 
@@ -499,19 +535,56 @@ pub fn decode<M: MixtureModel>(
 }
 
 /// One EM step from `params`: the log-likelihood at `params` and the updated parameters.
+/// The configuration is checked first ([`MStepConfig::check`]); a numerical problem is
+/// reported as [`FitError::Numerical`] at iteration 0.
 pub fn em_step<M: MixtureModel>(
     model: &M,
     params: &M::Params,
     config: &MStepConfig,
-) -> Result<(f64, M::Params), NumericalIssue> {
-    let cache = model.prepare(params)?;
+) -> Result<(f64, M::Params), FitError> {
+    config.check()?;
+    let numerical = |issue| FitError::Numerical {
+        issue,
+        iteration: 0,
+    };
+    let cache = model.prepare(params).map_err(numerical)?;
     let e = e_step(model, &cache, params);
-    let next = model.m_step(&e.stats, &e.latent, params, config)?;
+    let next = model
+        .m_step(&e.stats, &e.latent, params, config)
+        .map_err(numerical)?;
     Ok((e.loglik, next))
 }
 
 /// Starting parameters from hard assignments: one M-step with one-hot responsibilities.
+/// The configuration is checked first ([`MStepConfig::check`]); a numerical problem is
+/// reported as [`FitError::Numerical`] at iteration 0.
 pub fn params_from_labels<M: MixtureModel>(
+    model: &M,
+    labels: &[usize],
+    config: &MStepConfig,
+    rng: &mut dyn RngCore,
+) -> Result<(M::Params, Array1<f64>), FitError> {
+    config.check()?;
+    let k = model.n_components();
+    if labels.len() != model.n_rows() {
+        return Err(FitError::InvalidInit(format!(
+            "{} labels for {} rows",
+            labels.len(),
+            model.n_rows()
+        )));
+    }
+    if let Some(&l) = labels.iter().find(|&&l| l >= k) {
+        return Err(FitError::InvalidInit(format!(
+            "label {l} is not a component (there are {k})"
+        )));
+    }
+    params_from_labels_unchecked(model, labels, config, rng).map_err(|issue| FitError::Numerical {
+        issue,
+        iteration: 0,
+    })
+}
+
+fn params_from_labels_unchecked<M: MixtureModel>(
     model: &M,
     labels: &[usize],
     config: &MStepConfig,
@@ -580,13 +653,7 @@ fn initial_params<M: MixtureModel>(
             init::nearest(x.view(), centres.view())
         }
     };
-    let (mut params, counts) =
-        params_from_labels(model, &labels, &opts.m_step, rng).map_err(|issue| {
-            FitError::Numerical {
-                issue,
-                iteration: 0,
-            }
-        })?;
+    let (mut params, counts) = params_from_labels(model, &labels, &opts.m_step, rng)?;
     for (c, &count) in counts.iter().enumerate() {
         if count < EMPTY_COUNT {
             let row = rng.random_range(0..model.n_rows());
@@ -655,9 +722,17 @@ fn run_one<M: MixtureModel>(
     // Set when a component was re-seeded since the last E-step: the log-likelihood may then
     // fall, which is neither a bug nor convergence.
     let mut reseeded = !reseeds.is_empty();
+    let user_init = matches!(opts.init, InitStrategy::Params(_));
     let cache = loop {
         let reseeds_before = reseeds.len();
-        let cache = prepare_repairing(model, &mut params, iteration, &mut rng, &mut reseeds)?;
+        let cache = if iteration == 0 && user_init {
+            // The user's parameters are used exactly as given, never re-seeded.
+            model
+                .prepare(&params)
+                .map_err(|issue| FitError::InvalidInit(issue.to_string()))?
+        } else {
+            prepare_repairing(model, &mut params, iteration, &mut rng, &mut reseeds)?
+        };
         if reseeds.len() != reseeds_before {
             elbo_after_m = None;
             reseeded = true;
@@ -772,7 +847,7 @@ fn fit_in_pool<M: MixtureModel>(
     }
     let restarts = match opts.init {
         InitStrategy::Params(_) => 1,
-        _ => opts.restarts.max(1),
+        _ => opts.restarts,
     };
     let runs: Vec<Result<Run<M::Params>, FitError>> = (0..restarts)
         .into_par_iter()
@@ -847,20 +922,320 @@ fn argmax(row: ArrayView1<'_, f64>) -> usize {
     best.1
 }
 
-/// Fits a mixture model by EM; see the module documentation for the rules.
+/// Fits a mixture model by EM; see the module documentation for the rules. The options are
+/// checked first ([`FitOptions::check`]).
 pub fn fit<M: MixtureModel>(
     model: &M,
     opts: &FitOptions<M::Params>,
 ) -> Result<FitResult<M::Params>, FitError> {
+    opts.check()?;
     match opts.threads {
         None => fit_in_pool(model, opts),
         Some(threads) => rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
+            .num_threads(threads)
             .build()
             .map_err(|e| FitError::ThreadPool {
                 threads,
                 message: e.to_string(),
             })?
             .install(|| fit_in_pool(model, opts)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{ArrayView2, ArrayViewMut2};
+
+    /// A one-dimensional Gaussian mixture: the smallest model the driver can fit.
+    struct Gmm1 {
+        x: Vec<f64>,
+        k: usize,
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct P {
+        w: Vec<f64>,
+        mu: Vec<f64>,
+        var: Vec<f64>,
+    }
+
+    /// `Σ r x` and `Σ r x²` per component (the counts come with the latent statistics).
+    #[derive(Debug, Clone)]
+    struct S {
+        sx: Vec<f64>,
+        sxx: Vec<f64>,
+    }
+
+    impl Gmm1 {
+        fn two_clusters() -> Self {
+            let x = (0..40)
+                .map(|i| {
+                    let centre = if i < 20 { -3.0 } else { 3.0 };
+                    centre + ((i * 37) % 11) as f64 / 10.0 - 0.5
+                })
+                .collect();
+            Self { x, k: 2 }
+        }
+    }
+
+    impl MixtureModel for Gmm1 {
+        type Params = P;
+        type Cache = P;
+        type Stats = S;
+
+        fn n_rows(&self) -> usize {
+            self.x.len()
+        }
+        fn n_components(&self) -> usize {
+            self.k
+        }
+        fn prepare(&self, p: &P) -> Result<P, NumericalIssue> {
+            match p.var.iter().position(|&v| v.is_nan() || v <= 0.0) {
+                Some(k) => Err(NumericalIssue::NotPositiveDefinite {
+                    param: "var".into(),
+                    component: Some(k),
+                }),
+                None => Ok(p.clone()),
+            }
+        }
+        fn log_joint(
+            &self,
+            c: &P,
+            rows: Range<usize>,
+            mut out: ArrayViewMut2<'_, f64>,
+            _ws: &mut Workspace,
+        ) {
+            for (i, n) in rows.enumerate() {
+                for k in 0..self.k {
+                    let d = self.x[n] - c.mu[k];
+                    out[[i, k]] += c.w[k].ln()
+                        - 0.5 * ((2.0 * std::f64::consts::PI * c.var[k]).ln() + d * d / c.var[k]);
+                }
+            }
+        }
+        fn zero_stats(&self) -> S {
+            S {
+                sx: vec![0.0; self.k],
+                sxx: vec![0.0; self.k],
+            }
+        }
+        fn accumulate(
+            &self,
+            _c: &P,
+            rows: Range<usize>,
+            resp: ArrayView2<'_, f64>,
+            s: &mut S,
+            _ws: &mut Workspace,
+        ) {
+            for (i, n) in rows.enumerate() {
+                for k in 0..self.k {
+                    s.sx[k] += resp[[i, k]] * self.x[n];
+                    s.sxx[k] += resp[[i, k]] * self.x[n] * self.x[n];
+                }
+            }
+        }
+        fn merge(&self, into: &mut S, other: &S) {
+            for k in 0..self.k {
+                into.sx[k] += other.sx[k];
+                into.sxx[k] += other.sxx[k];
+            }
+        }
+        fn m_step(
+            &self,
+            s: &S,
+            latent: &LatentStats,
+            prev: &P,
+            config: &MStepConfig,
+        ) -> Result<P, NumericalIssue> {
+            let total: f64 = latent.counts.sum();
+            let mut next = prev.clone();
+            for k in 0..self.k {
+                let n = latent.counts[k];
+                if n < EMPTY_COUNT {
+                    continue;
+                }
+                next.w[k] = n / total;
+                next.mu[k] = s.sx[k] / n;
+                next.var[k] = s.sxx[k] / n - next.mu[k] * next.mu[k] + config.reg_covar;
+            }
+            Ok(next)
+        }
+        fn expected_log_joint(
+            &self,
+            s: &S,
+            latent: &LatentStats,
+            _centre: &P,
+            p: &P,
+        ) -> Result<f64, NumericalIssue> {
+            let c = self.prepare(p)?;
+            Ok((0..self.k)
+                .map(|k| {
+                    let n = latent.counts[k];
+                    let sq = s.sxx[k] - 2.0 * c.mu[k] * s.sx[k] + c.mu[k] * c.mu[k] * n;
+                    n * c.w[k].ln()
+                        - 0.5 * (n * (2.0 * std::f64::consts::PI * c.var[k]).ln() + sq / c.var[k])
+                })
+                .sum())
+        }
+        fn free_parameters(&self) -> usize {
+            3 * self.k - 1
+        }
+        fn neutral_params(&self) -> P {
+            let mean = self.x.iter().sum::<f64>() / self.x.len() as f64;
+            P {
+                w: vec![1.0 / self.k as f64; self.k],
+                mu: vec![mean; self.k],
+                var: vec![1.0; self.k],
+            }
+        }
+        fn init_features(&self) -> Array2<f64> {
+            Array2::from_shape_vec((self.x.len(), 1), self.x.clone()).unwrap()
+        }
+        fn reseed(&self, p: &mut P, k: usize, row: usize) {
+            p.mu[k] = self.x[row];
+            p.var[k] = 1.0;
+            p.w[k] = 1e-3;
+            let total: f64 = p.w.iter().sum();
+            p.w.iter_mut().for_each(|w| *w /= total);
+        }
+    }
+
+    fn invalid_option<T: std::fmt::Debug>(result: Result<T, FitError>) -> &'static str {
+        match result {
+            Err(FitError::InvalidOption { option, .. }) => option,
+            other => panic!("expected an invalid option, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_options_are_errors_not_panics() {
+        let model = Gmm1::two_clusters();
+        let with = |edit: &dyn Fn(&mut FitOptions<P>)| {
+            let mut opts = FitOptions::default();
+            edit(&mut opts);
+            opts
+        };
+        let cases: Vec<(&str, FitOptions<P>)> = vec![
+            ("threads", with(&|o| o.threads = Some(0))),
+            ("restarts", with(&|o| o.restarts = 0)),
+            ("tol", with(&|o| o.tol = -1e-6)),
+            ("tol", with(&|o| o.tol = f64::NAN)),
+            ("tol", with(&|o| o.tol = f64::INFINITY)),
+            ("reg_covar", with(&|o| o.m_step.reg_covar = -1e-6)),
+            ("reg_covar", with(&|o| o.m_step.reg_covar = f64::NAN)),
+            ("reg_covar", with(&|o| o.m_step.reg_covar = f64::INFINITY)),
+        ];
+        for (option, opts) in &cases {
+            assert_eq!(invalid_option(opts.check()), *option, "{opts:?}");
+            let err = fit(&model, opts).expect_err("refused");
+            assert_eq!(invalid_option(Err::<(), _>(err)), *option);
+        }
+        let text = fit(&model, &cases[0].1).unwrap_err().to_string();
+        assert!(text.contains("`threads`") && !text.contains("--"), "{text}");
+    }
+
+    #[test]
+    fn boundary_options_are_valid() {
+        let model = Gmm1::two_clusters();
+        // No M-step: the starting parameters are evaluated.
+        let start = fit(
+            &model,
+            &FitOptions {
+                max_iter: 0,
+                lloyd_iters: 0,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(start.iterations, 0);
+        assert_eq!(start.elbo_trace.len(), 1);
+        assert!(!start.converged);
+        // −∞ never converges: exactly `max_iter` M-steps.
+        let exact = fit(
+            &model,
+            &FitOptions {
+                max_iter: 7,
+                tol: f64::NEG_INFINITY,
+                threads: Some(1),
+                m_step: MStepConfig { reg_covar: 0.0 },
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(exact.iterations, 7);
+        assert_eq!(exact.elbo_trace.len(), 8);
+        let converged = fit(
+            &model,
+            &FitOptions {
+                tol: 0.0,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(converged.log_likelihood.is_finite());
+        assert!((converged.params.mu[0] - converged.params.mu[1]).abs() > 4.0);
+    }
+
+    #[test]
+    fn other_entry_points_check_their_configuration() {
+        let model = Gmm1::two_clusters();
+        let params = model.neutral_params();
+        let bad = MStepConfig {
+            reg_covar: f64::NAN,
+        };
+        assert_eq!(invalid_option(em_step(&model, &params, &bad)), "reg_covar");
+        let labels: Vec<usize> = (0..model.n_rows()).map(|n| n % 2).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        assert_eq!(
+            invalid_option(params_from_labels(&model, &labels, &bad, &mut rng)),
+            "reg_covar"
+        );
+        let good = MStepConfig::default();
+        assert!(em_step(&model, &params, &good).is_ok());
+        for wrong in [vec![0; 3], vec![2; model.n_rows()]] {
+            match params_from_labels(&model, &wrong, &good, &mut rng) {
+                Err(FitError::InvalidInit(why)) => assert!(why.contains("label"), "{why}"),
+                other => panic!("expected invalid labels, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn user_starting_parameters_are_never_reseeded() {
+        let model = Gmm1::two_clusters();
+        let bad = P {
+            w: vec![0.5, 0.5],
+            mu: vec![-3.0, 3.0],
+            var: vec![1.0, -1.0],
+        };
+        let err = fit(
+            &model,
+            &FitOptions {
+                init: InitStrategy::Params(bad.clone()),
+                ..FitOptions::default()
+            },
+        )
+        .expect_err("a negative variance is refused");
+        match &err {
+            FitError::InvalidInit(why) => assert!(why.contains("`var`"), "{why}"),
+            other => panic!("expected invalid starting parameters, got {other:?}"),
+        }
+        // Valid starting parameters are used exactly as given.
+        let good = P {
+            var: vec![1.0, 1.0],
+            ..bad
+        };
+        let start = fit(
+            &model,
+            &FitOptions {
+                max_iter: 0,
+                init: InitStrategy::Params(good.clone()),
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(start.params, good);
+        assert!(start.reseeds.is_empty());
     }
 }

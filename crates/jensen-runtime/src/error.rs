@@ -53,7 +53,7 @@ pub enum FitError {
         components: usize,
     },
     /// A numerical problem the driver could not repair by re-seeding a component.
-    #[error("{issue} (at iteration {iteration}); increase the covariance regularisation (--reg-covar), supply other starting parameters, or, in a mixture, reduce the number of components")]
+    #[error("{issue} (at iteration {iteration}); increase the covariance regularisation (`reg_covar`), supply other starting parameters, or, in a mixture, reduce the number of components")]
     Numerical {
         /// The problem.
         issue: NumericalIssue,
@@ -80,9 +80,22 @@ pub enum FitError {
         /// ELBO after the step.
         after: f64,
     },
-    /// Starting parameters supplied by the user are unusable.
-    #[error("invalid starting parameters: {0}")]
+    /// Starting parameters supplied by the user ([`crate::InitStrategy::Params`]) are
+    /// unusable: the model cannot prepare them (a covariance that is not positive definite, a
+    /// parameter outside its constraint). The driver re-seeds components of parameters it
+    /// chose itself, but never alters the user's.
+    #[error("invalid starting parameters: {0}; supply parameters that satisfy the model's constraints, or let the fit choose them from the data")]
     InvalidInit(String),
+    /// An option of the fit has a value the library refuses (see [`crate::FitOptions::check`]).
+    #[error("invalid option `{option}` = {value}: {reason}")]
+    InvalidOption {
+        /// The option, as named in [`crate::FitOptions`] or [`crate::MStepConfig`].
+        option: &'static str,
+        /// The refused value.
+        value: String,
+        /// What the value must be.
+        reason: &'static str,
+    },
     /// The thread pool could not be built.
     #[error("could not start {threads} worker threads: {message}")]
     ThreadPool {
@@ -91,4 +104,53 @@ pub enum FitError {
         /// What rayon said.
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runtime errors speak in terms of the library's options, never a command-line flag.
+    #[test]
+    fn messages_name_options_not_flags() {
+        let issue = NumericalIssue::NotPositiveDefinite {
+            param: "Sigma".into(),
+            component: Some(1),
+        };
+        let errors = [
+            FitError::TooFewRows {
+                rows: 1,
+                components: 2,
+            },
+            FitError::Numerical {
+                issue: issue.clone(),
+                iteration: 3,
+            },
+            FitError::NonFinite {
+                value: f64::NAN,
+                iteration: 0,
+            },
+            FitError::NotMonotone {
+                iteration: 1,
+                stage: "M-step",
+                before: 0.0,
+                after: -1.0,
+            },
+            FitError::InvalidInit(issue.to_string()),
+            FitError::InvalidOption {
+                option: "reg_covar",
+                value: "-1".into(),
+                reason: "must be a finite number at least 0",
+            },
+            FitError::ThreadPool {
+                threads: 2,
+                message: "no".into(),
+            },
+        ];
+        for e in &errors {
+            let text = e.to_string();
+            assert!(!text.contains("--"), "{text}");
+        }
+        assert!(errors[1].to_string().contains("`reg_covar`"));
+    }
 }

@@ -12,15 +12,31 @@ use std::ops::Range;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 use rand::RngCore;
 
-use crate::error::NumericalIssue;
+use crate::error::{FitError, NumericalIssue};
 
 /// Settings of the M-step that are not part of the model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MStepConfig {
     /// Added to every variance (the diagonal of every covariance) after the M-step, as in
     /// scikit-learn's `reg_covar`. Keeps covariances positive definite when a component
-    /// sits on fewer points than dimensions.
+    /// sits on fewer points than dimensions. Must be finite and at least 0.
     pub reg_covar: f64,
+}
+
+impl MStepConfig {
+    /// Fails with [`FitError::InvalidOption`] unless `reg_covar` is a finite number at
+    /// least 0. Called by every entry point of [`crate::em`] that takes a configuration.
+    pub fn check(&self) -> Result<(), FitError> {
+        if self.reg_covar.is_finite() && self.reg_covar >= 0.0 {
+            Ok(())
+        } else {
+            Err(FitError::InvalidOption {
+                option: "reg_covar",
+                value: self.reg_covar.to_string(),
+                reason: "the covariance regularisation must be a finite number at least 0",
+            })
+        }
+    }
 }
 
 impl Default for MStepConfig {
