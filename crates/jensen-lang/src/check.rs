@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::ast::{self, BinOp, DeclKind, Expr, Item, Size, TypeExpr};
-use crate::diag::{suggest, Diagnostic, LineCol, Span};
+use crate::diag::{suggest, DiagCode, Diagnostic, LineCol, Span};
 use crate::ir::*;
 
 /// Distributions users may reach for that have no closed-form block yet.
@@ -35,7 +35,7 @@ pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Opt
             Item::Model(name) => {
                 if let Some(first) = model_seen {
                     c.error(
-                        Diagnostic::error("E-duplicate", name.span, "a second `model` line")
+                        Diagnostic::error(DiagCode::Duplicate, name.span, "a second `model` line")
                             .label("second name here")
                             .hint(format!(
                                 "a file holds one model; the first `model` line is line {}",
@@ -73,7 +73,7 @@ pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Opt
         }
     }
     if file.items.is_empty() {
-        c.error(Diagnostic::error("E-empty", Span::new(0, 0), "the model file is empty")
+        c.error(Diagnostic::error(DiagCode::Empty, Span::new(0, 0), "the model file is empty")
             .hint("start with `model NAME`, then declare data, parameters and a latent, and write `~` statements"));
     }
     let model = c.model;
@@ -128,7 +128,7 @@ impl Checker<'_> {
             let prev = *prev;
             self.error(
                 Diagnostic::error(
-                    "E-duplicate",
+                    DiagCode::Duplicate,
                     name.span,
                     format!("`{}` is declared twice", name.name),
                 )
@@ -148,7 +148,7 @@ impl Checker<'_> {
         if k.ty.name != "int" {
             self.error(
                 Diagnostic::error(
-                    "E-const-type",
+                    DiagCode::ConstType,
                     k.ty.span,
                     format!("constants must be `int`, not `{}`", k.ty.name),
                 )
@@ -160,7 +160,7 @@ impl Checker<'_> {
         let Ok(value) = k.value.parse::<usize>() else {
             self.error(
                 Diagnostic::error(
-                    "E-const-value",
+                    DiagCode::ConstValue,
                     k.value_span,
                     format!("`{}` is not a whole number", k.value),
                 )
@@ -172,7 +172,7 @@ impl Checker<'_> {
         if value == 0 {
             self.error(
                 Diagnostic::error(
-                    "E-const-value",
+                    DiagCode::ConstValue,
                     k.value_span,
                     format!("`{}` must be at least 1", k.name.name),
                 )
@@ -247,7 +247,7 @@ impl Checker<'_> {
             };
             self.error(
                 Diagnostic::error(
-                    "E-decl-type",
+                    DiagCode::DeclType,
                     d.ty.span(),
                     format!(
                         "`{}` cannot be declared `{kind_word}` with type `{}`",
@@ -263,7 +263,7 @@ impl Checker<'_> {
         if d.kind == DeclKind::Data && plates.len() != 1 {
             self.error(
                 Diagnostic::error(
-                    "E-data-plates",
+                    DiagCode::DataPlates,
                     d.name.span,
                     format!("data `{}` must be indexed by its rows, once", d.name.name),
                 )
@@ -279,7 +279,7 @@ impl Checker<'_> {
             let vector = matches!(ty, ElemType::Vector(_) | ElemType::BinaryVec(_));
             if d.kind != DeclKind::Data || !vector {
                 self.error(
-                    Diagnostic::error("E-from", cols[0].span, "only vector-valued data items take `except (...)`")
+                    Diagnostic::error(DiagCode::From, cols[0].span, "only vector-valued data items take `except (...)`")
                         .label("here")
                         .hint("`except` reads every numeric column but these into a `vector[D]` or `binary[D]` item; name one column with `from (col)` instead"),
                 );
@@ -289,9 +289,13 @@ impl Checker<'_> {
         if let Some(cols) = &d.columns {
             if d.kind != DeclKind::Data {
                 self.error(
-                    Diagnostic::error("E-from", d.span, "only data items are read `from` columns")
-                        .label("here")
-                        .hint("remove the `from (...)` clause"),
+                    Diagnostic::error(
+                        DiagCode::From,
+                        d.span,
+                        "only data items are read `from` columns",
+                    )
+                    .label("here")
+                    .hint("remove the `from (...)` clause"),
                 );
                 return;
             }
@@ -299,7 +303,7 @@ impl Checker<'_> {
             if scalar && cols.len() != 1 {
                 self.error(
                     Diagnostic::error(
-                        "E-from",
+                        DiagCode::From,
                         cols[1].span,
                         format!(
                             "`{}` holds one value per row but names {} columns",
@@ -356,7 +360,7 @@ impl Checker<'_> {
             TypeExpr::Range { lo, hi, span } => {
                 if *lo != 0 {
                     self.error(
-                        Diagnostic::error("E-type", *span, "category ranges start at 0")
+                        Diagnostic::error(DiagCode::Type, *span, "category ranges start at 0")
                             .label("range here")
                             .hint("write `0..K`: categories are numbered 0, 1, ..., K-1"),
                     );
@@ -389,7 +393,7 @@ impl Checker<'_> {
                         let _ = kind;
                         self.error(
                             Diagnostic::error(
-                                "E-type",
+                                DiagCode::Type,
                                 name.span,
                                 format!("unknown type `{other}`"),
                             )
@@ -402,7 +406,7 @@ impl Checker<'_> {
                 if !ok {
                     self.error(
                         Diagnostic::error(
-                            "E-type",
+                            DiagCode::Type,
                             *span,
                             format!("`{}` does not take {n} size(s)", name.name),
                         )
@@ -464,7 +468,7 @@ impl Checker<'_> {
             let span = self.set_mentions[id];
             match (rows, other) {
                 (true, Some(_)) => self.error(
-                    Diagnostic::error("E-size", span, format!("`{name}` is used both for rows and for a dimension of data"))
+                    Diagnostic::error(DiagCode::Size, span, format!("`{name}` is used both for rows and for a dimension of data"))
                         .label("first mentioned here")
                         .hint("use one name for the rows (e.g. `N`) and another for the dimension (e.g. `D`)"),
                 ),
@@ -472,7 +476,7 @@ impl Checker<'_> {
                 (false, Some(s)) => self.model.sets[id].size = s,
                 (false, None) if self.declaration_errors > 0 || !self.poisoned.is_empty() => {}
                 (false, None) => self.error(
-                    Diagnostic::error("E-size", span, format!("the size of `{name}` is not known"))
+                    Diagnostic::error(DiagCode::Size, span, format!("the size of `{name}` is not known"))
                         .label("first mentioned here")
                         .hint(format!(
                             "declare `const {name}: int = ...`, or use `{name}` as the rows or a dimension of a data item"
@@ -491,7 +495,7 @@ impl Checker<'_> {
         else {
             self.error(
                 Diagnostic::error(
-                    "E-target",
+                    DiagCode::Target,
                     s.target.span(),
                     "the left of `~` must be a declared variable",
                 )
@@ -507,7 +511,7 @@ impl Checker<'_> {
         if indices.len() != var.plates.len() {
             self.error(
                 Diagnostic::error(
-                    "E-index",
+                    DiagCode::Index,
                     *span,
                     format!(
                         "`{}` has {} index set(s) but is written with {} index(es)",
@@ -533,7 +537,7 @@ impl Checker<'_> {
                     if loops.iter().any(|(n, _)| *n == loop_name.name) {
                         self.error(
                             Diagnostic::error(
-                                "E-index",
+                                DiagCode::Index,
                                 loop_name.span,
                                 format!("loop variable `{}` is used twice", loop_name.name),
                             )
@@ -577,7 +581,7 @@ impl Checker<'_> {
                 other => {
                     self.error(
                         Diagnostic::error(
-                            "E-index",
+                            DiagCode::Index,
                             other.span(),
                             "the left of `~` is indexed by new loop variables",
                         )
@@ -591,13 +595,13 @@ impl Checker<'_> {
                 }
             }
         }
-        let dist = match Dist::ALL.iter().find(|d| d.name() == s.dist.name) {
-            Some(d) => *d,
+        let dist = match Dist::from_name(&s.dist.name) {
+            Some(d) => d,
             None => {
                 if let Some((_, why)) = NOT_YET.iter().find(|(n, _)| *n == s.dist.name) {
                     self.error(
                         Diagnostic::error(
-                            "E-unsupported",
+                            DiagCode::Unsupported,
                             s.dist.span,
                             format!("`{}` has no closed-form EM block yet", s.dist.name),
                         )
@@ -605,16 +609,13 @@ impl Checker<'_> {
                         .hint(*why),
                     );
                 } else {
-                    let hint = match suggest(&s.dist.name, Dist::ALL.iter().map(|d| d.name())) {
+                    let hint = match suggest(&s.dist.name, DISTRIBUTIONS.iter().map(|d| d.name)) {
                         Some(m) => format!("did you mean `{m}`?"),
-                        None => {
-                            "distributions are Categorical, MvNormal, Normal, Poisson and Bernoulli"
-                                .into()
-                        }
+                        None => format!("distributions are {}", Dist::names_in_prose()),
                     };
                     self.error(
                         Diagnostic::error(
-                            "E-dist",
+                            DiagCode::Dist,
                             s.dist.span,
                             format!("unknown distribution `{}`", s.dist.name),
                         )
@@ -677,7 +678,7 @@ impl Checker<'_> {
 
     fn bad_index(&mut self, e: &Expr) {
         self.error(
-            Diagnostic::error("E-index", e.span(), "unsupported index expression")
+            Diagnostic::error(DiagCode::Index, e.span(), "unsupported index expression")
                 .label("here")
                 .hint("an index is a loop variable (`n`), a latent value (`z[n]`), a literal (`0`) or a shift (`t-1`)"),
         );
@@ -701,7 +702,7 @@ impl Checker<'_> {
             None => "declare it with `data`, `param` or `latent` first".into(),
         };
         self.error(
-            Diagnostic::error("E-name", name.span, message)
+            Diagnostic::error(DiagCode::Name, name.span, message)
                 .label("not declared")
                 .hint(hint),
         );
@@ -721,7 +722,7 @@ impl Checker<'_> {
                     if self.model.var(&name.name).is_some() {
                         self.error(
                             Diagnostic::error(
-                                "E-index",
+                                DiagCode::Index,
                                 *span,
                                 format!("`{}` is a variable, not a loop index", name.name),
                             )
@@ -735,7 +736,7 @@ impl Checker<'_> {
                         let bound: Vec<&str> = loops.iter().map(|(n, _)| n.as_str()).collect();
                         self.error(
                             Diagnostic::error(
-                                "E-name",
+                                DiagCode::Name,
                                 *span,
                                 format!("unknown index `{}`", name.name),
                             )
@@ -760,7 +761,7 @@ impl Checker<'_> {
                 if !self.model.same_set(loops[l].1, plate) {
                     self.error(
                         Diagnostic::error(
-                            "E-index",
+                            DiagCode::Index,
                             *span,
                             format!(
                                 "`{}` runs over `{}` but this position is indexed by `{}`",
@@ -786,7 +787,7 @@ impl Checker<'_> {
                 if v.kind != DeclKind::Latent {
                     self.error(
                         Diagnostic::error(
-                            "E-index",
+                            DiagCode::Index,
                             *span,
                             format!(
                                 "`{}` is not a latent variable, so it cannot select an element",
@@ -805,7 +806,7 @@ impl Checker<'_> {
                 let ElemType::Cat(values) = v.ty else {
                     self.error(
                         Diagnostic::error(
-                            "E-index",
+                            DiagCode::Index,
                             *span,
                             format!(
                                 "`{}` is continuous, so it cannot select an element",
@@ -820,7 +821,7 @@ impl Checker<'_> {
                 if indices.len() != v.plates.len() {
                     self.error(
                         Diagnostic::error(
-                            "E-index",
+                            DiagCode::Index,
                             *span,
                             format!("`{}` needs {} index(es)", name.name, v.plates.len()),
                         )
@@ -836,7 +837,7 @@ impl Checker<'_> {
                 if !self.model.same_set(values, plate) {
                     self.error(
                         Diagnostic::error(
-                            "E-index",
+                            DiagCode::Index,
                             *span,
                             format!(
                                 "`{}` takes values in 0..{} but this position is indexed by `{}`",
@@ -907,7 +908,7 @@ impl Checker<'_> {
             } => {
                 if loops.iter().any(|(n, _)| *n == name.name) {
                     self.error(
-                        Diagnostic::error("E-arg", *span, format!("loop variable `{}` cannot be used as a value", name.name))
+                        Diagnostic::error(DiagCode::Arg, *span, format!("loop variable `{}` cannot be used as a value", name.name))
                             .label("here")
                             .hint("arguments are parameters, possibly selected by a latent, e.g. `mu[z[n]]`"),
                     );
@@ -918,7 +919,7 @@ impl Checker<'_> {
                 if indices.len() != plates.len() {
                     self.error(
                         Diagnostic::error(
-                            "E-index",
+                            DiagCode::Index,
                             *span,
                             format!(
                                 "`{}` has {} index set(s) but is written with {} index(es)",
@@ -952,7 +953,7 @@ impl Checker<'_> {
             Expr::Call { func, args, .. } if func.name == "diag" => {
                 if args.len() != 1 {
                     self.error(
-                        Diagnostic::error("E-arg", span, "`diag` takes one argument")
+                        Diagnostic::error(DiagCode::Arg, span, "`diag` takes one argument")
                             .label("here")
                             .hint("write `diag(v[z[n]])` with `param v[K]: positive[D]`"),
                     );
@@ -963,7 +964,7 @@ impl Checker<'_> {
             Expr::Call { func, .. } => {
                 self.error(
                     Diagnostic::error(
-                        "E-func",
+                        DiagCode::Func,
                         func.span,
                         format!("unknown function `{}`", func.name),
                     )
@@ -1086,21 +1087,11 @@ impl Checker<'_> {
     fn signature(&mut self, f: &Factor, s: &ast::Sample) -> bool {
         let target_ty = self.model.vars[f.target].ty;
         let target_name = &self.model.vars[f.target].name;
-        let arity = match f.dist {
-            Dist::MvNormal | Dist::Normal => 2,
-            _ => 1,
-        };
+        let DistSig { arity, example, .. } = *f.dist.sig();
         if f.args.len() != arity {
-            let example = match f.dist {
-                Dist::Categorical => "`Categorical(w)` with `param w: simplex[K]`",
-                Dist::MvNormal => "`MvNormal(mu[z[n]], Sigma[z[n]])`",
-                Dist::Normal => "`Normal(m[z[n]], v[z[n]])` (mean, variance)",
-                Dist::Poisson => "`Poisson(rate[z[n]])`",
-                Dist::Bernoulli => "`Bernoulli(p[z[n]])`",
-            };
             self.error(
                 Diagnostic::error(
-                    "E-arity",
+                    DiagCode::Arity,
                     s.dist.span.join(s.span),
                     format!(
                         "`{}` takes {arity} argument(s), found {}",
@@ -1177,7 +1168,7 @@ impl Checker<'_> {
             let found = self.describe(tys[pos]);
             self.error(
                 Diagnostic::error(
-                    "E-arg-type",
+                    DiagCode::ArgType,
                     f.args[pos].span,
                     format!(
                         "argument {} of `{}` must be {expected}, but this is {found}",
@@ -1199,7 +1190,7 @@ impl Checker<'_> {
         let name = v.name.clone();
         self.error(
             Diagnostic::error(
-                "E-target-type",
+                DiagCode::TargetType,
                 f.target_span,
                 format!(
                     "`{}` models {expected}, but `{name}` is `{found}`",

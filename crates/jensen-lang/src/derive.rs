@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::ast::DeclKind;
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{DiagCode, Diagnostic, Span};
 use crate::ir::*;
 use crate::plan::*;
 
@@ -63,7 +63,7 @@ impl Role {
     }
 }
 
-const NO_CLOSED_FORM: &str = "E-no-closed-form";
+const NO_CLOSED_FORM: DiagCode = DiagCode::NoClosedForm;
 
 /// Derives the update plan of a checked model.
 pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
@@ -156,7 +156,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 let h = continuous.map_or("h", |c| model.vars[c.var].name.as_str());
                 diags.push(
                     Diagnostic::error(
-                        "E-unsupported",
+                        DiagCode::Unsupported,
                         f.span,
                         format!("continuous latent `{h}` already enters `{}`", model.factors[first.factor].text),
                     )
@@ -265,7 +265,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 if !model.factors.iter().any(|f| f.target == pid) {
                     diags.push(
                         Diagnostic::warning(
-                            "W-unused-data",
+                            DiagCode::UnusedData,
                             var.span,
                             format!("data `{}` is not modelled by any statement", var.name),
                         )
@@ -285,7 +285,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 continue;
             }
             diags.push(
-                Diagnostic::error("E-unused-param", var.span, format!("parameter `{}` appears in no statement", var.name))
+                Diagnostic::error(DiagCode::UnusedParam, var.span, format!("parameter `{}` appears in no statement", var.name))
                     .label("declared here")
                     .hint("it would never be updated: use it as an argument of a distribution, or remove it"),
             );
@@ -504,7 +504,7 @@ fn find_latents(
         let span = model.factors.first().map_or(Span::new(0, 0), |f| f.span);
         diags.push(
             Diagnostic::error(
-                "E-no-latent",
+                DiagCode::NoLatent,
                 span,
                 "the model has no latent variable, so there is nothing for EM to infer",
             )
@@ -519,7 +519,7 @@ fn find_latents(
     if let Some(&second) = discrete.get(1) {
         diags.push(
             Diagnostic::error(
-                "E-unsupported",
+                DiagCode::Unsupported,
                 model.vars[second].span,
                 "only one discrete latent variable per model is supported so far",
             )
@@ -531,7 +531,7 @@ fn find_latents(
     if let Some(&second) = continuous.get(1) {
         diags.push(
             Diagnostic::error(
-                "E-unsupported",
+                DiagCode::Unsupported,
                 model.vars[second].span,
                 "only one continuous latent variable per model is supported so far",
             )
@@ -554,7 +554,7 @@ fn find_latents(
             let (h, rows) = (&model.vars[c.var].name, &model.sets[latent.rows()].name);
             diags.push(
                 Diagnostic::error(
-                    "E-latent-plates",
+                    DiagCode::LatentPlates,
                     model.vars[c.var].span,
                     format!(
                         "continuous latent `{h}` must have the same rows as the discrete latent"
@@ -587,7 +587,7 @@ fn find_continuous(
     if let Some(&second) = priors.get(1) {
         diags.push(
             Diagnostic::error(
-                "E-latent-prior",
+                DiagCode::LatentPrior,
                 model.factors[second].span,
                 format!("latent `{name}` has a second distribution"),
             )
@@ -606,7 +606,7 @@ fn find_continuous(
     if dynamic || f.target_indices != [Index::Loop(0)] {
         diags.push(
             Diagnostic::error(
-                "E-unsupported",
+                DiagCode::Unsupported,
                 f.span,
                 format!("latent `{name}` depends on its own earlier values"),
             )
@@ -622,7 +622,7 @@ fn find_continuous(
     if !standard {
         diags.push(
             Diagnostic::error(
-                "E-unsupported",
+                DiagCode::Unsupported,
                 f.args[0].span.join(f.args[1].span),
                 format!("the prior of continuous latent `{name}` must be the standard Normal"),
             )
@@ -650,7 +650,7 @@ fn latent_rows(model: &Model, v: VarId, ty: &str, diags: &mut Vec<Diagnostic>) -
         _ => {
             diags.push(
                 Diagnostic::error(
-                    "E-latent-plates",
+                    DiagCode::LatentPlates,
                     var.span,
                     format!("latent `{}` must have one value per data row", var.name),
                 )
@@ -680,7 +680,7 @@ fn latent_priors(
     if priors.is_empty() {
         diags.push(
             Diagnostic::error(
-                "E-latent-prior",
+                DiagCode::LatentPrior,
                 var.span,
                 format!("latent `{}` has no distribution", var.name),
             )
@@ -937,7 +937,7 @@ fn find_chain(
     let rows_name = &model.sets[rows].name;
     let comps = &model.sets[components].name;
     let unsupported = |span: Span, msg: String, label: &str, hint: String| {
-        Diagnostic::error("E-unsupported", span, msg)
+        Diagnostic::error(DiagCode::Unsupported, span, msg)
             .label(label)
             .hint(hint)
     };
@@ -1012,7 +1012,7 @@ fn find_chain(
         };
         if slot.replace((param, fi)).is_some() {
             diags.push(
-                Diagnostic::error("E-latent-prior", f.span, format!("`{zname}` has this kind of statement twice"))
+                Diagnostic::error(DiagCode::LatentPrior, f.span, format!("`{zname}` has this kind of statement twice"))
                     .label("second statement")
                     .hint(format!("a chain has exactly one `{zname}[0] ~ ...` and one `{zname}[t] ~ ...`; remove one")),
             );
@@ -1036,7 +1036,7 @@ fn find_chain(
         }
         (None, Some((_, tf))) => {
             diags.push(
-                Diagnostic::error("E-latent-prior", model.factors[tf].span, format!("the chain `{zname}` has no distribution for its first state"))
+                Diagnostic::error(DiagCode::LatentPrior, model.factors[tf].span, format!("the chain `{zname}` has no distribution for its first state"))
                     .label("transition only")
                     .hint(format!("add `{zname}[0] ~ Categorical(p0)` with `param p0: simplex[{comps}]`; the first state of every sequence in `{rows_name}` is drawn from it")),
             );
@@ -1044,7 +1044,7 @@ fn find_chain(
         }
         (Some((_, inf)), None) => {
             diags.push(
-                Diagnostic::error("E-latent-prior", model.factors[inf].span, format!("`{zname}[0]` has a distribution but the later states do not"))
+                Diagnostic::error(DiagCode::LatentPrior, model.factors[inf].span, format!("`{zname}[0]` has a distribution but the later states do not"))
                     .label("first state only")
                     .hint(format!("add `{zname}[t] ~ Categorical(A[{zname}[t-1]])` with `param A[{comps}]: simplex[{comps}]`")),
             );

@@ -1,6 +1,177 @@
 //! Diagnostics: every problem found in a model file, with its span, message and a hint.
+//!
+//! Every diagnostic carries a stable [`DiagCode`], shown as e.g. `E-syntax`: `E-` codes are
+//! errors (the model cannot be used), `W-` codes warnings. The codes:
+//!
+//! | code | variant | meaning |
+//! |------|---------|---------|
+//! | `E-syntax` | [`Syntax`](DiagCode::Syntax) | A line does not parse. |
+//! | `E-empty` | [`Empty`](DiagCode::Empty) | The file holds no model at all. |
+//! | `E-duplicate` | [`Duplicate`](DiagCode::Duplicate) | A second `model` line, or a name declared twice. |
+//! | `E-const-type` | [`ConstType`](DiagCode::ConstType) | A constant declared with a type other than `int`. |
+//! | `E-const-value` | [`ConstValue`](DiagCode::ConstValue) | A constant's value is not a whole number, or is below 1. |
+//! | `E-decl-type` | [`DeclType`](DiagCode::DeclType) | A declaration (`data`, `param`, `latent`) with a type that kind cannot have. |
+//! | `E-data-plates` | [`DataPlates`](DiagCode::DataPlates) | A data item not indexed by its rows exactly once. |
+//! | `E-from` | [`From`](DiagCode::From) | A wrong `from` or `except` column clause. |
+//! | `E-type` | [`Type`](DiagCode::Type) | An unknown type, a type with the wrong number of sizes, or a category range not starting at 0. |
+//! | `E-size` | [`Size`](DiagCode::Size) | An index set whose size is unknown, or that is used both for rows and for a dimension. |
+//! | `E-target` | [`Target`](DiagCode::Target) | The left of `~` is not a declared variable. |
+//! | `E-index` | [`Index`](DiagCode::Index) | A wrong index: the number of indices, a loop variable, an index set, or an element selected by something that is not a discrete latent. |
+//! | `E-name` | [`Name`](DiagCode::Name) | An unknown name (variable or index). |
+//! | `E-arg` | [`Arg`](DiagCode::Arg) | A malformed argument (a loop variable used as a value, `diag` with several arguments). |
+//! | `E-func` | [`Func`](DiagCode::Func) | An unknown function in an argument. |
+//! | `E-dist` | [`Dist`](DiagCode::Dist) | An unknown distribution (the known ones are [`crate::ir::DISTRIBUTIONS`]). |
+//! | `E-arity` | [`Arity`](DiagCode::Arity) | A distribution with the wrong number of arguments. |
+//! | `E-arg-type` | [`ArgType`](DiagCode::ArgType) | An argument of the wrong type for its distribution. |
+//! | `E-target-type` | [`TargetType`](DiagCode::TargetType) | A distribution applied to a variable of the wrong type. |
+//! | `E-unsupported` | [`Unsupported`](DiagCode::Unsupported) | Valid in the language but not supported yet: a distribution without a closed-form block, several latents, dynamics of a continuous latent. |
+//! | `E-no-closed-form` | [`NoClosedForm`](DiagCode::NoClosedForm) | The derivation finds no closed-form M-step: a prior, a parameter shared in a way that breaks conjugacy, a mean that is not linear. |
+//! | `E-unused-param` | [`UnusedParam`](DiagCode::UnusedParam) | A parameter that appears in no statement. |
+//! | `E-no-latent` | [`NoLatent`](DiagCode::NoLatent) | The model has no latent variable, so there is nothing for EM to infer. |
+//! | `E-latent-plates` | [`LatentPlates`](DiagCode::LatentPlates) | A latent not indexed like the data rows it explains. |
+//! | `E-latent-prior` | [`LatentPrior`](DiagCode::LatentPrior) | A latent with no distribution or two, or a chain without its first state or its transitions. |
+//! | `W-unused-data` | [`UnusedData`](DiagCode::UnusedData) | Warning: a data item that no statement models. |
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+/// The stable short code of a [`Diagnostic`]. [`DiagCode::as_str`] is the text shown to users
+/// and written when a diagnostic is serialised; the module documentation lists every code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DiagCode {
+    /// `E-syntax`: A line does not parse.
+    Syntax,
+    /// `E-empty`: The file holds no model at all.
+    Empty,
+    /// `E-duplicate`: A second `model` line, or a name declared twice.
+    Duplicate,
+    /// `E-const-type`: A constant declared with a type other than `int`.
+    ConstType,
+    /// `E-const-value`: A constant's value is not a whole number, or is below 1.
+    ConstValue,
+    /// `E-decl-type`: A declaration (`data`, `param`, `latent`) with a type that kind cannot have.
+    DeclType,
+    /// `E-data-plates`: A data item not indexed by its rows exactly once.
+    DataPlates,
+    /// `E-from`: A wrong `from` or `except` column clause.
+    From,
+    /// `E-type`: An unknown type, a type with the wrong number of sizes, or a category range not starting at 0.
+    Type,
+    /// `E-size`: An index set whose size is unknown, or that is used both for rows and for a dimension.
+    Size,
+    /// `E-target`: The left of `~` is not a declared variable.
+    Target,
+    /// `E-index`: A wrong index: the number of indices, a loop variable, an index set, or an element selected by something that is not a discrete latent.
+    Index,
+    /// `E-name`: An unknown name (variable or index).
+    Name,
+    /// `E-arg`: A malformed argument (a loop variable used as a value, `diag` with several arguments).
+    Arg,
+    /// `E-func`: An unknown function in an argument.
+    Func,
+    /// `E-dist`: An unknown distribution (the known ones are [`crate::ir::DISTRIBUTIONS`]).
+    Dist,
+    /// `E-arity`: A distribution with the wrong number of arguments.
+    Arity,
+    /// `E-arg-type`: An argument of the wrong type for its distribution.
+    ArgType,
+    /// `E-target-type`: A distribution applied to a variable of the wrong type.
+    TargetType,
+    /// `E-unsupported`: Valid in the language but not supported yet: a distribution without a closed-form block, several latents, dynamics of a continuous latent.
+    Unsupported,
+    /// `E-no-closed-form`: The derivation finds no closed-form M-step: a prior, a parameter shared in a way that breaks conjugacy, a mean that is not linear.
+    NoClosedForm,
+    /// `E-unused-param`: A parameter that appears in no statement.
+    UnusedParam,
+    /// `E-no-latent`: The model has no latent variable, so there is nothing for EM to infer.
+    NoLatent,
+    /// `E-latent-plates`: A latent not indexed like the data rows it explains.
+    LatentPlates,
+    /// `E-latent-prior`: A latent with no distribution or two, or a chain without its first state or its transitions.
+    LatentPrior,
+    /// `W-unused-data`: Warning: a data item that no statement models.
+    UnusedData,
+}
+
+impl DiagCode {
+    /// Every code, in declaration order.
+    pub const ALL: [DiagCode; 26] = [
+        DiagCode::Syntax,
+        DiagCode::Empty,
+        DiagCode::Duplicate,
+        DiagCode::ConstType,
+        DiagCode::ConstValue,
+        DiagCode::DeclType,
+        DiagCode::DataPlates,
+        DiagCode::From,
+        DiagCode::Type,
+        DiagCode::Size,
+        DiagCode::Target,
+        DiagCode::Index,
+        DiagCode::Name,
+        DiagCode::Arg,
+        DiagCode::Func,
+        DiagCode::Dist,
+        DiagCode::Arity,
+        DiagCode::ArgType,
+        DiagCode::TargetType,
+        DiagCode::Unsupported,
+        DiagCode::NoClosedForm,
+        DiagCode::UnusedParam,
+        DiagCode::NoLatent,
+        DiagCode::LatentPlates,
+        DiagCode::LatentPrior,
+        DiagCode::UnusedData,
+    ];
+
+    /// The code as shown, e.g. `"E-syntax"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiagCode::Syntax => "E-syntax",
+            DiagCode::Empty => "E-empty",
+            DiagCode::Duplicate => "E-duplicate",
+            DiagCode::ConstType => "E-const-type",
+            DiagCode::ConstValue => "E-const-value",
+            DiagCode::DeclType => "E-decl-type",
+            DiagCode::DataPlates => "E-data-plates",
+            DiagCode::From => "E-from",
+            DiagCode::Type => "E-type",
+            DiagCode::Size => "E-size",
+            DiagCode::Target => "E-target",
+            DiagCode::Index => "E-index",
+            DiagCode::Name => "E-name",
+            DiagCode::Arg => "E-arg",
+            DiagCode::Func => "E-func",
+            DiagCode::Dist => "E-dist",
+            DiagCode::Arity => "E-arity",
+            DiagCode::ArgType => "E-arg-type",
+            DiagCode::TargetType => "E-target-type",
+            DiagCode::Unsupported => "E-unsupported",
+            DiagCode::NoClosedForm => "E-no-closed-form",
+            DiagCode::UnusedParam => "E-unused-param",
+            DiagCode::NoLatent => "E-no-latent",
+            DiagCode::LatentPlates => "E-latent-plates",
+            DiagCode::LatentPrior => "E-latent-prior",
+            DiagCode::UnusedData => "W-unused-data",
+        }
+    }
+
+    /// The code whose text is `text`, if any.
+    pub fn from_text(text: &str) -> Option<DiagCode> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for DiagCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for DiagCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 /// A byte range in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
@@ -38,7 +209,7 @@ pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
     /// A stable short code, e.g. `E-syntax`.
-    pub code: &'static str,
+    pub code: DiagCode,
     /// What is wrong.
     pub message: String,
     /// Where.
@@ -51,7 +222,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error at `span`.
-    pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+    pub fn error(code: DiagCode, span: Span, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             code,
@@ -63,7 +234,7 @@ impl Diagnostic {
     }
 
     /// A warning at `span`.
-    pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+    pub fn warning(code: DiagCode, span: Span, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
             ..Self::error(code, span, message)
@@ -155,4 +326,47 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(1))
         .min()
         .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_listed_once_and_well_formed() {
+        for (i, code) in DiagCode::ALL.into_iter().enumerate() {
+            // `ALL` is in declaration order and complete (the last variant is its last entry).
+            assert_eq!(code as usize, i);
+            let text = code.as_str();
+            assert!(
+                (text.starts_with("E-") || text.starts_with("W-"))
+                    && text[2..]
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{text}"
+            );
+            assert_eq!(DiagCode::from_text(text), Some(code));
+            assert_eq!(code.to_string(), text);
+        }
+        assert_eq!(DiagCode::UnusedData as usize + 1, DiagCode::ALL.len());
+        assert_eq!(DiagCode::from_text("E-nonsense"), None);
+    }
+
+    #[test]
+    fn the_module_docs_list_every_code() {
+        let docs = include_str!("diag.rs");
+        for code in DiagCode::ALL {
+            let row = format!("//! | `{code}` | [`{code:?}`](DiagCode::{code:?}) |");
+            assert!(docs.contains(&row), "no row for {code}");
+        }
+    }
+
+    #[test]
+    fn codes_render_as_their_text() {
+        let w = Diagnostic::warning(DiagCode::UnusedData, Span::new(0, 1), "unused");
+        assert!(!w.is_error());
+        assert_eq!(w.code.as_str(), "W-unused-data");
+        let e = Diagnostic::error(DiagCode::Syntax, Span::new(0, 1), "bad");
+        assert!(e.to_plain("m.em", "x").contains("error[E-syntax]"));
+    }
 }

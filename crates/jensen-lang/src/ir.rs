@@ -129,26 +129,81 @@ pub enum Dist {
     Bernoulli,
 }
 
-impl Dist {
+/// The signature of a supported distribution, as the checker sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DistSig {
+    /// The distribution.
+    pub dist: Dist,
     /// Name as written in model files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Dist::Categorical => "Categorical",
-            Dist::MvNormal => "MvNormal",
-            Dist::Normal => "Normal",
-            Dist::Poisson => "Poisson",
-            Dist::Bernoulli => "Bernoulli",
-        }
+    pub name: &'static str,
+    /// Number of arguments.
+    pub arity: usize,
+    /// A typical statement's right-hand side, shown in hints (e.g. for a wrong arity).
+    pub example: &'static str,
+}
+
+/// Every supported distribution, in the order of [`Dist`]: the one list that name lookup,
+/// suggestions, hints and arity checks read.
+pub const DISTRIBUTIONS: [DistSig; 5] = [
+    DistSig {
+        dist: Dist::Categorical,
+        name: "Categorical",
+        arity: 1,
+        example: "`Categorical(w)` with `param w: simplex[K]`",
+    },
+    DistSig {
+        dist: Dist::MvNormal,
+        name: "MvNormal",
+        arity: 2,
+        example: "`MvNormal(mu[z[n]], Sigma[z[n]])`",
+    },
+    DistSig {
+        dist: Dist::Normal,
+        name: "Normal",
+        arity: 2,
+        example: "`Normal(m[z[n]], v[z[n]])` (mean, variance)",
+    },
+    DistSig {
+        dist: Dist::Poisson,
+        name: "Poisson",
+        arity: 1,
+        example: "`Poisson(rate[z[n]])`",
+    },
+    DistSig {
+        dist: Dist::Bernoulli,
+        name: "Bernoulli",
+        arity: 1,
+        example: "`Bernoulli(p[z[n]])`",
+    },
+];
+
+impl Dist {
+    /// Its entry in [`DISTRIBUTIONS`].
+    pub fn sig(self) -> &'static DistSig {
+        &DISTRIBUTIONS[self as usize]
     }
 
-    /// All supported distributions.
-    pub const ALL: [Dist; 5] = [
-        Dist::Categorical,
-        Dist::MvNormal,
-        Dist::Normal,
-        Dist::Poisson,
-        Dist::Bernoulli,
-    ];
+    /// Name as written in model files.
+    pub fn name(self) -> &'static str {
+        self.sig().name
+    }
+
+    /// The distribution written `name` in model files, if it is supported.
+    pub fn from_name(name: &str) -> Option<Dist> {
+        DISTRIBUTIONS
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| d.dist)
+    }
+
+    /// The supported names as prose: "Categorical, MvNormal, … and Bernoulli".
+    pub fn names_in_prose() -> String {
+        let names: Vec<&str> = DISTRIBUTIONS.iter().map(|d| d.name).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.concat(),
+        }
+    }
 }
 
 /// An index expression.
@@ -293,5 +348,28 @@ impl Model {
     pub fn same_set(&self, a: SetId, b: SetId) -> bool {
         a == b
             || matches!((self.sets[a].size, self.sets[b].size), (SetSize::Literal(x), SetSize::Literal(y)) if x == y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_distribution_table_follows_the_enum() {
+        for (i, d) in DISTRIBUTIONS.iter().enumerate() {
+            assert_eq!(d.dist as usize, i, "{} out of order", d.name);
+            assert_eq!(Dist::from_name(d.name), Some(d.dist));
+            assert!(
+                d.example.starts_with(&format!("`{}(", d.name)),
+                "{}",
+                d.example
+            );
+        }
+        assert_eq!(Dist::from_name("MvGaussian"), None);
+        assert_eq!(
+            Dist::names_in_prose(),
+            "Categorical, MvNormal, Normal, Poisson and Bernoulli"
+        );
     }
 }

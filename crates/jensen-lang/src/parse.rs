@@ -9,7 +9,7 @@ use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest::Parser;
 
 use crate::ast::*;
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{DiagCode, Diagnostic, Span};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "grammar.pest"]
@@ -348,7 +348,7 @@ fn syntax_error(e: pest::error::Error<Rule>, offset: usize, text: &str) -> Diagn
     };
     let hint = line_hint(text.trim_start());
     Diagnostic::error(
-        "E-syntax",
+        DiagCode::Syntax,
         Span::new(offset + start, offset + end),
         format!("syntax error: {message}"),
     )
