@@ -17,7 +17,7 @@ use jensen_runtime::data::ValueKind;
 use jensen_runtime::kernels::discrete::log_factorials;
 
 /// A table of data: named columns, numeric or text (a column is text when none of its
-/// cells is a number; the CLI reports a stray non-number in a numeric column itself).
+/// cells is a number; [`crate::csv`] reports a stray non-number in a numeric column).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     /// Where it came from, for messages (a file name).
@@ -44,6 +44,10 @@ pub struct BindOptions {
     pub exclude: Vec<String>,
     /// How the rows split into independent sequences (chains only).
     pub sequences: Sequences,
+    /// Labels of a category item read from a text column, in code order (label `i` is
+    /// category `i`), e.g. those of an earlier fit. Without an entry the labels are the
+    /// column's distinct cells, sorted.
+    pub categories: BTreeMap<String, Vec<String>>,
 }
 
 /// How the rows of a table split into independent sequences, for a chain-structured latent.
@@ -68,6 +72,26 @@ pub struct Item {
     pub values: Array2<f64>,
     /// `ln x!` per row, for count items.
     pub log_factorial: Option<Array1<f64>>,
+    /// For a category read from a text column: the label of each category, in code order
+    /// (sorted unless [`BindOptions::categories`] gave them).
+    pub labels: Option<Vec<String>>,
+}
+
+impl Item {
+    /// The columns whose value is the same in every row, with that value.
+    pub fn constant_columns(&self) -> Vec<(&str, f64)> {
+        self.values
+            .columns()
+            .into_iter()
+            .zip(&self.columns)
+            .filter_map(|(col, name)| {
+                let first = *col.first()?;
+                col.iter()
+                    .all(|&x| x == first || (x.is_nan() && first.is_nan()))
+                    .then_some((name.as_str(), first))
+            })
+            .collect()
+    }
 }
 
 /// Data bound to a plan: sizes of all index sets and the values of every data item.
@@ -198,6 +222,22 @@ pub enum BindError {
         /// The item's columns.
         columns: usize,
     },
+    /// A text cell of a category column that cannot be given a category.
+    #[error("{file}, row {row} (line {line}), column `{column}`: {what} (data `{item}`)")]
+    BadLabel {
+        /// Source.
+        file: String,
+        /// 1-based data row.
+        row: usize,
+        /// 1-based line in a file with a header line.
+        line: usize,
+        /// Column.
+        column: String,
+        /// What is wrong.
+        what: String,
+        /// Data item.
+        item: String,
+    },
     /// `--bind` names no data item.
     #[error("`{name}` is not a data item of the model (data: {available})")]
     UnknownItem {
@@ -254,7 +294,8 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
             });
         }
     }
-    let column_index = |item: &str, name: &str| -> Result<usize, BindError> {
+    // A category item may read a text column (its labels become codes); others need numbers.
+    let column_index = |item: &str, name: &str, text: bool| -> Result<usize, BindError> {
         let i = table
             .headers
             .iter()
@@ -265,7 +306,7 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                 column: name.to_string(),
                 available: table.headers.join(", "),
             })?;
-        if table.columns[i].is_none() {
+        if table.columns[i].is_none() && !text {
             return Err(BindError::TextColumn {
                 file: file.clone(),
                 item: item.into(),
@@ -284,11 +325,12 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
     for &v in &data_vars {
         let var = &model.vars[v];
         let vector = matches!(var.ty, ElemType::Vector(_) | ElemType::BinaryVec(_));
+        let category = matches!(var.ty, ElemType::Cat(_));
         let chosen: Vec<usize> = if let Some(cols) =
             opts.columns.get(&var.name).or(var.columns.as_ref())
         {
             cols.iter()
-                .map(|c| column_index(&var.name, c))
+                .map(|c| column_index(&var.name, c, category))
                 .collect::<Result<_, _>>()?
         } else if let Some(except) = &var.except {
             // Every numeric column not excluded and not claimed by another data item.
@@ -311,7 +353,7 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                 item: var.name.clone(),
             })?
         } else if let Some(i) = table.headers.iter().position(|h| *h == var.name) {
-            vec![column_index(&var.name, &table.headers[i])?]
+            vec![column_index(&var.name, &table.headers[i], category)?]
         } else if vector && data_vars.len() == 1 {
             numeric_columns(table, |h| exclude.contains(h)).ok_or_else(|| BindError::NoColumns {
                 file: file.clone(),
@@ -326,16 +368,49 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
             });
         };
         let mut values = Array2::zeros((table.n_rows, chosen.len()));
+        let labels = category_labels(table, &chosen, opts.categories.get(&var.name));
         for (j, &c) in chosen.iter().enumerate() {
-            let col = table.columns[c].as_ref().expect("checked numeric");
-            for (i, &x) in col.iter().enumerate() {
-                values[[i, j]] = x;
+            match (&table.columns[c], &table.text[c], &labels) {
+                (Some(col), _, _) => {
+                    for (i, &x) in col.iter().enumerate() {
+                        values[[i, j]] = x;
+                    }
+                }
+                (None, Some(cells), Some(labels)) => {
+                    let codes: BTreeMap<&str, usize> = labels
+                        .iter()
+                        .enumerate()
+                        .map(|(k, l)| (l.as_str(), k))
+                        .collect();
+                    for (i, cell) in cells.iter().enumerate() {
+                        values[[i, j]] = *codes.get(cell.as_str()).ok_or_else(|| {
+                            let what = if cell.is_empty() {
+                                "the cell is empty (missing values are not supported yet: remove the row or fill the value)".to_string()
+                            } else {
+                                format!(
+                                    "`{cell}` is not one of the categories {}",
+                                    list_labels(labels)
+                                )
+                            };
+                            BindError::BadLabel {
+                                file: file.clone(),
+                                row: i + 1,
+                                line: i + 2,
+                                column: table.headers[c].clone(),
+                                what,
+                                item: var.name.clone(),
+                            }
+                        })? as f64;
+                    }
+                }
+                _ => unreachable!("a column is numeric or text; text only for a category"),
             }
         }
         items[v] = Some(Item {
             columns: chosen.iter().map(|&c| table.headers[c].clone()).collect(),
             values,
             log_factorial: None,
+            labels,
         });
     }
 
@@ -359,8 +434,13 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
             SetSize::Columns(v) => items[v].as_ref().expect("data bound").columns.len(),
             SetSize::Categories(v) => {
                 let item = items[v].as_ref().expect("data bound");
-                check(&file, &model.vars[v].name, item, ValueKind::Count)?;
-                item.values.iter().fold(0.0f64, |m, &x| m.max(x)) as usize + 1
+                match &item.labels {
+                    Some(labels) => labels.len(),
+                    None => {
+                        check(&file, &model.vars[v].name, item, ValueKind::Count)?;
+                        item.values.iter().fold(0.0f64, |m, &x| m.max(x)) as usize + 1
+                    }
+                }
             }
         };
         if let SetSize::Columns(v) | SetSize::Categories(v) = set.size {
@@ -407,6 +487,31 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
             _ => 0,
         };
         let item = items[v].as_mut().expect("data bound");
+        if let (Some(labels), ElemType::Cat(c)) = (&item.labels, var.ty) {
+            // More labels than the model's categories: name the first row beyond them.
+            if let Some((i, j)) = item
+                .values
+                .indexed_iter()
+                .find(|(_, &x)| x as usize >= categories)
+                .map(|(ij, _)| ij)
+            {
+                let code = item.values[[i, j]] as usize;
+                return Err(BindError::BadLabel {
+                    file: file.clone(),
+                    row: i + 1,
+                    line: i + 2,
+                    column: item.columns[j].clone(),
+                    what: format!(
+                        "`{}` is category {code} of the {} labels {}, but `{}` = {categories}",
+                        labels[code],
+                        labels.len(),
+                        list_labels(labels),
+                        model.sets[c].name,
+                    ),
+                    item: var.name.clone(),
+                });
+            }
+        }
         check(&file, &var.name, item, value_kind(var.ty, categories))?;
         if var.ty == ElemType::Count {
             item.log_factorial = Some(log_factorials(item.values.column(0)));
@@ -463,6 +568,44 @@ fn sequences(
     })
 }
 
+/// The labels of a category item whose `chosen` columns include text: `given` (from an
+/// earlier fit), or the distinct non-empty cells of its text columns, sorted. `None` when
+/// every column is numeric.
+fn category_labels(
+    table: &Table,
+    chosen: &[usize],
+    given: Option<&Vec<String>>,
+) -> Option<Vec<String>> {
+    let texts: Vec<&Vec<String>> = chosen
+        .iter()
+        .filter_map(|&c| table.text[c].as_ref())
+        .collect();
+    if texts.is_empty() {
+        return None;
+    }
+    if let Some(given) = given {
+        return Some(given.clone());
+    }
+    let distinct: std::collections::BTreeSet<&str> = texts
+        .iter()
+        .flat_map(|cells| cells.iter().map(String::as_str))
+        .filter(|cell| !cell.is_empty())
+        .collect();
+    Some(distinct.into_iter().map(str::to_string).collect())
+}
+
+/// `(a = 0, b = 1, …)`, shortened after a dozen labels.
+fn list_labels(labels: &[String]) -> String {
+    let shown: Vec<String> = labels
+        .iter()
+        .take(12)
+        .enumerate()
+        .map(|(k, l)| format!("{k} = {l}"))
+        .collect();
+    let more = if labels.len() > 12 { ", …" } else { "" };
+    format!("({}{more})", shown.join(", "))
+}
+
 /// Indices of the numeric columns not `skipped`; `None` when there are none.
 fn numeric_columns(table: &Table, skipped: impl Fn(&String) -> bool) -> Option<Vec<usize>> {
     let all: Vec<usize> = (0..table.headers.len())
@@ -483,4 +626,146 @@ fn check(file: &str, name: &str, item: &Item, kind: ValueKind) -> Result<(), Bin
             item: name.to_string(),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Normal and a category, with `C` from the data or (`fixed`) a constant of 2.
+    fn plan(fixed: bool) -> Plan {
+        let (decl, set) = if fixed {
+            ("const C: int = 2\n", "0..C")
+        } else {
+            ("", "0..C")
+        };
+        let source = format!(
+            "model m\nconst K: int = 2\n{decl}data x[N]: real\ndata c[N]: {set}\nparam w: simplex[K]\n\
+             param mu[K]: real\nparam v[K]: positive\nparam q[K]: simplex[C]\nlatent z[N]: 0..K\n\
+             z[n] ~ Categorical(w)\nx[n] ~ Normal(mu[z[n]], v[z[n]])\nc[n] ~ Categorical(q[z[n]])\n"
+        );
+        jensen_lang::compile(&source)
+            .unwrap_or_else(|d| panic!("{d:?}"))
+            .0
+    }
+
+    fn table(labels: &[&str]) -> Table {
+        Table {
+            source: "t.csv".into(),
+            headers: vec!["x".into(), "c".into(), "k".into()],
+            columns: vec![
+                Some((0..labels.len()).map(|i| i as f64).collect()),
+                None,
+                Some(vec![3.0; labels.len()]),
+            ],
+            text: vec![
+                None,
+                Some(labels.iter().map(|l| l.to_string()).collect()),
+                None,
+            ],
+            n_rows: labels.len(),
+        }
+    }
+
+    fn codes(bound: &Bound, plan: &Plan) -> Vec<f64> {
+        let c = plan.model.vars.iter().position(|v| v.name == "c").unwrap();
+        bound.item(c).values.column(0).to_vec()
+    }
+
+    #[test]
+    fn a_text_category_gets_sorted_codes() {
+        let plan = plan(false);
+        let t = table(&["tue", "mon", "wed", "mon"]);
+        let bound = bind(&plan, &t, &BindOptions::default()).unwrap();
+        assert_eq!(codes(&bound, &plan), [1.0, 0.0, 2.0, 0.0]);
+        let c = plan.model.vars.iter().position(|v| v.name == "c").unwrap();
+        assert_eq!(
+            bound.item(c).labels.as_deref().unwrap(),
+            ["mon", "tue", "wed"]
+        );
+        // C comes from the labels.
+        let set = plan.model.sets.iter().position(|s| s.name == "C").unwrap();
+        assert_eq!(bound.sizes[set], 3);
+    }
+
+    #[test]
+    fn given_labels_fix_the_codes_and_the_number_of_categories() {
+        let plan = plan(false);
+        let opts = BindOptions {
+            categories: [("c".to_string(), vec!["a".into(), "b".into(), "z".into()])].into(),
+            ..Default::default()
+        };
+        let bound = bind(&plan, &table(&["z", "a", "z"]), &opts).unwrap();
+        assert_eq!(codes(&bound, &plan), [2.0, 0.0, 2.0]);
+        let set = plan.model.sets.iter().position(|s| s.name == "C").unwrap();
+        assert_eq!(bound.sizes[set], 3, "b is a category though absent here");
+
+        let err = bind(&plan, &table(&["a", "q"]), &opts).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(&err, BindError::BadLabel { row: 2, line: 3, column, .. } if column == "c"),
+            "{err:?}"
+        );
+        assert!(
+            msg.contains("`q` is not one of the categories (0 = a, 1 = b, 2 = z)"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn an_empty_label_is_a_missing_value() {
+        let err = bind(
+            &plan(false),
+            &table(&["a", "", "b"]),
+            &BindOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, BindError::BadLabel { row: 2, what, .. } if what.contains("empty")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn more_labels_than_a_constant_allows_are_named() {
+        let err = bind(
+            &plan(true),
+            &table(&["a", "b", "c"]),
+            &BindOptions::default(),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(&err, BindError::BadLabel { row: 3, .. }),
+            "{err:?}"
+        );
+        assert!(
+            msg.contains("`c` is category 2 of the 3 labels") && msg.contains("`C` = 2"),
+            "{msg}"
+        );
+        // Within the constant: fine.
+        bind(&plan(true), &table(&["b", "a"]), &BindOptions::default()).unwrap();
+    }
+
+    #[test]
+    fn a_text_column_for_a_real_item_is_still_refused() {
+        let plan = plan(false);
+        let opts = BindOptions {
+            columns: [("x".to_string(), vec!["c".to_string()])].into(),
+            ..Default::default()
+        };
+        let err = bind(&plan, &table(&["a", "b"]), &opts).unwrap_err();
+        assert!(matches!(err, BindError::TextColumn { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn constant_columns_are_found() {
+        let item = Item {
+            columns: vec!["a".into(), "b".into(), "c".into()],
+            values: ndarray::array![[1.0, 2.0, 0.5], [1.0, 3.0, 0.5]],
+            log_factorial: None,
+            labels: None,
+        };
+        assert_eq!(item.constant_columns(), [("a", 1.0), ("c", 0.5)]);
+    }
 }

@@ -7,8 +7,15 @@
 //!   time (see [`Model`]).
 //!
 //! Both run the same kernels through the same EM driver ([`runtime::fit`]).
+//!
+//! Data comes in as a [`Table`] — read from CSV by [`csv::read`] (default feature `csv`) or
+//! built in memory — bound to the model's data items by [`bind`]. A fit is saved and read
+//! back as a [`FitDocument`] (the JSON of `jensen fit --out`).
 
 pub mod bind;
+#[cfg(feature = "csv")]
+pub mod csv;
+pub mod document;
 pub mod exec;
 pub mod params;
 
@@ -20,6 +27,7 @@ pub use jensen_runtime::{fit, FitError, FitOptions, FitResult, InitStrategy};
 pub use ndarray;
 pub use serde;
 
-pub use bind::{bind, BindError, Bound, Table};
+pub use bind::{bind, BindError, BindOptions, Bound, Table};
+pub use document::FitDocument;
 pub use exec::PlanModel;
 pub use params::DynParams;

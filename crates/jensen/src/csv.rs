@@ -1,0 +1,427 @@
+//! Reading a CSV file into a [`Table`], with errors that name the file, the row (and line)
+//! and the column. Behind the default cargo feature `csv`.
+//!
+//! The file needs a header line of column names, then one line per row. A column is text
+//! when none of its cells is a number (e.g. iris species, sequence names); otherwise every
+//! cell must be a number. Cells are trimmed; `\n`, `\r\n` and `\r` line endings and a UTF-8
+//! byte-order mark are accepted.
+//!
+//! Records are read as raw bytes and every cell is parsed as it is read: a numeric column is
+//! held as `f64`s only, and text is kept only for the columns that turn out to be text.
+//!
+//! ```no_run
+//! let table = jensen::csv::read("data/faithful.csv")?;
+//! assert_eq!(table.headers, ["eruptions", "waiting"]);
+//! # Ok::<(), jensen::csv::CsvError>(())
+//! ```
+
+use std::io::Read;
+
+use thiserror::Error;
+
+use crate::bind::Table;
+
+/// Why a CSV file could not be read.
+#[derive(Debug, Error)]
+pub enum CsvError {
+    /// The file could not be opened or read.
+    #[error("cannot read {file}: {message}")]
+    Io {
+        /// File.
+        file: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The file holds no header line.
+    #[error("{file} is empty: expected a header line with column names, then one line per row")]
+    Empty {
+        /// File.
+        file: String,
+    },
+    /// A malformed line (wrong number of fields, bad quoting).
+    #[error("{file}, line {line}: {message}")]
+    Malformed {
+        /// File.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// What the CSV reader said.
+        message: String,
+    },
+    /// A cell of a numeric column that is not a number.
+    #[error("{file}, row {row} (line {line}), column `{column}`: {what}")]
+    BadCell {
+        /// File.
+        file: String,
+        /// 1-based data row.
+        row: usize,
+        /// 1-based line.
+        line: usize,
+        /// Column name.
+        column: String,
+        /// Description.
+        what: String,
+    },
+    /// Two columns with the same name.
+    #[error("{file}: column `{column}` appears twice in the header")]
+    DuplicateColumn {
+        /// File.
+        file: String,
+        /// Column.
+        column: String,
+    },
+    /// The header is one column that contains another common delimiter: the file is most
+    /// likely separated by that delimiter.
+    #[error(
+        "{file}: the header `{header}` is a single column containing {}: the file seems to use {} as delimiter; jensen reads {}-separated files (pass `--delimiter {}` to read it)",
+        show(*found), show(*found), name(*expected), shell(*found)
+    )]
+    Delimiter {
+        /// File.
+        file: String,
+        /// The header line as read.
+        header: String,
+        /// The delimiter the file seems to use.
+        found: u8,
+        /// The delimiter it was read with.
+        expected: u8,
+    },
+}
+
+fn show(d: u8) -> String {
+    match d {
+        b'\t' => "a tab".into(),
+        d => format!("'{}'", d as char),
+    }
+}
+
+fn name(d: u8) -> String {
+    match d {
+        b',' => "comma".into(),
+        b';' => "semicolon".into(),
+        b'\t' => "tab".into(),
+        d => format!("'{}'", d as char),
+    }
+}
+
+fn shell(d: u8) -> String {
+    match d {
+        b'\t' => "tab".into(),
+        d => format!("'{}'", d as char),
+    }
+}
+
+/// How to read a CSV file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// The field delimiter (default `,`).
+    pub delimiter: u8,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions { delimiter: b',' }
+    }
+}
+
+/// Reads the comma-separated file at `path`.
+pub fn read(path: &str) -> Result<Table, CsvError> {
+    read_with(path, &CsvOptions::default())
+}
+
+/// Reads the file at `path` as `opts` says.
+pub fn read_with(path: &str, opts: &CsvOptions) -> Result<Table, CsvError> {
+    let file = std::fs::File::open(path).map_err(|e| CsvError::Io {
+        file: path.to_string(),
+        message: e.to_string(),
+    })?;
+    read_from(path, file, opts)
+}
+
+/// Reads comma-separated text already in memory; `file` names it in messages.
+pub fn read_bytes(file: &str, bytes: &[u8]) -> Result<Table, CsvError> {
+    read_from(file, bytes, &CsvOptions::default())
+}
+
+/// A column while the rows are read.
+enum Column {
+    /// No cell has been a number yet: the cells so far, in case the column is text.
+    Undecided { cells: Vec<String>, any_text: bool },
+    /// Some cell was a number: the values (NaN in place of a bad cell) and the first bad
+    /// cell, `(0-based row, cell)`.
+    Numeric {
+        values: Vec<f64>,
+        first_bad: Option<(usize, String)>,
+    },
+}
+
+impl Column {
+    fn push(&mut self, row: usize, cell: &[u8]) {
+        let number = parse_number(cell);
+        match self {
+            Column::Numeric { values, first_bad } => {
+                values.push(number.unwrap_or(f64::NAN));
+                if number.is_none() && first_bad.is_none() {
+                    *first_bad = Some((row, text(cell)));
+                }
+            }
+            Column::Undecided { cells, any_text } => match number {
+                Some(v) => {
+                    // Every earlier cell was not a number: the first of them is the error.
+                    let first_bad = cells.first().map(|c| (0, c.clone()));
+                    let mut values = Vec::new();
+                    values.resize(cells.len(), f64::NAN);
+                    values.push(v);
+                    *self = Column::Numeric { values, first_bad };
+                }
+                None => {
+                    let cell = text(cell);
+                    *any_text |= !cell.is_empty();
+                    cells.push(cell);
+                }
+            },
+        }
+    }
+}
+
+fn text(cell: &[u8]) -> String {
+    String::from_utf8_lossy(cell).trim().to_string()
+}
+
+fn parse_number(cell: &[u8]) -> Option<f64> {
+    std::str::from_utf8(cell).ok()?.trim().parse::<f64>().ok()
+}
+
+/// Reads CSV from `reader` as `opts` says; `file` names it in messages.
+pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Table, CsvError> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .delimiter(opts.delimiter)
+        .trim(::csv::Trim::All)
+        .from_reader(reader);
+    let headers: Vec<String> = reader
+        .byte_headers()
+        .map_err(|e| error(file, e))?
+        .iter()
+        .map(text)
+        .collect();
+    if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
+        return Err(CsvError::Empty { file: file.into() });
+    }
+    if let [header] = headers.as_slice() {
+        if let Some(&found) = [b',', b';', b'\t', b'|']
+            .iter()
+            .find(|&&d| d != opts.delimiter && header.as_bytes().contains(&d))
+        {
+            return Err(CsvError::Delimiter {
+                file: file.into(),
+                header: header.clone(),
+                found,
+                expected: opts.delimiter,
+            });
+        }
+    }
+    for (i, h) in headers.iter().enumerate() {
+        if headers[..i].contains(h) {
+            return Err(CsvError::DuplicateColumn {
+                file: file.into(),
+                column: h.clone(),
+            });
+        }
+    }
+    let mut columns: Vec<Column> = (0..headers.len())
+        .map(|_| Column::Undecided {
+            cells: Vec::new(),
+            any_text: false,
+        })
+        .collect();
+    let mut record = ::csv::ByteRecord::new();
+    let mut n_rows = 0;
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(|e| error(file, e))?
+    {
+        for (column, cell) in columns.iter_mut().zip(record.iter()) {
+            column.push(n_rows, cell);
+        }
+        n_rows += 1;
+    }
+    let mut table = Table {
+        source: file.into(),
+        headers,
+        columns: Vec::with_capacity(columns.len()),
+        text: Vec::with_capacity(columns.len()),
+        n_rows,
+    };
+    for (c, column) in columns.into_iter().enumerate() {
+        match column {
+            Column::Undecided { cells, any_text } if any_text => {
+                // Every cell a number written with a decimal comma: numbers, not text.
+                let mut filled = cells.iter().enumerate().filter(|(_, c)| !c.is_empty());
+                if filled.clone().all(|(_, c)| decimal_comma(c)) {
+                    let (row, cell) = filled.next().expect("a non-empty cell");
+                    return Err(bad_cell(file, &table.headers[c], row, cell));
+                }
+                table.columns.push(None);
+                table.text.push(Some(cells));
+            }
+            Column::Undecided { cells, .. } => {
+                // Only empty cells (or no rows at all): a numeric column with gaps.
+                if !cells.is_empty() {
+                    return Err(bad_cell(file, &table.headers[c], 0, ""));
+                }
+                table.columns.push(Some(Vec::new()));
+                table.text.push(None);
+            }
+            Column::Numeric {
+                first_bad: Some((row, cell)),
+                ..
+            } => return Err(bad_cell(file, &table.headers[c], row, &cell)),
+            Column::Numeric { values, .. } => {
+                table.columns.push(Some(values));
+                table.text.push(None);
+            }
+        }
+    }
+    Ok(table)
+}
+
+fn bad_cell(file: &str, column: &str, row: usize, cell: &str) -> CsvError {
+    let what = if cell.is_empty() {
+        "the cell is empty (missing values are not supported yet: remove the row or fill the value)"
+            .to_string()
+    } else if decimal_comma(cell) {
+        format!(
+            "`{cell}` is not a number (numbers are read with a decimal point, not a decimal comma)"
+        )
+    } else {
+        format!("`{cell}` is not a number")
+    };
+    CsvError::BadCell {
+        file: file.into(),
+        row: row + 1,
+        line: row + 2,
+        column: column.into(),
+        what,
+    }
+}
+
+/// `3,6`: a number written with a decimal comma.
+fn decimal_comma(cell: &str) -> bool {
+    cell.matches(',').count() == 1 && cell.replace(',', ".").parse::<f64>().is_ok()
+}
+
+fn error(file: &str, e: ::csv::Error) -> CsvError {
+    let line = e.position().map_or(0, |p| p.line());
+    let message = match e.kind() {
+        ::csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields, but the header has {expected_len}"),
+        ::csv::ErrorKind::Io(io) => {
+            return CsvError::Io {
+                file: file.into(),
+                message: io.to_string(),
+            }
+        }
+        _ => e.to_string(),
+    };
+    CsvError::Malformed {
+        file: file.into(),
+        line,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_str(text: &str) -> Result<Table, CsvError> {
+        read_bytes("t.csv", text.as_bytes())
+    }
+
+    #[test]
+    fn numeric_and_text_columns() {
+        let t = read_str("a,name,b\n1,x,2.5\n-3e2, y ,4\n").unwrap();
+        assert_eq!(t.headers, ["a", "name", "b"]);
+        assert_eq!(t.n_rows, 2);
+        assert_eq!(t.columns[0], Some(vec![1.0, -300.0]));
+        assert_eq!(t.columns[1], None);
+        assert_eq!(t.text[1], Some(vec!["x".to_string(), "y".to_string()]));
+        assert_eq!(t.columns[2], Some(vec![2.5, 4.0]));
+        assert_eq!(t.text[0], None);
+    }
+
+    #[test]
+    fn crlf_line_endings_and_a_byte_order_mark_are_read() {
+        let lf = read_str("a,name\n1,x\n2,y\n").unwrap();
+        for text in [
+            "a,name\r\n1,x\r\n2,y\r\n",
+            "\u{feff}a,name\r\n1,x\r\n2,y\r\n",
+            "a,name\r1,x\r2,y",
+        ] {
+            let t = read_str(text).unwrap();
+            assert_eq!(t.headers, lf.headers, "{text:?}");
+            assert_eq!(t.columns, lf.columns, "{text:?}");
+            assert_eq!(t.text, lf.text, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_text_cell_before_the_first_number_is_the_error() {
+        let err = read_str("a,b\nx,1\n2,2\ny,3\n").unwrap_err();
+        let CsvError::BadCell {
+            row, column, what, ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!((*row, column.as_str()), (1, "a"));
+        assert!(what.contains("`x`"), "{what}");
+    }
+
+    #[test]
+    fn an_all_empty_column_is_a_missing_value_error() {
+        let err = read_str("a,b\n,1\n,2\n").unwrap_err();
+        assert!(
+            matches!(&err, CsvError::BadCell { row: 1, what, .. } if what.contains("empty")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_semicolon_separated_file_is_named() {
+        let err = read_str("a;b\n1;2\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, CsvError::Delimiter { found: b';', .. }));
+        assert!(
+            msg.contains("';' as delimiter") && msg.contains("comma-separated"),
+            "{msg}"
+        );
+        let opts = CsvOptions { delimiter: b';' };
+        let t = read_from("t.csv", "a;b\n1;2\n".as_bytes(), &opts).unwrap();
+        assert_eq!(t.columns, [Some(vec![1.0]), Some(vec![2.0])]);
+        // A decimal comma gets a hint, in a column of numbers or of decimal commas only.
+        for text in ["a;b\n1,5;2\n2,5;3\n", "a;b\n1;2\n2,5;3\n"] {
+            let err = read_from("t.csv", text.as_bytes(), &opts).unwrap_err();
+            assert!(
+                matches!(&err, CsvError::BadCell { column, .. } if column == "a"),
+                "{err:?}"
+            );
+            assert!(
+                err.to_string().contains("`") && err.to_string().contains("decimal comma"),
+                "{err}"
+            );
+        }
+        // Tab-separated.
+        let err = read_str("a\tb\n1\t2\n").unwrap_err();
+        assert!(err.to_string().contains("a tab as delimiter"), "{err}");
+    }
+
+    #[test]
+    fn a_header_only_file_has_no_rows() {
+        let t = read_str("a,b\n").unwrap();
+        assert_eq!(t.n_rows, 0);
+        assert_eq!(t.columns, [Some(vec![]), Some(vec![])]);
+    }
+}
