@@ -1,4 +1,5 @@
-//! Command-line parsing and the four commands.
+//! Command-line parsing and the five commands: `check`, `explain`, `generate`, `fit` and
+//! `decode`.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -8,12 +9,71 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use jensen::bind::{BindOptions, Sequences};
+use jensen::csv::CsvOptions;
+use jensen::document::{ItemBinding, Reseed, Viterbi};
 use jensen::lang::Plan;
 use jensen::runtime::{FitOptions, InitStrategy, MStepConfig, Progress};
-use jensen::{DynParams, PlanModel};
-use serde_json::json;
+use jensen::{DynParams, FitDocument, PlanModel};
 
-use crate::{csvdata, render};
+use crate::render;
+
+/// Why a command stopped before finishing.
+#[derive(Debug)]
+enum Failure {
+    /// An error, printed to stderr; the exit status is 1.
+    Message(String),
+    /// Standard output was closed by its reader (e.g. `jensen decode … | head`): nothing
+    /// more is wanted, so the command stops quietly with status 0.
+    ClosedOutput,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Message(message)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Failure::Message(message.to_string())
+    }
+}
+
+/// A failed write to standard output: a closed pipe ends the command quietly.
+fn stdout_error(e: std::io::Error) -> Failure {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Failure::ClosedOutput
+    } else {
+        Failure::Message(format!("cannot write to standard output: {e}"))
+    }
+}
+
+/// A failed CSV write to `dest`.
+fn csv_error(e: csv::Error, dest: &str) -> Failure {
+    match e.kind() {
+        csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+            Failure::ClosedOutput
+        }
+        _ => Failure::Message(format!("cannot write {dest}: {e}")),
+    }
+}
+
+/// `print!` that stops the command quietly when standard output is closed.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write!(std::io::stdout(), $($arg)*).map_err(stdout_error)?
+    };
+}
+
+/// `println!` that stops the command quietly when standard output is closed.
+macro_rules! outln {
+    () => {
+        writeln!(std::io::stdout()).map_err(stdout_error)?
+    };
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*).map_err(stdout_error)?
+    };
+}
 
 /// Declarative latent-variable models with derived closed-form EM updates.
 #[derive(Debug, Parser)]
@@ -73,12 +133,31 @@ struct DataArgs {
     /// Chains: lengths of consecutive independent sequences, e.g. `--lengths 100,99,100`.
     #[arg(long, value_name = "N,N,...")]
     lengths: Option<String>,
+    /// The CSV field delimiter: one character, e.g. `--delimiter ';'`, or `tab`.
+    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+    delimiter: u8,
+}
+
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(format!(
+            "`{s}`: the delimiter must be one ASCII character (or `tab`)"
+        )),
+    }
 }
 
 #[derive(Debug, clap::Args)]
 struct DecodeArgs {
-    /// A fit written by `jensen fit --out` (its model file, constants and parameters are used).
+    /// A fit written by `jensen fit --out`: its model (the stored text of the model file),
+    /// constants, column binding, category labels and parameters are used.
     fit: String,
+    /// Read the model from this file instead of the text stored in the fit.
+    #[arg(long, value_name = "FILE")]
+    model: Option<String>,
+    /// The data to decode. Without `--bind`, every data item reads the columns it read when
+    /// the model was fitted.
     #[command(flatten)]
     data: DataArgs,
     /// Write the decoded rows as CSV here instead of standard output.
@@ -116,7 +195,8 @@ struct FitArgs {
     /// Added to every variance after each M-step.
     #[arg(long = "reg-covar", default_value_t = 1e-6)]
     reg_covar: f64,
-    /// Write the fit as JSON.
+    /// Write the fit as JSON: the model's text, the binding, parameters, ELBO trace,
+    /// assignments, … (read by `jensen decode` and `--init`).
     #[arg(long)]
     out: Option<String>,
     /// Write per-row responsibilities, assignment and log-likelihood as CSV (for a chain: state
@@ -124,7 +204,7 @@ struct FitArgs {
     /// continuous latent `h`: its posterior mean, the factor scores `h0`, `h1`, …).
     #[arg(long)]
     posterior: Option<String>,
-    /// Print only the summary.
+    /// Print only the summary line (warnings still go to stderr).
     #[arg(long)]
     quiet: bool,
 }
@@ -134,7 +214,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
-        Err(message) => {
+        Err(Failure::ClosedOutput) => ExitCode::SUCCESS,
+        Err(Failure::Message(message)) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
@@ -147,29 +228,34 @@ fn read_model(path: &str) -> Result<String, String> {
 
 /// Compiles a model file; prints diagnostics to stderr. `None` when it has errors.
 fn compile(path: &str) -> Result<Option<Plan>, String> {
-    let source = read_model(path)?;
+    compile_source(path, &read_model(path)?)
+}
+
+/// Compiles the text of the model file `path`; prints diagnostics to stderr. `None` when it
+/// has errors.
+fn compile_source(path: &str, source: &str) -> Result<Option<Plan>, String> {
     let color = std::io::stderr().is_terminal();
-    match jensen::compile(&source) {
+    match jensen::compile(source) {
         Ok((plan, warnings)) => {
             if !warnings.is_empty() {
-                eprint!("{}", render::render(path, &source, &warnings, color));
+                eprint!("{}", render::render(path, source, &warnings, color));
             }
             Ok(Some(plan))
         }
         Err(diags) => {
-            eprint!("{}", render::render(path, &source, &diags, color));
+            eprint!("{}", render::render(path, source, &diags, color));
             Ok(None)
         }
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode, String> {
+fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Check { model } => {
             let Some(plan) = compile(&model)? else {
                 return Ok(ExitCode::FAILURE);
             };
-            println!(
+            outln!(
                 "{model}: ok — model `{}`: {} emission block(s), {} parameter(s) with closed-form updates",
                 plan.model.name,
                 plan.blocks.len(),
@@ -181,7 +267,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let Some(plan) = compile(&model)? else {
                 return Ok(ExitCode::FAILURE);
             };
-            print!("{}", jensen_codegen::explain(&plan));
+            out!("{}", jensen_codegen::explain(&plan));
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate { model, name } => {
@@ -189,10 +275,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 return Ok(ExitCode::FAILURE);
             };
             let name = name.unwrap_or_else(|| jensen_codegen::camel_case(&plan.model.name));
-            print!(
-                "{}",
-                jensen_codegen::generate_module(&plan, &name).map_err(|e| e.to_string())?
-            );
+            let code = jensen_codegen::generate_module(&plan, &name).map_err(|e| e.to_string())?;
+            out!("{code}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Fit(args) => fit(*args),
@@ -200,17 +284,24 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
-/// Reads the CSV file and binds it as `args` says, with `consts` as constant defaults.
-fn bind_data(
-    plan: &Plan,
-    args: &DataArgs,
-    consts: &BTreeMap<String, usize>,
-) -> Result<(jensen::Bound, BindOptions), String> {
-    let table = csvdata::read(&args.data).map_err(|e| e.to_string())?;
+/// Data read and bound to a model.
+struct Data {
+    bound: jensen::Bound,
+    opts: BindOptions,
+    /// The CSV file's column names.
+    headers: Vec<String>,
+}
+
+/// Reads the CSV file and binds it as `args` says, on top of `defaults` (constants, and for
+/// `decode` the fit's columns and category labels).
+fn bind_data(plan: &Plan, args: &DataArgs, defaults: BindOptions) -> Result<Data, String> {
+    let csv_opts = CsvOptions {
+        delimiter: args.delimiter,
+    };
+    let table = jensen::csv::read_with(&args.data, &csv_opts).map_err(|e| e.to_string())?;
     let mut opts = BindOptions {
         exclude: args.exclude.clone(),
-        consts: consts.clone(),
-        ..Default::default()
+        ..defaults
     };
     for (name, value) in parse_pairs(&args.set, "--set")? {
         let v: usize = value
@@ -237,7 +328,11 @@ fn bind_data(
         })?);
     }
     let bound = jensen::bind(plan, &table, &opts).map_err(|e| e.to_string())?;
-    Ok((bound, opts))
+    Ok(Data {
+        bound,
+        opts,
+        headers: table.headers,
+    })
 }
 
 /// Reads starting or fitted parameters from a JSON file: a whole fit (`{"params": ...}`) or
@@ -254,36 +349,49 @@ fn read_params(path: &str, model: &PlanModel<'_>) -> Result<DynParams, String> {
         .map_err(|e| format!("{path}: {e}"))
 }
 
-fn decode(args: DecodeArgs) -> Result<ExitCode, String> {
+fn decode(args: DecodeArgs) -> Result<ExitCode, Failure> {
     let text =
         std::fs::read_to_string(&args.fit).map_err(|e| format!("cannot read {}: {e}", args.fit))?;
-    let fit: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.fit))?;
-    let model_file = fit
-        .get("model_file")
-        .and_then(|m| m.as_str())
-        .ok_or_else(|| {
-            format!(
-                "{}: no `model_file`; decode reads a fit written by `jensen fit --out`",
-                args.fit
-            )
-        })?
-        .to_string();
-    let Some(plan) = compile(&model_file)? else {
+    let doc = FitDocument::from_json(&text).map_err(|e| {
+        format!(
+            "{}: {e} (decode reads a fit written by `jensen fit --out`)",
+            args.fit
+        )
+    })?;
+    // The model: `--model`, else the text stored in the fit, else (an older fit) its file.
+    let (model_path, source) = match (&args.model, &doc.model_source) {
+        (Some(path), _) => (path.clone(), read_model(path)?),
+        (None, Some(source)) => (doc.model_file.clone(), source.clone()),
+        (None, None) => (doc.model_file.clone(), read_model(&doc.model_file)?),
+    };
+    let Some(plan) = compile_source(&model_path, &source)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let consts: BTreeMap<String, usize> = fit
-        .get("constants")
-        .and_then(|c| serde_json::from_value(c.clone()).ok())
-        .unwrap_or_default();
-    let (bound, _) = bind_data(&plan, &args.data, &consts)?;
-    let model = PlanModel::new(&plan, &bound);
-    let params = read_params(&args.fit, &model)?;
+    // Bind as the fit did (constants, columns, category labels), for the items this model has.
+    let mut defaults = doc.bind_options();
+    let is_item = |name: &String| {
+        plan.model
+            .vars
+            .iter()
+            .any(|v| v.kind == jensen::lang::ast::DeclKind::Data && v.name == *name)
+    };
+    defaults.columns.retain(|name, _| is_item(name));
+    defaults.categories.retain(|name, _| is_item(name));
+    defaults
+        .consts
+        .retain(|name, _| plan.model.consts.iter().any(|c| c.name == *name));
+    let data = bind_data(&plan, &args.data, defaults)?;
+    let bound = &data.bound;
+    let model = PlanModel::new(&plan, bound);
+    let params = model
+        .check_params(&doc.params)
+        .map_err(|e| format!("{}: {e}", args.fit))?;
     let (path, joint) = jensen::runtime::decode(&model, &params).map_err(|e| e.to_string())?;
     let cache =
         jensen::runtime::MixtureModel::prepare(&model, &params).map_err(|e| e.to_string())?;
     let (posterior, point_ll) = jensen::runtime::em::posterior(&model, &cache);
     let loglik: f64 = point_ll.sum();
+    let dest = args.out.as_deref().unwrap_or("standard output");
     let mut w: csv::Writer<Box<dyn Write>> = csv::Writer::from_writer(match &args.out {
         Some(p) => {
             Box::new(std::fs::File::create(p).map_err(|e| format!("cannot write {p}: {e}"))?)
@@ -302,7 +410,7 @@ fn decode(args: DecodeArgs) -> Result<ExitCode, String> {
     header.push(if chain { "viterbi" } else { "map" }.into());
     header.extend((0..k).map(|j| format!("p{j}")));
     header.extend(score_header(&plan, scores.as_ref()));
-    w.write_record(&header).map_err(|e| e.to_string())?;
+    w.write_record(&header).map_err(|e| csv_error(e, dest))?;
     for (s, seq) in bound.sequences.iter().enumerate() {
         for t in seq.clone() {
             let mut rec = vec![(t + 1).to_string()];
@@ -314,10 +422,11 @@ fn decode(args: DecodeArgs) -> Result<ExitCode, String> {
             if let Some(h) = &scores {
                 rec.extend(h.row(t).iter().map(|v| format!("{v}")));
             }
-            w.write_record(&rec).map_err(|e| e.to_string())?;
+            w.write_record(&rec).map_err(|e| csv_error(e, dest))?;
         }
     }
-    w.flush().map_err(|e| e.to_string())?;
+    w.flush()
+        .map_err(|e| csv_error(csv::Error::from(e), dest))?;
     eprintln!(
         "{} rows{} · log-likelihood {loglik:.6} · {} ln p(x, z*) {joint:.6}",
         bound.n_rows,
@@ -346,12 +455,91 @@ fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>, St
         .collect()
 }
 
-fn fit(args: FitArgs) -> Result<ExitCode, String> {
-    let Some(plan) = compile(&args.model)? else {
+/// `a, b, c`, or for a long list its ends and the count.
+fn list_columns(columns: &[String]) -> String {
+    if columns.len() <= 16 {
+        columns.join(", ")
+    } else {
+        format!(
+            "{}, …, {} ({} columns)",
+            columns[..8].join(", "),
+            columns[columns.len() - 4..].join(", "),
+            columns.len()
+        )
+    }
+}
+
+/// The header's account of the binding: `data x ← a, b` per item, the category labels of
+/// text columns, and the columns nothing reads.
+fn print_binding(data: &Data, binding: &[ItemBinding]) -> Result<(), Failure> {
+    for b in binding {
+        outln!("data {} ← {}", b.item, list_columns(&b.columns));
+        if let Some(labels) = &b.labels {
+            let codes: Vec<String> = labels
+                .iter()
+                .enumerate()
+                .map(|(k, l)| format!("{k} = {l}"))
+                .collect();
+            outln!(
+                "     {} is text: categories in sorted order, {}",
+                b.columns.join(", "),
+                codes.join(", ")
+            );
+        }
+    }
+    let sequence = match &data.opts.sequences {
+        Sequences::Column(c) => Some(c),
+        _ => None,
+    };
+    let unused: Vec<String> = data
+        .headers
+        .iter()
+        .filter(|h| Some(*h) != sequence && !binding.iter().any(|b| b.columns.contains(h)))
+        .cloned()
+        .collect();
+    if !unused.is_empty() {
+        outln!("not used: {}", list_columns(&unused));
+    }
+    Ok(())
+}
+
+/// Warns on stderr about columns whose value never changes.
+fn warn_constant_columns(plan: &Plan, bound: &jensen::Bound) {
+    for (v, item) in bound.items.iter().enumerate() {
+        let Some(item) = item else { continue };
+        let constant = item.constant_columns();
+        if constant.is_empty() || item.labels.is_some() {
+            continue;
+        }
+        let list: Vec<String> = constant
+            .iter()
+            .map(|(name, value)| format!("`{name}` (always {value})"))
+            .collect();
+        eprintln!(
+            "warning: data `{}`: {} {} constant: {}; a constant column carries no information \
+             (leave it out with --exclude, --bind or `except (...)`)",
+            plan.model.vars[v].name,
+            constant.len(),
+            if constant.len() == 1 {
+                "column is"
+            } else {
+                "columns are"
+            },
+            list.join(", ")
+        );
+    }
+}
+
+fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
+    let source = read_model(&args.model)?;
+    let Some(plan) = compile_source(&args.model, &source)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let (bound, opts) = bind_data(&plan, &args.data, &BTreeMap::new())?;
-    let model = PlanModel::new(&plan, &bound);
+    let data = bind_data(&plan, &args.data, BindOptions::default())?;
+    let (bound, opts) = (&data.bound, &data.opts);
+    let binding = ItemBinding::of(&plan, bound);
+    warn_constant_columns(&plan, bound);
+    let model = PlanModel::new(&plan, bound);
     if !(args.tol.is_finite() && args.tol >= 0.0) {
         return Err("--tol must be a non-negative number".into());
     }
@@ -362,12 +550,26 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
         "kmeans++" | "k-means++" => InitStrategy::KMeansPlusPlus,
         "random" => InitStrategy::RandomFromData,
         path if !std::path::Path::new(path).exists() => {
-            return Err(format!(
-                "--init {path}: not `kmeans++` or `random`, and no such file"
-            ))
+            return Err(
+                format!("--init {path}: not `kmeans++` or `random`, and no such file").into(),
+            )
         }
         path => InitStrategy::Params(read_params(path, &model)?),
     };
+    if !args.quiet {
+        outln!(
+            "model {} on {} ({} rows{})",
+            plan.model.name,
+            args.data.data,
+            bound.n_rows,
+            if plan.latent.is_chain() {
+                format!(" in {} sequence(s)", bound.sequences.len())
+            } else {
+                String::new()
+            }
+        );
+        print_binding(&data, &binding)?;
+    }
     let rows_times_k = bound.n_rows * jensen::runtime::MixtureModel::n_components(&model);
     let show_progress = rows_times_k >= 200_000 && std::io::stderr().is_terminal() && !args.quiet;
     let started = Instant::now();
@@ -404,29 +606,26 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
     let elapsed = started.elapsed().as_secs_f64();
 
     if !args.quiet {
-        println!(
-            "model {} on {} ({} rows{})",
-            plan.model.name,
-            args.data.data,
-            bound.n_rows,
-            if plan.latent.is_chain() {
-                format!(" in {} sequence(s)", bound.sequences.len())
-            } else {
-                String::new()
-            }
-        );
-        print_trace(&result.elbo_trace);
-        println!();
+        print_trace(&result.elbo_trace)?;
+        outln!();
         for (name, value) in result.params.iter() {
-            println!("{name} = {}", format_array(value));
+            outln!("{name} = {}", format_array(value));
         }
-        println!();
+        outln!();
     }
-    println!(
-        "log-likelihood {:.6} · {} iterations · {} · BIC {:.3} · AIC {:.3} · {} free parameters · {:.3}s",
+    let stopped = match args.iterations {
+        // The convergence rule is off: say what was run, not that it failed to converge.
+        Some(n) if result.iterations == n => format!("ran the requested {n} iterations"),
+        Some(n) => format!("{} of the requested {n} iterations", result.iterations),
+        None if result.converged => format!("{} iterations · converged", result.iterations),
+        None => format!(
+            "{} iterations · not converged (raise --max-iter)",
+            result.iterations
+        ),
+    };
+    outln!(
+        "log-likelihood {:.6} · {stopped} · BIC {:.3} · AIC {:.3} · {} free parameters · {:.3}s",
         result.log_likelihood,
-        result.iterations,
-        if result.converged { "converged" } else { "not converged (raise --max-iter)" },
         result.bic,
         result.aic,
         result.free_parameters,
@@ -448,42 +647,51 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
         None
     };
     if let Some(out) = &args.out {
-        let consts: BTreeMap<&str, usize> = plan
+        let constants: BTreeMap<String, usize> = plan
             .model
             .consts
             .iter()
             .map(|c| {
                 (
-                    c.name.as_str(),
+                    c.name.clone(),
                     opts.consts.get(&c.name).copied().unwrap_or(c.default),
                 )
             })
             .collect();
-        let doc = json!({
-            "model": plan.model.name,
-            "model_file": args.model,
-            "data": args.data.data,
-            "sequences": bound.sequences.iter().map(|r| r.len()).collect::<Vec<_>>(),
-            "constants": consts,
-            "n_rows": bound.n_rows,
-            "log_likelihood": result.log_likelihood,
-            "elbo_trace": result.elbo_trace,
-            "iterations": result.iterations,
-            "converged": result.converged,
-            "bic": result.bic,
-            "aic": result.aic,
-            "free_parameters": result.free_parameters,
-            "seed": args.seed,
-            "restart": result.restart,
-            "restart_log_likelihoods": result.restart_log_likelihoods.iter().map(|v| if v.is_finite() { json!(v) } else { json!(null) }).collect::<Vec<_>>(),
-            "params": result.params,
-            "assignments": result.assignments,
-            "viterbi": viterbi.as_ref().map(|(path, score)| json!({ "path": path, "log_prob": score })),
-            "reseeds": result.reseeds,
-            "timing": result.timing,
-        });
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-        std::fs::write(out, text + "\n").map_err(|e| format!("cannot write {out}: {e}"))?;
+        let doc = FitDocument {
+            model: plan.model.name.clone(),
+            model_file: args.model.clone(),
+            model_source: Some(source.clone()),
+            data: args.data.data.clone(),
+            binding: binding.clone(),
+            sequences: bound.sequences.iter().map(|r| r.len()).collect(),
+            constants,
+            n_rows: bound.n_rows,
+            log_likelihood: result.log_likelihood,
+            elbo_trace: result.elbo_trace.clone(),
+            iterations: result.iterations,
+            iterations_requested: args.iterations,
+            converged: result.converged,
+            bic: result.bic,
+            aic: result.aic,
+            free_parameters: result.free_parameters,
+            seed: args.seed,
+            restart: result.restart,
+            restart_log_likelihoods: result
+                .restart_log_likelihoods
+                .iter()
+                .map(|v| v.is_finite().then_some(*v))
+                .collect(),
+            params: result.params.clone(),
+            assignments: result.assignments.clone(),
+            viterbi: viterbi.as_ref().map(|(path, score)| Viterbi {
+                path: path.clone(),
+                log_prob: *score,
+            }),
+            reseeds: result.reseeds.iter().map(Reseed::from).collect(),
+            timing: result.timing.into(),
+        };
+        std::fs::write(out, doc.to_json()).map_err(|e| format!("cannot write {out}: {e}"))?;
     }
     if let Some(path) = &args.posterior {
         let mut w =
@@ -498,7 +706,7 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
             header.push("viterbi".into());
         }
         header.extend(score_header(&plan, scores.as_ref()));
-        w.write_record(&header).map_err(|e| e.to_string())?;
+        w.write_record(&header).map_err(|e| csv_error(e, path))?;
         for (i, row) in result.responsibilities.rows().into_iter().enumerate() {
             let mut rec: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
             rec.push(result.assignments[i].to_string());
@@ -509,9 +717,10 @@ fn fit(args: FitArgs) -> Result<ExitCode, String> {
             if let Some(h) = &scores {
                 rec.extend(h.row(i).iter().map(|v| format!("{v}")));
             }
-            w.write_record(&rec).map_err(|e| e.to_string())?;
+            w.write_record(&rec).map_err(|e| csv_error(e, path))?;
         }
-        w.flush().map_err(|e| e.to_string())?;
+        w.flush()
+            .map_err(|e| csv_error(csv::Error::from(e), path))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -527,26 +736,30 @@ fn score_header(plan: &jensen::Plan, scores: Option<&ndarray::Array2<f64>>) -> V
     }
 }
 
-fn print_trace(trace: &[f64]) {
-    println!(
+fn print_trace(trace: &[f64]) -> Result<(), Failure> {
+    outln!(
         "{:>5}  {:>20}  {:>14}",
-        "iter", "ELBO (= log-lik)", "change"
+        "iter",
+        "ELBO (= log-lik)",
+        "change"
     );
-    let line = |i: usize| {
+    let line = |i: usize| -> Result<(), Failure> {
         let change = if i == 0 {
             String::new()
         } else {
             format!("{:+.6e}", trace[i] - trace[i - 1])
         };
-        println!("{i:>5}  {:>20.6}  {change:>14}", trace[i]);
+        outln!("{i:>5}  {:>20.6}  {change:>14}", trace[i]);
+        Ok(())
     };
     if trace.len() <= 40 {
-        (0..trace.len()).for_each(line);
+        (0..trace.len()).try_for_each(line)?;
     } else {
-        (0..15).for_each(line);
-        println!("  ...  ({} iterations not shown)", trace.len() - 30);
-        (trace.len() - 15..trace.len()).for_each(line);
+        (0..15).try_for_each(line)?;
+        outln!("  ...  ({} iterations not shown)", trace.len() - 30);
+        (trace.len() - 15..trace.len()).try_for_each(line)?;
     }
+    Ok(())
 }
 
 fn format_array(a: &ndarray::ArrayD<f64>) -> String {

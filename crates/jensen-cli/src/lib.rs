@@ -1,4 +1,6 @@
-//! The `jensen` command line: the only place that reads files and renders for a terminal.
+//! The `jensen` command line: parses the command, reads the model file and renders
+//! diagnostics and results for a terminal. CSV data is read by [`jensen::csv`], fits are
+//! written and read as [`jensen::FitDocument`]s.
 
 pub mod cli;
 pub mod csvdata;

@@ -1,4 +1,4 @@
-//! `jensen`: check, explain, generate and fit model files.
+//! `jensen`: check, explain, generate, fit and decode model files.
 
 fn main() -> std::process::ExitCode {
     jensen_cli::cli::main()

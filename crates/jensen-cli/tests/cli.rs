@@ -1,4 +1,4 @@
-//! End-to-end tests of the `jensen` binary: `fit`, `check`, `explain` and `generate`, run
+//! End-to-end tests of the `jensen` binary: `fit`, `decode`, `check`, `explain` and `generate`, run
 //! from the repository root on the model files in `models/` and the data in `data/`.
 
 use std::path::PathBuf;
@@ -760,4 +760,462 @@ fn a_latent_as_wide_as_the_data_is_refused() {
             && err.contains("choose L < 4"),
         "{err}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The fit document
+
+/// Every parameter of two fit documents, by name, as bits.
+fn param_bits(doc: &jensen::FitDocument) -> Vec<(String, Vec<usize>, Vec<u64>)> {
+    let mut all: Vec<_> = doc
+        .params
+        .iter()
+        .map(|(name, a)| {
+            (
+                name.to_string(),
+                a.shape().to_vec(),
+                a.iter().map(|x| x.to_bits()).collect(),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+fn read_doc(path: &str) -> jensen::FitDocument {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    jensen::FitDocument::from_json(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// `fit --out` writes a typed document; reading it back gives the fitted parameters to the
+/// bit: restarting from it with no iteration gives the very same log-likelihood and writes
+/// the very same parameters.
+#[test]
+fn fit_document_round_trips_parameters_bit_for_bit() {
+    let tmp = TempDir::new("roundtrip");
+    let first = tmp.file("first.json");
+    let again = tmp.file("again.json");
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/iris.csv",
+        "--set",
+        "K=3",
+        "--out",
+        &first,
+        "--quiet",
+    ]);
+    let doc = read_doc(&first);
+    assert_eq!(doc.model, "gmm");
+    assert_eq!(doc.model_file, "models/gmm.em");
+    let source = std::fs::read_to_string(format!("{ROOT}/models/gmm.em")).unwrap();
+    assert_eq!(doc.model_source.as_deref(), Some(source.as_str()));
+    assert_eq!(doc.constants["K"], 3);
+    assert_eq!(doc.binding.len(), 1);
+    assert_eq!(doc.binding[0].item, "x");
+    assert_eq!(
+        doc.binding[0].columns,
+        ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    );
+    assert_eq!(doc.elbo_trace.len(), doc.iterations + 1);
+    assert_eq!(
+        doc.elbo_trace.last().unwrap().to_bits(),
+        doc.log_likelihood.to_bits()
+    );
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/iris.csv",
+        "--set",
+        "K=3",
+        "--init",
+        &first,
+        "--max-iter",
+        "0",
+        "--out",
+        &again,
+        "--quiet",
+    ]);
+    let redo = read_doc(&again);
+    assert_eq!(redo.iterations, 0);
+    assert_eq!(param_bits(&redo), param_bits(&doc));
+    assert_eq!(
+        redo.log_likelihood.to_bits(),
+        doc.log_likelihood.to_bits(),
+        "{} vs {}",
+        redo.log_likelihood,
+        doc.log_likelihood
+    );
+    // The document re-serialised by the library reads back to the same bits too.
+    let text = doc.to_json();
+    let back = jensen::FitDocument::from_json(&text).unwrap();
+    assert_eq!(param_bits(&back), param_bits(&doc));
+}
+
+/// The model's text is stored in the fit, so `decode` works from any directory; `--model`
+/// reads another file instead.
+#[test]
+fn decode_works_from_another_directory_and_takes_model() {
+    let tmp = TempDir::new("decode_elsewhere");
+    let fit = tmp.file("fit.json");
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--out",
+        &fit,
+        "--quiet",
+    ]);
+    let data = format!("{ROOT}/data/faithful.csv");
+    let from_root = jensen_ok(&["decode", &fit, "--data", &data]);
+    let elsewhere = Command::new(env!("CARGO_BIN_EXE_jensen"))
+        .current_dir(&tmp.0)
+        .args(["decode", "fit.json", "--data", &data])
+        .output()
+        .unwrap();
+    assert!(elsewhere.status.success(), "{}", stderr(&elsewhere));
+    assert_eq!(stdout(&elsewhere), from_root);
+    assert_eq!(from_root.lines().count(), 273);
+
+    // `--model` overrides the stored text: a missing file is an error naming it…
+    let err = jensen_fails(&[
+        "decode",
+        &fit,
+        "--data",
+        &data,
+        "--model",
+        "models/no_such_model.em",
+    ]);
+    assert!(
+        err.contains("cannot read") && err.contains("models/no_such_model.em"),
+        "{err}"
+    );
+    // …and a copy of the model gives the same result.
+    let copy = tmp.file("copy.em");
+    std::fs::copy(format!("{ROOT}/models/gmm.em"), &copy).unwrap();
+    let with_model = jensen_ok(&["decode", &fit, "--data", &data, "--model", &copy]);
+    assert_eq!(with_model, from_root);
+}
+
+// ---------------------------------------------------------------------------------------
+// Command-line warts
+
+/// Runs `jensen ARGS` from the repository root with standard output already closed by its
+/// reader (as `| head` does once it has its lines).
+fn jensen_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_jensen"))
+        .current_dir(ROOT)
+        .args(args)
+        .stdout(writer)
+        .output()
+        .expect("run the jensen binary")
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_status_zero() {
+    let tmp = TempDir::new("closed_stdout");
+    let fit = tmp.file("geyser.json");
+    jensen_ok(&[
+        "fit",
+        "models/hmm_gaussian.em",
+        "--data",
+        "data/geyser.csv",
+        "--out",
+        &fit,
+        "--quiet",
+    ]);
+    for args in [
+        vec!["decode", &fit, "--data", "data/geyser.csv"],
+        vec!["fit", "models/gmm.em", "--data", "data/faithful.csv"],
+        vec!["explain", "models/gmm.em"],
+        vec!["generate", "models/gmm.em"],
+        vec!["check", "models/gmm.em"],
+    ] {
+        let out = jensen_closed_stdout(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "jensen {args:?}\nstderr:\n{}",
+            stderr(&out)
+        );
+        let err = stderr(&out);
+        assert!(
+            !err.contains("Broken pipe") && !err.contains("error") && !err.contains("panicked"),
+            "jensen {args:?}: {err}"
+        );
+    }
+    // Through a real `head`, as in the README (where bash is available).
+    let script = format!(
+        "set -o pipefail; {} decode {fit} --data data/geyser.csv | head -3",
+        env!("CARGO_BIN_EXE_jensen")
+    );
+    if let Ok(out) = Command::new("bash")
+        .current_dir(ROOT)
+        .args(["-c", &script])
+        .output()
+    {
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out).lines().count(), 3);
+        assert!(!stderr(&out).contains("Broken pipe"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn iterations_reports_the_requested_count() {
+    let tmp = TempDir::new("iterations");
+    let fit = tmp.file("fit.json");
+    let out = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--iterations",
+        "3",
+        "--quiet",
+        "--out",
+        &fit,
+    ]);
+    assert!(out.contains("ran the requested 3 iterations"), "{out}");
+    assert!(
+        !out.contains("max-iter") && !out.contains("not converged"),
+        "{out}"
+    );
+    let doc = read_doc(&fit);
+    assert_eq!(doc.iterations, 3);
+    assert_eq!(doc.iterations_requested, Some(3));
+    // Without --iterations, running out of iterations still suggests --max-iter.
+    let out = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--max-iter",
+        "1",
+        "--quiet",
+    ]);
+    assert!(out.contains("not converged (raise --max-iter)"), "{out}");
+}
+
+#[test]
+fn fit_prints_the_binding_and_the_columns_not_used() {
+    let out = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/iris.csv",
+        "--set",
+        "K=3",
+    ]);
+    assert!(
+        out.contains("data x ← sepal_length, sepal_width, petal_length, petal_width\n"),
+        "{out}"
+    );
+    assert!(out.contains("not used: species\n"), "{out}");
+    let quiet = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/iris.csv",
+        "--set",
+        "K=3",
+        "--quiet",
+    ]);
+    assert!(!quiet.contains('←'), "{quiet}");
+}
+
+/// A stray numeric column is taken by a model with one vector item: the header shows it,
+/// and a constant one is named in a warning.
+#[test]
+fn a_constant_column_is_named_in_a_warning() {
+    let tmp = TempDir::new("constant_column");
+    let csv = tmp.file("batch.csv");
+    let faithful = std::fs::read_to_string(format!("{ROOT}/data/faithful.csv")).unwrap();
+    let mut text = String::from("eruptions,waiting,batch\n");
+    for line in faithful.lines().skip(1) {
+        text.push_str(&format!("{line},7\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = jensen(&["fit", "models/gmm_diag.em", "--data", &csv]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("data x ← eruptions, waiting, batch\n"),
+        "{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: data `x`: 1 column is constant: `batch` (always 7)"),
+        "{err}"
+    );
+    assert!(err.contains("--exclude"), "{err}");
+    // Excluded, no warning.
+    let out = jensen(&[
+        "fit",
+        "models/gmm_diag.em",
+        "--data",
+        &csv,
+        "--exclude",
+        "batch",
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_crlf_file_fits_like_the_lf_file() {
+    // (data/faithful.csv itself has CRLF line endings; iris.csv too, and it has a text column.)
+    let tmp = TempDir::new("crlf");
+    let (lf_csv, crlf_csv) = (tmp.file("lf.csv"), tmp.file("crlf.csv"));
+    let faithful = std::fs::read_to_string(format!("{ROOT}/data/faithful.csv")).unwrap();
+    let lf_text = faithful.replace("\r\n", "\n");
+    std::fs::write(&lf_csv, &lf_text).unwrap();
+    std::fs::write(&crlf_csv, lf_text.replace('\n', "\r\n")).unwrap();
+    let lf = jensen_ok(&["fit", "models/gmm.em", "--data", &lf_csv, "--quiet"]);
+    let crlf = jensen_ok(&["fit", "models/gmm.em", "--data", &crlf_csv, "--quiet"]);
+    let summary = |s: &str| s.rsplit_once(" · ").unwrap().0.to_string(); // without the time
+    assert_eq!(summary(&crlf), summary(&lf));
+}
+
+#[test]
+fn a_semicolon_separated_file_names_the_delimiter() {
+    let tmp = TempDir::new("semicolon");
+    let csv = tmp.file("faithful_semi.csv");
+    let faithful = std::fs::read_to_string(format!("{ROOT}/data/faithful.csv")).unwrap();
+    std::fs::write(&csv, faithful.replace(',', ";")).unwrap();
+    let err = jensen_fails(&["fit", "models/gmm.em", "--data", &csv]);
+    assert!(
+        err.contains(&csv)
+            && err.contains("the file seems to use ';' as delimiter")
+            && err.contains("jensen reads comma-separated files")
+            && err.contains("--delimiter ';'"),
+        "{err}"
+    );
+    let out = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        &csv,
+        "--delimiter",
+        ";",
+        "--quiet",
+    ]);
+    assert!(out.starts_with("log-likelihood -1130.26"), "{out}");
+    // European numbers: a decimal comma gets a hint.
+    let euro = tmp.file("euro.csv");
+    std::fs::write(&euro, "eruptions;waiting\n3,6;79\n1,8;54\n").unwrap();
+    let err = jensen_fails(&["fit", "models/gmm.em", "--data", &euro, "--delimiter", ";"]);
+    assert!(
+        err.contains("`3,6` is not a number") && err.contains("decimal comma"),
+        "{err}"
+    );
+}
+
+const IRIS_LABELLED: &str = "\
+model iris_labelled
+const K: int = 3
+data   x[N]: vector[D] except (species)
+data   species[N]: 0..C
+param  w: simplex[K]
+param  mu[K]: vector[D]
+param  v[K]: positive[D]
+param  q[K]: simplex[C]
+latent z[N]: 0..K
+z[n] ~ Categorical(w)
+x[n] ~ MvNormal(mu[z[n]], diag(v[z[n]]))
+species[n] ~ Categorical(q[z[n]])
+";
+
+/// A text column bound as a category: its labels become codes in sorted order, printed in
+/// the header and stored in the fit, and `decode` maps new data the same way.
+#[test]
+fn a_text_category_is_mapped_to_sorted_codes() {
+    let tmp = TempDir::new("text_category");
+    let model = tmp.file("iris_labelled.em");
+    std::fs::write(&model, IRIS_LABELLED).unwrap();
+    let fit = tmp.file("fit.json");
+    let out = jensen_ok(&[
+        "fit",
+        &model,
+        "--data",
+        "data/iris.csv",
+        "--out",
+        &fit,
+        "--seed",
+        "1",
+    ]);
+    assert!(out.contains("data species ← species\n"), "{out}");
+    assert!(
+        out.contains("species is text: categories in sorted order, 0 = setosa, 1 = versicolor, 2 = virginica"),
+        "{out}"
+    );
+    let doc = read_doc(&fit);
+    let species = doc.binding.iter().find(|b| b.item == "species").unwrap();
+    assert_eq!(species.columns, ["species"]);
+    assert_eq!(
+        species.labels.as_deref().unwrap(),
+        ["setosa", "versicolor", "virginica"]
+    );
+    assert_eq!(doc.params.get("q").unwrap().shape(), [3, 3]);
+
+    // New data with two of the three species, virginica first: codes follow the fit's
+    // labels (not this file's), so C stays 3 and the parameters fit.
+    let iris = std::fs::read_to_string(format!("{ROOT}/data/iris.csv")).unwrap();
+    let header = iris.lines().next().unwrap();
+    let mut subset = format!("{header}\n");
+    for species in ["virginica", "setosa"] {
+        for line in iris.lines().filter(|l| l.ends_with(species)).take(5) {
+            subset.push_str(line);
+            subset.push('\n');
+        }
+    }
+    let new = tmp.file("subset.csv");
+    std::fs::write(&new, &subset).unwrap();
+    let decoded = jensen_ok(&["decode", &fit, "--data", &new]);
+    let rows: Vec<Vec<f64>> = decoded
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 10);
+    // The most probable component of a row is the one whose `q` favours its species.
+    let q = doc.params.get("q").unwrap();
+    for (row, code) in rows.iter().zip([2usize; 5].into_iter().chain([0; 5])) {
+        let k = row[1] as usize;
+        let favourite = (0..3)
+            .max_by(|&a, &b| q[[k, a]].total_cmp(&q[[k, b]]))
+            .unwrap();
+        assert_eq!(favourite, code, "row {row:?}, q = {q}");
+    }
+
+    // A label the fit never saw is named with its row.
+    let unknown = tmp.file("unknown.csv");
+    std::fs::write(
+        &unknown,
+        format!("{header}\n5.1,3.5,1.4,0.2,setosa\n6.0,3.0,4.0,1.0,iris_nova\n"),
+    )
+    .unwrap();
+    let err = jensen_fails(&["decode", &fit, "--data", &unknown]);
+    assert!(
+        err.contains("row 2")
+            && err.contains("`species`")
+            && err.contains("`iris_nova` is not one of the categories (0 = setosa"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_lists_the_five_commands() {
+    let out = jensen_ok(&["--help"]);
+    for cmd in ["check", "explain", "generate", "fit", "decode"] {
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(cmd)),
+            "{cmd}: {out}"
+        );
+    }
 }
