@@ -71,6 +71,10 @@ pub mod models {
     pub struct PpcaIris;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/fa_iris.em")]
+    pub struct FaIris;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/mfa_iris.em")]
     pub struct MfaIris;
 
@@ -134,6 +138,7 @@ pub const CATALOGUE: &[Entry] = &[
     ("hmm_categorical", "geyser_classes.csv", &[]),
     ("fa_digits", "digits.csv", &[]),
     ("ppca_iris", "iris.csv", &[]),
+    ("fa_iris", "iris.csv", &[]),
     ("mfa_iris", "iris.csv", &[]),
     ("mppca_digits", "digits.csv", &[]),
 ];

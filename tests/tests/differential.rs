@@ -70,6 +70,15 @@ fn compare<P: serde::Serialize>(
         executed.free_parameters, generated.free_parameters,
         "{name}: free parameter counts differ"
     );
+    for (what, a, b) in [
+        ("BIC", executed.bic, generated.bic),
+        ("AIC", executed.aic, generated.aic),
+    ] {
+        assert!(
+            (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+            "{name}: {what} differs: {a} vs {b}"
+        );
+    }
 }
 
 macro_rules! differential {
@@ -208,6 +217,14 @@ differential!(
     PpcaIrisModel,
     PpcaIrisData { x: matrix },
     PpcaIrisConsts::default()
+);
+// Not identified ((D − L)² < D + L): both routes cap the loadings' count the same way.
+differential!(
+    factor_analysis_capped_count,
+    "fa_iris",
+    FaIrisModel,
+    FaIrisData { x: matrix },
+    FaIrisConsts::default()
 );
 differential!(
     mixture_of_factor_analysers,

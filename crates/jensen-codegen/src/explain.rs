@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use jensen_lang::ir::{ElemType, VarId};
 use jensen_lang::plan::{BlockKind, Cov, PRef, Rule, StatKind, Update};
-use jensen_lang::Plan;
+use jensen_lang::program::{Dim, Size};
+use jensen_lang::{Plan, Program};
 
 fn p(plan: &Plan, r: PRef) -> String {
     let name = plan.name(r.param);
@@ -783,15 +784,9 @@ pub fn explain(plan: &Plan) -> String {
             "M-step (closed form; means first, then the scales that use them)"
         );
     }
-    // The order of the generated code and the executor: loadings, then the means (which use
-    // the new loadings), then the rest.
-    let mut ordered: Vec<&Update> = plan.updates.iter().collect();
-    ordered.sort_by_key(|u| match u.rule {
-        Rule::Loadings => 0,
-        Rule::Mean | Rule::FactorMean => 1,
-        _ => 2,
-    });
-    for u in ordered {
+    // The order of the lowered program, which the generated code and the executor follow.
+    let program = Program::lower(plan);
+    for u in program.m_step.iter().map(|s| &plan.updates[s.param]) {
         let _ = writeln!(out, "  {}", update_formula(plan, u));
         if matches!(
             u.rule,
@@ -895,35 +890,24 @@ pub fn explain(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "  computed from the statistics above; F = ln p(x | θ) right after the E-step, and EM never decreases it");
     let _ = writeln!(out);
-    let free: Vec<String> = plan
-        .updates
+    let free: Vec<String> = program
+        .params
         .iter()
-        .map(|u| {
-            let v = &plan.model.vars[u.param];
-            let copies: String = v
-                .plates
-                .iter()
-                .map(|&s| format!("{}·", plan.model.sets[s].name))
-                .collect();
-            let each = match v.ty {
-                ElemType::Simplex(k) => format!("({} − 1)", plan.model.sets[k].name),
-                ElemType::Vector(d) | ElemType::PositiveVec(d) | ElemType::ProbVec(d) => {
-                    plan.model.sets[d].name.clone()
-                }
-                ElemType::Cov(d) => format!("{0}({0}+1)/2", plan.model.sets[d].name),
-                // Identified up to a rotation of the latent space.
-                ElemType::Matrix(r, c) if u.rule == Rule::Loadings => format!(
-                    "({0}·{1} − {1}({1}−1)/2)",
-                    plan.model.sets[r].name, plan.model.sets[c].name
-                ),
-                ElemType::Matrix(r, c) => {
-                    format!("{}·{}", plan.model.sets[r].name, plan.model.sets[c].name)
-                }
-                _ => "1".into(),
-            };
-            format!("{copies}{each}")
-        })
+        .map(|p| size_text(plan, &p.free))
         .collect();
     let _ = writeln!(out, "Free parameters (BIC, AIC): {}", free.join(" + "));
     out
+}
+
+/// A size expression in math notation (`K·(D·(D + 1)/2)`).
+fn size_text(plan: &Plan, s: &Size) -> String {
+    match s {
+        Size::Dim(Dim::Set(set)) => plan.model.sets[*set].name.clone(),
+        Size::Dim(Dim::Lit(n)) => n.to_string(),
+        Size::Mul(a, b) => format!("{}·{}", size_text(plan, a), size_text(plan, b)),
+        Size::Add(a, b) => format!("({} + {})", size_text(plan, a), size_text(plan, b)),
+        Size::Sub(a, b) => format!("({} − {})", size_text(plan, a), size_text(plan, b)),
+        Size::Div(a, n) => format!("{}/{n}", size_text(plan, a)),
+        Size::Min(a, b) => format!("min({}, {})", size_text(plan, a), size_text(plan, b)),
+    }
 }

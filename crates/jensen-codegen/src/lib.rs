@@ -6,6 +6,7 @@
 
 mod explain;
 mod rust;
+mod steps;
 
 pub use explain::explain;
 pub use rust::{format_module, generate, generate_module, Generated};

@@ -1,16 +1,16 @@
-//! The update plan: what the E-step computes, which expected sufficient statistics each
-//! block accumulates, and the closed-form M-step of every parameter. The back-ends — Rust
-//! code generation, the math text of `jensen explain`, and the direct executor — all read
-//! this and nothing else.
+//! The update plan: the derivation's result. It names the latent structure ([`Latent`]: an
+//! independent categorical per row, a Markov chain, or a single component, plus an optional
+//! continuous latent), the conjugate emission blocks in statement order ([`Block`]), and the
+//! closed-form rule of every parameter with the blocks whose statistics it pools
+//! ([`Update`]).
 //!
-//! The plan is built for the whole model catalogue: [`Latent`] names the latent structure
-//! (an independent categorical per row today; chains and linear-Gaussian latents are further
-//! variants), blocks are conjugate exponential-family emissions, and updates pool the
-//! statistics of every block a parameter appears in.
+//! The back-ends do not read the plan directly to decide what to compute: it is lowered once
+//! to a [`Program`](crate::program::Program) of kernel calls, which the generated Rust prints,
+//! the executor interprets and `jensen explain` describes.
 
 use serde::Serialize;
 
-use crate::ir::{ElemType, Model, SetId, SetSize, VarId};
+use crate::ir::{Model, SetId, SetSize, VarId};
 
 /// A derived model, ready for the back-ends.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -384,44 +384,6 @@ impl Plan {
         } else {
             name
         }
-    }
-
-    /// Free parameters as `(parameter, count)` given the resolved set sizes.
-    pub fn free_parameters(&self, sizes: &[usize]) -> Vec<(String, usize)> {
-        self.updates
-            .iter()
-            .map(|u| {
-                let v = &self.model.vars[u.param];
-                let copies: usize = v.plates.iter().map(|&p| sizes[p]).product();
-                let each = match v.ty {
-                    ElemType::Simplex(k) => sizes[k].saturating_sub(1),
-                    ElemType::Vector(d) | ElemType::PositiveVec(d) | ElemType::ProbVec(d) => {
-                        sizes[d]
-                    }
-                    ElemType::Cov(d) => sizes[d] * (sizes[d] + 1) / 2,
-                    // Loadings are identified up to a rotation of the latent space, which
-                    // removes L(L−1)/2 of their entries; with the noise they never describe
-                    // more than a full covariance, D(D+1)/2 (when (D−L)² < D+L the model is
-                    // not identified and the count is capped there).
-                    ElemType::Matrix(r, c) if u.rule == Rule::Loadings => {
-                        let (d, l) = (sizes[r], sizes[c]);
-                        let noise = match self.blocks[u.sources[0]].kind {
-                            BlockKind::LinearGaussian {
-                                noise: Cov::Spherical(_),
-                                ..
-                            } => 1,
-                            _ => d,
-                        };
-                        (d * l)
-                            .saturating_sub(l * l.saturating_sub(1) / 2)
-                            .min((d * (d + 1) / 2).saturating_sub(noise))
-                    }
-                    ElemType::Matrix(r, c) => sizes[r] * sizes[c],
-                    _ => 1,
-                };
-                (v.name.clone(), copies * each)
-            })
-            .collect()
     }
 
     /// Sets whose size is a constant, with the constant's name and default.

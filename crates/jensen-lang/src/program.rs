@@ -9,8 +9,8 @@
 //! The back-ends never walk [`BlockKind`] or [`Rule`] to decide what to call: the generated
 //! Rust *prints* these steps (`jensen-codegen`), the executor *interprets* them (`jensen`'s
 //! `PlanModel`, one arm per [`Kernel`]) and `jensen explain` takes its order, pooling and
-//! free-parameter formula from them. A family is added by one arm of
-//! [`Program::lower_block`] and its kernels.
+//! free-parameter formula from them. A family is added by one arm of `lower_block` (and of
+//! `update` for its M-step) and its kernels; ARCHITECTURE.md has the recipe.
 
 use serde::Serialize;
 
@@ -57,6 +57,61 @@ pub struct ParamSlot {
     pub free: Size,
     /// Its update rule.
     pub rule: Rule,
+    /// Its neutral starting value (before a data-driven initialisation refines it).
+    pub start: Start,
+    /// What happens to a component's slot when the component is empty and re-seeded.
+    pub reseed: Reseed,
+    /// The block whose data scale random starting loadings are drawn at (loadings only).
+    pub random: Option<usize>,
+    /// The check a user-supplied starting value must pass beyond its declared type.
+    pub nonzero_columns: bool,
+}
+
+/// A parameter's neutral starting value, repeated over its components.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Start {
+    /// `1/n` in every entry, `n` the length of the last axis (a simplex; the rows of a
+    /// transition matrix).
+    Uniform,
+    /// The same number everywhere.
+    Fill(f64),
+    /// The identity matrix.
+    Identity,
+    /// Zeros (loadings, which are then drawn at random).
+    Zeros,
+    /// The column means of a block's data (a scalar parameter takes the first).
+    DataMean(usize),
+    /// The mean of a block's data, floored at the probability floor (a rate).
+    DataMeanFloored(usize),
+    /// The column variances of a block's data.
+    DataVariances(usize),
+    /// The mean of the column variances of a block's data.
+    DataVarianceMean(usize),
+}
+
+/// How an empty component's slot of a parameter is re-seeded at a data row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Reseed {
+    /// Left as it is (shared parameters, loadings, a chain's initial distribution).
+    Keep,
+    /// The mixing weights give the component one row's share.
+    Weight,
+    /// A chain's state `k` is made reachable (with the initial distribution, slot given).
+    ChainState(usize),
+    /// The row's values (a mean or an offset; a scalar takes the first).
+    Row(usize),
+    /// The row's value floored at the probability floor (a rate).
+    RowFloored(usize),
+    /// `0.25 + 0.5·x` of the row's bits.
+    RowProbability(usize),
+    /// Half the mass on the row's category, the rest spread evenly.
+    RowCategory(usize),
+    /// The data's covariance.
+    DataCovariance(usize),
+    /// The data's column variances.
+    DataVariances(usize),
+    /// The mean of the data's column variances.
+    DataVarianceMean(usize),
 }
 
 /// The shape of a value: a scalar, a vector or a matrix, with sizes from the index sets.
@@ -659,13 +714,19 @@ impl<'a> Lowering<'a> {
     fn layout(&mut self) {
         for u in &self.plan.updates {
             let var = &self.plan.model.vars[u.param];
+            let per_component = var.plates.len() == 1;
+            let (start, reseed) = self.start(u, per_component);
             let slot = ParamSlot {
                 var: u.param,
                 name: var.name.clone(),
-                per_component: var.plates.len() == 1,
+                per_component,
                 elem: self.elem(u.param),
                 free: self.free(u),
                 rule: u.rule,
+                start,
+                reseed,
+                random: (u.rule == Rule::Loadings).then(|| u.sources[0]),
+                nonzero_columns: u.rule == Rule::Loadings,
             };
             self.program.params.push(slot);
         }
@@ -706,6 +767,52 @@ impl<'a> Lowering<'a> {
                 });
             }
         }
+    }
+
+    /// A parameter's neutral start and its re-seeding.
+    fn start(&self, u: &crate::plan::Update, per_component: bool) -> (Start, Reseed) {
+        let b = u.sources.first().copied();
+        let src = || b.expect("a parameter of a block");
+        // The noise of a linear-Gaussian block starts at the data's variances.
+        let linear =
+            b.is_some_and(|b| matches!(self.plan.blocks[b].kind, BlockKind::LinearGaussian { .. }));
+        let start = match u.rule {
+            Rule::Weights | Rule::InitialProbs | Rule::Transitions | Rule::Probabilities => {
+                Start::Uniform
+            }
+            Rule::Loadings => Start::Zeros,
+            Rule::Mean | Rule::FactorMean => Start::DataMean(src()),
+            Rule::Covariance => Start::Identity,
+            Rule::DiagonalVariances if linear => Start::DataVariances(src()),
+            Rule::Variance if linear => Start::DataVarianceMean(src()),
+            Rule::DiagonalVariances | Rule::Variance => Start::Fill(1.0),
+            Rule::Rate => Start::DataMeanFloored(src()),
+            Rule::Probability => Start::Fill(0.5),
+        };
+        let reseed = match u.rule {
+            Rule::Weights => Reseed::Weight,
+            Rule::Transitions => {
+                let (p0, _) = self.plan.chain().expect("a chain");
+                let slot = self
+                    .plan
+                    .updates
+                    .iter()
+                    .position(|o| o.param == p0)
+                    .expect("the initial distribution has a slot");
+                Reseed::ChainState(slot)
+            }
+            // An empty component keeps its loadings; its offset moves to the row.
+            Rule::InitialProbs | Rule::Loadings => Reseed::Keep,
+            _ if !per_component => Reseed::Keep,
+            Rule::Mean | Rule::FactorMean => Reseed::Row(src()),
+            Rule::Covariance => Reseed::DataCovariance(src()),
+            Rule::DiagonalVariances => Reseed::DataVariances(src()),
+            Rule::Variance => Reseed::DataVarianceMean(src()),
+            Rule::Rate => Reseed::RowFloored(src()),
+            Rule::Probability => Reseed::RowProbability(src()),
+            Rule::Probabilities => Reseed::RowCategory(src()),
+        };
+        (start, reseed)
     }
 
     /// Free parameters of a parameter.

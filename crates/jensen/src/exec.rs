@@ -13,8 +13,10 @@ use ndarray::{
 };
 
 use jensen_lang::ir::{ElemType, VarId};
-use jensen_lang::plan::{BlockKind, Cov, PRef, Rule};
-use jensen_lang::program::{At, Call, DerivedKind, Kernel, Operand, Src, TermValue, UpdateValue};
+use jensen_lang::plan::{BlockKind, Cov, PRef};
+use jensen_lang::program::{
+    At, Call, DerivedKind, Elem, Kernel, Operand, Reseed, Src, Start, TermValue, UpdateValue,
+};
 use jensen_lang::{Plan, Program};
 use jensen_runtime::chain;
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
@@ -353,8 +355,8 @@ impl<'a> PlanModel<'a> {
         for (name, _) in self.param_shapes() {
             ordered.insert(&name, params.get(&name).expect("checked").clone());
         }
-        for u in &self.plan.updates {
-            let var = &self.plan.model.vars[u.param];
+        for slot in &self.program.params {
+            let var = &self.plan.model.vars[slot.var];
             let value = ordered.get(&var.name).expect("checked");
             if value.iter().any(|v| !v.is_finite()) {
                 return Err(format!(
@@ -400,7 +402,7 @@ impl<'a> PlanModel<'a> {
                     }
                     true
                 }
-                ElemType::Matrix(..) if u.rule == Rule::Loadings => {
+                ElemType::Matrix(..) if slot.nonzero_columns => {
                     // W = 0 is a fixed point of EM (a saddle of the likelihood): a zero column
                     // would never move.
                     let matrices: Vec<_> = if var.plates.is_empty() {
@@ -821,10 +823,11 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             AccumulateFactor => {
-                let [sum, sq, hs, cr, hh] =
+                let Ok([sum, sq, hs, cr, hh]) =
                     <[_; 5]>::try_from(written(a, k, 4, stats.expect("statistics")))
-                        .ok()
-                        .expect("five statistics");
+                else {
+                    unreachable!("five statistics")
+                };
                 linear::accumulate_factor(
                     m(0),
                     v(1).view(),
@@ -840,10 +843,11 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             FactorSummaryStatistics => {
-                let [sum, sq, hs, cr, hh] =
+                let Ok([sum, sq, hs, cr, hh]) =
                     <[_; 5]>::try_from(written(a, k, 5, stats.expect("statistics")))
-                        .ok()
-                        .expect("five statistics");
+                else {
+                    unreachable!("five statistics")
+                };
                 number(linear::factor_summary_statistics(
                     n(0),
                     v(1).view(),
@@ -1240,73 +1244,49 @@ impl MixtureModel for PlanModel<'_> {
 
     fn neutral_params(&self) -> DynParams {
         let mut p = DynParams::default();
-        for u in &self.plan.updates {
-            let shape = self.shape(u.param);
-            let var = &self.plan.model.vars[u.param];
-            let per_k = var.plates.len() == 1;
-            let inner: Vec<usize> = if per_k {
-                shape[1..].to_vec()
-            } else {
-                shape.clone()
+        for slot in &self.program.params {
+            let shape = self.program.param_shape(slot, &self.data.sizes);
+            let last = shape.last().copied().unwrap_or(1);
+            let moments = |b: usize| &self.moments[b];
+            // One component's value, repeated over the components below.
+            let one: ArrayD<f64> = match slot.start {
+                Start::Uniform => ArrayD::from_elem(IxDyn(&shape), 1.0 / last as f64),
+                Start::Fill(v) => ArrayD::from_elem(IxDyn(&shape), v),
+                Start::Zeros => ArrayD::zeros(IxDyn(&shape)),
+                Start::Identity => Array2::<f64>::eye(last).into_dyn(),
+                Start::DataMean(b) if slot.elem == Elem::Scalar => {
+                    DynParams::scalar(moments(b).0[0])
+                }
+                Start::DataMean(b) => moments(b).0.clone().into_dyn(),
+                Start::DataMeanFloored(b) => {
+                    DynParams::scalar(moments(b).0[0].max(jensen_runtime::kernels::PROB_FLOOR))
+                }
+                Start::DataVariances(b) => moments(b).2.clone().into_dyn(),
+                Start::DataVarianceMean(b) => DynParams::scalar(moments(b).2.mean().unwrap_or(1.0)),
             };
-            let (means, _, variances) = u
-                .sources
-                .first()
-                .map(|&b| self.moments[b].clone())
-                .unwrap_or_default();
-            // Noise of a linear-Gaussian block starts at the data's variances.
-            let linear_noise = u.sources.first().is_some_and(|&b| {
-                matches!(self.plan.blocks[b].kind, BlockKind::LinearGaussian { .. })
-            });
-            let one: ArrayD<f64> = match u.rule {
-                Rule::Loadings => ArrayD::zeros(IxDyn(&inner)),
-                Rule::FactorMean => means.into_dyn(),
-                Rule::DiagonalVariances if linear_noise => variances.into_dyn(),
-                Rule::Variance if linear_noise => {
-                    DynParams::scalar(variances.mean().unwrap_or(1.0))
-                }
-                Rule::Weights | Rule::InitialProbs | Rule::Transitions => {
-                    ArrayD::from_elem(IxDyn(&inner), 1.0 / inner[0] as f64)
-                }
-                Rule::Mean => {
-                    if inner.is_empty() {
-                        DynParams::scalar(means[0])
-                    } else {
-                        means.into_dyn()
-                    }
-                }
-                Rule::Covariance => Array2::<f64>::eye(inner[0]).into_dyn(),
-                Rule::DiagonalVariances | Rule::Variance => ArrayD::ones(IxDyn(&inner)),
-                Rule::Rate => DynParams::scalar(means[0].max(jensen_runtime::kernels::PROB_FLOOR)),
-                Rule::Probability => ArrayD::from_elem(IxDyn(&inner), 0.5),
-                Rule::Probabilities => ArrayD::from_elem(IxDyn(&inner), 1.0 / inner[0] as f64),
-            };
-            let value = if per_k {
-                let mut full = ArrayD::zeros(IxDyn(&shape));
-                for mut slot in full.outer_iter_mut() {
-                    slot.assign(&one);
-                }
-                full
-            } else {
+            let value = if one.shape() == shape.as_slice() {
                 one
+            } else {
+                one.broadcast(IxDyn(&shape))
+                    .expect("a component's value repeats over the components")
+                    .to_owned()
             };
-            p.insert(&var.name, value);
+            p.insert(&slot.name, value);
         }
         p
     }
 
     fn randomise_neutral(&self, params: &mut DynParams, rng: &mut dyn RngCore) {
-        for u in self
-            .plan
-            .updates
-            .iter()
-            .filter(|u| u.rule == Rule::Loadings)
-        {
-            let (_, _, variances) = &self.moments[u.sources[0]];
-            let scale = variances.mapv(f64::sqrt);
-            let l = *self.shape(u.param).last().expect("matrix");
-            let value = params.get_mut(self.plan.name(u.param)).expect("loadings");
-            if self.plan.model.vars[u.param].plates.len() == 1 {
+        for slot in &self.program.params {
+            let Some(b) = slot.random else { continue };
+            let scale = self.moments[b].2.mapv(f64::sqrt);
+            let l = *self
+                .program
+                .param_shape(slot, &self.data.sizes)
+                .last()
+                .expect("matrix");
+            let value = params.get_mut(&slot.name).expect("loadings");
+            if slot.per_component {
                 for mut w in value.outer_iter_mut() {
                     w.assign(&linear::random_loadings(rng, scale.view(), l));
                 }
@@ -1336,71 +1316,61 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn reseed(&self, params: &mut DynParams, k: usize, row: usize) {
-        for u in &self.plan.updates {
-            let var = &self.plan.model.vars[u.param];
-            let name = var.name.clone();
-            if u.rule == Rule::Weights {
-                let mut w = params
-                    .get(&name)
-                    .expect("weights")
-                    .clone()
-                    .into_dimensionality::<Ix1>()
-                    .expect("simplex");
-                reseed_weight(&mut w, k, self.n_rows());
-                params.insert(&name, w.into_dyn());
-                continue;
-            }
-            if matches!(u.rule, Rule::InitialProbs | Rule::Loadings) {
-                // An empty component keeps its loadings; its offset moves to the row.
-                continue;
-            }
-            if u.rule == Rule::Transitions {
-                let (p0_id, _) = self.plan.chain().expect("a chain");
-                let mut p0 = param_view::<Ix1>(params, self.plan.name(p0_id)).to_owned();
-                let mut a = param_view::<Ix2>(params, self.plan.name(u.param)).to_owned();
-                chain::reseed_state(&mut p0, &mut a, k, self.n_rows());
-                params.insert(self.plan.name(p0_id), p0.into_dyn());
-                params.insert(&name, a.into_dyn());
-                continue;
-            }
-            if var.plates.len() != 1 {
-                continue;
-            }
-            let b = u.sources[0];
-            let x = self.data.item(self.plan.blocks[b].data).values.row(row);
-            let (_, cov, var_d) = &self.moments[b];
-            let new: ArrayD<f64> = match u.rule {
-                Rule::Mean if x.len() == 1 && self.shape(u.param).len() == 1 => {
-                    DynParams::scalar(x[0])
+        let n = self.n_rows();
+        for slot in &self.program.params {
+            let x = |b: usize| self.data.item(self.plan.blocks[b].data).values.row(row);
+            let new: ArrayD<f64> = match slot.reseed {
+                Reseed::Keep => continue,
+                Reseed::Weight => {
+                    let mut w = param_view::<Ix1>(params, &slot.name).to_owned();
+                    reseed_weight(&mut w, k, n);
+                    params.insert(&slot.name, w.into_dyn());
+                    continue;
                 }
-                Rule::Mean | Rule::FactorMean => x.to_owned().into_dyn(),
-                Rule::Covariance => cov
-                    .clone()
-                    .expect("full blocks keep the covariance")
-                    .into_dyn(),
-                Rule::DiagonalVariances => var_d.clone().into_dyn(),
-                Rule::Variance => DynParams::scalar(var_d.mean().unwrap_or(1.0)),
-                Rule::Rate => DynParams::scalar(x[0].max(jensen_runtime::kernels::PROB_FLOOR)),
-                Rule::Probability => {
-                    let v = x.mapv(|b| 0.25 + 0.5 * b);
-                    if self.shape(u.param).len() == 1 {
+                Reseed::ChainState(initial) => {
+                    let p0_name = &self.program.params[initial].name;
+                    let mut p0 = param_view::<Ix1>(params, p0_name).to_owned();
+                    let mut a = param_view::<Ix2>(params, &slot.name).to_owned();
+                    chain::reseed_state(&mut p0, &mut a, k, n);
+                    params.insert(p0_name, p0.into_dyn());
+                    params.insert(&slot.name, a.into_dyn());
+                    continue;
+                }
+                Reseed::Row(b) if slot.elem == Elem::Scalar => DynParams::scalar(x(b)[0]),
+                Reseed::Row(b) => x(b).to_owned().into_dyn(),
+                Reseed::RowFloored(b) => {
+                    DynParams::scalar(x(b)[0].max(jensen_runtime::kernels::PROB_FLOOR))
+                }
+                Reseed::RowProbability(b) => {
+                    let v = x(b).mapv(|bit| 0.25 + 0.5 * bit);
+                    if slot.elem == Elem::Scalar {
                         DynParams::scalar(v[0])
                     } else {
                         v.into_dyn()
                     }
                 }
-                Rule::Probabilities => {
-                    let c = *self.shape(u.param).last().expect("simplex");
+                Reseed::RowCategory(b) => {
+                    let c = *self
+                        .program
+                        .param_shape(slot, &self.data.sizes)
+                        .last()
+                        .expect("simplex");
                     let mut p = Array1::from_elem(c, 0.5 / c as f64);
-                    p[x[0] as usize] += 0.5;
+                    p[x(b)[0] as usize] += 0.5;
                     p.into_dyn()
                 }
-                Rule::Weights | Rule::InitialProbs | Rule::Transitions | Rule::Loadings => {
-                    unreachable!("handled above")
+                Reseed::DataCovariance(b) => self.moments[b]
+                    .1
+                    .clone()
+                    .expect("full blocks keep the covariance")
+                    .into_dyn(),
+                Reseed::DataVariances(b) => self.moments[b].2.clone().into_dyn(),
+                Reseed::DataVarianceMean(b) => {
+                    DynParams::scalar(self.moments[b].2.mean().unwrap_or(1.0))
                 }
             };
             params
-                .get_mut(&name)
+                .get_mut(&slot.name)
                 .expect("parameter")
                 .index_axis_mut(Axis(0), k)
                 .assign(&new);

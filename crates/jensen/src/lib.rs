@@ -9,7 +9,7 @@
 //! Both run the same kernels through the same EM driver ([`runtime::fit`]).
 //!
 //! Data comes in as a [`Table`] — read from CSV by [`csv::read`] (default feature `csv`) or
-//! built in memory — bound to the model's data items by [`bind`]. A fit is saved and read
+//! built in memory — bound to the model's data items by [`bind()`]. A fit is saved and read
 //! back as a [`FitDocument`] (the JSON of `jensen fit --out`).
 
 pub mod bind;

@@ -1,0 +1,974 @@
+//! Printing the lowered program as Rust: every operand, kernel call, loop over components
+//! and pooled update of the generated `MixtureModel` comes from [`Program`]; nothing here
+//! decides what a model means.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+use jensen_lang::plan::{BlockKind, StatKind};
+use jensen_lang::program::{
+    At, Call, DataForm, Derived, DerivedKind, Dim, Elem, Operand, ParamSlot, Reseed, Size, Src,
+    Start, TermValue, UpdateStep, UpdateValue,
+};
+
+use crate::rust::{ident, mentions, usage, Gen};
+
+/// Rust tokens of a kernel's path (`gaussian::mean_from_stats`).
+fn path(p: &str) -> TokenStream {
+    p.parse().expect("kernel path")
+}
+
+/// The names an update uses for its pooled statistic and count.
+#[derive(Clone, Copy)]
+struct Pool {
+    value: &'static str,
+    count: &'static str,
+    scalar: bool,
+}
+
+impl Gen<'_> {
+    fn dim(&self, d: Dim) -> TokenStream {
+        match d {
+            Dim::Lit(n) => {
+                let n = proc_macro2::Literal::usize_unsuffixed(n);
+                quote!(#n)
+            }
+            Dim::Set(s) => self.size(s),
+        }
+    }
+
+    fn zeros(&self, elem: Elem) -> TokenStream {
+        match elem {
+            Elem::Scalar => quote!(0.0),
+            Elem::Vector(d) => {
+                let d = self.dim(d);
+                quote!(Array1::<f64>::zeros(#d))
+            }
+            Elem::Matrix(r, c) => {
+                let (r, c) = (self.dim(r), self.dim(c));
+                quote!(Array2::<f64>::zeros((#r, #c)))
+            }
+        }
+    }
+
+    /// A size expression, as Rust arithmetic on `usize` (sizes are checked to be at
+    /// least one, and no difference in a free-parameter count can go below zero).
+    pub(crate) fn size_expr(&self, s: &Size) -> TokenStream {
+        match s {
+            Size::Dim(Dim::Lit(n)) => {
+                let n = proc_macro2::Literal::usize_unsuffixed(*n);
+                quote!(#n)
+            }
+            Size::Dim(d) => self.dim(*d),
+            Size::Mul(a, b) => {
+                let (a, b) = (self.size_expr(a), self.size_expr(b));
+                quote!(#a * #b)
+            }
+            Size::Add(a, b) => {
+                let (a, b) = (self.size_expr(a), self.size_expr(b));
+                quote!((#a + #b))
+            }
+            Size::Sub(a, b) => {
+                let (a, b) = (self.size_expr(a), self.size_expr(b));
+                quote!((#a - #b))
+            }
+            Size::Div(a, n) => {
+                let a = self.size_expr(a);
+                let n = proc_macro2::Literal::usize_unsuffixed(*n);
+                quote!((#a / #n))
+            }
+            Size::Min(a, b) => {
+                let left = self.size_expr(a);
+                let left = if matches!(**a, Size::Mul(..)) {
+                    quote!((#left))
+                } else {
+                    left
+                };
+                let b = self.size_expr(b);
+                quote!(#left.min(#b))
+            }
+        }
+    }
+
+    fn src(&self, src: Src) -> TokenStream {
+        match src {
+            Src::Cache => quote!(p),
+            Src::Prev => quote!(prev),
+            Src::Params => quote!(params),
+            Src::Centre => quote!(centre),
+            // The M-step's new values are local bindings named like the parameters.
+            Src::Next => quote!(),
+        }
+    }
+
+    fn index(at: At) -> Option<TokenStream> {
+        match at {
+            At::K => Some(quote!(k)),
+            At::Zero => Some(quote!(0)),
+            At::Whole => None,
+        }
+    }
+
+    fn place(src: TokenStream, f: Ident) -> TokenStream {
+        if src.is_empty() {
+            quote!(#f)
+        } else {
+            quote!(#src.#f)
+        }
+    }
+
+    /// The name of a derived quantity computed inside a method (not taken from the cache).
+    fn local(d: &Derived, src: Src) -> Ident {
+        let base = match d.kind {
+            DerivedKind::Cholesky(_) => "chol",
+            DerivedKind::Posteriors { .. } => "post",
+            _ => "value",
+        };
+        match src {
+            Src::Centre => format_ident!("centre_{base}"),
+            _ => format_ident!("{base}"),
+        }
+    }
+
+    /// A derived quantity as a place (`cache.x_chol[k]`).
+    fn derived_place(&self, id: usize, src: Src, at: At) -> TokenStream {
+        let d = &self.program.derived[id];
+        let base = match src {
+            Src::Cache => {
+                let f = ident(&d.name);
+                quote!(cache.#f)
+            }
+            _ => {
+                let f = Self::local(d, src);
+                quote!(#f)
+            }
+        };
+        match d.kind {
+            DerivedKind::Cholesky(_) | DerivedKind::Posteriors { .. } => {
+                let i = Self::index(at).unwrap_or(quote!(0));
+                quote!(#base[#i])
+            }
+            DerivedKind::LogRows(_) => {
+                let i = Self::index(at).unwrap_or(quote!(0));
+                quote!(#base.row(#i))
+            }
+            DerivedKind::LogVector(_) | DerivedKind::LogMatrix(_) => quote!(#base.view()),
+        }
+    }
+
+    /// An operand, in the context of a block (for its rows and moments) and a pool.
+    fn operand(&self, op: &Operand, block: Option<usize>, pool: Option<Pool>) -> TokenStream {
+        let prefix = || self.plan.block_prefix(block.expect("a block's operand"));
+        match op {
+            Operand::Rows => quote!(x),
+            Operand::LogFactorialRows => {
+                let f = format_ident!("{}_log_factorial", prefix());
+                quote!(self.#f.slice(s![rows.clone()]))
+            }
+            Operand::Out => quote!(out.column_mut(k)),
+            Operand::OutAll => quote!(out.view_mut()),
+            Operand::Resp => quote!(resp.column(k)),
+            Operand::Workspace => quote!(ws),
+            Operand::Param {
+                src,
+                var,
+                at,
+                elem,
+                as_vector,
+            } => {
+                let f = self.var(*var);
+                let base = Self::place(self.src(*src), f);
+                let value = match (elem, Self::index(*at)) {
+                    (Elem::Scalar, Some(i)) => quote!(#base[#i]),
+                    (Elem::Scalar, None) => base,
+                    (Elem::Vector(_), Some(i)) => quote!(#base.row(#i)),
+                    (Elem::Matrix(..), Some(i)) => quote!(#base.index_axis(Axis(0), #i)),
+                    (_, None) => quote!(#base.view()),
+                };
+                if *as_vector {
+                    quote!(Array1::from_elem(1, #value).view())
+                } else {
+                    value
+                }
+            }
+            Operand::Isotropic(var, like) => {
+                let (v, m) = (
+                    self.operand(var, block, pool),
+                    self.operand(like, block, pool),
+                );
+                quote!(linear::isotropic(#v, #m.len()).view())
+            }
+            Operand::Stat { slot, at, mutable } => {
+                let s = &self.program.stats[*slot];
+                let f = ident(&s.name);
+                let i = Self::index(*at).unwrap_or(quote!(0));
+                match (s.elem, mutable) {
+                    (Elem::Scalar, true) => quote!(&mut stats.#f[#i]),
+                    (Elem::Scalar, false) => quote!(stats.#f[#i]),
+                    (Elem::Vector(_), true) => quote!(stats.#f.row_mut(#i)),
+                    (Elem::Vector(_), false) => quote!(stats.#f.row(#i)),
+                    (Elem::Matrix(..), true) => quote!(stats.#f.index_axis_mut(Axis(0), #i)),
+                    (Elem::Matrix(..), false) => quote!(stats.#f.index_axis(Axis(0), #i)),
+                }
+            }
+            Operand::Derived { id, src, at } => {
+                let place = self.derived_place(*id, *src, *at);
+                match self.program.derived[*id].kind {
+                    DerivedKind::Cholesky(_) | DerivedKind::Posteriors { .. } => quote!(&#place),
+                    _ => place,
+                }
+            }
+            Operand::LogDetPrecision(post) => {
+                let Operand::Derived { id, src, at } = **post else {
+                    unreachable!("a posterior")
+                };
+                let place = self.derived_place(id, src, at);
+                quote!(#place.log_det_precision())
+            }
+            Operand::Count(at) => {
+                let i = Self::index(*at).unwrap_or(quote!(0));
+                quote!(counts[#i])
+            }
+            Operand::RowCount => {
+                let n = self.size(self.plan.rows());
+                quote!(#n as f64)
+            }
+            Operand::DataMean => {
+                let f = format_ident!("{}_mean", prefix());
+                quote!(self.#f.view())
+            }
+            Operand::DataScatter => {
+                let f = format_ident!("{}_scatter", prefix());
+                quote!(self.#f.as_ref()?.view())
+            }
+            Operand::Reg => quote!(config.reg_covar),
+            Operand::LatentCounts => quote!(counts),
+            Operand::LatentInitial => quote!(latent.initial.view()),
+            Operand::LatentTransitions => quote!(latent.transitions.view()),
+            Operand::Pooled => {
+                let pool = pool.expect("inside a pooled update");
+                let v = format_ident!("{}", pool.value);
+                if pool.scalar {
+                    quote!(#v)
+                } else {
+                    quote!(#v.view())
+                }
+            }
+            Operand::PooledCount => {
+                let c = format_ident!("{}", pool.expect("inside a pooled update").count);
+                quote!(#c)
+            }
+        }
+    }
+
+    /// A kernel call.
+    fn call(&self, c: &Call, block: Option<usize>, pool: Option<Pool>) -> TokenStream {
+        let f = path(c.kernel.path());
+        let args = c.args.iter().map(|a| self.operand(a, block, pool));
+        quote!(#f(#(#args),*))
+    }
+
+    /// `let x = …;`: the block's rows in the current chunk.
+    fn rows(&self, b: usize) -> TokenStream {
+        let block = &self.program.blocks[b];
+        let f = self.var(block.data);
+        match block.form {
+            DataForm::Matrix => quote!(let x = self.data.#f.slice(s![rows.clone(), ..]);),
+            DataForm::Column => quote!(let x = self.data.#f.slice(s![rows.clone()]);),
+            DataForm::ColumnAsMatrix => {
+                quote!(let x = self.data.#f.slice(s![rows.clone()]).insert_axis(Axis(1));)
+            }
+        }
+    }
+
+    /// A derived quantity's value, computed from the parameters `src`.
+    fn derived_value(&self, d: &Derived, src: TokenStream) -> TokenStream {
+        let k = self.k();
+        match d.kind {
+            DerivedKind::LogVector(v) | DerivedKind::LogMatrix(v) => {
+                let f = self.var(v);
+                quote!(#src.#f.mapv(f64::ln))
+            }
+            DerivedKind::LogRows(p) => {
+                let f = self.var(p.param);
+                if p.per_component {
+                    quote!(#src.#f.mapv(f64::ln))
+                } else {
+                    quote!(#src.#f.mapv(f64::ln).insert_axis(Axis(0)).broadcast((#k, #src.#f.len())).expect("broadcast").to_owned())
+                }
+            }
+            DerivedKind::Cholesky(p) => self.cholesky_factors(p, src),
+            DerivedKind::Posteriors { loading, noise } => {
+                let b = self
+                    .plan
+                    .blocks
+                    .iter()
+                    .position(|b| {
+                        matches!(b.kind, BlockKind::LinearGaussian { loading: l, noise: n, .. } if l == loading && n == noise)
+                    })
+                    .expect("the block of a posterior");
+                self.factor_posteriors(b, src)
+            }
+        }
+    }
+
+    pub(crate) fn cache_struct(&self) -> TokenStream {
+        let name = self.item("Cache");
+        let params = self.item("Params");
+        let fields = self.program.derived.iter().map(|d| {
+            let f = ident(&d.name);
+            let (ty, doc) = match d.kind {
+                DerivedKind::LogVector(v) => (
+                    quote!(Array1<f64>),
+                    format!(" `ln {}`.", self.plan.name(v)),
+                ),
+                DerivedKind::LogMatrix(v) => (
+                    quote!(Array2<f64>),
+                    format!(" `ln {}`, the chain's transition matrix.", self.plan.name(v)),
+                ),
+                DerivedKind::LogRows(p) => (
+                    quote!(Array2<f64>),
+                    format!(" `ln {}`, a row per component.", self.plan.name(p.param)),
+                ),
+                DerivedKind::Cholesky(p) => (
+                    quote!(Vec<Cholesky>),
+                    format!(
+                        " Cholesky factors of `{}`{}.",
+                        self.plan.name(p.param),
+                        if p.per_component { ", one per component" } else { "" }
+                    ),
+                ),
+                DerivedKind::Posteriors { loading, .. } => (
+                    quote!(Vec<linear::FactorPosterior>),
+                    format!(
+                        " Posterior of the continuous latent under the loadings `{}`, one per component.",
+                        self.plan.name(loading.param)
+                    ),
+                ),
+            };
+            quote! { #[doc = #doc] #f: #ty }
+        });
+        quote! {
+            /// Quantities computed once per iteration from the parameters.
+            #[derive(Debug)]
+            pub struct #name {
+                params: #params,
+                #(#fields,)*
+            }
+        }
+    }
+
+    pub(crate) fn prepare(&self) -> TokenStream {
+        let params = self.item("Params");
+        let cache = self.item("Cache");
+        let lets = self.program.derived.iter().map(|d| {
+            let f = ident(&d.name);
+            let value = self.derived_value(d, quote!(params));
+            quote!(let #f = #value;)
+        });
+        let fields = self.program.derived.iter().map(|d| ident(&d.name));
+        quote! {
+            fn prepare(&self, params: &#params) -> Result<#cache, NumericalIssue> {
+                #(#lets)*
+                Ok(#cache { params: params.clone(), #(#fields,)* })
+            }
+        }
+    }
+
+    /// `// statement { let x = …; for k { call; } }` for every block.
+    fn per_block(&self, with_rows: bool, each: impl Fn(usize) -> TokenStream) -> TokenStream {
+        self.program
+            .blocks
+            .iter()
+            .enumerate()
+            .map(|(b, block)| {
+                let doc = format!(" {}", block.statement);
+                let rows = if with_rows { self.rows(b) } else { quote!() };
+                let body = each(b);
+                let looped = self.each_component(body);
+                quote! {
+                    #[doc = #doc]
+                    {
+                        #rows
+                        #looped
+                    }
+                }
+            })
+            .collect()
+    }
+
+    pub(crate) fn log_joint(&self) -> TokenStream {
+        let cache = self.item("Cache");
+        let prior = match &self.program.log_prior {
+            Some(c) => {
+                let doc = format!(
+                    " {}",
+                    self.plan.model.factors[self.plan.latent.prior_factors()[0]].text
+                );
+                let call = self.call(c, None, None);
+                quote! { #[doc = #doc] #call; }
+            }
+            None => quote!(),
+        };
+        let blocks = self.per_block(true, |b| {
+            let call = self.call(&self.program.blocks[b].log_density, Some(b), None);
+            quote!(#call;)
+        });
+        let (p, ws) = usage(&blocks);
+        quote! {
+            fn log_joint(&self, cache: &#cache, rows: Range<usize>, mut out: ArrayViewMut2<'_, f64>, #ws: &mut Workspace) {
+                #p
+                #prior
+                #blocks
+            }
+        }
+    }
+
+    pub(crate) fn accumulate(&self) -> TokenStream {
+        let cache = self.item("Cache");
+        let stats = self.item("Stats");
+        let blocks = self.per_block(true, |b| {
+            let call = self.call(&self.program.blocks[b].accumulate, Some(b), None);
+            quote!(#call;)
+        });
+        let (p, ws) = usage(&blocks);
+        let cache_arg = if p.is_empty() && !mentions(&blocks, "cache") {
+            quote!(_cache)
+        } else {
+            quote!(cache)
+        };
+        quote! {
+            fn accumulate(&self, #cache_arg: &#cache, rows: Range<usize>, resp: ArrayView2<'_, f64>, stats: &mut #stats, #ws: &mut Workspace) {
+                #p
+                #blocks
+            }
+        }
+    }
+
+    /// `e_step_from_summaries` of a model whose statistics are linear in the data's mean
+    /// and scatter.
+    pub(crate) fn summaries_e_step(&self) -> TokenStream {
+        let Some(calls) = &self.program.summary else {
+            return quote!();
+        };
+        let stats = self.item("Stats");
+        let cache = self.item("Cache");
+        let blocks = calls.iter().enumerate().map(|(b, c)| {
+            let doc = format!(" {}", self.program.blocks[b].statement);
+            let call = self.call(c, Some(b), None);
+            quote! {
+                #[doc = #doc]
+                loglik += #call;
+            }
+        });
+        quote! {
+            /// One component, and every statistic linear in the data's mean and scatter: with
+            /// more rows than columns, the E-step costs O(D² L) per iteration, whatever the
+            /// number of rows.
+            fn e_step_from_summaries(&self, cache: &#cache) -> Option<(#stats, f64)> {
+                let p = &cache.params;
+                let mut stats = self.zero_stats();
+                let mut loglik = 0.0;
+                #(#blocks)*
+                Some((stats, loglik))
+            }
+        }
+    }
+
+    pub(crate) fn stats_struct(&self) -> TokenStream {
+        let name = self.item("Stats");
+        let fields = self.program.stats.iter().map(|s| {
+            let f = ident(&s.name);
+            let ty = Self::array_ty(s.elem.ndim() + 1);
+            let gaussian = matches!(
+                self.plan.blocks[s.block].kind,
+                BlockKind::MvNormal { .. }
+                    | BlockKind::Normal { .. }
+                    | BlockKind::LinearGaussian { .. }
+            );
+            let what = match s.kind {
+                StatKind::Sum if gaussian => {
+                    "Σ_n r_nk (x_n − c_k), about the means before the M-step"
+                }
+                StatKind::Sum => "Σ_n r_nk x_n",
+                StatKind::Scatter => "Σ_n r_nk (x_n − c_k)(x_n − c_k)ᵀ",
+                StatKind::SumSq => "Σ_n r_nk (x_n − c_k)², elementwise",
+                StatKind::Counts => "Σ_n r_nk [x_n = c]",
+                StatKind::LatentSum => "Σ_n r_nk E[h_n]",
+                StatKind::Cross => "Σ_n r_nk E[h_n] (x_n − c_k)ᵀ",
+                StatKind::LatentScatter => "Σ_n r_nk E[h_n h_nᵀ]",
+            };
+            let doc = format!(" `{}`: {what}", self.program.blocks[s.block].statement);
+            quote! { #[doc = #doc] pub #f: #ty }
+        });
+        quote! {
+            /// Expected sufficient statistics, per component: plain sums, so chunks of rows
+            /// reduce with `merge` in any grouping (`zero_stats` is the identity).
+            #[derive(Debug, Clone, PartialEq)]
+            pub struct #name { #(#fields,)* }
+        }
+    }
+
+    /// `zero_stats` fields and `merge` statements.
+    pub(crate) fn zero_and_merge(&self) -> (Vec<TokenStream>, Vec<TokenStream>) {
+        let k = self.k();
+        self.program
+            .stats
+            .iter()
+            .map(|s| {
+                let f = ident(&s.name);
+                let dims: Vec<TokenStream> =
+                    s.elem.dims().into_iter().map(|d| self.dim(d)).collect();
+                let ty = format_ident!("Array{}", s.elem.ndim() + 1);
+                let zero = if dims.is_empty() {
+                    quote!(#f: #ty::zeros(#k))
+                } else {
+                    quote!(#f: #ty::zeros((#k, #(#dims),*)))
+                };
+                (zero, quote!(into.#f += &other.#f;))
+            })
+            .unzip()
+    }
+
+    pub(crate) fn m_step(&self) -> TokenStream {
+        let params = self.item("Params");
+        let stats = self.item("Stats");
+        let steps: TokenStream = self.program.m_step.iter().map(|s| self.update(s)).collect();
+        let fields = self.program.params.iter().map(|p| ident(&p.name));
+        let config = if mentions(&steps, "config") {
+            quote!(config)
+        } else {
+            quote!(_config)
+        };
+        let counts = if mentions(&steps, "counts") {
+            quote!(let counts = latent.counts.view();)
+        } else {
+            quote!()
+        };
+        let stats_arg = if mentions(&steps, "stats") {
+            quote!(stats)
+        } else {
+            quote!(_stats)
+        };
+        quote! {
+            fn m_step(&self, #stats_arg: &#stats, latent: &LatentStats, prev: &#params, #config: &MStepConfig) -> Result<#params, NumericalIssue> {
+                #counts
+                #steps
+                Ok(#params { #(#fields,)* })
+            }
+        }
+    }
+
+    fn update(&self, step: &UpdateStep) -> TokenStream {
+        let slot = &self.program.params[step.param];
+        let f = ident(&slot.name);
+        let doc = format!(
+            " {}",
+            crate::explain::update_formula(self.plan, &self.plan.updates[step.param])
+        );
+        let value = self.update_value(step);
+        let value = if step.first_element {
+            quote!(#value[0])
+        } else {
+            value
+        };
+        if !step.per_component {
+            return quote! { #[doc = #doc] let #f = #value; };
+        }
+        let k = self.k();
+        let assign = match slot.elem {
+            Elem::Scalar => quote!(#f[k] = #value;),
+            Elem::Vector(_) => quote!(#f.row_mut(k).assign(&#value);),
+            Elem::Matrix(..) => quote!(#f.index_axis_mut(Axis(0), k).assign(&#value);),
+        };
+        quote! {
+            #[doc = #doc]
+            let mut #f = prev.#f.clone();
+            for k in 0..#k {
+                #assign
+            }
+        }
+    }
+
+    fn update_value(&self, step: &UpdateStep) -> TokenStream {
+        let (acc, terms, finish) = match &step.value {
+            UpdateValue::Call(c) => return self.call(c, None, None),
+            UpdateValue::Pooled { acc, terms, finish } => (acc, terms, finish),
+        };
+        let scale = matches!(
+            finish.kernel,
+            jensen_lang::program::Kernel::CovarianceFromScatter
+                | jensen_lang::program::Kernel::VariancesFromScatter
+                | jensen_lang::program::Kernel::VarianceFromScatter
+        );
+        let (value, count) = if scale {
+            ("scatter", "count")
+        } else {
+            ("sum", "n")
+        };
+        let pool = Pool {
+            value,
+            count,
+            scalar: *acc == Elem::Scalar,
+        };
+        let term_value = |t: &TermValue| match t {
+            TermValue::Operand(op) => self.operand(op, None, None),
+            TermValue::Call(c) => self.call(c, None, None),
+        };
+        let single = self.plan.components().is_none();
+        // One component's own statistic: the pooled sum is the term itself (adding it to
+        // zero is exact), so it is passed straight to the closing formula.
+        if (step.per_component || single) && terms.len() == 1 && !terms[0].sum_elements {
+            let term = term_value(&terms[0].value);
+            let k = if single { quote!(0) } else { quote!(k) };
+            let inlined = Call {
+                kernel: finish.kernel,
+                args: finish
+                    .args
+                    .iter()
+                    .map(|a| match a {
+                        Operand::PooledCount => {
+                            Operand::Count(if single { At::Zero } else { At::K })
+                        }
+                        other => other.clone(),
+                    })
+                    .collect(),
+            };
+            let v = format_ident!("{value}");
+            return match &terms[0].value {
+                TermValue::Operand(_) => {
+                    let args = inlined.args.iter().map(|a| match a {
+                        Operand::Pooled => term.clone(),
+                        other => self.operand(other, None, Some(pool)),
+                    });
+                    let f = path(finish.kernel.path());
+                    let _ = k;
+                    quote!(#f(#(#args),*))
+                }
+                TermValue::Call(_) => {
+                    let close = self.call(&inlined, None, Some(pool));
+                    quote! {{
+                        let #v = #term;
+                        #close
+                    }}
+                }
+            };
+        }
+        let v = format_ident!("{value}");
+        let c = format_ident!("{count}");
+        let zero = self.zeros(*acc);
+        // Categorical probabilities normalise the pooled counts and need no total.
+        let needs_count = finish.args.contains(&Operand::PooledCount);
+        let adds = terms.iter().map(|t| {
+            let term = term_value(&t.value);
+            let (add, n) = if t.sum_elements {
+                (
+                    quote! { let a = #term; #v += a.sum(); },
+                    quote!(counts[k] * a.len() as f64),
+                )
+            } else if pool.scalar {
+                (quote!(#v += #term;), quote!(counts[k]))
+            } else {
+                (quote!(#v += &#term;), quote!(counts[k]))
+            };
+            if needs_count {
+                quote! { #add #c += #n; }
+            } else {
+                add
+            }
+        });
+        let adds: TokenStream = adds.collect();
+        let body = if step.per_component {
+            adds
+        } else {
+            self.each_component(adds)
+        };
+        let close = self.call(finish, None, Some(pool));
+        let count_init = if needs_count {
+            quote!(let mut #c = 0.0;)
+        } else {
+            quote!()
+        };
+        quote! {{
+            let mut #v = #zero;
+            #count_init
+            #body
+            #close
+        }}
+    }
+
+    pub(crate) fn expected(&self) -> TokenStream {
+        let params = self.item("Params");
+        let stats = self.item("Stats");
+        let prior: Vec<TokenStream> = self
+            .program
+            .expected_prior
+            .iter()
+            .map(|c| self.call(c, None, None))
+            .collect();
+        let prior = if prior.is_empty() {
+            quote!(0.0)
+        } else {
+            quote!(#(#prior)+*)
+        };
+        let blocks: TokenStream = self
+            .program
+            .blocks
+            .iter()
+            .enumerate()
+            .map(|(b, block)| {
+                let locals = block.expected_locals.iter().map(|&(id, src)| {
+                    let d = &self.program.derived[id];
+                    let name = Self::local(d, src);
+                    let value = self.derived_value(d, self.src(src));
+                    quote!(let #name = #value;)
+                });
+                let constant = if block.log_factorial {
+                    let f = format_ident!("{}_log_factorial", self.plan.block_prefix(b));
+                    quote!(total += -self.#f.sum();)
+                } else {
+                    quote!()
+                };
+                let call = self.call(&block.expected, Some(b), None);
+                let each = self.each_component(quote!(total += #call;));
+                let doc = format!(" {}", block.statement);
+                quote! {
+                    #[doc = #doc]
+                    {
+                        #(#locals)*
+                        #constant
+                        #each
+                    }
+                }
+            })
+            .collect();
+        let centre = if mentions(&blocks, "centre") {
+            quote!(centre)
+        } else {
+            quote!(_centre)
+        };
+        quote! {
+            fn expected_log_joint(&self, stats: &#stats, latent: &LatentStats, #centre: &#params, params: &#params) -> Result<f64, NumericalIssue> {
+                let counts = latent.counts.view();
+                let mut total = #prior;
+                #blocks
+                Ok(total)
+            }
+        }
+    }
+
+    pub(crate) fn free_parameters(&self) -> TokenStream {
+        let terms = self.program.params.iter().map(|p| self.size_expr(&p.free));
+        quote!(#(#terms)+*)
+    }
+
+    /// The full shape of a parameter, as size expressions.
+    fn param_dims(&self, slot: &ParamSlot) -> Vec<TokenStream> {
+        let mut dims = Vec::new();
+        if slot.per_component {
+            dims.push(self.k());
+        }
+        dims.extend(slot.elem.dims().into_iter().map(|d| self.dim(d)));
+        dims
+    }
+
+    pub(crate) fn neutral(&self) -> TokenStream {
+        let params = self.item("Params");
+        let fields = self.program.params.iter().map(|slot| {
+            let f = ident(&slot.name);
+            let dims = self.param_dims(slot);
+            let shape = match dims.len() {
+                0 => quote!(()),
+                1 => dims[0].clone(),
+                _ => quote!((#(#dims),*)),
+            };
+            let array = format_ident!("Array{}", dims.len());
+            let last = dims.last().cloned().unwrap_or(quote!(1));
+            let moment = |b: usize, what: &str| {
+                let m = format_ident!("{}_{what}", self.plan.block_prefix(b));
+                quote!(self.#m)
+            };
+            let scalar = slot.elem == Elem::Scalar;
+            // One component's value, for the data-driven starts.
+            let one = match slot.start {
+                Start::Uniform => {
+                    return quote!(#f: #array::from_elem(#shape, 1.0 / #last as f64));
+                }
+                Start::Fill(v) => {
+                    let v = proc_macro2::Literal::f64_unsuffixed(v);
+                    return if dims.is_empty() {
+                        quote!(#f: #v)
+                    } else {
+                        quote!(#f: #array::from_elem(#shape, #v))
+                    };
+                }
+                Start::Zeros => return quote!(#f: #array::zeros(#shape)),
+                Start::Identity => quote!(Array2::<f64>::eye(#last)),
+                Start::DataMean(b) if scalar => {
+                    let m = moment(b, "mean");
+                    quote!(#m[0])
+                }
+                Start::DataMean(b) => {
+                    let m = moment(b, "mean");
+                    quote!(#m.clone())
+                }
+                Start::DataMeanFloored(b) => {
+                    let m = moment(b, "mean");
+                    quote!(#m[0].max(::jensen::runtime::kernels::PROB_FLOOR))
+                }
+                Start::DataVariances(b) => {
+                    let v = moment(b, "var");
+                    quote!(#v.clone())
+                }
+                Start::DataVarianceMean(b) => {
+                    let v = moment(b, "var");
+                    quote!(#v.mean().unwrap_or(1.0))
+                }
+            };
+            let value = match (slot.per_component, slot.elem) {
+                (false, _) => one,
+                (true, Elem::Scalar) => quote!(#array::from_elem(#shape, #one)),
+                (true, _) => quote!({
+                    let one = #one;
+                    let mut all = #array::zeros(#shape);
+                    for mut slot in all.outer_iter_mut() {
+                        slot.assign(&one);
+                    }
+                    all
+                }),
+            };
+            quote!(#f: #value)
+        });
+        quote! {
+            fn neutral_params(&self) -> #params {
+                #params { #(#fields,)* }
+            }
+        }
+    }
+
+    /// Random starting loadings of every linear-Gaussian block, at the scale of its data.
+    pub(crate) fn randomise(&self) -> TokenStream {
+        let params = self.item("Params");
+        let steps: Vec<TokenStream> = self
+            .program
+            .params
+            .iter()
+            .filter_map(|slot| {
+                let b = slot.random?;
+                let f = ident(&slot.name);
+                let var = format_ident!("{}_var", self.plan.block_prefix(b));
+                let Elem::Matrix(_, l) = slot.elem else {
+                    unreachable!("loadings are matrices")
+                };
+                let l = self.dim(l);
+                let draw =
+                    quote!(linear::random_loadings(rng, self.#var.mapv(f64::sqrt).view(), #l));
+                Some(if slot.per_component {
+                    quote! {
+                        for mut w in params.#f.outer_iter_mut() {
+                            w.assign(&#draw);
+                        }
+                    }
+                } else {
+                    quote!(params.#f = #draw;)
+                })
+            })
+            .collect();
+        if steps.is_empty() {
+            return quote!();
+        }
+        quote! {
+            fn randomise_neutral(&self, params: &mut #params, rng: &mut dyn RngCore) {
+                #(#steps)*
+            }
+        }
+    }
+
+    pub(crate) fn reseed(&self) -> TokenStream {
+        let params = self.item("Params");
+        let n = self.size(self.plan.rows());
+        let steps = self.program.params.iter().filter_map(|slot| {
+            let f = ident(&slot.name);
+            let row = |b: usize| {
+                let data = self.plan.blocks[b].data;
+                let df = self.var(data);
+                if matches!(self.program.blocks[b].form, DataForm::Matrix) {
+                    quote!(self.data.#df.row(row))
+                } else {
+                    quote!(self.data.#df.slice(s![row..row + 1]))
+                }
+            };
+            let moment = |b: usize, what: &str| {
+                let m = format_ident!("{}_{what}", self.plan.block_prefix(b));
+                quote!(self.#m)
+            };
+            let scalar = slot.elem == Elem::Scalar;
+            Some(match slot.reseed {
+                Reseed::Keep => return None,
+                Reseed::Weight => quote!(reseed_weight(&mut params.#f, k, #n);),
+                Reseed::ChainState(initial) => {
+                    let p0 = ident(&self.program.params[initial].name);
+                    quote!(chain::reseed_state(&mut params.#p0, &mut params.#f, k, #n);)
+                }
+                Reseed::Row(b) if scalar => {
+                    let x = row(b);
+                    quote!(params.#f[k] = #x[0];)
+                }
+                Reseed::Row(b) => {
+                    let x = row(b);
+                    quote!(params.#f.row_mut(k).assign(&#x);)
+                }
+                Reseed::RowFloored(b) => {
+                    let x = row(b);
+                    quote!(params.#f[k] = #x[0].max(::jensen::runtime::kernels::PROB_FLOOR);)
+                }
+                Reseed::RowProbability(b) if scalar => {
+                    let x = row(b);
+                    quote!(params.#f[k] = 0.25 + 0.5 * #x[0];)
+                }
+                Reseed::RowProbability(b) => {
+                    let x = row(b);
+                    quote!(params.#f.row_mut(k).assign(&#x.mapv(|b| 0.25 + 0.5 * b));)
+                }
+                Reseed::RowCategory(b) => {
+                    let x = row(b);
+                    quote!({
+                        let c = params.#f.ncols();
+                        let mut p = Array1::from_elem(c, 0.5 / c as f64);
+                        p[#x[0] as usize] += 0.5;
+                        params.#f.row_mut(k).assign(&p);
+                    })
+                }
+                Reseed::DataCovariance(b) => {
+                    let c = moment(b, "cov");
+                    quote!(params.#f.index_axis_mut(Axis(0), k).assign(&#c);)
+                }
+                Reseed::DataVariances(b) => {
+                    let v = moment(b, "var");
+                    quote!(params.#f.row_mut(k).assign(&#v);)
+                }
+                Reseed::DataVarianceMean(b) => {
+                    let v = moment(b, "var");
+                    quote!(params.#f[k] = #v.mean().unwrap_or(1.0);)
+                }
+            })
+        });
+        let steps: TokenStream = steps.collect();
+        let row = if mentions(&steps, "row") {
+            quote!(row)
+        } else {
+            quote!(_row)
+        };
+        // A single component is never empty: nothing to re-seed.
+        let (params_arg, k_arg) = if steps.is_empty() {
+            (quote!(_params), quote!(_k))
+        } else {
+            (quote!(params), quote!(k))
+        };
+        quote! {
+            fn reseed(&self, #params_arg: &mut #params, #k_arg: usize, #row: usize) {
+                #steps
+            }
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! Writes the differential catalogue: every meaningful combination of block kind, scalar or
+//! vector data, per-component, tied or shared parameters, and mixture, chain or single latent
+//! structure, as model files in `OUT_DIR/catalogue/` and one Rust module that compiles each
+//! through `#[derive(Model)]` and declares its test (`tests/catalogue.rs` includes it).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// How a data item is generated and read.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Three real columns `a, b, c`.
+    Real3,
+    /// One real column.
+    Real,
+    /// Counts.
+    Count,
+    /// One 0/1 column.
+    Bit,
+    /// Four 0/1 columns `e1..e4`.
+    Bits4,
+    /// A category `0..3`.
+    Category,
+}
+
+/// An emission: data items, parameter declarations and statements, with `Z` standing for the
+/// latent's value (`z[n]`) and `I_` for the row index.
+struct Emission {
+    name: &'static str,
+    data: &'static [(&'static str, Kind)],
+    params: &'static [&'static str],
+    statements: &'static [&'static str],
+    /// Uses a continuous latent `h` of this dimension.
+    latent_dim: Option<usize>,
+}
+
+const EMISSIONS: &[Emission] = &[
+    Emission {
+        name: "mvn_full",
+        data: &[("x", Kind::Real3)],
+        params: &["mu[K]: vector[D]", "S[K]: cov[D]"],
+        statements: &["x[I_] ~ MvNormal(mu[Z], S[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "mvn_full_tied",
+        data: &[("x", Kind::Real3)],
+        params: &["mu[K]: vector[D]", "S: cov[D]"],
+        statements: &["x[I_] ~ MvNormal(mu[Z], S)"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "mvn_diag",
+        data: &[("x", Kind::Real3)],
+        params: &["mu[K]: vector[D]", "v[K]: positive[D]"],
+        statements: &["x[I_] ~ MvNormal(mu[Z], diag(v[Z]))"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "mvn_diag_tied",
+        data: &[("x", Kind::Real3)],
+        params: &["mu[K]: vector[D]", "v: positive[D]"],
+        statements: &["x[I_] ~ MvNormal(mu[Z], diag(v))"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "mvn_spherical",
+        data: &[("x", Kind::Real3)],
+        params: &["mu[K]: vector[D]", "s[K]: positive"],
+        statements: &["x[I_] ~ MvNormal(mu[Z], s[Z] * I)"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "mvn_spherical_tied",
+        data: &[("x", Kind::Real3)],
+        params: &["mu[K]: vector[D]", "s: positive"],
+        statements: &["x[I_] ~ MvNormal(mu[Z], s * I)"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "normal",
+        data: &[("y", Kind::Real)],
+        params: &["m[K]: real", "v[K]: positive"],
+        statements: &["y[I_] ~ Normal(m[Z], v[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "normal_tied",
+        data: &[("y", Kind::Real)],
+        params: &["m[K]: real", "v: positive"],
+        statements: &["y[I_] ~ Normal(m[Z], v)"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "normal_shared_variance",
+        data: &[("y", Kind::Real), ("y2", Kind::Real)],
+        params: &["m[K]: real", "m2[K]: real", "v[K]: positive"],
+        statements: &["y[I_] ~ Normal(m[Z], v[Z])", "y2[I_] ~ Normal(m2[Z], v[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "poisson",
+        data: &[("cnt", Kind::Count)],
+        params: &["rate[K]: positive"],
+        statements: &["cnt[I_] ~ Poisson(rate[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "poisson_shared",
+        data: &[("cnt", Kind::Count), ("y", Kind::Real)],
+        params: &["rate: positive", "m[K]: real", "v[K]: positive"],
+        statements: &["cnt[I_] ~ Poisson(rate)", "y[I_] ~ Normal(m[Z], v[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "bernoulli_bits",
+        data: &[("e", Kind::Bits4)],
+        params: &["p[K]: prob[E]"],
+        statements: &["e[I_] ~ Bernoulli(p[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "bernoulli_bit",
+        data: &[("bit", Kind::Bit)],
+        params: &["p[K]: prob"],
+        statements: &["bit[I_] ~ Bernoulli(p[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "bernoulli_shared",
+        data: &[("e", Kind::Bits4), ("y", Kind::Real)],
+        params: &["p: prob[E]", "m[K]: real", "v[K]: positive"],
+        statements: &["e[I_] ~ Bernoulli(p)", "y[I_] ~ Normal(m[Z], v[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "categorical",
+        data: &[("g", Kind::Category)],
+        params: &["q[K]: simplex[C]"],
+        statements: &["g[I_] ~ Categorical(q[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "categorical_shared",
+        data: &[("g", Kind::Category), ("y", Kind::Real)],
+        params: &["q: simplex[C]", "m[K]: real", "v[K]: positive"],
+        statements: &["g[I_] ~ Categorical(q)", "y[I_] ~ Normal(m[Z], v[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "mixed_types",
+        data: &[
+            ("x", Kind::Real3),
+            ("cnt", Kind::Count),
+            ("bit", Kind::Bit),
+            ("g", Kind::Category),
+        ],
+        params: &[
+            "mu[K]: vector[D]",
+            "v[K]: positive[D]",
+            "rate[K]: positive",
+            "p[K]: prob",
+            "q[K]: simplex[C]",
+        ],
+        statements: &[
+            "x[I_] ~ MvNormal(mu[Z], diag(v[Z]))",
+            "cnt[I_] ~ Poisson(rate[Z])",
+            "bit[I_] ~ Bernoulli(p[Z])",
+            "g[I_] ~ Categorical(q[Z])",
+        ],
+        latent_dim: None,
+    },
+    Emission {
+        name: "factor_diag",
+        data: &[("x", Kind::Real3)],
+        params: &[
+            "W[K]: matrix[D, L]",
+            "mu[K]: vector[D]",
+            "psi[K]: positive[D]",
+        ],
+        statements: &["x[I_] ~ MvNormal(W[Z] * h[I_] + mu[Z], diag(psi[Z]))"],
+        latent_dim: Some(1),
+    },
+    Emission {
+        name: "factor_diag_shared_noise",
+        data: &[("x", Kind::Real3)],
+        params: &["W[K]: matrix[D, L]", "mu[K]: vector[D]", "psi: positive[D]"],
+        statements: &["x[I_] ~ MvNormal(W[Z] * h[I_] + mu[Z], diag(psi))"],
+        latent_dim: Some(1),
+    },
+    Emission {
+        name: "factor_spherical",
+        data: &[("x", Kind::Real3)],
+        params: &["W[K]: matrix[D, L]", "mu[K]: vector[D]", "s2[K]: positive"],
+        statements: &["x[I_] ~ MvNormal(W[Z] * h[I_] + mu[Z], s2[Z] * I)"],
+        latent_dim: Some(1),
+    },
+    // (D − L)² < D + L: the loadings' count is capped at the full covariance.
+    Emission {
+        name: "factor_capped",
+        data: &[("x", Kind::Real3)],
+        params: &["W[K]: matrix[D, L]", "mu[K]: vector[D]", "psi: positive[D]"],
+        statements: &["x[I_] ~ MvNormal(W[Z] * h[I_] + mu[Z], diag(psi))"],
+        latent_dim: Some(2),
+    },
+];
+
+/// The latent structures.
+#[derive(Clone, Copy, PartialEq)]
+enum Latent {
+    Mixture,
+    Chain,
+    Single,
+}
+
+fn columns(kind: Kind, name: &str) -> Vec<String> {
+    match kind {
+        Kind::Real3 => ["a", "b", "c"]
+            .iter()
+            .map(|c| format!("{name}_{c}"))
+            .collect(),
+        Kind::Bits4 => (1..=4).map(|i| format!("{name}_{i}")).collect(),
+        _ => vec![name.to_string()],
+    }
+}
+
+fn model(e: &Emission, latent: Latent, case: &str) -> Option<String> {
+    let (i, rows) = match latent {
+        Latent::Chain => ("t", "T"),
+        _ => ("n", "N"),
+    };
+    // A single component: only models with a continuous latent, and no per-component slot.
+    if latent == Latent::Single && e.latent_dim.is_none() {
+        return None;
+    }
+    let mut m = format!("model {case}\n");
+    if latent != Latent::Single {
+        m.push_str("const K: int = 2\n");
+    }
+    if let Some(l) = e.latent_dim {
+        let _ = writeln!(m, "const L: int = {l}");
+    }
+    for (name, kind) in e.data {
+        let ty = match kind {
+            Kind::Real3 => "vector[D]",
+            Kind::Real => "real",
+            Kind::Count => "count",
+            Kind::Bit => "binary",
+            Kind::Bits4 => "binary[E]",
+            Kind::Category => "0..C",
+        };
+        let from = match kind {
+            Kind::Real3 | Kind::Bits4 => format!(" from ({})", columns(*kind, name).join(", ")),
+            _ => String::new(),
+        };
+        let _ = writeln!(m, "data {name}[{rows}]: {ty}{from}");
+    }
+    let single = |p: &str| {
+        if latent == Latent::Single {
+            p.replace("[K]", "")
+        } else {
+            p.to_string()
+        }
+    };
+    match latent {
+        Latent::Mixture => m.push_str("param w: simplex[K]\n"),
+        Latent::Chain => m.push_str("param p0: simplex[K]\nparam A[K]: simplex[K]\n"),
+        Latent::Single => {}
+    }
+    for p in e.params {
+        let _ = writeln!(m, "param {}", single(p));
+    }
+    if latent != Latent::Single {
+        let _ = writeln!(m, "latent z[{rows}]: 0..K");
+    }
+    if e.latent_dim.is_some() {
+        let _ = writeln!(m, "latent h[{rows}]: vector[L]");
+    }
+    match latent {
+        Latent::Mixture => m.push_str("z[n] ~ Categorical(w)\n"),
+        Latent::Chain => m.push_str("z[0] ~ Categorical(p0)\nz[t] ~ Categorical(A[z[t-1]])\n"),
+        Latent::Single => {}
+    }
+    if e.latent_dim.is_some() {
+        let _ = writeln!(m, "h[{i}] ~ MvNormal(0, I)");
+    }
+    for s in e.statements {
+        let s = s.replace("I_", i);
+        let s = if latent == Latent::Single {
+            s.replace("[Z]", "")
+        } else {
+            s.replace('Z', &format!("z[{i}]"))
+        };
+        let _ = writeln!(m, "{s}");
+    }
+    Some(m)
+}
+
+fn main() {
+    let out = std::env::var("OUT_DIR").expect("OUT_DIR");
+    let dir = Path::new(&out).join("catalogue");
+    std::fs::create_dir_all(&dir).expect("catalogue directory");
+    let mut modules = String::new();
+    let mut tests = String::new();
+    let mut table = String::from("/// A data item: its name, its columns and the kind of values generated for it.\npub type Item = (&'static str, &'static [&'static str], &'static str);\n\n/// `(case, data items)`.\npub const CASES: &[(&str, &[Item])] = &[\n");
+    for latent in [Latent::Mixture, Latent::Chain, Latent::Single] {
+        for e in EMISSIONS {
+            let prefix = match latent {
+                Latent::Mixture => "mixture",
+                Latent::Chain => "chain",
+                Latent::Single => "single",
+            };
+            let case = format!("{prefix}_{}", e.name);
+            let Some(source) = model(e, latent, &case) else {
+                continue;
+            };
+            let path = dir.join(format!("{case}.em"));
+            std::fs::write(&path, &source).expect("write model");
+            let _ = writeln!(
+                modules,
+                "pub mod {case} {{\n    #[derive(jensen::Model)]\n    #[model(file = {:?})]\n    pub struct Case;\n}}",
+                path.display().to_string()
+            );
+            let fields: Vec<String> = e
+                .data
+                .iter()
+                .map(|(name, kind)| {
+                    let how = match kind {
+                        Kind::Real3 | Kind::Bits4 => "matrix",
+                        _ => "column",
+                    };
+                    format!("{name}: {how}")
+                })
+                .collect();
+            let _ = writeln!(tests, "case!({case}, {{ {} }});", fields.join(", "));
+            let items: Vec<String> = e
+                .data
+                .iter()
+                .map(|(name, kind)| {
+                    let kind_name = match kind {
+                        Kind::Real3 | Kind::Real => "real",
+                        Kind::Count => "count",
+                        Kind::Bit | Kind::Bits4 => "bit",
+                        Kind::Category => "category",
+                    };
+                    format!("({name:?}, &{:?}, {kind_name:?})", columns(*kind, name))
+                })
+                .collect();
+            let _ = writeln!(table, "    ({case:?}, &[{}]),", items.join(", "));
+        }
+    }
+    table.push_str("];\n");
+    let text = format!(
+        "/// One module per case, each compiled through `#[derive(Model)]`.\npub mod catalogue {{\n{modules}\n{table}}}\n\n{tests}"
+    );
+    std::fs::write(Path::new(&out).join("catalogue.rs"), text).expect("write catalogue");
+    println!("cargo::rerun-if-changed=build.rs");
+}
