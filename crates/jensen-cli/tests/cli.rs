@@ -1219,3 +1219,60 @@ fn help_lists_the_five_commands() {
         );
     }
 }
+
+/// The reproducer of the panic the "one semantics" issue found: a scalar `binary` item with a
+/// per-component `prob` made `jensen fit` panic (`could not broadcast array from shape: [1]
+/// to: []`) while the derive fitted it. Now both read the statistic's shape from the lowered
+/// program; the mixture (every initialisation, several restarts) and the HMM form fit.
+#[test]
+fn a_scalar_bit_with_a_probability_per_component_fits() {
+    let dir = TempDir::new("scalar-bit");
+    let quakes = std::fs::read_to_string(format!("{ROOT}/data/quakes.csv")).unwrap();
+    let mut csv = String::from("deep\n");
+    for line in quakes.lines().skip(1) {
+        let depth: f64 = line.split(',').nth(2).unwrap().trim().parse().unwrap();
+        csv.push_str(if depth > 300.0 { "1\n" } else { "0\n" });
+    }
+    let data = dir.file("deep.csv");
+    std::fs::write(&data, csv).unwrap();
+    let mixture = dir.file("deep.em");
+    std::fs::write(
+        &mixture,
+        "model m\nconst K: int = 2\ndata   deep[N]: binary\nparam  w: simplex[K]\nparam  p[K]: prob\nlatent z[N]: 0..K\nz[n] ~ Categorical(w)\ndeep[n] ~ Bernoulli(p[z[n]])\n",
+    )
+    .unwrap();
+    let chain = dir.file("deep_hmm.em");
+    std::fs::write(
+        &chain,
+        "model h\nconst K: int = 2\ndata   deep[T]: binary\nparam  p0: simplex[K]\nparam  A[K]: simplex[K]\nparam  p[K]: prob\nlatent z[T]: 0..K\nz[0] ~ Categorical(p0)\nz[t] ~ Categorical(A[z[t-1]])\ndeep[t] ~ Bernoulli(p[z[t]])\n",
+    )
+    .unwrap();
+    for (model, extra) in [
+        (&mixture, &[][..]),
+        (&mixture, &["--init", "random"][..]),
+        (&mixture, &["--restarts", "4"][..]),
+        (&chain, &[][..]),
+    ] {
+        let out = dir.file("fit.json");
+        let mut args = vec![
+            "fit",
+            model.as_str(),
+            "--data",
+            data.as_str(),
+            "--quiet",
+            "--out",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        jensen_ok(&args);
+        let doc = read_json(&out);
+        let ll = doc["log_likelihood"].as_f64().expect("log-likelihood");
+        // 1,000 bits: the likelihood of two Bernoulli clusters lies between that of the
+        // fitted single rate and zero.
+        assert!(
+            ll.is_finite() && ll < 0.0 && ll > -1000.0 * std::f64::consts::LN_2,
+            "{ll}"
+        );
+        assert_eq!(shape(&doc["params"]["p"]), vec![2], "{model} {extra:?}");
+    }
+}
