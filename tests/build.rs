@@ -21,6 +21,8 @@ enum Kind {
     Bits4,
     /// A category `0..3`.
     Category,
+    /// One column of numbers above zero.
+    Positive,
 }
 
 /// An emission: data items, parameter declarations and statements, with `Z` standing for the
@@ -110,6 +112,20 @@ const EMISSIONS: &[Emission] = &[
         data: &[("cnt", Kind::Count), ("y", Kind::Real)],
         params: &["rate: positive", "m[K]: real", "v[K]: positive"],
         statements: &["cnt[I_] ~ Poisson(rate)", "y[I_] ~ Normal(m[Z], v[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "exponential",
+        data: &[("pos", Kind::Positive)],
+        params: &["rate[K]: positive"],
+        statements: &["pos[I_] ~ Exponential(rate[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "exponential_shared",
+        data: &[("pos", Kind::Positive), ("y", Kind::Real)],
+        params: &["rate: positive", "m[K]: real", "v[K]: positive"],
+        statements: &["pos[I_] ~ Exponential(rate)", "y[I_] ~ Normal(m[Z], v[Z])"],
         latent_dim: None,
     },
     Emission {
@@ -248,6 +264,7 @@ fn model(e: &Emission, latent: Latent, case: &str) -> Option<String> {
             Kind::Bit => "binary",
             Kind::Bits4 => "binary[E]",
             Kind::Category => "0..C",
+            Kind::Positive => "positive",
         };
         let from = match kind {
             Kind::Real3 | Kind::Bits4 => format!(" from ({})", columns(*kind, name).join(", ")),
@@ -342,6 +359,7 @@ fn main() {
                         Kind::Count => "count",
                         Kind::Bit | Kind::Bits4 => "bit",
                         Kind::Category => "category",
+                        Kind::Positive => "positive",
                     };
                     format!("({name:?}, &{:?}, {kind_name:?})", columns(*kind, name))
                 })

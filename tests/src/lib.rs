@@ -75,6 +75,10 @@ pub mod models {
     pub struct FaIris;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/exponential_mix.em")]
+    pub struct ExponentialMix;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/mfa_iris.em")]
     pub struct MfaIris;
 
@@ -139,6 +143,7 @@ pub const CATALOGUE: &[Entry] = &[
     ("fa_digits", "digits.csv", &[]),
     ("ppca_iris", "iris.csv", &[]),
     ("fa_iris", "iris.csv", &[]),
+    ("exponential_mix", "faithful.csv", &[]),
     ("mfa_iris", "iris.csv", &[]),
     ("mppca_digits", "digits.csv", &[]),
 ];

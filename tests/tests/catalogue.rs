@@ -45,6 +45,7 @@ fn table(items: &[catalogue::Item]) -> Table {
                     match *kind {
                         "real" => shift + (0.6 + 0.2 * j as f64) * rng.normal(),
                         "count" => ((2.0 + 2.0 * c as f64 + rng.normal()).max(0.0)).round(),
+                        "positive" => -(1.0 - rng.next()).ln() * if c == 0 { 0.5 } else { 3.0 },
                         "bit" => f64::from(rng.next() < if c == 0 { 0.2 } else { 0.75 }),
                         _ => ((rng.next() * 2.0 + c as f64).floor()).min(2.0),
                     }

@@ -218,6 +218,13 @@ differential!(
     PpcaIrisData { x: matrix },
     PpcaIrisConsts::default()
 );
+differential!(
+    exponential_mixture,
+    "exponential_mix",
+    ExponentialMixModel,
+    ExponentialMixData { waiting: column },
+    ExponentialMixConsts::default()
+);
 // Not identified ((D − L)² < D + L): both routes cap the loadings' count the same way.
 differential!(
     factor_analysis_capped_count,

@@ -150,3 +150,64 @@ fn iris_three_full_components_reach_the_known_optimum() {
     // BIC as mclust counts it: −2ℓ + p ln N.
     assert!((fit.bic - (-2.0 * fit.log_likelihood + 44.0 * 150f64.ln())).abs() < 1e-9);
 }
+
+/// The exponential mixture on Old Faithful's waiting times follows, from the same start, the
+/// trajectory of an independent EM written out here with plain loops (no peer library fits
+/// exponential mixtures); with one component it is the closed form `λ = 1 / mean`.
+#[test]
+fn exponential_mixture_matches_an_independent_em() {
+    let p = plan("exponential_mix");
+    let bound = bind(&p, "faithful.csv", &[]);
+    let x: Vec<f64> = bound
+        .item(p.model.var("waiting").unwrap())
+        .values
+        .column(0)
+        .to_vec();
+    let (mut w, mut rate) = ([0.4, 0.6], [1.0 / 50.0, 1.0 / 80.0]);
+    let mut start = DynParams::default();
+    start.insert("w", ndarray::arr1(&w).into_dyn());
+    start.insert("rate", ndarray::arr1(&rate).into_dyn());
+    let iters = 25;
+    let fit = jensen::fit(
+        &PlanModel::new(&p, &bound),
+        &FitOptions {
+            init: InitStrategy::Params(start),
+            max_iter: iters,
+            tol: f64::NEG_INFINITY,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    let mut trace = Vec::new();
+    for _ in 0..=iters {
+        let (mut ll, mut n, mut s) = (0.0, [0.0; 2], [0.0; 2]);
+        for &v in &x {
+            let joint: Vec<f64> = (0..2)
+                .map(|k| w[k] * rate[k] * (-rate[k] * v).exp())
+                .collect();
+            let total: f64 = joint.iter().sum();
+            ll += total.ln();
+            for k in 0..2 {
+                n[k] += joint[k] / total;
+                s[k] += joint[k] / total * v;
+            }
+        }
+        trace.push(ll);
+        for k in 0..2 {
+            w[k] = n[k] / x.len() as f64;
+            rate[k] = n[k] / s[k];
+        }
+    }
+    assert_eq!(fit.elbo_trace.len(), trace.len());
+    for (i, (a, b)) in fit.elbo_trace.iter().zip(&trace).enumerate() {
+        assert!((a - b).abs() <= 1e-9 * b.abs(), "iteration {i}: {a} vs {b}");
+    }
+    // One component: the maximum-likelihood rate is the inverse mean, ℓ = N (ln λ − 1).
+    let bound1 = bind(&p, "faithful.csv", &[("K", 1)]);
+    let one = jensen::fit(&PlanModel::new(&p, &bound1), &FitOptions::default()).unwrap();
+    let mean = x.iter().sum::<f64>() / x.len() as f64;
+    let expected = x.len() as f64 * ((1.0 / mean).ln() - 1.0);
+    assert!((one.log_likelihood - expected).abs() <= 1e-9 * expected.abs());
+    let fitted = one.params.get("rate").unwrap()[[0]];
+    assert!((fitted - 1.0 / mean).abs() <= 1e-12 / mean);
+}

@@ -152,6 +152,10 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
             format!("ln Poisson({x} | {})", p(plan, rate)),
             Some("ln Poisson(x | λ) = x ln λ − λ − ln x!".into()),
         ),
+        BlockKind::Exponential { rate } => (
+            format!("ln Exponential({x} | {})", p(plan, rate)),
+            Some("ln Exponential(x | λ) = ln λ − λ x".into()),
+        ),
         BlockKind::Bernoulli { prob } => (
             format!("ln Bernoulli({x} | {})", p(plan, prob)),
             Some("ln Bernoulli(x | p) = Σ_d [x_d ln p_d + (1 − x_d) ln(1 − p_d)]".into()),
@@ -473,6 +477,14 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
             };
             format!("{lhs} = {} / {}   ({clamp})", over(sums), count())
         }
+        Rule::ExponentialRate => {
+            let sums = u
+                .sources
+                .iter()
+                .map(|&b| stat_name(plan, b, StatKind::Sum))
+                .collect();
+            format!("{lhs} = {} / {}   (floored at 1e-12)", count(), over(sums))
+        }
         Rule::Probabilities => {
             let sums = u
                 .sources
@@ -560,6 +572,7 @@ pub fn explain(plan: &Plan) -> String {
             } => format!("multivariate Normal, spherical covariance {}", sharing(c)),
             BlockKind::Normal { .. } => "univariate Normal (mean, variance)".into(),
             BlockKind::Poisson { .. } => "Poisson counts".into(),
+            BlockKind::Exponential { .. } => "exponential positive values".into(),
             BlockKind::Bernoulli { .. } => "independent Bernoulli bits".into(),
             BlockKind::Categorical { .. } => "categorical value".into(),
             BlockKind::LinearGaussian { noise, .. } => {

@@ -307,7 +307,7 @@ impl Gen<'_> {
             ),
             (
                 "::jensen::runtime::kernels",
-                &["discrete", "gaussian", "linear", "moments"][..],
+                &["discrete", "exponential", "gaussian", "linear", "moments"][..],
             ),
             ("::jensen::runtime::linalg", &["Cholesky"][..]),
             (
@@ -596,6 +596,10 @@ impl Gen<'_> {
                 ElemType::Count => (
                     quote!(data.#f.view().insert_axis(Axis(1))),
                     quote!(ValueKind::Count),
+                ),
+                ElemType::Positive => (
+                    quote!(data.#f.view().insert_axis(Axis(1))),
+                    quote!(ValueKind::Positive),
                 ),
                 ElemType::Binary => (
                     quote!(data.#f.view().insert_axis(Axis(1))),

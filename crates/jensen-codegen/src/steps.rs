@@ -824,6 +824,10 @@ impl Gen<'_> {
                     let v = moment(b, "var");
                     quote!(#v.mean().unwrap_or(1.0))
                 }
+                Start::DataMeanInverse(b) => {
+                    let m = moment(b, "mean");
+                    quote!(exponential::inverse_rate(#m[0]))
+                }
             };
             let value = match (slot.per_component, slot.elem) {
                 (false, _) => one,
@@ -921,6 +925,10 @@ impl Gen<'_> {
                 Reseed::RowFloored(b) => {
                     let x = row(b);
                     quote!(params.#f[k] = #x[0].max(::jensen::runtime::kernels::PROB_FLOOR);)
+                }
+                Reseed::RowInverse(b) => {
+                    let x = row(b);
+                    quote!(params.#f[k] = exponential::inverse_rate(#x[0]);)
                 }
                 Reseed::RowProbability(b) if scalar => {
                     let x = row(b);

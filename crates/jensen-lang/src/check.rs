@@ -8,7 +8,6 @@ use crate::ir::*;
 
 /// Distributions users may reach for that have no closed-form block yet.
 const NOT_YET: &[(&str, &str)] = &[
-    ("Exponential", "exponential mixtures come with the positive-data blocks; use Poisson for counts for now"),
     ("Gamma", "Gamma emissions are not supported yet"),
     ("Multinomial", "model each draw with `Categorical`, or use one `Poisson` per count column"),
     ("Dirichlet", "conjugate priors (MAP-EM) are not supported yet; remove the prior to fit by maximum likelihood"),
@@ -229,6 +228,7 @@ impl Checker<'_> {
                 ElemType::Real
                     | ElemType::Vector(_)
                     | ElemType::Count
+                    | ElemType::Positive
                     | ElemType::Binary
                     | ElemType::BinaryVec(_)
                     | ElemType::Cat(_)
@@ -241,7 +241,7 @@ impl Checker<'_> {
         };
         if !allowed {
             let hint = match d.kind {
-                DeclKind::Data => "data may be `real`, `vector[D]`, `count`, `binary`, `binary[D]` or a category range `0..C`",
+                DeclKind::Data => "data may be `real`, `vector[D]`, `count`, `positive`, `binary`, `binary[D]` or a category range `0..C`",
                 DeclKind::Param => "parameters are continuous: `real`, `vector[D]`, `matrix[R, C]`, `simplex[K]`, `positive`, `positive[D]`, `cov[D]`, `prob` or `prob[D]`",
                 DeclKind::Latent => "a latent is a category `0..K` (mixtures) or a `vector[L]` (continuous latents)",
             };
@@ -1156,6 +1156,11 @@ impl Checker<'_> {
                 (ElemType::Count, _) => Some((0, "a rate (`positive`)".into(), "declare e.g. `param rate[K]: positive`".into())),
                 _ => return self.target_mismatch(f, "a count (`count`)"),
             },
+            Dist::Exponential => match (target_ty, tys[0]) {
+                (ElemType::Positive, ArgTy::Elem(ElemType::Positive)) => None,
+                (ElemType::Positive, _) => Some((0, "a rate (`positive`)".into(), "declare e.g. `param rate[K]: positive`; `Exponential` takes the rate, the inverse of the mean".into())),
+                _ => return self.target_mismatch(f, "positive data (`positive`)"),
+            },
             Dist::Bernoulli => match (target_ty, tys[0]) {
                 (ElemType::Binary, ArgTy::Elem(ElemType::Prob)) => None,
                 (ElemType::BinaryVec(d), ArgTy::Elem(ElemType::ProbVec(e))) if m.same_set(d, e) => None,
@@ -1207,6 +1212,9 @@ impl Checker<'_> {
                         .to_string()
                 }
                 Dist::Normal => "use `MvNormal` for vector data".to_string(),
+                Dist::Exponential => {
+                    "declare the column as `positive` (every value above zero)".to_string()
+                }
                 _ => format!("choose a distribution for `{found}` values"),
             }),
         );

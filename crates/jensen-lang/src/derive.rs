@@ -21,6 +21,7 @@ enum Role {
     DiagVar,
     ScalarVar,
     Rate,
+    ExponentialRate,
     Prob,
     Probs,
     Loading,
@@ -38,6 +39,7 @@ impl Role {
             Role::DiagVar => "diagonal variances",
             Role::ScalarVar => "a variance",
             Role::Rate => "a Poisson rate",
+            Role::ExponentialRate => "an exponential rate",
             Role::Prob => "Bernoulli probabilities",
             Role::Probs => "categorical probabilities",
             Role::Loading => "a loading matrix",
@@ -55,6 +57,7 @@ impl Role {
             Role::DiagVar => Rule::DiagonalVariances,
             Role::ScalarVar => Rule::Variance,
             Role::Rate => Rule::Rate,
+            Role::ExponentialRate => Rule::ExponentialRate,
             Role::Prob => Rule::Probability,
             Role::Probs => Rule::Probabilities,
             Role::Loading => Rule::Loadings,
@@ -227,6 +230,11 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 let rate = prefs[0].expect("checked");
                 use_as(rate, Role::Rate, f.args[0].span);
                 BlockKind::Poisson { rate }
+            }
+            Dist::Exponential => {
+                let rate = prefs[0].expect("checked");
+                use_as(rate, Role::ExponentialRate, f.args[0].span);
+                BlockKind::Exponential { rate }
             }
             Dist::Bernoulli => {
                 let prob = prefs[0].expect("checked");

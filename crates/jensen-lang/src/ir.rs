@@ -127,6 +127,8 @@ pub enum Dist {
     Poisson,
     /// `Bernoulli(p)`.
     Bernoulli,
+    /// `Exponential(rate)`.
+    Exponential,
 }
 
 /// The signature of a supported distribution, as the checker sees it.
@@ -144,7 +146,7 @@ pub struct DistSig {
 
 /// Every supported distribution, in the order of [`Dist`]: the one list that name lookup,
 /// suggestions, hints and arity checks read.
-pub const DISTRIBUTIONS: [DistSig; 5] = [
+pub const DISTRIBUTIONS: [DistSig; 6] = [
     DistSig {
         dist: Dist::Categorical,
         name: "Categorical",
@@ -174,6 +176,12 @@ pub const DISTRIBUTIONS: [DistSig; 5] = [
         name: "Bernoulli",
         arity: 1,
         example: "`Bernoulli(p[z[n]])`",
+    },
+    DistSig {
+        dist: Dist::Exponential,
+        name: "Exponential",
+        arity: 1,
+        example: "`Exponential(rate[z[n]])` (a rate, not a mean)",
     },
 ];
 
@@ -369,7 +377,7 @@ mod tests {
         assert_eq!(Dist::from_name("MvGaussian"), None);
         assert_eq!(
             Dist::names_in_prose(),
-            "Categorical, MvNormal, Normal, Poisson and Bernoulli"
+            "Categorical, MvNormal, Normal, Poisson, Bernoulli and Exponential"
         );
     }
 }

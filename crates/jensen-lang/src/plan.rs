@@ -192,6 +192,11 @@ pub enum BlockKind {
         /// Rate parameter.
         rate: PRef,
     },
+    /// Exponential positive data.
+    Exponential {
+        /// Rate parameter.
+        rate: PRef,
+    },
     /// Independent Bernoulli bits (a `binary` or `binary[D]` item).
     Bernoulli {
         /// Probability parameter.
@@ -243,7 +248,9 @@ impl BlockKind {
                 StatKind::Cross,
                 StatKind::LatentScatter,
             ],
-            BlockKind::Poisson { .. } | BlockKind::Bernoulli { .. } => &[StatKind::Sum],
+            BlockKind::Poisson { .. }
+            | BlockKind::Exponential { .. }
+            | BlockKind::Bernoulli { .. } => &[StatKind::Sum],
             BlockKind::Categorical { .. } => &[StatKind::Counts],
         }
     }
@@ -314,6 +321,8 @@ pub enum Rule {
     Variance,
     /// Poisson rate: pooled weighted sums over pooled counts.
     Rate,
+    /// Exponential rate: pooled counts over pooled weighted sums.
+    ExponentialRate,
     /// Bernoulli probabilities: pooled weighted sums over pooled counts.
     Probability,
     /// Categorical probabilities: pooled category counts, normalised.

@@ -87,6 +87,8 @@ pub enum Start {
     DataVariances(usize),
     /// The mean of the column variances of a block's data.
     DataVarianceMean(usize),
+    /// The inverse of the mean of a block's data (an exponential rate).
+    DataMeanInverse(usize),
 }
 
 /// How an empty component's slot of a parameter is re-seeded at a data row.
@@ -112,6 +114,8 @@ pub enum Reseed {
     DataVariances(usize),
     /// The mean of the data's column variances.
     DataVarianceMean(usize),
+    /// The inverse of the row's value (an exponential rate).
+    RowInverse(usize),
 }
 
 /// The shape of a value: a scalar, a vector or a matrix, with sizes from the index sets.
@@ -418,6 +422,7 @@ pub enum Kernel {
     NormalAddLogDensity,
     PoissonAddLogDensity,
     BernoulliAddLogDensity,
+    ExponentialAddLogDensity,
     CategoricalAddLogDensity,
     FactorAddLogDensity,
     AccumulateScatter,
@@ -442,6 +447,7 @@ pub enum Kernel {
     VariancesFromScatter,
     VarianceFromScatter,
     RateFromStats,
+    ExponentialRateFromStats,
     ProbsFromStats,
     CategoricalExpected,
     TransitionsExpected,
@@ -451,6 +457,7 @@ pub enum Kernel {
     NormalExpected,
     PoissonExpected,
     BernoulliExpected,
+    ExponentialExpected,
     FactorExpected,
 }
 
@@ -466,6 +473,7 @@ impl Kernel {
             NormalAddLogDensity => "gaussian::normal_add_log_density",
             PoissonAddLogDensity => "discrete::poisson_add_log_density",
             BernoulliAddLogDensity => "discrete::bernoulli_add_log_density",
+            ExponentialAddLogDensity => "exponential::exponential_add_log_density",
             CategoricalAddLogDensity => "discrete::categorical_add_log_density",
             FactorAddLogDensity => "linear::factor_add_log_density",
             AccumulateScatter => "gaussian::accumulate_scatter",
@@ -490,6 +498,7 @@ impl Kernel {
             VariancesFromScatter => "gaussian::variances_from_scatter",
             VarianceFromScatter => "gaussian::variance_from_scatter",
             RateFromStats => "discrete::rate_from_stats",
+            ExponentialRateFromStats => "exponential::exponential_rate_from_stats",
             ProbsFromStats => "discrete::probs_from_stats",
             CategoricalExpected => "discrete::categorical_expected",
             TransitionsExpected => "chain::transitions_expected",
@@ -499,6 +508,7 @@ impl Kernel {
             NormalExpected => "gaussian::normal_expected",
             PoissonExpected => "discrete::poisson_expected",
             BernoulliExpected => "discrete::bernoulli_expected",
+            ExponentialExpected => "exponential::exponential_expected",
             FactorExpected => "linear::factor_expected",
         }
     }
@@ -787,6 +797,7 @@ impl<'a> Lowering<'a> {
             Rule::Variance if linear => Start::DataVarianceMean(src()),
             Rule::DiagonalVariances | Rule::Variance => Start::Fill(1.0),
             Rule::Rate => Start::DataMeanFloored(src()),
+            Rule::ExponentialRate => Start::DataMeanInverse(src()),
             Rule::Probability => Start::Fill(0.5),
         };
         let reseed = match u.rule {
@@ -809,6 +820,7 @@ impl<'a> Lowering<'a> {
             Rule::DiagonalVariances => Reseed::DataVariances(src()),
             Rule::Variance => Reseed::DataVarianceMean(src()),
             Rule::Rate => Reseed::RowFloored(src()),
+            Rule::ExponentialRate => Reseed::RowInverse(src()),
             Rule::Probability => Reseed::RowProbability(src()),
             Rule::Probabilities => Reseed::RowCategory(src()),
         };
@@ -1095,6 +1107,25 @@ impl<'a> Lowering<'a> {
                     ],
                 ),
             ),
+            BlockKind::Exponential { rate } => (
+                DataForm::Column,
+                call(
+                    ExponentialAddLogDensity,
+                    vec![x.clone(), self.p(Src::Cache, rate), out],
+                ),
+                call(
+                    AccumulateWeightedSum,
+                    vec![x, resp, self.stat(b, StatKind::Sum, true)],
+                ),
+                call(
+                    ExponentialExpected,
+                    vec![
+                        n,
+                        self.stat(b, StatKind::Sum, false),
+                        self.p(Src::Params, rate),
+                    ],
+                ),
+            ),
             BlockKind::Bernoulli { prob } => {
                 // Bits are read as a matrix (a scalar item as one column) and the
                 // probabilities as a vector (a scalar `prob` as one entry).
@@ -1364,6 +1395,14 @@ impl<'a> Lowering<'a> {
                 Elem::Scalar,
                 stats(StatKind::Sum),
                 call(RateFromStats, vec![Operand::Pooled, Operand::PooledCount]),
+            ),
+            Rule::ExponentialRate => pooled(
+                Elem::Scalar,
+                stats(StatKind::Sum),
+                call(
+                    ExponentialRateFromStats,
+                    vec![Operand::Pooled, Operand::PooledCount],
+                ),
             ),
             Rule::Probability => {
                 first_element = slot.elem == Elem::Scalar;

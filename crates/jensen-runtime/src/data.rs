@@ -10,6 +10,8 @@ pub enum ValueKind {
     Real,
     /// A non-negative integer (Poisson counts).
     Count,
+    /// A number above zero (exponential emissions).
+    Positive,
     /// 0 or 1.
     Binary,
     /// An integer in `0..n` (a category index).
@@ -21,6 +23,7 @@ impl ValueKind {
         match self {
             ValueKind::Real => "a finite number".into(),
             ValueKind::Count => "a non-negative whole number (a count) below 2^53".into(),
+            ValueKind::Positive => "a number above zero".into(),
             ValueKind::Binary => "0 or 1".into(),
             ValueKind::Category(n) => format!("a whole number in 0..{n}"),
         }
@@ -32,6 +35,7 @@ impl ValueKind {
             && match self {
                 ValueKind::Real => true,
                 ValueKind::Count => (0.0..=MAX_EXACT).contains(&v) && v.fract() == 0.0,
+                ValueKind::Positive => v > 0.0,
                 ValueKind::Binary => v == 0.0 || v == 1.0,
                 ValueKind::Category(n) => v >= 0.0 && v.fract() == 0.0 && (v as usize) < n,
             }

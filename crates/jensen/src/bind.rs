@@ -251,6 +251,7 @@ pub enum BindError {
 fn value_kind(ty: ElemType, categories: usize) -> ValueKind {
     match ty {
         ElemType::Count => ValueKind::Count,
+        ElemType::Positive => ValueKind::Positive,
         ElemType::Binary | ElemType::BinaryVec(_) => ValueKind::Binary,
         ElemType::Cat(_) => ValueKind::Category(categories),
         _ => ValueKind::Real,

@@ -20,7 +20,7 @@ use jensen_lang::program::{
 use jensen_lang::{Plan, Program};
 use jensen_runtime::chain;
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
-use jensen_runtime::kernels::{discrete, gaussian, moments};
+use jensen_runtime::kernels::{discrete, exponential, gaussian, moments};
 use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::mixture::{add_log_weights, reseed_weight};
 use jensen_runtime::{
@@ -752,6 +752,10 @@ impl PlanModel<'_> {
                 discrete::poisson_add_log_density(v(0).view(), v(1).view(), n(2), col!());
                 number(0.0)
             }
+            ExponentialAddLogDensity => {
+                exponential::exponential_add_log_density(v(0).view(), n(1), col!());
+                number(0.0)
+            }
             BernoulliAddLogDensity => {
                 discrete::bernoulli_add_log_density(m(0), v(1).view(), col!());
                 number(0.0)
@@ -914,6 +918,9 @@ impl PlanModel<'_> {
             }
             VarianceFromScatter => number(gaussian::variance_from_scatter(n(0), n(1), n(2))),
             RateFromStats => number(discrete::rate_from_stats(n(0), n(1))),
+            ExponentialRateFromStats => {
+                number(exponential::exponential_rate_from_stats(n(0), n(1)))
+            }
             ProbsFromStats => array(discrete::probs_from_stats(v(0).view(), n(1)).into_dyn()),
             CategoricalExpected => number(discrete::categorical_expected(v(0).view(), v(1).view())),
             TransitionsExpected => number(chain::transitions_expected(m(0), m(1))),
@@ -950,6 +957,7 @@ impl PlanModel<'_> {
                 n(5),
             )),
             PoissonExpected => number(discrete::poisson_expected(n(0), n(1), n(2))),
+            ExponentialExpected => number(exponential::exponential_expected(n(0), n(1), n(2))),
             BernoulliExpected => {
                 number(discrete::bernoulli_expected(n(0), v(1).view(), v(2).view()))
             }
@@ -1263,6 +1271,9 @@ impl MixtureModel for PlanModel<'_> {
                 }
                 Start::DataVariances(b) => moments(b).2.clone().into_dyn(),
                 Start::DataVarianceMean(b) => DynParams::scalar(moments(b).2.mean().unwrap_or(1.0)),
+                Start::DataMeanInverse(b) => {
+                    DynParams::scalar(exponential::inverse_rate(moments(b).0[0]))
+                }
             };
             let value = if one.shape() == shape.as_slice() {
                 one
@@ -1341,6 +1352,7 @@ impl MixtureModel for PlanModel<'_> {
                 Reseed::RowFloored(b) => {
                     DynParams::scalar(x(b)[0].max(jensen_runtime::kernels::PROB_FLOOR))
                 }
+                Reseed::RowInverse(b) => DynParams::scalar(exponential::inverse_rate(x(b)[0])),
                 Reseed::RowProbability(b) => {
                     let v = x(b).mapv(|bit| 0.25 + 0.5 * bit);
                     if slot.elem == Elem::Scalar {

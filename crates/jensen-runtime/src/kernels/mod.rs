@@ -12,6 +12,7 @@
 //! which removes the cancellation of raw second moments.
 
 pub mod discrete;
+pub mod exponential;
 pub mod gaussian;
 pub mod linear;
 pub mod moments;
