@@ -111,9 +111,8 @@ pub fn bind(plan: &Plan, file: &str, consts: &[(&str, usize)]) -> Bound {
 
 /// [`bind`], with the rows split into sequences.
 pub fn bind_with(plan: &Plan, file: &str, consts: &[(&str, usize)], sequences: Sequences) -> Bound {
-    let table =
-        jensen_cli::csvdata::read(root().join("data").join(file).to_str().expect("utf-8 path"))
-            .expect("csv");
+    let table = jensen::csv::read(root().join("data").join(file).to_str().expect("utf-8 path"))
+        .expect("csv");
     let opts = BindOptions {
         consts: consts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         sequences,

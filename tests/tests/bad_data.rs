@@ -2,13 +2,13 @@
 //! clear error naming the file, the row (and line) and the column, or is a documented,
 //! handled case whose fit is finite.
 //!
-//! Tables are built in memory with `csvdata::read_bytes`, so the "file" in every message is
+//! Tables are built in memory with `jensen::csv::read_bytes`, so the "file" in every message is
 //! the name passed there.
 
 use jensen::bind::{BindError, BindOptions, Bound};
+use jensen::csv::{read_bytes, CsvError};
 use jensen::runtime::{FitOptions, InitStrategy, MStepConfig};
 use jensen::{DynParams, FitError, FitResult, PlanModel, Table};
-use jensen_cli::csvdata::{read_bytes, CsvError};
 use jensen_tests::{plan, root};
 use ndarray::{ArrayD, IxDyn};
 

@@ -297,7 +297,7 @@ fn mixture_of_factor_analysers_fits_iris() {
         one.log_likelihood
     );
     // The clusters follow the species: each species sits mostly in one cluster.
-    let table = jensen_cli::csvdata::read(root().join("data/iris.csv").to_str().unwrap()).unwrap();
+    let table = jensen::csv::read(root().join("data/iris.csv").to_str().unwrap()).unwrap();
     let at = table.headers.iter().position(|h| h == "species").unwrap();
     let species = table.text[at].as_ref().expect("species is a text column");
     let mut agree = 0;

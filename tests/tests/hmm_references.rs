@@ -19,7 +19,7 @@ fn hmmlearn_case(case: &str) {
         .unwrap();
     let fx: Value = serde_json::from_str(&text).unwrap();
     let p = plan(fx["model"].as_str().unwrap());
-    let table = jensen_cli::csvdata::read(
+    let table = jensen::csv::read(
         root()
             .join("data")
             .join(fx["data"].as_str().unwrap())

@@ -33,7 +33,7 @@ fn sklearn_case(case: &str) {
         .iter()
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
-    let table = jensen_cli::csvdata::read(
+    let table = jensen::csv::read(
         root()
             .join("data")
             .join(fx["data"].as_str().unwrap())

@@ -3,5 +3,4 @@
 //! written and read as [`jensen::FitDocument`]s.
 
 pub mod cli;
-pub mod csvdata;
 pub mod render;

@@ -33,6 +33,7 @@ use crate::init;
 use crate::mixture::{
     add_counts, normalise_rows, ChainPrior, LatentStats, MStepConfig, MixtureModel, Workspace,
 };
+use crate::scratch;
 
 /// Rows per parallel task; fixed so results do not depend on the thread count.
 pub const TASK_ROWS: usize = 4096;
@@ -322,7 +323,7 @@ fn merge_parts<M: MixtureModel>(model: &M, parts: Vec<EStep<M::Stats>>) -> EStep
 /// same fixed chunks as the mixture E-step.
 fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> Array2<f64> {
     let (n, k) = (model.n_rows(), model.n_components());
-    let mut log_b = Array2::<f64>::zeros((n, k));
+    let mut log_b = Array2::from_shape_vec((n, k), scratch::take(n * k, 0.0)).expect("N × K");
     log_b
         .axis_chunks_iter_mut(Axis(0), TASK_ROWS)
         .into_par_iter()
@@ -352,7 +353,7 @@ fn chain_posterior(
     log_b: &Array2<f64>,
 ) -> (Array2<f64>, Array1<f64>, LatentStats, f64) {
     let (n, k) = log_b.dim();
-    let mut gamma = Array2::<f64>::zeros((n, k));
+    let mut gamma = Array2::from_shape_vec((n, k), scratch::take(n * k, 0.0)).expect("N × K");
     let mut steps = Array1::<f64>::zeros(n);
     let mut pieces = Vec::with_capacity(sequences.len());
     let (mut g_rest, mut s_rest) = (gamma.view_mut(), steps.view_mut());
@@ -439,6 +440,10 @@ fn e_step_chain<M: MixtureModel>(
     total.entropy = model
         .expected_log_joint(&total.stats, &total.latent, params, params)
         .map_or(f64::NAN, |expected| loglik - expected);
+    // The next iteration reuses these buffers.
+    for buffer in [gamma, log_b] {
+        scratch::give(buffer.into_raw_vec_and_offset().0);
+    }
     total
 }
 

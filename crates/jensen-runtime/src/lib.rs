@@ -13,6 +13,7 @@ pub mod kernels;
 pub mod linalg;
 pub mod mixture;
 pub mod nested;
+mod scratch;
 
 pub use em::decode;
 pub use em::{fit, FitOptions, FitResult, InitStrategy, Progress, ReseedEvent, Timing};

@@ -1,0 +1,46 @@
+//! A per-thread pool of `f64` buffers for the large per-iteration work arrays of the E-step
+//! (a chain's emissions and state posteriors, each `T × K`). Freed
+//! and allocated again every iteration, such buffers are handed back to the operating system
+//! by the allocator and page-faulted in anew; kept here, an iteration reuses the memory of
+//! the last one. Results do not depend on it: every buffer is filled before it is read.
+
+use std::cell::RefCell;
+
+thread_local! {
+    static POOL: RefCell<Vec<Vec<f64>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Buffers kept per thread; more are dropped.
+const KEPT: usize = 8;
+
+/// A buffer of `len` copies of `fill`, from the pool when it has one.
+pub fn take(len: usize, fill: f64) -> Vec<f64> {
+    let mut v = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
+    v.clear();
+    v.resize(len, fill);
+    v
+}
+
+/// Returns a buffer to the pool.
+pub fn give(v: Vec<f64>) {
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        if pool.len() < KEPT {
+            pool.push(v);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_is_filled_whatever_it_held() {
+        let mut v = take(4, 1.0);
+        v[2] = 7.0;
+        give(v);
+        let w = take(6, -2.0);
+        assert_eq!(w, vec![-2.0; 6]);
+    }
+}
