@@ -477,26 +477,39 @@ fn index(at: At, k: usize) -> Option<usize> {
     }
 }
 
-/// Component `k` of the statistics written by arguments `from..` of a call, in order.
+/// Component `k` of the statistics written by arguments `from..` of a call, in order (at
+/// most five; the rest `None`). No allocation: this runs for every block of rows.
 fn written<'s>(
     a: &[Operand],
     k: usize,
     from: usize,
     stats: &'s mut ExecStats,
-) -> Vec<ArrayViewMutD<'s, f64>> {
-    let wanted: Vec<usize> = a[from..]
-        .iter()
-        .filter(|o| matches!(o, Operand::Stat { mutable: true, .. }))
-        .map(stat_slot)
-        .collect();
-    let at = a[from..]
-        .iter()
-        .find_map(|o| match o {
-            Operand::Stat { at, .. } => index(*at, k),
-            _ => None,
-        })
-        .expect("a statistic");
-    pick_mut(&mut stats.slots, &wanted, at)
+) -> [Option<ArrayViewMutD<'s, f64>>; 5] {
+    let mut wanted = [usize::MAX; 5];
+    let mut count = 0;
+    let mut at = None;
+    for o in &a[from..] {
+        if let Operand::Stat {
+            slot,
+            at: which,
+            mutable,
+        } = o
+        {
+            at = at.or(index(*which, k));
+            if *mutable {
+                wanted[count] = *slot;
+                count += 1;
+            }
+        }
+    }
+    let at = at.expect("a statistic");
+    let mut out: [Option<ArrayViewMutD<'s, f64>>; 5] = Default::default();
+    for (i, slot) in stats.slots.iter_mut().enumerate() {
+        if let Some(pos) = wanted[..count].iter().position(|&w| w == i) {
+            out[pos] = Some(slot.index_axis_mut(Axis(0), at));
+        }
+    }
+    out
 }
 
 /// A whole parameter, as a view of known dimension.
@@ -510,37 +523,6 @@ fn param_view<'p, D: ndarray::Dimension>(
         .view()
         .into_dimensionality::<D>()
         .expect("parameter of the planned shape")
-}
-
-/// Mutable views of component `k` of several distinct statistics, in the order asked.
-fn pick_mut<'s>(
-    slots: &'s mut [ArrayD<f64>],
-    wanted: &[usize],
-    k: usize,
-) -> Vec<ArrayViewMutD<'s, f64>> {
-    let mut found: Vec<(usize, ArrayViewMutD<'s, f64>)> = slots
-        .iter_mut()
-        .enumerate()
-        .filter(|(i, _)| wanted.contains(i))
-        .map(|(i, a)| (i, a.index_axis_mut(Axis(0), k)))
-        .collect();
-    wanted
-        .iter()
-        .map(|w| {
-            let at = found
-                .iter()
-                .position(|(i, _)| i == w)
-                .expect("distinct statistics");
-            found.swap_remove(at).1
-        })
-        .collect()
-}
-
-fn stat_slot(op: &Operand) -> usize {
-    match op {
-        Operand::Stat { slot, .. } => *slot,
-        other => unreachable!("a statistic, not {other:?}"),
-    }
 }
 
 fn vector_mut(a: ArrayViewMutD<'_, f64>) -> ndarray::ArrayViewMut1<'_, f64> {
@@ -775,8 +757,10 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             AccumulateScatter => {
-                let mut s = written(a, k, 3, stats.expect("statistics")).into_iter();
-                let (sum, scatter) = (s.next().expect("sum"), s.next().expect("scatter"));
+                let [Some(sum), Some(scatter), ..] = written(a, k, 3, stats.expect("statistics"))
+                else {
+                    unreachable!("a sum and a scatter")
+                };
                 gaussian::accumulate_scatter(
                     m(0),
                     v(1).view(),
@@ -788,8 +772,9 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             AccumulateDiag => {
-                let mut s = written(a, k, 3, stats.expect("statistics")).into_iter();
-                let (sum, sq) = (s.next().expect("sum"), s.next().expect("sumsq"));
+                let [Some(sum), Some(sq), ..] = written(a, k, 3, stats.expect("statistics")) else {
+                    unreachable!("a sum and squares")
+                };
                 gaussian::accumulate_diag(
                     m(0),
                     v(1).view(),
@@ -800,8 +785,9 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             AccumulateScalar => {
-                let mut s = written(a, k, 3, stats.expect("statistics")).into_iter();
-                let (sum, sq) = (s.next().expect("sum"), s.next().expect("sumsq"));
+                let [Some(sum), Some(sq), ..] = written(a, k, 3, stats.expect("statistics")) else {
+                    unreachable!("a sum and squares")
+                };
                 gaussian::accumulate_scalar(
                     v(0).view(),
                     n(1),
@@ -812,23 +798,29 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             AccumulateWeightedSum => {
-                let sum = written(a, k, 2, stats.expect("statistics")).remove(0);
+                let [Some(sum), ..] = written(a, k, 2, stats.expect("statistics")) else {
+                    unreachable!("a sum")
+                };
                 discrete::accumulate_weighted_sum(v(0).view(), v(1).view(), number_mut(sum));
                 number(0.0)
             }
             AccumulateWeightedRows => {
-                let sum = written(a, k, 2, stats.expect("statistics")).remove(0);
+                let [Some(sum), ..] = written(a, k, 2, stats.expect("statistics")) else {
+                    unreachable!("a sum")
+                };
                 discrete::accumulate_weighted_rows(m(0), v(1).view(), vector_mut(sum));
                 number(0.0)
             }
             AccumulateCategoryCounts => {
-                let counts = written(a, k, 2, stats.expect("statistics")).remove(0);
+                let [Some(counts), ..] = written(a, k, 2, stats.expect("statistics")) else {
+                    unreachable!("counts")
+                };
                 discrete::accumulate_category_counts(v(0).view(), v(1).view(), vector_mut(counts));
                 number(0.0)
             }
             AccumulateFactor => {
-                let Ok([sum, sq, hs, cr, hh]) =
-                    <[_; 5]>::try_from(written(a, k, 4, stats.expect("statistics")))
+                let [Some(sum), Some(sq), Some(hs), Some(cr), Some(hh)] =
+                    written(a, k, 4, stats.expect("statistics"))
                 else {
                     unreachable!("five statistics")
                 };
@@ -847,8 +839,8 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             FactorSummaryStatistics => {
-                let Ok([sum, sq, hs, cr, hh]) =
-                    <[_; 5]>::try_from(written(a, k, 5, stats.expect("statistics")))
+                let [Some(sum), Some(sq), Some(hs), Some(cr), Some(hh)] =
+                    written(a, k, 5, stats.expect("statistics"))
                 else {
                     unreachable!("five statistics")
                 };
