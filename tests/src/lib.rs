@@ -146,3 +146,68 @@ pub const CATALOGUE: &[Entry] = &[
     ("mfa_iris", "iris.csv", &[]),
     ("mppca_digits", "digits.csv", &[]),
 ];
+
+/// The generated code's fit agrees with the executor's: the same ELBO trace (≤ 1e-10
+/// relative), parameters (through their common JSON form), assignments, free-parameter
+/// count, BIC and AIC.
+pub fn compare_routes<P: serde::Serialize>(
+    name: &str,
+    executed: &jensen::FitResult<jensen::DynParams>,
+    generated: &jensen::FitResult<P>,
+) {
+    assert_eq!(
+        executed.elbo_trace.len(),
+        generated.elbo_trace.len(),
+        "{name}: trace lengths differ"
+    );
+    for (i, (a, b)) in executed
+        .elbo_trace
+        .iter()
+        .zip(&generated.elbo_trace)
+        .enumerate()
+    {
+        let rel = (a - b).abs() / a.abs().max(1.0);
+        assert!(
+            rel <= 1e-10,
+            "{name}: iteration {i}: executor {a} vs generated {b} (relative {rel:e})"
+        );
+    }
+    // The parameters agree too: compare through their common JSON form.
+    let gen_json = serde_json::to_value(&generated.params).unwrap();
+    let exec_json = serde_json::to_value(&executed.params).unwrap();
+    let gen_params: jensen::DynParams = serde_json::from_value(gen_json).unwrap();
+    let exec_params: jensen::DynParams = serde_json::from_value(exec_json).unwrap();
+    for (pname, value) in exec_params.iter() {
+        let other = gen_params
+            .get(pname)
+            .unwrap_or_else(|| panic!("{name}: generated lacks `{pname}`"));
+        assert_eq!(
+            value.shape(),
+            other.shape(),
+            "{name}: `{pname}` shapes differ"
+        );
+        for (a, b) in value.iter().zip(other.iter()) {
+            assert!(
+                (a - b).abs() <= 1e-10 * a.abs().max(1.0),
+                "{name}: `{pname}` differs: {a} vs {b}"
+            );
+        }
+    }
+    assert_eq!(
+        executed.assignments, generated.assignments,
+        "{name}: assignments differ"
+    );
+    assert_eq!(
+        executed.free_parameters, generated.free_parameters,
+        "{name}: free parameter counts differ"
+    );
+    for (what, a, b) in [
+        ("BIC", executed.bic, generated.bic),
+        ("AIC", executed.aic, generated.aic),
+    ] {
+        assert!(
+            (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+            "{name}: {what} differs: {a} vs {b}"
+        );
+    }
+}

@@ -101,45 +101,10 @@ fn compare<P: serde::Serialize>(
     executed: &FitResult<DynParams>,
     generated: &FitResult<P>,
 ) {
-    assert_eq!(
-        executed.elbo_trace.len(),
-        generated.elbo_trace.len(),
-        "{case}: trace lengths differ"
-    );
-    for (i, (a, b)) in executed
-        .elbo_trace
-        .iter()
-        .zip(&generated.elbo_trace)
-        .enumerate()
-    {
-        assert!(a.is_finite(), "{case}: iteration {i}: ELBO {a}");
-        let rel = (a - b).abs() / a.abs().max(1.0);
-        assert!(
-            rel <= 1e-10,
-            "{case}: iteration {i}: executor {a} vs generated {b}"
-        );
-    }
-    let gen: DynParams =
-        serde_json::from_value(serde_json::to_value(&generated.params).unwrap()).unwrap();
-    for (name, value) in executed.params.iter() {
-        let other = gen
-            .get(name)
-            .unwrap_or_else(|| panic!("{case}: generated lacks `{name}`"));
-        assert_eq!(value.shape(), other.shape(), "{case}: `{name}` shapes");
-        for (a, b) in value.iter().zip(other.iter()) {
-            assert!(
-                (a - b).abs() <= 1e-10 * a.abs().max(1.0),
-                "{case}: `{name}`: {a} vs {b}"
-            );
-        }
-    }
-    assert_eq!(
-        executed.assignments, generated.assignments,
-        "{case}: assignments"
-    );
-    assert_eq!(
-        executed.free_parameters, generated.free_parameters,
-        "{case}: free parameters"
+    jensen_tests::compare_routes(case, executed, generated);
+    assert!(
+        executed.elbo_trace.iter().all(|v| v.is_finite()),
+        "{case}: a trace value is not finite"
     );
     let stated: usize = jensen::lang::Program::lower(plan)
         .free_parameters(&bound.sizes)
@@ -149,12 +114,6 @@ fn compare<P: serde::Serialize>(
     assert_eq!(
         executed.free_parameters, stated,
         "{case}: free parameters differ from the lowered program's formula"
-    );
-    assert!(
-        (executed.bic - generated.bic).abs() <= 1e-9 * executed.bic.abs().max(1.0),
-        "{case}: BIC {} vs {}",
-        executed.bic,
-        generated.bic
     );
 }
 

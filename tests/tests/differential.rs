@@ -2,8 +2,8 @@
 //! model in `models/` (same data, same seed, same options).
 
 use jensen::bind::Sequences;
-use jensen::runtime::{FitOptions, FitResult, InitStrategy};
-use jensen::{DynParams, PlanModel};
+use jensen::runtime::{FitOptions, InitStrategy};
+use jensen::PlanModel;
 use jensen_tests::glue::{column, matrix};
 use jensen_tests::models::*;
 use jensen_tests::{bind, bind_with, plan, CATALOGUE};
@@ -19,68 +19,6 @@ fn options<P>(seed: u64) -> FitOptions<P> {
     }
 }
 
-fn compare<P: serde::Serialize>(
-    name: &str,
-    executed: &FitResult<DynParams>,
-    generated: &FitResult<P>,
-) {
-    assert_eq!(
-        executed.elbo_trace.len(),
-        generated.elbo_trace.len(),
-        "{name}: trace lengths differ"
-    );
-    for (i, (a, b)) in executed
-        .elbo_trace
-        .iter()
-        .zip(&generated.elbo_trace)
-        .enumerate()
-    {
-        let rel = (a - b).abs() / a.abs().max(1.0);
-        assert!(
-            rel <= 1e-10,
-            "{name}: iteration {i}: executor {a} vs generated {b} (relative {rel:e})"
-        );
-    }
-    // The parameters agree too: compare through their common JSON form.
-    let gen_json = serde_json::to_value(&generated.params).unwrap();
-    let exec_json = serde_json::to_value(&executed.params).unwrap();
-    let gen_params: DynParams = serde_json::from_value(gen_json).unwrap();
-    let exec_params: DynParams = serde_json::from_value(exec_json).unwrap();
-    for (pname, value) in exec_params.iter() {
-        let other = gen_params
-            .get(pname)
-            .unwrap_or_else(|| panic!("{name}: generated lacks `{pname}`"));
-        assert_eq!(
-            value.shape(),
-            other.shape(),
-            "{name}: `{pname}` shapes differ"
-        );
-        for (a, b) in value.iter().zip(other.iter()) {
-            assert!(
-                (a - b).abs() <= 1e-10 * a.abs().max(1.0),
-                "{name}: `{pname}` differs: {a} vs {b}"
-            );
-        }
-    }
-    assert_eq!(
-        executed.assignments, generated.assignments,
-        "{name}: assignments differ"
-    );
-    assert_eq!(
-        executed.free_parameters, generated.free_parameters,
-        "{name}: free parameter counts differ"
-    );
-    for (what, a, b) in [
-        ("BIC", executed.bic, generated.bic),
-        ("AIC", executed.aic, generated.aic),
-    ] {
-        assert!(
-            (a - b).abs() <= 1e-9 * a.abs().max(1.0),
-            "{name}: {what} differs: {a} vs {b}"
-        );
-    }
-}
-
 macro_rules! differential {
     ($test:ident, $model:literal, $Model:ident, $Data:ident { $($field:ident: $how:ident),* }, $Consts:expr) => {
         #[test]
@@ -92,7 +30,7 @@ macro_rules! differential {
             let data = $Data { $($field: $how(&p, &bound, stringify!($field))),* };
             let model = $Model::new(data, $Consts).expect("generated model binds");
             let generated = jensen::fit(&model, &options(11)).expect("generated fit");
-            compare($model, &executed, &generated);
+            jensen_tests::compare_routes($model, &executed, &generated);
         }
     };
 }
@@ -264,7 +202,7 @@ fn gaussian_hmm_with_several_sequences() {
         .and_then(|m| m.with_lengths(&lengths))
         .expect("generated model binds");
     let generated = jensen::fit(&model, &options(5)).expect("generated fit");
-    compare("hmm_gaussian (3 sequences)", &executed, &generated);
+    jensen_tests::compare_routes("hmm_gaussian (3 sequences)", &executed, &generated);
     // Splitting changes the model: the sequences are independent.
     let whole = jensen::fit(
         &HmmGaussianModel::new(
