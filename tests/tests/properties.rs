@@ -219,7 +219,10 @@ fn user_supplied_starting_parameters_are_used_as_given() {
         },
     )
     .unwrap();
-    assert_eq!(resumed.elbo_trace, vec![first.log_likelihood]);
+    assert_eq!(
+        resumed.elbo_trace,
+        vec![first.log_likelihood + first.log_prior]
+    );
     assert_eq!(resumed.params, first.params);
 }
 

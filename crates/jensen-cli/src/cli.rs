@@ -192,7 +192,10 @@ struct FitArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Added to every variance after each M-step.
+    /// Strength of the regularising prior on every variance and covariance, relative to each
+    /// data column's variance: each covariance update is `(S + ε·diag(var)) / N_k` and the
+    /// prior `−½ ε Σ var_d (Σ⁻¹)_dd` is part of the monitored objective. Being relative,
+    /// it does not depend on the data's units. `0` is maximum likelihood.
     #[arg(long = "reg-covar", default_value_t = 1e-6)]
     reg_covar: f64,
     /// Write the fit as JSON: the model's text, the binding, parameters, ELBO trace,
@@ -640,6 +643,16 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             r.row + 1
         );
     }
+    let status = result.status();
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !result.warnings.is_empty() {
+        eprintln!(
+            "warning: the fit is {}: its parameters are written but should not be trusted (exit status 3)",
+            status.as_str()
+        );
+    }
     // For a chain the jointly most probable path can differ from the rowwise argmax.
     let viterbi = if plan.latent.is_chain() {
         Some(jensen::runtime::decode(&model, &result.params).map_err(|e| e.to_string())?)
@@ -668,7 +681,10 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             constants,
             n_rows: bound.n_rows,
             log_likelihood: result.log_likelihood,
+            log_prior: result.log_prior,
             elbo_trace: result.elbo_trace.clone(),
+            status: status.as_str().into(),
+            warnings: result.warnings.iter().map(|w| w.to_string()).collect(),
             iterations: result.iterations,
             iterations_requested: args.iterations,
             converged: result.converged,
@@ -722,7 +738,12 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
         w.flush()
             .map_err(|e| csv_error(csv::Error::from(e), path))?;
     }
-    Ok(ExitCode::SUCCESS)
+    // A doubtful fit (degenerate, unsettled) is not a success.
+    Ok(if result.warnings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }
 
 /// Column names of the factor scores: the continuous latent's name and the coordinate.

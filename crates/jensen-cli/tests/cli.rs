@@ -203,11 +203,14 @@ fn fit_writes_the_json_document() {
     for pair in trace.windows(2) {
         assert!(pair[1] >= pair[0], "ELBO decreased: {trace:?}");
     }
+    let prior = doc["log_prior"].as_f64().unwrap();
+    assert!(prior < 0.0 && prior > -1e-3, "log prior {prior}");
     assert_eq!(
         *trace.last().unwrap(),
-        ll,
-        "the last ELBO is the log-likelihood"
+        ll + prior,
+        "the last entry of the trace is the penalised objective"
     );
+    assert_eq!(doc["status"], "converged");
     let iterations = doc["iterations"].as_u64().expect("iterations") as usize;
     assert_eq!(trace.len(), iterations + 1);
     assert_eq!(doc["converged"], Value::Bool(true));
@@ -821,7 +824,7 @@ fn fit_document_round_trips_parameters_bit_for_bit() {
     assert_eq!(doc.elbo_trace.len(), doc.iterations + 1);
     assert_eq!(
         doc.elbo_trace.last().unwrap().to_bits(),
-        doc.log_likelihood.to_bits()
+        (doc.log_likelihood + doc.log_prior).to_bits()
     );
     jensen_ok(&[
         "fit",
@@ -1041,7 +1044,19 @@ fn a_constant_column_is_named_in_a_warning() {
     }
     std::fs::write(&csv, text).unwrap();
     let out = jensen(&["fit", "models/gmm_diag.em", "--data", &csv]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // A constant column makes the likelihood unbounded: its variances sit at the
+    // regularisation floor, and the fit says so with its own exit status.
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`v` of component 0 sits at the regularisation floor"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("the fit is degenerate"),
+        "{}",
+        stderr(&out)
+    );
     assert!(
         stdout(&out).contains("data x ← eruptions, waiting, batch\n"),
         "{}",

@@ -449,19 +449,21 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
             } else {
                 count()
             };
-            let reg = if u.rule == Rule::Covariance {
-                "ε I"
-            } else {
-                "ε"
+            let reg = match u.rule {
+                Rule::Covariance => "ε·diag(s)",
+                Rule::DiagonalVariances => "ε·s",
+                _ => "ε·D·min(s)",
             };
             let new = if linear {
                 "new loadings and means"
             } else {
                 "new means"
             };
+            let scatter = over(scatters);
             format!(
-                "{lhs} = {} / ({denom}) + {reg}   ({new}; ε = reg_covar)",
-                over(scatters)
+                "{lhs} = ({scatter} + {reg}) / ({denom})   ({new}; the MAP update under the \
+                 prior −½ tr({reg}·{lhs}⁻¹), s = the data columns' variances, ε = reg_covar)",
+                lhs = lhs.trim_end()
             )
         }
         Rule::Rate | Rule::Probability => {
@@ -731,6 +733,11 @@ pub fn explain(plan: &Plan) -> String {
                 }
                 StatKind::LatentScatter => {
                     format!("Σ_n {r}E_h[{hn}[n] {hn}[n]ᵀ]   ({l} × {l})")
+                }
+                StatKind::ResidualSq => {
+                    format!(
+                        "Σ_n {r}E_h[({x} − {c} − W {hn}[n])²]  (elementwise, W before the M-step)"
+                    )
                 }
             };
             let _ = writeln!(out, "  {} = {what}", stat_name(plan, b, s));

@@ -7,6 +7,7 @@ use quote::{format_ident, quote};
 use jensen_lang::ast::DeclKind;
 use jensen_lang::ir::{ElemType, SetId, SetSize, VarId};
 use jensen_lang::plan::{BlockKind, Cov, PRef};
+use jensen_lang::program::Operand;
 use jensen_lang::{Plan, Program};
 
 /// Generated items for a model, before formatting.
@@ -312,7 +313,7 @@ impl Gen<'_> {
             ("::jensen::runtime::linalg", &["Cholesky"][..]),
             (
                 "::jensen::runtime::mixture",
-                &["add_log_weights", "reseed_weight"][..],
+                &["add_log_weights", "reseed_weight", "FloorHit"][..],
             ),
             (
                 "::jensen::runtime",
@@ -517,16 +518,26 @@ impl Gen<'_> {
             moment_fields.push(quote!(#var: Array1<f64>));
             moment_init.push(quote!(#mean: moments::column_means(#x)));
             moment_init.push(quote!(#var: moments::column_variances(#x, moments::RESEED_FLOOR)));
+            if self
+                .program
+                .penalties
+                .iter()
+                .any(|p| p.call.args.contains(&Operand::DataScale(b)))
+            {
+                let scale = self.moment(b, "scale");
+                moment_fields.push(quote!(#scale: Array1<f64>));
+                moment_init.push(quote!(#scale: moments::column_scales(#x)));
+            }
             if block.kind.full_scatter() {
                 let cov = self.moment(b, "cov");
                 moment_fields.push(quote!(#cov: Array2<f64>));
                 moment_init.push(quote!(#cov: moments::covariance(#x, moments::RESEED_FLOOR)));
             }
             if self.plan.summarised() {
-                // With more rows than columns the E-step runs on the mean and this scatter.
-                let scatter = self.moment(b, "scatter");
+                // With more rows than columns the E-step runs on the mean and a root of the scatter.
+                let scatter = self.moment(b, "scatter_root");
                 moment_fields.push(quote!(#scatter: Option<Array2<f64>>));
-                moment_init.push(quote!(#scatter: (data.#f.nrows() > data.#f.ncols()).then(|| moments::scatter(#x))));
+                moment_init.push(quote!(#scatter: (data.#f.nrows() > data.#f.ncols()).then(|| moments::scatter_root(#x))));
             }
             if matches!(block.kind, BlockKind::Poisson { .. }) {
                 let lf = self.moment(b, "log_factorial");
@@ -773,6 +784,8 @@ impl Gen<'_> {
         let summaries = self.summaries_e_step();
         let m_step = self.m_step();
         let expected = self.expected();
+        let log_prior = self.log_prior();
+        let factors = self.factors();
         let free = self.free_parameters();
         let magnitude = self.magnitude();
         let neutral = self.neutral();
@@ -805,8 +818,11 @@ impl Gen<'_> {
 
                 #m_step
                 #expected
+                #log_prior
 
                 fn free_parameters(&self) -> usize { #free }
+
+                #factors
 
                 #magnitude
 

@@ -237,11 +237,15 @@ impl Gen<'_> {
                 let f = format_ident!("{}_mean", prefix());
                 quote!(self.#f.view())
             }
-            Operand::DataScatter => {
-                let f = format_ident!("{}_scatter", prefix());
+            Operand::DataScatterRoot => {
+                let f = format_ident!("{}_scatter_root", prefix());
                 quote!(self.#f.as_ref()?.view())
             }
             Operand::Reg => quote!(config.reg_covar),
+            Operand::DataScale(b) => {
+                let f = format_ident!("{}_scale", self.plan.block_prefix(*b));
+                quote!(self.#f.view())
+            }
             Operand::LatentCounts => quote!(counts),
             Operand::LatentInitial => quote!(latent.initial.view()),
             Operand::LatentTransitions => quote!(latent.transitions.view()),
@@ -497,6 +501,9 @@ impl Gen<'_> {
                 StatKind::LatentSum => "Σ_n r_nk E[h_n]",
                 StatKind::Cross => "Σ_n r_nk E[h_n] (x_n − c_k)ᵀ",
                 StatKind::LatentScatter => "Σ_n r_nk E[h_n h_nᵀ]",
+                StatKind::ResidualSq => {
+                    "Σ_n r_nk E[(x_n − c_k − W h_n)²], elementwise, under the loadings before the M-step"
+                }
             };
             let doc = format!(" `{}`: {what}", self.program.blocks[s.block].statement);
             quote! { #[doc = #doc] pub #f: #ty }
@@ -754,6 +761,88 @@ impl Gen<'_> {
                 #blocks
                 Ok(total)
             }
+        }
+    }
+
+    /// `log_prior`: the regularising prior of every variance and covariance.
+    pub(crate) fn log_prior(&self) -> TokenStream {
+        if self.program.penalties.is_empty() {
+            return quote!();
+        }
+        let params = self.item("Params");
+        let terms: TokenStream = self
+            .program
+            .penalties
+            .iter()
+            .map(|p| {
+                let call = self.call(&p.call, None, None);
+                if p.per_component {
+                    let k = self.k();
+                    quote!(for k in 0..#k { total += #call; })
+                } else {
+                    quote!(total += #call;)
+                }
+            })
+            .collect();
+        let checks: TokenStream = self
+            .program
+            .penalties
+            .iter()
+            .map(|p| {
+                let share = self.call(&p.share, None, None);
+                let name = &self.program.params[p.param].name;
+                if p.per_component {
+                    let k = self.k();
+                    quote! {
+                        for k in 0..#k {
+                            let share = #share;
+                            if share > gaussian::FLOOR_SHARE {
+                                hits.push(FloorHit { param: #name.into(), component: Some(k), share });
+                            }
+                        }
+                    }
+                } else {
+                    quote! {
+                        let share = #share;
+                        if share > gaussian::FLOOR_SHARE {
+                            hits.push(FloorHit { param: #name.into(), component: None, share });
+                        }
+                    }
+                }
+            })
+            .collect();
+        let counts = if mentions(&checks, "counts") {
+            quote!(let counts = latent.counts.view();)
+        } else {
+            quote!(let _ = latent;)
+        };
+        quote! {
+            fn log_prior(&self, params: &#params, config: &MStepConfig) -> f64 {
+                let mut total = 0.0;
+                #terms
+                total
+            }
+
+            fn floor_hits(&self, params: &#params, latent: &LatentStats, config: &MStepConfig) -> Vec<FloorHit> {
+                #counts
+                let mut hits = Vec::new();
+                #checks
+                hits
+            }
+        }
+    }
+
+    /// `factors`: the largest factor dimension, for the driver's row check.
+    pub(crate) fn factors(&self) -> TokenStream {
+        let dims: Vec<TokenStream> = self
+            .program
+            .loadings_factors()
+            .map(|d| self.dim(d))
+            .collect();
+        match dims.as_slice() {
+            [] => quote!(),
+            [one] => quote!(fn factors(&self) -> usize { #one }),
+            _ => quote!(fn factors(&self) -> usize { [#(#dims),*].into_iter().max().unwrap_or(0) }),
         }
     }
 

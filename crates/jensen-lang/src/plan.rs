@@ -243,7 +243,7 @@ impl BlockKind {
             }
             BlockKind::LinearGaussian { .. } => &[
                 StatKind::Sum,
-                StatKind::SumSq,
+                StatKind::ResidualSq,
                 StatKind::LatentSum,
                 StatKind::Cross,
                 StatKind::LatentScatter,
@@ -273,6 +273,10 @@ pub enum StatKind {
     Cross,
     /// `Σ_n r_nk E[h_n h_nᵀ]`, `L × L`.
     LatentScatter,
+    /// `Σ_n r_nk E[(x_n − c_k − W h_n)²]` elementwise, under the loadings `W` and the
+    /// posterior of the E-step: the noise update and the ELBO expand about this residual
+    /// instead of subtracting large terms from `Σ r (x − c)²`.
+    ResidualSq,
 }
 
 impl StatKind {
@@ -286,6 +290,7 @@ impl StatKind {
             StatKind::LatentSum => "h_sum",
             StatKind::Cross => "cross",
             StatKind::LatentScatter => "h_scatter",
+            StatKind::ResidualSq => "resid_sq",
         }
     }
 }

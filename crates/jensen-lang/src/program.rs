@@ -40,6 +40,24 @@ pub struct Program {
     pub summary: Option<Vec<Call>>,
     /// The M-step, in execution order.
     pub m_step: Vec<UpdateStep>,
+    /// The regularising prior of every variance and covariance (`ln p(θ)`; EM maximises
+    /// `ln p(x | θ) + ln p(θ)`), one term per regularised parameter.
+    pub penalties: Vec<Penalty>,
+}
+
+/// The regularising prior of one parameter: `call` at component `k` of a per-component
+/// parameter, summed over the components, or once for a shared one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Penalty {
+    /// The parameter (index in [`Program::params`]).
+    pub param: usize,
+    /// Evaluated per component.
+    pub per_component: bool,
+    /// The log-density, reading the parameter from [`Src::Params`].
+    pub call: Call,
+    /// The share of the parameter's variance that comes from the prior, in its worst
+    /// direction (above `FLOOR_SHARE` the variance sits at the regularisation floor).
+    pub share: Call,
 }
 
 /// A parameter's storage.
@@ -394,10 +412,14 @@ pub enum Operand {
     RowCount,
     /// The column means of the block's data.
     DataMean,
-    /// The scatter of the block's data about its means.
-    DataScatter,
-    /// The covariance regularisation.
+    /// A square root (`D × D`, rows `p_j` with `Σ p_j p_jᵀ` the scatter about the means) of
+    /// the scatter of the block's data.
+    DataScatterRoot,
+    /// The strength `ε` of the regularising prior (`reg_covar`).
     Reg,
+    /// The scale (`jensen_runtime::kernels::moments::column_scales`) of each column of a block's
+    /// data: the regularising prior of a variance is `ε` times these.
+    DataScale(usize),
     /// The latent's expected counts per component (all of them).
     LatentCounts,
     /// A chain's expected initial-state counts.
@@ -459,6 +481,12 @@ pub enum Kernel {
     BernoulliExpected,
     ExponentialExpected,
     FactorExpected,
+    CovarianceLogPrior,
+    VariancesLogPrior,
+    VarianceLogPrior,
+    CovariancePriorShare,
+    VariancesPriorShare,
+    VariancePriorShare,
 }
 
 impl Kernel {
@@ -510,6 +538,12 @@ impl Kernel {
             BernoulliExpected => "discrete::bernoulli_expected",
             ExponentialExpected => "exponential::exponential_expected",
             FactorExpected => "linear::factor_expected",
+            CovarianceLogPrior => "gaussian::covariance_log_prior",
+            VariancesLogPrior => "gaussian::variances_log_prior",
+            VarianceLogPrior => "gaussian::variance_log_prior",
+            CovariancePriorShare => "gaussian::covariance_prior_share",
+            VariancesPriorShare => "gaussian::variances_prior_share",
+            VariancePriorShare => "gaussian::variance_prior_share",
         }
     }
 }
@@ -631,6 +665,23 @@ impl Program {
         shape
     }
 
+    /// The largest number of factors of a linear-Gaussian block (the columns of its
+    /// loadings), given the set sizes; 0 without one.
+    pub fn factors(&self, sizes: &[usize]) -> usize {
+        self.loadings_factors()
+            .map(|d| d.eval(sizes))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The factor dimension of every loadings parameter.
+    pub fn loadings_factors(&self) -> impl Iterator<Item = Dim> + '_ {
+        self.params.iter().filter_map(|p| match (p.rule, p.elem) {
+            (Rule::Loadings, Elem::Matrix(_, l)) => Some(l),
+            _ => None,
+        })
+    }
+
     /// The number of components, given the set sizes.
     pub fn k(&self, sizes: &[usize]) -> usize {
         self.components.map_or(1, |c| sizes[c])
@@ -656,6 +707,7 @@ impl<'a> Lowering<'a> {
                 blocks: Vec::new(),
                 summary: None,
                 m_step: Vec::new(),
+                penalties: Vec::new(),
             },
         }
     }
@@ -944,7 +996,7 @@ impl<'a> Lowering<'a> {
     fn linear_stats(&self, b: usize, mutable: bool) -> Vec<Operand> {
         [
             StatKind::Sum,
-            StatKind::SumSq,
+            StatKind::ResidualSq,
             StatKind::LatentSum,
             StatKind::Cross,
             StatKind::LatentScatter,
@@ -1219,6 +1271,7 @@ impl<'a> Lowering<'a> {
                     pm,
                     psi,
                     Operand::LogDetPrecision(Box::new(post(Src::Centre))),
+                    self.p(Src::Centre, loading),
                 ]);
                 (
                     DataForm::Matrix,
@@ -1258,7 +1311,7 @@ impl<'a> Lowering<'a> {
         let mut args = vec![
             Operand::RowCount,
             Operand::DataMean,
-            Operand::DataScatter,
+            Operand::DataScatterRoot,
             param(Src::Cache, mean.param, At::Whole, self.elem(mean.param)),
             Operand::Derived {
                 id,
@@ -1283,6 +1336,29 @@ impl<'a> Lowering<'a> {
         for i in order {
             let step = self.update(i);
             self.program.m_step.push(step);
+        }
+        for (i, u) in self.plan.updates.iter().enumerate() {
+            let (kernel, share) = match u.rule {
+                Rule::Covariance => (Kernel::CovarianceLogPrior, Kernel::CovariancePriorShare),
+                Rule::DiagonalVariances => (Kernel::VariancesLogPrior, Kernel::VariancesPriorShare),
+                Rule::Variance => (Kernel::VarianceLogPrior, Kernel::VariancePriorShare),
+                _ => continue,
+            };
+            let slot = &self.program.params[i];
+            let at = if slot.per_component { At::K } else { At::Whole };
+            let own = param(Src::Params, u.param, at, slot.elem);
+            let scale = Operand::DataScale(u.sources[0]);
+            let count = if slot.per_component {
+                Operand::Count(At::K)
+            } else {
+                Operand::RowCount
+            };
+            self.program.penalties.push(Penalty {
+                param: i,
+                per_component: slot.per_component,
+                call: call(kernel, vec![own.clone(), Operand::Reg, scale.clone()]),
+                share: call(share, vec![own, count, Operand::Reg, scale]),
+            });
         }
     }
 
@@ -1387,7 +1463,13 @@ impl<'a> Lowering<'a> {
                     terms,
                     call(
                         kernel,
-                        vec![Operand::Pooled, Operand::PooledCount, Operand::Reg],
+                        vec![
+                            Operand::Pooled,
+                            Operand::PooledCount,
+                            Operand::Reg,
+                            // The prior's scale is that of the first pooled block's data.
+                            Operand::DataScale(u.sources[0]),
+                        ],
                     ),
                 )
             }
@@ -1436,7 +1518,12 @@ impl<'a> Lowering<'a> {
         if let BlockKind::LinearGaussian { loading, mean, .. } = block.kind {
             let mut args = vec![self.p(Src::Prev, mean)];
             args.extend(self.linear_stats(b, false));
-            args.extend([n, self.p(Src::Next, loading), self.p(Src::Next, mean)]);
+            args.extend([
+                n,
+                self.p(Src::Next, loading),
+                self.p(Src::Next, mean),
+                self.p(Src::Prev, loading),
+            ]);
             return Term {
                 value: TermValue::Call(call(FactorResidual, args)),
                 sum_elements: rule == Rule::Variance,

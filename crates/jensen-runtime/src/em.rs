@@ -1,16 +1,22 @@
 //! The EM driver: E-step over fixed chunks in parallel, M-step, ELBO trace, convergence,
 //! the monotonicity guard, re-seeding of empty components, initialisation and restarts.
 //!
-//! **Convergence rule.** Iteration `t` computes `ℓ_t = ln p(x | θ_t)` in its E-step (this is
-//! the ELBO right after the E-step, where the bound is tight). The fit stops as converged at
-//! the first `t ≥ 1` with `ℓ_t − ℓ_{t−1} < tol · N` (the mean gain per row is below `tol`),
-//! or unconverged after `max_iter` M-steps. The returned parameters are those whose
-//! log-likelihood is the last entry of the trace.
+//! **Objective.** EM maximises `J(θ) = ln p(x | θ) + ln p(θ)`, where `ln p(θ)` is the
+//! regularising prior of the variances and covariances ([`MStepConfig::reg_covar`];
+//! [`MixtureModel::log_prior`]) — the regularised covariance update is the exact M-step of
+//! this penalised objective, so the objective, not the bare likelihood, is what never falls.
+//! `FitResult::elbo_trace` records `J`; `log_likelihood` and `log_prior` report its parts.
 //!
-//! **Monotonicity guard.** After each M-step the ELBO `F(q_t, θ_{t+1})` is recomputed from
-//! the statistics; EM guarantees `ℓ_t ≤ F(q_t, θ_{t+1}) ≤ ℓ_{t+1}`. A violation larger than
-//! round-off (`1e-8 · (|ℓ| + N)`, which also covers the covariance regularisation) is a bug
-//! in the derived updates and stops the fit with [`FitError::NotMonotone`].
+//! **Convergence rule.** Iteration `t` computes `J_t = ln p(x | θ_t) + ln p(θ_t)` in its
+//! E-step (the ELBO right after the E-step, where the bound is tight, plus the prior). The
+//! fit stops as converged at the first `t ≥ 1` with `J_t − J_{t−1} < tol · N` (the mean gain
+//! per row is below `tol`), or unconverged after `max_iter` M-steps. The returned parameters
+//! are those whose objective is the last entry of the trace.
+//!
+//! **Monotonicity guard.** After each M-step the penalised ELBO `F(q_t, θ_{t+1}) + ln
+//! p(θ_{t+1})` is recomputed from the statistics; EM guarantees `J_t ≤ F(q_t, θ_{t+1}) + ln
+//! p(θ_{t+1}) ≤ J_{t+1}`. A violation larger than round-off (`1e-8 · (|J| + N)`) is a bug in
+//! the derived updates and stops the fit with [`FitError::NotMonotone`].
 //!
 //! **Determinism.** Rows are cut into chunks of [`TASK_ROWS`] independent of the thread
 //! count and the per-chunk statistics are merged in chunk order, so a seed gives the same
@@ -172,6 +178,97 @@ pub struct ReseedEvent {
     pub reason: &'static str,
 }
 
+/// Something about a finished fit that makes its result doubtful, though not an error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FitWarning {
+    /// A variance or covariance sits at the regularisation floor: its component's rows are
+    /// (nearly) identical in some direction, so the likelihood is unbounded there and the
+    /// fitted value is set by `reg_covar`, not by the data.
+    AtFloor {
+        /// The parameter.
+        param: String,
+        /// Its component, for a per-component parameter.
+        component: Option<usize>,
+        /// The prior's share of the variance in the worst direction (`0.5..=1`).
+        share: f64,
+    },
+    /// Components kept being re-seeded: the data support fewer components than asked for.
+    Unsettled {
+        /// Re-seeds after initialisation.
+        reseeds: usize,
+        /// Whether the last M-step re-seeded (the returned parameters are a fresh start).
+        at_the_end: bool,
+    },
+}
+
+impl std::fmt::Display for FitWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FitWarning::AtFloor {
+                param,
+                component,
+                share,
+            } => {
+                let which = match component {
+                    Some(k) => format!("`{param}` of component {k}"),
+                    None => format!("`{param}`"),
+                };
+                write!(
+                    f,
+                    "{which} sits at the regularisation floor ({:.0}% of it comes from the \
+                     prior): its rows are (nearly) identical in some direction, where the \
+                     likelihood is unbounded; the value is set by --reg-covar, not by the data. \
+                     Remove duplicated or constant columns, or use fewer components",
+                    100.0 * share
+                )
+            }
+            FitWarning::Unsettled {
+                reseeds,
+                at_the_end,
+            } => {
+                write!(
+                    f,
+                    "components were re-seeded {reseeds} times after initialisation{}: the \
+                     data support fewer components than the model asks for (too few distinct \
+                     rows?); use fewer components",
+                    if *at_the_end {
+                        ", the last time in the final iteration"
+                    } else {
+                        ""
+                    }
+                )
+            }
+        }
+    }
+}
+
+/// How a fit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FitStatus {
+    /// The convergence rule was met and nothing is doubtful.
+    Converged,
+    /// `max_iter` M-steps ran without meeting the convergence rule.
+    NotConverged,
+    /// Some variance sits at the regularisation floor ([`FitWarning::AtFloor`]).
+    Degenerate,
+    /// Components kept being re-seeded ([`FitWarning::Unsettled`]).
+    Unsettled,
+}
+
+impl FitStatus {
+    /// The status as written in the JSON document and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FitStatus::Converged => "converged",
+            FitStatus::NotConverged => "not_converged",
+            FitStatus::Degenerate => "degenerate",
+            FitStatus::Unsettled => "unsettled",
+        }
+    }
+}
+
 /// Wall-clock time of the phases of the kept run.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Timing {
@@ -188,9 +285,14 @@ pub struct Timing {
 pub struct FitResult<P> {
     /// Fitted parameters.
     pub params: P,
-    /// `ln p(x | params)`, the last entry of `elbo_trace`.
+    /// `ln p(x | params)` (BIC and AIC use it).
     pub log_likelihood: f64,
-    /// `ln p(x | θ_t)` for `t = 0..=iterations`: the ELBO right after each E-step.
+    /// `ln p(params)`, the regularising prior at the returned parameters (see
+    /// [`MStepConfig::reg_covar`]); `0` when nothing is regularised.
+    pub log_prior: f64,
+    /// The objective EM maximises, `ln p(x | θ_t) + ln p(θ_t)`, for `t = 0..=iterations`:
+    /// the ELBO right after each E-step plus the regularising prior. Its last entry is
+    /// `log_likelihood + log_prior`.
     pub elbo_trace: Vec<f64>,
     /// Number of M-steps.
     pub iterations: usize,
@@ -206,7 +308,8 @@ pub struct FitResult<P> {
     pub aic: f64,
     /// Index of the kept restart.
     pub restart: usize,
-    /// Final log-likelihood of every restart (`NaN` for one that failed numerically).
+    /// Final objective (`elbo_trace`'s last entry) of every restart (`NaN` for one that
+    /// failed numerically); the restart with the largest is kept.
     pub restart_log_likelihoods: Vec<f64>,
     /// `p(z_n = k | x_n, params)`, `N × K`.
     pub responsibilities: Array2<f64>,
@@ -216,8 +319,30 @@ pub struct FitResult<P> {
     pub point_log_likelihood: Array1<f64>,
     /// Components re-seeded during the kept run.
     pub reseeds: Vec<ReseedEvent>,
+    /// What makes the kept run doubtful (see [`FitResult::status`]).
+    pub warnings: Vec<FitWarning>,
     /// Timing of the kept run.
     pub timing: Timing,
+}
+
+impl<P> FitResult<P> {
+    /// How the fit ended: a warning outranks the convergence rule (an unsettled fit before
+    /// a degenerate one).
+    pub fn status(&self) -> FitStatus {
+        if self
+            .warnings
+            .iter()
+            .any(|w| matches!(w, FitWarning::Unsettled { .. }))
+        {
+            FitStatus::Unsettled
+        } else if !self.warnings.is_empty() {
+            FitStatus::Degenerate
+        } else if self.converged {
+            FitStatus::Converged
+        } else {
+            FitStatus::NotConverged
+        }
+    }
 }
 
 /// The E-step over all rows: statistics, latent statistics, `ln p(x)`, `H(q)`, and the
@@ -623,7 +748,12 @@ fn params_from_labels_unchecked<M: MixtureModel>(
 
 struct Run<P> {
     params: P,
+    /// The penalised objective after each E-step.
     trace: Vec<f64>,
+    /// `ln p(x | params)` and `ln p(params)` of the returned parameters.
+    log_likelihood: f64,
+    log_prior: f64,
+    warnings: Vec<FitWarning>,
     iterations: usize,
     converged: bool,
     responsibilities: Array2<f64>,
@@ -720,6 +850,8 @@ fn run_one<M: MixtureModel>(
     let em_started = Instant::now();
 
     let mut trace: Vec<f64> = Vec::new();
+    let mut last: (f64, f64);
+    let mut last_latent: LatentStats;
     let mut elbo_after_m: Option<f64> = None;
     let mut iteration = 0;
     let mut converged = false;
@@ -743,31 +875,36 @@ fn run_one<M: MixtureModel>(
             reseeded = true;
         }
         let e = e_step(model, &cache, &params);
-        if !e.loglik.is_finite() {
+        let log_prior = model.log_prior(&params, &opts.m_step);
+        // The objective EM maximises: the log-likelihood plus the regularising prior.
+        let objective = e.loglik + log_prior;
+        if !objective.is_finite() {
             return Err(FitError::NonFinite {
-                value: e.loglik,
+                value: objective,
                 iteration,
             });
         }
         if let (Some(f), true) = (elbo_after_m, opts.check_monotone) {
-            if e.loglik < f - guard_tol(f, n, magnitude) {
+            if objective < f - guard_tol(f, n, magnitude) {
                 return Err(FitError::NotMonotone {
                     iteration,
                     stage: "E-step",
                     before: f,
-                    after: e.loglik,
+                    after: objective,
                 });
             }
         }
-        trace.push(e.loglik);
+        trace.push(objective);
+        last = (e.loglik, log_prior);
+        last_latent = e.latent.clone();
         if let Some(progress) = &opts.progress {
             progress(Progress {
                 restart,
                 iteration,
-                log_likelihood: e.loglik,
+                log_likelihood: objective,
             });
         }
-        if iteration > 0 && !reseeded && e.loglik - trace[trace.len() - 2] < opts.tol * n as f64 {
+        if iteration > 0 && !reseeded && objective - trace[trace.len() - 2] < opts.tol * n as f64 {
             converged = true;
             break cache;
         }
@@ -800,12 +937,12 @@ fn run_one<M: MixtureModel>(
         if empty.is_empty() && opts.check_monotone {
             match model.expected_log_joint(&e.stats, &e.latent, &params, &next) {
                 Ok(expected) => {
-                    let f = expected + e.entropy;
-                    if f < e.loglik - guard_tol(e.loglik, n, magnitude) {
+                    let f = expected + e.entropy + model.log_prior(&next, &opts.m_step);
+                    if f < objective - guard_tol(objective, n, magnitude) {
                         return Err(FitError::NotMonotone {
                             iteration,
                             stage: "M-step",
-                            before: e.loglik,
+                            before: objective,
                             after: f,
                         });
                     }
@@ -821,10 +958,32 @@ fn run_one<M: MixtureModel>(
         iteration += 1;
     };
     let em_seconds = em_started.elapsed().as_secs_f64();
+    let mut warnings: Vec<FitWarning> = model
+        .floor_hits(&params, &last_latent, &opts.m_step)
+        .into_iter()
+        .map(|h| FitWarning::AtFloor {
+            param: h.param,
+            component: h.component,
+            share: h.share,
+        })
+        .collect();
+    let later = reseeds.iter().filter(|r| r.iteration > 0).count();
+    let at_the_end = reseeds
+        .iter()
+        .any(|r| r.iteration > 0 && r.iteration >= iteration);
+    if later > model.n_components() || at_the_end {
+        warnings.push(FitWarning::Unsettled {
+            reseeds: later,
+            at_the_end,
+        });
+    }
     let (responsibilities, point_ll) = posterior(model, &cache);
     Ok(Run {
         params,
         trace,
+        log_likelihood: last.0,
+        log_prior: last.1,
+        warnings,
         iterations: iteration,
         converged,
         responsibilities,
@@ -849,6 +1008,10 @@ fn fit_in_pool<M: MixtureModel>(
             rows: n,
             components: k,
         });
+    }
+    let factors = model.factors();
+    if factors > 0 && n < factors + 2 {
+        return Err(FitError::TooFewRowsForFactors { rows: n, factors });
     }
     let restarts = match opts.init {
         InitStrategy::Params(_) => 1,
@@ -889,7 +1052,7 @@ fn fit_in_pool<M: MixtureModel>(
     let Some((restart, run)) = best else {
         return Err(first_error.expect("every restart failed, so one error was kept"));
     };
-    let log_likelihood = *run.trace.last().expect("non-empty");
+    let log_likelihood = run.log_likelihood;
     let p = model.free_parameters();
     let assignments = run
         .responsibilities
@@ -900,6 +1063,7 @@ fn fit_in_pool<M: MixtureModel>(
     Ok(FitResult {
         params: run.params,
         log_likelihood,
+        log_prior: run.log_prior,
         iterations: run.iterations,
         converged: run.converged,
         n_rows: n,
@@ -912,6 +1076,7 @@ fn fit_in_pool<M: MixtureModel>(
         assignments,
         point_log_likelihood: run.point_ll,
         reseeds: run.reseeds,
+        warnings: run.warnings,
         timing: run.timing,
         elbo_trace: run.trace,
     })
@@ -1062,7 +1227,8 @@ mod tests {
                 }
                 next.w[k] = n / total;
                 next.mu[k] = s.sx[k] / n;
-                next.var[k] = s.sxx[k] / n - next.mu[k] * next.mu[k] + config.reg_covar;
+                // The regularising prior with a unit column scale.
+                next.var[k] = (s.sxx[k] - n * next.mu[k] * next.mu[k] + config.reg_covar) / n;
             }
             Ok(next)
         }
@@ -1082,6 +1248,9 @@ mod tests {
                         - 0.5 * (n * (2.0 * std::f64::consts::PI * c.var[k]).ln() + sq / c.var[k])
                 })
                 .sum())
+        }
+        fn log_prior(&self, p: &P, config: &MStepConfig) -> f64 {
+            -0.5 * config.reg_covar * p.var.iter().map(|v| 1.0 / v).sum::<f64>()
         }
         fn free_parameters(&self) -> usize {
             3 * self.k - 1

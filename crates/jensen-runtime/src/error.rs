@@ -52,6 +52,16 @@ pub enum FitError {
         /// Number of mixture components.
         components: usize,
     },
+    /// Too few rows for the factors of a linear-Gaussian block: with `L` factors and at most
+    /// `L + 1` rows, `W Wᵀ` reproduces the sample covariance exactly and the likelihood is
+    /// unbounded.
+    #[error("{rows} rows of data are too few for {factors} factors: a linear-Gaussian block with L factors needs at least L + 2 rows (with fewer, W Wᵀ reproduces the sample covariance exactly and the likelihood is unbounded); use fewer factors or more rows")]
+    TooFewRowsForFactors {
+        /// Rows of data.
+        rows: usize,
+        /// The largest number of factors of a linear-Gaussian block.
+        factors: usize,
+    },
     /// A numerical problem the driver could not repair by re-seeding a component.
     #[error("{issue} (at iteration {iteration}); increase the covariance regularisation (`reg_covar`), supply other starting parameters, or, in a mixture, reduce the number of components")]
     Numerical {

@@ -16,7 +16,9 @@ pub mod nested;
 mod scratch;
 
 pub use em::decode;
-pub use em::{fit, FitOptions, FitResult, InitStrategy, Progress, ReseedEvent, Timing};
+pub use em::{
+    fit, FitOptions, FitResult, FitStatus, FitWarning, InitStrategy, Progress, ReseedEvent, Timing,
+};
 pub use error::{FitError, NumericalIssue};
-pub use mixture::{ChainPrior, LatentStats, MStepConfig, MixtureModel, Workspace};
+pub use mixture::{ChainPrior, FloorHit, LatentStats, MStepConfig, MixtureModel, Workspace};
 pub use rand::RngCore;

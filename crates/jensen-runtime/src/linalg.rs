@@ -51,6 +51,15 @@ impl Cholesky {
         );
     }
 
+    /// The diagonal of `Σ⁻¹`: `(Σ⁻¹)_ii = ‖L⁻¹ e_i‖²`, from one triangular solve with the
+    /// identity.
+    pub fn inverse_diagonal(&self) -> ndarray::Array1<f64> {
+        let d = self.dim();
+        let mut y = Mat::<f64>::identity(d, d);
+        self.solve_lower_in_place(y.as_mut());
+        ndarray::Array1::from_shape_fn(d, |i| (0..d).map(|r| y[(r, i)] * y[(r, i)]).sum())
+    }
+
     /// `tr(Σ⁻¹ M)` for a symmetric `M`, through two triangular solves.
     pub fn trace_solve(&self, m: ArrayView2<'_, f64>) -> f64 {
         let d = self.dim();

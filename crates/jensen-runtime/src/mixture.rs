@@ -14,12 +14,29 @@ use rand::RngCore;
 
 use crate::error::{FitError, NumericalIssue};
 
+/// A variance or covariance whose value comes mostly from the regularising prior: the rows
+/// of its component are (nearly) identical in some direction, where the likelihood alone
+/// would be unbounded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloorHit {
+    /// The parameter.
+    pub param: String,
+    /// Its component, for a per-component parameter.
+    pub component: Option<usize>,
+    /// The prior's share of the variance in the worst direction.
+    pub share: f64,
+}
+
 /// Settings of the M-step that are not part of the model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MStepConfig {
-    /// Added to every variance (the diagonal of every covariance) after the M-step, as in
-    /// scikit-learn's `reg_covar`. Keeps covariances positive definite when a component
-    /// sits on fewer points than dimensions. Must be finite and at least 0.
+    /// Strength `ε` of the regularising prior on every variance and covariance, relative to
+    /// each data column's scale `s_d` (its variance): the prior `ln p(Σ) = −½ ε Σ_d s_d
+    /// (Σ⁻¹)_dd` adds `ε·diag(s)` to the scatter in each covariance M-step, `Σ = (S +
+    /// ε·diag(s)) / N_k`. It keeps covariances positive definite when a component sits on
+    /// fewer points than dimensions, keeps the penalised objective bounded, and — being
+    /// relative to the columns' scales — leaves a fit unchanged when a column's units change.
+    /// `0` is maximum likelihood. Must be finite and at least 0.
     pub reg_covar: f64,
 }
 
@@ -166,6 +183,32 @@ pub trait MixtureModel: Sync {
         centre: &Self::Params,
         params: &Self::Params,
     ) -> Result<f64, NumericalIssue>;
+    /// The log-density of the regularising prior at `params` (`−½ ε Σ s/σ²` over every
+    /// regularised variance and covariance, see [`crate::kernels::gaussian`]): EM maximises
+    /// `ln p(x | θ) + ln p(θ)`, so the driver monitors that sum. Zero for a model without
+    /// regularised updates.
+    fn log_prior(&self, params: &Self::Params, config: &MStepConfig) -> f64 {
+        let _ = (params, config);
+        0.0
+    }
+    /// The variances and covariances at `params` that sit at the regularisation floor: the
+    /// prior makes up more than [`crate::kernels::gaussian::FLOOR_SHARE`] of them in some
+    /// direction (`latent.counts` weigh each component). Empty for a model without
+    /// regularised updates.
+    fn floor_hits(
+        &self,
+        params: &Self::Params,
+        latent: &LatentStats,
+        config: &MStepConfig,
+    ) -> Vec<FloorHit> {
+        let _ = (params, latent, config);
+        Vec::new()
+    }
+    /// The largest number of factors (latent dimensions) of a linear-Gaussian block; 0 for
+    /// none. The driver refuses fewer than that plus two rows.
+    fn factors(&self) -> usize {
+        0
+    }
     /// Number of free parameters, for BIC and AIC.
     fn free_parameters(&self) -> usize;
     /// Size of terms that cancel in the log-likelihood (e.g. `Σ ln x!` of count data), so

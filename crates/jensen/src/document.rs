@@ -54,8 +54,20 @@ pub struct FitDocument {
     pub n_rows: usize,
     /// `ln p(x | params)`.
     pub log_likelihood: f64,
-    /// The ELBO right after each E-step, iterations `0..=iterations`.
+    /// `ln p(params)`, the regularising prior of the variances (`--reg-covar`).
+    #[serde(default)]
+    pub log_prior: f64,
+    /// The objective EM maximises, `ln p(x | θ) + ln p(θ)`, right after each E-step,
+    /// iterations `0..=iterations`.
     pub elbo_trace: Vec<f64>,
+    /// How the fit ended: `converged`, `not_converged`, `degenerate` (a variance at the
+    /// regularisation floor: the likelihood is unbounded there) or `unsettled` (components
+    /// kept being re-seeded).
+    #[serde(default)]
+    pub status: String,
+    /// What makes the fit doubtful, one sentence each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Number of M-steps.
     pub iterations: usize,
     /// The exact number of iterations asked for (`--iterations`), if any: then the
@@ -269,6 +281,9 @@ mod tests {
             constants: [("K".to_string(), 2)].into(),
             n_rows: 3,
             log_likelihood: values[7],
+            log_prior: 0.0,
+            status: "converged".into(),
+            warnings: Vec::new(),
             elbo_trace: values[..10].to_vec(),
             iterations: 9,
             iterations_requested: None,

@@ -22,7 +22,7 @@ use jensen_runtime::chain;
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
 use jensen_runtime::kernels::{discrete, exponential, gaussian, moments};
 use jensen_runtime::linalg::Cholesky;
-use jensen_runtime::mixture::{add_log_weights, reseed_weight};
+use jensen_runtime::mixture::{add_log_weights, reseed_weight, FloorHit};
 use jensen_runtime::{
     ChainPrior, LatentStats, MStepConfig, MixtureModel, NumericalIssue, RngCore, Workspace,
 };
@@ -52,7 +52,18 @@ pub struct PlanModel<'a> {
 }
 
 /// Whole-data `(means, covariance of full blocks, variances)` of a block's data.
-type Moments = (Array1<f64>, Option<Array2<f64>>, Array1<f64>);
+/// Whole-data moments of one block's data.
+#[derive(Debug)]
+struct Moments {
+    /// Column means.
+    mean: Array1<f64>,
+    /// The covariance, floored (full blocks only).
+    cov: Option<Array2<f64>>,
+    /// Column variances, floored.
+    var: Array1<f64>,
+    /// Column scales: the regularising prior's unit.
+    scale: Array1<f64>,
+}
 
 /// A quantity derived from the parameters ([`DerivedKind`]).
 #[derive(Debug)]
@@ -139,11 +150,12 @@ impl<'a> PlanModel<'a> {
                     .kind
                     .full_scatter()
                     .then(|| moments::covariance(x, moments::RESEED_FLOOR));
-                (
-                    moments::column_means(x),
+                Moments {
+                    mean: moments::column_means(x),
                     cov,
-                    moments::column_variances(x, moments::RESEED_FLOOR),
-                )
+                    var: moments::column_variances(x, moments::RESEED_FLOOR),
+                    scale: moments::column_scales(x),
+                }
             })
             .collect();
         let log_factorial_total = plan
@@ -610,7 +622,8 @@ impl PlanModel<'_> {
                 .expect("responsibilities")
                 .column(env.k)
                 .into(),
-            Operand::DataMean => self.moments[env.block].0.view().into(),
+            Operand::DataMean => self.moments[env.block].mean.view().into(),
+            Operand::DataScale(b) => self.moments[*b].scale.view().into(),
             Operand::LatentCounts => env.latent.expect("latent").counts.view().into(),
             Operand::LatentInitial => env.latent.expect("latent").initial.view().into(),
             Operand::Derived { .. } => match self.derived(env, op) {
@@ -629,7 +642,7 @@ impl PlanModel<'_> {
     fn matrix<'s>(&'s self, env: &'s Env<'_>, op: &Operand) -> ArrayView2<'s, f64> {
         match op {
             Operand::Rows => self.rows_matrix(env.block, env.rows.as_ref().expect("rows")),
-            Operand::DataScatter => self.scatters.get().expect("scatter")[env.block].view(),
+            Operand::DataScatterRoot => self.scatters.get().expect("scatter")[env.block].view(),
             Operand::LatentTransitions => env.latent.expect("latent").transitions.view(),
             Operand::Derived { .. } => match self.derived(env, op) {
                 (DerivedValue::Matrix(m), None) => m.view(),
@@ -899,16 +912,47 @@ impl PlanModel<'_> {
                     n(6),
                     m(7),
                     v(8).view(),
+                    m(9),
                 )
                 .into_dyn(),
             ),
             CovarianceFromScatter => {
-                array(gaussian::covariance_from_scatter(m(0), n(1), n(2)).into_dyn())
+                array(gaussian::covariance_from_scatter(m(0), n(1), n(2), v(3).view()).into_dyn())
             }
-            VariancesFromScatter => {
-                array(gaussian::variances_from_scatter(v(0).view(), n(1), n(2)).into_dyn())
-            }
-            VarianceFromScatter => number(gaussian::variance_from_scatter(n(0), n(1), n(2))),
+            VariancesFromScatter => array(
+                gaussian::variances_from_scatter(v(0).view(), n(1), n(2), v(3).view()).into_dyn(),
+            ),
+            VarianceFromScatter => number(gaussian::variance_from_scatter(
+                n(0),
+                n(1),
+                n(2),
+                v(3).view(),
+            )),
+            CovarianceLogPrior => number(gaussian::covariance_log_prior(m(0), n(1), v(2).view())),
+            VariancesLogPrior => number(gaussian::variances_log_prior(
+                v(0).view(),
+                n(1),
+                v(2).view(),
+            )),
+            VarianceLogPrior => number(gaussian::variance_log_prior(n(0), n(1), v(2).view())),
+            CovariancePriorShare => number(gaussian::covariance_prior_share(
+                m(0),
+                n(1),
+                n(2),
+                v(3).view(),
+            )),
+            VariancesPriorShare => number(gaussian::variances_prior_share(
+                v(0).view(),
+                n(1),
+                n(2),
+                v(3).view(),
+            )),
+            VariancePriorShare => number(gaussian::variance_prior_share(
+                n(0),
+                n(1),
+                n(2),
+                v(3).view(),
+            )),
             RateFromStats => number(discrete::rate_from_stats(n(0), n(1))),
             ExponentialRateFromStats => {
                 number(exponential::exponential_rate_from_stats(n(0), n(1)))
@@ -965,6 +1009,7 @@ impl PlanModel<'_> {
                 v(8).view(),
                 v(9).view(),
                 n(10),
+                m(11),
             )),
         }
     }
@@ -1111,7 +1156,7 @@ impl MixtureModel for PlanModel<'_> {
             self.plan
                 .blocks
                 .iter()
-                .map(|b| moments::scatter(self.data.item(b.data).values.view()))
+                .map(|b| moments::scatter_root(self.data.item(b.data).values.view()))
                 .collect()
         });
         let mut stats = self.zero_stats();
@@ -1214,8 +1259,62 @@ impl MixtureModel for PlanModel<'_> {
         Ok(total)
     }
 
+    fn log_prior(&self, params: &DynParams, config: &MStepConfig) -> f64 {
+        let mut env = Env {
+            params: Some(params),
+            reg: config.reg_covar,
+            ..Env::default()
+        };
+        let mut total = 0.0;
+        for penalty in &self.program.penalties {
+            let ks = if penalty.per_component { self.k } else { 1 };
+            for k in 0..ks {
+                env.k = k;
+                if let Value::Number(v) = self.run(&penalty.call, &env, None, None, None) {
+                    total += v;
+                }
+            }
+        }
+        total
+    }
+
+    fn floor_hits(
+        &self,
+        params: &DynParams,
+        latent: &LatentStats,
+        config: &MStepConfig,
+    ) -> Vec<FloorHit> {
+        let mut env = Env {
+            params: Some(params),
+            latent: Some(latent),
+            reg: config.reg_covar,
+            ..Env::default()
+        };
+        let mut hits = Vec::new();
+        for penalty in &self.program.penalties {
+            let ks = if penalty.per_component { self.k } else { 1 };
+            for k in 0..ks {
+                env.k = k;
+                if let Value::Number(share) = self.run(&penalty.share, &env, None, None, None) {
+                    if share > gaussian::FLOOR_SHARE {
+                        hits.push(FloorHit {
+                            param: self.program.params[penalty.param].name.clone(),
+                            component: penalty.per_component.then_some(k),
+                            share,
+                        });
+                    }
+                }
+            }
+        }
+        hits
+    }
+
     fn log_density_magnitude(&self) -> f64 {
         self.log_factorial_total.iter().map(|v| v.abs()).sum()
+    }
+
+    fn factors(&self) -> usize {
+        self.program.factors(&self.data.sizes)
     }
 
     fn free_parameters(&self) -> usize {
@@ -1255,16 +1354,18 @@ impl MixtureModel for PlanModel<'_> {
                 Start::Zeros => ArrayD::zeros(IxDyn(&shape)),
                 Start::Identity => Array2::<f64>::eye(last).into_dyn(),
                 Start::DataMean(b) if slot.elem == Elem::Scalar => {
-                    DynParams::scalar(moments(b).0[0])
+                    DynParams::scalar(moments(b).mean[0])
                 }
-                Start::DataMean(b) => moments(b).0.clone().into_dyn(),
+                Start::DataMean(b) => moments(b).mean.clone().into_dyn(),
                 Start::DataMeanFloored(b) => {
-                    DynParams::scalar(moments(b).0[0].max(jensen_runtime::kernels::PROB_FLOOR))
+                    DynParams::scalar(moments(b).mean[0].max(jensen_runtime::kernels::PROB_FLOOR))
                 }
-                Start::DataVariances(b) => moments(b).2.clone().into_dyn(),
-                Start::DataVarianceMean(b) => DynParams::scalar(moments(b).2.mean().unwrap_or(1.0)),
+                Start::DataVariances(b) => moments(b).var.clone().into_dyn(),
+                Start::DataVarianceMean(b) => {
+                    DynParams::scalar(moments(b).var.mean().unwrap_or(1.0))
+                }
                 Start::DataMeanInverse(b) => {
-                    DynParams::scalar(exponential::inverse_rate(moments(b).0[0]))
+                    DynParams::scalar(exponential::inverse_rate(moments(b).mean[0]))
                 }
             };
             let value = if one.shape() == shape.as_slice() {
@@ -1282,7 +1383,7 @@ impl MixtureModel for PlanModel<'_> {
     fn randomise_neutral(&self, params: &mut DynParams, rng: &mut dyn RngCore) {
         for slot in &self.program.params {
             let Some(b) = slot.random else { continue };
-            let scale = self.moments[b].2.mapv(f64::sqrt);
+            let scale = self.moments[b].var.mapv(f64::sqrt);
             let l = *self
                 .program
                 .param_shape(slot, &self.data.sizes)
@@ -1364,13 +1465,13 @@ impl MixtureModel for PlanModel<'_> {
                     p.into_dyn()
                 }
                 Reseed::DataCovariance(b) => self.moments[b]
-                    .1
+                    .cov
                     .clone()
                     .expect("full blocks keep the covariance")
                     .into_dyn(),
-                Reseed::DataVariances(b) => self.moments[b].2.clone().into_dyn(),
+                Reseed::DataVariances(b) => self.moments[b].var.clone().into_dyn(),
                 Reseed::DataVarianceMean(b) => {
-                    DynParams::scalar(self.moments[b].2.mean().unwrap_or(1.0))
+                    DynParams::scalar(self.moments[b].var.mean().unwrap_or(1.0))
                 }
             };
             params

@@ -278,21 +278,152 @@ pub fn scalar_scatter_about_mean(sq: f64, sum: f64, n: f64) -> f64 {
     }
 }
 
-/// Full covariance `A / c + reg · I` from a pooled scatter `A` over `c` weighted points.
-pub fn covariance_from_scatter(scatter: ArrayView2<'_, f64>, count: f64, reg: f64) -> Array2<f64> {
-    let mut cov = &scatter / count.max(f64::MIN_POSITIVE);
-    cov.diag_mut().mapv_inplace(|v| v + reg);
+/// The covariance M-step under the regularising prior: `(A + ε·diag(s)) / c` from a pooled
+/// scatter `A` over `c` weighted points, where `s` is the scale of each data column
+/// ([`crate::kernels::moments::column_scales`]) and `ε` is `reg_covar`. This maximises the
+/// expected complete-data log-likelihood plus [`covariance_log_prior`], so EM on the
+/// penalised objective stays monotone, and it is equivariant under rescaling a column.
+pub fn covariance_from_scatter(
+    scatter: ArrayView2<'_, f64>,
+    count: f64,
+    reg: f64,
+    scale: ArrayView1<'_, f64>,
+) -> Array2<f64> {
+    let mut cov = scatter.to_owned();
+    for (d, &s) in cov.diag_mut().iter_mut().zip(scale.iter()) {
+        *d += reg * s;
+    }
+    cov /= count.max(f64::MIN_POSITIVE);
     symmetrise(cov)
 }
 
-/// Diagonal variances `a / c + reg`.
-pub fn variances_from_scatter(sq: ArrayView1<'_, f64>, count: f64, reg: f64) -> Array1<f64> {
-    sq.mapv(|v| v / count.max(f64::MIN_POSITIVE) + reg)
+/// Diagonal variances `(a + ε·s) / c`; see [`covariance_from_scatter`].
+pub fn variances_from_scatter(
+    sq: ArrayView1<'_, f64>,
+    count: f64,
+    reg: f64,
+    scale: ArrayView1<'_, f64>,
+) -> Array1<f64> {
+    let count = count.max(f64::MIN_POSITIVE);
+    Zip::from(sq)
+        .and(scale)
+        .map_collect(|&a, &s| (a + reg * s) / count)
 }
 
-/// One variance `a / c + reg` (spherical covariance or univariate Normal).
-pub fn variance_from_scatter(sq: f64, count: f64, reg: f64) -> f64 {
-    sq / count.max(f64::MIN_POSITIVE) + reg
+/// One variance `(a + ε·D·min s) / c` (a spherical covariance, a univariate Normal,
+/// isotropic noise): `a` and `c` are summed over the `D` coordinates; the prior takes the
+/// smallest column scale, so that one column in large units does not inflate a variance
+/// the other columns share; see [`covariance_from_scatter`].
+pub fn variance_from_scatter(sq: f64, count: f64, reg: f64, scale: ArrayView1<'_, f64>) -> f64 {
+    (sq + reg * shared_scale(scale)) / count.max(f64::MIN_POSITIVE)
+}
+
+/// The prior scatter of one variance shared by the coordinates of `scale`: `D · min s`.
+fn shared_scale(scale: ArrayView1<'_, f64>) -> f64 {
+    let min = scale.iter().copied().fold(f64::INFINITY, f64::min);
+    if min.is_finite() {
+        scale.len() as f64 * min
+    } else {
+        0.0
+    }
+}
+
+/// The regularising prior of a covariance, `−½ ε Σ_d s_d (Σ⁻¹)_dd = −½ tr(ε·diag(s) Σ⁻¹)`
+/// (an improper inverse-Wishart-type penalty; no normaliser). `−∞` for a matrix that is not
+/// positive definite.
+pub fn covariance_log_prior(cov: ArrayView2<'_, f64>, reg: f64, scale: ArrayView1<'_, f64>) -> f64 {
+    if reg == 0.0 {
+        return 0.0;
+    }
+    match Cholesky::new(cov) {
+        Some(chol) => -0.5 * reg * chol.inverse_diagonal().dot(&scale),
+        None => f64::NEG_INFINITY,
+    }
+}
+
+/// The regularising prior of diagonal variances, `−½ ε Σ_d s_d / σ²_d`.
+pub fn variances_log_prior(var: ArrayView1<'_, f64>, reg: f64, scale: ArrayView1<'_, f64>) -> f64 {
+    if reg == 0.0 {
+        return 0.0;
+    }
+    -0.5 * reg
+        * Zip::from(var)
+            .and(scale)
+            .fold(0.0, |acc, &v, &s| acc + s / v)
+}
+
+/// The regularising prior of one variance shared by the coordinates, `−½ ε D (min_d s_d) /
+/// σ²`.
+pub fn variance_log_prior(var: f64, reg: f64, scale: ArrayView1<'_, f64>) -> f64 {
+    if reg == 0.0 {
+        return 0.0;
+    }
+    -0.5 * reg * shared_scale(scale) / var
+}
+
+/// A variance is *at the regularisation floor* when the prior makes up more than this share
+/// of it in some direction: the component's own rows are then (nearly) identical in that
+/// direction and the likelihood alone would be unbounded there.
+pub const FLOOR_SHARE: f64 = 0.5;
+
+/// The largest share of a covariance, over all directions, that comes from the regularising
+/// prior at a fixed point of the M-step `Σ = (S + Ψ) / c`, `Ψ = ε·diag(s)`: the largest
+/// eigenvalue of `Ψ^½ (c Σ)⁻¹ Ψ^½`, in `[0, 1]` when `S` is positive semi-definite. `1`
+/// for a matrix that is not positive definite.
+pub fn covariance_prior_share(
+    cov: ArrayView2<'_, f64>,
+    count: f64,
+    reg: f64,
+    scale: ArrayView1<'_, f64>,
+) -> f64 {
+    if reg == 0.0 {
+        return 0.0;
+    }
+    let Some(chol) = Cholesky::new(cov) else {
+        return 1.0;
+    };
+    let d = chol.dim();
+    // Y = L⁻¹ Ψ^½; the eigenvalues of Y Yᵀ are those of Ψ^½ Σ⁻¹ Ψ^½.
+    let mut y = faer::Mat::<f64>::from_fn(
+        d,
+        d,
+        |i, j| {
+            if i == j {
+                (reg * scale[i]).sqrt()
+            } else {
+                0.0
+            }
+        },
+    );
+    chol.solve_lower_in_place(y.as_mut());
+    let m = &y * y.transpose();
+    let largest = m
+        .self_adjoint_eigenvalues(faer::Side::Lower)
+        .ok()
+        .and_then(|e| e.last().copied())
+        .unwrap_or(f64::INFINITY);
+    (largest / count.max(f64::MIN_POSITIVE)).min(1.0)
+}
+
+/// [`covariance_prior_share`] of diagonal variances: `max_d ε s_d / (c σ²_d)`.
+pub fn variances_prior_share(
+    var: ArrayView1<'_, f64>,
+    count: f64,
+    reg: f64,
+    scale: ArrayView1<'_, f64>,
+) -> f64 {
+    let count = count.max(f64::MIN_POSITIVE);
+    Zip::from(var)
+        .and(scale)
+        .fold(0.0f64, |m, &v, &s| m.max(reg * s / (count * v)))
+        .min(1.0)
+}
+
+/// [`covariance_prior_share`] of one variance shared by the `D` coordinates of `scale`:
+/// `ε D min s / (D c σ²)`, where `c` counts the rows.
+pub fn variance_prior_share(var: f64, count: f64, reg: f64, scale: ArrayView1<'_, f64>) -> f64 {
+    let points = count.max(f64::MIN_POSITIVE) * scale.len().max(1) as f64;
+    (reg * shared_scale(scale) / (points * var)).min(1.0)
 }
 
 fn symmetrise(mut a: Array2<f64>) -> Array2<f64> {

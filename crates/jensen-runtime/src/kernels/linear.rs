@@ -79,6 +79,8 @@ pub struct FactorPosterior {
     log_det_marginal: f64,
     /// `ln |M| = −ln |G|`.
     log_det_precision: f64,
+    /// `W`, `D × L`.
+    w: Array2<f64>,
 }
 
 fn to_array(m: MatRef<'_, f64>) -> Array2<f64> {
@@ -129,6 +131,7 @@ impl FactorPosterior {
             cov,
             log_det_marginal,
             log_det_precision,
+            w: w.to_owned(),
         })
     }
 
@@ -205,7 +208,37 @@ fn project(post: &FactorPosterior, e: &[f64], m: usize, u: &mut [f64], h: &mut [
     );
 }
 
-/// Adds the marginal `ln N(x_b | μ, W Wᵀ + Ψ)` to `out[b]`, through the Woodbury identity.
+/// `eᵀ (W Wᵀ + Ψ)⁻¹ e` for the centred, transposed rows `e` (`D × m`, row-major; overwritten
+/// with the residuals) given their posterior means `h` (`L × m`), added to `quad`. The form
+/// `(e − W h)ᵀ Ψ⁻¹ (e − W h) + hᵀ h` (the minimum over `h` that defines the posterior mean)
+/// adds two non-negative terms, where the Woodbury form `eᵀ Ψ⁻¹ e − uᵀ G u` subtracts two
+/// large ones: with a small noise variance beside a large column the latter loses every digit
+/// the ratio of their scales takes.
+fn residual_quad(post: &FactorPosterior, e: &mut [f64], h: &[f64], m: usize, quad: &mut [f64]) {
+    let (d, l) = (post.dim(), post.latent_dim());
+    // e ← e − W h
+    matmul(
+        MatMut::from_row_major_slice_mut(e, d, m),
+        Accum::Add,
+        as_faer(&post.w.view()),
+        MatRef::from_row_major_slice(h, l, m),
+        -1.0,
+        Par::Seq,
+    );
+    for (row, &pi) in e.chunks_exact(m).zip(post.psi_inv.iter()) {
+        for (q, &v) in quad.iter_mut().zip(row) {
+            *q += v * v * pi;
+        }
+    }
+    for hr in h.chunks_exact(m) {
+        for (q, &b) in quad.iter_mut().zip(hr) {
+            *q += b * b;
+        }
+    }
+}
+
+/// Adds the marginal `ln N(x_b | μ, W Wᵀ + Ψ)` to `out[b]`: the quadratic form as the
+/// residual's plus the posterior mean's (see `residual_quad`), the determinant by the lemma.
 pub fn factor_add_log_density(
     x: ArrayView2<'_, f64>,
     mean: ArrayView1<'_, f64>,
@@ -221,16 +254,7 @@ pub fn factor_add_log_density(
     let (h, quad) = rest.split_at_mut(l * m);
     project(post, e, m, u, h);
     quad.fill(0.0);
-    for (row, &pi) in e.chunks_exact(m).zip(post.psi_inv.iter()) {
-        for (q, &v) in quad.iter_mut().zip(row) {
-            *q += v * v * pi;
-        }
-    }
-    for (ur, hr) in u.chunks_exact(m).zip(h.chunks_exact(m)) {
-        for ((q, &a), &b) in quad.iter_mut().zip(ur).zip(hr) {
-            *q -= a * b;
-        }
-    }
+    residual_quad(post, e, h, m, quad);
     let constant = -0.5 * (d as f64 * LN_2PI + post.log_det_marginal);
     for (o, &q) in out.iter_mut().zip(quad.iter()) {
         *o += constant - 0.5 * q.max(0.0);
@@ -246,7 +270,7 @@ pub fn accumulate_factor(
     resp: ArrayView1<'_, f64>,
     post: &FactorPosterior,
     mut sum: ArrayViewMut1<'_, f64>,
-    mut sq: ArrayViewMut1<'_, f64>,
+    mut resid_sq: ArrayViewMut1<'_, f64>,
     mut h_sum: ArrayViewMut1<'_, f64>,
     mut cross: ArrayViewMut2<'_, f64>,
     mut h_scatter: ArrayViewMut2<'_, f64>,
@@ -265,14 +289,8 @@ pub fn accumulate_factor(
         *rv = v;
     }
     let r = &*r;
-    for ((row, s), q) in e.chunks_exact(m).zip(sum.iter_mut()).zip(sq.iter_mut()) {
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for (&v, &w) in row.iter().zip(r) {
-            s1 += w * v;
-            s2 += w * v * v;
-        }
-        *s += s1;
-        *q += s2;
+    for (row, s) in e.chunks_exact(m).zip(sum.iter_mut()) {
+        *s += row.iter().zip(r).map(|(&v, &w)| w * v).sum::<f64>();
     }
     // hr = E[h] scaled by the responsibilities, column by column.
     for ((out, row), s) in hr
@@ -308,52 +326,97 @@ pub fn accumulate_factor(
     );
     let total: f64 = r.iter().sum();
     h_scatter.scaled_add(total, &post.cov);
+    // e ← e − W E[h]: the residuals under the current loadings, weighted and squared, plus
+    // the posterior spread `w_iᵀ G w_i` of each.
+    matmul(
+        MatMut::from_row_major_slice_mut(e, d, m),
+        Accum::Add,
+        as_faer(&post.w.view()),
+        MatRef::from_row_major_slice(h, l, m),
+        -1.0,
+        Par::Seq,
+    );
+    for ((row, q), b) in e
+        .chunks_exact(m)
+        .zip(resid_sq.iter_mut())
+        .zip(post.w.rows())
+    {
+        let spread = b.dot(&post.cov.dot(&b));
+        *q += row.iter().zip(r).map(|(&v, &w)| w * v * v).sum::<f64>() + total * spread;
+    }
 }
 
 /// The whole E-step of a single linear-Gaussian component from the data's summaries — the row
-/// count `n`, the column means `x̄` and the scatter `S = Σ (x − x̄)(x − x̄)ᵀ` — instead of a pass
-/// over the rows: every statistic is linear in the first two moments of the data. With
-/// `δ = x̄ − c` and `E = S + n δ δᵀ = Σ (x − c)(x − c)ᵀ`: `s = n δ`, `q = diag E`,
-/// `s_h = B s`, `C = B E`, `S_h = n G + B E Bᵀ`. Adds them to the statistics (which should
-/// be zero) and returns `Σ_n ln N(x_n | c, W Wᵀ + Ψ) = −½ (n D ln 2π + n ln|W Wᵀ + Ψ| +
-/// tr((W Wᵀ + Ψ)⁻¹ E))`, the trace by Woodbury: `Σ_i E_ii / ψ_i − tr(C Ψ⁻¹ W)`.
-/// `centre` must be the mean `post` was prepared with. Each call costs `O(D² L)`, whatever `n`.
+/// count `n`, the column means `x̄` and a square root `R` of the scatter (`D × D`, rows `p_j`
+/// with `Σ_j p_j p_jᵀ = S = Σ (x − x̄)(x − x̄)ᵀ`, from [`crate::kernels::moments::scatter_root`])
+/// — instead of a pass over the rows: every statistic is linear in the first two moments of
+/// the data. With `δ = x̄ − c`, the `D + 1` pseudo-rows `p_1 … p_D, √n δ` have the second
+/// moment `E = S + n δ δᵀ = Σ (x − c)(x − c)ᵀ`; they go through the per-row E-step with unit
+/// weights for the residual statistic, `C = B E`, `S_h = n G + B E Bᵀ` and the quadratic form
+/// `tr((W Wᵀ + Ψ)⁻¹ E)` in its residual form (no cancellation between large terms, see
+/// [`factor_add_log_density`]); `s = n δ` and `s_h = B s`. Adds them to the statistics
+/// (which should be zero) and returns `Σ_n ln N(x_n | c, W Wᵀ + Ψ)`. `centre` must be the
+/// mean `post` was prepared with. Each call costs `O(D² L)`, whatever `n`.
 pub fn factor_summary_statistics(
     n: f64,
     data_mean: ArrayView1<'_, f64>,
-    data_scatter: ArrayView2<'_, f64>,
+    data_root: ArrayView2<'_, f64>,
     centre: ArrayView1<'_, f64>,
     post: &FactorPosterior,
     mut sum: ArrayViewMut1<'_, f64>,
-    mut sq: ArrayViewMut1<'_, f64>,
+    mut resid_sq: ArrayViewMut1<'_, f64>,
     mut h_sum: ArrayViewMut1<'_, f64>,
     mut cross: ArrayViewMut2<'_, f64>,
     mut h_scatter: ArrayViewMut2<'_, f64>,
 ) -> f64 {
     let d = post.dim();
+    let l = post.latent_dim();
     let delta = &data_mean - &centre;
-    let mut e = data_scatter.to_owned();
+    let root_n = n.max(0.0).sqrt();
+    // The pseudo-rows, transposed: column j of `e` (D × m, row-major) is p_j.
+    let m = data_root.nrows() + 1;
+    let mut e = vec![0.0; d * m];
     for i in 0..d {
-        for j in 0..d {
-            e[[i, j]] += n * delta[i] * delta[j];
+        for (j, p) in data_root.rows().into_iter().enumerate() {
+            e[i * m + j] = p[i];
         }
+        e[i * m + m - 1] = root_n * delta[i];
     }
+    let mut u = vec![0.0; l * m];
+    let mut h = vec![0.0; l * m];
+    project(post, &e, m, &mut u, &mut h);
     let s = &delta * n;
     sum += &s;
-    sq += &e.diag();
     h_sum += &post.proj.dot(&s);
-    let be = post.proj.dot(&e);
-    cross += &be;
-    h_scatter += &be.dot(&post.proj.t());
+    let hm = MatRef::from_row_major_slice(&h, l, m);
+    matmul(
+        as_faer_mut(&mut cross),
+        Accum::Add,
+        hm,
+        MatRef::from_row_major_slice(&e, d, m).transpose(),
+        1.0,
+        Par::Seq,
+    );
+    matmul(
+        as_faer_mut(&mut h_scatter),
+        Accum::Add,
+        hm,
+        hm.transpose(),
+        1.0,
+        Par::Seq,
+    );
     h_scatter.scaled_add(n, &post.cov);
-    let diag: f64 = e
-        .diag()
-        .iter()
-        .zip(post.psi_inv.iter())
-        .map(|(v, p)| v * p)
-        .sum();
-    let correction: f64 = (&be.t() * &post.psi_inv_w).sum();
-    let quad = diag - correction;
+    let mut quad = vec![0.0; m];
+    residual_quad(post, &mut e, &h, m, &mut quad);
+    for ((q, row), b) in resid_sq
+        .iter_mut()
+        .zip(e.chunks_exact(m))
+        .zip(post.w.rows())
+    {
+        let spread = b.dot(&post.cov.dot(&b));
+        *q += row.iter().map(|v| v * v).sum::<f64>() + n * spread;
+    }
+    let quad: f64 = quad.iter().sum();
     -0.5 * (n * (d as f64 * LN_2PI + post.log_det_marginal) + quad)
 }
 
@@ -410,29 +473,35 @@ pub fn factor_mean_from_stats(
     mean
 }
 
-/// The expected squared residuals `Σ r E[(e − W h − (μ − c))²]`, per coordinate, under the
-/// posterior the statistics were accumulated with: the noise M-step pools these.
+/// The expected squared residuals `Σ r E[(e − W' h − (μ' − c))²]`, per coordinate, under the
+/// posterior the statistics were accumulated with (loadings `W`, mean `c`), at new loadings
+/// `W'` and mean `μ'`: the noise M-step pools these. Expanded about the residual statistic
+/// `ρ_i = Σ r E[(e_i − w_iᵀ h)²]` with `Δ = W' − W` and `a = μ' − c`, coordinate `i` is
+/// `ρ_i − 2 Δ_iᵀ C_:,i + Δ_iᵀ S_h (w_i + w'_i) − 2 a_i (s_i − w'_iᵀ s_h) + n a_i²` — the terms
+/// that cancel shrink with the step `Δ`, `a` instead of being as large as `Σ r e_i²`, so the
+/// residual keeps its digits when the noise is small beside a large column.
 pub fn factor_residual(
     centre: ArrayView1<'_, f64>,
     sum: ArrayView1<'_, f64>,
-    sq: ArrayView1<'_, f64>,
+    resid_sq: ArrayView1<'_, f64>,
     h_sum: ArrayView1<'_, f64>,
     cross: ArrayView2<'_, f64>,
     h_scatter: ArrayView2<'_, f64>,
     n: f64,
     w: ArrayView2<'_, f64>,
     mean: ArrayView1<'_, f64>,
+    w_before: ArrayView2<'_, f64>,
 ) -> Array1<f64> {
     let d = sum.len();
-    // W S_h, D × L.
-    let w_sh = w.dot(&h_scatter);
     Array1::from_shape_fn(d, |i| {
-        let wi = w.row(i);
+        let (wi, bi) = (w.row(i), w_before.row(i));
         let a = mean[i] - centre[i];
-        let w_c = wi.dot(&cross.column(i));
-        let w_sh_w = w_sh.row(i).dot(&wi);
-        let w_sum_h = wi.dot(&h_sum);
-        let value = sq[i] - 2.0 * w_c - 2.0 * a * sum[i] + w_sh_w + 2.0 * a * w_sum_h + n * a * a;
+        let delta = &wi - &bi;
+        let both = &wi + &bi;
+        let value = resid_sq[i] - 2.0 * delta.dot(&cross.column(i))
+            + delta.dot(&h_scatter.dot(&both))
+            - 2.0 * a * (sum[i] - wi.dot(&h_sum))
+            + n * a * a;
         value.max(0.0)
     })
 }
@@ -444,7 +513,7 @@ pub fn factor_expected(
     n: f64,
     centre: ArrayView1<'_, f64>,
     sum: ArrayView1<'_, f64>,
-    sq: ArrayView1<'_, f64>,
+    resid_sq: ArrayView1<'_, f64>,
     h_sum: ArrayView1<'_, f64>,
     cross: ArrayView2<'_, f64>,
     h_scatter: ArrayView2<'_, f64>,
@@ -452,8 +521,20 @@ pub fn factor_expected(
     mean: ArrayView1<'_, f64>,
     psi: ArrayView1<'_, f64>,
     log_det_precision_at_centre: f64,
+    w_at_centre: ArrayView2<'_, f64>,
 ) -> f64 {
-    let resid = factor_residual(centre, sum, sq, h_sum, cross, h_scatter, n, w, mean);
+    let resid = factor_residual(
+        centre,
+        sum,
+        resid_sq,
+        h_sum,
+        cross,
+        h_scatter,
+        n,
+        w,
+        mean,
+        w_at_centre,
+    );
     let d = psi.len() as f64;
     let l = h_sum.len() as f64;
     let log_det: f64 = psi.iter().map(|v| v.ln()).sum();
@@ -602,9 +683,14 @@ mod tests {
             (0..5).map(|b| r[b] * e[[b, 1]]).sum::<f64>(),
             epsilon = 1e-12
         );
+        // The residual statistic: Σ r ((e − W E[h])_i² + w_iᵀ G w_i).
+        let wi = w.row(2);
+        let spread = wi.dot(&post.posterior_cov().dot(&wi));
         assert_relative_eq!(
             q[2],
-            (0..5).map(|b| r[b] * e[[b, 2]].powi(2)).sum::<f64>(),
+            (0..5)
+                .map(|b| r[b] * ((e[[b, 2]] - wi.dot(&h.row(b))).powi(2) + spread))
+                .sum::<f64>(),
             epsilon = 1e-12
         );
     }
@@ -653,6 +739,7 @@ mod tests {
             mu.view(),
             psi.view(),
             post.log_det_precision(),
+            w.view(),
         );
         assert_relative_eq!(tight, before, epsilon = 1e-10);
         let w1 = loadings_from_stats(w.view(), 5.0, s.view(), sh.view(), c.view(), shh.view());
@@ -667,6 +754,7 @@ mod tests {
             5.0,
             w1.view(),
             mu1.view(),
+            w.view(),
         );
         let psi1 = resid / 5.0;
         let bound = factor_expected(
@@ -681,6 +769,7 @@ mod tests {
             mu1.view(),
             psi1.view(),
             post.log_det_precision(),
+            w.view(),
         );
         assert!(
             bound >= before - 1e-12,
@@ -728,7 +817,7 @@ mod tests {
         let total = factor_summary_statistics(
             5.0,
             crate::kernels::moments::column_means(x.view()).view(),
-            crate::kernels::moments::scatter(x.view()).view(),
+            crate::kernels::moments::scatter_root(x.view()).view(),
             mu.view(),
             &post,
             s2.view_mut(),

@@ -1,7 +1,7 @@
 //! Whole-data moments, computed once when a model is built: the centre of the statistics at
 //! initialisation and the shape of a re-seeded component.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 
 /// Column means.
 pub fn column_means(x: ArrayView2<'_, f64>) -> Array1<f64> {
@@ -9,15 +9,44 @@ pub fn column_means(x: ArrayView2<'_, f64>) -> Array1<f64> {
         .unwrap_or_else(|| Array1::zeros(x.ncols()))
 }
 
-/// Biased (divide by N) covariance of the columns, with `floor` added to the diagonal so a
-/// constant column still gives a positive definite matrix.
+/// Biased (divide by N) covariance of the columns, with `floor` times each column's
+/// [scale](column_scales) added to the diagonal so that a constant column still gives a
+/// positive definite matrix (relative, so the result scales with the data).
 pub fn covariance(x: ArrayView2<'_, f64>, floor: f64) -> Array2<f64> {
     let n = x.nrows().max(1) as f64;
     let mean = column_means(x);
     let centred = &x - &mean;
     let mut cov = centred.t().dot(&centred) / n;
-    cov.diag_mut().mapv_inplace(|v| v + floor);
+    let scale = column_scales(x);
+    for (c, s) in cov.diag_mut().iter_mut().zip(scale) {
+        *c += floor * s;
+    }
     cov
+}
+
+/// The scale of each column, in squared units of the data: its biased variance; for a
+/// constant column (up to round-off) the square of its value, and 1 for a column of zeros. The regularising
+/// prior of every variance and covariance is `reg_covar` times these, so a fit does not
+/// depend on the units the data are written in.
+pub fn column_scales(x: ArrayView2<'_, f64>) -> Array1<f64> {
+    let n = x.nrows().max(1) as f64;
+    let mean = column_means(x);
+    let mut var = Array1::<f64>::zeros(x.ncols());
+    for row in x.rows() {
+        var += &(&row - &mean).mapv(|e| e * e);
+    }
+    var /= n;
+    Zip::from(&mut var).and(&mean).for_each(|v, &m| {
+        // Constant up to the round-off of its mean (`sd ≤ 1e-12 |mean|`) counts as constant.
+        if v.is_nan() || *v <= 1e-24 * m * m {
+            *v = if m != 0.0 && (m * m).is_finite() {
+                m * m
+            } else {
+                1.0
+            };
+        }
+    });
+    var
 }
 
 /// `Σ_n (x_n − x̄)(x_n − x̄)ᵀ`, the scatter about the column means (no floor): with the means
@@ -28,7 +57,30 @@ pub fn scatter(x: ArrayView2<'_, f64>) -> Array2<f64> {
     centred.t().dot(&centred)
 }
 
-/// Biased column variances plus `floor`.
+/// A square root of the scatter about the column means: a `D × D` matrix whose rows `p_j`
+/// satisfy `Σ_j p_j p_jᵀ = Σ_n (x_n − x̄)(x_n − x̄)ᵀ` — the `R` of a QR factorisation of the
+/// centred data, computed from the rows themselves (Householder), so it carries the data's
+/// precision rather than that of its squares. Fewer rows than columns leave the missing rows
+/// zero.
+pub fn scatter_root(x: ArrayView2<'_, f64>) -> Array2<f64> {
+    let (n, d) = x.dim();
+    let mean = column_means(x);
+    let centred = faer::Mat::<f64>::from_fn(n, d, |i, j| x[[i, j]] - mean[j]);
+    let mut root = Array2::zeros((d, d));
+    if n == 0 {
+        return root;
+    }
+    let qr = centred.qr();
+    let r = qr.thin_R();
+    for i in 0..r.nrows() {
+        for j in i..d {
+            root[[i, j]] = r[(i, j)];
+        }
+    }
+    root
+}
+
+/// Biased column variances plus `floor` times each column's [scale](column_scales).
 pub fn column_variances(x: ArrayView2<'_, f64>, floor: f64) -> Array1<f64> {
     let n = x.nrows().max(1) as f64;
     let mean = column_means(x);
@@ -36,8 +88,8 @@ pub fn column_variances(x: ArrayView2<'_, f64>, floor: f64) -> Array1<f64> {
     for row in x.rows() {
         var += &(&row - &mean).mapv(|e| e * e);
     }
-    var / n + floor
+    var / n + column_scales(x) * floor
 }
 
-/// Variance floor used by re-seeded components.
+/// Variance floor used by re-seeded components, relative to each column's scale.
 pub const RESEED_FLOOR: f64 = 1e-6;
