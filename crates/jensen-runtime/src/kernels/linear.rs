@@ -69,8 +69,6 @@ impl PosteriorFailure {
 pub struct FactorPosterior {
     /// `1 / ψ_i`.
     psi_inv: Array1<f64>,
-    /// `Ψ⁻¹ W`, `D × L`.
-    psi_inv_w: Array2<f64>,
     /// `B = G Wᵀ Ψ⁻¹`, `L × D`: `E[h | x] = B (x − μ)`.
     proj: Array2<f64>,
     /// `G = (I + Wᵀ Ψ⁻¹ W)⁻¹`, `L × L`: `Cov[h | x]`.
@@ -100,22 +98,52 @@ impl FactorPosterior {
             return Err(PosteriorFailure::Loadings);
         }
         let psi_inv = psi.mapv(|v| 1.0 / v);
-        let psi_inv_w = Array2::from_shape_fn((d, l), |(i, j)| w[[i, j]] * psi_inv[i]);
-        let mut m = Mat::<f64>::identity(l, l);
-        matmul(
-            m.as_mut(),
-            Accum::Add,
-            as_faer(&w).transpose(),
-            as_faer(&psi_inv_w.view()),
-            1.0,
-            Par::Seq,
-        );
-        let llt = m.llt(Side::Lower).map_err(|_| PosteriorFailure::Loadings)?;
-        let factor = llt.L();
-        let log_det_precision = 2.0 * (0..l).map(|i| factor[(i, i)].ln()).sum::<f64>();
-        let g = llt.inverse();
-        let cov = Array2::from_shape_fn((l, l), |(i, j)| 0.5 * (g[(i, j)] + g[(j, i)]));
-        let proj = to_array(llt.solve(as_faer(&psi_inv_w.view()).transpose()).as_ref());
+        // The whitened loadings A = Ψ^(−½) W = U S Vᵀ (thin SVD). Then M = I + AᵀA =
+        // V (I + S²) Vᵀ, G = V (I + S²)⁻¹ Vᵀ and B = G Wᵀ Ψ⁻¹ = V S (I + S²)⁻¹ Uᵀ Ψ^(−½):
+        // every factor is formed in the basis where M is diagonal, so B and G keep their
+        // digits when M is ill-conditioned (a large column beside small noise, or loadings
+        // whose columns nearly cancel, which the rotation freedom of W allows), where a
+        // Cholesky solve with M would spread its error of `eps · |M|` into the small
+        // directions — and through the large loadings into the residuals.
+        let root_inv: Array1<f64> = psi_inv.mapv(f64::sqrt);
+        let a = Mat::<f64>::from_fn(d, l, |i, j| w[[i, j]] * root_inv[i]);
+        let (proj, cov, log_det_precision) = if d >= l {
+            let svd = a.thin_svd().map_err(|_| PosteriorFailure::Loadings)?;
+            let (u, v) = (svd.U(), svd.V());
+            let sv: Vec<f64> = svd.S().column_vector().iter().copied().collect();
+            let proj = Array2::from_shape_fn((l, d), |(r, c)| {
+                (0..l)
+                    .map(|j| v[(r, j)] * sv[j] / (1.0 + sv[j] * sv[j]) * u[(c, j)])
+                    .sum::<f64>()
+                    * root_inv[c]
+            });
+            let cov = Array2::from_shape_fn((l, l), |(r, c)| {
+                (0..l)
+                    .map(|j| v[(r, j)] * v[(c, j)] / (1.0 + sv[j] * sv[j]))
+                    .sum::<f64>()
+            });
+            let log_det: f64 = sv.iter().map(|s| (s * s).ln_1p()).sum();
+            (proj, cov, log_det)
+        } else {
+            // More factors than columns: M through its Cholesky factor.
+            let psi_inv_w = Array2::from_shape_fn((d, l), |(i, j)| w[[i, j]] * psi_inv[i]);
+            let mut m = Mat::<f64>::identity(l, l);
+            matmul(
+                m.as_mut(),
+                Accum::Add,
+                as_faer(&w).transpose(),
+                as_faer(&psi_inv_w.view()),
+                1.0,
+                Par::Seq,
+            );
+            let llt = m.llt(Side::Lower).map_err(|_| PosteriorFailure::Loadings)?;
+            let factor = llt.L();
+            let log_det = 2.0 * (0..l).map(|i| factor[(i, i)].ln()).sum::<f64>();
+            let g = llt.inverse();
+            let cov = Array2::from_shape_fn((l, l), |(i, j)| 0.5 * (g[(i, j)] + g[(j, i)]));
+            let proj = to_array(llt.solve(as_faer(&psi_inv_w.view()).transpose()).as_ref());
+            (proj, cov, log_det)
+        };
         let log_det_psi: f64 = psi.iter().map(|v| v.ln()).sum();
         let log_det_marginal = log_det_psi + log_det_precision;
         let finite = log_det_marginal.is_finite()
@@ -126,7 +154,6 @@ impl FactorPosterior {
         }
         Ok(Self {
             psi_inv,
-            psi_inv_w,
             proj,
             cov,
             log_det_marginal,
@@ -186,23 +213,15 @@ pub fn isotropic(var: f64, d: usize) -> Array1<f64> {
     Array1::from_elem(d, var)
 }
 
-/// Fills `u = (Ψ⁻¹ W)ᵀ e` and `h = G u = E[h | x]` (`L × m`, row-major) for the centred,
-/// transposed rows `e` (`D × m`, row-major).
-fn project(post: &FactorPosterior, e: &[f64], m: usize, u: &mut [f64], h: &mut [f64]) {
+/// Fills `h = B e = E[h | x]` (`L × m`, row-major) for the centred, transposed rows `e`
+/// (`D × m`, row-major).
+fn project(post: &FactorPosterior, e: &[f64], m: usize, h: &mut [f64]) {
     let (d, l) = (post.dim(), post.latent_dim());
-    matmul(
-        MatMut::from_row_major_slice_mut(u, l, m),
-        Accum::Replace,
-        as_faer(&post.psi_inv_w.view()).transpose(),
-        MatRef::from_row_major_slice(e, d, m),
-        1.0,
-        Par::Seq,
-    );
     matmul(
         MatMut::from_row_major_slice_mut(h, l, m),
         Accum::Replace,
-        as_faer(&post.cov.view()),
-        MatRef::from_row_major_slice(u, l, m),
+        as_faer(&post.proj.view()),
+        MatRef::from_row_major_slice(e, d, m),
         1.0,
         Par::Seq,
     );
@@ -248,11 +267,10 @@ pub fn factor_add_log_density(
 ) {
     let (m, d) = x.dim();
     let l = post.latent_dim();
-    let (e, rest) = ws.two(m * d, 2 * l * m + m);
+    let (e, rest) = ws.two(m * d, l * m + m);
     centred_transposed(&x, &mean, e);
-    let (u, rest) = rest.split_at_mut(l * m);
     let (h, quad) = rest.split_at_mut(l * m);
-    project(post, e, m, u, h);
+    project(post, e, m, h);
     quad.fill(0.0);
     residual_quad(post, e, h, m, quad);
     let constant = -0.5 * (d as f64 * LN_2PI + post.log_det_marginal);
@@ -278,12 +296,11 @@ pub fn accumulate_factor(
 ) {
     let (m, d) = x.dim();
     let l = post.latent_dim();
-    let (e, rest) = ws.two(m * d, 3 * l * m + m);
+    let (e, rest) = ws.two(m * d, 2 * l * m + m);
     centred_transposed(&x, &centre, e);
-    let (u, rest) = rest.split_at_mut(l * m);
     let (h, rest) = rest.split_at_mut(l * m);
     let (hr, r) = rest.split_at_mut(l * m);
-    project(post, e, m, u, h);
+    project(post, e, m, h);
     // The responsibilities, contiguous (a column of the block's `rows × K` buffer is strided).
     for (rv, &v) in r.iter_mut().zip(resp.iter()) {
         *rv = v;
@@ -382,9 +399,8 @@ pub fn factor_summary_statistics(
         }
         e[i * m + m - 1] = root_n * delta[i];
     }
-    let mut u = vec![0.0; l * m];
     let mut h = vec![0.0; l * m];
-    project(post, &e, m, &mut u, &mut h);
+    project(post, &e, m, &mut h);
     let s = &delta * n;
     sum += &s;
     h_sum += &post.proj.dot(&s);
