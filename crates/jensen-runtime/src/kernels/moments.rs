@@ -25,7 +25,8 @@ pub fn covariance(x: ArrayView2<'_, f64>, floor: f64) -> Array2<f64> {
 }
 
 /// The scale of each column, in squared units of the data: its biased variance; for a
-/// constant column (up to round-off) the square of its value, and 1 for a column of zeros. The regularising
+/// constant column (up to round-off) the square of its value; a column of zeros takes the
+/// smallest scale of the other columns (1 when all are zero). The regularising
 /// prior of every variance and covariance is `reg_covar` times these, so a fit does not
 /// depend on the units the data are written in.
 pub fn column_scales(x: ArrayView2<'_, f64>) -> Array1<f64> {
@@ -36,16 +37,32 @@ pub fn column_scales(x: ArrayView2<'_, f64>) -> Array1<f64> {
         var += &(&row - &mean).mapv(|e| e * e);
     }
     var /= n;
+    let mut zeros = Vec::new();
     Zip::from(&mut var).and(&mean).for_each(|v, &m| {
         // Constant up to the round-off of its mean (`sd ≤ 1e-12 |mean|`) counts as constant.
         if v.is_nan() || *v <= 1e-24 * m * m {
             *v = if m != 0.0 && (m * m).is_finite() {
                 m * m
             } else {
-                1.0
+                f64::NAN
             };
         }
     });
+    for (j, v) in var.iter().enumerate() {
+        if v.is_nan() {
+            zeros.push(j);
+        }
+    }
+    // A column of zeros has no unit of its own: it takes the smallest scale of the others
+    // (so scaling every column alike scales it too), or 1 when every column is zero.
+    let smallest = var
+        .iter()
+        .copied()
+        .filter(|v| !v.is_nan())
+        .fold(f64::INFINITY, f64::min);
+    for j in zeros {
+        var[j] = if smallest.is_finite() { smallest } else { 1.0 };
+    }
     var
 }
 
