@@ -1023,7 +1023,7 @@ fn a_category_code_beyond_any_machine_is_refused_naming_the_cell() {
             panic!("expected BindError::Memory, got {err:?}");
         };
         assert_eq!(
-            *driver,
+            **driver,
             SizeSource::Cell {
                 file: "classes.csv".into(),
                 row: 3,
@@ -1034,7 +1034,7 @@ fn a_category_code_beyond_any_machine_is_refused_naming_the_cell() {
                 item: "eruption".into(),
             }
         );
-        assert!(*needed as f64 > 3.2e12 && needed > bound, "{needed}");
+        assert!(*needed > 3.2e12 && *needed > *bound as f64, "{needed}");
         if limit.is_some() {
             assert_eq!(limit_from, "the given bound");
             assert_eq!(*bound, 64 << 30);
@@ -1079,7 +1079,7 @@ fn a_category_code_far_above_the_rows_is_refused_when_it_costs_a_lot() {
         other => panic!("expected a memory error, got {other:?}"),
     };
     assert!(
-        matches!(driver, SizeSource::Cell { row: 7, line: 8, value, .. } if *value == 2e7),
+        matches!(&**driver, SizeSource::Cell { row: 7, line: 8, value, .. } if *value == 2e7),
         "{driver:?}"
     );
     assert_names_place(&err.to_string(), "classes.csv", 7, 8, "eruption");
@@ -1110,7 +1110,7 @@ fn a_constant_override_too_large_is_named() {
         panic!("expected BindError::Memory, got {err:?}");
     };
     assert_eq!(
-        *driver,
+        **driver,
         SizeSource::Const {
             name: "K".into(),
             value: 100_000_000_000,
@@ -1145,7 +1145,7 @@ fn a_model_constant_too_large_for_the_bound_is_named() {
         panic!("expected BindError::Memory, got {err:?}");
     };
     assert_eq!(
-        *driver,
+        **driver,
         SizeSource::Const {
             name: "C".into(),
             value: 1_000_000,
@@ -1304,19 +1304,19 @@ fn blank_lines_do_not_shift_label_and_memory_lines() {
         &memory_opts(&[], Some(1 << 30)),
     )
     .expect_err("refused");
+    let BindError::Memory { driver, .. } = &err else {
+        panic!("expected BindError::Memory, got {err:?}");
+    };
     assert!(
         matches!(
-            &err,
-            BindError::Memory {
-                driver: SizeSource::Cell {
-                    row: 4,
-                    line: 8,
-                    ..
-                },
+            **driver,
+            SizeSource::Cell {
+                row: 4,
+                line: 8,
                 ..
             }
         ),
-        "{err:?}"
+        "{driver:?}"
     );
     // A label beyond a constant's categories (labels from text).
     let source = std::fs::read_to_string(root().join("models/hmm_categorical.em"))

@@ -260,13 +260,13 @@ pub enum BindError {
     /// A fit would need more memory than the bound allows.
     #[error(
         "{driver}: a fit would need at least {} of memory ({largest}), more than {limit_from} ({}); {}, or raise the bound with --max-memory (e.g. --max-memory 64G)",
-        crate::memory::bytes(*needed as f64), crate::memory::bytes(*limit as f64), driver.hint()
+        crate::memory::bytes(*needed), crate::memory::bytes(*limit as f64), driver.hint()
     )]
     Memory {
         /// What makes the fit this large.
-        driver: SizeSource,
+        driver: Box<SizeSource>,
         /// Bytes a fit needs, at least.
-        needed: u64,
+        needed: f64,
         /// The bound, in bytes.
         limit: u64,
         /// Where the bound comes from.
@@ -277,15 +277,15 @@ pub enum BindError {
     /// A category code far above the number of rows that alone makes the fit large.
     #[error(
         "{driver}, more categories than the {rows} rows (most of them cannot occur in the data), which alone need at least {} of memory ({largest}); {}; if the codes are right, allow it with --max-memory (e.g. --max-memory 64G)",
-        crate::memory::bytes(*needed as f64), driver.hint()
+        crate::memory::bytes(*needed), driver.hint()
     )]
     SuspiciousCategories {
         /// The cell.
-        driver: SizeSource,
+        driver: Box<SizeSource>,
         /// Number of rows.
         rows: usize,
         /// Bytes the categories drive, at least.
-        needed: u64,
+        needed: f64,
         /// The largest array.
         largest: String,
     },
@@ -809,8 +809,8 @@ fn check_memory(
             Clone::clone,
         );
         return Err(BindError::Memory {
-            driver,
-            needed: need.bytes.min(u64::MAX as f64) as u64,
+            driver: Box::new(driver),
+            needed: need.bytes,
             limit,
             limit_from,
             largest: need.describe_largest(),
@@ -825,9 +825,9 @@ fn check_memory(
             let drop = memory::driven_by(plan, &program, &sizes, n, seqs, sets);
             if drop > memory::SUSPICIOUS_BYTES {
                 return Err(BindError::SuspiciousCategories {
-                    driver: source.clone(),
+                    driver: Box::new(source.clone()),
                     rows: n_rows,
-                    needed: drop as u64,
+                    needed: drop,
                     largest: need.describe_largest(),
                 });
             }

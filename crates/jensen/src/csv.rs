@@ -212,13 +212,7 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
         .has_headers(true)
         .delimiter(opts.delimiter)
         .trim(::csv::Trim::All)
-        .from_reader(Tracked {
-            inner: reader,
-            first_break: None,
-            last: None,
-            total: 0,
-            eof: false,
-        });
+        .from_reader(Tracked::new(reader));
     let headers = reader
         .byte_headers()
         .map(|h| h.iter().map(text).collect::<Vec<String>>());
@@ -378,39 +372,64 @@ struct Tracked<R> {
     inner: R,
     /// The first `\r` or `\n` of the input: whether lines end with `\r` (`\r\n`).
     first_break: Option<u8>,
-    /// The last byte read.
-    last: Option<u8>,
+    /// The last two pieces read, with their offsets: the bytes that ended the latest records.
+    pieces: [(u64, Vec<u8>); 2],
     /// Bytes read.
     total: u64,
-    /// Whether the input is exhausted.
-    eof: bool,
+}
+
+impl<R: Read> Tracked<R> {
+    fn new(inner: R) -> Self {
+        Tracked {
+            inner,
+            first_break: None,
+            pieces: [(0, Vec::new()), (0, Vec::new())],
+            total: 0,
+        }
+    }
+
+    /// The byte at `offset`, if it is among the last pieces read.
+    fn byte_at(&self, offset: u64) -> Option<u8> {
+        self.pieces.iter().rev().find_map(|(start, bytes)| {
+            let i = usize::try_from(offset.checked_sub(*start)?).ok()?;
+            bytes.get(i).copied()
+        })
+    }
 }
 
 impl<R: Read> Read for Tracked<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let read = &buf[..n];
-        if self.first_break.is_none() {
-            self.first_break = read.iter().copied().find(|&b| b == b'\r' || b == b'\n');
+        if n > 0 {
+            let read = &buf[..n];
+            if self.first_break.is_none() {
+                self.first_break = read.iter().copied().find(|&b| b == b'\r' || b == b'\n');
+            }
+            self.pieces.swap(0, 1);
+            let (start, bytes) = &mut self.pieces[1];
+            *start = self.total;
+            bytes.clear();
+            bytes.extend_from_slice(read);
+            self.total += n as u64;
         }
-        self.last = read.last().copied().or(self.last);
-        self.total += n as u64;
-        self.eof |= n == 0;
         Ok(n)
     }
 }
 
 /// The 1-based line of the file on which the record just read (or refused) ends. The csv
 /// reader counts `\n`s: a record ended by `\n` has counted its own, one ended by `\r` (a
-/// `\r\n` file, whose `\n` is read with the next record) or by the end of the input has
+/// `\r\n` line, whose `\n` is read with the next record) or by the end of the input has
 /// not. (`Position::line` of a record is where the reader stood before it, ahead of any
 /// blank lines it skipped.)
 fn last_line<R: Read>(reader: &::csv::Reader<Tracked<R>>) -> usize {
     let at = reader.position();
     let input = reader.get_ref();
-    let ended_by_newline = input.first_break == Some(b'\n')
-        && !(input.eof && at.byte() == input.total && input.last != Some(b'\n'));
-    (at.line() as usize).saturating_sub(ended_by_newline as usize)
+    let counted = match at.byte().checked_sub(1).and_then(|b| input.byte_at(b)) {
+        Some(b) => b == b'\n',
+        // Not among the last pieces (an input read in tiny pieces): as the file's first line.
+        None => input.first_break == Some(b'\n') && at.byte() < input.total,
+    };
+    (at.line() as usize).saturating_sub(counted as usize)
 }
 
 fn error<R: Read>(file: &str, e: ::csv::Error, reader: &::csv::Reader<Tracked<R>>) -> CsvError {
@@ -547,19 +566,91 @@ mod tests {
             // A malformed row after blank lines.
             let ragged = ["a,b", "1,2", "", "", "3,4,5", ""].join(end);
             let err = read_str(&ragged).unwrap_err();
-            assert!(matches!(err, CsvError::Malformed { line: 5, .. }), "{end:?}: {err:?}");
+            assert!(
+                matches!(err, CsvError::Malformed { line: 5, .. }),
+                "{end:?}: {err:?}"
+            );
             let err = read_str(&ragged[..ragged.len() - end.len()]).unwrap_err();
-            assert!(matches!(err, CsvError::Malformed { line: 5, .. }), "{end:?}: {err:?}");
+            assert!(
+                matches!(err, CsvError::Malformed { line: 5, .. }),
+                "{end:?}: {err:?}"
+            );
             // A bad cell after blank lines.
             let bad = ["a,b", "", "1,2", "", "x,4", ""].join(end);
             let err = read_str(&bad).unwrap_err();
             assert!(
-                matches!(err, CsvError::BadCell { row: 2, line: 5, .. }),
+                matches!(
+                    err,
+                    CsvError::BadCell {
+                        row: 2,
+                        line: 5,
+                        ..
+                    }
+                ),
                 "{end:?}: {err:?}"
             );
         }
+        // Mixed line endings, as left by editing one line of a `\r\n` file.
+        assert_eq!(lines("a,b\r\n1,2\n\r\n7,4\r\n3,4\n5,6"), [2, 4, 5, 6]);
+        let err = read_str("a,b\r\n1,2\n\r\nx,4\r\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CsvError::BadCell {
+                    row: 2,
+                    line: 4,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         // Lone `\r` line endings, which the reader does not count: one line per row.
         assert_eq!(lines("a,b\r1,2\r3,4\r"), [2, 3]);
+    }
+
+    /// A reader that hands out one byte at a time.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((&b, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = b;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn lines_are_right_across_the_reader_s_buffer_and_in_tiny_reads() {
+        for end in ["\n", "\r\n"] {
+            // 3000 rows, a blank line after every 100th: row r is on line r + 1 + (r - 1) / 100.
+            let mut text = format!("a,b{end}");
+            for r in 1..=3000 {
+                let a = if r == 2500 {
+                    "x".to_string()
+                } else {
+                    r.to_string()
+                };
+                text.push_str(&format!("{a},{r}{end}"));
+                if r % 100 == 0 {
+                    text.push_str(end);
+                }
+            }
+            let want = 2500 + 1 + 2499 / 100;
+            let err = read_str(&text).unwrap_err();
+            assert!(
+                matches!(err, CsvError::BadCell { row: 2500, line, .. } if line == want),
+                "{end:?}: {err:?}"
+            );
+            let err =
+                read_from("t.csv", Trickle(text.as_bytes()), &CsvOptions::default()).unwrap_err();
+            assert!(
+                matches!(err, CsvError::BadCell { row: 2500, line, .. } if line == want),
+                "{end:?}, one byte at a time: {err:?}"
+            );
+        }
     }
 
     #[test]
