@@ -104,15 +104,11 @@ pub fn estimate(
     }
     // Every task's latent statistics hold counts, initial counts and K × K transitions.
     need.add(
-        || "the counts of transitions".into(),
+        || "the latent's transition counts (one K × K per task of rows)".into(),
         vec![k, k],
         stat_copies,
     );
-    need.add(
-        || "the counts of components".into(),
-        vec![k],
-        2.0 * stat_copies,
-    );
+    need.add(|| "the latent's counts".into(), vec![k], 2.0 * stat_copies);
     if plan.latent.is_chain() {
         need.add(
             || "the transitions of each sequence".into(),
@@ -456,6 +452,40 @@ mod tests {
         assert_eq!(bytes(1536.0), "1.5 KiB");
         assert_eq!(bytes(1.6e12), "1.5 TiB");
         assert_eq!(bytes((8u64 << 30) as f64), "8 GiB");
+    }
+
+    #[test]
+    fn the_categories_drive_what_scales_with_them() {
+        let source = "model m\nconst K: int = 2\ndata c[N]: 0..C\nparam w: simplex[K]\n\
+                      param q[K]: simplex[C]\nlatent z[N]: 0..K\nz[n] ~ Categorical(w)\n\
+                      c[n] ~ Categorical(q[z[n]])\n";
+        let plan = jensen_lang::compile(source).expect("compiles").0;
+        let program = Program::lower(&plan);
+        let set = |name: &str| plan.model.sets.iter().position(|s| s.name == name).unwrap();
+        let (k, c, n) = (set("K"), set("C"), set("N"));
+        let mut sizes = vec![1.0; plan.model.sets.len()];
+        sizes[k] = 2.0;
+        sizes[n] = 100.0;
+        sizes[c] = 1e6;
+        let need = estimate(&plan, &program, &sizes, 100.0, 1.0);
+        // `q` (K × C): the current and next parameters, the statistic in one task and the
+        // total, and its logarithms — five copies of 16 MB, and little else.
+        let kc = 8.0 * 2.0 * 1e6;
+        let driven = driven_by(&plan, &program, &sizes, 100.0, 1.0, &[c]);
+        assert!((5.0 * kc - 100.0..=5.0 * kc).contains(&driven), "{driven}");
+        assert!(
+            need.bytes >= driven && need.bytes < driven + 1e5,
+            "{}",
+            need.bytes
+        );
+        assert_eq!(need.largest.1, [2.0, 1e6]);
+        assert!(need
+            .describe_largest()
+            .contains("2 × 1000000 numbers (15.3 MiB)"));
+        // N × K responsibilities scale with the rows.
+        sizes[c] = 3.0;
+        let rows = driven_by(&plan, &program, &sizes, 1e7, 1.0, &[n]);
+        assert!(rows >= 2.0 * 8.0 * 2.0 * (1e7 - 1.0), "{rows}");
     }
 
     #[test]
