@@ -7,6 +7,7 @@
 
 use jensen::bind::{BindError, BindOptions, Bound};
 use jensen::csv::{read_bytes, CsvError};
+use jensen::memory::SizeSource;
 use jensen::runtime::{FitOptions, InitStrategy, MStepConfig};
 use jensen::{DynParams, FitError, FitResult, PlanModel, Table};
 use jensen_tests::{plan, root};
@@ -982,5 +983,415 @@ fn zero_starting_loadings_are_refused() {
     assert!(
         e.contains("loadings `W`") && e.contains("zero column 1"),
         "{e}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Sizes that would exhaust memory: refused at binding, before anything of their size is
+// allocated (binding computes the sizes and an estimate; nothing here allocates them).
+
+/// The text of `data/geyser_classes.csv` with the cell of data row `row` (1-based) replaced.
+fn geyser_classes_with(row: usize, cell: &str) -> String {
+    let text = std::fs::read_to_string(root().join("data/geyser_classes.csv")).expect("csv");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[row] = cell;
+    lines.join("\n") + "\n"
+}
+
+fn memory_opts(consts: &[(&str, usize)], limit: Option<u64>) -> BindOptions {
+    BindOptions {
+        memory_limit: limit,
+        ..opts(consts)
+    }
+}
+
+#[test]
+fn a_category_code_beyond_any_machine_is_refused_naming_the_cell() {
+    // One code of 10^11 makes C = 10^11 + 1: `q` alone would be 2 × 10^11 numbers.
+    let t = table("classes.csv", &geyser_classes_with(3, "100000000000"));
+    for limit in [None, Some(64 << 30)] {
+        let err = jensen::bind(&plan("hmm_categorical"), &t, &memory_opts(&[], limit))
+            .expect_err("refused");
+        let BindError::Memory {
+            driver,
+            needed,
+            limit: bound,
+            limit_from,
+            largest,
+        } = &err
+        else {
+            panic!("expected BindError::Memory, got {err:?}");
+        };
+        assert_eq!(
+            **driver,
+            SizeSource::Cell {
+                file: "classes.csv".into(),
+                row: 3,
+                line: 4,
+                column: "eruption".into(),
+                value: 1e11,
+                set: "C".into(),
+                item: "eruption".into(),
+            }
+        );
+        assert!(*needed > 3.2e12 && *needed > *bound as f64, "{needed}");
+        if limit.is_some() {
+            assert_eq!(limit_from, "the given bound");
+            assert_eq!(*bound, 64 << 30);
+        }
+        assert!(
+            largest.contains("`q`") || largest.contains("ln_q"),
+            "{largest}"
+        );
+        let msg = err.to_string();
+        assert_names_place(&msg, "classes.csv", 3, 4, "eruption");
+        assert!(
+            msg.contains(
+                "the code 100000000000 makes `C` = 100000000001 categories of data `eruption`"
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("--max-memory"), "{msg}");
+        assert!(msg.contains("recode the column"), "{msg}");
+    }
+}
+
+#[test]
+fn a_category_code_far_above_the_rows_is_refused_when_it_costs_a_lot() {
+    // C = 2·10^7 + 1 with 299 rows: a few GiB, within many machines, but most of those
+    // categories cannot occur. (Whatever the machine, this is refused: by the memory
+    // available, or as suspicious.)
+    let t = table("classes.csv", &geyser_classes_with(7, "20000000"));
+    let err =
+        jensen::bind(&plan("hmm_categorical"), &t, &memory_opts(&[], None)).expect_err("refused");
+    let driver = match &err {
+        BindError::SuspiciousCategories { driver, rows, .. } => {
+            assert_eq!(*rows, 299);
+            let msg = err.to_string();
+            assert!(msg.contains("more categories than the 299 rows"), "{msg}");
+            assert!(
+                msg.contains("if the codes are right, allow it with --max-memory"),
+                "{msg}"
+            );
+            driver
+        }
+        BindError::Memory { driver, .. } => driver,
+        other => panic!("expected a memory error, got {other:?}"),
+    };
+    assert!(
+        matches!(&**driver, SizeSource::Cell { row: 7, line: 8, value, .. } if *value == 2e7),
+        "{driver:?}"
+    );
+    assert_names_place(&err.to_string(), "classes.csv", 7, 8, "eruption");
+    // With a bound given, the codes are taken as meant.
+    jensen::bind(
+        &plan("hmm_categorical"),
+        &t,
+        &memory_opts(&[], Some(64 << 30)),
+    )
+    .expect("within the given bound");
+}
+
+#[test]
+fn unobserved_categories_of_modest_size_are_accepted() {
+    // A code of 1000 with 299 rows: most categories unobserved, but cheap.
+    let t = table("classes.csv", &geyser_classes_with(5, "1000"));
+    let p = plan("hmm_categorical");
+    let bound = jensen::bind(&p, &t, &BindOptions::default()).expect("cheap enough");
+    let c = p.model.sets.iter().position(|s| s.name == "C").unwrap();
+    assert_eq!(bound.sizes[c], 1001);
+}
+
+#[test]
+fn a_constant_override_too_large_is_named() {
+    let t = table("faithful.csv", &faithful());
+    let err = bind_error("gmm", &t, &[("K", 100_000_000_000)]);
+    let BindError::Memory { driver, .. } = &err else {
+        panic!("expected BindError::Memory, got {err:?}");
+    };
+    assert_eq!(
+        **driver,
+        SizeSource::Const {
+            name: "K".into(),
+            value: 100_000_000_000,
+            overridden: true
+        }
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("`--set K=100000000000`: a fit would need at least "),
+        "{msg}"
+    );
+    assert!(msg.contains("pass a smaller value to `--set K=…`"), "{msg}");
+}
+
+#[test]
+fn a_model_constant_too_large_for_the_bound_is_named() {
+    // The model's own value (1e6 categories: `q` is 2 × 10^6 numbers, 16 MB) against a
+    // bound of 16 MiB.
+    let source = std::fs::read_to_string(root().join("models/hmm_categorical.em"))
+        .unwrap()
+        .replace(
+            "const K: int = 2",
+            "const K: int = 2\nconst C: int = 1000000",
+        );
+    let p = jensen::compile(&source).expect("compiles").0;
+    let t = table("classes.csv", &geyser_classes_with(1, "1"));
+    let err = jensen::bind(&p, &t, &memory_opts(&[], Some(16 << 20))).expect_err("refused");
+    let BindError::Memory {
+        driver, limit_from, ..
+    } = &err
+    else {
+        panic!("expected BindError::Memory, got {err:?}");
+    };
+    assert_eq!(
+        **driver,
+        SizeSource::Const {
+            name: "C".into(),
+            value: 1_000_000,
+            overridden: false
+        }
+    );
+    assert_eq!(limit_from, "the given bound");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("constant `C` = 1000000 (the model's value): a fit would need at least "),
+        "{msg}"
+    );
+    assert!(msg.contains("more than the given bound (16 MiB)"), "{msg}");
+    assert!(msg.contains("lower the constant `C` in the model"), "{msg}");
+    // Within a larger bound it binds.
+    jensen::bind(&p, &t, &memory_opts(&[], Some(1 << 30))).expect("within 1 GiB");
+}
+
+// ---------------------------------------------------------------------------------------
+// Values that would overflow the statistics
+
+#[test]
+fn a_value_whose_square_overflows_names_the_cell() {
+    let mut text = faithful();
+    text = text.replacen("1.8,54", "1.8,1e308", 1);
+    let t = table("huge.csv", &text);
+    let err = bind_error("gmm", &t, &[]);
+    let (value, expected) = assert_bad_value(&err, "huge.csv", 2, "waiting", "x");
+    assert_eq!(value, 1e308);
+    assert!(expected.contains("magnitude at most 1e150"), "{expected}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("huge.csv, row 2 (line 3), column `waiting`: 1e308 is not a number of magnitude at most 1e150"),
+        "{msg}"
+    );
+    assert!(msg.contains("rescale the column"), "{msg}");
+    // Negative, and in a diagonal model and a chain alike.
+    let t = table("huge.csv", &faithful().replacen("3.6,79", "-2e200,79", 1));
+    for model in ["gmm_diag", "hmm_gaussian"] {
+        let err = bind_error(model, &t, &[]);
+        assert_bad_value(&err, "huge.csv", 1, "eruptions", "x");
+        assert!(err.to_string().contains("-2e200 is not"), "{err}");
+    }
+    // Up to 1e150 is data.
+    let t = table("big.csv", &faithful().replacen("1.8,54", "1.8,1e150", 1));
+    jensen::bind(&plan("gmm"), &t, &BindOptions::default()).expect("1e150 is admitted");
+}
+
+#[test]
+fn positive_data_out_of_range_names_the_cell() {
+    for (cell, what) in [
+        ("1e300", "magnitude at most 1e150"),
+        ("1e-300", "at least 1e-150"),
+    ] {
+        let t = table(
+            "waits.csv",
+            &faithful().replacen("3.6,79", &format!("3.6,{cell}"), 1),
+        );
+        let err = bind_error("exponential_mix", &t, &[]);
+        let (_, expected) = assert_bad_value(&err, "waits.csv", 1, "waiting", "waiting");
+        assert!(expected.contains(what), "{cell}: {expected}");
+        assert!(err.to_string().contains(&format!("{cell} is not")), "{err}");
+    }
+}
+
+#[test]
+fn counts_beyond_exact_integers_name_the_cell() {
+    let t = table("counts.csv", "year,discoveries\n1860,5\n1861,1e300\n");
+    let err = bind_error("poisson_mix", &t, &[]);
+    let (value, expected) = assert_bad_value(&err, "counts.csv", 2, "discoveries", "discoveries");
+    assert_eq!(value, 1e300);
+    assert!(expected.contains("below 2^53"), "{expected}");
+    assert!(err.to_string().contains("1e300 is not"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Line numbers and the header
+
+/// Faithful's first 16 rows with blank lines after the header and after rows 5 and 10 (so
+/// data row 15 is on line 19), with `cell` in place of row 15's `waiting`.
+fn faithful_with_blank_lines(cell: &str) -> String {
+    let text = faithful();
+    let mut out = String::new();
+    for (i, line) in text.lines().take(17).enumerate() {
+        // Line `i` holds data row `i` (row 0: the header).
+        if i == 15 {
+            let (eruptions, _) = line.split_once(',').unwrap();
+            out.push_str(&format!("{eruptions},{cell}\n"));
+        } else {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        if [0, 5, 10].contains(&i) {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn blank_lines_do_not_shift_line_numbers() {
+    let text = faithful_with_blank_lines("x9");
+    assert_eq!(text.lines().nth(18).unwrap(), "4.7,x9", "row 15 on line 19");
+    let err = csv_error("blank_lines.csv", text.as_bytes());
+    assert!(
+        matches!(&err, CsvError::BadCell { row: 15, line: 19, column, .. } if column == "waiting"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("blank_lines.csv, row 15 (line 19), column `waiting`: `x9`"),
+        "{err}"
+    );
+    // A value refused at binding.
+    let t = table("blank_lines.csv", &faithful_with_blank_lines("NaN"));
+    assert_eq!(t.n_rows, 16);
+    let err = bind_error("gmm", &t, &[]);
+    assert!(
+        matches!(
+            &err,
+            BindError::BadValue {
+                row: 15,
+                line: 19,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names_place(&err.to_string(), "blank_lines.csv", 15, 19, "waiting");
+    // Rows before the first blank line keep their lines.
+    let text = faithful_with_blank_lines("79").replacen("\n\n", "\n", 1);
+    let text = text.replacen("3.333,74", "3.333,x", 1);
+    let err = csv_error("blank_lines.csv", text.as_bytes());
+    assert!(
+        matches!(
+            &err,
+            CsvError::BadCell {
+                row: 3,
+                line: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn blank_lines_do_not_shift_label_and_memory_lines() {
+    let mut text = String::from("eruption\n0\n\n1\n\n\n2\n");
+    text.push_str("100000000000\n");
+    let t = table("classes.csv", &text);
+    assert_eq!(t.lines, [2, 4, 7, 8]);
+    let err = jensen::bind(
+        &plan("hmm_categorical"),
+        &t,
+        &memory_opts(&[], Some(1 << 30)),
+    )
+    .expect_err("refused");
+    let BindError::Memory { driver, .. } = &err else {
+        panic!("expected BindError::Memory, got {err:?}");
+    };
+    assert!(
+        matches!(
+            **driver,
+            SizeSource::Cell {
+                row: 4,
+                line: 8,
+                ..
+            }
+        ),
+        "{driver:?}"
+    );
+    // A label beyond a constant's categories (labels from text).
+    let source = std::fs::read_to_string(root().join("models/hmm_categorical.em"))
+        .unwrap()
+        .replace("const K: int = 2", "const K: int = 2\nconst C: int = 2");
+    let p = jensen::compile(&source).expect("compiles").0;
+    let t = table("labels.csv", "eruption\na\n\nb\n\nc\n");
+    let err = jensen::bind(&p, &t, &BindOptions::default()).expect_err("3 labels, C = 2");
+    assert!(
+        matches!(
+            &err,
+            BindError::BadLabel {
+                row: 3,
+                line: 6,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_trailing_delimiter_adds_no_column() {
+    let text: String = faithful()
+        .lines()
+        .map(|l| format!("{},\n", l.trim_end()))
+        .collect();
+    let t = table("trailing.csv", &text);
+    assert_eq!(t.headers, ["eruptions", "waiting"]);
+    assert_eq!(t.columns.len(), 2);
+    let p = plan("gmm");
+    let bound = jensen::bind(&p, &t, &BindOptions::default()).expect("binds");
+    let x = p.model.vars.iter().position(|v| v.name == "x").unwrap();
+    assert_eq!(bound.item(x).columns, ["eruptions", "waiting"]);
+    // Two trailing delimiters, and an unnamed empty column in the middle.
+    let t = table("trailing.csv", "a,,b,,\n1,,2,,\n3, ,4,,\n");
+    assert_eq!(t.headers, ["a", "b"]);
+    assert_eq!(t.columns, [Some(vec![1.0, 3.0]), Some(vec![2.0, 4.0])]);
+}
+
+#[test]
+fn an_unnamed_column_with_data_is_named_by_position() {
+    let err = csv_error("unnamed.csv", b"a,,b\n1,,2\n3,7,4\n");
+    let CsvError::UnnamedColumn {
+        file,
+        position,
+        row,
+        line,
+        cell,
+    } = &err
+    else {
+        panic!("expected UnnamedColumn, got {err:?}");
+    };
+    assert_eq!(
+        (file.as_str(), *position, *row, *line, cell.as_str()),
+        ("unnamed.csv", 2, 2, 3, "7")
+    );
+    assert!(
+        err.to_string().starts_with(
+            "unnamed.csv, row 2 (line 3): column 2 has no name in the header, but holds `7`: name it in the header line"
+        ),
+        "{err}"
+    );
+    // Trailing, with data.
+    let err = csv_error("unnamed.csv", b"a,b,\n1,2,3\n");
+    assert!(
+        matches!(
+            &err,
+            CsvError::UnnamedColumn {
+                position: 3,
+                row: 1,
+                line: 2,
+                ..
+            }
+        ),
+        "{err:?}"
     );
 }

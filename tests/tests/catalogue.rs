@@ -62,6 +62,7 @@ fn table(items: &[catalogue::Item]) -> Table {
         columns,
         text: vec![None; n],
         n_rows: ROWS,
+        lines: Vec::new(),
     }
 }
 

@@ -150,6 +150,7 @@ fn synthetic() -> jensen::Table {
         columns: cols.into_iter().map(Some).collect(),
         text: vec![None; 3],
         n_rows: n,
+        lines: Vec::new(),
     }
 }
 
@@ -262,6 +263,7 @@ fn a_chain_of_a_million_steps_fits_without_underflow() {
         columns: vec![Some(counts)],
         text: vec![None],
         n_rows: n,
+        lines: Vec::new(),
     };
     let bound = jensen::bind(&p, &table, &Default::default()).unwrap();
     let model = PlanModel::new(&p, &bound);

@@ -136,6 +136,19 @@ struct DataArgs {
     /// The CSV field delimiter: one character, e.g. `--delimiter ';'`, or `tab`.
     #[arg(long, default_value = ",", value_parser = parse_delimiter)]
     delimiter: u8,
+    /// The memory a fit may need, e.g. `--max-memory 64G` (units K, M, G, T; binary).
+    /// Default: the memory available to the process (on Linux; else 8G). Before anything is
+    /// allocated, a fit estimated to need more is refused, naming the constant, the cell or
+    /// the columns that drive its size; with this option given, a category code far above
+    /// the number of rows is no longer refused for its cost alone.
+    #[arg(long = "max-memory", value_name = "SIZE", value_parser = parse_memory)]
+    max_memory: Option<u64>,
+}
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    jensen::memory::parse_bytes(s).ok_or_else(|| {
+        format!("`{s}`: expected a size such as `64G`, `512M` or `1.5T` (binary units)")
+    })
 }
 
 fn parse_delimiter(s: &str) -> Result<u8, String> {
@@ -304,6 +317,7 @@ fn bind_data(plan: &Plan, args: &DataArgs, defaults: BindOptions) -> Result<Data
     let table = jensen::csv::read_with(&args.data, &csv_opts).map_err(|e| e.to_string())?;
     let mut opts = BindOptions {
         exclude: args.exclude.clone(),
+        memory_limit: args.max_memory,
         ..defaults
     };
     for (name, value) in parse_pairs(&args.set, "--set")? {

@@ -546,6 +546,211 @@ fn fewer_rows_than_components_is_reported() {
     assert!(err.contains("fewer than the 3 components"), "{err}");
 }
 
+/// `data/geyser_classes.csv` with data row `row` replaced by `cell`, written to `path`.
+fn geyser_classes_with(path: &str, row: usize, cell: &str) {
+    let text = std::fs::read_to_string(format!("{ROOT}/data/geyser_classes.csv")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[row] = cell;
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn a_huge_category_code_is_refused_before_anything_is_allocated() {
+    let tmp = TempDir::new("huge_code");
+    let csv = tmp.file("classes.csv");
+    geyser_classes_with(&csv, 3, "100000000000");
+    let err = jensen_fails(&["fit", "models/hmm_categorical.em", "--data", &csv]);
+    let place = format!(
+        "error: {csv}, row 3 (line 4), column `eruption`: the code 100000000000 makes `C` = 100000000001 categories of data `eruption`: a fit would need at least "
+    );
+    assert!(err.starts_with(&place), "{err}");
+    assert!(
+        err.contains("(the largest is the parameter `q`, 2 × 100000000001 numbers (1.5 TiB))"),
+        "{err}"
+    );
+    assert!(
+        err.contains("category codes are 0, 1, …, C − 1, so the largest code sets `C`: correct the cell, recode the column to consecutive codes, or give the categories as text labels, or raise the bound with --max-memory"),
+        "{err}"
+    );
+    // Also against a given bound.
+    let err = jensen_fails(&[
+        "fit",
+        "models/hmm_categorical.em",
+        "--data",
+        &csv,
+        "--max-memory",
+        "64G",
+    ]);
+    assert!(err.starts_with(&place), "{err}");
+    assert!(err.contains("more than the given bound (64 GiB)"), "{err}");
+}
+
+#[test]
+fn a_category_code_far_above_the_rows_is_allowed_with_a_bound() {
+    let tmp = TempDir::new("far_code");
+    let csv = tmp.file("classes.csv");
+    // C = 3001 for 299 rows: unobserved categories, but cheap.
+    geyser_classes_with(&csv, 7, "3000");
+    let out = jensen_ok(&[
+        "fit",
+        "models/hmm_categorical.em",
+        "--data",
+        &csv,
+        "--quiet",
+    ]);
+    assert!(out.contains("6003 free parameters"), "{out}");
+    // A bound too small for it names the cell.
+    let err = jensen_fails(&[
+        "fit",
+        "models/hmm_categorical.em",
+        "--data",
+        &csv,
+        "--max-memory",
+        "64K",
+    ]);
+    assert!(
+        err.starts_with(&format!("error: {csv}, row 7 (line 8), column `eruption`: the code 3000 makes `C` = 3001 categories")),
+        "{err}"
+    );
+    assert!(err.contains("more than the given bound (64 KiB)"), "{err}");
+}
+
+#[test]
+fn a_constant_too_large_is_named() {
+    let err = jensen_fails(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--set",
+        "K=100000000000",
+    ]);
+    assert!(
+        err.starts_with("error: `--set K=100000000000`: a fit would need at least "),
+        "{err}"
+    );
+    assert!(
+        err.contains("; pass a smaller value to `--set K=…`, or raise the bound with --max-memory"),
+        "{err}"
+    );
+    let tmp = TempDir::new("const_c");
+    let model = tmp.file("hmm.em");
+    let source = std::fs::read_to_string(format!("{ROOT}/models/hmm_categorical.em"))
+        .unwrap()
+        .replace(
+            "const K: int = 2",
+            "const K: int = 2\nconst C: int = 1000000",
+        );
+    std::fs::write(&model, source).unwrap();
+    let args = [
+        "fit",
+        &model,
+        "--data",
+        "data/geyser_classes.csv",
+        "--quiet",
+    ];
+    let err = jensen_fails(&[&args[..], &["--max-memory", "16M"]].concat());
+    assert!(
+        err.starts_with(
+            "error: constant `C` = 1000000 (the model's value): a fit would need at least "
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("more than the given bound (16 MiB); lower the constant `C` in the model, or override it with `--set C=…`, or raise the bound with --max-memory"),
+        "{err}"
+    );
+    let err = jensen_fails(&[&args[..], &["--max-memory", "16M", "--set", "C=2000000"]].concat());
+    assert!(err.starts_with("error: `--set C=2000000`: "), "{err}");
+    jensen_ok(&[&args[..], &["--set", "C=3"]].concat());
+    let out = jensen(&[&args[..], &["--max-memory", "lots"]].concat());
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let err = stderr(&out);
+    assert!(
+        err.contains("`lots`: expected a size such as `64G`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_value_that_overflows_the_statistics_names_the_cell() {
+    let tmp = TempDir::new("huge_value");
+    let csv = tmp.file("faithful.csv");
+    let text = std::fs::read_to_string(format!("{ROOT}/data/faithful.csv"))
+        .unwrap()
+        .replacen("1.8,54", "1.8,1e308", 1);
+    std::fs::write(&csv, text).unwrap();
+    let err = jensen_fails(&["fit", "models/gmm.em", "--data", &csv]);
+    assert_eq!(
+        err.trim_end(),
+        format!("error: {csv}, row 2 (line 3), column `waiting`: 1e308 is not a number of magnitude at most 1e150 — beyond it squares and sums of squares overflow the statistics; rescale the column (e.g. change its units) (data `x`)")
+    );
+}
+
+#[test]
+fn blank_lines_keep_the_file_line_of_a_bad_cell() {
+    let tmp = TempDir::new("blank_lines");
+    let csv = tmp.file("blank.csv");
+    // Row 15 is on line 19: blank lines after the header and after rows 5 and 10.
+    let mut text = String::from("eruptions,waiting\n\n");
+    for row in 1..=15 {
+        let waiting = if row == 15 {
+            "7x".to_string()
+        } else {
+            format!("{}", 50 + row)
+        };
+        text.push_str(&format!("{}.5,{waiting}\n", row % 5 + 1));
+        if row == 5 || row == 10 {
+            text.push('\n');
+        }
+    }
+    assert_eq!(text.lines().nth(18), Some("1.5,7x"));
+    std::fs::write(&csv, &text).unwrap();
+    let err = jensen_fails(&["fit", "models/gmm.em", "--data", &csv]);
+    assert_eq!(
+        err.trim_end(),
+        format!("error: {csv}, row 15 (line 19), column `waiting`: `7x` is not a number")
+    );
+    // A value refused at binding, in a file with CRLF line endings.
+    std::fs::write(&csv, text.replace("7x", "-1").replace('\n', "\r\n")).unwrap();
+    let err = jensen_fails(&["fit", "models/exponential_mix.em", "--data", &csv]);
+    assert!(
+        err.starts_with(&format!(
+            "error: {csv}, row 15 (line 19), column `waiting`: -1 is not a number above zero"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_trailing_comma_is_not_a_column() {
+    let tmp = TempDir::new("trailing_comma");
+    let csv = tmp.file("faithful.csv");
+    let text: String = std::fs::read_to_string(format!("{ROOT}/data/faithful.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| format!("{},\n", l.trim_end()))
+        .collect();
+    std::fs::write(&csv, text).unwrap();
+    let out = jensen_ok(&["fit", "models/gmm.em", "--data", &csv, "--quiet"]);
+    let plain = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--quiet",
+    ]);
+    let summary = |s: &str| s.split(" · ").take(3).collect::<Vec<_>>().join(" · ");
+    assert_eq!(summary(&out), summary(&plain));
+    // An unnamed column with data is an error naming its position.
+    std::fs::write(&csv, "eruptions,,waiting\n3.6,1,79\n1.8,,54\n").unwrap();
+    let err = jensen_fails(&["fit", "models/gmm.em", "--data", &csv]);
+    assert_eq!(
+        err.trim_end(),
+        format!("error: {csv}, row 1 (line 2): column 2 has no name in the header, but holds `1`: name it in the header line (a column with no name is read only when all its cells are empty, as left by a trailing delimiter)")
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // check, explain, generate
 

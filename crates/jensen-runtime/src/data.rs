@@ -19,6 +19,21 @@ pub enum ValueKind {
 }
 
 impl ValueKind {
+    /// What `value`, which the kind does not admit, should have been.
+    fn describe_for(self, value: f64) -> String {
+        match self {
+            ValueKind::Real | ValueKind::Positive
+                if value.is_finite() && value.abs() > MAX_MAGNITUDE =>
+            {
+                "a number of magnitude at most 1e150 — beyond it squares and sums of squares overflow the statistics; rescale the column (e.g. change its units)".into()
+            }
+            ValueKind::Positive if value > 0.0 && value.is_finite() => {
+                "a number of at least 1e-150 — below it the rate 1/x overflows; rescale the column (e.g. change its units)".into()
+            }
+            _ => self.describe(),
+        }
+    }
+
     fn describe(self) -> String {
         match self {
             ValueKind::Real => "a finite number".into(),
@@ -33,9 +48,9 @@ impl ValueKind {
     pub fn admits(self, v: f64) -> bool {
         v.is_finite()
             && match self {
-                ValueKind::Real => true,
+                ValueKind::Real => v.abs() <= MAX_MAGNITUDE,
                 ValueKind::Count => (0.0..=MAX_EXACT).contains(&v) && v.fract() == 0.0,
-                ValueKind::Positive => v > 0.0,
+                ValueKind::Positive => (MIN_POSITIVE..=MAX_MAGNITUDE).contains(&v),
                 ValueKind::Binary => v == 0.0 || v == 1.0,
                 ValueKind::Category(n) => v >= 0.0 && v.fract() == 0.0 && (v as usize) < n,
             }
@@ -45,10 +60,18 @@ impl ValueKind {
 /// Largest count stored exactly in an `f64` (2^53).
 pub const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
 
+/// Largest magnitude of a real or positive value: its square (1e300) and sums of squares
+/// and products over up to 10^8 rows stay finite.
+pub const MAX_MAGNITUDE: f64 = 1e150;
+
+/// Smallest positive value: its reciprocal (a rate re-seeded at the row) stays finite with
+/// the same room as [`MAX_MAGNITUDE`].
+pub const MIN_POSITIVE: f64 = 1e-150;
+
 /// A value that its data item does not admit (row and column are 0-based here; the CLI
 /// reports file rows and column names).
 #[derive(Debug, Clone, PartialEq, Error)]
-#[error("row {row}, column {column} of `{item}`: {value} is not {expected}")]
+#[error("row {row}, column {column} of `{item}`: {} is not {expected}", show_value(*value))]
 pub struct BadValue {
     /// Data item.
     pub item: String,
@@ -62,6 +85,15 @@ pub struct BadValue {
     pub expected: String,
 }
 
+/// A value as written in a message: `1e308` rather than its 309 digits.
+pub fn show_value(v: f64) -> String {
+    if v.is_finite() && v != 0.0 && !(1e-5..1e16).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Checks every value of `x` (rows × columns) against `kind`.
 pub fn check_values(item: &str, x: ArrayView2<'_, f64>, kind: ValueKind) -> Result<(), BadValue> {
     for ((row, column), &value) in x.indexed_iter() {
@@ -71,7 +103,7 @@ pub fn check_values(item: &str, x: ArrayView2<'_, f64>, kind: ValueKind) -> Resu
                 row,
                 column,
                 value,
-                expected: kind.describe(),
+                expected: kind.describe_for(value),
             });
         }
     }

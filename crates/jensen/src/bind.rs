@@ -16,6 +16,8 @@ use jensen_runtime::chain::{sequences_from_ids, sequences_from_lengths};
 use jensen_runtime::data::ValueKind;
 use jensen_runtime::kernels::discrete::log_factorials;
 
+use crate::memory::{self, SizeSource};
+
 /// A table of data: named columns, numeric or text (a column is text when none of its
 /// cells is a number; [`crate::csv`] reports a stray non-number in a numeric column).
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +32,18 @@ pub struct Table {
     pub text: Vec<Option<Vec<String>>>,
     /// Number of rows.
     pub n_rows: usize,
+    /// The 1-based line of each row in its file, for messages; empty when row `r` (0-based)
+    /// is on line `r + 2` (a header line, then one line per row), as when the table was not
+    /// read from a file with blank lines. See [`Table::line`].
+    pub lines: Vec<usize>,
+}
+
+impl Table {
+    /// The 1-based line of 0-based row `row` in the file: from [`Table::lines`] when given,
+    /// else `row + 2`.
+    pub fn line(&self, row: usize) -> usize {
+        self.lines.get(row).copied().unwrap_or(row + 2)
+    }
 }
 
 /// How to bind: constant overrides (`--set K=3`), explicit column lists (`--bind x=a,b`) and
@@ -48,6 +62,11 @@ pub struct BindOptions {
     /// category `i`), e.g. those of an earlier fit. Without an entry the labels are the
     /// column's distinct cells, sorted.
     pub categories: BTreeMap<String, Vec<String>>,
+    /// The memory, in bytes, a fit of the bound data may need (`--max-memory`). Without it,
+    /// the memory available to the process bounds the fit, and a number of categories
+    /// implied by a cell above the number of rows is refused when it alone needs more than
+    /// [`crate::memory::SUSPICIOUS_BYTES`]. See [`crate::memory`].
+    pub memory_limit: Option<u64>,
 }
 
 /// How the rows of a table split into independent sequences, for a chain-structured latent.
@@ -155,7 +174,7 @@ pub enum BindError {
         item: String,
     },
     /// A value the item does not admit.
-    #[error("{file}, row {row} (line {line}), column `{column}`: {value} is not {expected} (data `{item}`)")]
+    #[error("{file}, row {row} (line {line}), column `{column}`: {} is not {expected} (data `{item}`)", jensen_runtime::data::show_value(*value))]
     BadValue {
         /// Source.
         file: String,
@@ -237,6 +256,38 @@ pub enum BindError {
         what: String,
         /// Data item.
         item: String,
+    },
+    /// A fit would need more memory than the bound allows.
+    #[error(
+        "{driver}: a fit would need at least {} of memory ({largest}), more than {limit_from} ({}); {}, or raise the bound with --max-memory (e.g. --max-memory 64G)",
+        crate::memory::bytes(*needed), crate::memory::bytes(*limit as f64), driver.hint()
+    )]
+    Memory {
+        /// What makes the fit this large.
+        driver: Box<SizeSource>,
+        /// Bytes a fit needs, at least.
+        needed: f64,
+        /// The bound, in bytes.
+        limit: u64,
+        /// Where the bound comes from.
+        limit_from: String,
+        /// The largest array.
+        largest: String,
+    },
+    /// A category code far above the number of rows that alone makes the fit large.
+    #[error(
+        "{driver}, more categories than the {rows} rows (most of them cannot occur in the data), which alone need at least {} of memory ({largest}); {}; if the codes are right, allow it with --max-memory (e.g. --max-memory 64G)",
+        crate::memory::bytes(*needed), driver.hint()
+    )]
+    SuspiciousCategories {
+        /// The cell.
+        driver: Box<SizeSource>,
+        /// Number of rows.
+        rows: usize,
+        /// Bytes the categories drive, at least.
+        needed: f64,
+        /// The largest array.
+        largest: String,
     },
     /// `--bind` names no data item.
     #[error("`{name}` is not a data item of the model (data: {available})")]
@@ -396,7 +447,7 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                             BindError::BadLabel {
                                 file: file.clone(),
                                 row: i + 1,
-                                line: i + 2,
+                                line: table.line(i),
                                 column: table.headers[c].clone(),
                                 what,
                                 item: var.name.clone(),
@@ -418,9 +469,18 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
     // Sizes of the index sets.
     let mut sizes = vec![0usize; model.sets.len()];
     let mut size_source: Vec<Option<String>> = vec![None; model.sets.len()];
+    // What makes each set as large as it is, with the sets it sizes (a constant may size
+    // several).
+    let mut sources: Vec<(SizeSource, Vec<usize>)> = Vec::new();
     for (s, set) in model.sets.iter().enumerate() {
-        sizes[s] = match set.size {
-            SetSize::Literal(n) => n,
+        let (size, source) = match set.size {
+            SetSize::Literal(n) => (
+                n,
+                SizeSource::Literal {
+                    set: set.name.clone(),
+                    size: n,
+                },
+            ),
             SetSize::Const(c) => {
                 let k = &model.consts[c];
                 let value = opts.consts.get(&k.name).copied().unwrap_or(k.default);
@@ -429,21 +489,71 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                         name: k.name.clone(),
                     });
                 }
-                value
+                let source = SizeSource::Const {
+                    name: k.name.clone(),
+                    value,
+                    overridden: opts.consts.contains_key(&k.name),
+                };
+                (value, source)
             }
-            SetSize::Rows => table.n_rows,
-            SetSize::Columns(v) => items[v].as_ref().expect("data bound").columns.len(),
+            SetSize::Rows => (
+                table.n_rows,
+                SizeSource::Rows {
+                    file: file.clone(),
+                    rows: table.n_rows,
+                },
+            ),
+            SetSize::Columns(v) => {
+                let columns = items[v].as_ref().expect("data bound").columns.len();
+                let source = SizeSource::Columns {
+                    set: set.name.clone(),
+                    item: model.vars[v].name.clone(),
+                    columns,
+                };
+                (columns, source)
+            }
             SetSize::Categories(v) => {
                 let item = items[v].as_ref().expect("data bound");
                 match &item.labels {
-                    Some(labels) => labels.len(),
+                    Some(labels) => (
+                        labels.len(),
+                        SizeSource::Labels {
+                            file: file.clone(),
+                            set: set.name.clone(),
+                            item: model.vars[v].name.clone(),
+                            labels: labels.len(),
+                        },
+                    ),
                     None => {
-                        check(&file, &model.vars[v].name, item, ValueKind::Count)?;
-                        item.values.iter().fold(0.0f64, |m, &x| m.max(x)) as usize + 1
+                        // Whole numbers below 2^53: the largest code, plus one, is exact.
+                        check(table, &model.vars[v].name, item, ValueKind::Count)?;
+                        let ((i, j), &max) = item
+                            .values
+                            .indexed_iter()
+                            .fold(None, |m: Option<((usize, usize), &f64)>, (ij, x)| match m {
+                                Some((_, y)) if y >= x => m,
+                                _ => Some((ij, x)),
+                            })
+                            .expect("at least one row");
+                        let source = SizeSource::Cell {
+                            file: file.clone(),
+                            row: i + 1,
+                            line: table.line(i),
+                            column: item.columns[j].clone(),
+                            value: max,
+                            set: set.name.clone(),
+                            item: model.vars[v].name.clone(),
+                        };
+                        (max as usize + 1, source)
                     }
                 }
             }
         };
+        sizes[s] = size;
+        match sources.iter_mut().find(|(known, _)| *known == source) {
+            Some((_, sets)) => sets.push(s),
+            None => sources.push((source, vec![s])),
+        }
         if let SetSize::Columns(v) | SetSize::Categories(v) = set.size {
             size_source[s] = Some(model.vars[v].name.clone());
         }
@@ -500,7 +610,7 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                 return Err(BindError::BadLabel {
                     file: file.clone(),
                     row: i + 1,
-                    line: i + 2,
+                    line: table.line(i),
                     column: item.columns[j].clone(),
                     what: format!(
                         "`{}` is category {code} of the {} labels {}, but `{}` = {categories}",
@@ -513,8 +623,16 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                 });
             }
         }
-        check(&file, &var.name, item, value_kind(var.ty, categories))?;
-        if var.ty == ElemType::Count {
+        let kind = value_kind(var.ty, categories);
+        check(table, &var.name, item, kind)?;
+        if matches!(kind, ValueKind::Real | ValueKind::Positive) {
+            check_sums(table, &var.name, item)?;
+        }
+    }
+    check_memory(plan, table, &sizes, &sources, sequences.len(), opts)?;
+    for &v in &data_vars {
+        if model.vars[v].ty == ElemType::Count {
+            let item = items[v].as_mut().expect("data bound");
             item.log_factorial = Some(log_factorials(item.values.column(0)));
         }
     }
@@ -615,18 +733,107 @@ fn numeric_columns(table: &Table, skipped: impl Fn(&String) -> bool) -> Option<V
     (!all.is_empty()).then_some(all)
 }
 
-fn check(file: &str, name: &str, item: &Item, kind: ValueKind) -> Result<(), BindError> {
+fn check(table: &Table, name: &str, item: &Item, kind: ValueKind) -> Result<(), BindError> {
     jensen_runtime::data::check_values(name, item.values.view(), kind).map_err(|bad| {
         BindError::BadValue {
-            file: file.to_string(),
+            file: table.source.clone(),
             row: bad.row + 1,
-            line: bad.row + 2,
+            line: table.line(bad.row),
             column: item.columns[bad.column].clone(),
             value: bad.value,
             expected: bad.expected,
             item: name.to_string(),
         }
     })
+}
+
+/// Fails unless every column of a real-valued item has a sum of squares that stays finite
+/// with room for centring and for adding up the item's columns (each value is already at
+/// most [`jensen_runtime::data::MAX_MAGNITUDE`], so this fails only for very many rows),
+/// naming the column's largest value.
+fn check_sums(table: &Table, name: &str, item: &Item) -> Result<(), BindError> {
+    let d = item.values.ncols() as f64;
+    for (j, column) in item.values.columns().into_iter().enumerate() {
+        let squares: f64 = column.iter().map(|x| x * x).sum();
+        if (8.0 * d * squares).is_finite() {
+            continue;
+        }
+        let (i, &value) = column
+            .indexed_iter()
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+            .expect("rows");
+        return Err(BindError::BadValue {
+            file: table.source.clone(),
+            row: i + 1,
+            line: table.line(i),
+            column: item.columns[j].clone(),
+            value,
+            expected: format!(
+                "a number whose column's sum of squares over the {} rows stays finite — it is the largest of its column, whose squares add up beyond the largest number; rescale the column (e.g. change its units)",
+                item.values.nrows()
+            ),
+            item: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Fails when a fit with `sizes` would need more memory than the bound, or when a category
+/// code far above the rows alone needs a lot of it, naming what drives the size.
+fn check_memory(
+    plan: &Plan,
+    table: &Table,
+    sizes: &[usize],
+    sources: &[(SizeSource, Vec<usize>)],
+    n_sequences: usize,
+    opts: &BindOptions,
+) -> Result<(), BindError> {
+    let n_rows = table.n_rows;
+    let program = jensen_lang::Program::lower(plan);
+    let sizes: Vec<f64> = sizes.iter().map(|&s| s as f64).collect();
+    let (n, seqs) = (n_rows as f64, n_sequences as f64);
+    let need = memory::estimate(plan, &program, &sizes, n, seqs);
+    let (limit, limit_from) = match opts.memory_limit {
+        Some(limit) => (limit, "the given bound".to_string()),
+        None => {
+            let (limit, from) = memory::machine_limit();
+            (limit, from.to_string())
+        }
+    };
+    if need.bytes > limit as f64 {
+        let driver = memory::driver(plan, &program, &sizes, n, seqs, sources).map_or_else(
+            || SizeSource::Rows {
+                file: table.source.clone(),
+                rows: n_rows,
+            },
+            Clone::clone,
+        );
+        return Err(BindError::Memory {
+            driver: Box::new(driver),
+            needed: need.bytes,
+            limit,
+            limit_from,
+            largest: need.describe_largest(),
+        });
+    }
+    if opts.memory_limit.is_none() {
+        // A code above the rows: categories that mostly cannot occur, refused when costly.
+        for (source, sets) in sources {
+            if !matches!(source, SizeSource::Cell { .. }) || sets.iter().all(|&s| sizes[s] <= n) {
+                continue;
+            }
+            let drop = memory::driven_by(plan, &program, &sizes, n, seqs, sets);
+            if drop > memory::SUSPICIOUS_BYTES {
+                return Err(BindError::SuspiciousCategories {
+                    driver: Box::new(source.clone()),
+                    rows: n_rows,
+                    needed: drop,
+                    largest: need.describe_largest(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -665,6 +872,7 @@ mod tests {
                 None,
             ],
             n_rows: labels.len(),
+            lines: Vec::new(),
         }
     }
 

@@ -62,6 +62,20 @@ pub enum CsvError {
         /// Description.
         what: String,
     },
+    /// A column with no name in the header holds data.
+    #[error("{file}, row {row} (line {line}): column {position} has no name in the header, but holds `{cell}`: name it in the header line (a column with no name is read only when all its cells are empty, as left by a trailing delimiter)")]
+    UnnamedColumn {
+        /// File.
+        file: String,
+        /// 1-based position of the column in the header.
+        position: usize,
+        /// 1-based data row of its first non-empty cell.
+        row: usize,
+        /// 1-based line of that row.
+        line: usize,
+        /// The cell.
+        cell: String,
+    },
     /// Two columns with the same name.
     #[error("{file}: column `{column}` appears twice in the header")]
     DuplicateColumn {
@@ -198,13 +212,11 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
         .has_headers(true)
         .delimiter(opts.delimiter)
         .trim(::csv::Trim::All)
-        .from_reader(reader);
-    let headers: Vec<String> = reader
+        .from_reader(Tracked::new(reader));
+    let headers = reader
         .byte_headers()
-        .map_err(|e| error(file, e))?
-        .iter()
-        .map(text)
-        .collect();
+        .map(|h| h.iter().map(text).collect::<Vec<String>>());
+    let headers = headers.map_err(|e| error(file, e, &reader))?;
     if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
         return Err(CsvError::Empty { file: file.into() });
     }
@@ -222,13 +234,17 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
         }
     }
     for (i, h) in headers.iter().enumerate() {
-        if headers[..i].contains(h) {
+        if !h.is_empty() && headers[..i].contains(h) {
             return Err(CsvError::DuplicateColumn {
                 file: file.into(),
                 column: h.clone(),
             });
         }
     }
+    // A column with no name (as a trailing delimiter leaves) is not stored: only its first
+    // non-empty cell is kept, for the error if there is one.
+    let unnamed: Vec<bool> = headers.iter().map(String::is_empty).collect();
+    let mut unnamed_cell: Option<(usize, usize, String)> = None;
     let mut columns: Vec<Column> = (0..headers.len())
         .map(|_| Column::Undecided {
             cells: Vec::new(),
@@ -237,22 +253,61 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
         .collect();
     let mut record = ::csv::ByteRecord::new();
     let mut n_rows = 0;
+    // The line of each row, kept only once a row is not on line `row + 2` (blank lines, or
+    // quoted cells spanning lines, came before it).
+    let mut lines: Vec<usize> = Vec::new();
+    let mut previous = 1;
     while reader
         .read_byte_record(&mut record)
-        .map_err(|e| error(file, e))?
+        .map_err(|e| error(file, e, &reader))?
     {
-        for (column, cell) in columns.iter_mut().zip(record.iter()) {
-            column.push(n_rows, cell);
+        let newlines = record.as_slice().iter().filter(|&&b| b == b'\n').count();
+        // At least one line after the previous row's (a line ending the csv reader does not
+        // count, a lone `\r`, gives no line numbers: then one line per row).
+        let line = last_line(&reader)
+            .saturating_sub(newlines)
+            .max(previous + 1);
+        previous = line;
+        if lines.is_empty() && line != n_rows + 2 {
+            lines.extend((0..n_rows).map(|r| r + 2));
+        }
+        if !lines.is_empty() {
+            lines.push(line);
+        }
+        for (c, (column, cell)) in columns.iter_mut().zip(record.iter()).enumerate() {
+            if unnamed[c] {
+                if unnamed_cell.is_none() && !cell.iter().all(u8::is_ascii_whitespace) {
+                    unnamed_cell = Some((c, n_rows, text(cell)));
+                }
+            } else {
+                column.push(n_rows, cell);
+            }
         }
         n_rows += 1;
     }
     let mut table = Table {
         source: file.into(),
-        headers,
+        headers: Vec::with_capacity(headers.len()),
         columns: Vec::with_capacity(columns.len()),
         text: Vec::with_capacity(columns.len()),
         n_rows,
+        lines,
     };
+    if let Some((c, row, cell)) = unnamed_cell {
+        return Err(CsvError::UnnamedColumn {
+            file: file.into(),
+            position: c + 1,
+            row: row + 1,
+            line: table.line(row),
+            cell,
+        });
+    }
+    let (headers, columns): (Vec<String>, Vec<Column>) = headers
+        .into_iter()
+        .zip(columns)
+        .filter(|(h, _)| !h.is_empty())
+        .unzip();
+    table.headers = headers;
     for (c, column) in columns.into_iter().enumerate() {
         match column {
             Column::Undecided { cells, any_text } if any_text => {
@@ -260,7 +315,7 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
                 let mut filled = cells.iter().enumerate().filter(|(_, c)| !c.is_empty());
                 if filled.clone().all(|(_, c)| decimal_comma(c)) {
                     let (row, cell) = filled.next().expect("a non-empty cell");
-                    return Err(bad_cell(file, &table.headers[c], row, cell));
+                    return Err(bad_cell(&table, c, row, cell));
                 }
                 table.columns.push(None);
                 table.text.push(Some(cells));
@@ -268,7 +323,7 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
             Column::Undecided { cells, .. } => {
                 // Only empty cells (or no rows at all): a numeric column with gaps.
                 if !cells.is_empty() {
-                    return Err(bad_cell(file, &table.headers[c], 0, ""));
+                    return Err(bad_cell(&table, c, 0, ""));
                 }
                 table.columns.push(Some(Vec::new()));
                 table.text.push(None);
@@ -276,7 +331,7 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
             Column::Numeric {
                 first_bad: Some((row, cell)),
                 ..
-            } => return Err(bad_cell(file, &table.headers[c], row, &cell)),
+            } => return Err(bad_cell(&table, c, row, &cell)),
             Column::Numeric { values, .. } => {
                 table.columns.push(Some(values));
                 table.text.push(None);
@@ -286,7 +341,8 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
     Ok(table)
 }
 
-fn bad_cell(file: &str, column: &str, row: usize, cell: &str) -> CsvError {
+/// The error for `cell`, at 0-based `row` of column `c` of `table`.
+fn bad_cell(table: &Table, c: usize, row: usize, cell: &str) -> CsvError {
     let what = if cell.is_empty() {
         "the cell is empty (missing values are not supported yet: remove the row or fill the value)"
             .to_string()
@@ -298,10 +354,10 @@ fn bad_cell(file: &str, column: &str, row: usize, cell: &str) -> CsvError {
         format!("`{cell}` is not a number")
     };
     CsvError::BadCell {
-        file: file.into(),
+        file: table.source.clone(),
         row: row + 1,
-        line: row + 2,
-        column: column.into(),
+        line: table.line(row),
+        column: table.headers[c].clone(),
         what,
     }
 }
@@ -311,8 +367,77 @@ fn decimal_comma(cell: &str) -> bool {
     cell.matches(',').count() == 1 && cell.replace(',', ".").parse::<f64>().is_ok()
 }
 
-fn error(file: &str, e: ::csv::Error) -> CsvError {
-    let line = e.position().map_or(0, |p| p.line());
+/// The input, with what [`last_line`] needs to know of it.
+struct Tracked<R> {
+    inner: R,
+    /// The first `\r` or `\n` of the input: whether lines end with `\r` (`\r\n`).
+    first_break: Option<u8>,
+    /// The last two pieces read, with their offsets: the bytes that ended the latest records.
+    pieces: [(u64, Vec<u8>); 2],
+    /// Bytes read.
+    total: u64,
+}
+
+impl<R: Read> Tracked<R> {
+    fn new(inner: R) -> Self {
+        Tracked {
+            inner,
+            first_break: None,
+            pieces: [(0, Vec::new()), (0, Vec::new())],
+            total: 0,
+        }
+    }
+
+    /// The byte at `offset`, if it is among the last pieces read.
+    fn byte_at(&self, offset: u64) -> Option<u8> {
+        self.pieces.iter().rev().find_map(|(start, bytes)| {
+            let i = usize::try_from(offset.checked_sub(*start)?).ok()?;
+            bytes.get(i).copied()
+        })
+    }
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            let read = &buf[..n];
+            if self.first_break.is_none() {
+                self.first_break = read.iter().copied().find(|&b| b == b'\r' || b == b'\n');
+            }
+            self.pieces.swap(0, 1);
+            let (start, bytes) = &mut self.pieces[1];
+            *start = self.total;
+            bytes.clear();
+            bytes.extend_from_slice(read);
+            self.total += n as u64;
+        }
+        Ok(n)
+    }
+}
+
+/// The 1-based line of the file on which the record just read (or refused) ends. The csv
+/// reader counts `\n`s: a record ended by `\n` has counted its own, one ended by `\r` (a
+/// `\r\n` line, whose `\n` is read with the next record) or by the end of the input has
+/// not. (`Position::line` of a record is where the reader stood before it, ahead of any
+/// blank lines it skipped.)
+fn last_line<R: Read>(reader: &::csv::Reader<Tracked<R>>) -> usize {
+    let at = reader.position();
+    let input = reader.get_ref();
+    let counted = match at.byte().checked_sub(1).and_then(|b| input.byte_at(b)) {
+        Some(b) => b == b'\n',
+        // Not among the last pieces (an input read in tiny pieces): as the file's first line.
+        None => input.first_break == Some(b'\n') && at.byte() < input.total,
+    };
+    (at.line() as usize).saturating_sub(counted as usize)
+}
+
+fn error<R: Read>(file: &str, e: ::csv::Error, reader: &::csv::Reader<Tracked<R>>) -> CsvError {
+    let line = match e.kind() {
+        // The record was read to its end.
+        ::csv::ErrorKind::UnequalLengths { .. } => last_line(reader) as u64,
+        _ => e.position().map_or(0, |p| p.line()),
+    };
     let message = match e.kind() {
         ::csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -416,6 +541,116 @@ mod tests {
         // Tab-separated.
         let err = read_str("a\tb\n1\t2\n").unwrap_err();
         assert!(err.to_string().contains("a tab as delimiter"), "{err}");
+    }
+
+    /// The line of every row, with any line ending.
+    fn lines(text: &str) -> Vec<usize> {
+        let t = read_str(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        (0..t.n_rows).map(|r| t.line(r)).collect()
+    }
+
+    #[test]
+    fn rows_keep_the_lines_of_the_file() {
+        for end in ["\n", "\r\n"] {
+            let text = ["a,b", "1,2", "", "3,4", "", "", "5,6", "7,8"].join(end);
+            assert_eq!(lines(&text), [2, 4, 7, 8], "{end:?}, no final line ending");
+            assert_eq!(lines(&(text.clone() + end)), [2, 4, 7, 8], "{end:?}");
+            assert_eq!(lines(&(text.clone() + end + end)), [2, 4, 7, 8], "{end:?}");
+            // Without blank lines, no line is stored.
+            let plain = ["a,b", "1,2", "3,4", ""].join(end);
+            assert_eq!(lines(&plain), [2, 3]);
+            assert!(read_str(&plain).unwrap().lines.is_empty());
+            // A quoted cell over two lines: the row's first line.
+            let quoted = ["a,name", "1,\"x", "y\"", "", "2,z", ""].join(end);
+            assert_eq!(lines(&quoted), [2, 5], "{end:?}");
+            // A malformed row after blank lines.
+            let ragged = ["a,b", "1,2", "", "", "3,4,5", ""].join(end);
+            let err = read_str(&ragged).unwrap_err();
+            assert!(
+                matches!(err, CsvError::Malformed { line: 5, .. }),
+                "{end:?}: {err:?}"
+            );
+            let err = read_str(&ragged[..ragged.len() - end.len()]).unwrap_err();
+            assert!(
+                matches!(err, CsvError::Malformed { line: 5, .. }),
+                "{end:?}: {err:?}"
+            );
+            // A bad cell after blank lines.
+            let bad = ["a,b", "", "1,2", "", "x,4", ""].join(end);
+            let err = read_str(&bad).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    CsvError::BadCell {
+                        row: 2,
+                        line: 5,
+                        ..
+                    }
+                ),
+                "{end:?}: {err:?}"
+            );
+        }
+        // Mixed line endings, as left by editing one line of a `\r\n` file.
+        assert_eq!(lines("a,b\r\n1,2\n\r\n7,4\r\n3,4\n5,6"), [2, 4, 5, 6]);
+        let err = read_str("a,b\r\n1,2\n\r\nx,4\r\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CsvError::BadCell {
+                    row: 2,
+                    line: 4,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // Lone `\r` line endings, which the reader does not count: one line per row.
+        assert_eq!(lines("a,b\r1,2\r3,4\r"), [2, 3]);
+    }
+
+    /// A reader that hands out one byte at a time.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((&b, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = b;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn lines_are_right_across_the_reader_s_buffer_and_in_tiny_reads() {
+        for end in ["\n", "\r\n"] {
+            // 3000 rows, a blank line after every 100th: row r is on line r + 1 + (r - 1) / 100.
+            let mut text = format!("a,b{end}");
+            for r in 1..=3000 {
+                let a = if r == 2500 {
+                    "x".to_string()
+                } else {
+                    r.to_string()
+                };
+                text.push_str(&format!("{a},{r}{end}"));
+                if r % 100 == 0 {
+                    text.push_str(end);
+                }
+            }
+            let want = 2500 + 1 + 2499 / 100;
+            let err = read_str(&text).unwrap_err();
+            assert!(
+                matches!(err, CsvError::BadCell { row: 2500, line, .. } if line == want),
+                "{end:?}: {err:?}"
+            );
+            let err =
+                read_from("t.csv", Trickle(text.as_bytes()), &CsvOptions::default()).unwrap_err();
+            assert!(
+                matches!(err, CsvError::BadCell { row: 2500, line, .. } if line == want),
+                "{end:?}, one byte at a time: {err:?}"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod bind;
 pub mod csv;
 pub mod document;
 pub mod exec;
+pub mod memory;
 pub mod params;
 
 pub use jensen_derive::Model;
