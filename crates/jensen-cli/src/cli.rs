@@ -320,10 +320,27 @@ fn bind_data(plan: &Plan, args: &DataArgs, defaults: BindOptions) -> Result<Data
         memory_limit: args.max_memory,
         ..defaults
     };
+    // A fit's constants (the defaults of `decode`) and `--set` values are sizes like the
+    // constants of the model file, and obey the same bound.
+    for (name, &v) in &opts.consts {
+        if let Some(why) = jensen::lang::check::size_problem(v) {
+            return Err(format!("constant {name} = {v}: `{name}` {why}"));
+        }
+    }
     for (name, value) in parse_pairs(&args.set, "--set")? {
-        let v: usize = value
-            .parse()
-            .map_err(|_| format!("--set {name}={value}: the value must be a whole number"))?;
+        let v: usize = match value.parse() {
+            Ok(v) => v,
+            // Digits only: larger than any size.
+            Err(_) if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => usize::MAX,
+            Err(_) => {
+                return Err(format!(
+                    "--set {name}={value}: the value must be a whole number"
+                ))
+            }
+        };
+        if let Some(why) = jensen::lang::check::size_problem(v) {
+            return Err(format!("--set {name}={value}: `{name}` {why}"));
+        }
         opts.consts.insert(name, v);
     }
     for (name, cols) in parse_pairs(&args.bind, "--bind")? {

@@ -782,6 +782,113 @@ fn generate_prints_the_model_impl() {
     assert!(out.contains("impl MixtureModel for GmmModel"), "{out}");
 }
 
+/// The header of a Gaussian mixture; a statement for `x` follows.
+const GMM: &str = "model m\nconst K: int = 2\ndata x[N]: vector[D]\nparam w: simplex[K]\n\
+                   param mu[K]: vector[D]\nparam Sigma[K]: cov[D]\nlatent z[N]: 0..K\n\
+                   z[n] ~ Categorical(w)\n";
+
+/// Runs `jensen check FILE` on `text` written to a temporary file; asserts that it exits 1
+/// (not 101, a panic, nor a signal such as the SIGABRT of a stack overflow) and returns stderr.
+fn check_rejects(test: &str, text: &str) -> String {
+    let tmp = TempDir::new(test);
+    let path = tmp.file("model.em");
+    std::fs::write(&path, text).expect("write the model file");
+    let out = jensen(&["check", &path]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "jensen check should exit 1, got {:?}\nstderr (start):\n{}",
+        out.status,
+        stderr(&out).chars().take(2000).collect::<String>()
+    );
+    stderr(&out)
+}
+
+#[test]
+fn check_reports_a_line_of_65536_and_of_1000000_characters() {
+    for len in [65_536, 1_000_000] {
+        let err = check_rejects("long_line", &("a".repeat(len) + "\n"));
+        assert!(err.contains("E-syntax") && err.contains(":1:1"), "{err}");
+        // The excerpt is a window of the line, not the line.
+        assert!(err.lines().all(|l| l.chars().count() < 400), "{err}");
+        // An error far to the right of a long line: its column, and the text around it.
+        let far = format!(
+            "{GMM}{}x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]]) )\n",
+            " ".repeat(len)
+        );
+        let err = check_rejects("long_line_far", &far);
+        let column = len + "x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]]) ".len() + 1;
+        assert!(err.contains(&format!(":9:{column}")), "{err}");
+        let excerpt = err
+            .lines()
+            .find(|l| l.starts_with(" 9 │ …"))
+            .unwrap_or_else(|| panic!("no cut line 9 in\n{err}"));
+        assert!(
+            excerpt.ends_with("x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]]) )"),
+            "{err}"
+        );
+        assert!(err.lines().all(|l| l.chars().count() < 400), "{err}");
+    }
+}
+
+#[test]
+fn check_reports_deep_nesting_without_overflowing_the_stack() {
+    let deep = [
+        format!(
+            "{GMM}x[n] ~ MvNormal({}mu[z[n]]{}, Sigma[z[n]])\n",
+            "(".repeat(10_000),
+            ")".repeat(10_000)
+        ),
+        format!(
+            "{GMM}x[n] ~ MvNormal(mu[{}n{}], Sigma[z[n]])\n",
+            "z[".repeat(10_000),
+            "]".repeat(10_000)
+        ),
+        format!(
+            "{GMM}x[n] ~ MvNormal({}, Sigma[z[n]])\n",
+            vec!["mu[z[n]]"; 10_000].join(" + ")
+        ),
+    ];
+    for text in &deep {
+        let err = check_rejects("deep", text);
+        assert!(
+            err.contains("E-nesting") && err.contains("deeper than"),
+            "{err}"
+        );
+        assert!(
+            err.contains("m.em:9:") || err.contains("model.em:9:"),
+            "{err}"
+        );
+        assert!(err.contains("help:"), "{err}");
+    }
+}
+
+#[test]
+fn check_rejects_absurd_sizes_and_fit_rejects_them_in_set() {
+    let big = GMM.replace("const K: int = 2", "const K: int = 100000000000")
+        + "x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]])\n";
+    let err = check_rejects("big_const", &big);
+    assert!(
+        err.contains("E-const-value") && err.contains("model.em:2:16"),
+        "{err}"
+    );
+    assert!(err.contains("too large"), "{err}");
+    for value in ["0", "100000000000", "99999999999999999999999"] {
+        let err = jensen_fails(&[
+            "fit",
+            "models/gmm.em",
+            "--data",
+            "data/faithful.csv",
+            "--set",
+            &format!("K={value}"),
+        ]);
+        assert!(
+            err.contains(&format!("--set K={value}: `K` must be")),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn every_command_reports_a_missing_model_file() {
     for cmd in ["check", "explain", "generate"] {

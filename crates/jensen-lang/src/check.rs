@@ -1,9 +1,9 @@
 //! Names, sizes and types: [`ast::File`] → [`Model`], reporting every problem.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::ast::{self, BinOp, DeclKind, Expr, Item, Size, TypeExpr};
-use crate::diag::{suggest, DiagCode, Diagnostic, LineCol, Span};
+use crate::diag::{suggest, DiagCode, Diagnostic, LineIndex, Span};
 use crate::ir::*;
 
 /// Distributions users may reach for that have no closed-form block yet.
@@ -16,6 +16,27 @@ const NOT_YET: &[(&str, &str)] = &[
     ("StudentT", "Student-t emissions have no closed-form M-step; use MvNormal"),
 ];
 
+/// The largest size an index set may have, whether it comes from a constant
+/// (`const K: int = …`), a literal (`vector[3]`) or an override at fit time (`--set K=…`):
+/// 2³¹ − 1. Larger sizes are certainly mistakes (a single parameter over such a set would
+/// not fit in memory); the data-driven sizes (rows, columns) are bounded when data is bound.
+pub const MAX_SIZE: usize = (1 << 31) - 1;
+
+/// Why `value` cannot be the size of an index set (zero, or above [`MAX_SIZE`]), if it cannot,
+/// as the end of a sentence whose subject is the constant: "`K` must be at least 1, …". The
+/// same rule applies to constants in the model file and to `--set` overrides.
+pub fn size_problem(value: usize) -> Option<String> {
+    if value == 0 {
+        Some("must be at least 1: an index set needs at least one element".into())
+    } else if value > MAX_SIZE {
+        Some(format!(
+            "must be at most {MAX_SIZE} (2^31 - 1), the largest size of an index set"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Checks a parsed file. Returns the model when no error was found (warnings may be present).
 pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Option<Model> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
@@ -25,8 +46,11 @@ pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Opt
         declared: HashMap::new(),
         set_mentions: Vec::new(),
         source,
-        poisoned: file.poisoned.clone(),
+        lines: LineIndex::new(source),
+        poisoned: file.poisoned.iter().cloned().collect(),
         declaration_errors: 0,
+        set_ids: HashMap::new(),
+        var_ids: HashMap::new(),
     };
     let mut model_seen: Option<Span> = None;
     for item in &file.items {
@@ -38,7 +62,7 @@ pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Opt
                             .label("second name here")
                             .hint(format!(
                                 "a file holds one model; the first `model` line is line {}",
-                                LineCol::of(source, first.start).line
+                                c.lines.of(source, first.start).line
                             )),
                     );
                 } else {
@@ -50,7 +74,7 @@ pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Opt
                 let before = c.diags.len();
                 c.constant(k);
                 if c.diags.len() > before {
-                    c.poisoned.push(k.name.name.clone());
+                    c.poisoned.insert(k.name.name.clone());
                     c.declaration_errors += 1;
                 }
             }
@@ -58,7 +82,7 @@ pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Opt
                 let before = c.diags.len();
                 c.decl(d);
                 if c.diags.len() > before {
-                    c.poisoned.push(d.name.name.clone());
+                    c.poisoned.insert(d.name.name.clone());
                     c.declaration_errors += 1;
                 }
             }
@@ -100,10 +124,16 @@ struct Checker<'a> {
     /// First mention of every set.
     set_mentions: Vec<Span>,
     source: &'a str,
+    /// The source's lines, for "line N" in hints.
+    lines: LineIndex,
     /// Names whose declaration failed: not reported again.
-    poisoned: Vec<String>,
+    poisoned: HashSet<String>,
     /// Errors in declarations, which make "size not known" errors likely cascades.
     declaration_errors: usize,
+    /// Every set of `model.sets` by name.
+    set_ids: HashMap<String, SetId>,
+    /// Every variable of `model.vars` by name.
+    var_ids: HashMap<String, VarId>,
 }
 
 /// The type of an argument expression.
@@ -134,7 +164,7 @@ impl Checker<'_> {
                 .label("declared again here")
                 .hint(format!(
                     "rename one of them; the first declaration is on line {}",
-                    LineCol::of(self.source, prev.start).line
+                    self.lines.of(self.source, prev.start).line
                 )),
             );
             return false;
@@ -156,17 +186,23 @@ impl Checker<'_> {
             );
             return;
         }
-        let Ok(value) = k.value.parse::<usize>() else {
-            self.error(
-                Diagnostic::error(
-                    DiagCode::ConstValue,
-                    k.value_span,
-                    format!("`{}` is not a whole number", k.value),
-                )
-                .label("value here")
-                .hint("write a non-negative whole number, e.g. `const K: int = 3`"),
-            );
-            return;
+        let digits = !k.value.is_empty() && k.value.bytes().all(|b| b.is_ascii_digit());
+        let value = match k.value.parse::<usize>() {
+            Ok(v) => v,
+            // Digits only: the number overflows; reported as too large below.
+            Err(_) if digits => usize::MAX,
+            Err(_) => {
+                self.error(
+                    Diagnostic::error(
+                        DiagCode::ConstValue,
+                        k.value_span,
+                        format!("`{}` is not a whole number", shorten(&k.value)),
+                    )
+                    .label("value here")
+                    .hint("write a non-negative whole number, e.g. `const K: int = 3`"),
+                );
+                return;
+            }
         };
         if value == 0 {
             self.error(
@@ -177,6 +213,23 @@ impl Checker<'_> {
                 )
                 .label("value here")
                 .hint("an index set needs at least one element"),
+            );
+        } else if value > MAX_SIZE {
+            self.error(
+                Diagnostic::error(
+                    DiagCode::ConstValue,
+                    k.value_span,
+                    format!(
+                        "`{}` = {} is too large for the size of an index set",
+                        k.name.name,
+                        shorten(&k.value)
+                    ),
+                )
+                .label("value here")
+                .hint(format!(
+                    "sizes are at most {MAX_SIZE} (2^31 - 1); a constant counts components or \
+                     dimensions, e.g. `const K: int = 3`"
+                )),
             );
         }
         if self.declare(&k.name) {
@@ -189,7 +242,7 @@ impl Checker<'_> {
     }
 
     fn set(&mut self, name: &str, span: Span) -> SetId {
-        if let Some(i) = self.model.sets.iter().position(|s| s.name == name) {
+        if let Some(&i) = self.set_ids.get(name) {
             return i;
         }
         let size = match name.parse::<usize>() {
@@ -201,6 +254,7 @@ impl Checker<'_> {
             name: name.into(),
             size,
         });
+        self.set_ids.insert(name.into(), self.model.sets.len() - 1);
         self.set_mentions.push(span);
         self.model.sets.len() - 1
     }
@@ -208,7 +262,27 @@ impl Checker<'_> {
     fn size(&mut self, s: &Size) -> SetId {
         match s {
             Size::Name(i) => self.set(&i.name, i.span),
-            Size::Lit(n, span) => self.set(&n.to_string(), *span),
+            Size::Lit(n, span) => {
+                if size_problem(*n).is_some() {
+                    let shown = if *n == usize::MAX {
+                        "this number".to_string()
+                    } else {
+                        format!("{n}")
+                    };
+                    self.error(
+                        Diagnostic::error(
+                            DiagCode::Size,
+                            *span,
+                            format!("{shown} cannot be the size of an index set"),
+                        )
+                        .label("size here")
+                        .hint(format!(
+                            "sizes are whole numbers from 1 to {MAX_SIZE} (2^31 - 1)"
+                        )),
+                    );
+                }
+                self.set(&n.to_string(), *span)
+            }
         }
     }
 
@@ -337,6 +411,8 @@ impl Checker<'_> {
             },
             self.model.type_name(ty)
         );
+        self.var_ids
+            .insert(d.name.name.clone(), self.model.vars.len());
         self.model.vars.push(Var {
             text,
             name: d.name.name.clone(),
@@ -438,30 +514,38 @@ impl Checker<'_> {
     /// Decides where each named set's size comes from.
     fn resolve_sizes(&mut self, file: &ast::File) {
         let _ = file;
-        for id in 0..self.model.sets.len() {
+        // Where each set's size could come from, in one pass over the data items.
+        let mut sources = vec![Vec::new(); self.model.sets.len()];
+        for (v, var) in self.model.vars.iter().enumerate() {
+            if var.kind != DeclKind::Data {
+                continue;
+            }
+            if let Some(&id) = var.plates.first() {
+                sources[id].push(SetSize::Rows);
+            }
+            match var.ty {
+                ElemType::Vector(d) | ElemType::BinaryVec(d) => {
+                    sources[d].push(SetSize::Columns(v))
+                }
+                ElemType::Cat(c) => sources[c].push(SetSize::Categories(v)),
+                _ => {}
+            }
+        }
+        let consts: HashMap<String, usize> = self
+            .model
+            .consts
+            .iter()
+            .enumerate()
+            .map(|(k, c)| (c.name.clone(), k))
+            .collect();
+        for (id, sources) in sources.iter().enumerate() {
             let name = self.model.sets[id].name.clone();
             if matches!(self.model.sets[id].size, SetSize::Literal(_)) {
                 continue;
             }
-            if let Some(k) = self.model.consts.iter().position(|c| c.name == name) {
+            if let Some(&k) = consts.get(name.as_str()) {
                 self.model.sets[id].size = SetSize::Const(k);
                 continue;
-            }
-            let mut sources = Vec::new();
-            for (v, var) in self.model.vars.iter().enumerate() {
-                if var.kind != DeclKind::Data {
-                    continue;
-                }
-                if var.plates.first() == Some(&id) {
-                    sources.push(SetSize::Rows);
-                }
-                match var.ty {
-                    ElemType::Vector(d) | ElemType::BinaryVec(d) if d == id => {
-                        sources.push(SetSize::Columns(v))
-                    }
-                    ElemType::Cat(c) if c == id => sources.push(SetSize::Categories(v)),
-                    _ => {}
-                }
             }
             let rows = sources.contains(&SetSize::Rows);
             let other = sources.iter().find(|s| **s != SetSize::Rows).copied();
@@ -685,7 +769,7 @@ impl Checker<'_> {
     }
 
     fn lookup_var(&mut self, name: &ast::Ident) -> Option<VarId> {
-        if let Some(v) = self.model.var(&name.name) {
+        if let Some(&v) = self.var_ids.get(&name.name) {
             return Some(v);
         }
         if self.poisoned.contains(&name.name) {
@@ -719,7 +803,7 @@ impl Checker<'_> {
                 span,
             } if indices.is_empty() => {
                 let Some(l) = loops.iter().position(|(n, _)| *n == name.name) else {
-                    if self.model.var(&name.name).is_some() {
+                    if self.var_ids.contains_key(&name.name) {
                         self.error(
                             Diagnostic::error(
                                 DiagCode::Index,
@@ -897,7 +981,7 @@ impl Checker<'_> {
                 _ => ArgKind::Expr(render(e), Vec::new()),
             },
             Expr::Index { name, indices, .. }
-                if name.name == "I" && indices.is_empty() && self.model.var("I").is_none() =>
+                if name.name == "I" && indices.is_empty() && !self.var_ids.contains_key("I") =>
             {
                 ArgKind::Identity
             }
@@ -1231,33 +1315,63 @@ fn vars_of(args: &[&Arg]) -> Vec<VarId> {
     out
 }
 
-/// Source-like text of an expression, for messages.
+/// Source-like text of an expression, for messages. Linear in the size of the expression
+/// (one buffer, written once).
 pub fn render(e: &Expr) -> String {
+    let mut out = String::new();
+    render_into(e, &mut out);
+    out
+}
+
+fn render_into(e: &Expr, out: &mut String) {
+    use std::fmt::Write;
+    let list = |items: &[Expr], out: &mut String| {
+        for (i, x) in items.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            render_into(x, out);
+        }
+    };
     match e {
-        Expr::Num(v, _) => format!("{v}"),
-        Expr::Neg(x, _) => format!("-{}", render(x)),
-        Expr::Index { name, indices, .. } if indices.is_empty() => name.name.clone(),
+        // Writing into a String cannot fail.
+        Expr::Num(v, _) => {
+            let _ = write!(out, "{v}");
+        }
+        Expr::Neg(x, _) => {
+            out.push('-');
+            render_into(x, out);
+        }
+        Expr::Index { name, indices, .. } if indices.is_empty() => out.push_str(&name.name),
         Expr::Index { name, indices, .. } => {
-            format!(
-                "{}[{}]",
-                name.name,
-                indices.iter().map(render).collect::<Vec<_>>().join(", ")
-            )
+            out.push_str(&name.name);
+            out.push('[');
+            list(indices, out);
+            out.push(']');
         }
         Expr::Call { func, args, .. } => {
-            format!(
-                "{}({})",
-                func.name,
-                args.iter().map(render).collect::<Vec<_>>().join(", ")
-            )
+            out.push_str(&func.name);
+            out.push('(');
+            list(args, out);
+            out.push(')');
         }
         Expr::Binary { op, lhs, rhs, .. } => {
-            let o = match op {
-                BinOp::Add => "+",
-                BinOp::Sub => "-",
-                BinOp::Mul => "*",
-            };
-            format!("{} {o} {}", render(lhs), render(rhs))
+            render_into(lhs, out);
+            out.push_str(match op {
+                BinOp::Add => " + ",
+                BinOp::Sub => " - ",
+                BinOp::Mul => " * ",
+            });
+            render_into(rhs, out);
         }
+    }
+}
+
+/// `text` cut to its first 60 characters (with `…`) for a message.
+pub fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    const KEEP: usize = 60;
+    match text.char_indices().nth(KEEP) {
+        Some((cut, _)) => format!("{}…", &text[..cut]).into(),
+        None => text.into(),
     }
 }

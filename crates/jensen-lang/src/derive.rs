@@ -161,7 +161,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                     Diagnostic::error(
                         DiagCode::Unsupported,
                         f.span,
-                        format!("continuous latent `{h}` already enters `{}`", model.factors[first.factor].text),
+                        format!("continuous latent `{h}` already enters `{}`", crate::check::shorten(&model.factors[first.factor].text)),
                     )
                     .label("second linear-Gaussian statement")
                     .hint(format!(
@@ -487,10 +487,10 @@ fn pref(model: &Model, a: &Arg, z: Option<VarId>) -> Result<Option<PRef>, Diagno
         ArgKind::Identity | ArgKind::Number(_) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "fixed (non-parameter) arguments are not supported yet")
             .label("fixed value")
             .hint("declare a parameter for it, e.g. `param s[K]: positive` and write `s[z[n]] * I`")),
-        ArgKind::Expr(text, _) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{text}` has no closed-form M-step"))
+        ArgKind::Expr(text, _) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` has no closed-form M-step", crate::check::shorten(text)))
             .label("compound argument")
             .hint("arguments are parameters selected by the latent (`mu[z[n]]`) or shared (`Sigma`); a mean that depends on a latent vector is written `W * h[n] + mu` with `latent h[N]: vector[L]`")),
-        ArgKind::LatentExpr(text, _) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{text}` is not linear in the continuous latent"))
+        ArgKind::LatentExpr(text, _) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` is not linear in the continuous latent", crate::check::shorten(text)))
             .label("non-linear in the latent")
             .hint("the posterior of a continuous latent is Gaussian in closed form only for a linear-Gaussian mean: a loading matrix times the latent plus an offset, `W * h[n] + mu`, inside `MvNormal` (always `+`: the offset is fitted, so its sign is free)")),
         ArgKind::Linear { .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a linear-Gaussian mean is only supported as the mean of `MvNormal`")

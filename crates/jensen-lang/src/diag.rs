@@ -9,12 +9,12 @@
 //! | `E-empty` | [`Empty`](DiagCode::Empty) | The file holds no model at all. |
 //! | `E-duplicate` | [`Duplicate`](DiagCode::Duplicate) | A second `model` line, or a name declared twice. |
 //! | `E-const-type` | [`ConstType`](DiagCode::ConstType) | A constant declared with a type other than `int`. |
-//! | `E-const-value` | [`ConstValue`](DiagCode::ConstValue) | A constant's value is not a whole number, or is below 1. |
+//! | `E-const-value` | [`ConstValue`](DiagCode::ConstValue) | A constant's value is not a whole number, is below 1, or is above [`crate::check::MAX_SIZE`]. |
 //! | `E-decl-type` | [`DeclType`](DiagCode::DeclType) | A declaration (`data`, `param`, `latent`) with a type that kind cannot have. |
 //! | `E-data-plates` | [`DataPlates`](DiagCode::DataPlates) | A data item not indexed by its rows exactly once. |
 //! | `E-from` | [`From`](DiagCode::From) | A wrong `from` or `except` column clause. |
 //! | `E-type` | [`Type`](DiagCode::Type) | An unknown type, a type with the wrong number of sizes, or a category range not starting at 0. |
-//! | `E-size` | [`Size`](DiagCode::Size) | An index set whose size is unknown, or that is used both for rows and for a dimension. |
+//! | `E-size` | [`Size`](DiagCode::Size) | An index set whose size is unknown, or that is used both for rows and for a dimension, or a literal size below 1 or above [`crate::check::MAX_SIZE`]. |
 //! | `E-target` | [`Target`](DiagCode::Target) | The left of `~` is not a declared variable. |
 //! | `E-index` | [`Index`](DiagCode::Index) | A wrong index: the number of indices, a loop variable, an index set, or an element selected by something that is not a discrete latent. |
 //! | `E-name` | [`Name`](DiagCode::Name) | An unknown name (variable or index). |
@@ -30,6 +30,7 @@
 //! | `E-no-latent` | [`NoLatent`](DiagCode::NoLatent) | The model has no latent variable, so there is nothing for EM to infer. |
 //! | `E-latent-plates` | [`LatentPlates`](DiagCode::LatentPlates) | A latent not indexed like the data rows it explains. |
 //! | `E-latent-prior` | [`LatentPrior`](DiagCode::LatentPrior) | A latent with no distribution or two, or a chain without its first state or its transitions. |
+//! | `E-nesting` | [`Nesting`](DiagCode::Nesting) | Brackets, or an expression's operators and indices, nested deeper than [`crate::parse::MAX_DEPTH`] levels. |
 //! | `W-unused-data` | [`UnusedData`](DiagCode::UnusedData) | Warning: a data item that no statement models. |
 
 use serde::{Serialize, Serializer};
@@ -46,7 +47,7 @@ pub enum DiagCode {
     Duplicate,
     /// `E-const-type`: A constant declared with a type other than `int`.
     ConstType,
-    /// `E-const-value`: A constant's value is not a whole number, or is below 1.
+    /// `E-const-value`: A constant's value is not a whole number, is below 1, or is above [`crate::check::MAX_SIZE`].
     ConstValue,
     /// `E-decl-type`: A declaration (`data`, `param`, `latent`) with a type that kind cannot have.
     DeclType,
@@ -56,7 +57,7 @@ pub enum DiagCode {
     From,
     /// `E-type`: An unknown type, a type with the wrong number of sizes, or a category range not starting at 0.
     Type,
-    /// `E-size`: An index set whose size is unknown, or that is used both for rows and for a dimension.
+    /// `E-size`: An index set whose size is unknown, or that is used both for rows and for a dimension, or a literal size below 1 or above [`crate::check::MAX_SIZE`].
     Size,
     /// `E-target`: The left of `~` is not a declared variable.
     Target,
@@ -88,13 +89,15 @@ pub enum DiagCode {
     LatentPlates,
     /// `E-latent-prior`: A latent with no distribution or two, or a chain without its first state or its transitions.
     LatentPrior,
+    /// `E-nesting`: Brackets, or an expression's operators and indices, nested deeper than [`crate::parse::MAX_DEPTH`] levels.
+    Nesting,
     /// `W-unused-data`: Warning: a data item that no statement models.
     UnusedData,
 }
 
 impl DiagCode {
     /// Every code, in declaration order.
-    pub const ALL: [DiagCode; 26] = [
+    pub const ALL: [DiagCode; 27] = [
         DiagCode::Syntax,
         DiagCode::Empty,
         DiagCode::Duplicate,
@@ -120,6 +123,7 @@ impl DiagCode {
         DiagCode::NoLatent,
         DiagCode::LatentPlates,
         DiagCode::LatentPrior,
+        DiagCode::Nesting,
         DiagCode::UnusedData,
     ];
 
@@ -151,6 +155,7 @@ impl DiagCode {
             DiagCode::NoLatent => "E-no-latent",
             DiagCode::LatentPlates => "E-latent-plates",
             DiagCode::LatentPrior => "E-latent-prior",
+            DiagCode::Nesting => "E-nesting",
             DiagCode::UnusedData => "W-unused-data",
         }
     }
@@ -303,6 +308,45 @@ impl LineCol {
     }
 }
 
+/// The lines of a source, found once, so that the line and column of many offsets cost a
+/// binary search each rather than a scan of the file.
+#[derive(Debug, Clone, Default)]
+pub struct LineIndex {
+    /// Byte offsets of the `\n`s.
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    /// Indexes `source`.
+    pub fn new(source: &str) -> Self {
+        LineIndex {
+            newlines: source
+                .bytes()
+                .enumerate()
+                .filter_map(|(i, b)| (b == b'\n').then_some(i))
+                .collect(),
+        }
+    }
+
+    /// [`LineCol::of`] for the `source` this index was built from.
+    pub fn of(&self, source: &str, offset: usize) -> LineCol {
+        let mut offset = offset.min(source.len());
+        while !source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.newlines.partition_point(|&n| n < offset);
+        let start = if line == 0 {
+            0
+        } else {
+            self.newlines[line - 1] + 1
+        };
+        LineCol {
+            line: line + 1,
+            column: source[start..offset].chars().count() + 1,
+        }
+    }
+}
+
 /// Edit distance, for "did you mean" suggestions.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -320,10 +364,15 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The closest candidate within a small edit distance.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = |c: &str| (name.len().max(c.len()) / 3).max(1);
+    let chars = name.chars().count();
     candidates
         .into_iter()
+        // The distance is at least the difference in length: skip what cannot be close
+        // (and never compare a very long name character by character).
+        .filter(|c| chars.abs_diff(c.chars().count()) <= limit(c))
         .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(1))
+        .filter(|(d, c)| *d <= limit(c))
         .min()
         .map(|(_, c)| c)
 }
@@ -359,6 +408,25 @@ mod tests {
             let row = format!("//! | `{code}` | [`{code:?}`](DiagCode::{code:?}) |");
             assert!(docs.contains(&row), "no row for {code}");
         }
+    }
+
+    #[test]
+    fn the_line_index_agrees_with_line_col() {
+        let source = "ab\nc\u{e9}d\n\nlast";
+        let index = LineIndex::new(source);
+        for offset in 0..=source.len() + 2 {
+            assert_eq!(
+                index.of(source, offset),
+                LineCol::of(source, offset),
+                "{offset}"
+            );
+        }
+    }
+
+    #[test]
+    fn suggest_skips_names_of_very_different_length() {
+        assert_eq!(suggest("muu", ["mu", "Sigma"]), Some("mu"));
+        assert_eq!(suggest(&"q".repeat(100_000), ["q", "qq"]), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod parse;
 pub mod plan;
 pub mod program;
 
-pub use diag::{Diagnostic, LineCol, Severity, Span};
+pub use diag::{Diagnostic, LineCol, LineIndex, Severity, Span};
 pub use plan::Plan;
 pub use program::Program;
 

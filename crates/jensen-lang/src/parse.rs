@@ -2,6 +2,12 @@
 //!
 //! The file is cut into logical lines (a line continues while a bracket is open), and the
 //! pest grammar parses each on its own, so a syntax error costs only its own line.
+//!
+//! Nesting is bounded by [`MAX_DEPTH`]: the parser (recursive descent), the syntax tree's
+//! construction and every later walk of it (checking, rendering, dropping) recurse once per
+//! level, so a line whose brackets nest deeper, or an expression whose tree would be deeper
+//! (a chain of `a + b + …` is one level per operator), is reported as an `E-nesting` error
+//! instead of being handed on. Brackets are counted on the text before pest sees it.
 
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
@@ -21,19 +27,33 @@ pub fn parse(source: &str) -> (File, Vec<Diagnostic>) {
     pest::set_error_detail(true);
     let mut file = File::default();
     let mut diags = Vec::new();
-    for (start, text) in logical_lines(source) {
-        match ModelParser::parse(Rule::line, text) {
-            Ok(mut pairs) => {
-                let line = pairs
-                    .next()
-                    .expect("the `line` rule always yields one pair");
+    for line in logical_lines(source) {
+        let (start, text) = (line.start, line.text);
+        let result = match line.too_deep {
+            // Pest is recursive descent: a line nested deeper than the limit never reaches it.
+            Some(at) => Err(nesting_error(start + at, "brackets nest")),
+            None => ModelParser::parse(Rule::line, text)
+                .map_err(|e| syntax_error(e, start, text))
+                .and_then(|mut pairs| {
+                    let line = pairs
+                        .next()
+                        .expect("the `line` rule always yields one pair");
+                    // The tree is built only when it is shallow enough for every walk of it.
+                    match line.clone().into_inner().find_map(|p| too_deep(&p, start)) {
+                        Some(d) => Err(d),
+                        None => Ok(line),
+                    }
+                }),
+        };
+        match result {
+            Ok(line) => {
                 for pair in line.into_inner() {
                     if pair.as_rule() != Rule::EOI {
                         file.items.push(item(pair, start));
                     }
                 }
             }
-            Err(e) => {
+            Err(d) => {
                 // A declaration that failed to parse still declares its name, so later lines
                 // using it do not pile up "unknown name" errors.
                 let mut words = text
@@ -44,42 +64,149 @@ pub fn parse(source: &str) -> (File, Vec<Diagnostic>) {
                 {
                     file.poisoned.push(name.to_string());
                 }
-                diags.push(syntax_error(e, start, text))
+                diags.push(d)
             }
         }
     }
     (file, diags)
 }
 
-/// Splits the source into `(offset, text)` logical lines: a newline inside `(` or `[` does
-/// not end the line. Comments are kept (the grammar skips them) but their brackets are ignored.
-fn logical_lines(source: &str) -> Vec<(usize, &str)> {
+/// How deeply a line may nest: brackets (`(`, `[`) counted on the text, and the depth of an
+/// expression's tree, where every operator of a chain like `a + b + c` is one level, as are
+/// an index (`mu[z[n]]` is two) and a function call. Real models need a handful of levels
+/// (`x[n] ~ MvNormal(W * h[n] + mu[z[n]], diag(psi))` needs four). The bound keeps the
+/// recursion of the parser and of every walk of the tree well inside a 2 MiB thread stack
+/// in a debug build (the tests run there; `tests/tests/fuzz_models.rs` checks it).
+pub const MAX_DEPTH: usize = 64;
+
+/// One logical line of the source.
+struct LogicalLine<'a> {
+    /// Byte offset of the line in the source.
+    start: usize,
+    /// Its text.
+    text: &'a str,
+    /// Offset in `text` of the bracket at which the nesting first passes [`MAX_DEPTH`].
+    too_deep: Option<usize>,
+}
+
+/// Splits the source into logical lines: a newline inside `(` or `[` does not end the line.
+/// Comments are kept (the grammar skips them) but their brackets are ignored.
+fn logical_lines(source: &str) -> Vec<LogicalLine<'_>> {
     let mut out = Vec::new();
-    let mut depth: i32 = 0;
+    let mut depth: i64 = 0;
     let mut start = 0;
     let mut in_comment = false;
+    let mut too_deep = None;
     let bytes = source.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
         match b {
             b'\n' => {
                 in_comment = false;
                 if depth <= 0 {
-                    out.push((start, &source[start..i]));
+                    out.push(LogicalLine {
+                        start,
+                        text: &source[start..i],
+                        too_deep: too_deep.take(),
+                    });
                     start = i + 1;
                     depth = 0;
                 }
             }
             _ if in_comment => {}
             b'/' if bytes.get(i + 1) == Some(&b'/') => in_comment = true,
-            b'(' | b'[' => depth += 1,
+            b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH as i64 && too_deep.is_none() {
+                    too_deep = Some(i - start);
+                }
+            }
             b')' | b']' => depth -= 1,
             _ => {}
         }
     }
     if start < source.len() {
-        out.push((start, &source[start..]));
+        out.push(LogicalLine {
+            start,
+            text: &source[start..],
+            too_deep,
+        });
     }
     out
+}
+
+/// The `E-nesting` error at byte `at`.
+fn nesting_error(at: usize, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        DiagCode::Nesting,
+        Span::new(at, at + 1),
+        format!("{what} deeper than {MAX_DEPTH} levels"),
+    )
+    .label(format!("level {} starts here", MAX_DEPTH + 1))
+    .hint(format!(
+        "a model needs a few levels, e.g. `MvNormal(W * h[n] + mu[z[n]], diag(psi))`; brackets, \
+         indices, calls and every operator of a chain like `a + b + c` each add one, up to \
+         {MAX_DEPTH}"
+    ))
+}
+
+/// The `E-nesting` error of the first expression under `pair` whose tree would be deeper
+/// than [`MAX_DEPTH`], if any. Recurses along the brackets only, which the text scan bounded.
+fn too_deep(pair: &Pair<'_, Rule>, offset: usize) -> Option<Diagnostic> {
+    match pair.as_rule() {
+        Rule::expr => depth(pair, MAX_DEPTH)
+            .err()
+            .map(|at| nesting_error(offset + at, "this expression nests")),
+        _ => pair.clone().into_inner().find_map(|p| too_deep(&p, offset)),
+    }
+}
+
+/// An upper bound of the depth of the tree [`expr`] builds from `pair`, or the offset (in the
+/// logical line) of the operator or bracket at which it passes `limit`.
+fn depth(pair: &Pair<'_, Rule>, limit: usize) -> Result<usize, usize> {
+    match pair.as_rule() {
+        Rule::expr => {
+            // A chain `p0 op p1 op p2 …` (each primary possibly negated) builds a tree at most
+            // as deep as its operators plus its deepest primary.
+            let mut ops = Vec::new();
+            let mut deepest = 0;
+            for p in pair.clone().into_inner() {
+                match p.as_rule() {
+                    Rule::add | Rule::sub | Rule::mul | Rule::neg => {
+                        ops.push(p.as_span().start());
+                        if ops.len() >= limit {
+                            return Err(p.as_span().start());
+                        }
+                    }
+                    _ => deepest = deepest.max(depth(&p, limit - ops.len())?),
+                }
+            }
+            let total = ops.len() + deepest;
+            if total > limit {
+                // The operator at which the chain passes the limit.
+                return Err(ops[limit.saturating_sub(deepest)]);
+            }
+            Ok(total)
+        }
+        Rule::call | Rule::indexed => {
+            let mut deepest = 0;
+            for p in pair.clone().into_inner() {
+                match p.as_rule() {
+                    Rule::ident => {}
+                    _ if limit <= 1 => return Err(p.as_span().start()),
+                    _ => deepest = deepest.max(depth(&p, limit - 1)?),
+                }
+            }
+            Ok(1 + deepest)
+        }
+        Rule::args => {
+            let mut deepest = 0;
+            for p in pair.clone().into_inner() {
+                deepest = deepest.max(depth(&p, limit)?);
+            }
+            Ok(deepest)
+        }
+        _ => Ok(1),
+    }
 }
 
 fn span(pair: &Pair<'_, Rule>, offset: usize) -> Span {
@@ -335,7 +462,7 @@ fn syntax_error(e: pest::error::Error<Rule>, offset: usize, text: &str) -> Diagn
         rest.chars().next().map_or(0, char::len_utf8)
     };
     let end = end.max(start + token_len).min(text.len());
-    let found = text[start..end].trim();
+    let found = crate::check::shorten(text[start..end].trim());
     let expected = if expected.is_empty() {
         "a declaration or a statement".to_string()
     } else {
@@ -396,6 +523,50 @@ mod tests {
         let (file, diags) = parse("x[n] ~ MvNormal(\n  mu[z[n]],\n  Sigma[z[n]])\n");
         assert!(diags.is_empty(), "{diags:?}");
         assert_eq!(file.items.len(), 1);
+    }
+
+    #[test]
+    fn brackets_deeper_than_the_limit_are_reported_where_they_pass_it() {
+        let deep = format!(
+            "x[n] ~ MvNormal({}mu{}, S)",
+            "(".repeat(10_000),
+            ")".repeat(10_000)
+        );
+        let src = format!("model m\n{deep}\nparam : :\n");
+        let (file, diags) = parse(&src);
+        assert_eq!(file.items.len(), 1);
+        assert_eq!(diags.len(), 2, "{diags:?}");
+        assert_eq!(diags[0].code, DiagCode::Nesting);
+        // `MvNormal(` is the first level; the bracket of level MAX_DEPTH + 1 is flagged.
+        let at = "model m\nx[n] ~ MvNormal(".len() + MAX_DEPTH - 1;
+        assert_eq!(diags[0].span, Span::new(at, at + 1));
+        assert_eq!(diags[1].code, DiagCode::Syntax);
+    }
+
+    #[test]
+    fn a_chain_deeper_than_the_limit_is_reported_at_its_operator() {
+        let terms = |n: usize| vec!["a"; n].join(" + ");
+        // A chain of k terms is a tree k levels deep.
+        let (_, diags) = parse(&format!("x[n] ~ N({})", terms(MAX_DEPTH)));
+        assert!(diags.is_empty(), "{diags:?}");
+        let src = format!("x[n] ~ N({})", terms(10_000));
+        let (file, diags) = parse(&src);
+        assert!(file.items.is_empty());
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].code, DiagCode::Nesting);
+        let at = "x[n] ~ N(".len() + MAX_DEPTH * "a + ".len() - 2;
+        assert_eq!(&src[at..at + 1], "+");
+        assert_eq!(diags[0].span.start, at);
+    }
+
+    #[test]
+    fn nesting_across_lines_and_declarations_is_bounded_too() {
+        let deep = format!("param q{}: real\n", "[".repeat(MAX_DEPTH + 1));
+        let (file, diags) = parse(&format!("model m\n{deep}data x[N]: vector[q]\n"));
+        // The unclosed brackets swallow the rest of the file into one logical line.
+        assert_eq!(file.items.len(), 1);
+        assert_eq!(diags[0].code, DiagCode::Nesting);
+        assert_eq!(file.poisoned, vec!["q".to_string()]);
     }
 
     #[test]
