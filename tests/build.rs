@@ -1,7 +1,9 @@
 //! Writes the differential catalogue: every meaningful combination of block kind, scalar or
 //! vector data, per-component, tied or shared parameters, and mixture, chain or single latent
 //! structure, as model files in `OUT_DIR/catalogue/` and one Rust module that compiles each
-//! through `#[derive(Model)]` and declares its test (`tests/catalogue.rs` includes it).
+//! through `#[derive(Model)]` and declares its test (`tests/catalogue.rs` includes it), plus
+//! the list of cases with their data items alone (`catalogue_cases.rs`, for
+//! `tests/campaign.rs`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -372,5 +374,8 @@ fn main() {
         "/// One module per case, each compiled through `#[derive(Model)]`.\npub mod catalogue {{\n{modules}\n{table}}}\n\n{tests}"
     );
     std::fs::write(Path::new(&out).join("catalogue.rs"), text).expect("write catalogue");
+    // The table alone, for tests that read the model files at run time (`tests/campaign.rs`)
+    // without compiling every case through the derive macro.
+    std::fs::write(Path::new(&out).join("catalogue_cases.rs"), &table).expect("write cases");
     println!("cargo::rerun-if-changed=build.rs");
 }

@@ -2,6 +2,7 @@
 //! integration tests in `tests/tests/`.
 
 pub mod glue;
+pub mod synth;
 
 use std::path::{Path, PathBuf};
 

@@ -10,60 +10,11 @@ use jensen::runtime::{FitOptions, FitResult, InitStrategy};
 use jensen::{DynParams, Plan, PlanModel};
 use jensen_tests::glue::{column, matrix};
 
-/// A small deterministic generator (SplitMix64), so the data need no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.next().max(1e-300), self.next());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
-}
-
 const ROWS: usize = 240;
 
 /// Synthetic data with two clusters (in runs of rows, so a chain has something to find).
 fn table(items: &[catalogue::Item]) -> Table {
-    let mut rng = Rng(7);
-    let cluster: Vec<usize> = (0..ROWS).map(|r| (r / 20) % 2).collect();
-    let mut headers = Vec::new();
-    let mut columns = Vec::new();
-    for (_, cols, kind) in items {
-        for (j, name) in cols.iter().enumerate() {
-            let values: Vec<f64> = cluster
-                .iter()
-                .map(|&c| {
-                    let shift = if c == 0 { -1.0 } else { 1.5 } * (1.0 + j as f64 * 0.3);
-                    match *kind {
-                        "real" => shift + (0.6 + 0.2 * j as f64) * rng.normal(),
-                        "count" => ((2.0 + 2.0 * c as f64 + rng.normal()).max(0.0)).round(),
-                        "positive" => -(1.0 - rng.next()).ln() * if c == 0 { 0.5 } else { 3.0 },
-                        "bit" => f64::from(rng.next() < if c == 0 { 0.2 } else { 0.75 }),
-                        _ => ((rng.next() * 2.0 + c as f64).floor()).min(2.0),
-                    }
-                })
-                .collect();
-            headers.push(name.to_string());
-            columns.push(Some(values));
-        }
-    }
-    let n = columns.len();
-    Table {
-        source: "catalogue".into(),
-        headers,
-        columns,
-        text: vec![None; n],
-        n_rows: ROWS,
-        lines: Vec::new(),
-    }
+    jensen_tests::synth::table(items, ROWS, 7)
 }
 
 fn options<P>() -> FitOptions<P> {
