@@ -79,6 +79,8 @@ pub struct FactorPosterior {
     log_det_precision: f64,
     /// `W`, `D × L`.
     w: Array2<f64>,
+    /// `w_iᵀ G w_i` per coordinate: the posterior spread of `W h` the residual statistic adds.
+    spread: Array1<f64>,
 }
 
 fn to_array(m: MatRef<'_, f64>) -> Array2<f64> {
@@ -152,6 +154,7 @@ impl FactorPosterior {
         if !finite {
             return Err(PosteriorFailure::Loadings);
         }
+        let spread = Array1::from_iter(w.rows().into_iter().map(|b| b.dot(&cov.dot(&b))));
         Ok(Self {
             psi_inv,
             proj,
@@ -159,6 +162,7 @@ impl FactorPosterior {
             log_det_marginal,
             log_det_precision,
             w: w.to_owned(),
+            spread,
         })
     }
 
@@ -233,9 +237,10 @@ fn project(post: &FactorPosterior, e: &[f64], m: usize, h: &mut [f64]) {
 /// adds two non-negative terms, where the Woodbury form `eᵀ Ψ⁻¹ e − uᵀ G u` subtracts two
 /// large ones: with a small noise variance beside a large column the latter loses every digit
 /// the ratio of their scales takes.
-fn residual_quad(post: &FactorPosterior, e: &mut [f64], h: &[f64], m: usize, quad: &mut [f64]) {
+/// `e ← e − W h` for the centred, transposed rows `e` (`D × m`) and their posterior means `h`
+/// (`L × m`), both row-major.
+fn subtract_fitted(post: &FactorPosterior, e: &mut [f64], h: &[f64], m: usize) {
     let (d, l) = (post.dim(), post.latent_dim());
-    // e ← e − W h
     matmul(
         MatMut::from_row_major_slice_mut(e, d, m),
         Accum::Add,
@@ -244,6 +249,10 @@ fn residual_quad(post: &FactorPosterior, e: &mut [f64], h: &[f64], m: usize, qua
         -1.0,
         Par::Seq,
     );
+}
+
+fn residual_quad(post: &FactorPosterior, e: &mut [f64], h: &[f64], m: usize, quad: &mut [f64]) {
+    subtract_fitted(post, e, h, m);
     for (row, &pi) in e.chunks_exact(m).zip(post.psi_inv.iter()) {
         for (q, &v) in quad.iter_mut().zip(row) {
             *q += v * v * pi;
@@ -343,22 +352,14 @@ pub fn accumulate_factor(
     );
     let total: f64 = r.iter().sum();
     h_scatter.scaled_add(total, &post.cov);
-    // e ← e − W E[h]: the residuals under the current loadings, weighted and squared, plus
-    // the posterior spread `w_iᵀ G w_i` of each.
-    matmul(
-        MatMut::from_row_major_slice_mut(e, d, m),
-        Accum::Add,
-        as_faer(&post.w.view()),
-        MatRef::from_row_major_slice(h, l, m),
-        -1.0,
-        Par::Seq,
-    );
-    for ((row, q), b) in e
+    // The residuals under the current loadings, weighted and squared, plus the posterior
+    // spread `w_iᵀ G w_i` of each.
+    subtract_fitted(post, e, h, m);
+    for ((row, q), &spread) in e
         .chunks_exact(m)
         .zip(resid_sq.iter_mut())
-        .zip(post.w.rows())
+        .zip(post.spread.iter())
     {
-        let spread = b.dot(&post.cov.dot(&b));
         *q += row.iter().zip(r).map(|(&v, &w)| w * v * v).sum::<f64>() + total * spread;
     }
 }
@@ -424,12 +425,11 @@ pub fn factor_summary_statistics(
     h_scatter.scaled_add(n, &post.cov);
     let mut quad = vec![0.0; m];
     residual_quad(post, &mut e, &h, m, &mut quad);
-    for ((q, row), b) in resid_sq
+    for ((q, row), &spread) in resid_sq
         .iter_mut()
         .zip(e.chunks_exact(m))
-        .zip(post.w.rows())
+        .zip(post.spread.iter())
     {
-        let spread = b.dot(&post.cov.dot(&b));
         *q += row.iter().map(|v| v * v).sum::<f64>() + n * spread;
     }
     let quad: f64 = quad.iter().sum();
