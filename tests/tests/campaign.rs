@@ -14,9 +14,6 @@
 //! `N(μ, W Wᵀ + Ψ)` of a linear-Gaussian block, log-sum-exp over the components of a mixture
 //! and the forward algorithm in log space over each sequence of a chain.
 //!
-//! A failure already reported and not yet fixed is listed in [`known_failure`]: such cases
-//! are run, counted and printed as known failures, and never fail the test.
-//!
 //! `cargo test -p jensen-tests --test campaign` runs four seeds (seed 0 with the models'
 //! own constants); more, with the summary printed:
 //!
@@ -462,37 +459,9 @@ enum Outcome {
     Numerical(String),
     /// A guard failure, a non-finite ℓ, a panic or an ℓ that differs from the oracle.
     Failure(String),
-    /// A failure of [`known_failure`].
-    Known(String),
 }
 
-/// A failure already reported (issue #9) and not yet fixed: counted and printed apart, not
-/// failed on.
-///
-/// - PPCA (`… ~ MvNormal(W * h + mu, s2 * I)`, mixture or single) with `L = 2` on data with
-///   one column ×1e6: the monotonicity guard stops the fit after ~30 iterations (the ELBO
-///   falls by 5e-5..3e-3 at |ℓ| ≈ 3000, beyond the 1e-8 (|J| + N) allowance), in the E-step or
-///   the M-step. `L = 1`, diagonal noise and the ×1e-6 scaling do not fail.
-fn known_failure(
-    case: &str,
-    d: Degradation,
-    consts: &BTreeMap<String, usize>,
-    message: &str,
-) -> bool {
-    case.ends_with("_factor_spherical")
-        && d == Degradation::Scaled(1e6)
-        && consts.get("L") == Some(&2)
-        && message.contains("the ELBO decreased")
-}
-
-fn run_case(
-    case: &str,
-    d: Degradation,
-    source: &str,
-    table: &Table,
-    seed: u64,
-    rng: &mut Rng,
-) -> Outcome {
+fn run_case(source: &str, table: &Table, seed: u64, rng: &mut Rng) -> Outcome {
     let (plan, _) = match jensen::compile(source) {
         Ok(p) => p,
         Err(d) => return Outcome::Failure(format!("does not compile: {d:?}")),
@@ -530,14 +499,7 @@ fn run_case(
         Err(e @ FitError::Numerical { .. }) => {
             return Outcome::Numerical(format!("{setting}: {e}"))
         }
-        Err(e) => {
-            let message = format!("{setting}: {e}");
-            return if known_failure(case, d, &opts.consts, &message) {
-                Outcome::Known(message)
-            } else {
-                Outcome::Failure(message)
-            };
-        }
+        Err(e) => return Outcome::Failure(format!("{setting}: {e}")),
     };
     let ll = result.log_likelihood;
     if !ll.is_finite() || result.elbo_trace.iter().any(|v| !v.is_finite()) {
@@ -575,7 +537,6 @@ fn campaign() {
     let mut expected: BTreeMap<String, usize> = BTreeMap::new();
     let mut numerical = Vec::new();
     let mut failures = Vec::new();
-    let mut known = Vec::new();
     let only = std::env::var("JENSEN_CAMPAIGN_CASE").ok();
     let mut compared = 0usize;
     let mut max_rel = 0.0f64;
@@ -599,7 +560,7 @@ fn campaign() {
                 tried += 1;
                 let label = format!("{case} × {d:?}, seed {seed}");
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    run_case(case, d, &source, &table, seed, &mut rng)
+                    run_case(&source, &table, seed, &mut rng)
                 }))
                 .unwrap_or_else(|panic| {
                     let message = panic
@@ -620,10 +581,6 @@ fn campaign() {
                     }
                     Outcome::Expected(e) => *expected.entry(kind_of(&e)).or_default() += 1,
                     Outcome::Numerical(e) => numerical.push(format!("{label}: {e}")),
-                    Outcome::Known(e) => {
-                        dump(case, &source, &table, seed, d);
-                        known.push(format!("{label}: {e}"));
-                    }
                     Outcome::Failure(e) => {
                         dump(case, &source, &table, seed, d);
                         failures.push(format!("{label}: {e}"));
@@ -649,10 +606,6 @@ fn campaign() {
         eprintln!("    {n}");
     }
     eprintln!("  oracle comparisons: {compared}, max relative difference {max_rel:e} ({worst})");
-    eprintln!("  known failures (not failed on): {}", known.len());
-    for k in &known {
-        eprintln!("    {k}");
-    }
     eprintln!("  failures: {}", failures.len());
     for f in &failures {
         eprintln!("    {f}");
@@ -660,7 +613,7 @@ fn campaign() {
     assert!(failures.is_empty(), "{} failures", failures.len());
 }
 
-/// With `JENSEN_CAMPAIGN_DUMP=DIR`, writes a failing (or known-failing) case's model and data to `DIR` (a
+/// With `JENSEN_CAMPAIGN_DUMP=DIR`, writes a failing case's model and data to `DIR` (a
 /// reproducer for `jensen fit`).
 fn dump(case: &str, source: &str, table: &Table, seed: u64, d: Degradation) {
     let Ok(dir) = std::env::var("JENSEN_CAMPAIGN_DUMP") else {

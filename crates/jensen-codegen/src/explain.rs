@@ -173,13 +173,13 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
                 noise_cov(plan, noise)
             );
             let (generic, m) = match noise {
-                Cov::Spherical(_) => ("ln N(x | μ, W Wᵀ + s I) = −½ (D ln 2π + D ln s + ln|M| + ‖e‖² / s − uᵀ G u),  e = x − μ,  u = Wᵀ e / s", "Wᵀ W / s"),
-                Cov::Diag(_) | Cov::Full(_) => ("ln N(x | μ, W Wᵀ + diag(ψ)) = −½ (D ln 2π + Σ_d ln ψ_d + ln|M| + Σ_d e_d² / ψ_d − uᵀ G u),  e = x − μ,  u = Wᵀ Ψ⁻¹ e", "Wᵀ Ψ⁻¹ W"),
+                Cov::Spherical(_) => ("ln N(x | μ, W Wᵀ + s I) = −½ (D ln 2π + D ln s + ln|M| + ‖e − W ĥ‖² / s + ‖ĥ‖²),  e = x − μ,  ĥ = E_h[h] = B e", "Wᵀ W / s"),
+                Cov::Diag(_) | Cov::Full(_) => ("ln N(x | μ, W Wᵀ + diag(ψ)) = −½ (D ln 2π + Σ_d ln ψ_d + ln|M| + Σ_d (e − W ĥ)_d² / ψ_d + ‖ĥ‖²),  e = x − μ,  ĥ = E_h[h] = B e", "Wᵀ Ψ⁻¹ W"),
             };
             (
                 marginal,
                 Some(format!(
-                    "{generic}\n      (Woodbury identity and determinant lemma, M = I + {m}, G = M⁻¹: no D × D matrix is formed or inverted)"
+                    "{generic}\n      (the quadratic form is the minimum over h of ‖e − W h‖²_Ψ⁻¹ + ‖h‖², reached at ĥ: two non-negative terms, by the Woodbury identity;\n       ln|W Wᵀ + Ψ| = ln|Ψ| + ln|M| by the determinant lemma, M = I + {m}: no D × D matrix is formed or inverted)"
                 )),
             )
         }
@@ -220,10 +220,16 @@ fn posterior_lines(plan: &Plan) -> Vec<String> {
             None => (format!("q({h}[n])"), format!("p({h}[n] | {x})")),
         };
         lines.push(format!(
-            "{psi} = {},  {mm} = I + {w}ᵀ {psi}⁻¹ {w},  {g} = {mm}⁻¹   ({l} × {l}: Cholesky of {mm}, once per iteration; no {d} × {d} inverse)",
+            "{psi} = {},  {mm} = I + {w}ᵀ {psi}⁻¹ {w},  {g} = {mm}⁻¹   ({l} × {l}; no {d} × {d} inverse)",
             noise_cov(plan, noise)
         ));
         lines.push(format!("{bb} = {g} {w}ᵀ {psi}⁻¹   ({l} × {d})"));
+        lines.push(format!(
+            "  (once per iteration, from the thin SVD {psi}^(−½) {w} = U S Vᵀ: {g} = V (I + S²)⁻¹ Vᵀ, {bb} = V S (I + S²)⁻¹ Uᵀ {psi}^(−½), ln|{mm}| = Σ_j ln(1 + s_j²);"
+        ));
+        lines.push(format!(
+            "   formed in the basis where {mm} is diagonal, they keep their digits when {mm} is ill-conditioned; a Cholesky of {mm} when {l} > {d})"
+        ));
         lines.push(format!(
             "{q} = N({h}[n] | {bb} ({x} − {m}), {g})   = {cond}, the same {g} for every row"
         ));
@@ -236,6 +242,15 @@ fn posterior_lines(plan: &Plan) -> Vec<String> {
 
 fn stat_name(plan: &Plan, b: usize, s: StatKind) -> String {
     format!("{}_{}{}", plan.block_prefix(b), s.suffix(), k_index(plan))
+}
+
+/// The loadings of a linear-Gaussian block before the M-step (`W°`), under which the E-step's
+/// posterior and the residual statistics were computed.
+fn loading_before(plan: &Plan, b: usize) -> String {
+    match plan.blocks[b].kind {
+        BlockKind::LinearGaussian { loading, .. } => format!("{}°", p(plan, loading)),
+        _ => unreachable!("a linear-Gaussian block"),
+    }
 }
 
 fn centre(plan: &Plan, b: usize) -> String {
@@ -264,16 +279,16 @@ fn residual_lines(plan: &Plan, b: usize) -> [String; 2] {
     let st = |s| stat_name(plan, b, s);
     [
         format!(
-            "{rho}_d = Σ_n {}E_h[({x} − {w} {h}[n] − {m})_d²], from the statistics, with a = {m} − {m}° and w_d the d-th row of {w}:",
+            "{rho}_d = Σ_n {}E_h[({x} − {w} {h}[n] − {m})_d²], from the statistics, with a = {m} − {m}°, w_d the d-th row of {w} and Δ_d = w_d − w°_d:",
             weight(plan)
         ),
         format!(
-            "{} = {}_d − 2 w_dᵀ {}_{{·d}} − 2 a_d {}_d + w_dᵀ {} w_d + 2 a_d w_dᵀ {} + {} a_d²",
+            "{} = {}_d − 2 Δ_dᵀ {}_{{·d}} + Δ_dᵀ {} Δ_d − 2 a_d ({}_d − w_dᵀ {}) + {} a_d²",
             " ".repeat(rho.chars().count() + 2),
-            st(StatKind::SumSq),
+            st(StatKind::ResidualSq),
             st(StatKind::Cross),
-            st(StatKind::Sum),
             st(StatKind::LatentScatter),
+            st(StatKind::Sum),
             st(StatKind::LatentSum),
             count_k(plan)
         ),
@@ -378,10 +393,11 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                     String::new()
                 };
                 format!(
-                    "{lhs} = ({} − {} {}ᵀ / {n})ᵀ ({} − {} {}ᵀ / {n})⁻¹   (least squares jointly with {m}: Cholesky solve of the {l} × {l} system; {w}° kept if {empty}it is singular)",
+                    "{lhs} = {lhs}° + ({} − {} ({} − {lhs}° {})ᵀ / {n})ᵀ ({} − {} {}ᵀ / {n})⁻¹   (least squares jointly with {m}, as a step from {w}°: Cholesky solve of the {l} × {l} system; {w}° kept if {empty}it is singular)",
                     st(StatKind::Cross),
                     st(StatKind::LatentSum),
                     st(StatKind::Sum),
+                    st(StatKind::LatentSum),
                     st(StatKind::LatentScatter),
                     st(StatKind::LatentSum),
                     st(StatKind::LatentSum),
@@ -729,15 +745,15 @@ pub fn explain(plan: &Plan) -> String {
                 StatKind::Counts => format!("Σ_n {r}[{x} = c]  for each category c"),
                 StatKind::LatentSum => format!("Σ_n {r}E_h[{hn}[n]]"),
                 StatKind::Cross => {
-                    format!("Σ_n {r}E_h[{hn}[n]] ({x} − {c})ᵀ   ({l} × {d})")
+                    let w = loading_before(plan, b);
+                    format!("Σ_n {r}E_h[{hn}[n] ({x} − {c} − {w} {hn}[n])ᵀ]   ({l} × {d}: the latent against the residual)")
                 }
                 StatKind::LatentScatter => {
                     format!("Σ_n {r}E_h[{hn}[n] {hn}[n]ᵀ]   ({l} × {l})")
                 }
                 StatKind::ResidualSq => {
-                    format!(
-                        "Σ_n {r}E_h[({x} − {c} − W {hn}[n])²]  (elementwise, W before the M-step)"
-                    )
+                    let w = loading_before(plan, b);
+                    format!("Σ_n {r}E_h[({x} − {c} − {w} {hn}[n])²]  (elementwise)")
                 }
             };
             let _ = writeln!(out, "  {} = {what}", stat_name(plan, b, s));
@@ -778,17 +794,26 @@ pub fn explain(plan: &Plan) -> String {
                 out,
                 "  computed once; when N > D an iteration uses them instead of the rows, O(D² L) whatever N:"
             );
+            let w = loading_before(plan, b);
             let _ = writeln!(
                 out,
-                "    E = S + N (x̄ − {mu}°)(x̄ − {mu}°)ᵀ,  {pre}_sum = N (x̄ − {mu}°),  {pre}_sumsq = diag E,"
+                "    the D + 1 pseudo-rows p_j (the rows of a square root R of S, Rᵀ R = S, by QR) and p_0 = √N (x̄ − {mu}°), with Σ_j p_j p_jᵀ = Σ_n ({x}[n] − {mu}°)({x}[n] − {mu}°)ᵀ,"
             );
             let _ = writeln!(
                 out,
-                "    {pre}_h_sum = B {pre}_sum,  {pre}_cross = B E,  {pre}_h_scatter = N G + B E Bᵀ,"
+                "    go through the per-row E-step with unit weights: ĥ_j = B p_j,  ẽ_j = p_j − {w} ĥ_j,"
             );
             let _ = writeln!(
                 out,
-                "    Σ_n ln p({x}[n]) = −½ (N D ln 2π + N ln|W Wᵀ + Ψ| + Σ_d E_dd / ψ_d − tr({pre}_cross Ψ⁻¹ W))"
+                "    {pre}_sum = N (x̄ − {mu}°),  {pre}_h_sum = B {pre}_sum,  {pre}_resid_sq = Σ_j ẽ_j∘ẽ_j + N diag({w} G {w}ᵀ),"
+            );
+            let _ = writeln!(
+                out,
+                "    {pre}_cross = Σ_j ĥ_j ẽ_jᵀ − N G {w}ᵀ,  {pre}_h_scatter = N G + Σ_j ĥ_j ĥ_jᵀ,"
+            );
+            let _ = writeln!(
+                out,
+                "    Σ_n ln p({x}[n]) = −½ (N D ln 2π + N ln|W Wᵀ + Ψ| + Σ_j (ẽ_jᵀ Ψ⁻¹ ẽ_j + ‖ĥ_j‖²))"
             );
         }
     }

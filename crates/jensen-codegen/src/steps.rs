@@ -499,7 +499,9 @@ impl Gen<'_> {
                 StatKind::SumSq => "Σ_n r_nk (x_n − c_k)², elementwise",
                 StatKind::Counts => "Σ_n r_nk [x_n = c]",
                 StatKind::LatentSum => "Σ_n r_nk E[h_n]",
-                StatKind::Cross => "Σ_n r_nk E[h_n] (x_n − c_k)ᵀ",
+                StatKind::Cross => {
+                    "Σ_n r_nk E[h_n (x_n − c_k − W h_n)ᵀ], the latent against the residual under the loadings before the M-step"
+                }
                 StatKind::LatentScatter => "Σ_n r_nk E[h_n h_nᵀ]",
                 StatKind::ResidualSq => {
                     "Σ_n r_nk E[(x_n − c_k − W h_n)²], elementwise, under the loadings before the M-step"

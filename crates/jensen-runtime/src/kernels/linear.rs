@@ -10,12 +10,16 @@
 //! - the posterior is `h | x ~ N(G u, G)`: `E[h | x] = B e` with `B = G Wᵀ Ψ⁻¹`, and
 //!   `E[h hᵀ | x] = G + E[h] E[h]ᵀ`.
 //!
-//! Statistics per component, about the centre `c` (the mean the posterior was computed
-//! under), with `e = x − c` and weights `r`: `n = Σ r`, `s = Σ r e`, `q = Σ r e²`
-//! (elementwise), `s_h = Σ r E[h]`, `C = Σ r E[h] eᵀ` (`L × D`) and `S_h = Σ r E[h hᵀ]`
-//! (`L × L`). The M-step of `(W, μ)` is the joint least-squares solution of
-//! `e ≈ W h + (μ − c)` under `q`; the noise is the expected residual; the ELBO term adds
-//! `E_q[ln p(h)]` and the entropy of `q(h | x)` to the expected emission log-density.
+//! Statistics per component, about the centre `c` and the loadings `W°` the posterior was
+//! computed under, with `e = x − c`, the residual `ẽ = e − W° h` and weights `r`: `n = Σ r`,
+//! `s = Σ r e`, `ρ = Σ r E[ẽ²]` (elementwise), `s_h = Σ r E[h]`, `C̃ = Σ r E[h ẽᵀ]`
+//! (`L × D`) and `S_h = Σ r E[h hᵀ]` (`L × L`). The M-step of `(W, μ)` is the joint
+//! least-squares solution of `e ≈ W h + (μ − c)` under `q`, taken as a step from `W°`; the
+//! noise is the expected residual; the ELBO term adds `E_q[ln p(h)]` and the entropy of
+//! `q(h | x)` to the expected emission log-density. The second-order statistics are kept
+//! about the residual, not the raw moments `Σ r e²` and `Σ r E[h] eᵀ`: the expected residual
+//! at new parameters is then a sum of terms no larger than the residual and the step, and
+//! keeps its digits when a column is many orders larger than the noise.
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::{DenseSolveCore, Solve};
@@ -81,6 +85,8 @@ pub struct FactorPosterior {
     w: Array2<f64>,
     /// `w_iᵀ G w_i` per coordinate: the posterior spread of `W h` the residual statistic adds.
     spread: Array1<f64>,
+    /// `G Wᵀ`, `L × D`: the posterior spread the residual cross statistic removes.
+    cov_wt: Array2<f64>,
 }
 
 fn to_array(m: MatRef<'_, f64>) -> Array2<f64> {
@@ -109,7 +115,7 @@ impl FactorPosterior {
         // directions — and through the large loadings into the residuals.
         let root_inv: Array1<f64> = psi_inv.mapv(f64::sqrt);
         let a = Mat::<f64>::from_fn(d, l, |i, j| w[[i, j]] * root_inv[i]);
-        let (proj, cov, log_det_precision) = if d >= l {
+        let (proj, cov, log_det_precision, spread) = if d >= l {
             let svd = a.thin_svd().map_err(|_| PosteriorFailure::Loadings)?;
             let (u, v) = (svd.U(), svd.V());
             let sv: Vec<f64> = svd.S().column_vector().iter().copied().collect();
@@ -125,7 +131,19 @@ impl FactorPosterior {
                     .sum::<f64>()
             });
             let log_det: f64 = sv.iter().map(|s| (s * s).ln_1p()).sum();
-            (proj, cov, log_det)
+            // w_iᵀ G w_i = ψ_i Σ_j U_ij² s_j² / (1 + s_j²), since W V = Ψ^(½) U S: formed in
+            // the basis, not as a product with G, whose error of `eps · |G|` would be
+            // multiplied by `|w_i|²` (the square of the column's scale).
+            let spread = Array1::from_shape_fn(d, |i| {
+                (0..l)
+                    .map(|j| {
+                        let (uij, s2) = (u[(i, j)], sv[j] * sv[j]);
+                        uij * uij * s2 / (1.0 + s2)
+                    })
+                    .sum::<f64>()
+                    * psi[i]
+            });
+            (proj, cov, log_det, spread)
         } else {
             // More factors than columns: M through its Cholesky factor.
             let psi_inv_w = Array2::from_shape_fn((d, l), |(i, j)| w[[i, j]] * psi_inv[i]);
@@ -144,7 +162,9 @@ impl FactorPosterior {
             let g = llt.inverse();
             let cov = Array2::from_shape_fn((l, l), |(i, j)| 0.5 * (g[(i, j)] + g[(j, i)]));
             let proj = to_array(llt.solve(as_faer(&psi_inv_w.view()).transpose()).as_ref());
-            (proj, cov, log_det)
+            // w_iᵀ G w_i = ψ_i w_iᵀ B_:,i, as G Wᵀ = B Ψ.
+            let spread = Array1::from_shape_fn(d, |i| psi[i] * w.row(i).dot(&proj.column(i)));
+            (proj, cov, log_det, spread)
         };
         let log_det_psi: f64 = psi.iter().map(|v| v.ln()).sum();
         let log_det_marginal = log_det_psi + log_det_precision;
@@ -154,7 +174,8 @@ impl FactorPosterior {
         if !finite {
             return Err(PosteriorFailure::Loadings);
         }
-        let spread = Array1::from_iter(w.rows().into_iter().map(|b| b.dot(&cov.dot(&b))));
+        // G Wᵀ = B Ψ, from the projection that was formed in the SVD basis.
+        let cov_wt = Array2::from_shape_fn((l, d), |(r, c)| proj[[r, c]] * psi[c]);
         Ok(Self {
             psi_inv,
             proj,
@@ -163,6 +184,7 @@ impl FactorPosterior {
             log_det_precision,
             w: w.to_owned(),
             spread,
+            cov_wt,
         })
     }
 
@@ -332,15 +354,6 @@ pub fn accumulate_factor(
         *s += acc;
     }
     let hr = MatRef::from_row_major_slice(hr, l, m);
-    // C += (r ∘ E[h]) eᵀ
-    matmul(
-        as_faer_mut(&mut cross),
-        Accum::Add,
-        hr,
-        MatRef::from_row_major_slice(e, d, m).transpose(),
-        1.0,
-        Par::Seq,
-    );
     // S_h += (r ∘ E[h]) E[h]ᵀ + (Σ r) G
     matmul(
         as_faer_mut(&mut h_scatter),
@@ -355,6 +368,16 @@ pub fn accumulate_factor(
     // The residuals under the current loadings, weighted and squared, plus the posterior
     // spread `w_iᵀ G w_i` of each.
     subtract_fitted(post, e, h, m);
+    // C̃ += (r ∘ E[h]) (e − W E[h])ᵀ − (Σ r) G Wᵀ
+    matmul(
+        as_faer_mut(&mut cross),
+        Accum::Add,
+        hr,
+        MatRef::from_row_major_slice(e, d, m).transpose(),
+        1.0,
+        Par::Seq,
+    );
+    cross.scaled_add(-total, &post.cov_wt);
     for ((row, q), &spread) in e
         .chunks_exact(m)
         .zip(resid_sq.iter_mut())
@@ -370,7 +393,8 @@ pub fn accumulate_factor(
 /// — instead of a pass over the rows: every statistic is linear in the first two moments of
 /// the data. With `δ = x̄ − c`, the `D + 1` pseudo-rows `p_1 … p_D, √n δ` have the second
 /// moment `E = S + n δ δᵀ = Σ (x − c)(x − c)ᵀ`; they go through the per-row E-step with unit
-/// weights for the residual statistic, `C = B E`, `S_h = n G + B E Bᵀ` and the quadratic form
+/// weights for the residual statistics `ρ` and `C̃ = Σ_j h_j ẽ_jᵀ − n G W°ᵀ` (with
+/// `h_j = B p_j`, `ẽ_j = p_j − W° h_j`), `S_h = n G + B E Bᵀ` and the quadratic form
 /// `tr((W Wᵀ + Ψ)⁻¹ E)` in its residual form (no cancellation between large terms, see
 /// [`factor_add_log_density`]); `s = n δ` and `s_h = B s`. Adds them to the statistics
 /// (which should be zero) and returns `Σ_n ln N(x_n | c, W Wᵀ + Ψ)`. `centre` must be the
@@ -407,14 +431,6 @@ pub fn factor_summary_statistics(
     h_sum += &post.proj.dot(&s);
     let hm = MatRef::from_row_major_slice(&h, l, m);
     matmul(
-        as_faer_mut(&mut cross),
-        Accum::Add,
-        hm,
-        MatRef::from_row_major_slice(&e, d, m).transpose(),
-        1.0,
-        Par::Seq,
-    );
-    matmul(
         as_faer_mut(&mut h_scatter),
         Accum::Add,
         hm,
@@ -424,7 +440,17 @@ pub fn factor_summary_statistics(
     );
     h_scatter.scaled_add(n, &post.cov);
     let mut quad = vec![0.0; m];
+    // `e` holds the pseudo-rows' residuals from here on.
     residual_quad(post, &mut e, &h, m, &mut quad);
+    matmul(
+        as_faer_mut(&mut cross),
+        Accum::Add,
+        hm,
+        MatRef::from_row_major_slice(&e, d, m).transpose(),
+        1.0,
+        Par::Seq,
+    );
+    cross.scaled_add(-n, &post.cov_wt);
     for ((q, row), &spread) in resid_sq
         .iter_mut()
         .zip(e.chunks_exact(m))
@@ -436,9 +462,13 @@ pub fn factor_summary_statistics(
     -0.5 * (n * (d as f64 * LN_2PI + post.log_det_marginal) + quad)
 }
 
-/// The M-step of the loadings, jointly with the mean: with `H = S_h − s_h s_hᵀ / n` and
-/// `R = C − s_h sᵀ / n`, `W = Rᵀ H⁻¹` (a Cholesky solve). The previous loadings when the
-/// component is empty or `H` is not positive definite.
+/// The M-step of the loadings, jointly with the mean, as a step from the loadings `W°` the
+/// statistics were accumulated under: with `H = S_h − s_h s_hᵀ / n`, the mean residual
+/// `s̃ = s − W° s_h` and `R̃ = C̃ − s_h s̃ᵀ / n`, `W = W° + R̃ᵀ H⁻¹` (a Cholesky solve) —
+/// the least-squares solution `(C − s_h sᵀ / n)ᵀ H⁻¹` rewritten about `W°`, since the raw
+/// cross moment is `C = C̃ + S_h W°ᵀ`. The step is formed from residuals, so it keeps its
+/// digits when a column is large. The previous loadings when the component is empty or `H`
+/// is not positive definite.
 pub fn loadings_from_stats(
     prev: ArrayView2<'_, f64>,
     n: f64,
@@ -454,11 +484,13 @@ pub fn loadings_from_stats(
     let h = Mat::from_fn(l, l, |i, j| {
         0.5 * (h_scatter[[i, j]] + h_scatter[[j, i]]) - h_sum[i] * h_sum[j] / n
     });
-    let r = Mat::from_fn(l, d, |i, j| cross[[i, j]] - h_sum[i] * sum[j] / n);
+    // The mean residual under the old loadings, s̃ = s − W° s_h.
+    let resid_sum = &sum - &prev.dot(&h_sum);
+    let r = Mat::from_fn(l, d, |i, j| cross[[i, j]] - h_sum[i] * resid_sum[j] / n);
     match h.llt(Side::Lower) {
         Ok(llt) => {
-            let wt = llt.solve(r.as_ref());
-            let w = Array2::from_shape_fn((d, l), |(i, j)| wt[(j, i)]);
+            let step = llt.solve(r.as_ref());
+            let w = Array2::from_shape_fn((d, l), |(i, j)| prev[[i, j]] + step[(j, i)]);
             if w.iter().all(|v| v.is_finite()) {
                 w
             } else {
@@ -493,9 +525,11 @@ pub fn factor_mean_from_stats(
 /// posterior the statistics were accumulated with (loadings `W`, mean `c`), at new loadings
 /// `W'` and mean `μ'`: the noise M-step pools these. Expanded about the residual statistic
 /// `ρ_i = Σ r E[(e_i − w_iᵀ h)²]` with `Δ = W' − W` and `a = μ' − c`, coordinate `i` is
-/// `ρ_i − 2 Δ_iᵀ C_:,i + Δ_iᵀ S_h (w_i + w'_i) − 2 a_i (s_i − w'_iᵀ s_h) + n a_i²` — the terms
-/// that cancel shrink with the step `Δ`, `a` instead of being as large as `Σ r e_i²`, so the
-/// residual keeps its digits when the noise is small beside a large column.
+/// `ρ_i − 2 Δ_iᵀ C̃_:,i + Δ_iᵀ S_h Δ_i − 2 a_i (s_i − w'_iᵀ s_h) + n a_i²`, with the residual
+/// cross statistic `C̃`. Every term that cancels is as large as the step `Δ`, `a` times a
+/// residual — not `Σ r e_i²`, nor the loadings times `C` (which is as large as the column and
+/// grows with the rotation the loadings are free to make) — so the residual keeps its digits
+/// when the noise is small beside a large column.
 pub fn factor_residual(
     centre: ArrayView1<'_, f64>,
     sum: ArrayView1<'_, f64>,
@@ -513,9 +547,8 @@ pub fn factor_residual(
         let (wi, bi) = (w.row(i), w_before.row(i));
         let a = mean[i] - centre[i];
         let delta = &wi - &bi;
-        let both = &wi + &bi;
         let value = resid_sq[i] - 2.0 * delta.dot(&cross.column(i))
-            + delta.dot(&h_scatter.dot(&both))
+            + delta.dot(&h_scatter.dot(&delta))
             - 2.0 * a * (sum[i] - wi.dot(&h_sum))
             + n * a * a;
         value.max(0.0)
@@ -687,7 +720,12 @@ mod tests {
                 }
             }
         }
-        let expect_c = h.t().dot(&(&e * &r.view().insert_axis(ndarray::Axis(1))));
+        // The residual cross statistic: Σ r E[h (e − W h)ᵀ] = Σ r E[h] (e − W E[h])ᵀ − (Σ r) G Wᵀ.
+        let resid = &e - &h.dot(&w.t());
+        let expect_c = h
+            .t()
+            .dot(&(&resid * &r.view().insert_axis(ndarray::Axis(1))))
+            - post.posterior_cov().dot(&w.t()) * r.sum();
         for (a, b) in c.iter().zip(expect_c.iter()) {
             assert_relative_eq!(a, b, epsilon = 1e-12);
         }
