@@ -3,6 +3,7 @@
 #   sklearn/*.json   scripts/sklearn_fixtures.py   (GaussianMixture EM)
 #   hmmlearn/*.json  scripts/hmmlearn_fixtures.py  (HMM Baum-Welch)
 #   fa/*.json        scripts/fa_fixtures.py        (factor analysis, PPCA)
+#   kmeans/*.json    scripts/kmeans_fixtures.py    (KMeans optima and Lloyd trajectories)
 #
 # Creates the reference venv .venv-ref/ at the repo root if it is missing,
 # installs the pinned versions from scripts/requirements.txt, then runs the
@@ -25,6 +26,6 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$repo_root/scripts/requirements.txt"
 
-for script in sklearn_fixtures.py hmmlearn_fixtures.py fa_fixtures.py; do
+for script in sklearn_fixtures.py hmmlearn_fixtures.py fa_fixtures.py kmeans_fixtures.py; do
     "$venv/bin/python" "$repo_root/scripts/$script" "$@"
 done

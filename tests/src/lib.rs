@@ -86,6 +86,10 @@ pub mod models {
     #[derive(jensen::Model)]
     #[model(file = "../models/mppca_digits.em")]
     pub struct MppcaDigits;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/kmeans.em")]
+    pub struct Kmeans;
 }
 
 /// The repository root.
@@ -146,6 +150,7 @@ pub const CATALOGUE: &[Entry] = &[
     ("exponential_mix", "faithful.csv", &[]),
     ("mfa_iris", "iris.csv", &[]),
     ("mppca_digits", "digits.csv", &[]),
+    ("kmeans", "faithful.csv", &[]),
 ];
 
 /// The generated code's fit agrees with the executor's: the same ELBO trace (≤ 1e-10
@@ -202,6 +207,27 @@ pub fn compare_routes<P: serde::Serialize>(
         executed.free_parameters, generated.free_parameters,
         "{name}: free parameter counts differ"
     );
+    assert_eq!(
+        executed.e_step, generated.e_step,
+        "{name}: E-step modes differ"
+    );
+    for (what, a, b) in [
+        (
+            "complete-data log-likelihood",
+            executed.complete_log_likelihood,
+            generated.complete_log_likelihood,
+        ),
+        ("inertia", executed.inertia, generated.inertia),
+    ] {
+        match (a, b) {
+            (Some(a), Some(b)) => assert!(
+                (a - b).abs() <= 1e-10 * a.abs().max(1.0),
+                "{name}: {what} differs: {a} vs {b}"
+            ),
+            (None, None) => {}
+            _ => panic!("{name}: {what} reported by one route only: {a:?} vs {b:?}"),
+        }
+    }
     for (what, a, b) in [
         ("BIC", executed.bic, generated.bic),
         ("AIC", executed.aic, generated.aic),

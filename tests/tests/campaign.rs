@@ -325,6 +325,7 @@ fn density(plan: &Plan, params: &DynParams, kind: &BlockKind, k: usize) -> Resul
                 Cov::Full(p) => Density::Mvn(Mvn::new(mu, &matrix(plan, params, p, k))?),
                 Cov::Diag(p) => normals(&mu, &vector(plan, params, p, k))?,
                 Cov::Spherical(p) => normals(&mu, &vec![scalar(plan, params, p, k); d])?,
+                Cov::Fixed(c) => normals(&mu, &vec![c; d])?,
             }
         }
         BlockKind::Normal { mean, var } => normals(
@@ -357,7 +358,9 @@ fn density(plan: &Plan, params: &DynParams, kind: &BlockKind, k: usize) -> Resul
             let psi = match noise {
                 Cov::Diag(p) => vector(plan, params, p, k),
                 Cov::Spherical(p) => vec![scalar(plan, params, p, k); d],
-                Cov::Full(_) => return Err("a full noise covariance".into()),
+                Cov::Full(_) | Cov::Fixed(_) => {
+                    return Err("a full or known noise covariance".into())
+                }
             };
             let mut c = w.dot(&w.t());
             for i in 0..d {
@@ -407,7 +410,10 @@ fn recompute(plan: &Plan, bound: &Bound, params: &DynParams) -> Result<f64, Stri
     Ok(match plan.latent {
         Latent::Single { .. } => emission.sum(),
         Latent::Categorical { weights, .. } => {
-            let lw: Vec<f64> = get1(weights).iter().map(|w| w.ln()).collect();
+            let lw: Vec<f64> = match weights {
+                Some(w) => get1(w).iter().map(|w| w.ln()).collect(),
+                None => vec![-(k_count as f64).ln(); k_count],
+            };
             (0..n)
                 .map(|r| log_sum_exp((0..k_count).map(|k| lw[k] + emission[[r, k]])))
                 .sum()

@@ -187,6 +187,15 @@ differential!(
     MppcaDigitsConsts::default()
 );
 
+// k-means: known covariance, equal weights, the model's hard E-step, inertia.
+differential!(
+    kmeans,
+    "kmeans",
+    KmeansModel,
+    KmeansData { x: matrix },
+    KmeansConsts::default()
+);
+
 /// Several sequences: both back-ends split the rows the same way.
 #[test]
 fn gaussian_hmm_with_several_sequences() {

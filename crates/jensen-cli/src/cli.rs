@@ -12,7 +12,7 @@ use jensen::bind::{BindOptions, Sequences};
 use jensen::csv::CsvOptions;
 use jensen::document::{ItemBinding, Reseed, Viterbi};
 use jensen::lang::Plan;
-use jensen::runtime::{FitOptions, InitStrategy, MStepConfig, Progress};
+use jensen::runtime::{EStepMode, FitOptions, InitStrategy, MStepConfig, Progress};
 use jensen::{DynParams, FitDocument, PlanModel};
 
 use crate::render;
@@ -178,6 +178,12 @@ struct DecodeArgs {
     out: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum EStepArg {
+    Soft,
+    Hard,
+}
+
 #[derive(Debug, clap::Args)]
 struct FitArgs {
     /// The model file (`.em`).
@@ -205,6 +211,11 @@ struct FitArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// `soft` (EM: the posterior over the discrete latent) or `hard` (classification EM: each
+    /// row's most probable component, a chain's Viterbi path; it maximises the complete-data
+    /// log-likelihood). Default: the model file's `estep` line, else soft.
+    #[arg(long, value_enum)]
+    estep: Option<EStepArg>,
     /// Strength of the regularising prior on every variance and covariance, relative to each
     /// data column's variance: each covariance update is `(S + ε·diag(var)) / N_k` and the
     /// prior `−½ ε Σ var_d (Σ⁻¹)_dd` is part of the monitored objective. Being relative,
@@ -631,6 +642,10 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             reg_covar: args.reg_covar,
         },
         progress,
+        e_step: args.estep.map(|e| match e {
+            EStepArg::Soft => EStepMode::Soft,
+            EStepArg::Hard => EStepMode::Hard,
+        }),
         ..FitOptions::default()
     };
     let result = jensen::fit(&model, &fit_opts).map_err(|e| e.to_string())?;
@@ -640,7 +655,7 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     let elapsed = started.elapsed().as_secs_f64();
 
     if !args.quiet {
-        print_trace(&result.elbo_trace)?;
+        print_trace(&result.elbo_trace, result.e_step)?;
         outln!();
         for (name, value) in result.params.iter() {
             outln!("{name} = {}", format_array(value));
@@ -657,6 +672,16 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             result.iterations
         ),
     };
+    if let Some(complete) = result.complete_log_likelihood {
+        match result.inertia {
+            Some(inertia) => outln!(
+                "hard E-step: complete-data log-likelihood {complete:.6} at the final assignments · inertia (within-cluster sum of squares) {inertia:.6}"
+            ),
+            None => outln!(
+                "hard E-step: complete-data log-likelihood {complete:.6} at the final assignments"
+            ),
+        }
+    }
     outln!(
         "log-likelihood {:.6} · {stopped} · BIC {:.3} · AIC {:.3} · {} free parameters · {:.3}s",
         result.log_likelihood,
@@ -713,6 +738,9 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             n_rows: bound.n_rows,
             log_likelihood: result.log_likelihood,
             log_prior: result.log_prior,
+            e_step: result.e_step.name().into(),
+            complete_log_likelihood: result.complete_log_likelihood,
+            inertia: result.inertia,
             elbo_trace: result.elbo_trace.clone(),
             status: status.as_str().into(),
             warnings: result.warnings.iter().map(|w| w.to_string()).collect(),
@@ -788,13 +816,12 @@ fn score_header(plan: &jensen::Plan, scores: Option<&ndarray::Array2<f64>>) -> V
     }
 }
 
-fn print_trace(trace: &[f64]) -> Result<(), Failure> {
-    outln!(
-        "{:>5}  {:>20}  {:>14}",
-        "iter",
-        "ELBO (= log-lik)",
-        "change"
-    );
+fn print_trace(trace: &[f64], mode: EStepMode) -> Result<(), Failure> {
+    let objective = match mode {
+        EStepMode::Soft => "ELBO (= log-lik)",
+        EStepMode::Hard => "complete log-lik",
+    };
+    outln!("{:>5}  {:>20}  {:>14}", "iter", objective, "change");
     let line = |i: usize| -> Result<(), Failure> {
         let change = if i == 0 {
             String::new()

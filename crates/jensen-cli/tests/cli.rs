@@ -1613,3 +1613,88 @@ fn a_scalar_bit_with_a_probability_per_component_fits() {
         assert_eq!(shape(&doc["params"]["p"]), vec![2], "{model} {extra:?}");
     }
 }
+
+#[test]
+fn kmeans_model_fits_with_its_hard_e_step_and_reports_inertia() {
+    let tmp = TempDir::new("kmeans");
+    let json = tmp.file("fit.json");
+    let out = jensen_ok(&[
+        "fit",
+        "models/kmeans.em",
+        "--data",
+        "data/iris.csv",
+        "--exclude",
+        "species",
+        "--restarts",
+        "10",
+        "--seed",
+        "1",
+        "--out",
+        &json,
+    ]);
+    assert!(out.contains("complete log-lik"), "{out}");
+    assert!(
+        out.contains("inertia (within-cluster sum of squares) 78.851441"),
+        "{out}"
+    );
+    let doc = read_json(&json);
+    assert_eq!(doc["e_step"], "hard");
+    let inertia = doc["inertia"].as_f64().unwrap();
+    assert!((inertia - 78.851441426146).abs() < 1e-6, "{inertia}");
+    // The trace is the complete-data log-likelihood; ℓ (for BIC) is the likelihood.
+    let complete = doc["complete_log_likelihood"].as_f64().unwrap();
+    assert_eq!(
+        doc["elbo_trace"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .as_f64(),
+        Some(complete)
+    );
+    assert!(doc["log_likelihood"].as_f64().unwrap() > complete);
+}
+
+#[test]
+fn estep_option_overrides_the_model_file() {
+    // A soft fit of the k-means model is EM with unit covariances and equal weights.
+    let soft = jensen_ok(&[
+        "fit",
+        "models/kmeans.em",
+        "--data",
+        "data/faithful.csv",
+        "--estep",
+        "soft",
+        "--quiet",
+    ]);
+    assert!(!soft.contains("hard E-step"), "{soft}");
+    // A hard fit of a Gaussian mixture: classification EM.
+    let hard = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--estep",
+        "hard",
+        "--quiet",
+    ]);
+    assert!(
+        hard.contains("hard E-step: complete-data log-likelihood"),
+        "{hard}"
+    );
+    assert!(
+        !hard.contains("inertia"),
+        "a learned covariance has no inertia: {hard}"
+    );
+    let out = jensen(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--estep",
+        "greedy",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let err = stderr(&out);
+    assert!(err.contains("soft") && err.contains("hard"), "{err}");
+}

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use jensen_lang::ir::{ElemType, VarId};
-use jensen_lang::plan::{BlockKind, Cov, PRef, Rule, StatKind, Update};
+use jensen_lang::ir::{EStepKind, ElemType, VarId};
+use jensen_lang::plan::{BlockKind, Cov, Latent, PRef, Rule, StatKind, Update};
 use jensen_lang::program::{Dim, Size};
 use jensen_lang::{Plan, Program};
 
@@ -70,6 +70,16 @@ fn noise_cov(plan: &Plan, noise: Cov) -> String {
     match noise {
         Cov::Spherical(c) => format!("{} I", p(plan, c)),
         Cov::Diag(c) | Cov::Full(c) => format!("diag({})", p(plan, c)),
+        Cov::Fixed(c) => fixed_cov(c),
+    }
+}
+
+/// A known covariance `c I` as written: `I`, or `2.5 I`.
+fn fixed_cov(c: f64) -> String {
+    if c == 1.0 {
+        "I".into()
+    } else {
+        format!("{c} I")
     }
 }
 
@@ -142,6 +152,12 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
                     format!("ln N({x} | {m}, {} I)", p(plan, c)),
                     Some("ln N(x | μ, s I) = −½ (D ln 2π + D ln s + ‖x − μ‖² / s)".into()),
                 ),
+                Cov::Fixed(c) => (
+                    format!("ln N({x} | {m}, {})", fixed_cov(c)),
+                    Some(format!(
+                        "ln N(x | μ, c I) = −½ (D ln 2π + D ln c + ‖x − μ‖² / c),  c = {c} (known, not estimated)"
+                    )),
+                ),
             }
         }
         BlockKind::Normal { mean, var } => (
@@ -173,7 +189,7 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
                 noise_cov(plan, noise)
             );
             let (generic, m) = match noise {
-                Cov::Spherical(_) => ("ln N(x | μ, W Wᵀ + s I) = −½ (D ln 2π + D ln s + ln|M| + ‖e − W ĥ‖² / s + ‖ĥ‖²),  e = x − μ,  ĥ = E_h[h] = B e", "Wᵀ W / s"),
+                Cov::Spherical(_) | Cov::Fixed(_) => ("ln N(x | μ, W Wᵀ + s I) = −½ (D ln 2π + D ln s + ln|M| + ‖e − W ĥ‖² / s + ‖ĥ‖²),  e = x − μ,  ĥ = E_h[h] = B e", "Wᵀ W / s"),
                 Cov::Diag(_) | Cov::Full(_) => ("ln N(x | μ, W Wᵀ + diag(ψ)) = −½ (D ln 2π + Σ_d ln ψ_d + ln|M| + Σ_d (e − W ĥ)_d² / ψ_d + ‖ĥ‖²),  e = x − μ,  ĥ = E_h[h] = B e", "Wᵀ Ψ⁻¹ W"),
             };
             (
@@ -208,7 +224,15 @@ fn posterior_lines(plan: &Plan) -> Vec<String> {
         let x = data(plan, block.data);
         let d = data_dim(plan, b);
         let (w, m) = (p(plan, loading), p(plan, mean));
-        let psi = lin_sym(plan, b, "Ψ", noise.pref().per_component);
+        let psi = lin_sym(
+            plan,
+            b,
+            "Ψ",
+            noise
+                .pref()
+                .expect("linear-Gaussian noise is a parameter")
+                .per_component,
+        );
         let mm = lin_sym(plan, b, "M", has_k);
         let g = lin_sym(plan, b, "G", has_k);
         let bb = lin_sym(plan, b, "B", has_k);
@@ -312,6 +336,7 @@ fn linear_elbo_value(plan: &Plan, b: usize) -> String {
             let s = p(plan, c);
             (format!("{d} ln {s}"), format!("Σ_d {rho}_d / {s}"))
         }
+        Cov::Fixed(c) => (format!("{d} ln {c}"), format!("Σ_d {rho}_d / {c}")),
         Cov::Diag(c) | Cov::Full(c) => {
             let v = p(plan, c);
             (format!("Σ_d ln {v}_d"), format!("Σ_d {rho}_d / {v}_d"))
@@ -588,6 +613,12 @@ pub fn explain(plan: &Plan) -> String {
                 cov: Cov::Spherical(c),
                 ..
             } => format!("multivariate Normal, spherical covariance {}", sharing(c)),
+            BlockKind::MvNormal {
+                cov: Cov::Fixed(c), ..
+            } => format!(
+                "multivariate Normal, known covariance {} (not estimated)",
+                fixed_cov(c)
+            ),
             BlockKind::Normal { .. } => "univariate Normal (mean, variance)".into(),
             BlockKind::Poisson { .. } => "Poisson counts".into(),
             BlockKind::Exponential { .. } => "exponential positive values".into(),
@@ -596,7 +627,7 @@ pub fn explain(plan: &Plan) -> String {
             BlockKind::LinearGaussian { noise, .. } => {
                 let (h, _) = continuous(plan);
                 let (kind, name) = match noise {
-                    Cov::Spherical(_) => ("spherical", "probabilistic PCA"),
+                    Cov::Spherical(_) | Cov::Fixed(_) => ("spherical", "probabilistic PCA"),
                     Cov::Diag(_) | Cov::Full(_) => ("diagonal", "factor analysis"),
                 };
                 match plan.latent {
@@ -605,11 +636,11 @@ pub fn explain(plan: &Plan) -> String {
                     }
                     _ if chain.is_some() => format!(
                         "linear-Gaussian in {h}, loadings and offset per component, {kind} noise {}",
-                        sharing(noise.pref())
+                        sharing(noise.pref().expect("linear-Gaussian noise is a parameter"))
                     ),
                     _ => format!(
                         "linear-Gaussian in {h}, loadings and offset per component, {kind} noise {}: a mixture of {}",
-                        sharing(noise.pref()),
+                        sharing(noise.pref().expect("linear-Gaussian noise is a parameter")),
                         match noise {
                             Cov::Spherical(_) => "probabilistic PCA",
                             _ => "factor analysers",
@@ -648,9 +679,38 @@ pub fn explain(plan: &Plan) -> String {
             }
         }
     };
-    match (plan.weights(), chain, discrete) {
-        (Some(w), _, Some((zn, _))) => {
-            let wn = plan.name(w);
+    let hard = plan.model.e_step == EStepKind::Hard;
+    // `ln w[k]` of a mixture's weights, or `ln (1/K)` for equal, fixed ones.
+    let log_weight = match plan.latent {
+        Latent::Categorical {
+            weights: Some(w), ..
+        } => Some(format!("ln {}[k]", plan.name(w))),
+        Latent::Categorical {
+            weights: None,
+            components,
+            ..
+        } => Some(format!("ln (1/{})", plan.model.sets[components].name)),
+        _ => None,
+    };
+    match (log_weight.as_deref(), chain, discrete) {
+        (Some(log_w), _, Some((zn, _))) if hard => {
+            let _ = writeln!(
+                out,
+                "E-step (hard, `estep hard`: each row's most probable value of {zn})"
+            );
+            let _ = writeln!(out, "  ℓ[n,k] = {log_w} + {}", emissions.join(" + "));
+            out.push_str(&densities);
+            let _ = writeln!(
+                out,
+                "  {zn}[n] = argmax_k ℓ[n,k]   (the lowest k on a tie),   r[n,k] = [k = {zn}[n]]"
+            );
+            let _ = writeln!(
+                out,
+                "  objective: Σ_n ℓ[n,{zn}[n]] = ln p(x, {zn} | θ), the complete-data log-likelihood (H(q) = 0); converged when no row changes its value"
+            );
+            posterior_of_h(&mut out, zn, "ℓ");
+        }
+        (Some(log_w), _, Some((zn, _))) => {
             if let Some((hn, _)) = cont {
                 let _ = writeln!(
                     out,
@@ -659,11 +719,29 @@ pub fn explain(plan: &Plan) -> String {
             } else {
                 let _ = writeln!(out, "E-step (posterior of {zn}, in log space)");
             }
-            let _ = writeln!(out, "  ℓ[n,k] = ln {wn}[k] + {}", emissions.join(" + "));
+            let _ = writeln!(out, "  ℓ[n,k] = {log_w} + {}", emissions.join(" + "));
             out.push_str(&densities);
             let _ = writeln!(out, "  r[n,k] = exp(ℓ[n,k] − logsumexp_j ℓ[n,j])");
             let _ = writeln!(out, "  ln p(x[n]) = logsumexp_k ℓ[n,k]");
             posterior_of_h(&mut out, zn, "ℓ");
+        }
+        (None, Some((p0, a)), Some((zn, _))) if hard => {
+            let _ = writeln!(
+                out,
+                "E-step (hard, `estep hard`: the Viterbi path of {zn} along each sequence n = s, …, e)"
+            );
+            let _ = writeln!(out, "  ln b[n,k] = {}", emissions.join(" + "));
+            out.push_str(&densities);
+            let _ = writeln!(out, "  δ[s,k] = ln {p0}[k] + ln b[s,k];   δ[n,k] = max_j (δ[n−1,j] + ln {a}[j,k]) + ln b[n,k];   {zn}[e] = argmax_k δ[e,k], then back along the argmaxes");
+            let _ = writeln!(
+                out,
+                "  r[n,k] = [k = {zn}[n]],   ξ[n,j,k] = [j = {zn}[n], k = {zn}[n+1]]"
+            );
+            let _ = writeln!(
+                out,
+                "  objective: Σ_sequences max_k δ[e,k] = ln p(x, {zn} | θ), the complete-data log-likelihood (H(q) = 0); converged when no row changes its state"
+            );
+            posterior_of_h(&mut out, zn, "ln b");
         }
         (None, Some((p0, a)), Some((zn, _))) => {
             if let Some((hn, _)) = cont {
@@ -865,12 +943,11 @@ pub fn explain(plan: &Plan) -> String {
         .filter(|&b| matches!(plan.blocks[b].kind, BlockKind::LinearGaussian { .. }))
         .collect();
     let mut explained = false;
-    match (plan.weights(), chain) {
-        (Some(w), _) => {
+    match (log_weight.as_deref(), chain) {
+        (Some(log_w), _) => {
             let _ = writeln!(
                 out,
-                "          = Σ_k N[k] ln {}[k] + Σ_n Σ_k r[n,k] ({}) − Σ_n Σ_k r[n,k] ln r[n,k]",
-                plan.name(w),
+                "          = Σ_k N[k] {log_w} + Σ_n Σ_k r[n,k] ({}) − Σ_n Σ_k r[n,k] ln r[n,k]",
                 terms.join(" + ")
             );
         }
@@ -933,7 +1010,27 @@ pub fn explain(plan: &Plan) -> String {
             cont.map_or("h", |(h, _)| h)
         );
     }
-    let _ = writeln!(out, "  computed from the statistics above; F = ln p(x | θ) right after the E-step, and EM never decreases it");
+    if plan.model.e_step == EStepKind::Hard {
+        let _ = writeln!(out, "  computed from the statistics above; with the hard E-step F = ln p(x, z | θ) at its assignments (r is 0 or 1, H(q) = 0), and neither step decreases it");
+    } else {
+        let _ = writeln!(out, "  computed from the statistics above; F = ln p(x | θ) right after the E-step, and EM never decreases it");
+    }
+    if let Some(form) = &Program::lower(plan).inertia {
+        let d: Vec<String> = form
+            .dims
+            .iter()
+            .map(|&d| size_text(plan, &Size::Dim(d)))
+            .collect();
+        let k = plan
+            .components()
+            .map_or("1".to_string(), |k| plan.model.sets[k].name.clone());
+        let _ = writeln!(
+            out,
+            "  inertia (within-cluster sum of squares) = Σ_n ‖x[n] − mean of its component‖² = −2c (F + N ({} / 2 · ln 2πc + ln {k})),  c = {}",
+            d.join(" + "),
+            form.scale
+        );
+    }
     let _ = writeln!(out);
     let free: Vec<String> = program
         .params

@@ -193,7 +193,7 @@ impl Gen<'_> {
         let k = self.k();
         let kk = quote!(k);
         let w = self.access(&src, loading, &kk);
-        let np = noise.pref();
+        let np = noise.pref().expect("linear-Gaussian noise is a parameter");
         let v = self.access(&src, np, &kk);
         let (wname, nname) = (self.plan.name(loading.param), self.plan.name(np.param));
         let component = |p: PRef| {
@@ -313,7 +313,13 @@ impl Gen<'_> {
             ("::jensen::runtime::linalg", &["Cholesky"][..]),
             (
                 "::jensen::runtime::mixture",
-                &["add_log_weights", "reseed_weight", "FloorHit"][..],
+                &[
+                    "add_log_uniform",
+                    "add_log_weights",
+                    "inertia",
+                    "reseed_weight",
+                    "FloorHit",
+                ][..],
             ),
             (
                 "::jensen::runtime",
@@ -786,6 +792,9 @@ impl Gen<'_> {
         let expected = self.expected();
         let log_prior = self.log_prior();
         let factors = self.factors();
+        let e_step_mode = self.e_step_mode();
+        let inertia = self.inertia();
+        let in_data_units = self.init_in_data_units();
         let free = self.free_parameters();
         let magnitude = self.magnitude();
         let neutral = self.neutral();
@@ -822,6 +831,9 @@ impl Gen<'_> {
 
                 fn free_parameters(&self) -> usize { #free }
 
+                #e_step_mode
+                #inertia
+                #in_data_units
                 #factors
 
                 #magnitude

@@ -5,6 +5,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
+use jensen_lang::ir::EStepKind;
 use jensen_lang::plan::{BlockKind, StatKind};
 use jensen_lang::program::{
     At, Call, DataForm, Derived, DerivedKind, Dim, Elem, Operand, ParamSlot, Reseed, Size, Src,
@@ -232,6 +233,11 @@ impl Gen<'_> {
             Operand::RowCount => {
                 let n = self.size(self.plan.rows());
                 quote!(#n as f64)
+            }
+            Operand::Number(v) => {
+                // Checked finite and positive when the model was checked.
+                let lit = proc_macro2::Literal::f64_unsuffixed(*v);
+                quote!(#lit)
             }
             Operand::DataMean => {
                 let f = format_ident!("{}_mean", prefix());
@@ -831,6 +837,48 @@ impl Gen<'_> {
                 #checks
                 hits
             }
+        }
+    }
+
+    /// `init_in_data_units`: printed for a model with a known covariance.
+    pub(crate) fn init_in_data_units(&self) -> TokenStream {
+        if self.program.init_in_data_units {
+            quote!(
+                fn init_in_data_units(&self) -> bool {
+                    true
+                }
+            )
+        } else {
+            quote!()
+        }
+    }
+
+    /// `inertia`: printed for a model whose complete-data log-likelihood is an affine
+    /// function of the within-cluster sum of squares (k-means).
+    pub(crate) fn inertia(&self) -> TokenStream {
+        let Some(form) = &self.program.inertia else {
+            return quote!();
+        };
+        let c = proc_macro2::Literal::f64_unsuffixed(form.scale);
+        let dims: Vec<TokenStream> = form.dims.iter().map(|&d| self.dim(d)).collect();
+        let n = self.size(self.plan.rows());
+        quote! {
+            fn inertia(&self, complete: f64) -> Option<f64> {
+                Some(inertia(complete, #n, self.n_components(), #(#dims)+*, #c))
+            }
+        }
+    }
+
+    /// `e_step_mode`: printed for a model written with `estep hard` (soft is the trait's
+    /// default).
+    pub(crate) fn e_step_mode(&self) -> TokenStream {
+        match self.program.e_step {
+            EStepKind::Soft => quote!(),
+            EStepKind::Hard => quote! {
+                fn e_step_mode(&self) -> ::jensen::runtime::EStepMode {
+                    ::jensen::runtime::EStepMode::Hard
+                }
+            },
         }
     }
 

@@ -27,6 +27,8 @@ pub enum Item {
     Model(Ident),
     /// `const K: int = 2`
     Const(ConstDecl),
+    /// `estep hard`: the model's default E-step (the mode as written).
+    EStep(Ident),
     /// `data`, `param` or `latent` declaration.
     Decl(Decl),
     /// `target ~ Dist(args)`
@@ -151,6 +153,8 @@ pub enum BinOp {
     Sub,
     /// `*`
     Mul,
+    /// `/`
+    Div,
 }
 
 /// An expression.

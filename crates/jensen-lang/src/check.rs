@@ -53,8 +53,32 @@ pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Opt
         var_ids: HashMap::new(),
     };
     let mut model_seen: Option<Span> = None;
+    let mut e_step_seen: Option<Span> = None;
     for item in &file.items {
         match item {
+            Item::EStep(mode) => {
+                if let Some(first) = e_step_seen {
+                    c.error(
+                        Diagnostic::error(DiagCode::EStep, mode.span, "a second `estep` line")
+                            .label("second mode here")
+                            .hint(format!(
+                                "a model has one default E-step; the first `estep` line is line {}",
+                                c.lines.of(source, first.start).line
+                            )),
+                    );
+                    continue;
+                }
+                e_step_seen = Some(mode.span);
+                match mode.name.as_str() {
+                    "soft" => c.model.e_step = EStepKind::Soft,
+                    "hard" => c.model.e_step = EStepKind::Hard,
+                    other => c.error(
+                        Diagnostic::error(DiagCode::EStep, mode.span, format!("unknown E-step `{other}`"))
+                            .label("not `soft` or `hard`")
+                            .hint("write `estep hard` for classification EM (each row's most probable component; k-means with unit covariances and equal weights) or `estep soft` for EM"),
+                    ),
+                }
+            }
             Item::Model(name) => {
                 if let Some(first) = model_seen {
                     c.error(
@@ -112,6 +136,7 @@ impl Model {
             sets: vec![],
             vars: vec![],
             factors: vec![],
+            e_step: EStepKind::Soft,
         }
     }
 }
@@ -144,6 +169,10 @@ enum ArgTy {
     Diag(ElemType),
     Scaled(ElemType),
     Number(f64),
+    /// `c * I` with a number `c`.
+    ScaledNumber(f64),
+    /// `1 / K`: equal probabilities over an index set.
+    Reciprocal(SetId),
     Other,
 }
 
@@ -1083,6 +1112,40 @@ impl Checker<'_> {
                     _ => ArgKind::Expr(render(e), vars_of(&[&l, &r])),
                 }
             }
+            Expr::Binary {
+                op: BinOp::Div,
+                lhs,
+                rhs,
+                ..
+            } => match (lhs.as_ref(), rhs.as_ref()) {
+                // `1 / K`: equal probabilities over the index set `K`.
+                (Expr::Num(one, _), Expr::Index { name, indices, .. })
+                    if *one == 1.0
+                        && indices.is_empty()
+                        && !self.var_ids.contains_key(&name.name)
+                        && self.set_ids.contains_key(&name.name) =>
+                {
+                    ArgKind::Reciprocal(self.set_ids[&name.name])
+                }
+                (Expr::Num(one, _), Expr::Index { name, indices, .. })
+                    if *one == 1.0
+                        && indices.is_empty()
+                        && self.model.consts.iter().any(|c| c.name == name.name) =>
+                {
+                    self.error(
+                        Diagnostic::error(DiagCode::ArgType, span, format!("`1 / {}`: `{}` is not the size of an index set", name.name, name.name))
+                            .label("equal probabilities over what?")
+                            .hint("equal weights are written over the latent's values: `z[n] ~ Categorical(1 / K)` with `latent z[N]: 0..K`"),
+                    );
+                    return None;
+                }
+                (Expr::Num(a, _), Expr::Num(b, _)) if *b != 0.0 => ArgKind::Number(a / b),
+                _ => {
+                    let l = self.arg(lhs, loops)?;
+                    let r = self.arg(rhs, loops)?;
+                    ArgKind::Expr(render(e), vars_of(&[&l, &r]))
+                }
+            },
             Expr::Binary { op, lhs, rhs, .. } => {
                 let l = self.arg(lhs, loops)?;
                 let r = self.arg(rhs, loops)?;
@@ -1150,8 +1213,10 @@ impl Checker<'_> {
             },
             ArgKind::ScaledIdentity(inner) => match self.arg_ty(inner) {
                 ArgTy::Elem(t) => ArgTy::Scaled(t),
+                ArgTy::Number(v) => ArgTy::ScaledNumber(v),
                 _ => ArgTy::Other,
             },
+            ArgKind::Reciprocal(set) => ArgTy::Reciprocal(*set),
             ArgKind::Expr(..) | ArgKind::Linear { .. } | ArgKind::LatentExpr(..) => ArgTy::Other,
         }
     }
@@ -1163,6 +1228,8 @@ impl Checker<'_> {
             ArgTy::Diag(e) => format!("`diag` of `{}`", self.model.type_name(e)),
             ArgTy::Scaled(e) => format!("`{}` times `I`", self.model.type_name(e)),
             ArgTy::Number(v) => format!("the number {v}"),
+            ArgTy::ScaledNumber(v) => format!("`{v} * I`"),
+            ArgTy::Reciprocal(s) => format!("`1 / {}`", self.model.sets[s].name),
             ArgTy::Other => "a compound expression".into(),
         }
     }
@@ -1195,6 +1262,8 @@ impl Checker<'_> {
             Dist::Categorical => match target_ty {
                 ElemType::Cat(c) => match tys[0] {
                     ArgTy::Elem(ElemType::Simplex(k)) if m.same_set(k, c) => None,
+                    ArgTy::Reciprocal(k) if m.same_set(k, c) => None,
+                    ArgTy::Reciprocal(k) => Some((0, format!("equal probabilities over `{}`", m.sets[c].name), format!("`{target_name}` takes values in 0..{c}, so equal probabilities are `1 / {c}`, not `1 / {}`", m.sets[k].name, c = m.sets[c].name))),
                     ArgTy::Elem(ElemType::Simplex(k)) => Some((0, format!("a `simplex[{}]`", m.sets[c].name), format!("`{target_name}` takes values in 0..{}, but the probabilities are over `{}`", m.sets[c].name, m.sets[k].name))),
                     _ => Some((0, "a probability vector (`simplex[K]`)".into(), "declare e.g. `param w: simplex[K]`".into())),
                 },
@@ -1213,6 +1282,8 @@ impl Checker<'_> {
                             m.same_set(d, e).then_some(()).ok_or(format!("the covariance is over `{}` but `{target_name}` is over `{}`", m.sets[e].name, m.sets[d].name))
                         }
                         ArgTy::Scaled(ElemType::Positive) | ArgTy::Identity => Ok(()),
+                        ArgTy::ScaledNumber(v) if v > 0.0 && v.is_finite() => Ok(()),
+                        ArgTy::ScaledNumber(v) => Err(format!("a fixed covariance `c * I` needs a positive number `c`, not {v}")),
                         _ => Err(format!(
                             "write `Sigma[z[n]]` with `param Sigma[K]: cov[{d}]`, `diag(v[z[n]])` with `param v[K]: positive[{d}]`, or `s[z[n]] * I` with `param s[K]: positive`",
                             d = m.sets[d].name
@@ -1361,6 +1432,7 @@ fn render_into(e: &Expr, out: &mut String) {
                 BinOp::Add => " + ",
                 BinOp::Sub => " - ",
                 BinOp::Mul => " * ",
+                BinOp::Div => " / ",
             });
             render_into(rhs, out);
         }

@@ -85,8 +85,11 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
     let mut uses: BTreeMap<VarId, Vec<(Option<usize>, Role, Span)>> = BTreeMap::new();
     let prior_roles: Vec<(VarId, Role, usize)> = match latent {
         Latent::Categorical {
-            weights, factor, ..
+            weights: Some(weights),
+            factor,
+            ..
         } => vec![(weights, Role::Weights, factor)],
+        Latent::Categorical { weights: None, .. } => Vec::new(),
         Latent::Chain {
             initial,
             transition,
@@ -189,7 +192,20 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             continue;
         }
         let mut prefs = Vec::new();
-        for a in &f.args {
+        for (i, a) in f.args.iter().enumerate() {
+            if f.dist == Dist::MvNormal && i == 1 && fixed_cov(a).is_some() {
+                prefs.push(None);
+                continue;
+            }
+            if let (Dist::Normal, 1, ArgKind::Number(v)) = (f.dist, i, &a.kind) {
+                let y = &model.vars[f.target].name;
+                diags.push(
+                    Diagnostic::error(NO_CLOSED_FORM, a.span, "a known variance of `Normal` is not supported yet")
+                        .label("fixed variance")
+                        .hint(format!("read the column as a vector, `data {y}[N]: vector[1] from (column)`, and write `MvNormal(m[z[n]], {v} * I)` with `param m[K]: vector[1]`; or estimate it: `param v[K]: positive` and `Normal(m[z[n]], v[z[n]])`")),
+                );
+                break;
+            }
             match pref(&model, a, z) {
                 Ok(p) => prefs.push(p),
                 Err(d) => {
@@ -210,14 +226,22 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
         let kind = match f.dist {
             Dist::MvNormal => {
                 let mean = prefs[0].expect("checked: mean is a parameter");
-                let cov_pref = prefs[1].expect("checked: covariance is a parameter");
-                let (cov, role) = match &f.args[1].kind {
-                    ArgKind::Diag(_) => (Cov::Diag(cov_pref), Role::DiagVar),
-                    ArgKind::ScaledIdentity(_) => (Cov::Spherical(cov_pref), Role::ScalarVar),
-                    _ => (Cov::Full(cov_pref), Role::FullCov),
-                };
                 use_as(mean, Role::Mean, f.args[0].span);
-                use_as(cov_pref, role, f.args[1].span);
+                let cov = match (fixed_cov(&f.args[1]), prefs[1]) {
+                    (Some(c), _) => Cov::Fixed(c),
+                    (None, cov_pref) => {
+                        let cov_pref = cov_pref.expect("checked: covariance is a parameter");
+                        let (cov, role) = match &f.args[1].kind {
+                            ArgKind::Diag(_) => (Cov::Diag(cov_pref), Role::DiagVar),
+                            ArgKind::ScaledIdentity(_) => {
+                                (Cov::Spherical(cov_pref), Role::ScalarVar)
+                            }
+                            _ => (Cov::Full(cov_pref), Role::FullCov),
+                        };
+                        use_as(cov_pref, role, f.args[1].span);
+                        cov
+                    }
+                };
                 BlockKind::MvNormal { mean, cov }
             }
             Dist::Normal => {
@@ -453,6 +477,18 @@ impl BlockKind {
     }
 }
 
+/// A known covariance `c I` written as `I` or `c * I` with a number `c` (checked positive).
+fn fixed_cov(a: &Arg) -> Option<f64> {
+    match &a.kind {
+        ArgKind::Identity => Some(1.0),
+        ArgKind::ScaledIdentity(inner) => match inner.kind {
+            ArgKind::Number(c) => Some(c),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// A parameter argument, or `Ok(None)` for arguments that are not parameters but are fine.
 fn pref(model: &Model, a: &Arg, z: Option<VarId>) -> Result<Option<PRef>, Diagnostic> {
     match &a.kind {
@@ -484,7 +520,7 @@ fn pref(model: &Model, a: &Arg, z: Option<VarId>) -> Result<Option<PRef>, Diagno
             }
         }
         ArgKind::Diag(inner) | ArgKind::ScaledIdentity(inner) => pref(model, inner, z),
-        ArgKind::Identity | ArgKind::Number(_) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "fixed (non-parameter) arguments are not supported yet")
+        ArgKind::Identity | ArgKind::Number(_) | ArgKind::Reciprocal(_) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "fixed (non-parameter) arguments are not supported yet")
             .label("fixed value")
             .hint("declare a parameter for it, e.g. `param s[K]: positive` and write `s[z[n]] * I`")),
         ArgKind::Expr(text, _) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` has no closed-form M-step", crate::check::shorten(text)))
@@ -899,8 +935,10 @@ fn find_latent(model: &Model, z: VarId, diags: &mut Vec<Diagnostic>) -> Option<L
         ArgKind::Var { var: w, indices }
             if indices.is_empty() && model.vars[*w].kind == DeclKind::Param =>
         {
-            *w
+            Some(*w)
         }
+        // Equal weights, checked to be over the latent's values.
+        ArgKind::Reciprocal(_) => None,
         _ => {
             diags.push(
                 Diagnostic::error(
@@ -909,7 +947,7 @@ fn find_latent(model: &Model, z: VarId, diags: &mut Vec<Diagnostic>) -> Option<L
                     "the mixing weights must be one `simplex[K]` parameter",
                 )
                 .label("here")
-                .hint("declare `param w: simplex[K]` and write `z[n] ~ Categorical(w)`"),
+                .hint("declare `param w: simplex[K]` and write `z[n] ~ Categorical(w)`, or write `z[n] ~ Categorical(1 / K)` for equal, fixed weights"),
             );
             return None;
         }

@@ -31,6 +31,7 @@
 //! | `E-latent-plates` | [`LatentPlates`](DiagCode::LatentPlates) | A latent not indexed like the data rows it explains. |
 //! | `E-latent-prior` | [`LatentPrior`](DiagCode::LatentPrior) | A latent with no distribution or two, or a chain without its first state or its transitions. |
 //! | `E-nesting` | [`Nesting`](DiagCode::Nesting) | Brackets, or an expression's operators and indices, nested deeper than [`crate::parse::MAX_DEPTH`] levels. |
+//! | `E-estep` | [`EStep`](DiagCode::EStep) | An `estep` line with a mode other than `soft` or `hard`, or a second `estep` line. |
 //! | `W-unused-data` | [`UnusedData`](DiagCode::UnusedData) | Warning: a data item that no statement models. |
 
 use serde::{Serialize, Serializer};
@@ -91,13 +92,15 @@ pub enum DiagCode {
     LatentPrior,
     /// `E-nesting`: Brackets, or an expression's operators and indices, nested deeper than [`crate::parse::MAX_DEPTH`] levels.
     Nesting,
+    /// `E-estep`: An `estep` line with a mode other than `soft` or `hard`, or a second `estep` line.
+    EStep,
     /// `W-unused-data`: Warning: a data item that no statement models.
     UnusedData,
 }
 
 impl DiagCode {
     /// Every code, in declaration order.
-    pub const ALL: [DiagCode; 27] = [
+    pub const ALL: [DiagCode; 28] = [
         DiagCode::Syntax,
         DiagCode::Empty,
         DiagCode::Duplicate,
@@ -124,6 +127,7 @@ impl DiagCode {
         DiagCode::LatentPlates,
         DiagCode::LatentPrior,
         DiagCode::Nesting,
+        DiagCode::EStep,
         DiagCode::UnusedData,
     ];
 
@@ -156,6 +160,7 @@ impl DiagCode {
             DiagCode::LatentPlates => "E-latent-plates",
             DiagCode::LatentPrior => "E-latent-prior",
             DiagCode::Nesting => "E-nesting",
+            DiagCode::EStep => "E-estep",
             DiagCode::UnusedData => "W-unused-data",
         }
     }

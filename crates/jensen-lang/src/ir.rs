@@ -24,6 +24,30 @@ pub struct Model {
     pub vars: Vec<Var>,
     /// `~` statements in source order.
     pub factors: Vec<Factor>,
+    /// The E-step the model is fitted with unless the caller chooses (`estep hard`).
+    pub e_step: EStepKind,
+}
+
+/// What the E-step puts in `q(z)`: `estep soft` (the default, EM) or `estep hard`
+/// (classification EM: each row's most probable value, a chain's Viterbi path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum EStepKind {
+    /// The posterior: EM, maximising the log-likelihood.
+    #[default]
+    Soft,
+    /// A point mass on the most probable value: maximising the complete-data
+    /// log-likelihood (k-means, with unit covariances and equal weights).
+    Hard,
+}
+
+impl EStepKind {
+    /// `soft` or `hard`, as written in model files.
+    pub fn name(self) -> &'static str {
+        match self {
+            EStepKind::Soft => "soft",
+            EStepKind::Hard => "hard",
+        }
+    }
 }
 
 /// `const K: int = 2`.
@@ -255,6 +279,8 @@ pub enum ArgKind {
     Identity,
     /// A number.
     Number(f64),
+    /// `1 / K`: equal probabilities over the index set `K`.
+    Reciprocal(SetId),
     /// `W * h[n] + mu`: a matrix times a continuous latent, plus an optional offset.
     Linear {
         /// The matrix, e.g. `W` or `W[z[n]]`.
@@ -291,7 +317,7 @@ impl Arg {
                 }
             }
             ArgKind::Expr(_, vars) | ArgKind::LatentExpr(_, vars) => out.extend(vars),
-            ArgKind::Identity | ArgKind::Number(_) => {}
+            ArgKind::Identity | ArgKind::Number(_) | ArgKind::Reciprocal(_) => {}
         }
     }
 }

@@ -171,7 +171,7 @@ fn depth(pair: &Pair<'_, Rule>, limit: usize) -> Result<usize, usize> {
             let mut deepest = 0;
             for p in pair.clone().into_inner() {
                 match p.as_rule() {
-                    Rule::add | Rule::sub | Rule::mul | Rule::neg => {
+                    Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::neg => {
                         ops.push(p.as_span().start());
                         if ops.len() >= limit {
                             return Err(p.as_span().start());
@@ -226,6 +226,10 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Item {
     match pair.as_rule() {
         Rule::model_decl => Item::Model(ident(
             pair.into_inner().next().expect("grammar: model name"),
+            offset,
+        )),
+        Rule::estep_decl => Item::EStep(ident(
+            pair.into_inner().next().expect("grammar: E-step mode"),
             offset,
         )),
         Rule::const_decl => {
@@ -345,7 +349,7 @@ fn type_expr(pair: Pair<'_, Rule>, offset: usize) -> TypeExpr {
 fn pratt() -> PrattParser<Rule> {
     PrattParser::new()
         .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
-        .op(Op::infix(Rule::mul, Assoc::Left))
+        .op(Op::infix(Rule::mul, Assoc::Left) | Op::infix(Rule::div, Assoc::Left))
         .op(Op::prefix(Rule::neg))
 }
 
@@ -360,6 +364,7 @@ fn expr(pair: Pair<'_, Rule>, offset: usize) -> Expr {
             let op = match op.as_rule() {
                 Rule::add => BinOp::Add,
                 Rule::sub => BinOp::Sub,
+                Rule::div => BinOp::Div,
                 _ => BinOp::Mul,
             };
             let s = lhs.span().join(rhs.span());
@@ -418,10 +423,11 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::except_clause => "`except (columns)`",
         Rule::expr | Rule::indexed | Rule::call => "an expression",
         Rule::args => "arguments",
-        Rule::add | Rule::sub | Rule::mul => "an operator",
+        Rule::add | Rule::sub | Rule::mul | Rule::div => "an operator",
         Rule::EOI => "the end of the line",
         Rule::model_decl
         | Rule::const_decl
+        | Rule::estep_decl
         | Rule::data_decl
         | Rule::param_decl
         | Rule::latent_decl

@@ -40,8 +40,8 @@ pub enum Latent {
         rows: SetId,
         /// Its values `0..K`.
         components: SetId,
-        /// The mixing weights.
-        weights: VarId,
+        /// The mixing weights; `None` for equal, fixed weights (`Categorical(1 / K)`).
+        weights: Option<VarId>,
         /// The prior statement (index in `model.factors`).
         factor: usize,
     },
@@ -140,7 +140,7 @@ pub struct PRef {
 
 /// Covariance structure of a multivariate Normal block, read off the declaration and use of
 /// its covariance argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub enum Cov {
     /// `Sigma[z[n]]` or `Sigma` with `cov[D]`.
     Full(PRef),
@@ -148,13 +148,16 @@ pub enum Cov {
     Diag(PRef),
     /// `s[z[n]] * I` or `s * I` with `positive`.
     Spherical(PRef),
+    /// A known covariance `c I`: `I` (`c = 1`) or `2.5 * I`; nothing to update.
+    Fixed(f64),
 }
 
 impl Cov {
-    /// The covariance parameter.
-    pub fn pref(self) -> PRef {
+    /// The covariance parameter (`None` for a fixed covariance).
+    pub fn pref(self) -> Option<PRef> {
         match self {
-            Cov::Full(p) | Cov::Diag(p) | Cov::Spherical(p) => p,
+            Cov::Full(p) | Cov::Diag(p) | Cov::Spherical(p) => Some(p),
+            Cov::Fixed(_) => None,
         }
     }
 }
@@ -171,7 +174,7 @@ pub struct Block {
 }
 
 /// Conjugate exponential-family emissions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub enum BlockKind {
     /// Multivariate Normal.
     MvNormal {
@@ -355,10 +358,11 @@ impl Plan {
         self.latent.var_components().map(|(_, k)| k)
     }
 
-    /// The mixing weights of a mixture (`None` for a chain or a single component).
+    /// The mixing weights of a mixture (`None` for a chain, a single component or equal,
+    /// fixed weights).
     pub fn weights(&self) -> Option<VarId> {
         match self.latent {
-            Latent::Categorical { weights, .. } => Some(weights),
+            Latent::Categorical { weights, .. } => weights,
             Latent::Chain { .. } | Latent::Single { .. } => None,
         }
     }

@@ -14,7 +14,7 @@
 
 use serde::Serialize;
 
-use crate::ir::{ElemType, SetId, SetSize, VarId};
+use crate::ir::{EStepKind, ElemType, SetId, SetSize, VarId};
 use crate::plan::{BlockKind, Cov, Latent, PRef, Plan, Rule, StatKind};
 
 /// The lowered program of a model.
@@ -43,6 +43,26 @@ pub struct Program {
     /// The regularising prior of every variance and covariance (`ln p(θ)`; EM maximises
     /// `ln p(x | θ) + ln p(θ)`), one term per regularised parameter.
     pub penalties: Vec<Penalty>,
+    /// The E-step a fit uses unless the caller chooses (`estep hard` in the model file).
+    pub e_step: EStepKind,
+    /// When the complete-data log-likelihood is an affine function of the within-cluster
+    /// sum of squares (k-means): every block a multivariate Normal with the same known
+    /// covariance `c I`, and equal, fixed weights.
+    pub inertia: Option<InertiaForm>,
+    /// Whether k-means++ seeding runs on the data as they are, not standardised: a block has
+    /// a known covariance `c I`, so the model's distances are in the data's units.
+    pub init_in_data_units: bool,
+}
+
+/// `Σ_n ‖x_n − μ_{z_n}‖² = −2c (ln p(x, z) + N (Σ_b D_b / 2 · ln 2πc + ln K))` for a model
+/// whose blocks all have the known covariance `c I` and whose weights are equal
+/// (`jensen_runtime::mixture::inertia` evaluates it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InertiaForm {
+    /// The known variance `c`.
+    pub scale: f64,
+    /// The dimension of every block.
+    pub dims: Vec<Dim>,
 }
 
 /// The regularising prior of one parameter: `call` at component `k` of a per-component
@@ -266,7 +286,7 @@ pub struct Derived {
 }
 
 /// How a derived quantity is computed from the parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub enum DerivedKind {
     /// `ln` of a vector (mixing weights, a chain's initial distribution).
     LogVector(VarId),
@@ -410,6 +430,8 @@ pub enum Operand {
     Count(At),
     /// The number of rows, as a number.
     RowCount,
+    /// A known value written in the model file (`2.5` of `2.5 * I`).
+    Number(f64),
     /// The column means of the block's data.
     DataMean,
     /// A square root (`D × D`, rows `p_j` with `Σ p_j p_jᵀ` the scatter about the means) of
@@ -438,6 +460,7 @@ pub enum Operand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Kernel {
     AddLogWeights,
+    AddLogUniform,
     MvnFullAddLogDensity,
     MvnDiagAddLogDensity,
     MvnSphericalAddLogDensity,
@@ -472,6 +495,7 @@ pub enum Kernel {
     ExponentialRateFromStats,
     ProbsFromStats,
     CategoricalExpected,
+    UniformExpected,
     TransitionsExpected,
     MvnFullExpected,
     MvnDiagExpected,
@@ -495,6 +519,7 @@ impl Kernel {
         use Kernel::*;
         match self {
             AddLogWeights => "add_log_weights",
+            AddLogUniform => "add_log_uniform",
             MvnFullAddLogDensity => "gaussian::mvn_full_add_log_density",
             MvnDiagAddLogDensity => "gaussian::mvn_diag_add_log_density",
             MvnSphericalAddLogDensity => "gaussian::mvn_spherical_add_log_density",
@@ -529,6 +554,7 @@ impl Kernel {
             ExponentialRateFromStats => "exponential::exponential_rate_from_stats",
             ProbsFromStats => "discrete::probs_from_stats",
             CategoricalExpected => "discrete::categorical_expected",
+            UniformExpected => "discrete::uniform_expected",
             TransitionsExpected => "chain::transitions_expected",
             MvnFullExpected => "gaussian::mvn_full_expected",
             MvnDiagExpected => "gaussian::mvn_diag_expected",
@@ -708,6 +734,17 @@ impl<'a> Lowering<'a> {
                 summary: None,
                 m_step: Vec::new(),
                 penalties: Vec::new(),
+                e_step: plan.model.e_step,
+                inertia: None,
+                init_in_data_units: plan.blocks.iter().any(|b| {
+                    matches!(
+                        b.kind,
+                        BlockKind::MvNormal {
+                            cov: Cov::Fixed(_),
+                            ..
+                        }
+                    )
+                }),
             },
         }
     }
@@ -770,7 +807,36 @@ impl<'a> Lowering<'a> {
             self.program.summary = Some(summary);
         }
         self.m_step();
+        self.program.inertia = self.inertia_form();
         self.program
+    }
+
+    fn inertia_form(&self) -> Option<InertiaForm> {
+        if !matches!(self.plan.latent, Latent::Categorical { weights: None, .. }) {
+            return None;
+        }
+        let mut scale = None;
+        let mut dims = Vec::new();
+        for block in &self.plan.blocks {
+            let BlockKind::MvNormal {
+                cov: Cov::Fixed(c), ..
+            } = block.kind
+            else {
+                return None;
+            };
+            if scale.is_some_and(|s| s != c) {
+                return None;
+            }
+            scale = Some(c);
+            match self.elem(block.data) {
+                Elem::Vector(d) => dims.push(d),
+                _ => return None,
+            }
+        }
+        Some(InertiaForm {
+            scale: scale?,
+            dims,
+        })
     }
 
     fn layout(&mut self) {
@@ -928,7 +994,16 @@ impl<'a> Lowering<'a> {
 
     fn latent_prior(&mut self) {
         match self.plan.latent {
-            Latent::Categorical { weights, .. } => {
+            Latent::Categorical { weights: None, .. } => {
+                // Equal, fixed weights: `−ln K` for every component.
+                self.program.log_prior = Some(call(Kernel::AddLogUniform, vec![Operand::OutAll]));
+                self.program.expected_prior =
+                    vec![call(Kernel::UniformExpected, vec![Operand::LatentCounts])];
+            }
+            Latent::Categorical {
+                weights: Some(weights),
+                ..
+            } => {
                 let id = self.derive("log_w".into(), DerivedKind::LogVector(weights));
                 self.program.log_prior = Some(call(
                     Kernel::AddLogWeights,
@@ -1070,19 +1145,20 @@ impl<'a> Lowering<'a> {
                             ),
                         )
                     }
-                    Cov::Diag(cv) | Cov::Spherical(cv) => {
-                        let spherical = matches!(cov, Cov::Spherical(_));
-                        let (density, exp) = if spherical {
-                            (MvnSphericalAddLogDensity, MvnSphericalExpected)
-                        } else {
+                    Cov::Diag(_) | Cov::Spherical(_) | Cov::Fixed(_) => {
+                        let (density, exp) = if matches!(cov, Cov::Diag(_)) {
                             (MvnDiagAddLogDensity, MvnDiagExpected)
+                        } else {
+                            (MvnSphericalAddLogDensity, MvnSphericalExpected)
+                        };
+                        // A known covariance `c I` is the spherical one with `c` written in.
+                        let scale = |src| match cov {
+                            Cov::Fixed(c) => Operand::Number(c),
+                            _ => self.p(src, cov.pref().expect("a covariance parameter")),
                         };
                         (
                             DataForm::Matrix,
-                            call(
-                                density,
-                                vec![x.clone(), m.clone(), self.p(Src::Cache, cv), out],
-                            ),
+                            call(density, vec![x.clone(), m.clone(), scale(Src::Cache), out]),
                             call(
                                 AccumulateDiag,
                                 vec![x, m, resp, sum_mut, self.stat(b, StatKind::SumSq, true)],
@@ -1095,7 +1171,7 @@ impl<'a> Lowering<'a> {
                                     sum,
                                     self.stat(b, StatKind::SumSq, false),
                                     c,
-                                    self.p(Src::Params, cv),
+                                    scale(Src::Params),
                                 ],
                             ),
                         )
@@ -1264,7 +1340,10 @@ impl<'a> Lowering<'a> {
                     Cov::Spherical(s) => {
                         Operand::Isotropic(Box::new(self.p(Src::Params, s)), Box::new(pm.clone()))
                     }
-                    _ => self.p(Src::Params, noise.pref()),
+                    _ => self.p(
+                        Src::Params,
+                        noise.pref().expect("linear-Gaussian noise is a parameter"),
+                    ),
                 };
                 exp.extend([
                     self.p(Src::Params, loading),

@@ -27,7 +27,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::{s, Array1, Array2, ArrayView1, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayViewMut2, Axis};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -74,6 +74,31 @@ pub struct Progress {
 /// Callback receiving [`Progress`].
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
+/// What the E-step puts in `q(z)`, the distribution over the discrete latent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EStepMode {
+    /// The posterior `p(z | x, θ)`: EM, which maximises the log-likelihood.
+    #[default]
+    Soft,
+    /// All mass on the most probable value — for a mixture each row's most probable
+    /// component (the lowest on a tie), for a chain the Viterbi path of each sequence:
+    /// classification (hard) EM, which maximises the complete-data log-likelihood
+    /// `max_z ln p(x, z | θ)`. A continuous latent stays integrated out. With unit
+    /// covariances and equal weights this is k-means (Lloyd's algorithm).
+    Hard,
+}
+
+impl EStepMode {
+    /// `soft` or `hard`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EStepMode::Soft => "soft",
+            EStepMode::Hard => "hard",
+        }
+    }
+}
+
 /// Options of [`fit`].
 #[derive(Clone)]
 pub struct FitOptions<P> {
@@ -100,6 +125,9 @@ pub struct FitOptions<P> {
     pub check_monotone: bool,
     /// Called after every E-step.
     pub progress: Option<ProgressFn>,
+    /// Soft (EM) or hard (classification EM) E-step; `None` (the default) takes the
+    /// model's own ([`MixtureModel::e_step_mode`], `estep hard` in a model file).
+    pub e_step: Option<EStepMode>,
 }
 
 impl<P> Default for FitOptions<P> {
@@ -115,6 +143,7 @@ impl<P> Default for FitOptions<P> {
             lloyd_iters: 20,
             check_monotone: true,
             progress: None,
+            e_step: None,
         }
     }
 }
@@ -285,14 +314,26 @@ pub struct Timing {
 pub struct FitResult<P> {
     /// Fitted parameters.
     pub params: P,
-    /// `ln p(x | params)` (BIC and AIC use it).
+    /// `ln p(x | params)` (BIC and AIC use it), in either E-step mode.
     pub log_likelihood: f64,
+    /// The E-step the fit used.
+    pub e_step: EStepMode,
+    /// A hard E-step's objective without the prior: the complete-data log-likelihood
+    /// `ln p(x, z* | params)` at the final assignments `z*` ([`FitResult::assignments`]).
+    /// `None` for a soft E-step.
+    pub complete_log_likelihood: Option<f64>,
+    /// For a hard E-step on a model with known covariances `c I` and equal weights
+    /// (k-means), the within-cluster sum of squares at the final assignments
+    /// ([`MixtureModel::inertia`]).
+    pub inertia: Option<f64>,
     /// `ln p(params)`, the regularising prior at the returned parameters (see
     /// [`MStepConfig::reg_covar`]); `0` when nothing is regularised.
     pub log_prior: f64,
-    /// The objective EM maximises, `ln p(x | θ_t) + ln p(θ_t)`, for `t = 0..=iterations`:
-    /// the ELBO right after each E-step plus the regularising prior. Its last entry is
-    /// `log_likelihood + log_prior`.
+    /// The objective the fit maximises, for `t = 0..=iterations`, after each E-step: for a
+    /// soft E-step `ln p(x | θ_t) + ln p(θ_t)`, the ELBO where it is tight plus the
+    /// regularising prior, whose last entry is `log_likelihood + log_prior`; for a hard one
+    /// `max_z ln p(x, z | θ_t) + ln p(θ_t)`, whose last entry is
+    /// `complete_log_likelihood + log_prior`.
     pub elbo_trace: Vec<f64>,
     /// Number of M-steps.
     pub iterations: usize,
@@ -313,7 +354,8 @@ pub struct FitResult<P> {
     pub restart_log_likelihoods: Vec<f64>,
     /// `p(z_n = k | x_n, params)`, `N × K`.
     pub responsibilities: Array2<f64>,
-    /// `argmax_k` of the responsibilities.
+    /// `argmax_k` of the responsibilities; for a hard E-step, its last assignments (for a
+    /// chain, the Viterbi path of each sequence).
     pub assignments: Vec<usize>,
     /// `ln p(x_n | params)` per row.
     pub point_log_likelihood: Array1<f64>,
@@ -350,9 +392,25 @@ impl<P> FitResult<P> {
 struct EStep<S> {
     stats: S,
     latent: LatentStats,
+    /// `ln p(x | θ)`, or `ln p(x, z* | θ)` for a hard E-step.
     loglik: f64,
     entropy: f64,
     worst: (f64, usize),
+    /// The hard E-step's assignment of every row (empty for a soft one).
+    assignments: Vec<u32>,
+}
+
+impl<S> EStep<S> {
+    fn empty(stats: S, k: usize, first_row: usize) -> Self {
+        Self {
+            stats,
+            latent: LatentStats::zeros(k),
+            loglik: 0.0,
+            entropy: 0.0,
+            worst: (f64::INFINITY, first_row),
+            assignments: Vec::new(),
+        }
+    }
 }
 
 fn tasks(n: usize) -> Vec<Range<usize>> {
@@ -362,19 +420,34 @@ fn tasks(n: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
+/// Puts all of each row's mass on its largest entry (the lowest index on a tie; a row with no
+/// finite entry goes to component 0), writing the one-hot rows over `lj`, the largest value
+/// to `best` and the index to `assignments`; returns `Σ best`.
+fn harden_rows(
+    mut lj: ArrayViewMut2<'_, f64>,
+    best: &mut [f64],
+    assignments: &mut Vec<u32>,
+) -> f64 {
+    let mut total = 0.0;
+    for (mut row, b) in lj.rows_mut().into_iter().zip(best.iter_mut()) {
+        let k = argmax(row.view());
+        *b = row[k];
+        total += row[k];
+        row.fill(0.0);
+        row[k] = 1.0;
+        assignments.push(k as u32);
+    }
+    total
+}
+
 fn e_step_rows<M: MixtureModel>(
     model: &M,
     cache: &M::Cache,
     rows: Range<usize>,
+    mode: EStepMode,
 ) -> EStep<M::Stats> {
     let k = model.n_components();
-    let mut out = EStep {
-        stats: model.zero_stats(),
-        latent: LatentStats::zeros(k),
-        loglik: 0.0,
-        entropy: 0.0,
-        worst: (f64::INFINITY, rows.start),
-    };
+    let mut out = EStep::empty(model.zero_stats(), k, rows.start);
     let mut ws = Workspace::default();
     let mut lj = Array2::<f64>::zeros((BLOCK_ROWS, k));
     let mut row_ll = vec![0.0; BLOCK_ROWS];
@@ -384,9 +457,16 @@ fn e_step_rows<M: MixtureModel>(
         let mut view = lj.slice_mut(s![..m, ..]);
         view.fill(0.0);
         model.log_joint(cache, block.clone(), view.view_mut(), &mut ws);
-        let (ll, h) = normalise_rows(view.view_mut(), &mut row_ll[..m]);
-        out.loglik += ll;
-        out.entropy += h;
+        match mode {
+            EStepMode::Soft => {
+                let (ll, h) = normalise_rows(view.view_mut(), &mut row_ll[..m]);
+                out.loglik += ll;
+                out.entropy += h;
+            }
+            EStepMode::Hard => {
+                out.loglik += harden_rows(view.view_mut(), &mut row_ll[..m], &mut out.assignments);
+            }
+        }
         for (i, &v) in row_ll[..m].iter().enumerate() {
             if v < out.worst.0 {
                 out.worst = (v, start + i);
@@ -401,37 +481,35 @@ fn e_step_rows<M: MixtureModel>(
 /// The E-step at `params` (prepared as `cache`): from the data's summaries when the model
 /// offers it (one linear-Gaussian component), else per-row normalisation for a mixture and
 /// forward–backward along every sequence for a chain.
-fn e_step<M: MixtureModel>(model: &M, cache: &M::Cache, params: &M::Params) -> EStep<M::Stats> {
+fn e_step<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    params: &M::Params,
+    mode: EStepMode,
+) -> EStep<M::Stats> {
     if let Some((stats, loglik)) = model.e_step_from_summaries(cache) {
+        // One component: a hard E-step is the soft one.
         debug_assert_eq!(model.n_components(), 1, "summaries are for one component");
-        let mut latent = LatentStats::zeros(1);
-        latent.counts[0] = model.n_rows() as f64;
-        return EStep {
-            stats,
-            latent,
-            loglik,
-            entropy: 0.0,
-            worst: (f64::INFINITY, 0),
-        };
+        let mut out = EStep::empty(stats, 1, 0);
+        out.latent.counts[0] = model.n_rows() as f64;
+        out.loglik = loglik;
+        if mode == EStepMode::Hard {
+            out.assignments = vec![0; model.n_rows()];
+        }
+        return out;
     }
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
-        return e_step_chain(model, cache, params, sequences, prior);
+        return e_step_chain(model, cache, params, sequences, prior, mode);
     }
     let parts: Vec<EStep<M::Stats>> = tasks(model.n_rows())
         .into_par_iter()
-        .map(|rows| e_step_rows(model, cache, rows))
+        .map(|rows| e_step_rows(model, cache, rows, mode))
         .collect();
     merge_parts(model, parts)
 }
 
 fn merge_parts<M: MixtureModel>(model: &M, parts: Vec<EStep<M::Stats>>) -> EStep<M::Stats> {
-    let mut total = EStep {
-        stats: model.zero_stats(),
-        latent: LatentStats::zeros(model.n_components()),
-        loglik: 0.0,
-        entropy: 0.0,
-        worst: (f64::INFINITY, 0),
-    };
+    let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
     for p in parts {
         model.merge(&mut total.stats, &p.stats);
         total.latent.merge(&p.latent);
@@ -440,6 +518,7 @@ fn merge_parts<M: MixtureModel>(model: &M, parts: Vec<EStep<M::Stats>>) -> EStep
         if p.worst.0 < total.worst.0 {
             total.worst = p.worst;
         }
+        total.assignments.extend(p.assignments);
     }
     total
 }
@@ -516,26 +595,65 @@ fn chain_posterior(
     (gamma, steps, latent, loglik)
 }
 
+/// The Viterbi path of every sequence (in parallel, in sequence order) as one-hot state
+/// posteriors, its statistics of the initial state and the transitions, the path itself and
+/// `Σ ln p(x, z*)` over the sequences.
+fn chain_hard(
+    sequences: &[Range<usize>],
+    prior: ChainPrior<'_>,
+    log_b: &Array2<f64>,
+) -> (Array2<f64>, LatentStats, Vec<u32>, f64) {
+    let (n, k) = log_b.dim();
+    let paths: Vec<(Vec<usize>, f64)> = sequences
+        .par_iter()
+        .map(|seq| {
+            chain::viterbi(
+                prior.log_initial,
+                prior.log_transition,
+                log_b.slice(s![seq.clone(), ..]),
+            )
+        })
+        .collect();
+    let mut gamma = Array2::from_shape_vec((n, k), scratch::take(n * k, 0.0)).expect("N × K");
+    let mut latent = LatentStats::zeros(k);
+    let mut path = Vec::with_capacity(n);
+    let mut score = 0.0;
+    for (seq, (states, s)) in sequences.iter().zip(paths) {
+        score += s;
+        for (i, &state) in states.iter().enumerate() {
+            gamma[[seq.start + i, state]] = 1.0;
+            if i == 0 {
+                latent.initial[state] += 1.0;
+            } else {
+                latent.transitions[[states[i - 1], state]] += 1.0;
+            }
+        }
+        path.extend(states.iter().map(|&z| z as u32));
+    }
+    (gamma, latent, path, score)
+}
+
 fn e_step_chain<M: MixtureModel>(
     model: &M,
     cache: &M::Cache,
     params: &M::Params,
     sequences: &[Range<usize>],
     prior: ChainPrior<'_>,
+    mode: EStepMode,
 ) -> EStep<M::Stats> {
     let log_b = emissions(model, cache);
-    let (gamma, _, latent, loglik) = chain_posterior(sequences, prior, &log_b);
+    let (gamma, latent, path, loglik) = match mode {
+        EStepMode::Soft => {
+            let (gamma, _, latent, loglik) = chain_posterior(sequences, prior, &log_b);
+            (gamma, latent, Vec::new(), loglik)
+        }
+        EStepMode::Hard => chain_hard(sequences, prior, &log_b),
+    };
     // The statistics of the emissions, weighted by γ, over the usual fixed chunks.
     let parts: Vec<EStep<M::Stats>> = tasks(model.n_rows())
         .into_par_iter()
         .map(|rows| {
-            let mut out = EStep {
-                stats: model.zero_stats(),
-                latent: LatentStats::zeros(model.n_components()),
-                loglik: 0.0,
-                entropy: 0.0,
-                worst: (f64::INFINITY, rows.start),
-            };
+            let mut out = EStep::empty(model.zero_stats(), model.n_components(), rows.start);
             let mut ws = Workspace::default();
             for start in rows.clone().step_by(BLOCK_ROWS) {
                 let block = start..(start + BLOCK_ROWS).min(rows.end);
@@ -561,10 +679,15 @@ fn e_step_chain<M: MixtureModel>(
     total.latent.initial = latent.initial;
     total.latent.transitions = latent.transitions;
     total.loglik = loglik;
-    // H(q) of the chain posterior, from ℓ = E_q[ln p(x, z | θ)] + H(q) at the E-step's θ.
-    total.entropy = model
-        .expected_log_joint(&total.stats, &total.latent, params, params)
-        .map_or(f64::NAN, |expected| loglik - expected);
+    total.assignments = path;
+    // H(q) of the chain posterior, from ℓ = E_q[ln p(x, z | θ)] + H(q) at the E-step's θ;
+    // a point mass has none.
+    total.entropy = match mode {
+        EStepMode::Soft => model
+            .expected_log_joint(&total.stats, &total.latent, params, params)
+            .map_or(f64::NAN, |expected| loglik - expected),
+        EStepMode::Hard => 0.0,
+    };
     // The next iteration reuses these buffers.
     for buffer in [gamma, log_b] {
         scratch::give(buffer.into_raw_vec_and_offset().0);
@@ -618,7 +741,7 @@ pub fn elbo<M: MixtureModel>(
     params: &M::Params,
 ) -> Result<f64, NumericalIssue> {
     let cache = model.prepare(at)?;
-    let e = e_step(model, &cache, at);
+    let e = e_step(model, &cache, at, EStepMode::Soft);
     Ok(model.expected_log_joint(&e.stats, &e.latent, at, params)? + e.entropy)
 }
 
@@ -678,7 +801,7 @@ pub fn em_step<M: MixtureModel>(
         iteration: 0,
     };
     let cache = model.prepare(params).map_err(numerical)?;
-    let e = e_step(model, &cache, params);
+    let e = e_step(model, &cache, params, EStepMode::Soft);
     let next = model
         .m_step(&e.stats, &e.latent, params, config)
         .map_err(numerical)?;
@@ -752,6 +875,11 @@ struct Run<P> {
     trace: Vec<f64>,
     /// `ln p(x | params)` and `ln p(params)` of the returned parameters.
     log_likelihood: f64,
+    /// A hard E-step's `ln p(x, z* | params)`.
+    complete_log_likelihood: Option<f64>,
+    /// A hard E-step's last assignments.
+    hard_assignments: Vec<u32>,
+    e_step: EStepMode,
     log_prior: f64,
     warnings: Vec<FitWarning>,
     iterations: usize,
@@ -768,6 +896,17 @@ fn guard_tol(value: f64, n: usize, magnitude: f64) -> f64 {
     1e-8 * (value.abs() + n as f64) + 1e-12 * magnitude
 }
 
+/// The features k-means++ seeding runs on: standardised, unless the model measures distances
+/// in the data's units ([`MixtureModel::init_in_data_units`]).
+fn seeding_features<M: MixtureModel>(model: &M) -> Array2<f64> {
+    let x = model.init_features();
+    if model.init_in_data_units() {
+        x
+    } else {
+        init::standardise(x.view())
+    }
+}
+
 fn initial_params<M: MixtureModel>(
     model: &M,
     opts: &FitOptions<M::Params>,
@@ -778,12 +917,12 @@ fn initial_params<M: MixtureModel>(
     let labels = match &opts.init {
         InitStrategy::Params(p) => return Ok(p.clone()),
         InitStrategy::KMeansPlusPlus => {
-            let x = init::standardise(model.init_features().view());
+            let x = seeding_features(model);
             let centres = init::kmeans_plus_plus(x.view(), k, rng);
             init::lloyd(x.view(), centres, opts.lloyd_iters)
         }
         InitStrategy::RandomFromData => {
-            let x = init::standardise(model.init_features().view());
+            let x = seeding_features(model);
             let centres = init::random_rows(x.view(), k, rng);
             init::nearest(x.view(), centres.view())
         }
@@ -852,6 +991,8 @@ fn run_one<M: MixtureModel>(
     let mut trace: Vec<f64> = Vec::new();
     let mut last: (f64, f64);
     let mut last_latent: LatentStats;
+    let mut last_assignments: Vec<u32> = Vec::new();
+    let mode = opts.e_step.unwrap_or_else(|| model.e_step_mode());
     let mut elbo_after_m: Option<f64> = None;
     let mut iteration = 0;
     let mut converged = false;
@@ -874,7 +1015,7 @@ fn run_one<M: MixtureModel>(
             elbo_after_m = None;
             reseeded = true;
         }
-        let e = e_step(model, &cache, &params);
+        let e = e_step(model, &cache, &params, mode);
         let log_prior = model.log_prior(&params, &opts.m_step);
         // The objective EM maximises: the log-likelihood plus the regularising prior.
         let objective = e.loglik + log_prior;
@@ -897,6 +1038,10 @@ fn run_one<M: MixtureModel>(
         trace.push(objective);
         last = (e.loglik, log_prior);
         last_latent = e.latent.clone();
+        // A hard E-step has converged when no row changes its assignment: the M-step would
+        // return the same parameters.
+        let settled = mode == EStepMode::Hard && e.assignments == last_assignments;
+        last_assignments = e.assignments;
         if let Some(progress) = &opts.progress {
             progress(Progress {
                 restart,
@@ -904,7 +1049,14 @@ fn run_one<M: MixtureModel>(
                 log_likelihood: objective,
             });
         }
-        if iteration > 0 && !reseeded && objective - trace[trace.len() - 2] < opts.tol * n as f64 {
+        let small_gain = match mode {
+            EStepMode::Soft => {
+                objective - trace[trace.len().saturating_sub(2)] < opts.tol * n as f64
+            }
+            // `tol = −∞` runs exactly `max_iter` iterations in either mode.
+            EStepMode::Hard => settled && opts.tol.is_finite(),
+        };
+        if iteration > 0 && !reseeded && small_gain {
             converged = true;
             break cache;
         }
@@ -978,10 +1130,19 @@ fn run_one<M: MixtureModel>(
         });
     }
     let (responsibilities, point_ll) = posterior(model, &cache);
+    // A hard E-step's objective is the complete-data log-likelihood; the log-likelihood
+    // (for BIC and AIC) is that of the returned parameters, from the posterior.
+    let (log_likelihood, complete) = match mode {
+        EStepMode::Soft => (last.0, None),
+        EStepMode::Hard => (point_ll.sum(), Some(last.0)),
+    };
     Ok(Run {
         params,
         trace,
-        log_likelihood: last.0,
+        log_likelihood,
+        complete_log_likelihood: complete,
+        hard_assignments: last_assignments,
+        e_step: mode,
         log_prior: last.1,
         warnings,
         iterations: iteration,
@@ -1054,15 +1215,21 @@ fn fit_in_pool<M: MixtureModel>(
     };
     let log_likelihood = run.log_likelihood;
     let p = model.free_parameters();
-    let assignments = run
-        .responsibilities
-        .rows()
-        .into_iter()
-        .map(argmax)
-        .collect();
+    let assignments = if run.hard_assignments.len() == n {
+        run.hard_assignments.iter().map(|&z| z as usize).collect()
+    } else {
+        run.responsibilities
+            .rows()
+            .into_iter()
+            .map(argmax)
+            .collect()
+    };
     Ok(FitResult {
         params: run.params,
         log_likelihood,
+        complete_log_likelihood: run.complete_log_likelihood,
+        inertia: run.complete_log_likelihood.and_then(|c| model.inertia(c)),
+        e_step: run.e_step,
         log_prior: run.log_prior,
         iterations: run.iterations,
         converged: run.converged,

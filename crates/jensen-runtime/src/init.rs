@@ -1,8 +1,10 @@
 //! Starting points: k-means++ seeding refined by Lloyd iterations, and random rows of the data.
 //!
-//! Both work on a standardised copy of the model's numeric features, so that columns on
-//! different scales (a depth in km beside a magnitude) weigh alike. They produce hard
-//! assignments; the driver turns those into starting parameters with one M-step.
+//! The driver runs both on a standardised copy of the model's numeric features, so that
+//! columns on different scales (a depth in km beside a magnitude) weigh alike — except for a
+//! model with a known covariance `c I` (k-means), whose distances are in the data's units
+//! (`MixtureModel::init_in_data_units`). They produce hard assignments; the driver turns those
+//! into starting parameters with one M-step.
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::Rng;

@@ -17,7 +17,8 @@ mod scratch;
 
 pub use em::decode;
 pub use em::{
-    fit, FitOptions, FitResult, FitStatus, FitWarning, InitStrategy, Progress, ReseedEvent, Timing,
+    fit, EStepMode, FitOptions, FitResult, FitStatus, FitWarning, InitStrategy, Progress,
+    ReseedEvent, Timing,
 };
 pub use error::{FitError, NumericalIssue};
 pub use mixture::{ChainPrior, FloorHit, LatentStats, MStepConfig, MixtureModel, Workspace};

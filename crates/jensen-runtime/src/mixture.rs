@@ -204,6 +204,17 @@ pub trait MixtureModel: Sync {
         let _ = (params, latent, config);
         Vec::new()
     }
+    /// The E-step a fit uses unless [`crate::FitOptions::e_step`] chooses: soft (EM) by
+    /// default, hard for a model written with `estep hard` (k-means).
+    fn e_step_mode(&self) -> crate::EStepMode {
+        crate::EStepMode::Soft
+    }
+    /// The within-cluster sum of squares for the complete-data log-likelihood `complete`,
+    /// for a model in which it is an affine function of it (known covariances `c I` and
+    /// equal weights: k-means; [`inertia`]); `None` for other models.
+    fn inertia(&self, _complete: f64) -> Option<f64> {
+        None
+    }
     /// The largest number of factors (latent dimensions) of a linear-Gaussian block; 0 for
     /// none. The driver refuses fewer than that plus two rows.
     fn factors(&self) -> usize {
@@ -225,6 +236,12 @@ pub trait MixtureModel: Sync {
     fn randomise_neutral(&self, _params: &mut Self::Params, _rng: &mut dyn RngCore) {}
     /// Numeric features (one row per observation) on which k-means++ seeding runs.
     fn init_features(&self) -> Array2<f64>;
+    /// Whether seeding runs on the features as they are rather than standardised: for a
+    /// model with a known covariance `c I` (k-means), whose objective is measured in the
+    /// data's units, so that seeding sees the distances the fit will.
+    fn init_in_data_units(&self) -> bool {
+        false
+    }
     /// Replaces component `k` by a broad component centred on row `row`, with a small weight.
     fn reseed(&self, params: &mut Self::Params, k: usize, row: usize);
     /// The E-step from summaries of the data that the model keeps, without a pass over the
@@ -325,6 +342,22 @@ pub fn add_log_weights(mut out: ArrayViewMut2<'_, f64>, log_w: ArrayView1<'_, f6
             *o += l;
         }
     }
+}
+
+/// The within-cluster sum of squares `Σ_n ‖x_n − μ_{z_n}‖²` of a model whose blocks all have
+/// the known covariance `c I` (`d` dimensions in all) and whose `k` weights are equal, from
+/// its complete-data log-likelihood over `n` rows:
+/// `−2c (ln p(x, z) + n (d/2 · ln 2πc + ln k))`.
+pub fn inertia(complete: f64, n: usize, k: usize, d: usize, c: f64) -> f64 {
+    let per_row = 0.5 * d as f64 * (std::f64::consts::TAU * c).ln() + (k.max(1) as f64).ln();
+    -2.0 * c * (complete + n as f64 * per_row)
+}
+
+/// Adds `ln (1/K)` to every entry of the `rows × K` log-joint block: equal, fixed weights
+/// (`z[n] ~ Categorical(1 / K)`).
+pub fn add_log_uniform(mut out: ArrayViewMut2<'_, f64>) {
+    let log_w = -(out.ncols().max(1) as f64).ln();
+    out.mapv_inplace(|v| v + log_w);
 }
 
 /// Re-seeds the weight of component `k` at `1/N` and renormalises.

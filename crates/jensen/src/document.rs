@@ -57,8 +57,20 @@ pub struct FitDocument {
     /// `ln p(params)`, the regularising prior of the variances (`--reg-covar`).
     #[serde(default)]
     pub log_prior: f64,
-    /// The objective EM maximises, `ln p(x | θ) + ln p(θ)`, right after each E-step,
-    /// iterations `0..=iterations`.
+    /// The E-step used: `soft` (EM) or `hard` (classification EM).
+    #[serde(default = "soft")]
+    pub e_step: String,
+    /// A hard E-step's objective without the prior: `ln p(x, z* | params)` at the final
+    /// assignments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_log_likelihood: Option<f64>,
+    /// For k-means (known covariances `c I`, equal weights, hard E-step), the
+    /// within-cluster sum of squares at the final assignments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inertia: Option<f64>,
+    /// The objective the fit maximises right after each E-step, iterations
+    /// `0..=iterations`: `ln p(x | θ) + ln p(θ)` for a soft E-step,
+    /// `max_z ln p(x, z | θ) + ln p(θ)` for a hard one.
     pub elbo_trace: Vec<f64>,
     /// How the fit ended: `converged`, `not_converged`, `degenerate` (a variance at the
     /// regularisation floor: the likelihood is unbounded there) or `unsettled` (components
@@ -221,6 +233,11 @@ impl From<jensen_runtime::Timing> for Timing {
     }
 }
 
+/// The E-step of a document written before the field existed.
+fn soft() -> String {
+    "soft".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +299,9 @@ mod tests {
             n_rows: 3,
             log_likelihood: values[7],
             log_prior: 0.0,
+            e_step: "soft".into(),
+            complete_log_likelihood: None,
+            inertia: None,
             status: "converged".into(),
             warnings: Vec::new(),
             elbo_trace: values[..10].to_vec(),

@@ -12,7 +12,7 @@ use ndarray::{
     Axis, CowArray, Ix0, Ix1, Ix2, IxDyn,
 };
 
-use jensen_lang::ir::{ElemType, VarId};
+use jensen_lang::ir::{EStepKind, ElemType, VarId};
 use jensen_lang::plan::{BlockKind, Cov, PRef};
 use jensen_lang::program::{
     At, Call, DerivedKind, Elem, Kernel, Operand, Reseed, Src, Start, TermValue, UpdateValue,
@@ -22,7 +22,7 @@ use jensen_runtime::chain;
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
 use jensen_runtime::kernels::{discrete, exponential, gaussian, moments};
 use jensen_runtime::linalg::Cholesky;
-use jensen_runtime::mixture::{add_log_weights, reseed_weight, FloorHit};
+use jensen_runtime::mixture::{add_log_uniform, add_log_weights, inertia, reseed_weight, FloorHit};
 use jensen_runtime::{
     ChainPrior, LatentStats, MStepConfig, MixtureModel, NumericalIssue, RngCore, Workspace,
 };
@@ -301,7 +301,7 @@ impl<'a> PlanModel<'a> {
         loading: PRef,
         noise: Cov,
     ) -> Result<Vec<FactorPosterior>, NumericalIssue> {
-        let np = noise.pref();
+        let np = noise.pref().expect("linear-Gaussian noise is a parameter");
         (0..self.k)
             .map(|k| {
                 let w = part(params, self.name(loading), loading.per_component, k)
@@ -591,6 +591,7 @@ impl PlanModel<'_> {
                 env.latent.expect("latent statistics").counts[index(*at, env.k).unwrap_or(0)]
             }
             Operand::RowCount => self.data.n_rows as f64,
+            Operand::Number(v) => *v,
             Operand::Reg => env.reg,
             Operand::PooledCount => env.pooled.as_ref().expect("pooled").1,
             Operand::LogDetPrecision(post) => self.posterior(env, post).log_det_precision(),
@@ -719,6 +720,10 @@ impl PlanModel<'_> {
         match call.kernel {
             AddLogWeights => {
                 add_log_weights(out.expect("log-joint").view_mut(), v(1).view());
+                number(0.0)
+            }
+            AddLogUniform => {
+                add_log_uniform(out.expect("log-joint").view_mut());
                 number(0.0)
             }
             MvnFullAddLogDensity => {
@@ -959,6 +964,7 @@ impl PlanModel<'_> {
             }
             ProbsFromStats => array(discrete::probs_from_stats(v(0).view(), n(1)).into_dyn()),
             CategoricalExpected => number(discrete::categorical_expected(v(0).view(), v(1).view())),
+            UniformExpected => number(discrete::uniform_expected(v(0).view())),
             TransitionsExpected => number(chain::transitions_expected(m(0), m(1))),
             MvnFullExpected => number(gaussian::mvn_full_expected(
                 n(0),
@@ -1315,6 +1321,29 @@ impl MixtureModel for PlanModel<'_> {
 
     fn factors(&self) -> usize {
         self.program.factors(&self.data.sizes)
+    }
+
+    fn init_in_data_units(&self) -> bool {
+        self.program.init_in_data_units
+    }
+
+    fn inertia(&self, complete: f64) -> Option<f64> {
+        let form = self.program.inertia.as_ref()?;
+        let d = form.dims.iter().map(|d| d.eval(&self.data.sizes)).sum();
+        Some(inertia(
+            complete,
+            self.data.n_rows,
+            self.n_components(),
+            d,
+            form.scale,
+        ))
+    }
+
+    fn e_step_mode(&self) -> jensen_runtime::EStepMode {
+        match self.program.e_step {
+            EStepKind::Soft => jensen_runtime::EStepMode::Soft,
+            EStepKind::Hard => jensen_runtime::EStepMode::Hard,
+        }
     }
 
     fn free_parameters(&self) -> usize {

@@ -142,6 +142,12 @@ pub fn categorical_expected(counts: ArrayView1<'_, f64>, prob: ArrayView1<'_, f6
         .sum()
 }
 
+/// `Σ_k N_k ln (1/K)`: the expected log-prior of equal, fixed weights (`Categorical(1 / K)`)
+/// for the expected counts `N_k`.
+pub fn uniform_expected(counts: ArrayView1<'_, f64>) -> f64 {
+    -counts.sum() * (counts.len().max(1) as f64).ln()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
