@@ -535,7 +535,7 @@ fn run_case(source: &str, table: &Table, seed: u64, rng: &mut Rng) -> Outcome {
     }
     if let Some(complete) = result.complete_log_likelihood {
         // ln p(x, z*) ≤ ln p(x).
-        if !(complete <= ll + TOLERANCE * ll.abs().max(1.0)) {
+        if complete.is_nan() || complete > ll + TOLERANCE * ll.abs().max(1.0) {
             return Outcome::Failure(format!(
                 "{setting}: complete-data log-likelihood {complete} above ℓ {ll}"
             ));
