@@ -231,7 +231,8 @@ struct FitArgs {
     /// continuous latent `h`: its posterior mean, the factor scores `h0`, `h1`, …).
     #[arg(long)]
     posterior: Option<String>,
-    /// Print only the summary line (warnings still go to stderr).
+    /// Print only the summary: the fit's line, after the objective and inertia of a hard E-step
+    /// (warnings still go to stderr).
     #[arg(long)]
     quiet: bool,
 }
