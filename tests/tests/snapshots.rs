@@ -47,3 +47,19 @@ fn diagnostics_of_every_wrong_model() {
         insta::assert_snapshot!(jensen_cli::render::render(&name, &source, &diags, false));
     });
 }
+
+/// A chain with `estep hard`: the math describes the Viterbi E-step and no posterior entropy,
+/// and the generated code says which E-step the model uses.
+#[test]
+fn hard_chain_math_and_code() {
+    let source = std::fs::read_to_string(root().join("models/hmm_gaussian.em"))
+        .unwrap()
+        .replacen("model hmm_gaussian", "model hmm_hard\nestep hard", 1);
+    let (plan, _) = jensen::compile(&source).unwrap();
+    let math = jensen_codegen::explain(&plan);
+    insta::assert_snapshot!("math_hard_chain", math);
+    assert!(math.contains("Viterbi path"), "{math}");
+    assert!(!math.contains("entropy of the chain posterior"), "{math}");
+    let code = jensen_codegen::generate_module(&plan, "HmmHard").unwrap();
+    assert!(code.contains("EStepMode::Hard"), "{code}");
+}

@@ -958,7 +958,9 @@ pub fn explain(plan: &Plan) -> String {
                 terms.join(" + ")
             );
             let zn = discrete.map_or("z", |(z, _)| z);
-            if let Some((hn, _)) = cont {
+            if hard {
+                // A point mass: no entropy (said on the closing line).
+            } else if let Some((hn, _)) = cont {
                 let _ = writeln!(out, "  H(q), the entropy of the chain posterior of {zn} ({hn}'s is in the terms above), is ln p(x | θ°) − E_q[ln p(x, {zn} | θ°)] at the E-step's θ°, {hn} integrated out");
             } else {
                 let _ = writeln!(out, "  H(q), the entropy of the chain posterior, is ln p(x | θ°) − E_q[ln p(x, {zn} | θ°)] at the E-step's θ°");
