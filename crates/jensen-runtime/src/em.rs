@@ -13,6 +13,12 @@
 //! per row is below `tol`), or unconverged after `max_iter` M-steps. The returned parameters
 //! are those whose objective is the last entry of the trace.
 //!
+//! **Hard E-step** ([`EStepMode::Hard`]). `q(z)` puts all mass on each row's most probable
+//! component (a chain's Viterbi path), so `H(q) = 0` and `J_t = max_z ln p(x, z | θ_t) +
+//! ln p(θ_t)`, which neither step decreases; the guard below applies unchanged. The fit has
+//! converged at the first `t ≥ 1` whose assignments equal those of `t − 1` (unless
+//! `tol = −∞`), where the next M-step would return the same parameters.
+//!
 //! **Monotonicity guard.** After each M-step the penalised ELBO `F(q_t, θ_{t+1}) + ln
 //! p(θ_{t+1})` is recomputed from the statistics; EM guarantees `J_t ≤ F(q_t, θ_{t+1}) + ln
 //! p(θ_{t+1}) ≤ J_{t+1}`. A violation larger than round-off (`1e-8 · (|J| + N)`) is a bug in
