@@ -464,9 +464,9 @@ fn decode(args: DecodeArgs) -> Result<ExitCode, Failure> {
                 rec.push(s.to_string());
             }
             rec.push(path[t].to_string());
-            rec.extend(posterior.row(t).iter().map(|v| format!("{v}")));
+            rec.extend(posterior.row(t).iter().map(|v| number_cell(*v)));
             if let Some(h) = &scores {
-                rec.extend(h.row(t).iter().map(|v| format!("{v}")));
+                rec.extend(h.row(t).iter().map(|v| number_cell(*v)));
             }
             w.write_record(&rec).map_err(|e| csv_error(e, dest))?;
         }
@@ -784,14 +784,14 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
         header.extend(score_header(&plan, scores.as_ref()));
         w.write_record(&header).map_err(|e| csv_error(e, path))?;
         for (i, row) in result.responsibilities.rows().into_iter().enumerate() {
-            let mut rec: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
+            let mut rec: Vec<String> = row.iter().map(|v| number_cell(*v)).collect();
             rec.push(result.assignments[i].to_string());
-            rec.push(format!("{}", result.point_log_likelihood[i]));
+            rec.push(number_cell(result.point_log_likelihood[i]));
             if let Some((path, _)) = &viterbi {
                 rec.push(path[i].to_string());
             }
             if let Some(h) = &scores {
-                rec.extend(h.row(i).iter().map(|v| format!("{v}")));
+                rec.extend(h.row(i).iter().map(|v| number_cell(*v)));
             }
             w.write_record(&rec).map_err(|e| csv_error(e, path))?;
         }
@@ -853,4 +853,10 @@ fn format_array(a: &ndarray::ArrayD<f64>) -> String {
         }
     }
     go(&nested)
+}
+
+/// A number for a CSV cell: the shortest text that reads back as the same `f64`, in
+/// scientific notation when very small or large (`4.5e-127`, not 127 zeros).
+fn number_cell(v: f64) -> String {
+    format!("{v:?}")
 }
