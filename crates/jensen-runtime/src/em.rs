@@ -601,6 +601,24 @@ fn chain_posterior(
     (gamma, steps, latent, loglik)
 }
 
+/// The Viterbi path of every sequence and its `ln p(x, z*)`, in parallel, in sequence order.
+fn viterbi_paths(
+    sequences: &[Range<usize>],
+    prior: ChainPrior<'_>,
+    log_b: &Array2<f64>,
+) -> Vec<(Vec<usize>, f64)> {
+    sequences
+        .par_iter()
+        .map(|seq| {
+            chain::viterbi(
+                prior.log_initial,
+                prior.log_transition,
+                log_b.slice(s![seq.clone(), ..]),
+            )
+        })
+        .collect()
+}
+
 /// The Viterbi path of every sequence (in parallel, in sequence order) as one-hot state
 /// posteriors, its statistics of the initial state and the transitions, the path itself and
 /// `Σ ln p(x, z*)` over the sequences.
@@ -610,16 +628,7 @@ fn chain_hard(
     log_b: &Array2<f64>,
 ) -> (Array2<f64>, LatentStats, Vec<u32>, f64) {
     let (n, k) = log_b.dim();
-    let paths: Vec<(Vec<usize>, f64)> = sequences
-        .par_iter()
-        .map(|seq| {
-            chain::viterbi(
-                prior.log_initial,
-                prior.log_transition,
-                log_b.slice(s![seq.clone(), ..]),
-            )
-        })
-        .collect();
+    let paths = viterbi_paths(sequences, prior, log_b);
     let mut gamma = Array2::from_shape_vec((n, k), scratch::take(n * k, 0.0)).expect("N × K");
     let mut latent = LatentStats::zeros(k);
     let mut path = Vec::with_capacity(n);
@@ -762,16 +771,7 @@ pub fn decode<M: MixtureModel>(
     let (n, k) = (model.n_rows(), model.n_components());
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(&cache)) {
         let log_b = emissions(model, &cache);
-        let parts: Vec<(Vec<usize>, f64)> = sequences
-            .par_iter()
-            .map(|seq| {
-                chain::viterbi(
-                    prior.log_initial,
-                    prior.log_transition,
-                    log_b.slice(s![seq.clone(), ..]),
-                )
-            })
-            .collect();
+        let parts = viterbi_paths(sequences, prior, &log_b);
         let score = parts.iter().map(|p| p.1).sum();
         return Ok((parts.into_iter().flat_map(|p| p.0).collect(), score));
     }

@@ -110,38 +110,13 @@ pub fn mvn_spherical_add_log_density(
     let d = x.ncols() as f64;
     let constant = -0.5 * d * (LN_2PI + var.ln());
     let half_precision = 0.5 / var;
-    let m = x.nrows();
-    if x.stride_of(Axis(0)) == 1 || m <= 1 {
-        // Column-major rows (as both back-ends keep the data): each column is contiguous and
-        // the per-row sums run across the rows in vector registers (k-means' hot loop).
-        let mut ss = vec![0.0; m];
-        for (col, &mu) in x.columns().into_iter().zip(mean.iter()) {
-            let col = col.to_slice().expect("a contiguous column");
-            for (acc, &xv) in ss.iter_mut().zip(col) {
-                let e = xv - mu;
-                *acc += e * e;
-            }
-        }
-        for (o, q) in out.iter_mut().zip(ss) {
-            *o += constant - half_precision * q;
-        }
-        return;
-    }
-    if let (Some(xs), Some(mu)) = (x.as_slice(), mean.as_slice()) {
-        // Row-major rows: one pass, row by row.
-        if !mu.is_empty() {
-            for (o, row) in out.iter_mut().zip(xs.chunks_exact(mu.len())) {
-                *o += constant - half_precision * squared_distance(row, mu);
-            }
-        } else {
-            out.iter_mut().for_each(|o| *o += constant);
-        }
-        return;
-    }
     let mut ss = vec![0.0; x.nrows()];
     for (col, &mu) in x.columns().into_iter().zip(mean.iter()) {
-        for (acc, &xv) in ss.iter_mut().zip(col.iter()) {
-            *acc += (xv - mu) * (xv - mu);
+        // A contiguous column (both back-ends keep the data column-major) as a slice, so the
+        // per-row sums run across the rows in vector registers (k-means' hot loop).
+        match col.to_slice() {
+            Some(col) => add_squared_deviations(&mut ss, col.iter(), mu),
+            None => add_squared_deviations(&mut ss, col.iter(), mu),
         }
     }
     for (o, q) in out.iter_mut().zip(ss) {
@@ -149,27 +124,12 @@ pub fn mvn_spherical_add_log_density(
     }
 }
 
-/// `Σ_i (a_i − b_i)²` over equal-length slices, in eight independent lanes (which the
-/// compiler keeps in vector registers) summed at the end.
-fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
-    const LANES: usize = 8;
-    let mut acc = [0.0f64; LANES];
-    let whole = a.len() / LANES * LANES;
-    for (x, y) in a[..whole]
-        .chunks_exact(LANES)
-        .zip(b[..whole].chunks_exact(LANES))
-    {
-        for i in 0..LANES {
-            let e = x[i] - y[i];
-            acc[i] += e * e;
-        }
+/// `acc_i += (x_i − mu)²`.
+fn add_squared_deviations<'a>(acc: &mut [f64], x: impl Iterator<Item = &'a f64>, mu: f64) {
+    for (a, &xv) in acc.iter_mut().zip(x) {
+        let e = xv - mu;
+        *a += e * e;
     }
-    let mut total =
-        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (x, y) in a[whole..].iter().zip(&b[whole..]) {
-        total += (x - y) * (x - y);
-    }
-    total
 }
 
 /// Adds `ln N(x_b | mean, var)` to `out[b]` (univariate).
@@ -256,30 +216,6 @@ pub fn accumulate_diag(
             }
             *s += s1;
             *q += s2;
-        }
-        return;
-    }
-    if let (Some(xs), Some(c), Some(s), Some(q)) = (
-        x.as_slice(),
-        centre.as_slice(),
-        sum.as_slice_mut(),
-        sq.as_slice_mut(),
-    ) {
-        // Rows are contiguous: row by row, skipping rows of weight zero (all but one
-        // component's under a hard E-step). Each coordinate is still summed over the rows in
-        // order, as column by column.
-        if c.is_empty() {
-            return;
-        }
-        for (row, &r) in xs.chunks_exact(c.len()).zip(resp.iter()) {
-            if r == 0.0 {
-                continue;
-            }
-            for (((&xv, &cv), sv), qv) in row.iter().zip(c).zip(s.iter_mut()).zip(q.iter_mut()) {
-                let e = xv - cv;
-                *sv += r * e;
-                *qv += r * e * e;
-            }
         }
         return;
     }
