@@ -2,7 +2,7 @@
 //! model in `models/` (same data, same seed, same options).
 
 use jensen::bind::Sequences;
-use jensen::runtime::{FitOptions, InitStrategy};
+use jensen::runtime::{EStepMode, FitOptions, InitStrategy};
 use jensen::PlanModel;
 use jensen_tests::glue::{column, matrix};
 use jensen_tests::models::*;
@@ -21,19 +21,54 @@ fn options<P>(seed: u64) -> FitOptions<P> {
 
 macro_rules! differential {
     ($test:ident, $model:literal, $Model:ident, $Data:ident { $($field:ident: $how:ident),* }, $Consts:expr) => {
+        differential!($test, $model, $Model, $Data { $($field: $how),* }, $Consts, None);
+    };
+    ($test:ident, $model:literal, $Model:ident, $Data:ident { $($field:ident: $how:ident),* }, $Consts:expr, $e_step:expr) => {
         #[test]
         fn $test() {
             let (_, file, consts) = CATALOGUE.iter().find(|(m, _, _)| *m == $model).expect("in catalogue");
             let p = plan($model);
             let bound = bind(&p, file, consts);
-            let executed = jensen::fit(&PlanModel::new(&p, &bound), &options(11)).expect("executor fit");
+            let executed = jensen::fit(
+                &PlanModel::new(&p, &bound),
+                &FitOptions { e_step: $e_step, ..options(11) },
+            )
+            .expect("executor fit");
             let data = $Data { $($field: $how(&p, &bound, stringify!($field))),* };
             let model = $Model::new(data, $Consts).expect("generated model binds");
-            let generated = jensen::fit(&model, &options(11)).expect("generated fit");
+            let generated = jensen::fit(&model, &FitOptions { e_step: $e_step, ..options(11) })
+                .expect("generated fit");
             jensen_tests::compare_routes($model, &executed, &generated);
         }
     };
 }
+
+// The hard E-step's faster forms (every component's scores at once, the statistics of an
+// assignment) on both back-ends.
+differential!(
+    gmm_spherical_hard,
+    "gmm_spherical",
+    GmmSphericalModel,
+    GmmSphericalData { x: matrix },
+    GmmSphericalConsts::default(),
+    Some(EStepMode::Hard)
+);
+differential!(
+    gmm_diag_hard,
+    "gmm_diag",
+    GmmDiagModel,
+    GmmDiagData { x: matrix },
+    GmmDiagConsts::default(),
+    Some(EStepMode::Hard)
+);
+differential!(
+    gaussian_hmm_diagonal_hard,
+    "hmm_gaussian_diag",
+    HmmGaussianDiagModel,
+    HmmGaussianDiagData { x: matrix },
+    HmmGaussianDiagConsts::default(),
+    Some(EStepMode::Hard)
+);
 
 differential!(
     gmm_full,

@@ -704,9 +704,17 @@ pub fn explain(plan: &Plan) -> String {
                 out,
                 "  {zn}[n] = argmax_k ℓ[n,k]   (the lowest k on a tie),   r[n,k] = [k = {zn}[n]]"
             );
+            let lowered = Program::lower(plan);
+            for block in lowered.blocks.iter().filter(|b| b.scores.is_some()) {
+                let _ = writeln!(
+                    out,
+                    "  scores of {}, every k at once: ‖x − μ[k]‖² = ‖x̃‖² − 2 x̃ᵀμ̃[k] + ‖μ̃[k]‖² (x̃, μ̃ centred at the mean of the means; one matrix product per block of rows); a row whose two best ℓ lie within their round-off bound is recomputed exactly, so {zn}[n] is the exact argmax",
+                    block.statement
+                );
+            }
             let _ = writeln!(
                 out,
-                "  objective: Σ_n ℓ[n,{zn}[n]] = ln p(x, {zn} | θ), the complete-data log-likelihood (H(q) = 0); converged when no row changes its value"
+                "  objective: Σ_n ℓ[n,{zn}[n]] = ln p(x, {zn} | θ), the complete-data log-likelihood (H(q) = 0), evaluated from the statistics (F below at θ); converged when no row changes its value"
             );
             posterior_of_h(&mut out, zn, "ℓ");
         }

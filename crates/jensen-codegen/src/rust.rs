@@ -298,8 +298,10 @@ impl Gen<'_> {
                     "ArrayD",
                     "ArrayView1",
                     "ArrayView2",
+                    "ArrayViewMut1",
                     "ArrayViewMut2",
                     "Axis",
+                    "aview1",
                 ][..],
             ),
             (
@@ -787,6 +789,8 @@ impl Gen<'_> {
         let log_joint = self.log_joint();
         let (zero, merge) = self.zero_and_merge();
         let accumulate = self.accumulate();
+        let log_joint_bounded = self.log_joint_bounded();
+        let accumulate_assigned = self.accumulate_assigned();
         let summaries = self.summaries_e_step();
         let m_step = self.m_step();
         let expected = self.expected();
@@ -819,6 +823,8 @@ impl Gen<'_> {
                 }
 
                 #accumulate
+                #log_joint_bounded
+                #accumulate_assigned
                 #summaries
 
                 fn merge(&self, into: &mut #stats, other: &#stats) {

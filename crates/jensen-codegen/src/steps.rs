@@ -168,6 +168,12 @@ impl Gen<'_> {
             }
             Operand::Out => quote!(out.column_mut(k)),
             Operand::OutAll => quote!(out.view_mut()),
+            Operand::Bound => quote!(bound.view_mut()),
+            Operand::Assignments => quote!(assignments),
+            Operand::AsVector(value) => {
+                let v = self.operand(value, block, pool);
+                quote!(aview1(&[#v]))
+            }
             Operand::Resp => quote!(resp.column(k)),
             Operand::Workspace => quote!(ws),
             Operand::Param {
@@ -179,8 +185,15 @@ impl Gen<'_> {
             } => {
                 let f = self.var(*var);
                 let base = Self::place(self.src(*src), f);
+                let per_component = self
+                    .program
+                    .params
+                    .iter()
+                    .any(|p| p.var == *var && p.per_component);
                 let value = match (elem, Self::index(*at)) {
                     (Elem::Scalar, Some(i)) => quote!(#base[#i]),
+                    // Every component's value, as a vector.
+                    (Elem::Scalar, None) if per_component => quote!(#base.view()),
                     (Elem::Scalar, None) => base,
                     (Elem::Vector(_), Some(i)) => quote!(#base.row(#i)),
                     (Elem::Matrix(..), Some(i)) => quote!(#base.index_axis(Axis(0), #i)),
@@ -202,6 +215,13 @@ impl Gen<'_> {
             Operand::Stat { slot, at, mutable } => {
                 let s = &self.program.stats[*slot];
                 let f = ident(&s.name);
+                if *at == At::Whole {
+                    return if *mutable {
+                        quote!(stats.#f.view_mut())
+                    } else {
+                        quote!(stats.#f.view())
+                    };
+                }
                 let i = Self::index(*at).unwrap_or(quote!(0));
                 match (s.elem, mutable) {
                     (Elem::Scalar, true) => quote!(&mut stats.#f[#i]),
@@ -430,6 +450,101 @@ impl Gen<'_> {
                 #p
                 #prior
                 #blocks
+            }
+        }
+    }
+
+    /// `// statement { let x = …; call }` for every block: the block's form for every
+    /// component at once when `whole` gives one, else its per-component call in a loop.
+    fn per_block_whole<'a>(
+        &self,
+        whole: impl Fn(usize) -> Option<&'a Call>,
+        each: impl Fn(usize) -> &'a Call,
+    ) -> TokenStream {
+        (0..self.program.blocks.len())
+            .map(|b| {
+                let doc = format!(" {}", self.program.blocks[b].statement);
+                let rows = self.rows(b);
+                let body = match whole(b) {
+                    Some(c) => {
+                        let call = self.call(c, Some(b), None);
+                        quote!(#call;)
+                    }
+                    None => {
+                        let call = self.call(each(b), Some(b), None);
+                        self.each_component(quote!(#call;))
+                    }
+                };
+                quote! {
+                    #[doc = #doc]
+                    {
+                        #rows
+                        #body
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// `log_joint_bounded`, when a block has a faster form of its scores for the hard
+    /// E-step.
+    pub(crate) fn log_joint_bounded(&self) -> TokenStream {
+        let blocks = &self.program.blocks;
+        if blocks.iter().all(|b| b.scores.is_none()) {
+            return quote!();
+        }
+        let cache = self.item("Cache");
+        let prior = match &self.program.log_prior {
+            Some(c) => {
+                let doc = format!(
+                    " {}",
+                    self.plan.model.factors[self.plan.latent.prior_factors()[0]].text
+                );
+                let call = self.call(c, None, None);
+                quote! { #[doc = #doc] #call; }
+            }
+            None => quote!(),
+        };
+        let body = self.per_block_whole(|b| blocks[b].scores.as_ref(), |b| &blocks[b].log_density);
+        let (p, ws) = usage(&body);
+        quote! {
+            fn log_joint_bounded(&self, cache: &#cache, rows: Range<usize>, mut out: ArrayViewMut2<'_, f64>, mut bound: ArrayViewMut1<'_, f64>, #ws: &mut Workspace) -> bool {
+                #p
+                #prior
+                #body
+                true
+            }
+        }
+    }
+
+    /// `accumulate_assigned`, when a block has a faster form for a hard assignment's
+    /// statistics.
+    pub(crate) fn accumulate_assigned(&self) -> TokenStream {
+        let blocks = &self.program.blocks;
+        if blocks.iter().all(|b| b.accumulate_assigned.is_none()) {
+            return quote!();
+        }
+        let cache = self.item("Cache");
+        let stats = self.item("Stats");
+        let body = self.per_block_whole(
+            |b| blocks[b].accumulate_assigned.as_ref(),
+            |b| &blocks[b].accumulate,
+        );
+        let (p, ws) = usage(&body);
+        let cache_arg = if p.is_empty() && !mentions(&body, "cache") {
+            quote!(_cache)
+        } else {
+            quote!(cache)
+        };
+        let resp = if mentions(&body, "resp") {
+            quote!(resp)
+        } else {
+            quote!(_resp)
+        };
+        quote! {
+            fn accumulate_assigned(&self, #cache_arg: &#cache, rows: Range<usize>, #resp: ArrayView2<'_, f64>, assignments: &[u32], stats: &mut #stats, #ws: &mut Workspace) {
+                #p
+                #body
             }
         }
     }

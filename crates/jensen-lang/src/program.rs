@@ -322,6 +322,12 @@ pub struct BlockProgram {
     pub log_density: Call,
     /// Accumulates the statistics for every component `k`.
     pub accumulate: Call,
+    /// The hard E-step's scores, when the block has a faster form of its log-density for
+    /// them: every component at once, within a round-off bound of `log_density`'s values.
+    pub scores: Option<Call>,
+    /// The statistics of a hard assignment, every component at once, when the block has a
+    /// form faster than `accumulate` with one-hot responsibilities.
+    pub accumulate_assigned: Option<Call>,
     /// Derived quantities the expected log-joint needs, computed from the new parameters
     /// or the E-step's (`centre`).
     pub expected_locals: Vec<(usize, Src)>,
@@ -386,6 +392,12 @@ pub enum Operand {
     Out,
     /// The whole log-joint (written).
     OutAll,
+    /// The round-off bound of each row's scores (written).
+    Bound,
+    /// The hard E-step's component of each row in the current chunk.
+    Assignments,
+    /// A number passed as a vector of length one (a variance shared by every component).
+    AsVector(Box<Operand>),
     /// The responsibilities of component `k`.
     Resp,
     /// Scratch space.
@@ -464,6 +476,7 @@ pub enum Kernel {
     MvnFullAddLogDensity,
     MvnDiagAddLogDensity,
     MvnSphericalAddLogDensity,
+    MvnSphericalAddLogDensities,
     NormalAddLogDensity,
     PoissonAddLogDensity,
     BernoulliAddLogDensity,
@@ -472,6 +485,7 @@ pub enum Kernel {
     FactorAddLogDensity,
     AccumulateScatter,
     AccumulateDiag,
+    AccumulateDiagAssigned,
     AccumulateScalar,
     AccumulateWeightedSum,
     AccumulateWeightedRows,
@@ -523,6 +537,7 @@ impl Kernel {
             MvnFullAddLogDensity => "gaussian::mvn_full_add_log_density",
             MvnDiagAddLogDensity => "gaussian::mvn_diag_add_log_density",
             MvnSphericalAddLogDensity => "gaussian::mvn_spherical_add_log_density",
+            MvnSphericalAddLogDensities => "gaussian::mvn_spherical_add_log_densities",
             NormalAddLogDensity => "gaussian::normal_add_log_density",
             PoissonAddLogDensity => "discrete::poisson_add_log_density",
             BernoulliAddLogDensity => "discrete::bernoulli_add_log_density",
@@ -531,6 +546,7 @@ impl Kernel {
             FactorAddLogDensity => "linear::factor_add_log_density",
             AccumulateScatter => "gaussian::accumulate_scatter",
             AccumulateDiag => "gaussian::accumulate_diag",
+            AccumulateDiagAssigned => "gaussian::accumulate_diag_assigned",
             AccumulateScalar => "gaussian::accumulate_scalar",
             AccumulateWeightedSum => "discrete::accumulate_weighted_sum",
             AccumulateWeightedRows => "discrete::accumulate_weighted_rows",
@@ -1360,6 +1376,7 @@ impl<'a> Lowering<'a> {
                 )
             }
         };
+        let (scores, accumulate_assigned) = self.hard_forms(b);
         BlockProgram {
             block: b,
             statement: self.plan.model.factors[block.factor].text.clone(),
@@ -1368,9 +1385,71 @@ impl<'a> Lowering<'a> {
             log_factorial: matches!(block.kind, BlockKind::Poisson { .. }),
             log_density,
             accumulate,
+            scores,
+            accumulate_assigned,
             expected_locals,
             expected,
         }
+    }
+
+    /// The hard E-step's forms of a multivariate Normal block with a per-component mean:
+    /// the scores of every component at once (spherical or known covariance), and the
+    /// statistics of an assignment (any covariance with diagonal statistics).
+    fn hard_forms(&self, b: usize) -> (Option<Call>, Option<Call>) {
+        use Kernel::*;
+        let BlockKind::MvNormal { mean, cov } = self.plan.blocks[b].kind else {
+            return (None, None);
+        };
+        if self.plan.components().is_none() || !mean.per_component {
+            return (None, None);
+        }
+        let means = param(Src::Cache, mean.param, At::Whole, self.elem(mean.param));
+        let whole = |op: Operand| match op {
+            Operand::Stat { slot, mutable, .. } => Operand::Stat {
+                slot,
+                at: At::Whole,
+                mutable,
+            },
+            other => other,
+        };
+        let var = match cov {
+            Cov::Fixed(c) => Some(Operand::AsVector(Box::new(Operand::Number(c)))),
+            Cov::Spherical(v) => {
+                let value = param(Src::Cache, v.param, At::Whole, self.elem(v.param));
+                Some(if v.per_component {
+                    value
+                } else {
+                    Operand::AsVector(Box::new(value))
+                })
+            }
+            Cov::Diag(_) | Cov::Full(_) => None,
+        };
+        let scores = var.map(|var| {
+            call(
+                MvnSphericalAddLogDensities,
+                vec![
+                    Operand::Rows,
+                    means.clone(),
+                    var,
+                    Operand::OutAll,
+                    Operand::Bound,
+                    Operand::Workspace,
+                ],
+            )
+        });
+        let accumulate = (!matches!(cov, Cov::Full(_))).then(|| {
+            call(
+                AccumulateDiagAssigned,
+                vec![
+                    Operand::Rows,
+                    means,
+                    Operand::Assignments,
+                    whole(self.stat(b, StatKind::Sum, true)),
+                    whole(self.stat(b, StatKind::SumSq, true)),
+                ],
+            )
+        });
+        (scores, accumulate)
     }
 
     /// The E-step of a linear-Gaussian block from the data's mean and scatter.

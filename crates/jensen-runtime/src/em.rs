@@ -33,7 +33,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayViewMut2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, ShapeBuilder};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -426,24 +426,44 @@ fn tasks(n: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// Puts all of each row's mass on its largest entry (the lowest index on a tie; a row with no
-/// finite entry goes to component 0), writing the one-hot rows over `lj`, the largest value
-/// to `best` and the index to `assignments`; returns `Σ best`.
-fn harden_rows(
-    mut lj: ArrayViewMut2<'_, f64>,
-    best: &mut [f64],
-    assignments: &mut Vec<u32>,
-) -> f64 {
-    let mut total = 0.0;
-    for (mut row, b) in lj.rows_mut().into_iter().zip(best.iter_mut()) {
-        let k = argmax(row.view());
-        *b = row[k];
-        total += row[k];
-        row.fill(0.0);
-        row[k] = 1.0;
-        assignments.push(k as u32);
+/// Each row's largest entry (the lowest index on a tie; `0` when no entry is above `−∞`),
+/// its value and the second largest value, of a block of the log-joint. Returns whether an
+/// entry is NaN.
+///
+/// Stored column by column (as the hard E-step keeps it), the values are found down the
+/// columns, across rows, in vector registers; then each row's index is the first column
+/// holding its largest value.
+fn top_two(lj: ArrayView2<'_, f64>, at: &mut [u64], first: &mut [f64], second: &mut [f64]) -> bool {
+    first.fill(f64::NEG_INFINITY);
+    second.fill(f64::NEG_INFINITY);
+    let mut nan = false;
+    for col in lj.columns() {
+        let update = |((&v, f), s): ((&f64, &mut f64), &mut f64)| {
+            *s = s.max(f.min(v));
+            *f = f.max(v);
+        };
+        match col.to_slice() {
+            Some(col) => {
+                // No early exit: this runs across the column in vector registers.
+                nan |= col.iter().fold(false, |a, v| a | v.is_nan());
+                col.iter()
+                    .zip(first.iter_mut())
+                    .zip(second.iter_mut())
+                    .for_each(update);
+            }
+            None => {
+                nan |= col.iter().any(|v| v.is_nan());
+                col.iter()
+                    .zip(first.iter_mut())
+                    .zip(second.iter_mut())
+                    .for_each(update);
+            }
+        }
     }
-    total
+    for ((a, row), &f) in at.iter_mut().zip(lj.rows()).zip(first.iter()) {
+        *a = row.iter().position(|&v| v == f).unwrap_or(0) as u64;
+    }
+    nan
 }
 
 fn e_step_rows<M: MixtureModel>(
@@ -455,22 +475,65 @@ fn e_step_rows<M: MixtureModel>(
     let k = model.n_components();
     let mut out = EStep::empty(model.zero_stats(), k, rows.start);
     let mut ws = Workspace::default();
-    let mut lj = Array2::<f64>::zeros((BLOCK_ROWS, k));
+    // A hard E-step keeps the block's log-joint column by column (see `top_two`).
+    let mut lj = match mode {
+        EStepMode::Soft => Array2::<f64>::zeros((BLOCK_ROWS, k)),
+        EStepMode::Hard => Array2::<f64>::zeros((BLOCK_ROWS, k).f()),
+    };
     let mut row_ll = vec![0.0; BLOCK_ROWS];
+    let mut bound = Array1::<f64>::zeros(BLOCK_ROWS);
+    let mut exact = Array2::<f64>::zeros((1, k));
+    let (mut at, mut second) = (vec![0u64; BLOCK_ROWS], vec![0.0; BLOCK_ROWS]);
     for start in rows.clone().step_by(BLOCK_ROWS) {
         let block = start..(start + BLOCK_ROWS).min(rows.end);
         let m = block.len();
         let mut view = lj.slice_mut(s![..m, ..]);
         view.fill(0.0);
-        model.log_joint(cache, block.clone(), view.view_mut(), &mut ws);
         match mode {
             EStepMode::Soft => {
+                model.log_joint(cache, block.clone(), view.view_mut(), &mut ws);
                 let (ll, h) = normalise_rows(view.view_mut(), &mut row_ll[..m]);
                 out.loglik += ll;
                 out.entropy += h;
             }
             EStepMode::Hard => {
-                out.loglik += harden_rows(view.view_mut(), &mut row_ll[..m], &mut out.assignments);
+                let mut bound = bound.slice_mut(s![..m]);
+                bound.fill(0.0);
+                let scored = model.log_joint_bounded(
+                    cache,
+                    block.clone(),
+                    view.view_mut(),
+                    bound.view_mut(),
+                    &mut ws,
+                );
+                if !scored {
+                    model.log_joint(cache, block.clone(), view.view_mut(), &mut ws);
+                }
+                let (at, best, second) = (&mut at[..m], &mut row_ll[..m], &mut second[..m]);
+                let nan = top_two(view.view(), at, best, second);
+                for i in 0..m {
+                    // A row whose best two scores lie within round-off of each other takes
+                    // the exact values, so that the assignment is the exact argmax (the
+                    // lowest index on a tie); so does every row of a block with a NaN
+                    // score. (The allowance beyond `2 · bound` covers adding the scores to
+                    // the log-joint, which rounds in both computations.)
+                    let slack =
+                        2.0 * bound[i] + 8.0 * f64::EPSILON * (best[i].abs() + second[i].abs());
+                    if scored && (nan || best[i] - second[i] <= slack) {
+                        exact.fill(0.0);
+                        let row = start + i;
+                        model.log_joint(cache, row..row + 1, exact.view_mut(), &mut ws);
+                        let c = argmax(exact.row(0));
+                        (at[i], best[i]) = (c as u64, exact[[0, c]]);
+                    }
+                }
+                view.fill(0.0);
+                for (i, (&c, &b)) in at.iter().zip(best.iter()).enumerate() {
+                    out.loglik += b;
+                    out.latent.counts[c as usize] += 1.0;
+                    out.assignments.push(c as u32);
+                    view[[i, c as usize]] = 1.0;
+                }
             }
         }
         for (i, &v) in row_ll[..m].iter().enumerate() {
@@ -478,8 +541,23 @@ fn e_step_rows<M: MixtureModel>(
                 out.worst = (v, start + i);
             }
         }
-        add_counts(view.view(), &mut out.latent.counts);
-        model.accumulate(cache, block, view.view(), &mut out.stats, &mut ws);
+        match mode {
+            EStepMode::Soft => {
+                add_counts(view.view(), &mut out.latent.counts);
+                model.accumulate(cache, block, view.view(), &mut out.stats, &mut ws);
+            }
+            EStepMode::Hard => {
+                let assigned = &out.assignments[out.assignments.len() - m..];
+                model.accumulate_assigned(
+                    cache,
+                    block,
+                    view.view(),
+                    assigned,
+                    &mut out.stats,
+                    &mut ws,
+                );
+            }
+        }
     }
     out
 }
@@ -511,7 +589,16 @@ fn e_step<M: MixtureModel>(
         .into_par_iter()
         .map(|rows| e_step_rows(model, cache, rows, mode))
         .collect();
-    merge_parts(model, parts)
+    let mut total = merge_parts(model, parts);
+    if mode == EStepMode::Hard {
+        // `ln p(x, z* | θ)` from the statistics, evaluated as the M-step's guard evaluates
+        // `F(q, θ')`: exact even when the rows' scores came from the faster approximation.
+        if let Ok(complete) = model.expected_log_joint(&total.stats, &total.latent, params, params)
+        {
+            total.loglik = complete;
+        }
+    }
+    total
 }
 
 fn merge_parts<M: MixtureModel>(model: &M, parts: Vec<EStep<M::Stats>>) -> EStep<M::Stats> {
@@ -674,7 +761,19 @@ fn e_step_chain<M: MixtureModel>(
                 let block = start..(start + BLOCK_ROWS).min(rows.end);
                 let resp = gamma.slice(s![block.clone(), ..]);
                 add_counts(resp, &mut out.latent.counts);
-                model.accumulate(cache, block.clone(), resp, &mut out.stats, &mut ws);
+                match mode {
+                    EStepMode::Soft => {
+                        model.accumulate(cache, block.clone(), resp, &mut out.stats, &mut ws)
+                    }
+                    EStepMode::Hard => model.accumulate_assigned(
+                        cache,
+                        block.clone(),
+                        resp,
+                        &path[block.clone()],
+                        &mut out.stats,
+                        &mut ws,
+                    ),
+                }
                 // The row no state explains well: where an empty state is re-seeded.
                 for t in block {
                     let best = log_b

@@ -9,7 +9,7 @@
 use std::fmt::Debug;
 use std::ops::Range;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 use rand::RngCore;
 
 use crate::error::{FitError, NumericalIssue};
@@ -79,6 +79,21 @@ impl Workspace {
             self.b.resize(len_b, 0.0);
         }
         (&mut self.a[..len_a], &mut self.b[..len_b])
+    }
+
+    /// `N` scratch slices of the requested lengths (contents unspecified), cut from one
+    /// buffer.
+    pub fn slices<const N: usize>(&mut self, lens: [usize; N]) -> [&mut [f64]; N] {
+        let total: usize = lens.iter().sum();
+        if self.a.len() < total {
+            self.a.resize(total, 0.0);
+        }
+        let mut rest = &mut self.a[..total];
+        lens.map(|len| {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+            rest = tail;
+            head
+        })
     }
 }
 
@@ -160,6 +175,37 @@ pub trait MixtureModel: Sync {
         stats: &mut Self::Stats,
         ws: &mut Workspace,
     );
+    /// The hard E-step's scores, when the model has a faster form of [`log_joint`] for them
+    /// (every component at once): adds to `out` values within `bound[b]` of
+    /// `ln p(x_n, z_n = k)` and returns `true`. The hard E-step takes its argmax from them
+    /// and recomputes with [`log_joint`] the rows whose two best values are closer than
+    /// twice the bound. The default, with no faster form, returns `false`.
+    ///
+    /// [`log_joint`]: MixtureModel::log_joint
+    fn log_joint_bounded(
+        &self,
+        _cache: &Self::Cache,
+        _rows: Range<usize>,
+        _out: ArrayViewMut2<'_, f64>,
+        _bound: ArrayViewMut1<'_, f64>,
+        _ws: &mut Workspace,
+    ) -> bool {
+        false
+    }
+    /// [`accumulate`](MixtureModel::accumulate) under a hard E-step: row `rows.start + b`
+    /// belongs to component `assignments[b]` alone (`resp` holds the same as one-hot rows).
+    /// Models with a faster form for the statistics of an assignment override it.
+    fn accumulate_assigned(
+        &self,
+        cache: &Self::Cache,
+        rows: Range<usize>,
+        resp: ArrayView2<'_, f64>,
+        _assignments: &[u32],
+        stats: &mut Self::Stats,
+        ws: &mut Workspace,
+    ) {
+        self.accumulate(cache, rows, resp, stats, ws);
+    }
     /// Adds `other` into `into`.
     fn merge(&self, into: &mut Self::Stats, other: &Self::Stats);
     /// The closed-form M-step. Components with zero count keep their previous parameters;

@@ -8,8 +8,8 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use ndarray::{
-    s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD,
-    Axis, CowArray, Ix0, Ix1, Ix2, IxDyn,
+    s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut1, ArrayViewMut2,
+    ArrayViewMutD, Axis, CowArray, Ix0, Ix1, Ix2, IxDyn,
 };
 
 use jensen_lang::ir::{EStepKind, ElemType, VarId};
@@ -123,6 +123,8 @@ struct Env<'e> {
     block: usize,
     rows: Option<Range<usize>>,
     resp: Option<ArrayView2<'e, f64>>,
+    /// The hard E-step's component of each row in `rows`.
+    assignments: Option<&'e [u32]>,
     cache: Option<&'e ExecCache>,
     prev: Option<&'e DynParams>,
     next: Option<&'e DynParams>,
@@ -489,8 +491,8 @@ fn index(at: At, k: usize) -> Option<usize> {
     }
 }
 
-/// Component `k` of the statistics written by arguments `from..` of a call, in order (at
-/// most five; the rest `None`). No allocation: this runs for every block of rows.
+/// Component `k` of the statistics written by arguments `from..` of a call (all components
+/// for a statistic read whole), in order (at most five; the rest `None`). No allocation: this runs for every block of rows.
 fn written<'s>(
     a: &[Operand],
     k: usize,
@@ -499,7 +501,7 @@ fn written<'s>(
 ) -> [Option<ArrayViewMutD<'s, f64>>; 5] {
     let mut wanted = [usize::MAX; 5];
     let mut count = 0;
-    let mut at = None;
+    let mut at: Option<At> = None;
     for o in &a[from..] {
         if let Operand::Stat {
             slot,
@@ -507,18 +509,21 @@ fn written<'s>(
             mutable,
         } = o
         {
-            at = at.or(index(*which, k));
+            at = at.or(Some(*which));
             if *mutable {
                 wanted[count] = *slot;
                 count += 1;
             }
         }
     }
-    let at = at.expect("a statistic");
+    let at = index(at.expect("a statistic"), k);
     let mut out: [Option<ArrayViewMutD<'s, f64>>; 5] = Default::default();
     for (i, slot) in stats.slots.iter_mut().enumerate() {
         if let Some(pos) = wanted[..count].iter().position(|&w| w == i) {
-            out[pos] = Some(slot.index_axis_mut(Axis(0), at));
+            out[pos] = Some(match at {
+                Some(k) => slot.index_axis_mut(Axis(0), k),
+                None => slot.view_mut(),
+            });
         }
     }
     out
@@ -605,6 +610,7 @@ impl PlanModel<'_> {
             Operand::Param {
                 as_vector: true, ..
             } => Array1::from_elem(1, self.number(env, op)).into(),
+            Operand::AsVector(value) => Array1::from_elem(1, self.number(env, value)).into(),
             Operand::Isotropic(var, like) => {
                 linear::isotropic(self.number(env, var), self.vector(env, like).len()).into()
             }
@@ -698,6 +704,7 @@ impl PlanModel<'_> {
         out: Option<&mut ArrayViewMut2<'_, f64>>,
         stats: Option<&mut ExecStats>,
         ws: Option<&mut Workspace>,
+        bound: Option<&mut ArrayViewMut1<'_, f64>>,
     ) -> Value {
         use Kernel::*;
         let a = &call.args;
@@ -742,6 +749,17 @@ impl PlanModel<'_> {
             }
             MvnSphericalAddLogDensity => {
                 gaussian::mvn_spherical_add_log_density(m(0), v(1).view(), n(2), col!());
+                number(0.0)
+            }
+            MvnSphericalAddLogDensities => {
+                gaussian::mvn_spherical_add_log_densities(
+                    m(0),
+                    m(1),
+                    v(2).view(),
+                    out.expect("log-joint").view_mut(),
+                    bound.expect("round-off bounds").view_mut(),
+                    ws!(),
+                );
                 number(0.0)
             }
             NormalAddLogDensity => {
@@ -799,6 +817,19 @@ impl PlanModel<'_> {
                     v(2).view(),
                     vector_mut(sum),
                     vector_mut(sq),
+                );
+                number(0.0)
+            }
+            AccumulateDiagAssigned => {
+                let [Some(sum), Some(sq), ..] = written(a, k, 3, stats.expect("statistics")) else {
+                    unreachable!("a sum and squares")
+                };
+                gaussian::accumulate_diag_assigned(
+                    m(0),
+                    m(1),
+                    env.assignments.expect("assignments"),
+                    matrix_mut(sum),
+                    matrix_mut(sq),
                 );
                 number(0.0)
             }
@@ -1031,7 +1062,7 @@ impl PlanModel<'_> {
         let value = match &step.value {
             UpdateValue::Call(c) => {
                 env.k = ks.start;
-                self.run(c, env, None, None, None).into_array()
+                self.run(c, env, None, None, None, None).into_array()
             }
             UpdateValue::Pooled { acc, terms, finish } => {
                 let shape: Vec<usize> = acc
@@ -1047,7 +1078,9 @@ impl PlanModel<'_> {
                     for t in terms {
                         let v = match &t.value {
                             TermValue::Operand(op) => self.array(env, op).to_owned(),
-                            TermValue::Call(c) => self.run(c, env, None, None, None).into_array(),
+                            TermValue::Call(c) => {
+                                self.run(c, env, None, None, None, None).into_array()
+                            }
                         };
                         if t.sum_elements {
                             *sum.first_mut().expect("a number") += v.sum();
@@ -1060,7 +1093,7 @@ impl PlanModel<'_> {
                 }
                 env.k = ks.start;
                 env.pooled = Some((sum, count));
-                let value = self.run(finish, env, None, None, None).into_array();
+                let value = self.run(finish, env, None, None, None, None).into_array();
                 env.pooled = None;
                 value
             }
@@ -1112,13 +1145,20 @@ impl MixtureModel for PlanModel<'_> {
             ..Env::default()
         };
         if let Some(prior) = &self.program.log_prior {
-            self.run(prior, &env, Some(&mut out), None, None);
+            self.run(prior, &env, Some(&mut out), None, None, None);
         }
         for block in &self.program.blocks {
             env.block = block.block;
             for k in 0..self.k {
                 env.k = k;
-                self.run(&block.log_density, &env, Some(&mut out), None, Some(ws));
+                self.run(
+                    &block.log_density,
+                    &env,
+                    Some(&mut out),
+                    None,
+                    Some(ws),
+                    None,
+                );
             }
         }
     }
@@ -1151,7 +1191,89 @@ impl MixtureModel for PlanModel<'_> {
             env.block = block.block;
             for k in 0..self.k {
                 env.k = k;
-                self.run(&block.accumulate, &env, None, Some(stats), Some(ws));
+                self.run(&block.accumulate, &env, None, Some(stats), Some(ws), None);
+            }
+        }
+    }
+
+    fn log_joint_bounded(
+        &self,
+        cache: &ExecCache,
+        rows: Range<usize>,
+        mut out: ArrayViewMut2<'_, f64>,
+        mut bound: ArrayViewMut1<'_, f64>,
+        ws: &mut Workspace,
+    ) -> bool {
+        if self.program.blocks.iter().all(|b| b.scores.is_none()) {
+            return false;
+        }
+        let mut env = Env {
+            cache: Some(cache),
+            rows: Some(rows),
+            ..Env::default()
+        };
+        if let Some(prior) = &self.program.log_prior {
+            self.run(prior, &env, Some(&mut out), None, None, None);
+        }
+        for block in &self.program.blocks {
+            env.block = block.block;
+            match &block.scores {
+                Some(scores) => {
+                    self.run(
+                        scores,
+                        &env,
+                        Some(&mut out),
+                        None,
+                        Some(ws),
+                        Some(&mut bound),
+                    );
+                }
+                None => {
+                    for k in 0..self.k {
+                        env.k = k;
+                        self.run(
+                            &block.log_density,
+                            &env,
+                            Some(&mut out),
+                            None,
+                            Some(ws),
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    fn accumulate_assigned(
+        &self,
+        cache: &ExecCache,
+        rows: Range<usize>,
+        resp: ArrayView2<'_, f64>,
+        assignments: &[u32],
+        stats: &mut ExecStats,
+        ws: &mut Workspace,
+    ) {
+        let mut env = Env {
+            cache: Some(cache),
+            rows: Some(rows),
+            resp: Some(resp.view()),
+            assignments: Some(assignments),
+            ..Env::default()
+        };
+        for block in &self.program.blocks {
+            env.block = block.block;
+            match &block.accumulate_assigned {
+                Some(call) => {
+                    self.run(call, &env, None, Some(stats), Some(ws), None);
+                }
+                None => {
+                    for k in 0..self.k {
+                        env.k = k;
+                        self.run(&block.accumulate, &env, None, Some(stats), Some(ws), None);
+                    }
+                }
             }
         }
     }
@@ -1173,7 +1295,7 @@ impl MixtureModel for PlanModel<'_> {
         };
         for (b, c) in calls.iter().enumerate() {
             env.block = b;
-            match self.run(c, &env, None, Some(&mut stats), None) {
+            match self.run(c, &env, None, Some(&mut stats), None, None) {
                 Value::Number(v) => loglik += v,
                 Value::Array(_) => unreachable!("a log-likelihood"),
             }
@@ -1238,7 +1360,7 @@ impl MixtureModel for PlanModel<'_> {
         };
         let mut total = 0.0;
         for c in &self.program.expected_prior {
-            if let Value::Number(v) = self.run(c, &env, None, None, None) {
+            if let Value::Number(v) = self.run(c, &env, None, None, None, None) {
                 total += v;
             }
         }
@@ -1257,7 +1379,7 @@ impl MixtureModel for PlanModel<'_> {
             }
             for k in 0..self.k {
                 env.k = k;
-                if let Value::Number(v) = self.run(&block.expected, &env, None, None, None) {
+                if let Value::Number(v) = self.run(&block.expected, &env, None, None, None, None) {
                     total += v;
                 }
             }
@@ -1276,7 +1398,7 @@ impl MixtureModel for PlanModel<'_> {
             let ks = if penalty.per_component { self.k } else { 1 };
             for k in 0..ks {
                 env.k = k;
-                if let Value::Number(v) = self.run(&penalty.call, &env, None, None, None) {
+                if let Value::Number(v) = self.run(&penalty.call, &env, None, None, None, None) {
                     total += v;
                 }
             }
@@ -1301,7 +1423,8 @@ impl MixtureModel for PlanModel<'_> {
             let ks = if penalty.per_component { self.k } else { 1 };
             for k in 0..ks {
                 env.k = k;
-                if let Value::Number(share) = self.run(&penalty.share, &env, None, None, None) {
+                if let Value::Number(share) = self.run(&penalty.share, &env, None, None, None, None)
+                {
                     if share > gaussian::FLOOR_SHARE {
                         hits.push(FloorHit {
                             param: self.program.params[penalty.param].name.clone(),
