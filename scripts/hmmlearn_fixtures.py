@@ -162,7 +162,40 @@ CASES = {
         model="hmm_categorical", data="geyser_classes.csv", columns=["eruption"],
         K=2, lengths=None, q=[[0.7, 0.2, 0.1], [0.1, 0.2, 0.7]],
     ),
+    # MAP-EM: the same chains with Dirichlet priors, written in models/*_map.em.
+    "poisson_map": dict(
+        model="hmm_poisson_map", base="hmm_poisson", data="discoveries.csv",
+        columns=["discoveries"], K=2, lengths=None, rate_quantiles=[0.25, 0.75],
+        priors=dict(startprob=3.0, transmat=2.5),
+    ),
+    "categorical_map": dict(
+        model="hmm_categorical_map", base="hmm_categorical", data="geyser_classes.csv",
+        columns=["eruption"], K=2, lengths=None, q=[[0.7, 0.2, 0.1], [0.1, 0.2, 0.7]],
+        priors=dict(startprob=2.0, transmat=3.0, emissionprob=1.5),
+    ),
 }
+
+
+def base(spec: dict) -> str:
+    """The model without priors whose emissions and parameters a case has."""
+    return spec.get("base", spec["model"])
+
+
+def prior(spec: dict, name: str) -> float:
+    """A Dirichlet concentration of the case (1.0, no pseudo-counts, when not given)."""
+    return spec.get("priors", {}).get(name, 1.0)
+
+
+def log_prior(spec: dict, params: dict) -> float:
+    """ln p(θ): the symmetric Dirichlet priors of the case (0 without priors)."""
+    total = 0.0
+    rows = {"startprob": [params["p0"]], "transmat": list(params["A"])}
+    if base(spec) == "hmm_categorical":
+        rows["emissionprob"] = list(params["q"])
+    for name, alpha in spec.get("priors", {}).items():
+        for p in rows[name]:
+            total += float(stats.dirichlet.logpdf(p / p.sum(), np.full(len(p), alpha)))
+    return total
 
 
 # --------------------------------------------------------------------------
@@ -201,7 +234,7 @@ def initial_parameters(spec: dict, X: np.ndarray) -> dict:
         "p0": np.full(k, 1.0 / k),
         "A": np.where(np.eye(k, dtype=bool), 0.7, off),
     }
-    model = spec["model"]
+    model = base(spec)
     if model in ("hmm_gaussian", "hmm_gaussian_diag"):
         n = X.shape[0]
         centred = X - X.mean(axis=0)
@@ -226,14 +259,15 @@ def make_model(spec: dict, n_iter: int):
     """An hmmlearn model whose M-step is plain maximum likelihood."""
     common = dict(
         n_components=spec["K"],
-        startprob_prior=1.0,  # Dirichlet(1): prior - 1 = 0 pseudo-counts
-        transmat_prior=1.0,
+        # Dirichlet(1): prior - 1 = 0 pseudo-counts, unless the case has priors.
+        startprob_prior=prior(spec, "startprob"),
+        transmat_prior=prior(spec, "transmat"),
         n_iter=n_iter,
         tol=-np.inf,  # never stop early: exactly n_iter iterations
         init_params="",  # use the attributes we set, initialise nothing
         implementation="log",
     )
-    model = spec["model"]
+    model = base(spec)
     if model in ("hmm_gaussian", "hmm_gaussian_diag"):
         return GaussianHMM(
             covariance_type="full" if model == "hmm_gaussian" else "diag",
@@ -245,7 +279,8 @@ def make_model(spec: dict, n_iter: int):
         return PoissonHMM(lambdas_prior=0.0, lambdas_weight=0.0, params="stl", **common)
     if model == "hmm_categorical":
         return CategoricalHMM(
-            emissionprob_prior=1.0, n_features=len(spec["q"][0]), params="ste", **common
+            emissionprob_prior=prior(spec, "emissionprob"), n_features=len(spec["q"][0]),
+            params="ste", **common
         )
     raise ValueError(model)
 
@@ -315,33 +350,34 @@ def check_emission_parameters(name: str, hmm, model: str, X, lengths) -> None:
 
 def run_em(name: str, spec: dict, X: np.ndarray, init: dict):
     """ITERATIONS single-iteration fits; returns (trajectory, fitted model)."""
-    model, lengths = spec["model"], spec["lengths"]
+    model, lengths = base(spec), spec["lengths"]
     hmm = make_model(spec, n_iter=1)
     set_parameters(hmm, model, init)
-    trajectory = []
+    trajectory, priors = [], []
     for it in range(ITERATIONS + 1):
         check_emission_parameters(name, hmm, model, X, lengths)
         ll = float(hmm.score(X, lengths))  # total over sequences
         trajectory.append(ll)
+        priors.append(log_prior(spec, get_parameters(hmm, model)))
         if it < ITERATIONS:
             hmm.fit(X, lengths)  # exactly one E-step + one M-step
             assert hmm.monitor_.iter == 1, name
             # fit's own log-likelihood (from its E-step) is the one we just scored
             assert list(hmm.monitor_.history) == [ll], (name, it, hmm.monitor_.history, ll)
-    return trajectory, hmm
+    return trajectory, priors, hmm
 
 
 def check_single_fit(name: str, spec: dict, X, init: dict, trajectory, final: dict) -> None:
     """One fit() with n_iter=ITERATIONS must give the same history and parameters."""
     hmm = make_model(spec, n_iter=ITERATIONS)
     hmm.monitor_ = RecordingMonitor(hmm.tol, hmm.n_iter, hmm.verbose)
-    set_parameters(hmm, spec["model"], init)
+    set_parameters(hmm, base(spec), init)
     hmm.fit(X, spec["lengths"])
     assert hmm.monitor_.iter == ITERATIONS, name
     assert hmm.monitor_.all_reports == trajectory[:ITERATIONS], (
         f"{name}: monitor history differs from the scored trajectory"
     )
-    other = get_parameters(hmm, spec["model"])
+    other = get_parameters(hmm, base(spec))
     for key, value in final.items():
         assert np.array_equal(other[key], value), (name, key)
 
@@ -380,8 +416,11 @@ def log_emission(model: str, params: dict, X: np.ndarray) -> np.ndarray:
     raise ValueError(model)
 
 
-def reference_em_step(model: str, params: dict, X: np.ndarray, lengths):
-    """One textbook Baum-Welch iteration; returns (log-likelihood before, new params)."""
+def reference_em_step(spec: dict, params: dict, X: np.ndarray, lengths):
+    """One textbook Baum-Welch iteration (with the case's Dirichlet pseudo-counts, alpha - 1,
+    in the M-step); returns (log-likelihood before, new params)."""
+    model = base(spec)
+    pseudo = {name: prior(spec, name) - 1.0 for name in ("startprob", "transmat", "emissionprob")}
     k = len(params["p0"])
     with np.errstate(divide="ignore"):  # probabilities may have underflowed to 0
         log_a = np.log(params["A"])
@@ -409,6 +448,8 @@ def reference_em_step(model: str, params: dict, X: np.ndarray, lengths):
         start += g[0]
         xi = (alpha[:-1, :, None] + log_a[None] + (lb[1:] + beta[1:])[:, None, :]) - ll
         trans += np.exp(xi).sum(axis=0)
+    start = start + pseudo["startprob"]
+    trans = trans + pseudo["transmat"]
     new = {"p0": start / start.sum(), "A": trans / trans.sum(axis=1, keepdims=True)}
     nk = gamma.sum(axis=0)
     if model in ("hmm_gaussian", "hmm_gaussian_diag"):
@@ -425,7 +466,7 @@ def reference_em_step(model: str, params: dict, X: np.ndarray, lengths):
     elif model == "hmm_categorical":
         n_symbols = params["q"].shape[1]
         onehot = np.eye(n_symbols)[X[:, 0]]
-        counts = gamma.T @ onehot
+        counts = gamma.T @ onehot + pseudo["emissionprob"]
         new["q"] = counts / counts.sum(axis=1, keepdims=True)
     return total, new
 
@@ -435,7 +476,7 @@ def crosscheck(name: str, spec: dict, X, init: dict, trajectory, final: dict) ->
     params = {key: value.copy() for key, value in init.items()}
     worst = 0.0
     for it in range(ITERATIONS + 1):
-        ll, new = reference_em_step(spec["model"], params, X, spec["lengths"])
+        ll, new = reference_em_step(spec, params, X, spec["lengths"])
         worst = max(worst, abs(ll - trajectory[it]) / abs(trajectory[it]))
         if it < ITERATIONS:
             params = new
@@ -477,7 +518,7 @@ def main() -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
 
     for name, spec in CASES.items():
-        model = spec["model"]
+        model = base(spec)
         integer = model in ("hmm_poisson", "hmm_categorical")
         path = args.data_dir / spec["data"]
         if not path.exists() and spec["data"] == "geyser_classes.csv":
@@ -491,9 +532,10 @@ def main() -> None:
         init = initial_parameters(spec, X)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # any hmmlearn/numpy warning is a failure
-            trajectory, hmm = run_em(name, spec, X, init)
+            trajectory, priors, hmm = run_em(name, spec, X, init)
             final = get_parameters(hmm, model)
-            check_monotone(name, trajectory)
+            # MAP-EM never decreases the log posterior, ln p(x | θ) + ln p(θ).
+            check_monotone(name, [ll + lp for ll, lp in zip(trajectory, priors)])
             check_single_fit(name, spec, X, init, trajectory, final)
             worst = crosscheck(name, spec, X, init, trajectory, final)
 
@@ -504,7 +546,7 @@ def main() -> None:
 
         fixture = {
             "case": name,
-            "model": model,
+            "model": spec["model"],
             "data": spec["data"],
             "columns": spec["columns"],
             "lengths": spec["lengths"],
@@ -512,6 +554,9 @@ def main() -> None:
             "iterations": ITERATIONS,
             "init": params_to_json(init),
             "log_likelihood": trajectory,
+            # ln p(θ) of the priors written in the model file at each iterate (absent
+            # without priors): jensen's objective is log_likelihood + log_prior.
+            **({"log_prior": priors} if "priors" in spec else {}),
             "final": params_to_json(final),
             "viterbi": {"log_prob": float(log_prob), "path": [int(s) for s in path]},
             "posterior_first": posterior[:N_POSTERIOR_ROWS].tolist(),

@@ -64,6 +64,18 @@ pub mod models {
     pub struct HmmCategorical;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/poisson_mix_map.em")]
+    pub struct PoissonMixMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/hmm_poisson_map.em")]
+    pub struct HmmPoissonMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/hmm_categorical_map.em")]
+    pub struct HmmCategoricalMap;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/fa_digits.em")]
     pub struct FaDigits;
 
@@ -151,6 +163,9 @@ pub const CATALOGUE: &[Entry] = &[
     ("mfa_iris", "iris.csv", &[]),
     ("mppca_digits", "digits.csv", &[]),
     ("kmeans", "faithful.csv", &[]),
+    ("poisson_mix_map", "discoveries.csv", &[]),
+    ("hmm_poisson_map", "discoveries.csv", &[]),
+    ("hmm_categorical_map", "geyser_classes.csv", &[]),
 ];
 
 /// The generated code's fit agrees with the executor's: the same ELBO trace (≤ 1e-10

@@ -230,6 +230,31 @@ differential!(
     KmeansData { x: matrix },
     KmeansConsts::default()
 );
+differential!(
+    poisson_mixture_map,
+    "poisson_mix_map",
+    PoissonMixMapModel,
+    PoissonMixMapData {
+        discoveries: column
+    },
+    PoissonMixMapConsts::default()
+);
+differential!(
+    poisson_hmm_map,
+    "hmm_poisson_map",
+    HmmPoissonMapModel,
+    HmmPoissonMapData {
+        discoveries: column
+    },
+    HmmPoissonMapConsts::default()
+);
+differential!(
+    categorical_hmm_map,
+    "hmm_categorical_map",
+    HmmCategoricalMapModel,
+    HmmCategoricalMapData { eruption: column },
+    HmmCategoricalMapConsts::default()
+);
 
 /// Several sequences: both back-ends split the rows the same way.
 #[test]

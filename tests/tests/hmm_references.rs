@@ -61,13 +61,24 @@ fn hmmlearn_case(case: &str) {
     )
     .unwrap();
 
-    // The trajectory, step for step.
-    let expected: Vec<f64> = fx["log_likelihood"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    // The trajectory, step for step: the log-likelihood, plus ln p(θ) under the priors
+    // written in the model file (MAP-EM's objective, the log posterior up to a constant).
+    let series = |key: &str| -> Option<Vec<f64>> {
+        Some(
+            fx.get(key)?
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect(),
+        )
+    };
+    let mut expected = series("log_likelihood").unwrap();
+    if let Some(log_prior) = series("log_prior") {
+        for (e, p) in expected.iter_mut().zip(log_prior) {
+            *e += p;
+        }
+    }
     assert_eq!(
         result.elbo_trace.len(),
         expected.len(),
@@ -179,6 +190,16 @@ fn gaussian_hmm_diagonal_covariance_matches_hmmlearn() {
 #[test]
 fn poisson_hmm_matches_hmmlearn() {
     hmmlearn_case("poisson");
+}
+
+#[test]
+fn poisson_hmm_with_dirichlet_priors_matches_hmmlearn_map_em() {
+    hmmlearn_case("poisson_map");
+}
+
+#[test]
+fn categorical_hmm_with_dirichlet_priors_matches_hmmlearn_map_em() {
+    hmmlearn_case("categorical_map");
 }
 
 #[test]

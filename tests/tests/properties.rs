@@ -144,6 +144,70 @@ fn gradient_vanishes_at_convergence() {
     assert!(g.abs() < 1e-3, "∂ℓ/∂w along the simplex = {g}");
 }
 
+/// MAP-EM: at convergence the log posterior `ln p(x | θ) + ln p(θ)` is stationary along
+/// every simplex with a Dirichlet prior (each row of a per-component one), in every pair of
+/// its entries, on every model in `models/` that writes priors.
+#[test]
+fn log_posterior_gradient_vanishes_at_a_map_fixed_point() {
+    let mut checked = 0;
+    for (name, file, consts) in CATALOGUE {
+        let p = plan(name);
+        let with_prior: Vec<String> = p
+            .updates
+            .iter()
+            .filter(|u| u.prior.is_some())
+            .map(|u| p.name(u.param).to_string())
+            .collect();
+        if with_prior.is_empty() {
+            continue;
+        }
+        let bound = bind(&p, file, consts);
+        let model = PlanModel::new(&p, &bound);
+        let config = MStepConfig::default();
+        let opts = FitOptions {
+            tol: 1e-14,
+            max_iter: 5000,
+            ..FitOptions::default()
+        };
+        let fit = jensen::fit(&model, &opts).unwrap();
+        let objective = |params: &jensen::DynParams| {
+            elbo(&model, params, params).unwrap() + model.log_prior(params, &config)
+        };
+        let h = 1e-6;
+        for param in &with_prior {
+            let value = fit.params.get(param).unwrap();
+            let (rows, cols) = match value.shape() {
+                [c] => (1, *c),
+                [r, c] => (*r, *c),
+                other => panic!("{name}: `{param}` has shape {other:?}"),
+            };
+            for r in 0..rows {
+                for j in 1..cols {
+                    let shift = |sign: f64| {
+                        let mut q = fit.params.clone();
+                        let a = q.get_mut(param).unwrap();
+                        let (first, other) = if value.ndim() == 1 {
+                            (vec![0], vec![j])
+                        } else {
+                            (vec![r, 0], vec![r, j])
+                        };
+                        a[first.as_slice()] += sign * h;
+                        a[other.as_slice()] -= sign * h;
+                        q
+                    };
+                    let g = (objective(&shift(1.0)) - objective(&shift(-1.0))) / (2.0 * h);
+                    assert!(
+                        g.abs() < 1e-4,
+                        "{name}: ∂(ln p(x | θ) + ln p(θ)) along `{param}` row {r}, entries 0 and {j}: {g}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 8, "only {checked} directions checked");
+}
+
 /// Three well-separated 3-D clusters, 30 000 rows, from a fixed linear congruential stream.
 fn synthetic() -> jensen::Table {
     let mut state: u64 = 42;

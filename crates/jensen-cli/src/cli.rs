@@ -650,13 +650,15 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
         ..FitOptions::default()
     };
     let result = jensen::fit(&model, &fit_opts).map_err(|e| e.to_string())?;
+    // Priors written in the model file: the objective is the log posterior.
+    let map = plan.updates.iter().any(|u| u.prior.is_some());
     if show_progress {
         eprintln!();
     }
     let elapsed = started.elapsed().as_secs_f64();
 
     if !args.quiet {
-        print_trace(&result.elbo_trace, result.e_step)?;
+        print_trace(&result.elbo_trace, result.e_step, map)?;
         outln!();
         for (name, value) in result.params.iter() {
             outln!("{name} = {}", format_array(value));
@@ -673,6 +675,16 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             result.iterations
         ),
     };
+    if map {
+        outln!(
+            "MAP-EM: log prior {:.6} · log posterior (up to a constant, the objective) {:.6}",
+            result.log_prior,
+            result
+                .complete_log_likelihood
+                .unwrap_or(result.log_likelihood)
+                + result.log_prior
+        );
+    }
     if let Some(complete) = result.complete_log_likelihood {
         match result.inertia {
             Some(inertia) => outln!(
@@ -817,10 +829,14 @@ fn score_header(plan: &jensen::Plan, scores: Option<&ndarray::Array2<f64>>) -> V
     }
 }
 
-fn print_trace(trace: &[f64], mode: EStepMode) -> Result<(), Failure> {
-    let objective = match mode {
-        EStepMode::Soft => "ELBO (= log-lik)",
-        EStepMode::Hard => "complete log-lik",
+/// The trace: the objective per iteration, named for the E-step and for whether the model
+/// has priors (`map`: the objective is then a log posterior).
+fn print_trace(trace: &[f64], mode: EStepMode, map: bool) -> Result<(), Failure> {
+    let objective = match (mode, map) {
+        (EStepMode::Soft, false) => "ELBO (= log-lik)",
+        (EStepMode::Hard, false) => "complete log-lik",
+        (EStepMode::Soft, true) => "log posterior",
+        (EStepMode::Hard, true) => "complete log post.",
     };
     outln!("{:>5}  {:>20}  {:>14}", "iter", objective, "change");
     let line = |i: usize| -> Result<(), Failure> {

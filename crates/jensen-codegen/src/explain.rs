@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use jensen_lang::ir::{EStepKind, ElemType, VarId};
-use jensen_lang::plan::{BlockKind, Cov, Latent, PRef, Rule, StatKind, Update};
+use jensen_lang::plan::{BlockKind, Cov, Latent, PRef, Prior, PriorFamily, Rule, StatKind, Update};
 use jensen_lang::program::{Dim, Size};
 use jensen_lang::{Plan, Program};
 
@@ -384,6 +384,9 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
         }
     };
     let r = weight(plan);
+    if let Some(prior) = &u.prior {
+        return map_formula(plan, u, prior, &lhs);
+    }
     match u.rule {
         Rule::Weights => format!("{}[k] = N[k] / N", var.name),
         Rule::InitialProbs => format!(
@@ -537,6 +540,35 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
             format!("{lhs}[c] ∝ {}[c]   (normalised to sum to 1)", over(sums))
         }
     }
+}
+
+/// The M-step of a parameter with a conjugate prior: the posterior mode.
+fn map_formula(plan: &Plan, u: &Update, prior: &Prior, lhs: &str) -> String {
+    let var = &plan.model.vars[u.param].name;
+    let statement = &plan.model.factors[prior.factor].text;
+    let PriorFamily::Dirichlet { concentration: a } = prior.family;
+    let pseudo = a - 1.0;
+    let counts = match u.rule {
+        Rule::Weights => "N[k]".to_string(),
+        Rule::InitialProbs => "S0[k]".to_string(),
+        Rule::Transitions => "T[j,k]".to_string(),
+        _ => {
+            let sums: Vec<String> = u
+                .sources
+                .iter()
+                .map(|&b| format!("{}[c]", stat_name(plan, b, StatKind::Counts)))
+                .collect();
+            sums.join(" + ")
+        }
+    };
+    let target = match u.rule {
+        Rule::Weights | Rule::InitialProbs => format!("{var}[k]"),
+        Rule::Transitions => format!("{var}[j,k]"),
+        _ => format!("{lhs}[c]"),
+    };
+    format!(
+        "{target} ∝ {counts} + {pseudo}   (posterior mode under `{statement}`: α − 1 = {pseudo} pseudo-counts per entry; normalised to sum to 1)"
+    )
 }
 
 /// "per component" or "shared (tied)".
@@ -1024,6 +1056,36 @@ pub fn explain(plan: &Plan) -> String {
         let _ = writeln!(out, "  computed from the statistics above; with the hard E-step F = ln p(x, z | θ) at its assignments (r is 0 or 1, H(q) = 0), and neither step decreases it");
     } else {
         let _ = writeln!(out, "  computed from the statistics above; F = ln p(x | θ) right after the E-step, and EM never decreases it");
+    }
+    let priors: Vec<&Prior> = plan
+        .updates
+        .iter()
+        .filter_map(|u| u.prior.as_ref())
+        .collect();
+    if !priors.is_empty() {
+        let terms: Vec<String> = plan
+            .updates
+            .iter()
+            .filter_map(|u| {
+                let prior = u.prior.as_ref()?;
+                let var = &plan.model.vars[u.param];
+                let PriorFamily::Dirichlet { concentration } = prior.family;
+                Some(if var.plates.is_empty() {
+                    format!("ln Dir({} | {concentration})", var.name)
+                } else {
+                    format!("Σ_k ln Dir({}[k] | {concentration})", var.name)
+                })
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "MAP-EM: each step maximises F + ln p(θ), the log posterior up to a constant, with"
+        );
+        let _ = writeln!(out, "  ln p(θ) = {}", terms.join(" + "));
+        let _ = writeln!(
+            out,
+            "  ln Dir(p | α) = ln Γ(Kα) − K ln Γ(α) + (α − 1) Σ_j ln p_j   (K entries of p);  BIC and AIC use ln p(x | θ) alone"
+        );
     }
     if let Some(form) = &Program::lower(plan).inertia {
         let d: Vec<String> = form

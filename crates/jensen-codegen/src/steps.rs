@@ -889,24 +889,37 @@ impl Gen<'_> {
 
     /// `log_prior`: the regularising prior of every variance and covariance.
     pub(crate) fn log_prior(&self) -> TokenStream {
-        if self.program.penalties.is_empty() {
+        let program = &self.program;
+        if program.penalties.is_empty() && program.priors.is_empty() {
             return quote!();
         }
         let params = self.item("Params");
-        let terms: TokenStream = self
-            .program
-            .penalties
-            .iter()
-            .map(|p| {
-                let call = self.call(&p.call, None, None);
-                if p.per_component {
-                    let k = self.k();
-                    quote!(for k in 0..#k { total += #call; })
-                } else {
-                    quote!(total += #call;)
-                }
-            })
+        let term = |call: &Call, per_component: bool, doc: Option<String>| {
+            let call = self.call(call, None, None);
+            let doc = doc.map(|d| quote!(#[doc = #d]));
+            if per_component {
+                let k = self.k();
+                quote!(#doc for k in 0..#k { total += #call; })
+            } else {
+                quote!(#doc total += #call;)
+            }
+        };
+        let terms: TokenStream = (program.penalties.iter())
+            .map(|p| term(&p.call, p.per_component, None))
+            .chain(program.priors.iter().map(|p| {
+                let doc = format!(" {}", self.plan.model.factors[p.factor].text);
+                term(&p.call, p.per_component, Some(doc))
+            }))
             .collect();
+        if program.penalties.is_empty() {
+            return quote! {
+                fn log_prior(&self, params: &#params, _config: &MStepConfig) -> f64 {
+                    let mut total = 0.0;
+                    #terms
+                    total
+                }
+            };
+        }
         let checks: TokenStream = self
             .program
             .penalties

@@ -1323,6 +1323,12 @@ impl Checker<'_> {
                 (ElemType::BinaryVec(d), _) => Some((0, format!("probabilities (`prob[{}]`)", m.sets[d].name), format!("declare e.g. `param p[K]: prob[{}]`", m.sets[d].name))),
                 _ => return self.target_mismatch(f, "binary data (`binary` or `binary[D]`)"),
             },
+            Dist::Dirichlet => match (target_ty, tys[0]) {
+                (ElemType::Simplex(_), ArgTy::Number(v)) if v >= 1.0 && v.is_finite() => None,
+                (ElemType::Simplex(_), ArgTy::Number(v)) if v > 0.0 && v.is_finite() => Some((0, "a concentration of at least 1".into(), format!("with a concentration {v} below 1 the posterior has no mode when a count is under {}: MAP-EM needs at least 1 (1 is the flat prior)", 1.0 - v))),
+                (ElemType::Simplex(_), _) => Some((0, "a concentration (a number of at least 1)".into(), "write e.g. `Dirichlet(2.0)`: every probability gets 2 − 1 = 1 pseudo-count".into())),
+                _ => return self.target_mismatch(f, "a probability vector (`simplex[K]`)"),
+            },
         };
         if let Some((pos, expected, hint)) = mismatch {
             let found = self.describe(tys[pos]);
@@ -1367,6 +1373,10 @@ impl Checker<'_> {
                         .to_string()
                 }
                 Dist::Normal => "use `MvNormal` for vector data".to_string(),
+                Dist::Dirichlet => {
+                    "a Dirichlet is a prior on a `simplex` parameter, e.g. `w ~ Dirichlet(2.0)`"
+                        .to_string()
+                }
                 Dist::Exponential => {
                     "declare the column as `positive` (every value above zero)".to_string()
                 }

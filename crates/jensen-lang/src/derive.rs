@@ -108,18 +108,59 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             .push((None, role, model.factors[factor].args[0].span));
     }
 
+    // param -> its prior and the statement's span
+    let mut priors: BTreeMap<VarId, (Prior, Span)> = BTreeMap::new();
     for (fi, f) in model.factors.iter().enumerate() {
         if prior_factors.contains(&fi) {
             continue;
         }
         let target = &model.vars[f.target];
         match target.kind {
+            DeclKind::Data if f.dist == Dist::Dirichlet => {
+                diags.push(
+                    Diagnostic::error(
+                        NO_CLOSED_FORM,
+                        f.span,
+                        format!(
+                            "`Dirichlet` is a prior on parameters, not a distribution of data `{}`",
+                            target.name
+                        ),
+                    )
+                    .label("on data")
+                    .hint("write it on a `simplex` parameter, e.g. `w ~ Dirichlet(2.0)`"),
+                );
+                continue;
+            }
             DeclKind::Data => {}
+            DeclKind::Param if f.dist == Dist::Dirichlet => {
+                match dirichlet_prior(&model, fi) {
+                    Ok(prior) => {
+                        if let Some((first, _)) = priors.get(&f.target) {
+                            diags.push(
+                                Diagnostic::error(
+                                    NO_CLOSED_FORM,
+                                    f.span,
+                                    format!("parameter `{}` has a second prior", target.name),
+                                )
+                                .label("second prior")
+                                .hint(format!(
+                                    "keep one: the first is `{}`",
+                                    model.factors[first.factor].text
+                                )),
+                            );
+                        } else {
+                            priors.insert(f.target, (prior, f.span));
+                        }
+                    }
+                    Err(d) => diags.push(d),
+                }
+                continue;
+            }
             DeclKind::Param => {
                 diags.push(
-                    Diagnostic::error(NO_CLOSED_FORM, f.span, format!("a distribution on parameter `{}` is a prior", target.name))
+                    Diagnostic::error(NO_CLOSED_FORM, f.span, format!("a `{}` prior on parameter `{}` is not supported", f.dist.name(), target.name))
                         .label("prior here")
-                        .hint("MAP-EM with conjugate priors is not supported yet; remove the statement to fit by maximum likelihood"),
+                        .hint("MAP-EM supports `Dirichlet(α)` on a simplex (mixing weights, a chain's initial distribution and transition rows, categorical probabilities); priors on Gaussian, Poisson, Bernoulli and exponential parameters are not supported yet: remove the statement to fit by maximum likelihood"),
                 );
                 continue;
             }
@@ -224,6 +265,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 .push((Some(bi), role, span))
         };
         let kind = match f.dist {
+            Dist::Dirichlet => unreachable!("a prior, handled above"),
             Dist::MvNormal => {
                 let mean = prefs[0].expect("checked: mean is a parameter");
                 use_as(mean, Role::Mean, f.args[0].span);
@@ -378,10 +420,28 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 continue;
             }
         }
+        let prior = match priors.remove(&pid) {
+            Some((prior, span)) => {
+                if !matches!(
+                    role,
+                    Role::Weights | Role::Initial | Role::Transition | Role::Probs
+                ) {
+                    diags.push(
+                        Diagnostic::error(NO_CLOSED_FORM, span, format!("`Dirichlet` is not conjugate to `{}`, used as {}", var.name, role.describe()))
+                            .label("prior here")
+                            .hint("a Dirichlet prior goes on mixing weights, a chain's initial distribution or transition rows, or categorical probabilities"),
+                    );
+                    continue;
+                }
+                Some(prior)
+            }
+            None => None,
+        };
         updates.push(Update {
             param: pid,
             rule: role.rule(),
             sources,
+            prior,
         });
     }
 
@@ -412,6 +472,45 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
         continuous,
         blocks,
         updates,
+    })
+}
+
+/// The prior of statement `fi`, `p ~ Dirichlet(α)` (the checker has seen that `p` is a
+/// simplex and `α ≥ 1` a number): on the whole parameter, `w ~ …`, or on every row of a
+/// per-component one, `A[k] ~ …` with `k` over the parameter's plate.
+fn dirichlet_prior(model: &Model, fi: usize) -> Result<Prior, Diagnostic> {
+    let f = &model.factors[fi];
+    let target = &model.vars[f.target];
+    let ArgKind::Number(concentration) = f.args[0].kind else {
+        return Err(Diagnostic::error(
+            NO_CLOSED_FORM,
+            f.args[0].span,
+            "the concentration of a Dirichlet prior is written as a number",
+        )
+        .label("concentration")
+        .hint("write e.g. `Dirichlet(2.0)`"));
+    };
+    let whole = match target.plates.as_slice() {
+        [] => f.target_indices.is_empty(),
+        [plate] => f.target_indices == [Index::Loop(0)] && model.same_set(f.loops[0].1, *plate),
+        _ => false,
+    };
+    if !whole {
+        let example = match target.plates.as_slice() {
+            [] => format!("{} ~ Dirichlet({concentration})", target.name),
+            _ => format!("{}[k] ~ Dirichlet({concentration})", target.name),
+        };
+        return Err(Diagnostic::error(
+            NO_CLOSED_FORM,
+            f.target_span,
+            format!("a prior covers every row of `{}`", target.name),
+        )
+        .label("part of the parameter")
+        .hint(format!("write `{example}`")));
+    }
+    Ok(Prior {
+        family: PriorFamily::Dirichlet { concentration },
+        factor: fi,
     })
 }
 

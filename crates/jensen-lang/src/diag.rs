@@ -25,7 +25,7 @@
 //! | `E-arg-type` | [`ArgType`](DiagCode::ArgType) | An argument of the wrong type for its distribution. |
 //! | `E-target-type` | [`TargetType`](DiagCode::TargetType) | A distribution applied to a variable of the wrong type. |
 //! | `E-unsupported` | [`Unsupported`](DiagCode::Unsupported) | Valid in the language but not supported yet: a distribution without a closed-form block, several latents, dynamics of a continuous latent. |
-//! | `E-no-closed-form` | [`NoClosedForm`](DiagCode::NoClosedForm) | The derivation finds no closed-form M-step: a prior, a parameter shared in a way that breaks conjugacy, a mean that is not linear. |
+//! | `E-no-closed-form` | [`NoClosedForm`](DiagCode::NoClosedForm) | The derivation finds no closed-form M-step: a prior of a family not supported (or written on part of a parameter, or twice), a parameter shared in a way that breaks conjugacy, a mean that is not linear. |
 //! | `E-unused-param` | [`UnusedParam`](DiagCode::UnusedParam) | A parameter that appears in no statement. |
 //! | `E-no-latent` | [`NoLatent`](DiagCode::NoLatent) | The model has no latent variable, so there is nothing for EM to infer. |
 //! | `E-latent-plates` | [`LatentPlates`](DiagCode::LatentPlates) | A latent not indexed like the data rows it explains. |
@@ -80,7 +80,7 @@ pub enum DiagCode {
     TargetType,
     /// `E-unsupported`: Valid in the language but not supported yet: a distribution without a closed-form block, several latents, dynamics of a continuous latent.
     Unsupported,
-    /// `E-no-closed-form`: The derivation finds no closed-form M-step: a prior, a parameter shared in a way that breaks conjugacy, a mean that is not linear.
+    /// `E-no-closed-form`: The derivation finds no closed-form M-step: a prior of a family not supported (or written on part of a parameter, or twice), a parameter shared in a way that breaks conjugacy, a mean that is not linear.
     NoClosedForm,
     /// `E-unused-param`: A parameter that appears in no statement.
     UnusedParam,

@@ -153,6 +153,8 @@ pub enum Dist {
     Bernoulli,
     /// `Exponential(rate)`.
     Exponential,
+    /// `Dirichlet(α)`: a symmetric prior on a simplex parameter.
+    Dirichlet,
 }
 
 /// The signature of a supported distribution, as the checker sees it.
@@ -170,7 +172,7 @@ pub struct DistSig {
 
 /// Every supported distribution, in the order of [`Dist`]: the one list that name lookup,
 /// suggestions, hints and arity checks read.
-pub const DISTRIBUTIONS: [DistSig; 6] = [
+pub const DISTRIBUTIONS: [DistSig; 7] = [
     DistSig {
         dist: Dist::Categorical,
         name: "Categorical",
@@ -206,6 +208,12 @@ pub const DISTRIBUTIONS: [DistSig; 6] = [
         name: "Exponential",
         arity: 1,
         example: "`Exponential(rate[z[n]])` (a rate, not a mean)",
+    },
+    DistSig {
+        dist: Dist::Dirichlet,
+        name: "Dirichlet",
+        arity: 1,
+        example: "`Dirichlet(2.0)` on a `simplex[K]` parameter, e.g. `w ~ Dirichlet(2.0)` (a concentration ≥ 1)",
     },
 ];
 
@@ -403,7 +411,7 @@ mod tests {
         assert_eq!(Dist::from_name("MvGaussian"), None);
         assert_eq!(
             Dist::names_in_prose(),
-            "Categorical, MvNormal, Normal, Poisson, Bernoulli and Exponential"
+            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential and Dirichlet"
         );
     }
 }

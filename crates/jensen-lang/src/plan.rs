@@ -307,6 +307,29 @@ pub struct Update {
     pub rule: Rule,
     /// The blocks whose statistics are pooled (indices into [`Plan::blocks`]).
     pub sources: Vec<usize>,
+    /// The conjugate prior written on the parameter: the M-step is then the posterior
+    /// mode (MAP-EM), and `ln p(θ)` enters the objective.
+    pub prior: Option<Prior>,
+}
+
+/// A conjugate prior on a parameter, from a statement such as `w ~ Dirichlet(2.0)`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prior {
+    /// The family and its hyperparameters.
+    pub family: PriorFamily,
+    /// The statement (index in `model.factors`).
+    pub factor: usize,
+}
+
+/// The conjugate prior families.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum PriorFamily {
+    /// A symmetric Dirichlet with concentration `α ≥ 1` on a simplex (each row of a
+    /// per-component simplex): `α − 1` pseudo-counts per entry.
+    Dirichlet {
+        /// `α`.
+        concentration: f64,
+    },
 }
 
 /// M-step formulas.

@@ -15,7 +15,7 @@
 use serde::Serialize;
 
 use crate::ir::{EStepKind, ElemType, SetId, SetSize, VarId};
-use crate::plan::{BlockKind, Cov, Latent, PRef, Plan, Rule, StatKind};
+use crate::plan::{BlockKind, Cov, Latent, PRef, Plan, PriorFamily, Rule, StatKind};
 
 /// The lowered program of a model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,6 +43,9 @@ pub struct Program {
     /// The regularising prior of every variance and covariance (`ln p(θ)`; EM maximises
     /// `ln p(x | θ) + ln p(θ)`), one term per regularised parameter.
     pub penalties: Vec<Penalty>,
+    /// The conjugate priors written in the model file (`w ~ Dirichlet(2.0)`): their
+    /// log-densities enter `ln p(θ)` beside the regularising priors.
+    pub priors: Vec<PriorTerm>,
     /// The E-step a fit uses unless the caller chooses (`estep hard` in the model file).
     pub e_step: EStepKind,
     /// When the complete-data log-likelihood is an affine function of the within-cluster
@@ -78,6 +81,20 @@ pub struct Penalty {
     /// The share of the parameter's variance that comes from the prior, in its worst
     /// direction (above `FLOOR_SHARE` the variance sits at the regularisation floor).
     pub share: Call,
+}
+
+/// The log-density of a prior written in the model file: `call` at component `k` of a
+/// per-component parameter (each row has the prior), summed over the components, or once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriorTerm {
+    /// The parameter (index in [`Program::params`]).
+    pub param: usize,
+    /// Evaluated per component.
+    pub per_component: bool,
+    /// The log-density, reading the parameter from [`Src::Params`].
+    pub call: Call,
+    /// The statement (index in `model.factors`).
+    pub factor: usize,
 }
 
 /// A parameter's storage.
@@ -493,7 +510,10 @@ pub enum Kernel {
     AccumulateFactor,
     FactorSummaryStatistics,
     SimplexFromCounts,
+    SimplexModeFromCounts,
     TransitionsFromCounts,
+    TransitionsModeFromCounts,
+    DirichletLogDensity,
     MeanFromStats,
     ScalarMeanFromStats,
     LoadingsFromStats,
@@ -554,7 +574,10 @@ impl Kernel {
             AccumulateFactor => "linear::accumulate_factor",
             FactorSummaryStatistics => "linear::factor_summary_statistics",
             SimplexFromCounts => "discrete::simplex_from_counts",
+            SimplexModeFromCounts => "discrete::simplex_mode_from_counts",
             TransitionsFromCounts => "chain::transitions_from_counts",
+            TransitionsModeFromCounts => "chain::transitions_mode_from_counts",
+            DirichletLogDensity => "discrete::dirichlet_log_density",
             MeanFromStats => "gaussian::mean_from_stats",
             ScalarMeanFromStats => "gaussian::scalar_mean_from_stats",
             LoadingsFromStats => "linear::loadings_from_stats",
@@ -750,6 +773,7 @@ impl<'a> Lowering<'a> {
                 summary: None,
                 m_step: Vec::new(),
                 penalties: Vec::new(),
+                priors: Vec::new(),
                 e_step: plan.model.e_step,
                 inertia: None,
                 init_in_data_units: plan.blocks.iter().any(|b| {
@@ -1496,6 +1520,24 @@ impl<'a> Lowering<'a> {
             self.program.m_step.push(step);
         }
         for (i, u) in self.plan.updates.iter().enumerate() {
+            let Some(prior) = &u.prior else { continue };
+            let slot = &self.program.params[i];
+            let at = if slot.per_component { At::K } else { At::Whole };
+            let own = param(Src::Params, u.param, at, slot.elem);
+            let call = match prior.family {
+                PriorFamily::Dirichlet { concentration } => call(
+                    Kernel::DirichletLogDensity,
+                    vec![own, Operand::Number(concentration)],
+                ),
+            };
+            self.program.priors.push(PriorTerm {
+                param: i,
+                per_component: slot.per_component,
+                call,
+                factor: prior.factor,
+            });
+        }
+        for (i, u) in self.plan.updates.iter().enumerate() {
             let (kernel, share) = match u.rule {
                 Rule::Covariance => (Kernel::CovarianceLogPrior, Kernel::CovariancePriorShare),
                 Rule::DiagonalVariances => (Kernel::VariancesLogPrior, Kernel::VariancesPriorShare),
@@ -1558,18 +1600,29 @@ impl<'a> Lowering<'a> {
                 .elem
         };
         let pooled = |acc, terms, finish| UpdateValue::Pooled { acc, terms, finish };
+        // A simplex's update: the normalised counts, or with a Dirichlet prior the posterior
+        // mode (`α − 1` pseudo-counts each).
+        let concentration = u.prior.as_ref().map(|p| match p.family {
+            PriorFamily::Dirichlet { concentration } => Operand::Number(concentration),
+        });
+        let simplex = |counts: Operand| match &concentration {
+            Some(a) => call(SimplexModeFromCounts, vec![counts, a.clone()]),
+            None => call(SimplexFromCounts, vec![counts]),
+        };
         let mut first_element = false;
         let value = match u.rule {
-            Rule::Weights => {
-                UpdateValue::Call(call(SimplexFromCounts, vec![Operand::LatentCounts]))
-            }
-            Rule::InitialProbs => {
-                UpdateValue::Call(call(SimplexFromCounts, vec![Operand::LatentInitial]))
-            }
-            Rule::Transitions => UpdateValue::Call(call(
-                TransitionsFromCounts,
-                vec![Operand::LatentTransitions, own(Src::Prev)],
-            )),
+            Rule::Weights => UpdateValue::Call(simplex(Operand::LatentCounts)),
+            Rule::InitialProbs => UpdateValue::Call(simplex(Operand::LatentInitial)),
+            Rule::Transitions => UpdateValue::Call(match &concentration {
+                Some(a) => call(
+                    TransitionsModeFromCounts,
+                    vec![Operand::LatentTransitions, own(Src::Prev), a.clone()],
+                ),
+                None => call(
+                    TransitionsFromCounts,
+                    vec![Operand::LatentTransitions, own(Src::Prev)],
+                ),
+            }),
             Rule::Mean => {
                 let kernel = if slot.elem == Elem::Scalar {
                     ScalarMeanFromStats
@@ -1655,7 +1708,7 @@ impl<'a> Lowering<'a> {
             Rule::Probabilities => pooled(
                 stat_elem(StatKind::Counts),
                 stats(StatKind::Counts),
-                call(SimplexFromCounts, vec![Operand::Pooled]),
+                simplex(Operand::Pooled),
             ),
         };
         UpdateStep {

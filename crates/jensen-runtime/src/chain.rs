@@ -253,6 +253,16 @@ pub fn transitions_from_counts(
     out
 }
 
+/// [`transitions_from_counts`] under a symmetric `Dirichlet(α)` prior on every row (`α ≥ 1`):
+/// each row the posterior mode, proportional to `counts_ij + α − 1`.
+pub fn transitions_mode_from_counts(
+    counts: ArrayView2<'_, f64>,
+    prev: ArrayView2<'_, f64>,
+    concentration: f64,
+) -> Array2<f64> {
+    transitions_from_counts(counts.mapv(|c| c + concentration - 1.0).view(), prev)
+}
+
 /// `Σ_ij counts_ij ln A_ij`: the expected log-probability of the transitions.
 pub fn transitions_expected(counts: ArrayView2<'_, f64>, a: ArrayView2<'_, f64>) -> f64 {
     counts.iter().zip(a.iter()).map(|(&c, &p)| xlny(c, p)).sum()

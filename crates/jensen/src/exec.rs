@@ -907,7 +907,14 @@ impl PlanModel<'_> {
                 ))
             }
             SimplexFromCounts => array(discrete::simplex_from_counts(v(0).view()).into_dyn()),
+            SimplexModeFromCounts => {
+                array(discrete::simplex_mode_from_counts(v(0).view(), n(1)).into_dyn())
+            }
             TransitionsFromCounts => array(chain::transitions_from_counts(m(0), m(1)).into_dyn()),
+            TransitionsModeFromCounts => {
+                array(chain::transitions_mode_from_counts(m(0), m(1), n(2)).into_dyn())
+            }
+            DirichletLogDensity => number(discrete::dirichlet_log_density(v(0).view(), n(1))),
             MeanFromStats => {
                 array(gaussian::mean_from_stats(v(0).view(), v(1).view(), n(2)).into_dyn())
             }
@@ -1394,11 +1401,19 @@ impl MixtureModel for PlanModel<'_> {
             ..Env::default()
         };
         let mut total = 0.0;
-        for penalty in &self.program.penalties {
-            let ks = if penalty.per_component { self.k } else { 1 };
+        let terms = (self.program.penalties.iter())
+            .map(|p| (&p.call, p.per_component))
+            .chain(
+                self.program
+                    .priors
+                    .iter()
+                    .map(|p| (&p.call, p.per_component)),
+            );
+        for (call, per_component) in terms {
+            let ks = if per_component { self.k } else { 1 };
             for k in 0..ks {
                 env.k = k;
-                if let Value::Number(v) = self.run(&penalty.call, &env, None, None, None, None) {
+                if let Value::Number(v) = self.run(call, &env, None, None, None, None) {
                     total += v;
                 }
             }

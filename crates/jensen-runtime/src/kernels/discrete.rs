@@ -133,6 +133,20 @@ pub fn simplex_from_counts(counts: ArrayView1<'_, f64>) -> Array1<f64> {
     p / norm
 }
 
+/// The mode of a simplex's posterior under a symmetric `Dirichlet(α)` prior (`α ≥ 1`):
+/// probabilities proportional to `counts_c + α − 1`, as [`simplex_from_counts`] makes them.
+pub fn simplex_mode_from_counts(counts: ArrayView1<'_, f64>, concentration: f64) -> Array1<f64> {
+    simplex_from_counts(counts.mapv(|c| c + concentration - 1.0).view())
+}
+
+/// `ln Dir(p | α, …, α) = ln Γ(Kα) − K ln Γ(α) + (α − 1) Σ_c ln p_c`, with `0 · ln 0 = 0` (the
+/// flat prior `α = 1` allows zeros).
+pub fn dirichlet_log_density(p: ArrayView1<'_, f64>, concentration: f64) -> f64 {
+    let k = p.len() as f64;
+    ln_gamma(k * concentration) - k * ln_gamma(concentration)
+        + p.iter().map(|&v| xlny(concentration - 1.0, v)).sum::<f64>()
+}
+
 /// `Σ_c counts_c ln p_c`.
 pub fn categorical_expected(counts: ArrayView1<'_, f64>, prob: ArrayView1<'_, f64>) -> f64 {
     counts
