@@ -168,6 +168,19 @@ CASES = {
         columns=["discoveries"], K=2, lengths=None, rate_quantiles=[0.25, 0.75],
         priors=dict(startprob=3.0, transmat=2.5),
     ),
+    # hmmlearn's default covariance prior (covars_prior = 0.01, covars_weight = 1); for full
+    # covariances as the matrix 0.01 I (a scalar covars_prior would be added to every entry
+    # of the scatter, not only its diagonal).
+    "gaussian_full_map": dict(
+        model="hmm_gaussian_map", base="hmm_gaussian", data="geyser.csv",
+        columns=GEYSER_COLUMNS, K=2, lengths=None, mean_rows=[1, 9],
+        priors=dict(covars=0.01),
+    ),
+    "gaussian_diag_map": dict(
+        model="hmm_gaussian_diag_map", base="hmm_gaussian_diag", data="geyser.csv",
+        columns=GEYSER_COLUMNS, K=3, lengths=None, mean_rows=[1, 9, 7],
+        priors=dict(covars=0.01),
+    ),
     "categorical_map": dict(
         model="hmm_categorical_map", base="hmm_categorical", data="geyser_classes.csv",
         columns=["eruption"], K=2, lengths=None, q=[[0.7, 0.2, 0.1], [0.1, 0.2, 0.7]],
@@ -182,19 +195,30 @@ def base(spec: dict) -> str:
 
 
 def prior(spec: dict, name: str) -> float:
-    """A Dirichlet concentration of the case (1.0, no pseudo-counts, when not given)."""
+    """A hyperparameter of the case: a Dirichlet concentration (1.0, no pseudo-counts, when
+    not given) or the covariance prior `covars`."""
     return spec.get("priors", {}).get(name, 1.0)
 
 
 def log_prior(spec: dict, params: dict) -> float:
-    """ln p(θ): the symmetric Dirichlet priors of the case (0 without priors)."""
+    """ln p(θ) as the model files write it (0 without priors): symmetric Dirichlets, and
+    hmmlearn's covariance prior with covars_weight = 1, which is improper, so only its kernel
+    enters: an inverse-Gamma with shape -1, ln p(v) = -b / v with b = covars_prior / 2, per
+    variance; an inverse-Wishart with nu = -D - 1, ln p(S) = -c tr(S^-1) / 2 with
+    c = covars_prior."""
     total = 0.0
     rows = {"startprob": [params["p0"]], "transmat": list(params["A"])}
     if base(spec) == "hmm_categorical":
         rows["emissionprob"] = list(params["q"])
-    for name, alpha in spec.get("priors", {}).items():
+    for name, value in spec.get("priors", {}).items():
+        if name == "covars":
+            if base(spec) == "hmm_gaussian":
+                total += sum(-0.5 * value * np.trace(np.linalg.inv(s)) for s in params["Sigma"])
+            else:
+                total += float(np.sum(-0.5 * value / params["v"]))
+            continue
         for p in rows[name]:
-            total += float(stats.dirichlet.logpdf(p / p.sum(), np.full(len(p), alpha)))
+            total += float(stats.dirichlet.logpdf(p / p.sum(), np.full(len(p), value)))
     return total
 
 
@@ -269,10 +293,14 @@ def make_model(spec: dict, n_iter: int):
     )
     model = base(spec)
     if model in ("hmm_gaussian", "hmm_gaussian_diag"):
+        covars = prior(spec, "covars") if "priors" in spec else 0.0
+        if model == "hmm_gaussian" and covars:
+            n_features = len(spec["columns"])
+            covars = covars * np.eye(n_features)
         return GaussianHMM(
             covariance_type="full" if model == "hmm_gaussian" else "diag",
             means_prior=0.0, means_weight=0.0,
-            covars_prior=0.0, covars_weight=1.0,
+            covars_prior=covars, covars_weight=1.0,
             params="stmc", **common,
         )
     if model == "hmm_poisson":
@@ -421,6 +449,7 @@ def reference_em_step(spec: dict, params: dict, X: np.ndarray, lengths):
     in the M-step); returns (log-likelihood before, new params)."""
     model = base(spec)
     pseudo = {name: prior(spec, name) - 1.0 for name in ("startprob", "transmat", "emissionprob")}
+    covars = spec.get("priors", {}).get("covars", 0.0)
     k = len(params["p0"])
     with np.errstate(divide="ignore"):  # probabilities may have underflowed to 0
         log_a = np.log(params["A"])
@@ -456,11 +485,15 @@ def reference_em_step(spec: dict, params: dict, X: np.ndarray, lengths):
         mu = gamma.T @ X / nk[:, None]
         new["mu"] = mu
         if model == "hmm_gaussian":
+            eye = np.eye(X.shape[1])
             new["Sigma"] = np.stack([
-                (gamma[:, j, None] * (X - mu[j])).T @ (X - mu[j]) / nk[j] for j in range(k)
+                ((gamma[:, j, None] * (X - mu[j])).T @ (X - mu[j]) + covars * eye) / nk[j]
+                for j in range(k)
             ])
         else:
-            new["v"] = np.stack([gamma[:, j] @ (X - mu[j]) ** 2 / nk[j] for j in range(k)])
+            new["v"] = np.stack([
+                (gamma[:, j] @ (X - mu[j]) ** 2 + covars) / nk[j] for j in range(k)
+            ])
     elif model == "hmm_poisson":
         new["rate"] = gamma.T @ X[:, 0] / nk
     elif model == "hmm_categorical":
@@ -488,6 +521,45 @@ def crosscheck(name: str, spec: dict, X, init: dict, trajectory, final: dict) ->
 
 
 # --------------------------------------------------------------------------
+
+
+def duration_collapse(data_dir: Path, out_dir: Path) -> None:
+    """geyser durations (53 values exactly 4.0), K = 3, diagonal: hmmlearn's best of 20
+    random starts under its default prior (covars_prior = 0.01, covars_weight = 1), where one
+    state sits on the repeated value with variance (0 + 0.01) / N_k. Written as a start for
+    jensen, with hmmlearn's score and variances there."""
+    X = read_columns(data_dir / "geyser.csv", ["duration"])
+    best = None
+    for seed in range(20):
+        hmm = GaussianHMM(
+            n_components=3, covariance_type="diag", n_iter=500, tol=1e-8,
+            random_state=seed, implementation="log",
+        )
+        hmm.fit(X)
+        score = float(hmm.score(X))
+        if best is None or score > best[0]:
+            best = (score, hmm)
+    score, hmm = best
+    variances = hmm.covars_[:, 0, 0]  # diagonal covariances, one feature
+    start = {
+        "p0": hmm.startprob_, "A": hmm.transmat_, "mu": hmm.means_,
+        "v": variances[:, np.newaxis],
+    }
+    fixture = {
+        "case": "geyser_duration_map",
+        "data": "geyser.csv",
+        "columns": ["duration"],
+        "K": 3,
+        "start": params_to_json(start),
+        "log_likelihood": score,
+        "variances": variances.tolist(),
+        "versions": versions(),
+    }
+    out = out_dir / "geyser_duration_map.json"
+    with out.open("w") as f:
+        json.dump(fixture, f, indent=1)
+        f.write("\n")
+    print(f"{out.name}: hmmlearn best of 20 starts {score!r}, variances {variances.tolist()}")
 
 
 def versions() -> dict:
@@ -571,6 +643,9 @@ def main() -> None:
             f"{shown}: ll[0]={trajectory[0]!r} ll[{ITERATIONS}]={trajectory[-1]!r} "
             f"viterbi={float(log_prob)!r} (numpy cross-check max rel diff {worst:.1e})"
         )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # hmmlearn warns about some random starts
+        duration_collapse(args.data_dir, args.out_dir)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,14 @@ pub mod models {
     pub struct HmmCategorical;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/hmm_gaussian_map.em")]
+    pub struct HmmGaussianMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/hmm_gaussian_diag_map.em")]
+    pub struct HmmGaussianDiagMap;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/poisson_mix_map.em")]
     pub struct PoissonMixMap;
 
@@ -164,6 +172,8 @@ pub const CATALOGUE: &[Entry] = &[
     ("mppca_digits", "digits.csv", &[]),
     ("kmeans", "faithful.csv", &[]),
     ("poisson_mix_map", "discoveries.csv", &[]),
+    ("hmm_gaussian_map", "geyser.csv", &[]),
+    ("hmm_gaussian_diag_map", "geyser.csv", &[]),
     ("hmm_poisson_map", "discoveries.csv", &[]),
     ("hmm_categorical_map", "geyser_classes.csv", &[]),
 ];

@@ -240,6 +240,20 @@ differential!(
     PoissonMixMapConsts::default()
 );
 differential!(
+    gaussian_hmm_map,
+    "hmm_gaussian_map",
+    HmmGaussianMapModel,
+    HmmGaussianMapData { x: matrix },
+    HmmGaussianMapConsts::default()
+);
+differential!(
+    gaussian_hmm_diagonal_map,
+    "hmm_gaussian_diag_map",
+    HmmGaussianDiagMapModel,
+    HmmGaussianDiagMapData { x: matrix },
+    HmmGaussianDiagMapConsts::default()
+);
+differential!(
     poisson_hmm_map,
     "hmm_poisson_map",
     HmmPoissonMapModel,

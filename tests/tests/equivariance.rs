@@ -140,7 +140,14 @@ fn every_continuous_model_is_scale_equivariant() {
                 }
             )
         });
-        if vars.is_empty() || known_covariance {
+        // So does a prior on a scale, whose hyperparameters (`InvGamma(-1.0, 0.005)`) are in
+        // the data's units.
+        let scale_prior = p.updates.iter().any(|u| {
+            u.prior.as_ref().is_some_and(|prior| {
+                !matches!(prior.family, jensen::lang::plan::PriorFamily::Dirichlet { .. })
+            })
+        });
+        if vars.is_empty() || known_covariance || scale_prior {
             continue;
         }
         // A variance shared by several coordinates (a vector, or several statements) ties

@@ -176,29 +176,65 @@ fn log_posterior_gradient_vanishes_at_a_map_fixed_point() {
         let h = 1e-6;
         for param in &with_prior {
             let value = fit.params.get(param).unwrap();
-            let (rows, cols) = match value.shape() {
-                [c] => (1, *c),
-                [r, c] => (*r, *c),
-                other => panic!("{name}: `{param}` has shape {other:?}"),
-            };
-            for r in 0..rows {
-                for j in 1..cols {
+            let simplex = matches!(
+                p.updates
+                    .iter()
+                    .find(|u| p.name(u.param) == param)
+                    .and_then(|u| u.prior.as_ref())
+                    .map(|q| q.family),
+                Some(jensen::lang::plan::PriorFamily::Dirichlet { .. })
+            );
+            if simplex {
+                // Along the simplex: entries 0 and j of each row, in opposite directions.
+                let (rows, cols) = match value.shape() {
+                    [c] => (1, *c),
+                    [r, c] => (*r, *c),
+                    other => panic!("{name}: `{param}` has shape {other:?}"),
+                };
+                for r in 0..rows {
+                    for j in 1..cols {
+                        let shift = |sign: f64| {
+                            let mut q = fit.params.clone();
+                            let a = q.get_mut(param).unwrap();
+                            let (first, other) = if value.ndim() == 1 {
+                                (vec![0], vec![j])
+                            } else {
+                                (vec![r, 0], vec![r, j])
+                            };
+                            a[first.as_slice()] += sign * h;
+                            a[other.as_slice()] -= sign * h;
+                            q
+                        };
+                        let g = (objective(&shift(1.0)) - objective(&shift(-1.0))) / (2.0 * h);
+                        assert!(
+                            g.abs() < 1e-4,
+                            "{name}: ∂(ln p(x | θ) + ln p(θ)) along `{param}` row {r}, entries 0 and {j}: {g}"
+                        );
+                        checked += 1;
+                    }
+                }
+            } else {
+                // A variance or covariance: every entry (both of a symmetric pair), on the
+                // scale of the entry.
+                for (idx, &v) in value.indexed_iter() {
+                    let idx = jensen::ndarray::Dimension::slice(&idx).to_vec();
+                    if idx.len() == 3 && idx[1] > idx[2] {
+                        continue;
+                    }
+                    let step = 1e-5 * v.abs().max(1e-3);
                     let shift = |sign: f64| {
                         let mut q = fit.params.clone();
                         let a = q.get_mut(param).unwrap();
-                        let (first, other) = if value.ndim() == 1 {
-                            (vec![0], vec![j])
-                        } else {
-                            (vec![r, 0], vec![r, j])
-                        };
-                        a[first.as_slice()] += sign * h;
-                        a[other.as_slice()] -= sign * h;
+                        a[idx.as_slice()] += sign * step;
+                        if idx.len() == 3 && idx[1] != idx[2] {
+                            a[[idx[0], idx[2], idx[1]].as_slice()] += sign * step;
+                        }
                         q
                     };
-                    let g = (objective(&shift(1.0)) - objective(&shift(-1.0))) / (2.0 * h);
+                    let g = (objective(&shift(1.0)) - objective(&shift(-1.0))) / (2.0 * step);
                     assert!(
-                        g.abs() < 1e-4,
-                        "{name}: ∂(ln p(x | θ) + ln p(θ)) along `{param}` row {r}, entries 0 and {j}: {g}"
+                        (g * v.abs().max(1e-3)).abs() < 1e-4,
+                        "{name}: ∂(ln p(x | θ) + ln p(θ)) / ∂{param}{idx:?} = {g} at {v}"
                     );
                     checked += 1;
                 }

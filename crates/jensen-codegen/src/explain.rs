@@ -384,7 +384,13 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
         }
     };
     let r = weight(plan);
-    if let Some(prior) = &u.prior {
+    if let Some(
+        prior @ Prior {
+            family: PriorFamily::Dirichlet { .. },
+            ..
+        },
+    ) = &u.prior
+    {
         return map_formula(plan, u, prior, &lhs);
     }
     match u.rule {
@@ -504,11 +510,29 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 "new means"
             };
             let scatter = over(scatters);
-            format!(
-                "{lhs} = ({scatter} + {reg}) / ({denom})   ({new}; the MAP update under the \
-                 prior −½ tr({reg}·{lhs}⁻¹), s = the data columns' variances, ε = reg_covar)",
-                lhs = lhs.trim_end()
-            )
+            let lhs = lhs.trim_end();
+            let written = u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text));
+            match written {
+                Some((PriorFamily::InvWishart { dof, scale }, statement)) => {
+                    let d = match var.ty {
+                        ElemType::Cov(d) => plan.model.sets[d].name.clone(),
+                        _ => "D".into(),
+                    };
+                    format!(
+                        "{lhs} = ({scatter} + {scale}·I) / ({denom}{}{d} + 1)   ({new}; the posterior mode under `{statement}`)",
+                        signed(dof)
+                    )
+                }
+                Some((PriorFamily::InvGamma { shape, scale }, statement)) => format!(
+                    "{lhs} = ({scatter} + {}) / ({denom}{})   ({new}; the posterior mode under `{statement}`: 2b and 2a + 2)",
+                    2.0 * scale,
+                    signed(2.0 * shape + 2.0).trim_end_matches(" + ")
+                ),
+                _ => format!(
+                    "{lhs} = ({scatter} + {reg}) / ({denom})   ({new}; the MAP update under the \
+                     prior −½ tr({reg}·{lhs}⁻¹), s = the data columns' variances, ε = reg_covar)"
+                ),
+            }
         }
         Rule::Rate | Rule::Probability => {
             let sums = u
@@ -542,11 +566,22 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
     }
 }
 
+/// ` + x + ` or ` − |x| + ` (a term in a sum, then the start of the next).
+fn signed(x: f64) -> String {
+    if x < 0.0 {
+        format!(" − {} + ", -x)
+    } else {
+        format!(" + {x} + ")
+    }
+}
+
 /// The M-step of a parameter with a conjugate prior: the posterior mode.
 fn map_formula(plan: &Plan, u: &Update, prior: &Prior, lhs: &str) -> String {
     let var = &plan.model.vars[u.param].name;
     let statement = &plan.model.factors[prior.factor].text;
-    let PriorFamily::Dirichlet { concentration: a } = prior.family;
+    let PriorFamily::Dirichlet { concentration: a } = prior.family else {
+        unreachable!("the formulas of scale priors are written with the scales")
+    };
     let pseudo = a - 1.0;
     let counts = match u.rule {
         Rule::Weights => "N[k]".to_string(),
@@ -1069,11 +1104,20 @@ pub fn explain(plan: &Plan) -> String {
             .filter_map(|u| {
                 let prior = u.prior.as_ref()?;
                 let var = &plan.model.vars[u.param];
-                let PriorFamily::Dirichlet { concentration } = prior.family;
+                let (name, args) = match prior.family {
+                    PriorFamily::Dirichlet { concentration } => ("Dir", format!("{concentration}")),
+                    PriorFamily::InvGamma { shape, scale } => ("IG", format!("{shape}, {scale}")),
+                    PriorFamily::InvWishart { dof, scale } => ("IW", format!("{dof}, {scale}·I")),
+                };
+                let each = match (prior.family, var.ty) {
+                    (PriorFamily::InvGamma { .. }, ElemType::PositiveVec(_)) => "Σ_d ",
+                    _ => "",
+                };
+                let entry = if each.is_empty() { "" } else { "_d" };
                 Some(if var.plates.is_empty() {
-                    format!("ln Dir({} | {concentration})", var.name)
+                    format!("{each}ln {name}({}{entry} | {args})", var.name)
                 } else {
-                    format!("Σ_k ln Dir({}[k] | {concentration})", var.name)
+                    format!("Σ_k {each}ln {name}({}[k]{entry} | {args})", var.name)
                 })
             })
             .collect();
@@ -1082,9 +1126,37 @@ pub fn explain(plan: &Plan) -> String {
             "MAP-EM: each step maximises F + ln p(θ), the log posterior up to a constant, with"
         );
         let _ = writeln!(out, "  ln p(θ) = {}", terms.join(" + "));
+        let families: Vec<PriorFamily> = priors.iter().map(|p| p.family).collect();
+        if families
+            .iter()
+            .any(|f| matches!(f, PriorFamily::Dirichlet { .. }))
+        {
+            let _ = writeln!(
+                out,
+                "  ln Dir(p | α) = ln Γ(Kα) − K ln Γ(α) + (α − 1) Σ_j ln p_j   (K entries of p)"
+            );
+        }
+        if families
+            .iter()
+            .any(|f| matches!(f, PriorFamily::InvGamma { .. }))
+        {
+            let _ = writeln!(
+                out,
+                "  ln IG(v | a, b) = a ln b − ln Γ(a) − (a + 1) ln v − b / v   (for a ≤ 0, improper: the last two terms)"
+            );
+        }
+        if families
+            .iter()
+            .any(|f| matches!(f, PriorFamily::InvWishart { .. }))
+        {
+            let _ = writeln!(
+                out,
+                "  ln IW(Σ | ν, c·I) = (νD/2) ln (c/2) − ln Γ_D(ν/2) − ((ν + D + 1)/2) ln|Σ| − ½ c tr Σ⁻¹   (for ν ≤ D − 1, improper: the last two terms)"
+            );
+        }
         let _ = writeln!(
             out,
-            "  ln Dir(p | α) = ln Γ(Kα) − K ln Γ(α) + (α − 1) Σ_j ln p_j   (K entries of p);  BIC and AIC use ln p(x | θ) alone"
+            "  BIC and AIC use ln p(x | θ) alone; a parameter with a written prior has no regularising prior (reg_covar)"
         );
     }
     if let Some(form) = &Program::lower(plan).inertia {

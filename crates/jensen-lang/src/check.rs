@@ -1329,6 +1329,24 @@ impl Checker<'_> {
                 (ElemType::Simplex(_), _) => Some((0, "a concentration (a number of at least 1)".into(), "write e.g. `Dirichlet(2.0)`: every probability gets 2 − 1 = 1 pseudo-count".into())),
                 _ => return self.target_mismatch(f, "a probability vector (`simplex[K]`)"),
             },
+            Dist::InvGamma => match target_ty {
+                ElemType::Positive | ElemType::PositiveVec(_) => match (tys[0], tys[1]) {
+                    (ArgTy::Number(a), ArgTy::Number(b)) if a >= -1.0 && a.is_finite() && b > 0.0 && b.is_finite() => None,
+                    (ArgTy::Number(a), ArgTy::Number(_)) if !(a >= -1.0 && a.is_finite()) => Some((0, "a shape of at least −1".into(), format!("with a shape {a} below −1 the posterior of a variance may have no mode; `InvGamma(-1, b)` is the flat-volume prior (hmmlearn's default `covars_weight = 1`)"))),
+                    (ArgTy::Number(_), _) => Some((1, "a positive scale".into(), "write e.g. `InvGamma(1.0, 0.5)`: the scale b adds 2b to every sum of squares".into())),
+                    _ => Some((0, "a shape (a number of at least −1)".into(), "write e.g. `InvGamma(1.0, 0.5)`".into())),
+                },
+                _ => return self.target_mismatch(f, "a variance (`positive` or `positive[D]`)"),
+            },
+            Dist::InvWishart => match target_ty {
+                ElemType::Cov(_) => match (tys[0], tys[1]) {
+                    (ArgTy::Number(nu), ArgTy::ScaledNumber(c)) if nu.is_finite() && c > 0.0 && c.is_finite() => None,
+                    (ArgTy::Number(nu), ArgTy::Identity) if nu.is_finite() => None,
+                    (ArgTy::Number(_), _) => Some((1, "a scale matrix `c * I` with a positive number `c`".into(), "write e.g. `InvWishart(5.0, 0.1 * I)`".into())),
+                    _ => Some((0, "degrees of freedom (a number)".into(), "write e.g. `InvWishart(5.0, 0.1 * I)`".into())),
+                },
+                _ => return self.target_mismatch(f, "a covariance matrix (`cov[D]`)"),
+            },
         };
         if let Some((pos, expected, hint)) = mismatch {
             let found = self.describe(tys[pos]);
@@ -1377,6 +1395,8 @@ impl Checker<'_> {
                     "a Dirichlet is a prior on a `simplex` parameter, e.g. `w ~ Dirichlet(2.0)`"
                         .to_string()
                 }
+                Dist::InvGamma => "an inverse-Gamma is a prior on a variance parameter, e.g. `v[k] ~ InvGamma(1.0, 0.5)` with `param v[K]: positive[D]`".to_string(),
+                Dist::InvWishart => "an inverse-Wishart is a prior on a covariance parameter, e.g. `Sigma[k] ~ InvWishart(5.0, 0.1 * I)` with `param Sigma[K]: cov[D]`".to_string(),
                 Dist::Exponential => {
                     "declare the column as `positive` (every value above zero)".to_string()
                 }

@@ -116,24 +116,25 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
         }
         let target = &model.vars[f.target];
         match target.kind {
-            DeclKind::Data if f.dist == Dist::Dirichlet => {
+            DeclKind::Data if is_prior(f.dist) => {
                 diags.push(
                     Diagnostic::error(
                         NO_CLOSED_FORM,
                         f.span,
                         format!(
-                            "`Dirichlet` is a prior on parameters, not a distribution of data `{}`",
+                            "`{}` is a prior on parameters, not a distribution of data `{}`",
+                            f.dist.name(),
                             target.name
                         ),
                     )
                     .label("on data")
-                    .hint("write it on a `simplex` parameter, e.g. `w ~ Dirichlet(2.0)`"),
+                    .hint(format!("write it on a parameter: {}", f.dist.sig().example)),
                 );
                 continue;
             }
             DeclKind::Data => {}
-            DeclKind::Param if f.dist == Dist::Dirichlet => {
-                match dirichlet_prior(&model, fi) {
+            DeclKind::Param if is_prior(f.dist) => {
+                match param_prior(&model, fi) {
                     Ok(prior) => {
                         if let Some((first, _)) = priors.get(&f.target) {
                             diags.push(
@@ -160,7 +161,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 diags.push(
                     Diagnostic::error(NO_CLOSED_FORM, f.span, format!("a `{}` prior on parameter `{}` is not supported", f.dist.name(), target.name))
                         .label("prior here")
-                        .hint("MAP-EM supports `Dirichlet(α)` on a simplex (mixing weights, a chain's initial distribution and transition rows, categorical probabilities); priors on Gaussian, Poisson, Bernoulli and exponential parameters are not supported yet: remove the statement to fit by maximum likelihood"),
+                        .hint("MAP-EM supports `Dirichlet(α)` on a simplex (mixing weights, a chain's initial distribution and transition rows, categorical probabilities), `InvGamma(a, b)` on variances and `InvWishart(ν, c * I)` on covariances; priors on means, rates and Bernoulli probabilities are not supported yet: remove the statement to fit by maximum likelihood"),
                 );
                 continue;
             }
@@ -265,7 +266,9 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 .push((Some(bi), role, span))
         };
         let kind = match f.dist {
-            Dist::Dirichlet => unreachable!("a prior, handled above"),
+            Dist::Dirichlet | Dist::InvGamma | Dist::InvWishart => {
+                unreachable!("a prior, handled above")
+            }
             Dist::MvNormal => {
                 let mean = prefs[0].expect("checked: mean is a parameter");
                 use_as(mean, Role::Mean, f.args[0].span);
@@ -422,14 +425,36 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
         }
         let prior = match priors.remove(&pid) {
             Some((prior, span)) => {
-                if !matches!(
-                    role,
-                    Role::Weights | Role::Initial | Role::Transition | Role::Probs
-                ) {
+                let (conjugate, family, roles) = match prior.family {
+                    PriorFamily::Dirichlet { .. } => (
+                        matches!(role, Role::Weights | Role::Initial | Role::Transition | Role::Probs),
+                        "Dirichlet",
+                        "mixing weights, a chain's initial distribution or transition rows, or categorical probabilities",
+                    ),
+                    PriorFamily::InvGamma { .. } => (
+                        matches!(role, Role::DiagVar | Role::ScalarVar),
+                        "InvGamma",
+                        "diagonal variances, a spherical variance or the variance of a `Normal`",
+                    ),
+                    PriorFamily::InvWishart { .. } => (
+                        role == Role::FullCov,
+                        "InvWishart",
+                        "a full covariance matrix",
+                    ),
+                };
+                if !conjugate {
                     diags.push(
-                        Diagnostic::error(NO_CLOSED_FORM, span, format!("`Dirichlet` is not conjugate to `{}`, used as {}", var.name, role.describe()))
-                            .label("prior here")
-                            .hint("a Dirichlet prior goes on mixing weights, a chain's initial distribution or transition rows, or categorical probabilities"),
+                        Diagnostic::error(
+                            NO_CLOSED_FORM,
+                            span,
+                            format!(
+                                "`{family}` is not conjugate to `{}`, used as {}",
+                                var.name,
+                                role.describe()
+                            ),
+                        )
+                        .label("prior here")
+                        .hint(format!("`{family}` priors go on {roles}")),
                     );
                     continue;
                 }
@@ -475,20 +500,42 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
     })
 }
 
-/// The prior of statement `fi`, `p ~ Dirichlet(α)` (the checker has seen that `p` is a
-/// simplex and `α ≥ 1` a number): on the whole parameter, `w ~ …`, or on every row of a
-/// per-component one, `A[k] ~ …` with `k` over the parameter's plate.
-fn dirichlet_prior(model: &Model, fi: usize) -> Result<Prior, Diagnostic> {
+/// Whether a distribution is a prior family (written on parameters only).
+fn is_prior(dist: Dist) -> bool {
+    matches!(dist, Dist::Dirichlet | Dist::InvGamma | Dist::InvWishart)
+}
+
+/// The prior of statement `fi` (the checker has seen its argument types): `w ~ Dirichlet(α)`,
+/// `v ~ InvGamma(a, b)` or `Sigma ~ InvWishart(ν, c * I)`, on the whole parameter, `w ~ …`,
+/// or on every row of a per-component one, `A[k] ~ …` with `k` over the parameter's plate.
+fn param_prior(model: &Model, fi: usize) -> Result<Prior, Diagnostic> {
     let f = &model.factors[fi];
     let target = &model.vars[f.target];
-    let ArgKind::Number(concentration) = f.args[0].kind else {
-        return Err(Diagnostic::error(
-            NO_CLOSED_FORM,
-            f.args[0].span,
-            "the concentration of a Dirichlet prior is written as a number",
-        )
-        .label("concentration")
-        .hint("write e.g. `Dirichlet(2.0)`"));
+    let number = |i: usize| match &f.args[i].kind {
+        ArgKind::Number(v) => Ok(*v),
+        ArgKind::Identity => Ok(1.0),
+        ArgKind::ScaledIdentity(inner) => match inner.kind {
+            ArgKind::Number(v) => Ok(v),
+            _ => Err(()),
+        },
+        _ => Err(()),
+    };
+    let family = match (f.dist, number(0), f.args.get(1).map(|_| number(1))) {
+        (Dist::Dirichlet, Ok(concentration), None) => PriorFamily::Dirichlet { concentration },
+        (Dist::InvGamma, Ok(shape), Some(Ok(scale))) => PriorFamily::InvGamma { shape, scale },
+        (Dist::InvWishart, Ok(dof), Some(Ok(scale))) => PriorFamily::InvWishart { dof, scale },
+        _ => {
+            return Err(Diagnostic::error(
+                NO_CLOSED_FORM,
+                f.span,
+                format!(
+                    "the hyperparameters of a `{}` prior are written as numbers",
+                    f.dist.name()
+                ),
+            )
+            .label("hyperparameters")
+            .hint(format!("write {}", f.dist.sig().example)))
+        }
     };
     let whole = match target.plates.as_slice() {
         [] => f.target_indices.is_empty(),
@@ -496,9 +543,10 @@ fn dirichlet_prior(model: &Model, fi: usize) -> Result<Prior, Diagnostic> {
         _ => false,
     };
     if !whole {
+        let args = &f.text[f.text.find('~').map_or(0, |i| i + 1)..].trim();
         let example = match target.plates.as_slice() {
-            [] => format!("{} ~ Dirichlet({concentration})", target.name),
-            _ => format!("{}[k] ~ Dirichlet({concentration})", target.name),
+            [] => format!("{} ~ {args}", target.name),
+            _ => format!("{}[k] ~ {args}", target.name),
         };
         return Err(Diagnostic::error(
             NO_CLOSED_FORM,
@@ -508,10 +556,7 @@ fn dirichlet_prior(model: &Model, fi: usize) -> Result<Prior, Diagnostic> {
         .label("part of the parameter")
         .hint(format!("write `{example}`")));
     }
-    Ok(Prior {
-        family: PriorFamily::Dirichlet { concentration },
-        factor: fi,
-    })
+    Ok(Prior { family, factor: fi })
 }
 
 /// The scale argument of a Gaussian block.

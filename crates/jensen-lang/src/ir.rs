@@ -155,6 +155,10 @@ pub enum Dist {
     Exponential,
     /// `Dirichlet(α)`: a symmetric prior on a simplex parameter.
     Dirichlet,
+    /// `InvGamma(a, b)`: a prior on a variance (each entry of a vector of variances).
+    InvGamma,
+    /// `InvWishart(ν, c * I)`: a prior on a covariance matrix.
+    InvWishart,
 }
 
 /// The signature of a supported distribution, as the checker sees it.
@@ -172,7 +176,7 @@ pub struct DistSig {
 
 /// Every supported distribution, in the order of [`Dist`]: the one list that name lookup,
 /// suggestions, hints and arity checks read.
-pub const DISTRIBUTIONS: [DistSig; 7] = [
+pub const DISTRIBUTIONS: [DistSig; 9] = [
     DistSig {
         dist: Dist::Categorical,
         name: "Categorical",
@@ -214,6 +218,18 @@ pub const DISTRIBUTIONS: [DistSig; 7] = [
         name: "Dirichlet",
         arity: 1,
         example: "`Dirichlet(2.0)` on a `simplex[K]` parameter, e.g. `w ~ Dirichlet(2.0)` (a concentration ≥ 1)",
+    },
+    DistSig {
+        dist: Dist::InvGamma,
+        name: "InvGamma",
+        arity: 2,
+        example: "`InvGamma(1.0, 0.5)` (shape a ≥ −1, scale b > 0) on variances, e.g. `v[k] ~ InvGamma(1.0, 0.5)`",
+    },
+    DistSig {
+        dist: Dist::InvWishart,
+        name: "InvWishart",
+        arity: 2,
+        example: "`InvWishart(5.0, 0.1 * I)` (degrees of freedom ν, scale c I) on a `cov[D]` parameter, e.g. `Sigma[k] ~ InvWishart(5.0, 0.1 * I)`",
     },
 ];
 
@@ -411,7 +427,7 @@ mod tests {
         assert_eq!(Dist::from_name("MvGaussian"), None);
         assert_eq!(
             Dist::names_in_prose(),
-            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential and Dirichlet"
+            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential, Dirichlet, InvGamma and InvWishart"
         );
     }
 }

@@ -330,6 +330,24 @@ pub enum PriorFamily {
         /// `α`.
         concentration: f64,
     },
+    /// An inverse-Gamma `IG(a, b)` on a variance (on each entry of a vector of variances),
+    /// `p(σ²) ∝ (σ²)^−(a+1) exp(−b/σ²)`: the mode adds `2b` to the sum of squares and
+    /// `2a + 2` to the count. `a = −1` is the flat-volume prior (hmmlearn's default).
+    InvGamma {
+        /// The shape `a ≥ −1`.
+        shape: f64,
+        /// The scale `b > 0`.
+        scale: f64,
+    },
+    /// An inverse-Wishart `IW(ν, c I)` on a covariance matrix,
+    /// `p(Σ) ∝ |Σ|^−(ν+D+1)/2 exp(−½ c tr Σ⁻¹)`: the mode adds `c I` to the scatter and
+    /// `ν + D + 1` to the count.
+    InvWishart {
+        /// The degrees of freedom `ν`.
+        dof: f64,
+        /// The scale `c` of `c I`.
+        scale: f64,
+    },
 }
 
 /// M-step formulas.

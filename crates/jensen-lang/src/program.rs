@@ -525,6 +525,12 @@ pub enum Kernel {
     CovarianceFromScatter,
     VariancesFromScatter,
     VarianceFromScatter,
+    CovarianceModeFromScatter,
+    VariancesModeFromScatter,
+    VarianceModeFromScatter,
+    InvGammaLogDensity,
+    InvGammaLogDensities,
+    InvWishartLogDensity,
     RateFromStats,
     ExponentialRateFromStats,
     ProbsFromStats,
@@ -589,6 +595,12 @@ impl Kernel {
             CovarianceFromScatter => "gaussian::covariance_from_scatter",
             VariancesFromScatter => "gaussian::variances_from_scatter",
             VarianceFromScatter => "gaussian::variance_from_scatter",
+            CovarianceModeFromScatter => "gaussian::covariance_mode_from_scatter",
+            VariancesModeFromScatter => "gaussian::variances_mode_from_scatter",
+            VarianceModeFromScatter => "gaussian::variance_mode_from_scatter",
+            InvGammaLogDensity => "gaussian::inv_gamma_log_density",
+            InvGammaLogDensities => "gaussian::inv_gamma_log_densities",
+            InvWishartLogDensity => "gaussian::inv_wishart_log_density",
             RateFromStats => "discrete::rate_from_stats",
             ExponentialRateFromStats => "exponential::exponential_rate_from_stats",
             ProbsFromStats => "discrete::probs_from_stats",
@@ -1529,6 +1541,18 @@ impl<'a> Lowering<'a> {
                     Kernel::DirichletLogDensity,
                     vec![own, Operand::Number(concentration)],
                 ),
+                PriorFamily::InvGamma { shape, scale } => call(
+                    if slot.elem == Elem::Scalar {
+                        Kernel::InvGammaLogDensity
+                    } else {
+                        Kernel::InvGammaLogDensities
+                    },
+                    vec![own, Operand::Number(shape), Operand::Number(scale)],
+                ),
+                PriorFamily::InvWishart { dof, scale } => call(
+                    Kernel::InvWishartLogDensity,
+                    vec![own, Operand::Number(dof), Operand::Number(scale)],
+                ),
             };
             self.program.priors.push(PriorTerm {
                 param: i,
@@ -1538,6 +1562,10 @@ impl<'a> Lowering<'a> {
             });
         }
         for (i, u) in self.plan.updates.iter().enumerate() {
+            // A prior written in the model file takes the place of the regularising one.
+            if u.prior.is_some() {
+                continue;
+            }
             let (kernel, share) = match u.rule {
                 Rule::Covariance => (Kernel::CovarianceLogPrior, Kernel::CovariancePriorShare),
                 Rule::DiagonalVariances => (Kernel::VariancesLogPrior, Kernel::VariancesPriorShare),
@@ -1602,8 +1630,15 @@ impl<'a> Lowering<'a> {
         let pooled = |acc, terms, finish| UpdateValue::Pooled { acc, terms, finish };
         // A simplex's update: the normalised counts, or with a Dirichlet prior the posterior
         // mode (`α − 1` pseudo-counts each).
-        let concentration = u.prior.as_ref().map(|p| match p.family {
-            PriorFamily::Dirichlet { concentration } => Operand::Number(concentration),
+        let concentration = u.prior.as_ref().and_then(|p| match p.family {
+            PriorFamily::Dirichlet { concentration } => Some(Operand::Number(concentration)),
+            _ => None,
+        });
+        // A scale's prior: its two hyperparameters, for the posterior mode.
+        let scale_prior = u.prior.as_ref().and_then(|p| match p.family {
+            PriorFamily::InvGamma { shape, scale } => Some((shape, scale)),
+            PriorFamily::InvWishart { dof, scale } => Some((dof, scale)),
+            PriorFamily::Dirichlet { .. } => None,
         });
         let simplex = |counts: Operand| match &concentration {
             Some(a) => call(SimplexModeFromCounts, vec![counts, a.clone()]),
@@ -1664,15 +1699,28 @@ impl<'a> Lowering<'a> {
                     .iter()
                     .map(|&b| self.scatter_term(u.rule, b))
                     .collect();
-                let (acc, kernel) = match u.rule {
-                    Rule::Covariance => (stat_elem(StatKind::Scatter), CovarianceFromScatter),
-                    Rule::DiagonalVariances => (slot.elem, VariancesFromScatter),
-                    _ => (Elem::Scalar, VarianceFromScatter),
+                let (acc, kernel, mode) = match u.rule {
+                    Rule::Covariance => (
+                        stat_elem(StatKind::Scatter),
+                        CovarianceFromScatter,
+                        CovarianceModeFromScatter,
+                    ),
+                    Rule::DiagonalVariances => {
+                        (slot.elem, VariancesFromScatter, VariancesModeFromScatter)
+                    }
+                    _ => (Elem::Scalar, VarianceFromScatter, VarianceModeFromScatter),
                 };
-                pooled(
-                    acc,
-                    terms,
-                    call(
+                let finish = match scale_prior {
+                    Some((first, second)) => call(
+                        mode,
+                        vec![
+                            Operand::Pooled,
+                            Operand::PooledCount,
+                            Operand::Number(first),
+                            Operand::Number(second),
+                        ],
+                    ),
+                    None => call(
                         kernel,
                         vec![
                             Operand::Pooled,
@@ -1682,7 +1730,8 @@ impl<'a> Lowering<'a> {
                             Operand::DataScale(u.sources[0]),
                         ],
                     ),
-                )
+                };
+                pooled(acc, terms, finish)
             }
             Rule::Rate => pooled(
                 Elem::Scalar,

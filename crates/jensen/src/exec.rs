@@ -915,6 +915,20 @@ impl PlanModel<'_> {
                 array(chain::transitions_mode_from_counts(m(0), m(1), n(2)).into_dyn())
             }
             DirichletLogDensity => number(discrete::dirichlet_log_density(v(0).view(), n(1))),
+            CovarianceModeFromScatter => {
+                array(gaussian::covariance_mode_from_scatter(m(0), n(1), n(2), n(3)).into_dyn())
+            }
+            VariancesModeFromScatter => array(
+                gaussian::variances_mode_from_scatter(v(0).view(), n(1), n(2), n(3)).into_dyn(),
+            ),
+            VarianceModeFromScatter => {
+                number(gaussian::variance_mode_from_scatter(n(0), n(1), n(2), n(3)))
+            }
+            InvGammaLogDensity => number(gaussian::inv_gamma_log_density(n(0), n(1), n(2))),
+            InvGammaLogDensities => {
+                number(gaussian::inv_gamma_log_densities(v(0).view(), n(1), n(2)))
+            }
+            InvWishartLogDensity => number(gaussian::inv_wishart_log_density(m(0), n(1), n(2))),
             MeanFromStats => {
                 array(gaussian::mean_from_stats(v(0).view(), v(1).view(), n(2)).into_dyn())
             }

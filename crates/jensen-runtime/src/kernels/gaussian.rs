@@ -506,6 +506,82 @@ pub fn variances_from_scatter(
         .map_collect(|&a, &s| (a + reg * s) / count)
 }
 
+/// The mode of a covariance's posterior under an inverse-Wishart prior `IW(ν, c I)`:
+/// `(S + c I) / (n + ν + D + 1)`, `S` the scatter about the new mean over `n` rows. (An empty
+/// component with an improper prior, `n + ν + D + 1 ≤ 0`, has no mode: it gets `S + c I`
+/// over the smallest positive count, and is re-seeded.)
+pub fn covariance_mode_from_scatter(
+    scatter: ArrayView2<'_, f64>,
+    count: f64,
+    dof: f64,
+    scale: f64,
+) -> Array2<f64> {
+    let d = scatter.nrows() as f64;
+    let mut cov = scatter.to_owned();
+    for v in cov.diag_mut() {
+        *v += scale;
+    }
+    cov /= (count + dof + d + 1.0).max(f64::MIN_POSITIVE);
+    symmetrise(cov)
+}
+
+/// The mode of each variance's posterior under an inverse-Gamma prior `IG(a, b)`:
+/// `(S_d + 2b) / (n + 2a + 2)`.
+pub fn variances_mode_from_scatter(
+    sq: ArrayView1<'_, f64>,
+    count: f64,
+    shape: f64,
+    scale: f64,
+) -> Array1<f64> {
+    let count = (count + 2.0 * shape + 2.0).max(f64::MIN_POSITIVE);
+    sq.mapv(|a| (a + 2.0 * scale) / count)
+}
+
+/// [`variances_mode_from_scatter`] of one variance (spherical covariance or univariate
+/// Normal), `count` the number of values its sum of squares adds up.
+pub fn variance_mode_from_scatter(sq: f64, count: f64, shape: f64, scale: f64) -> f64 {
+    (sq + 2.0 * scale) / (count + 2.0 * shape + 2.0).max(f64::MIN_POSITIVE)
+}
+
+/// `ln IG(σ² | a, b) = a ln b − ln Γ(a) − (a + 1) ln σ² − b / σ²`; for `a ≤ 0`, an improper
+/// prior, its kernel `−(a + 1) ln σ² − b / σ²` (no normalising constant exists).
+pub fn inv_gamma_log_density(var: f64, shape: f64, scale: f64) -> f64 {
+    let kernel = -(shape + 1.0) * var.ln() - scale / var;
+    if shape > 0.0 {
+        shape * scale.ln() - statrs::function::gamma::ln_gamma(shape) + kernel
+    } else {
+        kernel
+    }
+}
+
+/// [`inv_gamma_log_density`] summed over a vector of variances.
+pub fn inv_gamma_log_densities(var: ArrayView1<'_, f64>, shape: f64, scale: f64) -> f64 {
+    var.iter()
+        .map(|&v| inv_gamma_log_density(v, shape, scale))
+        .sum()
+}
+
+/// `ln IW(Σ | ν, c I) = (νD/2) ln c − (νD/2) ln 2 − ln Γ_D(ν/2) − ((ν + D + 1)/2) ln|Σ|
+/// − ½ c tr Σ⁻¹`; for `ν ≤ D − 1`, an improper prior, its kernel (the last two terms).
+/// `−∞` when `Σ` is not positive definite.
+pub fn inv_wishart_log_density(cov: ArrayView2<'_, f64>, dof: f64, scale: f64) -> f64 {
+    let Some(chol) = Cholesky::new(cov) else {
+        return f64::NEG_INFINITY;
+    };
+    let d = cov.nrows() as f64;
+    let kernel =
+        -0.5 * (dof + d + 1.0) * chol.log_det() - 0.5 * scale * chol.inverse_diagonal().sum();
+    if dof > d - 1.0 {
+        let ln_gamma_d = 0.25 * d * (d - 1.0) * std::f64::consts::PI.ln()
+            + (0..cov.nrows())
+                .map(|j| statrs::function::gamma::ln_gamma(0.5 * (dof - j as f64)))
+                .sum::<f64>();
+        0.5 * dof * d * (scale.ln() - std::f64::consts::LN_2) - ln_gamma_d + kernel
+    } else {
+        kernel
+    }
+}
+
 /// One variance `(a + ε·D·min s) / c` (a spherical covariance, a univariate Normal,
 /// isotropic noise): `a` and `c` are summed over the `D` coordinates; the prior takes the
 /// smallest column scale, so that one column in large units does not inflate a variance
@@ -850,6 +926,44 @@ mod tests {
                 assert_relative_eq!(sq[[c, j]], q[j], epsilon = 1e-12, max_relative = 1e-12);
             }
         }
+    }
+
+    #[test]
+    fn scale_priors_match_statrs_and_each_other() {
+        use statrs::distribution::InverseGamma;
+        for (a, b, v) in [(2.0, 0.5, 0.3), (0.7, 3.0, 2.5), (5.0, 0.01, 1e-3)] {
+            let reference = InverseGamma::new(a, b).unwrap().ln_pdf(v);
+            assert_relative_eq!(inv_gamma_log_density(v, a, b), reference, epsilon = 1e-12);
+            // One dimension: IW(ν, c) is IG(ν/2, c/2).
+            let nu = 2.0 * a;
+            let iw = inv_wishart_log_density(array![[v]].view(), nu, 2.0 * b);
+            assert_relative_eq!(iw, reference, epsilon = 1e-12);
+        }
+        // Improper priors enter as their kernels.
+        assert_relative_eq!(
+            inv_gamma_log_density(0.5, -1.0, 0.005),
+            -0.01,
+            epsilon = 1e-15
+        );
+        let sigma = array![[2.0, 0.3], [0.3, 1.0]];
+        let trace_inverse = (2.0 + 1.0) / (2.0 * 1.0 - 0.09);
+        assert_relative_eq!(
+            inv_wishart_log_density(sigma.view(), -3.0, 0.01),
+            -0.005 * trace_inverse,
+            epsilon = 1e-15
+        );
+        // The modes: the scatter plus the prior's scale over the count plus its weight.
+        let mode =
+            covariance_mode_from_scatter(array![[4.0, 1.0], [1.0, 2.0]].view(), 10.0, 3.0, 0.5);
+        let expected = array![[4.5, 1.0], [1.0, 2.5]] / 16.0;
+        for (m, e) in mode.iter().zip(expected.iter()) {
+            assert_relative_eq!(*m, *e, epsilon = 1e-15);
+        }
+        assert_relative_eq!(variance_mode_from_scatter(3.0, 10.0, 1.0, 0.5), 4.0 / 14.0);
+        assert_eq!(
+            variances_mode_from_scatter(array![3.0].view(), 10.0, -1.0, 0.5)[0],
+            0.4
+        );
     }
 
     #[test]
