@@ -144,7 +144,10 @@ fn every_continuous_model_is_scale_equivariant() {
         // the data's units.
         let scale_prior = p.updates.iter().any(|u| {
             u.prior.as_ref().is_some_and(|prior| {
-                !matches!(prior.family, jensen::lang::plan::PriorFamily::Dirichlet { .. })
+                !matches!(
+                    prior.family,
+                    jensen::lang::plan::PriorFamily::Dirichlet { .. }
+                )
             })
         });
         if vars.is_empty() || known_covariance || scale_prior {
