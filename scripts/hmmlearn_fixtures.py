@@ -181,6 +181,18 @@ CASES = {
         columns=GEYSER_COLUMNS, K=3, lengths=None, mean_rows=[1, 9, 7],
         priors=dict(covars=0.01),
     ),
+    # Non-default priors: means_prior = 3, means_weight = 0.5 (a normal-inverse-Wishart or
+    # -Gamma prior with the covariance prior) and covars_weight above 1.
+    "gaussian_full_niw": dict(
+        model="hmm_gaussian_niw", base="hmm_gaussian", data="geyser.csv",
+        columns=GEYSER_COLUMNS, K=2, lengths=None, mean_rows=[1, 9],
+        priors=dict(covars=0.05, covars_weight=6.0, means=(3.0, 0.5)),
+    ),
+    "gaussian_diag_nig": dict(
+        model="hmm_gaussian_diag_nig", base="hmm_gaussian_diag", data="geyser.csv",
+        columns=GEYSER_COLUMNS, K=3, lengths=None, mean_rows=[1, 9, 7],
+        priors=dict(covars=0.05, covars_weight=4.0, means=(3.0, 0.5)),
+    ),
     "categorical_map": dict(
         model="hmm_categorical_map", base="hmm_categorical", data="geyser_classes.csv",
         columns=["eruption"], K=2, lengths=None, q=[[0.7, 0.2, 0.1], [0.1, 0.2, 0.7]],
@@ -200,6 +212,41 @@ def prior(spec: dict, name: str) -> float:
     return spec.get("priors", {}).get(name, 1.0)
 
 
+def gaussian_log_prior(spec: dict, params: dict) -> float:
+    """ln p(θ) of hmmlearn's Gaussian priors as the model files write them: per state an
+    inverse-Wishart IW(nu, c I) on a full covariance, nu = max(w - D, 0) - D - 1 (one less with
+    a prior on the mean), or per variance an inverse-Gamma IG(a, c / 2),
+    a = (max(w - 1, 0) - 2) / 2 (a half less with a prior on the mean), with c = covars_prior
+    and w = covars_weight; improper ones (nu <= D - 1, a <= 0) enter as their kernels; plus
+    ln N(mu | m0, Sigma / kappa) for means_prior = m0 and means_weight = kappa."""
+    priors = spec["priors"]
+    c, w = priors["covars"], priors.get("covars_weight", 1.0)
+    means = priors.get("means")
+    extra = 1.0 if means else 0.0
+    total = 0.0
+    if base(spec) == "hmm_gaussian":
+        d = params["Sigma"].shape[1]
+        nu = max(w - d, 0.0) - d - 1.0 - extra
+        for s in params["Sigma"]:
+            total += -0.5 * (nu + d + 1) * np.linalg.slogdet(s)[1] - 0.5 * c * np.trace(np.linalg.inv(s))
+            if nu > d - 1:
+                total += 0.5 * nu * d * np.log(c / 2) - scipy.special.multigammaln(nu / 2, d)
+        if means:
+            m0, kappa = means
+            for mu, s in zip(params["mu"], params["Sigma"]):
+                total += float(stats.multivariate_normal.logpdf(mu, np.full(d, m0), s / kappa))
+    else:
+        a, b = (max(w - 1.0, 0.0) - 2.0 - extra) / 2.0, c / 2.0
+        v = params["v"]
+        total += float(np.sum(-(a + 1.0) * np.log(v) - b / v))
+        if a > 0:
+            total += v.size * (a * np.log(b) - scipy.special.gammaln(a))
+        if means:
+            m0, kappa = means
+            total += float(np.sum(stats.norm.logpdf(params["mu"], m0, np.sqrt(v / kappa))))
+    return total
+
+
 def log_prior(spec: dict, params: dict) -> float:
     """ln p(θ) as the model files write it (0 without priors): symmetric Dirichlets, and
     hmmlearn's covariance prior with covars_weight = 1, which is improper, so only its kernel
@@ -210,12 +257,12 @@ def log_prior(spec: dict, params: dict) -> float:
     rows = {"startprob": [params["p0"]], "transmat": list(params["A"])}
     if base(spec) == "hmm_categorical":
         rows["emissionprob"] = list(params["q"])
-    for name, value in spec.get("priors", {}).items():
+    priors = spec.get("priors", {})
+    for name, value in priors.items():
+        if name in ("covars_weight", "means"):
+            continue  # with "covars"
         if name == "covars":
-            if base(spec) == "hmm_gaussian":
-                total += sum(-0.5 * value * np.trace(np.linalg.inv(s)) for s in params["Sigma"])
-            else:
-                total += float(np.sum(-0.5 * value / params["v"]))
+            total += gaussian_log_prior(spec, params)
             continue
         for p in rows[name]:
             total += float(stats.dirichlet.logpdf(p / p.sum(), np.full(len(p), value)))
@@ -293,14 +340,16 @@ def make_model(spec: dict, n_iter: int):
     )
     model = base(spec)
     if model in ("hmm_gaussian", "hmm_gaussian_diag"):
-        covars = prior(spec, "covars") if "priors" in spec else 0.0
+        priors = spec.get("priors", {})
+        covars = priors.get("covars", 0.0)
         if model == "hmm_gaussian" and covars:
             n_features = len(spec["columns"])
             covars = covars * np.eye(n_features)
+        means_prior, means_weight = priors.get("means", (0.0, 0.0))
         return GaussianHMM(
             covariance_type="full" if model == "hmm_gaussian" else "diag",
-            means_prior=0.0, means_weight=0.0,
-            covars_prior=covars, covars_weight=1.0,
+            means_prior=means_prior, means_weight=means_weight,
+            covars_prior=covars, covars_weight=priors.get("covars_weight", 1.0),
             params="stmc", **common,
         )
     if model == "hmm_poisson":
@@ -450,6 +499,8 @@ def reference_em_step(spec: dict, params: dict, X: np.ndarray, lengths):
     model = base(spec)
     pseudo = {name: prior(spec, name) - 1.0 for name in ("startprob", "transmat", "emissionprob")}
     covars = spec.get("priors", {}).get("covars", 0.0)
+    covars_weight = spec.get("priors", {}).get("covars_weight", 1.0)
+    means_prior, means_weight = spec.get("priors", {}).get("means", (0.0, 0.0))
     k = len(params["p0"])
     with np.errstate(divide="ignore"):  # probabilities may have underflowed to 0
         log_a = np.log(params["A"])
@@ -482,17 +533,22 @@ def reference_em_step(spec: dict, params: dict, X: np.ndarray, lengths):
     new = {"p0": start / start.sum(), "A": trans / trans.sum(axis=1, keepdims=True)}
     nk = gamma.sum(axis=0)
     if model in ("hmm_gaussian", "hmm_gaussian_diag"):
-        mu = gamma.T @ X / nk[:, None]
+        mu = (gamma.T @ X + means_weight * means_prior) / (nk[:, None] + means_weight)
         new["mu"] = mu
+        d = X.shape[1]
         if model == "hmm_gaussian":
-            eye = np.eye(X.shape[1])
+            eye = np.eye(d)
             new["Sigma"] = np.stack([
-                ((gamma[:, j, None] * (X - mu[j])).T @ (X - mu[j]) + covars * eye) / nk[j]
+                ((gamma[:, j, None] * (X - mu[j])).T @ (X - mu[j]) + covars * eye
+                 + means_weight * np.outer(mu[j] - means_prior, mu[j] - means_prior))
+                / (nk[j] + max(covars_weight - d, 0.0))
                 for j in range(k)
             ])
         else:
             new["v"] = np.stack([
-                (gamma[:, j] @ (X - mu[j]) ** 2 + covars) / nk[j] for j in range(k)
+                (gamma[:, j] @ (X - mu[j]) ** 2 + covars + means_weight * (mu[j] - means_prior) ** 2)
+                / (nk[j] + max(covars_weight - 1.0, 0.0))
+                for j in range(k)
             ])
     elif model == "hmm_poisson":
         new["rate"] = gamma.T @ X[:, 0] / nk

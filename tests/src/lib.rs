@@ -64,6 +64,22 @@ pub mod models {
     pub struct HmmCategorical;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/bernoulli_mix_map.em")]
+    pub struct BernoulliMixMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/exponential_mix_map.em")]
+    pub struct ExponentialMixMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/hmm_gaussian_niw.em")]
+    pub struct HmmGaussianNiw;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/hmm_gaussian_diag_nig.em")]
+    pub struct HmmGaussianDiagNig;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/hmm_gaussian_map.em")]
     pub struct HmmGaussianMap;
 
@@ -172,7 +188,11 @@ pub const CATALOGUE: &[Entry] = &[
     ("mppca_digits", "digits.csv", &[]),
     ("kmeans", "faithful.csv", &[]),
     ("poisson_mix_map", "discoveries.csv", &[]),
+    ("bernoulli_mix_map", "digits_binary.csv", &[]),
+    ("exponential_mix_map", "faithful.csv", &[]),
     ("hmm_gaussian_map", "geyser.csv", &[]),
+    ("hmm_gaussian_niw", "geyser.csv", &[]),
+    ("hmm_gaussian_diag_nig", "geyser.csv", &[]),
     ("hmm_gaussian_diag_map", "geyser.csv", &[]),
     ("hmm_poisson_map", "discoveries.csv", &[]),
     ("hmm_categorical_map", "geyser_classes.csv", &[]),

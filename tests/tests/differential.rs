@@ -240,6 +240,34 @@ differential!(
     PoissonMixMapConsts::default()
 );
 differential!(
+    bernoulli_mixture_map,
+    "bernoulli_mix_map",
+    BernoulliMixMapModel,
+    BernoulliMixMapData { x: matrix },
+    BernoulliMixMapConsts::default()
+);
+differential!(
+    exponential_mixture_map,
+    "exponential_mix_map",
+    ExponentialMixMapModel,
+    ExponentialMixMapData { waiting: column },
+    ExponentialMixMapConsts::default()
+);
+differential!(
+    gaussian_hmm_niw,
+    "hmm_gaussian_niw",
+    HmmGaussianNiwModel,
+    HmmGaussianNiwData { x: matrix },
+    HmmGaussianNiwConsts::default()
+);
+differential!(
+    gaussian_hmm_diagonal_nig,
+    "hmm_gaussian_diag_nig",
+    HmmGaussianDiagNigModel,
+    HmmGaussianDiagNigData { x: matrix },
+    HmmGaussianDiagNigConsts::default()
+);
+differential!(
     gaussian_hmm_map,
     "hmm_gaussian_map",
     HmmGaussianMapModel,

@@ -202,6 +202,16 @@ fn gaussian_hmm_with_inverse_gamma_priors_matches_hmmlearn_map_em() {
     hmmlearn_case("gaussian_diag_map");
 }
 
+#[test]
+fn gaussian_hmm_with_a_normal_inverse_wishart_prior_matches_hmmlearn_map_em() {
+    hmmlearn_case("gaussian_full_niw");
+}
+
+#[test]
+fn gaussian_hmm_with_normal_inverse_gamma_priors_matches_hmmlearn_map_em() {
+    hmmlearn_case("gaussian_diag_nig");
+}
+
 /// geyser durations hold 53 values of exactly 4.0. From hmmlearn's optimum under its default
 /// prior (K = 3, one state on the repeated value), maximum likelihood collapses that state to
 /// a spike at the regularisation floor with an artefactual ℓ; the same prior written in the

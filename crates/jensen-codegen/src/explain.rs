@@ -409,7 +409,14 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 .iter()
                 .map(|&b| stat_name(plan, b, StatKind::Sum))
                 .collect();
-            format!("{lhs} = {lhs}° + {} / {}", over(sums), count())
+            match u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text)) {
+                Some((PriorFamily::NormalMean { mean, kappa, .. }, statement)) => format!(
+                    "{lhs} = {lhs}° + ({} + {kappa} ({mean} − {lhs}°)) / ({} + {kappa})   (the posterior mode under `{statement}`: κ = {kappa} pseudo-rows at {mean})",
+                    over(sums),
+                    count()
+                ),
+                _ => format!("{lhs} = {lhs}° + {} / {}", over(sums), count()),
+            }
         }
         Rule::Loadings | Rule::FactorMean => {
             let b = u.sources[0];
@@ -518,16 +525,21 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                         ElemType::Cov(d) => plan.model.sets[d].name.clone(),
                         _ => "D".into(),
                     };
+                    let (extra, one, with) = mean_prior_terms(plan, u.param, true);
                     format!(
-                        "{lhs} = ({scatter} + {scale}·I) / ({denom}{}{d} + 1)   ({new}; the posterior mode under `{statement}`)",
-                        signed(dof)
+                        "{lhs} = ({scatter} + {scale}·I{extra}) / ({denom}{}{d} + {})   ({new}; the posterior mode under `{statement}`{with})",
+                        signed(dof),
+                        1 + one
                     )
                 }
-                Some((PriorFamily::InvGamma { shape, scale }, statement)) => format!(
-                    "{lhs} = ({scatter} + {}) / ({denom}{})   ({new}; the posterior mode under `{statement}`: 2b and 2a + 2)",
-                    2.0 * scale,
-                    signed(2.0 * shape + 2.0).trim_end_matches(" + ")
-                ),
+                Some((PriorFamily::InvGamma { shape, scale }, statement)) => {
+                    let (extra, one, with) = mean_prior_terms(plan, u.param, false);
+                    format!(
+                        "{lhs} = ({scatter} + {}{extra}) / ({denom}{})   ({new}; the posterior mode under `{statement}`: 2b and 2a + 2{with})",
+                        2.0 * scale,
+                        signed(2.0 * shape + 2.0 + one as f64).trim_end_matches(" + ")
+                    )
+                }
                 _ => format!(
                     "{lhs} = ({scatter} + {reg}) / ({denom})   ({new}; the MAP update under the \
                      prior −½ tr({reg}·{lhs}⁻¹), s = the data columns' variances, ε = reg_covar)"
@@ -545,7 +557,23 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
             } else {
                 "clamped to [1e-12, 1 − 1e-12]"
             };
-            format!("{lhs} = {} / {}   ({clamp})", over(sums), count())
+            match u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text)) {
+                Some((PriorFamily::Gamma { shape, rate }, statement)) => format!(
+                    "{lhs} = ({}{}) / ({}{})   ({clamp}; the posterior mode under `{statement}`)",
+                    over(sums),
+                    signed(shape - 1.0).trim_end_matches(" + "),
+                    count(),
+                    signed(rate).trim_end_matches(" + ")
+                ),
+                Some((PriorFamily::Beta { a, b }, statement)) => format!(
+                    "{lhs} = ({}{}) / ({}{})   ({clamp}; the posterior mode under `{statement}`)",
+                    over(sums),
+                    signed(a - 1.0).trim_end_matches(" + "),
+                    count(),
+                    signed(a + b - 2.0).trim_end_matches(" + ")
+                ),
+                _ => format!("{lhs} = {} / {}   ({clamp})", over(sums), count()),
+            }
         }
         Rule::ExponentialRate => {
             let sums = u
@@ -553,7 +581,16 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 .iter()
                 .map(|&b| stat_name(plan, b, StatKind::Sum))
                 .collect();
-            format!("{lhs} = {} / {}   (floored at 1e-12)", count(), over(sums))
+            match u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text)) {
+                Some((PriorFamily::Gamma { shape, rate }, statement)) => format!(
+                    "{lhs} = ({}{}) / ({}{})   (floored at 1e-12; the posterior mode under `{statement}`)",
+                    count(),
+                    signed(shape - 1.0).trim_end_matches(" + "),
+                    over(sums),
+                    signed(rate).trim_end_matches(" + ")
+                ),
+                _ => format!("{lhs} = {} / {}   (floored at 1e-12)", count(), over(sums)),
+            }
         }
         Rule::Probabilities => {
             let sums = u
@@ -563,6 +600,51 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 .collect();
             format!("{lhs}[c] ∝ {}[c]   (normalised to sum to 1)", over(sums))
         }
+    }
+}
+
+/// With a prior on the mean scaled by covariance `scale`: the term it adds to the scatter,
+/// the one row it adds to the count, and a note naming the prior.
+fn mean_prior_terms(plan: &Plan, scale: VarId, outer: bool) -> (String, usize, String) {
+    plan.updates
+        .iter()
+        .find_map(|v| match v.prior {
+            Some(Prior {
+                family:
+                    PriorFamily::NormalMean {
+                        mean,
+                        kappa,
+                        scale: s,
+                    },
+                factor,
+            }) if s == scale => Some((
+                {
+                    let var = &plan.model.vars[v.param];
+                    let at = if var.plates.is_empty() { "" } else { "[k]" };
+                    let d = format!("({}{at} − {mean})", var.name);
+                    if outer {
+                        format!(" + {kappa} {d}{d}ᵀ")
+                    } else {
+                        format!(" + {kappa} {d}²")
+                    }
+                },
+                1,
+                format!(" and `{}` (one more row)", plan.model.factors[factor].text),
+            )),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The log-density of a prior family, as `explain` defines it.
+fn density_text(family: PriorFamily) -> &'static str {
+    match family {
+        PriorFamily::Dirichlet { .. } => "ln Dir(p | α) = ln Γ(Kα) − K ln Γ(α) + (α − 1) Σ_j ln p_j   (K entries of p)",
+        PriorFamily::InvGamma { .. } => "ln IG(v | a, b) = a ln b − ln Γ(a) − (a + 1) ln v − b / v   (for a ≤ 0, improper: the last two terms)",
+        PriorFamily::InvWishart { .. } => "ln IW(Σ | ν, c·I) = (νD/2) ln (c/2) − ln Γ_D(ν/2) − ((ν + D + 1)/2) ln|Σ| − ½ c tr Σ⁻¹   (for ν ≤ D − 1, improper: the last two terms)",
+        PriorFamily::Gamma { .. } => "ln Gamma(λ | a, b) = a ln b − ln Γ(a) + (a − 1) ln λ − b λ   (shape a, rate b; for b = 0, improper: (a − 1) ln λ)",
+        PriorFamily::Beta { .. } => "ln Beta(p | a, b) = (a − 1) ln p + (b − 1) ln (1 − p) − ln B(a, b)",
+        PriorFamily::NormalMean { .. } => "ln N(μ | m0, Σ / κ) = −½ (D ln 2π − D ln κ + ln|Σ| + κ (μ − m0)ᵀ Σ⁻¹ (μ − m0))   (Σ diagonal for a diagonal covariance, a variance for a Normal)",
     }
 }
 
@@ -1108,9 +1190,17 @@ pub fn explain(plan: &Plan) -> String {
                     PriorFamily::Dirichlet { concentration } => ("Dir", format!("{concentration}")),
                     PriorFamily::InvGamma { shape, scale } => ("IG", format!("{shape}, {scale}")),
                     PriorFamily::InvWishart { dof, scale } => ("IW", format!("{dof}, {scale}·I")),
+                    PriorFamily::Gamma { shape, rate } => ("Gamma", format!("{shape}, {rate}")),
+                    PriorFamily::Beta { a, b } => ("Beta", format!("{a}, {b}")),
+                    PriorFamily::NormalMean { mean, kappa, scale } => {
+                        let s = &plan.model.vars[scale];
+                        let at = if s.plates.is_empty() { "" } else { "[k]" };
+                        ("N", format!("{mean}, {}{at} / {kappa}", s.name))
+                    }
                 };
                 let each = match (prior.family, var.ty) {
-                    (PriorFamily::InvGamma { .. }, ElemType::PositiveVec(_)) => "Σ_d ",
+                    (PriorFamily::InvGamma { .. }, ElemType::PositiveVec(_))
+                    | (PriorFamily::Beta { .. }, ElemType::ProbVec(_)) => "Σ_d ",
                     _ => "",
                 };
                 let entry = if each.is_empty() { "" } else { "_d" };
@@ -1126,33 +1216,14 @@ pub fn explain(plan: &Plan) -> String {
             "MAP-EM: each step maximises F + ln p(θ), the log posterior up to a constant, with"
         );
         let _ = writeln!(out, "  ln p(θ) = {}", terms.join(" + "));
-        let families: Vec<PriorFamily> = priors.iter().map(|p| p.family).collect();
-        if families
-            .iter()
-            .any(|f| matches!(f, PriorFamily::Dirichlet { .. }))
-        {
-            let _ = writeln!(
-                out,
-                "  ln Dir(p | α) = ln Γ(Kα) − K ln Γ(α) + (α − 1) Σ_j ln p_j   (K entries of p)"
-            );
-        }
-        if families
-            .iter()
-            .any(|f| matches!(f, PriorFamily::InvGamma { .. }))
-        {
-            let _ = writeln!(
-                out,
-                "  ln IG(v | a, b) = a ln b − ln Γ(a) − (a + 1) ln v − b / v   (for a ≤ 0, improper: the last two terms)"
-            );
-        }
-        if families
-            .iter()
-            .any(|f| matches!(f, PriorFamily::InvWishart { .. }))
-        {
-            let _ = writeln!(
-                out,
-                "  ln IW(Σ | ν, c·I) = (νD/2) ln (c/2) − ln Γ_D(ν/2) − ((ν + D + 1)/2) ln|Σ| − ½ c tr Σ⁻¹   (for ν ≤ D − 1, improper: the last two terms)"
-            );
+        // Each family's density, once, in the order the priors first appear.
+        let mut shown: Vec<&str> = Vec::new();
+        for p in &priors {
+            let text = density_text(p.family);
+            if !shown.contains(&text) {
+                shown.push(text);
+                let _ = writeln!(out, "  {text}");
+            }
         }
         let _ = writeln!(
             out,

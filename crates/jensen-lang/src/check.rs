@@ -1140,6 +1140,16 @@ impl Checker<'_> {
                     return None;
                 }
                 (Expr::Num(a, _), Expr::Num(b, _)) if *b != 0.0 => ArgKind::Number(a / b),
+                // `Sigma[k] / 0.01`.
+                (_, Expr::Num(b, _)) if *b != 0.0 => {
+                    let l = self.arg(lhs, loops)?;
+                    match l.kind {
+                        ArgKind::Var { .. } | ArgKind::Diag(_) | ArgKind::ScaledIdentity(_) => {
+                            ArgKind::Over(Box::new(l), *b)
+                        }
+                        _ => ArgKind::Expr(render(e), vars_of(&[&l])),
+                    }
+                }
                 _ => {
                     let l = self.arg(lhs, loops)?;
                     let r = self.arg(rhs, loops)?;
@@ -1195,7 +1205,7 @@ impl Checker<'_> {
     fn involves_continuous(&self, a: &Arg) -> bool {
         match &a.kind {
             ArgKind::Linear { .. } | ArgKind::LatentExpr(..) => true,
-            ArgKind::Diag(inner) | ArgKind::ScaledIdentity(inner) => {
+            ArgKind::Diag(inner) | ArgKind::ScaledIdentity(inner) | ArgKind::Over(inner, _) => {
                 self.involves_continuous(inner)
             }
             _ => self.is_continuous(a),
@@ -1217,6 +1227,7 @@ impl Checker<'_> {
                 _ => ArgTy::Other,
             },
             ArgKind::Reciprocal(set) => ArgTy::Reciprocal(*set),
+            ArgKind::Over(..) => ArgTy::Other,
             ArgKind::Expr(..) | ArgKind::Linear { .. } | ArgKind::LatentExpr(..) => ArgTy::Other,
         }
     }
@@ -1256,6 +1267,11 @@ impl Checker<'_> {
             return false;
         }
         let tys: Vec<ArgTy> = f.args.iter().map(|a| self.arg_ty(a)).collect();
+        if self.model.vars[f.target].kind == DeclKind::Param
+            && matches!(f.dist, Dist::MvNormal | Dist::Normal)
+        {
+            return self.mean_prior_signature(f);
+        }
         let m = &self.model;
         // (argument position, expected description, hint) of the first mismatch.
         let mismatch: Option<(usize, String, String)> = match f.dist {
@@ -1338,6 +1354,23 @@ impl Checker<'_> {
                 },
                 _ => return self.target_mismatch(f, "a variance (`positive` or `positive[D]`)"),
             },
+            Dist::Gamma => match target_ty {
+                ElemType::Positive => match (tys[0], tys[1]) {
+                    (ArgTy::Number(a), ArgTy::Number(b)) if a >= 1.0 && a.is_finite() && b >= 0.0 && b.is_finite() => None,
+                    (ArgTy::Number(a), ArgTy::Number(_)) if !(a >= 1.0 && a.is_finite()) => Some((0, "a shape of at least 1".into(), format!("with a shape {a} below 1 the posterior of a rate has no mode when its data sum to zero: MAP-EM needs at least 1"))),
+                    (ArgTy::Number(_), _) => Some((1, "a rate of at least 0".into(), "write e.g. `Gamma(2.0, 0.5)`: a − 1 pseudo-events over b pseudo-rows".into())),
+                    _ => Some((0, "a shape (a number of at least 1)".into(), "write e.g. `Gamma(2.0, 0.5)`".into())),
+                },
+                _ => return self.target_mismatch(f, "a rate (`positive`)"),
+            },
+            Dist::Beta => match target_ty {
+                ElemType::Prob | ElemType::ProbVec(_) => match (tys[0], tys[1]) {
+                    (ArgTy::Number(a), ArgTy::Number(b)) if a >= 1.0 && b >= 1.0 && a.is_finite() && b.is_finite() => None,
+                    (ArgTy::Number(a), _) if !(a >= 1.0 && a.is_finite()) => Some((0, "a number of at least 1".into(), "MAP-EM needs a, b ≥ 1 (1 is flat): below 1 the posterior has no mode at 0 or 1".into())),
+                    _ => Some((1, "a number of at least 1".into(), "write e.g. `Beta(2.0, 2.0)`".into())),
+                },
+                _ => return self.target_mismatch(f, "a probability (`prob` or `prob[D]`)"),
+            },
             Dist::InvWishart => match target_ty {
                 ElemType::Cov(_) => match (tys[0], tys[1]) {
                     (ArgTy::Number(nu), ArgTy::ScaledNumber(c)) if nu.is_finite() && c > 0.0 && c.is_finite() => None,
@@ -1366,6 +1399,42 @@ impl Checker<'_> {
             return false;
         }
         true
+    }
+
+    /// A prior on a mean, `mu[k] ~ MvNormal(m0, Sigma[k] / κ)` or `m[k] ~ Normal(m0, v[k] / κ)`:
+    /// a number and the block's covariance over a positive number (whether it is the block's
+    /// covariance is for the derivation to see).
+    fn mean_prior_signature(&mut self, f: &Factor) -> bool {
+        let example = if f.dist == Dist::Normal {
+            "`m[k] ~ Normal(0.0, v[k] / 0.01)`: the prior mean, and the variance of the block divided by the prior's weight κ"
+        } else {
+            "`mu[k] ~ MvNormal(0.0, Sigma[k] / 0.01)`: the prior mean (every coordinate), and the covariance of the block divided by the prior's weight κ"
+        };
+        let (pos, expected) = match (&f.args[0].kind, &f.args[1].kind) {
+            (ArgKind::Number(m0), ArgKind::Over(_, kappa))
+                if m0.is_finite() && *kappa > 0.0 && kappa.is_finite() =>
+            {
+                return true;
+            }
+            (ArgKind::Number(m0), _) if m0.is_finite() => {
+                (1, "the block's covariance over a positive number")
+            }
+            _ => (0, "the prior mean, a number"),
+        };
+        self.error(
+            Diagnostic::error(
+                DiagCode::ArgType,
+                f.args[pos].span,
+                format!(
+                    "argument {} of a `{}` prior on a mean must be {expected}",
+                    pos + 1,
+                    f.dist.name()
+                ),
+            )
+            .label("wrong kind of argument")
+            .hint(format!("write {example}")),
+        );
+        false
     }
 
     fn target_mismatch(&mut self, f: &Factor, expected: &str) -> bool {
@@ -1397,6 +1466,8 @@ impl Checker<'_> {
                 }
                 Dist::InvGamma => "an inverse-Gamma is a prior on a variance parameter, e.g. `v[k] ~ InvGamma(1.0, 0.5)` with `param v[K]: positive[D]`".to_string(),
                 Dist::InvWishart => "an inverse-Wishart is a prior on a covariance parameter, e.g. `Sigma[k] ~ InvWishart(5.0, 0.1 * I)` with `param Sigma[K]: cov[D]`".to_string(),
+                Dist::Gamma => "a Gamma is a prior on a rate parameter, e.g. `rate[k] ~ Gamma(2.0, 0.5)` with `param rate[K]: positive`".to_string(),
+                Dist::Beta => "a Beta is a prior on a probability parameter, e.g. `p[k] ~ Beta(2.0, 2.0)` with `param p[K]: prob[D]`".to_string(),
                 Dist::Exponential => {
                     "declare the column as `positive` (every value above zero)".to_string()
                 }

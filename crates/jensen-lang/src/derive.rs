@@ -133,7 +133,9 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 continue;
             }
             DeclKind::Data => {}
-            DeclKind::Param if is_prior(f.dist) => {
+            DeclKind::Param
+                if is_prior(f.dist) || matches!(f.dist, Dist::MvNormal | Dist::Normal) =>
+            {
                 match param_prior(&model, fi) {
                     Ok(prior) => {
                         if let Some((first, _)) = priors.get(&f.target) {
@@ -161,7 +163,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 diags.push(
                     Diagnostic::error(NO_CLOSED_FORM, f.span, format!("a `{}` prior on parameter `{}` is not supported", f.dist.name(), target.name))
                         .label("prior here")
-                        .hint("MAP-EM supports `Dirichlet(α)` on a simplex (mixing weights, a chain's initial distribution and transition rows, categorical probabilities), `InvGamma(a, b)` on variances and `InvWishart(ν, c * I)` on covariances; priors on means, rates and Bernoulli probabilities are not supported yet: remove the statement to fit by maximum likelihood"),
+                        .hint("MAP-EM supports `Dirichlet(α)` on a simplex (mixing weights, a chain's initial distribution and transition rows, categorical probabilities), `InvGamma(a, b)` on variances, `InvWishart(ν, c * I)` on covariances, `Gamma(a, b)` on rates and `Beta(a, b)` on Bernoulli probabilities; priors on means and loadings are not supported yet: remove the statement to fit by maximum likelihood"),
                 );
                 continue;
             }
@@ -266,7 +268,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 .push((Some(bi), role, span))
         };
         let kind = match f.dist {
-            Dist::Dirichlet | Dist::InvGamma | Dist::InvWishart => {
+            Dist::Dirichlet | Dist::InvGamma | Dist::InvWishart | Dist::Gamma | Dist::Beta => {
                 unreachable!("a prior, handled above")
             }
             Dist::MvNormal => {
@@ -441,6 +443,21 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                         "InvWishart",
                         "a full covariance matrix",
                     ),
+                    PriorFamily::Gamma { .. } => (
+                        matches!(role, Role::Rate | Role::ExponentialRate),
+                        "Gamma",
+                        "a Poisson or exponential rate",
+                    ),
+                    PriorFamily::Beta { .. } => (
+                        role == Role::Prob,
+                        "Beta",
+                        "Bernoulli probabilities",
+                    ),
+                    PriorFamily::NormalMean { .. } => (
+                        role == Role::Mean,
+                        "MvNormal",
+                        "a mean (with the block's covariance over a weight)",
+                    ),
                 };
                 if !conjugate {
                     diags.push(
@@ -490,6 +507,8 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
         }
     }
 
+    check_mean_priors(&model, &blocks, &updates, diags);
+
     let errors_after = diags.iter().filter(|d| d.is_error()).count();
     (errors_after == errors_before).then_some(Plan {
         model,
@@ -502,7 +521,10 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
 
 /// Whether a distribution is a prior family (written on parameters only).
 fn is_prior(dist: Dist) -> bool {
-    matches!(dist, Dist::Dirichlet | Dist::InvGamma | Dist::InvWishart)
+    matches!(
+        dist,
+        Dist::Dirichlet | Dist::InvGamma | Dist::InvWishart | Dist::Gamma | Dist::Beta
+    )
 }
 
 /// The prior of statement `fi` (the checker has seen its argument types): `w ~ Dirichlet(α)`,
@@ -520,10 +542,51 @@ fn param_prior(model: &Model, fi: usize) -> Result<Prior, Diagnostic> {
         },
         _ => Err(()),
     };
+    if let (
+        Dist::MvNormal | Dist::Normal,
+        Some(ArgKind::Number(mean)),
+        Some(ArgKind::Over(inner, kappa)),
+    ) = (
+        f.dist,
+        f.args.first().map(|a| &a.kind),
+        f.args.get(1).map(|a| &a.kind),
+    ) {
+        // `Sigma[k]`, `diag(v[k])` or `v[k]`, indexed like the mean.
+        let var = match &inner.kind {
+            ArgKind::Var { var, indices } => Some((*var, indices)),
+            ArgKind::Diag(v) | ArgKind::ScaledIdentity(v) => match &v.kind {
+                ArgKind::Var { var, indices } => Some((*var, indices)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let like_target = |indices: &Vec<Index>| {
+            indices.is_empty() || (indices.as_slice() == [Index::Loop(0)] && !f.loops.is_empty())
+        };
+        return match var {
+            Some((scale, indices)) if like_target(indices) => Ok(Prior {
+                family: PriorFamily::NormalMean {
+                    mean: *mean,
+                    kappa: *kappa,
+                    scale,
+                },
+                factor: fi,
+            }),
+            _ => Err(Diagnostic::error(
+                NO_CLOSED_FORM,
+                inner.span,
+                "the covariance of a mean's prior is the block's covariance parameter, indexed like the mean",
+            )
+            .label("here")
+            .hint(format!("write e.g. `{}[k] ~ MvNormal({mean}, Sigma[k] / {kappa})`", target.name))),
+        };
+    }
     let family = match (f.dist, number(0), f.args.get(1).map(|_| number(1))) {
         (Dist::Dirichlet, Ok(concentration), None) => PriorFamily::Dirichlet { concentration },
         (Dist::InvGamma, Ok(shape), Some(Ok(scale))) => PriorFamily::InvGamma { shape, scale },
         (Dist::InvWishart, Ok(dof), Some(Ok(scale))) => PriorFamily::InvWishart { dof, scale },
+        (Dist::Gamma, Ok(shape), Some(Ok(rate))) => PriorFamily::Gamma { shape, rate },
+        (Dist::Beta, Ok(a), Some(Ok(b))) => PriorFamily::Beta { a, b },
         _ => {
             return Err(Diagnostic::error(
                 NO_CLOSED_FORM,
@@ -557,6 +620,86 @@ fn param_prior(model: &Model, fi: usize) -> Result<Prior, Diagnostic> {
         .hint(format!("write `{example}`")));
     }
     Ok(Prior { family, factor: fi })
+}
+
+/// A prior on a mean, `mu[k] ~ MvNormal(m0, Sigma[k] / κ)`, is conjugate jointly with a prior
+/// on that covariance: the mean enters one statement, whose covariance is the prior's, full
+/// or diagonal (or the variance of a `Normal`), and the covariance has an inverse-Wishart or
+/// inverse-Gamma prior.
+fn check_mean_priors(
+    model: &Model,
+    blocks: &[Block],
+    updates: &[Update],
+    diags: &mut Vec<Diagnostic>,
+) {
+    for u in updates {
+        let Some(Prior {
+            family: PriorFamily::NormalMean { scale, .. },
+            factor,
+        }) = u.prior
+        else {
+            continue;
+        };
+        let f = &model.factors[factor];
+        let mean = &model.vars[u.param].name;
+        let fail = |message: String, hint: String| {
+            Diagnostic::error(NO_CLOSED_FORM, f.span, message)
+                .label("prior on a mean")
+                .hint(hint)
+        };
+        let [b] = u.sources.as_slice() else {
+            diags.push(fail(
+                format!(
+                    "`{mean}` is pooled over several statements: a prior on it is not supported"
+                ),
+                "give the prior to a mean that enters one statement".into(),
+            ));
+            continue;
+        };
+        let Some((pref, form)) = scale_of(&blocks[*b].kind) else {
+            continue;
+        };
+        let scale_name = &model.vars[scale].name;
+        if pref.param != scale {
+            diags.push(fail(
+                format!("the prior's covariance `{scale_name}` is not the covariance of `{mean}`'s statement"),
+                format!("write the statement's own covariance, `{}`, over the prior's weight", model.vars[pref.param].name),
+            ));
+            continue;
+        }
+        if pref.per_component == model.vars[u.param].plates.is_empty() {
+            diags.push(fail(
+                format!("`{mean}` and `{scale_name}` are not both per component or both shared: a prior on the mean scaled by the covariance is not supported then"),
+                format!("give `{mean}` and `{scale_name}` the same index set"),
+            ));
+            continue;
+        }
+        if form == "spherical" {
+            diags.push(fail(
+                format!("a prior on `{mean}` with a spherical covariance is not supported yet"),
+                "use a diagonal (`diag(v[k])`) or full covariance".into(),
+            ));
+            continue;
+        }
+        let scale_prior = updates
+            .iter()
+            .find(|v| v.param == scale)
+            .and_then(|v| v.prior.as_ref())
+            .map(|p| p.family);
+        if !matches!(
+            scale_prior,
+            Some(PriorFamily::InvWishart { .. } | PriorFamily::InvGamma { .. })
+        ) {
+            diags.push(fail(
+                format!("a prior on `{mean}` scaled by `{scale_name}` needs a prior on `{scale_name}` too"),
+                format!(
+                    "add `{scale_name}[k] ~ {}`: the two form a normal-inverse-{} prior",
+                    if form == "full" { "InvWishart(5.0, 0.1 * I)" } else { "InvGamma(1.0, 0.5)" },
+                    if form == "full" { "Wishart" } else { "Gamma" }
+                ),
+            ));
+        }
+    }
 }
 
 /// The scale argument of a Gaussian block.
@@ -664,6 +807,9 @@ fn pref(model: &Model, a: &Arg, z: Option<VarId>) -> Result<Option<PRef>, Diagno
             }
         }
         ArgKind::Diag(inner) | ArgKind::ScaledIdentity(inner) => pref(model, inner, z),
+        ArgKind::Over(..) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a covariance divided by a number is the covariance of a mean's prior")
+            .label("here")
+            .hint("write it in a prior on a mean, e.g. `mu[k] ~ MvNormal(0.0, Sigma[k] / 0.01)`; in a statement on data use the covariance itself")),
         ArgKind::Identity | ArgKind::Number(_) | ArgKind::Reciprocal(_) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "fixed (non-parameter) arguments are not supported yet")
             .label("fixed value")
             .hint("declare a parameter for it, e.g. `param s[K]: positive` and write `s[z[n]] * I`")),

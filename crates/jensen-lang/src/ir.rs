@@ -159,6 +159,10 @@ pub enum Dist {
     InvGamma,
     /// `InvWishart(ν, c * I)`: a prior on a covariance matrix.
     InvWishart,
+    /// `Gamma(a, b)` (shape, rate): a prior on a Poisson or exponential rate.
+    Gamma,
+    /// `Beta(a, b)`: a prior on a Bernoulli probability (on each entry of a vector).
+    Beta,
 }
 
 /// The signature of a supported distribution, as the checker sees it.
@@ -176,7 +180,7 @@ pub struct DistSig {
 
 /// Every supported distribution, in the order of [`Dist`]: the one list that name lookup,
 /// suggestions, hints and arity checks read.
-pub const DISTRIBUTIONS: [DistSig; 9] = [
+pub const DISTRIBUTIONS: [DistSig; 11] = [
     DistSig {
         dist: Dist::Categorical,
         name: "Categorical",
@@ -230,6 +234,18 @@ pub const DISTRIBUTIONS: [DistSig; 9] = [
         name: "InvWishart",
         arity: 2,
         example: "`InvWishart(5.0, 0.1 * I)` (degrees of freedom ν, scale c I) on a `cov[D]` parameter, e.g. `Sigma[k] ~ InvWishart(5.0, 0.1 * I)`",
+    },
+    DistSig {
+        dist: Dist::Gamma,
+        name: "Gamma",
+        arity: 2,
+        example: "`Gamma(2.0, 0.5)` (shape a ≥ 1, rate b ≥ 0) on a rate, e.g. `rate[k] ~ Gamma(2.0, 0.5)`",
+    },
+    DistSig {
+        dist: Dist::Beta,
+        name: "Beta",
+        arity: 2,
+        example: "`Beta(2.0, 2.0)` (a, b ≥ 1) on a `prob` parameter, e.g. `p[k] ~ Beta(2.0, 2.0)`",
     },
 ];
 
@@ -305,6 +321,8 @@ pub enum ArgKind {
     Number(f64),
     /// `1 / K`: equal probabilities over the index set `K`.
     Reciprocal(SetId),
+    /// `Sigma[k] / 0.01`: an argument divided by a number (the covariance of a mean's prior).
+    Over(Box<Arg>, f64),
     /// `W * h[n] + mu`: a matrix times a continuous latent, plus an optional offset.
     Linear {
         /// The matrix, e.g. `W` or `W[z[n]]`.
@@ -328,7 +346,9 @@ impl Arg {
     pub fn mentioned(&self, out: &mut Vec<VarId>) {
         match &self.kind {
             ArgKind::Var { var, .. } => out.push(*var),
-            ArgKind::Diag(inner) | ArgKind::ScaledIdentity(inner) => inner.mentioned(out),
+            ArgKind::Diag(inner) | ArgKind::ScaledIdentity(inner) | ArgKind::Over(inner, _) => {
+                inner.mentioned(out)
+            }
             ArgKind::Linear {
                 loading,
                 latent,
@@ -427,7 +447,7 @@ mod tests {
         assert_eq!(Dist::from_name("MvGaussian"), None);
         assert_eq!(
             Dist::names_in_prose(),
-            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential, Dirichlet, InvGamma and InvWishart"
+            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential, Dirichlet, InvGamma, InvWishart, Gamma and Beta"
         );
     }
 }

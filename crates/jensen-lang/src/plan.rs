@@ -348,6 +348,34 @@ pub enum PriorFamily {
         /// The scale `c` of `c I`.
         scale: f64,
     },
+    /// A Gamma `Gamma(a, b)` (shape, rate) on a Poisson or exponential rate: `a − 1`
+    /// pseudo-events over `b` pseudo-rows (`a ≥ 1`).
+    Gamma {
+        /// The shape `a`.
+        shape: f64,
+        /// The rate `b`.
+        rate: f64,
+    },
+    /// A Normal prior on a mean with the block's own covariance over `κ`,
+    /// `μ ~ N(m0, Σ / κ)` (with the prior on `Σ`, a normal-inverse-Wishart or
+    /// normal-inverse-Gamma prior): the mode adds `κ` pseudo-rows at `m0` to the mean, and
+    /// `κ (μ − m0)(μ − m0)ᵀ` and one row to the scale's update.
+    NormalMean {
+        /// The prior mean `m0` of every coordinate.
+        mean: f64,
+        /// The weight `κ > 0`.
+        kappa: f64,
+        /// The covariance (or variance) parameter the prior's covariance is scaled from.
+        scale: VarId,
+    },
+    /// A Beta `Beta(a, b)` on a Bernoulli probability (each entry): `a − 1` pseudo-ones and
+    /// `b − 1` pseudo-zeros (`a, b ≥ 1`).
+    Beta {
+        /// `a`.
+        a: f64,
+        /// `b`.
+        b: f64,
+    },
 }
 
 /// M-step formulas.

@@ -15,7 +15,7 @@
 use serde::Serialize;
 
 use crate::ir::{EStepKind, ElemType, SetId, SetSize, VarId};
-use crate::plan::{BlockKind, Cov, Latent, PRef, Plan, PriorFamily, Rule, StatKind};
+use crate::plan::{BlockKind, Cov, Latent, PRef, Plan, Prior, PriorFamily, Rule, StatKind};
 
 /// The lowered program of a model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -531,6 +531,20 @@ pub enum Kernel {
     InvGammaLogDensity,
     InvGammaLogDensities,
     InvWishartLogDensity,
+    RateModeFromStats,
+    ExponentialRateModeFromStats,
+    ProbsModeFromStats,
+    GammaLogDensity,
+    BetaLogDensity,
+    BetaLogDensities,
+    MeanModeFromStats,
+    ScalarMeanModeFromStats,
+    CovarianceModeWithMeanPrior,
+    VariancesModeWithMeanPrior,
+    VarianceModeWithMeanPrior,
+    MvnMeanPriorLogDensity,
+    DiagMeanPriorLogDensity,
+    NormalMeanPriorLogDensity,
     RateFromStats,
     ExponentialRateFromStats,
     ProbsFromStats,
@@ -601,6 +615,20 @@ impl Kernel {
             InvGammaLogDensity => "gaussian::inv_gamma_log_density",
             InvGammaLogDensities => "gaussian::inv_gamma_log_densities",
             InvWishartLogDensity => "gaussian::inv_wishart_log_density",
+            RateModeFromStats => "discrete::rate_mode_from_stats",
+            ExponentialRateModeFromStats => "exponential::exponential_rate_mode_from_stats",
+            ProbsModeFromStats => "discrete::probs_mode_from_stats",
+            GammaLogDensity => "discrete::gamma_log_density",
+            BetaLogDensity => "discrete::beta_log_density",
+            BetaLogDensities => "discrete::beta_log_densities",
+            MeanModeFromStats => "gaussian::mean_mode_from_stats",
+            ScalarMeanModeFromStats => "gaussian::scalar_mean_mode_from_stats",
+            CovarianceModeWithMeanPrior => "gaussian::covariance_mode_with_mean_prior",
+            VariancesModeWithMeanPrior => "gaussian::variances_mode_with_mean_prior",
+            VarianceModeWithMeanPrior => "gaussian::variance_mode_with_mean_prior",
+            MvnMeanPriorLogDensity => "gaussian::mvn_mean_prior_log_density",
+            DiagMeanPriorLogDensity => "gaussian::diag_mean_prior_log_density",
+            NormalMeanPriorLogDensity => "gaussian::normal_mean_prior_log_density",
             RateFromStats => "discrete::rate_from_stats",
             ExponentialRateFromStats => "exponential::exponential_rate_from_stats",
             ProbsFromStats => "discrete::probs_from_stats",
@@ -1553,6 +1581,45 @@ impl<'a> Lowering<'a> {
                     Kernel::InvWishartLogDensity,
                     vec![own, Operand::Number(dof), Operand::Number(scale)],
                 ),
+                PriorFamily::NormalMean { mean, kappa, scale } => {
+                    let scale_slot = self
+                        .program
+                        .params
+                        .iter()
+                        .find(|p| p.var == scale)
+                        .expect("the scale is a parameter");
+                    let scale_at = if scale_slot.per_component {
+                        At::K
+                    } else {
+                        At::Whole
+                    };
+                    let kernel = match (slot.elem, scale_slot.elem) {
+                        (Elem::Scalar, _) => Kernel::NormalMeanPriorLogDensity,
+                        (_, Elem::Vector(_)) => Kernel::DiagMeanPriorLogDensity,
+                        _ => Kernel::MvnMeanPriorLogDensity,
+                    };
+                    call(
+                        kernel,
+                        vec![
+                            own,
+                            Operand::Number(mean),
+                            Operand::Number(kappa),
+                            param(Src::Params, scale, scale_at, scale_slot.elem),
+                        ],
+                    )
+                }
+                PriorFamily::Gamma { shape, rate } => call(
+                    Kernel::GammaLogDensity,
+                    vec![own, Operand::Number(shape), Operand::Number(rate)],
+                ),
+                PriorFamily::Beta { a, b } => call(
+                    if slot.elem == Elem::Scalar {
+                        Kernel::BetaLogDensity
+                    } else {
+                        Kernel::BetaLogDensities
+                    },
+                    vec![own, Operand::Number(a), Operand::Number(b)],
+                ),
             };
             self.program.priors.push(PriorTerm {
                 param: i,
@@ -1638,8 +1705,26 @@ impl<'a> Lowering<'a> {
         let scale_prior = u.prior.as_ref().and_then(|p| match p.family {
             PriorFamily::InvGamma { shape, scale } => Some((shape, scale)),
             PriorFamily::InvWishart { dof, scale } => Some((dof, scale)),
-            PriorFamily::Dirichlet { .. } => None,
+            _ => None,
         });
+        // A rate's or a probability's prior: its two hyperparameters.
+        let count_prior = u.prior.as_ref().and_then(|p| match p.family {
+            PriorFamily::Gamma { shape, rate } => Some((shape, rate)),
+            PriorFamily::Beta { a, b } => Some((a, b)),
+            _ => None,
+        });
+        let with_prior = |kernel: Kernel, mode: Kernel| match count_prior {
+            Some((first, second)) => call(
+                mode,
+                vec![
+                    Operand::Pooled,
+                    Operand::PooledCount,
+                    Operand::Number(first),
+                    Operand::Number(second),
+                ],
+            ),
+            None => call(kernel, vec![Operand::Pooled, Operand::PooledCount]),
+        };
         let simplex = |counts: Operand| match &concentration {
             Some(a) => call(SimplexModeFromCounts, vec![counts, a.clone()]),
             None => call(SimplexFromCounts, vec![counts]),
@@ -1659,19 +1744,32 @@ impl<'a> Lowering<'a> {
                 ),
             }),
             Rule::Mean => {
-                let kernel = if slot.elem == Elem::Scalar {
-                    ScalarMeanFromStats
-                } else {
-                    MeanFromStats
-                };
-                pooled(
-                    slot.elem,
-                    stats(StatKind::Sum),
-                    call(
-                        kernel,
+                let scalar = slot.elem == Elem::Scalar;
+                let finish = match u.prior.as_ref().map(|p| p.family) {
+                    Some(PriorFamily::NormalMean { mean, kappa, .. }) => call(
+                        if scalar {
+                            ScalarMeanModeFromStats
+                        } else {
+                            MeanModeFromStats
+                        },
+                        vec![
+                            own(Src::Prev),
+                            Operand::Pooled,
+                            Operand::PooledCount,
+                            Operand::Number(kappa),
+                            Operand::Number(mean),
+                        ],
+                    ),
+                    _ => call(
+                        if scalar {
+                            ScalarMeanFromStats
+                        } else {
+                            MeanFromStats
+                        },
                         vec![own(Src::Prev), Operand::Pooled, Operand::PooledCount],
                     ),
-                )
+                };
+                pooled(slot.elem, stats(StatKind::Sum), finish)
             }
             Rule::Loadings | Rule::FactorMean => {
                 // One source, and one component per slot, by derivation.
@@ -1710,8 +1808,46 @@ impl<'a> Lowering<'a> {
                     }
                     _ => (Elem::Scalar, VarianceFromScatter, VarianceModeFromScatter),
                 };
-                let finish = match scale_prior {
-                    Some((first, second)) => call(
+                // A prior on the mean scaled by this covariance (normal-inverse-Wishart or
+                // -Gamma): the mean's deviation from its prior mean and one more row.
+                let mean_prior = self.plan.updates.iter().find_map(|v| match v.prior {
+                    Some(Prior {
+                        family: PriorFamily::NormalMean { mean, kappa, scale },
+                        ..
+                    }) if scale == u.param => Some((v.param, mean, kappa)),
+                    _ => None,
+                });
+                let finish = match (scale_prior, mean_prior) {
+                    (Some((first, second)), Some((mu, mean, kappa))) => {
+                        let mu_slot = self
+                            .program
+                            .params
+                            .iter()
+                            .find(|p| p.var == mu)
+                            .expect("the mean is a parameter");
+                        let mu_at = if mu_slot.per_component {
+                            At::K
+                        } else {
+                            At::Whole
+                        };
+                        call(
+                            match u.rule {
+                                Rule::Covariance => CovarianceModeWithMeanPrior,
+                                Rule::DiagonalVariances => VariancesModeWithMeanPrior,
+                                _ => VarianceModeWithMeanPrior,
+                            },
+                            vec![
+                                Operand::Pooled,
+                                Operand::PooledCount,
+                                Operand::Number(first),
+                                Operand::Number(second),
+                                param(Src::Next, mu, mu_at, mu_slot.elem),
+                                Operand::Number(kappa),
+                                Operand::Number(mean),
+                            ],
+                        )
+                    }
+                    (Some((first, second)), None) => call(
                         mode,
                         vec![
                             Operand::Pooled,
@@ -1720,7 +1856,7 @@ impl<'a> Lowering<'a> {
                             Operand::Number(second),
                         ],
                     ),
-                    None => call(
+                    (None, _) => call(
                         kernel,
                         vec![
                             Operand::Pooled,
@@ -1736,22 +1872,19 @@ impl<'a> Lowering<'a> {
             Rule::Rate => pooled(
                 Elem::Scalar,
                 stats(StatKind::Sum),
-                call(RateFromStats, vec![Operand::Pooled, Operand::PooledCount]),
+                with_prior(RateFromStats, RateModeFromStats),
             ),
             Rule::ExponentialRate => pooled(
                 Elem::Scalar,
                 stats(StatKind::Sum),
-                call(
-                    ExponentialRateFromStats,
-                    vec![Operand::Pooled, Operand::PooledCount],
-                ),
+                with_prior(ExponentialRateFromStats, ExponentialRateModeFromStats),
             ),
             Rule::Probability => {
                 first_element = slot.elem == Elem::Scalar;
                 pooled(
                     stat_elem(StatKind::Sum),
                     stats(StatKind::Sum),
-                    call(ProbsFromStats, vec![Operand::Pooled, Operand::PooledCount]),
+                    with_prior(ProbsFromStats, ProbsModeFromStats),
                 )
             }
             Rule::Probabilities => pooled(

@@ -1011,6 +1011,81 @@ impl PlanModel<'_> {
                 v(3).view(),
             )),
             RateFromStats => number(discrete::rate_from_stats(n(0), n(1))),
+            RateModeFromStats => number(discrete::rate_mode_from_stats(n(0), n(1), n(2), n(3))),
+            ExponentialRateModeFromStats => number(exponential::exponential_rate_mode_from_stats(
+                n(0),
+                n(1),
+                n(2),
+                n(3),
+            )),
+            ProbsModeFromStats => {
+                array(discrete::probs_mode_from_stats(v(0).view(), n(1), n(2), n(3)).into_dyn())
+            }
+            GammaLogDensity => number(discrete::gamma_log_density(n(0), n(1), n(2))),
+            MeanModeFromStats => array(
+                gaussian::mean_mode_from_stats(v(0).view(), v(1).view(), n(2), n(3), n(4))
+                    .into_dyn(),
+            ),
+            ScalarMeanModeFromStats => number(gaussian::scalar_mean_mode_from_stats(
+                n(0),
+                n(1),
+                n(2),
+                n(3),
+                n(4),
+            )),
+            CovarianceModeWithMeanPrior => array(
+                gaussian::covariance_mode_with_mean_prior(
+                    m(0),
+                    n(1),
+                    n(2),
+                    n(3),
+                    v(4).view(),
+                    n(5),
+                    n(6),
+                )
+                .into_dyn(),
+            ),
+            VariancesModeWithMeanPrior => array(
+                gaussian::variances_mode_with_mean_prior(
+                    v(0).view(),
+                    n(1),
+                    n(2),
+                    n(3),
+                    v(4).view(),
+                    n(5),
+                    n(6),
+                )
+                .into_dyn(),
+            ),
+            VarianceModeWithMeanPrior => number(gaussian::variance_mode_with_mean_prior(
+                n(0),
+                n(1),
+                n(2),
+                n(3),
+                n(4),
+                n(5),
+                n(6),
+            )),
+            MvnMeanPriorLogDensity => number(gaussian::mvn_mean_prior_log_density(
+                v(0).view(),
+                n(1),
+                n(2),
+                m(3),
+            )),
+            DiagMeanPriorLogDensity => number(gaussian::diag_mean_prior_log_density(
+                v(0).view(),
+                n(1),
+                n(2),
+                v(3).view(),
+            )),
+            NormalMeanPriorLogDensity => number(gaussian::normal_mean_prior_log_density(
+                n(0),
+                n(1),
+                n(2),
+                n(3),
+            )),
+            BetaLogDensity => number(discrete::beta_log_density(n(0), n(1), n(2))),
+            BetaLogDensities => number(discrete::beta_log_densities(v(0).view(), n(1), n(2))),
             ExponentialRateFromStats => {
                 number(exponential::exponential_rate_from_stats(n(0), n(1)))
             }

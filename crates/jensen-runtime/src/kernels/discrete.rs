@@ -61,6 +61,52 @@ pub fn rate_from_stats(sum: f64, n: f64) -> f64 {
     }
 }
 
+/// The mode of a rate's posterior under a `Gamma(a, b)` prior (shape, rate; `a ≥ 1`):
+/// `(Σ r x + a − 1) / (Σ r + b)`, floored at [`PROB_FLOOR`].
+pub fn rate_mode_from_stats(sum: f64, n: f64, shape: f64, rate: f64) -> f64 {
+    let count = n + rate;
+    if count > 0.0 {
+        ((sum + shape - 1.0) / count).max(PROB_FLOOR)
+    } else {
+        PROB_FLOOR
+    }
+}
+
+/// `ln Gamma(λ | a, b) = a ln b − ln Γ(a) + (a − 1) ln λ − b λ` (shape, rate); for `b = 0`,
+/// an improper prior, its kernel `(a − 1) ln λ`.
+pub fn gamma_log_density(value: f64, shape: f64, rate: f64) -> f64 {
+    let kernel = xlny(shape - 1.0, value) - rate * value;
+    if rate > 0.0 {
+        shape * rate.ln() - ln_gamma(shape) + kernel
+    } else {
+        kernel
+    }
+}
+
+/// The mode of each probability's posterior under a `Beta(a, b)` prior (`a, b ≥ 1`):
+/// `(Σ r x + a − 1) / (Σ r + a + b − 2)`, clamped to `[1e-12, 1 − 1e-12]`; `0.5` when
+/// nothing is counted.
+pub fn probs_mode_from_stats(sum: ArrayView1<'_, f64>, n: f64, a: f64, b: f64) -> Array1<f64> {
+    let count = n + a + b - 2.0;
+    sum.mapv(|s| {
+        if count > 0.0 {
+            ((s + a - 1.0) / count).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
+        } else {
+            0.5
+        }
+    })
+}
+
+/// `ln Beta(p | a, b) = (a − 1) ln p + (b − 1) ln (1 − p) − ln B(a, b)`.
+pub fn beta_log_density(p: f64, a: f64, b: f64) -> f64 {
+    xlny(a - 1.0, p) + xlny(b - 1.0, 1.0 - p) - (ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b))
+}
+
+/// [`beta_log_density`] summed over a vector of probabilities.
+pub fn beta_log_densities(p: ArrayView1<'_, f64>, a: f64, b: f64) -> f64 {
+    p.iter().map(|&v| beta_log_density(v, a, b)).sum()
+}
+
 /// `E_q[Σ_n z_nk ln Poisson(x_n | rate)]` without the `-Σ ln x!` term, which does not depend
 /// on the parameters and is added once per data column (see [`log_factorials`]).
 pub fn poisson_expected(n: f64, sum: f64, rate: f64) -> f64 {
@@ -168,6 +214,37 @@ mod tests {
     use approx::assert_relative_eq;
     use ndarray::array;
     use statrs::distribution::{Discrete, Poisson};
+
+    #[test]
+    fn rate_and_probability_priors_match_statrs() {
+        use statrs::distribution::{Beta, Continuous, Dirichlet, Gamma};
+        for (a, b, x) in [(2.0, 0.5, 3.2), (1.0, 4.0, 0.1), (7.5, 0.01, 900.0)] {
+            let reference = Gamma::new(a, b).unwrap().ln_pdf(x);
+            assert_relative_eq!(gamma_log_density(x, a, b), reference, epsilon = 1e-10);
+        }
+        for (a, b, p) in [(2.0, 2.0, 0.3), (1.0, 5.0, 0.01), (3.5, 1.0, 0.999)] {
+            let reference = Beta::new(a, b).unwrap().ln_pdf(p);
+            assert_relative_eq!(beta_log_density(p, a, b), reference, epsilon = 1e-10);
+        }
+        let p = array![0.2, 0.3, 0.5];
+        let reference = Dirichlet::new(vec![2.5; 3])
+            .unwrap()
+            .ln_pdf(&nalgebra::DVector::from_vec(p.to_vec()));
+        assert_relative_eq!(
+            dirichlet_log_density(p.view(), 2.5),
+            reference,
+            epsilon = 1e-10
+        );
+        // The modes: pseudo-counts added to the statistics.
+        assert_relative_eq!(rate_mode_from_stats(10.0, 4.0, 2.0, 0.5), 11.0 / 4.5);
+        assert_eq!(
+            probs_mode_from_stats(array![3.0].view(), 4.0, 2.0, 3.0)[0],
+            4.0 / 7.0
+        );
+        let mode = simplex_mode_from_counts(array![3.0, 1.0].view(), 3.0);
+        assert_relative_eq!(mode[0], 5.0 / 8.0);
+        assert_relative_eq!(mode[1], 3.0 / 8.0);
+    }
 
     #[test]
     fn poisson_matches_statrs() {

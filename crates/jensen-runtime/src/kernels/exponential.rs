@@ -28,6 +28,17 @@ pub fn exponential_rate_from_stats(sum: f64, n: f64) -> f64 {
     }
 }
 
+/// The mode of an exponential rate's posterior under a `Gamma(a, b)` prior (shape, rate;
+/// `a ≥ 1`): `(Σ r + a − 1) / (Σ r x + b)`, floored at [`PROB_FLOOR`].
+pub fn exponential_rate_mode_from_stats(sum: f64, n: f64, shape: f64, rate: f64) -> f64 {
+    let total = sum + rate;
+    if total > 0.0 {
+        ((n + shape - 1.0) / total).max(PROB_FLOOR)
+    } else {
+        PROB_FLOOR
+    }
+}
+
 /// The inverse of a positive value (a starting or re-seeded rate), floored at [`PROB_FLOOR`].
 pub fn inverse_rate(mean: f64) -> f64 {
     if mean > 0.0 {

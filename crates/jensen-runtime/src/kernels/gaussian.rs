@@ -582,6 +582,119 @@ pub fn inv_wishart_log_density(cov: ArrayView2<'_, f64>, dof: f64, scale: f64) -
     }
 }
 
+/// The mode of a mean's posterior under the prior `μ ~ N(m0, Σ / κ)`: `κ` pseudo-rows at
+/// `m0`, `c + (Σ r (x − c) + κ (m0 − c)) / (n + κ)` with the statistics centred at `c`.
+pub fn mean_mode_from_stats(
+    centre: ArrayView1<'_, f64>,
+    sum: ArrayView1<'_, f64>,
+    n: f64,
+    kappa: f64,
+    prior_mean: f64,
+) -> Array1<f64> {
+    let count = n + kappa;
+    Zip::from(centre)
+        .and(sum)
+        .map_collect(|&c, &s| c + (s + kappa * (prior_mean - c)) / count)
+}
+
+/// The univariate form of [`mean_mode_from_stats`].
+pub fn scalar_mean_mode_from_stats(
+    centre: f64,
+    sum: f64,
+    n: f64,
+    kappa: f64,
+    prior_mean: f64,
+) -> f64 {
+    centre + (sum + kappa * (prior_mean - centre)) / (n + kappa)
+}
+
+/// The covariance's half of the mode of a normal-inverse-Wishart prior,
+/// `μ ~ N(m0, Σ / κ)`, `Σ ~ IW(ν, c I)`: `(S + c I + κ (μ − m0)(μ − m0)ᵀ) / (n + ν + D + 2)`,
+/// `μ` the new mean.
+pub fn covariance_mode_with_mean_prior(
+    scatter: ArrayView2<'_, f64>,
+    count: f64,
+    dof: f64,
+    scale: f64,
+    mean: ArrayView1<'_, f64>,
+    kappa: f64,
+    prior_mean: f64,
+) -> Array2<f64> {
+    let d = mean.mapv(|m| m - prior_mean);
+    let mut with = scatter.to_owned();
+    for ((i, j), v) in with.indexed_iter_mut() {
+        *v += kappa * d[i] * d[j];
+    }
+    covariance_mode_from_scatter(with.view(), count + 1.0, dof, scale)
+}
+
+/// The variances' half of the mode of a normal-inverse-Gamma prior per coordinate,
+/// `μ_d ~ N(m0, v_d / κ)`, `v_d ~ IG(a, b)`: `(S_d + 2b + κ (μ_d − m0)²) / (n + 2a + 3)`.
+pub fn variances_mode_with_mean_prior(
+    sq: ArrayView1<'_, f64>,
+    count: f64,
+    shape: f64,
+    scale: f64,
+    mean: ArrayView1<'_, f64>,
+    kappa: f64,
+    prior_mean: f64,
+) -> Array1<f64> {
+    let with = Zip::from(sq)
+        .and(mean)
+        .map_collect(|&s, &m| s + kappa * (m - prior_mean) * (m - prior_mean));
+    variances_mode_from_scatter(with.view(), count + 1.0, shape, scale)
+}
+
+/// The univariate form of [`variances_mode_with_mean_prior`] (a `Normal`'s variance).
+pub fn variance_mode_with_mean_prior(
+    sq: f64,
+    count: f64,
+    shape: f64,
+    scale: f64,
+    mean: f64,
+    kappa: f64,
+    prior_mean: f64,
+) -> f64 {
+    let d = mean - prior_mean;
+    variance_mode_from_scatter(sq + kappa * d * d, count + 1.0, shape, scale)
+}
+
+/// `ln N(μ | m0 1, Σ / κ)`; `−∞` when `Σ` is not positive definite.
+pub fn mvn_mean_prior_log_density(
+    mean: ArrayView1<'_, f64>,
+    prior_mean: f64,
+    kappa: f64,
+    cov: ArrayView2<'_, f64>,
+) -> f64 {
+    let Some(chol) = Cholesky::new(cov) else {
+        return f64::NEG_INFINITY;
+    };
+    let d = mean.len();
+    let mut e: Vec<f64> = mean.iter().map(|m| m - prior_mean).collect();
+    chol.solve_lower_in_place(MatMut::from_column_major_slice_mut(&mut e, d, 1));
+    let maha: f64 = e.iter().map(|v| v * v).sum();
+    -0.5 * (d as f64 * (LN_2PI - kappa.ln()) + chol.log_det() + kappa * maha)
+}
+
+/// `Σ_d ln N(μ_d | m0, v_d / κ)`.
+pub fn diag_mean_prior_log_density(
+    mean: ArrayView1<'_, f64>,
+    prior_mean: f64,
+    kappa: f64,
+    var: ArrayView1<'_, f64>,
+) -> f64 {
+    mean.iter()
+        .zip(var.iter())
+        .map(|(&m, &v)| normal_mean_prior_log_density(m, prior_mean, kappa, v))
+        .sum()
+}
+
+/// `ln N(μ | m0, v / κ)`.
+pub fn normal_mean_prior_log_density(mean: f64, prior_mean: f64, kappa: f64, var: f64) -> f64 {
+    let d = mean - prior_mean;
+    -0.5 * (LN_2PI + (var / kappa).ln() + kappa * d * d / var)
+}
+
 /// One variance `(a + ε·D·min s) / c` (a spherical covariance, a univariate Normal,
 /// isotropic noise): `a` and `c` are summed over the `D` coordinates; the prior takes the
 /// smallest column scale, so that one column in large units does not inflate a variance
