@@ -309,6 +309,30 @@ fn init_with_the_wrong_number_of_components_names_the_parameter() {
 }
 
 #[test]
+fn init_with_a_value_that_is_not_numbers_names_it() {
+    let tmp = TempDir::new("init_not_numbers");
+    let init = tmp.file("init.json");
+    std::fs::write(
+        &init,
+        r#"{"case": "a note", "w": [0.5, 0.5], "mu": [[1, 2], [3, 4]]}"#,
+    )
+    .unwrap();
+    let err = jensen_fails(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--init",
+        &init,
+    ]);
+    assert!(
+        err.contains(&init) && err.contains("`case` is not a parameter value"),
+        "{err}"
+    );
+    assert!(!err.contains("untagged"), "{err}");
+}
+
+#[test]
 fn thread_count_does_not_change_the_result() {
     let tmp = TempDir::new("threads");
     let mut texts = Vec::new();

@@ -86,9 +86,22 @@ impl<'de> Deserialize<'de> for DynParams {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // serde_json keeps object order only with `preserve_order`; order is restored from the
         // model when the parameters are checked, so a sorted map is fine here.
-        let map = std::collections::BTreeMap::<String, Nested>::deserialize(d)?;
+        // A value that is not numbers (a string, an object, `true`…) is named in the error,
+        // instead of failing the whole map with serde's untagged-enum message.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Entry {
+            Value(Nested),
+            Other(serde::de::IgnoredAny),
+        }
+        let map = std::collections::BTreeMap::<String, Entry>::deserialize(d)?;
         let mut out = DynParams::default();
-        for (name, nested) in map {
+        for (name, entry) in map {
+            let Entry::Value(nested) = entry else {
+                return Err(D::Error::custom(format!(
+                    "`{name}` is not a parameter value: a number or nested lists of numbers, e.g. `[[1.0, 2.0], [3.0, 4.0]]`"
+                )));
+            };
             let value = nested
                 .to_array()
                 .map_err(|e| D::Error::custom(format!("parameter `{name}`: {e}")))?;
