@@ -460,8 +460,31 @@ fn top_two(lj: ArrayView2<'_, f64>, at: &mut [u64], first: &mut [f64], second: &
             }
         }
     }
-    for ((a, row), &f) in at.iter_mut().zip(lj.rows()).zip(first.iter()) {
-        *a = row.iter().position(|&v| v == f).unwrap_or(0) as u64;
+    // The first column holding the largest value: a running minimum of the candidate column
+    // indices (`+∞` where the entry is not the largest), down the columns again so that it
+    // vectorises too (a conditional store would not). Indices are exact in `f64`.
+    let mut lowest = vec![f64::INFINITY; at.len()];
+    for (c, col) in lj.columns().into_iter().enumerate() {
+        let c = c as f64;
+        let update = |((&v, &f), l): ((&f64, &f64), &mut f64)| {
+            *l = l.min(if v == f { c } else { f64::INFINITY });
+        };
+        match col.to_slice() {
+            Some(col) => col
+                .iter()
+                .zip(first.iter())
+                .zip(lowest.iter_mut())
+                .for_each(update),
+            None => col
+                .iter()
+                .zip(first.iter())
+                .zip(lowest.iter_mut())
+                .for_each(update),
+        }
+    }
+    for (a, &l) in at.iter_mut().zip(&lowest) {
+        // No entry equals the largest only when every entry is NaN.
+        *a = if l.is_finite() { l as u64 } else { 0 };
     }
     nan
 }
