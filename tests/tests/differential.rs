@@ -61,6 +61,18 @@ differential!(
     GmmDiagConsts::default(),
     Some(EStepMode::Hard)
 );
+// A block with the assigned form beside one without it (one-hot responsibilities).
+differential!(
+    mixed_type_mixture_hard,
+    "quakes_mixed",
+    QuakesMixedModel,
+    QuakesMixedData {
+        site: matrix,
+        stations: column
+    },
+    QuakesMixedConsts::default(),
+    Some(EStepMode::Hard)
+);
 differential!(
     gaussian_hmm_diagonal_hard,
     "hmm_gaussian_diag",

@@ -319,6 +319,7 @@ impl Gen<'_> {
                     "add_log_uniform",
                     "add_log_weights",
                     "inertia",
+                    "one_hot",
                     "reseed_weight",
                     "FloorHit",
                 ][..],

@@ -536,14 +536,16 @@ impl Gen<'_> {
         } else {
             quote!(cache)
         };
+        // One-hot responsibilities for the blocks without the assigned form.
         let resp = if mentions(&body, "resp") {
-            quote!(resp)
+            quote!(let resp = one_hot(assignments, self.n_components());)
         } else {
-            quote!(_resp)
+            quote!()
         };
         quote! {
-            fn accumulate_assigned(&self, #cache_arg: &#cache, rows: Range<usize>, #resp: ArrayView2<'_, f64>, assignments: &[u32], stats: &mut #stats, #ws: &mut Workspace) {
+            fn accumulate_assigned(&self, #cache_arg: &#cache, rows: Range<usize>, assignments: &[u32], stats: &mut #stats, #ws: &mut Workspace) {
                 #p
+                #resp
                 #body
             }
         }

@@ -550,12 +550,10 @@ fn e_step_rows<M: MixtureModel>(
                         (at[i], best[i]) = (c as u64, exact[[0, c]]);
                     }
                 }
-                view.fill(0.0);
-                for (i, (&c, &b)) in at.iter().zip(best.iter()).enumerate() {
+                for (&c, &b) in at.iter().zip(best.iter()) {
                     out.loglik += b;
                     out.latent.counts[c as usize] += 1.0;
                     out.assignments.push(c as u32);
-                    view[[i, c as usize]] = 1.0;
                 }
             }
         }
@@ -571,14 +569,7 @@ fn e_step_rows<M: MixtureModel>(
             }
             EStepMode::Hard => {
                 let assigned = &out.assignments[out.assignments.len() - m..];
-                model.accumulate_assigned(
-                    cache,
-                    block,
-                    view.view(),
-                    assigned,
-                    &mut out.stats,
-                    &mut ws,
-                );
+                model.accumulate_assigned(cache, block, assigned, &mut out.stats, &mut ws);
             }
         }
     }
@@ -791,7 +782,6 @@ fn e_step_chain<M: MixtureModel>(
                     EStepMode::Hard => model.accumulate_assigned(
                         cache,
                         block.clone(),
-                        resp,
                         &path[block.clone()],
                         &mut out.stats,
                         &mut ws,

@@ -193,18 +193,19 @@ pub trait MixtureModel: Sync {
         false
     }
     /// [`accumulate`](MixtureModel::accumulate) under a hard E-step: row `rows.start + b`
-    /// belongs to component `assignments[b]` alone (`resp` holds the same as one-hot rows).
-    /// Models with a faster form for the statistics of an assignment override it.
+    /// belongs to component `assignments[b]` alone. The default accumulates [`one_hot`]
+    /// responsibilities; models with a faster form for the statistics of an assignment
+    /// override it.
     fn accumulate_assigned(
         &self,
         cache: &Self::Cache,
         rows: Range<usize>,
-        resp: ArrayView2<'_, f64>,
-        _assignments: &[u32],
+        assignments: &[u32],
         stats: &mut Self::Stats,
         ws: &mut Workspace,
     ) {
-        self.accumulate(cache, rows, resp, stats, ws);
+        let resp = one_hot(assignments, self.n_components());
+        self.accumulate(cache, rows, resp.view(), stats, ws);
     }
     /// Adds `other` into `into`.
     fn merge(&self, into: &mut Self::Stats, other: &Self::Stats);
@@ -411,6 +412,16 @@ pub fn reseed_weight(w: &mut Array1<f64>, k: usize, n_rows: usize) {
     w[k] = 1.0 / n_rows.max(1) as f64;
     let total = w.sum();
     w.mapv_inplace(|v| v / total);
+}
+
+/// The responsibilities of a hard assignment: row `b` is 1 in column `assignments[b]`, 0
+/// elsewhere (`assignments.len() × k`).
+pub fn one_hot(assignments: &[u32], k: usize) -> Array2<f64> {
+    let mut resp = Array2::zeros((assignments.len(), k));
+    for (mut row, &z) in resp.rows_mut().into_iter().zip(assignments) {
+        row[z as usize] = 1.0;
+    }
+    resp
 }
 
 /// Column sums of a responsibility block, added to `counts`.

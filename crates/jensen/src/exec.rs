@@ -22,7 +22,9 @@ use jensen_runtime::chain;
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
 use jensen_runtime::kernels::{discrete, exponential, gaussian, moments};
 use jensen_runtime::linalg::Cholesky;
-use jensen_runtime::mixture::{add_log_uniform, add_log_weights, inertia, reseed_weight, FloorHit};
+use jensen_runtime::mixture::{
+    add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight, FloorHit,
+};
 use jensen_runtime::{
     ChainPrior, LatentStats, MStepConfig, MixtureModel, NumericalIssue, RngCore, Workspace,
 };
@@ -1346,15 +1348,21 @@ impl MixtureModel for PlanModel<'_> {
         &self,
         cache: &ExecCache,
         rows: Range<usize>,
-        resp: ArrayView2<'_, f64>,
         assignments: &[u32],
         stats: &mut ExecStats,
         ws: &mut Workspace,
     ) {
+        // One-hot responsibilities only for the blocks without the assigned form.
+        let resp = self
+            .program
+            .blocks
+            .iter()
+            .any(|b| b.accumulate_assigned.is_none())
+            .then(|| one_hot(assignments, self.k));
         let mut env = Env {
             cache: Some(cache),
             rows: Some(rows),
-            resp: Some(resp.view()),
+            resp: resp.as_ref().map(|r| r.view()),
             assignments: Some(assignments),
             ..Env::default()
         };
