@@ -17,7 +17,11 @@
 //! component (a chain's Viterbi path), so `H(q) = 0` and `J_t = max_z ln p(x, z | θ_t) +
 //! ln p(θ_t)`, which neither step decreases; the guard below applies unchanged. The fit has
 //! converged at the first `t ≥ 1` whose assignments equal those of `t − 1` (unless
-//! `tol = −∞`), where the next M-step would return the same parameters.
+//! `tol = −∞`), where the next M-step would return the same parameters. For a mixture,
+//! `ln p(x, z* | θ_t)` is evaluated from the statistics, as the guard evaluates `F`; the
+//! argmax may come from the model's faster scores ([`MixtureModel::log_joint_bounded`]),
+//! rows within their round-off bound of a tie being recomputed exactly, and the statistics
+//! from [`MixtureModel::accumulate_assigned`].
 //!
 //! **Monotonicity guard.** After each M-step the penalised ELBO `F(q_t, θ_{t+1}) + ln
 //! p(θ_{t+1})` is recomputed from the statistics; EM guarantees `J_t ≤ F(q_t, θ_{t+1}) + ln
