@@ -427,9 +427,9 @@ impl Gen<'_> {
             .collect()
     }
 
-    pub(crate) fn log_joint(&self) -> TokenStream {
-        let cache = self.item("Cache");
-        let prior = match &self.program.log_prior {
+    /// `// z[n] ~ Categorical(w)` and the latent prior's call, when the log-joint has one.
+    fn latent_prior(&self) -> TokenStream {
+        match &self.program.log_prior {
             Some(c) => {
                 let doc = format!(
                     " {}",
@@ -439,7 +439,12 @@ impl Gen<'_> {
                 quote! { #[doc = #doc] #call; }
             }
             None => quote!(),
-        };
+        }
+    }
+
+    pub(crate) fn log_joint(&self) -> TokenStream {
+        let cache = self.item("Cache");
+        let prior = self.latent_prior();
         let blocks = self.per_block(true, |b| {
             let call = self.call(&self.program.blocks[b].log_density, Some(b), None);
             quote!(#call;)
@@ -494,17 +499,7 @@ impl Gen<'_> {
             return quote!();
         }
         let cache = self.item("Cache");
-        let prior = match &self.program.log_prior {
-            Some(c) => {
-                let doc = format!(
-                    " {}",
-                    self.plan.model.factors[self.plan.latent.prior_factors()[0]].text
-                );
-                let call = self.call(c, None, None);
-                quote! { #[doc = #doc] #call; }
-            }
-            None => quote!(),
-        };
+        let prior = self.latent_prior();
         let body = self.per_block_whole(|b| blocks[b].scores.as_ref(), |b| &blocks[b].log_density);
         let (p, ws) = usage(&body);
         quote! {

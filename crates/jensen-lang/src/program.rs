@@ -860,6 +860,22 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// The storage of parameter `var`.
+    fn slot(&self, var: VarId) -> &ParamSlot {
+        self.program
+            .params
+            .iter()
+            .find(|p| p.var == var)
+            .expect("every parameter has a slot")
+    }
+
+    /// Parameter `var` read from `src`: component `k` of a per-component one, else whole.
+    fn param_of(&self, src: Src, var: VarId) -> Operand {
+        let slot = self.slot(var);
+        let at = if slot.per_component { At::K } else { At::Whole };
+        param(src, var, at, slot.elem)
+    }
+
     fn p(&self, src: Src, p: PRef) -> Operand {
         param(src, p.param, self.at(p), self.elem(p.param))
     }
@@ -1562,8 +1578,7 @@ impl<'a> Lowering<'a> {
         for (i, u) in self.plan.updates.iter().enumerate() {
             let Some(prior) = &u.prior else { continue };
             let slot = &self.program.params[i];
-            let at = if slot.per_component { At::K } else { At::Whole };
-            let own = param(Src::Params, u.param, at, slot.elem);
+            let own = self.param_of(Src::Params, u.param);
             let call = match prior.family {
                 PriorFamily::Dirichlet { concentration } => call(
                     Kernel::DirichletLogDensity,
@@ -1582,18 +1597,7 @@ impl<'a> Lowering<'a> {
                     vec![own, Operand::Number(dof), Operand::Number(scale)],
                 ),
                 PriorFamily::NormalMean { mean, kappa, scale } => {
-                    let scale_slot = self
-                        .program
-                        .params
-                        .iter()
-                        .find(|p| p.var == scale)
-                        .expect("the scale is a parameter");
-                    let scale_at = if scale_slot.per_component {
-                        At::K
-                    } else {
-                        At::Whole
-                    };
-                    let kernel = match (slot.elem, scale_slot.elem) {
+                    let kernel = match (slot.elem, self.slot(scale).elem) {
                         (Elem::Scalar, _) => Kernel::NormalMeanPriorLogDensity,
                         (_, Elem::Vector(_)) => Kernel::DiagMeanPriorLogDensity,
                         _ => Kernel::MvnMeanPriorLogDensity,
@@ -1604,7 +1608,7 @@ impl<'a> Lowering<'a> {
                             own,
                             Operand::Number(mean),
                             Operand::Number(kappa),
-                            param(Src::Params, scale, scale_at, scale_slot.elem),
+                            self.param_of(Src::Params, scale),
                         ],
                     )
                 }
@@ -1640,8 +1644,7 @@ impl<'a> Lowering<'a> {
                 _ => continue,
             };
             let slot = &self.program.params[i];
-            let at = if slot.per_component { At::K } else { At::Whole };
-            let own = param(Src::Params, u.param, at, slot.elem);
+            let own = self.param_of(Src::Params, u.param);
             let scale = Operand::DataScale(u.sources[0]);
             let count = if slot.per_component {
                 Operand::Count(At::K)
@@ -1818,35 +1821,22 @@ impl<'a> Lowering<'a> {
                     _ => None,
                 });
                 let finish = match (scale_prior, mean_prior) {
-                    (Some((first, second)), Some((mu, mean, kappa))) => {
-                        let mu_slot = self
-                            .program
-                            .params
-                            .iter()
-                            .find(|p| p.var == mu)
-                            .expect("the mean is a parameter");
-                        let mu_at = if mu_slot.per_component {
-                            At::K
-                        } else {
-                            At::Whole
-                        };
-                        call(
-                            match u.rule {
-                                Rule::Covariance => CovarianceModeWithMeanPrior,
-                                Rule::DiagonalVariances => VariancesModeWithMeanPrior,
-                                _ => VarianceModeWithMeanPrior,
-                            },
-                            vec![
-                                Operand::Pooled,
-                                Operand::PooledCount,
-                                Operand::Number(first),
-                                Operand::Number(second),
-                                param(Src::Next, mu, mu_at, mu_slot.elem),
-                                Operand::Number(kappa),
-                                Operand::Number(mean),
-                            ],
-                        )
-                    }
+                    (Some((first, second)), Some((mu, mean, kappa))) => call(
+                        match u.rule {
+                            Rule::Covariance => CovarianceModeWithMeanPrior,
+                            Rule::DiagonalVariances => VariancesModeWithMeanPrior,
+                            _ => VarianceModeWithMeanPrior,
+                        },
+                        vec![
+                            Operand::Pooled,
+                            Operand::PooledCount,
+                            Operand::Number(first),
+                            Operand::Number(second),
+                            self.param_of(Src::Next, mu),
+                            Operand::Number(kappa),
+                            Operand::Number(mean),
+                        ],
+                    ),
                     (Some((first, second)), None) => call(
                         mode,
                         vec![

@@ -436,8 +436,14 @@ fn tasks(n: usize) -> Vec<Range<usize>> {
 ///
 /// Stored column by column (as the hard E-step keeps it), the values are found down the
 /// columns, across rows, in vector registers; then each row's index is the first column
-/// holding its largest value.
-fn top_two(lj: ArrayView2<'_, f64>, at: &mut [u64], first: &mut [f64], second: &mut [f64]) -> bool {
+/// holding its largest value (`lowest`, one entry per row, is scratch).
+fn top_two(
+    lj: ArrayView2<'_, f64>,
+    at: &mut [u64],
+    first: &mut [f64],
+    second: &mut [f64],
+    lowest: &mut [f64],
+) -> bool {
     first.fill(f64::NEG_INFINITY);
     second.fill(f64::NEG_INFINITY);
     let mut nan = false;
@@ -467,7 +473,7 @@ fn top_two(lj: ArrayView2<'_, f64>, at: &mut [u64], first: &mut [f64], second: &
     // The first column holding the largest value: a running minimum of the candidate column
     // indices (`+∞` where the entry is not the largest), down the columns again so that it
     // vectorises too (a conditional store would not). Indices are exact in `f64`.
-    let mut lowest = vec![f64::INFINITY; at.len()];
+    lowest.fill(f64::INFINITY);
     for (c, col) in lj.columns().into_iter().enumerate() {
         let c = c as f64;
         let update = |((&v, &f), l): ((&f64, &f64), &mut f64)| {
@@ -486,7 +492,7 @@ fn top_two(lj: ArrayView2<'_, f64>, at: &mut [u64], first: &mut [f64], second: &
                 .for_each(update),
         }
     }
-    for (a, &l) in at.iter_mut().zip(&lowest) {
+    for (a, &l) in at.iter_mut().zip(lowest.iter()) {
         // No entry equals the largest only when every entry is NaN.
         *a = if l.is_finite() { l as u64 } else { 0 };
     }
@@ -511,6 +517,7 @@ fn e_step_rows<M: MixtureModel>(
     let mut bound = Array1::<f64>::zeros(BLOCK_ROWS);
     let mut exact = Array2::<f64>::zeros((1, k));
     let (mut at, mut second) = (vec![0u64; BLOCK_ROWS], vec![0.0; BLOCK_ROWS]);
+    let mut lowest = vec![0.0; BLOCK_ROWS];
     for start in rows.clone().step_by(BLOCK_ROWS) {
         let block = start..(start + BLOCK_ROWS).min(rows.end);
         let m = block.len();
@@ -537,7 +544,7 @@ fn e_step_rows<M: MixtureModel>(
                     model.log_joint(cache, block.clone(), view.view_mut(), &mut ws);
                 }
                 let (at, best, second) = (&mut at[..m], &mut row_ll[..m], &mut second[..m]);
-                let nan = top_two(view.view(), at, best, second);
+                let nan = top_two(view.view(), at, best, second, &mut lowest[..m]);
                 for i in 0..m {
                     // A row whose best two scores lie within round-off of each other takes
                     // the exact values, so that the assignment is the exact argmax (the

@@ -54,11 +54,8 @@ pub fn accumulate_weighted_rows(
 
 /// The Poisson rate `Σ r x / Σ r`, floored at [`PROB_FLOOR`].
 pub fn rate_from_stats(sum: f64, n: f64) -> f64 {
-    if n > 0.0 {
-        (sum / n).max(PROB_FLOOR)
-    } else {
-        PROB_FLOOR
-    }
+    // The mode under the flat `Gamma(1, 0)`.
+    rate_mode_from_stats(sum, n, 1.0, 0.0)
 }
 
 /// The mode of a rate's posterior under a `Gamma(a, b)` prior (shape, rate; `a ≥ 1`):
@@ -128,13 +125,8 @@ pub fn bernoulli_add_log_density(
 
 /// Bernoulli probabilities `Σ r x / Σ r`, clamped to `[PROB_FLOOR, 1 - PROB_FLOOR]`.
 pub fn probs_from_stats(sum: ArrayView1<'_, f64>, n: f64) -> Array1<f64> {
-    sum.mapv(|s| {
-        if n > 0.0 {
-            (s / n).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
-        } else {
-            0.5
-        }
-    })
+    // The mode under the flat `Beta(1, 1)`.
+    probs_mode_from_stats(sum, n, 1.0, 1.0)
 }
 
 /// `E_q[Σ_n z_nk ln Bernoulli(x_n | p)]` from `Σ r` and `Σ r x`.

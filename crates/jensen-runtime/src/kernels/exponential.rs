@@ -21,11 +21,8 @@ pub fn exponential_add_log_density(
 /// The rate `Σ r / Σ r x`, floored at [`PROB_FLOOR`] (an empty component keeps a finite
 /// logarithm until it is re-seeded).
 pub fn exponential_rate_from_stats(sum: f64, n: f64) -> f64 {
-    if n > 0.0 && sum > 0.0 {
-        (n / sum).max(PROB_FLOOR)
-    } else {
-        PROB_FLOOR
-    }
+    // The mode under the flat `Gamma(1, 0)`.
+    exponential_rate_mode_from_stats(sum, n, 1.0, 0.0)
 }
 
 /// The mode of an exponential rate's posterior under a `Gamma(a, b)` prior (shape, rate;
