@@ -615,6 +615,10 @@ def duration_collapse(data_dir: Path, out_dir: Path) -> None:
     with out.open("w") as f:
         json.dump(fixture, f, indent=1)
         f.write("\n")
+    # The start alone, for `jensen fit --init`.
+    with (out_dir / "geyser_duration_start.json").open("w") as f:
+        json.dump(params_to_json(start), f, indent=1)
+        f.write("\n")
     print(f"{out.name}: hmmlearn best of 20 starts {score!r}, variances {variances.tolist()}")
 
 
