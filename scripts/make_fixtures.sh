@@ -4,12 +4,13 @@
 #   hmmlearn/*.json  scripts/hmmlearn_fixtures.py  (HMM Baum-Welch)
 #   fa/*.json        scripts/fa_fixtures.py        (factor analysis, PPCA)
 #   kmeans/*.json    scripts/kmeans_fixtures.py    (KMeans optima and Lloyd trajectories)
+#   sklearn_bgm/*.json scripts/sklearn_bgm_fixtures.py (BayesianGaussianMixture VB trajectories)
 #
 # Creates the reference venv .venv-ref/ at the repo root if it is missing,
 # installs the pinned versions from scripts/requirements.txt, then runs the
-# three scripts in that order. Extra arguments are passed through to every
+# scripts above in that order. Extra arguments are passed through to every
 # script (e.g. --data-dir /path/to/data; note that sklearn_fixtures.py reads
-# ../shared/data by default, the other two <repo>/data).
+# ../shared/data by default, the others <repo>/data).
 #
 # data/geyser_classes.csv (used by hmmlearn_fixtures.py) is a committed derived
 # file; regenerate it with scripts/classify_geyser.py if geyser.csv changes.
@@ -26,6 +27,7 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$repo_root/scripts/requirements.txt"
 
-for script in sklearn_fixtures.py hmmlearn_fixtures.py fa_fixtures.py kmeans_fixtures.py; do
+for script in sklearn_fixtures.py hmmlearn_fixtures.py fa_fixtures.py kmeans_fixtures.py \
+    sklearn_bgm_fixtures.py; do
     "$venv/bin/python" "$repo_root/scripts/$script" "$@"
 done

@@ -184,6 +184,15 @@ enum EStepArg {
     Hard,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum MethodArg {
+    /// EM: maximum likelihood, or MAP with the priors written in the model file.
+    Em,
+    /// Mean-field variational Bayes: a posterior for every parameter with a conjugate prior;
+    /// the objective is the ELBO.
+    Vb,
+}
+
 #[derive(Debug, clap::Args)]
 struct FitArgs {
     /// The model file (`.em`).
@@ -216,6 +225,12 @@ struct FitArgs {
     /// log-likelihood). Default: the model file's `estep` line, else soft.
     #[arg(long, value_enum)]
     estep: Option<EStepArg>,
+    /// `em` (point estimates: maximum likelihood, or MAP with the file's priors) or `vb`
+    /// (mean-field variational Bayes: every parameter with a conjugate prior gets a
+    /// posterior, shown as its mean and strength, e.g. `w` and `w_concentration`; the
+    /// objective is the ELBO). Default: the model file's `method` line, else em.
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
     /// Strength of the regularising prior on every variance and covariance, relative to each
     /// data column's variance: each covariance update is `(S + ε·diag(var)) / N_k` and the
     /// prior `−½ ε Σ var_d (Σ⁻¹)_dd` is part of the monitored objective. Being relative,
@@ -262,8 +277,17 @@ fn compile(path: &str) -> Result<Option<Plan>, String> {
 /// Compiles the text of the model file `path`; prints diagnostics to stderr. `None` when it
 /// has errors.
 fn compile_source(path: &str, source: &str) -> Result<Option<Plan>, String> {
+    compile_source_for(path, source, None)
+}
+
+/// [`compile_source`] with the inference method chosen on the command line.
+fn compile_source_for(
+    path: &str,
+    source: &str,
+    method: Option<jensen::lang::ir::Method>,
+) -> Result<Option<Plan>, String> {
     let color = std::io::stderr().is_terminal();
-    match jensen::compile(source) {
+    match jensen::lang::compile_for(source, method) {
         Ok((plan, warnings)) => {
             if !warnings.is_empty() {
                 eprint!("{}", render::render(path, source, &warnings, color));
@@ -302,6 +326,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let Some(plan) = compile(&model)? else {
                 return Ok(ExitCode::FAILURE);
             };
+            if plan.model.method == jensen::lang::ir::Method::Vb {
+                return Err(jensen_codegen::VB_NOT_GENERATED.into());
+            }
             let name = name.unwrap_or_else(|| jensen_codegen::camel_case(&plan.model.name));
             let code = jensen_codegen::generate_module(&plan, &name).map_err(|e| e.to_string())?;
             out!("{code}");
@@ -578,14 +605,25 @@ fn warn_constant_columns(plan: &Plan, bound: &jensen::Bound) {
 
 fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     let source = read_model(&args.model)?;
-    let Some(plan) = compile_source(&args.model, &source)? else {
+    let method = args.method.map(|m| match m {
+        MethodArg::Em => jensen::lang::ir::Method::Em,
+        MethodArg::Vb => jensen::lang::ir::Method::Vb,
+    });
+    let Some(plan) = compile_source_for(&args.model, &source, method)? else {
         return Ok(ExitCode::FAILURE);
     };
+    let vb = plan.model.method == jensen::lang::ir::Method::Vb;
+    if vb && matches!(args.estep, Some(EStepArg::Hard)) {
+        return Err("--estep hard with variational Bayes: VB keeps the whole posterior of the latent; drop --estep hard or fit with --method em".into());
+    }
     let data = bind_data(&plan, &args.data, BindOptions::default())?;
     let (bound, opts) = (&data.bound, &data.opts);
     let binding = ItemBinding::of(&plan, bound);
     warn_constant_columns(&plan, bound);
     let model = PlanModel::new(&plan, bound);
+    model
+        .check_priors()
+        .map_err(|e| format!("{}: {e}", args.model))?;
     if !(args.tol.is_finite() && args.tol >= 0.0) {
         return Err("--tol must be a non-negative number".into());
     }
@@ -658,7 +696,7 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     let elapsed = started.elapsed().as_secs_f64();
 
     if !args.quiet {
-        print_trace(&result.elbo_trace, result.e_step, map)?;
+        print_trace(&result.elbo_trace, result.e_step, map, vb)?;
         outln!();
         for (name, value) in result.params.iter() {
             outln!("{name} = {}", format_array(value));
@@ -675,7 +713,15 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             result.iterations
         ),
     };
-    if map {
+    if vb {
+        outln!(
+            "variational Bayes: ELBO {:.6} = E_q[ln p(x, z | θ)] + H[q(z)] {:.6} − KL(q(θ) ‖ p(θ)) {:.6} · {stopped} · {:.3}s",
+            result.log_likelihood + result.log_prior,
+            result.log_likelihood,
+            -result.log_prior,
+            elapsed,
+        );
+    } else if map {
         outln!(
             "MAP-EM: log prior {:.6} · log posterior (up to a constant, the objective) {:.6}",
             result.log_prior,
@@ -695,14 +741,16 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             ),
         }
     }
-    outln!(
-        "log-likelihood {:.6} · {stopped} · BIC {:.3} · AIC {:.3} · {} free parameters · {:.3}s",
-        result.log_likelihood,
-        result.bic,
-        result.aic,
-        result.free_parameters,
-        elapsed,
-    );
+    if !vb {
+        outln!(
+            "log-likelihood {:.6} · {stopped} · BIC {:.3} · AIC {:.3} · {} free parameters · {:.3}s",
+            result.log_likelihood,
+            result.bic,
+            result.aic,
+            result.free_parameters,
+            elapsed,
+        );
+    }
     for r in &result.reseeds {
         eprintln!(
             "note: component {} was {} at iteration {} and re-seeded at row {}",
@@ -831,8 +879,9 @@ fn score_header(plan: &jensen::Plan, scores: Option<&ndarray::Array2<f64>>) -> V
 
 /// The trace: the objective per iteration, named for the E-step and for whether the model
 /// has priors (`map`: the objective is then a log posterior).
-fn print_trace(trace: &[f64], mode: EStepMode, map: bool) -> Result<(), Failure> {
+fn print_trace(trace: &[f64], mode: EStepMode, map: bool, vb: bool) -> Result<(), Failure> {
     let objective = match (mode, map) {
+        _ if vb => "ELBO",
         (EStepMode::Soft, false) => "ELBO (= log-lik)",
         (EStepMode::Hard, false) => "complete log-lik",
         (EStepMode::Soft, true) => "log posterior",

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use jensen_lang::ir::{EStepKind, ElemType, VarId};
+use jensen_lang::ir::{EStepKind, ElemType, Method, VarId};
 use jensen_lang::plan::{BlockKind, Cov, Latent, PRef, Prior, PriorFamily, Rule, StatKind, Update};
 use jensen_lang::program::{Dim, Size};
 use jensen_lang::{Plan, Program};
@@ -1066,7 +1066,22 @@ pub fn explain(plan: &Plan) -> String {
     }
     // The order of the lowered program, which the generated code and the executor follow.
     let program = Program::lower(plan);
-    for u in program.m_step.iter().map(|s| &plan.updates[s.param]) {
+    let vb = plan.model.method == Method::Vb;
+    if vb {
+        let _ = writeln!(
+            out,
+            "  (variational Bayes: the parameters with a prior have the posteriors below instead)"
+        );
+    }
+    // Under variational Bayes a posterior's strength has a step of its own; parameters with a
+    // prior are shown in the variational section.
+    let shown = program
+        .m_step
+        .iter()
+        .filter(|s| s.param < plan.updates.len())
+        .map(|s| &plan.updates[s.param])
+        .filter(|u| !(vb && u.prior.is_some()));
+    for u in shown {
         let _ = writeln!(out, "  {}", update_formula(plan, u));
         if matches!(
             u.rule,
@@ -1179,7 +1194,8 @@ pub fn explain(plan: &Plan) -> String {
         .iter()
         .filter_map(|u| u.prior.as_ref())
         .collect();
-    if !priors.is_empty() {
+    // Under variational Bayes the priors enter through the KL terms of the ELBO (below).
+    if !priors.is_empty() && !vb {
         let terms: Vec<String> = plan
             .updates
             .iter()
@@ -1252,8 +1268,82 @@ pub fn explain(plan: &Plan) -> String {
         .iter()
         .map(|p| size_text(plan, &p.free))
         .collect();
-    let _ = writeln!(out, "Free parameters (BIC, AIC): {}", free.join(" + "));
+    if plan.model.method == Method::Vb {
+        variational(plan, &mut out);
+    } else {
+        let _ = writeln!(out, "Free parameters (BIC, AIC): {}", free.join(" + "));
+    }
     out
+}
+
+/// The variational-Bayes section of `explain` (`method vb`): each parameter's posterior, what
+/// the E-step reads of it, and the ELBO.
+fn variational(plan: &Plan, out: &mut String) {
+    let program = Program::lower(plan);
+    let _ = writeln!(
+        out,
+        "Variational Bayes (method vb): q(z) q(θ), every parameter with a prior has a posterior in its prior's family"
+    );
+    let _ = writeln!(
+        out,
+        "  kept as its mean (the parameter's slot) and its strength (`_concentration`, `_shape`, `_count`, `_dof`, `_kappa`);"
+    );
+    let _ = writeln!(
+        out,
+        "  N_k, S_k as in the M-step above (responsibility-weighted counts, sums and scatters)"
+    );
+    for (i, u) in plan.updates.iter().enumerate() {
+        let Some(prior) = &u.prior else {
+            let _ = writeln!(
+                out,
+                "  {:<8} no prior: a point estimate, updated as by EM",
+                plan.name(u.param)
+            );
+            continue;
+        };
+        let name = plan.name(u.param);
+        let strength = program
+            .params
+            .iter()
+            .find(|p| p.posterior_of == Some(i))
+            .map_or(String::new(), |p| p.name.clone());
+        let text = match (u.rule, prior.family) {
+            (Rule::Transitions, PriorFamily::Dirichlet { concentration }) => format!(
+                "q({name}[j]) = Dir(α_j),  α_jk = {concentration} + expected transitions j → k;  E-step reads exp E[ln {name}_jk] = exp(ψ(α_jk) − ψ(Σ_k α_jk));  {name} = α_j / Σ α_j, {strength} = Σ α_j"
+            ),
+            (_, PriorFamily::Dirichlet { concentration }) => format!(
+                "q({name}) = Dir(α),  α_c = {concentration} + expected counts;  E-step reads exp E[ln {name}_c] = exp(ψ(α_c) − ψ(Σ α));  {name} = α / Σ α, {strength} = Σ α"
+            ),
+            (Rule::Rate, PriorFamily::Gamma { shape, rate }) => format!(
+                "q({name}_k) = Gamma(a_k, b_k),  a_k = {shape} + Σ_n r_nk x_n,  b_k = {rate} + N_k;  E-step reads λ̃ = e^ψ(a_k) / b_k, offset λ̃ − a_k / b_k;  {name} = a_k / b_k, {strength} = a_k"
+            ),
+            (_, PriorFamily::Gamma { shape, rate }) => format!(
+                "q({name}_k) = Gamma(a_k, b_k),  a_k = {shape} + N_k,  b_k = {rate} + Σ_n r_nk x_n;  E-step reads a_k / b_k, offset ψ(a_k) − ln a_k per value;  {name} = a_k / b_k, {strength} = a_k"
+            ),
+            (_, PriorFamily::Beta { a, b }) => format!(
+                "q({name}_kd) = Beta(a_kd, b_kd),  a_kd = {a} + Σ_n r_nk x_nd,  b_kd = {b} + N_k − Σ_n r_nk x_nd;  E-step reads σ(ψ(a) − ψ(b)), offset Σ_d ψ(b) − ψ(a + b) + ln(1 + e^(ψ(a) − ψ(b)));  {name} = a / (a + b), {strength} = a + b"
+            ),
+            (_, PriorFamily::InvWishart { dof, scale }) => format!(
+                "q({name}_k) = IW(ν_k, Ψ_k),  ν_k = {dof} + N_k,  Ψ_k = {scale} I + S_k (+ κ0 (m_k − m0)(m_k − m0)ᵀ with a prior on the mean);  E-step reads Ψ_k / ν_k = E[{name}_k⁻¹]⁻¹, offset ½ (Σ_i<D ψ((ν_k − i)/2) + D ln 2 − D ln ν_k);  {name} = Ψ_k / ν_k, {strength} = ν_k"
+            ),
+            (_, PriorFamily::InvGamma { shape, scale }) => format!(
+                "q({name}_k) = IG(a_k, b_k) per coordinate,  a_k = {shape} + n_k / 2 (n_k values),  b_k = {scale} + ½ S_k (+ ½ κ0 (m_k − m0)² with a prior on the mean);  E-step reads b_k / a_k, offset ½ (ψ(a_k) − ln a_k) per coordinate;  {name} = b_k / a_k, {strength} = a_k"
+            ),
+            (_, PriorFamily::NormalMean { mean, kappa, scale }) => format!(
+                "q({name}_k | {s}_k) = N(m_k, {s}_k / κ_k),  κ_k = {kappa} + N_k,  m_k = ({kappa} · {mean} + Σ_n r_nk x_n) / κ_k;  E-step reads m_k, offset −D / (2 κ_k);  {name} = m_k, {strength} = κ_k",
+                s = plan.name(scale)
+            ),
+        };
+        let _ = writeln!(out, "  {name:<8} {text}");
+    }
+    let _ = writeln!(
+        out,
+        "  E-step: the EM E-step at the effective parameters, plus each component's offsets (E_q ln p(x | θ) = ln p(x | θ̃) + c)"
+    );
+    let _ = writeln!(
+        out,
+        "  ELBO = Σ_n ln Σ_k exp(E[ln π_k] + ln p(x[n] | θ̃_k) + c_k) − Σ KL(q(θ) ‖ p(θ)), monitored and guarded; components a posterior empties fall back to their prior (not re-seeded)"
+    );
 }
 
 /// A size expression in math notation (`K·(D·(D + 1)/2)`).

@@ -205,6 +205,15 @@ impl Gen<'_> {
                     value
                 }
             }
+            Operand::Slot { src, slot, at } => {
+                let p = &self.program.params[*slot];
+                let base = Self::place(self.src(*src), ident(&p.name));
+                match Self::index(*at) {
+                    Some(i) => quote!(#base[#i]),
+                    None if p.per_component => quote!(#base.view()),
+                    None => base,
+                }
+            }
             Operand::Isotropic(var, like) => {
                 let (v, m) = (
                     self.operand(var, block, pool),

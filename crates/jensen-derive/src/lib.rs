@@ -74,6 +74,12 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             return Err(syn::Error::new_spanned(&file, message));
         }
     };
+    if plan.model.method == jensen_lang::ir::Method::Vb {
+        return Err(syn::Error::new_spanned(
+            &file,
+            jensen_codegen::VB_NOT_GENERATED,
+        ));
+    }
     let name = input.ident.to_string();
     let path_str = path.to_string_lossy().into_owned();
     let generated = jensen_codegen::generate(&plan, &name, Some(&path_str));

@@ -29,6 +29,8 @@ pub enum Item {
     Const(ConstDecl),
     /// `estep hard`: the model's default E-step (the mode as written).
     EStep(Ident),
+    /// `method vb`: the model's default inference method.
+    Method(Ident),
     /// `data`, `param` or `latent` declaration.
     Decl(Decl),
     /// `target ~ Dist(args)`

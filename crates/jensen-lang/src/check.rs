@@ -6,6 +6,9 @@ use crate::ast::{self, BinOp, DeclKind, Expr, Item, Size, TypeExpr};
 use crate::diag::{suggest, DiagCode, Diagnostic, LineIndex, Span};
 use crate::ir::*;
 
+/// Why variational Bayes refuses an improper prior.
+const PROPER: &str = "variational Bayes needs a proper prior (its ELBO subtracts the posterior's KL divergence from the prior, infinite for an improper one)";
+
 /// Distributions users may reach for that have no closed-form block yet.
 const NOT_YET: &[(&str, &str)] = &[
     ("Gamma", "Gamma emissions are not supported yet"),
@@ -39,6 +42,17 @@ pub fn size_problem(value: usize) -> Option<String> {
 
 /// Checks a parsed file. Returns the model when no error was found (warnings may be present).
 pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Option<Model> {
+    check_for(file, source, diags, None)
+}
+
+/// [`check`], with the inference method chosen by the caller (`jensen fit --method vb`) in
+/// place of the file's `method` line.
+pub fn check_for(
+    file: &ast::File,
+    source: &str,
+    diags: &mut Vec<Diagnostic>,
+    method: Option<Method>,
+) -> Option<Model> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
     let mut c = Checker {
         diags,
@@ -54,6 +68,7 @@ pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Opt
     };
     let mut model_seen: Option<Span> = None;
     let mut e_step_seen: Option<Span> = None;
+    let mut method_seen: Option<Span> = None;
     for item in &file.items {
         match item {
             Item::EStep(mode) => {
@@ -76,6 +91,29 @@ pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Opt
                         Diagnostic::error(DiagCode::EStep, mode.span, format!("unknown E-step `{other}`"))
                             .label("not `soft` or `hard`")
                             .hint("write `estep hard` for classification EM (each row's most probable component; k-means with unit covariances and equal weights) or `estep soft` for EM"),
+                    ),
+                }
+            }
+            Item::Method(name) => {
+                if let Some(first) = method_seen {
+                    c.error(
+                        Diagnostic::error(DiagCode::Method, name.span, "a second `method` line")
+                            .label("second method here")
+                            .hint(format!(
+                                "a model has one default method; the first `method` line is line {}",
+                                c.lines.of(source, first.start).line
+                            )),
+                    );
+                    continue;
+                }
+                method_seen = Some(name.span);
+                match name.name.as_str() {
+                    "em" => c.model.method = Method::Em,
+                    "vb" => c.model.method = Method::Vb,
+                    other => c.error(
+                        Diagnostic::error(DiagCode::Method, name.span, format!("unknown method `{other}`"))
+                            .label("not `em` or `vb`")
+                            .hint("write `method vb` for mean-field variational Bayes (a posterior for every parameter with a conjugate prior, the ELBO as the objective) or `method em` for EM (maximum likelihood, or MAP with the priors written)"),
                     ),
                 }
             }
@@ -113,6 +151,18 @@ pub fn check(file: &ast::File, source: &str, diags: &mut Vec<Diagnostic>) -> Opt
             Item::Sample(_) => {}
         }
     }
+    if let Some(method) = method {
+        c.model.method = method;
+    }
+    if c.model.method == Method::Vb && c.model.e_step == EStepKind::Hard {
+        if let Some(span) = e_step_seen {
+            c.error(
+                Diagnostic::error(DiagCode::Method, span, "variational Bayes with a hard E-step")
+                    .label("`estep hard` here")
+                    .hint("variational Bayes keeps the whole posterior of the latent; remove `estep hard`, or fit with `--method em`"),
+            );
+        }
+    }
     c.resolve_sizes(file);
     for item in &file.items {
         if let Item::Sample(s) = item {
@@ -137,6 +187,7 @@ impl Model {
             vars: vec![],
             factors: vec![],
             e_step: EStepKind::Soft,
+            method: Method::Em,
         }
     }
 }
@@ -1273,6 +1324,7 @@ impl Checker<'_> {
             return self.mean_prior_signature(f);
         }
         let m = &self.model;
+        let vb = m.method == Method::Vb;
         // (argument position, expected description, hint) of the first mismatch.
         let mismatch: Option<(usize, String, String)> = match f.dist {
             Dist::Categorical => match target_ty {
@@ -1340,13 +1392,16 @@ impl Checker<'_> {
                 _ => return self.target_mismatch(f, "binary data (`binary` or `binary[D]`)"),
             },
             Dist::Dirichlet => match (target_ty, tys[0]) {
+                (ElemType::Simplex(_), ArgTy::Number(v)) if vb && v > 0.0 && v.is_finite() => None,
                 (ElemType::Simplex(_), ArgTy::Number(v)) if v >= 1.0 && v.is_finite() => None,
-                (ElemType::Simplex(_), ArgTy::Number(v)) if v > 0.0 && v.is_finite() => Some((0, "a concentration of at least 1".into(), format!("with a concentration {v} below 1 the posterior has no mode when a count is under {}: MAP-EM needs at least 1 (1 is the flat prior)", 1.0 - v))),
+                (ElemType::Simplex(_), ArgTy::Number(v)) if v > 0.0 && v.is_finite() => Some((0, "a concentration of at least 1".into(), format!("with a concentration {v} below 1 the posterior has no mode when a count is under {}: MAP-EM needs at least 1 (1 is the flat prior); variational Bayes (`method vb`) takes any positive concentration", 1.0 - v))),
+                (ElemType::Simplex(_), _) if vb => Some((0, "a positive concentration".into(), format!("{PROPER}: write e.g. `Dirichlet(0.5)`"))),
                 (ElemType::Simplex(_), _) => Some((0, "a concentration (a number of at least 1)".into(), "write e.g. `Dirichlet(2.0)`: every probability gets 2 − 1 = 1 pseudo-count".into())),
                 _ => return self.target_mismatch(f, "a probability vector (`simplex[K]`)"),
             },
             Dist::InvGamma => match target_ty {
                 ElemType::Positive | ElemType::PositiveVec(_) => match (tys[0], tys[1]) {
+                    (ArgTy::Number(a), ArgTy::Number(_)) if vb && !(a > 0.0 && a.is_finite()) => Some((0, "a positive shape".into(), format!("{PROPER}; `InvGamma(-1, b)`, hmmlearn's flat-volume default, is improper: write e.g. `InvGamma(1.0, 0.5)`"))),
                     (ArgTy::Number(a), ArgTy::Number(b)) if a >= -1.0 && a.is_finite() && b > 0.0 && b.is_finite() => None,
                     (ArgTy::Number(a), ArgTy::Number(_)) if !(a >= -1.0 && a.is_finite()) => Some((0, "a shape of at least −1".into(), format!("with a shape {a} below −1 the posterior of a variance may have no mode; `InvGamma(-1, b)` is the flat-volume prior (hmmlearn's default `covars_weight = 1`)"))),
                     (ArgTy::Number(_), _) => Some((1, "a positive scale".into(), "write e.g. `InvGamma(1.0, 0.5)`: the scale b adds 2b to every sum of squares".into())),
@@ -1356,6 +1411,8 @@ impl Checker<'_> {
             },
             Dist::Gamma => match target_ty {
                 ElemType::Positive => match (tys[0], tys[1]) {
+                    (ArgTy::Number(a), ArgTy::Number(b)) if vb && a > 0.0 && a.is_finite() && b > 0.0 && b.is_finite() => None,
+                    (ArgTy::Number(a), ArgTy::Number(b)) if vb && !(a > 0.0 && a.is_finite() && b > 0.0 && b.is_finite()) => Some((if a > 0.0 && a.is_finite() { 1 } else { 0 }, "a positive number".into(), format!("{PROPER}: write e.g. `Gamma(2.0, 0.5)`"))),
                     (ArgTy::Number(a), ArgTy::Number(b)) if a >= 1.0 && a.is_finite() && b >= 0.0 && b.is_finite() => None,
                     (ArgTy::Number(a), ArgTy::Number(_)) if !(a >= 1.0 && a.is_finite()) => Some((0, "a shape of at least 1".into(), format!("with a shape {a} below 1 the posterior of a rate has no mode when its data sum to zero: MAP-EM needs at least 1"))),
                     (ArgTy::Number(_), _) => Some((1, "a rate of at least 0".into(), "write e.g. `Gamma(2.0, 0.5)`: a − 1 pseudo-events over b pseudo-rows".into())),
@@ -1365,6 +1422,8 @@ impl Checker<'_> {
             },
             Dist::Beta => match target_ty {
                 ElemType::Prob | ElemType::ProbVec(_) => match (tys[0], tys[1]) {
+                    (ArgTy::Number(a), ArgTy::Number(b)) if vb && a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite() => None,
+                    (ArgTy::Number(a), ArgTy::Number(_)) if vb => Some((if a > 0.0 && a.is_finite() { 1 } else { 0 }, "a positive number".into(), format!("{PROPER}: write e.g. `Beta(0.5, 0.5)`"))),
                     (ArgTy::Number(a), ArgTy::Number(b)) if a >= 1.0 && b >= 1.0 && a.is_finite() && b.is_finite() => None,
                     (ArgTy::Number(a), _) if !(a >= 1.0 && a.is_finite()) => Some((0, "a number of at least 1".into(), "MAP-EM needs a, b ≥ 1 (1 is flat): below 1 the posterior has no mode at 0 or 1".into())),
                     _ => Some((1, "a number of at least 1".into(), "write e.g. `Beta(2.0, 2.0)`".into())),
@@ -1373,6 +1432,7 @@ impl Checker<'_> {
             },
             Dist::InvWishart => match target_ty {
                 ElemType::Cov(_) => match (tys[0], tys[1]) {
+                    (ArgTy::Number(nu), _) if vb && !(nu > 0.0 && nu.is_finite()) => Some((0, "degrees of freedom above D − 1".into(), format!("{PROPER}: an inverse-Wishart on a D × D covariance needs ν > D − 1; write e.g. `InvWishart(5.0, 0.1 * I)`"))),
                     (ArgTy::Number(nu), ArgTy::ScaledNumber(c)) if nu.is_finite() && c > 0.0 && c.is_finite() => None,
                     (ArgTy::Number(nu), ArgTy::Identity) if nu.is_finite() => None,
                     (ArgTy::Number(_), _) => Some((1, "a scale matrix `c * I` with a positive number `c`".into(), "write e.g. `InvWishart(5.0, 0.1 * I)`".into())),

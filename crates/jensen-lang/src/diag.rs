@@ -32,6 +32,7 @@
 //! | `E-latent-prior` | [`LatentPrior`](DiagCode::LatentPrior) | A latent with no distribution or two, or a chain without its first state or its transitions. |
 //! | `E-nesting` | [`Nesting`](DiagCode::Nesting) | Brackets, or an expression's operators and indices, nested deeper than [`crate::parse::MAX_DEPTH`] levels. |
 //! | `E-estep` | [`EStep`](DiagCode::EStep) | An `estep` line with a mode other than `soft` or `hard`, or a second `estep` line. |
+//! | `E-method` | [`Method`](DiagCode::Method) | A `method` line other than `em` or `vb`, a second one, or what variational Bayes cannot do (a hard E-step, an improper prior, a continuous latent). |
 //! | `W-unused-data` | [`UnusedData`](DiagCode::UnusedData) | Warning: a data item that no statement models. |
 
 use serde::{Serialize, Serializer};
@@ -94,13 +95,15 @@ pub enum DiagCode {
     Nesting,
     /// `E-estep`: An `estep` line with a mode other than `soft` or `hard`, or a second `estep` line.
     EStep,
+    /// `E-method`: A `method` line other than `em` or `vb`, a second one, or what variational Bayes cannot do (a hard E-step, an improper prior, a continuous latent).
+    Method,
     /// `W-unused-data`: Warning: a data item that no statement models.
     UnusedData,
 }
 
 impl DiagCode {
     /// Every code, in declaration order.
-    pub const ALL: [DiagCode; 28] = [
+    pub const ALL: [DiagCode; 29] = [
         DiagCode::Syntax,
         DiagCode::Empty,
         DiagCode::Duplicate,
@@ -128,6 +131,7 @@ impl DiagCode {
         DiagCode::LatentPrior,
         DiagCode::Nesting,
         DiagCode::EStep,
+        DiagCode::Method,
         DiagCode::UnusedData,
     ];
 
@@ -161,6 +165,7 @@ impl DiagCode {
             DiagCode::LatentPrior => "E-latent-prior",
             DiagCode::Nesting => "E-nesting",
             DiagCode::EStep => "E-estep",
+            DiagCode::Method => "E-method",
             DiagCode::UnusedData => "W-unused-data",
         }
     }

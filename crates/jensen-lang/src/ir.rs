@@ -26,6 +26,30 @@ pub struct Model {
     pub factors: Vec<Factor>,
     /// The E-step the model is fitted with unless the caller chooses (`estep hard`).
     pub e_step: EStepKind,
+    /// The inference method (`method vb`, or the caller's choice at compile time).
+    pub method: Method,
+}
+
+/// How the parameters are inferred: point estimates by EM (maximum likelihood, or MAP with
+/// the priors written in the file), or mean-field variational Bayes, where every parameter
+/// with a conjugate prior gets a posterior `q(θ)` and the objective is the ELBO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum Method {
+    /// EM: maximum likelihood, or MAP where priors are written.
+    #[default]
+    Em,
+    /// Mean-field variational Bayes.
+    Vb,
+}
+
+impl Method {
+    /// `em` or `vb`, as written in model files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Em => "em",
+            Method::Vb => "vb",
+        }
+    }
 }
 
 /// What the E-step puts in `q(z)`: `estep soft` (the default, EM) or `estep hard`

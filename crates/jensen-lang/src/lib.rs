@@ -20,8 +20,17 @@ pub use program::Program;
 /// Parses, checks and derives a model file in one go. `Err` holds every diagnostic that is an
 /// error (warnings are returned alongside a successful plan).
 pub fn compile(source: &str) -> Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
+    compile_for(source, None)
+}
+
+/// [`compile`] with the inference method chosen by the caller (`--method vb`), which takes
+/// the place of the file's `method` line.
+pub fn compile_for(
+    source: &str,
+    method: Option<ir::Method>,
+) -> Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
     let (file, mut diags) = parse::parse(source);
-    let model = check::check(&file, source, &mut diags);
+    let model = check::check_for(&file, source, &mut diags, method);
     let plan = match model {
         Some(m) if !diags.iter().any(Diagnostic::is_error) => derive::derive(m, &mut diags),
         _ => None,

@@ -232,6 +232,10 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Item {
             pair.into_inner().next().expect("grammar: E-step mode"),
             offset,
         )),
+        Rule::method_decl => Item::Method(ident(
+            pair.into_inner().next().expect("grammar: method name"),
+            offset,
+        )),
         Rule::const_decl => {
             let mut it = pair.into_inner();
             let name = ident(it.next().expect("grammar: const name"), offset);
@@ -428,6 +432,7 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::model_decl
         | Rule::const_decl
         | Rule::estep_decl
+        | Rule::method_decl
         | Rule::data_decl
         | Rule::param_decl
         | Rule::latent_decl

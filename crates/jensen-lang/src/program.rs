@@ -14,7 +14,7 @@
 
 use serde::Serialize;
 
-use crate::ir::{EStepKind, ElemType, SetId, SetSize, VarId};
+use crate::ir::{EStepKind, ElemType, Method, SetId, SetSize, VarId};
 use crate::plan::{BlockKind, Cov, Latent, PRef, Plan, Prior, PriorFamily, Rule, StatKind};
 
 /// The lowered program of a model.
@@ -55,6 +55,30 @@ pub struct Program {
     /// Whether k-means++ seeding runs on the data as they are, not standardised: a block has
     /// a known covariance `c I`, so the model's distances are in the data's units.
     pub init_in_data_units: bool,
+    /// How the parameters are inferred: EM (point estimates) or variational Bayes.
+    pub method: Method,
+    /// Variational Bayes: the effective parameters the E-step reads in place of a posterior's
+    /// mean (`exp E[ln p]` of a simplex, …), computed once per iteration with the cache.
+    pub effective: Vec<EffectiveStep>,
+    /// Variational Bayes: the offsets `E_q[ln p(x | θ)] − ln p(x | θ̃)` of every block, each
+    /// call one number per component; their sum is added to every row's log-joint.
+    pub offsets: Vec<Call>,
+    /// Variational Bayes: `KL(q(θ) ‖ p(θ))` of every parameter with a prior, subtracted from
+    /// the objective (the ELBO).
+    pub kl: Vec<PriorTerm>,
+}
+
+/// The effective value of a parameter in the variational E-step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EffectiveStep {
+    /// The parameter (index in [`Program::params`]).
+    pub param: usize,
+    /// Computed per component.
+    pub per_component: bool,
+    /// How.
+    pub call: Call,
+    /// The kernel returns a vector of length one for a scalar parameter: take its element.
+    pub first_element: bool,
 }
 
 /// `Σ_n ‖x_n − μ_{z_n}‖² = −2c (ln p(x, z) + N (Σ_b D_b / 2 · ln 2πc + ln K))` for a model
@@ -120,6 +144,10 @@ pub struct ParamSlot {
     pub random: Option<usize>,
     /// The check a user-supplied starting value must pass beyond its declared type.
     pub nonzero_columns: bool,
+    /// Variational Bayes: this slot is the *strength* of the posterior of parameter
+    /// `posterior_of` (index in [`Program::params`]), whose own slot holds its mean (see
+    /// `jensen_runtime::kernels::vb`).
+    pub posterior_of: Option<usize>,
 }
 
 /// A parameter's neutral starting value, repeated over its components.
@@ -434,6 +462,16 @@ pub enum Operand {
     },
     /// A spherical noise variance expanded to a diagonal as long as the vector operand.
     Isotropic(Box<Operand>, Box<Operand>),
+    /// A parameter slot by index (a variational posterior's strength, which has no variable
+    /// of its own).
+    Slot {
+        /// Which parameters.
+        src: Src,
+        /// The slot (index in [`Program::params`]).
+        slot: usize,
+        /// Which component.
+        at: At,
+    },
     /// A statistic (index in [`Program::stats`]).
     Stat {
         /// The slot.
@@ -565,6 +603,41 @@ pub enum Kernel {
     CovariancePriorShare,
     VariancesPriorShare,
     VariancePriorShare,
+    PseudoCount,
+    InvGammaShape,
+    DirichletPosteriorMean,
+    DirichletPosteriorTotal,
+    TransitionsPosteriorMean,
+    TransitionsPosteriorTotal,
+    DirichletGeometricMean,
+    DirichletKl,
+    PoissonRatePosterior,
+    ExponentialRatePosterior,
+    GammaGeometricMean,
+    PoissonRateOffset,
+    GammaLogOffset,
+    GammaKl,
+    BetaPosteriorMean,
+    BetaEffective,
+    BetaOffset,
+    BetaKl,
+    CovariancePosterior,
+    CovariancePosteriorWithMeanPrior,
+    VariancesPosterior,
+    VariancePosterior,
+    VariancesPosteriorWithMeanPrior,
+    VariancePosteriorWithMeanPrior,
+    WishartOffset,
+    InvGammaOffset,
+    InvGammaScalarOffset,
+    MeanOffset,
+    ScalarMeanOffset,
+    InvWishartKl,
+    InvGammaKl,
+    InvGammasKl,
+    MvnMeanKl,
+    DiagMeanKl,
+    NormalMeanKl,
 }
 
 impl Kernel {
@@ -649,6 +722,41 @@ impl Kernel {
             CovariancePriorShare => "gaussian::covariance_prior_share",
             VariancesPriorShare => "gaussian::variances_prior_share",
             VariancePriorShare => "gaussian::variance_prior_share",
+            PseudoCount => "vb::pseudo_count",
+            InvGammaShape => "vb::inv_gamma_shape",
+            DirichletPosteriorMean => "vb::dirichlet_posterior_mean",
+            DirichletPosteriorTotal => "vb::dirichlet_posterior_total",
+            TransitionsPosteriorMean => "vb::transitions_posterior_mean",
+            TransitionsPosteriorTotal => "vb::transitions_posterior_total",
+            DirichletGeometricMean => "vb::dirichlet_geometric_mean",
+            DirichletKl => "vb::dirichlet_kl",
+            PoissonRatePosterior => "vb::poisson_rate_posterior",
+            ExponentialRatePosterior => "vb::exponential_rate_posterior",
+            GammaGeometricMean => "vb::gamma_geometric_mean",
+            PoissonRateOffset => "vb::poisson_rate_offset",
+            GammaLogOffset => "vb::gamma_log_offset",
+            GammaKl => "vb::gamma_kl",
+            BetaPosteriorMean => "vb::beta_posterior_mean",
+            BetaEffective => "vb::beta_effective",
+            BetaOffset => "vb::beta_offset",
+            BetaKl => "vb::beta_kl",
+            CovariancePosterior => "vb::covariance_posterior",
+            CovariancePosteriorWithMeanPrior => "vb::covariance_posterior_with_mean_prior",
+            VariancesPosterior => "vb::variances_posterior",
+            VariancePosterior => "vb::variance_posterior",
+            VariancesPosteriorWithMeanPrior => "vb::variances_posterior_with_mean_prior",
+            VariancePosteriorWithMeanPrior => "vb::variance_posterior_with_mean_prior",
+            WishartOffset => "vb::wishart_offset",
+            InvGammaOffset => "vb::inv_gamma_offset",
+            InvGammaScalarOffset => "vb::inv_gamma_scalar_offset",
+            MeanOffset => "vb::mean_offset",
+            ScalarMeanOffset => "vb::scalar_mean_offset",
+            InvWishartKl => "vb::inv_wishart_kl",
+            InvGammaKl => "vb::inv_gamma_kl",
+            InvGammasKl => "vb::inv_gammas_kl",
+            MvnMeanKl => "vb::mvn_mean_kl",
+            DiagMeanKl => "vb::diag_mean_kl",
+            NormalMeanKl => "vb::normal_mean_kl",
         }
     }
 }
@@ -815,6 +923,10 @@ impl<'a> Lowering<'a> {
                 penalties: Vec::new(),
                 priors: Vec::new(),
                 e_step: plan.model.e_step,
+                method: plan.model.method,
+                effective: Vec::new(),
+                offsets: Vec::new(),
+                kl: Vec::new(),
                 inertia: None,
                 init_in_data_units: plan.blocks.iter().any(|b| {
                     matches!(
@@ -891,6 +1003,9 @@ impl<'a> Lowering<'a> {
 
     fn run(mut self) -> Program {
         self.layout();
+        if self.program.method == Method::Vb {
+            self.posterior_layout();
+        }
         self.latent_prior();
         for b in 0..self.plan.blocks.len() {
             let block = self.lower_block(b);
@@ -903,6 +1018,9 @@ impl<'a> Lowering<'a> {
             self.program.summary = Some(summary);
         }
         self.m_step();
+        if self.program.method == Method::Vb {
+            self.variational();
+        }
         self.program.inertia = self.inertia_form();
         self.program
     }
@@ -951,6 +1069,7 @@ impl<'a> Lowering<'a> {
                 reseed,
                 random: (u.rule == Rule::Loadings).then(|| u.sources[0]),
                 nonzero_columns: u.rule == Rule::Loadings,
+                posterior_of: None,
             };
             self.program.params.push(slot);
         }
@@ -1572,11 +1691,19 @@ impl<'a> Lowering<'a> {
         let mut order: Vec<usize> = (0..self.plan.updates.len()).collect();
         order.sort_by_key(|&i| rank(self.plan.updates[i].rule));
         for i in order {
-            let step = self.update(i);
-            self.program.m_step.push(step);
+            match self.posterior_updates(i) {
+                Some(steps) => self.program.m_step.extend(steps),
+                None => {
+                    let step = self.update(i);
+                    self.program.m_step.push(step);
+                }
+            }
         }
         for (i, u) in self.plan.updates.iter().enumerate() {
             let Some(prior) = &u.prior else { continue };
+            if self.program.method == Method::Vb {
+                continue;
+            }
             let slot = &self.program.params[i];
             let own = self.param_of(Src::Params, u.param);
             let call = match prior.family {
@@ -1933,5 +2060,459 @@ impl<'a> Lowering<'a> {
             value: TermValue::Call(call(kernel, vec![c, sum, second, n, m])),
             sum_elements: rule == Rule::Variance,
         }
+    }
+}
+
+/// Variational Bayes: every parameter with a conjugate prior gets a posterior `q(θ)` in the
+/// prior's family, kept as its mean (the parameter's own slot) and a strength (a slot of its
+/// own, `posterior_of`); see `jensen_runtime::kernels::vb` for the kernels.
+impl Lowering<'_> {
+    /// The strength slot's name suffix of each prior family.
+    fn strength_suffix(family: PriorFamily) -> &'static str {
+        match family {
+            PriorFamily::Dirichlet { .. } => "concentration",
+            PriorFamily::Gamma { .. } | PriorFamily::InvGamma { .. } => "shape",
+            PriorFamily::Beta { .. } => "count",
+            PriorFamily::InvWishart { .. } => "dof",
+            PriorFamily::NormalMean { .. } => "kappa",
+        }
+    }
+
+    /// One strength slot per parameter with a prior, after every parameter's own slot.
+    fn posterior_layout(&mut self) {
+        for (i, u) in self.plan.updates.iter().enumerate() {
+            let Some(prior) = &u.prior else { continue };
+            let own = &self.program.params[i];
+            let slot = ParamSlot {
+                var: u.param,
+                name: format!("{}_{}", own.name, Self::strength_suffix(prior.family)),
+                per_component: own.per_component,
+                elem: Elem::Scalar,
+                free: Size::lit(0),
+                rule: u.rule,
+                start: Start::Fill(1.0),
+                reseed: Reseed::Keep,
+                random: None,
+                nonzero_columns: false,
+                posterior_of: Some(i),
+            };
+            self.program.params.push(slot);
+        }
+    }
+
+    /// The strength slot of parameter `i`'s posterior.
+    fn strength_of(&self, i: usize) -> Option<usize> {
+        self.program
+            .params
+            .iter()
+            .position(|p| p.posterior_of == Some(i))
+    }
+
+    /// Parameter `i`'s strength read from `src` at component `k` (whole when shared).
+    fn strength(&self, src: Src, i: usize) -> Operand {
+        let slot = self.strength_of(i).expect("a posterior has a strength");
+        let at = if self.program.params[slot].per_component {
+            At::K
+        } else {
+            At::Whole
+        };
+        Operand::Slot { src, slot, at }
+    }
+
+    /// Parameter `i` read from `src`, as a vector when it is a scalar.
+    fn as_vector(&self, src: Src, var: VarId) -> Operand {
+        match self.param_of(src, var) {
+            Operand::Param {
+                src,
+                var,
+                at,
+                elem: Elem::Scalar,
+                ..
+            } => Operand::Param {
+                src,
+                var,
+                at,
+                elem: Elem::Scalar,
+                as_vector: true,
+            },
+            other => other,
+        }
+    }
+
+    /// The index of `var`'s update.
+    fn update_of(&self, var: VarId) -> usize {
+        self.plan
+            .updates
+            .iter()
+            .position(|u| u.param == var)
+            .expect("every parameter has an update")
+    }
+
+    /// The prior family of `var`, if a prior is written.
+    fn family(&self, var: VarId) -> Option<PriorFamily> {
+        self.plan.updates[self.update_of(var)]
+            .prior
+            .as_ref()
+            .map(|p| p.family)
+    }
+
+    /// The variational M-step of parameter `i` (its posterior's mean, then its strength), or
+    /// `None` without a prior (a point estimate, updated as by EM).
+    fn posterior_updates(&self, i: usize) -> Option<[UpdateStep; 2]> {
+        use Kernel::*;
+        if self.program.method != Method::Vb {
+            return None;
+        }
+        let u = &self.plan.updates[i];
+        let family = u.prior.as_ref()?.family;
+        let slot = &self.program.params[i];
+        let s = self.strength_of(i)?;
+        let per_k = slot.per_component
+            && !matches!(
+                u.rule,
+                Rule::Weights | Rule::InitialProbs | Rule::Transitions
+            );
+        let num = Operand::Number;
+        let (pooled, count) = (Operand::Pooled, Operand::PooledCount);
+        let sums = |kind| -> Vec<Term> {
+            u.sources
+                .iter()
+                .map(|&b| Term {
+                    value: TermValue::Operand(self.stat(b, kind, false)),
+                    sum_elements: false,
+                })
+                .collect()
+        };
+        let stat_elem = |kind| {
+            self.program
+                .stats
+                .iter()
+                .find(|st| st.block == u.sources[0] && st.kind == kind)
+                .expect("statistic")
+                .elem
+        };
+        let both = |acc: Elem, terms: Vec<Term>, value: Call, strength: Call| {
+            (
+                UpdateValue::Pooled {
+                    acc,
+                    terms: terms.clone(),
+                    finish: value,
+                },
+                UpdateValue::Pooled {
+                    acc,
+                    terms,
+                    finish: strength,
+                },
+            )
+        };
+        let mut first_element = false;
+        let (value, strength) = match (u.rule, family) {
+            (Rule::Weights | Rule::InitialProbs, PriorFamily::Dirichlet { concentration }) => {
+                let counts = if u.rule == Rule::Weights {
+                    Operand::LatentCounts
+                } else {
+                    Operand::LatentInitial
+                };
+                (
+                    UpdateValue::Call(call(
+                        DirichletPosteriorMean,
+                        vec![counts.clone(), num(concentration)],
+                    )),
+                    UpdateValue::Call(call(
+                        DirichletPosteriorTotal,
+                        vec![counts, num(concentration)],
+                    )),
+                )
+            }
+            (Rule::Transitions, PriorFamily::Dirichlet { concentration }) => (
+                UpdateValue::Call(call(
+                    TransitionsPosteriorMean,
+                    vec![Operand::LatentTransitions, num(concentration)],
+                )),
+                UpdateValue::Call(call(
+                    TransitionsPosteriorTotal,
+                    vec![Operand::LatentTransitions, num(concentration)],
+                )),
+            ),
+            (Rule::Probabilities, PriorFamily::Dirichlet { concentration }) => both(
+                stat_elem(StatKind::Counts),
+                sums(StatKind::Counts),
+                call(DirichletPosteriorMean, vec![pooled, num(concentration)]),
+                call(
+                    DirichletPosteriorTotal,
+                    vec![Operand::Pooled, num(concentration)],
+                ),
+            ),
+            (Rule::Mean, PriorFamily::NormalMean { mean, kappa, .. }) => {
+                let own = param(
+                    Src::Prev,
+                    u.param,
+                    if per_k { At::K } else { At::Whole },
+                    slot.elem,
+                );
+                let kernel = if slot.elem == Elem::Scalar {
+                    ScalarMeanModeFromStats
+                } else {
+                    MeanModeFromStats
+                };
+                both(
+                    slot.elem,
+                    sums(StatKind::Sum),
+                    call(
+                        kernel,
+                        vec![own, pooled, count.clone(), num(kappa), num(mean)],
+                    ),
+                    call(PseudoCount, vec![count, num(kappa)]),
+                )
+            }
+            (
+                Rule::Covariance | Rule::DiagonalVariances | Rule::Variance,
+                PriorFamily::InvWishart {
+                    dof: first,
+                    scale: second,
+                }
+                | PriorFamily::InvGamma {
+                    shape: first,
+                    scale: second,
+                },
+            ) => {
+                let terms = u
+                    .sources
+                    .iter()
+                    .map(|&b| self.scatter_term(u.rule, b))
+                    .collect();
+                let acc = match u.rule {
+                    Rule::Covariance => stat_elem(StatKind::Scatter),
+                    Rule::DiagonalVariances => slot.elem,
+                    _ => Elem::Scalar,
+                };
+                let mean_prior = self.plan.updates.iter().find_map(|v| match v.prior {
+                    Some(Prior {
+                        family: PriorFamily::NormalMean { mean, kappa, scale },
+                        ..
+                    }) if scale == u.param => Some((v.param, mean, kappa)),
+                    _ => None,
+                });
+                let mut args = vec![pooled, count.clone(), num(first), num(second)];
+                let kernel = match (u.rule, mean_prior) {
+                    (rule, Some((mu, mean, kappa))) => {
+                        args.extend([self.param_of(Src::Next, mu), num(kappa), num(mean)]);
+                        match rule {
+                            Rule::Covariance => CovariancePosteriorWithMeanPrior,
+                            Rule::DiagonalVariances => VariancesPosteriorWithMeanPrior,
+                            _ => VariancePosteriorWithMeanPrior,
+                        }
+                    }
+                    (Rule::Covariance, None) => CovariancePosterior,
+                    (Rule::DiagonalVariances, None) => VariancesPosterior,
+                    _ => VariancePosterior,
+                };
+                let strength = if u.rule == Rule::Covariance {
+                    call(PseudoCount, vec![count, num(first)])
+                } else {
+                    call(InvGammaShape, vec![count, num(first)])
+                };
+                both(acc, terms, call(kernel, args), strength)
+            }
+            (Rule::Rate, PriorFamily::Gamma { shape, rate }) => both(
+                Elem::Scalar,
+                sums(StatKind::Sum),
+                call(
+                    PoissonRatePosterior,
+                    vec![pooled.clone(), count, num(shape), num(rate)],
+                ),
+                call(PseudoCount, vec![pooled, num(shape)]),
+            ),
+            (Rule::ExponentialRate, PriorFamily::Gamma { shape, rate }) => both(
+                Elem::Scalar,
+                sums(StatKind::Sum),
+                call(
+                    ExponentialRatePosterior,
+                    vec![pooled, count.clone(), num(shape), num(rate)],
+                ),
+                call(PseudoCount, vec![count, num(shape)]),
+            ),
+            (Rule::Probability, PriorFamily::Beta { a, b }) => {
+                first_element = slot.elem == Elem::Scalar;
+                both(
+                    stat_elem(StatKind::Sum),
+                    sums(StatKind::Sum),
+                    call(
+                        BetaPosteriorMean,
+                        vec![pooled, count.clone(), num(a), num(b)],
+                    ),
+                    call(PseudoCount, vec![count, num(a + b)]),
+                )
+            }
+            _ => return None,
+        };
+        let step = |param, value, first_element| UpdateStep {
+            param,
+            rule: u.rule,
+            sources: u.sources.clone(),
+            per_component: per_k,
+            value,
+            first_element,
+        };
+        Some([step(i, value, first_element), step(s, strength, false)])
+    }
+
+    /// The effective parameters, the blocks' offsets and the KL terms.
+    fn variational(&mut self) {
+        use Kernel::*;
+        for (i, u) in self.plan.updates.iter().enumerate() {
+            let Some(prior) = &u.prior else { continue };
+            let slot = &self.program.params[i];
+            let scalar = slot.elem == Elem::Scalar;
+            let own = self.param_of(Src::Params, u.param);
+            let strength = self.strength(Src::Params, i);
+            let num = Operand::Number;
+            let effective = match (u.rule, prior.family) {
+                (_, PriorFamily::Dirichlet { .. }) => Some(call(
+                    DirichletGeometricMean,
+                    vec![own.clone(), strength.clone()],
+                )),
+                (Rule::Rate, PriorFamily::Gamma { .. }) => Some(call(
+                    GammaGeometricMean,
+                    vec![own.clone(), strength.clone()],
+                )),
+                (_, PriorFamily::Beta { .. }) => Some(call(
+                    BetaEffective,
+                    vec![self.as_vector(Src::Params, u.param), strength.clone()],
+                )),
+                _ => None,
+            };
+            if let Some(call) = effective {
+                self.program.effective.push(EffectiveStep {
+                    param: i,
+                    per_component: slot.per_component,
+                    call,
+                    first_element: scalar && matches!(prior.family, PriorFamily::Beta { .. }),
+                });
+            }
+            let kl = match prior.family {
+                PriorFamily::Dirichlet { concentration } => {
+                    call(DirichletKl, vec![own, strength, num(concentration)])
+                }
+                PriorFamily::Gamma { shape, rate } => {
+                    call(GammaKl, vec![own, strength, num(shape), num(rate)])
+                }
+                PriorFamily::Beta { a, b } => call(
+                    BetaKl,
+                    vec![
+                        self.as_vector(Src::Params, u.param),
+                        strength,
+                        num(a),
+                        num(b),
+                    ],
+                ),
+                PriorFamily::InvWishart { dof, scale } => {
+                    call(InvWishartKl, vec![own, strength, num(dof), num(scale)])
+                }
+                PriorFamily::InvGamma { shape, scale } => call(
+                    if scalar { InvGammaKl } else { InvGammasKl },
+                    vec![own, strength, num(shape), num(scale)],
+                ),
+                PriorFamily::NormalMean { mean, kappa, scale } => {
+                    let kernel = match (slot.elem, self.slot(scale).elem) {
+                        (Elem::Scalar, _) => NormalMeanKl,
+                        (_, Elem::Vector(_)) => DiagMeanKl,
+                        _ => MvnMeanKl,
+                    };
+                    call(
+                        kernel,
+                        vec![
+                            own,
+                            strength,
+                            self.param_of(Src::Params, scale),
+                            num(mean),
+                            num(kappa),
+                        ],
+                    )
+                }
+            };
+            self.program.kl.push(PriorTerm {
+                param: i,
+                per_component: slot.per_component,
+                call: kl,
+                factor: prior.factor,
+            });
+        }
+        for b in 0..self.plan.blocks.len() {
+            let offsets = self.block_offsets(b);
+            self.program.offsets.extend(offsets);
+        }
+    }
+
+    /// Block `b`'s offsets `E_q[ln p(x | θ)] − ln p(x | θ̃)`, one call per parameter with a
+    /// posterior (none for a categorical block, whose effective probabilities are exact).
+    fn block_offsets(&self, b: usize) -> Vec<Call> {
+        use Kernel::*;
+        let mut calls = Vec::new();
+        let with = |var: VarId| {
+            let i = self.update_of(var);
+            self.family(var).map(|f| {
+                (
+                    f,
+                    self.param_of(Src::Params, var),
+                    self.strength(Src::Params, i),
+                )
+            })
+        };
+        match self.plan.blocks[b].kind {
+            BlockKind::MvNormal { mean, cov } => {
+                if let Some((PriorFamily::NormalMean { .. }, m, kappa)) = with(mean.param) {
+                    calls.push(call(MeanOffset, vec![m, kappa]));
+                }
+                match cov {
+                    Cov::Full(p) => {
+                        if let Some((PriorFamily::InvWishart { .. }, c, dof)) = with(p.param) {
+                            calls.push(call(WishartOffset, vec![c, dof]));
+                        }
+                    }
+                    Cov::Diag(p) => {
+                        if let Some((PriorFamily::InvGamma { .. }, v, shape)) = with(p.param) {
+                            calls.push(call(InvGammaOffset, vec![v, shape]));
+                        }
+                    }
+                    Cov::Spherical(p) => {
+                        // One variance over the block's D coordinates: the mean has length D.
+                        if let Some((PriorFamily::InvGamma { .. }, _, shape)) = with(p.param) {
+                            let m = self.param_of(Src::Params, mean.param);
+                            calls.push(call(InvGammaOffset, vec![m, shape]));
+                        }
+                    }
+                    Cov::Fixed(_) => {}
+                }
+            }
+            BlockKind::Normal { mean, var } => {
+                if let Some((PriorFamily::NormalMean { .. }, _, kappa)) = with(mean.param) {
+                    calls.push(call(ScalarMeanOffset, vec![kappa]));
+                }
+                if let Some((PriorFamily::InvGamma { .. }, _, shape)) = with(var.param) {
+                    calls.push(call(InvGammaScalarOffset, vec![shape]));
+                }
+            }
+            BlockKind::Poisson { rate } => {
+                if let Some((_, r, shape)) = with(rate.param) {
+                    calls.push(call(PoissonRateOffset, vec![r, shape]));
+                }
+            }
+            BlockKind::Exponential { rate } => {
+                if let Some((_, _, shape)) = with(rate.param) {
+                    calls.push(call(GammaLogOffset, vec![shape]));
+                }
+            }
+            BlockKind::Bernoulli { prob } => {
+                if let Some((_, _, total)) = with(prob.param) {
+                    calls.push(call(
+                        BetaOffset,
+                        vec![self.as_vector(Src::Params, prob.param), total],
+                    ));
+                }
+            }
+            BlockKind::Categorical { .. } | BlockKind::LinearGaussian { .. } => {}
+        }
+        calls
     }
 }

@@ -1058,7 +1058,7 @@ fn initial_params<M: MixtureModel>(
     };
     let (mut params, counts) = params_from_labels(model, &labels, &opts.m_step, rng)?;
     for (c, &count) in counts.iter().enumerate() {
-        if count < EMPTY_COUNT {
+        if count < EMPTY_COUNT && !model.keeps_empty_components() {
             let row = rng.random_range(0..model.n_rows());
             model.reseed(&mut params, c, row);
             reseeds.push(ReseedEvent {
@@ -1197,7 +1197,7 @@ fn run_one<M: MixtureModel>(
             .m_step(&e.stats, &e.latent, &params, &opts.m_step)
             .map_err(|issue| FitError::Numerical { issue, iteration })?;
         let empty: Vec<usize> = (0..model.n_components())
-            .filter(|&k| e.latent.counts[k] < EMPTY_COUNT)
+            .filter(|&k| e.latent.counts[k] < EMPTY_COUNT && !model.keeps_empty_components())
             .collect();
         for (i, &k) in empty.iter().enumerate() {
             let row = if i == 0 {

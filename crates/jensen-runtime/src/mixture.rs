@@ -289,6 +289,12 @@ pub trait MixtureModel: Sync {
     fn init_in_data_units(&self) -> bool {
         false
     }
+    /// Whether a component that loses its rows is kept as it is rather than re-seeded:
+    /// under variational Bayes an empty component falls back to its prior, which is how
+    /// surplus components are pruned.
+    fn keeps_empty_components(&self) -> bool {
+        false
+    }
     /// Replaces component `k` by a broad component centred on row `row`, with a small weight.
     fn reseed(&self, params: &mut Self::Params, k: usize, row: usize);
     /// The E-step from summaries of the data that the model keeps, without a pass over the

@@ -12,7 +12,7 @@ use ndarray::{
     ArrayViewMutD, Axis, CowArray, Ix0, Ix1, Ix2, IxDyn,
 };
 
-use jensen_lang::ir::{EStepKind, ElemType, VarId};
+use jensen_lang::ir::{EStepKind, ElemType, Method, VarId};
 use jensen_lang::plan::{BlockKind, Cov, PRef};
 use jensen_lang::program::{
     At, Call, DerivedKind, Elem, Kernel, Operand, Reseed, Src, Start, TermValue, UpdateValue,
@@ -20,7 +20,7 @@ use jensen_lang::program::{
 use jensen_lang::{Plan, Program};
 use jensen_runtime::chain;
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
-use jensen_runtime::kernels::{discrete, exponential, gaussian, moments};
+use jensen_runtime::kernels::{discrete, exponential, gaussian, moments, vb};
 use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::mixture::{
     add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight, FloorHit,
@@ -80,6 +80,11 @@ enum DerivedValue {
 #[derive(Debug)]
 pub struct ExecCache {
     params: DynParams,
+    /// Variational Bayes: the parameters the E-step reads (the effective values in place of
+    /// the posteriors' means).
+    effective: Option<DynParams>,
+    /// Variational Bayes: the blocks' offsets summed, one per component.
+    offsets: Option<Array1<f64>>,
     derived: Vec<DerivedValue>,
 }
 
@@ -364,6 +369,38 @@ impl<'a> PlanModel<'a> {
     }
 
     /// Checks user-supplied parameters: names, shapes and constraints.
+    /// Checks what the priors need of the data's sizes: under variational Bayes an
+    /// inverse-Wishart prior on a `D × D` covariance must be proper, `ν > D − 1`.
+    pub fn check_priors(&self) -> Result<(), String> {
+        if self.program.method != Method::Vb {
+            return Ok(());
+        }
+        for u in &self.plan.updates {
+            let Some(jensen_lang::plan::Prior {
+                family: jensen_lang::plan::PriorFamily::InvWishart { dof, .. },
+                ..
+            }) = u.prior
+            else {
+                continue;
+            };
+            let slot = self.program.param(u.param);
+            let d = *self
+                .program
+                .param_shape(slot, &self.data.sizes)
+                .last()
+                .expect("a covariance has a shape");
+            if dof <= d as f64 - 1.0 {
+                return Err(format!(
+                    "the inverse-Wishart prior on `{}` has {dof} degrees of freedom, but variational Bayes needs a proper prior, ν > D − 1 = {} for these {d}-dimensional data; write e.g. `InvWishart({}, …)`",
+                    slot.name,
+                    d - 1,
+                    d + 1
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn check_params(&self, params: &DynParams) -> Result<DynParams, String> {
         params.check_shapes(&self.param_shapes())?;
         // Restore declaration order.
@@ -372,6 +409,17 @@ impl<'a> PlanModel<'a> {
             ordered.insert(&name, params.get(&name).expect("checked").clone());
         }
         for slot in &self.program.params {
+            if slot.posterior_of.is_some() {
+                // A posterior's strength: a positive count, shape or degrees of freedom.
+                let value = ordered.get(&slot.name).expect("checked");
+                if !value.iter().all(|v| v.is_finite() && *v > 0.0) {
+                    return Err(format!(
+                        "`{}` must be positive and finite (a posterior's strength)",
+                        slot.name
+                    ));
+                }
+                continue;
+            }
             let var = &self.plan.model.vars[slot.var];
             let value = ordered.get(&var.name).expect("checked");
             if value.iter().any(|v| !v.is_finite()) {
@@ -562,7 +610,7 @@ fn number_mut(a: ArrayViewMutD<'_, f64>) -> &mut f64 {
 impl PlanModel<'_> {
     fn source<'s>(&self, env: &'s Env<'_>, src: Src) -> &'s DynParams {
         match src {
-            Src::Cache => env.cache.map(|c| &c.params),
+            Src::Cache => env.cache.map(|c| c.effective.as_ref().unwrap_or(&c.params)),
             Src::Prev => env.prev,
             Src::Next => env.next,
             Src::Params => env.params,
@@ -577,6 +625,16 @@ impl PlanModel<'_> {
                 let value = self
                     .source(env, *src)
                     .get(self.plan.name(*var))
+                    .expect("parameters are checked against the program");
+                match index(*at, env.k) {
+                    Some(k) => value.index_axis(Axis(0), k),
+                    None => value.view(),
+                }
+            }
+            Operand::Slot { src, slot, at } => {
+                let value = self
+                    .source(env, *src)
+                    .get(&self.program.params[*slot].name)
                     .expect("parameters are checked against the program");
                 match index(*at, env.k) {
                     Some(k) => value.index_axis(Axis(0), k),
@@ -916,6 +974,87 @@ impl PlanModel<'_> {
             TransitionsModeFromCounts => {
                 array(chain::transitions_mode_from_counts(m(0), m(1), n(2)).into_dyn())
             }
+            PseudoCount => number(vb::pseudo_count(n(0), n(1))),
+            InvGammaShape => number(vb::inv_gamma_shape(n(0), n(1))),
+            DirichletPosteriorMean => {
+                array(vb::dirichlet_posterior_mean(v(0).view(), n(1)).into_dyn())
+            }
+            DirichletPosteriorTotal => number(vb::dirichlet_posterior_total(v(0).view(), n(1))),
+            TransitionsPosteriorMean => {
+                array(vb::transitions_posterior_mean(m(0), n(1)).into_dyn())
+            }
+            TransitionsPosteriorTotal => {
+                array(vb::transitions_posterior_total(m(0), n(1)).into_dyn())
+            }
+            DirichletGeometricMean => {
+                array(vb::dirichlet_geometric_mean(v(0).view(), n(1)).into_dyn())
+            }
+            DirichletKl => number(vb::dirichlet_kl(v(0).view(), n(1), n(2))),
+            PoissonRatePosterior => number(vb::poisson_rate_posterior(n(0), n(1), n(2), n(3))),
+            ExponentialRatePosterior => {
+                number(vb::exponential_rate_posterior(n(0), n(1), n(2), n(3)))
+            }
+            GammaGeometricMean => number(vb::gamma_geometric_mean(n(0), n(1))),
+            PoissonRateOffset => number(vb::poisson_rate_offset(n(0), n(1))),
+            GammaLogOffset => number(vb::gamma_log_offset(n(0))),
+            GammaKl => number(vb::gamma_kl(n(0), n(1), n(2), n(3))),
+            BetaPosteriorMean => {
+                array(vb::beta_posterior_mean(v(0).view(), n(1), n(2), n(3)).into_dyn())
+            }
+            BetaEffective => array(vb::beta_effective(v(0).view(), n(1)).into_dyn()),
+            BetaOffset => number(vb::beta_offset(v(0).view(), n(1))),
+            BetaKl => number(vb::beta_kl(v(0).view(), n(1), n(2), n(3))),
+            CovariancePosterior => {
+                array(vb::covariance_posterior(m(0), n(1), n(2), n(3)).into_dyn())
+            }
+            CovariancePosteriorWithMeanPrior => array(
+                vb::covariance_posterior_with_mean_prior(
+                    m(0),
+                    n(1),
+                    n(2),
+                    n(3),
+                    v(4).view(),
+                    n(5),
+                    n(6),
+                )
+                .into_dyn(),
+            ),
+            VariancesPosterior => {
+                array(vb::variances_posterior(v(0).view(), n(1), n(2), n(3)).into_dyn())
+            }
+            VariancePosterior => number(vb::variance_posterior(n(0), n(1), n(2), n(3))),
+            VariancesPosteriorWithMeanPrior => array(
+                vb::variances_posterior_with_mean_prior(
+                    v(0).view(),
+                    n(1),
+                    n(2),
+                    n(3),
+                    v(4).view(),
+                    n(5),
+                    n(6),
+                )
+                .into_dyn(),
+            ),
+            VariancePosteriorWithMeanPrior => number(vb::variance_posterior_with_mean_prior(
+                n(0),
+                n(1),
+                n(2),
+                n(3),
+                n(4),
+                n(5),
+                n(6),
+            )),
+            WishartOffset => number(vb::wishart_offset(m(0), n(1))),
+            InvGammaOffset => number(vb::inv_gamma_offset(v(0).view(), n(1))),
+            InvGammaScalarOffset => number(vb::inv_gamma_scalar_offset(n(0))),
+            MeanOffset => number(vb::mean_offset(v(0).view(), n(1))),
+            ScalarMeanOffset => number(vb::scalar_mean_offset(n(0))),
+            InvWishartKl => number(vb::inv_wishart_kl(m(0), n(1), n(2), n(3))),
+            InvGammaKl => number(vb::inv_gamma_kl(n(0), n(1), n(2), n(3))),
+            InvGammasKl => number(vb::inv_gammas_kl(v(0).view(), n(1), n(2), n(3))),
+            MvnMeanKl => number(vb::mvn_mean_kl(v(0).view(), n(1), m(2), n(3), n(4))),
+            DiagMeanKl => number(vb::diag_mean_kl(v(0).view(), n(1), v(2).view(), n(3), n(4))),
+            NormalMeanKl => number(vb::normal_mean_kl(n(0), n(1), n(2), n(3), n(4))),
             DirichletLogDensity => number(discrete::dirichlet_log_density(v(0).view(), n(1))),
             CovarianceModeFromScatter => {
                 array(gaussian::covariance_mode_from_scatter(m(0), n(1), n(2), n(3)).into_dyn())
@@ -1149,6 +1288,67 @@ impl PlanModel<'_> {
         }
     }
 
+    /// Variational Bayes: the parameters with each posterior's mean replaced by the effective
+    /// value the E-step reads (`None` when no parameter has one).
+    fn effective(&self, params: &DynParams) -> Option<DynParams> {
+        if self.program.effective.is_empty() {
+            return None;
+        }
+        let mut out = params.clone();
+        let mut env = Env {
+            params: Some(params),
+            ..Env::default()
+        };
+        for step in &self.program.effective {
+            let name = &self.program.params[step.param].name;
+            env.k = 0;
+            let one = |env: &Env<'_>| {
+                let v = self
+                    .run(&step.call, env, None, None, None, None)
+                    .into_array();
+                if step.first_element {
+                    DynParams::scalar(v[[0]])
+                } else {
+                    v
+                }
+            };
+            let value = if step.per_component {
+                let mut value = params.get(name).expect("parameter").clone();
+                for k in 0..self.k {
+                    env.k = k;
+                    value.index_axis_mut(Axis(0), k).assign(&one(&env));
+                }
+                value
+            } else {
+                one(&env)
+            };
+            out.insert(name, value);
+        }
+        Some(out)
+    }
+
+    /// Variational Bayes: the blocks' offsets summed per component (`None` under EM).
+    fn offsets(&self, params: &DynParams) -> Option<Array1<f64>> {
+        if self.program.offsets.is_empty() {
+            return None;
+        }
+        let mut env = Env {
+            params: Some(params),
+            ..Env::default()
+        };
+        Some(Array1::from_shape_fn(self.k, |k| {
+            env.k = k;
+            self.program
+                .offsets
+                .iter()
+                .map(|c| match self.run(c, &env, None, None, None, None) {
+                    Value::Number(v) => v,
+                    Value::Array(a) => a.sum(),
+                })
+                .sum()
+        }))
+    }
+
     /// The value of one update for the components `ks` (one component, or all of them for
     /// a shared parameter).
     fn update_value(
@@ -1218,14 +1418,17 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn prepare(&self, params: &DynParams) -> Result<ExecCache, NumericalIssue> {
+        let effective = self.effective(params);
         let derived = self
             .program
             .derived
             .iter()
-            .map(|d| self.derive(d.kind, params))
+            .map(|d| self.derive(d.kind, effective.as_ref().unwrap_or(params)))
             .collect::<Result<_, _>>()?;
         Ok(ExecCache {
             params: params.clone(),
+            effective,
+            offsets: self.offsets(params),
             derived,
         })
     }
@@ -1244,6 +1447,9 @@ impl MixtureModel for PlanModel<'_> {
         };
         if let Some(prior) = &self.program.log_prior {
             self.run(prior, &env, Some(&mut out), None, None, None);
+        }
+        if let Some(offsets) = &cache.offsets {
+            add_log_weights(out.view_mut(), offsets.view());
         }
         for block in &self.program.blocks {
             env.block = block.block;
@@ -1455,6 +1661,11 @@ impl MixtureModel for PlanModel<'_> {
         centre: &DynParams,
         params: &DynParams,
     ) -> Result<f64, NumericalIssue> {
+        // Variational Bayes: the expectation under the posteriors is the expected
+        // log-likelihood at the effective parameters plus each component's offsets.
+        let offsets = self.offsets(params);
+        let effective = self.effective(params);
+        let params = effective.as_ref().unwrap_or(params);
         let mut env = Env {
             stats: Some(stats),
             latent: Some(latent),
@@ -1462,7 +1673,7 @@ impl MixtureModel for PlanModel<'_> {
             centre: Some(centre),
             ..Env::default()
         };
-        let mut total = 0.0;
+        let mut total = offsets.map_or(0.0, |o| o.dot(&latent.counts));
         for c in &self.program.expected_prior {
             if let Value::Number(v) = self.run(c, &env, None, None, None, None) {
                 total += v;
@@ -1515,6 +1726,16 @@ impl MixtureModel for PlanModel<'_> {
                 }
             }
         }
+        // Variational Bayes: the ELBO subtracts every posterior's divergence from its prior.
+        for term in &self.program.kl {
+            let ks = if term.per_component { self.k } else { 1 };
+            for k in 0..ks {
+                env.k = k;
+                if let Value::Number(v) = self.run(&term.call, &env, None, None, None, None) {
+                    total -= v;
+                }
+            }
+        }
         total
     }
 
@@ -1556,6 +1777,10 @@ impl MixtureModel for PlanModel<'_> {
 
     fn factors(&self) -> usize {
         self.program.factors(&self.data.sizes)
+    }
+
+    fn keeps_empty_components(&self) -> bool {
+        self.program.method == Method::Vb
     }
 
     fn init_in_data_units(&self) -> bool {

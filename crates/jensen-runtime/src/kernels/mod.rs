@@ -16,6 +16,7 @@ pub mod exponential;
 pub mod gaussian;
 pub mod linear;
 pub mod moments;
+pub mod vb;
 
 /// `x · ln y` with the convention `0 · ln 0 = 0`.
 #[inline]

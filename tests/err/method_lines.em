@@ -1,0 +1,12 @@
+// An unknown method, then a second `method` line.
+model gmm
+method variational
+method vb
+const K: int = 2
+data   x[N]: vector[D]
+param  w: simplex[K]
+param  mu[K]: vector[D]
+param  Sigma[K]: cov[D]
+latent z[N]: 0..K
+z[n] ~ Categorical(w)
+x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]])
