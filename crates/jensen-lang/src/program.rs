@@ -1940,13 +1940,7 @@ impl<'a> Lowering<'a> {
                 };
                 // A prior on the mean scaled by this covariance (normal-inverse-Wishart or
                 // -Gamma): the mean's deviation from its prior mean and one more row.
-                let mean_prior = self.plan.updates.iter().find_map(|v| match v.prior {
-                    Some(Prior {
-                        family: PriorFamily::NormalMean { mean, kappa, scale },
-                        ..
-                    }) if scale == u.param => Some((v.param, mean, kappa)),
-                    _ => None,
-                });
+                let mean_prior = self.mean_prior_on(u.param);
                 let finish = match (scale_prior, mean_prior) {
                     (Some((first, second)), Some((mu, mean, kappa))) => call(
                         match u.rule {
@@ -2098,6 +2092,23 @@ impl Lowering<'_> {
             };
             self.program.params.push(slot);
         }
+    }
+
+    /// The prior on a mean scaled by covariance (or variance) `scale`, written
+    /// `mu[k] ~ MvNormal(m0, Sigma[k] / κ)`: the mean, `m0` and `κ`.
+    fn mean_prior_on(&self, scale: VarId) -> Option<(VarId, f64, f64)> {
+        self.plan.updates.iter().find_map(|v| match v.prior {
+            Some(Prior {
+                family:
+                    PriorFamily::NormalMean {
+                        mean,
+                        kappa,
+                        scale: s,
+                    },
+                ..
+            }) if s == scale => Some((v.param, mean, kappa)),
+            _ => None,
+        })
     }
 
     /// The strength slot of parameter `i`'s posterior.
@@ -2286,13 +2297,7 @@ impl Lowering<'_> {
                     Rule::DiagonalVariances => slot.elem,
                     _ => Elem::Scalar,
                 };
-                let mean_prior = self.plan.updates.iter().find_map(|v| match v.prior {
-                    Some(Prior {
-                        family: PriorFamily::NormalMean { mean, kappa, scale },
-                        ..
-                    }) if scale == u.param => Some((v.param, mean, kappa)),
-                    _ => None,
-                });
+                let mean_prior = self.mean_prior_on(u.param);
                 let mut args = vec![pooled, count.clone(), num(first), num(second)];
                 let kernel = match (u.rule, mean_prior) {
                     (rule, Some((mu, mean, kappa))) => {

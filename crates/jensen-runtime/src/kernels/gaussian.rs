@@ -608,6 +608,22 @@ pub fn scalar_mean_mode_from_stats(
     centre + (sum + kappa * (prior_mean - centre)) / (n + kappa)
 }
 
+/// `S + κ (μ − m0)(μ − m0)ᵀ`: a scatter with the deviation of the mean `μ` from its prior
+/// mean `m0` over `κ` pseudo-rows (a normal-inverse-Wishart prior's share of the scale).
+pub fn with_mean_prior(
+    scatter: ArrayView2<'_, f64>,
+    mean: ArrayView1<'_, f64>,
+    kappa: f64,
+    prior_mean: f64,
+) -> Array2<f64> {
+    let d = mean.mapv(|m| m - prior_mean);
+    let mut with = scatter.to_owned();
+    for ((i, j), v) in with.indexed_iter_mut() {
+        *v += kappa * d[i] * d[j];
+    }
+    with
+}
+
 /// The covariance's half of the mode of a normal-inverse-Wishart prior,
 /// `μ ~ N(m0, Σ / κ)`, `Σ ~ IW(ν, c I)`: `(S + c I + κ (μ − m0)(μ − m0)ᵀ) / (n + ν + D + 2)`,
 /// `μ` the new mean.
@@ -620,11 +636,7 @@ pub fn covariance_mode_with_mean_prior(
     kappa: f64,
     prior_mean: f64,
 ) -> Array2<f64> {
-    let d = mean.mapv(|m| m - prior_mean);
-    let mut with = scatter.to_owned();
-    for ((i, j), v) in with.indexed_iter_mut() {
-        *v += kappa * d[i] * d[j];
-    }
+    let with = with_mean_prior(scatter, mean, kappa, prior_mean);
     covariance_mode_from_scatter(with.view(), count + 1.0, dof, scale)
 }
 
@@ -811,7 +823,7 @@ pub fn variance_prior_share(var: f64, count: f64, reg: f64, scale: ArrayView1<'_
     (reg * shared_scale(scale) / (points * var)).min(1.0)
 }
 
-fn symmetrise(mut a: Array2<f64>) -> Array2<f64> {
+pub(crate) fn symmetrise(mut a: Array2<f64>) -> Array2<f64> {
     let d = a.nrows();
     for i in 0..d {
         for j in 0..i {

@@ -21,6 +21,7 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 use statrs::function::gamma::{digamma, ln_gamma};
 
+use crate::kernels::gaussian::{symmetrise, with_mean_prior};
 use crate::linalg::Cholesky;
 
 /// `count + prior`: a posterior's pseudo-count (a Normal mean's `κ = κ0 + n`, a Wishart's
@@ -189,13 +190,6 @@ pub fn beta_kl(mean: ArrayView1<'_, f64>, total: f64, prior_a: f64, prior_b: f64
 // ---------------------------------------------------------------------------------------
 // Gaussian scales and means
 
-fn symmetrise(mut m: Array2<f64>) -> Array2<f64> {
-    let t = m.t().to_owned();
-    m += &t;
-    m *= 0.5;
-    m
-}
-
 /// `Ψ / ν` of a covariance's inverse-Wishart posterior under `IW(ν0, c I)`:
 /// `(S + c I) / (ν0 + n)`, `S` the scatter about the new mean over `n` rows.
 pub fn covariance_posterior(
@@ -223,11 +217,7 @@ pub fn covariance_posterior_with_mean_prior(
     prior_kappa: f64,
     prior_mean: f64,
 ) -> Array2<f64> {
-    let d = mean.mapv(|m| m - prior_mean);
-    let mut with = scatter.to_owned();
-    for ((i, j), v) in with.indexed_iter_mut() {
-        *v += prior_kappa * d[i] * d[j];
-    }
+    let with = with_mean_prior(scatter, mean, prior_kappa, prior_mean);
     covariance_posterior(with.view(), count, prior_dof, prior_scale)
 }
 
