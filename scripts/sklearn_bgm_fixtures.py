@@ -121,6 +121,12 @@ CASES = {
     "iris_diag_k3": (
         IRIS, 3, "diag", dict(alpha0=0.1, kappa0=0.05, m0=3.0, nu0=5.0, c=0.1)
     ),
+    "faithful_spherical_k4": (
+        FAITHFUL, 4, "spherical", dict(alpha0=0.05, kappa0=0.01, m0=0.0, nu0=2.0, c=1.0)
+    ),
+    "iris_spherical_k3": (
+        IRIS, 3, "spherical", dict(alpha0=0.1, kappa0=0.05, m0=3.0, nu0=5.0, c=0.1)
+    ),
 }
 
 PARAMETERS = (
@@ -158,6 +164,30 @@ class ExactDiagBGM(BayesianGaussianMixture):
         return log_gauss + 0.5 * (log_lambda - n_features / self.mean_precision_)
 
 
+class ExactSphericalBGM(BayesianGaussianMixture):
+    """``BayesianGaussianMixture`` with the exact E[D ln lambda] for a spherical precision.
+
+    scikit-learn's spherical M-step is the conjugate posterior of one precision lambda
+    shared by the D coordinates with a Gamma(D nu0 / 2, D c / 2) prior (shape D nu / 2, rate
+    D nu cov / 2 after the data), for which E[D ln lambda] = D digamma(D nu / 2) + D ln 2 -
+    D ln D - D ln nu - D ln cov. ``_estimate_log_prob`` is scikit-learn 1.9.1's body verbatim
+    except for the ``log_lambda`` line: ``D ln 2 + D digamma(D nu / 2) - D ln D`` instead of
+    the Wishart ``D ln 2 + sum_d digamma((nu - d)/2)``.
+    """
+
+    def _estimate_log_prob(self, X, xp=None):
+        _, n_features = X.shape
+        log_gauss = _estimate_log_gaussian_prob(
+            X, self.means_, self.precisions_cholesky_, self.covariance_type
+        ) - 0.5 * n_features * np.log(self.degrees_of_freedom_)
+        log_lambda = (
+            n_features * np.log(2.0)
+            + n_features * digamma(0.5 * n_features * self.degrees_of_freedom_)
+            - n_features * np.log(n_features)
+        )
+        return log_gauss + 0.5 * (log_lambda - n_features / self.mean_precision_)
+
+
 def read_columns(path: Path, columns: list[str]) -> np.ndarray:
     """Read the named numeric columns of a headed CSV into an (N, D) float64 array."""
     with path.open(newline="") as f:
@@ -185,7 +215,9 @@ def make_model(cls, k: int, d: int, covariance_type: str, priors: dict):
         mean_precision_prior=priors["kappa0"],
         mean_prior=np.full(d, priors["m0"]),
         degrees_of_freedom_prior=priors["nu0"],
-        covariance_prior=(c * np.eye(d) if covariance_type == "full" else np.full(d, c)),
+        covariance_prior={"full": c * np.eye(d), "diag": np.full(d, c), "spherical": c}[
+            covariance_type
+        ],
         reg_covar=REG_COVAR,
         max_iter=ITERATIONS,
         tol=0.0,
@@ -273,6 +305,9 @@ def main() -> None:
             if covariance_type == "diag":
                 estep = "exact-diagonal"
                 bgm = make_model(ExactDiagBGM, k, d, covariance_type, priors)
+            elif covariance_type == "spherical":
+                estep = "exact-spherical"
+                bgm = make_model(ExactSphericalBGM, k, d, covariance_type, priors)
             else:
                 estep = "sklearn"
                 bgm = make_model(BayesianGaussianMixture, k, d, covariance_type, priors)
@@ -280,10 +315,10 @@ def main() -> None:
             check_finite(name, trajectory, lower_bound)
 
             stock = make_model(BayesianGaussianMixture, k, d, covariance_type, priors)
-            if covariance_type == "diag":
+            if covariance_type in ("diag", "spherical"):
                 stock_trajectory, _ = run_vb(stock, X, labels)
                 print(
-                    f"{name}: stock vs exact-diagonal E-step, max relative difference of "
+                    f"{name}: stock vs exact-{covariance_type} E-step, max relative difference of "
                     f"final weight_concentration: "
                     f"{max_rel_diff(stock_trajectory[-1]['weight_concentration'], trajectory[-1]['weight_concentration']):.3e}"
                 )

@@ -100,6 +100,31 @@ pub mod models {
     pub struct HmmCategoricalMap;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/bgmm.em")]
+    pub struct Bgmm;
+
+    /// The MAP model fitted by variational Bayes: the method chosen in the attribute.
+    #[derive(jensen::Model)]
+    #[model(file = "../models/poisson_mix_map.em", method = "vb")]
+    pub struct PoissonMixVb;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/bgmm_diag.em")]
+    pub struct BgmmDiag;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/bgmm_spherical.em")]
+    pub struct BgmmSpherical;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/gmm_spherical_map.em")]
+    pub struct GmmSphericalMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/hmm_gaussian_vb.em")]
+    pub struct HmmGaussianVb;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/fa_digits.em")]
     pub struct FaDigits;
 
@@ -196,6 +221,11 @@ pub const CATALOGUE: &[Entry] = &[
     ("hmm_gaussian_diag_map", "geyser.csv", &[]),
     ("hmm_poisson_map", "discoveries.csv", &[]),
     ("hmm_categorical_map", "geyser_classes.csv", &[]),
+    ("bgmm", "faithful.csv", &[]),
+    ("bgmm_diag", "faithful.csv", &[]),
+    ("bgmm_spherical", "faithful.csv", &[]),
+    ("gmm_spherical_map", "faithful.csv", &[]),
+    ("hmm_gaussian_vb", "geyser.csv", &[]),
 ];
 
 /// The generated code's fit agrees with the executor's: the same ELBO trace (≤ 1e-10

@@ -279,6 +279,42 @@ differential!(
     HmmGaussianDiagNigData { x: matrix },
     HmmGaussianDiagNigConsts::default()
 );
+// Variational Bayes: posteriors, effective parameters, offsets and KL terms.
+differential!(
+    bayesian_gmm,
+    "bgmm",
+    BgmmModel,
+    BgmmData { x: matrix },
+    BgmmConsts::default()
+);
+differential!(
+    bayesian_gmm_diagonal,
+    "bgmm_diag",
+    BgmmDiagModel,
+    BgmmDiagData { x: matrix },
+    BgmmDiagConsts::default()
+);
+differential!(
+    bayesian_gmm_spherical,
+    "bgmm_spherical",
+    BgmmSphericalModel,
+    BgmmSphericalData { x: matrix },
+    BgmmSphericalConsts::default()
+);
+differential!(
+    gmm_spherical_map,
+    "gmm_spherical_map",
+    GmmSphericalMapModel,
+    GmmSphericalMapData { x: matrix },
+    GmmSphericalMapConsts::default()
+);
+differential!(
+    gaussian_hmm_vb,
+    "hmm_gaussian_vb",
+    HmmGaussianVbModel,
+    HmmGaussianVbData { x: matrix },
+    HmmGaussianVbConsts::default()
+);
 differential!(
     gaussian_hmm_map,
     "hmm_gaussian_map",

@@ -15,8 +15,8 @@ use serde_json::Value;
 
 /// The model file of a fixture: scikit-learn's priors written as conjugate priors. Its
 /// `covariance_prior` `c` is the inverse-Wishart scale `c I` (full); for the diagonal model
-/// each variance has `IG(ν0 / 2, c / 2)`, the Gamma posterior of scikit-learn's own
-/// diagonal M-step.
+/// each variance has `IG(ν0 / 2, c / 2)`, and the spherical one `IG(D ν0 / 2, D c / 2)`: the
+/// Gamma posteriors of scikit-learn's own diagonal and spherical M-steps.
 fn model_source(fx: &Value) -> String {
     let p = &fx["priors"];
     let num = |k: &str| p[k].as_f64().unwrap();
@@ -41,6 +41,15 @@ fn model_source(fx: &Value) -> String {
             format!("v[k] ~ InvGamma({}, {})", f(nu / 2.0), f(c / 2.0)),
             "diag(v[k])",
         ),
+        "spherical" => {
+            let d = fx["columns"].as_array().unwrap().len() as f64;
+            (
+                "param  s[K]: positive",
+                "s[z[n]] * I",
+                format!("s[k] ~ InvGamma({}, {})", f(d * nu / 2.0), f(d * c / 2.0)),
+                "s[k] * I",
+            )
+        }
         other => panic!("no model for {other}"),
     };
     format!(
@@ -111,11 +120,12 @@ fn sklearn_case(case: &str) {
     let config = MStepConfig { reg_covar: 0.0 };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let (mut params, _) = params_from_labels(&model, &labels, &config, &mut rng).unwrap();
-    let diag = fx["covariance_type"] == "diag";
-    let (cov, dof) = if diag {
-        ("v", "v_shape")
-    } else {
-        ("Sigma", "Sigma_dof")
+    let d = fx["columns"].as_array().unwrap().len() as f64;
+    // The covariance slot, its strength, and scikit-learn's ν from the strength.
+    let (cov, dof, to_nu) = match fx["covariance_type"].as_str().unwrap() {
+        "diag" => ("v", "v_shape", 2.0),
+        "spherical" => ("s", "s_shape", 2.0 / d),
+        _ => ("Sigma", "Sigma_dof", 1.0),
     };
     let mut elbo = f64::NEG_INFINITY;
     let mut largest: f64 = 0.0;
@@ -123,8 +133,9 @@ fn sklearn_case(case: &str) {
         let get = |name: &str| params.get(name).unwrap().clone();
         // jensen keeps a Dirichlet's mean and total; scikit-learn its concentrations.
         let alpha = get("w") * get("w_concentration").first().copied().unwrap();
-        // scikit-learn's degrees of freedom ν; the diagonal model's shape is ν / 2.
-        let nu = if diag { get(dof) * 2.0 } else { get(dof) };
+        // scikit-learn's degrees of freedom ν; the diagonal model's shape is ν / 2, the
+        // spherical one's D ν / 2.
+        let nu = get(dof) * to_nu;
         let checks = [
             ("weight_concentration", alpha),
             ("mean_precision", get("mu_kappa")),
@@ -178,6 +189,16 @@ fn diagonal_k6_on_faithful() {
 #[test]
 fn diagonal_on_iris() {
     sklearn_case("iris_diag_k3");
+}
+
+#[test]
+fn spherical_k4_on_faithful() {
+    sklearn_case("faithful_spherical_k4");
+}
+
+#[test]
+fn spherical_on_iris() {
+    sklearn_case("iris_spherical_k3");
 }
 
 /// Every model in `models/` whose priors are proper, fitted by variational Bayes
@@ -241,4 +262,37 @@ fn the_elbo_never_decreases_on_every_model_that_variational_bayes_accepts() {
     ] {
         assert!(fitted.contains(&name), "{name} was not fitted: {fitted:?}");
     }
+}
+
+/// `#[model(file = "…", method = "vb")]` on a file without a `method` line generates the
+/// variational program, which agrees with the executor run with `--method vb` (a Poisson
+/// mixture: a Dirichlet posterior on the weights, Gamma posteriors on the rates).
+#[test]
+fn the_derive_attribute_chooses_variational_bayes() {
+    use jensen::lang::ir::Method;
+    use jensen_tests::glue::column;
+    use jensen_tests::models::{PoissonMixVbConsts, PoissonMixVbData, PoissonMixVbModel};
+    let source = std::fs::read_to_string(root().join("models/poisson_mix_map.em")).unwrap();
+    let plan = jensen::lang::compile_for(&source, Some(Method::Vb))
+        .unwrap()
+        .0;
+    let bound = jensen_tests::bind(&plan, "discoveries.csv", &[]);
+    fn opts<P>() -> jensen::FitOptions<P> {
+        jensen::FitOptions {
+            seed: 5,
+            max_iter: 60,
+            tol: 1e-10,
+            restarts: 2,
+            ..jensen::FitOptions::default()
+        }
+    }
+    let executed = jensen::fit(&PlanModel::new(&plan, &bound), &opts()).unwrap();
+    let data = PoissonMixVbData {
+        discoveries: column(&plan, &bound, "discoveries"),
+    };
+    let model = PoissonMixVbModel::new(data, PoissonMixVbConsts::default()).unwrap();
+    let generated = jensen::fit(&model, &opts()).unwrap();
+    // Each rate's posterior shape: the prior's 2 plus the events of its component.
+    assert!(generated.params.rate_shape.iter().all(|&a| a > 2.0));
+    jensen_tests::compare_routes("poisson_mix_map (method vb)", &executed, &generated);
 }

@@ -94,6 +94,9 @@ enum Command {
     Explain {
         /// The model file (`.em`).
         model: String,
+        /// `em` or `vb` (default: the model file's `method` line, else em).
+        #[arg(long, value_enum)]
+        method: Option<MethodArg>,
     },
     /// Print the Rust code generated for a model file.
     Generate {
@@ -102,6 +105,9 @@ enum Command {
         /// Name of the model struct (default: the model name in CamelCase).
         #[arg(long)]
         name: Option<String>,
+        /// `em` or `vb` (default: the model file's `method` line, else em).
+        #[arg(long, value_enum)]
+        method: Option<MethodArg>,
     },
     /// Fit a model file to a CSV file by EM (no cargo needed).
     Fit(Box<FitArgs>),
@@ -193,6 +199,15 @@ enum MethodArg {
     Vb,
 }
 
+impl MethodArg {
+    fn method(self) -> jensen::lang::ir::Method {
+        match self {
+            MethodArg::Em => jensen::lang::ir::Method::Em,
+            MethodArg::Vb => jensen::lang::ir::Method::Vb,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct FitArgs {
     /// The model file (`.em`).
@@ -274,6 +289,11 @@ fn compile(path: &str) -> Result<Option<Plan>, String> {
     compile_source(path, &read_model(path)?)
 }
 
+/// [`compile`] with the method chosen on the command line.
+fn compile_for(path: &str, method: Option<MethodArg>) -> Result<Option<Plan>, String> {
+    compile_source_for(path, &read_model(path)?, method.map(MethodArg::method))
+}
+
 /// Compiles the text of the model file `path`; prints diagnostics to stderr. `None` when it
 /// has errors.
 fn compile_source(path: &str, source: &str) -> Result<Option<Plan>, String> {
@@ -315,20 +335,21 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Explain { model } => {
-            let Some(plan) = compile(&model)? else {
+        Command::Explain { model, method } => {
+            let Some(plan) = compile_for(&model, method)? else {
                 return Ok(ExitCode::FAILURE);
             };
             out!("{}", jensen_codegen::explain(&plan));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Generate { model, name } => {
-            let Some(plan) = compile(&model)? else {
+        Command::Generate {
+            model,
+            name,
+            method,
+        } => {
+            let Some(plan) = compile_for(&model, method)? else {
                 return Ok(ExitCode::FAILURE);
             };
-            if plan.model.method == jensen::lang::ir::Method::Vb {
-                return Err(jensen_codegen::VB_NOT_GENERATED.into());
-            }
             let name = name.unwrap_or_else(|| jensen_codegen::camel_case(&plan.model.name));
             let code = jensen_codegen::generate_module(&plan, &name).map_err(|e| e.to_string())?;
             out!("{code}");
@@ -605,10 +626,7 @@ fn warn_constant_columns(plan: &Plan, bound: &jensen::Bound) {
 
 fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     let source = read_model(&args.model)?;
-    let method = args.method.map(|m| match m {
-        MethodArg::Em => jensen::lang::ir::Method::Em,
-        MethodArg::Vb => jensen::lang::ir::Method::Vb,
-    });
+    let method = args.method.map(MethodArg::method);
     let Some(plan) = compile_source_for(&args.model, &source, method)? else {
         return Ok(ExitCode::FAILURE);
     };

@@ -1722,3 +1722,81 @@ fn estep_option_overrides_the_model_file() {
     let err = stderr(&out);
     assert!(err.contains("soft") && err.contains("hard"), "{err}");
 }
+
+/// Variational Bayes from a model file's `method vb` line and from `--method vb`: the ELBO
+/// trace and summary, posteriors' strengths among the parameters, a warm start from the
+/// saved fit, and the refusals (a hard E-step; an inverse-Wishart prior that is improper for
+/// the data's dimension).
+#[test]
+fn variational_bayes_fits_explains_generates_and_refuses() {
+    let dir = TempDir::new("vb");
+    let out = dir.file("bgmm.json");
+    let text = jensen_ok(&[
+        "fit",
+        "models/bgmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--out",
+        &out,
+    ]);
+    assert!(text.contains("ELBO"), "{text}");
+    assert!(text.contains("variational Bayes: ELBO"), "{text}");
+    assert!(!text.contains("BIC"), "no BIC under VB: {text}");
+    assert!(text.contains("w_concentration = "), "{text}");
+    assert!(text.contains("Sigma_dof = "), "{text}");
+    let doc = read_json(&out);
+    assert_eq!(shape(&doc["params"]["Sigma_dof"]), vec![6]);
+    // A warm start from the saved posteriors converges at once.
+    let params = dir.file("params.json");
+    std::fs::write(&params, doc["params"].to_string()).unwrap();
+    let again = jensen_ok(&[
+        "fit",
+        "models/bgmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--init",
+        &params,
+    ]);
+    assert!(again.contains("converged"), "{again}");
+
+    let text = jensen_ok(&[
+        "fit",
+        "models/poisson_mix_map.em",
+        "--data",
+        "data/discoveries.csv",
+        "--method",
+        "vb",
+    ]);
+    assert!(text.contains("rate_shape = "), "{text}");
+    assert!(text.contains("variational Bayes: ELBO"), "{text}");
+
+    let err = jensen_fails(&[
+        "fit",
+        "models/bgmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--estep",
+        "hard",
+    ]);
+    assert!(err.contains("--estep hard with variational Bayes"), "{err}");
+    let improper = dir.file("improper.em");
+    let source = std::fs::read_to_string(format!("{ROOT}/models/bgmm.em"))
+        .unwrap()
+        .replace("InvWishart(2.0,", "InvWishart(0.5,");
+    std::fs::write(&improper, source).unwrap();
+    let err = jensen_fails(&["fit", &improper, "--data", "data/faithful.csv"]);
+    assert!(err.contains("ν > D − 1 = 1"), "{err}");
+
+    let code = jensen_ok(&["generate", "models/poisson_mix_map.em", "--method", "vb"]);
+    assert!(code.contains("vb::gamma_kl"), "{code}");
+    assert!(code.contains("fn keeps_empty_components"), "{code}");
+    let math = jensen_ok(&["explain", "models/bgmm.em"]);
+    assert!(math.contains("Variational Bayes (method vb)"), "{math}");
+    let math = jensen_ok(&["explain", "models/poisson_mix_map.em", "--method", "vb"]);
+    assert!(math.contains("q(rate_k) = Gamma(a_k, b_k)"), "{math}");
+    let math = jensen_ok(&["explain", "models/poisson_mix_map.em"]);
+    assert!(!math.contains("Variational Bayes (method vb)"), "{math}");
+    // Under EM the small concentration of bgmm.em has no posterior mode: refused, with a hint.
+    let err = jensen_fails(&["explain", "models/bgmm.em", "--method", "em"]);
+    assert!(err.contains("variational Bayes (`method vb`)"), "{err}");
+}

@@ -534,6 +534,19 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 }
                 Some((PriorFamily::InvGamma { shape, scale }, statement)) => {
                     let (extra, one, with) = mean_prior_terms(plan, u.param, false);
+                    // A spherical variance's mean prior adds a row of D coordinates.
+                    let spherical = !extra.is_empty()
+                        && self_is_scalar(plan, u.param)
+                        && mean_is_vector(plan, u.param);
+                    if spherical {
+                        let extra = extra.replacen(" (", " ‖", 1).replacen(")²", "‖²", 1);
+                        return format!(
+                            "{lhs} = ({scatter} + {}{extra}) / ({denom}{} + D)   ({new}; the posterior mode under `{statement}`: 2b and 2a + 2{})",
+                            2.0 * scale,
+                            signed(2.0 * shape + 2.0).trim_end_matches(" + "),
+                            with.replace("(one more row)", "(one more row of D coordinates)")
+                        );
+                    }
                     format!(
                         "{lhs} = ({scatter} + {}{extra}) / ({denom}{})   ({new}; the posterior mode under `{statement}`: 2b and 2a + 2{with})",
                         2.0 * scale,
@@ -601,6 +614,19 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
             format!("{lhs}[c] ∝ {}[c]   (normalised to sum to 1)", over(sums))
         }
     }
+}
+
+/// Whether parameter `v` is one number per component (a variance).
+fn self_is_scalar(plan: &Plan, v: VarId) -> bool {
+    matches!(plan.model.vars[v].ty, ElemType::Positive | ElemType::Real)
+}
+
+/// Whether the mean whose prior is scaled by `scale` is a vector.
+fn mean_is_vector(plan: &Plan, scale: VarId) -> bool {
+    plan.updates.iter().any(|v| {
+        matches!(v.prior, Some(Prior { family: PriorFamily::NormalMean { scale: s, .. }, .. }) if s == scale)
+            && matches!(plan.model.vars[v.param].ty, ElemType::Vector(_))
+    })
 }
 
 /// With a prior on the mean scaled by covariance `scale`: the term it adds to the scatter,

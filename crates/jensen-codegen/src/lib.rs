@@ -11,10 +11,6 @@ mod steps;
 pub use explain::explain;
 pub use rust::{format_module, generate, generate_module, Generated};
 
-/// Why a model fitted by variational Bayes has no generated Rust yet (its program is
-/// interpreted by the executor).
-pub const VB_NOT_GENERATED: &str = "generated Rust for variational Bayes (`method vb`) is not printed yet: fit this model with the executor (`jensen fit MODEL --data FILE`), or generate its EM code with `method em`";
-
 /// `gmm_diag` → `GmmDiag`.
 pub fn camel_case(name: &str) -> String {
     name.split(['_', '-'])

@@ -310,7 +310,14 @@ impl Gen<'_> {
             ),
             (
                 "::jensen::runtime::kernels",
-                &["discrete", "exponential", "gaussian", "linear", "moments"][..],
+                &[
+                    "discrete",
+                    "exponential",
+                    "gaussian",
+                    "linear",
+                    "moments",
+                    "vb",
+                ][..],
             ),
             ("::jensen::runtime::linalg", &["Cholesky"][..]),
             (
@@ -392,6 +399,21 @@ impl Gen<'_> {
             };
             quote! { #[doc = #doc] #with pub #f: #ty }
         });
+        // Variational Bayes: each posterior's strength, after the parameters.
+        let strengths = self.program.params.iter().filter_map(|slot| {
+            let of = slot.posterior_of?;
+            let f = ident(&slot.name);
+            let doc = format!(
+                " The strength of the posterior of `{}` (variational Bayes).",
+                self.program.params[of].name
+            );
+            Some(if slot.per_component {
+                quote! { #[doc = #doc] #[serde(with = "::jensen::runtime::nested")] pub #f: Array1<f64> }
+            } else {
+                quote! { #[doc = #doc] pub #f: f64 }
+            })
+        });
+        let fields = fields.chain(strengths);
         let doc = format!(
             " Parameters of model `{}`, named as in the model file.",
             self.plan.model.name
@@ -694,6 +716,7 @@ impl Gen<'_> {
             (quote!(), quote!(), quote!())
         };
         let latent_methods = self.latent_means();
+        let variational = self.variational_methods();
         quote! {
             #[doc = #doc]
             #[derive(Debug)]
@@ -716,6 +739,7 @@ impl Gen<'_> {
 
                 #seq_methods
                 #latent_methods
+                #variational
 
                 /// Sizes of the index sets.
                 pub fn sizes(&self) -> #sizes {
@@ -806,6 +830,7 @@ impl Gen<'_> {
         let randomise = self.randomise();
         let features = self.features();
         let reseed = self.reseed();
+        let keeps_empty = self.keeps_empty_components();
         quote! {
             impl MixtureModel for #name {
                 type Params = #params;
@@ -841,6 +866,7 @@ impl Gen<'_> {
                 #e_step_mode
                 #inertia
                 #in_data_units
+                #keeps_empty
                 #factors
 
                 #magnitude

@@ -5,7 +5,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use jensen_lang::ir::EStepKind;
+use jensen_lang::ir::{EStepKind, Method};
 use jensen_lang::plan::{BlockKind, StatKind};
 use jensen_lang::program::{
     At, Call, DataForm, Derived, DerivedKind, Dim, Elem, Operand, ParamSlot, Reseed, Size, Src,
@@ -387,11 +387,21 @@ impl Gen<'_> {
             };
             quote! { #[doc = #doc] #f: #ty }
         });
+        let (params_doc, offsets) = if self.program.method == Method::Vb {
+            (
+                quote!(#[doc = " The parameters the E-step reads: each posterior's effective value."]),
+                quote!(#[doc = " Each component's offsets `E_q[ln p(x | θ)] − ln p(x | θ̃)`, summed over the blocks."] offsets: Array1<f64>,),
+            )
+        } else {
+            (quote!(), quote!())
+        };
         quote! {
             /// Quantities computed once per iteration from the parameters.
             #[derive(Debug)]
             pub struct #name {
+                #params_doc
                 params: #params,
+                #offsets
                 #(#fields,)*
             }
         }
@@ -406,10 +416,99 @@ impl Gen<'_> {
             quote!(let #f = #value;)
         });
         let fields = self.program.derived.iter().map(|d| ident(&d.name));
+        if self.program.method == Method::Vb {
+            return quote! {
+                fn prepare(&self, params: &#params) -> Result<#cache, NumericalIssue> {
+                    let offsets = self.offsets(params);
+                    let params = &self.effective(params);
+                    #(#lets)*
+                    Ok(#cache { params: params.clone(), offsets, #(#fields,)* })
+                }
+            };
+        }
         quote! {
             fn prepare(&self, params: &#params) -> Result<#cache, NumericalIssue> {
                 #(#lets)*
                 Ok(#cache { params: params.clone(), #(#fields,)* })
+            }
+        }
+    }
+
+    /// Variational Bayes: `effective` (each posterior's effective value, which the E-step
+    /// reads) and `offsets`, inherent methods of the model; nothing under EM.
+    pub(crate) fn variational_methods(&self) -> TokenStream {
+        if self.program.method != Method::Vb {
+            return quote!();
+        }
+        let params = self.item("Params");
+        let k = self.k();
+        let steps: TokenStream = self
+            .program
+            .effective
+            .iter()
+            .map(|step| {
+                let slot = &self.program.params[step.param];
+                let f = ident(&slot.name);
+                let value = self.call(&step.call, None, None);
+                let value = if step.first_element {
+                    quote!(#value[0])
+                } else {
+                    value
+                };
+                if !step.per_component {
+                    return quote!(effective.#f = #value;);
+                }
+                let assign = match slot.elem {
+                    Elem::Scalar => quote!(effective.#f[k] = #value;),
+                    Elem::Vector(_) => quote!(effective.#f.row_mut(k).assign(&#value);),
+                    Elem::Matrix(..) => {
+                        quote!(effective.#f.index_axis_mut(Axis(0), k).assign(&#value);)
+                    }
+                };
+                quote!(for k in 0..#k { #assign })
+            })
+            .collect();
+        let offsets: Vec<TokenStream> = self
+            .program
+            .offsets
+            .iter()
+            .map(|c| self.call(c, None, None))
+            .collect();
+        let offsets = if offsets.is_empty() {
+            quote!(Array1::zeros(#k))
+        } else {
+            quote!(Array1::from_shape_fn(#k, |k| #(#offsets)+*))
+        };
+        let (mutable, effective) = if steps.is_empty() {
+            (quote!(), quote!(effective))
+        } else {
+            (quote!(mut), quote!(effective))
+        };
+        quote! {
+            /// The parameters the variational E-step reads: each posterior's mean replaced by
+            /// its effective value (`exp E[ln w]`, …).
+            pub fn effective(&self, params: &#params) -> #params {
+                let #mutable #effective = params.clone();
+                #steps
+                effective
+            }
+
+            /// Each component's offsets `E_q[ln p(x | θ)] − ln p(x | θ̃)`, summed over the blocks.
+            pub fn offsets(&self, params: &#params) -> Array1<f64> {
+                #offsets
+            }
+        }
+    }
+
+    /// `keeps_empty_components`: printed for variational Bayes, which keeps an empty
+    /// component at its prior.
+    pub(crate) fn keeps_empty_components(&self) -> TokenStream {
+        if self.program.method != Method::Vb {
+            return quote!();
+        }
+        quote! {
+            fn keeps_empty_components(&self) -> bool {
+                true
             }
         }
     }
@@ -459,10 +558,19 @@ impl Gen<'_> {
             quote!(#call;)
         });
         let (p, ws) = usage(&blocks);
+        let offsets = if self.program.method == Method::Vb {
+            quote! {
+                /// Variational Bayes: each component's offsets.
+                add_log_weights(out.view_mut(), cache.offsets.view());
+            }
+        } else {
+            quote!()
+        };
         quote! {
             fn log_joint(&self, cache: &#cache, rows: Range<usize>, mut out: ArrayViewMut2<'_, f64>, #ws: &mut Workspace) {
                 #p
                 #prior
+                #offsets
                 #blocks
             }
         }
@@ -698,10 +806,29 @@ impl Gen<'_> {
     fn update(&self, step: &UpdateStep) -> TokenStream {
         let slot = &self.program.params[step.param];
         let f = ident(&slot.name);
-        let doc = format!(
-            " {}",
-            crate::explain::update_formula(self.plan, &self.plan.updates[step.param])
-        );
+        let family = |i: usize| {
+            self.plan.updates[i]
+                .prior
+                .as_ref()
+                .map(|p| p.family)
+                .filter(|_| self.program.method == Method::Vb)
+        };
+        let doc = match slot.posterior_of {
+            Some(of) => format!(
+                " The posterior of `{}`: its strength, {}.",
+                self.program.params[of].name,
+                family(of).map_or("", |f| posterior_text(f).1)
+            ),
+            None if family(step.param).is_some() => format!(
+                " The posterior of `{}`: {}.",
+                slot.name,
+                family(step.param).map_or("", |f| posterior_text(f).0)
+            ),
+            None => format!(
+                " {}",
+                crate::explain::update_formula(self.plan, &self.plan.updates[step.param])
+            ),
+        };
         let value = self.update_value(step);
         let value = if step.first_element {
             quote!(#value[0])
@@ -883,10 +1010,27 @@ impl Gen<'_> {
         } else {
             quote!(_centre)
         };
+        let variational = if self.program.method == Method::Vb {
+            quote! {
+                // Variational Bayes: the expectation under the posteriors is the expected
+                // log-likelihood at the effective parameters plus each component's offsets.
+                let offsets = self.offsets(params);
+                let params = &self.effective(params);
+            }
+        } else {
+            quote!()
+        };
+        let offsets = if self.program.method == Method::Vb {
+            quote!(total += offsets.dot(&counts);)
+        } else {
+            quote!()
+        };
         quote! {
             fn expected_log_joint(&self, stats: &#stats, latent: &LatentStats, #centre: &#params, params: &#params) -> Result<f64, NumericalIssue> {
+                #variational
                 let counts = latent.counts.view();
                 let mut total = #prior;
+                #offsets
                 #blocks
                 Ok(total)
             }
@@ -896,7 +1040,7 @@ impl Gen<'_> {
     /// `log_prior`: the regularising prior of every variance and covariance.
     pub(crate) fn log_prior(&self) -> TokenStream {
         let program = &self.program;
-        if program.penalties.is_empty() && program.priors.is_empty() {
+        if program.penalties.is_empty() && program.priors.is_empty() && program.kl.is_empty() {
             return quote!();
         }
         let params = self.item("Params");
@@ -915,6 +1059,17 @@ impl Gen<'_> {
             .chain(program.priors.iter().map(|p| {
                 let doc = format!(" {}", self.plan.model.factors[p.factor].text);
                 term(&p.call, p.per_component, Some(doc))
+            }))
+            .chain(program.kl.iter().map(|p| {
+                // Variational Bayes: minus the posterior's divergence from this prior.
+                let doc = format!(" − KL(q ‖ p) of {}", self.plan.model.factors[p.factor].text);
+                let call = self.call(&p.call, None, None);
+                if p.per_component {
+                    let k = self.k();
+                    quote!(#[doc = #doc] for k in 0..#k { total -= #call; })
+                } else {
+                    quote!(#[doc = #doc] total -= #call;)
+                }
             }))
             .collect();
         if program.penalties.is_empty() {
@@ -1251,5 +1406,18 @@ impl Gen<'_> {
                 #steps
             }
         }
+    }
+}
+
+/// What a variational posterior keeps in the parameter's slot and in its strength.
+fn posterior_text(family: jensen_lang::plan::PriorFamily) -> (&'static str, &'static str) {
+    use jensen_lang::plan::PriorFamily::*;
+    match family {
+        Dirichlet { .. } => ("its mean α / Σ α", "Σ α"),
+        Gamma { .. } => ("its mean a / b", "the shape a"),
+        Beta { .. } => ("its mean a / (a + b)", "a + b"),
+        InvWishart { .. } => ("Ψ / ν = E[Σ⁻¹]⁻¹", "the degrees of freedom ν"),
+        InvGamma { .. } => ("b / a = E[1 / v]⁻¹", "the shape a"),
+        NormalMean { .. } => ("its mean m", "the precision weight κ"),
     }
 }

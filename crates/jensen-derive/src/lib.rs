@@ -27,13 +27,29 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 
 fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     let mut file: Option<LitStr> = None;
+    let mut method: Option<jensen_lang::ir::Method> = None;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("file") {
                 file = Some(meta.value()?.parse()?);
                 Ok(())
+            } else if meta.path.is_ident("method") {
+                let value: LitStr = meta.value()?.parse()?;
+                method = Some(match value.value().as_str() {
+                    "em" => jensen_lang::ir::Method::Em,
+                    "vb" => jensen_lang::ir::Method::Vb,
+                    other => {
+                        return Err(syn::Error::new_spanned(
+                            &value,
+                            format!("unknown method `{other}`: expected `\"em\"` (EM: maximum likelihood, or MAP with the file's priors) or `\"vb\"` (variational Bayes)"),
+                        ))
+                    }
+                });
+                Ok(())
             } else {
-                Err(meta.error("unknown key: expected `file = \"models/NAME.em\"`"))
+                Err(meta.error(
+                    "unknown key: expected `file = \"models/NAME.em\"` or `method = \"vb\"`",
+                ))
             }
         })?;
     }
@@ -63,7 +79,7 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             format!("cannot read model file {}: {e}", path.display()),
         )
     })?;
-    let plan = match jensen_lang::compile(&source) {
+    let plan = match jensen_lang::compile_for(&source, method) {
         Ok((plan, _warnings)) => plan,
         Err(diags) => {
             let message = diags
@@ -74,12 +90,6 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             return Err(syn::Error::new_spanned(&file, message));
         }
     };
-    if plan.model.method == jensen_lang::ir::Method::Vb {
-        return Err(syn::Error::new_spanned(
-            &file,
-            jensen_codegen::VB_NOT_GENERATED,
-        ));
-    }
     let name = input.ident.to_string();
     let path_str = path.to_string_lossy().into_owned();
     let generated = jensen_codegen::generate(&plan, &name, Some(&path_str));

@@ -686,13 +686,6 @@ fn check_mean_priors(
             ));
             continue;
         }
-        if form == "spherical" {
-            diags.push(fail(
-                format!("a prior on `{mean}` with a spherical covariance is not supported yet"),
-                "use a diagonal (`diag(v[k])`) or full covariance".into(),
-            ));
-            continue;
-        }
         let scale_prior = updates
             .iter()
             .find(|v| v.param == scale)

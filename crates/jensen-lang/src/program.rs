@@ -638,6 +638,10 @@ pub enum Kernel {
     MvnMeanKl,
     DiagMeanKl,
     NormalMeanKl,
+    SphericalVarianceModeWithMeanPrior,
+    SphericalMeanPriorLogDensity,
+    SphericalVariancePosteriorWithMeanPrior,
+    SphericalMeanKl,
 }
 
 impl Kernel {
@@ -757,6 +761,14 @@ impl Kernel {
             MvnMeanKl => "vb::mvn_mean_kl",
             DiagMeanKl => "vb::diag_mean_kl",
             NormalMeanKl => "vb::normal_mean_kl",
+            SphericalVarianceModeWithMeanPrior => {
+                "gaussian::spherical_variance_mode_with_mean_prior"
+            }
+            SphericalMeanPriorLogDensity => "gaussian::spherical_mean_prior_log_density",
+            SphericalVariancePosteriorWithMeanPrior => {
+                "vb::spherical_variance_posterior_with_mean_prior"
+            }
+            SphericalMeanKl => "vb::spherical_mean_kl",
         }
     }
 }
@@ -1727,6 +1739,7 @@ impl<'a> Lowering<'a> {
                     let kernel = match (slot.elem, self.slot(scale).elem) {
                         (Elem::Scalar, _) => Kernel::NormalMeanPriorLogDensity,
                         (_, Elem::Vector(_)) => Kernel::DiagMeanPriorLogDensity,
+                        (_, Elem::Scalar) => Kernel::SphericalMeanPriorLogDensity,
                         _ => Kernel::MvnMeanPriorLogDensity,
                     };
                     call(
@@ -1946,6 +1959,9 @@ impl<'a> Lowering<'a> {
                         match u.rule {
                             Rule::Covariance => CovarianceModeWithMeanPrior,
                             Rule::DiagonalVariances => VariancesModeWithMeanPrior,
+                            _ if self.slot(mu).elem != Elem::Scalar => {
+                                SphericalVarianceModeWithMeanPrior
+                            }
                             _ => VarianceModeWithMeanPrior,
                         },
                         vec![
@@ -2305,6 +2321,9 @@ impl Lowering<'_> {
                         match rule {
                             Rule::Covariance => CovariancePosteriorWithMeanPrior,
                             Rule::DiagonalVariances => VariancesPosteriorWithMeanPrior,
+                            _ if self.slot(mu).elem != Elem::Scalar => {
+                                SphericalVariancePosteriorWithMeanPrior
+                            }
                             _ => VariancePosteriorWithMeanPrior,
                         }
                     }
@@ -2317,7 +2336,33 @@ impl Lowering<'_> {
                 } else {
                     call(InvGammaShape, vec![count, num(first)])
                 };
-                both(acc, terms, call(kernel, args), strength)
+                // The strength needs only the pooled count (of values, for one variance over
+                // several coordinates): the sums count it without computing a scatter.
+                let counted = u
+                    .sources
+                    .iter()
+                    .map(|&b| Term {
+                        value: TermValue::Operand(self.stat(b, StatKind::Sum, false)),
+                        sum_elements: u.rule == Rule::Variance,
+                    })
+                    .collect();
+                let counted_acc = if u.rule == Rule::Variance {
+                    Elem::Scalar
+                } else {
+                    stat_elem(StatKind::Sum)
+                };
+                (
+                    UpdateValue::Pooled {
+                        acc,
+                        terms,
+                        finish: call(kernel, args),
+                    },
+                    UpdateValue::Pooled {
+                        acc: counted_acc,
+                        terms: counted,
+                        finish: strength,
+                    },
+                )
             }
             (Rule::Rate, PriorFamily::Gamma { shape, rate }) => both(
                 Elem::Scalar,
@@ -2422,6 +2467,7 @@ impl Lowering<'_> {
                     let kernel = match (slot.elem, self.slot(scale).elem) {
                         (Elem::Scalar, _) => NormalMeanKl,
                         (_, Elem::Vector(_)) => DiagMeanKl,
+                        (_, Elem::Scalar) => SphericalMeanKl,
                         _ => MvnMeanKl,
                     };
                     call(

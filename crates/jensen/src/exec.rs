@@ -1198,6 +1198,35 @@ impl PlanModel<'_> {
                 )
                 .into_dyn(),
             ),
+            SphericalVarianceModeWithMeanPrior => {
+                number(gaussian::spherical_variance_mode_with_mean_prior(
+                    n(0),
+                    n(1),
+                    n(2),
+                    n(3),
+                    v(4).view(),
+                    n(5),
+                    n(6),
+                ))
+            }
+            SphericalMeanPriorLogDensity => number(gaussian::spherical_mean_prior_log_density(
+                v(0).view(),
+                n(1),
+                n(2),
+                n(3),
+            )),
+            SphericalVariancePosteriorWithMeanPrior => {
+                number(vb::spherical_variance_posterior_with_mean_prior(
+                    n(0),
+                    n(1),
+                    n(2),
+                    n(3),
+                    v(4).view(),
+                    n(5),
+                    n(6),
+                ))
+            }
+            SphericalMeanKl => number(vb::spherical_mean_kl(v(0).view(), n(1), n(2), n(3), n(4))),
             VarianceModeWithMeanPrior => number(gaussian::variance_mode_with_mean_prior(
                 n(0),
                 n(1),

@@ -671,6 +671,37 @@ pub fn variance_mode_with_mean_prior(
     variance_mode_from_scatter(sq + kappa * d * d, count + 1.0, shape, scale)
 }
 
+/// The spherical form of [`variances_mode_with_mean_prior`], `μ ~ N(m0 1, s I / κ)`,
+/// `s ~ IG(a, b)`: `(S + 2b + κ ‖μ − m0‖²) / (n + 2a + 2 + D)`, `S` and `n` summed over the
+/// `D` coordinates.
+pub fn spherical_variance_mode_with_mean_prior(
+    sq: f64,
+    count: f64,
+    shape: f64,
+    scale: f64,
+    mean: ArrayView1<'_, f64>,
+    kappa: f64,
+    prior_mean: f64,
+) -> f64 {
+    let dev: f64 = mean
+        .iter()
+        .map(|m| (m - prior_mean) * (m - prior_mean))
+        .sum();
+    variance_mode_from_scatter(sq + kappa * dev, count + mean.len() as f64, shape, scale)
+}
+
+/// `ln N(μ | m0 1, s I / κ)`: [`diag_mean_prior_log_density`] with one variance.
+pub fn spherical_mean_prior_log_density(
+    mean: ArrayView1<'_, f64>,
+    prior_mean: f64,
+    kappa: f64,
+    var: f64,
+) -> f64 {
+    mean.iter()
+        .map(|&m| normal_mean_prior_log_density(m, prior_mean, kappa, var))
+        .sum()
+}
+
 /// `ln N(μ | m0 1, Σ / κ)`; `−∞` when `Σ` is not positive definite.
 pub fn mvn_mean_prior_log_density(
     mean: ArrayView1<'_, f64>,

@@ -261,6 +261,25 @@ pub fn variances_posterior_with_mean_prior(
     })
 }
 
+/// [`variance_posterior_with_mean_prior`] of a spherical covariance `s I` (one variance over
+/// `D` coordinates, `μ ~ N(m0 1, s I / κ0)`): `(S + 2 b0 + κ0 ‖m − m0‖²) / (n + 2 a0)`, `S` and
+/// `n` summed over the coordinates.
+pub fn spherical_variance_posterior_with_mean_prior(
+    sq: f64,
+    count: f64,
+    prior_shape: f64,
+    prior_scale: f64,
+    mean: ArrayView1<'_, f64>,
+    prior_kappa: f64,
+    prior_mean: f64,
+) -> f64 {
+    let dev: f64 = mean
+        .iter()
+        .map(|m| (m - prior_mean) * (m - prior_mean))
+        .sum();
+    variance_posterior(sq + prior_kappa * dev, count, prior_shape, prior_scale)
+}
+
 /// The univariate form of [`variances_posterior_with_mean_prior`].
 pub fn variance_posterior_with_mean_prior(
     sq: f64,
@@ -381,6 +400,19 @@ pub fn diag_mean_kl(
     mean.iter()
         .zip(var.iter())
         .map(|(&m, &v)| normal_mean_kl(m, kappa, v, prior_mean, prior_kappa))
+        .sum()
+}
+
+/// [`mvn_mean_kl`] for a spherical covariance `s I`, `E[1 / s] = 1 / var`.
+pub fn spherical_mean_kl(
+    mean: ArrayView1<'_, f64>,
+    kappa: f64,
+    var: f64,
+    prior_mean: f64,
+    prior_kappa: f64,
+) -> f64 {
+    mean.iter()
+        .map(|&m| normal_mean_kl(m, kappa, var, prior_mean, prior_kappa))
         .sum()
 }
 
