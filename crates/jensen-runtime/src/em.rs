@@ -434,9 +434,9 @@ fn tasks(n: usize) -> Vec<Range<usize>> {
 /// its value and the second largest value, of a block of the log-joint. Returns whether an
 /// entry is NaN.
 ///
-/// Stored column by column (as the hard E-step keeps it), the values are found down the
-/// columns, across rows, in vector registers; then each row's index is the first column
-/// holding its largest value (`lowest`, one entry per row, is scratch).
+/// Stored column by column (as the hard E-step keeps it), the values and the index are found
+/// in one pass down the columns, across rows, in vector registers (`lowest`, one entry per
+/// row, is scratch: the leading column as an `f64`).
 fn top_two(
     lj: ArrayView2<'_, f64>,
     at: &mut [u64],
@@ -446,10 +446,19 @@ fn top_two(
 ) -> bool {
     first.fill(f64::NEG_INFINITY);
     second.fill(f64::NEG_INFINITY);
+    // The column of the largest value so far, as an `f64` (exact for any column count), `+∞`
+    // while no entry has been larger than `−∞`.
+    lowest.fill(f64::INFINITY);
     let mut nan = false;
-    for col in lj.columns() {
-        let update = |((&v, f), s): ((&f64, &mut f64), &mut f64)| {
+    // One pass down the columns, all branch-free so that it runs across each column in
+    // vector registers: a strictly larger value takes the lead (the lowest column wins a
+    // tie), the old lead or the value becomes the runner-up.
+    for (c, col) in lj.columns().into_iter().enumerate() {
+        let c = c as f64;
+        let update = |(((&v, f), s), l): (((&f64, &mut f64), &mut f64), &mut f64)| {
+            let lead = v > *f;
             *s = s.max(f.min(v));
+            *l = if lead { c } else { *l };
             *f = f.max(v);
         };
         match col.to_slice() {
@@ -459,6 +468,7 @@ fn top_two(
                 col.iter()
                     .zip(first.iter_mut())
                     .zip(second.iter_mut())
+                    .zip(lowest.iter_mut())
                     .for_each(update);
             }
             None => {
@@ -466,34 +476,13 @@ fn top_two(
                 col.iter()
                     .zip(first.iter_mut())
                     .zip(second.iter_mut())
+                    .zip(lowest.iter_mut())
                     .for_each(update);
             }
         }
     }
-    // The first column holding the largest value: a running minimum of the candidate column
-    // indices (`+∞` where the entry is not the largest), down the columns again so that it
-    // vectorises too (a conditional store would not). Indices are exact in `f64`.
-    lowest.fill(f64::INFINITY);
-    for (c, col) in lj.columns().into_iter().enumerate() {
-        let c = c as f64;
-        let update = |((&v, &f), l): ((&f64, &f64), &mut f64)| {
-            *l = l.min(if v == f { c } else { f64::INFINITY });
-        };
-        match col.to_slice() {
-            Some(col) => col
-                .iter()
-                .zip(first.iter())
-                .zip(lowest.iter_mut())
-                .for_each(update),
-            None => col
-                .iter()
-                .zip(first.iter())
-                .zip(lowest.iter_mut())
-                .for_each(update),
-        }
-    }
     for (a, &l) in at.iter_mut().zip(lowest.iter()) {
-        // No entry equals the largest only when every entry is NaN.
+        // No entry exceeded `−∞` only when every entry is NaN or `−∞`: the first column.
         *a = if l.is_finite() { l as u64 } else { 0 };
     }
     nan
