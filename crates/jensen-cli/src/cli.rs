@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use jensen::bind::{BindOptions, Sequences};
 use jensen::csv::CsvOptions;
 use jensen::document::{ItemBinding, Reseed, Viterbi};
+use jensen::lang::plan::Rule;
 use jensen::lang::Plan;
 use jensen::runtime::{EStepMode, FitOptions, InitStrategy, MStepConfig, Progress};
 use jensen::{DynParams, FitDocument, PlanModel};
@@ -720,6 +721,39 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             outln!("{name} = {}", format_array(value));
         }
         outln!();
+        // Variational Bayes: the slots of a covariance and of a variance are E[Σ⁻¹]⁻¹ and
+        // E[1/v]⁻¹; their posterior means differ.
+        if let Some(means) = model.posterior_means(&result.params) {
+            let scales = means.iter().filter(|m| {
+                let slot = model.program().params.iter().find(|p| p.name == m.name);
+                slot.is_some_and(|p| {
+                    matches!(
+                        p.rule,
+                        Rule::Covariance | Rule::DiagonalVariances | Rule::Variance
+                    )
+                })
+            });
+            for mean in scales {
+                let shown: Vec<String> = mean
+                    .components
+                    .iter()
+                    .map(|c| c.as_ref().map_or("none".into(), format_array))
+                    .collect();
+                let text = if mean.per_component {
+                    format!("[{}]", shown.join(", "))
+                } else {
+                    shown.join("")
+                };
+                outln!("E[{}] = {text}", mean.name);
+            }
+            if means
+                .iter()
+                .any(|m| m.components.iter().any(Option::is_none))
+            {
+                outln!("(none: a posterior too weak for a finite mean, ν ≤ D + 1 or a ≤ 1, e.g. an emptied component back at its prior)");
+            }
+            outln!();
+        }
     }
     let stopped = match args.iterations {
         // The convergence rule is off: say what was run, not that it failed to converge.
@@ -843,6 +877,8 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
                 log_prob: *score,
             }),
             reseeds: result.reseeds.iter().map(Reseed::from).collect(),
+            method: plan.model.method.name().into(),
+            posterior_means: model.posterior_means(&result.params),
             timing: result.timing.into(),
         };
         std::fs::write(out, doc.to_json()).map_err(|e| format!("cannot write {out}: {e}"))?;

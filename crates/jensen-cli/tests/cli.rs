@@ -1746,6 +1746,29 @@ fn variational_bayes_fits_explains_generates_and_refuses() {
     assert!(text.contains("Sigma_dof = "), "{text}");
     let doc = read_json(&out);
     assert_eq!(shape(&doc["params"]["Sigma_dof"]), vec![6]);
+    assert_eq!(doc["method"], "vb");
+    // E[Σ_k] = (Ψ_k / ν_k) ν_k / (ν_k − D − 1) where it exists; `null` for the emptied
+    // components, whose ν_k = 2 is their prior's.
+    assert!(text.contains("E[Sigma] = [none"), "{text}");
+    let means = doc["posterior_means"].as_array().unwrap();
+    let sigma = means.iter().find(|m| m["name"] == "Sigma").unwrap();
+    let dofs = numbers(&doc["params"]["Sigma_dof"]);
+    let slots = numbers(&doc["params"]["Sigma"]);
+    for (k, component) in sigma["components"].as_array().unwrap().iter().enumerate() {
+        let nu = dofs[k];
+        if nu <= 3.0 {
+            assert!(component.is_null(), "component {k}: {component}");
+            continue;
+        }
+        let mean = numbers(component);
+        for (i, m) in mean.iter().enumerate() {
+            let expected = slots[4 * k + i] * nu / (nu - 3.0);
+            assert!(
+                (m - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+                "{m} vs {expected}"
+            );
+        }
+    }
     // A warm start from the saved posteriors converges at once.
     let params = dir.file("params.json");
     std::fs::write(&params, doc["params"].to_string()).unwrap();

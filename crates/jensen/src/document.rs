@@ -111,6 +111,14 @@ pub struct FitDocument {
     /// Components re-seeded during the kept run.
     #[serde(default)]
     pub reseeds: Vec<Reseed>,
+    /// How the parameters were inferred: `em` (point estimates) or `vb` (variational Bayes:
+    /// `params` holds each posterior's mean-like value and strength).
+    #[serde(default = "em")]
+    pub method: String,
+    /// Variational Bayes: the posterior mean of every parameter with a posterior (a
+    /// covariance's `E[Σ]`, a variance's `E[v]`, where they exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posterior_means: Option<Vec<crate::exec::PosteriorMean>>,
     /// Wall-clock time of the kept run.
     pub timing: Timing,
 }
@@ -238,6 +246,11 @@ fn soft() -> String {
     "soft".into()
 }
 
+/// The method of a document written before the field existed.
+fn em() -> String {
+    "em".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +331,8 @@ mod tests {
             assignments: vec![0, 1, 0],
             viterbi: None,
             reseeds: Vec::new(),
+            method: "em".into(),
+            posterior_means: None,
             timing: Timing::default(),
         }
     }

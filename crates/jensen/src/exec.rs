@@ -76,6 +76,44 @@ enum DerivedValue {
     Posteriors(Vec<FactorPosterior>),
 }
 
+/// A parameter's posterior mean under variational Bayes ([`PlanModel::posterior_means`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PosteriorMean {
+    /// The parameter.
+    pub name: String,
+    /// One value per component (else one value).
+    pub per_component: bool,
+    /// The mean of each component, `None` where it does not exist.
+    #[serde(with = "optional_arrays")]
+    pub components: Vec<Option<ArrayD<f64>>>,
+}
+
+/// `Vec<Option<ArrayD>>` as a list of nested arrays or `null`.
+mod optional_arrays {
+    use jensen_runtime::nested::Nested;
+    use ndarray::ArrayD;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[Option<ArrayD<f64>>], s: S) -> Result<S::Ok, S::Error> {
+        v.iter()
+            .map(|a| a.as_ref().map(Nested::from_array))
+            .collect::<Vec<_>>()
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<Option<ArrayD<f64>>>, D::Error> {
+        Vec::<Option<Nested>>::deserialize(d)?
+            .into_iter()
+            .map(|n| {
+                n.map(|n| n.to_array().map_err(serde::de::Error::custom))
+                    .transpose()
+            })
+            .collect()
+    }
+}
+
 /// Per-iteration quantities derived from the parameters: the program's derived slots.
 #[derive(Debug)]
 pub struct ExecCache {
@@ -369,6 +407,54 @@ impl<'a> PlanModel<'a> {
     }
 
     /// Checks user-supplied parameters: names, shapes and constraints.
+    /// Variational Bayes: the posterior mean of every parameter with a posterior, component
+    /// by component (`None` under EM). A slot holds its posterior's mean already except for a
+    /// covariance, which holds `Ψ / ν` (`E[Σ] = Ψ / (ν − D − 1)`), and a variance, which holds
+    /// `b / a` (`E[v] = b / (a − 1)`); a component whose mean does not exist (`ν ≤ D + 1`,
+    /// `a ≤ 1`, e.g. one emptied back to a weak prior) has `None`.
+    pub fn posterior_means(&self, params: &DynParams) -> Option<Vec<PosteriorMean>> {
+        if self.program.method != Method::Vb {
+            return None;
+        }
+        let mut out = Vec::new();
+        for slot in &self.program.params {
+            let Some(of) = slot.posterior_of else {
+                continue;
+            };
+            let own = &self.program.params[of];
+            let value = params.get(&own.name).expect("checked");
+            let strength = params.get(&slot.name).expect("checked");
+            let family = self.plan.updates[of].prior.as_ref().map(|p| p.family);
+            // The factor from the slot's value to the mean.
+            let factor = |s: f64| match family {
+                Some(jensen_lang::plan::PriorFamily::InvWishart { .. }) => {
+                    let d = *value.shape().last().expect("a matrix") as f64;
+                    (s > d + 1.0).then(|| s / (s - d - 1.0))
+                }
+                Some(jensen_lang::plan::PriorFamily::InvGamma { .. }) => {
+                    (s > 1.0).then(|| s / (s - 1.0))
+                }
+                _ => Some(1.0),
+            };
+            let components = if own.per_component {
+                value
+                    .outer_iter()
+                    .zip(strength.iter())
+                    .map(|(v, &s)| factor(s).map(|f| v.mapv(|x| x * f)))
+                    .collect()
+            } else {
+                let s = *strength.first().expect("a strength");
+                vec![factor(s).map(|f| value.mapv(|x| x * f))]
+            };
+            out.push(PosteriorMean {
+                name: own.name.clone(),
+                per_component: own.per_component,
+                components,
+            });
+        }
+        Some(out)
+    }
+
     /// Checks what the priors need of the data's sizes: under variational Bayes an
     /// inverse-Wishart prior on a `D × D` covariance must be proper, `ν > D − 1`.
     pub fn check_priors(&self) -> Result<(), String> {
