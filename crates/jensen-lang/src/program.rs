@@ -1820,23 +1820,8 @@ impl<'a> Lowering<'a> {
                 slot.elem,
             )
         };
-        let stats = |kind| -> Vec<Term> {
-            u.sources
-                .iter()
-                .map(|&b| Term {
-                    value: TermValue::Operand(self.stat(b, kind, false)),
-                    sum_elements: false,
-                })
-                .collect()
-        };
-        let stat_elem = |kind| {
-            self.program
-                .stats
-                .iter()
-                .find(|s| s.block == u.sources[0] && s.kind == kind)
-                .expect("statistic")
-                .elem
-        };
+        let stats = |kind| self.source_stats(u, kind);
+        let stat_elem = |kind| self.source_stat_elem(u, kind);
         let pooled = |acc, terms, finish| UpdateValue::Pooled { acc, terms, finish };
         // A simplex's update: the normalised counts, or with a Dirichlet prior the posterior
         // mode (`α − 1` pseudo-counts each).
@@ -2030,6 +2015,27 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// Statistic `kind` of every block an update pools, as pooled terms.
+    fn source_stats(&self, u: &crate::plan::Update, kind: StatKind) -> Vec<Term> {
+        u.sources
+            .iter()
+            .map(|&b| Term {
+                value: TermValue::Operand(self.stat(b, kind, false)),
+                sum_elements: false,
+            })
+            .collect()
+    }
+
+    /// The shape of statistic `kind` of an update's (first) block.
+    fn source_stat_elem(&self, u: &crate::plan::Update, kind: StatKind) -> Elem {
+        self.program
+            .stats
+            .iter()
+            .find(|s| s.block == u.sources[0] && s.kind == kind)
+            .expect("statistic")
+            .elem
+    }
+
     /// The scatter a Gaussian block contributes to a scale update, about the new means.
     fn scatter_term(&self, rule: Rule, b: usize) -> Term {
         use Kernel::*;
@@ -2201,23 +2207,8 @@ impl Lowering<'_> {
             );
         let num = Operand::Number;
         let (pooled, count) = (Operand::Pooled, Operand::PooledCount);
-        let sums = |kind| -> Vec<Term> {
-            u.sources
-                .iter()
-                .map(|&b| Term {
-                    value: TermValue::Operand(self.stat(b, kind, false)),
-                    sum_elements: false,
-                })
-                .collect()
-        };
-        let stat_elem = |kind| {
-            self.program
-                .stats
-                .iter()
-                .find(|st| st.block == u.sources[0] && st.kind == kind)
-                .expect("statistic")
-                .elem
-        };
+        let sums = |kind| self.source_stats(u, kind);
+        let stat_elem = |kind| self.source_stat_elem(u, kind);
         let both = |acc: Elem, terms: Vec<Term>, value: Call, strength: Call| {
             (
                 UpdateValue::Pooled {
