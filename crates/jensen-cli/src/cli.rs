@@ -459,7 +459,12 @@ fn decode(args: DecodeArgs) -> Result<ExitCode, Failure> {
         (None, Some(source)) => (doc.model_file.clone(), source.clone()),
         (None, None) => (doc.model_file.clone(), read_model(&doc.model_file)?),
     };
-    let Some(plan) = compile_source(&model_path, &source)? else {
+    // The method the fit used (a `--method vb` fit of a file without a `method` line).
+    let method = match doc.method.as_str() {
+        "vb" => Some(jensen::lang::ir::Method::Vb),
+        _ => None,
+    };
+    let Some(plan) = compile_source_for(&model_path, &source, method)? else {
         return Ok(ExitCode::FAILURE);
     };
     // Bind as the fit did (constants, columns, category labels), for the items this model has.

@@ -1792,6 +1792,21 @@ fn variational_bayes_fits_explains_generates_and_refuses() {
     ]);
     assert!(text.contains("rate_shape = "), "{text}");
     assert!(text.contains("variational Bayes: ELBO"), "{text}");
+    // `decode` reads the method from the fit: the file has no `method` line.
+    let fit = dir.file("poisson_vb.json");
+    jensen_ok(&[
+        "fit",
+        "models/poisson_mix_map.em",
+        "--data",
+        "data/discoveries.csv",
+        "--method",
+        "vb",
+        "--out",
+        &fit,
+        "--quiet",
+    ]);
+    let decoded = jensen_ok(&["decode", &fit, "--data", "data/discoveries.csv"]);
+    assert!(decoded.lines().count() > 100, "{decoded}");
 
     let err = jensen_fails(&[
         "fit",
