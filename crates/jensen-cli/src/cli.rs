@@ -259,7 +259,8 @@ struct FitArgs {
     out: Option<String>,
     /// Write per-row responsibilities, assignment and log-likelihood as CSV (for a chain: state
     /// posteriors, `ln p(x_t | earlier rows of its sequence)`, and the Viterbi state; for a
-    /// continuous latent `h`: its posterior mean, the factor scores `h0`, `h1`, …).
+    /// continuous latent `h`: its posterior mean, the factor scores `h0`, `h1`, …; under
+    /// variational Bayes the row's ELBO term, `elbo_term`, in place of its log-likelihood).
     #[arg(long)]
     posterior: Option<String>,
     /// Print only the summary: the fit's line, after the objective and inertia of a hard E-step
@@ -896,7 +897,10 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             .latent_means(&result.params, result.responsibilities.view())
             .map_err(|e| e.to_string())?;
         let mut header: Vec<String> = (0..k).map(|j| format!("r{j}")).collect();
-        header.extend(["assignment".into(), "log_likelihood".into()]);
+        // Under variational Bayes a row's term is `ln Σ_k exp(E_q[ln p(x_n, z_n = k | θ)])`,
+        // its share of the ELBO before the KL terms, not a log-likelihood.
+        let row_term = if vb { "elbo_term" } else { "log_likelihood" };
+        header.extend(["assignment".into(), row_term.into()]);
         if viterbi.is_some() {
             header.push("viterbi".into());
         }

@@ -1747,6 +1747,22 @@ fn variational_bayes_fits_explains_generates_and_refuses() {
     let doc = read_json(&out);
     assert_eq!(shape(&doc["params"]["Sigma_dof"]), vec![6]);
     assert_eq!(doc["method"], "vb");
+    let rows = dir.file("rows.csv");
+    jensen_ok(&[
+        "fit",
+        "models/bgmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--posterior",
+        &rows,
+        "--quiet",
+    ]);
+    let header = std::fs::read_to_string(&rows).unwrap();
+    assert!(
+        header.starts_with("r0,r1,r2,r3,r4,r5,assignment,elbo_term\n"),
+        "{}",
+        &header[..80]
+    );
     // E[Σ_k] = (Ψ_k / ν_k) ν_k / (ν_k − D − 1) where it exists; `null` for the emptied
     // components, whose ν_k = 2 is their prior's.
     assert!(text.contains("E[Sigma] = [none"), "{text}");
