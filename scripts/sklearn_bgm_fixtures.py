@@ -124,6 +124,13 @@ CASES = {
     "faithful_spherical_k4": (
         FAITHFUL, 4, "spherical", dict(alpha0=0.05, kappa0=0.01, m0=0.0, nu0=2.0, c=1.0)
     ),
+    # scikit-learn's default priors, computed from the data: weight concentration 1/K, mean
+    # precision 1, mean prior X.mean(0), D degrees of freedom, covariance prior np.cov(X.T)
+    # (full), np.var(X, 0, ddof=1) (diag) or its mean (spherical). jensen writes them as
+    # `mean(x)`, `cov(x)` and `var(x)` in the model file.
+    "faithful_full_k6_defaults": (FAITHFUL, 6, "full", dict(defaults=True)),
+    "iris_diag_k3_defaults": (IRIS, 3, "diag", dict(defaults=True)),
+    "faithful_spherical_k4_defaults": (FAITHFUL, 4, "spherical", dict(defaults=True)),
     "iris_spherical_k3": (
         IRIS, 3, "spherical", dict(alpha0=0.1, kappa0=0.05, m0=3.0, nu0=5.0, c=0.1)
     ),
@@ -206,6 +213,17 @@ def initial_labels(X: np.ndarray, k: int, name: str) -> np.ndarray:
 
 
 def make_model(cls, k: int, d: int, covariance_type: str, priors: dict):
+    if priors.get("defaults"):
+        return cls(
+            n_components=k,
+            covariance_type=covariance_type,
+            weight_concentration_prior_type="dirichlet_distribution",
+            reg_covar=REG_COVAR,
+            max_iter=ITERATIONS,
+            tol=0.0,
+            init_params="kmeans",
+            random_state=0,
+        )
     c = priors["c"]
     return cls(
         n_components=k,
@@ -331,7 +349,18 @@ def main() -> None:
                 "columns": columns,
                 "K": k,
                 "covariance_type": covariance_type,
-                "priors": priors,
+                # The defaults as scikit-learn resolved them (data summaries named).
+                "priors": dict(
+                    alpha0=float(bgm.weight_concentration_prior_),
+                    kappa0=float(bgm.mean_precision_prior_),
+                    m0="mean(x)",
+                    nu0=float(bgm.degrees_of_freedom_prior_),
+                    c="data",
+                    covariance_prior=np.asarray(bgm.covariance_prior_).tolist(),
+                    mean_prior=np.asarray(bgm.mean_prior_).tolist(),
+                )
+                if priors.get("defaults")
+                else priors,
                 "estep": estep,
                 "reg_covar": REG_COVAR,
                 "sklearn_version": sklearn.__version__,

@@ -103,6 +103,19 @@ pub mod models {
     #[model(file = "../models/bgmm.em")]
     pub struct Bgmm;
 
+    /// Priors whose hyperparameters are summaries of the data (`mean(x)`, `cov(x)`, `var(x)`).
+    #[derive(jensen::Model)]
+    #[model(file = "../models/bgmm_defaults.em")]
+    pub struct BgmmDefaults;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/gmm_diag_data_prior.em")]
+    pub struct GmmDiagDataPrior;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/normal_mix_data_prior.em")]
+    pub struct NormalMixDataPrior;
+
     /// The MAP model fitted by variational Bayes: the method chosen in the attribute.
     #[derive(jensen::Model)]
     #[model(file = "../models/poisson_mix_map.em", method = "vb")]
@@ -226,6 +239,9 @@ pub const CATALOGUE: &[Entry] = &[
     ("bgmm_spherical", "faithful.csv", &[]),
     ("gmm_spherical_map", "faithful.csv", &[]),
     ("hmm_gaussian_vb", "geyser.csv", &[]),
+    ("bgmm_defaults", "faithful.csv", &[]),
+    ("gmm_diag_data_prior", "iris.csv", &[]),
+    ("normal_mix_data_prior", "faithful.csv", &[]),
 ];
 
 /// The generated code's fit agrees with the executor's: the same ELBO trace (≤ 1e-10

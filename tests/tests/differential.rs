@@ -279,6 +279,29 @@ differential!(
     HmmGaussianDiagNigData { x: matrix },
     HmmGaussianDiagNigConsts::default()
 );
+// Priors whose hyperparameters are summaries of the data: vectors, matrices and numbers
+// computed when the data are bound, under MAP-EM and variational Bayes.
+differential!(
+    bayesian_gmm_with_data_priors,
+    "bgmm_defaults",
+    BgmmDefaultsModel,
+    BgmmDefaultsData { x: matrix },
+    BgmmDefaultsConsts::default()
+);
+differential!(
+    diagonal_map_with_data_priors,
+    "gmm_diag_data_prior",
+    GmmDiagDataPriorModel,
+    GmmDiagDataPriorData { x: matrix },
+    GmmDiagDataPriorConsts::default()
+);
+differential!(
+    normal_map_with_data_priors,
+    "normal_mix_data_prior",
+    NormalMixDataPriorModel,
+    NormalMixDataPriorData { y: column },
+    NormalMixDataPriorConsts::default()
+);
 // Variational Bayes: posteriors, effective parameters, offsets and KL terms.
 differential!(
     bayesian_gmm,

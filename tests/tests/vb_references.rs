@@ -17,28 +17,39 @@ use serde_json::Value;
 /// `covariance_prior` `c` is the inverse-Wishart scale `c I` (full); for the diagonal model
 /// each variance has `IG(ν0 / 2, c / 2)`, and the spherical one `IG(D ν0 / 2, D c / 2)`: the
 /// Gamma posteriors of scikit-learn's own diagonal and spherical M-steps.
+///
+/// scikit-learn's default priors are summaries of the data (`"m0": "mean(x)"`): they are
+/// written as such, `mean(x)`, `cov(x)` (full), `var(x)` (diagonal: each coordinate's; spherical:
+/// their average), and computed by jensen from the data.
 fn model_source(fx: &Value) -> String {
     let p = &fx["priors"];
     let num = |k: &str| p[k].as_f64().unwrap();
-    let (alpha, kappa, m0, nu, c) = (
-        num("alpha0"),
-        num("kappa0"),
-        num("m0"),
-        num("nu0"),
-        num("c"),
-    );
+    let from_data = p["m0"].is_string();
+    let (alpha, kappa, nu) = (num("alpha0"), num("kappa0"), num("nu0"));
     let f = |v: f64| format!("{v:?}");
+    let m0 = if from_data {
+        "mean(x)".to_string()
+    } else {
+        f(num("m0"))
+    };
+    // `c` times a scale: `c * I` (full) or `c` (diag, spherical), or the data's summary.
+    let scale = |times: f64, summary: &str| match (from_data, times) {
+        (true, 1.0) => summary.to_string(),
+        (true, t) => format!("{} * {summary}", f(t)),
+        (false, t) if summary == "cov(x)" => format!("{} * I", f(t * num("c"))),
+        (false, t) => f(t * num("c")),
+    };
     let (cov_decl, cov_use, cov_prior, mean_scale) = match fx["covariance_type"].as_str().unwrap() {
         "full" => (
             "param  Sigma[K]: cov[D]",
             "Sigma[z[n]]",
-            format!("Sigma[k] ~ InvWishart({}, {} * I)", f(nu), f(c)),
+            format!("Sigma[k] ~ InvWishart({}, {})", f(nu), scale(1.0, "cov(x)")),
             "Sigma[k]",
         ),
         "diag" => (
             "param  v[K]: positive[D]",
             "diag(v[z[n]])",
-            format!("v[k] ~ InvGamma({}, {})", f(nu / 2.0), f(c / 2.0)),
+            format!("v[k] ~ InvGamma({}, {})", f(nu / 2.0), scale(0.5, "var(x)")),
             "diag(v[k])",
         ),
         "spherical" => {
@@ -46,7 +57,11 @@ fn model_source(fx: &Value) -> String {
             (
                 "param  s[K]: positive",
                 "s[z[n]] * I",
-                format!("s[k] ~ InvGamma({}, {})", f(d * nu / 2.0), f(d * c / 2.0)),
+                format!(
+                    "s[k] ~ InvGamma({}, {})",
+                    f(d * nu / 2.0),
+                    scale(d / 2.0, "var(x)")
+                ),
                 "s[k] * I",
             )
         }
@@ -56,9 +71,8 @@ fn model_source(fx: &Value) -> String {
         "model bgmm\nmethod vb\nconst K: int = 2\ndata   x[N]: vector[D]\nparam  w: simplex[K]\n\
          param  mu[K]: vector[D]\n{cov_decl}\nlatent z[N]: 0..K\nz[n] ~ Categorical(w)\n\
          x[n] ~ MvNormal(mu[z[n]], {cov_use})\nw ~ Dirichlet({})\n\
-         mu[k] ~ MvNormal({}, {mean_scale} / {})\n{cov_prior}\n",
+         mu[k] ~ MvNormal({m0}, {mean_scale} / {})\n{cov_prior}\n",
         f(alpha),
-        f(m0),
         f(kappa)
     )
 }
@@ -199,6 +213,48 @@ fn spherical_k4_on_faithful() {
 #[test]
 fn spherical_on_iris() {
     sklearn_case("iris_spherical_k3");
+}
+
+/// scikit-learn's default priors, written as data summaries (`mean(x)`, `cov(x)`, `var(x)`)
+/// and computed by jensen from the data.
+#[test]
+fn default_priors_from_the_data_full_k6_on_faithful() {
+    sklearn_case("faithful_full_k6_defaults");
+}
+
+#[test]
+fn default_priors_from_the_data_diagonal_on_iris() {
+    sklearn_case("iris_diag_k3_defaults");
+}
+
+#[test]
+fn default_priors_from_the_data_spherical_k4_on_faithful() {
+    sklearn_case("faithful_spherical_k4_defaults");
+}
+
+/// The generated model computes the same summaries when it binds the data, and refuses one
+/// its prior cannot take (the covariance of data with a constant column) with a data error.
+#[test]
+fn the_generated_model_checks_the_summaries_it_computes() {
+    use jensen_tests::models::{BgmmDefaultsConsts, BgmmDefaultsData, BgmmDefaultsModel};
+    let x =
+        ndarray::Array2::from_shape_fn(
+            (30, 2),
+            |(i, j)| {
+                if j == 0 {
+                    (i as f64 * 0.7).sin()
+                } else {
+                    2.0
+                }
+            },
+        );
+    let err = BgmmDefaultsModel::new(BgmmDefaultsData { x }, BgmmDefaultsConsts::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`cov(x)` in the prior on `Sigma` is not positive definite"),
+        "{err}"
+    );
 }
 
 /// Every model in `models/` whose priors are proper, fitted by variational Bayes

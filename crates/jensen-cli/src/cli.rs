@@ -484,6 +484,9 @@ fn decode(args: DecodeArgs) -> Result<ExitCode, Failure> {
     let data = bind_data(&plan, &args.data, defaults)?;
     let bound = &data.bound;
     let model = PlanModel::new(&plan, bound);
+    model
+        .check_priors()
+        .map_err(|e| format!("{}: {e}", model_path))?;
     let params = model
         .check_params(&doc.params)
         .map_err(|e| format!("{}: {e}", args.fit))?;

@@ -1854,3 +1854,36 @@ fn variational_bayes_fits_explains_generates_and_refuses() {
     let err = jensen_fails(&["explain", "models/bgmm.em", "--method", "em"]);
     assert!(err.contains("variational Bayes (`method vb`)"), "{err}");
 }
+
+/// Priors whose hyperparameters are summaries of the data: `explain` says what each one is,
+/// the fit computes them from the bound data, and a summary the prior cannot take (the
+/// covariance of data with a constant column) is refused with what to write instead.
+#[test]
+fn priors_from_the_data_are_explained_fitted_and_checked() {
+    let math = jensen_ok(&["explain", "models/bgmm_defaults.em"]);
+    assert!(
+        math.contains("hyper    cov(x) = Σ_n (x[n] − mean(x))(x[n] − mean(x))ᵀ / (N − 1)"),
+        "{math}"
+    );
+    assert!(math.contains("Ψ_k = cov(x) + S_k"), "{math}");
+    let text = jensen_ok(&[
+        "fit",
+        "models/bgmm_defaults.em",
+        "--data",
+        "data/faithful.csv",
+    ]);
+    assert!(text.contains("variational Bayes: ELBO"), "{text}");
+    let dir = TempDir::new("data_priors");
+    let csv = dir.file("constant.csv");
+    let mut rows = String::from("a,b\n");
+    for i in 0..40 {
+        rows.push_str(&format!("{},3.0\n", (i as f64 * 0.37).sin()));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let err = jensen_fails(&["fit", "models/bgmm_defaults.em", "--data", &csv]);
+    assert!(
+        err.contains("`cov(x)` in the prior on `Sigma` is not positive definite"),
+        "{err}"
+    );
+    assert!(err.contains("InvWishart(5.0, 0.1 * I)"), "{err}");
+}

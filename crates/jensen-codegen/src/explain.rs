@@ -3,8 +3,10 @@
 
 use std::fmt::Write;
 
-use jensen_lang::ir::{EStepKind, ElemType, Method, VarId};
-use jensen_lang::plan::{BlockKind, Cov, Latent, PRef, Prior, PriorFamily, Rule, StatKind, Update};
+use jensen_lang::ir::{EStepKind, ElemType, Method, Summary, VarId};
+use jensen_lang::plan::{
+    BlockKind, Cov, Hyper, Latent, PRef, Prior, PriorFamily, Rule, StatKind, Update,
+};
 use jensen_lang::program::{Dim, Size};
 use jensen_lang::{Plan, Program};
 
@@ -410,11 +412,14 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 .map(|&b| stat_name(plan, b, StatKind::Sum))
                 .collect();
             match u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text)) {
-                Some((PriorFamily::NormalMean { mean, kappa, .. }, statement)) => format!(
-                    "{lhs} = {lhs}° + ({} + {kappa} ({mean} − {lhs}°)) / ({} + {kappa})   (the posterior mode under `{statement}`: κ = {kappa} pseudo-rows at {mean})",
-                    over(sums),
-                    count()
-                ),
+                Some((PriorFamily::NormalMean { mean, kappa, .. }, statement)) => {
+                    let mean = hyper_text(plan, mean, 1.0);
+                    format!(
+                        "{lhs} = {lhs}° + ({} + {kappa} ({mean} − {lhs}°)) / ({} + {kappa})   (the posterior mode under `{statement}`: κ = {kappa} pseudo-rows at {mean})",
+                        over(sums),
+                        count()
+                    )
+                }
                 _ => format!("{lhs} = {lhs}° + {} / {}", over(sums), count()),
             }
         }
@@ -526,8 +531,9 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                         _ => "D".into(),
                     };
                     let (extra, one, with) = mean_prior_terms(plan, u.param, true);
+                    let scale = scale_matrix_text(plan, scale);
                     format!(
-                        "{lhs} = ({scatter} + {scale}·I{extra}) / ({denom}{}{d} + {})   ({new}; the posterior mode under `{statement}`{with})",
+                        "{lhs} = ({scatter} + {scale}{extra}) / ({denom}{}{d} + {})   ({new}; the posterior mode under `{statement}`{with})",
                         signed(dof),
                         1 + one
                     )
@@ -542,14 +548,14 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                         let extra = extra.replacen(" (", " ‖", 1).replacen(")²", "‖²", 1);
                         return format!(
                             "{lhs} = ({scatter} + {}{extra}) / ({denom}{} + D)   ({new}; the posterior mode under `{statement}`: 2b and 2a + 2{})",
-                            2.0 * scale,
+                            hyper_text(plan, scale, 2.0),
                             signed(2.0 * shape + 2.0).trim_end_matches(" + "),
                             with.replace("(one more row)", "(one more row of D coordinates)")
                         );
                     }
                     format!(
                         "{lhs} = ({scatter} + {}{extra}) / ({denom}{})   ({new}; the posterior mode under `{statement}`: 2b and 2a + 2{with})",
-                        2.0 * scale,
+                        hyper_text(plan, scale, 2.0),
                         signed(2.0 * shape + 2.0 + one as f64).trim_end_matches(" + ")
                     )
                 }
@@ -647,7 +653,7 @@ fn mean_prior_terms(plan: &Plan, scale: VarId, outer: bool) -> (String, usize, S
                 {
                     let var = &plan.model.vars[v.param];
                     let at = if var.plates.is_empty() { "" } else { "[k]" };
-                    let d = format!("({}{at} − {mean})", var.name);
+                    let d = format!("({}{at} − {})", var.name, hyper_text(plan, mean, 1.0));
                     if outer {
                         format!(" + {kappa} {d}{d}ᵀ")
                     } else {
@@ -675,6 +681,72 @@ fn density_text(family: PriorFamily) -> &'static str {
 }
 
 /// ` + x + ` or ` − |x| + ` (a term in a sum, then the start of the next).
+/// `times` times a hyperparameter: a number, or `c·cov(x)`.
+fn hyper_text(plan: &Plan, h: Hyper, times: f64) -> String {
+    match h {
+        Hyper::Number(v) => format!("{}", times * v),
+        Hyper::Data {
+            summary,
+            data,
+            factor,
+        } => {
+            let f = times * factor;
+            let summary = format!("{}({})", summary.name(), plan.name(data));
+            if f == 1.0 {
+                summary
+            } else {
+                format!("{f}·{summary}")
+            }
+        }
+    }
+}
+
+/// What each prior hyperparameter that summarises the data stands for.
+fn data_hyperparameters(plan: &Plan) -> Vec<String> {
+    let mut lines = Vec::new();
+    for u in &plan.updates {
+        let Some(prior) = &u.prior else { continue };
+        let hyper = match prior.family {
+            PriorFamily::NormalMean { mean, .. } => mean,
+            PriorFamily::InvWishart { scale, .. } | PriorFamily::InvGamma { scale, .. } => scale,
+            _ => continue,
+        };
+        let Hyper::Data { summary, data, .. } = hyper else {
+            continue;
+        };
+        let x = plan.name(data);
+        let n = &plan.model.sets[plan.rows()].name;
+        let shared = matches!(plan.model.vars[u.param].ty, ElemType::Positive)
+            && matches!(plan.model.vars[data].ty, ElemType::Vector(_));
+        let what = match summary {
+            Summary::Mean => format!("Σ_n {x}[n] / {n}, the mean of each coordinate of {x}"),
+            Summary::Var if shared => format!(
+                "Σ_n ({x}[n] − mean({x}))² / ({n} − 1), the sample variance of each coordinate of {x}, averaged over the coordinates (one variance shared by them)"
+            ),
+            Summary::Var => format!(
+                "Σ_n ({x}[n] − mean({x}))² / ({n} − 1), the sample variance of each coordinate of {x}"
+            ),
+            Summary::Cov => format!(
+                "Σ_n ({x}[n] − mean({x}))({x}[n] − mean({x}))ᵀ / ({n} − 1), the sample covariance of {x}"
+            ),
+        };
+        lines.push(format!(
+            "{}({x}) = {what}: in the prior on {}, computed once when the data are bound",
+            summary.name(),
+            plan.name(u.param)
+        ));
+    }
+    lines
+}
+
+/// An inverse-Wishart scale matrix: `c·I` or `c·cov(x)`.
+fn scale_matrix_text(plan: &Plan, h: Hyper) -> String {
+    match h {
+        Hyper::Number(c) => format!("{c}·I"),
+        data => hyper_text(plan, data, 1.0),
+    }
+}
+
 fn signed(x: f64) -> String {
     if x < 0.0 {
         format!(" − {} + ", -x)
@@ -825,6 +897,9 @@ pub fn explain(plan: &Plan) -> String {
             }
         };
         let _ = writeln!(out, "  block {b}  {} — {how}", plan.name(block.data));
+    }
+    for line in data_hyperparameters(plan) {
+        let _ = writeln!(out, "  hyper    {line}");
     }
     let _ = writeln!(out);
     let emissions: Vec<String> = (0..plan.blocks.len()).map(|b| density(plan, b).0).collect();
@@ -1230,13 +1305,18 @@ pub fn explain(plan: &Plan) -> String {
                 let var = &plan.model.vars[u.param];
                 let (name, args) = match prior.family {
                     PriorFamily::Dirichlet { concentration } => ("Dir", format!("{concentration}")),
-                    PriorFamily::InvGamma { shape, scale } => ("IG", format!("{shape}, {scale}")),
-                    PriorFamily::InvWishart { dof, scale } => ("IW", format!("{dof}, {scale}·I")),
+                    PriorFamily::InvGamma { shape, scale } => {
+                        ("IG", format!("{shape}, {}", hyper_text(plan, scale, 1.0)))
+                    }
+                    PriorFamily::InvWishart { dof, scale } => {
+                        ("IW", format!("{dof}, {}", scale_matrix_text(plan, scale)))
+                    }
                     PriorFamily::Gamma { shape, rate } => ("Gamma", format!("{shape}, {rate}")),
                     PriorFamily::Beta { a, b } => ("Beta", format!("{a}, {b}")),
                     PriorFamily::NormalMean { mean, kappa, scale } => {
                         let s = &plan.model.vars[scale];
                         let at = if s.plates.is_empty() { "" } else { "[k]" };
+                        let mean = hyper_text(plan, mean, 1.0);
                         ("N", format!("{mean}, {}{at} / {kappa}", s.name))
                     }
                 };
@@ -1350,14 +1430,17 @@ fn variational(plan: &Plan, out: &mut String) {
                 "q({name}_kd) = Beta(a_kd, b_kd),  a_kd = {a} + Σ_n r_nk x_nd,  b_kd = {b} + N_k − Σ_n r_nk x_nd;  E-step reads σ(ψ(a) − ψ(b)), offset Σ_d ψ(b) − ψ(a + b) + ln(1 + e^(ψ(a) − ψ(b)));  {name} = a / (a + b), {strength} = a + b"
             ),
             (_, PriorFamily::InvWishart { dof, scale }) => format!(
-                "q({name}_k) = IW(ν_k, Ψ_k),  ν_k = {dof} + N_k,  Ψ_k = {scale} I + S_k (+ κ0 (m_k − m0)(m_k − m0)ᵀ with a prior on the mean);  E-step reads Ψ_k / ν_k = E[{name}_k⁻¹]⁻¹, offset ½ (Σ_i<D ψ((ν_k − i)/2) + D ln 2 − D ln ν_k);  {name} = Ψ_k / ν_k, {strength} = ν_k"
+                "q({name}_k) = IW(ν_k, Ψ_k),  ν_k = {dof} + N_k,  Ψ_k = {} + S_k (+ κ0 (m_k − m0)(m_k − m0)ᵀ with a prior on the mean);  E-step reads Ψ_k / ν_k = E[{name}_k⁻¹]⁻¹, offset ½ (Σ_i<D ψ((ν_k − i)/2) + D ln 2 − D ln ν_k);  {name} = Ψ_k / ν_k, {strength} = ν_k",
+                scale_matrix_text(plan, scale)
             ),
             (_, PriorFamily::InvGamma { shape, scale }) => format!(
-                "q({name}_k) = IG(a_k, b_k) per coordinate,  a_k = {shape} + n_k / 2 (n_k values),  b_k = {scale} + ½ S_k (+ ½ κ0 (m_k − m0)² with a prior on the mean);  E-step reads b_k / a_k, offset ½ (ψ(a_k) − ln a_k) per coordinate;  {name} = b_k / a_k, {strength} = a_k"
+                "q({name}_k) = IG(a_k, b_k) per coordinate,  a_k = {shape} + n_k / 2 (n_k values),  b_k = {scale} + ½ S_k (+ ½ κ0 (m_k − m0)² with a prior on the mean);  E-step reads b_k / a_k, offset ½ (ψ(a_k) − ln a_k) per coordinate;  {name} = b_k / a_k, {strength} = a_k",
+                scale = hyper_text(plan, scale, 1.0)
             ),
             (_, PriorFamily::NormalMean { mean, kappa, scale }) => format!(
                 "q({name}_k | {s}_k) = N(m_k, {s}_k / κ_k),  κ_k = {kappa} + N_k,  m_k = ({kappa} · {mean} + Σ_n r_nk x_n) / κ_k;  E-step reads m_k, offset −D / (2 κ_k);  {name} = m_k, {strength} = κ_k",
-                s = plan.name(scale)
+                s = plan.name(scale),
+                mean = hyper_text(plan, mean, 1.0)
             ),
         };
         let _ = writeln!(out, "  {name:<8} {text}");

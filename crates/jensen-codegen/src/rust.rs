@@ -5,9 +5,9 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use jensen_lang::ast::DeclKind;
-use jensen_lang::ir::{ElemType, SetId, SetSize, VarId};
+use jensen_lang::ir::{ElemType, SetId, SetSize, Summary, VarId};
 use jensen_lang::plan::{BlockKind, Cov, PRef};
-use jensen_lang::program::Operand;
+use jensen_lang::program::{Elem as ProgramElem, HyperSlot, Operand};
 use jensen_lang::{Plan, Program};
 
 /// Generated items for a model, before formatting.
@@ -717,9 +717,64 @@ impl Gen<'_> {
         };
         let latent_methods = self.latent_means();
         let variational = self.variational_methods();
+        // The priors' hyperparameters that summarise the data, computed and checked here.
+        for h in &self.program.hypers {
+            let f = format_ident!("{}", h.name);
+            let d = self.var(h.data);
+            let x = if self.data_is_vector(h.data) {
+                quote!(data.#d.view())
+            } else {
+                quote!(data.#d.view().insert_axis(Axis(1)))
+            };
+            let value = match (h.summary, h.elem) {
+                (Summary::Mean, ProgramElem::Scalar) => quote!(moments::column_means(#x)[0]),
+                (Summary::Mean, _) => quote!(moments::column_means(#x)),
+                (Summary::Var, ProgramElem::Scalar) => quote!(moments::mean_sample_variance(#x)),
+                (Summary::Var, _) => quote!(moments::sample_variances(#x)),
+                (Summary::Cov, _) => quote!(moments::sample_covariance(#x)),
+            };
+            let value = if h.factor == 1.0 {
+                value
+            } else {
+                let c = proc_macro2::Literal::f64_unsuffixed(h.factor);
+                quote!(#c * #value)
+            };
+            let (param, summary) = (self.plan.name(h.param), self.hyper_summary(h));
+            let role = if h.summary == Summary::Mean {
+                quote!(data::PriorRole::Location)
+            } else {
+                quote!(data::PriorRole::Scale)
+            };
+            let (ty, checked) = match h.elem {
+                ProgramElem::Scalar => (
+                    quote!(f64),
+                    quote!(data::prior_number(#param, #summary, #value, #role)?),
+                ),
+                ProgramElem::Vector(_) => (
+                    quote!(Array1<f64>),
+                    quote!(data::prior_vector(#param, #summary, #value, #role)?),
+                ),
+                ProgramElem::Matrix(..) => (
+                    quote!(Array2<f64>),
+                    quote!(data::prior_scale_matrix(#param, #summary, #value)?),
+                ),
+            };
+            let doc = format!(
+                " `{}`: `{summary}`, from the data.",
+                self.plan.model.factors[self.prior_factor(h.param)].text
+            );
+            moment_fields.push(quote!(#[doc = #doc] #f: #ty));
+            moment_init.push(quote!(#f: #checked));
+        }
+        let allow = if self.program.hypers.is_empty() {
+            quote!()
+        } else {
+            quote!(#[allow(non_snake_case)])
+        };
         quote! {
             #[doc = #doc]
             #[derive(Debug)]
+            #allow
             pub struct #name {
                 data: #data,
                 sizes: #sizes,
@@ -752,6 +807,22 @@ impl Gen<'_> {
                 }
             }
         }
+    }
+
+    /// A hyperparameter's summary as written, `0.5 * cov(x)`.
+    fn hyper_summary(&self, h: &HyperSlot) -> String {
+        jensen_lang::check::render_summary(h.summary, self.plan.name(h.data), h.factor)
+    }
+
+    /// The statement of `param`'s prior.
+    fn prior_factor(&self, param: VarId) -> usize {
+        self.plan
+            .updates
+            .iter()
+            .find(|u| u.param == param)
+            .and_then(|u| u.prior.as_ref())
+            .expect("a hyperparameter belongs to a prior")
+            .factor
     }
 
     /// `latent_means`: the posterior mean of the continuous latent (the factor scores), for a

@@ -268,6 +268,14 @@ impl Gen<'_> {
                 let lit = proc_macro2::Literal::f64_unsuffixed(*v);
                 quote!(#lit)
             }
+            Operand::Hyper(i) => {
+                let h = &self.program.hypers[*i];
+                let f = format_ident!("{}", h.name);
+                match h.elem {
+                    Elem::Scalar => quote!(self.#f),
+                    _ => quote!(self.#f.view()),
+                }
+            }
             Operand::DataMean => {
                 let f = format_ident!("{}_mean", prefix());
                 quote!(self.#f.view())

@@ -224,6 +224,8 @@ enum ArgTy {
     ScaledNumber(f64),
     /// `1 / K`: equal probabilities over an index set.
     Reciprocal(SetId),
+    /// `c * cov(x)`: a summary of a data item times a number.
+    Summary(Summary, VarId, f64),
     Other,
 }
 
@@ -1125,6 +1127,10 @@ impl Checker<'_> {
                 }
                 ArgKind::Diag(Box::new(self.arg(&args[0], loops)?))
             }
+            Expr::Call { func, args, .. } if Summary::from_name(&func.name).is_some() => {
+                let summary = Summary::from_name(&func.name)?;
+                self.summary(summary, args, span)?
+            }
             Expr::Call { func, .. } => {
                 self.error(
                     Diagnostic::error(
@@ -1133,7 +1139,7 @@ impl Checker<'_> {
                         format!("unknown function `{}`", func.name),
                     )
                     .label("here")
-                    .hint("the only function is `diag(v)`, a diagonal covariance"),
+                    .hint("the functions are `diag(v)`, a diagonal covariance, and the data summaries `mean(x)`, `var(x)` and `cov(x)`, hyperparameters of a prior"),
                 );
                 return None;
             }
@@ -1146,6 +1152,26 @@ impl Checker<'_> {
                 let l = self.arg(lhs, loops)?;
                 let r = self.arg(rhs, loops)?;
                 match (&l.kind, &r.kind) {
+                    (
+                        ArgKind::Number(c),
+                        &ArgKind::Summary {
+                            summary,
+                            data,
+                            factor,
+                        },
+                    )
+                    | (
+                        &ArgKind::Summary {
+                            summary,
+                            data,
+                            factor,
+                        },
+                        ArgKind::Number(c),
+                    ) => ArgKind::Summary {
+                        summary,
+                        data,
+                        factor: c * factor,
+                    },
                     (_, ArgKind::Identity) => ArgKind::ScaledIdentity(Box::new(l)),
                     (ArgKind::Identity, _) => ArgKind::ScaledIdentity(Box::new(r)),
                     (ArgKind::Var { .. }, ArgKind::Var { .. })
@@ -1191,6 +1217,23 @@ impl Checker<'_> {
                     return None;
                 }
                 (Expr::Num(a, _), Expr::Num(b, _)) if *b != 0.0 => ArgKind::Number(a / b),
+                // `cov(x) / 10`.
+                (Expr::Call { .. }, Expr::Num(b, _)) if *b != 0.0 => {
+                    let l = self.arg(lhs, loops)?;
+                    match l.kind {
+                        ArgKind::Summary {
+                            summary,
+                            data,
+                            factor,
+                        } => ArgKind::Summary {
+                            summary,
+                            data,
+                            factor: factor / b,
+                        },
+                        ArgKind::Diag(_) => ArgKind::Over(Box::new(l), *b),
+                        _ => ArgKind::Expr(render(e), vars_of(&[&l])),
+                    }
+                }
                 // `Sigma[k] / 0.01`.
                 (_, Expr::Num(b, _)) if *b != 0.0 => {
                     let l = self.arg(lhs, loops)?;
@@ -1245,6 +1288,65 @@ impl Checker<'_> {
         Some(Arg { kind, span })
     }
 
+    /// `mean(x)`, `var(x)` or `cov(x)`: one argument, a real-valued data item written without
+    /// indices.
+    fn summary(&mut self, summary: Summary, args: &[Expr], span: Span) -> Option<ArgKind> {
+        let name = summary.name();
+        let example = format!(
+            "write `{name}(x)` with `data x[N]: vector[D]` (or `real`), over every row of `x`"
+        );
+        let item = match args {
+            [Expr::Index { name, indices, .. }] if indices.is_empty() => Some(name),
+            _ => None,
+        };
+        let Some(item) = item else {
+            self.error(
+                Diagnostic::error(
+                    DiagCode::Arg,
+                    span,
+                    format!("`{name}` takes one data item, written without indices"),
+                )
+                .label("here")
+                .hint(example),
+            );
+            return None;
+        };
+        let data = self.lookup_var(item)?;
+        let v = &self.model.vars[data];
+        let real = matches!(v.ty, ElemType::Real | ElemType::Vector(_));
+        if v.kind != DeclKind::Data || !real || (summary == Summary::Cov && v.ty == ElemType::Real)
+        {
+            let what = match v.kind {
+                DeclKind::Data => format!("`{}` data", self.model.type_name(v.ty)),
+                DeclKind::Param => "a parameter".to_string(),
+                DeclKind::Latent => "a latent variable".to_string(),
+            };
+            self.error(
+                Diagnostic::error(
+                    DiagCode::ArgType,
+                    item.span,
+                    format!(
+                        "`{name}` summarises real-valued data, but `{}` is {what}",
+                        v.name
+                    ),
+                )
+                .label("not a summary's data")
+                .hint(if summary == Summary::Cov {
+                    "write `cov(x)` with `data x[N]: vector[D]`; for one real column use `var(y)`"
+                        .to_string()
+                } else {
+                    example
+                }),
+            );
+            return None;
+        }
+        Some(ArgKind::Summary {
+            summary,
+            data,
+            factor: 1.0,
+        })
+    }
+
     /// Whether an argument is a continuous latent, e.g. `h[n]` with `latent h[N]: vector[L]`.
     fn is_continuous(&self, a: &Arg) -> bool {
         matches!(&a.kind, ArgKind::Var { var, .. }
@@ -1278,6 +1380,11 @@ impl Checker<'_> {
                 _ => ArgTy::Other,
             },
             ArgKind::Reciprocal(set) => ArgTy::Reciprocal(*set),
+            &ArgKind::Summary {
+                summary,
+                data,
+                factor,
+            } => ArgTy::Summary(summary, data, factor),
             ArgKind::Over(..) => ArgTy::Other,
             ArgKind::Expr(..) | ArgKind::Linear { .. } | ArgKind::LatentExpr(..) => ArgTy::Other,
         }
@@ -1292,6 +1399,10 @@ impl Checker<'_> {
             ArgTy::Number(v) => format!("the number {v}"),
             ArgTy::ScaledNumber(v) => format!("`{v} * I`"),
             ArgTy::Reciprocal(s) => format!("`1 / {}`", self.model.sets[s].name),
+            ArgTy::Summary(summary, data, factor) => format!(
+                "the data summary `{}`",
+                render_summary(summary, &self.model.vars[data].name, factor)
+            ),
             ArgTy::Other => "a compound expression".into(),
         }
     }
@@ -1343,6 +1454,7 @@ impl Checker<'_> {
                         ArgTy::Elem(ElemType::Vector(e)) => m.same_set(d, e).then_some(()).ok_or(format!("the mean is over `{}` but `{target_name}` is over `{}`", m.sets[e].name, m.sets[d].name)),
                         ArgTy::Number(0.0) => Ok(()),
                         ArgTy::Other => Ok(()), // judged by the derivation (linear-Gaussian means)
+                        ArgTy::Summary(..) => Err(format!("a summary of the data is a hyperparameter of a prior; the mean of `{target_name}` is a parameter: declare e.g. `param mu[K]: vector[{}]`", m.sets[d].name)),
                         _ => Err(format!("declare e.g. `param mu[K]: vector[{}]`", m.sets[d].name)),
                     };
                     let cov_ok = match tys[1] {
@@ -1403,6 +1515,21 @@ impl Checker<'_> {
                 ElemType::Positive | ElemType::PositiveVec(_) => match (tys[0], tys[1]) {
                     (ArgTy::Number(a), ArgTy::Number(_)) if vb && !(a > 0.0 && a.is_finite()) => Some((0, "a positive shape".into(), format!("{PROPER}; `InvGamma(-1, b)`, hmmlearn's flat-volume default, is improper: write e.g. `InvGamma(1.0, 0.5)`"))),
                     (ArgTy::Number(a), ArgTy::Number(b)) if a >= -1.0 && a.is_finite() && b > 0.0 && b.is_finite() => None,
+                    (ArgTy::Number(a), ArgTy::Summary(summary, data, c)) if a >= -1.0 && a.is_finite() => {
+                        let data_ty = m.vars[data].ty;
+                        let fits = match (target_ty, data_ty) {
+                            (ElemType::PositiveVec(d), ElemType::Vector(e)) => m.same_set(d, e),
+                            (ElemType::Positive, _) => true,
+                            _ => false,
+                        };
+                        if summary != Summary::Var || !(c > 0.0 && c.is_finite()) {
+                            Some((1, "a positive scale: a number, or a positive multiple of `var(x)`".into(), "write e.g. `InvGamma(1.0, 0.5 * var(x))`: the scale b adds 2b to every sum of squares".into()))
+                        } else if !fits {
+                            Some((1, format!("a scale per coordinate of `{target_name}`"), format!("`{target_name}` is `{}` but `{}` is `{}`: summarise data over the same coordinates", m.type_name(target_ty), m.vars[data].name, m.type_name(data_ty))))
+                        } else {
+                            None
+                        }
+                    }
                     (ArgTy::Number(a), ArgTy::Number(_)) if !(a >= -1.0 && a.is_finite()) => Some((0, "a shape of at least −1".into(), format!("with a shape {a} below −1 the posterior of a variance may have no mode; `InvGamma(-1, b)` is the flat-volume prior (hmmlearn's default `covars_weight = 1`)"))),
                     (ArgTy::Number(_), _) => Some((1, "a positive scale".into(), "write e.g. `InvGamma(1.0, 0.5)`: the scale b adds 2b to every sum of squares".into())),
                     _ => Some((0, "a shape (a number of at least −1)".into(), "write e.g. `InvGamma(1.0, 0.5)`".into())),
@@ -1435,7 +1562,17 @@ impl Checker<'_> {
                     (ArgTy::Number(nu), _) if vb && !(nu > 0.0 && nu.is_finite()) => Some((0, "degrees of freedom above D − 1".into(), format!("{PROPER}: an inverse-Wishart on a D × D covariance needs ν > D − 1; write e.g. `InvWishart(5.0, 0.1 * I)`"))),
                     (ArgTy::Number(nu), ArgTy::ScaledNumber(c)) if nu.is_finite() && c > 0.0 && c.is_finite() => None,
                     (ArgTy::Number(nu), ArgTy::Identity) if nu.is_finite() => None,
-                    (ArgTy::Number(_), _) => Some((1, "a scale matrix `c * I` with a positive number `c`".into(), "write e.g. `InvWishart(5.0, 0.1 * I)`".into())),
+                    (ArgTy::Number(nu), ArgTy::Summary(summary, data, c)) if nu.is_finite() => {
+                        let data_ty = m.vars[data].ty;
+                        if summary != Summary::Cov || !(c > 0.0 && c.is_finite()) {
+                            Some((1, "a scale matrix: `c * I` or `c * cov(x)` with a positive number `c`".into(), "write e.g. `InvWishart(5.0, 0.1 * I)` or `InvWishart(5.0, cov(x))`".into()))
+                        } else if !matches!((target_ty, data_ty), (ElemType::Cov(d), ElemType::Vector(e)) if m.same_set(d, e)) {
+                            Some((1, format!("a scale matrix the size of `{target_name}`"), format!("`{target_name}` is `{}` but `{}` is `{}`: summarise data over the same coordinates", m.type_name(target_ty), m.vars[data].name, m.type_name(data_ty))))
+                        } else {
+                            None
+                        }
+                    }
+                    (ArgTy::Number(_), _) => Some((1, "a scale matrix `c * I` or `c * cov(x)` with a positive number `c`".into(), "write e.g. `InvWishart(5.0, 0.1 * I)`, or `InvWishart(5.0, cov(x))` for the data's covariance".into())),
                     _ => Some((0, "degrees of freedom (a number)".into(), "write e.g. `InvWishart(5.0, 0.1 * I)`".into())),
                 },
                 _ => return self.target_mismatch(f, "a covariance matrix (`cov[D]`)"),
@@ -1466,20 +1603,36 @@ impl Checker<'_> {
     /// covariance is for the derivation to see).
     fn mean_prior_signature(&mut self, f: &Factor) -> bool {
         let example = if f.dist == Dist::Normal {
-            "`m[k] ~ Normal(0.0, v[k] / 0.01)`: the prior mean, and the variance of the block divided by the prior's weight κ"
+            "`m[k] ~ Normal(0.0, v[k] / 0.01)` or `Normal(mean(y), v[k] / 0.01)`: the prior mean (a number, or the mean of the data `m` models), and the variance of the block divided by the prior's weight κ"
         } else {
-            "`mu[k] ~ MvNormal(0.0, Sigma[k] / 0.01)`: the prior mean (every coordinate), and the covariance of the block divided by the prior's weight κ"
+            "`mu[k] ~ MvNormal(0.0, Sigma[k] / 0.01)` or `MvNormal(mean(x), Sigma[k] / 0.01)`: the prior mean (a number for every coordinate, or the mean of the data `mu` models), and the covariance of the block divided by the prior's weight κ"
         };
-        let (pos, expected) = match (&f.args[0].kind, &f.args[1].kind) {
-            (ArgKind::Number(m0), ArgKind::Over(_, kappa))
-                if m0.is_finite() && *kappa > 0.0 && kappa.is_finite() =>
-            {
+        let target_ty = self.model.vars[f.target].ty;
+        let mean_ok = match f.args[0].kind {
+            ArgKind::Number(m0) => m0.is_finite(),
+            ArgKind::Summary {
+                summary: Summary::Mean,
+                data,
+                factor,
+            } => {
+                factor.is_finite()
+                    && match (target_ty, self.model.vars[data].ty) {
+                        (ElemType::Vector(d), ElemType::Vector(e)) => self.model.same_set(d, e),
+                        (ElemType::Real, ElemType::Real) => true,
+                        _ => false,
+                    }
+            }
+            _ => false,
+        };
+        let (pos, expected) = match (mean_ok, &f.args[1].kind) {
+            (true, ArgKind::Over(_, kappa)) if *kappa > 0.0 && kappa.is_finite() => {
                 return true;
             }
-            (ArgKind::Number(m0), _) if m0.is_finite() => {
-                (1, "the block's covariance over a positive number")
-            }
-            _ => (0, "the prior mean, a number"),
+            (true, _) => (1, "the block's covariance over a positive number"),
+            _ => (
+                0,
+                "the prior mean: a number, or `mean(x)` of data over the same coordinates",
+            ),
         };
         self.error(
             Diagnostic::error(
@@ -1535,6 +1688,16 @@ impl Checker<'_> {
             }),
         );
         false
+    }
+}
+
+/// `c * cov(x)` as written in a model file (`cov(x)` when `c` is 1).
+pub fn render_summary(summary: Summary, data: &str, factor: f64) -> String {
+    let name = summary.name();
+    if factor == 1.0 {
+        format!("{name}({data})")
+    } else {
+        format!("{factor} * {name}({data})")
     }
 }
 

@@ -545,22 +545,25 @@ fn is_prior(dist: Dist) -> bool {
 fn param_prior(model: &Model, fi: usize) -> Result<Prior, Diagnostic> {
     let f = &model.factors[fi];
     let target = &model.vars[f.target];
-    let number = |i: usize| match &f.args[i].kind {
-        ArgKind::Number(v) => Ok(*v),
-        ArgKind::Identity => Ok(1.0),
-        ArgKind::ScaledIdentity(inner) => match inner.kind {
-            ArgKind::Number(v) => Ok(v),
-            _ => Err(()),
-        },
-        _ => Err(()),
+    let number = |i: usize| number_arg(&f.args[i]);
+
+    // A number, or a summary of the data (`mean(x)`, `0.5 * cov(x)`; the checker has matched
+    // the summary to the argument).
+    let hyper = |a: &Arg| match a.kind {
+        ArgKind::Summary {
+            summary,
+            data,
+            factor,
+        } => Ok(Hyper::Data {
+            summary,
+            data,
+            factor,
+        }),
+        _ => number_arg(a).map(Hyper::Number),
     };
-    if let (
-        Dist::MvNormal | Dist::Normal,
-        Some(ArgKind::Number(mean)),
-        Some(ArgKind::Over(inner, kappa)),
-    ) = (
+    if let (Dist::MvNormal | Dist::Normal, Some(Ok(mean)), Some(ArgKind::Over(inner, kappa))) = (
         f.dist,
-        f.args.first().map(|a| &a.kind),
+        f.args.first().map(hyper),
         f.args.get(1).map(|a| &a.kind),
     ) {
         // `Sigma[k]`, `diag(v[k])` or `v[k]`, indexed like the mean.
@@ -578,7 +581,7 @@ fn param_prior(model: &Model, fi: usize) -> Result<Prior, Diagnostic> {
         return match var {
             Some((scale, indices)) if like_target(indices) => Ok(Prior {
                 family: PriorFamily::NormalMean {
-                    mean: *mean,
+                    mean,
                     kappa: *kappa,
                     scale,
                 },
@@ -590,15 +593,17 @@ fn param_prior(model: &Model, fi: usize) -> Result<Prior, Diagnostic> {
                 "the covariance of a mean's prior is the block's covariance parameter, indexed like the mean",
             )
             .label("here")
-            .hint(format!("write e.g. `{}[k] ~ MvNormal({mean}, Sigma[k] / {kappa})`", target.name))),
+            .hint(format!("write e.g. `{}[k] ~ MvNormal({}, Sigma[k] / {kappa})`", target.name, mean.render(model)))),
         };
     }
-    let family = match (f.dist, number(0), f.args.get(1).map(|_| number(1))) {
+    let family = match (f.dist, number(0), f.args.get(1).map(hyper)) {
         (Dist::Dirichlet, Ok(concentration), None) => PriorFamily::Dirichlet { concentration },
         (Dist::InvGamma, Ok(shape), Some(Ok(scale))) => PriorFamily::InvGamma { shape, scale },
         (Dist::InvWishart, Ok(dof), Some(Ok(scale))) => PriorFamily::InvWishart { dof, scale },
-        (Dist::Gamma, Ok(shape), Some(Ok(rate))) => PriorFamily::Gamma { shape, rate },
-        (Dist::Beta, Ok(a), Some(Ok(b))) => PriorFamily::Beta { a, b },
+        (Dist::Gamma, Ok(shape), Some(Ok(Hyper::Number(rate)))) => {
+            PriorFamily::Gamma { shape, rate }
+        }
+        (Dist::Beta, Ok(a), Some(Ok(Hyper::Number(b)))) => PriorFamily::Beta { a, b },
         _ => {
             return Err(Diagnostic::error(
                 NO_CLOSED_FORM,
@@ -769,6 +774,19 @@ impl BlockKind {
     }
 }
 
+/// A number written as such, or as `I` (1) or `c * I` (`c`): a hyperparameter.
+fn number_arg(a: &Arg) -> Result<f64, ()> {
+    match &a.kind {
+        ArgKind::Number(v) => Ok(*v),
+        ArgKind::Identity => Ok(1.0),
+        ArgKind::ScaledIdentity(inner) => match inner.kind {
+            ArgKind::Number(v) => Ok(v),
+            _ => Err(()),
+        },
+        _ => Err(()),
+    }
+}
+
 /// A known covariance `c I` written as `I` or `c * I` with a number `c` (checked positive).
 fn fixed_cov(a: &Arg) -> Option<f64> {
     match &a.kind {
@@ -815,6 +833,9 @@ fn pref(model: &Model, a: &Arg, z: Option<VarId>) -> Result<Option<PRef>, Diagno
         ArgKind::Over(..) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a covariance divided by a number is the covariance of a mean's prior")
             .label("here")
             .hint("write it in a prior on a mean, e.g. `mu[k] ~ MvNormal(0.0, Sigma[k] / 0.01)`; in a statement on data use the covariance itself")),
+        ArgKind::Summary { summary, .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` of the data is a hyperparameter of a prior", summary.name()))
+            .label("data summary")
+            .hint("write it in a prior: `mu[k] ~ MvNormal(mean(x), Sigma[k] / 0.01)`, `Sigma[k] ~ InvWishart(5.0, cov(x))` or `v[k] ~ InvGamma(1.0, 0.5 * var(x))`")),
         ArgKind::Identity | ArgKind::Number(_) | ArgKind::Reciprocal(_) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "fixed (non-parameter) arguments are not supported yet")
             .label("fixed value")
             .hint("declare a parameter for it, e.g. `param s[K]: positive` and write `s[z[n]] * I`")),

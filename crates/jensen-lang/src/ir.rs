@@ -325,6 +325,39 @@ pub enum Index {
     },
 }
 
+/// A summary of a data item, usable as a prior's hyperparameter: computed once, when the
+/// data are bound, over every row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Summary {
+    /// `mean(x)`: the mean of each coordinate.
+    Mean,
+    /// `var(x)`: the sample variance of each coordinate (divided by `N − 1`).
+    Var,
+    /// `cov(x)`: the sample covariance matrix (divided by `N − 1`).
+    Cov,
+}
+
+impl Summary {
+    /// The function's name in a model file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Summary::Mean => "mean",
+            Summary::Var => "var",
+            Summary::Cov => "cov",
+        }
+    }
+
+    /// The function named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "mean" => Some(Summary::Mean),
+            "var" => Some(Summary::Var),
+            "cov" => Some(Summary::Cov),
+            _ => None,
+        }
+    }
+}
+
 /// A resolved argument.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum ArgKind {
@@ -356,6 +389,16 @@ pub enum ArgKind {
         /// The offset, e.g. `mu` or `mu[z[n]]`.
         offset: Option<Box<Arg>>,
     },
+    /// `mean(x)`, `var(x)` or `cov(x)` of a data item, times a number (`0.5 * cov(x)`): a
+    /// hyperparameter computed from the data when they are bound.
+    Summary {
+        /// Which summary.
+        summary: Summary,
+        /// The data item.
+        data: VarId,
+        /// The number it is multiplied by.
+        factor: f64,
+    },
     /// An expression of a continuous latent that is not linear (`W * h[n] * h[n]`,
     /// `h[n] * W`, `h[n] + h[n]`…), with the variables it mentions: kept for the derivation
     /// to explain.
@@ -385,7 +428,11 @@ impl Arg {
                 }
             }
             ArgKind::Expr(_, vars) | ArgKind::LatentExpr(_, vars) => out.extend(vars),
-            ArgKind::Identity | ArgKind::Number(_) | ArgKind::Reciprocal(_) => {}
+            // A summary of the data is a constant of the derivation.
+            ArgKind::Identity
+            | ArgKind::Number(_)
+            | ArgKind::Reciprocal(_)
+            | ArgKind::Summary { .. } => {}
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use crate::ir::{Model, SetId, SetSize, VarId};
+use crate::ir::{Model, SetId, SetSize, Summary, VarId};
 
 /// A derived model, ready for the back-ends.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -336,8 +336,9 @@ pub enum PriorFamily {
     InvGamma {
         /// The shape `a ≥ −1`.
         shape: f64,
-        /// The scale `b > 0`.
-        scale: f64,
+        /// The scale `b > 0`: a number, or `c · var(x)` per coordinate (averaged over the
+        /// coordinates for one variance shared by them).
+        scale: Hyper,
     },
     /// An inverse-Wishart `IW(ν, c I)` on a covariance matrix,
     /// `p(Σ) ∝ |Σ|^−(ν+D+1)/2 exp(−½ c tr Σ⁻¹)`: the mode adds `c I` to the scatter and
@@ -345,8 +346,8 @@ pub enum PriorFamily {
     InvWishart {
         /// The degrees of freedom `ν`.
         dof: f64,
-        /// The scale `c` of `c I`.
-        scale: f64,
+        /// The scale matrix: a number `c` for `c I`, or `c · cov(x)`.
+        scale: Hyper,
     },
     /// A Gamma `Gamma(a, b)` (shape, rate) on a Poisson or exponential rate: `a − 1`
     /// pseudo-events over `b` pseudo-rows (`a ≥ 1`).
@@ -361,8 +362,8 @@ pub enum PriorFamily {
     /// normal-inverse-Gamma prior): the mode adds `κ` pseudo-rows at `m0` to the mean, and
     /// `κ (μ − m0)(μ − m0)ᵀ` and one row to the scale's update.
     NormalMean {
-        /// The prior mean `m0` of every coordinate.
-        mean: f64,
+        /// The prior mean: a number for every coordinate, or `c · mean(x)`.
+        mean: Hyper,
         /// The weight `κ > 0`.
         kappa: f64,
         /// The covariance (or variance) parameter the prior's covariance is scaled from.
@@ -376,6 +377,45 @@ pub enum PriorFamily {
         /// `b`.
         b: f64,
     },
+}
+
+/// A prior's hyperparameter: a number written in the model file, or a multiple of a summary
+/// of a data item, computed when the data are bound.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Hyper {
+    /// A number (for a scale matrix, `c` of `c I`).
+    Number(f64),
+    /// `factor · summary(data)`.
+    Data {
+        /// `mean`, `var` or `cov`.
+        summary: Summary,
+        /// The data item.
+        data: VarId,
+        /// The number it is multiplied by.
+        factor: f64,
+    },
+}
+
+impl Hyper {
+    /// The number, when it is one.
+    pub fn number(self) -> Option<f64> {
+        match self {
+            Hyper::Number(v) => Some(v),
+            Hyper::Data { .. } => None,
+        }
+    }
+
+    /// As written in the model file: `0.5`, `cov(x)`, `0.5 * var(x)`.
+    pub fn render(self, model: &Model) -> String {
+        match self {
+            Hyper::Number(v) => format!("{v}"),
+            Hyper::Data {
+                summary,
+                data,
+                factor,
+            } => crate::check::render_summary(summary, &model.vars[data].name, factor),
+        }
+    }
 }
 
 /// M-step formulas.

@@ -14,8 +14,8 @@
 
 use serde::Serialize;
 
-use crate::ir::{EStepKind, ElemType, Method, SetId, SetSize, VarId};
-use crate::plan::{BlockKind, Cov, Latent, PRef, Plan, Prior, PriorFamily, Rule, StatKind};
+use crate::ir::{EStepKind, ElemType, Method, SetId, SetSize, Summary, VarId};
+use crate::plan::{BlockKind, Cov, Hyper, Latent, PRef, Plan, Prior, PriorFamily, Rule, StatKind};
 
 /// The lowered program of a model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,6 +66,28 @@ pub struct Program {
     /// Variational Bayes: `KL(q(θ) ‖ p(θ))` of every parameter with a prior, subtracted from
     /// the objective (the ELBO).
     pub kl: Vec<PriorTerm>,
+    /// The priors' hyperparameters that are summaries of the data (`mean(x)`, `cov(x)`),
+    /// computed when the data are bound.
+    pub hypers: Vec<HyperSlot>,
+}
+
+/// A prior's hyperparameter computed from the data when they are bound (`mean(x)`,
+/// `0.5 * cov(x)`): a field of the generated model, a value of the executor's binding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HyperSlot {
+    /// Its name, e.g. `Sigma_prior_scale`.
+    pub name: String,
+    /// The parameter whose prior it is a hyperparameter of.
+    pub param: VarId,
+    /// `mean`, `var` or `cov`.
+    pub summary: Summary,
+    /// The data item summarised.
+    pub data: VarId,
+    /// The number the summary is multiplied by.
+    pub factor: f64,
+    /// Its shape: a vector (per coordinate), a matrix (`cov`), or a number (the mean of a real
+    /// column; the variance of each coordinate averaged, for one variance they share).
+    pub elem: Elem,
 }
 
 /// The effective value of a parameter in the variational E-step.
@@ -499,6 +521,8 @@ pub enum Operand {
     RowCount,
     /// A known value written in the model file (`2.5` of `2.5 * I`).
     Number(f64),
+    /// A prior's hyperparameter computed from the data (index in [`Program::hypers`]).
+    Hyper(usize),
     /// The column means of the block's data.
     DataMean,
     /// A square root (`D × D`, rows `p_j` with `Σ p_j p_jᵀ` the scatter about the means) of
@@ -939,6 +963,7 @@ impl<'a> Lowering<'a> {
                 effective: Vec::new(),
                 offsets: Vec::new(),
                 kl: Vec::new(),
+                hypers: Vec::new(),
                 inertia: None,
                 init_in_data_units: plan.blocks.iter().any(|b| {
                     matches!(
@@ -1015,6 +1040,7 @@ impl<'a> Lowering<'a> {
 
     fn run(mut self) -> Program {
         self.layout();
+        self.hyper_layout();
         if self.program.method == Method::Vb {
             self.posterior_layout();
         }
@@ -1729,11 +1755,11 @@ impl<'a> Lowering<'a> {
                     } else {
                         Kernel::InvGammaLogDensities
                     },
-                    vec![own, Operand::Number(shape), Operand::Number(scale)],
+                    vec![own, Operand::Number(shape), self.hyper(u.param, scale)],
                 ),
                 PriorFamily::InvWishart { dof, scale } => call(
                     Kernel::InvWishartLogDensity,
-                    vec![own, Operand::Number(dof), Operand::Number(scale)],
+                    vec![own, Operand::Number(dof), self.hyper(u.param, scale)],
                 ),
                 PriorFamily::NormalMean { mean, kappa, scale } => {
                     let kernel = match (slot.elem, self.slot(scale).elem) {
@@ -1746,7 +1772,7 @@ impl<'a> Lowering<'a> {
                         kernel,
                         vec![
                             own,
-                            Operand::Number(mean),
+                            self.hyper(u.param, mean),
                             Operand::Number(kappa),
                             self.param_of(Src::Params, scale),
                         ],
@@ -1885,7 +1911,7 @@ impl<'a> Lowering<'a> {
                             Operand::Pooled,
                             Operand::PooledCount,
                             Operand::Number(kappa),
-                            Operand::Number(mean),
+                            self.hyper(u.param, mean),
                         ],
                     ),
                     _ => call(
@@ -1953,10 +1979,10 @@ impl<'a> Lowering<'a> {
                             Operand::Pooled,
                             Operand::PooledCount,
                             Operand::Number(first),
-                            Operand::Number(second),
+                            self.hyper(u.param, second),
                             self.param_of(Src::Next, mu),
                             Operand::Number(kappa),
-                            Operand::Number(mean),
+                            self.hyper(mu, mean),
                         ],
                     ),
                     (Some((first, second)), None) => call(
@@ -1965,7 +1991,7 @@ impl<'a> Lowering<'a> {
                             Operand::Pooled,
                             Operand::PooledCount,
                             Operand::Number(first),
-                            Operand::Number(second),
+                            self.hyper(u.param, second),
                         ],
                     ),
                     (None, _) => call(
@@ -2118,7 +2144,59 @@ impl Lowering<'_> {
 
     /// The prior on a mean scaled by covariance (or variance) `scale`, written
     /// `mu[k] ~ MvNormal(m0, Sigma[k] / κ)`: the mean, `m0` and `κ`.
-    fn mean_prior_on(&self, scale: VarId) -> Option<(VarId, f64, f64)> {
+    /// The slots of the priors' hyperparameters that summarise the data.
+    fn hyper_layout(&mut self) {
+        for u in &self.plan.updates {
+            let Some(prior) = &u.prior else { continue };
+            let (role, hyper, elem) = match prior.family {
+                PriorFamily::NormalMean { mean, .. } => ("mean", mean, self.elem(u.param)),
+                PriorFamily::InvWishart { scale, .. } => ("scale", scale, self.elem(u.param)),
+                PriorFamily::InvGamma { scale, .. } => ("scale", scale, self.elem(u.param)),
+                _ => continue,
+            };
+            let Hyper::Data {
+                summary,
+                data,
+                factor,
+            } = hyper
+            else {
+                continue;
+            };
+            self.program.hypers.push(HyperSlot {
+                name: format!("{}_prior_{role}", self.plan.model.vars[u.param].name),
+                param: u.param,
+                summary,
+                data,
+                factor,
+                elem,
+            });
+        }
+    }
+
+    /// A hyperparameter of `param`'s prior: a number, or the slot of a summary of the data.
+    fn hyper(&self, param: VarId, h: Hyper) -> Operand {
+        match h {
+            Hyper::Number(v) => Operand::Number(v),
+            Hyper::Data {
+                summary,
+                data,
+                factor,
+            } => Operand::Hyper(
+                self.program
+                    .hypers
+                    .iter()
+                    .position(|s| {
+                        s.param == param
+                            && s.summary == summary
+                            && s.data == data
+                            && s.factor == factor
+                    })
+                    .expect("every summary in a prior has a slot"),
+            ),
+        }
+    }
+
+    fn mean_prior_on(&self, scale: VarId) -> Option<(VarId, Hyper, f64)> {
         self.plan.updates.iter().find_map(|v| match v.prior {
             Some(Prior {
                 family:
@@ -2278,7 +2356,13 @@ impl Lowering<'_> {
                     sums(StatKind::Sum),
                     call(
                         kernel,
-                        vec![own, pooled, count.clone(), num(kappa), num(mean)],
+                        vec![
+                            own,
+                            pooled,
+                            count.clone(),
+                            num(kappa),
+                            self.hyper(u.param, mean),
+                        ],
                     ),
                     call(PseudoCount, vec![count, num(kappa)]),
                 )
@@ -2305,10 +2389,19 @@ impl Lowering<'_> {
                     _ => Elem::Scalar,
                 };
                 let mean_prior = self.mean_prior_on(u.param);
-                let mut args = vec![pooled, count.clone(), num(first), num(second)];
+                let mut args = vec![
+                    pooled,
+                    count.clone(),
+                    num(first),
+                    self.hyper(u.param, second),
+                ];
                 let kernel = match (u.rule, mean_prior) {
                     (rule, Some((mu, mean, kappa))) => {
-                        args.extend([self.param_of(Src::Next, mu), num(kappa), num(mean)]);
+                        args.extend([
+                            self.param_of(Src::Next, mu),
+                            num(kappa),
+                            self.hyper(mu, mean),
+                        ]);
                         match rule {
                             Rule::Covariance => CovariancePosteriorWithMeanPrior,
                             Rule::DiagonalVariances => VariancesPosteriorWithMeanPrior,
@@ -2447,12 +2540,13 @@ impl Lowering<'_> {
                         num(b),
                     ],
                 ),
-                PriorFamily::InvWishart { dof, scale } => {
-                    call(InvWishartKl, vec![own, strength, num(dof), num(scale)])
-                }
+                PriorFamily::InvWishart { dof, scale } => call(
+                    InvWishartKl,
+                    vec![own, strength, num(dof), self.hyper(u.param, scale)],
+                ),
                 PriorFamily::InvGamma { shape, scale } => call(
                     if scalar { InvGammaKl } else { InvGammasKl },
-                    vec![own, strength, num(shape), num(scale)],
+                    vec![own, strength, num(shape), self.hyper(u.param, scale)],
                 ),
                 PriorFamily::NormalMean { mean, kappa, scale } => {
                     let kernel = match (slot.elem, self.slot(scale).elem) {
@@ -2467,7 +2561,7 @@ impl Lowering<'_> {
                             own,
                             strength,
                             self.param_of(Src::Params, scale),
-                            num(mean),
+                            self.hyper(u.param, mean),
                             num(kappa),
                         ],
                     )

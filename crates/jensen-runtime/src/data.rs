@@ -149,6 +149,17 @@ pub enum DataError {
     /// A constant set to zero.
     #[error("constant `{0}` must be at least 1")]
     ZeroConst(String),
+    /// A prior's hyperparameter computed from the data (`cov(x)`, `var(x)`, `mean(x)`) that
+    /// the prior cannot take.
+    #[error("`{summary}` in the prior on `{param}` {problem}")]
+    Hyperparameter {
+        /// The parameter with the prior.
+        param: String,
+        /// The summary, as written (`cov(x)`).
+        summary: String,
+        /// What is wrong, and what to do.
+        problem: String,
+    },
     /// A continuous latent with at least as many dimensions as the data it explains.
     #[error("{}", latent_dim_message(latent, size, *dim, item, *columns))]
     LatentDim {
@@ -163,6 +174,82 @@ pub enum DataError {
         /// The item's columns.
         columns: usize,
     },
+}
+
+/// What a prior's hyperparameter is: a location (a prior mean, any finite value) or a scale
+/// (positive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriorRole {
+    /// A prior mean, `mean(x)`.
+    Location,
+    /// An inverse-Gamma scale, `var(x)`.
+    Scale,
+}
+
+/// A prior's hyperparameters computed from the data (`mean(x)`, `var(x)` per coordinate),
+/// checked: every value finite, and positive for a scale.
+pub fn prior_vector(
+    param: &str,
+    summary: &str,
+    values: ndarray::Array1<f64>,
+    role: PriorRole,
+) -> Result<ndarray::Array1<f64>, DataError> {
+    check_prior_values(param, summary, values.iter().copied(), role)?;
+    Ok(values)
+}
+
+/// [`prior_vector`] of one number (`mean(y)` of a real column, `var(x)` averaged over the
+/// coordinates).
+pub fn prior_number(
+    param: &str,
+    summary: &str,
+    value: f64,
+    role: PriorRole,
+) -> Result<f64, DataError> {
+    check_prior_values(param, summary, [value], role)?;
+    Ok(value)
+}
+
+fn check_prior_values(
+    param: &str,
+    summary: &str,
+    values: impl IntoIterator<Item = f64>,
+    role: PriorRole,
+) -> Result<(), DataError> {
+    let fail = |problem: &str| {
+        Err(DataError::Hyperparameter {
+            param: param.into(),
+            summary: summary.into(),
+            problem: problem.into(),
+        })
+    };
+    for v in values {
+        if !v.is_finite() {
+            return fail("is not finite: the data's values are too large to summarise; rescale the data or write the hyperparameter as a number");
+        }
+        if role == PriorRole::Scale && v <= 0.0 {
+            return fail("is not positive (a constant column, or a single row): write a number instead, e.g. `InvGamma(1.0, 0.5)`");
+        }
+    }
+    Ok(())
+}
+
+/// An inverse-Wishart scale matrix computed from the data (`cov(x)`), checked finite and
+/// positive definite.
+pub fn prior_scale_matrix(
+    param: &str,
+    summary: &str,
+    scale: ndarray::Array2<f64>,
+) -> Result<ndarray::Array2<f64>, DataError> {
+    check_prior_values(param, summary, scale.iter().copied(), PriorRole::Location)?;
+    if crate::linalg::Cholesky::new(scale.view()).is_none() {
+        return Err(DataError::Hyperparameter {
+            param: param.into(),
+            summary: summary.into(),
+            problem: "is not positive definite (a constant column, columns that are linearly dependent, or fewer rows than columns): write a fixed scale instead, e.g. `InvWishart(5.0, 0.1 * I)`".into(),
+        });
+    }
+    Ok(scale)
 }
 
 /// The message of [`DataError::LatentDim`], shared with the executor's binding errors.

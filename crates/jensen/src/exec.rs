@@ -12,13 +12,16 @@ use ndarray::{
     ArrayViewMutD, Axis, CowArray, Ix0, Ix1, Ix2, IxDyn,
 };
 
-use jensen_lang::ir::{EStepKind, ElemType, Method, VarId};
+use jensen_lang::check::render_summary;
+use jensen_lang::ir::{EStepKind, ElemType, Method, Summary, VarId};
 use jensen_lang::plan::{BlockKind, Cov, PRef};
 use jensen_lang::program::{
-    At, Call, DerivedKind, Elem, Kernel, Operand, Reseed, Src, Start, TermValue, UpdateValue,
+    At, Call, DerivedKind, Elem, HyperSlot, Kernel, Operand, Reseed, Src, Start, TermValue,
+    UpdateValue,
 };
 use jensen_lang::{Plan, Program};
 use jensen_runtime::chain;
+use jensen_runtime::kernels::hyper::{PerCoordinate, ScaleMatrix};
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
 use jensen_runtime::kernels::{discrete, exponential, gaussian, moments, vb};
 use jensen_runtime::linalg::Cholesky;
@@ -38,6 +41,9 @@ pub struct PlanModel<'a> {
     plan: &'a Plan,
     program: Program,
     data: &'a Bound,
+    /// The priors' hyperparameters that summarise the data ([`Program::hypers`]), computed
+    /// when the data are bound and checked by [`PlanModel::check_priors`].
+    hypers: Vec<ArrayD<f64>>,
     /// Column-major copies of the data items (by variable id), for the kernels.
     columns: Vec<Option<Array2<f64>>>,
     k: usize,
@@ -53,7 +59,18 @@ pub struct PlanModel<'a> {
     scatters: OnceLock<Vec<Array2<f64>>>,
 }
 
-/// Whole-data `(means, covariance of full blocks, variances)` of a block's data.
+/// The value of a prior's hyperparameter that summarises data `x` (rows × columns).
+fn hyper_value(h: &HyperSlot, x: ArrayView2<'_, f64>) -> ArrayD<f64> {
+    let value = match (h.summary, h.elem) {
+        (Summary::Mean, Elem::Scalar) => DynParams::scalar(moments::column_means(x)[0]),
+        (Summary::Mean, _) => moments::column_means(x).into_dyn(),
+        (Summary::Var, Elem::Scalar) => DynParams::scalar(moments::mean_sample_variance(x)),
+        (Summary::Var, _) => moments::sample_variances(x).into_dyn(),
+        (Summary::Cov, _) => moments::sample_covariance(x).into_dyn(),
+    };
+    value * h.factor
+}
+
 /// Whole-data moments of one block's data.
 #[derive(Debug)]
 struct Moments {
@@ -230,10 +247,16 @@ impl<'a> PlanModel<'a> {
                 .blocks
                 .iter()
                 .all(|b| data.n_rows > data.item(b.data).values.ncols());
+        let hypers = program
+            .hypers
+            .iter()
+            .map(|h| hyper_value(h, data.item(h.data).values.view()))
+            .collect();
         Self {
             plan,
             program,
             data,
+            hypers,
             columns,
             k,
             moments,
@@ -458,6 +481,34 @@ impl<'a> PlanModel<'a> {
     /// Checks what the priors need of the data's sizes: under variational Bayes an
     /// inverse-Wishart prior on a `D × D` covariance must be proper, `ν > D − 1`.
     pub fn check_priors(&self) -> Result<(), String> {
+        for (h, value) in self.program.hypers.iter().zip(&self.hypers) {
+            let param = self.plan.name(h.param);
+            let summary = render_summary(h.summary, self.plan.name(h.data), h.factor);
+            let checked = match h.elem {
+                Elem::Matrix(..) => jensen_runtime::data::prior_scale_matrix(
+                    param,
+                    &summary,
+                    value
+                        .view()
+                        .into_dimensionality::<Ix2>()
+                        .expect("a matrix")
+                        .to_owned(),
+                )
+                .map(drop),
+                _ => jensen_runtime::data::prior_vector(
+                    param,
+                    &summary,
+                    value.iter().copied().collect(),
+                    if h.summary == Summary::Mean {
+                        jensen_runtime::data::PriorRole::Location
+                    } else {
+                        jensen_runtime::data::PriorRole::Scale
+                    },
+                )
+                .map(drop),
+            };
+            checked.map_err(|e| e.to_string())?;
+        }
         if self.program.method != Method::Vb {
             return Ok(());
         }
@@ -743,6 +794,7 @@ impl PlanModel<'_> {
             }
             Operand::RowCount => self.data.n_rows as f64,
             Operand::Number(v) => *v,
+            Operand::Hyper(h) => *self.hypers[*h].first().expect("a number"),
             Operand::Reg => env.reg,
             Operand::PooledCount => env.pooled.as_ref().expect("pooled").1,
             Operand::LogDetPrecision(post) => self.posterior(env, post).log_det_precision(),
@@ -777,6 +829,11 @@ impl PlanModel<'_> {
                 .into(),
             Operand::DataMean => self.moments[env.block].mean.view().into(),
             Operand::DataScale(b) => self.moments[*b].scale.view().into(),
+            Operand::Hyper(h) => self.hypers[*h]
+                .view()
+                .into_dimensionality::<Ix1>()
+                .expect("a vector")
+                .into(),
             Operand::LatentCounts => env.latent.expect("latent").counts.view().into(),
             Operand::LatentInitial => env.latent.expect("latent").initial.view().into(),
             Operand::Derived { .. } => match self.derived(env, op) {
@@ -797,6 +854,10 @@ impl PlanModel<'_> {
             Operand::Rows => self.rows_matrix(env.block, env.rows.as_ref().expect("rows")),
             Operand::DataScatterRoot => self.scatters.get().expect("scatter")[env.block].view(),
             Operand::LatentTransitions => env.latent.expect("latent").transitions.view(),
+            Operand::Hyper(h) => self.hypers[*h]
+                .view()
+                .into_dimensionality::<Ix2>()
+                .expect("a matrix"),
             Operand::Derived { .. } => match self.derived(env, op) {
                 (DerivedValue::Matrix(m), None) => m.view(),
                 _ => unreachable!("a matrix"),
@@ -858,6 +919,26 @@ impl PlanModel<'_> {
         let n = |i: usize| self.number(env, &a[i]);
         let v = |i: usize| self.vector(env, &a[i]);
         let m = |i: usize| self.matrix(env, &a[i]);
+        // A prior mean or inverse-Gamma scale: a number for every coordinate, or a summary
+        // of the data per coordinate; an inverse-Wishart scale: `c I` or a summary matrix.
+        let pc = |i: usize| match &a[i] {
+            Operand::Hyper(h) if self.hypers[*h].ndim() == 1 => PerCoordinate::Each(
+                self.hypers[*h]
+                    .view()
+                    .into_dimensionality::<Ix1>()
+                    .expect("a vector"),
+            ),
+            op => PerCoordinate::All(self.number(env, op)),
+        };
+        let sm = |i: usize| match &a[i] {
+            Operand::Hyper(h) if self.hypers[*h].ndim() == 2 => ScaleMatrix::Matrix(
+                self.hypers[*h]
+                    .view()
+                    .into_dimensionality::<Ix2>()
+                    .expect("a matrix"),
+            ),
+            op => ScaleMatrix::Identity(self.number(env, op)),
+        };
         macro_rules! ws {
             () => {
                 ws.expect("workspace")
@@ -1091,22 +1172,22 @@ impl PlanModel<'_> {
             BetaOffset => number(vb::beta_offset(v(0).view(), n(1))),
             BetaKl => number(vb::beta_kl(v(0).view(), n(1), n(2), n(3))),
             CovariancePosterior => {
-                array(vb::covariance_posterior(m(0), n(1), n(2), n(3)).into_dyn())
+                array(vb::covariance_posterior(m(0), n(1), n(2), sm(3)).into_dyn())
             }
             CovariancePosteriorWithMeanPrior => array(
                 vb::covariance_posterior_with_mean_prior(
                     m(0),
                     n(1),
                     n(2),
-                    n(3),
+                    sm(3),
                     v(4).view(),
                     n(5),
-                    n(6),
+                    pc(6),
                 )
                 .into_dyn(),
             ),
             VariancesPosterior => {
-                array(vb::variances_posterior(v(0).view(), n(1), n(2), n(3)).into_dyn())
+                array(vb::variances_posterior(v(0).view(), n(1), n(2), pc(3)).into_dyn())
             }
             VariancePosterior => number(vb::variance_posterior(n(0), n(1), n(2), n(3))),
             VariancesPosteriorWithMeanPrior => array(
@@ -1114,10 +1195,10 @@ impl PlanModel<'_> {
                     v(0).view(),
                     n(1),
                     n(2),
-                    n(3),
+                    pc(3),
                     v(4).view(),
                     n(5),
-                    n(6),
+                    pc(6),
                 )
                 .into_dyn(),
             ),
@@ -1135,27 +1216,33 @@ impl PlanModel<'_> {
             InvGammaScalarOffset => number(vb::inv_gamma_scalar_offset(n(0))),
             MeanOffset => number(vb::mean_offset(v(0).view(), n(1))),
             ScalarMeanOffset => number(vb::scalar_mean_offset(n(0))),
-            InvWishartKl => number(vb::inv_wishart_kl(m(0), n(1), n(2), n(3))),
+            InvWishartKl => number(vb::inv_wishart_kl(m(0), n(1), n(2), sm(3))),
             InvGammaKl => number(vb::inv_gamma_kl(n(0), n(1), n(2), n(3))),
-            InvGammasKl => number(vb::inv_gammas_kl(v(0).view(), n(1), n(2), n(3))),
-            MvnMeanKl => number(vb::mvn_mean_kl(v(0).view(), n(1), m(2), n(3), n(4))),
-            DiagMeanKl => number(vb::diag_mean_kl(v(0).view(), n(1), v(2).view(), n(3), n(4))),
+            InvGammasKl => number(vb::inv_gammas_kl(v(0).view(), n(1), n(2), pc(3))),
+            MvnMeanKl => number(vb::mvn_mean_kl(v(0).view(), n(1), m(2), pc(3), n(4))),
+            DiagMeanKl => number(vb::diag_mean_kl(
+                v(0).view(),
+                n(1),
+                v(2).view(),
+                pc(3),
+                n(4),
+            )),
             NormalMeanKl => number(vb::normal_mean_kl(n(0), n(1), n(2), n(3), n(4))),
             DirichletLogDensity => number(discrete::dirichlet_log_density(v(0).view(), n(1))),
             CovarianceModeFromScatter => {
-                array(gaussian::covariance_mode_from_scatter(m(0), n(1), n(2), n(3)).into_dyn())
+                array(gaussian::covariance_mode_from_scatter(m(0), n(1), n(2), sm(3)).into_dyn())
             }
             VariancesModeFromScatter => array(
-                gaussian::variances_mode_from_scatter(v(0).view(), n(1), n(2), n(3)).into_dyn(),
+                gaussian::variances_mode_from_scatter(v(0).view(), n(1), n(2), pc(3)).into_dyn(),
             ),
             VarianceModeFromScatter => {
                 number(gaussian::variance_mode_from_scatter(n(0), n(1), n(2), n(3)))
             }
             InvGammaLogDensity => number(gaussian::inv_gamma_log_density(n(0), n(1), n(2))),
             InvGammaLogDensities => {
-                number(gaussian::inv_gamma_log_densities(v(0).view(), n(1), n(2)))
+                number(gaussian::inv_gamma_log_densities(v(0).view(), n(1), pc(2)))
             }
-            InvWishartLogDensity => number(gaussian::inv_wishart_log_density(m(0), n(1), n(2))),
+            InvWishartLogDensity => number(gaussian::inv_wishart_log_density(m(0), n(1), sm(2))),
             MeanFromStats => {
                 array(gaussian::mean_from_stats(v(0).view(), v(1).view(), n(2)).into_dyn())
             }
@@ -1250,7 +1337,7 @@ impl PlanModel<'_> {
             }
             GammaLogDensity => number(discrete::gamma_log_density(n(0), n(1), n(2))),
             MeanModeFromStats => array(
-                gaussian::mean_mode_from_stats(v(0).view(), v(1).view(), n(2), n(3), n(4))
+                gaussian::mean_mode_from_stats(v(0).view(), v(1).view(), n(2), n(3), pc(4))
                     .into_dyn(),
             ),
             ScalarMeanModeFromStats => number(gaussian::scalar_mean_mode_from_stats(
@@ -1265,10 +1352,10 @@ impl PlanModel<'_> {
                     m(0),
                     n(1),
                     n(2),
-                    n(3),
+                    sm(3),
                     v(4).view(),
                     n(5),
-                    n(6),
+                    pc(6),
                 )
                 .into_dyn(),
             ),
@@ -1277,10 +1364,10 @@ impl PlanModel<'_> {
                     v(0).view(),
                     n(1),
                     n(2),
-                    n(3),
+                    pc(3),
                     v(4).view(),
                     n(5),
-                    n(6),
+                    pc(6),
                 )
                 .into_dyn(),
             ),
@@ -1292,12 +1379,12 @@ impl PlanModel<'_> {
                     n(3),
                     v(4).view(),
                     n(5),
-                    n(6),
+                    pc(6),
                 ))
             }
             SphericalMeanPriorLogDensity => number(gaussian::spherical_mean_prior_log_density(
                 v(0).view(),
-                n(1),
+                pc(1),
                 n(2),
                 n(3),
             )),
@@ -1309,10 +1396,10 @@ impl PlanModel<'_> {
                     n(3),
                     v(4).view(),
                     n(5),
-                    n(6),
+                    pc(6),
                 ))
             }
-            SphericalMeanKl => number(vb::spherical_mean_kl(v(0).view(), n(1), n(2), n(3), n(4))),
+            SphericalMeanKl => number(vb::spherical_mean_kl(v(0).view(), n(1), n(2), pc(3), n(4))),
             VarianceModeWithMeanPrior => number(gaussian::variance_mode_with_mean_prior(
                 n(0),
                 n(1),
@@ -1324,13 +1411,13 @@ impl PlanModel<'_> {
             )),
             MvnMeanPriorLogDensity => number(gaussian::mvn_mean_prior_log_density(
                 v(0).view(),
-                n(1),
+                pc(1),
                 n(2),
                 m(3),
             )),
             DiagMeanPriorLogDensity => number(gaussian::diag_mean_prior_log_density(
                 v(0).view(),
-                n(1),
+                pc(1),
                 n(2),
                 v(3).view(),
             )),

@@ -4,6 +4,7 @@
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 
+use super::hyper::{PerCoordinate, ScaleMatrix};
 use crate::linalg::{as_faer_mut, Cholesky};
 use crate::mixture::Workspace;
 
@@ -510,31 +511,30 @@ pub fn variances_from_scatter(
 /// `(S + c I) / (n + ν + D + 1)`, `S` the scatter about the new mean over `n` rows. (An empty
 /// component with an improper prior, `n + ν + D + 1 ≤ 0`, has no mode: it gets `S + c I`
 /// over the smallest positive count, and is re-seeded.)
-pub fn covariance_mode_from_scatter(
+pub fn covariance_mode_from_scatter<'a>(
     scatter: ArrayView2<'_, f64>,
     count: f64,
     dof: f64,
-    scale: f64,
+    scale: impl Into<ScaleMatrix<'a>>,
 ) -> Array2<f64> {
     let d = scatter.nrows() as f64;
     let mut cov = scatter.to_owned();
-    for v in cov.diag_mut() {
-        *v += scale;
-    }
+    scale.into().add_to(&mut cov);
     cov /= (count + dof + d + 1.0).max(f64::MIN_POSITIVE);
     symmetrise(cov)
 }
 
 /// The mode of each variance's posterior under an inverse-Gamma prior `IG(a, b)`:
 /// `(S_d + 2b) / (n + 2a + 2)`.
-pub fn variances_mode_from_scatter(
+pub fn variances_mode_from_scatter<'a>(
     sq: ArrayView1<'_, f64>,
     count: f64,
     shape: f64,
-    scale: f64,
+    scale: impl Into<PerCoordinate<'a>>,
 ) -> Array1<f64> {
     let count = (count + 2.0 * shape + 2.0).max(f64::MIN_POSITIVE);
-    sq.mapv(|a| (a + 2.0 * scale) / count)
+    let scale = scale.into();
+    Array1::from_shape_fn(sq.len(), |d| (sq[d] + 2.0 * scale.at(d)) / count)
 }
 
 /// [`variances_mode_from_scatter`] of one variance (spherical covariance or univariate
@@ -555,28 +555,38 @@ pub fn inv_gamma_log_density(var: f64, shape: f64, scale: f64) -> f64 {
 }
 
 /// [`inv_gamma_log_density`] summed over a vector of variances.
-pub fn inv_gamma_log_densities(var: ArrayView1<'_, f64>, shape: f64, scale: f64) -> f64 {
+pub fn inv_gamma_log_densities<'a>(
+    var: ArrayView1<'_, f64>,
+    shape: f64,
+    scale: impl Into<PerCoordinate<'a>>,
+) -> f64 {
+    let scale = scale.into();
     var.iter()
-        .map(|&v| inv_gamma_log_density(v, shape, scale))
+        .enumerate()
+        .map(|(d, &v)| inv_gamma_log_density(v, shape, scale.at(d)))
         .sum()
 }
 
-/// `ln IW(Σ | ν, c I) = (νD/2) ln c − (νD/2) ln 2 − ln Γ_D(ν/2) − ((ν + D + 1)/2) ln|Σ|
-/// − ½ c tr Σ⁻¹`; for `ν ≤ D − 1`, an improper prior, its kernel (the last two terms).
-/// `−∞` when `Σ` is not positive definite.
-pub fn inv_wishart_log_density(cov: ArrayView2<'_, f64>, dof: f64, scale: f64) -> f64 {
+/// `ln IW(Σ | ν, Ψ0) = (ν/2) ln|Ψ0| − (νD/2) ln 2 − ln Γ_D(ν/2) − ((ν + D + 1)/2) ln|Σ|
+/// − ½ tr(Ψ0 Σ⁻¹)` (`Ψ0 = c I`: `(νD/2) ln c`, `½ c tr Σ⁻¹`); for `ν ≤ D − 1`, an improper
+/// prior, its kernel (the last two terms). `−∞` when `Σ` is not positive definite.
+pub fn inv_wishart_log_density<'a>(
+    cov: ArrayView2<'_, f64>,
+    dof: f64,
+    scale: impl Into<ScaleMatrix<'a>>,
+) -> f64 {
     let Some(chol) = Cholesky::new(cov) else {
         return f64::NEG_INFINITY;
     };
+    let scale = scale.into();
     let d = cov.nrows() as f64;
-    let kernel =
-        -0.5 * (dof + d + 1.0) * chol.log_det() - 0.5 * scale * chol.inverse_diagonal().sum();
+    let kernel = -0.5 * (dof + d + 1.0) * chol.log_det() - 0.5 * scale.trace_solve(&chol);
     if dof > d - 1.0 {
         let ln_gamma_d = 0.25 * d * (d - 1.0) * std::f64::consts::PI.ln()
             + (0..cov.nrows())
                 .map(|j| statrs::function::gamma::ln_gamma(0.5 * (dof - j as f64)))
                 .sum::<f64>();
-        0.5 * dof * d * (scale.ln() - std::f64::consts::LN_2) - ln_gamma_d + kernel
+        0.5 * dof * (scale.log_det(cov.nrows()) - d * std::f64::consts::LN_2) - ln_gamma_d + kernel
     } else {
         kernel
     }
@@ -584,17 +594,19 @@ pub fn inv_wishart_log_density(cov: ArrayView2<'_, f64>, dof: f64, scale: f64) -
 
 /// The mode of a mean's posterior under the prior `μ ~ N(m0, Σ / κ)`: `κ` pseudo-rows at
 /// `m0`, `c + (Σ r (x − c) + κ (m0 − c)) / (n + κ)` with the statistics centred at `c`.
-pub fn mean_mode_from_stats(
+pub fn mean_mode_from_stats<'a>(
     centre: ArrayView1<'_, f64>,
     sum: ArrayView1<'_, f64>,
     n: f64,
     kappa: f64,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> Array1<f64> {
     let count = n + kappa;
-    Zip::from(centre)
-        .and(sum)
-        .map_collect(|&c, &s| c + (s + kappa * (prior_mean - c)) / count)
+    let m0 = prior_mean.into();
+    Array1::from_shape_fn(centre.len(), |d| {
+        let c = centre[d];
+        c + (sum[d] + kappa * (m0.at(d) - c)) / count
+    })
 }
 
 /// The univariate form of [`mean_mode_from_stats`].
@@ -610,13 +622,14 @@ pub fn scalar_mean_mode_from_stats(
 
 /// `S + κ (μ − m0)(μ − m0)ᵀ`: a scatter with the deviation of the mean `μ` from its prior
 /// mean `m0` over `κ` pseudo-rows (a normal-inverse-Wishart prior's share of the scale).
-pub fn with_mean_prior(
+pub fn with_mean_prior<'a>(
     scatter: ArrayView2<'_, f64>,
     mean: ArrayView1<'_, f64>,
     kappa: f64,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> Array2<f64> {
-    let d = mean.mapv(|m| m - prior_mean);
+    let m0 = prior_mean.into();
+    let d = Array1::from_shape_fn(mean.len(), |i| mean[i] - m0.at(i));
     let mut with = scatter.to_owned();
     for ((i, j), v) in with.indexed_iter_mut() {
         *v += kappa * d[i] * d[j];
@@ -625,16 +638,16 @@ pub fn with_mean_prior(
 }
 
 /// The covariance's half of the mode of a normal-inverse-Wishart prior,
-/// `μ ~ N(m0, Σ / κ)`, `Σ ~ IW(ν, c I)`: `(S + c I + κ (μ − m0)(μ − m0)ᵀ) / (n + ν + D + 2)`,
+/// `μ ~ N(m0, Σ / κ)`, `Σ ~ IW(ν, Ψ0)`: `(S + Ψ0 + κ (μ − m0)(μ − m0)ᵀ) / (n + ν + D + 2)`,
 /// `μ` the new mean.
-pub fn covariance_mode_with_mean_prior(
+pub fn covariance_mode_with_mean_prior<'a>(
     scatter: ArrayView2<'_, f64>,
     count: f64,
     dof: f64,
-    scale: f64,
+    scale: impl Into<ScaleMatrix<'a>>,
     mean: ArrayView1<'_, f64>,
     kappa: f64,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> Array2<f64> {
     let with = with_mean_prior(scatter, mean, kappa, prior_mean);
     covariance_mode_from_scatter(with.view(), count + 1.0, dof, scale)
@@ -642,18 +655,20 @@ pub fn covariance_mode_with_mean_prior(
 
 /// The variances' half of the mode of a normal-inverse-Gamma prior per coordinate,
 /// `μ_d ~ N(m0, v_d / κ)`, `v_d ~ IG(a, b)`: `(S_d + 2b + κ (μ_d − m0)²) / (n + 2a + 3)`.
-pub fn variances_mode_with_mean_prior(
+pub fn variances_mode_with_mean_prior<'a>(
     sq: ArrayView1<'_, f64>,
     count: f64,
     shape: f64,
-    scale: f64,
+    scale: impl Into<PerCoordinate<'a>>,
     mean: ArrayView1<'_, f64>,
     kappa: f64,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> Array1<f64> {
-    let with = Zip::from(sq)
-        .and(mean)
-        .map_collect(|&s, &m| s + kappa * (m - prior_mean) * (m - prior_mean));
+    let m0 = prior_mean.into();
+    let with = Array1::from_shape_fn(sq.len(), |d| {
+        let e = mean[d] - m0.at(d);
+        sq[d] + kappa * e * e
+    });
     variances_mode_from_scatter(with.view(), count + 1.0, shape, scale)
 }
 
@@ -674,38 +689,45 @@ pub fn variance_mode_with_mean_prior(
 /// The spherical form of [`variances_mode_with_mean_prior`], `μ ~ N(m0 1, s I / κ)`,
 /// `s ~ IG(a, b)`: `(S + 2b + κ ‖μ − m0‖²) / (n + 2a + 2 + D)`, `S` and `n` summed over the
 /// `D` coordinates.
-pub fn spherical_variance_mode_with_mean_prior(
+pub fn spherical_variance_mode_with_mean_prior<'a>(
     sq: f64,
     count: f64,
     shape: f64,
     scale: f64,
     mean: ArrayView1<'_, f64>,
     kappa: f64,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> f64 {
-    let dev: f64 = mean
-        .iter()
-        .map(|m| (m - prior_mean) * (m - prior_mean))
-        .sum();
+    let dev = squared_deviation(mean, prior_mean.into());
     variance_mode_from_scatter(sq + kappa * dev, count + mean.len() as f64, shape, scale)
 }
 
 /// `ln N(μ | m0 1, s I / κ)`: [`diag_mean_prior_log_density`] with one variance.
-pub fn spherical_mean_prior_log_density(
+pub fn spherical_mean_prior_log_density<'a>(
     mean: ArrayView1<'_, f64>,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
     kappa: f64,
     var: f64,
 ) -> f64 {
+    let m0 = prior_mean.into();
     mean.iter()
-        .map(|&m| normal_mean_prior_log_density(m, prior_mean, kappa, var))
+        .enumerate()
+        .map(|(d, &m)| normal_mean_prior_log_density(m, m0.at(d), kappa, var))
+        .sum()
+}
+
+/// `‖μ − m0‖²`.
+pub(crate) fn squared_deviation(mean: ArrayView1<'_, f64>, m0: PerCoordinate<'_>) -> f64 {
+    mean.iter()
+        .enumerate()
+        .map(|(d, &m)| (m - m0.at(d)) * (m - m0.at(d)))
         .sum()
 }
 
 /// `ln N(μ | m0 1, Σ / κ)`; `−∞` when `Σ` is not positive definite.
-pub fn mvn_mean_prior_log_density(
+pub fn mvn_mean_prior_log_density<'a>(
     mean: ArrayView1<'_, f64>,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
     kappa: f64,
     cov: ArrayView2<'_, f64>,
 ) -> f64 {
@@ -713,22 +735,25 @@ pub fn mvn_mean_prior_log_density(
         return f64::NEG_INFINITY;
     };
     let d = mean.len();
-    let mut e: Vec<f64> = mean.iter().map(|m| m - prior_mean).collect();
+    let m0 = prior_mean.into();
+    let mut e: Vec<f64> = mean.iter().enumerate().map(|(i, m)| m - m0.at(i)).collect();
     chol.solve_lower_in_place(MatMut::from_column_major_slice_mut(&mut e, d, 1));
     let maha: f64 = e.iter().map(|v| v * v).sum();
     -0.5 * (d as f64 * (LN_2PI - kappa.ln()) + chol.log_det() + kappa * maha)
 }
 
 /// `Σ_d ln N(μ_d | m0, v_d / κ)`.
-pub fn diag_mean_prior_log_density(
+pub fn diag_mean_prior_log_density<'a>(
     mean: ArrayView1<'_, f64>,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
     kappa: f64,
     var: ArrayView1<'_, f64>,
 ) -> f64 {
+    let m0 = prior_mean.into();
     mean.iter()
         .zip(var.iter())
-        .map(|(&m, &v)| normal_mean_prior_log_density(m, prior_mean, kappa, v))
+        .enumerate()
+        .map(|(d, (&m, &v))| normal_mean_prior_log_density(m, m0.at(d), kappa, v))
         .sum()
 }
 

@@ -14,6 +14,7 @@
 pub mod discrete;
 pub mod exponential;
 pub mod gaussian;
+pub mod hyper;
 pub mod linear;
 pub mod moments;
 pub mod vb;

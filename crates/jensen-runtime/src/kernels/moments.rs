@@ -108,5 +108,31 @@ pub fn column_variances(x: ArrayView2<'_, f64>, floor: f64) -> Array1<f64> {
     var / n + column_scales(x) * floor
 }
 
+/// The sample covariance of the columns, the scatter over `N − 1`: a prior's `cov(x)`
+/// (NumPy's `np.cov(x.T)`).
+pub fn sample_covariance(x: ArrayView2<'_, f64>) -> Array2<f64> {
+    scatter(x) / x.nrows().saturating_sub(1).max(1) as f64
+}
+
+/// The sample variance of each column, over `N − 1`: a prior's `var(x)`
+/// (`np.var(x, axis=0, ddof=1)`).
+pub fn sample_variances(x: ArrayView2<'_, f64>) -> Array1<f64> {
+    let mean = column_means(x);
+    let mut var = Array1::<f64>::zeros(x.ncols());
+    for row in x.rows() {
+        Zip::from(&mut var)
+            .and(&row)
+            .and(&mean)
+            .for_each(|v, &a, &m| *v += (a - m) * (a - m));
+    }
+    var / x.nrows().saturating_sub(1).max(1) as f64
+}
+
+/// [`sample_variances`] averaged over the columns: a prior's `var(x)` for one variance
+/// shared by every coordinate (scikit-learn's spherical `covariance_prior`).
+pub fn mean_sample_variance(x: ArrayView2<'_, f64>) -> f64 {
+    sample_variances(x).mean().unwrap_or(0.0)
+}
+
 /// Variance floor used by re-seeded components, relative to each column's scale.
 pub const RESEED_FLOOR: f64 = 1e-6;

@@ -18,10 +18,11 @@
 //! The ELBO of a fit is `Σ_n ln Σ_k exp(E ln π_k + Σ_b (ln p(x_nb | θ̃_kb) + c_kb)) − Σ KL`:
 //! the normaliser of the E-step is `E_q[ln p(x, z | θ)] + H[q(z)]` at the optimal `q(z)`.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use crate::kernels::gaussian::{symmetrise, with_mean_prior};
+use crate::kernels::gaussian::{squared_deviation, symmetrise, with_mean_prior};
+use crate::kernels::hyper::{PerCoordinate, ScaleMatrix};
 use crate::linalg::Cholesky;
 
 /// `count + prior`: a posterior's pseudo-count (a Normal mean's `κ = κ0 + n`, a Wishart's
@@ -190,32 +191,30 @@ pub fn beta_kl(mean: ArrayView1<'_, f64>, total: f64, prior_a: f64, prior_b: f64
 // ---------------------------------------------------------------------------------------
 // Gaussian scales and means
 
-/// `Ψ / ν` of a covariance's inverse-Wishart posterior under `IW(ν0, c I)`:
-/// `(S + c I) / (ν0 + n)`, `S` the scatter about the new mean over `n` rows.
-pub fn covariance_posterior(
+/// `Ψ / ν` of a covariance's inverse-Wishart posterior under `IW(ν0, Ψ0)`:
+/// `(S + Ψ0) / (ν0 + n)`, `S` the scatter about the new mean over `n` rows.
+pub fn covariance_posterior<'a>(
     scatter: ArrayView2<'_, f64>,
     count: f64,
     prior_dof: f64,
-    prior_scale: f64,
+    prior_scale: impl Into<ScaleMatrix<'a>>,
 ) -> Array2<f64> {
     let mut psi = scatter.to_owned();
-    for v in psi.diag_mut() {
-        *v += prior_scale;
-    }
+    prior_scale.into().add_to(&mut psi);
     symmetrise(psi / (prior_dof + count))
 }
 
 /// [`covariance_posterior`] of a normal-inverse-Wishart prior (`μ ~ N(m0, Σ / κ0)`):
-/// `(S + c I + κ0 (m − m0)(m − m0)ᵀ) / (ν0 + n)`, `m` the new posterior mean (the scatter about
+/// `(S + Ψ0 + κ0 (m − m0)(m − m0)ᵀ) / (ν0 + n)`, `m` the new posterior mean (the scatter about
 /// the data's mean plus `κ0 n / κ (x̄ − m0)(x̄ − m0)ᵀ`, written about `m`).
-pub fn covariance_posterior_with_mean_prior(
+pub fn covariance_posterior_with_mean_prior<'a>(
     scatter: ArrayView2<'_, f64>,
     count: f64,
     prior_dof: f64,
-    prior_scale: f64,
+    prior_scale: impl Into<ScaleMatrix<'a>>,
     mean: ArrayView1<'_, f64>,
     prior_kappa: f64,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> Array2<f64> {
     let with = with_mean_prior(scatter, mean, prior_kappa, prior_mean);
     covariance_posterior(with.view(), count, prior_dof, prior_scale)
@@ -223,13 +222,16 @@ pub fn covariance_posterior_with_mean_prior(
 
 /// `b / a` of each variance's inverse-Gamma posterior under `IG(a0, b0)`:
 /// `(S_d + 2 b0) / (n + 2 a0)`.
-pub fn variances_posterior(
+pub fn variances_posterior<'a>(
     sq: ArrayView1<'_, f64>,
     count: f64,
     prior_shape: f64,
-    prior_scale: f64,
+    prior_scale: impl Into<PerCoordinate<'a>>,
 ) -> Array1<f64> {
-    sq.mapv(|s| variance_posterior(s, count, prior_shape, prior_scale))
+    let b0 = prior_scale.into();
+    Array1::from_shape_fn(sq.len(), |d| {
+        variance_posterior(sq[d], count, prior_shape, b0.at(d))
+    })
 }
 
 /// [`variances_posterior`] of one variance.
@@ -239,24 +241,25 @@ pub fn variance_posterior(sq: f64, count: f64, prior_shape: f64, prior_scale: f6
 
 /// [`variances_posterior`] of a normal-inverse-Gamma prior per coordinate
 /// (`μ_d ~ N(m0, v_d / κ0)`): `(S_d + 2 b0 + κ0 (m_d − m0)²) / (n + 2 a0)`.
-pub fn variances_posterior_with_mean_prior(
+pub fn variances_posterior_with_mean_prior<'a>(
     sq: ArrayView1<'_, f64>,
     count: f64,
     prior_shape: f64,
-    prior_scale: f64,
+    prior_scale: impl Into<PerCoordinate<'a>>,
     mean: ArrayView1<'_, f64>,
     prior_kappa: f64,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> Array1<f64> {
-    Zip::from(sq).and(mean).map_collect(|&s, &m| {
+    let (b0, m0) = (prior_scale.into(), prior_mean.into());
+    Array1::from_shape_fn(sq.len(), |d| {
         variance_posterior_with_mean_prior(
-            s,
+            sq[d],
             count,
             prior_shape,
-            prior_scale,
-            m,
+            b0.at(d),
+            mean[d],
             prior_kappa,
-            prior_mean,
+            m0.at(d),
         )
     })
 }
@@ -264,19 +267,16 @@ pub fn variances_posterior_with_mean_prior(
 /// [`variance_posterior_with_mean_prior`] of a spherical covariance `s I` (one variance over
 /// `D` coordinates, `μ ~ N(m0 1, s I / κ0)`): `(S + 2 b0 + κ0 ‖m − m0‖²) / (n + 2 a0)`, `S` and
 /// `n` summed over the coordinates.
-pub fn spherical_variance_posterior_with_mean_prior(
+pub fn spherical_variance_posterior_with_mean_prior<'a>(
     sq: f64,
     count: f64,
     prior_shape: f64,
     prior_scale: f64,
     mean: ArrayView1<'_, f64>,
     prior_kappa: f64,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> f64 {
-    let dev: f64 = mean
-        .iter()
-        .map(|m| (m - prior_mean) * (m - prior_mean))
-        .sum();
+    let dev = squared_deviation(mean, prior_mean.into());
     variance_posterior(sq + prior_kappa * dev, count, prior_shape, prior_scale)
 }
 
@@ -331,12 +331,18 @@ fn ln_gamma_d(x: f64, d: usize) -> f64 {
         + (0..d).map(|i| ln_gamma(x - 0.5 * i as f64)).sum::<f64>()
 }
 
-/// `KL(IW(ν, Ψ) ‖ IW(ν0, c I))` for `Ψ = ν · cov` (the KL of the precisions' Wisharts);
+/// `KL(IW(ν, Ψ) ‖ IW(ν0, Ψ0))` for `Ψ = ν · cov` (the KL of the precisions' Wisharts);
 /// `+∞` when `cov` is not positive definite.
-pub fn inv_wishart_kl(cov: ArrayView2<'_, f64>, dof: f64, prior_dof: f64, prior_scale: f64) -> f64 {
+pub fn inv_wishart_kl<'a>(
+    cov: ArrayView2<'_, f64>,
+    dof: f64,
+    prior_dof: f64,
+    prior_scale: impl Into<ScaleMatrix<'a>>,
+) -> f64 {
     let Some(chol) = Cholesky::new(cov) else {
         return f64::INFINITY;
     };
+    let prior_scale = prior_scale.into();
     let d = cov.nrows();
     let df = d as f64;
     let ln_det_psi = df * dof.ln() + chol.log_det();
@@ -344,11 +350,12 @@ pub fn inv_wishart_kl(cov: ArrayView2<'_, f64>, dof: f64, prior_dof: f64, prior_
     // E[ln |Λ|] under the posterior.
     let e_ln_det = psi + df * std::f64::consts::LN_2 - ln_det_psi;
     0.5 * (dof - prior_dof) * (e_ln_det - df * std::f64::consts::LN_2) + 0.5 * dof * ln_det_psi
-        - 0.5 * prior_dof * df * prior_scale.ln()
+        - 0.5 * prior_dof * prior_scale.log_det(d)
         - ln_gamma_d(0.5 * dof, d)
         + ln_gamma_d(0.5 * prior_dof, d)
         - 0.5 * dof * df
-        + 0.5 * prior_scale * chol.inverse_diagonal().sum()
+        // tr(Ψ0 E[Λ]) with E[Λ] = ν Ψ⁻¹ = cov⁻¹.
+        + 0.5 * prior_scale.trace_solve(&chol)
 }
 
 /// `KL(IG(a, b) ‖ IG(a0, b0))` for `b = a · var` (the KL of the precision's Gammas).
@@ -357,32 +364,35 @@ pub fn inv_gamma_kl(var: f64, shape: f64, prior_shape: f64, prior_scale: f64) ->
 }
 
 /// [`inv_gamma_kl`] summed over a vector of variances with one shape.
-pub fn inv_gammas_kl(
+pub fn inv_gammas_kl<'a>(
     var: ArrayView1<'_, f64>,
     shape: f64,
     prior_shape: f64,
-    prior_scale: f64,
+    prior_scale: impl Into<PerCoordinate<'a>>,
 ) -> f64 {
+    let b0 = prior_scale.into();
     var.iter()
-        .map(|&v| inv_gamma_kl(v, shape, prior_shape, prior_scale))
+        .enumerate()
+        .map(|(d, &v)| inv_gamma_kl(v, shape, prior_shape, b0.at(d)))
         .sum()
 }
 
 /// `E_q(Σ)[KL(N(m, Σ / κ) ‖ N(m0 1, Σ / κ0))]
 /// = ½ (D κ0 / κ − D + D ln(κ / κ0) + κ0 (m − m0)ᵀ E[Σ⁻¹] (m − m0))`, `E[Σ⁻¹] = cov⁻¹`;
 /// `+∞` when `cov` is not positive definite.
-pub fn mvn_mean_kl(
+pub fn mvn_mean_kl<'a>(
     mean: ArrayView1<'_, f64>,
     kappa: f64,
     cov: ArrayView2<'_, f64>,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
     prior_kappa: f64,
 ) -> f64 {
     let Some(chol) = Cholesky::new(cov) else {
         return f64::INFINITY;
     };
     let d = mean.len();
-    let mut e: Vec<f64> = mean.iter().map(|m| m - prior_mean).collect();
+    let m0 = prior_mean.into();
+    let mut e: Vec<f64> = mean.iter().enumerate().map(|(i, m)| m - m0.at(i)).collect();
     chol.solve_lower_in_place(faer::MatMut::from_column_major_slice_mut(&mut e, d, 1));
     let maha: f64 = e.iter().map(|v| v * v).sum();
     let df = d as f64;
@@ -390,29 +400,33 @@ pub fn mvn_mean_kl(
 }
 
 /// [`mvn_mean_kl`] for a diagonal covariance, `E[1 / v_d] = 1 / var_d`.
-pub fn diag_mean_kl(
+pub fn diag_mean_kl<'a>(
     mean: ArrayView1<'_, f64>,
     kappa: f64,
     var: ArrayView1<'_, f64>,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
     prior_kappa: f64,
 ) -> f64 {
+    let m0 = prior_mean.into();
     mean.iter()
         .zip(var.iter())
-        .map(|(&m, &v)| normal_mean_kl(m, kappa, v, prior_mean, prior_kappa))
+        .enumerate()
+        .map(|(d, (&m, &v))| normal_mean_kl(m, kappa, v, m0.at(d), prior_kappa))
         .sum()
 }
 
 /// [`mvn_mean_kl`] for a spherical covariance `s I`, `E[1 / s] = 1 / var`.
-pub fn spherical_mean_kl(
+pub fn spherical_mean_kl<'a>(
     mean: ArrayView1<'_, f64>,
     kappa: f64,
     var: f64,
-    prior_mean: f64,
+    prior_mean: impl Into<PerCoordinate<'a>>,
     prior_kappa: f64,
 ) -> f64 {
+    let m0 = prior_mean.into();
     mean.iter()
-        .map(|&m| normal_mean_kl(m, kappa, var, prior_mean, prior_kappa))
+        .enumerate()
+        .map(|(d, &m)| normal_mean_kl(m, kappa, var, m0.at(d), prior_kappa))
         .sum()
 }
 

@@ -1,0 +1,116 @@
+//! Hyperparameters of conjugate priors as the kernels take them: a prior mean or an
+//! inverse-Gamma scale is one number for every coordinate (`MvNormal(0.0, …)`) or one per
+//! coordinate (`mean(x)`, `var(x)`); an inverse-Wishart scale matrix is `c I` or a full
+//! matrix (`cov(x)`). A number converts into either, so a kernel's caller writes `0.0` or
+//! `self.mu_prior_mean.view()` alike.
+
+use ndarray::{Array2, ArrayView1, ArrayView2};
+
+use crate::linalg::Cholesky;
+
+/// One value for every coordinate, or one per coordinate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PerCoordinate<'a> {
+    /// The same value for every coordinate.
+    All(f64),
+    /// A value per coordinate.
+    Each(ArrayView1<'a, f64>),
+}
+
+impl PerCoordinate<'_> {
+    /// The value of coordinate `i`.
+    #[inline]
+    pub fn at(&self, i: usize) -> f64 {
+        match self {
+            PerCoordinate::All(v) => *v,
+            PerCoordinate::Each(v) => v[i],
+        }
+    }
+}
+
+impl From<f64> for PerCoordinate<'_> {
+    fn from(v: f64) -> Self {
+        PerCoordinate::All(v)
+    }
+}
+
+impl<'a> From<ArrayView1<'a, f64>> for PerCoordinate<'a> {
+    fn from(v: ArrayView1<'a, f64>) -> Self {
+        PerCoordinate::Each(v)
+    }
+}
+
+/// An inverse-Wishart scale matrix `Ψ0`: `c I`, or a symmetric positive definite matrix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ScaleMatrix<'a> {
+    /// `c I`.
+    Identity(f64),
+    /// A full matrix.
+    Matrix(ArrayView2<'a, f64>),
+}
+
+impl ScaleMatrix<'_> {
+    /// `a + Ψ0`.
+    pub fn add_to(&self, a: &mut Array2<f64>) {
+        match self {
+            ScaleMatrix::Identity(c) => a.diag_mut().iter_mut().for_each(|v| *v += c),
+            ScaleMatrix::Matrix(m) => *a += m,
+        }
+    }
+
+    /// `ln |Ψ0|` of a `d × d` matrix; `−∞` when it is not positive definite.
+    pub fn log_det(&self, d: usize) -> f64 {
+        match self {
+            ScaleMatrix::Identity(c) => d as f64 * c.ln(),
+            ScaleMatrix::Matrix(m) => Cholesky::new(*m).map_or(f64::NEG_INFINITY, |c| c.log_det()),
+        }
+    }
+
+    /// `tr(Ψ0 Σ⁻¹)`, `Σ` given by its Cholesky factor.
+    pub fn trace_solve(&self, chol: &Cholesky) -> f64 {
+        match self {
+            ScaleMatrix::Identity(c) => c * chol.inverse_diagonal().sum(),
+            ScaleMatrix::Matrix(m) => chol.trace_solve(*m),
+        }
+    }
+}
+
+impl From<f64> for ScaleMatrix<'_> {
+    fn from(c: f64) -> Self {
+        ScaleMatrix::Identity(c)
+    }
+}
+
+impl<'a> From<ArrayView2<'a, f64>> for ScaleMatrix<'a> {
+    fn from(m: ArrayView2<'a, f64>) -> Self {
+        ScaleMatrix::Matrix(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+    use ndarray::array;
+
+    #[test]
+    fn a_scaled_identity_and_its_matrix_agree() {
+        let sigma = array![[2.0, 0.3], [0.3, 1.5]];
+        let chol = Cholesky::new(sigma.view()).unwrap();
+        let m = array![[0.7, 0.0], [0.0, 0.7]];
+        let (a, b) = (ScaleMatrix::from(0.7), ScaleMatrix::from(m.view()));
+        assert_relative_eq!(a.log_det(2), b.log_det(2), max_relative = 1e-14);
+        assert_relative_eq!(
+            a.trace_solve(&chol),
+            b.trace_solve(&chol),
+            max_relative = 1e-14
+        );
+        let (mut x, mut y) = (sigma.clone(), sigma.clone());
+        a.add_to(&mut x);
+        b.add_to(&mut y);
+        assert_eq!(x, y);
+        assert_eq!(PerCoordinate::from(0.5).at(3), 0.5);
+        let v = array![1.0, 2.0];
+        assert_eq!(PerCoordinate::from(v.view()).at(1), 2.0);
+    }
+}
