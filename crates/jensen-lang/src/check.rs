@@ -1513,7 +1513,7 @@ impl Checker<'_> {
             },
             Dist::InvGamma => match target_ty {
                 ElemType::Positive | ElemType::PositiveVec(_) => match (tys[0], tys[1]) {
-                    (ArgTy::Number(a), ArgTy::Number(_)) if vb && !(a > 0.0 && a.is_finite()) => Some((0, "a positive shape".into(), format!("{PROPER}; `InvGamma(-1, b)`, hmmlearn's flat-volume default, is improper: write e.g. `InvGamma(1.0, 0.5)`"))),
+                    (ArgTy::Number(a), ArgTy::Number(_) | ArgTy::Summary(..)) if vb && !(a > 0.0 && a.is_finite()) => Some((0, "a positive shape".into(), format!("{PROPER}; `InvGamma(-1, b)`, hmmlearn's flat-volume default, is improper: write e.g. `InvGamma(1.0, 0.5)`"))),
                     (ArgTy::Number(a), ArgTy::Number(b)) if a >= -1.0 && a.is_finite() && b > 0.0 && b.is_finite() => None,
                     (ArgTy::Number(a), ArgTy::Summary(summary, data, c)) if a >= -1.0 && a.is_finite() => {
                         let data_ty = m.vars[data].ty;
