@@ -434,56 +434,65 @@ fn tasks(n: usize) -> Vec<Range<usize>> {
 /// its value and the second largest value, of a block of the log-joint. Returns whether an
 /// entry is NaN.
 ///
-/// Stored column by column (as the hard E-step keeps it), the values and the index are found
-/// in one pass down the columns, across rows, in vector registers (`lowest`, one entry per
-/// row, is scratch: the leading column as an `f64`).
-fn top_two(
-    lj: ArrayView2<'_, f64>,
-    at: &mut [u64],
-    first: &mut [f64],
-    second: &mut [f64],
-    lowest: &mut [f64],
-) -> bool {
-    first.fill(f64::NEG_INFINITY);
-    second.fill(f64::NEG_INFINITY);
-    // The column of the largest value so far, as an `f64` (exact for any column count), `+∞`
-    // while no entry has been larger than `−∞`.
-    lowest.fill(f64::INFINITY);
+/// The block is stored column by column (as the hard E-step keeps it). Rows are taken
+/// [`TILE`] at a time: the tile's leader, runner-up and leading column stay in registers
+/// while the columns stream past, every step branch-free so that it runs across the tile's
+/// rows in vector lanes.
+fn top_two(lj: ArrayView2<'_, f64>, at: &mut [u64], first: &mut [f64], second: &mut [f64]) -> bool {
+    const TILE: usize = 8;
+    let m = lj.nrows();
     let mut nan = false;
-    // One pass down the columns, all branch-free so that it runs across each column in
-    // vector registers: a strictly larger value takes the lead (the lowest column wins a
-    // tie), the old lead or the value becomes the runner-up.
-    for (c, col) in lj.columns().into_iter().enumerate() {
-        let c = c as f64;
-        let update = |(((&v, f), s), l): (((&f64, &mut f64), &mut f64), &mut f64)| {
-            let lead = v > *f;
-            *s = s.max(f.min(v));
-            *l = if lead { c } else { *l };
-            *f = f.max(v);
-        };
-        match col.to_slice() {
-            Some(col) => {
-                // No early exit: this runs across the column in vector registers.
-                nan |= col.iter().fold(false, |a, v| a | v.is_nan());
-                col.iter()
-                    .zip(first.iter_mut())
-                    .zip(second.iter_mut())
-                    .zip(lowest.iter_mut())
-                    .for_each(update);
+    let mut start = 0;
+    while start < m {
+        let len = TILE.min(m - start);
+        let mut f = [f64::NEG_INFINITY; TILE];
+        let mut s = [f64::NEG_INFINITY; TILE];
+        // The column of the largest value so far, as an `f64` (exact for any column count),
+        // `+∞` while no entry has been larger than `−∞`.
+        let mut lead = [f64::INFINITY; TILE];
+        // Non-zero where a NaN was seen (a `u64` mask, which stays in vector lanes).
+        let mut bad = [0u64; TILE];
+        for (c, col) in lj.columns().into_iter().enumerate() {
+            let c = c as f64;
+            let mut v = [f64::NEG_INFINITY; TILE];
+            match col.as_slice() {
+                Some(col) if len == TILE => v.copy_from_slice(&col[start..start + TILE]),
+                _ => {
+                    for (i, v) in v.iter_mut().enumerate().take(len) {
+                        *v = col[start + i];
+                    }
+                }
             }
-            None => {
-                nan |= col.iter().any(|v| v.is_nan());
-                col.iter()
-                    .zip(first.iter_mut())
-                    .zip(second.iter_mut())
-                    .zip(lowest.iter_mut())
-                    .for_each(update);
+            for i in 0..TILE {
+                // A strictly larger value takes the lead (the lowest column wins a tie) and the
+                // old lead becomes the runner-up; else a value above the runner-up replaces
+                // it. Plain compares and selects: a NaN changes neither, and is flagged.
+                let x = v[i];
+                bad[i] |= u64::from(x.is_nan());
+                let ahead = x > f[i];
+                s[i] = if ahead {
+                    f[i]
+                } else if x > s[i] {
+                    x
+                } else {
+                    s[i]
+                };
+                lead[i] = if ahead { c } else { lead[i] };
+                f[i] = if ahead { x } else { f[i] };
             }
         }
-    }
-    for (a, &l) in at.iter_mut().zip(lowest.iter()) {
-        // No entry exceeded `−∞` only when every entry is NaN or `−∞`: the first column.
-        *a = if l.is_finite() { l as u64 } else { 0 };
+        for i in 0..len {
+            nan |= bad[i] != 0;
+            first[start + i] = f[i];
+            second[start + i] = s[i];
+            // No entry exceeded `−∞` only when every entry is NaN or `−∞`: the first column.
+            at[start + i] = if lead[i].is_finite() {
+                lead[i] as u64
+            } else {
+                0
+            };
+        }
+        start += len;
     }
     nan
 }
@@ -506,7 +515,6 @@ fn e_step_rows<M: MixtureModel>(
     let mut bound = Array1::<f64>::zeros(BLOCK_ROWS);
     let mut exact = Array2::<f64>::zeros((1, k));
     let (mut at, mut second) = (vec![0u64; BLOCK_ROWS], vec![0.0; BLOCK_ROWS]);
-    let mut lowest = vec![0.0; BLOCK_ROWS];
     for start in rows.clone().step_by(BLOCK_ROWS) {
         let block = start..(start + BLOCK_ROWS).min(rows.end);
         let m = block.len();
@@ -533,7 +541,7 @@ fn e_step_rows<M: MixtureModel>(
                     model.log_joint(cache, block.clone(), view.view_mut(), &mut ws);
                 }
                 let (at, best, second) = (&mut at[..m], &mut row_ll[..m], &mut second[..m]);
-                let nan = top_two(view.view(), at, best, second, &mut lowest[..m]);
+                let nan = top_two(view.view(), at, best, second);
                 for i in 0..m {
                     // A row whose best two scores lie within round-off of each other takes
                     // the exact values, so that the assignment is the exact argmax (the
@@ -1401,6 +1409,51 @@ pub fn fit<M: MixtureModel>(
 mod tests {
     use super::*;
     use ndarray::{ArrayView2, ArrayViewMut2};
+
+    /// The tiled `top_two` against a plain row-by-row scan, on blocks with ties, `−∞`, NaN and
+    /// every tail length.
+    #[test]
+    fn top_two_is_the_row_by_row_scan() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for m in [1usize, 7, 8, 9, 16, 23, 256] {
+            for k in [1usize, 2, 5, 16] {
+                let mut lj = Array2::<f64>::zeros((m, k).f());
+                for v in lj.iter_mut() {
+                    *v = match next() % 10 {
+                        0 => f64::NEG_INFINITY,
+                        1 => 0.5, // ties
+                        2 if m == 9 => f64::NAN,
+                        r => r as f64 - (next() % 1000) as f64 / 100.0,
+                    };
+                }
+                let (mut at, mut first, mut second) = (vec![9; m], vec![0.0; m], vec![0.0; m]);
+                let nan = top_two(lj.view(), &mut at, &mut first, &mut second);
+                assert_eq!(nan, lj.iter().any(|v| v.is_nan()), "m = {m}, k = {k}");
+                if nan {
+                    // The caller takes every row's exact scores then.
+                    continue;
+                }
+                for (b, row) in lj.rows().into_iter().enumerate() {
+                    let (mut f, mut s, mut a) = (f64::NEG_INFINITY, f64::NEG_INFINITY, 0);
+                    for (c, &v) in row.iter().enumerate() {
+                        if v > f {
+                            s = f;
+                            (f, a) = (v, c);
+                        } else if v > s {
+                            s = v;
+                        }
+                    }
+                    assert_eq!((at[b], first[b], second[b]), (a as u64, f, s), "{row}");
+                }
+            }
+        }
+    }
 
     /// A one-dimensional Gaussian mixture: the smallest model the driver can fit.
     struct Gmm1 {

@@ -154,12 +154,24 @@ pub fn mvn_spherical_add_log_densities(
     for (j, c) in centre.iter_mut().enumerate() {
         *c = means.column(j).sum() / k as f64;
     }
-    // `xc` is the block's centred rows, column-major (`xc[j * m + b]`), and `xn` their norms.
-    centred_transposed(&x, &ArrayView1::from(&*centre), xc);
+    // `xc` is the block's centred rows, column-major (`xc[j * m + b]`), and `xn` their norms,
+    // in one pass over the data.
     xn.fill(0.0);
-    for col in xc.chunks_exact(m) {
-        for (acc, &v) in xn.iter_mut().zip(col) {
-            *acc += v * v;
+    for ((out, col), &c) in xc.chunks_exact_mut(m).zip(x.columns()).zip(centre.iter()) {
+        let mut centre_into = |(o, (acc, &v)): (&mut f64, (&mut f64, &f64))| {
+            let e = v - c;
+            *o = e;
+            *acc += e * e;
+        };
+        match col.to_slice() {
+            Some(col) => out
+                .iter_mut()
+                .zip(xn.iter_mut().zip(col))
+                .for_each(&mut centre_into),
+            None => out
+                .iter_mut()
+                .zip(xn.iter_mut().zip(col.iter()))
+                .for_each(&mut centre_into),
         }
     }
     // Per component: ‖μ̃_k‖², the density's constant and half the precision.
@@ -220,6 +232,10 @@ pub fn mvn_spherical_add_log_densities(
 /// The hard E-step's form of [`accumulate_diag`], every component at once: row `b` counts
 /// for component `assignments[b]` alone, adding `x_b − centres_k` to row `k` of `sum` and
 /// its elementwise square to row `k` of `sq`.
+///
+/// The block is read [`ASSIGNED_TILE`] rows at a time: the tile is copied row by row into a
+/// small scratch (a transpose of the column-major data), so that each row's update of its
+/// component's sums runs over contiguous coordinates in vector registers.
 pub fn accumulate_diag_assigned(
     x: ArrayView2<'_, f64>,
     centres: ArrayView2<'_, f64>,
@@ -227,61 +243,54 @@ pub fn accumulate_diag_assigned(
     mut sum: ArrayViewMut2<'_, f64>,
     mut sq: ArrayViewMut2<'_, f64>,
 ) {
-    let m = x.nrows();
+    let (m, d) = x.dim();
     debug_assert_eq!(assignments.len(), m);
-    let k = centres.nrows();
-    // The block's rows grouped by component (a counting sort, stable), so that each
-    // component's sums run over its own rows with no dependence between rows.
-    let mut start = vec![0usize; k + 1];
-    for &z in assignments {
-        start[z as usize + 1] += 1;
-    }
-    for c in 0..k {
-        start[c + 1] += start[c];
-    }
-    let mut order = vec![0u32; m];
-    let mut next = start.clone();
-    for (i, &z) in assignments.iter().enumerate() {
-        order[next[z as usize]] = i as u32;
-        next[z as usize] += 1;
-    }
-    for c in 0..k {
-        let rows = &order[start[c]..start[c + 1]];
-        if rows.is_empty() {
-            continue;
-        }
-        for (j, col) in x.columns().into_iter().enumerate() {
-            let centre = centres[[c, j]];
-            let (mut s, mut q) = ([0.0f64; 4], [0.0f64; 4]);
-            let mut add = |lane: usize, v: f64| {
-                let e = v - centre;
-                s[lane] += e;
-                q[lane] += e * e;
-            };
-            match col.to_slice() {
-                Some(col) => {
-                    let quads = rows.chunks_exact(4);
-                    let tail = quads.remainder();
-                    for quad in quads {
-                        for (lane, &i) in quad.iter().enumerate() {
-                            add(lane, col[i as usize]);
-                        }
-                    }
-                    for &i in tail {
-                        add(0, col[i as usize]);
-                    }
-                }
-                None => {
-                    for &i in rows {
-                        add(0, col[i as usize]);
-                    }
-                }
+    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let (Some(columns), Some(sum_all), Some(sq_all), Some(centre_all)) = (
+        columns,
+        sum.as_slice_mut(),
+        sq.as_slice_mut(),
+        centres.as_slice(),
+    ) else {
+        // Any other layout: row by row.
+        for (row, &z) in x.rows().into_iter().zip(assignments) {
+            let k = z as usize;
+            for (j, &v) in row.iter().enumerate() {
+                let e = v - centres[[k, j]];
+                sum[[k, j]] += e;
+                sq[[k, j]] += e * e;
             }
-            sum[[c, j]] += (s[0] + s[1]) + (s[2] + s[3]);
-            sq[[c, j]] += (q[0] + q[1]) + (q[2] + q[3]);
         }
+        return;
+    };
+    let mut tile = vec![0.0; ASSIGNED_TILE * d];
+    let mut start = 0;
+    while start < m {
+        let len = ASSIGNED_TILE.min(m - start);
+        for (j, col) in columns.iter().enumerate() {
+            for (row, &v) in tile.chunks_exact_mut(d).zip(&col[start..start + len]) {
+                row[j] = v;
+            }
+        }
+        for (row, &z) in tile.chunks_exact(d).zip(&assignments[start..start + len]) {
+            let at = z as usize * d..(z as usize + 1) * d;
+            let (s, q, c) = (
+                &mut sum_all[at.clone()],
+                &mut sq_all[at.clone()],
+                &centre_all[at],
+            );
+            for (((s, q), &c), &v) in s.iter_mut().zip(q.iter_mut()).zip(c).zip(row) {
+                let e = v - c;
+                *s += e;
+                *q = e.mul_add(e, *q);
+            }
+        }
+        start += len;
     }
 }
+
+/// Rows per tile of [`accumulate_diag_assigned`].
+const ASSIGNED_TILE: usize = 16;
 
 /// `acc_i += (x_i − mu)²`.
 fn add_squared_deviations<'a>(acc: &mut [f64], x: impl Iterator<Item = &'a f64>, mu: f64) {
