@@ -116,6 +116,15 @@ pub mod models {
     #[model(file = "../models/normal_mix_data_prior.em")]
     pub struct NormalMixDataPrior;
 
+    /// Per-component means under a prior scaled by the covariance they share.
+    #[derive(jensen::Model)]
+    #[model(file = "../models/gmm_tied_map.em")]
+    pub struct GmmTiedMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/bgmm_tied.em")]
+    pub struct BgmmTied;
+
     /// The MAP model fitted by variational Bayes: the method chosen in the attribute.
     #[derive(jensen::Model)]
     #[model(file = "../models/poisson_mix_map.em", method = "vb")]
@@ -242,6 +251,8 @@ pub const CATALOGUE: &[Entry] = &[
     ("bgmm_defaults", "faithful.csv", &[]),
     ("gmm_diag_data_prior", "iris.csv", &[]),
     ("normal_mix_data_prior", "faithful.csv", &[]),
+    ("gmm_tied_map", "faithful.csv", &[]),
+    ("bgmm_tied", "faithful.csv", &[]),
 ];
 
 /// The generated code's fit agrees with the executor's: the same ELBO trace (≤ 1e-10

@@ -302,6 +302,22 @@ differential!(
     NormalMixDataPriorData { y: column },
     NormalMixDataPriorConsts::default()
 );
+// A tied covariance under a normal-inverse-Wishart prior: every component's deviation from
+// the prior mean enters the shared update.
+differential!(
+    tied_map_with_mean_priors,
+    "gmm_tied_map",
+    GmmTiedMapModel,
+    GmmTiedMapData { x: matrix },
+    GmmTiedMapConsts::default()
+);
+differential!(
+    bayesian_gmm_tied,
+    "bgmm_tied",
+    BgmmTiedModel,
+    BgmmTiedData { x: matrix },
+    BgmmTiedConsts::default()
+);
 // Variational Bayes: posteriors, effective parameters, offsets and KL terms.
 differential!(
     bayesian_gmm,

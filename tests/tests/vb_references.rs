@@ -536,3 +536,44 @@ fn the_elbo_is_bishops_bound_term_by_term() {
     eprintln!("ELBO: jensen {ours:.10}, Bishop's bound {l:.10}, relative difference {rel:.2e}");
     assert!(rel < 1e-10, "jensen {ours} vs Bishop {l}");
 }
+
+/// With one component a covariance the components share is that component's own: the tied
+/// updates (each mean's deviation from the prior mean summed over the components, one row per
+/// component under MAP-EM) equal the per-component ones, under MAP-EM and VB alike.
+#[test]
+fn a_tied_covariance_with_one_component_is_the_full_one() {
+    let model = |method: &str, tied: bool| {
+        let (decl, used, scale) = if tied {
+            ("param  Sigma: cov[D]", "Sigma", "Sigma")
+        } else {
+            ("param  Sigma[K]: cov[D]", "Sigma[z[n]]", "Sigma[k]")
+        };
+        format!(
+            "model t\n{method}const K: int = 1\ndata   x[N]: vector[D]\nparam  w: simplex[K]\n\
+             param  mu[K]: vector[D]\n{decl}\nlatent z[N]: 0..K\nz[n] ~ Categorical(w)\n\
+             x[n] ~ MvNormal(mu[z[n]], {used})\nw ~ Dirichlet(2.0)\n\
+             mu[k] ~ MvNormal(mean(x), {scale} / 0.1)\n{scale} ~ InvWishart(4.0, 0.1 * cov(x))\n"
+        )
+    };
+    let table = jensen::csv::read(root().join("data/faithful.csv").to_str().unwrap()).unwrap();
+    for method in ["", "method vb\n"] {
+        let fit = |tied: bool| {
+            let plan = jensen::compile(&model(method, tied)).unwrap().0;
+            let bound = jensen::bind(&plan, &table, &BindOptions::default()).unwrap();
+            let opts = jensen::FitOptions {
+                max_iter: 15,
+                tol: f64::NEG_INFINITY,
+                ..Default::default()
+            };
+            let fit = jensen::fit(&PlanModel::new(&plan, &bound), &opts).unwrap();
+            (fit.elbo_trace, fit.params.get("Sigma").unwrap().clone())
+        };
+        let (tied, full) = (fit(true), fit(false));
+        for (a, b) in tied.0.iter().zip(&full.0) {
+            assert!((a - b).abs() <= 1e-12 * b.abs(), "{method:?}: {a} vs {b}");
+        }
+        for (a, b) in tied.1.iter().zip(full.1.iter()) {
+            assert!((a - b).abs() <= 1e-12 * b.abs(), "{method:?}: {a} vs {b}");
+        }
+    }
+}

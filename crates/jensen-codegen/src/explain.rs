@@ -530,33 +530,44 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                         ElemType::Cov(d) => plan.model.sets[d].name.clone(),
                         _ => "D".into(),
                     };
-                    let (extra, one, with) = mean_prior_terms(plan, u.param, true);
+                    let (extra, rows, with) = mean_prior_terms(plan, u.param, true);
                     let scale = scale_matrix_text(plan, scale);
+                    let rows = match rows.as_str() {
+                        "" => "1".to_string(),
+                        "1" => "2".to_string(),
+                        k => format!("1 + {k}"),
+                    };
                     format!(
-                        "{lhs} = ({scatter} + {scale}{extra}) / ({denom}{}{d} + {})   ({new}; the posterior mode under `{statement}`{with})",
+                        "{lhs} = ({scatter} + {scale}{extra}) / ({denom}{}{d} + {rows})   ({new}; the posterior mode under `{statement}`{with})",
                         signed(dof),
-                        1 + one
                     )
                 }
                 Some((PriorFamily::InvGamma { shape, scale }, statement)) => {
-                    let (extra, one, with) = mean_prior_terms(plan, u.param, false);
+                    let (extra, rows, with) = mean_prior_terms(plan, u.param, false);
                     // A spherical variance's mean prior adds a row of D coordinates.
                     let spherical = !extra.is_empty()
                         && self_is_scalar(plan, u.param)
                         && mean_is_vector(plan, u.param);
+                    let tied = rows.len() > 1 || rows.chars().any(char::is_alphabetic);
                     if spherical {
                         let extra = extra.replacen(" (", " ‖", 1).replacen(")²", "‖²", 1);
+                        let values = if tied { format!("{rows}·D") } else { "D".into() };
                         return format!(
-                            "{lhs} = ({scatter} + {}{extra}) / ({denom}{} + D)   ({new}; the posterior mode under `{statement}`: 2b and 2a + 2{})",
+                            "{lhs} = ({scatter} + {}{extra}) / ({denom}{} + {values})   ({new}; the posterior mode under `{statement}`: 2b and 2a + 2{})",
                             hyper_text(plan, scale, 2.0),
                             signed(2.0 * shape + 2.0).trim_end_matches(" + "),
                             with.replace("(one more row)", "(one more row of D coordinates)")
+                                .replace("(one more row per component)", "(one more row of D coordinates per component)")
                         );
                     }
+                    let count = match rows.as_str() {
+                        "" => signed(2.0 * shape + 2.0).trim_end_matches(" + ").to_string(),
+                        "1" => signed(2.0 * shape + 3.0).trim_end_matches(" + ").to_string(),
+                        k => format!("{}{k}", signed(2.0 * shape + 2.0)),
+                    };
                     format!(
-                        "{lhs} = ({scatter} + {}{extra}) / ({denom}{})   ({new}; the posterior mode under `{statement}`: 2b and 2a + 2{with})",
+                        "{lhs} = ({scatter} + {}{extra}) / ({denom}{count})   ({new}; the posterior mode under `{statement}`: 2b and 2a + 2{with})",
                         hyper_text(plan, scale, 2.0),
-                        signed(2.0 * shape + 2.0 + one as f64).trim_end_matches(" + ")
                     )
                 }
                 _ => format!(
@@ -637,7 +648,10 @@ fn mean_is_vector(plan: &Plan, scale: VarId) -> bool {
 
 /// With a prior on the mean scaled by covariance `scale`: the term it adds to the scatter,
 /// the one row it adds to the count, and a note naming the prior.
-fn mean_prior_terms(plan: &Plan, scale: VarId, outer: bool) -> (String, usize, String) {
+/// A normal prior on the means scaled by `scale`: its term in the scale's update (`+ κ (μ −
+/// m0)(μ − m0)ᵀ`, summed over the components when they share the scale), the rows it adds
+/// (`1`, the components' set when shared, or empty without such a prior) and the words.
+fn mean_prior_terms(plan: &Plan, scale: VarId, outer: bool) -> (String, String, String) {
     plan.updates
         .iter()
         .find_map(|v| match v.prior {
@@ -649,20 +663,38 @@ fn mean_prior_terms(plan: &Plan, scale: VarId, outer: bool) -> (String, usize, S
                         scale: s,
                     },
                 factor,
-            }) if s == scale => Some((
-                {
-                    let var = &plan.model.vars[v.param];
-                    let at = if var.plates.is_empty() { "" } else { "[k]" };
-                    let d = format!("({}{at} − {})", var.name, hyper_text(plan, mean, 1.0));
-                    if outer {
-                        format!(" + {kappa} {d}{d}ᵀ")
-                    } else {
-                        format!(" + {kappa} {d}²")
-                    }
-                },
-                1,
-                format!(" and `{}` (one more row)", plan.model.factors[factor].text),
-            )),
+            }) if s == scale => {
+                let var = &plan.model.vars[v.param];
+                let at = if var.plates.is_empty() { "" } else { "[k]" };
+                // Per-component means over a shared scale: every component's deviation.
+                let shared = match (
+                    var.plates.as_slice(),
+                    plan.model.vars[scale].plates.is_empty(),
+                ) {
+                    ([k], true) => Some(plan.model.sets[*k].name.clone()),
+                    _ => None,
+                };
+                let d = format!("({}{at} − {})", var.name, hyper_text(plan, mean, 1.0));
+                let sum = if shared.is_some() { "Σ_k " } else { "" };
+                let extra = if outer {
+                    format!(" + {kappa} {sum}{d}{d}ᵀ")
+                } else {
+                    format!(" + {kappa} {sum}{d}²")
+                };
+                let statement = &plan.model.factors[factor].text;
+                Some(match shared {
+                    Some(k) => (
+                        extra,
+                        k,
+                        format!(" and `{statement}` (one more row per component)"),
+                    ),
+                    None => (
+                        extra,
+                        "1".into(),
+                        format!(" and `{statement}` (one more row)"),
+                    ),
+                })
+            }
             _ => None,
         })
         .unwrap_or_default()
@@ -673,14 +705,13 @@ fn density_text(family: PriorFamily) -> &'static str {
     match family {
         PriorFamily::Dirichlet { .. } => "ln Dir(p | α) = ln Γ(Kα) − K ln Γ(α) + (α − 1) Σ_j ln p_j   (K entries of p)",
         PriorFamily::InvGamma { .. } => "ln IG(v | a, b) = a ln b − ln Γ(a) − (a + 1) ln v − b / v   (for a ≤ 0, improper: the last two terms)",
-        PriorFamily::InvWishart { .. } => "ln IW(Σ | ν, c·I) = (νD/2) ln (c/2) − ln Γ_D(ν/2) − ((ν + D + 1)/2) ln|Σ| − ½ c tr Σ⁻¹   (for ν ≤ D − 1, improper: the last two terms)",
+        PriorFamily::InvWishart { .. } => "ln IW(Σ | ν, Ψ0) = (ν/2) ln|Ψ0| − (νD/2) ln 2 − ln Γ_D(ν/2) − ((ν + D + 1)/2) ln|Σ| − ½ tr(Ψ0 Σ⁻¹)   (Ψ0 = c·I or a data summary; for ν ≤ D − 1, improper: the last two terms)",
         PriorFamily::Gamma { .. } => "ln Gamma(λ | a, b) = a ln b − ln Γ(a) + (a − 1) ln λ − b λ   (shape a, rate b; for b = 0, improper: (a − 1) ln λ)",
         PriorFamily::Beta { .. } => "ln Beta(p | a, b) = (a − 1) ln p + (b − 1) ln (1 − p) − ln B(a, b)",
         PriorFamily::NormalMean { .. } => "ln N(μ | m0, Σ / κ) = −½ (D ln 2π − D ln κ + ln|Σ| + κ (μ − m0)ᵀ Σ⁻¹ (μ − m0))   (Σ diagonal for a diagonal covariance, a variance for a Normal)",
     }
 }
 
-/// ` + x + ` or ` − |x| + ` (a term in a sum, then the start of the next).
 /// `times` times a hyperparameter: a number, or `c·cov(x)`.
 fn hyper_text(plan: &Plan, h: Hyper, times: f64) -> String {
     match h {
@@ -747,6 +778,7 @@ fn scale_matrix_text(plan: &Plan, h: Hyper) -> String {
     }
 }
 
+/// ` + x + ` or ` − |x| + ` (a term in a sum, then the start of the next).
 fn signed(x: f64) -> String {
     if x < 0.0 {
         format!(" − {} + ", -x)
@@ -1413,6 +1445,8 @@ fn variational(plan: &Plan, out: &mut String) {
             .iter()
             .find(|p| p.posterior_of == Some(i))
             .map_or(String::new(), |p| p.name.clone());
+        // A scale the components share has one posterior, from every component's rows.
+        let shared = plan.model.vars[u.param].plates.is_empty() && plan.components().is_some();
         let text = match (u.rule, prior.family) {
             (Rule::Transitions, PriorFamily::Dirichlet { concentration }) => format!(
                 "q({name}[j]) = Dir(α_j),  α_jk = {concentration} + expected transitions j → k;  E-step reads exp E[ln {name}_jk] = exp(ψ(α_jk) − ψ(Σ_k α_jk));  {name} = α_j / Σ α_j, {strength} = Σ α_j"
@@ -1429,6 +1463,14 @@ fn variational(plan: &Plan, out: &mut String) {
             (_, PriorFamily::Beta { a, b }) => format!(
                 "q({name}_kd) = Beta(a_kd, b_kd),  a_kd = {a} + Σ_n r_nk x_nd,  b_kd = {b} + N_k − Σ_n r_nk x_nd;  E-step reads σ(ψ(a) − ψ(b)), offset Σ_d ψ(b) − ψ(a + b) + ln(1 + e^(ψ(a) − ψ(b)));  {name} = a / (a + b), {strength} = a + b"
             ),
+            (_, PriorFamily::InvWishart { dof, scale }) if shared => format!(
+                "q({name}) = IW(ν, Ψ),  ν = {dof} + N,  Ψ = {} + Σ_k S_k (+ κ0 Σ_k (m_k − m0)(m_k − m0)ᵀ with a prior on the means);  E-step reads Ψ / ν = E[{name}⁻¹]⁻¹, offset ½ (Σ_i<D ψ((ν − i)/2) + D ln 2 − D ln ν);  {name} = Ψ / ν, {strength} = ν",
+                scale_matrix_text(plan, scale)
+            ),
+            (_, PriorFamily::InvGamma { shape, scale }) if shared => format!(
+                "q({name}) = IG(a, b) per coordinate,  a = {shape} + n / 2 (n values),  b = {scale} + ½ Σ_k S_k (+ ½ κ0 Σ_k (m_k − m0)² with a prior on the means);  E-step reads b / a, offset ½ (ψ(a) − ln a) per coordinate;  {name} = b / a, {strength} = a",
+                scale = hyper_text(plan, scale, 1.0)
+            ),
             (_, PriorFamily::InvWishart { dof, scale }) => format!(
                 "q({name}_k) = IW(ν_k, Ψ_k),  ν_k = {dof} + N_k,  Ψ_k = {} + S_k (+ κ0 (m_k − m0)(m_k − m0)ᵀ with a prior on the mean);  E-step reads Ψ_k / ν_k = E[{name}_k⁻¹]⁻¹, offset ½ (Σ_i<D ψ((ν_k − i)/2) + D ln 2 − D ln ν_k);  {name} = Ψ_k / ν_k, {strength} = ν_k",
                 scale_matrix_text(plan, scale)
@@ -1438,8 +1480,12 @@ fn variational(plan: &Plan, out: &mut String) {
                 scale = hyper_text(plan, scale, 1.0)
             ),
             (_, PriorFamily::NormalMean { mean, kappa, scale }) => format!(
-                "q({name}_k | {s}_k) = N(m_k, {s}_k / κ_k),  κ_k = {kappa} + N_k,  m_k = ({kappa} · {mean} + Σ_n r_nk x_n) / κ_k;  E-step reads m_k, offset −D / (2 κ_k);  {name} = m_k, {strength} = κ_k",
-                s = plan.name(scale),
+                "q({name}_k | {s}) = N(m_k, {s} / κ_k),  κ_k = {kappa} + N_k,  m_k = ({kappa} · {mean} + Σ_n r_nk x_n) / κ_k;  E-step reads m_k, offset −D / (2 κ_k);  {name} = m_k, {strength} = κ_k",
+                s = if plan.model.vars[scale].plates.is_empty() && plan.components().is_some() {
+                    plan.name(scale).to_string()
+                } else {
+                    format!("{}_k", plan.name(scale))
+                },
                 mean = hyper_text(plan, mean, 1.0)
             ),
         };

@@ -684,10 +684,12 @@ fn check_mean_priors(
             ));
             continue;
         }
-        if pref.per_component == model.vars[u.param].plates.is_empty() {
+        // Per-component means may share a covariance (each adds its deviation and a row to
+        // the shared update); one mean over per-component covariances has no such form.
+        if pref.per_component && model.vars[u.param].plates.is_empty() {
             diags.push(fail(
-                format!("`{mean}` and `{scale_name}` are not both per component or both shared: a prior on the mean scaled by the covariance is not supported then"),
-                format!("give `{mean}` and `{scale_name}` the same index set"),
+                format!("`{mean}` is shared but `{scale_name}` is per component: a prior on one mean scaled by every component's covariance has no closed form"),
+                format!("give `{mean}` the index set of `{scale_name}`, or share `{scale_name}` too"),
             ));
             continue;
         }

@@ -1980,7 +1980,7 @@ impl<'a> Lowering<'a> {
                             Operand::PooledCount,
                             Operand::Number(first),
                             self.hyper(u.param, second),
-                            self.param_of(Src::Next, mu),
+                            self.means_under(mu, u.param),
                             Operand::Number(kappa),
                             self.hyper(mu, mean),
                         ],
@@ -2196,6 +2196,17 @@ impl Lowering<'_> {
         }
     }
 
+    /// The new means `mu` under a prior scaled by `scale`: component `k`'s, or every
+    /// component's when the components share the scale (a tied covariance).
+    fn means_under(&self, mu: VarId, scale: VarId) -> Operand {
+        let slot = self.slot(mu);
+        if slot.per_component && !self.slot(scale).per_component {
+            param(Src::Next, mu, At::Whole, slot.elem)
+        } else {
+            self.param_of(Src::Next, mu)
+        }
+    }
+
     fn mean_prior_on(&self, scale: VarId) -> Option<(VarId, Hyper, f64)> {
         self.plan.updates.iter().find_map(|v| match v.prior {
             Some(Prior {
@@ -2398,7 +2409,7 @@ impl Lowering<'_> {
                 let kernel = match (u.rule, mean_prior) {
                     (rule, Some((mu, mean, kappa))) => {
                         args.extend([
-                            self.param_of(Src::Next, mu),
+                            self.means_under(mu, u.param),
                             num(kappa),
                             self.hyper(mu, mean),
                         ]);

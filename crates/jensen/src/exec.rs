@@ -21,7 +21,7 @@ use jensen_lang::program::{
 };
 use jensen_lang::{Plan, Program};
 use jensen_runtime::chain;
-use jensen_runtime::kernels::hyper::{PerCoordinate, ScaleMatrix};
+use jensen_runtime::kernels::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
 use jensen_runtime::kernels::{discrete, exponential, gaussian, moments, vb};
 use jensen_runtime::linalg::Cholesky;
@@ -939,6 +939,25 @@ impl PlanModel<'_> {
             ),
             op => ScaleMatrix::Identity(self.number(env, op)),
         };
+        // The mean under a prior scaled by a covariance: one component's, or every
+        // component's (rows) when they share the covariance.
+        let means = |i: usize| {
+            let v = self.array(env, &a[i]);
+            match v.ndim() {
+                2 => Means::Each(v.into_dimensionality::<Ix2>().expect("a matrix")),
+                _ => Means::One(v.into_dimensionality::<Ix1>().expect("a vector")),
+            }
+        };
+        let scalar_means = |i: usize| match &a[i] {
+            op @ Operand::Param { at: At::Whole, .. } if self.array(env, op).ndim() == 1 => {
+                ScalarMeans::Each(
+                    self.array(env, op)
+                        .into_dimensionality::<Ix1>()
+                        .expect("a vector"),
+                )
+            }
+            op => ScalarMeans::One(self.number(env, op)),
+        };
         macro_rules! ws {
             () => {
                 ws.expect("workspace")
@@ -1180,7 +1199,7 @@ impl PlanModel<'_> {
                     n(1),
                     n(2),
                     sm(3),
-                    v(4).view(),
+                    means(4),
                     n(5),
                     pc(6),
                 )
@@ -1196,7 +1215,7 @@ impl PlanModel<'_> {
                     n(1),
                     n(2),
                     pc(3),
-                    v(4).view(),
+                    means(4),
                     n(5),
                     pc(6),
                 )
@@ -1207,7 +1226,7 @@ impl PlanModel<'_> {
                 n(1),
                 n(2),
                 n(3),
-                n(4),
+                scalar_means(4),
                 n(5),
                 n(6),
             )),
@@ -1353,7 +1372,7 @@ impl PlanModel<'_> {
                     n(1),
                     n(2),
                     sm(3),
-                    v(4).view(),
+                    means(4),
                     n(5),
                     pc(6),
                 )
@@ -1365,7 +1384,7 @@ impl PlanModel<'_> {
                     n(1),
                     n(2),
                     pc(3),
-                    v(4).view(),
+                    means(4),
                     n(5),
                     pc(6),
                 )
@@ -1377,7 +1396,7 @@ impl PlanModel<'_> {
                     n(1),
                     n(2),
                     n(3),
-                    v(4).view(),
+                    means(4),
                     n(5),
                     pc(6),
                 ))
@@ -1394,7 +1413,7 @@ impl PlanModel<'_> {
                     n(1),
                     n(2),
                     n(3),
-                    v(4).view(),
+                    means(4),
                     n(5),
                     pc(6),
                 ))
@@ -1405,7 +1424,7 @@ impl PlanModel<'_> {
                 n(1),
                 n(2),
                 n(3),
-                n(4),
+                scalar_means(4),
                 n(5),
                 n(6),
             )),

@@ -4,7 +4,7 @@
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 
-use super::hyper::{PerCoordinate, ScaleMatrix};
+use super::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
 use crate::linalg::{as_faer_mut, Cholesky};
 use crate::mixture::Workspace;
 
@@ -629,86 +629,110 @@ pub fn scalar_mean_mode_from_stats(
     centre + (sum + kappa * (prior_mean - centre)) / (n + kappa)
 }
 
-/// `S + κ (μ − m0)(μ − m0)ᵀ`: a scatter with the deviation of the mean `μ` from its prior
-/// mean `m0` over `κ` pseudo-rows (a normal-inverse-Wishart prior's share of the scale).
+/// `S + κ Σ (μ − m0)(μ − m0)ᵀ`: a scatter with the deviation of each mean `μ` from its prior
+/// mean `m0` over `κ` pseudo-rows (a normal-inverse-Wishart prior's share of the scale; one
+/// mean, or every component's when they share the covariance).
 pub fn with_mean_prior<'a>(
     scatter: ArrayView2<'_, f64>,
-    mean: ArrayView1<'_, f64>,
+    means: impl Into<Means<'a>>,
     kappa: f64,
     prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> Array2<f64> {
     let m0 = prior_mean.into();
-    let d = Array1::from_shape_fn(mean.len(), |i| mean[i] - m0.at(i));
     let mut with = scatter.to_owned();
-    for ((i, j), v) in with.indexed_iter_mut() {
-        *v += kappa * d[i] * d[j];
+    for mean in means.into().rows() {
+        let d = Array1::from_shape_fn(mean.len(), |i| mean[i] - m0.at(i));
+        for ((i, j), v) in with.indexed_iter_mut() {
+            *v += kappa * d[i] * d[j];
+        }
     }
     with
 }
 
 /// The covariance's half of the mode of a normal-inverse-Wishart prior,
 /// `μ ~ N(m0, Σ / κ)`, `Σ ~ IW(ν, Ψ0)`: `(S + Ψ0 + κ (μ − m0)(μ − m0)ᵀ) / (n + ν + D + 2)`,
-/// `μ` the new mean.
+/// `μ` the new mean; for a covariance the `K` components share,
+/// `(S + Ψ0 + κ Σ_k (μ_k − m0)(μ_k − m0)ᵀ) / (n + ν + D + 1 + K)`.
 pub fn covariance_mode_with_mean_prior<'a>(
     scatter: ArrayView2<'_, f64>,
     count: f64,
     dof: f64,
     scale: impl Into<ScaleMatrix<'a>>,
-    mean: ArrayView1<'_, f64>,
+    means: impl Into<Means<'a>>,
     kappa: f64,
     prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> Array2<f64> {
-    let with = with_mean_prior(scatter, mean, kappa, prior_mean);
-    covariance_mode_from_scatter(with.view(), count + 1.0, dof, scale)
+    let means = means.into();
+    let with = with_mean_prior(scatter, means, kappa, prior_mean);
+    covariance_mode_from_scatter(with.view(), count + means.count() as f64, dof, scale)
 }
 
 /// The variances' half of the mode of a normal-inverse-Gamma prior per coordinate,
-/// `μ_d ~ N(m0, v_d / κ)`, `v_d ~ IG(a, b)`: `(S_d + 2b + κ (μ_d − m0)²) / (n + 2a + 3)`.
+/// `μ_d ~ N(m0, v_d / κ)`, `v_d ~ IG(a, b)`: `(S_d + 2b + κ (μ_d − m0)²) / (n + 2a + 3)`; for
+/// variances the `K` components share, `κ Σ_k (μ_kd − m0)²` and `K` more rows.
 pub fn variances_mode_with_mean_prior<'a>(
     sq: ArrayView1<'_, f64>,
     count: f64,
     shape: f64,
     scale: impl Into<PerCoordinate<'a>>,
-    mean: ArrayView1<'_, f64>,
+    means: impl Into<Means<'a>>,
     kappa: f64,
     prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> Array1<f64> {
-    let m0 = prior_mean.into();
-    let with = Array1::from_shape_fn(sq.len(), |d| {
-        let e = mean[d] - m0.at(d);
-        sq[d] + kappa * e * e
-    });
-    variances_mode_from_scatter(with.view(), count + 1.0, shape, scale)
+    let means = means.into();
+    let with = with_squared_deviations(sq, means, kappa, prior_mean.into());
+    variances_mode_from_scatter(with.view(), count + means.count() as f64, shape, scale)
+}
+
+/// `S_d + κ Σ (μ_d − m0)²` over the means.
+pub(crate) fn with_squared_deviations(
+    sq: ArrayView1<'_, f64>,
+    means: Means<'_>,
+    kappa: f64,
+    m0: PerCoordinate<'_>,
+) -> Array1<f64> {
+    let mut with = sq.to_owned();
+    for mean in means.rows() {
+        for (d, w) in with.iter_mut().enumerate() {
+            let e = mean[d] - m0.at(d);
+            *w += kappa * e * e;
+        }
+    }
+    with
 }
 
 /// The univariate form of [`variances_mode_with_mean_prior`] (a `Normal`'s variance).
-pub fn variance_mode_with_mean_prior(
+pub fn variance_mode_with_mean_prior<'a>(
     sq: f64,
     count: f64,
     shape: f64,
     scale: f64,
-    mean: f64,
+    means: impl Into<ScalarMeans<'a>>,
     kappa: f64,
     prior_mean: f64,
 ) -> f64 {
-    let d = mean - prior_mean;
-    variance_mode_from_scatter(sq + kappa * d * d, count + 1.0, shape, scale)
+    let means = means.into();
+    let dev = means.squared_deviation(prior_mean);
+    variance_mode_from_scatter(sq + kappa * dev, count + means.count() as f64, shape, scale)
 }
 
 /// The spherical form of [`variances_mode_with_mean_prior`], `μ ~ N(m0 1, s I / κ)`,
 /// `s ~ IG(a, b)`: `(S + 2b + κ ‖μ − m0‖²) / (n + 2a + 2 + D)`, `S` and `n` summed over the
-/// `D` coordinates.
+/// `D` coordinates (and over the `K` components' means when they share the variance).
 pub fn spherical_variance_mode_with_mean_prior<'a>(
     sq: f64,
     count: f64,
     shape: f64,
     scale: f64,
-    mean: ArrayView1<'_, f64>,
+    means: impl Into<Means<'a>>,
     kappa: f64,
     prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> f64 {
-    let dev = squared_deviation(mean, prior_mean.into());
-    variance_mode_from_scatter(sq + kappa * dev, count + mean.len() as f64, shape, scale)
+    let (means, m0) = (means.into(), prior_mean.into());
+    let rows = means.rows();
+    let dev: f64 = rows.iter().map(|m| squared_deviation(*m, m0)).sum();
+    let values: usize = rows.iter().map(|m| m.len()).sum();
+    variance_mode_from_scatter(sq + kappa * dev, count + values as f64, shape, scale)
 }
 
 /// `ln N(μ | m0 1, s I / κ)`: [`diag_mean_prior_log_density`] with one variance.

@@ -4,7 +4,7 @@
 //! matrix (`cov(x)`). A number converts into either, so a kernel's caller writes `0.0` or
 //! `self.mu_prior_mean.view()` alike.
 
-use ndarray::{Array2, ArrayView1, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 
 use crate::linalg::Cholesky;
 
@@ -84,6 +84,88 @@ impl From<f64> for ScaleMatrix<'_> {
 impl<'a> From<ArrayView2<'a, f64>> for ScaleMatrix<'a> {
     fn from(m: ArrayView2<'a, f64>) -> Self {
         ScaleMatrix::Matrix(m)
+    }
+}
+
+/// The mean under a normal prior scaled by a covariance: one component's (the covariance is
+/// per component), or every component's, one per row (a covariance the components share,
+/// `Sigma` with `mu[k] ~ MvNormal(m0, Sigma / κ)`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Means<'a> {
+    /// One mean.
+    One(ArrayView1<'a, f64>),
+    /// A mean per row.
+    Each(ArrayView2<'a, f64>),
+}
+
+impl<'a> Means<'a> {
+    /// How many means: the rows the prior adds to the covariance's update.
+    pub fn count(&self) -> usize {
+        match self {
+            Means::One(_) => 1,
+            Means::Each(m) => m.nrows(),
+        }
+    }
+
+    /// Each mean.
+    pub fn rows(&self) -> Vec<ArrayView1<'a, f64>> {
+        match *self {
+            Means::One(m) => vec![m],
+            Means::Each(m) => (0..m.nrows())
+                .map(|i| m.index_axis_move(Axis(0), i))
+                .collect(),
+        }
+    }
+}
+
+impl<'a> From<ArrayView1<'a, f64>> for Means<'a> {
+    fn from(m: ArrayView1<'a, f64>) -> Self {
+        Means::One(m)
+    }
+}
+
+impl<'a> From<ArrayView2<'a, f64>> for Means<'a> {
+    fn from(m: ArrayView2<'a, f64>) -> Self {
+        Means::Each(m)
+    }
+}
+
+/// [`Means`] of a univariate Normal: one component's mean, or every component's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ScalarMeans<'a> {
+    /// One mean.
+    One(f64),
+    /// A mean per component.
+    Each(ArrayView1<'a, f64>),
+}
+
+impl ScalarMeans<'_> {
+    /// How many means.
+    pub fn count(&self) -> usize {
+        match self {
+            ScalarMeans::One(_) => 1,
+            ScalarMeans::Each(m) => m.len(),
+        }
+    }
+
+    /// `Σ (m − m0)²` over the means.
+    pub fn squared_deviation(&self, m0: f64) -> f64 {
+        match self {
+            ScalarMeans::One(m) => (m - m0) * (m - m0),
+            ScalarMeans::Each(m) => m.iter().map(|m| (m - m0) * (m - m0)).sum(),
+        }
+    }
+}
+
+impl From<f64> for ScalarMeans<'_> {
+    fn from(m: f64) -> Self {
+        ScalarMeans::One(m)
+    }
+}
+
+impl<'a> From<ArrayView1<'a, f64>> for ScalarMeans<'a> {
+    fn from(m: ArrayView1<'a, f64>) -> Self {
+        ScalarMeans::Each(m)
     }
 }
 

@@ -21,8 +21,10 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use crate::kernels::gaussian::{squared_deviation, symmetrise, with_mean_prior};
-use crate::kernels::hyper::{PerCoordinate, ScaleMatrix};
+use crate::kernels::gaussian::{
+    squared_deviation, symmetrise, with_mean_prior, with_squared_deviations,
+};
+use crate::kernels::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
 use crate::linalg::Cholesky;
 
 /// `count + prior`: a posterior's pseudo-count (a Normal mean's `κ = κ0 + n`, a Wishart's
@@ -212,11 +214,11 @@ pub fn covariance_posterior_with_mean_prior<'a>(
     count: f64,
     prior_dof: f64,
     prior_scale: impl Into<ScaleMatrix<'a>>,
-    mean: ArrayView1<'_, f64>,
+    means: impl Into<Means<'a>>,
     prior_kappa: f64,
     prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> Array2<f64> {
-    let with = with_mean_prior(scatter, mean, prior_kappa, prior_mean);
+    let with = with_mean_prior(scatter, means, prior_kappa, prior_mean);
     covariance_posterior(with.view(), count, prior_dof, prior_scale)
 }
 
@@ -240,28 +242,19 @@ pub fn variance_posterior(sq: f64, count: f64, prior_shape: f64, prior_scale: f6
 }
 
 /// [`variances_posterior`] of a normal-inverse-Gamma prior per coordinate
-/// (`μ_d ~ N(m0, v_d / κ0)`): `(S_d + 2 b0 + κ0 (m_d − m0)²) / (n + 2 a0)`.
+/// (`μ_d ~ N(m0, v_d / κ0)`): `(S_d + 2 b0 + κ0 (m_d − m0)²) / (n + 2 a0)`; for variances the
+/// components share, `κ0 Σ_k (m_kd − m0)²`.
 pub fn variances_posterior_with_mean_prior<'a>(
     sq: ArrayView1<'_, f64>,
     count: f64,
     prior_shape: f64,
     prior_scale: impl Into<PerCoordinate<'a>>,
-    mean: ArrayView1<'_, f64>,
+    means: impl Into<Means<'a>>,
     prior_kappa: f64,
     prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> Array1<f64> {
-    let (b0, m0) = (prior_scale.into(), prior_mean.into());
-    Array1::from_shape_fn(sq.len(), |d| {
-        variance_posterior_with_mean_prior(
-            sq[d],
-            count,
-            prior_shape,
-            b0.at(d),
-            mean[d],
-            prior_kappa,
-            m0.at(d),
-        )
-    })
+    let with = with_squared_deviations(sq, means.into(), prior_kappa, prior_mean.into());
+    variances_posterior(with.view(), count, prior_shape, prior_scale)
 }
 
 /// [`variance_posterior_with_mean_prior`] of a spherical covariance `s I` (one variance over
@@ -272,26 +265,32 @@ pub fn spherical_variance_posterior_with_mean_prior<'a>(
     count: f64,
     prior_shape: f64,
     prior_scale: f64,
-    mean: ArrayView1<'_, f64>,
+    means: impl Into<Means<'a>>,
     prior_kappa: f64,
     prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> f64 {
-    let dev = squared_deviation(mean, prior_mean.into());
+    let m0 = prior_mean.into();
+    let dev: f64 = means
+        .into()
+        .rows()
+        .iter()
+        .map(|m| squared_deviation(*m, m0))
+        .sum();
     variance_posterior(sq + prior_kappa * dev, count, prior_shape, prior_scale)
 }
 
 /// The univariate form of [`variances_posterior_with_mean_prior`].
-pub fn variance_posterior_with_mean_prior(
+pub fn variance_posterior_with_mean_prior<'a>(
     sq: f64,
     count: f64,
     prior_shape: f64,
     prior_scale: f64,
-    mean: f64,
+    means: impl Into<ScalarMeans<'a>>,
     prior_kappa: f64,
     prior_mean: f64,
 ) -> f64 {
-    let d = mean - prior_mean;
-    variance_posterior(sq + prior_kappa * d * d, count, prior_shape, prior_scale)
+    let dev = means.into().squared_deviation(prior_mean);
+    variance_posterior(sq + prior_kappa * dev, count, prior_shape, prior_scale)
 }
 
 /// `½ (E[ln |Λ|] − ln |E Λ|) = ½ (Σ_{i<D} ψ((ν − i) / 2) + D ln 2 − D ln ν)` for
