@@ -125,6 +125,19 @@ pub mod models {
     #[model(file = "../models/bgmm_tied.em")]
     pub struct BgmmTied;
 
+    /// A conjugate prior on the loadings, scaled by the noise.
+    #[derive(jensen::Model)]
+    #[model(file = "../models/fa_iris_map.em")]
+    pub struct FaIrisMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/mfa_iris_map.em")]
+    pub struct MfaIrisMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/ppca_iris_map.em")]
+    pub struct PpcaIrisMap;
+
     /// The MAP model fitted by variational Bayes: the method chosen in the attribute.
     #[derive(jensen::Model)]
     #[model(file = "../models/poisson_mix_map.em", method = "vb")]
@@ -253,6 +266,9 @@ pub const CATALOGUE: &[Entry] = &[
     ("normal_mix_data_prior", "faithful.csv", &[]),
     ("gmm_tied_map", "faithful.csv", &[]),
     ("bgmm_tied", "faithful.csv", &[]),
+    ("fa_iris_map", "iris.csv", &[]),
+    ("mfa_iris_map", "iris.csv", &[]),
+    ("ppca_iris_map", "iris.csv", &[]),
 ];
 
 /// The generated code's fit agrees with the executor's: the same ELBO trace (≤ 1e-10

@@ -318,6 +318,28 @@ differential!(
     BgmmTiedData { x: matrix },
     BgmmTiedConsts::default()
 );
+// Loadings under a prior scaled by the noise: a ridge, and the noise's extra terms.
+differential!(
+    factor_analysis_map,
+    "fa_iris_map",
+    FaIrisMapModel,
+    FaIrisMapData { x: matrix },
+    FaIrisMapConsts::default()
+);
+differential!(
+    mixture_of_factor_analysers_map,
+    "mfa_iris_map",
+    MfaIrisMapModel,
+    MfaIrisMapData { x: matrix },
+    MfaIrisMapConsts::default()
+);
+differential!(
+    probabilistic_pca_map,
+    "ppca_iris_map",
+    PpcaIrisMapModel,
+    PpcaIrisMapData { x: matrix },
+    PpcaIrisMapConsts::default()
+);
 // Variational Bayes: posteriors, effective parameters, offsets and KL terms.
 differential!(
     bayesian_gmm,

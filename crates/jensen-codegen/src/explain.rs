@@ -438,6 +438,23 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 } else {
                     String::new()
                 };
+                if let Some(Prior {
+                    family: PriorFamily::NormalMean { kappa, .. },
+                    factor,
+                }) = u.prior
+                {
+                    return format!(
+                        "{lhs} = {lhs}° + ((H + {kappa} I)⁻¹ (R̃ − {kappa} {lhs}°ᵀ))ᵀ,  H = {} − {} {}ᵀ / {n},  R̃ = {} − {} ({} − {lhs}° {})ᵀ / {n}   (the ridge: the posterior mode under `{}`, jointly with {m}, as a step from {w}°: Cholesky solve of the {l} × {l} system; an empty component takes the prior's mode 0)",
+                        st(StatKind::LatentScatter),
+                        st(StatKind::LatentSum),
+                        st(StatKind::LatentSum),
+                        st(StatKind::Cross),
+                        st(StatKind::LatentSum),
+                        st(StatKind::Sum),
+                        st(StatKind::LatentSum),
+                        plan.model.factors[factor].text,
+                    );
+                }
                 format!(
                     "{lhs} = {lhs}° + ({} − {} ({} − {lhs}° {})ᵀ / {n})ᵀ ({} − {} {}ᵀ / {n})⁻¹   (least squares jointly with {m}, as a step from {w}°: Cholesky solve of the {l} × {l} system; {w}° kept if {empty}it is singular)",
                     st(StatKind::Cross),
@@ -655,6 +672,55 @@ fn mean_prior_terms(plan: &Plan, scale: VarId, outer: bool) -> (String, String, 
     plan.updates
         .iter()
         .find_map(|v| match v.prior {
+            Some(Prior {
+                family:
+                    PriorFamily::NormalMean {
+                        kappa, scale: s, ..
+                    },
+                factor,
+            }) if s == scale && v.rule == Rule::Loadings => {
+                // The loadings' prior `w_d ~ N(0, ψ_d I / α)`: each row's squares, L rows each
+                // (every component's when they share the noise).
+                let var = &plan.model.vars[v.param];
+                let l = continuous(plan).1;
+                let shared = match (
+                    var.plates.as_slice(),
+                    plan.model.vars[scale].plates.is_empty(),
+                ) {
+                    ([k], true) => Some(plan.model.sets[*k].name.clone()),
+                    _ => None,
+                };
+                // One variance for every coordinate (probabilistic PCA): every loading's square,
+                // D L of them.
+                let isotropic = plan.model.vars[scale].ty == ElemType::Positive;
+                let per_row = match var.ty {
+                    ElemType::Matrix(d, _) if isotropic => {
+                        format!("{}·{l}", plan.model.sets[d].name)
+                    }
+                    _ => l.to_string(),
+                };
+                let (sum, rows) = match &shared {
+                    Some(k) => ("Σ_k ", format!("{k}·{per_row}")),
+                    None => ("", per_row),
+                };
+                let at = if var.plates.is_empty() { "" } else { "[k]" };
+                let entry = if isotropic { "" } else { "_d" };
+                let extra = if outer {
+                    format!(" + {kappa} {sum}{}{at} {}{at}ᵀ", var.name, var.name)
+                } else {
+                    format!(" + {kappa} {sum}‖{}{at}{entry}‖²", var.name)
+                };
+                let statement = &plan.model.factors[factor].text;
+                let words = format!(
+                    " and `{statement}` ({rows} more values{})",
+                    if shared.is_some() {
+                        ", every component's"
+                    } else {
+                        ""
+                    }
+                );
+                Some((extra, rows, words))
+            }
             Some(Prior {
                 family:
                     PriorFamily::NormalMean {
@@ -1373,7 +1439,15 @@ pub fn explain(plan: &Plan) -> String {
         // Each family's density, once, in the order the priors first appear.
         let mut shown: Vec<&str> = Vec::new();
         for p in &priors {
-            let text = density_text(p.family);
+            let loadings = plan
+                .updates
+                .iter()
+                .any(|u| u.rule == Rule::Loadings && u.prior.as_ref() == Some(*p));
+            let text = if loadings {
+                "ln N(W | 0, ψ / α) = Σ_d Σ_l −½ (ln 2π + ln (ψ_d / α) + α W_dl² / ψ_d)   (every loading, with its coordinate's noise variance ψ_d)"
+            } else {
+                density_text(p.family)
+            };
             if !shown.contains(&text) {
                 shown.push(text);
                 let _ = writeln!(out, "  {text}");

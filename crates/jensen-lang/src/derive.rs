@@ -466,9 +466,9 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                         "Bernoulli probabilities",
                     ),
                     PriorFamily::NormalMean { .. } => (
-                        role == Role::Mean,
+                        matches!(role, Role::Mean | Role::Loading),
                         "MvNormal",
-                        "a mean (with the block's covariance over a weight)",
+                        "a mean (with the block's covariance over a weight), or a loading matrix (with the block's noise over a weight)",
                     ),
                 };
                 if !conjugate {
@@ -659,9 +659,14 @@ fn check_mean_priors(
         };
         let f = &model.factors[factor];
         let mean = &model.vars[u.param].name;
+        let label = if u.rule == Rule::Loadings {
+            "prior on the loadings"
+        } else {
+            "prior on a mean"
+        };
         let fail = |message: String, hint: String| {
             Diagnostic::error(NO_CLOSED_FORM, f.span, message)
-                .label("prior on a mean")
+                .label(label)
                 .hint(hint)
         };
         let [b] = u.sources.as_slice() else {
@@ -673,6 +678,62 @@ fn check_mean_priors(
             ));
             continue;
         };
+        // A loading matrix: each row `w_d ~ N(0, ψ_d I / α)`, scaled by its coordinate's noise
+        // (conjugate jointly with the noise: a ridge on the loadings, `α ‖w_d‖²` and `L` rows
+        // in the noise's update).
+        if let BlockKind::LinearGaussian { noise, .. } = blocks[*b].kind {
+            let Some(noise) = noise.pref() else { continue };
+            let (noise_name, mean_hyper) = match u.prior.as_ref().map(|p| p.family) {
+                Some(PriorFamily::NormalMean { mean, .. }) => (&model.vars[noise.param].name, mean),
+                _ => continue,
+            };
+            let example = format!(
+                "write `{}{} ~ Normal(0.0, {noise_name}{} / 1.0)`",
+                model.vars[u.param].name,
+                if model.vars[u.param].plates.is_empty() {
+                    ""
+                } else {
+                    "[k]"
+                },
+                if noise.per_component { "[k]" } else { "" }
+            );
+            if scale != noise.param {
+                diags.push(fail(
+                    format!(
+                        "the prior's variance `{}` is not the noise of `{mean}`'s statement",
+                        model.vars[scale].name
+                    ),
+                    example,
+                ));
+            } else if mean_hyper != Hyper::Number(0.0) {
+                diags.push(fail(
+                    format!(
+                        "a loading matrix's prior is centred at 0, not {}",
+                        mean_hyper.render(model)
+                    ),
+                    example,
+                ));
+            } else if noise.per_component && model.vars[u.param].plates.is_empty() {
+                diags.push(fail(
+                    format!("`{mean}` is shared but its noise `{noise_name}` is per component: a prior on shared loadings scaled by every component's noise has no closed form"),
+                    format!("give `{mean}` the index set of `{noise_name}`, or share `{noise_name}` too"),
+                ));
+            } else if !matches!(
+                updates
+                    .iter()
+                    .find(|v| v.param == noise.param)
+                    .and_then(|v| v.prior.as_ref())
+                    .map(|p| p.family),
+                Some(PriorFamily::InvGamma { .. })
+            ) {
+                let at = if noise.per_component { "[k]" } else { "" };
+                diags.push(fail(
+                    format!("a prior on `{mean}` scaled by `{noise_name}` needs a prior on `{noise_name}` too"),
+                    format!("add `{noise_name}{at} ~ InvGamma(1.0, 0.5 * var(x))`: the two form a normal-inverse-Gamma prior on each coordinate's loadings and noise"),
+                ));
+            }
+            continue;
+        }
         let Some((pref, form)) = scale_of(&blocks[*b].kind) else {
             continue;
         };

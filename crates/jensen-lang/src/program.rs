@@ -579,6 +579,10 @@ pub enum Kernel {
     MeanFromStats,
     ScalarMeanFromStats,
     LoadingsFromStats,
+    LoadingsModeFromStats,
+    NoiseVariancesModeWithLoadingPrior,
+    NoiseVarianceModeWithLoadingPrior,
+    LoadingsPriorLogDensity,
     FactorMeanFromStats,
     ScatterAbout,
     DiagScatterAbout,
@@ -702,6 +706,10 @@ impl Kernel {
             MeanFromStats => "gaussian::mean_from_stats",
             ScalarMeanFromStats => "gaussian::scalar_mean_from_stats",
             LoadingsFromStats => "linear::loadings_from_stats",
+            LoadingsModeFromStats => "linear::loadings_mode_from_stats",
+            NoiseVariancesModeWithLoadingPrior => "linear::noise_variances_mode_with_loading_prior",
+            NoiseVarianceModeWithLoadingPrior => "linear::noise_variance_mode_with_loading_prior",
+            LoadingsPriorLogDensity => "linear::loadings_prior_log_density",
             FactorMeanFromStats => "linear::factor_mean_from_stats",
             ScatterAbout => "gaussian::scatter_about",
             DiagScatterAbout => "gaussian::diag_scatter_about",
@@ -1761,6 +1769,14 @@ impl<'a> Lowering<'a> {
                     Kernel::InvWishartLogDensity,
                     vec![own, Operand::Number(dof), self.hyper(u.param, scale)],
                 ),
+                PriorFamily::NormalMean { kappa, scale, .. } if u.rule == Rule::Loadings => call(
+                    Kernel::LoadingsPriorLogDensity,
+                    vec![
+                        own,
+                        Operand::Number(kappa),
+                        self.param_of(Src::Params, scale),
+                    ],
+                ),
                 PriorFamily::NormalMean { mean, kappa, scale } => {
                     let kernel = match (slot.elem, self.slot(scale).elem) {
                         (Elem::Scalar, _) => Kernel::NormalMeanPriorLogDensity,
@@ -1933,11 +1949,20 @@ impl<'a> Lowering<'a> {
                 };
                 let [sum, _, hs, cr, hh] =
                     <[Operand; 5]>::try_from(self.linear_stats(b, false)).expect("five statistics");
+                let ridge = match u.prior.as_ref().map(|p| p.family) {
+                    Some(PriorFamily::NormalMean { kappa, .. }) => Some(kappa),
+                    _ => None,
+                };
                 UpdateValue::Call(if u.rule == Rule::Loadings {
-                    call(
-                        LoadingsFromStats,
-                        vec![self.p(Src::Prev, loading), n, sum, hs, cr, hh],
-                    )
+                    let mut args = vec![self.p(Src::Prev, loading), n, sum, hs, cr, hh];
+                    match ridge {
+                        // The loadings' prior `w_d ~ N(0, ψ_d I / α)`: a ridge.
+                        Some(alpha) => {
+                            args.push(Operand::Number(alpha));
+                            call(LoadingsModeFromStats, args)
+                        }
+                        None => call(LoadingsFromStats, args),
+                    }
                 } else {
                     call(
                         FactorMeanFromStats,
@@ -1963,9 +1988,29 @@ impl<'a> Lowering<'a> {
                     _ => (Elem::Scalar, VarianceFromScatter, VarianceModeFromScatter),
                 };
                 // A prior on the mean scaled by this covariance (normal-inverse-Wishart or
-                // -Gamma): the mean's deviation from its prior mean and one more row.
+                // -Gamma): the mean's deviation from its prior mean and one more row; on the
+                // loadings scaled by this noise, each coordinate's `α ‖w_d‖²` and `L` rows.
                 let mean_prior = self.mean_prior_on(u.param);
+                let loading_prior =
+                    mean_prior.filter(|&(w, _, _)| self.slot(w).rule == Rule::Loadings);
                 let finish = match (scale_prior, mean_prior) {
+                    (Some((first, second)), Some((w, _, alpha))) if loading_prior.is_some() => {
+                        call(
+                            if u.rule == Rule::DiagonalVariances {
+                                NoiseVariancesModeWithLoadingPrior
+                            } else {
+                                NoiseVarianceModeWithLoadingPrior
+                            },
+                            vec![
+                                Operand::Pooled,
+                                Operand::PooledCount,
+                                Operand::Number(first),
+                                self.hyper(u.param, second),
+                                self.means_under(w, u.param),
+                                Operand::Number(alpha),
+                            ],
+                        )
+                    }
                     (Some((first, second)), Some((mu, mean, kappa))) => call(
                         match u.rule {
                             Rule::Covariance => CovarianceModeWithMeanPrior,

@@ -928,6 +928,14 @@ impl PlanModel<'_> {
                     .into_dimensionality::<Ix1>()
                     .expect("a vector"),
             ),
+            // A parameter or a statistic: a vector per coordinate, or one number.
+            op @ (Operand::Param { .. } | Operand::Slot { .. } | Operand::Stat { .. }) => {
+                let value = self.array(env, op);
+                match value.ndim() {
+                    1 => PerCoordinate::Each(value.into_dimensionality::<Ix1>().expect("a vector")),
+                    _ => PerCoordinate::All(*value.first().expect("a number")),
+                }
+            }
             op => PerCoordinate::All(self.number(env, op)),
         };
         let sm = |i: usize| match &a[i] {
@@ -1270,6 +1278,42 @@ impl PlanModel<'_> {
                 linear::loadings_from_stats(m(0), n(1), v(2).view(), v(3).view(), m(4), m(5))
                     .into_dyn(),
             ),
+            LoadingsModeFromStats => array(
+                linear::loadings_mode_from_stats(
+                    m(0),
+                    n(1),
+                    v(2).view(),
+                    v(3).view(),
+                    m(4),
+                    m(5),
+                    n(6),
+                )
+                .into_dyn(),
+            ),
+            NoiseVariancesModeWithLoadingPrior => array(
+                linear::noise_variances_mode_with_loading_prior(
+                    v(0).view(),
+                    n(1),
+                    n(2),
+                    pc(3),
+                    self.array(env, &a[4]),
+                    n(5),
+                )
+                .into_dyn(),
+            ),
+            NoiseVarianceModeWithLoadingPrior => {
+                number(linear::noise_variance_mode_with_loading_prior(
+                    n(0),
+                    n(1),
+                    n(2),
+                    n(3),
+                    self.array(env, &a[4]),
+                    n(5),
+                ))
+            }
+            LoadingsPriorLogDensity => {
+                number(linear::loadings_prior_log_density(m(0), n(1), pc(2)))
+            }
             FactorMeanFromStats => array(
                 linear::factor_mean_from_stats(v(0).view(), v(1).view(), v(2).view(), n(3), m(4))
                     .into_dyn(),

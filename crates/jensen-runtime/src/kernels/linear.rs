@@ -24,11 +24,14 @@
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::{DenseSolveCore, Solve};
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use ndarray::{
+    Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Dimension,
+};
 use rand::RngCore;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::gaussian::{centred_transposed, LN_2PI};
+use super::gaussian::{self, centred_transposed, LN_2PI};
+use super::hyper::PerCoordinate;
 use crate::error::NumericalIssue;
 use crate::linalg::{as_faer, as_faer_mut};
 use crate::mixture::Workspace;
@@ -499,6 +502,116 @@ pub fn loadings_from_stats(
         }
         Err(_) => prev.to_owned(),
     }
+}
+
+/// The mode of the loadings, jointly with the mean, under the prior `w_d ~ N(0, ψ_d I / α)` on
+/// every row (scaled by the row's noise variance): the ridge `W = Rᵀ (H + α I)⁻¹` with the
+/// centred cross moment `R = C − s_h sᵀ / n`, taken as the step
+/// `W = W° + ((H + α I)⁻¹ (R̃ − α W°ᵀ))ᵀ` from the loadings `W°` the statistics were
+/// accumulated under (see [`loadings_from_stats`]). An empty component takes the prior's mode,
+/// zero.
+pub fn loadings_mode_from_stats(
+    prev: ArrayView2<'_, f64>,
+    n: f64,
+    sum: ArrayView1<'_, f64>,
+    h_sum: ArrayView1<'_, f64>,
+    cross: ArrayView2<'_, f64>,
+    h_scatter: ArrayView2<'_, f64>,
+    alpha: f64,
+) -> Array2<f64> {
+    let (l, d) = cross.dim();
+    if n.is_nan() || n <= 0.0 {
+        return Array2::zeros((d, l));
+    }
+    let h = Mat::from_fn(l, l, |i, j| {
+        let ridge = if i == j { alpha } else { 0.0 };
+        0.5 * (h_scatter[[i, j]] + h_scatter[[j, i]]) - h_sum[i] * h_sum[j] / n + ridge
+    });
+    let resid_sum = &sum - &prev.dot(&h_sum);
+    let r = Mat::from_fn(l, d, |i, j| {
+        cross[[i, j]] - h_sum[i] * resid_sum[j] / n - alpha * prev[[j, i]]
+    });
+    match h.llt(Side::Lower) {
+        Ok(llt) => {
+            let step = llt.solve(r.as_ref());
+            let w = Array2::from_shape_fn((d, l), |(i, j)| prev[[i, j]] + step[(j, i)]);
+            if w.iter().all(|v| v.is_finite()) {
+                w
+            } else {
+                prev.to_owned()
+            }
+        }
+        Err(_) => prev.to_owned(),
+    }
+}
+
+/// `α Σ w²` over the loadings of each coordinate (the second-last axis of `w`; one
+/// component's `D × L` loadings, or every component's `K × D × L` when they share the noise),
+/// and how many loadings each coordinate has.
+fn loading_deviations<Dm: Dimension>(
+    w: ArrayView<'_, f64, Dm>,
+    alpha: f64,
+) -> (Array1<f64>, usize) {
+    let w = w.into_dyn();
+    let nd = w.ndim();
+    let d = w.shape()[nd - 2];
+    let mut dev = Array1::zeros(d);
+    for (index, v) in w.indexed_iter() {
+        dev[index[nd - 2]] += alpha * v * v;
+    }
+    (dev, w.len() / d.max(1))
+}
+
+/// The mode of the noise variances of a linear-Gaussian block under `ψ_d ~ IG(a, b)` and the
+/// loadings' prior `w_d ~ N(0, ψ_d I / α)`: `(ρ_d + 2b + α Σ_l w_dl²) / (n + 2a + 2 + L)`, with
+/// `ρ_d` the pooled expected squared residuals (and every component's loadings, `K L` rows,
+/// when the components share the noise).
+pub fn noise_variances_mode_with_loading_prior<'a, Dm: Dimension>(
+    resid: ArrayView1<'_, f64>,
+    count: f64,
+    shape: f64,
+    scale: impl Into<PerCoordinate<'a>>,
+    w: ArrayView<'_, f64, Dm>,
+    alpha: f64,
+) -> Array1<f64> {
+    let (dev, rows) = loading_deviations(w, alpha);
+    let with = &resid + &dev;
+    gaussian::variances_mode_from_scatter(with.view(), count + rows as f64, shape, scale)
+}
+
+/// The spherical form of [`noise_variances_mode_with_loading_prior`] (probabilistic PCA's
+/// `s I`): `(ρ + 2b + α ‖W‖²) / (n + 2a + 2 + D L)`, `ρ` and `n` summed over the coordinates.
+pub fn noise_variance_mode_with_loading_prior<Dm: Dimension>(
+    resid: f64,
+    count: f64,
+    shape: f64,
+    scale: f64,
+    w: ArrayView<'_, f64, Dm>,
+    alpha: f64,
+) -> f64 {
+    let values = w.len() as f64;
+    let dev = alpha * w.iter().map(|v| v * v).sum::<f64>();
+    gaussian::variance_mode_from_scatter(resid + dev, count + values, shape, scale)
+}
+
+/// `ln p(W) = Σ_d Σ_l ln N(w_dl | 0, ψ_d / α)`, the loadings' prior (`ψ` one variance per
+/// coordinate, or one for all).
+pub fn loadings_prior_log_density<'a>(
+    w: ArrayView2<'_, f64>,
+    alpha: f64,
+    noise: impl Into<PerCoordinate<'a>>,
+) -> f64 {
+    let noise = noise.into();
+    w.rows()
+        .into_iter()
+        .enumerate()
+        .map(|(d, row)| {
+            let v = noise.at(d) / alpha;
+            row.iter()
+                .map(|&x| -0.5 * (LN_2PI + v.ln() + x * x / v))
+                .sum::<f64>()
+        })
+        .sum()
 }
 
 /// The M-step of the mean given the new loadings: `μ = c + (s − W s_h) / n`; the centre
