@@ -77,6 +77,11 @@ fn model_source(fx: &Value) -> String {
     )
 }
 
+/// A fixture of scikit-learn's default priors, computed from the data.
+fn p_is_default(fx: &Value) -> bool {
+    fx["priors"]["m0"].is_string()
+}
+
 fn array(v: &Value) -> ArrayD<f64> {
     serde_json::from_value::<jensen::runtime::nested::Nested>(v.clone())
         .unwrap()
@@ -125,6 +130,35 @@ fn sklearn_case(case: &str) {
     let bound = jensen::bind(&plan, &table, &opts).unwrap();
     let model = PlanModel::new(&plan, &bound);
     model.check_priors().unwrap();
+    // scikit-learn's default priors as it resolved them equal jensen's summaries of the data
+    // (the inverse-Gamma scales are written as multiples of `var(x)`: divided back out).
+    if p_is_default(&fx) {
+        let resolved = &fx["priors"];
+        for h in model.data_hyperparameters() {
+            let (theirs, factor) = if h.name.ends_with("_prior_mean") {
+                (&resolved["mean_prior"], 1.0)
+            } else {
+                let factor = match h.summary.split_once(" * ") {
+                    Some((c, _)) => c.parse::<f64>().unwrap(),
+                    None => 1.0,
+                };
+                (&resolved["covariance_prior"], factor)
+            };
+            let theirs = match theirs {
+                Value::Array(_) => array(theirs),
+                v => ndarray::arr0(v.as_f64().unwrap()).into_dyn(),
+            };
+            let ours = &h.value / factor;
+            assert_eq!(ours.len(), theirs.len(), "{case}: {}", h.name);
+            for (a, b) in ours.iter().zip(theirs.iter()) {
+                assert!(
+                    (a - b).abs() <= 1e-13 * b.abs(),
+                    "{case}: {} {a} vs {b}",
+                    h.name
+                );
+            }
+        }
+    }
     let labels: Vec<usize> = fx["init_labels"]
         .as_array()
         .unwrap()

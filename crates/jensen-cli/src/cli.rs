@@ -730,6 +730,14 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             outln!("{name} = {}", format_array(value));
         }
         outln!();
+        let hypers = model.data_hyperparameters();
+        if !hypers.is_empty() {
+            outln!("prior hyperparameters from the data:");
+            for h in &hypers {
+                outln!("  {} = {} = {}", h.name, h.summary, format_array(&h.value));
+            }
+            outln!();
+        }
         // Variational Bayes: the slots of a covariance and of a variance are E[Σ⁻¹]⁻¹ and
         // E[1/v]⁻¹; their posterior means differ.
         if let Some(means) = model.posterior_means(&result.params) {
@@ -879,6 +887,7 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
                 .iter()
                 .map(|v| v.is_finite().then_some(*v))
                 .collect(),
+            data_hyperparameters: model.data_hyperparameters(),
             params: result.params.clone(),
             assignments: result.assignments.clone(),
             viterbi: viterbi.as_ref().map(|(path, score)| Viterbi {

@@ -1873,6 +1873,17 @@ fn priors_from_the_data_are_explained_fitted_and_checked() {
         "data/faithful.csv",
     ]);
     assert!(text.contains("variational Bayes: ELBO"), "{text}");
+    // The values on these data (NumPy's `np.cov` of the eruptions and waiting times).
+    assert!(
+        text.contains(
+            "Sigma_prior_scale = cov(x) = [[1.302728, 13.977808], [13.977808, 184.823312]]"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("mu_prior_mean = mean(x) = [3.487783, 70.897059]"),
+        "{text}"
+    );
     let dir = TempDir::new("data_priors");
     let csv = dir.file("constant.csv");
     let mut rows = String::from("a,b\n");

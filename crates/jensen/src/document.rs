@@ -100,6 +100,10 @@ pub struct FitDocument {
     pub restart: usize,
     /// Final log-likelihood of every restart (`null` for one that failed numerically).
     pub restart_log_likelihoods: Vec<Option<f64>>,
+    /// The priors' hyperparameters computed from the data (`mean(x)`, `cov(x)`), with their
+    /// values on the fitted data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_hyperparameters: Vec<crate::exec::DataHyperparameter>,
     /// The fitted parameters, by name (read back in name order; a model's
     /// `check_params` restores declaration order).
     pub params: DynParams,
@@ -327,6 +331,11 @@ mod tests {
             seed: 0,
             restart: 0,
             restart_log_likelihoods: vec![Some(values[7]), None],
+            data_hyperparameters: vec![crate::exec::DataHyperparameter {
+                name: "mu_prior_mean".into(),
+                summary: "mean(x)".into(),
+                value: ArrayD::from_shape_vec(IxDyn(&[2]), values[3..5].to_vec()).unwrap(),
+            }],
             params,
             assignments: vec![0, 1, 0],
             viterbi: None,

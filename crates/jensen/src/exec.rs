@@ -93,6 +93,18 @@ enum DerivedValue {
     Posteriors(Vec<FactorPosterior>),
 }
 
+/// A prior's hyperparameter computed from the data ([`PlanModel::data_hyperparameters`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DataHyperparameter {
+    /// Its name in the generated model, e.g. `Sigma_prior_scale`.
+    pub name: String,
+    /// The summary as written in the model file, e.g. `0.5 * cov(x)`.
+    pub summary: String,
+    /// Its value on the bound data.
+    #[serde(with = "jensen_runtime::nested")]
+    pub value: ArrayD<f64>,
+}
+
 /// A parameter's posterior mean under variational Bayes ([`PlanModel::posterior_means`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PosteriorMean {
@@ -480,6 +492,21 @@ impl<'a> PlanModel<'a> {
 
     /// Checks what the priors need of the data's sizes: under variational Bayes an
     /// inverse-Wishart prior on a `D × D` covariance must be proper, `ν > D − 1`.
+    /// The priors' hyperparameters that summarise the data (`mean(x)`, `cov(x)`), with
+    /// their values on the bound data.
+    pub fn data_hyperparameters(&self) -> Vec<DataHyperparameter> {
+        self.program
+            .hypers
+            .iter()
+            .zip(&self.hypers)
+            .map(|(h, value)| DataHyperparameter {
+                name: h.name.clone(),
+                summary: render_summary(h.summary, self.plan.name(h.data), h.factor),
+                value: value.clone(),
+            })
+            .collect()
+    }
+
     pub fn check_priors(&self) -> Result<(), String> {
         for (h, value) in self.program.hypers.iter().zip(&self.hypers) {
             let param = self.plan.name(h.param);
