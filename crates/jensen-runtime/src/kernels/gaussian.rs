@@ -233,7 +233,7 @@ pub fn mvn_spherical_add_log_densities(
 /// for component `assignments[b]` alone, adding `x_b − centres_k` to row `k` of `sum` and
 /// its elementwise square to row `k` of `sq`.
 ///
-/// The block is read [`ASSIGNED_TILE`] rows at a time: the tile is copied row by row into a
+/// The block is read 16 rows at a time: the tile is copied row by row into a
 /// small scratch (a transpose of the column-major data), so that each row's update of its
 /// component's sums runs over contiguous coordinates in vector registers.
 pub fn accumulate_diag_assigned(

@@ -483,13 +483,31 @@ pub fn loadings_from_stats(
     if n.is_nan() || n <= 0.0 {
         return prev.to_owned();
     }
+    loadings_step(prev, n, sum, h_sum, cross, h_scatter, 0.0)
+}
+
+/// `W° + ((H + α I)⁻¹ (R̃ − α W°ᵀ))ᵀ` for a component with rows (`n > 0`): the least-squares
+/// loadings (`α = 0`) or their ridge; the previous loadings when the system is singular or the
+/// step is not finite.
+fn loadings_step(
+    prev: ArrayView2<'_, f64>,
+    n: f64,
+    sum: ArrayView1<'_, f64>,
+    h_sum: ArrayView1<'_, f64>,
+    cross: ArrayView2<'_, f64>,
+    h_scatter: ArrayView2<'_, f64>,
+    alpha: f64,
+) -> Array2<f64> {
     let (l, d) = cross.dim();
     let h = Mat::from_fn(l, l, |i, j| {
-        0.5 * (h_scatter[[i, j]] + h_scatter[[j, i]]) - h_sum[i] * h_sum[j] / n
+        let ridge = if i == j { alpha } else { 0.0 };
+        0.5 * (h_scatter[[i, j]] + h_scatter[[j, i]]) - h_sum[i] * h_sum[j] / n + ridge
     });
     // The mean residual under the old loadings, s̃ = s − W° s_h.
     let resid_sum = &sum - &prev.dot(&h_sum);
-    let r = Mat::from_fn(l, d, |i, j| cross[[i, j]] - h_sum[i] * resid_sum[j] / n);
+    let r = Mat::from_fn(l, d, |i, j| {
+        cross[[i, j]] - h_sum[i] * resid_sum[j] / n - alpha * prev[[j, i]]
+    });
     match h.llt(Side::Lower) {
         Ok(llt) => {
             let step = llt.solve(r.as_ref());
@@ -519,30 +537,11 @@ pub fn loadings_mode_from_stats(
     h_scatter: ArrayView2<'_, f64>,
     alpha: f64,
 ) -> Array2<f64> {
-    let (l, d) = cross.dim();
     if n.is_nan() || n <= 0.0 {
+        let (l, d) = cross.dim();
         return Array2::zeros((d, l));
     }
-    let h = Mat::from_fn(l, l, |i, j| {
-        let ridge = if i == j { alpha } else { 0.0 };
-        0.5 * (h_scatter[[i, j]] + h_scatter[[j, i]]) - h_sum[i] * h_sum[j] / n + ridge
-    });
-    let resid_sum = &sum - &prev.dot(&h_sum);
-    let r = Mat::from_fn(l, d, |i, j| {
-        cross[[i, j]] - h_sum[i] * resid_sum[j] / n - alpha * prev[[j, i]]
-    });
-    match h.llt(Side::Lower) {
-        Ok(llt) => {
-            let step = llt.solve(r.as_ref());
-            let w = Array2::from_shape_fn((d, l), |(i, j)| prev[[i, j]] + step[(j, i)]);
-            if w.iter().all(|v| v.is_finite()) {
-                w
-            } else {
-                prev.to_owned()
-            }
-        }
-        Err(_) => prev.to_owned(),
-    }
+    loadings_step(prev, n, sum, h_sum, cross, h_scatter, alpha)
 }
 
 /// `α Σ w²` over the loadings of each coordinate (the second-last axis of `w`; one
