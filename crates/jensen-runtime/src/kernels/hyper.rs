@@ -192,6 +192,80 @@ mod tests {
         b.add_to(&mut y);
         assert_eq!(x, y);
         assert_eq!(PerCoordinate::from(0.5).at(3), 0.5);
+        // Every kernel that takes a scale matrix or a per-coordinate value gives the same
+        // result for a number and for the matrix or vector it stands for.
+        use crate::kernels::{gaussian, vb};
+        let (c, m0) = (0.7, -0.3);
+        let ci = ndarray::Array2::from_diag(&ndarray::Array1::from_elem(2, c));
+        let m0s = ndarray::Array1::from_elem(2, m0);
+        let mean = array![0.4, 1.1];
+        let means = array![[0.4, 1.1], [-0.2, 0.5]];
+        let sq = array![0.9, 1.7];
+        let close = |a: f64, b: f64| assert_relative_eq!(a, b, max_relative = 1e-14);
+        close(
+            gaussian::inv_wishart_log_density(sigma.view(), 5.0, c),
+            gaussian::inv_wishart_log_density(sigma.view(), 5.0, ci.view()),
+        );
+        close(
+            vb::inv_wishart_kl(sigma.view(), 9.0, 5.0, c),
+            vb::inv_wishart_kl(sigma.view(), 9.0, 5.0, ci.view()),
+        );
+        let (a, b) = (
+            gaussian::covariance_mode_with_mean_prior(
+                sigma.view(),
+                10.0,
+                5.0,
+                c,
+                mean.view(),
+                0.5,
+                m0,
+            ),
+            gaussian::covariance_mode_with_mean_prior(
+                sigma.view(),
+                10.0,
+                5.0,
+                ci.view(),
+                mean.view(),
+                0.5,
+                m0s.view(),
+            ),
+        );
+        a.iter().zip(b.iter()).for_each(|(a, b)| close(*a, *b));
+        let (a, b) = (
+            vb::variances_posterior_with_mean_prior(sq.view(), 10.0, 2.0, c, means.view(), 0.5, m0),
+            vb::variances_posterior_with_mean_prior(
+                sq.view(),
+                10.0,
+                2.0,
+                m0s.mapv(|_| c).view(),
+                means.view(),
+                0.5,
+                m0s.view(),
+            ),
+        );
+        a.iter().zip(b.iter()).for_each(|(a, b)| close(*a, *b));
+        // Two components' means sharing the scale add both deviations (and, for the mode,
+        // both rows): the same as the deviations summed by hand.
+        let both = gaussian::variances_mode_with_mean_prior(
+            sq.view(),
+            10.0,
+            2.0,
+            c,
+            means.view(),
+            0.5,
+            m0,
+        );
+        for d in 0..2 {
+            let dev: f64 = means
+                .column(d)
+                .iter()
+                .map(|m| 0.5 * (m - m0) * (m - m0))
+                .sum();
+            close(
+                both[d],
+                (sq[d] + 2.0 * c + dev) / (10.0 + 2.0 + 2.0 * 2.0 + 2.0),
+            );
+        }
         let v = array![1.0, 2.0];
         assert_eq!(PerCoordinate::from(v.view()).at(1), 2.0);
     }
