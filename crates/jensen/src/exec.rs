@@ -983,15 +983,12 @@ impl PlanModel<'_> {
                 _ => Means::One(v.into_dimensionality::<Ix1>().expect("a vector")),
             }
         };
-        let scalar_means = |i: usize| match &a[i] {
-            op @ Operand::Param { at: At::Whole, .. } if self.array(env, op).ndim() == 1 => {
-                ScalarMeans::Each(
-                    self.array(env, op)
-                        .into_dimensionality::<Ix1>()
-                        .expect("a vector"),
-                )
+        let scalar_means = |i: usize| {
+            let v = self.array(env, &a[i]);
+            match v.ndim() {
+                1 => ScalarMeans::Each(v.into_dimensionality::<Ix1>().expect("a vector")),
+                _ => ScalarMeans::One(*v.first().expect("a number")),
             }
-            op => ScalarMeans::One(self.number(env, op)),
         };
         macro_rules! ws {
             () => {

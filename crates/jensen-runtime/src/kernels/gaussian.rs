@@ -728,10 +728,7 @@ pub fn spherical_variance_mode_with_mean_prior<'a>(
     kappa: f64,
     prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> f64 {
-    let (means, m0) = (means.into(), prior_mean.into());
-    let rows = means.rows();
-    let dev: f64 = rows.iter().map(|m| squared_deviation(*m, m0)).sum();
-    let values: usize = rows.iter().map(|m| m.len()).sum();
+    let (dev, values) = means.into().squared_deviation(prior_mean.into());
     variance_mode_from_scatter(sq + kappa * dev, count + values as f64, shape, scale)
 }
 
@@ -746,14 +743,6 @@ pub fn spherical_mean_prior_log_density<'a>(
     mean.iter()
         .enumerate()
         .map(|(d, &m)| normal_mean_prior_log_density(m, m0.at(d), kappa, var))
-        .sum()
-}
-
-/// `‖μ − m0‖²`.
-pub(crate) fn squared_deviation(mean: ArrayView1<'_, f64>, m0: PerCoordinate<'_>) -> f64 {
-    mean.iter()
-        .enumerate()
-        .map(|(d, &m)| (m - m0.at(d)) * (m - m0.at(d)))
         .sum()
 }
 

@@ -107,6 +107,18 @@ impl<'a> Means<'a> {
         }
     }
 
+    /// `Σ ‖μ − m0‖²` over the means, and how many coordinates that sums.
+    pub fn squared_deviation(&self, m0: PerCoordinate<'_>) -> (f64, usize) {
+        self.rows().iter().fold((0.0, 0), |(dev, values), m| {
+            let d: f64 = m
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (v - m0.at(i)) * (v - m0.at(i)))
+                .sum();
+            (dev + d, values + m.len())
+        })
+    }
+
     /// Each mean.
     pub fn rows(&self) -> Vec<ArrayView1<'a, f64>> {
         match *self {

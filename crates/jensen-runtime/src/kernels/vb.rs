@@ -21,9 +21,7 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use crate::kernels::gaussian::{
-    squared_deviation, symmetrise, with_mean_prior, with_squared_deviations,
-};
+use crate::kernels::gaussian::{symmetrise, with_mean_prior, with_squared_deviations};
 use crate::kernels::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
 use crate::linalg::Cholesky;
 
@@ -269,13 +267,7 @@ pub fn spherical_variance_posterior_with_mean_prior<'a>(
     prior_kappa: f64,
     prior_mean: impl Into<PerCoordinate<'a>>,
 ) -> f64 {
-    let m0 = prior_mean.into();
-    let dev: f64 = means
-        .into()
-        .rows()
-        .iter()
-        .map(|m| squared_deviation(*m, m0))
-        .sum();
+    let (dev, _) = means.into().squared_deviation(prior_mean.into());
     variance_posterior(sq + prior_kappa * dev, count, prior_shape, prior_scale)
 }
 
