@@ -46,6 +46,7 @@ use serde::Serialize;
 use crate::chain::{self, ChainPosterior};
 use crate::error::{FitError, NumericalIssue};
 use crate::init;
+use crate::kernels::xlny;
 use crate::mixture::{
     add_counts, normalise_rows, ChainPrior, LatentStats, MStepConfig, MixtureModel, Workspace,
 };
@@ -138,6 +139,11 @@ pub struct FitOptions<P> {
     /// Soft (EM) or hard (classification EM) E-step; `None` (the default) takes the
     /// model's own ([`MixtureModel::e_step_mode`], `estep hard` in a model file).
     pub e_step: Option<EStepMode>,
+    /// A weight per row (`None`: every row weighs 1): each row's statistics and its terms of
+    /// the objective are multiplied by it, so integer weights fit as repeated rows and a
+    /// zero weight as a removed row; k-means++ seeding draws rows in proportion to it. Finite
+    /// and non-negative, not all zero; not yet for chains.
+    pub weights: Option<Vec<f64>>,
 }
 
 impl<P> Default for FitOptions<P> {
@@ -154,6 +160,7 @@ impl<P> Default for FitOptions<P> {
             check_monotone: true,
             progress: None,
             e_step: None,
+            weights: None,
         }
     }
 }
@@ -502,6 +509,7 @@ fn e_step_rows<M: MixtureModel>(
     cache: &M::Cache,
     rows: Range<usize>,
     mode: EStepMode,
+    weights: Option<&[f64]>,
 ) -> EStep<M::Stats> {
     let k = model.n_components();
     let mut out = EStep::empty(model.zero_stats(), k, rows.start);
@@ -524,8 +532,27 @@ fn e_step_rows<M: MixtureModel>(
             EStepMode::Soft => {
                 model.log_joint(cache, block.clone(), view.view_mut(), &mut ws);
                 let (ll, h) = normalise_rows(view.view_mut(), &mut row_ll[..m]);
-                out.loglik += ll;
-                out.entropy += h;
+                match weights {
+                    None => {
+                        out.loglik += ll;
+                        out.entropy += h;
+                    }
+                    // Each row's terms and responsibilities times its weight (a row of weight
+                    // zero contributes nothing, even a log-likelihood of −∞).
+                    Some(w) => {
+                        for (i, mut r) in view.rows_mut().into_iter().enumerate() {
+                            let wi = w[start + i];
+                            if wi == 0.0 {
+                                r.fill(0.0);
+                                continue;
+                            }
+                            let h: f64 = r.iter().map(|&p| -xlny(p, p)).sum();
+                            out.loglik += wi * row_ll[i];
+                            out.entropy += wi * h;
+                            r.mapv_inplace(|p| p * wi);
+                        }
+                    }
+                }
             }
             EStepMode::Hard => {
                 let mut bound = bound.slice_mut(s![..m]);
@@ -558,15 +585,19 @@ fn e_step_rows<M: MixtureModel>(
                         (at[i], best[i]) = (c as u64, exact[[0, c]]);
                     }
                 }
-                for (&c, &b) in at.iter().zip(best.iter()) {
-                    out.loglik += b;
-                    out.latent.counts[c as usize] += 1.0;
+                for (i, (&c, &b)) in at.iter().zip(best.iter()).enumerate() {
+                    let wi = weights.map_or(1.0, |w| w[start + i]);
+                    if wi != 0.0 {
+                        out.loglik += wi * b;
+                        out.latent.counts[c as usize] += wi;
+                    }
                     out.assignments.push(c as u32);
                 }
             }
         }
         for (i, &v) in row_ll[..m].iter().enumerate() {
-            if v < out.worst.0 {
+            let counted = weights.is_none_or(|w| w[start + i] > 0.0);
+            if v < out.worst.0 && counted {
                 out.worst = (v, start + i);
             }
         }
@@ -577,7 +608,19 @@ fn e_step_rows<M: MixtureModel>(
             }
             EStepMode::Hard => {
                 let assigned = &out.assignments[out.assignments.len() - m..];
-                model.accumulate_assigned(cache, block, assigned, &mut out.stats, &mut ws);
+                match weights {
+                    None => {
+                        model.accumulate_assigned(cache, block, assigned, &mut out.stats, &mut ws)
+                    }
+                    // Weighted: the assignment as responsibilities, one weighted entry per row.
+                    Some(w) => {
+                        view.fill(0.0);
+                        for (i, &c) in assigned.iter().enumerate() {
+                            view[[i, c as usize]] = w[start + i];
+                        }
+                        model.accumulate(cache, block, view.view(), &mut out.stats, &mut ws);
+                    }
+                }
             }
         }
     }
@@ -592,8 +635,14 @@ fn e_step<M: MixtureModel>(
     cache: &M::Cache,
     params: &M::Params,
     mode: EStepMode,
+    weights: Option<&[f64]>,
 ) -> EStep<M::Stats> {
-    if let Some((stats, loglik)) = model.e_step_from_summaries(cache) {
+    let summaries = match weights {
+        None => model.e_step_from_summaries(cache),
+        // The data's summaries are unweighted: the E-step goes over the rows.
+        Some(_) => None,
+    };
+    if let Some((stats, loglik)) = summaries {
         // One component: a hard E-step is the soft one.
         debug_assert_eq!(model.n_components(), 1, "summaries are for one component");
         let mut out = EStep::empty(stats, 1, 0);
@@ -609,7 +658,7 @@ fn e_step<M: MixtureModel>(
     }
     let parts: Vec<EStep<M::Stats>> = tasks(model.n_rows())
         .into_par_iter()
-        .map(|rows| e_step_rows(model, cache, rows, mode))
+        .map(|rows| e_step_rows(model, cache, rows, mode, weights))
         .collect();
     let mut total = merge_parts(model, parts);
     if mode == EStepMode::Hard {
@@ -876,7 +925,7 @@ pub fn elbo<M: MixtureModel>(
     params: &M::Params,
 ) -> Result<f64, NumericalIssue> {
     let cache = model.prepare(at)?;
-    let e = e_step(model, &cache, at, EStepMode::Soft);
+    let e = e_step(model, &cache, at, EStepMode::Soft, None);
     Ok(model.expected_log_joint(&e.stats, &e.latent, at, params)? + e.entropy)
 }
 
@@ -927,7 +976,7 @@ pub fn em_step<M: MixtureModel>(
         iteration: 0,
     };
     let cache = model.prepare(params).map_err(numerical)?;
-    let e = e_step(model, &cache, params, EStepMode::Soft);
+    let e = e_step(model, &cache, params, EStepMode::Soft, None);
     let next = model
         .m_step(&e.stats, &e.latent, params, config)
         .map_err(numerical)?;
@@ -957,7 +1006,7 @@ pub fn params_from_labels<M: MixtureModel>(
             "label {l} is not a component (there are {k})"
         )));
     }
-    params_from_labels_unchecked(model, labels, config, rng).map_err(|issue| FitError::Numerical {
+    params_from_labels_unchecked(model, labels, config, rng, None).map_err(|issue| FitError::Numerical {
         issue,
         iteration: 0,
     })
@@ -968,6 +1017,7 @@ fn params_from_labels_unchecked<M: MixtureModel>(
     labels: &[usize],
     config: &MStepConfig,
     rng: &mut dyn RngCore,
+    weights: Option<&[f64]>,
 ) -> Result<(M::Params, Array1<f64>), NumericalIssue> {
     let k = model.n_components();
     let mut neutral = model.neutral_params();
@@ -981,7 +1031,7 @@ fn params_from_labels_unchecked<M: MixtureModel>(
         let block = start..(start + BLOCK_ROWS).min(n);
         let mut resp = Array2::zeros((block.len(), k));
         for (i, &l) in labels[block.clone()].iter().enumerate() {
-            resp[[i, l]] = 1.0;
+            resp[[i, l]] = weights.map_or(1.0, |w| w[block.start + i]);
         }
         add_counts(resp.view(), &mut latent.counts);
         model.accumulate(&cache, block, resp.view(), &mut stats, &mut ws);
@@ -1024,12 +1074,23 @@ fn guard_tol(value: f64, n: usize, magnitude: f64) -> f64 {
 
 /// The features k-means++ seeding runs on: standardised, unless the model measures distances
 /// in the data's units ([`MixtureModel::init_in_data_units`]).
-fn seeding_features<M: MixtureModel>(model: &M) -> Array2<f64> {
+fn seeding_features<M: MixtureModel>(model: &M, weights: Option<&[f64]>) -> Array2<f64> {
     let x = model.init_features();
     if model.init_in_data_units() {
         x
     } else {
-        init::standardise(x.view())
+        init::standardise(x.view(), weights)
+    }
+}
+
+/// A row to re-seed a component on: uniformly at random among the rows of weight above zero.
+fn random_row(rng: &mut ChaCha8Rng, n: usize, weights: Option<&[f64]>) -> usize {
+    match weights {
+        None => rng.random_range(0..n),
+        Some(w) => {
+            let rows: Vec<usize> = (0..n).filter(|&i| w[i] > 0.0).collect();
+            rows[rng.random_range(0..rows.len())]
+        }
     }
 }
 
@@ -1040,23 +1101,29 @@ fn initial_params<M: MixtureModel>(
     reseeds: &mut Vec<ReseedEvent>,
 ) -> Result<M::Params, FitError> {
     let k = model.n_components();
+    let weights = opts.weights.as_deref();
     let labels = match &opts.init {
         InitStrategy::Params(p) => return Ok(p.clone()),
         InitStrategy::KMeansPlusPlus => {
-            let x = seeding_features(model);
-            let centres = init::kmeans_plus_plus(x.view(), k, rng);
-            init::lloyd(x.view(), centres, opts.lloyd_iters)
+            let x = seeding_features(model, weights);
+            let centres = init::kmeans_plus_plus(x.view(), k, rng, weights);
+            init::lloyd(x.view(), centres, opts.lloyd_iters, weights)
         }
         InitStrategy::RandomFromData => {
-            let x = seeding_features(model);
-            let centres = init::random_rows(x.view(), k, rng);
+            let x = seeding_features(model, weights);
+            let centres = init::random_rows(x.view(), k, rng, weights);
             init::nearest(x.view(), centres.view())
         }
     };
-    let (mut params, counts) = params_from_labels(model, &labels, &opts.m_step, rng)?;
+    opts.m_step.check()?;
+    let (mut params, counts) = params_from_labels_unchecked(model, &labels, &opts.m_step, rng, weights)
+        .map_err(|issue| FitError::Numerical {
+            issue,
+            iteration: 0,
+        })?;
     for (c, &count) in counts.iter().enumerate() {
         if count < EMPTY_COUNT && !model.keeps_empty_components() {
-            let row = rng.random_range(0..model.n_rows());
+            let row = random_row(rng, model.n_rows(), weights);
             model.reseed(&mut params, c, row);
             reseeds.push(ReseedEvent {
                 iteration: 0,
@@ -1077,6 +1144,7 @@ fn prepare_repairing<M: MixtureModel>(
     iteration: usize,
     rng: &mut ChaCha8Rng,
     reseeds: &mut Vec<ReseedEvent>,
+    weights: Option<&[f64]>,
 ) -> Result<M::Cache, FitError> {
     let mut attempts = 0;
     loop {
@@ -1085,7 +1153,7 @@ fn prepare_repairing<M: MixtureModel>(
             Err(issue) => match issue.component() {
                 Some(k) if attempts < model.n_components() => {
                     attempts += 1;
-                    let row = rng.random_range(0..model.n_rows());
+                    let row = random_row(rng, model.n_rows(), weights);
                     model.reseed(params, k, row);
                     reseeds.push(ReseedEvent {
                         iteration,
@@ -1135,13 +1203,20 @@ fn run_one<M: MixtureModel>(
                 .prepare(&params)
                 .map_err(|issue| FitError::InvalidInit(issue.to_string()))?
         } else {
-            prepare_repairing(model, &mut params, iteration, &mut rng, &mut reseeds)?
+            prepare_repairing(
+                model,
+                &mut params,
+                iteration,
+                &mut rng,
+                &mut reseeds,
+                opts.weights.as_deref(),
+            )?
         };
         if reseeds.len() != reseeds_before {
             elbo_after_m = None;
             reseeded = true;
         }
-        let e = e_step(model, &cache, &params, mode);
+        let e = e_step(model, &cache, &params, mode, opts.weights.as_deref());
         let log_prior = model.log_prior(&params, &opts.m_step);
         // The objective EM maximises: the log-likelihood plus the regularising prior.
         let objective = e.loglik + log_prior;
@@ -1260,7 +1335,7 @@ fn run_one<M: MixtureModel>(
     // (for BIC and AIC) is that of the returned parameters, from the posterior.
     let (log_likelihood, complete) = match mode {
         EStepMode::Soft => (last.0, None),
-        EStepMode::Hard => (point_ll.sum(), Some(last.0)),
+        EStepMode::Hard => (weighted_sum(&point_ll, opts.weights.as_deref()), Some(last.0)),
     };
     Ok(Run {
         params,
@@ -1282,6 +1357,54 @@ fn run_one<M: MixtureModel>(
             seconds_per_iteration: em_seconds / iteration.max(1) as f64,
         },
     })
+}
+
+/// Row weights must match the rows, be finite and non-negative, and not all zero; a chain
+/// takes none yet.
+fn check_weights<M: MixtureModel>(model: &M, weights: Option<&[f64]>) -> Result<(), FitError> {
+    let Some(w) = weights else { return Ok(()) };
+    let fail = |value: String, reason: &'static str| {
+        Err(FitError::InvalidOption {
+            option: "weights",
+            value,
+            reason,
+        })
+    };
+    if w.len() != model.n_rows() {
+        return fail(
+            format!("{} weights for {} rows", w.len(), model.n_rows()),
+            "give one weight per row",
+        );
+    }
+    if let Some((i, v)) = w.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
+        return fail(
+            format!("{v} (row {i})"),
+            "a weight must be a finite number at least 0",
+        );
+    }
+    if !(w.iter().sum::<f64>() > 0.0) {
+        return fail("all zero".into(), "at least one row must weigh more than 0");
+    }
+    if model.sequences().is_some() {
+        return fail(
+            "a weight per row".into(),
+            "weights are not supported for chains yet (a weight per sequence is planned)",
+        );
+    }
+    Ok(())
+}
+
+/// `Σ w_n v_n` over the rows of weight above zero (every row without weights).
+fn weighted_sum(values: &Array1<f64>, weights: Option<&[f64]>) -> f64 {
+    match weights {
+        None => values.sum(),
+        Some(w) => values
+            .iter()
+            .zip(w)
+            .filter(|(_, &w)| w > 0.0)
+            .map(|(v, w)| v * w)
+            .sum(),
+    }
 }
 
 fn fit_in_pool<M: MixtureModel>(
@@ -1361,7 +1484,15 @@ fn fit_in_pool<M: MixtureModel>(
         converged: run.converged,
         n_rows: n,
         free_parameters: p,
-        bic: -2.0 * log_likelihood + p as f64 * (n as f64).ln(),
+        // With weights, the number of observations is their sum (integer weights: the rows
+        // they stand for).
+        bic: -2.0 * log_likelihood
+            + p as f64
+                * opts
+                    .weights
+                    .as_ref()
+                    .map_or(n as f64, |w| w.iter().sum::<f64>())
+                    .ln(),
         aic: -2.0 * log_likelihood + 2.0 * p as f64,
         restart,
         restart_log_likelihoods: finals,
@@ -1392,6 +1523,7 @@ pub fn fit<M: MixtureModel>(
     opts: &FitOptions<M::Params>,
 ) -> Result<FitResult<M::Params>, FitError> {
     opts.check()?;
+    check_weights(model, opts.weights.as_deref())?;
     match opts.threads {
         None => fit_in_pool(model, opts),
         Some(threads) => rayon::ThreadPoolBuilder::new()

@@ -9,13 +9,33 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::Rng;
 
-/// Centres every column and scales it to unit variance (constant columns are only centred).
-pub fn standardise(x: ArrayView2<'_, f64>) -> Array2<f64> {
+/// Centres every column and scales it to unit variance (constant columns are only centred);
+/// with row weights, the weighted mean and variance.
+pub fn standardise(x: ArrayView2<'_, f64>, weights: Option<&[f64]>) -> Array2<f64> {
     let mut out = x.to_owned();
-    let n = x.nrows().max(1) as f64;
+    let n = match weights {
+        None => x.nrows().max(1) as f64,
+        Some(w) => w.iter().sum::<f64>(),
+    };
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
     for mut col in out.axis_iter_mut(Axis(1)) {
-        let mean = col.sum() / n;
-        let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        let (mean, var) = match weights {
+            None => {
+                let mean = col.sum() / n;
+                let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+                (mean, var)
+            }
+            Some(_) => {
+                let mean = col.iter().enumerate().map(|(i, v)| weight(i) * v).sum::<f64>() / n;
+                let var = col
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| weight(i) * (v - mean) * (v - mean))
+                    .sum::<f64>()
+                    / n;
+                (mean, var)
+            }
+        };
         let scale = if var > 0.0 { var.sqrt() } else { 1.0 };
         col.mapv_inplace(|v| (v - mean) / scale);
     }
@@ -26,18 +46,52 @@ fn sq_dist(a: ndarray::ArrayView1<'_, f64>, b: ndarray::ArrayView1<'_, f64>) -> 
     a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
+/// A row drawn with probability proportional to `mass` (`None` when it sums to zero).
+fn draw<R: Rng>(mass: &[f64], rng: &mut R) -> Option<usize> {
+    let total: f64 = mass.iter().sum();
+    if !(total > 0.0) {
+        return None;
+    }
+    let mut target = rng.random::<f64>() * total;
+    for (i, &d) in mass.iter().enumerate() {
+        if target < d {
+            return Some(i);
+        }
+        target -= d;
+    }
+    mass.iter().rposition(|&d| d > 0.0)
+}
+
 /// k-means++ seeding (Arthur & Vassilvitskii 2007): the first centre uniformly at random,
 /// each next one with probability proportional to the squared distance to the nearest
-/// centre chosen so far.
-pub fn kmeans_plus_plus<R: Rng>(x: ArrayView2<'_, f64>, k: usize, rng: &mut R) -> Array2<f64> {
+/// centre chosen so far; with row weights, both in proportion to the weight too (a row of
+/// weight zero is never drawn).
+pub fn kmeans_plus_plus<R: Rng>(
+    x: ArrayView2<'_, f64>,
+    k: usize,
+    rng: &mut R,
+    weights: Option<&[f64]>,
+) -> Array2<f64> {
     let n = x.nrows();
     let mut centres = Array2::zeros((k, x.ncols()));
-    let first = rng.random_range(0..n);
+    let first = match weights {
+        None => rng.random_range(0..n),
+        Some(w) => draw(w, rng).unwrap_or(0),
+    };
     centres.row_mut(0).assign(&x.row(first));
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
     let mut d2: Array1<f64> = x
         .rows()
         .into_iter()
-        .map(|r| sq_dist(r, x.row(first)))
+        .enumerate()
+        .map(|(i, r)| {
+            let d = sq_dist(r, x.row(first));
+            if weights.is_some() {
+                weight(i) * d
+            } else {
+                d
+            }
+        })
         .collect();
     for c in 1..k {
         let total: f64 = d2.sum();
@@ -53,26 +107,41 @@ pub fn kmeans_plus_plus<R: Rng>(x: ArrayView2<'_, f64>, k: usize, rng: &mut R) -
             }
             chosen
         } else {
-            // All points coincide with a centre already: any row will do.
-            rng.random_range(0..n)
+            // All points coincide with a centre already: any row (of weight above zero) will
+            // do.
+            match weights {
+                None => rng.random_range(0..n),
+                Some(w) => draw(w, rng).unwrap_or(0),
+            }
         };
         centres.row_mut(c).assign(&x.row(pick));
         for (i, row) in x.rows().into_iter().enumerate() {
-            d2[i] = d2[i].min(sq_dist(row, x.row(pick)));
+            let d = sq_dist(row, x.row(pick));
+            d2[i] = d2[i].min(if weights.is_some() { weight(i) * d } else { d });
         }
     }
     centres
 }
 
-/// `k` distinct rows chosen uniformly at random (fewer distinct rows than `k` repeat).
-pub fn random_rows<R: Rng>(x: ArrayView2<'_, f64>, k: usize, rng: &mut R) -> Array2<f64> {
-    let n = x.nrows();
+/// `k` distinct rows chosen uniformly at random (fewer distinct rows than `k` repeat), among
+/// the rows of weight above zero.
+pub fn random_rows<R: Rng>(
+    x: ArrayView2<'_, f64>,
+    k: usize,
+    rng: &mut R,
+    weights: Option<&[f64]>,
+) -> Array2<f64> {
+    let rows: Vec<usize> = match weights {
+        None => (0..x.nrows()).collect(),
+        Some(w) => (0..x.nrows()).filter(|&i| w[i] > 0.0).collect(),
+    };
+    let n = rows.len();
     let picks = rand::seq::index::sample(rng, n, k.min(n));
     let mut centres = Array2::zeros((k, x.ncols()));
     for c in 0..k {
         centres
             .row_mut(c)
-            .assign(&x.row(picks.index(c % picks.len())));
+            .assign(&x.row(rows[picks.index(c % picks.len())]));
     }
     centres
 }
@@ -95,21 +164,35 @@ pub fn nearest(x: ArrayView2<'_, f64>, centres: ArrayView2<'_, f64>) -> Vec<usiz
 }
 
 /// Lloyd's algorithm from the given centres for at most `iters` rounds (stops when no
-/// assignment changes). A centre that loses all its points stays where it was.
-pub fn lloyd(x: ArrayView2<'_, f64>, mut centres: Array2<f64>, iters: usize) -> Vec<usize> {
+/// assignment changes), with weighted means when the rows have weights. A centre that loses
+/// all its points (its weight) stays where it was.
+pub fn lloyd(
+    x: ArrayView2<'_, f64>,
+    mut centres: Array2<f64>,
+    iters: usize,
+    weights: Option<&[f64]>,
+) -> Vec<usize> {
     let mut labels = nearest(x, centres.view());
     for _ in 0..iters {
         let k = centres.nrows();
         let mut sums = Array2::<f64>::zeros(centres.dim());
-        let mut counts = vec![0usize; k];
-        for (row, &l) in x.rows().into_iter().zip(&labels) {
+        let mut counts = vec![0.0f64; k];
+        for (i, (row, &l)) in x.rows().into_iter().zip(&labels).enumerate() {
             let mut s = sums.row_mut(l);
-            s += &row;
-            counts[l] += 1;
+            match weights {
+                None => {
+                    s += &row;
+                    counts[l] += 1.0;
+                }
+                Some(w) => {
+                    s.scaled_add(w[i], &row);
+                    counts[l] += w[i];
+                }
+            }
         }
         for c in 0..k {
-            if counts[c] > 0 {
-                let mean = &sums.row(c) / counts[c] as f64;
+            if counts[c] > 0.0 {
+                let mean = &sums.row(c) / counts[c];
                 centres.row_mut(c).assign(&mean);
             }
         }
@@ -139,8 +222,8 @@ mod tests {
             [10.0, 10.1]
         ];
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let c = kmeans_plus_plus(x.view(), 2, &mut rng);
-        let labels = lloyd(x.view(), c, 10);
+        let c = kmeans_plus_plus(x.view(), 2, &mut rng, None);
+        let labels = lloyd(x.view(), c, 10, None);
         assert_eq!(labels[0], labels[1]);
         assert_eq!(labels[0], labels[2]);
         assert_eq!(labels[3], labels[5]);
@@ -149,7 +232,7 @@ mod tests {
 
     #[test]
     fn standardise_leaves_constant_columns_finite() {
-        let s = standardise(array![[1.0, 5.0], [3.0, 5.0]].view());
+        let s = standardise(array![[1.0, 5.0], [3.0, 5.0]].view(), None);
         assert!(s.iter().all(|v| v.is_finite()));
         assert_eq!(s.column(1).sum(), 0.0);
     }
