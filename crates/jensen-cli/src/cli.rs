@@ -140,6 +140,12 @@ struct DataArgs {
     /// Chains: lengths of consecutive independent sequences, e.g. `--lengths 100,99,100`.
     #[arg(long, value_name = "N,N,...")]
     lengths: Option<String>,
+    /// A column of row weights (the column is not data): a row of weight 3 counts as three
+    /// copies of it, a row of weight 0 as none; BIC counts Σ weight observations. For a
+    /// chain, one weight per sequence, repeated on its rows. A model file says the same
+    /// with `data w[N]: weight`.
+    #[arg(long, value_name = "COLUMN")]
+    weights: Option<String>,
     /// The CSV field delimiter: one character, e.g. `--delimiter ';'`, or `tab`.
     #[arg(long, default_value = ",", value_parser = parse_delimiter)]
     delimiter: u8,
@@ -380,6 +386,7 @@ fn bind_data(plan: &Plan, args: &DataArgs, defaults: BindOptions) -> Result<Data
     let mut opts = BindOptions {
         exclude: args.exclude.clone(),
         memory_limit: args.max_memory,
+        weights: args.weights.clone(),
         ..defaults
     };
     // A fit's constants (the defaults of `decode`) and `--set` values are sizes like the
@@ -591,14 +598,36 @@ fn print_binding(data: &Data, binding: &[ItemBinding]) -> Result<(), Failure> {
             );
         }
     }
+    if let Some(w) = &data.bound.weights {
+        let values = &w.values;
+        let zero = values.iter().filter(|&&v| v == 0.0).count();
+        outln!(
+            "weights ← {}: Σ = {} over {} rows (from {} to {}{})",
+            w.column,
+            w.total,
+            values.len(),
+            values.iter().copied().fold(f64::INFINITY, f64::min),
+            values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            if zero > 0 {
+                format!("; {zero} rows of weight 0 left out")
+            } else {
+                String::new()
+            }
+        );
+    }
     let sequence = match &data.opts.sequences {
         Sequences::Column(c) => Some(c),
         _ => None,
     };
+    let weights = data.bound.weights.as_ref().map(|w| &w.column);
     let unused: Vec<String> = data
         .headers
         .iter()
-        .filter(|h| Some(*h) != sequence && !binding.iter().any(|b| b.columns.contains(h)))
+        .filter(|h| {
+            Some(*h) != sequence
+                && Some(*h) != weights
+                && !binding.iter().any(|b| b.columns.contains(h))
+        })
         .cloned()
         .collect();
     if !unused.is_empty() {

@@ -136,7 +136,8 @@ impl Gen<'_> {
             | ElemType::Prob
             | ElemType::Count
             | ElemType::Binary
-            | ElemType::Cat(_) => Elem::Scalar,
+            | ElemType::Cat(_)
+            | ElemType::Weight => Elem::Scalar,
             ElemType::Cov(_) | ElemType::Matrix(..) => Elem::Matrix,
             _ => Elem::Vector,
         }
@@ -164,6 +165,16 @@ impl Gen<'_> {
 
     pub(crate) fn size(&self, s: SetId) -> TokenStream {
         self.size_in(s, quote!(self.sizes))
+    }
+
+    /// The number of rows as an `f64`, or the sum of their weights (`data w[N]: weight`).
+    pub(crate) fn row_total(&self) -> TokenStream {
+        if self.plan.row_weights.is_some() {
+            quote!(self.total_weight)
+        } else {
+            let n = self.size(self.plan.rows());
+            quote!(#n as f64)
+        }
     }
 
     /// The size of a set, read from the sizes struct `base`.
@@ -328,6 +339,7 @@ impl Gen<'_> {
                     "inertia",
                     "one_hot",
                     "reseed_weight",
+                    "reseed_weight_of",
                     "FloorHit",
                 ][..],
             ),
@@ -537,6 +549,21 @@ impl Gen<'_> {
         let consts = self.item("Consts");
         let mut moment_fields = Vec::new();
         let mut moment_init = Vec::new();
+        // A moment of the data: `moments::NAME(x, …)`, or with the rows' weights
+        // `moments::weighted::NAME(x, w, …)`.
+        let weights = self.plan.row_weights.map(|w| self.var(w));
+        let moment = |name: &str, x: &TokenStream, extra: Option<TokenStream>| {
+            let f = format_ident!("{name}");
+            let extra = extra.map(|e| quote!(, #e));
+            match &weights {
+                None => quote!(moments::#f(#x #extra)),
+                Some(w) => quote!(moments::weighted::#f(#x, data.#w.view() #extra)),
+            }
+        };
+        if let Some(w) = &weights {
+            moment_fields.push(quote!(total_weight: f64));
+            moment_init.push(quote!(total_weight: data.#w.sum()));
+        }
         for (b, block) in self.plan.blocks.iter().enumerate() {
             let f = self.var(block.data);
             let x = if self.data_is_vector(block.data) {
@@ -547,8 +574,11 @@ impl Gen<'_> {
             let (mean, var) = (self.moment(b, "mean"), self.moment(b, "var"));
             moment_fields.push(quote!(#mean: Array1<f64>));
             moment_fields.push(quote!(#var: Array1<f64>));
-            moment_init.push(quote!(#mean: moments::column_means(#x)));
-            moment_init.push(quote!(#var: moments::column_variances(#x, moments::RESEED_FLOOR)));
+            let floor = Some(quote!(moments::RESEED_FLOOR));
+            let value = moment("column_means", &x, None);
+            moment_init.push(quote!(#mean: #value));
+            let value = moment("column_variances", &x, floor.clone());
+            moment_init.push(quote!(#var: #value));
             if self
                 .program
                 .penalties
@@ -557,18 +587,22 @@ impl Gen<'_> {
             {
                 let scale = self.moment(b, "scale");
                 moment_fields.push(quote!(#scale: Array1<f64>));
-                moment_init.push(quote!(#scale: moments::column_scales(#x)));
+                let value = moment("column_scales", &x, None);
+                moment_init.push(quote!(#scale: #value));
             }
             if block.kind.full_scatter() {
                 let cov = self.moment(b, "cov");
                 moment_fields.push(quote!(#cov: Array2<f64>));
-                moment_init.push(quote!(#cov: moments::covariance(#x, moments::RESEED_FLOOR)));
+                let value = moment("covariance", &x, floor);
+                moment_init.push(quote!(#cov: #value));
             }
             if self.plan.summarised() {
                 // With more rows than columns the E-step runs on the mean and a root of the scatter.
                 let scatter = self.moment(b, "scatter_root");
                 moment_fields.push(quote!(#scatter: Option<Array2<f64>>));
-                moment_init.push(quote!(#scatter: (data.#f.nrows() > data.#f.ncols()).then(|| moments::scatter_root(#x))));
+                let value = moment("scatter_root", &x, None);
+                moment_init
+                    .push(quote!(#scatter: (data.#f.nrows() > data.#f.ncols()).then(|| #value)));
             }
             if matches!(block.kind, BlockKind::Poisson { .. }) {
                 let lf = self.moment(b, "log_factorial");
@@ -621,6 +655,11 @@ impl Gen<'_> {
             if i > 0 {
                 checks.push(quote!(data::check_rows(#n, data.#f.len_of(Axis(0)), #first_name, data.#first.len_of(Axis(0)))?;));
             }
+            if var.ty == ElemType::Weight {
+                // Every weight admitted, not all zero (per sequence: `with_lengths`).
+                checks.push(quote!(data::check_weights(#n, data.#f.view(), None)?;));
+                continue;
+            }
             let (view, kind) = match var.ty {
                 ElemType::Vector(d) | ElemType::BinaryVec(d) => {
                     let size = self.size_in(d, quote!(sizes));
@@ -660,6 +699,12 @@ impl Gen<'_> {
                 ),
             };
             checks.push(quote!(data::check_values(#n, #view, #kind)?;));
+            if let (Some(w), ElemType::Vector(_) | ElemType::Real | ElemType::Positive) =
+                (self.plan.row_weights, var.ty)
+            {
+                let w = self.var(w);
+                checks.push(quote!(data::check_weighted_sums(#n, #view, data.#w.view())?;));
+            }
         }
         if let Some(c) = self.plan.continuous {
             let latent = self.plan.name(c.var);
@@ -680,6 +725,9 @@ impl Gen<'_> {
                 let f = self.var(v);
                 if self.data_is_vector(v) {
                     quote!(#f: data::column_major(data.#f))
+                } else if self.plan.model.vars[v].ty == ElemType::Weight {
+                    // Contiguous, so that `row_weights` can lend it as a slice.
+                    quote!(#f: data.#f.as_standard_layout().into_owned())
                 } else {
                     quote!(#f: data.#f)
                 }
@@ -690,6 +738,11 @@ impl Gen<'_> {
             self.plan.model.name
         );
         let (seq_field, seq_init, seq_methods) = if self.plan.latent.is_chain() {
+            // A chain's weights are one per sequence.
+            let weights_per_sequence = self.plan.row_weights.map(|w| {
+                let (f, n) = (self.var(w), self.plan.name(w));
+                quote!(data::check_weights(#n, self.data.#f.view(), Some(&self.sequences))?;)
+            });
             let rows_set = self.plan.rows();
             let n = self.size_in(rows_set, quote!(sizes));
             (
@@ -703,6 +756,7 @@ impl Gen<'_> {
                     /// sequence of every row by default).
                     pub fn with_lengths(mut self, lengths: &[usize]) -> Result<Self, DataError> {
                         self.sequences = chain::sequences_from_lengths(lengths, self.n_rows())?;
+                        #weights_per_sequence
                         Ok(self)
                     }
 
@@ -727,11 +781,14 @@ impl Gen<'_> {
                 quote!(data.#d.view().insert_axis(Axis(1)))
             };
             let value = match (h.summary, h.elem) {
-                (Summary::Mean, ProgramElem::Scalar) => quote!(moments::column_means(#x)[0]),
-                (Summary::Mean, _) => quote!(moments::column_means(#x)),
-                (Summary::Var, ProgramElem::Scalar) => quote!(moments::mean_sample_variance(#x)),
-                (Summary::Var, _) => quote!(moments::sample_variances(#x)),
-                (Summary::Cov, _) => quote!(moments::sample_covariance(#x)),
+                (Summary::Mean, ProgramElem::Scalar) => {
+                    let m = moment("column_means", &x, None);
+                    quote!(#m[0])
+                }
+                (Summary::Mean, _) => moment("column_means", &x, None),
+                (Summary::Var, ProgramElem::Scalar) => moment("mean_sample_variance", &x, None),
+                (Summary::Var, _) => moment("sample_variances", &x, None),
+                (Summary::Cov, _) => moment("sample_covariance", &x, None),
             };
             let value = if h.factor == 1.0 {
                 value
@@ -902,6 +959,14 @@ impl Gen<'_> {
         let features = self.features();
         let reseed = self.reseed();
         let keeps_empty = self.keeps_empty_components();
+        let row_weights = self.plan.row_weights.map(|w| {
+            let f = self.var(w);
+            quote! {
+                fn row_weights(&self) -> Option<&[f64]> {
+                    self.data.#f.as_slice()
+                }
+            }
+        });
         quote! {
             impl MixtureModel for #name {
                 type Params = #params;
@@ -909,6 +974,8 @@ impl Gen<'_> {
                 type Stats = #stats;
 
                 fn n_rows(&self) -> usize { #n }
+
+                #row_weights
 
                 fn n_components(&self) -> usize { #k }
 

@@ -259,10 +259,7 @@ impl Gen<'_> {
                 let i = Self::index(*at).unwrap_or(quote!(0));
                 quote!(counts[#i])
             }
-            Operand::RowCount => {
-                let n = self.size(self.plan.rows());
-                quote!(#n as f64)
-            }
+            Operand::RowCount => self.row_total(),
             Operand::Number(v) => {
                 // Checked finite and positive when the model was checked.
                 let lit = proc_macro2::Literal::f64_unsuffixed(*v);
@@ -996,7 +993,13 @@ impl Gen<'_> {
                 });
                 let constant = if block.log_factorial {
                     let f = format_ident!("{}_log_factorial", self.plan.block_prefix(b));
-                    quote!(total += -self.#f.sum();)
+                    match self.plan.row_weights {
+                        None => quote!(total += -self.#f.sum();),
+                        Some(w) => {
+                            let w = self.var(w);
+                            quote!(total += -moments::weighted::sum(self.#f.view(), self.data.#w.view());)
+                        }
+                    }
                 } else {
                     quote!()
                 };
@@ -1158,7 +1161,7 @@ impl Gen<'_> {
         };
         let c = proc_macro2::Literal::f64_unsuffixed(form.scale);
         let dims: Vec<TokenStream> = form.dims.iter().map(|&d| self.dim(d)).collect();
-        let n = self.size(self.plan.rows());
+        let n = self.row_total();
         quote! {
             fn inertia(&self, complete: f64) -> Option<f64> {
                 Some(inertia(complete, #n, self.n_components(), #(#dims)+*, #c))
@@ -1327,6 +1330,7 @@ impl Gen<'_> {
     pub(crate) fn reseed(&self) -> TokenStream {
         let params = self.item("Params");
         let n = self.size(self.plan.rows());
+        let weighted = self.plan.row_weights.is_some();
         let steps = self.program.params.iter().filter_map(|slot| {
             let f = ident(&slot.name);
             let row = |b: usize| {
@@ -1345,7 +1349,14 @@ impl Gen<'_> {
             let scalar = slot.elem == Elem::Scalar;
             Some(match slot.reseed {
                 Reseed::Keep => return None,
+                Reseed::Weight if weighted => {
+                    quote!(reseed_weight_of(&mut params.#f, k, self.total_weight);)
+                }
                 Reseed::Weight => quote!(reseed_weight(&mut params.#f, k, #n);),
+                Reseed::ChainState(initial) if weighted => {
+                    let p0 = ident(&self.program.params[initial].name);
+                    quote!(chain::reseed_state_of(&mut params.#p0, &mut params.#f, k, self.total_weight);)
+                }
                 Reseed::ChainState(initial) => {
                     let p0 = ident(&self.program.params[initial].name);
                     quote!(chain::reseed_state(&mut params.#p0, &mut params.#f, k, #n);)

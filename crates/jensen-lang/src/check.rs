@@ -388,16 +388,21 @@ impl Checker<'_> {
                     | ElemType::Binary
                     | ElemType::BinaryVec(_)
                     | ElemType::Cat(_)
+                    | ElemType::Weight
             ),
             DeclKind::Param => !matches!(
                 ty,
-                ElemType::Count | ElemType::Binary | ElemType::BinaryVec(_) | ElemType::Cat(_)
+                ElemType::Count
+                    | ElemType::Binary
+                    | ElemType::BinaryVec(_)
+                    | ElemType::Cat(_)
+                    | ElemType::Weight
             ),
             DeclKind::Latent => matches!(ty, ElemType::Cat(_) | ElemType::Vector(_)),
         };
         if !allowed {
             let hint = match d.kind {
-                DeclKind::Data => "data may be `real`, `vector[D]`, `count`, `positive`, `binary`, `binary[D]` or a category range `0..C`",
+                DeclKind::Data => "data may be `real`, `vector[D]`, `count`, `positive`, `binary`, `binary[D]`, a category range `0..C`, or `weight` (a weight per row)",
                 DeclKind::Param => "parameters are continuous: `real`, `vector[D]`, `matrix[R, C]`, `simplex[K]`, `positive`, `positive[D]`, `cov[D]`, `prob` or `prob[D]`",
                 DeclKind::Latent => "a latent is a category `0..K` (mixtures) or a `vector[L]` (continuous latents)",
             };
@@ -539,14 +544,15 @@ impl Checker<'_> {
                     "prob" => (arity(&[0, 1]), "prob or prob[D]"),
                     "count" => (arity(&[0]), "count"),
                     "binary" => (arity(&[0, 1]), "binary or binary[D]"),
+                    "weight" => (arity(&[0]), "weight"),
                     other => {
                         let known = [
                             "real", "vector", "matrix", "simplex", "positive", "cov", "prob",
-                            "count", "binary",
+                            "count", "binary", "weight",
                         ];
                         let hint = match suggest(other, known) {
                             Some(s) => format!("did you mean `{s}`?"),
-                            None => "types are real, vector[D], matrix[R, C], simplex[K], positive, positive[D], cov[D], prob, prob[D], count, binary, binary[D] and ranges 0..K".into(),
+                            None => "types are real, vector[D], matrix[R, C], simplex[K], positive, positive[D], cov[D], prob, prob[D], count, binary, binary[D], weight and ranges 0..K".into(),
                         };
                         let _ = kind;
                         self.error(
@@ -587,6 +593,7 @@ impl Checker<'_> {
                     ("count", []) => ElemType::Count,
                     ("binary", []) => ElemType::Binary,
                     ("binary", [d]) => ElemType::BinaryVec(*d),
+                    ("weight", []) => ElemType::Weight,
                     _ => unreachable!("arity checked above"),
                 })
             }

@@ -33,6 +33,7 @@
 //! | `E-nesting` | [`Nesting`](DiagCode::Nesting) | Brackets, or an expression's operators and indices, nested deeper than [`crate::parse::MAX_DEPTH`] levels. |
 //! | `E-estep` | [`EStep`](DiagCode::EStep) | An `estep` line with a mode other than `soft` or `hard`, or a second `estep` line. |
 //! | `E-method` | [`Method`](DiagCode::Method) | A `method` line other than `em` or `vb`, a second one, or what variational Bayes cannot do (a hard E-step, an improper prior, a continuous latent). |
+//! | `E-weights` | [`Weights`](DiagCode::Weights) | A `weight` item modelled by a statement or used in one, a second `weight` item, or one not indexed by the latent's rows. |
 //! | `W-unused-data` | [`UnusedData`](DiagCode::UnusedData) | Warning: a data item that no statement models. |
 
 use serde::{Serialize, Serializer};
@@ -97,13 +98,15 @@ pub enum DiagCode {
     EStep,
     /// `E-method`: A `method` line other than `em` or `vb`, a second one, or what variational Bayes cannot do (a hard E-step, an improper prior, a continuous latent).
     Method,
+    /// `E-weights`: A `weight` item modelled by a statement or used in one, a second `weight` item, or one not indexed by the latent's rows.
+    Weights,
     /// `W-unused-data`: Warning: a data item that no statement models.
     UnusedData,
 }
 
 impl DiagCode {
     /// Every code, in declaration order.
-    pub const ALL: [DiagCode; 29] = [
+    pub const ALL: [DiagCode; 30] = [
         DiagCode::Syntax,
         DiagCode::Empty,
         DiagCode::Duplicate,
@@ -132,6 +135,7 @@ impl DiagCode {
         DiagCode::Nesting,
         DiagCode::EStep,
         DiagCode::Method,
+        DiagCode::Weights,
         DiagCode::UnusedData,
     ];
 
@@ -166,6 +170,7 @@ impl DiagCode {
             DiagCode::Nesting => "E-nesting",
             DiagCode::EStep => "E-estep",
             DiagCode::Method => "E-method",
+            DiagCode::Weights => "E-weights",
             DiagCode::UnusedData => "W-unused-data",
         }
     }

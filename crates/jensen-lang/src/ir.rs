@@ -138,6 +138,9 @@ pub enum ElemType {
     BinaryVec(SetId),
     /// `0..K`: a category.
     Cat(SetId),
+    /// `weight`: a finite number at least 0 that multiplies its row's terms (data only, not
+    /// modelled by any statement).
+    Weight,
 }
 
 /// A declared variable.
@@ -482,6 +485,7 @@ impl Model {
             ElemType::Matrix(r, c) => format!("matrix[{}, {}]", s(r), s(c)),
             ElemType::Simplex(k) => format!("simplex[{}]", s(k)),
             ElemType::Positive => "positive".into(),
+            ElemType::Weight => "weight".into(),
             ElemType::PositiveVec(d) => format!("positive[{}]", s(d)),
             ElemType::Cov(d) => format!("cov[{}]", s(d)),
             ElemType::Prob => "prob".into(),

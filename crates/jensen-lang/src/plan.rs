@@ -26,6 +26,10 @@ pub struct Plan {
     pub blocks: Vec<Block>,
     /// One M-step per parameter, in declaration order.
     pub updates: Vec<Update>,
+    /// The data item of type `weight` (`data w[N]: weight`): a weight per row, multiplying
+    /// the row's statistics and its terms of the objective. In a chain, every row of a
+    /// sequence has the sequence's weight.
+    pub row_weights: Option<VarId>,
 }
 
 /// The latent structure, which fixes the form of the E-step.

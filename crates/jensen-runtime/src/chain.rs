@@ -271,8 +271,13 @@ pub fn transitions_expected(counts: ArrayView2<'_, f64>, a: ArrayView2<'_, f64>)
 /// Re-seeds state `k` of a chain: a small initial probability and a small probability of
 /// entering it from every state (renormalised), and uniform transitions out of it.
 pub fn reseed_state(initial: &mut Array1<f64>, a: &mut Array2<f64>, k: usize, n_rows: usize) {
-    let small = 1.0 / n_rows.max(1) as f64;
-    crate::mixture::reseed_weight(initial, k, n_rows);
+    reseed_state_of(initial, a, k, n_rows.max(1) as f64);
+}
+
+/// [`reseed_state`] with `rows` the number of rows or the sum of their weights.
+pub fn reseed_state_of(initial: &mut Array1<f64>, a: &mut Array2<f64>, k: usize, rows: f64) {
+    let small = 1.0 / rows;
+    crate::mixture::reseed_weight_of(initial, k, rows);
     let states = a.ncols();
     for (i, mut row) in a.rows_mut().into_iter().enumerate() {
         if i == k {

@@ -1,6 +1,6 @@
 //! Validation of bound data: every value checked once, before fitting, with its row and column.
 
-use ndarray::ArrayView2;
+use ndarray::{ArrayView1, ArrayView2};
 use thiserror::Error;
 
 /// What kind of values a data column must hold.
@@ -16,6 +16,8 @@ pub enum ValueKind {
     Binary,
     /// An integer in `0..n` (a category index).
     Category(usize),
+    /// A row's weight: a number from 0 to [`MAX_WEIGHT`].
+    Weight,
 }
 
 impl ValueKind {
@@ -41,6 +43,7 @@ impl ValueKind {
             ValueKind::Positive => "a number above zero".into(),
             ValueKind::Binary => "0 or 1".into(),
             ValueKind::Category(n) => format!("a whole number in 0..{n}"),
+            ValueKind::Weight => "a weight: a number from 0 to 1e15".into(),
         }
     }
 
@@ -53,6 +56,7 @@ impl ValueKind {
                 ValueKind::Positive => (MIN_POSITIVE..=MAX_MAGNITUDE).contains(&v),
                 ValueKind::Binary => v == 0.0 || v == 1.0,
                 ValueKind::Category(n) => v >= 0.0 && v.fract() == 0.0 && (v as usize) < n,
+                ValueKind::Weight => (0.0..=MAX_WEIGHT).contains(&v),
             }
     }
 }
@@ -63,6 +67,76 @@ pub const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
 /// Largest magnitude of a real or positive value: its square (1e300) and sums of squares
 /// and products over up to 10^8 rows stay finite.
 pub const MAX_MAGNITUDE: f64 = 1e150;
+
+/// Largest weight of a row: a frequency of up to 10^15 rows (each weight times the largest
+/// square of a value still leaves room in the sums of the statistics over 10^8 rows is not
+/// promised: [`check_weighted_sums`] checks what the data need).
+pub const MAX_WEIGHT: f64 = 1e15;
+
+/// Checks a weight per row (`data w[N]: weight`): every value admitted by
+/// [`ValueKind::Weight`], not all zero, and, for a chain, the same within each sequence (a
+/// weight per sequence). Returns `Σ w`.
+pub fn check_weights(
+    item: &str,
+    w: ArrayView1<'_, f64>,
+    sequences: Option<&[std::ops::Range<usize>]>,
+) -> Result<f64, DataError> {
+    check_values(item, w.insert_axis(ndarray::Axis(1)), ValueKind::Weight)?;
+    let total: f64 = w.sum();
+    if !(total > 0.0) {
+        return Err(DataError::Weights(format!(
+            "every weight in `{item}` is 0: at least one row must weigh more than 0"
+        )));
+    }
+    for seq in sequences.unwrap_or_default() {
+        if let Some(i) = seq.clone().find(|&i| w[i] != w[seq.start]) {
+            return Err(DataError::Weights(format!(
+                "weight `{item}` is {} in row {} but {} in row {}, of the same sequence (rows {} to {}): a chain takes one weight per sequence, repeated on each of its rows",
+                show_value(w[seq.start]),
+                seq.start + 1,
+                show_value(w[i]),
+                i + 1,
+                seq.start + 1,
+                seq.end
+            )));
+        }
+    }
+    Ok(total)
+}
+
+/// Checks that the weighted sums of squares of a real-valued item stay finite with room for
+/// the statistics (as [`MAX_MAGNITUDE`] ensures for a weight of 1), naming the row whose
+/// weighted square is the largest.
+pub fn check_weighted_sums(
+    item: &str,
+    x: ArrayView2<'_, f64>,
+    w: ArrayView1<'_, f64>,
+) -> Result<(), DataError> {
+    let d = x.ncols() as f64;
+    for (j, column) in x.columns().into_iter().enumerate() {
+        let squares: f64 = column.iter().zip(w).map(|(x, w)| w * x * x).sum();
+        if (8.0 * d * squares).is_finite() {
+            continue;
+        }
+        let (row, _) = column
+            .iter()
+            .zip(w)
+            .map(|(x, w)| w * x * x)
+            .enumerate()
+            .fold(
+                (0, f64::NEG_INFINITY),
+                |m, (i, v)| if v > m.1 { (i, v) } else { m },
+            );
+        return Err(DataError::Weights(format!(
+            "row {}, column {} of `{item}`: {} weighs {}, and the weighted sum of squares of the column overflows; scale the weights down (only their ratios matter to the fit, and their sum to BIC) or rescale the column",
+            row + 1,
+            j + 1,
+            show_value(x[[row, j]]),
+            show_value(w[row])
+        )));
+    }
+    Ok(())
+}
 
 /// Smallest positive value: its reciprocal (a rate re-seeded at the row) stays finite with
 /// the same room as [`MAX_MAGNITUDE`].
@@ -149,6 +223,9 @@ pub enum DataError {
     /// A constant set to zero.
     #[error("constant `{0}` must be at least 1")]
     ZeroConst(String),
+    /// Row weights that cannot weigh the rows (all zero; varying within a sequence).
+    #[error("{0}")]
+    Weights(String),
     /// A prior's hyperparameter computed from the data (`cov(x)`, `var(x)`, `mean(x)`) that
     /// the prior cannot take.
     #[error("`{summary}` in the prior on `{param}` {problem}")]

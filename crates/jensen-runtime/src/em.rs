@@ -139,11 +139,6 @@ pub struct FitOptions<P> {
     /// Soft (EM) or hard (classification EM) E-step; `None` (the default) takes the
     /// model's own ([`MixtureModel::e_step_mode`], `estep hard` in a model file).
     pub e_step: Option<EStepMode>,
-    /// A weight per row (`None`: every row weighs 1): each row's statistics and its terms of
-    /// the objective are multiplied by it, so integer weights fit as repeated rows and a
-    /// zero weight as a removed row; k-means++ seeding draws rows in proportion to it. Finite
-    /// and non-negative, not all zero; not yet for chains.
-    pub weights: Option<Vec<f64>>,
 }
 
 impl<P> Default for FitOptions<P> {
@@ -160,7 +155,6 @@ impl<P> Default for FitOptions<P> {
             check_monotone: true,
             progress: None,
             e_step: None,
-            weights: None,
         }
     }
 }
@@ -635,18 +629,14 @@ fn e_step<M: MixtureModel>(
     cache: &M::Cache,
     params: &M::Params,
     mode: EStepMode,
-    weights: Option<&[f64]>,
 ) -> EStep<M::Stats> {
-    let summaries = match weights {
-        None => model.e_step_from_summaries(cache),
-        // The data's summaries are unweighted: the E-step goes over the rows.
-        Some(_) => None,
-    };
-    if let Some((stats, loglik)) = summaries {
-        // One component: a hard E-step is the soft one.
+    let weights = model.row_weights();
+    if let Some((stats, loglik)) = model.e_step_from_summaries(cache) {
+        // One component: a hard E-step is the soft one. (The summaries are of the weighted
+        // rows when the rows have weights.)
         debug_assert_eq!(model.n_components(), 1, "summaries are for one component");
         let mut out = EStep::empty(stats, 1, 0);
-        out.latent.counts[0] = model.n_rows() as f64;
+        out.latent.counts[0] = observations(model);
         out.loglik = loglik;
         if mode == EStepMode::Hard {
             out.assignments = vec![0; model.n_rows()];
@@ -715,10 +705,15 @@ fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> Array2<f64> {
 
 /// Forward–backward on every sequence (in parallel, merged in sequence order): the state
 /// posteriors `γ` (`N × K`), `ln p(x_t | x_<t)` per row, and the latent statistics.
+/// Forward–backward along every sequence: the state posteriors, the per-row predictive
+/// log-likelihoods, the latent statistics and `ln p(x)`. With `weights` (one per row, the
+/// same within a sequence) each sequence's posteriors, statistics and log-likelihood are
+/// multiplied by its weight (the per-row values are not).
 fn chain_posterior(
     sequences: &[Range<usize>],
     prior: ChainPrior<'_>,
     log_b: &Array2<f64>,
+    weights: Option<&[f64]>,
 ) -> (Array2<f64>, Array1<f64>, LatentStats, f64) {
     let (n, k) = log_b.dim();
     let mut gamma = Array2::from_shape_vec((n, k), scratch::take(n * k, 0.0)).expect("N × K");
@@ -736,6 +731,7 @@ fn chain_posterior(
         .into_par_iter()
         .map(|(seq, mut g, mut st)| {
             let mut latent = LatentStats::zeros(k);
+            let weight = weights.map_or(1.0, |w| w[seq.start]);
             let ll = chain::forward_backward(
                 prior.log_initial,
                 prior.log_transition,
@@ -747,7 +743,15 @@ fn chain_posterior(
                     steps: Some(st.view_mut()),
                 },
             );
-            (ll, latent)
+            if weight == 1.0 {
+                return (ll, latent);
+            }
+            // A sequence of weight zero contributes nothing, not even a log-likelihood of −∞.
+            let scale = |v: f64| if weight == 0.0 { 0.0 } else { v * weight };
+            g.mapv_inplace(scale);
+            latent.initial.mapv_inplace(scale);
+            latent.transitions.mapv_inplace(scale);
+            (scale(ll), latent)
         })
         .collect();
     let mut latent = LatentStats::zeros(k);
@@ -784,6 +788,7 @@ fn chain_hard(
     sequences: &[Range<usize>],
     prior: ChainPrior<'_>,
     log_b: &Array2<f64>,
+    weights: Option<&[f64]>,
 ) -> (Array2<f64>, LatentStats, Vec<u32>, f64) {
     let (n, k) = log_b.dim();
     let paths = viterbi_paths(sequences, prior, log_b);
@@ -792,13 +797,16 @@ fn chain_hard(
     let mut path = Vec::with_capacity(n);
     let mut score = 0.0;
     for (seq, (states, s)) in sequences.iter().zip(paths) {
-        score += s;
+        let weight = weights.map_or(1.0, |w| w[seq.start]);
+        if weight != 0.0 {
+            score += weight * s;
+        }
         for (i, &state) in states.iter().enumerate() {
-            gamma[[seq.start + i, state]] = 1.0;
+            gamma[[seq.start + i, state]] = weight;
             if i == 0 {
-                latent.initial[state] += 1.0;
+                latent.initial[state] += weight;
             } else {
-                latent.transitions[[states[i - 1], state]] += 1.0;
+                latent.transitions[[states[i - 1], state]] += weight;
             }
         }
         path.extend(states.iter().map(|&z| z as u32));
@@ -815,12 +823,13 @@ fn e_step_chain<M: MixtureModel>(
     mode: EStepMode,
 ) -> EStep<M::Stats> {
     let log_b = emissions(model, cache);
+    let weights = model.row_weights();
     let (gamma, latent, path, loglik) = match mode {
         EStepMode::Soft => {
-            let (gamma, _, latent, loglik) = chain_posterior(sequences, prior, &log_b);
+            let (gamma, _, latent, loglik) = chain_posterior(sequences, prior, &log_b, weights);
             (gamma, latent, Vec::new(), loglik)
         }
-        EStepMode::Hard => chain_hard(sequences, prior, &log_b),
+        EStepMode::Hard => chain_hard(sequences, prior, &log_b, weights),
     };
     // The statistics of the emissions, weighted by γ, over the usual fixed chunks.
     let parts: Vec<EStep<M::Stats>> = tasks(model.n_rows())
@@ -832,20 +841,20 @@ fn e_step_chain<M: MixtureModel>(
                 let block = start..(start + BLOCK_ROWS).min(rows.end);
                 let resp = gamma.slice(s![block.clone(), ..]);
                 add_counts(resp, &mut out.latent.counts);
-                match mode {
-                    EStepMode::Soft => {
-                        model.accumulate(cache, block.clone(), resp, &mut out.stats, &mut ws)
-                    }
-                    EStepMode::Hard => model.accumulate_assigned(
+                // With weights, the hard E-step's γ is the path as a weighted one-hot.
+                if mode == EStepMode::Hard && weights.is_none() {
+                    model.accumulate_assigned(
                         cache,
                         block.clone(),
                         &path[block.clone()],
                         &mut out.stats,
                         &mut ws,
-                    ),
+                    )
+                } else {
+                    model.accumulate(cache, block.clone(), resp, &mut out.stats, &mut ws)
                 }
                 // The row no state explains well: where an empty state is re-seeded.
-                for t in block {
+                for t in block.filter(|&t| weights.is_none_or(|w| w[t] > 0.0)) {
                     let best = log_b
                         .row(t)
                         .iter()
@@ -886,7 +895,7 @@ fn e_step_chain<M: MixtureModel>(
 pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Array1<f64>) {
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
         let log_b = emissions(model, cache);
-        let (gamma, steps, _, _) = chain_posterior(sequences, prior, &log_b);
+        let (gamma, steps, _, _) = chain_posterior(sequences, prior, &log_b, None);
         return (gamma, steps);
     }
     let k = model.n_components();
@@ -925,7 +934,7 @@ pub fn elbo<M: MixtureModel>(
     params: &M::Params,
 ) -> Result<f64, NumericalIssue> {
     let cache = model.prepare(at)?;
-    let e = e_step(model, &cache, at, EStepMode::Soft, None);
+    let e = e_step(model, &cache, at, EStepMode::Soft);
     Ok(model.expected_log_joint(&e.stats, &e.latent, at, params)? + e.entropy)
 }
 
@@ -976,7 +985,7 @@ pub fn em_step<M: MixtureModel>(
         iteration: 0,
     };
     let cache = model.prepare(params).map_err(numerical)?;
-    let e = e_step(model, &cache, params, EStepMode::Soft, None);
+    let e = e_step(model, &cache, params, EStepMode::Soft);
     let next = model
         .m_step(&e.stats, &e.latent, params, config)
         .map_err(numerical)?;
@@ -1006,7 +1015,7 @@ pub fn params_from_labels<M: MixtureModel>(
             "label {l} is not a component (there are {k})"
         )));
     }
-    params_from_labels_unchecked(model, labels, config, rng, None).map_err(|issue| FitError::Numerical {
+    params_from_labels_unchecked(model, labels, config, rng).map_err(|issue| FitError::Numerical {
         issue,
         iteration: 0,
     })
@@ -1017,8 +1026,8 @@ fn params_from_labels_unchecked<M: MixtureModel>(
     labels: &[usize],
     config: &MStepConfig,
     rng: &mut dyn RngCore,
-    weights: Option<&[f64]>,
 ) -> Result<(M::Params, Array1<f64>), NumericalIssue> {
+    let weights = model.row_weights();
     let k = model.n_components();
     let mut neutral = model.neutral_params();
     model.randomise_neutral(&mut neutral, rng);
@@ -1068,8 +1077,29 @@ struct Run<P> {
 
 /// Round-off allowance of the monotonicity guard: relative to the log-likelihood and the
 /// number of rows, plus a share of the magnitude of terms that cancel in it (large counts).
-fn guard_tol(value: f64, n: usize, magnitude: f64) -> f64 {
-    1e-8 * (value.abs() + n as f64) + 1e-12 * magnitude
+fn guard_tol(value: f64, n: f64, magnitude: f64) -> f64 {
+    1e-8 * (value.abs() + n) + 1e-12 * magnitude
+}
+
+/// The number of observations: the rows, or the sum of their weights.
+fn observations<M: MixtureModel>(model: &M) -> f64 {
+    model
+        .row_weights()
+        .map_or(model.n_rows() as f64, |w| w.iter().sum())
+}
+
+/// Whether two hard assignments agree on every row of weight above zero.
+fn same_assignments(a: &[u32], b: &[u32], weights: Option<&[f64]>) -> bool {
+    match weights {
+        None => a == b,
+        Some(w) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .zip(w)
+                    .all(|((x, y), &w)| w == 0.0 || x == y)
+        }
+    }
 }
 
 /// The features k-means++ seeding runs on: standardised, unless the model measures distances
@@ -1083,15 +1113,30 @@ fn seeding_features<M: MixtureModel>(model: &M, weights: Option<&[f64]>) -> Arra
     }
 }
 
-/// A row to re-seed a component on: uniformly at random among the rows of weight above zero.
+/// A row to re-seed a component on, drawn with probability proportional to its weight
+/// (uniformly without weights). With whole-number weights the draw is of a whole number
+/// below `Σ w`, the row whose copies it falls among: the row the same draw picks from the
+/// data with each row repeated `w` times.
 fn random_row(rng: &mut ChaCha8Rng, n: usize, weights: Option<&[f64]>) -> usize {
-    match weights {
-        None => rng.random_range(0..n),
-        Some(w) => {
-            let rows: Vec<usize> = (0..n).filter(|&i| w[i] > 0.0).collect();
-            rows[rng.random_range(0..rows.len())]
+    let Some(w) = weights else {
+        return rng.random_range(0..n);
+    };
+    let total: f64 = w.iter().sum();
+    let whole = w.iter().all(|v| v.fract() == 0.0) && total < 2f64.powi(53);
+    let target = if whole {
+        rng.random_range(0..total as u64) as f64
+    } else {
+        rng.random::<f64>() * total
+    };
+    let mut below = 0.0;
+    for (i, &v) in w.iter().enumerate() {
+        below += v;
+        if target < below {
+            return i;
         }
     }
+    // Round-off at the top end: the last row of weight above zero.
+    w.iter().rposition(|&v| v > 0.0).unwrap_or(0)
 }
 
 fn initial_params<M: MixtureModel>(
@@ -1101,7 +1146,7 @@ fn initial_params<M: MixtureModel>(
     reseeds: &mut Vec<ReseedEvent>,
 ) -> Result<M::Params, FitError> {
     let k = model.n_components();
-    let weights = opts.weights.as_deref();
+    let weights = model.row_weights();
     let labels = match &opts.init {
         InitStrategy::Params(p) => return Ok(p.clone()),
         InitStrategy::KMeansPlusPlus => {
@@ -1116,7 +1161,7 @@ fn initial_params<M: MixtureModel>(
         }
     };
     opts.m_step.check()?;
-    let (mut params, counts) = params_from_labels_unchecked(model, &labels, &opts.m_step, rng, weights)
+    let (mut params, counts) = params_from_labels_unchecked(model, &labels, &opts.m_step, rng)
         .map_err(|issue| FitError::Numerical {
             issue,
             iteration: 0,
@@ -1144,8 +1189,8 @@ fn prepare_repairing<M: MixtureModel>(
     iteration: usize,
     rng: &mut ChaCha8Rng,
     reseeds: &mut Vec<ReseedEvent>,
-    weights: Option<&[f64]>,
 ) -> Result<M::Cache, FitError> {
+    let weights = model.row_weights();
     let mut attempts = 0;
     loop {
         match model.prepare(params) {
@@ -1173,7 +1218,7 @@ fn run_one<M: MixtureModel>(
     opts: &FitOptions<M::Params>,
     restart: usize,
 ) -> Result<Run<M::Params>, FitError> {
-    let n = model.n_rows();
+    let n = observations(model);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     rng.set_stream(restart as u64);
     let mut reseeds = Vec::new();
@@ -1203,20 +1248,13 @@ fn run_one<M: MixtureModel>(
                 .prepare(&params)
                 .map_err(|issue| FitError::InvalidInit(issue.to_string()))?
         } else {
-            prepare_repairing(
-                model,
-                &mut params,
-                iteration,
-                &mut rng,
-                &mut reseeds,
-                opts.weights.as_deref(),
-            )?
+            prepare_repairing(model, &mut params, iteration, &mut rng, &mut reseeds)?
         };
         if reseeds.len() != reseeds_before {
             elbo_after_m = None;
             reseeded = true;
         }
-        let e = e_step(model, &cache, &params, mode, opts.weights.as_deref());
+        let e = e_step(model, &cache, &params, mode);
         let log_prior = model.log_prior(&params, &opts.m_step);
         // The objective EM maximises: the log-likelihood plus the regularising prior.
         let objective = e.loglik + log_prior;
@@ -1241,7 +1279,8 @@ fn run_one<M: MixtureModel>(
         last_latent = e.latent.clone();
         // A hard E-step has converged when no row changes its assignment: the M-step would
         // return the same parameters.
-        let settled = mode == EStepMode::Hard && e.assignments == last_assignments;
+        let settled = mode == EStepMode::Hard
+            && same_assignments(&e.assignments, &last_assignments, model.row_weights());
         last_assignments = e.assignments;
         if let Some(progress) = &opts.progress {
             progress(Progress {
@@ -1251,9 +1290,7 @@ fn run_one<M: MixtureModel>(
             });
         }
         let small_gain = match mode {
-            EStepMode::Soft => {
-                objective - trace[trace.len().saturating_sub(2)] < opts.tol * n as f64
-            }
+            EStepMode::Soft => objective - trace[trace.len().saturating_sub(2)] < opts.tol * n,
             // `tol = −∞` runs exactly `max_iter` iterations in either mode.
             EStepMode::Hard => settled && opts.tol.is_finite(),
         };
@@ -1275,7 +1312,7 @@ fn run_one<M: MixtureModel>(
             let row = if i == 0 {
                 e.worst.1
             } else {
-                rng.random_range(0..n)
+                random_row(&mut rng, model.n_rows(), model.row_weights())
             };
             model.reseed(&mut next, k, row);
             reseeds.push(ReseedEvent {
@@ -1335,7 +1372,7 @@ fn run_one<M: MixtureModel>(
     // (for BIC and AIC) is that of the returned parameters, from the posterior.
     let (log_likelihood, complete) = match mode {
         EStepMode::Soft => (last.0, None),
-        EStepMode::Hard => (weighted_sum(&point_ll, opts.weights.as_deref()), Some(last.0)),
+        EStepMode::Hard => (weighted_sum(&point_ll, model.row_weights()), Some(last.0)),
     };
     Ok(Run {
         params,
@@ -1359,13 +1396,14 @@ fn run_one<M: MixtureModel>(
     })
 }
 
-/// Row weights must match the rows, be finite and non-negative, and not all zero; a chain
-/// takes none yet.
+/// A model's row weights must match the rows, be finite and non-negative, not all zero,
+/// and in a chain the same within each sequence. (Models built from a model file check their
+/// weights when they are bound; this guards any other implementation of [`MixtureModel`].)
 fn check_weights<M: MixtureModel>(model: &M, weights: Option<&[f64]>) -> Result<(), FitError> {
     let Some(w) = weights else { return Ok(()) };
     let fail = |value: String, reason: &'static str| {
         Err(FitError::InvalidOption {
-            option: "weights",
+            option: "row weights",
             value,
             reason,
         })
@@ -1376,7 +1414,11 @@ fn check_weights<M: MixtureModel>(model: &M, weights: Option<&[f64]>) -> Result<
             "give one weight per row",
         );
     }
-    if let Some((i, v)) = w.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
+    if let Some((i, v)) = w
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+    {
         return fail(
             format!("{v} (row {i})"),
             "a weight must be a finite number at least 0",
@@ -1385,10 +1427,13 @@ fn check_weights<M: MixtureModel>(model: &M, weights: Option<&[f64]>) -> Result<
     if !(w.iter().sum::<f64>() > 0.0) {
         return fail("all zero".into(), "at least one row must weigh more than 0");
     }
-    if model.sequences().is_some() {
+    if let Some(seq) = model.sequences().and_then(|s| {
+        s.iter()
+            .find(|s| w[s.start..s.end].iter().any(|&v| v != w[s.start]))
+    }) {
         return fail(
-            "a weight per row".into(),
-            "weights are not supported for chains yet (a weight per sequence is planned)",
+            format!("rows {}..{}", seq.start, seq.end),
+            "a chain takes one weight per sequence, the same on each of its rows",
         );
     }
     Ok(())
@@ -1488,9 +1533,8 @@ fn fit_in_pool<M: MixtureModel>(
         // they stand for).
         bic: -2.0 * log_likelihood
             + p as f64
-                * opts
-                    .weights
-                    .as_ref()
+                * model
+                    .row_weights()
                     .map_or(n as f64, |w| w.iter().sum::<f64>())
                     .ln(),
         aic: -2.0 * log_likelihood + 2.0 * p as f64,
@@ -1523,7 +1567,7 @@ pub fn fit<M: MixtureModel>(
     opts: &FitOptions<M::Params>,
 ) -> Result<FitResult<M::Params>, FitError> {
     opts.check()?;
-    check_weights(model, opts.weights.as_deref())?;
+    check_weights(model, model.row_weights())?;
     match opts.threads {
         None => fit_in_pool(model, opts),
         Some(threads) => rayon::ThreadPoolBuilder::new()

@@ -26,7 +26,12 @@ pub fn standardise(x: ArrayView2<'_, f64>, weights: Option<&[f64]>) -> Array2<f6
                 (mean, var)
             }
             Some(_) => {
-                let mean = col.iter().enumerate().map(|(i, v)| weight(i) * v).sum::<f64>() / n;
+                let mean = col
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| weight(i) * v)
+                    .sum::<f64>()
+                    / n;
                 let var = col
                     .iter()
                     .enumerate()

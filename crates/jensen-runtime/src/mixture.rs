@@ -305,6 +305,13 @@ pub trait MixtureModel: Sync {
     fn e_step_from_summaries(&self, _cache: &Self::Cache) -> Option<(Self::Stats, f64)> {
         None
     }
+    /// A weight per row (`data w[N]: weight`), multiplying the row's statistics and its terms
+    /// of the objective: a row of weight 2 counts as two copies of it, a row of weight 0 as
+    /// none. In a chain every row of a sequence has the sequence's weight. `None`: every row
+    /// weighs 1.
+    fn row_weights(&self) -> Option<&[f64]> {
+        None
+    }
     /// The sequences of a chain-structured latent: ordered, contiguous row ranges covering
     /// every row. `None` for a mixture (rows independent).
     fn sequences(&self) -> Option<&[Range<usize>]> {
@@ -399,11 +406,12 @@ pub fn add_log_weights(mut out: ArrayViewMut2<'_, f64>, log_w: ArrayView1<'_, f6
 
 /// The within-cluster sum of squares `Σ_n ‖x_n − μ_{z_n}‖²` of a model whose blocks all have
 /// the known covariance `c I` (`d` dimensions in all) and whose `k` weights are equal, from
-/// its complete-data log-likelihood over `n` rows:
+/// its complete-data log-likelihood over `n` rows (or rows of total weight `n`, the inertia
+/// then weighing each row's squared distance):
 /// `−2c (ln p(x, z) + n (d/2 · ln 2πc + ln k))`.
-pub fn inertia(complete: f64, n: usize, k: usize, d: usize, c: f64) -> f64 {
+pub fn inertia(complete: f64, n: f64, k: usize, d: usize, c: f64) -> f64 {
     let per_row = 0.5 * d as f64 * (std::f64::consts::TAU * c).ln() + (k.max(1) as f64).ln();
-    -2.0 * c * (complete + n as f64 * per_row)
+    -2.0 * c * (complete + n * per_row)
 }
 
 /// Adds `ln (1/K)` to every entry of the `rows × K` log-joint block: equal, fixed weights
@@ -415,7 +423,13 @@ pub fn add_log_uniform(mut out: ArrayViewMut2<'_, f64>) {
 
 /// Re-seeds the weight of component `k` at `1/N` and renormalises.
 pub fn reseed_weight(w: &mut Array1<f64>, k: usize, n_rows: usize) {
-    w[k] = 1.0 / n_rows.max(1) as f64;
+    reseed_weight_of(w, k, n_rows.max(1) as f64);
+}
+
+/// Re-seeds the weight of component `k` at one row's share of `rows` (the number of rows, or
+/// the sum of their weights), and renormalises.
+pub fn reseed_weight_of(w: &mut Array1<f64>, k: usize, rows: f64) {
+    w[k] = 1.0 / rows;
     let total = w.sum();
     w.mapv_inplace(|v| v / total);
 }

@@ -67,6 +67,10 @@ pub struct BindOptions {
     /// implied by a cell above the number of rows is refused when it alone needs more than
     /// [`crate::memory::SUSPICIOUS_BYTES`]. See [`crate::memory`].
     pub memory_limit: Option<u64>,
+    /// A column holding a weight per row (`--weights COL`), for a model that declares no
+    /// `weight` item: the column is read as one would be (`data w[N]: weight`), and left out
+    /// of the columns other items take by default.
+    pub weights: Option<String>,
 }
 
 /// How the rows of a table split into independent sequences, for a chain-structured latent.
@@ -125,12 +129,57 @@ pub struct Bound {
     /// Consecutive row ranges that are independent sequences (chains only; one sequence of
     /// every row unless [`BindOptions`] says otherwise).
     pub sequences: Vec<Range<usize>>,
+    /// A weight per row, with where it came from: the model's `weight` item or the column of
+    /// [`BindOptions::weights`] (checked: finite, at least 0, not all 0, the same within
+    /// each sequence of a chain). `None`: every row weighs 1.
+    pub weights: Option<RowWeights>,
+}
+
+/// The weight of every row ([`Bound::weights`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowWeights {
+    /// One weight per row.
+    pub values: Array1<f64>,
+    /// Where they come from: the column's name.
+    pub column: String,
+    /// `Σ w`, the number of observations the rows stand for.
+    pub total: f64,
 }
 
 impl Bound {
     /// The bound values of data variable `v`.
     pub fn item(&self, v: VarId) -> &Item {
         self.items[v].as_ref().expect("every data item is bound")
+    }
+
+    /// The same data, bound to `plan`, with a weight per row given by a program (`column`
+    /// names them in messages), checked as a weight column is; replaces any weights already
+    /// bound.
+    pub fn with_weights(
+        mut self,
+        plan: &Plan,
+        column: &str,
+        values: Vec<f64>,
+    ) -> Result<Self, jensen_runtime::data::DataError> {
+        if values.len() != self.n_rows {
+            return Err(jensen_runtime::data::DataError::Weights(format!(
+                "{} weights in `{column}` for {} rows: give one weight per row",
+                values.len(),
+                self.n_rows
+            )));
+        }
+        let values = Array1::from(values);
+        let sequences = plan.latent.is_chain().then_some(&self.sequences[..]);
+        let total = jensen_runtime::data::check_weights(column, values.view(), sequences)?;
+        for item in self.items.iter().flatten() {
+            jensen_runtime::data::check_weighted_sums(column, item.values.view(), values.view())?;
+        }
+        self.weights = Some(RowWeights {
+            values,
+            column: column.to_string(),
+            total,
+        });
+        Ok(self)
     }
 }
 
@@ -289,6 +338,14 @@ pub enum BindError {
         /// The largest array.
         largest: String,
     },
+    /// Row weights that cannot weigh the rows.
+    #[error("{file}: {message}")]
+    Weights {
+        /// Source.
+        file: String,
+        /// What is wrong, and what to do.
+        message: String,
+    },
     /// `--bind` names no data item.
     #[error("`{name}` is not a data item of the model (data: {available})")]
     UnknownItem {
@@ -305,6 +362,7 @@ fn value_kind(ty: ElemType, categories: usize) -> ValueKind {
         ElemType::Positive => ValueKind::Positive,
         ElemType::Binary | ElemType::BinaryVec(_) => ValueKind::Binary,
         ElemType::Cat(_) => ValueKind::Category(categories),
+        ElemType::Weight => ValueKind::Weight,
         _ => ValueKind::Real,
     }
 }
@@ -373,6 +431,23 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
     if let Sequences::Column(c) = &opts.sequences {
         exclude.push(c.clone());
     }
+    if let Some(c) = &opts.weights {
+        if let Some(w) = plan.row_weights {
+            return Err(BindError::Weights {
+                file,
+                message: format!(
+                    "the model already weighs its rows by `{}`: drop --weights {c}, or bind `{}` to that column (--bind {}={c})",
+                    model.vars[w].name, model.vars[w].name, model.vars[w].name
+                ),
+            });
+        }
+        exclude.push(c.clone());
+    }
+    // Items that take columns by default: every one but the rows' weights.
+    let modelled = data_vars
+        .iter()
+        .filter(|&&v| model.vars[v].ty != ElemType::Weight)
+        .count();
     let mut items: Vec<Option<Item>> = vec![None; model.vars.len()];
     for &v in &data_vars {
         let var = &model.vars[v];
@@ -406,7 +481,7 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
             })?
         } else if let Some(i) = table.headers.iter().position(|h| *h == var.name) {
             vec![column_index(&var.name, &table.headers[i], category)?]
-        } else if vector && data_vars.len() == 1 {
+        } else if vector && modelled == 1 {
             numeric_columns(table, |h| exclude.contains(h)).ok_or_else(|| BindError::NoColumns {
                 file: file.clone(),
                 item: var.name.clone(),
@@ -629,6 +704,7 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
             check_sums(table, &var.name, item)?;
         }
     }
+    let weights = row_weights(plan, table, &items, &sequences, opts)?;
     check_memory(plan, table, &sizes, &sources, sequences.len(), opts)?;
     for &v in &data_vars {
         if model.vars[v].ty == ElemType::Count {
@@ -641,7 +717,88 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         n_rows: table.n_rows,
         items,
         sequences,
+        weights,
     })
+}
+
+/// The rows' weights: the model's `weight` item, or the column `--weights` names, checked
+/// (each value, their sum, one per sequence, and the weighted sums of squares of the data).
+fn row_weights(
+    plan: &Plan,
+    table: &Table,
+    items: &[Option<Item>],
+    sequences: &[Range<usize>],
+    opts: &BindOptions,
+) -> Result<Option<RowWeights>, BindError> {
+    let (values, column, item) =
+        if let Some(w) = plan.row_weights {
+            let item = items[w].as_ref().expect("data bound");
+            (
+                item.values.column(0).to_owned(),
+                item.columns[0].clone(),
+                plan.model.vars[w].name.clone(),
+            )
+        } else if let Some(c) = &opts.weights {
+            let i = table.headers.iter().position(|h| h == c).ok_or_else(|| {
+                BindError::MissingColumn {
+                    file: table.source.clone(),
+                    item: "--weights".into(),
+                    column: c.clone(),
+                    available: table.headers.join(", "),
+                }
+            })?;
+            let Some(col) = &table.columns[i] else {
+                return Err(BindError::TextColumn {
+                    file: table.source.clone(),
+                    item: "--weights".into(),
+                    column: c.clone(),
+                });
+            };
+            (
+                Array1::from(col.clone()),
+                c.clone(),
+                "--weights".to_string(),
+            )
+        } else {
+            return Ok(None);
+        };
+    let seqs = plan.latent.is_chain().then_some(sequences);
+    let total =
+        jensen_runtime::data::check_weights(&column, values.view(), seqs).map_err(|e| match e {
+            jensen_runtime::data::DataError::Value(bad) => BindError::BadValue {
+                file: table.source.clone(),
+                row: bad.row + 1,
+                line: table.line(bad.row),
+                column: column.clone(),
+                value: bad.value,
+                expected: bad.expected,
+                item: item.clone(),
+            },
+            other => BindError::Weights {
+                file: table.source.clone(),
+                message: other.to_string(),
+            },
+        })?;
+    for (v, bound) in items.iter().enumerate() {
+        let Some(bound) = bound else { continue };
+        if matches!(plan.model.vars[v].ty, ElemType::Weight | ElemType::Cat(_)) {
+            continue;
+        }
+        jensen_runtime::data::check_weighted_sums(
+            &plan.model.vars[v].name,
+            bound.values.view(),
+            values.view(),
+        )
+        .map_err(|e| BindError::Weights {
+            file: table.source.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(Some(RowWeights {
+        values,
+        column,
+        total,
+    }))
 }
 
 /// The sequences of `table` as `opts` asks; an error if the model has no chain to split.

@@ -26,7 +26,7 @@ use jensen_runtime::kernels::linear::{self, FactorPosterior};
 use jensen_runtime::kernels::{discrete, exponential, gaussian, moments, vb};
 use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::mixture::{
-    add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight, FloorHit,
+    add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight_of, FloorHit,
 };
 use jensen_runtime::{
     ChainPrior, LatentStats, MStepConfig, MixtureModel, NumericalIssue, RngCore, Workspace,
@@ -59,16 +59,54 @@ pub struct PlanModel<'a> {
     scatters: OnceLock<Vec<Array2<f64>>>,
 }
 
-/// The value of a prior's hyperparameter that summarises data `x` (rows × columns).
-fn hyper_value(h: &HyperSlot, x: ArrayView2<'_, f64>) -> ArrayD<f64> {
-    let value = match (h.summary, h.elem) {
-        (Summary::Mean, Elem::Scalar) => DynParams::scalar(moments::column_means(x)[0]),
-        (Summary::Mean, _) => moments::column_means(x).into_dyn(),
-        (Summary::Var, Elem::Scalar) => DynParams::scalar(moments::mean_sample_variance(x)),
-        (Summary::Var, _) => moments::sample_variances(x).into_dyn(),
-        (Summary::Cov, _) => moments::sample_covariance(x).into_dyn(),
+/// The value of a prior's hyperparameter that summarises data `x` (rows × columns), each row
+/// weighted by `w` when the rows have weights.
+fn hyper_value(
+    h: &HyperSlot,
+    x: ArrayView2<'_, f64>,
+    w: Option<ArrayView1<'_, f64>>,
+) -> ArrayD<f64> {
+    use moments::weighted;
+    let value = match (h.summary, h.elem, w) {
+        (Summary::Mean, Elem::Scalar, None) => DynParams::scalar(moments::column_means(x)[0]),
+        (Summary::Mean, Elem::Scalar, Some(w)) => {
+            DynParams::scalar(weighted::column_means(x, w)[0])
+        }
+        (Summary::Mean, _, None) => moments::column_means(x).into_dyn(),
+        (Summary::Mean, _, Some(w)) => weighted::column_means(x, w).into_dyn(),
+        (Summary::Var, Elem::Scalar, None) => DynParams::scalar(moments::mean_sample_variance(x)),
+        (Summary::Var, Elem::Scalar, Some(w)) => {
+            DynParams::scalar(weighted::mean_sample_variance(x, w))
+        }
+        (Summary::Var, _, None) => moments::sample_variances(x).into_dyn(),
+        (Summary::Var, _, Some(w)) => weighted::sample_variances(x, w).into_dyn(),
+        (Summary::Cov, _, None) => moments::sample_covariance(x).into_dyn(),
+        (Summary::Cov, _, Some(w)) => weighted::sample_covariance(x, w).into_dyn(),
     };
     value * h.factor
+}
+
+impl Moments {
+    /// The whole-data moments of `x` (with `full` its covariance too), each row weighted by
+    /// `w` when the rows have weights.
+    fn of(x: ArrayView2<'_, f64>, full: bool, w: Option<ArrayView1<'_, f64>>) -> Self {
+        use moments::weighted;
+        let floor = moments::RESEED_FLOOR;
+        match w {
+            None => Moments {
+                mean: moments::column_means(x),
+                cov: full.then(|| moments::covariance(x, floor)),
+                var: moments::column_variances(x, floor),
+                scale: moments::column_scales(x),
+            },
+            Some(w) => Moments {
+                mean: weighted::column_means(x, w),
+                cov: full.then(|| weighted::covariance(x, w, floor)),
+                var: weighted::column_variances(x, w, floor),
+                scale: weighted::column_scales(x, w),
+            },
+        }
+    }
 }
 
 /// Whole-data moments of one block's data.
@@ -217,22 +255,11 @@ impl<'a> PlanModel<'a> {
     pub fn new(plan: &'a Plan, data: &'a Bound) -> Self {
         let program = Program::lower(plan);
         let k = program.k(&data.sizes);
+        let w = data.weights.as_ref().map(|w| w.values.view());
         let moments = plan
             .blocks
             .iter()
-            .map(|b| {
-                let x = data.item(b.data).values.view();
-                let cov = b
-                    .kind
-                    .full_scatter()
-                    .then(|| moments::covariance(x, moments::RESEED_FLOOR));
-                Moments {
-                    mean: moments::column_means(x),
-                    cov,
-                    var: moments::column_variances(x, moments::RESEED_FLOOR),
-                    scale: moments::column_scales(x),
-                }
-            })
+            .map(|b| Moments::of(data.item(b.data).values.view(), b.kind.full_scatter(), w))
             .collect();
         let log_factorial_total = plan
             .blocks
@@ -241,7 +268,10 @@ impl<'a> PlanModel<'a> {
                 data.item(b.data)
                     .log_factorial
                     .as_ref()
-                    .map_or(0.0, |l| -l.sum())
+                    .map_or(0.0, |l| match w {
+                        None => -l.sum(),
+                        Some(w) => -moments::weighted::sum(l.view(), w),
+                    })
             })
             .collect();
         let columns = data
@@ -262,7 +292,7 @@ impl<'a> PlanModel<'a> {
         let hypers = program
             .hypers
             .iter()
-            .map(|h| hyper_value(h, data.item(h.data).values.view()))
+            .map(|h| hyper_value(h, data.item(h.data).values.view(), w))
             .collect();
         Self {
             plan,
@@ -276,6 +306,14 @@ impl<'a> PlanModel<'a> {
             summarised,
             scatters: OnceLock::new(),
         }
+    }
+
+    /// The number of rows, or the sum of their weights.
+    pub fn total_weight(&self) -> f64 {
+        self.data
+            .weights
+            .as_ref()
+            .map_or(self.data.n_rows as f64, |w| w.total)
     }
 
     /// The lowered program this model interprets.
@@ -819,7 +857,7 @@ impl PlanModel<'_> {
             Operand::Count(at) => {
                 env.latent.expect("latent statistics").counts[index(*at, env.k).unwrap_or(0)]
             }
-            Operand::RowCount => self.data.n_rows as f64,
+            Operand::RowCount => self.total_weight(),
             Operand::Number(v) => *v,
             Operand::Hyper(h) => *self.hypers[*h].first().expect("a number"),
             Operand::Reg => env.reg,
@@ -1702,6 +1740,13 @@ impl MixtureModel for PlanModel<'_> {
         self.data.n_rows
     }
 
+    fn row_weights(&self) -> Option<&[f64]> {
+        self.data
+            .weights
+            .as_ref()
+            .map(|w| w.values.as_slice().expect("contiguous"))
+    }
+
     fn n_components(&self) -> usize {
         self.k
     }
@@ -1883,7 +1928,13 @@ impl MixtureModel for PlanModel<'_> {
             self.plan
                 .blocks
                 .iter()
-                .map(|b| moments::scatter_root(self.data.item(b.data).values.view()))
+                .map(|b| {
+                    let x = self.data.item(b.data).values.view();
+                    match &self.data.weights {
+                        None => moments::scatter_root(x),
+                        Some(w) => moments::weighted::scatter_root(x, w.values.view()),
+                    }
+                })
                 .collect()
         });
         let mut stats = self.zero_stats();
@@ -2081,7 +2132,7 @@ impl MixtureModel for PlanModel<'_> {
         let d = form.dims.iter().map(|d| d.eval(&self.data.sizes)).sum();
         Some(inertia(
             complete,
-            self.data.n_rows,
+            self.total_weight(),
             self.n_components(),
             d,
             form.scale,
@@ -2198,14 +2249,14 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn reseed(&self, params: &mut DynParams, k: usize, row: usize) {
-        let n = self.n_rows();
+        let n = self.total_weight();
         for slot in &self.program.params {
             let x = |b: usize| self.data.item(self.plan.blocks[b].data).values.row(row);
             let new: ArrayD<f64> = match slot.reseed {
                 Reseed::Keep => continue,
                 Reseed::Weight => {
                     let mut w = param_view::<Ix1>(params, &slot.name).to_owned();
-                    reseed_weight(&mut w, k, n);
+                    reseed_weight_of(&mut w, k, n);
                     params.insert(&slot.name, w.into_dyn());
                     continue;
                 }
@@ -2213,7 +2264,7 @@ impl MixtureModel for PlanModel<'_> {
                     let p0_name = &self.program.params[initial].name;
                     let mut p0 = param_view::<Ix1>(params, p0_name).to_owned();
                     let mut a = param_view::<Ix2>(params, &slot.name).to_owned();
-                    chain::reseed_state(&mut p0, &mut a, k, n);
+                    chain::reseed_state_of(&mut p0, &mut a, k, n);
                     params.insert(p0_name, p0.into_dyn());
                     params.insert(&slot.name, a.into_dyn());
                     continue;

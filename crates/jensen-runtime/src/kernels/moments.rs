@@ -1,42 +1,101 @@
 //! Whole-data moments, computed once when a model is built: the centre of the statistics at
 //! initialisation and the shape of a re-seeded component.
+//!
+//! Each has a form with a weight per row in [`weighted`] (`data w[N]: weight`): a row of
+//! weight `w` counts as `w` rows, so integer weights give the moments of the repeated rows.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
 
-/// Column means.
-pub fn column_means(x: ArrayView2<'_, f64>) -> Array1<f64> {
-    x.mean_axis(Axis(0))
-        .unwrap_or_else(|| Array1::zeros(x.ncols()))
+/// The weight of row `i` (1 without weights).
+fn weight(w: Option<ArrayView1<'_, f64>>, i: usize) -> f64 {
+    w.map_or(1.0, |w| w[i])
 }
 
-/// Biased (divide by N) covariance of the columns, with `floor` times each column's
-/// [scale](column_scales) added to the diagonal so that a constant column still gives a
-/// positive definite matrix (relative, so the result scales with the data).
-pub fn covariance(x: ArrayView2<'_, f64>, floor: f64) -> Array2<f64> {
-    let n = x.nrows().max(1) as f64;
-    let mean = column_means(x);
-    let centred = &x - &mean;
-    let mut cov = centred.t().dot(&centred) / n;
-    let scale = column_scales(x);
+/// The number of rows, or the sum of their weights.
+fn total(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> f64 {
+    w.map_or(x.nrows() as f64, |w| w.sum())
+}
+
+fn means(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array1<f64> {
+    let Some(w) = w else {
+        return x
+            .mean_axis(Axis(0))
+            .unwrap_or_else(|| Array1::zeros(x.ncols()));
+    };
+    let t = w.sum();
+    if !(t > 0.0) {
+        return Array1::zeros(x.ncols());
+    }
+    let mut sum = Array1::<f64>::zeros(x.ncols());
+    for (row, &wi) in x.rows().into_iter().zip(w) {
+        if wi != 0.0 {
+            sum.scaled_add(wi, &row);
+        }
+    }
+    sum / t
+}
+
+/// `Σ_n w_n (x_n − x̄)²` per column.
+fn squared_deviations(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array1<f64> {
+    let mean = means(x, w);
+    let mut var = Array1::<f64>::zeros(x.ncols());
+    for (i, row) in x.rows().into_iter().enumerate() {
+        let wi = weight(w, i);
+        if wi == 0.0 {
+            continue;
+        }
+        Zip::from(&mut var)
+            .and(&row)
+            .and(&mean)
+            .for_each(|v, &a, &m| *v += wi * (a - m) * (a - m));
+    }
+    var
+}
+
+fn scatter_of(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array2<f64> {
+    let mean = means(x, w);
+    let mut centred = &x - &mean;
+    let weighted = match w {
+        None => centred.clone(),
+        Some(w) => {
+            let mut c = centred.clone();
+            for (mut row, &wi) in c.rows_mut().into_iter().zip(w) {
+                row *= wi;
+            }
+            c
+        }
+    };
+    if let Some(w) = w {
+        // Rows of weight zero add nothing (not even a NaN from an infinite product).
+        for (mut row, &wi) in centred.rows_mut().into_iter().zip(w) {
+            if wi == 0.0 {
+                row.fill(0.0);
+            }
+        }
+    }
+    weighted.t().dot(&centred)
+}
+
+fn covariance_of(
+    x: ArrayView2<'_, f64>,
+    w: Option<ArrayView1<'_, f64>>,
+    floor: f64,
+) -> Array2<f64> {
+    let n = total(x, w).max(f64::MIN_POSITIVE);
+    let n = if w.is_none() { n.max(1.0) } else { n };
+    let mut cov = scatter_of(x, w) / n;
+    let scale = scales(x, w);
     for (c, s) in cov.diag_mut().iter_mut().zip(scale) {
         *c += floor * s;
     }
     cov
 }
 
-/// The scale of each column, in squared units of the data: its biased variance; for a
-/// constant column (up to round-off) the square of its value; a column of zeros takes the
-/// smallest scale of the other columns (1 when all are zero). The regularising
-/// prior of every variance and covariance is `reg_covar` times these, so a fit does not
-/// depend on the units the data are written in.
-pub fn column_scales(x: ArrayView2<'_, f64>) -> Array1<f64> {
-    let n = x.nrows().max(1) as f64;
-    let mean = column_means(x);
-    let mut var = Array1::<f64>::zeros(x.ncols());
-    for row in x.rows() {
-        var += &(&row - &mean).mapv(|e| e * e);
-    }
-    var /= n;
+fn scales(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array1<f64> {
+    let n = total(x, w);
+    let n = if w.is_none() { n.max(1.0) } else { n };
+    let mean = means(x, w);
+    let mut var = squared_deviations(x, w) / n;
     let mut zeros = Vec::new();
     Zip::from(&mut var).and(&mean).for_each(|v, &m| {
         // Constant up to the round-off of its mean (`sd ≤ 1e-12 |mean|`) counts as constant.
@@ -66,23 +125,11 @@ pub fn column_scales(x: ArrayView2<'_, f64>) -> Array1<f64> {
     var
 }
 
-/// `Σ_n (x_n − x̄)(x_n − x̄)ᵀ`, the scatter about the column means (no floor): with the means
-/// and the row count, the sufficient statistics of every Gaussian quantity that is linear or
-/// quadratic in the rows.
-pub fn scatter(x: ArrayView2<'_, f64>) -> Array2<f64> {
-    let centred = &x - &column_means(x);
-    centred.t().dot(&centred)
-}
-
-/// A square root of the scatter about the column means: a `D × D` matrix whose rows `p_j`
-/// satisfy `Σ_j p_j p_jᵀ = Σ_n (x_n − x̄)(x_n − x̄)ᵀ` — the `R` of a QR factorisation of the
-/// centred data, computed from the rows themselves (Householder), so it carries the data's
-/// precision rather than that of its squares. Fewer rows than columns leave the missing rows
-/// zero.
-pub fn scatter_root(x: ArrayView2<'_, f64>) -> Array2<f64> {
+fn scatter_root_of(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array2<f64> {
     let (n, d) = x.dim();
-    let mean = column_means(x);
-    let centred = faer::Mat::<f64>::from_fn(n, d, |i, j| x[[i, j]] - mean[j]);
+    let mean = means(x, w);
+    let centred =
+        faer::Mat::<f64>::from_fn(n, d, |i, j| weight(w, i).sqrt() * (x[[i, j]] - mean[j]));
     let mut root = Array2::zeros((d, d));
     if n == 0 {
         return root;
@@ -97,35 +144,76 @@ pub fn scatter_root(x: ArrayView2<'_, f64>) -> Array2<f64> {
     root
 }
 
+fn column_variances_of(
+    x: ArrayView2<'_, f64>,
+    w: Option<ArrayView1<'_, f64>>,
+    floor: f64,
+) -> Array1<f64> {
+    let n = total(x, w);
+    let n = if w.is_none() { n.max(1.0) } else { n };
+    squared_deviations(x, w) / n + scales(x, w) * floor
+}
+
+/// `N − 1` (or `Σ w − 1`), at least 1: the divisor of a sample variance.
+fn sample_divisor(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> f64 {
+    match w {
+        None => x.nrows().saturating_sub(1).max(1) as f64,
+        Some(w) => (w.sum() - 1.0).max(1.0),
+    }
+}
+
+/// Column means.
+pub fn column_means(x: ArrayView2<'_, f64>) -> Array1<f64> {
+    means(x, None)
+}
+
+/// Biased (divide by N) covariance of the columns, with `floor` times each column's
+/// [scale](column_scales) added to the diagonal so that a constant column still gives a
+/// positive definite matrix (relative, so the result scales with the data).
+pub fn covariance(x: ArrayView2<'_, f64>, floor: f64) -> Array2<f64> {
+    covariance_of(x, None, floor)
+}
+
+/// The scale of each column, in squared units of the data: its biased variance; for a
+/// constant column (up to round-off) the square of its value; a column of zeros takes the
+/// smallest scale of the other columns (1 when all are zero). The regularising
+/// prior of every variance and covariance is `reg_covar` times these, so a fit does not
+/// depend on the units the data are written in.
+pub fn column_scales(x: ArrayView2<'_, f64>) -> Array1<f64> {
+    scales(x, None)
+}
+
+/// `Σ_n (x_n − x̄)(x_n − x̄)ᵀ`, the scatter about the column means (no floor): with the means
+/// and the row count, the sufficient statistics of every Gaussian quantity that is linear or
+/// quadratic in the rows.
+pub fn scatter(x: ArrayView2<'_, f64>) -> Array2<f64> {
+    scatter_of(x, None)
+}
+
+/// A square root of the scatter about the column means: a `D × D` matrix whose rows `p_j`
+/// satisfy `Σ_j p_j p_jᵀ = Σ_n (x_n − x̄)(x_n − x̄)ᵀ` — the `R` of a QR factorisation of the
+/// centred data, computed from the rows themselves (Householder), so it carries the data's
+/// precision rather than that of its squares. Fewer rows than columns leave the missing rows
+/// zero.
+pub fn scatter_root(x: ArrayView2<'_, f64>) -> Array2<f64> {
+    scatter_root_of(x, None)
+}
+
 /// Biased column variances plus `floor` times each column's [scale](column_scales).
 pub fn column_variances(x: ArrayView2<'_, f64>, floor: f64) -> Array1<f64> {
-    let n = x.nrows().max(1) as f64;
-    let mean = column_means(x);
-    let mut var = Array1::zeros(x.ncols());
-    for row in x.rows() {
-        var += &(&row - &mean).mapv(|e| e * e);
-    }
-    var / n + column_scales(x) * floor
+    column_variances_of(x, None, floor)
 }
 
 /// The sample covariance of the columns, the scatter over `N − 1`: a prior's `cov(x)`
 /// (NumPy's `np.cov(x.T)`).
 pub fn sample_covariance(x: ArrayView2<'_, f64>) -> Array2<f64> {
-    scatter(x) / x.nrows().saturating_sub(1).max(1) as f64
+    scatter(x) / sample_divisor(x, None)
 }
 
 /// The sample variance of each column, over `N − 1`: a prior's `var(x)`
 /// (`np.var(x, axis=0, ddof=1)`).
 pub fn sample_variances(x: ArrayView2<'_, f64>) -> Array1<f64> {
-    let mean = column_means(x);
-    let mut var = Array1::<f64>::zeros(x.ncols());
-    for row in x.rows() {
-        Zip::from(&mut var)
-            .and(&row)
-            .and(&mean)
-            .for_each(|v, &a, &m| *v += (a - m) * (a - m));
-    }
-    var / x.nrows().saturating_sub(1).max(1) as f64
+    squared_deviations(x, None) / sample_divisor(x, None)
 }
 
 /// [`sample_variances`] averaged over the columns: a prior's `var(x)` for one variance
@@ -136,3 +224,128 @@ pub fn mean_sample_variance(x: ArrayView2<'_, f64>) -> f64 {
 
 /// Variance floor used by re-seeded components, relative to each column's scale.
 pub const RESEED_FLOOR: f64 = 1e-6;
+
+/// The moments with a weight per row (`w`, finite, at least 0, not all 0): a row of weight
+/// `w` counts as `w` rows, so that with integer weights every moment is that of the data
+/// with each row repeated `w` times; the number of rows becomes `Σ w` (frequency weights,
+/// NumPy's `np.cov(x.T, fweights=w)` for the sample covariance).
+pub mod weighted {
+    use super::*;
+
+    /// Weighted column means.
+    pub fn column_means(x: ArrayView2<'_, f64>, w: ArrayView1<'_, f64>) -> Array1<f64> {
+        means(x, Some(w))
+    }
+
+    /// Weighted form of [`super::covariance`].
+    pub fn covariance(x: ArrayView2<'_, f64>, w: ArrayView1<'_, f64>, floor: f64) -> Array2<f64> {
+        covariance_of(x, Some(w), floor)
+    }
+
+    /// Weighted form of [`super::column_scales`].
+    pub fn column_scales(x: ArrayView2<'_, f64>, w: ArrayView1<'_, f64>) -> Array1<f64> {
+        scales(x, Some(w))
+    }
+
+    /// Weighted form of [`super::scatter`].
+    pub fn scatter(x: ArrayView2<'_, f64>, w: ArrayView1<'_, f64>) -> Array2<f64> {
+        scatter_of(x, Some(w))
+    }
+
+    /// Weighted form of [`super::scatter_root`]: the `R` of the centred rows, each times
+    /// `√w`.
+    pub fn scatter_root(x: ArrayView2<'_, f64>, w: ArrayView1<'_, f64>) -> Array2<f64> {
+        scatter_root_of(x, Some(w))
+    }
+
+    /// Weighted form of [`super::column_variances`].
+    pub fn column_variances(
+        x: ArrayView2<'_, f64>,
+        w: ArrayView1<'_, f64>,
+        floor: f64,
+    ) -> Array1<f64> {
+        column_variances_of(x, Some(w), floor)
+    }
+
+    /// Weighted form of [`super::sample_covariance`]: the scatter over `Σ w − 1`.
+    pub fn sample_covariance(x: ArrayView2<'_, f64>, w: ArrayView1<'_, f64>) -> Array2<f64> {
+        scatter(x, w) / sample_divisor(x, Some(w))
+    }
+
+    /// Weighted form of [`super::sample_variances`].
+    pub fn sample_variances(x: ArrayView2<'_, f64>, w: ArrayView1<'_, f64>) -> Array1<f64> {
+        squared_deviations(x, Some(w)) / sample_divisor(x, Some(w))
+    }
+
+    /// Weighted form of [`super::mean_sample_variance`].
+    pub fn mean_sample_variance(x: ArrayView2<'_, f64>, w: ArrayView1<'_, f64>) -> f64 {
+        sample_variances(x, w).mean().unwrap_or(0.0)
+    }
+
+    /// `Σ_n w_n v_n` over the rows of weight above zero (a row of weight zero adds nothing,
+    /// even an infinite value).
+    pub fn sum(v: ArrayView1<'_, f64>, w: ArrayView1<'_, f64>) -> f64 {
+        v.iter()
+            .zip(w)
+            .filter(|(_, &w)| w != 0.0)
+            .map(|(v, w)| v * w)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array1};
+
+    /// Integer weights give the moments of the repeated rows.
+    #[test]
+    fn integer_weights_are_repeated_rows() {
+        let x = array![[1.0, 2.0], [3.0, -1.0], [0.5, 4.0], [2.0, 2.0]];
+        let w = array![2.0, 0.0, 3.0, 1.0];
+        let mut rows = Vec::new();
+        for (row, &k) in x.rows().into_iter().zip(&w) {
+            for _ in 0..k as usize {
+                rows.extend(row.iter().copied());
+            }
+        }
+        let r = Array2::from_shape_vec((rows.len() / 2, 2), rows).unwrap();
+        let close1 = |a: Array1<f64>, b: Array1<f64>| {
+            assert!((&a - &b).iter().all(|d| d.abs() < 1e-12), "{a} vs {b}")
+        };
+        close1(
+            weighted::column_means(x.view(), w.view()),
+            column_means(r.view()),
+        );
+        close1(
+            weighted::column_scales(x.view(), w.view()),
+            column_scales(r.view()),
+        );
+        close1(
+            weighted::column_variances(x.view(), w.view(), 1e-3),
+            column_variances(r.view(), 1e-3),
+        );
+        close1(
+            weighted::sample_variances(x.view(), w.view()),
+            sample_variances(r.view()),
+        );
+        for (a, b) in [
+            (
+                weighted::covariance(x.view(), w.view(), 1e-3),
+                covariance(r.view(), 1e-3),
+            ),
+            (
+                weighted::sample_covariance(x.view(), w.view()),
+                sample_covariance(r.view()),
+            ),
+        ] {
+            assert!((&a - &b).iter().all(|d| d.abs() < 1e-12), "{a} vs {b}");
+        }
+        let (a, b) = (
+            weighted::scatter_root(x.view(), w.view()),
+            scatter_root(r.view()),
+        );
+        let (a, b) = (a.t().dot(&a), b.t().dot(&b));
+        assert!((&a - &b).iter().all(|d| d.abs() < 1e-12), "{a} vs {b}");
+    }
+}
