@@ -1,7 +1,9 @@
 //! k-means as a model (`models/kmeans.em`: unit covariances, equal weights, `estep hard`)
 //! against scikit-learn's `KMeans` (fixtures made by `scripts/kmeans_fixtures.py`): the same
 //! optimum with k-means++ seeding and restarts, and the same Lloyd trajectory — assignments
-//! and centres at every iteration — from the same initial centres.
+//! and centres at every iteration — from the same initial centres. The `_weighted` cases give
+//! every row a weight (`KMeans.fit(x, sample_weight=w)`; here `Bound::with_weights`), zero
+//! and fractional weights among them.
 
 use jensen::bind::BindOptions;
 use jensen::runtime::nested::Nested;
@@ -11,7 +13,16 @@ use jensen_tests::{plan, root};
 use ndarray::{Array2, Ix2};
 use serde_json::Value;
 
-const CASES: [&str; 4] = ["faithful_k2", "faithful_k3", "iris_k3", "quakes_k4"];
+const CASES: [&str; 8] = [
+    "faithful_k2",
+    "faithful_k3",
+    "iris_k3",
+    "quakes_k4",
+    "faithful_k2_weighted",
+    "faithful_k3_weighted",
+    "iris_k3_weighted",
+    "quakes_k4_weighted",
+];
 
 struct Case {
     fx: Value,
@@ -37,7 +48,11 @@ fn case(name: &str) -> Case {
         columns: [("x".to_string(), columns)].into(),
         ..Default::default()
     };
-    let bound = jensen::bind(&plan, &table, &opts).unwrap();
+    let mut bound = jensen::bind(&plan, &table, &opts).unwrap();
+    if let Some(w) = fx.get("weights") {
+        let w: Vec<f64> = serde_json::from_value(w.clone()).unwrap();
+        bound = bound.with_weights(&plan, "sample_weight", w).unwrap();
+    }
     Case { fx, plan, bound }
 }
 
@@ -77,7 +92,7 @@ fn kmeans_plus_plus_with_restarts_reaches_scikit_learns_optimum() {
         let c = case(name);
         let model = PlanModel::new(&c.plan, &c.bound);
         let opts = FitOptions {
-            restarts: 30,
+            restarts: 100,
             seed: 1,
             ..FitOptions::default()
         };
