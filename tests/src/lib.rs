@@ -186,6 +186,34 @@ pub mod models {
     #[derive(jensen::Model)]
     #[model(file = "../models/kmeans.em")]
     pub struct Kmeans;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/poisson_mix_weighted.em")]
+    pub struct PoissonMixWeighted;
+
+    /// Models of `models/` with a weight per row added (`tests/models/`), for the
+    /// differential test of weights.
+    pub mod weighted {
+        #[derive(jensen::Model)]
+        #[model(file = "models/gmm_weighted.em")]
+        pub struct GmmWeighted;
+
+        #[derive(jensen::Model)]
+        #[model(file = "models/hmm_gaussian_weighted.em")]
+        pub struct HmmGaussianWeighted;
+
+        #[derive(jensen::Model)]
+        #[model(file = "models/fa_iris_weighted.em")]
+        pub struct FaIrisWeighted;
+
+        #[derive(jensen::Model)]
+        #[model(file = "models/bgmm_defaults_weighted.em")]
+        pub struct BgmmDefaultsWeighted;
+
+        #[derive(jensen::Model)]
+        #[model(file = "models/poisson_hmm_weighted.em")]
+        pub struct PoissonHmmWeighted;
+    }
 }
 
 /// The repository root.
@@ -269,6 +297,7 @@ pub const CATALOGUE: &[Entry] = &[
     ("fa_iris_map", "iris.csv", &[]),
     ("mfa_iris_map", "iris.csv", &[]),
     ("ppca_iris_map", "iris.csv", &[]),
+    ("poisson_mix_weighted", "discoveries_counts.csv", &[]),
 ];
 
 /// The generated code's fit agrees with the executor's: the same ELBO trace (≤ 1e-10

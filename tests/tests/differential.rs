@@ -243,6 +243,16 @@ differential!(
     KmeansConsts::default()
 );
 differential!(
+    poisson_mixture_weighted,
+    "poisson_mix_weighted",
+    PoissonMixWeightedModel,
+    PoissonMixWeightedData {
+        discoveries: column,
+        years: column
+    },
+    PoissonMixWeightedConsts::default()
+);
+differential!(
     poisson_mixture_map,
     "poisson_mix_map",
     PoissonMixMapModel,

@@ -107,6 +107,10 @@ fn integer_weights_fit_as_repeated_rows_and_zero_as_removed() {
     let mut checked = Vec::new();
     for &(name, file, consts) in CATALOGUE {
         let p = plan(name);
+        if p.row_weights.is_some() {
+            // Its weights are a column of its data (`a_frequency_table_fits_as_the_rows_it_counts`).
+            continue;
+        }
         let text = std::fs::read_to_string(root().join("data").join(file)).unwrap();
         let original = table(file, &text);
         let n = original.n_rows;
@@ -303,4 +307,147 @@ fn a_bad_weight_cell_names_its_row_and_column() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("every weight in `years` is 0"), "{err}");
+}
+
+/// Fractional weights with zeros (`((37 i) mod 11) / 4`), one per row, or per sequence of a
+/// chain (`lengths`).
+fn fractional(lengths: &[usize]) -> Vec<f64> {
+    let mut w = Vec::new();
+    for (i, &len) in lengths.iter().enumerate() {
+        // The first unit weighs 1, so that every category seen in it stays.
+        let v = if i == 0 {
+            1.0
+        } else {
+            ((37 * i) % 11) as f64 / 4.0
+        };
+        w.extend(std::iter::repeat_n(v, len));
+    }
+    w
+}
+
+fn options<P>() -> FitOptions<P> {
+    FitOptions {
+        seed: 11,
+        max_iter: 60,
+        tol: 1e-10,
+        restarts: 2,
+        ..FitOptions::default()
+    }
+}
+
+/// The generated code of a model that declares `data weight[N]: weight` (`tests/models/`)
+/// fits as the executor fits the model without it given the same weights
+/// (`Bound::with_weights`): mixtures, chains (a weight per sequence, one of them 0), the
+/// summaries E-step of factor analysis, priors that summarise the data, and ln x! totals.
+#[test]
+fn generated_code_with_weights_is_the_executor() {
+    use jensen_tests::glue::{column, matrix};
+    use jensen_tests::models::weighted::*;
+    use jensen_tests::models::*;
+    use ndarray::Array1;
+
+    fn executor(
+        name: &str,
+        file: &str,
+        lengths: &[usize],
+        w: &[f64],
+    ) -> (jensen::Plan, Bound, jensen::FitResult<jensen::DynParams>) {
+        let p = plan(name);
+        let t = jensen::csv::read(root().join("data").join(file).to_str().unwrap()).unwrap();
+        let bound = bind(&p, &t, &[], lengths)
+            .unwrap()
+            .with_weights(&p, "weight", w.to_vec())
+            .unwrap();
+        let fit = jensen::fit(&PlanModel::new(&p, &bound), &options()).unwrap();
+        (p, bound, fit)
+    }
+
+    let rows = |n: usize| vec![1; n];
+    // Mixtures.
+    let w = fractional(&rows(272));
+    let (p, bound, executed) = executor("gmm", "faithful.csv", &[272], &w);
+    let data = GmmWeightedData {
+        x: matrix(&p, &bound, "x"),
+        weight: Array1::from(w.clone()),
+    };
+    let generated = jensen::fit(
+        &GmmWeightedModel::new(data, GmmWeightedConsts::default()).unwrap(),
+        &options(),
+    )
+    .unwrap();
+    jensen_tests::compare_routes("gmm weighted", &executed, &generated);
+
+    let (p, bound, executed) = executor("bgmm_defaults", "faithful.csv", &[272], &w);
+    let data = BgmmDefaultsWeightedData {
+        x: matrix(&p, &bound, "x"),
+        weight: Array1::from(w),
+    };
+    let generated = jensen::fit(
+        &BgmmDefaultsWeightedModel::new(data, BgmmDefaultsWeightedConsts::default()).unwrap(),
+        &options(),
+    )
+    .unwrap();
+    jensen_tests::compare_routes("bgmm_defaults weighted", &executed, &generated);
+
+    let w = fractional(&rows(150));
+    let (p, bound, executed) = executor("fa_iris", "iris.csv", &[150], &w);
+    let data = FaIrisWeightedData {
+        x: matrix(&p, &bound, "x"),
+        weight: Array1::from(w),
+    };
+    let generated = jensen::fit(
+        &FaIrisWeightedModel::new(data, FaIrisWeightedConsts::default()).unwrap(),
+        &options(),
+    )
+    .unwrap();
+    jensen_tests::compare_routes("fa_iris weighted", &executed, &generated);
+
+    // Chains: a weight per sequence.
+    let lengths = [100, 99, 100];
+    let w = fractional(&lengths);
+    assert!(w.contains(&0.0) || w.iter().any(|&v| v != 1.0));
+    let (p, bound, executed) = executor("hmm_gaussian", "geyser.csv", &lengths, &w);
+    let data = HmmGaussianWeightedData {
+        x: matrix(&p, &bound, "x"),
+        weight: Array1::from(w),
+    };
+    let model = HmmGaussianWeightedModel::new(data, HmmGaussianWeightedConsts::default())
+        .unwrap()
+        .with_lengths(&lengths)
+        .unwrap();
+    let generated = jensen::fit(&model, &options()).unwrap();
+    jensen_tests::compare_routes("hmm_gaussian weighted", &executed, &generated);
+
+    let lengths = [40, 30, 30];
+    let w = fractional(&lengths);
+    let (p, bound, executed) = executor("hmm_poisson", "discoveries.csv", &lengths, &w);
+    let data = PoissonHmmWeightedData {
+        discoveries: column(&p, &bound, "discoveries"),
+        weight: Array1::from(w.clone()),
+    };
+    let model =
+        PoissonHmmWeightedModel::new(data.clone(), PoissonHmmWeightedConsts::default()).unwrap();
+    let generated = jensen::fit(&model.with_lengths(&lengths).unwrap(), &options()).unwrap();
+    jensen_tests::compare_routes("hmm_poisson weighted", &executed, &generated);
+    // The generated chain refuses weights that vary within a sequence.
+    let err = PoissonHmmWeightedModel::new(data, PoissonHmmWeightedConsts::default())
+        .unwrap()
+        .with_lengths(&[50, 50])
+        .unwrap_err();
+    assert!(err.to_string().contains("one weight per sequence"), "{err}");
+
+    // A model file's own weight column, both routes.
+    let p = plan("poisson_mix_weighted");
+    let bound = jensen_tests::bind(&p, "discoveries_counts.csv", &[]);
+    let executed = jensen::fit(&PlanModel::new(&p, &bound), &options()).unwrap();
+    let data = PoissonMixWeightedData {
+        discoveries: column(&p, &bound, "discoveries"),
+        years: column(&p, &bound, "years"),
+    };
+    let generated = jensen::fit(
+        &PoissonMixWeightedModel::new(data, PoissonMixWeightedConsts::default()).unwrap(),
+        &options(),
+    )
+    .unwrap();
+    jensen_tests::compare_routes("poisson_mix_weighted", &executed, &generated);
 }

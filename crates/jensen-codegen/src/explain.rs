@@ -927,6 +927,18 @@ pub fn explain(plan: &Plan) -> String {
         }
         None => {}
     }
+    let row_weight = plan.row_weights.map(|w| plan.name(w));
+    if let Some(wn) = row_weight {
+        let unit = if chain.is_some() {
+            "row n's sequence (one weight per sequence)"
+        } else {
+            "row n"
+        };
+        let _ = writeln!(
+            out,
+            "  weights  {wn}[n] ≥ 0 multiplies the statistics and the terms of the objective of {unit}: a row of weight 2 counts as two copies of it, of weight 0 as none"
+        );
+    }
     if let Some((hn, ln)) = cont {
         match discrete {
             Some((zn, _)) => {
@@ -1146,13 +1158,28 @@ pub fn explain(plan: &Plan) -> String {
         out,
         "Expected sufficient statistics (sums over rows: additive across chunks)"
     );
-    if discrete.is_some() {
-        let _ = writeln!(out, "  N[k] = Σ_n r[n,k]");
-    } else {
+    if let Some(wn) = row_weight {
         let _ = writeln!(
             out,
-            "  N = the number of rows (a single component: every row has weight 1)"
+            "  every sum over rows is weighted: Σ_n (…) below stands for Σ_n {wn}[n] (…), and N for Σ_n {wn}[n]"
         );
+    }
+    match (discrete.is_some(), row_weight) {
+        (true, _) => {
+            let _ = writeln!(out, "  N[k] = Σ_n r[n,k]");
+        }
+        (false, None) => {
+            let _ = writeln!(
+                out,
+                "  N = the number of rows (a single component: every row has weight 1)"
+            );
+        }
+        (false, Some(wn)) => {
+            let _ = writeln!(
+                out,
+                "  N = Σ_n {wn}[n], the rows' total weight (a single component)"
+            );
+        }
     }
     if chain.is_some() {
         let _ = writeln!(
@@ -1484,6 +1511,9 @@ pub fn explain(plan: &Plan) -> String {
         variational(plan, &mut out);
     } else {
         let _ = writeln!(out, "Free parameters (BIC, AIC): {}", free.join(" + "));
+        if let Some(wn) = row_weight {
+            let _ = writeln!(out, "BIC counts Σ_n {wn}[n] observations");
+        }
     }
     out
 }

@@ -1063,7 +1063,12 @@ impl Gen<'_> {
     }
 
     fn features(&self) -> TokenStream {
-        let views = self.data_vars().into_iter().map(|v| {
+        // The modelled data; the rows' weights weigh the seeding instead.
+        let modelled = self
+            .data_vars()
+            .into_iter()
+            .filter(|&v| Some(v) != self.plan.row_weights);
+        let views = modelled.map(|v| {
             let f = self.var(v);
             if self.data_is_vector(v) {
                 quote!(self.data.#f.view())

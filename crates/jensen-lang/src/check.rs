@@ -421,6 +421,16 @@ impl Checker<'_> {
             );
             return;
         }
+        if ty == ElemType::Weight {
+            if let Some(first) = self.model.vars.iter().find(|v| v.ty == ElemType::Weight) {
+                self.error(
+                    Diagnostic::error(DiagCode::Weights, d.name.span, format!("a second weight item `{}` (the first is `{}`)", d.name.name, first.name))
+                        .label("declared here")
+                        .hint("a row has one weight: multiply the columns into one (e.g. a frequency times a design weight)"),
+                );
+                return;
+            }
+        }
         if d.kind == DeclKind::Data && plates.len() != 1 {
             self.error(
                 Diagnostic::error(
@@ -681,6 +691,26 @@ impl Checker<'_> {
             return;
         };
         let var = self.model.vars[target].clone();
+        if var.ty == ElemType::Weight {
+            let rows = var
+                .plates
+                .first()
+                .map_or("N", |&p| self.model.sets[p].name.as_str());
+            self.error(
+                Diagnostic::error(DiagCode::Weights, s.span, format!("weight `{}` is not modelled: it multiplies the terms of its row", var.name))
+                    .label("statement on a weight")
+                    .hint(format!("remove this statement; to model these values as data, declare `data {}[{rows}]: positive` (or `real`)", var.name)),
+            );
+            return;
+        }
+        if let Some((w, span)) = s.args.iter().find_map(|a| self.weight_in(a)) {
+            self.error(
+                Diagnostic::error(DiagCode::Weights, span, format!("weight `{w}` cannot appear in a distribution's arguments"))
+                    .label("weight used here")
+                    .hint(format!("a weight multiplies its row's statistics and terms of the objective, nothing else; to use `{w}` as a value, declare it `real` or `positive`")),
+            );
+            return;
+        }
         if indices.len() != var.plates.len() {
             self.error(
                 Diagnostic::error(
@@ -855,6 +885,26 @@ impl Checker<'_> {
                 .label("here")
                 .hint("an index is a loop variable (`n`), a latent value (`z[n]`), a literal (`0`) or a shift (`t-1`)"),
         );
+    }
+
+    /// The first variable of type `weight` that `e` names, with where.
+    fn weight_in(&self, e: &Expr) -> Option<(String, Span)> {
+        match e {
+            Expr::Num(..) => None,
+            Expr::Index { name, indices, .. } => {
+                let weight = self
+                    .var_ids
+                    .get(&name.name)
+                    .is_some_and(|&v| self.model.vars[v].ty == ElemType::Weight);
+                if weight {
+                    return Some((name.name.clone(), name.span));
+                }
+                indices.iter().find_map(|i| self.weight_in(i))
+            }
+            Expr::Call { args, .. } => args.iter().find_map(|a| self.weight_in(a)),
+            Expr::Binary { lhs, rhs, .. } => self.weight_in(lhs).or_else(|| self.weight_in(rhs)),
+            Expr::Neg(inner, _) => self.weight_in(inner),
+        }
     }
 
     fn lookup_var(&mut self, name: &ast::Ident) -> Option<VarId> {

@@ -91,7 +91,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
     let rows_owner = z
         .or(continuous.map(|c| c.var))
         .expect("a plan has a latent");
-    let (row_weights, weighing) = row_weights(&model, rows, diags);
+    let row_weights = row_weights(&model, rows, diags);
 
     let mut blocks = Vec::new();
     // param -> uses (block index or None for the latent prior, role, span of the argument)
@@ -124,7 +124,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
     // param -> its prior and the statement's span
     let mut priors: BTreeMap<VarId, (Prior, Span)> = BTreeMap::new();
     for (fi, f) in model.factors.iter().enumerate() {
-        if prior_factors.contains(&fi) || weighing.contains(&fi) {
+        if prior_factors.contains(&fi) {
             continue;
         }
         let target = &model.vars[f.target];
@@ -534,69 +534,27 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
     })
 }
 
-/// The data item of type `weight`, if any, checked: one at most, indexed by the latent's
-/// rows, and in no statement. Returns it with the statements that misuse a weight (reported
-/// here, and left out of the derivation so that they raise no second error).
-fn row_weights(
-    model: &Model,
-    rows: SetId,
-    diags: &mut Vec<Diagnostic>,
-) -> (Option<VarId>, Vec<usize>) {
-    let weights: Vec<VarId> = (0..model.vars.len())
-        .filter(|&v| model.vars[v].ty == crate::ir::ElemType::Weight)
-        .collect();
-    let mut misused = Vec::new();
-    for (fi, f) in model.factors.iter().enumerate() {
-        let mut mentioned = Vec::new();
-        for a in &f.args {
-            a.mentioned(&mut mentioned);
-        }
-        if let Some(&w) = weights.iter().find(|w| f.target == **w) {
-            let name = &model.vars[w].name;
-            diags.push(
-                Diagnostic::error(DiagCode::Weights, f.span, format!("weight `{name}` is not modelled: it multiplies the terms of its row"))
-                    .label("statement on a weight")
-                    .hint(format!("remove this statement; to model these values as data, declare `data {name}[{}]: positive` (or `real`)", model.sets[rows].name)),
-            );
-            misused.push(fi);
-        } else if let Some(&w) = weights.iter().find(|w| mentioned.contains(w)) {
-            let name = &model.vars[w].name;
-            diags.push(
-                Diagnostic::error(DiagCode::Weights, f.span, format!("weight `{name}` cannot appear in a distribution's arguments"))
-                    .label("weight used here")
-                    .hint(format!("a weight multiplies its row's statistics and terms of the objective, nothing else; to use `{name}` as a value, declare it `real` or `positive`")),
-            );
-            misused.push(fi);
-        }
-    }
-    for &w in weights.iter().skip(1) {
-        let var = &model.vars[w];
+/// The data item of type `weight`, if any (the checker allows one, in no statement), which
+/// must be indexed by the latent's rows.
+fn row_weights(model: &Model, rows: SetId, diags: &mut Vec<Diagnostic>) -> Option<VarId> {
+    let w = (0..model.vars.len()).find(|&v| model.vars[v].ty == crate::ir::ElemType::Weight)?;
+    let var = &model.vars[w];
+    if var.plates.first() != Some(&rows) {
+        let rows = &model.sets[rows].name;
         diags.push(
-            Diagnostic::error(DiagCode::Weights, var.span, format!("a second weight item `{}` (the first is `{}`)", var.name, model.vars[weights[0]].name))
-                .label("declared here")
-                .hint("a row has one weight: multiply the columns into one (e.g. a frequency times a design weight)"),
+            Diagnostic::error(
+                DiagCode::Weights,
+                var.span,
+                format!(
+                    "weight `{}` must be indexed by the latent's rows `{rows}`",
+                    var.name
+                ),
+            )
+            .label("declared here")
+            .hint(format!("write `data {}[{rows}]: weight`", var.name)),
         );
     }
-    let first = weights.first().copied();
-    if let Some(w) = first {
-        let var = &model.vars[w];
-        if var.plates.first() != Some(&rows) {
-            let rows = &model.sets[rows].name;
-            diags.push(
-                Diagnostic::error(
-                    DiagCode::Weights,
-                    var.span,
-                    format!(
-                        "weight `{}` must be indexed by the latent's rows `{rows}`",
-                        var.name
-                    ),
-                )
-                .label("declared here")
-                .hint(format!("write `data {}[{rows}]: weight`", var.name)),
-            );
-        }
-    }
-    (first, misused)
+    Some(w)
 }
 
 /// Whether a distribution is a prior family (written on parameters only).

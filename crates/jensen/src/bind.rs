@@ -443,11 +443,19 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         }
         exclude.push(c.clone());
     }
-    // Items that take columns by default: every one but the rows' weights.
+    // Items that take columns by default: every one but the rows' weights, whose column no
+    // other item takes by default.
     let modelled = data_vars
         .iter()
         .filter(|&&v| model.vars[v].ty != ElemType::Weight)
         .count();
+    if let Some(w) = plan.row_weights {
+        let var = &model.vars[w];
+        match opts.columns.get(&var.name).or(var.columns.as_ref()) {
+            Some(cols) => exclude.extend(cols.iter().cloned()),
+            None => exclude.push(var.name.clone()),
+        }
+    }
     let mut items: Vec<Option<Item>> = vec![None; model.vars.len()];
     for &v in &data_vars {
         let var = &model.vars[v];

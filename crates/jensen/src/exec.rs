@@ -2236,6 +2236,8 @@ impl MixtureModel for PlanModel<'_> {
             .vars
             .iter()
             .enumerate()
+            // The modelled data; the rows' weights weigh the seeding instead.
+            .filter(|&(v, _)| Some(v) != self.plan.row_weights)
             .filter_map(|(v, _)| self.data.items[v].as_ref().map(|i| i.values.view()))
             .collect();
         ndarray::concatenate(Axis(1), &items).expect("items have the same rows")
