@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use jensen::bind::{BindOptions, Sequences};
 use jensen::csv::CsvOptions;
-use jensen::document::{ItemBinding, Reseed, Viterbi};
+use jensen::document::{ItemBinding, Reseed, Viterbi, WeightsUsed};
 use jensen::lang::plan::Rule;
 use jensen::lang::Plan;
 use jensen::runtime::{EStepMode, FitOptions, InitStrategy, MStepConfig, Progress};
@@ -895,6 +895,11 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             sequences: bound.sequences.iter().map(|r| r.len()).collect(),
             constants,
             n_rows: bound.n_rows,
+            weights: bound.weights.as_ref().map(|w| WeightsUsed {
+                column: w.column.clone(),
+                total: w.total,
+                zero_rows: w.values.iter().filter(|&&v| v == 0.0).count(),
+            }),
             log_likelihood: result.log_likelihood,
             log_prior: result.log_prior,
             e_step: result.e_step.name().into(),

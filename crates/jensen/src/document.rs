@@ -52,6 +52,10 @@ pub struct FitDocument {
     pub constants: BTreeMap<String, usize>,
     /// Number of rows.
     pub n_rows: usize,
+    /// The rows' weights, when they have them: the column and `Σ w` (the number of
+    /// observations BIC counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<WeightsUsed>,
     /// `ln p(x | params)`.
     pub log_likelihood: f64,
     /// `ln p(params)`, the regularising prior of the variances (`--reg-covar`).
@@ -125,6 +129,17 @@ pub struct FitDocument {
     pub posterior_means: Option<Vec<crate::exec::PosteriorMean>>,
     /// Wall-clock time of the kept run.
     pub timing: Timing,
+}
+
+/// The weights a fit gave its rows ([`FitDocument::weights`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightsUsed {
+    /// The column of weights.
+    pub column: String,
+    /// Their sum.
+    pub total: f64,
+    /// How many rows weigh 0 (left out of the fit).
+    pub zero_rows: usize,
 }
 
 impl FitDocument {
@@ -314,6 +329,7 @@ mod tests {
             sequences: vec![3],
             constants: [("K".to_string(), 2)].into(),
             n_rows: 3,
+            weights: None,
             log_likelihood: values[7],
             log_prior: 0.0,
             e_step: "soft".into(),
