@@ -699,8 +699,10 @@ impl Gen<'_> {
                 ),
             };
             checks.push(quote!(data::check_values(#n, #view, #kind)?;));
-            if let (Some(w), ElemType::Vector(_) | ElemType::Real | ElemType::Positive) =
-                (self.plan.row_weights, var.ty)
+            if let (
+                Some(w),
+                ElemType::Vector(_) | ElemType::Real | ElemType::Positive | ElemType::Count,
+            ) = (self.plan.row_weights, var.ty)
             {
                 let w = self.var(w);
                 checks.push(quote!(data::check_weighted_sums(#n, #view, data.#w.view())?;));
@@ -1049,7 +1051,13 @@ impl Gen<'_> {
             .filter(|(_, b)| matches!(b.kind, BlockKind::Poisson { .. }))
             .map(|(b, _)| {
                 let lf = self.moment(b, "log_factorial");
-                quote!(self.#lf.sum().abs())
+                match self.plan.row_weights {
+                    None => quote!(self.#lf.sum().abs()),
+                    Some(w) => {
+                        let w = self.var(w);
+                        quote!(moments::weighted::sum(self.#lf.view(), self.data.#w.view()).abs())
+                    }
+                }
             })
             .collect();
         if terms.is_empty() {

@@ -224,15 +224,28 @@ pub fn label_counts(
     k: usize,
     pseudo: f64,
 ) -> (Array1<f64>, Array2<f64>) {
+    weighted_label_counts(labels, sequences, k, pseudo, None)
+}
+
+/// [`label_counts`] with each sequence's counts times its weight (`weights`: one per row,
+/// the same within a sequence).
+pub fn weighted_label_counts(
+    labels: &[usize],
+    sequences: &[Range<usize>],
+    k: usize,
+    pseudo: f64,
+    weights: Option<&[f64]>,
+) -> (Array1<f64>, Array2<f64>) {
     let mut initial = Array1::from_elem(k, pseudo);
     let mut transitions = Array2::from_elem((k, k), pseudo);
     for seq in sequences {
         if seq.is_empty() {
             continue;
         }
-        initial[labels[seq.start]] += 1.0;
+        let weight = weights.map_or(1.0, |w| w[seq.start]);
+        initial[labels[seq.start]] += weight;
         for t in seq.start + 1..seq.end {
-            transitions[[labels[t - 1], labels[t]]] += 1.0;
+            transitions[[labels[t - 1], labels[t]]] += weight;
         }
     }
     (initial, transitions)

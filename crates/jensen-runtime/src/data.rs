@@ -128,7 +128,7 @@ pub fn check_weighted_sums(
                 |m, (i, v)| if v > m.1 { (i, v) } else { m },
             );
         return Err(DataError::Weights(format!(
-            "row {}, column {} of `{item}`: {} weighs {}, and the weighted sum of squares of the column overflows; scale the weights down (only their ratios matter to the fit, and their sum to BIC) or rescale the column",
+            "row {}, column {} of `{item}`: {} weighs {}, and the weighted sum of squares of the column overflows; rescale the column, or scale the weights down (they are frequencies: a row of weight w counts as w rows)",
             row + 1,
             j + 1,
             show_value(x[[row, j]]),

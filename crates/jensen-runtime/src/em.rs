@@ -1048,7 +1048,8 @@ fn params_from_labels_unchecked<M: MixtureModel>(
     if let Some(sequences) = model.sequences() {
         // One pseudo-count per initial state and transition: a chain's zero probabilities
         // would stay zero under Baum–Welch.
-        (latent.initial, latent.transitions) = chain::label_counts(labels, sequences, k, 1.0);
+        (latent.initial, latent.transitions) =
+            chain::weighted_label_counts(labels, sequences, k, 1.0, weights);
     }
     let params = model.m_step(&stats, &latent, &neutral, config)?;
     Ok((params, latent.counts))

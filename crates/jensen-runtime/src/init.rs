@@ -102,7 +102,8 @@ pub fn kmeans_plus_plus<R: Rng>(
         let total: f64 = d2.sum();
         let pick = if total > 0.0 {
             let mut target = rng.random::<f64>() * total;
-            let mut chosen = n - 1;
+            // Round-off at the top end: the last row that can be drawn.
+            let mut chosen = d2.iter().rposition(|&d| d > 0.0).unwrap_or(n - 1);
             for (i, &d) in d2.iter().enumerate() {
                 if target < d {
                     chosen = i;

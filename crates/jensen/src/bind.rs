@@ -171,8 +171,12 @@ impl Bound {
         let values = Array1::from(values);
         let sequences = plan.latent.is_chain().then_some(&self.sequences[..]);
         let total = jensen_runtime::data::check_weights(column, values.view(), sequences)?;
-        for item in self.items.iter().flatten() {
-            jensen_runtime::data::check_weighted_sums(column, item.values.view(), values.view())?;
+        for (v, item) in self.items.iter().enumerate() {
+            let Some(item) = item else { continue };
+            if squared_in_statistics(plan.model.vars[v].ty) {
+                let name = &plan.model.vars[v].name;
+                jensen_runtime::data::check_weighted_sums(name, item.values.view(), values.view())?;
+            }
         }
         self.weights = Some(RowWeights {
             values,
@@ -729,6 +733,15 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
     })
 }
 
+/// Whether the squares of an item's values enter the statistics, so that their weighted sums
+/// must stay finite (the items the generated code checks too).
+fn squared_in_statistics(ty: ElemType) -> bool {
+    matches!(
+        ty,
+        ElemType::Vector(_) | ElemType::Real | ElemType::Positive | ElemType::Count
+    )
+}
+
 /// The rows' weights: the model's `weight` item, or the column `--weights` names, checked
 /// (each value, their sum, one per sequence, and the weighted sums of squares of the data).
 fn row_weights(
@@ -789,7 +802,7 @@ fn row_weights(
         })?;
     for (v, bound) in items.iter().enumerate() {
         let Some(bound) = bound else { continue };
-        if matches!(plan.model.vars[v].ty, ElemType::Weight | ElemType::Cat(_)) {
+        if !squared_in_statistics(plan.model.vars[v].ty) {
             continue;
         }
         jensen_runtime::data::check_weighted_sums(

@@ -57,6 +57,8 @@ pub struct PlanModel<'a> {
     /// Scatter about the column means of each block's data, computed on the first E-step of
     /// a summarised model (so a fit's timing includes it).
     scatters: OnceLock<Vec<Array2<f64>>>,
+    /// The rows' weights, contiguous, and their sum (`None`: every row weighs 1).
+    weights: Option<(Vec<f64>, f64)>,
 }
 
 /// The value of a prior's hyperparameter that summarises data `x` (rows × columns), each row
@@ -305,15 +307,19 @@ impl<'a> PlanModel<'a> {
             log_factorial_total,
             summarised,
             scatters: OnceLock::new(),
+            weights: data.weights.as_ref().map(|w| {
+                let values = w.values.to_vec();
+                let total = values.iter().sum();
+                (values, total)
+            }),
         }
     }
 
     /// The number of rows, or the sum of their weights.
     pub fn total_weight(&self) -> f64 {
-        self.data
-            .weights
+        self.weights
             .as_ref()
-            .map_or(self.data.n_rows as f64, |w| w.total)
+            .map_or(self.data.n_rows as f64, |&(_, total)| total)
     }
 
     /// The lowered program this model interprets.
@@ -1741,10 +1747,7 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn row_weights(&self) -> Option<&[f64]> {
-        self.data
-            .weights
-            .as_ref()
-            .map(|w| w.values.as_slice().expect("contiguous"))
+        self.weights.as_ref().map(|(w, _)| w.as_slice())
     }
 
     fn n_components(&self) -> usize {
