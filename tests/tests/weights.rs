@@ -451,3 +451,64 @@ fn generated_code_with_weights_is_the_executor() {
     .unwrap();
     jensen_tests::compare_routes("poisson_mix_weighted", &executed, &generated);
 }
+
+/// Starting parameters from labels weigh each row (each sequence of a chain, its initial
+/// state and transitions included): a sequence of weight 0 is as if removed, one of weight 2
+/// as if repeated.
+#[test]
+fn starting_parameters_from_labels_weigh_the_rows() {
+    use jensen::runtime::em::params_from_labels;
+    use jensen::runtime::MStepConfig;
+    use rand::SeedableRng;
+    let p = plan("hmm_gaussian");
+    let text = std::fs::read_to_string(root().join("data/geyser.csv")).unwrap();
+    let head: String = text.lines().take(101).map(|l| format!("{l}\n")).collect();
+    let all = table("geyser100.csv", &head);
+    let lengths = [60, 40];
+    // Labels: waiting time above 70 minutes.
+    let labels = |b: &Bound| -> Vec<usize> {
+        b.item(p.model.var("x").unwrap())
+            .values
+            .column(0)
+            .iter()
+            .map(|&v| usize::from(v > 70.0))
+            .collect()
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let config = MStepConfig::default();
+    for (weights, copies) in [([1.0, 0.0], [1, 0]), ([1.0, 2.0], [1, 2])] {
+        let w: Vec<f64> = lengths
+            .iter()
+            .zip(weights)
+            .flat_map(|(&l, w)| std::iter::repeat_n(w, l))
+            .collect();
+        let weighted = bind(&p, &all, &[], &lengths)
+            .unwrap()
+            .with_weights(&p, "w", w)
+            .unwrap();
+        let mut copy_each = vec![0; 100];
+        copy_each[0] = copies[0];
+        copy_each[60] = copies[1];
+        let (text2, lengths2) = repeated(&head, &copy_each, &lengths);
+        let plain = bind(&p, &table("geyser_repeated.csv", &text2), &[], &lengths2).unwrap();
+        let (a, _) = params_from_labels(
+            &PlanModel::new(&p, &weighted),
+            &labels(&weighted),
+            &config,
+            &mut rng,
+        )
+        .unwrap();
+        let (b, _) = params_from_labels(
+            &PlanModel::new(&p, &plain),
+            &labels(&plain),
+            &config,
+            &mut rng,
+        )
+        .unwrap();
+        for ((k, x), (_, y)) in a.iter().zip(b.iter()) {
+            for (u, v) in x.iter().zip(y.iter()) {
+                assert!(close(*u, *v), "weights {weights:?}: {k} {u} vs {v}");
+            }
+        }
+    }
+}
