@@ -1898,3 +1898,97 @@ fn priors_from_the_data_are_explained_fitted_and_checked() {
     );
     assert!(err.contains("InvWishart(5.0, 0.1 * I)"), "{err}");
 }
+
+/// `--weights COL`: the column weighs the rows and is not data; a frequency table fits as the
+/// rows it counts (same ℓ, BIC with N = Σ w); the document records the weights; a bad weight
+/// names its row and column.
+#[test]
+fn weights_column_fits_a_frequency_table_as_its_rows() {
+    let tmp = TempDir::new("weights");
+    let (weighted, plain) = (tmp.file("weighted.json"), tmp.file("plain.json"));
+    let out = jensen_ok(&[
+        "fit",
+        "models/poisson_mix.em",
+        "--data",
+        "data/discoveries_counts.csv",
+        "--weights",
+        "years",
+        "--seed",
+        "3",
+        "--out",
+        &weighted,
+    ]);
+    assert!(
+        out.contains("weights ← years: Σ = 100 over 12 rows"),
+        "{out}"
+    );
+    assert!(!out.contains("not used: years"), "{out}");
+    // The model's own weight item, on the same table.
+    let own = jensen_ok(&[
+        "fit",
+        "models/poisson_mix_weighted.em",
+        "--data",
+        "data/discoveries_counts.csv",
+        "--seed",
+        "3",
+        "--quiet",
+    ]);
+    jensen_ok(&[
+        "fit",
+        "models/poisson_mix.em",
+        "--data",
+        "data/discoveries.csv",
+        "--seed",
+        "3",
+        "--out",
+        &plain,
+    ]);
+    let (w, p) = (read_json(&weighted), read_json(&plain));
+    let close = |a: &Value, b: &Value| {
+        let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+        (a - b).abs() < 1e-6 * b.abs()
+    };
+    assert!(
+        close(&w["log_likelihood"], &p["log_likelihood"]),
+        "{} vs {}",
+        w["log_likelihood"],
+        p["log_likelihood"]
+    );
+    assert!(
+        close(&w["bic"], &p["bic"]),
+        "BIC {} vs {}",
+        w["bic"],
+        p["bic"]
+    );
+    assert_eq!(w["weights"]["column"], "years");
+    assert_eq!(w["weights"]["total"], 100.0);
+    assert_eq!(w["n_rows"], 12);
+    assert!(
+        own.contains(&format!("{:.6}", w["log_likelihood"].as_f64().unwrap())),
+        "{own}"
+    );
+
+    let csv = tmp.file("bad_weights.csv");
+    std::fs::write(&csv, "discoveries,years\n0,9\n1,-2\n").unwrap();
+    let err = jensen_fails(&[
+        "fit",
+        "models/poisson_mix.em",
+        "--data",
+        &csv,
+        "--weights",
+        "years",
+    ]);
+    assert!(
+        err.contains("row 2") && err.contains("`years`") && err.contains("-2"),
+        "{err}"
+    );
+    let err = jensen_fails(&[
+        "fit",
+        "models/poisson_mix.em",
+        "--data",
+        &csv,
+        "--weights",
+        "nope",
+    ]);
+    assert!(err.contains("no column `nope`"), "{err}");
+}
