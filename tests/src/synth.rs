@@ -68,5 +68,6 @@ pub fn table(items: &[Item], rows: usize, seed: u64) -> Table {
         text: vec![None; n],
         n_rows: rows,
         lines: Vec::new(),
+        missing: Vec::new(),
     }
 }

@@ -304,6 +304,7 @@ fn synthetic() -> jensen::Table {
         text: vec![None; 3],
         n_rows: n,
         lines: Vec::new(),
+        missing: Vec::new(),
     }
 }
 
@@ -417,6 +418,7 @@ fn a_chain_of_a_million_steps_fits_without_underflow() {
         text: vec![None],
         n_rows: n,
         lines: Vec::new(),
+        missing: Vec::new(),
     };
     let bound = jensen::bind(&p, &table, &Default::default()).unwrap();
     let model = PlanModel::new(&p, &bound);

@@ -36,9 +36,17 @@ pub struct Table {
     /// is on line `r + 2` (a header line, then one line per row), as when the table was not
     /// read from a file with blank lines. See [`Table::line`].
     pub lines: Vec<usize>,
+    /// Per column, the 0-based rows whose cell is empty (a numeric column holds NaN there);
+    /// empty, or shorter than the columns, when no cell is. See [`Table::empty_cells`].
+    pub missing: Vec<Vec<usize>>,
 }
 
 impl Table {
+    /// The 0-based rows whose cell in column `c` is empty.
+    pub fn empty_cells(&self, c: usize) -> &[usize] {
+        self.missing.get(c).map_or(&[], Vec::as_slice)
+    }
+
     /// The 1-based line of 0-based row `row` in the file: from [`Table::lines`] when given,
     /// else `row + 2`.
     pub fn line(&self, row: usize) -> usize {
@@ -511,6 +519,16 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         for (j, &c) in chosen.iter().enumerate() {
             match (&table.columns[c], &table.text[c], &labels) {
                 (Some(col), _, _) => {
+                    if let Some(&i) = table.empty_cells(c).first() {
+                        return Err(BindError::BadLabel {
+                            file: file.clone(),
+                            row: i + 1,
+                            line: table.line(i),
+                            column: table.headers[c].clone(),
+                            what: "the cell is empty (missing values are not supported yet: remove the row or fill the value)".into(),
+                            item: var.name.clone(),
+                        });
+                    }
                     for (i, &x) in col.iter().enumerate() {
                         values[[i, j]] = x;
                     }
@@ -1044,6 +1062,7 @@ mod tests {
                 None,
                 Some(vec![3.0; labels.len()]),
             ],
+            missing: Vec::new(),
             text: vec![
                 None,
                 Some(labels.iter().map(|l| l.to_string()).collect()),

@@ -161,11 +161,12 @@ pub fn read_bytes(file: &str, bytes: &[u8]) -> Result<Table, CsvError> {
 enum Column {
     /// No cell has been a number yet: the cells so far, in case the column is text.
     Undecided { cells: Vec<String>, any_text: bool },
-    /// Some cell was a number: the values (NaN in place of a bad cell) and the first bad
-    /// cell, `(0-based row, cell)`.
+    /// Some cell was a number: the values (NaN in place of a bad or empty cell), the first
+    /// bad cell, `(0-based row, cell)`, and the rows of the empty cells.
     Numeric {
         values: Vec<f64>,
         first_bad: Option<(usize, String)>,
+        empty: Vec<usize>,
     },
 }
 
@@ -173,20 +174,37 @@ impl Column {
     fn push(&mut self, row: usize, cell: &[u8]) {
         let number = parse_number(cell);
         match self {
-            Column::Numeric { values, first_bad } => {
+            Column::Numeric {
+                values,
+                first_bad,
+                empty,
+            } => {
                 values.push(number.unwrap_or(f64::NAN));
-                if number.is_none() && first_bad.is_none() {
-                    *first_bad = Some((row, text(cell)));
+                let cell = text(cell);
+                if number.is_none() && cell.is_empty() {
+                    empty.push(row);
+                } else if number.is_none() && first_bad.is_none() {
+                    *first_bad = Some((row, cell));
                 }
             }
             Column::Undecided { cells, any_text } => match number {
                 Some(v) => {
-                    // Every earlier cell was not a number: the first of them is the error.
-                    let first_bad = cells.first().map(|c| (0, c.clone()));
+                    // Every earlier cell was not a number: the first that is not empty is the
+                    // error; the empty ones are gaps.
+                    let first_bad = cells
+                        .iter()
+                        .enumerate()
+                        .find(|(_, c)| !c.is_empty())
+                        .map(|(r, c)| (r, c.clone()));
+                    let empty = (0..cells.len()).filter(|&r| cells[r].is_empty()).collect();
                     let mut values = Vec::new();
                     values.resize(cells.len(), f64::NAN);
                     values.push(v);
-                    *self = Column::Numeric { values, first_bad };
+                    *self = Column::Numeric {
+                        values,
+                        first_bad,
+                        empty,
+                    };
                 }
                 None => {
                     let cell = text(cell);
@@ -292,6 +310,7 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
         text: Vec::with_capacity(columns.len()),
         n_rows,
         lines,
+        missing: Vec::new(),
     };
     if let Some((c, row, cell)) = unnamed_cell {
         return Err(CsvError::UnnamedColumn {
@@ -321,18 +340,21 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
                 table.text.push(Some(cells));
             }
             Column::Undecided { cells, .. } => {
-                // Only empty cells (or no rows at all): a numeric column with gaps.
-                if !cells.is_empty() {
-                    return Err(bad_cell(&table, c, 0, ""));
-                }
-                table.columns.push(Some(Vec::new()));
+                // Only empty cells (or no rows at all): a numeric column of gaps.
+                table.missing.resize(c, Vec::new());
+                table.missing.push((0..cells.len()).collect());
+                table.columns.push(Some(vec![f64::NAN; cells.len()]));
                 table.text.push(None);
             }
             Column::Numeric {
                 first_bad: Some((row, cell)),
                 ..
             } => return Err(bad_cell(&table, c, row, &cell)),
-            Column::Numeric { values, .. } => {
+            Column::Numeric { values, empty, .. } => {
+                if !empty.is_empty() {
+                    table.missing.resize(c, Vec::new());
+                    table.missing.push(empty);
+                }
                 table.columns.push(Some(values));
                 table.text.push(None);
             }
@@ -506,12 +528,11 @@ mod tests {
     }
 
     #[test]
-    fn an_all_empty_column_is_a_missing_value_error() {
-        let err = read_str("a,b\n,1\n,2\n").unwrap_err();
-        assert!(
-            matches!(&err, CsvError::BadCell { row: 1, what, .. } if what.contains("empty")),
-            "{err:?}"
-        );
+    fn an_all_empty_column_is_a_column_of_gaps() {
+        let t = read_str("a,b\n,1\n,2\n").unwrap();
+        assert_eq!(t.empty_cells(0), &[0, 1]);
+        assert!(t.columns[0].as_ref().unwrap().iter().all(|v| v.is_nan()));
+        assert!(t.empty_cells(1).is_empty());
     }
 
     #[test]
