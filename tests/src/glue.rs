@@ -21,3 +21,8 @@ pub fn column(plan: &Plan, bound: &Bound, name: &str) -> Array1<f64> {
         .column(0)
         .to_owned()
 }
+
+/// The discrete latent's partial labels, as the generated data struct takes them.
+pub fn labels(_plan: &Plan, bound: &Bound, _name: &str) -> Vec<Option<u32>> {
+    bound.labels.as_ref().expect("labels bound").values.clone()
+}

@@ -191,6 +191,10 @@ pub mod models {
     #[model(file = "../models/poisson_mix_weighted.em")]
     pub struct PoissonMixWeighted;
 
+    #[derive(jensen::Model)]
+    #[model(file = "../models/gmm_iris_semisupervised.em")]
+    pub struct GmmIrisSemisupervised;
+
     /// Models of `models/` with a weight per row added (`tests/models/`), for the
     /// differential test of weights.
     pub mod weighted {
@@ -298,6 +302,11 @@ pub const CATALOGUE: &[Entry] = &[
     ("mfa_iris_map", "iris.csv", &[]),
     ("ppca_iris_map", "iris.csv", &[]),
     ("poisson_mix_weighted", "discoveries_counts.csv", &[]),
+    (
+        "gmm_iris_semisupervised",
+        "iris_partially_labelled.csv",
+        &[],
+    ),
 ];
 
 /// The generated code's fit agrees with the executor's: the same ELBO trace (≤ 1e-10

@@ -4,7 +4,7 @@
 use jensen::bind::Sequences;
 use jensen::runtime::{EStepMode, FitOptions, InitStrategy};
 use jensen::PlanModel;
-use jensen_tests::glue::{column, matrix};
+use jensen_tests::glue::{column, labels, matrix};
 use jensen_tests::models::*;
 use jensen_tests::{bind, bind_with, plan, CATALOGUE};
 
@@ -251,6 +251,16 @@ differential!(
         years: column
     },
     PoissonMixWeightedConsts::default()
+);
+differential!(
+    semisupervised_gaussian_mixture,
+    "gmm_iris_semisupervised",
+    GmmIrisSemisupervisedModel,
+    GmmIrisSemisupervisedData {
+        x: matrix,
+        z: labels
+    },
+    GmmIrisSemisupervisedConsts::default()
 );
 differential!(
     poisson_mixture_map,

@@ -146,6 +146,12 @@ struct DataArgs {
     /// with `data w[N]: weight`.
     #[arg(long, value_name = "COLUMN")]
     weights: Option<String>,
+    /// A column of partial labels (the column is not data): the discrete latent's value
+    /// where the cell holds one (`0..K`, or text labels coded in sorted order), empty where
+    /// unknown. Labelled rows' posteriors are clamped to their label (semi-supervised EM). A
+    /// model file says the same with `latent z[N]: 0..K from (COLUMN)`.
+    #[arg(long, value_name = "COLUMN")]
+    labels: Option<String>,
     /// The CSV field delimiter: one character, e.g. `--delimiter ';'`, or `tab`.
     #[arg(long, default_value = ",", value_parser = parse_delimiter)]
     delimiter: u8,
@@ -387,6 +393,7 @@ fn bind_data(plan: &Plan, args: &DataArgs, defaults: BindOptions) -> Result<Data
         exclude: args.exclude.clone(),
         memory_limit: args.max_memory,
         weights: args.weights.clone(),
+        labels: args.labels.clone(),
         ..defaults
     };
     // A fit's constants (the defaults of `decode`) and `--set` values are sizes like the
@@ -619,6 +626,23 @@ fn print_binding(data: &Data, binding: &[ItemBinding]) -> Result<(), Failure> {
         Sequences::Column(c) => Some(c),
         _ => None,
     };
+    if let Some(l) = &data.bound.labels {
+        let given = l.values.iter().flatten().count();
+        let names = l.names.as_ref().map_or(String::new(), |names| {
+            let codes: Vec<String> = names
+                .iter()
+                .enumerate()
+                .map(|(k, n)| format!("{k} = {n}"))
+                .collect();
+            format!("; {}", codes.join(", "))
+        });
+        outln!(
+            "labels ← {}: {given} of {} rows labelled, the others inferred{names}",
+            l.column,
+            l.values.len()
+        );
+    }
+    let labels = data.bound.labels.as_ref().map(|l| &l.column);
     let weights = data.bound.weights.as_ref().map(|w| &w.column);
     let unused: Vec<String> = data
         .headers
@@ -626,6 +650,7 @@ fn print_binding(data: &Data, binding: &[ItemBinding]) -> Result<(), Failure> {
         .filter(|h| {
             Some(*h) != sequence
                 && Some(*h) != weights
+                && Some(*h) != labels
                 && !binding.iter().any(|b| b.columns.contains(h))
         })
         .cloned()

@@ -927,6 +927,12 @@ pub fn explain(plan: &Plan) -> String {
         }
         None => {}
     }
+    if let (Some(col), Some((zn, _))) = (plan.label_column(), discrete) {
+        let _ = writeln!(
+            out,
+            "  labels   {zn}[n] is known where column `{col}` has a value (semi-supervised): there r[n,k] = 1 for the given k, 0 for the others, and the row's term of the objective is ln p(x[n], {zn}[n])"
+        );
+    }
     let row_weight = plan.row_weights.map(|w| plan.name(w));
     if let Some(wn) = row_weight {
         let unit = if chain.is_some() {

@@ -475,6 +475,14 @@ impl Gen<'_> {
             .collect()
     }
 
+    /// The field of the discrete latent's partial labels (`latent z[N]: 0..K from (col)`),
+    /// with the latent's declaration.
+    fn label_field(&self) -> Option<(Ident, String)> {
+        self.plan.label_column()?;
+        let (z, _) = self.plan.latent.var_components()?;
+        Some((self.var(z), self.plan.model.vars[z].text.clone()))
+    }
+
     fn data_struct(&self) -> TokenStream {
         let name = self.item("Data");
         let fields = self.data_vars().into_iter().map(|v| {
@@ -490,11 +498,17 @@ impl Gen<'_> {
             );
             quote! { #[doc = #doc] pub #f: #ty }
         });
+        let labels = self.label_field().map(|(z, text)| {
+            let doc = format!(
+                " The known values of `{text}`, one per row: `Some(k)` where labelled, `None` where not"
+            );
+            quote! { #[doc = #doc] pub #z: Vec<Option<u32>> }
+        });
         quote! {
             /// Observed data of the model.
             #[derive(Debug, Clone, PartialEq)]
             #[allow(non_snake_case)]
-            pub struct #name { #(#fields,)* }
+            pub struct #name { #(#fields,)* #labels }
         }
     }
 
@@ -708,6 +722,15 @@ impl Gen<'_> {
                 checks.push(quote!(data::check_weighted_sums(#n, #view, data.#w.view())?;));
             }
         }
+        if let (Some((z, _)), Some((_, k))) =
+            (self.label_field(), self.plan.latent.var_components())
+        {
+            let name = z.to_string();
+            let k = self.size_in(k, quote!(sizes));
+            checks.push(
+                quote!(data::check_labels(#name, &data.#z, #k, data.#first.len_of(Axis(0)))?;),
+            );
+        }
         if let Some(c) = self.plan.continuous {
             let latent = self.plan.name(c.var);
             let size = &self.plan.model.sets[c.dim].name;
@@ -721,6 +744,7 @@ impl Gen<'_> {
                 }
             }
         }
+        let label_layout = self.label_field().map(|(z, _)| quote!(#z: data.#z));
         let layout: Vec<TokenStream> = data_vars
             .iter()
             .map(|&v| {
@@ -734,6 +758,7 @@ impl Gen<'_> {
                     quote!(#f: data.#f)
                 }
             })
+            .chain(label_layout)
             .collect();
         let doc = format!(
             " Model `{}` bound to data, ready for `jensen::fit`.",
@@ -961,6 +986,13 @@ impl Gen<'_> {
         let features = self.features();
         let reseed = self.reseed();
         let keeps_empty = self.keeps_empty_components();
+        let row_labels = self.label_field().map(|(z, _)| {
+            quote! {
+                fn row_labels(&self) -> Option<&[Option<u32>]> {
+                    Some(&self.data.#z)
+                }
+            }
+        });
         let row_weights = self.plan.row_weights.map(|w| {
             let f = self.var(w);
             quote! {
@@ -978,6 +1010,7 @@ impl Gen<'_> {
                 fn n_rows(&self) -> usize { #n }
 
                 #row_weights
+                #row_labels
 
                 fn n_components(&self) -> usize { #k }
 

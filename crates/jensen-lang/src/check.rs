@@ -458,15 +458,16 @@ impl Checker<'_> {
             }
         }
         if let Some(cols) = &d.columns {
-            if d.kind != DeclKind::Data {
+            let labels = d.kind == DeclKind::Latent && matches!(ty, ElemType::Cat(_));
+            if d.kind != DeclKind::Data && !labels {
                 self.error(
                     Diagnostic::error(
                         DiagCode::From,
                         d.span,
-                        "only data items are read `from` columns",
+                        "only data items, and a discrete latent's partial labels, are read `from` columns",
                     )
                     .label("here")
-                    .hint("remove the `from (...)` clause"),
+                    .hint("remove the `from (...)` clause (a discrete latent `latent z[N]: 0..K from (label)` reads its known values from a column, empty where unknown)"),
                 );
                 return;
             }

@@ -466,6 +466,17 @@ impl Plan {
         self.latent.rows()
     }
 
+    /// The column that gives the discrete latent's value where it is known (partial labels,
+    /// `latent z[N]: 0..K from (label)`).
+    pub fn label_column(&self) -> Option<&str> {
+        let (z, _) = self.latent.var_components()?;
+        self.model.vars[z]
+            .columns
+            .as_ref()?
+            .first()
+            .map(String::as_str)
+    }
+
     /// The values `0..K` of the discrete latent (`None` without one: a single component).
     pub fn components(&self) -> Option<SetId> {
         self.latent.var_components().map(|(_, k)| k)

@@ -104,6 +104,33 @@ pub fn check_weights(
     Ok(total)
 }
 
+/// Checks the partial labels of a discrete latent with `k` values over `rows` rows: one per
+/// row, each a value below `k` (or `None`, unlabelled).
+pub fn check_labels(
+    item: &str,
+    labels: &[Option<u32>],
+    k: usize,
+    rows: usize,
+) -> Result<(), DataError> {
+    if labels.len() != rows {
+        return Err(DataError::Labels(format!(
+            "{} labels of `{item}` for {rows} rows: give one per row (`None` where unknown)",
+            labels.len()
+        )));
+    }
+    if let Some((i, l)) = labels
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| l.filter(|&l| l as usize >= k).map(|l| (i, l)))
+    {
+        return Err(DataError::Labels(format!(
+            "row {}: label {l} is not a value of `{item}` (0..{k})",
+            i + 1
+        )));
+    }
+    Ok(())
+}
+
 /// Checks that the weighted sums of squares of a real-valued item stay finite with room for
 /// the statistics (as [`MAX_MAGNITUDE`] ensures for a weight of 1), naming the row whose
 /// weighted square is the largest.
@@ -226,6 +253,9 @@ pub enum DataError {
     /// Row weights that cannot weigh the rows (all zero; varying within a sequence).
     #[error("{0}")]
     Weights(String),
+    /// Partial labels that do not fit the latent.
+    #[error("{0}")]
+    Labels(String),
     /// A prior's hyperparameter computed from the data (`cov(x)`, `var(x)`, `mean(x)`) that
     /// the prior cannot take.
     #[error("`{summary}` in the prior on `{param}` {problem}")]

@@ -37,7 +37,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, ShapeBuilder};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -424,6 +424,35 @@ impl<S> EStep<S> {
     }
 }
 
+/// Clamps the labelled rows of a block of the log-joint (rows `start..`) to their given
+/// latent value: every other column becomes `−∞`, so that the row's posterior puts all its
+/// mass there and its term of the objective is `ln p(x_n, z_n = label)`.
+fn clamp_labels(start: usize, mut block: ArrayViewMut2<'_, f64>, labels: Option<&[Option<u32>]>) {
+    let Some(labels) = labels else { return };
+    for (i, mut row) in block.rows_mut().into_iter().enumerate() {
+        if let Some(l) = labels[start + i] {
+            for (c, v) in row.iter_mut().enumerate() {
+                if c != l as usize {
+                    *v = f64::NEG_INFINITY;
+                }
+            }
+        }
+    }
+}
+
+/// [`MixtureModel::log_joint`] with the labelled rows clamped ([`clamp_labels`]).
+fn log_joint<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    rows: Range<usize>,
+    mut out: ArrayViewMut2<'_, f64>,
+    ws: &mut Workspace,
+) {
+    let start = rows.start;
+    model.log_joint(cache, rows, out.view_mut(), ws);
+    clamp_labels(start, out, model.row_labels());
+}
+
 fn tasks(n: usize) -> Vec<Range<usize>> {
     (0..n)
         .step_by(TASK_ROWS)
@@ -524,7 +553,7 @@ fn e_step_rows<M: MixtureModel>(
         view.fill(0.0);
         match mode {
             EStepMode::Soft => {
-                model.log_joint(cache, block.clone(), view.view_mut(), &mut ws);
+                log_joint(model, cache, block.clone(), view.view_mut(), &mut ws);
                 let (ll, h) = normalise_rows(view.view_mut(), &mut row_ll[..m]);
                 match weights {
                     None => {
@@ -558,8 +587,10 @@ fn e_step_rows<M: MixtureModel>(
                     bound.view_mut(),
                     &mut ws,
                 );
-                if !scored {
-                    model.log_joint(cache, block.clone(), view.view_mut(), &mut ws);
+                if scored {
+                    clamp_labels(start, view.view_mut(), model.row_labels());
+                } else {
+                    log_joint(model, cache, block.clone(), view.view_mut(), &mut ws);
                 }
                 let (at, best, second) = (&mut at[..m], &mut row_ll[..m], &mut second[..m]);
                 let nan = top_two(view.view(), at, best, second);
@@ -574,7 +605,7 @@ fn e_step_rows<M: MixtureModel>(
                     if scored && (nan || best[i] - second[i] <= slack) {
                         exact.fill(0.0);
                         let row = start + i;
-                        model.log_joint(cache, row..row + 1, exact.view_mut(), &mut ws);
+                        log_joint(model, cache, row..row + 1, exact.view_mut(), &mut ws);
                         let c = argmax(exact.row(0));
                         (at[i], best[i]) = (c as u64, exact[[0, c]]);
                     }
@@ -692,7 +723,8 @@ fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> Array2<f64> {
             let m = chunk.nrows();
             for start in (0..m).step_by(BLOCK_ROWS) {
                 let end = (start + BLOCK_ROWS).min(m);
-                model.log_joint(
+                log_joint(
+                    model,
                     cache,
                     first + start..first + end,
                     chunk.slice_mut(s![start..end, ..]),
@@ -909,7 +941,7 @@ pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, 
                 let block = start..(start + BLOCK_ROWS).min(rows.end);
                 let local = (block.start - rows.start)..(block.end - rows.start);
                 let mut view = resp.slice_mut(s![local.clone(), ..]);
-                model.log_joint(cache, block, view.view_mut(), &mut ws);
+                log_joint(model, cache, block, view.view_mut(), &mut ws);
                 normalise_rows(view, &mut ll[local]);
             }
             (resp, ll)
@@ -961,7 +993,7 @@ pub fn decode<M: MixtureModel>(
         let block = start..(start + BLOCK_ROWS).min(n);
         let mut view = lj.slice_mut(s![..block.len(), ..]);
         view.fill(0.0);
-        model.log_joint(&cache, block, view.view_mut(), &mut ws);
+        log_joint(model, &cache, block, view.view_mut(), &mut ws);
         for row in view.rows() {
             let best = argmax(row);
             path.push(best);
@@ -1027,7 +1059,18 @@ fn params_from_labels_unchecked<M: MixtureModel>(
     config: &MStepConfig,
     rng: &mut dyn RngCore,
 ) -> Result<(M::Params, Array1<f64>), NumericalIssue> {
-    let weights = model.row_weights();
+    params_from_weighted_labels(model, labels, config, rng, model.row_weights())
+}
+
+/// [`params_from_labels_unchecked`] with each row's one-hot responsibility times `weights`
+/// (the chain's initial and transition counts weigh each sequence by the model's weights).
+fn params_from_weighted_labels<M: MixtureModel>(
+    model: &M,
+    labels: &[usize],
+    config: &MStepConfig,
+    rng: &mut dyn RngCore,
+    weights: Option<&[f64]>,
+) -> Result<(M::Params, Array1<f64>), NumericalIssue> {
     let k = model.n_components();
     let mut neutral = model.neutral_params();
     model.randomise_neutral(&mut neutral, rng);
@@ -1049,7 +1092,7 @@ fn params_from_labels_unchecked<M: MixtureModel>(
         // One pseudo-count per initial state and transition: a chain's zero probabilities
         // would stay zero under Baum–Welch.
         (latent.initial, latent.transitions) =
-            chain::weighted_label_counts(labels, sequences, k, 1.0, weights);
+            chain::weighted_label_counts(labels, sequences, k, 1.0, model.row_weights());
     }
     let params = model.m_step(&stats, &latent, &neutral, config)?;
     Ok((params, latent.counts))
@@ -1145,6 +1188,7 @@ fn initial_params<M: MixtureModel>(
     opts: &FitOptions<M::Params>,
     rng: &mut ChaCha8Rng,
     reseeds: &mut Vec<ReseedEvent>,
+    restart: usize,
 ) -> Result<M::Params, FitError> {
     let k = model.n_components();
     let weights = model.row_weights();
@@ -1162,11 +1206,49 @@ fn initial_params<M: MixtureModel>(
         }
     };
     opts.m_step.check()?;
-    let (mut params, counts) = params_from_labels_unchecked(model, &labels, &opts.m_step, rng)
-        .map_err(|issue| FitError::Numerical {
-            issue,
-            iteration: 0,
-        })?;
+    // With partial labels: the given labels replace the seeding's; the first start, when
+    // every component has a labelled row, takes the labelled rows alone (the supervised
+    // estimates), the others weighing nothing; further restarts start from the seeding with
+    // the labels in place.
+    let (labels, start_weights) = match model.row_labels() {
+        None => (labels, None),
+        Some(given) => {
+            let labels: Vec<usize> = labels
+                .iter()
+                .zip(given)
+                .map(|(&l, g)| g.map_or(l, |g| g as usize))
+                .collect();
+            let mut seen = vec![false; k];
+            for g in given.iter().flatten() {
+                seen[*g as usize] = true;
+            }
+            let only_labelled = (restart == 0 && seen.iter().all(|&s| s)).then(|| {
+                given
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| {
+                        if g.is_some() {
+                            weights.map_or(1.0, |w| w[i])
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect::<Vec<f64>>()
+            });
+            (labels, only_labelled)
+        }
+    };
+    let (mut params, counts) = params_from_weighted_labels(
+        model,
+        &labels,
+        &opts.m_step,
+        rng,
+        start_weights.as_deref().or(weights),
+    )
+    .map_err(|issue| FitError::Numerical {
+        issue,
+        iteration: 0,
+    })?;
     for (c, &count) in counts.iter().enumerate() {
         if count < EMPTY_COUNT && !model.keeps_empty_components() {
             let row = random_row(rng, model.n_rows(), weights);
@@ -1224,7 +1306,7 @@ fn run_one<M: MixtureModel>(
     rng.set_stream(restart as u64);
     let mut reseeds = Vec::new();
     let started = Instant::now();
-    let mut params = initial_params(model, opts, &mut rng, &mut reseeds)?;
+    let mut params = initial_params(model, opts, &mut rng, &mut reseeds, restart)?;
     let init_seconds = started.elapsed().as_secs_f64();
     let em_started = Instant::now();
 
@@ -1569,6 +1651,27 @@ pub fn fit<M: MixtureModel>(
 ) -> Result<FitResult<M::Params>, FitError> {
     opts.check()?;
     check_weights(model, model.row_weights())?;
+    if let Some(labels) = model.row_labels() {
+        let k = model.n_components();
+        if labels.len() != model.n_rows() {
+            return Err(FitError::InvalidOption {
+                option: "row labels",
+                value: format!("{} labels for {} rows", labels.len(), model.n_rows()),
+                reason: "give one label (or none) per row",
+            });
+        }
+        if let Some((i, l)) = labels
+            .iter()
+            .enumerate()
+            .find_map(|(i, l)| l.filter(|&l| l as usize >= k).map(|l| (i, l)))
+        {
+            return Err(FitError::InvalidOption {
+                option: "row labels",
+                value: format!("{l} (row {i})"),
+                reason: "a label must be a component, below the number of components",
+            });
+        }
+    }
     match opts.threads {
         None => fit_in_pool(model, opts),
         Some(threads) => rayon::ThreadPoolBuilder::new()

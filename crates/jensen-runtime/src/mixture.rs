@@ -312,6 +312,12 @@ pub trait MixtureModel: Sync {
     fn row_weights(&self) -> Option<&[f64]> {
         None
     }
+    /// The latent's value where the data give it (`latent z[N]: 0..K from (col)`, partial
+    /// labels): those rows' posteriors are clamped to it, and their terms of the objective are
+    /// `ln p(x_n, z_n)`. `None` where a row is unlabelled; `None` overall without labels.
+    fn row_labels(&self) -> Option<&[Option<u32>]> {
+        None
+    }
     /// The sequences of a chain-structured latent: ordered, contiguous row ranges covering
     /// every row. `None` for a mixture (rows independent).
     fn sequences(&self) -> Option<&[Range<usize>]> {

@@ -79,6 +79,9 @@ pub struct BindOptions {
     /// `weight` item: the column is read as one would be (`data w[N]: weight`), and left out
     /// of the columns other items take by default.
     pub weights: Option<String>,
+    /// A column giving the discrete latent's value for some rows (`--labels COL`, partial
+    /// labels), empty where unknown; overrides the model's `latent z[N]: 0..K from (col)`.
+    pub labels: Option<String>,
 }
 
 /// How the rows of a table split into independent sequences, for a chain-structured latent.
@@ -141,6 +144,20 @@ pub struct Bound {
     /// [`BindOptions::weights`] (checked: finite, at least 0, not all 0, the same within
     /// each sequence of a chain). `None`: every row weighs 1.
     pub weights: Option<RowWeights>,
+    /// The discrete latent's value where a label column gives it (`None` where the cell is
+    /// empty); `None` without a label column.
+    pub labels: Option<RowLabels>,
+}
+
+/// Partial labels of the discrete latent ([`Bound::labels`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowLabels {
+    /// Per row, the latent's value, or `None` where the cell is empty.
+    pub values: Vec<Option<u32>>,
+    /// The column they come from.
+    pub column: String,
+    /// For a text column, the label of each value, in code order (sorted).
+    pub names: Option<Vec<String>>,
 }
 
 /// The weight of every row ([`Bound::weights`]).
@@ -350,6 +367,14 @@ pub enum BindError {
         /// The largest array.
         largest: String,
     },
+    /// Labels that cannot be given to the latent.
+    #[error("{file}: {message}")]
+    Labels {
+        /// Source.
+        file: String,
+        /// What is wrong, and what to do.
+        message: String,
+    },
     /// Row weights that cannot weigh the rows.
     #[error("{file}: {message}")]
     Weights {
@@ -442,6 +467,10 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
     let mut exclude = opts.exclude.clone();
     if let Sequences::Column(c) = &opts.sequences {
         exclude.push(c.clone());
+    }
+    let label_column = opts.labels.as_deref().or(plan.label_column());
+    if let Some(c) = label_column {
+        exclude.push(c.to_string());
     }
     if let Some(c) = &opts.weights {
         if let Some(w) = plan.row_weights {
@@ -735,6 +764,10 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         }
     }
     let weights = row_weights(plan, table, &items, &sequences, opts)?;
+    let labels = match label_column {
+        Some(c) => Some(row_labels(plan, table, c, &sizes)?),
+        None => None,
+    };
     check_memory(plan, table, &sizes, &sources, sequences.len(), opts)?;
     for &v in &data_vars {
         if model.vars[v].ty == ElemType::Count {
@@ -748,7 +781,107 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         items,
         sequences,
         weights,
+        labels,
     })
+}
+
+/// The discrete latent's partial labels from `column`: whole numbers `0..K`, or text labels
+/// (at most `K`, coded in sorted order); an empty cell is an unlabelled row.
+fn row_labels(
+    plan: &Plan,
+    table: &Table,
+    column: &str,
+    sizes: &[usize],
+) -> Result<RowLabels, BindError> {
+    let Some((z, k_set)) = plan.latent.var_components() else {
+        return Err(BindError::Labels {
+            file: table.source.clone(),
+            message: format!(
+                "model `{}` has no discrete latent for the labels in `{column}` to give",
+                plan.model.name
+            ),
+        });
+    };
+    let k = sizes[k_set];
+    let latent = plan.model.vars[z].name.clone();
+    let c = table
+        .headers
+        .iter()
+        .position(|h| h == column)
+        .ok_or_else(|| BindError::MissingColumn {
+            file: table.source.clone(),
+            item: format!("the labels of `{latent}`"),
+            column: column.to_string(),
+            available: table.headers.join(", "),
+        })?;
+    let bad = |row: usize, what: String| BindError::BadLabel {
+        file: table.source.clone(),
+        row: row + 1,
+        line: table.line(row),
+        column: column.to_string(),
+        what,
+        item: latent.clone(),
+    };
+    match (&table.columns[c], &table.text[c]) {
+        (Some(values), _) => {
+            let empty = table.empty_cells(c);
+            let mut out = Vec::with_capacity(values.len());
+            for (i, &v) in values.iter().enumerate() {
+                if empty.binary_search(&i).is_ok() {
+                    out.push(None);
+                } else if v >= 0.0 && v.fract() == 0.0 && v < k as f64 {
+                    out.push(Some(v as u32));
+                } else {
+                    return Err(bad(
+                        i,
+                        format!(
+                            "{} is not a value of `{latent}` (a whole number in 0..{k}, or an empty cell for an unlabelled row)",
+                            jensen_runtime::data::show_value(v)
+                        ),
+                    ));
+                }
+            }
+            Ok(RowLabels {
+                values: out,
+                column: column.to_string(),
+                names: None,
+            })
+        }
+        (None, Some(cells)) => {
+            let mut names: Vec<String> = cells.iter().filter(|c| !c.is_empty()).cloned().collect();
+            names.sort();
+            names.dedup();
+            if names.len() > k {
+                let row = cells
+                    .iter()
+                    .position(|c| names.binary_search(c).is_ok_and(|i| i >= k))
+                    .unwrap_or(0);
+                return Err(bad(
+                    row,
+                    format!(
+                        "`{}` is label {} of the {} labels {}, but `{latent}` has {k} values: set the number of components to at least {} (e.g. --set {}={})",
+                        cells[row],
+                        names.binary_search(&cells[row]).unwrap_or(0) + 1,
+                        names.len(),
+                        list_labels(&names),
+                        names.len(),
+                        plan.model.sets[k_set].name,
+                        names.len()
+                    ),
+                ));
+            }
+            let values = cells
+                .iter()
+                .map(|c| (!c.is_empty()).then(|| names.binary_search(c).expect("a label") as u32))
+                .collect();
+            Ok(RowLabels {
+                values,
+                column: column.to_string(),
+                names: Some(names),
+            })
+        }
+        (None, None) => unreachable!("a column is numeric or text"),
+    }
 }
 
 /// Whether the squares of an item's values enter the statistics, so that their weighted sums

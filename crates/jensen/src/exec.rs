@@ -1750,6 +1750,10 @@ impl MixtureModel for PlanModel<'_> {
         self.weights.as_ref().map(|(w, _)| w.as_slice())
     }
 
+    fn row_labels(&self) -> Option<&[Option<u32>]> {
+        self.data.labels.as_ref().map(|l| l.values.as_slice())
+    }
+
     fn n_components(&self) -> usize {
         self.k
     }

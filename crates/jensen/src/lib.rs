@@ -28,7 +28,7 @@ pub use jensen_runtime::{fit, FitError, FitOptions, FitResult, InitStrategy};
 pub use ndarray;
 pub use serde;
 
-pub use bind::{bind, BindError, BindOptions, Bound, RowWeights, Sequences, Table};
+pub use bind::{bind, BindError, BindOptions, Bound, RowLabels, RowWeights, Sequences, Table};
 pub use document::FitDocument;
 pub use exec::PlanModel;
 pub use params::DynParams;
