@@ -63,7 +63,7 @@ fn supervised(
     for c in 0..k {
         let rows: Vec<usize> = (0..n).filter(|&i| labels[i] as usize == c).collect();
         let m = rows.len() as f64;
-        let mean = rows.iter().fold(Array1::zeros(d), |a, &i| a + &x.row(i)) / m;
+        let mean = rows.iter().fold(Array1::zeros(d), |a, &i| a + x.row(i)) / m;
         let mut cov = Array2::<f64>::zeros((d, d));
         for &i in &rows {
             let e = &x.row(i) - &mean;

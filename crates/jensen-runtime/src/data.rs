@@ -83,7 +83,7 @@ pub fn check_weights(
 ) -> Result<f64, DataError> {
     check_values(item, w.insert_axis(ndarray::Axis(1)), ValueKind::Weight)?;
     let total: f64 = w.sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return Err(DataError::Weights(format!(
             "every weight in `{item}` is 0: at least one row must weigh more than 0"
         )));

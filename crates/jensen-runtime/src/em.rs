@@ -1507,7 +1507,7 @@ fn check_weights<M: MixtureModel>(model: &M, weights: Option<&[f64]>) -> Result<
             "a weight must be a finite number at least 0",
         );
     }
-    if !(w.iter().sum::<f64>() > 0.0) {
+    if w.iter().sum::<f64>().partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return fail("all zero".into(), "at least one row must weigh more than 0");
     }
     if let Some(seq) = model.sequences().and_then(|s| {

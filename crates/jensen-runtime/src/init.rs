@@ -54,7 +54,7 @@ fn sq_dist(a: ndarray::ArrayView1<'_, f64>, b: ndarray::ArrayView1<'_, f64>) -> 
 /// A row drawn with probability proportional to `mass` (`None` when it sums to zero).
 fn draw<R: Rng>(mass: &[f64], rng: &mut R) -> Option<usize> {
     let total: f64 = mass.iter().sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return None;
     }
     let mut target = rng.random::<f64>() * total;

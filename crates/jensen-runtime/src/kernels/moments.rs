@@ -23,7 +23,7 @@ fn means(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array1<f64> 
             .unwrap_or_else(|| Array1::zeros(x.ncols()));
     };
     let t = w.sum();
-    if !(t > 0.0) {
+    if t.is_nan() || t <= 0.0 {
         return Array1::zeros(x.ncols());
     }
     let mut sum = Array1::<f64>::zeros(x.ncols());
