@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use jensen::bind::{BindOptions, Sequences};
 use jensen::csv::CsvOptions;
-use jensen::document::{ItemBinding, Reseed, Viterbi, WeightsUsed};
+use jensen::document::{ItemBinding, LabelsUsed, Reseed, Viterbi, WeightsUsed};
 use jensen::lang::plan::Rule;
 use jensen::lang::Plan;
 use jensen::runtime::{EStepMode, FitOptions, InitStrategy, MStepConfig, Progress};
@@ -924,6 +924,11 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
                 column: w.column.clone(),
                 total: w.total,
                 zero_rows: w.values.iter().filter(|&&v| v == 0.0).count(),
+            }),
+            labels: bound.labels.as_ref().map(|l| LabelsUsed {
+                column: l.column.clone(),
+                labelled: l.values.iter().flatten().count(),
+                names: l.names.clone(),
             }),
             log_likelihood: result.log_likelihood,
             log_prior: result.log_prior,

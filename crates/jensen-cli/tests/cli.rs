@@ -1992,3 +1992,50 @@ fn weights_column_fits_a_frequency_table_as_its_rows() {
     ]);
     assert!(err.contains("no column `nope`"), "{err}");
 }
+
+/// Partial labels: `from (species)` clamps the labelled rows; the document records the label
+/// codes, and `decode` keeps them on data with a subset of the labels, and decodes data
+/// without the column unlabelled.
+#[test]
+fn partial_labels_fit_and_decode() {
+    let tmp = TempDir::new("labels");
+    let fit = tmp.file("fit.json");
+    let out = jensen_ok(&[
+        "fit",
+        "models/gmm_iris_semisupervised.em",
+        "--data",
+        "data/iris_partially_labelled.csv",
+        "--restarts",
+        "5",
+        "--out",
+        &fit,
+    ]);
+    assert!(
+        out.contains("labels ← species: 15 of 150 rows labelled"),
+        "{out}"
+    );
+    let doc = read_json(&fit);
+    assert_eq!(doc["labels"]["labelled"], 15);
+    assert_eq!(doc["labels"]["names"][1], "versicolor");
+    // Only versicolor and virginica: still codes 1 and 2, clamped.
+    let text = std::fs::read_to_string(format!("{ROOT}/data/iris.csv")).unwrap();
+    let subset: String = text
+        .lines()
+        .filter(|l| !l.contains("setosa"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let csv = tmp.file("subset.csv");
+    std::fs::write(&csv, subset).unwrap();
+    let decoded = jensen_ok(&["decode", &fit, "--data", &csv]);
+    let first = decoded.lines().nth(1).unwrap();
+    assert!(first.starts_with("1,1,0.0,1.0,0.0"), "{first}");
+    // No label column: decoded from the measurements alone.
+    let bare: String = text
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
+        .collect();
+    let csv = tmp.file("bare.csv");
+    std::fs::write(&csv, bare).unwrap();
+    let decoded = jensen_ok(&["decode", &fit, "--data", &csv]);
+    assert_eq!(decoded.lines().count(), 151);
+}

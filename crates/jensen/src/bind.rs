@@ -82,6 +82,12 @@ pub struct BindOptions {
     /// A column giving the discrete latent's value for some rows (`--labels COL`, partial
     /// labels), empty where unknown; overrides the model's `latent z[N]: 0..K from (col)`.
     pub labels: Option<String>,
+    /// The text labels of the latent's values in code order (e.g. those of an earlier fit):
+    /// without them a text label column is coded in sorted order.
+    pub label_names: Option<Vec<String>>,
+    /// Bind without labels when the label column is absent (decoding new data), instead of
+    /// failing.
+    pub labels_optional: bool,
 }
 
 /// How the rows of a table split into independent sequences, for a chain-structured latent.
@@ -765,7 +771,14 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
     }
     let weights = row_weights(plan, table, &items, &sequences, opts)?;
     let labels = match label_column {
-        Some(c) => Some(row_labels(plan, table, c, &sizes)?),
+        Some(c) if opts.labels_optional && !table.headers.iter().any(|h| h == c) => None,
+        Some(c) => Some(row_labels(
+            plan,
+            table,
+            c,
+            &sizes,
+            opts.label_names.as_deref(),
+        )?),
         None => None,
     };
     check_memory(plan, table, &sizes, &sources, sequences.len(), opts)?;
@@ -792,6 +805,7 @@ fn row_labels(
     table: &Table,
     column: &str,
     sizes: &[usize],
+    given_names: Option<&[String]>,
 ) -> Result<RowLabels, BindError> {
     let Some((z, k_set)) = plan.latent.var_components() else {
         return Err(BindError::Labels {
@@ -848,6 +862,28 @@ fn row_labels(
             })
         }
         (None, Some(cells)) => {
+            if let Some(names) = given_names {
+                let mut values = Vec::with_capacity(cells.len());
+                for (i, c) in cells.iter().enumerate() {
+                    if c.is_empty() {
+                        values.push(None);
+                        continue;
+                    }
+                    let code = names.iter().position(|n| n == c).filter(|&k_| k_ < k);
+                    let Some(code) = code else {
+                        return Err(bad(
+                            i,
+                            format!("`{c}` is not one of the labels {}", list_labels(names)),
+                        ));
+                    };
+                    values.push(Some(code as u32));
+                }
+                return Ok(RowLabels {
+                    values,
+                    column: column.to_string(),
+                    names: Some(names.to_vec()),
+                });
+            }
             let mut names: Vec<String> = cells.iter().filter(|c| !c.is_empty()).cloned().collect();
             names.sort();
             names.dedup();

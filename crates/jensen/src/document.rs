@@ -56,6 +56,10 @@ pub struct FitDocument {
     /// observations BIC counts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<WeightsUsed>,
+    /// The partial labels of the latent, when a column gave them: the column, how many rows
+    /// were labelled, and a text column's labels in code order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelsUsed>,
     /// `ln p(x | params)`.
     pub log_likelihood: f64,
     /// `ln p(params)`, the regularising prior of the variances (`--reg-covar`).
@@ -131,6 +135,18 @@ pub struct FitDocument {
     pub timing: Timing,
 }
 
+/// The partial labels a fit clamped ([`FitDocument::labels`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelsUsed {
+    /// The column of labels.
+    pub column: String,
+    /// How many rows had a label.
+    pub labelled: usize,
+    /// A text column's labels, in code order (component `k` is label `k`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<Vec<String>>,
+}
+
 /// The weights a fit gave its rows ([`FitDocument::weights`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeightsUsed {
@@ -170,6 +186,10 @@ impl FitDocument {
                 .iter()
                 .filter_map(|b| Some((b.item.clone(), b.labels.clone()?)))
                 .collect(),
+            // The fit's label column and the codes of its labels, when the new data have it.
+            labels: self.labels.as_ref().map(|l| l.column.clone()),
+            label_names: self.labels.as_ref().and_then(|l| l.names.clone()),
+            labels_optional: true,
             ..BindOptions::default()
         }
     }
@@ -330,6 +350,7 @@ mod tests {
             constants: [("K".to_string(), 2)].into(),
             n_rows: 3,
             weights: None,
+            labels: None,
             log_likelihood: values[7],
             log_prior: 0.0,
             e_step: "soft".into(),
