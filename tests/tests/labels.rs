@@ -283,6 +283,55 @@ fn fifteen_labels_recover_the_species_of_the_other_rows() {
     }
 }
 
+/// The README's comparison: the unsupervised 3-component mixture on iris (10 restarts), its
+/// components matched to species after the fact by the best of the 6 permutations.
+#[test]
+fn the_unsupervised_mixture_matched_to_species_afterwards() {
+    let p = plan("gmm");
+    let bound = bind_labels(&p, "iris.csv", None, &[("K", 3)], Sequences::Whole);
+    let truth = bind_labels(
+        &p,
+        "iris.csv",
+        Some("species"),
+        &[("K", 3)],
+        Sequences::Whole,
+    )
+    .labels
+    .unwrap()
+    .values;
+    let fit = jensen::fit(
+        &PlanModel::new(&p, &bound),
+        &FitOptions {
+            restarts: 10,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    let perms = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    let right = perms
+        .iter()
+        .map(|perm| {
+            (0..150)
+                .filter(|&i| Some(perm[fit.assignments[i]] as u32) == truth[i])
+                .count()
+        })
+        .max()
+        .unwrap();
+    eprintln!(
+        "unsupervised: ℓ {:.6}, {right}/150 = {:.4} after matching components to species",
+        fit.log_likelihood,
+        right as f64 / 150.0
+    );
+    assert!(right >= 144, "{right}/150");
+}
+
 #[test]
 fn labels_that_do_not_fit_are_errors_naming_the_row() {
     let dir = std::env::temp_dir().join(format!("jensen-labels-bad-{}", std::process::id()));

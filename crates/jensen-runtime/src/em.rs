@@ -1652,25 +1652,14 @@ pub fn fit<M: MixtureModel>(
     opts.check()?;
     check_weights(model, model.row_weights())?;
     if let Some(labels) = model.row_labels() {
-        let k = model.n_components();
-        if labels.len() != model.n_rows() {
-            return Err(FitError::InvalidOption {
+        // Models built from a model file check their labels when bound; this guards any
+        // other implementation.
+        crate::data::check_labels("labels", labels, model.n_components(), model.n_rows())
+            .map_err(|e| FitError::InvalidOption {
                 option: "row labels",
-                value: format!("{} labels for {} rows", labels.len(), model.n_rows()),
-                reason: "give one label (or none) per row",
-            });
-        }
-        if let Some((i, l)) = labels
-            .iter()
-            .enumerate()
-            .find_map(|(i, l)| l.filter(|&l| l as usize >= k).map(|l| (i, l)))
-        {
-            return Err(FitError::InvalidOption {
-                option: "row labels",
-                value: format!("{l} (row {i})"),
-                reason: "a label must be a component, below the number of components",
-            });
-        }
+                value: e.to_string(),
+                reason: "give one label per row (`None` where unknown), each a component below the number of components",
+            })?;
     }
     match opts.threads {
         None => fit_in_pool(model, opts),

@@ -862,54 +862,39 @@ fn row_labels(
             })
         }
         (None, Some(cells)) => {
-            if let Some(names) = given_names {
-                let mut values = Vec::with_capacity(cells.len());
-                for (i, c) in cells.iter().enumerate() {
-                    if c.is_empty() {
-                        values.push(None);
-                        continue;
-                    }
-                    let code = names.iter().position(|n| n == c).filter(|&k_| k_ < k);
-                    let Some(code) = code else {
+            // The labels given (an earlier fit's), else the column's distinct labels, sorted.
+            let given = given_names.map(<[String]>::to_vec);
+            let names = category_labels(table, &[c], given.as_ref()).expect("a text column");
+            let mut values = Vec::with_capacity(cells.len());
+            for (i, cell) in cells.iter().enumerate() {
+                if cell.is_empty() {
+                    values.push(None);
+                    continue;
+                }
+                match names.iter().position(|n| n == cell) {
+                    Some(code) if code < k => values.push(Some(code as u32)),
+                    Some(code) => {
                         return Err(bad(
                             i,
-                            format!("`{c}` is not one of the labels {}", list_labels(names)),
-                        ));
-                    };
-                    values.push(Some(code as u32));
+                            format!(
+                                "`{cell}` is label {} of the {} labels {}, but `{latent}` has {k} values: set the number of components to at least {} (e.g. --set {}={})",
+                                code + 1,
+                                names.len(),
+                                list_labels(&names),
+                                names.len(),
+                                plan.model.sets[k_set].name,
+                                names.len()
+                            ),
+                        ))
+                    }
+                    None => {
+                        return Err(bad(
+                            i,
+                            format!("`{cell}` is not one of the labels {}", list_labels(&names)),
+                        ))
+                    }
                 }
-                return Ok(RowLabels {
-                    values,
-                    column: column.to_string(),
-                    names: Some(names.to_vec()),
-                });
             }
-            let mut names: Vec<String> = cells.iter().filter(|c| !c.is_empty()).cloned().collect();
-            names.sort();
-            names.dedup();
-            if names.len() > k {
-                let row = cells
-                    .iter()
-                    .position(|c| names.binary_search(c).is_ok_and(|i| i >= k))
-                    .unwrap_or(0);
-                return Err(bad(
-                    row,
-                    format!(
-                        "`{}` is label {} of the {} labels {}, but `{latent}` has {k} values: set the number of components to at least {} (e.g. --set {}={})",
-                        cells[row],
-                        names.binary_search(&cells[row]).unwrap_or(0) + 1,
-                        names.len(),
-                        list_labels(&names),
-                        names.len(),
-                        plan.model.sets[k_set].name,
-                        names.len()
-                    ),
-                ));
-            }
-            let values = cells
-                .iter()
-                .map(|c| (!c.is_empty()).then(|| names.binary_search(c).expect("a label") as u32))
-                .collect();
             Ok(RowLabels {
                 values,
                 column: column.to_string(),
