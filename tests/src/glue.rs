@@ -5,21 +5,22 @@ use jensen::bind::Bound;
 use jensen::Plan;
 use ndarray::{Array1, Array2};
 
-/// A data item as a matrix (vector-valued items).
+/// A data item as a matrix (vector-valued items), with NaN in its missing cells, as a user
+/// hands data with gaps to a generated model.
 pub fn matrix(plan: &Plan, bound: &Bound, name: &str) -> Array2<f64> {
-    bound
-        .item(plan.model.var(name).expect("data item"))
-        .values
-        .clone()
+    let item = bound.item(plan.model.var(name).expect("data item"));
+    let mut values = item.values.clone();
+    for (row, columns) in item.gaps.within(0..bound.n_rows).iter() {
+        for &c in columns {
+            values[[row, c]] = f64::NAN;
+        }
+    }
+    values
 }
 
-/// A data item as a column (scalar items).
+/// A data item as a column (scalar items), with NaN in its missing cells.
 pub fn column(plan: &Plan, bound: &Bound, name: &str) -> Array1<f64> {
-    bound
-        .item(plan.model.var(name).expect("data item"))
-        .values
-        .column(0)
-        .to_owned()
+    matrix(plan, bound, name).column(0).to_owned()
 }
 
 /// The discrete latent's partial labels, as the generated data struct takes them.

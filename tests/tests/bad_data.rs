@@ -240,17 +240,20 @@ fn non_numeric_cell_names_file_row_line_and_column() {
 }
 
 #[test]
-fn empty_cell_is_a_missing_value_error() {
-    // The reader keeps the gap (an empty cell of a numeric column); a data item bound to it
-    // is the error, naming the place.
+fn empty_cell_is_a_missing_value() {
+    // The reader keeps the gap (an empty cell of a numeric column); a block that integrates
+    // it out binds it, one that cannot (variational Bayes) names the place.
     let t = table("gap.csv", "eruptions,waiting\n3.6,79\n1.8,54\n3.3,\n");
     assert_eq!(t.empty_cells(1), &[2]);
     assert!(t.columns[1].as_ref().unwrap()[2].is_nan());
-    let err = bind_error("gmm", &t, &[]);
+    let p = plan("gmm");
+    let bound = jensen::bind(&p, &t, &BindOptions::default()).unwrap();
+    assert_eq!(bound.item(p.model.var("x").unwrap()).gaps.cells(), 1);
+    let err = bind_error("bgmm", &t, &[]);
     let msg = err.to_string();
     assert_names_place(&msg, "gap.csv", 3, 4, "waiting");
     assert!(
-        msg.contains("empty") && msg.contains("missing values"),
+        msg.contains("empty") && msg.contains("cannot integrate out missing cells"),
         "{msg}"
     );
 }
@@ -260,20 +263,20 @@ fn whitespace_only_cell_is_an_empty_cell() {
     // Cells are trimmed, so "  " is the same as "".
     let t = table("blank.csv", "eruptions,waiting\n3.6,79\n  ,54\n");
     assert_eq!(t.empty_cells(0), &[1]);
-    let msg = bind_error("gmm", &t, &[]).to_string();
+    let msg = bind_error("bgmm", &t, &[]).to_string();
     assert_names_place(&msg, "blank.csv", 2, 3, "eruptions");
-    assert!(msg.contains("missing values"), "{msg}");
+    assert!(msg.contains("missing cells"), "{msg}");
 }
 
 #[test]
-fn nan_cell_is_rejected_at_bind_time() {
-    // `NaN` parses as an f64, so the CSV reader keeps it; binding rejects it.
-    let t = table("nan.csv", "eruptions,waiting\n3.6,79\n1.8,54\n3.3,NaN\n");
-    let err = bind_error("gmm", &t, &[]);
-    let (value, expected) = assert_bad_value(&err, "nan.csv", 3, "waiting", "x");
-    assert!(value.is_nan());
-    assert_eq!(expected, "a finite number");
-    assert!(err.to_string().contains("NaN"), "{err}");
+fn na_and_nan_cells_are_missing_values() {
+    // `NA` (R) and `NaN` (NumPy, pandas) in any case are read as empty cells.
+    let t = table("nan.csv", "eruptions,waiting\n3.6,79\n1.8,NA\nnan,54\n3.3,NaN\n");
+    assert_eq!(t.empty_cells(0), &[2]);
+    assert_eq!(t.empty_cells(1), &[1, 3]);
+    let p = plan("gmm");
+    let bound = jensen::bind(&p, &t, &BindOptions::default()).unwrap();
+    assert_eq!(bound.item(p.model.var("x").unwrap()).gaps.cells(), 3);
 }
 
 #[test]
@@ -1246,7 +1249,7 @@ fn blank_lines_do_not_shift_line_numbers() {
         "{err}"
     );
     // A value refused at binding.
-    let t = table("blank_lines.csv", &faithful_with_blank_lines("NaN"));
+    let t = table("blank_lines.csv", &faithful_with_blank_lines("-inf"));
     assert_eq!(t.n_rows, 16);
     let err = bind_error("gmm", &t, &[]);
     assert!(

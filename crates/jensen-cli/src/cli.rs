@@ -592,6 +592,23 @@ fn list_columns(columns: &[String]) -> String {
 fn print_binding(data: &Data, binding: &[ItemBinding]) -> Result<(), Failure> {
     for b in binding {
         outln!("data {} ← {}", b.item, list_columns(&b.columns));
+        if b.missing_cells() > 0 {
+            let per_column: Vec<String> = b
+                .columns
+                .iter()
+                .zip(&b.missing)
+                .filter(|(_, &m)| m > 0)
+                .map(|(c, m)| format!("{c} {m}"))
+                .collect();
+            outln!(
+                "     missing: {} of {} cells, in {} of {} rows ({}), integrated out of each row's E-step",
+                b.missing_cells(),
+                b.columns.len() * data.bound.n_rows,
+                b.missing_rows,
+                data.bound.n_rows,
+                per_column.join(", ")
+            );
+        }
         if let Some(labels) = &b.labels {
             let codes: Vec<String> = labels
                 .iter()

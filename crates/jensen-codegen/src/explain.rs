@@ -1222,6 +1222,9 @@ pub fn explain(plan: &Plan) -> String {
                     let w = loading_before(plan, b);
                     format!("Σ_n {r}E_h[({x} − {c} − {w} {hn}[n])²]  (elementwise)")
                 }
+                StatKind::GapEntropy => {
+                    format!("Σ_n {r}H[{x}_missing | {x}_observed]")
+                }
             };
             let _ = writeln!(out, "  {} = {what}", stat_name(plan, b, s));
         }

@@ -319,6 +319,7 @@ impl Gen<'_> {
                 "::jensen::runtime::data",
                 &["self", "DataError", "ValueKind"][..],
             ),
+            ("::jensen::runtime::gaps", &["self", "Fill", "Gaps"][..]),
             (
                 "::jensen::runtime::kernels",
                 &[
@@ -326,6 +327,7 @@ impl Gen<'_> {
                     "exponential",
                     "gaussian",
                     "linear",
+                    "missing",
                     "moments",
                     "vb",
                 ][..],
@@ -362,6 +364,7 @@ impl Gen<'_> {
             let used: Vec<Ident> = names
                 .iter()
                 .filter(|n| match **n {
+                    "self" if path.ends_with("gaps") => mentions(&body, "Gaps"),
                     "self" => mentions(&body, "data"),
                     n => mentions(&body, n),
                 })
@@ -467,6 +470,19 @@ impl Gen<'_> {
                 fn default() -> Self { Self { #(#defaults,)* } }
             }
         }
+    }
+
+    /// The data items the blocks read, in declaration order: each may have missing cells.
+    fn gap_items(&self) -> Vec<VarId> {
+        self.data_vars()
+            .into_iter()
+            .filter(|&v| self.plan.blocks.iter().any(|b| b.data == v))
+            .collect()
+    }
+
+    /// `x_gaps`: the field holding the missing cells of data item `v`.
+    pub(crate) fn gaps_field(&self, v: VarId) -> Ident {
+        format_ident!("{}_gaps", self.var(v))
     }
 
     fn data_vars(&self) -> Vec<VarId> {
@@ -619,9 +635,12 @@ impl Gen<'_> {
                     .push(quote!(#scatter: (data.#f.nrows() > data.#f.ncols()).then(|| #value)));
             }
             if matches!(block.kind, BlockKind::Poisson { .. }) {
+                // A missing count has no `ln x!` term.
                 let lf = self.moment(b, "log_factorial");
+                let g = self.gaps_field(block.data);
                 moment_fields.push(quote!(#lf: Array1<f64>));
-                moment_init.push(quote!(#lf: discrete::log_factorials(data.#f.view())));
+                moment_init
+                    .push(quote!(#lf: gaps::clear(&#g, discrete::log_factorials(data.#f.view()))));
             }
         }
         // Sizes from constants and data.
@@ -742,6 +761,41 @@ impl Gen<'_> {
                     let d = self.size_in(d, quote!(sizes));
                     checks.push(quote!(data::check_latent_dim(#latent, #size, #l, #n, #d)?;));
                 }
+            }
+        }
+        // Missing cells (NaN): found, and placeholders written, before anything reads the data.
+        let mut takes = Vec::new();
+        for v in self.gap_items() {
+            let (f, g) = (self.var(v), self.gaps_field(v));
+            let fill = match self.plan.model.vars[v].ty {
+                ElemType::Vector(_) | ElemType::Real | ElemType::Positive => quote!(Fill::Mean),
+                _ => quote!(Fill::Mode),
+            };
+            let take = if self.data_is_vector(v) {
+                quote!(gaps::take(&mut data.#f, #fill))
+            } else {
+                quote!(gaps::take_column(&mut data.#f, #fill))
+            };
+            takes.push(quote!(let #g = #take;));
+            moment_fields.push(quote!(#g: Gaps));
+            moment_init.push(quote!(#g));
+            // A block without kernels for a gap refuses them.
+            if let Some(b) = self
+                .program
+                .blocks
+                .iter()
+                .find(|b| b.data == v && b.missing.is_none())
+            {
+                let n = self.plan.name(v);
+                let why = format!(
+                    "`{}` cannot integrate them out yet ({})",
+                    b.statement,
+                    match self.program.method {
+                        jensen_lang::ir::Method::Vb => "variational Bayes",
+                        _ => "a linear-Gaussian block",
+                    }
+                );
+                checks.push(quote!(data::refuse_gaps(#n, &#g, #why)?;));
             }
         }
         let label_layout = self.label_field().map(|(z, _)| quote!(#z: data.#z));
@@ -869,6 +923,8 @@ impl Gen<'_> {
             impl #name {
                 /// Binds data: sizes from the constants and the data, every value checked.
                 pub fn new(data: #data, consts: #consts) -> Result<Self, DataError> {
+                    let mut data = data;
+                    #(#takes)*
                     let sizes = #sizes { #(#size_init,)* };
                     #(#checks)*
                     // Column-major storage: the kernels read each column of a block contiguously.
@@ -1001,6 +1057,15 @@ impl Gen<'_> {
                 }
             }
         });
+        let gaps = self.gap_items();
+        let has_gaps = (!gaps.is_empty()).then(|| {
+            let fields = gaps.iter().map(|&v| self.gaps_field(v));
+            quote! {
+                fn has_gaps(&self) -> bool {
+                    #(!self.#fields.is_empty())||*
+                }
+            }
+        });
         quote! {
             impl MixtureModel for #name {
                 type Params = #params;
@@ -1011,6 +1076,7 @@ impl Gen<'_> {
 
                 #row_weights
                 #row_labels
+                #has_gaps
 
                 fn n_components(&self) -> usize { #k }
 

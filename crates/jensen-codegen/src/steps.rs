@@ -175,6 +175,9 @@ impl Gen<'_> {
                 quote!(aview1(&[#v]))
             }
             Operand::Resp => quote!(resp.column(k)),
+            Operand::CompleteResp => quote!(complete.column(k)),
+            Operand::Gaps => quote!(&gaps),
+            Operand::Before => quote!(before.column(k)),
             Operand::Workspace => quote!(ws),
             Operand::Param {
                 src,
@@ -519,7 +522,13 @@ impl Gen<'_> {
     }
 
     /// `// statement { let x = …; for k { call; } }` for every block.
-    fn per_block(&self, with_rows: bool, each: impl Fn(usize) -> TokenStream) -> TokenStream {
+    /// `// statement { let x = …; prelude; for k { body } }` for every block.
+    fn per_block(
+        &self,
+        with_rows: bool,
+        prelude: impl Fn(usize) -> TokenStream,
+        each: impl Fn(usize) -> TokenStream,
+    ) -> TokenStream {
         self.program
             .blocks
             .iter()
@@ -527,17 +536,25 @@ impl Gen<'_> {
             .map(|(b, block)| {
                 let doc = format!(" {}", block.statement);
                 let rows = if with_rows { self.rows(b) } else { quote!() };
+                let prelude = prelude(b);
                 let body = each(b);
                 let looped = self.each_component(body);
                 quote! {
                     #[doc = #doc]
                     {
                         #rows
+                        #prelude
                         #looped
                     }
                 }
             })
             .collect()
+    }
+
+    /// `let gaps = …;`: the rows of the chunk with a missing cell of block `b`'s data.
+    fn gaps(&self, b: usize) -> TokenStream {
+        let f = format_ident!("{}_gaps", self.var(self.program.blocks[b].data));
+        quote!(let gaps = self.#f.within(rows.clone());)
     }
 
     /// `// z[n] ~ Categorical(w)` and the latent prior's call, when the log-joint has one.
@@ -558,10 +575,30 @@ impl Gen<'_> {
     pub(crate) fn log_joint(&self) -> TokenStream {
         let cache = self.item("Cache");
         let prior = self.latent_prior();
-        let blocks = self.per_block(true, |b| {
-            let call = self.call(&self.program.blocks[b].log_density, Some(b), None);
-            quote!(#call;)
-        });
+        let blocks = self.per_block(
+            true,
+            |b| match self.program.blocks[b].missing {
+                Some(_) => {
+                    let gaps = self.gaps(b);
+                    quote! {
+                        #gaps
+                        let before = gaps.rows_of(out.view());
+                    }
+                }
+                None => quote!(),
+            },
+            |b| {
+                let block = &self.program.blocks[b];
+                let call = self.call(&block.log_density, Some(b), None);
+                match &block.missing {
+                    Some(m) => {
+                        let gap = self.call(&m.log_density, Some(b), None);
+                        quote!(#call; #gap;)
+                    }
+                    None => quote!(#call;),
+                }
+            },
+        );
         let (p, ws) = usage(&blocks);
         let offsets = if self.program.method == Method::Vb {
             quote! {
@@ -586,7 +623,7 @@ impl Gen<'_> {
     fn per_block_whole<'a>(
         &self,
         whole: impl Fn(usize) -> Option<&'a Call>,
-        each: impl Fn(usize) -> &'a Call,
+        each: impl Fn(usize) -> Call,
     ) -> TokenStream {
         (0..self.program.blocks.len())
             .map(|b| {
@@ -598,7 +635,7 @@ impl Gen<'_> {
                         quote!(#call;)
                     }
                     None => {
-                        let call = self.call(each(b), Some(b), None);
+                        let call = self.call(&each(b), Some(b), None);
                         self.each_component(quote!(#call;))
                     }
                 };
@@ -622,7 +659,10 @@ impl Gen<'_> {
         }
         let cache = self.item("Cache");
         let prior = self.latent_prior();
-        let body = self.per_block_whole(|b| blocks[b].scores.as_ref(), |b| &blocks[b].log_density);
+        let body = self.per_block_whole(
+            |b| blocks[b].scores.as_ref(),
+            |b| blocks[b].log_density.clone(),
+        );
         let (p, ws) = usage(&body);
         quote! {
             fn log_joint_bounded(&self, cache: &#cache, rows: Range<usize>, mut out: ArrayViewMut2<'_, f64>, mut bound: ArrayViewMut1<'_, f64>, #ws: &mut Workspace) -> bool {
@@ -645,7 +685,16 @@ impl Gen<'_> {
         let stats = self.item("Stats");
         let body = self.per_block_whole(
             |b| blocks[b].accumulate_assigned.as_ref(),
-            |b| &blocks[b].accumulate,
+            // Only called without gaps (`has_gaps`): every row's responsibilities count.
+            |b| {
+                let mut call = blocks[b].accumulate.clone();
+                for a in &mut call.args {
+                    if *a == Operand::CompleteResp {
+                        *a = Operand::Resp;
+                    }
+                }
+                call
+            },
         );
         let (p, ws) = usage(&body);
         let cache_arg = if p.is_empty() && !mentions(&body, "cache") {
@@ -671,10 +720,30 @@ impl Gen<'_> {
     pub(crate) fn accumulate(&self) -> TokenStream {
         let cache = self.item("Cache");
         let stats = self.item("Stats");
-        let blocks = self.per_block(true, |b| {
-            let call = self.call(&self.program.blocks[b].accumulate, Some(b), None);
-            quote!(#call;)
-        });
+        let blocks = self.per_block(
+            true,
+            |b| match self.program.blocks[b].missing {
+                Some(_) => {
+                    let gaps = self.gaps(b);
+                    quote! {
+                        #gaps
+                        let complete = gaps.zero_rows(resp.view());
+                    }
+                }
+                None => quote!(),
+            },
+            |b| {
+                let block = &self.program.blocks[b];
+                let call = self.call(&block.accumulate, Some(b), None);
+                match &block.missing {
+                    Some(m) => {
+                        let gap = self.call(&m.accumulate, Some(b), None);
+                        quote!(#call; #gap;)
+                    }
+                    None => quote!(#call;),
+                }
+            },
+        );
         let (p, ws) = usage(&blocks);
         let cache_arg = if p.is_empty() && !mentions(&blocks, "cache") {
             quote!(_cache)
@@ -745,6 +814,9 @@ impl Gen<'_> {
                 StatKind::LatentScatter => "Σ_n r_nk E[h_n h_nᵀ]",
                 StatKind::ResidualSq => {
                     "Σ_n r_nk E[(x_n − c_k − W h_n)²], elementwise, under the loadings before the M-step"
+                }
+                StatKind::GapEntropy => {
+                    "Σ_n r_nk H_nk, the entropy of row n's missing cells given its observed ones"
                 }
             };
             let doc = format!(" `{}`: {what}", self.program.blocks[s.block].statement);
@@ -1005,6 +1077,12 @@ impl Gen<'_> {
                 };
                 let call = self.call(&block.expected, Some(b), None);
                 let each = self.each_component(quote!(total += #call;));
+                // The entropy of the missing cells, which the statistics hold at their
+                // conditional expectations.
+                let gaps = block.missing.as_ref().map(|m| {
+                    let h = ident(&self.program.stats[m.entropy].name);
+                    quote!(total += stats.#h.sum();)
+                });
                 let doc = format!(" {}", block.statement);
                 quote! {
                     #[doc = #doc]
@@ -1012,6 +1090,7 @@ impl Gen<'_> {
                         #(#locals)*
                         #constant
                         #each
+                        #gaps
                     }
                 }
             })

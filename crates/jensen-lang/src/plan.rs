@@ -284,6 +284,10 @@ pub enum StatKind {
     /// posterior of the E-step: the noise update and the ELBO expand about this residual
     /// instead of subtracting large terms from `Σ r (x − c)²`.
     ResidualSq,
+    /// `Σ_n r_nk H_nk`: the entropy of the missing cells' conditional distribution given the
+    /// observed ones (with any part of their expected log-density the other statistics do
+    /// not carry), for the rows with a missing cell.
+    GapEntropy,
 }
 
 impl StatKind {
@@ -298,6 +302,7 @@ impl StatKind {
             StatKind::Cross => "cross",
             StatKind::LatentScatter => "h_scatter",
             StatKind::ResidualSq => "resid_sq",
+            StatKind::GapEntropy => "gap_entropy",
         }
     }
 }

@@ -400,6 +400,26 @@ pub struct BlockProgram {
     pub expected_locals: Vec<(usize, Src)>,
     /// The expected complete-data log-density for every component `k`.
     pub expected: Call,
+    /// The kernels of the rows with a missing cell (`None`: the block refuses gaps).
+    pub missing: Option<MissingProgram>,
+}
+
+/// How a block treats the rows of its chunk with a missing cell ([`jensen_runtime::gaps`]):
+/// `log_density` and `accumulate` run after the block's ordinary kernels, for every
+/// component `k`. The ordinary `accumulate` reads [`Operand::CompleteResp`], zero at those rows.
+///
+/// [`jensen_runtime::gaps`]: https://docs.rs/jensen-runtime
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MissingProgram {
+    /// Replaces the ordinary log-density of each row with a gap by that of its observed
+    /// cells, added to [`Operand::Before`].
+    pub log_density: Call,
+    /// Adds each such row's statistics, its missing cells at their conditional
+    /// expectations, and the entropy of those cells to the statistic `entropy`.
+    pub accumulate: Call,
+    /// The statistic (index in [`Program::stats`]) that holds `Σ_n r_nk H_nk`; the expected
+    /// log-joint adds it for every component.
+    pub entropy: usize,
 }
 
 /// How a data item's rows are read by a block's kernels.
@@ -467,6 +487,14 @@ pub enum Operand {
     AsVector(Box<Operand>),
     /// The responsibilities of component `k`.
     Resp,
+    /// The responsibilities of component `k` with the rows that have a missing cell of the
+    /// block's data set to zero.
+    CompleteResp,
+    /// The rows of the current chunk with a missing cell of the block's data.
+    Gaps,
+    /// What the log-joint column of component `k` held, at the rows with a gap, before the
+    /// block's ordinary kernel.
+    Before,
     /// Scratch space.
     Workspace,
     /// A parameter.
@@ -670,6 +698,19 @@ pub enum Kernel {
     SphericalMeanPriorLogDensity,
     SphericalVariancePosteriorWithMeanPrior,
     SphericalMeanKl,
+    MissingMvnFullLogDensity,
+    MissingMvnFullAccumulate,
+    MissingMvnDiagLogDensity,
+    MissingMvnDiagAccumulate,
+    MissingMvnSphericalLogDensity,
+    MissingMvnSphericalAccumulate,
+    MissingColumnLogDensity,
+    MissingNormalAccumulate,
+    MissingPoissonAccumulate,
+    MissingExponentialAccumulate,
+    MissingCategoricalAccumulate,
+    MissingBernoulliLogDensity,
+    MissingBernoulliAccumulate,
 }
 
 impl Kernel {
@@ -801,6 +842,19 @@ impl Kernel {
                 "vb::spherical_variance_posterior_with_mean_prior"
             }
             SphericalMeanKl => "vb::spherical_mean_kl",
+            MissingMvnFullLogDensity => "missing::mvn_full_log_density",
+            MissingMvnFullAccumulate => "missing::mvn_full_accumulate",
+            MissingMvnDiagLogDensity => "missing::mvn_diag_log_density",
+            MissingMvnDiagAccumulate => "missing::mvn_diag_accumulate",
+            MissingMvnSphericalLogDensity => "missing::mvn_spherical_log_density",
+            MissingMvnSphericalAccumulate => "missing::mvn_spherical_accumulate",
+            MissingColumnLogDensity => "missing::column_log_density",
+            MissingNormalAccumulate => "missing::normal_accumulate",
+            MissingPoissonAccumulate => "missing::poisson_accumulate",
+            MissingExponentialAccumulate => "missing::exponential_accumulate",
+            MissingCategoricalAccumulate => "missing::categorical_accumulate",
+            MissingBernoulliLogDensity => "missing::bernoulli_log_density",
+            MissingBernoulliAccumulate => "missing::bernoulli_accumulate",
         }
     }
 }
@@ -1155,7 +1209,24 @@ impl<'a> Lowering<'a> {
                     elem,
                 });
             }
+            if self.takes_gaps(b) {
+                let kind = StatKind::GapEntropy;
+                self.program.stats.push(StatSlot {
+                    block: b,
+                    kind,
+                    name: format!("{}_{}", self.plan.block_prefix(b), kind.suffix()),
+                    elem: Elem::Scalar,
+                });
+            }
         }
+    }
+
+    /// Whether block `b` integrates out missing cells: every family under EM. (A
+    /// linear-Gaussian block's conditional moments and the variational offsets of a row
+    /// with a gap have no kernels yet: binding data with a gap to them is refused.)
+    fn takes_gaps(&self, b: usize) -> bool {
+        self.program.method != Method::Vb
+            && !matches!(self.plan.blocks[b].kind, BlockKind::LinearGaussian { .. })
     }
 
     /// A parameter's neutral start and its re-seeding.
@@ -1622,6 +1693,15 @@ impl<'a> Lowering<'a> {
             }
         };
         let (scores, accumulate_assigned) = self.hard_forms(b);
+        let missing = self.lower_missing(b);
+        let mut accumulate = accumulate;
+        if missing.is_some() {
+            for a in &mut accumulate.args {
+                if *a == Operand::Resp {
+                    *a = Operand::CompleteResp;
+                }
+            }
+        }
         BlockProgram {
             block: b,
             statement: self.plan.model.factors[block.factor].text.clone(),
@@ -1634,7 +1714,180 @@ impl<'a> Lowering<'a> {
             accumulate_assigned,
             expected_locals,
             expected,
+            missing,
         }
+    }
+
+    /// The kernels of block `b` for the rows with a missing cell: the density of the
+    /// observed cells, the conditional expectations of the statistics and their entropy.
+    fn lower_missing(&self, b: usize) -> Option<MissingProgram> {
+        use Kernel::*;
+        if !self.takes_gaps(b) {
+            return None;
+        }
+        let block = &self.plan.blocks[b];
+        let entropy = self
+            .program
+            .stats
+            .iter()
+            .position(|s| s.block == b && s.kind == StatKind::GapEntropy)
+            .expect("a block that takes gaps keeps their entropy");
+        let h = Operand::Stat {
+            slot: entropy,
+            at: self.stat_at(),
+            mutable: true,
+        };
+        let (x, gaps, before, out, resp) = (
+            Operand::Rows,
+            Operand::Gaps,
+            Operand::Before,
+            Operand::Out,
+            Operand::Resp,
+        );
+        let column = call(
+            MissingColumnLogDensity,
+            vec![gaps.clone(), before.clone(), out.clone()],
+        );
+        let cache = |p| self.p(Src::Cache, p);
+        let (log_density, accumulate) = match block.kind {
+            BlockKind::MvNormal { mean, cov } => {
+                let m = cache(mean);
+                let (density, acc, scale, sq) = match cov {
+                    Cov::Full(cv) => (
+                        MissingMvnFullLogDensity,
+                        MissingMvnFullAccumulate,
+                        cache(cv),
+                        StatKind::Scatter,
+                    ),
+                    Cov::Diag(v) => (
+                        MissingMvnDiagLogDensity,
+                        MissingMvnDiagAccumulate,
+                        cache(v),
+                        StatKind::SumSq,
+                    ),
+                    Cov::Spherical(v) => (
+                        MissingMvnSphericalLogDensity,
+                        MissingMvnSphericalAccumulate,
+                        cache(v),
+                        StatKind::SumSq,
+                    ),
+                    Cov::Fixed(c) => (
+                        MissingMvnSphericalLogDensity,
+                        MissingMvnSphericalAccumulate,
+                        Operand::Number(c),
+                        StatKind::SumSq,
+                    ),
+                };
+                (
+                    call(
+                        density,
+                        vec![
+                            x.clone(),
+                            gaps.clone(),
+                            m.clone(),
+                            scale.clone(),
+                            before,
+                            out,
+                        ],
+                    ),
+                    call(
+                        acc,
+                        vec![
+                            x,
+                            gaps,
+                            m,
+                            scale,
+                            resp,
+                            self.stat(b, StatKind::Sum, true),
+                            self.stat(b, sq, true),
+                            h,
+                        ],
+                    ),
+                )
+            }
+            BlockKind::Normal { var, .. } => (
+                column,
+                call(
+                    MissingNormalAccumulate,
+                    vec![
+                        gaps,
+                        cache(var),
+                        resp,
+                        self.stat(b, StatKind::SumSq, true),
+                        h,
+                    ],
+                ),
+            ),
+            BlockKind::Poisson { rate } => (
+                column,
+                call(
+                    MissingPoissonAccumulate,
+                    vec![
+                        gaps,
+                        cache(rate),
+                        resp,
+                        self.stat(b, StatKind::Sum, true),
+                        h,
+                    ],
+                ),
+            ),
+            BlockKind::Exponential { rate } => (
+                column,
+                call(
+                    MissingExponentialAccumulate,
+                    vec![
+                        gaps,
+                        cache(rate),
+                        resp,
+                        self.stat(b, StatKind::Sum, true),
+                        h,
+                    ],
+                ),
+            ),
+            BlockKind::Categorical { probs } => (
+                column,
+                call(
+                    MissingCategoricalAccumulate,
+                    vec![
+                        gaps,
+                        cache(probs),
+                        resp,
+                        self.stat(b, StatKind::Counts, true),
+                        h,
+                    ],
+                ),
+            ),
+            BlockKind::Bernoulli { prob } => {
+                let probs = match cache(prob) {
+                    Operand::Param {
+                        src, var, at, elem, ..
+                    } => Operand::Param {
+                        src,
+                        var,
+                        at,
+                        elem,
+                        as_vector: elem == Elem::Scalar,
+                    },
+                    _ => unreachable!("a parameter"),
+                };
+                (
+                    call(
+                        MissingBernoulliLogDensity,
+                        vec![x.clone(), gaps.clone(), probs.clone(), before, out],
+                    ),
+                    call(
+                        MissingBernoulliAccumulate,
+                        vec![x, gaps, probs, resp, self.stat(b, StatKind::Sum, true), h],
+                    ),
+                )
+            }
+            BlockKind::LinearGaussian { .. } => unreachable!("refused by takes_gaps"),
+        };
+        Some(MissingProgram {
+            log_density,
+            accumulate,
+            entropy,
+        })
     }
 
     /// The hard E-step's forms of a multivariate Normal block with a per-component mean:

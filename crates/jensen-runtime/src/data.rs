@@ -256,6 +256,18 @@ pub enum DataError {
     /// Partial labels that do not fit the latent.
     #[error("{0}")]
     Labels(String),
+    /// Missing cells in a data item whose block cannot integrate them out yet.
+    #[error("data `{item}` has {cells} missing cells (the first in row {row}), but {why}: remove or fill those rows")]
+    Gaps {
+        /// The item.
+        item: String,
+        /// How many cells are missing.
+        cells: usize,
+        /// The first row with one, from 1.
+        row: usize,
+        /// Why they cannot be integrated out.
+        why: String,
+    },
     /// A prior's hyperparameter computed from the data (`cov(x)`, `var(x)`, `mean(x)`) that
     /// the prior cannot take.
     #[error("`{summary}` in the prior on `{param}` {problem}")]
@@ -443,4 +455,18 @@ pub fn check_columns(
 pub fn category_count(item: &str, x: ArrayView2<'_, f64>) -> Result<usize, DataError> {
     check_values(item, x, ValueKind::Count)?;
     Ok(x.iter().fold(0.0f64, |m, &v| m.max(v)) as usize + 1)
+}
+
+/// Refuses the missing cells of `item` in a block that cannot integrate them out (`why`
+/// says which and why).
+pub fn refuse_gaps(item: &str, gaps: &crate::gaps::Gaps, why: &str) -> Result<(), DataError> {
+    match gaps.first_row() {
+        None => Ok(()),
+        Some(row) => Err(DataError::Gaps {
+            item: item.into(),
+            cells: gaps.cells(),
+            row: row + 1,
+            why: why.into(),
+        }),
+    }
 }

@@ -580,13 +580,15 @@ fn e_step_rows<M: MixtureModel>(
             EStepMode::Hard => {
                 let mut bound = bound.slice_mut(s![..m]);
                 bound.fill(0.0);
-                let scored = model.log_joint_bounded(
-                    cache,
-                    block.clone(),
-                    view.view_mut(),
-                    bound.view_mut(),
-                    &mut ws,
-                );
+                // The faster scores have no form for a row with a missing cell.
+                let scored = !model.has_gaps()
+                    && model.log_joint_bounded(
+                        cache,
+                        block.clone(),
+                        view.view_mut(),
+                        bound.view_mut(),
+                        &mut ws,
+                    );
                 if scored {
                     clamp_labels(start, view.view_mut(), model.row_labels());
                 } else {
@@ -633,18 +635,16 @@ fn e_step_rows<M: MixtureModel>(
             }
             EStepMode::Hard => {
                 let assigned = &out.assignments[out.assignments.len() - m..];
-                match weights {
-                    None => {
-                        model.accumulate_assigned(cache, block, assigned, &mut out.stats, &mut ws)
+                if weights.is_none() && !model.has_gaps() {
+                    model.accumulate_assigned(cache, block, assigned, &mut out.stats, &mut ws)
+                } else {
+                    // The assignment as responsibilities, one (weighted) entry per row: the
+                    // gap kernels take responsibilities.
+                    view.fill(0.0);
+                    for (i, &c) in assigned.iter().enumerate() {
+                        view[[i, c as usize]] = weights.map_or(1.0, |w| w[start + i]);
                     }
-                    // Weighted: the assignment as responsibilities, one weighted entry per row.
-                    Some(w) => {
-                        view.fill(0.0);
-                        for (i, &c) in assigned.iter().enumerate() {
-                            view[[i, c as usize]] = w[start + i];
-                        }
-                        model.accumulate(cache, block, view.view(), &mut out.stats, &mut ws);
-                    }
+                    model.accumulate(cache, block, view.view(), &mut out.stats, &mut ws);
                 }
             }
         }
@@ -874,7 +874,7 @@ fn e_step_chain<M: MixtureModel>(
                 let resp = gamma.slice(s![block.clone(), ..]);
                 add_counts(resp, &mut out.latent.counts);
                 // With weights, the hard E-step's γ is the path as a weighted one-hot.
-                if mode == EStepMode::Hard && weights.is_none() {
+                if mode == EStepMode::Hard && weights.is_none() && !model.has_gaps() {
                     model.accumulate_assigned(
                         cache,
                         block.clone(),

@@ -8,6 +8,7 @@ pub mod chain;
 pub mod data;
 pub mod em;
 pub mod error;
+pub mod gaps;
 pub mod init;
 pub mod kernels;
 pub mod linalg;

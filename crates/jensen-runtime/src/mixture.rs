@@ -318,6 +318,12 @@ pub trait MixtureModel: Sync {
     fn row_labels(&self) -> Option<&[Option<u32>]> {
         None
     }
+    /// Whether a data item has a missing cell ([`crate::gaps`]). The driver then takes the
+    /// general forms ([`log_joint`](MixtureModel::log_joint) and
+    /// [`accumulate`](MixtureModel::accumulate)) where a faster one has no form for a gap.
+    fn has_gaps(&self) -> bool {
+        false
+    }
     /// The sequences of a chain-structured latent: ordered, contiguous row ranges covering
     /// every row. `None` for a mixture (rows independent).
     fn sequences(&self) -> Option<&[Range<usize>]> {

@@ -9,11 +9,12 @@ use ndarray::{Array1, Array2};
 use thiserror::Error;
 
 use jensen_lang::ast::DeclKind;
-use jensen_lang::ir::{ElemType, SetSize, VarId};
+use jensen_lang::ir::{ElemType, Method, SetSize, VarId};
 use jensen_lang::plan::BlockKind;
 use jensen_lang::Plan;
 use jensen_runtime::chain::{sequences_from_ids, sequences_from_lengths};
 use jensen_runtime::data::ValueKind;
+use jensen_runtime::gaps::{self, Fill, Gaps};
 use jensen_runtime::kernels::discrete::log_factorials;
 
 use crate::memory::{self, SizeSource};
@@ -115,6 +116,9 @@ pub struct Item {
     /// For a category read from a text column: the label of each category, in code order
     /// (sorted unless [`BindOptions::categories`] gave them).
     pub labels: Option<Vec<String>>,
+    /// The missing cells (empty in the file): `values` holds placeholders there
+    /// ([`jensen_runtime::gaps::take`]) and each row's E-step integrates them out.
+    pub gaps: Gaps,
 }
 
 impl Item {
@@ -504,6 +508,8 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         }
     }
     let mut items: Vec<Option<Item>> = vec![None; model.vars.len()];
+    // Which blocks integrate out missing cells.
+    let program = jensen_lang::Program::lower(plan);
     for &v in &data_vars {
         let var = &model.vars[v];
         let vector = matches!(var.ty, ElemType::Vector(_) | ElemType::BinaryVec(_));
@@ -551,16 +557,19 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         };
         let mut values = Array2::zeros((table.n_rows, chosen.len()));
         let labels = category_labels(table, &chosen, opts.categories.get(&var.name));
+        // An empty cell of an item a block reads is a missing value (NaN until the gaps are
+        // taken below); the rows' weights must all be given.
+        let takes_gaps = plan.blocks.iter().any(|b| b.data == v);
         for (j, &c) in chosen.iter().enumerate() {
             match (&table.columns[c], &table.text[c], &labels) {
                 (Some(col), _, _) => {
-                    if let Some(&i) = table.empty_cells(c).first() {
+                    if let Some(&i) = table.empty_cells(c).first().filter(|_| !takes_gaps) {
                         return Err(BindError::BadLabel {
                             file: file.clone(),
                             row: i + 1,
                             line: table.line(i),
                             column: table.headers[c].clone(),
-                            what: "the cell is empty (missing values are not supported yet: remove the row or fill the value)".into(),
+                            what: "the cell is empty, but every row's weight must be given: remove the row, or give it weight 0".into(),
                             item: var.name.clone(),
                         });
                     }
@@ -575,9 +584,13 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                         .map(|(k, l)| (l.as_str(), k))
                         .collect();
                     for (i, cell) in cells.iter().enumerate() {
+                        if takes_gaps && cell.is_empty() {
+                            values[[i, j]] = f64::NAN;
+                            continue;
+                        }
                         values[[i, j]] = *codes.get(cell.as_str()).ok_or_else(|| {
                             let what = if cell.is_empty() {
-                                "the cell is empty (missing values are not supported yet: remove the row or fill the value)".to_string()
+                                "the cell is empty, but no statement models this item, so every row needs a value".to_string()
                             } else {
                                 format!(
                                     "`{cell}` is not one of the categories {}",
@@ -598,11 +611,51 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                 _ => unreachable!("a column is numeric or text; text only for a category"),
             }
         }
+        // The same placeholders as a generated model's `new` writes.
+        let fill = match var.ty {
+            ElemType::Vector(_) | ElemType::Real | ElemType::Positive => Fill::Mean,
+            _ => Fill::Mode,
+        };
+        let gaps = gaps::take(&mut values, fill);
+        if let (Some(row), Some(block)) = (
+            gaps.first_row(),
+            program
+                .blocks
+                .iter()
+                .find(|b| b.data == v && b.missing.is_none()),
+        ) {
+            let j = (0..chosen.len())
+                .find(|&j| {
+                    table.empty_cells(chosen[j]).binary_search(&row).is_ok()
+                        || table.text[chosen[j]]
+                            .as_ref()
+                            .is_some_and(|t| t[row].is_empty())
+                })
+                .unwrap_or(0);
+            return Err(BindError::BadLabel {
+                file: file.clone(),
+                row: row + 1,
+                line: table.line(row),
+                column: table.headers[chosen[j]].clone(),
+                what: format!(
+                    "the cell is empty, and `{}` cannot integrate out missing cells yet ({}; {} cells are missing): remove or fill those rows",
+                    block.statement,
+                    if program.method == Method::Vb {
+                        "variational Bayes"
+                    } else {
+                        "a linear-Gaussian block"
+                    },
+                    gaps.cells()
+                ),
+                item: var.name.clone(),
+            });
+        }
         items[v] = Some(Item {
             columns: chosen.iter().map(|&c| table.headers[c].clone()).collect(),
             values,
             log_factorial: None,
             labels,
+            gaps,
         });
     }
 
@@ -785,7 +838,11 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
     for &v in &data_vars {
         if model.vars[v].ty == ElemType::Count {
             let item = items[v].as_mut().expect("data bound");
-            item.log_factorial = Some(log_factorials(item.values.column(0)));
+            // A missing count has no `ln x!` term.
+            item.log_factorial = Some(gaps::clear(
+                &item.gaps,
+                log_factorials(item.values.column(0)),
+            ));
         }
     }
     Ok(Bound {
@@ -1325,6 +1382,7 @@ mod tests {
             values: ndarray::array![[1.0, 2.0, 0.5], [1.0, 3.0, 0.5]],
             log_factorial: None,
             labels: None,
+            gaps: Gaps::default(),
         };
         assert_eq!(item.constant_columns(), [("a", 1.0), ("c", 0.5)]);
     }

@@ -216,12 +216,29 @@ impl Column {
     }
 }
 
+/// A cell's text, trimmed; a cell that marks a missing value (`NA`, `NaN`, any case) is
+/// empty.
 fn text(cell: &[u8]) -> String {
-    String::from_utf8_lossy(cell).trim().to_string()
+    let t = String::from_utf8_lossy(cell).trim().to_string();
+    if marks_missing(&t) {
+        String::new()
+    } else {
+        t
+    }
+}
+
+/// `NA` (R) and `NaN` (NumPy, pandas), in any case: written for a missing value, read as an
+/// empty cell.
+fn marks_missing(cell: &str) -> bool {
+    cell.eq_ignore_ascii_case("na") || cell.eq_ignore_ascii_case("nan")
 }
 
 fn parse_number(cell: &[u8]) -> Option<f64> {
-    std::str::from_utf8(cell).ok()?.trim().parse::<f64>().ok()
+    let cell = std::str::from_utf8(cell).ok()?.trim();
+    if marks_missing(cell) {
+        return None;
+    }
+    cell.parse::<f64>().ok()
 }
 
 /// Reads CSV from `reader` as `opts` says; `file` names it in messages.
@@ -366,7 +383,7 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
 /// The error for `cell`, at 0-based `row` of column `c` of `table`.
 fn bad_cell(table: &Table, c: usize, row: usize, cell: &str) -> CsvError {
     let what = if cell.is_empty() {
-        "the cell is empty (missing values are not supported yet: remove the row or fill the value)"
+        "the cell is empty"
             .to_string()
     } else if decimal_comma(cell) {
         format!(

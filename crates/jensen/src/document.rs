@@ -205,9 +205,25 @@ pub struct ItemBinding {
     /// For a category read from a text column: the label of each category, in code order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
+    /// The missing cells of each column (empty cells, integrated out of their rows' E-step),
+    /// in column order; empty when every cell was given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<usize>,
+    /// The rows with a missing cell.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missing_rows: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl ItemBinding {
+    /// The number of missing cells.
+    pub fn missing_cells(&self) -> usize {
+        self.missing.iter().sum()
+    }
+
     /// The binding of every data item of `plan` in `bound`, in declaration order.
     pub fn of(plan: &Plan, bound: &Bound) -> Vec<ItemBinding> {
         bound
@@ -220,6 +236,12 @@ impl ItemBinding {
                     item: plan.model.vars[v].name.clone(),
                     columns: item.columns.clone(),
                     labels: item.labels.clone(),
+                    missing: if item.gaps.is_empty() {
+                        Vec::new()
+                    } else {
+                        item.gaps.per_column().to_vec()
+                    },
+                    missing_rows: item.gaps.rows(),
                 })
             })
             .collect()
@@ -345,6 +367,8 @@ mod tests {
                 item: "label".into(),
                 columns: vec!["species".into()],
                 labels: Some(vec!["a".into(), "b".into()]),
+                missing: vec![3],
+                missing_rows: 2,
             }],
             sequences: vec![3],
             constants: [("K".to_string(), 2)].into(),

@@ -16,14 +16,15 @@ use jensen_lang::check::render_summary;
 use jensen_lang::ir::{EStepKind, ElemType, Method, Summary, VarId};
 use jensen_lang::plan::{BlockKind, Cov, PRef};
 use jensen_lang::program::{
-    At, Call, DerivedKind, Elem, HyperSlot, Kernel, Operand, Reseed, Src, Start, TermValue,
-    UpdateValue,
+    At, BlockProgram, Call, DerivedKind, Elem, HyperSlot, Kernel, Operand, Reseed, Src, Start,
+    TermValue, UpdateValue,
 };
 use jensen_lang::{Plan, Program};
 use jensen_runtime::chain;
+use jensen_runtime::gaps::GapsIn;
 use jensen_runtime::kernels::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
-use jensen_runtime::kernels::{discrete, exponential, gaussian, moments, vb};
+use jensen_runtime::kernels::{discrete, exponential, gaussian, missing, moments, vb};
 use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::mixture::{
     add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight_of, FloorHit,
@@ -250,9 +251,24 @@ struct Env<'e> {
     latent: Option<&'e LatentStats>,
     pooled: Option<(ArrayD<f64>, f64)>,
     reg: f64,
+    /// The rows of `rows` with a missing cell of the block's data.
+    gaps: Option<GapsIn<'e>>,
+    /// The log-joint at those rows before the block's ordinary kernel.
+    before: Option<Array2<f64>>,
+    /// `resp` with those rows zero.
+    complete: Option<CowArray<'e, f64, Ix2>>,
 }
 
 impl<'a> PlanModel<'a> {
+    /// The rows of `rows` with a missing cell of `block`'s data, when the block integrates
+    /// them out.
+    fn gaps_within(&self, block: &BlockProgram, rows: &Range<usize>) -> Option<GapsIn<'a>> {
+        block
+            .missing
+            .as_ref()
+            .map(|_| self.data.item(block.data).gaps.within(rows.clone()))
+    }
+
     /// Binds a plan to data.
     pub fn new(plan: &'a Plan, data: &'a Bound) -> Self {
         let program = Program::lower(plan);
@@ -898,6 +914,18 @@ impl PlanModel<'_> {
                 .expect("responsibilities")
                 .column(env.k)
                 .into(),
+            Operand::CompleteResp => env
+                .complete
+                .as_ref()
+                .expect("responsibilities without the rows with a gap")
+                .column(env.k)
+                .into(),
+            Operand::Before => env
+                .before
+                .as_ref()
+                .expect("the log-joint before the block")
+                .column(env.k)
+                .into(),
             Operand::DataMean => self.moments[env.block].mean.view().into(),
             Operand::DataScale(b) => self.moments[*b].scale.view().into(),
             Operand::Hyper(h) => self.hypers[*h]
@@ -1044,6 +1072,11 @@ impl PlanModel<'_> {
                 out.expect("log-joint").column_mut(k)
             };
         }
+        macro_rules! gaps {
+            () => {
+                env.gaps.as_ref().expect("the rows with a gap")
+            };
+        }
         let number = Value::Number;
         let array = |x: ArrayD<f64>| Value::Array(x);
         match call.kernel {
@@ -1111,6 +1144,127 @@ impl PlanModel<'_> {
                     self.posterior(env, &a[2]),
                     col!(),
                     ws!(),
+                );
+                number(0.0)
+            }
+            MissingMvnFullLogDensity => {
+                missing::mvn_full_log_density(
+                    m(0),
+                    gaps!(),
+                    v(2).view(),
+                    m(3),
+                    v(4).view(),
+                    col!(),
+                );
+                number(0.0)
+            }
+            MissingMvnDiagLogDensity => {
+                missing::mvn_diag_log_density(
+                    m(0),
+                    gaps!(),
+                    v(2).view(),
+                    v(3).view(),
+                    v(4).view(),
+                    col!(),
+                );
+                number(0.0)
+            }
+            MissingMvnSphericalLogDensity => {
+                missing::mvn_spherical_log_density(
+                    m(0),
+                    gaps!(),
+                    v(2).view(),
+                    n(3),
+                    v(4).view(),
+                    col!(),
+                );
+                number(0.0)
+            }
+            MissingColumnLogDensity => {
+                missing::column_log_density(gaps!(), v(1).view(), col!());
+                number(0.0)
+            }
+            MissingBernoulliLogDensity => {
+                missing::bernoulli_log_density(m(0), gaps!(), v(2).view(), v(3).view(), col!());
+                number(0.0)
+            }
+            MissingMvnFullAccumulate => {
+                let [Some(sum), Some(scatter), Some(h), ..] =
+                    written(a, k, 5, stats.expect("statistics"))
+                else {
+                    unreachable!("a sum, a scatter and an entropy")
+                };
+                missing::mvn_full_accumulate(
+                    m(0),
+                    gaps!(),
+                    v(2).view(),
+                    m(3),
+                    v(4).view(),
+                    vector_mut(sum),
+                    matrix_mut(scatter),
+                    number_mut(h),
+                );
+                number(0.0)
+            }
+            MissingMvnDiagAccumulate | MissingMvnSphericalAccumulate => {
+                let [Some(sum), Some(sq), Some(h), ..] =
+                    written(a, k, 5, stats.expect("statistics"))
+                else {
+                    unreachable!("a sum, squares and an entropy")
+                };
+                let var = match call.kernel {
+                    MissingMvnDiagAccumulate => v(3),
+                    _ => Array1::from_elem(m(0).ncols(), n(3)).into(),
+                };
+                missing::mvn_diag_accumulate(
+                    m(0),
+                    gaps!(),
+                    v(2).view(),
+                    var.view(),
+                    v(4).view(),
+                    vector_mut(sum),
+                    vector_mut(sq),
+                    number_mut(h),
+                );
+                number(0.0)
+            }
+            MissingNormalAccumulate | MissingPoissonAccumulate | MissingExponentialAccumulate => {
+                let [Some(s), Some(h), ..] = written(a, k, 3, stats.expect("statistics")) else {
+                    unreachable!("a statistic and an entropy")
+                };
+                let f = match call.kernel {
+                    MissingNormalAccumulate => missing::normal_accumulate,
+                    MissingPoissonAccumulate => missing::poisson_accumulate,
+                    _ => missing::exponential_accumulate,
+                };
+                f(gaps!(), n(1), v(2).view(), number_mut(s), number_mut(h));
+                number(0.0)
+            }
+            MissingCategoricalAccumulate => {
+                let [Some(counts), Some(h), ..] = written(a, k, 3, stats.expect("statistics"))
+                else {
+                    unreachable!("counts and an entropy")
+                };
+                missing::categorical_accumulate(
+                    gaps!(),
+                    v(1).view(),
+                    v(2).view(),
+                    vector_mut(counts),
+                    number_mut(h),
+                );
+                number(0.0)
+            }
+            MissingBernoulliAccumulate => {
+                let [Some(sum), Some(h), ..] = written(a, k, 4, stats.expect("statistics")) else {
+                    unreachable!("a sum and an entropy")
+                };
+                missing::bernoulli_accumulate(
+                    m(0),
+                    gaps!(),
+                    v(2).view(),
+                    v(3).view(),
+                    vector_mut(sum),
+                    number_mut(h),
                 );
                 number(0.0)
             }
@@ -1783,7 +1937,7 @@ impl MixtureModel for PlanModel<'_> {
     ) {
         let mut env = Env {
             cache: Some(cache),
-            rows: Some(rows),
+            rows: Some(rows.clone()),
             ..Env::default()
         };
         if let Some(prior) = &self.program.log_prior {
@@ -1794,6 +1948,8 @@ impl MixtureModel for PlanModel<'_> {
         }
         for block in &self.program.blocks {
             env.block = block.block;
+            env.gaps = self.gaps_within(block, &rows);
+            env.before = env.gaps.map(|g| g.rows_of(out.view()));
             for k in 0..self.k {
                 env.k = k;
                 self.run(
@@ -1804,6 +1960,9 @@ impl MixtureModel for PlanModel<'_> {
                     Some(ws),
                     None,
                 );
+                if let Some(m) = &block.missing {
+                    self.run(&m.log_density, &env, Some(&mut out), None, None, None);
+                }
             }
         }
     }
@@ -1828,17 +1987,26 @@ impl MixtureModel for PlanModel<'_> {
     ) {
         let mut env = Env {
             cache: Some(cache),
-            rows: Some(rows),
+            rows: Some(rows.clone()),
             resp: Some(resp.view()),
             ..Env::default()
         };
         for block in &self.program.blocks {
             env.block = block.block;
+            env.gaps = self.gaps_within(block, &rows);
+            env.complete = env.gaps.map(|g| g.zero_rows(resp.view()));
             for k in 0..self.k {
                 env.k = k;
                 self.run(&block.accumulate, &env, None, Some(stats), Some(ws), None);
+                if let Some(m) = &block.missing {
+                    self.run(&m.accumulate, &env, None, Some(stats), None, None);
+                }
             }
         }
+    }
+
+    fn has_gaps(&self) -> bool {
+        self.data.items.iter().flatten().any(|i| !i.gaps.is_empty())
     }
 
     fn log_joint_bounded(
@@ -1910,6 +2078,8 @@ impl MixtureModel for PlanModel<'_> {
             cache: Some(cache),
             rows: Some(rows),
             resp: resp.as_ref().map(|r| r.view()),
+            // Only called without gaps (`has_gaps`): every row is complete.
+            complete: resp.as_ref().map(|r| r.view().into()),
             assignments: Some(assignments),
             ..Env::default()
         };
@@ -2044,6 +2214,11 @@ impl MixtureModel for PlanModel<'_> {
                 if let Value::Number(v) = self.run(&block.expected, &env, None, None, None, None) {
                     total += v;
                 }
+            }
+            // The entropy of the missing cells, which the statistics hold at their
+            // conditional expectations.
+            if let Some(m) = &block.missing {
+                total += stats.slots[m.entropy].sum();
             }
         }
         Ok(total)

@@ -16,6 +16,7 @@ pub mod exponential;
 pub mod gaussian;
 pub mod hyper;
 pub mod linear;
+pub mod missing;
 pub mod moments;
 pub mod vb;
 

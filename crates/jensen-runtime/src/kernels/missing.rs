@@ -1,0 +1,545 @@
+//! The kernels of every block for the rows with a missing cell ([`crate::gaps`]).
+//!
+//! Each block has two, called for component `k` after the block's ordinary kernel:
+//! - `*_log_density` sets the log-joint of each row with a gap to what it held before the
+//!   block (`before`) plus the log-density of the row's observed cells alone — for a
+//!   multivariate Normal the marginal `N(x_o | μ_o, Σ_oo)`, for per-coordinate families
+//!   the product over the observed coordinates, for a one-column block nothing;
+//! - `*_accumulate` adds the row's statistics with each missing cell replaced by its
+//!   conditional expectation given the observed ones under the E-step's parameters (for a
+//!   multivariate Normal `E[x_m | x_o] = μ_m + Σ_mo Σ_oo⁻¹ (x_o − μ_o)` and
+//!   `E[x_m x_mᵀ | x_o]` adds `Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om`, the E-step of Ghahramani & Jordan,
+//!   1994), weighted by the row's responsibility; the ordinary kernel has accumulated the
+//!   row with zero weight.
+//!
+//! Those statistics make the expected complete-data log-likelihood
+//! `E_q[ln p(x_o, x_m, z | θ)]`; the free energy adds the entropy of `q(x_m | x_o, z)`, and
+//! `*_accumulate` adds it (with whatever part of `E_q[ln p(x_m | θ)]` the block's statistics
+//! do not carry, such as `E[ln x!]` of a missing count, which cancels) to `entropy`, so that
+//! right after an E-step the free energy is the log-likelihood of the observed cells.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
+
+use super::gaussian::LN_2PI;
+use super::xlny;
+use crate::gaps::{observed_of, restore, GapsIn};
+use crate::linalg::Cholesky;
+
+/// `ln 2πe`, the entropy of a standard Normal times two.
+const LN_2PI_E: f64 = LN_2PI + 1.0;
+
+/// The marginal and conditional of a multivariate Normal for one pattern of missing
+/// coordinates.
+struct Conditional {
+    missing: Vec<usize>,
+    observed: Vec<usize>,
+    /// Cholesky factor of `Σ_oo` (`None` with no observed coordinate).
+    chol: Option<Cholesky>,
+    /// `L⁻¹ Σ_om` (`d_o × d_m`).
+    a: Array2<f64>,
+    /// `Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om`.
+    cov: Array2<f64>,
+    /// `ln |Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om| = ln |Σ| − ln |Σ_oo|`.
+    log_det: f64,
+}
+
+impl Conditional {
+    /// `None` when `Σ_oo` is not numerically positive definite.
+    fn new(cov: ArrayView2<'_, f64>, log_det: f64, missing: &[usize]) -> Option<Self> {
+        let d = cov.nrows();
+        let observed = observed_of(d, missing);
+        let sub = |r: &[usize], c: &[usize]| cov.select(Axis(0), r).select(Axis(1), c);
+        if observed.is_empty() {
+            return Some(Self {
+                missing: missing.to_vec(),
+                observed,
+                chol: None,
+                a: Array2::zeros((0, d)),
+                cov: cov.to_owned(),
+                log_det,
+            });
+        }
+        let chol = Cholesky::new(sub(&observed, &observed).view())?;
+        let mut a = sub(&observed, missing);
+        // `a` is row-major `d_o × d_m`: the columns of `Σ_om` are solved in one call.
+        let (dm, dd) = (missing.len(), observed.len());
+        let mut t = a.t().as_standard_layout().to_owned();
+        if dm > 0 {
+            chol.solve_lower_in_place(faer::MatMut::from_column_major_slice_mut(
+                t.as_slice_mut().expect("contiguous"),
+                dd,
+                dm,
+            ));
+        }
+        a = t.t().to_owned();
+        let cov_m = &sub(missing, missing) - &a.t().dot(&a);
+        let log_det = log_det - chol.log_det();
+        Some(Self {
+            missing: missing.to_vec(),
+            observed,
+            chol: Some(chol),
+            a,
+            cov: cov_m,
+            log_det,
+        })
+    }
+
+    /// `L⁻¹ (x_o − μ_o)`.
+    fn whitened(&self, x: ArrayView1<'_, f64>, mean: ArrayView1<'_, f64>) -> Array1<f64> {
+        let mut y: Array1<f64> = self.observed.iter().map(|&j| x[j] - mean[j]).collect();
+        if let Some(chol) = &self.chol {
+            let n = y.len();
+            chol.solve_lower_in_place(faer::MatMut::from_column_major_slice_mut(
+                y.as_slice_mut().expect("contiguous"),
+                n,
+                1,
+            ));
+        }
+        y
+    }
+}
+
+/// The conditional of the pattern `missing`, reusing `last` when the previous row had the
+/// same pattern.
+fn conditional<'c>(
+    last: &'c mut Option<Option<Conditional>>,
+    cov: ArrayView2<'_, f64>,
+    log_det: f64,
+    missing: &[usize],
+) -> Option<&'c Conditional> {
+    let same = matches!(last, Some(Some(c)) if c.missing == missing);
+    if !same {
+        *last = Some(Conditional::new(cov, log_det, missing));
+    }
+    last.as_ref().and_then(Option::as_ref)
+}
+
+/// Full covariance: `out[b] = before[b] + ln N(x_o | μ_o, Σ_oo)` for each row with a gap
+/// (`before[b]` alone when every coordinate is missing; `−∞` if `Σ_oo` cannot be factored).
+pub fn mvn_full_log_density(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    mean: ArrayView1<'_, f64>,
+    cov: ArrayView2<'_, f64>,
+    before: ArrayView1<'_, f64>,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
+    if gaps.is_empty() {
+        return;
+    }
+    let mut last = None;
+    for ((i, missing), &b) in gaps.iter().zip(before.iter()) {
+        out[i] = match conditional(&mut last, cov, 0.0, missing) {
+            Some(c) => match &c.chol {
+                None => b,
+                Some(chol) => {
+                    let y = c.whitened(x.row(i), mean);
+                    let q = y.dot(&y);
+                    b - 0.5 * (c.observed.len() as f64 * LN_2PI + chol.log_det() + q)
+                }
+            },
+            None => f64::NEG_INFINITY,
+        };
+    }
+}
+
+/// Full covariance: adds `r_b (x̂_b − μ)` to `sum`, `r_b [(x̂_b − μ)(x̂_b − μ)ᵀ + C_b]` to
+/// `scatter` and `r_b H_b` to `entropy`, for each row with a gap, where `x̂_b` is the row
+/// with its missing coordinates at `E[x_m | x_o]`, `C_b` is zero but for the conditional
+/// covariance in the missing block, and `H_b = ½ (d_m ln 2πe + ln |C_b,mm|)` its entropy.
+/// (`mean` is the centre of the statistics as well as the E-step's mean.)
+#[allow(clippy::too_many_arguments)]
+pub fn mvn_full_accumulate(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    mean: ArrayView1<'_, f64>,
+    cov: ArrayView2<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    mut sum: ArrayViewMut1<'_, f64>,
+    mut scatter: ArrayViewMut2<'_, f64>,
+    entropy: &mut f64,
+) {
+    if gaps.is_empty() {
+        return;
+    }
+    let Some(full) = Cholesky::new(cov) else {
+        return;
+    };
+    let d = x.ncols();
+    let mut last = None;
+    let mut e = Array1::<f64>::zeros(d);
+    for (i, missing) in gaps.iter() {
+        let r = resp[i];
+        if r == 0.0 {
+            continue;
+        }
+        let Some(c) = conditional(&mut last, cov, full.log_det(), missing) else {
+            continue;
+        };
+        e.fill(0.0);
+        for &j in &c.observed {
+            e[j] = x[[i, j]] - mean[j];
+        }
+        if c.chol.is_some() {
+            let y = c.whitened(x.row(i), mean);
+            let em = c.a.t().dot(&y);
+            for (&j, &v) in c.missing.iter().zip(em.iter()) {
+                e[j] = v;
+            }
+        }
+        for (s, &v) in sum.iter_mut().zip(e.iter()) {
+            *s += r * v;
+        }
+        for a in 0..d {
+            for b in 0..d {
+                scatter[[a, b]] += r * e[a] * e[b];
+            }
+        }
+        for (p, &a) in c.missing.iter().enumerate() {
+            for (q, &b) in c.missing.iter().enumerate() {
+                scatter[[a, b]] += r * c.cov[[p, q]];
+            }
+        }
+        *entropy += r * 0.5 * (c.missing.len() as f64 * LN_2PI_E + c.log_det);
+    }
+}
+
+/// Diagonal covariance: `out[b] = before[b] + Σ_{j observed} ln N(x_bj | μ_j, σ²_j)`.
+pub fn mvn_diag_log_density(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    mean: ArrayView1<'_, f64>,
+    var: ArrayView1<'_, f64>,
+    before: ArrayView1<'_, f64>,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
+    for ((i, missing), &b) in gaps.iter().zip(before.iter()) {
+        let mut v = b;
+        for j in observed_of(x.ncols(), missing) {
+            let e = x[[i, j]] - mean[j];
+            v -= 0.5 * (LN_2PI + var[j].ln() + e * e / var[j]);
+        }
+        out[i] = v;
+    }
+}
+
+/// Diagonal covariance: adds `r_b (x̂_bj − μ_j)` to `sum[j]` and `r_b (x̂_bj − μ_j)²`, or
+/// `r_b σ²_j` for a missing coordinate, to `sq[j]`, and `r_b Σ_{j missing} ½ ln 2πe σ²_j` to
+/// `entropy`: a missing coordinate is independent of the others given the component.
+#[allow(clippy::too_many_arguments)]
+pub fn mvn_diag_accumulate(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    mean: ArrayView1<'_, f64>,
+    var: ArrayView1<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    mut sum: ArrayViewMut1<'_, f64>,
+    mut sq: ArrayViewMut1<'_, f64>,
+    entropy: &mut f64,
+) {
+    for (i, missing) in gaps.iter() {
+        let r = resp[i];
+        if r == 0.0 {
+            continue;
+        }
+        for j in observed_of(x.ncols(), missing) {
+            let e = x[[i, j]] - mean[j];
+            sum[j] += r * e;
+            sq[j] += r * e * e;
+        }
+        for &j in missing {
+            sq[j] += r * var[j];
+            *entropy += r * 0.5 * (LN_2PI_E + var[j].ln());
+        }
+    }
+}
+
+/// Spherical or known covariance `σ² I`: [`mvn_diag_log_density`] with every variance `σ²`.
+pub fn mvn_spherical_log_density(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    mean: ArrayView1<'_, f64>,
+    var: f64,
+    before: ArrayView1<'_, f64>,
+    out: ArrayViewMut1<'_, f64>,
+) {
+    if gaps.is_empty() {
+        return;
+    }
+    let var = Array1::from_elem(x.ncols(), var);
+    mvn_diag_log_density(x, gaps, mean, var.view(), before, out);
+}
+
+/// Spherical or known covariance `σ² I`: [`mvn_diag_accumulate`] with every variance `σ²`.
+#[allow(clippy::too_many_arguments)]
+pub fn mvn_spherical_accumulate(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    mean: ArrayView1<'_, f64>,
+    var: f64,
+    resp: ArrayView1<'_, f64>,
+    sum: ArrayViewMut1<'_, f64>,
+    sq: ArrayViewMut1<'_, f64>,
+    entropy: &mut f64,
+) {
+    if gaps.is_empty() {
+        return;
+    }
+    let var = Array1::from_elem(x.ncols(), var);
+    mvn_diag_accumulate(x, gaps, mean, var.view(), resp, sum, sq, entropy);
+}
+
+/// A block of one column (Normal, Poisson, exponential, categorical): a row whose cell is
+/// missing keeps what the log-joint held before the block.
+pub fn column_log_density(
+    gaps: &GapsIn<'_>,
+    before: ArrayView1<'_, f64>,
+    out: ArrayViewMut1<'_, f64>,
+) {
+    restore(gaps, before, out);
+}
+
+/// Normal: a missing cell adds `0` to `Σ r (x − μ)`, `r σ²` to `Σ r (x − μ)²` and
+/// `r ½ ln 2πe σ²` to `entropy`.
+pub fn normal_accumulate(
+    gaps: &GapsIn<'_>,
+    var: f64,
+    resp: ArrayView1<'_, f64>,
+    sq: &mut f64,
+    entropy: &mut f64,
+) {
+    let h = 0.5 * (LN_2PI_E + var.ln());
+    for (i, _) in gaps.iter() {
+        let r = resp[i];
+        if r != 0.0 {
+            *sq += r * var;
+            *entropy += r * h;
+        }
+    }
+}
+
+/// Poisson: a missing count adds `r λ` to `Σ r x`, and `r (λ − λ ln λ)` to `entropy` (the
+/// entropy of `Poisson(λ)` less `E[ln x!]`, which the log-likelihood's `ln x!` total does not
+/// hold for a missing cell either).
+pub fn poisson_accumulate(
+    gaps: &GapsIn<'_>,
+    rate: f64,
+    resp: ArrayView1<'_, f64>,
+    sum: &mut f64,
+    entropy: &mut f64,
+) {
+    let h = rate - xlny(rate, rate);
+    for (i, _) in gaps.iter() {
+        let r = resp[i];
+        if r != 0.0 {
+            *sum += r * rate;
+            *entropy += r * h;
+        }
+    }
+}
+
+/// Exponential: a missing value adds `r / λ` to `Σ r x` and `r (1 − ln λ)` to `entropy`.
+pub fn exponential_accumulate(
+    gaps: &GapsIn<'_>,
+    rate: f64,
+    resp: ArrayView1<'_, f64>,
+    sum: &mut f64,
+    entropy: &mut f64,
+) {
+    let h = 1.0 - rate.ln();
+    for (i, _) in gaps.iter() {
+        let r = resp[i];
+        if r != 0.0 {
+            *sum += r / rate;
+            *entropy += r * h;
+        }
+    }
+}
+
+/// Categorical: a missing category adds `r p` to the counts and `r H(p)` to `entropy`.
+pub fn categorical_accumulate(
+    gaps: &GapsIn<'_>,
+    prob: ArrayView1<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    mut counts: ArrayViewMut1<'_, f64>,
+    entropy: &mut f64,
+) {
+    let h: f64 = prob.iter().map(|&p| -xlny(p, p)).sum();
+    for (i, _) in gaps.iter() {
+        let r = resp[i];
+        if r != 0.0 {
+            counts.scaled_add(r, &prob);
+            *entropy += r * h;
+        }
+    }
+}
+
+/// Bernoulli: `out[b] = before[b] + Σ_{j observed} [x_bj ln p_j + (1 − x_bj) ln(1 − p_j)]`.
+pub fn bernoulli_log_density(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    prob: ArrayView1<'_, f64>,
+    before: ArrayView1<'_, f64>,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
+    for ((i, missing), &b) in gaps.iter().zip(before.iter()) {
+        let mut v = b;
+        for j in observed_of(x.ncols(), missing) {
+            let p = prob[j];
+            v += if x[[i, j]] == 1.0 {
+                p.ln()
+            } else {
+                (-p).ln_1p()
+            };
+        }
+        out[i] = v;
+    }
+}
+
+/// Bernoulli: adds `r x_bj`, or `r p_j` for a missing bit, to `sum[j]`, and
+/// `r Σ_{j missing} H(p_j)` to `entropy`.
+pub fn bernoulli_accumulate(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    prob: ArrayView1<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    mut sum: ArrayViewMut1<'_, f64>,
+    entropy: &mut f64,
+) {
+    for (i, missing) in gaps.iter() {
+        let r = resp[i];
+        if r == 0.0 {
+            continue;
+        }
+        for j in observed_of(x.ncols(), missing) {
+            sum[j] += r * x[[i, j]];
+        }
+        for &j in missing {
+            let p = prob[j];
+            sum[j] += r * p;
+            *entropy += r * -(xlny(p, p) + xlny(1.0 - p, 1.0 - p));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gaps::Gaps;
+    use approx::assert_relative_eq;
+    use ndarray::array;
+
+    fn mvn_log_density(x: &[f64], mean: &[f64], cov: ArrayView2<'_, f64>) -> f64 {
+        let c = Cholesky::new(cov).unwrap();
+        let e: Vec<f64> = x.iter().zip(mean).map(|(a, b)| a - b).collect();
+        let d = e.len();
+        let mut y = faer::Mat::from_fn(d, 1, |i, _| e[i]);
+        c.solve_lower_in_place(y.as_mut());
+        let q: f64 = (0..d).map(|i| y[(i, 0)] * y[(i, 0)]).sum();
+        -0.5 * (d as f64 * LN_2PI + c.log_det() + q)
+    }
+
+    #[test]
+    fn full_marginal_is_the_density_of_the_observed_block() {
+        let cov = array![[2.0, 0.6, 0.3], [0.6, 1.5, -0.4], [0.3, -0.4, 1.0]];
+        let mean = array![1.0, -1.0, 0.5];
+        let x = array![
+            [1.5, f64::NAN, 0.0],
+            [f64::NAN, f64::NAN, f64::NAN],
+            [0.2, 0.3, f64::NAN]
+        ];
+        let gaps = Gaps::find(x.view());
+        let chunk = gaps.within(0..3);
+        let before = array![1.0, 2.0, 3.0];
+        let mut out = Array1::<f64>::zeros(3);
+        mvn_full_log_density(
+            x.view(),
+            &chunk,
+            mean.view(),
+            cov.view(),
+            before.view(),
+            out.view_mut(),
+        );
+        let sub = |o: &[usize]| cov.select(Axis(0), o).select(Axis(1), o);
+        let m0 = mvn_log_density(&[1.5, 0.0], &[1.0, 0.5], sub(&[0, 2]).view());
+        let m2 = mvn_log_density(&[0.2, 0.3], &[1.0, -1.0], sub(&[0, 1]).view());
+        assert_relative_eq!(out[0], 1.0 + m0, epsilon = 1e-12);
+        assert_eq!(out[1], 2.0);
+        assert_relative_eq!(out[2], 3.0 + m2, epsilon = 1e-12);
+    }
+
+    #[test]
+    fn full_statistics_are_conditional_moments() {
+        // One coordinate missing of two: E[x₁ | x₀] = μ₁ + Σ₁₀/Σ₀₀ (x₀ − μ₀) and
+        // Var[x₁ | x₀] = Σ₁₁ − Σ₁₀²/Σ₀₀.
+        let cov = array![[2.0, 0.8], [0.8, 1.0]];
+        let mean = array![1.0, -1.0];
+        let x = array![[2.0, f64::NAN]];
+        let gaps = Gaps::find(x.view());
+        let (mut sum, mut scatter, mut h) =
+            (Array1::<f64>::zeros(2), Array2::<f64>::zeros((2, 2)), 0.0);
+        mvn_full_accumulate(
+            x.view(),
+            &gaps.within(0..1),
+            mean.view(),
+            cov.view(),
+            array![0.5].view(),
+            sum.view_mut(),
+            scatter.view_mut(),
+            &mut h,
+        );
+        let (e0, e1): (f64, f64) = (1.0, 0.8 / 2.0 * 1.0);
+        let v: f64 = 1.0 - 0.8 * 0.8 / 2.0;
+        let want_sum = [0.5 * e0, 0.5 * e1];
+        let want_scatter = [
+            [0.5 * e0 * e0, 0.5 * e0 * e1],
+            [0.5 * e0 * e1, 0.5 * (e1 * e1 + v)],
+        ];
+        for a in 0..2 {
+            assert_relative_eq!(sum[a], want_sum[a], epsilon = 1e-14);
+            for b in 0..2 {
+                assert_relative_eq!(scatter[[a, b]], want_scatter[a][b], epsilon = 1e-14);
+            }
+        }
+        assert_relative_eq!(h, 0.5 * 0.5 * (LN_2PI_E + v.ln()), epsilon = 1e-14);
+    }
+
+    #[test]
+    fn diagonal_and_column_gaps() {
+        let x = array![[1.0, f64::NAN]];
+        let gaps = Gaps::find(x.view());
+        let chunk = gaps.within(0..1);
+        let mut out = array![0.0];
+        mvn_diag_log_density(
+            x.view(),
+            &chunk,
+            array![0.0, 5.0].view(),
+            array![4.0, 9.0].view(),
+            array![0.5].view(),
+            out.view_mut(),
+        );
+        assert_relative_eq!(
+            out[0],
+            0.5 - 0.5 * (LN_2PI + 4f64.ln() + 0.25),
+            epsilon = 1e-14
+        );
+        let (mut sum, mut sq, mut h) = (Array1::<f64>::zeros(2), Array1::<f64>::zeros(2), 0.0);
+        mvn_diag_accumulate(
+            x.view(),
+            &chunk,
+            array![0.0, 5.0].view(),
+            array![4.0, 9.0].view(),
+            array![2.0].view(),
+            sum.view_mut(),
+            sq.view_mut(),
+            &mut h,
+        );
+        assert_eq!(sum, array![2.0, 0.0]);
+        assert_eq!(sq, array![2.0, 18.0]);
+        assert_relative_eq!(h, 2.0 * 0.5 * (LN_2PI_E + 9f64.ln()), epsilon = 1e-14);
+        let (mut s, mut e) = (0.0, 0.0);
+        poisson_accumulate(&chunk, 3.0, array![1.0].view(), &mut s, &mut e);
+        assert_eq!(s, 3.0);
+        assert_relative_eq!(e, 3.0 - 3.0 * 3f64.ln(), epsilon = 1e-14);
+    }
+}
