@@ -5,6 +5,8 @@
 #   fa/*.json        scripts/fa_fixtures.py        (factor analysis, PPCA)
 #   kmeans/*.json    scripts/kmeans_fixtures.py    (KMeans optima and Lloyd trajectories)
 #   sklearn_bgm/*.json scripts/sklearn_bgm_fixtures.py (BayesianGaussianMixture VB trajectories)
+#   missing/*.json   scripts/missing_fixtures.py   (EM with missing cells, NumPy; also writes
+#                                                   data/*_missing*.csv)
 #
 # Creates the reference venv .venv-ref/ at the repo root if it is missing,
 # installs the pinned versions from scripts/requirements.txt, then runs the
@@ -28,6 +30,6 @@ fi
     -r "$repo_root/scripts/requirements.txt"
 
 for script in sklearn_fixtures.py hmmlearn_fixtures.py fa_fixtures.py kmeans_fixtures.py \
-    sklearn_bgm_fixtures.py; do
+    sklearn_bgm_fixtures.py missing_fixtures.py; do
     "$venv/bin/python" "$repo_root/scripts/$script" "$@"
 done

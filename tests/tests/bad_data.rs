@@ -271,7 +271,10 @@ fn whitespace_only_cell_is_an_empty_cell() {
 #[test]
 fn na_and_nan_cells_are_missing_values() {
     // `NA` (R) and `NaN` (NumPy, pandas) in any case are read as empty cells.
-    let t = table("nan.csv", "eruptions,waiting\n3.6,79\n1.8,NA\nnan,54\n3.3,NaN\n");
+    let t = table(
+        "nan.csv",
+        "eruptions,waiting\n3.6,79\n1.8,NA\nnan,54\n3.3,NaN\n",
+    );
     assert_eq!(t.empty_cells(0), &[2]);
     assert_eq!(t.empty_cells(1), &[1, 3]);
     let p = plan("gmm");

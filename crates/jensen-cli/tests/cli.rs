@@ -2039,3 +2039,45 @@ fn partial_labels_fit_and_decode() {
     let decoded = jensen_ok(&["decode", &fit, "--data", &csv]);
     assert_eq!(decoded.lines().count(), 151);
 }
+
+#[test]
+fn missing_cells_are_counted_integrated_out_and_recorded() {
+    let tmp = TempDir::new("missing");
+    let fit = tmp.file("fit.json");
+    let out = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful_missing30.csv",
+        "--seed",
+        "3",
+        "--out",
+        &fit,
+    ]);
+    assert!(
+        out.contains("missing: 163 of 544 cells, in 138 of 272 rows (eruptions 81, waiting 82), integrated out of each row's E-step"),
+        "{out}"
+    );
+    let doc = read_json(&fit);
+    assert_eq!(doc["binding"][0]["missing"], serde_json::json!([81, 82]));
+    assert_eq!(doc["binding"][0]["missing_rows"], 138);
+    assert!(doc["log_likelihood"].as_f64().unwrap().is_finite());
+    // `explain` says how each block treats a missing cell.
+    let explained = jensen_ok(&["explain", "models/gmm.em"]);
+    assert!(
+        explained.contains("missing cells: density N(x_o"),
+        "{explained}"
+    );
+    // A block that cannot integrate gaps out names the first empty cell.
+    let err = jensen_fails(&[
+        "fit",
+        "models/fa_iris.em",
+        "--data",
+        "data/iris_missing10.csv",
+    ]);
+    assert!(
+        err.contains("data/iris_missing10.csv, row")
+            && err.contains("cannot integrate out missing cells"),
+        "{err}"
+    );
+}

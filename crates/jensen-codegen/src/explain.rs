@@ -10,6 +10,69 @@ use jensen_lang::plan::{
 use jensen_lang::program::{Dim, Size};
 use jensen_lang::{Plan, Program};
 
+/// How block `b` treats a row's missing cells (empty, `NA` or `NaN`), from its lowered
+/// kernels: the density of the observed cells, and what the statistics hold in place of a
+/// missing cell.
+fn missing_text(plan: &Plan, b: usize) -> String {
+    use jensen_lang::program::Kernel::*;
+    let program = Program::lower(plan);
+    let Some(m) = &program.blocks[b].missing else {
+        return if program.method == Method::Vb {
+            "not integrated out under variational Bayes yet (data with a gap are refused)".into()
+        } else {
+            "not integrated out by a linear-Gaussian block yet (data with a gap are refused)".into()
+        };
+    };
+    let kind = plan.blocks[b].kind;
+    let held = match (m.accumulate.kernel, kind) {
+        (MissingMvnFullAccumulate, BlockKind::MvNormal { mean, cov }) => {
+            let (mu, s) = (p(plan, mean), cov.pref().map_or("Σ".into(), |c| p(plan, c)));
+            format!(
+                "density N(x_o | {mu}_o, {s}_oo) of the observed coordinates o; the statistics take E[x_m | x_o] = {mu}_m + {s}_mo {s}_oo⁻¹ (x_o − {mu}_o) and add {s}_mm − {s}_mo {s}_oo⁻¹ {s}_om to the scatter"
+            )
+        }
+        (
+            MissingMvnDiagAccumulate | MissingMvnSphericalAccumulate,
+            BlockKind::MvNormal { mean, cov },
+        ) => {
+            let v = match cov {
+                Cov::Fixed(c) => fixed_cov(c),
+                _ => p(plan, cov.pref().expect("a variance parameter")),
+            };
+            format!(
+                "the factors of the missing coordinates j leave the density; the statistics take {}_j and add the variance ({v}) to the squares",
+                p(plan, mean)
+            )
+        }
+        (MissingNormalAccumulate, BlockKind::Normal { mean, var }) => format!(
+            "a missing value leaves the density; the statistics take {} and add {} to the squares",
+            p(plan, mean),
+            p(plan, var)
+        ),
+        (MissingPoissonAccumulate, BlockKind::Poisson { rate }) => format!(
+            "a missing count leaves the density (and Σ ln x!); the statistics take {}",
+            p(plan, rate)
+        ),
+        (MissingExponentialAccumulate, BlockKind::Exponential { rate }) => format!(
+            "a missing value leaves the density; the statistics take 1 / {}",
+            p(plan, rate)
+        ),
+        (MissingCategoricalAccumulate, BlockKind::Categorical { probs }) => format!(
+            "a missing category leaves the density; the counts add {}",
+            p(plan, probs)
+        ),
+        (MissingBernoulliAccumulate, BlockKind::Bernoulli { prob }) => format!(
+            "the factors of the missing bits j leave the density; the sums take {}_j",
+            p(plan, prob)
+        ),
+        _ => unreachable!("a block's gap kernels match its family"),
+    };
+    format!(
+        "{held}; the conditional entropy of the missing cells ({}) enters F",
+        program.stats[m.entropy].name
+    )
+}
+
 fn p(plan: &Plan, r: PRef) -> String {
     let name = plan.name(r.param);
     if r.per_component {
@@ -1013,6 +1076,7 @@ pub fn explain(plan: &Plan) -> String {
             }
         };
         let _ = writeln!(out, "  block {b}  {} — {how}", plan.name(block.data));
+        let _ = writeln!(out, "           missing cells: {}", missing_text(plan, b));
     }
     for line in data_hyperparameters(plan) {
         let _ = writeln!(out, "  hyper    {line}");

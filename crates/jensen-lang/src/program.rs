@@ -404,11 +404,9 @@ pub struct BlockProgram {
     pub missing: Option<MissingProgram>,
 }
 
-/// How a block treats the rows of its chunk with a missing cell ([`jensen_runtime::gaps`]):
+/// How a block treats the rows of its chunk with a missing cell (`jensen_runtime::gaps`):
 /// `log_density` and `accumulate` run after the block's ordinary kernels, for every
 /// component `k`. The ordinary `accumulate` reads [`Operand::CompleteResp`], zero at those rows.
-///
-/// [`jensen_runtime::gaps`]: https://docs.rs/jensen-runtime
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MissingProgram {
     /// Replaces the ordinary log-density of each row with a gap by that of its observed

@@ -1331,16 +1331,13 @@ mod tests {
 
     #[test]
     fn an_empty_label_is_a_missing_value() {
-        let err = bind(
-            &plan(false),
-            &table(&["a", "", "b"]),
-            &BindOptions::default(),
-        )
-        .unwrap_err();
-        assert!(
-            matches!(&err, BindError::BadLabel { row: 2, what, .. } if what.contains("empty")),
-            "{err:?}"
-        );
+        let p = plan(false);
+        let bound = bind(&p, &table(&["a", "", "b"]), &BindOptions::default()).unwrap();
+        let item = bound.item(p.model.var("c").expect("the category item"));
+        assert_eq!(item.gaps.cells(), 1);
+        assert_eq!(item.gaps.first_row(), Some(1));
+        // The placeholder is a category the item admits (the most frequent; the first on a tie).
+        assert_eq!(item.values.column(0).to_vec(), vec![0.0, 0.0, 1.0]);
     }
 
     #[test]

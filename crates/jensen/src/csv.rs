@@ -383,8 +383,7 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
 /// The error for `cell`, at 0-based `row` of column `c` of `table`.
 fn bad_cell(table: &Table, c: usize, row: usize, cell: &str) -> CsvError {
     let what = if cell.is_empty() {
-        "the cell is empty"
-            .to_string()
+        "the cell is empty".to_string()
     } else if decimal_comma(cell) {
         format!(
             "`{cell}` is not a number (numbers are read with a decimal point, not a decimal comma)"

@@ -18,6 +18,8 @@
 //! do not carry, such as `E[ln x!]` of a missing count, which cancels) to `entropy`, so that
 //! right after an E-step the free energy is the log-likelihood of the observed cells.
 
+use std::collections::HashMap;
+
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
 use super::gaussian::LN_2PI;
@@ -99,19 +101,20 @@ impl Conditional {
     }
 }
 
-/// The conditional of the pattern `missing`, reusing `last` when the previous row had the
-/// same pattern.
-fn conditional<'c>(
-    last: &'c mut Option<Option<Conditional>>,
+/// The conditionals of the patterns of missing coordinates met so far in one kernel call:
+/// each pattern is factored once per chunk and component, however many rows share it.
+type Patterns<'g> = HashMap<&'g [usize], Option<Conditional>>;
+
+/// The conditional of the pattern `missing` (`None` if `Σ_oo` cannot be factored).
+fn conditional<'c, 'g>(
+    seen: &'c mut Patterns<'g>,
     cov: ArrayView2<'_, f64>,
     log_det: f64,
-    missing: &[usize],
+    missing: &'g [usize],
 ) -> Option<&'c Conditional> {
-    let same = matches!(last, Some(Some(c)) if c.missing == missing);
-    if !same {
-        *last = Some(Conditional::new(cov, log_det, missing));
-    }
-    last.as_ref().and_then(Option::as_ref)
+    seen.entry(missing)
+        .or_insert_with(|| Conditional::new(cov, log_det, missing))
+        .as_ref()
 }
 
 /// Full covariance: `out[b] = before[b] + ln N(x_o | μ_o, Σ_oo)` for each row with a gap
@@ -127,9 +130,9 @@ pub fn mvn_full_log_density(
     if gaps.is_empty() {
         return;
     }
-    let mut last = None;
+    let mut seen = Patterns::new();
     for ((i, missing), &b) in gaps.iter().zip(before.iter()) {
-        out[i] = match conditional(&mut last, cov, 0.0, missing) {
+        out[i] = match conditional(&mut seen, cov, 0.0, missing) {
             Some(c) => match &c.chol {
                 None => b,
                 Some(chol) => {
@@ -166,14 +169,14 @@ pub fn mvn_full_accumulate(
         return;
     };
     let d = x.ncols();
-    let mut last = None;
+    let mut seen = Patterns::new();
     let mut e = Array1::<f64>::zeros(d);
     for (i, missing) in gaps.iter() {
         let r = resp[i];
         if r == 0.0 {
             continue;
         }
-        let Some(c) = conditional(&mut last, cov, full.log_det(), missing) else {
+        let Some(c) = conditional(&mut seen, cov, full.log_det(), missing) else {
             continue;
         };
         e.fill(0.0);
