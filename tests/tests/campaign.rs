@@ -2,7 +2,7 @@
 //! family × per-component, tied or shared parameters × mixture, chain or single latent),
 //! fitted by the executor on synthetic data and on degraded copies of it — half the rows
 //! copies of one row, a constant column, a column scaled by 1e6 or 1e-6, a few outliers
-//! (×1e4), few rows — with the constants (`K`, `L`) and the sequences of a chain drawn at
+//! (×1e4), few rows, a fifth of the cells missing — with the constants (`K`, `L`) and the sequences of a chain drawn at
 //! random from the second seed on. Odd seeds fit with the hard E-step (classification EM),
 //! whose ℓ is checked the same way and whose complete-data log-likelihood must not exceed it.
 //!
@@ -11,7 +11,8 @@
 //! ([`FitError::TooFewRows`], [`FitError::TooFewRowsForFactors`], a bind error) is expected
 //! and counted. The log-likelihood a fit reports must match, to 1e-9 relative, an independent
 //! recomputation at the returned parameters written here from first principles: statrs
-//! densities per emission, a dense Cholesky for the multivariate Normal and the marginal
+//! densities per emission (of the observed cells only, the marginal `N(μ_o, Σ_oo)` for a
+//! multivariate Normal), a dense Cholesky for the multivariate Normal and the marginal
 //! `N(μ, W Wᵀ + Ψ)` of a linear-Gaussian block, log-sum-exp over the components of a mixture
 //! and the forward algorithm in log space over each sequence of a chain.
 //!
@@ -63,6 +64,8 @@ enum Degradation {
     Outliers,
     /// Only this many rows, spread over the data.
     FewRows(usize),
+    /// This fraction of the cells left empty (missing values), independently per cell.
+    Gaps(f64),
 }
 
 const DEGRADATIONS: &[Degradation] = &[
@@ -74,6 +77,7 @@ const DEGRADATIONS: &[Degradation] = &[
     Degradation::Outliers,
     Degradation::FewRows(8),
     Degradation::FewRows(3),
+    Degradation::Gaps(0.2),
 ];
 
 /// The columns of `items` in table order, with the kind of values they hold and the number
@@ -140,6 +144,17 @@ fn degrade(table: &Table, items: &[Item], d: Degradation, rng: &mut Rng) -> Opti
                         "real" | "positive" => c[r] *= 1e4,
                         "count" => c[r] = (c[r] + 1.0) * 1e4,
                         _ => {}
+                    }
+                }
+            }
+        }
+        Degradation::Gaps(fraction) => {
+            t.missing.resize(kinds.len(), Vec::new());
+            for j in 0..kinds.len() {
+                for r in 0..t.n_rows {
+                    if rng.uniform() < fraction {
+                        col(&mut t, j)[r] = f64::NAN;
+                        t.missing[j].push(r);
                     }
                 }
             }
@@ -227,6 +242,8 @@ fn matrix(plan: &Plan, params: &DynParams, p: PRef, k: usize) -> Array2<f64> {
 /// A multivariate Normal density by a dense Cholesky factor of its covariance.
 struct Mvn {
     mean: Vec<f64>,
+    /// The covariance, for the marginal of a row's observed coordinates.
+    cov: Array2<f64>,
     /// Lower triangle, row-major.
     chol: Vec<Vec<f64>>,
     log_det: f64,
@@ -255,12 +272,25 @@ impl Mvn {
         let log_det = 2.0 * (0..d).map(|i| l[i][i].ln()).sum::<f64>();
         Ok(Mvn {
             mean,
+            cov: cov.clone(),
             chol: l,
             log_det,
         })
     }
 
+    /// The density of `x`'s observed (not NaN) coordinates: the marginal `N(μ_o, Σ_oo)`.
     fn ln_pdf(&self, x: ArrayView1<f64>) -> f64 {
+        if x.iter().any(|v| v.is_nan()) {
+            let o: Vec<usize> = (0..x.len()).filter(|&j| !x[j].is_nan()).collect();
+            if o.is_empty() {
+                return 0.0;
+            }
+            let sub = self.cov.select(Axis(0), &o).select(Axis(1), &o);
+            let marginal = Mvn::new(o.iter().map(|&j| self.mean[j]).collect(), &sub)
+                .expect("a principal submatrix of a positive definite matrix");
+            let xo: Vec<f64> = o.iter().map(|&j| x[j]).collect();
+            return marginal.ln_pdf(ndarray::aview1(&xo));
+        }
         let d = self.mean.len();
         let mut y = vec![0.0; d];
         let mut q = 0.0;
@@ -289,15 +319,23 @@ enum Density {
 }
 
 impl Density {
+    /// The density of the observed cells of `x` (a missing cell, NaN, has none).
     fn ln_pdf(&self, x: ArrayView1<f64>) -> f64 {
         match self {
             Density::Mvn(m) => m.ln_pdf(x),
-            Density::Normals(ns) => ns.iter().zip(x).map(|(n, &v)| n.ln_pdf(v)).sum(),
+            _ if x.len() == 1 && x[0].is_nan() => 0.0,
+            Density::Normals(ns) => ns
+                .iter()
+                .zip(x)
+                .filter(|(_, v)| !v.is_nan())
+                .map(|(n, &v)| n.ln_pdf(v))
+                .sum(),
             Density::Poisson(p) => p.ln_pmf(x[0] as u64),
             Density::Exp(e) => e.ln_pdf(x[0]),
             Density::Bits(bs) => x
                 .iter()
                 .enumerate()
+                .filter(|(_, v)| !v.is_nan())
                 .map(|(j, &v)| bs[j.min(bs.len() - 1)].ln_pmf(v as u64))
                 .sum(),
             Density::Categorical(c) => c.ln_pmf(x[0] as u64),
@@ -390,7 +428,14 @@ fn recompute(plan: &Plan, bound: &Bound, params: &DynParams) -> Result<f64, Stri
     // ln p(x_n | z_n = k), summed over the blocks.
     let mut emission = Array2::<f64>::zeros((n, k_count));
     for block in &plan.blocks {
-        let x = &bound.item(block.data).values;
+        // The values as read: NaN in the missing cells (the bound item holds placeholders).
+        let item = bound.item(block.data);
+        let mut x = item.values.clone();
+        for (row, columns) in item.gaps.within(0..n).iter() {
+            for &c in columns {
+                x[[row, c]] = f64::NAN;
+            }
+        }
         for k in 0..k_count {
             let dens = density(plan, params, &block.kind, k)?;
             for r in 0..n {
@@ -672,6 +717,8 @@ fn kind_of(e: &str) -> String {
         "too few rows for factors".into()
     } else if e.contains("fewer than the") {
         "too few rows".into()
+    } else if e.starts_with("bind") && e.contains("cannot integrate out missing cells") {
+        "bind: missing cells in a linear-Gaussian block".into()
     } else if e.starts_with("bind") && e.contains("latent") {
         "bind: latent too wide".into()
     } else {

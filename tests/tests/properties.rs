@@ -352,6 +352,45 @@ fn a_seed_gives_identical_results_at_any_thread_count() {
 }
 
 #[test]
+fn a_seed_gives_identical_results_at_any_thread_count_with_missing_cells() {
+    // Every 7th cell of a column missing (offset by column), across the parallel chunks.
+    let mut table = synthetic();
+    table.missing = vec![Vec::new(); 3];
+    for (c, col) in table.columns.iter_mut().enumerate() {
+        let col = col.as_mut().unwrap();
+        for r in (c..col.len()).step_by(7) {
+            col[r] = f64::NAN;
+            table.missing[c].push(r);
+        }
+    }
+    let p = plan("gmm");
+    let bound = jensen::bind(
+        &p,
+        &table,
+        &jensen::bind::BindOptions {
+            consts: [("K".into(), 3)].into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let model = PlanModel::new(&p, &bound);
+    assert!(model.has_gaps());
+    let run = |threads| {
+        let opts = FitOptions {
+            seed: 5,
+            threads: Some(threads),
+            max_iter: 15,
+            ..FitOptions::default()
+        };
+        jensen::fit(&model, &opts).unwrap()
+    };
+    let one = run(1);
+    let two = run(2);
+    assert_eq!(one.elbo_trace, two.elbo_trace);
+    assert_eq!(one.params, two.params);
+}
+
+#[test]
 fn user_supplied_starting_parameters_are_used_as_given() {
     let p = plan("gmm");
     let bound = bind(&p, "faithful.csv", &[]);
