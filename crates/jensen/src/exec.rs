@@ -1960,7 +1960,8 @@ impl MixtureModel for PlanModel<'_> {
                     Some(ws),
                     None,
                 );
-                if let Some(m) = &block.missing {
+                // (Skipped, operands and all, in a chunk without a gap.)
+                if let (Some(m), Some(false)) = (&block.missing, env.gaps.map(|g| g.is_empty())) {
                     self.run(&m.log_density, &env, Some(&mut out), None, None, None);
                 }
             }
@@ -1998,7 +1999,7 @@ impl MixtureModel for PlanModel<'_> {
             for k in 0..self.k {
                 env.k = k;
                 self.run(&block.accumulate, &env, None, Some(stats), Some(ws), None);
-                if let Some(m) = &block.missing {
+                if let (Some(m), Some(false)) = (&block.missing, env.gaps.map(|g| g.is_empty())) {
                     self.run(&m.accumulate, &env, None, Some(stats), None, None);
                 }
             }
