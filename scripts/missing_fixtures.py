@@ -13,7 +13,8 @@ What
 
 2. Fixtures (``tests/fixtures/missing/<case>.json``): ``ITERATIONS`` iterations of EM
    for a Gaussian mixture with a full covariance per component (iris K = 3, faithful
-   K = 2) and a Gaussian hidden Markov model (geyser, K = 2), written here from scratch
+   K = 2), a Gaussian hidden Markov model (geyser, K = 2) and factor analysis (iris, L = 2
+   factors; ``<case>_fa.json``, see ``fa``), written here from scratch
    with NumPy/SciPy, missing at random: a row's log-likelihood is the marginal density of
    its observed coordinates (``scipy.stats.multivariate_normal.logpdf`` of ``x_o`` under
    ``N(mu_o, Sigma_oo)``), and the M-step uses the expected sufficient statistics of
@@ -61,6 +62,9 @@ CASES = [
     ("faithful", ["eruptions", "waiting"], 0.1, 2, "gmm", [0, 1]),
     ("faithful", ["eruptions", "waiting"], 0.3, 2, "gmm", [0, 1]),
     ("geyser", ["waiting", "duration"], 0.1, 2, "hmm", [0, 1]),
+    # Factor analysis with L = 2 factors (the last entry unused).
+    ("iris", ["sepal_length", "sepal_width", "petal_length", "petal_width"], 0.1, 2, "fa", []),
+    ("iris", ["sepal_length", "sepal_width", "petal_length", "petal_width"], 0.3, 2, "fa", []),
 ]
 
 
@@ -171,6 +175,46 @@ def hmm(x, p0, a, mus, sigmas):
     return trace, {"p0": p0.tolist(), "A": a.tolist(), "mu": mus.tolist(), "Sigma": sigmas.tolist()}
 
 
+def fa(x, w, mu, psi):
+    """EM for factor analysis x = W h + mu + e, h ~ N(0, I), e ~ N(0, diag(psi)), with the
+    joint posterior of (h, x_m) given x_o (Ghahramani & Hinton 1996; Ghahramani & Jordan
+    1994): W and mu jointly by least squares, then psi from the new ones."""
+    n, d = x.shape
+    l = w.shape[1]
+    trace = []
+    for it in range(ITERATIONS + 1):
+        ll = 0.0
+        a = np.zeros((d, l + 1))  # sum of E[x h~']
+        b = np.zeros((l + 1, l + 1))  # sum of E[h~ h~']
+        xx = np.zeros(d)  # sum of E[x_j^2]
+        for i in range(n):
+            o = ~np.isnan(x[i])
+            if o.any():
+                wo, po = w[o], psi[o]
+                ll += multivariate_normal.logpdf(x[i, o], mean=mu[o], cov=wo @ wo.T + np.diag(po))
+                g = np.linalg.inv(np.eye(l) + wo.T @ (wo / po[:, None]))
+                m = g @ wo.T @ ((x[i, o] - mu[o]) / po)
+            else:
+                g, m = np.eye(l), np.zeros(l)
+            hh = g + np.outer(m, m)
+            b += np.block([[hh, m[:, None]], [m[None, :], np.ones((1, 1))]])
+            for j in range(d):
+                if o[j]:
+                    a[j] += x[i, j] * np.append(m, 1.0)
+                    xx[j] += x[i, j] ** 2
+                else:
+                    a[j] += np.append(mu[j] * m + w[j] @ hh, mu[j] + w[j] @ m)
+                    xx[j] += (mu[j] + w[j] @ m) ** 2 + w[j] @ g @ w[j] + psi[j]
+        trace.append(float(ll))
+        if it == ITERATIONS:
+            break
+        wt = np.linalg.solve(b, a.T).T
+        psi = (xx - 2 * np.einsum("jk,jk->j", wt, a) + np.einsum("jk,kl,jl->j", wt, b, wt)) / n
+        w, mu = wt[:, :l], wt[:, l]
+    # W is identified up to a rotation: record W W' too.
+    return trace, {"W": w.tolist(), "mu": mu.tolist(), "psi": psi.tolist(), "WWt": (w @ w.T).tolist()}
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     for source, columns, fraction, k, model, mean_rows in CASES:
@@ -182,7 +226,14 @@ def main():
         mus = np.array([x[i] for i in starts])
         s = np.cov(complete.T, bias=True)
         sigmas = np.array([s] * k)
-        if model == "gmm":
+        if model == "fa":
+            # k is the number of factors: loadings 0.3 times the columns' standard
+            # deviations, alternating in sign; the complete rows' means and variances.
+            sd = np.sqrt(np.diag(s))
+            w = np.array([[0.3 * sd[j] * (-1) ** (j + f) for f in range(k)] for j in range(len(columns))])
+            init = {"W": w.tolist(), "mu": complete.mean(axis=0).tolist(), "psi": np.diag(s).tolist()}
+            trace, final = fa(x, w, complete.mean(axis=0), np.diag(s).copy())
+        elif model == "gmm":
             w = np.full(k, 1.0 / k)
             init = {"w": w.tolist(), "mu": mus.tolist(), "Sigma": sigmas.tolist()}
             trace, final = gmm(x, w, mus, sigmas)
@@ -192,7 +243,7 @@ def main():
             np.fill_diagonal(a, 0.9)
             init = {"p0": p0.tolist(), "A": a.tolist(), "mu": mus.tolist(), "Sigma": sigmas.tolist()}
             trace, final = hmm(x, p0, a, mus, sigmas)
-        case = name.removesuffix(".csv")
+        case = name.removesuffix(".csv") + ("_fa" if model == "fa" else "")
         out = {
             "data": name,
             "columns": columns,

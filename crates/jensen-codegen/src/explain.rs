@@ -17,11 +17,8 @@ fn missing_text(plan: &Plan, b: usize) -> String {
     use jensen_lang::program::Kernel::*;
     let program = Program::lower(plan);
     let Some(m) = &program.blocks[b].missing else {
-        return if program.method == Method::Vb {
-            "not integrated out under variational Bayes yet (data with a gap are refused)".into()
-        } else {
-            "not integrated out by a linear-Gaussian block yet (data with a gap are refused)".into()
-        };
+        return "not integrated out under variational Bayes yet (data with a gap are refused)"
+            .into();
     };
     let kind = plan.blocks[b].kind;
     let held = match (m.accumulate.kernel, kind) {
@@ -65,6 +62,12 @@ fn missing_text(plan: &Plan, b: usize) -> String {
             "the factors of the missing bits j leave the density; the sums take {}_j",
             p(plan, prob)
         ),
+        (MissingFactorAccumulate, BlockKind::LinearGaussian { .. }) => {
+            let (h, _) = continuous(plan);
+            format!(
+                "density N(x_o | μ_o, W_o W_oᵀ + Ψ_o) of the observed coordinates o; the statistics take the posterior of {h} given x_o, and a missing coordinate j adds W_j E[{h} | x_o] to the sum and ψ_j to the squared residual"
+            )
+        }
         _ => unreachable!("a block's gap kernels match its family"),
     };
     format!(
@@ -1326,7 +1329,7 @@ pub fn explain(plan: &Plan) -> String {
             );
             let _ = writeln!(
                 out,
-                "  computed once; when N > D an iteration uses them instead of the rows, O(D² L) whatever N:"
+                "  computed once; when N > D and no cell is missing an iteration uses them instead of the rows, O(D² L) whatever N:"
             );
             let w = loading_before(plan, b);
             let _ = writeln!(

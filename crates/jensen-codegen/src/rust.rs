@@ -788,12 +788,8 @@ impl Gen<'_> {
             {
                 let n = self.plan.name(v);
                 let why = format!(
-                    "`{}` cannot integrate them out yet ({})",
-                    b.statement,
-                    match self.program.method {
-                        jensen_lang::ir::Method::Vb => "variational Bayes",
-                        _ => "a linear-Gaussian block",
-                    }
+                    "`{}` cannot integrate them out under variational Bayes yet",
+                    b.statement
                 );
                 checks.push(quote!(data::refuse_gaps(#n, &#g, #why)?;));
             }

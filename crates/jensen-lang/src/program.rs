@@ -709,6 +709,8 @@ pub enum Kernel {
     MissingCategoricalAccumulate,
     MissingBernoulliLogDensity,
     MissingBernoulliAccumulate,
+    MissingFactorLogDensity,
+    MissingFactorAccumulate,
 }
 
 impl Kernel {
@@ -853,6 +855,8 @@ impl Kernel {
             MissingCategoricalAccumulate => "missing::categorical_accumulate",
             MissingBernoulliLogDensity => "missing::bernoulli_log_density",
             MissingBernoulliAccumulate => "missing::bernoulli_accumulate",
+            MissingFactorLogDensity => "missing::factor_log_density",
+            MissingFactorAccumulate => "missing::factor_accumulate",
         }
     }
 }
@@ -1219,12 +1223,11 @@ impl<'a> Lowering<'a> {
         }
     }
 
-    /// Whether block `b` integrates out missing cells: every family under EM. (A
-    /// linear-Gaussian block's conditional moments and the variational offsets of a row
-    /// with a gap have no kernels yet: binding data with a gap to them is refused.)
-    fn takes_gaps(&self, b: usize) -> bool {
+    /// Whether block `b` integrates out missing cells: every block under EM. (The
+    /// variational offsets of a row with a gap have no kernels yet: binding data with a gap
+    /// to a variational model is refused.)
+    fn takes_gaps(&self, _b: usize) -> bool {
         self.program.method != Method::Vb
-            && !matches!(self.plan.blocks[b].kind, BlockKind::LinearGaussian { .. })
     }
 
     /// A parameter's neutral start and its re-seeding.
@@ -1879,7 +1882,48 @@ impl<'a> Lowering<'a> {
                     ),
                 )
             }
-            BlockKind::LinearGaussian { .. } => unreachable!("refused by takes_gaps"),
+            BlockKind::LinearGaussian {
+                loading,
+                mean,
+                noise,
+            } => {
+                let m = cache(mean);
+                let psi = match noise {
+                    Cov::Spherical(s) => {
+                        Operand::Isotropic(Box::new(cache(s)), Box::new(m.clone()))
+                    }
+                    _ => cache(noise.pref().expect("linear-Gaussian noise is a parameter")),
+                };
+                let post = self
+                    .program
+                    .derived
+                    .iter()
+                    .position(|d| d.kind == DerivedKind::Posteriors { loading, noise })
+                    .expect("the block's posterior is derived");
+                let w = cache(loading);
+                let mut acc = vec![
+                    x.clone(),
+                    gaps.clone(),
+                    m.clone(),
+                    w.clone(),
+                    psi.clone(),
+                    Operand::Derived {
+                        id: post,
+                        src: Src::Cache,
+                        at: self.stat_at(),
+                    },
+                    resp,
+                ];
+                acc.extend(self.linear_stats(b, true));
+                acc.push(h);
+                (
+                    call(
+                        MissingFactorLogDensity,
+                        vec![x, gaps, m, w, psi, before, out],
+                    ),
+                    call(MissingFactorAccumulate, acc),
+                )
+            }
         };
         Some(MissingProgram {
             log_density,

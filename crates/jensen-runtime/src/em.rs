@@ -662,7 +662,11 @@ fn e_step<M: MixtureModel>(
     mode: EStepMode,
 ) -> EStep<M::Stats> {
     let weights = model.row_weights();
-    if let Some((stats, loglik)) = model.e_step_from_summaries(cache) {
+    // The summaries of the data cannot integrate out a missing cell.
+    let summaries = (!model.has_gaps())
+        .then(|| model.e_step_from_summaries(cache))
+        .flatten();
+    if let Some((stats, loglik)) = summaries {
         // One component: a hard E-step is the soft one. (The summaries are of the weighted
         // rows when the rows have weights.)
         debug_assert_eq!(model.n_components(), 1, "summaries are for one component");

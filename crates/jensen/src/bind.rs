@@ -9,7 +9,7 @@ use ndarray::{Array1, Array2};
 use thiserror::Error;
 
 use jensen_lang::ast::DeclKind;
-use jensen_lang::ir::{ElemType, Method, SetSize, VarId};
+use jensen_lang::ir::{ElemType, SetSize, VarId};
 use jensen_lang::plan::BlockKind;
 use jensen_lang::Plan;
 use jensen_runtime::chain::{sequences_from_ids, sequences_from_lengths};
@@ -638,13 +638,8 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                 line: table.line(row),
                 column: table.headers[chosen[j]].clone(),
                 what: format!(
-                    "the cell is empty, and `{}` cannot integrate out missing cells yet ({}; {} cells are missing): remove or fill those rows",
+                    "the cell is empty, and `{}` cannot integrate out missing cells under variational Bayes yet ({} cells are missing): remove or fill those rows, or fit by EM (without `method vb`)",
                     block.statement,
-                    if program.method == Method::Vb {
-                        "variational Bayes"
-                    } else {
-                        "a linear-Gaussian block"
-                    },
                     gaps.cells()
                 ),
                 item: var.name.clone(),

@@ -766,14 +766,14 @@ fn index(at: At, k: usize) -> Option<usize> {
 }
 
 /// Component `k` of the statistics written by arguments `from..` of a call (all components
-/// for a statistic read whole), in order (at most five; the rest `None`). No allocation: this runs for every block of rows.
+/// for a statistic read whole), in order (at most six; the rest `None`). No allocation: this runs for every block of rows.
 fn written<'s>(
     a: &[Operand],
     k: usize,
     from: usize,
     stats: &'s mut ExecStats,
-) -> [Option<ArrayViewMutD<'s, f64>>; 5] {
-    let mut wanted = [usize::MAX; 5];
+) -> [Option<ArrayViewMutD<'s, f64>>; 6] {
+    let mut wanted = [usize::MAX; 6];
     let mut count = 0;
     let mut at: Option<At> = None;
     for o in &a[from..] {
@@ -791,7 +791,7 @@ fn written<'s>(
         }
     }
     let at = index(at.expect("a statistic"), k);
-    let mut out: [Option<ArrayViewMutD<'s, f64>>; 5] = Default::default();
+    let mut out: [Option<ArrayViewMutD<'s, f64>>; 6] = Default::default();
     for (i, slot) in stats.slots.iter_mut().enumerate() {
         if let Some(pos) = wanted[..count].iter().position(|&w| w == i) {
             out[pos] = Some(match at {
@@ -1268,6 +1268,41 @@ impl PlanModel<'_> {
                 );
                 number(0.0)
             }
+            MissingFactorLogDensity => {
+                missing::factor_log_density(
+                    m(0),
+                    gaps!(),
+                    v(2).view(),
+                    m(3),
+                    v(4).view(),
+                    v(5).view(),
+                    col!(),
+                );
+                number(0.0)
+            }
+            MissingFactorAccumulate => {
+                let [Some(sum), Some(sq), Some(hs), Some(cr), Some(hh), Some(h)] =
+                    written(a, k, 7, stats.expect("statistics"))
+                else {
+                    unreachable!("five statistics and an entropy")
+                };
+                missing::factor_accumulate(
+                    m(0),
+                    gaps!(),
+                    v(2).view(),
+                    m(3),
+                    v(4).view(),
+                    self.posterior(env, &a[5]),
+                    v(6).view(),
+                    vector_mut(sum),
+                    vector_mut(sq),
+                    vector_mut(hs),
+                    matrix_mut(cr),
+                    matrix_mut(hh),
+                    number_mut(h),
+                );
+                number(0.0)
+            }
             AccumulateScatter => {
                 let [Some(sum), Some(scatter), ..] = written(a, k, 3, stats.expect("statistics"))
                 else {
@@ -1344,7 +1379,7 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             AccumulateFactor => {
-                let [Some(sum), Some(sq), Some(hs), Some(cr), Some(hh)] =
+                let [Some(sum), Some(sq), Some(hs), Some(cr), Some(hh), ..] =
                     written(a, k, 4, stats.expect("statistics"))
                 else {
                     unreachable!("five statistics")
@@ -1364,7 +1399,7 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             FactorSummaryStatistics => {
-                let [Some(sum), Some(sq), Some(hs), Some(cr), Some(hh)] =
+                let [Some(sum), Some(sq), Some(hs), Some(cr), Some(hh), ..] =
                     written(a, k, 5, stats.expect("statistics"))
                 else {
                     unreachable!("five statistics")

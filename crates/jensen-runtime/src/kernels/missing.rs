@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
 use super::gaussian::LN_2PI;
+use super::linear::FactorPosterior;
 use super::xlny;
 use crate::gaps::{observed_of, restore, GapsIn};
 use crate::linalg::Cholesky;
@@ -422,6 +423,141 @@ pub fn bernoulli_accumulate(
             sum[j] += r * p;
             *entropy += r * -(xlny(p, p) + xlny(1.0 - p, 1.0 - p));
         }
+    }
+}
+
+/// A linear-Gaussian block's posterior for one pattern of missing coordinates: the block
+/// restricted to the observed coordinates (`None` with no observed coordinate, or if it
+/// cannot be prepared).
+struct FactorPattern {
+    observed: Vec<usize>,
+    post: Option<FactorPosterior>,
+}
+
+fn factor_pattern(
+    w: ArrayView2<'_, f64>,
+    psi: ArrayView1<'_, f64>,
+    missing: &[usize],
+) -> FactorPattern {
+    let observed = observed_of(w.nrows(), missing);
+    let post = (!observed.is_empty())
+        .then(|| {
+            FactorPosterior::new(
+                w.select(Axis(0), &observed).view(),
+                psi.select(Axis(0), &observed).view(),
+            )
+            .ok()
+        })
+        .flatten();
+    FactorPattern { observed, post }
+}
+
+/// Linear-Gaussian block `x = W h + μ + ε`: `out[b] = before[b] + ln N(x_o | μ_o, W_o W_oᵀ +
+/// Ψ_o)`, the marginal of the observed coordinates (Woodbury, as
+/// [`linear::factor_add_log_density`](super::linear::factor_add_log_density)).
+pub fn factor_log_density(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    mean: ArrayView1<'_, f64>,
+    w: ArrayView2<'_, f64>,
+    psi: ArrayView1<'_, f64>,
+    before: ArrayView1<'_, f64>,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
+    let mut seen: HashMap<&[usize], FactorPattern> = HashMap::new();
+    for ((i, missing), &b) in gaps.iter().zip(before.iter()) {
+        let pat = seen
+            .entry(missing)
+            .or_insert_with(|| factor_pattern(w, psi, missing));
+        out[i] = match (&pat.post, pat.observed.is_empty()) {
+            (_, true) => b,
+            (None, false) => f64::NEG_INFINITY,
+            (Some(post), false) => {
+                let e: Array1<f64> = pat.observed.iter().map(|&j| x[[i, j]] - mean[j]).collect();
+                let wo = w.select(Axis(0), &pat.observed);
+                let po = psi.select(Axis(0), &pat.observed);
+                // u = W_oᵀ Ψ_o⁻¹ e, E[h | x_o] = G u, and eᵀ C_o⁻¹ e = Σ e²/ψ − uᵀ G u.
+                let scaled = &e / &po;
+                let u = wo.t().dot(&scaled);
+                let h = post.posterior_cov().dot(&u);
+                let quad = (e.dot(&scaled) - u.dot(&h)).max(0.0);
+                b - 0.5 * (pat.observed.len() as f64 * LN_2PI + post.log_det_marginal() + quad)
+            }
+        };
+    }
+}
+
+/// Linear-Gaussian block: adds each row's statistics (see [`super::linear`]) under the joint
+/// posterior of `h` and the missing coordinates given the observed ones — `h | x_o ~
+/// N(m_o, G_o)` from the observed coordinates alone, and `x_m = μ_m + W°_m h + ε_m` — so that
+/// a missing coordinate adds `W°_j m_o` to the sum, its noise variance `ψ_j` to the expected
+/// squared residual and nothing to the cross statistic. `entropy` takes the part of the
+/// posterior's entropy the block's expected log-joint does not hold:
+/// `½ (ln |M| − ln |M_o|)` (it counts `−½ ln |M|` of the complete rows' posterior `post`)
+/// and `½ ln 2πe ψ_j` per missing coordinate.
+#[allow(clippy::too_many_arguments)]
+pub fn factor_accumulate(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    mean: ArrayView1<'_, f64>,
+    w: ArrayView2<'_, f64>,
+    psi: ArrayView1<'_, f64>,
+    post: &FactorPosterior,
+    resp: ArrayView1<'_, f64>,
+    mut sum: ArrayViewMut1<'_, f64>,
+    mut resid_sq: ArrayViewMut1<'_, f64>,
+    mut h_sum: ArrayViewMut1<'_, f64>,
+    mut cross: ArrayViewMut2<'_, f64>,
+    mut h_scatter: ArrayViewMut2<'_, f64>,
+    entropy: &mut f64,
+) {
+    let l = w.ncols();
+    let mut seen: HashMap<&[usize], FactorPattern> = HashMap::new();
+    for (i, missing) in gaps.iter() {
+        let r = resp[i];
+        if r == 0.0 {
+            continue;
+        }
+        let pat = seen
+            .entry(missing)
+            .or_insert_with(|| factor_pattern(w, psi, missing));
+        let (m, g, log_det_precision) = match (&pat.post, pat.observed.is_empty()) {
+            // Nothing observed: the prior N(0, I).
+            (_, true) => (Array1::zeros(l), Array2::eye(l), 0.0),
+            (None, false) => continue,
+            (Some(p), false) => {
+                let e: Array1<f64> = pat.observed.iter().map(|&j| x[[i, j]] - mean[j]).collect();
+                (
+                    p.projection().dot(&e),
+                    p.posterior_cov().to_owned(),
+                    p.log_det_precision(),
+                )
+            }
+        };
+        h_sum.scaled_add(r, &m);
+        for a in 0..l {
+            for b in 0..l {
+                h_scatter[[a, b]] += r * (g[[a, b]] + m[a] * m[b]);
+            }
+        }
+        for &j in &pat.observed {
+            let wj = w.row(j);
+            let e = x[[i, j]] - mean[j];
+            let resid = e - wj.dot(&m);
+            let gw = g.dot(&wj);
+            sum[j] += r * e;
+            resid_sq[j] += r * (resid * resid + wj.dot(&gw));
+            for a in 0..l {
+                cross[[a, j]] += r * (m[a] * resid - gw[a]);
+            }
+        }
+        let mut h = 0.5 * (post.log_det_precision() - log_det_precision);
+        for &j in missing {
+            sum[j] += r * w.row(j).dot(&m);
+            resid_sq[j] += r * psi[j];
+            h += 0.5 * (LN_2PI_E + psi[j].ln());
+        }
+        *entropy += r * h;
     }
 }
 
