@@ -11,12 +11,11 @@ const PROPER: &str = "variational Bayes needs a proper prior (its ELBO subtracts
 
 /// Distributions users may reach for that have no closed-form block yet.
 const NOT_YET: &[(&str, &str)] = &[
-    ("Gamma", "Gamma emissions are not supported yet"),
     ("Multinomial", "model each draw with `Categorical`, or use one `Poisson` per count column"),
     ("Dirichlet", "conjugate priors (MAP-EM) are not supported yet; remove the prior to fit by maximum likelihood"),
     ("Beta", "conjugate priors (MAP-EM) are not supported yet; remove the prior to fit by maximum likelihood"),
     ("InvWishart", "conjugate priors (MAP-EM) are not supported yet; remove the prior to fit by maximum likelihood"),
-    ("StudentT", "Student-t emissions have no closed-form M-step; use MvNormal"),
+    ("StudentT", "the M-step of a Student-t's degrees of freedom ν has no closed form (it solves an equation in digamma functions); fit `MvNormal` instead — outliers then take components of their own, so allow one or two more"),
 ];
 
 /// The largest size an index set may have, whether it comes from a constant
@@ -1492,6 +1491,12 @@ impl Checker<'_> {
         {
             return self.mean_prior_signature(f);
         }
+        if self.model.vars[f.target].kind == DeclKind::Data {
+            if let Some(d) = self.outside_closed_form(f, s.dist.span) {
+                self.error(d);
+                return false;
+            }
+        }
         let m = &self.model;
         let vb = m.method == Method::Vb;
         // (argument position, expected description, hint) of the first mismatch.
@@ -1706,6 +1711,48 @@ impl Checker<'_> {
             .hint(format!("write {example}")),
         );
         false
+    }
+
+    /// A statement on data that is valid but outside the closed-form class, said with the
+    /// statement's part at fault, why, and the nearest model that is inside it: a `Gamma`
+    /// emission, and a mean that depends on data (a regression).
+    fn outside_closed_form(&self, f: &Factor, dist_span: Span) -> Option<Diagnostic> {
+        let m = &self.model;
+        let target = &m.vars[f.target].name;
+        if f.dist == Dist::Gamma {
+            let shape_known = matches!(f.args[0].kind, ArgKind::Number(_));
+            let why = if shape_known {
+                format!("`Gamma` emissions have no closed-form block yet: `{target}` would need a Gamma of known shape, which jensen does not derive yet")
+            } else {
+                format!("`Gamma` emissions with an estimated shape have no closed-form M-step: the shape's update solves ln a − ψ(a) = ln x̄ − mean(ln x), an equation in the digamma function (here for `{target}`)")
+            };
+            return Some(
+                Diagnostic::error(DiagCode::Unsupported, dist_span, why)
+                    .label("distribution here")
+                    .hint("for positive data use `Exponential(rate[z[n]])` (a Gamma of shape 1, closed form), or model `ln x` with `Normal` (a log-normal: take logs of the column first); `Gamma(a, b)` is available as a prior on a rate parameter"),
+            );
+        }
+        if matches!(f.dist, Dist::Normal | Dist::MvNormal) {
+            if let ArgKind::Expr(text, vars) = &f.args[0].kind {
+                let data: Vec<&str> = vars
+                    .iter()
+                    .filter(|&&v| m.vars[v].kind == DeclKind::Data && v != f.target)
+                    .map(|&v| m.vars[v].name.as_str())
+                    .collect();
+                if let Some(first) = data.first() {
+                    return Some(
+                        Diagnostic::error(
+                            DiagCode::Unsupported,
+                            f.args[0].span,
+                            format!("a mean that depends on data `{first}` (`{text}`: a regression, or a mixture of regressions with covariates) is not supported yet"),
+                        )
+                        .label("mean depends on data")
+                        .hint(format!("model `{first}` and `{target}` together instead: `data xy[N]: vector[D] from ({first}, {target})` with `xy[n] ~ MvNormal(mu[z[n]], Sigma[z[n]])` — each component's joint Gaussian implies a linear regression of `{target}` on `{first}` within that component")),
+                    );
+                }
+            }
+        }
+        None
     }
 
     fn target_mismatch(&mut self, f: &Factor, expected: &str) -> bool {

@@ -1,0 +1,12 @@
+// A Gamma emission with its shape estimated, and one with a known shape: outside the closed-form class.
+model g
+const K: int = 2
+data x[N]: positive
+param w: simplex[K]
+param a[K]: positive
+param b[K]: positive
+latent z[N]: 0..K
+z[n] ~ Categorical(w)
+x[n] ~ Gamma(a[z[n]], b[z[n]])
+data y[N]: positive
+y[n] ~ Gamma(2.0, b[z[n]])
