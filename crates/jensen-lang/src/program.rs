@@ -1779,32 +1779,30 @@ impl<'a> Lowering<'a> {
                         StatKind::SumSq,
                     ),
                 };
-                (
-                    call(
-                        density,
-                        vec![
-                            x.clone(),
-                            gaps.clone(),
-                            m.clone(),
-                            scale.clone(),
-                            before,
-                            out,
-                        ],
-                    ),
-                    call(
-                        acc,
-                        vec![
-                            x,
-                            gaps,
-                            m,
-                            scale,
-                            resp,
-                            self.stat(b, StatKind::Sum, true),
-                            self.stat(b, sq, true),
-                            h,
-                        ],
-                    ),
-                )
+                let mut log_density = vec![
+                    x.clone(),
+                    gaps.clone(),
+                    m.clone(),
+                    scale.clone(),
+                    before,
+                    out,
+                ];
+                let mut accumulate = vec![
+                    x,
+                    gaps,
+                    m,
+                    scale,
+                    resp,
+                    self.stat(b, StatKind::Sum, true),
+                    self.stat(b, sq, true),
+                    h,
+                ];
+                // The full covariance keeps each pattern's conditional in the workspace.
+                if matches!(cov, Cov::Full(_)) {
+                    log_density.push(Operand::Workspace);
+                    accumulate.push(Operand::Workspace);
+                }
+                (call(density, log_density), call(acc, accumulate))
             }
             BlockKind::Normal { var, .. } => (
                 column,

@@ -34,6 +34,10 @@ pub struct Gaps {
     columns: Vec<usize>,
     /// Missing cells per column.
     per_column: Vec<usize>,
+    /// Each gap row's pattern of missing columns, numbered in order of first appearance.
+    pattern: Vec<u32>,
+    /// The number of distinct patterns.
+    patterns: usize,
 }
 
 impl Gaps {
@@ -44,6 +48,7 @@ impl Gaps {
             per_column: vec![0; x.ncols()],
             ..Gaps::default()
         };
+        let mut ids: std::collections::HashMap<Vec<usize>, u32> = Default::default();
         for (i, row) in x.rows().into_iter().enumerate() {
             let before = gaps.columns.len();
             for (j, v) in row.iter().enumerate() {
@@ -55,8 +60,12 @@ impl Gaps {
             if gaps.columns.len() > before {
                 gaps.rows.push(i);
                 gaps.starts.push(gaps.columns.len());
+                let next = ids.len() as u32;
+                let id = *ids.entry(gaps.columns[before..].to_vec()).or_insert(next);
+                gaps.pattern.push(id);
             }
         }
+        gaps.patterns = ids.len();
         gaps
     }
 
@@ -196,6 +205,20 @@ impl<'a> GapsIn<'a> {
                 &gaps.columns[gaps.starts[i]..gaps.starts[i + 1]],
             )
         })
+    }
+
+    /// [`GapsIn::iter`] with each row's pattern of missing columns, numbered `0..patterns()`
+    /// over the whole data item (rows with the same missing columns share a number).
+    pub fn iter_patterns(&self) -> impl Iterator<Item = (usize, &'a [usize], usize)> + 'a {
+        let gaps = self.gaps;
+        self.iter()
+            .zip(self.lo..self.hi)
+            .map(move |((row, missing), i)| (row, missing, gaps.pattern[i] as usize))
+    }
+
+    /// The number of distinct patterns of missing columns in the data item.
+    pub fn patterns(&self) -> usize {
+        self.gaps.patterns
     }
 
     /// The rows with a gap of `out` (`chunk rows × K`), in order: what the log-joint held

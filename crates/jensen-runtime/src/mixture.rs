@@ -67,6 +67,8 @@ impl Default for MStepConfig {
 pub struct Workspace {
     a: Vec<f64>,
     b: Vec<f64>,
+    /// The conditionals of the missing-coordinate patterns met in this pass.
+    pub(crate) patterns: crate::kernels::missing::PatternCache,
 }
 
 impl Workspace {

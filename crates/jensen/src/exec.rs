@@ -1155,6 +1155,7 @@ impl PlanModel<'_> {
                     m(3),
                     v(4).view(),
                     col!(),
+                    ws!(),
                 );
                 number(0.0)
             }
@@ -1203,6 +1204,7 @@ impl PlanModel<'_> {
                     vector_mut(sum),
                     matrix_mut(scatter),
                     number_mut(h),
+                    ws!(),
                 );
                 number(0.0)
             }
@@ -1997,7 +1999,7 @@ impl MixtureModel for PlanModel<'_> {
                 );
                 // (Skipped, operands and all, in a chunk without a gap.)
                 if let (Some(m), Some(false)) = (&block.missing, env.gaps.map(|g| g.is_empty())) {
-                    self.run(&m.log_density, &env, Some(&mut out), None, None, None);
+                    self.run(&m.log_density, &env, Some(&mut out), None, Some(ws), None);
                 }
             }
         }
@@ -2035,7 +2037,7 @@ impl MixtureModel for PlanModel<'_> {
                 env.k = k;
                 self.run(&block.accumulate, &env, None, Some(stats), Some(ws), None);
                 if let (Some(m), Some(false)) = (&block.missing, env.gaps.map(|g| g.is_empty())) {
-                    self.run(&m.accumulate, &env, None, Some(stats), None, None);
+                    self.run(&m.accumulate, &env, None, Some(stats), Some(ws), None);
                 }
             }
         }

@@ -20,13 +20,17 @@
 
 use std::collections::HashMap;
 
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatRef, Par};
+
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
 use super::gaussian::LN_2PI;
 use super::linear::FactorPosterior;
 use super::xlny;
 use crate::gaps::{observed_of, restore, GapsIn};
-use crate::linalg::Cholesky;
+use crate::linalg::{as_faer_mut, Cholesky};
+use crate::mixture::Workspace;
 
 /// `ln 2πe`, the entropy of a standard Normal times two.
 const LN_2PI_E: f64 = LN_2PI + 1.0;
@@ -38,6 +42,9 @@ struct Conditional {
     observed: Vec<usize>,
     /// Cholesky factor of `Σ_oo` (`None` with no observed coordinate).
     chol: Option<Cholesky>,
+    /// Its lower triangle, row by row (`l[i (i + 1) / 2 + j]`, `j ≤ i`), for the per-row
+    /// forward substitution, a few multiply–adds for the small `Σ_oo` of a pattern.
+    lower: Vec<f64>,
     /// `L⁻¹ Σ_om` (`d_o × d_m`).
     a: Array2<f64>,
     /// `Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om`.
@@ -57,6 +64,7 @@ impl Conditional {
                 missing: missing.to_vec(),
                 observed,
                 chol: None,
+                lower: Vec::new(),
                 a: Array2::zeros((0, d)),
                 cov: cov.to_owned(),
                 log_det,
@@ -77,9 +85,14 @@ impl Conditional {
         a = t.t().to_owned();
         let cov_m = &sub(missing, missing) - &a.t().dot(&a);
         let log_det = log_det - chol.log_det();
+        let f = chol.factor();
+        let lower = (0..dd)
+            .flat_map(|i| (0..=i).map(move |j| f[(i, j)]))
+            .collect();
         Some(Self {
             missing: missing.to_vec(),
             observed,
+            lower,
             chol: Some(chol),
             a,
             cov: cov_m,
@@ -87,34 +100,81 @@ impl Conditional {
         })
     }
 
-    /// `L⁻¹ (x_o − μ_o)`.
-    fn whitened(&self, x: ArrayView1<'_, f64>, mean: ArrayView1<'_, f64>) -> Array1<f64> {
-        let mut y: Array1<f64> = self.observed.iter().map(|&j| x[j] - mean[j]).collect();
-        if let Some(chol) = &self.chol {
-            let n = y.len();
-            chol.solve_lower_in_place(faer::MatMut::from_column_major_slice_mut(
-                y.as_slice_mut().expect("contiguous"),
-                n,
-                1,
-            ));
+    /// `y = L⁻¹ (x_o − μ_o)`, by forward substitution.
+    fn whiten(&self, x: ArrayView1<'_, f64>, mean: ArrayView1<'_, f64>, y: &mut Vec<f64>) {
+        y.clear();
+        let mut at = 0;
+        for (i, &j) in self.observed.iter().enumerate() {
+            let row = &self.lower[at..at + i + 1];
+            let s = x[j]
+                - mean[j]
+                - row[..i]
+                    .iter()
+                    .zip(y.iter())
+                    .map(|(l, v)| l * v)
+                    .sum::<f64>();
+            y.push(s / row[i]);
+            at += i + 1;
         }
-        y
     }
 }
 
-/// The conditionals of the patterns of missing coordinates met so far in one kernel call:
-/// each pattern is factored once per chunk and component, however many rows share it.
-type Patterns<'g> = HashMap<&'g [usize], Option<Conditional>>;
+/// The conditionals of the patterns of missing coordinates met so far, per covariance
+/// (keyed by a hash of its entries), kept in the [`Workspace`] of one pass over the rows:
+/// each pattern is factored once per pass and component, however many rows and chunks share
+/// it.
+#[derive(Default)]
+pub struct PatternCache {
+    /// Per covariance, each pattern's conditional (`None` until met; `Some(None)` if `Σ_oo`
+    /// cannot be factored), indexed by the pattern's number ([`GapsIn::iter_patterns`]).
+    by_cov: HashMap<u64, Vec<Option<Option<Conditional>>>>,
+}
 
-/// The conditional of the pattern `missing` (`None` if `Σ_oo` cannot be factored).
-fn conditional<'c, 'g>(
-    seen: &'c mut Patterns<'g>,
+impl std::fmt::Debug for PatternCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let met: usize = self
+            .by_cov
+            .values()
+            .map(|v| v.iter().filter(|c| c.is_some()).count())
+            .sum();
+        write!(
+            f,
+            "PatternCache({} covariances, {met} patterns)",
+            self.by_cov.len()
+        )
+    }
+}
+
+impl PatternCache {
+    /// The patterns of covariance `cov` (of a data item with `patterns` patterns).
+    fn of(
+        &mut self,
+        cov: ArrayView2<'_, f64>,
+        patterns: usize,
+    ) -> &mut Vec<Option<Option<Conditional>>> {
+        // FNV-1a over the entries' bits (and the dimensions).
+        let mut h = 0xcbf2_9ce4_8422_2325u64 ^ cov.nrows() as u64 ^ ((patterns as u64) << 32);
+        for v in cov.iter() {
+            h = (h ^ v.to_bits()).wrapping_mul(0x0100_0000_01b3);
+        }
+        let table = self.by_cov.entry(h).or_default();
+        if table.len() < patterns {
+            table.resize_with(patterns, || None);
+        }
+        table
+    }
+}
+
+/// The conditional of pattern number `p`, `missing` (`None` if `Σ_oo` cannot be factored).
+fn conditional<'c>(
+    seen: &'c mut [Option<Option<Conditional>>],
+    p: usize,
     cov: ArrayView2<'_, f64>,
     log_det: f64,
-    missing: &'g [usize],
+    missing: &[usize],
 ) -> Option<&'c Conditional> {
-    seen.entry(missing)
-        .or_insert_with(|| Conditional::new(cov, log_det, missing))
+    seen[p]
+        .get_or_insert_with(|| Conditional::new(cov, log_det, missing))
         .as_ref()
 }
 
@@ -127,18 +187,26 @@ pub fn mvn_full_log_density(
     cov: ArrayView2<'_, f64>,
     before: ArrayView1<'_, f64>,
     mut out: ArrayViewMut1<'_, f64>,
+    ws: &mut Workspace,
 ) {
     if gaps.is_empty() {
         return;
     }
-    let mut seen = Patterns::new();
-    for ((i, missing), &b) in gaps.iter().zip(before.iter()) {
-        out[i] = match conditional(&mut seen, cov, 0.0, missing) {
+    let Some(full) = Cholesky::new(cov) else {
+        for (i, _) in gaps.iter() {
+            out[i] = f64::NEG_INFINITY;
+        }
+        return;
+    };
+    let seen = ws.patterns.of(cov, gaps.patterns());
+    let mut y = Vec::with_capacity(x.ncols());
+    for ((i, missing, p), &b) in gaps.iter_patterns().zip(before.iter()) {
+        out[i] = match conditional(seen, p, cov, full.log_det(), missing) {
             Some(c) => match &c.chol {
                 None => b,
                 Some(chol) => {
-                    let y = c.whitened(x.row(i), mean);
-                    let q = y.dot(&y);
+                    c.whiten(x.row(i), mean, &mut y);
+                    let q: f64 = y.iter().map(|v| v * v).sum();
                     b - 0.5 * (c.observed.len() as f64 * LN_2PI + chol.log_det() + q)
                 }
             },
@@ -162,6 +230,7 @@ pub fn mvn_full_accumulate(
     mut sum: ArrayViewMut1<'_, f64>,
     mut scatter: ArrayViewMut2<'_, f64>,
     entropy: &mut f64,
+    ws: &mut Workspace,
 ) {
     if gaps.is_empty() {
         return;
@@ -170,41 +239,70 @@ pub fn mvn_full_accumulate(
         return;
     };
     let d = x.ncols();
-    let mut seen = Patterns::new();
-    let mut e = Array1::<f64>::zeros(d);
-    for (i, missing) in gaps.iter() {
+    let seen = ws.patterns.of(cov, gaps.patterns());
+    // The completed deviations `x̂ − μ` of the rows (row-major), the same times their
+    // responsibilities, and each pattern's total responsibility.
+    let (mut dev, mut weighted) = (Vec::new(), Vec::new());
+    let mut per_pattern: Vec<(usize, f64)> = Vec::new();
+    let mut y = Vec::with_capacity(d);
+    for (i, missing, p) in gaps.iter_patterns() {
         let r = resp[i];
-        if r == 0.0 {
+        if r == 0.0 || conditional(seen, p, cov, full.log_det(), missing).is_none() {
             continue;
         }
-        let Some(c) = conditional(&mut seen, cov, full.log_det(), missing) else {
-            continue;
-        };
-        e.fill(0.0);
+        let c = seen[p]
+            .as_ref()
+            .and_then(Option::as_ref)
+            .expect("factored above");
+        let start = dev.len();
+        dev.resize(start + d, 0.0);
+        let e = &mut dev[start..];
         for &j in &c.observed {
             e[j] = x[[i, j]] - mean[j];
         }
         if c.chol.is_some() {
-            let y = c.whitened(x.row(i), mean);
-            let em = c.a.t().dot(&y);
-            for (&j, &v) in c.missing.iter().zip(em.iter()) {
-                e[j] = v;
+            // E[x_m | x_o] − μ_m = (L⁻¹ Σ_om)ᵀ L⁻¹ (x_o − μ_o).
+            c.whiten(x.row(i), mean, &mut y);
+            for (col, &j) in c.a.columns().into_iter().zip(&c.missing) {
+                e[j] = col.iter().zip(&y).map(|(a, b)| a * b).sum();
             }
         }
-        for (s, &v) in sum.iter_mut().zip(e.iter()) {
-            *s += r * v;
+        weighted.extend(e.iter().map(|v| r * v));
+        match per_pattern.iter_mut().find(|(q, _)| *q == p) {
+            Some((_, w)) => *w += r,
+            None => per_pattern.push((p, r)),
         }
-        for a in 0..d {
-            for b in 0..d {
-                scatter[[a, b]] += r * e[a] * e[b];
+    }
+    let g = dev.len() / d.max(1);
+    if g == 0 {
+        return;
+    }
+    for row in weighted.chunks_exact(d) {
+        for (s, v) in sum.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    // scatter += Σ_b r_b e_b e_bᵀ, one product for the chunk's rows.
+    matmul(
+        as_faer_mut(&mut scatter),
+        Accum::Add,
+        MatRef::from_row_major_slice(&weighted, g, d).transpose(),
+        MatRef::from_row_major_slice(&dev, g, d),
+        1.0,
+        Par::Seq,
+    );
+    // The conditional covariance and entropy depend on the pattern alone.
+    for (p, w) in per_pattern {
+        let c = seen[p]
+            .as_ref()
+            .and_then(Option::as_ref)
+            .expect("factored above");
+        for (a, &ja) in c.missing.iter().enumerate() {
+            for (b, &jb) in c.missing.iter().enumerate() {
+                scatter[[ja, jb]] += w * c.cov[[a, b]];
             }
         }
-        for (p, &a) in c.missing.iter().enumerate() {
-            for (q, &b) in c.missing.iter().enumerate() {
-                scatter[[a, b]] += r * c.cov[[p, q]];
-            }
-        }
-        *entropy += r * 0.5 * (c.missing.len() as f64 * LN_2PI_E + c.log_det);
+        *entropy += w * 0.5 * (c.missing.len() as f64 * LN_2PI_E + c.log_det);
     }
 }
 
@@ -598,6 +696,7 @@ mod tests {
             cov.view(),
             before.view(),
             out.view_mut(),
+            &mut Workspace::default(),
         );
         let sub = |o: &[usize]| cov.select(Axis(0), o).select(Axis(1), o);
         let m0 = mvn_log_density(&[1.5, 0.0], &[1.0, 0.5], sub(&[0, 2]).view());
@@ -626,6 +725,7 @@ mod tests {
             sum.view_mut(),
             scatter.view_mut(),
             &mut h,
+            &mut Workspace::default(),
         );
         let (e0, e1): (f64, f64) = (1.0, 0.8 / 2.0 * 1.0);
         let v: f64 = 1.0 - 0.8 * 0.8 / 2.0;
