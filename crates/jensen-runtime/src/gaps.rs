@@ -216,6 +216,12 @@ impl<'a> GapsIn<'a> {
             .map(move |((row, missing), i)| (row, missing, gaps.pattern[i] as usize))
     }
 
+    /// Which data item's gaps these are (the address of its [`Gaps`]), to tell items apart
+    /// in a cache.
+    pub(crate) fn identity(&self) -> usize {
+        std::ptr::from_ref(self.gaps) as usize
+    }
+
     /// The number of distinct patterns of missing columns in the data item.
     pub fn patterns(&self) -> usize {
         self.gaps.patterns

@@ -119,15 +119,23 @@ impl Conditional {
     }
 }
 
-/// The conditionals of the patterns of missing coordinates met so far, per covariance
-/// (keyed by a hash of its entries), kept in the [`Workspace`] of one pass over the rows:
-/// each pattern is factored once per pass and component, however many rows and chunks share
-/// it.
+/// The conditionals of the patterns of missing coordinates met so far, per data item and
+/// covariance, kept in the [`Workspace`] of one pass over the rows: each pattern is factored
+/// once per pass and component, however many rows and chunks share it.
 #[derive(Default)]
 pub struct PatternCache {
-    /// Per covariance, each pattern's conditional (`None` until met; `Some(None)` if `Σ_oo`
-    /// cannot be factored), indexed by the pattern's number ([`GapsIn::iter_patterns`]).
-    by_cov: HashMap<u64, Vec<Option<Option<Conditional>>>>,
+    /// Per data item (its gaps' address) and covariance (a hash of its entries): the
+    /// covariance itself, compared on every lookup, and each pattern's conditional (`None`
+    /// until met; `Some(None)` if `Σ_oo` cannot be factored), indexed by the pattern's number
+    /// within the item ([`GapsIn::iter_patterns`]).
+    by_cov: HashMap<(usize, u64), Table>,
+}
+
+/// The conditionals of one data item's patterns under one covariance.
+#[derive(Default)]
+struct Table {
+    cov: Array2<f64>,
+    patterns: Vec<Option<Option<Conditional>>>,
 }
 
 impl std::fmt::Debug for PatternCache {
@@ -135,7 +143,7 @@ impl std::fmt::Debug for PatternCache {
         let met: usize = self
             .by_cov
             .values()
-            .map(|v| v.iter().filter(|c| c.is_some()).count())
+            .map(|t| t.patterns.iter().filter(|c| c.is_some()).count())
             .sum();
         write!(
             f,
@@ -146,22 +154,27 @@ impl std::fmt::Debug for PatternCache {
 }
 
 impl PatternCache {
-    /// The patterns of covariance `cov` (of a data item with `patterns` patterns).
+    /// The conditionals of the patterns of `gaps`' data item under covariance `cov`.
     fn of(
         &mut self,
+        gaps: &GapsIn<'_>,
         cov: ArrayView2<'_, f64>,
-        patterns: usize,
     ) -> &mut Vec<Option<Option<Conditional>>> {
-        // FNV-1a over the entries' bits (and the dimensions).
-        let mut h = 0xcbf2_9ce4_8422_2325u64 ^ cov.nrows() as u64 ^ ((patterns as u64) << 32);
+        // FNV-1a over the entries' bits.
+        let mut h = 0xcbf2_9ce4_8422_2325u64 ^ cov.nrows() as u64;
         for v in cov.iter() {
             h = (h ^ v.to_bits()).wrapping_mul(0x0100_0000_01b3);
         }
-        let table = self.by_cov.entry(h).or_default();
-        if table.len() < patterns {
-            table.resize_with(patterns, || None);
+        let table = self.by_cov.entry((gaps.identity(), h)).or_default();
+        if table.cov != cov {
+            // A new covariance, or one whose hash collides: start the table afresh.
+            table.cov = cov.to_owned();
+            table.patterns.clear();
         }
-        table
+        if table.patterns.len() < gaps.patterns() {
+            table.patterns.resize_with(gaps.patterns(), || None);
+        }
+        &mut table.patterns
     }
 }
 
@@ -198,7 +211,7 @@ pub fn mvn_full_log_density(
         }
         return;
     };
-    let seen = ws.patterns.of(cov, gaps.patterns());
+    let seen = ws.patterns.of(gaps, cov);
     let mut y = Vec::with_capacity(x.ncols());
     for ((i, missing, p), &b) in gaps.iter_patterns().zip(before.iter()) {
         out[i] = match conditional(seen, p, cov, full.log_det(), missing) {
@@ -239,7 +252,7 @@ pub fn mvn_full_accumulate(
         return;
     };
     let d = x.ncols();
-    let seen = ws.patterns.of(cov, gaps.patterns());
+    let seen = ws.patterns.of(gaps, cov);
     // The completed deviations `x̂ − μ` of the rows (row-major), the same times their
     // responsibilities, and each pattern's total responsibility.
     let (mut dev, mut weighted) = (Vec::new(), Vec::new());
