@@ -673,3 +673,46 @@ fn two_items_sharing_a_covariance_keep_their_own_patterns() {
         fit.log_likelihood
     );
 }
+
+#[test]
+fn k_means_inertia_sums_the_observed_cells() {
+    // With gaps, k-means' inertia is Σ over the observed cells of (x − μ_{z_n})², which a
+    // missing cell does not enter (nor its ln 2πc term).
+    let p = plan("kmeans");
+    let table = read("iris_missing30.csv");
+    let opts = BindOptions {
+        consts: [("K".to_string(), 3)].into(),
+        columns: [(
+            "x".to_string(),
+            ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+                .map(String::from)
+                .to_vec(),
+        )]
+        .into(),
+        ..Default::default()
+    };
+    let bound = jensen::bind(&p, &table, &opts).unwrap();
+    let fit = jensen::fit(
+        &PlanModel::new(&p, &bound),
+        &FitOptions {
+            seed: 2,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    let x = matrix(&p, &bound, "x");
+    let mu = fit.params.get("mu").unwrap();
+    let mut ssq = 0.0;
+    for (n, &z) in fit.assignments.iter().enumerate() {
+        for j in 0..4 {
+            if !x[[n, j]].is_nan() {
+                ssq += (x[[n, j]] - mu[[z, j]]).powi(2);
+            }
+        }
+    }
+    let inertia = fit.inertia.unwrap();
+    assert!(
+        (inertia - ssq).abs() <= 1e-9 * ssq,
+        "inertia {inertia} vs the observed cells' sum of squares {ssq}"
+    );
+}

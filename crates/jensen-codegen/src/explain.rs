@@ -1572,7 +1572,7 @@ pub fn explain(plan: &Plan) -> String {
             .map_or("1".to_string(), |k| plan.model.sets[k].name.clone());
         let _ = writeln!(
             out,
-            "  inertia (within-cluster sum of squares) = Σ_n ‖x[n] − mean of its component‖² = −2c (F + N ({} / 2 · ln 2πc + ln {k})),  c = {}",
+            "  inertia (within-cluster sum of squares) = Σ_n ‖x[n] − mean of its component‖² = −2c (F + N ln {k} + (N ({}) − M) / 2 · ln 2πc),  c = {}, M = the number of missing cells (over the observed cells only)",
             d.join(" + "),
             form.scale
         );

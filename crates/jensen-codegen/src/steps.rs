@@ -1241,9 +1241,15 @@ impl Gen<'_> {
         let c = proc_macro2::Literal::f64_unsuffixed(form.scale);
         let dims: Vec<TokenStream> = form.dims.iter().map(|&d| self.dim(d)).collect();
         let n = self.row_total();
+        // The missing cells have no term of the complete-data log-likelihood.
+        let gaps = self.program.blocks.iter().map(|b| {
+            let f = format_ident!("{}_gaps", self.var(b.data));
+            quote!(&self.#f)
+        });
         quote! {
             fn inertia(&self, complete: f64) -> Option<f64> {
-                Some(inertia(complete, #n, self.n_components(), #(#dims)+*, #c))
+                let missing = gaps::missing_cells(&[#(#gaps),*], self.row_weights());
+                Some(inertia(complete, #n, self.n_components(), #(#dims)+*, #c, missing))
             }
         }
     }

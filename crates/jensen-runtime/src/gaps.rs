@@ -140,6 +140,22 @@ pub fn take_column(x: &mut Array1<f64>, fill: Fill) -> Gaps {
     gaps
 }
 
+/// The number of missing cells of several data items, each row's counted `weights[row]`
+/// times when the rows have weights.
+pub fn missing_cells(items: &[&Gaps], weights: Option<&[f64]>) -> f64 {
+    items
+        .iter()
+        .map(|g| {
+            (0..g.rows.len())
+                .map(|i| {
+                    let cells = (g.starts[i + 1] - g.starts[i]) as f64;
+                    weights.map_or(cells, |w| w[g.rows[i]] * cells)
+                })
+                .sum::<f64>()
+        })
+        .sum()
+}
+
 /// Sets the entries of `v` (one per row, e.g. `ln x!` of a count column) at the rows with a
 /// gap to zero: a missing cell has no term of its own.
 pub fn clear(gaps: &Gaps, mut v: Array1<f64>) -> Array1<f64> {

@@ -422,10 +422,12 @@ pub fn add_log_weights(mut out: ArrayViewMut2<'_, f64>, log_w: ArrayView1<'_, f6
 /// the known covariance `c I` (`d` dimensions in all) and whose `k` weights are equal, from
 /// its complete-data log-likelihood over `n` rows (or rows of total weight `n`, the inertia
 /// then weighing each row's squared distance):
-/// `−2c (ln p(x, z) + n (d/2 · ln 2πc + ln k))`.
-pub fn inertia(complete: f64, n: f64, k: usize, d: usize, c: f64) -> f64 {
-    let per_row = 0.5 * d as f64 * (std::f64::consts::TAU * c).ln() + (k.max(1) as f64).ln();
-    -2.0 * c * (complete + n * per_row)
+/// `−2c (ln p(x, z) + n ln k + (n d − m)/2 · ln 2πc)`, where `m` is the number of missing
+/// cells (weighted like the rows; [`crate::gaps::missing_cells`]), which have no term.
+pub fn inertia(complete: f64, n: f64, k: usize, d: usize, c: f64, missing: f64) -> f64 {
+    let cells = n * d as f64 - missing;
+    -2.0 * c
+        * (complete + n * (k.max(1) as f64).ln() + 0.5 * cells * (std::f64::consts::TAU * c).ln())
 }
 
 /// Adds `ln (1/K)` to every entry of the `rows × K` log-joint block: equal, fixed weights

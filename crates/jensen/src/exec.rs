@@ -2350,12 +2350,16 @@ impl MixtureModel for PlanModel<'_> {
     fn inertia(&self, complete: f64) -> Option<f64> {
         let form = self.program.inertia.as_ref()?;
         let d = form.dims.iter().map(|d| d.eval(&self.data.sizes)).sum();
+        let gaps: Vec<&jensen_runtime::gaps::Gaps> = (self.program.blocks.iter())
+            .map(|b| &self.data.item(b.data).gaps)
+            .collect();
         Some(inertia(
             complete,
             self.total_weight(),
             self.n_components(),
             d,
             form.scale,
+            jensen_runtime::gaps::missing_cells(&gaps, self.row_weights()),
         ))
     }
 
