@@ -716,3 +716,62 @@ fn k_means_inertia_sums_the_observed_cells() {
         "inertia {inertia} vs the observed cells' sum of squares {ssq}"
     );
 }
+
+#[test]
+fn factor_scores_of_a_row_with_a_gap_use_its_observed_coordinates() {
+    let p = plan("fa_iris");
+    let bound = jensen::bind(&p, &read("iris_missing30.csv"), &BindOptions::default()).unwrap();
+    let m = PlanModel::new(&p, &bound);
+    let fit = jensen::fit(
+        &m,
+        &FitOptions {
+            seed: 4,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    let resp = ndarray::Array2::<f64>::ones((bound.n_rows, 1));
+    let scores = m.latent_means(&fit.params, resp.view()).unwrap().unwrap();
+    // The generated model gives the same scores.
+    let x = matrix(&p, &bound, "x");
+    let g = FaIrisModel::new(FaIrisData { x: x.clone() }, FaIrisConsts::default()).unwrap();
+    let typed: FaIrisParams =
+        serde_json::from_value(serde_json::to_value(&fit.params).unwrap()).unwrap();
+    let generated = g.latent_means(&typed, resp.view()).unwrap();
+    // By hand: E[h | x_o] = (I + W_oᵀ Ψ_o⁻¹ W_o)⁻¹ W_oᵀ Ψ_o⁻¹ (x_o − μ_o), L = 2.
+    let (w, mu, psi) = (
+        fit.params.get("W").unwrap(),
+        fit.params.get("mu").unwrap(),
+        fit.params.get("psi").unwrap(),
+    );
+    let mut gap_rows = 0;
+    for n in 0..bound.n_rows {
+        let o: Vec<usize> = (0..4).filter(|&j| !x[[n, j]].is_nan()).collect();
+        let mut a = [[1.0, 0.0], [0.0, 1.0]];
+        let mut u = [0.0, 0.0];
+        for &j in &o {
+            for r in 0..2 {
+                u[r] += w[[j, r]] * (x[[n, j]] - mu[[j]]) / psi[[j]];
+                for c in 0..2 {
+                    a[r][c] += w[[j, r]] * w[[j, c]] / psi[[j]];
+                }
+            }
+        }
+        let det = a[0][0] * a[1][1] - a[0][1] * a[1][0];
+        let h = [
+            (a[1][1] * u[0] - a[0][1] * u[1]) / det,
+            (a[0][0] * u[1] - a[1][0] * u[0]) / det,
+        ];
+        gap_rows += usize::from(o.len() < 4);
+        for r in 0..2 {
+            assert!(
+                (scores[[n, r]] - h[r]).abs() <= 1e-9 * h[r].abs().max(1.0),
+                "row {n}: score {} vs {}",
+                scores[[n, r]],
+                h[r]
+            );
+            assert!((generated[[n, r]] - scores[[n, r]]).abs() <= 1e-12 * h[r].abs().max(1.0));
+        }
+    }
+    assert!(gap_rows > 100);
+}

@@ -967,16 +967,31 @@ impl Gen<'_> {
         let (Some(c), Some(&b)) = (self.plan.continuous, self.linear_blocks().first()) else {
             return quote!();
         };
-        let BlockKind::LinearGaussian { mean, .. } = self.plan.blocks[b].kind else {
+        let BlockKind::LinearGaussian {
+            mean,
+            loading,
+            noise,
+        } = self.plan.blocks[b].kind
+        else {
             unreachable!("linear-Gaussian blocks")
         };
         let params = self.item("Params");
         let posts = self.factor_posteriors(b, quote!(params));
         let x = self.var(self.plan.blocks[b].data);
+        let g = self.gaps_field(self.plan.blocks[b].data);
         let m = self.access(&quote!(params), mean, &quote!(k));
+        let w = self.access(&quote!(params), loading, &quote!(k));
+        let pv = noise.pref().expect("a noise parameter");
+        let psi = self.access(&quote!(params), pv, &quote!(k));
+        let psi = match noise {
+            Cov::Spherical(_) => quote!(linear::isotropic(#psi, self.data.#x.ncols()).view()),
+            _ => psi,
+        };
         let (n, l) = (self.size(self.plan.rows()), self.size(c.dim));
         let each = self.each_component(quote! {
-            let means = posts[k].posterior_means(self.data.#x.view(), #m);
+            let mut means = posts[k].posterior_means(self.data.#x.view(), #m);
+            // A row with a gap: the posterior given its observed coordinates.
+            missing::factor_scores(self.data.#x.view(), &gaps, #m, #w, #psi, means.view_mut());
             out += &(&means * &resp.column(k).insert_axis(Axis(1)));
         });
         let doc = format!(
@@ -987,6 +1002,7 @@ impl Gen<'_> {
             #[doc = #doc]
             pub fn latent_means(&self, params: &#params, resp: ArrayView2<'_, f64>) -> Result<Array2<f64>, NumericalIssue> {
                 let posts = #posts;
+                let gaps = self.#g.within(0..#n);
                 let mut out = Array2::zeros((#n, #l));
                 #each
                 Ok(out)

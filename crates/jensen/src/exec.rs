@@ -492,10 +492,27 @@ impl<'a> PlanModel<'a> {
             return Ok(None);
         };
         let posts = self.factor_posteriors(params, loading, noise)?;
-        let x = self.data.item(self.plan.blocks[b].data).values.view();
+        let item = self.data.item(self.plan.blocks[b].data);
+        let x = item.values.view();
+        let gaps = item.gaps.within(0..x.nrows());
         let mut out = Array2::zeros((x.nrows(), posts[0].latent_dim()));
         for (k, post) in posts.iter().enumerate() {
-            let means = post.posterior_means(x, vec_of(params, mean, self.name(mean), k));
+            let mu = vec_of(params, mean, self.name(mean), k);
+            let mut means = post.posterior_means(x, mu);
+            // A row with a gap: the posterior given its observed coordinates.
+            let w = part(params, self.name(loading), loading.per_component, k)
+                .into_dimensionality::<ndarray::Ix2>()
+                .expect("loadings");
+            let psi = match noise {
+                Cov::Spherical(s) => {
+                    linear::isotropic(scalar_of(params, s, self.name(s), k), x.ncols())
+                }
+                _ => {
+                    let v = noise.pref().expect("a noise parameter");
+                    vec_of(params, v, self.name(v), k).to_owned()
+                }
+            };
+            missing::factor_scores(x, &gaps, mu, w, psi.view(), means.view_mut());
             out += &(&means * &resp.column(k).insert_axis(Axis(1)));
         }
         Ok(Some(out))

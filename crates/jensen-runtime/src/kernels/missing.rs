@@ -598,6 +598,35 @@ pub fn factor_log_density(
     }
 }
 
+/// Linear-Gaussian block: replaces the factor scores (`rows × L`, from
+/// [`FactorPosterior::posterior_means`] of the placeholder-filled rows) of each row with a gap
+/// by `E[h | x_o] = G_o W_oᵀ Ψ_o⁻¹ (x_o − μ_o)`, the posterior mean given its observed
+/// coordinates alone (0, the prior's mean, when none is observed).
+pub fn factor_scores(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    mean: ArrayView1<'_, f64>,
+    w: ArrayView2<'_, f64>,
+    psi: ArrayView1<'_, f64>,
+    mut scores: ArrayViewMut2<'_, f64>,
+) {
+    let mut seen: HashMap<&[usize], FactorPattern> = HashMap::new();
+    for (i, missing) in gaps.iter() {
+        let pat = seen
+            .entry(missing)
+            .or_insert_with(|| factor_pattern(w, psi, missing));
+        let m = match (&pat.post, pat.observed.is_empty()) {
+            (_, true) => Array1::zeros(w.ncols()),
+            (None, false) => Array1::from_elem(w.ncols(), f64::NAN),
+            (Some(p), false) => {
+                let e: Array1<f64> = pat.observed.iter().map(|&j| x[[i, j]] - mean[j]).collect();
+                p.projection().dot(&e)
+            }
+        };
+        scores.row_mut(i).assign(&m);
+    }
+}
+
 /// Linear-Gaussian block: adds each row's statistics (see [`super::linear`]) under the joint
 /// posterior of `h` and the missing coordinates given the observed ones — `h | x_o ~
 /// N(m_o, G_o)` from the observed coordinates alone, and `x_m = μ_m + W°_m h + ε_m` — so that
