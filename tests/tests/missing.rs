@@ -775,3 +775,44 @@ fn factor_scores_of_a_row_with_a_gap_use_its_observed_coordinates() {
     }
     assert!(gap_rows > 100);
 }
+
+#[test]
+fn a_fit_with_gaps_does_not_depend_on_the_data_units() {
+    // Every observed cell × 1e-3: ℓ moves by (observed cells) · ln 1000 and nothing else —
+    // the start, whose statistics take each missing cell's conditional expectation, included.
+    let table = read("iris_missing30.csv");
+    let mut small = table.clone();
+    for col in small.columns.iter_mut().flatten() {
+        col.iter_mut().for_each(|v| *v *= 1e-3);
+    }
+    let p = plan("gmm");
+    let fit = |t: &Table| {
+        let opts = BindOptions {
+            consts: [("K".to_string(), 3)].into(),
+            ..Default::default()
+        };
+        let bound = jensen::bind(&p, t, &opts).unwrap();
+        let cells = 600 - bound.item(p.model.var("x").unwrap()).gaps.cells();
+        let fit = jensen::fit(
+            &PlanModel::new(&p, &bound),
+            &FitOptions {
+                seed: 1,
+                max_iter: 200,
+                tol: 1e-12,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        (fit, cells)
+    };
+    let ((big, cells), (tiny, _)) = (fit(&table), fit(&small));
+    let shift = cells as f64 * 1000f64.ln();
+    for (i, (a, b)) in big.elbo_trace.iter().zip(&tiny.elbo_trace).enumerate() {
+        assert!(
+            (a + shift - b).abs() <= 1e-7 * b.abs(),
+            "iteration {i}: {a} + {shift} vs {b}"
+        );
+    }
+    assert_eq!(big.elbo_trace.len(), tiny.elbo_trace.len());
+    assert_eq!(big.assignments, tiny.assignments);
+}

@@ -1344,6 +1344,10 @@ impl Gen<'_> {
                     let v = moment(b, "var");
                     quote!(#v.clone())
                 }
+                Start::DataCovariance(b) => {
+                    let c = moment(b, "cov");
+                    quote!(#c.clone())
+                }
                 Start::DataVarianceMean(b) => {
                     let v = moment(b, "var");
                     quote!(#v.mean().unwrap_or(1.0))

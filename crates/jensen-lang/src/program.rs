@@ -190,6 +190,8 @@ pub enum Start {
     DataMeanFloored(usize),
     /// The column variances of a block's data.
     DataVariances(usize),
+    /// The covariance of a block's data.
+    DataCovariance(usize),
     /// The mean of the column variances of a block's data.
     DataVarianceMean(usize),
     /// The inverse of the mean of a block's data (an exponential rate).
@@ -1234,19 +1236,17 @@ impl<'a> Lowering<'a> {
     fn start(&self, u: &crate::plan::Update, per_component: bool) -> (Start, Reseed) {
         let b = u.sources.first().copied();
         let src = || b.expect("a parameter of a block");
-        // The noise of a linear-Gaussian block starts at the data's variances.
-        let linear =
-            b.is_some_and(|b| matches!(self.plan.blocks[b].kind, BlockKind::LinearGaussian { .. }));
         let start = match u.rule {
             Rule::Weights | Rule::InitialProbs | Rule::Transitions | Rule::Probabilities => {
                 Start::Uniform
             }
             Rule::Loadings => Start::Zeros,
             Rule::Mean | Rule::FactorMean => Start::DataMean(src()),
-            Rule::Covariance => Start::Identity,
-            Rule::DiagonalVariances if linear => Start::DataVariances(src()),
-            Rule::Variance if linear => Start::DataVarianceMean(src()),
-            Rule::DiagonalVariances | Rule::Variance => Start::Fill(1.0),
+            // The scales start at the data's: the statistics of a row with a missing cell,
+            // taken under the starting parameters, are then in the data's units.
+            Rule::Covariance => Start::DataCovariance(src()),
+            Rule::DiagonalVariances => Start::DataVariances(src()),
+            Rule::Variance => Start::DataVarianceMean(src()),
             Rule::Rate => Start::DataMeanFloored(src()),
             Rule::ExponentialRate => Start::DataMeanInverse(src()),
             Rule::Probability => Start::Fill(0.5),

@@ -17,7 +17,8 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis, CowAr
 /// data (`mean(x)`, the column scales) see there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fill {
-    /// The mean of the column's observed values (0 when none is): real and positive data.
+    /// The mean of the column's observed values (1 when none is, which positive data admit
+    /// too): real and positive data.
     Mean,
     /// The column's most frequent observed value (the smallest on a tie; 0 when none is):
     /// counts, bits and categories, whose placeholder must be a value they admit.
@@ -174,7 +175,7 @@ fn placeholder(observed: impl Iterator<Item = f64>, fill: Fill) -> f64 {
                 n += 1;
             }
             if n == 0 {
-                0.0
+                1.0
             } else {
                 sum / n as f64
             }
@@ -321,7 +322,7 @@ mod tests {
         assert_eq!(c, array![1.0, 1.0, 1.0, 2.0, 2.0, 1.0]);
         let mut all = array![[f64::NAN], [f64::NAN]];
         take(&mut all, Fill::Mean);
-        assert_eq!(all, array![[0.0], [0.0]]);
+        assert_eq!(all, array![[1.0], [1.0]]);
     }
 
     #[test]

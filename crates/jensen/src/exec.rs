@@ -2431,6 +2431,11 @@ impl MixtureModel for PlanModel<'_> {
                     DynParams::scalar(moments(b).mean[0].max(jensen_runtime::kernels::PROB_FLOOR))
                 }
                 Start::DataVariances(b) => moments(b).var.clone().into_dyn(),
+                Start::DataCovariance(b) => moments(b)
+                    .cov
+                    .clone()
+                    .expect("a full covariance's block keeps the data's covariance")
+                    .into_dyn(),
                 Start::DataVarianceMean(b) => {
                     DynParams::scalar(moments(b).var.mean().unwrap_or(1.0))
                 }
