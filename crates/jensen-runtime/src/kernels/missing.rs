@@ -424,13 +424,20 @@ pub fn normal_accumulate(
     entropy: &mut f64,
 ) {
     let h = 0.5 * (LN_2PI_E + var.ln());
-    for (i, _) in gaps.iter() {
-        let r = resp[i];
-        if r != 0.0 {
-            *sq += r * var;
-            *entropy += r * h;
-        }
-    }
+    add_per_missing_cell(gaps, resp, (var, sq), (h, entropy));
+}
+
+/// For every row of a one-column block whose cell is missing, adds `r · value` to the
+/// statistic and `r · h` to the entropy.
+fn add_per_missing_cell(
+    gaps: &GapsIn<'_>,
+    resp: ArrayView1<'_, f64>,
+    (value, stat): (f64, &mut f64),
+    (h, entropy): (f64, &mut f64),
+) {
+    let total: f64 = gaps.iter().map(|(i, _)| resp[i]).sum();
+    *stat += total * value;
+    *entropy += total * h;
 }
 
 /// Poisson: a missing count adds `r λ` to `Σ r x`, and `r (λ − λ ln λ)` to `entropy` (the
@@ -444,13 +451,7 @@ pub fn poisson_accumulate(
     entropy: &mut f64,
 ) {
     let h = rate - xlny(rate, rate);
-    for (i, _) in gaps.iter() {
-        let r = resp[i];
-        if r != 0.0 {
-            *sum += r * rate;
-            *entropy += r * h;
-        }
-    }
+    add_per_missing_cell(gaps, resp, (rate, sum), (h, entropy));
 }
 
 /// Exponential: a missing value adds `r / λ` to `Σ r x` and `r (1 − ln λ)` to `entropy`.
@@ -462,13 +463,7 @@ pub fn exponential_accumulate(
     entropy: &mut f64,
 ) {
     let h = 1.0 - rate.ln();
-    for (i, _) in gaps.iter() {
-        let r = resp[i];
-        if r != 0.0 {
-            *sum += r / rate;
-            *entropy += r * h;
-        }
-    }
+    add_per_missing_cell(gaps, resp, (1.0 / rate, sum), (h, entropy));
 }
 
 /// Categorical: a missing category adds `r p` to the counts and `r H(p)` to `entropy`.
