@@ -355,6 +355,7 @@ impl Gen<'_> {
                     "MixtureModel",
                     "NumericalIssue",
                     "RngCore",
+                    "TopTwo",
                     "Workspace",
                 ][..],
             ),
@@ -1038,6 +1039,7 @@ impl Gen<'_> {
         let (zero, merge) = self.zero_and_merge();
         let accumulate = self.accumulate();
         let log_joint_bounded = self.log_joint_bounded();
+        let top_two_bounded = self.top_two_bounded();
         let accumulate_assigned = self.accumulate_assigned();
         let summaries = self.summaries_e_step();
         let m_step = self.m_step();
@@ -1101,6 +1103,7 @@ impl Gen<'_> {
 
                 #accumulate
                 #log_joint_bounded
+                #top_two_bounded
                 #accumulate_assigned
                 #summaries
 

@@ -169,6 +169,8 @@ impl Gen<'_> {
             Operand::Out => quote!(out.column_mut(k)),
             Operand::OutAll => quote!(out.view_mut()),
             Operand::Bound => quote!(bound.view_mut()),
+            Operand::TopTwo => quote!(top),
+            Operand::LogUniform => quote!(aview1(&[-(self.n_components() as f64).ln()])),
             Operand::Assignments => quote!(assignments),
             Operand::AsVector(value) => {
                 let v = self.operand(value, block, pool);
@@ -668,6 +670,27 @@ impl Gen<'_> {
             fn log_joint_bounded(&self, cache: &#cache, rows: Range<usize>, mut out: ArrayViewMut2<'_, f64>, mut bound: ArrayViewMut1<'_, f64>, #ws: &mut Workspace) -> bool {
                 #p
                 #prior
+                #body
+                true
+            }
+        }
+    }
+
+    /// `top_two_bounded`, when the model's only block has the one-pass argmax.
+    pub(crate) fn top_two_bounded(&self) -> TokenStream {
+        let blocks = &self.program.blocks;
+        if blocks.iter().all(|b| b.top_two.is_none()) {
+            return quote!();
+        }
+        let cache = self.item("Cache");
+        let body = self.per_block_whole(
+            |b| blocks[b].top_two.as_ref(),
+            |b| blocks[b].log_density.clone(),
+        );
+        let (p, ws) = usage(&body);
+        quote! {
+            fn top_two_bounded(&self, cache: &#cache, rows: Range<usize>, top: &mut TopTwo<'_>, mut bound: ArrayViewMut1<'_, f64>, #ws: &mut Workspace) -> bool {
+                #p
                 #body
                 true
             }

@@ -394,6 +394,10 @@ pub struct BlockProgram {
     /// The hard E-step's scores, when the block has a faster form of its log-density for
     /// them: every component at once, within a round-off bound of `log_density`'s values.
     pub scores: Option<Call>,
+    /// The hard E-step's argmax in one pass over the rows, from `scores` and the latent's
+    /// prior: when the block is the model's only one and the prior is the same for every row
+    /// (a mixture's weights, or equal weights).
+    pub top_two: Option<Call>,
     /// The statistics of a hard assignment, every component at once, when the block has a
     /// form faster than `accumulate` with one-hot responsibilities.
     pub accumulate_assigned: Option<Call>,
@@ -481,6 +485,11 @@ pub enum Operand {
     OutAll,
     /// The round-off bound of each row's scores (written).
     Bound,
+    /// Each row's best component, its value and the second best value (written).
+    TopTwo,
+    /// The log-weight of every component under equal weights, `−ln K`, as a vector of
+    /// length one.
+    LogUniform,
     /// The hard E-step's component of each row in the current chunk.
     Assignments,
     /// A number passed as a vector of length one (a variance shared by every component).
@@ -584,6 +593,7 @@ pub enum Kernel {
     MvnDiagAddLogDensity,
     MvnSphericalAddLogDensity,
     MvnSphericalAddLogDensities,
+    MvnSphericalTopTwo,
     NormalAddLogDensity,
     PoissonAddLogDensity,
     BernoulliAddLogDensity,
@@ -726,6 +736,7 @@ impl Kernel {
             MvnDiagAddLogDensity => "gaussian::mvn_diag_add_log_density",
             MvnSphericalAddLogDensity => "gaussian::mvn_spherical_add_log_density",
             MvnSphericalAddLogDensities => "gaussian::mvn_spherical_add_log_densities",
+            MvnSphericalTopTwo => "gaussian::mvn_spherical_top_two",
             NormalAddLogDensity => "gaussian::normal_add_log_density",
             PoissonAddLogDensity => "discrete::poisson_add_log_density",
             BernoulliAddLogDensity => "discrete::bernoulli_add_log_density",
@@ -1115,6 +1126,7 @@ impl<'a> Lowering<'a> {
             let block = self.lower_block(b);
             self.program.blocks.push(block);
         }
+        self.top_two();
         if self.plan.summarised() {
             let summary = (0..self.plan.blocks.len())
                 .map(|b| self.summary_call(b))
@@ -1127,6 +1139,36 @@ impl<'a> Lowering<'a> {
         }
         self.program.inertia = self.inertia_form();
         self.program
+    }
+
+    /// The one-pass argmax of a model with one block that has scores, and a latent prior
+    /// that is the same for every row: the scores' call with the prior's log-weights (or
+    /// equal weights) in place of the log-joint.
+    fn top_two(&mut self) {
+        // (Variational Bayes has no hard E-step.)
+        if self.program.method == Method::Vb {
+            return;
+        }
+        let prior = match &self.program.log_prior {
+            Some(c) if c.kernel == Kernel::AddLogUniform => Operand::LogUniform,
+            Some(c) if c.kernel == Kernel::AddLogWeights => c.args[1].clone(),
+            _ => return,
+        };
+        let [block] = &mut self.program.blocks[..] else {
+            return;
+        };
+        let Some(scores) = &block.scores else {
+            return;
+        };
+        debug_assert_eq!(scores.kernel, Kernel::MvnSphericalAddLogDensities);
+        let mut args = scores.args.clone();
+        let out = args
+            .iter()
+            .position(|a| *a == Operand::OutAll)
+            .expect("the scores write the log-joint");
+        args[out] = Operand::TopTwo;
+        args.insert(out, prior);
+        block.top_two = Some(call(Kernel::MvnSphericalTopTwo, args));
     }
 
     fn inertia_form(&self) -> Option<InertiaForm> {
@@ -1712,6 +1754,7 @@ impl<'a> Lowering<'a> {
             log_density,
             accumulate,
             scores,
+            top_two: None,
             accumulate_assigned,
             expected_locals,
             expected,

@@ -37,7 +37,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayViewMut2, Axis, ShapeBuilder};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -46,9 +46,11 @@ use serde::Serialize;
 use crate::chain::{self, ChainPosterior};
 use crate::error::{FitError, NumericalIssue};
 use crate::init;
+use crate::kernels::tiles::top_two;
 use crate::kernels::xlny;
 use crate::mixture::{
-    add_counts, normalise_rows, ChainPrior, LatentStats, MStepConfig, MixtureModel, Workspace,
+    add_counts, normalise_rows, ChainPrior, LatentStats, MStepConfig, MixtureModel, TopTwo,
+    Workspace,
 };
 use crate::scratch;
 
@@ -460,73 +462,6 @@ fn tasks(n: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// Each row's largest entry (the lowest index on a tie; `0` when no entry is above `−∞`),
-/// its value and the second largest value, of a block of the log-joint. Returns whether an
-/// entry is NaN.
-///
-/// The block is stored column by column (as the hard E-step keeps it). Rows are taken
-/// [`TILE`] at a time: the tile's leader, runner-up and leading column stay in registers
-/// while the columns stream past, every step branch-free so that it runs across the tile's
-/// rows in vector lanes.
-fn top_two(lj: ArrayView2<'_, f64>, at: &mut [u64], first: &mut [f64], second: &mut [f64]) -> bool {
-    const TILE: usize = 8;
-    let m = lj.nrows();
-    let mut nan = false;
-    let mut start = 0;
-    while start < m {
-        let len = TILE.min(m - start);
-        let mut f = [f64::NEG_INFINITY; TILE];
-        let mut s = [f64::NEG_INFINITY; TILE];
-        // The column of the largest value so far, as an `f64` (exact for any column count),
-        // `+∞` while no entry has been larger than `−∞`.
-        let mut lead = [f64::INFINITY; TILE];
-        // Non-zero where a NaN was seen (a `u64` mask, which stays in vector lanes).
-        let mut bad = [0u64; TILE];
-        for (c, col) in lj.columns().into_iter().enumerate() {
-            let c = c as f64;
-            let mut v = [f64::NEG_INFINITY; TILE];
-            match col.as_slice() {
-                Some(col) if len == TILE => v.copy_from_slice(&col[start..start + TILE]),
-                _ => {
-                    for (i, v) in v.iter_mut().enumerate().take(len) {
-                        *v = col[start + i];
-                    }
-                }
-            }
-            for i in 0..TILE {
-                // A strictly larger value takes the lead (the lowest column wins a tie) and the
-                // old lead becomes the runner-up; else a value above the runner-up replaces
-                // it. Plain compares and selects: a NaN changes neither, and is flagged.
-                let x = v[i];
-                bad[i] |= u64::from(x.is_nan());
-                let ahead = x > f[i];
-                s[i] = if ahead {
-                    f[i]
-                } else if x > s[i] {
-                    x
-                } else {
-                    s[i]
-                };
-                lead[i] = if ahead { c } else { lead[i] };
-                f[i] = if ahead { x } else { f[i] };
-            }
-        }
-        for i in 0..len {
-            nan |= bad[i] != 0;
-            first[start + i] = f[i];
-            second[start + i] = s[i];
-            // No entry exceeded `−∞` only when every entry is NaN or `−∞`: the first column.
-            at[start + i] = if lead[i].is_finite() {
-                lead[i] as u64
-            } else {
-                0
-            };
-        }
-        start += len;
-    }
-    nan
-}
-
 fn e_step_rows<M: MixtureModel>(
     model: &M,
     cache: &M::Cache,
@@ -545,12 +480,18 @@ fn e_step_rows<M: MixtureModel>(
     let mut row_ll = vec![0.0; BLOCK_ROWS];
     let mut bound = Array1::<f64>::zeros(BLOCK_ROWS);
     let mut exact = Array2::<f64>::zeros((1, k));
+    // The hard E-step's argmax in one pass needs every row's prior to be the same, and no
+    // missing cell.
+    let one_pass = model.row_labels().is_none() && !model.has_gaps();
     let (mut at, mut second) = (vec![0u64; BLOCK_ROWS], vec![0.0; BLOCK_ROWS]);
     for start in rows.clone().step_by(BLOCK_ROWS) {
         let block = start..(start + BLOCK_ROWS).min(rows.end);
         let m = block.len();
         let mut view = lj.slice_mut(s![..m, ..]);
-        view.fill(0.0);
+        // (The hard E-step's one-pass argmax writes no log-joint, see below.)
+        if mode == EStepMode::Soft {
+            view.fill(0.0);
+        }
         match mode {
             EStepMode::Soft => {
                 log_joint(model, cache, block.clone(), view.view_mut(), &mut ws);
@@ -580,46 +521,86 @@ fn e_step_rows<M: MixtureModel>(
             EStepMode::Hard => {
                 let mut bound = bound.slice_mut(s![..m]);
                 bound.fill(0.0);
-                // The faster scores have no form for a row with a missing cell.
-                let scored = !model.has_gaps()
-                    && model.log_joint_bounded(
+                let (at, best, second) = (&mut at[..m], &mut row_ll[..m], &mut second[..m]);
+                let mut top = TopTwo {
+                    at,
+                    best,
+                    second,
+                    nan: false,
+                };
+                // The argmax straight from the scores, when the model has that form; else
+                // the log-joint, from the faster scores when it has them (neither has a
+                // form for a row with a missing cell).
+                let (scored, nan) = if one_pass
+                    && model.top_two_bounded(
                         cache,
                         block.clone(),
-                        view.view_mut(),
+                        &mut top,
                         bound.view_mut(),
                         &mut ws,
-                    );
-                if scored {
-                    clamp_labels(start, view.view_mut(), model.row_labels());
+                    ) {
+                    (true, top.nan)
                 } else {
-                    log_joint(model, cache, block.clone(), view.view_mut(), &mut ws);
-                }
+                    view.fill(0.0);
+                    let scored = !model.has_gaps()
+                        && model.log_joint_bounded(
+                            cache,
+                            block.clone(),
+                            view.view_mut(),
+                            bound.view_mut(),
+                            &mut ws,
+                        );
+                    if scored {
+                        clamp_labels(start, view.view_mut(), model.row_labels());
+                    } else {
+                        log_joint(model, cache, block.clone(), view.view_mut(), &mut ws);
+                    }
+                    (scored, top_two(view.view(), top.at, top.best, top.second))
+                };
                 let (at, best, second) = (&mut at[..m], &mut row_ll[..m], &mut second[..m]);
-                let nan = top_two(view.view(), at, best, second);
-                for i in 0..m {
+                let bound = bound.as_slice().expect("a contiguous bound");
+                for (i, ((a, b), (&s, &slack))) in at
+                    .iter_mut()
+                    .zip(best.iter_mut())
+                    .zip(second.iter().zip(bound))
+                    .enumerate()
+                    .filter(|_| scored)
+                {
                     // A row whose best two scores lie within round-off of each other takes
                     // the exact values, so that the assignment is the exact argmax (the
                     // lowest index on a tie); so does every row of a block with a NaN
                     // score. (The allowance beyond `2 · bound` covers adding the scores to
                     // the log-joint, which rounds in both computations.)
-                    let slack =
-                        2.0 * bound[i] + 8.0 * f64::EPSILON * (best[i].abs() + second[i].abs());
-                    if scored && (nan || best[i] - second[i] <= slack) {
+                    let slack = 2.0 * slack + 8.0 * f64::EPSILON * (b.abs() + s.abs());
+                    if nan || *b - s <= slack {
                         exact.fill(0.0);
                         let row = start + i;
                         log_joint(model, cache, row..row + 1, exact.view_mut(), &mut ws);
                         let c = argmax(exact.row(0));
-                        (at[i], best[i]) = (c as u64, exact[[0, c]]);
+                        (*a, *b) = (c as u64, exact[[0, c]]);
                     }
                 }
-                for (i, (&c, &b)) in at.iter().zip(best.iter()).enumerate() {
-                    let wi = weights.map_or(1.0, |w| w[start + i]);
-                    if wi != 0.0 {
-                        out.loglik += wi * b;
-                        out.latent.counts[c as usize] += wi;
+                let counts = out.latent.counts.as_slice_mut().expect("contiguous counts");
+                // The sum in a register (the same order as adding to `out.loglik`).
+                let mut loglik = out.loglik;
+                match weights {
+                    None => {
+                        for (&c, &b) in at.iter().zip(best.iter()) {
+                            loglik += b;
+                            counts[c as usize] += 1.0;
+                        }
                     }
-                    out.assignments.push(c as u32);
+                    Some(w) => {
+                        for ((&c, &b), &wi) in at.iter().zip(best.iter()).zip(&w[block.clone()]) {
+                            if wi != 0.0 {
+                                loglik += wi * b;
+                                counts[c as usize] += wi;
+                            }
+                        }
+                    }
                 }
+                out.loglik = loglik;
+                out.assignments.extend(at.iter().map(|&c| c as u32));
             }
         }
         for (i, &v) in row_ll[..m].iter().enumerate() {

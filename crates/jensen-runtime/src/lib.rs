@@ -22,5 +22,7 @@ pub use em::{
     ReseedEvent, Timing,
 };
 pub use error::{FitError, NumericalIssue};
-pub use mixture::{ChainPrior, FloorHit, LatentStats, MStepConfig, MixtureModel, Workspace};
+pub use mixture::{
+    ChainPrior, FloorHit, LatentStats, MStepConfig, MixtureModel, TopTwo, Workspace,
+};
 pub use rand::RngCore;

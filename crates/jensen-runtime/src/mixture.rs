@@ -69,6 +69,9 @@ pub struct Workspace {
     b: Vec<f64>,
     /// The conditionals of the missing-coordinate patterns met in this pass.
     pub(crate) patterns: crate::kernels::missing::PatternCache,
+    /// A value computed from parameters, after the parameters it was computed from (see
+    /// [`Workspace::memo`]).
+    memo: Vec<f64>,
 }
 
 impl Workspace {
@@ -86,17 +89,70 @@ impl Workspace {
     /// `N` scratch slices of the requested lengths (contents unspecified), cut from one
     /// buffer.
     pub fn slices<const N: usize>(&mut self, lens: [usize; N]) -> [&mut [f64]; N] {
-        let total: usize = lens.iter().sum();
-        if self.a.len() < total {
-            self.a.resize(total, 0.0);
-        }
-        let mut rest = &mut self.a[..total];
-        lens.map(|len| {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
-            rest = tail;
-            head
-        })
+        cut(&mut self.a, lens)
     }
+
+    /// A slice of `len` values computed from the numbers `key` (a kernel's parameters),
+    /// kept from one block of rows to the next: `true` when it holds what was computed for
+    /// the same numbers (so the kernel may skip computing it again), `false` when it is to be
+    /// filled. Also `N` scratch slices, as [`Workspace::slices`].
+    pub(crate) fn memo<const N: usize>(
+        &mut self,
+        key: &[&[f64]],
+        len: usize,
+        lens: [usize; N],
+    ) -> (bool, &mut [f64], [&mut [f64]; N]) {
+        let key_len: usize = key.iter().map(|k| k.len()).sum();
+        // Bitwise equality, part by part.
+        let same = self.memo.len() == key_len + len && {
+            let mut at = 0;
+            key.iter().all(|part| {
+                let stored = &self.memo[at..at + part.len()];
+                at += part.len();
+                stored
+                    .iter()
+                    .zip(part.iter())
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            })
+        };
+        if !same {
+            self.memo.clear();
+            for part in key {
+                self.memo.extend_from_slice(part);
+            }
+            self.memo.resize(key_len + len, 0.0);
+        }
+        (same, &mut self.memo[key_len..], cut(&mut self.a, lens))
+    }
+}
+
+/// `N` slices of the requested lengths cut from `buf` (grown as needed).
+fn cut<const N: usize>(buf: &mut Vec<f64>, lens: [usize; N]) -> [&mut [f64]; N] {
+    let total: usize = lens.iter().sum();
+    if buf.len() < total {
+        buf.resize(total, 0.0);
+    }
+    let mut rest = &mut buf[..total];
+    lens.map(|len| {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        rest = tail;
+        head
+    })
+}
+
+/// Each row's two best scores of a block, as the hard E-step's argmax reads them
+/// ([`MixtureModel::top_two_bounded`]).
+#[derive(Debug)]
+pub struct TopTwo<'a> {
+    /// The best component of each row (the lowest index on a tie; `0` when no score is
+    /// above `−∞`).
+    pub at: &'a mut [u64],
+    /// Its score.
+    pub best: &'a mut [f64],
+    /// The second best score (equal to `best` on a tie, `−∞` with one component).
+    pub second: &'a mut [f64],
+    /// Whether a score was NaN (the caller then takes every row's exact values).
+    pub nan: bool,
 }
 
 /// Expected statistics of the discrete latent itself, handed to the M-step beside the
@@ -189,6 +245,25 @@ pub trait MixtureModel: Sync {
         _cache: &Self::Cache,
         _rows: Range<usize>,
         _out: ArrayViewMut2<'_, f64>,
+        _bound: ArrayViewMut1<'_, f64>,
+        _ws: &mut Workspace,
+    ) -> bool {
+        false
+    }
+    /// The hard E-step's argmax in one pass, when the model has one (a mixture of one block
+    /// with scores of every component at once, and a prior of the latent that is the same
+    /// for every row): writes into `top` each row's best component, its value and the
+    /// second best value, all within `bound[b]` of those of `ln p(x_n, z_n = k)`, and
+    /// returns `true`. The hard E-step recomputes with [`log_joint`] the rows whose two best
+    /// values are closer than twice the bound. The default, with no such form, returns
+    /// `false`.
+    ///
+    /// [`log_joint`]: MixtureModel::log_joint
+    fn top_two_bounded(
+        &self,
+        _cache: &Self::Cache,
+        _rows: Range<usize>,
+        _top: &mut TopTwo<'_>,
         _bound: ArrayViewMut1<'_, f64>,
         _ws: &mut Workspace,
     ) -> bool {

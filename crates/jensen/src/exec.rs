@@ -27,7 +27,7 @@ use jensen_runtime::kernels::linear::{self, FactorPosterior};
 use jensen_runtime::kernels::{discrete, exponential, gaussian, missing, moments, vb};
 use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::mixture::{
-    add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight_of, FloorHit,
+    add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight_of, FloorHit, TopTwo,
 };
 use jensen_runtime::{
     ChainPrior, LatentStats, MStepConfig, MixtureModel, NumericalIssue, RngCore, Workspace,
@@ -913,6 +913,7 @@ impl PlanModel<'_> {
                 as_vector: true, ..
             } => Array1::from_elem(1, self.number(env, op)).into(),
             Operand::AsVector(value) => Array1::from_elem(1, self.number(env, value)).into(),
+            Operand::LogUniform => Array1::from_elem(1, -(self.k as f64).ln()).into(),
             Operand::Isotropic(var, like) => {
                 linear::isotropic(self.number(env, var), self.vector(env, like).len()).into()
             }
@@ -1123,6 +1124,8 @@ impl PlanModel<'_> {
                 gaussian::mvn_spherical_add_log_density(m(0), v(1).view(), n(2), col!());
                 number(0.0)
             }
+            // Writes the top two, which no other kernel does: see `top_two_bounded`.
+            MvnSphericalTopTwo => unreachable!("the one-pass argmax runs in top_two_bounded"),
             MvnSphericalAddLogDensities => {
                 gaussian::mvn_spherical_add_log_densities(
                     m(0),
@@ -2062,6 +2065,46 @@ impl MixtureModel for PlanModel<'_> {
 
     fn has_gaps(&self) -> bool {
         self.data.items.iter().flatten().any(|i| !i.gaps.is_empty())
+    }
+
+    fn top_two_bounded(
+        &self,
+        cache: &ExecCache,
+        rows: Range<usize>,
+        top: &mut TopTwo<'_>,
+        bound: ArrayViewMut1<'_, f64>,
+        ws: &mut Workspace,
+    ) -> bool {
+        let Some((block, call)) = self
+            .program
+            .blocks
+            .iter()
+            .find_map(|b| b.top_two.as_ref().map(|c| (b.block, c)))
+        else {
+            return false;
+        };
+        let env = Env {
+            cache: Some(cache),
+            rows: Some(rows),
+            block,
+            ..Env::default()
+        };
+        let a = &call.args;
+        debug_assert_eq!(call.kernel, Kernel::MvnSphericalTopTwo);
+        debug_assert!(matches!(
+            a[4..],
+            [Operand::TopTwo, Operand::Bound, Operand::Workspace]
+        ));
+        gaussian::mvn_spherical_top_two(
+            self.matrix(&env, &a[0]),
+            self.matrix(&env, &a[1]),
+            self.vector(&env, &a[2]).view(),
+            self.vector(&env, &a[3]).view(),
+            top,
+            bound,
+            ws,
+        );
+        true
     }
 
     fn log_joint_bounded(

@@ -2,11 +2,14 @@
 //! the univariate Normal (parameterised by its variance).
 
 use faer::{Accum, MatMut, MatRef, Par};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
+use ndarray::{
+    Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, Zip,
+};
 
 use super::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
+use super::tiles;
 use crate::linalg::{as_faer_mut, Cholesky};
-use crate::mixture::Workspace;
+use crate::mixture::{TopTwo, Workspace};
 
 /// `ln 2π`.
 pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -136,6 +139,9 @@ pub fn mvn_spherical_add_log_density(
 /// over the data. The hard E-step takes its argmax from these values and recomputes exactly
 /// the rows whose two best values lie within the bound, so its assignments are those of the
 /// exact densities.
+///
+/// Column-major data and a column-major `out` (the hard E-step's layout) take one fused pass
+/// over register tiles (`tiles`); any other layout takes the matrix product.
 pub fn mvn_spherical_add_log_densities(
     x: ArrayView2<'_, f64>,
     means: ArrayView2<'_, f64>,
@@ -150,6 +156,19 @@ pub fn mvn_spherical_add_log_densities(
         var.len() == k || var.len() == 1,
         "one variance, or one per component"
     );
+    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    if let (Some(columns), true) = (columns, d > 0 && out.stride_of(Axis(0)) == 1) {
+        let (comps, [xn, tile]) = spherical_components(means, var, None, ws, [m, d * tiles::ROWS]);
+        let mut out_columns: Vec<&mut [f64]> = out
+            .columns_mut()
+            .into_iter()
+            .map(|c| c.into_slice().expect("a contiguous column"))
+            .collect();
+        let tile = tile.as_chunks_mut().0;
+        tiles::add_spherical_scores(&columns, &comps, &mut out_columns, xn, tile);
+        add_score_bounds(d, comps.norms, comps.half_precision, xn, bound.view_mut());
+        return;
+    }
     let [centre, xc, mc, g, xn, per_k] = ws.slices([d, m * d, k * d, m * k, m, 4 * k]);
     for (j, c) in centre.iter_mut().enumerate() {
         *c = means.column(j).sum() / k as f64;
@@ -199,15 +218,7 @@ pub fn mvn_spherical_add_log_densities(
     // value (the centring, both expansions' sums of `d` products and the three-term
     // combination), and `(‖x̃‖ + ‖μ̃_k‖)² ≤ 2 (‖x̃‖² + ‖μ̃_k‖²)`. Adding the result to the
     // log-joint rounds the same way in both (the caller allows for that).
-    let gamma = (4 * d + 16) as f64 * f64::EPSILON;
-    let max_h = half_precision.iter().fold(0.0f64, |a, &h| a.max(h));
-    let max_hm = half_precision
-        .iter()
-        .zip(mn.iter())
-        .fold(0.0f64, |a, (&h, &n)| a.max(h * n));
-    for (b, &xv) in bound.iter_mut().zip(xn.iter()) {
-        *b += 2.0 * gamma * (xv * max_h + max_hm);
-    }
+    add_score_bounds(d, mn, half_precision, xn, bound.view_mut());
     // Component by component: a column of `g`, and of the log-joint when the caller keeps
     // it column-major (the hard E-step does).
     for ((((mut o, g), &mn), &c), &h) in out
@@ -226,6 +237,158 @@ pub fn mvn_spherical_add_log_densities(
             Some(o) => o.iter_mut().zip(g.iter().zip(xn.iter())).for_each(add),
             None => o.iter_mut().zip(g.iter().zip(xn.iter())).for_each(add),
         }
+    }
+}
+
+/// The per-component constants of the spherical scores (see [`tiles::Components`]), with
+/// the latent's log prior `log_prior` (one value per component, or one for all) when the
+/// scores carry it, and `N` scratch slices. The constants are kept in the workspace from one
+/// block of rows to the next, and computed again only when the parameters change.
+fn spherical_components<'w, const N: usize>(
+    means: ArrayView2<'_, f64>,
+    var: ArrayView1<'_, f64>,
+    log_prior: Option<ArrayView1<'_, f64>>,
+    ws: &'w mut Workspace,
+    lens: [usize; N],
+) -> (tiles::Components<'w>, [&'w mut [f64]; N]) {
+    let (k, d) = means.dim();
+    // The kernel's tag (the memo is the workspace's, for any kernel), the shapes, the values.
+    const TAG: f64 = 1.0;
+    let shape = [TAG, k as f64, d as f64, var.len() as f64];
+    let means = means.as_standard_layout();
+    let var = var.as_standard_layout();
+    let log_prior = log_prior.map(|l| l.to_owned());
+    let empty = [];
+    let key = [
+        &shape[..],
+        means.as_slice().expect("standard layout"),
+        var.as_slice().expect("standard layout"),
+        log_prior
+            .as_ref()
+            .map_or(&empty[..], |l| l.as_slice().expect("standard layout")),
+    ];
+    let (same, memo, scratch) = ws.memo(&key, d + k * d + 4 * k, lens);
+    let (centre, rest) = memo.split_at_mut(d);
+    let (mct, per_k) = rest.split_at_mut(k * d);
+    if !same {
+        let log_prior = log_prior.as_ref().map(|l| l.view());
+        fill_spherical_components(means.view(), var.view(), log_prior, centre, mct, per_k);
+    }
+    let (mn, rest) = per_k.split_at(k);
+    let (constant, rest) = rest.split_at(k);
+    let (half_precision, prior) = rest.split_at(k);
+    let comps = tiles::Components {
+        centre,
+        mct,
+        norms: mn,
+        constant,
+        half_precision,
+        log_prior: prior,
+    };
+    (comps, scratch)
+}
+
+/// Fills the per-component constants of [`spherical_components`]: `centre` (`D`), `mct`
+/// (`K × D`) and `per_k` (`4 K`: norms, constants, half precisions, log priors).
+fn fill_spherical_components(
+    means: ArrayView2<'_, f64>,
+    var: ArrayView1<'_, f64>,
+    log_prior: Option<ArrayView1<'_, f64>>,
+    centre: &mut [f64],
+    mct: &mut [f64],
+    per_k: &mut [f64],
+) {
+    let (k, d) = means.dim();
+    centre.fill(0.0);
+    for mean in means.rows() {
+        for (c, &v) in centre.iter_mut().zip(mean.iter()) {
+            *c += v;
+        }
+    }
+    for c in centre.iter_mut() {
+        *c /= k as f64;
+    }
+    let (mn, rest) = per_k.split_at_mut(k);
+    let (constant, rest) = rest.split_at_mut(k);
+    let (half_precision, prior) = rest.split_at_mut(k);
+    for (c, (mean, mn)) in means.rows().into_iter().zip(mn.iter_mut()).enumerate() {
+        *mn = 0.0;
+        for (j, (&v, &centre)) in mean.iter().zip(centre.iter()).enumerate() {
+            let o = v - centre;
+            mct[j * k + c] = o;
+            *mn += o * o;
+        }
+    }
+    for (c, ((constant, h), p)) in constant
+        .iter_mut()
+        .zip(half_precision.iter_mut())
+        .zip(prior.iter_mut())
+        .enumerate()
+    {
+        let v = var[if var.len() == 1 { 0 } else { c }];
+        *constant = -0.5 * d as f64 * (LN_2PI + v.ln());
+        *h = 0.5 / v;
+        *p = log_prior.map_or(0.0, |l| l[if l.len() == 1 { 0 } else { c }]);
+    }
+}
+
+/// The hard E-step's argmax of the spherical scores (see
+/// [`mvn_spherical_add_log_densities`]) plus the latent's log prior (`log_prior`: one value
+/// per component, or one for all), in one pass: each row's best component, its value and the
+/// second best value into `top`, and to `bound[b]` how far they may lie from the exact ones.
+///
+/// The values are those the log-joint would hold after [`mvn_spherical_add_log_densities`]
+/// added the scores to the prior; with column-major data no log-joint is written (each
+/// tile's top two stay in registers while the components stream past).
+#[allow(clippy::too_many_arguments)]
+pub fn mvn_spherical_top_two(
+    x: ArrayView2<'_, f64>,
+    means: ArrayView2<'_, f64>,
+    var: ArrayView1<'_, f64>,
+    log_prior: ArrayView1<'_, f64>,
+    top: &mut TopTwo<'_>,
+    bound: ArrayViewMut1<'_, f64>,
+    ws: &mut Workspace,
+) {
+    let (m, d) = x.dim();
+    let k = means.nrows();
+    debug_assert!(top.at.len() == m && top.best.len() == m && top.second.len() == m);
+    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    if let (Some(columns), true) = (columns, d > 0) {
+        let (comps, [xn, tile]) =
+            spherical_components(means, var, Some(log_prior), ws, [m, d * tiles::ROWS]);
+        let tile = tile.as_chunks_mut().0;
+        tiles::spherical_top_two(&columns, &comps, top, xn, tile);
+        add_score_bounds(d, comps.norms, comps.half_precision, xn, bound);
+        return;
+    }
+    // Any other layout: through the log-joint.
+    let mut lj = Array2::<f64>::zeros((m, k).f());
+    for (c, mut col) in lj.columns_mut().into_iter().enumerate() {
+        col.fill(log_prior[if log_prior.len() == 1 { 0 } else { c }]);
+    }
+    mvn_spherical_add_log_densities(x, means, var, lj.view_mut(), bound, ws);
+    top.nan = tiles::top_two(lj.view(), top.at, top.best, top.second);
+}
+
+/// Adds to `bound[b]` how far row `b`'s approximate spherical scores may lie from the exact
+/// ones (see [`mvn_spherical_add_log_densities`]), from the rows' centred squared norms `xn`
+/// and the components' `‖μ̃_k‖²` (`mn`) and half precisions.
+fn add_score_bounds(
+    d: usize,
+    mn: &[f64],
+    half_precision: &[f64],
+    xn: &[f64],
+    mut bound: ArrayViewMut1<'_, f64>,
+) {
+    let gamma = (4 * d + 16) as f64 * f64::EPSILON;
+    let max_h = half_precision.iter().fold(0.0f64, |a, &h| a.max(h));
+    let max_hm = half_precision
+        .iter()
+        .zip(mn.iter())
+        .fold(0.0f64, |a, (&h, &n)| a.max(h * n));
+    for (b, &xv) in bound.iter_mut().zip(xn.iter()) {
+        *b += 2.0 * gamma * (xv * max_h + max_hm);
     }
 }
 
@@ -264,7 +427,10 @@ pub fn accumulate_diag_assigned(
         return;
     };
     let mut tile = vec![0.0; ASSIGNED_TILE * d];
-    let mut start = 0;
+    // The widest vector unit's form, when the CPU has one, takes the whole tiles.
+    let mut start =
+        tiles::accumulate_assigned_tiles(&columns, centre_all, assignments, sum_all, sq_all)
+            .unwrap_or(0);
     while start < m {
         let len = ASSIGNED_TILE.min(m - start);
         for (j, col) in columns.iter().enumerate() {

@@ -18,6 +18,7 @@ pub mod hyper;
 pub mod linear;
 pub mod missing;
 pub mod moments;
+pub(crate) mod tiles;
 pub mod vb;
 
 /// `x · ln y` with the convention `0 · ln 0 = 0`.
