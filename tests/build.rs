@@ -131,6 +131,23 @@ const EMISSIONS: &[Emission] = &[
         latent_dim: None,
     },
     Emission {
+        name: "gamma",
+        data: &[("pos", Kind::Positive)],
+        params: &["rate[K]: positive"],
+        statements: &["pos[I_] ~ Gamma(2.5, rate[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "gamma_shared",
+        data: &[("pos", Kind::Positive), ("pos2", Kind::Positive)],
+        params: &["rate: positive", "rate2[K]: positive"],
+        statements: &[
+            "pos[I_] ~ Gamma(0.5, rate)",
+            "pos2[I_] ~ Gamma(3.0, rate2[Z])",
+        ],
+        latent_dim: None,
+    },
+    Emission {
         name: "bernoulli_bits",
         data: &[("e", Kind::Bits4)],
         params: &["p[K]: prob[E]"],

@@ -1,4 +1,5 @@
-// A Gamma emission with its shape estimated, and one with a known shape: outside the closed-form class.
+// A Gamma emission with its shape estimated: outside the closed-form class (a known shape,
+// `Gamma(2.0, b[z[n]])`, is a closed-form block).
 model g
 const K: int = 2
 data x[N]: positive
@@ -8,5 +9,3 @@ param b[K]: positive
 latent z[N]: 0..K
 z[n] ~ Categorical(w)
 x[n] ~ Gamma(a[z[n]], b[z[n]])
-data y[N]: positive
-y[n] ~ Gamma(2.0, b[z[n]])

@@ -176,6 +176,18 @@ pub mod models {
     pub struct ExponentialMix;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/gamma_mix.em")]
+    pub struct GammaMix;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/gamma_mix_map.em")]
+    pub struct GammaMixMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/gamma_mix_vb.em")]
+    pub struct GammaMixVb;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/mfa_iris.em")]
     pub struct MfaIris;
 
@@ -276,6 +288,9 @@ pub const CATALOGUE: &[Entry] = &[
     ("ppca_iris", "iris.csv", &[]),
     ("fa_iris", "iris.csv", &[]),
     ("exponential_mix", "faithful.csv", &[]),
+    ("gamma_mix", "faithful.csv", &[]),
+    ("gamma_mix_map", "faithful.csv", &[]),
+    ("gamma_mix_vb", "faithful.csv", &[]),
     ("mfa_iris", "iris.csv", &[]),
     ("mppca_digits", "digits.csv", &[]),
     ("kmeans", "faithful.csv", &[]),

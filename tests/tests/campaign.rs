@@ -38,7 +38,9 @@ use jensen::runtime::{EStepMode, FitOptions, InitStrategy};
 use jensen::{DynParams, FitError, Plan, PlanModel};
 use jensen_tests::synth::{self, Item, Rng};
 use ndarray::{Array2, ArrayView1, ArrayViewD, Axis, Ix1, Ix2};
-use statrs::distribution::{Bernoulli, Categorical, Continuous, Discrete, Exp, Normal, Poisson};
+use statrs::distribution::{
+    Bernoulli, Categorical, Continuous, Discrete, Exp, Gamma, Normal, Poisson,
+};
 
 mod catalogue {
     include!(concat!(env!("OUT_DIR"), "/catalogue_cases.rs"));
@@ -313,6 +315,7 @@ enum Density {
     Normals(Vec<Normal>),
     Poisson(Poisson),
     Exp(Exp),
+    Gamma(Gamma),
     /// Independent bits, one probability per column (one for all columns of a `binary`).
     Bits(Vec<Bernoulli>),
     Categorical(Categorical),
@@ -332,6 +335,7 @@ impl Density {
                 .sum(),
             Density::Poisson(p) => p.ln_pmf(x[0] as u64),
             Density::Exp(e) => e.ln_pdf(x[0]),
+            Density::Gamma(g) => g.ln_pdf(x[0]),
             Density::Bits(bs) => x
                 .iter()
                 .enumerate()
@@ -377,6 +381,9 @@ fn density(plan: &Plan, params: &DynParams, kind: &BlockKind, k: usize) -> Resul
         BlockKind::Exponential { rate } => {
             Density::Exp(Exp::new(scalar(plan, params, rate, k)).map_err(|e| err("Exp", e))?)
         }
+        BlockKind::Gamma { shape, rate } => Density::Gamma(
+            Gamma::new(shape, scalar(plan, params, rate, k)).map_err(|e| err("Gamma", e))?,
+        ),
         BlockKind::Bernoulli { prob } => Density::Bits(
             vector(plan, params, prob, k)
                 .into_iter()

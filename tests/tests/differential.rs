@@ -279,6 +279,27 @@ differential!(
     BernoulliMixMapConsts::default()
 );
 differential!(
+    gamma_mixture,
+    "gamma_mix",
+    GammaMixModel,
+    GammaMixData { waiting: column },
+    GammaMixConsts::default()
+);
+differential!(
+    gamma_mixture_map,
+    "gamma_mix_map",
+    GammaMixMapModel,
+    GammaMixMapData { waiting: column },
+    GammaMixMapConsts::default()
+);
+differential!(
+    gamma_mixture_vb,
+    "gamma_mix_vb",
+    GammaMixVbModel,
+    GammaMixVbData { waiting: column },
+    GammaMixVbConsts::default()
+);
+differential!(
     exponential_mixture_map,
     "exponential_mix_map",
     ExponentialMixMapModel,

@@ -291,6 +291,8 @@ const FAMILIES: &[Family] = &[
     ("poisson_mix", "discoveries.csv", &["discoveries"], &[]),
     ("poisson_mix_map", "discoveries.csv", &["discoveries"], &[]),
     ("exponential_mix", "faithful.csv", &["waiting"], &[]),
+    ("gamma_mix", "faithful.csv", &["waiting"], &[]),
+    ("gamma_mix_map", "faithful.csv", &["waiting"], &[]),
     (
         "bernoulli_mix",
         "digits_binary.csv",
@@ -447,6 +449,15 @@ fn generated_code_integrates_out_gaps_as_the_executor_does() {
                 x: matrix(p, b, "x"),
             },
             GmmDiagConsts::default(),
+        )
+        .unwrap()
+    });
+    differential("gamma_mix", "faithful.csv", &["waiting"], |p, b| {
+        GammaMixModel::new(
+            GammaMixData {
+                waiting: column(p, b, "waiting"),
+            },
+            GammaMixConsts::default(),
         )
         .unwrap()
     });

@@ -151,6 +151,111 @@ fn iris_three_full_components_reach_the_known_optimum() {
     assert!((fit.bic - (-2.0 * fit.log_likelihood + 44.0 * 150f64.ln())).abs() < 1e-9);
 }
 
+/// The Gamma mixture of known shape on Old Faithful's waiting times follows, from the same
+/// start, an independent EM written here with statrs' Gamma density (maximum likelihood, and
+/// MAP with a `Gamma(α, β)` prior on each rate, whose M-step is the posterior mode
+/// `(a N_k + α − 1) / (Σ r x + β)`); with one component the rate is the closed form
+/// `a / mean`.
+#[test]
+fn gamma_mixture_of_known_shape_matches_an_independent_em() {
+    use statrs::distribution::{Continuous, Gamma};
+    let shape = 100.0;
+    for (model, prior) in [("gamma_mix", None), ("gamma_mix_map", Some((2.0, 1.0)))] {
+        let p = plan(model);
+        let bound = bind(&p, "faithful.csv", &[]);
+        let x: Vec<f64> = bound
+            .item(p.model.var("waiting").unwrap())
+            .values
+            .column(0)
+            .to_vec();
+        let (mut w, mut rate) = ([0.4, 0.6], [100.0 / 60.0, 100.0 / 75.0]);
+        let mut start = DynParams::default();
+        start.insert("w", ndarray::arr1(&w).into_dyn());
+        start.insert("rate", ndarray::arr1(&rate).into_dyn());
+        let iters = 25;
+        let fit = jensen::fit(
+            &PlanModel::new(&p, &bound),
+            &FitOptions {
+                init: InitStrategy::Params(start),
+                max_iter: iters,
+                tol: f64::NEG_INFINITY,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        let mut trace = Vec::new();
+        for _ in 0..=iters {
+            let (mut ll, mut n, mut s) = (0.0, [0.0; 2], [0.0; 2]);
+            for &v in &x {
+                let log_joint: Vec<f64> = (0..2)
+                    .map(|k| w[k].ln() + Gamma::new(shape, rate[k]).unwrap().ln_pdf(v))
+                    .collect();
+                let top = log_joint[0].max(log_joint[1]);
+                let total = top + log_joint.iter().map(|l| (l - top).exp()).sum::<f64>().ln();
+                ll += total;
+                for k in 0..2 {
+                    let r = (log_joint[k] - total).exp();
+                    n[k] += r;
+                    s[k] += r * v;
+                }
+            }
+            // The objective: the log posterior (up to the prior's constant) under MAP.
+            let log_prior: f64 = prior.map_or(0.0, |(a, b): (f64, f64)| {
+                rate.iter().map(|&r| (a - 1.0) * r.ln() - b * r).sum()
+            });
+            trace.push((ll, log_prior));
+            for k in 0..2 {
+                w[k] = n[k] / x.len() as f64;
+                rate[k] = match prior {
+                    None => shape * n[k] / s[k],
+                    Some((a, b)) => (shape * n[k] + a - 1.0) / (s[k] + b),
+                };
+            }
+        }
+        assert_eq!(fit.elbo_trace.len(), trace.len());
+        // Differences of the objective between iterations do not depend on the prior's
+        // normalising constant.
+        for i in 1..trace.len() {
+            let ours = fit.elbo_trace[i] - fit.elbo_trace[0];
+            let theirs = (trace[i].0 + trace[i].1) - (trace[0].0 + trace[0].1);
+            assert!(
+                (ours - theirs).abs() <= 1e-9 * trace[i].0.abs(),
+                "{model}, iteration {i}: {ours} vs {theirs}"
+            );
+        }
+        let fitted = fit.params.get("rate").unwrap();
+        // `rate` after the last M-step of both.
+        for k in 0..2 {
+            assert!(
+                (fitted[[k]] - rate[k]).abs() <= 1e-10 * rate[k],
+                "{model}: {} vs {}",
+                fitted[[k]],
+                rate[k]
+            );
+        }
+        let last = trace.last().unwrap().0;
+        assert!(
+            (fit.log_likelihood - last).abs() <= 1e-9 * last.abs(),
+            "{model}"
+        );
+    }
+    // One component: the maximum-likelihood rate is `a / mean`.
+    let p = plan("gamma_mix");
+    let bound1 = bind(&p, "faithful.csv", &[("K", 1)]);
+    let one = jensen::fit(&PlanModel::new(&p, &bound1), &FitOptions::default()).unwrap();
+    let x: Vec<f64> = bound1
+        .item(p.model.var("waiting").unwrap())
+        .values
+        .column(0)
+        .to_vec();
+    let mean = x.iter().sum::<f64>() / x.len() as f64;
+    let reference = Gamma::new(shape, shape / mean).unwrap();
+    let expected: f64 = x.iter().map(|&v| reference.ln_pdf(v)).sum();
+    assert!((one.log_likelihood - expected).abs() <= 1e-9 * expected.abs());
+    let fitted = one.params.get("rate").unwrap()[[0]];
+    assert!((fitted - shape / mean).abs() <= 1e-12 * shape / mean);
+}
+
 /// The exponential mixture on Old Faithful's waiting times follows, from the same start, the
 /// trajectory of an independent EM written out here with plain loops (no peer library fits
 /// exponential mixtures); with one component it is the closed form `λ = 1 / mean`.

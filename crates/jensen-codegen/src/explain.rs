@@ -54,6 +54,10 @@ fn missing_text(plan: &Plan, b: usize) -> String {
             "a missing value leaves the density; the statistics take 1 / {}",
             p(plan, rate)
         ),
+        (MissingGammaAccumulate, BlockKind::Gamma { shape, rate }) => format!(
+            "a missing value leaves the density; the statistics take {shape} / {r} and ψ({shape}) − ln {r}",
+            r = p(plan, rate)
+        ),
         (MissingCategoricalAccumulate, BlockKind::Categorical { probs }) => format!(
             "a missing category leaves the density; the counts add {}",
             p(plan, probs)
@@ -239,6 +243,10 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
         BlockKind::Exponential { rate } => (
             format!("ln Exponential({x} | {})", p(plan, rate)),
             Some("ln Exponential(x | λ) = ln λ − λ x".into()),
+        ),
+        BlockKind::Gamma { shape, rate } => (
+            format!("ln Gamma({x} | {shape}, {})", p(plan, rate)),
+            Some("ln Gamma(x | a, b) = a ln b − ln Γ(a) + (a − 1) ln x − b x".into()),
         ),
         BlockKind::Bernoulli { prob } => (
             format!("ln Bernoulli({x} | {})", p(plan, prob)),
@@ -688,6 +696,24 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 _ => format!("{lhs} = {} / {}   ({clamp})", over(sums), count()),
             }
         }
+        Rule::GammaRate => {
+            let shape = gamma_shape(plan, u);
+            let sums = u
+                .sources
+                .iter()
+                .map(|&b| stat_name(plan, b, StatKind::Sum))
+                .collect();
+            match u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text)) {
+                Some((PriorFamily::Gamma { shape: a, rate }, statement)) => format!(
+                    "{lhs} = ({shape} · {}{}) / ({}{})   (floored at 1e-12; the posterior mode under `{statement}`)",
+                    count(),
+                    signed(a - 1.0).trim_end_matches(" + "),
+                    over(sums),
+                    signed(rate).trim_end_matches(" + ")
+                ),
+                _ => format!("{lhs} = {shape} · {} / {}   (floored at 1e-12; the shape {shape} is known)", count(), over(sums)),
+            }
+        }
         Rule::ExponentialRate => {
             let sums = u
                 .sources
@@ -1051,6 +1077,9 @@ pub fn explain(plan: &Plan) -> String {
             BlockKind::Normal { .. } => "univariate Normal (mean, variance)".into(),
             BlockKind::Poisson { .. } => "Poisson counts".into(),
             BlockKind::Exponential { .. } => "exponential positive values".into(),
+            BlockKind::Gamma { shape, .. } => {
+                format!("Gamma positive values, known shape {shape} (rate estimated)")
+            }
             BlockKind::Bernoulli { .. } => "independent Bernoulli bits".into(),
             BlockKind::Categorical { .. } => "categorical value".into(),
             BlockKind::LinearGaussian { noise, .. } => {
@@ -1274,6 +1303,7 @@ pub fn explain(plan: &Plan) -> String {
             let what = match s {
                 StatKind::Sum if !c.is_empty() => format!("Σ_n {r}({x} − {c})"),
                 StatKind::Sum => format!("Σ_n {r}{x}"),
+                StatKind::LogSum => format!("Σ_n {r}ln {x}   (for the objective only)"),
                 StatKind::Scatter => format!("Σ_n {r}({x} − {c})({x} − {c})ᵀ"),
                 StatKind::SumSq => format!("Σ_n {r}({x} − {c})²  (elementwise)"),
                 StatKind::Counts => format!("Σ_n {r}[{x} = c]  for each category c"),
@@ -1637,6 +1667,12 @@ fn variational(plan: &Plan, out: &mut String) {
             (Rule::Rate, PriorFamily::Gamma { shape, rate }) => format!(
                 "q({name}_k) = Gamma(a_k, b_k),  a_k = {shape} + Σ_n r_nk x_n,  b_k = {rate} + N_k;  E-step reads λ̃ = e^ψ(a_k) / b_k, offset λ̃ − a_k / b_k;  {name} = a_k / b_k, {strength} = a_k"
             ),
+            (Rule::GammaRate, PriorFamily::Gamma { shape, rate }) => {
+                let a = gamma_shape(plan, u);
+                format!(
+                    "q({name}_k) = Gamma(a_k, b_k),  a_k = {shape} + {a} N_k,  b_k = {rate} + Σ_n r_nk x_n;  E-step reads a_k / b_k, offset {a} (ψ(a_k) − ln a_k) per value;  {name} = a_k / b_k, {strength} = a_k"
+                )
+            }
             (_, PriorFamily::Gamma { shape, rate }) => format!(
                 "q({name}_k) = Gamma(a_k, b_k),  a_k = {shape} + N_k,  b_k = {rate} + Σ_n r_nk x_n;  E-step reads a_k / b_k, offset ψ(a_k) − ln a_k per value;  {name} = a_k / b_k, {strength} = a_k"
             ),
@@ -1692,4 +1728,12 @@ fn size_text(plan: &Plan, s: &Size) -> String {
         Size::Div(a, n) => format!("{}/{n}", size_text(plan, a)),
         Size::Min(a, b) => format!("min({}, {})", size_text(plan, a), size_text(plan, b)),
     }
+}
+
+/// The known shape of the Gamma blocks whose rate `u` updates.
+fn gamma_shape(plan: &Plan, u: &jensen_lang::plan::Update) -> f64 {
+    plan.blocks[u.sources[0]]
+        .kind
+        .gamma_shape()
+        .expect("a Gamma rate is updated from Gamma blocks")
 }

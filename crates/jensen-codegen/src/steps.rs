@@ -827,6 +827,7 @@ impl Gen<'_> {
                     "Σ_n r_nk (x_n − c_k), about the means before the M-step"
                 }
                 StatKind::Sum => "Σ_n r_nk x_n",
+                StatKind::LogSum => "Σ_n r_nk ln x_n",
                 StatKind::Scatter => "Σ_n r_nk (x_n − c_k)(x_n − c_k)ᵀ",
                 StatKind::SumSq => "Σ_n r_nk (x_n − c_k)², elementwise",
                 StatKind::Counts => "Σ_n r_nk [x_n = c]",
@@ -1379,6 +1380,11 @@ impl Gen<'_> {
                     let m = moment(b, "mean");
                     quote!(exponential::inverse_rate(#m[0]))
                 }
+                Start::DataMeanGammaRate(b) => {
+                    let m = moment(b, "mean");
+                    let shape = gamma_shape(self.plan, b);
+                    quote!(exponential::gamma_rate_of_mean(#m[0], #shape))
+                }
             };
             let value = match (slot.per_component, slot.elem) {
                 (false, _) => one,
@@ -1489,6 +1495,11 @@ impl Gen<'_> {
                     let x = row(b);
                     quote!(params.#f[k] = exponential::inverse_rate(#x[0]);)
                 }
+                Reseed::RowGammaRate(b) => {
+                    let x = row(b);
+                    let shape = gamma_shape(self.plan, b);
+                    quote!(params.#f[k] = exponential::gamma_rate_of_mean(#x[0], #shape);)
+                }
                 Reseed::RowProbability(b) if scalar => {
                     let x = row(b);
                     quote!(params.#f[k] = 0.25 + 0.5 * #x[0];)
@@ -1551,4 +1562,10 @@ fn posterior_text(family: jensen_lang::plan::PriorFamily) -> (&'static str, &'st
         InvGamma { .. } => ("b / a = E[1 / v]⁻¹", "the shape a"),
         NormalMean { .. } => ("its mean m", "the precision weight κ"),
     }
+}
+
+/// The known shape of Gamma block `b`, as a literal.
+fn gamma_shape(plan: &jensen_lang::Plan, b: usize) -> proc_macro2::Literal {
+    let shape = plan.blocks[b].kind.gamma_shape();
+    proc_macro2::Literal::f64_unsuffixed(shape.expect("a Gamma rate's start reads a Gamma block"))
 }

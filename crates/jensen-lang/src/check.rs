@@ -1492,7 +1492,7 @@ impl Checker<'_> {
             return self.mean_prior_signature(f);
         }
         if self.model.vars[f.target].kind == DeclKind::Data {
-            if let Some(d) = self.outside_closed_form(f, s.dist.span) {
+            if let Some(d) = self.outside_closed_form(f) {
                 self.error(d);
                 return false;
             }
@@ -1598,6 +1598,13 @@ impl Checker<'_> {
                     _ => Some((0, "a shape (a number of at least −1)".into(), "write e.g. `InvGamma(1.0, 0.5)`".into())),
                 },
                 _ => return self.target_mismatch(f, "a variance (`positive` or `positive[D]`)"),
+            },
+            // Positive data from a Gamma of known shape (an estimated shape was refused above).
+            Dist::Gamma if m.vars[f.target].kind == DeclKind::Data => match (target_ty, tys[0], tys[1]) {
+                (ElemType::Positive, ArgTy::Number(a), ArgTy::Elem(ElemType::Positive)) if a > 0.0 && a.is_finite() => None,
+                (ElemType::Positive, ArgTy::Number(a), _) if a > 0.0 && a.is_finite() => Some((1, "a rate (`positive`)".into(), "declare e.g. `param b[K]: positive`; `Gamma(a, b)` takes the shape a and the rate b (mean a / b)".into())),
+                (ElemType::Positive, _, _) => Some((0, "a positive shape (a number)".into(), "write e.g. `Gamma(2.0, b[z[n]])`: the shape is known, the rate is estimated".into())),
+                _ => return self.target_mismatch(f, "positive data (`positive`)"),
             },
             Dist::Gamma => match target_ty {
                 ElemType::Positive => match (tys[0], tys[1]) {
@@ -1716,20 +1723,15 @@ impl Checker<'_> {
     /// A statement on data that is valid but outside the closed-form class, said with the
     /// statement's part at fault, why, and the nearest model that is inside it: a `Gamma`
     /// emission, and a mean that depends on data (a regression).
-    fn outside_closed_form(&self, f: &Factor, dist_span: Span) -> Option<Diagnostic> {
+    fn outside_closed_form(&self, f: &Factor) -> Option<Diagnostic> {
         let m = &self.model;
         let target = &m.vars[f.target].name;
-        if f.dist == Dist::Gamma {
-            let shape_known = matches!(f.args[0].kind, ArgKind::Number(_));
-            let why = if shape_known {
-                format!("`Gamma` emissions have no closed-form block yet: `{target}` would need a Gamma of known shape, which jensen does not derive yet")
-            } else {
-                format!("`Gamma` emissions with an estimated shape have no closed-form M-step: the shape's update solves ln a − ψ(a) = ln x̄ − mean(ln x), an equation in the digamma function (here for `{target}`)")
-            };
+        if f.dist == Dist::Gamma && !matches!(f.args[0].kind, ArgKind::Number(_)) {
+            let why = format!("`Gamma` emissions with an estimated shape have no closed-form M-step: the shape's update solves ln a − ψ(a) = ln x̄ − mean(ln x), an equation in the digamma function (here for `{target}`)");
             return Some(
-                Diagnostic::error(DiagCode::Unsupported, dist_span, why)
-                    .label("distribution here")
-                    .hint("for positive data use `Exponential(rate[z[n]])` (a Gamma of shape 1, closed form), or model `ln x` with `Normal` (a log-normal: take logs of the column first); `Gamma(a, b)` is available as a prior on a rate parameter"),
+                Diagnostic::error(DiagCode::Unsupported, f.args[0].span, why)
+                    .label("estimated shape")
+                    .hint("fix the shape at a number, `Gamma(2.0, b[z[n]])` (a Gamma of known shape: closed-form rate), or use `Exponential(rate[z[n]])` (shape 1); or model `ln x` with `Normal` (a log-normal: take logs of the column first)"),
             );
         }
         if matches!(f.dist, Dist::Normal | Dist::MvNormal) {

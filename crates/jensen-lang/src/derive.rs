@@ -22,6 +22,7 @@ enum Role {
     ScalarVar,
     Rate,
     ExponentialRate,
+    GammaRate,
     Prob,
     Probs,
     Loading,
@@ -40,6 +41,7 @@ impl Role {
             Role::ScalarVar => "a variance",
             Role::Rate => "a Poisson rate",
             Role::ExponentialRate => "an exponential rate",
+            Role::GammaRate => "the rate of a Gamma of known shape",
             Role::Prob => "Bernoulli probabilities",
             Role::Probs => "categorical probabilities",
             Role::Loading => "a loading matrix",
@@ -58,6 +60,7 @@ impl Role {
             Role::ScalarVar => Rule::Variance,
             Role::Rate => Rule::Rate,
             Role::ExponentialRate => Rule::ExponentialRate,
+            Role::GammaRate => Rule::GammaRate,
             Role::Prob => Rule::Probability,
             Role::Probs => Rule::Probabilities,
             Role::Loading => Rule::Loadings,
@@ -129,7 +132,8 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
         }
         let target = &model.vars[f.target];
         match target.kind {
-            DeclKind::Data if is_prior(f.dist) => {
+            // (A Gamma on data is an emission of known shape.)
+            DeclKind::Data if is_prior(f.dist) && f.dist != Dist::Gamma => {
                 diags.push(
                     Diagnostic::error(
                         NO_CLOSED_FORM,
@@ -254,6 +258,11 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 prefs.push(None);
                 continue;
             }
+            // A Gamma emission's known shape (the checker has seen a positive number).
+            if let (Dist::Gamma, 0, ArgKind::Number(_)) = (f.dist, i, &a.kind) {
+                prefs.push(None);
+                continue;
+            }
             if let (Dist::Normal, 1, ArgKind::Number(v)) = (f.dist, i, &a.kind) {
                 let y = &model.vars[f.target].name;
                 diags.push(
@@ -281,7 +290,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 .push((Some(bi), role, span))
         };
         let kind = match f.dist {
-            Dist::Dirichlet | Dist::InvGamma | Dist::InvWishart | Dist::Gamma | Dist::Beta => {
+            Dist::Dirichlet | Dist::InvGamma | Dist::InvWishart | Dist::Beta => {
                 unreachable!("a prior, handled above")
             }
             Dist::MvNormal => {
@@ -319,6 +328,14 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 let rate = prefs[0].expect("checked");
                 use_as(rate, Role::ExponentialRate, f.args[0].span);
                 BlockKind::Exponential { rate }
+            }
+            Dist::Gamma => {
+                let ArgKind::Number(shape) = f.args[0].kind else {
+                    unreachable!("checked: a Gamma emission has a known shape")
+                };
+                let rate = prefs[1].expect("checked");
+                use_as(rate, Role::GammaRate, f.args[1].span);
+                BlockKind::Gamma { shape, rate }
             }
             Dist::Bernoulli => {
                 let prob = prefs[0].expect("checked");
@@ -421,6 +438,29 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             );
             continue;
         }
+        if role == Role::GammaRate {
+            let shape = |u: &(Option<usize>, Role, Span)| match u.0.map(|b| &blocks[b].kind) {
+                Some(BlockKind::Gamma { shape, .. }) => Some(*shape),
+                _ => None,
+            };
+            if let Some(other) = list.iter().find(|u| shape(u) != shape(&list[0])) {
+                diags.push(
+                    Diagnostic::error(
+                        NO_CLOSED_FORM,
+                        other.2,
+                        format!(
+                            "`{}` is the rate of Gamma statements of different shapes ({} here, {} in the first)",
+                            var.name,
+                            shape(other).unwrap_or(f64::NAN),
+                            shape(&list[0]).unwrap_or(f64::NAN)
+                        ),
+                    )
+                    .label("second shape")
+                    .hint("a shared rate pools the statements' events, which needs one shape: declare separate rate parameters, or write the same shape"),
+                );
+                continue;
+            }
+        }
         if matches!(role, Role::Loading | Role::FactorMean) && sources.len() > 1 {
             diags.push(
                 Diagnostic::error(
@@ -458,9 +498,9 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                         "a full covariance matrix",
                     ),
                     PriorFamily::Gamma { .. } => (
-                        matches!(role, Role::Rate | Role::ExponentialRate),
+                        matches!(role, Role::Rate | Role::ExponentialRate | Role::GammaRate),
                         "Gamma",
-                        "a Poisson or exponential rate",
+                        "a Poisson, exponential or Gamma rate",
                     ),
                     PriorFamily::Beta { .. } => (
                         role == Role::Prob,

@@ -186,7 +186,8 @@ pub enum Dist {
     InvGamma,
     /// `InvWishart(ν, c * I)`: a prior on a covariance matrix.
     InvWishart,
-    /// `Gamma(a, b)` (shape, rate): a prior on a Poisson or exponential rate.
+    /// `Gamma(a, b)` (shape, rate): a prior on a Poisson, exponential or Gamma rate, or
+    /// positive data with a known shape `a` (`Gamma(2.0, b[z[n]])`).
     Gamma,
     /// `Beta(a, b)`: a prior on a Bernoulli probability (on each entry of a vector).
     Beta,
@@ -266,7 +267,7 @@ pub const DISTRIBUTIONS: [DistSig; 11] = [
         dist: Dist::Gamma,
         name: "Gamma",
         arity: 2,
-        example: "`Gamma(2.0, 0.5)` (shape a ≥ 1, rate b ≥ 0) on a rate, e.g. `rate[k] ~ Gamma(2.0, 0.5)`",
+        example: "`Gamma(2.0, 0.5)` (shape a ≥ 1, rate b ≥ 0) on a rate, e.g. `rate[k] ~ Gamma(2.0, 0.5)`; on positive data a known shape and a rate parameter, e.g. `x[n] ~ Gamma(2.0, b[z[n]])`",
     },
     DistSig {
         dist: Dist::Beta,

@@ -204,6 +204,13 @@ pub enum BlockKind {
         /// Rate parameter.
         rate: PRef,
     },
+    /// Positive data from a Gamma of known shape (`Gamma(2.0, b[z[n]])`).
+    Gamma {
+        /// The shape `a`, a number in the model file.
+        shape: f64,
+        /// Rate parameter.
+        rate: PRef,
+    },
     /// Independent Bernoulli bits (a `binary` or `binary[D]` item).
     Bernoulli {
         /// Probability parameter.
@@ -228,6 +235,14 @@ pub enum BlockKind {
 }
 
 impl BlockKind {
+    /// The known shape of a Gamma block.
+    pub fn gamma_shape(&self) -> Option<f64> {
+        match self {
+            BlockKind::Gamma { shape, .. } => Some(*shape),
+            _ => None,
+        }
+    }
+
     /// Whether the block keeps full scatter matrices (rather than diagonal sums of squares).
     pub fn full_scatter(&self) -> bool {
         matches!(
@@ -258,6 +273,7 @@ impl BlockKind {
             BlockKind::Poisson { .. }
             | BlockKind::Exponential { .. }
             | BlockKind::Bernoulli { .. } => &[StatKind::Sum],
+            BlockKind::Gamma { .. } => &[StatKind::Sum, StatKind::LogSum],
             BlockKind::Categorical { .. } => &[StatKind::Counts],
         }
     }
@@ -270,6 +286,8 @@ pub enum StatKind {
     Sum,
     /// `Σ_n r_nk (x_n − c_k)(x_n − c_k)ᵀ`.
     Scatter,
+    /// `Σ_n r_nk ln x_n` (Gamma blocks, for the objective).
+    LogSum,
     /// `Σ_n r_nk (x_n − c_k)²` elementwise.
     SumSq,
     /// `Σ_n r_nk [x_n = c]` per category.
@@ -298,6 +316,7 @@ impl StatKind {
             StatKind::Scatter => "scatter",
             StatKind::SumSq => "sumsq",
             StatKind::Counts => "counts",
+            StatKind::LogSum => "log_sum",
             StatKind::LatentSum => "h_sum",
             StatKind::Cross => "cross",
             StatKind::LatentScatter => "h_scatter",
@@ -358,7 +377,7 @@ pub enum PriorFamily {
         /// The scale matrix: a number `c` for `c I`, or `c · cov(x)`.
         scale: Hyper,
     },
-    /// A Gamma `Gamma(a, b)` (shape, rate) on a Poisson or exponential rate: `a − 1`
+    /// A Gamma `Gamma(a, b)` (shape, rate) on a Poisson, exponential or Gamma rate: `a − 1`
     /// pseudo-events over `b` pseudo-rows (`a ≥ 1`).
     Gamma {
         /// The shape `a`.
@@ -449,6 +468,9 @@ pub enum Rule {
     Rate,
     /// Exponential rate: pooled counts over pooled weighted sums.
     ExponentialRate,
+    /// Rate of a Gamma of known shape `a`: `a` times the pooled counts over the pooled
+    /// weighted sums.
+    GammaRate,
     /// Bernoulli probabilities: pooled weighted sums over pooled counts.
     Probability,
     /// Categorical probabilities: pooled category counts, normalised.

@@ -196,6 +196,8 @@ pub enum Start {
     DataVarianceMean(usize),
     /// The inverse of the mean of a block's data (an exponential rate).
     DataMeanInverse(usize),
+    /// The known shape of a Gamma block over the mean of its data (its rate).
+    DataMeanGammaRate(usize),
 }
 
 /// How an empty component's slot of a parameter is re-seeded at a data row.
@@ -223,6 +225,8 @@ pub enum Reseed {
     DataVarianceMean(usize),
     /// The inverse of the row's value (an exponential rate).
     RowInverse(usize),
+    /// The known shape of a Gamma block over the row's value (its rate).
+    RowGammaRate(usize),
 }
 
 /// The shape of a value: a scalar, a vector or a matrix, with sizes from the index sets.
@@ -598,6 +602,15 @@ pub enum Kernel {
     PoissonAddLogDensity,
     BernoulliAddLogDensity,
     ExponentialAddLogDensity,
+    GammaAddLogDensity,
+    GammaAccumulate,
+    GammaRateFromStats,
+    GammaRateModeFromStats,
+    GammaExpected,
+    GammaRatePosterior,
+    GammaPseudoCount,
+    GammaShapeLogOffset,
+    MissingGammaAccumulate,
     CategoricalAddLogDensity,
     FactorAddLogDensity,
     AccumulateScatter,
@@ -741,6 +754,15 @@ impl Kernel {
             PoissonAddLogDensity => "discrete::poisson_add_log_density",
             BernoulliAddLogDensity => "discrete::bernoulli_add_log_density",
             ExponentialAddLogDensity => "exponential::exponential_add_log_density",
+            GammaAddLogDensity => "exponential::gamma_add_log_density",
+            GammaAccumulate => "exponential::gamma_accumulate",
+            GammaRateFromStats => "exponential::gamma_rate_from_stats",
+            GammaRateModeFromStats => "exponential::gamma_rate_mode_from_stats",
+            GammaExpected => "exponential::gamma_expected",
+            GammaRatePosterior => "vb::gamma_rate_posterior",
+            GammaPseudoCount => "vb::gamma_pseudo_count",
+            GammaShapeLogOffset => "vb::gamma_shape_log_offset",
+            MissingGammaAccumulate => "missing::gamma_accumulate",
             CategoricalAddLogDensity => "discrete::categorical_add_log_density",
             FactorAddLogDensity => "linear::factor_add_log_density",
             AccumulateScatter => "gaussian::accumulate_scatter",
@@ -1141,6 +1163,15 @@ impl<'a> Lowering<'a> {
         self.program
     }
 
+    /// The known shape of the Gamma blocks whose rate `u` updates (one shape: the derivation
+    /// refuses a rate shared by Gamma statements of different shapes).
+    fn gamma_shape(&self, u: &crate::plan::Update) -> f64 {
+        self.plan.blocks[u.sources[0]]
+            .kind
+            .gamma_shape()
+            .expect("a Gamma rate is updated from Gamma blocks")
+    }
+
     /// The one-pass argmax of a model with one block that has scores, and a latent prior
     /// that is the same for every row: the scores' call with the prior's log-weights (or
     /// equal weights) in place of the log-joint.
@@ -1291,6 +1322,7 @@ impl<'a> Lowering<'a> {
             Rule::Variance => Start::DataVarianceMean(src()),
             Rule::Rate => Start::DataMeanFloored(src()),
             Rule::ExponentialRate => Start::DataMeanInverse(src()),
+            Rule::GammaRate => Start::DataMeanGammaRate(src()),
             Rule::Probability => Start::Fill(0.5),
         };
         let reseed = match u.rule {
@@ -1314,6 +1346,7 @@ impl<'a> Lowering<'a> {
             Rule::Variance => Reseed::DataVarianceMean(src()),
             Rule::Rate => Reseed::RowFloored(src()),
             Rule::ExponentialRate => Reseed::RowInverse(src()),
+            Rule::GammaRate => Reseed::RowGammaRate(src()),
             Rule::Probability => Reseed::RowProbability(src()),
             Rule::Probabilities => Reseed::RowCategory(src()),
         };
@@ -1629,6 +1662,37 @@ impl<'a> Lowering<'a> {
                     ],
                 ),
             ),
+            BlockKind::Gamma { shape, rate } => (
+                DataForm::Column,
+                call(
+                    GammaAddLogDensity,
+                    vec![
+                        x.clone(),
+                        Operand::Number(shape),
+                        self.p(Src::Cache, rate),
+                        out,
+                    ],
+                ),
+                call(
+                    GammaAccumulate,
+                    vec![
+                        x,
+                        resp,
+                        self.stat(b, StatKind::Sum, true),
+                        self.stat(b, StatKind::LogSum, true),
+                    ],
+                ),
+                call(
+                    GammaExpected,
+                    vec![
+                        n,
+                        self.stat(b, StatKind::Sum, false),
+                        self.stat(b, StatKind::LogSum, false),
+                        Operand::Number(shape),
+                        self.p(Src::Params, rate),
+                    ],
+                ),
+            ),
             BlockKind::Bernoulli { prob } => {
                 // Bits are read as a matrix (a scalar item as one column) and the
                 // probabilities as a vector (a scalar `prob` as one entry).
@@ -1882,6 +1946,21 @@ impl<'a> Lowering<'a> {
                         cache(rate),
                         resp,
                         self.stat(b, StatKind::Sum, true),
+                        h,
+                    ],
+                ),
+            ),
+            BlockKind::Gamma { shape, rate } => (
+                column,
+                call(
+                    MissingGammaAccumulate,
+                    vec![
+                        gaps,
+                        Operand::Number(shape),
+                        cache(rate),
+                        resp,
+                        self.stat(b, StatKind::Sum, true),
+                        self.stat(b, StatKind::LogSum, true),
                         h,
                     ],
                 ),
@@ -2398,6 +2477,26 @@ impl<'a> Lowering<'a> {
                 stats(StatKind::Sum),
                 with_prior(ExponentialRateFromStats, ExponentialRateModeFromStats),
             ),
+            Rule::GammaRate => {
+                let shape = Operand::Number(self.gamma_shape(u));
+                let finish = match count_prior {
+                    Some((alpha, beta)) => call(
+                        GammaRateModeFromStats,
+                        vec![
+                            Operand::Pooled,
+                            Operand::PooledCount,
+                            shape,
+                            Operand::Number(alpha),
+                            Operand::Number(beta),
+                        ],
+                    ),
+                    None => call(
+                        GammaRateFromStats,
+                        vec![Operand::Pooled, Operand::PooledCount, shape],
+                    ),
+                };
+                pooled(Elem::Scalar, stats(StatKind::Sum), finish)
+            }
             Rule::Probability => {
                 first_element = slot.elem == Elem::Scalar;
                 pooled(
@@ -2858,6 +2957,18 @@ impl Lowering<'_> {
                 ),
                 call(PseudoCount, vec![count, num(shape)]),
             ),
+            (Rule::GammaRate, PriorFamily::Gamma { shape, rate }) => {
+                let a = num(self.gamma_shape(u));
+                both(
+                    Elem::Scalar,
+                    sums(StatKind::Sum),
+                    call(
+                        GammaRatePosterior,
+                        vec![pooled, count.clone(), a.clone(), num(shape), num(rate)],
+                    ),
+                    call(GammaPseudoCount, vec![count, a, num(shape)]),
+                )
+            }
             (Rule::Probability, PriorFamily::Beta { a, b }) => {
                 first_element = slot.elem == Elem::Scalar;
                 both(
@@ -3029,6 +3140,11 @@ impl Lowering<'_> {
             BlockKind::Exponential { rate } => {
                 if let Some((_, _, shape)) = with(rate.param) {
                     calls.push(call(GammaLogOffset, vec![shape]));
+                }
+            }
+            BlockKind::Gamma { shape: a, rate } => {
+                if let Some((_, _, shape)) = with(rate.param) {
+                    calls.push(call(GammaShapeLogOffset, vec![shape, Operand::Number(a)]));
                 }
             }
             BlockKind::Bernoulli { prob } => {

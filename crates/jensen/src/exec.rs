@@ -1149,6 +1149,10 @@ impl PlanModel<'_> {
                 exponential::exponential_add_log_density(v(0).view(), n(1), col!());
                 number(0.0)
             }
+            GammaAddLogDensity => {
+                exponential::gamma_add_log_density(v(0).view(), n(1), n(2), col!());
+                number(0.0)
+            }
             BernoulliAddLogDensity => {
                 discrete::bernoulli_add_log_density(m(0), v(1).view(), col!());
                 number(0.0)
@@ -1260,6 +1264,22 @@ impl PlanModel<'_> {
                     _ => missing::exponential_accumulate,
                 };
                 f(gaps!(), n(1), v(2).view(), number_mut(s), number_mut(h));
+                number(0.0)
+            }
+            MissingGammaAccumulate => {
+                let [Some(s), Some(l), Some(h), ..] = written(a, k, 4, stats.expect("statistics"))
+                else {
+                    unreachable!("two statistics and an entropy")
+                };
+                missing::gamma_accumulate(
+                    gaps!(),
+                    n(1),
+                    n(2),
+                    v(3).view(),
+                    number_mut(s),
+                    number_mut(l),
+                    number_mut(h),
+                );
                 number(0.0)
             }
             MissingCategoricalAccumulate => {
@@ -1379,6 +1399,19 @@ impl PlanModel<'_> {
                 );
                 number(0.0)
             }
+            GammaAccumulate => {
+                let [Some(sum), Some(log_sum), ..] = written(a, k, 2, stats.expect("statistics"))
+                else {
+                    unreachable!("a sum and a sum of logarithms")
+                };
+                exponential::gamma_accumulate(
+                    v(0).view(),
+                    v(1).view(),
+                    number_mut(sum),
+                    number_mut(log_sum),
+                );
+                number(0.0)
+            }
             AccumulateWeightedSum => {
                 let [Some(sum), ..] = written(a, k, 2, stats.expect("statistics")) else {
                     unreachable!("a sum")
@@ -1467,6 +1500,9 @@ impl PlanModel<'_> {
             ExponentialRatePosterior => {
                 number(vb::exponential_rate_posterior(n(0), n(1), n(2), n(3)))
             }
+            GammaRatePosterior => number(vb::gamma_rate_posterior(n(0), n(1), n(2), n(3), n(4))),
+            GammaPseudoCount => number(vb::gamma_pseudo_count(n(0), n(1), n(2))),
+            GammaShapeLogOffset => number(vb::gamma_shape_log_offset(n(0), n(1))),
             GammaGeometricMean => number(vb::gamma_geometric_mean(n(0), n(1))),
             PoissonRateOffset => number(vb::poisson_rate_offset(n(0), n(1))),
             GammaLogOffset => number(vb::gamma_log_offset(n(0))),
@@ -1774,6 +1810,14 @@ impl PlanModel<'_> {
             ExponentialRateFromStats => {
                 number(exponential::exponential_rate_from_stats(n(0), n(1)))
             }
+            GammaRateFromStats => number(exponential::gamma_rate_from_stats(n(0), n(1), n(2))),
+            GammaRateModeFromStats => number(exponential::gamma_rate_mode_from_stats(
+                n(0),
+                n(1),
+                n(2),
+                n(3),
+                n(4),
+            )),
             ProbsFromStats => array(discrete::probs_from_stats(v(0).view(), n(1)).into_dyn()),
             CategoricalExpected => number(discrete::categorical_expected(v(0).view(), v(1).view())),
             UniformExpected => number(discrete::uniform_expected(v(0).view())),
@@ -1812,6 +1856,7 @@ impl PlanModel<'_> {
             )),
             PoissonExpected => number(discrete::poisson_expected(n(0), n(1), n(2))),
             ExponentialExpected => number(exponential::exponential_expected(n(0), n(1), n(2))),
+            GammaExpected => number(exponential::gamma_expected(n(0), n(1), n(2), n(3), n(4))),
             BernoulliExpected => {
                 number(discrete::bernoulli_expected(n(0), v(1).view(), v(2).view()))
             }
@@ -2485,6 +2530,13 @@ impl MixtureModel for PlanModel<'_> {
                 Start::DataMeanInverse(b) => {
                     DynParams::scalar(exponential::inverse_rate(moments(b).mean[0]))
                 }
+                Start::DataMeanGammaRate(b) => DynParams::scalar(exponential::gamma_rate_of_mean(
+                    moments(b).mean[0],
+                    self.plan.blocks[b]
+                        .kind
+                        .gamma_shape()
+                        .expect("a Gamma block"),
+                )),
             };
             let value = if one.shape() == shape.as_slice() {
                 one
@@ -2566,6 +2618,13 @@ impl MixtureModel for PlanModel<'_> {
                     DynParams::scalar(x(b)[0].max(jensen_runtime::kernels::PROB_FLOOR))
                 }
                 Reseed::RowInverse(b) => DynParams::scalar(exponential::inverse_rate(x(b)[0])),
+                Reseed::RowGammaRate(b) => DynParams::scalar(exponential::gamma_rate_of_mean(
+                    x(b)[0],
+                    self.plan.blocks[b]
+                        .kind
+                        .gamma_shape()
+                        .expect("a Gamma block"),
+                )),
                 Reseed::RowProbability(b) => {
                     let v = x(b).mapv(|bit| 0.25 + 0.5 * bit);
                     if slot.elem == Elem::Scalar {

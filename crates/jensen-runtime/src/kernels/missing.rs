@@ -466,6 +466,24 @@ pub fn exponential_accumulate(
     add_per_missing_cell(gaps, resp, (1.0 / rate, sum), (h, entropy));
 }
 
+/// Gamma of known shape `a`: a missing value adds `r a / b` to `Σ r x`, `r (ψ(a) − ln b)` to
+/// `Σ r ln x` and `r H(Gamma(a, b))` to `entropy`.
+pub fn gamma_accumulate(
+    gaps: &GapsIn<'_>,
+    shape: f64,
+    rate: f64,
+    resp: ArrayView1<'_, f64>,
+    sum: &mut f64,
+    log_sum: &mut f64,
+    entropy: &mut f64,
+) {
+    let h = super::exponential::gamma_entropy(shape, rate);
+    add_per_missing_cell(gaps, resp, (shape / rate, sum), (h, entropy));
+    let mut unused = 0.0;
+    let mean_log = super::exponential::gamma_mean_log(shape, rate);
+    add_per_missing_cell(gaps, resp, (mean_log, log_sum), (0.0, &mut unused));
+}
+
 /// Categorical: a missing category adds `r p` to the counts and `r H(p)` to `entropy`.
 pub fn categorical_accumulate(
     gaps: &GapsIn<'_>,

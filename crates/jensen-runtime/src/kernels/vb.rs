@@ -103,6 +103,29 @@ pub fn exponential_rate_posterior(sum: f64, n: f64, prior_shape: f64, prior_rate
     (prior_shape + n) / (prior_rate + sum)
 }
 
+/// The posterior mean of a Gamma block's rate (known shape `a`) under a `Gamma(α, β)` prior:
+/// `(α + a Σ r) / (β + Σ r x)`.
+pub fn gamma_rate_posterior(
+    sum: f64,
+    n: f64,
+    shape: f64,
+    prior_shape: f64,
+    prior_rate: f64,
+) -> f64 {
+    exponential_rate_posterior(sum, shape * n, prior_shape, prior_rate)
+}
+
+/// The shape of a Gamma block's rate posterior, `α + a Σ r`.
+pub fn gamma_pseudo_count(count: f64, shape: f64, prior_shape: f64) -> f64 {
+    pseudo_count(shape * count, prior_shape)
+}
+
+/// A Gamma block's offset (known shape `a`) per value: `a (ψ(α') − ln α')`, `α'` the rate
+/// posterior's shape.
+pub fn gamma_shape_log_offset(posterior_shape: f64, shape: f64) -> f64 {
+    shape * gamma_log_offset(posterior_shape)
+}
+
 /// `exp E[ln λ] = exp(ψ(a)) / b` for `Gamma(a, b)` with mean `a / b`: a Poisson block's
 /// effective rate.
 pub fn gamma_geometric_mean(mean: f64, shape: f64) -> f64 {
