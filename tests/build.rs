@@ -131,6 +131,20 @@ const EMISSIONS: &[Emission] = &[
         latent_dim: None,
     },
     Emission {
+        name: "geometric",
+        data: &[("cnt", Kind::Count)],
+        params: &["p[K]: prob"],
+        statements: &["cnt[I_] ~ Geometric(p[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "geometric_shared",
+        data: &[("cnt", Kind::Count), ("cnt2", Kind::Count)],
+        params: &["p: prob", "q[K]: prob"],
+        statements: &["cnt[I_] ~ Geometric(p)", "cnt2[I_] ~ Geometric(q[Z])"],
+        latent_dim: None,
+    },
+    Emission {
         name: "gamma",
         data: &[("pos", Kind::Positive)],
         params: &["rate[K]: positive"],

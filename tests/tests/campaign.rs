@@ -39,7 +39,7 @@ use jensen::{DynParams, FitError, Plan, PlanModel};
 use jensen_tests::synth::{self, Item, Rng};
 use ndarray::{Array2, ArrayView1, ArrayViewD, Axis, Ix1, Ix2};
 use statrs::distribution::{
-    Bernoulli, Categorical, Continuous, Discrete, Exp, Gamma, Normal, Poisson,
+    Bernoulli, Categorical, Continuous, Discrete, Exp, Gamma, Geometric, Normal, Poisson,
 };
 
 mod catalogue {
@@ -316,6 +316,7 @@ enum Density {
     Poisson(Poisson),
     Exp(Exp),
     Gamma(Gamma),
+    Geometric(Geometric),
     /// Independent bits, one probability per column (one for all columns of a `binary`).
     Bits(Vec<Bernoulli>),
     Categorical(Categorical),
@@ -336,6 +337,8 @@ impl Density {
             Density::Poisson(p) => p.ln_pmf(x[0] as u64),
             Density::Exp(e) => e.ln_pdf(x[0]),
             Density::Gamma(g) => g.ln_pdf(x[0]),
+            // statrs counts trials (1, 2, …), the block failures (0, 1, …).
+            Density::Geometric(g) => g.ln_pmf(x[0] as u64 + 1),
             Density::Bits(bs) => x
                 .iter()
                 .enumerate()
@@ -381,6 +384,9 @@ fn density(plan: &Plan, params: &DynParams, kind: &BlockKind, k: usize) -> Resul
         BlockKind::Exponential { rate } => {
             Density::Exp(Exp::new(scalar(plan, params, rate, k)).map_err(|e| err("Exp", e))?)
         }
+        BlockKind::Geometric { prob } => Density::Geometric(
+            Geometric::new(scalar(plan, params, prob, k)).map_err(|e| err("Geometric", e))?,
+        ),
         BlockKind::Gamma { shape, rate } => Density::Gamma(
             Gamma::new(shape, scalar(plan, params, rate, k)).map_err(|e| err("Gamma", e))?,
         ),

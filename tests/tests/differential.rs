@@ -279,6 +279,33 @@ differential!(
     BernoulliMixMapConsts::default()
 );
 differential!(
+    geometric_mixture,
+    "geometric_mix",
+    GeometricMixModel,
+    GeometricMixData {
+        discoveries: column
+    },
+    GeometricMixConsts::default()
+);
+differential!(
+    geometric_mixture_map,
+    "geometric_mix_map",
+    GeometricMixMapModel,
+    GeometricMixMapData {
+        discoveries: column
+    },
+    GeometricMixMapConsts { K: 1 } // as in the catalogue
+);
+differential!(
+    geometric_mixture_vb,
+    "geometric_mix_vb",
+    GeometricMixVbModel,
+    GeometricMixVbData {
+        discoveries: column
+    },
+    GeometricMixVbConsts::default()
+);
+differential!(
     gamma_mixture,
     "gamma_mix",
     GammaMixModel,

@@ -256,6 +256,96 @@ fn gamma_mixture_of_known_shape_matches_an_independent_em() {
     assert!((fitted - shape / mean).abs() <= 1e-12 * shape / mean);
 }
 
+/// The geometric mixture on the discoveries follows, from the same start, an independent EM
+/// written here with statrs' geometric distribution (which counts trials, the block
+/// failures), by maximum likelihood and by MAP with a `Beta(a, b)` prior; with one component
+/// the probability is the closed form `1 / (1 + mean)`.
+#[test]
+fn geometric_mixture_matches_an_independent_em() {
+    use statrs::distribution::{Discrete, Geometric};
+    for (model, prior) in [
+        ("geometric_mix", None),
+        ("geometric_mix_map", Some((2.0, 2.0))),
+    ] {
+        let p = plan(model);
+        let bound = bind(&p, "discoveries.csv", &[]);
+        let x: Vec<f64> = bound
+            .item(p.model.var("discoveries").unwrap())
+            .values
+            .column(0)
+            .to_vec();
+        let (mut w, mut prob) = ([0.3, 0.7], [0.5, 0.15]);
+        let mut start = DynParams::default();
+        start.insert("w", ndarray::arr1(&w).into_dyn());
+        start.insert("p", ndarray::arr1(&prob).into_dyn());
+        let iters = 25;
+        let fit = jensen::fit(
+            &PlanModel::new(&p, &bound),
+            &FitOptions {
+                init: InitStrategy::Params(start),
+                max_iter: iters,
+                tol: f64::NEG_INFINITY,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        let mut trace = Vec::new();
+        for _ in 0..=iters {
+            let (mut ll, mut n, mut s) = (0.0, [0.0; 2], [0.0; 2]);
+            for &v in &x {
+                let joint: Vec<f64> = (0..2)
+                    .map(|k| w[k] * Geometric::new(prob[k]).unwrap().pmf(v as u64 + 1))
+                    .collect();
+                let total: f64 = joint.iter().sum();
+                ll += total.ln();
+                for k in 0..2 {
+                    n[k] += joint[k] / total;
+                    s[k] += joint[k] / total * v;
+                }
+            }
+            let log_prior: f64 = prior.map_or(0.0, |(a, b): (f64, f64)| {
+                prob.iter()
+                    .map(|&q| (a - 1.0) * q.ln() + (b - 1.0) * (1.0 - q).ln())
+                    .sum()
+            });
+            trace.push((ll, log_prior));
+            for k in 0..2 {
+                w[k] = n[k] / x.len() as f64;
+                let (a, b) = prior.unwrap_or((1.0, 1.0));
+                prob[k] = (n[k] + a - 1.0) / (n[k] + s[k] + a + b - 2.0);
+            }
+        }
+        assert_eq!(fit.elbo_trace.len(), trace.len());
+        for i in 1..trace.len() {
+            let ours = fit.elbo_trace[i] - fit.elbo_trace[0];
+            let theirs = (trace[i].0 + trace[i].1) - (trace[0].0 + trace[0].1);
+            assert!(
+                (ours - theirs).abs() <= 1e-9 * trace[i].0.abs(),
+                "{model}, iteration {i}: {ours} vs {theirs}"
+            );
+        }
+        let last = trace.last().unwrap().0;
+        assert!(
+            (fit.log_likelihood - last).abs() <= 1e-9 * last.abs(),
+            "{model}"
+        );
+    }
+    let p = plan("geometric_mix");
+    let bound1 = bind(&p, "discoveries.csv", &[("K", 1)]);
+    let one = jensen::fit(&PlanModel::new(&p, &bound1), &FitOptions::default()).unwrap();
+    let x: Vec<f64> = bound1
+        .item(p.model.var("discoveries").unwrap())
+        .values
+        .column(0)
+        .to_vec();
+    let mean = x.iter().sum::<f64>() / x.len() as f64;
+    let q = 1.0 / (1.0 + mean);
+    let reference = Geometric::new(q).unwrap();
+    let expected: f64 = x.iter().map(|&v| reference.ln_pmf(v as u64 + 1)).sum();
+    assert!((one.log_likelihood - expected).abs() <= 1e-9 * expected.abs());
+    assert!((one.params.get("p").unwrap()[[0]] - q).abs() <= 1e-12);
+}
+
 /// The exponential mixture on Old Faithful's waiting times follows, from the same start, the
 /// trajectory of an independent EM written out here with plain loops (no peer library fits
 /// exponential mixtures); with one component it is the closed form `λ = 1 / mean`.

@@ -54,6 +54,10 @@ fn missing_text(plan: &Plan, b: usize) -> String {
             "a missing value leaves the density; the statistics take 1 / {}",
             p(plan, rate)
         ),
+        (MissingGeometricAccumulate, BlockKind::Geometric { prob }) => format!(
+            "a missing count leaves the density; the statistics take (1 − {p}) / {p}",
+            p = p(plan, prob)
+        ),
         (MissingGammaAccumulate, BlockKind::Gamma { shape, rate }) => format!(
             "a missing value leaves the density; the statistics take {shape} / {r} and ψ({shape}) − ln {r}",
             r = p(plan, rate)
@@ -243,6 +247,13 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
         BlockKind::Exponential { rate } => (
             format!("ln Exponential({x} | {})", p(plan, rate)),
             Some("ln Exponential(x | λ) = ln λ − λ x".into()),
+        ),
+        BlockKind::Geometric { prob } => (
+            format!("ln Geometric({x} | {})", p(plan, prob)),
+            Some(
+                "ln Geometric(x | p) = x ln(1 − p) + ln p   (x failures before the first success)"
+                    .into(),
+            ),
         ),
         BlockKind::Gamma { shape, rate } => (
             format!("ln Gamma({x} | {shape}, {})", p(plan, rate)),
@@ -696,6 +707,23 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 _ => format!("{lhs} = {} / {}   ({clamp})", over(sums), count()),
             }
         }
+        Rule::GeometricProb => {
+            let sums: Vec<String> = u
+                .sources
+                .iter()
+                .map(|&b| stat_name(plan, b, StatKind::Sum))
+                .collect();
+            let total = format!("{} + {}", count(), over(sums.clone()));
+            match u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text)) {
+                Some((PriorFamily::Beta { a, b }, statement)) => format!(
+                    "{lhs} = ({}{}) / ({total}{})   (clamped to [1e-12, 1 − 1e-12]; the posterior mode under `{statement}`)",
+                    count(),
+                    signed(a - 1.0).trim_end_matches(" + "),
+                    signed(a + b - 2.0).trim_end_matches(" + ")
+                ),
+                _ => format!("{lhs} = {} / ({total})   (clamped to [1e-12, 1 − 1e-12])", count()),
+            }
+        }
         Rule::GammaRate => {
             let shape = gamma_shape(plan, u);
             let sums = u
@@ -1080,6 +1108,7 @@ pub fn explain(plan: &Plan) -> String {
             BlockKind::Gamma { shape, .. } => {
                 format!("Gamma positive values, known shape {shape} (rate estimated)")
             }
+            BlockKind::Geometric { .. } => "geometric counts (failures before a success)".into(),
             BlockKind::Bernoulli { .. } => "independent Bernoulli bits".into(),
             BlockKind::Categorical { .. } => "categorical value".into(),
             BlockKind::LinearGaussian { noise, .. } => {
@@ -1675,6 +1704,9 @@ fn variational(plan: &Plan, out: &mut String) {
             }
             (_, PriorFamily::Gamma { shape, rate }) => format!(
                 "q({name}_k) = Gamma(a_k, b_k),  a_k = {shape} + N_k,  b_k = {rate} + Σ_n r_nk x_n;  E-step reads a_k / b_k, offset ψ(a_k) − ln a_k per value;  {name} = a_k / b_k, {strength} = a_k"
+            ),
+            (Rule::GeometricProb, PriorFamily::Beta { a, b }) => format!(
+                "q({name}_k) = Beta(a_k, b_k),  a_k = {a} + N_k,  b_k = {b} + Σ_n r_nk x_n;  E-step reads p̃ = 1 − e^(ψ(b_k) − ψ(a_k + b_k)), offset ψ(a_k) − ψ(a_k + b_k) − ln p̃;  {name} = a_k / (a_k + b_k), {strength} = a_k + b_k"
             ),
             (_, PriorFamily::Beta { a, b }) => format!(
                 "q({name}_kd) = Beta(a_kd, b_kd),  a_kd = {a} + Σ_n r_nk x_nd,  b_kd = {b} + N_k − Σ_n r_nk x_nd;  E-step reads σ(ψ(a) − ψ(b)), offset Σ_d ψ(b) − ψ(a + b) + ln(1 + e^(ψ(a) − ψ(b)));  {name} = a / (a + b), {strength} = a + b"

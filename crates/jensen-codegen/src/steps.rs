@@ -1380,6 +1380,10 @@ impl Gen<'_> {
                     let m = moment(b, "mean");
                     quote!(exponential::inverse_rate(#m[0]))
                 }
+                Start::DataMeanGeometric(b) => {
+                    let m = moment(b, "mean");
+                    quote!(discrete::geometric_prob_of_mean(#m[0]))
+                }
                 Start::DataMeanGammaRate(b) => {
                     let m = moment(b, "mean");
                     let shape = gamma_shape(self.plan, b);
@@ -1494,6 +1498,10 @@ impl Gen<'_> {
                 Reseed::RowInverse(b) => {
                     let x = row(b);
                     quote!(params.#f[k] = exponential::inverse_rate(#x[0]);)
+                }
+                Reseed::RowGeometric(b) => {
+                    let x = row(b);
+                    quote!(params.#f[k] = discrete::geometric_prob_of_mean(#x[0]);)
                 }
                 Reseed::RowGammaRate(b) => {
                     let x = row(b);

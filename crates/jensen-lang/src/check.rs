@@ -1559,6 +1559,11 @@ impl Checker<'_> {
                 (ElemType::Positive, _) => Some((0, "a rate (`positive`)".into(), "declare e.g. `param rate[K]: positive`; `Exponential` takes the rate, the inverse of the mean".into())),
                 _ => return self.target_mismatch(f, "positive data (`positive`)"),
             },
+            Dist::Geometric => match (target_ty, tys[0]) {
+                (ElemType::Count, ArgTy::Elem(ElemType::Prob)) => None,
+                (ElemType::Count, _) => Some((0, "a success probability (`prob`)".into(), "declare e.g. `param p[K]: prob`; the mean count is (1 − p) / p".into())),
+                _ => return self.target_mismatch(f, "a count (`count`)"),
+            },
             Dist::Bernoulli => match (target_ty, tys[0]) {
                 (ElemType::Binary, ArgTy::Elem(ElemType::Prob)) => None,
                 (ElemType::BinaryVec(d), ArgTy::Elem(ElemType::ProbVec(e))) if m.same_set(d, e) => None,

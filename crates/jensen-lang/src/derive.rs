@@ -23,6 +23,7 @@ enum Role {
     Rate,
     ExponentialRate,
     GammaRate,
+    GeometricProb,
     Prob,
     Probs,
     Loading,
@@ -42,6 +43,7 @@ impl Role {
             Role::Rate => "a Poisson rate",
             Role::ExponentialRate => "an exponential rate",
             Role::GammaRate => "the rate of a Gamma of known shape",
+            Role::GeometricProb => "a geometric success probability",
             Role::Prob => "Bernoulli probabilities",
             Role::Probs => "categorical probabilities",
             Role::Loading => "a loading matrix",
@@ -61,6 +63,7 @@ impl Role {
             Role::Rate => Rule::Rate,
             Role::ExponentialRate => Rule::ExponentialRate,
             Role::GammaRate => Rule::GammaRate,
+            Role::GeometricProb => Rule::GeometricProb,
             Role::Prob => Rule::Probability,
             Role::Probs => Rule::Probabilities,
             Role::Loading => Rule::Loadings,
@@ -342,6 +345,11 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 use_as(prob, Role::Prob, f.args[0].span);
                 BlockKind::Bernoulli { prob }
             }
+            Dist::Geometric => {
+                let prob = prefs[0].expect("checked");
+                use_as(prob, Role::GeometricProb, f.args[0].span);
+                BlockKind::Geometric { prob }
+            }
             Dist::Categorical => {
                 let probs = prefs[0].expect("checked");
                 use_as(probs, Role::Probs, f.args[0].span);
@@ -503,9 +511,9 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                         "a Poisson, exponential or Gamma rate",
                     ),
                     PriorFamily::Beta { .. } => (
-                        role == Role::Prob,
+                        matches!(role, Role::Prob | Role::GeometricProb),
                         "Beta",
-                        "Bernoulli probabilities",
+                        "Bernoulli or geometric probabilities",
                     ),
                     PriorFamily::NormalMean { .. } => (
                         matches!(role, Role::Mean | Role::Loading),

@@ -180,6 +180,8 @@ pub enum Dist {
     Bernoulli,
     /// `Exponential(rate)`.
     Exponential,
+    /// `Geometric(p)`: counts of failures before the first success.
+    Geometric,
     /// `Dirichlet(α)`: a symmetric prior on a simplex parameter.
     Dirichlet,
     /// `InvGamma(a, b)`: a prior on a variance (each entry of a vector of variances).
@@ -208,7 +210,7 @@ pub struct DistSig {
 
 /// Every supported distribution, in the order of [`Dist`]: the one list that name lookup,
 /// suggestions, hints and arity checks read.
-pub const DISTRIBUTIONS: [DistSig; 11] = [
+pub const DISTRIBUTIONS: [DistSig; 12] = [
     DistSig {
         dist: Dist::Categorical,
         name: "Categorical",
@@ -244,6 +246,12 @@ pub const DISTRIBUTIONS: [DistSig; 11] = [
         name: "Exponential",
         arity: 1,
         example: "`Exponential(rate[z[n]])` (a rate, not a mean)",
+    },
+    DistSig {
+        dist: Dist::Geometric,
+        name: "Geometric",
+        arity: 1,
+        example: "`Geometric(p[z[n]])` (the success probability; the count is the failures before the first success)",
     },
     DistSig {
         dist: Dist::Dirichlet,
@@ -523,7 +531,7 @@ mod tests {
         assert_eq!(Dist::from_name("MvGaussian"), None);
         assert_eq!(
             Dist::names_in_prose(),
-            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential, Dirichlet, InvGamma, InvWishart, Gamma and Beta"
+            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential, Geometric, Dirichlet, InvGamma, InvWishart, Gamma and Beta"
         );
     }
 }

@@ -204,6 +204,11 @@ pub enum BlockKind {
         /// Rate parameter.
         rate: PRef,
     },
+    /// Counts of failures before the first success.
+    Geometric {
+        /// Success probability parameter.
+        prob: PRef,
+    },
     /// Positive data from a Gamma of known shape (`Gamma(2.0, b[z[n]])`).
     Gamma {
         /// The shape `a`, a number in the model file.
@@ -272,6 +277,7 @@ impl BlockKind {
             ],
             BlockKind::Poisson { .. }
             | BlockKind::Exponential { .. }
+            | BlockKind::Geometric { .. }
             | BlockKind::Bernoulli { .. } => &[StatKind::Sum],
             BlockKind::Gamma { .. } => &[StatKind::Sum, StatKind::LogSum],
             BlockKind::Categorical { .. } => &[StatKind::Counts],
@@ -468,6 +474,8 @@ pub enum Rule {
     Rate,
     /// Exponential rate: pooled counts over pooled weighted sums.
     ExponentialRate,
+    /// Geometric success probability: pooled counts over pooled counts plus pooled sums.
+    GeometricProb,
     /// Rate of a Gamma of known shape `a`: `a` times the pooled counts over the pooled
     /// weighted sums.
     GammaRate,

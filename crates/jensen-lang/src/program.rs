@@ -198,6 +198,8 @@ pub enum Start {
     DataMeanInverse(usize),
     /// The known shape of a Gamma block over the mean of its data (its rate).
     DataMeanGammaRate(usize),
+    /// `1 / (1 + mean)` of a block's counts (a geometric success probability).
+    DataMeanGeometric(usize),
 }
 
 /// How an empty component's slot of a parameter is re-seeded at a data row.
@@ -227,6 +229,8 @@ pub enum Reseed {
     RowInverse(usize),
     /// The known shape of a Gamma block over the row's value (its rate).
     RowGammaRate(usize),
+    /// `1 / (1 + x)` of the row's count (a geometric success probability).
+    RowGeometric(usize),
 }
 
 /// The shape of a value: a scalar, a vector or a matrix, with sizes from the index sets.
@@ -602,6 +606,15 @@ pub enum Kernel {
     PoissonAddLogDensity,
     BernoulliAddLogDensity,
     ExponentialAddLogDensity,
+    GeometricAddLogDensity,
+    GeometricProbFromStats,
+    GeometricProbModeFromStats,
+    GeometricExpected,
+    GeometricPosteriorMean,
+    GeometricPseudoCount,
+    GeometricEffective,
+    GeometricOffset,
+    MissingGeometricAccumulate,
     GammaAddLogDensity,
     GammaAccumulate,
     GammaRateFromStats,
@@ -754,6 +767,15 @@ impl Kernel {
             PoissonAddLogDensity => "discrete::poisson_add_log_density",
             BernoulliAddLogDensity => "discrete::bernoulli_add_log_density",
             ExponentialAddLogDensity => "exponential::exponential_add_log_density",
+            GeometricAddLogDensity => "discrete::geometric_add_log_density",
+            GeometricProbFromStats => "discrete::geometric_prob_from_stats",
+            GeometricProbModeFromStats => "discrete::geometric_prob_mode_from_stats",
+            GeometricExpected => "discrete::geometric_expected",
+            GeometricPosteriorMean => "vb::geometric_posterior_mean",
+            GeometricPseudoCount => "vb::geometric_pseudo_count",
+            GeometricEffective => "vb::geometric_effective",
+            GeometricOffset => "vb::geometric_offset",
+            MissingGeometricAccumulate => "missing::geometric_accumulate",
             GammaAddLogDensity => "exponential::gamma_add_log_density",
             GammaAccumulate => "exponential::gamma_accumulate",
             GammaRateFromStats => "exponential::gamma_rate_from_stats",
@@ -1323,6 +1345,7 @@ impl<'a> Lowering<'a> {
             Rule::Rate => Start::DataMeanFloored(src()),
             Rule::ExponentialRate => Start::DataMeanInverse(src()),
             Rule::GammaRate => Start::DataMeanGammaRate(src()),
+            Rule::GeometricProb => Start::DataMeanGeometric(src()),
             Rule::Probability => Start::Fill(0.5),
         };
         let reseed = match u.rule {
@@ -1347,6 +1370,7 @@ impl<'a> Lowering<'a> {
             Rule::Rate => Reseed::RowFloored(src()),
             Rule::ExponentialRate => Reseed::RowInverse(src()),
             Rule::GammaRate => Reseed::RowGammaRate(src()),
+            Rule::GeometricProb => Reseed::RowGeometric(src()),
             Rule::Probability => Reseed::RowProbability(src()),
             Rule::Probabilities => Reseed::RowCategory(src()),
         };
@@ -1662,6 +1686,25 @@ impl<'a> Lowering<'a> {
                     ],
                 ),
             ),
+            BlockKind::Geometric { prob } => (
+                DataForm::Column,
+                call(
+                    GeometricAddLogDensity,
+                    vec![x.clone(), self.p(Src::Cache, prob), out],
+                ),
+                call(
+                    AccumulateWeightedSum,
+                    vec![x, resp, self.stat(b, StatKind::Sum, true)],
+                ),
+                call(
+                    GeometricExpected,
+                    vec![
+                        n,
+                        self.stat(b, StatKind::Sum, false),
+                        self.p(Src::Params, prob),
+                    ],
+                ),
+            ),
             BlockKind::Gamma { shape, rate } => (
                 DataForm::Column,
                 call(
@@ -1944,6 +1987,19 @@ impl<'a> Lowering<'a> {
                     vec![
                         gaps,
                         cache(rate),
+                        resp,
+                        self.stat(b, StatKind::Sum, true),
+                        h,
+                    ],
+                ),
+            ),
+            BlockKind::Geometric { prob } => (
+                column,
+                call(
+                    MissingGeometricAccumulate,
+                    vec![
+                        gaps,
+                        cache(prob),
                         resp,
                         self.stat(b, StatKind::Sum, true),
                         h,
@@ -2477,6 +2533,11 @@ impl<'a> Lowering<'a> {
                 stats(StatKind::Sum),
                 with_prior(ExponentialRateFromStats, ExponentialRateModeFromStats),
             ),
+            Rule::GeometricProb => pooled(
+                Elem::Scalar,
+                stats(StatKind::Sum),
+                with_prior(GeometricProbFromStats, GeometricProbModeFromStats),
+            ),
             Rule::GammaRate => {
                 let shape = Operand::Number(self.gamma_shape(u));
                 let finish = match count_prior {
@@ -2957,6 +3018,15 @@ impl Lowering<'_> {
                 ),
                 call(PseudoCount, vec![count, num(shape)]),
             ),
+            (Rule::GeometricProb, PriorFamily::Beta { a, b }) => both(
+                Elem::Scalar,
+                sums(StatKind::Sum),
+                call(
+                    GeometricPosteriorMean,
+                    vec![pooled.clone(), count.clone(), num(a), num(b)],
+                ),
+                call(GeometricPseudoCount, vec![pooled, count, num(a + b)]),
+            ),
             (Rule::GammaRate, PriorFamily::Gamma { shape, rate }) => {
                 let a = num(self.gamma_shape(u));
                 both(
@@ -3013,6 +3083,10 @@ impl Lowering<'_> {
                     GammaGeometricMean,
                     vec![own.clone(), strength.clone()],
                 )),
+                (Rule::GeometricProb, PriorFamily::Beta { .. }) => Some(call(
+                    GeometricEffective,
+                    vec![own.clone(), strength.clone()],
+                )),
                 (_, PriorFamily::Beta { .. }) => Some(call(
                     BetaEffective,
                     vec![self.as_vector(Src::Params, u.param), strength.clone()],
@@ -3024,7 +3098,11 @@ impl Lowering<'_> {
                     param: i,
                     per_component: slot.per_component,
                     call,
-                    first_element: scalar && matches!(prior.family, PriorFamily::Beta { .. }),
+                    // (A Bernoulli block's effective probabilities are a vector, a geometric
+                    // block's one number.)
+                    first_element: scalar
+                        && matches!(prior.family, PriorFamily::Beta { .. })
+                        && u.rule != Rule::GeometricProb,
                 });
             }
             let kl = match prior.family {
@@ -3140,6 +3218,11 @@ impl Lowering<'_> {
             BlockKind::Exponential { rate } => {
                 if let Some((_, _, shape)) = with(rate.param) {
                     calls.push(call(GammaLogOffset, vec![shape]));
+                }
+            }
+            BlockKind::Geometric { prob } => {
+                if let Some((_, p, total)) = with(prob.param) {
+                    calls.push(call(GeometricOffset, vec![p, total]));
                 }
             }
             BlockKind::Gamma { shape: a, rate } => {

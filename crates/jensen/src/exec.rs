@@ -1149,6 +1149,10 @@ impl PlanModel<'_> {
                 exponential::exponential_add_log_density(v(0).view(), n(1), col!());
                 number(0.0)
             }
+            GeometricAddLogDensity => {
+                discrete::geometric_add_log_density(v(0).view(), n(1), col!());
+                number(0.0)
+            }
             GammaAddLogDensity => {
                 exponential::gamma_add_log_density(v(0).view(), n(1), n(2), col!());
                 number(0.0)
@@ -1254,13 +1258,17 @@ impl PlanModel<'_> {
                 );
                 number(0.0)
             }
-            MissingNormalAccumulate | MissingPoissonAccumulate | MissingExponentialAccumulate => {
+            MissingNormalAccumulate
+            | MissingPoissonAccumulate
+            | MissingExponentialAccumulate
+            | MissingGeometricAccumulate => {
                 let [Some(s), Some(h), ..] = written(a, k, 3, stats.expect("statistics")) else {
                     unreachable!("a statistic and an entropy")
                 };
                 let f = match call.kernel {
                     MissingNormalAccumulate => missing::normal_accumulate,
                     MissingPoissonAccumulate => missing::poisson_accumulate,
+                    MissingGeometricAccumulate => missing::geometric_accumulate,
                     _ => missing::exponential_accumulate,
                 };
                 f(gaps!(), n(1), v(2).view(), number_mut(s), number_mut(h));
@@ -1500,6 +1508,10 @@ impl PlanModel<'_> {
             ExponentialRatePosterior => {
                 number(vb::exponential_rate_posterior(n(0), n(1), n(2), n(3)))
             }
+            GeometricPosteriorMean => number(vb::geometric_posterior_mean(n(0), n(1), n(2), n(3))),
+            GeometricPseudoCount => number(vb::geometric_pseudo_count(n(0), n(1), n(2))),
+            GeometricEffective => number(vb::geometric_effective(n(0), n(1))),
+            GeometricOffset => number(vb::geometric_offset(n(0), n(1))),
             GammaRatePosterior => number(vb::gamma_rate_posterior(n(0), n(1), n(2), n(3), n(4))),
             GammaPseudoCount => number(vb::gamma_pseudo_count(n(0), n(1), n(2))),
             GammaShapeLogOffset => number(vb::gamma_shape_log_offset(n(0), n(1))),
@@ -1810,6 +1822,13 @@ impl PlanModel<'_> {
             ExponentialRateFromStats => {
                 number(exponential::exponential_rate_from_stats(n(0), n(1)))
             }
+            GeometricProbFromStats => number(discrete::geometric_prob_from_stats(n(0), n(1))),
+            GeometricProbModeFromStats => number(discrete::geometric_prob_mode_from_stats(
+                n(0),
+                n(1),
+                n(2),
+                n(3),
+            )),
             GammaRateFromStats => number(exponential::gamma_rate_from_stats(n(0), n(1), n(2))),
             GammaRateModeFromStats => number(exponential::gamma_rate_mode_from_stats(
                 n(0),
@@ -1856,6 +1875,7 @@ impl PlanModel<'_> {
             )),
             PoissonExpected => number(discrete::poisson_expected(n(0), n(1), n(2))),
             ExponentialExpected => number(exponential::exponential_expected(n(0), n(1), n(2))),
+            GeometricExpected => number(discrete::geometric_expected(n(0), n(1), n(2))),
             GammaExpected => number(exponential::gamma_expected(n(0), n(1), n(2), n(3), n(4))),
             BernoulliExpected => {
                 number(discrete::bernoulli_expected(n(0), v(1).view(), v(2).view()))
@@ -2530,6 +2550,9 @@ impl MixtureModel for PlanModel<'_> {
                 Start::DataMeanInverse(b) => {
                     DynParams::scalar(exponential::inverse_rate(moments(b).mean[0]))
                 }
+                Start::DataMeanGeometric(b) => {
+                    DynParams::scalar(discrete::geometric_prob_of_mean(moments(b).mean[0]))
+                }
                 Start::DataMeanGammaRate(b) => DynParams::scalar(exponential::gamma_rate_of_mean(
                     moments(b).mean[0],
                     self.plan.blocks[b]
@@ -2618,6 +2641,9 @@ impl MixtureModel for PlanModel<'_> {
                     DynParams::scalar(x(b)[0].max(jensen_runtime::kernels::PROB_FLOOR))
                 }
                 Reseed::RowInverse(b) => DynParams::scalar(exponential::inverse_rate(x(b)[0])),
+                Reseed::RowGeometric(b) => {
+                    DynParams::scalar(discrete::geometric_prob_of_mean(x(b)[0]))
+                }
                 Reseed::RowGammaRate(b) => DynParams::scalar(exponential::gamma_rate_of_mean(
                     x(b)[0],
                     self.plan.blocks[b]

@@ -200,12 +200,65 @@ pub fn uniform_expected(counts: ArrayView1<'_, f64>) -> f64 {
     -counts.sum() * (counts.len().max(1) as f64).ln()
 }
 
+// ---------------------------------------------------------------------------------------
+// Geometric: counts of failures before the first success, `p(x | p) = (1 − p)ˣ p`.
+
+/// Adds `x_b ln(1 − p) + ln p` to `out[b]`.
+pub fn geometric_add_log_density(
+    x: ArrayView1<'_, f64>,
+    prob: f64,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
+    let (log_p, log_q) = (prob.ln(), (-prob).ln_1p());
+    Zip::from(&mut out)
+        .and(&x)
+        .for_each(|o, &v| *o += log_p + xlny_ln(v, log_q));
+}
+
+/// The mode of a geometric success probability under a `Beta(a, b)` prior:
+/// `(Σ r + a − 1) / (Σ r + Σ r x + a + b − 2)`, kept within `[PROB_FLOOR, 1 − PROB_FLOOR]`
+/// (as a Bernoulli probability: both logarithms stay finite).
+pub fn geometric_prob_mode_from_stats(sum: f64, n: f64, a: f64, b: f64) -> f64 {
+    let total = n + sum + a + b - 2.0;
+    if total > 0.0 {
+        ((n + a - 1.0) / total).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
+    } else {
+        0.5
+    }
+}
+
+/// The maximum-likelihood success probability `Σ r / (Σ r + Σ r x)` (the mode under the flat
+/// `Beta(1, 1)`).
+pub fn geometric_prob_from_stats(sum: f64, n: f64) -> f64 {
+    geometric_prob_mode_from_stats(sum, n, 1.0, 1.0)
+}
+
+/// A starting or re-seeded success probability from a mean count: `1 / (1 + mean)`.
+pub fn geometric_prob_of_mean(mean: f64) -> f64 {
+    if mean >= 0.0 {
+        (1.0 / (1.0 + mean)).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
+    } else {
+        0.5
+    }
+}
+
+/// `E_q[Σ_n z_nk ln Geometric(x_n | p)] = N_k ln p + ln(1 − p) Σ r x`.
+pub fn geometric_expected(n: f64, sum: f64, prob: f64) -> f64 {
+    xlny(n, prob) + xlny_ln(sum, (-prob).ln_1p())
+}
+
+/// The entropy of `Geometric(p)` (failures before the first success):
+/// `−[(1 − p) ln(1 − p) + p ln p] / p`.
+pub fn geometric_entropy(prob: f64) -> f64 {
+    -(xlny(1.0 - prob, 1.0 - prob) + xlny(prob, prob)) / prob
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use approx::assert_relative_eq;
     use ndarray::array;
-    use statrs::distribution::{Discrete, Poisson};
+    use statrs::distribution::{Discrete, Geometric, Poisson};
 
     #[test]
     fn rate_and_probability_priors_match_statrs() {
@@ -274,5 +327,47 @@ mod tests {
         let q = simplex_from_counts(array![3.0, 0.0, 1.0].view());
         assert_relative_eq!(q.sum(), 1.0, epsilon = 1e-15);
         assert!(q[1] > 0.0);
+    }
+
+    #[test]
+    fn geometric_matches_statrs_and_its_m_step_maximises() {
+        // statrs' Geometric counts trials (1, 2, …): failures x are trial x + 1.
+        let x = array![0.0, 1.0, 4.0, 12.0];
+        for p in [0.9, 0.3, 0.05] {
+            let mut out = Array1::zeros(4);
+            geometric_add_log_density(x.view(), p, out.view_mut());
+            let reference = Geometric::new(p).unwrap();
+            for (o, &v) in out.iter().zip(&x) {
+                assert_relative_eq!(*o, reference.ln_pmf(v as u64 + 1), max_relative = 1e-13);
+            }
+            // The expected log-density of one row is its log-density.
+            assert_relative_eq!(
+                geometric_expected(1.0, x[2], p),
+                out[2],
+                max_relative = 1e-13
+            );
+            // Entropy: −Σ p(x) ln p(x) over the support, summed far enough.
+            let h: f64 = (0..20_000)
+                .map(|v| {
+                    let l = reference.ln_pmf(v + 1);
+                    -l.exp() * l
+                })
+                .sum();
+            assert_relative_eq!(geometric_entropy(p), h, max_relative = 1e-9);
+        }
+        let (n, sum) = (3.5, 7.25);
+        let best = geometric_prob_from_stats(sum, n);
+        assert_relative_eq!(best, n / (n + sum));
+        for p in [best * 0.9, best * 1.1] {
+            assert!(geometric_expected(n, sum, p) < geometric_expected(n, sum, best));
+        }
+        assert_relative_eq!(
+            geometric_prob_mode_from_stats(sum, n, 2.0, 3.0),
+            (n + 1.0) / (n + sum + 3.0)
+        );
+        assert_eq!(geometric_prob_of_mean(3.0), 0.25);
+        // No failures at all: p = 1 − PROB_FLOOR, where both logarithms are finite.
+        assert_eq!(geometric_prob_from_stats(0.0, 2.0), 1.0 - PROB_FLOOR);
+        assert_eq!(geometric_expected(2.0, 0.0, 1.0), 0.0);
     }
 }

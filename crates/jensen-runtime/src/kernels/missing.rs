@@ -466,6 +466,19 @@ pub fn exponential_accumulate(
     add_per_missing_cell(gaps, resp, (1.0 / rate, sum), (h, entropy));
 }
 
+/// Geometric: a missing count adds `r (1 − p) / p` to `Σ r x` and `r H(Geometric(p))` to
+/// `entropy`.
+pub fn geometric_accumulate(
+    gaps: &GapsIn<'_>,
+    prob: f64,
+    resp: ArrayView1<'_, f64>,
+    sum: &mut f64,
+    entropy: &mut f64,
+) {
+    let h = super::discrete::geometric_entropy(prob);
+    add_per_missing_cell(gaps, resp, ((1.0 - prob) / prob, sum), (h, entropy));
+}
+
 /// Gamma of known shape `a`: a missing value adds `r a / b` to `Σ r x`, `r (ψ(a) − ln b)` to
 /// `Σ r ln x` and `r H(Gamma(a, b))` to `entropy`.
 pub fn gamma_accumulate(

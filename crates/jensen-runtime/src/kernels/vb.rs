@@ -126,6 +126,29 @@ pub fn gamma_shape_log_offset(posterior_shape: f64, shape: f64) -> f64 {
     shape * gamma_log_offset(posterior_shape)
 }
 
+/// The posterior mean of a geometric success probability under a `Beta(a, b)` prior:
+/// `(a + Σ r) / (a + b + Σ r + Σ r x)`.
+pub fn geometric_posterior_mean(sum: f64, n: f64, prior_a: f64, prior_b: f64) -> f64 {
+    (prior_a + n) / (prior_a + prior_b + n + sum)
+}
+
+/// The total `a + b` of a geometric probability's Beta posterior: `a0 + b0 + Σ r + Σ r x`.
+pub fn geometric_pseudo_count(sum: f64, n: f64, prior_total: f64) -> f64 {
+    prior_total + n + sum
+}
+
+/// A geometric block's effective probability `p̃ = 1 − exp E[ln(1 − p)]`
+/// `= 1 − exp(ψ(b) − ψ(a + b))`, for `a = total · mean`, `b = total − a`: the E-step's
+/// `x ln(1 − p̃)` is then `x E[ln(1 − p)]`.
+pub fn geometric_effective(mean: f64, total: f64) -> f64 {
+    -(digamma((1.0 - mean) * total) - digamma(total)).exp_m1()
+}
+
+/// A geometric block's offset `E[ln p] − ln p̃ = ψ(a) − ψ(a + b) − ln p̃`.
+pub fn geometric_offset(mean: f64, total: f64) -> f64 {
+    digamma(mean * total) - digamma(total) - geometric_effective(mean, total).ln()
+}
+
 /// `exp E[ln λ] = exp(ψ(a)) / b` for `Gamma(a, b)` with mean `a / b`: a Poisson block's
 /// effective rate.
 pub fn gamma_geometric_mean(mean: f64, shape: f64) -> f64 {
