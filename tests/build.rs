@@ -131,6 +131,23 @@ const EMISSIONS: &[Emission] = &[
         latent_dim: None,
     },
     Emission {
+        name: "binomial",
+        data: &[("cnt", Kind::Count)],
+        params: &["p[K]: prob"],
+        statements: &["cnt[I_] ~ Binomial(1000000, p[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "binomial_shared",
+        data: &[("cnt", Kind::Count), ("cnt2", Kind::Count)],
+        params: &["p: prob", "q[K]: prob"],
+        statements: &[
+            "cnt[I_] ~ Binomial(1000000, p)",
+            "cnt2[I_] ~ Binomial(1000000, q[Z])",
+        ],
+        latent_dim: None,
+    },
+    Emission {
         name: "geometric",
         data: &[("cnt", Kind::Count)],
         params: &["p[K]: prob"],

@@ -184,6 +184,18 @@ pub mod models {
     pub struct GeometricMix;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/binomial_digits.em")]
+    pub struct BinomialDigits;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/binomial_digits_map.em")]
+    pub struct BinomialDigitsMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/binomial_digits_vb.em")]
+    pub struct BinomialDigitsVb;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/geometric_mix_map.em")]
     pub struct GeometricMixMap;
 
@@ -302,6 +314,11 @@ pub const CATALOGUE: &[Entry] = &[
     ("exponential_mix", "faithful.csv", &[]),
     ("gamma_mix", "faithful.csv", &[]),
     ("geometric_mix", "discoveries.csv", &[]),
+    ("binomial_digits", "digits.csv", &[]),
+    // Two components, for speed: tests/properties.rs runs this model to its iteration cap
+    // (the CLI fits the file's K = 3).
+    ("binomial_digits_map", "digits.csv", &[("K", 2)]),
+    ("binomial_digits_vb", "digits.csv", &[]),
     // One component: the discoveries support one geometric component; at K = 2 the MAP
     // point merges the two (p₀ = p₁), which EM approaches sublinearly, too slowly for the
     // fixed-point gradient check of tests/properties.rs. (The CLI fits the file's K = 2.)

@@ -39,7 +39,7 @@ use jensen::{DynParams, FitError, Plan, PlanModel};
 use jensen_tests::synth::{self, Item, Rng};
 use ndarray::{Array2, ArrayView1, ArrayViewD, Axis, Ix1, Ix2};
 use statrs::distribution::{
-    Bernoulli, Categorical, Continuous, Discrete, Exp, Gamma, Geometric, Normal, Poisson,
+    Bernoulli, Binomial, Categorical, Continuous, Discrete, Exp, Gamma, Geometric, Normal, Poisson,
 };
 
 mod catalogue {
@@ -317,6 +317,7 @@ enum Density {
     Exp(Exp),
     Gamma(Gamma),
     Geometric(Geometric),
+    Binomial(Binomial),
     /// Independent bits, one probability per column (one for all columns of a `binary`).
     Bits(Vec<Bernoulli>),
     Categorical(Categorical),
@@ -339,6 +340,7 @@ impl Density {
             Density::Gamma(g) => g.ln_pdf(x[0]),
             // statrs counts trials (1, 2, …), the block failures (0, 1, …).
             Density::Geometric(g) => g.ln_pmf(x[0] as u64 + 1),
+            Density::Binomial(b) => b.ln_pmf(x[0] as u64),
             Density::Bits(bs) => x
                 .iter()
                 .enumerate()
@@ -384,6 +386,10 @@ fn density(plan: &Plan, params: &DynParams, kind: &BlockKind, k: usize) -> Resul
         BlockKind::Exponential { rate } => {
             Density::Exp(Exp::new(scalar(plan, params, rate, k)).map_err(|e| err("Exp", e))?)
         }
+        BlockKind::Binomial { trials, prob } => Density::Binomial(
+            Binomial::new(scalar(plan, params, prob, k), trials as u64)
+                .map_err(|e| err("Binomial", e))?,
+        ),
         BlockKind::Geometric { prob } => Density::Geometric(
             Geometric::new(scalar(plan, params, prob, k)).map_err(|e| err("Geometric", e))?,
         ),

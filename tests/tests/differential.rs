@@ -279,6 +279,42 @@ differential!(
     BernoulliMixMapConsts::default()
 );
 differential!(
+    binomial_mixture,
+    "binomial_digits",
+    BinomialDigitsModel,
+    BinomialDigitsData {
+        p20: column,
+        p28: column,
+        p36: column,
+        p43: column
+    },
+    BinomialDigitsConsts::default()
+);
+differential!(
+    binomial_mixture_map,
+    "binomial_digits_map",
+    BinomialDigitsMapModel,
+    BinomialDigitsMapData {
+        p20: column,
+        p28: column,
+        p36: column,
+        p43: column
+    },
+    BinomialDigitsMapConsts { K: 2 } // as in the catalogue
+);
+differential!(
+    binomial_mixture_vb,
+    "binomial_digits_vb",
+    BinomialDigitsVbModel,
+    BinomialDigitsVbData {
+        p20: column,
+        p28: column,
+        p36: column,
+        p43: column
+    },
+    BinomialDigitsVbConsts::default()
+);
+differential!(
     geometric_mixture,
     "geometric_mix",
     GeometricMixModel,

@@ -293,6 +293,8 @@ const FAMILIES: &[Family] = &[
     ("exponential_mix", "faithful.csv", &["waiting"], &[]),
     ("gamma_mix", "faithful.csv", &["waiting"], &[]),
     ("geometric_mix", "discoveries.csv", &["discoveries"], &[]),
+    ("binomial_digits", "digits.csv", &["p20", "p43"], &[]),
+    ("binomial_digits_map", "digits.csv", &["p28"], &[]),
     (
         "geometric_mix_map",
         "discoveries.csv",

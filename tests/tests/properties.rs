@@ -186,7 +186,14 @@ fn log_posterior_gradient_vanishes_at_a_map_fixed_point() {
         // Variational Bayes converges linearly and slowly along the emptied components: run
         // it well past the convergence rule, so that the remaining gradient is round-off.
         let opts = FitOptions {
-            tol: if vb { f64::NEG_INFINITY } else { 1e-14 },
+            // (So does EM on the binomial mixture: 16 trials per cell make its log posterior
+            // steep in the probabilities, and the convergence rule stops while the gradient
+            // is still 1e-4.)
+            tol: if vb || name.starts_with("binomial") {
+                f64::NEG_INFINITY
+            } else {
+                1e-14
+            },
             max_iter: if vb { 3000 } else { 5000 },
             ..FitOptions::default()
         };

@@ -256,6 +256,133 @@ fn gamma_mixture_of_known_shape_matches_an_independent_em() {
     assert!((fitted - shape / mean).abs() <= 1e-12 * shape / mean);
 }
 
+/// The binomial mixture of four digit pixels (16 trials each) follows, from the same start,
+/// an independent EM written here with statrs' binomial, by maximum likelihood and by MAP with
+/// `Beta(2, 2)` priors; with one component each probability is the closed form `mean / 16`.
+#[test]
+fn binomial_mixture_matches_an_independent_em() {
+    use statrs::distribution::{Binomial, Discrete};
+    let pixels = ["p20", "p28", "p36", "p43"];
+    let names = ["a", "b", "c", "d"];
+    for (model, prior) in [
+        ("binomial_digits", None),
+        ("binomial_digits_map", Some((2.0, 2.0))),
+    ] {
+        let p = plan(model);
+        let bound = bind(&p, "digits.csv", &[]);
+        let x: Vec<Vec<f64>> = pixels
+            .iter()
+            .map(|c| {
+                bound
+                    .item(p.model.var(c).unwrap())
+                    .values
+                    .column(0)
+                    .to_vec()
+            })
+            .collect();
+        let rows = x[0].len();
+        let mut w = vec![0.2, 0.3, 0.5];
+        let mut prob: Vec<Vec<f64>> = (0..4)
+            .map(|j| {
+                (0..3)
+                    .map(|k| 0.15 + 0.3 * k as f64 + 0.05 * j as f64)
+                    .collect()
+            })
+            .collect();
+        let mut start = DynParams::default();
+        start.insert("w", ndarray::arr1(&w).into_dyn());
+        for (j, name) in names.iter().enumerate() {
+            start.insert(name, ndarray::arr1(&prob[j]).into_dyn());
+        }
+        let iters = 20;
+        let fit = jensen::fit(
+            &PlanModel::new(&p, &bound),
+            &FitOptions {
+                init: InitStrategy::Params(start),
+                max_iter: iters,
+                tol: f64::NEG_INFINITY,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        let mut trace = Vec::new();
+        for _ in 0..=iters {
+            let (mut ll, mut n, mut s) = (0.0, vec![0.0; 3], vec![vec![0.0; 3]; 4]);
+            for r in 0..rows {
+                let log_joint: Vec<f64> = (0..3)
+                    .map(|k| {
+                        w[k].ln()
+                            + (0..4)
+                                .map(|j| {
+                                    Binomial::new(prob[j][k], 16)
+                                        .unwrap()
+                                        .ln_pmf(x[j][r] as u64)
+                                })
+                                .sum::<f64>()
+                    })
+                    .collect();
+                let top = log_joint.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let total = top + log_joint.iter().map(|l| (l - top).exp()).sum::<f64>().ln();
+                ll += total;
+                for k in 0..3 {
+                    let q = (log_joint[k] - total).exp();
+                    n[k] += q;
+                    for j in 0..4 {
+                        s[j][k] += q * x[j][r];
+                    }
+                }
+            }
+            let log_prior: f64 = prior.map_or(0.0, |(a, b): (f64, f64)| {
+                prob.iter()
+                    .flatten()
+                    .map(|&q| (a - 1.0) * q.ln() + (b - 1.0) * (1.0 - q).ln())
+                    .sum()
+            });
+            trace.push((ll, log_prior));
+            let (a, b) = prior.unwrap_or((1.0, 1.0));
+            for k in 0..3 {
+                w[k] = n[k] / rows as f64;
+                for j in 0..4 {
+                    prob[j][k] = (s[j][k] + a - 1.0) / (16.0 * n[k] + a + b - 2.0);
+                }
+            }
+        }
+        assert_eq!(fit.elbo_trace.len(), trace.len());
+        for i in 1..trace.len() {
+            let ours = fit.elbo_trace[i] - fit.elbo_trace[0];
+            let theirs = (trace[i].0 + trace[i].1) - (trace[0].0 + trace[0].1);
+            assert!(
+                (ours - theirs).abs() <= 1e-9 * trace[i].0.abs(),
+                "{model}, iteration {i}: {ours} vs {theirs}"
+            );
+        }
+        let last = trace.last().unwrap().0;
+        assert!(
+            (fit.log_likelihood - last).abs() <= 1e-9 * last.abs(),
+            "{model}"
+        );
+    }
+    let p = plan("binomial_digits");
+    let bound1 = bind(&p, "digits.csv", &[("K", 1)]);
+    let one = jensen::fit(&PlanModel::new(&p, &bound1), &FitOptions::default()).unwrap();
+    let mut expected = 0.0;
+    for (pixel, name) in pixels.iter().zip(names) {
+        let x: Vec<f64> = bound1
+            .item(p.model.var(pixel).unwrap())
+            .values
+            .column(0)
+            .to_vec();
+        let q = x.iter().sum::<f64>() / x.len() as f64 / 16.0;
+        assert!(
+            (one.params.get(name).unwrap()[[0]] - q).abs() <= 1e-12,
+            "{pixel}"
+        );
+        let reference = Binomial::new(q, 16).unwrap();
+        expected += x.iter().map(|&v| reference.ln_pmf(v as u64)).sum::<f64>();
+    }
+    assert!((one.log_likelihood - expected).abs() <= 1e-9 * expected.abs());
+}
+
 /// The geometric mixture on the discoveries follows, from the same start, an independent EM
 /// written here with statrs' geometric distribution (which counts trials, the block
 /// failures), by maximum likelihood and by MAP with a `Beta(a, b)` prior; with one component

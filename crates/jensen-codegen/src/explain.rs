@@ -54,6 +54,10 @@ fn missing_text(plan: &Plan, b: usize) -> String {
             "a missing value leaves the density; the statistics take 1 / {}",
             p(plan, rate)
         ),
+        (MissingBinomialAccumulate, BlockKind::Binomial { trials, prob }) => format!(
+            "a missing count leaves the density; the statistics take {trials} {}",
+            p(plan, prob)
+        ),
         (MissingGeometricAccumulate, BlockKind::Geometric { prob }) => format!(
             "a missing count leaves the density; the statistics take (1 − {p}) / {p}",
             p = p(plan, prob)
@@ -247,6 +251,10 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
         BlockKind::Exponential { rate } => (
             format!("ln Exponential({x} | {})", p(plan, rate)),
             Some("ln Exponential(x | λ) = ln λ − λ x".into()),
+        ),
+        BlockKind::Binomial { trials, prob } => (
+            format!("ln Binomial({x} | {trials}, {})", p(plan, prob)),
+            Some("ln Binomial(x | T, p) = ln C(T, x) + x ln p + (T − x) ln(1 − p)".into()),
         ),
         BlockKind::Geometric { prob } => (
             format!("ln Geometric({x} | {})", p(plan, prob)),
@@ -707,6 +715,27 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 _ => format!("{lhs} = {} / {}   ({clamp})", over(sums), count()),
             }
         }
+        Rule::BinomialProb => {
+            let trials = plan.blocks[u.sources[0]]
+                .kind
+                .trials()
+                .expect("a binomial probability is updated from binomial blocks");
+            let sums = u
+                .sources
+                .iter()
+                .map(|&b| stat_name(plan, b, StatKind::Sum))
+                .collect();
+            match u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text)) {
+                Some((PriorFamily::Beta { a, b }, statement)) => format!(
+                    "{lhs} = ({}{}) / ({trials} · {}{})   (clamped to [1e-12, 1 − 1e-12]; the posterior mode under `{statement}`)",
+                    over(sums),
+                    signed(a - 1.0).trim_end_matches(" + "),
+                    count(),
+                    signed(a + b - 2.0).trim_end_matches(" + ")
+                ),
+                _ => format!("{lhs} = {} / ({trials} · {})   (clamped to [1e-12, 1 − 1e-12]; {trials} trials per row)", over(sums), count()),
+            }
+        }
         Rule::GeometricProb => {
             let sums: Vec<String> = u
                 .sources
@@ -1109,6 +1138,9 @@ pub fn explain(plan: &Plan) -> String {
                 format!("Gamma positive values, known shape {shape} (rate estimated)")
             }
             BlockKind::Geometric { .. } => "geometric counts (failures before a success)".into(),
+            BlockKind::Binomial { trials, .. } => {
+                format!("binomial counts of successes in {trials} trials")
+            }
             BlockKind::Bernoulli { .. } => "independent Bernoulli bits".into(),
             BlockKind::Categorical { .. } => "categorical value".into(),
             BlockKind::LinearGaussian { noise, .. } => {
@@ -1333,6 +1365,10 @@ pub fn explain(plan: &Plan) -> String {
                 StatKind::Sum if !c.is_empty() => format!("Σ_n {r}({x} − {c})"),
                 StatKind::Sum => format!("Σ_n {r}{x}"),
                 StatKind::LogSum => format!("Σ_n {r}ln {x}   (for the objective only)"),
+                StatKind::LogCoefficient => {
+                    let t = block.kind.trials().unwrap_or(f64::NAN);
+                    format!("Σ_n {r}ln C({t}, {x})   (for the objective only)")
+                }
                 StatKind::Scatter => format!("Σ_n {r}({x} − {c})({x} − {c})ᵀ"),
                 StatKind::SumSq => format!("Σ_n {r}({x} − {c})²  (elementwise)"),
                 StatKind::Counts => format!("Σ_n {r}[{x} = c]  for each category c"),
@@ -1705,6 +1741,12 @@ fn variational(plan: &Plan, out: &mut String) {
             (_, PriorFamily::Gamma { shape, rate }) => format!(
                 "q({name}_k) = Gamma(a_k, b_k),  a_k = {shape} + N_k,  b_k = {rate} + Σ_n r_nk x_n;  E-step reads a_k / b_k, offset ψ(a_k) − ln a_k per value;  {name} = a_k / b_k, {strength} = a_k"
             ),
+            (Rule::BinomialProb, PriorFamily::Beta { a, b }) => {
+                let t = plan.blocks[u.sources[0]].kind.trials().unwrap_or(f64::NAN);
+                format!(
+                    "q({name}_k) = Beta(a_k, b_k),  a_k = {a} + Σ_n r_nk x_n,  b_k = {b} + {t} N_k − Σ_n r_nk x_n;  E-step reads σ(ψ(a_k) − ψ(b_k)), offset {t} (ψ(b_k) − ψ(a_k + b_k) + ln(1 + e^(ψ(a_k) − ψ(b_k))));  {name} = a_k / (a_k + b_k), {strength} = a_k + b_k"
+                )
+            }
             (Rule::GeometricProb, PriorFamily::Beta { a, b }) => format!(
                 "q({name}_k) = Beta(a_k, b_k),  a_k = {a} + N_k,  b_k = {b} + Σ_n r_nk x_n;  E-step reads p̃ = 1 − e^(ψ(b_k) − ψ(a_k + b_k)), offset ψ(a_k) − ψ(a_k + b_k) − ln p̃;  {name} = a_k / (a_k + b_k), {strength} = a_k + b_k"
             ),

@@ -733,6 +733,17 @@ impl Gen<'_> {
                 ),
             };
             checks.push(quote!(data::check_values(#n, #view, #kind)?;));
+            // A binomial's successes are at most its trials.
+            for trials in self
+                .plan
+                .blocks
+                .iter()
+                .filter(|b| b.data == v)
+                .filter_map(|b| b.kind.trials())
+            {
+                let t = proc_macro2::Literal::f64_unsuffixed(trials);
+                checks.push(quote!(data::check_at_most_trials(#n, #view, #t)?;));
+            }
             if let (
                 Some(w),
                 ElemType::Vector(_) | ElemType::Real | ElemType::Positive | ElemType::Count,

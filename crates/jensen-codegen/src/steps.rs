@@ -828,6 +828,7 @@ impl Gen<'_> {
                 }
                 StatKind::Sum => "Σ_n r_nk x_n",
                 StatKind::LogSum => "Σ_n r_nk ln x_n",
+                StatKind::LogCoefficient => "Σ_n r_nk ln C(T, x_n)",
                 StatKind::Scatter => "Σ_n r_nk (x_n − c_k)(x_n − c_k)ᵀ",
                 StatKind::SumSq => "Σ_n r_nk (x_n − c_k)², elementwise",
                 StatKind::Counts => "Σ_n r_nk [x_n = c]",
@@ -1380,6 +1381,11 @@ impl Gen<'_> {
                     let m = moment(b, "mean");
                     quote!(exponential::inverse_rate(#m[0]))
                 }
+                Start::DataMeanBinomial(b) => {
+                    let m = moment(b, "mean");
+                    let t = trials(self.plan, b);
+                    quote!(discrete::binomial_prob_of_mean(#m[0], #t))
+                }
                 Start::DataMeanGeometric(b) => {
                     let m = moment(b, "mean");
                     quote!(discrete::geometric_prob_of_mean(#m[0]))
@@ -1499,6 +1505,11 @@ impl Gen<'_> {
                     let x = row(b);
                     quote!(params.#f[k] = exponential::inverse_rate(#x[0]);)
                 }
+                Reseed::RowBinomial(b) => {
+                    let x = row(b);
+                    let t = trials(self.plan, b);
+                    quote!(params.#f[k] = discrete::binomial_prob_at_row(#x[0], #t);)
+                }
                 Reseed::RowGeometric(b) => {
                     let x = row(b);
                     quote!(params.#f[k] = discrete::geometric_prob_of_mean(#x[0]);)
@@ -1576,4 +1587,10 @@ fn posterior_text(family: jensen_lang::plan::PriorFamily) -> (&'static str, &'st
 fn gamma_shape(plan: &jensen_lang::Plan, b: usize) -> proc_macro2::Literal {
     let shape = plan.blocks[b].kind.gamma_shape();
     proc_macro2::Literal::f64_unsuffixed(shape.expect("a Gamma rate's start reads a Gamma block"))
+}
+
+/// The known number of trials of binomial block `b`, as a literal.
+fn trials(plan: &jensen_lang::Plan, b: usize) -> proc_macro2::Literal {
+    let trials = plan.blocks[b].kind.trials();
+    proc_macro2::Literal::f64_unsuffixed(trials.expect("a binomial start reads a binomial block"))
 }

@@ -1559,6 +1559,12 @@ impl Checker<'_> {
                 (ElemType::Positive, _) => Some((0, "a rate (`positive`)".into(), "declare e.g. `param rate[K]: positive`; `Exponential` takes the rate, the inverse of the mean".into())),
                 _ => return self.target_mismatch(f, "positive data (`positive`)"),
             },
+            Dist::Binomial => match (target_ty, tys[0], tys[1]) {
+                (ElemType::Count, ArgTy::Number(t), ArgTy::Elem(ElemType::Prob)) if t >= 1.0 && t.fract() == 0.0 && t <= 1e9 => None,
+                (ElemType::Count, ArgTy::Number(t), _) if t >= 1.0 && t.fract() == 0.0 && t <= 1e9 => Some((1, "a success probability (`prob`)".into(), "declare e.g. `param p[K]: prob`; the mean count is T p".into())),
+                (ElemType::Count, _, _) => Some((0, "a known number of trials (a whole number from 1 to 10⁹)".into(), "write e.g. `Binomial(20, p[z[n]])`; trials that differ by row, or are estimated, are not supported yet".into())),
+                _ => return self.target_mismatch(f, "a count (`count`)"),
+            },
             Dist::Geometric => match (target_ty, tys[0]) {
                 (ElemType::Count, ArgTy::Elem(ElemType::Prob)) => None,
                 (ElemType::Count, _) => Some((0, "a success probability (`prob`)".into(), "declare e.g. `param p[K]: prob`; the mean count is (1 − p) / p".into())),

@@ -24,6 +24,7 @@ enum Role {
     ExponentialRate,
     GammaRate,
     GeometricProb,
+    BinomialProb,
     Prob,
     Probs,
     Loading,
@@ -44,6 +45,7 @@ impl Role {
             Role::ExponentialRate => "an exponential rate",
             Role::GammaRate => "the rate of a Gamma of known shape",
             Role::GeometricProb => "a geometric success probability",
+            Role::BinomialProb => "a binomial success probability",
             Role::Prob => "Bernoulli probabilities",
             Role::Probs => "categorical probabilities",
             Role::Loading => "a loading matrix",
@@ -64,6 +66,7 @@ impl Role {
             Role::ExponentialRate => Rule::ExponentialRate,
             Role::GammaRate => Rule::GammaRate,
             Role::GeometricProb => Rule::GeometricProb,
+            Role::BinomialProb => Rule::BinomialProb,
             Role::Prob => Rule::Probability,
             Role::Probs => Rule::Probabilities,
             Role::Loading => Rule::Loadings,
@@ -261,8 +264,9 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 prefs.push(None);
                 continue;
             }
-            // A Gamma emission's known shape (the checker has seen a positive number).
-            if let (Dist::Gamma, 0, ArgKind::Number(_)) = (f.dist, i, &a.kind) {
+            // A Gamma emission's known shape, a binomial's known trials (the checker has seen
+            // a positive number).
+            if let (Dist::Gamma | Dist::Binomial, 0, ArgKind::Number(_)) = (f.dist, i, &a.kind) {
                 prefs.push(None);
                 continue;
             }
@@ -344,6 +348,14 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 let prob = prefs[0].expect("checked");
                 use_as(prob, Role::Prob, f.args[0].span);
                 BlockKind::Bernoulli { prob }
+            }
+            Dist::Binomial => {
+                let ArgKind::Number(trials) = f.args[0].kind else {
+                    unreachable!("checked: a binomial has a known number of trials")
+                };
+                let prob = prefs[1].expect("checked");
+                use_as(prob, Role::BinomialProb, f.args[1].span);
+                BlockKind::Binomial { trials, prob }
             }
             Dist::Geometric => {
                 let prob = prefs[0].expect("checked");
@@ -446,25 +458,36 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             );
             continue;
         }
-        if role == Role::GammaRate {
-            let shape = |u: &(Option<usize>, Role, Span)| match u.0.map(|b| &blocks[b].kind) {
+        if matches!(role, Role::GammaRate | Role::BinomialProb) {
+            // A known shape or number of trials, which a shared parameter's statements must
+            // agree on.
+            let known = |u: &(Option<usize>, Role, Span)| match u.0.map(|b| &blocks[b].kind) {
                 Some(BlockKind::Gamma { shape, .. }) => Some(*shape),
+                Some(BlockKind::Binomial { trials, .. }) => Some(*trials),
                 _ => None,
             };
-            if let Some(other) = list.iter().find(|u| shape(u) != shape(&list[0])) {
+            let (what, statements) = if role == Role::GammaRate {
+                ("the rate", "Gamma statements of different shapes")
+            } else {
+                (
+                    "the probability",
+                    "binomial statements of different numbers of trials",
+                )
+            };
+            if let Some(other) = list.iter().find(|u| known(u) != known(&list[0])) {
                 diags.push(
                     Diagnostic::error(
                         NO_CLOSED_FORM,
                         other.2,
                         format!(
-                            "`{}` is the rate of Gamma statements of different shapes ({} here, {} in the first)",
+                            "`{}` is {what} of {statements} ({} here, {} in the first)",
                             var.name,
-                            shape(other).unwrap_or(f64::NAN),
-                            shape(&list[0]).unwrap_or(f64::NAN)
+                            known(other).unwrap_or(f64::NAN),
+                            known(&list[0]).unwrap_or(f64::NAN)
                         ),
                     )
-                    .label("second shape")
-                    .hint("a shared rate pools the statements' events, which needs one shape: declare separate rate parameters, or write the same shape"),
+                    .label("second value")
+                    .hint("a shared parameter pools the statements' statistics, which needs one known value: declare separate parameters, or write the same value"),
                 );
                 continue;
             }
@@ -511,9 +534,9 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                         "a Poisson, exponential or Gamma rate",
                     ),
                     PriorFamily::Beta { .. } => (
-                        matches!(role, Role::Prob | Role::GeometricProb),
+                        matches!(role, Role::Prob | Role::GeometricProb | Role::BinomialProb),
                         "Beta",
-                        "Bernoulli or geometric probabilities",
+                        "Bernoulli, geometric or binomial probabilities",
                     ),
                     PriorFamily::NormalMean { .. } => (
                         matches!(role, Role::Mean | Role::Loading),

@@ -182,6 +182,8 @@ pub enum Dist {
     Exponential,
     /// `Geometric(p)`: counts of failures before the first success.
     Geometric,
+    /// `Binomial(T, p)`: successes in a known number `T` of trials.
+    Binomial,
     /// `Dirichlet(α)`: a symmetric prior on a simplex parameter.
     Dirichlet,
     /// `InvGamma(a, b)`: a prior on a variance (each entry of a vector of variances).
@@ -210,7 +212,7 @@ pub struct DistSig {
 
 /// Every supported distribution, in the order of [`Dist`]: the one list that name lookup,
 /// suggestions, hints and arity checks read.
-pub const DISTRIBUTIONS: [DistSig; 12] = [
+pub const DISTRIBUTIONS: [DistSig; 13] = [
     DistSig {
         dist: Dist::Categorical,
         name: "Categorical",
@@ -252,6 +254,12 @@ pub const DISTRIBUTIONS: [DistSig; 12] = [
         name: "Geometric",
         arity: 1,
         example: "`Geometric(p[z[n]])` (the success probability; the count is the failures before the first success)",
+    },
+    DistSig {
+        dist: Dist::Binomial,
+        name: "Binomial",
+        arity: 2,
+        example: "`Binomial(20, p[z[n]])` (a known number of trials, then the success probability)",
     },
     DistSig {
         dist: Dist::Dirichlet,
@@ -531,7 +539,7 @@ mod tests {
         assert_eq!(Dist::from_name("MvGaussian"), None);
         assert_eq!(
             Dist::names_in_prose(),
-            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential, Geometric, Dirichlet, InvGamma, InvWishart, Gamma and Beta"
+            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential, Geometric, Binomial, Dirichlet, InvGamma, InvWishart, Gamma and Beta"
         );
     }
 }

@@ -204,6 +204,13 @@ pub enum BlockKind {
         /// Rate parameter.
         rate: PRef,
     },
+    /// Successes in a known number of trials.
+    Binomial {
+        /// The number of trials `T`, a whole number in the model file.
+        trials: f64,
+        /// Success probability parameter.
+        prob: PRef,
+    },
     /// Counts of failures before the first success.
     Geometric {
         /// Success probability parameter.
@@ -248,6 +255,14 @@ impl BlockKind {
         }
     }
 
+    /// The known number of trials of a binomial block.
+    pub fn trials(&self) -> Option<f64> {
+        match self {
+            BlockKind::Binomial { trials, .. } => Some(*trials),
+            _ => None,
+        }
+    }
+
     /// Whether the block keeps full scatter matrices (rather than diagonal sums of squares).
     pub fn full_scatter(&self) -> bool {
         matches!(
@@ -280,6 +295,7 @@ impl BlockKind {
             | BlockKind::Geometric { .. }
             | BlockKind::Bernoulli { .. } => &[StatKind::Sum],
             BlockKind::Gamma { .. } => &[StatKind::Sum, StatKind::LogSum],
+            BlockKind::Binomial { .. } => &[StatKind::Sum, StatKind::LogCoefficient],
             BlockKind::Categorical { .. } => &[StatKind::Counts],
         }
     }
@@ -294,6 +310,8 @@ pub enum StatKind {
     Scatter,
     /// `Σ_n r_nk ln x_n` (Gamma blocks, for the objective).
     LogSum,
+    /// `Σ_n r_nk ln C(T, x_n)` (binomial blocks, for the objective).
+    LogCoefficient,
     /// `Σ_n r_nk (x_n − c_k)²` elementwise.
     SumSq,
     /// `Σ_n r_nk [x_n = c]` per category.
@@ -323,6 +341,7 @@ impl StatKind {
             StatKind::SumSq => "sumsq",
             StatKind::Counts => "counts",
             StatKind::LogSum => "log_sum",
+            StatKind::LogCoefficient => "log_choose",
             StatKind::LatentSum => "h_sum",
             StatKind::Cross => "cross",
             StatKind::LatentScatter => "h_scatter",
@@ -476,6 +495,9 @@ pub enum Rule {
     ExponentialRate,
     /// Geometric success probability: pooled counts over pooled counts plus pooled sums.
     GeometricProb,
+    /// Binomial success probability (known trials `T`): pooled sums over `T` times the
+    /// pooled counts.
+    BinomialProb,
     /// Rate of a Gamma of known shape `a`: `a` times the pooled counts over the pooled
     /// weighted sums.
     GammaRate,

@@ -200,6 +200,8 @@ pub enum Start {
     DataMeanGammaRate(usize),
     /// `1 / (1 + mean)` of a block's counts (a geometric success probability).
     DataMeanGeometric(usize),
+    /// The mean of a binomial block's counts over its trials (its success probability).
+    DataMeanBinomial(usize),
 }
 
 /// How an empty component's slot of a parameter is re-seeded at a data row.
@@ -231,6 +233,8 @@ pub enum Reseed {
     RowGammaRate(usize),
     /// `1 / (1 + x)` of the row's count (a geometric success probability).
     RowGeometric(usize),
+    /// `0.25 + 0.5 x / T` of the row's count (a binomial success probability).
+    RowBinomial(usize),
 }
 
 /// The shape of a value: a scalar, a vector or a matrix, with sizes from the index sets.
@@ -606,6 +610,15 @@ pub enum Kernel {
     PoissonAddLogDensity,
     BernoulliAddLogDensity,
     ExponentialAddLogDensity,
+    BinomialAddLogDensity,
+    BinomialAccumulate,
+    BinomialProbFromStats,
+    BinomialProbModeFromStats,
+    BinomialExpected,
+    BinomialPosteriorMean,
+    BinomialPseudoCount,
+    BinomialOffset,
+    MissingBinomialAccumulate,
     GeometricAddLogDensity,
     GeometricProbFromStats,
     GeometricProbModeFromStats,
@@ -767,6 +780,15 @@ impl Kernel {
             PoissonAddLogDensity => "discrete::poisson_add_log_density",
             BernoulliAddLogDensity => "discrete::bernoulli_add_log_density",
             ExponentialAddLogDensity => "exponential::exponential_add_log_density",
+            BinomialAddLogDensity => "discrete::binomial_add_log_density",
+            BinomialAccumulate => "discrete::binomial_accumulate",
+            BinomialProbFromStats => "discrete::binomial_prob_from_stats",
+            BinomialProbModeFromStats => "discrete::binomial_prob_mode_from_stats",
+            BinomialExpected => "discrete::binomial_expected",
+            BinomialPosteriorMean => "vb::binomial_posterior_mean",
+            BinomialPseudoCount => "vb::binomial_pseudo_count",
+            BinomialOffset => "vb::binomial_offset",
+            MissingBinomialAccumulate => "missing::binomial_accumulate",
             GeometricAddLogDensity => "discrete::geometric_add_log_density",
             GeometricProbFromStats => "discrete::geometric_prob_from_stats",
             GeometricProbModeFromStats => "discrete::geometric_prob_mode_from_stats",
@@ -1194,6 +1216,15 @@ impl<'a> Lowering<'a> {
             .expect("a Gamma rate is updated from Gamma blocks")
     }
 
+    /// The known number of trials of the binomial blocks whose probability `u` updates (one
+    /// number: the derivation refuses a probability shared by statements of different trials).
+    fn trials(&self, u: &crate::plan::Update) -> f64 {
+        self.plan.blocks[u.sources[0]]
+            .kind
+            .trials()
+            .expect("a binomial probability is updated from binomial blocks")
+    }
+
     /// The one-pass argmax of a model with one block that has scores, and a latent prior
     /// that is the same for every row: the scores' call with the prior's log-weights (or
     /// equal weights) in place of the log-joint.
@@ -1346,6 +1377,7 @@ impl<'a> Lowering<'a> {
             Rule::ExponentialRate => Start::DataMeanInverse(src()),
             Rule::GammaRate => Start::DataMeanGammaRate(src()),
             Rule::GeometricProb => Start::DataMeanGeometric(src()),
+            Rule::BinomialProb => Start::DataMeanBinomial(src()),
             Rule::Probability => Start::Fill(0.5),
         };
         let reseed = match u.rule {
@@ -1371,6 +1403,7 @@ impl<'a> Lowering<'a> {
             Rule::ExponentialRate => Reseed::RowInverse(src()),
             Rule::GammaRate => Reseed::RowGammaRate(src()),
             Rule::GeometricProb => Reseed::RowGeometric(src()),
+            Rule::BinomialProb => Reseed::RowBinomial(src()),
             Rule::Probability => Reseed::RowProbability(src()),
             Rule::Probabilities => Reseed::RowCategory(src()),
         };
@@ -1686,6 +1719,38 @@ impl<'a> Lowering<'a> {
                     ],
                 ),
             ),
+            BlockKind::Binomial { trials, prob } => (
+                DataForm::Column,
+                call(
+                    BinomialAddLogDensity,
+                    vec![
+                        x.clone(),
+                        Operand::Number(trials),
+                        self.p(Src::Cache, prob),
+                        out,
+                    ],
+                ),
+                call(
+                    BinomialAccumulate,
+                    vec![
+                        x,
+                        Operand::Number(trials),
+                        resp,
+                        self.stat(b, StatKind::Sum, true),
+                        self.stat(b, StatKind::LogCoefficient, true),
+                    ],
+                ),
+                call(
+                    BinomialExpected,
+                    vec![
+                        n,
+                        self.stat(b, StatKind::Sum, false),
+                        self.stat(b, StatKind::LogCoefficient, false),
+                        Operand::Number(trials),
+                        self.p(Src::Params, prob),
+                    ],
+                ),
+            ),
             BlockKind::Geometric { prob } => (
                 DataForm::Column,
                 call(
@@ -1987,6 +2052,20 @@ impl<'a> Lowering<'a> {
                     vec![
                         gaps,
                         cache(rate),
+                        resp,
+                        self.stat(b, StatKind::Sum, true),
+                        h,
+                    ],
+                ),
+            ),
+            BlockKind::Binomial { trials, prob } => (
+                column,
+                call(
+                    MissingBinomialAccumulate,
+                    vec![
+                        gaps,
+                        Operand::Number(trials),
+                        cache(prob),
                         resp,
                         self.stat(b, StatKind::Sum, true),
                         h,
@@ -2533,6 +2612,26 @@ impl<'a> Lowering<'a> {
                 stats(StatKind::Sum),
                 with_prior(ExponentialRateFromStats, ExponentialRateModeFromStats),
             ),
+            Rule::BinomialProb => {
+                let trials = Operand::Number(self.trials(u));
+                let finish = match count_prior {
+                    Some((a, b)) => call(
+                        BinomialProbModeFromStats,
+                        vec![
+                            Operand::Pooled,
+                            Operand::PooledCount,
+                            trials,
+                            Operand::Number(a),
+                            Operand::Number(b),
+                        ],
+                    ),
+                    None => call(
+                        BinomialProbFromStats,
+                        vec![Operand::Pooled, Operand::PooledCount, trials],
+                    ),
+                };
+                pooled(Elem::Scalar, stats(StatKind::Sum), finish)
+            }
             Rule::GeometricProb => pooled(
                 Elem::Scalar,
                 stats(StatKind::Sum),
@@ -3018,6 +3117,18 @@ impl Lowering<'_> {
                 ),
                 call(PseudoCount, vec![count, num(shape)]),
             ),
+            (Rule::BinomialProb, PriorFamily::Beta { a, b }) => {
+                let trials = num(self.trials(u));
+                both(
+                    Elem::Scalar,
+                    sums(StatKind::Sum),
+                    call(
+                        BinomialPosteriorMean,
+                        vec![pooled, count.clone(), trials.clone(), num(a), num(b)],
+                    ),
+                    call(BinomialPseudoCount, vec![count, trials, num(a + b)]),
+                )
+            }
             (Rule::GeometricProb, PriorFamily::Beta { a, b }) => both(
                 Elem::Scalar,
                 sums(StatKind::Sum),
@@ -3218,6 +3329,18 @@ impl Lowering<'_> {
             BlockKind::Exponential { rate } => {
                 if let Some((_, _, shape)) = with(rate.param) {
                     calls.push(call(GammaLogOffset, vec![shape]));
+                }
+            }
+            BlockKind::Binomial { trials, prob } => {
+                if let Some((_, _, total)) = with(prob.param) {
+                    calls.push(call(
+                        BinomialOffset,
+                        vec![
+                            self.as_vector(Src::Params, prob.param),
+                            total,
+                            Operand::Number(trials),
+                        ],
+                    ));
                 }
             }
             BlockKind::Geometric { prob } => {

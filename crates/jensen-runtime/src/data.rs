@@ -211,6 +211,29 @@ pub fn check_values(item: &str, x: ArrayView2<'_, f64>, kind: ValueKind) -> Resu
     Ok(())
 }
 
+/// Checks that every value of `x` is at most `trials`: a binomial block's successes within
+/// its known number of trials (a missing value, NaN, passes).
+pub fn check_at_most_trials(
+    item: &str,
+    x: ArrayView2<'_, f64>,
+    trials: f64,
+) -> Result<(), BadValue> {
+    for ((row, column), &value) in x.indexed_iter() {
+        if value > trials {
+            return Err(BadValue {
+                item: item.to_string(),
+                row,
+                column,
+                value,
+                expected: format!(
+                    "a count of at most {trials}, the number of trials of its `Binomial({trials}, …)`"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Data handed to a generated model that does not fit it.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum DataError {

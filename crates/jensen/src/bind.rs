@@ -816,6 +816,16 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         if matches!(kind, ValueKind::Real | ValueKind::Positive) {
             check_sums(table, &var.name, item)?;
         }
+        // A binomial's successes are at most its trials.
+        for trials in plan
+            .blocks
+            .iter()
+            .filter(|b| b.data == v)
+            .filter_map(|b| b.kind.trials())
+        {
+            jensen_runtime::data::check_at_most_trials(&var.name, item.values.view(), trials)
+                .map_err(|bad| bad_value(table, item, bad))?;
+        }
     }
     let weights = row_weights(plan, table, &items, &sequences, opts)?;
     let labels = match label_column {
@@ -1136,17 +1146,21 @@ fn numeric_columns(table: &Table, skipped: impl Fn(&String) -> bool) -> Option<V
 }
 
 fn check(table: &Table, name: &str, item: &Item, kind: ValueKind) -> Result<(), BindError> {
-    jensen_runtime::data::check_values(name, item.values.view(), kind).map_err(|bad| {
-        BindError::BadValue {
-            file: table.source.clone(),
-            row: bad.row + 1,
-            line: table.line(bad.row),
-            column: item.columns[bad.column].clone(),
-            value: bad.value,
-            expected: bad.expected,
-            item: name.to_string(),
-        }
-    })
+    jensen_runtime::data::check_values(name, item.values.view(), kind)
+        .map_err(|bad| bad_value(table, item, bad))
+}
+
+/// A value an item does not admit, with its file, row, line and column.
+fn bad_value(table: &Table, item: &Item, bad: jensen_runtime::data::BadValue) -> BindError {
+    BindError::BadValue {
+        file: table.source.clone(),
+        row: bad.row + 1,
+        line: table.line(bad.row),
+        column: item.columns[bad.column].clone(),
+        value: bad.value,
+        expected: bad.expected,
+        item: bad.item,
+    }
 }
 
 /// Fails unless every column of a real-valued item has a sum of squares that stays finite

@@ -1149,6 +1149,10 @@ impl PlanModel<'_> {
                 exponential::exponential_add_log_density(v(0).view(), n(1), col!());
                 number(0.0)
             }
+            BinomialAddLogDensity => {
+                discrete::binomial_add_log_density(v(0).view(), n(1), n(2), col!());
+                number(0.0)
+            }
             GeometricAddLogDensity => {
                 discrete::geometric_add_log_density(v(0).view(), n(1), col!());
                 number(0.0)
@@ -1272,6 +1276,20 @@ impl PlanModel<'_> {
                     _ => missing::exponential_accumulate,
                 };
                 f(gaps!(), n(1), v(2).view(), number_mut(s), number_mut(h));
+                number(0.0)
+            }
+            MissingBinomialAccumulate => {
+                let [Some(s), Some(h), ..] = written(a, k, 4, stats.expect("statistics")) else {
+                    unreachable!("a statistic and an entropy")
+                };
+                missing::binomial_accumulate(
+                    gaps!(),
+                    n(1),
+                    n(2),
+                    v(3).view(),
+                    number_mut(s),
+                    number_mut(h),
+                );
                 number(0.0)
             }
             MissingGammaAccumulate => {
@@ -1407,6 +1425,21 @@ impl PlanModel<'_> {
                 );
                 number(0.0)
             }
+            BinomialAccumulate => {
+                let [Some(sum), Some(log_choose), ..] =
+                    written(a, k, 3, stats.expect("statistics"))
+                else {
+                    unreachable!("a sum and a sum of log-coefficients")
+                };
+                discrete::binomial_accumulate(
+                    v(0).view(),
+                    n(1),
+                    v(2).view(),
+                    number_mut(sum),
+                    number_mut(log_choose),
+                );
+                number(0.0)
+            }
             GammaAccumulate => {
                 let [Some(sum), Some(log_sum), ..] = written(a, k, 2, stats.expect("statistics"))
                 else {
@@ -1508,6 +1541,11 @@ impl PlanModel<'_> {
             ExponentialRatePosterior => {
                 number(vb::exponential_rate_posterior(n(0), n(1), n(2), n(3)))
             }
+            BinomialPosteriorMean => {
+                number(vb::binomial_posterior_mean(n(0), n(1), n(2), n(3), n(4)))
+            }
+            BinomialPseudoCount => number(vb::binomial_pseudo_count(n(0), n(1), n(2))),
+            BinomialOffset => number(vb::binomial_offset(v(0).view(), n(1), n(2))),
             GeometricPosteriorMean => number(vb::geometric_posterior_mean(n(0), n(1), n(2), n(3))),
             GeometricPseudoCount => number(vb::geometric_pseudo_count(n(0), n(1), n(2))),
             GeometricEffective => number(vb::geometric_effective(n(0), n(1))),
@@ -1822,6 +1860,14 @@ impl PlanModel<'_> {
             ExponentialRateFromStats => {
                 number(exponential::exponential_rate_from_stats(n(0), n(1)))
             }
+            BinomialProbFromStats => number(discrete::binomial_prob_from_stats(n(0), n(1), n(2))),
+            BinomialProbModeFromStats => number(discrete::binomial_prob_mode_from_stats(
+                n(0),
+                n(1),
+                n(2),
+                n(3),
+                n(4),
+            )),
             GeometricProbFromStats => number(discrete::geometric_prob_from_stats(n(0), n(1))),
             GeometricProbModeFromStats => number(discrete::geometric_prob_mode_from_stats(
                 n(0),
@@ -1875,6 +1921,7 @@ impl PlanModel<'_> {
             )),
             PoissonExpected => number(discrete::poisson_expected(n(0), n(1), n(2))),
             ExponentialExpected => number(exponential::exponential_expected(n(0), n(1), n(2))),
+            BinomialExpected => number(discrete::binomial_expected(n(0), n(1), n(2), n(3), n(4))),
             GeometricExpected => number(discrete::geometric_expected(n(0), n(1), n(2))),
             GammaExpected => number(exponential::gamma_expected(n(0), n(1), n(2), n(3), n(4))),
             BernoulliExpected => {
@@ -2550,6 +2597,10 @@ impl MixtureModel for PlanModel<'_> {
                 Start::DataMeanInverse(b) => {
                     DynParams::scalar(exponential::inverse_rate(moments(b).mean[0]))
                 }
+                Start::DataMeanBinomial(b) => DynParams::scalar(discrete::binomial_prob_of_mean(
+                    moments(b).mean[0],
+                    self.plan.blocks[b].kind.trials().expect("a binomial block"),
+                )),
                 Start::DataMeanGeometric(b) => {
                     DynParams::scalar(discrete::geometric_prob_of_mean(moments(b).mean[0]))
                 }
@@ -2641,6 +2692,10 @@ impl MixtureModel for PlanModel<'_> {
                     DynParams::scalar(x(b)[0].max(jensen_runtime::kernels::PROB_FLOOR))
                 }
                 Reseed::RowInverse(b) => DynParams::scalar(exponential::inverse_rate(x(b)[0])),
+                Reseed::RowBinomial(b) => DynParams::scalar(discrete::binomial_prob_at_row(
+                    x(b)[0],
+                    self.plan.blocks[b].kind.trials().expect("a binomial block"),
+                )),
                 Reseed::RowGeometric(b) => {
                     DynParams::scalar(discrete::geometric_prob_of_mean(x(b)[0]))
                 }

@@ -201,6 +201,87 @@ pub fn uniform_expected(counts: ArrayView1<'_, f64>) -> f64 {
 }
 
 // ---------------------------------------------------------------------------------------
+// Binomial: successes in a known number `T` of trials, `C(T, x) pˣ (1 − p)^(T − x)`.
+
+/// `ln C(T, x) = ln Γ(T + 1) − ln Γ(x + 1) − ln Γ(T − x + 1)`.
+pub fn ln_choose(trials: f64, x: f64) -> f64 {
+    ln_gamma(trials + 1.0) - ln_gamma(x + 1.0) - ln_gamma(trials - x + 1.0)
+}
+
+/// Adds `ln C(T, x_b) + x_b ln p + (T − x_b) ln(1 − p)` to `out[b]`.
+pub fn binomial_add_log_density(
+    x: ArrayView1<'_, f64>,
+    trials: f64,
+    prob: f64,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
+    let (log_p, log_q) = (prob.ln(), (-prob).ln_1p());
+    Zip::from(&mut out).and(&x).for_each(|o, &v| {
+        *o += ln_choose(trials, v) + xlny_ln(v, log_p) + xlny_ln(trials - v, log_q)
+    });
+}
+
+/// Adds `Σ_b r_b x_b` to `sum` and `Σ_b r_b ln C(T, x_b)` to `log_choose` (a row of weight
+/// zero adds nothing).
+pub fn binomial_accumulate(
+    x: ArrayView1<'_, f64>,
+    trials: f64,
+    resp: ArrayView1<'_, f64>,
+    sum: &mut f64,
+    log_choose: &mut f64,
+) {
+    for (&v, &r) in x.iter().zip(resp.iter()) {
+        if r != 0.0 {
+            *sum += r * v;
+            *log_choose += r * ln_choose(trials, v);
+        }
+    }
+}
+
+/// The mode of a binomial success probability (`T` trials) under a `Beta(a, b)` prior:
+/// `(Σ r x + a − 1) / (T Σ r + a + b − 2)`, clamped to `[PROB_FLOOR, 1 − PROB_FLOOR]`.
+pub fn binomial_prob_mode_from_stats(sum: f64, n: f64, trials: f64, a: f64, b: f64) -> f64 {
+    let count = trials * n + a + b - 2.0;
+    if count > 0.0 {
+        ((sum + a - 1.0) / count).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
+    } else {
+        0.5
+    }
+}
+
+/// The maximum-likelihood success probability `Σ r x / (T Σ r)`.
+pub fn binomial_prob_from_stats(sum: f64, n: f64, trials: f64) -> f64 {
+    binomial_prob_mode_from_stats(sum, n, trials, 1.0, 1.0)
+}
+
+/// A starting success probability from a mean count, `mean / T`, clamped to
+/// `[PROB_FLOOR, 1 − PROB_FLOOR]`.
+pub fn binomial_prob_of_mean(mean: f64, trials: f64) -> f64 {
+    if mean >= 0.0 {
+        (mean / trials).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
+    } else {
+        0.5
+    }
+}
+
+/// A re-seeded success probability at a row's count: `0.25 + 0.5 x / T` (as a Bernoulli
+/// probability is re-seeded at a row's bit), away from 0 and 1.
+pub fn binomial_prob_at_row(x: f64, trials: f64) -> f64 {
+    0.25 + 0.5 * (x / trials).clamp(0.0, 1.0)
+}
+
+/// `E_q[Σ_n z_nk ln Binomial(x_n | T, p)] = Σ r ln C(T, x) + ln p Σ r x + ln(1 − p) (T N_k − Σ r x)`.
+pub fn binomial_expected(n: f64, sum: f64, log_choose: f64, trials: f64, prob: f64) -> f64 {
+    log_choose + xlny_ln(sum, prob.ln()) + xlny_ln(trials * n - sum, (-prob).ln_1p())
+}
+
+/// `T H(Bernoulli(p))`: the entropy of `Binomial(T, p)` plus `E[ln C(T, x)]` (what a missing
+/// count adds to the objective beyond its statistic `T p`).
+pub fn binomial_missing_entropy(trials: f64, prob: f64) -> f64 {
+    -trials * (xlny(prob, prob) + xlny(1.0 - prob, 1.0 - prob))
+}
+
+// ---------------------------------------------------------------------------------------
 // Geometric: counts of failures before the first success, `p(x | p) = (1 − p)ˣ p`.
 
 /// Adds `x_b ln(1 − p) + ln p` to `out[b]`.
@@ -258,7 +339,7 @@ mod tests {
     use super::*;
     use approx::assert_relative_eq;
     use ndarray::array;
-    use statrs::distribution::{Discrete, Geometric, Poisson};
+    use statrs::distribution::{Binomial, Discrete, Geometric, Poisson};
 
     #[test]
     fn rate_and_probability_priors_match_statrs() {
@@ -369,5 +450,53 @@ mod tests {
         // No failures at all: p = 1 − PROB_FLOOR, where both logarithms are finite.
         assert_eq!(geometric_prob_from_stats(0.0, 2.0), 1.0 - PROB_FLOOR);
         assert_eq!(geometric_expected(2.0, 0.0, 1.0), 0.0);
+    }
+
+    #[test]
+    fn binomial_matches_statrs_and_its_m_step_maximises() {
+        let x = array![0.0, 1.0, 7.0, 20.0];
+        for p in [0.9, 0.3, 0.05] {
+            let mut out = Array1::zeros(4);
+            binomial_add_log_density(x.view(), 20.0, p, out.view_mut());
+            let reference = Binomial::new(p, 20).unwrap();
+            for (o, &v) in out.iter().zip(&x) {
+                assert_relative_eq!(*o, reference.ln_pmf(v as u64), max_relative = 1e-12);
+            }
+            let (mut sum, mut lc) = (0.0, 0.0);
+            binomial_accumulate(
+                x.view(),
+                20.0,
+                array![0.0, 0.0, 1.0, 0.0].view(),
+                &mut sum,
+                &mut lc,
+            );
+            assert_relative_eq!(
+                binomial_expected(1.0, sum, lc, 20.0, p),
+                out[2],
+                max_relative = 1e-12
+            );
+            // The missing count's term: −Σ_x p(x) (x ln p + (T − x) ln(1 − p)).
+            let h: f64 = (0..=20u64)
+                .map(|v| {
+                    let w = reference.pmf(v);
+                    -w * (v as f64 * p.ln() + (20.0 - v as f64) * (1.0 - p).ln())
+                })
+                .sum();
+            assert_relative_eq!(binomial_missing_entropy(20.0, p), h, max_relative = 1e-12);
+        }
+        let (n, sum) = (3.5, 21.0);
+        let best = binomial_prob_from_stats(sum, n, 20.0);
+        assert_relative_eq!(best, sum / (20.0 * n));
+        for p in [best * 0.9, best * 1.1] {
+            assert!(
+                binomial_expected(n, sum, 0.0, 20.0, p)
+                    < binomial_expected(n, sum, 0.0, 20.0, best)
+            );
+        }
+        assert_relative_eq!(
+            binomial_prob_mode_from_stats(sum, n, 20.0, 2.0, 3.0),
+            (sum + 1.0) / (70.0 + 3.0)
+        );
+        assert_eq!(binomial_prob_at_row(10.0, 20.0), 0.5);
     }
 }

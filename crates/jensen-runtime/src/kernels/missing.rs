@@ -466,6 +466,21 @@ pub fn exponential_accumulate(
     add_per_missing_cell(gaps, resp, (1.0 / rate, sum), (h, entropy));
 }
 
+/// Binomial (`T` trials): a missing count adds `r T p` to `Σ r x` and `r T H(Bernoulli(p))`
+/// to `entropy` (the entropy of `Binomial(T, p)` plus `E[ln C(T, x)]`, which the statistic
+/// `Σ r ln C(T, x)` does not hold for a missing count).
+pub fn binomial_accumulate(
+    gaps: &GapsIn<'_>,
+    trials: f64,
+    prob: f64,
+    resp: ArrayView1<'_, f64>,
+    sum: &mut f64,
+    entropy: &mut f64,
+) {
+    let h = super::discrete::binomial_missing_entropy(trials, prob);
+    add_per_missing_cell(gaps, resp, (trials * prob, sum), (h, entropy));
+}
+
 /// Geometric: a missing count adds `r (1 − p) / p` to `Σ r x` and `r H(Geometric(p))` to
 /// `entropy`.
 pub fn geometric_accumulate(

@@ -126,6 +126,22 @@ pub fn gamma_shape_log_offset(posterior_shape: f64, shape: f64) -> f64 {
     shape * gamma_log_offset(posterior_shape)
 }
 
+/// The posterior mean of a binomial success probability (`T` trials) under a `Beta(a, b)`
+/// prior: `(a + Σ r x) / (a + b + T Σ r)`.
+pub fn binomial_posterior_mean(sum: f64, n: f64, trials: f64, prior_a: f64, prior_b: f64) -> f64 {
+    (prior_a + sum) / (prior_a + prior_b + trials * n)
+}
+
+/// The total `a + b` of a binomial probability's Beta posterior: `a0 + b0 + T Σ r`.
+pub fn binomial_pseudo_count(n: f64, trials: f64, prior_total: f64) -> f64 {
+    prior_total + trials * n
+}
+
+/// A binomial block's offset: `T` times a Bernoulli block's ([`beta_offset`]).
+pub fn binomial_offset(mean: ArrayView1<'_, f64>, total: f64, trials: f64) -> f64 {
+    trials * beta_offset(mean, total)
+}
+
 /// The posterior mean of a geometric success probability under a `Beta(a, b)` prior:
 /// `(a + Σ r) / (a + b + Σ r + Σ r x)`.
 pub fn geometric_posterior_mean(sum: f64, n: f64, prior_a: f64, prior_b: f64) -> f64 {
