@@ -383,6 +383,64 @@ fn binomial_mixture_matches_an_independent_em() {
     assert!((one.log_likelihood - expected).abs() <= 1e-9 * expected.abs());
 }
 
+/// Data in large units: a Gamma rate or a geometric probability far below `1e-12` is kept
+/// as it is (no floor), so one component's fit is the closed form at any scale (found by
+/// review: both were floored at `1e-12`, and a fit of the waits in units of 1e-13 minutes
+/// stopped at a wrong rate).
+#[test]
+fn small_rates_and_probabilities_are_not_floored() {
+    use statrs::distribution::{Continuous, Gamma};
+    let scaled = |file: &str, column: &str, factor: f64| {
+        let mut table =
+            jensen::csv::read(root().join("data").join(file).to_str().unwrap()).unwrap();
+        let j = table.headers.iter().position(|h| h == column).unwrap();
+        for v in table.columns[j].as_mut().unwrap().iter_mut() {
+            *v *= factor;
+        }
+        table
+    };
+    let fit_one = |source: &str, table: &jensen::Table| {
+        let p = jensen::compile(source).unwrap().0;
+        let bound = jensen::bind(&p, table, &BindOptions::default()).unwrap();
+        let fit = jensen::fit(&PlanModel::new(&p, &bound), &FitOptions::default()).unwrap();
+        (p, bound, fit)
+    };
+    // Gamma of shape 0.5 on the waits × 1e13: rate = 0.5 / mean ≈ 7e-16.
+    let (p, bound, fit) = fit_one(
+        "model g\nconst K: int = 1\ndata waiting[N]: positive\nparam w: simplex[K]\nparam rate[K]: positive\nlatent z[N]: 0..K\nz[n] ~ Categorical(w)\nwaiting[n] ~ Gamma(0.5, rate[z[n]])\n",
+        &scaled("faithful.csv", "waiting", 1e13),
+    );
+    let x: Vec<f64> = bound
+        .item(p.model.var("waiting").unwrap())
+        .values
+        .column(0)
+        .to_vec();
+    let mean = x.iter().sum::<f64>() / x.len() as f64;
+    let rate = 0.5 / mean;
+    assert!(rate < 1e-15);
+    assert!((fit.params.get("rate").unwrap()[[0]] - rate).abs() <= 1e-12 * rate);
+    let reference = Gamma::new(0.5, rate).unwrap();
+    let expected: f64 = x.iter().map(|&v| reference.ln_pdf(v)).sum();
+    assert!((fit.log_likelihood - expected).abs() <= 1e-9 * expected.abs());
+    // Geometric on the discoveries × 1e14: p = 1 / (1 + mean) ≈ 3e-15.
+    let (p, bound, fit) = fit_one(
+        "model g\nconst K: int = 1\ndata discoveries[N]: count\nparam w: simplex[K]\nparam p[K]: prob\nlatent z[N]: 0..K\nz[n] ~ Categorical(w)\ndiscoveries[n] ~ Geometric(p[z[n]])\n",
+        &scaled("discoveries.csv", "discoveries", 1e14),
+    );
+    let x: Vec<f64> = bound
+        .item(p.model.var("discoveries").unwrap())
+        .values
+        .column(0)
+        .to_vec();
+    let mean = x.iter().sum::<f64>() / x.len() as f64;
+    let q = 1.0 / (1.0 + mean);
+    assert!((fit.params.get("p").unwrap()[[0]] - q).abs() <= 1e-12 * q);
+    // The closed form `x ln(1 − q) + ln q` with `ln(1 − q)` from `ln_1p` (statrs' geometric
+    // takes `ln(1 − q)` of the rounded `1 − q`, which keeps one digit at q = 3e-15).
+    let expected: f64 = x.iter().map(|&v| v * (-q).ln_1p() + q.ln()).sum();
+    assert!((fit.log_likelihood - expected).abs() <= 1e-9 * expected.abs());
+}
+
 /// The geometric mixture on the discoveries follows, from the same start, an independent EM
 /// written here with statrs' geometric distribution (which counts trials, the block
 /// failures), by maximum likelihood and by MAP with a `Beta(a, b)` prior; with one component

@@ -745,12 +745,12 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
             let total = format!("{} + {}", count(), over(sums.clone()));
             match u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text)) {
                 Some((PriorFamily::Beta { a, b }, statement)) => format!(
-                    "{lhs} = ({}{}) / ({total}{})   (clamped to [1e-12, 1 − 1e-12]; the posterior mode under `{statement}`)",
+                    "{lhs} = ({}{}) / ({total}{})   (at most 1 − 1e-12; the posterior mode under `{statement}`)",
                     count(),
                     signed(a - 1.0).trim_end_matches(" + "),
                     signed(a + b - 2.0).trim_end_matches(" + ")
                 ),
-                _ => format!("{lhs} = {} / ({total})   (clamped to [1e-12, 1 − 1e-12])", count()),
+                _ => format!("{lhs} = {} / ({total})   (at most 1 − 1e-12)", count()),
             }
         }
         Rule::GammaRate => {
@@ -762,13 +762,13 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 .collect();
             match u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text)) {
                 Some((PriorFamily::Gamma { shape: a, rate }, statement)) => format!(
-                    "{lhs} = ({shape} · {}{}) / ({}{})   (floored at 1e-12; the posterior mode under `{statement}`)",
+                    "{lhs} = ({shape} · {}{}) / ({}{})   (1e-12 if zero; the posterior mode under `{statement}`)",
                     count(),
                     signed(a - 1.0).trim_end_matches(" + "),
                     over(sums),
                     signed(rate).trim_end_matches(" + ")
                 ),
-                _ => format!("{lhs} = {shape} · {} / {}   (floored at 1e-12; the shape {shape} is known)", count(), over(sums)),
+                _ => format!("{lhs} = {shape} · {} / {}   (1e-12 for an empty component; the shape {shape} is known)", count(), over(sums)),
             }
         }
         Rule::ExponentialRate => {
@@ -779,13 +779,13 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 .collect();
             match u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text)) {
                 Some((PriorFamily::Gamma { shape, rate }, statement)) => format!(
-                    "{lhs} = ({}{}) / ({}{})   (floored at 1e-12; the posterior mode under `{statement}`)",
+                    "{lhs} = ({}{}) / ({}{})   (1e-12 if zero; the posterior mode under `{statement}`)",
                     count(),
                     signed(shape - 1.0).trim_end_matches(" + "),
                     over(sums),
                     signed(rate).trim_end_matches(" + ")
                 ),
-                _ => format!("{lhs} = {} / {}   (floored at 1e-12)", count(), over(sums)),
+                _ => format!("{lhs} = {} / {}   (1e-12 for an empty component)", count(), over(sums)),
             }
         }
         Rule::Probabilities => {

@@ -1612,9 +1612,9 @@ impl Checker<'_> {
             },
             // Positive data from a Gamma of known shape (an estimated shape was refused above).
             Dist::Gamma if m.vars[f.target].kind == DeclKind::Data => match (target_ty, tys[0], tys[1]) {
-                (ElemType::Positive, ArgTy::Number(a), ArgTy::Elem(ElemType::Positive)) if a > 0.0 && a.is_finite() => None,
-                (ElemType::Positive, ArgTy::Number(a), _) if a > 0.0 && a.is_finite() => Some((1, "a rate (`positive`)".into(), "declare e.g. `param b[K]: positive`; `Gamma(a, b)` takes the shape a and the rate b (mean a / b)".into())),
-                (ElemType::Positive, _, _) => Some((0, "a positive shape (a number)".into(), "write e.g. `Gamma(2.0, b[z[n]])`: the shape is known, the rate is estimated".into())),
+                (ElemType::Positive, ArgTy::Number(a), ArgTy::Elem(ElemType::Positive)) if (1e-6..=1e6).contains(&a) => None,
+                (ElemType::Positive, ArgTy::Number(a), _) if (1e-6..=1e6).contains(&a) => Some((1, "a rate (`positive`)".into(), "declare e.g. `param b[K]: positive`; `Gamma(a, b)` takes the shape a and the rate b (mean a / b)".into())),
+                (ElemType::Positive, _, _) => Some((0, "a known shape from 1e-6 to 1e6 (a number)".into(), "write e.g. `Gamma(2.0, b[z[n]])`: the shape is known, the rate is estimated; a shape outside 1e-6..1e6 loses the density's precision (coefficient of variation 1 / √a)".into())),
                 _ => return self.target_mismatch(f, "positive data (`positive`)"),
             },
             Dist::Gamma => match target_ty {

@@ -572,7 +572,9 @@ fn e_step_rows<M: MixtureModel>(
                     // score. (The allowance beyond `2 · bound` covers adding the scores to
                     // the log-joint, which rounds in both computations.)
                     let slack = 2.0 * slack + 8.0 * f64::EPSILON * (b.abs() + s.abs());
-                    if nan || *b - s <= slack {
+                    // (A best value of `−∞` is recomputed too: the approximation may have
+                    // overflowed where the exact value is finite.)
+                    if nan || *b - s <= slack || *b == f64::NEG_INFINITY || b.is_nan() {
                         exact.fill(0.0);
                         let row = start + i;
                         log_joint(model, cache, row..row + 1, exact.view_mut(), &mut ws);

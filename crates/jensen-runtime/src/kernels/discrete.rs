@@ -239,7 +239,8 @@ pub fn binomial_accumulate(
 }
 
 /// The mode of a binomial success probability (`T` trials) under a `Beta(a, b)` prior:
-/// `(Σ r x + a − 1) / (T Σ r + a + b − 2)`, clamped to `[PROB_FLOOR, 1 − PROB_FLOOR]`.
+/// `(Σ r x + a − 1) / (T Σ r + a + b − 2)`, kept within `[PROB_FLOOR, 1 − PROB_FLOOR]`
+/// (both logarithms finite; a zero count in every row is a probability of `1e-12`).
 pub fn binomial_prob_mode_from_stats(sum: f64, n: f64, trials: f64, a: f64, b: f64) -> f64 {
     let count = trials * n + a + b - 2.0;
     if count > 0.0 {
@@ -297,12 +298,13 @@ pub fn geometric_add_log_density(
 }
 
 /// The mode of a geometric success probability under a `Beta(a, b)` prior:
-/// `(Σ r + a − 1) / (Σ r + Σ r x + a + b − 2)`, kept within `[PROB_FLOOR, 1 − PROB_FLOOR]`
-/// (as a Bernoulli probability: both logarithms stay finite).
+/// `(Σ r + a − 1) / (Σ r + Σ r x + a + b − 2)`, kept within `[f64::MIN_POSITIVE, 1 −
+/// PROB_FLOOR]`: both logarithms stay finite, and a small probability (counts in large
+/// units) is kept as it is.
 pub fn geometric_prob_mode_from_stats(sum: f64, n: f64, a: f64, b: f64) -> f64 {
     let total = n + sum + a + b - 2.0;
     if total > 0.0 {
-        ((n + a - 1.0) / total).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
+        ((n + a - 1.0) / total).clamp(f64::MIN_POSITIVE, 1.0 - PROB_FLOOR)
     } else {
         0.5
     }
@@ -317,7 +319,7 @@ pub fn geometric_prob_from_stats(sum: f64, n: f64) -> f64 {
 /// A starting or re-seeded success probability from a mean count: `1 / (1 + mean)`.
 pub fn geometric_prob_of_mean(mean: f64) -> f64 {
     if mean >= 0.0 {
-        (1.0 / (1.0 + mean)).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
+        (1.0 / (1.0 + mean)).clamp(f64::MIN_POSITIVE, 1.0 - PROB_FLOOR)
     } else {
         0.5
     }

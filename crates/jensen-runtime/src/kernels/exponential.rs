@@ -41,21 +41,26 @@ pub fn gamma_accumulate(
     }
 }
 
-/// A Gamma rate of known shape `a`: `a Σ r / Σ r x`, floored at [`PROB_FLOOR`].
+/// A Gamma rate of known shape `a`: `a Σ r / Σ r x` ([`PROB_FLOOR`] for an empty
+/// component).
 pub fn gamma_rate_from_stats(sum: f64, n: f64, shape: f64) -> f64 {
     exponential_rate_from_stats(sum, shape * n)
 }
 
 /// The mode of a Gamma rate's posterior (known shape `a`) under a `Gamma(α, β)` prior:
-/// `(a Σ r + α − 1) / (Σ r x + β)`, floored at [`PROB_FLOOR`].
+/// `(a Σ r + α − 1) / (Σ r x + β)` ([`PROB_FLOOR`] when it is zero).
 pub fn gamma_rate_mode_from_stats(sum: f64, n: f64, shape: f64, alpha: f64, beta: f64) -> f64 {
     exponential_rate_mode_from_stats(sum, shape * n, alpha, beta)
 }
 
 /// A starting or re-seeded Gamma rate of known shape `a` from a positive mean: `a / mean`,
-/// floored at [`PROB_FLOOR`].
+/// within the positive finite numbers.
 pub fn gamma_rate_of_mean(mean: f64, shape: f64) -> f64 {
-    (shape * inverse_rate(mean)).max(PROB_FLOOR)
+    if mean > 0.0 {
+        (shape / mean).clamp(f64::MIN_POSITIVE, f64::MAX)
+    } else {
+        shape
+    }
 }
 
 /// `E_q[Σ_n z_nk ln Gamma(x_n | a, b)] = N_k (a ln b − ln Γ(a)) + (a − 1) Σ r ln x − b Σ r x`.
@@ -93,20 +98,24 @@ pub fn exponential_rate_from_stats(sum: f64, n: f64) -> f64 {
 }
 
 /// The mode of an exponential rate's posterior under a `Gamma(a, b)` prior (shape, rate;
-/// `a ≥ 1`): `(Σ r + a − 1) / (Σ r x + b)`, floored at [`PROB_FLOOR`].
+/// `a ≥ 1`): `(Σ r + a − 1) / (Σ r x + b)`. A rate of zero (an empty component under a flat
+/// prior) is [`PROB_FLOOR`] instead, which keeps its logarithm finite until it is re-seeded;
+/// any positive rate is kept as it is, however small (data in large units).
 pub fn exponential_rate_mode_from_stats(sum: f64, n: f64, shape: f64, rate: f64) -> f64 {
     let total = sum + rate;
-    if total > 0.0 {
-        ((n + shape - 1.0) / total).max(PROB_FLOOR)
+    let value = (n + shape - 1.0) / total;
+    if total > 0.0 && value > 0.0 {
+        value.min(f64::MAX)
     } else {
         PROB_FLOOR
     }
 }
 
-/// The inverse of a positive value (a starting or re-seeded rate), floored at [`PROB_FLOOR`].
+/// The inverse of a positive value (a starting or re-seeded rate), within the positive
+/// finite numbers.
 pub fn inverse_rate(mean: f64) -> f64 {
     if mean > 0.0 {
-        (1.0 / mean).max(PROB_FLOOR)
+        (1.0 / mean).clamp(f64::MIN_POSITIVE, f64::MAX)
     } else {
         1.0
     }
