@@ -243,84 +243,44 @@ fn scores_top_two<const G: usize>(
     let (at, best, second) = (&mut *top.at, &mut *top.best, &mut *top.second);
     let sink = |start: usize, len: usize, scores: &[[f64; ROWS]], xn: &[f64; ROWS]| {
         norms[start..start + len].copy_from_slice(&xn[..len]);
-        let mut leaders = Leaders::new();
+        let mut f = [f64::NEG_INFINITY; ROWS];
+        let mut s = [f64::NEG_INFINITY; ROWS];
+        // As in `top_two`: the leading component as an `f64`, `+∞` while no value exceeded
+        // `−∞`; non-zero where a NaN was seen.
+        let mut lead = [f64::INFINITY; ROWS];
+        let mut bad = [0u64; ROWS];
         for (c, (v, &p)) in scores.iter().zip(comps.log_prior).enumerate() {
-            // The log-joint's value, rounded as when the score is added to a log-joint that
-            // holds the prior.
-            leaders.step(c as f64, &std::array::from_fn(|l| p + v[l]));
+            let cf = c as f64;
+            for l in 0..ROWS {
+                // The log-joint's value, rounded as when the score is added to a log-joint
+                // that holds the prior; then `top_two`'s branch-free step.
+                let x = p + v[l];
+                bad[l] |= u64::from(x.is_nan());
+                let ahead = x > f[l];
+                s[l] = if ahead {
+                    f[l]
+                } else if x > s[l] {
+                    x
+                } else {
+                    s[l]
+                };
+                lead[l] = if ahead { cf } else { lead[l] };
+                f[l] = if ahead { x } else { f[l] };
+            }
         }
-        nan |= leaders.write(
-            len,
-            &mut at[start..start + len],
-            &mut best[start..start + len],
-            &mut second[start..start + len],
-        );
-    };
-    tile_scores::<G>(columns, comps, m, tile, sink);
-    nan
-}
-
-/// A tile's running leader, runner-up and leading column, in vector lanes: the top-two
-/// scan of [`top_two`] and of the portable one-pass argmax.
-struct Leaders {
-    f: [f64; ROWS],
-    s: [f64; ROWS],
-    /// The column of the largest value so far, as an `f64` (exact for any column count),
-    /// `+∞` while no entry has been larger than `−∞`.
-    lead: [f64; ROWS],
-    /// Non-zero where a NaN was seen (a `u64` mask, which stays in vector lanes).
-    bad: [u64; ROWS],
-}
-
-impl Leaders {
-    fn new() -> Self {
-        Leaders {
-            f: [f64::NEG_INFINITY; ROWS],
-            s: [f64::NEG_INFINITY; ROWS],
-            lead: [f64::INFINITY; ROWS],
-            bad: [0; ROWS],
-        }
-    }
-
-    /// Column `c`'s values: a strictly larger value takes the lead (the lowest column wins a
-    /// tie) and the old lead becomes the runner-up; else a value above the runner-up replaces
-    /// it. Plain compares and selects: a NaN changes neither, and is flagged.
-    #[inline(always)]
-    fn step(&mut self, c: f64, v: &[f64; ROWS]) {
-        for i in 0..ROWS {
-            let x = v[i];
-            self.bad[i] |= u64::from(x.is_nan());
-            let ahead = x > self.f[i];
-            self.s[i] = if ahead {
-                self.f[i]
-            } else if x > self.s[i] {
-                x
-            } else {
-                self.s[i]
-            };
-            self.lead[i] = if ahead { c } else { self.lead[i] };
-            self.f[i] = if ahead { x } else { self.f[i] };
-        }
-    }
-
-    /// Writes the first `len` rows' leaders, values and runners-up; returns whether a NaN was
-    /// seen in them.
-    #[inline(always)]
-    fn write(&self, len: usize, at: &mut [u64], first: &mut [f64], second: &mut [f64]) -> bool {
-        let mut nan = false;
-        for i in 0..len {
-            nan |= self.bad[i] != 0;
-            first[i] = self.f[i];
-            second[i] = self.s[i];
-            // No entry exceeded `−∞` only when every entry is NaN or `−∞`: the first column.
-            at[i] = if self.lead[i].is_finite() {
-                self.lead[i] as u64
+        for l in 0..len {
+            nan |= bad[l] != 0;
+            best[start + l] = f[l];
+            second[start + l] = s[l];
+            at[start + l] = if lead[l].is_finite() {
+                lead[l] as u64
             } else {
                 0
             };
         }
-        nan
-    }
+    };
+    tile_scores::<G>(columns, comps, m, tile, sink);
+    nan
 }
 
 /// Each row's largest entry (the lowest index on a tie; `0` when no entry is above `−∞`),
@@ -337,7 +297,7 @@ pub(crate) fn top_two(
     first: &mut [f64],
     second: &mut [f64],
 ) -> bool {
-    const TILE: usize = ROWS;
+    const TILE: usize = 8;
     let m = lj.nrows();
     let mut nan = false;
     let mut start = 0;
@@ -350,8 +310,15 @@ pub(crate) fn top_two(
     }
     while start < m {
         let len = TILE.min(m - start);
-        let mut leaders = Leaders::new();
+        let mut f = [f64::NEG_INFINITY; TILE];
+        let mut s = [f64::NEG_INFINITY; TILE];
+        // The column of the largest value so far, as an `f64` (exact for any column count),
+        // `+∞` while no entry has been larger than `−∞`.
+        let mut lead = [f64::INFINITY; TILE];
+        // Non-zero where a NaN was seen (a `u64` mask, which stays in vector lanes).
+        let mut bad = [0u64; TILE];
         for (c, col) in lj.columns().into_iter().enumerate() {
+            let c = c as f64;
             let mut v = [f64::NEG_INFINITY; TILE];
             match col.as_slice() {
                 Some(col) if len == TILE => v.copy_from_slice(&col[start..start + TILE]),
@@ -361,14 +328,35 @@ pub(crate) fn top_two(
                     }
                 }
             }
-            leaders.step(c as f64, &v);
+            for i in 0..TILE {
+                // A strictly larger value takes the lead (the lowest column wins a tie) and the
+                // old lead becomes the runner-up; else a value above the runner-up replaces
+                // it. Plain compares and selects: a NaN changes neither, and is flagged.
+                let x = v[i];
+                bad[i] |= u64::from(x.is_nan());
+                let ahead = x > f[i];
+                s[i] = if ahead {
+                    f[i]
+                } else if x > s[i] {
+                    x
+                } else {
+                    s[i]
+                };
+                lead[i] = if ahead { c } else { lead[i] };
+                f[i] = if ahead { x } else { f[i] };
+            }
         }
-        nan |= leaders.write(
-            len,
-            &mut at[start..start + len],
-            &mut first[start..start + len],
-            &mut second[start..start + len],
-        );
+        for i in 0..len {
+            nan |= bad[i] != 0;
+            first[start + i] = f[i];
+            second[start + i] = s[i];
+            // No entry exceeded `−∞` only when every entry is NaN or `−∞`: the first column.
+            at[start + i] = if lead[i].is_finite() {
+                lead[i] as u64
+            } else {
+                0
+            };
+        }
         start += len;
     }
     nan
