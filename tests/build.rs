@@ -21,6 +21,8 @@ enum Kind {
     Bit,
     /// Four 0/1 columns `e1..e4`.
     Bits4,
+    /// Three count columns `m_1..m_3` (a `count[C]` vector).
+    Counts3,
     /// A category `0..3`.
     Category,
     /// One column of numbers above zero.
@@ -145,6 +147,22 @@ const EMISSIONS: &[Emission] = &[
             "cnt[I_] ~ Binomial(1000000, p)",
             "cnt2[I_] ~ Binomial(1000000, q[Z])",
         ],
+        latent_dim: None,
+    },
+    Emission {
+        name: "multinomial",
+        data: &[("m", Kind::Counts3)],
+        params: &["q[K]: simplex[C]"],
+        statements: &["m[I_] ~ Multinomial(q[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        // One probability vector for a categorical value and a vector of counts over the
+        // same categories: their counts pool.
+        name: "multinomial_categorical_shared",
+        data: &[("m", Kind::Counts3), ("c", Kind::Category)],
+        params: &["q[K]: simplex[C]"],
+        statements: &["m[I_] ~ Multinomial(q[Z])", "c[I_] ~ Categorical(q[Z])"],
         latent_dim: None,
     },
     Emission {
@@ -286,6 +304,7 @@ fn columns(kind: Kind, name: &str) -> Vec<String> {
             .map(|c| format!("{name}_{c}"))
             .collect(),
         Kind::Bits4 => (1..=4).map(|i| format!("{name}_{i}")).collect(),
+        Kind::Counts3 => (1..=3).map(|i| format!("{name}_{i}")).collect(),
         _ => vec![name.to_string()],
     }
 }
@@ -313,11 +332,14 @@ fn model(e: &Emission, latent: Latent, case: &str) -> Option<String> {
             Kind::Count => "count",
             Kind::Bit => "binary",
             Kind::Bits4 => "binary[E]",
+            Kind::Counts3 => "count[C]",
             Kind::Category => "0..C",
             Kind::Positive => "positive",
         };
         let from = match kind {
-            Kind::Real3 | Kind::Bits4 => format!(" from ({})", columns(*kind, name).join(", ")),
+            Kind::Real3 | Kind::Bits4 | Kind::Counts3 => {
+                format!(" from ({})", columns(*kind, name).join(", "))
+            }
             _ => String::new(),
         };
         let _ = writeln!(m, "data {name}[{rows}]: {ty}{from}");
@@ -393,7 +415,7 @@ fn main() {
                 .iter()
                 .map(|(name, kind)| {
                     let how = match kind {
-                        Kind::Real3 | Kind::Bits4 => "matrix",
+                        Kind::Real3 | Kind::Bits4 | Kind::Counts3 => "matrix",
                         _ => "column",
                     };
                     format!("{name}: {how}")
@@ -406,7 +428,7 @@ fn main() {
                 .map(|(name, kind)| {
                     let kind_name = match kind {
                         Kind::Real3 | Kind::Real => "real",
-                        Kind::Count => "count",
+                        Kind::Count | Kind::Counts3 => "count",
                         Kind::Bit | Kind::Bits4 => "bit",
                         Kind::Category => "category",
                         Kind::Positive => "positive",

@@ -184,6 +184,18 @@ pub mod models {
     pub struct GeometricMix;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/multinomial_debian.em")]
+    pub struct MultinomialDebian;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/multinomial_debian_map.em")]
+    pub struct MultinomialDebianMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/multinomial_debian_vb.em")]
+    pub struct MultinomialDebianVb;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/binomial_digits.em")]
     pub struct BinomialDigits;
 
@@ -319,6 +331,18 @@ pub const CATALOGUE: &[Entry] = &[
     // (the CLI fits the file's K = 3).
     ("binomial_digits_map", "digits.csv", &[("K", 2)]),
     ("binomial_digits_vb", "digits.csv", &[]),
+    // Three components, for speed (the CLI fits the files' K = 6).
+    ("multinomial_debian", "debian_descriptions.csv", &[("K", 3)]),
+    (
+        "multinomial_debian_map",
+        "debian_descriptions.csv",
+        &[("K", 3)],
+    ),
+    (
+        "multinomial_debian_vb",
+        "debian_descriptions.csv",
+        &[("K", 3)],
+    ),
     // One component: the discoveries support one geometric component; at K = 2 the MAP
     // point merges the two (p₀ = p₁), which EM approaches sublinearly, too slowly for the
     // fixed-point gradient check of tests/properties.rs. (The CLI fits the file's K = 2.)

@@ -49,7 +49,11 @@ pub fn table(items: &[Item], rows: usize, seed: u64) -> Table {
                     let shift = if c == 0 { -1.0 } else { 1.5 } * (1.0 + j as f64 * 0.3);
                     match *kind {
                         "real" => shift + (0.6 + 0.2 * j as f64) * rng.normal(),
-                        "count" => ((2.0 + 2.0 * c as f64 + rng.normal()).max(0.0)).round(),
+                        // (Beyond the first column of a vector of counts, the clusters differ
+                        // in their proportions, for a multinomial.)
+                        "count" => ((2.0 + 2.0 * c as f64 * (1 - j % 2) as f64 + rng.normal())
+                            .max(0.0))
+                        .round(),
                         "positive" => -(1.0 - rng.uniform()).ln() * if c == 0 { 0.5 } else { 3.0 },
                         "bit" => f64::from(rng.uniform() < if c == 0 { 0.2 } else { 0.75 }),
                         _ => ((rng.uniform() * 2.0 + c as f64).floor()).min(2.0),

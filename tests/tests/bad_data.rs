@@ -253,7 +253,7 @@ fn empty_cell_is_a_missing_value() {
     let msg = err.to_string();
     assert_names_place(&msg, "gap.csv", 3, 4, "waiting");
     assert!(
-        msg.contains("empty") && msg.contains("cannot integrate out missing cells"),
+        msg.contains("empty") && msg.contains("does not integrate out missing cells"),
         "{msg}"
     );
 }

@@ -315,6 +315,27 @@ differential!(
     BinomialDigitsVbConsts::default()
 );
 differential!(
+    multinomial_mixture,
+    "multinomial_debian",
+    MultinomialDebianModel,
+    MultinomialDebianData { x: matrix },
+    MultinomialDebianConsts { K: 3 } // as in the catalogue
+);
+differential!(
+    multinomial_mixture_map,
+    "multinomial_debian_map",
+    MultinomialDebianMapModel,
+    MultinomialDebianMapData { x: matrix },
+    MultinomialDebianMapConsts { K: 3 }
+);
+differential!(
+    multinomial_mixture_vb,
+    "multinomial_debian_vb",
+    MultinomialDebianVbModel,
+    MultinomialDebianVbData { x: matrix },
+    MultinomialDebianVbConsts { K: 3 }
+);
+differential!(
     geometric_mixture,
     "geometric_mix",
     GeometricMixModel,

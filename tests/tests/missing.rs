@@ -597,7 +597,7 @@ fn variational_bayes_refuses_a_gap_with_the_cell() {
         assert!(
             err.contains(&format!("row {}", first + 1))
                 && err.contains("petal_length")
-                && err.contains("cannot integrate out missing cells"),
+                && err.contains("variational Bayes does not integrate out missing cells"),
             "{model}: {err}"
         );
     }
@@ -608,6 +608,38 @@ fn variational_bayes_refuses_a_gap_with_the_cell() {
     x[[4, 2]] = f64::NAN;
     let err = BgmmModel::new(BgmmData { x }, BgmmConsts::default()).unwrap_err();
     assert!(err.to_string().contains("row 5"), "{err}");
+}
+
+/// A multinomial conditions on each row's total, which a missing count leaves unknown: the
+/// binder names the first empty cell, and the generated model says the same of a NaN.
+#[test]
+fn a_multinomial_refuses_a_missing_count_with_the_cell() {
+    let table = with_gaps(read("debian_descriptions.csv"), &["w_game"], 0.05, 5);
+    let c = table.headers.iter().position(|h| h == "w_game").unwrap();
+    let first = table.missing[c][0];
+    let p = plan("multinomial_debian");
+    let err = jensen::bind(&p, &table, &BindOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("row {}", first + 1))
+            && err.contains("w_game")
+            && err.contains("a missing count leaves its row's total unknown"),
+        "{err}"
+    );
+    let clean = jensen_tests::bind(&p, "debian_descriptions.csv", &[]);
+    let mut x = matrix(&p, &clean, "x");
+    x[[6, 3]] = f64::NAN;
+    let err = MultinomialDebianModel::new(
+        MultinomialDebianData { x },
+        MultinomialDebianConsts::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("row 7") && err.contains("a missing count leaves its row's total unknown"),
+        "{err}"
+    );
 }
 
 /// `ln N(x_o | μ_o, Σ_oo)` of the observed (not NaN) coordinates, from first principles

@@ -591,3 +591,145 @@ fn exponential_mixture_matches_an_independent_em() {
     let fitted = one.params.get("rate").unwrap()[[0]];
     assert!((fitted - 1.0 / mean).abs() <= 1e-12 / mean);
 }
+
+/// The multinomial mixture of Debian package descriptions (200 word counts per document)
+/// follows, from the same start, an independent EM written here with statrs' multinomial, by
+/// maximum likelihood (with the block's documented floor: a probability that would be zero is
+/// 1e-12, then renormalised) and by MAP with a `Dirichlet(1.1)` prior; with one component the
+/// probabilities are the closed form, the corpus's word frequencies.
+#[test]
+fn multinomial_mixture_matches_an_independent_em() {
+    use statrs::distribution::{Discrete, Multinomial};
+    let floored = |c: &[f64]| -> Vec<f64> {
+        let total: f64 = c.iter().sum();
+        let p: Vec<f64> = c.iter().map(|&v| (v / total).max(1e-12)).collect();
+        let norm: f64 = p.iter().sum();
+        p.iter().map(|v| v / norm).collect()
+    };
+    for (model, prior) in [
+        ("multinomial_debian", None),
+        ("multinomial_debian_map", Some(1.1)),
+    ] {
+        let p = plan(model);
+        let bound = bind(&p, "debian_descriptions.csv", &[("K", 3)]);
+        let values = &bound.item(p.model.var("x").unwrap()).values;
+        let (rows, words) = values.dim();
+        let docs: Vec<Vec<u64>> = values
+            .rows()
+            .into_iter()
+            .map(|r| r.iter().map(|&v| v as u64).collect())
+            .collect();
+        let mut w = vec![0.2, 0.3, 0.5];
+        let mut theta: Vec<Vec<f64>> = (0..3)
+            .map(|k| {
+                floored(
+                    &(0..words)
+                        .map(|v| 1.0 + ((7 * v + 3 * k) % 5) as f64)
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let mut start = DynParams::default();
+        start.insert("w", ndarray::arr1(&w).into_dyn());
+        let flat: Vec<f64> = theta.iter().flatten().copied().collect();
+        start.insert(
+            "theta",
+            ndarray::Array2::from_shape_vec((3, words), flat)
+                .unwrap()
+                .into_dyn(),
+        );
+        let iters = 15;
+        let fit = jensen::fit(
+            &PlanModel::new(&p, &bound),
+            &FitOptions {
+                init: InitStrategy::Params(start),
+                max_iter: iters,
+                tol: f64::NEG_INFINITY,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        let mut trace = Vec::new();
+        for i in 0..=iters {
+            let (mut ll, mut n, mut s) = (0.0, vec![0.0; 3], vec![vec![0.0; words]; 3]);
+            for doc in &docs {
+                let total: u64 = doc.iter().sum();
+                let log_joint: Vec<f64> = (0..3)
+                    .map(|k| {
+                        let m = Multinomial::new(theta[k].clone(), total).unwrap();
+                        w[k].ln() + m.ln_pmf(&doc.clone().into())
+                    })
+                    .collect();
+                let top = log_joint.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let norm = top + log_joint.iter().map(|l| (l - top).exp()).sum::<f64>().ln();
+                ll += norm;
+                for k in 0..3 {
+                    let q = (log_joint[k] - norm).exp();
+                    n[k] += q;
+                    for (sv, &c) in s[k].iter_mut().zip(doc) {
+                        *sv += q * c as f64;
+                    }
+                }
+            }
+            let log_prior: f64 = prior.map_or(0.0, |a: f64| {
+                theta.iter().flatten().map(|&q| (a - 1.0) * q.ln()).sum()
+            });
+            trace.push((ll, log_prior));
+            if i == iters {
+                // The fit ends with an E-step at its last parameters.
+                break;
+            }
+            let a = prior.unwrap_or(1.0);
+            for k in 0..3 {
+                w[k] = n[k] / rows as f64;
+                theta[k] = floored(&s[k].iter().map(|&c| c + a - 1.0).collect::<Vec<_>>());
+            }
+        }
+        assert_eq!(fit.elbo_trace.len(), trace.len());
+        for i in 1..trace.len() {
+            let ours = fit.elbo_trace[i] - fit.elbo_trace[0];
+            let theirs = (trace[i].0 + trace[i].1) - (trace[0].0 + trace[0].1);
+            assert!(
+                (ours - theirs).abs() <= 1e-9 * trace[i].0.abs(),
+                "{model}, iteration {i}: {ours} vs {theirs}"
+            );
+        }
+        let last = trace.last().unwrap().0;
+        assert!(
+            (fit.log_likelihood - last).abs() <= 1e-9 * last.abs(),
+            "{model}"
+        );
+        let fitted = fit.params.get("theta").unwrap();
+        for k in 0..3 {
+            for v in 0..words {
+                assert!(
+                    (fitted[[k, v]] - theta[k][v]).abs() <= 1e-9,
+                    "{model}: theta[{k}][{v}]"
+                );
+            }
+        }
+    }
+    let p = plan("multinomial_debian");
+    let bound1 = bind(&p, "debian_descriptions.csv", &[("K", 1)]);
+    let one = jensen::fit(&PlanModel::new(&p, &bound1), &FitOptions::default()).unwrap();
+    let values = &bound1.item(p.model.var("x").unwrap()).values;
+    let counts: Vec<f64> = values.columns().into_iter().map(|c| c.sum()).collect();
+    let freq = floored(&counts);
+    let reference = freq.clone();
+    let expected: f64 = values
+        .rows()
+        .into_iter()
+        .map(|r| {
+            let doc: Vec<u64> = r.iter().map(|&v| v as u64).collect();
+            let total = doc.iter().sum();
+            Multinomial::new(reference.clone(), total)
+                .unwrap()
+                .ln_pmf(&doc.into())
+        })
+        .sum();
+    assert!((one.log_likelihood - expected).abs() <= 1e-9 * expected.abs());
+    let fitted = one.params.get("theta").unwrap();
+    for (v, &f) in freq.iter().enumerate() {
+        assert!((fitted[[0, v]] - f).abs() <= 1e-12, "word {v}");
+    }
+}

@@ -2077,7 +2077,7 @@ fn missing_cells_are_counted_integrated_out_and_recorded() {
     ]);
     assert!(
         err.contains("data/faithful_missing10.csv, row")
-            && err.contains("cannot integrate out missing cells under variational Bayes"),
+            && err.contains("variational Bayes does not integrate out missing cells"),
         "{err}"
     );
     // A factor analysis integrates them out.

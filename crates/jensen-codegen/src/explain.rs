@@ -17,8 +17,13 @@ fn missing_text(plan: &Plan, b: usize) -> String {
     use jensen_lang::program::Kernel::*;
     let program = Program::lower(plan);
     let Some(m) = &program.blocks[b].missing else {
-        return "not integrated out under variational Bayes yet (data with a gap are refused)"
-            .into();
+        return format!(
+            "refused (data with a gap are an error): {}",
+            program.blocks[b]
+                .gaps_refused
+                .as_deref()
+                .unwrap_or("no kernels for them")
+        );
     };
     let kind = plan.blocks[b].kind;
     let held = match (m.accumulate.kernel, kind) {
@@ -272,6 +277,10 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
             Some("ln Bernoulli(x | p) = Σ_d [x_d ln p_d + (1 − x_d) ln(1 − p_d)]".into()),
         ),
         BlockKind::Categorical { probs } => (format!("ln {}[{x}]", p(plan, probs)), None),
+        BlockKind::Multinomial { probs } => (
+            format!("ln Multinomial({x} | {})", p(plan, probs)),
+            Some("ln Multinomial(x | θ) = ln n! − Σ_v ln x_v! + Σ_v x_v ln θ_v,  n = Σ_v x_v (the row's total, known)".into()),
+        ),
         BlockKind::LinearGaussian {
             loading,
             mean,
@@ -1009,7 +1018,8 @@ fn map_formula(plan: &Plan, u: &Update, prior: &Prior, lhs: &str) -> String {
     let PriorFamily::Dirichlet { concentration: a } = prior.family else {
         unreachable!("the formulas of scale priors are written with the scales")
     };
-    let pseudo = a - 1.0;
+    // (Rounded to 12 significant digits: `1.1 − 1` prints as 0.1, not 0.10000000000000009.)
+    let pseudo: f64 = format!("{:.11e}", a - 1.0).parse().unwrap_or(a - 1.0);
     let counts = match u.rule {
         Rule::Weights => "N[k]".to_string(),
         Rule::InitialProbs => "S0[k]".to_string(),
@@ -1143,6 +1153,7 @@ pub fn explain(plan: &Plan) -> String {
             }
             BlockKind::Bernoulli { .. } => "independent Bernoulli bits".into(),
             BlockKind::Categorical { .. } => "categorical value".into(),
+            BlockKind::Multinomial { .. } => "multinomial counts (the row's total known)".into(),
             BlockKind::LinearGaussian { noise, .. } => {
                 let (h, _) = continuous(plan);
                 let (kind, name) = match noise {
@@ -1365,13 +1376,20 @@ pub fn explain(plan: &Plan) -> String {
                 StatKind::Sum if !c.is_empty() => format!("Σ_n {r}({x} − {c})"),
                 StatKind::Sum => format!("Σ_n {r}{x}"),
                 StatKind::LogSum => format!("Σ_n {r}ln {x}   (for the objective only)"),
-                StatKind::LogCoefficient => {
-                    let t = block.kind.trials().unwrap_or(f64::NAN);
-                    format!("Σ_n {r}ln C({t}, {x})   (for the objective only)")
-                }
+                StatKind::LogCoefficient => match block.kind.trials() {
+                    Some(t) => format!("Σ_n {r}ln C({t}, {x})   (for the objective only)"),
+                    None => format!(
+                        "Σ_n {r}ln ((Σ_v {x}_v)! / Π_v {x}_v!)   (the multinomial coefficient, for the objective only)"
+                    ),
+                },
                 StatKind::Scatter => format!("Σ_n {r}({x} − {c})({x} − {c})ᵀ"),
                 StatKind::SumSq => format!("Σ_n {r}({x} − {c})²  (elementwise)"),
-                StatKind::Counts => format!("Σ_n {r}[{x} = c]  for each category c"),
+                StatKind::Counts => match block.kind {
+                    BlockKind::Multinomial { .. } => {
+                        format!("Σ_n {r}{x}_c  for each category c (the counts)")
+                    }
+                    _ => format!("Σ_n {r}[{x} = c]  for each category c"),
+                },
                 StatKind::LatentSum => format!("Σ_n {r}E_h[{hn}[n]]"),
                 StatKind::Cross => {
                     let w = loading_before(plan, b);

@@ -253,10 +253,7 @@ impl Gen<'_> {
     }
 
     fn data_is_vector(&self, v: VarId) -> bool {
-        matches!(
-            self.plan.model.vars[v].ty,
-            ElemType::Vector(_) | ElemType::BinaryVec(_)
-        )
+        self.plan.model.vars[v].ty.vector_set().is_some()
     }
 
     fn moment(&self, b: usize, what: &str) -> Ident {
@@ -695,16 +692,16 @@ impl Gen<'_> {
                 continue;
             }
             let (view, kind) = match var.ty {
-                ElemType::Vector(d) | ElemType::BinaryVec(d) => {
+                ElemType::Vector(d) | ElemType::BinaryVec(d) | ElemType::CountVec(d) => {
                     let size = self.size_in(d, quote!(sizes));
                     let set = &self.plan.model.sets[d].name;
                     checks.push(quote!(data::check_columns(#n, data.#f.ncols(), #set, #size)?;));
                     (
                         quote!(data.#f.view()),
-                        if matches!(var.ty, ElemType::BinaryVec(_)) {
-                            quote!(ValueKind::Binary)
-                        } else {
-                            quote!(ValueKind::Real)
+                        match var.ty {
+                            ElemType::BinaryVec(_) => quote!(ValueKind::Binary),
+                            ElemType::CountVec(_) => quote!(ValueKind::Count),
+                            _ => quote!(ValueKind::Real),
                         },
                     )
                 }
@@ -746,7 +743,11 @@ impl Gen<'_> {
             }
             if let (
                 Some(w),
-                ElemType::Vector(_) | ElemType::Real | ElemType::Positive | ElemType::Count,
+                ElemType::Vector(_)
+                | ElemType::Real
+                | ElemType::Positive
+                | ElemType::Count
+                | ElemType::CountVec(_),
             ) = (self.plan.row_weights, var.ty)
             {
                 let w = self.var(w);
@@ -800,8 +801,9 @@ impl Gen<'_> {
             {
                 let n = self.plan.name(v);
                 let why = format!(
-                    "`{}` cannot integrate them out under variational Bayes yet",
-                    b.statement
+                    "`{}` refuses them: {}",
+                    b.statement,
+                    b.gaps_refused.as_deref().unwrap_or("no kernels for them")
                 );
                 checks.push(quote!(data::refuse_gaps(#n, &#g, #why)?;));
             }

@@ -822,7 +822,15 @@ impl Gen<'_> {
                     | BlockKind::Normal { .. }
                     | BlockKind::LinearGaussian { .. }
             );
+            let multinomial = matches!(
+                self.plan.blocks[s.block].kind,
+                BlockKind::Multinomial { .. }
+            );
             let what = match s.kind {
+                StatKind::LogCoefficient if multinomial => {
+                    "Σ_n r_nk ln (n_n! / Π_c x_nc!), n_n = Σ_c x_nc"
+                }
+                StatKind::Counts if multinomial => "Σ_n r_nk x_nc",
                 StatKind::Sum if gaussian => {
                     "Σ_n r_nk (x_n − c_k), about the means before the M-step"
                 }
@@ -1530,11 +1538,13 @@ impl Gen<'_> {
                 Reseed::RowCategory(b) => {
                     let x = row(b);
                     quote!({
-                        let c = params.#f.ncols();
-                        let mut p = Array1::from_elem(c, 0.5 / c as f64);
-                        p[#x[0] as usize] += 0.5;
+                        let p = discrete::categorical_probs_at_row(#x[0], params.#f.ncols());
                         params.#f.row_mut(k).assign(&p);
                     })
+                }
+                Reseed::RowCounts(b) => {
+                    let x = row(b);
+                    quote!(params.#f.row_mut(k).assign(&discrete::multinomial_probs_at_row(#x));)
                 }
                 Reseed::DataCovariance(b) => {
                     let c = moment(b, "cov");

@@ -383,6 +383,7 @@ impl Checker<'_> {
                 ElemType::Real
                     | ElemType::Vector(_)
                     | ElemType::Count
+                    | ElemType::CountVec(_)
                     | ElemType::Positive
                     | ElemType::Binary
                     | ElemType::BinaryVec(_)
@@ -392,6 +393,7 @@ impl Checker<'_> {
             DeclKind::Param => !matches!(
                 ty,
                 ElemType::Count
+                    | ElemType::CountVec(_)
                     | ElemType::Binary
                     | ElemType::BinaryVec(_)
                     | ElemType::Cat(_)
@@ -401,7 +403,7 @@ impl Checker<'_> {
         };
         if !allowed {
             let hint = match d.kind {
-                DeclKind::Data => "data may be `real`, `vector[D]`, `count`, `positive`, `binary`, `binary[D]`, a category range `0..C`, or `weight` (a weight per row)",
+                DeclKind::Data => "data may be `real`, `vector[D]`, `count`, `count[V]`, `positive`, `binary`, `binary[D]`, a category range `0..C`, or `weight` (a weight per row)",
                 DeclKind::Param => "parameters are continuous: `real`, `vector[D]`, `matrix[R, C]`, `simplex[K]`, `positive`, `positive[D]`, `cov[D]`, `prob` or `prob[D]`",
                 DeclKind::Latent => "a latent is a category `0..K` (mixtures) or a `vector[L]` (continuous latents)",
             };
@@ -446,12 +448,11 @@ impl Checker<'_> {
             return;
         }
         if let Some(cols) = &d.except {
-            let vector = matches!(ty, ElemType::Vector(_) | ElemType::BinaryVec(_));
-            if d.kind != DeclKind::Data || !vector {
+            if d.kind != DeclKind::Data || ty.vector_set().is_none() {
                 self.error(
                     Diagnostic::error(DiagCode::From, cols[0].span, "only vector-valued data items take `except (...)`")
                         .label("here")
-                        .hint("`except` reads every numeric column but these into a `vector[D]` or `binary[D]` item; name one column with `from (col)` instead"),
+                        .hint("`except` reads every numeric column but these into a `vector[D]`, `binary[D]` or `count[V]` item; name one column with `from (col)` instead"),
                 );
                 return;
             }
@@ -470,7 +471,7 @@ impl Checker<'_> {
                 );
                 return;
             }
-            let scalar = !matches!(ty, ElemType::Vector(_) | ElemType::BinaryVec(_));
+            let scalar = ty.vector_set().is_none();
             if scalar && cols.len() != 1 {
                 self.error(
                     Diagnostic::error(
@@ -552,7 +553,7 @@ impl Checker<'_> {
                     "positive" => (arity(&[0, 1]), "positive or positive[D]"),
                     "cov" => (arity(&[1]), "cov[D]"),
                     "prob" => (arity(&[0, 1]), "prob or prob[D]"),
-                    "count" => (arity(&[0]), "count"),
+                    "count" => (arity(&[0, 1]), "count or count[V]"),
                     "binary" => (arity(&[0, 1]), "binary or binary[D]"),
                     "weight" => (arity(&[0]), "weight"),
                     other => {
@@ -562,7 +563,7 @@ impl Checker<'_> {
                         ];
                         let hint = match suggest(other, known) {
                             Some(s) => format!("did you mean `{s}`?"),
-                            None => "types are real, vector[D], matrix[R, C], simplex[K], positive, positive[D], cov[D], prob, prob[D], count, binary, binary[D], weight and ranges 0..K".into(),
+                            None => "types are real, vector[D], matrix[R, C], simplex[K], positive, positive[D], cov[D], prob, prob[D], count, count[V], binary, binary[D], weight and ranges 0..K".into(),
                         };
                         let _ = kind;
                         self.error(
@@ -601,6 +602,7 @@ impl Checker<'_> {
                     ("prob", []) => ElemType::Prob,
                     ("prob", [d]) => ElemType::ProbVec(*d),
                     ("count", []) => ElemType::Count,
+                    ("count", [d]) => ElemType::CountVec(*d),
                     ("binary", []) => ElemType::Binary,
                     ("binary", [d]) => ElemType::BinaryVec(*d),
                     ("weight", []) => ElemType::Weight,
@@ -623,7 +625,7 @@ impl Checker<'_> {
                 sources[id].push(SetSize::Rows);
             }
             match var.ty {
-                ElemType::Vector(d) | ElemType::BinaryVec(d) => {
+                ElemType::Vector(d) | ElemType::BinaryVec(d) | ElemType::CountVec(d) => {
                     sources[d].push(SetSize::Columns(v))
                 }
                 ElemType::Cat(c) => sources[c].push(SetSize::Categories(v)),
@@ -1577,6 +1579,11 @@ impl Checker<'_> {
                 (ElemType::BinaryVec(d), _) => Some((0, format!("probabilities (`prob[{}]`)", m.sets[d].name), format!("declare e.g. `param p[K]: prob[{}]`", m.sets[d].name))),
                 _ => return self.target_mismatch(f, "binary data (`binary` or `binary[D]`)"),
             },
+            Dist::Multinomial => match (target_ty, tys[0]) {
+                (ElemType::CountVec(d), ArgTy::Elem(ElemType::Simplex(e))) if m.same_set(d, e) => None,
+                (ElemType::CountVec(d), _) => Some((0, format!("category probabilities (`simplex[{}]`)", m.sets[d].name), format!("declare e.g. `param theta[K]: simplex[{}]`; the row's total count is the sum of its cells", m.sets[d].name))),
+                _ => return self.target_mismatch(f, "a vector of counts (`count[V]`)"),
+            },
             Dist::Dirichlet => match (target_ty, tys[0]) {
                 (ElemType::Simplex(_), ArgTy::Number(v)) if vb && v > 0.0 && v.is_finite() => None,
                 (ElemType::Simplex(_), ArgTy::Number(v)) if v >= 1.0 && v.is_finite() => None,
@@ -1791,6 +1798,7 @@ impl Checker<'_> {
                         .to_string()
                 }
                 Dist::Normal => "use `MvNormal` for vector data".to_string(),
+                Dist::Multinomial => "declare the columns of counts as one item, e.g. `data x[N]: count[V] from (c1, c2, c3)`; a single count is `Binomial(T, p)` or `Poisson(rate)`".to_string(),
                 Dist::Dirichlet => {
                     "a Dirichlet is a prior on a `simplex` parameter, e.g. `w ~ Dirichlet(2.0)`"
                         .to_string()

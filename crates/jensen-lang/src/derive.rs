@@ -367,6 +367,13 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 use_as(probs, Role::Probs, f.args[0].span);
                 BlockKind::Categorical { probs }
             }
+            Dist::Multinomial => {
+                // The probabilities of a categorical (a categorical value is a count vector
+                // with total one): shared with a categorical statement, their counts pool.
+                let probs = prefs[0].expect("checked");
+                use_as(probs, Role::Probs, f.args[0].span);
+                BlockKind::Multinomial { probs }
+            }
         };
         blocks.push(Block {
             factor: fi,

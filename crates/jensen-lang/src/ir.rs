@@ -132,6 +132,8 @@ pub enum ElemType {
     ProbVec(SetId),
     /// `count`: a non-negative integer.
     Count,
+    /// `count[V]`: a vector of non-negative integers (e.g. a document's word counts).
+    CountVec(SetId),
     /// `binary`: 0 or 1.
     Binary,
     /// `binary[D]`.
@@ -141,6 +143,17 @@ pub enum ElemType {
     /// `weight`: a finite number at least 0 that multiplies its row's terms (data only, not
     /// modelled by any statement).
     Weight,
+}
+
+impl ElemType {
+    /// The set a vector-valued data type runs over (`vector[D]`, `binary[D]`, `count[V]`):
+    /// such an item reads one column per entry.
+    pub fn vector_set(self) -> Option<SetId> {
+        match self {
+            ElemType::Vector(d) | ElemType::BinaryVec(d) | ElemType::CountVec(d) => Some(d),
+            _ => None,
+        }
+    }
 }
 
 /// A declared variable.
@@ -184,6 +197,8 @@ pub enum Dist {
     Geometric,
     /// `Binomial(T, p)`: successes in a known number `T` of trials.
     Binomial,
+    /// `Multinomial(p)`: a vector of counts over categories, with the row's total known.
+    Multinomial,
     /// `Dirichlet(α)`: a symmetric prior on a simplex parameter.
     Dirichlet,
     /// `InvGamma(a, b)`: a prior on a variance (each entry of a vector of variances).
@@ -212,7 +227,7 @@ pub struct DistSig {
 
 /// Every supported distribution, in the order of [`Dist`]: the one list that name lookup,
 /// suggestions, hints and arity checks read.
-pub const DISTRIBUTIONS: [DistSig; 13] = [
+pub const DISTRIBUTIONS: [DistSig; 14] = [
     DistSig {
         dist: Dist::Categorical,
         name: "Categorical",
@@ -260,6 +275,12 @@ pub const DISTRIBUTIONS: [DistSig; 13] = [
         name: "Binomial",
         arity: 2,
         example: "`Binomial(20, p[z[n]])` (a known number of trials, then the success probability)",
+    },
+    DistSig {
+        dist: Dist::Multinomial,
+        name: "Multinomial",
+        arity: 1,
+        example: "`Multinomial(theta[z[n]])` on a `count[V]` item with `param theta[K]: simplex[V]` (the row's total is its sum)",
     },
     DistSig {
         dist: Dist::Dirichlet,
@@ -508,6 +529,7 @@ impl Model {
             ElemType::Prob => "prob".into(),
             ElemType::ProbVec(d) => format!("prob[{}]", s(d)),
             ElemType::Count => "count".into(),
+            ElemType::CountVec(d) => format!("count[{}]", s(d)),
             ElemType::Binary => "binary".into(),
             ElemType::BinaryVec(d) => format!("binary[{}]", s(d)),
             ElemType::Cat(k) => format!("0..{}", s(k)),
@@ -539,7 +561,7 @@ mod tests {
         assert_eq!(Dist::from_name("MvGaussian"), None);
         assert_eq!(
             Dist::names_in_prose(),
-            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential, Geometric, Binomial, Dirichlet, InvGamma, InvWishart, Gamma and Beta"
+            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential, Geometric, Binomial, Multinomial, Dirichlet, InvGamma, InvWishart, Gamma and Beta"
         );
     }
 }

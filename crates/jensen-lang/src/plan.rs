@@ -233,6 +233,12 @@ pub enum BlockKind {
         /// Probability vector parameter.
         probs: PRef,
     },
+    /// A vector of counts over `V` categories (a `count[V]` item), with the row's total
+    /// known: `ln p(x | θ) = ln (Σ_v x_v)! − Σ_v ln x_v! + Σ_v x_v ln θ_v`.
+    Multinomial {
+        /// Probability vector parameter.
+        probs: PRef,
+    },
     /// `x[n] ~ MvNormal(W * h[n] + mu, Psi)`: a linear-Gaussian emission of the continuous
     /// latent `h`, whose marginal is `N(mu, W Wᵀ + Psi)`; `Psi` is diagonal (factor
     /// analysis) or spherical (probabilistic PCA).
@@ -297,6 +303,9 @@ impl BlockKind {
             BlockKind::Gamma { .. } => &[StatKind::Sum, StatKind::LogSum],
             BlockKind::Binomial { .. } => &[StatKind::Sum, StatKind::LogCoefficient],
             BlockKind::Categorical { .. } => &[StatKind::Counts],
+            // The counts are `Σ_n r_nk x_nv`; the multinomial coefficient enters only the
+            // objective.
+            BlockKind::Multinomial { .. } => &[StatKind::Counts, StatKind::LogCoefficient],
         }
     }
 }
@@ -310,11 +319,12 @@ pub enum StatKind {
     Scatter,
     /// `Σ_n r_nk ln x_n` (Gamma blocks, for the objective).
     LogSum,
-    /// `Σ_n r_nk ln C(T, x_n)` (binomial blocks, for the objective).
+    /// `Σ_n r_nk ln C(T, x_n)` (binomial blocks) or `Σ_n r_nk ln (Σ_v x_nv)! / Π_v x_nv!`
+    /// (multinomial blocks), for the objective.
     LogCoefficient,
     /// `Σ_n r_nk (x_n − c_k)²` elementwise.
     SumSq,
-    /// `Σ_n r_nk [x_n = c]` per category.
+    /// `Σ_n r_nk [x_n = c]` per category (`Σ_n r_nk x_nc` for a vector of counts).
     Counts,
     /// `Σ_n r_nk E[h_n]` (linear-Gaussian blocks).
     LatentSum,
@@ -341,7 +351,7 @@ impl StatKind {
             StatKind::SumSq => "sumsq",
             StatKind::Counts => "counts",
             StatKind::LogSum => "log_sum",
-            StatKind::LogCoefficient => "log_choose",
+            StatKind::LogCoefficient => "log_coefficient",
             StatKind::LatentSum => "h_sum",
             StatKind::Cross => "cross",
             StatKind::LatentScatter => "h_scatter",

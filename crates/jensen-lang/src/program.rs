@@ -221,6 +221,8 @@ pub enum Reseed {
     RowProbability(usize),
     /// Half the mass on the row's category, the rest spread evenly.
     RowCategory(usize),
+    /// Half uniform, half the row's proportions of its counts (multinomial probabilities).
+    RowCounts(usize),
     /// The data's covariance.
     DataCovariance(usize),
     /// The data's column variances.
@@ -420,6 +422,9 @@ pub struct BlockProgram {
     pub expected: Call,
     /// The kernels of the rows with a missing cell (`None`: the block refuses gaps).
     pub missing: Option<MissingProgram>,
+    /// Why the block refuses missing cells, said after its statement (when `missing` is
+    /// `None`): the binder's and the generated code's error.
+    pub gaps_refused: Option<String>,
 }
 
 /// How a block treats the rows of its chunk with a missing cell (`jensen_runtime::gaps`):
@@ -638,6 +643,9 @@ pub enum Kernel {
     GammaShapeLogOffset,
     MissingGammaAccumulate,
     CategoricalAddLogDensity,
+    MultinomialAddLogDensity,
+    MultinomialAccumulate,
+    MultinomialExpected,
     FactorAddLogDensity,
     AccumulateScatter,
     AccumulateDiag,
@@ -808,6 +816,9 @@ impl Kernel {
             GammaShapeLogOffset => "vb::gamma_shape_log_offset",
             MissingGammaAccumulate => "missing::gamma_accumulate",
             CategoricalAddLogDensity => "discrete::categorical_add_log_density",
+            MultinomialAddLogDensity => "discrete::multinomial_add_log_density",
+            MultinomialAccumulate => "discrete::multinomial_accumulate",
+            MultinomialExpected => "discrete::multinomial_expected",
             FactorAddLogDensity => "linear::factor_add_log_density",
             AccumulateScatter => "gaussian::accumulate_scatter",
             AccumulateDiag => "gaussian::accumulate_diag",
@@ -1135,7 +1146,8 @@ impl<'a> Lowering<'a> {
             | ElemType::PositiveVec(d)
             | ElemType::ProbVec(d)
             | ElemType::Simplex(d)
-            | ElemType::BinaryVec(d) => Elem::Vector(self.dim(d)),
+            | ElemType::BinaryVec(d)
+            | ElemType::CountVec(d) => Elem::Vector(self.dim(d)),
             ElemType::Cov(d) => Elem::Matrix(self.dim(d), self.dim(d)),
             ElemType::Matrix(r, c) => Elem::Matrix(self.dim(r), self.dim(c)),
             _ => Elem::Scalar,
@@ -1321,11 +1333,15 @@ impl<'a> Lowering<'a> {
                         Elem::Matrix(l, l)
                     }
                     StatKind::Counts => {
-                        let BlockKind::Categorical { probs } = block.kind else {
+                        let (BlockKind::Categorical { probs } | BlockKind::Multinomial { probs }) =
+                            block.kind
+                        else {
                             unreachable!("counts are categorical")
                         };
                         self.elem(probs.param)
                     }
+                    // One coefficient per row, whatever the data's shape.
+                    StatKind::LogCoefficient => Elem::Scalar,
                     // Bernoulli bits are always a vector, one entry per bit.
                     _ if vector_data || matches!(block.kind, BlockKind::Bernoulli { .. }) => {
                         Elem::Vector(d)
@@ -1351,11 +1367,24 @@ impl<'a> Lowering<'a> {
         }
     }
 
-    /// Whether block `b` integrates out missing cells: every block under EM. (The
-    /// variational offsets of a row with a gap have no kernels yet: binding data with a gap
-    /// to a variational model is refused.)
-    fn takes_gaps(&self, _b: usize) -> bool {
+    /// Whether block `b` integrates out missing cells: every block under EM but a
+    /// multinomial, which conditions on each row's total. (The variational offsets of a row
+    /// with a gap have no kernels yet: binding data with a gap to a variational model is
+    /// refused; [`Self::gaps_refused`] says why to the user.)
+    fn takes_gaps(&self, b: usize) -> bool {
         self.program.method != Method::Vb
+            && !matches!(self.plan.blocks[b].kind, BlockKind::Multinomial { .. })
+    }
+
+    /// Why block `b` refuses missing cells, after its statement (`None`: it takes them).
+    fn gaps_refused(&self, b: usize) -> Option<String> {
+        if self.takes_gaps(b) {
+            return None;
+        }
+        Some(match self.plan.blocks[b].kind {
+            BlockKind::Multinomial { .. } => "a missing count leaves its row's total unknown, which the multinomial conditions on (an absent word is a count of 0)".into(),
+            _ => "variational Bayes does not integrate out missing cells yet (fit by EM, without `method vb`, to integrate them out)".into(),
+        })
     }
 
     /// A parameter's neutral start and its re-seeding.
@@ -1405,7 +1434,10 @@ impl<'a> Lowering<'a> {
             Rule::GeometricProb => Reseed::RowGeometric(src()),
             Rule::BinomialProb => Reseed::RowBinomial(src()),
             Rule::Probability => Reseed::RowProbability(src()),
-            Rule::Probabilities => Reseed::RowCategory(src()),
+            Rule::Probabilities => match self.plan.blocks[src()].kind {
+                BlockKind::Multinomial { .. } => Reseed::RowCounts(src()),
+                _ => Reseed::RowCategory(src()),
+            },
         };
         (start, reseed)
     }
@@ -1865,6 +1897,41 @@ impl<'a> Lowering<'a> {
                     ),
                 )
             }
+            BlockKind::Multinomial { probs } => {
+                let id = self.derive(format!("{prefix}_log_p"), DerivedKind::LogRows(probs));
+                (
+                    DataForm::Matrix,
+                    call(
+                        MultinomialAddLogDensity,
+                        vec![
+                            x.clone(),
+                            Operand::Derived {
+                                id,
+                                src: Src::Cache,
+                                at: At::K,
+                            },
+                            out,
+                        ],
+                    ),
+                    call(
+                        MultinomialAccumulate,
+                        vec![
+                            x,
+                            resp,
+                            self.stat(b, StatKind::Counts, true),
+                            self.stat(b, StatKind::LogCoefficient, true),
+                        ],
+                    ),
+                    call(
+                        MultinomialExpected,
+                        vec![
+                            self.stat(b, StatKind::Counts, false),
+                            self.stat(b, StatKind::LogCoefficient, false),
+                            self.p(Src::Params, probs),
+                        ],
+                    ),
+                )
+            }
             BlockKind::LinearGaussian {
                 loading,
                 mean,
@@ -1931,6 +1998,7 @@ impl<'a> Lowering<'a> {
             expected_locals,
             expected,
             missing,
+            gaps_refused: self.gaps_refused(b),
         }
     }
 
@@ -2100,6 +2168,7 @@ impl<'a> Lowering<'a> {
                     ],
                 ),
             ),
+            BlockKind::Multinomial { .. } => unreachable!("a multinomial block refuses gaps"),
             BlockKind::Categorical { probs } => (
                 column,
                 call(
@@ -3361,7 +3430,10 @@ impl Lowering<'_> {
                     ));
                 }
             }
-            BlockKind::Categorical { .. } | BlockKind::LinearGaussian { .. } => {}
+            // The effective probabilities `exp E[ln θ]` make the expected density exact.
+            BlockKind::Categorical { .. }
+            | BlockKind::Multinomial { .. }
+            | BlockKind::LinearGaussian { .. } => {}
         }
         calls
     }

@@ -405,7 +405,7 @@ pub enum BindError {
 
 fn value_kind(ty: ElemType, categories: usize) -> ValueKind {
     match ty {
-        ElemType::Count => ValueKind::Count,
+        ElemType::Count | ElemType::CountVec(_) => ValueKind::Count,
         ElemType::Positive => ValueKind::Positive,
         ElemType::Binary | ElemType::BinaryVec(_) => ValueKind::Binary,
         ElemType::Cat(_) => ValueKind::Category(categories),
@@ -512,7 +512,7 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
     let program = jensen_lang::Program::lower(plan);
     for &v in &data_vars {
         let var = &model.vars[v];
-        let vector = matches!(var.ty, ElemType::Vector(_) | ElemType::BinaryVec(_));
+        let vector = var.ty.vector_set().is_some();
         let category = matches!(var.ty, ElemType::Cat(_));
         let chosen: Vec<usize> = if let Some(cols) =
             opts.columns.get(&var.name).or(var.columns.as_ref())
@@ -638,8 +638,9 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                 line: table.line(row),
                 column: table.headers[chosen[j]].clone(),
                 what: format!(
-                    "the cell is empty, and `{}` cannot integrate out missing cells under variational Bayes yet ({} cells are missing): remove or fill those rows, or fit by EM (without `method vb`)",
+                    "the cell is empty, and `{}` refuses missing cells: {} ({} missing in all; remove or fill those rows)",
                     block.statement,
+                    block.gaps_refused.as_deref().unwrap_or("no kernels for them"),
                     gaps.cells()
                 ),
                 item: var.name.clone(),
@@ -749,7 +750,7 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
     // Every vector item must match the size its type names (a second item over `D`, or a literal).
     for &v in &data_vars {
         let var = &model.vars[v];
-        if let ElemType::Vector(d) | ElemType::BinaryVec(d) = var.ty {
+        if let Some(d) = var.ty.vector_set() {
             let have = items[v].as_ref().expect("data bound").columns.len();
             if have != sizes[d] {
                 return Err(BindError::SizeConflict {
@@ -972,7 +973,11 @@ fn row_labels(
 fn squared_in_statistics(ty: ElemType) -> bool {
     matches!(
         ty,
-        ElemType::Vector(_) | ElemType::Real | ElemType::Positive | ElemType::Count
+        ElemType::Vector(_)
+            | ElemType::Real
+            | ElemType::Positive
+            | ElemType::Count
+            | ElemType::CountVec(_)
     )
 }
 

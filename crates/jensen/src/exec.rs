@@ -1169,6 +1169,10 @@ impl PlanModel<'_> {
                 discrete::categorical_add_log_density(v(0).view(), v(1).view(), col!());
                 number(0.0)
             }
+            MultinomialAddLogDensity => {
+                discrete::multinomial_add_log_density(m(0), v(1).view(), col!());
+                number(0.0)
+            }
             FactorAddLogDensity => {
                 linear::factor_add_log_density(
                     m(0),
@@ -1465,6 +1469,20 @@ impl PlanModel<'_> {
                     unreachable!("a sum")
                 };
                 discrete::accumulate_weighted_rows(m(0), v(1).view(), vector_mut(sum));
+                number(0.0)
+            }
+            MultinomialAccumulate => {
+                let [Some(counts), Some(log_coef), ..] =
+                    written(a, k, 2, stats.expect("statistics"))
+                else {
+                    unreachable!("counts and a sum of log-coefficients")
+                };
+                discrete::multinomial_accumulate(
+                    m(0),
+                    v(1).view(),
+                    vector_mut(counts),
+                    number_mut(log_coef),
+                );
                 number(0.0)
             }
             AccumulateCategoryCounts => {
@@ -1885,6 +1903,11 @@ impl PlanModel<'_> {
             )),
             ProbsFromStats => array(discrete::probs_from_stats(v(0).view(), n(1)).into_dyn()),
             CategoricalExpected => number(discrete::categorical_expected(v(0).view(), v(1).view())),
+            MultinomialExpected => number(discrete::multinomial_expected(
+                v(0).view(),
+                n(1),
+                v(2).view(),
+            )),
             UniformExpected => number(discrete::uniform_expected(v(0).view())),
             TransitionsExpected => number(chain::transitions_expected(m(0), m(1))),
             MvnFullExpected => number(gaussian::mvn_full_expected(
@@ -2720,10 +2743,9 @@ impl MixtureModel for PlanModel<'_> {
                         .param_shape(slot, &self.data.sizes)
                         .last()
                         .expect("simplex");
-                    let mut p = Array1::from_elem(c, 0.5 / c as f64);
-                    p[x(b)[0] as usize] += 0.5;
-                    p.into_dyn()
+                    discrete::categorical_probs_at_row(x(b)[0], c).into_dyn()
                 }
+                Reseed::RowCounts(b) => discrete::multinomial_probs_at_row(x(b)).into_dyn(),
                 Reseed::DataCovariance(b) => self.moments[b]
                     .cov
                     .clone()

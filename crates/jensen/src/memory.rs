@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use jensen_lang::ir::{ElemType, SetSize};
+use jensen_lang::ir::SetSize;
 use jensen_lang::program::{DerivedKind, Dim, Elem};
 use jensen_lang::{Plan, Program};
 use jensen_runtime::em::TASK_ROWS;
@@ -154,10 +154,7 @@ pub fn estimate(
         if var.kind != jensen_lang::ast::DeclKind::Data {
             continue;
         }
-        let columns = match var.ty {
-            ElemType::Vector(d) | ElemType::BinaryVec(d) => sizes[d],
-            _ => 1.0,
-        };
+        let columns = var.ty.vector_set().map_or(1.0, |d| sizes[d]);
         // The bound values and the executor's column-major copy.
         need.add(
             || format!("the data `{}`", plan.model.vars[v].name),

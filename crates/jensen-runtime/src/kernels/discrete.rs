@@ -1,5 +1,5 @@
-//! Discrete blocks: Poisson counts, Bernoulli vectors, categorical values, and the
-//! categorical latent's own prior.
+//! Discrete blocks: Poisson, binomial and geometric counts, Bernoulli vectors, categorical
+//! values, multinomial count vectors, and the categorical latent's own prior.
 
 use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1, Zip};
 use statrs::function::gamma::ln_gamma;
@@ -198,6 +198,96 @@ pub fn categorical_expected(counts: ArrayView1<'_, f64>, prob: ArrayView1<'_, f6
 /// for the expected counts `N_k`.
 pub fn uniform_expected(counts: ArrayView1<'_, f64>) -> f64 {
     -counts.sum() * (counts.len().max(1) as f64).ln()
+}
+
+/// A re-seeded component's category probabilities at a row's category `c` (of `categories`):
+/// half uniform, half on `c`.
+pub fn categorical_probs_at_row(c: f64, categories: usize) -> Array1<f64> {
+    let mut p = Array1::from_elem(categories, 0.5 / categories as f64);
+    p[c as usize] += 0.5;
+    p
+}
+
+// ---------------------------------------------------------------------------------------
+// Multinomial: a vector of counts with its total `n = Σ_v x_v` known,
+// `n! / Π_v x_v! · Π_v θ_v^(x_v)`.
+
+/// `ln (n! / Π_v x_bv!)` for every row `b` of `x` (rows × categories), `n = Σ_v x_bv`.
+pub fn multinomial_log_coefficients(x: ArrayView2<'_, f64>) -> Array1<f64> {
+    let mut total = Array1::<f64>::zeros(x.nrows());
+    let mut coef = Array1::<f64>::zeros(x.nrows());
+    // Column by column: the data are column-major.
+    for col in x.columns() {
+        Zip::from(&mut total)
+            .and(&mut coef)
+            .and(&col)
+            .for_each(|t, c, &v| {
+                *t += v;
+                // ln 0! = ln 1! = 0: most cells of a document's word counts.
+                if v > 1.0 {
+                    *c -= ln_gamma(v + 1.0);
+                }
+            });
+    }
+    Zip::from(&mut coef)
+        .and(&total)
+        .for_each(|c, &t| *c += ln_gamma(t + 1.0));
+    coef
+}
+
+/// Adds `ln (n_b! / Π_v x_bv!) + Σ_v x_bv ln θ_v` to `out[b]` (`log_p = ln θ`; a zero count
+/// adds nothing, even where `θ_v = 0`).
+pub fn multinomial_add_log_density(
+    x: ArrayView2<'_, f64>,
+    log_p: ArrayView1<'_, f64>,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
+    out += &multinomial_log_coefficients(x);
+    for (col, &lp) in x.columns().into_iter().zip(log_p.iter()) {
+        Zip::from(&mut out)
+            .and(&col)
+            .for_each(|o, &v| *o += xlny_ln(v, lp));
+    }
+}
+
+/// Adds `Σ_b r_b x_bv` to `counts[v]` and `Σ_b r_b ln (n_b! / Π_v x_bv!)` to `log_coef`.
+pub fn multinomial_accumulate(
+    x: ArrayView2<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    mut counts: ArrayViewMut1<'_, f64>,
+    log_coef: &mut f64,
+) {
+    for (col, c) in x.columns().into_iter().zip(counts.iter_mut()) {
+        *c += col.dot(&resp);
+    }
+    let coef = multinomial_log_coefficients(x);
+    *log_coef += coef
+        .iter()
+        .zip(resp.iter())
+        .filter(|(_, &r)| r != 0.0)
+        .map(|(&c, &r)| r * c)
+        .sum::<f64>();
+}
+
+/// `E_q[Σ_n z_nk ln Multinomial(x_n | θ)] = Σ r ln (n! / Π x!) + Σ_v (Σ r x_v) ln θ_v`.
+pub fn multinomial_expected(
+    counts: ArrayView1<'_, f64>,
+    log_coef: f64,
+    prob: ArrayView1<'_, f64>,
+) -> f64 {
+    log_coef + categorical_expected(counts, prob)
+}
+
+/// A re-seeded component's probabilities at a row of counts: half uniform, half the row's
+/// proportions (uniform for an all-zero row).
+pub fn multinomial_probs_at_row(x: ArrayView1<'_, f64>) -> Array1<f64> {
+    let v = x.len() as f64;
+    let total = x.sum();
+    if total > 0.0 && total.is_finite() {
+        x.mapv(|c| 0.5 / v + 0.5 * c / total)
+    } else {
+        Array1::from_elem(x.len(), 1.0 / v)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -400,6 +490,78 @@ mod tests {
             bernoulli_expected(1.1, sum.view(), p.view()),
             direct,
             epsilon = 1e-12
+        );
+    }
+
+    #[test]
+    fn multinomial_matches_statrs_and_its_statistics_give_the_m_step() {
+        use statrs::distribution::Multinomial;
+        // Column-major rows of counts, as the data are held; a row of zeros has density 1.
+        let rows = array![
+            [3.0, 0.0, 1.0],
+            [0.0, 5.0, 2.0],
+            [1.0, 1.0, 1.0],
+            [0.0, 0.0, 0.0]
+        ];
+        let x = rows.t().as_standard_layout().into_owned().reversed_axes();
+        assert!(x.t().is_standard_layout());
+        let p = array![0.5, 0.3, 0.2];
+        let mut out = Array1::zeros(4);
+        multinomial_add_log_density(x.view(), p.mapv(f64::ln).view(), out.view_mut());
+        for (row, &o) in rows.rows().into_iter().zip(&out) {
+            let counts: Vec<u64> = row.iter().map(|&v| v as u64).collect();
+            let n = counts.iter().sum();
+            let reference = Multinomial::new(p.to_vec(), n)
+                .unwrap()
+                .ln_pmf(&nalgebra::DVector::from_vec(counts));
+            assert_relative_eq!(o, reference, epsilon = 1e-12);
+        }
+        // A zero probability where the count is zero adds nothing (no 0 · −∞).
+        let mut out = Array1::zeros(4);
+        let zero = array![0.5_f64, 0.5, 0.0];
+        multinomial_add_log_density(
+            x.slice(ndarray::s![2..3, ..2]),
+            zero.mapv(f64::ln).slice(ndarray::s![..2]),
+            out.slice_mut(ndarray::s![..1]),
+        );
+        assert!(out[0].is_finite());
+        // The statistics: the M-step's probabilities are the weighted counts, normalised, and
+        // the expected log-density is the weighted sum of the rows' densities.
+        let resp = array![0.2, 1.0, 0.5, 0.7];
+        let (mut counts, mut coef) = (Array1::zeros(3), 0.0);
+        multinomial_accumulate(x.view(), resp.view(), counts.view_mut(), &mut coef);
+        let direct: Array1<f64> = rows
+            .rows()
+            .into_iter()
+            .zip(&resp)
+            .map(|(r, &w)| r.mapv(|v| v * w))
+            .fold(Array1::zeros(3), |a, b| a + b);
+        let close = |a: &Array1<f64>, b: &Array1<f64>, eps: f64| {
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(b) {
+                assert_relative_eq!(x, y, epsilon = eps);
+            }
+        };
+        close(&counts, &direct, 1e-12);
+        let mut dens = Array1::zeros(4);
+        multinomial_add_log_density(x.view(), p.mapv(f64::ln).view(), dens.view_mut());
+        assert_relative_eq!(
+            multinomial_expected(counts.view(), coef, p.view()),
+            dens.dot(&resp),
+            epsilon = 1e-12
+        );
+        let theta = simplex_from_counts(counts.view());
+        close(&theta, &(&counts / counts.sum()), 1e-12);
+        // Re-seeding at a row: half uniform, half its proportions; uniform for a row of zeros.
+        close(
+            &multinomial_probs_at_row(rows.row(0)),
+            &array![0.5 / 3.0 + 0.375, 0.5 / 3.0, 0.5 / 3.0 + 0.125],
+            1e-15,
+        );
+        close(
+            &multinomial_probs_at_row(rows.row(3)),
+            &(array![1.0, 1.0, 1.0] / 3.0),
+            1e-15,
         );
     }
 
