@@ -150,6 +150,21 @@ const EMISSIONS: &[Emission] = &[
         latent_dim: None,
     },
     Emission {
+        name: "lognormal",
+        data: &[("pos", Kind::Positive)],
+        params: &["m[K]: real", "v[K]: positive"],
+        statements: &["pos[I_] ~ LogNormal(m[Z], v[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        // One log-scale variance for two items (pooled), means per component.
+        name: "lognormal_shared",
+        data: &[("pos", Kind::Positive), ("y", Kind::Real)],
+        params: &["m[K]: real", "m2[K]: real", "v: positive"],
+        statements: &["pos[I_] ~ LogNormal(m[Z], v)", "y[I_] ~ Normal(m2[Z], v)"],
+        latent_dim: None,
+    },
+    Emission {
         name: "multinomial",
         data: &[("m", Kind::Counts3)],
         params: &["q[K]: simplex[C]"],

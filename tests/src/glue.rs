@@ -8,8 +8,14 @@ use ndarray::{Array1, Array2};
 /// A data item as a matrix (vector-valued items), with NaN in its missing cells, as a user
 /// hands data with gaps to a generated model.
 pub fn matrix(plan: &Plan, bound: &Bound, name: &str) -> Array2<f64> {
-    let item = bound.item(plan.model.var(name).expect("data item"));
+    let v = plan.model.var(name).expect("data item");
+    let item = bound.item(v);
     let mut values = item.values.clone();
+    // The binder holds an item modelled on the log scale as `ln x`; a generated model takes
+    // the data as the user has them.
+    if plan.blocks.iter().any(|b| b.data == v && b.log_scale) {
+        values.mapv_inplace(f64::exp);
+    }
     for (row, columns) in item.gaps.within(0..bound.n_rows).iter() {
         for &c in columns {
             values[[row, c]] = f64::NAN;

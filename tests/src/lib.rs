@@ -184,6 +184,18 @@ pub mod models {
     pub struct GeometricMix;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/lognormal_mix.em")]
+    pub struct LognormalMix;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/lognormal_mix_map.em")]
+    pub struct LognormalMixMap;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/lognormal_mix_vb.em")]
+    pub struct LognormalMixVb;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/multinomial_debian.em")]
     pub struct MultinomialDebian;
 
@@ -331,6 +343,9 @@ pub const CATALOGUE: &[Entry] = &[
     // (the CLI fits the file's K = 3).
     ("binomial_digits_map", "digits.csv", &[("K", 2)]),
     ("binomial_digits_vb", "digits.csv", &[]),
+    ("lognormal_mix", "faithful.csv", &[]),
+    ("lognormal_mix_map", "faithful.csv", &[]),
+    ("lognormal_mix_vb", "faithful.csv", &[]),
     // Three components, for speed (the CLI fits the files' K = 6).
     ("multinomial_debian", "debian_descriptions.csv", &[("K", 3)]),
     (

@@ -496,6 +496,11 @@ fn recompute(plan: &Plan, bound: &Bound, params: &DynParams) -> Result<f64, Stri
             let dens = density(plan, params, &block.kind, k)?;
             for r in 0..n {
                 emission[[r, k]] += dens.ln_pdf(x.row(r));
+                // A log-normal block: the item is held as y = ln x, the density of x is
+                // N(y | m, v) / x.
+                if block.log_scale && !x[[r, 0]].is_nan() {
+                    emission[[r, k]] -= x[[r, 0]];
+                }
             }
         }
     }

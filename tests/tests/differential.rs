@@ -315,6 +315,27 @@ differential!(
     BinomialDigitsVbConsts::default()
 );
 differential!(
+    lognormal_mixture,
+    "lognormal_mix",
+    LognormalMixModel,
+    LognormalMixData { eruptions: column },
+    LognormalMixConsts::default()
+);
+differential!(
+    lognormal_mixture_map,
+    "lognormal_mix_map",
+    LognormalMixMapModel,
+    LognormalMixMapData { eruptions: column },
+    LognormalMixMapConsts::default()
+);
+differential!(
+    lognormal_mixture_vb,
+    "lognormal_mix_vb",
+    LognormalMixVbModel,
+    LognormalMixVbData { eruptions: column },
+    LognormalMixVbConsts::default()
+);
+differential!(
     multinomial_mixture,
     "multinomial_debian",
     MultinomialDebianModel,

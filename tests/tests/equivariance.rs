@@ -33,10 +33,22 @@ fn continuous(plan: &Plan, b: usize) -> bool {
 /// The per-column factor of every data variable (1 where unscaled).
 type Factors = Vec<Option<Vec<f64>>>;
 
-fn scale_data(bound: &Bound, factors: &Factors) -> Bound {
+fn scale_data(plan: &Plan, bound: &Bound, factors: &Factors) -> Bound {
     let mut out = bound.clone();
     for (v, f) in factors.iter().enumerate() {
         if let (Some(f), Some(item)) = (f, out.items[v].as_mut()) {
+            if plan.blocks.iter().any(|b| b.data == v && b.log_scale) {
+                // Held as y = ln x: scaling x by c shifts y, and the Jacobian ln x of each
+                // observed value, by ln c.
+                let shift = f[0].ln();
+                item.values.mapv_inplace(|y| y + shift);
+                let terms = item.row_terms.as_mut().expect("the Jacobian per row");
+                terms.mapv_inplace(|t| t + shift);
+                for (row, _) in item.gaps.within(0..bound.n_rows).iter() {
+                    terms[row] -= shift;
+                }
+                continue;
+            }
             for mut row in item.values.rows_mut() {
                 for (x, c) in row.iter_mut().zip(f) {
                     *x *= c;
@@ -68,6 +80,15 @@ fn scale_params(
         let Some(f) = &factors[plan.blocks[b].data] else {
             continue;
         };
+        if plan.blocks[b].log_scale {
+            // LogNormal(m, v) of x is LogNormal(m + ln c, v) of c x.
+            if u.rule == Rule::Mean {
+                out.get_mut(&slot.name)
+                    .expect("parameter")
+                    .mapv_inplace(|m| m + f[0].ln());
+            }
+            continue;
+        }
         let value: &mut ArrayD<f64> = out.get_mut(&slot.name).expect("parameter");
         let lead = usize::from(slot.per_component);
         for (ix, x) in value.indexed_iter_mut() {
@@ -179,6 +200,7 @@ fn every_continuous_model_is_scale_equivariant() {
             .params;
         let base = jensen::fit(&model, &fixed(InitStrategy::Params(start.clone()))).unwrap();
         let n = bound.n_rows as f64;
+        // (A log-normal item is positive: it takes positive factors only, as here.)
         for c in [1e-6, 1e-3, 1e3, 1e6] {
             let mut cases: Vec<(&str, Factors)> = Vec::new();
             let uniform: Factors = (0..p.model.vars.len())
@@ -197,7 +219,7 @@ fn every_continuous_model_is_scale_equivariant() {
                 cases.push(("the first column", one));
             }
             for (what, factors) in &cases {
-                let scaled = scale_data(&bound, factors);
+                let scaled = scale_data(&p, &bound, factors);
                 let scaled_model = PlanModel::new(&p, &scaled);
                 let from = scale_params(&p, &model, &start, factors);
                 let fit = jensen::fit(&scaled_model, &fixed(InitStrategy::Params(from)))
@@ -228,7 +250,7 @@ fn every_continuous_model_is_scale_equivariant() {
                 checked += 1;
             }
             // From the default initialisation, every column scaled alike.
-            let scaled = scale_data(&bound, &uniform);
+            let scaled = scale_data(&p, &bound, &uniform);
             let fit = jensen::fit(
                 &PlanModel::new(&p, &scaled),
                 &fixed(InitStrategy::KMeansPlusPlus),

@@ -292,6 +292,7 @@ const FAMILIES: &[Family] = &[
     ("poisson_mix_map", "discoveries.csv", &["discoveries"], &[]),
     ("exponential_mix", "faithful.csv", &["waiting"], &[]),
     ("gamma_mix", "faithful.csv", &["waiting"], &[]),
+    ("lognormal_mix", "faithful.csv", &["eruptions"], &[]),
     ("geometric_mix", "discoveries.csv", &["discoveries"], &[]),
     ("binomial_digits", "digits.csv", &["p20", "p43"], &[]),
     ("binomial_digits_map", "digits.csv", &["p28"], &[]),
@@ -473,6 +474,15 @@ fn generated_code_integrates_out_gaps_as_the_executor_does() {
                 waiting: column(p, b, "waiting"),
             },
             GammaMixConsts::default(),
+        )
+        .unwrap()
+    });
+    differential("lognormal_mix", "faithful.csv", &["eruptions"], |p, b| {
+        LognormalMixModel::new(
+            LognormalMixData {
+                eruptions: column(p, b, "eruptions"),
+            },
+            LognormalMixConsts::default(),
         )
         .unwrap()
     });

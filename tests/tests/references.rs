@@ -733,3 +733,139 @@ fn multinomial_mixture_matches_an_independent_em() {
         assert!((fitted[[0, v]] - f).abs() <= 1e-12, "word {v}");
     }
 }
+
+/// The log-normal mixture of Old Faithful's eruption durations follows, from the same start,
+/// an independent EM written here on the raw durations with statrs' log-normal, by maximum
+/// likelihood and by MAP with the normal-inverse-Gamma prior of `lognormal_mix_map.em`
+/// (`m ~ N(1, v / 0.1)`, `v ~ IG(2, 0.01)`); with one component the parameters are the mean
+/// and variance of ln x.
+#[test]
+fn lognormal_mixture_matches_an_independent_em() {
+    use statrs::distribution::{Continuous, LogNormal};
+    let raw: Vec<f64> = {
+        let text = std::fs::read_to_string(root().join("data/faithful.csv")).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let c = header.iter().position(|h| *h == "eruptions").unwrap();
+        lines
+            .map(|l| l.split(',').nth(c).unwrap().parse().unwrap())
+            .collect()
+    };
+    for (model, prior) in [
+        ("lognormal_mix", None),
+        ("lognormal_mix_map", Some((1.0, 0.1, 2.0, 0.01))),
+    ] {
+        let p = plan(model);
+        let bound = bind(&p, "faithful.csv", &[]);
+        let (mut w, mut m, mut v) = ([0.4, 0.6], [0.5, 1.3], [0.2, 0.1]);
+        let mut start = DynParams::default();
+        start.insert("w", ndarray::arr1(&w).into_dyn());
+        start.insert("m", ndarray::arr1(&m).into_dyn());
+        start.insert("v", ndarray::arr1(&v).into_dyn());
+        let iters = 25;
+        let fit = jensen::fit(
+            &PlanModel::new(&p, &bound),
+            &FitOptions {
+                init: InitStrategy::Params(start),
+                max_iter: iters,
+                tol: f64::NEG_INFINITY,
+                // Plain maximum likelihood (no regularising prior on the variances).
+                m_step: MStepConfig { reg_covar: 0.0 },
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        let mut trace = Vec::new();
+        for i in 0..=iters {
+            let (mut ll, mut n, mut s) = (0.0, [0.0; 2], [0.0; 2]);
+            let mut q = vec![[0.0; 2]; raw.len()];
+            for (r, &x) in raw.iter().enumerate() {
+                let joint: Vec<f64> = (0..2)
+                    .map(|k| w[k] * LogNormal::new(m[k], v[k].sqrt()).unwrap().pdf(x))
+                    .collect();
+                let total: f64 = joint.iter().sum();
+                ll += total.ln();
+                for k in 0..2 {
+                    q[r][k] = joint[k] / total;
+                    n[k] += q[r][k];
+                    s[k] += q[r][k] * x.ln();
+                }
+            }
+            let log_prior: f64 = prior.map_or(0.0, |(m0, kappa, a, b): (f64, f64, f64, f64)| {
+                (0..2)
+                    .map(|k| {
+                        -0.5 * (v[k] / kappa).ln()
+                            - kappa * (m[k] - m0).powi(2) / (2.0 * v[k])
+                            - (a + 1.0) * v[k].ln()
+                            - b / v[k]
+                    })
+                    .sum()
+            });
+            trace.push((ll, log_prior));
+            if i == iters {
+                break;
+            }
+            let (m0, kappa, a, b) = prior.unwrap_or((0.0, 0.0, -1.0, 0.0));
+            for k in 0..2 {
+                w[k] = n[k] / raw.len() as f64;
+                m[k] = (s[k] + kappa * m0) / (n[k] + kappa);
+                let sq: f64 = raw
+                    .iter()
+                    .zip(&q)
+                    .map(|(&x, q)| q[k] * (x.ln() - m[k]).powi(2))
+                    .sum();
+                // The mode: (S + κ (m − m0)² + 2b) / (N + 2a + 3) with the prior, S / N without.
+                v[k] = match prior {
+                    Some(_) => {
+                        (sq + kappa * (m[k] - m0).powi(2) + 2.0 * b) / (n[k] + 2.0 * a + 3.0)
+                    }
+                    None => sq / n[k],
+                };
+            }
+        }
+        assert_eq!(fit.elbo_trace.len(), trace.len());
+        for i in 1..trace.len() {
+            let ours = fit.elbo_trace[i] - fit.elbo_trace[0];
+            let theirs = (trace[i].0 + trace[i].1) - (trace[0].0 + trace[0].1);
+            assert!(
+                (ours - theirs).abs() <= 1e-9 * trace[i].0.abs(),
+                "{model}, iteration {i}: {ours} vs {theirs}"
+            );
+        }
+        let last = trace.last().unwrap().0;
+        assert!(
+            (fit.log_likelihood - last).abs() <= 1e-9 * last.abs(),
+            "{model}: {} vs {last}",
+            fit.log_likelihood
+        );
+        for (name, ours) in [("m", m), ("v", v)] {
+            let fitted = fit.params.get(name).unwrap();
+            for k in 0..2 {
+                assert!(
+                    (fitted[[k]] - ours[k]).abs() <= 1e-9 * ours[k].abs(),
+                    "{model}: {name}[{k}] {} vs {}",
+                    fitted[[k]],
+                    ours[k]
+                );
+            }
+        }
+    }
+    let p = plan("lognormal_mix");
+    let bound1 = bind(&p, "faithful.csv", &[("K", 1)]);
+    let one = jensen::fit(
+        &PlanModel::new(&p, &bound1),
+        &FitOptions {
+            m_step: MStepConfig { reg_covar: 0.0 },
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    let logs: Vec<f64> = raw.iter().map(|x| x.ln()).collect();
+    let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+    let var = logs.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / logs.len() as f64;
+    assert!((one.params.get("m").unwrap()[[0]] - mean).abs() <= 1e-12);
+    assert!((one.params.get("v").unwrap()[[0]] - var).abs() <= 1e-12 * var);
+    let reference = LogNormal::new(mean, var.sqrt()).unwrap();
+    let expected: f64 = raw.iter().map(|&x| reference.ln_pdf(x)).sum();
+    assert!((one.log_likelihood - expected).abs() <= 1e-9 * expected.abs());
+}

@@ -103,7 +103,12 @@ fn p(plan: &Plan, r: PRef) -> String {
 }
 
 fn data(plan: &Plan, v: VarId) -> String {
-    format!("{}[n]", plan.name(v))
+    // An item modelled on the log scale enters the statistics and updates as `ln x`.
+    if plan.blocks.iter().any(|b| b.data == v && b.log_scale) {
+        format!("ln {}[n]", plan.name(v))
+    } else {
+        format!("{}[n]", plan.name(v))
+    }
 }
 
 /// `[k]` with a discrete latent; nothing for a single component.
@@ -245,6 +250,15 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
                 ),
             }
         }
+        BlockKind::Normal { mean, var } if block.log_scale => (
+            format!(
+                "ln LogNormal({}[n] | {}, {})",
+                plan.name(block.data),
+                p(plan, mean),
+                p(plan, var)
+            ),
+            Some("ln LogNormal(x | m, v) = ln N(ln x | m, v) − ln x = −½ (ln 2π + ln v + (ln x − m)² / v) − ln x   (m, v: the mean and variance of ln x; the data are held as ln x)".into()),
+        ),
         BlockKind::Normal { mean, var } => (
             format!("ln N({x} | {}, {})", p(plan, mean), p(plan, var)),
             Some("ln N(y | m, v) = −½ (ln 2π + ln v + (y − m)² / v)".into()),
@@ -1141,6 +1155,9 @@ pub fn explain(plan: &Plan) -> String {
                 "multivariate Normal, known covariance {} (not estimated)",
                 fixed_cov(c)
             ),
+            BlockKind::Normal { .. } if block.log_scale => {
+                "log-normal: a univariate Normal on ln x (mean and variance of ln x), with the Jacobian −ln x".into()
+            }
             BlockKind::Normal { .. } => "univariate Normal (mean, variance)".into(),
             BlockKind::Poisson { .. } => "Poisson counts".into(),
             BlockKind::Exponential { .. } => "exponential positive values".into(),

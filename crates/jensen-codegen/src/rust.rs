@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 use jensen_lang::ast::DeclKind;
 use jensen_lang::ir::{ElemType, SetId, SetSize, Summary, VarId};
 use jensen_lang::plan::{BlockKind, Cov, PRef};
-use jensen_lang::program::{Elem as ProgramElem, HyperSlot, Operand};
+use jensen_lang::program::{Elem as ProgramElem, HyperSlot, Operand, RowTerms};
 use jensen_lang::{Plan, Program};
 
 /// Generated items for a model, before formatting.
@@ -632,13 +632,17 @@ impl Gen<'_> {
                 moment_init
                     .push(quote!(#scatter: (data.#f.nrows() > data.#f.ncols()).then(|| #value)));
             }
-            if matches!(block.kind, BlockKind::Poisson { .. }) {
-                // A missing count has no `ln x!` term.
-                let lf = self.moment(b, "log_factorial");
+            if let Some(terms) = self.program.blocks[b].row_terms {
+                // A missing cell has no such term.
+                let lf = self.moment(b, terms.suffix());
                 let g = self.gaps_field(block.data);
                 moment_fields.push(quote!(#lf: Array1<f64>));
-                moment_init
-                    .push(quote!(#lf: gaps::clear(&#g, discrete::log_factorials(data.#f.view()))));
+                let value = match terms {
+                    RowTerms::LogFactorial => quote!(discrete::log_factorials(data.#f.view())),
+                    // The data are held as `ln x` already.
+                    RowTerms::LogValue => quote!(data.#f.clone()),
+                };
+                moment_init.push(quote!(#lf: gaps::clear(&#g, #value)));
             }
         }
         // Sizes from constants and data.
@@ -808,6 +812,16 @@ impl Gen<'_> {
                 checks.push(quote!(data::refuse_gaps(#n, &#g, #why)?;));
             }
         }
+        // An item modelled on the log scale is held as `ln x` (after its values are checked).
+        let transforms: Vec<TokenStream> = self
+            .data_vars()
+            .into_iter()
+            .filter(|&v| self.plan.blocks.iter().any(|b| b.data == v && b.log_scale))
+            .map(|v| {
+                let f = self.var(v);
+                quote!(data.#f.mapv_inplace(f64::ln);)
+            })
+            .collect();
         let label_layout = self.label_field().map(|(z, _)| quote!(#z: data.#z));
         let layout: Vec<TokenStream> = data_vars
             .iter()
@@ -937,6 +951,7 @@ impl Gen<'_> {
                     #(#takes)*
                     let sizes = #sizes { #(#size_init,)* };
                     #(#checks)*
+                    #(#transforms)*
                     // Column-major storage: the kernels read each column of a block contiguously.
                     let data = #data { #(#layout,)* };
                     Ok(Self { #(#moment_init,)* #seq_init data, sizes })
@@ -1168,16 +1183,17 @@ impl Gen<'_> {
         }
     }
 
-    /// `Σ |ln x!|` of the Poisson blocks (terms that cancel in the log-likelihood).
+    /// `Σ |ln x!|` of the Poisson blocks and `Σ |ln x|` of the log-normal ones (terms that
+    /// cancel in the log-likelihood).
     fn magnitude(&self) -> TokenStream {
         let terms: Vec<TokenStream> = self
-            .plan
+            .program
             .blocks
             .iter()
             .enumerate()
-            .filter(|(_, b)| matches!(b.kind, BlockKind::Poisson { .. }))
-            .map(|(b, _)| {
-                let lf = self.moment(b, "log_factorial");
+            .filter_map(|(b, block)| block.row_terms.map(|t| (b, t)))
+            .map(|(b, t)| {
+                let lf = self.moment(b, t.suffix());
                 match self.plan.row_weights {
                     None => quote!(self.#lf.sum().abs()),
                     Some(w) => {

@@ -1096,8 +1096,8 @@ impl Gen<'_> {
                     let value = self.derived_value(d, self.src(src));
                     quote!(let #name = #value;)
                 });
-                let constant = if block.log_factorial {
-                    let f = format_ident!("{}_log_factorial", self.plan.block_prefix(b));
+                let constant = if let Some(terms) = block.row_terms {
+                    let f = format_ident!("{}_{}", self.plan.block_prefix(b), terms.suffix());
                     match self.plan.row_weights {
                         None => quote!(total += -self.#f.sum();),
                         Some(w) => {

@@ -1579,6 +1579,15 @@ impl Checker<'_> {
                 (ElemType::BinaryVec(d), _) => Some((0, format!("probabilities (`prob[{}]`)", m.sets[d].name), format!("declare e.g. `param p[K]: prob[{}]`", m.sets[d].name))),
                 _ => return self.target_mismatch(f, "binary data (`binary` or `binary[D]`)"),
             },
+            Dist::LogNormal => match target_ty {
+                ElemType::Positive => match (tys[0], tys[1]) {
+                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_), ArgTy::Elem(ElemType::Positive)) => None,
+                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_), ArgTy::Number(v)) if v > 0.0 => None,
+                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_), _) => Some((1, "a variance of ln x (`positive`)".into(), "declare e.g. `param v[K]: positive`; `LogNormal(m, v)` takes the mean and the variance of ln x".into())),
+                    _ => Some((0, "the mean of ln x (`real`)".into(), "declare e.g. `param m[K]: real`; `LogNormal(m, v)` takes the mean and the variance of ln x, not of x".into())),
+                },
+                _ => return self.target_mismatch(f, "positive data (`positive`)"),
+            },
             Dist::Multinomial => match (target_ty, tys[0]) {
                 (ElemType::CountVec(d), ArgTy::Elem(ElemType::Simplex(e))) if m.same_set(d, e) => None,
                 (ElemType::CountVec(d), _) => Some((0, format!("category probabilities (`simplex[{}]`)", m.sets[d].name), format!("declare e.g. `param theta[K]: simplex[{}]`; the row's total count is the sum of its cells", m.sets[d].name))),
@@ -1797,7 +1806,9 @@ impl Checker<'_> {
                     "declare the data as `vector[D]`, or use `Normal` for one real column"
                         .to_string()
                 }
+                Dist::Normal if v.ty == ElemType::Positive => format!("declare `{name}` as `real` to model it with a Normal (which puts mass below zero), or keep it `positive` and write `LogNormal(m, v)`, `Gamma(a, rate)` or `Exponential(rate)`"),
                 Dist::Normal => "use `MvNormal` for vector data".to_string(),
+                Dist::LogNormal => "declare the data as `positive` (every value above zero): `LogNormal` models ln x as Normal".to_string(),
                 Dist::Multinomial => "declare the columns of counts as one item, e.g. `data x[N]: count[V] from (c1, c2, c3)`; a single count is `Binomial(T, p)` or `Poisson(rate)`".to_string(),
                 Dist::Dirichlet => {
                     "a Dirichlet is a prior on a `simplex` parameter, e.g. `w ~ Dirichlet(2.0)`"

@@ -252,6 +252,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                         factor: fi,
                         data: f.target,
                         kind,
+                        log_scale: false,
                     });
                 }
                 Err(d) => diags.push(d),
@@ -320,7 +321,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 };
                 BlockKind::MvNormal { mean, cov }
             }
-            Dist::Normal => {
+            Dist::Normal | Dist::LogNormal => {
                 let (mean, var) = (prefs[0].expect("checked"), prefs[1].expect("checked"));
                 use_as(mean, Role::Mean, f.args[0].span);
                 use_as(var, Role::ScalarVar, f.args[1].span);
@@ -379,7 +380,36 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             factor: fi,
             data: f.target,
             kind,
+            log_scale: f.dist == Dist::LogNormal,
         });
+    }
+
+    // A log-normal block holds its item as `ln x`: no other statement may read the item.
+    for (i, b) in blocks.iter().enumerate() {
+        let Some(other) = blocks
+            .iter()
+            .enumerate()
+            .find(|&(j, o)| j != i && o.data == b.data && (b.log_scale || o.log_scale))
+            .map(|(_, o)| o)
+        else {
+            continue;
+        };
+        if other.factor < b.factor {
+            continue;
+        }
+        let name = &model.vars[b.data].name;
+        let log = if b.log_scale { b } else { other };
+        diags.push(
+            Diagnostic::error(
+                NO_CLOSED_FORM,
+                model.factors[other.factor].target_span,
+                format!("`{name}` is modelled on the log scale by `{}` and again here", crate::check::shorten(&model.factors[log.factor].text)),
+            )
+            .label("second statement on the same data")
+            .hint(format!(
+                "a `LogNormal` statement models ln {name} and must be the only one on `{name}`; to model both, declare a second data item reading the same column, e.g. `data {name}2[N]: positive from ({name})`"
+            )),
+        );
     }
 
     // Parameters written in a statement that was already reported: no second error saying

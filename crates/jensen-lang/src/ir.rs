@@ -199,6 +199,8 @@ pub enum Dist {
     Binomial,
     /// `Multinomial(p)`: a vector of counts over categories, with the row's total known.
     Multinomial,
+    /// `LogNormal(mean, variance)`: positive data whose logarithm is `Normal(mean, variance)`.
+    LogNormal,
     /// `Dirichlet(α)`: a symmetric prior on a simplex parameter.
     Dirichlet,
     /// `InvGamma(a, b)`: a prior on a variance (each entry of a vector of variances).
@@ -227,7 +229,7 @@ pub struct DistSig {
 
 /// Every supported distribution, in the order of [`Dist`]: the one list that name lookup,
 /// suggestions, hints and arity checks read.
-pub const DISTRIBUTIONS: [DistSig; 14] = [
+pub const DISTRIBUTIONS: [DistSig; 15] = [
     DistSig {
         dist: Dist::Categorical,
         name: "Categorical",
@@ -281,6 +283,12 @@ pub const DISTRIBUTIONS: [DistSig; 14] = [
         name: "Multinomial",
         arity: 1,
         example: "`Multinomial(theta[z[n]])` on a `count[V]` item with `param theta[K]: simplex[V]` (the row's total is its sum)",
+    },
+    DistSig {
+        dist: Dist::LogNormal,
+        name: "LogNormal",
+        arity: 2,
+        example: "`LogNormal(m[z[n]], v[z[n]])` on positive data (the mean and variance of ln x)",
     },
     DistSig {
         dist: Dist::Dirichlet,
@@ -561,7 +569,7 @@ mod tests {
         assert_eq!(Dist::from_name("MvGaussian"), None);
         assert_eq!(
             Dist::names_in_prose(),
-            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential, Geometric, Binomial, Multinomial, Dirichlet, InvGamma, InvWishart, Gamma and Beta"
+            "Categorical, MvNormal, Normal, Poisson, Bernoulli, Exponential, Geometric, Binomial, Multinomial, LogNormal, Dirichlet, InvGamma, InvWishart, Gamma and Beta"
         );
     }
 }

@@ -175,6 +175,10 @@ pub struct Block {
     pub data: VarId,
     /// Family and parameters.
     pub kind: BlockKind,
+    /// The block models the logarithm of its data (`LogNormal(m, v)`: a `Normal` block on
+    /// `ln x`, with the Jacobian `−ln x` of each row in the objective). Its data item is
+    /// modelled by no other statement, so the item is held as `ln x` once bound.
+    pub log_scale: bool,
 }
 
 /// Conjugate exponential-family emissions.

@@ -399,8 +399,10 @@ pub struct BlockProgram {
     pub data: VarId,
     /// How the data's rows are read.
     pub form: DataForm,
-    /// `Σ_n ln x_n!` enters the expected log-joint (Poisson blocks).
-    pub log_factorial: bool,
+    /// Terms of each row's log-density that depend on the data alone, subtracted from the
+    /// expected log-joint (`−Σ_n ln x_n!` of a Poisson block, the Jacobian `−Σ_n ln x_n` of a
+    /// log-normal one), kept per row by the model (a missing cell has none).
+    pub row_terms: Option<RowTerms>,
     /// Added to the log-joint for every component `k`.
     pub log_density: Call,
     /// Accumulates the statistics for every component `k`.
@@ -425,6 +427,26 @@ pub struct BlockProgram {
     /// Why the block refuses missing cells, said after its statement (when `missing` is
     /// `None`): the binder's and the generated code's error.
     pub gaps_refused: Option<String>,
+}
+
+/// Per-row terms of a block's log-density that depend on the data alone
+/// ([`BlockProgram::row_terms`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RowTerms {
+    /// `ln x!` of a count (Poisson).
+    LogFactorial,
+    /// `ln x` of a positive value modelled on the log scale (`LogNormal`: the Jacobian).
+    LogValue,
+}
+
+impl RowTerms {
+    /// The suffix of the per-row array in generated code (`{block}_{suffix}`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            RowTerms::LogFactorial => "log_factorial",
+            RowTerms::LogValue => "log_value",
+        }
+    }
 }
 
 /// How a block treats the rows of its chunk with a missing cell (`jensen_runtime::gaps`):
@@ -612,6 +634,7 @@ pub enum Kernel {
     MvnSphericalAddLogDensities,
     MvnSphericalTopTwo,
     NormalAddLogDensity,
+    LogNormalAddLogDensity,
     PoissonAddLogDensity,
     BernoulliAddLogDensity,
     ExponentialAddLogDensity,
@@ -785,6 +808,7 @@ impl Kernel {
             MvnSphericalAddLogDensities => "gaussian::mvn_spherical_add_log_densities",
             MvnSphericalTopTwo => "gaussian::mvn_spherical_top_two",
             NormalAddLogDensity => "gaussian::normal_add_log_density",
+            LogNormalAddLogDensity => "gaussian::lognormal_add_log_density",
             PoissonAddLogDensity => "discrete::poisson_add_log_density",
             BernoulliAddLogDensity => "discrete::bernoulli_add_log_density",
             ExponentialAddLogDensity => "exponential::exponential_add_log_density",
@@ -1678,7 +1702,12 @@ impl<'a> Lowering<'a> {
             BlockKind::Normal { mean, var } => (
                 DataForm::Column,
                 call(
-                    NormalAddLogDensity,
+                    // (A log-normal block reads `ln x` and adds the Jacobian `−ln x`.)
+                    if block.log_scale {
+                        LogNormalAddLogDensity
+                    } else {
+                        NormalAddLogDensity
+                    },
                     vec![
                         x.clone(),
                         self.p(Src::Cache, mean),
@@ -1989,7 +2018,11 @@ impl<'a> Lowering<'a> {
             statement: self.plan.model.factors[block.factor].text.clone(),
             data: block.data,
             form,
-            log_factorial: matches!(block.kind, BlockKind::Poisson { .. }),
+            row_terms: match block.kind {
+                BlockKind::Poisson { .. } => Some(RowTerms::LogFactorial),
+                _ if block.log_scale => Some(RowTerms::LogValue),
+                _ => None,
+            },
             log_density,
             accumulate,
             scores,
@@ -3147,7 +3180,10 @@ impl Lowering<'_> {
                     .iter()
                     .map(|&b| Term {
                         value: TermValue::Operand(self.stat(b, StatKind::Sum, false)),
-                        sum_elements: u.rule == Rule::Variance,
+                        // (A univariate Normal's sum is one number already: found by the
+                        // log-normal mixture under VB, whose generated code summed a float.)
+                        sum_elements: u.rule == Rule::Variance
+                            && !matches!(self.plan.blocks[b].kind, BlockKind::Normal { .. }),
                     })
                     .collect();
                 let counted_acc = if u.rule == Rule::Variance {

@@ -111,8 +111,10 @@ pub struct Item {
     pub columns: Vec<String>,
     /// Values, `rows × columns`.
     pub values: Array2<f64>,
-    /// `ln x!` per row, for count items.
-    pub log_factorial: Option<Array1<f64>>,
+    /// The terms of each row's log-density that depend on the data alone (zero at a missing
+    /// cell): `ln x!` for a count item, `ln x` for an item modelled on the log scale
+    /// ([`jensen_lang::program::RowTerms`]).
+    pub row_terms: Option<Array1<f64>>,
     /// For a category read from a text column: the label of each category, in code order
     /// (sorted unless [`BindOptions::categories`] gave them).
     pub labels: Option<Vec<String>>,
@@ -649,7 +651,7 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         items[v] = Some(Item {
             columns: chosen.iter().map(|&c| table.headers[c].clone()).collect(),
             values,
-            log_factorial: None,
+            row_terms: None,
             labels,
             gaps,
         });
@@ -842,13 +844,19 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
     };
     check_memory(plan, table, &sizes, &sources, sequences.len(), opts)?;
     for &v in &data_vars {
+        let item = items[v].as_mut().expect("data bound");
         if model.vars[v].ty == ElemType::Count {
-            let item = items[v].as_mut().expect("data bound");
             // A missing count has no `ln x!` term.
-            item.log_factorial = Some(gaps::clear(
+            item.row_terms = Some(gaps::clear(
                 &item.gaps,
                 log_factorials(item.values.column(0)),
             ));
+        }
+        if plan.blocks.iter().any(|b| b.data == v && b.log_scale) {
+            // Held as `ln x` (the block's only statement reads it so); the Jacobian `ln x`
+            // of each observed value enters the objective.
+            item.values.mapv_inplace(f64::ln);
+            item.row_terms = Some(gaps::clear(&item.gaps, item.values.column(0).to_owned()));
         }
     }
     Ok(Bound {
@@ -1391,7 +1399,7 @@ mod tests {
         let item = Item {
             columns: vec!["a".into(), "b".into(), "c".into()],
             values: ndarray::array![[1.0, 2.0, 0.5], [1.0, 3.0, 0.5]],
-            log_factorial: None,
+            row_terms: None,
             labels: None,
             gaps: Gaps::default(),
         };

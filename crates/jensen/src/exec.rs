@@ -51,7 +51,7 @@ pub struct PlanModel<'a> {
     /// Whole-data moments of each block's data: means, covariance (full blocks), variances.
     moments: Vec<Moments>,
     /// `-Σ_n ln x_n!` of each block (zero but for Poisson blocks).
-    log_factorial_total: Vec<f64>,
+    row_terms_total: Vec<f64>,
     /// Whether the E-step runs on the data's summaries (one component, only linear-Gaussian
     /// blocks, more rows than columns).
     summarised: bool,
@@ -279,17 +279,16 @@ impl<'a> PlanModel<'a> {
             .iter()
             .map(|b| Moments::of(data.item(b.data).values.view(), b.kind.full_scatter(), w))
             .collect();
-        let log_factorial_total = plan
+        // (Only the blocks whose density has them: a binomial's count item keeps `ln x!` too.)
+        let row_terms_total = program
             .blocks
             .iter()
             .map(|b| {
-                data.item(b.data)
-                    .log_factorial
-                    .as_ref()
-                    .map_or(0.0, |l| match w {
-                        None => -l.sum(),
-                        Some(w) => -moments::weighted::sum(l.view(), w),
-                    })
+                let terms = b.row_terms.and(data.item(b.data).row_terms.as_ref());
+                terms.map_or(0.0, |l| match w {
+                    None => -l.sum(),
+                    Some(w) => -moments::weighted::sum(l.view(), w),
+                })
             })
             .collect();
         let columns = data
@@ -320,7 +319,7 @@ impl<'a> PlanModel<'a> {
             columns,
             k,
             moments,
-            log_factorial_total,
+            row_terms_total,
             summarised,
             scatters: OnceLock::new(),
             weights: data.weights.as_ref().map(|w| {
@@ -921,7 +920,7 @@ impl PlanModel<'_> {
             Operand::LogFactorialRows => self
                 .data
                 .item(self.plan.blocks[env.block].data)
-                .log_factorial
+                .row_terms
                 .as_ref()
                 .expect("count data has ln x!")
                 .slice(s![rows()])
@@ -1139,6 +1138,10 @@ impl PlanModel<'_> {
             }
             NormalAddLogDensity => {
                 gaussian::normal_add_log_density(v(0).view(), n(1), n(2), col!());
+                number(0.0)
+            }
+            LogNormalAddLogDensity => {
+                gaussian::lognormal_add_log_density(v(0).view(), n(1), n(2), col!());
                 number(0.0)
             }
             PoissonAddLogDensity => {
@@ -2439,8 +2442,8 @@ impl MixtureModel for PlanModel<'_> {
                     Ok((id, src, self.derive(self.program.derived[id].kind, at)?))
                 })
                 .collect::<Result<_, NumericalIssue>>()?;
-            if block.log_factorial {
-                total += self.log_factorial_total[block.block];
+            if block.row_terms.is_some() {
+                total += self.row_terms_total[block.block];
             }
             for k in 0..self.k {
                 env.k = k;
@@ -2527,7 +2530,7 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn log_density_magnitude(&self) -> f64 {
-        self.log_factorial_total.iter().map(|v| v.abs()).sum()
+        self.row_terms_total.iter().map(|v| v.abs()).sum()
     }
 
     fn factors(&self) -> usize {

@@ -479,6 +479,20 @@ pub fn normal_add_log_density(
         .for_each(|o, &xv| *o += constant - 0.5 * (xv - mean) * (xv - mean) / var);
 }
 
+/// Adds `ln LogNormal(x_b | mean, var) = ln N(y_b | mean, var) − y_b` to `out[b]`, for the
+/// logarithms `y_b = ln x_b` of positive values (the block holds its data as `ln x`).
+pub fn lognormal_add_log_density(
+    y: ArrayView1<'_, f64>,
+    mean: f64,
+    var: f64,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
+    let constant = -0.5 * (LN_2PI + var.ln());
+    Zip::from(&mut out)
+        .and(&y)
+        .for_each(|o, &yv| *o += constant - 0.5 * (yv - mean) * (yv - mean) / var - yv);
+}
+
 /// Adds `Σ_b r_b (x_b - c)` to `sum` and `Σ_b r_b (x_b - c)(x_b - c)ᵀ` to `scatter`.
 pub fn accumulate_scatter(
     x: ArrayView2<'_, f64>,
