@@ -1393,12 +1393,10 @@ pub fn explain(plan: &Plan) -> String {
                 StatKind::Sum if !c.is_empty() => format!("Σ_n {r}({x} − {c})"),
                 StatKind::Sum => format!("Σ_n {r}{x}"),
                 StatKind::LogSum => format!("Σ_n {r}ln {x}   (for the objective only)"),
-                StatKind::LogCoefficient => match block.kind.trials() {
-                    Some(t) => format!("Σ_n {r}ln C({t}, {x})   (for the objective only)"),
-                    None => format!(
-                        "Σ_n {r}ln ((Σ_v {x}_v)! / Π_v {x}_v!)   (the multinomial coefficient, for the objective only)"
-                    ),
-                },
+                StatKind::LogCoefficient => {
+                    let t = block.kind.trials().unwrap_or(f64::NAN);
+                    format!("Σ_n {r}ln C({t}, {x})   (for the objective only)")
+                }
                 StatKind::Scatter => format!("Σ_n {r}({x} − {c})({x} − {c})ᵀ"),
                 StatKind::SumSq => format!("Σ_n {r}({x} − {c})²  (elementwise)"),
                 StatKind::Counts => match block.kind {
@@ -1805,7 +1803,13 @@ fn variational(plan: &Plan, out: &mut String) {
                 scale = hyper_text(plan, scale, 1.0)
             ),
             (_, PriorFamily::NormalMean { mean, kappa, scale }) => format!(
-                "q({name}_k | {s}) = N(m_k, {s} / κ_k),  κ_k = {kappa} + N_k,  m_k = ({kappa} · {mean} + Σ_n r_nk x_n) / κ_k;  E-step reads m_k, offset −D / (2 κ_k);  {name} = m_k, {strength} = κ_k",
+                "q({name}_k | {s}) = N(m_k, {s} / κ_k),  κ_k = {kappa} + N_k,  m_k = ({kappa} · {mean} + Σ_n r_nk {x}) / κ_k;  E-step reads m_k, offset −D / (2 κ_k);  {name} = m_k, {strength} = κ_k",
+                // (`ln x_n` for a log-normal block.)
+                x = if u.sources.iter().any(|&b| plan.blocks[b].log_scale) {
+                    "ln x_n"
+                } else {
+                    "x_n"
+                },
                 s = if plan.model.vars[scale].plates.is_empty() && plan.components().is_some() {
                     plan.name(scale).to_string()
                 } else {

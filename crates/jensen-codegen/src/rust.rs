@@ -641,6 +641,9 @@ impl Gen<'_> {
                     RowTerms::LogFactorial => quote!(discrete::log_factorials(data.#f.view())),
                     // The data are held as `ln x` already.
                     RowTerms::LogValue => quote!(data.#f.clone()),
+                    RowTerms::LogCoefficient => {
+                        quote!(discrete::multinomial_log_coefficients(data.#f.view()))
+                    }
                 };
                 moment_init.push(quote!(#lf: gaps::clear(&#g, #value)));
             }

@@ -162,8 +162,10 @@ impl Gen<'_> {
         let prefix = || self.plan.block_prefix(block.expect("a block's operand"));
         match op {
             Operand::Rows => quote!(x),
-            Operand::LogFactorialRows => {
-                let f = format_ident!("{}_log_factorial", prefix());
+            Operand::RowTerms => {
+                let b = block.expect("a block's operand");
+                let terms = self.program.blocks[b].row_terms.expect("per-row terms");
+                let f = format_ident!("{}_{}", prefix(), terms.suffix());
                 quote!(self.#f.slice(s![rows.clone()]))
             }
             Operand::Out => quote!(out.column_mut(k)),
@@ -827,9 +829,6 @@ impl Gen<'_> {
                 BlockKind::Multinomial { .. }
             );
             let what = match s.kind {
-                StatKind::LogCoefficient if multinomial => {
-                    "Σ_n r_nk ln (n_n! / Π_c x_nc!), n_n = Σ_c x_nc"
-                }
                 StatKind::Counts if multinomial => "Σ_n r_nk x_nc",
                 StatKind::Sum if gaussian => {
                     "Σ_n r_nk (x_n − c_k), about the means before the M-step"
@@ -1098,11 +1097,13 @@ impl Gen<'_> {
                 });
                 let constant = if let Some(terms) = block.row_terms {
                     let f = format_ident!("{}_{}", self.plan.block_prefix(b), terms.suffix());
+                    // Subtracted (`ln x!`, `ln x`) or added (a multinomial coefficient).
+                    let sign = if terms.sign() < 0.0 { quote!(-) } else { quote!() };
                     match self.plan.row_weights {
-                        None => quote!(total += -self.#f.sum();),
+                        None => quote!(total += #sign self.#f.sum();),
                         Some(w) => {
                             let w = self.var(w);
-                            quote!(total += -moments::weighted::sum(self.#f.view(), self.data.#w.view());)
+                            quote!(total += #sign moments::weighted::sum(self.#f.view(), self.data.#w.view());)
                         }
                     }
                 } else {

@@ -1758,7 +1758,7 @@ impl Checker<'_> {
             return Some(
                 Diagnostic::error(DiagCode::Unsupported, f.args[0].span, why)
                     .label("estimated shape")
-                    .hint("fix the shape at a number, `Gamma(2.0, b[z[n]])` (a Gamma of known shape: closed-form rate), or use `Exponential(rate[z[n]])` (shape 1); or model `ln x` with `Normal` (a log-normal: take logs of the column first)"),
+                    .hint("fix the shape at a number, `Gamma(2.0, b[z[n]])` (a Gamma of known shape: closed-form rate), or use `Exponential(rate[z[n]])` (shape 1); or `LogNormal(m[z[n]], v[z[n]])` (a Normal on ln x: closed form too)"),
             );
         }
         if matches!(f.dist, Dist::Normal | Dist::MvNormal) {

@@ -397,18 +397,22 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
         if other.factor < b.factor {
             continue;
         }
-        let name = &model.vars[b.data].name;
-        let log = if b.log_scale { b } else { other };
+        // `b` is the earlier statement; the error points at the later one.
+        let var = &model.vars[b.data];
+        let name = &var.name;
+        let first = crate::check::shorten(&model.factors[b.factor].text);
+        let message = if b.log_scale {
+            format!("`{name}` is modelled on the log scale by `{first}` and again here")
+        } else {
+            format!("`{name}` is modelled by `{first}`, and this `LogNormal` statement would hold it as ln {name}")
+        };
+        let column = var.columns.as_ref().and_then(|c| c.first()).unwrap_or(name);
         diags.push(
-            Diagnostic::error(
-                NO_CLOSED_FORM,
-                model.factors[other.factor].target_span,
-                format!("`{name}` is modelled on the log scale by `{}` and again here", crate::check::shorten(&model.factors[log.factor].text)),
-            )
-            .label("second statement on the same data")
-            .hint(format!(
-                "a `LogNormal` statement models ln {name} and must be the only one on `{name}`; to model both, declare a second data item reading the same column, e.g. `data {name}2[N]: positive from ({name})`"
-            )),
+            Diagnostic::error(NO_CLOSED_FORM, model.factors[other.factor].target_span, message)
+                .label("second statement on the same data")
+                .hint(format!(
+                    "a `LogNormal` statement models ln {name} and must be the only one on `{name}`; to model both, declare a second data item reading the same column, e.g. `data {name}2[N]: positive from ({column})`"
+                )),
         );
     }
 

@@ -307,9 +307,9 @@ impl BlockKind {
             BlockKind::Gamma { .. } => &[StatKind::Sum, StatKind::LogSum],
             BlockKind::Binomial { .. } => &[StatKind::Sum, StatKind::LogCoefficient],
             BlockKind::Categorical { .. } => &[StatKind::Counts],
-            // The counts are `Σ_n r_nk x_nv`; the multinomial coefficient enters only the
-            // objective.
-            BlockKind::Multinomial { .. } => &[StatKind::Counts, StatKind::LogCoefficient],
+            // The counts are `Σ_n r_nk x_nv` (the multinomial coefficient is a term of the
+            // data alone, kept per row: `RowTerms::LogCoefficient`).
+            BlockKind::Multinomial { .. } => &[StatKind::Counts],
         }
     }
 }
@@ -323,8 +323,7 @@ pub enum StatKind {
     Scatter,
     /// `Σ_n r_nk ln x_n` (Gamma blocks, for the objective).
     LogSum,
-    /// `Σ_n r_nk ln C(T, x_n)` (binomial blocks) or `Σ_n r_nk ln (Σ_v x_nv)! / Π_v x_nv!`
-    /// (multinomial blocks), for the objective.
+    /// `Σ_n r_nk ln C(T, x_n)` (binomial blocks), for the objective.
     LogCoefficient,
     /// `Σ_n r_nk (x_n − c_k)²` elementwise.
     SumSq,
@@ -355,7 +354,7 @@ impl StatKind {
             StatKind::SumSq => "sumsq",
             StatKind::Counts => "counts",
             StatKind::LogSum => "log_sum",
-            StatKind::LogCoefficient => "log_coefficient",
+            StatKind::LogCoefficient => "log_choose",
             StatKind::LatentSum => "h_sum",
             StatKind::Cross => "cross",
             StatKind::LatentScatter => "h_scatter",

@@ -437,6 +437,8 @@ pub enum RowTerms {
     LogFactorial,
     /// `ln x` of a positive value modelled on the log scale (`LogNormal`: the Jacobian).
     LogValue,
+    /// `ln (n! / Π_v x_v!)` of a vector of counts (the multinomial coefficient).
+    LogCoefficient,
 }
 
 impl RowTerms {
@@ -445,6 +447,15 @@ impl RowTerms {
         match self {
             RowTerms::LogFactorial => "log_factorial",
             RowTerms::LogValue => "log_value",
+            RowTerms::LogCoefficient => "log_coefficient",
+        }
+    }
+
+    /// How the terms enter the log-density: subtracted (`−ln x!`, `−ln x`) or added.
+    pub fn sign(self) -> f64 {
+        match self {
+            RowTerms::LogFactorial | RowTerms::LogValue => -1.0,
+            RowTerms::LogCoefficient => 1.0,
         }
     }
 }
@@ -517,7 +528,7 @@ pub enum Operand {
     /// The block's rows in the current chunk, in the block's [`DataForm`].
     Rows,
     /// `ln x!` of the block's rows in the current chunk.
-    LogFactorialRows,
+    RowTerms,
     /// The log-joint column of component `k` (written).
     Out,
     /// The whole log-joint (written).
@@ -668,7 +679,6 @@ pub enum Kernel {
     CategoricalAddLogDensity,
     MultinomialAddLogDensity,
     MultinomialAccumulate,
-    MultinomialExpected,
     FactorAddLogDensity,
     AccumulateScatter,
     AccumulateDiag,
@@ -842,7 +852,6 @@ impl Kernel {
             CategoricalAddLogDensity => "discrete::categorical_add_log_density",
             MultinomialAddLogDensity => "discrete::multinomial_add_log_density",
             MultinomialAccumulate => "discrete::multinomial_accumulate",
-            MultinomialExpected => "discrete::multinomial_expected",
             FactorAddLogDensity => "linear::factor_add_log_density",
             AccumulateScatter => "gaussian::accumulate_scatter",
             AccumulateDiag => "gaussian::accumulate_diag",
@@ -1741,12 +1750,7 @@ impl<'a> Lowering<'a> {
                 DataForm::Column,
                 call(
                     PoissonAddLogDensity,
-                    vec![
-                        x.clone(),
-                        Operand::LogFactorialRows,
-                        self.p(Src::Cache, rate),
-                        out,
-                    ],
+                    vec![x.clone(), Operand::RowTerms, self.p(Src::Cache, rate), out],
                 ),
                 call(
                     AccumulateWeightedSum,
@@ -1934,6 +1938,7 @@ impl<'a> Lowering<'a> {
                         MultinomialAddLogDensity,
                         vec![
                             x.clone(),
+                            Operand::RowTerms,
                             Operand::Derived {
                                 id,
                                 src: Src::Cache,
@@ -1944,18 +1949,13 @@ impl<'a> Lowering<'a> {
                     ),
                     call(
                         MultinomialAccumulate,
-                        vec![
-                            x,
-                            resp,
-                            self.stat(b, StatKind::Counts, true),
-                            self.stat(b, StatKind::LogCoefficient, true),
-                        ],
+                        vec![x, resp, self.stat(b, StatKind::Counts, true)],
                     ),
+                    // (The coefficients are data terms: `row_terms`.)
                     call(
-                        MultinomialExpected,
+                        CategoricalExpected,
                         vec![
                             self.stat(b, StatKind::Counts, false),
-                            self.stat(b, StatKind::LogCoefficient, false),
                             self.p(Src::Params, probs),
                         ],
                     ),
@@ -2020,6 +2020,7 @@ impl<'a> Lowering<'a> {
             form,
             row_terms: match block.kind {
                 BlockKind::Poisson { .. } => Some(RowTerms::LogFactorial),
+                BlockKind::Multinomial { .. } => Some(RowTerms::LogCoefficient),
                 _ if block.log_scale => Some(RowTerms::LogValue),
                 _ => None,
             },

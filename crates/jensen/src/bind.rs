@@ -15,7 +15,7 @@ use jensen_lang::Plan;
 use jensen_runtime::chain::{sequences_from_ids, sequences_from_lengths};
 use jensen_runtime::data::ValueKind;
 use jensen_runtime::gaps::{self, Fill, Gaps};
-use jensen_runtime::kernels::discrete::log_factorials;
+use jensen_runtime::kernels::discrete::{log_factorials, multinomial_log_coefficients};
 
 use crate::memory::{self, SizeSource};
 
@@ -851,6 +851,10 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                 &item.gaps,
                 log_factorials(item.values.column(0)),
             ));
+        }
+        if let ElemType::CountVec(_) = model.vars[v].ty {
+            // A multinomial's coefficient (a count vector refuses missing cells).
+            item.row_terms = Some(multinomial_log_coefficients(item.values.view()));
         }
         if plan.blocks.iter().any(|b| b.data == v && b.log_scale) {
             // Held as `ln x` (the block's only statement reads it so); the Jacobian `ln x`

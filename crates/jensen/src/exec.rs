@@ -284,10 +284,10 @@ impl<'a> PlanModel<'a> {
             .blocks
             .iter()
             .map(|b| {
-                let terms = b.row_terms.and(data.item(b.data).row_terms.as_ref());
-                terms.map_or(0.0, |l| match w {
-                    None => -l.sum(),
-                    Some(w) => -moments::weighted::sum(l.view(), w),
+                let terms = b.row_terms.zip(data.item(b.data).row_terms.as_ref());
+                terms.map_or(0.0, |(t, l)| match w {
+                    None => t.sign() * l.sum(),
+                    Some(w) => t.sign() * moments::weighted::sum(l.view(), w),
                 })
             })
             .collect();
@@ -917,12 +917,12 @@ impl PlanModel<'_> {
                 linear::isotropic(self.number(env, var), self.vector(env, like).len()).into()
             }
             Operand::Rows => self.rows_column(env.block, &rows()).into(),
-            Operand::LogFactorialRows => self
+            Operand::RowTerms => self
                 .data
                 .item(self.plan.blocks[env.block].data)
                 .row_terms
                 .as_ref()
-                .expect("count data has ln x!")
+                .expect("the block's per-row terms")
                 .slice(s![rows()])
                 .into(),
             Operand::Resp => env
@@ -1173,7 +1173,7 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             MultinomialAddLogDensity => {
-                discrete::multinomial_add_log_density(m(0), v(1).view(), col!());
+                discrete::multinomial_add_log_density(m(0), v(1).view(), v(2).view(), col!());
                 number(0.0)
             }
             FactorAddLogDensity => {
@@ -1475,17 +1475,10 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             MultinomialAccumulate => {
-                let [Some(counts), Some(log_coef), ..] =
-                    written(a, k, 2, stats.expect("statistics"))
-                else {
-                    unreachable!("counts and a sum of log-coefficients")
+                let [Some(counts), ..] = written(a, k, 2, stats.expect("statistics")) else {
+                    unreachable!("counts")
                 };
-                discrete::multinomial_accumulate(
-                    m(0),
-                    v(1).view(),
-                    vector_mut(counts),
-                    number_mut(log_coef),
-                );
+                discrete::multinomial_accumulate(m(0), v(1).view(), vector_mut(counts));
                 number(0.0)
             }
             AccumulateCategoryCounts => {
@@ -1906,11 +1899,6 @@ impl PlanModel<'_> {
             )),
             ProbsFromStats => array(discrete::probs_from_stats(v(0).view(), n(1)).into_dyn()),
             CategoricalExpected => number(discrete::categorical_expected(v(0).view(), v(1).view())),
-            MultinomialExpected => number(discrete::multinomial_expected(
-                v(0).view(),
-                n(1),
-                v(2).view(),
-            )),
             UniformExpected => number(discrete::uniform_expected(v(0).view())),
             TransitionsExpected => number(chain::transitions_expected(m(0), m(1))),
             MvnFullExpected => number(gaussian::mvn_full_expected(

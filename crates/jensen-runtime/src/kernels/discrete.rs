@@ -212,7 +212,10 @@ pub fn categorical_probs_at_row(c: f64, categories: usize) -> Array1<f64> {
 // Multinomial: a vector of counts with its total `n = Σ_v x_v` known,
 // `n! / Π_v x_v! · Π_v θ_v^(x_v)`.
 
-/// `ln (n! / Π_v x_bv!)` for every row `b` of `x` (rows × categories), `n = Σ_v x_bv`.
+/// `ln (n! / Π_v x_bv!)` for every row `b` of `x` (rows × categories), `n = Σ_v x_bv`,
+/// computed once when the data are bound: the sum over categories of `ln C(s_v, x_bv)`
+/// with `s_v` the running total, each term without cancellation ([`ln_choose`]), so a row
+/// of 10¹² counts keeps its digits.
 pub fn multinomial_log_coefficients(x: ArrayView2<'_, f64>) -> Array1<f64> {
     let mut total = Array1::<f64>::zeros(x.nrows());
     let mut coef = Array1::<f64>::zeros(x.nrows());
@@ -223,26 +226,23 @@ pub fn multinomial_log_coefficients(x: ArrayView2<'_, f64>) -> Array1<f64> {
             .and(&col)
             .for_each(|t, c, &v| {
                 *t += v;
-                // ln 0! = ln 1! = 0: most cells of a document's word counts.
-                if v > 1.0 {
-                    *c -= ln_gamma(v + 1.0);
+                if v > 0.0 {
+                    *c += ln_choose(*t, v);
                 }
             });
     }
-    Zip::from(&mut coef)
-        .and(&total)
-        .for_each(|c, &t| *c += ln_gamma(t + 1.0));
     coef
 }
 
-/// Adds `ln (n_b! / Π_v x_bv!) + Σ_v x_bv ln θ_v` to `out[b]` (`log_p = ln θ`; a zero count
-/// adds nothing, even where `θ_v = 0`).
+/// Adds `ln (n_b! / Π_v x_bv!) + Σ_v x_bv ln θ_v` to `out[b]` (`coef` the rows'
+/// coefficients, `log_p = ln θ`; a zero count adds nothing, even where `θ_v = 0`).
 pub fn multinomial_add_log_density(
     x: ArrayView2<'_, f64>,
+    coef: ArrayView1<'_, f64>,
     log_p: ArrayView1<'_, f64>,
     mut out: ArrayViewMut1<'_, f64>,
 ) {
-    out += &multinomial_log_coefficients(x);
+    out += &coef;
     for (col, &lp) in x.columns().into_iter().zip(log_p.iter()) {
         Zip::from(&mut out)
             .and(&col)
@@ -250,32 +250,15 @@ pub fn multinomial_add_log_density(
     }
 }
 
-/// Adds `Σ_b r_b x_bv` to `counts[v]` and `Σ_b r_b ln (n_b! / Π_v x_bv!)` to `log_coef`.
+/// Adds `Σ_b r_b x_bv` to `counts[v]`.
 pub fn multinomial_accumulate(
     x: ArrayView2<'_, f64>,
     resp: ArrayView1<'_, f64>,
     mut counts: ArrayViewMut1<'_, f64>,
-    log_coef: &mut f64,
 ) {
     for (col, c) in x.columns().into_iter().zip(counts.iter_mut()) {
         *c += col.dot(&resp);
     }
-    let coef = multinomial_log_coefficients(x);
-    *log_coef += coef
-        .iter()
-        .zip(resp.iter())
-        .filter(|(_, &r)| r != 0.0)
-        .map(|(&c, &r)| r * c)
-        .sum::<f64>();
-}
-
-/// `E_q[Σ_n z_nk ln Multinomial(x_n | θ)] = Σ r ln (n! / Π x!) + Σ_v (Σ r x_v) ln θ_v`.
-pub fn multinomial_expected(
-    counts: ArrayView1<'_, f64>,
-    log_coef: f64,
-    prob: ArrayView1<'_, f64>,
-) -> f64 {
-    log_coef + categorical_expected(counts, prob)
 }
 
 /// A re-seeded component's probabilities at a row of counts: half uniform, half the row's
@@ -293,9 +276,41 @@ pub fn multinomial_probs_at_row(x: ArrayView1<'_, f64>) -> Array1<f64> {
 // ---------------------------------------------------------------------------------------
 // Binomial: successes in a known number `T` of trials, `C(T, x) pˣ (1 − p)^(T − x)`.
 
-/// `ln C(T, x) = ln Γ(T + 1) − ln Γ(x + 1) − ln Γ(T − x + 1)`.
-pub fn ln_choose(trials: f64, x: f64) -> f64 {
-    ln_gamma(trials + 1.0) - ln_gamma(x + 1.0) - ln_gamma(trials - x + 1.0)
+/// `ln C(n, k)` for whole `0 ≤ k ≤ n`, to a few units of round-off at any size: below 30
+/// from `ln Γ`; above, as Loader's saddle-point form `δ(n) − δ(k) − δ(n − k) − ½ ln(2π k
+/// (n − k) / n) + n H(k / n)` (`δ` the Stirling remainder, [`stirling_error`]; the entropy
+/// term `−k ln(k/n) − (n − k) ln(1 − k/n)` through `ln_1p`), where the three `ln Γ` of
+/// magnitude `n ln n` would cancel.
+pub fn ln_choose(n: f64, k: f64) -> f64 {
+    if k <= 0.0 || k >= n {
+        return 0.0;
+    }
+    if n < 30.0 {
+        return ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0);
+    }
+    let j = n - k;
+    let entropy = -k * (k / n).ln() - j * (-k / n).ln_1p();
+    stirling_error(n)
+        - stirling_error(k)
+        - stirling_error(j)
+        - 0.5 * (2.0 * std::f64::consts::PI * k * (j / n)).ln()
+        + entropy
+}
+
+/// `δ(n) = ln n! − (n + ½) ln n + n − ½ ln 2π`, the error of Stirling's formula, for whole
+/// `n ≥ 1`: from `ln Γ` up to 15, beyond from its asymptotic series (Loader 2000).
+pub fn stirling_error(n: f64) -> f64 {
+    const S0: f64 = 1.0 / 12.0;
+    const S1: f64 = 1.0 / 360.0;
+    const S2: f64 = 1.0 / 1260.0;
+    const S3: f64 = 1.0 / 1680.0;
+    const S4: f64 = 1.0 / 1188.0;
+    if n <= 15.0 {
+        return ln_gamma(n + 1.0) - (n + 0.5) * n.ln() + n
+            - 0.5 * (2.0 * std::f64::consts::PI).ln();
+    }
+    let nn = n * n;
+    (S0 - (S1 - (S2 - (S3 - S4 / nn) / nn) / nn) / nn) / n
 }
 
 /// Adds `ln C(T, x_b) + x_b ln p + (T − x_b) ln(1 − p)` to `out[b]`.
@@ -506,8 +521,14 @@ mod tests {
         let x = rows.t().as_standard_layout().into_owned().reversed_axes();
         assert!(x.t().is_standard_layout());
         let p = array![0.5, 0.3, 0.2];
+        let coef = multinomial_log_coefficients(x.view());
         let mut out = Array1::zeros(4);
-        multinomial_add_log_density(x.view(), p.mapv(f64::ln).view(), out.view_mut());
+        multinomial_add_log_density(
+            x.view(),
+            coef.view(),
+            p.mapv(f64::ln).view(),
+            out.view_mut(),
+        );
         for (row, &o) in rows.rows().into_iter().zip(&out) {
             let counts: Vec<u64> = row.iter().map(|&v| v as u64).collect();
             let n = counts.iter().sum();
@@ -521,6 +542,7 @@ mod tests {
         let zero = array![0.5_f64, 0.5, 0.0];
         multinomial_add_log_density(
             x.slice(ndarray::s![2..3, ..2]),
+            coef.slice(ndarray::s![2..3]),
             zero.mapv(f64::ln).slice(ndarray::s![..2]),
             out.slice_mut(ndarray::s![..1]),
         );
@@ -528,8 +550,8 @@ mod tests {
         // The statistics: the M-step's probabilities are the weighted counts, normalised, and
         // the expected log-density is the weighted sum of the rows' densities.
         let resp = array![0.2, 1.0, 0.5, 0.7];
-        let (mut counts, mut coef) = (Array1::zeros(3), 0.0);
-        multinomial_accumulate(x.view(), resp.view(), counts.view_mut(), &mut coef);
+        let mut counts = Array1::zeros(3);
+        multinomial_accumulate(x.view(), resp.view(), counts.view_mut());
         let direct: Array1<f64> = rows
             .rows()
             .into_iter()
@@ -544,9 +566,14 @@ mod tests {
         };
         close(&counts, &direct, 1e-12);
         let mut dens = Array1::zeros(4);
-        multinomial_add_log_density(x.view(), p.mapv(f64::ln).view(), dens.view_mut());
+        multinomial_add_log_density(
+            x.view(),
+            coef.view(),
+            p.mapv(f64::ln).view(),
+            dens.view_mut(),
+        );
         assert_relative_eq!(
-            multinomial_expected(counts.view(), coef, p.view()),
+            categorical_expected(counts.view(), p.view()) + coef.dot(&resp),
             dens.dot(&resp),
             epsilon = 1e-12
         );
@@ -562,6 +589,40 @@ mod tests {
             &multinomial_probs_at_row(rows.row(3)),
             &(array![1.0, 1.0, 1.0] / 3.0),
             1e-15,
+        );
+    }
+
+    #[test]
+    fn ln_choose_keeps_its_digits_at_any_size() {
+        // Against ln Γ where that is exact enough, across the switch at 30 and Loader's at 15.
+        for (n, k) in [
+            (5.0, 2.0),
+            (29.0, 7.0),
+            (30.0, 1.0),
+            (31.0, 15.0),
+            (200.0, 3.0),
+            (1000.0, 500.0),
+        ] {
+            let direct = ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0);
+            assert_relative_eq!(ln_choose(n, k), direct, max_relative = 1e-13);
+        }
+        // Where the three ln Γ (about 1.4e17 each) cancel: C(n, 1) = n, C(n, 2) = n (n − 1) / 2.
+        for n in [4e15, 1e12, 9.0e15] {
+            assert_relative_eq!(ln_choose(n, 1.0), n.ln(), max_relative = 1e-14);
+            assert_relative_eq!(
+                ln_choose(n, 2.0),
+                n.ln() + (n - 1.0).ln() - 2f64.ln(),
+                max_relative = 1e-14
+            );
+        }
+        assert_eq!(ln_choose(7.0, 0.0), 0.0);
+        assert_eq!(ln_choose(7.0, 7.0), 0.0);
+        // A multinomial row of 4e15 + 1 counts: its coefficient is C(4e15 + 1, 1).
+        let x = array![[4e15, 0.0, 1.0]];
+        assert_relative_eq!(
+            multinomial_log_coefficients(x.view())[0],
+            (4e15 + 1.0_f64).ln(),
+            max_relative = 1e-14
         );
     }
 
