@@ -149,6 +149,46 @@ const EMISSIONS: &[Emission] = &[
         ],
         latent_dim: None,
     },
+    // One parameter per component in statements on different data items (issue 11, item 7):
+    // the updates pool the items' statistics.
+    Emission {
+        name: "poisson_pooled",
+        data: &[("cnt", Kind::Count), ("cnt2", Kind::Count)],
+        params: &["rate[K]: positive"],
+        statements: &["cnt[I_] ~ Poisson(rate[Z])", "cnt2[I_] ~ Poisson(rate[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "normal_pooled",
+        data: &[("y", Kind::Real), ("y2", Kind::Real)],
+        params: &["m[K]: real", "v[K]: positive"],
+        statements: &["y[I_] ~ Normal(m[Z], v[Z])", "y2[I_] ~ Normal(m[Z], v[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "bernoulli_pooled",
+        data: &[("e", Kind::Bit), ("e2", Kind::Bit)],
+        params: &["p[K]: prob"],
+        statements: &["e[I_] ~ Bernoulli(p[Z])", "e2[I_] ~ Bernoulli(p[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "exponential_pooled",
+        data: &[("pos", Kind::Positive), ("pos2", Kind::Positive)],
+        params: &["rate[K]: positive"],
+        statements: &[
+            "pos[I_] ~ Exponential(rate[Z])",
+            "pos2[I_] ~ Exponential(rate[Z])",
+        ],
+        latent_dim: None,
+    },
+    Emission {
+        name: "geometric_pooled",
+        data: &[("cnt", Kind::Count), ("cnt2", Kind::Count)],
+        params: &["p[K]: prob"],
+        statements: &["cnt[I_] ~ Geometric(p[Z])", "cnt2[I_] ~ Geometric(p[Z])"],
+        latent_dim: None,
+    },
     Emission {
         name: "lognormal",
         data: &[("pos", Kind::Positive)],
