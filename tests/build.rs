@@ -27,6 +27,8 @@ enum Kind {
     Category,
     /// One column of numbers above zero.
     Positive,
+    /// A count column of numbers of trials, above every generated count (12 to 19).
+    Trials,
 }
 
 /// An emission: data items, parameter declarations and statements, with `Z` standing for the
@@ -139,6 +141,14 @@ const EMISSIONS: &[Emission] = &[
         statements: &["cnt[I_] ~ Binomial(1000000, p[Z])"],
         latent_dim: None,
     },
+    // Trials from a column: each row its own number.
+    Emission {
+        name: "binomial_trials_column",
+        data: &[("cnt", Kind::Count), ("tr", Kind::Trials)],
+        params: &["p[K]: prob"],
+        statements: &["cnt[I_] ~ Binomial(tr[I_], p[Z])"],
+        latent_dim: None,
+    },
     Emission {
         name: "binomial_shared",
         data: &[("cnt", Kind::Count), ("cnt2", Kind::Count)],
@@ -151,6 +161,17 @@ const EMISSIONS: &[Emission] = &[
     },
     // One parameter per component in statements on different data items (issue 11, item 7):
     // the updates pool the items' statistics.
+    // One probability for statements of different numbers of trials: the expected trials pool.
+    Emission {
+        name: "binomial_pooled_trials",
+        data: &[("cnt", Kind::Count), ("cnt2", Kind::Count)],
+        params: &["p[K]: prob"],
+        statements: &[
+            "cnt[I_] ~ Binomial(20, p[Z])",
+            "cnt2[I_] ~ Binomial(30, p[Z])",
+        ],
+        latent_dim: None,
+    },
     Emission {
         name: "poisson_pooled",
         data: &[("cnt", Kind::Count), ("cnt2", Kind::Count)],
@@ -384,7 +405,7 @@ fn model(e: &Emission, latent: Latent, case: &str) -> Option<String> {
         let ty = match kind {
             Kind::Real3 => "vector[D]",
             Kind::Real => "real",
-            Kind::Count => "count",
+            Kind::Count | Kind::Trials => "count",
             Kind::Bit => "binary",
             Kind::Bits4 => "binary[E]",
             Kind::Counts3 => "count[C]",
@@ -487,6 +508,7 @@ fn main() {
                         Kind::Bit | Kind::Bits4 => "bit",
                         Kind::Category => "category",
                         Kind::Positive => "positive",
+                        Kind::Trials => "trials",
                     };
                     format!("({name:?}, &{:?}, {kind_name:?})", columns(*kind, name))
                 })

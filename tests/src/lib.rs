@@ -216,6 +216,10 @@ pub mod models {
     pub struct BinomialDigitsMap;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/binomial_keywords.em")]
+    pub struct BinomialKeywords;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/binomial_digits_vb.em")]
     pub struct BinomialDigitsVb;
 
@@ -343,6 +347,8 @@ pub const CATALOGUE: &[Entry] = &[
     // (the CLI fits the file's K = 3).
     ("binomial_digits_map", "digits.csv", &[("K", 2)]),
     ("binomial_digits_vb", "digits.csv", &[]),
+    // Three components, for speed (the CLI fits the file's K = 6).
+    ("binomial_keywords", "debian_keywords.csv", &[("K", 3)]),
     ("lognormal_mix", "faithful.csv", &[]),
     ("lognormal_mix_map", "faithful.csv", &[]),
     ("lognormal_mix_vb", "faithful.csv", &[]),

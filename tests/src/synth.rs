@@ -56,6 +56,7 @@ pub fn table(items: &[Item], rows: usize, seed: u64) -> Table {
                         .round(),
                         "positive" => -(1.0 - rng.uniform()).ln() * if c == 0 { 0.5 } else { 3.0 },
                         "bit" => f64::from(rng.uniform() < if c == 0 { 0.2 } else { 0.75 }),
+                        "trials" => 12.0 + (rng.uniform() * 8.0).floor(),
                         _ => ((rng.uniform() * 2.0 + c as f64).floor()).min(2.0),
                     }
                 })

@@ -33,7 +33,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use jensen::bind::{BindOptions, Bound, Sequences, Table};
-use jensen::lang::plan::{BlockKind, Cov, Latent, PRef};
+use jensen::lang::plan::{BlockKind, Cov, Latent, PRef, Trials};
 use jensen::runtime::{EStepMode, FitOptions, InitStrategy};
 use jensen::{DynParams, FitError, Plan, PlanModel};
 use jensen_tests::synth::{self, Item, Rng};
@@ -319,6 +319,8 @@ enum Density {
     Gamma(Gamma),
     Geometric(Geometric),
     Binomial(Binomial),
+    /// A binomial probability whose trials are a column (each row's own, see `recompute`).
+    BinomialRows(f64),
     /// Independent bits, one probability per column (one for all columns of a `binary`).
     Bits(Vec<Bernoulli>),
     Categorical(Categorical),
@@ -344,6 +346,7 @@ impl Density {
             // statrs counts trials (1, 2, …), the block failures (0, 1, …).
             Density::Geometric(g) => g.ln_pmf(x[0] as u64 + 1),
             Density::Binomial(b) => b.ln_pmf(x[0] as u64),
+            Density::BinomialRows(_) => unreachable!("read per row in `recompute`"),
             Density::Bits(bs) => x
                 .iter()
                 .enumerate()
@@ -405,10 +408,17 @@ fn density(plan: &Plan, params: &DynParams, kind: &BlockKind, k: usize) -> Resul
         BlockKind::Exponential { rate } => {
             Density::Exp(Exp::new(scalar(plan, params, rate, k)).map_err(|e| err("Exp", e))?)
         }
-        BlockKind::Binomial { trials, prob } => Density::Binomial(
-            Binomial::new(scalar(plan, params, prob, k), trials as u64)
+        BlockKind::Binomial {
+            trials: Trials::Known(t),
+            prob,
+        } => Density::Binomial(
+            Binomial::new(scalar(plan, params, prob, k), t as u64)
                 .map_err(|e| err("Binomial", e))?,
         ),
+        BlockKind::Binomial {
+            trials: Trials::Column(_),
+            prob,
+        } => Density::BinomialRows(scalar(plan, params, prob, k)),
         BlockKind::Geometric { prob } => Density::Geometric(
             Geometric::new(scalar(plan, params, prob, k)).map_err(|e| err("Geometric", e))?,
         ),
@@ -492,10 +502,26 @@ fn recompute(plan: &Plan, bound: &Bound, params: &DynParams) -> Result<f64, Stri
                 x[[row, c]] = f64::NAN;
             }
         }
+        // A binomial's trials from a column: each row's own.
+        let trials = match block.kind {
+            BlockKind::Binomial {
+                trials: Trials::Column(t),
+                ..
+            } => Some(bound.item(t).values.column(0).to_owned()),
+            _ => None,
+        };
         for k in 0..k_count {
             let dens = density(plan, params, &block.kind, k)?;
             for r in 0..n {
-                emission[[r, k]] += dens.ln_pdf(x.row(r));
+                emission[[r, k]] += match (&dens, &trials) {
+                    (Density::BinomialRows(p), Some(t)) if !x[[r, 0]].is_nan() => {
+                        Binomial::new(*p, t[r] as u64)
+                            .map_err(|e| err("Binomial", e))?
+                            .ln_pmf(x[[r, 0]] as u64)
+                    }
+                    (Density::BinomialRows(_), _) => 0.0,
+                    _ => dens.ln_pdf(x.row(r)),
+                };
                 // A log-normal block: the item is held as y = ln x, the density of x is
                 // N(y | m, v) / x.
                 if block.log_scale && !x[[r, 0]].is_nan() {

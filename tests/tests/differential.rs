@@ -315,6 +315,21 @@ differential!(
     BinomialDigitsVbConsts::default()
 );
 differential!(
+    binomial_mixture_with_trials_from_a_column,
+    "binomial_keywords",
+    BinomialKeywordsModel,
+    BinomialKeywordsData {
+        words: column,
+        games: column,
+        sound: column,
+        graphics: column,
+        math: column,
+        database: column,
+        radio: column
+    },
+    BinomialKeywordsConsts { K: 3 } // as in the catalogue
+);
+differential!(
     lognormal_mixture,
     "lognormal_mix",
     LognormalMixModel,

@@ -38,15 +38,10 @@ fn scale_data(plan: &Plan, bound: &Bound, factors: &Factors) -> Bound {
     for (v, f) in factors.iter().enumerate() {
         if let (Some(f), Some(item)) = (f, out.items[v].as_mut()) {
             if plan.blocks.iter().any(|b| b.data == v && b.log_scale) {
-                // Held as y = ln x: scaling x by c shifts y, and the Jacobian ln x of each
-                // observed value, by ln c.
+                // Held as y = ln x: scaling x by c shifts y by ln c (and with it the Jacobian
+                // ln x, which the model computes from the values it is bound to).
                 let shift = f[0].ln();
                 item.values.mapv_inplace(|y| y + shift);
-                let terms = item.row_terms.as_mut().expect("the Jacobian per row");
-                terms.mapv_inplace(|t| t + shift);
-                for (row, _) in item.gaps.within(0..bound.n_rows).iter() {
-                    terms[row] -= shift;
-                }
                 continue;
             }
             for mut row in item.values.rows_mut() {

@@ -297,6 +297,12 @@ const FAMILIES: &[Family] = &[
     ("binomial_digits", "digits.csv", &["p20", "p43"], &[]),
     ("binomial_digits_map", "digits.csv", &["p28"], &[]),
     (
+        "binomial_keywords",
+        "debian_keywords.csv",
+        &["games", "sound", "radio"],
+        &[("K", 3)],
+    ),
+    (
         "geometric_mix_map",
         "discoveries.csv",
         &["discoveries"],
@@ -477,6 +483,26 @@ fn generated_code_integrates_out_gaps_as_the_executor_does() {
         )
         .unwrap()
     });
+    differential(
+        "binomial_keywords",
+        "debian_keywords.csv",
+        &["games", "radio"],
+        |p, b| {
+            BinomialKeywordsModel::new(
+                BinomialKeywordsData {
+                    words: column(p, b, "words"),
+                    games: column(p, b, "games"),
+                    sound: column(p, b, "sound"),
+                    graphics: column(p, b, "graphics"),
+                    math: column(p, b, "math"),
+                    database: column(p, b, "database"),
+                    radio: column(p, b, "radio"),
+                },
+                BinomialKeywordsConsts { K: 6 },
+            )
+            .unwrap()
+        },
+    );
     differential("lognormal_mix", "faithful.csv", &["eruptions"], |p, b| {
         LognormalMixModel::new(
             LognormalMixData {
@@ -648,6 +674,50 @@ fn a_multinomial_refuses_a_missing_count_with_the_cell() {
     .to_string();
     assert!(
         err.contains("row 7") && err.contains("a missing count leaves its row's total unknown"),
+        "{err}"
+    );
+}
+
+/// A binomial's trials from a column are needed in every row: an empty trials cell is refused
+/// with its row and column by the binder and by the generated code (0-based there, as its
+/// arrays are). A missing count of successes is integrated out
+/// (`every_family_integrates_out_its_missing_cells`).
+#[test]
+fn a_missing_number_of_trials_is_refused_with_the_cell() {
+    let table = with_gaps(read("debian_keywords.csv"), &["words"], 0.05, 5);
+    let c = table.headers.iter().position(|h| h == "words").unwrap();
+    let first = table.missing[c][0];
+    let p = plan("binomial_keywords");
+    let err = jensen::bind(&p, &table, &BindOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("row {}", first + 1))
+            && err.contains("`words`")
+            && err.contains(
+                "holds the number of trials of `games[n] ~ Binomial(words[n], p_games[z[n]])`"
+            ),
+        "{err}"
+    );
+    let clean = jensen_tests::bind(&p, "debian_keywords.csv", &[]);
+    let mut words = column(&p, &clean, "words");
+    words[6] = f64::NAN;
+    let err = BinomialKeywordsModel::new(
+        BinomialKeywordsData {
+            words,
+            games: column(&p, &clean, "games"),
+            sound: column(&p, &clean, "sound"),
+            graphics: column(&p, &clean, "graphics"),
+            math: column(&p, &clean, "math"),
+            database: column(&p, &clean, "database"),
+            radio: column(&p, &clean, "radio"),
+        },
+        BinomialKeywordsConsts::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("row 6, column 0 of `words`") && err.contains("NaN"),
         "{err}"
     );
 }

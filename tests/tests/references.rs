@@ -383,6 +383,128 @@ fn binomial_mixture_matches_an_independent_em() {
     assert!((one.log_likelihood - expected).abs() <= 1e-9 * expected.abs());
 }
 
+/// Trials from a column: the keyword mixture of Debian descriptions (each row's `words` its
+/// own number of trials) follows, from the same start, an independent EM written here with
+/// statrs' binomial per row (the same `[1e-12, 1 − 1e-12]` clamp), in its trace and its
+/// probabilities; with one component each probability is the closed form `Σ x / Σ words`.
+#[test]
+fn binomial_mixture_with_trials_from_a_column_matches_an_independent_em() {
+    use statrs::distribution::{Binomial, Discrete};
+    let topics = ["games", "sound", "graphics", "math", "database", "radio"];
+    let p = plan("binomial_keywords");
+    let bound = bind(&p, "debian_keywords.csv", &[("K", 3)]);
+    let column = |c: &str| -> Vec<f64> {
+        bound
+            .item(p.model.var(c).unwrap())
+            .values
+            .column(0)
+            .to_vec()
+    };
+    let words = column("words");
+    let x: Vec<Vec<f64>> = topics.iter().map(|c| column(c)).collect();
+    let rows = words.len();
+    let (kk, jj) = (3, topics.len());
+    let mut w = vec![0.2, 0.3, 0.5];
+    let mut prob: Vec<Vec<f64>> = (0..jj)
+        .map(|j| {
+            (0..kk)
+                .map(|k| 0.02 + 0.05 * ((j + k) % 3) as f64)
+                .collect()
+        })
+        .collect();
+    let mut start = DynParams::default();
+    start.insert("w", ndarray::arr1(&w).into_dyn());
+    for (j, topic) in topics.iter().enumerate() {
+        start.insert(&format!("p_{topic}"), ndarray::arr1(&prob[j]).into_dyn());
+    }
+    let iters = 25;
+    let fit = jensen::fit(
+        &PlanModel::new(&p, &bound),
+        &FitOptions {
+            init: InitStrategy::Params(start),
+            max_iter: iters,
+            tol: f64::NEG_INFINITY,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    let mut trace = Vec::new();
+    // The parameters of the last trace entry's E-step (the fit's, which ends on an E-step).
+    let mut evaluated = prob.clone();
+    for _ in 0..=iters {
+        evaluated.clone_from(&prob);
+        let (mut ll, mut n) = (0.0, vec![0.0; kk]);
+        let (mut s, mut t) = (vec![vec![0.0; kk]; jj], vec![0.0; kk]);
+        for r in 0..rows {
+            let log_joint: Vec<f64> = (0..kk)
+                .map(|k| {
+                    w[k].ln()
+                        + (0..jj)
+                            .map(|j| {
+                                Binomial::new(prob[j][k], words[r] as u64)
+                                    .unwrap()
+                                    .ln_pmf(x[j][r] as u64)
+                            })
+                            .sum::<f64>()
+                })
+                .collect();
+            let top = log_joint.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let total = top + log_joint.iter().map(|l| (l - top).exp()).sum::<f64>().ln();
+            ll += total;
+            for k in 0..kk {
+                let q = (log_joint[k] - total).exp();
+                n[k] += q;
+                t[k] += q * words[r];
+                for j in 0..jj {
+                    s[j][k] += q * x[j][r];
+                }
+            }
+        }
+        trace.push(ll);
+        for k in 0..kk {
+            w[k] = n[k] / rows as f64;
+            for j in 0..jj {
+                prob[j][k] = (s[j][k] / t[k]).clamp(1e-12, 1.0 - 1e-12);
+            }
+        }
+    }
+    assert_eq!(fit.elbo_trace.len(), trace.len());
+    for (i, (ours, theirs)) in fit.elbo_trace.iter().zip(&trace).enumerate() {
+        assert!(
+            (ours - theirs).abs() <= 1e-9 * theirs.abs(),
+            "iteration {i}: {ours} vs {theirs}"
+        );
+    }
+    for (j, topic) in topics.iter().enumerate() {
+        let ours = fit.params.get(&format!("p_{topic}")).unwrap();
+        for k in 0..kk {
+            let theirs = evaluated[j][k];
+            assert!(
+                (ours[[k]] - theirs).abs() <= 1e-9 * theirs.max(1e-6),
+                "{topic}[{k}]: {} vs {theirs}",
+                ours[[k]],
+            );
+        }
+    }
+    let bound1 = bind(&p, "debian_keywords.csv", &[("K", 1)]);
+    let one = jensen::fit(&PlanModel::new(&p, &bound1), &FitOptions::default()).unwrap();
+    let total: f64 = words.iter().sum();
+    let mut expected = 0.0;
+    for (j, topic) in topics.iter().enumerate() {
+        let q = x[j].iter().sum::<f64>() / total;
+        let ours = one.params.get(&format!("p_{topic}")).unwrap()[[0]];
+        assert!((ours - q).abs() <= 1e-12, "{topic}: {ours} vs {q}");
+        expected += (0..rows)
+            .map(|r| {
+                Binomial::new(q, words[r] as u64)
+                    .unwrap()
+                    .ln_pmf(x[j][r] as u64)
+            })
+            .sum::<f64>();
+    }
+    assert!((one.log_likelihood - expected).abs() <= 1e-9 * expected.abs());
+}
+
 /// Data in large units: a Gamma rate or a geometric probability far below `1e-12` is kept
 /// as it is (no floor), so one component's fit is the closed form at any scale (found by
 /// review: both were floored at `1e-12`, and a fit of the waits in units of 1e-13 minutes

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use jensen_lang::ir::{EStepKind, ElemType, Method, Summary, VarId};
 use jensen_lang::plan::{
-    BlockKind, Cov, Hyper, Latent, PRef, Prior, PriorFamily, Rule, StatKind, Update,
+    BlockKind, Cov, Hyper, Latent, PRef, Prior, PriorFamily, Rule, StatKind, Trials, Update,
 };
 use jensen_lang::program::{Dim, Size};
 use jensen_lang::{Plan, Program};
@@ -59,8 +59,12 @@ fn missing_text(plan: &Plan, b: usize) -> String {
             "a missing value leaves the density; the statistics take 1 / {}",
             p(plan, rate)
         ),
-        (MissingBinomialAccumulate, BlockKind::Binomial { trials, prob }) => format!(
-            "a missing count leaves the density; the statistics take {trials} {}",
+        (
+            MissingBinomialAccumulate | MissingBinomialRowsAccumulate,
+            BlockKind::Binomial { trials, prob },
+        ) => format!(
+            "a missing count leaves the density; the statistics take {} {}",
+            trials_text(plan, trials),
             p(plan, prob)
         ),
         (MissingGeometricAccumulate, BlockKind::Geometric { prob }) => format!(
@@ -99,6 +103,14 @@ fn p(plan: &Plan, r: PRef) -> String {
         format!("{name}[k]")
     } else {
         name.to_string()
+    }
+}
+
+/// A binomial block's trials as written: `16`, or `t[n]` for a count column.
+fn trials_text(plan: &Plan, trials: Trials) -> String {
+    match trials {
+        Trials::Known(t) => format!("{t}"),
+        Trials::Column(v) => data(plan, v),
     }
 }
 
@@ -272,7 +284,11 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
             Some("ln Exponential(x | λ) = ln λ − λ x".into()),
         ),
         BlockKind::Binomial { trials, prob } => (
-            format!("ln Binomial({x} | {trials}, {})", p(plan, prob)),
+            format!(
+                "ln Binomial({x} | {}, {})",
+                trials_text(plan, trials),
+                p(plan, prob)
+            ),
             Some("ln Binomial(x | T, p) = ln C(T, x) + x ln p + (T − x) ln(1 − p)".into()),
         ),
         BlockKind::Geometric { prob } => (
@@ -739,24 +755,21 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
             }
         }
         Rule::BinomialProb => {
-            let trials = plan.blocks[u.sources[0]]
-                .kind
-                .trials()
-                .expect("a binomial probability is updated from binomial blocks");
-            let sums = u
-                .sources
-                .iter()
-                .map(|&b| stat_name(plan, b, StatKind::Sum))
-                .collect();
+            // Successes over the expected number of trials, pooled.
+            let names = |kind| {
+                u.sources
+                    .iter()
+                    .map(|&b| stat_name(plan, b, kind))
+                    .collect::<Vec<_>>()
+            };
+            let (sums, trials) = (over(names(StatKind::Sum)), over(names(StatKind::Trials)));
             match u.prior.as_ref().map(|p| (p.family, &plan.model.factors[p.factor].text)) {
                 Some((PriorFamily::Beta { a, b }, statement)) => format!(
-                    "{lhs} = ({}{}) / ({trials} · {}{})   (clamped to [1e-12, 1 − 1e-12]; the posterior mode under `{statement}`)",
-                    over(sums),
+                    "{lhs} = ({sums}{}) / ({trials}{})   (clamped to [1e-12, 1 − 1e-12]; the posterior mode under `{statement}`)",
                     signed(a - 1.0).trim_end_matches(" + "),
-                    count(),
                     signed(a + b - 2.0).trim_end_matches(" + ")
                 ),
-                _ => format!("{lhs} = {} / ({trials} · {})   (clamped to [1e-12, 1 − 1e-12]; {trials} trials per row)", over(sums), count()),
+                _ => format!("{lhs} = {sums} / {trials}   (clamped to [1e-12, 1 − 1e-12])"),
             }
         }
         Rule::GeometricProb => {
@@ -1165,9 +1178,17 @@ pub fn explain(plan: &Plan) -> String {
                 format!("Gamma positive values, known shape {shape} (rate estimated)")
             }
             BlockKind::Geometric { .. } => "geometric counts (failures before a success)".into(),
-            BlockKind::Binomial { trials, .. } => {
-                format!("binomial counts of successes in {trials} trials")
-            }
+            BlockKind::Binomial {
+                trials: Trials::Known(t),
+                ..
+            } => format!("binomial counts of successes in {t} trials"),
+            BlockKind::Binomial {
+                trials: Trials::Column(t),
+                ..
+            } => format!(
+                "binomial counts of successes in {} trials (a count column)",
+                data(plan, t)
+            ),
             BlockKind::Bernoulli { .. } => "independent Bernoulli bits".into(),
             BlockKind::Categorical { .. } => "categorical value".into(),
             BlockKind::Multinomial { .. } => "multinomial counts (the row's total known)".into(),
@@ -1393,10 +1414,13 @@ pub fn explain(plan: &Plan) -> String {
                 StatKind::Sum if !c.is_empty() => format!("Σ_n {r}({x} − {c})"),
                 StatKind::Sum => format!("Σ_n {r}{x}"),
                 StatKind::LogSum => format!("Σ_n {r}ln {x}   (for the objective only)"),
-                StatKind::LogCoefficient => {
-                    let t = block.kind.trials().unwrap_or(f64::NAN);
-                    format!("Σ_n {r}ln C({t}, {x})   (for the objective only)")
-                }
+                StatKind::Trials => match block.kind.trials() {
+                    Some(Trials::Column(t)) => format!("Σ_n {r}{}", data(plan, t)),
+                    Some(Trials::Known(t)) => {
+                        format!("{t} Σ_n {r}= {t} N{}", k_index(plan))
+                    }
+                    None => unreachable!("a binomial block"),
+                },
                 StatKind::Scatter => format!("Σ_n {r}({x} − {c})({x} − {c})ᵀ"),
                 StatKind::SumSq => format!("Σ_n {r}({x} − {c})²  (elementwise)"),
                 StatKind::Counts => match block.kind {
@@ -1775,9 +1799,13 @@ fn variational(plan: &Plan, out: &mut String) {
                 "q({name}_k) = Gamma(a_k, b_k),  a_k = {shape} + N_k,  b_k = {rate} + Σ_n r_nk x_n;  E-step reads a_k / b_k, offset ψ(a_k) − ln a_k per value;  {name} = a_k / b_k, {strength} = a_k"
             ),
             (Rule::BinomialProb, PriorFamily::Beta { a, b }) => {
-                let t = plan.blocks[u.sources[0]].kind.trials().unwrap_or(f64::NAN);
+                // (Variational Bayes takes known trials only: the checker refuses a column.)
+                let t = match plan.blocks[u.sources[0]].kind.trials() {
+                    Some(Trials::Known(t)) => format!("{t}"),
+                    _ => "T".into(),
+                };
                 format!(
-                    "q({name}_k) = Beta(a_k, b_k),  a_k = {a} + Σ_n r_nk x_n,  b_k = {b} + {t} N_k − Σ_n r_nk x_n;  E-step reads σ(ψ(a_k) − ψ(b_k)), offset {t} (ψ(b_k) − ψ(a_k + b_k) + ln(1 + e^(ψ(a_k) − ψ(b_k))));  {name} = a_k / (a_k + b_k), {strength} = a_k + b_k"
+                    "q({name}_k) = Beta(a_k, b_k),  a_k = {a} + Σ_n r_nk x_n,  b_k = {b} + Σ_n r_nk T_n − Σ_n r_nk x_n;  E-step reads σ(ψ(a_k) − ψ(b_k)), offset {t} (ψ(b_k) − ψ(a_k + b_k) + ln(1 + e^(ψ(a_k) − ψ(b_k))));  {name} = a_k / (a_k + b_k), {strength} = a_k + b_k"
                 )
             }
             (Rule::GeometricProb, PriorFamily::Beta { a, b }) => format!(

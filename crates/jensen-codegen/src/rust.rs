@@ -6,7 +6,7 @@ use quote::{format_ident, quote};
 
 use jensen_lang::ast::DeclKind;
 use jensen_lang::ir::{ElemType, SetId, SetSize, Summary, VarId};
-use jensen_lang::plan::{BlockKind, Cov, PRef};
+use jensen_lang::plan::{BlockKind, Cov, PRef, Trials};
 use jensen_lang::program::{Elem as ProgramElem, HyperSlot, Operand, RowTerms};
 use jensen_lang::{Plan, Program};
 
@@ -644,6 +644,17 @@ impl Gen<'_> {
                     RowTerms::LogCoefficient => {
                         quote!(discrete::multinomial_log_coefficients(data.#f.view()))
                     }
+                    RowTerms::LogChoose => match block.kind.trials() {
+                        Some(Trials::Known(t)) => {
+                            let t = proc_macro2::Literal::f64_unsuffixed(t);
+                            quote!(discrete::binomial_log_coefficients(data.#f.view(), #t))
+                        }
+                        Some(Trials::Column(t)) => {
+                            let t = self.var(t);
+                            quote!(discrete::binomial_rows_log_coefficients(data.#f.view(), data.#t.view()))
+                        }
+                        None => unreachable!("binomial coefficients belong to a binomial block"),
+                    },
                 };
                 moment_init.push(quote!(#lf: gaps::clear(&#g, #value)));
             }
@@ -738,15 +749,29 @@ impl Gen<'_> {
             };
             checks.push(quote!(data::check_values(#n, #view, #kind)?;));
             // A binomial's successes are at most its trials.
-            for trials in self
-                .plan
-                .blocks
-                .iter()
-                .filter(|b| b.data == v)
-                .filter_map(|b| b.kind.trials())
-            {
-                let t = proc_macro2::Literal::f64_unsuffixed(trials);
-                checks.push(quote!(data::check_at_most_trials(#n, #view, #t)?;));
+            for block in self.plan.blocks.iter().filter(|b| b.data == v) {
+                match block.kind.trials() {
+                    Some(Trials::Known(t)) => {
+                        let t = proc_macro2::Literal::f64_unsuffixed(t);
+                        checks.push(quote!(data::check_at_most_trials(#n, #view, #t)?;));
+                    }
+                    Some(Trials::Column(t)) => {
+                        // Every row needs its number of trials; a missing count is skipped.
+                        let (tf, tn, g) = (self.var(t), self.plan.name(t), self.gaps_field(v));
+                        if self.gap_items().contains(&t) {
+                            let tg = self.gaps_field(t);
+                            let why = format!(
+                                "it holds the number of trials of `{}`, which every row needs",
+                                self.plan.model.factors[block.factor].text
+                            );
+                            checks.push(quote!(data::refuse_gaps(#tn, &#tg, #why)?;));
+                        }
+                        checks.push(quote! {
+                            data::check_at_most_trials_by_row(#n, data.#f.view(), &#g, #tn, data.#tf.view())?;
+                        });
+                    }
+                    None => {}
+                }
             }
             if let (
                 Some(w),

@@ -6,7 +6,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use jensen_lang::ir::{EStepKind, Method};
-use jensen_lang::plan::{BlockKind, StatKind};
+use jensen_lang::plan::{BlockKind, StatKind, Trials};
 use jensen_lang::program::{
     At, Call, DataForm, Derived, DerivedKind, Dim, Elem, Operand, ParamSlot, Reseed, Size, Src,
     Start, TermValue, UpdateStep, UpdateValue,
@@ -28,6 +28,26 @@ struct Pool {
 }
 
 impl Gen<'_> {
+    /// The mean number of trials of binomial block `b`, as an expression: the known number,
+    /// or the (weighted) mean of its trials column.
+    fn mean_trials(&self, b: usize) -> TokenStream {
+        match self.plan.blocks[b].kind.trials() {
+            Some(Trials::Known(t)) => {
+                let t = proc_macro2::Literal::f64_unsuffixed(t);
+                quote!(#t)
+            }
+            Some(Trials::Column(t)) => {
+                let t = self.var(t);
+                let x = quote!(self.data.#t.view().insert_axis(Axis(1)));
+                match self.plan.row_weights.map(|w| self.var(w)) {
+                    None => quote!(moments::column_means(#x)[0]),
+                    Some(w) => quote!(moments::weighted::column_means(#x, self.data.#w.view())[0]),
+                }
+            }
+            None => unreachable!("a binomial block"),
+        }
+    }
+
     fn dim(&self, d: Dim) -> TokenStream {
         match d {
             Dim::Lit(n) => {
@@ -162,6 +182,10 @@ impl Gen<'_> {
         let prefix = || self.plan.block_prefix(block.expect("a block's operand"));
         match op {
             Operand::Rows => quote!(x),
+            Operand::Column(var) => {
+                let f = self.var(*var);
+                quote!(self.data.#f.slice(s![rows.clone()]))
+            }
             Operand::RowTerms => {
                 let b = block.expect("a block's operand");
                 let terms = self.program.blocks[b].row_terms.expect("per-row terms");
@@ -835,7 +859,7 @@ impl Gen<'_> {
                 }
                 StatKind::Sum => "Σ_n r_nk x_n",
                 StatKind::LogSum => "Σ_n r_nk ln x_n",
-                StatKind::LogCoefficient => "Σ_n r_nk ln C(T, x_n)",
+                StatKind::Trials => "Σ_n r_nk T_n, the expected number of trials",
                 StatKind::Scatter => "Σ_n r_nk (x_n − c_k)(x_n − c_k)ᵀ",
                 StatKind::SumSq => "Σ_n r_nk (x_n − c_k)², elementwise",
                 StatKind::Counts => "Σ_n r_nk [x_n = c]",
@@ -998,11 +1022,12 @@ impl Gen<'_> {
                 args: finish
                     .args
                     .iter()
-                    .map(|a| match a {
-                        Operand::PooledCount => {
+                    .map(|a| match (a, &terms[0].count) {
+                        (Operand::PooledCount, Some(count)) => count.clone(),
+                        (Operand::PooledCount, None) => {
                             Operand::Count(if single { At::Zero } else { At::K })
                         }
-                        other => other.clone(),
+                        (other, _) => other.clone(),
                     })
                     .collect(),
             };
@@ -1033,15 +1058,19 @@ impl Gen<'_> {
         let needs_count = finish.args.contains(&Operand::PooledCount);
         let adds = terms.iter().map(|t| {
             let term = term_value(&t.value);
+            let count = match &t.count {
+                Some(c) => self.operand(c, None, None),
+                None => quote!(counts[k]),
+            };
             let (add, n) = if t.sum_elements {
                 (
                     quote! { let a = #term; #v += a.sum(); },
-                    quote!(counts[k] * a.len() as f64),
+                    quote!(#count * a.len() as f64),
                 )
             } else if pool.scalar {
-                (quote!(#v += #term;), quote!(counts[k]))
+                (quote!(#v += #term;), count)
             } else {
-                (quote!(#v += &#term;), quote!(counts[k]))
+                (quote!(#v += &#term;), count)
             };
             if needs_count {
                 quote! { #add #c += #n; }
@@ -1392,7 +1421,7 @@ impl Gen<'_> {
                 }
                 Start::DataMeanBinomial(b) => {
                     let m = moment(b, "mean");
-                    let t = trials(self.plan, b);
+                    let t = self.mean_trials(b);
                     quote!(discrete::binomial_prob_of_mean(#m[0], #t))
                 }
                 Start::DataMeanGeometric(b) => {
@@ -1516,7 +1545,17 @@ impl Gen<'_> {
                 }
                 Reseed::RowBinomial(b) => {
                     let x = row(b);
-                    let t = trials(self.plan, b);
+                    let t = match self.plan.blocks[b].kind.trials() {
+                        Some(Trials::Known(t)) => {
+                            let t = proc_macro2::Literal::f64_unsuffixed(t);
+                            quote!(#t)
+                        }
+                        Some(Trials::Column(t)) => {
+                            let t = self.var(t);
+                            quote!(self.data.#t[row])
+                        }
+                        None => unreachable!("a binomial block"),
+                    };
                     quote!(params.#f[k] = discrete::binomial_prob_at_row(#x[0], #t);)
                 }
                 Reseed::RowGeometric(b) => {
@@ -1598,10 +1637,4 @@ fn posterior_text(family: jensen_lang::plan::PriorFamily) -> (&'static str, &'st
 fn gamma_shape(plan: &jensen_lang::Plan, b: usize) -> proc_macro2::Literal {
     let shape = plan.blocks[b].kind.gamma_shape();
     proc_macro2::Literal::f64_unsuffixed(shape.expect("a Gamma rate's start reads a Gamma block"))
-}
-
-/// The known number of trials of binomial block `b`, as a literal.
-fn trials(plan: &jensen_lang::Plan, b: usize) -> proc_macro2::Literal {
-    let trials = plan.blocks[b].kind.trials();
-    proc_macro2::Literal::f64_unsuffixed(trials.expect("a binomial start reads a binomial block"))
 }

@@ -1564,7 +1564,18 @@ impl Checker<'_> {
             Dist::Binomial => match (target_ty, tys[0], tys[1]) {
                 (ElemType::Count, ArgTy::Number(t), ArgTy::Elem(ElemType::Prob)) if t >= 1.0 && t.fract() == 0.0 && t <= 1e9 => None,
                 (ElemType::Count, ArgTy::Number(t), _) if t >= 1.0 && t.fract() == 0.0 && t <= 1e9 => Some((1, "a success probability (`prob`)".into(), "declare e.g. `param p[K]: prob`; the mean count is T p".into())),
-                (ElemType::Count, _, _) => Some((0, "a known number of trials (a whole number from 1 to 10⁹)".into(), "write e.g. `Binomial(20, p[z[n]])`; trials that differ by row, or are estimated, are not supported yet".into())),
+                // Trials from a count column of the same rows: `Binomial(t[n], p[z[n]])`.
+                (ElemType::Count, ArgTy::Elem(ElemType::Count), _) => match &f.args[0].kind {
+                    ArgKind::Var { var, indices } if m.vars[*var].kind == DeclKind::Data && *indices != f.target_indices => Some((0, format!("the trials of the same row (`{}[{}]`)", m.vars[*var].name, f.loops.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")), format!("a row's successes `{target_name}` are out of that row's trials: index `{}` as `{target_name}` is indexed", m.vars[*var].name))),
+                    ArgKind::Var { var, .. } if m.vars[*var].kind == DeclKind::Data && *var == f.target => Some((0, "a number of trials other than the successes".into(), "the trials are a second count column, e.g. `data t[N]: count` with `x[n] ~ Binomial(t[n], p[z[n]])`".into())),
+                    ArgKind::Var { var, .. } if m.vars[*var].kind == DeclKind::Data && vb => Some((0, "a known number of trials (variational Bayes)".into(), "variational Bayes takes the same known number of trials in every row for now (with trials that differ by row, the E-step's expected log-density is not that of one effective probability); fit by MAP-EM (`method em` with the Beta prior), or write a number".into())),
+                    ArgKind::Var { var, .. } if m.vars[*var].kind == DeclKind::Data => match tys[1] {
+                        ArgTy::Elem(ElemType::Prob) => None,
+                        _ => Some((1, "a success probability (`prob`)".into(), format!("declare e.g. `param p[K]: prob`; the mean count is {}[n] · p", m.vars[*var].name))),
+                    },
+                    _ => Some((0, "a number of trials: a whole number or a `count` data column".into(), "write e.g. `Binomial(20, p[z[n]])`, or `Binomial(t[n], p[z[n]])` with `data t[N]: count`; trials to estimate are not supported".into())),
+                },
+                (ElemType::Count, _, _) => Some((0, "a number of trials: a whole number from 1 to 10⁹, or a `count` data column".into(), "write e.g. `Binomial(20, p[z[n]])`, or `Binomial(t[n], p[z[n]])` with `data t[N]: count` for trials that differ by row; trials to estimate are not supported".into())),
                 _ => return self.target_mismatch(f, "a count (`count`)"),
             },
             Dist::Geometric => match (target_ty, tys[0]) {

@@ -266,8 +266,12 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 continue;
             }
             // A Gamma emission's known shape, a binomial's known trials (the checker has seen
-            // a positive number).
+            // a positive number, or a count column of the same rows).
             if let (Dist::Gamma | Dist::Binomial, 0, ArgKind::Number(_)) = (f.dist, i, &a.kind) {
+                prefs.push(None);
+                continue;
+            }
+            if let (Dist::Binomial, 0, ArgKind::Var { .. }) = (f.dist, i, &a.kind) {
                 prefs.push(None);
                 continue;
             }
@@ -351,8 +355,10 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 BlockKind::Bernoulli { prob }
             }
             Dist::Binomial => {
-                let ArgKind::Number(trials) = f.args[0].kind else {
-                    unreachable!("checked: a binomial has a known number of trials")
+                let trials = match f.args[0].kind {
+                    ArgKind::Number(t) => Trials::Known(t),
+                    ArgKind::Var { var, .. } => Trials::Column(var),
+                    _ => unreachable!("checked: a number or a count column"),
                 };
                 let prob = prefs[1].expect("checked");
                 use_as(prob, Role::BinomialProb, f.args[1].span);
@@ -433,7 +439,11 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             DeclKind::Param => {}
             DeclKind::Data => {
                 let weight = var.ty == crate::ir::ElemType::Weight;
-                if !weight && !model.factors.iter().any(|f| f.target == pid) {
+                // (A binomial's trials are read from a column, not modelled.)
+                let trials = blocks
+                    .iter()
+                    .any(|b| b.kind.trials() == Some(Trials::Column(pid)));
+                if !weight && !trials && !model.factors.iter().any(|f| f.target == pid) {
                     diags.push(
                         Diagnostic::warning(
                             DiagCode::UnusedData,
@@ -499,21 +509,12 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             );
             continue;
         }
-        if matches!(role, Role::GammaRate | Role::BinomialProb) {
-            // A known shape or number of trials, which a shared parameter's statements must
-            // agree on.
+        if role == Role::GammaRate {
+            // A known shape, which a shared rate's statements must agree on (a binomial's
+            // probability pools the expected trials `Σ r T_n` instead).
             let known = |u: &(Option<usize>, Role, Span)| match u.0.map(|b| &blocks[b].kind) {
                 Some(BlockKind::Gamma { shape, .. }) => Some(*shape),
-                Some(BlockKind::Binomial { trials, .. }) => Some(*trials),
                 _ => None,
-            };
-            let (what, statements) = if role == Role::GammaRate {
-                ("the rate", "Gamma statements of different shapes")
-            } else {
-                (
-                    "the probability",
-                    "binomial statements of different numbers of trials",
-                )
             };
             if let Some(other) = list.iter().find(|u| known(u) != known(&list[0])) {
                 diags.push(
@@ -521,7 +522,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                         NO_CLOSED_FORM,
                         other.2,
                         format!(
-                            "`{}` is {what} of {statements} ({} here, {} in the first)",
+                            "`{}` is the rate of Gamma statements of different shapes ({} here, {} in the first)",
                             var.name,
                             known(other).unwrap_or(f64::NAN),
                             known(&list[0]).unwrap_or(f64::NAN)

@@ -210,8 +210,8 @@ pub enum BlockKind {
     },
     /// Successes in a known number of trials.
     Binomial {
-        /// The number of trials `T`, a whole number in the model file.
-        trials: f64,
+        /// The number of trials: a whole number in the model file, or a count column.
+        trials: Trials,
         /// Success probability parameter.
         prob: PRef,
     },
@@ -256,6 +256,15 @@ pub enum BlockKind {
     },
 }
 
+/// A binomial block's number of trials.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Trials {
+    /// The same known number `T` in every row (`Binomial(20, p[z[n]])`).
+    Known(f64),
+    /// A count column of the same rows (`Binomial(t[n], p[z[n]])`).
+    Column(VarId),
+}
+
 impl BlockKind {
     /// The known shape of a Gamma block.
     pub fn gamma_shape(&self) -> Option<f64> {
@@ -265,8 +274,8 @@ impl BlockKind {
         }
     }
 
-    /// The known number of trials of a binomial block.
-    pub fn trials(&self) -> Option<f64> {
+    /// The number of trials of a binomial block.
+    pub fn trials(&self) -> Option<Trials> {
         match self {
             BlockKind::Binomial { trials, .. } => Some(*trials),
             _ => None,
@@ -305,7 +314,9 @@ impl BlockKind {
             | BlockKind::Geometric { .. }
             | BlockKind::Bernoulli { .. } => &[StatKind::Sum],
             BlockKind::Gamma { .. } => &[StatKind::Sum, StatKind::LogSum],
-            BlockKind::Binomial { .. } => &[StatKind::Sum, StatKind::LogCoefficient],
+            // `Σ r T_n` pools statements of different numbers of trials (the coefficient
+            // `ln C(T, x)` is a term of the data alone, kept per row: `RowTerms::LogChoose`).
+            BlockKind::Binomial { .. } => &[StatKind::Sum, StatKind::Trials],
             BlockKind::Categorical { .. } => &[StatKind::Counts],
             // The counts are `Σ_n r_nk x_nv` (the multinomial coefficient is a term of the
             // data alone, kept per row: `RowTerms::LogCoefficient`).
@@ -323,8 +334,8 @@ pub enum StatKind {
     Scatter,
     /// `Σ_n r_nk ln x_n` (Gamma blocks, for the objective).
     LogSum,
-    /// `Σ_n r_nk ln C(T, x_n)` (binomial blocks), for the objective.
-    LogCoefficient,
+    /// `Σ_n r_nk T_n`, the expected number of trials (binomial blocks).
+    Trials,
     /// `Σ_n r_nk (x_n − c_k)²` elementwise.
     SumSq,
     /// `Σ_n r_nk [x_n = c]` per category (`Σ_n r_nk x_nc` for a vector of counts).
@@ -354,7 +365,7 @@ impl StatKind {
             StatKind::SumSq => "sumsq",
             StatKind::Counts => "counts",
             StatKind::LogSum => "log_sum",
-            StatKind::LogCoefficient => "log_choose",
+            StatKind::Trials => "trials",
             StatKind::LatentSum => "h_sum",
             StatKind::Cross => "cross",
             StatKind::LatentScatter => "h_scatter",
@@ -508,8 +519,7 @@ pub enum Rule {
     ExponentialRate,
     /// Geometric success probability: pooled counts over pooled counts plus pooled sums.
     GeometricProb,
-    /// Binomial success probability (known trials `T`): pooled sums over `T` times the
-    /// pooled counts.
+    /// Binomial success probability: pooled sums over the pooled expected trials `Σ r T_n`.
     BinomialProb,
     /// Rate of a Gamma of known shape `a`: `a` times the pooled counts over the pooled
     /// weighted sums.

@@ -15,7 +15,9 @@
 use serde::Serialize;
 
 use crate::ir::{EStepKind, ElemType, Method, SetId, SetSize, Summary, VarId};
-use crate::plan::{BlockKind, Cov, Hyper, Latent, PRef, Plan, Prior, PriorFamily, Rule, StatKind};
+use crate::plan::{
+    BlockKind, Cov, Hyper, Latent, PRef, Plan, Prior, PriorFamily, Rule, StatKind, Trials,
+};
 
 /// The lowered program of a model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -439,6 +441,8 @@ pub enum RowTerms {
     LogValue,
     /// `ln (n! / Π_v x_v!)` of a vector of counts (the multinomial coefficient).
     LogCoefficient,
+    /// `ln C(T, x)` of a count of successes in `T` trials (the binomial coefficient).
+    LogChoose,
 }
 
 impl RowTerms {
@@ -448,6 +452,7 @@ impl RowTerms {
             RowTerms::LogFactorial => "log_factorial",
             RowTerms::LogValue => "log_value",
             RowTerms::LogCoefficient => "log_coefficient",
+            RowTerms::LogChoose => "log_choose",
         }
     }
 
@@ -455,7 +460,7 @@ impl RowTerms {
     pub fn sign(self) -> f64 {
         match self {
             RowTerms::LogFactorial | RowTerms::LogValue => -1.0,
-            RowTerms::LogCoefficient => 1.0,
+            RowTerms::LogCoefficient | RowTerms::LogChoose => 1.0,
         }
     }
 }
@@ -527,8 +532,11 @@ pub struct Call {
 pub enum Operand {
     /// The block's rows in the current chunk, in the block's [`DataForm`].
     Rows,
-    /// `ln x!` of the block's rows in the current chunk.
+    /// The per-row terms ([`BlockProgram::row_terms`]) of the block's rows in the current
+    /// chunk.
     RowTerms,
+    /// The rows of another data item in the current chunk, one column (a binomial's trials).
+    Column(VarId),
     /// The log-joint column of component `k` (written).
     Out,
     /// The whole log-joint (written).
@@ -650,14 +658,16 @@ pub enum Kernel {
     BernoulliAddLogDensity,
     ExponentialAddLogDensity,
     BinomialAddLogDensity,
+    BinomialRowsAddLogDensity,
     BinomialAccumulate,
+    BinomialRowsAccumulate,
     BinomialProbFromStats,
     BinomialProbModeFromStats,
     BinomialExpected,
     BinomialPosteriorMean,
-    BinomialPseudoCount,
     BinomialOffset,
     MissingBinomialAccumulate,
+    MissingBinomialRowsAccumulate,
     GeometricAddLogDensity,
     GeometricProbFromStats,
     GeometricProbModeFromStats,
@@ -823,14 +833,16 @@ impl Kernel {
             BernoulliAddLogDensity => "discrete::bernoulli_add_log_density",
             ExponentialAddLogDensity => "exponential::exponential_add_log_density",
             BinomialAddLogDensity => "discrete::binomial_add_log_density",
+            BinomialRowsAddLogDensity => "discrete::binomial_rows_add_log_density",
             BinomialAccumulate => "discrete::binomial_accumulate",
+            BinomialRowsAccumulate => "discrete::binomial_rows_accumulate",
             BinomialProbFromStats => "discrete::binomial_prob_from_stats",
             BinomialProbModeFromStats => "discrete::binomial_prob_mode_from_stats",
             BinomialExpected => "discrete::binomial_expected",
             BinomialPosteriorMean => "vb::binomial_posterior_mean",
-            BinomialPseudoCount => "vb::binomial_pseudo_count",
             BinomialOffset => "vb::binomial_offset",
             MissingBinomialAccumulate => "missing::binomial_accumulate",
+            MissingBinomialRowsAccumulate => "missing::binomial_rows_accumulate",
             GeometricAddLogDensity => "discrete::geometric_add_log_density",
             GeometricProbFromStats => "discrete::geometric_prob_from_stats",
             GeometricProbModeFromStats => "discrete::geometric_prob_mode_from_stats",
@@ -1027,6 +1039,9 @@ pub struct Term {
     /// The term is a vector whose elements are summed into a scalar, and counts as many
     /// rows as it has elements.
     pub sum_elements: bool,
+    /// What the term adds to [`Operand::PooledCount`] in place of the component's expected
+    /// count (a binomial block's expected trials `Σ_n r_nk T_n`).
+    pub count: Option<Operand>,
 }
 
 /// A pooled term's value.
@@ -1051,6 +1066,15 @@ fn param(src: Src, var: VarId, at: At, elem: Elem) -> Operand {
 
 fn call(kernel: Kernel, args: Vec<Operand>) -> Call {
     Call { kernel, args }
+}
+
+/// A binomial block's trials as an operand, and whether they are a column (its kernels then
+/// read one number of trials per row).
+fn trials_operand(trials: Trials) -> (Operand, bool) {
+    match trials {
+        Trials::Known(t) => (Operand::Number(t), false),
+        Trials::Column(var) => (Operand::Column(var), true),
+    }
 }
 
 impl Program {
@@ -1261,15 +1285,6 @@ impl<'a> Lowering<'a> {
             .expect("a Gamma rate is updated from Gamma blocks")
     }
 
-    /// The known number of trials of the binomial blocks whose probability `u` updates (one
-    /// number: the derivation refuses a probability shared by statements of different trials).
-    fn trials(&self, u: &crate::plan::Update) -> f64 {
-        self.plan.blocks[u.sources[0]]
-            .kind
-            .trials()
-            .expect("a binomial probability is updated from binomial blocks")
-    }
-
     /// The one-pass argmax of a model with one block that has scores, and a latent prior
     /// that is the same for every row: the scores' call with the prior's log-weights (or
     /// equal weights) in place of the log-joint.
@@ -1373,8 +1388,8 @@ impl<'a> Lowering<'a> {
                         };
                         self.elem(probs.param)
                     }
-                    // One coefficient per row, whatever the data's shape.
-                    StatKind::LogCoefficient => Elem::Scalar,
+                    // One number of trials per row.
+                    StatKind::Trials => Elem::Scalar,
                     // Bernoulli bits are always a vector, one entry per bit.
                     _ if vector_data || matches!(block.kind, BlockKind::Bernoulli { .. }) => {
                         Elem::Vector(d)
@@ -1784,38 +1799,48 @@ impl<'a> Lowering<'a> {
                     ],
                 ),
             ),
-            BlockKind::Binomial { trials, prob } => (
-                DataForm::Column,
-                call(
-                    BinomialAddLogDensity,
-                    vec![
-                        x.clone(),
-                        Operand::Number(trials),
-                        self.p(Src::Cache, prob),
-                        out,
-                    ],
-                ),
-                call(
-                    BinomialAccumulate,
-                    vec![
-                        x,
-                        Operand::Number(trials),
-                        resp,
-                        self.stat(b, StatKind::Sum, true),
-                        self.stat(b, StatKind::LogCoefficient, true),
-                    ],
-                ),
-                call(
-                    BinomialExpected,
-                    vec![
-                        n,
-                        self.stat(b, StatKind::Sum, false),
-                        self.stat(b, StatKind::LogCoefficient, false),
-                        Operand::Number(trials),
-                        self.p(Src::Params, prob),
-                    ],
-                ),
-            ),
+            BlockKind::Binomial { trials, prob } => {
+                let (t, column) = trials_operand(trials);
+                (
+                    DataForm::Column,
+                    call(
+                        if column {
+                            BinomialRowsAddLogDensity
+                        } else {
+                            BinomialAddLogDensity
+                        },
+                        vec![
+                            x.clone(),
+                            Operand::RowTerms,
+                            t.clone(),
+                            self.p(Src::Cache, prob),
+                            out,
+                        ],
+                    ),
+                    call(
+                        if column {
+                            BinomialRowsAccumulate
+                        } else {
+                            BinomialAccumulate
+                        },
+                        vec![
+                            x,
+                            t,
+                            resp,
+                            self.stat(b, StatKind::Sum, true),
+                            self.stat(b, StatKind::Trials, true),
+                        ],
+                    ),
+                    call(
+                        BinomialExpected,
+                        vec![
+                            self.stat(b, StatKind::Sum, false),
+                            self.stat(b, StatKind::Trials, false),
+                            self.p(Src::Params, prob),
+                        ],
+                    ),
+                )
+            }
             BlockKind::Geometric { prob } => (
                 DataForm::Column,
                 call(
@@ -2021,6 +2046,7 @@ impl<'a> Lowering<'a> {
             row_terms: match block.kind {
                 BlockKind::Poisson { .. } => Some(RowTerms::LogFactorial),
                 BlockKind::Multinomial { .. } => Some(RowTerms::LogCoefficient),
+                BlockKind::Binomial { .. } => Some(RowTerms::LogChoose),
                 _ if block.log_scale => Some(RowTerms::LogValue),
                 _ => None,
             },
@@ -2160,20 +2186,28 @@ impl<'a> Lowering<'a> {
                     ],
                 ),
             ),
-            BlockKind::Binomial { trials, prob } => (
-                column,
-                call(
-                    MissingBinomialAccumulate,
-                    vec![
-                        gaps,
-                        Operand::Number(trials),
-                        cache(prob),
-                        resp,
-                        self.stat(b, StatKind::Sum, true),
-                        h,
-                    ],
-                ),
-            ),
+            BlockKind::Binomial { trials, prob } => {
+                let (t, by_row) = trials_operand(trials);
+                (
+                    column,
+                    call(
+                        if by_row {
+                            MissingBinomialRowsAccumulate
+                        } else {
+                            MissingBinomialAccumulate
+                        },
+                        vec![
+                            gaps,
+                            t,
+                            cache(prob),
+                            resp,
+                            self.stat(b, StatKind::Sum, true),
+                            self.stat(b, StatKind::Trials, true),
+                            h,
+                        ],
+                    ),
+                )
+            }
             BlockKind::Geometric { prob } => (
                 column,
                 call(
@@ -2715,26 +2749,12 @@ impl<'a> Lowering<'a> {
                 stats(StatKind::Sum),
                 with_prior(ExponentialRateFromStats, ExponentialRateModeFromStats),
             ),
-            Rule::BinomialProb => {
-                let trials = Operand::Number(self.trials(u));
-                let finish = match count_prior {
-                    Some((a, b)) => call(
-                        BinomialProbModeFromStats,
-                        vec![
-                            Operand::Pooled,
-                            Operand::PooledCount,
-                            trials,
-                            Operand::Number(a),
-                            Operand::Number(b),
-                        ],
-                    ),
-                    None => call(
-                        BinomialProbFromStats,
-                        vec![Operand::Pooled, Operand::PooledCount, trials],
-                    ),
-                };
-                pooled(Elem::Scalar, stats(StatKind::Sum), finish)
-            }
+            // (The pooled count is the expected number of trials.)
+            Rule::BinomialProb => pooled(
+                Elem::Scalar,
+                self.binomial_terms(u),
+                with_prior(BinomialProbFromStats, BinomialProbModeFromStats),
+            ),
             Rule::GeometricProb => pooled(
                 Elem::Scalar,
                 stats(StatKind::Sum),
@@ -2791,6 +2811,20 @@ impl<'a> Lowering<'a> {
             .map(|&b| Term {
                 value: TermValue::Operand(self.stat(b, kind, false)),
                 sum_elements: false,
+                count: None,
+            })
+            .collect()
+    }
+
+    /// The sums of every binomial block a probability pools, each counting its expected
+    /// trials `Σ_n r_nk T_n` (statements of different trials pool).
+    fn binomial_terms(&self, u: &crate::plan::Update) -> Vec<Term> {
+        u.sources
+            .iter()
+            .map(|&b| Term {
+                value: TermValue::Operand(self.stat(b, StatKind::Sum, false)),
+                sum_elements: false,
+                count: Some(self.stat(b, StatKind::Trials, false)),
             })
             .collect()
     }
@@ -2822,6 +2856,7 @@ impl<'a> Lowering<'a> {
             return Term {
                 value: TermValue::Call(call(FactorResidual, args)),
                 sum_elements: rule == Rule::Variance,
+                count: None,
             };
         }
         let (BlockKind::MvNormal { mean, .. } | BlockKind::Normal { mean, .. }) = block.kind else {
@@ -2834,6 +2869,7 @@ impl<'a> Lowering<'a> {
             return Term {
                 value: TermValue::Call(call(ScalarScatterAbout, vec![c, sum, sq, n, m])),
                 sum_elements: false,
+                count: None,
             };
         }
         let (kernel, second) = match rule {
@@ -2844,6 +2880,7 @@ impl<'a> Lowering<'a> {
         Term {
             value: TermValue::Call(call(kernel, vec![c, sum, second, n, m])),
             sum_elements: rule == Rule::Variance,
+            count: None,
         }
     }
 }
@@ -3185,6 +3222,7 @@ impl Lowering<'_> {
                         // log-normal mixture under VB, whose generated code summed a float.)
                         sum_elements: u.rule == Rule::Variance
                             && !matches!(self.plan.blocks[b].kind, BlockKind::Normal { .. }),
+                        count: None,
                     })
                     .collect();
                 let counted_acc = if u.rule == Rule::Variance {
@@ -3223,18 +3261,16 @@ impl Lowering<'_> {
                 ),
                 call(PseudoCount, vec![count, num(shape)]),
             ),
-            (Rule::BinomialProb, PriorFamily::Beta { a, b }) => {
-                let trials = num(self.trials(u));
-                both(
-                    Elem::Scalar,
-                    sums(StatKind::Sum),
-                    call(
-                        BinomialPosteriorMean,
-                        vec![pooled, count.clone(), trials.clone(), num(a), num(b)],
-                    ),
-                    call(BinomialPseudoCount, vec![count, trials, num(a + b)]),
-                )
-            }
+            // (The pooled count is the expected number of trials.)
+            (Rule::BinomialProb, PriorFamily::Beta { a, b }) => both(
+                Elem::Scalar,
+                self.binomial_terms(u),
+                call(
+                    BinomialPosteriorMean,
+                    vec![pooled, count.clone(), num(a), num(b)],
+                ),
+                call(PseudoCount, vec![count, num(a + b)]),
+            ),
             (Rule::GeometricProb, PriorFamily::Beta { a, b }) => both(
                 Elem::Scalar,
                 sums(StatKind::Sum),
@@ -3438,13 +3474,15 @@ impl Lowering<'_> {
                 }
             }
             BlockKind::Binomial { trials, prob } => {
-                if let Some((_, _, total)) = with(prob.param) {
+                // (The checker refuses trials from a column under variational Bayes: each row's
+                // offset would be its own.)
+                if let (Some((_, _, total)), Trials::Known(t)) = (with(prob.param), trials) {
                     calls.push(call(
                         BinomialOffset,
                         vec![
                             self.as_vector(Src::Params, prob.param),
                             total,
-                            Operand::Number(trials),
+                            Operand::Number(t),
                         ],
                     ));
                 }

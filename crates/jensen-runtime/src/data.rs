@@ -234,6 +234,31 @@ pub fn check_at_most_trials(
     Ok(())
 }
 
+/// Checks that each row's count of successes `x` is at most that row's number of trials `t`
+/// (a binomial's trials from a column), skipping the rows whose count is missing.
+pub fn check_at_most_trials_by_row(
+    item: &str,
+    x: ArrayView1<'_, f64>,
+    gaps: &crate::gaps::Gaps,
+    trials_item: &str,
+    t: ArrayView1<'_, f64>,
+) -> Result<(), BadValue> {
+    for (row, (&value, &trials)) in x.iter().zip(t.iter()).enumerate() {
+        if value > trials && !gaps.has_row(row) {
+            return Err(BadValue {
+                item: item.to_string(),
+                row,
+                column: 0,
+                value,
+                expected: format!(
+                    "a count of at most {trials}, the row's number of trials (`{trials_item}`)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Data handed to a generated model that does not fit it.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum DataError {

@@ -85,6 +85,11 @@ impl Gaps {
         self.rows.len()
     }
 
+    /// Whether row `row` (from 0) has a missing cell.
+    pub fn has_row(&self, row: usize) -> bool {
+        self.rows.binary_search(&row).is_ok()
+    }
+
     /// The first row with a missing cell (from 0).
     pub fn first_row(&self) -> Option<usize> {
         self.rows.first().copied()

@@ -10,12 +10,11 @@ use thiserror::Error;
 
 use jensen_lang::ast::DeclKind;
 use jensen_lang::ir::{ElemType, SetSize, VarId};
-use jensen_lang::plan::BlockKind;
+use jensen_lang::plan::{BlockKind, Trials};
 use jensen_lang::Plan;
 use jensen_runtime::chain::{sequences_from_ids, sequences_from_lengths};
 use jensen_runtime::data::ValueKind;
 use jensen_runtime::gaps::{self, Fill, Gaps};
-use jensen_runtime::kernels::discrete::{log_factorials, multinomial_log_coefficients};
 
 use crate::memory::{self, SizeSource};
 
@@ -111,10 +110,6 @@ pub struct Item {
     pub columns: Vec<String>,
     /// Values, `rows × columns`.
     pub values: Array2<f64>,
-    /// The terms of each row's log-density that depend on the data alone (zero at a missing
-    /// cell): `ln x!` for a count item, `ln x` for an item modelled on the log scale
-    /// ([`jensen_lang::program::RowTerms`]).
-    pub row_terms: Option<Array1<f64>>,
     /// For a category read from a text column: the label of each category, in code order
     /// (sorted unless [`BindOptions::categories`] gave them).
     pub labels: Option<Vec<String>>,
@@ -571,7 +566,11 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                             row: i + 1,
                             line: table.line(i),
                             column: table.headers[c].clone(),
-                            what: "the cell is empty, but every row's weight must be given: remove the row, or give it weight 0".into(),
+                            what: match (var.ty, trials_of(plan, v)) {
+                                (ElemType::Weight, _) => "the cell is empty, but every row's weight must be given: remove the row, or give it weight 0".into(),
+                                (_, Some(statement)) => format!("the cell is empty, but it holds the number of trials of `{statement}`, which every row needs: remove the row, or fill the cell"),
+                                _ => "the cell is empty, but no statement models this item, so every row needs a value: remove the row, or fill the cell".into(),
+                            },
                             item: var.name.clone(),
                         });
                     }
@@ -651,7 +650,6 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         items[v] = Some(Item {
             columns: chosen.iter().map(|&c| table.headers[c].clone()).collect(),
             values,
-            row_terms: None,
             labels,
             gaps,
         });
@@ -819,15 +817,42 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         if matches!(kind, ValueKind::Real | ValueKind::Positive) {
             check_sums(table, &var.name, item)?;
         }
-        // A binomial's successes are at most its trials.
-        for trials in plan
-            .blocks
-            .iter()
-            .filter(|b| b.data == v)
-            .filter_map(|b| b.kind.trials())
-        {
-            jensen_runtime::data::check_at_most_trials(&var.name, item.values.view(), trials)
+    }
+    // A binomial's successes are at most its trials; trials from a column are in every row.
+    for block in &plan.blocks {
+        let item = items[block.data].as_ref().expect("data bound");
+        let name = &model.vars[block.data].name;
+        match block.kind.trials() {
+            Some(Trials::Known(t)) => {
+                jensen_runtime::data::check_at_most_trials(name, item.values.view(), t)
+                    .map_err(|bad| bad_value(table, item, bad))?;
+            }
+            Some(Trials::Column(t)) => {
+                let trials = items[t].as_ref().expect("data bound");
+                if let Some(row) = trials.gaps.first_row() {
+                    return Err(BindError::BadLabel {
+                        file: file.clone(),
+                        row: row + 1,
+                        line: table.line(row),
+                        column: trials.columns[0].clone(),
+                        what: format!(
+                            "the cell is empty, but it holds the number of trials of `{}`, which every row needs ({} missing in all; remove or fill those rows)",
+                            model.factors[block.factor].text,
+                            trials.gaps.cells()
+                        ),
+                        item: model.vars[t].name.clone(),
+                    });
+                }
+                jensen_runtime::data::check_at_most_trials_by_row(
+                    name,
+                    item.values.column(0),
+                    &item.gaps,
+                    &model.vars[t].name,
+                    trials.values.column(0),
+                )
                 .map_err(|bad| bad_value(table, item, bad))?;
+            }
+            None => {}
         }
     }
     let weights = row_weights(plan, table, &items, &sequences, opts)?;
@@ -844,23 +869,11 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
     };
     check_memory(plan, table, &sizes, &sources, sequences.len(), opts)?;
     for &v in &data_vars {
-        let item = items[v].as_mut().expect("data bound");
-        if model.vars[v].ty == ElemType::Count {
-            // A missing count has no `ln x!` term.
-            item.row_terms = Some(gaps::clear(
-                &item.gaps,
-                log_factorials(item.values.column(0)),
-            ));
-        }
-        if let ElemType::CountVec(_) = model.vars[v].ty {
-            // A multinomial's coefficient (a count vector refuses missing cells).
-            item.row_terms = Some(multinomial_log_coefficients(item.values.view()));
-        }
         if plan.blocks.iter().any(|b| b.data == v && b.log_scale) {
-            // Held as `ln x` (the block's only statement reads it so); the Jacobian `ln x`
-            // of each observed value enters the objective.
+            // Held as `ln x` (the block's only statement reads it so; the Jacobian `ln x` of
+            // each observed value enters the objective as the block's per-row terms).
+            let item = items[v].as_mut().expect("data bound");
             item.values.mapv_inplace(f64::ln);
-            item.row_terms = Some(gaps::clear(&item.gaps, item.values.column(0).to_owned()));
         }
     }
     Ok(Bound {
@@ -1168,6 +1181,14 @@ fn check(table: &Table, name: &str, item: &Item, kind: ValueKind) -> Result<(), 
 }
 
 /// A value an item does not admit, with its file, row, line and column.
+/// The statement whose number of trials data item `v` holds, if any.
+fn trials_of(plan: &Plan, v: VarId) -> Option<&str> {
+    plan.blocks
+        .iter()
+        .find(|b| b.kind.trials() == Some(Trials::Column(v)))
+        .map(|b| plan.model.factors[b.factor].text.as_str())
+}
+
 fn bad_value(table: &Table, item: &Item, bad: jensen_runtime::data::BadValue) -> BindError {
     BindError::BadValue {
         file: table.source.clone(),
@@ -1403,7 +1424,6 @@ mod tests {
         let item = Item {
             columns: vec!["a".into(), "b".into(), "c".into()],
             values: ndarray::array![[1.0, 2.0, 0.5], [1.0, 3.0, 0.5]],
-            row_terms: None,
             labels: None,
             gaps: Gaps::default(),
         };

@@ -14,14 +14,14 @@ use ndarray::{
 
 use jensen_lang::check::render_summary;
 use jensen_lang::ir::{EStepKind, ElemType, Method, Summary, VarId};
-use jensen_lang::plan::{BlockKind, Cov, PRef};
+use jensen_lang::plan::{BlockKind, Cov, PRef, Trials};
 use jensen_lang::program::{
-    At, BlockProgram, Call, DerivedKind, Elem, HyperSlot, Kernel, Operand, Reseed, Src, Start,
-    TermValue, UpdateValue,
+    At, BlockProgram, Call, DerivedKind, Elem, HyperSlot, Kernel, Operand, Reseed, RowTerms, Src,
+    Start, TermValue, UpdateValue,
 };
 use jensen_lang::{Plan, Program};
 use jensen_runtime::chain;
-use jensen_runtime::gaps::GapsIn;
+use jensen_runtime::gaps::{self, GapsIn};
 use jensen_runtime::kernels::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
 use jensen_runtime::kernels::{discrete, exponential, gaussian, missing, moments, vb};
@@ -50,7 +50,10 @@ pub struct PlanModel<'a> {
     k: usize,
     /// Whole-data moments of each block's data: means, covariance (full blocks), variances.
     moments: Vec<Moments>,
-    /// `-Σ_n ln x_n!` of each block (zero but for Poisson blocks).
+    /// Each block's per-row terms of the data alone ([`BlockProgram::row_terms`]: `ln x!`,
+    /// `ln C(T, x)`, …), zero at a missing cell; `None` for a block without them.
+    row_terms: Vec<Option<Array1<f64>>>,
+    /// Their signed (weighted) sum per block, `−Σ_n ln x_n!` and the like.
     row_terms_total: Vec<f64>,
     /// Whether the E-step runs on the data's summaries (one component, only linear-Gaussian
     /// blocks, more rows than columns).
@@ -60,6 +63,27 @@ pub struct PlanModel<'a> {
     scatters: OnceLock<Vec<Array2<f64>>>,
     /// The rows' weights, contiguous, and their sum (`None`: every row weighs 1).
     weights: Option<(Vec<f64>, f64)>,
+}
+
+/// Block `b`'s per-row terms of kind `terms`, computed from its bound data once per fit
+/// (the data of a log-scale block are held as `ln x` already); zero at a missing cell.
+fn block_row_terms(plan: &Plan, data: &Bound, b: usize, terms: RowTerms) -> Array1<f64> {
+    let item = data.item(plan.blocks[b].data);
+    let x = item.values.view();
+    let values = match terms {
+        RowTerms::LogFactorial => discrete::log_factorials(x.column(0)),
+        RowTerms::LogValue => x.column(0).to_owned(),
+        // (A count vector refuses missing cells.)
+        RowTerms::LogCoefficient => discrete::multinomial_log_coefficients(x),
+        RowTerms::LogChoose => match plan.blocks[b].kind.trials() {
+            Some(Trials::Known(t)) => discrete::binomial_log_coefficients(x.column(0), t),
+            Some(Trials::Column(t)) => {
+                discrete::binomial_rows_log_coefficients(x.column(0), data.item(t).values.column(0))
+            }
+            None => unreachable!("binomial coefficients belong to a binomial block"),
+        },
+    };
+    gaps::clear(&item.gaps, values)
 }
 
 /// The value of a prior's hyperparameter that summarises data `x` (rows × columns), each row
@@ -279,13 +303,17 @@ impl<'a> PlanModel<'a> {
             .iter()
             .map(|b| Moments::of(data.item(b.data).values.view(), b.kind.full_scatter(), w))
             .collect();
-        // (Only the blocks whose density has them: a binomial's count item keeps `ln x!` too.)
+        let row_terms: Vec<Option<Array1<f64>>> = program
+            .blocks
+            .iter()
+            .map(|b| b.row_terms.map(|t| block_row_terms(plan, data, b.block, t)))
+            .collect();
         let row_terms_total = program
             .blocks
             .iter()
-            .map(|b| {
-                let terms = b.row_terms.zip(data.item(b.data).row_terms.as_ref());
-                terms.map_or(0.0, |(t, l)| match w {
+            .zip(&row_terms)
+            .map(|(b, l)| {
+                b.row_terms.zip(l.as_ref()).map_or(0.0, |(t, l)| match w {
                     None => t.sign() * l.sum(),
                     Some(w) => t.sign() * moments::weighted::sum(l.view(), w),
                 })
@@ -319,6 +347,7 @@ impl<'a> PlanModel<'a> {
             columns,
             k,
             moments,
+            row_terms,
             row_terms_total,
             summarised,
             scatters: OnceLock::new(),
@@ -371,6 +400,22 @@ impl<'a> PlanModel<'a> {
             .as_ref()
             .expect("data item")
             .slice(s![rows.clone(), ..])
+    }
+
+    /// The (weighted) mean number of trials of binomial block `b`.
+    fn mean_trials(&self, b: usize) -> f64 {
+        match self.plan.blocks[b].kind.trials() {
+            Some(Trials::Known(t)) => t,
+            Some(Trials::Column(t)) => {
+                let t = self.data.item(t).values.view();
+                let means = match &self.weights {
+                    None => moments::column_means(t),
+                    Some((w, _)) => moments::weighted::column_means(t, ArrayView1::from(w)),
+                };
+                means[0]
+            }
+            None => unreachable!("a binomial block"),
+        }
     }
 
     fn rows_column(&self, b: usize, rows: &Range<usize>) -> ArrayView1<'_, f64> {
@@ -917,13 +962,15 @@ impl PlanModel<'_> {
                 linear::isotropic(self.number(env, var), self.vector(env, like).len()).into()
             }
             Operand::Rows => self.rows_column(env.block, &rows()).into(),
-            Operand::RowTerms => self
-                .data
-                .item(self.plan.blocks[env.block].data)
-                .row_terms
+            Operand::RowTerms => self.row_terms[env.block]
                 .as_ref()
                 .expect("the block's per-row terms")
                 .slice(s![rows()])
+                .into(),
+            Operand::Column(var) => self.columns[*var]
+                .as_ref()
+                .expect("data item")
+                .slice(s![rows(), 0])
                 .into(),
             Operand::Resp => env
                 .resp
@@ -1153,7 +1200,17 @@ impl PlanModel<'_> {
                 number(0.0)
             }
             BinomialAddLogDensity => {
-                discrete::binomial_add_log_density(v(0).view(), n(1), n(2), col!());
+                discrete::binomial_add_log_density(v(0).view(), v(1).view(), n(2), n(3), col!());
+                number(0.0)
+            }
+            BinomialRowsAddLogDensity => {
+                discrete::binomial_rows_add_log_density(
+                    v(0).view(),
+                    v(1).view(),
+                    v(2).view(),
+                    n(3),
+                    col!(),
+                );
                 number(0.0)
             }
             GeometricAddLogDensity => {
@@ -1285,18 +1342,32 @@ impl PlanModel<'_> {
                 f(gaps!(), n(1), v(2).view(), number_mut(s), number_mut(h));
                 number(0.0)
             }
-            MissingBinomialAccumulate => {
-                let [Some(s), Some(h), ..] = written(a, k, 4, stats.expect("statistics")) else {
-                    unreachable!("a statistic and an entropy")
+            MissingBinomialAccumulate | MissingBinomialRowsAccumulate => {
+                let [Some(s), Some(t), Some(h), ..] = written(a, k, 4, stats.expect("statistics"))
+                else {
+                    unreachable!("a sum, the trials and an entropy")
                 };
-                missing::binomial_accumulate(
-                    gaps!(),
-                    n(1),
-                    n(2),
-                    v(3).view(),
-                    number_mut(s),
-                    number_mut(h),
-                );
+                if call.kernel == MissingBinomialAccumulate {
+                    missing::binomial_accumulate(
+                        gaps!(),
+                        n(1),
+                        n(2),
+                        v(3).view(),
+                        number_mut(s),
+                        number_mut(t),
+                        number_mut(h),
+                    );
+                } else {
+                    missing::binomial_rows_accumulate(
+                        gaps!(),
+                        v(1).view(),
+                        n(2),
+                        v(3).view(),
+                        number_mut(s),
+                        number_mut(t),
+                        number_mut(h),
+                    );
+                }
                 number(0.0)
             }
             MissingGammaAccumulate => {
@@ -1432,19 +1503,28 @@ impl PlanModel<'_> {
                 );
                 number(0.0)
             }
-            BinomialAccumulate => {
-                let [Some(sum), Some(log_choose), ..] =
-                    written(a, k, 3, stats.expect("statistics"))
+            BinomialAccumulate | BinomialRowsAccumulate => {
+                let [Some(sum), Some(trials), ..] = written(a, k, 3, stats.expect("statistics"))
                 else {
-                    unreachable!("a sum and a sum of log-coefficients")
+                    unreachable!("a sum and the expected trials")
                 };
-                discrete::binomial_accumulate(
-                    v(0).view(),
-                    n(1),
-                    v(2).view(),
-                    number_mut(sum),
-                    number_mut(log_choose),
-                );
+                if call.kernel == BinomialAccumulate {
+                    discrete::binomial_accumulate(
+                        v(0).view(),
+                        n(1),
+                        v(2).view(),
+                        number_mut(sum),
+                        number_mut(trials),
+                    );
+                } else {
+                    discrete::binomial_rows_accumulate(
+                        v(0).view(),
+                        v(1).view(),
+                        v(2).view(),
+                        number_mut(sum),
+                        number_mut(trials),
+                    );
+                }
                 number(0.0)
             }
             GammaAccumulate => {
@@ -1555,10 +1635,7 @@ impl PlanModel<'_> {
             ExponentialRatePosterior => {
                 number(vb::exponential_rate_posterior(n(0), n(1), n(2), n(3)))
             }
-            BinomialPosteriorMean => {
-                number(vb::binomial_posterior_mean(n(0), n(1), n(2), n(3), n(4)))
-            }
-            BinomialPseudoCount => number(vb::binomial_pseudo_count(n(0), n(1), n(2))),
+            BinomialPosteriorMean => number(vb::binomial_posterior_mean(n(0), n(1), n(2), n(3))),
             BinomialOffset => number(vb::binomial_offset(v(0).view(), n(1), n(2))),
             GeometricPosteriorMean => number(vb::geometric_posterior_mean(n(0), n(1), n(2), n(3))),
             GeometricPseudoCount => number(vb::geometric_pseudo_count(n(0), n(1), n(2))),
@@ -1874,13 +1951,12 @@ impl PlanModel<'_> {
             ExponentialRateFromStats => {
                 number(exponential::exponential_rate_from_stats(n(0), n(1)))
             }
-            BinomialProbFromStats => number(discrete::binomial_prob_from_stats(n(0), n(1), n(2))),
+            BinomialProbFromStats => number(discrete::binomial_prob_from_stats(n(0), n(1))),
             BinomialProbModeFromStats => number(discrete::binomial_prob_mode_from_stats(
                 n(0),
                 n(1),
                 n(2),
                 n(3),
-                n(4),
             )),
             GeometricProbFromStats => number(discrete::geometric_prob_from_stats(n(0), n(1))),
             GeometricProbModeFromStats => number(discrete::geometric_prob_mode_from_stats(
@@ -1935,7 +2011,7 @@ impl PlanModel<'_> {
             )),
             PoissonExpected => number(discrete::poisson_expected(n(0), n(1), n(2))),
             ExponentialExpected => number(exponential::exponential_expected(n(0), n(1), n(2))),
-            BinomialExpected => number(discrete::binomial_expected(n(0), n(1), n(2), n(3), n(4))),
+            BinomialExpected => number(discrete::binomial_expected(n(0), n(1), n(2))),
             GeometricExpected => number(discrete::geometric_expected(n(0), n(1), n(2))),
             GammaExpected => number(exponential::gamma_expected(n(0), n(1), n(2), n(3), n(4))),
             BernoulliExpected => {
@@ -2050,6 +2126,7 @@ impl PlanModel<'_> {
                                 self.run(c, env, None, None, None, None).into_array()
                             }
                         };
+                        let n = t.count.as_ref().map_or(n, |c| self.number(env, c));
                         if t.sum_elements {
                             *sum.first_mut().expect("a number") += v.sum();
                             count += n * v.len() as f64;
@@ -2613,7 +2690,7 @@ impl MixtureModel for PlanModel<'_> {
                 }
                 Start::DataMeanBinomial(b) => DynParams::scalar(discrete::binomial_prob_of_mean(
                     moments(b).mean[0],
-                    self.plan.blocks[b].kind.trials().expect("a binomial block"),
+                    self.mean_trials(b),
                 )),
                 Start::DataMeanGeometric(b) => {
                     DynParams::scalar(discrete::geometric_prob_of_mean(moments(b).mean[0]))
@@ -2708,7 +2785,11 @@ impl MixtureModel for PlanModel<'_> {
                 Reseed::RowInverse(b) => DynParams::scalar(exponential::inverse_rate(x(b)[0])),
                 Reseed::RowBinomial(b) => DynParams::scalar(discrete::binomial_prob_at_row(
                     x(b)[0],
-                    self.plan.blocks[b].kind.trials().expect("a binomial block"),
+                    match self.plan.blocks[b].kind.trials() {
+                        Some(Trials::Known(t)) => t,
+                        Some(Trials::Column(t)) => self.data.item(t).values[[row, 0]],
+                        None => unreachable!("a binomial block"),
+                    },
                 )),
                 Reseed::RowGeometric(b) => {
                     DynParams::scalar(discrete::geometric_prob_of_mean(x(b)[0]))

@@ -274,7 +274,8 @@ pub fn multinomial_probs_at_row(x: ArrayView1<'_, f64>) -> Array1<f64> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Binomial: successes in a known number `T` of trials, `C(T, x) pˣ (1 − p)^(T − x)`.
+// Binomial: successes in a known number `T` of trials, `C(T, x) pˣ (1 − p)^(T − x)`; the
+// trials are one number, or a count per row (`Binomial(t[n], p)`, the `*_rows_*` kernels).
 
 /// `ln C(n, k)` for whole `0 ≤ k ≤ n`, to a few units of round-off at any size: below 30
 /// from `ln Γ`; above, as Loader's saddle-point form `δ(n) − δ(k) − δ(n − k) − ½ ln(2π k
@@ -313,41 +314,81 @@ pub fn stirling_error(n: f64) -> f64 {
     (S0 - (S1 - (S2 - (S3 - S4 / nn) / nn) / nn) / nn) / n
 }
 
-/// Adds `ln C(T, x_b) + x_b ln p + (T − x_b) ln(1 − p)` to `out[b]`.
+/// `ln C(T, x_n)` of each row (the binomial coefficient, a term of the data alone).
+pub fn binomial_log_coefficients(x: ArrayView1<'_, f64>, trials: f64) -> Array1<f64> {
+    x.mapv(|v| ln_choose(trials, v))
+}
+
+/// `ln C(t_n, x_n)` of each row, the trials `t` a column of the same rows.
+pub fn binomial_rows_log_coefficients(
+    x: ArrayView1<'_, f64>,
+    t: ArrayView1<'_, f64>,
+) -> Array1<f64> {
+    Zip::from(&x).and(&t).map_collect(|&v, &n| ln_choose(n, v))
+}
+
+/// Adds `ln C(T, x_b) + x_b ln p + (T − x_b) ln(1 − p)` to `out[b]` (`coef` the rows'
+/// coefficients `ln C(T, x_b)`).
 pub fn binomial_add_log_density(
     x: ArrayView1<'_, f64>,
+    coef: ArrayView1<'_, f64>,
     trials: f64,
     prob: f64,
     mut out: ArrayViewMut1<'_, f64>,
 ) {
     let (log_p, log_q) = (prob.ln(), (-prob).ln_1p());
-    Zip::from(&mut out).and(&x).for_each(|o, &v| {
-        *o += ln_choose(trials, v) + xlny_ln(v, log_p) + xlny_ln(trials - v, log_q)
-    });
+    Zip::from(&mut out)
+        .and(&x)
+        .and(&coef)
+        .for_each(|o, &v, &c| *o += c + xlny_ln(v, log_p) + xlny_ln(trials - v, log_q));
 }
 
-/// Adds `Σ_b r_b x_b` to `sum` and `Σ_b r_b ln C(T, x_b)` to `log_choose` (a row of weight
-/// zero adds nothing).
+/// [`binomial_add_log_density`] with each row's own number of trials `t_b`.
+pub fn binomial_rows_add_log_density(
+    x: ArrayView1<'_, f64>,
+    coef: ArrayView1<'_, f64>,
+    t: ArrayView1<'_, f64>,
+    prob: f64,
+    mut out: ArrayViewMut1<'_, f64>,
+) {
+    let (log_p, log_q) = (prob.ln(), (-prob).ln_1p());
+    Zip::from(&mut out)
+        .and(&x)
+        .and(&coef)
+        .and(&t)
+        .for_each(|o, &v, &c, &n| *o += c + xlny_ln(v, log_p) + xlny_ln(n - v, log_q));
+}
+
+/// Adds `Σ_b r_b x_b` to `sum` and `T Σ_b r_b` to `trials_sum`.
 pub fn binomial_accumulate(
     x: ArrayView1<'_, f64>,
     trials: f64,
     resp: ArrayView1<'_, f64>,
     sum: &mut f64,
-    log_choose: &mut f64,
+    trials_sum: &mut f64,
 ) {
-    for (&v, &r) in x.iter().zip(resp.iter()) {
-        if r != 0.0 {
-            *sum += r * v;
-            *log_choose += r * ln_choose(trials, v);
-        }
-    }
+    *sum += x.dot(&resp);
+    *trials_sum += trials * resp.sum();
 }
 
-/// The mode of a binomial success probability (`T` trials) under a `Beta(a, b)` prior:
-/// `(Σ r x + a − 1) / (T Σ r + a + b − 2)`, kept within `[PROB_FLOOR, 1 − PROB_FLOOR]`
-/// (both logarithms finite; a zero count in every row is a probability of `1e-12`).
-pub fn binomial_prob_mode_from_stats(sum: f64, n: f64, trials: f64, a: f64, b: f64) -> f64 {
-    let count = trials * n + a + b - 2.0;
+/// Adds `Σ_b r_b x_b` to `sum` and `Σ_b r_b t_b` to `trials_sum`.
+pub fn binomial_rows_accumulate(
+    x: ArrayView1<'_, f64>,
+    t: ArrayView1<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    sum: &mut f64,
+    trials_sum: &mut f64,
+) {
+    *sum += x.dot(&resp);
+    *trials_sum += t.dot(&resp);
+}
+
+/// The mode of a binomial success probability under a `Beta(a, b)` prior:
+/// `(Σ r x + a − 1) / (Σ r T + a + b − 2)` (`trials = Σ r T`, the expected number of
+/// trials), kept within `[PROB_FLOOR, 1 − PROB_FLOOR]` (both logarithms finite; a zero
+/// count in every row is a probability of `1e-12`).
+pub fn binomial_prob_mode_from_stats(sum: f64, trials: f64, a: f64, b: f64) -> f64 {
+    let count = trials + a + b - 2.0;
     if count > 0.0 {
         ((sum + a - 1.0) / count).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
     } else {
@@ -355,15 +396,15 @@ pub fn binomial_prob_mode_from_stats(sum: f64, n: f64, trials: f64, a: f64, b: f
     }
 }
 
-/// The maximum-likelihood success probability `Σ r x / (T Σ r)`.
-pub fn binomial_prob_from_stats(sum: f64, n: f64, trials: f64) -> f64 {
-    binomial_prob_mode_from_stats(sum, n, trials, 1.0, 1.0)
+/// The maximum-likelihood success probability `Σ r x / Σ r T`.
+pub fn binomial_prob_from_stats(sum: f64, trials: f64) -> f64 {
+    binomial_prob_mode_from_stats(sum, trials, 1.0, 1.0)
 }
 
-/// A starting success probability from a mean count, `mean / T`, clamped to
-/// `[PROB_FLOOR, 1 − PROB_FLOOR]`.
+/// A starting success probability from a mean count and the mean number of trials,
+/// `mean / T`, clamped to `[PROB_FLOOR, 1 − PROB_FLOOR]` (one half without trials).
 pub fn binomial_prob_of_mean(mean: f64, trials: f64) -> f64 {
-    if mean >= 0.0 {
+    if mean >= 0.0 && trials > 0.0 {
         (mean / trials).clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
     } else {
         0.5
@@ -373,12 +414,17 @@ pub fn binomial_prob_of_mean(mean: f64, trials: f64) -> f64 {
 /// A re-seeded success probability at a row's count: `0.25 + 0.5 x / T` (as a Bernoulli
 /// probability is re-seeded at a row's bit), away from 0 and 1.
 pub fn binomial_prob_at_row(x: f64, trials: f64) -> f64 {
-    0.25 + 0.5 * (x / trials).clamp(0.0, 1.0)
+    if trials > 0.0 {
+        0.25 + 0.5 * (x / trials).clamp(0.0, 1.0)
+    } else {
+        0.5
+    }
 }
 
-/// `E_q[Σ_n z_nk ln Binomial(x_n | T, p)] = Σ r ln C(T, x) + ln p Σ r x + ln(1 − p) (T N_k − Σ r x)`.
-pub fn binomial_expected(n: f64, sum: f64, log_choose: f64, trials: f64, prob: f64) -> f64 {
-    log_choose + xlny_ln(sum, prob.ln()) + xlny_ln(trials * n - sum, (-prob).ln_1p())
+/// `E_q[Σ_n z_nk ln Binomial(x_n | T_n, p)]` without the coefficients `Σ r ln C(T_n, x_n)`
+/// (per-row terms of the data alone): `ln p Σ r x + ln(1 − p) (Σ r T − Σ r x)`.
+pub fn binomial_expected(sum: f64, trials: f64, prob: f64) -> f64 {
+    xlny_ln(sum, prob.ln()) + xlny_ln(trials - sum, (-prob).ln_1p())
 }
 
 /// `T H(Bernoulli(p))`: the entropy of `Binomial(T, p)` plus `E[ln C(T, x)]` (what a missing
@@ -682,22 +728,44 @@ mod tests {
         let x = array![0.0, 1.0, 7.0, 20.0];
         for p in [0.9, 0.3, 0.05] {
             let mut out = Array1::zeros(4);
-            binomial_add_log_density(x.view(), 20.0, p, out.view_mut());
+            let coef = binomial_log_coefficients(x.view(), 20.0);
+            binomial_add_log_density(x.view(), coef.view(), 20.0, p, out.view_mut());
             let reference = Binomial::new(p, 20).unwrap();
             for (o, &v) in out.iter().zip(&x) {
                 assert_relative_eq!(*o, reference.ln_pmf(v as u64), max_relative = 1e-12);
             }
-            let (mut sum, mut lc) = (0.0, 0.0);
+            let (mut sum, mut trials) = (0.0, 0.0);
             binomial_accumulate(
                 x.view(),
                 20.0,
                 array![0.0, 0.0, 1.0, 0.0].view(),
                 &mut sum,
-                &mut lc,
+                &mut trials,
             );
+            assert_eq!(trials, 20.0);
             assert_relative_eq!(
-                binomial_expected(1.0, sum, lc, 20.0, p),
+                binomial_expected(sum, trials, p) + coef[2],
                 out[2],
+                max_relative = 1e-12
+            );
+            // Trials per row: each row against its own reference.
+            let t = array![3.0, 1.0, 9.0, 40.0];
+            let coef = binomial_rows_log_coefficients(x.view(), t.view());
+            let mut out = Array1::zeros(4);
+            binomial_rows_add_log_density(x.view(), coef.view(), t.view(), p, out.view_mut());
+            for ((o, &v), &n) in out.iter().zip(&x).zip(&t) {
+                let reference = Binomial::new(p, n as u64).unwrap();
+                assert_relative_eq!(*o, reference.ln_pmf(v as u64), max_relative = 1e-12);
+            }
+            let (mut sum, mut trials) = (0.0, 0.0);
+            let resp = array![0.5, 0.0, 0.25, 1.0];
+            binomial_rows_accumulate(x.view(), t.view(), resp.view(), &mut sum, &mut trials);
+            assert_relative_eq!(sum, 0.0 * 0.5 + 7.0 * 0.25 + 20.0);
+            assert_relative_eq!(trials, 1.5 + 9.0 * 0.25 + 40.0);
+            let expected: f64 = (0..4).map(|i| resp[i] * (out[i] - coef[i])).sum();
+            assert_relative_eq!(
+                binomial_expected(sum, trials, p),
+                expected,
                 max_relative = 1e-12
             );
             // The missing count's term: −Σ_x p(x) (x ln p + (T − x) ln(1 − p)).
@@ -709,19 +777,19 @@ mod tests {
                 .sum();
             assert_relative_eq!(binomial_missing_entropy(20.0, p), h, max_relative = 1e-12);
         }
-        let (n, sum) = (3.5, 21.0);
-        let best = binomial_prob_from_stats(sum, n, 20.0);
-        assert_relative_eq!(best, sum / (20.0 * n));
+        let (trials, sum) = (70.0, 21.0);
+        let best = binomial_prob_from_stats(sum, trials);
+        assert_relative_eq!(best, sum / trials);
         for p in [best * 0.9, best * 1.1] {
-            assert!(
-                binomial_expected(n, sum, 0.0, 20.0, p)
-                    < binomial_expected(n, sum, 0.0, 20.0, best)
-            );
+            assert!(binomial_expected(sum, trials, p) < binomial_expected(sum, trials, best));
         }
         assert_relative_eq!(
-            binomial_prob_mode_from_stats(sum, n, 20.0, 2.0, 3.0),
+            binomial_prob_mode_from_stats(sum, trials, 2.0, 3.0),
             (sum + 1.0) / (70.0 + 3.0)
         );
         assert_eq!(binomial_prob_at_row(10.0, 20.0), 0.5);
+        // A row of zero trials, and no trials at all, re-seed and start at one half.
+        assert_eq!(binomial_prob_at_row(0.0, 0.0), 0.5);
+        assert_eq!(binomial_prob_of_mean(0.0, 0.0), 0.5);
     }
 }

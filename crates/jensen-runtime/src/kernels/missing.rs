@@ -466,19 +466,42 @@ pub fn exponential_accumulate(
     add_per_missing_cell(gaps, resp, (1.0 / rate, sum), (h, entropy));
 }
 
-/// Binomial (`T` trials): a missing count adds `r T p` to `Σ r x` and `r T H(Bernoulli(p))`
-/// to `entropy` (the entropy of `Binomial(T, p)` plus `E[ln C(T, x)]`, which the statistic
-/// `Σ r ln C(T, x)` does not hold for a missing count).
+/// Binomial (`T` trials): a missing count adds `r T p` to `Σ r x`, `r T` to `Σ r T` and
+/// `r T H(Bernoulli(p))` to `entropy` (the entropy of `Binomial(T, p)` plus `E[ln C(T, x)]`,
+/// which the per-row coefficients do not hold for a missing count).
 pub fn binomial_accumulate(
     gaps: &GapsIn<'_>,
     trials: f64,
     prob: f64,
     resp: ArrayView1<'_, f64>,
     sum: &mut f64,
+    trials_sum: &mut f64,
     entropy: &mut f64,
 ) {
     let h = super::discrete::binomial_missing_entropy(trials, prob);
+    let mut unused = 0.0;
     add_per_missing_cell(gaps, resp, (trials * prob, sum), (h, entropy));
+    add_per_missing_cell(gaps, resp, (trials, trials_sum), (0.0, &mut unused));
+}
+
+/// [`binomial_accumulate`] with each row's own number of trials `t_b` (observed: a trials
+/// column has no gap).
+pub fn binomial_rows_accumulate(
+    gaps: &GapsIn<'_>,
+    t: ArrayView1<'_, f64>,
+    prob: f64,
+    resp: ArrayView1<'_, f64>,
+    sum: &mut f64,
+    trials_sum: &mut f64,
+    entropy: &mut f64,
+) {
+    let h = super::discrete::binomial_missing_entropy(1.0, prob);
+    for (i, _) in gaps.iter() {
+        let rt = resp[i] * t[i];
+        *sum += rt * prob;
+        *trials_sum += rt;
+        *entropy += rt * h;
+    }
 }
 
 /// Geometric: a missing count adds `r (1 − p) / p` to `Σ r x` and `r H(Geometric(p))` to

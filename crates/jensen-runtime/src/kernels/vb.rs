@@ -126,15 +126,11 @@ pub fn gamma_shape_log_offset(posterior_shape: f64, shape: f64) -> f64 {
     shape * gamma_log_offset(posterior_shape)
 }
 
-/// The posterior mean of a binomial success probability (`T` trials) under a `Beta(a, b)`
-/// prior: `(a + Σ r x) / (a + b + T Σ r)`.
-pub fn binomial_posterior_mean(sum: f64, n: f64, trials: f64, prior_a: f64, prior_b: f64) -> f64 {
-    (prior_a + sum) / (prior_a + prior_b + trials * n)
-}
-
-/// The total `a + b` of a binomial probability's Beta posterior: `a0 + b0 + T Σ r`.
-pub fn binomial_pseudo_count(n: f64, trials: f64, prior_total: f64) -> f64 {
-    prior_total + trials * n
+/// The posterior mean of a binomial success probability under a `Beta(a, b)` prior:
+/// `(a + Σ r x) / (a + b + Σ r T)` (`trials = Σ r T`; the posterior's total `a + b` is
+/// [`pseudo_count`]`(Σ r T, a0 + b0)`).
+pub fn binomial_posterior_mean(sum: f64, trials: f64, prior_a: f64, prior_b: f64) -> f64 {
+    (prior_a + sum) / (prior_a + prior_b + trials)
 }
 
 /// A binomial block's offset: `T` times a Bernoulli block's ([`beta_offset`]).
