@@ -161,6 +161,37 @@ const EMISSIONS: &[Emission] = &[
     },
     // One parameter per component in statements on different data items (issue 11, item 7):
     // the updates pool the items' statistics.
+    // Regressions (issue 11, item 4): on a vector of covariates with an intercept, on one
+    // real covariate without, and two responses sharing a variance.
+    Emission {
+        name: "regression",
+        data: &[("x", Kind::Real3), ("y", Kind::Real)],
+        params: &["beta[K]: vector[D]", "c[K]: real", "s[K]: positive"],
+        statements: &["y[I_] ~ Normal(dot(beta[Z], x[I_]) + c[Z], s[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "regression_scalar",
+        data: &[("y", Kind::Real), ("y2", Kind::Real)],
+        params: &["beta[K]: real", "s[K]: positive"],
+        statements: &["y2[I_] ~ Normal(beta[Z] * y[I_], s[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "regression_shared_variance",
+        data: &[("x", Kind::Real3), ("y", Kind::Real), ("y2", Kind::Real)],
+        params: &[
+            "beta[K]: vector[D]",
+            "c[K]: real",
+            "m[K]: real",
+            "s[K]: positive",
+        ],
+        statements: &[
+            "y[I_] ~ Normal(dot(beta[Z], x[I_]) + c[Z], s[Z])",
+            "y2[I_] ~ Normal(m[Z], s[Z])",
+        ],
+        latent_dim: None,
+    },
     // One probability for statements of different numbers of trials: the expected trials pool.
     Emission {
         name: "binomial_pooled_trials",

@@ -220,6 +220,14 @@ pub mod models {
     pub struct BinomialKeywords;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/regression_quakes.em")]
+    pub struct RegressionQuakes;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/regression_quakes_long.em")]
+    pub struct RegressionQuakesLong;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/binomial_digits_vb.em")]
     pub struct BinomialDigitsVb;
 
@@ -349,6 +357,8 @@ pub const CATALOGUE: &[Entry] = &[
     ("binomial_digits_vb", "digits.csv", &[]),
     // Three components, for speed (the CLI fits the file's K = 6).
     ("binomial_keywords", "debian_keywords.csv", &[("K", 3)]),
+    ("regression_quakes", "quakes.csv", &[]),
+    ("regression_quakes_long", "quakes.csv", &[]),
     ("lognormal_mix", "faithful.csv", &[]),
     ("lognormal_mix_map", "faithful.csv", &[]),
     ("lognormal_mix_vb", "faithful.csv", &[]),

@@ -321,6 +321,9 @@ enum Density {
     Binomial(Binomial),
     /// A binomial probability whose trials are a column (each row's own, see `recompute`).
     BinomialRows(f64),
+    /// A regression's coefficients, intercept and variance (each row's mean from its
+    /// covariates, see `recompute`).
+    Regression(Vec<f64>, f64, f64),
     /// Independent bits, one probability per column (one for all columns of a `binary`).
     Bits(Vec<Bernoulli>),
     Categorical(Categorical),
@@ -346,7 +349,9 @@ impl Density {
             // statrs counts trials (1, 2, …), the block failures (0, 1, …).
             Density::Geometric(g) => g.ln_pmf(x[0] as u64 + 1),
             Density::Binomial(b) => b.ln_pmf(x[0] as u64),
-            Density::BinomialRows(_) => unreachable!("read per row in `recompute`"),
+            Density::BinomialRows(_) | Density::Regression(..) => {
+                unreachable!("read per row in `recompute`")
+            }
             Density::Bits(bs) => x
                 .iter()
                 .enumerate()
@@ -419,6 +424,19 @@ fn density(plan: &Plan, params: &DynParams, kind: &BlockKind, k: usize) -> Resul
             trials: Trials::Column(_),
             prob,
         } => Density::BinomialRows(scalar(plan, params, prob, k)),
+        BlockKind::Regression {
+            coef,
+            intercept,
+            var,
+            ..
+        } => Density::Regression(
+            match plan.model.vars[coef.param].ty {
+                jensen::lang::ir::ElemType::Real => vec![scalar(plan, params, coef, k)],
+                _ => vector(plan, params, coef, k),
+            },
+            intercept.map_or(0.0, |c| scalar(plan, params, c, k)),
+            scalar(plan, params, var, k),
+        ),
         BlockKind::Geometric { prob } => Density::Geometric(
             Geometric::new(scalar(plan, params, prob, k)).map_err(|e| err("Geometric", e))?,
         ),
@@ -502,12 +520,16 @@ fn recompute(plan: &Plan, bound: &Bound, params: &DynParams) -> Result<f64, Stri
                 x[[row, c]] = f64::NAN;
             }
         }
-        // A binomial's trials from a column: each row's own.
+        // A binomial's trials from a column, a regression's covariates: each row's own.
         let trials = match block.kind {
             BlockKind::Binomial {
                 trials: Trials::Column(t),
                 ..
             } => Some(bound.item(t).values.column(0).to_owned()),
+            _ => None,
+        };
+        let covariates = match block.kind {
+            BlockKind::Regression { covariates, .. } => Some(&bound.item(covariates).values),
             _ => None,
         };
         for k in 0..k_count {
@@ -520,6 +542,14 @@ fn recompute(plan: &Plan, bound: &Bound, params: &DynParams) -> Result<f64, Stri
                             .ln_pmf(x[[r, 0]] as u64)
                     }
                     (Density::BinomialRows(_), _) => 0.0,
+                    (Density::Regression(beta, c, v), _) if !x[[r, 0]].is_nan() => {
+                        let u = covariates.expect("covariates").row(r);
+                        let mean = u.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>() + c;
+                        Normal::new(mean, v.sqrt())
+                            .map_err(|e| err("Normal", e))?
+                            .ln_pdf(x[[r, 0]])
+                    }
+                    (Density::Regression(..), _) => 0.0,
                     _ => dens.ln_pdf(x.row(r)),
                 };
                 // A log-normal block: the item is held as y = ln x, the density of x is

@@ -330,6 +330,26 @@ differential!(
     BinomialKeywordsConsts { K: 3 } // as in the catalogue
 );
 differential!(
+    mixture_of_regressions,
+    "regression_quakes",
+    RegressionQuakesModel,
+    RegressionQuakesData {
+        u: matrix,
+        depth: column
+    },
+    RegressionQuakesConsts::default()
+);
+differential!(
+    mixture_of_regressions_on_one_covariate,
+    "regression_quakes_long",
+    RegressionQuakesLongModel,
+    RegressionQuakesLongData {
+        long: column,
+        depth: column
+    },
+    RegressionQuakesLongConsts::default()
+);
+differential!(
     lognormal_mixture,
     "lognormal_mix",
     LognormalMixModel,

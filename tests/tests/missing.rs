@@ -302,6 +302,7 @@ const FAMILIES: &[Family] = &[
         &["games", "sound", "radio"],
         &[("K", 3)],
     ),
+    ("regression_quakes", "quakes.csv", &["depth"], &[]),
     (
         "geometric_mix_map",
         "discoveries.csv",
@@ -480,6 +481,16 @@ fn generated_code_integrates_out_gaps_as_the_executor_does() {
                 waiting: column(p, b, "waiting"),
             },
             GammaMixConsts::default(),
+        )
+        .unwrap()
+    });
+    differential("regression_quakes", "quakes.csv", &["depth"], |p, b| {
+        RegressionQuakesModel::new(
+            RegressionQuakesData {
+                u: matrix(p, b, "u"),
+                depth: column(p, b, "depth"),
+            },
+            RegressionQuakesConsts::default(),
         )
         .unwrap()
     });

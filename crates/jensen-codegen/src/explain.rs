@@ -51,6 +51,10 @@ fn missing_text(plan: &Plan, b: usize) -> String {
             p(plan, mean),
             p(plan, var)
         ),
+        (MissingRegressionAccumulate, BlockKind::Regression { var, .. }) => format!(
+            "a missing response leaves the density; its design enters A, its residual's expectation (0 under the coefficients before the M-step) b, and {} the squared residuals (the covariates must be observed)",
+            p(plan, var)
+        ),
         (MissingPoissonAccumulate, BlockKind::Poisson { rate }) => format!(
             "a missing count leaves the density (and Σ ln x!); the statistics take {}",
             p(plan, rate)
@@ -231,11 +235,43 @@ fn linear_elbo_term(plan: &Plan, b: usize) -> String {
     )
 }
 
+/// A regression's mean as written: `βᵀu[n] + c` in the block's names.
+fn regression_mean(plan: &Plan, b: usize, at: &str) -> String {
+    let BlockKind::Regression {
+        coef,
+        intercept,
+        covariates,
+        ..
+    } = plan.blocks[b].kind
+    else {
+        unreachable!("a regression block")
+    };
+    let beta = format!("{}{at}", plan.name(coef.param));
+    let u = data(plan, covariates);
+    let product = if plan.model.vars[covariates].ty == ElemType::Real {
+        format!("{beta} {u}")
+    } else {
+        format!("{beta}ᵀ{u}")
+    };
+    match intercept {
+        Some(c) => format!("{product} + {}{at}", plan.name(c.param)),
+        None => product,
+    }
+}
+
 /// `ln p(x_n | z_n = k)` of a block, in words.
 fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
     let block = &plan.blocks[b];
     let x = data(plan, block.data);
     match block.kind {
+        BlockKind::Regression { var, .. } => (
+            format!(
+                "ln N({x} | {}, {})",
+                regression_mean(plan, b, k_index(plan)),
+                p(plan, var)
+            ),
+            Some("ln N(y | βᵀu + c, s) = −½ (ln 2π + ln s + (y − βᵀu − c)² / s)".into()),
+        ),
         BlockKind::MvNormal { mean, cov } => {
             let m = p(plan, mean);
             match cov {
@@ -555,6 +591,27 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 _ => format!("{lhs} = {lhs}° + {} / {}", over(sums), count()),
             }
         }
+        Rule::RegressionCoefficients | Rule::RegressionIntercept => {
+            let b = u.sources[0];
+            let BlockKind::Regression { coef, .. } = plan.blocks[b].kind else {
+                unreachable!("a regression block")
+            };
+            let (scatter, cross) = (
+                stat_name(plan, b, StatKind::DesignScatter),
+                stat_name(plan, b, StatKind::DesignCross),
+            );
+            let beta = p(plan, coef);
+            if u.rule == Rule::RegressionCoefficients {
+                format!(
+                    "{lhs} = {lhs}° + (A⁻¹ b)[..P],  A = {scatter}, b = {cross}   (weighted least squares, jointly with the intercept, as a step from the coefficients before the M-step: a Cholesky solve, with a ridge from 1e-12 of A's mean diagonal up only if A is singular)"
+                )
+            } else {
+                format!(
+                    "{lhs} = {lhs}° + ({cross}[P] − {scatter}[P, ..P] ({beta} − {beta}°)) / {}   (the intercept's normal equation, given the new {beta}; kept when the component is empty)",
+                    count()
+                )
+            }
+        }
         Rule::Loadings | Rule::FactorMean => {
             let b = u.sources[0];
             let BlockKind::LinearGaussian { loading, mean, .. } = plan.blocks[b].kind else {
@@ -613,6 +670,11 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 .map(|&b| {
                     let block = &plan.blocks[b];
                     let x = data(plan, block.data);
+                    if let BlockKind::Regression { .. } = block.kind {
+                        // (From the statistics about the coefficients before the M-step.)
+                        let mean = regression_mean(plan, b, k_index(plan));
+                        return format!("Σ_n {r}({x} − ({mean}))²");
+                    }
                     if let BlockKind::LinearGaussian { loading, mean, .. } = block.kind {
                         linear = true;
                         let (h, _) = continuous(plan);
@@ -1152,6 +1214,10 @@ pub fn explain(plan: &Plan) -> String {
     }
     for (b, block) in plan.blocks.iter().enumerate() {
         let how = match block.kind {
+            BlockKind::Regression { covariates, .. } => format!(
+                "Normal regression on {} (weighted least squares per component)",
+                data(plan, covariates)
+            ),
             BlockKind::MvNormal {
                 cov: Cov::Full(c), ..
             } => format!("multivariate Normal, full covariance {}", sharing(c)),
@@ -1414,6 +1480,34 @@ pub fn explain(plan: &Plan) -> String {
                 StatKind::Sum if !c.is_empty() => format!("Σ_n {r}({x} − {c})"),
                 StatKind::Sum => format!("Σ_n {r}{x}"),
                 StatKind::LogSum => format!("Σ_n {r}ln {x}   (for the objective only)"),
+                StatKind::DesignScatter => {
+                    let BlockKind::Regression {
+                        covariates,
+                        intercept,
+                        ..
+                    } = block.kind
+                    else {
+                        unreachable!("a regression block")
+                    };
+                    let u = data(plan, covariates);
+                    match intercept {
+                        Some(_) => format!("Σ_n {r}a[n] a[n]ᵀ,  a[n] = ({u}, 1)"),
+                        None => format!("Σ_n {r}{u} {u}ᵀ"),
+                    }
+                }
+                StatKind::DesignCross => {
+                    let BlockKind::Regression { intercept, .. } = block.kind else {
+                        unreachable!("a regression block")
+                    };
+                    let a = if intercept.is_some() { "a[n]" } else { "u[n]" };
+                    format!(
+                        "Σ_n {r}{a} e[n],  e[n] = {x} − ({}) under the coefficients before the M-step",
+                        regression_mean(plan, b, &format!("°{}", k_index(plan)))
+                    )
+                }
+                StatKind::SumSq if matches!(block.kind, BlockKind::Regression { .. }) => {
+                    format!("Σ_n {r}e[n]²")
+                }
                 StatKind::Trials => match block.kind.trials() {
                     Some(Trials::Column(t)) => format!("Σ_n {r}{}", data(plan, t)),
                     Some(Trials::Known(t)) => {
@@ -1800,9 +1894,19 @@ fn variational(plan: &Plan, out: &mut String) {
             ),
             (Rule::BinomialProb, PriorFamily::Beta { a, b }) => {
                 // (Variational Bayes takes known trials only: the checker refuses a column.)
-                let t = match plan.blocks[u.sources[0]].kind.trials() {
-                    Some(Trials::Known(t)) => format!("{t}"),
-                    _ => "T".into(),
+                // (One known number, or each statement's own when they differ.)
+                let mut known: Vec<String> = u
+                    .sources
+                    .iter()
+                    .map(|&b| match plan.blocks[b].kind.trials() {
+                        Some(Trials::Known(t)) => format!("{t}"),
+                        _ => "T".into(),
+                    })
+                    .collect();
+                known.dedup();
+                let t = match known.as_slice() {
+                    [one] => one.clone(),
+                    _ => "T (each statement's own)".into(),
                 };
                 format!(
                     "q({name}_k) = Beta(a_k, b_k),  a_k = {a} + Σ_n r_nk x_n,  b_k = {b} + Σ_n r_nk T_n − Σ_n r_nk x_n;  E-step reads σ(ψ(a_k) − ψ(b_k)), offset {t} (ψ(b_k) − ψ(a_k + b_k) + ln(1 + e^(ψ(a_k) − ψ(b_k))));  {name} = a_k / (a_k + b_k), {strength} = a_k + b_k"
@@ -1863,6 +1967,7 @@ fn size_text(plan: &Plan, s: &Size) -> String {
     match s {
         Size::Dim(Dim::Set(set)) => plan.model.sets[*set].name.clone(),
         Size::Dim(Dim::Lit(n)) => n.to_string(),
+        Size::Dim(Dim::SetPlus(set, n)) => format!("({} + {n})", plan.model.sets[*set].name),
         Size::Mul(a, b) => format!("{}·{}", size_text(plan, a), size_text(plan, b)),
         Size::Add(a, b) => format!("({} + {})", size_text(plan, a), size_text(plan, b)),
         Size::Sub(a, b) => format!("({} − {})", size_text(plan, a), size_text(plan, b)),

@@ -326,6 +326,7 @@ impl Gen<'_> {
                     "linear",
                     "missing",
                     "moments",
+                    "regression",
                     "vb",
                 ][..],
             ),
@@ -748,29 +749,12 @@ impl Gen<'_> {
                 ),
             };
             checks.push(quote!(data::check_values(#n, #view, #kind)?;));
-            // A binomial's successes are at most its trials.
+            // A binomial's successes are at most its known trials (trials from a column are
+            // checked below, after that column's own checks).
             for block in self.plan.blocks.iter().filter(|b| b.data == v) {
-                match block.kind.trials() {
-                    Some(Trials::Known(t)) => {
-                        let t = proc_macro2::Literal::f64_unsuffixed(t);
-                        checks.push(quote!(data::check_at_most_trials(#n, #view, #t)?;));
-                    }
-                    Some(Trials::Column(t)) => {
-                        // Every row needs its number of trials; a missing count is skipped.
-                        let (tf, tn, g) = (self.var(t), self.plan.name(t), self.gaps_field(v));
-                        if self.gap_items().contains(&t) {
-                            let tg = self.gaps_field(t);
-                            let why = format!(
-                                "it holds the number of trials of `{}`, which every row needs",
-                                self.plan.model.factors[block.factor].text
-                            );
-                            checks.push(quote!(data::refuse_gaps(#tn, &#tg, #why)?;));
-                        }
-                        checks.push(quote! {
-                            data::check_at_most_trials_by_row(#n, data.#f.view(), &#g, #tn, data.#tf.view())?;
-                        });
-                    }
-                    None => {}
+                if let Some(Trials::Known(t)) = block.kind.trials() {
+                    let t = proc_macro2::Literal::f64_unsuffixed(t);
+                    checks.push(quote!(data::check_at_most_trials(#n, #view, #t)?;));
                 }
             }
             if let (
@@ -784,6 +768,38 @@ impl Gen<'_> {
             {
                 let w = self.var(w);
                 checks.push(quote!(data::check_weighted_sums(#n, #view, data.#w.view())?;));
+            }
+        }
+        // An item a block reads without modelling it (a binomial's trials, a regression's
+        // covariates) is needed in every row: a statement of its own may not leave it gaps.
+        for block in &self.plan.blocks {
+            let (read, what) = match block.kind {
+                BlockKind::Binomial {
+                    trials: Trials::Column(t),
+                    ..
+                } => (t, "the number of trials"),
+                BlockKind::Regression { covariates, .. } => (covariates, "the covariates"),
+                _ => continue,
+            };
+            let (rf, rn) = (self.var(read), self.plan.name(read));
+            if self.gap_items().contains(&read) {
+                let rg = self.gaps_field(read);
+                let why = format!(
+                    "it holds {what} of `{}`, which every row needs",
+                    self.plan.model.factors[block.factor].text
+                );
+                checks.push(quote!(data::refuse_gaps(#rn, &#rg, #why)?;));
+            }
+            if let BlockKind::Binomial { .. } = block.kind {
+                // Each row's successes are at most its trials (a missing count is skipped).
+                let (f, n, g) = (
+                    self.var(block.data),
+                    self.plan.name(block.data),
+                    self.gaps_field(block.data),
+                );
+                checks.push(quote! {
+                    data::check_at_most_trials_by_row(#n, data.#f.view(), &#g, #rn, data.#rf.view())?;
+                });
             }
         }
         if let (Some((z, _)), Some((_, k))) =
@@ -1211,8 +1227,8 @@ impl Gen<'_> {
         }
     }
 
-    /// `Σ |ln x!|` of the Poisson blocks and `Σ |ln x|` of the log-normal ones (terms that
-    /// cancel in the log-likelihood).
+    /// `|Σ t_n|` of every block's per-row terms (`ln x!`, `ln x`, the binomial and
+    /// multinomial coefficients: terms that cancel in the log-likelihood).
     fn magnitude(&self) -> TokenStream {
         let terms: Vec<TokenStream> = self
             .program

@@ -55,6 +55,11 @@ impl Gen<'_> {
                 quote!(#n)
             }
             Dim::Set(s) => self.size(s),
+            Dim::SetPlus(s, n) => {
+                let size = self.size(s);
+                let n = proc_macro2::Literal::usize_unsuffixed(n);
+                quote!(#size + #n)
+            }
         }
     }
 
@@ -185,6 +190,17 @@ impl Gen<'_> {
             Operand::Column(var) => {
                 let f = self.var(*var);
                 quote!(self.data.#f.slice(s![rows.clone()]))
+            }
+            Operand::Covariates(var) => {
+                let f = self.var(*var);
+                if matches!(
+                    self.plan.model.vars[*var].ty,
+                    jensen_lang::ir::ElemType::Vector(_)
+                ) {
+                    quote!(self.data.#f.slice(s![rows.clone(), ..]))
+                } else {
+                    quote!(self.data.#f.slice(s![rows.clone()]).insert_axis(Axis(1)))
+                }
             }
             Operand::RowTerms => {
                 let b = block.expect("a block's operand");
@@ -860,6 +876,12 @@ impl Gen<'_> {
                 StatKind::Sum => "Σ_n r_nk x_n",
                 StatKind::LogSum => "Σ_n r_nk ln x_n",
                 StatKind::Trials => "Σ_n r_nk T_n, the expected number of trials",
+                StatKind::DesignScatter => {
+                    "Σ_n r_nk a_n a_nᵀ over the design a_n = (u_n, 1) (covariates, then the intercept's 1)"
+                }
+                StatKind::DesignCross => {
+                    "Σ_n r_nk a_n e_n, e_n = y_n − βᵀu_n − c the residual under the coefficients before the M-step"
+                }
                 StatKind::Scatter => "Σ_n r_nk (x_n − c_k)(x_n − c_k)ᵀ",
                 StatKind::SumSq => "Σ_n r_nk (x_n − c_k)², elementwise",
                 StatKind::Counts => "Σ_n r_nk [x_n = c]",

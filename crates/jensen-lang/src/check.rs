@@ -225,6 +225,8 @@ enum ArgTy {
     Reciprocal(SetId),
     /// `c * cov(x)`: a summary of a data item times a number.
     Summary(Summary, VarId, f64),
+    /// `dot(beta[z[n]], u[n]) + c[z[n]]`: a mean linear in data.
+    Regression,
     Other,
 }
 
@@ -1186,6 +1188,37 @@ impl Checker<'_> {
                 }
                 ArgKind::Diag(Box::new(self.arg(&args[0], loops)?))
             }
+            Expr::Call { func, args, .. } if func.name == "dot" => {
+                let [a, b] = args.as_slice() else {
+                    self.error(
+                        Diagnostic::error(DiagCode::Arg, span, "`dot` takes two arguments")
+                            .label("here")
+                            .hint("write `dot(beta[z[n]], u[n])` with `param beta[K]: vector[P]` and `data u[N]: vector[P]`"),
+                    );
+                    return None;
+                };
+                let (a, b) = (self.arg(a, loops)?, self.arg(b, loops)?);
+                match (&a.kind, &b.kind) {
+                    (ArgKind::Var { .. }, ArgKind::Var { .. })
+                        if self.is_data(&a) != self.is_data(&b) =>
+                    {
+                        let (coef, covariates) = if self.is_data(&b) { (a, b) } else { (b, a) };
+                        ArgKind::Regression {
+                            coef: Box::new(coef),
+                            covariates: Box::new(covariates),
+                            intercept: None,
+                        }
+                    }
+                    _ => {
+                        self.error(
+                            Diagnostic::error(DiagCode::Arg, span, "`dot` takes a parameter and a data item")
+                                .label("here")
+                                .hint("write `dot(beta[z[n]], u[n])` with `param beta[K]: vector[P]` and `data u[N]: vector[P]`: the coefficients and the covariates of a regression"),
+                        );
+                        return None;
+                    }
+                }
+            }
             Expr::Call { func, args, .. } if Summary::from_name(&func.name).is_some() => {
                 let summary = Summary::from_name(&func.name)?;
                 self.summary(summary, args, span)?
@@ -1233,6 +1266,17 @@ impl Checker<'_> {
                     },
                     (_, ArgKind::Identity) => ArgKind::ScaledIdentity(Box::new(l)),
                     (ArgKind::Identity, _) => ArgKind::ScaledIdentity(Box::new(r)),
+                    // `beta[z[n]] * u[n]`: a coefficient times a data item (a regression).
+                    (ArgKind::Var { .. }, ArgKind::Var { .. })
+                        if self.is_data(&r) != self.is_data(&l) =>
+                    {
+                        let (coef, covariates) = if self.is_data(&r) { (l, r) } else { (r, l) };
+                        ArgKind::Regression {
+                            coef: Box::new(coef),
+                            covariates: Box::new(covariates),
+                            intercept: None,
+                        }
+                    }
                     (ArgKind::Var { .. }, ArgKind::Var { .. })
                         if self.is_continuous(&r) && !self.is_continuous(&l) =>
                     {
@@ -1313,6 +1357,44 @@ impl Checker<'_> {
                 let l = self.arg(lhs, loops)?;
                 let r = self.arg(rhs, loops)?;
                 let continuous = self.involves_continuous(&l) || self.involves_continuous(&r);
+                // `dot(beta[z[n]], u[n]) + c[z[n]]` or `c[z[n]] + …`: a regression's intercept.
+                match (op, &l.kind, &r.kind) {
+                    (
+                        BinOp::Add,
+                        ArgKind::Regression {
+                            intercept: None, ..
+                        },
+                        ArgKind::Var { .. },
+                    )
+                    | (
+                        BinOp::Add,
+                        ArgKind::Var { .. },
+                        ArgKind::Regression {
+                            intercept: None, ..
+                        },
+                    ) if !self.is_data(&l) && !self.is_data(&r) => {
+                        let (regression, c) = if matches!(l.kind, ArgKind::Regression { .. }) {
+                            (l, r)
+                        } else {
+                            (r, l)
+                        };
+                        let ArgKind::Regression {
+                            coef, covariates, ..
+                        } = regression.kind
+                        else {
+                            unreachable!("one side is a regression")
+                        };
+                        return Some(Arg {
+                            kind: ArgKind::Regression {
+                                coef,
+                                covariates,
+                                intercept: Some(Box::new(c)),
+                            },
+                            span,
+                        });
+                    }
+                    _ => {}
+                }
                 // `W * h[n] + mu` or `mu + W * h[n]`.
                 let (linear, offset) = match (&l.kind, &r.kind) {
                     (ArgKind::Linear { offset: None, .. }, ArgKind::Var { .. }) => (l, r),
@@ -1413,6 +1495,11 @@ impl Checker<'_> {
                 && matches!(self.model.vars[*var].ty, ElemType::Vector(_)))
     }
 
+    /// Whether an argument is a data item, e.g. `u[n]`.
+    fn is_data(&self, a: &Arg) -> bool {
+        matches!(&a.kind, ArgKind::Var { var, .. } if self.model.vars[*var].kind == DeclKind::Data)
+    }
+
     /// Whether an argument mentions a continuous latent anywhere.
     fn involves_continuous(&self, a: &Arg) -> bool {
         match &a.kind {
@@ -1446,6 +1533,8 @@ impl Checker<'_> {
             } => ArgTy::Summary(summary, data, factor),
             ArgKind::Over(..) => ArgTy::Other,
             ArgKind::Expr(..) | ArgKind::Linear { .. } | ArgKind::LatentExpr(..) => ArgTy::Other,
+            // (Its parts are judged by the derivation.)
+            ArgKind::Regression { .. } => ArgTy::Regression,
         }
     }
 
@@ -1462,6 +1551,7 @@ impl Checker<'_> {
                 "the data summary `{}`",
                 render_summary(summary, &self.model.vars[data].name, factor)
             ),
+            ArgTy::Regression => "a regression on data".into(),
             ArgTy::Other => "a compound expression".into(),
         }
     }
@@ -1520,6 +1610,7 @@ impl Checker<'_> {
                         ArgTy::Number(0.0) => Ok(()),
                         ArgTy::Other => Ok(()), // judged by the derivation (linear-Gaussian means)
                         ArgTy::Summary(..) => Err(format!("a summary of the data is a hyperparameter of a prior; the mean of `{target_name}` is a parameter: declare e.g. `param mu[K]: vector[{}]`", m.sets[d].name)),
+                        ArgTy::Regression => Err("a regression mean is derived for `Normal` (one response column) for now: write one statement per column, `y[n] ~ Normal(dot(beta[z[n]], u[n]) + c[z[n]], s[z[n]])`; a multivariate response is not derived yet".into()),
                         _ => Err(format!("declare e.g. `param mu[K]: vector[{}]`", m.sets[d].name)),
                     };
                     let cov_ok = match tys[1] {
@@ -1544,9 +1635,9 @@ impl Checker<'_> {
             },
             Dist::Normal => match target_ty {
                 ElemType::Real => match (tys[0], tys[1]) {
-                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_), ArgTy::Elem(ElemType::Positive)) => None,
-                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_), ArgTy::Number(v)) if v > 0.0 => None,
-                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_), _) => Some((1, "a variance (`positive`)".into(), "declare e.g. `param v[K]: positive`; `Normal` takes the variance, not the standard deviation".into())),
+                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_) | ArgTy::Regression, ArgTy::Elem(ElemType::Positive)) => None,
+                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_) | ArgTy::Regression, ArgTy::Number(v)) if v > 0.0 => None,
+                    (ArgTy::Elem(ElemType::Real) | ArgTy::Number(_) | ArgTy::Regression, _) => Some((1, "a variance (`positive`)".into(), "declare e.g. `param v[K]: positive`; `Normal` takes the variance, not the standard deviation".into())),
                     _ => Some((0, "a mean (`real`)".into(), "declare e.g. `param m[K]: real`".into())),
                 },
                 _ => return self.target_mismatch(f, "a real number (`real`)"),
@@ -1784,10 +1875,10 @@ impl Checker<'_> {
                         Diagnostic::error(
                             DiagCode::Unsupported,
                             f.args[0].span,
-                            format!("a mean that depends on data `{first}` (`{text}`: a regression, or a mixture of regressions with covariates) is not supported yet"),
+                            format!("a mean that depends on data `{first}` as `{text}` has no closed-form M-step"),
                         )
                         .label("mean depends on data")
-                        .hint(format!("model `{first}` and `{target}` together instead: `data xy[N]: vector[D] from ({first}, {target})` with `xy[n] ~ MvNormal(mu[z[n]], Sigma[z[n]])` — each component's joint Gaussian implies a linear regression of `{target}` on `{first}` within that component")),
+                        .hint(format!("a mean linear in data is a regression: write `{target}[n] ~ Normal(dot(beta[z[n]], {first}[n]) + c[z[n]], s[z[n]])` with `data {first}[N]: vector[P]` and `param beta[K]: vector[P]` (or `beta[z[n]] * {first}[n] + c[z[n]]` for one `real` covariate)")),
                     );
                 }
             }

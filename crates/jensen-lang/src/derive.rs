@@ -29,6 +29,8 @@ enum Role {
     Probs,
     Loading,
     FactorMean,
+    RegressionCoef,
+    RegressionIntercept,
 }
 
 impl Role {
@@ -50,6 +52,8 @@ impl Role {
             Role::Probs => "categorical probabilities",
             Role::Loading => "a loading matrix",
             Role::FactorMean => "the offset of a linear-Gaussian mean",
+            Role::RegressionCoef => "regression coefficients",
+            Role::RegressionIntercept => "a regression's intercept",
         }
     }
 
@@ -71,6 +75,8 @@ impl Role {
             Role::Probs => Rule::Probabilities,
             Role::Loading => Rule::Loadings,
             Role::FactorMean => Rule::FactorMean,
+            Role::RegressionCoef => Rule::RegressionCoefficients,
+            Role::RegressionIntercept => Rule::RegressionIntercept,
         }
     }
 }
@@ -219,6 +225,26 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                     target.name, model.sets[rows].name, target.name
                 )),
             );
+            continue;
+        }
+        if let (Dist::Normal, ArgKind::Regression { .. }) = (f.dist, &f.args[0].kind) {
+            match regression_block(&model, fi, z) {
+                Ok((kind, roles)) => {
+                    let bi = blocks.len();
+                    for (p, role, span) in roles {
+                        uses.entry(p.param)
+                            .or_default()
+                            .push((Some(bi), role, span));
+                    }
+                    blocks.push(Block {
+                        factor: fi,
+                        data: f.target,
+                        kind,
+                        log_scale: false,
+                    });
+                }
+                Err(d) => diags.push(d),
+            }
             continue;
         }
         if let (Dist::MvNormal, ArgKind::Linear { .. }) = (f.dist, &f.args[0].kind) {
@@ -439,11 +465,16 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             DeclKind::Param => {}
             DeclKind::Data => {
                 let weight = var.ty == crate::ir::ElemType::Weight;
-                // (A binomial's trials are read from a column, not modelled.)
-                let trials = blocks
-                    .iter()
-                    .any(|b| b.kind.trials() == Some(Trials::Column(pid)));
-                if !weight && !trials && !model.factors.iter().any(|f| f.target == pid) {
+                // (A binomial's trials or a regression's covariates are read in a statement's
+                // arguments, not modelled.)
+                let read = model.factors.iter().any(|f| {
+                    let mut mentioned = Vec::new();
+                    for a in &f.args {
+                        a.mentioned(&mut mentioned);
+                    }
+                    mentioned.contains(&pid)
+                });
+                if !weight && !read && !model.factors.iter().any(|f| f.target == pid) {
                     diags.push(
                         Diagnostic::warning(
                             DiagCode::UnusedData,
@@ -545,6 +576,32 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 .hint("the joint M-step of a loading matrix and its offset is derived per statement: declare separate parameters for each linear-Gaussian statement"),
             );
             continue;
+        }
+        if matches!(role, Role::RegressionCoef | Role::RegressionIntercept) {
+            if sources.len() > 1 {
+                diags.push(
+                    Diagnostic::error(
+                        NO_CLOSED_FORM,
+                        list[1].2,
+                        format!("`{}` ({}) is used by a second statement", var.name, role.describe()),
+                    )
+                    .label("second use")
+                    .hint("the weighted least-squares M-step of a regression's coefficients and intercept is derived per statement: declare separate parameters for each response"),
+                );
+                continue;
+            }
+            if let Some((_, span)) = priors.remove(&pid) {
+                diags.push(
+                    Diagnostic::error(
+                        NO_CLOSED_FORM,
+                        span,
+                        format!("a prior on `{}` ({}) is not supported yet", var.name, role.describe()),
+                    )
+                    .label("prior here")
+                    .hint("fit the coefficients by maximum likelihood (remove the statement); the variance may keep an `InvGamma` prior"),
+                );
+                continue;
+            }
         }
         if role == Role::Mean {
             if let Some(d) = check_mean(&model, &blocks, pid, &sources, list) {
@@ -1047,6 +1104,9 @@ fn pref(model: &Model, a: &Arg, z: Option<VarId>) -> Result<Option<PRef>, Diagno
         ArgKind::LatentExpr(text, _) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` is not linear in the continuous latent", crate::check::shorten(text)))
             .label("non-linear in the latent")
             .hint("the posterior of a continuous latent is Gaussian in closed form only for a linear-Gaussian mean: a loading matrix times the latent plus an offset, `W * h[n] + mu`, inside `MvNormal` (always `+`: the offset is fitted, so its sign is free)")),
+        ArgKind::Regression { .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a regression mean is supported in `Normal` for now (one response column)")
+            .label("regression")
+            .hint("write one statement per response column, `y[n] ~ Normal(dot(beta[z[n]], u[n]) + c[z[n]], s[z[n]])`; a multivariate response `MvNormal(B * u[n] + mu, Sigma)` is not derived yet")),
         ArgKind::Linear { .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a linear-Gaussian mean is only supported as the mean of `MvNormal`")
             .label("here")
             .hint("write `x[n] ~ MvNormal(W * h[n] + mu, diag(psi))` for factor analysis or `MvNormal(W * h[n] + mu, s * I)` for probabilistic PCA")),
@@ -1269,6 +1329,146 @@ fn plates_text(model: &Model, v: VarId) -> String {
 
 /// A parameter's use in a block: the parameter, its role and where it is written.
 type Use = (PRef, Role, Span);
+
+/// `y[n] ~ Normal(dot(beta[z[n]], u[n]) + c[z[n]], s[z[n]])`: the covariates a data item of
+/// this row, the coefficients a vector over its columns (a number for one `real` covariate),
+/// the intercept a number, each selected by the latent; no variational Bayes yet.
+fn regression_block(
+    model: &Model,
+    fi: usize,
+    z: Option<VarId>,
+) -> Result<(BlockKind, Vec<Use>), Diagnostic> {
+    let f = &model.factors[fi];
+    let ArgKind::Regression {
+        coef,
+        covariates,
+        intercept,
+    } = &f.args[0].kind
+    else {
+        unreachable!("called on regression means")
+    };
+    let y = &model.vars[f.target].name;
+    if model.method == crate::ir::Method::Vb {
+        return Err(Diagnostic::error(
+            DiagCode::Method,
+            f.args[0].span,
+            format!("variational Bayes for a regression (`{y}` on covariates) is not derived yet"),
+        )
+        .label("regression mean")
+        .hint("fit it with `method em` (maximum likelihood, or MAP with an `InvGamma` prior on the variance)"));
+    }
+    let ArgKind::Var { var: u, indices } = &covariates.kind else {
+        unreachable!("checked: the covariates are a data item")
+    };
+    let u_name = &model.vars[*u].name;
+    if *indices != f.target_indices {
+        return Err(Diagnostic::error(
+            NO_CLOSED_FORM,
+            covariates.span,
+            format!("the covariates `{u_name}` must be taken at this statement's row"),
+        )
+        .label("another row")
+        .hint(format!("write `{u_name}[n]`, indexed as `{y}` is")));
+    }
+    if *u == f.target {
+        return Err(Diagnostic::error(
+            NO_CLOSED_FORM,
+            covariates.span,
+            format!("`{y}` cannot be its own covariate"),
+        )
+        .label("the response")
+        .hint("the covariates are another data item, e.g. `data u[N]: vector[P]`"));
+    }
+    let beta = pref(model, coef, z)?.expect("a variable argument is a parameter");
+    let b_name = &model.vars[beta.param].name;
+    let example = |p: &str| {
+        format!("write `{y}[n] ~ Normal(dot(beta[z[n]], {u_name}[n]) + c[z[n]], s[z[n]])` with `param beta[K]: {p}`")
+    };
+    match (model.vars[*u].ty, model.vars[beta.param].ty) {
+        (ElemType::Real, ElemType::Real) => {}
+        (ElemType::Vector(p), ElemType::Vector(q)) if model.same_set(p, q) => {}
+        (ElemType::Vector(p), ty) => {
+            let set = &model.sets[p].name;
+            return Err(Diagnostic::error(NO_CLOSED_FORM, coef.span, format!("the coefficients `{b_name}` must be a `vector[{set}]`, one per covariate of `{u_name}`, but they are `{}`", model.type_name(ty)))
+                .label("coefficients")
+                .hint(example(&format!("vector[{set}]"))));
+        }
+        (ElemType::Real, ty) => {
+            return Err(Diagnostic::error(NO_CLOSED_FORM, coef.span, format!("the coefficient `{b_name}` of the `real` covariate `{u_name}` must be `real`, but it is `{}`", model.type_name(ty)))
+                .label("coefficient")
+                .hint(format!("declare `param {b_name}[K]: real` and write `{b_name}[z[n]] * {u_name}[n]`")));
+        }
+        (ty, _) => {
+            return Err(Diagnostic::error(
+                NO_CLOSED_FORM,
+                covariates.span,
+                format!(
+                    "covariates are `real` or `vector[P]` data, but `{u_name}` is `{}`",
+                    model.type_name(ty)
+                ),
+            )
+            .label("covariates")
+            .hint(format!(
+                "declare `data {u_name}[N]: vector[P] from (...)` with the covariate columns"
+            )));
+        }
+    }
+    let selected = |p: PRef, a: &Arg, what: &str| {
+        if p.per_component {
+            Ok(())
+        } else {
+            Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` ({what}) must be selected by the latent", model.vars[p.param].name))
+                .label("shared")
+                .hint(format!("write `{}[z[n]]`: a regression per component (coefficients shared by every component are not supported yet)", model.vars[p.param].name)))
+        }
+    };
+    selected(beta, coef, "regression coefficients")?;
+    let mut roles = vec![(beta, Role::RegressionCoef, coef.span)];
+    let c = match intercept {
+        Some(c) => {
+            let p = pref(model, c, z)?.expect("a variable argument is a parameter");
+            if model.vars[p.param].ty != ElemType::Real {
+                return Err(Diagnostic::error(
+                    NO_CLOSED_FORM,
+                    c.span,
+                    format!(
+                        "the intercept `{}` must be `real`",
+                        model.vars[p.param].name
+                    ),
+                )
+                .label("intercept")
+                .hint("declare e.g. `param c[K]: real`"));
+            }
+            selected(p, c, "a regression's intercept")?;
+            roles.push((p, Role::RegressionIntercept, c.span));
+            Some(p)
+        }
+        None => None,
+    };
+    let var_arg = &f.args[1];
+    if let ArgKind::Number(v) = var_arg.kind {
+        return Err(Diagnostic::error(
+            NO_CLOSED_FORM,
+            var_arg.span,
+            "a known variance of `Normal` is not supported yet",
+        )
+        .label("fixed variance")
+        .hint(format!(
+            "estimate it: `param s[K]: positive` and `Normal(…, s[z[n]])` (here {v})"
+        )));
+    }
+    let var = pref(model, var_arg, z)?.expect("checked: a variance parameter");
+    roles.push((var, Role::ScalarVar, var_arg.span));
+    Ok((
+        BlockKind::Regression {
+            coef: beta,
+            intercept: c,
+            var,
+            covariates: *u,
+        },
+        roles,
+    ))
+}
 
 /// `x[n] ~ MvNormal(W * h[n] + mu, Psi)`: the linear-Gaussian block and the roles of its
 /// parameters, or why the statement has no closed form.

@@ -195,7 +195,8 @@ pub enum Dist {
     Exponential,
     /// `Geometric(p)`: counts of failures before the first success.
     Geometric,
-    /// `Binomial(T, p)`: successes in a known number `T` of trials.
+    /// `Binomial(T, p)`: successes in `T` trials, a known number or a count column
+    /// (`Binomial(t[n], p)`).
     Binomial,
     /// `Multinomial(p)`: a vector of counts over categories, with the row's total known.
     Multinomial,
@@ -276,7 +277,7 @@ pub const DISTRIBUTIONS: [DistSig; 15] = [
         dist: Dist::Binomial,
         name: "Binomial",
         arity: 2,
-        example: "`Binomial(20, p[z[n]])` (a known number of trials, then the success probability)",
+        example: "`Binomial(20, p[z[n]])` (the number of trials — a whole number, or a count column `t[n]` — then the success probability)",
     },
     DistSig {
         dist: Dist::Multinomial,
@@ -438,6 +439,17 @@ pub enum ArgKind {
         /// The offset, e.g. `mu` or `mu[z[n]]`.
         offset: Option<Box<Arg>>,
     },
+    /// A mean linear in data (a regression): `dot(beta[z[n]], u[n]) + c[z[n]]` with `u` a
+    /// `vector[P]` item, or `beta[z[n]] * u[n] + c[z[n]]` with a `real` one; the intercept is
+    /// optional.
+    Regression {
+        /// The coefficients, e.g. `beta[z[n]]`.
+        coef: Box<Arg>,
+        /// The covariates, a data item of the statement's rows, e.g. `u[n]`.
+        covariates: Box<Arg>,
+        /// The intercept, e.g. `c[z[n]]`.
+        intercept: Option<Box<Arg>>,
+    },
     /// `mean(x)`, `var(x)` or `cov(x)` of a data item, times a number (`0.5 * cov(x)`): a
     /// hyperparameter computed from the data when they are bound.
     Summary {
@@ -474,6 +486,17 @@ impl Arg {
                 latent.mentioned(out);
                 if let Some(o) = offset {
                     o.mentioned(out);
+                }
+            }
+            ArgKind::Regression {
+                coef,
+                covariates,
+                intercept,
+            } => {
+                coef.mentioned(out);
+                covariates.mentioned(out);
+                if let Some(c) = intercept {
+                    c.mentioned(out);
                 }
             }
             ArgKind::Expr(_, vars) | ArgKind::LatentExpr(_, vars) => out.extend(vars),

@@ -208,7 +208,7 @@ pub enum BlockKind {
         /// Rate parameter.
         rate: PRef,
     },
-    /// Successes in a known number of trials.
+    /// Successes in a number of trials, known or read per row.
     Binomial {
         /// The number of trials: a whole number in the model file, or a count column.
         trials: Trials,
@@ -242,6 +242,19 @@ pub enum BlockKind {
     Multinomial {
         /// Probability vector parameter.
         probs: PRef,
+    },
+    /// A Normal response whose mean is linear in a data item (a regression):
+    /// `y[n] ~ Normal(dot(beta[z[n]], u[n]) + c[z[n]], s[z[n]])`, or `beta[z[n]] * u[n]` with
+    /// one `real` covariate.
+    Regression {
+        /// The coefficients (`vector[P]`, or `real` for one `real` covariate).
+        coef: PRef,
+        /// The intercept (`real`), when the mean has one.
+        intercept: Option<PRef>,
+        /// The variance (`positive`).
+        var: PRef,
+        /// The covariates: a `vector[P]` or `real` data item of the same rows.
+        covariates: VarId,
     },
     /// `x[n] ~ MvNormal(W * h[n] + mu, Psi)`: a linear-Gaussian emission of the continuous
     /// latent `h`, whose marginal is `N(mu, W Wᵀ + Psi)`; `Psi` is diagonal (factor
@@ -318,6 +331,11 @@ impl BlockKind {
             // `ln C(T, x)` is a term of the data alone, kept per row: `RowTerms::LogChoose`).
             BlockKind::Binomial { .. } => &[StatKind::Sum, StatKind::Trials],
             BlockKind::Categorical { .. } => &[StatKind::Counts],
+            BlockKind::Regression { .. } => &[
+                StatKind::DesignScatter,
+                StatKind::DesignCross,
+                StatKind::SumSq,
+            ],
             // The counts are `Σ_n r_nk x_nv` (the multinomial coefficient is a term of the
             // data alone, kept per row: `RowTerms::LogCoefficient`).
             BlockKind::Multinomial { .. } => &[StatKind::Counts],
@@ -336,8 +354,14 @@ pub enum StatKind {
     LogSum,
     /// `Σ_n r_nk T_n`, the expected number of trials (binomial blocks).
     Trials,
-    /// `Σ_n r_nk (x_n − c_k)²` elementwise.
+    /// `Σ_n r_nk (x_n − c_k)²` elementwise (a regression: `Σ_n r_nk e_n²`, the residuals
+    /// `e_n = y_n − β_cᵀ u_n − c_c` under the coefficients before the M-step).
     SumSq,
+    /// `Σ_n r_nk a_n a_nᵀ` over a regression's design `a_n = (u_n, 1)` (the covariates, and 1
+    /// for the intercept when there is one).
+    DesignScatter,
+    /// `Σ_n r_nk a_n e_n`, the design against the residuals.
+    DesignCross,
     /// `Σ_n r_nk [x_n = c]` per category (`Σ_n r_nk x_nc` for a vector of counts).
     Counts,
     /// `Σ_n r_nk E[h_n]` (linear-Gaussian blocks).
@@ -371,6 +395,8 @@ impl StatKind {
             StatKind::LatentScatter => "h_scatter",
             StatKind::ResidualSq => "resid_sq",
             StatKind::GapEntropy => "gap_entropy",
+            StatKind::DesignScatter => "design_scatter",
+            StatKind::DesignCross => "design_cross",
         }
     }
 }
@@ -533,6 +559,11 @@ pub enum Rule {
     Loadings,
     /// The offset of a linear-Gaussian block given the new loadings: `μ = c + (s − W s_h)/n`.
     FactorMean,
+    /// A regression's coefficients by weighted least squares: `θ = θ_c + A⁻¹ b` over the
+    /// design (jointly with the intercept), solved by a Cholesky factor of `A`.
+    RegressionCoefficients,
+    /// A regression's intercept given the new coefficients: `c = c_c + (b_c − A_cβ δβ) / N`.
+    RegressionIntercept,
 }
 
 impl Plan {

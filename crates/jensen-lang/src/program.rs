@@ -279,6 +279,9 @@ pub enum Dim {
     Set(SetId),
     /// A fixed size.
     Lit(usize),
+    /// The size of a set plus a fixed number (a regression's design: its covariates and the
+    /// intercept).
+    SetPlus(SetId, usize),
 }
 
 impl Dim {
@@ -287,6 +290,7 @@ impl Dim {
         match self {
             Dim::Set(s) => sizes[s],
             Dim::Lit(n) => n,
+            Dim::SetPlus(s, n) => sizes[s] + n,
         }
     }
 }
@@ -401,9 +405,10 @@ pub struct BlockProgram {
     pub data: VarId,
     /// How the data's rows are read.
     pub form: DataForm,
-    /// Terms of each row's log-density that depend on the data alone, subtracted from the
-    /// expected log-joint (`−Σ_n ln x_n!` of a Poisson block, the Jacobian `−Σ_n ln x_n` of a
-    /// log-normal one), kept per row by the model (a missing cell has none).
+    /// Terms of each row's log-density that depend on the data alone, added to the expected
+    /// log-joint with their sign ([`RowTerms::sign`]: `−Σ_n ln x_n!` of a Poisson block, the
+    /// Jacobian `−Σ_n ln x_n` of a log-normal one, `+Σ_n ln C(T_n, x_n)` of a binomial one),
+    /// kept per row by the model (a missing cell has none).
     pub row_terms: Option<RowTerms>,
     /// Added to the log-joint for every component `k`.
     pub log_density: Call,
@@ -537,6 +542,9 @@ pub enum Operand {
     RowTerms,
     /// The rows of another data item in the current chunk, one column (a binomial's trials).
     Column(VarId),
+    /// The rows of another data item in the current chunk as a matrix, one column per
+    /// coordinate (a regression's covariates; a `real` item is one column).
+    Covariates(VarId),
     /// The log-joint column of component `k` (written).
     Out,
     /// The whole log-joint (written).
@@ -668,6 +676,13 @@ pub enum Kernel {
     BinomialOffset,
     MissingBinomialAccumulate,
     MissingBinomialRowsAccumulate,
+    MissingRegressionAccumulate,
+    RegressionAddLogDensity,
+    RegressionAccumulate,
+    RegressionExpected,
+    RegressionCoefficientsFromStats,
+    RegressionInterceptFromStats,
+    RegressionResidual,
     GeometricAddLogDensity,
     GeometricProbFromStats,
     GeometricProbModeFromStats,
@@ -843,6 +858,13 @@ impl Kernel {
             BinomialOffset => "vb::binomial_offset",
             MissingBinomialAccumulate => "missing::binomial_accumulate",
             MissingBinomialRowsAccumulate => "missing::binomial_rows_accumulate",
+            MissingRegressionAccumulate => "missing::regression_accumulate",
+            RegressionAddLogDensity => "regression::regression_add_log_density",
+            RegressionAccumulate => "regression::regression_accumulate",
+            RegressionExpected => "regression::regression_expected",
+            RegressionCoefficientsFromStats => "regression::regression_coefficients_from_stats",
+            RegressionInterceptFromStats => "regression::regression_intercept_from_stats",
+            RegressionResidual => "regression::regression_residual",
             GeometricAddLogDensity => "discrete::geometric_add_log_density",
             GeometricProbFromStats => "discrete::geometric_prob_from_stats",
             GeometricProbModeFromStats => "discrete::geometric_prob_mode_from_stats",
@@ -1196,6 +1218,65 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// The width of regression block `b`'s design: its covariates, plus one for the
+    /// intercept.
+    fn design_dim(&self, b: usize) -> Dim {
+        let BlockKind::Regression {
+            covariates,
+            intercept,
+            ..
+        } = self.plan.blocks[b].kind
+        else {
+            unreachable!("a regression block")
+        };
+        let extra = usize::from(intercept.is_some());
+        match self.elem(covariates) {
+            Elem::Vector(Dim::Set(s)) if extra > 0 => Dim::SetPlus(s, extra),
+            Elem::Vector(Dim::Lit(n)) => Dim::Lit(n + extra),
+            Elem::Vector(d) => d,
+            _ => Dim::Lit(1 + extra),
+        }
+    }
+
+    /// A regression's coefficients as a vector (one `real` coefficient as a vector of one)
+    /// and its intercept (`0` without one), from `src`.
+    fn regression_params(&self, b: usize, src: Src) -> (Operand, Operand) {
+        let BlockKind::Regression {
+            coef, intercept, ..
+        } = self.plan.blocks[b].kind
+        else {
+            unreachable!("a regression block")
+        };
+        let beta = match self.p(src, coef) {
+            Operand::Param {
+                src,
+                var,
+                at,
+                elem: Elem::Scalar,
+                ..
+            } => Operand::Param {
+                src,
+                var,
+                at,
+                elem: Elem::Scalar,
+                as_vector: true,
+            },
+            other => other,
+        };
+        let c = intercept.map_or(Operand::Number(0.0), |c| self.p(src, c));
+        (beta, c)
+    }
+
+    /// A regression block's three statistics (design scatter, design cross, squared
+    /// residuals).
+    fn regression_stats(&self, b: usize, mutable: bool) -> [Operand; 3] {
+        [
+            self.stat(b, StatKind::DesignScatter, mutable),
+            self.stat(b, StatKind::DesignCross, mutable),
+            self.stat(b, StatKind::SumSq, mutable),
+        ]
+    }
+
     /// The shape of one component of a variable.
     fn elem(&self, v: VarId) -> Elem {
         match self.plan.model.vars[v].ty {
@@ -1390,6 +1471,11 @@ impl<'a> Lowering<'a> {
                     }
                     // One number of trials per row.
                     StatKind::Trials => Elem::Scalar,
+                    StatKind::DesignScatter => {
+                        let w = self.design_dim(b);
+                        Elem::Matrix(w, w)
+                    }
+                    StatKind::DesignCross => Elem::Vector(self.design_dim(b)),
                     // Bernoulli bits are always a vector, one entry per bit.
                     _ if vector_data || matches!(block.kind, BlockKind::Bernoulli { .. }) => {
                         Elem::Vector(d)
@@ -1443,8 +1529,8 @@ impl<'a> Lowering<'a> {
             Rule::Weights | Rule::InitialProbs | Rule::Transitions | Rule::Probabilities => {
                 Start::Uniform
             }
-            Rule::Loadings => Start::Zeros,
-            Rule::Mean | Rule::FactorMean => Start::DataMean(src()),
+            Rule::Loadings | Rule::RegressionCoefficients => Start::Zeros,
+            Rule::Mean | Rule::FactorMean | Rule::RegressionIntercept => Start::DataMean(src()),
             // The scales start at the data's: the statistics of a row with a missing cell,
             // taken under the starting parameters, are then in the data's units.
             Rule::Covariance => Start::DataCovariance(src()),
@@ -1469,10 +1555,11 @@ impl<'a> Lowering<'a> {
                     .expect("the initial distribution has a slot");
                 Reseed::ChainState(slot)
             }
-            // An empty component keeps its loadings; its offset moves to the row.
-            Rule::InitialProbs | Rule::Loadings => Reseed::Keep,
+            // An empty component keeps its loadings (and its regression coefficients); its
+            // offset (intercept) moves to the row.
+            Rule::InitialProbs | Rule::Loadings | Rule::RegressionCoefficients => Reseed::Keep,
             _ if !per_component => Reseed::Keep,
-            Rule::Mean | Rule::FactorMean => Reseed::Row(src()),
+            Rule::Mean | Rule::FactorMean | Rule::RegressionIntercept => Reseed::Row(src()),
             Rule::Covariance => Reseed::DataCovariance(src()),
             Rule::DiagonalVariances => Reseed::DataVariances(src()),
             Rule::Variance => Reseed::DataVarianceMean(src()),
@@ -1761,6 +1848,48 @@ impl<'a> Lowering<'a> {
                     ],
                 ),
             ),
+            BlockKind::Regression {
+                covariates, var, ..
+            } => {
+                let u = Operand::Covariates(covariates);
+                let (beta, c) = self.regression_params(b, Src::Cache);
+                let [scatter, cross, sq] = self.regression_stats(b, true);
+                let (beta_c, c_c) = self.regression_params(b, Src::Centre);
+                let (beta_p, c_p) = self.regression_params(b, Src::Params);
+                let [scatter_r, cross_r, sq_r] = self.regression_stats(b, false);
+                (
+                    DataForm::Column,
+                    call(
+                        RegressionAddLogDensity,
+                        vec![
+                            x.clone(),
+                            u.clone(),
+                            beta.clone(),
+                            c.clone(),
+                            self.p(Src::Cache, var),
+                            out,
+                        ],
+                    ),
+                    call(
+                        RegressionAccumulate,
+                        vec![x, u, beta, c, resp, scatter, cross, sq],
+                    ),
+                    call(
+                        RegressionExpected,
+                        vec![
+                            n,
+                            beta_c,
+                            c_c,
+                            scatter_r,
+                            cross_r,
+                            sq_r,
+                            beta_p,
+                            c_p,
+                            self.p(Src::Params, var),
+                        ],
+                    ),
+                )
+            }
             BlockKind::Poisson { rate } => (
                 DataForm::Column,
                 call(
@@ -2237,6 +2366,28 @@ impl<'a> Lowering<'a> {
                 ),
             ),
             BlockKind::Multinomial { .. } => unreachable!("a multinomial block refuses gaps"),
+            // A missing response: its residual's expectation is zero under the E-step's
+            // coefficients and its square's the variance (the covariates are observed).
+            BlockKind::Regression {
+                covariates, var, ..
+            } => {
+                let [scatter, _, sq] = self.regression_stats(b, true);
+                (
+                    column,
+                    call(
+                        MissingRegressionAccumulate,
+                        vec![
+                            gaps,
+                            Operand::Covariates(covariates),
+                            cache(var),
+                            resp,
+                            scatter,
+                            sq,
+                            h,
+                        ],
+                    ),
+                )
+            }
             BlockKind::Categorical { probs } => (
                 column,
                 call(
@@ -2417,8 +2568,8 @@ impl<'a> Lowering<'a> {
     /// scales about the new means, each group in declaration order.
     fn m_step(&mut self) {
         let rank = |r: Rule| match r {
-            Rule::Loadings => 0,
-            Rule::Mean | Rule::FactorMean => 1,
+            Rule::Loadings | Rule::RegressionCoefficients => 0,
+            Rule::Mean | Rule::FactorMean | Rule::RegressionIntercept => 1,
             _ => 2,
         };
         let mut order: Vec<usize> = (0..self.plan.updates.len()).collect();
@@ -2627,6 +2778,22 @@ impl<'a> Lowering<'a> {
                     ),
                 };
                 pooled(slot.elem, stats(StatKind::Sum), finish)
+            }
+            // One source, per component, by derivation.
+            Rule::RegressionCoefficients | Rule::RegressionIntercept => {
+                let b = u.sources[0];
+                let [scatter, cross, _] = self.regression_stats(b, false);
+                let (beta, c) = self.regression_params(b, Src::Prev);
+                let (beta_next, _) = self.regression_params(b, Src::Next);
+                first_element = u.rule == Rule::RegressionCoefficients && slot.elem == Elem::Scalar;
+                UpdateValue::Call(if u.rule == Rule::RegressionCoefficients {
+                    call(RegressionCoefficientsFromStats, vec![beta, scatter, cross])
+                } else {
+                    call(
+                        RegressionInterceptFromStats,
+                        vec![c, beta, beta_next, scatter, cross],
+                    )
+                })
             }
             Rule::Loadings | Rule::FactorMean => {
                 // One source, and one component per slot, by derivation.
@@ -2856,6 +3023,19 @@ impl<'a> Lowering<'a> {
             return Term {
                 value: TermValue::Call(call(FactorResidual, args)),
                 sum_elements: rule == Rule::Variance,
+                count: None,
+            };
+        }
+        if let BlockKind::Regression { .. } = block.kind {
+            let (beta, c) = self.regression_params(b, Src::Prev);
+            let (beta_next, c_next) = self.regression_params(b, Src::Next);
+            let [scatter, cross, sq] = self.regression_stats(b, false);
+            return Term {
+                value: TermValue::Call(call(
+                    RegressionResidual,
+                    vec![beta, c, scatter, cross, sq, beta_next, c_next],
+                )),
+                sum_elements: false,
                 count: None,
             };
         }
@@ -3508,7 +3688,9 @@ impl Lowering<'_> {
             // The effective probabilities `exp E[ln θ]` make the expected density exact.
             BlockKind::Categorical { .. }
             | BlockKind::Multinomial { .. }
-            | BlockKind::LinearGaussian { .. } => {}
+            | BlockKind::LinearGaussian { .. }
+            // (The derivation refuses variational Bayes for a regression.)
+            | BlockKind::Regression { .. } => {}
         }
         calls
     }

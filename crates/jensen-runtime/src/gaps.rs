@@ -85,6 +85,14 @@ impl Gaps {
         self.rows.len()
     }
 
+    /// The missing columns of row `row` (from 0; empty for a row without a gap).
+    pub fn columns_of(&self, row: usize) -> &[usize] {
+        match self.rows.binary_search(&row) {
+            Ok(i) => &self.columns[self.starts[i]..self.starts[i + 1]],
+            Err(_) => &[],
+        }
+    }
+
     /// Whether row `row` (from 0) has a missing cell.
     pub fn has_row(&self, row: usize) -> bool {
         self.rows.binary_search(&row).is_ok()

@@ -51,6 +51,18 @@ impl Cholesky {
         );
     }
 
+    /// `Σ⁻¹ b`, by the two triangular solves `L y = b`, `Lᵀ x = y`.
+    pub fn solve(&self, b: ndarray::ArrayView1<'_, f64>) -> ndarray::Array1<f64> {
+        let mut x = Mat::from_fn(b.len(), 1, |i, _| b[i]);
+        self.solve_lower_in_place(x.as_mut());
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(
+            self.l.as_ref().transpose(),
+            x.as_mut(),
+            faer::Par::Seq,
+        );
+        ndarray::Array1::from_shape_fn(b.len(), |i| x[(i, 0)])
+    }
+
     /// The diagonal of `Σ⁻¹`: `(Σ⁻¹)_ii = ‖L⁻¹ e_i‖²`, from one triangular solve with the
     /// identity.
     pub fn inverse_diagonal(&self) -> ndarray::Array1<f64> {

@@ -566,9 +566,9 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                             row: i + 1,
                             line: table.line(i),
                             column: table.headers[c].clone(),
-                            what: match (var.ty, trials_of(plan, v)) {
+                            what: match (var.ty, read_by(plan, v)) {
                                 (ElemType::Weight, _) => "the cell is empty, but every row's weight must be given: remove the row, or give it weight 0".into(),
-                                (_, Some(statement)) => format!("the cell is empty, but it holds the number of trials of `{statement}`, which every row needs: remove the row, or fill the cell"),
+                                (_, Some((statement, what))) => format!("the cell is empty, but it holds {what} of `{statement}`, which every row needs: remove the row, or fill the cell"),
                                 _ => "the cell is empty, but no statement models this item, so every row needs a value: remove the row, or fill the cell".into(),
                             },
                             item: var.name.clone(),
@@ -818,7 +818,34 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
             check_sums(table, &var.name, item)?;
         }
     }
-    // A binomial's successes are at most its trials; trials from a column are in every row.
+    // An item a block reads without modelling it (a binomial's trials, a regression's
+    // covariates) is needed in every row: a statement of its own may not leave it gaps.
+    for block in &plan.blocks {
+        let read = match block.kind {
+            BlockKind::Binomial {
+                trials: Trials::Column(t),
+                ..
+            } => t,
+            BlockKind::Regression { covariates, .. } => covariates,
+            _ => continue,
+        };
+        let item = items[read].as_ref().expect("data bound");
+        if let (Some(row), Some((statement, what))) = (item.gaps.first_row(), read_by(plan, read)) {
+            let j = item.gaps.columns_of(row).first().copied().unwrap_or(0);
+            return Err(BindError::BadLabel {
+                file: file.clone(),
+                row: row + 1,
+                line: table.line(row),
+                column: item.columns[j].clone(),
+                what: format!(
+                    "the cell is empty, but it holds {what} of `{statement}`, which every row needs ({} missing in all; remove or fill those rows)",
+                    item.gaps.cells()
+                ),
+                item: model.vars[read].name.clone(),
+            });
+        }
+    }
+    // A binomial's successes are at most its trials.
     for block in &plan.blocks {
         let item = items[block.data].as_ref().expect("data bound");
         let name = &model.vars[block.data].name;
@@ -829,20 +856,6 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
             }
             Some(Trials::Column(t)) => {
                 let trials = items[t].as_ref().expect("data bound");
-                if let Some(row) = trials.gaps.first_row() {
-                    return Err(BindError::BadLabel {
-                        file: file.clone(),
-                        row: row + 1,
-                        line: table.line(row),
-                        column: trials.columns[0].clone(),
-                        what: format!(
-                            "the cell is empty, but it holds the number of trials of `{}`, which every row needs ({} missing in all; remove or fill those rows)",
-                            model.factors[block.factor].text,
-                            trials.gaps.cells()
-                        ),
-                        item: model.vars[t].name.clone(),
-                    });
-                }
                 jensen_runtime::data::check_at_most_trials_by_row(
                     name,
                     item.values.column(0),
@@ -1180,15 +1193,20 @@ fn check(table: &Table, name: &str, item: &Item, kind: ValueKind) -> Result<(), 
         .map_err(|bad| bad_value(table, item, bad))
 }
 
-/// A value an item does not admit, with its file, row, line and column.
-/// The statement whose number of trials data item `v` holds, if any.
-fn trials_of(plan: &Plan, v: VarId) -> Option<&str> {
-    plan.blocks
-        .iter()
-        .find(|b| b.kind.trials() == Some(Trials::Column(v)))
-        .map(|b| plan.model.factors[b.factor].text.as_str())
+/// The statement that reads data item `v` without modelling it (a binomial's trials, a
+/// regression's covariates), and what the item holds for it.
+fn read_by(plan: &Plan, v: VarId) -> Option<(&str, &'static str)> {
+    plan.blocks.iter().find_map(|b| {
+        let what = match b.kind {
+            _ if b.kind.trials() == Some(Trials::Column(v)) => "the number of trials",
+            BlockKind::Regression { covariates, .. } if covariates == v => "the covariates",
+            _ => return None,
+        };
+        Some((plan.model.factors[b.factor].text.as_str(), what))
+    })
 }
 
+/// A value an item does not admit, with its file, row, line and column.
 fn bad_value(table: &Table, item: &Item, bad: jensen_runtime::data::BadValue) -> BindError {
     BindError::BadValue {
         file: table.source.clone(),

@@ -24,7 +24,7 @@ use jensen_runtime::chain;
 use jensen_runtime::gaps::{self, GapsIn};
 use jensen_runtime::kernels::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
-use jensen_runtime::kernels::{discrete, exponential, gaussian, missing, moments, vb};
+use jensen_runtime::kernels::{discrete, exponential, gaussian, missing, moments, regression, vb};
 use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::mixture::{
     add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight_of, FloorHit, TopTwo,
@@ -1015,6 +1015,10 @@ impl PlanModel<'_> {
     fn matrix<'s>(&'s self, env: &'s Env<'_>, op: &Operand) -> ArrayView2<'s, f64> {
         match op {
             Operand::Rows => self.rows_matrix(env.block, env.rows.as_ref().expect("rows")),
+            Operand::Covariates(var) => self.columns[*var]
+                .as_ref()
+                .expect("data item")
+                .slice(s![env.rows.clone().expect("rows"), ..]),
             Operand::DataScatterRoot => self.scatters.get().expect("scatter")[env.block].view(),
             Operand::LatentTransitions => env.latent.expect("latent").transitions.view(),
             Operand::Hyper(h) => self.hypers[*h]
@@ -1201,6 +1205,17 @@ impl PlanModel<'_> {
             }
             BinomialAddLogDensity => {
                 discrete::binomial_add_log_density(v(0).view(), v(1).view(), n(2), n(3), col!());
+                number(0.0)
+            }
+            RegressionAddLogDensity => {
+                regression::regression_add_log_density(
+                    v(0).view(),
+                    m(1),
+                    v(2).view(),
+                    n(3),
+                    n(4),
+                    col!(),
+                );
                 number(0.0)
             }
             BinomialRowsAddLogDensity => {
@@ -1503,6 +1518,41 @@ impl PlanModel<'_> {
                 );
                 number(0.0)
             }
+            RegressionAccumulate => {
+                let [Some(scatter), Some(cross), Some(sq), ..] =
+                    written(a, k, 5, stats.expect("statistics"))
+                else {
+                    unreachable!("a design scatter, a cross and squared residuals")
+                };
+                regression::regression_accumulate(
+                    v(0).view(),
+                    m(1),
+                    v(2).view(),
+                    n(3),
+                    v(4).view(),
+                    matrix_mut(scatter),
+                    vector_mut(cross),
+                    number_mut(sq),
+                );
+                number(0.0)
+            }
+            MissingRegressionAccumulate => {
+                let [Some(scatter), Some(sq), Some(h), ..] =
+                    written(a, k, 4, stats.expect("statistics"))
+                else {
+                    unreachable!("a design scatter, squared residuals and an entropy")
+                };
+                missing::regression_accumulate(
+                    gaps!(),
+                    m(1),
+                    n(2),
+                    v(3).view(),
+                    matrix_mut(scatter),
+                    number_mut(sq),
+                    number_mut(h),
+                );
+                number(0.0)
+            }
             BinomialAccumulate | BinomialRowsAccumulate => {
                 let [Some(sum), Some(trials), ..] = written(a, k, 3, stats.expect("statistics"))
                 else {
@@ -1791,6 +1841,37 @@ impl PlanModel<'_> {
             ScalarScatterAbout => {
                 number(gaussian::scalar_scatter_about(n(0), n(1), n(2), n(3), n(4)))
             }
+            RegressionExpected => number(regression::regression_expected(
+                n(0),
+                v(1).view(),
+                n(2),
+                m(3),
+                v(4).view(),
+                n(5),
+                v(6).view(),
+                n(7),
+                n(8),
+            )),
+            RegressionCoefficientsFromStats => array(
+                regression::regression_coefficients_from_stats(v(0).view(), m(1), v(2).view())
+                    .into_dyn(),
+            ),
+            RegressionInterceptFromStats => number(regression::regression_intercept_from_stats(
+                n(0),
+                v(1).view(),
+                v(2).view(),
+                m(3),
+                v(4).view(),
+            )),
+            RegressionResidual => number(regression::regression_residual(
+                v(0).view(),
+                n(1),
+                m(2),
+                v(3).view(),
+                n(4),
+                v(5).view(),
+                n(6),
+            )),
             FactorResidual => array(
                 linear::factor_residual(
                     v(0).view(),

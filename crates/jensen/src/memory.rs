@@ -74,6 +74,7 @@ pub fn estimate(
     let dim = |d: Dim| match d {
         Dim::Set(s) => sizes[s],
         Dim::Lit(n) => n as f64,
+        Dim::SetPlus(s, n) => sizes[s] + n as f64,
     };
     let elem = |e: Elem| e.dims().into_iter().map(dim).collect::<Vec<f64>>();
     let k = program.components.map_or(1.0, |c| sizes[c]);

@@ -504,6 +504,44 @@ pub fn binomial_rows_accumulate(
     }
 }
 
+/// Regression: a missing response adds its design `r a aᵀ` to `A` (the covariates are
+/// observed), nothing to `Σ r a e` (its residual's conditional mean is zero under the
+/// E-step's coefficients), `r s` to `Σ r e²` and `r ½ ln 2πe s` to `entropy`.
+pub fn regression_accumulate(
+    gaps: &GapsIn<'_>,
+    u: ArrayView2<'_, f64>,
+    var: f64,
+    resp: ArrayView1<'_, f64>,
+    mut scatter: ArrayViewMut2<'_, f64>,
+    sumsq: &mut f64,
+    entropy: &mut f64,
+) {
+    let p = u.ncols();
+    let wide = scatter.nrows() == p + 1;
+    let h = 0.5 * (LN_2PI_E + var.ln());
+    for (i, _) in gaps.iter() {
+        let r = resp[i];
+        if r == 0.0 {
+            continue;
+        }
+        let row = u.row(i);
+        for a in 0..p {
+            for b in 0..p {
+                scatter[[a, b]] += r * row[a] * row[b];
+            }
+            if wide {
+                scatter[[a, p]] += r * row[a];
+                scatter[[p, a]] += r * row[a];
+            }
+        }
+        if wide {
+            scatter[[p, p]] += r;
+        }
+        *sumsq += r * var;
+        *entropy += r * h;
+    }
+}
+
 /// Geometric: a missing count adds `r (1 − p) / p` to `Σ r x` and `r H(Geometric(p))` to
 /// `entropy`.
 pub fn geometric_accumulate(

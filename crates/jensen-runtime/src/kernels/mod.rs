@@ -18,6 +18,7 @@ pub mod hyper;
 pub mod linear;
 pub mod missing;
 pub mod moments;
+pub mod regression;
 pub(crate) mod tiles;
 pub mod vb;
 
