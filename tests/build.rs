@@ -177,6 +177,30 @@ const EMISSIONS: &[Emission] = &[
         statements: &["y2[I_] ~ Normal(beta[Z] * y[I_], s[Z])"],
         latent_dim: None,
     },
+    // A fixed intercept leaves the covariates' block of the least squares (item 7).
+    Emission {
+        name: "regression_fixed_intercept",
+        data: &[("x", Kind::Real3), ("y", Kind::Real)],
+        params: &["beta[K]: vector[D]", "c[K]: real = 0.5", "s[K]: positive"],
+        statements: &["y[I_] ~ Normal(dot(beta[Z], x[I_]) + c[Z], s[Z])"],
+        latent_dim: None,
+    },
+    // A fixed variance and a fixed mean.
+    Emission {
+        name: "normal_fixed",
+        data: &[("y", Kind::Real), ("y2", Kind::Real)],
+        params: &[
+            "m[K]: real",
+            "v[K]: positive = 0.8",
+            "m2[K]: real = 1.0",
+            "v2[K]: positive",
+        ],
+        statements: &[
+            "y[I_] ~ Normal(m[Z], v[Z])",
+            "y2[I_] ~ Normal(m2[Z], v2[Z])",
+        ],
+        latent_dim: None,
+    },
     Emission {
         name: "regression_shared_variance",
         data: &[("x", Kind::Real3), ("y", Kind::Real), ("y2", Kind::Real)],

@@ -224,6 +224,10 @@ pub mod models {
     pub struct RegressionQuakes;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/normal_mix_known_variance.em")]
+    pub struct NormalMixKnownVariance;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/regression_quakes_long.em")]
     pub struct RegressionQuakesLong;
 
@@ -358,6 +362,7 @@ pub const CATALOGUE: &[Entry] = &[
     // Three components, for speed (the CLI fits the file's K = 6).
     ("binomial_keywords", "debian_keywords.csv", &[("K", 3)]),
     ("regression_quakes", "quakes.csv", &[]),
+    ("normal_mix_known_variance", "faithful.csv", &[]),
     ("regression_quakes_long", "quakes.csv", &[]),
     ("lognormal_mix", "faithful.csv", &[]),
     ("lognormal_mix_map", "faithful.csv", &[]),

@@ -330,6 +330,13 @@ differential!(
     BinomialKeywordsConsts { K: 3 } // as in the catalogue
 );
 differential!(
+    a_variance_fixed_in_the_model_file,
+    "normal_mix_known_variance",
+    NormalMixKnownVarianceModel,
+    NormalMixKnownVarianceData { eruptions: column },
+    NormalMixKnownVarianceConsts::default()
+);
+differential!(
     mixture_of_regressions,
     "regression_quakes",
     RegressionQuakesModel,

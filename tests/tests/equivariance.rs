@@ -27,6 +27,7 @@ fn continuous(plan: &Plan, b: usize) -> bool {
             | BlockKind::Normal { .. }
             | BlockKind::LinearGaussian { .. }
             | BlockKind::Exponential { .. }
+            | BlockKind::Regression { .. }
     )
 }
 
@@ -96,6 +97,8 @@ fn scale_params(
                 Rule::Variance => *x *= f[0] * f[0],
                 Rule::Loadings => *x *= fi(0),
                 Rule::ExponentialRate => *x /= f[0],
+                // A regression's response in units c: its coefficients and intercept scale by c.
+                Rule::RegressionCoefficients | Rule::RegressionIntercept => *x *= f[0],
                 _ => {}
             }
         }
@@ -150,8 +153,9 @@ fn every_continuous_model_is_scale_equivariant() {
             .filter(|&b| continuous(&p, b))
             .map(|b| p.blocks[b].data)
             .collect();
-        // A known covariance (`MvNormal(mu[z[n]], I)`: k-means) fixes the data's units, so
-        // rescaling is not a symmetry of the model.
+        // A known covariance (`MvNormal(mu[z[n]], I)`: k-means) or a parameter fixed at a
+        // number (`param v[K]: positive = 0.1`) fixes the data's units, so rescaling is not a
+        // symmetry of the model.
         let known_covariance = p.blocks.iter().any(|b| {
             matches!(
                 b.kind,
@@ -160,7 +164,7 @@ fn every_continuous_model_is_scale_equivariant() {
                     ..
                 }
             )
-        });
+        }) || p.model.vars.iter().any(|v| v.fixed.is_some());
         // So does a prior whose hyperparameters are numbers in the data's units
         // (`InvGamma(-1.0, 0.005)`, a prior mean other than 0, a Gamma's rate); summaries of
         // the data (`cov(x)`, `var(x)`, `mean(x)`) rescale with the data and keep the symmetry.

@@ -245,6 +245,12 @@ struct FitArgs {
     /// `kmeans++`, `random`, or a JSON file of starting parameters (as in `--out`'s `params`).
     #[arg(long, default_value = "kmeans++")]
     init: String,
+    /// Hold parameter NAME at a known value instead of estimating it (repeatable): FILE is
+    /// JSON holding the value (nested arrays as in `--out`'s `params`, or a number), or a fit
+    /// or parameter file from which NAME is taken. A fixed parameter is not counted in BIC
+    /// and AIC, and its value replaces any starting value of `--init`.
+    #[arg(long = "fix", value_name = "NAME=FILE")]
+    fix: Vec<String>,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -705,12 +711,80 @@ fn warn_constant_columns(plan: &Plan, bound: &jensen::Bound) {
     }
 }
 
+/// Marks the parameters of `--fix NAME=FILE` as fixed at fit time and reads their values.
+fn read_fixes(
+    plan: &mut jensen::Plan,
+    fixes: &[String],
+) -> Result<Vec<(String, ndarray::ArrayD<f64>)>, String> {
+    let mut out = Vec::new();
+    for fix in fixes {
+        let Some((name, path)) = fix.split_once('=') else {
+            return Err(format!("--fix {fix}: expected NAME=FILE"));
+        };
+        let params: Vec<&str> = plan
+            .model
+            .vars
+            .iter()
+            .filter(|v| v.kind == jensen::lang::ast::DeclKind::Param)
+            .map(|v| v.name.as_str())
+            .collect();
+        let Some(v) = plan.model.var(name).filter(|_| params.contains(&name)) else {
+            return Err(format!(
+                "--fix {fix}: the model has no parameter `{name}` (its parameters: {})",
+                params.join(", ")
+            ));
+        };
+        if plan.model.vars[v].fixed.is_some() {
+            return Err(format!(
+                "--fix {fix}: `{}` is fixed in the model file already",
+                plan.model.vars[v].text
+            ));
+        }
+        if let Some(prior) = plan
+            .updates
+            .iter()
+            .find(|u| u.param == v)
+            .and_then(|u| u.prior.as_ref())
+        {
+            return Err(format!(
+                "--fix {fix}: `{name}` has a prior, `{}`: a known value takes none (remove the prior to fix it)",
+                plan.model.factors[prior.factor].text
+            ));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--fix {fix}: cannot read {path}: {e}"))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("--fix {fix}: {path}: {e}"))?;
+        // The value itself, or NAME in a parameter file, or in a fit's `params`.
+        let value = match &json {
+            serde_json::Value::Object(map) => map
+                .get("params")
+                .and_then(|p| p.get(name))
+                .or_else(|| map.get(name))
+                .cloned()
+                .ok_or_else(|| format!("--fix {fix}: {path} holds no value of `{name}`"))?,
+            other => other.clone(),
+        };
+        let nested: jensen::runtime::nested::Nested =
+            serde_json::from_value(value).map_err(|e| {
+                format!("--fix {fix}: {path}: not a number or nested arrays of numbers ({e})")
+            })?;
+        let array = nested
+            .to_array()
+            .map_err(|e| format!("--fix {fix}: {path}: {e}"))?;
+        plan.model.vars[v].fixed = Some(jensen::lang::ir::Fixed::Given);
+        out.push((name.to_string(), array));
+    }
+    Ok(out)
+}
+
 fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     let source = read_model(&args.model)?;
     let method = args.method.map(MethodArg::method);
-    let Some(plan) = compile_source_for(&args.model, &source, method)? else {
+    let Some(mut plan) = compile_source_for(&args.model, &source, method)? else {
         return Ok(ExitCode::FAILURE);
     };
+    let fixes = read_fixes(&mut plan, &args.fix)?;
     let vb = plan.model.method == jensen::lang::ir::Method::Vb;
     if vb && matches!(args.estep, Some(EStepArg::Hard)) {
         return Err("--estep hard with variational Bayes: VB keeps the whole posterior of the latent; drop --estep hard or fit with --method em".into());
@@ -719,7 +793,12 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     let (bound, opts) = (&data.bound, &data.opts);
     let binding = ItemBinding::of(&plan, bound);
     warn_constant_columns(&plan, bound);
-    let model = PlanModel::new(&plan, bound);
+    let mut model = PlanModel::new(&plan, bound);
+    for (name, value) in fixes {
+        model
+            .fix(&name, value)
+            .map_err(|e| format!("--fix {name}: {e}"))?;
+    }
     model
         .check_priors()
         .map_err(|e| format!("{}: {e}", args.model))?;

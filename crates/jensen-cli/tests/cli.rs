@@ -2089,3 +2089,117 @@ fn missing_cells_are_counted_integrated_out_and_recorded() {
     ]);
     assert!(fa.contains("missing: 60 of 600 cells"), "{fa}");
 }
+
+/// `--fix NAME=FILE` (issue 11, item 7): a parameter held at a value from a JSON file is not
+/// estimated and not counted in BIC/AIC. Fixing the variances of a Normal mixture at 0.1
+/// gives the fit of the model file that declares `param v[K]: positive = 0.1`; fixing a
+/// fitted covariance at its value reproduces the fit with six fewer free parameters; a
+/// wrong name, a value that breaks the type, a parameter with a prior, and one fixed in the
+/// file already are errors that say so.
+#[test]
+fn fix_holds_a_parameter_at_a_value_from_a_file() {
+    let tmp = TempDir::new("fix");
+    let value = tmp.file("v.json");
+    std::fs::write(&value, "[0.1, 0.1]").unwrap();
+    let (fixed, declared) = (tmp.file("fixed.json"), tmp.file("declared.json"));
+    let model = tmp.file("normal_mix.em");
+    std::fs::write(
+        &model,
+        std::fs::read_to_string(format!("{ROOT}/models/normal_mix_known_variance.em"))
+            .unwrap()
+            .replace("positive = 0.1", "positive"),
+    )
+    .unwrap();
+    let args = |m: &str, out: &str| {
+        vec![
+            "fit".to_string(),
+            m.to_string(),
+            "--data".into(),
+            "data/faithful.csv".into(),
+            "--out".into(),
+            out.to_string(),
+            "--quiet".into(),
+        ]
+    };
+    let mut with_fix = args(&model, &fixed);
+    with_fix.extend(["--fix".to_string(), format!("v={value}")]);
+    jensen_ok(&with_fix.iter().map(String::as_str).collect::<Vec<_>>());
+    let file_args = args("models/normal_mix_known_variance.em", &declared);
+    jensen_ok(&file_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (a, b) = (read_json(&fixed), read_json(&declared));
+    assert_eq!(a["params"], b["params"]);
+    assert_eq!(numbers(&a["params"]["v"]), [0.1, 0.1]);
+    assert_eq!(a["free_parameters"], 3);
+    assert_eq!(a["log_likelihood"], b["log_likelihood"]);
+    assert_eq!(a["bic"], b["bic"]);
+
+    // A fitted covariance fixed at its own value: the same fit, 6 fewer free parameters.
+    let (full, again) = (tmp.file("full.json"), tmp.file("again.json"));
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--out",
+        &full,
+        "--quiet",
+    ]);
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--fix",
+        &format!("Sigma={full}"),
+        "--init",
+        &full,
+        "--out",
+        &again,
+        "--quiet",
+    ]);
+    let (full, again) = (read_json(&full), read_json(&again));
+    assert_eq!(again["params"]["Sigma"], full["params"]["Sigma"]);
+    let (l1, l2) = (
+        full["log_likelihood"].as_f64().unwrap(),
+        again["log_likelihood"].as_f64().unwrap(),
+    );
+    assert!((l1 - l2).abs() <= 1e-6 * l1.abs(), "{l1} vs {l2}");
+    assert_eq!(
+        full["free_parameters"].as_u64().unwrap() - again["free_parameters"].as_u64().unwrap(),
+        6
+    );
+
+    let bad = tmp.file("bad.json");
+    std::fs::write(&bad, "[-1.0, 0.1]").unwrap();
+    for (fix, said) in [
+        (
+            format!("sigma={value}"),
+            "the model has no parameter `sigma`",
+        ),
+        (format!("v={bad}"), "violates its constraint `positive`"),
+        ("v".to_string(), "expected NAME=FILE"),
+    ] {
+        let mut a = args(&model, &tmp.file("x.json"));
+        a.extend(["--fix".to_string(), fix]);
+        let err = jensen_fails(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(err.contains(said), "{err}");
+    }
+    let err = jensen_fails(&[
+        "fit",
+        "models/normal_mix_known_variance.em",
+        "--data",
+        "data/faithful.csv",
+        "--fix",
+        &format!("v={value}"),
+    ]);
+    assert!(err.contains("fixed in the model file already"), "{err}");
+    let err = jensen_fails(&[
+        "fit",
+        "models/gmm_spherical_map.em",
+        "--data",
+        "data/faithful.csv",
+        "--fix",
+        &format!("s={value}"),
+    ]);
+    assert!(err.contains("has a prior"), "{err}");
+}

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use jensen_lang::ir::{EStepKind, ElemType, Method, Summary, VarId};
+use jensen_lang::ir::{EStepKind, ElemType, Fixed, Method, Summary, VarId};
 use jensen_lang::plan::{
     BlockKind, Cov, Hyper, Latent, PRef, Prior, PriorFamily, Rule, StatKind, Trials, Update,
 };
@@ -528,6 +528,22 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
     } else {
         var.name.clone()
     };
+    match var.fixed {
+        Some(Fixed::Number(c)) if matches!(var.ty, ElemType::Cov(_)) => {
+            return format!(
+                "{lhs} = {c} I   (fixed in the model file: not estimated, not counted in BIC/AIC)"
+            );
+        }
+        Some(Fixed::Number(c)) => {
+            return format!(
+                "{lhs} = {c}   (fixed in the model file: not estimated, not counted in BIC/AIC)"
+            );
+        }
+        Some(Fixed::Given) => {
+            return format!("{lhs} = the value given at fit time (`--fix`: not estimated, not counted in BIC/AIC)");
+        }
+        None => {}
+    }
     let over = |terms: Vec<String>| -> String {
         let inner = terms.join(" + ");
         if !per_k && has_k {
@@ -601,13 +617,25 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 stat_name(plan, b, StatKind::DesignCross),
             );
             let beta = p(plan, coef);
+            let BlockKind::Regression { intercept, .. } = plan.blocks[b].kind else {
+                unreachable!("a regression block")
+            };
+            let ridge = "a Cholesky solve, with a ridge from 1e-12 of A's mean diagonal up only if A is (numerically) singular";
             if u.rule == Rule::RegressionCoefficients {
-                format!(
-                    "{lhs} = {lhs}° + (A⁻¹ b)[..P],  A = {scatter}, b = {cross}   (weighted least squares, jointly with the intercept, as a step from the coefficients before the M-step: a Cholesky solve, with a ridge from 1e-12 of A's mean diagonal up only if A is singular)"
-                )
+                match intercept {
+                    Some(c) if plan.model.vars[c.param].fixed.is_some() => format!(
+                        "{lhs} = {lhs}° + A_ββ⁻¹ b_β,  A = {scatter}, b = {cross} without the intercept's row   (weighted least squares with the intercept held at its known value, as a step from the coefficients before the M-step: {ridge})"
+                    ),
+                    Some(_) => format!(
+                        "{lhs} = {lhs}° + (A⁻¹ b) without its last entry,  A = {scatter}, b = {cross}   (weighted least squares jointly with the intercept, as a step from the coefficients before the M-step: {ridge})"
+                    ),
+                    None => format!(
+                        "{lhs} = {lhs}° + A⁻¹ b,  A = {scatter}, b = {cross}   (weighted least squares, as a step from the coefficients before the M-step: {ridge})"
+                    ),
+                }
             } else {
                 format!(
-                    "{lhs} = {lhs}° + ({cross}[P] − {scatter}[P, ..P] ({beta} − {beta}°)) / {}   (the intercept's normal equation, given the new {beta}; kept when the component is empty)",
+                    "{lhs} = {lhs}° + ({cross}[last] − {scatter}[last, ..last] ({beta} − {beta}°)) / {}   (the intercept's normal equation, given the new {beta}; kept when the component is empty)",
                     count()
                 )
             }
@@ -1499,7 +1527,12 @@ pub fn explain(plan: &Plan) -> String {
                     let BlockKind::Regression { intercept, .. } = block.kind else {
                         unreachable!("a regression block")
                     };
-                    let a = if intercept.is_some() { "a[n]" } else { "u[n]" };
+                    let a = match block.kind {
+                        BlockKind::Regression { covariates, .. } if intercept.is_none() => {
+                            data(plan, covariates)
+                        }
+                        _ => "a[n]".to_string(),
+                    };
                     format!(
                         "Σ_n {r}{a} e[n],  e[n] = {x} − ({}) under the coefficients before the M-step",
                         regression_mean(plan, b, &format!("°{}", k_index(plan)))
@@ -1827,6 +1860,7 @@ pub fn explain(plan: &Plan) -> String {
     let free: Vec<String> = program
         .params
         .iter()
+        .filter(|p| p.free != Size::Dim(Dim::Lit(0)))
         .map(|p| size_text(plan, &p.free))
         .collect();
     if plan.model.method == Method::Vb {

@@ -58,7 +58,7 @@ impl Gen<'_> {
             Dim::SetPlus(s, n) => {
                 let size = self.size(s);
                 let n = proc_macro2::Literal::usize_unsuffixed(n);
-                quote!(#size + #n)
+                quote!((#size + #n))
             }
         }
     }
@@ -868,8 +868,15 @@ impl Gen<'_> {
                 self.plan.blocks[s.block].kind,
                 BlockKind::Multinomial { .. }
             );
+            let regression = matches!(
+                self.plan.blocks[s.block].kind,
+                BlockKind::Regression { .. }
+            );
             let what = match s.kind {
                 StatKind::Counts if multinomial => "Σ_n r_nk x_nc",
+                StatKind::SumSq if regression => {
+                    "Σ_n r_nk e_n², the squared residuals under the coefficients before the M-step"
+                }
                 StatKind::Sum if gaussian => {
                     "Σ_n r_nk (x_n − c_k), about the means before the M-step"
                 }
@@ -877,7 +884,7 @@ impl Gen<'_> {
                 StatKind::LogSum => "Σ_n r_nk ln x_n",
                 StatKind::Trials => "Σ_n r_nk T_n, the expected number of trials",
                 StatKind::DesignScatter => {
-                    "Σ_n r_nk a_n a_nᵀ over the design a_n = (u_n, 1) (covariates, then the intercept's 1)"
+                    "Σ_n r_nk a_n a_nᵀ over the design a_n: the covariates u_n, then a 1 for the intercept when there is one"
                 }
                 StatKind::DesignCross => {
                     "Σ_n r_nk a_n e_n, e_n = y_n − βᵀu_n − c the residual under the coefficients before the M-step"
@@ -961,6 +968,19 @@ impl Gen<'_> {
     fn update(&self, step: &UpdateStep) -> TokenStream {
         let slot = &self.program.params[step.param];
         let f = ident(&slot.name);
+        if step.value == UpdateValue::Fixed {
+            let doc = format!(
+                " `{}`: fixed, not estimated.",
+                self.plan.model.vars[slot.var].text
+            );
+            // (A scalar is `Copy`.)
+            let value = if slot.elem == Elem::Scalar && !slot.per_component {
+                quote!(prev.#f)
+            } else {
+                quote!(prev.#f.clone())
+            };
+            return quote! { #[doc = #doc] let #f = #value; };
+        }
         let family = |i: usize| {
             self.plan.updates[i]
                 .prior
@@ -1012,6 +1032,7 @@ impl Gen<'_> {
         let (acc, terms, finish) = match &step.value {
             UpdateValue::Call(c) => return self.call(c, None, None),
             UpdateValue::Pooled { acc, terms, finish } => (acc, terms, finish),
+            UpdateValue::Fixed => unreachable!("a fixed parameter has no update"),
         };
         let scale = matches!(
             finish.kernel,
@@ -1367,7 +1388,12 @@ impl Gen<'_> {
     }
 
     pub(crate) fn free_parameters(&self) -> TokenStream {
-        let terms = self.program.params.iter().map(|p| self.size_expr(&p.free));
+        let terms = self
+            .program
+            .params
+            .iter()
+            .filter(|p| p.free != Size::Dim(Dim::Lit(0)))
+            .map(|p| self.size_expr(&p.free));
         quote!(#(#terms)+*)
     }
 
@@ -1413,6 +1439,11 @@ impl Gen<'_> {
                 }
                 Start::Zeros => return quote!(#f: #array::zeros(#shape)),
                 Start::Identity => quote!(Array2::<f64>::eye(#last)),
+                Start::ScaledIdentity(c) => {
+                    let c = proc_macro2::Literal::f64_unsuffixed(c);
+                    quote!(Array2::<f64>::eye(#last) * #c)
+                }
+                Start::Given => unreachable!("a value given at fit time is the executor's"),
                 Start::DataMean(b) if scalar => {
                     let m = moment(b, "mean");
                     quote!(#m[0])
@@ -1564,6 +1595,29 @@ impl Gen<'_> {
                 Reseed::RowInverse(b) => {
                     let x = row(b);
                     quote!(params.#f[k] = exponential::inverse_rate(#x[0]);)
+                }
+                Reseed::RowRegression(b) => {
+                    let BlockKind::Regression {
+                        covariates,
+                        intercept,
+                        ..
+                    } = self.plan.blocks[b].kind
+                    else {
+                        unreachable!("a regression block")
+                    };
+                    let (y, uf) = (self.var(self.plan.blocks[b].data), self.var(covariates));
+                    let u = if matches!(self.plan.model.vars[covariates].ty, jensen_lang::ir::ElemType::Vector(_)) {
+                        quote!(self.data.#uf.row(row))
+                    } else {
+                        quote!(self.data.#uf.slice(s![row..row + 1]))
+                    };
+                    let with = intercept.is_some();
+                    let value = quote!(regression::regression_coefficients_at_row(#u, self.data.#y[row], #with));
+                    if slot.elem == Elem::Scalar {
+                        quote!(params.#f[k] = #value[0];)
+                    } else {
+                        quote!(params.#f.row_mut(k).assign(&#value);)
+                    }
                 }
                 Reseed::RowBinomial(b) => {
                     let x = row(b);

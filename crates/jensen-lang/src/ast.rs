@@ -78,6 +78,8 @@ pub struct Decl {
     pub columns: Option<Vec<Ident>>,
     /// Columns left out of "every other numeric column" (`except (label)`).
     pub except: Option<Vec<Ident>>,
+    /// A parameter's known value (`param s[K]: positive = 2.5`): fixed, not estimated.
+    pub fixed: Option<(f64, Span)>,
     /// The whole line.
     pub span: Span,
 }

@@ -494,6 +494,55 @@ impl Checker<'_> {
         if !self.declare(&d.name) {
             return;
         }
+        // A known value: every entry (a covariance `c I`), admitted by the type.
+        let fixed = match d.fixed {
+            None => None,
+            Some((v, span)) => {
+                let problem = match ty {
+                    _ if !v.is_finite() => Some("a finite number".to_string()),
+                    ElemType::Simplex(k) => Some(format!("a probability vector, which one number cannot be (equal mixing weights are `Categorical(1 / {})`)", self.model.sets[k].name)),
+                    ElemType::Positive | ElemType::PositiveVec(_) if v <= 0.0 => Some("a positive number".into()),
+                    ElemType::Cov(_) if v <= 0.0 => Some("a positive number (the covariance is that number times `I`)".into()),
+                    ElemType::Prob | ElemType::ProbVec(_) if !(v > 0.0 && v < 1.0) => Some("a probability strictly between 0 and 1".into()),
+                    _ => None,
+                };
+                if let Some(what) = problem {
+                    let plates = if d.plates.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "[{}]",
+                            d.plates
+                                .iter()
+                                .map(|p| p.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    };
+                    let example = match ty {
+                        ElemType::Prob | ElemType::ProbVec(_) => Some("0.5"),
+                        ElemType::Real | ElemType::Vector(_) | ElemType::Matrix(..) => Some("0.0"),
+                        ElemType::Simplex(_) => None,
+                        _ => Some("1.0"),
+                    };
+                    let hint = match example {
+                        Some(e) => format!("write e.g. `param {}{plates}: {} = {e}`, or leave out `= …` to estimate it", d.name.name, self.model.type_name(ty)),
+                        None => "leave out `= …`: equal, fixed mixing weights are written `z[n] ~ Categorical(1 / K)`, and any other known value is given at fit time, `jensen fit --fix NAME=FILE.json`".into(),
+                    };
+                    self.error(
+                        Diagnostic::error(
+                            DiagCode::Arg,
+                            span,
+                            format!("the known value of `{}` must be {what}", d.name.name),
+                        )
+                        .label("fixed value")
+                        .hint(hint),
+                    );
+                    return;
+                }
+                Some(crate::ir::Fixed::Number(v))
+            }
+        };
         let text = format!(
             "{kind_word} {}{}: {}",
             d.name.name,
@@ -511,9 +560,14 @@ impl Checker<'_> {
             },
             self.model.type_name(ty)
         );
+        let text = match fixed {
+            Some(crate::ir::Fixed::Number(v)) => format!("{text} = {v}"),
+            _ => text,
+        };
         self.var_ids
             .insert(d.name.name.clone(), self.model.vars.len());
         self.model.vars.push(Var {
+            fixed,
             text,
             name: d.name.name.clone(),
             kind: d.kind,
@@ -1231,7 +1285,7 @@ impl Checker<'_> {
                         format!("unknown function `{}`", func.name),
                     )
                     .label("here")
-                    .hint("the functions are `diag(v)`, a diagonal covariance, and the data summaries `mean(x)`, `var(x)` and `cov(x)`, hyperparameters of a prior"),
+                    .hint("the functions are `diag(v)`, a diagonal covariance, `dot(beta[z[n]], u[n])`, a regression's mean, and the data summaries `mean(x)`, `var(x)` and `cov(x)`, hyperparameters of a prior"),
                 );
                 return None;
             }
@@ -1870,6 +1924,17 @@ impl Checker<'_> {
                     .filter(|&&v| m.vars[v].kind == DeclKind::Data && v != f.target)
                     .map(|&v| m.vars[v].name.as_str())
                     .collect();
+                if let (Some(first), true) = (data.first(), text.contains(" - ")) {
+                    return Some(
+                        Diagnostic::error(
+                            DiagCode::Unsupported,
+                            f.args[0].span,
+                            format!("a regression's intercept is added: `{text}` subtracts it"),
+                        )
+                        .label("subtracted")
+                        .hint(format!("write `+ c[z[n]]`: the intercept is fitted, so its sign is free (e.g. `dot(beta[z[n]], {first}[n]) + c[z[n]]`)")),
+                    );
+                }
                 if let Some(first) = data.first() {
                     return Some(
                         Diagnostic::error(

@@ -609,6 +609,23 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 continue;
             }
         }
+        if var.fixed.is_some() {
+            if let Some((_, span)) = priors.remove(&pid) {
+                diags.push(
+                    Diagnostic::error(
+                        NO_CLOSED_FORM,
+                        span,
+                        format!("`{}` has a known value, so it takes no prior", var.name),
+                    )
+                    .label("prior here")
+                    .hint(format!(
+                        "remove the prior, or the `= …` of `{}` to estimate it",
+                        var.text
+                    )),
+                );
+                continue;
+            }
+        }
         let prior = match priors.remove(&pid) {
             Some((prior, span)) => {
                 let (conjugate, family, roles) = match prior.family {
@@ -1071,7 +1088,7 @@ fn pref(model: &Model, a: &Arg, z: Option<VarId>) -> Result<Option<PRef>, Diagno
             if v.kind != DeclKind::Param {
                 return Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` is {}, not a parameter", v.name, if v.kind == DeclKind::Data { "data" } else { "a latent" }))
                     .label("here")
-                    .hint("arguments that depend on data or on a latent's value (regressions, linear-Gaussian means) are not supported yet"));
+                    .hint("a mean linear in data is a regression inside `Normal`, `dot(beta[z[n]], u[n]) + c[z[n]]` (or `beta[z[n]] * u[n] + c[z[n]]` for one covariate); a latent's value selects parameters, `mu[z[n]]`; a continuous latent enters through `W * h[n] + mu` inside `MvNormal`"));
             }
             match indices.as_slice() {
                 [] => Ok(Some(PRef { param: *var, per_component: false })),
@@ -1385,7 +1402,7 @@ fn regression_block(
         format!("write `{y}[n] ~ Normal(dot(beta[z[n]], {u_name}[n]) + c[z[n]], s[z[n]])` with `param beta[K]: {p}`")
     };
     match (model.vars[*u].ty, model.vars[beta.param].ty) {
-        (ElemType::Real, ElemType::Real) => {}
+        (ElemType::Real | ElemType::Positive | ElemType::Count, ElemType::Real) => {}
         (ElemType::Vector(p), ElemType::Vector(q)) if model.same_set(p, q) => {}
         (ElemType::Vector(p), ty) => {
             let set = &model.sets[p].name;
@@ -1393,8 +1410,8 @@ fn regression_block(
                 .label("coefficients")
                 .hint(example(&format!("vector[{set}]"))));
         }
-        (ElemType::Real, ty) => {
-            return Err(Diagnostic::error(NO_CLOSED_FORM, coef.span, format!("the coefficient `{b_name}` of the `real` covariate `{u_name}` must be `real`, but it is `{}`", model.type_name(ty)))
+        (ElemType::Real | ElemType::Positive | ElemType::Count, ty) => {
+            return Err(Diagnostic::error(NO_CLOSED_FORM, coef.span, format!("the coefficient `{b_name}` of the one covariate `{u_name}` must be `real`, but it is `{}`", model.type_name(ty)))
                 .label("coefficient")
                 .hint(format!("declare `param {b_name}[K]: real` and write `{b_name}[z[n]] * {u_name}[n]`")));
         }
@@ -1403,13 +1420,13 @@ fn regression_block(
                 NO_CLOSED_FORM,
                 covariates.span,
                 format!(
-                    "covariates are `real` or `vector[P]` data, but `{u_name}` is `{}`",
+                    "covariates are one `real`, `positive` or `count` column or `vector[P]` data, but `{u_name}` is `{}`",
                     model.type_name(ty)
                 ),
             )
             .label("covariates")
             .hint(format!(
-                "declare `data {u_name}[N]: vector[P] from (...)` with the covariate columns"
+                "declare `data {u_name}[N]: real` for one covariate, or `data {u_name}[N]: vector[P] from (...)` for several"
             )));
         }
     }

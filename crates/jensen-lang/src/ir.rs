@@ -176,6 +176,17 @@ pub struct Var {
     pub span: Span,
     /// The declaration as text, e.g. `param mu[K]: vector[D]`.
     pub text: String,
+    /// A parameter held at a known value, not estimated (and not counted in BIC/AIC).
+    pub fixed: Option<Fixed>,
+}
+
+/// How a fixed parameter's value is given.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Fixed {
+    /// In the model file, `param s[K]: positive = 2.5`: every entry (a covariance: `c I`).
+    Number(f64),
+    /// At fit time (`jensen fit --fix NAME=FILE.json`): the caller binds the value.
+    Given,
 }
 
 /// Supported distributions.

@@ -260,6 +260,7 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Item {
             let mut ty = None;
             let mut columns = None;
             let mut except = None;
+            let mut fixed = None;
             let column_list = |p: Pair<'_, Rule>| -> Vec<Ident> {
                 p.into_inner()
                     .map(|c| {
@@ -277,6 +278,16 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Item {
                     Rule::named_type | Rule::range_type => ty = Some(type_expr(p, offset)),
                     Rule::from_clause => columns = Some(column_list(p)),
                     Rule::except_clause => except = Some(column_list(p)),
+                    Rule::fixed_value => {
+                        let span = span(&p, offset);
+                        let negative = p.as_str().contains('-');
+                        let digits = p
+                            .into_inner()
+                            .find(|q| q.as_rule() == Rule::number)
+                            .expect("grammar: a number");
+                        let v: f64 = digits.as_str().parse().unwrap_or(f64::INFINITY);
+                        fixed = Some((if negative { -v } else { v }, span));
+                    }
                     _ => {}
                 }
             }
@@ -287,6 +298,7 @@ fn item(pair: Pair<'_, Rule>, offset: usize) -> Item {
                 ty: ty.expect("grammar: declaration type"),
                 columns,
                 except,
+                fixed,
                 span: whole,
             })
         }

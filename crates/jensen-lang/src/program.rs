@@ -14,7 +14,7 @@
 
 use serde::Serialize;
 
-use crate::ir::{EStepKind, ElemType, Method, SetId, SetSize, Summary, VarId};
+use crate::ir::{EStepKind, ElemType, Fixed, Method, SetId, SetSize, Summary, VarId};
 use crate::plan::{
     BlockKind, Cov, Hyper, Latent, PRef, Plan, Prior, PriorFamily, Rule, StatKind, Trials,
 };
@@ -172,6 +172,8 @@ pub struct ParamSlot {
     /// `posterior_of` (index in [`Program::params`]), whose own slot holds its mean (see
     /// `jensen_runtime::kernels::vb`).
     pub posterior_of: Option<usize>,
+    /// Held at a known value: not estimated (its M-step keeps it), not counted in BIC/AIC.
+    pub fixed: Option<Fixed>,
 }
 
 /// A parameter's neutral starting value, repeated over its components.
@@ -184,6 +186,10 @@ pub enum Start {
     Fill(f64),
     /// The identity matrix.
     Identity,
+    /// The identity matrix times a number (a covariance fixed at `c I`).
+    ScaledIdentity(f64),
+    /// A value the caller binds (a parameter fixed at fit time, `--fix`).
+    Given,
     /// Zeros (loadings, which are then drawn at random).
     Zeros,
     /// The column means of a block's data (a scalar parameter takes the first).
@@ -239,6 +245,9 @@ pub enum Reseed {
     RowGeometric(usize),
     /// `0.25 + 0.5 x / T` of the row's count (a binomial success probability).
     RowBinomial(usize),
+    /// A regression's coefficients through the row: zero with an intercept (which takes the
+    /// row's response), else the line through the origin and the row.
+    RowRegression(usize),
 }
 
 /// The shape of a value: a scalar, a vector or a matrix, with sizes from the index sets.
@@ -681,6 +690,7 @@ pub enum Kernel {
     RegressionAccumulate,
     RegressionExpected,
     RegressionCoefficientsFromStats,
+    RegressionCoefficientsGivenIntercept,
     RegressionInterceptFromStats,
     RegressionResidual,
     GeometricAddLogDensity,
@@ -863,6 +873,9 @@ impl Kernel {
             RegressionAccumulate => "regression::regression_accumulate",
             RegressionExpected => "regression::regression_expected",
             RegressionCoefficientsFromStats => "regression::regression_coefficients_from_stats",
+            RegressionCoefficientsGivenIntercept => {
+                "regression::regression_coefficients_given_intercept"
+            }
             RegressionInterceptFromStats => "regression::regression_intercept_from_stats",
             RegressionResidual => "regression::regression_residual",
             GeometricAddLogDensity => "discrete::geometric_add_log_density",
@@ -1041,6 +1054,8 @@ pub struct UpdateStep {
 pub enum UpdateValue {
     /// One kernel call (at component `k` for a per-component parameter).
     Call(Call),
+    /// None: the parameter is fixed at a known value, which the M-step keeps.
+    Fixed,
     /// Terms summed over the pooled blocks (and every component of a shared parameter),
     /// then `finish` over [`Operand::Pooled`] and [`Operand::PooledCount`].
     Pooled {
@@ -1428,13 +1443,26 @@ impl<'a> Lowering<'a> {
         for u in &self.plan.updates {
             let var = &self.plan.model.vars[u.param];
             let per_component = var.plates.len() == 1;
-            let (start, reseed) = self.start(u, per_component);
+            let (start, reseed) = match var.fixed {
+                None => self.start(u, per_component),
+                // A known value: every entry, or `c I` for a covariance; kept when re-seeding.
+                Some(Fixed::Number(c)) if matches!(var.ty, ElemType::Cov(_)) => {
+                    (Start::ScaledIdentity(c), Reseed::Keep)
+                }
+                Some(Fixed::Number(c)) => (Start::Fill(c), Reseed::Keep),
+                Some(Fixed::Given) => (Start::Given, Reseed::Keep),
+            };
             let slot = ParamSlot {
+                fixed: var.fixed,
                 var: u.param,
                 name: var.name.clone(),
                 per_component,
                 elem: self.elem(u.param),
-                free: self.free(u),
+                free: if var.fixed.is_some() {
+                    Size::lit(0)
+                } else {
+                    self.free(u)
+                },
                 rule: u.rule,
                 start,
                 reseed,
@@ -1555,10 +1583,11 @@ impl<'a> Lowering<'a> {
                     .expect("the initial distribution has a slot");
                 Reseed::ChainState(slot)
             }
-            // An empty component keeps its loadings (and its regression coefficients); its
-            // offset (intercept) moves to the row.
-            Rule::InitialProbs | Rule::Loadings | Rule::RegressionCoefficients => Reseed::Keep,
+            // An empty component keeps its loadings; its offset moves to the row, and a
+            // regression's line goes through it.
+            Rule::InitialProbs | Rule::Loadings => Reseed::Keep,
             _ if !per_component => Reseed::Keep,
+            Rule::RegressionCoefficients => Reseed::RowRegression(src()),
             Rule::Mean | Rule::FactorMean | Rule::RegressionIntercept => Reseed::Row(src()),
             Rule::Covariance => Reseed::DataCovariance(src()),
             Rule::DiagonalVariances => Reseed::DataVariances(src()),
@@ -2575,6 +2604,18 @@ impl<'a> Lowering<'a> {
         let mut order: Vec<usize> = (0..self.plan.updates.len()).collect();
         order.sort_by_key(|&i| rank(self.plan.updates[i].rule));
         for i in order {
+            if self.program.params[i].fixed.is_some() {
+                let u = &self.plan.updates[i];
+                self.program.m_step.push(UpdateStep {
+                    param: i,
+                    rule: u.rule,
+                    sources: u.sources.clone(),
+                    per_component: false,
+                    value: UpdateValue::Fixed,
+                    first_element: false,
+                });
+                continue;
+            }
             match self.posterior_updates(i) {
                 Some(steps) => self.program.m_step.extend(steps),
                 None => {
@@ -2653,8 +2694,9 @@ impl<'a> Lowering<'a> {
             });
         }
         for (i, u) in self.plan.updates.iter().enumerate() {
-            // A prior written in the model file takes the place of the regularising one.
-            if u.prior.is_some() {
+            // A prior written in the model file takes the place of the regularising one; a
+            // fixed value has none.
+            if u.prior.is_some() || self.program.params[i].fixed.is_some() {
                 continue;
             }
             let (kernel, share) = match u.rule {
@@ -2786,8 +2828,21 @@ impl<'a> Lowering<'a> {
                 let (beta, c) = self.regression_params(b, Src::Prev);
                 let (beta_next, _) = self.regression_params(b, Src::Next);
                 first_element = u.rule == Rule::RegressionCoefficients && slot.elem == Elem::Scalar;
+                // (A fixed intercept leaves the covariates' block alone to solve.)
+                let intercept_fixed = matches!(
+                    self.plan.blocks[b].kind,
+                    BlockKind::Regression { intercept: Some(c), .. }
+                        if self.plan.model.vars[c.param].fixed.is_some()
+                );
                 UpdateValue::Call(if u.rule == Rule::RegressionCoefficients {
-                    call(RegressionCoefficientsFromStats, vec![beta, scatter, cross])
+                    call(
+                        if intercept_fixed {
+                            RegressionCoefficientsGivenIntercept
+                        } else {
+                            RegressionCoefficientsFromStats
+                        },
+                        vec![beta, scatter, cross],
+                    )
                 } else {
                     call(
                         RegressionInterceptFromStats,
@@ -3097,6 +3152,7 @@ impl Lowering<'_> {
                 random: None,
                 nonzero_columns: false,
                 posterior_of: Some(i),
+                fixed: None,
             };
             self.program.params.push(slot);
         }

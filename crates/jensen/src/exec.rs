@@ -13,7 +13,7 @@ use ndarray::{
 };
 
 use jensen_lang::check::render_summary;
-use jensen_lang::ir::{EStepKind, ElemType, Method, Summary, VarId};
+use jensen_lang::ir::{EStepKind, ElemType, Fixed, Method, Summary, VarId};
 use jensen_lang::plan::{BlockKind, Cov, PRef, Trials};
 use jensen_lang::program::{
     At, BlockProgram, Call, DerivedKind, Elem, HyperSlot, Kernel, Operand, Reseed, RowTerms, Src,
@@ -63,6 +63,8 @@ pub struct PlanModel<'a> {
     scatters: OnceLock<Vec<Array2<f64>>>,
     /// The rows' weights, contiguous, and their sum (`None`: every row weighs 1).
     weights: Option<(Vec<f64>, f64)>,
+    /// The values of the parameters fixed at fit time ([`jensen_lang::ir::Fixed::Given`]).
+    given: std::collections::BTreeMap<String, ArrayD<f64>>,
 }
 
 /// Block `b`'s per-row terms of kind `terms`, computed from its bound data once per fit
@@ -356,6 +358,7 @@ impl<'a> PlanModel<'a> {
                 let total = values.iter().sum();
                 (values, total)
             }),
+            given: Default::default(),
         }
     }
 
@@ -562,7 +565,6 @@ impl<'a> PlanModel<'a> {
         Ok(Some(out))
     }
 
-    /// Checks user-supplied parameters: names, shapes and constraints.
     /// Variational Bayes: the posterior mean of every parameter with a posterior, component
     /// by component (`None` under EM). A slot holds its posterior's mean already except for a
     /// covariance, which holds `Ψ / ν` (`E[Σ] = Ψ / (ν − D − 1)`), and a variance, which holds
@@ -686,7 +688,60 @@ impl<'a> PlanModel<'a> {
         Ok(())
     }
 
+    /// Binds the value of parameter `name`, fixed at fit time (the plan marks it
+    /// [`jensen_lang::ir::Fixed::Given`], e.g. by `jensen fit --fix NAME=FILE.json`): checked
+    /// against its shape and its type's constraint; it is then the parameter's value in every
+    /// start, and the M-step keeps it.
+    pub fn fix(&mut self, name: &str, value: ArrayD<f64>) -> Result<(), String> {
+        let Some(slot) = self.program.params.iter().find(|s| s.name == name) else {
+            return Err(format!("the model has no parameter `{name}`"));
+        };
+        if slot.fixed != Some(Fixed::Given) {
+            return Err(format!(
+                "parameter `{name}` is not marked to be fixed at fit time"
+            ));
+        }
+        let shape = self.program.param_shape(slot, &self.data.sizes);
+        if value.shape() != shape.as_slice() {
+            return Err(format!(
+                "the value of `{name}` has shape {:?}, but the parameter's is {shape:?}",
+                value.shape()
+            ));
+        }
+        self.given.insert(name.to_string(), value);
+        if let Err(e) = self.check_params(&self.neutral_params()) {
+            self.given.remove(name);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Checks a user's starting parameters against their shapes and constraints, in
+    /// declaration order; a fixed parameter takes its known value whatever the start says.
     pub fn check_params(&self, params: &DynParams) -> Result<DynParams, String> {
+        let checked = self.check_given(params)?;
+        let fixed: Vec<&str> = self
+            .program
+            .params
+            .iter()
+            .filter(|s| s.fixed.is_some())
+            .map(|s| s.name.as_str())
+            .collect();
+        if fixed.is_empty() {
+            return Ok(checked);
+        }
+        let neutral = self.neutral_params();
+        let mut out = DynParams::default();
+        for (name, value) in checked.iter() {
+            match fixed.contains(&name) {
+                true => out.insert(name, neutral.get(name).expect("a slot").clone()),
+                false => out.insert(name, value.clone()),
+            }
+        }
+        Ok(out)
+    }
+
+    fn check_given(&self, params: &DynParams) -> Result<DynParams, String> {
         params.check_shapes(&self.param_shapes())?;
         // Restore declaration order.
         let mut ordered = DynParams::default();
@@ -1852,6 +1907,10 @@ impl PlanModel<'_> {
                 n(7),
                 n(8),
             )),
+            RegressionCoefficientsGivenIntercept => array(
+                regression::regression_coefficients_given_intercept(v(0).view(), m(1), v(2).view())
+                    .into_dyn(),
+            ),
             RegressionCoefficientsFromStats => array(
                 regression::regression_coefficients_from_stats(v(0).view(), m(1), v(2).view())
                     .into_dyn(),
@@ -2185,6 +2244,7 @@ impl PlanModel<'_> {
         ks: Range<usize>,
     ) -> ArrayD<f64> {
         let value = match &step.value {
+            UpdateValue::Fixed => unreachable!("a fixed parameter has no update"),
             UpdateValue::Call(c) => {
                 env.k = ks.start;
                 self.run(c, env, None, None, None, None).into_array()
@@ -2527,6 +2587,10 @@ impl MixtureModel for PlanModel<'_> {
     ) -> Result<DynParams, NumericalIssue> {
         let mut next = prev.clone();
         for step in &self.program.m_step {
+            // (A fixed parameter keeps its value.)
+            if step.value == UpdateValue::Fixed {
+                continue;
+            }
             let slot = &self.program.params[step.param];
             let value = {
                 let mut env = Env {
@@ -2750,6 +2814,16 @@ impl MixtureModel for PlanModel<'_> {
                 Start::Fill(v) => ArrayD::from_elem(IxDyn(&shape), v),
                 Start::Zeros => ArrayD::zeros(IxDyn(&shape)),
                 Start::Identity => Array2::<f64>::eye(last).into_dyn(),
+                Start::ScaledIdentity(c) => (Array2::<f64>::eye(last) * c).into_dyn(),
+                // (The whole value, components included.)
+                Start::Given => {
+                    let value = self.given.get(&slot.name).cloned();
+                    p.insert(
+                        &slot.name,
+                        value.unwrap_or_else(|| ArrayD::from_elem(IxDyn(&shape), f64::NAN)),
+                    );
+                    continue;
+                }
                 Start::DataMean(b) if slot.elem == Elem::Scalar => {
                     DynParams::scalar(moments(b).mean[0])
                 }
@@ -2864,6 +2938,24 @@ impl MixtureModel for PlanModel<'_> {
                     DynParams::scalar(x(b)[0].max(jensen_runtime::kernels::PROB_FLOOR))
                 }
                 Reseed::RowInverse(b) => DynParams::scalar(exponential::inverse_rate(x(b)[0])),
+                Reseed::RowRegression(b) => {
+                    let BlockKind::Regression {
+                        covariates,
+                        intercept,
+                        ..
+                    } = self.plan.blocks[b].kind
+                    else {
+                        unreachable!("a regression block")
+                    };
+                    let u = self.data.item(covariates).values.row(row);
+                    let value =
+                        regression::regression_coefficients_at_row(u, x(b)[0], intercept.is_some());
+                    if slot.elem == Elem::Scalar {
+                        DynParams::scalar(value[0])
+                    } else {
+                        value.into_dyn()
+                    }
+                }
                 Reseed::RowBinomial(b) => DynParams::scalar(discrete::binomial_prob_at_row(
                     x(b)[0],
                     match self.plan.blocks[b].kind.trials() {

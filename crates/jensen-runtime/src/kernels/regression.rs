@@ -87,13 +87,25 @@ pub fn regression_accumulate(
     }
 }
 
+/// A Cholesky factor of `A` that is numerically non-singular: every pivot `L_ii²` at least
+/// `1e-12` of `A`'s largest diagonal entry (a singular `A` often factors with a pivot of
+/// round-off size, which would move the coefficients arbitrarily along its null direction).
+fn well_conditioned(a: ArrayView2<'_, f64>) -> Option<Cholesky> {
+    let chol = Cholesky::new(a)?;
+    let largest = a.diag().iter().fold(0.0f64, |m, &v| m.max(v));
+    let l = chol.factor();
+    (0..a.nrows())
+        .all(|i| l[(i, i)] * l[(i, i)] >= 1e-12 * largest)
+        .then_some(chol)
+}
+
 /// `δ = A⁻¹ b`, by a Cholesky factor of `A`. A singular `A` (a component with fewer rows
-/// than coefficients, collinear covariates) gets a ridge on its diagonal, from `1e-12` of its
-/// mean diagonal up by tenfold steps until it factors: the least-squares solution closest to
-/// zero change, in place of a failure.
+/// than coefficients, collinear or constant covariates) gets a ridge on its diagonal, from
+/// `1e-12` of its mean diagonal up by tenfold steps until it factors well: the least-squares
+/// step closest to zero change, in place of a failure or an arbitrary step.
 fn correction(scatter: ArrayView2<'_, f64>, cross: ArrayView1<'_, f64>) -> Array1<f64> {
     let d = scatter.nrows();
-    if let Some(chol) = Cholesky::new(scatter) {
+    if let Some(chol) = well_conditioned(scatter) {
         return chol.solve(cross);
     }
     let mean_diagonal = (scatter.diag().sum() / d as f64)
@@ -103,7 +115,7 @@ fn correction(scatter: ArrayView2<'_, f64>, cross: ArrayView1<'_, f64>) -> Array
     while ridge.is_finite() {
         let mut a = scatter.to_owned();
         a.diag_mut().mapv_inplace(|v| v + ridge);
-        if let Some(chol) = Cholesky::new(a.view()) {
+        if let Some(chol) = well_conditioned(a.view()) {
             return chol.solve(cross);
         }
         ridge *= 10.0;
@@ -121,6 +133,34 @@ pub fn regression_coefficients_from_stats(
 ) -> Array1<f64> {
     let delta = correction(scatter, cross);
     &coef + &delta.slice(s![..coef.len()])
+}
+
+/// The new coefficients when the intercept is held fixed (a known value): the covariates'
+/// block alone, `β = β_c + A_ββ⁻¹ b_β`.
+pub fn regression_coefficients_given_intercept(
+    coef: ArrayView1<'_, f64>,
+    scatter: ArrayView2<'_, f64>,
+    cross: ArrayView1<'_, f64>,
+) -> Array1<f64> {
+    let p = coef.len();
+    let delta = correction(scatter.slice(s![..p, ..p]), cross.slice(s![..p]));
+    &coef + &delta
+}
+
+/// The coefficients of a component re-seeded at a row `(u, y)`: with an intercept, zero (a
+/// flat line, the intercept then taking `y`); without one, the line through the origin and
+/// the row, `β = u y / ‖u‖²` (zero for `u = 0`).
+pub fn regression_coefficients_at_row(
+    u: ArrayView1<'_, f64>,
+    y: f64,
+    intercept: bool,
+) -> Array1<f64> {
+    let norm = u.dot(&u);
+    if intercept || norm <= 0.0 || !norm.is_finite() {
+        Array1::zeros(u.len())
+    } else {
+        u.mapv(|v| v * y / norm)
+    }
 }
 
 /// The new intercept given the new coefficients: `c = c_c + (b_c − A_cβ (β − β_c)) / A_cc`
@@ -251,6 +291,36 @@ mod tests {
             var,
         );
         assert_relative_eq!(expected, r.dot(&out), max_relative = 1e-12);
+    }
+
+    /// A design singular up to round-off (a duplicated covariate) may factor, with a pivot
+    /// of round-off size: it too gets the ridge, so the step is the minimum-norm one.
+    #[test]
+    fn a_design_singular_up_to_round_off_gets_the_ridge() {
+        let u = array![[0.1, 0.1], [0.7, 0.7], [0.3, 0.3], [1.9, 1.9]];
+        let y = array![1.0, 2.0, 3.0, 5.0];
+        let mut scatter = Array2::zeros((3, 3));
+        let (mut cross, mut sumsq) = (Array1::zeros(3), 0.0);
+        regression_accumulate(
+            y.view(),
+            u.view(),
+            array![0.0, 0.0].view(),
+            0.0,
+            Array1::ones(4).view(),
+            scatter.view_mut(),
+            cross.view_mut(),
+            &mut sumsq,
+        );
+        let coef = regression_coefficients_from_stats(
+            array![0.0, 0.0].view(),
+            scatter.view(),
+            cross.view(),
+        );
+        // The two copies share the slope (nearly) equally, as the minimum-norm solution
+        // does, instead of an arbitrary split along the null direction.
+        let slope = coef[0] + coef[1];
+        assert!(slope.is_finite() && slope > 0.0 && slope < 10.0, "{coef}");
+        assert!((coef[0] - coef[1]).abs() < 1e-2 * slope, "{coef}");
     }
 
     /// Fewer rows than coefficients: the ridge keeps the step finite.
