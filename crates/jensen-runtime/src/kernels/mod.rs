@@ -19,6 +19,7 @@ pub mod linear;
 pub mod missing;
 pub mod moments;
 pub mod regression;
+pub mod robust;
 pub(crate) mod tiles;
 pub mod vb;
 
