@@ -228,6 +228,10 @@ pub mod models {
     pub struct NormalMixKnownVariance;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/t_mix.em")]
+    pub struct TMix;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/regression_quakes_long.em")]
     pub struct RegressionQuakesLong;
 
@@ -363,6 +367,7 @@ pub const CATALOGUE: &[Entry] = &[
     ("binomial_keywords", "debian_keywords.csv", &[("K", 3)]),
     ("regression_quakes", "quakes.csv", &[]),
     ("normal_mix_known_variance", "faithful.csv", &[]),
+    ("t_mix", "faithful_outliers.csv", &[]),
     ("regression_quakes_long", "quakes.csv", &[]),
     ("lognormal_mix", "faithful.csv", &[]),
     ("lognormal_mix_map", "faithful.csv", &[]),

@@ -321,6 +321,8 @@ enum Density {
     Binomial(Binomial),
     /// A binomial probability whose trials are a column (each row's own, see `recompute`).
     BinomialRows(f64),
+    /// A multivariate Student-t (statrs).
+    StudentT(statrs::distribution::MultivariateStudent<nalgebra::Dyn>),
     /// A regression's coefficients, intercept and variance (each row's mean from its
     /// covariates, see `recompute`).
     Regression(Vec<f64>, f64, f64),
@@ -349,6 +351,10 @@ impl Density {
             // statrs counts trials (1, 2, …), the block failures (0, 1, …).
             Density::Geometric(g) => g.ln_pmf(x[0] as u64 + 1),
             Density::Binomial(b) => b.ln_pmf(x[0] as u64),
+            Density::StudentT(t) => statrs::distribution::Continuous::ln_pdf(
+                t,
+                &nalgebra::DVector::from_vec(x.to_vec()),
+            ),
             Density::BinomialRows(_) | Density::Regression(..) => {
                 unreachable!("read per row in `recompute`")
             }
@@ -424,6 +430,14 @@ fn density(plan: &Plan, params: &DynParams, kind: &BlockKind, k: usize) -> Resul
             trials: Trials::Column(_),
             prob,
         } => Density::BinomialRows(scalar(plan, params, prob, k)),
+        BlockKind::StudentT { mean, cov, nu, .. } => Density::StudentT(
+            statrs::distribution::MultivariateStudent::new(
+                vector(plan, params, mean, k),
+                matrix(plan, params, cov, k).iter().copied().collect(),
+                nu,
+            )
+            .map_err(|e| err("MultivariateStudent", e))?,
+        ),
         BlockKind::Regression {
             coef,
             intercept,

@@ -330,6 +330,13 @@ differential!(
     BinomialKeywordsConsts { K: 3 } // as in the catalogue
 );
 differential!(
+    student_t_mixture,
+    "t_mix",
+    TMixModel,
+    TMixData { x: matrix },
+    TMixConsts::default()
+);
+differential!(
     a_variance_fixed_in_the_model_file,
     "normal_mix_known_variance",
     NormalMixKnownVarianceModel,

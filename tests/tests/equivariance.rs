@@ -28,6 +28,7 @@ fn continuous(plan: &Plan, b: usize) -> bool {
             | BlockKind::LinearGaussian { .. }
             | BlockKind::Exponential { .. }
             | BlockKind::Regression { .. }
+            | BlockKind::StudentT { .. }
     )
 }
 

@@ -264,6 +264,12 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
     let block = &plan.blocks[b];
     let x = data(plan, block.data);
     match block.kind {
+        BlockKind::StudentT { mean, cov, nu, .. } => (
+            format!("ln t_{nu}({x} | {}, {})", p(plan, mean), p(plan, cov)),
+            Some(format!(
+                "ln t_ν(x | μ, Σ) = ln Γ((ν + D)/2) − ln Γ(ν/2) − (D/2) ln νπ − ½ ln|Σ| − ((ν + D)/2) ln(1 + δ/ν),  δ = ‖L⁻¹(x − μ)‖², ν = {nu}: the Normal with Σ / u integrated over u ~ Gamma(ν/2, ν/2)"
+            )),
+        ),
         BlockKind::Regression { var, .. } => (
             format!(
                 "ln N({x} | {}, {})",
@@ -451,6 +457,7 @@ fn centre(plan: &Plan, b: usize) -> String {
     match plan.blocks[b].kind {
         BlockKind::MvNormal { mean, .. }
         | BlockKind::Normal { mean, .. }
+        | BlockKind::StudentT { mean, .. }
         | BlockKind::LinearGaussian { mean, .. } => {
             format!("{}°", p(plan, mean))
         }
@@ -589,6 +596,25 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
             "{0}[j,k] = T[j,k] / Σ_k' T[j,k']   (Baum–Welch; a state never left keeps its row of {0})",
             var.name
         ),
+        Rule::Mean
+            if u
+                .sources
+                .iter()
+                .any(|&b| matches!(plan.blocks[b].kind, BlockKind::StudentT { .. })) =>
+        {
+            // The rows weighted by the scales' posterior means.
+            let names = |kind| {
+                u.sources
+                    .iter()
+                    .map(|&b| stat_name(plan, b, kind))
+                    .collect::<Vec<_>>()
+            };
+            format!(
+                "{lhs} = {lhs}° + {} / {}   (the mean weighted by r w: an outlying row, with a small w, counts less)",
+                over(names(StatKind::Sum)),
+                over(names(StatKind::ScaleWeight))
+            )
+        }
         Rule::Mean => {
             let sums = u
                 .sources
@@ -698,6 +724,10 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                 .map(|&b| {
                     let block = &plan.blocks[b];
                     let x = data(plan, block.data);
+                    if let BlockKind::StudentT { mean, .. } = block.kind {
+                        let m = p(plan, mean);
+                        return format!("Σ_n {r}w[n,k] ({x} − {m})({x} − {m})ᵀ");
+                    }
                     if let BlockKind::Regression { .. } = block.kind {
                         // (From the statistics about the coefficients before the M-step.)
                         let mean = regression_mean(plan, b, k_index(plan));
@@ -1246,6 +1276,13 @@ pub fn explain(plan: &Plan) -> String {
                 "Normal regression on {} (weighted least squares per component)",
                 data(plan, covariates)
             ),
+            BlockKind::StudentT { nu, scale, .. } => format!(
+                "multivariate Student-t, ν = {nu}: a Normal whose covariance the latent scale {}[n] ~ Gamma({}, {}) divides; E-step weights w = E[{}[n] | x, z] = (ν + D)/(ν + δ)",
+                plan.name(scale),
+                nu / 2.0,
+                nu / 2.0,
+                plan.name(scale)
+            ),
             BlockKind::MvNormal {
                 cov: Cov::Full(c), ..
             } => format!("multivariate Normal, full covariance {}", sharing(c)),
@@ -1505,6 +1542,9 @@ pub fn explain(plan: &Plan) -> String {
         let (d, l) = (data_dim(plan, b), cont.map_or("L", |(_, l)| l));
         for &s in block.kind.stats() {
             let what = match s {
+                StatKind::Sum if matches!(block.kind, BlockKind::StudentT { .. }) => {
+                    format!("Σ_n {r}w[n,k] ({x} − {c})")
+                }
                 StatKind::Sum if !c.is_empty() => format!("Σ_n {r}({x} − {c})"),
                 StatKind::Sum => format!("Σ_n {r}{x}"),
                 StatKind::LogSum => format!("Σ_n {r}ln {x}   (for the objective only)"),
@@ -1538,6 +1578,11 @@ pub fn explain(plan: &Plan) -> String {
                         regression_mean(plan, b, &format!("°{}", k_index(plan)))
                     )
                 }
+                StatKind::Scatter if matches!(block.kind, BlockKind::StudentT { .. }) => {
+                    format!("Σ_n {r}w[n,k] ({x} − {c})({x} − {c})ᵀ")
+                }
+                StatKind::ScaleWeight => format!("Σ_n {r}w[n,k],  w = (ν + D)/(ν + δ[n,k]) under the E-step's parameters (Sum and Scatter above are weighted by r w)"),
+                StatKind::ScaleConstant => format!("Σ_n {r}[(D/2 + ν/2 − 1) E[ln u] − (ν/2) w + H(q(u))],  q(u) = Gamma((ν + D)/2, (ν + δ)/2)   (for the objective only)"),
                 StatKind::SumSq if matches!(block.kind, BlockKind::Regression { .. }) => {
                     format!("Σ_n {r}e[n]²")
                 }
@@ -1578,7 +1623,10 @@ pub fn explain(plan: &Plan) -> String {
     if plan.blocks.iter().any(|b| {
         matches!(
             b.kind,
-            BlockKind::MvNormal { .. } | BlockKind::Normal { .. }
+            BlockKind::MvNormal { .. }
+                | BlockKind::Normal { .. }
+                | BlockKind::StudentT { .. }
+                | BlockKind::Regression { .. }
         )
     }) || has_linear
     {

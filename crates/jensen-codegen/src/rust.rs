@@ -327,6 +327,7 @@ impl Gen<'_> {
                     "missing",
                     "moments",
                     "regression",
+                    "robust",
                     "vb",
                 ][..],
             ),

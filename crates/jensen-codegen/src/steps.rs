@@ -872,8 +872,22 @@ impl Gen<'_> {
                 self.plan.blocks[s.block].kind,
                 BlockKind::Regression { .. }
             );
+            let student = matches!(
+                self.plan.blocks[s.block].kind,
+                BlockKind::StudentT { .. }
+            );
             let what = match s.kind {
+                StatKind::Sum if student => {
+                    "Σ_n r_nk w_nk (x_n − c_k), about the means before the M-step, weighted by the latent scales' posterior means"
+                }
+                StatKind::Scatter if student => {
+                    "Σ_n r_nk w_nk (x_n − c_k)(x_n − c_k)ᵀ, weighted by the latent scales' posterior means"
+                }
                 StatKind::Counts if multinomial => "Σ_n r_nk x_nc",
+                StatKind::ScaleWeight => "Σ_n r_nk w_nk, the latent scales' posterior means (Sum and Scatter are weighted by r w)",
+                StatKind::ScaleConstant => {
+                    "Σ_n r_nk [(D/2 + ν/2 − 1) E[ln u] − (ν/2) w + H(q(u))], the objective's terms of the latent scale"
+                }
                 StatKind::SumSq if regression => {
                     "Σ_n r_nk e_n², the squared residuals under the coefficients before the M-step"
                 }

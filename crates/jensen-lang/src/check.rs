@@ -401,13 +401,16 @@ impl Checker<'_> {
                     | ElemType::Cat(_)
                     | ElemType::Weight
             ),
-            DeclKind::Latent => matches!(ty, ElemType::Cat(_) | ElemType::Vector(_)),
+            DeclKind::Latent => matches!(
+                ty,
+                ElemType::Cat(_) | ElemType::Vector(_) | ElemType::Positive
+            ),
         };
         if !allowed {
             let hint = match d.kind {
                 DeclKind::Data => "data may be `real`, `vector[D]`, `count`, `count[V]`, `positive`, `binary`, `binary[D]`, a category range `0..C`, or `weight` (a weight per row)",
                 DeclKind::Param => "parameters are continuous: `real`, `vector[D]`, `matrix[R, C]`, `simplex[K]`, `positive`, `positive[D]`, `cov[D]`, `prob` or `prob[D]`",
-                DeclKind::Latent => "a latent is a category `0..K` (mixtures) or a `vector[L]` (continuous latents)",
+                DeclKind::Latent => "a latent is a category `0..K` (mixtures), a `vector[L]` (continuous latents) or `positive` (a per-row scale: Student-t emissions)",
             };
             self.error(
                 Diagnostic::error(
@@ -1404,7 +1407,26 @@ impl Checker<'_> {
                 _ => {
                     let l = self.arg(lhs, loops)?;
                     let r = self.arg(rhs, loops)?;
-                    ArgKind::Expr(render(e), vars_of(&[&l, &r]))
+                    // `Sigma[z[n]] / u[n]`: a covariance over a per-row latent scale.
+                    match &r.kind {
+                        ArgKind::Var { var, indices }
+                            if self.model.vars[*var].kind == DeclKind::Latent
+                                && self.model.vars[*var].ty == ElemType::Positive
+                                && indices.as_slice() == [Index::Loop(0)]
+                                && matches!(
+                                    l.kind,
+                                    ArgKind::Var { .. }
+                                        | ArgKind::Diag(_)
+                                        | ArgKind::ScaledIdentity(_)
+                                ) =>
+                        {
+                            ArgKind::OverLatent {
+                                cov: Box::new(l),
+                                scale: *var,
+                            }
+                        }
+                        _ => ArgKind::Expr(render(e), vars_of(&[&l, &r])),
+                    }
                 }
             },
             Expr::Binary { op, lhs, rhs, .. } => {
@@ -1587,6 +1609,8 @@ impl Checker<'_> {
             } => ArgTy::Summary(summary, data, factor),
             ArgKind::Over(..) => ArgTy::Other,
             ArgKind::Expr(..) | ArgKind::Linear { .. } | ArgKind::LatentExpr(..) => ArgTy::Other,
+            // (The covariance's type; the derivation judges the scale.)
+            ArgKind::OverLatent { cov, .. } => self.arg_ty(cov),
             // (Its parts are judged by the derivation.)
             ArgKind::Regression { .. } => ArgTy::Regression,
         }
@@ -1788,6 +1812,13 @@ impl Checker<'_> {
                 (ElemType::Positive, ArgTy::Number(a), _) if (1e-6..=1e6).contains(&a) => Some((1, "a rate (`positive`)".into(), "declare e.g. `param b[K]: positive`; `Gamma(a, b)` takes the shape a and the rate b (mean a / b)".into())),
                 (ElemType::Positive, _, _) => Some((0, "a known shape from 1e-6 to 1e6 (a number)".into(), "write e.g. `Gamma(2.0, b[z[n]])`: the shape is known, the rate is estimated; a shape outside 1e-6..1e6 loses the density's precision (coefficient of variation 1 / √a)".into())),
                 _ => return self.target_mismatch(f, "positive data (`positive`)"),
+            },
+            // A per-row latent scale: `u[n] ~ Gamma(ν/2, ν/2)`, ν known (a Student-t).
+            Dist::Gamma if m.vars[f.target].kind == DeclKind::Latent => match (target_ty, tys[0], tys[1]) {
+                (ElemType::Positive, ArgTy::Number(a), ArgTy::Number(b)) if a == b && a > 0.0 && a <= 1e6 => None,
+                (ElemType::Positive, ArgTy::Number(a), _) if a > 0.0 && a <= 1e6 => Some((1, format!("the same number as the shape ({a}): `Gamma(ν/2, ν/2)`"), format!("a latent scale's prior is `Gamma(ν/2, ν/2)`, which makes the emissions Student-t with ν = {} degrees of freedom: write `Gamma({a}, {a})`", 2.0 * a))),
+                (ElemType::Positive, _, _) => Some((0, "half the degrees of freedom ν, a number from 0 to 1e6".into(), "write e.g. `u[n] ~ Gamma(2.0, 2.0)` for Student-t emissions with ν = 4; a ν to estimate is not supported".into())),
+                _ => return self.target_mismatch(f, "a positive latent scale (`positive`)"),
             },
             Dist::Gamma => match target_ty {
                 ElemType::Positive => match (tys[0], tys[1]) {

@@ -101,8 +101,11 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
     }
     let z = latent.var_components().map(|(z, _)| z);
     let rows = latent.rows();
+    let scales = find_scales(&model, rows, diags)?;
     let mut prior_factors = latent.prior_factors();
     prior_factors.extend(continuous.map(|c| c.factor));
+    prior_factors.extend(scales.iter().map(|s| s.1));
+    let mut scale_uses: BTreeMap<VarId, usize> = BTreeMap::new();
     let rows_owner = z
         .or(continuous.map(|c| c.var))
         .expect("a plan has a latent");
@@ -225,6 +228,75 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                     target.name, model.sets[rows].name, target.name
                 )),
             );
+            continue;
+        }
+        if let (Dist::MvNormal, Some(ArgKind::OverLatent { cov, scale })) =
+            (f.dist, f.args.get(1).map(|a| &a.kind))
+        {
+            let &(_, _, nu) = scales
+                .iter()
+                .find(|s| s.0 == *scale)
+                .expect("found with the latents");
+            let u = &model.vars[*scale].name;
+            if let Some(&first) = scale_uses.get(scale) {
+                diags.push(
+                    Diagnostic::error(NO_CLOSED_FORM, f.args[1].span, format!("latent scale `{u}` already divides the covariance of `{}`", crate::check::shorten(&model.factors[first].text)))
+                        .label("second use")
+                        .hint(format!("each Student-t statement needs its own scale: declare another `latent v[N]: positive` with `v[n] ~ Gamma({0}, {0})`", nu / 2.0)),
+                );
+                continue;
+            }
+            scale_uses.insert(*scale, fi);
+            if model.method == crate::ir::Method::Vb {
+                diags.push(
+                    Diagnostic::error(DiagCode::Method, f.args[1].span, "variational Bayes for a latent scale (Student-t emissions) is not derived yet")
+                        .label("latent scale")
+                        .hint("fit it with `method em`"),
+                );
+                continue;
+            }
+            let mean = match pref(&model, &f.args[0], z) {
+                Ok(p) => p.expect("checked: a mean parameter"),
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
+            };
+            let cov_p = match pref(&model, cov, z) {
+                Ok(p) => p.expect("checked: a covariance parameter"),
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
+            };
+            if !matches!(model.vars[cov_p.param].ty, ElemType::Cov(_)) {
+                diags.push(
+                    Diagnostic::error(NO_CLOSED_FORM, cov.span, format!("a latent scale divides a full covariance (`cov[D]`) for now, but `{}` is `{}`", model.vars[cov_p.param].name, model.type_name(model.vars[cov_p.param].ty)))
+                        .label("covariance")
+                        .hint(format!("declare `param Sigma[K]: cov[D]` and write `MvNormal(mu[z[n]], Sigma[z[n]] / {u}[n])`")),
+                );
+                continue;
+            }
+            let bi = blocks.len();
+            for (p, role, span) in [
+                (mean, Role::Mean, f.args[0].span),
+                (cov_p, Role::FullCov, cov.span),
+            ] {
+                uses.entry(p.param)
+                    .or_default()
+                    .push((Some(bi), role, span));
+            }
+            blocks.push(Block {
+                factor: fi,
+                data: f.target,
+                kind: BlockKind::StudentT {
+                    mean,
+                    cov: cov_p,
+                    nu,
+                    scale: *scale,
+                },
+                log_scale: false,
+            });
             continue;
         }
         if let (Dist::Normal, ArgKind::Regression { .. }) = (f.dist, &f.args[0].kind) {
@@ -606,6 +678,19 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
         if role == Role::Mean {
             if let Some(d) = check_mean(&model, &blocks, pid, &sources, list) {
                 diags.push(d);
+                continue;
+            }
+        }
+        if sources
+            .iter()
+            .any(|&b| matches!(blocks[b].kind, BlockKind::StudentT { .. }))
+        {
+            if let Some((_, span)) = priors.remove(&pid) {
+                diags.push(
+                    Diagnostic::error(NO_CLOSED_FORM, span, format!("a prior on `{}` of a Student-t statement (a latent scale) is not derived yet", var.name))
+                        .label("prior here")
+                        .hint("fit the Student-t mixture by maximum likelihood (remove the prior)"),
+                );
                 continue;
             }
         }
@@ -1002,6 +1087,9 @@ fn scale_of(kind: &BlockKind) -> Option<(PRef, &'static str)> {
             ..
         } => Some((*p, "spherical")),
         BlockKind::Normal { var, .. } => Some((*var, "scalar")),
+        // (Its statistics are weighted by the scales' posterior means and count `Σ r w`: a
+        // mean or a covariance pools with a Normal block's of the same covariance.)
+        BlockKind::StudentT { cov, .. } => Some((*cov, "full")),
         _ => None,
     }
 }
@@ -1044,7 +1132,9 @@ fn check_mean(
 impl BlockKind {
     fn eq_mean_pref(&self) -> Option<PRef> {
         match self {
-            BlockKind::MvNormal { mean, .. } | BlockKind::Normal { mean, .. } => Some(*mean),
+            BlockKind::MvNormal { mean, .. }
+            | BlockKind::Normal { mean, .. }
+            | BlockKind::StudentT { mean, .. } => Some(*mean),
             _ => None,
         }
     }
@@ -1121,6 +1211,9 @@ fn pref(model: &Model, a: &Arg, z: Option<VarId>) -> Result<Option<PRef>, Diagno
         ArgKind::LatentExpr(text, _) => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` is not linear in the continuous latent", crate::check::shorten(text)))
             .label("non-linear in the latent")
             .hint("the posterior of a continuous latent is Gaussian in closed form only for a linear-Gaussian mean: a loading matrix times the latent plus an offset, `W * h[n] + mu`, inside `MvNormal` (always `+`: the offset is fitted, so its sign is free)")),
+        ArgKind::OverLatent { .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a latent scale divides the covariance of `MvNormal` only")
+            .label("latent scale")
+            .hint("write `x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]] / u[n])` (Student-t emissions); for one column read it as `vector[1]`")),
         ArgKind::Regression { .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a regression mean is supported in `Normal` for now (one response column)")
             .label("regression")
             .hint("write one statement per response column, `y[n] ~ Normal(dot(beta[z[n]], u[n]) + c[z[n]], s[z[n]])`; a multivariate response `MvNormal(B * u[n] + mu, Sigma)` is not derived yet")),
@@ -1152,9 +1245,27 @@ fn find_latents(
         );
         return None;
     }
+    // (A `positive` latent is a per-row scale, `find_scales`.)
     let (discrete, continuous): (Vec<VarId>, Vec<VarId>) = latents
         .iter()
+        .filter(|&&v| model.vars[v].ty != ElemType::Positive)
         .partition(|&&v| matches!(model.vars[v].ty, ElemType::Cat(_)));
+    let scale = latents
+        .iter()
+        .copied()
+        .find(|&v| model.vars[v].ty == ElemType::Positive);
+    if let (true, Some(u)) = (discrete.is_empty(), scale) {
+        diags.push(
+            Diagnostic::error(
+                DiagCode::NoLatent,
+                model.vars[u].span,
+                format!("latent scale `{}` needs a discrete latent beside it", model.vars[u].name),
+            )
+            .label("declared here")
+            .hint("a Student-t mixture: `latent z[N]: 0..K` with `z[n] ~ Categorical(w)` and `x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]] / u[n])`"),
+        );
+        return None;
+    }
     if let Some(&second) = discrete.get(1) {
         diags.push(
             Diagnostic::error(
@@ -1302,6 +1413,94 @@ fn latent_rows(model: &Model, v: VarId, ty: &str, diags: &mut Vec<Diagnostic>) -
             None
         }
     }
+}
+
+/// The per-row latent scales, `latent u[N]: positive` with `u[n] ~ Gamma(ν/2, ν/2)` (the
+/// checker has seen two equal numbers): each with its statement and `ν`.
+fn find_scales(
+    model: &Model,
+    rows: SetId,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<(VarId, usize, f64)>> {
+    let mut out = Vec::new();
+    for u in (0..model.vars.len()).filter(|&v| {
+        model.vars[v].kind == DeclKind::Latent && model.vars[v].ty == ElemType::Positive
+    }) {
+        let name = &model.vars[u].name;
+        latent_rows(model, u, "positive", diags)?;
+        if !model.vars[u]
+            .plates
+            .iter()
+            .all(|&p| model.same_set(p, rows))
+        {
+            diags.push(
+                Diagnostic::error(
+                    DiagCode::LatentPlates,
+                    model.vars[u].span,
+                    format!("latent scale `{name}` must have the same rows as the other latents"),
+                )
+                .label("declared here")
+                .hint(format!(
+                    "declare `latent {name}[{}]: positive`",
+                    model.sets[rows].name
+                )),
+            );
+            return None;
+        }
+        let example = format!("`{name}[n] ~ Gamma(2.0, 2.0)` (Student-t emissions with ν = 4)");
+        let priors = latent_priors(model, u, &example, diags)?;
+        if let Some(&second) = priors.get(1) {
+            diags.push(
+                Diagnostic::error(
+                    DiagCode::LatentPrior,
+                    model.factors[second].span,
+                    format!("latent `{name}` has a second distribution"),
+                )
+                .label("second statement")
+                .hint(format!("give `{name}` exactly one statement, {example}")),
+            );
+            return None;
+        }
+        let f = &model.factors[priors[0]];
+        let (Dist::Gamma, Some(ArgKind::Number(a))) = (f.dist, f.args.first().map(|a| &a.kind))
+        else {
+            diags.push(
+                Diagnostic::error(
+                    DiagCode::LatentPrior,
+                    f.span,
+                    format!("latent scale `{name}` must have a `Gamma(ν/2, ν/2)` distribution"),
+                )
+                .label("here")
+                .hint(format!("write {example}")),
+            );
+            return None;
+        };
+        if f.target_indices != [Index::Loop(0)] {
+            diags.push(
+                Diagnostic::error(
+                    DiagCode::Unsupported,
+                    f.target_span,
+                    format!("latent scale `{name}` is one per row"),
+                )
+                .label("here")
+                .hint(format!("write {example}")),
+            );
+            return None;
+        }
+        if !(0..model.factors.len()).any(|g| {
+            model.factors[g].dist == Dist::MvNormal
+                && matches!(model.factors[g].args.get(1).map(|a| &a.kind), Some(ArgKind::OverLatent { scale, .. }) if *scale == u)
+        }) {
+            diags.push(
+                Diagnostic::error(NO_CLOSED_FORM, model.vars[u].span, format!("latent scale `{name}` does not divide any covariance"))
+                    .label("declared here")
+                    .hint(format!("write `x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]] / {name}[n])`, or remove it")),
+            );
+            return None;
+        }
+        out.push((u, priors[0], 2.0 * a));
+    }
+    Some(out)
 }
 
 /// The statements on a latent (at least one; `example` is the statement suggested when

@@ -461,6 +461,14 @@ pub enum ArgKind {
         /// The intercept, e.g. `c[z[n]]`.
         intercept: Option<Box<Arg>>,
     },
+    /// `Sigma[z[n]] / u[n]`: a covariance divided by a per-row latent scale (`latent u[N]:
+    /// positive` with `u[n] ~ Gamma(ν/2, ν/2)`): the Student-t as a scale mixture of Normals.
+    OverLatent {
+        /// The covariance, e.g. `Sigma[z[n]]`.
+        cov: Box<Arg>,
+        /// The latent scale.
+        scale: VarId,
+    },
     /// `mean(x)`, `var(x)` or `cov(x)` of a data item, times a number (`0.5 * cov(x)`): a
     /// hyperparameter computed from the data when they are bound.
     Summary {
@@ -498,6 +506,10 @@ impl Arg {
                 if let Some(o) = offset {
                     o.mentioned(out);
                 }
+            }
+            ArgKind::OverLatent { cov, scale } => {
+                cov.mentioned(out);
+                out.push(*scale);
             }
             ArgKind::Regression {
                 coef,

@@ -243,6 +243,19 @@ pub enum BlockKind {
         /// Probability vector parameter.
         probs: PRef,
     },
+    /// A multivariate Student-t with `ν` known, as a Normal whose covariance a per-row latent
+    /// scale divides: `x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]] / u[n])` with
+    /// `u[n] ~ Gamma(ν/2, ν/2)` (a robust mixture).
+    StudentT {
+        /// Mean parameter.
+        mean: PRef,
+        /// Full covariance (scale matrix) parameter.
+        cov: PRef,
+        /// The degrees of freedom `ν`.
+        nu: f64,
+        /// The latent scale.
+        scale: VarId,
+    },
     /// A Normal response whose mean is linear in a data item (a regression):
     /// `y[n] ~ Normal(dot(beta[z[n]], u[n]) + c[z[n]], s[z[n]])`, or `beta[z[n]] * u[n]` with
     /// one `real` covariate.
@@ -302,7 +315,7 @@ impl BlockKind {
             BlockKind::MvNormal {
                 cov: Cov::Full(_),
                 ..
-            }
+            } | BlockKind::StudentT { .. }
         )
     }
 
@@ -312,6 +325,12 @@ impl BlockKind {
             BlockKind::MvNormal {
                 cov: Cov::Full(_), ..
             } => &[StatKind::Sum, StatKind::Scatter],
+            BlockKind::StudentT { .. } => &[
+                StatKind::Sum,
+                StatKind::Scatter,
+                StatKind::ScaleWeight,
+                StatKind::ScaleConstant,
+            ],
             BlockKind::MvNormal { .. } | BlockKind::Normal { .. } => {
                 &[StatKind::Sum, StatKind::SumSq]
             }
@@ -362,6 +381,12 @@ pub enum StatKind {
     DesignScatter,
     /// `Σ_n r_nk a_n e_n`, the design against the residuals.
     DesignCross,
+    /// `Σ_n r_nk w_nk`, `w = E[u | x, z]` the latent scale's posterior mean (a Student-t
+    /// block; its `Sum` and `Scatter` are weighted by `r w`).
+    ScaleWeight,
+    /// `Σ_n r_nk [(D/2 + ν/2 − 1) E[ln u] − (ν/2) w + H(q(u))]`: the objective's terms of the
+    /// latent scale that do not depend on the parameters.
+    ScaleConstant,
     /// `Σ_n r_nk [x_n = c]` per category (`Σ_n r_nk x_nc` for a vector of counts).
     Counts,
     /// `Σ_n r_nk E[h_n]` (linear-Gaussian blocks).
@@ -397,6 +422,8 @@ impl StatKind {
             StatKind::GapEntropy => "gap_entropy",
             StatKind::DesignScatter => "design_scatter",
             StatKind::DesignCross => "design_cross",
+            StatKind::ScaleWeight => "scale_weight",
+            StatKind::ScaleConstant => "scale_constant",
         }
     }
 }

@@ -686,6 +686,9 @@ pub enum Kernel {
     MissingBinomialAccumulate,
     MissingBinomialRowsAccumulate,
     MissingRegressionAccumulate,
+    MvtFullAddLogDensity,
+    MvtFullAccumulate,
+    MvtFullExpected,
     RegressionAddLogDensity,
     RegressionAccumulate,
     RegressionExpected,
@@ -869,6 +872,9 @@ impl Kernel {
             MissingBinomialAccumulate => "missing::binomial_accumulate",
             MissingBinomialRowsAccumulate => "missing::binomial_rows_accumulate",
             MissingRegressionAccumulate => "missing::regression_accumulate",
+            MvtFullAddLogDensity => "robust::mvt_full_add_log_density",
+            MvtFullAccumulate => "robust::mvt_full_accumulate",
+            MvtFullExpected => "robust::mvt_full_expected",
             RegressionAddLogDensity => "regression::regression_add_log_density",
             RegressionAccumulate => "regression::regression_accumulate",
             RegressionExpected => "regression::regression_expected",
@@ -1497,8 +1503,10 @@ impl<'a> Lowering<'a> {
                         };
                         self.elem(probs.param)
                     }
-                    // One number of trials per row.
-                    StatKind::Trials => Elem::Scalar,
+                    // One number of trials per row; one scale per row.
+                    StatKind::Trials | StatKind::ScaleWeight | StatKind::ScaleConstant => {
+                        Elem::Scalar
+                    }
                     StatKind::DesignScatter => {
                         let w = self.design_dim(b);
                         Elem::Matrix(w, w)
@@ -1535,7 +1543,10 @@ impl<'a> Lowering<'a> {
     /// refused; [`Self::gaps_refused`] says why to the user.)
     fn takes_gaps(&self, b: usize) -> bool {
         self.program.method != Method::Vb
-            && !matches!(self.plan.blocks[b].kind, BlockKind::Multinomial { .. })
+            && !matches!(
+                self.plan.blocks[b].kind,
+                BlockKind::Multinomial { .. } | BlockKind::StudentT { .. }
+            )
     }
 
     /// Why block `b` refuses missing cells, after its statement (`None`: it takes them).
@@ -1545,6 +1556,7 @@ impl<'a> Lowering<'a> {
         }
         Some(match self.plan.blocks[b].kind {
             BlockKind::Multinomial { .. } => "a missing count leaves its row's total unknown, which the multinomial conditions on (an absent word is a count of 0)".into(),
+            BlockKind::StudentT { .. } => "the Student-t's marginal of the observed coordinates and the scale's posterior given them are not derived yet".into(),
             _ => "variational Bayes does not integrate out missing cells yet (fit by EM, without `method vb`, to integrate them out)".into(),
         })
     }
@@ -1759,6 +1771,64 @@ impl<'a> Lowering<'a> {
         let n = Operand::Count(k);
         let mut expected_locals = Vec::new();
         let (form, log_density, accumulate, expected) = match block.kind {
+            BlockKind::StudentT { mean, cov, nu, .. } => {
+                let (m, c, cm) = (
+                    self.p(Src::Cache, mean),
+                    self.p(Src::Params, mean),
+                    self.p(Src::Centre, mean),
+                );
+                let id = self.derive(format!("{prefix}_chol"), DerivedKind::Cholesky(cov));
+                let chol = |src| Operand::Derived {
+                    id,
+                    src,
+                    at: if cov.per_component { At::K } else { At::Zero },
+                };
+                expected_locals.push((id, Src::Params));
+                let nu = Operand::Number(nu);
+                (
+                    DataForm::Matrix,
+                    call(
+                        MvtFullAddLogDensity,
+                        vec![
+                            x.clone(),
+                            m.clone(),
+                            chol(Src::Cache),
+                            nu.clone(),
+                            out,
+                            ws.clone(),
+                        ],
+                    ),
+                    call(
+                        MvtFullAccumulate,
+                        vec![
+                            x,
+                            m,
+                            chol(Src::Cache),
+                            nu.clone(),
+                            resp,
+                            self.stat(b, StatKind::ScaleWeight, true),
+                            self.stat(b, StatKind::Sum, true),
+                            self.stat(b, StatKind::Scatter, true),
+                            self.stat(b, StatKind::ScaleConstant, true),
+                            ws,
+                        ],
+                    ),
+                    call(
+                        MvtFullExpected,
+                        vec![
+                            n,
+                            self.stat(b, StatKind::ScaleWeight, false),
+                            cm,
+                            self.stat(b, StatKind::Sum, false),
+                            self.stat(b, StatKind::Scatter, false),
+                            self.stat(b, StatKind::ScaleConstant, false),
+                            c,
+                            chol(Src::Params),
+                            nu,
+                        ],
+                    ),
+                )
+            }
             BlockKind::MvNormal { mean, cov } => {
                 let (m, c, cm) = (
                     self.p(Src::Cache, mean),
@@ -2395,6 +2465,7 @@ impl<'a> Lowering<'a> {
                 ),
             ),
             BlockKind::Multinomial { .. } => unreachable!("a multinomial block refuses gaps"),
+            BlockKind::StudentT { .. } => unreachable!("a Student-t block refuses gaps"),
             // A missing response: its residual's expectation is zero under the E-step's
             // coefficients and its square's the variance (the covariates are observed).
             BlockKind::Regression {
@@ -2819,7 +2890,7 @@ impl<'a> Lowering<'a> {
                         vec![own(Src::Prev), Operand::Pooled, Operand::PooledCount],
                     ),
                 };
-                pooled(slot.elem, stats(StatKind::Sum), finish)
+                pooled(slot.elem, self.mean_terms(u), finish)
             }
             // One source, per component, by derivation.
             Rule::RegressionCoefficients | Rule::RegressionIntercept => {
@@ -3038,6 +3109,20 @@ impl<'a> Lowering<'a> {
             .collect()
     }
 
+    /// The sums of every block a mean pools, each counting its rows (a Student-t block: its
+    /// rows weighted by the scales' posterior means, `Σ r w`).
+    fn mean_terms(&self, u: &crate::plan::Update) -> Vec<Term> {
+        u.sources
+            .iter()
+            .map(|&b| Term {
+                value: TermValue::Operand(self.stat(b, StatKind::Sum, false)),
+                sum_elements: false,
+                count: matches!(self.plan.blocks[b].kind, BlockKind::StudentT { .. })
+                    .then(|| self.stat(b, StatKind::ScaleWeight, false)),
+            })
+            .collect()
+    }
+
     /// The sums of every binomial block a probability pools, each counting its expected
     /// trials `Σ_n r_nk T_n` (statements of different trials pool).
     fn binomial_terms(&self, u: &crate::plan::Update) -> Vec<Term> {
@@ -3078,6 +3163,23 @@ impl<'a> Lowering<'a> {
             return Term {
                 value: TermValue::Call(call(FactorResidual, args)),
                 sum_elements: rule == Rule::Variance,
+                count: None,
+            };
+        }
+        if let BlockKind::StudentT { mean, .. } = block.kind {
+            // The scatter weighted by `r w` about the new mean (its count is `Σ r w`).
+            return Term {
+                value: TermValue::Call(call(
+                    ScatterAbout,
+                    vec![
+                        self.p(Src::Prev, mean),
+                        self.stat(b, StatKind::Sum, false),
+                        self.stat(b, StatKind::Scatter, false),
+                        self.stat(b, StatKind::ScaleWeight, false),
+                        self.p(Src::Next, mean),
+                    ],
+                )),
+                sum_elements: false,
                 count: None,
             };
         }
@@ -3745,8 +3847,9 @@ impl Lowering<'_> {
             BlockKind::Categorical { .. }
             | BlockKind::Multinomial { .. }
             | BlockKind::LinearGaussian { .. }
-            // (The derivation refuses variational Bayes for a regression.)
-            | BlockKind::Regression { .. } => {}
+            // (The derivation refuses variational Bayes for a regression and a latent scale.)
+            | BlockKind::Regression { .. }
+            | BlockKind::StudentT { .. } => {}
         }
         calls
     }

@@ -24,7 +24,9 @@ use jensen_runtime::chain;
 use jensen_runtime::gaps::{self, GapsIn};
 use jensen_runtime::kernels::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
 use jensen_runtime::kernels::linear::{self, FactorPosterior};
-use jensen_runtime::kernels::{discrete, exponential, gaussian, missing, moments, regression, vb};
+use jensen_runtime::kernels::{
+    discrete, exponential, gaussian, missing, moments, regression, robust, vb,
+};
 use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::mixture::{
     add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight_of, FloorHit, TopTwo,
@@ -1225,6 +1227,17 @@ impl PlanModel<'_> {
                 gaussian::mvn_diag_add_log_density(m(0), v(1).view(), v(2).view(), col!());
                 number(0.0)
             }
+            MvtFullAddLogDensity => {
+                robust::mvt_full_add_log_density(
+                    m(0),
+                    v(1).view(),
+                    self.cholesky(env, &a[2]),
+                    n(3),
+                    col!(),
+                    ws!(),
+                );
+                number(0.0)
+            }
             MvnSphericalAddLogDensity => {
                 gaussian::mvn_spherical_add_log_density(m(0), v(1).view(), n(2), col!());
                 number(0.0)
@@ -1516,6 +1529,26 @@ impl PlanModel<'_> {
                     matrix_mut(cr),
                     matrix_mut(hh),
                     number_mut(h),
+                );
+                number(0.0)
+            }
+            MvtFullAccumulate => {
+                let [Some(weight), Some(sum), Some(scatter), Some(constant), ..] =
+                    written(a, k, 5, stats.expect("statistics"))
+                else {
+                    unreachable!("a weight, a sum, a scatter and a constant")
+                };
+                robust::mvt_full_accumulate(
+                    m(0),
+                    v(1).view(),
+                    self.cholesky(env, &a[2]),
+                    n(3),
+                    v(4).view(),
+                    number_mut(weight),
+                    vector_mut(sum),
+                    matrix_mut(scatter),
+                    number_mut(constant),
+                    ws!(),
                 );
                 number(0.0)
             }
@@ -2117,6 +2150,17 @@ impl PlanModel<'_> {
             CategoricalExpected => number(discrete::categorical_expected(v(0).view(), v(1).view())),
             UniformExpected => number(discrete::uniform_expected(v(0).view())),
             TransitionsExpected => number(chain::transitions_expected(m(0), m(1))),
+            MvtFullExpected => number(robust::mvt_full_expected(
+                n(0),
+                n(1),
+                v(2).view(),
+                v(3).view(),
+                m(4),
+                n(5),
+                v(6).view(),
+                self.cholesky(env, &a[7]),
+                n(8),
+            )),
             MvnFullExpected => number(gaussian::mvn_full_expected(
                 n(0),
                 v(1).view(),
