@@ -277,44 +277,22 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 );
                 continue;
             }
-            let bi = blocks.len();
-            for (p, role, span) in [
+            let kind = BlockKind::StudentT {
+                mean,
+                cov: cov_p,
+                nu,
+                scale: *scale,
+            };
+            let roles = vec![
                 (mean, Role::Mean, f.args[0].span),
                 (cov_p, Role::FullCov, cov.span),
-            ] {
-                uses.entry(p.param)
-                    .or_default()
-                    .push((Some(bi), role, span));
-            }
-            blocks.push(Block {
-                factor: fi,
-                data: f.target,
-                kind: BlockKind::StudentT {
-                    mean,
-                    cov: cov_p,
-                    nu,
-                    scale: *scale,
-                },
-                log_scale: false,
-            });
+            ];
+            add_block(&mut blocks, &mut uses, fi, f.target, kind, roles);
             continue;
         }
         if let (Dist::Normal, ArgKind::Regression { .. }) = (f.dist, &f.args[0].kind) {
             match regression_block(&model, fi, z) {
-                Ok((kind, roles)) => {
-                    let bi = blocks.len();
-                    for (p, role, span) in roles {
-                        uses.entry(p.param)
-                            .or_default()
-                            .push((Some(bi), role, span));
-                    }
-                    blocks.push(Block {
-                        factor: fi,
-                        data: f.target,
-                        kind,
-                        log_scale: false,
-                    });
-                }
+                Ok((kind, roles)) => add_block(&mut blocks, &mut uses, fi, f.target, kind, roles),
                 Err(d) => diags.push(d),
             }
             continue;
@@ -339,20 +317,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                 continue;
             }
             match linear_block(&model, fi, z, continuous) {
-                Ok((kind, roles)) => {
-                    let bi = blocks.len();
-                    for (p, role, span) in roles {
-                        uses.entry(p.param)
-                            .or_default()
-                            .push((Some(bi), role, span));
-                    }
-                    blocks.push(Block {
-                        factor: fi,
-                        data: f.target,
-                        kind,
-                        log_scale: false,
-                    });
-                }
+                Ok((kind, roles)) => add_block(&mut blocks, &mut uses, fi, f.target, kind, roles),
                 Err(d) => diags.push(d),
             }
             continue;
@@ -1545,6 +1510,32 @@ fn plates_text(model: &Model, v: VarId) -> String {
 
 /// A parameter's use in a block: the parameter, its role and where it is written.
 type Use = (PRef, Role, Span);
+
+/// Each parameter's uses: the block (`None` for the latent's prior), the role, the argument.
+type Uses = BTreeMap<VarId, Vec<(Option<usize>, Role, Span)>>;
+
+/// Records a block derived from statement `fi` on `data`, with the parameters it uses.
+fn add_block(
+    blocks: &mut Vec<Block>,
+    uses: &mut Uses,
+    fi: usize,
+    data: VarId,
+    kind: BlockKind,
+    roles: Vec<Use>,
+) {
+    let bi = blocks.len();
+    for (p, role, span) in roles {
+        uses.entry(p.param)
+            .or_default()
+            .push((Some(bi), role, span));
+    }
+    blocks.push(Block {
+        factor: fi,
+        data,
+        kind,
+        log_scale: false,
+    });
+}
 
 /// `y[n] ~ Normal(dot(beta[z[n]], u[n]) + c[z[n]], s[z[n]])`: the covariates a data item of
 /// this row, the coefficients a vector over its columns (a number for one `real` covariate),

@@ -1268,24 +1268,9 @@ impl<'a> Lowering<'a> {
         else {
             unreachable!("a regression block")
         };
-        let beta = match self.p(src, coef) {
-            Operand::Param {
-                src,
-                var,
-                at,
-                elem: Elem::Scalar,
-                ..
-            } => Operand::Param {
-                src,
-                var,
-                at,
-                elem: Elem::Scalar,
-                as_vector: true,
-            },
-            other => other,
-        };
+        // (The coefficients are per component, by derivation.)
         let c = intercept.map_or(Operand::Number(0.0), |c| self.p(src, c));
-        (beta, c)
+        (self.as_vector(src, coef.param), c)
     }
 
     /// A regression block's three statistics (design scatter, design cross, squared
