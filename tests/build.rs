@@ -177,6 +177,40 @@ const EMISSIONS: &[Emission] = &[
         statements: &["y2[I_] ~ Normal(beta[Z] * y[I_], s[Z])"],
         latent_dim: None,
     },
+    // Multivariate regressions: a full covariance with an intercept, a diagonal one without,
+    // a covariance shared by the components, a fixed intercept.
+    Emission {
+        name: "mv_regression",
+        data: &[("x", Kind::Real3), ("x2", Kind::Real3)],
+        params: &["B[K]: matrix[D, D]", "mu[K]: vector[D]", "S[K]: cov[D]"],
+        statements: &["x2[I_] ~ MvNormal(B[Z] * x[I_] + mu[Z], S[Z])"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "mv_regression_diag_origin",
+        data: &[("x", Kind::Real3), ("x2", Kind::Real3)],
+        params: &["B[K]: matrix[D, D]", "v[K]: positive[D]"],
+        statements: &["x2[I_] ~ MvNormal(B[Z] * x[I_], diag(v[Z]))"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "mv_regression_tied",
+        data: &[("x", Kind::Real3), ("x2", Kind::Real3)],
+        params: &["B[K]: matrix[D, D]", "mu[K]: vector[D]", "S: cov[D]"],
+        statements: &["x2[I_] ~ MvNormal(B[Z] * x[I_] + mu[Z], S)"],
+        latent_dim: None,
+    },
+    Emission {
+        name: "mv_regression_fixed_intercept",
+        data: &[("x", Kind::Real3), ("x2", Kind::Real3)],
+        params: &[
+            "B[K]: matrix[D, D]",
+            "mu[K]: vector[D] = 0.5",
+            "S[K]: cov[D]",
+        ],
+        statements: &["x2[I_] ~ MvNormal(B[Z] * x[I_] + mu[Z], S[Z])"],
+        latent_dim: None,
+    },
     // A fixed intercept leaves the covariates' block of the least squares (item 7).
     Emission {
         name: "regression_fixed_intercept",

@@ -236,6 +236,10 @@ pub mod models {
     pub struct RegressionQuakesLong;
 
     #[derive(jensen::Model)]
+    #[model(file = "../models/regression_quakes_mv.em")]
+    pub struct RegressionQuakesMv;
+
+    #[derive(jensen::Model)]
     #[model(file = "../models/binomial_digits_vb.em")]
     pub struct BinomialDigitsVb;
 
@@ -369,6 +373,7 @@ pub const CATALOGUE: &[Entry] = &[
     ("normal_mix_known_variance", "faithful.csv", &[]),
     ("t_mix", "faithful_outliers.csv", &[]),
     ("regression_quakes_long", "quakes.csv", &[]),
+    ("regression_quakes_mv", "quakes.csv", &[]),
     ("lognormal_mix", "faithful.csv", &[]),
     ("lognormal_mix_map", "faithful.csv", &[]),
     ("lognormal_mix_vb", "faithful.csv", &[]),

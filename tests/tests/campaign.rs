@@ -326,6 +326,9 @@ enum Density {
     /// A regression's coefficients, intercept and variance (each row's mean from its
     /// covariates, see `recompute`).
     Regression(Vec<f64>, f64, f64),
+    /// A multivariate regression's coefficients (`D × P`), intercept and residual covariance
+    /// (each row's mean from its covariates, see `recompute`).
+    MvRegression(Array2<f64>, Vec<f64>, Array2<f64>),
     /// Independent bits, one probability per column (one for all columns of a `binary`).
     Bits(Vec<Bernoulli>),
     Categorical(Categorical),
@@ -355,7 +358,7 @@ impl Density {
                 t,
                 &nalgebra::DVector::from_vec(x.to_vec()),
             ),
-            Density::BinomialRows(_) | Density::Regression(..) => {
+            Density::BinomialRows(_) | Density::Regression(..) | Density::MvRegression(..) => {
                 unreachable!("read per row in `recompute`")
             }
             Density::Bits(bs) => x
@@ -451,6 +454,29 @@ fn density(plan: &Plan, params: &DynParams, kind: &BlockKind, k: usize) -> Resul
             intercept.map_or(0.0, |c| scalar(plan, params, c, k)),
             scalar(plan, params, var, k),
         ),
+        BlockKind::MvRegression {
+            coef,
+            intercept,
+            cov,
+            ..
+        } => {
+            let b = matrix(plan, params, coef, k);
+            let d = b.nrows();
+            let cov = match cov {
+                Cov::Full(p) => matrix(plan, params, p, k),
+                Cov::Diag(p) => {
+                    Array2::from_diag(&ndarray::Array1::from(vector(plan, params, p, k)))
+                }
+                Cov::Spherical(_) | Cov::Fixed(_) => {
+                    return Err("a spherical or known residual covariance".into())
+                }
+            };
+            Density::MvRegression(
+                b,
+                intercept.map_or(vec![0.0; d], |c| vector(plan, params, c, k)),
+                cov,
+            )
+        }
         BlockKind::Geometric { prob } => Density::Geometric(
             Geometric::new(scalar(plan, params, prob, k)).map_err(|e| err("Geometric", e))?,
         ),
@@ -542,10 +568,10 @@ fn recompute(plan: &Plan, bound: &Bound, params: &DynParams) -> Result<f64, Stri
             } => Some(bound.item(t).values.column(0).to_owned()),
             _ => None,
         };
-        let covariates = match block.kind {
-            BlockKind::Regression { covariates, .. } => Some(&bound.item(covariates).values),
-            _ => None,
-        };
+        let covariates = block
+            .kind
+            .regression()
+            .map(|(_, _, covariates)| &bound.item(covariates).values);
         for k in 0..k_count {
             let dens = density(plan, params, &block.kind, k)?;
             for r in 0..n {
@@ -564,6 +590,13 @@ fn recompute(plan: &Plan, bound: &Bound, params: &DynParams) -> Result<f64, Stri
                             .ln_pdf(x[[r, 0]])
                     }
                     (Density::Regression(..), _) => 0.0,
+                    // (A row with missing response cells: the marginal of the observed ones.)
+                    (Density::MvRegression(b, c, cov), _) => {
+                        let u = covariates.expect("covariates").row(r);
+                        let mean: Vec<f64> =
+                            (0..b.nrows()).map(|d| b.row(d).dot(&u) + c[d]).collect();
+                        Mvn::new(mean, cov)?.ln_pdf(x.row(r))
+                    }
                     _ => dens.ln_pdf(x.row(r)),
                 };
                 // A log-normal block: the item is held as y = ln x, the density of x is

@@ -364,6 +364,16 @@ differential!(
     RegressionQuakesLongConsts::default()
 );
 differential!(
+    mixture_of_multivariate_regressions,
+    "regression_quakes_mv",
+    RegressionQuakesMvModel,
+    RegressionQuakesMvData {
+        x: matrix,
+        u: matrix
+    },
+    RegressionQuakesMvConsts::default()
+);
+differential!(
     lognormal_mixture,
     "lognormal_mix",
     LognormalMixModel,

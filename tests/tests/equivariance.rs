@@ -28,6 +28,7 @@ fn continuous(plan: &Plan, b: usize) -> bool {
             | BlockKind::LinearGaussian { .. }
             | BlockKind::Exponential { .. }
             | BlockKind::Regression { .. }
+            | BlockKind::MvRegression { .. }
             | BlockKind::StudentT { .. }
     )
 }
@@ -98,7 +99,14 @@ fn scale_params(
                 Rule::Variance => *x *= f[0] * f[0],
                 Rule::Loadings => *x *= fi(0),
                 Rule::ExponentialRate => *x /= f[0],
-                // A regression's response in units c: its coefficients and intercept scale by c.
+                // A regression's response in units c: its coefficients and intercept scale by c
+                // (a multivariate response's row d by c_d; a univariate response's
+                // coefficients are indexed by covariate, all in the one response's units).
+                Rule::RegressionCoefficients | Rule::RegressionIntercept
+                    if matches!(plan.blocks[b].kind, BlockKind::MvRegression { .. }) =>
+                {
+                    *x *= fi(0)
+                }
                 Rule::RegressionCoefficients | Rule::RegressionIntercept => *x *= f[0],
                 _ => {}
             }

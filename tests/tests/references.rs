@@ -872,6 +872,269 @@ fn mixture_of_regressions_recovers_known_coefficients() {
     }
 }
 
+/// The mixtures of multivariate regressions of the quakes' epicentres on their depth follow,
+/// from the same start, an independent EM written with NumPy (`scripts/regression_fixtures.py`:
+/// normal equations over the whole design, all response coordinates at once): full and
+/// diagonal residual covariances, and a mean without an intercept; trace per iteration and
+/// final parameters.
+#[test]
+fn mixture_of_multivariate_regressions_matches_a_numpy_em() {
+    for case in ["quakes_full", "quakes_diag", "quakes_origin"] {
+        let text =
+            std::fs::read_to_string(root().join(format!("tests/fixtures/regression/{case}.json")))
+                .unwrap();
+        let fx: Value = serde_json::from_str(&text).unwrap();
+        let columns = |key: &str| -> String {
+            fx[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let intercept = fx["intercept"].as_bool().unwrap();
+        let diag = fx["covariance"] == "diag";
+        let source = format!(
+            "model mv_regression\nconst K: int = 2\ndata x[N]: vector[D] from ({})\ndata u[N]: vector[P] from ({})\nparam w: simplex[K]\nparam B[K]: matrix[D, P]\n{}param Sigma[K]: {}\nlatent z[N]: 0..K\nz[n] ~ Categorical(w)\nx[n] ~ MvNormal(B[z[n]] * u[n]{}, {})\n",
+            columns("response"),
+            columns("covariates"),
+            if intercept { "param mu[K]: vector[D]\n" } else { "" },
+            if diag { "positive[D]" } else { "cov[D]" },
+            if intercept { " + mu[z[n]]" } else { "" },
+            if diag { "diag(Sigma[z[n]])" } else { "Sigma[z[n]]" },
+        );
+        let (p, _) = jensen::compile(&source).expect("a model");
+        let bound = bind(&p, fx["data"].as_str().unwrap(), &[]);
+        let model = PlanModel::new(&p, &bound);
+        let mut init = DynParams::default();
+        for (name, value) in fx["init"].as_object().unwrap() {
+            let value = nested(value);
+            // The fixture keeps a diagonal covariance as a matrix.
+            let value = if diag && name == "Sigma" {
+                ndarray::Array2::from_shape_fn((2, 2), |(k, d)| value[[k, d, d]]).into_dyn()
+            } else {
+                value
+            };
+            init.insert(name, value);
+        }
+        let iterations = fx["iterations"].as_u64().unwrap() as usize;
+        let fit = jensen::fit(
+            &model,
+            &FitOptions {
+                init: InitStrategy::Params(model.check_params(&init).unwrap()),
+                max_iter: iterations,
+                tol: f64::NEG_INFINITY,
+                m_step: MStepConfig { reg_covar: 0.0 },
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        let reference: Vec<f64> = fx["log_likelihood"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(
+            fit.elbo_trace.len(),
+            reference.len(),
+            "{case}: trace length"
+        );
+        for (i, (ours, theirs)) in fit.elbo_trace.iter().zip(&reference).enumerate() {
+            assert!(
+                (ours - theirs).abs() <= 1e-9 * theirs.abs(),
+                "{case}, iteration {i}: {ours} vs {theirs}"
+            );
+        }
+        // The fit's parameters are those of its last M-step, at which the last entry of the
+        // trace was evaluated.
+        for (name, value) in fx["final"].as_object().unwrap() {
+            let theirs = nested(value);
+            let ours = fit.params.get(name).unwrap();
+            let ours: Vec<f64> = ours.iter().copied().collect();
+            let theirs: Vec<f64> = if diag && name == "Sigma" {
+                let t = theirs;
+                (0..2)
+                    .flat_map(|k| (0..2).map(move |d| (k, d)))
+                    .map(|(k, d)| t[[k, d, d]])
+                    .collect()
+            } else {
+                theirs.iter().copied().collect()
+            };
+            assert_eq!(ours.len(), theirs.len(), "{case} {name}");
+            for (o, t) in ours.iter().zip(&theirs) {
+                assert!(
+                    (o - t).abs() <= 1e-7 * t.abs().max(1e-3),
+                    "{case} {name}: {o} vs {t}"
+                );
+            }
+        }
+    }
+}
+
+/// MAP with an inverse-Wishart prior on a multivariate regression's covariance: at the fit's
+/// fixed point (from the responsibilities at its final parameters) the coefficients and
+/// intercepts are each component's weighted least squares, solved here from the normal
+/// equations, and the covariance the posterior mode `(R + Ψ) / (N_k + ν + D + 1)`, `R` the
+/// weighted residual scatter: the gradient of the log posterior vanishes there.
+#[test]
+fn multivariate_regression_map_is_the_posterior_mode_at_its_fixed_point() {
+    use jensen::runtime::{em, MixtureModel};
+    use nalgebra::DMatrix;
+    let source = std::fs::read_to_string(root().join("models/regression_quakes_mv.em"))
+        .unwrap()
+        .replace(
+            "z[n] ~ Categorical(w)",
+            "Sigma[k] ~ InvWishart(5.0, 2.0 * I)\nz[n] ~ Categorical(w)",
+        );
+    let (p, _) = jensen::compile(&source).expect("a model");
+    let bound = bind(&p, "quakes.csv", &[]);
+    let m = PlanModel::new(&p, &bound);
+    let fit = jensen::fit(
+        &m,
+        &FitOptions {
+            seed: 1,
+            restarts: 3,
+            max_iter: 5000,
+            tol: 1e-13,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    let cache = m.prepare(&fit.params).unwrap();
+    let (resp, _) = em::posterior(&m, &cache);
+    let item = |name: &str| &bound.item(p.model.var(name).unwrap()).values;
+    let (x, u) = (item("x"), item("u"));
+    let rows = x.nrows();
+    let a = DMatrix::from_fn(rows, 2, |i, j| if j == 0 { u[[i, 0]] } else { 1.0 });
+    let xm = DMatrix::from_fn(rows, 2, |i, j| x[[i, j]]);
+    let (b, mu, sigma) = (
+        fit.params.get("B").unwrap(),
+        fit.params.get("mu").unwrap(),
+        fit.params.get("Sigma").unwrap(),
+    );
+    for k in 0..2 {
+        let r: Vec<f64> = resp.column(k).to_vec();
+        let n: f64 = r.iter().sum();
+        let ra = DMatrix::from_fn(rows, 2, |i, j| a[(i, j)] * r[i]);
+        let theta = (a.transpose() * &ra)
+            .cholesky()
+            .unwrap()
+            .solve(&(ra.transpose() * &xm));
+        let e = &xm - &a * &theta;
+        let re = DMatrix::from_fn(rows, 2, |i, j| e[(i, j)] * r[i]);
+        let scatter = e.transpose() * re;
+        for d in 0..2 {
+            let close = |o: f64, t: f64, what: &str| {
+                assert!(
+                    (o - t).abs() <= 1e-6 * t.abs().max(1e-3),
+                    "component {k}, {what}[{d}]: {o} vs {t}"
+                )
+            };
+            close(b[[k, d, 0]], theta[(0, d)], "B");
+            close(mu[[k, d]], theta[(1, d)], "mu");
+            for j in 0..2 {
+                let prior = if d == j { 2.0 } else { 0.0 };
+                let mode = (scatter[(d, j)] + prior) / (n + 5.0 + 2.0 + 1.0);
+                close(sigma[[k, d, j]], mode, "Sigma");
+            }
+        }
+    }
+}
+
+/// Synthetic data from two known multivariate regressions (3,000 rows, a response of two
+/// coordinates on two covariates, correlated residuals): the fit recovers each component's
+/// coefficient matrix, intercept, residual covariance and weight.
+#[test]
+fn mixture_of_multivariate_regressions_recovers_known_coefficients() {
+    use rand::{Rng, SeedableRng};
+    // (weight, B (2 × 2), mu, Cholesky factor of Sigma (lower: l11, l21, l22))
+    let truth = [
+        (0.4, [[2.0, -1.0], [0.5, 1.5]], [3.0, -1.0], [0.5, 0.3, 0.4]),
+        (
+            0.6,
+            [[-1.5, 0.5], [1.0, -2.0]],
+            [-2.0, 2.0],
+            [1.0, -0.5, 0.8],
+        ),
+    ];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+    let mut normal = || {
+        let (a, b): (f64, f64) = (rng.random(), rng.random());
+        (-2.0 * (1.0 - a).ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
+    };
+    let rows = 3000;
+    let mut csv = String::from("u1,u2,x1,x2\n");
+    for i in 0..rows {
+        let (_, b, mu, l) = truth[usize::from(i % 5 >= 2)];
+        let (u1, u2) = (2.0 * normal(), 2.0 * normal());
+        let (e1, e2) = (normal(), normal());
+        let (r1, r2) = (l[0] * e1, l[1] * e1 + l[2] * e2);
+        let x1 = b[0][0] * u1 + b[0][1] * u2 + mu[0] + r1;
+        let x2 = b[1][0] * u1 + b[1][1] * u2 + mu[1] + r2;
+        csv.push_str(&format!("{u1},{u2},{x1},{x2}\n"));
+    }
+    let table = jensen::csv::read_bytes("synthetic", csv.as_bytes()).unwrap();
+    let source = "model synthetic\nconst K: int = 2\ndata u[N]: vector[P] from (u1, u2)\ndata x[N]: vector[D] from (x1, x2)\nparam w: simplex[K]\nparam B[K]: matrix[D, P]\nparam mu[K]: vector[D]\nparam Sigma[K]: cov[D]\nlatent z[N]: 0..K\nz[n] ~ Categorical(w)\nx[n] ~ MvNormal(B[z[n]] * u[n] + mu[z[n]], Sigma[z[n]])\n";
+    let (p, _) = jensen::compile(source).expect("a model");
+    let bound = jensen::bind(&p, &table, &BindOptions::default()).unwrap();
+    let fit = jensen::fit(
+        &PlanModel::new(&p, &bound),
+        &FitOptions {
+            restarts: 5,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    let (b, mu, sigma, w) = (
+        fit.params.get("B").unwrap(),
+        fit.params.get("mu").unwrap(),
+        fit.params.get("Sigma").unwrap(),
+        fit.params.get("w").unwrap(),
+    );
+    // Match the components to the truth by their first intercept.
+    let order = if mu[[0, 0]] > mu[[1, 0]] {
+        [0, 1]
+    } else {
+        [1, 0]
+    };
+    for (&k, (weight, tb, tmu, l)) in order.iter().zip(truth) {
+        let n = rows as f64 * weight;
+        let sd = [l[0], (l[1] * l[1] + l[2] * l[2]).sqrt()];
+        let cov = [
+            [l[0] * l[0], l[0] * l[1]],
+            [l[0] * l[1], l[1] * l[1] + l[2] * l[2]],
+        ];
+        for d in 0..2 {
+            // A few standard errors: the noise sd over √n (the covariates' sd is 2).
+            let tol = 5.0 * sd[d] / n.sqrt();
+            for j in 0..2 {
+                assert!(
+                    (b[[k, d, j]] - tb[d][j]).abs() < tol,
+                    "B[{k}][{d}][{j}] = {} vs {}",
+                    b[[k, d, j]],
+                    tb[d][j]
+                );
+            }
+            assert!(
+                (mu[[k, d]] - tmu[d]).abs() < 2.0 * tol,
+                "mu[{k}][{d}] = {}",
+                mu[[k, d]]
+            );
+            for e in 0..2 {
+                assert!(
+                    (sigma[[k, d, e]] - cov[d][e]).abs() < 0.1 * sd[d] * sd[e],
+                    "Sigma[{k}][{d}][{e}] = {} vs {}",
+                    sigma[[k, d, e]],
+                    cov[d][e]
+                );
+            }
+        }
+        assert!((w[[k]] - weight).abs() < 0.03, "w[{k}] = {}", w[[k]]);
+    }
+}
+
 /// Data in large units: a Gamma rate or a geometric probability far below `1e-12` is kept
 /// as it is (no floor), so one component's fit is the closed form at any scale (found by
 /// review: both were floored at `1e-12`, and a fit of the waits in units of 1e-13 minutes

@@ -55,6 +55,21 @@ fn missing_text(plan: &Plan, b: usize) -> String {
             "a missing response leaves the density; its design enters A, its residual's expectation (0 under the coefficients before the M-step) b, and {} the squared residuals (the covariates must be observed)",
             p(plan, var)
         ),
+        (
+            MissingMvRegressionFullAccumulate,
+            BlockKind::MvRegression {
+                cov: Cov::Full(s), ..
+            },
+        ) => {
+            let s = p(plan, s);
+            format!(
+                "density N(e_o | 0, {s}_oo) of the observed coordinates' residuals e = x − (B u + μ) under the coefficients before the M-step; the statistics take E[e_m | e_o] = {s}_mo {s}_oo⁻¹ e_o and add {s}_mm − {s}_mo {s}_oo⁻¹ {s}_om to the residuals' scatter; the row's design still enters A (the covariates must be observed)"
+            )
+        }
+        (MissingMvRegressionDiagAccumulate, BlockKind::MvRegression { cov, .. }) => format!(
+            "the factors of the missing coordinates j leave the density; the row's design still enters A, the missing residuals' expectation (0 under the coefficients before the M-step) the cross, and {}_j the squared residuals (the covariates must be observed)",
+            p(plan, cov.pref().expect("a variance parameter"))
+        ),
         (MissingPoissonAccumulate, BlockKind::Poisson { rate }) => format!(
             "a missing count leaves the density (and Σ ln x!); the statistics take {}",
             p(plan, rate)
@@ -237,18 +252,13 @@ fn linear_elbo_term(plan: &Plan, b: usize) -> String {
 
 /// A regression's mean as written: `βᵀu[n] + c` in the block's names.
 fn regression_mean(plan: &Plan, b: usize, at: &str) -> String {
-    let BlockKind::Regression {
-        coef,
-        intercept,
-        covariates,
-        ..
-    } = plan.blocks[b].kind
-    else {
-        unreachable!("a regression block")
-    };
+    let kind = &plan.blocks[b].kind;
+    let (coef, intercept, covariates) = kind.regression().expect("a regression block");
     let beta = format!("{}{at}", plan.name(coef.param));
     let u = data(plan, covariates);
-    let product = if plan.model.vars[covariates].ty == ElemType::Real {
+    let product = if plan.model.vars[covariates].ty == ElemType::Real
+        || matches!(kind, BlockKind::MvRegression { .. })
+    {
         format!("{beta} {u}")
     } else {
         format!("{beta}ᵀ{u}")
@@ -278,6 +288,25 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
             ),
             Some("ln N(y | βᵀu + c, s) = −½ (ln 2π + ln s + (y − βᵀu − c)² / s)".into()),
         ),
+        BlockKind::MvRegression { cov, .. } => {
+            let mean = regression_mean(plan, b, k_index(plan));
+            match cov {
+                Cov::Diag(v) => (
+                    format!("ln N({x} | {mean}, diag({}))", p(plan, v)),
+                    Some("ln N(x | B u + μ, diag(v)) = −½ Σ_d (ln 2π + ln v_d + e_d² / v_d),  e = x − B u − μ".into()),
+                ),
+                _ => {
+                    let c = cov.pref().expect("a full covariance");
+                    (
+                        format!("ln N({x} | {mean}, {})", p(plan, c)),
+                        Some(format!(
+                            "ln N(x | B u + μ, Σ) = −½ (D ln 2π + ln|Σ| + ‖L⁻¹e‖²),  e = x − B u − μ, Σ = L Lᵀ (Cholesky; {} factored once per iteration)",
+                            plan.name(c.param)
+                        )),
+                    )
+                }
+            }
+        }
         BlockKind::MvNormal { mean, cov } => {
             let m = p(plan, mean);
             match cov {
@@ -635,19 +664,35 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
         }
         Rule::RegressionCoefficients | Rule::RegressionIntercept => {
             let b = u.sources[0];
-            let BlockKind::Regression { coef, .. } = plan.blocks[b].kind else {
-                unreachable!("a regression block")
-            };
+            let (coef, intercept, _) = plan.blocks[b]
+                .kind
+                .regression()
+                .expect("a regression block");
             let (scatter, cross) = (
                 stat_name(plan, b, StatKind::DesignScatter),
                 stat_name(plan, b, StatKind::DesignCross),
             );
             let beta = p(plan, coef);
-            let BlockKind::Regression { intercept, .. } = plan.blocks[b].kind else {
-                unreachable!("a regression block")
-            };
             let ridge = "a Cholesky solve, with a ridge from 1e-12 of A's mean diagonal up only if A is (numerically) singular";
-            if u.rule == Rule::RegressionCoefficients {
+            let multivariate = matches!(plan.blocks[b].kind, BlockKind::MvRegression { .. });
+            if multivariate && u.rule == Rule::RegressionCoefficients {
+                match intercept {
+                    Some(c) if plan.model.vars[c.param].fixed.is_some() => format!(
+                        "{lhs} = {lhs}° + (A_ββ⁻¹ C_β)ᵀ,  A = {scatter}, C = {cross} without the intercept's row   (weighted least squares per response coordinate on one design, the intercept held at its known value, as a step from the coefficients before the M-step: {ridge})"
+                    ),
+                    Some(_) => format!(
+                        "{lhs} = {lhs}° + (A⁻¹ C without its last row)ᵀ,  A = {scatter}, C = {cross}   (weighted least squares per response coordinate on one design, jointly with the intercept, as a step from the coefficients before the M-step: {ridge}, one factor for every coordinate)"
+                    ),
+                    None => format!(
+                        "{lhs} = {lhs}° + (A⁻¹ C)ᵀ,  A = {scatter}, C = {cross}   (weighted least squares per response coordinate on one design, as a step from the coefficients before the M-step: {ridge}, one factor for every coordinate)"
+                    ),
+                }
+            } else if multivariate {
+                format!(
+                    "{lhs} = {lhs}° + ({cross}[last] − ({beta} − {beta}°) {scatter}[..last, last]) / {}   (the intercept's normal equations, given the new {beta}; kept when the component is empty)",
+                    count()
+                )
+            } else if u.rule == Rule::RegressionCoefficients {
                 match intercept {
                     Some(c) if plan.model.vars[c.param].fixed.is_some() => format!(
                         "{lhs} = {lhs}° + A_ββ⁻¹ b_β,  A = {scatter}, b = {cross} without the intercept's row   (weighted least squares with the intercept held at its known value, as a step from the coefficients before the M-step: {ridge})"
@@ -732,6 +777,15 @@ pub fn update_formula(plan: &Plan, u: &Update) -> String {
                         // (From the statistics about the coefficients before the M-step.)
                         let mean = regression_mean(plan, b, k_index(plan));
                         return format!("Σ_n {r}({x} − ({mean}))²");
+                    }
+                    if let BlockKind::MvRegression { .. } = block.kind {
+                        let mean = regression_mean(plan, b, k_index(plan));
+                        return match u.rule {
+                            Rule::DiagonalVariances => {
+                                format!("Σ_n {r}({x} − ({mean}))²  (elementwise)")
+                            }
+                            _ => format!("Σ_n {r}({x} − ({mean}))({x} − ({mean}))ᵀ"),
+                        };
                     }
                     if let BlockKind::LinearGaussian { loading, mean, .. } = block.kind {
                         linear = true;
@@ -1276,6 +1330,17 @@ pub fn explain(plan: &Plan) -> String {
                 "Normal regression on {} (weighted least squares per component)",
                 data(plan, covariates)
             ),
+            BlockKind::MvRegression {
+                covariates, cov, ..
+            } => format!(
+                "multivariate Normal regression on {} ({} residual covariance; weighted least squares per component, one design for every response coordinate)",
+                data(plan, covariates),
+                if matches!(cov, Cov::Diag(_)) {
+                    "diagonal"
+                } else {
+                    "full"
+                }
+            ),
             BlockKind::StudentT { nu, scale, .. } => format!(
                 "multivariate Student-t, ν = {nu}: a Normal whose covariance the latent scale {}[n] ~ Gamma({}, {}) divides; E-step weights w = E[{}[n] | x, z] = (ν + D)/(ν + δ)",
                 plan.name(scale),
@@ -1549,14 +1614,8 @@ pub fn explain(plan: &Plan) -> String {
                 StatKind::Sum => format!("Σ_n {r}{x}"),
                 StatKind::LogSum => format!("Σ_n {r}ln {x}   (for the objective only)"),
                 StatKind::DesignScatter => {
-                    let BlockKind::Regression {
-                        covariates,
-                        intercept,
-                        ..
-                    } = block.kind
-                    else {
-                        unreachable!("a regression block")
-                    };
+                    let (_, intercept, covariates) =
+                        block.kind.regression().expect("a regression block");
                     let u = data(plan, covariates);
                     match intercept {
                         Some(_) => format!("Σ_n {r}a[n] a[n]ᵀ,  a[n] = ({u}, 1)"),
@@ -1564,17 +1623,19 @@ pub fn explain(plan: &Plan) -> String {
                     }
                 }
                 StatKind::DesignCross => {
-                    let BlockKind::Regression { intercept, .. } = block.kind else {
-                        unreachable!("a regression block")
+                    let (_, intercept, covariates) =
+                        block.kind.regression().expect("a regression block");
+                    let a = match intercept {
+                        None => data(plan, covariates),
+                        Some(_) => "a[n]".to_string(),
                     };
-                    let a = match block.kind {
-                        BlockKind::Regression { covariates, .. } if intercept.is_none() => {
-                            data(plan, covariates)
-                        }
-                        _ => "a[n]".to_string(),
+                    let e = if matches!(block.kind, BlockKind::MvRegression { .. }) {
+                        " e[n]ᵀ".to_string()
+                    } else {
+                        " e[n]".to_string()
                     };
                     format!(
-                        "Σ_n {r}{a} e[n],  e[n] = {x} − ({}) under the coefficients before the M-step",
+                        "Σ_n {r}{a}{e},  e[n] = {x} − ({}) under the coefficients before the M-step",
                         regression_mean(plan, b, &format!("°{}", k_index(plan)))
                     )
                 }
@@ -1585,6 +1646,12 @@ pub fn explain(plan: &Plan) -> String {
                 StatKind::ScaleConstant => format!("Σ_n {r}[(D/2 + ν/2 − 1) E[ln u] − (ν/2) w + H(q(u))],  q(u) = Gamma((ν + D)/2, (ν + δ)/2)   (for the objective only)"),
                 StatKind::SumSq if matches!(block.kind, BlockKind::Regression { .. }) => {
                     format!("Σ_n {r}e[n]²")
+                }
+                StatKind::SumSq if matches!(block.kind, BlockKind::MvRegression { .. }) => {
+                    format!("Σ_n {r}e[n]²  (elementwise)")
+                }
+                StatKind::Scatter if matches!(block.kind, BlockKind::MvRegression { .. }) => {
+                    format!("Σ_n {r}e[n] e[n]ᵀ")
                 }
                 StatKind::Trials => match block.kind.trials() {
                     Some(Trials::Column(t)) => format!("Σ_n {r}{}", data(plan, t)),
@@ -1627,6 +1694,7 @@ pub fn explain(plan: &Plan) -> String {
                 | BlockKind::Normal { .. }
                 | BlockKind::StudentT { .. }
                 | BlockKind::Regression { .. }
+                | BlockKind::MvRegression { .. }
         )
     }) || has_linear
     {

@@ -779,7 +779,10 @@ impl Gen<'_> {
                     trials: Trials::Column(t),
                     ..
                 } => (t, "the number of trials"),
-                BlockKind::Regression { covariates, .. } => (covariates, "the covariates"),
+                _ if block.kind.regression().is_some() => (
+                    block.kind.regression().expect("a regression").2,
+                    "the covariates",
+                ),
                 _ => continue,
             };
             let (rf, rn) = (self.var(read), self.plan.name(read));

@@ -872,6 +872,10 @@ impl Gen<'_> {
                 self.plan.blocks[s.block].kind,
                 BlockKind::Regression { .. }
             );
+            let mv_regression = matches!(
+                self.plan.blocks[s.block].kind,
+                BlockKind::MvRegression { .. }
+            );
             let student = matches!(
                 self.plan.blocks[s.block].kind,
                 BlockKind::StudentT { .. }
@@ -890,6 +894,15 @@ impl Gen<'_> {
                 }
                 StatKind::SumSq if regression => {
                     "Σ_n r_nk e_n², the squared residuals under the coefficients before the M-step"
+                }
+                StatKind::SumSq if mv_regression => {
+                    "Σ_n r_nk e_n², elementwise, the squared residuals under the coefficients before the M-step"
+                }
+                StatKind::Scatter if mv_regression => {
+                    "Σ_n r_nk e_n e_nᵀ, the residuals' scatter under the coefficients before the M-step"
+                }
+                StatKind::DesignCross if mv_regression => {
+                    "Σ_n r_nk a_n e_nᵀ (a row per design column), e_n = x_n − B u_n − μ the residual under the coefficients before the M-step"
                 }
                 StatKind::Sum if gaussian => {
                     "Σ_n r_nk (x_n − c_k), about the means before the M-step"
@@ -1609,6 +1622,17 @@ impl Gen<'_> {
                 Reseed::RowInverse(b) => {
                     let x = row(b);
                     quote!(params.#f[k] = exponential::inverse_rate(#x[0]);)
+                }
+                Reseed::RowRegression(b)
+                    if matches!(self.plan.blocks[b].kind, BlockKind::MvRegression { .. }) =>
+                {
+                    let (_, intercept, covariates) = self.plan.blocks[b]
+                        .kind
+                        .regression()
+                        .expect("a regression block");
+                    let (x, uf) = (row(b), self.var(covariates));
+                    let with = intercept.is_some();
+                    quote!(params.#f.index_axis_mut(Axis(0), k).assign(&regression::mv_regression_coefficients_at_row(self.data.#uf.row(row), #x, #with));)
                 }
                 Reseed::RowRegression(b) => {
                     let BlockKind::Regression {

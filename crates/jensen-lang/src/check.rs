@@ -1688,7 +1688,8 @@ impl Checker<'_> {
                         ArgTy::Number(0.0) => Ok(()),
                         ArgTy::Other => Ok(()), // judged by the derivation (linear-Gaussian means)
                         ArgTy::Summary(..) => Err(format!("a summary of the data is a hyperparameter of a prior; the mean of `{target_name}` is a parameter: declare e.g. `param mu[K]: vector[{}]`", m.sets[d].name)),
-                        ArgTy::Regression => Err("a regression mean is derived for `Normal` (one response column) for now: write one statement per column, `y[n] ~ Normal(dot(beta[z[n]], u[n]) + c[z[n]], s[z[n]])`; a multivariate response is not derived yet".into()),
+                        // Judged by the derivation (the coefficients' shape).
+                        ArgTy::Regression => Ok(()),
                         _ => Err(format!("declare e.g. `param mu[K]: vector[{}]`", m.sets[d].name)),
                     };
                     let cov_ok = match tys[1] {

@@ -290,7 +290,9 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
             add_block(&mut blocks, &mut uses, fi, f.target, kind, roles);
             continue;
         }
-        if let (Dist::Normal, ArgKind::Regression { .. }) = (f.dist, &f.args[0].kind) {
+        if let (Dist::Normal | Dist::MvNormal, ArgKind::Regression { .. }) =
+            (f.dist, &f.args[0].kind)
+        {
             match regression_block(&model, fi, z) {
                 Ok((kind, roles)) => add_block(&mut blocks, &mut uses, fi, f.target, kind, roles),
                 Err(d) => diags.push(d),
@@ -635,7 +637,7 @@ pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
                         format!("a prior on `{}` ({}) is not supported yet", var.name, role.describe()),
                     )
                     .label("prior here")
-                    .hint("fit the coefficients by maximum likelihood (remove the statement); the variance may keep an `InvGamma` prior"),
+                    .hint("fit the coefficients by maximum likelihood (remove the statement); the residual variance may keep its prior (`InvGamma`, or `InvWishart` on a multivariate regression's covariance)"),
                 );
                 continue;
             }
@@ -1179,9 +1181,9 @@ fn pref(model: &Model, a: &Arg, z: Option<VarId>) -> Result<Option<PRef>, Diagno
         ArgKind::OverLatent { .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a latent scale divides the covariance of `MvNormal` only")
             .label("latent scale")
             .hint("write `x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]] / u[n])` (Student-t emissions); for one column read it as `vector[1]`")),
-        ArgKind::Regression { .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a regression mean is supported in `Normal` for now (one response column)")
+        ArgKind::Regression { .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a regression mean is supported as the mean of `Normal` or of `MvNormal` with a full or diagonal covariance")
             .label("regression")
-            .hint("write one statement per response column, `y[n] ~ Normal(dot(beta[z[n]], u[n]) + c[z[n]], s[z[n]])`; a multivariate response `MvNormal(B * u[n] + mu, Sigma)` is not derived yet")),
+            .hint("write `y[n] ~ Normal(dot(beta[z[n]], u[n]) + c[z[n]], s[z[n]])` or `x[n] ~ MvNormal(B[z[n]] * u[n] + mu[z[n]], Sigma[z[n]])`; a regression under a latent scale (Student-t) is not derived yet")),
         ArgKind::Linear { .. } => Err(Diagnostic::error(NO_CLOSED_FORM, a.span, "a linear-Gaussian mean is only supported as the mean of `MvNormal`")
             .label("here")
             .hint("write `x[n] ~ MvNormal(W * h[n] + mu, diag(psi))` for factor analysis or `MvNormal(W * h[n] + mu, s * I)` for probabilistic PCA")),
@@ -1539,7 +1541,10 @@ fn add_block(
 
 /// `y[n] ~ Normal(dot(beta[z[n]], u[n]) + c[z[n]], s[z[n]])`: the covariates a data item of
 /// this row, the coefficients a vector over its columns (a number for one `real` covariate),
-/// the intercept a number, each selected by the latent; no variational Bayes yet.
+/// the intercept a number, each selected by the latent; no variational Bayes yet. With a
+/// vector response, `x[n] ~ MvNormal(B[z[n]] * u[n] + mu[z[n]], Sigma[z[n]])`: the
+/// coefficients a `matrix[D, P]`, the intercept a `vector[D]`, the covariance full or
+/// diagonal.
 fn regression_block(
     model: &Model,
     fi: usize,
@@ -1555,6 +1560,10 @@ fn regression_block(
         unreachable!("called on regression means")
     };
     let y = &model.vars[f.target].name;
+    let response = match model.vars[f.target].ty {
+        ElemType::Vector(d) => Some(d),
+        _ => None,
+    };
     if model.method == crate::ir::Method::Vb {
         return Err(Diagnostic::error(
             DiagCode::Method,
@@ -1562,7 +1571,11 @@ fn regression_block(
             format!("variational Bayes for a regression (`{y}` on covariates) is not derived yet"),
         )
         .label("regression mean")
-        .hint("fit it with `method em` (maximum likelihood, or MAP with an `InvGamma` prior on the variance)"));
+        .hint(if response.is_some() {
+            "fit it with `method em` (maximum likelihood, or MAP with an `InvWishart` prior on the covariance, `InvGamma` on diagonal variances)"
+        } else {
+            "fit it with `method em` (maximum likelihood, or MAP with an `InvGamma` prior on the variance)"
+        }));
     }
     let ArgKind::Var { var: u, indices } = &covariates.kind else {
         unreachable!("checked: the covariates are a data item")
@@ -1588,6 +1601,9 @@ fn regression_block(
     }
     let beta = pref(model, coef, z)?.expect("a variable argument is a parameter");
     let b_name = &model.vars[beta.param].name;
+    if let Some(d) = response {
+        return mv_regression_block(model, fi, z, d, beta);
+    }
     let example = |p: &str| {
         format!("write `{y}[n] ~ Normal(dot(beta[z[n]], {u_name}[n]) + c[z[n]], s[z[n]])` with `param beta[K]: {p}`")
     };
@@ -1620,15 +1636,7 @@ fn regression_block(
             )));
         }
     }
-    let selected = |p: PRef, a: &Arg, what: &str| {
-        if p.per_component {
-            Ok(())
-        } else {
-            Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` ({what}) must be selected by the latent", model.vars[p.param].name))
-                .label("shared")
-                .hint(format!("write `{}[z[n]]`: a regression per component (coefficients shared by every component are not supported yet)", model.vars[p.param].name)))
-        }
-    };
+    let selected = |p, a, what| selected_by_latent(model, p, a, what);
     selected(beta, coef, "regression coefficients")?;
     let mut roles = vec![(beta, Role::RegressionCoef, coef.span)];
     let c = match intercept {
@@ -1672,6 +1680,140 @@ fn regression_block(
             intercept: c,
             var,
             covariates: *u,
+        },
+        roles,
+    ))
+}
+
+/// A regression's coefficients and intercept are per component (shared ones would couple the
+/// components' least-squares fits).
+fn selected_by_latent(model: &Model, p: PRef, a: &Arg, what: &str) -> Result<(), Diagnostic> {
+    if p.per_component {
+        Ok(())
+    } else {
+        Err(Diagnostic::error(NO_CLOSED_FORM, a.span, format!("`{}` ({what}) must be selected by the latent", model.vars[p.param].name))
+            .label("shared")
+            .hint(format!("write `{}[z[n]]`: a regression per component (coefficients shared by every component are not supported yet)", model.vars[p.param].name)))
+    }
+}
+
+/// `x[n] ~ MvNormal(B[z[n]] * u[n] + mu[z[n]], Sigma[z[n]])` (the statement's common checks
+/// done by [`regression_block`]): `B` a `matrix[D, P]` over the response's and the
+/// covariates' coordinates, `mu` a `vector[D]`, the covariance full or diagonal.
+fn mv_regression_block(
+    model: &Model,
+    fi: usize,
+    z: Option<VarId>,
+    d: SetId,
+    beta: PRef,
+) -> Result<(BlockKind, Vec<Use>), Diagnostic> {
+    let f = &model.factors[fi];
+    let ArgKind::Regression {
+        coef,
+        covariates,
+        intercept,
+    } = &f.args[0].kind
+    else {
+        unreachable!("called on regression means")
+    };
+    let ArgKind::Var { var: u, .. } = covariates.kind else {
+        unreachable!("checked: the covariates are a data item")
+    };
+    let (x, u_name, b_name) = (
+        &model.vars[f.target].name,
+        &model.vars[u].name,
+        &model.vars[beta.param].name,
+    );
+    let d_name = &model.sets[d].name;
+    let ElemType::Vector(p) = model.vars[u].ty else {
+        return Err(Diagnostic::error(
+            NO_CLOSED_FORM,
+            covariates.span,
+            format!(
+                "the covariates of a vector response are `vector[P]` data, but `{u_name}` is `{}`",
+                model.type_name(model.vars[u].ty)
+            ),
+        )
+        .label("covariates")
+        .hint(format!(
+            "read them as a vector, `data {u_name}[N]: vector[P] from (...)` (one column is `vector[1]`), with `param {b_name}[K]: matrix[{d_name}, P]`"
+        )));
+    };
+    let p_name = &model.sets[p].name;
+    match model.vars[beta.param].ty {
+        ElemType::Matrix(r, c) if model.same_set(r, d) && model.same_set(c, p) => {}
+        ty => {
+            return Err(Diagnostic::error(
+                NO_CLOSED_FORM,
+                coef.span,
+                format!(
+                    "the coefficients `{b_name}` of `{x}` on `{u_name}` must be a `matrix[{d_name}, {p_name}]`, a row per response coordinate and a column per covariate, but they are `{}`",
+                    model.type_name(ty)
+                ),
+            )
+            .label("coefficients")
+            .hint(format!(
+                "declare `param {b_name}[K]: matrix[{d_name}, {p_name}]`: `{b_name}[z[n]] * {u_name}[n]` is then a `vector[{d_name}]`, as `{x}[n]` is"
+            )));
+        }
+    }
+    selected_by_latent(model, beta, coef, "regression coefficients")?;
+    let mut roles = vec![(beta, Role::RegressionCoef, coef.span)];
+    let c = match intercept {
+        Some(c) => {
+            let q = pref(model, c, z)?.expect("a variable argument is a parameter");
+            let name = &model.vars[q.param].name;
+            match model.vars[q.param].ty {
+                ElemType::Vector(e) if model.same_set(e, d) => {}
+                ty => {
+                    return Err(Diagnostic::error(
+                        NO_CLOSED_FORM,
+                        c.span,
+                        format!(
+                            "the intercept `{name}` of `{x}` must be a `vector[{d_name}]`, but it is `{}`",
+                            model.type_name(ty)
+                        ),
+                    )
+                    .label("intercept")
+                    .hint(format!("declare e.g. `param {name}[K]: vector[{d_name}]`")));
+                }
+            }
+            selected_by_latent(model, q, c, "a regression's intercept")?;
+            roles.push((q, Role::RegressionIntercept, c.span));
+            Some(q)
+        }
+        None => None,
+    };
+    let cov_arg = &f.args[1];
+    let cov = match (&cov_arg.kind, fixed_cov(cov_arg)) {
+        (ArgKind::Var { .. }, None) => {
+            let q = pref(model, cov_arg, z)?.expect("checked: a covariance parameter");
+            roles.push((q, Role::FullCov, cov_arg.span));
+            Cov::Full(q)
+        }
+        (ArgKind::Diag(_), None) => {
+            let q = pref(model, cov_arg, z)?.expect("checked: a variance parameter");
+            roles.push((q, Role::DiagVar, cov_arg.span));
+            Cov::Diag(q)
+        }
+        _ => {
+            return Err(Diagnostic::error(
+                NO_CLOSED_FORM,
+                cov_arg.span,
+                "a multivariate regression's residual covariance is full or diagonal for now",
+            )
+            .label("covariance")
+            .hint(format!(
+                "write `Sigma[z[n]]` with `param Sigma[K]: cov[{d_name}]`, or `diag(v[z[n]])` with `param v[K]: positive[{d_name}]`"
+            )));
+        }
+    };
+    Ok((
+        BlockKind::MvRegression {
+            coef: beta,
+            intercept: c,
+            cov,
+            covariates: u,
         },
         roles,
     ))

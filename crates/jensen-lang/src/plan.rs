@@ -269,6 +269,19 @@ pub enum BlockKind {
         /// The covariates: a `vector[P]` or `real` data item of the same rows.
         covariates: VarId,
     },
+    /// A multivariate Normal response whose mean is linear in a data item (a multivariate
+    /// regression): `x[n] ~ MvNormal(B[z[n]] * u[n] + mu[z[n]], Sigma[z[n]])` with
+    /// `B: matrix[D, P]`; each response coordinate is a regression on the same design.
+    MvRegression {
+        /// The coefficients (`matrix[D, P]`).
+        coef: PRef,
+        /// The intercept (`vector[D]`), when the mean has one.
+        intercept: Option<PRef>,
+        /// The covariance of the residuals (`Cov::Full` or `Cov::Diag`).
+        cov: Cov,
+        /// The covariates: a `vector[P]` data item of the same rows.
+        covariates: VarId,
+    },
     /// `x[n] ~ MvNormal(W * h[n] + mu, Psi)`: a linear-Gaussian emission of the continuous
     /// latent `h`, whose marginal is `N(mu, W Wᵀ + Psi)`; `Psi` is diagonal (factor
     /// analysis) or spherical (probabilistic PCA).
@@ -308,6 +321,25 @@ impl BlockKind {
         }
     }
 
+    /// A regression's coefficients, intercept and covariates (univariate or multivariate).
+    pub fn regression(&self) -> Option<(PRef, Option<PRef>, VarId)> {
+        match *self {
+            BlockKind::Regression {
+                coef,
+                intercept,
+                covariates,
+                ..
+            }
+            | BlockKind::MvRegression {
+                coef,
+                intercept,
+                covariates,
+                ..
+            } => Some((coef, intercept, covariates)),
+            _ => None,
+        }
+    }
+
     /// Whether the block keeps full scatter matrices (rather than diagonal sums of squares).
     pub fn full_scatter(&self) -> bool {
         matches!(
@@ -316,6 +348,10 @@ impl BlockKind {
                 cov: Cov::Full(_),
                 ..
             } | BlockKind::StudentT { .. }
+                | BlockKind::MvRegression {
+                    cov: Cov::Full(_),
+                    ..
+                }
         )
     }
 
@@ -350,10 +386,19 @@ impl BlockKind {
             // `ln C(T, x)` is a term of the data alone, kept per row: `RowTerms::LogChoose`).
             BlockKind::Binomial { .. } => &[StatKind::Sum, StatKind::Trials],
             BlockKind::Categorical { .. } => &[StatKind::Counts],
-            BlockKind::Regression { .. } => &[
+            BlockKind::Regression { .. }
+            | BlockKind::MvRegression {
+                cov: Cov::Diag(_), ..
+            } => &[
                 StatKind::DesignScatter,
                 StatKind::DesignCross,
                 StatKind::SumSq,
+            ],
+            // (By derivation a multivariate regression's covariance is full or diagonal.)
+            BlockKind::MvRegression { .. } => &[
+                StatKind::DesignScatter,
+                StatKind::DesignCross,
+                StatKind::Scatter,
             ],
             // The counts are `Σ_n r_nk x_nv` (the multinomial coefficient is a term of the
             // data alone, kept per row: `RowTerms::LogCoefficient`).
@@ -379,7 +424,9 @@ pub enum StatKind {
     /// `Σ_n r_nk a_n a_nᵀ` over a regression's design `a_n = (u_n, 1)` (the covariates, and 1
     /// for the intercept when there is one).
     DesignScatter,
-    /// `Σ_n r_nk a_n e_n`, the design against the residuals.
+    /// `Σ_n r_nk a_n e_n`, the design against the residuals (`Σ_n r_nk a_n e_nᵀ` for a
+    /// multivariate response; its `Scatter` or `SumSq` is then `Σ_n r_nk e_n e_nᵀ` or its
+    /// diagonal).
     DesignCross,
     /// `Σ_n r_nk w_nk`, `w = E[u | x, z]` the latent scale's posterior mean (a Student-t
     /// block; its `Sum` and `Scatter` are weighted by `r w`).

@@ -696,6 +696,21 @@ pub enum Kernel {
     RegressionCoefficientsGivenIntercept,
     RegressionInterceptFromStats,
     RegressionResidual,
+    MvRegressionFullAddLogDensity,
+    MvRegressionDiagAddLogDensity,
+    MvRegressionFullAccumulate,
+    MvRegressionDiagAccumulate,
+    MvRegressionFullExpected,
+    MvRegressionDiagExpected,
+    MvRegressionCoefficientsFromStats,
+    MvRegressionCoefficientsGivenIntercept,
+    MvRegressionInterceptFromStats,
+    MvRegressionResidualScatter,
+    MvRegressionResidualSumsq,
+    MissingMvRegressionFullLogDensity,
+    MissingMvRegressionFullAccumulate,
+    MissingMvRegressionDiagLogDensity,
+    MissingMvRegressionDiagAccumulate,
     GeometricAddLogDensity,
     GeometricProbFromStats,
     GeometricProbModeFromStats,
@@ -884,6 +899,25 @@ impl Kernel {
             }
             RegressionInterceptFromStats => "regression::regression_intercept_from_stats",
             RegressionResidual => "regression::regression_residual",
+            MvRegressionFullAddLogDensity => "regression::mv_regression_full_add_log_density",
+            MvRegressionDiagAddLogDensity => "regression::mv_regression_diag_add_log_density",
+            MvRegressionFullAccumulate => "regression::mv_regression_full_accumulate",
+            MvRegressionDiagAccumulate => "regression::mv_regression_diag_accumulate",
+            MvRegressionFullExpected => "regression::mv_regression_full_expected",
+            MvRegressionDiagExpected => "regression::mv_regression_diag_expected",
+            MvRegressionCoefficientsFromStats => {
+                "regression::mv_regression_coefficients_from_stats"
+            }
+            MvRegressionCoefficientsGivenIntercept => {
+                "regression::mv_regression_coefficients_given_intercept"
+            }
+            MvRegressionInterceptFromStats => "regression::mv_regression_intercept_from_stats",
+            MvRegressionResidualScatter => "regression::mv_regression_residual_scatter",
+            MvRegressionResidualSumsq => "regression::mv_regression_residual_sumsq",
+            MissingMvRegressionFullLogDensity => "missing::mv_regression_full_log_density",
+            MissingMvRegressionFullAccumulate => "missing::mv_regression_full_accumulate",
+            MissingMvRegressionDiagLogDensity => "missing::mv_regression_diag_log_density",
+            MissingMvRegressionDiagAccumulate => "missing::mv_regression_diag_accumulate",
             GeometricAddLogDensity => "discrete::geometric_add_log_density",
             GeometricProbFromStats => "discrete::geometric_prob_from_stats",
             GeometricProbModeFromStats => "discrete::geometric_prob_mode_from_stats",
@@ -1242,14 +1276,10 @@ impl<'a> Lowering<'a> {
     /// The width of regression block `b`'s design: its covariates, plus one for the
     /// intercept.
     fn design_dim(&self, b: usize) -> Dim {
-        let BlockKind::Regression {
-            covariates,
-            intercept,
-            ..
-        } = self.plan.blocks[b].kind
-        else {
-            unreachable!("a regression block")
-        };
+        let (_, intercept, covariates) = self.plan.blocks[b]
+            .kind
+            .regression()
+            .expect("a regression block");
         let extra = usize::from(intercept.is_some());
         match self.elem(covariates) {
             Elem::Vector(Dim::Set(s)) if extra > 0 => Dim::SetPlus(s, extra),
@@ -1259,27 +1289,34 @@ impl<'a> Lowering<'a> {
         }
     }
 
-    /// A regression's coefficients as a vector (one `real` coefficient as a vector of one)
-    /// and its intercept (`0` without one), from `src`.
+    /// A regression's coefficients as a vector (one `real` coefficient as a vector of one;
+    /// a matrix for a vector response) and its intercept (`0` without one, a vector of one
+    /// for a vector response), from `src`.
     fn regression_params(&self, b: usize, src: Src) -> (Operand, Operand) {
-        let BlockKind::Regression {
-            coef, intercept, ..
-        } = self.plan.blocks[b].kind
-        else {
-            unreachable!("a regression block")
-        };
+        let kind = &self.plan.blocks[b].kind;
+        let (coef, intercept, _) = kind.regression().expect("a regression block");
+        let multivariate = matches!(kind, BlockKind::MvRegression { .. });
         // (The coefficients are per component, by derivation.)
-        let c = intercept.map_or(Operand::Number(0.0), |c| self.p(src, c));
+        let c = match intercept {
+            Some(c) => self.p(src, c),
+            None if multivariate => Operand::AsVector(Box::new(Operand::Number(0.0))),
+            None => Operand::Number(0.0),
+        };
         (self.as_vector(src, coef.param), c)
     }
 
-    /// A regression block's three statistics (design scatter, design cross, squared
-    /// residuals).
+    /// A regression block's three statistics (design scatter, design cross, and the squared
+    /// residuals: their scatter for a vector response with a full covariance).
     fn regression_stats(&self, b: usize, mutable: bool) -> [Operand; 3] {
+        let residual = if self.plan.blocks[b].kind.full_scatter() {
+            StatKind::Scatter
+        } else {
+            StatKind::SumSq
+        };
         [
             self.stat(b, StatKind::DesignScatter, mutable),
             self.stat(b, StatKind::DesignCross, mutable),
-            self.stat(b, StatKind::SumSq, mutable),
+            self.stat(b, residual, mutable),
         ]
     }
 
@@ -1496,6 +1533,7 @@ impl<'a> Lowering<'a> {
                         let w = self.design_dim(b);
                         Elem::Matrix(w, w)
                     }
+                    StatKind::DesignCross if vector_data => Elem::Matrix(self.design_dim(b), d),
                     StatKind::DesignCross => Elem::Vector(self.design_dim(b)),
                     // Bernoulli bits are always a vector, one entry per bit.
                     _ if vector_data || matches!(block.kind, BlockKind::Bernoulli { .. }) => {
@@ -1932,6 +1970,57 @@ impl<'a> Lowering<'a> {
                     ],
                 ),
             ),
+            BlockKind::MvRegression {
+                covariates, cov, ..
+            } => {
+                let u = Operand::Covariates(covariates);
+                let (beta, c) = self.regression_params(b, Src::Cache);
+                let [scatter, cross, sq] = self.regression_stats(b, true);
+                let (beta_c, c_c) = self.regression_params(b, Src::Centre);
+                let (beta_p, c_p) = self.regression_params(b, Src::Params);
+                let [scatter_r, cross_r, sq_r] = self.regression_stats(b, false);
+                let mut density = vec![x.clone(), u.clone(), beta.clone(), c.clone()];
+                let mut exp = vec![n, beta_c, c_c, scatter_r, cross_r, sq_r, beta_p, c_p];
+                let (density_kernel, accumulate_kernel, expected_kernel) = match cov {
+                    Cov::Full(cv) => {
+                        let id = self.derive(format!("{prefix}_chol"), DerivedKind::Cholesky(cv));
+                        let chol = |src| Operand::Derived {
+                            id,
+                            src,
+                            at: if cv.per_component { At::K } else { At::Zero },
+                        };
+                        expected_locals.push((id, Src::Params));
+                        density.extend([chol(Src::Cache), out, ws]);
+                        exp.push(chol(Src::Params));
+                        (
+                            MvRegressionFullAddLogDensity,
+                            MvRegressionFullAccumulate,
+                            MvRegressionFullExpected,
+                        )
+                    }
+                    Cov::Diag(v) => {
+                        density.extend([self.p(Src::Cache, v), out]);
+                        exp.push(self.p(Src::Params, v));
+                        (
+                            MvRegressionDiagAddLogDensity,
+                            MvRegressionDiagAccumulate,
+                            MvRegressionDiagExpected,
+                        )
+                    }
+                    Cov::Spherical(_) | Cov::Fixed(_) => {
+                        unreachable!("a multivariate regression's covariance is full or diagonal")
+                    }
+                };
+                (
+                    DataForm::Matrix,
+                    call(density_kernel, density),
+                    call(
+                        accumulate_kernel,
+                        vec![x, u, beta, c, resp, scatter, cross, sq],
+                    ),
+                    call(expected_kernel, exp),
+                )
+            }
             BlockKind::Regression {
                 covariates, var, ..
             } => {
@@ -2451,6 +2540,47 @@ impl<'a> Lowering<'a> {
             ),
             BlockKind::Multinomial { .. } => unreachable!("a multinomial block refuses gaps"),
             BlockKind::StudentT { .. } => unreachable!("a Student-t block refuses gaps"),
+            // A missing response coordinate: its residual conditional on the observed ones,
+            // under the E-step's coefficients (the covariates are observed).
+            BlockKind::MvRegression {
+                covariates, cov, ..
+            } => {
+                let u = Operand::Covariates(covariates);
+                let (beta, c) = self.regression_params(b, Src::Cache);
+                let [scatter, cross, sq] = self.regression_stats(b, true);
+                let (density, acc, scale) = match cov {
+                    Cov::Full(cv) => (
+                        MissingMvRegressionFullLogDensity,
+                        MissingMvRegressionFullAccumulate,
+                        cache(cv),
+                    ),
+                    Cov::Diag(v) => (
+                        MissingMvRegressionDiagLogDensity,
+                        MissingMvRegressionDiagAccumulate,
+                        cache(v),
+                    ),
+                    Cov::Spherical(_) | Cov::Fixed(_) => {
+                        unreachable!("a multivariate regression's covariance is full or diagonal")
+                    }
+                };
+                let full = matches!(cov, Cov::Full(_));
+                let mut log_density = vec![
+                    x.clone(),
+                    gaps.clone(),
+                    u.clone(),
+                    beta.clone(),
+                    c.clone(),
+                    scale.clone(),
+                    before,
+                    out,
+                ];
+                let mut accumulate = vec![x, gaps, u, beta, c, scale, resp, scatter, cross, sq, h];
+                if full {
+                    log_density.push(Operand::Workspace);
+                    accumulate.push(Operand::Workspace);
+                }
+                (call(density, log_density), call(acc, accumulate))
+            }
             // A missing response: its residual's expectation is zero under the E-step's
             // coefficients and its square's the variance (the covariates are observed).
             BlockKind::Regression {
@@ -2884,24 +3014,30 @@ impl<'a> Lowering<'a> {
                 let (beta, c) = self.regression_params(b, Src::Prev);
                 let (beta_next, _) = self.regression_params(b, Src::Next);
                 first_element = u.rule == Rule::RegressionCoefficients && slot.elem == Elem::Scalar;
+                let kind = &self.plan.blocks[b].kind;
+                let multivariate = matches!(kind, BlockKind::MvRegression { .. });
                 // (A fixed intercept leaves the covariates' block alone to solve.)
                 let intercept_fixed = matches!(
-                    self.plan.blocks[b].kind,
-                    BlockKind::Regression { intercept: Some(c), .. }
-                        if self.plan.model.vars[c.param].fixed.is_some()
+                    kind.regression(),
+                    Some((_, Some(c), _)) if self.plan.model.vars[c.param].fixed.is_some()
                 );
                 UpdateValue::Call(if u.rule == Rule::RegressionCoefficients {
                     call(
-                        if intercept_fixed {
-                            RegressionCoefficientsGivenIntercept
-                        } else {
-                            RegressionCoefficientsFromStats
+                        match (multivariate, intercept_fixed) {
+                            (false, true) => RegressionCoefficientsGivenIntercept,
+                            (false, false) => RegressionCoefficientsFromStats,
+                            (true, true) => MvRegressionCoefficientsGivenIntercept,
+                            (true, false) => MvRegressionCoefficientsFromStats,
                         },
                         vec![beta, scatter, cross],
                     )
                 } else {
                     call(
-                        RegressionInterceptFromStats,
+                        if multivariate {
+                            MvRegressionInterceptFromStats
+                        } else {
+                            RegressionInterceptFromStats
+                        },
                         vec![c, beta, beta_next, scatter, cross],
                     )
                 })
@@ -3168,13 +3304,20 @@ impl<'a> Lowering<'a> {
                 count: None,
             };
         }
-        if let BlockKind::Regression { .. } = block.kind {
+        if block.kind.regression().is_some() {
             let (beta, c) = self.regression_params(b, Src::Prev);
             let (beta_next, c_next) = self.regression_params(b, Src::Next);
             let [scatter, cross, sq] = self.regression_stats(b, false);
+            let kernel = match block.kind {
+                BlockKind::MvRegression {
+                    cov: Cov::Full(_), ..
+                } => MvRegressionResidualScatter,
+                BlockKind::MvRegression { .. } => MvRegressionResidualSumsq,
+                _ => RegressionResidual,
+            };
             return Term {
                 value: TermValue::Call(call(
-                    RegressionResidual,
+                    kernel,
                     vec![beta, c, scatter, cross, sq, beta_next, c_next],
                 )),
                 sum_elements: false,
@@ -3834,6 +3977,7 @@ impl Lowering<'_> {
             | BlockKind::LinearGaussian { .. }
             // (The derivation refuses variational Bayes for a regression and a latent scale.)
             | BlockKind::Regression { .. }
+            | BlockKind::MvRegression { .. }
             | BlockKind::StudentT { .. } => {}
         }
         calls

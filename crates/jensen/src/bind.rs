@@ -826,7 +826,9 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                 trials: Trials::Column(t),
                 ..
             } => t,
-            BlockKind::Regression { covariates, .. } => covariates,
+            _ if block.kind.regression().is_some() => {
+                block.kind.regression().expect("a regression").2
+            }
             _ => continue,
         };
         let item = items[read].as_ref().expect("data bound");
@@ -1199,7 +1201,7 @@ fn read_by(plan: &Plan, v: VarId) -> Option<(&str, &'static str)> {
     plan.blocks.iter().find_map(|b| {
         let what = match b.kind {
             _ if b.kind.trials() == Some(Trials::Column(v)) => "the number of trials",
-            BlockKind::Regression { covariates, .. } if covariates == v => "the covariates",
+            _ if b.kind.regression().map(|r| r.2) == Some(v) => "the covariates",
             _ => return None,
         };
         Some((plan.model.factors[b.factor].text.as_str(), what))

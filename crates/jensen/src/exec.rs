@@ -1286,6 +1286,29 @@ impl PlanModel<'_> {
                 );
                 number(0.0)
             }
+            MvRegressionFullAddLogDensity => {
+                regression::mv_regression_full_add_log_density(
+                    m(0),
+                    m(1),
+                    m(2),
+                    v(3).view(),
+                    self.cholesky(env, &a[4]),
+                    col!(),
+                    ws!(),
+                );
+                number(0.0)
+            }
+            MvRegressionDiagAddLogDensity => {
+                regression::mv_regression_diag_add_log_density(
+                    m(0),
+                    m(1),
+                    m(2),
+                    v(3).view(),
+                    v(4).view(),
+                    col!(),
+                );
+                number(0.0)
+            }
             BinomialRowsAddLogDensity => {
                 discrete::binomial_rows_add_log_density(
                     v(0).view(),
@@ -1323,6 +1346,76 @@ impl PlanModel<'_> {
                     self.posterior(env, &a[2]),
                     col!(),
                     ws!(),
+                );
+                number(0.0)
+            }
+            MissingMvRegressionFullLogDensity => {
+                missing::mv_regression_full_log_density(
+                    m(0),
+                    gaps!(),
+                    m(2),
+                    m(3),
+                    v(4).view(),
+                    m(5),
+                    v(6).view(),
+                    col!(),
+                    ws!(),
+                );
+                number(0.0)
+            }
+            MissingMvRegressionDiagLogDensity => {
+                missing::mv_regression_diag_log_density(
+                    m(0),
+                    gaps!(),
+                    m(2),
+                    m(3),
+                    v(4).view(),
+                    v(5).view(),
+                    v(6).view(),
+                    col!(),
+                );
+                number(0.0)
+            }
+            MissingMvRegressionFullAccumulate => {
+                let [Some(scatter), Some(cross), Some(residual), Some(h), ..] =
+                    written(a, k, 7, stats.expect("statistics"))
+                else {
+                    unreachable!("a design scatter, a cross, a residual scatter and an entropy")
+                };
+                missing::mv_regression_full_accumulate(
+                    m(0),
+                    gaps!(),
+                    m(2),
+                    m(3),
+                    v(4).view(),
+                    m(5),
+                    v(6).view(),
+                    matrix_mut(scatter),
+                    matrix_mut(cross),
+                    matrix_mut(residual),
+                    number_mut(h),
+                    ws!(),
+                );
+                number(0.0)
+            }
+            MissingMvRegressionDiagAccumulate => {
+                let [Some(scatter), Some(cross), Some(sq), Some(h), ..] =
+                    written(a, k, 7, stats.expect("statistics"))
+                else {
+                    unreachable!("a design scatter, a cross, squared residuals and an entropy")
+                };
+                missing::mv_regression_diag_accumulate(
+                    m(0),
+                    gaps!(),
+                    m(2),
+                    m(3),
+                    v(4).view(),
+                    v(5).view(),
+                    v(6).view(),
+                    matrix_mut(scatter),
+                    matrix_mut(cross),
+                    vector_mut(sq),
+                    number_mut(h),
                 );
                 number(0.0)
             }
@@ -1622,6 +1715,39 @@ impl PlanModel<'_> {
                     vector_mut(cross),
                     number_mut(sq),
                 );
+                number(0.0)
+            }
+            MvRegressionFullAccumulate | MvRegressionDiagAccumulate => {
+                let [Some(scatter), Some(cross), Some(residual), ..] =
+                    written(a, k, 5, stats.expect("statistics"))
+                else {
+                    unreachable!("a design scatter, a cross and the residuals' scatter")
+                };
+                let (x, u, coef, c, r) = (m(0), m(1), m(2), v(3), v(4));
+                let (scatter, cross) = (matrix_mut(scatter), matrix_mut(cross));
+                if call.kernel == MvRegressionFullAccumulate {
+                    regression::mv_regression_full_accumulate(
+                        x,
+                        u,
+                        coef,
+                        c.view(),
+                        r.view(),
+                        scatter,
+                        cross,
+                        matrix_mut(residual),
+                    );
+                } else {
+                    regression::mv_regression_diag_accumulate(
+                        x,
+                        u,
+                        coef,
+                        c.view(),
+                        r.view(),
+                        scatter,
+                        cross,
+                        vector_mut(residual),
+                    );
+                }
                 number(0.0)
             }
             MissingRegressionAccumulate => {
@@ -1955,6 +2081,62 @@ impl PlanModel<'_> {
                 m(3),
                 v(4).view(),
             )),
+            MvRegressionFullExpected => number(regression::mv_regression_full_expected(
+                n(0),
+                m(1),
+                v(2).view(),
+                m(3),
+                m(4),
+                m(5),
+                m(6),
+                v(7).view(),
+                self.cholesky(env, &a[8]),
+            )),
+            MvRegressionDiagExpected => number(regression::mv_regression_diag_expected(
+                n(0),
+                m(1),
+                v(2).view(),
+                m(3),
+                m(4),
+                v(5).view(),
+                m(6),
+                v(7).view(),
+                v(8).view(),
+            )),
+            MvRegressionCoefficientsFromStats => array(
+                regression::mv_regression_coefficients_from_stats(m(0), m(1), m(2)).into_dyn(),
+            ),
+            MvRegressionCoefficientsGivenIntercept => array(
+                regression::mv_regression_coefficients_given_intercept(m(0), m(1), m(2)).into_dyn(),
+            ),
+            MvRegressionInterceptFromStats => array(
+                regression::mv_regression_intercept_from_stats(v(0).view(), m(1), m(2), m(3), m(4))
+                    .into_dyn(),
+            ),
+            MvRegressionResidualScatter => array(
+                regression::mv_regression_residual_scatter(
+                    m(0),
+                    v(1).view(),
+                    m(2),
+                    m(3),
+                    m(4),
+                    m(5),
+                    v(6).view(),
+                )
+                .into_dyn(),
+            ),
+            MvRegressionResidualSumsq => array(
+                regression::mv_regression_residual_sumsq(
+                    m(0),
+                    v(1).view(),
+                    m(2),
+                    m(3),
+                    v(4).view(),
+                    m(5),
+                    v(6).view(),
+                )
+                .into_dyn(),
+            ),
             RegressionResidual => number(regression::regression_residual(
                 v(0).view(),
                 n(1),
@@ -2982,6 +3164,17 @@ impl MixtureModel for PlanModel<'_> {
                     DynParams::scalar(x(b)[0].max(jensen_runtime::kernels::PROB_FLOOR))
                 }
                 Reseed::RowInverse(b) => DynParams::scalar(exponential::inverse_rate(x(b)[0])),
+                Reseed::RowRegression(b)
+                    if matches!(self.plan.blocks[b].kind, BlockKind::MvRegression { .. }) =>
+                {
+                    let (_, intercept, covariates) = self.plan.blocks[b]
+                        .kind
+                        .regression()
+                        .expect("a regression block");
+                    let u = self.data.item(covariates).values.row(row);
+                    regression::mv_regression_coefficients_at_row(u, x(b), intercept.is_some())
+                        .into_dyn()
+                }
                 Reseed::RowRegression(b) => {
                     let BlockKind::Regression {
                         covariates,

@@ -241,22 +241,61 @@ pub fn mvn_full_accumulate(
     cov: ArrayView2<'_, f64>,
     resp: ArrayView1<'_, f64>,
     mut sum: ArrayViewMut1<'_, f64>,
-    mut scatter: ArrayViewMut2<'_, f64>,
+    scatter: ArrayViewMut2<'_, f64>,
     entropy: &mut f64,
     ws: &mut Workspace,
 ) {
-    if gaps.is_empty() {
-        return;
-    }
-    let Some(full) = Cholesky::new(cov) else {
+    let Some(done) = complete(x, gaps, mean, cov, resp, ws) else {
         return;
     };
+    for row in done.weighted.chunks_exact(x.ncols()) {
+        for (s, v) in sum.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    done.add_scatter(scatter, entropy, ws.patterns.of(gaps, cov));
+}
+
+/// The rows with a gap of one chunk, completed under a full covariance (the rows of zero
+/// responsibility, or whose observed block cannot be factored, left out).
+struct Completed {
+    /// The chunk's row of each completed row.
+    rows: Vec<usize>,
+    /// Its responsibility.
+    resp: Vec<f64>,
+    /// The completed deviations `x̂ − μ` (row-major, `d` per row).
+    dev: Vec<f64>,
+    /// The same times the responsibilities.
+    weighted: Vec<f64>,
+    /// Each pattern's total responsibility.
+    per_pattern: Vec<(usize, f64)>,
+    d: usize,
+}
+
+/// The missing coordinates of each row with a gap at `E[x_m | x_o]` (`None` without a row to
+/// add).
+fn complete(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    mean: ArrayView1<'_, f64>,
+    cov: ArrayView2<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    ws: &mut Workspace,
+) -> Option<Completed> {
+    if gaps.is_empty() {
+        return None;
+    }
+    let full = Cholesky::new(cov)?;
     let d = x.ncols();
     let seen = ws.patterns.of(gaps, cov);
-    // The completed deviations `x̂ − μ` of the rows (row-major), the same times their
-    // responsibilities, and each pattern's total responsibility.
-    let (mut dev, mut weighted) = (Vec::new(), Vec::new());
-    let mut per_pattern: Vec<(usize, f64)> = Vec::new();
+    let mut done = Completed {
+        rows: Vec::new(),
+        resp: Vec::new(),
+        dev: Vec::new(),
+        weighted: Vec::new(),
+        per_pattern: Vec::new(),
+        d,
+    };
     let mut y = Vec::with_capacity(d);
     for (i, missing, p) in gaps.iter_patterns() {
         let r = resp[i];
@@ -267,9 +306,9 @@ pub fn mvn_full_accumulate(
             .as_ref()
             .and_then(Option::as_ref)
             .expect("factored above");
-        let start = dev.len();
-        dev.resize(start + d, 0.0);
-        let e = &mut dev[start..];
+        let start = done.dev.len();
+        done.dev.resize(start + d, 0.0);
+        let e = &mut done.dev[start..];
         for &j in &c.observed {
             e[j] = x[[i, j]] - mean[j];
         }
@@ -280,42 +319,49 @@ pub fn mvn_full_accumulate(
                 e[j] = col.iter().zip(&y).map(|(a, b)| a * b).sum();
             }
         }
-        weighted.extend(e.iter().map(|v| r * v));
-        match per_pattern.iter_mut().find(|(q, _)| *q == p) {
+        done.weighted.extend(e.iter().map(|v| r * v));
+        done.rows.push(i);
+        done.resp.push(r);
+        match done.per_pattern.iter_mut().find(|(q, _)| *q == p) {
             Some((_, w)) => *w += r,
-            None => per_pattern.push((p, r)),
+            None => done.per_pattern.push((p, r)),
         }
     }
-    let g = dev.len() / d.max(1);
-    if g == 0 {
-        return;
-    }
-    for row in weighted.chunks_exact(d) {
-        for (s, v) in sum.iter_mut().zip(row) {
-            *s += v;
-        }
-    }
-    // scatter += Σ_b r_b e_b e_bᵀ, one product for the chunk's rows.
-    matmul(
-        as_faer_mut(&mut scatter),
-        Accum::Add,
-        MatRef::from_row_major_slice(&weighted, g, d).transpose(),
-        MatRef::from_row_major_slice(&dev, g, d),
-        1.0,
-        Par::Seq,
-    );
-    // The conditional covariance and entropy depend on the pattern alone.
-    for (p, w) in per_pattern {
-        let c = seen[p]
-            .as_ref()
-            .and_then(Option::as_ref)
-            .expect("factored above");
-        for (a, &ja) in c.missing.iter().enumerate() {
-            for (b, &jb) in c.missing.iter().enumerate() {
-                scatter[[ja, jb]] += w * c.cov[[a, b]];
+    (!done.rows.is_empty()).then_some(done)
+}
+
+impl Completed {
+    /// Adds `Σ_b r_b [(x̂_b − μ)(x̂_b − μ)ᵀ + C_b]` to `scatter` and `Σ_b r_b H_b` to
+    /// `entropy`.
+    fn add_scatter(
+        &self,
+        mut scatter: ArrayViewMut2<'_, f64>,
+        entropy: &mut f64,
+        seen: &mut [Option<Option<Conditional>>],
+    ) {
+        let (g, d) = (self.rows.len(), self.d);
+        // scatter += Σ_b r_b e_b e_bᵀ, one product for the chunk's rows.
+        matmul(
+            as_faer_mut(&mut scatter),
+            Accum::Add,
+            MatRef::from_row_major_slice(&self.weighted, g, d).transpose(),
+            MatRef::from_row_major_slice(&self.dev, g, d),
+            1.0,
+            Par::Seq,
+        );
+        // The conditional covariance and entropy depend on the pattern alone.
+        for &(p, w) in &self.per_pattern {
+            let c = seen[p]
+                .as_ref()
+                .and_then(Option::as_ref)
+                .expect("factored when completed");
+            for (a, &ja) in c.missing.iter().enumerate() {
+                for (b, &jb) in c.missing.iter().enumerate() {
+                    scatter[[ja, jb]] += w * c.cov[[a, b]];
+                }
             }
+            *entropy += w * 0.5 * (c.missing.len() as f64 * LN_2PI_E + c.log_det);
         }
-        *entropy += w * 0.5 * (c.missing.len() as f64 * LN_2PI_E + c.log_det);
     }
 }
 
@@ -539,6 +585,150 @@ pub fn regression_accumulate(
         }
         *sumsq += r * var;
         *entropy += r * h;
+    }
+}
+
+/// Adds `Σ_b r_b a_b a_bᵀ` and `Σ_b r_b a_b ê_bᵀ` over the given rows (`ê_b`, `r_b ê_b` row-major),
+/// the design `a_b = (u_b, 1)` (without the 1 when `scatter` is as wide as `u`).
+fn add_design(
+    u: ArrayView2<'_, f64>,
+    rows: &[usize],
+    resp: &[f64],
+    weighted: &[f64],
+    mut scatter: ArrayViewMut2<'_, f64>,
+    mut cross: ArrayViewMut2<'_, f64>,
+) {
+    let (p, width, d) = (u.ncols(), scatter.nrows(), cross.ncols());
+    let mut a = Array2::ones((rows.len(), width));
+    for (mut out, &i) in a.rows_mut().into_iter().zip(rows) {
+        out.slice_mut(ndarray::s![..p]).assign(&u.row(i));
+    }
+    let ra = &a * &ArrayView1::from(resp).insert_axis(Axis(1));
+    scatter += &ra.t().dot(&a);
+    let weighted = ArrayView2::from_shape((rows.len(), d), weighted).expect("row-major");
+    cross += &a.t().dot(&weighted);
+}
+
+/// Multivariate regression, full covariance: `out[b] = before[b] + ln N(e_o | 0, Σ_oo)` for
+/// each row with a gap, `e = x − B u − μ` its residual ([`mvn_full_log_density`] of the
+/// residuals).
+#[allow(clippy::too_many_arguments)]
+pub fn mv_regression_full_log_density(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    u: ArrayView2<'_, f64>,
+    coef: ArrayView2<'_, f64>,
+    intercept: ArrayView1<'_, f64>,
+    cov: ArrayView2<'_, f64>,
+    before: ArrayView1<'_, f64>,
+    out: ArrayViewMut1<'_, f64>,
+    ws: &mut Workspace,
+) {
+    if gaps.is_empty() {
+        return;
+    }
+    let e = super::regression::residuals(x, u, coef, intercept);
+    let zero = Array1::zeros(x.ncols());
+    mvn_full_log_density(e.view(), gaps, zero.view(), cov, before, out, ws);
+}
+
+/// Multivariate regression, full covariance: for each row with a gap, its residual completed
+/// by `E[e_m | e_o] = Σ_mo Σ_oo⁻¹ e_o` (the covariates are observed): adds `r a aᵀ` to the
+/// design scatter, `r a êᵀ` to the cross, `r (ê êᵀ + C)` to the residual scatter and the
+/// conditional's entropy to `entropy`.
+#[allow(clippy::too_many_arguments)]
+pub fn mv_regression_full_accumulate(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    u: ArrayView2<'_, f64>,
+    coef: ArrayView2<'_, f64>,
+    intercept: ArrayView1<'_, f64>,
+    cov: ArrayView2<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    scatter: ArrayViewMut2<'_, f64>,
+    cross: ArrayViewMut2<'_, f64>,
+    residual: ArrayViewMut2<'_, f64>,
+    entropy: &mut f64,
+    ws: &mut Workspace,
+) {
+    if gaps.is_empty() {
+        return;
+    }
+    let e = super::regression::residuals(x, u, coef, intercept);
+    let zero = Array1::zeros(x.ncols());
+    let Some(done) = complete(e.view(), gaps, zero.view(), cov, resp, ws) else {
+        return;
+    };
+    add_design(u, &done.rows, &done.resp, &done.weighted, scatter, cross);
+    done.add_scatter(residual, entropy, ws.patterns.of(gaps, cov));
+}
+
+/// Multivariate regression, diagonal covariance: `out[b] = before[b] + Σ_{j observed}
+/// ln N(e_bj | 0, v_j)`.
+#[allow(clippy::too_many_arguments)]
+pub fn mv_regression_diag_log_density(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    u: ArrayView2<'_, f64>,
+    coef: ArrayView2<'_, f64>,
+    intercept: ArrayView1<'_, f64>,
+    var: ArrayView1<'_, f64>,
+    before: ArrayView1<'_, f64>,
+    out: ArrayViewMut1<'_, f64>,
+) {
+    if gaps.is_empty() {
+        return;
+    }
+    let e = super::regression::residuals(x, u, coef, intercept);
+    let zero = Array1::zeros(x.ncols());
+    mvn_diag_log_density(e.view(), gaps, zero.view(), var, before, out);
+}
+
+/// Multivariate regression, diagonal covariance: a missing coordinate's residual has
+/// conditional mean zero and variance `v_j` (the coordinates are independent given the
+/// component): adds `r a aᵀ`, `r a êᵀ`, `r ê_j²` or `r v_j`, and `r ½ ln 2πe v_j` per missing
+/// cell.
+#[allow(clippy::too_many_arguments)]
+pub fn mv_regression_diag_accumulate(
+    x: ArrayView2<'_, f64>,
+    gaps: &GapsIn<'_>,
+    u: ArrayView2<'_, f64>,
+    coef: ArrayView2<'_, f64>,
+    intercept: ArrayView1<'_, f64>,
+    var: ArrayView1<'_, f64>,
+    resp: ArrayView1<'_, f64>,
+    scatter: ArrayViewMut2<'_, f64>,
+    cross: ArrayViewMut2<'_, f64>,
+    mut sq: ArrayViewMut1<'_, f64>,
+    entropy: &mut f64,
+) {
+    if gaps.is_empty() {
+        return;
+    }
+    let e = super::regression::residuals(x, u, coef, intercept);
+    let d = x.ncols();
+    let (mut rows, mut rs, mut weighted) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, missing) in gaps.iter() {
+        let r = resp[i];
+        if r == 0.0 {
+            continue;
+        }
+        let start = weighted.len();
+        weighted.resize(start + d, 0.0);
+        for j in observed_of(d, missing) {
+            let v = e[[i, j]];
+            weighted[start + j] = r * v;
+            sq[j] += r * v * v;
+        }
+        for &j in missing {
+            sq[j] += r * var[j];
+            *entropy += r * 0.5 * (LN_2PI_E + var[j].ln());
+        }
+        rows.push(i);
+        rs.push(r);
+    }
+    if !rows.is_empty() {
+        add_design(u, &rows, &rs, &weighted, scatter, cross);
     }
 }
 
