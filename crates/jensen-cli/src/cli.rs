@@ -221,6 +221,15 @@ impl MethodArg {
     }
 }
 
+/// A count that must be at least one (restarts, threads).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a whole number ({e})")),
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct FitArgs {
     /// The model file (`.em`).
@@ -231,7 +240,7 @@ struct FitArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Independent restarts (run in parallel; the best log-likelihood is kept).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     restarts: usize,
     /// Stop when the mean log-likelihood gain per row falls below this.
     #[arg(long, default_value_t = 1e-6)]
@@ -252,7 +261,7 @@ struct FitArgs {
     #[arg(long = "fix", value_name = "NAME=FILE")]
     fix: Vec<String>,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     threads: Option<usize>,
     /// `soft` (EM: the posterior over the discrete latent) or `hard` (classification EM: each
     /// row's most probable component, a chain's Viterbi path; it maximises the complete-data

@@ -2203,3 +2203,25 @@ fn fix_holds_a_parameter_at_a_value_from_a_file() {
     ]);
     assert!(err.contains("has a prior"), "{err}");
 }
+
+/// Zero restarts or zero threads would run nothing: refused as bad options (exit code 2),
+/// with the flag named.
+#[test]
+fn zero_restarts_or_threads_are_refused() {
+    for flag in ["--restarts", "--threads"] {
+        let out = jensen(&[
+            "fit",
+            "models/gmm.em",
+            "--data",
+            "data/faithful.csv",
+            flag,
+            "0",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{flag} 0");
+        let err = stderr(&out);
+        assert!(
+            err.contains(flag) && err.contains("must be at least 1"),
+            "{flag} 0: {err}"
+        );
+    }
+}

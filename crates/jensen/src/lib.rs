@@ -19,6 +19,7 @@ pub mod document;
 pub mod exec;
 pub mod memory;
 pub mod params;
+pub mod rows;
 
 pub use jensen_derive::Model;
 pub use jensen_lang as lang;
@@ -32,3 +33,4 @@ pub use bind::{bind, BindError, BindOptions, Bound, RowLabels, RowWeights, Seque
 pub use document::FitDocument;
 pub use exec::PlanModel;
 pub use params::DynParams;
+pub use rows::RowsError;

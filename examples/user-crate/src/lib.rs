@@ -1,0 +1,36 @@
+//! A user's crate: a record type whose fields are a model's data items, read from CSV with
+//! `csv` and `serde` and fitted with the model `#[derive(jensen::Model)]` generates.
+
+use serde::Deserialize;
+
+/// One eruption of Old Faithful, a row of `faithful.csv`.
+#[derive(Debug, Clone, Deserialize, jensen::Model)]
+#[model(file = "models/eruptions.em")]
+pub struct Eruption {
+    /// Duration in minutes.
+    pub eruptions: f64,
+    /// Wait before it, in minutes.
+    pub waiting: f64,
+}
+
+/// Why a file could not be fitted.
+#[derive(Debug)]
+pub enum Error {
+    /// The file could not be read or a row could not be parsed.
+    Csv(csv::Error),
+    /// The rows do not fit the model.
+    Rows(jensen::RowsError),
+    /// The fit failed.
+    Fit(jensen::FitError),
+}
+
+/// Fits the two-component mixture to a CSV file of eruptions, streaming its rows.
+pub fn fit_file(path: &str) -> Result<jensen::FitResult<EruptionParams>, Error> {
+    let mut reader = csv::Reader::from_path(path).map_err(Error::Csv)?;
+    let rows = reader
+        .deserialize::<Eruption>()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::Csv)?;
+    let model = EruptionModel::from_rows(&rows, EruptionConsts::default()).map_err(Error::Rows)?;
+    jensen::fit(&model, &jensen::FitOptions::default()).map_err(Error::Fit)
+}

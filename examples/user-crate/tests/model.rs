@@ -1,0 +1,28 @@
+//! The user's tests: a fit of the shipped data, and snapshots of the derived math and the
+//! generated code, so a change in any derived update shows up in review.
+
+use user_crate::{fit_file, Eruption};
+
+#[test]
+fn fits_old_faithful() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/faithful.csv");
+    let fit = fit_file(path).expect("a fit");
+    // The short and the long eruptions.
+    let mut m = fit.params.m.to_vec();
+    m.sort_by(f64::total_cmp);
+    assert!(
+        (m[0] - 2.04).abs() < 0.05 && (m[1] - 4.29).abs() < 0.05,
+        "{m:?}"
+    );
+    assert!(fit.log_likelihood.is_finite());
+}
+
+#[test]
+fn derived_math() {
+    insta::assert_snapshot!(Eruption::explain());
+}
+
+#[test]
+fn generated_code() {
+    insta::assert_snapshot!(Eruption::generated_source());
+}

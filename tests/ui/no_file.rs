@@ -1,0 +1,5 @@
+// No model file named.
+#[derive(jensen::Model)]
+pub struct Gmm;
+
+fn main() {}
