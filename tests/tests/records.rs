@@ -129,6 +129,32 @@ fn records_of_unequal_length_are_an_error_naming_the_record() {
     assert!(matches!(err, RowsError::Data(_)), "{err}");
 }
 
+/// Fallible records (as `csv::Reader::deserialize` yields them) are read as they come; the
+/// first error stops the reading and names its record.
+#[test]
+fn fallible_records_stop_at_the_first_error() {
+    let ok = (0..5).map(|i| {
+        Ok::<_, std::fmt::Error>(Point {
+            x: vec![f64::from(i), 1.0],
+        })
+    });
+    let data = PointData::try_from_rows(ok).unwrap();
+    assert_eq!(data.x.dim(), (5, 2));
+    let failing = (0..5).map(|i| {
+        if i == 3 {
+            Err("row 3 does not parse")
+        } else {
+            Ok(Point { x: vec![1.0, 2.0] })
+        }
+    });
+    match PointModel::try_from_rows(failing, PointConsts::default()) {
+        Err(RowsError::Record { row: 3, source }) => {
+            assert_eq!(source.to_string(), "row 3 does not parse")
+        }
+        other => panic!("expected the fourth record's error, got {:?}", other.err()),
+    }
+}
+
 #[test]
 fn a_derived_model_shows_its_math_and_its_source() {
     let p = plan("gmm");

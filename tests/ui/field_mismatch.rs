@@ -1,5 +1,6 @@
 // Records whose fields do not match the model's data items: a wrong type, an unknown field,
-// and (for the second) a missing one and an array of the wrong length.
+// an unknown field attribute, a weight that may be missing, and (for the second) a missing
+// item and an array of the wrong length.
 #[derive(jensen::Model)]
 #[model(file = "records/events.em")]
 pub struct Event {
@@ -8,6 +9,15 @@ pub struct Event {
     arrivals: u32,
     size: String,
     colour: u8,
+    #[model(skp)]
+    note: u8,
+}
+
+#[derive(jensen::Model)]
+#[model(file = "../models/poisson_mix_weighted.em")]
+pub struct Year {
+    years: Option<f64>,
+    discoveries: u32,
 }
 
 #[derive(jensen::Model)]

@@ -221,6 +221,19 @@ impl MethodArg {
     }
 }
 
+/// The progress line of a fit: iterations done over every restart, and the latest one's
+/// objective, redrawn at most a few times a second.
+fn fit_progress(restarts: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{spinner}} {{elapsed}} · {{pos}} iterations over {restarts} restart(s) · {{msg}}"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
 /// A count that must be at least one (restarts, threads).
 fn at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -841,16 +854,27 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
         );
         print_binding(&data, &binding)?;
     }
-    let rows_times_k = bound.n_rows * jensen::runtime::MixtureModel::n_components(&model);
-    let show_progress = rows_times_k >= 200_000 && std::io::stderr().is_terminal() && !args.quiet;
+    // Progress on a terminal (silent when stderr is piped, or with --quiet).
+    let show_progress = std::io::stderr().is_terminal() && !args.quiet;
     let started = Instant::now();
-    let progress: Option<jensen::runtime::em::ProgressFn> = show_progress.then(|| {
+    let bar = show_progress.then(|| fit_progress(args.restarts));
+    let progress: Option<jensen::runtime::em::ProgressFn> = bar.clone().map(|bar| {
+        let best = Arc::new(std::sync::Mutex::new(f64::NEG_INFINITY));
         Arc::new(move |p: Progress| {
-            eprint!(
-                "\r  restart {} · iteration {:>4} · log-likelihood {:.6}   ",
-                p.restart, p.iteration, p.log_likelihood
-            );
-            let _ = std::io::stderr().flush();
+            let best = {
+                let mut best = best.lock().unwrap_or_else(|e| e.into_inner());
+                if p.log_likelihood > *best {
+                    *best = p.log_likelihood;
+                }
+                *best
+            };
+            bar.inc(1);
+            bar.set_message(format!(
+                "restart {}: iteration {}, objective {:.4}; best {best:.4}",
+                p.restart + 1,
+                p.iteration,
+                p.log_likelihood
+            ));
         }) as jensen::runtime::em::ProgressFn
     });
     let (max_iter, tol) = match args.iterations {
@@ -877,8 +901,8 @@ fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     let result = jensen::fit(&model, &fit_opts).map_err(|e| e.to_string())?;
     // Priors written in the model file: the objective is the log posterior.
     let map = plan.updates.iter().any(|u| u.prior.is_some());
-    if show_progress {
-        eprintln!();
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
     }
     let elapsed = started.elapsed().as_secs_f64();
 

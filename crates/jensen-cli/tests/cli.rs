@@ -2225,3 +2225,20 @@ fn zero_restarts_or_threads_are_refused() {
         );
     }
 }
+
+/// The progress line (indicatif) is drawn on a terminal only: piped, stderr stays clean.
+#[test]
+fn no_progress_line_when_piped() {
+    let out = jensen(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--restarts",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains("iterations over"), "{err}");
+    assert!(!err.contains('\r'), "{err:?}");
+}

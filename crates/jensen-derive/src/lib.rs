@@ -20,11 +20,14 @@
 //! `#[model(skip)]` is not data.
 
 use proc_macro::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 use syn::{parse_macro_input, DeriveInput, LitStr};
 
-/// Derives a typed EM model from `#[model(file = "path/relative/to/Cargo.toml.em")]`
-/// (optionally `method = "vb"`).
+/// Derives a typed EM model from `#[model(file = "models/NAME.em")]`, the path relative to
+/// the crate's `Cargo.toml` (or to `JENSEN_MODEL_DIR` when set: compile-fail tests, whose
+/// crate is built elsewhere), optionally with `method = "vb"`.
 ///
 /// For `struct Gmm` it generates `GmmParams` (the parameters, named as in the file; serde),
 /// `GmmData` (one array per data item), `GmmConsts` (the file's constants; `Default` gives
@@ -100,6 +103,7 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     }
     // Model paths are relative to the crate's manifest; `JENSEN_MODEL_DIR` replaces it where
     // the crate being compiled is not where the files are (trybuild's compile-fail tests).
+    // Cargo does not track it: a change needs a rebuild of the crate that derives.
     let dir = std::env::var("JENSEN_MODEL_DIR")
         .or_else(|_| std::env::var("CARGO_MANIFEST_DIR"))
         .unwrap_or_else(|_| ".".into());
@@ -121,10 +125,13 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             return Err(syn::Error::new_spanned(&file, message));
         }
     };
-    let name = input.ident.to_string();
+    let name = input.ident.unraw().to_string();
     let path_str = path.to_string_lossy().into_owned();
     let generated = jensen_codegen::generate(&plan, &name, Some(&path_str));
     let text = jensen_codegen::format_module(generated.module)?;
+    // The source as shown names the model file as the attribute does (the code compiled
+    // includes it by its absolute path, which differs between machines).
+    let shown = text.replace(&format!("{path_str:?}"), &format!("{:?}", file.value()));
     let tokens: proc_macro2::TokenStream = text
         .parse()
         .map_err(|e| syn::Error::new_spanned(&file, format!("jensen generated code that does not parse ({e}); please report this with the model file")))?;
@@ -133,8 +140,11 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     let vis = &input.vis;
     let ident = &input.ident;
     let explain = jensen_codegen::explain(&plan);
+    // (A struct with no named fields, `struct Gmm {}`, is a unit struct.)
     let records = match &body.fields {
-        syn::Fields::Named(fields) => records(&plan, ident, fields, &file.value())?,
+        syn::Fields::Named(fields) if !fields.named.is_empty() => {
+            records(&plan, ident, fields, &file.value())?
+        }
         _ => quote!(),
     };
     Ok(quote! {
@@ -153,10 +163,11 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                 #explain
             }
 
-            /// The Rust this derive generated for the model file, formatted: what
-            /// `jensen generate` prints.
+            /// The Rust this derive generated for the model file, formatted (what
+            /// `jensen generate` prints, with the model file's path as the attribute gives
+            /// it).
             pub fn generated_source() -> &'static str {
-                #text
+                #shown
             }
         }
 
@@ -252,13 +263,41 @@ fn known_width(plan: &jensen_lang::Plan, v: usize, set: usize) -> Option<usize> 
     use jensen_lang::ir::SetSize;
     match plan.model.sets[set].size {
         SetSize::Literal(n) => Some(n),
-        SetSize::Const(c) => Some(plan.model.consts[c].default),
+        // (A constant may be set at run time: its default is no bound on the field.)
         SetSize::Columns(_) => plan.model.vars[v].columns.as_ref().map(Vec::len),
         _ => None,
     }
 }
 
-/// `from_rows` for a struct whose named fields are the model's data items.
+/// The identifier of a model name in generated code (raw for a Rust keyword), as codegen
+/// names the data struct's fields.
+fn model_ident(name: &str) -> syn::Ident {
+    syn::parse_str::<syn::Ident>(name)
+        .unwrap_or_else(|_| syn::Ident::new_raw(name, proc_macro2::Span::call_site()))
+}
+
+/// Whether a field is marked `#[model(skip)]`; any other `#[model(...)]` on a field is an
+/// error.
+fn field_skipped(f: &syn::Field, errors: &mut Vec<syn::Error>) -> bool {
+    let mut skip = false;
+    for a in f.attrs.iter().filter(|a| a.path().is_ident("model")) {
+        let parsed = a.parse_nested_meta(|meta| {
+            if meta.path.is_ident("skip") {
+                skip = true;
+                Ok(())
+            } else {
+                Err(meta.error("unknown key on a field: the one field attribute is `#[model(skip)]`, for a field that is not data"))
+            }
+        });
+        if let Err(e) = parsed {
+            errors.push(e);
+        }
+    }
+    skip
+}
+
+/// `from_rows` and `try_from_rows` for a struct whose named fields are the model's data
+/// items.
 fn records(
     plan: &jensen_lang::Plan,
     ident: &syn::Ident,
@@ -275,29 +314,32 @@ fn records(
         .label_column()
         .and(plan.latent.var_components())
         .map(|(z, _)| z);
-    let skipped = |f: &syn::Field| {
-        f.attrs.iter().any(|a| {
-            a.path().is_ident("model") && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "skip")
-        })
-    };
     let mut bodies = Vec::new();
     let mut inits = Vec::new();
     let mut finish = Vec::new();
     let mut label_value = None;
-    for f in &fields.named {
+    let mut present = std::collections::HashSet::new();
+    for (at, f) in fields.named.iter().enumerate() {
         let name = f.ident.as_ref().expect("named fields");
-        let field_name = name.to_string();
-        if skipped(f) {
+        let field_name = name.unraw().to_string();
+        if field_skipped(f, &mut errors) {
             continue;
         }
         let ty = &f.ty;
+        // Locals named by position: no data item's name can collide with them.
+        let column = format_ident!("__jensen_column_{}", at);
+        let width = format_ident!("__jensen_width_{}", at);
         if let Some(z) = labels.filter(|&z| plan.model.vars[z].name == field_name) {
+            present.insert(field_name.clone());
             match shape(ty) {
-                Some(Shape::Scalar(s)) if s.optional && matches!(s.kind, Kind::Int | Kind::Other) => {
+                Some(Shape::Scalar(s))
+                    if s.optional && matches!(s.kind, Kind::Int | Kind::Other) =>
+                {
+                    // A label beyond `u32` is out of range: `u32::MAX`, refused with the row.
                     label_value = Some(if s.kind == Kind::Int {
-                        quote!(r.#name.map(|v| v as u32))
+                        quote_spanned!(ty.span()=> r.#name.map(|v| ::core::convert::TryFrom::try_from(v).unwrap_or(u32::MAX)))
                     } else {
-                        quote!(r.#name.as_ref().map(|v| ::core::clone::Clone::clone(v) as u32))
+                        quote_spanned!(ty.span()=> r.#name.as_ref().map(|v| ::core::clone::Clone::clone(v) as u32))
                     });
                 }
                 _ => errors.push(syn::Error::new_spanned(
@@ -327,48 +369,52 @@ fn records(
             ));
             continue;
         };
+        present.insert(field_name.clone());
         let var = &plan.model.vars[v];
-        let (want, accepted) = match var.ty {
-            ElemType::Real | ElemType::Positive | ElemType::Prob | ElemType::Weight => (
-                Some((false, vec![Kind::Float])),
+        // (vector, element kinds, missing values allowed, the types to write)
+        let (vector, kinds, missing, accepted): (bool, &[Kind], bool, &str) = match var.ty {
+            ElemType::Real | ElemType::Positive | ElemType::Prob => (
+                false,
+                &[Kind::Float],
+                true,
                 "`f64` (or `Option<f64>` where a value may be missing)",
             ),
-            ElemType::Count => (
-                Some((false, vec![Kind::Int])),
-                "an integer such as `u32` (or `Option<u32>`)",
-            ),
-            ElemType::Binary => (
-                Some((false, vec![Kind::Bool])),
-                "`bool` (or `Option<bool>`)",
-            ),
+            ElemType::Weight => (false, &[Kind::Float], false, "`f64` (a weight cannot be missing)"),
+            ElemType::Count => (false, &[Kind::Int], true, "an integer such as `u32` (or `Option<u32>`)"),
+            ElemType::Binary => (false, &[Kind::Bool], true, "`bool` (or `Option<bool>`)"),
             ElemType::Cat(_) => (
-                Some((false, vec![Kind::Int, Kind::Other])),
-                "an integer from 0, or a fieldless `Clone` enum (or `Option` of either)",
+                false,
+                &[Kind::Int, Kind::Other],
+                true,
+                "an integer from 0, or a fieldless `Clone` enum whose variants are the categories in order (or `Option` of either)",
             ),
             ElemType::Vector(_) => (
-                Some((true, vec![Kind::Float])),
+                true,
+                &[Kind::Float],
+                true,
                 "`[f64; N]` or `Vec<f64>` (elements `Option<f64>` where a value may be missing)",
             ),
-            ElemType::BinaryVec(_) => {
-                (Some((true, vec![Kind::Bool])), "`[bool; N]` or `Vec<bool>`")
+            ElemType::BinaryVec(_) => (true, &[Kind::Bool], true, "`[bool; N]` or `Vec<bool>` (elements `Option<bool>` where a value may be missing)"),
+            ElemType::CountVec(_) => (true, &[Kind::Int], true, "`[u32; N]` or `Vec<u32>` (elements `Option<u32>` where a value may be missing)"),
+            _ => {
+                errors.push(syn::Error::new_spanned(
+                    ty,
+                    format!("`{}` cannot come from a record field", var.text),
+                ));
+                continue;
             }
-            ElemType::CountVec(_) => (Some((true, vec![Kind::Int])), "`[u32; N]` or `Vec<u32>`"),
-            _ => (None, ""),
-        };
-        let Some((vector, kinds)) = want else {
-            errors.push(syn::Error::new_spanned(
-                ty,
-                format!("`{}` cannot come from a record field", var.text),
-            ));
-            continue;
         };
         let shape = shape(ty);
         let ok = match &shape {
-            Some(Shape::Scalar(s)) => !vector && kinds.contains(&s.kind),
-            Some(Shape::Vector(s, _)) => vector && kinds.contains(&s.kind),
+            Some(Shape::Scalar(s)) => {
+                !vector && kinds.contains(&s.kind) && (missing || !s.optional)
+            }
+            Some(Shape::Vector(s, _)) => {
+                vector && kinds.contains(&s.kind) && (missing || !s.optional)
+            }
             None => false,
         };
-        if !ok {
+        let Some(shape) = shape.filter(|_| ok) else {
             errors.push(syn::Error::new_spanned(
                 ty,
                 format!(
@@ -377,22 +423,24 @@ fn records(
                 ),
             ));
             continue;
-        }
-        let column = format_ident!("__{}", field_name);
-        match shape.expect("checked") {
+        };
+        let item = model_ident(&var.name);
+        match shape {
             Shape::Scalar(s) => {
+                // An enum converts by its discriminant (the cast's error, for a type that is
+                // not a fieldless enum, points at the field's type).
                 let value = match (s.kind, s.optional) {
                     (Kind::Other, false) => {
-                        quote!((::core::clone::Clone::clone(&r.#name) as u32) as f64)
+                        quote_spanned!(ty.span()=> (::core::clone::Clone::clone(&r.#name) as u32) as f64)
                     }
                     (Kind::Other, true) => {
-                        quote!(r.#name.as_ref().map_or(f64::NAN, |v| (::core::clone::Clone::clone(v) as u32) as f64))
+                        quote_spanned!(ty.span()=> r.#name.as_ref().map_or(f64::NAN, |v| (::core::clone::Clone::clone(v) as u32) as f64))
                     }
                     _ => quote!(::jensen::rows::Cell::value(&r.#name)),
                 };
-                inits.push(quote!(let mut #column: Vec<f64> = Vec::new();));
+                inits.push(quote!(let mut #column: ::std::vec::Vec<f64> = ::std::vec::Vec::new();));
                 bodies.push(quote!(#column.push(#value);));
-                finish.push(quote!(#name: ::jensen::ndarray::Array1::from(#column)));
+                finish.push(quote!(#item: ::jensen::ndarray::Array1::from(#column)));
             }
             Shape::Vector(_, len) => {
                 let set = var.ty.vector_set().expect("a vector item");
@@ -400,25 +448,26 @@ fn records(
                     if len != want {
                         errors.push(syn::Error::new_spanned(
                             ty,
-                            format!("field `{field_name}` has {len} values, but `{}` in {file} has {want}", var.text),
+                            format!(
+                                "field `{field_name}` has {len} values, but `{}` in {file} has {want}",
+                                var.text
+                            ),
                         ));
                         continue;
                     }
                 }
-                let width = format_ident!("__{}_width", field_name);
-                inits.push(quote!(let mut #column: Vec<f64> = Vec::new(); let mut #width: Option<usize> = None;));
-                bodies.push(quote!(::jensen::rows::push_vector(&mut #column, &mut #width, r.#name.iter(), i, #field_name)?;));
-                finish.push(quote!(#name: ::jensen::rows::matrix(n, #width, #column)));
+                inits.push(quote! {
+                    let mut #column: ::std::vec::Vec<f64> = ::std::vec::Vec::new();
+                    let mut #width: ::core::option::Option<usize> = ::core::option::Option::None;
+                });
+                bodies.push(quote!(::jensen::rows::push_vector(&mut #column, &mut #width, r.#name.iter(), __jensen_row, #field_name)?;));
+                finish.push(quote!(#item: ::jensen::rows::matrix(__jensen_rows, #width, #column)));
             }
         }
     }
     for &v in &data_vars {
         let var = &plan.model.vars[v];
-        let present = fields
-            .named
-            .iter()
-            .any(|f| !skipped(f) && f.ident.as_ref().is_some_and(|i| *i == var.name));
-        if !present {
+        if !present.contains(&var.name) {
             errors.push(syn::Error::new_spanned(
                 ident,
                 format!(
@@ -435,45 +484,74 @@ fn records(
         return Err(first);
     }
     if let Some(z) = labels {
-        let zf = format_ident!("{}", plan.model.vars[z].name);
-        let value = label_value.unwrap_or(quote!(None));
-        inits.push(quote!(let mut __labels: Vec<Option<u32>> = Vec::new();));
-        bodies.push(quote!(__labels.push(#value);));
-        finish.push(quote!(#zf: __labels));
+        // Without a field for them, no row is labelled.
+        let zf = model_ident(&plan.model.vars[z].name);
+        let value = label_value.unwrap_or(quote!(::core::option::Option::None));
+        inits.push(quote!(let mut __jensen_labels: ::std::vec::Vec<::core::option::Option<u32>> = ::std::vec::Vec::new();));
+        bodies.push(quote!(__jensen_labels.push(#value);));
+        finish.push(quote!(#zf: __jensen_labels));
     }
-    let name = ident.to_string();
+    let name = ident.unraw().to_string();
     let data = format_ident!("{}Data", name);
     let model = format_ident!("{}Model", name);
     let consts = format_ident!("{}Consts", name);
+    let doc_model = format!(" Binds the records ([`{data}::from_rows`]) with the given constants.");
+    let doc_try_model =
+        format!(" Binds fallible records ([`{data}::try_from_rows`]) with the given constants.");
     Ok(quote! {
         impl #data {
-            /// The data of the records, one per row (a slice, or any iterator of records or
-            /// references to them, e.g. streaming from `csv` and `serde`).
-            pub fn from_rows<I, R>(rows: I) -> Result<Self, ::jensen::RowsError>
+            /// The data of the records, one per row: a slice, or any iterator of records or
+            /// references to them.
+            #[allow(non_snake_case)]
+            pub fn from_rows(
+                rows: impl ::core::iter::IntoIterator<Item = impl ::core::borrow::Borrow<#ident>>,
+            ) -> ::core::result::Result<Self, ::jensen::RowsError> {
+                Self::try_from_rows(rows.into_iter().map(::core::result::Result::<_, ::core::convert::Infallible>::Ok))
+            }
+
+            /// The data of fallible records, read as they come (e.g. `csv::Reader::deserialize`):
+            /// the first error stops the reading and is returned with its record's number.
+            #[allow(non_snake_case)]
+            pub fn try_from_rows<E>(
+                rows: impl ::core::iter::IntoIterator<Item = ::core::result::Result<impl ::core::borrow::Borrow<#ident>, E>>,
+            ) -> ::core::result::Result<Self, ::jensen::RowsError>
             where
-                I: IntoIterator<Item = R>,
-                R: ::core::borrow::Borrow<#ident>,
+                E: ::core::convert::Into<::std::boxed::Box<dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync>>,
             {
                 #(#inits)*
-                let mut n = 0usize;
-                for (i, r) in rows.into_iter().enumerate() {
-                    let r: &#ident = ::core::borrow::Borrow::borrow(&r);
+                let mut __jensen_rows = 0usize;
+                for (__jensen_row, __jensen_record) in rows.into_iter().enumerate() {
+                    let __jensen_record = __jensen_record.map_err(|e| ::jensen::RowsError::Record {
+                        row: __jensen_row,
+                        source: e.into(),
+                    })?;
+                    let r: &#ident = ::core::borrow::Borrow::borrow(&__jensen_record);
                     #(#bodies)*
-                    n = i + 1;
+                    __jensen_rows = __jensen_row + 1;
                 }
-                let _ = n;
-                Ok(Self { #(#finish,)* })
+                let _ = __jensen_rows;
+                ::core::result::Result::Ok(Self { #(#finish,)* })
             }
         }
 
         impl #model {
-            /// Binds the records ([`#data::from_rows`]) with the given constants.
-            pub fn from_rows<I, R>(rows: I, consts: #consts) -> Result<Self, ::jensen::RowsError>
+            #[doc = #doc_model]
+            pub fn from_rows(
+                rows: impl ::core::iter::IntoIterator<Item = impl ::core::borrow::Borrow<#ident>>,
+                consts: #consts,
+            ) -> ::core::result::Result<Self, ::jensen::RowsError> {
+                ::core::result::Result::Ok(Self::new(#data::from_rows(rows)?, consts)?)
+            }
+
+            #[doc = #doc_try_model]
+            pub fn try_from_rows<E>(
+                rows: impl ::core::iter::IntoIterator<Item = ::core::result::Result<impl ::core::borrow::Borrow<#ident>, E>>,
+                consts: #consts,
+            ) -> ::core::result::Result<Self, ::jensen::RowsError>
             where
-                I: IntoIterator<Item = R>,
-                R: ::core::borrow::Borrow<#ident>,
+                E: ::core::convert::Into<::std::boxed::Box<dyn ::std::error::Error + ::core::marker::Send + ::core::marker::Sync>>,
             {
-                Ok(Self::new(#data::from_rows(rows)?, consts)?)
+                ::core::result::Result::Ok(Self::new(#data::try_from_rows(rows)?, consts)?)
             }
         }
     })

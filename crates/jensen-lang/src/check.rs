@@ -236,6 +236,23 @@ impl Checker<'_> {
     }
 
     fn declare(&mut self, name: &ast::Ident) -> bool {
+        // Names that cannot be Rust identifiers, even raw ones (the generated code uses the
+        // model's names).
+        if matches!(
+            name.name.as_str(),
+            "self" | "Self" | "super" | "crate" | "_"
+        ) {
+            self.error(
+                Diagnostic::error(
+                    DiagCode::Name,
+                    name.span,
+                    format!("`{}` is reserved and cannot name a declaration", name.name),
+                )
+                .label("reserved name")
+                .hint("choose another name (the generated Rust uses the model's names, and Rust reserves `self`, `Self`, `super`, `crate` and `_`)"),
+            );
+            return false;
+        }
         if let Some(prev) = self.declared.get(&name.name) {
             let prev = *prev;
             self.error(

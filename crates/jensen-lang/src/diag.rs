@@ -17,7 +17,7 @@
 //! | `E-size` | [`Size`](DiagCode::Size) | An index set whose size is unknown, or that is used both for rows and for a dimension, or a literal size below 1 or above [`crate::check::MAX_SIZE`]. |
 //! | `E-target` | [`Target`](DiagCode::Target) | The left of `~` is not a declared variable. |
 //! | `E-index` | [`Index`](DiagCode::Index) | A wrong index: the number of indices, a loop variable, an index set, or an element selected by something that is not a discrete latent. |
-//! | `E-name` | [`Name`](DiagCode::Name) | An unknown name (variable or index). |
+//! | `E-name` | [`Name`](DiagCode::Name) | An unknown name (variable or index), or a declaration named `self`, `Self`, `super`, `crate` or `_`. |
 //! | `E-arg` | [`Arg`](DiagCode::Arg) | A malformed argument (a loop variable used as a value, `diag` with several arguments). |
 //! | `E-func` | [`Func`](DiagCode::Func) | An unknown function in an argument. |
 //! | `E-dist` | [`Dist`](DiagCode::Dist) | An unknown distribution (the known ones are [`crate::ir::DISTRIBUTIONS`]). |
@@ -66,7 +66,7 @@ pub enum DiagCode {
     Target,
     /// `E-index`: A wrong index: the number of indices, a loop variable, an index set, or an element selected by something that is not a discrete latent.
     Index,
-    /// `E-name`: An unknown name (variable or index).
+    /// `E-name`: An unknown name (variable or index), or a declaration named `self`, `Self`, `super`, `crate` or `_`.
     Name,
     /// `E-arg`: A malformed argument (a loop variable used as a value, `diag` with several arguments).
     Arg,

@@ -25,6 +25,15 @@ pub enum RowsError {
         /// The first record's.
         expected: usize,
     },
+    /// A record that could not be read (the error of a fallible record, e.g. a CSV row that
+    /// does not parse).
+    #[error("record {row}: {source}")]
+    Record {
+        /// The record (from 0).
+        row: usize,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The data the records make do not fit the model (a value out of range, no rows, …).
     #[error(transparent)]
     Data(#[from] DataError),

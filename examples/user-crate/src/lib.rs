@@ -1,5 +1,5 @@
-//! A user's crate: a record type whose fields are a model's data items, read from CSV with
-//! `csv` and `serde` and fitted with the model `#[derive(jensen::Model)]` generates.
+//! A user's crate: a record type whose fields are a model's data items, streamed from CSV
+//! with `csv` and `serde` into the model `#[derive(jensen::Model)]` generates, and fitted.
 
 use serde::Deserialize;
 
@@ -16,21 +16,20 @@ pub struct Eruption {
 /// Why a file could not be fitted.
 #[derive(Debug)]
 pub enum Error {
-    /// The file could not be read or a row could not be parsed.
+    /// The file could not be opened.
     Csv(csv::Error),
-    /// The rows do not fit the model.
+    /// A row could not be parsed, or the rows do not fit the model.
     Rows(jensen::RowsError),
     /// The fit failed.
     Fit(jensen::FitError),
 }
 
-/// Fits the two-component mixture to a CSV file of eruptions, streaming its rows.
+/// Fits the two-component mixture to a CSV file of eruptions, its rows streamed into the
+/// model's columns as they are parsed.
 pub fn fit_file(path: &str) -> Result<jensen::FitResult<EruptionParams>, Error> {
     let mut reader = csv::Reader::from_path(path).map_err(Error::Csv)?;
-    let rows = reader
-        .deserialize::<Eruption>()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Error::Csv)?;
-    let model = EruptionModel::from_rows(&rows, EruptionConsts::default()).map_err(Error::Rows)?;
+    let model =
+        EruptionModel::try_from_rows(reader.deserialize::<Eruption>(), EruptionConsts::default())
+            .map_err(Error::Rows)?;
     jensen::fit(&model, &jensen::FitOptions::default()).map_err(Error::Fit)
 }

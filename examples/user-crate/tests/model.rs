@@ -1,7 +1,7 @@
 //! The user's tests: a fit of the shipped data, and snapshots of the derived math and the
 //! generated code, so a change in any derived update shows up in review.
 
-use user_crate::{fit_file, Eruption};
+use user_crate::{fit_file, Error, Eruption};
 
 #[test]
 fn fits_old_faithful() {
@@ -25,4 +25,14 @@ fn derived_math() {
 #[test]
 fn generated_code() {
     insta::assert_snapshot!(Eruption::generated_source());
+}
+
+#[test]
+fn a_row_that_does_not_parse_is_reported_with_its_number() {
+    let path = std::env::temp_dir().join("user-crate-bad-eruptions.csv");
+    std::fs::write(&path, "eruptions,waiting\n3.6,79\n1.8,fifty-four\n").unwrap();
+    match fit_file(path.to_str().unwrap()) {
+        Err(Error::Rows(jensen::RowsError::Record { row: 1, .. })) => {}
+        other => panic!("expected the second record's error, got {other:?}"),
+    }
 }
