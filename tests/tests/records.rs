@@ -162,3 +162,64 @@ fn a_derived_model_shows_its_math_and_its_source() {
     assert!(Eruption::generated_source().contains("pub struct EruptionParams"));
     assert!(Eruption::explain().contains("Sigma[k] ="));
 }
+
+/// Predictions with a fitted model's parameters (`jensen::Predict`, for every model): each
+/// row's log-likelihood is the mixture density evaluated independently with statrs, the
+/// posterior probabilities sum to one and their argmax is the prediction, and a model bound
+/// to new rows (here the first 20) predicts them as the model of all the rows does.
+#[test]
+fn a_fitted_model_predicts_and_scores_new_rows() {
+    use jensen::Predict;
+    use statrs::distribution::{Continuous, MultivariateNormal};
+    let p = plan("gmm");
+    let bound = bind(&p, "faithful.csv", &[]);
+    let x = &bound.item(p.model.var("x").unwrap()).values;
+    let rows: Vec<Eruption> = x
+        .rows()
+        .into_iter()
+        .map(|r| Eruption { x: [r[0], r[1]] })
+        .collect();
+    let model = EruptionModel::from_rows(&rows, EruptionConsts::default()).unwrap();
+    let fit = jensen::fit(&model, &options()).unwrap();
+    let params = &fit.params;
+    let proba = model.predict_proba(params).unwrap();
+    let labels = model.predict(params).unwrap();
+    let scores = model.score_samples(params).unwrap();
+    let densities: Vec<MultivariateNormal<nalgebra::Dyn>> = (0..2)
+        .map(|k| {
+            MultivariateNormal::new(
+                params.mu.row(k).to_vec(),
+                params
+                    .Sigma
+                    .index_axis(ndarray::Axis(0), k)
+                    .iter()
+                    .copied()
+                    .collect(),
+            )
+            .unwrap()
+        })
+        .collect();
+    for (n, row) in rows.iter().enumerate() {
+        let point = nalgebra::DVector::from_vec(row.x.to_vec());
+        let density: f64 = (0..2).map(|k| params.w[k] * densities[k].pdf(&point)).sum();
+        assert!(
+            (scores[n] - density.ln()).abs() <= 1e-10 * density.ln().abs().max(1.0),
+            "row {n}: {} vs {}",
+            scores[n],
+            density.ln()
+        );
+        let r = proba.row(n);
+        assert!((r.sum() - 1.0).abs() < 1e-12);
+        let best = if r[0] >= r[1] { 0 } else { 1 };
+        assert_eq!(labels[n], best, "row {n}");
+    }
+    assert!((model.score(params).unwrap() - scores.sum()).abs() < 1e-9);
+    let first = EruptionModel::from_rows(&rows[..20], EruptionConsts::default()).unwrap();
+    assert_eq!(first.predict(params).unwrap(), labels[..20].to_vec());
+    let first_proba = first.predict_proba(params).unwrap();
+    for n in 0..20 {
+        for k in 0..2 {
+            assert!((first_proba[[n, k]] - proba[[n, k]]).abs() < 1e-12);
+        }
+    }
+}

@@ -14,6 +14,7 @@ pub mod kernels;
 pub mod linalg;
 pub mod mixture;
 pub mod nested;
+pub mod predict;
 mod scratch;
 
 pub use em::decode;
@@ -25,4 +26,5 @@ pub use error::{FitError, NumericalIssue};
 pub use mixture::{
     ChainPrior, FloorHit, LatentStats, MStepConfig, MixtureModel, TopTwo, Workspace,
 };
+pub use predict::Predict;
 pub use rand::RngCore;

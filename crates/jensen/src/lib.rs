@@ -25,7 +25,7 @@ pub use jensen_derive::Model;
 pub use jensen_lang as lang;
 pub use jensen_lang::{compile, Diagnostic, Plan};
 pub use jensen_runtime as runtime;
-pub use jensen_runtime::{fit, FitError, FitOptions, FitResult, InitStrategy};
+pub use jensen_runtime::{fit, FitError, FitOptions, FitResult, InitStrategy, Predict};
 pub use ndarray;
 pub use serde;
 
