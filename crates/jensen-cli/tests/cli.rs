@@ -39,13 +39,28 @@ fn jensen_ok(args: &[&str]) -> String {
     stdout(&out)
 }
 
-/// Runs `jensen ARGS` and asserts it exits 1; returns stderr.
+/// Runs `jensen ARGS` and asserts it fails with a classified status — 2 (bad options), 3
+/// (numerical failure), 4 (bad model) or 5 (bad data), not 1 (unclassified), 101 (a panic)
+/// or a signal — and an error message; returns stderr.
 fn jensen_fails(args: &[&str]) -> String {
+    let out = jensen(args);
+    assert!(
+        matches!(out.status.code(), Some(2..=5)) && !stderr(&out).is_empty(),
+        "jensen {args:?} should fail with status 2 to 5, got {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    stderr(&out)
+}
+
+/// Runs `jensen ARGS` and asserts it exits with `code`; returns stderr.
+fn jensen_exits(code: i32, args: &[&str]) -> String {
     let out = jensen(args);
     assert_eq!(
         out.status.code(),
-        Some(1),
-        "jensen {args:?} should exit 1\nstdout:\n{}\nstderr:\n{}",
+        Some(code),
+        "jensen {args:?} should exit {code}\nstdout:\n{}\nstderr:\n{}",
         stdout(&out),
         stderr(&out)
     );
@@ -821,8 +836,9 @@ const GMM: &str = "model m\nconst K: int = 2\ndata x[N]: vector[D]\nparam w: sim
                    param mu[K]: vector[D]\nparam Sigma[K]: cov[D]\nlatent z[N]: 0..K\n\
                    z[n] ~ Categorical(w)\n";
 
-/// Runs `jensen check FILE` on `text` written to a temporary file; asserts that it exits 1
-/// (not 101, a panic, nor a signal such as the SIGABRT of a stack overflow) and returns stderr.
+/// Runs `jensen check FILE` on `text` written to a temporary file; asserts that it exits 4,
+/// a bad model (not 101, a panic, nor a signal such as the SIGABRT of a stack overflow) and
+/// returns stderr.
 fn check_rejects(test: &str, text: &str) -> String {
     let tmp = TempDir::new(test);
     let path = tmp.file("model.em");
@@ -830,8 +846,8 @@ fn check_rejects(test: &str, text: &str) -> String {
     let out = jensen(&["check", &path]);
     assert_eq!(
         out.status.code(),
-        Some(1),
-        "jensen check should exit 1, got {:?}\nstderr (start):\n{}",
+        Some(4),
+        "jensen check should exit 4, got {:?}\nstderr (start):\n{}",
         out.status,
         stderr(&out).chars().take(2000).collect::<String>()
     );
@@ -970,7 +986,10 @@ fn hmm_fit_then_decode() {
     ]);
     let text = std::fs::read_to_string(&decoded).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("row,sequence,viterbi,p0,p1"));
+    assert_eq!(
+        lines.next(),
+        Some("row,sequence,viterbi,p0,p1,log_likelihood")
+    );
     let rows: Vec<Vec<String>> = lines
         .map(|l| l.split(',').map(String::from).collect())
         .collect();
@@ -978,7 +997,7 @@ fn hmm_fit_then_decode() {
     assert_eq!(rows[100][1], "1", "row 101 opens the second sequence");
     for (row, &state) in rows.iter().zip(&path) {
         assert_eq!(row[2], state.to_string());
-        let total: f64 = row[3..].iter().map(|v| v.parse::<f64>().unwrap()).sum();
+        let total: f64 = row[3..5].iter().map(|v| v.parse::<f64>().unwrap()).sum();
         assert!((total - 1.0).abs() < 1e-9);
     }
 }
@@ -1081,7 +1100,7 @@ fn factor_scores_in_the_posterior_and_in_decode() {
     }
     let decoded = jensen_ok(&["decode", &fit, "--data", "data/iris.csv"]);
     let mut lines = decoded.lines();
-    assert_eq!(lines.next(), Some("row,map,p0,h0,h1"));
+    assert_eq!(lines.next(), Some("row,map,p0,log_likelihood,h0,h1"));
     let first: Vec<f64> = lines
         .next()
         .unwrap()
@@ -1089,7 +1108,7 @@ fn factor_scores_in_the_posterior_and_in_decode() {
         .map(|v| v.parse().unwrap())
         .collect();
     // The same scores from the saved parameters (JSON round trip: to round-off).
-    for (a, b) in first[3..].iter().zip(&rows[0][3..]) {
+    for (a, b) in first[4..].iter().zip(&rows[0][3..]) {
         assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
     }
 }
@@ -1449,7 +1468,14 @@ fn a_semicolon_separated_file_names_the_delimiter() {
     let csv = tmp.file("faithful_semi.csv");
     let faithful = std::fs::read_to_string(format!("{ROOT}/data/faithful.csv")).unwrap();
     std::fs::write(&csv, faithful.replace(',', ";")).unwrap();
-    let err = jensen_fails(&["fit", "models/gmm.em", "--data", &csv]);
+    // Detected from the header line without the option …
+    let out = jensen_ok(&["fit", "models/gmm.em", "--data", &csv, "--quiet"]);
+    assert!(out.starts_with("log-likelihood -1130.26"), "{out}");
+    // … and a wrong one named with a hint.
+    let err = jensen_exits(
+        5,
+        &["fit", "models/gmm.em", "--data", &csv, "--delimiter", ","],
+    );
     assert!(
         err.contains(&csv)
             && err.contains("the file seems to use ';' as delimiter")
@@ -1571,9 +1597,9 @@ fn a_text_category_is_mapped_to_sorted_codes() {
 }
 
 #[test]
-fn help_lists_the_five_commands() {
+fn help_lists_every_command() {
     let out = jensen_ok(&["--help"]);
-    for cmd in ["check", "explain", "generate", "fit", "decode"] {
+    for cmd in ["check", "explain", "generate", "fit", "predict", "score"] {
         assert!(
             out.lines().any(|l| l.trim_start().starts_with(cmd)),
             "{cmd}: {out}"
@@ -2241,4 +2267,122 @@ fn no_progress_line_when_piped() {
     let err = stderr(&out);
     assert!(!err.contains("iterations over"), "{err}");
     assert!(!err.contains('\r'), "{err:?}");
+}
+
+#[test]
+fn exit_statuses_name_the_kind_of_failure() {
+    let tmp = TempDir::new("exit-statuses");
+    // 2: bad options (ours and clap's).
+    jensen_exits(
+        2,
+        &[
+            "fit",
+            "models/gmm.em",
+            "--data",
+            "data/faithful.csv",
+            "--tol",
+            "-1",
+        ],
+    );
+    jensen_exits(
+        2,
+        &[
+            "fit",
+            "models/gmm.em",
+            "--data",
+            "data/faithful.csv",
+            "--restarts",
+            "0",
+        ],
+    );
+    jensen_exits(
+        2,
+        &[
+            "fit",
+            "models/gmm.em",
+            "--data",
+            "data/faithful.csv",
+            "--set",
+            "K=two",
+        ],
+    );
+    // 4: a bad model file, or none.
+    let bad = tmp.file("bad.em");
+    std::fs::write(&bad, "model m\ndata x[N]: real\nx[n] ~ Normal(mu, 1.0)\n").unwrap();
+    let err = jensen_exits(4, &["check", &bad]);
+    assert!(err.contains("mu"), "{err}");
+    jensen_exits(
+        4,
+        &["fit", "no/such/model.em", "--data", "data/faithful.csv"],
+    );
+    // 5: bad data — a file that is missing, a cell that is not a number, a missing column.
+    jensen_exits(5, &["fit", "models/gmm.em", "--data", "no/such/data.csv"]);
+    let cells = tmp.file("cells.csv");
+    std::fs::write(&cells, "eruptions,waiting\n3.6,79\n1.8,fifty\n").unwrap();
+    let err = jensen_exits(5, &["fit", "models/gmm.em", "--data", &cells]);
+    assert!(err.contains("row 2") && err.contains("waiting"), "{err}");
+    // 1: anything else, e.g. an output that cannot be written.
+    let err = jensen_exits(
+        1,
+        &[
+            "fit",
+            "models/gmm.em",
+            "--data",
+            "data/faithful.csv",
+            "--out",
+            "/no/such/dir/fit.json",
+        ],
+    );
+    assert!(err.contains("cannot write /no/such/dir/fit.json"), "{err}");
+}
+
+#[test]
+fn data_from_a_numpy_array() {
+    // faithful.csv as a 272 × 2 float64 `.npy` (C order), written byte by byte.
+    let tmp = TempDir::new("npy");
+    let table = std::fs::read_to_string(format!("{ROOT}/data/faithful.csv")).unwrap();
+    let rows: Vec<[f64; 2]> = table
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (a, b) = l.split_once(',').unwrap();
+            [a.parse().unwrap(), b.parse().unwrap()]
+        })
+        .collect();
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, 2), }}",
+        rows.len()
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for r in &rows {
+        for v in r {
+            bytes.extend(v.to_le_bytes());
+        }
+    }
+    let npy = tmp.file("faithful.npy");
+    std::fs::write(&npy, bytes).unwrap();
+    let from_npy = jensen_ok(&["fit", "models/gmm.em", "--data", &npy, "--quiet"]);
+    let from_csv = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--quiet",
+    ]);
+    let summary = |s: &str| s.split(" · ").take(3).collect::<Vec<_>>().join(" · ");
+    assert_eq!(summary(&from_npy), summary(&from_csv));
+    let shown = jensen_ok(&["fit", "models/gmm.em", "--data", &npy]);
+    assert!(shown.contains("data x ← c0, c1"), "{shown}");
+    // A truncated array is bad data.
+    let cut = tmp.file("cut.npy");
+    let full = std::fs::read(&npy).unwrap();
+    std::fs::write(&cut, &full[..full.len() - 5]).unwrap();
+    let err = jensen_exits(5, &["fit", "models/gmm.em", "--data", &cut]);
+    assert!(err.contains("cut.npy"), "{err}");
 }

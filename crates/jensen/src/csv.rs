@@ -152,6 +152,58 @@ pub fn read_with(path: &str, opts: &CsvOptions) -> Result<Table, CsvError> {
     read_from(path, file, opts)
 }
 
+/// The delimiter of the CSV file at `path`, detected from its header line: of comma, tab,
+/// semicolon and `|`, the one found most often outside quotes (a comma when none is, as in a
+/// file of one column).
+///
+/// ```no_run
+/// let delimiter = jensen::csv::detect_delimiter("data/faithful.csv")?;
+/// let table = jensen::csv::read_with("data/faithful.csv", &jensen::csv::CsvOptions { delimiter })?;
+/// # Ok::<(), jensen::csv::CsvError>(())
+/// ```
+pub fn detect_delimiter(path: &str) -> Result<u8, CsvError> {
+    use std::io::BufRead;
+    let io = |e: std::io::Error| CsvError::Io {
+        file: path.to_string(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    // The header line, at most 1 MiB of it.
+    let mut line = Vec::new();
+    std::io::BufReader::new(file)
+        .take(1 << 20)
+        .read_until(b'\n', &mut line)
+        .map_err(io)?;
+    Ok(delimiter_of(&line))
+}
+
+/// The delimiter of a header line (see [`detect_delimiter`]).
+pub fn delimiter_of(header: &[u8]) -> u8 {
+    const CANDIDATES: [u8; 4] = [b',', b'\t', b';', b'|'];
+    let mut counts = [0usize; 4];
+    let mut quoted = false;
+    for &b in header {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => break,
+            _ if !quoted => {
+                if let Some(i) = CANDIDATES.iter().position(|&c| c == b) {
+                    counts[i] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    // The first of the most frequent (a comma on ties and when none occurs).
+    let mut best = 0;
+    for i in 1..CANDIDATES.len() {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    CANDIDATES[best]
+}
+
 /// Reads comma-separated text already in memory; `file` names it in messages.
 pub fn read_bytes(file: &str, bytes: &[u8]) -> Result<Table, CsvError> {
     read_from(file, bytes, &CsvOptions::default())
@@ -501,6 +553,23 @@ mod tests {
 
     fn read_str(text: &str) -> Result<Table, CsvError> {
         read_bytes("t.csv", text.as_bytes())
+    }
+
+    #[test]
+    fn the_delimiter_is_the_most_frequent_outside_quotes() {
+        assert_eq!(delimiter_of(b"a,b,c\n1,2,3"), b',');
+        assert_eq!(delimiter_of(b"a;b;c\r\n1,5;2,5;3"), b';');
+        assert_eq!(delimiter_of(b"a\tb\tc"), b'\t');
+        assert_eq!(delimiter_of(b"a|b"), b'|');
+        // Commas inside a quoted name do not count.
+        assert_eq!(delimiter_of(b"\"x, y\";z"), b';');
+        // One column, or nothing: a comma.
+        assert_eq!(delimiter_of(b"x\n1\n"), b',');
+        assert_eq!(delimiter_of(b""), b',');
+        // Ties go to the comma.
+        assert_eq!(delimiter_of(b"a,b;c"), b',');
+        // Only the header line counts.
+        assert_eq!(delimiter_of(b"a;b\n1,2,3,4,5"), b';');
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub mod csv;
 pub mod document;
 pub mod exec;
 pub mod memory;
+#[cfg(feature = "npy")]
+pub mod npy;
 pub mod params;
 pub mod rows;
 
