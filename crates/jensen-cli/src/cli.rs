@@ -48,6 +48,12 @@ enum Command {
     },
     /// Fit a model file to a data file by EM (no cargo needed).
     Fit(Box<crate::fit::FitArgs>),
+    /// Fit every model file at every value of a constant (`--range K=1..8`) and compare
+    /// the fits by BIC, AIC and ICL.
+    Select(Box<crate::select::SelectArgs>),
+    /// Draw SVG pictures: a fit's trace, a select table's curves, the clusters over two
+    /// columns, a chain's decoded states.
+    Plot(Box<crate::figures::PlotArgs>),
     /// Predict with a fitted model on a data file: each row's most probable component (the
     /// Viterbi path for a chain), posterior probabilities, log-likelihood and the posterior
     /// mean of a continuous latent (factor scores), as CSV.
@@ -123,6 +129,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fit(args) => crate::fit::fit(*args),
+        Command::Select(args) => crate::select::select(*args),
+        Command::Plot(args) => crate::figures::plot(*args),
         Command::Predict(args) => crate::predict::predict(*args),
         Command::Score(args) => crate::predict::score(*args),
     }

@@ -10,13 +10,13 @@ use std::time::Instant;
 use jensen::bind::{BindOptions, Sequences};
 use jensen::document::{ItemBinding, LabelsUsed, Reseed, Viterbi, WeightsUsed};
 use jensen::lang::plan::Rule;
-use jensen::runtime::{EStepMode, FitOptions, InitStrategy, MStepConfig, Progress};
+use jensen::runtime::{EStepMode, InitStrategy, Progress};
 use jensen::{FitDocument, PlanModel};
 
 use crate::failure::{self, csv_error, Failure};
 use crate::input::{
-    at_least_one, bind_data, compile_source, format_array, number_cell, read_model, read_params,
-    score_header, Data, DataArgs, EStepArg, MethodArg,
+    bind_data, compile_source, format_array, number_cell, read_model, read_params, score_header,
+    Control, Data, DataArgs, EStepArg, MethodArg,
 };
 
 /// The progress line of a fit: iterations done over every restart, and the latest one's
@@ -37,21 +37,8 @@ pub(crate) struct FitArgs {
     model: String,
     #[command(flatten)]
     data: DataArgs,
-    /// Seed of the random initialisation.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Independent restarts (run in parallel; the best log-likelihood is kept).
-    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
-    restarts: usize,
-    /// Stop when the mean log-likelihood gain per row falls below this.
-    #[arg(long, default_value_t = 1e-6)]
-    tol: f64,
-    /// Maximum number of EM iterations.
-    #[arg(long = "max-iter", default_value_t = 500)]
-    max_iter: usize,
-    /// Run exactly this many iterations, ignoring the convergence rule (for benchmarks).
-    #[arg(long, conflicts_with_all = ["max_iter", "tol"])]
-    iterations: Option<usize>,
+    #[command(flatten)]
+    control: Control,
     /// `kmeans++`, `random`, or a JSON file of starting parameters (as in `--out`'s `params`).
     #[arg(long, default_value = "kmeans++")]
     init: String,
@@ -61,26 +48,12 @@ pub(crate) struct FitArgs {
     /// and AIC, and its value replaces any starting value of `--init`.
     #[arg(long = "fix", value_name = "NAME=FILE")]
     fix: Vec<String>,
-    /// Worker threads (default: all cores).
-    #[arg(long, value_parser = at_least_one)]
-    threads: Option<usize>,
-    /// `soft` (EM: the posterior over the discrete latent) or `hard` (classification EM: each
-    /// row's most probable component, a chain's Viterbi path; it maximises the complete-data
-    /// log-likelihood). Default: the model file's `estep` line, else soft.
-    #[arg(long, value_enum)]
-    estep: Option<EStepArg>,
     /// `em` (point estimates: maximum likelihood, or MAP with the file's priors) or `vb`
     /// (mean-field variational Bayes: every parameter with a conjugate prior gets a
     /// posterior, shown as its mean and strength, e.g. `w` and `w_concentration`; the
     /// objective is the ELBO). Default: the model file's `method` line, else em.
     #[arg(long, value_enum)]
     method: Option<MethodArg>,
-    /// Strength of the regularising prior on every variance and covariance, relative to each
-    /// data column's variance: each covariance update is `(S + ε·diag(var)) / N_k` and the
-    /// prior `−½ ε Σ var_d (Σ⁻¹)_dd` is part of the monitored objective. Being relative,
-    /// it does not depend on the data's units. `0` is maximum likelihood.
-    #[arg(long = "reg-covar", default_value_t = 1e-6)]
-    reg_covar: f64,
     /// Write the fit as JSON: the model's text, the binding, parameters, ELBO trace,
     /// assignments, … (read by `jensen decode` and `--init`).
     #[arg(long)]
@@ -95,6 +68,9 @@ pub(crate) struct FitArgs {
     /// (warnings still go to stderr).
     #[arg(long)]
     quiet: bool,
+    /// Print the fit as JSON on stdout (the document `--out` writes) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 /// `a, b, c`, or for a long list its ends and the count.
 fn list_columns(columns: &[String]) -> String {
@@ -301,11 +277,11 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     let mut plan = compile_source(&args.model, &source, method)?;
     let fixes = read_fixes(&mut plan, &args.fix).map_err(failure::options)?;
     let vb = plan.model.method == jensen::lang::ir::Method::Vb;
-    if vb && matches!(args.estep, Some(EStepArg::Hard)) {
+    if vb && matches!(args.control.estep, Some(EStepArg::Hard)) {
         return Err(Failure::Options("--estep hard with variational Bayes: VB keeps the whole posterior of the latent; drop --estep hard or fit with --method em".into()));
     }
     let data = bind_data(&plan, &args.data, BindOptions::default())?;
-    let (bound, opts) = (&data.bound, &data.opts);
+    let bound = &data.bound;
     let binding = ItemBinding::of(&plan, bound);
     warn_constant_columns(&plan, bound);
     let mut model = PlanModel::new(&plan, bound);
@@ -317,14 +293,7 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     model
         .check_priors()
         .map_err(|e| failure::model(format!("{}: {e}", args.model)))?;
-    if !(args.tol.is_finite() && args.tol >= 0.0) {
-        return Err(failure::options("--tol must be a non-negative number"));
-    }
-    if !(args.reg_covar.is_finite() && args.reg_covar >= 0.0) {
-        return Err(failure::options(
-            "--reg-covar must be a non-negative number",
-        ));
-    }
+    args.control.check()?;
     let init = match args.init.as_str() {
         "kmeans++" | "k-means++" => InitStrategy::KMeansPlusPlus,
         "random" => InitStrategy::RandomFromData,
@@ -335,7 +304,7 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
         }
         path => InitStrategy::Params(read_params(path, &model)?),
     };
-    if !args.quiet {
+    if !args.quiet && !args.json {
         outln!(
             "model {} on {} ({} rows{})",
             plan.model.name,
@@ -350,9 +319,9 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
         print_binding(&data, &binding)?;
     }
     // Progress on a terminal (silent when stderr is piped, or with --quiet).
-    let show_progress = std::io::stderr().is_terminal() && !args.quiet;
+    let show_progress = std::io::stderr().is_terminal() && !args.quiet && !args.json;
     let started = Instant::now();
-    let bar = show_progress.then(|| fit_progress(args.restarts));
+    let bar = show_progress.then(|| fit_progress(args.control.restarts));
     let progress: Option<jensen::runtime::em::ProgressFn> = bar.clone().map(|bar| {
         let best = Arc::new(std::sync::Mutex::new(f64::NEG_INFINITY));
         Arc::new(move |p: Progress| {
@@ -372,27 +341,7 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             ));
         }) as jensen::runtime::em::ProgressFn
     });
-    let (max_iter, tol) = match args.iterations {
-        Some(n) => (n, f64::NEG_INFINITY),
-        None => (args.max_iter, args.tol),
-    };
-    let fit_opts = FitOptions {
-        max_iter,
-        tol,
-        seed: args.seed,
-        restarts: args.restarts,
-        threads: args.threads,
-        init,
-        m_step: MStepConfig {
-            reg_covar: args.reg_covar,
-        },
-        progress,
-        e_step: args.estep.map(|e| match e {
-            EStepArg::Soft => EStepMode::Soft,
-            EStepArg::Hard => EStepMode::Hard,
-        }),
-        ..FitOptions::default()
-    };
+    let fit_opts = args.control.fit_options(init, progress)?;
     let result = jensen::fit(&model, &fit_opts).map_err(Failure::from_fit)?;
     // Priors written in the model file: the objective is the log posterior.
     let map = plan.updates.iter().any(|u| u.prior.is_some());
@@ -401,7 +350,7 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     }
     let elapsed = started.elapsed().as_secs_f64();
 
-    if !args.quiet {
+    if !args.quiet && !args.json {
         print_trace(&result.elbo_trace, result.e_step, map, vb)?;
         outln!();
         for (name, value) in result.params.iter() {
@@ -450,7 +399,7 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             outln!();
         }
     }
-    let stopped = match args.iterations {
+    let stopped = match args.control.iterations {
         // The convergence rule is off: say what was run, not that it failed to converge.
         Some(n) if result.iterations == n => format!("ran the requested {n} iterations"),
         Some(n) => format!("{} of the requested {n} iterations", result.iterations),
@@ -460,26 +409,27 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             result.iterations
         ),
     };
-    if vb {
-        outln!(
+    if !args.json {
+        if vb {
+            outln!(
             "variational Bayes: ELBO {:.6} = E_q[ln p(x, z | θ)] + H[q(z)] {:.6} − KL(q(θ) ‖ p(θ)) {:.6} · {stopped} · {:.3}s",
             result.log_likelihood + result.log_prior,
             result.log_likelihood,
             -result.log_prior,
             elapsed,
         );
-    } else if map {
-        outln!(
-            "MAP-EM: log prior {:.6} · log posterior (up to a constant, the objective) {:.6}",
-            result.log_prior,
-            result
-                .complete_log_likelihood
-                .unwrap_or(result.log_likelihood)
-                + result.log_prior
-        );
-    }
-    if let Some(complete) = result.complete_log_likelihood {
-        match result.inertia {
+        } else if map {
+            outln!(
+                "MAP-EM: log prior {:.6} · log posterior (up to a constant, the objective) {:.6}",
+                result.log_prior,
+                result
+                    .complete_log_likelihood
+                    .unwrap_or(result.log_likelihood)
+                    + result.log_prior
+            );
+        }
+        if let Some(complete) = result.complete_log_likelihood {
+            match result.inertia {
             Some(inertia) => outln!(
                 "hard E-step: complete-data log-likelihood {complete:.6} at the final assignments · inertia (within-cluster sum of squares) {inertia:.6}"
             ),
@@ -487,9 +437,9 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
                 "hard E-step: complete-data log-likelihood {complete:.6} at the final assignments"
             ),
         }
-    }
-    if !vb {
-        outln!(
+        }
+        if !vb {
+            outln!(
             "log-likelihood {:.6} · {stopped} · BIC {:.3} · AIC {:.3} · {} free parameters · {:.3}s",
             result.log_likelihood,
             result.bic,
@@ -497,6 +447,7 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             result.free_parameters,
             elapsed,
         );
+        }
     }
     for r in &result.reseeds {
         eprintln!(
@@ -523,72 +474,27 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     } else {
         None
     };
-    if let Some(out) = &args.out {
-        let constants: BTreeMap<String, usize> = plan
-            .model
-            .consts
-            .iter()
-            .map(|c| {
-                (
-                    c.name.clone(),
-                    opts.consts.get(&c.name).copied().unwrap_or(c.default),
-                )
-            })
-            .collect();
-        let doc = FitDocument {
-            model: plan.model.name.clone(),
-            model_file: args.model.clone(),
-            model_source: Some(source.clone()),
-            data: args.data.data.clone(),
-            binding: binding.clone(),
-            sequences: bound.sequences.iter().map(|r| r.len()).collect(),
-            constants,
-            n_rows: bound.n_rows,
-            weights: bound.weights.as_ref().map(|w| WeightsUsed {
-                column: w.column.clone(),
-                total: w.total,
-                zero_rows: w.values.iter().filter(|&&v| v == 0.0).count(),
-            }),
-            labels: bound.labels.as_ref().map(|l| LabelsUsed {
-                column: l.column.clone(),
-                labelled: l.values.iter().flatten().count(),
-                names: l.names.clone(),
-            }),
-            log_likelihood: result.log_likelihood,
-            log_prior: result.log_prior,
-            e_step: result.e_step.name().into(),
-            complete_log_likelihood: result.complete_log_likelihood,
-            inertia: result.inertia,
-            elbo_trace: result.elbo_trace.clone(),
-            status: status.as_str().into(),
-            warnings: result.warnings.iter().map(|w| w.to_string()).collect(),
-            iterations: result.iterations,
-            iterations_requested: args.iterations,
-            converged: result.converged,
-            bic: result.bic,
-            aic: result.aic,
-            free_parameters: result.free_parameters,
-            seed: args.seed,
-            restart: result.restart,
-            restart_log_likelihoods: result
-                .restart_log_likelihoods
-                .iter()
-                .map(|v| v.is_finite().then_some(*v))
-                .collect(),
-            data_hyperparameters: model.data_hyperparameters(),
-            params: result.params.clone(),
-            assignments: result.assignments.clone(),
-            viterbi: viterbi.as_ref().map(|(path, score)| Viterbi {
-                path: path.clone(),
-                log_prob: *score,
-            }),
-            reseeds: result.reseeds.iter().map(Reseed::from).collect(),
-            method: plan.model.method.name().into(),
-            posterior_means: model.posterior_means(&result.params),
-            timing: result.timing.into(),
-        };
-        std::fs::write(out, doc.to_json())
-            .map_err(|e| failure::other(format!("cannot write {out}: {e}")))?;
+    if args.out.is_some() || args.json {
+        let doc = fit_document(
+            &Candidate {
+                model_file: &args.model,
+                source: &source,
+                data_file: &args.data.data,
+                plan: &plan,
+                data: &data,
+                model: &model,
+            },
+            &result,
+            viterbi.as_ref(),
+            &args.control,
+        );
+        if let Some(out) = &args.out {
+            std::fs::write(out, doc.to_json())
+                .map_err(|e| failure::other(format!("cannot write {out}: {e}")))?;
+        }
+        if args.json {
+            outln!("{}", doc.to_json());
+        }
     }
     if let Some(path) = &args.posterior {
         let mut w = csv::Writer::from_path(path)
@@ -658,4 +564,95 @@ fn print_trace(trace: &[f64], mode: EStepMode, map: bool, vb: bool) -> Result<()
         (trace.len() - 15..trace.len()).try_for_each(line)?;
     }
     Ok(())
+}
+
+/// A model bound to its data, ready to fit.
+pub(crate) struct Candidate<'a> {
+    /// The model file's path.
+    pub(crate) model_file: &'a str,
+    /// Its text.
+    pub(crate) source: &'a str,
+    /// The data file's path.
+    pub(crate) data_file: &'a str,
+    /// The compiled model.
+    pub(crate) plan: &'a jensen::Plan,
+    /// The data, bound.
+    pub(crate) data: &'a Data,
+    /// The executor.
+    pub(crate) model: &'a PlanModel<'a>,
+}
+
+/// The JSON document of a fit (`--out`), read back by `predict`, `score`, `sample`, `plot`
+/// and `--init`.
+pub(crate) fn fit_document(
+    c: &Candidate<'_>,
+    result: &jensen::FitResult<jensen::DynParams>,
+    viterbi: Option<&(Vec<usize>, f64)>,
+    control: &Control,
+) -> FitDocument {
+    let (plan, model) = (c.plan, c.model);
+    let (bound, opts) = (&c.data.bound, &c.data.opts);
+    let constants: BTreeMap<String, usize> = plan
+        .model
+        .consts
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                opts.consts.get(&c.name).copied().unwrap_or(c.default),
+            )
+        })
+        .collect();
+    FitDocument {
+        model: plan.model.name.clone(),
+        model_file: c.model_file.to_string(),
+        model_source: Some(c.source.to_string()),
+        data: c.data_file.to_string(),
+        binding: ItemBinding::of(c.plan, bound),
+        sequences: bound.sequences.iter().map(|r| r.len()).collect(),
+        constants,
+        n_rows: bound.n_rows,
+        weights: bound.weights.as_ref().map(|w| WeightsUsed {
+            column: w.column.clone(),
+            total: w.total,
+            zero_rows: w.values.iter().filter(|&&v| v == 0.0).count(),
+        }),
+        labels: bound.labels.as_ref().map(|l| LabelsUsed {
+            column: l.column.clone(),
+            labelled: l.values.iter().flatten().count(),
+            names: l.names.clone(),
+        }),
+        log_likelihood: result.log_likelihood,
+        log_prior: result.log_prior,
+        e_step: result.e_step.name().into(),
+        complete_log_likelihood: result.complete_log_likelihood,
+        inertia: result.inertia,
+        elbo_trace: result.elbo_trace.clone(),
+        status: result.status().as_str().into(),
+        warnings: result.warnings.iter().map(|w| w.to_string()).collect(),
+        iterations: result.iterations,
+        iterations_requested: control.iterations,
+        converged: result.converged,
+        bic: result.bic,
+        aic: result.aic,
+        free_parameters: result.free_parameters,
+        seed: control.seed,
+        restart: result.restart,
+        restart_log_likelihoods: result
+            .restart_log_likelihoods
+            .iter()
+            .map(|v| v.is_finite().then_some(*v))
+            .collect(),
+        data_hyperparameters: model.data_hyperparameters(),
+        params: result.params.clone(),
+        assignments: result.assignments.clone(),
+        viterbi: viterbi.as_ref().map(|(path, score)| Viterbi {
+            path: path.clone(),
+            log_prob: *score,
+        }),
+        reseeds: result.reseeds.iter().map(Reseed::from).collect(),
+        method: plan.model.method.name().into(),
+        posterior_means: model.posterior_means(&result.params),
+        timing: result.timing.into(),
+    }
 }

@@ -100,6 +100,86 @@ impl MethodArg {
         }
     }
 }
+/// How EM runs: seeds, restarts, the stopping rule, threads, the E-step and the
+/// covariances' regularisation (shared by `fit` and `select`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Control {
+    /// Seed of the random initialisation.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Independent restarts (run in parallel; the best log-likelihood is kept).
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    pub(crate) restarts: usize,
+    /// Stop when the mean log-likelihood gain per row falls below this.
+    #[arg(long, default_value_t = 1e-6)]
+    pub(crate) tol: f64,
+    /// Maximum number of EM iterations.
+    #[arg(long = "max-iter", default_value_t = 500)]
+    pub(crate) max_iter: usize,
+    /// Run exactly this many iterations, ignoring the convergence rule (for benchmarks).
+    #[arg(long, conflicts_with_all = ["max_iter", "tol"])]
+    pub(crate) iterations: Option<usize>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_parser = at_least_one)]
+    pub(crate) threads: Option<usize>,
+    /// `soft` (EM: the posterior over the discrete latent) or `hard` (classification EM: each
+    /// row's most probable component, a chain's Viterbi path; it maximises the complete-data
+    /// log-likelihood). Default: the model file's `estep` line, else soft.
+    #[arg(long, value_enum)]
+    pub(crate) estep: Option<EStepArg>,
+    /// Strength of the regularising prior on every variance and covariance, relative to each
+    /// data column's variance: each covariance update is `(S + ε·diag(var)) / N_k` and the
+    /// prior `−½ ε Σ var_d (Σ⁻¹)_dd` is part of the monitored objective. Being relative,
+    /// it does not depend on the data's units. `0` is maximum likelihood.
+    #[arg(long = "reg-covar", default_value_t = 1e-6)]
+    pub(crate) reg_covar: f64,
+}
+
+impl Control {
+    /// Refuses a negative or non-finite tolerance or regularisation.
+    pub(crate) fn check(&self) -> Result<(), Failure> {
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(failure::options("--tol must be a non-negative number"));
+        }
+        if !(self.reg_covar.is_finite() && self.reg_covar >= 0.0) {
+            return Err(failure::options(
+                "--reg-covar must be a non-negative number",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The fit's options, checked.
+    pub(crate) fn fit_options<P>(
+        &self,
+        init: jensen::runtime::InitStrategy<P>,
+        progress: Option<jensen::runtime::em::ProgressFn>,
+    ) -> Result<jensen::runtime::FitOptions<P>, Failure> {
+        self.check()?;
+        let (max_iter, tol) = match self.iterations {
+            Some(n) => (n, f64::NEG_INFINITY),
+            None => (self.max_iter, self.tol),
+        };
+        Ok(jensen::runtime::FitOptions {
+            max_iter,
+            tol,
+            seed: self.seed,
+            restarts: self.restarts,
+            threads: self.threads,
+            init,
+            m_step: jensen::runtime::MStepConfig {
+                reg_covar: self.reg_covar,
+            },
+            progress,
+            e_step: self.estep.map(|e| match e {
+                EStepArg::Soft => jensen::runtime::EStepMode::Soft,
+                EStepArg::Hard => jensen::runtime::EStepMode::Hard,
+            }),
+            ..jensen::runtime::FitOptions::default()
+        })
+    }
+}
+
 /// A count that must be at least one (restarts, threads).
 pub(crate) fn at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {

@@ -7,7 +7,10 @@
 #[macro_use]
 mod failure;
 pub mod cli;
+mod figures;
 mod fit;
 mod input;
+mod plot;
 mod predict;
 pub mod render;
+mod select;

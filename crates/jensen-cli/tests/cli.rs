@@ -2386,3 +2386,273 @@ fn data_from_a_numpy_array() {
     let err = jensen_exits(5, &["fit", "models/gmm.em", "--data", &cut]);
     assert!(err.contains("cut.npy"), "{err}");
 }
+
+#[test]
+fn select_reaches_scikit_learns_criteria_and_marks_the_best() {
+    let fixture = read_json(&format!("{ROOT}/tests/fixtures/select/faithful.json"));
+    let tmp = TempDir::new("select");
+    let table = tmp.file("table.csv");
+    let fits = tmp.file("fits");
+    let out = jensen_ok(&[
+        "select",
+        "models/gmm.em",
+        "models/gmm_diag.em",
+        "--data",
+        "data/faithful.csv",
+        "--range",
+        "K=1..3",
+        "--restarts",
+        "10",
+        "--tol",
+        "1e-10",
+        "--max-iter",
+        "5000",
+        "--reg-covar",
+        "0",
+        "--json",
+        "--out",
+        &table,
+        "--fits",
+        &fits,
+    ]);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    for want in fixture["rows"].as_array().unwrap() {
+        let got = rows
+            .iter()
+            .find(|r| r["model"] == want["model"] && r["setting"][1] == want["K"])
+            .unwrap_or_else(|| panic!("no row for {want}"));
+        assert_eq!(got["free_parameters"], want["free_parameters"], "{want}");
+        // ICL's entropy moves along the flat ridge of the diagonal K = 3 optimum more than
+        // the likelihood does: 1e-5 for it.
+        for (key, tol) in [
+            ("log_likelihood", 1e-6),
+            ("bic", 1e-6),
+            ("aic", 1e-6),
+            ("icl", 1e-5),
+        ] {
+            let (g, w) = (got[key].as_f64().unwrap(), want[key].as_f64().unwrap());
+            assert!(
+                (g - w).abs() <= tol * w.abs(),
+                "{key} of {}: jensen {g}, scikit-learn {w}",
+                want
+            );
+        }
+    }
+    // The best by BIC is the full-covariance mixture with K = 2, as for scikit-learn.
+    let best: Vec<&Value> = rows.iter().filter(|r| r["best"] == true).collect();
+    assert_eq!(best.len(), 1);
+    assert_eq!(best[0]["model"], "models/gmm.em");
+    assert_eq!(best[0]["setting"], serde_json::json!(["K", 2]));
+    // The table as CSV, and each fit ready for predict.
+    let csv = std::fs::read_to_string(&table).unwrap();
+    assert!(csv.starts_with("model,constant,value,log_likelihood,free_parameters,bic,aic,icl"));
+    assert_eq!(csv.lines().count(), 7);
+    assert!(csv.contains("models/gmm.em,K,2,"));
+    let fit = format!("{fits}/gmm-K=2.json");
+    let score = jensen_ok(&["score", &fit, "--data", "data/faithful.csv", "--json"]);
+    let score: Value = serde_json::from_str(&score).unwrap();
+    let ll = score["log_likelihood"].as_f64().unwrap();
+    assert!((ll - -1130.26396).abs() < 1e-4, "{ll}");
+    // Text, with ICL picking the best.
+    let text = jensen_ok(&[
+        "select",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--range",
+        "K=1,2,3",
+        "--criterion",
+        "icl",
+    ]);
+    assert!(text.contains("ICL*"), "{text}");
+    assert!(
+        text.lines().last().unwrap()
+            == "best by ICL (lowest; * marks the criterion): models/gmm.em with K = 2",
+        "{text}"
+    );
+}
+
+#[test]
+fn select_refuses_what_it_cannot_compare() {
+    let err = jensen_exits(
+        2,
+        &[
+            "select",
+            "models/gmm.em",
+            "--data",
+            "data/faithful.csv",
+            "--range",
+            "Q=1..3",
+        ],
+    );
+    assert!(
+        err.contains("has no constant `Q` (its constants: K)"),
+        "{err}"
+    );
+    let err = jensen_exits(
+        2,
+        &[
+            "select",
+            "models/gmm.em",
+            "--data",
+            "data/faithful.csv",
+            "--range",
+            "K=3..1",
+        ],
+    );
+    assert!(err.contains("the range is empty"), "{err}");
+    jensen_exits(4, &["select", "no/such.em", "--data", "data/faithful.csv"]);
+    jensen_exits(5, &["select", "models/gmm.em", "--data", "no/such.csv"]);
+    // A K the data cannot support fails alone; the others are still compared.
+    let tmp = TempDir::new("select-few");
+    let few = tmp.file("few.csv");
+    std::fs::write(
+        &few,
+        "eruptions,waiting\n3.6,79\n1.8,54\n3.3,74\n2.3,62\n4.5,85\n",
+    )
+    .unwrap();
+    let out = jensen(&[
+        "select",
+        "models/gmm.em",
+        "--data",
+        &few,
+        "--range",
+        "K=1..9",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("failed"), "{text}");
+    assert!(text.contains("← best"), "{text}");
+}
+
+/// Parses an SVG file; returns the number of elements named `tag`.
+fn svg_elements(path: &str, tag: &str) -> usize {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(doc.root_element().tag_name().name(), "svg", "{path}");
+    assert!(!text.contains("NaN") && !text.contains("inf\""), "{path}");
+    doc.descendants()
+        .filter(|n| n.tag_name().name() == tag)
+        .count()
+}
+
+#[test]
+fn plot_draws_every_picture_as_well_formed_svg() {
+    let tmp = TempDir::new("plot");
+    let fit = tmp.file("gmm.json");
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--set",
+        "K=3",
+        "--out",
+        &fit,
+        "--quiet",
+    ]);
+    // The trace: one point per iteration.
+    let trace = tmp.file("trace.svg");
+    jensen_ok(&["plot", "trace", &fit, "-o", &trace]);
+    let doc = read_json(&fit);
+    let iterations = doc["elbo_trace"].as_array().unwrap().len();
+    assert!(svg_elements(&trace, "circle") >= iterations);
+    // The clusters: a point per row (272) and three means, with their ellipses.
+    let clusters = tmp.file("clusters.svg");
+    jensen_ok(&[
+        "plot",
+        "clusters",
+        &fit,
+        "--data",
+        "data/faithful.csv",
+        "-o",
+        &clusters,
+    ]);
+    assert!(svg_elements(&clusters, "circle") >= 272 + 3);
+    assert!(
+        svg_elements(&clusters, "polyline") >= 6,
+        "two ellipses per component"
+    );
+    // A chosen pair, and a pair that is not a column.
+    jensen_ok(&[
+        "plot",
+        "clusters",
+        &fit,
+        "--data",
+        "data/faithful.csv",
+        "--columns",
+        "waiting,eruptions",
+        "-o",
+        &clusters,
+    ]);
+    let err = jensen_exits(
+        2,
+        &[
+            "plot",
+            "clusters",
+            &fit,
+            "--data",
+            "data/faithful.csv",
+            "--columns",
+            "waiting,speed",
+        ],
+    );
+    assert!(err.contains("no column `speed`"), "{err}");
+    // The select curve.
+    let table = tmp.file("select.json");
+    jensen_ok(&[
+        "select",
+        "models/gmm.em",
+        "models/gmm_diag.em",
+        "--data",
+        "data/faithful.csv",
+        "--range",
+        "K=1..4",
+        "--out",
+        &table,
+    ]);
+    let select = tmp.file("select.svg");
+    jensen_ok(&["plot", "select", &table, "-o", &select]);
+    assert!(
+        svg_elements(&select, "polyline") >= 6,
+        "three criteria × two models"
+    );
+    let text = std::fs::read_to_string(&select).unwrap();
+    assert!(
+        text.contains("best BIC: models/gmm.em, K = 2"),
+        "the best is labelled"
+    );
+    // A chain's states over time, with its sequences.
+    let hmm = tmp.file("hmm.json");
+    jensen_ok(&[
+        "fit",
+        "models/hmm_gaussian.em",
+        "--data",
+        "data/geyser.csv",
+        "--lengths",
+        "100,99,100",
+        "--out",
+        &hmm,
+        "--quiet",
+    ]);
+    let states = tmp.file("states.svg");
+    jensen_ok(&[
+        "plot",
+        "states",
+        &hmm,
+        "--data",
+        "data/geyser.csv",
+        "--lengths",
+        "100,99,100",
+        "-o",
+        &states,
+    ]);
+    assert!(svg_elements(&states, "circle") >= 299);
+    // A mixture has no states; a fit that is not one is refused.
+    let err = jensen_exits(2, &["plot", "states", &fit, "--data", "data/faithful.csv"]);
+    assert!(err.contains("has no chain"), "{err}");
+    let err = jensen_exits(2, &["plot", "trace", "data/faithful.csv"]);
+    assert!(err.contains("jensen fit --out"), "{err}");
+}
