@@ -59,6 +59,9 @@ enum Command {
     /// mean of a continuous latent (factor scores), as CSV.
     #[command(visible_alias = "decode")]
     Predict(Box<crate::predict::PredictArgs>),
+    /// Draw data from a saved fit (for a chain, sequences), as CSV under the fit's column
+    /// names.
+    Sample(Box<crate::sampling::SampleArgs>),
     /// Score a data file under a fitted model: its log-likelihood, per row, BIC and AIC.
     Score(Box<crate::predict::ScoreArgs>),
 }
@@ -132,6 +135,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Select(args) => crate::select::select(*args),
         Command::Plot(args) => crate::figures::plot(*args),
         Command::Predict(args) => crate::predict::predict(*args),
+        Command::Sample(args) => crate::sampling::sample(*args),
         Command::Score(args) => crate::predict::score(*args),
     }
 }

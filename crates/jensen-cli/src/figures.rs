@@ -250,11 +250,21 @@ fn ellipses(
         .collect()
 }
 
-/// The fit, its data bound, and each row's most probable component (a chain's Viterbi path).
-fn decoded(
-    path: &str,
-    data: &DataArgs,
-) -> Result<(SavedFit, jensen::bind::Table, Vec<usize>, Vec<usize>, usize), Failure> {
+/// A fit applied to a data file.
+struct Decoded {
+    fit: SavedFit,
+    /// The data file as read.
+    table: jensen::bind::Table,
+    /// Each row's most probable component (a chain's Viterbi path).
+    labels: Vec<usize>,
+    /// The rows where a new sequence starts (after the first).
+    starts: Vec<usize>,
+    /// The number of components.
+    k: usize,
+}
+
+/// The fit, its data, and each row's most probable component (a chain's Viterbi path).
+fn decoded(path: &str, data: &DataArgs) -> Result<Decoded, Failure> {
     let fit = SavedFit::read(path, None)?;
     let bound = fit.bind(data)?;
     let model = PlanModel::new(&fit.plan, &bound.bound);
@@ -269,7 +279,13 @@ fn decoded(
         .map(|s| s.start)
         .collect();
     let table = read_table(&data.data, data.delimiter)?;
-    Ok((fit, table, labels, starts, k))
+    Ok(Decoded {
+        fit,
+        table,
+        labels,
+        starts,
+        k,
+    })
 }
 
 /// The column named `name` of the table, as numbers.
@@ -303,7 +319,13 @@ fn bound_columns(fit: &SavedFit) -> Vec<(String, Vec<String>)> {
 }
 
 fn clusters(path: &str, data: &DataArgs, columns: Option<&str>) -> Result<String, Failure> {
-    let (fit, table, labels, _, k) = decoded(path, data)?;
+    let Decoded {
+        fit,
+        table,
+        labels,
+        k,
+        ..
+    } = decoded(path, data)?;
     let binding = bound_columns(&fit);
     // The pair: given, else the first two columns of the first multivariate Normal item,
     // else the first two columns the fit reads.
@@ -362,7 +384,13 @@ fn clusters(path: &str, data: &DataArgs, columns: Option<&str>) -> Result<String
 }
 
 fn states(path: &str, data: &DataArgs, column_name: Option<&str>) -> Result<String, Failure> {
-    let (fit, table, states, starts, k) = decoded(path, data)?;
+    let Decoded {
+        fit,
+        table,
+        labels: states,
+        starts,
+        k,
+    } = decoded(path, data)?;
     if !fit.plan.latent.is_chain() {
         return Err(failure::options(format!(
             "{path}: `{}` has no chain; `plot states` draws a hidden Markov model's decoded states (use `plot clusters`)",

@@ -13,4 +13,5 @@ mod input;
 mod plot;
 mod predict;
 pub mod render;
+mod sampling;
 mod select;

@@ -2656,3 +2656,154 @@ fn plot_draws_every_picture_as_well_formed_svg() {
     let err = jensen_exits(2, &["plot", "trace", "data/faithful.csv"]);
     assert!(err.contains("jensen fit --out"), "{err}");
 }
+
+#[test]
+fn sample_draws_data_that_fits_back() {
+    let tmp = TempDir::new("sample");
+    let fit = tmp.file("gmm.json");
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--out",
+        &fit,
+        "--quiet",
+    ]);
+    // The fit's columns, whole numbers without a fraction; the latent only on request.
+    let few = jensen_ok(&["sample", &fit, "-n", "3", "--seed", "1"]);
+    assert_eq!(few.lines().next(), Some("eruptions,waiting"));
+    assert_eq!(few.lines().count(), 4);
+    assert_eq!(
+        few,
+        jensen_ok(&["sample", &fit, "-n", "3", "--seed", "1"]),
+        "seeded"
+    );
+    let with = jensen_ok(&["sample", &fit, "-n", "3", "--latent"]);
+    assert_eq!(with.lines().next(), Some("z,eruptions,waiting"));
+    // 20,000 draws fit back to the parameters they came from.
+    let drawn = tmp.file("drawn.csv");
+    jensen_ok(&[
+        "sample", &fit, "-n", "20000", "--seed", "3", "--out", &drawn,
+    ]);
+    let refit = tmp.file("refit.json");
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        &drawn,
+        "--out",
+        &refit,
+        "--quiet",
+    ]);
+    let (a, b) = (read_json(&fit), read_json(&refit));
+    let w = |d: &Value| numbers(&d["params"]["w"]);
+    let (wa, wb) = (w(&a), w(&b));
+    // The components may come back in either order.
+    let flip = (wa[0] - wb[0]).abs() > (wa[0] - wb[1]).abs();
+    for k in 0..2 {
+        let j = if flip { 1 - k } else { k };
+        assert!((wa[k] - wb[j]).abs() < 0.02, "weights {wa:?} vs {wb:?}");
+        let (ma, mb) = (
+            numbers(&a["params"]["mu"][k]),
+            numbers(&b["params"]["mu"][j]),
+        );
+        for (x, y) in ma.iter().zip(&mb) {
+            assert!((x - y).abs() < 0.02 * x.abs(), "means {ma:?} vs {mb:?}");
+        }
+    }
+    // Errors: no row count, -n with --data, a model that conditions on data.
+    let err = jensen_exits(2, &["sample", &fit]);
+    assert!(err.contains("give -n ROWS or --data FILE"), "{err}");
+    jensen_exits(
+        2,
+        &["sample", &fit, "-n", "5", "--data", "data/faithful.csv"],
+    );
+    let reg = tmp.file("reg.json");
+    jensen_ok(&[
+        "fit",
+        "models/regression_quakes_mv.em",
+        "--data",
+        "data/quakes.csv",
+        "--out",
+        &reg,
+        "--quiet",
+    ]);
+    let err = jensen_exits(2, &["sample", &reg, "-n", "10"]);
+    assert!(err.contains("`u` is a regression's covariates"), "{err}");
+    // With the data, one draw per row and the covariate copied through.
+    let out = jensen_ok(&["sample", &reg, "--data", "data/quakes.csv"]);
+    assert_eq!(out.lines().next(), Some("lat,long,depth"));
+    assert_eq!(out.lines().count(), 1001);
+    let quakes = std::fs::read_to_string(format!("{ROOT}/data/quakes.csv")).unwrap();
+    let depth_col = quakes
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|c| c == "depth")
+        .unwrap();
+    let depths: Vec<&str> = quakes
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(depth_col).unwrap())
+        .collect();
+    let drawn_depths: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    assert_eq!(depths, drawn_depths);
+}
+
+#[test]
+fn sample_draws_a_chain_in_sequences() {
+    let tmp = TempDir::new("sample-chain");
+    let fit = tmp.file("hmm.json");
+    jensen_ok(&[
+        "fit",
+        "models/hmm_gaussian.em",
+        "--data",
+        "data/geyser.csv",
+        "--out",
+        &fit,
+        "--quiet",
+    ]);
+    let drawn = tmp.file("drawn.csv");
+    jensen_ok(&[
+        "sample",
+        &fit,
+        "-n",
+        "4000",
+        "--sequences",
+        "5",
+        "--seed",
+        "2",
+        "--out",
+        &drawn,
+    ]);
+    let text = std::fs::read_to_string(&drawn).unwrap();
+    assert_eq!(text.lines().next(), Some("sequence,waiting,duration"));
+    assert_eq!(text.lines().count(), 20001);
+    // Refitted by sequence, the transition matrix comes back.
+    let refit = tmp.file("refit.json");
+    jensen_ok(&[
+        "fit",
+        "models/hmm_gaussian.em",
+        "--data",
+        &drawn,
+        "--sequence",
+        "sequence",
+        "--out",
+        &refit,
+        "--quiet",
+    ]);
+    let a = |d: &Value| numbers(&d["params"]["A"]);
+    let (aa, ab) = (a(&read_json(&fit)), a(&read_json(&refit)));
+    let same = aa.iter().zip(&ab).all(|(x, y)| (x - y).abs() < 0.02);
+    // States in either order: A' = P A Pᵀ swaps both rows and columns.
+    let swapped = [ab[3], ab[2], ab[1], ab[0]];
+    let flipped = aa.iter().zip(&swapped).all(|(x, y)| (x - y).abs() < 0.02);
+    assert!(same || flipped, "A {aa:?} vs {ab:?}");
+    assert_eq!(read_json(&refit)["sequences"].as_array().unwrap().len(), 5);
+}

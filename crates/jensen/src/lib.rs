@@ -22,6 +22,7 @@ pub mod memory;
 pub mod npy;
 pub mod params;
 pub mod rows;
+pub mod sample;
 
 pub use jensen_derive::Model;
 pub use jensen_lang as lang;
