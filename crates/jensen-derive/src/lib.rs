@@ -18,6 +18,21 @@
 //! `[T; N]` or `Vec<T>` for the vector types, `Option<T>` for a value that may be missing),
 //! and `GmmData::from_rows` / `GmmModel::from_rows` read the records. A field marked
 //! `#[model(skip)]` is not data.
+//!
+//! Without a file, `#[model(components = K)]` (a mixture) or `#[model(chain = K)]` (a hidden
+//! Markov model) derives the model from the fields: `f64` → Normal, an integer → Poisson,
+//! `bool` → Bernoulli, a fieldless enum (or an integer with `categories = C`) → Categorical,
+//! `[f64; D]`/`Vec<f64>` → MvNormal, `[bool; D]` → Bernoulli per coordinate, `[u32; V]` →
+//! Multinomial; field attributes choose another family (`family = "lognormal"`,
+//! `"exponential"`, `"gamma"` with `shape = a`, `"geometric"`, `"binomial"` with
+//! `trials = T`), the covariance (`cov = "full" | "diag" | "spherical"`) and a parameter
+//! shared by the components (`shared`). The model file it amounts to is `Row::model_file()`.
+//!
+//! Every derive also makes a module named after the struct in snake case (or
+//! `#[model(module = "name")]`) holding the generated items under short names:
+//! `gmm::Model`, `gmm::Params`, `gmm::Data`, `gmm::Consts`, …
+
+mod fields;
 
 use proc_macro::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -41,6 +56,11 @@ use syn::{parse_macro_input, DeriveInput, LitStr};
 /// `GmmModel::from_rows(rows, consts)` read a slice or any iterator of records. Fields that
 /// are not data carry `#[model(skip)]`. A field named after a latent declared with labels
 /// (`latent z[N]: 0..K from (col)`) holds them as `Option<u32>`.
+///
+/// Without `file`, `components = K` or `chain = K` derives the model from the fields (see
+/// the crate documentation); `Gmm::model_file()` returns its text. `module = "name"` names
+/// the module of short names (`gmm::Model`, `gmm::Params`, …; default: the struct's name in
+/// snake case).
 #[proc_macro_derive(Model, attributes(model))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -52,10 +72,35 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     let mut file: Option<LitStr> = None;
     let mut method: Option<jensen_lang::ir::Method> = None;
+    let mut latent: Option<(fields::LatentSpec, syn::Path)> = None;
+    let mut module_name: Option<LitStr> = None;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("file") {
                 file = Some(meta.value()?.parse()?);
+                Ok(())
+            } else if meta.path.is_ident("components") || meta.path.is_ident("chain") {
+                let k: syn::LitInt = meta.value()?.parse()?;
+                let k: usize = k.base10_parse()?;
+                if k == 0 {
+                    return Err(meta.error("a latent needs at least one value (K ≥ 1)"));
+                }
+                if latent.is_some() {
+                    return Err(meta.error("give one of `components = K` (a mixture) and `chain = K` (a hidden Markov model)"));
+                }
+                let spec = if meta.path.is_ident("chain") {
+                    fields::LatentSpec::Chain(k)
+                } else {
+                    fields::LatentSpec::Mixture(k)
+                };
+                latent = Some((spec, meta.path.clone()));
+                Ok(())
+            } else if meta.path.is_ident("module") {
+                let name: LitStr = meta.value()?.parse()?;
+                if syn::parse_str::<syn::Ident>(&name.value()).is_err() {
+                    return Err(syn::Error::new_spanned(&name, "the module's name must be a Rust identifier"));
+                }
+                module_name = Some(name);
                 Ok(())
             } else if meta.path.is_ident("method") {
                 let value: LitStr = meta.value()?.parse()?;
@@ -72,17 +117,25 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                 Ok(())
             } else {
                 Err(meta.error(
-                    "unknown key: expected `file = \"models/NAME.em\"` or `method = \"vb\"`",
+                    "unknown key: expected `file = \"models/NAME.em\"`, `components = K` or `chain = K` (a model derived from the fields), `module = \"name\"` or `method = \"vb\"`",
                 ))
             }
         })?;
     }
-    let Some(file) = file else {
+    if let (Some(file), Some((_, path))) = (&file, &latent) {
+        let mut e = syn::Error::new_spanned(
+            path,
+            "a model comes from its file or from the struct's fields, not both: drop `file` to derive it from the fields, or this key to read the file",
+        );
+        e.combine(syn::Error::new_spanned(file, "the model file"));
+        return Err(e);
+    }
+    if file.is_none() && latent.is_none() {
         return Err(syn::Error::new_spanned(
             &input.ident,
-            "missing `#[model(file = \"models/NAME.em\")]` naming the model file (relative to Cargo.toml)",
+            "missing `#[model(file = \"models/NAME.em\")]` naming the model file (relative to Cargo.toml), or `#[model(components = K)]` / `#[model(chain = K)]` to derive a mixture / hidden Markov model from the struct's fields",
         ));
-    };
+    }
     let syn::Data::Struct(body) = &input.data else {
         return Err(syn::Error::new_spanned(
             &input.ident,
@@ -101,40 +154,78 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             "a model struct cannot have generic parameters",
         ));
     }
-    // Model paths are relative to the crate's manifest; `JENSEN_MODEL_DIR` replaces it where
-    // the crate being compiled is not where the files are (trybuild's compile-fail tests).
-    // Cargo does not track it: a change needs a rebuild of the crate that derives.
-    let dir = std::env::var("JENSEN_MODEL_DIR")
-        .or_else(|_| std::env::var("CARGO_MANIFEST_DIR"))
-        .unwrap_or_else(|_| ".".into());
-    let path = std::path::Path::new(&dir).join(file.value());
-    let source = std::fs::read_to_string(&path).map_err(|e| {
-        syn::Error::new_spanned(
-            &file,
-            format!("cannot read model file {}: {e}", path.display()),
-        )
-    })?;
+    let name = input.ident.unraw().to_string();
+    // The model's text, where errors point (a span), what messages call it, and the file
+    // the generated code includes (so that the crate rebuilds when it changes).
+    let (source, span, label, path_str): (String, proc_macro2::Span, String, Option<String>) =
+        match (&file, latent) {
+            (Some(file), _) => {
+                // Model paths are relative to the crate's manifest; `JENSEN_MODEL_DIR`
+                // replaces it where the crate being compiled is not where the files are
+                // (trybuild's compile-fail tests). Cargo does not track it: a change needs a
+                // rebuild of the crate that derives.
+                let dir = std::env::var("JENSEN_MODEL_DIR")
+                    .or_else(|_| std::env::var("CARGO_MANIFEST_DIR"))
+                    .unwrap_or_else(|_| ".".into());
+                let path = std::path::Path::new(&dir).join(file.value());
+                let source = std::fs::read_to_string(&path).map_err(|e| {
+                    syn::Error::new_spanned(
+                        file,
+                        format!("cannot read model file {}: {e}", path.display()),
+                    )
+                })?;
+                (
+                    source,
+                    file.span(),
+                    file.value(),
+                    Some(path.to_string_lossy().into_owned()),
+                )
+            }
+            (None, Some((spec, key))) => {
+                let syn::Fields::Named(named) = &body.fields else {
+                    return Err(syn::Error::new_spanned(
+                        &input.ident,
+                        "a model derived from the fields needs a struct with named fields, one per data item",
+                    ));
+                };
+                let source = fields::synthesize(&input.ident, named, spec)?;
+                (
+                    source,
+                    key.span(),
+                    format!("the model derived from `{name}`"),
+                    None,
+                )
+            }
+            (None, None) => unreachable!("refused above"),
+        };
     let plan = match jensen_lang::compile_for(&source, method) {
         Ok((plan, _warnings)) => plan,
         Err(diags) => {
-            let message = diags
+            let mut message = diags
                 .iter()
-                .map(|d| d.to_plain(&file.value(), &source))
+                .map(|d| d.to_plain(&label, &source))
                 .collect::<Vec<_>>()
                 .join("\n");
-            return Err(syn::Error::new_spanned(&file, message));
+            if file.is_none() {
+                message.push_str(&format!("\nthe model derived from the fields:\n{source}"));
+            }
+            return Err(syn::Error::new(span, message));
         }
     };
-    let name = input.ident.unraw().to_string();
-    let path_str = path.to_string_lossy().into_owned();
-    let generated = jensen_codegen::generate(&plan, &name, Some(&path_str));
+    let generated = jensen_codegen::generate(&plan, &name, path_str.as_deref());
     let text = jensen_codegen::format_module(generated.module)?;
     // The source as shown names the model file as the attribute does (the code compiled
     // includes it by its absolute path, which differs between machines).
-    let shown = text.replace(&format!("{path_str:?}"), &format!("{:?}", file.value()));
-    let tokens: proc_macro2::TokenStream = text
-        .parse()
-        .map_err(|e| syn::Error::new_spanned(&file, format!("jensen generated code that does not parse ({e}); please report this with the model file")))?;
+    let shown = match (&path_str, &file) {
+        (Some(p), Some(f)) => text.replace(&format!("{p:?}"), &format!("{:?}", f.value())),
+        _ => text.clone(),
+    };
+    let tokens: proc_macro2::TokenStream = text.parse().map_err(|e| {
+        syn::Error::new(
+            span,
+            format!("jensen generated code that does not parse ({e}); please report this with the model file"),
+        )
+    })?;
     let module = format_ident!("__jensen_{}", jensen_codegen::snake_case(&name));
     let items = generated.items;
     let vis = &input.vis;
@@ -143,9 +234,35 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     // (A struct with no named fields, `struct Gmm {}`, is a unit struct.)
     let records = match &body.fields {
         syn::Fields::Named(fields) if !fields.named.is_empty() => {
-            records(&plan, ident, fields, &file.value())?
+            records(&plan, ident, fields, &label, file.is_none())?
         }
         _ => quote!(),
+    };
+    // `mod gmm { pub use …::{GmmModel as Model, GmmParams as Params, …} }`: the generated
+    // names without the struct's prefix.
+    let short: Vec<syn::Ident> = items
+        .iter()
+        .map(|i| {
+            let text = i.to_string();
+            format_ident!("{}", text.strip_prefix(&name).unwrap_or(&text))
+        })
+        .collect();
+    let public = module_name.as_ref().map_or_else(
+        || format_ident!("{}", jensen_codegen::snake_case(&name)),
+        |m| format_ident!("{}", m.value()),
+    );
+    let public_doc = format!(
+        " The items generated for [`{name}`] under short names: `Model`, `Params`, `Data`, `Consts`, `Sizes`, `Stats` and `Cache` (`{name}Model`, `{name}Params`, …)."
+    );
+    let model_file = match &file {
+        Some(_) => quote!(),
+        None => quote! {
+            /// The model file derived from the struct's fields: `jensen fit`, `explain` and
+            /// `generate` take it as it is.
+            pub fn model_file() -> &'static str {
+                #source
+            }
+        },
     };
     Ok(quote! {
         #[doc(hidden)]
@@ -154,6 +271,11 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             #tokens
         }
         #vis use #module::{#(#items),*};
+
+        #[doc = #public_doc]
+        #vis mod #public {
+            pub use super::#module::{#(#items as #short),*};
+        }
 
         impl #ident {
             /// The derived updates as math: what `jensen explain` prints for the model file.
@@ -169,6 +291,8 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             pub fn generated_source() -> &'static str {
                 #shown
             }
+
+            #model_file
         }
 
         #records
@@ -276,26 +400,6 @@ fn model_ident(name: &str) -> syn::Ident {
         .unwrap_or_else(|_| syn::Ident::new_raw(name, proc_macro2::Span::call_site()))
 }
 
-/// Whether a field is marked `#[model(skip)]`; any other `#[model(...)]` on a field is an
-/// error.
-fn field_skipped(f: &syn::Field, errors: &mut Vec<syn::Error>) -> bool {
-    let mut skip = false;
-    for a in f.attrs.iter().filter(|a| a.path().is_ident("model")) {
-        let parsed = a.parse_nested_meta(|meta| {
-            if meta.path.is_ident("skip") {
-                skip = true;
-                Ok(())
-            } else {
-                Err(meta.error("unknown key on a field: the one field attribute is `#[model(skip)]`, for a field that is not data"))
-            }
-        });
-        if let Err(e) = parsed {
-            errors.push(e);
-        }
-    }
-    skip
-}
-
 /// `from_rows` and `try_from_rows` for a struct whose named fields are the model's data
 /// items.
 fn records(
@@ -303,6 +407,7 @@ fn records(
     ident: &syn::Ident,
     fields: &syn::FieldsNamed,
     file: &str,
+    from_fields: bool,
 ) -> syn::Result<proc_macro2::TokenStream> {
     use jensen_lang::ast::DeclKind;
     use jensen_lang::ir::ElemType;
@@ -322,7 +427,11 @@ fn records(
     for (at, f) in fields.named.iter().enumerate() {
         let name = f.ident.as_ref().expect("named fields");
         let field_name = name.unraw().to_string();
-        if field_skipped(f, &mut errors) {
+        let spec = fields::field_spec(f, &mut errors);
+        if !from_fields {
+            spec.only_skip(&mut errors);
+        }
+        if spec.skip {
             continue;
         }
         let ty = &f.ty;

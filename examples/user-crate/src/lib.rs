@@ -26,10 +26,12 @@ pub enum Error {
 
 /// Fits the two-component mixture to a CSV file of eruptions, its rows streamed into the
 /// model's columns as they are parsed.
-pub fn fit_file(path: &str) -> Result<jensen::FitResult<EruptionParams>, Error> {
+pub fn fit_file(path: &str) -> Result<jensen::FitResult<eruption::Params>, Error> {
     let mut reader = csv::Reader::from_path(path).map_err(Error::Csv)?;
-    let model =
-        EruptionModel::try_from_rows(reader.deserialize::<Eruption>(), EruptionConsts::default())
-            .map_err(Error::Rows)?;
+    let model = eruption::Model::try_from_rows(
+        reader.deserialize::<Eruption>(),
+        eruption::Consts::default(),
+    )
+    .map_err(Error::Rows)?;
     jensen::fit(&model, &jensen::FitOptions::default()).map_err(Error::Fit)
 }
