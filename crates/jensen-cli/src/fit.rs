@@ -610,6 +610,10 @@ pub(crate) fn fit_document(
         data: c.data_file.to_string(),
         binding: ItemBinding::of(c.plan, bound),
         sequences: bound.sequences.iter().map(|r| r.len()).collect(),
+        sequence_column: match &opts.sequences {
+            Sequences::Column(c) => Some(c.clone()),
+            _ => None,
+        },
         constants,
         n_rows: bound.n_rows,
         weights: bound.weights.as_ref().map(|w| WeightsUsed {

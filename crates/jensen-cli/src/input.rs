@@ -238,11 +238,12 @@ pub(crate) fn read_table(
     if path.ends_with(".npy") {
         return jensen::npy::read(path).map_err(failure::data);
     }
-    let delimiter = match delimiter {
-        Some(d) => d,
-        None => jensen::csv::detect_delimiter(path).map_err(failure::data)?,
-    };
-    jensen::csv::read_with(path, &CsvOptions { delimiter }).map_err(failure::data)
+    match delimiter {
+        Some(delimiter) => {
+            jensen::csv::read_with(path, &CsvOptions { delimiter }).map_err(failure::data)
+        }
+        None => jensen::csv::read_detected(path).map_err(failure::data),
+    }
 }
 
 /// Reads the data file and binds it as `args` says, on top of `defaults` (constants, and for
@@ -267,8 +268,9 @@ pub(crate) fn bind_options(args: &DataArgs, defaults: BindOptions) -> Result<Bin
     let mut opts = BindOptions {
         exclude: args.exclude.clone(),
         memory_limit: args.max_memory,
-        weights: args.weights.clone(),
-        labels: args.labels.clone(),
+        // The defaults' (a saved fit's) unless given here.
+        weights: args.weights.clone().or(defaults.weights.clone()),
+        labels: args.labels.clone().or(defaults.labels.clone()),
         ..defaults
     };
     // A fit's constants (the defaults of `predict`) and `--set` values are sizes like the

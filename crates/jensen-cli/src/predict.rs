@@ -8,7 +8,7 @@ use jensen::{DynParams, FitDocument, PlanModel};
 
 use crate::failure::{self, csv_error, Failure};
 use crate::input::{
-    bind_data, compile_source, number_cell, read_model, score_header, Data, DataArgs,
+    bind_options, compile_source, number_cell, read_model, read_table, score_header, Data, DataArgs,
 };
 
 /// A fit written by `jensen fit --out`, with its model compiled.
@@ -70,7 +70,99 @@ impl SavedFit {
         defaults
             .consts
             .retain(|name, _| plan.model.consts.iter().any(|c| c.name == *name));
-        bind_data(plan, args, defaults)
+        defaults.category_counts.retain(|name, _| is_item(name));
+        // The fit's weight and sequence-id columns, where the new data have them (the
+        // options given here take precedence).
+        let table = read_table(&args.data, args.delimiter)?;
+        let has = |c: &String| table.headers.contains(c);
+        if args.weights.is_none() {
+            defaults.weights = self
+                .doc
+                .weights
+                .as_ref()
+                .map(|w| w.column.clone())
+                .filter(has);
+        }
+        if args.sequence.is_none() && args.lengths.is_none() {
+            if let Some(c) = self.doc.sequence_column.as_ref().filter(|c| has(c)) {
+                defaults.sequences = jensen::bind::Sequences::Column(c.clone());
+            }
+        }
+        let opts = bind_options(args, defaults)?;
+        let bound = jensen::bind(plan, &table, &opts).map_err(failure::data)?;
+        // Items as wide as the fit's (a `--bind` of another width cannot use its parameters).
+        for b in &self.doc.binding {
+            let Some(item) = plan
+                .model
+                .var(&b.item)
+                .and_then(|v| bound.items[v].as_ref())
+            else {
+                continue;
+            };
+            if item.columns.len() != b.columns.len() {
+                return Err(failure::data(format!(
+                    "{}: data `{}` reads {} column(s) ({}), but the fit's read {} ({}): bind as many",
+                    args.data,
+                    b.item,
+                    item.columns.len(),
+                    item.columns.join(", "),
+                    b.columns.len(),
+                    b.columns.join(", ")
+                )));
+            }
+        }
+        Ok(Data {
+            bound,
+            opts,
+            headers: table.headers,
+        })
+    }
+
+    /// The size of every index set (by set id) as the fit had them, for parameters without
+    /// data: constants, columns, categories (the rows count zero).
+    pub(crate) fn sizes(&self) -> Result<Vec<usize>, Failure> {
+        use jensen::lang::ir::SetSize;
+        let model = &self.plan.model;
+        let binding = |v: usize| {
+            self.doc
+                .binding
+                .iter()
+                .find(|b| b.item == model.vars[v].name)
+        };
+        model
+            .sets
+            .iter()
+            .map(|set| {
+                let size = match set.size {
+                    SetSize::Literal(n) => Some(n),
+                    SetSize::Const(c) => Some(
+                        self.doc
+                            .constants
+                            .get(&model.consts[c].name)
+                            .copied()
+                            .unwrap_or(model.consts[c].default),
+                    ),
+                    SetSize::Rows => Some(0),
+                    SetSize::Columns(v) => binding(v).map(|b| b.columns.len()),
+                    SetSize::Categories(v) => binding(v).and_then(|b| {
+                        b.categories.or_else(|| b.labels.as_ref().map(Vec::len))
+                    }),
+                };
+                size.ok_or_else(|| {
+                    failure::options(format!(
+                        "{}: the fit does not record the size of `{}` (a fit written by an older jensen): fit again, or pass --data",
+                        self.path, set.name
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// The fit's parameters checked without data, at the fit's sizes.
+    pub(crate) fn params_alone(&self) -> Result<DynParams, Failure> {
+        let sizes = self.sizes()?;
+        jensen::exec::check_param_values(&self.plan, &sizes, &self.doc.params)
+            .map_err(|e| failure::options(format!("{}: {e}", self.path)))
     }
 
     /// The fit's parameters, checked against `model`.
@@ -113,6 +205,15 @@ pub(crate) fn predict(args: PredictArgs) -> Result<ExitCode, Failure> {
         jensen::runtime::MixtureModel::prepare(&model, &params).map_err(failure::numerical)?;
     let (posterior, point_ll) = jensen::runtime::em::posterior(&model, &cache);
     let loglik: f64 = point_ll.sum();
+    if let Some(row) = point_ll.iter().position(|l| !l.is_finite()) {
+        let rows = point_ll.iter().filter(|l| !l.is_finite()).count();
+        return Err(failure::numerical(format!(
+            "{}: row {} ({rows} row(s) in all) has no density under the fit (ln p = {}): a value the fitted parameters give probability zero — a category or count the fit never saw, a state the chain cannot reach; nothing is predicted",
+            args.data.data,
+            row + 1,
+            point_ll[row]
+        )));
+    }
     let dest = args.out.as_deref().unwrap_or("standard output");
     let mut w: csv::Writer<Box<dyn Write>> = csv::Writer::from_writer(match &args.out {
         Some(p) => Box::new(
@@ -155,12 +256,17 @@ pub(crate) fn predict(args: PredictArgs) -> Result<ExitCode, Failure> {
     w.flush()
         .map_err(|e| csv_error(csv::Error::from(e), dest))?;
     eprintln!(
-        "{} rows{} · log-likelihood {loglik:.6} · {} ln p(x, z*) {joint:.6}",
+        "{} rows{} · {} {loglik:.6} · {} ln p(x, z*) {joint:.6}",
         bound.n_rows,
         if chain {
             format!(" in {} sequence(s)", bound.sequences.len())
         } else {
             String::new()
+        },
+        if vb {
+            "sum of the rows' ELBO terms"
+        } else {
+            "log-likelihood"
         },
         if chain {
             "Viterbi path"
@@ -225,25 +331,36 @@ pub(crate) fn score(args: ScoreArgs) -> Result<ExitCode, Failure> {
     let p = fit.doc.free_parameters as f64;
     let bic = -2.0 * loglik + p * n.ln();
     let aic = -2.0 * loglik + 2.0 * p;
-    if args.json {
-        outln!(
-            "{}",
-            serde_json::json!({
-                "fit": args.fit,
-                "data": args.data.data,
-                "rows": bound.n_rows,
-                "observations": n,
-                "objective": what,
-                "log_likelihood": loglik,
-                "mean_log_likelihood": loglik / n,
-                "bic": bic,
-                "aic": aic,
-                "free_parameters": fit.doc.free_parameters,
-            })
-        );
+    // (BIC and AIC are for a likelihood: not for variational Bayes.)
+    let criteria = (!vb).then_some((bic, aic));
+    let per = if weights.is_some() {
+        "per unit of weight"
     } else {
+        "per row"
+    };
+    if args.json {
+        let key = if vb { "elbo_terms" } else { "log_likelihood" };
+        let mut doc = serde_json::json!({
+            "fit": args.fit,
+            "data": args.data.data,
+            "rows": bound.n_rows,
+            "observations": n,
+            "objective": what,
+            key: loglik,
+            "mean": loglik / n,
+            "free_parameters": fit.doc.free_parameters,
+        });
+        if let Some((bic, aic)) = criteria {
+            doc["bic"] = bic.into();
+            doc["aic"] = aic.into();
+        }
+        outln!("{doc}");
+    } else {
+        let criteria = criteria.map_or(String::new(), |(bic, aic)| {
+            format!(" · BIC {bic:.3} · AIC {aic:.3}")
+        });
         outln!(
-            "{}: {} rows · {what} {loglik:.6} · {:.6} per row · BIC {bic:.3} · AIC {aic:.3} · {} free parameters",
+            "{}: {} rows · {what} {loglik:.6} · {:.6} {per}{criteria} · {} free parameters",
             args.data.data,
             bound.n_rows,
             loglik / n,

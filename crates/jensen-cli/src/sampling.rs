@@ -17,8 +17,9 @@ pub(crate) struct SampleArgs {
     /// Rows to draw (for a chain: per sequence).
     #[arg(short = 'n', long = "rows", value_parser = crate::input::at_least_one)]
     rows: Option<usize>,
-    /// Chains: independent sequences of `-n` rows each (a `sequence` column numbers them).
-    #[arg(long, default_value_t = 1, value_parser = crate::input::at_least_one)]
+    /// Chains: independent sequences of `-n` rows each (a `sequence` column numbers them
+    /// when there are several).
+    #[arg(long, default_value_t = 1, value_parser = crate::input::at_least_one, conflicts_with = "data")]
     sequences: usize,
     /// Seed of the draws.
     #[arg(long, default_value_t = 0)]
@@ -65,9 +66,25 @@ fn cell(v: f64) -> String {
     }
 }
 
+/// Rows drawn at a time for a mixture (whose rows are independent), so that a large `-n`
+/// streams to the output.
+const CHUNK: usize = 65_536;
+
+/// The most cells one sequence of a chain may hold in memory (2 GiB of values).
+const MAX_SEQUENCE_CELLS: usize = 1 << 28;
+
 pub(crate) fn sample(args: SampleArgs) -> Result<ExitCode, Failure> {
     let fit = SavedFit::read(&args.fit, args.model.as_deref())?;
     let plan = &fit.plan;
+    let chain = plan.latent.is_chain();
+    if args.sequences > 1 && !chain {
+        return Err(failure::options(format!(
+            "--sequences {}: `{}` has no chain, its rows are independent; draw -n {} rows",
+            args.sequences,
+            fit.doc.model,
+            args.rows.unwrap_or(1).saturating_mul(args.sequences)
+        )));
+    }
     let data_args = args.data.as_ref().map(|data| DataArgs {
         data: data.clone(),
         set: Vec::new(),
@@ -81,46 +98,72 @@ pub(crate) fn sample(args: SampleArgs) -> Result<ExitCode, Failure> {
         max_memory: None,
     });
     let given = data_args.as_ref().map(|d| fit.bind(d)).transpose()?;
-    let lengths: Vec<usize> = match (&given, args.rows) {
+    // The parameters, checked against the model (at the data's sizes, or the fit's).
+    let params = match &given {
+        Some(g) => fit.params(&jensen::PlanModel::new(plan, &g.bound))?,
+        None => fit.params_alone()?,
+    };
+    // Draws, by the rows' independent groups: chunks of a mixture's rows, a chain's
+    // sequences, or all the given data's rows at once.
+    let groups: Vec<usize> = match (&given, args.rows) {
         (Some(_), Some(_)) => {
             return Err(failure::options(
                 "-n with --data: the draws follow the data's rows; give one or the other",
             ))
         }
-        (Some(g), None) => g.bound.sequences.iter().map(|s| s.len()).collect(),
-        (None, Some(n)) => {
-            if n.checked_mul(args.sequences)
-                .is_none_or(|t| t > 100_000_000)
-            {
+        (Some(g), None) => vec![g.bound.n_rows],
+        (None, Some(n)) if chain => {
+            let width = 2 + fit
+                .doc
+                .binding
+                .iter()
+                .map(|b| b.columns.len())
+                .sum::<usize>();
+            if n.saturating_mul(width) > MAX_SEQUENCE_CELLS {
                 return Err(failure::options(format!(
-                    "-n {n} × --sequences {}: at most 100,000,000 rows at a time",
-                    args.sequences
+                    "-n {n}: a sequence of {n} rows × {width} columns is drawn in memory, more than {MAX_SEQUENCE_CELLS} cells; draw more, shorter sequences (--sequences)"
                 )));
             }
             vec![n; args.sequences]
         }
+        (None, Some(n)) => {
+            let mut chunks = vec![CHUNK; n / CHUNK];
+            if n % CHUNK > 0 {
+                chunks.push(n % CHUNK);
+            }
+            chunks
+        }
         (None, None) => return Err(failure::options("give -n ROWS or --data FILE")),
     };
-    if let Some(g) = &given {
-        let model = jensen::PlanModel::new(plan, &g.bound);
-        fit.params(&model)?;
-    }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
-    let draws = jensen::sample::sample(
-        plan,
-        &fit.doc.params,
-        &lengths,
-        given.as_ref().map(|g| &g.bound),
-        &mut rng,
-    )
-    .map_err(|e| match e {
-        jensen::sample::SampleError::NeedsData { .. } | jensen::sample::SampleError::Lengths(_) => {
-            failure::options(e)
-        }
-        _ => failure::options(format!("{}: {e}", args.fit)),
-    })?;
-    // Columns: the sequence (chains), the latent, the continuous latent, then each item
-    // under the fit's column names; items given rather than drawn are copied through.
+    let draw = |lengths: &[usize], rng: &mut rand_chacha::ChaCha8Rng| {
+        jensen::sample::sample(
+            plan,
+            &params,
+            lengths,
+            given.as_ref().map(|g| &g.bound),
+            rng,
+        )
+        .map_err(|e| match e {
+            jensen::sample::SampleError::NeedsData { .. }
+            | jensen::sample::SampleError::Lengths(_) => failure::options(e),
+            jensen::sample::SampleError::Param { .. } => {
+                failure::model(format!("{}: {e}", fit.model_path))
+            }
+            _ => failure::options(format!("{}: {e}", args.fit)),
+        })
+    };
+    // The given data's own sequences.
+    let given_lengths: Option<Vec<usize>> = given
+        .as_ref()
+        .map(|g| g.bound.sequences.iter().map(|s| s.len()).collect());
+    let first_lengths = given_lengths.clone().unwrap_or_else(|| vec![groups[0]]);
+    let first = draw(&first_lengths, &mut rng)?;
+    let sequences = given_lengths.as_ref().map_or(groups.len(), Vec::len);
+    // Columns: the sequence (a chain drawn in several), the latent on request, then each
+    // item under the fit's column names; items given rather than drawn are copied through,
+    // and a weight or label column the model reads is written (weights 1, labels empty) so
+    // that the draws refit with the same model.
     let binding = &fit.doc.binding;
     let taken: Vec<&String> = binding.iter().flat_map(|b| &b.columns).collect();
     let unique = |name: String| {
@@ -130,51 +173,67 @@ pub(crate) fn sample(args: SampleArgs) -> Result<ExitCode, Failure> {
             name
         }
     };
-    let chain = plan.latent.is_chain();
-    let mut header: Vec<String> = Vec::new();
-    if chain {
-        header.push(unique("sequence".into()));
-    }
+    let sequence_column = (chain && sequences > 1).then(|| unique("sequence".into()));
     let latent = plan
         .latent
         .var_components()
         .filter(|_| args.latent)
         .map(|(v, _)| unique(plan.name(v).to_string()));
+    let mut header: Vec<String> = Vec::new();
+    header.extend(sequence_column.clone());
     header.extend(latent.clone());
-    let factors = draws.factors.as_ref().filter(|_| args.latent);
-    if let (Some(c), Some(h)) = (plan.continuous, factors) {
+    let factors = first
+        .factors
+        .as_ref()
+        .filter(|_| args.latent)
+        .map(|h| h.ncols());
+    if let (Some(c), Some(l)) = (plan.continuous, factors) {
         let name = plan.name(c.var);
-        header.extend((0..h.ncols()).map(|j| unique(format!("{name}{j}"))));
+        header.extend((0..l).map(|j| unique(format!("{name}{j}"))));
     }
-    // Each output item: its columns' names, values and category labels.
-    type Out<'a> = (
-        Vec<String>,
-        &'a ndarray::Array2<f64>,
-        Option<&'a Vec<String>>,
-    );
-    let mut items: Vec<Out<'_>> = Vec::new();
-    for (name, values) in &draws.items {
+    // Each drawn item's columns and category labels.
+    let mut drawn: Vec<(Vec<String>, Option<&Vec<String>>)> = Vec::new();
+    for (name, values) in &first.items {
         let b = binding.iter().find(|b| b.item == *name);
         let columns = match b {
             Some(b) if b.columns.len() == values.ncols() => b.columns.clone(),
             _ if values.ncols() == 1 => vec![name.clone()],
             _ => (0..values.ncols()).map(|c| format!("{name}{c}")).collect(),
         };
-        items.push((columns, values, b.and_then(|b| b.labels.as_ref())));
+        drawn.push((columns, b.and_then(|b| b.labels.as_ref())));
     }
-    if let Some(g) = &given {
-        for (v, item) in g.bound.items.iter().enumerate() {
-            let Some(item) = item else { continue };
-            let name = plan.name(v);
-            if draws.items.iter().any(|(n, _)| n == name) {
-                continue;
-            }
-            items.push((item.columns.clone(), &item.values, item.labels.as_ref()));
-        }
-    }
-    for (columns, _, _) in &items {
+    for (columns, _) in &drawn {
         header.extend(columns.iter().cloned());
     }
+    // Items given, not drawn: copied through.
+    let copied: Vec<&jensen::bind::Item> = given
+        .iter()
+        .flat_map(|g| g.bound.items.iter().enumerate())
+        .filter(|(v, item)| item.is_some() && !first.items.iter().any(|(n, _)| n == plan.name(*v)))
+        .filter_map(|(_, item)| item.as_ref())
+        .collect();
+    for item in &copied {
+        header.extend(item.columns.iter().cloned());
+    }
+    // A weight item or column, and a label column, when not copied from the data.
+    let mut ones: Vec<String> = Vec::new();
+    let mut empty: Vec<String> = Vec::new();
+    if given.is_none() {
+        if let Some(w) = plan.row_weights {
+            let b = binding.iter().find(|b| b.item == plan.name(w));
+            ones.extend(b.map_or_else(|| vec![plan.name(w).to_string()], |b| b.columns.clone()));
+        }
+        if let Some(w) = &fit.doc.weights {
+            if !ones.contains(&w.column) {
+                ones.push(w.column.clone());
+            }
+        }
+        if let Some(l) = &fit.doc.labels {
+            empty.push(l.column.clone());
+        }
+    }
+    header.extend(ones.iter().cloned());
+    header.extend(empty.iter().cloned());
     let dest = args.out.as_deref().unwrap_or("standard output");
     let mut w: csv::Writer<Box<dyn Write>> = csv::Writer::from_writer(match &args.out {
         Some(p) => Box::new(
@@ -185,30 +244,58 @@ pub(crate) fn sample(args: SampleArgs) -> Result<ExitCode, Failure> {
     });
     w.write_record(&header).map_err(|e| csv_error(e, dest))?;
     let mut rec: Vec<String> = Vec::with_capacity(header.len());
-    for (s, seq) in draws.sequences.iter().enumerate() {
-        for i in seq.clone() {
-            rec.clear();
-            if chain {
-                rec.push(s.to_string());
-            }
-            if latent.is_some() {
-                rec.push(draws.states[i].to_string());
-            }
-            if let Some(h) = factors {
-                rec.extend(h.row(i).iter().map(|&v| number_cell(v)));
-            }
-            for (_, values, labels) in &items {
-                for &v in values.row(i) {
-                    rec.push(match labels {
-                        Some(l) if v >= 0.0 && (v as usize) < l.len() => l[v as usize].clone(),
-                        _ => cell(v),
-                    });
+    let mut write = |draws: &jensen::sample::Draws,
+                     sequence: usize,
+                     w: &mut csv::Writer<Box<dyn Write>>|
+     -> Result<(), Failure> {
+        for (s, seq) in draws.sequences.iter().enumerate() {
+            for i in seq.clone() {
+                rec.clear();
+                if sequence_column.is_some() {
+                    rec.push((sequence + s).to_string());
                 }
+                if latent.is_some() {
+                    rec.push(draws.states[i].to_string());
+                }
+                if let (Some(h), Some(_)) = (&draws.factors, factors) {
+                    rec.extend(h.row(i).iter().map(|&v| number_cell(v)));
+                }
+                for ((_, values), (_, labels)) in draws.items.iter().zip(&drawn) {
+                    for &v in values.row(i) {
+                        rec.push(match labels {
+                            Some(l) if v >= 0.0 && (v as usize) < l.len() => l[v as usize].clone(),
+                            _ => cell(v),
+                        });
+                    }
+                }
+                for item in &copied {
+                    for &v in item.values.row(i) {
+                        rec.push(match &item.labels {
+                            Some(l) if v >= 0.0 && (v as usize) < l.len() => l[v as usize].clone(),
+                            _ => cell(v),
+                        });
+                    }
+                }
+                rec.extend(ones.iter().map(|_| "1".to_string()));
+                rec.extend(empty.iter().map(|_| String::new()));
+                w.write_record(&rec).map_err(|e| csv_error(e, dest))?;
             }
-            w.write_record(&rec).map_err(|e| csv_error(e, dest))?;
         }
+        Ok(())
+    };
+    write(&first, 0, &mut w)?;
+    drop(first);
+    for (g, &len) in groups.iter().enumerate().skip(1) {
+        let draws = draw(&[len], &mut rng)?;
+        write(&draws, if chain { g } else { 0 }, &mut w)?;
     }
     w.flush()
         .map_err(|e| csv_error(csv::Error::from(e), dest))?;
+    if let Some(c) = &sequence_column {
+        eprintln!(
+            "{sequences} sequences in column `{c}`: refit with `--sequence {c}`, e.g. `jensen fit {} --data FILE --sequence {c}`",
+            fit.model_path
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -151,6 +151,18 @@ fn fit_file_name(model: &str, setting: Option<&(String, usize)>) -> String {
 pub(crate) fn select(args: SelectArgs) -> Result<ExitCode, Failure> {
     args.control.check()?;
     let range = args.range.as_deref().map(parse_range).transpose()?;
+    if let Some((name, _)) = &range {
+        if args
+            .data
+            .set
+            .iter()
+            .any(|s| s.split_once('=').is_some_and(|(n, _)| n.trim() == name))
+        {
+            return Err(failure::options(format!(
+                "--set {name}=… and --range {name}=…: the range gives `{name}` its values; drop the --set"
+            )));
+        }
+    }
     if args.control.iterations.is_some() {
         return Err(failure::options(
             "--iterations: select compares converged fits; use --max-iter and --tol",
@@ -181,6 +193,12 @@ pub(crate) fn select(args: SelectArgs) -> Result<ExitCode, Failure> {
         }
         models.push((path.clone(), source, plan));
     }
+    let stem = |p: &String| std::path::Path::new(p).file_stem().map(|s| s.to_owned());
+    let stems_collide = args
+        .models
+        .iter()
+        .enumerate()
+        .any(|(i, a)| args.models[..i].iter().any(|b| stem(a) == stem(b)));
     if let Some(dir) = &args.fits {
         std::fs::create_dir_all(dir)
             .map_err(|e| failure::other(format!("cannot create {dir}: {e}")))?;
@@ -227,10 +245,13 @@ pub(crate) fn select(args: SelectArgs) -> Result<ExitCode, Failure> {
             note: Some(note),
             best: false,
         };
-        let bound = match jensen::bind(plan, &table, &opts) {
-            Ok(b) => b,
-            Err(e) => return Ok(row("failed", e.to_string())),
-        };
+        // The data must bind (columns, codes, memory): if not, nothing can be compared.
+        let bound = jensen::bind(plan, &table, &opts).map_err(|e| {
+            failure::data(match setting {
+                Some((n, v)) => format!("{path} with {n} = {v}: {e}"),
+                None => format!("{path}: {e}"),
+            })
+        })?;
         let data = Data {
             bound,
             opts,
@@ -267,7 +288,12 @@ pub(crate) fn select(args: SelectArgs) -> Result<ExitCode, Failure> {
                 viterbi.as_ref(),
                 &args.control,
             );
-            let file = std::path::Path::new(dir).join(fit_file_name(path, setting.as_ref()));
+            // Models of the same file name are told apart by their place on the command line.
+            let mut name = fit_file_name(path, setting.as_ref());
+            if stems_collide {
+                name = format!("{}-{name}", m + 1);
+            }
+            let file = std::path::Path::new(dir).join(name);
             std::fs::write(&file, doc.to_json())
                 .map_err(|e| failure::other(format!("cannot write {}: {e}", file.display())))?;
         }
@@ -309,14 +335,14 @@ pub(crate) fn select(args: SelectArgs) -> Result<ExitCode, Failure> {
             icl: Some(result.bic + 2.0 * entropy),
             iterations: Some(result.iterations),
             status: status.as_str().into(),
-            note: (!result.warnings.is_empty()).then(|| {
-                result
-                    .warnings
-                    .iter()
-                    .map(|w| w.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }),
+            // The first warning, and how many more.
+            note: result
+                .warnings
+                .first()
+                .map(|w| match result.warnings.len() {
+                    1 => w.to_string(),
+                    n => format!("{w} (and {} more warning(s))", n - 1),
+                }),
             best: false,
         })
     };
@@ -336,7 +362,8 @@ pub(crate) fn select(args: SelectArgs) -> Result<ExitCode, Failure> {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i)
     };
-    let best = pick(true).or_else(|| pick(false));
+    let sound = pick(true);
+    let best = sound.or_else(|| pick(false));
     if let Some(i) = best {
         rows[i].best = true;
     }
@@ -356,9 +383,12 @@ pub(crate) fn select(args: SelectArgs) -> Result<ExitCode, Failure> {
     } else {
         print_table(&rows, args.criterion, range.as_ref().map(|r| r.0.as_str()))?;
     }
-    match best {
-        Some(_) => Ok(ExitCode::SUCCESS),
-        None => Err(failure::numerical(
+    match (sound, best) {
+        (Some(_), _) => Ok(ExitCode::SUCCESS),
+        (None, Some(_)) => Err(failure::numerical(
+            "no fit is sound (each failed or is degenerate or unsettled): the best of the doubtful ones is marked, but should not be trusted (see the notes)",
+        )),
+        (None, None) => Err(failure::numerical(
             "every fit failed: no model can be selected (see the table's notes)",
         )),
     }

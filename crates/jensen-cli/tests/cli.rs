@@ -2807,3 +2807,235 @@ fn sample_draws_a_chain_in_sequences() {
     assert!(same || flipped, "A {aa:?} vs {ab:?}");
     assert_eq!(read_json(&refit)["sequences"].as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn data_read_from_a_pipe() {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jensen"))
+        .args(["fit", "models/gmm.em", "--data", "/dev/stdin", "--quiet"])
+        .current_dir(ROOT)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = std::fs::read(format!("{ROOT}/data/faithful.csv")).unwrap();
+    child.stdin.take().unwrap().write_all(&text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("log-likelihood -1130.263966"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_saved_fit_keeps_its_categories_weights_and_labels() {
+    let tmp = TempDir::new("saved-sizes");
+    // Three codes in the fit; new data without the largest binds to the fit's three.
+    let fit = tmp.file("cat.json");
+    jensen_ok(&[
+        "fit",
+        "models/hmm_categorical.em",
+        "--data",
+        "data/geyser_classes.csv",
+        "--out",
+        &fit,
+        "--quiet",
+    ]);
+    let two = tmp.file("two.csv");
+    std::fs::write(&two, "eruption\n0\n1\n1\n0\n").unwrap();
+    let out = jensen_ok(&["score", &fit, "--data", &two]);
+    assert!(out.contains("4 rows"), "{out}");
+    let four = tmp.file("four.csv");
+    std::fs::write(&four, "eruption\n0\n3\n").unwrap();
+    let err = jensen_exits(5, &["score", &fit, "--data", &four]);
+    assert!(
+        err.contains("the code 3 is not one of the fit's 3 categories"),
+        "{err}"
+    );
+    // A weighted fit scores its own data to its log-likelihood (the weights re-applied).
+    let weighted = tmp.file("weighted.json");
+    jensen_ok(&[
+        "fit",
+        "models/poisson_mix.em",
+        "--data",
+        "data/discoveries_counts.csv",
+        "--weights",
+        "years",
+        "--out",
+        &weighted,
+        "--quiet",
+    ]);
+    let score = jensen_ok(&[
+        "score",
+        &weighted,
+        "--data",
+        "data/discoveries_counts.csv",
+        "--json",
+    ]);
+    let score: Value = serde_json::from_str(&score).unwrap();
+    let fitted = read_json(&weighted)["log_likelihood"].as_f64().unwrap();
+    let scored = score["log_likelihood"].as_f64().unwrap();
+    assert!(
+        (fitted - scored).abs() < 1e-6 * fitted.abs(),
+        "{fitted} vs {scored}"
+    );
+    // A fit whose sequences came from an id column splits new data by it again.
+    let seq = tmp.file("seq.csv");
+    let geyser = std::fs::read_to_string(format!("{ROOT}/data/geyser.csv")).unwrap();
+    let mut text = String::from("run,waiting,duration\n");
+    for (i, line) in geyser.lines().skip(1).enumerate() {
+        text.push_str(&format!("{},{line}\n", i / 100));
+    }
+    std::fs::write(&seq, text).unwrap();
+    let hmm = tmp.file("hmm.json");
+    jensen_ok(&[
+        "fit",
+        "models/hmm_gaussian.em",
+        "--data",
+        &seq,
+        "--sequence",
+        "run",
+        "--out",
+        &hmm,
+        "--quiet",
+    ]);
+    let score = jensen_ok(&["score", &hmm, "--data", &seq, "--json"]);
+    let score: Value = serde_json::from_str(&score).unwrap();
+    let fitted = read_json(&hmm)["log_likelihood"].as_f64().unwrap();
+    let scored = score["log_likelihood"].as_f64().unwrap();
+    assert!(
+        (fitted - scored).abs() < 1e-6 * fitted.abs(),
+        "{fitted} vs {scored}"
+    );
+}
+
+#[test]
+fn bad_saved_parameters_and_impossible_rows_are_refused() {
+    let tmp = TempDir::new("bad-saved");
+    let fit = tmp.file("diag.json");
+    jensen_ok(&[
+        "fit",
+        "models/gmm_diag.em",
+        "--data",
+        "data/faithful.csv",
+        "--out",
+        &fit,
+        "--quiet",
+    ]);
+    let mut doc = read_json(&fit);
+    for (name, value) in [
+        ("v", serde_json::json!([[], []])),
+        ("v", serde_json::json!([1.0, 2.0])),
+        ("v", serde_json::json!([[1.0, -2.0], [1.0, 1.0]])),
+        ("w", serde_json::json!([0.2, 0.2])),
+    ] {
+        let good = doc["params"][name].clone();
+        doc["params"][name] = value.clone();
+        let bad = tmp.file("bad.json");
+        std::fs::write(&bad, doc.to_string()).unwrap();
+        let err = jensen_exits(2, &["sample", &bad, "-n", "5"]);
+        assert!(
+            err.contains(&format!("`{name}`")),
+            "{name} = {value}: {err}"
+        );
+        jensen_exits(2, &["score", &bad, "--data", "data/faithful.csv"]);
+        doc["params"][name] = good;
+    }
+    // Rows the fit gives probability zero: predict stops as score does.
+    let cat = tmp.file("cat.json");
+    jensen_ok(&[
+        "fit",
+        "models/hmm_categorical.em",
+        "--data",
+        "data/geyser_classes.csv",
+        "--out",
+        &cat,
+        "--quiet",
+    ]);
+    let mut doc = read_json(&cat);
+    doc["params"]["q"] = serde_json::json!([[0.8, 0.2, 0.0], [0.0, 0.2, 0.8]]);
+    doc["params"]["p0"] = serde_json::json!([1.0, 0.0]);
+    doc["params"]["A"] = serde_json::json!([[1.0, 0.0], [0.0, 1.0]]);
+    std::fs::write(&cat, doc.to_string()).unwrap();
+    let err = jensen_exits(3, &["predict", &cat, "--data", "data/geyser_classes.csv"]);
+    assert!(err.contains("has no density under the fit"), "{err}");
+    jensen_exits(3, &["score", &cat, "--data", "data/geyser_classes.csv"]);
+}
+
+#[test]
+fn draws_of_weighted_and_labelled_models_refit() {
+    let tmp = TempDir::new("sample-refit");
+    for (model, data, extra) in [
+        (
+            "models/poisson_mix_weighted.em",
+            "data/discoveries_counts.csv",
+            "",
+        ),
+        (
+            "models/gmm_iris_semisupervised.em",
+            "data/iris_partially_labelled.csv",
+            "",
+        ),
+    ] {
+        let _ = extra;
+        let fit = tmp.file("fit.json");
+        jensen_ok(&["fit", model, "--data", data, "--out", &fit, "--quiet"]);
+        let drawn = tmp.file("drawn.csv");
+        jensen_ok(&["sample", &fit, "-n", "500", "--out", &drawn]);
+        let out = jensen(&["fit", model, "--data", &drawn, "--quiet"]);
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "{model}: {}",
+            stderr(&out)
+        );
+    }
+    // A mixture's rows are independent: --sequences is for chains.
+    let fit = tmp.file("gmm.json");
+    jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--out",
+        &fit,
+        "--quiet",
+    ]);
+    let err = jensen_exits(2, &["sample", &fit, "-n", "5", "--sequences", "3"]);
+    assert!(err.contains("draw -n 15 rows"), "{err}");
+    // A long draw streams: 200,000 rows, in chunks.
+    let big = jensen_ok(&["sample", &fit, "-n", "200000"]);
+    assert_eq!(big.lines().count(), 200_001);
+}
+
+#[test]
+fn select_stops_on_data_that_does_not_bind_and_flags_doubtful_winners() {
+    jensen_exits(
+        5,
+        &[
+            "select",
+            "models/gmm.em",
+            "--data",
+            "data/faithful.csv",
+            "--bind",
+            "x=nope",
+            "--range",
+            "K=1..2",
+        ],
+    );
+    jensen_exits(
+        2,
+        &[
+            "select",
+            "models/gmm.em",
+            "--data",
+            "data/faithful.csv",
+            "--set",
+            "K=3",
+            "--range",
+            "K=1..2",
+        ],
+    );
+}

@@ -88,6 +88,10 @@ pub struct BindOptions {
     /// Bind without labels when the label column is absent (decoding new data), instead of
     /// failing.
     pub labels_optional: bool,
+    /// The number of categories of a category item read from numeric codes, as an earlier
+    /// fit had it (by item name): new data keep it — a file without the largest code binds
+    /// to the fit's categories — and a code at or above it is an error naming the cell.
+    pub category_counts: BTreeMap<String, usize>,
 }
 
 /// How the rows of a table split into independent sequences, for a chain-structured latent.
@@ -716,6 +720,36 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                     None => {
                         // Whole numbers below 2^53: the largest code, plus one, is exact.
                         check(table, &model.vars[v].name, item, ValueKind::Count)?;
+                        if let Some(&count) = opts.category_counts.get(&model.vars[v].name) {
+                            if let Some(((i, j), &x)) =
+                                item.values.indexed_iter().find(|(_, &x)| x >= count as f64)
+                            {
+                                return Err(BindError::BadLabel {
+                                    file: file.clone(),
+                                    row: i + 1,
+                                    line: table.line(i),
+                                    column: item.columns[j].clone(),
+                                    what: format!(
+                                        "the code {} is not one of the fit's {count} categories (0 to {})",
+                                        jensen_runtime::data::show_value(x),
+                                        count - 1
+                                    ),
+                                    item: model.vars[v].name.clone(),
+                                });
+                            }
+                            sizes[s] = count;
+                            let source = SizeSource::Fitted {
+                                set: set.name.clone(),
+                                item: model.vars[v].name.clone(),
+                                count,
+                            };
+                            match sources.iter_mut().find(|(known, _)| *known == source) {
+                                Some((_, sets)) => sets.push(s),
+                                None => sources.push((source, vec![s])),
+                            }
+                            size_source[s] = Some(model.vars[v].name.clone());
+                            continue;
+                        }
                         let ((i, j), &max) = item
                             .values
                             .indexed_iter()

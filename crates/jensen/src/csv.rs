@@ -152,32 +152,30 @@ pub fn read_with(path: &str, opts: &CsvOptions) -> Result<Table, CsvError> {
     read_from(path, file, opts)
 }
 
-/// The delimiter of the CSV file at `path`, detected from its header line: of comma, tab,
+/// Reads the CSV file at `path` with the delimiter of its header line: of comma, tab,
 /// semicolon and `|`, the one found most often outside quotes (a comma when none is, as in a
-/// file of one column).
+/// file of one column). The file is opened once, so a pipe (`/dev/stdin`) reads as a file
+/// does.
 ///
 /// ```no_run
-/// let delimiter = jensen::csv::detect_delimiter("data/faithful.csv")?;
-/// let table = jensen::csv::read_with("data/faithful.csv", &jensen::csv::CsvOptions { delimiter })?;
+/// let table = jensen::csv::read_detected("data/faithful.csv")?;
 /// # Ok::<(), jensen::csv::CsvError>(())
 /// ```
-pub fn detect_delimiter(path: &str) -> Result<u8, CsvError> {
+pub fn read_detected(path: &str) -> Result<Table, CsvError> {
     use std::io::BufRead;
     let io = |e: std::io::Error| CsvError::Io {
         file: path.to_string(),
         message: e.to_string(),
     };
     let file = std::fs::File::open(path).map_err(io)?;
-    // The header line, at most 1 MiB of it.
-    let mut line = Vec::new();
-    std::io::BufReader::new(file)
-        .take(1 << 20)
-        .read_until(b'\n', &mut line)
-        .map_err(io)?;
-    Ok(delimiter_of(&line))
+    // The header line from the reader's first buffer (one read, up to 1 MiB: the header
+    // of any file, the first chunk of a pipe), which is not consumed.
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let delimiter = delimiter_of(reader.fill_buf().map_err(io)?);
+    read_from(path, reader, &CsvOptions { delimiter })
 }
 
-/// The delimiter of a header line (see [`detect_delimiter`]).
+/// The delimiter of a header line (see [`read_detected`]).
 pub fn delimiter_of(header: &[u8]) -> u8 {
     const CANDIDATES: [u8; 4] = [b',', b'\t', b';', b'|'];
     let mut counts = [0usize; 4];

@@ -48,6 +48,10 @@ pub struct FitDocument {
     pub binding: Vec<ItemBinding>,
     /// Lengths of the independent sequences (one sequence of every row for a mixture).
     pub sequences: Vec<usize>,
+    /// The column whose ids split the rows into sequences (`--sequence`), when one did:
+    /// new data with that column is split by it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_column: Option<String>,
     /// The value of every constant of the model.
     pub constants: BTreeMap<String, usize>,
     /// Number of rows.
@@ -186,6 +190,11 @@ impl FitDocument {
                 .iter()
                 .filter_map(|b| Some((b.item.clone(), b.labels.clone()?)))
                 .collect(),
+            category_counts: self
+                .binding
+                .iter()
+                .filter_map(|b| Some((b.item.clone(), b.categories?)))
+                .collect(),
             // The fit's label column and the codes of its labels, when the new data have it.
             labels: self.labels.as_ref().map(|l| l.column.clone()),
             label_names: self.labels.as_ref().and_then(|l| l.names.clone()),
@@ -205,6 +214,9 @@ pub struct ItemBinding {
     /// For a category read from a text column: the label of each category, in code order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
+    /// For a category read from numeric codes: the number of categories (new data keep it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<usize>,
     /// The missing cells of each column (empty cells, integrated out of their rows' E-step),
     /// in column order; empty when every cell was given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -232,10 +244,18 @@ impl ItemBinding {
             .enumerate()
             .filter_map(|(v, item)| {
                 let item = item.as_ref()?;
+                let var = &plan.model.vars[v];
+                let categories = match var.ty {
+                    jensen_lang::ir::ElemType::Cat(set) if item.labels.is_none() => {
+                        Some(bound.sizes[set])
+                    }
+                    _ => None,
+                };
                 Some(ItemBinding {
-                    item: plan.model.vars[v].name.clone(),
+                    item: var.name.clone(),
                     columns: item.columns.clone(),
                     labels: item.labels.clone(),
+                    categories,
                     missing: if item.gaps.is_empty() {
                         Vec::new()
                     } else {

@@ -744,105 +744,134 @@ impl<'a> PlanModel<'a> {
     }
 
     fn check_given(&self, params: &DynParams) -> Result<DynParams, String> {
-        params.check_shapes(&self.param_shapes())?;
-        // Restore declaration order.
-        let mut ordered = DynParams::default();
-        for (name, _) in self.param_shapes() {
-            ordered.insert(&name, params.get(&name).expect("checked").clone());
-        }
-        for slot in &self.program.params {
-            if slot.posterior_of.is_some() {
-                // A posterior's strength: a positive count, shape or degrees of freedom.
-                let value = ordered.get(&slot.name).expect("checked");
-                if !value.iter().all(|v| v.is_finite() && *v > 0.0) {
-                    return Err(format!(
-                        "`{}` must be positive and finite (a posterior's strength)",
-                        slot.name
-                    ));
-                }
-                continue;
-            }
-            let var = &self.plan.model.vars[slot.var];
-            let value = ordered.get(&var.name).expect("checked");
-            if value.iter().any(|v| !v.is_finite()) {
-                return Err(format!(
-                    "parameter `{}` has a value that is not finite",
-                    var.name
-                ));
-            }
-            let ok = match var.ty {
-                ElemType::Simplex(_) => value
-                    .lanes(Axis(value.ndim() - 1))
-                    .into_iter()
-                    .all(|l| l.iter().all(|&v| v >= 0.0) && (l.sum() - 1.0).abs() < 1e-6),
-                ElemType::Positive | ElemType::PositiveVec(_) => value.iter().all(|&v| v > 0.0),
-                ElemType::Prob | ElemType::ProbVec(_) => {
-                    value.iter().all(|&v| (0.0..=1.0).contains(&v))
-                }
-                ElemType::Cov(_) => {
-                    let matrices: Vec<_> = if var.plates.is_empty() {
-                        vec![value.view()]
-                    } else {
-                        value.outer_iter().collect()
-                    };
-                    for (k, m) in matrices.iter().enumerate() {
-                        let m = m
-                            .view()
-                            .into_dimensionality::<Ix2>()
-                            .expect("cov[D] is a matrix");
-                        let scale = m
-                            .iter()
-                            .fold(0.0f64, |a, v| a.max(v.abs()))
-                            .max(f64::MIN_POSITIVE);
-                        let symmetric = m
-                            .indexed_iter()
-                            .all(|((i, j), v)| (v - m[[j, i]]).abs() <= 1e-10 * scale);
-                        if !symmetric || Cholesky::new(m).is_none() {
-                            let which = if var.plates.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" (component {k})")
-                            };
-                            return Err(format!("parameter `{}`{which} is not a symmetric positive definite covariance", var.name));
-                        }
-                    }
-                    true
-                }
-                ElemType::Matrix(..) if slot.nonzero_columns => {
-                    // W = 0 is a fixed point of EM (a saddle of the likelihood): a zero column
-                    // would never move.
-                    let matrices: Vec<_> = if var.plates.is_empty() {
-                        vec![value.view()]
-                    } else {
-                        value.outer_iter().collect()
-                    };
-                    for (k, m) in matrices.iter().enumerate() {
-                        let m = m.view().into_dimensionality::<Ix2>().expect("matrix");
-                        if let Some(j) =
-                            (0..m.ncols()).find(|&j| m.column(j).iter().all(|&v| v == 0.0))
-                        {
-                            let which = if var.plates.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" (component {k})")
-                            };
-                            return Err(format!("loadings `{}`{which} have an all-zero column {j}: W = 0 is a fixed point of EM (a saddle of the likelihood), so that factor would never be fitted; start from non-zero loadings (the default initialisation draws them at random)", var.name));
-                        }
-                    }
-                    true
-                }
-                _ => true,
-            };
-            if !ok {
-                return Err(format!(
-                    "parameter `{}` violates its constraint `{}`",
-                    var.name,
-                    self.plan.model.type_name(var.ty)
-                ));
-            }
-        }
-        Ok(ordered)
+        check_against(self.plan, &self.program, &self.param_shapes(), params)
     }
+}
+
+/// Checks parameters against the plan at the given index-set sizes (by set id): their
+/// shapes, finiteness and constraints (a simplex sums to one, a covariance is symmetric
+/// positive definite, …). Returns them in declaration order. [`PlanModel::check_params`]
+/// does this for bound data; this is for parameters without data (sampling from a fit).
+pub fn check_param_values(
+    plan: &Plan,
+    sizes: &[usize],
+    params: &DynParams,
+) -> Result<DynParams, String> {
+    let program = Program::lower(plan);
+    let shapes: Vec<(String, Vec<usize>)> = program
+        .params
+        .iter()
+        .map(|p| (p.name.clone(), program.param_shape(p, sizes)))
+        .collect();
+    check_against(plan, &program, &shapes, params)
+}
+
+fn check_against(
+    plan: &Plan,
+    program: &Program,
+    shapes: &[(String, Vec<usize>)],
+    params: &DynParams,
+) -> Result<DynParams, String> {
+    params.check_shapes(shapes)?;
+    // Restore declaration order.
+    let mut ordered = DynParams::default();
+    for (name, _) in shapes {
+        ordered.insert(name, params.get(name).expect("checked").clone());
+    }
+    for slot in &program.params {
+        if slot.posterior_of.is_some() {
+            // A posterior's strength: a positive count, shape or degrees of freedom.
+            let value = ordered.get(&slot.name).expect("checked");
+            if !value.iter().all(|v| v.is_finite() && *v > 0.0) {
+                return Err(format!(
+                    "`{}` must be positive and finite (a posterior's strength)",
+                    slot.name
+                ));
+            }
+            continue;
+        }
+        let var = &plan.model.vars[slot.var];
+        let value = ordered.get(&var.name).expect("checked");
+        if value.iter().any(|v| !v.is_finite()) {
+            return Err(format!(
+                "parameter `{}` has a value that is not finite",
+                var.name
+            ));
+        }
+        let ok = match var.ty {
+            ElemType::Simplex(_) => value
+                .lanes(Axis(value.ndim() - 1))
+                .into_iter()
+                .all(|l| l.iter().all(|&v| v >= 0.0) && (l.sum() - 1.0).abs() < 1e-6),
+            ElemType::Positive | ElemType::PositiveVec(_) => value.iter().all(|&v| v > 0.0),
+            ElemType::Prob | ElemType::ProbVec(_) => {
+                value.iter().all(|&v| (0.0..=1.0).contains(&v))
+            }
+            ElemType::Cov(_) => {
+                let matrices: Vec<_> = if var.plates.is_empty() {
+                    vec![value.view()]
+                } else {
+                    value.outer_iter().collect()
+                };
+                for (k, m) in matrices.iter().enumerate() {
+                    let m = m
+                        .view()
+                        .into_dimensionality::<Ix2>()
+                        .expect("cov[D] is a matrix");
+                    let scale = m
+                        .iter()
+                        .fold(0.0f64, |a, v| a.max(v.abs()))
+                        .max(f64::MIN_POSITIVE);
+                    let symmetric = m
+                        .indexed_iter()
+                        .all(|((i, j), v)| (v - m[[j, i]]).abs() <= 1e-10 * scale);
+                    if !symmetric || Cholesky::new(m).is_none() {
+                        let which = if var.plates.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (component {k})")
+                        };
+                        return Err(format!(
+                            "parameter `{}`{which} is not a symmetric positive definite covariance",
+                            var.name
+                        ));
+                    }
+                }
+                true
+            }
+            ElemType::Matrix(..) if slot.nonzero_columns => {
+                // W = 0 is a fixed point of EM (a saddle of the likelihood): a zero column
+                // would never move.
+                let matrices: Vec<_> = if var.plates.is_empty() {
+                    vec![value.view()]
+                } else {
+                    value.outer_iter().collect()
+                };
+                for (k, m) in matrices.iter().enumerate() {
+                    let m = m.view().into_dimensionality::<Ix2>().expect("matrix");
+                    if let Some(j) = (0..m.ncols()).find(|&j| m.column(j).iter().all(|&v| v == 0.0))
+                    {
+                        let which = if var.plates.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (component {k})")
+                        };
+                        return Err(format!("loadings `{}`{which} have an all-zero column {j}: W = 0 is a fixed point of EM (a saddle of the likelihood), so that factor would never be fitted; start from non-zero loadings (the default initialisation draws them at random)", var.name));
+                    }
+                }
+                true
+            }
+            _ => true,
+        };
+        if !ok {
+            return Err(format!(
+                "parameter `{}` violates its constraint `{}`",
+                var.name,
+                plan.model.type_name(var.ty)
+            ));
+        }
+    }
+    Ok(ordered)
 }
 
 /// Component `k` of a parameter (all of it when shared).

@@ -212,6 +212,16 @@ pub enum SizeSource {
         /// Number of labels.
         labels: usize,
     },
+    /// The number of categories of a category item as a saved fit had them
+    /// ([`crate::BindOptions::category_counts`]).
+    Fitted {
+        /// The set.
+        set: String,
+        /// The data item.
+        item: String,
+        /// Number of categories.
+        count: usize,
+    },
     /// The largest code of a category item read from numbers: the categories are
     /// `0..=value`.
     Cell {
@@ -236,6 +246,9 @@ impl SizeSource {
     /// What to do about it.
     pub fn hint(&self) -> String {
         match self {
+            SizeSource::Fitted { item, .. } => format!(
+                "the fit has too many categories of `{item}` for this machine: refit with fewer"
+            ),
             SizeSource::Literal { set, .. } => format!("write a smaller size for `{set}` in the model"),
             SizeSource::Const { name, overridden: true, .. } => {
                 format!("pass a smaller value to `--set {name}=…`")
@@ -262,6 +275,10 @@ impl SizeSource {
 impl fmt::Display for SizeSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            SizeSource::Fitted { set, item, count } => write!(
+                f,
+                "the {count} categories of data `{item}` in the fit (`{set}` = {count})"
+            ),
             SizeSource::Literal { set, size } => {
                 write!(f, "the size {size} of `{set}` written in the model")
             }
