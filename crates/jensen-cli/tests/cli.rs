@@ -2968,19 +2968,16 @@ fn bad_saved_parameters_and_impossible_rows_are_refused() {
 #[test]
 fn draws_of_weighted_and_labelled_models_refit() {
     let tmp = TempDir::new("sample-refit");
-    for (model, data, extra) in [
+    for (model, data) in [
         (
             "models/poisson_mix_weighted.em",
             "data/discoveries_counts.csv",
-            "",
         ),
         (
             "models/gmm_iris_semisupervised.em",
             "data/iris_partially_labelled.csv",
-            "",
         ),
     ] {
-        let _ = extra;
         let fit = tmp.file("fit.json");
         jensen_ok(&["fit", model, "--data", data, "--out", &fit, "--quiet"]);
         let drawn = tmp.file("drawn.csv");
