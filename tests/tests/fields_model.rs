@@ -161,3 +161,36 @@ fn a_chain_derived_from_fields_fits_the_geyser() {
     let switch = a[[0, 1]].min(a[[1, 0]]);
     assert!(switch > 0.5, "{a:?}");
 }
+
+/// The typed API end to end: options built and checked, errors of every layer through
+/// `jensen::Error`, a fit, then data drawn from the typed parameters.
+#[test]
+fn typed_fit_and_sample_with_one_error_type() -> Result<(), jensen::Error> {
+    use rand::SeedableRng;
+    let rows = iris();
+    let model = flower::Model::from_rows(&rows, flower::Consts::default())?;
+    let opts = FitOptions::default()
+        .restarts(3)
+        .seed(1)
+        .tol(1e-8)
+        .build()?;
+    let fit = jensen::fit(&model, &opts)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let draws = Flower::sample(&fit.params, &[3000], &mut rng)?;
+    assert_eq!(draws.states.len(), 3000);
+    let petal = &draws.items.iter().find(|(n, _)| n == "petal").unwrap().1;
+    assert_eq!(petal.dim(), (3000, 2));
+    // The draws' petal length has the fitted mixture's mean.
+    let fitted: f64 = (0..3)
+        .map(|k| fit.params.w[k] * fit.params.petal_mu[[k, 0]])
+        .sum();
+    let drawn = petal.column(0).mean().unwrap();
+    assert!((drawn - fitted).abs() < 0.1, "{drawn} vs {fitted}");
+    // A bad option is refused by `build`, through the same error type.
+    let bad: Result<FitOptions<flower::Params>, jensen::Error> = FitOptions::default()
+        .restarts(0)
+        .build()
+        .map_err(Into::into);
+    assert!(matches!(bad, Err(jensen::Error::Fit(_))));
+    Ok(())
+}

@@ -254,6 +254,16 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     let public_doc = format!(
         " The items generated for [`{name}`] under short names: `Model`, `Params`, `Data`, `Consts`, `Sizes`, `Stats` and `Cache` (`{name}Model`, `{name}Params`, …)."
     );
+    let method_tokens = match method {
+        Some(jensen_lang::ir::Method::Vb) => {
+            quote!(::core::option::Option::Some(::jensen::lang::ir::Method::Vb))
+        }
+        Some(jensen_lang::ir::Method::Em) => {
+            quote!(::core::option::Option::Some(::jensen::lang::ir::Method::Em))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let params_ty = format_ident!("{}Params", name);
     let model_file = match &file {
         Some(_) => quote!(),
         None => quote! {
@@ -293,6 +303,36 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             }
 
             #model_file
+
+            /// The model's plan, compiled at first use from the text this derive compiled.
+            pub fn plan() -> &'static ::jensen::Plan {
+                static PLAN: ::std::sync::OnceLock<::jensen::Plan> = ::std::sync::OnceLock::new();
+                PLAN.get_or_init(|| {
+                    ::jensen::lang::compile_for(#source, #method_tokens)
+                        .expect("the model compiled when the crate was built")
+                        .0
+                })
+            }
+
+            /// Draws data from the model at `params`: one independent sequence per length (a
+            /// mixture's rows are independent whatever the split), the latent and every data
+            /// item a statement models. A model that conditions on data (covariates, trial
+            /// counts, row totals) cannot be drawn without it: use `jensen::sample::sample`
+            /// with bound data.
+            pub fn sample<R: ::jensen::runtime::RngCore + ?Sized>(
+                params: &#params_ty,
+                lengths: &[usize],
+                rng: &mut R,
+            ) -> ::core::result::Result<::jensen::sample::Draws, ::jensen::Error> {
+                let params = ::jensen::DynParams::from_typed(params)?;
+                ::core::result::Result::Ok(::jensen::sample::sample(
+                    Self::plan(),
+                    &params,
+                    lengths,
+                    ::core::option::Option::None,
+                    rng,
+                )?)
+            }
         }
 
         #records

@@ -161,7 +161,93 @@ impl<P> Default for FitOptions<P> {
     }
 }
 
+/// A builder in the style of linfa and scikit-learn: each setter returns the options, and
+/// [`FitOptions::build`] checks them all.
+///
+/// ```
+/// use jensen_runtime::{FitOptions, InitStrategy};
+/// let opts = FitOptions::<()>::default()
+///     .restarts(8)
+///     .tol(1e-8)
+///     .max_iter(1000)
+///     .seed(42)
+///     .reg_covar(1e-4)
+///     .build()
+///     .expect("valid options");
+/// assert_eq!(opts.restarts, 8);
+/// // A bad value is refused by `build`, naming the option and what it must be.
+/// let err = FitOptions::<()>::default().restarts(0).build().unwrap_err();
+/// assert!(err.to_string().contains("restarts"));
+/// ```
 impl<P> FitOptions<P> {
+    /// Maximum number of M-steps.
+    pub fn max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    /// Convergence tolerance on the mean log-likelihood gain per row.
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+
+    /// Exactly `n` M-steps, the convergence rule off (for benchmarks and trajectories).
+    pub fn iterations(mut self, n: usize) -> Self {
+        self.max_iter = n;
+        self.tol = f64::NEG_INFINITY;
+        self
+    }
+
+    /// Seed of the random initialisation.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Independent starts; the best final objective is kept.
+    pub fn restarts(mut self, restarts: usize) -> Self {
+        self.restarts = restarts;
+        self
+    }
+
+    /// Worker threads (a pool of its own; without, rayon's global pool).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// Starting parameters: k-means++, rows at random, or given parameters.
+    pub fn init(mut self, init: InitStrategy<P>) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// The regularising prior on variances and covariances, relative to each column's
+    /// variance ([`MStepConfig::reg_covar`]).
+    pub fn reg_covar(mut self, reg_covar: f64) -> Self {
+        self.m_step.reg_covar = reg_covar;
+        self
+    }
+
+    /// The soft (EM) or hard (classification EM) E-step, whatever the model's default.
+    pub fn e_step(mut self, mode: EStepMode) -> Self {
+        self.e_step = Some(mode);
+        self
+    }
+
+    /// Called after every E-step (e.g. to draw progress).
+    pub fn progress(mut self, progress: ProgressFn) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// The options, checked ([`FitOptions::check`]).
+    pub fn build(self) -> Result<Self, FitError> {
+        self.check()?;
+        Ok(self)
+    }
+
     /// Fails with [`FitError::InvalidOption`] on a value the driver cannot honour:
     /// `threads = Some(0)`, `restarts = 0`, a `tol` that is NaN, negative or `+∞` (only
     /// `−∞`, "never converged", is allowed below 0), or an invalid `m_step`

@@ -16,6 +16,7 @@ pub mod bind;
 #[cfg(feature = "csv")]
 pub mod csv;
 pub mod document;
+pub mod error;
 pub mod exec;
 pub mod memory;
 #[cfg(feature = "npy")]
@@ -34,6 +35,7 @@ pub use serde;
 
 pub use bind::{bind, BindError, BindOptions, Bound, RowLabels, RowWeights, Sequences, Table};
 pub use document::FitDocument;
+pub use error::Error;
 pub use exec::PlanModel;
 pub use params::DynParams;
 pub use rows::RowsError;

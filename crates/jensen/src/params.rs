@@ -15,6 +15,16 @@ pub struct DynParams {
 }
 
 impl DynParams {
+    /// The parameters of a generated model (`GmmParams`, …) as dynamic arrays, through their
+    /// common JSON form.
+    pub fn from_typed<P: Serialize>(params: &P) -> Result<DynParams, crate::sample::SampleError> {
+        let bad = |e: serde_json::Error| crate::sample::SampleError::Param {
+            name: "params".into(),
+            why: format!("not the JSON form of parameters ({e})"),
+        };
+        serde_json::from_value(serde_json::to_value(params).map_err(bad)?).map_err(bad)
+    }
+
     /// Adds or replaces a parameter.
     pub fn insert(&mut self, name: &str, value: ArrayD<f64>) {
         match self.entries.iter_mut().find(|(n, _)| n == name) {
