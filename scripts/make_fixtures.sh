@@ -7,6 +7,7 @@
 #   sklearn_bgm/*.json scripts/sklearn_bgm_fixtures.py (BayesianGaussianMixture VB trajectories)
 #   regression/*.json scripts/regression_fixtures.py (mixtures of multivariate regressions, NumPy)
 #   select/*.json    scripts/select_fixtures.py    (BIC, AIC and ICL of GaussianMixture fits)
+#   parquet/*.parquet scripts/parquet_fixtures.py  (faithful and iris written by pyarrow)
 #   missing/*.json   scripts/missing_fixtures.py   (EM with missing cells, NumPy; also writes
 #                                                   data/*_missing*.csv)
 #
@@ -32,6 +33,6 @@ fi
     -r "$repo_root/scripts/requirements.txt"
 
 for script in sklearn_fixtures.py hmmlearn_fixtures.py fa_fixtures.py kmeans_fixtures.py \
-    sklearn_bgm_fixtures.py missing_fixtures.py regression_fixtures.py select_fixtures.py; do
+    sklearn_bgm_fixtures.py missing_fixtures.py regression_fixtures.py select_fixtures.py parquet_fixtures.py; do
     "$venv/bin/python" "$repo_root/scripts/$script" "$@"
 done

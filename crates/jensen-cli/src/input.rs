@@ -15,8 +15,9 @@ use crate::render;
 #[derive(Debug, clap::Args)]
 pub(crate) struct DataArgs {
     /// The data: CSV with a header line (the delimiter is detected from it: comma, semicolon,
-    /// tab or `|`; `\n`, `\r\n` or `\r` line endings), or a NumPy `.npy` array (1-D or 2-D,
-    /// numbers or booleans; its columns are named `c0`, `c1`, …). Data items bind to columns
+    /// tab or `|`; `\n`, `\r\n` or `\r` line endings), a NumPy `.npy` array (1-D or 2-D,
+    /// numbers or booleans; its columns are named `c0`, `c1`, …), or with the `parquet`
+    /// feature an Apache Parquet file (numeric and string columns; null cells are missing). Data items bind to columns
     /// of their name, to their `from (...)` columns, or — for a model with one vector-valued
     /// item — to every numeric column.
     #[arg(long)]
@@ -237,6 +238,14 @@ pub(crate) fn read_table(
 ) -> Result<jensen::bind::Table, Failure> {
     if path.ends_with(".npy") {
         return jensen::npy::read(path).map_err(failure::data);
+    }
+    if path.ends_with(".parquet") {
+        #[cfg(feature = "parquet")]
+        return jensen::parquet::read(path).map_err(failure::data);
+        #[cfg(not(feature = "parquet"))]
+        return Err(failure::data(format!(
+            "{path}: reading Parquet needs the `parquet` feature: build jensen with `cargo build --release -p jensen-cli --features parquet` (or convert the file to CSV or .npy)"
+        )));
     }
     match delimiter {
         Some(delimiter) => {

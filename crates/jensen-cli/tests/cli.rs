@@ -3036,3 +3036,32 @@ fn select_stops_on_data_that_does_not_bind_and_flags_doubtful_winners() {
         ],
     );
 }
+
+#[cfg(feature = "parquet")]
+#[test]
+fn data_from_parquet_files_written_by_pyarrow() {
+    // faithful as Parquet (snappy, row groups of 100): the same fit as from the CSV.
+    let pq = format!("{ROOT}/tests/fixtures/parquet/faithful.parquet");
+    let from_pq = jensen_ok(&["fit", "models/gmm.em", "--data", &pq, "--quiet"]);
+    let from_csv = jensen_ok(&[
+        "fit",
+        "models/gmm.em",
+        "--data",
+        "data/faithful.csv",
+        "--quiet",
+    ]);
+    let summary = |s: &str| s.split(" · ").take(3).collect::<Vec<_>>().join(" · ");
+    assert_eq!(summary(&from_pq), summary(&from_csv));
+    // iris (zstd): the species, dictionary-encoded text, is not used; a null is missing.
+    let iris = format!("{ROOT}/tests/fixtures/parquet/iris.parquet");
+    let out = jensen_ok(&["fit", "models/gmm_diag.em", "--data", &iris, "--set", "K=3"]);
+    assert!(out.contains("not used: species"), "{out}");
+    assert!(out.contains("missing: 1 of 600 cells"), "{out}");
+}
+
+#[cfg(not(feature = "parquet"))]
+#[test]
+fn parquet_without_the_feature_says_how_to_build_it() {
+    let err = jensen_exits(5, &["fit", "models/gmm.em", "--data", "data/x.parquet"]);
+    assert!(err.contains("--features parquet"), "{err}");
+}

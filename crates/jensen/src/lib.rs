@@ -22,6 +22,8 @@ pub mod memory;
 #[cfg(feature = "npy")]
 pub mod npy;
 pub mod params;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod rows;
 pub mod sample;
 
