@@ -215,10 +215,13 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     let generated = jensen_codegen::generate(&plan, &name, path_str.as_deref());
     let text = jensen_codegen::format_module(generated.module)?;
     // The source as shown names the model file as the attribute does (the code compiled
-    // includes it by its absolute path, which differs between machines).
-    let shown = match (&path_str, &file) {
-        (Some(p), Some(f)) => text.replace(&format!("{p:?}"), &format!("{:?}", f.value())),
-        _ => text.clone(),
+    // includes it by its absolute path, which differs between machines): generated and
+    // formatted with that name, so that no line break depends on where the crate sits.
+    let shown = match &file {
+        Some(f) => jensen_codegen::format_module(
+            jensen_codegen::generate(&plan, &name, Some(&f.value())).module,
+        )?,
+        None => text.clone(),
     };
     let tokens: proc_macro2::TokenStream = text.parse().map_err(|e| {
         syn::Error::new(
