@@ -236,10 +236,11 @@ pub(crate) fn read_table(
     path: &str,
     delimiter: Option<u8>,
 ) -> Result<jensen::bind::Table, Failure> {
-    if path.ends_with(".npy") {
+    let lower = path.to_ascii_lowercase();
+    if lower.ends_with(".npy") {
         return jensen::npy::read(path).map_err(failure::data);
     }
-    if path.ends_with(".parquet") {
+    if lower.ends_with(".parquet") {
         #[cfg(feature = "parquet")]
         return jensen::parquet::read(path).map_err(failure::data);
         #[cfg(not(feature = "parquet"))]

@@ -94,6 +94,34 @@ impl FieldSpec {
 /// Names the derived model reserves for the latent and its parameters.
 const RESERVED: [&str; 8] = ["z", "w", "p0", "A", "K", "N", "T", "I"];
 
+/// The model language's keywords, and the names it refuses as Rust reserves them.
+const KEYWORDS: [&str; 13] = [
+    "model", "const", "data", "param", "latent", "estep", "method", "from", "except", "self",
+    "Self", "super", "crate",
+];
+
+/// Whether an attribute is `#[model(skip)]` (the field is not data).
+fn skip_attr(a: &syn::Attribute) -> bool {
+    let mut skip = false;
+    if a.path().is_ident("model") {
+        let _ = a.parse_nested_meta(|meta| {
+            if meta.path.is_ident("skip") {
+                skip = true;
+            } else if meta.input.peek(syn::Token![=]) {
+                // Consume the value of any other key.
+                let _: syn::Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+    }
+    skip
+}
+
+/// Whether a field's kind is a type the derive does not know (an enum, presumably).
+fn kind_other(shape: (bool, Kind)) -> bool {
+    shape.1 == Kind::Other
+}
+
 /// The model-file text of a struct's fields.
 pub(crate) fn synthesize(
     ident: &syn::Ident,
@@ -105,7 +133,49 @@ pub(crate) fn synthesize(
         LatentSpec::Mixture(k) => ("n", "N", k),
         LatentSpec::Chain(k) => ("t", "T", k),
     };
-    let name = jensen_codegen::snake_case(&ident.unraw().to_string());
+    // The model's name: the struct's in snake case, unless the language reserves it.
+    let mut name = jensen_codegen::snake_case(&ident.unraw().to_string());
+    if KEYWORDS.contains(&name.as_str()) {
+        name.push_str("_model");
+    }
+    // The names the model file gives each field's parameters and sets, to find clashes.
+    let data_fields: Vec<(String, &syn::Ident)> = fields
+        .named
+        .iter()
+        .filter(|f| !f.attrs.iter().any(skip_attr))
+        .filter_map(|f| f.ident.as_ref().map(|i| (i.unraw().to_string(), i)))
+        .collect();
+    for (fname, fident) in &data_fields {
+        if KEYWORDS.contains(&fname.as_str()) || fname == "_" {
+            errors.push(syn::Error::new_spanned(
+                fident,
+                format!("`{fname}` is a keyword of the model language: rename the field (with `#[serde(rename = \"{fname}\")]` it still reads the column `{fname}`), or write a model file"),
+            ));
+        } else if fname == row {
+            errors.push(syn::Error::new_spanned(
+                fident,
+                format!("`{fname}` is the derived model's row index (`x[{row}] ~ …`): rename the field (with `#[serde(rename = \"{fname}\")]` it still reads the column `{fname}`)"),
+            ));
+        }
+        for suffix in ["_mu", "_var", "_cov", "_rate", "_p", "_probs"] {
+            let derived = format!("{fname}{suffix}");
+            if let Some((_, other)) = data_fields.iter().find(|(n, _)| *n == derived) {
+                errors.push(syn::Error::new_spanned(
+                    other,
+                    format!("`{derived}` names a parameter of field `{fname}` in the derived model: rename one of the two fields"),
+                ));
+            }
+        }
+        for prefix in ["C_", "D_", "V_"] {
+            let derived = format!("{prefix}{fname}");
+            if let Some((_, other)) = data_fields.iter().find(|(n, _)| *n == derived) {
+                errors.push(syn::Error::new_spanned(
+                    other,
+                    format!("`{derived}` names the size of field `{fname}` in the derived model: rename one of the two fields"),
+                ));
+            }
+        }
+    }
     let mut consts = String::new();
     let mut data = String::new();
     let mut params = String::new();
@@ -129,7 +199,7 @@ pub(crate) fn synthesize(
         }) else {
             errors.push(syn::Error::new_spanned(
                 &f.ty,
-                "a field of the model is `f64`, an integer, `bool`, a fieldless enum (a category), `[T; N]` or `Vec<T>` of those, or `Option` of any (mark it `#[model(skip)]` if it is not data)",
+                "a field of the model is `f64`, an integer, `bool`, a fieldless enum (a category), `Option` of one of those (a value that may be missing), or `[T; N]` or `Vec<T>` of those (mark it `#[model(skip)]` if it is not data)",
             ));
             continue;
         };
@@ -150,6 +220,45 @@ pub(crate) fn synthesize(
             )
         };
         let fam = family.as_deref();
+        // Each attribute must be one the field's family uses.
+        let resolved = match shape {
+            (false, Kind::Float) => family.as_deref().unwrap_or("normal"),
+            (false, Kind::Int)
+                if spec.categories.is_none() && family.as_deref() != Some("categorical") =>
+            {
+                family.as_deref().unwrap_or("poisson")
+            }
+            (false, Kind::Int | Kind::Other) => "categorical",
+            (false, Kind::Bool) | (true, Kind::Bool) => "bernoulli",
+            (true, Kind::Float) => "mvnormal",
+            (true, Kind::Int) => "multinomial",
+            (true, Kind::Other) => "",
+        };
+        let uses: &[&str] = match resolved {
+            "normal" | "lognormal" | "mvnormal" => &["shared"],
+            "categorical" => &["categories"],
+            "binomial" => &["trials"],
+            "gamma" => &["shape"],
+            _ => &[],
+        };
+        let mut unused = false;
+        for (given, attr, what) in [
+            (spec.shared, "shared", "a variance or covariance shared by the components (Normal, log-normal, multivariate Normal)"),
+            (spec.categories.is_some(), "categories", "the number of categories of a categorical field"),
+            (spec.trials.is_some(), "trials", "the number of trials of a binomial field"),
+            (spec.shape.is_some(), "shape", "the known shape of a Gamma field"),
+        ] {
+            if given && !uses.contains(&attr) {
+                unused = true;
+                errors.push(syn::Error::new_spanned(
+                    &f.ident,
+                    format!("field `{fname}` is {resolved}: `{attr}` gives {what}, which it does not have; remove it, or choose the family it belongs to"),
+                ));
+            }
+        }
+        if unused {
+            continue;
+        }
         if let Some(cov) = spec.cov.as_ref().filter(|_| shape != (true, Kind::Float)) {
             errors.push(syn::Error::new_spanned(
                 cov,
@@ -211,6 +320,15 @@ pub(crate) fn synthesize(
             (false, Kind::Int | Kind::Other) => {
                 if fam.is_some_and(|f| f != "categorical") {
                     errors.push(bad_family("\"categorical\""));
+                    continue;
+                }
+                // The derive sees a type's name, not its variants: an enum's categories are
+                // given, so that new data cannot change their number.
+                if kind_other(shape) && spec.categories.is_none() {
+                    errors.push(syn::Error::new_spanned(
+                        &f.ty,
+                        format!("field `{fname}`: a type other than `f64`, an integer or `bool` is a category, a fieldless enum whose variants the derive cannot see: give their number, `#[model(categories = C)]` (a type alias of `f64` or of an integer must be written as that type)"),
+                    ));
                     continue;
                 }
                 let set = format!("C_{fname}");

@@ -250,10 +250,21 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             format_ident!("{}", text.strip_prefix(&name).unwrap_or(&text))
         })
         .collect();
-    let public = module_name.as_ref().map_or_else(
-        || format_ident!("{}", jensen_codegen::snake_case(&name)),
-        |m| format_ident!("{}", m.value()),
-    );
+    // (A Rust keyword, `struct Type` → `mod type`, is written raw; `crate`, `self`,
+    // `super` and `Self` cannot be.)
+    let public = match &module_name {
+        Some(m) => format_ident!("{}", m.value()),
+        None => {
+            let snake = jensen_codegen::snake_case(&name);
+            if syn::parse_str::<syn::Ident>(&snake).is_ok() {
+                format_ident!("{}", snake)
+            } else if ["crate", "self", "super", "Self", "_"].contains(&snake.as_str()) {
+                format_ident!("{}_model", snake)
+            } else {
+                syn::Ident::new_raw(&snake, proc_macro2::Span::call_site())
+            }
+        }
+    };
     let public_doc = format!(
         " The items generated for [`{name}`] under short names: `Model`, `Params`, `Data`, `Consts`, `Sizes`, `Stats` and `Cache` (`{name}Model`, `{name}Params`, …)."
     );
@@ -393,9 +404,8 @@ fn scalar(ty: &syn::Type, optional: bool) -> Option<Scalar> {
     }
     let kind = match name.as_str() {
         "f64" | "f32" => Kind::Float,
-        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
-            Kind::Int
-        }
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128"
+        | "isize" => Kind::Int,
         "bool" => Kind::Bool,
         "Vec" | "String" | "str" | "Option" => return None,
         _ => Kind::Other,

@@ -192,7 +192,9 @@ impl<P> FitOptions<P> {
         self
     }
 
-    /// Exactly `n` M-steps, the convergence rule off (for benchmarks and trajectories).
+    /// Exactly `n` M-steps, the convergence rule off (for benchmarks and trajectories): sets
+    /// `max_iter = n` and `tol = −∞`, so a later [`FitOptions::tol`] or
+    /// [`FitOptions::max_iter`] changes them again.
     pub fn iterations(mut self, n: usize) -> Self {
         self.max_iter = n;
         self.tol = f64::NEG_INFINITY;

@@ -32,6 +32,17 @@ pub enum Error {
     #[cfg(feature = "npy")]
     #[error(transparent)]
     Npy(#[from] crate::npy::NpyError),
+    /// A Parquet file could not be read.
+    #[cfg(feature = "parquet")]
+    #[error(transparent)]
+    Parquet(#[from] crate::parquet::ParquetError),
+    /// A fit document (`jensen fit --out`) could not be read.
+    #[error("not a fit document: {0}")]
+    Document(#[from] serde_json::Error),
+    /// Parameters or a prior that do not suit the model (`PlanModel::check_params`, `fix`,
+    /// `check_priors`).
+    #[error("{0}")]
+    Params(String),
     /// A table does not bind to the model's data items.
     #[error(transparent)]
     Bind(#[from] crate::bind::BindError),

@@ -2,9 +2,9 @@
 //! (the `parquet` crate with its Arrow reader; snappy, lz4 and zstd pages).
 //!
 //! Numeric columns (floats, integers, booleans, decimals) are read as `f64`; string columns
-//! (plain or dictionary-encoded, as pandas writes a `category`) are text, as a CSV column of
-//! labels is; a null cell is a missing value, as an empty CSV cell is. Other column types
-//! (dates, lists, structs) are an error naming the column.
+//! (plain or dictionary-encoded, as pandas writes a `category`) and dates and times are
+//! text, as a CSV column of labels is; a null or NaN cell is a missing value, as an empty CSV
+//! cell is. Other column types (lists, structs, binary) are an error naming the column.
 //!
 //! ```no_run
 //! let table = jensen::parquet::read("faithful.parquet")?;
@@ -80,6 +80,8 @@ pub fn read(path: &str) -> Result<Table, ParquetError> {
                     DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
                 )
             }
+            // Dates and times are text, as a CSV reads them (a model reads no dates).
+            t if t.is_temporal() => true,
             t if t.is_numeric() || *t == DataType::Boolean || t.is_null() => false,
             t => {
                 return Err(ParquetError::ColumnType {
@@ -100,9 +102,8 @@ pub fn read(path: &str) -> Result<Table, ParquetError> {
     for batch in reader {
         let batch = batch.map_err(|e| fail(&e))?;
         for (c, array) in batch.columns().iter().enumerate() {
-            for r in (0..array.len()).filter(|&r| array.is_null(r)) {
-                missing[c].push(n_rows + r);
-            }
+            // (Missing cells are read after the cast: a null, or a NaN as in CSV and `.npy`;
+            // a column of Arrow's null type is all missing.)
             match &mut columns[c] {
                 Column::Numbers(values) => {
                     let cast = cast(array, &DataType::Float64, path)?;
@@ -116,6 +117,9 @@ pub fn read(path: &str) -> Result<Table, ParquetError> {
                         } else {
                             floats.value(r)
                         };
+                        if v.is_nan() {
+                            missing[c].push(n_rows + r);
+                        }
                         if v.is_infinite() {
                             return Err(ParquetError::NotFinite {
                                 file: path.to_string(),
@@ -133,13 +137,14 @@ pub fn read(path: &str) -> Result<Table, ParquetError> {
                         .as_any()
                         .downcast_ref::<StringArray>()
                         .expect("cast to Utf8");
-                    cells.extend((0..strings.len()).map(|r| {
+                    for r in 0..strings.len() {
                         if strings.is_null(r) {
-                            String::new()
+                            missing[c].push(n_rows + r);
+                            cells.push(String::new());
                         } else {
-                            strings.value(r).trim().to_string()
+                            cells.push(strings.value(r).trim().to_string());
                         }
-                    }));
+                    }
                 }
             }
         }
@@ -228,6 +233,26 @@ mod tests {
             Some(&["a".to_string(), "b".into(), String::new()][..])
         );
         assert_eq!(t.empty_cells(3), [2]);
+        // A NaN is missing too, and a column of the null type is all missing; a date is text.
+        let batch = RecordBatch::try_from_iter([
+            (
+                "x",
+                Arc::new(Float64Array::from(vec![1.0, f64::NAN, 3.0])) as ArrayRef,
+            ),
+            (
+                "nothing",
+                Arc::new(arrow_array::NullArray::new(3)) as ArrayRef,
+            ),
+            (
+                "day",
+                Arc::new(arrow_array::Date32Array::from(vec![1, 2, 3])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let t = read(&write("nan.parquet", &batch)).unwrap();
+        assert_eq!(t.empty_cells(0), [1]);
+        assert_eq!(t.empty_cells(1), [0, 1, 2]);
+        assert_eq!(t.text[2].as_ref().unwrap()[0], "1970-01-02");
     }
 
     #[test]
@@ -239,15 +264,15 @@ mod tests {
         .unwrap();
         let e = read(&write("inf.parquet", &inf)).unwrap_err().to_string();
         assert!(e.contains("row 2, column `x`"), "{e}");
-        let dates = RecordBatch::try_from_iter([(
-            "d",
-            Arc::new(arrow_array::Date32Array::from(vec![1, 2])) as ArrayRef,
+        let bytes = RecordBatch::try_from_iter([(
+            "b",
+            Arc::new(arrow_array::BinaryArray::from(vec![&b"ab"[..], &b"c"[..]])) as ArrayRef,
         )])
         .unwrap();
-        let e = read(&write("dates.parquet", &dates))
+        let e = read(&write("bytes.parquet", &bytes))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("column `d`") && e.contains("Date32"), "{e}");
+        assert!(e.contains("column `b`") && e.contains("Binary"), "{e}");
         let dir = std::env::temp_dir().join(format!("jensen-parquet-{}", std::process::id()));
         let junk = dir.join("junk.parquet");
         std::fs::write(&junk, b"not parquet at all").unwrap();
