@@ -116,6 +116,24 @@ pub(crate) fn csv_error(e: csv::Error, dest: &str) -> Failure {
     }
 }
 
+/// A CSV writer to the file `out`, or to standard output; with the destination's name for
+/// messages.
+pub(crate) fn csv_output(
+    out: Option<&str>,
+) -> Result<(csv::Writer<Box<dyn std::io::Write>>, String), Failure> {
+    let sink: Box<dyn std::io::Write> = match out {
+        Some(p) => Box::new(
+            std::fs::File::create(p)
+                .map_err(|e| Failure::Other(format!("cannot write {p}: {e}")))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    Ok((
+        csv::Writer::from_writer(sink),
+        out.unwrap_or("standard output").to_string(),
+    ))
+}
+
 /// `print!` that stops the command quietly when standard output is closed.
 macro_rules! out {
     ($($arg:tt)*) => {

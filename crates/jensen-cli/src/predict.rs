@@ -214,14 +214,8 @@ pub(crate) fn predict(args: PredictArgs) -> Result<ExitCode, Failure> {
             point_ll[row]
         )));
     }
-    let dest = args.out.as_deref().unwrap_or("standard output");
-    let mut w: csv::Writer<Box<dyn Write>> = csv::Writer::from_writer(match &args.out {
-        Some(p) => Box::new(
-            std::fs::File::create(p)
-                .map_err(|e| failure::other(format!("cannot write {p}: {e}")))?,
-        ),
-        None => Box::new(std::io::stdout()),
-    });
+    let (mut w, dest) = failure::csv_output(args.out.as_deref())?;
+    let dest = dest.as_str();
     let chain = plan.latent.is_chain();
     let k = posterior.ncols();
     let scores = model

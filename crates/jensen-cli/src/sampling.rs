@@ -66,6 +66,14 @@ fn cell(v: f64) -> String {
     }
 }
 
+/// A category's label where the item has labels, else the value as a cell.
+fn labelled(v: f64, labels: Option<&Vec<String>>) -> String {
+    match labels {
+        Some(l) if v >= 0.0 && (v as usize) < l.len() => l[v as usize].clone(),
+        _ => cell(v),
+    }
+}
+
 /// Rows drawn at a time for a mixture (whose rows are independent), so that a large `-n`
 /// streams to the output.
 const CHUNK: usize = 65_536;
@@ -234,14 +242,8 @@ pub(crate) fn sample(args: SampleArgs) -> Result<ExitCode, Failure> {
     }
     header.extend(ones.iter().cloned());
     header.extend(empty.iter().cloned());
-    let dest = args.out.as_deref().unwrap_or("standard output");
-    let mut w: csv::Writer<Box<dyn Write>> = csv::Writer::from_writer(match &args.out {
-        Some(p) => Box::new(
-            std::fs::File::create(p)
-                .map_err(|e| failure::other(format!("cannot write {p}: {e}")))?,
-        ),
-        None => Box::new(std::io::stdout()),
-    });
+    let (mut w, dest) = failure::csv_output(args.out.as_deref())?;
+    let dest = dest.as_str();
     w.write_record(&header).map_err(|e| csv_error(e, dest))?;
     let mut rec: Vec<String> = Vec::with_capacity(header.len());
     let mut write = |draws: &jensen::sample::Draws,
@@ -261,20 +263,15 @@ pub(crate) fn sample(args: SampleArgs) -> Result<ExitCode, Failure> {
                     rec.extend(h.row(i).iter().map(|&v| number_cell(v)));
                 }
                 for ((_, values), (_, labels)) in draws.items.iter().zip(&drawn) {
-                    for &v in values.row(i) {
-                        rec.push(match labels {
-                            Some(l) if v >= 0.0 && (v as usize) < l.len() => l[v as usize].clone(),
-                            _ => cell(v),
-                        });
-                    }
+                    rec.extend(values.row(i).iter().map(|&v| labelled(v, *labels)));
                 }
                 for item in &copied {
-                    for &v in item.values.row(i) {
-                        rec.push(match &item.labels {
-                            Some(l) if v >= 0.0 && (v as usize) < l.len() => l[v as usize].clone(),
-                            _ => cell(v),
-                        });
-                    }
+                    rec.extend(
+                        item.values
+                            .row(i)
+                            .iter()
+                            .map(|&v| labelled(v, item.labels.as_ref())),
+                    );
                 }
                 rec.extend(ones.iter().map(|_| "1".to_string()));
                 rec.extend(empty.iter().map(|_| String::new()));

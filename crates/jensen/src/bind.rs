@@ -737,37 +737,34 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
                                     item: model.vars[v].name.clone(),
                                 });
                             }
-                            sizes[s] = count;
-                            let source = SizeSource::Fitted {
+                            (
+                                count,
+                                SizeSource::Fitted {
+                                    set: set.name.clone(),
+                                    item: model.vars[v].name.clone(),
+                                    count,
+                                },
+                            )
+                        } else {
+                            let ((i, j), &max) = item
+                                .values
+                                .indexed_iter()
+                                .fold(None, |m: Option<((usize, usize), &f64)>, (ij, x)| match m {
+                                    Some((_, y)) if y >= x => m,
+                                    _ => Some((ij, x)),
+                                })
+                                .expect("at least one row");
+                            let source = SizeSource::Cell {
+                                file: file.clone(),
+                                row: i + 1,
+                                line: table.line(i),
+                                column: item.columns[j].clone(),
+                                value: max,
                                 set: set.name.clone(),
                                 item: model.vars[v].name.clone(),
-                                count,
                             };
-                            match sources.iter_mut().find(|(known, _)| *known == source) {
-                                Some((_, sets)) => sets.push(s),
-                                None => sources.push((source, vec![s])),
-                            }
-                            size_source[s] = Some(model.vars[v].name.clone());
-                            continue;
+                            (max as usize + 1, source)
                         }
-                        let ((i, j), &max) = item
-                            .values
-                            .indexed_iter()
-                            .fold(None, |m: Option<((usize, usize), &f64)>, (ij, x)| match m {
-                                Some((_, y)) if y >= x => m,
-                                _ => Some((ij, x)),
-                            })
-                            .expect("at least one row");
-                        let source = SizeSource::Cell {
-                            file: file.clone(),
-                            row: i + 1,
-                            line: table.line(i),
-                            column: item.columns[j].clone(),
-                            value: max,
-                            set: set.name.clone(),
-                            item: model.vars[v].name.clone(),
-                        };
-                        (max as usize + 1, source)
                     }
                 }
             }
