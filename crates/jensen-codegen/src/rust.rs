@@ -348,13 +348,13 @@ impl Gen<'_> {
                 "::jensen::runtime",
                 &[
                     "chain",
+                    "Assigned",
                     "ChainPrior",
                     "LatentStats",
                     "MStepConfig",
                     "MixtureModel",
                     "NumericalIssue",
                     "RngCore",
-                    "TopTwo",
                     "Workspace",
                 ][..],
             ),
@@ -1115,7 +1115,7 @@ impl Gen<'_> {
         let (zero, merge) = self.zero_and_merge();
         let accumulate = self.accumulate();
         let log_joint_bounded = self.log_joint_bounded();
-        let top_two_bounded = self.top_two_bounded();
+        let hard_step = self.hard_step();
         let accumulate_assigned = self.accumulate_assigned();
         let summaries = self.summaries_e_step();
         let m_step = self.m_step();
@@ -1179,7 +1179,7 @@ impl Gen<'_> {
 
                 #accumulate
                 #log_joint_bounded
-                #top_two_bounded
+                #hard_step
                 #accumulate_assigned
                 #summaries
 

@@ -211,7 +211,7 @@ impl Gen<'_> {
             Operand::Out => quote!(out.column_mut(k)),
             Operand::OutAll => quote!(out.view_mut()),
             Operand::Bound => quote!(bound.view_mut()),
-            Operand::TopTwo => quote!(top),
+            Operand::Assigned => quote!(assigned),
             Operand::LogUniform => quote!(aview1(&[-(self.n_components() as f64).ln()])),
             Operand::Assignments => quote!(assignments),
             Operand::AsVector(value) => {
@@ -718,20 +718,34 @@ impl Gen<'_> {
         }
     }
 
-    /// `top_two_bounded`, when the model's only block has the one-pass argmax.
-    pub(crate) fn top_two_bounded(&self) -> TokenStream {
-        let blocks = &self.program.blocks;
-        if blocks.iter().all(|b| b.top_two.is_none()) {
+    /// `hard_step`, when the model's only block has the one-pass hard E-step.
+    pub(crate) fn hard_step(&self) -> TokenStream {
+        let Some((b, call)) = self
+            .program
+            .blocks
+            .iter()
+            .enumerate()
+            .find_map(|(b, block)| block.hard_step.as_ref().map(|c| (b, c)))
+        else {
             return quote!();
-        }
+        };
         let cache = self.item("Cache");
-        let body = self.per_block_whole(
-            |b| blocks[b].top_two.as_ref(),
-            |b| blocks[b].log_density.clone(),
-        );
+        let stats = self.item("Stats");
+        let doc = format!(" {}", self.program.blocks[b].statement);
+        let rows = self.rows(b);
+        let call = self.call(call, Some(b), None);
+        let body = quote! {
+            #[doc = #doc]
+            {
+                #rows
+                if !#call {
+                    return false;
+                }
+            }
+        };
         let (p, ws) = usage(&body);
         quote! {
-            fn top_two_bounded(&self, cache: &#cache, rows: Range<usize>, top: &mut TopTwo<'_>, mut bound: ArrayViewMut1<'_, f64>, #ws: &mut Workspace) -> bool {
+            fn hard_step(&self, cache: &#cache, rows: Range<usize>, assigned: &mut Assigned<'_>, stats: &mut #stats, #ws: &mut Workspace) -> bool {
                 #p
                 #body
                 true

@@ -426,10 +426,11 @@ pub struct BlockProgram {
     /// The hard E-step's scores, when the block has a faster form of its log-density for
     /// them: every component at once, within a round-off bound of `log_density`'s values.
     pub scores: Option<Call>,
-    /// The hard E-step's argmax in one pass over the rows, from `scores` and the latent's
-    /// prior: when the block is the model's only one and the prior is the same for every row
-    /// (a mixture's weights, or equal weights).
-    pub top_two: Option<Call>,
+    /// The hard E-step in one pass over unweighted rows (each row's component, its value and
+    /// its statistics; see `MixtureModel::hard_step`), from the scores' parameters and the
+    /// latent's prior: when the block is the model's only one and the prior is the same for
+    /// every row (a mixture's weights, or equal weights).
+    pub hard_step: Option<Call>,
     /// The statistics of a hard assignment, every component at once, when the block has a
     /// form faster than `accumulate` with one-hot responsibilities.
     pub accumulate_assigned: Option<Call>,
@@ -560,8 +561,9 @@ pub enum Operand {
     OutAll,
     /// The round-off bound of each row's scores (written).
     Bound,
-    /// Each row's best component, its value and the second best value (written).
-    TopTwo,
+    /// Each row's component under the hard E-step's one pass, its value, and the rows the
+    /// pass left to the caller (written).
+    Assigned,
     /// The log-weight of every component under equal weights, `−ln K`, as a vector of
     /// length one.
     LogUniform,
@@ -668,7 +670,7 @@ pub enum Kernel {
     MvnDiagAddLogDensity,
     MvnSphericalAddLogDensity,
     MvnSphericalAddLogDensities,
-    MvnSphericalTopTwo,
+    MvnSphericalHardStep,
     NormalAddLogDensity,
     LogNormalAddLogDensity,
     PoissonAddLogDensity,
@@ -869,7 +871,7 @@ impl Kernel {
             MvnDiagAddLogDensity => "gaussian::mvn_diag_add_log_density",
             MvnSphericalAddLogDensity => "gaussian::mvn_spherical_add_log_density",
             MvnSphericalAddLogDensities => "gaussian::mvn_spherical_add_log_densities",
-            MvnSphericalTopTwo => "gaussian::mvn_spherical_top_two",
+            MvnSphericalHardStep => "gaussian::mvn_spherical_hard_step",
             NormalAddLogDensity => "gaussian::normal_add_log_density",
             LogNormalAddLogDensity => "gaussian::lognormal_add_log_density",
             PoissonAddLogDensity => "discrete::poisson_add_log_density",
@@ -1385,7 +1387,7 @@ impl<'a> Lowering<'a> {
             let block = self.lower_block(b);
             self.program.blocks.push(block);
         }
-        self.top_two();
+        self.hard_step();
         if self.plan.summarised() {
             let summary = (0..self.plan.blocks.len())
                 .map(|b| self.summary_call(b))
@@ -1409,10 +1411,10 @@ impl<'a> Lowering<'a> {
             .expect("a Gamma rate is updated from Gamma blocks")
     }
 
-    /// The one-pass argmax of a model with one block that has scores, and a latent prior
-    /// that is the same for every row: the scores' call with the prior's log-weights (or
-    /// equal weights) in place of the log-joint.
-    fn top_two(&mut self) {
+    /// The one-pass hard E-step of a model with one block that has scores, and a latent prior
+    /// that is the same for every row: the scores' parameters, the prior's log-weights (or
+    /// equal weights), and the statistics the assigned form writes.
+    fn hard_step(&mut self) {
         // (Variational Bayes has no hard E-step.)
         if self.program.method == Method::Vb {
             return;
@@ -1425,18 +1427,29 @@ impl<'a> Lowering<'a> {
         let [block] = &mut self.program.blocks[..] else {
             return;
         };
-        let Some(scores) = &block.scores else {
+        let (Some(scores), Some(assigned)) = (&block.scores, &block.accumulate_assigned) else {
             return;
         };
         debug_assert_eq!(scores.kernel, Kernel::MvnSphericalAddLogDensities);
-        let mut args = scores.args.clone();
-        let out = args
-            .iter()
-            .position(|a| *a == Operand::OutAll)
-            .expect("the scores write the log-joint");
-        args[out] = Operand::TopTwo;
-        args.insert(out, prior);
-        block.top_two = Some(call(Kernel::MvnSphericalTopTwo, args));
+        debug_assert_eq!(assigned.kernel, Kernel::AccumulateDiagAssigned);
+        // The scores' rows, means and variances; the assigned form's sums and squares.
+        let [rows, means, var, ..] = &scores.args[..] else {
+            unreachable!("the scores' operands")
+        };
+        let [.., sum, sq] = &assigned.args[..] else {
+            unreachable!("the assigned statistics")
+        };
+        let args = vec![
+            rows.clone(),
+            means.clone(),
+            var.clone(),
+            prior,
+            Operand::Assigned,
+            sum.clone(),
+            sq.clone(),
+            Operand::Workspace,
+        ];
+        block.hard_step = Some(call(Kernel::MvnSphericalHardStep, args));
     }
 
     fn inertia_form(&self) -> Option<InertiaForm> {
@@ -2355,7 +2368,7 @@ impl<'a> Lowering<'a> {
             log_density,
             accumulate,
             scores,
-            top_two: None,
+            hard_step: None,
             accumulate_assigned,
             expected_locals,
             expected,

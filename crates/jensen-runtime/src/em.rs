@@ -37,7 +37,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -49,8 +49,8 @@ use crate::init;
 use crate::kernels::tiles::top_two;
 use crate::kernels::xlny;
 use crate::mixture::{
-    add_counts, normalise_rows, ChainPrior, LatentStats, MStepConfig, MixtureModel, TopTwo,
-    Workspace,
+    add_counts, near_tie, normalise_rows, Assigned, ChainPrior, LatentStats, MStepConfig,
+    MixtureModel, Workspace,
 };
 use crate::scratch;
 
@@ -58,6 +58,9 @@ use crate::scratch;
 pub const TASK_ROWS: usize = 4096;
 /// Rows per block inside a task: the log-joint buffer and kernel scratch stay in cache.
 pub const BLOCK_ROWS: usize = 256;
+/// Rows per block of the hard E-step's one pass ([`MixtureModel::hard_step`]), which writes
+/// no log-joint: a whole task, so that the per-call costs are paid once.
+const HARD_BLOCK_ROWS: usize = 1024;
 /// A component whose responsibilities sum to less than this is empty and is re-seeded.
 pub const EMPTY_COUNT: f64 = 1e-6;
 
@@ -550,39 +553,98 @@ fn tasks(n: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
+/// The buffers of [`e_step_rows`], kept from one task to the next on a thread (their contents
+/// never carry over: every task writes before it reads).
+struct RowScratch {
+    ws: Workspace,
+    /// The block's log-joint; a hard E-step keeps it column by column (see `top_two`).
+    lj: Array2<f64>,
+    row_ll: Vec<f64>,
+    bound: Array1<f64>,
+    exact: Array2<f64>,
+    at: Vec<u64>,
+    second: Vec<f64>,
+    deferred: Vec<u32>,
+}
+
+impl RowScratch {
+    fn new(k: usize, mode: EStepMode) -> Self {
+        Self {
+            ws: Workspace::default(),
+            lj: match mode {
+                EStepMode::Soft => Array2::<f64>::zeros((BLOCK_ROWS, k)),
+                EStepMode::Hard => Array2::<f64>::zeros((BLOCK_ROWS, k).f()),
+            },
+            row_ll: vec![0.0; HARD_BLOCK_ROWS],
+            bound: Array1::<f64>::zeros(BLOCK_ROWS),
+            exact: Array2::<f64>::zeros((1, k)),
+            at: vec![0; HARD_BLOCK_ROWS],
+            second: vec![0.0; BLOCK_ROWS],
+            deferred: Vec::new(),
+        }
+    }
+}
+
 fn e_step_rows<M: MixtureModel>(
     model: &M,
     cache: &M::Cache,
     rows: Range<usize>,
     mode: EStepMode,
     weights: Option<&[f64]>,
+    scratch: &mut RowScratch,
 ) -> EStep<M::Stats> {
     let k = model.n_components();
     let mut out = EStep::empty(model.zero_stats(), k, rows.start);
-    let mut ws = Workspace::default();
-    // A hard E-step keeps the block's log-joint column by column (see `top_two`).
-    let mut lj = match mode {
-        EStepMode::Soft => Array2::<f64>::zeros((BLOCK_ROWS, k)),
-        EStepMode::Hard => Array2::<f64>::zeros((BLOCK_ROWS, k).f()),
-    };
-    let mut row_ll = vec![0.0; BLOCK_ROWS];
-    let mut bound = Array1::<f64>::zeros(BLOCK_ROWS);
-    let mut exact = Array2::<f64>::zeros((1, k));
+    if mode == EStepMode::Hard {
+        out.assignments.reserve_exact(rows.len());
+    }
+    let RowScratch {
+        ws,
+        lj,
+        row_ll,
+        bound,
+        exact,
+        at,
+        second,
+        deferred,
+    } = scratch;
     // The hard E-step's argmax in one pass needs every row's prior to be the same, and no
     // missing cell.
     let one_pass = model.row_labels().is_none() && !model.has_gaps();
-    let (mut at, mut second) = (vec![0u64; BLOCK_ROWS], vec![0.0; BLOCK_ROWS]);
-    for start in rows.clone().step_by(BLOCK_ROWS) {
-        let block = start..(start + BLOCK_ROWS).min(rows.end);
-        let m = block.len();
-        let mut view = lj.slice_mut(s![..m, ..]);
-        // (The hard E-step's one-pass argmax writes no log-joint, see below.)
+    // Whether to try the hard E-step's one pass (the model may have none: it then says so on
+    // the first block, which is taken again in the smaller blocks of the other forms).
+    let mut try_fused = mode == EStepMode::Hard && one_pass && weights.is_none();
+    let mut start = rows.start;
+    while start < rows.end {
+        let len = if try_fused {
+            HARD_BLOCK_ROWS
+        } else {
+            BLOCK_ROWS
+        };
+        let block = start..(start + len).min(rows.end);
+        let (m, next) = (block.len(), block.end);
+        // Whether the hard E-step's one pass added the block's statistics.
+        let mut fused = false;
+        if try_fused {
+            let mut assigned = Assigned {
+                at: &mut at[..m],
+                best: &mut row_ll[..m],
+                deferred: &mut *deferred,
+            };
+            fused = model.hard_step(cache, block.clone(), &mut assigned, &mut out.stats, ws);
+            if !fused {
+                try_fused = false;
+                continue;
+            }
+        }
+        // (Blocks past the log-joint's rows only under the one pass, which writes none.)
+        let mut view = lj.slice_mut(s![..m.min(BLOCK_ROWS), ..]);
         if mode == EStepMode::Soft {
             view.fill(0.0);
         }
         match mode {
             EStepMode::Soft => {
-                log_joint(model, cache, block.clone(), view.view_mut(), &mut ws);
+                log_joint(model, cache, block.clone(), view.view_mut(), ws);
                 let (ll, h) = normalise_rows(view.view_mut(), &mut row_ll[..m]);
                 match weights {
                     None => {
@@ -607,76 +669,56 @@ fn e_step_rows<M: MixtureModel>(
                 }
             }
             EStepMode::Hard => {
-                let mut bound = bound.slice_mut(s![..m]);
-                bound.fill(0.0);
-                let (at, best, second) = (&mut at[..m], &mut row_ll[..m], &mut second[..m]);
-                let mut top = TopTwo {
-                    at,
-                    best,
-                    second,
-                    nan: false,
-                };
-                // The argmax straight from the scores, when the model has that form; else
-                // the log-joint, from the faster scores when it has them (neither has a
-                // form for a row with a missing cell).
-                let (scored, nan) = if one_pass
-                    && model.top_two_bounded(
+                // After the one pass (above), the rows it could not tell apart from a tie take
+                // their exact values.
+                if fused {
+                    for &i in deferred.iter() {
+                        let (i, row) = (i as usize, start + i as usize);
+                        exact.fill(0.0);
+                        log_joint(model, cache, row..row + 1, exact.view_mut(), ws);
+                        let c = argmax(exact.row(0));
+                        (at[i], row_ll[i]) = (c as u64, exact[[0, c]]);
+                        model.accumulate_assigned(
+                            cache,
+                            row..row + 1,
+                            &[c as u32],
+                            &mut out.stats,
+                            ws,
+                        );
+                    }
+                } else {
+                    hard_scores(
+                        model,
                         cache,
                         block.clone(),
-                        &mut top,
-                        bound.view_mut(),
-                        &mut ws,
-                    ) {
-                    (true, top.nan)
-                } else {
-                    view.fill(0.0);
-                    let scored = !model.has_gaps()
-                        && model.log_joint_bounded(
-                            cache,
-                            block.clone(),
-                            view.view_mut(),
-                            bound.view_mut(),
-                            &mut ws,
-                        );
-                    if scored {
-                        clamp_labels(start, view.view_mut(), model.row_labels());
-                    } else {
-                        log_joint(model, cache, block.clone(), view.view_mut(), &mut ws);
-                    }
-                    (scored, top_two(view.view(), top.at, top.best, top.second))
-                };
-                let (at, best, second) = (&mut at[..m], &mut row_ll[..m], &mut second[..m]);
-                let bound = bound.as_slice().expect("a contiguous bound");
-                for (i, ((a, b), (&s, &slack))) in at
-                    .iter_mut()
-                    .zip(best.iter_mut())
-                    .zip(second.iter().zip(bound))
-                    .enumerate()
-                    .filter(|_| scored)
-                {
-                    // A row whose best two scores lie within round-off of each other takes
-                    // the exact values, so that the assignment is the exact argmax (the
-                    // lowest index on a tie); so does every row of a block with a NaN
-                    // score. (The allowance beyond `2 · bound` covers adding the scores to
-                    // the log-joint, which rounds in both computations.)
-                    let slack = 2.0 * slack + 8.0 * f64::EPSILON * (b.abs() + s.abs());
-                    // (A best value of `−∞` is recomputed too: the approximation may have
-                    // overflowed where the exact value is finite.)
-                    if nan || *b - s <= slack || *b == f64::NEG_INFINITY || b.is_nan() {
-                        exact.fill(0.0);
-                        let row = start + i;
-                        log_joint(model, cache, row..row + 1, exact.view_mut(), &mut ws);
-                        let c = argmax(exact.row(0));
-                        (*a, *b) = (c as u64, exact[[0, c]]);
-                    }
+                        view.view_mut(),
+                        Scratch {
+                            at: &mut at[..m],
+                            best: &mut row_ll[..m],
+                            second: &mut second[..m],
+                            bound: bound.slice_mut(s![..m]),
+                            exact: exact.view_mut(),
+                        },
+                        ws,
+                    );
                 }
+                let (at, best) = (&mut at[..m], &mut row_ll[..m]);
                 let counts = out.latent.counts.as_slice_mut().expect("contiguous counts");
                 // The sum in a register (the same order as adding to `out.loglik`).
                 let mut loglik = out.loglik;
                 match weights {
                     None => {
-                        for (&c, &b) in at.iter().zip(best.iter()) {
-                            loglik += b;
+                        // Four running sums, so that the additions do not wait on each other.
+                        let mut sums = [0.0; 4];
+                        let quads = best.chunks_exact(4);
+                        let tail: f64 = quads.remainder().iter().sum();
+                        for q in quads {
+                            for (s, &b) in sums.iter_mut().zip(q) {
+                                *s += b;
+                            }
+                        }
+                        loglik += ((sums[0] + sums[1]) + (sums[2] + sums[3])) + tail;
+                        for &c in at.iter() {
                             counts[c as usize] += 1.0;
                         }
                     }
@@ -702,12 +744,14 @@ fn e_step_rows<M: MixtureModel>(
         match mode {
             EStepMode::Soft => {
                 add_counts(view.view(), &mut out.latent.counts);
-                model.accumulate(cache, block, view.view(), &mut out.stats, &mut ws);
+                model.accumulate(cache, block, view.view(), &mut out.stats, ws);
             }
+            // (The one pass added them.)
+            EStepMode::Hard if fused => {}
             EStepMode::Hard => {
                 let assigned = &out.assignments[out.assignments.len() - m..];
                 if weights.is_none() && !model.has_gaps() {
-                    model.accumulate_assigned(cache, block, assigned, &mut out.stats, &mut ws)
+                    model.accumulate_assigned(cache, block, assigned, &mut out.stats, ws)
                 } else {
                     // The assignment as responsibilities, one (weighted) entry per row: the
                     // gap kernels take responsibilities.
@@ -715,12 +759,74 @@ fn e_step_rows<M: MixtureModel>(
                     for (i, &c) in assigned.iter().enumerate() {
                         view[[i, c as usize]] = weights.map_or(1.0, |w| w[start + i]);
                     }
-                    model.accumulate(cache, block, view.view(), &mut out.stats, &mut ws);
+                    model.accumulate(cache, block, view.view(), &mut out.stats, ws);
                 }
             }
         }
+        start = next;
     }
     out
+}
+
+/// Scratch of the hard E-step's scores for one block ([`hard_scores`]).
+struct Scratch<'a> {
+    at: &'a mut [u64],
+    best: &'a mut [f64],
+    second: &'a mut [f64],
+    bound: ArrayViewMut1<'a, f64>,
+    exact: ArrayViewMut2<'a, f64>,
+}
+
+/// The hard E-step's assignment of a block without the one pass: each row's most probable
+/// component and its log-joint into `s.at` and `s.best`, from the model's faster scores when
+/// it has them (rows whose two best scores lie within round-off of each other take their
+/// exact values, as does every row of a block with a NaN score), else from the log-joint.
+/// `view` is the block's log-joint, column-major.
+fn hard_scores<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    block: Range<usize>,
+    mut view: ArrayViewMut2<'_, f64>,
+    s: Scratch<'_>,
+    ws: &mut Workspace,
+) {
+    let Scratch {
+        at,
+        best,
+        second,
+        mut bound,
+        mut exact,
+    } = s;
+    let start = block.start;
+    bound.fill(0.0);
+    view.fill(0.0);
+    // The faster scores (which have no form for a row with a missing cell).
+    let scored = !model.has_gaps()
+        && model.log_joint_bounded(cache, block.clone(), view.view_mut(), bound.view_mut(), ws);
+    if scored {
+        clamp_labels(start, view.view_mut(), model.row_labels());
+    } else {
+        log_joint(model, cache, block, view.view_mut(), ws);
+    }
+    let nan = top_two(view.view(), at, best, second);
+    if !scored {
+        return;
+    }
+    let bound = bound.as_slice().expect("a contiguous bound");
+    for (i, ((a, b), (&s, &slack))) in at
+        .iter_mut()
+        .zip(best.iter_mut())
+        .zip(second.iter().zip(bound))
+        .enumerate()
+    {
+        if nan || near_tie(*b, s, slack) {
+            exact.fill(0.0);
+            let row = start + i;
+            log_joint(model, cache, row..row + 1, exact.view_mut(), ws);
+            let c = argmax(exact.row(0));
+            (*a, *b) = (c as u64, exact[[0, c]]);
+        }
+    }
 }
 
 /// The E-step at `params` (prepared as `cache`): from the data's summaries when the model
@@ -754,7 +860,10 @@ fn e_step<M: MixtureModel>(
     }
     let parts: Vec<EStep<M::Stats>> = tasks(model.n_rows())
         .into_par_iter()
-        .map(|rows| e_step_rows(model, cache, rows, mode, weights))
+        .map_init(
+            || RowScratch::new(model.n_components(), mode),
+            |scratch, rows| e_step_rows(model, cache, rows, mode, weights, scratch),
+        )
         .collect();
     let mut total = merge_parts(model, parts);
     if mode == EStepMode::Hard {

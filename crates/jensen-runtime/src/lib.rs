@@ -24,7 +24,7 @@ pub use em::{
 };
 pub use error::{FitError, NumericalIssue};
 pub use mixture::{
-    ChainPrior, FloorHit, LatentStats, MStepConfig, MixtureModel, TopTwo, Workspace,
+    Assigned, ChainPrior, FloorHit, LatentStats, MStepConfig, MixtureModel, TopTwo, Workspace,
 };
 pub use predict::Predict;
 pub use rand::RngCore;

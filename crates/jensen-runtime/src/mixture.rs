@@ -70,8 +70,11 @@ pub struct Workspace {
     /// The conditionals of the missing-coordinate patterns met in this pass.
     pub(crate) patterns: crate::kernels::missing::PatternCache,
     /// A value computed from parameters, after the parameters it was computed from (see
-    /// [`Workspace::memo`]).
+    /// [`Workspace::memo_single`]).
     memo: Vec<f64>,
+    /// Single-precision values computed with the memo, and
+    /// single-precision scratch after them.
+    single: Vec<f32>,
 }
 
 impl Workspace {
@@ -95,13 +98,18 @@ impl Workspace {
     /// A slice of `len` values computed from the numbers `key` (a kernel's parameters),
     /// kept from one block of rows to the next: `true` when it holds what was computed for
     /// the same numbers (so the kernel may skip computing it again), `false` when it is to be
-    /// filled. Also `N` scratch slices, as [`Workspace::slices`].
-    pub(crate) fn memo<const N: usize>(
+    /// filled. Also `N` scratch slices, as [`Workspace::slices`]; and `single` values in
+    /// `f32` kept with the memo (to be filled with it; the key must tell apart kernels that
+    /// keep different counts of them), and `single_scratch` values of `f32` scratch.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn memo_single<const N: usize>(
         &mut self,
         key: &[&[f64]],
         len: usize,
         lens: [usize; N],
-    ) -> (bool, &mut [f64], [&mut [f64]; N]) {
+        single: usize,
+        single_scratch: usize,
+    ) -> (bool, &mut [f64], [&mut [f64]; N], (&mut [f32], &mut [f32])) {
         let key_len: usize = key.iter().map(|k| k.len()).sum();
         // Bitwise equality, part by part.
         let same = self.memo.len() == key_len + len && {
@@ -115,6 +123,8 @@ impl Workspace {
                     .all(|(a, b)| a.to_bits() == b.to_bits())
             })
         };
+        // (A memo filled without single values, or with fewer, is not the same.)
+        let same = same && self.single.len() >= single + single_scratch;
         if !same {
             self.memo.clear();
             for part in key {
@@ -122,7 +132,16 @@ impl Workspace {
             }
             self.memo.resize(key_len + len, 0.0);
         }
-        (same, &mut self.memo[key_len..], cut(&mut self.a, lens))
+        if self.single.len() < single + single_scratch {
+            self.single.resize(single + single_scratch, 0.0);
+        }
+        let singles = self.single[..single + single_scratch].split_at_mut(single);
+        (
+            same,
+            &mut self.memo[key_len..],
+            cut(&mut self.a, lens),
+            singles,
+        )
     }
 }
 
@@ -140,8 +159,8 @@ fn cut<const N: usize>(buf: &mut Vec<f64>, lens: [usize; N]) -> [&mut [f64]; N] 
     })
 }
 
-/// Each row's two best scores of a block, as the hard E-step's argmax reads them
-/// ([`MixtureModel::top_two_bounded`]).
+/// Each row's two best scores of a block, as the hard E-step's argmax reads them (the
+/// spherical scores' double-precision pass, see [`MixtureModel::hard_step`]).
 #[derive(Debug)]
 pub struct TopTwo<'a> {
     /// The best component of each row (the lowest index on a tie; `0` when no score is
@@ -153,6 +172,29 @@ pub struct TopTwo<'a> {
     pub second: &'a mut [f64],
     /// Whether a score was NaN (the caller then takes every row's exact values).
     pub nan: bool,
+}
+
+/// What the hard E-step's one pass ([`MixtureModel::hard_step`]) writes for a block of rows.
+#[derive(Debug)]
+pub struct Assigned<'a> {
+    /// Each row's component.
+    pub at: &'a mut [u64],
+    /// `ln p(x_n, z_n)` at it, within the pass's round-off bound.
+    pub best: &'a mut [f64],
+    /// The rows (offsets in the block) the pass left to the caller: their entries of `at`
+    /// and `best` are unspecified, and their statistics were not added.
+    pub deferred: &'a mut Vec<u32>,
+}
+
+/// Whether a row's best and second best approximate values, each within `bound` of the
+/// exact one, may belong to a tie of the exact values (or are not numbers, or the best is
+/// `−∞`, which an approximation may reach by overflow where the exact value is finite): the
+/// hard E-step then takes the row's exact values. The allowance beyond `2 · bound` covers the
+/// rounding of adding the scores to the log-joint in both computations.
+pub fn near_tie(best: f64, second: f64, bound: f64) -> bool {
+    let slack = 2.0 * bound + 8.0 * f64::EPSILON * (best.abs() + second.abs());
+    let gap = best - second;
+    gap <= slack || gap.is_nan() || best == f64::NEG_INFINITY
 }
 
 /// Expected statistics of the discrete latent itself, handed to the M-step beside the
@@ -250,21 +292,24 @@ pub trait MixtureModel: Sync {
     ) -> bool {
         false
     }
-    /// The hard E-step's argmax in one pass, when the model has one (a mixture of one block
-    /// with scores of every component at once, and a prior of the latent that is the same
-    /// for every row): writes into `top` each row's best component, its value and the
-    /// second best value, all within `bound[b]` of those of `ln p(x_n, z_n = k)`, and
-    /// returns `true`. The hard E-step recomputes with [`log_joint`] the rows whose two best
-    /// values are closer than twice the bound. The default, with no such form, returns
-    /// `false`.
+    /// The hard E-step of unweighted rows in one pass, when the model has one (a mixture of
+    /// one block with scores of every component at once, and a prior of the latent that is
+    /// the same for every row): writes into `assigned` each row's most probable component
+    /// and `ln p(x_n, z_n)` there (within a round-off bound: the objective is evaluated from
+    /// the statistics), adds the row's statistics under that assignment to `stats` (as
+    /// [`accumulate_assigned`] would), and returns `true`. Rows whose component the pass
+    /// cannot tell apart from the runner-up within its error bound are listed in
+    /// `assigned.deferred` instead, with nothing written or added: the caller assigns them
+    /// with [`log_joint`]. The default, with no such pass, returns `false`.
     ///
     /// [`log_joint`]: MixtureModel::log_joint
-    fn top_two_bounded(
+    /// [`accumulate_assigned`]: MixtureModel::accumulate_assigned
+    fn hard_step(
         &self,
         _cache: &Self::Cache,
         _rows: Range<usize>,
-        _top: &mut TopTwo<'_>,
-        _bound: ArrayViewMut1<'_, f64>,
+        _assigned: &mut Assigned<'_>,
+        _stats: &mut Self::Stats,
         _ws: &mut Workspace,
     ) -> bool {
         false

@@ -230,11 +230,14 @@ impl Column {
                 empty,
             } => {
                 values.push(number.unwrap_or(f64::NAN));
-                let cell = text(cell);
-                if number.is_none() && cell.is_empty() {
-                    empty.push(row);
-                } else if number.is_none() && first_bad.is_none() {
-                    *first_bad = Some((row, cell));
+                // (A number's text is not kept: no `String` per numeric cell.)
+                if number.is_none() {
+                    let cell = text(cell);
+                    if cell.is_empty() {
+                        empty.push(row);
+                    } else if first_bad.is_none() {
+                        *first_bad = Some((row, cell));
+                    }
                 }
             }
             Column::Undecided { cells, any_text } => match number {

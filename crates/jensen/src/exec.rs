@@ -29,7 +29,7 @@ use jensen_runtime::kernels::{
 };
 use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::mixture::{
-    add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight_of, FloorHit, TopTwo,
+    add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight_of, Assigned, FloorHit,
 };
 use jensen_runtime::{
     ChainPrior, LatentStats, MStepConfig, MixtureModel, NumericalIssue, RngCore, Workspace,
@@ -1271,8 +1271,8 @@ impl PlanModel<'_> {
                 gaussian::mvn_spherical_add_log_density(m(0), v(1).view(), n(2), col!());
                 number(0.0)
             }
-            // Writes the top two, which no other kernel does: see `top_two_bounded`.
-            MvnSphericalTopTwo => unreachable!("the one-pass argmax runs in top_two_bounded"),
+            // Writes the assignments, which no other kernel does: see `hard_step`.
+            MvnSphericalHardStep => unreachable!("the one-pass hard E-step runs in hard_step"),
             MvnSphericalAddLogDensities => {
                 gaussian::mvn_spherical_add_log_densities(
                     m(0),
@@ -2666,19 +2666,19 @@ impl MixtureModel for PlanModel<'_> {
         self.data.items.iter().flatten().any(|i| !i.gaps.is_empty())
     }
 
-    fn top_two_bounded(
+    fn hard_step(
         &self,
         cache: &ExecCache,
         rows: Range<usize>,
-        top: &mut TopTwo<'_>,
-        bound: ArrayViewMut1<'_, f64>,
+        assigned: &mut Assigned<'_>,
+        stats: &mut ExecStats,
         ws: &mut Workspace,
     ) -> bool {
         let Some((block, call)) = self
             .program
             .blocks
             .iter()
-            .find_map(|b| b.top_two.as_ref().map(|c| (b.block, c)))
+            .find_map(|b| b.hard_step.as_ref().map(|c| (b.block, c)))
         else {
             return false;
         };
@@ -2689,21 +2689,29 @@ impl MixtureModel for PlanModel<'_> {
             ..Env::default()
         };
         let a = &call.args;
-        debug_assert_eq!(call.kernel, Kernel::MvnSphericalTopTwo);
+        debug_assert_eq!(call.kernel, Kernel::MvnSphericalHardStep);
         debug_assert!(matches!(
             a[4..],
-            [Operand::TopTwo, Operand::Bound, Operand::Workspace]
+            [
+                Operand::Assigned,
+                Operand::Stat { .. },
+                Operand::Stat { .. },
+                Operand::Workspace
+            ]
         ));
-        gaussian::mvn_spherical_top_two(
+        let [Some(sum), Some(sq), ..] = written(a, 0, 5, stats) else {
+            unreachable!("a sum and squares")
+        };
+        gaussian::mvn_spherical_hard_step(
             self.matrix(&env, &a[0]),
             self.matrix(&env, &a[1]),
             self.vector(&env, &a[2]).view(),
             self.vector(&env, &a[3]).view(),
-            top,
-            bound,
+            assigned,
+            matrix_mut(sum),
+            matrix_mut(sq),
             ws,
-        );
-        true
+        )
     }
 
     fn log_joint_bounded(

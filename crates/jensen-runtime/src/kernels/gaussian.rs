@@ -2,14 +2,12 @@
 //! the univariate Normal (parameterised by its variance).
 
 use faer::{Accum, MatMut, MatRef, Par};
-use ndarray::{
-    Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, Zip,
-};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 
 use super::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
 use super::tiles;
 use crate::linalg::{as_faer_mut, Cholesky};
-use crate::mixture::{TopTwo, Workspace};
+use crate::mixture::{near_tie, Assigned, TopTwo, Workspace};
 
 /// `ln 2π`.
 pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -251,13 +249,35 @@ fn spherical_components<'w, const N: usize>(
     ws: &'w mut Workspace,
     lens: [usize; N],
 ) -> (tiles::Components<'w>, [&'w mut [f64]; N]) {
+    let (comps, _, scratch, _) = spherical_components_single(means, var, log_prior, ws, lens, 0, 0);
+    (comps, scratch)
+}
+
+/// [`spherical_components`] with `single` values of `f32` kept with the constants (to be
+/// filled from them when the returned flag is `false`) and `single_scratch` of `f32` scratch.
+#[allow(clippy::type_complexity)]
+fn spherical_components_single<'w, const N: usize>(
+    means: ArrayView2<'_, f64>,
+    var: ArrayView1<'_, f64>,
+    log_prior: Option<ArrayView1<'_, f64>>,
+    ws: &'w mut Workspace,
+    lens: [usize; N],
+    single: usize,
+    single_scratch: usize,
+) -> (
+    tiles::Components<'w>,
+    bool,
+    [&'w mut [f64]; N],
+    (&'w mut [f32], &'w mut [f32]),
+) {
     let (k, d) = means.dim();
     // The kernel's tag (the memo is the workspace's, for any kernel), the shapes, the values.
     const TAG: f64 = 1.0;
-    let shape = [TAG, k as f64, d as f64, var.len() as f64];
+    // (The count of single values too: a memo filled without them is not theirs.)
+    let shape = [TAG, k as f64, d as f64, var.len() as f64, single as f64];
     let means = means.as_standard_layout();
     let var = var.as_standard_layout();
-    let log_prior = log_prior.map(|l| l.to_owned());
+    let log_prior = log_prior.as_ref().map(|l| l.as_standard_layout());
     let empty = [];
     let key = [
         &shape[..],
@@ -267,7 +287,8 @@ fn spherical_components<'w, const N: usize>(
             .as_ref()
             .map_or(&empty[..], |l| l.as_slice().expect("standard layout")),
     ];
-    let (same, memo, scratch) = ws.memo(&key, d + k * d + 4 * k, lens);
+    let (same, memo, scratch, singles) =
+        ws.memo_single(&key, d + k * d + 4 * k, lens, single, single_scratch);
     let (centre, rest) = memo.split_at_mut(d);
     let (mct, per_k) = rest.split_at_mut(k * d);
     if !same {
@@ -285,7 +306,7 @@ fn spherical_components<'w, const N: usize>(
         half_precision,
         log_prior: prior,
     };
-    (comps, scratch)
+    (comps, same, scratch, singles)
 }
 
 /// Fills the per-component constants of [`spherical_components`]: `centre` (`D`), `mct`
@@ -332,43 +353,177 @@ fn fill_spherical_components(
     }
 }
 
-/// The hard E-step's argmax of the spherical scores (see
-/// [`mvn_spherical_add_log_densities`]) plus the latent's log prior (`log_prior`: one value
-/// per component, or one for all), in one pass: each row's best component, its value and the
-/// second best value into `top`, and to `bound[b]` how far they may lie from the exact ones.
+/// The hard E-step's pass over a block whose model has this spherical block alone and the
+/// same latent prior for every row (k-means, spherical mixtures): each row's most probable
+/// component, its log-joint there, and its statistics, in one pass over the data.
 ///
-/// The values are those the log-joint would hold after [`mvn_spherical_add_log_densities`]
-/// added the scores to the prior; with column-major data no log-joint is written (each
-/// tile's top two stay in registers while the components stream past).
+/// `log_prior` holds one value per component, or one for all. Each row's component comes from
+/// scores that may differ from the exact ones by a known bound: in single precision, sixteen
+/// rows per register, where the CPU has AVX-512; in double precision otherwise (see
+/// [`mvn_spherical_add_log_densities`]). A row whose two best scores lie within twice that
+/// bound of each other is *deferred*: its offset in the block is pushed to
+/// `assigned.deferred`, and neither its value nor its statistics are written, for the caller
+/// to assign it exactly. Every other row's component is the exact argmax (the lowest index on
+/// a tie); its log-joint `log_prior_z + constant_z − h_z ‖x − μ_z‖²`, within the bound, goes to
+/// `assigned.best`, and `x − μ_z` and its elementwise square, in double precision, are added
+/// to row `z` of `sum` and `sq` (the hard E-step's objective is evaluated from these).
+///
+/// Returns `false`, having written nothing, unless the block is column-major (as bound data
+/// is) and the statistics are in standard layout.
 #[allow(clippy::too_many_arguments)]
-pub fn mvn_spherical_top_two(
+pub fn mvn_spherical_hard_step(
     x: ArrayView2<'_, f64>,
     means: ArrayView2<'_, f64>,
     var: ArrayView1<'_, f64>,
     log_prior: ArrayView1<'_, f64>,
-    top: &mut TopTwo<'_>,
-    bound: ArrayViewMut1<'_, f64>,
+    assigned: &mut Assigned<'_>,
+    mut sum: ArrayViewMut2<'_, f64>,
+    mut sq: ArrayViewMut2<'_, f64>,
     ws: &mut Workspace,
-) {
+) -> bool {
     let (m, d) = x.dim();
     let k = means.nrows();
-    debug_assert!(top.at.len() == m && top.best.len() == m && top.second.len() == m);
+    assert!(assigned.at.len() == m && assigned.best.len() == m);
     let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
-    if let (Some(columns), true) = (columns, d > 0) {
-        let (comps, [xn, tile]) =
-            spherical_components(means, var, Some(log_prior), ws, [m, d * tiles::ROWS]);
-        let tile = tile.as_chunks_mut().0;
-        tiles::spherical_top_two(&columns, &comps, top, xn, tile);
-        add_score_bounds(d, comps.norms, comps.half_precision, xn, bound);
-        return;
+    let (Some(columns), true, Some(sum), Some(sq)) =
+        (columns, d > 0, sum.as_slice_mut(), sq.as_slice_mut())
+    else {
+        return false;
+    };
+    assert!(sum.len() == k * d && sq.len() == k * d);
+    assigned.deferred.clear();
+    let means_rows = means.as_standard_layout();
+    let single_len = d * k + 2 * k + 5;
+    let (comps, same, [xn, tile, second, bound], (consts, tile32)) = spherical_components_single(
+        means,
+        var,
+        Some(log_prior),
+        ws,
+        [m, d * tiles::ROWS, m, m],
+        single_len,
+        d * tiles::ROWS32,
+    );
+    if !same {
+        fill_single(&comps, d, consts);
     }
-    // Any other layout: through the log-joint.
-    let mut lj = Array2::<f64>::zeros((m, k).f());
-    for (c, mut col) in lj.columns_mut().into_iter().enumerate() {
-        col.fill(log_prior[if log_prior.len() == 1 { 0 } else { c }]);
+    let means_rows = means_rows.as_slice().expect("standard layout");
+    let (w, rest) = consts.split_at(d * k);
+    let (a, rest) = rest.split_at(k);
+    let (h, rest) = rest.split_at(k);
+    let &[base, slope, limit, usable, shared] = rest else {
+        unreachable!("five constants")
+    };
+    let mut done = 0;
+    if usable != 0.0 {
+        let single = tiles::Single {
+            w,
+            a,
+            h,
+            shared: shared != 0.0,
+            base,
+            slope,
+            limit,
+        };
+        let tile32 = tile32.as_chunks_mut().0;
+        done = tiles::hard_step_tiles(
+            &columns,
+            comps.centre,
+            &single,
+            means_rows,
+            assigned.at,
+            assigned.best,
+            sum,
+            sq,
+            assigned.deferred,
+            tile32,
+        )
+        .unwrap_or(0);
     }
-    mvn_spherical_add_log_densities(x, means, var, lj.view_mut(), bound, ws);
-    top.nan = tiles::top_two(lj.view(), top.at, top.best, top.second);
+    if done == m {
+        return true;
+    }
+    // The rest in double precision: the top two and their bound, then the statistics of the
+    // rows outside it.
+    let rest = m - done;
+    let columns: Vec<&[f64]> = columns.iter().map(|c| &c[done..]).collect();
+    let (xn, second, bound) = (&mut xn[..rest], &mut second[..rest], &mut bound[..rest]);
+    let mut top = TopTwo {
+        at: &mut assigned.at[done..],
+        best: &mut assigned.best[done..],
+        second,
+        nan: false,
+    };
+    tiles::spherical_top_two(&columns, &comps, &mut top, xn, tile.as_chunks_mut().0);
+    bound.fill(0.0);
+    add_score_bounds(
+        d,
+        comps.norms,
+        comps.half_precision,
+        xn,
+        ArrayViewMut1::from(&mut *bound),
+    );
+    let mut assignments = vec![SKIP; rest];
+    for (i, z) in assignments.iter_mut().enumerate() {
+        if top.nan || near_tie(top.best[i], top.second[i], bound[i]) {
+            assigned.deferred.push((done + i) as u32);
+        } else {
+            *z = top.at[i] as u32;
+        }
+    }
+    accumulate_assigned_portable(&columns, means_rows, &assignments, sum, sq, 0);
+    true
+}
+
+/// An assignment that [`accumulate_assigned_portable`] passes over.
+const SKIP: u32 = u32::MAX;
+
+/// The single-precision constants of [`mvn_spherical_hard_step`] (see [`tiles::Single`]),
+/// from the double-precision ones, into `out`: `w` (`D × K`), `a` and `h` (`K` each), then the
+/// bound's `base`, `slope` and `limit`, `1` when the single-precision scores can be used
+/// (every constant finite and far from the `f32` range's end), else `0`, and `1` when every
+/// `h_c` is the same, else `0`.
+fn fill_single(comps: &tiles::Components<'_>, d: usize, out: &mut [f32]) {
+    /// The largest magnitude of a term of the single-precision scores (`f32::MAX` ≈ 3.4e38).
+    const CEILING: f64 = 1e30;
+    let k = comps.norms.len();
+    let (w, rest) = out.split_at_mut(d * k);
+    let (a, rest) = rest.split_at_mut(k);
+    let (h, rest) = rest.split_at_mut(k);
+    let (mut max_a, mut max_h, mut max_hm, mut max_w) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let mut finite = true;
+    for c in 0..k {
+        let hc = comps.half_precision[c];
+        let ac = comps.log_prior[c] + comps.constant[c] - hc * comps.norms[c];
+        (a[c], h[c]) = (ac as f32, hc as f32);
+        finite &= ac.is_finite() && hc.is_finite() && hc > 0.0;
+        max_a = max_a.max(ac.abs());
+        max_h = max_h.max(hc);
+        max_hm = max_hm.max(hc * comps.norms[c]);
+    }
+    for (wj, mj) in w.chunks_exact_mut(k).zip(comps.mct.chunks_exact(k)) {
+        for ((w, &mu), &hc) in wj.iter_mut().zip(mj).zip(comps.half_precision) {
+            let v = 2.0 * hc * mu;
+            *w = v as f32;
+            finite &= v.is_finite();
+            max_w = max_w.max(v.abs());
+        }
+    }
+    // A score is a sum of terms of total magnitude at most `A + hμ + 2H‖x̃‖²` (`A = max |a_c|`,
+    // `hμ = max h_c ‖μ̃_c‖²`, `H = max h_c`), each rounded to `f32` and added in `D + 2`
+    // rounded steps (and `‖x̃‖²` itself from `D` rounded products): within `(2D + 12) u` of
+    // it, `u = 2⁻²⁴`, with the gap's own rounding. Twice that, for safety.
+    let gamma = (4 * d + 24) as f64 * 2f64.powi(-24);
+    let usable = finite && [max_a, max_hm, max_w, max_h].iter().all(|&v| v < CEILING);
+    rest[0] = (gamma * (max_a + max_hm)) as f32;
+    rest[1] = (gamma * 2.0 * max_h) as f32;
+    rest[2] = if usable {
+        ((CEILING - max_a - max_hm) / (2.0 * max_h)).min(CEILING) as f32
+    } else {
+        0.0
+    };
+    rest[3] = if usable { 1.0 } else { 0.0 };
+    let shared = h.iter().all(|&v| v.to_bits() == h[0].to_bits());
+    rest[4] = if shared { 1.0 } else { 0.0 };
 }
 
 /// Adds to `bound[b]` how far row `b`'s approximate spherical scores may lie from the exact
@@ -406,8 +561,7 @@ pub fn accumulate_diag_assigned(
     mut sum: ArrayViewMut2<'_, f64>,
     mut sq: ArrayViewMut2<'_, f64>,
 ) {
-    let (m, d) = x.dim();
-    debug_assert_eq!(assignments.len(), m);
+    debug_assert_eq!(assignments.len(), x.nrows());
     let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
     let (Some(columns), Some(sum_all), Some(sq_all), Some(centre_all)) = (
         columns,
@@ -426,11 +580,25 @@ pub fn accumulate_diag_assigned(
         }
         return;
     };
-    let mut tile = vec![0.0; ASSIGNED_TILE * d];
     // The widest vector unit's form, when the CPU has one, takes the whole tiles.
-    let mut start =
+    let start =
         tiles::accumulate_assigned_tiles(&columns, centre_all, assignments, sum_all, sq_all)
             .unwrap_or(0);
+    accumulate_assigned_portable(&columns, centre_all, assignments, sum_all, sq_all, start);
+}
+
+/// [`accumulate_diag_assigned`] from row `start` of a block with contiguous columns, into
+/// row-major `K × D` sums; rows assigned [`SKIP`] are passed over.
+fn accumulate_assigned_portable(
+    columns: &[&[f64]],
+    centre_all: &[f64],
+    assignments: &[u32],
+    sum_all: &mut [f64],
+    sq_all: &mut [f64],
+    mut start: usize,
+) {
+    let (m, d) = (assignments.len(), columns.len());
+    let mut tile = vec![0.0; ASSIGNED_TILE * d];
     while start < m {
         let len = ASSIGNED_TILE.min(m - start);
         for (j, col) in columns.iter().enumerate() {
@@ -439,6 +607,9 @@ pub fn accumulate_diag_assigned(
             }
         }
         for (row, &z) in tile.chunks_exact(d).zip(&assignments[start..start + len]) {
+            if z == SKIP {
+                continue;
+            }
             let at = z as usize * d..(z as usize + 1) * d;
             let (s, q, c) = (
                 &mut sum_all[at.clone()],
@@ -1193,6 +1364,133 @@ mod tests {
     use approx::assert_relative_eq;
     use ndarray::{array, Array1, ShapeBuilder};
     use statrs::distribution::{Continuous, MultivariateNormal, Normal};
+
+    /// A reproducible stream of numbers in `[-1, 1)`.
+    fn stream(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        }
+    }
+
+    /// The one-pass hard step against the exact log-joint of every component, row by row:
+    /// every row it does not defer has the exact argmax (the lowest index on a tie) and its
+    /// value within the single-precision bound; rows at an exact tie, and rows too far out
+    /// for single precision, are deferred; the sums and squares are those of the rows it
+    /// kept, and nothing of the deferred ones. Shapes cover whole and partial tiles and
+    /// vector widths, one component, and shared and per-component variances.
+    #[test]
+    fn hard_step_keeps_the_exact_argmax_and_defers_ties() {
+        for (case, &(m, d, k, shared)) in [
+            (203, 16, 16, true),
+            (64, 5, 3, false),
+            (37, 11, 9, true),
+            (48, 8, 1, false),
+            (300, 3, 20, false),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut next = stream(case as u64 + 11);
+            let means = Array2::from_shape_fn((k, d), |_| 4.0 * next());
+            // An exact tie: component 1 repeats component 0.
+            let mut means = means;
+            if k >= 2 {
+                let first = means.row(0).to_owned();
+                means.row_mut(1).assign(&first);
+            }
+            // (Components 0 and 1 share their variance and prior too.)
+            let var = if shared {
+                Array1::from_elem(1, 0.7)
+            } else {
+                Array1::from_shape_fn(k, |c| 0.5 + (c.max(1) as f64 * 0.37).sin().abs())
+            };
+            let log_prior = Array1::from_shape_fn(k, |c| -((c.max(1) + 1) as f64).ln());
+            let mut x = Array2::<f64>::zeros((m, d).f());
+            for b in 0..m {
+                let c = b % k;
+                for j in 0..d {
+                    x[[b, j]] = means[[c, j]] + next();
+                }
+            }
+            // A row far out (beyond single precision's safe range: the single-precision pass
+            // defers it) and one with a value far from the others.
+            x[[3, 0]] = 1e25;
+            x[[m - 1, d - 1]] = -3e3;
+            let v = |c: usize| var[if shared { 0 } else { c }];
+            let exact = |b: usize| -> Vec<f64> {
+                (0..k)
+                    .map(|c| {
+                        let sq: f64 = (0..d).map(|j| (x[[b, j]] - means[[c, j]]).powi(2)).sum();
+                        log_prior[c] + (-0.5 * d as f64 * (LN_2PI + v(c).ln()) - sq / (2.0 * v(c)))
+                    })
+                    .collect()
+            };
+            let (mut at, mut best, mut deferred) = (vec![0u64; m], vec![0.0; m], Vec::new());
+            let (mut sum, mut sq) = (Array2::zeros((k, d)), Array2::zeros((k, d)));
+            let mut ws = Workspace::default();
+            let mut assigned = Assigned {
+                at: &mut at,
+                best: &mut best,
+                deferred: &mut deferred,
+            };
+            assert!(mvn_spherical_hard_step(
+                x.view(),
+                means.view(),
+                var.view(),
+                log_prior.view(),
+                &mut assigned,
+                sum.view_mut(),
+                sq.view_mut(),
+                &mut ws,
+            ));
+            let (mut sum2, mut sq2) = (Array2::<f64>::zeros((k, d)), Array2::<f64>::zeros((k, d)));
+            for b in 0..m {
+                let values = exact(b);
+                let top = (0..k).fold(0, |a, c| if values[c] > values[a] { c } else { a });
+                let tie = (0..k).any(|c| c != top && values[c] == values[top]);
+                if deferred.contains(&(b as u32)) {
+                    continue;
+                }
+                assert!(!tie, "case {case}, row {b}: a tie was not deferred");
+                assert_eq!(at[b] as usize, top, "case {case}, row {b}");
+                let tol = 1e-4 * (1.0 + values[top].abs());
+                assert!(
+                    (best[b] - values[top]).abs() <= tol,
+                    "case {case}, row {b}: {} vs {}",
+                    best[b],
+                    values[top]
+                );
+                for j in 0..d {
+                    let e = x[[b, j]] - means[[top, j]];
+                    sum2[[top, j]] += e;
+                    sq2[[top, j]] += e * e;
+                }
+            }
+            // Component 1 repeats component 0: the rows drawn about them tie, and are left to
+            // the caller.
+            if k >= 2 {
+                let ties = (0..m)
+                    .step_by(k)
+                    .filter(|&b| b != 3 && deferred.contains(&(b as u32)))
+                    .count();
+                assert!(ties > 0, "case {case}: no tie met");
+            }
+            for (a, b) in sum
+                .iter()
+                .chain(sq.iter())
+                .zip(sum2.iter().chain(sq2.iter()))
+            {
+                assert!(
+                    (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+                    "case {case}: {a} vs {b}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn full_density_matches_statrs() {

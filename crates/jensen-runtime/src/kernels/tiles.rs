@@ -92,6 +92,68 @@ pub(crate) fn spherical_top_two(
     }
 }
 
+/// Rows per tile of the hard step's single-precision scores: sixteen `f32` lanes.
+pub(crate) const ROWS32: usize = 16;
+
+/// The hard step's single-precision scores (see [`hard_step_tiles`]): component `c`'s score
+/// of a row is `a_c + Σ_j x̃_j w_jc − h_c ‖x̃‖²`, the spherical score with the log prior
+/// (`log_prior_c + constant_c − h_c ‖x̃ − μ̃_c‖²`) expanded.
+pub(crate) struct Single<'a> {
+    /// `f32(2 h_c μ̃_cj)`, coordinate-major: `w[j * k + c]`.
+    pub w: &'a [f32],
+    /// `f32(log_prior_c + constant_c − h_c ‖μ̃_c‖²)`.
+    pub a: &'a [f32],
+    /// `f32(h_c)`.
+    pub h: &'a [f32],
+    /// Whether every `h_c` is the same: the `−h ‖x̃‖²` term is then left out of every score
+    /// (it changes neither the order of a row's scores nor their differences).
+    pub shared: bool,
+    /// A row's two best scores may each lie up to `base + slope · ‖x̃‖²` from the exact ones
+    /// (with the rounding of their difference): a row whose gap is within twice that is
+    /// deferred.
+    pub base: f32,
+    /// See `base`.
+    pub slope: f32,
+    /// Rows with `‖x̃‖²` above this (or not a number) are deferred: their single-precision
+    /// scores could overflow.
+    pub limit: f32,
+}
+
+/// The hard E-step's fused pass over the whole 16-row tiles of a block, with AVX-512: each
+/// row's component from single-precision scores (and its score there, the log-joint within
+/// the bound, into `best`), and for every row whose two best scores are further apart than
+/// their error bound, its statistics in `f64`: `x − μ_z` added to row `z` of `sum` and its
+/// elementwise square to `sq` (`means` and both sums row-major `K × D`). Rows within the bound
+/// are pushed to `deferred` (offsets in the block) and not accumulated. `tile` holds `D`
+/// tiles. Returns how many rows it did; `None` without AVX-512.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn hard_step_tiles(
+    columns: &[&[f64]],
+    centre: &[f64],
+    single: &Single<'_>,
+    means: &[f64],
+    at: &mut [u64],
+    best: &mut [f64],
+    sum: &mut [f64],
+    sq: &mut [f64],
+    deferred: &mut Vec<u32>,
+    tile: &mut [[f32; ROWS32]],
+) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if avx512() {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        return Some(unsafe {
+            avx512::hard_step(
+                columns, centre, single, means, at, best, sum, sq, deferred, tile,
+            )
+        });
+    }
+    let _ = (
+        columns, centre, single, means, at, best, sum, sq, deferred, tile,
+    );
+    None
+}
+
 /// Whether the kernels take their AVX-512 forms: the CPU has AVX-512F and the environment
 /// variable `JENSEN_SIMD` is not `portable` (which keeps every kernel on the portable loops
 /// the compiler vectorises for the build's target, e.g. to check that both give the same
@@ -408,7 +470,7 @@ pub(crate) fn accumulate_assigned_tiles(
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{Components, ROWS};
+    use super::{Components, Single, ROWS, ROWS32};
     use crate::mixture::TopTwo;
 
     /// How far ahead (in rows) of the tile being scored each column is prefetched.
@@ -650,6 +712,226 @@ mod avx512 {
             _mm512_permutex2var_pd(u1, second, v1),
             _mm512_permutex2var_pd(u3, second, v3),
         ]
+    }
+
+    /// [`super::hard_step_tiles`].
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn hard_step(
+        columns: &[&[f64]],
+        centre: &[f64],
+        single: &Single<'_>,
+        means: &[f64],
+        at: &mut [u64],
+        best: &mut [f64],
+        sum: &mut [f64],
+        sq: &mut [f64],
+        deferred: &mut Vec<u32>,
+        tile: &mut [[f32; ROWS32]],
+    ) -> usize {
+        let d = columns.len();
+        let m = at.len();
+        let k = single.a.len();
+        assert!(d > 0 && columns.iter().all(|c| c.len() == m) && best.len() == m);
+        assert!(centre.len() == d && tile.len() >= d && single.w.len() == d * k);
+        assert!(single.h.len() == k && means.len() == k * d);
+        assert!(sum.len() == k * d && sq.len() == k * d);
+        assert!(k < 1 << 24);
+        let tile = &mut tile[..d];
+        let full = m - m % ROWS32;
+        let zero = _mm512_setzero_ps();
+        let lowest = _mm512_set1_ps(f32::NEG_INFINITY);
+        // Two `f64` registers of eight rows as one `f32` register of sixteen.
+        let narrow = |lo: __m512d, hi: __m512d| {
+            let lo = _mm512_castps256_ps512(_mm512_cvtpd_ps(lo));
+            let hi = _mm256_castps_pd(_mm512_cvtpd_ps(hi));
+            _mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castps_pd(lo), hi))
+        };
+        for start in (0..full).step_by(ROWS32) {
+            // Centre the tile in `f64`, round it to `f32`; its squared norms in `f32`.
+            let mut xn = zero;
+            for ((t, col), &c) in tile.iter_mut().zip(columns).zip(centre) {
+                // A hint for the rows ahead, past the block's end too (the block is a view
+                // of longer columns; a prefetch never faults, and the address is only
+                // computed, not dereferenced).
+                // (Both cache lines of the tile's sixteen values.)
+                let ahead = col.as_ptr().wrapping_add(start + PREFETCH);
+                _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(ROWS).cast());
+                // SAFETY: `start + ROWS32 <= m == col.len()`; `t` holds `ROWS32` values.
+                unsafe {
+                    let c = _mm512_set1_pd(c);
+                    let e0 = _mm512_sub_pd(_mm512_loadu_pd(col.as_ptr().add(start)), c);
+                    let e1 = _mm512_sub_pd(_mm512_loadu_pd(col.as_ptr().add(start + ROWS)), c);
+                    let e = narrow(e0, e1);
+                    _mm512_storeu_ps(t.as_mut_ptr(), e);
+                    xn = _mm512_fmadd_ps(e, e, xn);
+                }
+            }
+            // Every component's score, and the best two: a strictly larger score takes the
+            // lead (the lowest component wins a tie); the runner-up is the larger of the
+            // old runner-up and the smaller of the score and the old best.
+            let (mut f, mut s, mut lead) = (lowest, lowest, zero);
+            let mut step = |c: usize, acc: __m512| {
+                let x = if single.shared {
+                    acc
+                } else {
+                    _mm512_fnmadd_ps(_mm512_set1_ps(single.h[c]), xn, acc)
+                };
+                let ahead = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, f);
+                lead = _mm512_mask_blend_ps(ahead, lead, _mm512_set1_ps(c as f32));
+                s = _mm512_max_ps(s, _mm512_min_ps(x, f));
+                f = _mm512_max_ps(f, x);
+            };
+            let mut c0 = 0;
+            while c0 + 8 <= k {
+                let mut acc: [__m512; 8] =
+                    std::array::from_fn(|q| _mm512_set1_ps(single.a[c0 + q]));
+                for (t, w) in tile.iter().zip(single.w.chunks_exact(k)) {
+                    // SAFETY: `t` holds `ROWS32` values.
+                    let e = unsafe { _mm512_loadu_ps(t.as_ptr()) };
+                    let w = &w[c0..c0 + 8];
+                    for q in 0..8 {
+                        acc[q] = _mm512_fmadd_ps(e, _mm512_set1_ps(w[q]), acc[q]);
+                    }
+                }
+                for (q, &a) in acc.iter().enumerate() {
+                    step(c0 + q, a);
+                }
+                c0 += 8;
+            }
+            for c in c0..k {
+                let mut acc = _mm512_set1_ps(single.a[c]);
+                for (t, w) in tile.iter().zip(single.w.chunks_exact(k)) {
+                    // SAFETY: `t` holds `ROWS32` values.
+                    let e = unsafe { _mm512_loadu_ps(t.as_ptr()) };
+                    acc = _mm512_fmadd_ps(e, _mm512_set1_ps(w[c]), acc);
+                }
+                step(c, acc);
+            }
+            // Rows whose gap is within the bound, or whose norm is past the limit.
+            let slack = _mm512_fmadd_ps(
+                _mm512_set1_ps(single.slope),
+                xn,
+                _mm512_set1_ps(single.base),
+            );
+            let close =
+                _mm512_cmp_ps_mask::<_CMP_LE_OQ>(_mm512_sub_ps(f, s), _mm512_add_ps(slack, slack));
+            let within = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(xn, _mm512_set1_ps(single.limit));
+            let defer: u16 = close | !within;
+            // The best score, with the `−h ‖x̃‖²` left out when it is shared.
+            let f = if single.shared {
+                _mm512_fnmadd_ps(_mm512_set1_ps(single.h[0]), xn, f)
+            } else {
+                f
+            };
+            // SAFETY: `best` holds `ROWS32` values from `start`.
+            unsafe {
+                let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(f));
+                let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+                    _mm512_castps_pd(f),
+                )));
+                _mm512_storeu_pd(best.as_mut_ptr().add(start), lo);
+                _mm512_storeu_pd(best.as_mut_ptr().add(start + ROWS), hi);
+            }
+            // The components as integers: `at` (as `u64`), and `z` for the exact side.
+            let lead = _mm512_cvttps_epi32(lead);
+            let mut z = [0u32; ROWS32];
+            // SAFETY: `z` holds `ROWS32` values and `at` holds `ROWS32` from `start`.
+            unsafe {
+                _mm512_storeu_si512(z.as_mut_ptr().cast(), lead);
+                let lo = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(lead));
+                let hi = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64::<1>(lead));
+                _mm512_storeu_si512(at.as_mut_ptr().add(start).cast(), lo);
+                _mm512_storeu_si512(at.as_mut_ptr().add(start + ROWS).cast(), hi);
+            }
+            if defer != 0 {
+                for i in (0..ROWS32).filter(|i| defer >> i & 1 != 0) {
+                    deferred.push((start + i) as u32);
+                }
+            }
+            assert!(z.iter().all(|&z| (z as usize) < k));
+            // The statistics in `f64`, eight rows at a time: the rows' coordinates transposed
+            // into registers, and `x − μ_z` added to the component's sums.
+            for half in 0..2 {
+                let rows = start + half * ROWS;
+                let skip = (defer >> (half * ROWS)) as u8;
+                if skip == u8::MAX {
+                    continue;
+                }
+                let z = &z[half * ROWS..half * ROWS + ROWS];
+                for j0 in (0..d).step_by(8) {
+                    let width = 8.min(d - j0);
+                    let mask: __mmask8 = if width == 8 {
+                        u8::MAX
+                    } else {
+                        (1u8 << width) - 1
+                    };
+                    let cols: [__m512d; 8] = std::array::from_fn(|i| match columns.get(j0 + i) {
+                        // SAFETY: `rows + ROWS <= m == col.len()`.
+                        Some(col) if i < width => unsafe {
+                            _mm512_loadu_pd(col.as_ptr().add(rows))
+                        },
+                        _ => _mm512_setzero_pd(),
+                    });
+                    let t = transpose(cols);
+                    // Row `r`'s update (called with constant indices, so that the rows and
+                    // distances stay in registers).
+                    let mut update = |r: usize, row: __m512d| {
+                        if skip >> r & 1 != 0 {
+                            return;
+                        }
+                        let at = z[r] as usize * d + j0;
+                        if width == 8 {
+                            // Plain loads and stores: a row's store forwards to the next
+                            // row's load of the same component's sums (masked ones do not).
+                            // SAFETY: `z[r] < k` (asserted above), so `at + 8 <= k * d`, the
+                            // length of the three buffers.
+                            unsafe {
+                                let mu = _mm512_loadu_pd(means.as_ptr().add(at));
+                                let e = _mm512_sub_pd(row, mu);
+                                let s0 = _mm512_loadu_pd(sum.as_ptr().add(at));
+                                _mm512_storeu_pd(sum.as_mut_ptr().add(at), _mm512_add_pd(s0, e));
+                                let q0 = _mm512_loadu_pd(sq.as_ptr().add(at));
+                                _mm512_storeu_pd(
+                                    sq.as_mut_ptr().add(at),
+                                    _mm512_fmadd_pd(e, e, q0),
+                                );
+                            }
+                            return;
+                        }
+                        // SAFETY: `z[r] < k`, so `at + width <= k * d`, the length of the
+                        // three buffers; the mask keeps every access within `width` lanes.
+                        unsafe {
+                            let mu = _mm512_maskz_loadu_pd(mask, means.as_ptr().add(at));
+                            let e = _mm512_maskz_sub_pd(mask, row, mu);
+                            let s0 = _mm512_maskz_loadu_pd(mask, sum.as_ptr().add(at));
+                            _mm512_mask_storeu_pd(
+                                sum.as_mut_ptr().add(at),
+                                mask,
+                                _mm512_add_pd(s0, e),
+                            );
+                            let q0 = _mm512_maskz_loadu_pd(mask, sq.as_ptr().add(at));
+                            _mm512_mask_storeu_pd(
+                                sq.as_mut_ptr().add(at),
+                                mask,
+                                _mm512_fmadd_pd(e, e, q0),
+                            );
+                        }
+                    };
+                    let [t0, t1, t2, t3, t4, t5, t6, t7] = t;
+                    update(0, t0);
+                    update(1, t1);
+                    update(2, t2);
+                    update(3, t3);
+                    update(4, t4);
+                    update(5, t5);
+                    update(6, t6);
+                    update(7, t7);
+                }
+            }
+        }
+        full
     }
 
     /// [`super::accumulate_assigned_tiles`].
