@@ -1335,7 +1335,8 @@ fn same_assignments(a: &[u32], b: &[u32], weights: Option<&[f64]>) -> bool {
 fn seeding_features<M: MixtureModel>(model: &M, weights: Option<&[f64]>) -> Array2<f64> {
     let x = model.init_features();
     if model.init_in_data_units() {
-        x
+        // Column-major, as the seeding's passes read it.
+        crate::data::column_major(x)
     } else {
         init::standardise(x.view(), weights)
     }

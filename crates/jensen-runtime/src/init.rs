@@ -6,13 +6,16 @@
 //! (`MixtureModel::init_in_data_units`). They produce hard assignments; the driver turns those
 //! into starting parameters with one M-step.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis, ShapeBuilder};
 use rand::Rng;
+use rayon::prelude::*;
 
 /// Centres every column and scales it to unit variance (constant columns are only centred);
 /// with row weights, the weighted mean and variance.
 pub fn standardise(x: ArrayView2<'_, f64>, weights: Option<&[f64]>) -> Array2<f64> {
-    let mut out = x.to_owned();
+    // Column-major, as the seeding's passes read it.
+    let mut out = Array2::zeros(x.raw_dim().f());
+    out.assign(&x);
     let n = match weights {
         None => x.nrows().max(1) as f64,
         Some(w) => w.iter().sum::<f64>(),
@@ -45,10 +48,6 @@ pub fn standardise(x: ArrayView2<'_, f64>, weights: Option<&[f64]>) -> Array2<f6
         col.mapv_inplace(|v| (v - mean) / scale);
     }
     out
-}
-
-fn sq_dist(a: ndarray::ArrayView1<'_, f64>, b: ndarray::ArrayView1<'_, f64>) -> f64 {
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 /// A row drawn with probability proportional to `mass` (`None` when it sums to zero).
@@ -84,20 +83,15 @@ pub fn kmeans_plus_plus<R: Rng>(
         Some(w) => draw(w, rng).unwrap_or(0),
     };
     centres.row_mut(0).assign(&x.row(first));
-    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
-    let mut d2: Array1<f64> = x
-        .rows()
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let d = sq_dist(r, x.row(first));
-            if weights.is_some() {
-                weight(i) * d
-            } else {
-                d
-            }
-        })
-        .collect();
+    // Each row's (weighted) squared distance to the nearest centre so far.
+    let mut d2 = Array1::<f64>::zeros(n);
+    update_distances(
+        x,
+        x.row(first),
+        weights,
+        d2.as_slice_mut().expect("contiguous"),
+        true,
+    );
     for c in 1..k {
         let total: f64 = d2.sum();
         let pick = if total > 0.0 {
@@ -121,12 +115,39 @@ pub fn kmeans_plus_plus<R: Rng>(
             }
         };
         centres.row_mut(c).assign(&x.row(pick));
-        for (i, row) in x.rows().into_iter().enumerate() {
-            let d = sq_dist(row, x.row(pick));
-            d2[i] = d2[i].min(if weights.is_some() { weight(i) * d } else { d });
-        }
+        update_distances(
+            x,
+            x.row(pick),
+            weights,
+            d2.as_slice_mut().expect("contiguous"),
+            false,
+        );
     }
     centres
+}
+
+/// `d2[b] = min(d2[b], w_b ‖x_b − p‖²)` (`w_b = 1` without weights), or `= w_b ‖x_b − p‖²`
+/// when `first`, over blocks of rows in parallel.
+fn update_distances(
+    x: ArrayView2<'_, f64>,
+    p: ndarray::ArrayView1<'_, f64>,
+    weights: Option<&[f64]>,
+    d2: &mut [f64],
+    first: bool,
+) {
+    d2.par_chunks_mut(ROWS).enumerate().for_each(|(i, out)| {
+        let start = i * ROWS;
+        let rows = x.slice(s![start..start + out.len(), ..]);
+        let mut d = vec![0.0; out.len()];
+        sq_dists(rows, p, &mut d);
+        for (b, (o, &d)) in out.iter_mut().zip(&d).enumerate() {
+            let d = match weights {
+                None => d,
+                Some(w) => w[start + b] * d,
+            };
+            *o = if first { d } else { o.min(d) };
+        }
+    });
 }
 
 /// `k` distinct rows chosen uniformly at random (fewer distinct rows than `k` repeat), among
@@ -154,19 +175,66 @@ pub fn random_rows<R: Rng>(
 
 /// Index of the nearest centre of every row.
 pub fn nearest(x: ArrayView2<'_, f64>, centres: ArrayView2<'_, f64>) -> Vec<usize> {
-    x.rows()
-        .into_iter()
-        .map(|row| {
-            let mut best = (f64::INFINITY, 0);
+    let mut labels = vec![0usize; x.nrows()];
+    labels
+        .par_chunks_mut(ROWS)
+        .enumerate()
+        .for_each(|(i, out)| {
+            let rows = x.slice(s![i * ROWS..i * ROWS + out.len(), ..]);
+            let mut best = vec![f64::INFINITY; out.len()];
+            let mut d = vec![0.0; out.len()];
             for (c, centre) in centres.rows().into_iter().enumerate() {
-                let d = sq_dist(row, centre);
-                if d < best.0 {
-                    best = (d, c);
+                sq_dists(rows, centre, &mut d);
+                for ((o, b), &d) in out.iter_mut().zip(best.iter_mut()).zip(&d) {
+                    if d < *b {
+                        (*o, *b) = (c, d);
+                    }
                 }
             }
-            best.1
-        })
-        .collect()
+        });
+    labels
+}
+
+/// Rows per parallel task of the seeding's passes over the data (each row's result is its
+/// own, so the results do not depend on the thread count).
+const ROWS: usize = 4096;
+
+/// `out[b] = Σ_j (x_bj − p_j)²`, summed over `j` in order; with contiguous columns, eight
+/// rows at a time in registers across the columns (so that the block's rows run in vector
+/// lanes and each value is read once).
+fn sq_dists(x: ArrayView2<'_, f64>, p: ndarray::ArrayView1<'_, f64>, out: &mut [f64]) {
+    const LANES: usize = 8;
+    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let Some(columns) = columns else {
+        for (o, row) in out.iter_mut().zip(x.rows()) {
+            *o = 0.0;
+            for (&v, &mu) in row.iter().zip(p.iter()) {
+                let e = v - mu;
+                *o += e * e;
+            }
+        }
+        return;
+    };
+    let p: Vec<f64> = p.to_vec();
+    let whole = out.len() - out.len() % LANES;
+    for (start, o) in (0..whole).step_by(LANES).zip(out.chunks_exact_mut(LANES)) {
+        let mut acc = [0.0; LANES];
+        for (col, &mu) in columns.iter().zip(&p) {
+            let v: &[f64; LANES] = col[start..start + LANES].try_into().expect("a whole chunk");
+            for l in 0..LANES {
+                let e = v[l] - mu;
+                acc[l] += e * e;
+            }
+        }
+        o.copy_from_slice(&acc);
+    }
+    for (b, o) in out.iter_mut().enumerate().skip(whole) {
+        *o = 0.0;
+        for (col, &mu) in columns.iter().zip(&p) {
+            let e = col[b] - mu;
+            *o += e * e;
+        }
+    }
 }
 
 /// Lloyd's algorithm from the given centres for at most `iters` rounds (stops when no
@@ -183,18 +251,25 @@ pub fn lloyd(
         let k = centres.nrows();
         let mut sums = Array2::<f64>::zeros(centres.dim());
         let mut counts = vec![0.0f64; k];
-        for (i, (row, &l)) in x.rows().into_iter().zip(&labels).enumerate() {
-            let mut s = sums.row_mut(l);
-            match weights {
-                None => {
-                    s += &row;
-                    counts[l] += 1.0;
+        // Column by column (each centre's sums still add its rows in order).
+        let d = x.ncols();
+        let flat = sums.as_slice_mut().expect("standard layout");
+        for (j, col) in x.columns().into_iter().enumerate() {
+            match (col.as_slice(), weights) {
+                (Some(col), None) => {
+                    for (&v, &l) in col.iter().zip(&labels) {
+                        flat[l * d + j] += v;
+                    }
                 }
-                Some(w) => {
-                    s.scaled_add(w[i], &row);
-                    counts[l] += w[i];
+                _ => {
+                    for (b, (&v, &l)) in col.iter().zip(&labels).enumerate() {
+                        flat[l * d + j] += weights.map_or(v, |w| w[b] * v);
+                    }
                 }
             }
+        }
+        for (b, &l) in labels.iter().enumerate() {
+            counts[l] += weights.map_or(1.0, |w| w[b]);
         }
         for c in 0..k {
             if counts[c] > 0.0 {
