@@ -21,7 +21,8 @@
 //! `ln p(x, z* | θ_t)` is evaluated from the statistics, as the guard evaluates `F`; the
 //! argmax may come from the model's faster scores ([`MixtureModel::log_joint_bounded`]),
 //! rows within their round-off bound of a tie being recomputed exactly, and the statistics
-//! from [`MixtureModel::accumulate_assigned`].
+//! from [`MixtureModel::accumulate_assigned`]; or all three from one pass
+//! ([`MixtureModel::hard_step`]), which leaves the rows within its bound to the driver.
 //!
 //! **Monotonicity guard.** After each M-step the penalised ELBO `F(q_t, θ_{t+1}) + ln
 //! p(θ_{t+1})` is recomputed from the statistics; EM guarantees `J_t ≤ F(q_t, θ_{t+1}) + ln
@@ -59,7 +60,7 @@ pub const TASK_ROWS: usize = 4096;
 /// Rows per block inside a task: the log-joint buffer and kernel scratch stay in cache.
 pub const BLOCK_ROWS: usize = 256;
 /// Rows per block of the hard E-step's one pass ([`MixtureModel::hard_step`]), which writes
-/// no log-joint: a whole task, so that the per-call costs are paid once.
+/// no log-joint: larger blocks, so that the per-call costs are paid less often.
 const HARD_BLOCK_ROWS: usize = 1024;
 /// A component whose responsibilities sum to less than this is empty and is re-seeded.
 pub const EMPTY_COUNT: f64 = 1e-6;
@@ -553,8 +554,9 @@ fn tasks(n: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// The buffers of [`e_step_rows`], kept from one task to the next on a thread (their contents
-/// never carry over: every task writes before it reads).
+/// The buffers of [`e_step_rows`], kept from one task to the next on a thread (every task
+/// writes before it reads, except the workspace's memo of values computed from the
+/// parameters, which is kept on purpose).
 struct RowScratch {
     ws: Workspace,
     /// The block's log-joint; a hard E-step keeps it column by column (see `top_two`).
@@ -626,6 +628,7 @@ fn e_step_rows<M: MixtureModel>(
         // Whether the hard E-step's one pass added the block's statistics.
         let mut fused = false;
         if try_fused {
+            deferred.clear();
             let mut assigned = Assigned {
                 at: &mut at[..m],
                 best: &mut row_ll[..m],
@@ -704,7 +707,7 @@ fn e_step_rows<M: MixtureModel>(
                 }
                 let (at, best) = (&mut at[..m], &mut row_ll[..m]);
                 let counts = out.latent.counts.as_slice_mut().expect("contiguous counts");
-                // The sum in a register (the same order as adding to `out.loglik`).
+                // The sum in registers.
                 let mut loglik = out.loglik;
                 match weights {
                     None => {

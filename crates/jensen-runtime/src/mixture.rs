@@ -182,7 +182,8 @@ pub struct Assigned<'a> {
     /// `ln p(x_n, z_n)` at it, within the pass's round-off bound.
     pub best: &'a mut [f64],
     /// The rows (offsets in the block) the pass left to the caller: their entries of `at`
-    /// and `best` are unspecified, and their statistics were not added.
+    /// and `best` are unspecified, and their statistics were not added. The caller hands it
+    /// over empty; the pass only pushes to it.
     pub deferred: &'a mut Vec<u32>,
 }
 

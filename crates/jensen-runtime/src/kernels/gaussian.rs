@@ -369,7 +369,7 @@ fn fill_spherical_components(
 /// to row `z` of `sum` and `sq` (the hard E-step's objective is evaluated from these).
 ///
 /// Returns `false`, having written nothing, unless the block is column-major (as bound data
-/// is) and the statistics are in standard layout.
+/// is), has at least one column, and the statistics are in standard layout.
 #[allow(clippy::too_many_arguments)]
 pub fn mvn_spherical_hard_step(
     x: ArrayView2<'_, f64>,
@@ -496,7 +496,9 @@ fn fill_single(comps: &tiles::Components<'_>, d: usize, out: &mut [f32]) {
         let ac = comps.log_prior[c] + comps.constant[c] - hc * comps.norms[c];
         (a[c], h[c]) = (ac as f32, hc as f32);
         finite &= ac.is_finite() && hc.is_finite() && hc > 0.0;
-        max_a = max_a.max(ac.abs());
+        // (The terms' magnitudes, not `|a_c|`: their rounding in `f64`, here and in the exact
+        // log-joint, scales with them even where they cancel.)
+        max_a = max_a.max(comps.log_prior[c].abs() + comps.constant[c].abs() + hc * comps.norms[c]);
         max_h = max_h.max(hc);
         max_hm = max_hm.max(hc * comps.norms[c]);
     }
@@ -513,7 +515,12 @@ fn fill_single(comps: &tiles::Components<'_>, d: usize, out: &mut [f32]) {
     // rounded steps (and `‖x̃‖²` itself from `D` rounded products): within `(2D + 12) u` of
     // it, `u = 2⁻²⁴`, with the gap's own rounding. Twice that, for safety.
     let gamma = (4 * d + 24) as f64 * 2f64.powi(-24);
-    let usable = finite && [max_a, max_hm, max_w, max_h].iter().all(|&v| v < CEILING);
+    // (Far below `f32`'s normal range the rounding is absolute, not relative: such scores
+    // take the double-precision path too.)
+    const FLOOR: f64 = 1e-30;
+    let usable = finite
+        && [max_a, max_hm, max_w, max_h].iter().all(|&v| v < CEILING)
+        && max_a + max_hm > FLOOR;
     rest[0] = (gamma * (max_a + max_hm)) as f32;
     rest[1] = (gamma * 2.0 * max_h) as f32;
     rest[2] = if usable {

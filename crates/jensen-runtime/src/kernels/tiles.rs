@@ -105,8 +105,10 @@ pub(crate) struct Single<'a> {
     pub a: &'a [f32],
     /// `f32(h_c)`.
     pub h: &'a [f32],
-    /// Whether every `h_c` is the same: the `−h ‖x̃‖²` term is then left out of every score
-    /// (it changes neither the order of a row's scores nor their differences).
+    /// Whether every `f32(h_c)` is the same: the `−h ‖x̃‖²` term is then left out of every
+    /// score (common to a row's scores, it changes neither their order nor their
+    /// differences; where the `f64` values differ within `f32` rounding, the bound covers
+    /// the difference).
     pub shared: bool,
     /// A row's two best scores may each lie up to `base + slope · ‖x̃‖²` from the exact ones
     /// (with the rounding of their difference): a row whose gap is within twice that is
