@@ -56,6 +56,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--init", required=True, help="init.json with weights/means/covariances (full)")
     parser.add_argument("--iters", type=int, default=50, help="EM iterations to time")
     parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP thread limit")
+    parser.add_argument(
+        "--cov",
+        choices=["full", "diag"],
+        default="full",
+        help="covariance type (diag: the diagonals of init.json's covariances)",
+    )
     return parser.parse_args()
 
 
@@ -83,12 +89,15 @@ def main() -> None:
     assert X.shape[1] == d, f"data has {X.shape[1]} columns, init means have {d}"
     assert weights.shape == (k,) and covariances.shape == (k, d, d), "init must be full covariance"
 
+    if args.cov == "diag":
+        covariances = np.stack([np.diag(c) for c in covariances])
+
     # Install the starting parameters exactly as scripts/sklearn_fixtures.py does.
-    gm = GaussianMixture(n_components=k, covariance_type="full", reg_covar=REG_COVAR)
+    gm = GaussianMixture(n_components=k, covariance_type=args.cov, reg_covar=REG_COVAR)
     gm.weights_ = weights
     gm.means_ = means
     gm.covariances_ = covariances
-    gm.precisions_cholesky_ = _compute_precision_cholesky(covariances, "full")
+    gm.precisions_cholesky_ = _compute_precision_cholesky(covariances, args.cov)
 
     with threadpool_limits(limits=args.threads):
         start = time.perf_counter()
