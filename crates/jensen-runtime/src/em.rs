@@ -677,17 +677,9 @@ fn e_step_rows<M: MixtureModel>(
                 if fused {
                     for &i in deferred.iter() {
                         let (i, row) = (i as usize, start + i as usize);
-                        exact.fill(0.0);
-                        log_joint(model, cache, row..row + 1, exact.view_mut(), ws);
-                        let c = argmax(exact.row(0));
-                        (at[i], row_ll[i]) = (c as u64, exact[[0, c]]);
-                        model.accumulate_assigned(
-                            cache,
-                            row..row + 1,
-                            &[c as u32],
-                            &mut out.stats,
-                            ws,
-                        );
+                        (at[i], row_ll[i]) = exact_argmax(model, cache, row, exact.view_mut(), ws);
+                        let c = [at[i] as u32];
+                        model.accumulate_assigned(cache, row..row + 1, &c, &mut out.stats, ws);
                     }
                 } else {
                     hard_scores(
@@ -823,13 +815,24 @@ fn hard_scores<M: MixtureModel>(
         .enumerate()
     {
         if nan || near_tie(*b, s, slack) {
-            exact.fill(0.0);
-            let row = start + i;
-            log_joint(model, cache, row..row + 1, exact.view_mut(), ws);
-            let c = argmax(exact.row(0));
-            (*a, *b) = (c as u64, exact[[0, c]]);
+            (*a, *b) = exact_argmax(model, cache, start + i, exact.view_mut(), ws);
         }
     }
+}
+
+/// Row `row`'s most probable component (the lowest index on a tie) and its log-joint, from
+/// the exact log-joint (`exact`: a `1 × K` buffer).
+fn exact_argmax<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    row: usize,
+    mut exact: ArrayViewMut2<'_, f64>,
+    ws: &mut Workspace,
+) -> (u64, f64) {
+    exact.fill(0.0);
+    log_joint(model, cache, row..row + 1, exact.view_mut(), ws);
+    let c = argmax(exact.row(0));
+    (c as u64, exact[[0, c]])
 }
 
 /// The E-step at `params` (prepared as `cache`): from the data's summaries when the model
