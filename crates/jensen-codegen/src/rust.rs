@@ -215,9 +215,31 @@ impl Gen<'_> {
             }
         };
         let (wc, nc) = (component(loading), component(np));
-        let new = match noise {
-            Cov::Spherical(_) => quote!(linear::FactorPosterior::isotropic(#w, #v)),
-            _ => quote!(linear::FactorPosterior::new(#w, #v)),
+        // Variational Bayes: the rows' covariance factor of the loadings' posterior.
+        let row_cov = self.program.derived.iter().find_map(|d| match d.kind {
+            jensen_lang::program::DerivedKind::Posteriors {
+                loading: l,
+                row_cov,
+                ..
+            } if l == loading => row_cov,
+            _ => None,
+        });
+        let new = match (noise, row_cov) {
+            (Cov::Spherical(_), None) => quote!(linear::FactorPosterior::isotropic(#w, #v)),
+            (_, None) => quote!(linear::FactorPosterior::new(#w, #v)),
+            (_, Some(slot)) => {
+                let f = ident(&self.program.params[slot].name);
+                let rc = if loading.per_component {
+                    quote!(#src.#f.index_axis(Axis(0), k))
+                } else {
+                    quote!(#src.#f.view())
+                };
+                if matches!(noise, Cov::Spherical(_)) {
+                    quote!(linear::FactorPosterior::isotropic_with_row_cov(#w, #v, #rc))
+                } else {
+                    quote!(linear::FactorPosterior::with_row_cov(#w, #v, #rc))
+                }
+            }
         };
         let failure = quote!(|e| e.issue(#wname, #wc, #nname, #nc));
         if self.plan.components().is_none() {
@@ -422,10 +444,12 @@ impl Gen<'_> {
                 " The strength of the posterior of `{}` (variational Bayes).",
                 self.program.params[of].name
             );
-            Some(if slot.per_component {
-                quote! { #[doc = #doc] #[serde(with = "::jensen::runtime::nested")] pub #f: Array1<f64> }
+            let dims = slot.elem.ndim() + usize::from(slot.per_component);
+            let ty = Self::array_ty(dims);
+            Some(if dims > 0 {
+                quote! { #[doc = #doc] #[serde(with = "::jensen::runtime::nested")] pub #f: #ty }
             } else {
-                quote! { #[doc = #doc] pub #f: f64 }
+                quote! { #[doc = #doc] pub #f: #ty }
             })
         });
         let fields = fields.chain(strengths);

@@ -256,6 +256,9 @@ impl Gen<'_> {
                 let p = &self.program.params[*slot];
                 let base = Self::place(self.src(*src), ident(&p.name));
                 match Self::index(*at) {
+                    // (The loadings' row covariance factor is a matrix per component.)
+                    Some(i) if p.elem != Elem::Scalar => quote!(#base.index_axis(Axis(0), #i)),
+                    None if p.elem != Elem::Scalar => quote!(#base.view()),
                     Some(i) => quote!(#base[#i]),
                     None if p.per_component => quote!(#base.view()),
                     None => base,
@@ -389,7 +392,7 @@ impl Gen<'_> {
                 }
             }
             DerivedKind::Cholesky(p) => self.cholesky_factors(p, src),
-            DerivedKind::Posteriors { loading, noise } => {
+            DerivedKind::Posteriors { loading, noise, .. } => {
                 let b = self
                     .plan
                     .blocks

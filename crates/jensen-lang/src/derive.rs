@@ -87,18 +87,6 @@ const NO_CLOSED_FORM: DiagCode = DiagCode::NoClosedForm;
 pub fn derive(model: Model, diags: &mut Vec<Diagnostic>) -> Option<Plan> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
     let (latent, continuous) = find_latents(&model, diags)?;
-    if let (crate::ir::Method::Vb, Some(c)) = (model.method, continuous) {
-        diags.push(
-            Diagnostic::error(
-                DiagCode::Method,
-                model.factors[c.factor].span,
-                "variational Bayes for a continuous latent is not derived",
-            )
-            .label("continuous latent here")
-            .hint("a linear-Gaussian latent's E-step integrates it out with point parameters; fit this model with `method em` (MAP with its priors), or use a discrete latent for `method vb`"),
-        );
-        return None;
-    }
     let z = latent.var_components().map(|(z, _)| z);
     let rows = latent.rows();
     let scales = find_scales(&model, rows, diags)?;

@@ -400,6 +400,10 @@ pub enum DerivedKind {
         loading: PRef,
         /// The noise.
         noise: Cov,
+        /// Variational Bayes: the slot (index in [`Program::params`]) of the loadings'
+        /// posterior row covariance `V` (`Cov[w_d | ψ_d] = ψ_d V`), which adds `D V` to the
+        /// latent's prior precision.
+        row_cov: Option<usize>,
     },
 }
 
@@ -753,6 +757,12 @@ pub enum Kernel {
     ScalarMeanFromStats,
     LoadingsFromStats,
     LoadingsModeFromStats,
+    LoadingsRowCov,
+    LoadingsOffset,
+    LoadingsKl,
+    NoiseVariancesPosteriorWithLoadingPrior,
+    NoiseVariancePosteriorWithLoadingPrior,
+    FactorExpectedWithRowCov,
     NoiseVariancesModeWithLoadingPrior,
     NoiseVarianceModeWithLoadingPrior,
     LoadingsPriorLogDensity,
@@ -960,6 +970,16 @@ impl Kernel {
             ScalarMeanFromStats => "gaussian::scalar_mean_from_stats",
             LoadingsFromStats => "linear::loadings_from_stats",
             LoadingsModeFromStats => "linear::loadings_mode_from_stats",
+            LoadingsRowCov => "linear::loadings_row_cov",
+            LoadingsOffset => "linear::loadings_offset",
+            LoadingsKl => "linear::loadings_kl",
+            NoiseVariancesPosteriorWithLoadingPrior => {
+                "linear::noise_variances_posterior_with_loading_prior"
+            }
+            NoiseVariancePosteriorWithLoadingPrior => {
+                "linear::noise_variance_posterior_with_loading_prior"
+            }
+            FactorExpectedWithRowCov => "linear::factor_expected_with_row_cov",
             NoiseVariancesModeWithLoadingPrior => "linear::noise_variances_mode_with_loading_prior",
             NoiseVarianceModeWithLoadingPrior => "linear::noise_variance_mode_with_loading_prior",
             LoadingsPriorLogDensity => "linear::loadings_prior_log_density",
@@ -1388,7 +1408,8 @@ impl<'a> Lowering<'a> {
             self.program.blocks.push(block);
         }
         self.hard_step();
-        if self.plan.summarised() {
+        // (Variational Bayes adds each row's offsets to its log-density: it passes over the rows.)
+        if self.plan.summarised() && self.program.method != Method::Vb {
             let summary = (0..self.plan.blocks.len())
                 .map(|b| self.summary_call(b))
                 .collect();
@@ -2308,7 +2329,11 @@ impl<'a> Lowering<'a> {
             } => {
                 let id = self.derive(
                     format!("{prefix}_post"),
-                    DerivedKind::Posteriors { loading, noise },
+                    DerivedKind::Posteriors {
+                        loading,
+                        noise,
+                        row_cov: self.row_cov_slot(loading.param),
+                    },
                 );
                 let post = |src| Operand::Derived { id, src, at: k };
                 expected_locals.push((id, Src::Centre));
@@ -2335,11 +2360,20 @@ impl<'a> Lowering<'a> {
                     Operand::LogDetPrecision(Box::new(post(Src::Centre))),
                     self.p(Src::Centre, loading),
                 ]);
+                // Variational Bayes with a posterior on the loadings: the expected emission's
+                // spread term (the block's offset holds the rest).
+                let expected = match self.row_cov_slot(loading.param) {
+                    Some(_) => {
+                        exp.push(self.strength(Src::Params, self.update_of(loading.param)));
+                        call(FactorExpectedWithRowCov, exp)
+                    }
+                    None => call(FactorExpected, exp),
+                };
                 (
                     DataForm::Matrix,
                     call(FactorAddLogDensity, vec![x, m, post(Src::Cache), out, ws]),
                     call(AccumulateFactor, acc),
-                    call(FactorExpected, exp),
+                    expected,
                 )
             }
         };
@@ -2669,7 +2703,9 @@ impl<'a> Lowering<'a> {
                     .program
                     .derived
                     .iter()
-                    .position(|d| d.kind == DerivedKind::Posteriors { loading, noise })
+                    .position(|d| {
+                        matches!(d.kind, DerivedKind::Posteriors { loading: l, noise: n, .. } if l == loading && n == noise)
+                    })
                     .expect("the block's posterior is derived");
                 let w = cache(loading);
                 let mut acc = vec![
@@ -2775,7 +2811,11 @@ impl<'a> Lowering<'a> {
         };
         let id = self.derive(
             format!("{}_post", self.plan.block_prefix(b)),
-            DerivedKind::Posteriors { loading, noise },
+            DerivedKind::Posteriors {
+                loading,
+                noise,
+                row_cov: self.row_cov_slot(loading.param),
+            },
         );
         let mut args = vec![
             Operand::RowCount,
@@ -3383,14 +3423,20 @@ impl Lowering<'_> {
         for (i, u) in self.plan.updates.iter().enumerate() {
             let Some(prior) = &u.prior else { continue };
             let own = &self.program.params[i];
+            // The loadings' posterior keeps the rows' covariance factor `V` (`L × L`), which
+            // starts at zero: the first E-step is EM's at the starting loadings.
+            let (suffix, elem, start) = match (u.rule, own.elem) {
+                (Rule::Loadings, Elem::Matrix(_, l)) => ("row_cov", Elem::Matrix(l, l), Start::Zeros),
+                _ => (Self::strength_suffix(prior.family), Elem::Scalar, Start::Fill(1.0)),
+            };
             let slot = ParamSlot {
                 var: u.param,
-                name: format!("{}_{}", own.name, Self::strength_suffix(prior.family)),
+                name: format!("{}_{suffix}", own.name),
                 per_component: own.per_component,
-                elem: Elem::Scalar,
+                elem,
                 free: Size::lit(0),
                 rule: u.rule,
-                start: Start::Fill(1.0),
+                start,
                 reseed: Reseed::Keep,
                 random: None,
                 nonzero_columns: false,
@@ -3498,6 +3544,19 @@ impl Lowering<'_> {
             At::Whole
         };
         Operand::Slot { src, slot, at }
+    }
+
+    /// Variational Bayes: the slot of the posterior row covariance `V` of loadings `var`
+    /// (`None` under EM, or for loadings without a prior, a point estimate).
+    fn row_cov_slot(&self, var: VarId) -> Option<usize> {
+        if self.program.method != Method::Vb {
+            return None;
+        }
+        let i = self.update_of(var);
+        if self.plan.updates[i].rule != Rule::Loadings {
+            return None;
+        }
+        self.strength_of(i)
     }
 
     /// Parameter `i` read from `src`, as a vector when it is a scalar.
@@ -3609,6 +3668,24 @@ impl Lowering<'_> {
                     vec![Operand::Pooled, num(concentration)],
                 ),
             ),
+            // The loadings' normal posterior given the noise: the ridge of the MAP update is its
+            // mean, `V = (α I + S_h)⁻¹` its rows' covariance factor.
+            (Rule::Loadings, PriorFamily::NormalMean { kappa: alpha, .. }) => {
+                let b = u.sources[0];
+                let BlockKind::LinearGaussian { loading, .. } = self.plan.blocks[b].kind else {
+                    unreachable!("loadings belong to linear-Gaussian blocks")
+                };
+                let [sum, _, hs, cr, hh] =
+                    <[Operand; 5]>::try_from(self.linear_stats(b, false)).expect("five statistics");
+                let n = Operand::Count(self.stat_at());
+                (
+                    UpdateValue::Call(call(
+                        LoadingsModeFromStats,
+                        vec![self.p(Src::Prev, loading), n, sum, hs, cr, hh.clone(), num(alpha)],
+                    )),
+                    UpdateValue::Call(call(LoadingsRowCov, vec![hh, num(alpha)])),
+                )
+            }
             (Rule::Mean, PriorFamily::NormalMean { mean, kappa, .. }) => {
                 let own = param(
                     Src::Prev,
@@ -3666,6 +3743,16 @@ impl Lowering<'_> {
                     self.hyper(u.param, second),
                 ];
                 let kernel = match (u.rule, mean_prior) {
+                    // The noise of loadings with a prior: each coordinate's `α ‖m_d‖²` (the
+                    // loadings integrate out: no rows are added to the count).
+                    (rule, Some((w, _, alpha))) if self.slot(w).rule == Rule::Loadings => {
+                        args.extend([self.means_under(w, u.param), num(alpha)]);
+                        if rule == Rule::DiagonalVariances {
+                            NoiseVariancesPosteriorWithLoadingPrior
+                        } else {
+                            NoiseVariancePosteriorWithLoadingPrior
+                        }
+                    }
                     (rule, Some((mu, mean, kappa))) => {
                         args.extend([
                             self.means_under(mu, u.param),
@@ -3861,6 +3948,10 @@ impl Lowering<'_> {
                     if scalar { InvGammaKl } else { InvGammasKl },
                     vec![own, strength, num(shape), self.hyper(u.param, scale)],
                 ),
+                PriorFamily::NormalMean { kappa, scale, .. } if u.rule == Rule::Loadings => call(
+                    LoadingsKl,
+                    vec![own, strength, num(kappa), self.param_of(Src::Params, scale)],
+                ),
                 PriorFamily::NormalMean { mean, kappa, scale } => {
                     let kernel = match (slot.elem, self.slot(scale).elem) {
                         (Elem::Scalar, _) => NormalMeanKl,
@@ -3984,10 +4075,29 @@ impl Lowering<'_> {
                     ));
                 }
             }
+            BlockKind::LinearGaussian {
+                loading,
+                mean,
+                noise,
+            } => {
+                // `½ (E[ln ψ⁻¹] − ln E[ψ⁻¹])` per coordinate, one variance over D coordinates
+                // for isotropic noise (the mean has length D).
+                if let Some(p) = noise.pref() {
+                    if let Some((PriorFamily::InvGamma { .. }, v, shape)) = with(p.param) {
+                        let v = match noise {
+                            Cov::Spherical(_) => self.param_of(Src::Params, mean.param),
+                            _ => v,
+                        };
+                        calls.push(call(InvGammaOffset, vec![v, shape]));
+                    }
+                }
+                if let Some((PriorFamily::NormalMean { .. }, w, row_cov)) = with(loading.param) {
+                    calls.push(call(LoadingsOffset, vec![w, row_cov]));
+                }
+            }
             // The effective probabilities `exp E[ln θ]` make the expected density exact.
             BlockKind::Categorical { .. }
             | BlockKind::Multinomial { .. }
-            | BlockKind::LinearGaussian { .. }
             // (The derivation refuses variational Bayes for a regression and a latent scale.)
             | BlockKind::Regression { .. }
             | BlockKind::MvRegression { .. }

@@ -51,6 +51,15 @@ impl Cholesky {
         );
     }
 
+    /// Solves `Lᵀ Y = B` in place (column-major `dim × m`).
+    pub fn solve_upper_transposed_in_place(&self, rhs: MatMut<'_, f64>) {
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(
+            self.l.as_ref().transpose(),
+            rhs,
+            faer::Par::Seq,
+        );
+    }
+
     /// `Σ⁻¹ b`, by the two triangular solves `L y = b`, `Lᵀ x = y`.
     pub fn solve(&self, b: ndarray::ArrayView1<'_, f64>) -> ndarray::Array1<f64> {
         let mut x = Mat::from_fn(b.len(), 1, |i, _| b[i]);

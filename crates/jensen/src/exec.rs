@@ -477,9 +477,11 @@ impl<'a> PlanModel<'a> {
                         .collect::<Result<_, _>>()?,
                 )
             }
-            DerivedKind::Posteriors { loading, noise } => {
-                DerivedValue::Posteriors(self.factor_posteriors(params, loading, noise)?)
-            }
+            DerivedKind::Posteriors {
+                loading,
+                noise,
+                row_cov,
+            } => DerivedValue::Posteriors(self.factor_posteriors(params, loading, noise, row_cov)?),
         })
     }
 
@@ -491,6 +493,7 @@ impl<'a> PlanModel<'a> {
         params: &DynParams,
         loading: PRef,
         noise: Cov,
+        row_cov: Option<usize>,
     ) -> Result<Vec<FactorPosterior>, NumericalIssue> {
         let np = noise.pref().expect("linear-Gaussian noise is a parameter");
         (0..self.k)
@@ -498,11 +501,26 @@ impl<'a> PlanModel<'a> {
                 let w = part(params, self.name(loading), loading.per_component, k)
                     .into_dimensionality::<Ix2>()
                     .expect("matrix");
-                let post = match noise {
-                    Cov::Spherical(_) => {
+                // Variational Bayes: the rows' covariance factor of the loadings' posterior.
+                let v = row_cov.map(|slot| {
+                    let name = &self.program.params[slot].name;
+                    part(params, name, loading.per_component, k)
+                        .into_dimensionality::<Ix2>()
+                        .expect("matrix")
+                });
+                let post = match (noise, v) {
+                    (Cov::Spherical(_), None) => {
                         FactorPosterior::isotropic(w, scalar_of(params, np, self.name(np), k))
                     }
-                    _ => FactorPosterior::new(w, vec_of(params, np, self.name(np), k)),
+                    (Cov::Spherical(_), Some(v)) => FactorPosterior::isotropic_with_row_cov(
+                        w,
+                        scalar_of(params, np, self.name(np), k),
+                        v,
+                    ),
+                    (_, None) => FactorPosterior::new(w, vec_of(params, np, self.name(np), k)),
+                    (_, Some(v)) => {
+                        FactorPosterior::with_row_cov(w, vec_of(params, np, self.name(np), k), v)
+                    }
                 };
                 post.map_err(|e| {
                     e.issue(
@@ -540,7 +558,16 @@ impl<'a> PlanModel<'a> {
         else {
             return Ok(None);
         };
-        let posts = self.factor_posteriors(params, loading, noise)?;
+        // (Variational Bayes: the posterior under q(W, Ψ), as the E-step has it.)
+        let row_cov = self.program.derived.iter().find_map(|d| match d.kind {
+            DerivedKind::Posteriors {
+                loading: l,
+                row_cov,
+                ..
+            } if l == loading => row_cov,
+            _ => None,
+        });
+        let posts = self.factor_posteriors(params, loading, noise, row_cov)?;
         let item = self.data.item(self.plan.blocks[b].data);
         let x = item.values.view();
         let gaps = item.gaps.within(0..x.nrows());
@@ -780,8 +807,24 @@ fn check_against(
     }
     for slot in &program.params {
         if slot.posterior_of.is_some() {
-            // A posterior's strength: a positive count, shape or degrees of freedom.
             let value = ordered.get(&slot.name).expect("checked");
+            if let Elem::Matrix(..) = slot.elem {
+                // The loadings' row covariance factor: symmetric positive semi-definite.
+                let ok = value.iter().all(|v| v.is_finite())
+                    && value
+                        .view()
+                        .into_shape_with_order((value.len() / value.shape()[value.ndim() - 1].pow(2), value.shape()[value.ndim() - 1], value.shape()[value.ndim() - 1]))
+                        .map(|all| all.outer_iter().all(|v| positive_semi_definite(v)))
+                        .unwrap_or(false);
+                if !ok {
+                    return Err(format!(
+                        "`{}` must be symmetric positive semi-definite (the covariance factor of the loadings' posterior rows)",
+                        slot.name
+                    ));
+                }
+                continue;
+            }
+            // A posterior's strength: a positive count, shape or degrees of freedom.
             if !value.iter().all(|v| v.is_finite() && *v > 0.0) {
                 return Err(format!(
                     "`{}` must be positive and finite (a posterior's strength)",
@@ -872,6 +915,16 @@ fn check_against(
         }
     }
     Ok(ordered)
+}
+
+/// A symmetric matrix whose eigenvalues are not negative (up to round-off).
+fn positive_semi_definite(v: ndarray::ArrayView2<'_, f64>) -> bool {
+    let scale = v.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    let symmetric = v
+        .indexed_iter()
+        .all(|((i, j), x)| (x - v[[j, i]]).abs() <= 1e-12 * scale);
+    let nudged = &v + &(ndarray::Array2::<f64>::eye(v.nrows()) * (1e-12 * scale + f64::MIN_POSITIVE));
+    symmetric && jensen_runtime::linalg::Cholesky::new(nudged.view()).is_some()
 }
 
 /// Component `k` of a parameter (all of it when shared).
@@ -2039,6 +2092,30 @@ impl PlanModel<'_> {
                 )
                 .into_dyn(),
             ),
+            LoadingsRowCov => array(linear::loadings_row_cov(m(0), n(1)).into_dyn()),
+            LoadingsOffset => number(linear::loadings_offset(m(0), m(1))),
+            LoadingsKl => number(linear::loadings_kl(m(0), m(1), n(2), pc(3))),
+            NoiseVariancesPosteriorWithLoadingPrior => array(
+                linear::noise_variances_posterior_with_loading_prior(
+                    v(0).view(),
+                    n(1),
+                    n(2),
+                    pc(3),
+                    self.array(env, &a[4]),
+                    n(5),
+                )
+                .into_dyn(),
+            ),
+            NoiseVariancePosteriorWithLoadingPrior => {
+                number(linear::noise_variance_posterior_with_loading_prior(
+                    n(0),
+                    n(1),
+                    n(2),
+                    n(3),
+                    self.array(env, &a[4]),
+                    n(5),
+                ))
+            }
             NoiseVariancesModeWithLoadingPrior => array(
                 linear::noise_variances_mode_with_loading_prior(
                     v(0).view(),
@@ -2425,6 +2502,21 @@ impl PlanModel<'_> {
                 v(9).view(),
                 n(10),
                 m(11),
+            )),
+            FactorExpectedWithRowCov => number(linear::factor_expected_with_row_cov(
+                n(0),
+                v(1).view(),
+                v(2).view(),
+                v(3).view(),
+                v(4).view(),
+                m(5),
+                m(6),
+                m(7),
+                v(8).view(),
+                v(9).view(),
+                n(10),
+                m(11),
+                m(12),
             )),
         }
     }

@@ -32,8 +32,9 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::gaussian::{self, centred_transposed, LN_2PI};
 use super::hyper::PerCoordinate;
+use super::vb;
 use crate::error::NumericalIssue;
-use crate::linalg::{as_faer, as_faer_mut};
+use crate::linalg::{as_faer, as_faer_mut, Cholesky};
 use crate::mixture::Workspace;
 
 /// Why the posterior of a linear-Gaussian block could not be prepared.
@@ -90,6 +91,9 @@ pub struct FactorPosterior {
     spread: Array1<f64>,
     /// `G Wᵀ`, `L × D`: the posterior spread the residual cross statistic removes.
     cov_wt: Array2<f64>,
+    /// Variational Bayes: the latent's effective prior precision `P = I + D V` (`None`: `I`),
+    /// see [`FactorPosterior::with_row_cov`].
+    latent_precision: Option<Array2<f64>>,
 }
 
 fn to_array(m: MatRef<'_, f64>) -> Array2<f64> {
@@ -188,7 +192,73 @@ impl FactorPosterior {
             w: w.to_owned(),
             spread,
             cov_wt,
+            latent_precision: None,
         })
+    }
+
+    /// Variational Bayes: the optimal `q(h | x)` under the posterior `q(W, Ψ)` whose rows are
+    /// `w_d | ψ_d ~ N(m_d, ψ_d V)` and whose noise has `E[1 / ψ_d] = 1 / ψ̃_d`, for `w` the
+    /// posterior means `M` (`D × L`), `psi` the effective variances `ψ̃` and `row_cov` the
+    /// rows' shared covariance factor `V` (`L × L`). The expected emission log-density
+    /// `E_q[ln N(x | W h + μ, Ψ)]` is `ln N(x | M h + μ, Ψ̃) − ½ D hᵀ V h` plus a constant, so
+    /// `q(h | x)` is the posterior of the point model `(M, Ψ̃)` under the latent prior
+    /// `N(0, P⁻¹)`, `P = I + D V`: precision `P + Mᵀ Ψ̃⁻¹ M`, mean `(P + Mᵀ Ψ̃⁻¹ M)⁻¹ Mᵀ Ψ̃⁻¹ e`.
+    /// With `P = R Rᵀ` (Cholesky) it is formed as [`FactorPosterior::new`] of the whitened
+    /// loadings `M R⁻ᵀ`, mapped back by `h = R⁻ᵀ u`; `ln |P|` enters `log_det_precision`,
+    /// and the marginal becomes `N(μ, Ψ̃ + M P⁻¹ Mᵀ)`. `V = 0` is [`FactorPosterior::new`].
+    pub fn with_row_cov(
+        w: ArrayView2<'_, f64>,
+        psi: ArrayView1<'_, f64>,
+        row_cov: ArrayView2<'_, f64>,
+    ) -> Result<Self, PosteriorFailure> {
+        let (d, l) = w.dim();
+        if row_cov.dim() != (l, l) || !row_cov.iter().all(|v| v.is_finite()) {
+            return Err(PosteriorFailure::Loadings);
+        }
+        if row_cov.iter().all(|&v| v == 0.0) {
+            return Self::new(w, psi);
+        }
+        let precision = Array2::from_shape_fn((l, l), |(i, j)| {
+            let identity = if i == j { 1.0 } else { 0.0 };
+            identity + d as f64 * 0.5 * (row_cov[[i, j]] + row_cov[[j, i]])
+        });
+        let root = Cholesky::new(precision.view()).ok_or(PosteriorFailure::Loadings)?;
+        // The whitened loadings M R⁻ᵀ: their transpose solves R Y = Mᵀ.
+        let mut wt = Mat::from_fn(l, d, |i, j| w[[j, i]]);
+        root.solve_lower_in_place(wt.as_mut());
+        let whitened = Array2::from_shape_fn((d, l), |(i, j)| wt[(j, i)]);
+        let mut post = Self::new(whitened.view(), psi)?;
+        // Back from u = Rᵀ h: B = R⁻ᵀ B', G = R⁻ᵀ G' R⁻¹ and G Mᵀ = R⁻ᵀ (G' M'ᵀ); the spread
+        // m_iᵀ G m_i is the whitened one.
+        let back = |a: &Array2<f64>| {
+            let mut m = Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[[i, j]]);
+            root.solve_upper_transposed_in_place(m.as_mut());
+            to_array(m.as_ref())
+        };
+        post.proj = back(&post.proj);
+        post.cov_wt = back(&post.cov_wt);
+        let half = back(&post.cov);
+        let cov = back(&half.t().to_owned());
+        post.cov = Array2::from_shape_fn((l, l), |(i, j)| 0.5 * (cov[[i, j]] + cov[[j, i]]));
+        post.log_det_precision += root.log_det();
+        post.w = w.to_owned();
+        post.latent_precision = Some(precision);
+        let finite = post.log_det_precision.is_finite()
+            && post.cov.iter().all(|v| v.is_finite())
+            && post.proj.iter().all(|v| v.is_finite());
+        if !finite {
+            return Err(PosteriorFailure::Loadings);
+        }
+        Ok(post)
+    }
+
+    /// [`FactorPosterior::with_row_cov`] under isotropic noise `σ̃² I`.
+    pub fn isotropic_with_row_cov(
+        w: ArrayView2<'_, f64>,
+        var: f64,
+        row_cov: ArrayView2<'_, f64>,
+    ) -> Result<Self, PosteriorFailure> {
+        Self::with_row_cov(w, isotropic(var, w.nrows()).view(), row_cov)
     }
 
     /// The posterior under isotropic noise `σ² I` (probabilistic PCA).
@@ -216,7 +286,7 @@ impl FactorPosterior {
         self.proj.view()
     }
 
-    /// `ln |W Wᵀ + Ψ|`.
+    /// `ln |W Wᵀ + Ψ|` (`ln |W P⁻¹ Wᵀ + Ψ|` with a latent precision `P`).
     pub fn log_det_marginal(&self) -> f64 {
         self.log_det_marginal
     }
@@ -283,9 +353,24 @@ fn residual_quad(post: &FactorPosterior, e: &mut [f64], h: &[f64], m: usize, qua
             *q += v * v * pi;
         }
     }
-    for hr in h.chunks_exact(m) {
-        for (q, &b) in quad.iter_mut().zip(hr) {
-            *q += b * b;
+    match &post.latent_precision {
+        None => {
+            for hr in h.chunks_exact(m) {
+                for (q, &b) in quad.iter_mut().zip(hr) {
+                    *q += b * b;
+                }
+            }
+        }
+        // hᵀ P h under the latent prior N(0, P⁻¹).
+        Some(p) => {
+            for (i, hi) in h.chunks_exact(m).enumerate() {
+                for (j, hj) in h.chunks_exact(m).enumerate() {
+                    let pij = p[[i, j]];
+                    for ((q, &a), &b) in quad.iter_mut().zip(hi).zip(hj) {
+                        *q += pij * a * b;
+                    }
+                }
+            }
         }
     }
 }
@@ -707,6 +792,141 @@ pub fn factor_expected(
     emission + latent
 }
 
+// ---------------------------------------------------------------------------------------
+// Variational Bayes: the normal-inverse-Gamma posterior of the loadings and the noise
+//
+// Under the priors `w_d | ψ_d ~ N(0, ψ_d I / α)` and `ψ_d ~ IG(a0, b0)`, and a point mean
+// `μ`, the posterior given `q(h)` is `w_d | ψ_d ~ N(m_d, ψ_d V)`, `ψ_d ~ IG(a, b_d)` with
+// `V = (α I + S_h)⁻¹` (shared by the coordinates), `m_d` the ridge of
+// [`loadings_mode_from_stats`], `a = a0 + n / 2` and `b_d = b0 + ½ (ρ_d + α ‖m_d‖²)` (`ρ_d`
+// the expected squared residual at `(M, μ)`, [`factor_residual`]). The slots keep `M`, `V`,
+// `ψ̃ = b / a` (`E[1 / ψ]⁻¹`) and `a`.
+
+/// `V = (α I + S_h)⁻¹`: the covariance factor of every row of the loadings' posterior
+/// (`Cov[w_d | ψ_d] = ψ_d V`), from the latent's second moment `S_h = Σ r E[h hᵀ]`. An
+/// empty component has the prior's, `I / α`. Not finite when `S_h` is not.
+pub fn loadings_row_cov(h_scatter: ArrayView2<'_, f64>, alpha: f64) -> Array2<f64> {
+    let l = h_scatter.nrows();
+    let a = Mat::from_fn(l, l, |i, j| {
+        let ridge = if i == j { alpha } else { 0.0 };
+        0.5 * (h_scatter[[i, j]] + h_scatter[[j, i]]) + ridge
+    });
+    match a.llt(Side::Lower) {
+        Ok(llt) => {
+            let inv = llt.inverse();
+            Array2::from_shape_fn((l, l), |(i, j)| 0.5 * (inv[(i, j)] + inv[(j, i)]))
+        }
+        Err(_) => Array2::from_elem((l, l), f64::NAN),
+    }
+}
+
+/// `−½ ln |I + D V|`: a linear-Gaussian block's offset under the loadings' posterior (the
+/// expected emission's `−½ D hᵀ V h` moves into the latent's prior precision, see
+/// [`FactorPosterior::with_row_cov`]; this is the normaliser it leaves behind).
+pub fn loadings_offset(w: ArrayView2<'_, f64>, row_cov: ArrayView2<'_, f64>) -> f64 {
+    let (d, l) = w.dim();
+    let precision = Array2::from_shape_fn((l, l), |(i, j)| {
+        let identity = if i == j { 1.0 } else { 0.0 };
+        identity + d as f64 * 0.5 * (row_cov[[i, j]] + row_cov[[j, i]])
+    });
+    Cholesky::new(precision.view()).map_or(f64::NEG_INFINITY, |c| -0.5 * c.log_det())
+}
+
+/// `E_q(ψ)[KL(N(m_d, ψ_d V) ‖ N(0, ψ_d I / α))]` summed over the coordinates:
+/// `½ Σ_d (α tr V + α ‖m_d‖² / ψ̃_d − L − L ln α − ln |V|)`, `1 / ψ̃_d = E[1 / ψ_d]` (one
+/// variance for every coordinate, or one each); `+∞` when `V` is not positive definite.
+pub fn loadings_kl<'a>(
+    w: ArrayView2<'_, f64>,
+    row_cov: ArrayView2<'_, f64>,
+    alpha: f64,
+    noise: impl Into<PerCoordinate<'a>>,
+) -> f64 {
+    let Some(chol) = Cholesky::new(row_cov) else {
+        return f64::INFINITY;
+    };
+    let noise = noise.into();
+    let l = row_cov.nrows() as f64;
+    let per_row = alpha * row_cov.diag().sum() - l - l * alpha.ln() - chol.log_det();
+    w.rows()
+        .into_iter()
+        .enumerate()
+        .map(|(d, m)| 0.5 * (per_row + alpha * m.dot(&m) / noise.at(d)))
+        .sum()
+}
+
+/// The noise's posterior `ψ̃_d = b_d / a` under `ψ_d ~ IG(a0, b0)` and the loadings' prior
+/// `w_d ~ N(0, ψ_d I / α)`: `(ρ_d + α ‖m_d‖² + 2 b0) / (n + 2 a0)`, `ρ_d` the pooled expected
+/// squared residuals at the new loadings' means (and every component's loadings when the
+/// components share the noise). Unlike the mode
+/// ([`noise_variances_mode_with_loading_prior`]) the `L` rows of the loadings add nothing to
+/// the count: they are integrated out.
+pub fn noise_variances_posterior_with_loading_prior<'a, Dm: Dimension>(
+    resid: ArrayView1<'_, f64>,
+    count: f64,
+    shape: f64,
+    scale: impl Into<PerCoordinate<'a>>,
+    w: ArrayView<'_, f64, Dm>,
+    alpha: f64,
+) -> Array1<f64> {
+    let (dev, _) = loading_deviations(w, alpha);
+    let with = &resid + &dev;
+    vb::variances_posterior(with.view(), count, shape, scale)
+}
+
+/// The spherical form of [`noise_variances_posterior_with_loading_prior`] (probabilistic
+/// PCA's `s I`): `(ρ + α ‖M‖² + 2 b0) / (n + 2 a0)`, `ρ` and `n` summed over the coordinates.
+pub fn noise_variance_posterior_with_loading_prior<Dm: Dimension>(
+    resid: f64,
+    count: f64,
+    shape: f64,
+    scale: f64,
+    w: ArrayView<'_, f64, Dm>,
+    alpha: f64,
+) -> f64 {
+    let dev = alpha * w.iter().map(|v| v * v).sum::<f64>();
+    vb::variance_posterior(resid + dev, count, shape, scale)
+}
+
+/// [`factor_expected`] under the loadings' posterior `q(W, Ψ)`: `w`, `psi` the posterior's
+/// means and effective variances, `row_cov` its `V`. The expected emission adds
+/// `−½ D tr(V S_h)`; written as the latent's prior precision `P = I + D V` it is
+/// `½ n ln |P| − ½ tr((P − I) S_h)`, the `½ n ln |P|` cancelling the block's offset
+/// ([`loadings_offset`]) that the caller adds per row. `log_det_precision_at_centre` is
+/// `ln |P° + M°ᵀ Ψ̃°⁻¹ M°|` of the posterior the statistics were accumulated under.
+pub fn factor_expected_with_row_cov(
+    n: f64,
+    centre: ArrayView1<'_, f64>,
+    sum: ArrayView1<'_, f64>,
+    resid_sq: ArrayView1<'_, f64>,
+    h_sum: ArrayView1<'_, f64>,
+    cross: ArrayView2<'_, f64>,
+    h_scatter: ArrayView2<'_, f64>,
+    w: ArrayView2<'_, f64>,
+    mean: ArrayView1<'_, f64>,
+    psi: ArrayView1<'_, f64>,
+    log_det_precision_at_centre: f64,
+    w_at_centre: ArrayView2<'_, f64>,
+    row_cov: ArrayView2<'_, f64>,
+) -> f64 {
+    let point = factor_expected(
+        n,
+        centre,
+        sum,
+        resid_sq,
+        h_sum,
+        cross,
+        h_scatter,
+        w,
+        mean,
+        psi,
+        log_det_precision_at_centre,
+        w_at_centre,
+    );
+    let d = psi.len() as f64;
+    let spread: f64 = (row_cov.t().to_owned() * h_scatter).sum();
+    point - n * loadings_offset(w, row_cov) - 0.5 * d * spread
+}
+
 /// Starting loadings: independent `N(0, scale_i² / L)` entries, so that `W Wᵀ` starts at the
 /// scale of the data's variances.
 pub fn random_loadings(rng: &mut dyn RngCore, scale: ArrayView1<'_, f64>, l: usize) -> Array2<f64> {
@@ -942,6 +1162,200 @@ mod tests {
             "M-step lowered the bound: {bound} < {before}"
         );
         assert!(loglik(&w1, &psi1, &mu1) >= bound - 1e-10);
+    }
+
+    /// A loadings' posterior row covariance factor `V` for the tests.
+    fn row_cov() -> Array2<f64> {
+        array![[0.04, 0.01], [0.01, 0.02]]
+    }
+
+    #[test]
+    fn variational_posterior_matches_the_dense_forms() {
+        let (w, psi, mu, x) = fixture();
+        let v = row_cov();
+        let post = FactorPosterior::with_row_cov(w.view(), psi.view(), v.view()).unwrap();
+        let (d, l) = w.dim();
+        let wm = DMatrix::from_fn(d, l, |i, j| w[[i, j]]);
+        let psi_inv =
+            DMatrix::from_diagonal(&DVector::from_iterator(d, psi.iter().map(|v| 1.0 / v)));
+        let p = DMatrix::identity(l, l) + DMatrix::from_fn(l, l, |i, j| d as f64 * v[[i, j]]);
+        let precision = &p + wm.transpose() * &psi_inv * &wm;
+        let g = precision.clone().try_inverse().unwrap();
+        let b = &g * wm.transpose() * &psi_inv;
+        for i in 0..l {
+            for j in 0..l {
+                assert_relative_eq!(post.posterior_cov()[[i, j]], g[(i, j)], epsilon = 1e-12);
+            }
+            for j in 0..d {
+                assert_relative_eq!(post.projection()[[i, j]], b[(i, j)], epsilon = 1e-12);
+            }
+        }
+        assert_relative_eq!(
+            post.log_det_precision(),
+            precision.determinant().ln(),
+            epsilon = 1e-12
+        );
+        // The rows' density is the marginal under the latent prior N(0, P⁻¹).
+        let cov = &wm * p.try_inverse().unwrap() * wm.transpose()
+            + DMatrix::from_diagonal(&DVector::from_iterator(d, psi.iter().copied()));
+        let mut out = Array1::zeros(x.nrows());
+        factor_add_log_density(
+            x.view(),
+            mu.view(),
+            &post,
+            out.view_mut(),
+            &mut Workspace::default(),
+        );
+        let inv = cov.clone().try_inverse().unwrap();
+        for (r, row) in x.rows().into_iter().enumerate() {
+            let e = DVector::from_iterator(d, row.iter().zip(mu.iter()).map(|(a, b)| a - b));
+            let expect = -0.5
+                * (d as f64 * LN_2PI
+                    + cov.determinant().ln()
+                    + (e.transpose() * &inv * &e)[(0, 0)]);
+            assert_relative_eq!(out[r], expect, epsilon = 1e-12);
+        }
+        // V = 0 is the point posterior.
+        let zero =
+            FactorPosterior::with_row_cov(w.view(), psi.view(), Array2::zeros((2, 2)).view())
+                .unwrap();
+        let plain = FactorPosterior::new(w.view(), psi.view()).unwrap();
+        assert_eq!(zero.projection(), plain.projection());
+        assert!(FactorPosterior::with_row_cov(
+            w.view(),
+            psi.view(),
+            array![[f64::NAN, 0.0], [0.0, 1.0]].view()
+        )
+        .is_err());
+        assert!(FactorPosterior::with_row_cov(
+            w.view(),
+            psi.view(),
+            array![[-1.0, 0.0], [0.0, 1.0]].view()
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn variational_expected_log_joint_is_tight_after_the_e_step() {
+        // At the posterior's own q(h), E_q[ln p(x, h)] + H[q(h)] equals Σ_n ln Z_n, the
+        // rows' marginal under N(0, P⁻¹) plus the offset −½ ln |P| each.
+        let (w, psi, mu, x) = fixture();
+        let v = row_cov();
+        let post = FactorPosterior::with_row_cov(w.view(), psi.view(), v.view()).unwrap();
+        let r = Array1::ones(5);
+        let (mut s, mut q, mut sh) = (Array1::zeros(4), Array1::zeros(4), Array1::zeros(2));
+        let (mut c, mut shh) = (Array2::zeros((2, 4)), Array2::zeros((2, 2)));
+        accumulate_factor(
+            x.view(),
+            mu.view(),
+            r.view(),
+            &post,
+            s.view_mut(),
+            q.view_mut(),
+            sh.view_mut(),
+            c.view_mut(),
+            shh.view_mut(),
+            &mut Workspace::default(),
+        );
+        let mut out = Array1::zeros(5);
+        factor_add_log_density(
+            x.view(),
+            mu.view(),
+            &post,
+            out.view_mut(),
+            &mut Workspace::default(),
+        );
+        let expected = factor_expected_with_row_cov(
+            5.0,
+            mu.view(),
+            s.view(),
+            q.view(),
+            sh.view(),
+            c.view(),
+            shh.view(),
+            w.view(),
+            mu.view(),
+            psi.view(),
+            post.log_det_precision(),
+            w.view(),
+            v.view(),
+        );
+        assert_relative_eq!(expected, out.sum(), epsilon = 1e-10);
+        // The same bound written out term by term: E[ln N(x | W h + μ, Ψ)] under q(W) adds
+        // −½ D tr(V S_h) to the point emission; E[ln N(h | 0, I)] + H[q(h)].
+        let d = 4.0;
+        let resid = factor_residual(
+            mu.view(),
+            s.view(),
+            q.view(),
+            sh.view(),
+            c.view(),
+            shh.view(),
+            5.0,
+            w.view(),
+            mu.view(),
+            w.view(),
+        );
+        let emission = -0.5
+            * (5.0 * (d * LN_2PI + psi.iter().map(|v| v.ln()).sum::<f64>())
+                + resid
+                    .iter()
+                    .zip(psi.iter())
+                    .map(|(r, v)| r / v)
+                    .sum::<f64>())
+            - 0.5 * d * (&v * &shh).sum();
+        let latent = -0.5 * shh.diag().sum() + 0.5 * 5.0 * (2.0 - post.log_det_precision());
+        assert_relative_eq!(
+            emission + latent,
+            out.sum() + 5.0 * loadings_offset(w.view(), v.view()),
+            epsilon = 1e-10
+        );
+    }
+
+    #[test]
+    fn loadings_kl_is_the_gaussian_divergence_and_zero_at_the_prior() {
+        let (w, psi, _, _) = fixture();
+        let v = row_cov();
+        let alpha = 2.0;
+        let (d, l) = w.dim();
+        // KL(N(m, ψ V) ‖ N(0, ψ I / α)) is linear in 1 / ψ: its expectation is its value at
+        // 1 / ψ̃.
+        let dense: f64 = (0..d)
+            .map(|i| {
+                let s0 = DMatrix::from_fn(l, l, |a, b| psi[i] * v[[a, b]]);
+                let s1 = DMatrix::identity(l, l) * (psi[i] / alpha);
+                let m = DVector::from_iterator(l, w.row(i).iter().copied());
+                let s1_inv = s1.clone().try_inverse().unwrap();
+                0.5 * ((&s1_inv * &s0).trace() + (m.transpose() * &s1_inv * &m)[(0, 0)] - l as f64
+                    + (s1.determinant() / s0.determinant()).ln())
+            })
+            .sum();
+        assert_relative_eq!(
+            loadings_kl(w.view(), v.view(), alpha, psi.view()),
+            dense,
+            epsilon = 1e-12
+        );
+        let prior = Array2::eye(l) / alpha;
+        assert_relative_eq!(
+            loadings_kl(Array2::zeros((d, l)).view(), prior.view(), alpha, 0.7),
+            0.0,
+            epsilon = 1e-14
+        );
+        assert_eq!(
+            loadings_kl(w.view(), Array2::zeros((l, l)).view(), alpha, 0.7),
+            f64::INFINITY
+        );
+        // V is the inverse of α I + S_h; the prior's when the component is empty.
+        let sh = array![[3.0, 0.5], [0.5, 2.0]];
+        let vv = loadings_row_cov(sh.view(), alpha);
+        let back = (&sh + &(Array2::<f64>::eye(2) * alpha)).dot(&vv);
+        for (a, b) in back.iter().zip(Array2::<f64>::eye(2).iter()) {
+            assert_relative_eq!(*a, *b, epsilon = 1e-12);
+        }
+        let empty = loadings_row_cov(Array2::zeros((2, 2)).view(), alpha);
+        for (a, b) in empty.iter().zip(prior.iter()) {
+            assert_relative_eq!(*a, *b, epsilon = 1e-15);
+        }
     }
 
     #[test]
