@@ -138,6 +138,26 @@ pub mod models {
     #[model(file = "../models/ppca_iris_map.em")]
     pub struct PpcaIrisMap;
 
+    /// Variational Bayes for linear-Gaussian latents: normal-inverse-Gamma posteriors on the
+    /// loadings and the noise.
+    #[derive(jensen::Model)]
+    #[model(file = "../models/fa_iris_vb.em")]
+    pub struct FaIrisVb;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/mfa_iris_vb.em")]
+    pub struct MfaIrisVb;
+
+    #[derive(jensen::Model)]
+    #[model(file = "../models/ppca_iris_vb.em")]
+    pub struct PpcaIrisVb;
+
+    /// The MAP model of factor analysis fitted by variational Bayes: the method chosen in the
+    /// attribute.
+    #[derive(jensen::Model)]
+    #[model(file = "../models/fa_iris_map.em", method = "vb")]
+    pub struct FaIrisMapVb;
+
     /// The MAP model fitted by variational Bayes: the method chosen in the attribute.
     #[derive(jensen::Model)]
     #[model(file = "../models/poisson_mix_map.em", method = "vb")]
@@ -421,6 +441,9 @@ pub const CATALOGUE: &[Entry] = &[
     ("fa_iris_map", "iris.csv", &[]),
     ("mfa_iris_map", "iris.csv", &[]),
     ("ppca_iris_map", "iris.csv", &[]),
+    ("fa_iris_vb", "iris.csv", &[]),
+    ("mfa_iris_vb", "iris.csv", &[]),
+    ("ppca_iris_vb", "iris.csv", &[]),
     ("poisson_mix_weighted", "discoveries_counts.csv", &[]),
     (
         "gmm_iris_semisupervised",

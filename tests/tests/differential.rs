@@ -545,6 +545,29 @@ differential!(
     PpcaIrisMapData { x: matrix },
     PpcaIrisMapConsts::default()
 );
+// Variational Bayes for linear-Gaussian latents: the loadings' spread in the latent's prior,
+// the loadings' offsets and KL, the noise's posterior.
+differential!(
+    factor_analysis_vb,
+    "fa_iris_vb",
+    FaIrisVbModel,
+    FaIrisVbData { x: matrix },
+    FaIrisVbConsts::default()
+);
+differential!(
+    mixture_of_factor_analysers_vb,
+    "mfa_iris_vb",
+    MfaIrisVbModel,
+    MfaIrisVbData { x: matrix },
+    MfaIrisVbConsts::default()
+);
+differential!(
+    probabilistic_pca_vb,
+    "ppca_iris_vb",
+    PpcaIrisVbModel,
+    PpcaIrisVbData { x: matrix },
+    PpcaIrisVbConsts::default()
+);
 // Variational Bayes: posteriors, effective parameters, offsets and KL terms.
 differential!(
     bayesian_gmm,

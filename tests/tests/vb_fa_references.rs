@@ -15,7 +15,10 @@ use ndarray::ArrayD;
 use rand::SeedableRng;
 use serde_json::Value;
 
-fn model_source(fx: &Value) -> String {
+/// The fixture's model; with `mixture`, written as a mixture of factor analysers with one
+/// component (a Dirichlet posterior on its weight, per-component loadings and mean, shared
+/// noise), which must follow the same trajectory.
+fn model_source(fx: &Value, mixture: bool) -> String {
     let p = &fx["priors"];
     let num = |k: &str| p[k].as_f64().unwrap();
     let (decl, cov) = if fx["spherical"].as_bool().unwrap() {
@@ -23,11 +26,26 @@ fn model_source(fx: &Value) -> String {
     } else {
         ("param  psi: positive[D]", "diag(psi)")
     };
+    let (params, latent, mean, prior) = if mixture {
+        (
+            "param  w: simplex[K]\nparam  W[K]: matrix[D, L]\nparam  mu[K]: vector[D]",
+            "latent z[N]: 0..K\nz[n] ~ Categorical(w)\n",
+            "W[z[n]] * h[n] + mu[z[n]]",
+            "w ~ Dirichlet(1.0)\nW[k]",
+        )
+    } else {
+        (
+            "param  W: matrix[D, L]\nparam  mu: vector[D]",
+            "",
+            "W * h[n] + mu",
+            "W",
+        )
+    };
     format!(
-        "model vb_fa\nmethod vb\nconst L: int = {l}\ndata   x[N]: vector[D]\n\
-         param  W: matrix[D, L]\nparam  mu: vector[D]\n{decl}\nlatent h[N]: vector[L]\n\
-         h[n] ~ MvNormal(0, I)\nx[n] ~ MvNormal(W * h[n] + mu, {cov})\n\
-         W ~ Normal(0.0, psi / {alpha:?})\npsi ~ InvGamma({a0:?}, {factor:?} * var(x))\n",
+        "model vb_fa\nmethod vb\nconst K: int = 1\nconst L: int = {l}\ndata   x[N]: vector[D]\n\
+         {params}\n{decl}\n{latent}latent h[N]: vector[L]\n\
+         h[n] ~ MvNormal(0, I)\nx[n] ~ MvNormal({mean}, {cov})\n\
+         {prior} ~ Normal(0.0, psi / {alpha:?})\npsi ~ InvGamma({a0:?}, {factor:?} * var(x))\n",
         l = fx["L"].as_u64().unwrap(),
         alpha = num("alpha"),
         a0 = num("a0"),
@@ -51,11 +69,11 @@ fn worst(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
         .fold(0.0, f64::max)
 }
 
-fn reference_case(case: &str) {
-    let text = std::fs::read_to_string(root().join(format!("tests/fixtures/vb_fa/{case}.json")))
-        .unwrap();
+fn reference_case(case: &str, mixture: bool) {
+    let text =
+        std::fs::read_to_string(root().join(format!("tests/fixtures/vb_fa/{case}.json"))).unwrap();
     let fx: Value = serde_json::from_str(&text).unwrap();
-    let source = model_source(&fx);
+    let source = model_source(&fx, mixture);
     let plan = jensen::compile(&source)
         .unwrap_or_else(|d| panic!("{source}\n{d:?}"))
         .0;
@@ -80,7 +98,10 @@ fn reference_case(case: &str) {
     assert_eq!(hypers.len(), 1);
     assert_eq!(hypers[0].value.len(), b0.len(), "{case}");
     for (a, b) in hypers[0].value.iter().zip(b0.iter()) {
-        assert!((a - b).abs() <= 1e-13 * b.abs(), "{case}: prior scale {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-13 * b.abs(),
+            "{case}: prior scale {a} vs {b}"
+        );
     }
     let config = MStepConfig { reg_covar: 0.0 };
     let n = fx["N"].as_u64().unwrap() as usize;
@@ -126,15 +147,55 @@ fn reference_case(case: &str) {
 
 #[test]
 fn factor_analysis_on_iris() {
-    reference_case("fa_iris");
+    reference_case("fa_iris", false);
 }
 
 #[test]
 fn probabilistic_pca_on_iris() {
-    reference_case("ppca_iris");
+    reference_case("ppca_iris", false);
 }
 
 #[test]
 fn factor_analysis_on_digits() {
-    reference_case("fa_digits");
+    reference_case("fa_digits", false);
+}
+
+/// The per-component kernels (loadings, row covariance factors and offsets per component,
+/// the noise pooled over the components, the weights' Dirichlet posterior) on one component.
+#[test]
+fn a_mixture_of_one_factor_analyser_is_factor_analysis() {
+    reference_case("fa_iris", true);
+    reference_case("ppca_iris", true);
+}
+
+/// `#[model(file = "fa_iris_map.em", method = "vb")]` generates the variational program of the
+/// MAP file, which agrees with the executor run with `--method vb`.
+#[test]
+fn the_derive_attribute_chooses_variational_bayes_for_factor_analysis() {
+    use jensen::lang::ir::Method;
+    use jensen_tests::glue::matrix;
+    use jensen_tests::models::{FaIrisMapVbConsts, FaIrisMapVbData, FaIrisMapVbModel};
+    let source = std::fs::read_to_string(root().join("models/fa_iris_map.em")).unwrap();
+    let plan = jensen::lang::compile_for(&source, Some(Method::Vb))
+        .unwrap()
+        .0;
+    let bound = jensen_tests::bind(&plan, "iris.csv", &[]);
+    fn opts<P>() -> jensen::FitOptions<P> {
+        jensen::FitOptions {
+            seed: 5,
+            max_iter: 60,
+            tol: 1e-10,
+            restarts: 2,
+            ..jensen::FitOptions::default()
+        }
+    }
+    let executed = jensen::fit(&PlanModel::new(&plan, &bound), &opts()).unwrap();
+    let data = FaIrisMapVbData {
+        x: matrix(&plan, &bound, "x"),
+    };
+    let model = FaIrisMapVbModel::new(data, FaIrisMapVbConsts::default()).unwrap();
+    let generated = jensen::fit(&model, &opts()).unwrap();
+    // The noise's posterior shape: the prior's 1 plus half the rows.
+    assert_eq!(generated.params.psi_shape, 76.0);
+    jensen_tests::compare_routes("fa_iris_map (method vb)", &executed, &generated);
 }

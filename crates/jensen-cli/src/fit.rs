@@ -411,8 +411,17 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     };
     if !args.json {
         if vb {
+            // The latents in the model's names: `z`, `h`, or both.
+            let latents: Vec<&str> = plan
+                .latent
+                .var_components()
+                .map(|(z, _)| plan.name(z))
+                .into_iter()
+                .chain(plan.continuous.map(|c| plan.name(c.var)))
+                .collect();
+            let latents = latents.join(", ");
             outln!(
-            "variational Bayes: ELBO {:.6} = E_q[ln p(x, z | θ)] + H[q(z)] {:.6} − KL(q(θ) ‖ p(θ)) {:.6} · {stopped} · {:.3}s",
+            "variational Bayes: ELBO {:.6} = E_q[ln p(x, {latents} | θ)] + H[q({latents})] {:.6} − KL(q(θ) ‖ p(θ)) {:.6} · {stopped} · {:.3}s",
             result.log_likelihood + result.log_prior,
             result.log_likelihood,
             -result.log_prior,

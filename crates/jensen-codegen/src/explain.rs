@@ -223,6 +223,14 @@ fn lin_sym(plan: &Plan, b: usize, base: &str, per_k: bool) -> String {
     s
 }
 
+/// Variational Bayes: the name of the slot holding the loadings' posterior row covariance
+/// factor `V` (`None` under EM, or for loadings without a prior).
+fn row_cov_name(plan: &Plan, loading: PRef) -> Option<String> {
+    let u = plan.updates.iter().find(|u| u.param == loading.param)?;
+    (plan.model.method == Method::Vb && u.rule == Rule::Loadings && u.prior.is_some())
+        .then(|| format!("{}_row_cov", plan.name(loading.param)))
+}
+
 /// The expected log-density of a linear-Gaussian block plus the latent's prior and
 /// posterior entropy, per row and component: its term in the ELBO.
 fn linear_elbo_term(plan: &Plan, b: usize) -> String {
@@ -397,11 +405,26 @@ fn density(plan: &Plan, b: usize) -> (String, Option<String>) {
                 Cov::Spherical(_) | Cov::Fixed(_) => ("ln N(x | μ, W Wᵀ + s I) = −½ (D ln 2π + D ln s + ln|M| + ‖e − W ĥ‖² / s + ‖ĥ‖²),  e = x − μ,  ĥ = E_h[h] = B e", "Wᵀ W / s"),
                 Cov::Diag(_) | Cov::Full(_) => ("ln N(x | μ, W Wᵀ + diag(ψ)) = −½ (D ln 2π + Σ_d ln ψ_d + ln|M| + Σ_d (e − W ĥ)_d² / ψ_d + ‖ĥ‖²),  e = x − μ,  ĥ = E_h[h] = B e", "Wᵀ Ψ⁻¹ W"),
             };
+            let text = format!(
+                "{generic}\n      (the quadratic form is the minimum over h of ‖e − W h‖²_Ψ⁻¹ + ‖h‖², reached at ĥ: two non-negative terms, by the Woodbury identity;\n       ln|W Wᵀ + Ψ| = ln|Ψ| + ln|M| by the determinant lemma, M = I + {m}: no D × D matrix is formed or inverted)"
+            );
+            // Variational Bayes with a posterior on the loadings: the latent's prior is
+            // N(0, P⁻¹), and the marginal the effective model's.
+            if row_cov_name(plan, loading).is_some() {
+                return (
+                    marginal.replace(&format!("{w} {w}ᵀ"), &format!("{w} P⁻¹ {w}ᵀ")),
+                    Some(
+                        text.replace("W Wᵀ", "W P⁻¹ Wᵀ")
+                            .replace("‖ĥ‖²", "ĥᵀ P ĥ")
+                            .replace("‖h‖²", "hᵀ P h")
+                            .replace("+ ln|M|", "+ ln|M| − ln|P|")
+                            .replace("M = I + ", "M = P + "),
+                    ),
+                );
+            }
             (
                 marginal,
-                Some(format!(
-                    "{generic}\n      (the quadratic form is the minimum over h of ‖e − W h‖²_Ψ⁻¹ + ‖h‖², reached at ĥ: two non-negative terms, by the Woodbury identity;\n       ln|W Wᵀ + Ψ| = ln|Ψ| + ln|M| by the determinant lemma, M = I + {m}: no D × D matrix is formed or inverted)"
-                )),
+                Some(text),
             )
         }
     }
@@ -448,10 +471,30 @@ fn posterior_lines(plan: &Plan) -> Vec<String> {
             ),
             None => (format!("q({h}[n])"), format!("p({h}[n] | {x})")),
         };
-        lines.push(format!(
-            "{psi} = {},  {mm} = I + {w}ᵀ {psi}⁻¹ {w},  {g} = {mm}⁻¹   ({l} × {l}; no {d} × {d} inverse)",
-            noise_cov(plan, noise)
-        ));
+        // (Under variational Bayes, the optimal factor given q(θ), not a posterior at θ.)
+        let cond = if plan.model.method == Method::Vb {
+            "its optimum given q(θ)".to_string()
+        } else {
+            cond
+        };
+        match row_cov_name(plan, loading) {
+            None => lines.push(format!(
+                "{psi} = {},  {mm} = I + {w}ᵀ {psi}⁻¹ {w},  {g} = {mm}⁻¹   ({l} × {l}; no {d} × {d} inverse)",
+                noise_cov(plan, noise)
+            )),
+            Some(v) => {
+                lines.push(format!(
+                    "{psi} = {},  {mm} = P + {w}ᵀ {psi}⁻¹ {w},  P = I + {d} {v},  {g} = {mm}⁻¹   ({l} × {l}; no {d} × {d} inverse)",
+                    noise_cov(plan, noise)
+                ));
+                lines.push(format!(
+                    "  (variational Bayes: {w} the loadings' posterior means, {psi} = E[{psi}⁻¹]⁻¹, {v} their rows' covariance factor: E_q[{w}ᵀ Ψ⁻¹ {w}] = {w}ᵀ {psi}⁻¹ {w} + {d} {v},"
+                ));
+                lines.push(format!(
+                    "   so q({h}[n]) is the posterior of the point model ({w}, {psi}) under the prior N(0, P⁻¹); the SVD below is of the whitened {w} R⁻ᵀ, P = R Rᵀ, mapped back by R⁻ᵀ)"
+                ));
+            }
+        }
         lines.push(format!("{bb} = {g} {w}ᵀ {psi}⁻¹   ({l} × {d})"));
         lines.push(format!(
             "  (once per iteration, from the thin SVD {psi}^(−½) {w} = U S Vᵀ: {g} = V (I + S²)⁻¹ Vᵀ, {bb} = V S (I + S²)⁻¹ Uᵀ {psi}^(−½), ln|{mm}| = Σ_j ln(1 + s_j²);"
@@ -1706,7 +1749,8 @@ pub fn explain(plan: &Plan) -> String {
             "  (E_h is under the E-step's q(h), computed at θ°: the statistics are centred at the mean it used)"
         );
     }
-    if plan.summarised() {
+    // (Variational Bayes adds each row's offsets: its E-step passes over the rows.)
+    if plan.summarised() && plan.model.method != Method::Vb {
         if let Some(b) = plan
             .blocks
             .iter()
@@ -1994,9 +2038,18 @@ pub fn explain(plan: &Plan) -> String {
 /// the E-step reads of it, and the ELBO.
 fn variational(plan: &Plan, out: &mut String) {
     let program = Program::lower(plan);
+    let latents = match (
+        plan.latent.var_components().map(|(z, _)| plan.name(z)),
+        plan.continuous.map(|c| plan.name(c.var)),
+    ) {
+        (Some(z), Some(h)) => format!("q({z}, {h})"),
+        (Some(z), None) => format!("q({z})"),
+        (None, Some(h)) => format!("q({h})"),
+        (None, None) => "q(z)".into(),
+    };
     let _ = writeln!(
         out,
-        "Variational Bayes (method vb): q(z) q(θ), every parameter with a prior has a posterior in its prior's family"
+        "Variational Bayes (method vb): {latents} q(θ), every parameter with a prior has a posterior in its prior's family"
     );
     let _ = writeln!(
         out,
@@ -2024,6 +2077,33 @@ fn variational(plan: &Plan, out: &mut String) {
         // A scale the components share has one posterior, from every component's rows.
         let shared = plan.model.vars[u.param].plates.is_empty() && plan.components().is_some();
         let text = match (u.rule, prior.family) {
+            (Rule::Loadings, PriorFamily::NormalMean { kappa, scale, .. }) => {
+                let b = u.sources[0];
+                let (h, l) = continuous(plan);
+                let d = data_dim(plan, b);
+                let s = plan.name(scale);
+                let hh = stat_name(plan, b, StatKind::LatentScatter);
+                // The posterior's mean is the MAP update's ridge (the mode of the joint).
+                let ridge = update_formula(plan, u);
+                let ridge = ridge.split_once(" = ").map_or(ridge.as_str(), |(_, r)| r);
+                format!(
+                    "q({name}_d | {s}_d) = N(m_d, {s}_d V) per row d,  V = ({kappa} I + {hh})⁻¹ ({l} × {l}, shared by the rows);  E-step reads m and adds {d} V to {h}'s prior precision, offset −½ ln|I + {d} V|;  {name} = m, {strength} = V\n           m = {ridge}"
+                )
+            }
+            (_, PriorFamily::InvGamma { shape, scale }) if loading_noise(plan, u.param).is_some() => {
+                let (w, kappa) = loading_noise(plan, u.param).expect("checked");
+                let spherical = plan.model.vars[u.param].ty == ElemType::Positive;
+                let (q, rho, a) = if spherical {
+                    (format!("q({name}) = IG(a, b)"), "Σ_d ρ_d".to_string(), "N D / 2")
+                } else {
+                    (format!("q({name}_d) = IG(a, b_d) per coordinate"), "ρ_d".to_string(), "N / 2")
+                };
+                let m = if spherical { "‖m‖²".to_string() } else { "‖m_d‖²".to_string() };
+                format!(
+                    "{q},  a = {shape} + {a},  b = {scale} + ½ ({rho} + {kappa} {m}),  ρ the expected squared residuals at the new {w}'s means (as in the M-step), {w} integrated out (no rows added);  E-step reads b / a, offset ½ (ψ(a) − ln a) per coordinate;  {name} = b / a, {strength} = a",
+                    scale = hyper_text(plan, scale, 1.0)
+                )
+            }
             (Rule::Transitions, PriorFamily::Dirichlet { concentration }) => format!(
                 "q({name}[j]) = Dir(α_j),  α_jk = {concentration} + expected transitions j → k;  E-step reads exp E[ln {name}_jk] = exp(ψ(α_jk) − ψ(Σ_k α_jk));  {name} = α_j / Σ α_j, {strength} = Σ α_j"
             ),
@@ -2106,10 +2186,33 @@ fn variational(plan: &Plan, out: &mut String) {
         out,
         "  E-step: the EM E-step at the effective parameters, plus each component's offsets (E_q ln p(x | θ) = ln p(x | θ̃) + c)"
     );
+    if plan.continuous.is_some() {
+        let (h, _) = continuous(plan);
+        let _ = writeln!(
+            out,
+            "  a linear-Gaussian block integrates {h} out under its prior N(0, P⁻¹): ln N(x[n] | mu, W P⁻¹ Wᵀ + Ψ̃) plus the offsets (P = I without a posterior on the loadings);"
+        );
+        let _ = writeln!(
+            out,
+            "  the expected complete-data term adds −½ D tr(V Σ_n E_h[{h}[n] {h}[n]ᵀ]) to F above, with ψ̃ in place of ψ"
+        );
+    }
     let _ = writeln!(
         out,
         "  ELBO = Σ_n ln Σ_k exp(E[ln π_k] + ln p(x[n] | θ̃_k) + c_k) − Σ KL(q(θ) ‖ p(θ)), monitored and guarded; components a posterior empties fall back to their prior (not re-seeded)"
     );
+}
+
+/// The loadings scaled by noise `var` and their prior's weight `α` (`W ~ Normal(0, psi / α)`),
+/// if any: the noise's posterior then adds `α ‖m_d‖²`.
+fn loading_noise(plan: &Plan, var: VarId) -> Option<(&str, f64)> {
+    plan.updates.iter().find_map(|v| match v.prior {
+        Some(Prior {
+            family: PriorFamily::NormalMean { kappa, scale, .. },
+            ..
+        }) if scale == var && v.rule == Rule::Loadings => Some((plan.name(v.param), kappa)),
+        _ => None,
+    })
 }
 
 /// A size expression in math notation (`K·(D·(D + 1)/2)`).

@@ -1033,6 +1033,10 @@ impl Gen<'_> {
                 .filter(|_| self.program.method == Method::Vb)
         };
         let doc = match slot.posterior_of {
+            Some(of) if slot.elem != Elem::Scalar => format!(
+                " The posterior of `{}`: its rows' covariance factor V = (α I + S_h)⁻¹ (`Cov[w_d | ψ_d] = ψ_d V`).",
+                self.program.params[of].name
+            ),
             Some(of) => format!(
                 " The posterior of `{}`: its strength, {}.",
                 self.program.params[of].name,

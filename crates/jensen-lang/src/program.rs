@@ -3426,8 +3426,14 @@ impl Lowering<'_> {
             // The loadings' posterior keeps the rows' covariance factor `V` (`L × L`), which
             // starts at zero: the first E-step is EM's at the starting loadings.
             let (suffix, elem, start) = match (u.rule, own.elem) {
-                (Rule::Loadings, Elem::Matrix(_, l)) => ("row_cov", Elem::Matrix(l, l), Start::Zeros),
-                _ => (Self::strength_suffix(prior.family), Elem::Scalar, Start::Fill(1.0)),
+                (Rule::Loadings, Elem::Matrix(_, l)) => {
+                    ("row_cov", Elem::Matrix(l, l), Start::Zeros)
+                }
+                _ => (
+                    Self::strength_suffix(prior.family),
+                    Elem::Scalar,
+                    Start::Fill(1.0),
+                ),
             };
             let slot = ParamSlot {
                 var: u.param,
@@ -3681,7 +3687,15 @@ impl Lowering<'_> {
                 (
                     UpdateValue::Call(call(
                         LoadingsModeFromStats,
-                        vec![self.p(Src::Prev, loading), n, sum, hs, cr, hh.clone(), num(alpha)],
+                        vec![
+                            self.p(Src::Prev, loading),
+                            n,
+                            sum,
+                            hs,
+                            cr,
+                            hh.clone(),
+                            num(alpha),
+                        ],
                     )),
                     UpdateValue::Call(call(LoadingsRowCov, vec![hh, num(alpha)])),
                 )

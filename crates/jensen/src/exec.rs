@@ -813,7 +813,11 @@ fn check_against(
                 let ok = value.iter().all(|v| v.is_finite())
                     && value
                         .view()
-                        .into_shape_with_order((value.len() / value.shape()[value.ndim() - 1].pow(2), value.shape()[value.ndim() - 1], value.shape()[value.ndim() - 1]))
+                        .into_shape_with_order((
+                            value.len() / value.shape()[value.ndim() - 1].pow(2),
+                            value.shape()[value.ndim() - 1],
+                            value.shape()[value.ndim() - 1],
+                        ))
                         .map(|all| all.outer_iter().all(|v| positive_semi_definite(v)))
                         .unwrap_or(false);
                 if !ok {
@@ -923,7 +927,8 @@ fn positive_semi_definite(v: ndarray::ArrayView2<'_, f64>) -> bool {
     let symmetric = v
         .indexed_iter()
         .all(|((i, j), x)| (x - v[[j, i]]).abs() <= 1e-12 * scale);
-    let nudged = &v + &(ndarray::Array2::<f64>::eye(v.nrows()) * (1e-12 * scale + f64::MIN_POSITIVE));
+    let nudged =
+        &v + &(ndarray::Array2::<f64>::eye(v.nrows()) * (1e-12 * scale + f64::MIN_POSITIVE));
     symmetric && jensen_runtime::linalg::Cholesky::new(nudged.view()).is_some()
 }
 
