@@ -5,6 +5,7 @@
 #   fa/*.json        scripts/fa_fixtures.py        (factor analysis, PPCA)
 #   kmeans/*.json    scripts/kmeans_fixtures.py    (KMeans optima and Lloyd trajectories)
 #   sklearn_bgm/*.json scripts/sklearn_bgm_fixtures.py (BayesianGaussianMixture VB trajectories)
+#   vb_fa/*.json     scripts/vb_fa_fixtures.py     (VB for factor analysis and PPCA, NumPy)
 #   regression/*.json scripts/regression_fixtures.py (mixtures of multivariate regressions, NumPy)
 #   select/*.json    scripts/select_fixtures.py    (BIC, AIC and ICL of GaussianMixture fits)
 #   parquet/*.parquet scripts/parquet_fixtures.py  (faithful and iris written by pyarrow)
@@ -33,6 +34,6 @@ fi
     -r "$repo_root/scripts/requirements.txt"
 
 for script in sklearn_fixtures.py hmmlearn_fixtures.py fa_fixtures.py kmeans_fixtures.py \
-    sklearn_bgm_fixtures.py missing_fixtures.py regression_fixtures.py select_fixtures.py parquet_fixtures.py; do
+    sklearn_bgm_fixtures.py vb_fa_fixtures.py missing_fixtures.py regression_fixtures.py select_fixtures.py parquet_fixtures.py; do
     "$venv/bin/python" "$repo_root/scripts/$script" "$@"
 done
