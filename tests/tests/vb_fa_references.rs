@@ -199,3 +199,46 @@ fn the_derive_attribute_chooses_variational_bayes_for_factor_analysis() {
     assert_eq!(generated.params.psi_shape, 76.0);
     jensen_tests::compare_routes("fa_iris_map (method vb)", &executed, &generated);
 }
+
+/// Starting values of the loadings' row covariance factor are checked: symmetric positive
+/// semi-definite (zero is the first E-step's EM posterior), one matrix per component.
+#[test]
+fn a_starting_row_covariance_factor_must_be_positive_semi_definite() {
+    for name in ["fa_iris_vb", "mfa_iris_vb"] {
+        let plan = jensen_tests::plan(name);
+        let bound = jensen_tests::bind(&plan, "iris.csv", &[]);
+        let model = PlanModel::new(&plan, &bound);
+        let fit = jensen::fit(
+            &model,
+            &jensen::FitOptions {
+                max_iter: 5,
+                ..jensen::FitOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(model.check_params(&fit.params).is_ok(), "{name}");
+        let v = fit.params.get("W_row_cov").unwrap().clone();
+        let l = v.shape()[v.ndim() - 1];
+        let mut zero = fit.params.clone();
+        zero.insert("W_row_cov", ArrayD::zeros(v.shape()));
+        assert!(model.check_params(&zero).is_ok(), "{name}: V = 0");
+        for (bad, why) in [(-1.0, "negative definite"), (f64::NAN, "not finite")] {
+            let mut q = fit.params.clone();
+            let mut w = v.clone();
+            w.iter_mut().for_each(|x| *x *= bad);
+            q.insert("W_row_cov", w);
+            let err = model.check_params(&q).unwrap_err();
+            assert!(
+                err.contains("positive semi-definite"),
+                "{name}, {why}: {err}"
+            );
+        }
+        if l > 1 {
+            let mut q = fit.params.clone();
+            let mut w = v.clone();
+            w[[0, 1]] += 0.1;
+            q.insert("W_row_cov", w);
+            assert!(model.check_params(&q).is_err(), "{name}: not symmetric");
+        }
+    }
+}

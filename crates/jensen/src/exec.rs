@@ -810,15 +810,13 @@ fn check_against(
             let value = ordered.get(&slot.name).expect("checked");
             if let Elem::Matrix(..) = slot.elem {
                 // The loadings' row covariance factor: symmetric positive semi-definite.
+                // (One L × L matrix, or one per component.)
+                let l = value.shape()[value.ndim() - 1];
                 let ok = value.iter().all(|v| v.is_finite())
                     && value
                         .view()
-                        .into_shape_with_order((
-                            value.len() / value.shape()[value.ndim() - 1].pow(2),
-                            value.shape()[value.ndim() - 1],
-                            value.shape()[value.ndim() - 1],
-                        ))
-                        .map(|all| all.outer_iter().all(|v| positive_semi_definite(v)))
+                        .into_shape_with_order((value.len() / (l * l).max(1), l, l))
+                        .map(|all| all.outer_iter().all(positive_semi_definite))
                         .unwrap_or(false);
                 if !ok {
                     return Err(format!(
