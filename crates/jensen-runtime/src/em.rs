@@ -1121,30 +1121,28 @@ pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, 
         return (gamma, steps);
     }
     let k = model.n_components();
-    let parts: Vec<(Array2<f64>, Vec<f64>)> = tasks(model.n_rows())
-        .into_par_iter()
-        .map(|rows| {
-            let mut ws = Workspace::default();
-            let mut resp = Array2::zeros((rows.len(), k));
-            let mut ll = vec![0.0; rows.len()];
-            for start in rows.clone().step_by(BLOCK_ROWS) {
-                let block = start..(start + BLOCK_ROWS).min(rows.end);
-                let local = (block.start - rows.start)..(block.end - rows.start);
-                let mut view = resp.slice_mut(s![local.clone(), ..]);
-                log_joint(model, cache, block, view.view_mut(), &mut ws);
-                normalise_rows(view, &mut ll[local]);
-            }
-            (resp, ll)
-        })
-        .collect();
+    // Each task writes its rows of the one `N × K` array in place (no per-task copies to
+    // assemble: the responsibilities are the largest allocation of a fit).
     let mut resp = Array2::zeros((model.n_rows(), k));
-    let mut ll = Vec::with_capacity(model.n_rows());
-    let mut at = 0;
-    for (r, l) in parts {
-        resp.slice_mut(s![at..at + r.nrows(), ..]).assign(&r);
-        at += r.nrows();
-        ll.extend(l);
+    let mut ll = vec![0.0; model.n_rows()];
+    let mut parts = Vec::new();
+    let (mut resp_rest, mut ll_rest) = (resp.view_mut(), ll.as_mut_slice());
+    for rows in tasks(model.n_rows()) {
+        let (r, r_rest) = resp_rest.split_at(Axis(0), rows.len());
+        let (l, l_rest) = ll_rest.split_at_mut(rows.len());
+        parts.push((rows, r, l));
+        (resp_rest, ll_rest) = (r_rest, l_rest);
     }
+    parts.into_par_iter().for_each(|(rows, mut resp, ll)| {
+        let mut ws = Workspace::default();
+        for start in rows.clone().step_by(BLOCK_ROWS) {
+            let block = start..(start + BLOCK_ROWS).min(rows.end);
+            let local = (block.start - rows.start)..(block.end - rows.start);
+            let mut view = resp.slice_mut(s![local.clone(), ..]);
+            log_joint(model, cache, block, view.view_mut(), &mut ws);
+            normalise_rows(view, &mut ll[local]);
+        }
+    });
     (resp, Array1::from(ll))
 }
 
@@ -1344,7 +1342,7 @@ fn seeding_features<M: MixtureModel>(model: &M, weights: Option<&[f64]>) -> Arra
         // Column-major, as the seeding's passes read it.
         crate::data::column_major(x)
     } else {
-        init::standardise(x.view(), weights)
+        init::standardise_owned(x, weights)
     }
 }
 

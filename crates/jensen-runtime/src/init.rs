@@ -16,8 +16,15 @@ pub fn standardise(x: ArrayView2<'_, f64>, weights: Option<&[f64]>) -> Array2<f6
     // Column-major, as the seeding's passes read it.
     let mut out = Array2::zeros(x.raw_dim().f());
     out.assign(&x);
+    standardise_owned(out, weights)
+}
+
+/// [`standardise`] in place: `x` is made column-major (without a copy when it is already), then
+/// each column is centred and scaled where it lies.
+pub fn standardise_owned(x: Array2<f64>, weights: Option<&[f64]>) -> Array2<f64> {
+    let mut out = crate::data::column_major(x);
     let n = match weights {
-        None => x.nrows().max(1) as f64,
+        None => out.nrows().max(1) as f64,
         Some(w) => w.iter().sum::<f64>(),
     };
     let weight = |i: usize| weights.map_or(1.0, |w| w[i]);

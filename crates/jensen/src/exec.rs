@@ -47,7 +47,9 @@ pub struct PlanModel<'a> {
     /// The priors' hyperparameters that summarise the data ([`Program::hypers`]), computed
     /// when the data are bound and checked by [`PlanModel::check_priors`].
     hypers: Vec<ArrayD<f64>>,
-    /// Column-major copies of the data items (by variable id), for the kernels.
+    /// Column-major copies of the data items (by variable id) that are not column-major
+    /// already, for the kernels; `None` where the bound values are read in place (every item
+    /// bound from a table, see [`Self::column_major_item`]).
     columns: Vec<Option<Array2<f64>>>,
     k: usize,
     /// Whole-data moments of each block's data: means, covariance (full blocks), variances.
@@ -328,6 +330,7 @@ impl<'a> PlanModel<'a> {
             .iter()
             .map(|i| {
                 i.as_ref()
+                    .filter(|i| !i.values.t().is_standard_layout())
                     .map(|i| jensen_runtime::data::column_major(i.values.clone()))
             })
             .collect();
@@ -399,11 +402,16 @@ impl<'a> PlanModel<'a> {
         self.plan.name(p.param)
     }
 
+    /// Data item `var`, column-major: the bound values, or their copy.
+    fn column_major_item(&self, var: VarId) -> &Array2<f64> {
+        self.columns[var]
+            .as_ref()
+            .unwrap_or_else(|| &self.data.item(var).values)
+    }
+
     /// The block's rows, as a matrix (a scalar item is one column).
     fn rows_matrix(&self, b: usize, rows: &Range<usize>) -> ArrayView2<'_, f64> {
-        self.columns[self.plan.blocks[b].data]
-            .as_ref()
-            .expect("data item")
+        self.column_major_item(self.plan.blocks[b].data)
             .slice(s![rows.clone(), ..])
     }
 
@@ -424,9 +432,7 @@ impl<'a> PlanModel<'a> {
     }
 
     fn rows_column(&self, b: usize, rows: &Range<usize>) -> ArrayView1<'_, f64> {
-        self.columns[self.plan.blocks[b].data]
-            .as_ref()
-            .expect("data item")
+        self.column_major_item(self.plan.blocks[b].data)
             .slice(s![rows.clone(), 0])
     }
 
@@ -1109,11 +1115,7 @@ impl PlanModel<'_> {
                 .expect("the block's per-row terms")
                 .slice(s![rows()])
                 .into(),
-            Operand::Column(var) => self.columns[*var]
-                .as_ref()
-                .expect("data item")
-                .slice(s![rows(), 0])
-                .into(),
+            Operand::Column(var) => self.column_major_item(*var).slice(s![rows(), 0]).into(),
             Operand::Resp => env
                 .resp
                 .as_ref()
@@ -1157,9 +1159,8 @@ impl PlanModel<'_> {
     fn matrix<'s>(&'s self, env: &'s Env<'_>, op: &Operand) -> ArrayView2<'s, f64> {
         match op {
             Operand::Rows => self.rows_matrix(env.block, env.rows.as_ref().expect("rows")),
-            Operand::Covariates(var) => self.columns[*var]
-                .as_ref()
-                .expect("data item")
+            Operand::Covariates(var) => self
+                .column_major_item(*var)
                 .slice(s![env.rows.clone().expect("rows"), ..]),
             Operand::DataScatterRoot => self.scatters.get().expect("scatter")[env.block].view(),
             Operand::LatentTransitions => env.latent.expect("latent").transitions.view(),
@@ -3259,7 +3260,15 @@ impl MixtureModel for PlanModel<'_> {
             .filter(|&(v, _)| Some(v) != self.plan.row_weights)
             .filter_map(|(v, _)| self.data.items[v].as_ref().map(|i| i.values.view()))
             .collect();
-        ndarray::concatenate(Axis(1), &items).expect("items have the same rows")
+        // Column-major, as the seeding standardises and reads them (in place: no second copy).
+        let width: usize = items.iter().map(|x| x.ncols()).sum();
+        let mut out = Array2::zeros(ndarray::ShapeBuilder::f((self.data.n_rows, width)));
+        let mut at = 0;
+        for x in items {
+            out.slice_mut(s![.., at..at + x.ncols()]).assign(&x);
+            at += x.ncols();
+        }
+        out
     }
 
     fn sequences(&self) -> Option<&[Range<usize>]> {

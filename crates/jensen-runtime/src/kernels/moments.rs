@@ -52,28 +52,38 @@ fn squared_deviations(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) ->
     var
 }
 
+/// Rows per block of [`scatter_of`]: the centred copy it makes is this many rows, not the
+/// whole data (a second copy of a large data set at its peak).
+const SCATTER_BLOCK: usize = 4096;
+
 fn scatter_of(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array2<f64> {
     let mean = means(x, w);
-    let mut centred = &x - &mean;
-    let weighted = match w {
-        None => centred.clone(),
-        Some(w) => {
-            let mut c = centred.clone();
-            for (mut row, &wi) in c.rows_mut().into_iter().zip(w) {
-                row *= wi;
+    let d = x.ncols();
+    let mut scatter = Array2::<f64>::zeros((d, d));
+    for start in (0..x.nrows()).step_by(SCATTER_BLOCK) {
+        let end = (start + SCATTER_BLOCK).min(x.nrows());
+        let mut centred = &x.slice(ndarray::s![start..end, ..]) - &mean;
+        let weighted = match w {
+            None => None,
+            Some(w) => {
+                let w = w.slice(ndarray::s![start..end]);
+                let mut c = centred.clone();
+                for (mut row, &wi) in c.rows_mut().into_iter().zip(w) {
+                    row *= wi;
+                }
+                // Rows of weight zero add nothing (not even a NaN from an infinite product).
+                for (mut row, &wi) in centred.rows_mut().into_iter().zip(w) {
+                    if wi == 0.0 {
+                        row.fill(0.0);
+                    }
+                }
+                Some(c)
             }
-            c
-        }
-    };
-    if let Some(w) = w {
-        // Rows of weight zero add nothing (not even a NaN from an infinite product).
-        for (mut row, &wi) in centred.rows_mut().into_iter().zip(w) {
-            if wi == 0.0 {
-                row.fill(0.0);
-            }
-        }
+        };
+        let left = weighted.as_ref().unwrap_or(&centred);
+        ndarray::linalg::general_mat_mul(1.0, &left.t(), &centred, 1.0, &mut scatter);
     }
-    weighted.t().dot(&centred)
+    scatter
 }
 
 fn covariance_of(
