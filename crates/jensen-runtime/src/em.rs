@@ -127,8 +127,8 @@ pub struct FitOptions<P> {
     pub tol: f64,
     /// Seed of the random initialisation (default 0).
     pub seed: u64,
-    /// Number of independent starts, at least 1; the best final log-likelihood is kept
-    /// (default 1).
+    /// Number of independent starts, at least 1; the best final log-likelihood is kept, the
+    /// earliest among those equal to round-off (1e-10 relative) (default 1).
     pub restarts: usize,
     /// Worker threads, at least 1; `None` uses rayon's global pool.
     pub threads: Option<usize>,
@@ -211,7 +211,8 @@ impl<P> FitOptions<P> {
         self
     }
 
-    /// Independent starts; the best final objective is kept.
+    /// Independent starts; the best final objective is kept (the earliest among those equal
+    /// to round-off).
     pub fn restarts(mut self, restarts: usize) -> Self {
         self.restarts = restarts;
         self
@@ -1307,6 +1308,10 @@ struct Run<P> {
     timing: Timing,
 }
 
+/// Relative margin by which a later restart's objective must exceed the best so far to
+/// replace it (see [`fit`]).
+const RESTART_TIE: f64 = 1e-10;
+
 /// Round-off allowance of the monotonicity guard: relative to the log-likelihood and the
 /// number of rows, plus a share of the magnitude of terms that cancel in it (large counts).
 fn guard_tol(value: f64, n: f64, magnitude: f64) -> f64 {
@@ -1766,9 +1771,17 @@ fn fit_in_pool<M: MixtureModel>(
                 first_error.get_or_insert(e);
             }
             Ok(run) => {
+                // Better beyond round-off: restarts that reach the same optimum (often with
+                // the components permuted) keep the earliest, so the choice does not turn on
+                // the last bits of two equal objectives (which differ between routes that
+                // compute the same fit, and between CPUs).
                 let better = match &best {
                     None => true,
-                    Some((_, b)) => finals[r] > *b.trace.last().expect("non-empty"),
+                    Some((_, b)) => {
+                        let incumbent = *b.trace.last().expect("non-empty");
+                        finals[r] > incumbent + RESTART_TIE * incumbent.abs().max(1.0)
+                            || incumbent.is_nan() && !finals[r].is_nan()
+                    }
                 };
                 if better {
                     best = Some((r, run));
