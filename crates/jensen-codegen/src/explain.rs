@@ -2093,14 +2093,32 @@ fn variational(plan: &Plan, out: &mut String) {
             (_, PriorFamily::InvGamma { shape, scale }) if loading_noise(plan, u.param).is_some() => {
                 let (w, kappa) = loading_noise(plan, u.param).expect("checked");
                 let spherical = plan.model.vars[u.param].ty == ElemType::Positive;
-                let (q, rho, a) = if spherical {
-                    (format!("q({name}) = IG(a, b)"), "Σ_d ρ_d".to_string(), "N D / 2")
-                } else {
-                    (format!("q({name}_d) = IG(a, b_d) per coordinate"), "ρ_d".to_string(), "N / 2")
+                // Per component (`psi[k]`): each component's rows; shared by the components of
+                // a mixture: every component's residuals and loadings, over all rows.
+                let per_k = !plan.model.vars[u.param].plates.is_empty();
+                let mixture = plan.components().is_some();
+                // (`k`: the component of a mixture's residuals and loadings.)
+                let (sum, kk, n) = match (mixture, per_k) {
+                    (true, true) => ("", "_k", "N_k"),
+                    (true, false) => ("Σ_k ", "", "N"),
+                    _ => ("", "", "N"),
                 };
-                let m = if spherical { "‖m‖²".to_string() } else { "‖m_d‖²".to_string() };
+                let at = if mixture { "k" } else { "" };
+                let (q, inner, a) = if spherical {
+                    (
+                        format!("q({name}{kk}) = IG(a{kk}, b{kk})"),
+                        format!("Σ_d ρ_{at}d + {kappa} ‖m_{at}‖²"),
+                        format!("{n} D / 2"),
+                    )
+                } else {
+                    (
+                        format!("q({name}{kk}_d) = IG(a{kk}, b{kk}_d) per coordinate"),
+                        format!("ρ_{at}d + {kappa} ‖m_{at}d‖²"),
+                        format!("{n} / 2"),
+                    )
+                };
                 format!(
-                    "{q},  a = {shape} + {a},  b = {scale} + ½ ({rho} + {kappa} {m}),  ρ the expected squared residuals at the new {w}'s means (as in the M-step), {w} integrated out (no rows added);  E-step reads b / a, offset ½ (ψ(a) − ln a) per coordinate;  {name} = b / a, {strength} = a",
+                    "{q},  a{kk} = {shape} + {a},  b{kk} = {scale} + ½ {sum}({inner}),  ρ the expected squared residuals at the new {w}'s means (as in the M-step), {w} integrated out (no rows added);  E-step reads b / a, offset ½ (ψ(a) − ln a) per coordinate;  {name} = b / a, {strength} = a",
                     scale = hyper_text(plan, scale, 1.0)
                 )
             }

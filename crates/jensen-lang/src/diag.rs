@@ -32,7 +32,7 @@
 //! | `E-latent-prior` | [`LatentPrior`](DiagCode::LatentPrior) | A latent with no distribution or two, or a chain without its first state or its transitions. |
 //! | `E-nesting` | [`Nesting`](DiagCode::Nesting) | Brackets, or an expression's operators and indices, nested deeper than [`crate::parse::MAX_DEPTH`] levels. |
 //! | `E-estep` | [`EStep`](DiagCode::EStep) | An `estep` line with a mode other than `soft` or `hard`, or a second `estep` line. |
-//! | `E-method` | [`Method`](DiagCode::Method) | A `method` line other than `em` or `vb`, a second one, or what variational Bayes cannot do (a hard E-step, an improper prior, a continuous latent). |
+//! | `E-method` | [`Method`](DiagCode::Method) | A `method` line other than `em` or `vb`, a second one, or what variational Bayes cannot do (a hard E-step, an improper prior, a regression, a latent scale). |
 //! | `E-weights` | [`Weights`](DiagCode::Weights) | A `weight` item modelled by a statement or used in one, a second `weight` item, or one not indexed by the latent's rows. |
 //! | `W-unused-data` | [`UnusedData`](DiagCode::UnusedData) | Warning: a data item that no statement models. |
 
@@ -96,7 +96,7 @@ pub enum DiagCode {
     Nesting,
     /// `E-estep`: An `estep` line with a mode other than `soft` or `hard`, or a second `estep` line.
     EStep,
-    /// `E-method`: A `method` line other than `em` or `vb`, a second one, or what variational Bayes cannot do (a hard E-step, an improper prior, a continuous latent).
+    /// `E-method`: A `method` line other than `em` or `vb`, a second one, or what variational Bayes cannot do (a hard E-step, an improper prior, a regression, a latent scale).
     Method,
     /// `E-weights`: A `weight` item modelled by a statement or used in one, a second `weight` item, or one not indexed by the latent's rows.
     Weights,

@@ -128,7 +128,7 @@ pub struct FitOptions<P> {
     /// Seed of the random initialisation (default 0).
     pub seed: u64,
     /// Number of independent starts, at least 1; the best final log-likelihood is kept, the
-    /// earliest among those equal to round-off (1e-10 relative) (default 1).
+    /// earliest among those equal to round-off (1e-12 relative) (default 1).
     pub restarts: usize,
     /// Worker threads, at least 1; `None` uses rayon's global pool.
     pub threads: Option<usize>,
@@ -1310,7 +1310,7 @@ struct Run<P> {
 
 /// Relative margin by which a later restart's objective must exceed the best so far to
 /// replace it (see [`fit`]).
-const RESTART_TIE: f64 = 1e-10;
+const RESTART_TIE: f64 = 1e-12;
 
 /// Round-off allowance of the monotonicity guard: relative to the log-likelihood and the
 /// number of rows, plus a share of the magnitude of terms that cancel in it (large counts).

@@ -614,6 +614,21 @@ impl<'a> PlanModel<'a> {
             let Some(of) = slot.posterior_of else {
                 continue;
             };
+            // (The loadings' posterior mean is their slot; their strength is a matrix.)
+            if slot.elem != Elem::Scalar {
+                let own = &self.program.params[of];
+                let value = params.get(&own.name).expect("checked");
+                out.push(PosteriorMean {
+                    name: own.name.clone(),
+                    per_component: own.per_component,
+                    components: if own.per_component {
+                        value.outer_iter().map(|v| Some(v.to_owned())).collect()
+                    } else {
+                        vec![Some(value.clone())]
+                    },
+                });
+                continue;
+            }
             let own = &self.program.params[of];
             let value = params.get(&own.name).expect("checked");
             let strength = params.get(&slot.name).expect("checked");
@@ -815,18 +830,19 @@ fn check_against(
         if slot.posterior_of.is_some() {
             let value = ordered.get(&slot.name).expect("checked");
             if let Elem::Matrix(..) = slot.elem {
-                // The loadings' row covariance factor: symmetric positive semi-definite.
+                // The loadings' row covariance factor: symmetric positive definite (its KL
+                // term has ln |V|).
                 // (One L × L matrix, or one per component.)
                 let l = value.shape()[value.ndim() - 1];
                 let ok = value.iter().all(|v| v.is_finite())
                     && value
                         .view()
                         .into_shape_with_order((value.len() / (l * l).max(1), l, l))
-                        .map(|all| all.outer_iter().all(positive_semi_definite))
+                        .map(|all| all.outer_iter().all(positive_definite))
                         .unwrap_or(false);
                 if !ok {
                     return Err(format!(
-                        "`{}` must be symmetric positive semi-definite (the covariance factor of the loadings' posterior rows)",
+                        "`{}` must be symmetric positive definite (the covariance factor of the loadings' posterior rows)",
                         slot.name
                     ));
                 }
@@ -925,15 +941,13 @@ fn check_against(
     Ok(ordered)
 }
 
-/// A symmetric matrix whose eigenvalues are not negative (up to round-off).
-fn positive_semi_definite(v: ndarray::ArrayView2<'_, f64>) -> bool {
+/// A symmetric (up to round-off) positive definite matrix.
+fn positive_definite(v: ndarray::ArrayView2<'_, f64>) -> bool {
     let scale = v.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
     let symmetric = v
         .indexed_iter()
         .all(|((i, j), x)| (x - v[[j, i]]).abs() <= 1e-12 * scale);
-    let nudged =
-        &v + &(ndarray::Array2::<f64>::eye(v.nrows()) * (1e-12 * scale + f64::MIN_POSITIVE));
-    symmetric && jensen_runtime::linalg::Cholesky::new(nudged.view()).is_some()
+    symmetric && jensen_runtime::linalg::Cholesky::new(v).is_some()
 }
 
 /// Component `k` of a parameter (all of it when shared).

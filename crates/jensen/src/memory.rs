@@ -91,11 +91,16 @@ pub fn estimate(
         shape
     };
     for p in &program.params {
-        need.add(
-            || format!("the parameter `{}`", p.name),
-            param_shape(p.var),
-            2.0,
-        );
+        // (A posterior's strength slot has its own shape: a number, or the loadings' row
+        // covariance factor, per component or shared.)
+        let shape = if p.posterior_of.is_some() {
+            let mut shape = if p.per_component { vec![k] } else { vec![] };
+            shape.extend(elem(p.elem));
+            shape
+        } else {
+            param_shape(p.var)
+        };
+        need.add(|| format!("the parameter `{}`", p.name), shape, 2.0);
     }
     let stat_copies = if summarised { 1.0 } else { tasks + 1.0 };
     for s in &program.stats {
