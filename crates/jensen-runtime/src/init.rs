@@ -249,10 +249,20 @@ fn sq_dists(x: ArrayView2<'_, f64>, p: ndarray::ArrayView1<'_, f64>, out: &mut [
 /// all its points (its weight) stays where it was.
 pub fn lloyd(
     x: ArrayView2<'_, f64>,
-    mut centres: Array2<f64>,
+    centres: Array2<f64>,
     iters: usize,
     weights: Option<&[f64]>,
 ) -> Vec<usize> {
+    lloyd_centres(x, centres, iters, weights).1
+}
+
+/// [`lloyd`], returning the final centres beside the labels (each row's nearest of them).
+pub fn lloyd_centres(
+    x: ArrayView2<'_, f64>,
+    mut centres: Array2<f64>,
+    iters: usize,
+    weights: Option<&[f64]>,
+) -> (Array2<f64>, Vec<usize>) {
     let mut labels = nearest(x, centres.view());
     for _ in 0..iters {
         let k = centres.nrows();
@@ -290,7 +300,7 @@ pub fn lloyd(
         }
         labels = next;
     }
-    labels
+    (centres, labels)
 }
 
 #[cfg(test)]
