@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every speed benchmark in one run, and one table of the ratios with the machine's facts
 # (issue 13): GMM full and diagonal (N=1e5, D=8, K=8), GMM full at N=1e6 D=16 K=16, the
-# Gaussian HMM against hmmlearn, k-means against scikit-learn's KMeans, and factor analysis
+# Gaussian HMM against hmmlearn (one sequence, and the same rows as 8 sequences), k-means against scikit-learn's KMeans, and factor analysis
 # against scikit-learn's FactorAnalysis. Each row comes from its own script (bench/run*.sh),
 # which times jensen and the peer in the same run from the same start; this script only
 # chooses their sizes and collects their tables.
@@ -36,6 +36,7 @@ env $small OUT="$out/gmm_full" bash bench/run.sh > "$out/gmm_full.log" 2>&1
 env $small COV=diag OUT="$out/gmm_diag" bash bench/run.sh > "$out/gmm_diag.log" 2>&1
 env $large OUT="$out/gmm_large" bash bench/run.sh > "$out/gmm_large.log" 2>&1
 env $hmm bash bench/run_hmm.sh > "$out/hmm.log" 2>&1
+env $hmm SEQS=8 bash bench/run_hmm.sh > "$out/hmm_seq8.log" 2>&1
 env $kmeans bash bench/run_kmeans.sh > "$out/kmeans.log" 2>&1
 env $fa bash bench/run_fa.sh > "$out/fa.log" 2>&1
 fi
@@ -49,6 +50,7 @@ tables = [
     ("GMM, diagonal covariance", f"{out}/gmm_diag/results.md"),
     ("GMM, full covariance, large", f"{out}/gmm_large/results.md"),
     ("Gaussian HMM, full covariance", "bench/out/results_hmm.md"),
+    ("Gaussian HMM, full covariance, 8 sequences", "bench/out/results_hmm_seq8.md"),
     ("k-means (hard EM)", "bench/out/kmeans/results.md"),
     ("factor analysis, to convergence", "bench/out/results_fa.md"),
 ]

@@ -5,6 +5,9 @@
 #
 #   bash bench/run_hmm.sh        # one sequence of N=100000, D=4, K=8 states, full covariance, 30 iterations
 #   N=20000 ITERS=10 bash bench/run_hmm.sh
+#   SEQS=8 bash bench/run_hmm.sh # the rows as 8 consecutive independent sequences (jensen
+#                                # --lengths, hmmlearn lengths=): forward-backward runs per
+#                                # sequence, in parallel in jensen
 #
 # Installs hmmlearn into .venv-ref/ (bench/setup_peer.sh), builds jensen in release mode,
 # generates bench/out/hmm_synth.csv and the starting point bench/out/hmm_init.json
@@ -22,7 +25,14 @@ K=${K:-8}
 ITERS=${ITERS:-30}
 REPEAT=${REPEAT:-3}
 SEED=${SEED:-7}
+SEQS=${SEQS:-1}
 out=bench/out
+# The table: bench/out/results_hmm.md, or results_hmm_seqS.md with several sequences.
+results=${RESULTS:-$out/results_hmm.md}
+if [ "$SEQS" != 1 ] && [ -z "${RESULTS:-}" ]; then
+    results=$out/results_hmm_seq$SEQS.md
+fi
+lengths=$(python3 -c "n, s = $N, $SEQS; print(','.join(str(n // s + (1 if i < n % s else 0)) for i in range(s)))")
 mkdir -p "$out"
 
 bash bench/setup_peer.sh
@@ -36,6 +46,7 @@ jensen_time() { # threads -> fastest seconds per iteration, and the final log-li
     for _ in $(seq "$REPEAT"); do
         ./target/release/jensen fit models/hmm_gaussian.em --data "$out/hmm_synth.csv" --set K="$K" \
             --init "$out/hmm_init.json" --iterations "$ITERS" --threads "$1" --reg-covar 0 --quiet \
+            --lengths "$lengths" \
             --out "$out/jensen_hmm_t$1.json" > /dev/null
         best=$("$py" -c "import json; d=json.load(open('$out/jensen_hmm_t$1.json')); t=d['timing']['seconds_per_iteration']; b='$best'; print(min(t, float(b)) if b else t)")
     done
@@ -45,7 +56,7 @@ jensen_time() { # threads -> fastest seconds per iteration, and the final log-li
 hmmlearn_time() {
     local best=""
     for _ in $(seq "$REPEAT"); do
-        "$py" bench/hmmlearn_ghmm.py --data "$out/hmm_synth.csv" --init "$out/hmm_init.json" --iters "$ITERS" --threads 1 > "$out/hmmlearn_t1.json"
+        "$py" bench/hmmlearn_ghmm.py --data "$out/hmm_synth.csv" --init "$out/hmm_init.json" --iters "$ITERS" --threads 1 --sequences "$SEQS" > "$out/hmmlearn_t1.json"
         best=$("$py" -c "import json; d=json.load(open('$out/hmmlearn_t1.json')); t=d['seconds_per_iter']; b='$best'; print(min(t, float(b)) if b else t)")
     done
     echo "$best $("$py" -c "import json; d=json.load(open('$out/hmmlearn_t1.json')); print(d['final_log_likelihood'], d['version'])")"
@@ -55,12 +66,13 @@ read -r hl hl_ll hl_version < <(hmmlearn_time)
 read -r j1 j1_ll < <(jensen_time 1)
 read -r j2 j2_ll < <(jensen_time 2)
 
-"$py" - "$hl" "$j1" "$j2" "$hl_ll" "$j1_ll" "$j2_ll" "$hl_version" <<PY | tee "$out/results_hmm.md"
+"$py" - "$hl" "$j1" "$j2" "$hl_ll" "$j1_ll" "$j2_ll" "$hl_version" <<PY | tee "$results"
 import sys
 hl, j1, j2 = map(float, sys.argv[1:4])
 hl_ll, j1_ll, j2_ll = map(float, sys.argv[4:7])
 version = sys.argv[7]
-print(f"Gaussian HMM, full covariance: one sequence, N=$N, D=$D, K=$K, $ITERS EM iterations from the same start, fastest of $REPEAT runs")
+seqs = "one sequence" if $SEQS == 1 else "$SEQS sequences"
+print(f"Gaussian HMM, full covariance: {seqs}, N=$N, D=$D, K=$K, $ITERS EM iterations from the same start, fastest of $REPEAT runs")
 print()
 print("| implementation | threads | ms / iteration | speed-up vs hmmlearn (1 thread) | final log-likelihood |")
 print("|---|---|---|---|---|")
