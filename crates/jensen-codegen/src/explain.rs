@@ -2107,7 +2107,11 @@ fn variational(plan: &Plan, out: &mut String) {
                 let (q, inner, a) = if spherical {
                     (
                         format!("q({name}{kk}) = IG(a{kk}, b{kk})"),
-                        format!("Σ_d ρ_{at}d + {kappa} ‖m_{at}‖²"),
+                        // (Every row of the loadings: ‖M‖², or component k's ‖M_k‖².)
+                        format!(
+                            "Σ_d ρ_{at}d + {kappa} ‖M{}‖²",
+                            if mixture { "_k" } else { "" }
+                        ),
                         format!("{n} D / 2"),
                     )
                 } else {
