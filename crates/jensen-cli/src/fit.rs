@@ -71,6 +71,16 @@ pub(crate) struct FitArgs {
     /// Print the fit as JSON on stdout (the document `--out` writes) instead of text.
     #[arg(long)]
     json: bool,
+    /// Read the data a chunk of rows at a time and never hold every row, for a CSV file
+    /// larger than memory: a first pass binds every chunk and takes the whole data's moments,
+    /// then each EM iteration is one pass over the file. The fit equals the in-memory one to
+    /// round-off; `--posterior` is written chunk by chunk. Not for chains or partial labels.
+    #[arg(long)]
+    stream: bool,
+    /// Rows per chunk with `--stream` (rounded up to a multiple of 4096; default 262144):
+    /// memory holds about two copies of one chunk.
+    #[arg(long = "chunk-rows", value_name = "N", requires = "stream")]
+    chunk_rows: Option<usize>,
 }
 /// `a, b, c`, or for a long list its ends and the count.
 fn list_columns(columns: &[String]) -> String {
@@ -280,16 +290,34 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     if vb && matches!(args.control.estep, Some(EStepArg::Hard)) {
         return Err(Failure::Options("--estep hard with variational Bayes: VB keeps the whole posterior of the latent; drop --estep hard or fit with --method em".into()));
     }
-    let data = bind_data(&plan, &args.data, BindOptions::default())?;
+    let mut chunked = match args.stream {
+        true => Some(crate::stream::open(&plan, &args.data, args.chunk_rows)?),
+        false => None,
+    };
+    let data = match &chunked {
+        None => bind_data(&plan, &args.data, BindOptions::default())?,
+        // The first chunk stands for the data in what is shown of the binding.
+        Some(chunked) => crate::stream::data(chunked, &args.data)?,
+    };
     let bound = &data.bound;
     let binding = ItemBinding::of(&plan, bound);
-    warn_constant_columns(&plan, bound);
-    let mut model = PlanModel::new(&plan, bound);
+    if chunked.is_none() {
+        warn_constant_columns(&plan, bound);
+    }
+    let mut in_memory = None;
+    let model: &mut PlanModel<'_> = match chunked.as_mut() {
+        Some(chunked) => chunked.head_mut(),
+        None => in_memory.insert(PlanModel::new(&plan, bound)),
+    };
     for (name, value) in fixes {
         model
             .fix(&name, value)
             .map_err(|e| failure::options(format!("--fix {name}: {e}")))?;
     }
+    let model: &PlanModel<'_> = match &chunked {
+        Some(chunked) => jensen::runtime::Chunks::head(chunked),
+        None => in_memory.as_ref().expect("the model of the rows in memory"),
+    };
     model
         .check_priors()
         .map_err(|e| failure::model(format!("{}: {e}", args.model)))?;
@@ -302,16 +330,22 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
                 "--init {path}: not `kmeans++` or `random`, and no such file"
             )))
         }
-        path => InitStrategy::Params(read_params(path, &model)?),
+        path => InitStrategy::Params(read_params(path, model)?),
     };
     if !args.quiet && !args.json {
         outln!(
             "model {} on {} ({} rows{})",
             plan.model.name,
             args.data.data,
-            bound.n_rows,
+            chunked.as_ref().map_or(bound.n_rows, |s| s.rows()),
             if plan.latent.is_chain() {
                 format!(" in {} sequence(s)", bound.sequences.len())
+            } else if let Some(s) = &chunked {
+                format!(
+                    ", read in {} chunk(s) of {} rows, one pass per iteration",
+                    s.chunks(),
+                    s.chunk_rows()
+                )
             } else {
                 String::new()
             }
@@ -342,7 +376,11 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
         }) as jensen::runtime::em::ProgressFn
     });
     let fit_opts = args.control.fit_options(init, progress)?;
-    let result = jensen::fit(&model, &fit_opts).map_err(Failure::from_fit)?;
+    let result = match &chunked {
+        None => jensen::fit(model, &fit_opts),
+        Some(chunked) => jensen::runtime::fit_chunked(chunked, &fit_opts),
+    }
+    .map_err(Failure::from_fit)?;
     // Priors written in the model file: the objective is the log posterior.
     let map = plan.updates.iter().any(|u| u.prior.is_some());
     if let Some(bar) = &bar {
@@ -479,24 +517,27 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     }
     // For a chain the jointly most probable path can differ from the rowwise argmax.
     let viterbi = if plan.latent.is_chain() {
-        Some(jensen::runtime::decode(&model, &result.params).map_err(failure::numerical)?)
+        Some(jensen::runtime::decode(model, &result.params).map_err(failure::numerical)?)
     } else {
         None
     };
     if args.out.is_some() || args.json {
-        let doc = fit_document(
+        let mut doc = fit_document(
             &Candidate {
                 model_file: &args.model,
                 source: &source,
                 data_file: &args.data.data,
                 plan: &plan,
                 data: &data,
-                model: &model,
+                model,
             },
             &result,
             viterbi.as_ref(),
             &args.control,
         );
+        if let Some(chunked) = &chunked {
+            crate::stream::whole_data(&mut doc, chunked);
+        }
         if let Some(out) = &args.out {
             std::fs::write(out, doc.to_json())
                 .map_err(|e| failure::other(format!("cannot write {out}: {e}")))?;
@@ -505,22 +546,16 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             outln!("{}", doc.to_json());
         }
     }
-    if let Some(path) = &args.posterior {
+    if let (Some(path), Some(chunked)) = (&args.posterior, &chunked) {
+        crate::stream::write_posterior(path, &plan, chunked, &result.params, vb)?;
+    } else if let Some(path) = &args.posterior {
         let mut w = csv::Writer::from_path(path)
             .map_err(|e| failure::other(format!("cannot write {path}: {e}")))?;
         let k = result.responsibilities.ncols();
         let scores = model
             .latent_means(&result.params, result.responsibilities.view())
             .map_err(failure::numerical)?;
-        let mut header: Vec<String> = (0..k).map(|j| format!("r{j}")).collect();
-        // Under variational Bayes a row's term is `ln Σ_k exp(E_q[ln p(x_n, z_n = k | θ)])`,
-        // its share of the ELBO before the KL terms, not a log-likelihood.
-        let row_term = if vb { "elbo_term" } else { "log_likelihood" };
-        header.extend(["assignment".into(), row_term.into()]);
-        if viterbi.is_some() {
-            header.push("viterbi".into());
-        }
-        header.extend(score_header(&plan, scores.as_ref()));
+        let header = posterior_header(&plan, k, vb, viterbi.is_some(), scores.as_ref());
         w.write_record(&header).map_err(|e| csv_error(e, path))?;
         for (i, row) in result.responsibilities.rows().into_iter().enumerate() {
             let mut rec: Vec<String> = row.iter().map(|v| number_cell(*v)).collect();
@@ -543,6 +578,27 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::from(3)
     })
+}
+
+/// The header of `--posterior`'s CSV: the responsibilities of `k` components, the assignment,
+/// the row's term, the Viterbi state (a chain) and the continuous latent's scores.
+pub(crate) fn posterior_header(
+    plan: &jensen::Plan,
+    k: usize,
+    vb: bool,
+    viterbi: bool,
+    scores: Option<&ndarray::Array2<f64>>,
+) -> Vec<String> {
+    let mut header: Vec<String> = (0..k).map(|j| format!("r{j}")).collect();
+    // Under variational Bayes a row's term is `ln Σ_k exp(E_q[ln p(x_n, z_n = k | θ)])`,
+    // its share of the ELBO before the KL terms, not a log-likelihood.
+    let row_term = if vb { "elbo_term" } else { "log_likelihood" };
+    header.extend(["assignment".into(), row_term.into()]);
+    if viterbi {
+        header.push("viterbi".into());
+    }
+    header.extend(score_header(plan, scores));
+    header
 }
 
 /// The trace: the objective per iteration, named for the E-step and for whether the model

@@ -15,3 +15,4 @@ mod predict;
 pub mod render;
 mod sampling;
 mod select;
+mod stream;

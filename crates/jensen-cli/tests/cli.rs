@@ -3065,3 +3065,91 @@ fn parquet_without_the_feature_says_how_to_build_it() {
     let err = jensen_exits(5, &["fit", "models/gmm.em", "--data", "data/x.parquet"]);
     assert!(err.contains("--features parquet"), "{err}");
 }
+
+/// `jensen fit --stream` prints the in-memory fit, and its `--posterior`, written chunk by
+/// chunk, holds the same rows.
+#[test]
+fn fit_stream_is_the_in_memory_fit() {
+    let dir = std::env::temp_dir().join(format!("jensen-cli-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // 9,000 rows of three clusters (a fixed generator).
+    let data = dir.join("clusters.csv");
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut uniform = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut text = String::from("a,b\n");
+    for i in 0..9000 {
+        let centre = [0.0, 6.0, -4.0][i % 3];
+        text.push_str(&format!(
+            "{:.6},{:.6}\n",
+            centre + uniform() - 0.5,
+            centre * 0.5 + uniform() * 2.0
+        ));
+    }
+    std::fs::write(&data, text).expect("write");
+    let data = data.to_str().expect("utf-8");
+    let (a, b) = (dir.join("memory.csv"), dir.join("streamed.csv"));
+    let (a, b) = (a.to_str().expect("utf-8"), b.to_str().expect("utf-8"));
+    let common = [
+        "fit",
+        "models/gmm.em",
+        "--data",
+        data,
+        "--set",
+        "K=3",
+        "--iterations",
+        "5",
+    ];
+    let memory = jensen_ok(&[&common[..], &["--posterior", a]].concat());
+    let streamed = jensen_ok(
+        &[
+            &common[..],
+            &["--posterior", b, "--stream", "--chunk-rows", "4000"],
+        ]
+        .concat(),
+    );
+    assert!(
+        streamed.contains("(9000 rows, read in 3 chunk(s) of 4096 rows, one pass per iteration)"),
+        "{streamed}"
+    );
+    // The same summary line, up to the time taken.
+    let summary = |s: &str| {
+        let line = s
+            .lines()
+            .find(|l| l.starts_with("log-likelihood"))
+            .expect("summary");
+        line.rsplit_once(" · ").expect("a time").0.to_string()
+    };
+    assert_eq!(summary(&memory), summary(&streamed));
+    let (a, b) = (
+        std::fs::read_to_string(a).expect("posterior"),
+        std::fs::read_to_string(b).expect("posterior"),
+    );
+    assert_eq!(a.lines().count(), 9001);
+    assert_eq!(b.lines().count(), 9001);
+    assert_eq!(a.lines().next(), b.lines().next(), "the same columns");
+    for (x, y) in a.lines().zip(b.lines()).skip(1) {
+        for (u, v) in x.split(',').zip(y.split(',')) {
+            let (u, v): (f64, f64) = (u.parse().unwrap(), v.parse().unwrap());
+            assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{x} vs {y}");
+        }
+    }
+    // What --stream does not fit: a chain, a file that is not CSV.
+    let out = jensen(&[
+        "fit",
+        "models/hmm_gaussian.em",
+        "--data",
+        "data/geyser.csv",
+        "--stream",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--stream fits mixtures"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -38,7 +38,9 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::{
+    s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder,
+};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -865,27 +867,51 @@ fn e_step<M: MixtureModel>(
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
         return e_step_chain(model, cache, params, sequences, prior, mode);
     }
-    let parts: Vec<EStep<M::Stats>> = tasks(model.n_rows())
+    let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
+    merge_parts(model, &mut total, e_step_parts(model, cache, mode, weights));
+    complete_from_stats(model, &mut total, params, mode);
+    total
+}
+
+/// The E-step of a mixture's rows, one part per task of [`TASK_ROWS`] rows, in row order.
+fn e_step_parts<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    mode: EStepMode,
+    weights: Option<&[f64]>,
+) -> Vec<EStep<M::Stats>> {
+    tasks(model.n_rows())
         .into_par_iter()
         .map_init(
             || RowScratch::new(model.n_components(), mode),
             |scratch, rows| e_step_rows(model, cache, rows, mode, weights, scratch),
         )
-        .collect();
-    let mut total = merge_parts(model, parts);
+        .collect()
+}
+
+/// A hard E-step's `ln p(x, z* | θ)` from the statistics, evaluated as the M-step's guard
+/// evaluates `F(q, θ')`: exact even when the rows' scores came from the faster approximation.
+fn complete_from_stats<M: MixtureModel>(
+    model: &M,
+    total: &mut EStep<M::Stats>,
+    params: &M::Params,
+    mode: EStepMode,
+) {
     if mode == EStepMode::Hard {
-        // `ln p(x, z* | θ)` from the statistics, evaluated as the M-step's guard evaluates
-        // `F(q, θ')`: exact even when the rows' scores came from the faster approximation.
         if let Ok(complete) = model.expected_log_joint(&total.stats, &total.latent, params, params)
         {
             total.loglik = complete;
         }
     }
-    total
 }
 
-fn merge_parts<M: MixtureModel>(model: &M, parts: Vec<EStep<M::Stats>>) -> EStep<M::Stats> {
-    let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
+/// Merges `parts` into `total`, in order (the statistics of a fixed sequence of tasks are
+/// added in the same order however the rows reached them: in memory or chunk by chunk).
+fn merge_parts<M: MixtureModel>(
+    model: &M,
+    total: &mut EStep<M::Stats>,
+    parts: Vec<EStep<M::Stats>>,
+) {
     for p in parts {
         model.merge(&mut total.stats, &p.stats);
         total.latent.merge(&p.latent);
@@ -896,7 +922,6 @@ fn merge_parts<M: MixtureModel>(model: &M, parts: Vec<EStep<M::Stats>>) -> EStep
         }
         total.assignments.extend(p.assignments);
     }
-    total
 }
 
 /// `ln p(x_n | z_n = k)` for every row (the chain's emissions), `N × K`, computed over the
@@ -1091,7 +1116,8 @@ fn e_step_chain<M: MixtureModel>(
             out
         })
         .collect();
-    let mut total = merge_parts(model, parts);
+    let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
+    merge_parts(model, &mut total, parts);
     total.latent.initial = latent.initial;
     total.latent.transitions = latent.transitions;
     total.loglik = loglik;
@@ -1267,16 +1293,15 @@ fn params_from_weighted_labels<M: MixtureModel>(
     let mut stats = model.zero_stats();
     let mut latent = LatentStats::zeros(k);
     let mut ws = Workspace::default();
-    let n = model.n_rows();
-    for start in (0..n).step_by(BLOCK_ROWS) {
-        let block = start..(start + BLOCK_ROWS).min(n);
-        let mut resp = Array2::zeros((block.len(), k));
-        for (i, &l) in labels[block.clone()].iter().enumerate() {
-            resp[[i, l]] = weights.map_or(1.0, |w| w[block.start + i]);
-        }
-        add_counts(resp.view(), &mut latent.counts);
-        model.accumulate(&cache, block, resp.view(), &mut stats, &mut ws);
-    }
+    accumulate_labels(
+        model,
+        &cache,
+        labels,
+        weights,
+        &mut stats,
+        &mut latent,
+        &mut ws,
+    );
     if let Some(sequences) = model.sequences() {
         // One pseudo-count per initial state and transition: a chain's zero probabilities
         // would stay zero under Baum–Welch.
@@ -1285,6 +1310,29 @@ fn params_from_weighted_labels<M: MixtureModel>(
     }
     let params = model.m_step(&stats, &latent, &neutral, config)?;
     Ok((params, latent.counts))
+}
+
+/// Adds the statistics of every row of `model` as a member of component `labels[n]` alone
+/// (weighted by `weights`), block by block, with the counts.
+fn accumulate_labels<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    labels: &[usize],
+    weights: Option<&[f64]>,
+    stats: &mut M::Stats,
+    latent: &mut LatentStats,
+    ws: &mut Workspace,
+) {
+    let (n, k) = (model.n_rows(), model.n_components());
+    for start in (0..n).step_by(BLOCK_ROWS) {
+        let block = start..(start + BLOCK_ROWS).min(n);
+        let mut resp = Array2::zeros((block.len(), k));
+        for (i, &l) in labels[block.clone()].iter().enumerate() {
+            resp[[i, l]] = weights.map_or(1.0, |w| w[block.start + i]);
+        }
+        add_counts(resp.view(), &mut latent.counts);
+        model.accumulate(cache, block, resp.view(), stats, ws);
+    }
 }
 
 struct Run<P> {
@@ -1347,18 +1395,6 @@ fn same_assignments(a: &[u32], b: &[u32], weights: Option<&[f64]>) -> bool {
     }
 }
 
-/// The features k-means++ seeding runs on: standardised, unless the model measures distances
-/// in the data's units ([`MixtureModel::init_in_data_units`]).
-fn seeding_features<M: MixtureModel>(model: &M, weights: Option<&[f64]>) -> Array2<f64> {
-    let x = model.init_features();
-    if model.init_in_data_units() {
-        // Column-major, as the seeding's passes read it.
-        crate::data::column_major(x)
-    } else {
-        init::standardise_owned(x, weights)
-    }
-}
-
 /// A row to re-seed a component on, drawn with probability proportional to its weight
 /// (uniformly without weights). With whole-number weights the draw is of a whole number
 /// below `Σ w`, the row whose copies it falls among: the row the same draw picks from the
@@ -1385,47 +1421,464 @@ fn random_row(rng: &mut ChaCha8Rng, n: usize, weights: Option<&[f64]>) -> usize 
     w.iter().rposition(|&v| v > 0.0).unwrap_or(0)
 }
 
-fn initial_params<M: MixtureModel>(
+/// The rows an EM run passes over: a model's own rows in memory ([`InMemory`]), or a
+/// [`Chunks`] source read one chunk per pass ([`Chunked`]). The driver's loop, its
+/// initialisation and its re-seeding are written once over it.
+trait Rows<M: MixtureModel>: Sync {
+    /// The model that prepares parameters, runs the M-step and evaluates the objective.
+    fn model(&self) -> &M;
+    /// The number of rows.
+    fn n_rows(&self) -> usize;
+    /// The number of observations: the rows, or the sum of their weights.
+    fn observations(&self) -> f64;
+    /// Whether the rows are held in memory, so that the result has a value per row.
+    fn in_memory(&self) -> bool;
+    /// The seeding's features ([`MixtureModel::init_features`], column-major, not scaled)
+    /// and weights of the rows `at` (ascending), or of every row.
+    fn features(&self, at: Option<&[usize]>) -> Result<(Array2<f64>, Option<Vec<f64>>), FitError>;
+    /// Starting parameters from the seeding's assignment of every row (one M-step), with
+    /// the (weighted) number of rows each component received.
+    fn start_from(
+        &self,
+        seeding: Seeding,
+        config: &MStepConfig,
+        rng: &mut ChaCha8Rng,
+        restart: usize,
+    ) -> Result<(M::Params, Array1<f64>), FitError>;
+    /// The E-step over every row.
+    fn e_step(
+        &self,
+        cache: &M::Cache,
+        params: &M::Params,
+        mode: EStepMode,
+    ) -> Result<EStep<M::Stats>, FitError>;
+    /// Whether two hard E-steps' assignments (as [`Rows::e_step`] records them) agree on
+    /// every row of weight above zero.
+    fn settled(&self, a: &[u32], b: &[u32]) -> bool;
+    /// A row drawn with probability proportional to its weight ([`random_row`]).
+    fn random_row(&self, rng: &mut ChaCha8Rng) -> Result<usize, FitError>;
+    /// [`MixtureModel::reseed`] of component `k` on row `row`.
+    fn reseed(&self, params: &mut M::Params, k: usize, row: usize) -> Result<(), FitError>;
+    /// The posterior at the final parameters: the responsibilities and `ln p(x_n)` of every
+    /// row (empty when the rows are not held), and, when `total`, `Σ_n w_n ln p(x_n)`.
+    fn posterior(
+        &self,
+        cache: &M::Cache,
+        total: bool,
+    ) -> Result<(Array2<f64>, Array1<f64>, f64), FitError>;
+}
+
+/// A model's own rows, in memory.
+struct InMemory<'m, M>(&'m M);
+
+impl<M: MixtureModel> Rows<M> for InMemory<'_, M> {
+    fn model(&self) -> &M {
+        self.0
+    }
+
+    fn n_rows(&self) -> usize {
+        self.0.n_rows()
+    }
+
+    fn observations(&self) -> f64 {
+        observations(self.0)
+    }
+
+    fn in_memory(&self) -> bool {
+        true
+    }
+
+    fn features(&self, at: Option<&[usize]>) -> Result<(Array2<f64>, Option<Vec<f64>>), FitError> {
+        let x = self.0.init_features();
+        let w = self.0.row_weights();
+        Ok(match at {
+            None => (crate::data::column_major(x), w.map(<[f64]>::to_vec)),
+            Some(at) => (
+                crate::data::column_major(x.select(Axis(0), at)),
+                w.map(|w| at.iter().map(|&i| w[i]).collect()),
+            ),
+        })
+    }
+
+    fn start_from(
+        &self,
+        seeding: Seeding,
+        config: &MStepConfig,
+        rng: &mut ChaCha8Rng,
+        restart: usize,
+    ) -> Result<(M::Params, Array1<f64>), FitError> {
+        start_in_memory(self.0, seeding, config, rng, restart)
+    }
+
+    fn e_step(
+        &self,
+        cache: &M::Cache,
+        params: &M::Params,
+        mode: EStepMode,
+    ) -> Result<EStep<M::Stats>, FitError> {
+        Ok(e_step(self.0, cache, params, mode))
+    }
+
+    fn settled(&self, a: &[u32], b: &[u32]) -> bool {
+        same_assignments(a, b, self.0.row_weights())
+    }
+
+    fn random_row(&self, rng: &mut ChaCha8Rng) -> Result<usize, FitError> {
+        Ok(random_row(rng, self.0.n_rows(), self.0.row_weights()))
+    }
+
+    fn reseed(&self, params: &mut M::Params, k: usize, row: usize) -> Result<(), FitError> {
+        self.0.reseed(params, k, row);
+        Ok(())
+    }
+
+    fn posterior(
+        &self,
+        cache: &M::Cache,
+        total: bool,
+    ) -> Result<(Array2<f64>, Array1<f64>, f64), FitError> {
+        let (resp, ll) = posterior(self.0, cache);
+        let sum = if total {
+            weighted_sum(&ll, self.0.row_weights())
+        } else {
+            0.0
+        };
+        Ok((resp, ll, sum))
+    }
+}
+
+/// Data read one chunk at a time, for a fit that never holds every row ([`fit_chunked`]):
+/// each EM iteration is one pass over the chunks, in order, and only the statistics (a
+/// monoid) and one chunk at a time are in memory.
+///
+/// Every chunk is a model of the same type over its own rows, built with the whole data's
+/// context — the moments of the data and the priors' hyperparameters computed from them, the
+/// number of rows, the sums of per-row terms — so that the M-step and the objective of any
+/// chunk are those of the whole data. With chunks of a multiple of [`TASK_ROWS`] rows the
+/// statistics are added in the order of the in-memory fit.
+pub trait Chunks: Sync {
+    /// The model of each chunk.
+    type Model: MixtureModel;
+    /// A model with the whole data's context (the first chunk, say): it prepares the
+    /// parameters, runs the M-step and evaluates the objective, none of which reads its rows.
+    fn head(&self) -> &Self::Model;
+    /// The number of rows of every chunk together.
+    fn n_rows(&self) -> usize;
+    /// The number of observations: the rows, or the sum of their weights.
+    fn observations(&self) -> f64;
+    /// Calls `f(first, chunk)` on each chunk in order, `first` the index of its first row
+    /// among all rows; stops early when `f` returns `Ok(false)`, and at the first error
+    /// (`f`'s, or one reading a chunk: [`FitError::Source`]).
+    #[allow(clippy::type_complexity)]
+    fn for_each(
+        &self,
+        f: &mut dyn FnMut(usize, &Self::Model) -> Result<bool, FitError>,
+    ) -> Result<(), FitError>;
+    /// A model of the rows `at` (ascending indices among all rows) with the whole data's
+    /// context: the seeding's sample.
+    fn gather(&self, at: &[usize]) -> Result<Self::Model, FitError>;
+}
+
+/// The rows of a [`Chunks`] source.
+struct Chunked<'c, C>(&'c C);
+
+/// A key of a task's hard assignments (FNV-1a over each row's component, a row of weight
+/// zero counting as none), two words: passes compare keys instead of holding every row's.
+fn assignment_key(assignments: &[u32], weights: Option<&[f64]>) -> [u32; 2] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, &a) in assignments.iter().enumerate() {
+        let a = if weights.is_some_and(|w| w[i] == 0.0) {
+            u32::MAX
+        } else {
+            a
+        };
+        for byte in a.to_le_bytes() {
+            h ^= u64::from(byte);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    [(h >> 32) as u32, h as u32]
+}
+
+impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
+    fn model(&self) -> &C::Model {
+        self.0.head()
+    }
+
+    fn n_rows(&self) -> usize {
+        self.0.n_rows()
+    }
+
+    fn observations(&self) -> f64 {
+        self.0.observations()
+    }
+
+    fn in_memory(&self) -> bool {
+        false
+    }
+
+    fn features(&self, at: Option<&[usize]>) -> Result<(Array2<f64>, Option<Vec<f64>>), FitError> {
+        let every: Vec<usize>;
+        let at = match at {
+            Some(at) => at,
+            None => {
+                every = (0..self.0.n_rows()).collect();
+                &every
+            }
+        };
+        let sample = self.0.gather(at)?;
+        Ok((
+            crate::data::column_major(sample.init_features()),
+            sample.row_weights().map(<[f64]>::to_vec),
+        ))
+    }
+
+    fn start_from(
+        &self,
+        seeding: Seeding,
+        config: &MStepConfig,
+        rng: &mut ChaCha8Rng,
+        _restart: usize,
+    ) -> Result<(<C::Model as MixtureModel>::Params, Array1<f64>), FitError> {
+        // As `params_from_weighted_labels`, chunk by chunk.
+        let model = self.0.head();
+        let numerical = |issue| FitError::Numerical {
+            issue,
+            iteration: 0,
+        };
+        let mut neutral = model.neutral_params();
+        model.randomise_neutral(&mut neutral, rng);
+        let cache = model.prepare(&neutral).map_err(numerical)?;
+        let mut stats = model.zero_stats();
+        let mut latent = LatentStats::zeros(model.n_components());
+        let mut ws = Workspace::default();
+        self.0.for_each(&mut |first, chunk| {
+            let labels = match &seeding {
+                Seeding::Labels(labels) => labels[first..first + chunk.n_rows()].to_vec(),
+                Seeding::Nearest(scaling, centres) => {
+                    let x = scaling.apply(chunk.init_features());
+                    init::nearest(x.view(), centres.view())
+                }
+            };
+            let w = chunk.row_weights();
+            accumulate_labels(chunk, &cache, &labels, w, &mut stats, &mut latent, &mut ws);
+            Ok(true)
+        })?;
+        let params = model
+            .m_step(&stats, &latent, &neutral, config)
+            .map_err(numerical)?;
+        Ok((params, latent.counts))
+    }
+
+    fn e_step(
+        &self,
+        cache: &<C::Model as MixtureModel>::Cache,
+        params: &<C::Model as MixtureModel>::Params,
+        mode: EStepMode,
+    ) -> Result<EStep<<C::Model as MixtureModel>::Stats>, FitError> {
+        let model = self.0.head();
+        let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
+        let mut keys = Vec::new();
+        self.0.for_each(&mut |first, chunk| {
+            let w = chunk.row_weights();
+            let mut parts = e_step_parts(chunk, cache, mode, w);
+            let mut at = 0;
+            for p in &mut parts {
+                p.worst.1 += first;
+                if mode == EStepMode::Hard {
+                    let n = p.assignments.len();
+                    keys.extend(assignment_key(&p.assignments, w.map(|w| &w[at..at + n])));
+                    at += n;
+                    p.assignments = Vec::new();
+                }
+            }
+            merge_parts(model, &mut total, parts);
+            Ok(true)
+        })?;
+        total.assignments = keys;
+        complete_from_stats(model, &mut total, params, mode);
+        Ok(total)
+    }
+
+    fn settled(&self, a: &[u32], b: &[u32]) -> bool {
+        a == b
+    }
+
+    fn random_row(&self, rng: &mut ChaCha8Rng) -> Result<usize, FitError> {
+        let n = self.0.n_rows();
+        if self.0.head().row_weights().is_none() {
+            return Ok(random_row(rng, n, None));
+        }
+        // As `random_row` draws with weights: their sum and whether they are whole numbers
+        // (one pass), then the row whose weight the draw falls in (a second).
+        let (mut total, mut whole) = (0.0, true);
+        self.0.for_each(&mut |_, chunk| {
+            let w = chunk.row_weights().unwrap_or(&[]);
+            total += w.iter().sum::<f64>();
+            whole &= w.iter().all(|v| v.fract() == 0.0);
+            Ok(true)
+        })?;
+        let target = if whole && total < 2f64.powi(53) {
+            rng.random_range(0..total as u64) as f64
+        } else {
+            rng.random::<f64>() * total
+        };
+        let (mut below, mut found, mut last) = (0.0, None, 0);
+        self.0.for_each(&mut |first, chunk| {
+            for (i, &v) in chunk.row_weights().unwrap_or(&[]).iter().enumerate() {
+                below += v;
+                if v > 0.0 {
+                    last = first + i;
+                }
+                if target < below {
+                    found = Some(first + i);
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })?;
+        // Round-off at the top end: the last row of weight above zero.
+        Ok(found.unwrap_or(last))
+    }
+
+    fn reseed(
+        &self,
+        params: &mut <C::Model as MixtureModel>::Params,
+        k: usize,
+        row: usize,
+    ) -> Result<(), FitError> {
+        self.0.for_each(&mut |first, chunk| {
+            if (first..first + chunk.n_rows()).contains(&row) {
+                chunk.reseed(params, k, row - first);
+                return Ok(false);
+            }
+            Ok(true)
+        })
+    }
+
+    fn posterior(
+        &self,
+        cache: &<C::Model as MixtureModel>::Cache,
+        total: bool,
+    ) -> Result<(Array2<f64>, Array1<f64>, f64), FitError> {
+        let k = self.0.head().n_components();
+        let mut sum = 0.0;
+        if total {
+            self.0.for_each(&mut |_, chunk| {
+                let (_, ll) = posterior(chunk, cache);
+                sum += weighted_sum(&ll, chunk.row_weights());
+                Ok(true)
+            })?;
+        }
+        Ok((Array2::zeros((0, k)), Array1::zeros(0), sum))
+    }
+}
+
+/// How the seeding assigns every row to a starting component.
+enum Seeding {
+    /// A component per row (the seeding ran on every row).
+    Labels(Vec<usize>),
+    /// Each row's nearest centre, its features scaled as given (the seeding ran on a sample).
+    Nearest(init::Scaling, Array2<f64>),
+}
+
+/// The scaling of the seeding's features `x`: none when the model measures distances in the
+/// data's units ([`MixtureModel::init_in_data_units`]), else each column standardised.
+fn seeding_scaling<M: MixtureModel>(
     model: &M,
+    x: ArrayView2<'_, f64>,
+    weights: Option<&[f64]>,
+) -> init::Scaling {
+    if model.init_in_data_units() {
+        init::Scaling::identity(x.ncols())
+    } else {
+        init::Scaling::of(x, weights)
+    }
+}
+
+fn initial_params<M: MixtureModel, R: Rows<M>>(
+    rows: &R,
     opts: &FitOptions<M::Params>,
     rng: &mut ChaCha8Rng,
     reseeds: &mut Vec<ReseedEvent>,
     restart: usize,
 ) -> Result<M::Params, FitError> {
+    let model = rows.model();
     let k = model.n_components();
-    let weights = model.row_weights();
-    let labels = match &opts.init {
+    let seeding = match &opts.init {
         InitStrategy::Params(p) => return Ok(p.clone()),
         InitStrategy::KMeansPlusPlus => {
-            let x = seeding_features(model, weights);
             let sample = SEED_SAMPLE.max(SEED_SAMPLE_PER_COMPONENT * k);
-            if x.nrows() > sample {
+            if rows.n_rows() > sample {
                 // k-means++ and Lloyd's rounds on a uniform sample of the rows (with their
-                // weights); every row then takes its nearest centre, in one pass.
-                let mut rows = rand::seq::index::sample(rng, x.nrows(), sample).into_vec();
-                rows.sort_unstable();
-                let xs = crate::data::column_major(x.select(Axis(0), &rows));
-                let ws: Option<Vec<f64>> = weights.map(|w| rows.iter().map(|&i| w[i]).collect());
+                // weights), standardised by the sample's moments; every row then takes its
+                // nearest centre, in one pass.
+                let mut at = rand::seq::index::sample(rng, rows.n_rows(), sample).into_vec();
+                at.sort_unstable();
+                let (xs, ws) = rows.features(Some(&at))?;
+                let scaling = seeding_scaling(model, xs.view(), ws.as_deref());
+                let xs = scaling.apply(xs);
                 let centres = init::kmeans_plus_plus(xs.view(), k, rng, ws.as_deref());
                 let (centres, _) =
                     init::lloyd_centres(xs.view(), centres, opts.lloyd_iters, ws.as_deref());
-                init::nearest(x.view(), centres.view())
+                Seeding::Nearest(scaling, centres)
             } else {
-                let centres = init::kmeans_plus_plus(x.view(), k, rng, weights);
-                init::lloyd(x.view(), centres, opts.lloyd_iters, weights)
+                let (x, w) = rows.features(None)?;
+                let x = seeding_scaling(model, x.view(), w.as_deref()).apply(x);
+                let centres = init::kmeans_plus_plus(x.view(), k, rng, w.as_deref());
+                Seeding::Labels(init::lloyd(
+                    x.view(),
+                    centres,
+                    opts.lloyd_iters,
+                    w.as_deref(),
+                ))
             }
         }
         InitStrategy::RandomFromData => {
-            let x = seeding_features(model, weights);
-            let centres = init::random_rows(x.view(), k, rng, weights);
-            init::nearest(x.view(), centres.view())
+            let (x, w) = rows.features(None)?;
+            let x = seeding_scaling(model, x.view(), w.as_deref()).apply(x);
+            let centres = init::random_rows(x.view(), k, rng, w.as_deref());
+            Seeding::Labels(init::nearest(x.view(), centres.view()))
         }
     };
     opts.m_step.check()?;
-    // With partial labels: the given labels replace the seeding's; the first start, when
-    // every component has a labelled row, takes the labelled rows alone (the supervised
-    // estimates), the others weighing nothing; further restarts start from the seeding with
-    // the labels in place.
+    let (mut params, counts) = rows.start_from(seeding, &opts.m_step, rng, restart)?;
+    for (c, &count) in counts.iter().enumerate() {
+        if count < EMPTY_COUNT && !model.keeps_empty_components() {
+            let row = rows.random_row(rng)?;
+            rows.reseed(&mut params, c, row)?;
+            reseeds.push(ReseedEvent {
+                iteration: 0,
+                component: c,
+                row,
+                reason: "empty",
+            });
+        }
+    }
+    Ok(params)
+}
+
+/// Starting parameters of a model in memory from the seeding's assignment of every row, with
+/// partial labels in place of the seeding's where the model has them: the first start, when
+/// every component has a labelled row, takes the labelled rows alone (the supervised
+/// estimates), the others weighing nothing; further restarts start from the seeding with the
+/// labels in place.
+fn start_in_memory<M: MixtureModel>(
+    model: &M,
+    seeding: Seeding,
+    config: &MStepConfig,
+    rng: &mut ChaCha8Rng,
+    restart: usize,
+) -> Result<(M::Params, Array1<f64>), FitError> {
+    let k = model.n_components();
+    let weights = model.row_weights();
+    let labels = match seeding {
+        Seeding::Labels(labels) => labels,
+        Seeding::Nearest(scaling, centres) => {
+            let x = scaling.apply(model.init_features());
+            init::nearest(x.view(), centres.view())
+        }
+    };
     let (labels, start_weights) = match model.row_labels() {
         None => (labels, None),
         Some(given) => {
@@ -1454,42 +1907,29 @@ fn initial_params<M: MixtureModel>(
             (labels, only_labelled)
         }
     };
-    let (mut params, counts) = params_from_weighted_labels(
+    params_from_weighted_labels(
         model,
         &labels,
-        &opts.m_step,
+        config,
         rng,
         start_weights.as_deref().or(weights),
     )
     .map_err(|issue| FitError::Numerical {
         issue,
         iteration: 0,
-    })?;
-    for (c, &count) in counts.iter().enumerate() {
-        if count < EMPTY_COUNT && !model.keeps_empty_components() {
-            let row = random_row(rng, model.n_rows(), weights);
-            model.reseed(&mut params, c, row);
-            reseeds.push(ReseedEvent {
-                iteration: 0,
-                component: c,
-                row,
-                reason: "empty",
-            });
-        }
-    }
-    Ok(params)
+    })
 }
 
 /// Prepares `params`, re-seeding a component whose covariance is not positive definite
 /// (at most `K` times) instead of failing.
-fn prepare_repairing<M: MixtureModel>(
-    model: &M,
+fn prepare_repairing<M: MixtureModel, R: Rows<M>>(
+    rows: &R,
     params: &mut M::Params,
     iteration: usize,
     rng: &mut ChaCha8Rng,
     reseeds: &mut Vec<ReseedEvent>,
 ) -> Result<M::Cache, FitError> {
-    let weights = model.row_weights();
+    let model = rows.model();
     let mut attempts = 0;
     loop {
         match model.prepare(params) {
@@ -1497,8 +1937,8 @@ fn prepare_repairing<M: MixtureModel>(
             Err(issue) => match issue.component() {
                 Some(k) if attempts < model.n_components() => {
                     attempts += 1;
-                    let row = random_row(rng, model.n_rows(), weights);
-                    model.reseed(params, k, row);
+                    let row = rows.random_row(rng)?;
+                    rows.reseed(params, k, row)?;
                     reseeds.push(ReseedEvent {
                         iteration,
                         component: k,
@@ -1512,17 +1952,18 @@ fn prepare_repairing<M: MixtureModel>(
     }
 }
 
-fn run_one<M: MixtureModel>(
-    model: &M,
+fn run_one<M: MixtureModel, R: Rows<M>>(
+    rows: &R,
     opts: &FitOptions<M::Params>,
     restart: usize,
 ) -> Result<Run<M::Params>, FitError> {
-    let n = observations(model);
+    let model = rows.model();
+    let n = rows.observations();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     rng.set_stream(restart as u64);
     let mut reseeds = Vec::new();
     let started = Instant::now();
-    let mut params = initial_params(model, opts, &mut rng, &mut reseeds, restart)?;
+    let mut params = initial_params(rows, opts, &mut rng, &mut reseeds, restart)?;
     let init_seconds = started.elapsed().as_secs_f64();
     let em_started = Instant::now();
 
@@ -1547,13 +1988,13 @@ fn run_one<M: MixtureModel>(
                 .prepare(&params)
                 .map_err(|issue| FitError::InvalidInit(issue.to_string()))?
         } else {
-            prepare_repairing(model, &mut params, iteration, &mut rng, &mut reseeds)?
+            prepare_repairing(rows, &mut params, iteration, &mut rng, &mut reseeds)?
         };
         if reseeds.len() != reseeds_before {
             elbo_after_m = None;
             reseeded = true;
         }
-        let e = e_step(model, &cache, &params, mode);
+        let e = rows.e_step(&cache, &params, mode)?;
         let log_prior = model.log_prior(&params, &opts.m_step);
         // The objective EM maximises: the log-likelihood plus the regularising prior.
         let objective = e.loglik + log_prior;
@@ -1578,8 +2019,7 @@ fn run_one<M: MixtureModel>(
         last_latent = e.latent.clone();
         // A hard E-step has converged when no row changes its assignment: the M-step would
         // return the same parameters.
-        let settled = mode == EStepMode::Hard
-            && same_assignments(&e.assignments, &last_assignments, model.row_weights());
+        let settled = mode == EStepMode::Hard && rows.settled(&e.assignments, &last_assignments);
         last_assignments = e.assignments;
         if let Some(progress) = &opts.progress {
             progress(Progress {
@@ -1611,9 +2051,9 @@ fn run_one<M: MixtureModel>(
             let row = if i == 0 {
                 e.worst.1
             } else {
-                random_row(&mut rng, model.n_rows(), model.row_weights())
+                rows.random_row(&mut rng)?
             };
-            model.reseed(&mut next, k, row);
+            rows.reseed(&mut next, k, row)?;
             reseeds.push(ReseedEvent {
                 iteration: iteration + 1,
                 component: k,
@@ -1666,12 +2106,12 @@ fn run_one<M: MixtureModel>(
             at_the_end,
         });
     }
-    let (responsibilities, point_ll) = posterior(model, &cache);
     // A hard E-step's objective is the complete-data log-likelihood; the log-likelihood
     // (for BIC and AIC) is that of the returned parameters, from the posterior.
+    let (responsibilities, point_ll, total) = rows.posterior(&cache, mode == EStepMode::Hard)?;
     let (log_likelihood, complete) = match mode {
         EStepMode::Soft => (last.0, None),
-        EStepMode::Hard => (weighted_sum(&point_ll, model.row_weights()), Some(last.0)),
+        EStepMode::Hard => (total, Some(last.0)),
     };
     Ok(Run {
         params,
@@ -1751,11 +2191,12 @@ fn weighted_sum(values: &Array1<f64>, weights: Option<&[f64]>) -> f64 {
     }
 }
 
-fn fit_in_pool<M: MixtureModel>(
-    model: &M,
+fn fit_in_pool<M: MixtureModel, R: Rows<M>>(
+    rows: &R,
     opts: &FitOptions<M::Params>,
 ) -> Result<FitResult<M::Params>, FitError> {
-    let n = model.n_rows();
+    let model = rows.model();
+    let n = rows.n_rows();
     let k = model.n_components();
     if n < k {
         return Err(FitError::TooFewRows {
@@ -1773,7 +2214,7 @@ fn fit_in_pool<M: MixtureModel>(
     };
     let runs: Vec<Result<Run<M::Params>, FitError>> = (0..restarts)
         .into_par_iter()
-        .map(|r| run_one(model, opts, r))
+        .map(|r| run_one(rows, opts, r))
         .collect();
     let finals: Vec<f64> = runs
         .iter()
@@ -1816,7 +2257,9 @@ fn fit_in_pool<M: MixtureModel>(
     };
     let log_likelihood = run.log_likelihood;
     let p = model.free_parameters();
-    let assignments = if run.hard_assignments.len() == n {
+    let assignments = if !rows.in_memory() {
+        Vec::new()
+    } else if run.hard_assignments.len() == n {
         run.hard_assignments.iter().map(|&z| z as usize).collect()
     } else {
         run.responsibilities
@@ -1838,12 +2281,7 @@ fn fit_in_pool<M: MixtureModel>(
         free_parameters: p,
         // With weights, the number of observations is their sum (integer weights: the rows
         // they stand for).
-        bic: -2.0 * log_likelihood
-            + p as f64
-                * model
-                    .row_weights()
-                    .map_or(n as f64, |w| w.iter().sum::<f64>())
-                    .ln(),
+        bic: -2.0 * log_likelihood + p as f64 * rows.observations().ln(),
         aic: -2.0 * log_likelihood + 2.0 * p as f64,
         restart,
         restart_log_likelihoods: finals,
@@ -1857,7 +2295,8 @@ fn fit_in_pool<M: MixtureModel>(
     })
 }
 
-fn argmax(row: ArrayView1<'_, f64>) -> usize {
+/// The first index of the largest value of `row` (a row's most probable component).
+pub fn argmax(row: ArrayView1<'_, f64>) -> usize {
     let mut best = (f64::NEG_INFINITY, 0);
     for (k, &v) in row.iter().enumerate() {
         if v > best.0 {
@@ -1885,8 +2324,16 @@ pub fn fit<M: MixtureModel>(
                 reason: "give one label per row (`None` where unknown), each a component below the number of components",
             })?;
     }
+    in_pool(opts, || fit_in_pool(&InMemory(model), opts))
+}
+
+/// Runs `f` in a pool of `opts.threads` threads (rayon's global pool without a count).
+fn in_pool<P, T: Send>(
+    opts: &FitOptions<P>,
+    f: impl FnOnce() -> Result<T, FitError> + Send,
+) -> Result<T, FitError> {
     match opts.threads {
-        None => fit_in_pool(model, opts),
+        None => f(),
         Some(threads) => rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
@@ -1894,8 +2341,52 @@ pub fn fit<M: MixtureModel>(
                 threads,
                 message: e.to_string(),
             })?
-            .install(|| fit_in_pool(model, opts)),
+            .install(f),
     }
+}
+
+/// Fits a mixture model by EM over data read chunk by chunk ([`Chunks`]): the rules of
+/// [`fit`], with each iteration one pass over the chunks, so that memory does not grow with
+/// the number of rows. The seeding's sample (k-means++ and Lloyd's rounds, as [`fit`] seeds
+/// more than [`SEED_SAMPLE`] rows) is gathered in one more pass per restart, every row then
+/// taking its nearest centre in another; re-seeding a component reads the chunks up to its
+/// row. The result has no per-row values (`responsibilities` has no rows, `assignments` and
+/// `point_log_likelihood` are empty): [`posterior`] on each chunk gives them.
+///
+/// A chain (whose forward–backward runs over whole sequences), partial labels and the
+/// `RandomFromData` start (which reads every row at once) are refused.
+pub fn fit_chunked<C: Chunks>(
+    source: &C,
+    opts: &FitOptions<<C::Model as MixtureModel>::Params>,
+) -> Result<FitResult<<C::Model as MixtureModel>::Params>, FitError> {
+    opts.check()?;
+    let head = source.head();
+    let refuse = |value: &str, reason: &'static str| {
+        Err(FitError::InvalidOption {
+            option: "chunked data",
+            value: value.to_string(),
+            reason,
+        })
+    };
+    if head.sequences().is_some() {
+        return refuse(
+            "a chain",
+            "forward–backward runs over whole sequences: fit a chain in memory",
+        );
+    }
+    if head.row_labels().is_some() {
+        return refuse(
+            "partial labels",
+            "the supervised start reads every label at once: fit labelled rows in memory",
+        );
+    }
+    if matches!(opts.init, InitStrategy::RandomFromData) {
+        return refuse(
+            "random rows as the start",
+            "start from k-means++ (it seeds on a sample) or from given parameters",
+        );
+    }
+    in_pool(opts, || fit_in_pool(&Chunked(source), opts))
 }
 
 #[cfg(test)]

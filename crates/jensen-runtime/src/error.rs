@@ -106,6 +106,11 @@ pub enum FitError {
         /// What the value must be.
         reason: &'static str,
     },
+    /// A pass over data read chunk by chunk ([`crate::em::Chunks`]) failed: the file could
+    /// not be read again, or a row of a later chunk is not valid data. The message names the
+    /// file, row and column.
+    #[error("{0}")]
+    Source(String),
     /// The thread pool could not be built.
     #[error("could not start {threads} worker threads: {message}")]
     ThreadPool {

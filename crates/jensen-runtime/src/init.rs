@@ -22,39 +22,77 @@ pub fn standardise(x: ArrayView2<'_, f64>, weights: Option<&[f64]>) -> Array2<f6
 /// [`standardise`] in place: `x` is made column-major (without a copy when it is already), then
 /// each column is centred and scaled where it lies.
 pub fn standardise_owned(x: Array2<f64>, weights: Option<&[f64]>) -> Array2<f64> {
-    let mut out = crate::data::column_major(x);
-    let n = match weights {
-        None => out.nrows().max(1) as f64,
-        Some(w) => w.iter().sum::<f64>(),
-    };
-    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
-    for mut col in out.axis_iter_mut(Axis(1)) {
-        let (mean, var) = match weights {
-            None => {
-                let mean = col.sum() / n;
-                let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-                (mean, var)
-            }
-            Some(_) => {
-                let mean = col
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| weight(i) * v)
-                    .sum::<f64>()
-                    / n;
-                let var = col
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| weight(i) * (v - mean) * (v - mean))
-                    .sum::<f64>()
-                    / n;
-                (mean, var)
-            }
-        };
-        let scale = if var > 0.0 { var.sqrt() } else { 1.0 };
-        col.mapv_inplace(|v| (v - mean) / scale);
+    let out = crate::data::column_major(x);
+    let scaling = Scaling::of(out.view(), weights);
+    scaling.apply(out)
+}
+
+/// The centre and scale of each column that [`standardise`] uses: taken from one set of rows
+/// (the seeding's sample), applied to any rows (every row, chunk by chunk, when each takes
+/// its nearest centre).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scaling {
+    /// Column means.
+    pub mean: Array1<f64>,
+    /// Column standard deviations (1 for a constant column).
+    pub scale: Array1<f64>,
+}
+
+impl Scaling {
+    /// No change: the identity (distances in the data's units).
+    pub fn identity(d: usize) -> Self {
+        Scaling {
+            mean: Array1::zeros(d),
+            scale: Array1::ones(d),
+        }
     }
-    out
+
+    /// The (weighted) mean and standard deviation of every column of `x`.
+    pub fn of(x: ArrayView2<'_, f64>, weights: Option<&[f64]>) -> Self {
+        let n = match weights {
+            None => x.nrows().max(1) as f64,
+            Some(w) => w.iter().sum::<f64>(),
+        };
+        let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
+        let (mut mean, mut scale) = (Array1::zeros(x.ncols()), Array1::ones(x.ncols()));
+        for (j, col) in x.axis_iter(Axis(1)).enumerate() {
+            let (m, var) = match weights {
+                None => {
+                    let m = col.sum() / n;
+                    let var = col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
+                    (m, var)
+                }
+                Some(_) => {
+                    let m = col
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| weight(i) * v)
+                        .sum::<f64>()
+                        / n;
+                    let var = col
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| weight(i) * (v - m) * (v - m))
+                        .sum::<f64>()
+                        / n;
+                    (m, var)
+                }
+            };
+            mean[j] = m;
+            scale[j] = if var > 0.0 { var.sqrt() } else { 1.0 };
+        }
+        Scaling { mean, scale }
+    }
+
+    /// `x` centred and scaled column by column, in place (column-major, without a copy when
+    /// it is already).
+    pub fn apply(&self, x: Array2<f64>) -> Array2<f64> {
+        let mut out = crate::data::column_major(x);
+        for ((mut col, &m), &s) in out.axis_iter_mut(Axis(1)).zip(&self.mean).zip(&self.scale) {
+            col.mapv_inplace(|v| (v - m) / s);
+        }
+        out
+    }
 }
 
 /// A row drawn with probability proportional to `mass` (`None` when it sums to zero).

@@ -19,8 +19,8 @@ mod scratch;
 
 pub use em::decode;
 pub use em::{
-    fit, EStepMode, FitOptions, FitResult, FitStatus, FitWarning, InitStrategy, Progress,
-    ReseedEvent, Timing,
+    fit, fit_chunked, Chunks, EStepMode, FitOptions, FitResult, FitStatus, FitWarning,
+    InitStrategy, Progress, ReseedEvent, Timing,
 };
 pub use error::{FitError, NumericalIssue};
 pub use mixture::{

@@ -52,6 +52,98 @@ impl Table {
     pub fn line(&self, row: usize) -> usize {
         self.lines.get(row).copied().unwrap_or(row + 2)
     }
+
+    /// The rows `rows` (0-based, ascending) of the table, with their lines.
+    pub fn select(&self, rows: &[usize]) -> Table {
+        let position: BTreeMap<usize, usize> =
+            rows.iter().enumerate().map(|(i, &r)| (r, i)).collect();
+        Table {
+            source: self.source.clone(),
+            headers: self.headers.clone(),
+            columns: (self.columns.iter())
+                .map(|c| c.as_ref().map(|c| rows.iter().map(|&r| c[r]).collect()))
+                .collect(),
+            text: (self.text.iter())
+                .map(|c| {
+                    c.as_ref()
+                        .map(|c| rows.iter().map(|&r| c[r].clone()).collect())
+                })
+                .collect(),
+            n_rows: rows.len(),
+            lines: rows.iter().map(|&r| self.line(r)).collect(),
+            missing: (0..self.headers.len())
+                .map(|c| {
+                    (self.empty_cells(c).iter())
+                        .filter_map(|r| position.get(r).copied())
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// The rows of `parts` one after the other (tables of the same columns, e.g. chunks of
+    /// one file, each with its lines). A column that is text in any part is text: the
+    /// numbers of the others are written out (an empty cell stays empty).
+    pub fn concat(parts: Vec<Table>) -> Table {
+        let Some(head) = parts.first() else {
+            return Table {
+                source: String::new(),
+                headers: Vec::new(),
+                columns: Vec::new(),
+                text: Vec::new(),
+                n_rows: 0,
+                lines: Vec::new(),
+                missing: Vec::new(),
+            };
+        };
+        let width = head.headers.len();
+        let text: Vec<bool> = (0..width)
+            .map(|c| parts.iter().any(|p| p.text[c].is_some()))
+            .collect();
+        let mut out = Table {
+            source: head.source.clone(),
+            headers: head.headers.clone(),
+            columns: text.iter().map(|&t| (!t).then(Vec::new)).collect(),
+            text: text.iter().map(|&t| t.then(Vec::new)).collect(),
+            n_rows: 0,
+            lines: Vec::new(),
+            missing: vec![Vec::new(); width],
+        };
+        for part in parts {
+            for c in 0..width {
+                let empty = part.empty_cells(c);
+                out.missing[c].extend(empty.iter().map(|r| r + out.n_rows));
+                match (
+                    &mut out.columns[c],
+                    &mut out.text[c],
+                    &part.columns[c],
+                    &part.text[c],
+                ) {
+                    (Some(to), _, Some(from), _) => to.extend_from_slice(from),
+                    (_, Some(to), _, Some(from)) => to.extend(from.iter().cloned()),
+                    (_, Some(to), Some(from), _) => {
+                        to.extend(from.iter().enumerate().map(|(r, v)| {
+                            if empty.contains(&r) {
+                                String::new()
+                            } else {
+                                v.to_string()
+                            }
+                        }))
+                    }
+                    _ => unreachable!("a column is text in the whole if in any part"),
+                }
+            }
+            out.lines.extend((0..part.n_rows).map(|r| part.line(r)));
+            out.n_rows += part.n_rows;
+        }
+        // A text column has no empty cells of its own (they are empty strings).
+        for (c, t) in text.iter().enumerate() {
+            if *t {
+                out.missing[c].clear();
+            }
+        }
+        out
+    }
 }
 
 /// How to bind: constant overrides (`--set K=3`), explicit column lists (`--bind x=a,b`) and
@@ -402,6 +494,17 @@ pub enum BindError {
         /// The model's data items.
         available: String,
     },
+}
+
+impl BindError {
+    /// The error with its row counted after `before` earlier rows (of earlier chunks of a
+    /// file read chunk by chunk).
+    pub fn after_rows(mut self, before: usize) -> Self {
+        if let BindError::BadValue { row, .. } | BindError::BadLabel { row, .. } = &mut self {
+            *row += before;
+        }
+        self
+    }
 }
 
 fn value_kind(ty: ElemType, categories: usize) -> ValueKind {

@@ -296,83 +296,186 @@ fn parse_number(cell: &[u8]) -> Option<f64> {
 
 /// Reads CSV from `reader` as `opts` says; `file` names it in messages.
 pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Table, CsvError> {
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(true)
-        .delimiter(opts.delimiter)
-        .trim(::csv::Trim::All)
-        .from_reader(Tracked::new(reader));
-    let headers = reader
-        .byte_headers()
-        .map(|h| h.iter().map(text).collect::<Vec<String>>());
-    let headers = headers.map_err(|e| error(file, e, &reader))?;
-    if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
-        return Err(CsvError::Empty { file: file.into() });
+    let mut chunks = Chunks::new(file, reader, opts)?;
+    Ok(chunks
+        .next_chunk(usize::MAX)?
+        .expect("the first chunk is read even without rows"))
+}
+
+/// A CSV file read a chunk of rows at a time ([`Chunks::next_chunk`]), each chunk a [`Table`]
+/// of its own whose lines ([`Table::lines`]) are those of the file; errors name the row among
+/// all the file's rows.
+pub struct Chunks<R: Read> {
+    file: String,
+    reader: ::csv::Reader<Tracked<R>>,
+    headers: Vec<String>,
+    record: ::csv::ByteRecord,
+    /// Rows read before the next chunk.
+    before: usize,
+    /// The line of the last row read.
+    previous: usize,
+    /// Whether the input is exhausted (after the first chunk, which is read even when empty).
+    done: bool,
+    started: bool,
+}
+
+impl Chunks<std::io::BufReader<std::fs::File>> {
+    /// The CSV file at `path`, with the delimiter of its header line ([`read_detected`]).
+    pub fn open_detected(path: &str) -> Result<Self, CsvError> {
+        use std::io::BufRead;
+        let io = |e: std::io::Error| CsvError::Io {
+            file: path.to_string(),
+            message: e.to_string(),
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+        let delimiter = delimiter_of(reader.fill_buf().map_err(io)?);
+        Chunks::new(path, reader, &CsvOptions { delimiter })
     }
-    if let [header] = headers.as_slice() {
-        if let Some(&found) = [b',', b';', b'\t', b'|']
-            .iter()
-            .find(|&&d| d != opts.delimiter && header.as_bytes().contains(&d))
-        {
-            return Err(CsvError::Delimiter {
-                file: file.into(),
-                header: header.clone(),
-                found,
-                expected: opts.delimiter,
-            });
+}
+
+impl<R: Read> Chunks<R> {
+    /// Reads the header line of `reader` (`file` names it in messages).
+    pub fn new(file: &str, reader: R, opts: &CsvOptions) -> Result<Self, CsvError> {
+        let mut reader = ::csv::ReaderBuilder::new()
+            .has_headers(true)
+            .delimiter(opts.delimiter)
+            .trim(::csv::Trim::All)
+            .from_reader(Tracked::new(reader));
+        let headers = reader
+            .byte_headers()
+            .map(|h| h.iter().map(text).collect::<Vec<String>>());
+        let headers = headers.map_err(|e| error(file, e, &reader))?;
+        if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
+            return Err(CsvError::Empty { file: file.into() });
         }
-    }
-    for (i, h) in headers.iter().enumerate() {
-        if !h.is_empty() && headers[..i].contains(h) {
-            return Err(CsvError::DuplicateColumn {
-                file: file.into(),
-                column: h.clone(),
-            });
-        }
-    }
-    // A column with no name (as a trailing delimiter leaves) is not stored: only its first
-    // non-empty cell is kept, for the error if there is one.
-    let unnamed: Vec<bool> = headers.iter().map(String::is_empty).collect();
-    let mut unnamed_cell: Option<(usize, usize, String)> = None;
-    let mut columns: Vec<Column> = (0..headers.len())
-        .map(|_| Column::Undecided {
-            cells: Vec::new(),
-            any_text: false,
-        })
-        .collect();
-    let mut record = ::csv::ByteRecord::new();
-    let mut n_rows = 0;
-    // The line of each row, kept only once a row is not on line `row + 2` (blank lines, or
-    // quoted cells spanning lines, came before it).
-    let mut lines: Vec<usize> = Vec::new();
-    let mut previous = 1;
-    while reader
-        .read_byte_record(&mut record)
-        .map_err(|e| error(file, e, &reader))?
-    {
-        let newlines = record.as_slice().iter().filter(|&&b| b == b'\n').count();
-        // At least one line after the previous row's (a line ending the csv reader does not
-        // count, a lone `\r`, gives no line numbers: then one line per row).
-        let line = last_line(&reader)
-            .saturating_sub(newlines)
-            .max(previous + 1);
-        previous = line;
-        if lines.is_empty() && line != n_rows + 2 {
-            lines.extend((0..n_rows).map(|r| r + 2));
-        }
-        if !lines.is_empty() {
-            lines.push(line);
-        }
-        for (c, (column, cell)) in columns.iter_mut().zip(record.iter()).enumerate() {
-            if unnamed[c] {
-                if unnamed_cell.is_none() && !cell.iter().all(u8::is_ascii_whitespace) {
-                    unnamed_cell = Some((c, n_rows, text(cell)));
-                }
-            } else {
-                column.push(n_rows, cell);
+        if let [header] = headers.as_slice() {
+            if let Some(&found) = [b',', b';', b'\t', b'|']
+                .iter()
+                .find(|&&d| d != opts.delimiter && header.as_bytes().contains(&d))
+            {
+                return Err(CsvError::Delimiter {
+                    file: file.into(),
+                    header: header.clone(),
+                    found,
+                    expected: opts.delimiter,
+                });
             }
         }
-        n_rows += 1;
+        for (i, h) in headers.iter().enumerate() {
+            if !h.is_empty() && headers[..i].contains(h) {
+                return Err(CsvError::DuplicateColumn {
+                    file: file.into(),
+                    column: h.clone(),
+                });
+            }
+        }
+        Ok(Chunks {
+            file: file.into(),
+            reader,
+            headers,
+            record: ::csv::ByteRecord::new(),
+            before: 0,
+            previous: 1,
+            done: false,
+            started: false,
+        })
     }
+
+    /// The number of rows read so far.
+    pub fn rows_read(&self) -> usize {
+        self.before
+    }
+
+    /// The next chunk of at most `max_rows` rows (at least 1), `None` after the last; the
+    /// first chunk is returned even when the file has no rows.
+    pub fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Table>, CsvError> {
+        if self.done {
+            return Ok(None);
+        }
+        let first = !self.started;
+        self.started = true;
+        let file = self.file.as_str();
+        let headers = &self.headers;
+        let reader = &mut self.reader;
+        let record = &mut self.record;
+        // A column with no name (as a trailing delimiter leaves) is not stored: only its first
+        // non-empty cell is kept, for the error if there is one.
+        let unnamed: Vec<bool> = headers.iter().map(String::is_empty).collect();
+        let mut unnamed_cell: Option<(usize, usize, String)> = None;
+        let mut columns: Vec<Column> = (0..headers.len())
+            .map(|_| Column::Undecided {
+                cells: Vec::new(),
+                any_text: false,
+            })
+            .collect();
+        let mut n_rows = 0;
+        // The line of each row, kept only once a row is not on line `row + 2` (blank lines,
+        // quoted cells spanning lines, or earlier chunks came before it).
+        let mut lines: Vec<usize> = Vec::new();
+        let before = self.before;
+        while n_rows < max_rows.max(1) {
+            if !reader
+                .read_byte_record(record)
+                .map_err(|e| error(file, e, reader))?
+            {
+                self.done = true;
+                break;
+            }
+            let newlines = record.as_slice().iter().filter(|&&b| b == b'\n').count();
+            // At least one line after the previous row's (a line ending the csv reader does
+            // not count, a lone `\r`, gives no line numbers: then one line per row).
+            let line = last_line(reader)
+                .saturating_sub(newlines)
+                .max(self.previous + 1);
+            self.previous = line;
+            if lines.is_empty() && line != n_rows + 2 {
+                lines.extend((0..n_rows).map(|r| r + 2));
+            }
+            if !lines.is_empty() {
+                lines.push(line);
+            }
+            for (c, (column, cell)) in columns.iter_mut().zip(record.iter()).enumerate() {
+                if unnamed[c] {
+                    if unnamed_cell.is_none() && !cell.iter().all(u8::is_ascii_whitespace) {
+                        unnamed_cell = Some((c, n_rows, text(cell)));
+                    }
+                } else {
+                    column.push(n_rows, cell);
+                }
+            }
+            n_rows += 1;
+        }
+        self.before += n_rows;
+        if n_rows == 0 && !first {
+            return Ok(None);
+        }
+        finish_table(file, headers, columns, n_rows, lines, unnamed_cell)
+            .map(Some)
+            .map_err(|e| e.after_rows(before))
+    }
+}
+
+impl CsvError {
+    /// The error with its row counted after `before` earlier rows (of earlier chunks).
+    pub fn after_rows(mut self, before: usize) -> Self {
+        match &mut self {
+            CsvError::BadCell { row, .. } | CsvError::UnnamedColumn { row, .. } => *row += before,
+            _ => {}
+        }
+        self
+    }
+}
+
+/// The table of the columns read.
+fn finish_table(
+    file: &str,
+    headers: &[String],
+    columns: Vec<Column>,
+    n_rows: usize,
+    lines: Vec<usize>,
+    unnamed_cell: Option<(usize, usize, String)>,
+) -> Result<Table, CsvError> {
     let mut table = Table {
         source: file.into(),
         headers: Vec::with_capacity(headers.len()),
@@ -392,7 +495,8 @@ pub fn read_from<R: Read>(file: &str, reader: R, opts: &CsvOptions) -> Result<Ta
         });
     }
     let (headers, columns): (Vec<String>, Vec<Column>) = headers
-        .into_iter()
+        .iter()
+        .cloned()
         .zip(columns)
         .filter(|(h, _)| !h.is_empty())
         .unzip();

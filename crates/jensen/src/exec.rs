@@ -4,8 +4,9 @@
 //! file is fitted without cargo. Nothing here decides what a model means: every arm below is
 //! one runtime kernel.
 
+use std::borrow::Cow;
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use ndarray::{
     s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut1, ArrayViewMut2,
@@ -43,30 +44,27 @@ use crate::params::DynParams;
 pub struct PlanModel<'a> {
     plan: &'a Plan,
     program: Program,
-    data: &'a Bound,
-    /// The priors' hyperparameters that summarise the data ([`Program::hypers`]), computed
-    /// when the data are bound and checked by [`PlanModel::check_priors`].
-    hypers: Vec<ArrayD<f64>>,
+    /// The rows: borrowed, or owned by a model of one chunk of the data.
+    data: Cow<'a, Bound>,
+    /// What the model knows of the whole data: the rows' own, or the whole data's when the
+    /// model holds a chunk of it ([`PlanModel::with_rows`]).
+    context: Arc<DataContext>,
     /// Column-major copies of the data items (by variable id) that are not column-major
     /// already, for the kernels; `None` where the bound values are read in place (every item
     /// bound from a table, see [`Self::column_major_item`]).
     columns: Vec<Option<Array2<f64>>>,
     k: usize,
-    /// Whole-data moments of each block's data: means, covariance (full blocks), variances.
-    moments: Vec<Moments>,
     /// Each block's per-row terms of the data alone ([`BlockProgram::row_terms`]: `ln x!`,
     /// `ln C(T, x)`, …), zero at a missing cell; `None` for a block without them.
     row_terms: Vec<Option<Array1<f64>>>,
-    /// Their signed (weighted) sum per block, `−Σ_n ln x_n!` and the like.
-    row_terms_total: Vec<f64>,
     /// Whether the E-step runs on the data's summaries (one component, only linear-Gaussian
     /// blocks, more rows than columns).
     summarised: bool,
     /// Scatter about the column means of each block's data, computed on the first E-step of
     /// a summarised model (so a fit's timing includes it).
     scatters: OnceLock<Vec<Array2<f64>>>,
-    /// The rows' weights, contiguous, and their sum (`None`: every row weighs 1).
-    weights: Option<(Vec<f64>, f64)>,
+    /// The rows' weights, contiguous (`None`: every row weighs 1).
+    weights: Option<Vec<f64>>,
     /// The values of the parameters fixed at fit time ([`jensen_lang::ir::Fixed::Given`]).
     given: std::collections::BTreeMap<String, ArrayD<f64>>,
 }
@@ -142,8 +140,263 @@ impl Moments {
     }
 }
 
+/// What a model of some of the rows must know of the whole data: the moments of each block's
+/// data, the priors' hyperparameters that summarise the data, the sums of the per-row terms,
+/// the number of rows and observations. A model of all the rows computes it from them
+/// ([`PlanModel::new`]); a fit read chunk by chunk accumulates it in a first pass over the
+/// chunks ([`ContextBuilder`]) and gives it to the model of every chunk
+/// ([`PlanModel::with_context`]).
+#[derive(Debug, Clone)]
+pub struct DataContext {
+    /// Whole-data moments of each block's data.
+    moments: Vec<Moments>,
+    /// The priors' hyperparameters that summarise the data ([`Program::hypers`]), checked by
+    /// [`PlanModel::check_priors`].
+    hypers: Vec<ArrayD<f64>>,
+    /// The signed (weighted) sum of each block's per-row terms, `−Σ_n ln x_n!` and the like.
+    row_terms_total: Vec<f64>,
+    /// Each binomial block's (weighted) mean number of trials (`NaN` for other blocks).
+    trials_mean: Vec<f64>,
+    /// The number of rows.
+    rows: usize,
+    /// The number of rows, or the sum of their weights.
+    total_weight: f64,
+    /// The (weighted) number of missing cells of the blocks' data.
+    missing_cells: f64,
+    /// The number of rows of weight zero.
+    zero_weight_rows: usize,
+}
+
+/// The number of rows of `data` whose weight is zero.
+fn zero_weight_rows(data: &Bound) -> usize {
+    data.weights
+        .as_ref()
+        .map_or(0, |w| w.values.iter().filter(|&&v| v == 0.0).count())
+}
+
+impl DataContext {
+    /// The context of `data`, all of the rows.
+    fn of(plan: &Plan, program: &Program, data: &Bound) -> Self {
+        let w = data.weights.as_ref().map(|w| w.values.view());
+        let moments = plan
+            .blocks
+            .iter()
+            .map(|b| Moments::of(data.item(b.data).values.view(), b.kind.full_scatter(), w))
+            .collect();
+        let row_terms_total = program
+            .blocks
+            .iter()
+            .map(|b| {
+                b.row_terms.map_or(0.0, |t| {
+                    let l = block_row_terms(plan, data, b.block, t);
+                    match w {
+                        None => t.sign() * l.sum(),
+                        Some(w) => t.sign() * moments::weighted::sum(l.view(), w),
+                    }
+                })
+            })
+            .collect();
+        let hypers = program
+            .hypers
+            .iter()
+            .map(|h| hyper_value(h, data.item(h.data).values.view(), w))
+            .collect();
+        let trials_mean = plan
+            .blocks
+            .iter()
+            .map(|b| match b.kind.trials() {
+                Some(Trials::Known(t)) => t,
+                Some(Trials::Column(t)) => {
+                    let t = data.item(t).values.view();
+                    match w {
+                        None => moments::column_means(t)[0],
+                        Some(w) => moments::weighted::column_means(t, w)[0],
+                    }
+                }
+                None => f64::NAN,
+            })
+            .collect();
+        DataContext {
+            moments,
+            hypers,
+            row_terms_total,
+            trials_mean,
+            rows: data.n_rows,
+            total_weight: data
+                .weights
+                .as_ref()
+                .map_or(data.n_rows as f64, |w| w.total),
+            missing_cells: missing_cells(program, data),
+            zero_weight_rows: zero_weight_rows(data),
+        }
+    }
+
+    /// The number of rows of the whole data.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The number of rows, or the sum of their weights.
+    pub fn total_weight(&self) -> f64 {
+        self.total_weight
+    }
+
+    /// The number of rows of weight zero.
+    pub fn zero_weight_rows(&self) -> usize {
+        self.zero_weight_rows
+    }
+}
+
+/// The (weighted) number of missing cells of the blocks' data.
+fn missing_cells(program: &Program, data: &Bound) -> f64 {
+    let gaps: Vec<&jensen_runtime::gaps::Gaps> = (program.blocks.iter())
+        .map(|b| &data.item(b.data).gaps)
+        .collect();
+    let w = data
+        .weights
+        .as_ref()
+        .map(|w| w.values.as_slice().expect("contiguous"));
+    jensen_runtime::gaps::missing_cells(&gaps, w)
+}
+
+/// The [`DataContext`] of data read chunk by chunk: [`ContextBuilder::add`] each chunk (bound
+/// to the same plan), then [`ContextBuilder::finish`]. The moments merge exactly
+/// ([`moments::Summary`]); the result equals the in-memory context to round-off.
+#[derive(Debug, Clone)]
+pub struct ContextBuilder {
+    program: Program,
+    blocks: Vec<moments::Summary>,
+    hypers: Vec<moments::Summary>,
+    trials: Vec<Option<moments::Summary>>,
+    row_terms_total: Vec<f64>,
+    rows: usize,
+    total_weight: f64,
+    missing_cells: f64,
+    zero_weight_rows: usize,
+}
+
+impl ContextBuilder {
+    /// An empty builder for `plan`.
+    pub fn new(plan: &Plan) -> Self {
+        let program = Program::lower(plan);
+        let empty = |full: bool| moments::Summary {
+            rows: 0,
+            total: 0.0,
+            weighted: false,
+            mean: Array1::zeros(0),
+            sq_dev: Array1::zeros(0),
+            scatter: full.then(|| Array2::zeros((0, 0))),
+        };
+        ContextBuilder {
+            blocks: plan
+                .blocks
+                .iter()
+                .map(|b| empty(b.kind.full_scatter()))
+                .collect(),
+            hypers: program
+                .hypers
+                .iter()
+                .map(|h| empty(h.summary == Summary::Cov))
+                .collect(),
+            trials: plan
+                .blocks
+                .iter()
+                .map(|b| matches!(b.kind.trials(), Some(Trials::Column(_))).then(|| empty(false)))
+                .collect(),
+            row_terms_total: vec![0.0; program.blocks.len()],
+            program,
+            rows: 0,
+            total_weight: 0.0,
+            missing_cells: 0.0,
+            zero_weight_rows: 0,
+        }
+    }
+
+    /// Adds the rows of `data`.
+    pub fn add(&mut self, plan: &Plan, data: &Bound) {
+        let w = data.weights.as_ref().map(|w| w.values.view());
+        for (s, b) in self.blocks.iter_mut().zip(&plan.blocks) {
+            let x = data.item(b.data).values.view();
+            s.merge(&moments::Summary::of(x, w, b.kind.full_scatter()));
+        }
+        for (s, h) in self.hypers.iter_mut().zip(&self.program.hypers) {
+            let x = data.item(h.data).values.view();
+            s.merge(&moments::Summary::of(x, w, h.summary == Summary::Cov));
+        }
+        for (s, b) in self.trials.iter_mut().zip(&plan.blocks) {
+            if let (Some(s), Some(Trials::Column(t))) = (s, b.kind.trials()) {
+                s.merge(&moments::Summary::of(data.item(t).values.view(), w, false));
+            }
+        }
+        for (total, b) in self.row_terms_total.iter_mut().zip(&self.program.blocks) {
+            if let Some(t) = b.row_terms {
+                let l = block_row_terms(plan, data, b.block, t);
+                *total += match w {
+                    None => t.sign() * l.sum(),
+                    Some(w) => t.sign() * moments::weighted::sum(l.view(), w),
+                };
+            }
+        }
+        self.rows += data.n_rows;
+        self.total_weight += data
+            .weights
+            .as_ref()
+            .map_or(data.n_rows as f64, |w| w.total);
+        self.missing_cells += missing_cells(&self.program, data);
+        self.zero_weight_rows += zero_weight_rows(data);
+    }
+
+    /// The context of every row added.
+    pub fn finish(self, plan: &Plan) -> DataContext {
+        let floor = moments::RESEED_FLOOR;
+        DataContext {
+            moments: self
+                .blocks
+                .iter()
+                .zip(&plan.blocks)
+                .map(|(s, b)| Moments {
+                    mean: s.means(),
+                    cov: b.kind.full_scatter().then(|| s.covariance(floor)),
+                    var: s.variances(floor),
+                    scale: s.scales(),
+                })
+                .collect(),
+            hypers: self
+                .hypers
+                .iter()
+                .zip(&self.program.hypers)
+                .map(|(s, h)| {
+                    let value = match (h.summary, h.elem) {
+                        (Summary::Mean, Elem::Scalar) => DynParams::scalar(s.means()[0]),
+                        (Summary::Mean, _) => s.means().into_dyn(),
+                        (Summary::Var, Elem::Scalar) => DynParams::scalar(s.mean_sample_variance()),
+                        (Summary::Var, _) => s.sample_variances().into_dyn(),
+                        (Summary::Cov, _) => s.sample_covariance().into_dyn(),
+                    };
+                    value * h.factor
+                })
+                .collect(),
+            row_terms_total: self.row_terms_total,
+            trials_mean: self
+                .trials
+                .iter()
+                .zip(&plan.blocks)
+                .map(|(s, b)| match (s, b.kind.trials()) {
+                    (Some(s), _) => s.means()[0],
+                    (None, Some(Trials::Known(t))) => t,
+                    (None, _) => f64::NAN,
+                })
+                .collect(),
+            rows: self.rows,
+            total_weight: self.total_weight,
+            missing_cells: self.missing_cells,
+            zero_weight_rows: self.zero_weight_rows,
+        }
+    }
+}
+
 /// Whole-data moments of one block's data.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Moments {
     /// Column means.
     mean: Array1<f64>,
@@ -292,7 +545,7 @@ struct Env<'e> {
 impl<'a> PlanModel<'a> {
     /// The rows of `rows` with a missing cell of `block`'s data, when the block integrates
     /// them out.
-    fn gaps_within(&self, block: &BlockProgram, rows: &Range<usize>) -> Option<GapsIn<'a>> {
+    fn gaps_within(&self, block: &BlockProgram, rows: &Range<usize>) -> Option<GapsIn<'_>> {
         block
             .missing
             .as_ref()
@@ -302,27 +555,66 @@ impl<'a> PlanModel<'a> {
     /// Binds a plan to data.
     pub fn new(plan: &'a Plan, data: &'a Bound) -> Self {
         let program = Program::lower(plan);
+        let context = DataContext::of(plan, &program, data);
+        // Every statistic is linear in the sample mean and scatter, so with more rows than
+        // columns the E-step needs no pass over the rows.
+        let summarised = program.summary.is_some()
+            && plan
+                .blocks
+                .iter()
+                .all(|b| data.n_rows > data.item(b.data).values.ncols());
+        Self::build(
+            plan,
+            program,
+            Cow::Borrowed(data),
+            Arc::new(context),
+            summarised,
+        )
+    }
+
+    /// A model of `rows` (a chunk of the data, bound to the same plan with the same sizes)
+    /// that knows what this one knows of the whole data — its moments, the priors'
+    /// hyperparameters, the number of rows, the fixed parameters — so that its M-step and
+    /// objective are the whole data's: the chunks of a fit read chunk by chunk
+    /// ([`jensen_runtime::fit_chunked`]). Its E-step passes over its own rows.
+    pub fn with_rows(&self, rows: Bound) -> PlanModel<'a> {
+        self.with_context(rows, self.context.clone())
+    }
+
+    /// A model of `rows`, one chunk of data whose whole has the context `context`
+    /// ([`ContextBuilder`]); further chunks' models come from it ([`PlanModel::with_rows`]).
+    pub fn of_chunk(plan: &'a Plan, rows: Bound, context: Arc<DataContext>) -> PlanModel<'a> {
+        Self::build(plan, Program::lower(plan), Cow::Owned(rows), context, false)
+    }
+
+    /// [`PlanModel::with_rows`] with the whole data's context given.
+    pub fn with_context(&self, rows: Bound, context: Arc<DataContext>) -> PlanModel<'a> {
+        let mut model = Self::build(
+            self.plan,
+            self.program.clone(),
+            Cow::Owned(rows),
+            context,
+            false,
+        );
+        model.given = self.given.clone();
+        model
+    }
+
+    /// The model of `data` given its context.
+    fn build(
+        plan: &'a Plan,
+        program: Program,
+        data: Cow<'a, Bound>,
+        context: Arc<DataContext>,
+        summarised: bool,
+    ) -> Self {
         let k = program.k(&data.sizes);
-        let w = data.weights.as_ref().map(|w| w.values.view());
-        let moments = plan
-            .blocks
-            .iter()
-            .map(|b| Moments::of(data.item(b.data).values.view(), b.kind.full_scatter(), w))
-            .collect();
         let row_terms: Vec<Option<Array1<f64>>> = program
             .blocks
             .iter()
-            .map(|b| b.row_terms.map(|t| block_row_terms(plan, data, b.block, t)))
-            .collect();
-        let row_terms_total = program
-            .blocks
-            .iter()
-            .zip(&row_terms)
-            .map(|(b, l)| {
-                b.row_terms.zip(l.as_ref()).map_or(0.0, |(t, l)| match w {
-                    None => t.sign() * l.sum(),
-                    Some(w) => t.sign() * moments::weighted::sum(l.view(), w),
-                })
+            .map(|b| {
+                b.row_terms
+                    .map(|t| block_row_terms(plan, &data, b.block, t))
             })
             .collect();
         let columns = data
@@ -334,44 +626,35 @@ impl<'a> PlanModel<'a> {
                     .map(|i| jensen_runtime::data::column_major(i.values.clone()))
             })
             .collect();
-        // Every statistic is linear in the sample mean and scatter, so with more rows than
-        // columns the E-step needs no pass over the rows.
-        let summarised = program.summary.is_some()
-            && plan
-                .blocks
-                .iter()
-                .all(|b| data.n_rows > data.item(b.data).values.ncols());
-        let hypers = program
-            .hypers
-            .iter()
-            .map(|h| hyper_value(h, data.item(h.data).values.view(), w))
-            .collect();
+        let weights = data.weights.as_ref().map(|w| w.values.to_vec());
         Self {
             plan,
             program,
             data,
-            hypers,
+            context,
             columns,
             k,
-            moments,
             row_terms,
-            row_terms_total,
             summarised,
             scatters: OnceLock::new(),
-            weights: data.weights.as_ref().map(|w| {
-                let values = w.values.to_vec();
-                let total = values.iter().sum();
-                (values, total)
-            }),
+            weights,
             given: Default::default(),
         }
     }
 
-    /// The number of rows, or the sum of their weights.
+    /// What this model knows of the whole data.
+    pub fn context(&self) -> &Arc<DataContext> {
+        &self.context
+    }
+
+    /// The rows it holds.
+    pub fn bound(&self) -> &Bound {
+        &self.data
+    }
+
+    /// The number of rows, or the sum of their weights, of the whole data.
     pub fn total_weight(&self) -> f64 {
-        self.weights
-            .as_ref()
-            .map_or(self.data.n_rows as f64, |&(_, total)| total)
+        self.context.total_weight
     }
 
     /// The lowered program this model interprets.
@@ -415,20 +698,9 @@ impl<'a> PlanModel<'a> {
             .slice(s![rows.clone(), ..])
     }
 
-    /// The (weighted) mean number of trials of binomial block `b`.
+    /// The (weighted) mean number of trials of binomial block `b` over the whole data.
     fn mean_trials(&self, b: usize) -> f64 {
-        match self.plan.blocks[b].kind.trials() {
-            Some(Trials::Known(t)) => t,
-            Some(Trials::Column(t)) => {
-                let t = self.data.item(t).values.view();
-                let means = match &self.weights {
-                    None => moments::column_means(t),
-                    Some((w, _)) => moments::weighted::column_means(t, ArrayView1::from(w)),
-                };
-                means[0]
-            }
-            None => unreachable!("a binomial block"),
-        }
+        self.context.trials_mean[b]
     }
 
     fn rows_column(&self, b: usize, rows: &Range<usize>) -> ArrayView1<'_, f64> {
@@ -671,7 +943,7 @@ impl<'a> PlanModel<'a> {
         self.program
             .hypers
             .iter()
-            .zip(&self.hypers)
+            .zip(&self.context.hypers)
             .map(|(h, value)| DataHyperparameter {
                 name: h.name.clone(),
                 summary: render_summary(h.summary, self.plan.name(h.data), h.factor),
@@ -681,7 +953,7 @@ impl<'a> PlanModel<'a> {
     }
 
     pub fn check_priors(&self) -> Result<(), String> {
-        for (h, value) in self.program.hypers.iter().zip(&self.hypers) {
+        for (h, value) in self.program.hypers.iter().zip(&self.context.hypers) {
             let param = self.plan.name(h.param);
             let summary = render_summary(h.summary, self.plan.name(h.data), h.factor);
             let checked = match h.elem {
@@ -1104,7 +1376,7 @@ impl PlanModel<'_> {
             }
             Operand::RowCount => self.total_weight(),
             Operand::Number(v) => *v,
-            Operand::Hyper(h) => *self.hypers[*h].first().expect("a number"),
+            Operand::Hyper(h) => *self.context.hypers[*h].first().expect("a number"),
             Operand::Reg => env.reg,
             Operand::PooledCount => env.pooled.as_ref().expect("pooled").1,
             Operand::LogDetPrecision(post) => self.posterior(env, post).log_det_precision(),
@@ -1148,9 +1420,9 @@ impl PlanModel<'_> {
                 .expect("the log-joint before the block")
                 .column(env.k)
                 .into(),
-            Operand::DataMean => self.moments[env.block].mean.view().into(),
-            Operand::DataScale(b) => self.moments[*b].scale.view().into(),
-            Operand::Hyper(h) => self.hypers[*h]
+            Operand::DataMean => self.context.moments[env.block].mean.view().into(),
+            Operand::DataScale(b) => self.context.moments[*b].scale.view().into(),
+            Operand::Hyper(h) => self.context.hypers[*h]
                 .view()
                 .into_dimensionality::<Ix1>()
                 .expect("a vector")
@@ -1178,7 +1450,7 @@ impl PlanModel<'_> {
                 .slice(s![env.rows.clone().expect("rows"), ..]),
             Operand::DataScatterRoot => self.scatters.get().expect("scatter")[env.block].view(),
             Operand::LatentTransitions => env.latent.expect("latent").transitions.view(),
-            Operand::Hyper(h) => self.hypers[*h]
+            Operand::Hyper(h) => self.context.hypers[*h]
                 .view()
                 .into_dimensionality::<Ix2>()
                 .expect("a matrix"),
@@ -1246,8 +1518,8 @@ impl PlanModel<'_> {
         // A prior mean or inverse-Gamma scale: a number for every coordinate, or a summary
         // of the data per coordinate; an inverse-Wishart scale: `c I` or a summary matrix.
         let pc = |i: usize| match &a[i] {
-            Operand::Hyper(h) if self.hypers[*h].ndim() == 1 => PerCoordinate::Each(
-                self.hypers[*h]
+            Operand::Hyper(h) if self.context.hypers[*h].ndim() == 1 => PerCoordinate::Each(
+                self.context.hypers[*h]
                     .view()
                     .into_dimensionality::<Ix1>()
                     .expect("a vector"),
@@ -1263,8 +1535,8 @@ impl PlanModel<'_> {
             op => PerCoordinate::All(self.number(env, op)),
         };
         let sm = |i: usize| match &a[i] {
-            Operand::Hyper(h) if self.hypers[*h].ndim() == 2 => ScaleMatrix::Matrix(
-                self.hypers[*h]
+            Operand::Hyper(h) if self.context.hypers[*h].ndim() == 2 => ScaleMatrix::Matrix(
+                self.context.hypers[*h]
                     .view()
                     .into_dimensionality::<Ix2>()
                     .expect("a matrix"),
@@ -2667,7 +2939,7 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn row_weights(&self) -> Option<&[f64]> {
-        self.weights.as_ref().map(|(w, _)| w.as_slice())
+        self.weights.as_deref()
     }
 
     fn row_labels(&self) -> Option<&[Option<u32>]> {
@@ -3026,7 +3298,7 @@ impl MixtureModel for PlanModel<'_> {
                 })
                 .collect::<Result<_, NumericalIssue>>()?;
             if block.row_terms.is_some() {
-                total += self.row_terms_total[block.block];
+                total += self.context.row_terms_total[block.block];
             }
             for k in 0..self.k {
                 env.k = k;
@@ -3113,7 +3385,7 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn log_density_magnitude(&self) -> f64 {
-        self.row_terms_total.iter().map(|v| v.abs()).sum()
+        self.context.row_terms_total.iter().map(|v| v.abs()).sum()
     }
 
     fn factors(&self) -> usize {
@@ -3131,16 +3403,13 @@ impl MixtureModel for PlanModel<'_> {
     fn inertia(&self, complete: f64) -> Option<f64> {
         let form = self.program.inertia.as_ref()?;
         let d = form.dims.iter().map(|d| d.eval(&self.data.sizes)).sum();
-        let gaps: Vec<&jensen_runtime::gaps::Gaps> = (self.program.blocks.iter())
-            .map(|b| &self.data.item(b.data).gaps)
-            .collect();
         Some(inertia(
             complete,
             self.total_weight(),
             self.n_components(),
             d,
             form.scale,
-            jensen_runtime::gaps::missing_cells(&gaps, self.row_weights()),
+            self.context.missing_cells,
         ))
     }
 
@@ -3180,7 +3449,7 @@ impl MixtureModel for PlanModel<'_> {
         for slot in &self.program.params {
             let shape = self.program.param_shape(slot, &self.data.sizes);
             let last = shape.last().copied().unwrap_or(1);
-            let moments = |b: usize| &self.moments[b];
+            let moments = |b: usize| &self.context.moments[b];
             // One component's value, repeated over the components below.
             let one: ArrayD<f64> = match slot.start {
                 Start::Uniform => ArrayD::from_elem(IxDyn(&shape), 1.0 / last as f64),
@@ -3246,7 +3515,7 @@ impl MixtureModel for PlanModel<'_> {
     fn randomise_neutral(&self, params: &mut DynParams, rng: &mut dyn RngCore) {
         for slot in &self.program.params {
             let Some(b) = slot.random else { continue };
-            let scale = self.moments[b].var.mapv(f64::sqrt);
+            let scale = self.context.moments[b].var.mapv(f64::sqrt);
             let l = *self
                 .program
                 .param_shape(slot, &self.data.sizes)
@@ -3383,14 +3652,14 @@ impl MixtureModel for PlanModel<'_> {
                     discrete::categorical_probs_at_row(x(b)[0], c).into_dyn()
                 }
                 Reseed::RowCounts(b) => discrete::multinomial_probs_at_row(x(b)).into_dyn(),
-                Reseed::DataCovariance(b) => self.moments[b]
+                Reseed::DataCovariance(b) => self.context.moments[b]
                     .cov
                     .clone()
                     .expect("full blocks keep the covariance")
                     .into_dyn(),
-                Reseed::DataVariances(b) => self.moments[b].var.clone().into_dyn(),
+                Reseed::DataVariances(b) => self.context.moments[b].var.clone().into_dyn(),
                 Reseed::DataVarianceMean(b) => {
-                    DynParams::scalar(self.moments[b].var.mean().unwrap_or(1.0))
+                    DynParams::scalar(self.context.moments[b].var.mean().unwrap_or(1.0))
                 }
             };
             params

@@ -26,6 +26,8 @@ pub mod params;
 pub mod parquet;
 pub mod rows;
 pub mod sample;
+#[cfg(feature = "csv")]
+pub mod stream;
 
 pub use jensen_derive::Model;
 pub use jensen_lang as lang;

@@ -104,10 +104,14 @@ fn covariance_of(
 fn scales(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array1<f64> {
     let n = total(x, w);
     let n = if w.is_none() { n.max(1.0) } else { n };
-    let mean = means(x, w);
-    let mut var = squared_deviations(x, w) / n;
+    scales_from(n, &means(x, w), squared_deviations(x, w))
+}
+
+/// The scales of columns with means `mean` and squared deviations `sq_dev` over `n` rows.
+fn scales_from(n: f64, mean: &Array1<f64>, sq_dev: Array1<f64>) -> Array1<f64> {
+    let mut var = sq_dev / n;
     let mut zeros = Vec::new();
-    Zip::from(&mut var).and(&mean).for_each(|v, &m| {
+    Zip::from(&mut var).and(mean).for_each(|v, &m| {
         // Constant up to the round-off of its mean (`sd ≤ 1e-12 |mean|`) counts as constant.
         if v.is_nan() || *v <= 1e-24 * m * m {
             *v = if m != 0.0 && (m * m).is_finite() {
@@ -303,10 +307,197 @@ pub mod weighted {
     }
 }
 
+/// The moments of some rows in a form that merges ([`Summary::merge`]): the data read chunk
+/// by chunk give those of every row (to round-off), from which the whole-data moments above
+/// follow with the same formulas.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Number of rows.
+    pub rows: usize,
+    /// Their weight: the rows, or the sum of their weights.
+    pub total: f64,
+    /// Whether the rows have weights.
+    pub weighted: bool,
+    /// Column means.
+    pub mean: Array1<f64>,
+    /// `Σ_n w_n (x_n − x̄)²` per column.
+    pub sq_dev: Array1<f64>,
+    /// `Σ_n w_n (x_n − x̄)(x_n − x̄)ᵀ`, when asked for.
+    pub scatter: Option<Array2<f64>>,
+}
+
+impl Summary {
+    /// The summary of `x` (rows × columns), each row weighted by `w` when given; with `full`
+    /// its scatter too.
+    pub fn of(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>, full: bool) -> Self {
+        Summary {
+            rows: x.nrows(),
+            total: total(x, w),
+            weighted: w.is_some(),
+            mean: means(x, w),
+            sq_dev: squared_deviations(x, w),
+            scatter: full.then(|| scatter_of(x, w)),
+        }
+    }
+
+    /// Adds the rows of `other` (Chan, Golub and LeVeque's pairwise update).
+    pub fn merge(&mut self, other: &Summary) {
+        let (na, nb) = (self.total, other.total);
+        self.rows += other.rows;
+        self.weighted |= other.weighted;
+        // (A NaN total counts as none.)
+        if nb.is_nan() || nb <= 0.0 {
+            return;
+        }
+        if na.is_nan() || na <= 0.0 {
+            let rows = self.rows;
+            *self = other.clone();
+            self.rows = rows;
+            return;
+        }
+        let n = na + nb;
+        let delta = &other.mean - &self.mean;
+        let f = na * nb / n;
+        self.mean.scaled_add(nb / n, &delta);
+        Zip::from(&mut self.sq_dev)
+            .and(&other.sq_dev)
+            .and(&delta)
+            .for_each(|s, &o, &d| *s += o + f * d * d);
+        if let (Some(s), Some(o)) = (&mut self.scatter, &other.scatter) {
+            *s += o;
+            let d = delta.view().insert_axis(Axis(1));
+            ndarray::linalg::general_mat_mul(f, &d, &d.t(), 1.0, s);
+        }
+        self.total = n;
+    }
+
+    /// The divisor of `N` (or `Σ w`) as [`covariance`] takes it.
+    fn n(&self) -> f64 {
+        if self.weighted {
+            self.total
+        } else {
+            self.total.max(1.0)
+        }
+    }
+
+    /// [`column_means`].
+    pub fn means(&self) -> Array1<f64> {
+        self.mean.clone()
+    }
+
+    /// [`column_scales`].
+    pub fn scales(&self) -> Array1<f64> {
+        scales_from(self.n(), &self.mean, self.sq_dev.clone())
+    }
+
+    /// [`covariance`] (the summary must hold the scatter).
+    pub fn covariance(&self, floor: f64) -> Array2<f64> {
+        let n = self.total.max(f64::MIN_POSITIVE);
+        let n = if self.weighted { n } else { n.max(1.0) };
+        let mut cov = self.scatter.as_ref().expect("a summary with its scatter") / n;
+        for (c, s) in cov.diag_mut().iter_mut().zip(self.scales()) {
+            *c += floor * s;
+        }
+        cov
+    }
+
+    /// [`column_variances`].
+    pub fn variances(&self, floor: f64) -> Array1<f64> {
+        &self.sq_dev / self.n() + self.scales() * floor
+    }
+
+    /// `N − 1` (or `Σ w − 1`), at least 1.
+    fn sample_divisor(&self) -> f64 {
+        if self.weighted {
+            (self.total - 1.0).max(1.0)
+        } else {
+            self.rows.saturating_sub(1).max(1) as f64
+        }
+    }
+
+    /// [`sample_covariance`] (the summary must hold the scatter).
+    pub fn sample_covariance(&self) -> Array2<f64> {
+        self.scatter.as_ref().expect("a summary with its scatter") / self.sample_divisor()
+    }
+
+    /// [`sample_variances`].
+    pub fn sample_variances(&self) -> Array1<f64> {
+        &self.sq_dev / self.sample_divisor()
+    }
+
+    /// [`mean_sample_variance`].
+    pub fn mean_sample_variance(&self) -> f64 {
+        self.sample_variances().mean().unwrap_or(0.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::{array, Array1};
+
+    /// The summaries of chunks, merged, give the moments of all rows.
+    #[test]
+    fn merged_summaries_are_the_whole_data() {
+        let x = Array2::from_shape_fn((23, 3), |(i, j)| {
+            ((i * 7 + j * 13) % 11) as f64 * 0.37 + 1e3 * j as f64
+        });
+        let w = Array1::from_shape_fn(23, |i| (i % 4) as f64 * 0.5);
+        for weights in [None, Some(w.view())] {
+            let whole = Summary::of(x.view(), weights, true);
+            let mut merged = Summary::of(
+                x.slice(ndarray::s![0..0, ..]),
+                weights.map(|w| w.slice_move(ndarray::s![0..0])),
+                true,
+            );
+            for (a, b) in [(0, 5), (5, 6), (6, 17), (17, 23)] {
+                let part = Summary::of(
+                    x.slice(ndarray::s![a..b, ..]),
+                    weights.map(|w| w.slice_move(ndarray::s![a..b])),
+                    true,
+                );
+                merged.merge(&part);
+            }
+            assert_eq!(merged.rows, 23);
+            let close = |a: &Array2<f64>, b: &Array2<f64>| {
+                assert!(
+                    (a - b)
+                        .iter()
+                        .zip(b)
+                        .all(|(d, v)| d.abs() <= 1e-12 * (1.0 + v.abs())),
+                    "{a} vs {b}"
+                )
+            };
+            let row = |v: Array1<f64>| v.insert_axis(Axis(0));
+            close(&row(merged.means()), &row(whole.means()));
+            close(&row(merged.scales()), &row(whole.scales()));
+            close(&row(merged.variances(1e-3)), &row(whole.variances(1e-3)));
+            close(
+                &row(merged.sample_variances()),
+                &row(whole.sample_variances()),
+            );
+            close(&merged.covariance(1e-3), &whole.covariance(1e-3));
+            close(&merged.sample_covariance(), &whole.sample_covariance());
+            // And the whole-data functions agree with the summary of every row.
+            match weights {
+                None => {
+                    close(&covariance(x.view(), 1e-3), &whole.covariance(1e-3));
+                    close(&row(column_scales(x.view())), &row(whole.scales()));
+                    close(&sample_covariance(x.view()), &whole.sample_covariance());
+                }
+                Some(w) => {
+                    close(
+                        &weighted::covariance(x.view(), w, 1e-3),
+                        &whole.covariance(1e-3),
+                    );
+                    close(
+                        &row(weighted::sample_variances(x.view(), w)),
+                        &row(whole.sample_variances()),
+                    );
+                }
+            }
+        }
+    }
 
     /// Integer weights give the moments of the repeated rows.
     #[test]

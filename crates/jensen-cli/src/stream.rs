@@ -1,0 +1,126 @@
+//! `jensen fit --stream`: the data read a chunk of rows at a time ([`jensen::stream`]).
+
+use jensen::runtime::{em, Chunks, MixtureModel};
+use jensen::stream::{CsvChunks, DEFAULT_CHUNK_ROWS};
+use jensen::{BindOptions, DynParams, FitDocument, Plan};
+
+use crate::failure::{self, csv_error, Failure};
+use crate::fit::posterior_header;
+use crate::input::{bind_options, number_cell, Data, DataArgs};
+
+/// Opens `args.data` (CSV) for a fit read in chunks of `chunk_rows` rows, binding every chunk
+/// in a first pass.
+pub(crate) fn open<'a>(
+    plan: &'a Plan,
+    args: &DataArgs,
+    chunk_rows: Option<usize>,
+) -> Result<CsvChunks<'a>, Failure> {
+    let lower = args.data.to_ascii_lowercase();
+    if lower.ends_with(".npy") || lower.ends_with(".parquet") {
+        return Err(failure::options(format!(
+            "--stream reads CSV; {} is not CSV: fit it without --stream",
+            args.data
+        )));
+    }
+    if args.labels.is_some() || plan.latent.is_chain() {
+        return Err(failure::options(
+            "--stream fits mixtures of independent rows: a chain's forward–backward runs over whole sequences, and partial labels' supervised start reads every label at once; fit them without --stream",
+        ));
+    }
+    let chunk_rows = chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS);
+    if chunk_rows == 0 {
+        return Err(failure::options(
+            "--chunk-rows 0: a chunk needs at least one row",
+        ));
+    }
+    // The in-memory fit's order of adding the statistics (its tasks of 4096 rows).
+    let chunk_rows = chunk_rows.div_ceil(em::TASK_ROWS) * em::TASK_ROWS;
+    let options = bind_options(args, BindOptions::default())?;
+    let csv = args
+        .delimiter
+        .map(|delimiter| jensen::csv::CsvOptions { delimiter });
+    let opened = match csv {
+        Some(csv) => CsvChunks::open_with(plan, &args.data, &csv, options, chunk_rows),
+        None => CsvChunks::open(plan, &args.data, options, chunk_rows),
+    };
+    opened.map_err(|e| match e {
+        jensen::Error::Fit(e) => failure::options(e),
+        e => failure::data(e),
+    })
+}
+
+/// What the fit shows of the data's binding: the first chunk's.
+pub(crate) fn data(source: &CsvChunks<'_>, args: &DataArgs) -> Result<Data, Failure> {
+    let bound = source.head().bound().clone();
+    let headers = jensen::csv::Chunks::open_detected(&args.data)
+        .map_err(failure::data)?
+        .next_chunk(1)
+        .map_err(failure::data)?
+        .map(|t| t.headers)
+        .unwrap_or_default();
+    Ok(Data {
+        bound,
+        opts: bind_options(args, BindOptions::default())?,
+        headers,
+    })
+}
+
+/// The fit document's counts of the whole file (the binding shown is the first chunk's).
+pub(crate) fn whole_data(doc: &mut FitDocument, source: &CsvChunks<'_>) {
+    doc.n_rows = source.rows();
+    if let Some(w) = &mut doc.weights {
+        w.total = source.context().total_weight();
+        w.zero_rows = source.context().zero_weight_rows();
+    }
+}
+
+/// Writes the per-row posterior (as `--posterior` does in memory) chunk by chunk.
+pub(crate) fn write_posterior(
+    path: &str,
+    plan: &Plan,
+    source: &CsvChunks<'_>,
+    params: &DynParams,
+    vb: bool,
+) -> Result<(), Failure> {
+    let mut w = csv::Writer::from_path(path)
+        .map_err(|e| failure::other(format!("cannot write {path}: {e}")))?;
+    let head = source.head();
+    let cache = head.prepare(params).map_err(failure::numerical)?;
+    let mut written_header = false;
+    let mut failed: Option<Failure> = None;
+    let outcome = source.for_each(&mut |_, chunk| {
+        let mut write = || -> Result<(), Failure> {
+            let (resp, ll) = em::posterior(chunk, &cache);
+            let scores = chunk
+                .latent_means(params, resp.view())
+                .map_err(failure::numerical)?;
+            if !written_header {
+                let header = posterior_header(plan, resp.ncols(), vb, false, scores.as_ref());
+                w.write_record(&header).map_err(|e| csv_error(e, path))?;
+                written_header = true;
+            }
+            for (i, row) in resp.rows().into_iter().enumerate() {
+                let mut rec: Vec<String> = row.iter().map(|v| number_cell(*v)).collect();
+                rec.push(em::argmax(row).to_string());
+                rec.push(number_cell(ll[i]));
+                if let Some(h) = &scores {
+                    rec.extend(h.row(i).iter().map(|v| number_cell(*v)));
+                }
+                w.write_record(&rec).map_err(|e| csv_error(e, path))?;
+            }
+            Ok(())
+        };
+        match write() {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                failed = Some(e);
+                Ok(false)
+            }
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    outcome.map_err(Failure::from_fit)?;
+    w.flush().map_err(|e| csv_error(csv::Error::from(e), path))
+}

@@ -1,0 +1,229 @@
+//! Fits of data read chunk by chunk (`jensen::stream`, `jensen fit --stream`) against the same
+//! fits in memory: the same trajectory, parameters, log-likelihood, BIC and inertia to
+//! round-off, for every mixture of the catalogue, for chunks of a few rows and of many, on a
+//! file large enough for the seeding to run on a sample, and with errors that name the row
+//! of the whole file. (`crates/jensen-cli/tests/cli.rs` runs `jensen fit --stream`.)
+
+use std::path::PathBuf;
+
+use jensen::runtime::{fit_chunked, FitOptions, FitResult};
+use jensen::stream::CsvChunks;
+use jensen::{BindOptions, DynParams, PlanModel};
+use jensen_tests::{bind, plan, root, CATALOGUE};
+
+fn options(consts: &[(&str, usize)]) -> BindOptions {
+    BindOptions {
+        consts: consts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        ..Default::default()
+    }
+}
+
+/// `streamed` is `memory` to round-off: the trace and the log-likelihoods within `tol`, the
+/// parameters within `10 tol` (relative), the same re-seeds.
+fn same_fit(what: &str, memory: &FitResult<DynParams>, streamed: &FitResult<DynParams>, tol: f64) {
+    let rel = |a: f64, b: f64| (a - b).abs() / a.abs().max(1.0);
+    let worst_trace = (memory.elbo_trace.iter().zip(&streamed.elbo_trace))
+        .map(|(a, b)| rel(*a, *b))
+        .fold(0.0, f64::max);
+    let worst_param = (memory.params.iter())
+        .flat_map(|(name, v)| {
+            let other = streamed.params.get(name).expect("the same parameters");
+            v.iter()
+                .zip(other.iter())
+                .map(|(a, b)| rel(*a, *b))
+                .collect::<Vec<_>>()
+        })
+        .fold(0.0, f64::max);
+    eprintln!("{what}: largest relative difference: objective {worst_trace:.1e}, parameters {worst_param:.1e}");
+    let close = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * a.abs().max(1.0);
+    assert_eq!(
+        memory.elbo_trace.len(),
+        streamed.elbo_trace.len(),
+        "{what}: iterations differ"
+    );
+    for (i, (a, b)) in memory
+        .elbo_trace
+        .iter()
+        .zip(&streamed.elbo_trace)
+        .enumerate()
+    {
+        assert!(close(*a, *b, tol), "{what}: iteration {i}: {a} vs {b}");
+    }
+    for (name, value) in memory.params.iter() {
+        let other = streamed.params.get(name).expect("the same parameters");
+        for (a, b) in value.iter().zip(other.iter()) {
+            assert!(close(*a, *b, 10.0 * tol), "{what}: `{name}`: {a} vs {b}");
+        }
+    }
+    assert!(
+        close(memory.log_likelihood, streamed.log_likelihood, tol),
+        "{what}: log-likelihood"
+    );
+    assert!(close(memory.bic, streamed.bic, tol), "{what}: BIC");
+    for (a, b) in [
+        (
+            memory.complete_log_likelihood,
+            streamed.complete_log_likelihood,
+        ),
+        (memory.inertia, streamed.inertia),
+    ] {
+        match (a, b) {
+            (Some(a), Some(b)) => assert!(close(a, b, tol), "{what}: {a} vs {b}"),
+            (None, None) => {}
+            _ => panic!("{what}: {a:?} vs {b:?}"),
+        }
+    }
+    let rows = |r: &FitResult<DynParams>| {
+        r.reseeds
+            .iter()
+            .map(|e| (e.iteration, e.component, e.row))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rows(memory), rows(streamed), "{what}: re-seeds");
+    // No per-row values are held.
+    assert_eq!(streamed.responsibilities.nrows(), 0);
+    assert!(streamed.assignments.is_empty());
+}
+
+#[test]
+fn every_mixture_of_the_catalogue_streams_to_its_in_memory_fit() {
+    let mut fitted = 0;
+    for &(name, file, consts) in CATALOGUE {
+        let plan = plan(name);
+        let bound = bind(&plan, file, consts);
+        // Chains and partial labels are fitted in memory only (refused below).
+        if plan.latent.is_chain() || bound.labels.is_some() {
+            continue;
+        }
+        let opts = FitOptions::default()
+            .iterations(12)
+            .build()
+            .expect("options");
+        let model = PlanModel::new(&plan, &bound);
+        let memory = jensen::fit(&model, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let path = root().join("data").join(file);
+        // A few rows per chunk (many chunks, none a multiple of the task size), and every
+        // row in one chunk.
+        for chunk_rows in [97, 4096] {
+            let source = CsvChunks::open(
+                &plan,
+                path.to_str().expect("utf-8"),
+                options(consts),
+                chunk_rows,
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(source.rows(), bound.n_rows);
+            assert_eq!(source.chunks(), bound.n_rows.div_ceil(chunk_rows));
+            let streamed = fit_chunked(&source, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+            // Chunks of whole tasks add the statistics in the in-memory order: the same bits
+            // but for the whole-data moments, merged from the chunks'. Other chunks regroup
+            // the sums: round-off, which EM's early iterations amplify on the 64-dimensional
+            // binary digits (to 6e-10 in 12 iterations; 1e-15 on the others).
+            let tol = if chunk_rows % 4096 == 0 { 1e-13 } else { 1e-8 };
+            same_fit(
+                &format!("{name}, chunks of {chunk_rows}"),
+                &memory,
+                &streamed,
+                tol,
+            );
+        }
+        fitted += 1;
+    }
+    assert!(fitted >= 40, "{fitted} mixtures compared");
+}
+
+/// A CSV file of `n` rows of two well-separated Gaussian clusters in 3 columns (a fixed
+/// generator), with a weight column.
+fn clusters_file(n: usize) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("jensen-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(format!("clusters_{n}.csv"));
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut uniform = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut text = String::from("a,b,c,w\n");
+    for i in 0..n {
+        let centre = [0.0, 6.0, -4.0][i % 3];
+        let mut normal = || {
+            // Box–Muller.
+            let (u, v) = (uniform().max(1e-300), uniform());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        let (a, b, c) = (centre + normal(), centre * 0.5 + normal(), normal() * 2.0);
+        text.push_str(&format!("{a:.6},{b:.6},{c:.6},{}\n", 1 + i % 3));
+    }
+    std::fs::write(&path, text).expect("write the file");
+    path
+}
+
+/// Above the seeding's sample size the in-memory fit seeds on a sample and every row takes
+/// its nearest centre; the streamed fit gathers the same sample in a pass and assigns the
+/// rows chunk by chunk: the same fit, with and without row weights.
+#[test]
+fn a_file_above_the_seeding_sample_streams_to_the_in_memory_fit() {
+    let n = 120_000;
+    let path = clusters_file(n);
+    let path = path.to_str().expect("utf-8");
+    let plan = plan("gmm");
+    let table = jensen::csv::read(path).expect("csv");
+    for weights in [None, Some("w".to_string())] {
+        let opts_bind = BindOptions {
+            consts: [("K".to_string(), 3)].into(),
+            weights: weights.clone(),
+            exclude: vec!["w".into()],
+            ..Default::default()
+        };
+        let bound = jensen::bind(&plan, &table, &opts_bind).expect("bind");
+        let model = PlanModel::new(&plan, &bound);
+        let opts = FitOptions::default()
+            .iterations(4)
+            .seed(3)
+            .build()
+            .expect("options");
+        let memory = jensen::fit(&model, &opts).expect("in memory");
+        let source = CsvChunks::open(&plan, path, opts_bind, 3 * 4096).expect("open");
+        assert_eq!(source.chunks(), n.div_ceil(3 * 4096));
+        let streamed = fit_chunked(&source, &opts).expect("streamed");
+        same_fit(
+            &format!("{n} rows, weights {weights:?}"),
+            &memory,
+            &streamed,
+            1e-13,
+        );
+    }
+}
+
+/// A bad cell in a later chunk is reported with its row and line in the whole file, before
+/// the fit starts; chains and partial labels are refused with the reason.
+#[test]
+fn errors_name_the_row_of_the_whole_file() {
+    let dir = std::env::temp_dir().join(format!("jensen-stream-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bad.csv");
+    let mut text = String::from("eruptions,waiting\n");
+    for i in 0..1000 {
+        if i == 777 {
+            text.push_str("3.1,oops\n");
+        } else {
+            text.push_str(&format!("{}.5,{}\n", 2 + i % 3, 50 + i % 40));
+        }
+    }
+    std::fs::write(&path, text).expect("write");
+    let plan = plan("gmm");
+    let err =
+        CsvChunks::open(&plan, path.to_str().unwrap(), options(&[]), 100).expect_err("a bad cell");
+    let message = err.to_string();
+    assert!(
+        message.contains("row 778 (line 779)") && message.contains("`oops`"),
+        "{message}"
+    );
+    let chain = jensen_tests::plan("hmm_gaussian");
+    let geyser = root().join("data/geyser.csv");
+    let err =
+        CsvChunks::open(&chain, geyser.to_str().unwrap(), options(&[]), 100).expect_err("a chain");
+    assert!(err.to_string().contains("fit a chain in memory"), "{err}");
+}
