@@ -263,6 +263,11 @@ pub(crate) fn bind_data(
     args: &DataArgs,
     defaults: BindOptions,
 ) -> Result<Data, Failure> {
+    let lower = args.data.to_ascii_lowercase();
+    if !lower.ends_with(".npy") && !lower.ends_with(".parquet") {
+        // A CSV file too large to read whole is refused before it is read.
+        jensen::memory::check_csv_file(&args.data, args.max_memory).map_err(failure::data)?;
+    }
     let table = read_table(&args.data, args.delimiter)?;
     let opts = bind_options(args, defaults)?;
     let bound = jensen::bind(plan, &table, &opts).map_err(failure::data)?;

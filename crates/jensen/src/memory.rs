@@ -262,7 +262,7 @@ impl SizeSource {
                 format!("lower the constant `{name}` in the model, or override it with `--set {name}=…`")
             }
             SizeSource::Rows { .. } => {
-                "fit a sample of the rows, or fewer components".into()
+                "fit a sample of the rows or fewer components, or read the file a chunk at a time with `jensen fit --stream`".into()
             }
             SizeSource::Columns { item, .. } => format!(
                 "bind fewer columns to `{item}` (`--bind {item}=…` or `--exclude`), or use a diagonal covariance"
@@ -386,17 +386,73 @@ pub fn machine_limit() -> (u64, &'static str) {
     let available = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| kib(&m, "MemAvailable:").or_else(|| kib(&m, "MemTotal:")));
-    // A cgroup limit (v2, then v1) below the machine's: what is left of it.
-    let cgroup = [
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-        ),
-    ]
-    .iter()
-    .find_map(|(max, used)| Some(number(max)?.saturating_sub(number(used).unwrap_or(0))));
-    match (available, cgroup) {
+    // A cgroup limit below the machine's: what is left of it. The process's own group
+    // (`/proc/self/cgroup`: v2's `0::/path`, v1's `N:memory:/path`), then the root's.
+    let mut groups: Vec<(String, String)> = Vec::new();
+    if let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") {
+        for line in own.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(_), Some(controllers), Some(path)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let path = path.trim_end_matches('/');
+            if controllers.is_empty() {
+                for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+                    groups.push((
+                        format!("{root}{path}/memory.max"),
+                        format!("{root}{path}/memory.current"),
+                    ));
+                }
+            } else if controllers.split(',').any(|c| c == "memory") {
+                groups.push((
+                    format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"),
+                    format!("/sys/fs/cgroup/memory{path}/memory.usage_in_bytes"),
+                ));
+            }
+        }
+    }
+    groups.push((
+        "/sys/fs/cgroup/memory.max".into(),
+        "/sys/fs/cgroup/memory.current".into(),
+    ));
+    groups.push((
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes".into(),
+        "/sys/fs/cgroup/memory/memory.usage_in_bytes".into(),
+    ));
+    // The group's usage counts the page cache of files read (a large data file read in
+    // chunks fills it), which the kernel reclaims before the limit bites: its file pages
+    // (v1's `total_active_file` and `total_inactive_file`, v2's `active_file` and
+    // `inactive_file`) are not counted as used.
+    let reclaimable = |used: &str| -> u64 {
+        let stat = std::path::Path::new(used).with_file_name("memory.stat");
+        let Ok(text) = std::fs::read_to_string(stat) else {
+            return 0;
+        };
+        let value = |wanted: &[&str]| -> u64 {
+            text.lines()
+                .find_map(|l| {
+                    let (key, value) = l.split_once(' ')?;
+                    wanted.contains(&key).then(|| value.trim().parse().ok())?
+                })
+                .unwrap_or(0)
+        };
+        let v1 = value(&["total_active_file"]) + value(&["total_inactive_file"]);
+        if v1 > 0 {
+            v1
+        } else {
+            value(&["active_file"]) + value(&["inactive_file"])
+        }
+    };
+    let cgroup = groups
+        .iter()
+        .filter_map(|(max, used)| {
+            let usage = number(used).unwrap_or(0).saturating_sub(reclaimable(used));
+            Some(number(max)?.saturating_sub(usage))
+        })
+        .min();
+    let (limit, from) = match (available, cgroup) {
         (Some(a), Some(c)) if c < a => (c, "the memory left to this process's control group"),
         (Some(a), _) => (a, "the available memory"),
         (None, Some(c)) if c < FALLBACK_LIMIT => {
@@ -406,7 +462,96 @@ pub fn machine_limit() -> (u64, &'static str) {
             FALLBACK_LIMIT,
             "the default bound (the available memory could not be read)",
         ),
+    };
+    match address_space_left() {
+        Some(left) if left < limit => (
+            left,
+            "the address space left under this process's limit (`ulimit -v`)",
+        ),
+        _ => (limit, from),
     }
+}
+
+/// What is left of the process's address-space limit (`ulimit -v`, `RLIMIT_AS`: its soft
+/// limit in `/proc/self/limits`, less `VmSize` in `/proc/self/status`); `None` without a
+/// limit or where they cannot be read. An allocation beyond it fails, which Rust turns into
+/// an abort: the bound keeps a fit from getting there.
+fn address_space_left() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))?;
+    let soft: u64 = line["Max address space".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let used: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmSize:"))?
+        .trim_start_matches("VmSize:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(soft.saturating_sub(used.saturating_mul(1024)))
+}
+
+/// Whether the table of the CSV file at `path` (read whole, with its bound copy) fits the
+/// memory bound (`limit`, else [`machine_limit`]): estimated before anything is read from the
+/// file's size and its first MiB (bytes per row, columns), so that a file too large for memory
+/// is refused with a message instead of failing an allocation. `Err` says how large the
+/// table would be and what to do; a file that cannot be read passes (the reader reports it).
+pub fn check_csv_file(path: &str, limit: Option<u64>) -> Result<(), String> {
+    use std::io::Read;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Ok(());
+    }
+    let mut head = Vec::with_capacity(1 << 20);
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(());
+    };
+    if file.take(1 << 20).read_to_end(&mut head).is_err() {
+        return Ok(());
+    }
+    let Some(header_end) = head.iter().position(|&b| b == b'\n') else {
+        return Ok(());
+    };
+    let header = &head[..header_end];
+    let delimiter = crate::csv::delimiter_of(header);
+    let columns = header.iter().filter(|&&b| b == delimiter).count() + 1;
+    let body = &head[header_end + 1..];
+    // Whole rows of the sample: up to its last line break.
+    let Some(last) = body.iter().rposition(|&b| b == b'\n') else {
+        return Ok(());
+    };
+    let rows = body[..=last].iter().filter(|&&b| b == b'\n').count().max(1);
+    let bytes_per_row = (last + 1) as f64 / rows as f64;
+    let est_rows = (meta.len() as f64 - header_end as f64) / bytes_per_row;
+    // The table's columns and the bound values, both alive while the data are bound.
+    let needed = 2.0 * est_rows * columns as f64 * 8.0;
+    let (limit, from) = match limit {
+        Some(l) => (l, "the bound given (--max-memory)".to_string()),
+        None => {
+            let (l, from) = machine_limit();
+            (l, from.to_string())
+        }
+    };
+    if needed > limit as f64 {
+        return Err(format!(
+            "{path}: about {} rows of {columns} columns ({} of CSV) need at least {} of memory to read whole and bind (the table and its bound copy), more than {from} ({}); fit it with `--stream`, which reads a chunk of rows at a time, or raise the bound with --max-memory",
+            est_rows.round() as u64,
+            bytes(meta.len() as f64),
+            bytes(needed),
+            bytes(limit as f64),
+        ));
+    }
+    Ok(())
 }
 
 /// `1.5 TiB`, `812 MiB`.
