@@ -7,13 +7,22 @@
 use std::path::PathBuf;
 
 use jensen::runtime::{fit_chunked, FitOptions, FitResult};
-use jensen::stream::CsvChunks;
+use jensen::stream::{CsvChunks, StreamOptions};
 use jensen::{BindOptions, DynParams, PlanModel};
 use jensen_tests::{bind, plan, root, CATALOGUE};
 
 fn options(consts: &[(&str, usize)]) -> BindOptions {
     BindOptions {
         consts: consts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        ..Default::default()
+    }
+}
+
+/// Chunks of `chunk_rows` rows, read back from their binary copy or (`parse`) parsed again.
+fn stream(chunk_rows: usize, parse: bool) -> StreamOptions {
+    StreamOptions {
+        chunk_rows,
+        cache_dir: (!parse).then(std::env::temp_dir),
         ..Default::default()
     }
 }
@@ -109,10 +118,13 @@ fn every_mixture_of_the_catalogue_streams_to_its_in_memory_fit() {
                 &plan,
                 path.to_str().expect("utf-8"),
                 options(consts),
-                chunk_rows,
+                &stream(chunk_rows, chunk_rows == 97),
             )
             .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(source.rows(), bound.n_rows);
+            // The binary copy, unless asked to parse or the data have missing cells.
+            let gaps = bound.items.iter().flatten().any(|i| !i.gaps.is_empty());
+            assert_eq!(source.cached(), chunk_rows != 97 && !gaps, "{name}");
             assert_eq!(source.chunks(), bound.n_rows.div_ceil(chunk_rows));
             let streamed = fit_chunked(&source, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
             // Chunks of whole tasks add the statistics in the in-memory order: the same bits
@@ -185,7 +197,8 @@ fn a_file_above_the_seeding_sample_streams_to_the_in_memory_fit() {
             .build()
             .expect("options");
         let memory = jensen::fit(&model, &opts).expect("in memory");
-        let source = CsvChunks::open(&plan, path, opts_bind, 3 * 4096).expect("open");
+        let source = CsvChunks::open(&plan, path, opts_bind, &stream(3 * 4096, weights.is_some()))
+            .expect("open");
         assert_eq!(source.chunks(), n.div_ceil(3 * 4096));
         let streamed = fit_chunked(&source, &opts).expect("streamed");
         same_fit(
@@ -214,8 +227,13 @@ fn errors_name_the_row_of_the_whole_file() {
     }
     std::fs::write(&path, text).expect("write");
     let plan = plan("gmm");
-    let err =
-        CsvChunks::open(&plan, path.to_str().unwrap(), options(&[]), 100).expect_err("a bad cell");
+    let err = CsvChunks::open(
+        &plan,
+        path.to_str().unwrap(),
+        options(&[]),
+        &stream(100, false),
+    )
+    .expect_err("a bad cell");
     let message = err.to_string();
     assert!(
         message.contains("row 778 (line 779)") && message.contains("`oops`"),
@@ -223,7 +241,12 @@ fn errors_name_the_row_of_the_whole_file() {
     );
     let chain = jensen_tests::plan("hmm_gaussian");
     let geyser = root().join("data/geyser.csv");
-    let err =
-        CsvChunks::open(&chain, geyser.to_str().unwrap(), options(&[]), 100).expect_err("a chain");
+    let err = CsvChunks::open(
+        &chain,
+        geyser.to_str().unwrap(),
+        options(&[]),
+        &stream(100, false),
+    )
+    .expect_err("a chain");
     assert!(err.to_string().contains("fit a chain in memory"), "{err}");
 }

@@ -81,6 +81,18 @@ pub(crate) struct FitArgs {
     /// memory holds about two copies of one chunk.
     #[arg(long = "chunk-rows", value_name = "N", requires = "stream")]
     chunk_rows: Option<usize>,
+    /// With `--stream`, where the first pass writes the bound chunks in binary (the data's
+    /// size in f64; removed as soon as it is created), which later passes read instead of
+    /// parsing the CSV again. Default: the system's temporary directory (`TMPDIR`).
+    #[arg(long = "stream-cache", value_name = "DIR", requires = "stream")]
+    stream_cache: Option<String>,
+    /// With `--stream`, parse the CSV again on every pass instead of keeping a binary copy.
+    #[arg(
+        long = "no-stream-cache",
+        requires = "stream",
+        conflicts_with = "stream_cache"
+    )]
+    no_stream_cache: bool,
 }
 /// `a, b, c`, or for a long list its ends and the count.
 fn list_columns(columns: &[String]) -> String {
@@ -291,7 +303,19 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
         return Err(Failure::Options("--estep hard with variational Bayes: VB keeps the whole posterior of the latent; drop --estep hard or fit with --method em".into()));
     }
     let mut chunked = match args.stream {
-        true => Some(crate::stream::open(&plan, &args.data, args.chunk_rows)?),
+        true => {
+            let cache = match (&args.stream_cache, args.no_stream_cache) {
+                (_, true) => crate::stream::Cache::None,
+                (Some(dir), _) => crate::stream::Cache::In(dir),
+                (None, false) => crate::stream::Cache::Temp,
+            };
+            Some(crate::stream::open(
+                &plan,
+                &args.data,
+                args.chunk_rows,
+                cache,
+            )?)
+        }
         false => None,
     };
     let data = match &chunked {
@@ -342,9 +366,14 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
                 format!(" in {} sequence(s)", bound.sequences.len())
             } else if let Some(s) = &chunked {
                 format!(
-                    ", read in {} chunk(s) of {} rows, one pass per iteration",
+                    ", read in {} chunk(s) of {} rows, one pass per iteration{}",
                     s.chunks(),
-                    s.chunk_rows()
+                    s.chunk_rows(),
+                    if s.cached() {
+                        " over their binary copy"
+                    } else {
+                        " over the CSV"
+                    }
                 )
             } else {
                 String::new()

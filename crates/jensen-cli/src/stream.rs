@@ -1,12 +1,22 @@
 //! `jensen fit --stream`: the data read a chunk of rows at a time ([`jensen::stream`]).
 
 use jensen::runtime::{em, Chunks, MixtureModel};
-use jensen::stream::{CsvChunks, DEFAULT_CHUNK_ROWS};
+use jensen::stream::{CsvChunks, StreamOptions, DEFAULT_CHUNK_ROWS};
 use jensen::{BindOptions, DynParams, FitDocument, Plan};
 
 use crate::failure::{self, csv_error, Failure};
 use crate::fit::posterior_header;
 use crate::input::{bind_options, number_cell, Data, DataArgs};
+
+/// Where `--stream` keeps the bound chunks between passes.
+pub(crate) enum Cache<'s> {
+    /// The system's temporary directory.
+    Temp,
+    /// A directory given.
+    In(&'s str),
+    /// Nowhere: the CSV is parsed on every pass.
+    None,
+}
 
 /// Opens `args.data` (CSV) for a fit read in chunks of `chunk_rows` rows, binding every chunk
 /// in a first pass.
@@ -14,6 +24,7 @@ pub(crate) fn open<'a>(
     plan: &'a Plan,
     args: &DataArgs,
     chunk_rows: Option<usize>,
+    cache: Cache<'_>,
 ) -> Result<CsvChunks<'a>, Failure> {
     let lower = args.data.to_ascii_lowercase();
     if lower.ends_with(".npy") || lower.ends_with(".parquet") {
@@ -39,11 +50,16 @@ pub(crate) fn open<'a>(
     let csv = args
         .delimiter
         .map(|delimiter| jensen::csv::CsvOptions { delimiter });
-    let opened = match csv {
-        Some(csv) => CsvChunks::open_with(plan, &args.data, &csv, options, chunk_rows),
-        None => CsvChunks::open(plan, &args.data, options, chunk_rows),
+    let stream = StreamOptions {
+        chunk_rows,
+        csv,
+        cache_dir: match cache {
+            Cache::Temp => Some(std::env::temp_dir()),
+            Cache::In(dir) => Some(dir.into()),
+            Cache::None => None,
+        },
     };
-    opened.map_err(|e| match e {
+    CsvChunks::open(plan, &args.data, options, &stream).map_err(|e| match e {
         jensen::Error::Fit(e) => failure::options(e),
         e => failure::data(e),
     })

@@ -3113,7 +3113,9 @@ fn fit_stream_is_the_in_memory_fit() {
         .concat(),
     );
     assert!(
-        streamed.contains("(9000 rows, read in 3 chunk(s) of 4096 rows, one pass per iteration)"),
+        streamed.contains(
+            "(9000 rows, read in 3 chunk(s) of 4096 rows, one pass per iteration over their binary copy)"
+        ),
         "{streamed}"
     );
     // The same summary line, up to the time taken.
@@ -3138,7 +3140,20 @@ fn fit_stream_is_the_in_memory_fit() {
             assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{x} vs {y}");
         }
     }
-    // What --stream does not fit: a chain, a file that is not CSV.
+    // Parsing the CSV on every pass instead: the same fit.
+    let parsed = jensen_ok(
+        &[
+            &common[..],
+            &["--stream", "--chunk-rows", "4000", "--no-stream-cache"],
+        ]
+        .concat(),
+    );
+    assert!(
+        parsed.contains("one pass per iteration over the CSV)"),
+        "{parsed}"
+    );
+    assert_eq!(summary(&memory), summary(&parsed));
+    // What --stream does not fit: a chain.
     let out = jensen(&[
         "fit",
         "models/hmm_gaussian.em",

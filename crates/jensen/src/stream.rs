@@ -7,9 +7,11 @@
 //! priors' hyperparameters that summarise it, the sums of per-row terms
 //! ([`ContextBuilder`]). Category labels read from text, and the number of categories read
 //! from codes, are taken over the whole file: if a chunk lacks a category, a second pass
-//! binds every chunk with the file's categories. Each later pass parses and binds the chunks
-//! again, one at a time, so memory holds one chunk and the statistics, whatever the length
-//! of the file.
+//! binds every chunk with the file's categories. Each later pass reads the chunks one at a
+//! time, so memory holds one chunk and the statistics, whatever the length of the file: from
+//! a binary copy of the bound chunks that the first pass writes to a temporary file
+//! ([`StreamOptions::cache_dir`]; data with missing cells are not copied), or by parsing and
+//! binding the CSV again.
 //!
 //! The fit equals the in-memory fit to round-off: with chunks of a multiple of
 //! [`jensen_runtime::em::TASK_ROWS`] rows the statistics are added in the same order, and
@@ -18,7 +20,8 @@
 //! ```no_run
 //! # fn run() -> Result<(), jensen::Error> {
 //! let (plan, _) = jensen::compile(&std::fs::read_to_string("models/gmm.em").unwrap())?;
-//! let data = jensen::stream::CsvChunks::open(&plan, "big.csv", Default::default(), 1 << 18)?;
+//! let stream = jensen::stream::StreamOptions::default();
+//! let data = jensen::stream::CsvChunks::open(&plan, "big.csv", Default::default(), &stream)?;
 //! let fit = jensen::runtime::fit_chunked(&data, &jensen::FitOptions::default())?;
 //! println!("{} rows: log-likelihood {}", data.rows(), fit.log_likelihood);
 //! # Ok(()) }
@@ -39,6 +42,33 @@ use crate::exec::{ContextBuilder, DataContext, PlanModel};
 /// Rows per chunk unless asked otherwise: 262,144 (about 2 MB per column of data).
 pub const DEFAULT_CHUNK_ROWS: usize = 1 << 18;
 
+/// How to read a file a chunk at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamOptions {
+    /// Rows per chunk (at least 1). With a multiple of [`jensen_runtime::em::TASK_ROWS`] the
+    /// statistics are added in the in-memory fit's order; any other number gives the same fit
+    /// to round-off.
+    pub chunk_rows: usize,
+    /// How to read the CSV file; `None`: the delimiter of its header line
+    /// ([`csv::read_detected`]).
+    pub csv: Option<CsvOptions>,
+    /// Where the first pass writes the bound chunks in binary, read back by every later pass
+    /// instead of parsing the CSV again (the file is removed as soon as it is created and
+    /// takes the data's size in `f64`); `None`: parse the CSV on every pass. Default: the
+    /// system's temporary directory.
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            chunk_rows: DEFAULT_CHUNK_ROWS,
+            csv: None,
+            cache_dir: Some(std::env::temp_dir()),
+        }
+    }
+}
+
 /// A CSV file bound to a plan chunk by chunk: the [`Chunks`] of a fit that never holds every
 /// row (see the [module documentation](self)).
 pub struct CsvChunks<'a> {
@@ -56,6 +86,128 @@ struct Reader<'a> {
     csv: CsvOptions,
     options: BindOptions,
     chunk_rows: usize,
+    /// The bound chunks in binary, when the first pass could write them.
+    cache: Option<Cache>,
+}
+
+/// The bound chunks, written in the first pass to a temporary file that is removed as soon
+/// as it is created (it lives while the source holds it open), and read back on every later
+/// pass instead of parsing and binding the CSV again: each chunk's values column by column,
+/// then its weights, as little-endian `f64`. Data with missing cells are not cached.
+struct Cache {
+    file: std::fs::File,
+    /// Where each chunk starts in the file, with its first row and its number of rows.
+    chunks: Vec<(u64, usize, usize)>,
+    /// Bytes written.
+    end: u64,
+    /// The first chunk's binding: the items' columns and labels, the sizes.
+    template: Bound,
+    /// The index set of the rows.
+    rows_set: Option<usize>,
+}
+
+impl Cache {
+    /// A new cache in `dir`.
+    fn create(dir: &std::path::Path, template: &Bound, plan: &Plan) -> std::io::Result<Cache> {
+        let path = dir.join(format!(
+            "jensen-stream-{}-{}.bin",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        // Removed now: the open handle keeps it until the source is dropped (even when the
+        // process is killed, nothing is left behind).
+        std::fs::remove_file(&path)?;
+        Ok(Cache {
+            file,
+            chunks: Vec::new(),
+            end: 0,
+            template: template.clone(),
+            rows_set: plan
+                .model
+                .sets
+                .iter()
+                .position(|s| matches!(s.size, SetSize::Rows)),
+        })
+    }
+
+    /// Appends a chunk.
+    fn write(&mut self, first: usize, bound: &Bound) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut bytes = Vec::new();
+        for item in bound.items.iter().flatten() {
+            // Column by column.
+            for v in item.values.t().iter() {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        if let Some(w) = &bound.weights {
+            for v in &w.values {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        self.file.seek(SeekFrom::Start(self.end))?;
+        self.file.write_all(&bytes)?;
+        self.chunks.push((self.end, first, bound.n_rows));
+        self.end += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Chunk `i`, bound.
+    fn read(&self, i: usize) -> std::io::Result<Bound> {
+        use std::os::unix::fs::FileExt;
+        let (offset, _, rows) = self.chunks[i];
+        let t = &self.template;
+        let widths: Vec<usize> = t.items.iter().flatten().map(|i| i.values.ncols()).collect();
+        let cells = rows * widths.iter().sum::<usize>() + t.weights.as_ref().map_or(0, |_| rows);
+        let mut bytes = vec![0u8; cells * 8];
+        self.file.read_exact_at(&mut bytes, offset)?;
+        let mut numbers = bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")));
+        let mut bound = Bound {
+            sizes: t.sizes.clone(),
+            n_rows: rows,
+            items: Vec::with_capacity(t.items.len()),
+            sequences: vec![0..rows],
+            weights: None,
+            labels: None,
+        };
+        if let Some(s) = self.rows_set {
+            bound.sizes[s] = rows;
+        }
+        for item in &t.items {
+            bound.items.push(item.as_ref().map(|item| {
+                let width = item.values.ncols();
+                let values: Vec<f64> = numbers.by_ref().take(rows * width).collect();
+                crate::bind::Item {
+                    columns: item.columns.clone(),
+                    values: ndarray::Array2::from_shape_vec(
+                        ndarray::ShapeBuilder::f((rows, width)),
+                        values,
+                    )
+                    .expect("the cached shape"),
+                    labels: item.labels.clone(),
+                    gaps: item.gaps.clone(),
+                }
+            }));
+        }
+        if let Some(w) = &t.weights {
+            let values: ndarray::Array1<f64> = numbers.by_ref().take(rows).collect();
+            bound.weights = Some(crate::bind::RowWeights {
+                total: values.sum(),
+                values,
+                column: w.column.clone(),
+            });
+        }
+        Ok(bound)
+    }
 }
 
 impl std::fmt::Debug for CsvChunks<'_> {
@@ -122,40 +274,15 @@ impl Categories {
 }
 
 impl<'a> CsvChunks<'a> {
-    /// Opens the CSV file at `path` (its delimiter detected from the header line) to be read
-    /// in chunks of `chunk_rows` rows, binding every chunk to `plan` with `options` in a first
-    /// pass. Errors name the file, row and column, as reading it whole would. With a multiple
-    /// of [`jensen_runtime::em::TASK_ROWS`] rows per chunk the statistics are added in the in-memory fit's order
-    /// (the CLI rounds `--chunk-rows` up to one); any other number gives the same fit to
-    /// round-off.
+    /// Opens the CSV file at `path` to be read a chunk at a time as `stream` says, binding
+    /// every chunk to `plan` with `options` in a first pass (and keeping the bound chunks in
+    /// a temporary binary file, when `stream` names a directory for it). Errors name the file,
+    /// row and column, as reading it whole would.
     pub fn open(
         plan: &'a Plan,
         path: &str,
-        options: BindOptions,
-        chunk_rows: usize,
-    ) -> Result<Self, crate::Error> {
-        let csv = {
-            use std::io::BufRead;
-            let io = |e: std::io::Error| csv::CsvError::Io {
-                file: path.to_string(),
-                message: e.to_string(),
-            };
-            let file = std::fs::File::open(path).map_err(io)?;
-            let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-            CsvOptions {
-                delimiter: csv::delimiter_of(reader.fill_buf().map_err(io)?),
-            }
-        };
-        Self::open_with(plan, path, &csv, options, chunk_rows)
-    }
-
-    /// [`CsvChunks::open`] with the CSV options given.
-    pub fn open_with(
-        plan: &'a Plan,
-        path: &str,
-        csv: &CsvOptions,
         mut options: BindOptions,
-        chunk_rows: usize,
+        stream: &StreamOptions,
     ) -> Result<Self, crate::Error> {
         if plan.latent.is_chain() {
             return Err(crate::Error::Fit(FitError::InvalidOption {
@@ -164,13 +291,28 @@ impl<'a> CsvChunks<'a> {
                 reason: "forward–backward runs over whole sequences: fit a chain in memory",
             }));
         }
-        let chunk_rows = chunk_rows.max(1);
+        let csv = match &stream.csv {
+            Some(csv) => csv.clone(),
+            None => {
+                use std::io::BufRead;
+                let io = |e: std::io::Error| csv::CsvError::Io {
+                    file: path.to_string(),
+                    message: e.to_string(),
+                };
+                let file = std::fs::File::open(path).map_err(io)?;
+                let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+                CsvOptions {
+                    delimiter: csv::delimiter_of(reader.fill_buf().map_err(io)?),
+                }
+            }
+        };
         let mut reader = Reader {
             plan,
             path: path.to_string(),
-            csv: csv.clone(),
+            csv,
             options: options.clone(),
-            chunk_rows,
+            chunk_rows: stream.chunk_rows.max(1),
+            cache: None,
         };
         // The first pass; again with the whole file's categories if the chunks differ.
         for attempt in 0..2 {
@@ -179,10 +321,31 @@ impl<'a> CsvChunks<'a> {
             let mut first: Option<Bound> = None;
             let mut chunks = 0;
             reader.options = options.clone();
-            reader.each_bound(&mut |_, bound| {
+            reader.cache = None;
+            let mut cache: Option<Cache> = None;
+            let mut caching = stream.cache_dir.is_some();
+            reader.each_bound(&mut |at, bound| {
                 categories.add(plan, &bound);
                 builder.add(plan, &bound);
                 chunks += 1;
+                // Data with missing cells are parsed again on each pass; so is everything
+                // when the cache cannot be written (the fit goes on without it).
+                let gaps = bound.items.iter().flatten().any(|i| !i.gaps.is_empty());
+                if caching && gaps {
+                    caching = false;
+                    cache = None;
+                }
+                if caching {
+                    let dir = stream.cache_dir.as_deref().expect("a directory");
+                    if cache.is_none() {
+                        cache = Cache::create(dir, &bound, plan).ok();
+                    }
+                    let written = cache.as_mut().map(|c| c.write(at, &bound));
+                    if !matches!(written, Some(Ok(()))) {
+                        caching = false;
+                        cache = None;
+                    }
+                }
                 if first.is_none() {
                     first = Some(bound);
                 }
@@ -199,6 +362,7 @@ impl<'a> CsvChunks<'a> {
             options.category_counts = categories.counts;
             if categories.same || attempt == 1 {
                 reader.options = options;
+                reader.cache = cache;
                 let context = builder.finish(plan);
                 return Ok(CsvChunks {
                     reader,
@@ -209,6 +373,12 @@ impl<'a> CsvChunks<'a> {
             }
         }
         unreachable!("the second pass binds every chunk alike")
+    }
+
+    /// Whether later passes read the bound chunks from the binary cache (else they parse the
+    /// CSV again).
+    pub fn cached(&self) -> bool {
+        self.reader.cache.is_some()
     }
 
     /// The model of the first chunk, with the whole data's context: fix parameters on it
@@ -247,6 +417,81 @@ impl<'a> CsvChunks<'a> {
 }
 
 impl Reader<'_> {
+    fn cache_error(&self, e: std::io::Error) -> crate::Error {
+        crate::Error::Fit(FitError::Source(format!(
+            "cannot read the chunks of {} back from the temporary file: {e}",
+            self.path
+        )))
+    }
+
+    /// The rows `at` (ascending) of the cached chunks, bound.
+    fn gather_cached(&self, cache: &Cache, at: &[usize]) -> Result<Bound, crate::Error> {
+        let t = &cache.template;
+        let n = at.len();
+        let mut items: Vec<Option<ndarray::Array2<f64>>> = (t.items.iter())
+            .map(|i| {
+                i.as_ref().map(|i| {
+                    ndarray::Array2::zeros(ndarray::ShapeBuilder::f((n, i.values.ncols())))
+                })
+            })
+            .collect();
+        let mut weights = Vec::with_capacity(if t.weights.is_some() { n } else { 0 });
+        let mut next = 0;
+        for (i, &(_, first, rows)) in cache.chunks.iter().enumerate() {
+            if next == n {
+                break;
+            }
+            if at[next] >= first + rows {
+                continue;
+            }
+            let bound = cache.read(i).map_err(|e| self.cache_error(e))?;
+            while next < n && at[next] < first + rows {
+                let r = at[next] - first;
+                for (to, from) in items.iter_mut().zip(&bound.items) {
+                    if let (Some(to), Some(from)) = (to, from) {
+                        to.row_mut(next).assign(&from.values.row(r));
+                    }
+                }
+                if let Some(w) = &bound.weights {
+                    weights.push(w.values[r]);
+                }
+                next += 1;
+            }
+        }
+        let mut bound = Bound {
+            sizes: t.sizes.clone(),
+            n_rows: n,
+            items: Vec::with_capacity(t.items.len()),
+            sequences: vec![0..n],
+            weights: None,
+            labels: None,
+        };
+        if let Some(s) = cache.rows_set {
+            bound.sizes[s] = n;
+        }
+        for (item, values) in t.items.iter().zip(items) {
+            bound.items.push(
+                item.as_ref()
+                    .zip(values)
+                    .map(|(item, values)| crate::bind::Item {
+                        columns: item.columns.clone(),
+                        values,
+                        labels: item.labels.clone(),
+                        gaps: item.gaps.clone(),
+                    }),
+            );
+        }
+        if let Some(w) = &t.weights {
+            let values = ndarray::Array1::from(weights);
+            bound.weights = Some(crate::bind::RowWeights {
+                total: values.sum(),
+                values,
+                column: w.column.clone(),
+            });
+        }
+        Ok(bound)
+    }
+
     /// Calls `f(first, table)` on every chunk's table in order (`first`: the index of its
     /// first row in the file) until it returns `Ok(false)`; the first chunk is read even
     /// when the file has no rows.
@@ -274,11 +519,20 @@ impl Reader<'_> {
         }
     }
 
-    /// [`CsvChunks::each_table`], each table bound.
+    /// [`Reader::each_table`], each table bound (from the cache when there is one).
     fn each_bound(
         &self,
         f: &mut dyn FnMut(usize, Bound) -> Result<bool, crate::Error>,
     ) -> Result<(), crate::Error> {
+        if let Some(cache) = &self.cache {
+            for (i, &(_, first, _)) in cache.chunks.iter().enumerate() {
+                let bound = cache.read(i).map_err(|e| self.cache_error(e))?;
+                if !f(first, bound)? {
+                    break;
+                }
+            }
+            return Ok(());
+        }
         self.each_table(&mut |first, table| {
             let bound = bind(self.plan, &table, &self.options).map_err(|e| e.after_rows(first))?;
             f(first, bound)
@@ -326,6 +580,16 @@ impl<'a> Chunks for CsvChunks<'a> {
     }
 
     fn gather(&self, at: &[usize]) -> Result<PlanModel<'a>, FitError> {
+        if let Some(cache) = &self.reader.cache {
+            if at.last().is_some_and(|&r| r >= self.rows) {
+                return Err(self.changed(at[at.len() - 1]));
+            }
+            return match self.reader.gather_cached(cache, at) {
+                Ok(bound) => Ok(self.head.with_rows(bound)),
+                Err(crate::Error::Fit(e)) => Err(e),
+                Err(e) => Err(FitError::Source(e.to_string())),
+            };
+        }
         let mut parts: Vec<Table> = Vec::new();
         let mut next = 0;
         self.reader
