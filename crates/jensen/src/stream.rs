@@ -175,7 +175,7 @@ impl Cache {
             sizes: t.sizes.clone(),
             n_rows: rows,
             items: Vec::with_capacity(t.items.len()),
-            sequences: vec![0..rows],
+            sequences: std::iter::once(0..rows).collect(),
             weights: None,
             labels: None,
         };
@@ -462,7 +462,7 @@ impl Reader<'_> {
             sizes: t.sizes.clone(),
             n_rows: n,
             items: Vec::with_capacity(t.items.len()),
-            sequences: vec![0..n],
+            sequences: std::iter::once(0..n).collect(),
             weights: None,
             labels: None,
         };
