@@ -180,6 +180,9 @@ pub struct BindOptions {
     /// Bind without labels when the label column is absent (decoding new data), instead of
     /// failing.
     pub labels_optional: bool,
+    /// The table is one chunk of a larger file ([`crate::stream`]): its rows' weights may all
+    /// be zero (the whole file's total is checked instead).
+    pub chunk: bool,
     /// The number of categories of a category item read from numeric codes, as an earlier
     /// fit had it (by item name): new data keep it — a file without the largest code binds
     /// to the fit's categories — and a code at or above it is an error naming the cell.
@@ -1199,22 +1202,26 @@ fn row_weights(
             return Ok(None);
         };
     let seqs = plan.latent.is_chain().then_some(sequences);
-    let total =
-        jensen_runtime::data::check_weights(&column, values.view(), seqs).map_err(|e| match e {
-            jensen_runtime::data::DataError::Value(bad) => BindError::BadValue {
-                file: table.source.clone(),
-                row: bad.row + 1,
-                line: table.line(bad.row),
-                column: column.clone(),
-                value: bad.value,
-                expected: bad.expected,
-                item: item.clone(),
-            },
-            other => BindError::Weights {
-                file: table.source.clone(),
-                message: other.to_string(),
-            },
-        })?;
+    let checked = match opts.chunk && values.iter().all(|&w| w == 0.0) {
+        // A chunk whose rows all weigh zero: valid values, nothing to add.
+        true => Ok(0.0),
+        false => jensen_runtime::data::check_weights(&column, values.view(), seqs),
+    };
+    let total = checked.map_err(|e| match e {
+        jensen_runtime::data::DataError::Value(bad) => BindError::BadValue {
+            file: table.source.clone(),
+            row: bad.row + 1,
+            line: table.line(bad.row),
+            column: column.clone(),
+            value: bad.value,
+            expected: bad.expected,
+            item: item.clone(),
+        },
+        other => BindError::Weights {
+            file: table.source.clone(),
+            message: other.to_string(),
+        },
+    })?;
     for (v, bound) in items.iter().enumerate() {
         let Some(bound) = bound else { continue };
         if !squared_in_statistics(plan.model.vars[v].ty) {

@@ -306,6 +306,8 @@ impl<'a> CsvChunks<'a> {
                 }
             }
         };
+        // A chunk's weights may all be zero; the whole file's total is checked below.
+        options.chunk = true;
         let mut reader = Reader {
             plan,
             path: path.to_string(),
@@ -364,6 +366,19 @@ impl<'a> CsvChunks<'a> {
                 reader.options = options;
                 reader.cache = cache;
                 let context = builder.finish(plan);
+                if let Some(w) = first
+                    .weights
+                    .as_ref()
+                    .filter(|_| context.total_weight() <= 0.0)
+                {
+                    return Err(crate::Error::Bind(crate::BindError::Weights {
+                        file: path.to_string(),
+                        message: format!(
+                            "every weight in `{}` is 0: at least one row must weigh more than 0",
+                            w.column
+                        ),
+                    }));
+                }
                 return Ok(CsvChunks {
                     reader,
                     rows: context.rows(),
