@@ -302,3 +302,72 @@ fn chunks_of_zero_weight_are_fitted_and_a_file_of_them_refused() {
         "{err}"
     );
 }
+
+/// A column's type is the file's, not a chunk's: a text column whose cells are all empty in
+/// some chunk stays text there (not a column of gaps bound as data), and a column with text
+/// in one chunk and numbers in another is the error reading the file whole gives.
+#[test]
+fn column_types_are_decided_over_the_whole_file() {
+    let dir = std::env::temp_dir().join(format!("jensen-stream-kinds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let write = |name: &str, note: &dyn Fn(usize) -> String| {
+        let mut text = String::from("eruptions,note,waiting\n");
+        for i in 0..600 {
+            text.push_str(&format!(
+                "{}.{},{},{}\n",
+                2 + i % 3,
+                i % 10,
+                note(i),
+                50 + (i * 7) % 40
+            ));
+        }
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let plan = plan("gmm");
+    // Text in the first 100 rows only: the later chunks hold empty cells.
+    let path = write("sparse_note.csv", &|i| {
+        if i < 100 {
+            format!("n{i}")
+        } else {
+            String::new()
+        }
+    });
+    let table = jensen::csv::read(path.to_str().unwrap()).unwrap();
+    let bound = jensen::bind(&plan, &table, &BindOptions::default()).expect("bind");
+    assert_eq!(
+        bound.items.iter().flatten().next().unwrap().values.ncols(),
+        2
+    );
+    let opts = FitOptions::default().iterations(8).build().unwrap();
+    let memory = jensen::fit(&PlanModel::new(&plan, &bound), &opts).expect("in memory");
+    for parse in [false, true] {
+        let source = CsvChunks::open(
+            &plan,
+            path.to_str().unwrap(),
+            BindOptions::default(),
+            &stream(150, parse),
+        )
+        .expect("open");
+        let streamed = fit_chunked(&source, &opts).expect("streamed");
+        same_fit("a sparse text column", &memory, &streamed, 1e-10);
+    }
+    // Text early, numbers later.
+    let path = write("mixed.csv", &|i| {
+        if i < 100 {
+            "x".into()
+        } else {
+            i.to_string()
+        }
+    });
+    let whole = jensen::csv::read(path.to_str().unwrap()).expect_err("mixed");
+    let err = CsvChunks::open(
+        &plan,
+        path.to_str().unwrap(),
+        BindOptions::default(),
+        &stream(150, false),
+    )
+    .expect_err("mixed");
+    assert_eq!(err.to_string(), whole.to_string());
+}

@@ -54,7 +54,7 @@ pub(crate) fn open<'a>(
         chunk_rows,
         csv,
         cache_dir: match cache {
-            Cache::Temp => Some(std::env::temp_dir()),
+            Cache::Temp => StreamOptions::default().cache_dir,
             Cache::In(dir) => Some(dir.into()),
             Cache::None => None,
         },
@@ -68,12 +68,27 @@ pub(crate) fn open<'a>(
 /// What the fit shows of the data's binding: the first chunk's.
 pub(crate) fn data(source: &CsvChunks<'_>, args: &DataArgs) -> Result<Data, Failure> {
     let bound = source.head().bound().clone();
-    let headers = jensen::csv::Chunks::open_detected(&args.data)
-        .map_err(failure::data)?
-        .next_chunk(1)
-        .map_err(failure::data)?
-        .map(|t| t.headers)
-        .unwrap_or_default();
+    let headers = match args.delimiter {
+        None => jensen::csv::Chunks::open_detected(&args.data),
+        Some(delimiter) => std::fs::File::open(&args.data)
+            .map_err(|e| jensen::csv::CsvError::Io {
+                file: args.data.clone(),
+                message: e.to_string(),
+            })
+            .and_then(|f| {
+                jensen::csv::Chunks::new(
+                    &args.data,
+                    std::io::BufReader::new(f),
+                    &jensen::csv::CsvOptions { delimiter },
+                )
+            }),
+    }
+    .map_err(failure::data)?
+    .headers()
+    .iter()
+    .filter(|h| !h.is_empty())
+    .cloned()
+    .collect();
     Ok(Data {
         bound,
         opts: bind_options(args, BindOptions::default())?,
@@ -84,6 +99,7 @@ pub(crate) fn data(source: &CsvChunks<'_>, args: &DataArgs) -> Result<Data, Fail
 /// The fit document's counts of the whole file (the binding shown is the first chunk's).
 pub(crate) fn whole_data(doc: &mut FitDocument, source: &CsvChunks<'_>) {
     doc.n_rows = source.rows();
+    doc.sequences = vec![source.rows()];
     if let Some(w) = &mut doc.weights {
         w.total = source.context().total_weight();
         w.zero_rows = source.context().zero_weight_rows();

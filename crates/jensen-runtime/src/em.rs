@@ -2212,10 +2212,16 @@ fn fit_in_pool<M: MixtureModel, R: Rows<M>>(
         InitStrategy::Params(_) => 1,
         _ => opts.restarts,
     };
-    let runs: Vec<Result<Run<M::Params>, FitError>> = (0..restarts)
-        .into_par_iter()
-        .map(|r| run_one(rows, opts, r))
-        .collect();
+    // Rows in memory: the restarts in parallel. Chunks: one after the other, so that memory
+    // holds one chunk at a time (each E-step is parallel within its chunk).
+    let runs: Vec<Result<Run<M::Params>, FitError>> = if rows.in_memory() {
+        (0..restarts)
+            .into_par_iter()
+            .map(|r| run_one(rows, opts, r))
+            .collect()
+    } else {
+        (0..restarts).map(|r| run_one(rows, opts, r)).collect()
+    };
     let finals: Vec<f64> = runs
         .iter()
         .map(|r| {

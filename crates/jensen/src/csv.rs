@@ -317,6 +317,9 @@ pub struct Chunks<R: Read> {
     /// Whether the input is exhausted (after the first chunk, which is read even when empty).
     done: bool,
     started: bool,
+    /// Columns (by position in the header) kept as text in every chunk, numbers included
+    /// ([`Chunks::keep_text`]).
+    text: Vec<bool>,
 }
 
 impl Chunks<std::io::BufReader<std::fs::File>> {
@@ -379,7 +382,20 @@ impl<R: Read> Chunks<R> {
             previous: 1,
             done: false,
             started: false,
+            text: Vec::new(),
         })
+    }
+
+    /// The column names of the header, in order (a column with no name is empty).
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// Keeps the named columns as text in every chunk, as when the file is read whole and
+    /// the column holds text somewhere: a chunk where such a column holds only empty cells
+    /// (or only numbers) reads it as text all the same.
+    pub fn keep_text(&mut self, columns: &[String]) {
+        self.text = self.headers.iter().map(|h| columns.contains(h)).collect();
     }
 
     /// The number of rows read so far.
@@ -408,6 +424,9 @@ impl<R: Read> Chunks<R> {
                 cells: Vec::new(),
                 any_text: false,
             })
+            .collect();
+        let text_kept: Vec<bool> = (0..headers.len())
+            .map(|c| self.text.get(c).copied().unwrap_or(false))
             .collect();
         let mut n_rows = 0;
         // The line of each row, kept only once a row is not on line `row + 2` (blank lines,
@@ -439,6 +458,11 @@ impl<R: Read> Chunks<R> {
                 if unnamed[c] {
                     if unnamed_cell.is_none() && !cell.iter().all(u8::is_ascii_whitespace) {
                         unnamed_cell = Some((c, n_rows, text(cell)));
+                    }
+                } else if text_kept[c] {
+                    if let Column::Undecided { cells, any_text } = column {
+                        cells.push(text(cell));
+                        *any_text = true;
                     }
                 } else {
                     column.push(n_rows, cell);
@@ -506,7 +530,9 @@ fn finish_table(
             Column::Undecided { cells, any_text } if any_text => {
                 // Every cell a number written with a decimal comma: numbers, not text.
                 let mut filled = cells.iter().enumerate().filter(|(_, c)| !c.is_empty());
-                if filled.clone().all(|(_, c)| decimal_comma(c)) {
+                // (A column kept as text may hold no cell at all in a chunk.)
+                if filled.clone().next().is_some() && filled.clone().all(|(_, c)| decimal_comma(c))
+                {
                     let (row, cell) = filled.next().expect("a non-empty cell");
                     return Err(bad_cell(&table, c, row, cell));
                 }

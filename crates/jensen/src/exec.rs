@@ -312,6 +312,11 @@ impl ContextBuilder {
         }
     }
 
+    /// The number of rows added, or the sum of their weights.
+    pub fn total_weight(&self) -> f64 {
+        self.total_weight
+    }
+
     /// Adds the rows of `data`.
     pub fn add(&mut self, plan: &Plan, data: &Bound) {
         let w = data.weights.as_ref().map(|w| w.values.view());

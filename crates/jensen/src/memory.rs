@@ -533,8 +533,9 @@ pub fn check_csv_file(path: &str, limit: Option<u64>) -> Result<(), String> {
     let rows = body[..=last].iter().filter(|&&b| b == b'\n').count().max(1);
     let bytes_per_row = (last + 1) as f64 / rows as f64;
     let est_rows = (meta.len() as f64 - header_end as f64) / bytes_per_row;
-    // The table's columns and the bound values, both alive while the data are bound.
-    let needed = 2.0 * est_rows * columns as f64 * 8.0;
+    // The table's columns alone (binding copies them, and the fit's own bound is checked
+    // when the data are bound): a margin for an estimate from the first rows.
+    let needed = est_rows * columns as f64 * 8.0;
     let (limit, from) = match limit {
         Some(l) => (l, "the bound given (--max-memory)".to_string()),
         None => {
@@ -544,7 +545,7 @@ pub fn check_csv_file(path: &str, limit: Option<u64>) -> Result<(), String> {
     };
     if needed > limit as f64 {
         return Err(format!(
-            "{path}: about {} rows of {columns} columns ({} of CSV) need at least {} of memory to read whole and bind (the table and its bound copy), more than {from} ({}); fit it with `--stream`, which reads a chunk of rows at a time, or raise the bound with --max-memory",
+            "{path}: about {} rows of {columns} columns ({} of CSV) need at least {} of memory to read whole (the table alone, before it is bound and fitted), more than {from} ({}); fit it with `--stream`, which reads a chunk of rows at a time, or raise the bound with --max-memory",
             est_rows.round() as u64,
             bytes(meta.len() as f64),
             bytes(needed),

@@ -55,18 +55,38 @@ pub struct StreamOptions {
     /// Where the first pass writes the bound chunks in binary, read back by every later pass
     /// instead of parsing the CSV again (the file is removed as soon as it is created and
     /// takes the data's size in `f64`); `None`: parse the CSV on every pass. Default: the
-    /// system's temporary directory.
+    /// system's temporary directory, unless it is held in memory ([`in_memory_fs`]).
     pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
+        let temp = std::env::temp_dir();
         StreamOptions {
             chunk_rows: DEFAULT_CHUNK_ROWS,
             csv: None,
-            cache_dir: Some(std::env::temp_dir()),
+            // A temporary directory in memory (tmpfs) would hold the data in memory.
+            cache_dir: (!in_memory_fs(&temp)).then_some(temp),
         }
     }
+}
+
+/// Whether `dir` lies on a file system held in memory (`tmpfs`, `ramfs`), by the longest
+/// mount point of `/proc/self/mounts` that contains it; `false` where that cannot be read.
+pub fn in_memory_fs(dir: &std::path::Path) -> bool {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return false;
+    };
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, point, kind) = (f.next()?, f.next()?, f.next()?);
+            dir.starts_with(point).then_some((point.len(), kind))
+        })
+        .max_by_key(|&(len, _)| len)
+        .is_some_and(|(_, kind)| matches!(kind, "tmpfs" | "ramfs"))
 }
 
 /// A CSV file bound to a plan chunk by chunk: the [`Chunks`] of a fit that never holds every
@@ -88,6 +108,68 @@ struct Reader<'a> {
     chunk_rows: usize,
     /// The bound chunks in binary, when the first pass could write them.
     cache: Option<Cache>,
+    /// Columns read as text in every chunk: those that hold text anywhere in the file.
+    keep_text: Vec<String>,
+}
+
+/// What the first pass learns of each column over the whole file: a CSV reader decides a
+/// column's type per chunk, the file decides it over all rows.
+#[derive(Default)]
+struct Kinds {
+    /// By column: the first non-empty text cell (row, line, cell), if any.
+    text: BTreeMap<String, (usize, usize, String)>,
+    /// Columns with a number somewhere.
+    number: BTreeSet<String>,
+    /// Columns read as numbers (perhaps every cell empty) in some chunk.
+    numeric_somewhere: BTreeSet<String>,
+}
+
+impl Kinds {
+    fn add(&mut self, first: usize, table: &Table) {
+        for (c, name) in table.headers.iter().enumerate() {
+            if let Some(cells) = &table.text[c] {
+                if let Some(i) = cells.iter().position(|s| !s.is_empty()) {
+                    self.text.entry(name.clone()).or_insert((
+                        first + i,
+                        table.line(i),
+                        cells[i].clone(),
+                    ));
+                }
+            }
+            if let Some(values) = &table.columns[c] {
+                self.numeric_somewhere.insert(name.clone());
+                if values.iter().any(|v| !v.is_nan()) {
+                    self.number.insert(name.clone());
+                }
+            }
+        }
+    }
+
+    /// A column with text in some chunks and numbers in others: the error reading the file
+    /// whole gives (its first text cell is not a number).
+    fn mixed(&self, file: &str) -> Option<csv::CsvError> {
+        let (name, (row, line, cell)) = self
+            .text
+            .iter()
+            .filter(|(name, _)| self.number.contains(*name))
+            .min_by_key(|(_, (row, _, _))| *row)?;
+        Some(csv::CsvError::BadCell {
+            file: file.to_string(),
+            row: row + 1,
+            line: *line,
+            column: name.clone(),
+            what: format!("`{cell}` is not a number"),
+        })
+    }
+
+    /// The text columns that some chunk read as numbers (every cell there empty).
+    fn to_keep(&self) -> Vec<String> {
+        self.text
+            .keys()
+            .filter(|name| self.numeric_somewhere.contains(*name))
+            .cloned()
+            .collect()
+    }
 }
 
 /// The bound chunks, written in the first pass to a temporary file that is removed as soon
@@ -291,6 +373,17 @@ impl<'a> CsvChunks<'a> {
                 reason: "forward–backward runs over whole sequences: fit a chain in memory",
             }));
         }
+        // Every pass opens the file again: a pipe would be read once.
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() => {
+                return Err(crate::Error::Fit(FitError::InvalidOption {
+                    option: "chunked data",
+                    value: path.to_string(),
+                    reason: "the file is read once per pass, so it must be a regular file, not a pipe or a device: save it to a file first",
+                }))
+            }
+            _ => {}
+        }
         let csv = match &stream.csv {
             Some(csv) => csv.clone(),
             None => {
@@ -315,18 +408,32 @@ impl<'a> CsvChunks<'a> {
             options: options.clone(),
             chunk_rows: stream.chunk_rows.max(1),
             cache: None,
+            keep_text: Vec::new(),
         };
-        // The first pass; again with the whole file's categories if the chunks differ.
-        for attempt in 0..2 {
+        // The first pass; again with the whole file's column types and categories if the
+        // chunks differ (a chunk may lack a category, or hold a text column's empty cells
+        // only).
+        for _ in 0..3 {
             let mut builder = ContextBuilder::new(plan);
             let mut categories = Categories::default();
+            let mut kinds = Kinds::default();
             let mut first: Option<Bound> = None;
             let mut chunks = 0;
             reader.options = options.clone();
             reader.cache = None;
             let mut cache: Option<Cache> = None;
             let mut caching = stream.cache_dir.is_some();
-            reader.each_bound(&mut |at, bound| {
+            let options_now = reader.options.clone();
+            let mut reshaped = false;
+            reader.each_table(&mut |at, table| {
+                kinds.add(at, &table);
+                let bound = bind(plan, &table, &options_now).map_err(|e| e.after_rows(at))?;
+                // Other columns than the first chunk's (a text column read as numbers where
+                // its cells are all empty): the pass is done again with the file's types.
+                if first.as_ref().is_some_and(|f| !same_columns(f, &bound)) {
+                    reshaped = true;
+                    return Ok(true);
+                }
                 categories.add(plan, &bound);
                 builder.add(plan, &bound);
                 chunks += 1;
@@ -353,32 +460,40 @@ impl<'a> CsvChunks<'a> {
                 }
                 Ok(true)
             })?;
+            if let Some(e) = kinds.mixed(path) {
+                return Err(e.into());
+            }
             let first = first.expect("the first chunk is bound even without rows");
+            let keep = kinds.to_keep();
+            let consistent =
+                !reshaped && categories.same && keep.iter().all(|k| reader.keep_text.contains(k));
+            reader.keep_text.extend(keep);
+            reader.keep_text.sort();
+            reader.keep_text.dedup();
             // Every later chunk, and the seeding's sample, binds to the whole file's
-            // categories (a sample may lack one).
-            options.categories = categories
-                .labels
-                .into_iter()
-                .map(|(name, l)| (name, l.into_iter().collect()))
-                .collect();
-            options.category_counts = categories.counts;
-            if categories.same || attempt == 1 {
+            // categories (a sample may lack one); labels given keep their order.
+            for (name, labels) in categories.labels {
+                options
+                    .categories
+                    .entry(name)
+                    .or_insert_with(|| labels.into_iter().collect());
+            }
+            for (name, count) in categories.counts {
+                options.category_counts.entry(name).or_insert(count);
+            }
+            if consistent {
                 reader.options = options;
                 reader.cache = cache;
-                let context = builder.finish(plan);
-                if let Some(w) = first
-                    .weights
-                    .as_ref()
-                    .filter(|_| context.total_weight() <= 0.0)
-                {
+                if first.weights.is_some() && builder.total_weight() <= 0.0 {
+                    let column = first.weights.as_ref().map_or("", |w| w.column.as_str());
                     return Err(crate::Error::Bind(crate::BindError::Weights {
                         file: path.to_string(),
                         message: format!(
-                            "every weight in `{}` is 0: at least one row must weigh more than 0",
-                            w.column
+                            "every weight in `{column}` is 0: at least one row must weigh more than 0"
                         ),
                     }));
                 }
+                let context = builder.finish(plan);
                 return Ok(CsvChunks {
                     reader,
                     rows: context.rows(),
@@ -387,7 +502,9 @@ impl<'a> CsvChunks<'a> {
                 });
             }
         }
-        unreachable!("the second pass binds every chunk alike")
+        Err(crate::Error::Fit(FitError::Source(format!(
+            "{path}: its chunks bind differently however they are read (column types or categories); fit it in memory"
+        ))))
     }
 
     /// Whether later passes read the bound chunks from the binary cache (else they parse the
@@ -425,7 +542,7 @@ impl<'a> CsvChunks<'a> {
     /// The error of a pass after the first: the file changed since.
     fn changed(&self, rows: usize) -> FitError {
         FitError::Source(format!(
-            "{} changed while it was fitted: it had {} rows in the first pass and now has {rows}; fit a file that does not change",
+            "{} changed while it was fitted: it had {} rows in the first pass, and now a chunk ends at row {rows} or binds other columns; fit a file that does not change",
             self.reader.path, self.rows
         ))
     }
@@ -521,6 +638,7 @@ impl Reader<'_> {
         let file = std::fs::File::open(&self.path).map_err(io)?;
         let reader = std::io::BufReader::with_capacity(1 << 20, file);
         let mut chunks = csv::Chunks::new(&self.path, reader, &self.csv)?;
+        chunks.keep_text(&self.keep_text);
         loop {
             let first = chunks.rows_read();
             match chunks.next_chunk(self.chunk_rows)? {
@@ -555,6 +673,15 @@ impl Reader<'_> {
     }
 }
 
+/// Whether `a` and `b` bind the same columns to every item.
+fn same_columns(a: &Bound, b: &Bound) -> bool {
+    a.items.len() == b.items.len()
+        && (a.items.iter().zip(&b.items)).all(|(a, b)| match (a, b) {
+            (Some(a), Some(b)) => a.columns == b.columns,
+            (a, b) => a.is_none() && b.is_none(),
+        })
+}
+
 impl<'a> Chunks for CsvChunks<'a> {
     type Model = PlanModel<'a>;
 
@@ -578,7 +705,7 @@ impl<'a> Chunks for CsvChunks<'a> {
         let mut complete = true;
         let outcome = self.reader.each_bound(&mut |first, bound| {
             end = first + bound.n_rows;
-            if end > self.rows {
+            if end > self.rows || !same_columns(self.head.bound(), &bound) {
                 return Err(crate::Error::Fit(self.changed(end)));
             }
             let model = self.head.with_rows(bound);
