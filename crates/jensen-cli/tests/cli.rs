@@ -3105,10 +3105,21 @@ fn fit_stream_is_the_in_memory_fit() {
         "5",
     ];
     let memory = jensen_ok(&[&common[..], &["--posterior", a]].concat());
+    // (The binary copy in the test's directory: by default it avoids a temporary directory
+    // held in memory.)
+    let cache = dir.to_str().expect("utf-8");
     let streamed = jensen_ok(
         &[
             &common[..],
-            &["--posterior", b, "--stream", "--chunk-rows", "4000"],
+            &[
+                "--posterior",
+                b,
+                "--stream",
+                "--chunk-rows",
+                "4000",
+                "--stream-cache",
+                cache,
+            ],
         ]
         .concat(),
     );
