@@ -162,17 +162,9 @@ pub fn read_with(path: &str, opts: &CsvOptions) -> Result<Table, CsvError> {
 /// # Ok::<(), jensen::csv::CsvError>(())
 /// ```
 pub fn read_detected(path: &str) -> Result<Table, CsvError> {
-    use std::io::BufRead;
-    let io = |e: std::io::Error| CsvError::Io {
-        file: path.to_string(),
-        message: e.to_string(),
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    // The header line from the reader's first buffer (one read, up to 1 MiB: the header
-    // of any file, the first chunk of a pipe), which is not consumed.
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let delimiter = delimiter_of(reader.fill_buf().map_err(io)?);
-    read_from(path, reader, &CsvOptions { delimiter })
+    Ok(Chunks::open_detected(path)?
+        .next_chunk(usize::MAX)?
+        .expect("the first chunk is read even without rows"))
 }
 
 /// The delimiter of a header line (see [`read_detected`]).
@@ -320,6 +312,7 @@ pub struct Chunks<R: Read> {
     /// Columns (by position in the header) kept as text in every chunk, numbers included
     /// ([`Chunks::keep_text`]).
     text: Vec<bool>,
+    options: CsvOptions,
 }
 
 impl Chunks<std::io::BufReader<std::fs::File>> {
@@ -331,6 +324,8 @@ impl Chunks<std::io::BufReader<std::fs::File>> {
             message: e.to_string(),
         };
         let file = std::fs::File::open(path).map_err(io)?;
+        // The header line from the reader's first buffer (one read, up to 1 MiB: the header
+        // of any file, the first chunk of a pipe), which is not consumed.
         let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
         let delimiter = delimiter_of(reader.fill_buf().map_err(io)?);
         Chunks::new(path, reader, &CsvOptions { delimiter })
@@ -383,12 +378,18 @@ impl<R: Read> Chunks<R> {
             done: false,
             started: false,
             text: Vec::new(),
+            options: opts.clone(),
         })
     }
 
     /// The column names of the header, in order (a column with no name is empty).
     pub fn headers(&self) -> &[String] {
         &self.headers
+    }
+
+    /// The options it is read with (the delimiter detected, or given).
+    pub fn options(&self) -> CsvOptions {
+        self.options.clone()
     }
 
     /// Keeps the named columns as text in every chunk, as when the file is read whole and

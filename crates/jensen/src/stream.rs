@@ -386,18 +386,7 @@ impl<'a> CsvChunks<'a> {
         }
         let csv = match &stream.csv {
             Some(csv) => csv.clone(),
-            None => {
-                use std::io::BufRead;
-                let io = |e: std::io::Error| csv::CsvError::Io {
-                    file: path.to_string(),
-                    message: e.to_string(),
-                };
-                let file = std::fs::File::open(path).map_err(io)?;
-                let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-                CsvOptions {
-                    delimiter: csv::delimiter_of(reader.fill_buf().map_err(io)?),
-                }
-            }
+            None => csv::Chunks::open_detected(path)?.options(),
         };
         // A chunk's weights may all be zero; the whole file's total is checked below.
         options.chunk = true;
