@@ -499,11 +499,12 @@ fn address_space_left() -> Option<u64> {
     Some(soft.saturating_sub(used.saturating_mul(1024)))
 }
 
-/// Whether the table of the CSV file at `path` (read whole, with its bound copy) fits the
-/// memory bound (`limit`, else [`machine_limit`]): estimated before anything is read from the
-/// file's size and its first MiB (bytes per row, columns), so that a file too large for memory
-/// is refused with a message instead of failing an allocation. `Err` says how large the
-/// table would be and what to do; a file that cannot be read passes (the reader reports it).
+/// Whether the table of the CSV file at `path` (read whole) fits the memory bound (`limit`,
+/// else [`machine_limit`]): estimated before anything is read from the file's size and its
+/// first MiB (bytes per row, columns), so that a file too large for memory is refused with a
+/// message instead of failing an allocation. `Err` says how large the table would be and what
+/// to do; a file that cannot be read passes (the reader reports it). (Feature `csv`.)
+#[cfg(feature = "csv")]
 pub fn check_csv_file(path: &str, limit: Option<u64>) -> Result<(), String> {
     use std::io::Read;
     let Ok(meta) = std::fs::metadata(path) else {
