@@ -83,7 +83,9 @@ pub(crate) struct FitArgs {
     chunk_rows: Option<usize>,
     /// With `--stream`, where the first pass writes the bound chunks in binary (the data's
     /// size in f64; removed as soon as it is created), which later passes read instead of
-    /// parsing the CSV again. Default: the system's temporary directory (`TMPDIR`).
+    /// parsing the CSV again. Default: the system's temporary directory (`TMPDIR`), unless it
+    /// is held in memory (tmpfs), when the CSV is parsed on every pass. The summary line says
+    /// which.
     #[arg(long = "stream-cache", value_name = "DIR", requires = "stream")]
     stream_cache: Option<String>,
     /// With `--stream`, parse the CSV again on every pass instead of keeping a binary copy.

@@ -503,8 +503,14 @@ impl BindError {
     /// The error with its row counted after `before` earlier rows (of earlier chunks of a
     /// file read chunk by chunk).
     pub fn after_rows(mut self, before: usize) -> Self {
-        if let BindError::BadValue { row, .. } | BindError::BadLabel { row, .. } = &mut self {
-            *row += before;
+        match &mut self {
+            BindError::BadValue { row, .. } | BindError::BadLabel { row, .. } => *row += before,
+            BindError::Memory { driver, .. } | BindError::SuspiciousCategories { driver, .. } => {
+                if let SizeSource::Cell { row, .. } = driver.as_mut() {
+                    *row += before;
+                }
+            }
+            _ => {}
         }
         self
     }
