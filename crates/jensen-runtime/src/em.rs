@@ -1404,12 +1404,7 @@ fn random_row(rng: &mut ChaCha8Rng, n: usize, weights: Option<&[f64]>) -> usize 
         return rng.random_range(0..n);
     };
     let total: f64 = w.iter().sum();
-    let whole = w.iter().all(|v| v.fract() == 0.0) && total < 2f64.powi(53);
-    let target = if whole {
-        rng.random_range(0..total as u64) as f64
-    } else {
-        rng.random::<f64>() * total
-    };
+    let target = weighted_target(rng, total, w.iter().all(|v| v.fract() == 0.0));
     let mut below = 0.0;
     for (i, &v) in w.iter().enumerate() {
         below += v;
@@ -1718,11 +1713,7 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
             whole &= w.iter().all(|v| v.fract() == 0.0);
             Ok(true)
         })?;
-        let target = if whole && total < 2f64.powi(53) {
-            rng.random_range(0..total as u64) as f64
-        } else {
-            rng.random::<f64>() * total
-        };
+        let target = weighted_target(rng, total, whole);
         let (mut below, mut found, mut last) = (0.0, None, 0);
         self.0.for_each(&mut |first, chunk| {
             for (i, &v) in chunk.row_weights().unwrap_or(&[]).iter().enumerate() {
@@ -1793,6 +1784,16 @@ fn seeding_scaling<M: MixtureModel>(
         init::Scaling::identity(x.ncols())
     } else {
         init::Scaling::of(x, weights)
+    }
+}
+
+/// The draw of [`random_row`] below the weights' sum `total`: a whole number when every
+/// weight is one (`whole`) and the sum is exact in `f64`, else a uniform number.
+fn weighted_target(rng: &mut ChaCha8Rng, total: f64, whole: bool) -> f64 {
+    if whole && total < 2f64.powi(53) {
+        rng.random_range(0..total as u64) as f64
+    } else {
+        rng.random::<f64>() * total
     }
 }
 

@@ -253,6 +253,32 @@ impl Cache {
         let mut numbers = bytes
             .chunks_exact(8)
             .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")));
+        let items = (t.items.iter())
+            .map(|item| {
+                item.as_ref().map(|item| {
+                    let width = item.values.ncols();
+                    let values: Vec<f64> = numbers.by_ref().take(rows * width).collect();
+                    ndarray::Array2::from_shape_vec(ndarray::ShapeBuilder::f((rows, width)), values)
+                        .expect("the cached shape")
+                })
+            })
+            .collect();
+        let weights = t
+            .weights
+            .as_ref()
+            .map(|_| numbers.by_ref().take(rows).collect());
+        Ok(self.bound(rows, items, weights))
+    }
+
+    /// The bound data of `rows` rows with the template's binding: each item's values (in the
+    /// template's order) and the weights.
+    fn bound(
+        &self,
+        rows: usize,
+        items: Vec<Option<ndarray::Array2<f64>>>,
+        weights: Option<Vec<f64>>,
+    ) -> Bound {
+        let t = &self.template;
         let mut bound = Bound {
             sizes: t.sizes.clone(),
             n_rows: rows,
@@ -264,31 +290,27 @@ impl Cache {
         if let Some(s) = self.rows_set {
             bound.sizes[s] = rows;
         }
-        for item in &t.items {
-            bound.items.push(item.as_ref().map(|item| {
-                let width = item.values.ncols();
-                let values: Vec<f64> = numbers.by_ref().take(rows * width).collect();
-                crate::bind::Item {
-                    columns: item.columns.clone(),
-                    values: ndarray::Array2::from_shape_vec(
-                        ndarray::ShapeBuilder::f((rows, width)),
+        for (item, values) in t.items.iter().zip(items) {
+            bound.items.push(
+                item.as_ref()
+                    .zip(values)
+                    .map(|(item, values)| crate::bind::Item {
+                        columns: item.columns.clone(),
                         values,
-                    )
-                    .expect("the cached shape"),
-                    labels: item.labels.clone(),
-                    gaps: item.gaps.clone(),
-                }
-            }));
+                        labels: item.labels.clone(),
+                        gaps: item.gaps.clone(),
+                    }),
+            );
         }
-        if let Some(w) = &t.weights {
-            let values: ndarray::Array1<f64> = numbers.by_ref().take(rows).collect();
+        if let (Some(w), Some(values)) = (&t.weights, weights) {
+            let values = ndarray::Array1::from(values);
             bound.weights = Some(crate::bind::RowWeights {
                 total: values.sum(),
                 values,
                 column: w.column.clone(),
             });
         }
-        Ok(bound)
+        bound
     }
 }
 
@@ -579,38 +601,8 @@ impl Reader<'_> {
                 next += 1;
             }
         }
-        let mut bound = Bound {
-            sizes: t.sizes.clone(),
-            n_rows: n,
-            items: Vec::with_capacity(t.items.len()),
-            sequences: std::iter::once(0..n).collect(),
-            weights: None,
-            labels: None,
-        };
-        if let Some(s) = cache.rows_set {
-            bound.sizes[s] = n;
-        }
-        for (item, values) in t.items.iter().zip(items) {
-            bound.items.push(
-                item.as_ref()
-                    .zip(values)
-                    .map(|(item, values)| crate::bind::Item {
-                        columns: item.columns.clone(),
-                        values,
-                        labels: item.labels.clone(),
-                        gaps: item.gaps.clone(),
-                    }),
-            );
-        }
-        if let Some(w) = &t.weights {
-            let values = ndarray::Array1::from(weights);
-            bound.weights = Some(crate::bind::RowWeights {
-                total: values.sum(),
-                values,
-                column: w.column.clone(),
-            });
-        }
-        Ok(bound)
+        let weights = t.weights.as_ref().map(|_| weights);
+        Ok(cache.bound(n, items, weights))
     }
 
     /// Calls `f(first, table)` on every chunk's table in order (`first`: the index of its
