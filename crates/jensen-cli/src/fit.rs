@@ -95,6 +95,14 @@ pub(crate) struct FitArgs {
         conflicts_with = "stream_cache"
     )]
     no_stream_cache: bool,
+    /// Run every E-step as one aggregate query on an Apache Ballista cluster, by its
+    /// scheduler's `HOST:PORT` (`jensen-ballista scheduler`; executors `jensen-ballista
+    /// executor`), over the files `--data` names (a pattern such as `'dir/*.parquet'`, a
+    /// directory of Parquet files, or one Parquet or CSV file), which every executor reads at
+    /// the same path. Without it, such files are read by DataFusion in this process. Needs
+    /// jensen built with `--features distributed`; mixtures only.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "stream")]
+    cluster: Option<String>,
 }
 /// `a, b, c`, or for a long list its ends and the count.
 fn list_columns(columns: &[String]) -> String {
@@ -304,7 +312,26 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     if vb && matches!(args.control.estep, Some(EStepArg::Hard)) {
         return Err(Failure::Options("--estep hard with variational Bayes: VB keeps the whole posterior of the latent; drop --estep hard or fit with --method em".into()));
     }
+    let files = args.cluster.is_some() || crate::stream::names_files(&args.data.data);
+    if files && args.stream {
+        return Err(failure::options(format!(
+            "--stream with --data {}: files read through DataFusion are always read a chunk at a time; drop --stream",
+            args.data.data
+        )));
+    }
+    let mut headers = None;
     let mut chunked = match args.stream {
+        _ if files => {
+            let (chunks, columns) = crate::stream::open_files(
+                &plan,
+                &source,
+                &args.data,
+                args.cluster.as_deref(),
+                args.control.threads,
+            )?;
+            headers = Some(columns);
+            Some(chunks)
+        }
         true => {
             let cache = match (&args.stream_cache, args.no_stream_cache) {
                 (_, true) => crate::stream::Cache::None,
@@ -323,7 +350,10 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     let data = match &chunked {
         None => bind_data(&plan, &args.data, BindOptions::default())?,
         // The first chunk stands for the data in what is shown of the binding.
-        Some(chunked) => crate::stream::data(chunked, &args.data)?,
+        Some(chunked) => match headers {
+            Some(headers) => crate::stream::files_data(chunked, &args.data, headers)?,
+            None => crate::stream::data(chunked, &args.data)?,
+        },
     };
     let bound = &data.bound;
     let binding = ItemBinding::of(&plan, bound);
@@ -366,6 +396,15 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             chunked.as_ref().map_or(bound.n_rows, |s| s.rows()),
             if plan.latent.is_chain() {
                 format!(" in {} sequence(s)", bound.sequences.len())
+            } else if let (Some(s), true) = (&chunked, files) {
+                format!(
+                    ", read by DataFusion in chunks of {} rows for the start; each E-step one aggregate query {}",
+                    s.chunk_rows(),
+                    match &args.cluster {
+                        Some(address) => format!("on the Ballista cluster at {address}"),
+                        None => "in this process".to_string(),
+                    }
+                )
             } else if let Some(s) = &chunked {
                 format!(
                     ", read in {} chunk(s) of {} rows, one pass per iteration{}",

@@ -1,8 +1,76 @@
 //! `jensen fit --stream`: the data read a chunk of rows at a time ([`jensen::stream`]).
 
 use jensen::runtime::{em, Chunks, MixtureModel};
-use jensen::stream::{CsvChunks, StreamOptions, DEFAULT_CHUNK_ROWS};
+use jensen::stream::{CsvFile, StreamOptions, TableChunks, TableSource, DEFAULT_CHUNK_ROWS};
 use jensen::{BindOptions, DynParams, FitDocument, Plan};
+
+/// Data read a chunk at a time: a CSV file (`--stream`), or files through DataFusion
+/// (`--data 'dir/*.parquet'`, `--cluster`).
+pub(crate) type Chunked<'a> = TableChunks<'a, Box<dyn TableSource + 'a>>;
+
+/// Whether `--data` names several files (a pattern or a directory), read through DataFusion.
+pub(crate) fn names_files(data: &str) -> bool {
+    data.contains(['*', '?', '[']) || std::path::Path::new(data).is_dir()
+}
+
+/// Opens `args.data` (files: a pattern, a directory or one Parquet or CSV file) for a fit
+/// whose every E-step is one DataFusion aggregate query, in this process or (`cluster`) on
+/// the Ballista scheduler at `HOST:PORT`; `model` is the model file's text. Returns the
+/// chunks and the files' columns.
+#[cfg(feature = "distributed")]
+pub(crate) fn open_files<'a>(
+    plan: &'a Plan,
+    model: &str,
+    args: &DataArgs,
+    cluster: Option<&str>,
+    threads: Option<usize>,
+) -> Result<(Chunked<'a>, Vec<String>), Failure> {
+    use jensen_datafusion::source::{Engine, Files, Source};
+    if args.labels.is_some() || plan.latent.is_chain() {
+        return Err(failure::options(
+            "fits through DataFusion are of mixtures of independent rows: a chain's forward–backward runs over whole sequences, and partial labels' supervised start reads every label at once; fit them in memory",
+        ));
+    }
+    let mut location = args.data.clone();
+    if std::path::Path::new(&location).is_dir() {
+        location = format!("{}/*.parquet", location.trim_end_matches('/'));
+    }
+    let files = Files::new(&location).map_err(|e| failure::options(e.to_string()))?;
+    let engine = match cluster {
+        Some(address) => Engine::Cluster(address.to_string()),
+        None => Engine::Local {
+            threads: threads.unwrap_or(0),
+        },
+    };
+    let source = Source::new(model, files, &engine).map_err(|e| failure::data(e.to_string()))?;
+    let headers = source.columns().iter().map(|(c, _)| c.clone()).collect();
+    let options = bind_options(args, BindOptions::default())?;
+    let stream = StreamOptions {
+        csv: None,
+        ..StreamOptions::default()
+    };
+    let source: Box<dyn TableSource + 'a> = Box::new(source);
+    let chunks = TableChunks::new(plan, source, options, &stream).map_err(|e| match e {
+        jensen::Error::Fit(e) => failure::options(e),
+        e => failure::data(e),
+    })?;
+    Ok((chunks, headers))
+}
+
+/// Without the feature `distributed`: what to do instead.
+#[cfg(not(feature = "distributed"))]
+pub(crate) fn open_files<'a>(
+    _plan: &'a Plan,
+    _model: &str,
+    args: &DataArgs,
+    _cluster: Option<&str>,
+    _threads: Option<usize>,
+) -> Result<(Chunked<'a>, Vec<String>), Failure> {
+    Err(failure::options(format!(
+        "--data {} names several files (or --cluster was given): fits through DataFusion and Ballista need jensen built with `--features distributed` (cargo install --path crates/jensen-cli --features distributed); or fit one file",
+        args.data
+    )))
+}
 
 use crate::failure::{self, csv_error, Failure};
 use crate::fit::posterior_header;
@@ -25,7 +93,7 @@ pub(crate) fn open<'a>(
     args: &DataArgs,
     chunk_rows: Option<usize>,
     cache: Cache<'_>,
-) -> Result<CsvChunks<'a>, Failure> {
+) -> Result<Chunked<'a>, Failure> {
     let lower = args.data.to_ascii_lowercase();
     if lower.ends_with(".npy") || lower.ends_with(".parquet") {
         return Err(failure::options(format!(
@@ -59,14 +127,30 @@ pub(crate) fn open<'a>(
             Cache::None => None,
         },
     };
-    CsvChunks::open(plan, &args.data, options, &stream).map_err(|e| match e {
+    let fail = |e| match e {
         jensen::Error::Fit(e) => failure::options(e),
         e => failure::data(e),
+    };
+    let source = CsvFile::open(&args.data, stream.csv.clone()).map_err(fail)?;
+    let source: Box<dyn TableSource + 'a> = Box::new(source);
+    TableChunks::new(plan, source, options, &stream).map_err(fail)
+}
+
+/// What the fit shows of the data's binding: the first chunk's, with the files' `headers`.
+pub(crate) fn files_data(
+    source: &Chunked<'_>,
+    args: &DataArgs,
+    headers: Vec<String>,
+) -> Result<Data, Failure> {
+    Ok(Data {
+        bound: source.head().bound().clone(),
+        opts: bind_options(args, BindOptions::default())?,
+        headers,
     })
 }
 
 /// What the fit shows of the data's binding: the first chunk's.
-pub(crate) fn data(source: &CsvChunks<'_>, args: &DataArgs) -> Result<Data, Failure> {
+pub(crate) fn data(source: &Chunked<'_>, args: &DataArgs) -> Result<Data, Failure> {
     let bound = source.head().bound().clone();
     let headers = match args.delimiter {
         None => jensen::csv::Chunks::open_detected(&args.data),
@@ -97,7 +181,7 @@ pub(crate) fn data(source: &CsvChunks<'_>, args: &DataArgs) -> Result<Data, Fail
 }
 
 /// The fit document's counts of the whole file (the binding shown is the first chunk's).
-pub(crate) fn whole_data(doc: &mut FitDocument, source: &CsvChunks<'_>) {
+pub(crate) fn whole_data(doc: &mut FitDocument, source: &Chunked<'_>) {
     doc.n_rows = source.rows();
     doc.sequences = vec![source.rows()];
     if let Some(w) = &mut doc.weights {
@@ -110,7 +194,7 @@ pub(crate) fn whole_data(doc: &mut FitDocument, source: &CsvChunks<'_>) {
 pub(crate) fn write_posterior(
     path: &str,
     plan: &Plan,
-    source: &CsvChunks<'_>,
+    source: &Chunked<'_>,
     params: &DynParams,
     vb: bool,
 ) -> Result<(), Failure> {

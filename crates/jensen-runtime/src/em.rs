@@ -1572,6 +1572,90 @@ pub trait Chunks: Sync {
     /// A model of the rows `at` (ascending indices among all rows) with the whole data's
     /// context: the seeding's sample.
     fn gather(&self, at: &[usize]) -> Result<Self::Model, FitError>;
+
+    /// The soft E-step over every row under `params`, computed elsewhere — by a query engine
+    /// next to the data, say, each partition's [`PassStats::of`] merged — instead of by
+    /// reading every chunk here with [`Chunks::for_each`]. `None` (the default): read the
+    /// chunks. A pass that leaves a component empty is read again here, chunk by chunk,
+    /// to find the row that reseeds it; a hard E-step always reads the chunks.
+    #[allow(clippy::type_complexity)]
+    fn e_step_pass(
+        &self,
+        params: &<Self::Model as MixtureModel>::Params,
+    ) -> Option<Result<PassStats<<Self::Model as MixtureModel>::Stats>, FitError>> {
+        let _ = params;
+        None
+    }
+}
+
+/// The soft E-step's sums over some rows under fixed parameters — the statistics, the
+/// latent statistics, `ln p(x | θ)` and the entropy of `q(z)` — and the lowest `ln p(x_n)`
+/// among them: a monoid, so partitions of the rows computed anywhere merge into the E-step
+/// of all of them ([`Chunks::e_step_pass`]). The merge adds in the order it is called: the
+/// same rows split otherwise agree to round-off.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassStats<S> {
+    /// The model's expected sufficient statistics.
+    pub stats: S,
+    /// The latent's expected statistics.
+    pub latent: LatentStats,
+    /// `Σ_n w_n ln p(x_n | θ)`.
+    pub loglik: f64,
+    /// The entropy of `q(z)`.
+    pub entropy: f64,
+    /// The lowest `ln p(x_n | θ)` of a row of weight above zero (`+∞` for none).
+    pub worst: f64,
+}
+
+impl<S> PassStats<S> {
+    /// No rows yet.
+    pub fn empty<M: MixtureModel<Stats = S>>(model: &M) -> Self {
+        PassStats {
+            stats: model.zero_stats(),
+            latent: LatentStats::zeros(model.n_components()),
+            loglik: 0.0,
+            entropy: 0.0,
+            worst: f64::INFINITY,
+        }
+    }
+
+    /// The soft E-step of `model`'s rows (a mixture: a chain's sequences do not split)
+    /// under the parameters `cache` was prepared from, over the fit's fixed tasks.
+    pub fn of<M: MixtureModel<Stats = S>>(model: &M, cache: &M::Cache) -> Self {
+        let mut total = PassStats::empty(model);
+        for p in e_step_parts(model, cache, EStepMode::Soft, model.row_weights()) {
+            total.add(model, &p.stats, &p.latent, p.loglik, p.entropy, p.worst.0);
+        }
+        total
+    }
+
+    /// Adds the rows of `other`.
+    pub fn merge<M: MixtureModel<Stats = S>>(&mut self, model: &M, other: &Self) {
+        self.add(
+            model,
+            &other.stats,
+            &other.latent,
+            other.loglik,
+            other.entropy,
+            other.worst,
+        );
+    }
+
+    fn add<M: MixtureModel<Stats = S>>(
+        &mut self,
+        model: &M,
+        stats: &S,
+        latent: &LatentStats,
+        loglik: f64,
+        entropy: f64,
+        worst: f64,
+    ) {
+        model.merge(&mut self.stats, stats);
+        self.latent.merge(latent);
+        self.loglik += loglik;
+        self.entropy += entropy;
+        self.worst = self.worst.min(worst);
+    }
 }
 
 /// The rows of a [`Chunks`] source.
@@ -1672,6 +1756,26 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
         mode: EStepMode,
     ) -> Result<EStep<<C::Model as MixtureModel>::Stats>, FitError> {
         let model = self.0.head();
+        if mode == EStepMode::Soft {
+            if let Some(pass) = self.0.e_step_pass(params) {
+                let pass = pass?;
+                let empty = (0..model.n_components()).any(|k| {
+                    pass.latent.counts[k] < EMPTY_COUNT && !model.keeps_empty_components()
+                });
+                // A component left empty is reseeded at the worst-fit row, which only a pass
+                // here can name.
+                if !empty {
+                    return Ok(EStep {
+                        stats: pass.stats,
+                        latent: pass.latent,
+                        loglik: pass.loglik,
+                        entropy: pass.entropy,
+                        worst: (pass.worst, 0),
+                        assignments: Vec::new(),
+                    });
+                }
+            }
+        }
         let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
         let mut keys = Vec::new();
         self.0.for_each(&mut |first, chunk| {

@@ -20,7 +20,7 @@ mod scratch;
 pub use em::decode;
 pub use em::{
     fit, fit_chunked, Chunks, EStepMode, FitOptions, FitResult, FitStatus, FitWarning,
-    InitStrategy, Progress, ReseedEvent, Timing,
+    InitStrategy, PassStats, Progress, ReseedEvent, Timing,
 };
 pub use error::{FitError, NumericalIssue};
 pub use mixture::{

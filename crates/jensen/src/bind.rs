@@ -148,7 +148,7 @@ impl Table {
 
 /// How to bind: constant overrides (`--set K=3`), explicit column lists (`--bind x=a,b`) and
 /// columns to leave out of the default "all numeric columns".
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BindOptions {
     /// Constant values overriding the model's defaults.
     pub consts: BTreeMap<String, usize>,
@@ -190,7 +190,7 @@ pub struct BindOptions {
 }
 
 /// How the rows of a table split into independent sequences, for a chain-structured latent.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Sequences {
     /// One sequence of every row.
     #[default]

@@ -145,8 +145,9 @@ impl Moments {
 /// the number of rows and observations. A model of all the rows computes it from them
 /// ([`PlanModel::new`]); a fit read chunk by chunk accumulates it in a first pass over the
 /// chunks ([`ContextBuilder`]) and gives it to the model of every chunk
-/// ([`PlanModel::with_context`]).
-#[derive(Debug, Clone)]
+/// ([`PlanModel::with_context`]). It serialises (to JSON, say) for a model of some rows built
+/// elsewhere, as a query engine's workers build one per batch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DataContext {
     /// Whole-data moments of each block's data.
     moments: Vec<Moments>,
@@ -156,6 +157,7 @@ pub struct DataContext {
     /// The signed (weighted) sum of each block's per-row terms, `−Σ_n ln x_n!` and the like.
     row_terms_total: Vec<f64>,
     /// Each binomial block's (weighted) mean number of trials (`NaN` for other blocks).
+    #[serde(with = "nan_as_null")]
     trials_mean: Vec<f64>,
     /// The number of rows.
     rows: usize,
@@ -400,8 +402,27 @@ impl ContextBuilder {
     }
 }
 
+/// `Vec<f64>` with `NaN` as JSON's `null`.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        v.iter()
+            .map(|x| (!x.is_nan()).then_some(*x))
+            .collect::<Vec<_>>()
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?
+            .into_iter()
+            .map(|x| x.unwrap_or(f64::NAN))
+            .collect())
+    }
+}
+
 /// Whole-data moments of one block's data.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Moments {
     /// Column means.
     mean: Array1<f64>,
@@ -494,6 +515,32 @@ impl ExecStats {
     /// The statistic in slot `i` of the program's layout.
     pub fn slot(&self, i: usize) -> &ArrayD<f64> {
         &self.slots[i]
+    }
+
+    /// Every slot, in the program's layout.
+    pub fn slots(&self) -> &[ArrayD<f64>] {
+        &self.slots
+    }
+
+    /// Each slot's shape.
+    pub fn shapes(&self) -> Vec<Vec<usize>> {
+        self.slots.iter().map(|s| s.shape().to_vec()).collect()
+    }
+
+    /// Statistics from the values of their slots (as [`ExecStats::slots`] gave them, sent
+    /// over a wire, say): `None` unless each has the shape `shapes` gives (a model's
+    /// [`ExecStats::shapes`] of its `zero_stats`), which the M-step expects.
+    pub fn from_slots(slots: Vec<ArrayD<f64>>, shapes: &[Vec<usize>]) -> Option<ExecStats> {
+        let fits = slots.len() == shapes.len()
+            && (slots.iter().zip(shapes)).all(|(a, b)| a.shape() == b.as_slice());
+        fits.then_some(ExecStats { slots })
+    }
+
+    /// Adds `other`, of the same shapes.
+    pub fn add(&mut self, other: &ExecStats) {
+        for (a, b) in self.slots.iter_mut().zip(&other.slots) {
+            *a += b;
+        }
     }
 }
 
@@ -648,6 +695,11 @@ impl<'a> PlanModel<'a> {
     }
 
     /// What this model knows of the whole data.
+    pub fn plan(&self) -> &'a Plan {
+        self.plan
+    }
+
+    /// The whole data's context.
     pub fn context(&self) -> &Arc<DataContext> {
         &self.context
     }
@@ -3223,9 +3275,7 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn merge(&self, into: &mut ExecStats, other: &ExecStats) {
-        for (a, b) in into.slots.iter_mut().zip(&other.slots) {
-            *a += b;
-        }
+        into.add(other);
     }
 
     fn m_step(

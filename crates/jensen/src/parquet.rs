@@ -69,6 +69,18 @@ pub fn read(path: &str) -> Result<Table, ParquetError> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(&e))?;
     let schema = builder.schema().clone();
     let reader = builder.build().map_err(|e| fail(&e))?;
+    table_of_batches(path, &schema, reader.map(|b| b.map_err(|e| fail(&e))))
+}
+
+/// The table of Arrow record `batches` of `schema` (read from `source`, named in messages),
+/// typed as [`read`] types a Parquet file's columns; row numbers in errors count from the
+/// first batch.
+pub fn table_of_batches(
+    source: &str,
+    schema: &arrow_schema::Schema,
+    batches: impl IntoIterator<Item = Result<arrow_array::RecordBatch, ParquetError>>,
+) -> Result<Table, ParquetError> {
+    let path = source;
     let headers: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let mut columns: Vec<Column> = Vec::with_capacity(headers.len());
     for field in schema.fields() {
@@ -99,8 +111,8 @@ pub fn read(path: &str) -> Result<Table, ParquetError> {
     }
     let mut missing: Vec<Vec<usize>> = vec![Vec::new(); headers.len()];
     let mut n_rows = 0;
-    for batch in reader {
-        let batch = batch.map_err(|e| fail(&e))?;
+    for batch in batches {
+        let batch = batch?;
         for (c, array) in batch.columns().iter().enumerate() {
             // (Missing cells are read after the cast: a null, or a NaN as in CSV and `.npy`;
             // a column of Arrow's null type is all missing.)

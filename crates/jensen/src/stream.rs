@@ -33,11 +33,12 @@ use std::sync::Arc;
 use jensen_lang::ir::SetSize;
 use jensen_lang::Plan;
 
-use jensen_runtime::{Chunks, FitError};
+use jensen_runtime::{Chunks, FitError, PassStats};
 
 use crate::bind::{bind, BindOptions, Bound, Table};
 use crate::csv::{self, CsvOptions};
-use crate::exec::{ContextBuilder, DataContext, PlanModel};
+use crate::exec::{ContextBuilder, DataContext, ExecStats, PlanModel};
+use crate::params::DynParams;
 
 /// Rows per chunk unless asked otherwise: 262,144 (about 2 MB per column of data).
 pub const DEFAULT_CHUNK_ROWS: usize = 1 << 18;
@@ -89,21 +90,143 @@ pub fn in_memory_fs(dir: &std::path::Path) -> bool {
         .is_some_and(|(_, kind)| matches!(kind, "tmpfs" | "ramfs"))
 }
 
-/// A CSV file bound to a plan chunk by chunk: the [`Chunks`] of a fit that never holds every
-/// row (see the [module documentation](self)).
-pub struct CsvChunks<'a> {
-    reader: Reader<'a>,
+/// Where the tables of a chunked fit come from, in the same order on every pass: a CSV file
+/// ([`CsvFile`]), or another reader of rows (a query engine's record batches, say).
+pub trait TableSource: Sync {
+    /// Its name in messages: the file.
+    fn name(&self) -> &str;
+
+    /// Calls `f(first, table)` on each table of the rows in order — about `rows` rows each,
+    /// `first` the index of its first row among all — until `f` returns `Ok(false)`; at least
+    /// one table, even when there are no rows. `keep_text`: columns to read as text in every
+    /// table (those in which the first pass found text).
+    fn each_table(
+        &self,
+        rows: usize,
+        keep_text: &[String],
+        f: &mut dyn FnMut(usize, Table) -> Result<bool, crate::Error>,
+    ) -> Result<(), crate::Error>;
+
+    /// The soft E-step over every row computed by the source itself, next to the data
+    /// ([`Chunks::e_step_pass`]): every table bound with `options` to `head`'s plan, each a
+    /// model with `head`'s context. `None` (the default): the fit reads the tables.
+    fn e_step_pass(
+        &self,
+        head: &PlanModel<'_>,
+        options: &BindOptions,
+        params: &DynParams,
+    ) -> Option<Result<PassStats<ExecStats>, FitError>> {
+        let _ = (head, options, params);
+        None
+    }
+}
+
+impl<S: TableSource + ?Sized> TableSource for Box<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn each_table(
+        &self,
+        rows: usize,
+        keep_text: &[String],
+        f: &mut dyn FnMut(usize, Table) -> Result<bool, crate::Error>,
+    ) -> Result<(), crate::Error> {
+        (**self).each_table(rows, keep_text, f)
+    }
+
+    fn e_step_pass(
+        &self,
+        head: &PlanModel<'_>,
+        options: &BindOptions,
+        params: &DynParams,
+    ) -> Option<Result<PassStats<ExecStats>, FitError>> {
+        (**self).e_step_pass(head, options, params)
+    }
+}
+
+/// A CSV file read a chunk at a time, parsed again on every pass.
+#[derive(Debug, Clone)]
+pub struct CsvFile {
+    path: String,
+    csv: CsvOptions,
+}
+
+impl CsvFile {
+    /// The CSV file at `path`, read with `csv` (`None`: the delimiter of its header line).
+    /// It must be a regular file: every pass reads it again.
+    pub fn open(path: &str, csv: Option<CsvOptions>) -> Result<CsvFile, crate::Error> {
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() => {
+                return Err(crate::Error::Fit(FitError::InvalidOption {
+                    option: "chunked data",
+                    value: path.to_string(),
+                    reason: "the file is read once per pass, so it must be a regular file, not a pipe or a device: save it to a file first",
+                }))
+            }
+            _ => {}
+        }
+        let csv = match csv {
+            Some(csv) => csv,
+            None => csv::Chunks::open_detected(path)?.options(),
+        };
+        Ok(CsvFile {
+            path: path.to_string(),
+            csv,
+        })
+    }
+}
+
+impl TableSource for CsvFile {
+    fn name(&self) -> &str {
+        &self.path
+    }
+
+    fn each_table(
+        &self,
+        rows: usize,
+        keep_text: &[String],
+        f: &mut dyn FnMut(usize, Table) -> Result<bool, crate::Error>,
+    ) -> Result<(), crate::Error> {
+        let io = |e: std::io::Error| csv::CsvError::Io {
+            file: self.path.clone(),
+            message: e.to_string(),
+        };
+        let file = std::fs::File::open(&self.path).map_err(io)?;
+        let reader = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut chunks = csv::Chunks::new(&self.path, reader, &self.csv)?;
+        chunks.keep_text(keep_text);
+        loop {
+            let first = chunks.rows_read();
+            match chunks.next_chunk(rows)? {
+                None => return Ok(()),
+                Some(table) => {
+                    if !f(first, table)? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A source of tables bound to a plan chunk by chunk: the [`Chunks`] of a fit that never
+/// holds every row (see the [module documentation](self)).
+pub struct TableChunks<'a, S: TableSource> {
+    reader: Reader<'a, S>,
     /// A model of the first chunk with the whole data's context.
     head: PlanModel<'a>,
     rows: usize,
     chunks: usize,
 }
 
+/// A CSV file bound to a plan chunk by chunk.
+pub type CsvChunks<'a> = TableChunks<'a, CsvFile>;
+
 /// How to read and bind the chunks.
-struct Reader<'a> {
+struct Reader<'a, S> {
     plan: &'a Plan,
-    path: String,
-    csv: CsvOptions,
+    source: S,
     options: BindOptions,
     chunk_rows: usize,
     /// The bound chunks in binary, when the first pass could write them.
@@ -314,10 +437,10 @@ impl Cache {
     }
 }
 
-impl std::fmt::Debug for CsvChunks<'_> {
+impl<S: TableSource> std::fmt::Debug for TableChunks<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CsvChunks")
-            .field("path", &self.reader.path)
+        f.debug_struct("TableChunks")
+            .field("source", &self.reader.source.name())
             .field("chunk_rows", &self.reader.chunk_rows)
             .field("rows", &self.rows)
             .field("chunks", &self.chunks)
@@ -385,37 +508,46 @@ impl<'a> CsvChunks<'a> {
     pub fn open(
         plan: &'a Plan,
         path: &str,
+        options: BindOptions,
+        stream: &StreamOptions,
+    ) -> Result<Self, crate::Error> {
+        refuse_chains(plan)?;
+        let source = CsvFile::open(path, stream.csv.clone())?;
+        TableChunks::new(plan, source, options, stream)
+    }
+}
+
+/// A chain's forward–backward runs over whole sequences, not chunks.
+fn refuse_chains(plan: &Plan) -> Result<(), crate::Error> {
+    if plan.latent.is_chain() {
+        return Err(crate::Error::Fit(FitError::InvalidOption {
+            option: "chunked data",
+            value: "a chain".into(),
+            reason: "forward–backward runs over whole sequences: fit a chain in memory",
+        }));
+    }
+    Ok(())
+}
+
+impl<'a, S: TableSource> TableChunks<'a, S> {
+    /// Reads `source` a chunk at a time as `stream` says (its `csv` aside), binding every
+    /// chunk to `plan` with `options` in a first pass (and keeping the bound chunks in a
+    /// temporary binary file, when `stream` names a directory for it, and the source computes
+    /// no E-step itself). Errors name the row and column, as reading the rows whole would.
+    pub fn new(
+        plan: &'a Plan,
+        source: S,
         mut options: BindOptions,
         stream: &StreamOptions,
     ) -> Result<Self, crate::Error> {
-        if plan.latent.is_chain() {
-            return Err(crate::Error::Fit(FitError::InvalidOption {
-                option: "chunked data",
-                value: "a chain".into(),
-                reason: "forward–backward runs over whole sequences: fit a chain in memory",
-            }));
-        }
-        // Every pass opens the file again: a pipe would be read once.
-        match std::fs::metadata(path) {
-            Ok(m) if !m.is_file() => {
-                return Err(crate::Error::Fit(FitError::InvalidOption {
-                    option: "chunked data",
-                    value: path.to_string(),
-                    reason: "the file is read once per pass, so it must be a regular file, not a pipe or a device: save it to a file first",
-                }))
-            }
-            _ => {}
-        }
-        let csv = match &stream.csv {
-            Some(csv) => csv.clone(),
-            None => csv::Chunks::open_detected(path)?.options(),
-        };
-        // A chunk's weights may all be zero; the whole file's total is checked below.
+        refuse_chains(plan)?;
+        let path = source.name().to_string();
+        let path = path.as_str();
+        // A chunk's weights may all be zero; the whole rows' total is checked below.
         options.chunk = true;
         let mut reader = Reader {
             plan,
-            path: path.to_string(),
-            csv,
+            source,
             options: options.clone(),
             chunk_rows: stream.chunk_rows.max(1),
             cache: None,
@@ -505,7 +637,7 @@ impl<'a> CsvChunks<'a> {
                     }));
                 }
                 let context = builder.finish(plan);
-                return Ok(CsvChunks {
+                return Ok(TableChunks {
                     reader,
                     rows: context.rows(),
                     chunks,
@@ -554,16 +686,17 @@ impl<'a> CsvChunks<'a> {
     fn changed(&self, rows: usize) -> FitError {
         FitError::Source(format!(
             "{} changed while it was fitted: it had {} rows in the first pass, and now a chunk ends at row {rows} or binds other columns; fit a file that does not change",
-            self.reader.path, self.rows
+            self.reader.source.name(),
+            self.rows
         ))
     }
 }
 
-impl Reader<'_> {
+impl<S: TableSource> Reader<'_, S> {
     fn cache_error(&self, e: std::io::Error) -> crate::Error {
         crate::Error::Fit(FitError::Source(format!(
             "cannot read the chunks of {} back from the temporary file: {e}",
-            self.path
+            self.source.name()
         )))
     }
 
@@ -612,25 +745,7 @@ impl Reader<'_> {
         &self,
         f: &mut dyn FnMut(usize, Table) -> Result<bool, crate::Error>,
     ) -> Result<(), crate::Error> {
-        let io = |e: std::io::Error| csv::CsvError::Io {
-            file: self.path.clone(),
-            message: e.to_string(),
-        };
-        let file = std::fs::File::open(&self.path).map_err(io)?;
-        let reader = std::io::BufReader::with_capacity(1 << 20, file);
-        let mut chunks = csv::Chunks::new(&self.path, reader, &self.csv)?;
-        chunks.keep_text(&self.keep_text);
-        loop {
-            let first = chunks.rows_read();
-            match chunks.next_chunk(self.chunk_rows)? {
-                None => return Ok(()),
-                Some(table) => {
-                    if !f(first, table)? {
-                        return Ok(());
-                    }
-                }
-            }
-        }
+        self.source.each_table(self.chunk_rows, &self.keep_text, f)
     }
 
     /// [`Reader::each_table`], each table bound (from the cache when there is one).
@@ -663,7 +778,7 @@ fn same_columns(a: &Bound, b: &Bound) -> bool {
         })
 }
 
-impl<'a> Chunks for CsvChunks<'a> {
+impl<'a, S: TableSource> Chunks for TableChunks<'a, S> {
     type Model = PlanModel<'a>;
 
     fn head(&self) -> &PlanModel<'a> {
@@ -736,5 +851,9 @@ impl<'a> Chunks for CsvChunks<'a> {
         let bound = bind(self.reader.plan, &table, &self.reader.options)
             .map_err(|e| FitError::Source(format!("the seeding's sample: {e}")))?;
         Ok(self.head.with_rows(bound))
+    }
+
+    fn e_step_pass(&self, params: &DynParams) -> Option<Result<PassStats<ExecStats>, FitError>> {
+        (self.reader.source).e_step_pass(&self.head, &self.reader.options, params)
     }
 }

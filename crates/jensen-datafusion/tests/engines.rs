@@ -1,0 +1,302 @@
+//! Fits whose every E-step is one DataFusion aggregate query, against the same fits in
+//! memory: on DataFusion in this process, and on a real Ballista cluster — a scheduler and
+//! two executors started as separate processes (`jensen-ballista`) on localhost. Data: the
+//! Old Faithful eruptions shipped in `data/`, and a synthetic three-component mixture of
+//! 30,000 rows, each split into Parquet files of a few thousand rows.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::parquet::arrow::ArrowWriter;
+use jensen::{BindOptions, DynParams, FitOptions, FitResult, PlanModel, Table};
+use jensen_datafusion::source::{Engine, Files};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A new empty directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("jensen-df-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes the numeric table `table` to `dir` as Parquet files of `rows` rows each, named in
+/// row order.
+fn write_parts(table: &Table, dir: &Path, rows: usize) {
+    let fields: Vec<Field> = (table.headers.iter())
+        .map(|h| Field::new(h, DataType::Float64, false))
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    for (i, start) in (0..table.n_rows).step_by(rows).enumerate() {
+        let end = (start + rows).min(table.n_rows);
+        let columns: Vec<ArrayRef> = (table.columns.iter())
+            .map(|c| {
+                let c = c.as_ref().expect("numeric");
+                Arc::new(Float64Array::from(c[start..end].to_vec())) as ArrayRef
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let file = std::fs::File::create(dir.join(format!("part-{i:03}.parquet"))).unwrap();
+        let mut w = ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+}
+
+/// A mixture of three Gaussians in three dimensions, `n` rows (a fixed generator).
+fn synthetic(n: usize) -> Table {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut normal = move || {
+        let (u, v) = (uniform().max(1e-300), uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    let centres = [[0.0, 0.0, 0.0], [4.0, 1.0, -2.0], [-3.0, 5.0, 2.0]];
+    let mut columns: Vec<Vec<f64>> = (0..3).map(|_| Vec::with_capacity(n)).collect();
+    for r in 0..n {
+        let c = centres[r % 3];
+        for d in 0..3 {
+            columns[d].push(c[d] + (1.0 + 0.3 * d as f64) * normal());
+        }
+    }
+    Table {
+        source: "synthetic".into(),
+        headers: vec!["a".into(), "b".into(), "c".into()],
+        columns: columns.into_iter().map(Some).collect(),
+        text: vec![None; 3],
+        n_rows: n,
+        lines: Vec::new(),
+        missing: Vec::new(),
+    }
+}
+
+fn model(name: &str) -> String {
+    std::fs::read_to_string(root().join("models").join(name)).unwrap()
+}
+
+fn options(k: usize) -> BindOptions {
+    BindOptions {
+        consts: [("K".to_string(), k)].into_iter().collect(),
+        ..Default::default()
+    }
+}
+
+fn fit_options() -> FitOptions<DynParams> {
+    FitOptions {
+        max_iter: 60,
+        tol: 1e-10,
+        ..Default::default()
+    }
+}
+
+/// The fit of `table` in memory.
+fn in_memory(text: &str, table: &Table, options: &BindOptions) -> FitResult<DynParams> {
+    let (plan, _) = jensen::compile(text).unwrap();
+    let bound = jensen::bind(&plan, table, options).unwrap();
+    jensen::fit(&PlanModel::new(&plan, &bound), &fit_options()).unwrap()
+}
+
+/// `other` is `memory` to `tol` (relative): every objective of the trace, every parameter,
+/// the log-likelihood and the BIC.
+fn same_fit(what: &str, memory: &FitResult<DynParams>, other: &FitResult<DynParams>, tol: f64) {
+    let close = |a: f64, b: f64| (a - b).abs() <= tol * a.abs().max(1.0);
+    assert_eq!(
+        memory.elbo_trace.len(),
+        other.elbo_trace.len(),
+        "{what}: iterations"
+    );
+    let mut worst: f64 = 0.0;
+    for (a, b) in memory.elbo_trace.iter().zip(&other.elbo_trace) {
+        worst = worst.max((a - b).abs() / a.abs().max(1.0));
+        assert!(close(*a, *b), "{what}: objective {a} vs {b}");
+    }
+    for (name, value) in memory.params.iter() {
+        let theirs = other.params.get(name).expect("the same parameters");
+        for (a, b) in value.iter().zip(theirs.iter()) {
+            worst = worst.max((a - b).abs() / a.abs().max(1.0));
+            assert!(close(*a, *b), "{what}: `{name}`: {a} vs {b}");
+        }
+    }
+    assert!(
+        close(memory.log_likelihood, other.log_likelihood),
+        "{what}: log-likelihood"
+    );
+    assert!(close(memory.bic, other.bic), "{what}: BIC");
+    eprintln!(
+        "{what}: {} iterations, log-likelihood {:.6}, largest relative difference {worst:.1e}",
+        other.elbo_trace.len(),
+        other.log_likelihood
+    );
+}
+
+fn faithful() -> Table {
+    let path = root().join("data/faithful.csv");
+    jensen::csv::read_detected(path.to_str().unwrap()).unwrap()
+}
+
+#[test]
+fn local_datafusion_fits_equal_the_in_memory_fits() {
+    for (name, table, rows, model_file, k) in [
+        ("faithful", faithful(), 50, "gmm.em", 2),
+        ("synthetic", synthetic(30_000), 7_000, "gmm.em", 3),
+        (
+            "synthetic, diagonal",
+            synthetic(30_000),
+            7_000,
+            "gmm_diag.em",
+            3,
+        ),
+    ] {
+        let dir = scratch(&format!("local-{}", name.replace([',', ' '], "")));
+        write_parts(&table, &dir, rows);
+        let text = model(model_file);
+        let memory = in_memory(&text, &table, &options(k));
+        let files = Files::new(dir.join("*.parquet").to_str().unwrap()).unwrap();
+        let fit = jensen_datafusion::fit(
+            &text,
+            files,
+            &Engine::Local { threads: 2 },
+            options(k),
+            &fit_options(),
+        )
+        .unwrap();
+        same_fit(&format!("{name} on DataFusion"), &memory, &fit, 1e-10);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// A process killed when the test ends, however it ends.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port free now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something listens on `port`.
+fn wait_for(port: u16, what: &str, process: &mut Process) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = process.0.try_wait() {
+            panic!("{what} exited ({status}) before listening on {port}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what} does not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn ballista(args: &[&str]) -> Process {
+    Process(
+        Command::new(env!("CARGO_BIN_EXE_jensen-ballista"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("jensen-ballista starts"),
+    )
+}
+
+/// Files anywhere under `dir`.
+fn files_under(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                files_under(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn a_ballista_cluster_of_two_executors_fits_as_in_memory() {
+    let scheduler_port = free_port();
+    let scheduler_address = format!("127.0.0.1:{scheduler_port}");
+    let mut scheduler = ballista(&["scheduler", "--bind", &scheduler_address]);
+    wait_for(scheduler_port, "the scheduler", &mut scheduler);
+    let mut executors = Vec::new();
+    let mut work_dirs = Vec::new();
+    for i in 0..2 {
+        let (port, grpc) = (free_port(), free_port());
+        let work = scratch(&format!("executor-{i}"));
+        let mut e = ballista(&[
+            "executor",
+            "--scheduler",
+            &scheduler_address,
+            "--port",
+            &port.to_string(),
+            "--grpc-port",
+            &grpc.to_string(),
+            "--slots",
+            "1",
+            "--work-dir",
+            work.to_str().unwrap(),
+        ]);
+        wait_for(port, "an executor", &mut e);
+        executors.push(e);
+        work_dirs.push(work);
+    }
+    let engine = Engine::Cluster(scheduler_address.clone());
+    for (name, table, rows, model_file, k) in [
+        ("faithful", faithful(), 50, "gmm.em", 2),
+        ("synthetic", synthetic(30_000), 7_000, "gmm.em", 3),
+    ] {
+        let dir = scratch(&format!("cluster-{name}"));
+        write_parts(&table, &dir, rows);
+        let text = model(model_file);
+        let memory = in_memory(&text, &table, &options(k));
+        let files = Files::new(dir.join("*.parquet").to_str().unwrap()).unwrap();
+        let fit =
+            jensen_datafusion::fit(&text, files, &engine, options(k), &fit_options()).unwrap();
+        same_fit(&format!("{name} on Ballista"), &memory, &fit, 1e-10);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    // Both executors ran tasks: each wrote shuffle files of its partitions' statistics.
+    for (i, dir) in work_dirs.iter().enumerate() {
+        assert!(
+            files_under(dir) > 0,
+            "executor {i} ran no task (nothing in {})",
+            dir.display()
+        );
+    }
+    for e in &mut executors {
+        assert!(e.0.try_wait().unwrap().is_none(), "an executor died");
+    }
+    drop(executors);
+    drop(scheduler);
+    for dir in work_dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
