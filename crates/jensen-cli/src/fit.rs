@@ -397,12 +397,23 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             if plan.latent.is_chain() {
                 format!(" in {} sequence(s)", bound.sequences.len())
             } else if let (Some(s), true) = (&chunked, files) {
+                let hard = match args.control.estep {
+                    Some(e) => matches!(e, EStepArg::Hard),
+                    None => {
+                        jensen::runtime::MixtureModel::e_step_mode(model)
+                            == jensen::runtime::EStepMode::Hard
+                    }
+                };
                 format!(
-                    ", read by DataFusion in chunks of {} rows for the start; each E-step one aggregate query {}",
+                    ", read by DataFusion in chunks of {} rows for the start; {}",
                     s.chunk_rows(),
-                    match &args.cluster {
-                        Some(address) => format!("on the Ballista cluster at {address}"),
-                        None => "in this process".to_string(),
+                    match (&args.cluster, hard) {
+                        (_, true) => "each hard E-step reads the files here".to_string(),
+                        (Some(address), false) => format!(
+                            "each E-step one aggregate query on the Ballista cluster at {address}"
+                        ),
+                        (None, false) =>
+                            "each E-step one aggregate query in this process".to_string(),
                     }
                 )
             } else if let Some(s) = &chunked {

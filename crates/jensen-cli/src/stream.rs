@@ -35,7 +35,10 @@ pub(crate) fn open_files<'a>(
     if std::path::Path::new(&location).is_dir() {
         location = format!("{}/*.parquet", location.trim_end_matches('/'));
     }
-    let files = Files::new(&location).map_err(|e| failure::options(e.to_string()))?;
+    let mut files = Files::new(&location).map_err(|e| failure::options(e.to_string()))?;
+    if let Some(d) = args.delimiter {
+        files = files.with_delimiter(d);
+    }
     let engine = match cluster {
         Some(address) => Engine::Cluster(address.to_string()),
         None => Engine::Local {
@@ -45,11 +48,8 @@ pub(crate) fn open_files<'a>(
     let source = Source::new(model, files, &engine).map_err(|e| failure::data(e.to_string()))?;
     let headers = source.columns().iter().map(|(c, _)| c.clone()).collect();
     let options = bind_options(args, BindOptions::default())?;
-    let stream = StreamOptions {
-        csv: None,
-        ..StreamOptions::default()
-    };
     let source: Box<dyn TableSource + 'a> = Box::new(source);
+    let stream = jensen_datafusion::stream_options();
     let chunks = TableChunks::new(plan, source, options, &stream).map_err(|e| match e {
         jensen::Error::Fit(e) => failure::options(e),
         e => failure::data(e),

@@ -3179,3 +3179,119 @@ fn fit_stream_is_the_in_memory_fit() {
         stderr(&out)
     );
 }
+
+/// `--data 'dir/*.parquet'`: every E-step one DataFusion aggregate query, the fit and the
+/// posterior those of the same rows in memory (here the Old Faithful file twice, as two
+/// parts).
+#[cfg(feature = "distributed")]
+#[test]
+fn fit_over_parquet_files_through_datafusion_is_the_in_memory_fit() {
+    let dir = std::env::temp_dir().join(format!("jensen-cli-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for part in ["part-0.parquet", "part-1.parquet"] {
+        std::fs::copy("tests/fixtures/parquet/faithful.parquet", dir.join(part)).expect("copy");
+    }
+    // The same rows in one CSV, in path order.
+    let faithful = std::fs::read_to_string("data/faithful.csv").expect("faithful");
+    let mut lines = faithful.lines();
+    let header = lines.next().expect("a header");
+    let rows: Vec<&str> = lines.collect();
+    let twice = format!("{header}\n{}\n{}\n", rows.join("\n"), rows.join("\n"));
+    let csv = dir.join("twice.csv");
+    std::fs::write(&csv, twice).expect("write");
+    let pattern = dir.join("*.parquet");
+    let (a, b) = (dir.join("memory.csv"), dir.join("files.csv"));
+    let common = ["fit", "models/gmm.em", "--iterations", "20"];
+    let memory = jensen_ok(
+        &[
+            &common[..],
+            &[
+                "--data",
+                csv.to_str().unwrap(),
+                "--posterior",
+                a.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    let files = jensen_ok(
+        &[
+            &common[..],
+            &[
+                "--data",
+                pattern.to_str().unwrap(),
+                "--posterior",
+                b.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(
+        files.contains("(544 rows, read by DataFusion in chunks of 262144 rows for the start; each E-step one aggregate query in this process)"),
+        "{files}"
+    );
+    let summary = |s: &str| {
+        let line = s
+            .lines()
+            .find(|l| l.starts_with("log-likelihood"))
+            .expect("summary");
+        line.rsplit_once(" · ").expect("a time").0.to_string()
+    };
+    assert_eq!(summary(&memory), summary(&files));
+    let (a, b) = (
+        std::fs::read_to_string(a).expect("posterior"),
+        std::fs::read_to_string(b).expect("posterior"),
+    );
+    assert_eq!(a.lines().count(), 545);
+    assert_eq!(a.lines().next(), b.lines().next(), "the same columns");
+    for (x, y) in a.lines().zip(b.lines()).skip(1) {
+        for (u, v) in x.split(',').zip(y.split(',')) {
+            let (u, v): (f64, f64) = (u.parse().unwrap(), v.parse().unwrap());
+            assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{x} vs {y}");
+        }
+    }
+    // A directory is its Parquet files.
+    let by_dir = jensen_ok(&[&common[..], &["--data", dir.to_str().unwrap()]].concat());
+    assert_eq!(summary(&memory), summary(&by_dir));
+    // No scheduler listening: what to start.
+    let err = jensen_fails(
+        &[
+            &common[..],
+            &[
+                "--data",
+                pattern.to_str().unwrap(),
+                "--cluster",
+                "127.0.0.1:1",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(
+        err.contains("cannot reach a Ballista scheduler at 127.0.0.1:1")
+            && err.contains("jensen-ballista scheduler --bind 127.0.0.1:1"),
+        "{err}"
+    );
+    // Files of another format.
+    let err = jensen_fails(&[&common[..], &["--data", "data/*.json"]].concat());
+    assert!(err.contains("name Parquet or CSV files"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Without the feature `distributed`, several files or `--cluster` say how to build it.
+#[cfg(not(feature = "distributed"))]
+#[test]
+fn fit_over_several_files_names_the_feature_it_needs() {
+    for extra in [
+        &["--data", "tests/fixtures/parquet/*.parquet"][..],
+        &[
+            "--data",
+            "data/faithful.csv",
+            "--cluster",
+            "127.0.0.1:50050",
+        ][..],
+    ] {
+        let err = jensen_fails(&[&["fit", "models/gmm.em"][..], extra].concat());
+        assert!(err.contains("--features distributed"), "{err}");
+    }
+}

@@ -70,10 +70,19 @@ pub fn fit(
 ) -> Result<FitResult<DynParams>, Error> {
     let (plan, _) = jensen::compile(model).map_err(jensen::Error::Model)?;
     let source = Source::new(model, files, engine)?;
-    let stream = StreamOptions {
-        csv: None,
-        ..StreamOptions::default()
-    };
-    let chunks = TableChunks::new(&plan, source, options, &stream)?;
+    let chunks = TableChunks::new(&plan, source, options, &stream_options())?;
+    jensen_runtime::Chunks::head(&chunks)
+        .check_priors()
+        .map_err(Error::Options)?;
     Ok(jensen_runtime::fit_chunked(&chunks, fit).map_err(jensen::Error::Fit)?)
+}
+
+/// How the driver reads the files: chunks of [`jensen::stream::DEFAULT_CHUNK_ROWS`] rows,
+/// read again from the files on each of its few passes (no binary copy).
+pub fn stream_options() -> StreamOptions {
+    StreamOptions {
+        csv: None,
+        cache_dir: None,
+        ..StreamOptions::default()
+    }
 }

@@ -4,6 +4,10 @@
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::array::{Array, BinaryArray};
 use datafusion::arrow::datatypes::SchemaRef;
+use std::sync::Arc;
+
+use datafusion::datasource::file_format::options::ReadOptions;
+use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{ident, CsvReadOptions, Expr, ParquetReadOptions, SessionConfig};
 use futures::StreamExt;
@@ -30,51 +34,128 @@ pub enum Format {
     Csv,
 }
 
-/// Data files: a file, a directory of files, or a glob pattern (`dir/*.parquet`), read in
-/// the order of their paths.
+/// Data files: one file, or the files a pattern names (`dir/part-*.parquet`: `*` and `?` in
+/// the file name), read in the order of their paths. The driver lists them once: every
+/// process of a cluster reads that list, not the pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Files {
-    /// The path or pattern, absolute (every process of a cluster reads it).
+    /// The path or pattern, absolute.
     pub location: String,
+    /// The files, absolute, sorted.
+    pub paths: Vec<String>,
     /// The files' format.
     pub format: Format,
+    /// The files' extension as written (`.parquet`, `.CSV`).
+    extension: String,
+    /// CSV: the field delimiter.
+    delimiter: u8,
+}
+
+/// Whether the file name `name` matches `pattern` (`*`: any run of characters, `?`: one).
+fn matches(pattern: &[char], name: &[char]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some('*'), _) => {
+            matches(&pattern[1..], name) || (!name.is_empty() && matches(pattern, &name[1..]))
+        }
+        (Some('?'), Some(_)) => matches(&pattern[1..], &name[1..]),
+        (Some(p), Some(n)) if p == n => matches(&pattern[1..], &name[1..]),
+        _ => false,
+    }
 }
 
 impl Files {
-    /// The files at `location` (a file, a directory ending in `/`, or a pattern), of the
-    /// format its extension names (`.parquet`, `.csv`).
+    /// The files at `location` — a file, or a pattern with `*` or `?` in its file name — of
+    /// the format its extension names (`.parquet`, `.csv`, in any case).
     pub fn new(location: &str) -> Result<Files, Error> {
+        let options = |why: String| Error::Options(format!("{location}: {why}"));
         let lower = location.to_ascii_lowercase();
-        let format = if lower.ends_with(".parquet") || lower.ends_with(".parq") {
+        let format = if lower.ends_with(".parquet") {
             Format::Parquet
         } else if lower.ends_with(".csv") {
             Format::Csv
         } else {
-            return Err(Error::Options(format!(
-                "{location}: name Parquet or CSV files by their extension (`dir/*.parquet`, `part-*.csv`)"
-            )));
+            return Err(options(
+                "name Parquet or CSV files by their extension (`dir/*.parquet`, `part-*.csv`)"
+                    .into(),
+            ));
         };
-        let absolute = std::path::absolute(location)
-            .map_err(|e| Error::Options(format!("{location}: {e}")))?;
+        let extension =
+            location[location.len() - if format == Format::Csv { 4 } else { 8 }..].to_string();
+        let absolute = std::path::absolute(location).map_err(|e| options(e.to_string()))?;
+        let (Some(dir), Some(name)) = (absolute.parent(), absolute.file_name()) else {
+            return Err(options("not a file name".into()));
+        };
+        let name = name.to_string_lossy();
+        if dir.to_string_lossy().contains(['*', '?', '[']) || name.contains('[') {
+            return Err(options(
+                "only `*` and `?` in the file name are patterns (not in directories, not `[…]`)"
+                    .into(),
+            ));
+        }
+        let mut paths = Vec::new();
+        if name.contains(['*', '?']) {
+            let pattern: Vec<char> = name.chars().collect();
+            let entries = std::fs::read_dir(dir)
+                .map_err(|e| options(format!("cannot list {}: {e}", dir.display())))?;
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                let chars: Vec<char> = file.chars().collect();
+                if entry.path().is_file() && matches(&pattern, &chars) {
+                    paths.push(entry.path().to_string_lossy().into_owned());
+                }
+            }
+            paths.sort();
+            if paths.is_empty() {
+                return Err(options("no file matches".into()));
+            }
+        } else {
+            if !absolute.is_file() {
+                return Err(options("no such file".into()));
+            }
+            paths.push(absolute.to_string_lossy().into_owned());
+        }
         Ok(Files {
             location: absolute.to_string_lossy().into_owned(),
+            paths,
             format,
+            extension,
+            delimiter: b',',
         })
+    }
+
+    /// CSV files with `delimiter` between fields (default `,`).
+    pub fn with_delimiter(mut self, delimiter: u8) -> Files {
+        self.delimiter = delimiter;
+        self
     }
 
     /// Registers the files as the table [`TABLE`] of `ctx`.
     async fn register(&self, ctx: &SessionContext) -> Result<(), Error> {
-        let outcome = match self.format {
-            Format::Parquet => {
-                ctx.register_parquet(TABLE, &self.location, ParquetReadOptions::default())
-                    .await
-            }
-            Format::Csv => {
-                ctx.register_csv(TABLE, &self.location, CsvReadOptions::default())
-                    .await
-            }
+        let engine = |e: &dyn std::fmt::Display| Error::Engine(format!("{}: {e}", self.location));
+        let urls = (self.paths.iter())
+            .map(|p| ListingTableUrl::parse(p))
+            .collect::<datafusion::common::Result<Vec<_>>>()
+            .map_err(|e| engine(&e))?;
+        let (config, table_options) = (ctx.copied_config(), ctx.copied_table_options());
+        let options = match self.format {
+            Format::Parquet => ParquetReadOptions::default()
+                .file_extension(&self.extension)
+                .to_listing_options(&config, table_options),
+            Format::Csv => CsvReadOptions::default()
+                .file_extension(&self.extension)
+                .delimiter(self.delimiter)
+                .to_listing_options(&config, table_options),
         };
-        outcome.map_err(|e| Error::Engine(format!("{}: {e}", self.location)))
+        let listing = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .infer_schema(&ctx.state())
+            .await
+            .map_err(|e| engine(&e))?;
+        let table = ListingTable::try_new(listing).map_err(|e| engine(&e))?;
+        ctx.register_table(TABLE, Arc::new(table))
+            .map_err(|e| engine(&e))?;
+        Ok(())
     }
 }
 
@@ -123,6 +204,11 @@ impl Source {
     /// The files `files` of the model whose text is `model` (the text the plan was compiled
     /// from: workers compile it again), each E-step run on `engine`.
     pub fn new(model: &str, files: Files, engine: &Engine) -> Result<Source, Error> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::Options(
+                "a fit through DataFusion blocks while it runs its own queries: call it outside an async runtime (from `tokio::task::spawn_blocking`, say)".into(),
+            ));
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -236,7 +322,15 @@ impl Source {
             .filter(|a| !a.is_null(0))
             .ok_or("the aggregate returned no statistics")?;
         let layout = (head.zero_stats().shapes(), head.n_components());
-        decode(value.value(0), &layout).map_err(|e| e.to_string())
+        let pass = decode(value.value(0), &layout).map_err(|e| e.to_string())?;
+        // Every row, once: the responsibilities of each row sum to its weight.
+        let (seen, expected) = (pass.latent.counts.sum(), head.context().total_weight());
+        if (seen - expected).abs() > 1e-9 * expected.max(1.0) {
+            return Err(format!(
+                "the query read {seen} rows (or weight), the first pass {expected}: the engine reads other data than this process (do the files differ on the executors, or did they change?)"
+            ));
+        }
+        Ok(pass)
     }
 }
 

@@ -50,6 +50,30 @@ fn write_parts(table: &Table, dir: &Path, rows: usize) {
     }
 }
 
+/// Writes `table` to `dir` as CSV files of `rows` rows each, named in row order.
+fn write_csv_parts(table: &Table, dir: &Path, rows: usize) {
+    for (i, start) in (0..table.n_rows).step_by(rows).enumerate() {
+        let end = (start + rows).min(table.n_rows);
+        let mut text = table.headers.join(",") + "\n";
+        for r in start..end {
+            let cells: Vec<String> = (table.columns.iter())
+                .map(|c| format!("{:?}", c.as_ref().expect("numeric")[r]))
+                .collect();
+            text += &(cells.join(",") + "\n");
+        }
+        std::fs::write(dir.join(format!("part-{i:03}.csv")), text).unwrap();
+    }
+}
+
+/// `table` with a column `w` of row weights 1, 2, 3, 1, 2, 3, ….
+fn weighted(mut table: Table) -> Table {
+    let w = (0..table.n_rows).map(|r| (1 + r % 3) as f64).collect();
+    table.headers.push("w".into());
+    table.columns.push(Some(w));
+    table.text.push(None);
+    table
+}
+
 /// A mixture of three Gaussians in three dimensions, `n` rows (a fixed generator).
 fn synthetic(n: usize) -> Table {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -82,6 +106,23 @@ fn synthetic(n: usize) -> Table {
     }
 }
 
+/// A Bayesian mixture whose priors' hyperparameters summarise the data (its mean and
+/// covariance), fitted by variational Bayes.
+const VB: &str = "model bgmm3
+method vb
+const K: int = 3
+data   x[N]: vector[D]
+param  w: simplex[K]
+param  mu[K]: vector[D]
+param  Sigma[K]: cov[D]
+latent z[N]: 0..K
+z[n] ~ Categorical(w)
+x[n] ~ MvNormal(mu[z[n]], Sigma[z[n]])
+w ~ Dirichlet(1.0)
+mu[k] ~ MvNormal(mean(x), Sigma[k] / 1.0)
+Sigma[k] ~ InvWishart(5.0, cov(x))
+";
+
 fn model(name: &str) -> String {
     std::fs::read_to_string(root().join("models").join(name)).unwrap()
 }
@@ -90,6 +131,14 @@ fn options(k: usize) -> BindOptions {
     BindOptions {
         consts: [("K".to_string(), k)].into_iter().collect(),
         ..Default::default()
+    }
+}
+
+/// [`options`], with the row weights of column `w`.
+fn with_weights(k: usize) -> BindOptions {
+    BindOptions {
+        weights: Some("w".into()),
+        ..options(k)
     }
 }
 
@@ -148,27 +197,74 @@ fn faithful() -> Table {
 
 #[test]
 fn local_datafusion_fits_equal_the_in_memory_fits() {
-    for (name, table, rows, model_file, k) in [
-        ("faithful", faithful(), 50, "gmm.em", 2),
-        ("synthetic", synthetic(30_000), 7_000, "gmm.em", 3),
+    for (name, table, rows, text, options, csv) in [
+        (
+            "faithful",
+            faithful(),
+            50,
+            model("gmm.em"),
+            options(2),
+            false,
+        ),
+        (
+            "faithful, CSV files",
+            faithful(),
+            50,
+            model("gmm.em"),
+            options(2),
+            true,
+        ),
+        (
+            "synthetic",
+            synthetic(30_000),
+            7_000,
+            model("gmm.em"),
+            options(3),
+            false,
+        ),
         (
             "synthetic, diagonal",
             synthetic(30_000),
             7_000,
-            "gmm_diag.em",
-            3,
+            model("gmm_diag.em"),
+            options(3),
+            false,
+        ),
+        (
+            "synthetic, weighted",
+            weighted(synthetic(30_000)),
+            7_000,
+            model("gmm.em"),
+            with_weights(3),
+            false,
+        ),
+        // Variational Bayes, its priors' hyperparameters from the whole data's moments.
+        (
+            "synthetic, VB",
+            synthetic(30_000),
+            7_000,
+            VB.to_string(),
+            options(3),
+            false,
         ),
     ] {
         let dir = scratch(&format!("local-{}", name.replace([',', ' '], "")));
-        write_parts(&table, &dir, rows);
-        let text = model(model_file);
-        let memory = in_memory(&text, &table, &options(k));
-        let files = Files::new(dir.join("*.parquet").to_str().unwrap()).unwrap();
+        let pattern = if csv {
+            write_csv_parts(&table, &dir, rows);
+            dir.join("*.csv")
+        } else {
+            write_parts(&table, &dir, rows);
+            // A file the pattern leaves out.
+            std::fs::copy(dir.join("part-000.parquet"), dir.join("other.parquet")).unwrap();
+            dir.join("part-*.parquet")
+        };
+        let memory = in_memory(&text, &table, &options);
+        let files = Files::new(pattern.to_str().unwrap()).unwrap();
         let fit = jensen_datafusion::fit(
             &text,
             files,
             &Engine::Local { threads: 2 },
-            options(k),
+            options,
             &fit_options(),
         )
         .unwrap();
@@ -275,9 +371,11 @@ fn a_ballista_cluster_of_two_executors_fits_as_in_memory() {
     ] {
         let dir = scratch(&format!("cluster-{name}"));
         write_parts(&table, &dir, rows);
+        // A file the pattern leaves out: the executors read the driver's list of files.
+        std::fs::copy(dir.join("part-000.parquet"), dir.join("other.parquet")).unwrap();
         let text = model(model_file);
         let memory = in_memory(&text, &table, &options(k));
-        let files = Files::new(dir.join("*.parquet").to_str().unwrap()).unwrap();
+        let files = Files::new(dir.join("part-*.parquet").to_str().unwrap()).unwrap();
         let fit =
             jensen_datafusion::fit(&text, files, &engine, options(k), &fit_options()).unwrap();
         same_fit(&format!("{name} on Ballista"), &memory, &fit, 1e-10);

@@ -1620,10 +1620,14 @@ impl<S> PassStats<S> {
     }
 
     /// The soft E-step of `model`'s rows (a mixture: a chain's sequences do not split)
-    /// under the parameters `cache` was prepared from, over the fit's fixed tasks.
+    /// under the parameters `cache` was prepared from, over the fit's fixed tasks, on this
+    /// thread (an engine runs its partitions in parallel).
     pub fn of<M: MixtureModel<Stats = S>>(model: &M, cache: &M::Cache) -> Self {
         let mut total = PassStats::empty(model);
-        for p in e_step_parts(model, cache, EStepMode::Soft, model.row_weights()) {
+        let mut scratch = RowScratch::new(model.n_components(), EStepMode::Soft);
+        for rows in tasks(model.n_rows()) {
+            let w = model.row_weights();
+            let p = e_step_rows(model, cache, rows, EStepMode::Soft, w, &mut scratch);
             total.add(model, &p.stats, &p.latent, p.loglik, p.entropy, p.worst.0);
         }
         total

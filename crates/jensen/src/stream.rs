@@ -532,8 +532,8 @@ fn refuse_chains(plan: &Plan) -> Result<(), crate::Error> {
 impl<'a, S: TableSource> TableChunks<'a, S> {
     /// Reads `source` a chunk at a time as `stream` says (its `csv` aside), binding every
     /// chunk to `plan` with `options` in a first pass (and keeping the bound chunks in a
-    /// temporary binary file, when `stream` names a directory for it, and the source computes
-    /// no E-step itself). Errors name the row and column, as reading the rows whole would.
+    /// temporary binary file, when `stream` names a directory for it). Errors name the row
+    /// and column, as reading the rows whole would.
     pub fn new(
         plan: &'a Plan,
         source: S,
