@@ -3190,10 +3190,11 @@ fn fit_over_parquet_files_through_datafusion_is_the_in_memory_fit() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     for part in ["part-0.parquet", "part-1.parquet"] {
-        std::fs::copy("tests/fixtures/parquet/faithful.parquet", dir.join(part)).expect("copy");
+        let faithful = format!("{ROOT}/tests/fixtures/parquet/faithful.parquet");
+        std::fs::copy(faithful, dir.join(part)).expect("copy");
     }
     // The same rows in one CSV, in path order.
-    let faithful = std::fs::read_to_string("data/faithful.csv").expect("faithful");
+    let faithful = std::fs::read_to_string(format!("{ROOT}/data/faithful.csv")).expect("faithful");
     let mut lines = faithful.lines();
     let header = lines.next().expect("a header");
     let rows: Vec<&str> = lines.collect();
