@@ -1,8 +1,8 @@
 //! A Ballista cluster that runs jensen's E-step: the client's context ([`client`]), and the
 //! scheduler and executor processes ([`run_scheduler`], [`run_executor`]), each with
-//! jensen's codecs ([`crate::codec`]) so that the aggregate travels with its job. `jensen
-//! cluster scheduler` and `jensen cluster executor` (the CLI's feature `distributed`) start
-//! them.
+//! jensen's codecs ([`crate::codec`]) so that the aggregate travels with its job. The
+//! `jensen-ballista` binary starts them: `jensen-ballista scheduler`, `jensen-ballista
+//! executor`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

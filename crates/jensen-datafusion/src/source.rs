@@ -134,7 +134,7 @@ impl Files {
     async fn register(&self, ctx: &SessionContext) -> Result<(), Error> {
         let engine = |e: &dyn std::fmt::Display| Error::Engine(format!("{}: {e}", self.location));
         let urls = (self.paths.iter())
-            .map(|p| ListingTableUrl::parse(p))
+            .map(ListingTableUrl::parse)
             .collect::<datafusion::common::Result<Vec<_>>>()
             .map_err(|e| engine(&e))?;
         let (config, table_options) = (ctx.copied_config(), ctx.copied_table_options());
