@@ -39,6 +39,16 @@ fn jensen_ok(args: &[&str]) -> String {
     stdout(&out)
 }
 
+/// The summary line of a fit's output (`log-likelihood … · … converged · …`), up to the time
+/// it took.
+fn summary_line(out: &str) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("log-likelihood"))
+        .expect("summary");
+    line.rsplit_once(" · ").expect("a time").0.to_string()
+}
+
 /// Runs `jensen ARGS` and asserts it fails with a classified status — 2 (bad options), 3
 /// (numerical failure), 4 (bad model) or 5 (bad data), not 1 (unclassified), 101 (a panic)
 /// or a signal — and an error message; returns stderr.
@@ -3130,14 +3140,7 @@ fn fit_stream_is_the_in_memory_fit() {
         "{streamed}"
     );
     // The same summary line, up to the time taken.
-    let summary = |s: &str| {
-        let line = s
-            .lines()
-            .find(|l| l.starts_with("log-likelihood"))
-            .expect("summary");
-        line.rsplit_once(" · ").expect("a time").0.to_string()
-    };
-    assert_eq!(summary(&memory), summary(&streamed));
+    assert_eq!(summary_line(&memory), summary_line(&streamed));
     let (a, b) = (
         std::fs::read_to_string(a).expect("posterior"),
         std::fs::read_to_string(b).expect("posterior"),
@@ -3163,7 +3166,7 @@ fn fit_stream_is_the_in_memory_fit() {
         parsed.contains("one pass per iteration over the CSV)"),
         "{parsed}"
     );
-    assert_eq!(summary(&memory), summary(&parsed));
+    assert_eq!(summary_line(&memory), summary_line(&parsed));
     // What --stream does not fit: a chain.
     let out = jensen(&[
         "fit",
@@ -3232,14 +3235,7 @@ fn fit_over_parquet_files_through_datafusion_is_the_in_memory_fit() {
         files.contains("(544 rows, read by DataFusion in chunks of 262144 rows for the start; each E-step one aggregate query in this process)"),
         "{files}"
     );
-    let summary = |s: &str| {
-        let line = s
-            .lines()
-            .find(|l| l.starts_with("log-likelihood"))
-            .expect("summary");
-        line.rsplit_once(" · ").expect("a time").0.to_string()
-    };
-    assert_eq!(summary(&memory), summary(&files));
+    assert_eq!(summary_line(&memory), summary_line(&files));
     let (a, b) = (
         std::fs::read_to_string(a).expect("posterior"),
         std::fs::read_to_string(b).expect("posterior"),
@@ -3254,7 +3250,7 @@ fn fit_over_parquet_files_through_datafusion_is_the_in_memory_fit() {
     }
     // A directory is its Parquet files.
     let by_dir = jensen_ok(&[&common[..], &["--data", dir.to_str().unwrap()]].concat());
-    assert_eq!(summary(&memory), summary(&by_dir));
+    assert_eq!(summary_line(&memory), summary_line(&by_dir));
     // No scheduler listening: what to start.
     let err = jensen_fails(
         &[
