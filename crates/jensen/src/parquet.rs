@@ -206,7 +206,7 @@ mod tests {
         let file = std::fs::File::create(&path).unwrap();
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::SNAPPY)
-            .set_max_row_group_size(2)
+            .set_max_row_group_row_count(Some(2))
             .build();
         let mut w =
             parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
