@@ -158,13 +158,7 @@ impl Compiled {
         check(&part, &self.layout)?;
         match total {
             None => *total = Some(part),
-            Some(t) => {
-                t.stats.add(&part.stats);
-                t.latent.merge(&part.latent);
-                t.loglik += part.loglik;
-                t.entropy += part.entropy;
-                t.worst = t.worst.min(part.worst);
-            }
+            Some(t) => t.merge_with(&part, ExecStats::add),
         }
         Ok(())
     }

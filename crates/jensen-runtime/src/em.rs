@@ -1628,15 +1628,28 @@ impl<S> PassStats<S> {
         for rows in tasks(model.n_rows()) {
             let w = model.row_weights();
             let p = e_step_rows(model, cache, rows, EStepMode::Soft, w, &mut scratch);
-            total.add(model, &p.stats, &p.latent, p.loglik, p.entropy, p.worst.0);
+            total.add(
+                |a, b| model.merge(a, b),
+                &p.stats,
+                &p.latent,
+                p.loglik,
+                p.entropy,
+                p.worst.0,
+            );
         }
         total
     }
 
     /// Adds the rows of `other`.
     pub fn merge<M: MixtureModel<Stats = S>>(&mut self, model: &M, other: &Self) {
+        self.merge_with(other, |a, b| model.merge(a, b));
+    }
+
+    /// Adds the rows of `other`, its statistics added to these by `add_stats` (where no
+    /// model is at hand: a worker merging partitions' statistics of a checked layout).
+    pub fn merge_with(&mut self, other: &Self, add_stats: impl FnOnce(&mut S, &S)) {
         self.add(
-            model,
+            add_stats,
             &other.stats,
             &other.latent,
             other.loglik,
@@ -1645,16 +1658,16 @@ impl<S> PassStats<S> {
         );
     }
 
-    fn add<M: MixtureModel<Stats = S>>(
+    fn add(
         &mut self,
-        model: &M,
+        add_stats: impl FnOnce(&mut S, &S),
         stats: &S,
         latent: &LatentStats,
         loglik: f64,
         entropy: f64,
         worst: f64,
     ) {
-        model.merge(&mut self.stats, stats);
+        add_stats(&mut self.stats, stats);
         self.latent.merge(latent);
         self.loglik += loglik;
         self.entropy += entropy;
