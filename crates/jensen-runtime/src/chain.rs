@@ -13,8 +13,10 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMu
 
 use crate::data::DataError;
 use crate::kernels::discrete::simplex_from_counts;
+use crate::kernels::lanes::{self, Kernel, Lanes, LANES};
 use crate::kernels::xlny;
 use crate::mixture::exp_in_place;
+use crate::scratch;
 
 /// Posterior summaries of one sequence, written by [`forward_backward`].
 #[derive(Debug)]
@@ -57,9 +59,20 @@ pub fn forward_backward(
     // Emissions rescaled per step: b[t, k] = exp(log_b[t, k] − m_t), exponentiated in one
     // vectorised pass.
     let padded = (t_len * k).div_ceil(4) * 4;
-    let mut shifted = vec![f64::NEG_INFINITY; padded];
-    let mut shift = vec![0.0; t_len];
-    for (t, row) in log_b.rows().into_iter().enumerate() {
+    // (Per-iteration buffers of the sequence's length: from the thread's pool.)
+    let mut shifted = scratch::take_written(padded);
+    shifted[t_len * k..].fill(f64::NEG_INFINITY);
+    let mut shift = scratch::take_written(t_len);
+    // (The emissions are row-major `T × K` as the E-step writes them, so this borrows.)
+    if k == 0 {
+        return impossible(&mut out, f64::NEG_INFINITY);
+    }
+    let standard = log_b.as_standard_layout();
+    let rows = standard
+        .as_slice()
+        .expect("a standard layout")
+        .chunks_exact(k);
+    for (t, row) in rows.enumerate() {
         let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if row.iter().any(|v| v.is_nan()) {
             return impossible(&mut out, f64::NAN);
@@ -68,13 +81,19 @@ pub fn forward_backward(
             return impossible(&mut out, f64::NEG_INFINITY);
         }
         shift[t] = m;
-        for (s, &l) in shifted[t * k..(t + 1) * k].iter_mut().zip(row.iter()) {
+        for (s, &l) in shifted[t * k..(t + 1) * k].iter_mut().zip(row) {
             *s = l - m;
         }
     }
-    let mut b = vec![0.0; padded];
+    let mut b = scratch::take_written(padded);
     exp_in_place(&shifted, &mut b);
-    drop(shifted);
+    scratch::give(shifted);
+    if k <= LANES {
+        let loglik = small_chain(&pi, &a, &b, &shift, out, impossible);
+        scratch::give(b);
+        scratch::give(shift);
+        return loglik;
+    }
     // Forward: α̂_t = α_t / Π c, with c_t the normaliser of step t.
     let mut alpha = vec![0.0; t_len * k];
     let mut scale = vec![0.0; t_len];
@@ -162,6 +181,190 @@ pub fn forward_backward(
     let first = out.gamma.row(0).to_owned();
     out.initial += &first;
     loglik
+}
+
+/// [`forward_backward`] for at most [`LANES`] states, the common case: each step's `α`,
+/// `β`, `γ` and every row of `A` are one value of eight lanes (states past `K` are zero),
+/// and the expected transition counts stay in registers for the whole sequence. The
+/// recursions are those of the general form, with the sums over states split in two
+/// halves so that consecutive multiply-adds do not wait on each other.
+fn small_chain(
+    pi: &[f64],
+    a: &[f64],
+    b: &[f64],
+    shift: &[f64],
+    mut out: ChainPosterior<'_>,
+    impossible: impl Fn(&mut ChainPosterior<'_>, f64) -> f64,
+) -> f64 {
+    let (t_len, k) = (shift.len(), pi.len());
+    let mut alpha = scratch::take_written(t_len * LANES);
+    let mut scale = scratch::take_written(t_len);
+    let mut xi_t = [[0.0; LANES]; LANES];
+    let mut gamma = scratch::take_written(t_len * LANES);
+    let ok = lanes::dispatch(SmallChain {
+        k,
+        pi,
+        a,
+        b,
+        alpha: alpha.as_chunks_mut().0,
+        scale: &mut scale,
+        xi_t: &mut xi_t,
+        gamma: gamma.as_chunks_mut().0,
+    });
+    let loglik = if ok {
+        let mut loglik = 0.0;
+        for (t, (&c, &m)) in scale.iter().zip(shift).enumerate() {
+            let step = c.ln() + m;
+            if let Some(steps) = out.steps.as_mut() {
+                steps[t] = step;
+            }
+            loglik += step;
+        }
+        for (mut row, g) in out
+            .gamma
+            .rows_mut()
+            .into_iter()
+            .zip(gamma.chunks_exact(LANES))
+        {
+            for (o, &v) in row.iter_mut().zip(g) {
+                *o = v;
+            }
+        }
+        for i in 0..k {
+            for j in 0..k {
+                out.transitions[[i, j]] += xi_t[j][i];
+            }
+        }
+        let first = out.gamma.row(0).to_owned();
+        out.initial += &first;
+        loglik
+    } else {
+        impossible(&mut out, f64::NEG_INFINITY)
+    };
+    for buffer in [alpha, scale, gamma] {
+        scratch::give(buffer);
+    }
+    loglik
+}
+
+/// The recursions of [`small_chain`]; `false` when a step has probability 0 (or NaN).
+struct SmallChain<'a> {
+    k: usize,
+    pi: &'a [f64],
+    /// `K × K`, row = from.
+    a: &'a [f64],
+    /// The rescaled emissions, `T × K`.
+    b: &'a [f64],
+    /// `α̂_t` (`T` tiles).
+    alpha: &'a mut [[f64; LANES]],
+    /// The normaliser of each step.
+    scale: &'a mut [f64],
+    /// `Σ_t ξ_t` transposed: `xi_t[j][i]` for the move from `i` to `j`.
+    xi_t: &'a mut [[f64; LANES]; LANES],
+    /// `γ_t` (`T` tiles).
+    gamma: &'a mut [[f64; LANES]],
+}
+
+/// `Σ` of the lanes, in a fixed order.
+#[inline(always)]
+fn lane_sum(v: &[f64; LANES]) -> f64 {
+    ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
+}
+
+/// `K` values into eight lanes, the rest zero.
+#[inline(always)]
+fn padded(values: &[f64]) -> [f64; LANES] {
+    let mut t = [0.0; LANES];
+    t[..values.len()].copy_from_slice(values);
+    t
+}
+
+impl Kernel for SmallChain<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> bool {
+        let Self {
+            k,
+            pi,
+            a,
+            b,
+            alpha,
+            scale,
+            xi_t,
+            gamma,
+        } = self;
+        let t_len = scale.len();
+        let rows: [V; LANES] = std::array::from_fn(|i| {
+            V::load(&padded(if i < k { &a[i * k..(i + 1) * k] } else { &[] }))
+        });
+        let cols: [V; LANES] = std::array::from_fn(|j| {
+            let mut c = [0.0; LANES];
+            for i in 0..k.min(LANES) {
+                if j < k {
+                    c[i] = a[i * k + j];
+                }
+            }
+            V::load(&c)
+        });
+        let zero = V::splat(0.0);
+        // Forward: α̂_t = (Σ_i α̂_{t−1, i} A_i) ∘ b_t / c_t.
+        let mut prev = [0.0; LANES];
+        for t in 0..t_len {
+            let bt = V::load(&padded(&b[t * k..(t + 1) * k]));
+            let cur = if t == 0 {
+                V::load(&padded(pi)).mul(bt)
+            } else {
+                let (mut lo, mut hi) = (zero, zero);
+                for i in (0..k).step_by(2) {
+                    lo = V::splat(prev[i]).mul_add(rows[i], lo);
+                    if i + 1 < k {
+                        hi = V::splat(prev[i + 1]).mul_add(rows[i + 1], hi);
+                    }
+                }
+                lo.add(hi).mul(bt)
+            };
+            cur.store(&mut prev);
+            let c = lane_sum(&prev);
+            if c.is_nan() || c <= 0.0 {
+                return false;
+            }
+            let normalised = cur.mul(V::splat(1.0 / c));
+            normalised.store(&mut prev);
+            normalised.store(&mut alpha[t]);
+            scale[t] = c;
+        }
+        // Backward, with the same scaling; γ and Σξ on the way.
+        let mut xi: [V; LANES] = [zero; LANES];
+        let mut beta_next = V::load(&padded(&vec![1.0; k]));
+        gamma[t_len - 1] = alpha[t_len - 1];
+        let mut w = [0.0; LANES];
+        for t in (0..t_len.saturating_sub(1)).rev() {
+            let bn = V::load(&padded(&b[(t + 1) * k..(t + 2) * k]));
+            bn.mul(beta_next)
+                .mul(V::splat(1.0 / scale[t + 1]))
+                .store(&mut w);
+            let alpha_t = V::load(&alpha[t]);
+            let (mut lo, mut hi) = (zero, zero);
+            for j in (0..k).step_by(2) {
+                let v = cols[j].mul(V::splat(w[j]));
+                lo = lo.add(v);
+                xi[j] = alpha_t.mul_add(v, xi[j]);
+                if j + 1 < k {
+                    let v = cols[j + 1].mul(V::splat(w[j + 1]));
+                    hi = hi.add(v);
+                    xi[j + 1] = alpha_t.mul_add(v, xi[j + 1]);
+                }
+            }
+            let beta = lo.add(hi);
+            alpha_t.mul(beta).store(&mut gamma[t]);
+            beta_next = beta;
+        }
+        for (x, out) in xi.iter().zip(xi_t.iter_mut()) {
+            x.store(out);
+        }
+        true
+    }
 }
 
 /// Sequences from their lengths, checked to cover exactly `n_rows` rows.

@@ -562,7 +562,9 @@ fn tasks(n: usize) -> Vec<Range<usize>> {
 /// parameters, which is kept on purpose).
 struct RowScratch {
     ws: Workspace,
-    /// The block's log-joint; a hard E-step keeps it column by column (see `top_two`).
+    /// The block's log-joint, column by column: each component's kernels write one
+    /// contiguous column, and the normalisation runs across rows (see `top_two` for the
+    /// hard E-step's use).
     lj: Array2<f64>,
     row_ll: Vec<f64>,
     bound: Array1<f64>,
@@ -573,13 +575,10 @@ struct RowScratch {
 }
 
 impl RowScratch {
-    fn new(k: usize, mode: EStepMode) -> Self {
+    fn new(k: usize) -> Self {
         Self {
             ws: Workspace::default(),
-            lj: match mode {
-                EStepMode::Soft => Array2::<f64>::zeros((BLOCK_ROWS, k)),
-                EStepMode::Hard => Array2::<f64>::zeros((BLOCK_ROWS, k).f()),
-            },
+            lj: Array2::<f64>::zeros((BLOCK_ROWS, k).f()),
             row_ll: vec![0.0; HARD_BLOCK_ROWS],
             bound: Array1::<f64>::zeros(BLOCK_ROWS),
             exact: Array2::<f64>::zeros((1, k)),
@@ -883,7 +882,7 @@ fn e_step_parts<M: MixtureModel>(
     tasks(model.n_rows())
         .into_par_iter()
         .map_init(
-            || RowScratch::new(model.n_components(), mode),
+            || RowScratch::new(model.n_components()),
             |scratch, rows| e_step_rows(model, cache, rows, mode, weights, scratch),
         )
         .collect()
@@ -1624,7 +1623,7 @@ impl<S> PassStats<S> {
     /// thread (an engine runs its partitions in parallel).
     pub fn of<M: MixtureModel<Stats = S>>(model: &M, cache: &M::Cache) -> Self {
         let mut total = PassStats::empty(model);
-        let mut scratch = RowScratch::new(model.n_components(), EStepMode::Soft);
+        let mut scratch = RowScratch::new(model.n_components());
         for rows in tasks(model.n_rows()) {
             let w = model.row_weights();
             let p = e_step_rows(model, cache, rows, EStepMode::Soft, w, &mut scratch);

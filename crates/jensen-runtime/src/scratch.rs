@@ -21,6 +21,17 @@ pub fn take(len: usize, fill: f64) -> Vec<f64> {
     v
 }
 
+/// A buffer of `len` values left as they are: for a caller that writes every element before
+/// it reads any (no pass to fill it).
+pub fn take_written(len: usize) -> Vec<f64> {
+    let mut v = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+    v.truncate(len);
+    v
+}
+
 /// Returns a buffer to the pool.
 pub fn give(v: Vec<f64>) {
     POOL.with(|p| {

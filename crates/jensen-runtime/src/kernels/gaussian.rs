@@ -5,6 +5,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 
 use super::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
+use super::lanes::{self, Kernel, Lanes, LANES};
 use super::tiles;
 use crate::linalg::{as_faer_mut, Cholesky};
 use crate::mixture::{near_tie, Assigned, TopTwo, Workspace};
@@ -63,19 +64,125 @@ pub fn mvn_full_add_log_density(
     ws: &mut Workspace,
 ) {
     let (m, d) = x.dim();
-    let (buf, maha) = ws.two(m * d, m);
-    centred_transposed(&x, &mean, buf);
-    // `d × m` row-major: one column per point, all solved in one call.
-    chol.solve_lower_in_place(MatMut::from_row_major_slice_mut(buf, d, m));
-    maha.fill(0.0);
-    for y in buf.chunks_exact(m) {
-        for (acc, &v) in maha.iter_mut().zip(y) {
-            *acc += v * v;
+    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let maha = match (columns, mean.as_slice()) {
+        // Column-major rows (both back-ends keep them so): register tiles, no copy.
+        (Some(columns), Some(mean)) => {
+            let (factor, maha) = ws.two(d * d + d + d * SOLVE_TILES * LANES, m);
+            let (lower, y) = factor.split_at_mut(d * d + d);
+            pack_lower(chol, lower);
+            lanes::dispatch(FullMahalanobis {
+                columns: &columns,
+                mean,
+                lower,
+                y: y.as_chunks_mut().0,
+                maha,
+            });
+            maha
         }
-    }
+        _ => {
+            let (buf, maha) = ws.two(m * d, m);
+            centred_transposed(&x, &mean, buf);
+            // `d × m` row-major: one column per point, all solved in one call.
+            chol.solve_lower_in_place(MatMut::from_row_major_slice_mut(buf, d, m));
+            maha.fill(0.0);
+            for y in buf.chunks_exact(m) {
+                for (acc, &v) in maha.iter_mut().zip(y) {
+                    *acc += v * v;
+                }
+            }
+            maha
+        }
+    };
     let constant = -0.5 * (d as f64 * LN_2PI + chol.log_det());
     for (o, &q) in out.iter_mut().zip(maha.iter()) {
         *o += constant - 0.5 * q;
+    }
+}
+
+/// `L` row by row (`lower[i d + j]`, `j < i`), then the reciprocals of its diagonal
+/// (`lower[d² + i]`).
+fn pack_lower(chol: &Cholesky, lower: &mut [f64]) {
+    let l = chol.factor();
+    let d = l.nrows();
+    let (rows, diag) = lower.split_at_mut(d * d);
+    for i in 0..d {
+        for j in 0..i {
+            rows[i * d + j] = l[(i, j)];
+        }
+        diag[i] = 1.0 / l[(i, i)];
+    }
+}
+
+/// `maha[b] = ‖L⁻¹ (x_b − mean)‖²` for a block of column-major rows, [`LANES`] rows at a
+/// time: each coordinate of the tile is centred as it is loaded, solved for (forward
+/// substitution, `y_i = (x̃_i − Σ_{j<i} L_ij y_j) / L_ii`) and squared into the sum (`y`:
+/// `d · SOLVE_TILES` tiles of scratch).
+struct FullMahalanobis<'a> {
+    columns: &'a [&'a [f64]],
+    mean: &'a [f64],
+    lower: &'a [f64],
+    y: &'a mut [[f64; LANES]],
+    maha: &'a mut [f64],
+}
+
+impl Kernel for FullMahalanobis<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        let Self {
+            columns,
+            mean,
+            lower,
+            y,
+            maha,
+        } = self;
+        let (d, m) = (columns.len(), maha.len());
+        let (rows, inv_diag) = lower.split_at(d * d);
+        let y = y.as_chunks_mut::<SOLVE_TILES>().0;
+        let mut start = 0;
+        while start < m {
+            // `SOLVE_TILES` tiles side by side: independent chains of multiply-adds, so
+            // that each waits less on the one before.
+            let mut q = [V::splat(0.0); SOLVE_TILES];
+            for i in 0..d {
+                let mu = V::splat(mean[i]);
+                let mut acc: [V; SOLVE_TILES] = std::array::from_fn(|t| {
+                    let at = (start + t * LANES).min(m);
+                    V::load(&tile_of(columns[i], at, LANES.min(m - at), mean[i])).sub(mu)
+                });
+                for (&lij, yj) in rows[i * d..i * d + i].iter().zip(y.iter()) {
+                    let l = V::splat(lij);
+                    for (a, yt) in acc.iter_mut().zip(yj) {
+                        *a = l.neg_mul_add(V::load(yt), *a);
+                    }
+                }
+                let inv = V::splat(inv_diag[i]);
+                for ((a, s), yt) in acc.iter_mut().zip(q.iter_mut()).zip(y[i].iter_mut()) {
+                    *a = a.mul(inv);
+                    *s = a.mul_add(*a, *s);
+                    a.store(yt);
+                }
+            }
+            store_tiles(&q, start, maha);
+            start += SOLVE_TILES * LANES;
+        }
+    }
+}
+
+/// Tiles solved side by side in [`FullMahalanobis`].
+const SOLVE_TILES: usize = 4;
+
+/// `LANES` values of a column from row `start` (`len` of them; the rest `fill`).
+#[inline(always)]
+fn tile_of(col: &[f64], start: usize, len: usize, fill: f64) -> [f64; LANES] {
+    if len == LANES {
+        *<&[f64; LANES]>::try_from(&col[start..start + LANES]).expect("a whole tile")
+    } else {
+        let mut t = [fill; LANES];
+        t[..len].copy_from_slice(&col[start..start + len]);
+        t
     }
 }
 
@@ -90,11 +197,26 @@ pub fn mvn_diag_add_log_density(
     let log_det: f64 = var.iter().map(|v| v.ln()).sum();
     let constant = -0.5 * (d as f64 * LN_2PI + log_det);
     let mut maha = vec![0.0; x.nrows()];
-    for ((col, &mu), &v) in x.columns().into_iter().zip(mean.iter()).zip(var.iter()) {
-        let inv = 1.0 / v;
-        for (acc, &xv) in maha.iter_mut().zip(col.iter()) {
-            let e = xv - mu;
-            *acc += e * e * inv;
+    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    match (columns, mean.as_slice()) {
+        // Column-major data (both back-ends keep it so): register tiles.
+        (Some(columns), Some(mean)) => {
+            let inv: Vec<f64> = var.iter().map(|v| 1.0 / v).collect();
+            lanes::dispatch(DiagMahalanobis {
+                columns: &columns,
+                mean,
+                inv: &inv,
+                maha: &mut maha,
+            });
+        }
+        _ => {
+            for ((col, &mu), &v) in x.columns().into_iter().zip(mean.iter()).zip(var.iter()) {
+                let inv = 1.0 / v;
+                for (acc, &xv) in maha.iter_mut().zip(col.iter()) {
+                    let e = xv - mu;
+                    *acc += e * e * inv;
+                }
+            }
         }
     }
     for (o, q) in out.iter_mut().zip(maha) {
@@ -636,6 +758,107 @@ fn accumulate_assigned_portable(
 /// Rows per tile of [`accumulate_diag_assigned`].
 const ASSIGNED_TILE: usize = 16;
 
+/// `maha[b] = Σ_j (x_bj − mean_j)² inv_j` for a block of column-major rows, `SOLVE_TILES`
+/// tiles of [`LANES`] rows at a time, the sums in registers.
+struct DiagMahalanobis<'a> {
+    columns: &'a [&'a [f64]],
+    mean: &'a [f64],
+    inv: &'a [f64],
+    maha: &'a mut [f64],
+}
+
+impl Kernel for DiagMahalanobis<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        let Self {
+            columns,
+            mean,
+            inv,
+            maha,
+        } = self;
+        let m = maha.len();
+        let mut start = 0;
+        while start < m {
+            let mut q = [V::splat(0.0); SOLVE_TILES];
+            for ((col, &mu), &iv) in columns.iter().zip(mean).zip(inv) {
+                let (muv, ivv) = (V::splat(mu), V::splat(iv));
+                for (t, s) in q.iter_mut().enumerate() {
+                    let at = (start + t * LANES).min(m);
+                    let e = V::load(&tile_of(col, at, LANES.min(m - at), mu)).sub(muv);
+                    *s = e.mul(e).mul_add(ivv, *s);
+                }
+            }
+            store_tiles(&q, start, maha);
+            start += SOLVE_TILES * LANES;
+        }
+    }
+}
+
+/// `SOLVE_TILES` tiles into `out` from row `start` (as far as `out` goes).
+#[inline(always)]
+fn store_tiles<V: Lanes>(q: &[V; SOLVE_TILES], start: usize, out: &mut [f64]) {
+    let m = out.len();
+    for (t, s) in q.iter().enumerate() {
+        let at = (start + t * LANES).min(m);
+        let len = LANES.min(m - at);
+        let mut tile = [0.0; LANES];
+        s.store(&mut tile);
+        out[at..at + len].copy_from_slice(&tile[..len]);
+    }
+}
+
+/// `Σ_b r_b (x_bj − c_j)` and `Σ_b r_b (x_bj − c_j)²` for each column `j` of a block of
+/// column-major rows, in [`LANES`] lanes and two sets of accumulators (alternate tiles),
+/// then summed in a fixed order.
+struct DiagSums<'a> {
+    columns: &'a [&'a [f64]],
+    centre: &'a [f64],
+    resp: &'a [f64],
+    sum: &'a mut [f64],
+    sq: &'a mut [f64],
+}
+
+impl Kernel for DiagSums<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        let Self {
+            columns,
+            centre,
+            resp,
+            sum,
+            sq,
+        } = self;
+        let m = resp.len();
+        let zero = V::splat(0.0);
+        for (((col, &c), s), q) in columns.iter().zip(centre).zip(sum).zip(sq) {
+            let cv = V::splat(c);
+            let (mut s1, mut s2) = ([zero; 2], [zero; 2]);
+            let mut start = 0;
+            let mut half = 0;
+            while start < m {
+                let len = LANES.min(m - start);
+                // Rows past the block weigh 0 and lie at the centre.
+                let r = V::load(&tile_of(resp, start, len, 0.0));
+                let e = V::load(&tile_of(col, start, len, c)).sub(cv);
+                let w = r.mul(e);
+                s1[half] = s1[half].add(w);
+                s2[half] = w.mul_add(e, s2[half]);
+                half ^= 1;
+                start += len;
+            }
+            let (mut a, mut b) = ([0.0; LANES], [0.0; LANES]);
+            s1[0].add(s1[1]).store(&mut a);
+            s2[0].add(s2[1]).store(&mut b);
+            *s += sum_lanes(&a);
+            *q += sum_lanes(&b);
+        }
+    }
+}
+
 /// `acc_i += (x_i − mu)²`.
 fn add_squared_deviations<'a>(acc: &mut [f64], x: impl Iterator<Item = &'a f64>, mu: f64) {
     for (a, &xv) in acc.iter_mut().zip(x) {
@@ -681,6 +904,40 @@ pub fn accumulate_scatter(
     ws: &mut Workspace,
 ) {
     let (m, d) = x.dim();
+    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    if let (Some(columns), Some(c)) = (columns, centre.as_slice()) {
+        // Column-major rows: register tiles, with the lower triangle's sums in lanes.
+        let pairs = d * (d + 1) / 2;
+        let (acc, scratch) = ws.two((pairs + d) * LANES, 2 * d * LANES + m);
+        let (e, r) = scratch.split_at_mut(2 * d * LANES);
+        for (rv, &v) in r.iter_mut().zip(resp.iter()) {
+            *rv = v;
+        }
+        acc.fill(0.0);
+        lanes::dispatch(ScatterTiles {
+            columns: &columns,
+            centre: c,
+            resp: r,
+            acc: acc.as_chunks_mut().0,
+            e: e.as_chunks_mut().0,
+        });
+        let (tri, sums) = acc.split_at(pairs * LANES);
+        for (s, lanes) in sum.iter_mut().zip(sums.chunks_exact(LANES)) {
+            *s += sum_lanes(lanes);
+        }
+        let mut at = 0;
+        for i in 0..d {
+            for j in 0..=i {
+                let v = sum_lanes(&tri[at * LANES..(at + 1) * LANES]);
+                scatter[[i, j]] += v;
+                if i != j {
+                    scatter[[j, i]] += v;
+                }
+                at += 1;
+            }
+        }
+        return;
+    }
     let (diff, weighted) = ws.two(m * d, m * d + m);
     let (weighted, r) = weighted.split_at_mut(m * d);
     centred_transposed(&x, &centre, diff);
@@ -711,6 +968,65 @@ pub fn accumulate_scatter(
     );
 }
 
+/// The lanes of `Σ_b r_b (x_b − c)(x_b − c)ᵀ`'s lower triangle (`acc[i(i+1)/2 + j]`,
+/// `j ≤ i`) and then of `Σ_b r_b (x_b − c)` (`acc[d(d+1)/2 + i]`), two tiles of [`LANES`]
+/// rows at a time (each accumulator is loaded and stored once per two multiply-adds): row
+/// `b` of a tile adds to lane `b`. (`e`: `2d` tiles of scratch.)
+struct ScatterTiles<'a> {
+    columns: &'a [&'a [f64]],
+    centre: &'a [f64],
+    resp: &'a [f64],
+    acc: &'a mut [[f64; LANES]],
+    e: &'a mut [[f64; LANES]],
+}
+
+impl Kernel for ScatterTiles<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        let Self {
+            columns,
+            centre,
+            resp,
+            acc,
+            e,
+        } = self;
+        let (d, m) = (columns.len(), resp.len());
+        let (tri, sums) = acc.split_at_mut(d * (d + 1) / 2);
+        let mut start = 0;
+        while start < m {
+            let len = (2 * LANES).min(m - start);
+            let (len0, len1) = (len.min(LANES), len.saturating_sub(LANES));
+            let second = (start + LANES).min(m);
+            // Rows past the block weigh 0 and lie at the centre.
+            let r0 = V::load(&tile_of(resp, start, len0, 0.0));
+            let r1 = V::load(&tile_of(resp, second, len1, 0.0));
+            for ((pair, col), &c) in e.chunks_exact_mut(2).zip(columns).zip(centre) {
+                let cv = V::splat(c);
+                V::load(&tile_of(col, start, len0, c))
+                    .sub(cv)
+                    .store(&mut pair[0]);
+                V::load(&tile_of(col, second, len1, c))
+                    .sub(cv)
+                    .store(&mut pair[1]);
+            }
+            let mut at = 0;
+            for i in 0..d {
+                let w0 = r0.mul(V::load(&e[2 * i]));
+                let w1 = r1.mul(V::load(&e[2 * i + 1]));
+                V::load(&sums[i]).add(w0).add(w1).store(&mut sums[i]);
+                for (a, pair) in tri[at..at + i + 1].iter_mut().zip(e.chunks_exact(2)) {
+                    let v = w1.mul_add(V::load(&pair[1]), V::load(a));
+                    w0.mul_add(V::load(&pair[0]), v).store(a);
+                }
+                at += i + 1;
+            }
+            start += len;
+        }
+    }
+}
+
 /// Adds `Σ_b r_b (x_b - c)` to `sum` and `Σ_b r_b (x_b - c)²` (elementwise) to `sq`.
 pub fn accumulate_diag(
     x: ArrayView2<'_, f64>,
@@ -721,27 +1037,26 @@ pub fn accumulate_diag(
 ) {
     let m = x.nrows();
     if x.stride_of(Axis(0)) == 1 || m <= 1 {
-        // Column-major rows: each column is contiguous. Rows of weight zero (all but one
-        // component's under a hard E-step) are skipped; each coordinate is summed over the
-        // remaining rows in order, as the general path does.
+        // Column-major rows: each column is contiguous, summed in register lanes. (A row of
+        // weight zero, as all but one component's under a hard E-step, adds exact zeros.)
         let r: Vec<f64> = resp.iter().copied().collect();
-        let active: Vec<usize> = (0..m).filter(|&i| r[i] != 0.0).collect();
-        for (((col, &c), s), q) in x
+        let columns: Vec<&[f64]> = x
             .columns()
             .into_iter()
-            .zip(centre.iter())
-            .zip(sum.iter_mut())
-            .zip(sq.iter_mut())
-        {
-            let col = col.to_slice().expect("a contiguous column");
-            let (mut s1, mut s2) = (0.0, 0.0);
-            for &i in &active {
-                let e = col[i] - c;
-                s1 += r[i] * e;
-                s2 += r[i] * e * e;
-            }
-            *s += s1;
-            *q += s2;
+            .map(|c| c.to_slice().expect("a contiguous column"))
+            .collect();
+        let centre: Vec<f64> = centre.iter().copied().collect();
+        let (mut s1, mut s2) = (vec![0.0; columns.len()], vec![0.0; columns.len()]);
+        lanes::dispatch(DiagSums {
+            columns: &columns,
+            centre: &centre,
+            resp: &r,
+            sum: &mut s1,
+            sq: &mut s2,
+        });
+        for (((s, q), a1), a2) in sum.iter_mut().zip(sq.iter_mut()).zip(s1).zip(s2) {
+            *s += a1;
+            *q += a2;
         }
         return;
     }
@@ -1662,6 +1977,131 @@ mod tests {
         let n = Normal::new(0.5, 2.0f64.sqrt()).unwrap();
         for b in 0..3 {
             assert_relative_eq!(out[b], n.ln_pdf(x[b]), epsilon = 1e-12);
+        }
+    }
+
+    /// The register-tile kernels (column-major rows, as both back-ends keep the data) against
+    /// the general forms (row-major rows: faer's triangular solve and product, plain loops),
+    /// over whole and partial tiles and rows of weight zero; and the portable lanes give the
+    /// same bits as the widest form this CPU has.
+    #[test]
+    fn tile_kernels_match_the_general_forms() {
+        let close = |a: &[f64], b: &[f64], what: &str| {
+            for (x, y) in a.iter().zip(b) {
+                assert_relative_eq!(*x, *y, epsilon = 1e-10, max_relative = 1e-11);
+            }
+            assert_eq!(a.len(), b.len(), "{what}");
+        };
+        for &(m, d) in &[
+            (2, 1),
+            (7, 3),
+            (8, 8),
+            (37, 5),
+            (256, 8),
+            (203, 16),
+            (45, 11),
+        ] {
+            let mut next = stream(m as u64 * 31 + d as u64);
+            let rows = Array2::from_shape_fn((m, d), |_| 10.0 + 3.0 * next());
+            let cols = crate::data::column_major(rows.clone());
+            let mean = Array1::from_shape_fn(d, |_| 10.0 + next());
+            let b = Array2::from_shape_fn((d, d), |_| next());
+            let sigma = b.dot(&b.t()) / d as f64 + Array2::<f64>::eye(d) * 0.5;
+            let chol = Cholesky::new(sigma.view()).unwrap();
+            let resp = Array1::from_shape_fn(m, |i| if i % 5 == 3 { 0.0 } else { 0.5 + next() });
+            let var = Array1::from_shape_fn(d, |_| 0.5 + next().abs());
+            let mut ws = Workspace::default();
+
+            let (mut general, mut tiled) = (Array1::zeros(m), Array1::zeros(m));
+            mvn_full_add_log_density(rows.view(), mean.view(), &chol, general.view_mut(), &mut ws);
+            mvn_full_add_log_density(cols.view(), mean.view(), &chol, tiled.view_mut(), &mut ws);
+            close(
+                general.as_slice().unwrap(),
+                tiled.as_slice().unwrap(),
+                "full density",
+            );
+
+            let (mut general, mut tiled) = (Array1::zeros(m), Array1::zeros(m));
+            mvn_diag_add_log_density(rows.view(), mean.view(), var.view(), general.view_mut());
+            mvn_diag_add_log_density(cols.view(), mean.view(), var.view(), tiled.view_mut());
+            close(
+                general.as_slice().unwrap(),
+                tiled.as_slice().unwrap(),
+                "diag density",
+            );
+
+            let stats = |x: &Array2<f64>, ws: &mut Workspace| {
+                let (mut sum, mut scatter) = (Array1::zeros(d), Array2::zeros((d, d)));
+                let (mut dsum, mut sq) = (Array1::zeros(d), Array1::zeros(d));
+                accumulate_scatter(
+                    x.view(),
+                    mean.view(),
+                    resp.view(),
+                    sum.view_mut(),
+                    scatter.view_mut(),
+                    ws,
+                );
+                accumulate_diag(
+                    x.view(),
+                    mean.view(),
+                    resp.view(),
+                    dsum.view_mut(),
+                    sq.view_mut(),
+                );
+                (sum, scatter, dsum, sq)
+            };
+            let (g, t) = (stats(&rows, &mut ws), stats(&cols, &mut ws));
+            close(g.0.as_slice().unwrap(), t.0.as_slice().unwrap(), "sum");
+            close(g.1.as_slice().unwrap(), t.1.as_slice().unwrap(), "scatter");
+            close(g.2.as_slice().unwrap(), t.2.as_slice().unwrap(), "diag sum");
+            close(g.3.as_slice().unwrap(), t.3.as_slice().unwrap(), "squares");
+            assert_eq!(t.1, t.1.t(), "an exactly symmetric scatter");
+
+            // The portable lanes and the dispatched form, bit for bit.
+            let columns: Vec<&[f64]> = cols
+                .columns()
+                .into_iter()
+                .map(|c| c.to_slice().unwrap())
+                .collect();
+            let mut lower = vec![0.0; d * d + d];
+            pack_lower(&chol, &mut lower);
+            let full = |portable: bool| {
+                let mut y = vec![[0.0; LANES]; d * SOLVE_TILES];
+                let mut maha = vec![0.0; m];
+                let k = FullMahalanobis {
+                    columns: &columns,
+                    mean: mean.as_slice().unwrap(),
+                    lower: &lower,
+                    y: &mut y,
+                    maha: &mut maha,
+                };
+                if portable {
+                    k.run::<[f64; LANES]>()
+                } else {
+                    lanes::dispatch(k)
+                }
+                maha
+            };
+            let scatter = |portable: bool| {
+                let mut acc = vec![[0.0; LANES]; d * (d + 1) / 2 + d];
+                let mut e = vec![[0.0; LANES]; 2 * d];
+                let k = ScatterTiles {
+                    columns: &columns,
+                    centre: mean.as_slice().unwrap(),
+                    resp: resp.as_slice().unwrap(),
+                    acc: &mut acc,
+                    e: &mut e,
+                };
+                if portable {
+                    k.run::<[f64; LANES]>()
+                } else {
+                    lanes::dispatch(k)
+                }
+                acc.concat()
+            };
+            let bits = |v: Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(full(true)), bits(full(false)));
+            assert_eq!(bits(scatter(true)), bits(scatter(false)));
         }
     }
 

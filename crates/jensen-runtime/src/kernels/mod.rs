@@ -15,6 +15,7 @@ pub mod discrete;
 pub mod exponential;
 pub mod gaussian;
 pub mod hyper;
+pub(crate) mod lanes;
 pub mod linear;
 pub mod missing;
 pub mod moments;

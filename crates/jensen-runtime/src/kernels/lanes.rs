@@ -1,0 +1,245 @@
+//! Eight `f64` lanes as one value, for kernels written once and run on the widest vector
+//! unit the CPU has, chosen at run time: one AVX-512 register, two AVX2 registers, or a
+//! plain array elsewhere (and under `JENSEN_SIMD=portable`).
+//!
+//! Every form does the same arithmetic per lane (the multiply-add is fused in all three),
+//! so a kernel gives bit-identical results whichever form runs it. Kernels are generic over
+//! [`Lanes`] and `#[inline(always)]`; [`dispatch`] instantiates them inside a function
+//! compiled for the chosen instruction set.
+
+/// Rows per tile: one value of [`Lanes`].
+pub(crate) const LANES: usize = 8;
+
+/// Eight `f64` lanes.
+pub(crate) trait Lanes: Copy {
+    fn splat(v: f64) -> Self;
+    fn load(s: &[f64; LANES]) -> Self;
+    fn store(self, s: &mut [f64; LANES]);
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    /// `self · b + c`, rounded once.
+    fn mul_add(self, b: Self, c: Self) -> Self;
+    /// `c − self · b`, rounded once.
+    fn neg_mul_add(self, b: Self, c: Self) -> Self;
+}
+
+/// A kernel generic over the lane type.
+pub(crate) trait Kernel {
+    type Output;
+    fn run<V: Lanes>(self) -> Self::Output;
+}
+
+/// Runs `k` with the widest lanes the CPU has (see [`super::tiles::avx512`] for
+/// `JENSEN_SIMD=portable`).
+#[inline]
+pub(crate) fn dispatch<K: Kernel>(k: K) -> K::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if super::tiles::avx512() {
+            // SAFETY: the CPU has AVX-512F (checked at run time).
+            return unsafe { x86::run_avx512(k) };
+        }
+        if x86::avx2() {
+            // SAFETY: the CPU has AVX2 and FMA (checked at run time).
+            return unsafe { x86::run_avx2(k) };
+        }
+    }
+    k.run::<[f64; LANES]>()
+}
+
+impl Lanes for [f64; LANES] {
+    #[inline(always)]
+    fn splat(v: f64) -> Self {
+        [v; LANES]
+    }
+    #[inline(always)]
+    fn load(s: &[f64; LANES]) -> Self {
+        *s
+    }
+    #[inline(always)]
+    fn store(self, s: &mut [f64; LANES]) {
+        *s = self;
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        std::array::from_fn(|i| self[i] + o[i])
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        std::array::from_fn(|i| self[i] - o[i])
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        std::array::from_fn(|i| self[i] * o[i])
+    }
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        std::array::from_fn(|i| self[i].mul_add(b[i], c[i]))
+    }
+    #[inline(always)]
+    fn neg_mul_add(self, b: Self, c: Self) -> Self {
+        std::array::from_fn(|i| (-self[i]).mul_add(b[i], c[i]))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Kernel, Lanes, LANES};
+
+    /// Whether the CPU has AVX2 and FMA (and `JENSEN_SIMD` is not `portable`).
+    pub(super) fn avx2() -> bool {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        *AVX2.get_or_init(|| {
+            std::env::var("JENSEN_SIMD").map_or(true, |v| v != "portable")
+                && std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+        })
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn run_avx512<K: Kernel>(k: K) -> K::Output {
+        k.run::<Avx512>()
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn run_avx2<K: Kernel>(k: K) -> K::Output {
+        k.run::<Avx2>()
+    }
+
+    /// One AVX-512 register. (Only made inside [`run_avx512`].)
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx512(__m512d);
+
+    /// Two AVX2 registers. (Only made inside [`run_avx2`].)
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx2(__m256d, __m256d);
+
+    // SAFETY (every method below): these values exist only inside `run_avx512` and
+    // `run_avx2`, which the dispatcher calls after checking that the CPU has the
+    // instructions, and the methods are inlined into those functions.
+    impl Lanes for Avx512 {
+        #[inline(always)]
+        fn splat(v: f64) -> Self {
+            unsafe { Self(_mm512_set1_pd(v)) }
+        }
+        #[inline(always)]
+        fn load(s: &[f64; LANES]) -> Self {
+            unsafe { Self(_mm512_loadu_pd(s.as_ptr())) }
+        }
+        #[inline(always)]
+        fn store(self, s: &mut [f64; LANES]) {
+            unsafe { _mm512_storeu_pd(s.as_mut_ptr(), self.0) }
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            unsafe { Self(_mm512_add_pd(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            unsafe { Self(_mm512_sub_pd(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            unsafe { Self(_mm512_mul_pd(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn mul_add(self, b: Self, c: Self) -> Self {
+            unsafe { Self(_mm512_fmadd_pd(self.0, b.0, c.0)) }
+        }
+        #[inline(always)]
+        fn neg_mul_add(self, b: Self, c: Self) -> Self {
+            unsafe { Self(_mm512_fnmadd_pd(self.0, b.0, c.0)) }
+        }
+    }
+
+    impl Lanes for Avx2 {
+        #[inline(always)]
+        fn splat(v: f64) -> Self {
+            unsafe { Self(_mm256_set1_pd(v), _mm256_set1_pd(v)) }
+        }
+        #[inline(always)]
+        fn load(s: &[f64; LANES]) -> Self {
+            unsafe {
+                Self(
+                    _mm256_loadu_pd(s.as_ptr()),
+                    _mm256_loadu_pd(s.as_ptr().add(4)),
+                )
+            }
+        }
+        #[inline(always)]
+        fn store(self, s: &mut [f64; LANES]) {
+            unsafe {
+                _mm256_storeu_pd(s.as_mut_ptr(), self.0);
+                _mm256_storeu_pd(s.as_mut_ptr().add(4), self.1);
+            }
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            unsafe { Self(_mm256_add_pd(self.0, o.0), _mm256_add_pd(self.1, o.1)) }
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            unsafe { Self(_mm256_sub_pd(self.0, o.0), _mm256_sub_pd(self.1, o.1)) }
+        }
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            unsafe { Self(_mm256_mul_pd(self.0, o.0), _mm256_mul_pd(self.1, o.1)) }
+        }
+        #[inline(always)]
+        fn mul_add(self, b: Self, c: Self) -> Self {
+            unsafe {
+                Self(
+                    _mm256_fmadd_pd(self.0, b.0, c.0),
+                    _mm256_fmadd_pd(self.1, b.1, c.1),
+                )
+            }
+        }
+        #[inline(always)]
+        fn neg_mul_add(self, b: Self, c: Self) -> Self {
+            unsafe {
+                Self(
+                    _mm256_fnmadd_pd(self.0, b.0, c.0),
+                    _mm256_fnmadd_pd(self.1, b.1, c.1),
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Sample<'a>(&'a [f64; LANES], &'a [f64; LANES], &'a [f64; LANES]);
+
+    impl Kernel for Sample<'_> {
+        type Output = [f64; LANES];
+        fn run<V: Lanes>(self) -> [f64; LANES] {
+            let (a, b, c) = (V::load(self.0), V::load(self.1), V::load(self.2));
+            let v = a
+                .mul_add(b, c)
+                .sub(a.neg_mul_add(c, b))
+                .mul(a)
+                .add(V::splat(0.1));
+            let mut out = [0.0; LANES];
+            v.store(&mut out);
+            out
+        }
+    }
+
+    #[test]
+    fn every_form_gives_the_same_bits() {
+        let a = [0.1, -2.5, 3.0e10, 1.0 / 3.0, 7.0, -0.0, 1e-300, 5.5];
+        let b = [1.0 / 7.0, 0.3, -1.0e-10, 3.0, 2.0 / 3.0, 4.0, 1e300, -1.25];
+        let c = [0.7, 1.0 / 9.0, 5.0, -1.0, 1e-17, 2.0, -3.0, 0.0];
+        let portable = Sample(&a, &b, &c).run::<[f64; LANES]>();
+        let dispatched = dispatch(Sample(&a, &b, &c));
+        for (p, d) in portable.iter().zip(&dispatched) {
+            assert_eq!(p.to_bits(), d.to_bits());
+        }
+    }
+}
