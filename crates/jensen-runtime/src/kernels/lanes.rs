@@ -2,8 +2,9 @@
 //! unit the CPU has, chosen at run time: one AVX-512 register, two AVX2 registers, or a
 //! plain array elsewhere (and under `JENSEN_SIMD=portable`).
 //!
-//! Every form does the same arithmetic per lane (the multiply-add is fused in all three),
-//! so a kernel gives bit-identical results whichever form runs it. Kernels are generic over
+//! Every form does the same arithmetic per lane (the multiply-add is fused in all three;
+//! see [`fused`] for builds without the instruction), so a kernel gives bit-identical
+//! results whichever form runs it. Kernels are generic over
 //! [`Lanes`] and `#[inline(always)]`; [`dispatch`] instantiates them inside a function
 //! compiled for the chosen instruction set.
 
@@ -75,11 +76,24 @@ impl Lanes for [f64; LANES] {
     }
     #[inline(always)]
     fn mul_add(self, b: Self, c: Self) -> Self {
-        std::array::from_fn(|i| self[i].mul_add(b[i], c[i]))
+        std::array::from_fn(|i| fused(self[i], b[i], c[i]))
     }
     #[inline(always)]
     fn neg_mul_add(self, b: Self, c: Self) -> Self {
-        std::array::from_fn(|i| (-self[i]).mul_add(b[i], c[i]))
+        std::array::from_fn(|i| fused(-self[i], b[i], c[i]))
+    }
+}
+
+/// `a · b + c`, rounded once where the build's target has the instruction (x86-64-v3, the
+/// default here, and aarch64); a build for an older x86 CPU rounds twice rather than call
+/// the C library's `fma` (its plain-array results then differ from the vector forms' in the
+/// last bits).
+#[inline(always)]
+fn fused(a: f64, b: f64, c: f64) -> f64 {
+    if cfg!(any(target_feature = "fma", target_arch = "aarch64")) {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
     }
 }
 
