@@ -196,27 +196,48 @@ pub fn mvn_diag_add_log_density(
     let d = x.ncols();
     let log_det: f64 = var.iter().map(|v| v.ln()).sum();
     let constant = -0.5 * (d as f64 * LN_2PI + log_det);
-    let mut maha = vec![0.0; x.nrows()];
     let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
-    match (columns, mean.as_slice()) {
-        // Column-major data (both back-ends keep it so): register tiles.
-        (Some(columns), Some(mean)) => {
-            let inv: Vec<f64> = var.iter().map(|v| 1.0 / v).collect();
-            lanes::dispatch(DiagMahalanobis {
+    if let (Some(columns), Some(mean)) = (columns, mean.as_slice()) {
+        // Column-major data (both back-ends keep it so): register tiles, straight into a
+        // contiguous column of the log-joint (into zeros first, otherwise).
+        let mut few = [0.0; INV_ON_STACK];
+        let many;
+        let inv: &[f64] = if d <= INV_ON_STACK {
+            for (i, &v) in few.iter_mut().zip(var.iter()) {
+                *i = 1.0 / v;
+            }
+            &few[..d]
+        } else {
+            many = var.iter().map(|v| 1.0 / v).collect::<Vec<_>>();
+            &many
+        };
+        let kernel = |out: &mut [f64]| {
+            lanes::dispatch(DiagLogDensity {
                 columns: &columns,
                 mean,
-                inv: &inv,
-                maha: &mut maha,
-            });
-        }
-        _ => {
-            for ((col, &mu), &v) in x.columns().into_iter().zip(mean.iter()).zip(var.iter()) {
-                let inv = 1.0 / v;
-                for (acc, &xv) in maha.iter_mut().zip(col.iter()) {
-                    let e = xv - mu;
-                    *acc += e * e * inv;
+                inv,
+                constant,
+                out,
+            })
+        };
+        match out.as_slice_mut() {
+            Some(out) => kernel(out),
+            None => {
+                let mut terms = vec![0.0; x.nrows()];
+                kernel(&mut terms);
+                for (o, t) in out.iter_mut().zip(terms) {
+                    *o += t;
                 }
             }
+        }
+        return;
+    }
+    let mut maha = vec![0.0; x.nrows()];
+    for ((col, &mu), &v) in x.columns().into_iter().zip(mean.iter()).zip(var.iter()) {
+        let inv = 1.0 / v;
+        for (acc, &xv) in maha.iter_mut().zip(col.iter()) {
+            let e = xv - mu;
+            *acc += e * e * inv;
         }
     }
     for (o, q) in out.iter_mut().zip(maha) {
@@ -758,16 +779,20 @@ fn accumulate_assigned_portable(
 /// Rows per tile of [`accumulate_diag_assigned`].
 const ASSIGNED_TILE: usize = 16;
 
-/// `maha[b] = Σ_j (x_bj − mean_j)² inv_j` for a block of column-major rows, `SOLVE_TILES`
-/// tiles of [`LANES`] rows at a time, the sums in registers.
-struct DiagMahalanobis<'a> {
+/// Dimensions up to which [`mvn_diag_add_log_density`] keeps the precisions on the stack.
+const INV_ON_STACK: usize = 32;
+
+/// `out[b] += constant − ½ Σ_j (x_bj − mean_j)² inv_j` for a block of column-major rows,
+/// `SOLVE_TILES` tiles of [`LANES`] rows at a time, the sums in registers.
+struct DiagLogDensity<'a> {
     columns: &'a [&'a [f64]],
     mean: &'a [f64],
     inv: &'a [f64],
-    maha: &'a mut [f64],
+    constant: f64,
+    out: &'a mut [f64],
 }
 
-impl Kernel for DiagMahalanobis<'_> {
+impl Kernel for DiagLogDensity<'_> {
     type Output = ();
 
     #[inline(always)]
@@ -776,21 +801,31 @@ impl Kernel for DiagMahalanobis<'_> {
             columns,
             mean,
             inv,
-            maha,
+            constant,
+            out,
         } = self;
-        let m = maha.len();
+        let m = out.len();
+        let (constant, half) = (V::splat(constant), V::splat(0.5));
         let mut start = 0;
         while start < m {
             let mut q = [V::splat(0.0); SOLVE_TILES];
             for ((col, &mu), &iv) in columns.iter().zip(mean).zip(inv) {
-                let (muv, ivv) = (V::splat(mu), V::splat(iv));
+                let (muv, inv) = (V::splat(mu), V::splat(iv));
                 for (t, s) in q.iter_mut().enumerate() {
                     let at = (start + t * LANES).min(m);
                     let e = V::load(&tile_of(col, at, LANES.min(m - at), mu)).sub(muv);
-                    *s = e.mul(e).mul_add(ivv, *s);
+                    *s = e.mul(e).mul_add(inv, *s);
                 }
             }
-            store_tiles(&q, start, maha);
+            for (t, s) in q.iter().enumerate() {
+                let at = (start + t * LANES).min(m);
+                let len = LANES.min(m - at);
+                let mut tile = [0.0; LANES];
+                V::load(&tile_of(out, at, len, 0.0))
+                    .add(constant.sub(half.mul(*s)))
+                    .store(&mut tile);
+                out[at..at + len].copy_from_slice(&tile[..len]);
+            }
             start += SOLVE_TILES * LANES;
         }
     }
@@ -1039,24 +1074,33 @@ pub fn accumulate_diag(
     if x.stride_of(Axis(0)) == 1 || m <= 1 {
         // Column-major rows: each column is contiguous, summed in register lanes. (A row of
         // weight zero, as all but one component's under a hard E-step, adds exact zeros.)
-        let r: Vec<f64> = resp.iter().copied().collect();
+        // (The responsibilities, centre and sums are contiguous in both back-ends; copies
+        // only otherwise.)
         let columns: Vec<&[f64]> = x
             .columns()
             .into_iter()
             .map(|c| c.to_slice().expect("a contiguous column"))
             .collect();
-        let centre: Vec<f64> = centre.iter().copied().collect();
-        let (mut s1, mut s2) = (vec![0.0; columns.len()], vec![0.0; columns.len()]);
-        lanes::dispatch(DiagSums {
-            columns: &columns,
-            centre: &centre,
-            resp: &r,
-            sum: &mut s1,
-            sq: &mut s2,
-        });
-        for (((s, q), a1), a2) in sum.iter_mut().zip(sq.iter_mut()).zip(s1).zip(s2) {
-            *s += a1;
-            *q += a2;
+        let (r, centre) = (resp.as_standard_layout(), centre.as_standard_layout());
+        let kernel = |sum: &mut [f64], sq: &mut [f64]| {
+            lanes::dispatch(DiagSums {
+                columns: &columns,
+                centre: centre.as_slice().expect("a standard layout"),
+                resp: r.as_slice().expect("a standard layout"),
+                sum,
+                sq,
+            })
+        };
+        match (sum.as_slice_mut(), sq.as_slice_mut()) {
+            (Some(s), Some(q)) => kernel(s, q),
+            _ => {
+                let (mut s1, mut s2) = (vec![0.0; columns.len()], vec![0.0; columns.len()]);
+                kernel(&mut s1, &mut s2);
+                for (((s, q), a1), a2) in sum.iter_mut().zip(sq.iter_mut()).zip(s1).zip(s2) {
+                    *s += a1;
+                    *q += a2;
+                }
+            }
         }
         return;
     }
