@@ -336,7 +336,7 @@ impl Kernel for SmallChain<'_> {
         }
         // Backward, with the same scaling; γ and Σξ on the way.
         let mut xi: [V; LANES] = [zero; LANES];
-        let mut beta_next = V::load(&padded(&vec![1.0; k]));
+        let mut beta_next = V::load(&padded(&[1.0; LANES][..k]));
         gamma[t_len - 1] = alpha[t_len - 1];
         let mut w = [0.0; LANES];
         for t in (0..t_len.saturating_sub(1)).rev() {

@@ -624,8 +624,8 @@ fn exp_lanes(x: &[f64], out: &mut [f64]) {
 /// compiler vectorises: `x = n ln 2 + r` with `|r| ≤ ln 2 / 2` (Cody and Waite's two-part
 /// `ln 2`), `exp(r)` by its Taylor polynomial of degree 13 (truncation below 1e-17), and the
 /// scaling by `2ⁿ` in two halves so that results down to the subnormal range are right.
-/// Below −746 the result is 0; `exp(0) = 1` exactly. (Arguments above 709 are clamped: the
-/// callers pass values at most 0.)
+/// Below −746 the result is 0; `exp(0) = 1` exactly; NaN gives NaN. (Arguments above 709 are
+/// clamped: the callers pass values at most 0.)
 #[inline(always)]
 pub(crate) fn exp_lane(x: f64) -> f64 {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
