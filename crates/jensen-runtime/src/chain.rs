@@ -63,10 +63,10 @@ pub fn forward_backward(
     let mut shifted = scratch::take_written(padded);
     shifted[t_len * k..].fill(f64::NEG_INFINITY);
     let mut shift = scratch::take_written(t_len);
-    // (The emissions are row-major `T × K` as the E-step writes them, so this borrows.)
     if k == 0 {
         return impossible(&mut out, f64::NEG_INFINITY);
     }
+    // (The emissions are row-major `T × K` as the E-step writes them, so this borrows.)
     let standard = log_b.as_standard_layout();
     let rows = standard
         .as_slice()
