@@ -506,11 +506,9 @@ pub fn normalise_rows(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f6
         let mut weighted = 0.0;
         for (&ev, &sv) in e.iter().zip(sh) {
             sum += ev;
-            if ev > 0.0 {
-                weighted += ev * sv;
-            }
+            weighted += if ev > 0.0 { ev * sv } else { 0.0 };
         }
-        let log_sum = sum.ln();
+        let log_sum = ln_lane(sum);
         let inv = 1.0 / sum;
         for (v, &ev) in row.iter_mut().zip(e) {
             *v = ev * inv;
@@ -525,70 +523,116 @@ pub fn normalise_rows(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f6
 
 /// [`normalise_rows`] of a column-major block: the same operations on every value, and every
 /// row's sums over the components in the same order, so the results are identical; but each
-/// step runs down the contiguous columns, across rows, in vector registers.
-fn normalise_columns(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
+/// step runs across [`NORM_TILE`] rows at a time, in vector registers, every component's
+/// column of the tile before the next tile (one pass over the block, no buffers).
+fn normalise_columns(lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::tiles::avx512() {
+        // SAFETY: the CPU has AVX-512F (checked at run time by `avx512`).
+        return unsafe { normalise_columns_avx512(lj, row_ll) };
+    }
+    normalise_columns_lanes(lj, row_ll)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn normalise_columns_avx512(lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
+    normalise_columns_lanes(lj, row_ll)
+}
+
+/// Rows per step of [`normalise_columns`]: four vectors of eight.
+const NORM_TILE: usize = 32;
+
+#[inline(always)]
+fn normalise_columns_lanes(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
     let (m, k) = lj.dim();
-    let row_ll = &mut row_ll[..m];
-    row_ll.fill(f64::NEG_INFINITY);
-    let mut nan = vec![false; m];
-    for col in lj.columns() {
-        let col = col.to_slice().expect("a contiguous column");
-        for ((max, bad), &v) in row_ll.iter_mut().zip(nan.iter_mut()).zip(col) {
-            *max = max.max(v);
-            *bad |= v.is_nan();
-        }
-    }
-    // Σ_k e_k and Σ_k e_k · shifted_k per row; the column then holds e = exp(ℓ − max).
-    let (mut sum, mut weighted) = (vec![0.0; m], vec![0.0; m]);
-    let mut shifted = vec![f64::NEG_INFINITY; m.div_ceil(4) * 4];
-    let mut exps = vec![0.0; shifted.len()];
-    for mut col in lj.columns_mut() {
-        let col = col.as_slice_mut().expect("a contiguous column");
-        for ((s, &v), &max) in shifted.iter_mut().zip(col.iter()).zip(row_ll.iter()) {
-            *s = v - max;
-        }
-        exp_in_place(&shifted, &mut exps);
-        for ((((c, &ev), &sv), s), w) in col
-            .iter_mut()
-            .zip(&exps)
-            .zip(&shifted)
-            .zip(sum.iter_mut())
-            .zip(weighted.iter_mut())
-        {
-            *s += ev;
-            if ev > 0.0 {
-                *w += ev * sv;
-            }
-            *c = ev;
-        }
-    }
-    let mut loglik = 0.0;
-    let mut entropy = 0.0;
-    // 1 / Σe per row, or the uniform value for a row no component explains.
-    let mut scale = sum;
-    for (b, (inv, &w)) in scale.iter_mut().zip(&weighted).enumerate() {
-        if nan[b] || !row_ll[b].is_finite() {
-            // As in `normalise_rows`: reported through the log-likelihood.
-            let ll = if nan[b] { f64::NAN } else { f64::NEG_INFINITY };
-            row_ll[b] = ll;
-            loglik += ll;
-            *inv = f64::NAN;
-            continue;
-        }
-        let log_sum = inv.ln();
-        *inv = 1.0 / *inv;
-        entropy += log_sum - w * *inv;
-        row_ll[b] += log_sum;
-        loglik += row_ll[b];
-    }
     let uniform = 1.0 / k as f64;
-    for mut col in lj.columns_mut() {
-        let col = col.as_slice_mut().expect("a contiguous column");
-        for (c, &inv) in col.iter_mut().zip(&scale) {
-            *c = if inv.is_nan() { uniform } else { *c * inv };
+    let mut columns: Vec<&mut [f64]> = lj
+        .columns_mut()
+        .into_iter()
+        .map(|c| c.into_slice().expect("a contiguous column"))
+        .collect();
+    let (mut loglik, mut entropy) = (0.0, 0.0);
+    let mut start = 0;
+    while start < m {
+        let len = NORM_TILE.min(m - start);
+        let rows = start..start + len;
+        let mut max = [f64::NEG_INFINITY; NORM_TILE];
+        let mut nan = [false; NORM_TILE];
+        for col in &columns {
+            for ((mx, bad), &v) in max.iter_mut().zip(&mut nan).zip(&col[rows.clone()]) {
+                *mx = mx.max(v);
+                *bad |= v.is_nan();
+            }
         }
+        // Σ_k e_k and Σ_k e_k · shifted_k per row; the column then holds e = exp(ℓ − max).
+        let (mut sum, mut weighted) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
+        for col in columns.iter_mut() {
+            let col = &mut col[rows.clone()];
+            match <&mut [f64; NORM_TILE]>::try_from(&mut *col) {
+                Ok(tile) => exponentiate_tile(tile, &max, &mut sum, &mut weighted),
+                Err(_) => {
+                    // The last, partial tile: padded at 0, whose results are not read.
+                    let mut tile = [0.0; NORM_TILE];
+                    tile[..len].copy_from_slice(col);
+                    exponentiate_tile(&mut tile, &max, &mut sum, &mut weighted);
+                    col.copy_from_slice(&tile[..len]);
+                }
+            }
+        }
+        let log_sum = ln_block(&sum);
+        let mut scale = [0.0; NORM_TILE];
+        for (inv, &s) in scale.iter_mut().zip(&sum) {
+            *inv = 1.0 / s;
+        }
+        for (b, ll) in row_ll[rows.clone()].iter_mut().enumerate() {
+            if nan[b] || !max[b].is_finite() {
+                // As in `normalise_rows`: reported through the log-likelihood, and a
+                // uniform distribution left in the row.
+                *ll = if nan[b] { f64::NAN } else { f64::NEG_INFINITY };
+                loglik += *ll;
+                scale[b] = f64::NAN;
+                continue;
+            }
+            entropy += log_sum[b] - weighted[b] * scale[b];
+            *ll = max[b] + log_sum[b];
+            loglik += *ll;
+        }
+        for col in columns.iter_mut() {
+            for (c, &inv) in col[rows.clone()].iter_mut().zip(&scale) {
+                *c = if inv.is_nan() { uniform } else { *c * inv };
+            }
+        }
+        start += len;
     }
     (loglik, entropy)
+}
+
+/// One component's column of a tile of rows: `e = exp(ℓ − max)` in place, and its terms of
+/// each row's `Σ e` and `Σ e · (ℓ − max)`.
+#[inline(always)]
+fn exponentiate_tile(
+    tile: &mut [f64; NORM_TILE],
+    max: &[f64; NORM_TILE],
+    sum: &mut [f64; NORM_TILE],
+    weighted: &mut [f64; NORM_TILE],
+) {
+    let mut shifted = [0.0; NORM_TILE];
+    for ((s, &v), &mx) in shifted.iter_mut().zip(tile.iter()).zip(max) {
+        *s = v - mx;
+    }
+    let e = exp_block(&shifted);
+    for ((((c, &ev), &sv), s), w) in tile
+        .iter_mut()
+        .zip(&e)
+        .zip(&shifted)
+        .zip(sum.iter_mut())
+        .zip(weighted.iter_mut())
+    {
+        *s += ev;
+        *w += if ev > 0.0 { ev * sv } else { 0.0 };
+        *c = ev;
+    }
 }
 
 /// `out = exp(x)` elementwise (`x.len()` a multiple of 4, as the callers pad); `exp(-∞) = 0`.
@@ -613,21 +657,42 @@ fn exp_avx512(x: &[f64], out: &mut [f64]) {
     exp_lanes(x, out);
 }
 
+/// Values per [`exp_block`] in [`exp_lanes`]: four vectors of eight, whose polynomial chains
+/// are independent, so the evaluation is not bound by the latency of one chain.
+const EXP_BLOCK: usize = 32;
+
 #[inline(always)]
 fn exp_lanes(x: &[f64], out: &mut [f64]) {
-    for (o, &v) in out.iter_mut().zip(x) {
+    let n = x.len().min(out.len());
+    let (mut xs, mut os) = (
+        x[..n].chunks_exact(EXP_BLOCK),
+        out[..n].chunks_exact_mut(EXP_BLOCK),
+    );
+    for (xb, ob) in (&mut xs).zip(&mut os) {
+        let xb: &[f64; EXP_BLOCK] = xb.try_into().expect("a whole block");
+        ob.copy_from_slice(&exp_block(xb));
+    }
+    for (o, &v) in os.into_remainder().iter_mut().zip(xs.remainder()) {
         *o = exp_lane(v);
     }
 }
 
-/// `exp(x)` to within about two units in the last place, as straight-line arithmetic the
-/// compiler vectorises: `x = n ln 2 + r` with `|r| ≤ ln 2 / 2` (Cody and Waite's two-part
+/// `exp(x)`: [`exp_block`] of one value.
+#[inline(always)]
+pub(crate) fn exp_lane(x: f64) -> f64 {
+    exp_block(&[x])[0]
+}
+
+/// `exp(x)` of every value to within about two units in the last place, as straight-line
+/// arithmetic the compiler vectorises, each step over the whole block before the next (so
+/// a block of several vectors keeps several independent chains in flight; every value takes
+/// the same operations whatever the block's size): `x = n ln 2 + r` with `|r| ≤ ln 2 / 2` (Cody and Waite's two-part
 /// `ln 2`), `exp(r)` by its Taylor polynomial of degree 13 (truncation below 1e-17), and the
 /// scaling by `2ⁿ` in two halves so that results down to the subnormal range are right.
 /// Below −746 the result is 0; `exp(0) = 1` exactly; NaN gives NaN. (Arguments above 709 are
 /// clamped: the callers pass values at most 0.)
 #[inline(always)]
-pub(crate) fn exp_lane(x: f64) -> f64 {
+fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
     // fdlibm's split of ln 2: the high part has 32 significant bits, so n · LN2_HI is exact.
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
@@ -649,24 +714,76 @@ pub(crate) fn exp_lane(x: f64) -> f64 {
         1.0 / 479_001_600.0,
         1.0 / 6_227_020_800.0,
     ];
-    let below = x < -746.0;
-    let x = x.clamp(-746.0, 709.0);
-    let n = (x * LOG2_E + ROUND) - ROUND;
-    let r = (x - n * LN2_HI) - n * LN2_LO;
-    let mut p = C[11];
+    let (mut n, mut r) = ([0.0; N], [0.0; N]);
+    for ((n, r), &x) in n.iter_mut().zip(&mut r).zip(x) {
+        let x = x.clamp(-746.0, 709.0);
+        *n = (x * LOG2_E + ROUND) - ROUND;
+        *r = (x - *n * LN2_HI) - *n * LN2_LO;
+    }
+    let mut p = [C[11]; N];
     for &c in C[..11].iter().rev() {
-        p = p * r + c;
+        for (p, &r) in p.iter_mut().zip(&r) {
+            *p = *p * r + c;
+        }
     }
-    let p = (p * r + 1.0) * r + 1.0;
-    // 2ⁿ = 2^h · 2^(n−h), each a normal number for n in [−1077, 1023].
-    let h = (n * 0.5).floor();
     let scale = |e: f64| f64::from_bits(((e + 1023.0 + ROUND).to_bits()) << 52);
-    let v = p * scale(h) * scale(n - h);
-    if below {
-        0.0
-    } else {
-        v
+    let mut out = [0.0; N];
+    for (((o, &p), (&r, &n)), &x) in out.iter_mut().zip(&p).zip(r.iter().zip(&n)).zip(x) {
+        let p = (p * r + 1.0) * r + 1.0;
+        // 2ⁿ = 2^h · 2^(n−h), each a normal number for n in [−1077, 1023].
+        let h = (n * 0.5).floor();
+        let v = p * scale(h) * scale(n - h);
+        *o = if x < -746.0 { 0.0 } else { v };
     }
+    out
+}
+
+/// `ln(x)`: [`ln_block`] of one value.
+#[inline(always)]
+pub(crate) fn ln_lane(x: f64) -> f64 {
+    ln_block(&[x])[0]
+}
+
+/// `ln(x)` of every value, for positive normal `x` (the normalisation's sums, at least 1),
+/// within one unit in the last place: fdlibm's (and musl's) algorithm without its branches,
+/// so that the compiler vectorises it as it does [`exp_block`]. `x = 2^k (1 + f)` with
+/// `1 + f` in `[√2/2, √2)`, `s = f / (2 + f)`, and `ln(1 + f) = 2 atanh(s)` by a polynomial in
+/// `s²` (error below 2⁻⁵⁸). Zero, subnormal, infinite and NaN arguments give unspecified
+/// values.
+#[inline(always)]
+fn ln_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    const LG: [f64; 7] = [
+        f64::from_bits(0x3fe5_5555_5555_5593),
+        f64::from_bits(0x3fd9_9999_9997_fa04),
+        f64::from_bits(0x3fd2_4924_9422_9359),
+        f64::from_bits(0x3fcc_71c5_1d8e_78af),
+        f64::from_bits(0x3fc7_4664_96cb_03de),
+        f64::from_bits(0x3fc3_9a09_d078_c69f),
+        f64::from_bits(0x3fc2_f112_df3e_5244),
+    ];
+    let mut out = [0.0; N];
+    for (o, &x) in out.iter_mut().zip(x) {
+        // Move the mantissa to [√2/2, √2) and the exponent to k (musl's integer steps).
+        let bits = x.to_bits();
+        let hi = (bits >> 32).wrapping_add(0x3ff0_0000 - 0x3fe6_a09e);
+        // k as a double without an integer conversion: (2⁵² + e) − (2⁵² + 1023), exact.
+        let k = f64::from_bits(0x4330_0000_0000_0000 | (hi >> 20)) - (TWO52 + 1023.0);
+        let hi = (hi & 0x000f_ffff) + 0x3fe6_a09e;
+        let m = f64::from_bits((hi << 32) | (bits & 0xffff_ffff));
+        let f = m - 1.0;
+        let hfsq = 0.5 * f * f;
+        let s = f / (2.0 + f);
+        let z = s * s;
+        let w = z * z;
+        let t1 = w * (LG[1] + w * (LG[3] + w * LG[5]));
+        let t2 = z * (LG[0] + w * (LG[2] + w * (LG[4] + w * LG[6])));
+        let r = t2 + t1;
+        *o = s * (hfsq + r) + k * LN2_LO - hfsq + f + k * LN2_HI;
+    }
+    out
 }
 
 /// Adds `ln w_k` to every row of column `k` of a log-joint block (the prior `z_n ~ Categorical(w)`).
@@ -729,7 +846,7 @@ pub fn add_counts(resp: ArrayView2<'_, f64>, counts: &mut Array1<f64>) {
 mod tests {
     use super::*;
     use approx::assert_relative_eq;
-    use ndarray::{array, ShapeBuilder};
+    use ndarray::{array, s, ShapeBuilder};
 
     #[test]
     fn normalisation_is_a_softmax_and_reports_entropy() {
@@ -745,6 +862,46 @@ mod tests {
         assert_relative_eq!(total, ll[0] + ll[1]);
         let expect_h: f64 = lj.iter().map(|&r: &f64| -r * r.ln()).sum();
         assert_relative_eq!(h, expect_h, epsilon = 1e-12);
+    }
+
+    #[test]
+    fn the_vector_logarithm_is_within_one_ulp_of_libm() {
+        // The normalisation's sums (1 to K) densely, then normal numbers across the range.
+        let xs: Vec<f64> = (0..200_000)
+            .map(|i| 1.0 + 63.0 * i as f64 / 199_999.0)
+            .chain((0..200_000).map(|i| 10f64.powf(-307.0 + 614.0 * i as f64 / 199_999.0)))
+            .chain([
+                1.0,
+                2.0,
+                0.5,
+                std::f64::consts::SQRT_2,
+                f64::MIN_POSITIVE,
+                f64::MAX,
+            ])
+            .chain([
+                1.0 - f64::EPSILON,
+                1.0 + f64::EPSILON,
+                0.707_106_781_186_547_5,
+            ])
+            .collect();
+        let mut blocks = xs.chunks_exact(32);
+        for block in &mut blocks {
+            let block: &[f64; 32] = block.try_into().unwrap();
+            for (&x, &l) in block.iter().zip(&ln_block(block)) {
+                let want = x.ln();
+                let ulp = (l.to_bits() as i64 - want.to_bits() as i64).abs();
+                assert!(
+                    ulp <= 1 || (l - want).abs() < 1e-300,
+                    "ln({x}) = {l}, libm {want}"
+                );
+                assert_eq!(ln_lane(x).to_bits(), l.to_bits(), "ln({x})");
+            }
+        }
+        for &x in blocks.remainder() {
+            let ulp = (ln_lane(x).to_bits() as i64 - x.ln().to_bits() as i64).abs();
+            assert!(ulp <= 1, "ln({x})");
+        }
+        assert_eq!(ln_lane(1.0), 0.0);
     }
 
     #[test]
@@ -771,6 +928,10 @@ mod tests {
             }
         }
         assert_eq!(out[xs.len() - 8], 1.0);
+        // Whole blocks of values and single values take the same operations.
+        for (&x, &e) in xs.iter().zip(&out) {
+            assert_eq!(exp_lane(x).to_bits(), e.to_bits(), "exp({x})");
+        }
         let mut edge = [f64::NEG_INFINITY, -746.5, -1e308, 0.0];
         let mut got = [1.0; 4];
         exp_in_place(&edge, &mut got);
@@ -809,6 +970,29 @@ mod tests {
         for (x, y) in ll_r.iter().zip(&ll_c) {
             assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
         }
+        // Whole tiles and a partial one, in the first rows of a taller column-major buffer
+        // (as the E-step's last block of a fit is), bad rows among them.
+        let (m, k) = (77, 5);
+        let mut values = Array2::from_shape_fn((m, k), |(i, j)| {
+            -(((i * 31 + j * 17) % 97) as f64) * 7.3 - (i as f64).sin() * 1e3
+        });
+        values.row_mut(40).fill(f64::NEG_INFINITY);
+        values[[70, 2]] = f64::NAN;
+        let mut rows = values.clone();
+        let mut tall = Array2::zeros((96, k).f());
+        tall.slice_mut(s![..m, ..]).assign(&values);
+        let (mut ll_r, mut ll_c) = (vec![0.0; m], vec![0.0; m]);
+        let a = normalise_rows(rows.view_mut(), &mut ll_r);
+        let b = normalise_rows(tall.slice_mut(s![..m, ..]), &mut ll_c);
+        assert_eq!(a.1.to_bits(), b.1.to_bits());
+        assert!(a.0.is_nan() && b.0.is_nan());
+        for (x, y) in rows.iter().zip(tall.slice(s![..m, ..]).iter()) {
+            assert_eq!(x.to_bits(), y.to_bits());
+        }
+        for (x, y) in ll_r.iter().zip(&ll_c) {
+            assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
+        }
+        assert!(ll_c[40] == f64::NEG_INFINITY && ll_c[70].is_nan() && ll_c[41].is_finite());
     }
 
     #[test]

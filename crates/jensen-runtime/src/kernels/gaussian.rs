@@ -139,40 +139,70 @@ impl Kernel for FullMahalanobis<'_> {
             maha,
         } = self;
         let (d, m) = (columns.len(), maha.len());
-        let (rows, inv_diag) = lower.split_at(d * d);
         let y = y.as_chunks_mut::<SOLVE_TILES>().0;
-        let mut start = 0;
-        while start < m {
-            // `SOLVE_TILES` tiles side by side: independent chains of multiply-adds, so
-            // that each waits less on the one before.
-            let mut q = [V::splat(0.0); SOLVE_TILES];
-            for i in 0..d {
-                let mu = V::splat(mean[i]);
-                let mut acc: [V; SOLVE_TILES] = std::array::from_fn(|t| {
-                    let at = (start + t * LANES).min(m);
-                    V::load(&tile_of(columns[i], at, LANES.min(m - at), mean[i])).sub(mu)
-                });
-                for (&lij, yj) in rows[i * d..i * d + i].iter().zip(y.iter()) {
-                    let l = V::splat(lij);
-                    for (a, yt) in acc.iter_mut().zip(yj) {
-                        *a = l.neg_mul_add(V::load(yt), *a);
-                    }
-                }
-                let inv = V::splat(inv_diag[i]);
-                for ((a, s), yt) in acc.iter_mut().zip(q.iter_mut()).zip(y[i].iter_mut()) {
-                    *a = a.mul(inv);
-                    *s = a.mul_add(*a, *s);
-                    a.store(yt);
-                }
+        let (whole, _) = maha.as_chunks_mut::<GROUP>();
+        for (g, out) in whole.iter_mut().enumerate() {
+            let q = solve_group::<V>(columns, g * GROUP, mean, lower, y);
+            for (o, s) in out.as_chunks_mut::<LANES>().0.iter_mut().zip(&q) {
+                s.store(o);
             }
-            store_tiles(&q, start, maha);
-            start += SOLVE_TILES * LANES;
+        }
+        let start = m / GROUP * GROUP;
+        if start < m {
+            // The last, partial group: its rows copied into tiles padded at the mean.
+            let padded: Vec<[f64; GROUP]> = (0..d)
+                .map(|i| {
+                    let mut t = [mean[i]; GROUP];
+                    t[..m - start].copy_from_slice(&columns[i][start..]);
+                    t
+                })
+                .collect();
+            let padded: Vec<&[f64]> = padded.iter().map(|t| &t[..]).collect();
+            let q = solve_group::<V>(&padded, 0, mean, lower, y);
+            store_tiles(&q, 0, &mut maha[start..]);
         }
     }
 }
 
+/// [`FullMahalanobis`] of the `GROUP` rows from `start` (all within every column):
+/// `SOLVE_TILES` tiles side by side, independent chains of multiply-adds, so that each waits
+/// less on the one before; the tiles load at fixed offsets, so the sums stay in registers.
+#[inline(always)]
+fn solve_group<V: Lanes>(
+    columns: &[&[f64]],
+    start: usize,
+    mean: &[f64],
+    lower: &[f64],
+    y: &mut [[[f64; LANES]; SOLVE_TILES]],
+) -> [V; SOLVE_TILES] {
+    let d = columns.len();
+    let (rows, inv_diag) = lower.split_at(d * d);
+    let mut q = [V::splat(0.0); SOLVE_TILES];
+    for i in 0..d {
+        let mu = V::splat(mean[i]);
+        let (group, _) = columns[i][start..start + GROUP].as_chunks::<LANES>();
+        let mut acc: [V; SOLVE_TILES] = std::array::from_fn(|t| V::load(&group[t]).sub(mu));
+        for (&lij, yj) in rows[i * d..i * d + i].iter().zip(y.iter()) {
+            let l = V::splat(lij);
+            for (a, yt) in acc.iter_mut().zip(yj) {
+                *a = l.neg_mul_add(V::load(yt), *a);
+            }
+        }
+        let inv = V::splat(inv_diag[i]);
+        for ((a, s), yt) in acc.iter_mut().zip(q.iter_mut()).zip(y[i].iter_mut()) {
+            *a = a.mul(inv);
+            *s = a.mul_add(*a, *s);
+            a.store(yt);
+        }
+    }
+    q
+}
+
 /// Tiles solved side by side in [`FullMahalanobis`].
 const SOLVE_TILES: usize = 4;
+
+/// Rows of a group of [`SOLVE_TILES`] tiles.
+const GROUP: usize = SOLVE_TILES * LANES;
 
 /// `LANES` values of a column from row `start` (`len` of them; the rest `fill`).
 #[inline(always)]
@@ -806,7 +836,25 @@ impl Kernel for DiagLogDensity<'_> {
         } = self;
         let m = out.len();
         let (constant, half) = (V::splat(constant), V::splat(0.5));
+        // Whole groups of tiles: fixed offsets, so the sums stay in registers.
         let mut start = 0;
+        while start + GROUP <= m {
+            let mut q = [V::splat(0.0); SOLVE_TILES];
+            for ((col, &mu), &iv) in columns.iter().zip(mean).zip(inv) {
+                let (muv, inv) = (V::splat(mu), V::splat(iv));
+                let (group, _) = col[start..start + GROUP].as_chunks::<LANES>();
+                for (s, x) in q.iter_mut().zip(group) {
+                    let e = V::load(x).sub(muv);
+                    *s = e.mul(e).mul_add(inv, *s);
+                }
+            }
+            let (group, _) = out[start..start + GROUP].as_chunks_mut::<LANES>();
+            for (o, s) in group.iter_mut().zip(&q) {
+                V::load(o).add(constant.sub(half.mul(*s))).store(o);
+            }
+            start += GROUP;
+        }
+        // The rest, tile by tile (partial tiles padded at the mean).
         while start < m {
             let mut q = [V::splat(0.0); SOLVE_TILES];
             for ((col, &mu), &iv) in columns.iter().zip(mean).zip(inv) {
@@ -872,16 +920,40 @@ impl Kernel for DiagSums<'_> {
         for (((col, &c), s), q) in columns.iter().zip(centre).zip(sum).zip(sq) {
             let cv = V::splat(c);
             let (mut s1, mut s2) = ([zero; 2], [zero; 2]);
-            let mut start = 0;
+            let add = |s1: &mut V, s2: &mut V, r: V, x: V| {
+                let e = x.sub(cv);
+                let w = r.mul(e);
+                *s1 = s1.add(w);
+                *s2 = w.mul_add(e, *s2);
+            };
+            // Pairs of whole tiles at fixed offsets (the sums stay in registers), alternate
+            // tiles into alternate sums.
+            let (pairs, _) = col[..m].as_chunks::<{ 2 * LANES }>();
+            let (resp_pairs, _) = resp.as_chunks::<{ 2 * LANES }>();
+            for (x, r) in pairs.iter().zip(resp_pairs) {
+                let (x0, x1) = x.split_at(LANES);
+                let (r0, r1) = r.split_at(LANES);
+                let load = |s: &[f64]| V::load(s.try_into().expect("a whole tile"));
+                let [a1, b1] = &mut s1;
+                let [a2, b2] = &mut s2;
+                add(a1, a2, load(r0), load(x0));
+                add(b1, b2, load(r1), load(x1));
+            }
+            // The rest (at most a tile and a part): rows past the block weigh 0 and lie at
+            // the centre.
+            let mut start = pairs.len() * 2 * LANES;
             let mut half = 0;
             while start < m {
                 let len = LANES.min(m - start);
-                // Rows past the block weigh 0 and lie at the centre.
                 let r = V::load(&tile_of(resp, start, len, 0.0));
-                let e = V::load(&tile_of(col, start, len, c)).sub(cv);
-                let w = r.mul(e);
-                s1[half] = s1[half].add(w);
-                s2[half] = w.mul_add(e, s2[half]);
+                let x = V::load(&tile_of(col, start, len, c));
+                let [a1, b1] = &mut s1;
+                let [a2, b2] = &mut s2;
+                if half == 0 {
+                    add(a1, a2, r, x);
+                } else {
+                    add(b1, b2, r, x);
+                }
                 half ^= 1;
                 start += len;
             }
@@ -1028,37 +1100,60 @@ impl Kernel for ScatterTiles<'_> {
             e,
         } = self;
         let (d, m) = (columns.len(), resp.len());
-        let (tri, sums) = acc.split_at_mut(d * (d + 1) / 2);
-        let mut start = 0;
-        while start < m {
-            let len = (2 * LANES).min(m - start);
-            let (len0, len1) = (len.min(LANES), len.saturating_sub(LANES));
-            let second = (start + LANES).min(m);
-            // Rows past the block weigh 0 and lie at the centre.
-            let r0 = V::load(&tile_of(resp, start, len0, 0.0));
-            let r1 = V::load(&tile_of(resp, second, len1, 0.0));
-            for ((pair, col), &c) in e.chunks_exact_mut(2).zip(columns).zip(centre) {
-                let cv = V::splat(c);
-                V::load(&tile_of(col, start, len0, c))
-                    .sub(cv)
-                    .store(&mut pair[0]);
-                V::load(&tile_of(col, second, len1, c))
-                    .sub(cv)
-                    .store(&mut pair[1]);
-            }
-            let mut at = 0;
-            for i in 0..d {
-                let w0 = r0.mul(V::load(&e[2 * i]));
-                let w1 = r1.mul(V::load(&e[2 * i + 1]));
-                V::load(&sums[i]).add(w0).add(w1).store(&mut sums[i]);
-                for (a, pair) in tri[at..at + i + 1].iter_mut().zip(e.chunks_exact(2)) {
-                    let v = w1.mul_add(V::load(&pair[1]), V::load(a));
-                    w0.mul_add(V::load(&pair[0]), v).store(a);
-                }
-                at += i + 1;
-            }
-            start += len;
+        const PAIR: usize = 2 * LANES;
+        let whole = m / PAIR * PAIR;
+        for start in (0..whole).step_by(PAIR) {
+            scatter_pair::<V>(columns, start, centre, &resp[start..start + PAIR], acc, e);
         }
+        if whole < m {
+            // The last, partial pair of tiles: its rows copied, padded with rows of weight 0
+            // at the centre.
+            let padded: Vec<[f64; PAIR]> = (0..d)
+                .map(|i| {
+                    let mut t = [centre[i]; PAIR];
+                    t[..m - whole].copy_from_slice(&columns[i][whole..]);
+                    t
+                })
+                .collect();
+            let padded: Vec<&[f64]> = padded.iter().map(|t| &t[..]).collect();
+            let mut r = [0.0; PAIR];
+            r[..m - whole].copy_from_slice(&resp[whole..]);
+            scatter_pair::<V>(&padded, 0, centre, &r, acc, e);
+        }
+    }
+}
+
+/// [`ScatterTiles`] of the two tiles of rows from `start` (all within every column), with
+/// their responsibilities `resp`.
+#[inline(always)]
+fn scatter_pair<V: Lanes>(
+    columns: &[&[f64]],
+    start: usize,
+    centre: &[f64],
+    resp: &[f64],
+    acc: &mut [[f64; LANES]],
+    e: &mut [[f64; LANES]],
+) {
+    let d = columns.len();
+    let (tri, sums) = acc.split_at_mut(d * (d + 1) / 2);
+    let load = |s: &[f64]| V::load(s.try_into().expect("a whole tile"));
+    let (r0, r1) = (load(&resp[..LANES]), load(&resp[LANES..2 * LANES]));
+    for ((pair, col), &c) in e.chunks_exact_mut(2).zip(columns).zip(centre) {
+        let cv = V::splat(c);
+        let col = &col[start..start + 2 * LANES];
+        load(&col[..LANES]).sub(cv).store(&mut pair[0]);
+        load(&col[LANES..]).sub(cv).store(&mut pair[1]);
+    }
+    let mut at = 0;
+    for i in 0..d {
+        let w0 = r0.mul(V::load(&e[2 * i]));
+        let w1 = r1.mul(V::load(&e[2 * i + 1]));
+        V::load(&sums[i]).add(w0).add(w1).store(&mut sums[i]);
+        for (a, pair) in tri[at..at + i + 1].iter_mut().zip(e.chunks_exact(2)) {
+            let v = w1.mul_add(V::load(&pair[1]), V::load(a));
+            w0.mul_add(V::load(&pair[0]), v).store(a);
+        }
+        at += i + 1;
     }
 }
 
