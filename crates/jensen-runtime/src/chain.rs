@@ -10,12 +10,13 @@
 use std::ops::Range;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use rayon::prelude::*;
 
 use crate::data::DataError;
 use crate::kernels::discrete::simplex_from_counts;
 use crate::kernels::lanes::{self, Kernel, Lanes, LANES};
 use crate::kernels::xlny;
-use crate::mixture::exp_in_place;
+use crate::mixture::{exp_each, exp_in_place};
 use crate::scratch;
 
 /// Posterior summaries of one sequence, written by [`forward_backward`].
@@ -47,15 +48,43 @@ pub fn forward_backward(
     if t_len == 0 {
         return 0.0;
     }
+    if k == 0 {
+        return impossible(&mut out, f64::NEG_INFINITY);
+    }
     let pi: Vec<f64> = log_pi.iter().map(|v| v.exp()).collect();
     let a: Vec<f64> = log_a.iter().map(|v| v.exp()).collect(); // row-major K × K
-    let impossible = |out: &mut ChainPosterior<'_>, value: f64| {
-        out.gamma.fill(1.0 / k as f64);
-        if let Some(steps) = out.steps.as_mut() {
-            steps.fill(value);
+                                                               // (The emissions are row-major `T × K` as the E-step writes them, so this borrows.)
+    let standard = log_b.as_standard_layout();
+    let rows = standard.as_slice().expect("a standard layout");
+    if k <= LANES {
+        if let Some(loglik) = small_chain(&pi, &a, rows, &mut out) {
+            return loglik;
         }
-        value
-    };
+    }
+    general_chain(&pi, &a, rows, out)
+}
+
+/// The posteriors of a sequence no state path explains: uniform, with `value` (`−∞`, or NaN
+/// for NaN emissions) as its log-likelihood and every step's.
+fn impossible(out: &mut ChainPosterior<'_>, value: f64) -> f64 {
+    let k = out.gamma.ncols();
+    out.gamma.fill(1.0 / k as f64);
+    if let Some(steps) = out.steps.as_mut() {
+        steps.fill(value);
+    }
+    value
+}
+
+/// Steps per parallel piece of [`small_chain`]'s emission and combination passes (fixed, so
+/// that the sums do not depend on the number of threads).
+const CHAIN_CHUNK: usize = 4096;
+
+/// [`forward_backward`] for any number of states `K = pi.len()`, serially, with `β` scaled
+/// by the forward pass's normalisers (Rabiner's scaling). `rows`: the emissions, row-major
+/// `T × K`.
+fn general_chain(pi: &[f64], a: &[f64], rows: &[f64], mut out: ChainPosterior<'_>) -> f64 {
+    let k = pi.len();
+    let t_len = rows.len() / k;
     // Emissions rescaled per step: b[t, k] = exp(log_b[t, k] − m_t), exponentiated in one
     // vectorised pass.
     let padded = (t_len * k).div_ceil(4) * 4;
@@ -63,16 +92,7 @@ pub fn forward_backward(
     let mut shifted = scratch::take_written(padded);
     shifted[t_len * k..].fill(f64::NEG_INFINITY);
     let mut shift = scratch::take_written(t_len);
-    if k == 0 {
-        return impossible(&mut out, f64::NEG_INFINITY);
-    }
-    // (The emissions are row-major `T × K` as the E-step writes them, so this borrows.)
-    let standard = log_b.as_standard_layout();
-    let rows = standard
-        .as_slice()
-        .expect("a standard layout")
-        .chunks_exact(k);
-    for (t, row) in rows.enumerate() {
+    for (t, row) in rows.chunks_exact(k).enumerate() {
         let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if row.iter().any(|v| v.is_nan()) {
             return impossible(&mut out, f64::NAN);
@@ -88,12 +108,6 @@ pub fn forward_backward(
     let mut b = scratch::take_written(padded);
     exp_in_place(&shifted, &mut b);
     scratch::give(shifted);
-    if k <= LANES {
-        let loglik = small_chain(&pi, &a, &b, &shift, out, impossible);
-        scratch::give(b);
-        scratch::give(shift);
-        return loglik;
-    }
     // Forward: α̂_t = α_t / Π c, with c_t the normaliser of step t.
     let mut alpha = vec![0.0; t_len * k];
     let mut scale = vec![0.0; t_len];
@@ -180,89 +194,176 @@ pub fn forward_backward(
     }
     let first = out.gamma.row(0).to_owned();
     out.initial += &first;
-    loglik
-}
-
-/// [`forward_backward`] for at most [`LANES`] states, the common case: each step's `α`,
-/// `β`, `γ` and every row of `A` are one value of eight lanes (states past `K` are zero),
-/// and the expected transition counts stay in registers for the whole sequence. The
-/// recursions are those of the general form, with the sums over states split in two
-/// halves so that consecutive multiply-adds do not wait on each other.
-fn small_chain(
-    pi: &[f64],
-    a: &[f64],
-    b: &[f64],
-    shift: &[f64],
-    mut out: ChainPosterior<'_>,
-    impossible: impl Fn(&mut ChainPosterior<'_>, f64) -> f64,
-) -> f64 {
-    let (t_len, k) = (shift.len(), pi.len());
-    let mut alpha = scratch::take_written(t_len * LANES);
-    let mut scale = scratch::take_written(t_len);
-    let mut xi_t = [[0.0; LANES]; LANES];
-    let mut gamma = scratch::take_written(t_len * LANES);
-    let ok = lanes::dispatch(SmallChain {
-        k,
-        pi,
-        a,
-        b,
-        alpha: alpha.as_chunks_mut().0,
-        scale: &mut scale,
-        xi_t: &mut xi_t,
-        gamma: gamma.as_chunks_mut().0,
-    });
-    let loglik = if ok {
-        let mut loglik = 0.0;
-        for (t, (&c, &m)) in scale.iter().zip(shift).enumerate() {
-            let step = c.ln() + m;
-            if let Some(steps) = out.steps.as_mut() {
-                steps[t] = step;
-            }
-            loglik += step;
-        }
-        for (mut row, g) in out
-            .gamma
-            .rows_mut()
-            .into_iter()
-            .zip(gamma.chunks_exact(LANES))
-        {
-            for (o, &v) in row.iter_mut().zip(g) {
-                *o = v;
-            }
-        }
-        for i in 0..k {
-            for j in 0..k {
-                out.transitions[[i, j]] += xi_t[j][i];
-            }
-        }
-        let first = out.gamma.row(0).to_owned();
-        out.initial += &first;
-        loglik
-    } else {
-        impossible(&mut out, f64::NEG_INFINITY)
-    };
-    for buffer in [alpha, scale, gamma] {
+    for buffer in [b, shift] {
         scratch::give(buffer);
     }
     loglik
 }
 
-/// The recursions of [`small_chain`]; `false` when a step has probability 0 (or NaN).
-struct SmallChain<'a> {
+/// [`forward_backward`] for at most [`LANES`] states, the common case, or `None` where the
+/// general form must run instead (a backward message or a step's normaliser underflowed to
+/// 0, which Rabiner's scaling avoids). Each step's `α`, `β`, `γ` and every row of `A` are one
+/// value of eight lanes (states past `K` are zero), in three passes:
+///
+/// 1. the emissions, rescaled per step (`b_t = exp(ℓ_t − m_t)`), in parallel pieces;
+/// 2. the forward and the backward recursions at the same time (on two threads where the
+///    pool has them): `β` is scaled by its own sums rather than the forward pass's
+///    normalisers, so neither waits for the other, and each defers its step's
+///    normalisation to the next step's end, so the division is not on the recursion's path;
+/// 3. `γ_t = α̂_t ∘ β̃_t / G_t` with `G_t = Σ α̂_t ∘ β̃_t`, and the expected transition counts
+///    `Σ_t α̂_t(i) A_ij b_{t+1}(j) β̃_{t+1}(j) / (c_{t+1} G_{t+1})`, in parallel pieces
+///    summed in a fixed order. (Any per-step scale of `β` cancels in both.)
+fn small_chain(pi: &[f64], a: &[f64], rows: &[f64], out: &mut ChainPosterior<'_>) -> Option<f64> {
+    let k = pi.len();
+    let t_len = rows.len() / k;
+    let mut b = scratch::take_written(t_len * LANES);
+    let mut shift = scratch::take_written(t_len);
+    let bad: Vec<Option<f64>> = b
+        .par_chunks_mut(CHAIN_CHUNK * LANES)
+        .zip(shift.par_chunks_mut(CHAIN_CHUNK))
+        .zip(rows.par_chunks(CHAIN_CHUNK * k))
+        .map(|((b, shift), rows)| emission_tiles(rows, k, b, shift))
+        .collect();
+    if let Some(value) = bad.into_iter().flatten().next() {
+        for buffer in [b, shift] {
+            scratch::give(buffer);
+        }
+        return Some(impossible(out, value));
+    }
+    let mut alpha = scratch::take_written(t_len * LANES);
+    let mut beta = scratch::take_written(t_len * LANES);
+    let mut scale = scratch::take_written(t_len);
+    let tiles = b.as_chunks().0;
+    let (forward, backward) = rayon::join(
+        || {
+            lanes::dispatch(Forward {
+                k,
+                pi,
+                a,
+                b: tiles,
+                alpha: alpha.as_chunks_mut().0,
+                scale: &mut scale,
+            })
+        },
+        || {
+            lanes::dispatch(Backward {
+                k,
+                a,
+                b: tiles,
+                beta: beta.as_chunks_mut().0,
+            })
+        },
+    );
+    let result = match (forward, backward) {
+        (false, _) => Some(impossible(out, f64::NEG_INFINITY)),
+        (true, false) => None,
+        (true, true) => combine(k, a, tiles, &alpha, &beta, &scale, &shift, out),
+    };
+    for buffer in [b, shift, alpha, beta, scale] {
+        scratch::give(buffer);
+    }
+    result
+}
+
+/// Pass 1 of [`small_chain`] over a piece of the sequence: each row's maximum into `shift`,
+/// `exp(ℓ − max)` into its tile of `b` (lanes past `K` zero). `Some` of the log-likelihood to
+/// report when a row has a NaN (NaN) or no finite maximum (`−∞`), as [`general_chain`] does.
+fn emission_tiles(rows: &[f64], k: usize, b: &mut [f64], shift: &mut [f64]) -> Option<f64> {
+    for ((row, tile), m) in rows
+        .chunks_exact(k)
+        .zip(b.as_chunks_mut::<LANES>().0)
+        .zip(shift.iter_mut())
+    {
+        let mut v = [f64::NEG_INFINITY; LANES];
+        v[..k].copy_from_slice(row);
+        let max = v.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+        if v.iter().any(|x| x.is_nan()) {
+            return Some(f64::NAN);
+        }
+        if !max.is_finite() {
+            return Some(f64::NEG_INFINITY);
+        }
+        *m = max;
+        for (t, &x) in tile.iter_mut().zip(&v) {
+            *t = x - max;
+        }
+    }
+    exp_each(b);
+    None
+}
+
+/// Pass 3 of [`small_chain`]: `γ` into `out.gamma` and the transition counts, in pieces of
+/// [`CHAIN_CHUNK`] steps; then the initial state's statistics and the per-step
+/// log-likelihoods. `None` when some `G_t` is not positive.
+#[allow(clippy::too_many_arguments)]
+fn combine(
     k: usize,
-    pi: &'a [f64],
-    /// `K × K`, row = from.
-    a: &'a [f64],
-    /// The rescaled emissions, `T × K`.
-    b: &'a [f64],
-    /// `α̂_t` (`T` tiles).
-    alpha: &'a mut [[f64; LANES]],
-    /// The normaliser of each step.
-    scale: &'a mut [f64],
-    /// `Σ_t ξ_t` transposed: `xi_t[j][i]` for the move from `i` to `j`.
-    xi_t: &'a mut [[f64; LANES]; LANES],
-    /// `γ_t` (`T` tiles).
-    gamma: &'a mut [[f64; LANES]],
+    a: &[f64],
+    b: &[[f64; LANES]],
+    alpha: &[f64],
+    beta: &[f64],
+    scale: &[f64],
+    shift: &[f64],
+    out: &mut ChainPosterior<'_>,
+) -> Option<f64> {
+    let t_len = scale.len();
+    let (alpha, beta) = (alpha.as_chunks().0, beta.as_chunks().0);
+    let piece = |(p, gamma): (usize, &mut [f64])| {
+        let start = p * CHAIN_CHUNK;
+        let end = (start + CHAIN_CHUNK).min(t_len);
+        lanes::dispatch(Combine {
+            k,
+            a,
+            b,
+            alpha,
+            beta,
+            scale,
+            steps: start..end,
+            gamma,
+        })
+    };
+    let pieces = |gamma: &mut [f64]| -> Vec<Option<[[f64; LANES]; LANES]>> {
+        gamma
+            .par_chunks_mut(CHAIN_CHUNK * k)
+            .enumerate()
+            .map(piece)
+            .collect()
+    };
+    let parts = match out.gamma.as_slice_mut() {
+        Some(gamma) => pieces(gamma),
+        None => {
+            let mut own = vec![0.0; t_len * k];
+            let parts = pieces(&mut own);
+            for (o, v) in out.gamma.iter_mut().zip(own) {
+                *o = v;
+            }
+            parts
+        }
+    };
+    let mut xi_t = [[0.0; LANES]; LANES];
+    for part in parts {
+        for (x, p) in xi_t.iter_mut().zip(part?) {
+            for (x, p) in x.iter_mut().zip(p) {
+                *x += p;
+            }
+        }
+    }
+    for i in 0..k {
+        for j in 0..k {
+            out.transitions[[i, j]] += xi_t[j][i];
+        }
+    }
+    let first = out.gamma.row(0).to_owned();
+    out.initial += &first;
+    let mut loglik = 0.0;
+    for (t, (&c, &m)) in scale.iter().zip(shift).enumerate() {
+        let step = c.ln() + m;
+        if let Some(steps) = out.steps.as_mut() {
+            steps[t] = step;
+        }
+        loglik += step;
+    }
+    Some(loglik)
 }
 
 /// `Σ` of the lanes, in a fixed order.
@@ -279,7 +380,56 @@ fn padded(values: &[f64]) -> [f64; LANES] {
     t
 }
 
-impl Kernel for SmallChain<'_> {
+/// Rows (`rows[i]`, over `j`) and columns (`cols[j]`, over `i`) of `A` as lanes, zero past
+/// `K`.
+#[inline(always)]
+fn transition_lanes<V: Lanes>(k: usize, a: &[f64]) -> ([V; LANES], [V; LANES]) {
+    let rows =
+        std::array::from_fn(|i| V::load(&padded(if i < k { &a[i * k..(i + 1) * k] } else { &[] })));
+    let cols = std::array::from_fn(|j| {
+        let mut c = [0.0; LANES];
+        if j < k {
+            for (i, c) in c.iter_mut().enumerate().take(k) {
+                *c = a[i * k + j];
+            }
+        }
+        V::load(&c)
+    });
+    (rows, cols)
+}
+
+/// `Σ_i x_i v_i` over the first `k` lanes of `x`, in two chains of multiply-adds.
+#[inline(always)]
+fn combination<V: Lanes>(k: usize, x: &[f64; LANES], v: &[V; LANES]) -> V {
+    let zero = V::splat(0.0);
+    let (mut lo, mut hi) = (zero, zero);
+    for i in (0..k).step_by(2) {
+        lo = V::splat(x[i]).mul_add(v[i], lo);
+        if i + 1 < k {
+            hi = V::splat(x[i + 1]).mul_add(v[i + 1], hi);
+        }
+    }
+    lo.add(hi)
+}
+
+/// The forward recursion of [`small_chain`]: `α̂_t = (α̂_{t−1} A) ∘ b_t / c_t`, computed as
+/// `u_t = (α̃_{t−1} A) ∘ (b_t / c_{t−1})` from the unnormalised `α̃_{t−1} = c_{t−1} α̂_{t−1}`, so
+/// that `c_{t−1}` is summed and inverted while the products run. `false` when a step has
+/// probability 0 (or NaN).
+struct Forward<'a> {
+    k: usize,
+    pi: &'a [f64],
+    /// `K × K`, row = from.
+    a: &'a [f64],
+    /// The rescaled emissions (`T` tiles).
+    b: &'a [[f64; LANES]],
+    /// `α̂_t` (`T` tiles).
+    alpha: &'a mut [[f64; LANES]],
+    /// The normaliser `c_t` of each step.
+    scale: &'a mut [f64],
+}
+
+impl Kernel for Forward<'_> {
     type Output = bool;
 
     #[inline(always)]
@@ -291,79 +441,143 @@ impl Kernel for SmallChain<'_> {
             b,
             alpha,
             scale,
-            xi_t,
-            gamma,
         } = self;
-        let t_len = scale.len();
-        let rows: [V; LANES] = std::array::from_fn(|i| {
-            V::load(&padded(if i < k { &a[i * k..(i + 1) * k] } else { &[] }))
-        });
-        let cols: [V; LANES] = std::array::from_fn(|j| {
-            let mut c = [0.0; LANES];
-            for i in 0..k.min(LANES) {
-                if j < k {
-                    c[i] = a[i * k + j];
-                }
-            }
-            V::load(&c)
-        });
-        let zero = V::splat(0.0);
-        // Forward: α̂_t = (Σ_i α̂_{t−1, i} A_i) ∘ b_t / c_t.
+        let (rows, _) = transition_lanes::<V>(k, a);
         let mut prev = [0.0; LANES];
-        for t in 0..t_len {
-            let bt = V::load(&padded(&b[t * k..(t + 1) * k]));
+        let mut inv = 1.0;
+        for (t, ((bt, at), ct)) in b
+            .iter()
+            .zip(alpha.iter_mut())
+            .zip(scale.iter_mut())
+            .enumerate()
+        {
+            let bt = V::load(bt);
             let cur = if t == 0 {
                 V::load(&padded(pi)).mul(bt)
             } else {
-                let (mut lo, mut hi) = (zero, zero);
-                for i in (0..k).step_by(2) {
-                    lo = V::splat(prev[i]).mul_add(rows[i], lo);
-                    if i + 1 < k {
-                        hi = V::splat(prev[i + 1]).mul_add(rows[i + 1], hi);
-                    }
-                }
-                lo.add(hi).mul(bt)
+                combination(k, &prev, &rows).mul(bt.mul(V::splat(inv)))
             };
             cur.store(&mut prev);
             let c = lane_sum(&prev);
             if c.is_nan() || c <= 0.0 {
                 return false;
             }
-            let normalised = cur.mul(V::splat(1.0 / c));
-            normalised.store(&mut prev);
-            normalised.store(&mut alpha[t]);
-            scale[t] = c;
-        }
-        // Backward, with the same scaling; γ and Σξ on the way.
-        let mut xi: [V; LANES] = [zero; LANES];
-        let mut beta_next = V::load(&padded(&[1.0; LANES][..k]));
-        gamma[t_len - 1] = alpha[t_len - 1];
-        let mut w = [0.0; LANES];
-        for t in (0..t_len.saturating_sub(1)).rev() {
-            let bn = V::load(&padded(&b[(t + 1) * k..(t + 2) * k]));
-            bn.mul(beta_next)
-                .mul(V::splat(1.0 / scale[t + 1]))
-                .store(&mut w);
-            let alpha_t = V::load(&alpha[t]);
-            let (mut lo, mut hi) = (zero, zero);
-            for j in (0..k).step_by(2) {
-                let v = cols[j].mul(V::splat(w[j]));
-                lo = lo.add(v);
-                xi[j] = alpha_t.mul_add(v, xi[j]);
-                if j + 1 < k {
-                    let v = cols[j + 1].mul(V::splat(w[j + 1]));
-                    hi = hi.add(v);
-                    xi[j + 1] = alpha_t.mul_add(v, xi[j + 1]);
-                }
-            }
-            let beta = lo.add(hi);
-            alpha_t.mul(beta).store(&mut gamma[t]);
-            beta_next = beta;
-        }
-        for (x, out) in xi.iter().zip(xi_t.iter_mut()) {
-            x.store(out);
+            inv = 1.0 / c;
+            cur.mul(V::splat(inv)).store(at);
+            *ct = c;
         }
         true
+    }
+}
+
+/// The backward recursion of [`small_chain`]: `β̃_t = A (b_{t+1} ∘ β̃_{t+1}) / d_{t+1}` with
+/// `d_t = Σ β̃_t` and `β̃_{T−1} = 1`, the division deferred as in [`Forward`]. `false` when
+/// some `d_t` is not positive.
+struct Backward<'a> {
+    k: usize,
+    /// `K × K`, row = from.
+    a: &'a [f64],
+    /// The rescaled emissions (`T` tiles).
+    b: &'a [[f64; LANES]],
+    /// `β̃_t` (`T` tiles).
+    beta: &'a mut [[f64; LANES]],
+}
+
+impl Kernel for Backward<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> bool {
+        let Self { k, a, b, beta } = self;
+        let (_, cols) = transition_lanes::<V>(k, a);
+        let Some((last, rest)) = beta.split_last_mut() else {
+            return true;
+        };
+        *last = padded(&[1.0; LANES][..k]);
+        let mut next = V::load(last);
+        let mut inv = 1.0 / k as f64;
+        let mut w = [0.0; LANES];
+        for (bt, out) in b[1..].iter().zip(rest.iter_mut()).rev() {
+            V::load(bt).mul(next).store(&mut w);
+            let cur = combination(k, &w, &cols).mul(V::splat(inv));
+            cur.store(out);
+            let d = lane_sum(out);
+            if d.is_nan() || d <= 0.0 {
+                return false;
+            }
+            inv = 1.0 / d;
+            next = cur;
+        }
+        true
+    }
+}
+
+/// Pass 3 of [`small_chain`] over the steps `steps`: `γ_t` into `gamma` (this piece's rows,
+/// `K` values each) and the piece's expected transition counts into the moves that end in
+/// it, returned transposed (`[j][i]` for the move from `i` to `j`). `None` when some `G_t` is
+/// not positive.
+struct Combine<'a> {
+    k: usize,
+    /// `K × K`, row = from.
+    a: &'a [f64],
+    b: &'a [[f64; LANES]],
+    alpha: &'a [[f64; LANES]],
+    beta: &'a [[f64; LANES]],
+    scale: &'a [f64],
+    steps: Range<usize>,
+    gamma: &'a mut [f64],
+}
+
+impl Kernel for Combine<'_> {
+    type Output = Option<[[f64; LANES]; LANES]>;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> Self::Output {
+        let Self {
+            k,
+            a,
+            b,
+            alpha,
+            beta,
+            scale,
+            steps,
+            gamma,
+        } = self;
+        let (_, cols) = transition_lanes::<V>(k, a);
+        let mut xi = [V::splat(0.0); LANES];
+        let (mut p, mut w) = ([0.0; LANES], [0.0; LANES]);
+        for (t, g) in steps.zip(gamma.chunks_exact_mut(k)) {
+            let (at, bt) = (V::load(&alpha[t]), V::load(&beta[t]));
+            let ab = at.mul(bt);
+            ab.store(&mut p);
+            let total = lane_sum(&p);
+            if total.is_nan() || total <= 0.0 {
+                return None;
+            }
+            // 1 / (G_t c_t), and from it 1 / G_t: one division per step.
+            let both = 1.0 / (total * scale[t]);
+            let inv = both * scale[t];
+            let gt = ab.mul(V::splat(inv));
+            match <&mut [f64; LANES]>::try_from(&mut *g) {
+                Ok(g) => gt.store(g),
+                Err(_) => {
+                    gt.store(&mut p);
+                    g.copy_from_slice(&p[..k]);
+                }
+            }
+            if t > 0 {
+                V::load(&b[t]).mul(bt).mul(V::splat(both)).store(&mut w);
+                let prev = V::load(&alpha[t - 1]);
+                for (j, x) in xi.iter_mut().enumerate().take(k) {
+                    *x = prev.mul_add(cols[j].mul(V::splat(w[j])), *x);
+                }
+            }
+        }
+        let mut out = [[0.0; LANES]; LANES];
+        for (x, o) in xi.iter().zip(out.iter_mut()) {
+            x.store(o);
+        }
+        Some(out)
     }
 }
 
@@ -626,6 +840,72 @@ mod tests {
         }
         for (g, e) in init.iter().zip(expect_gamma.row(0).iter()) {
             assert_relative_eq!(g, e, epsilon = 1e-12);
+        }
+    }
+
+    /// `forward_backward`'s result through `run` (the small or the general form).
+    fn posteriors(
+        pi: &Array1<f64>,
+        a: &Array2<f64>,
+        b: &Array2<f64>,
+        run: impl Fn(&[f64], &[f64], &[f64], ChainPosterior<'_>) -> f64,
+    ) -> (f64, Array2<f64>, Array2<f64>, Array1<f64>, Array1<f64>) {
+        let (t_len, k) = b.dim();
+        let (mut gamma, mut xi) = (Array2::zeros((t_len, k)), Array2::zeros((k, k)));
+        let (mut init, mut steps) = (Array1::zeros(k), Array1::zeros(t_len));
+        let pi = pi.mapv(f64::exp).to_vec();
+        let a = a.mapv(f64::exp).iter().copied().collect::<Vec<_>>();
+        let ll = run(
+            &pi,
+            &a,
+            b.as_slice().unwrap(),
+            ChainPosterior {
+                gamma: gamma.view_mut(),
+                transitions: xi.view_mut(),
+                initial: init.view_mut(),
+                steps: Some(steps.view_mut()),
+            },
+        );
+        (ll, gamma, xi, init, steps)
+    }
+
+    #[test]
+    fn the_small_form_matches_the_general_one() {
+        // Forward and backward at once, β scaled by its own sums, and the combination in
+        // pieces (several of them here) against the serial recursions of any K.
+        for k in [1, 3, 8] {
+            let t_len = 3 * CHAIN_CHUNK + 17;
+            let pi = Array1::from_shape_fn(k, |i| (1.0 + i as f64).ln());
+            let pi = &pi - pi.mapv(f64::exp).sum().ln();
+            let a = Array2::from_shape_fn((k, k), |(i, j)| {
+                if i == j {
+                    5.0
+                } else {
+                    1.0 + ((i * 7 + j * 3) % 5) as f64
+                }
+            });
+            let a = Array2::from_shape_fn((k, k), |(i, j)| (a[[i, j]] / a.row(i).sum()).ln());
+            let b = Array2::from_shape_fn((t_len, k), |(t, j)| {
+                -((t as f64 * 0.37 + j as f64 * 1.3).sin() * 4.0).powi(2) - 300.0 * (t % 2) as f64
+            });
+            let small = posteriors(&pi, &a, &b, |pi, a, rows, mut out| {
+                small_chain(pi, a, rows, &mut out).unwrap()
+            });
+            let general = posteriors(&pi, &a, &b, general_chain);
+            assert_relative_eq!(small.0, general.0, max_relative = 1e-12);
+            for (s, g) in small.1.iter().zip(general.1.iter()) {
+                assert_relative_eq!(s, g, epsilon = 1e-12);
+            }
+            for (s, g) in small.2.iter().zip(general.2.iter()) {
+                assert_relative_eq!(s, g, max_relative = 1e-10);
+            }
+            for (s, g) in small.3.iter().zip(general.3.iter()) {
+                assert_relative_eq!(s, g, epsilon = 1e-12);
+            }
+            for (s, g) in small.4.iter().zip(general.4.iter()) {
+                assert_relative_eq!(s, g, epsilon = 1e-10, max_relative = 1e-12);
+            }
+            assert_relative_eq!(small.2.sum(), (t_len - 1) as f64, max_relative = 1e-12);
         }
     }
 

@@ -963,7 +963,7 @@ fn chain_posterior(
     weights: Option<&[f64]>,
 ) -> (Array2<f64>, Array1<f64>, LatentStats, f64) {
     let (n, k) = log_b.dim();
-    let mut gamma = Array2::from_shape_vec((n, k), scratch::take(n * k, 0.0)).expect("N × K");
+    let mut gamma = Array2::from_shape_vec((n, k), scratch::take_written(n * k)).expect("N × K");
     let mut steps = Array1::<f64>::zeros(n);
     let mut pieces = Vec::with_capacity(sequences.len());
     let (mut g_rest, mut s_rest) = (gamma.view_mut(), steps.view_mut());

@@ -651,6 +651,35 @@ pub(crate) fn exp_in_place(x: &[f64], out: &mut [f64]) {
     exp_lanes(x, out);
 }
 
+/// `v = exp(v)` elementwise, as [`exp_in_place`].
+pub(crate) fn exp_each(v: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::tiles::avx512() {
+        // SAFETY: the CPU has AVX-512F (checked at run time by `avx512`).
+        unsafe { exp_each_avx512(v) };
+        return;
+    }
+    exp_each_lanes(v);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn exp_each_avx512(v: &mut [f64]) {
+    exp_each_lanes(v);
+}
+
+#[inline(always)]
+fn exp_each_lanes(v: &mut [f64]) {
+    let mut blocks = v.chunks_exact_mut(EXP_BLOCK);
+    for block in &mut blocks {
+        let block: &mut [f64; EXP_BLOCK] = block.try_into().expect("a whole block");
+        *block = exp_block(block);
+    }
+    for x in blocks.into_remainder() {
+        *x = exp_lane(*x);
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn exp_avx512(x: &[f64], out: &mut [f64]) {

@@ -11,11 +11,11 @@ thread_local! {
 }
 
 /// Buffers kept per thread; more are dropped.
-const KEPT: usize = 8;
+const KEPT: usize = 16;
 
 /// A buffer of `len` copies of `fill`, from the pool when it has one.
 pub fn take(len: usize, fill: f64) -> Vec<f64> {
-    let mut v = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
+    let mut v = fitting(len);
     v.clear();
     v.resize(len, fill);
     v
@@ -24,12 +24,26 @@ pub fn take(len: usize, fill: f64) -> Vec<f64> {
 /// A buffer of `len` values left as they are: for a caller that writes every element before
 /// it reads any (no pass to fill it).
 pub fn take_written(len: usize) -> Vec<f64> {
-    let mut v = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
+    let mut v = fitting(len);
     if v.len() < len {
         v.resize(len, 0.0);
     }
     v.truncate(len);
     v
+}
+
+/// The pool's smallest buffer that holds `len` values without growing, else its largest (so
+/// that buffers of a few sizes, taken and given back in any order, are not regrown and
+/// page-faulted anew every iteration).
+fn fitting(len: usize) -> Vec<f64> {
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        let fits = (0..pool.len())
+            .filter(|&i| pool[i].capacity() >= len)
+            .min_by_key(|&i| pool[i].capacity());
+        let at = fits.or_else(|| (0..pool.len()).max_by_key(|&i| pool[i].capacity()));
+        at.map(|i| pool.swap_remove(i)).unwrap_or_default()
+    })
 }
 
 /// Returns a buffer to the pool.
