@@ -1161,12 +1161,17 @@ pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, 
     }
     parts.into_par_iter().for_each(|(rows, mut resp, ll)| {
         let mut ws = Workspace::default();
+        // Each block column by column, as the E-step computes it (the kernels' and the
+        // normalisation's fast forms), then into the rows of the result.
+        let mut lj = Array2::<f64>::zeros((BLOCK_ROWS, k).f());
         for start in rows.clone().step_by(BLOCK_ROWS) {
             let block = start..(start + BLOCK_ROWS).min(rows.end);
             let local = (block.start - rows.start)..(block.end - rows.start);
-            let mut view = resp.slice_mut(s![local.clone(), ..]);
+            let mut view = lj.slice_mut(s![..block.len(), ..]);
+            view.fill(0.0);
             log_joint(model, cache, block, view.view_mut(), &mut ws);
-            normalise_rows(view, &mut ll[local]);
+            normalise_rows(view.view_mut(), &mut ll[local.clone()]);
+            resp.slice_mut(s![local, ..]).assign(&view);
         }
     });
     (resp, Array1::from(ll))

@@ -866,6 +866,20 @@ pub fn one_hot(assignments: &[u32], k: usize) -> Array2<f64> {
 
 /// Column sums of a responsibility block, added to `counts`.
 pub fn add_counts(resp: ArrayView2<'_, f64>, counts: &mut Array1<f64>) {
+    if let (Some(rows), Some(counts)) = (resp.as_slice(), counts.as_slice_mut()) {
+        // Row-major (a chain's state posteriors): along the rows, each column's values added
+        // in order, as the sum of a strided column adds them.
+        let mut sums = vec![0.0; counts.len()];
+        for row in rows.chunks_exact(counts.len().max(1)) {
+            for (s, &v) in sums.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        for (c, s) in counts.iter_mut().zip(sums) {
+            *c += s;
+        }
+        return;
+    }
     for (c, col) in counts.iter_mut().zip(resp.columns()) {
         *c += col.sum();
     }
