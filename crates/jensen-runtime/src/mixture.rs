@@ -13,6 +13,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMu
 use rand::RngCore;
 
 use crate::error::{FitError, NumericalIssue};
+use crate::kernels::lanes::fused;
 
 /// A variance or covariance whose value comes mostly from the regularising prior: the rows
 /// of its component are (nearly) identical in some direction, where the likelihood alone
@@ -752,13 +753,13 @@ fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
     let mut p = [C[11]; N];
     for &c in C[..11].iter().rev() {
         for (p, &r) in p.iter_mut().zip(&r) {
-            *p = *p * r + c;
+            *p = fused(*p, r, c);
         }
     }
     let scale = |e: f64| f64::from_bits(((e + 1023.0 + ROUND).to_bits()) << 52);
     let mut out = [0.0; N];
     for (((o, &p), (&r, &n)), &x) in out.iter_mut().zip(&p).zip(r.iter().zip(&n)).zip(x) {
-        let p = (p * r + 1.0) * r + 1.0;
+        let p = fused(fused(p, r, 1.0), r, 1.0);
         // 2ⁿ = 2^h · 2^(n−h), each a normal number for n in [−1077, 1023].
         let h = (n * 0.5).floor();
         let v = p * scale(h) * scale(n - h);

@@ -89,7 +89,7 @@ impl Lanes for [f64; LANES] {
 /// the C library's `fma` (its plain-array results then differ from the vector forms' in the
 /// last bits).
 #[inline(always)]
-fn fused(a: f64, b: f64, c: f64) -> f64 {
+pub(crate) fn fused(a: f64, b: f64, c: f64) -> f64 {
     if cfg!(any(target_feature = "fma", target_arch = "aarch64")) {
         a.mul_add(b, c)
     } else {
