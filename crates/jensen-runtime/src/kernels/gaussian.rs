@@ -95,8 +95,17 @@ pub fn mvn_full_add_log_density(
         }
     };
     let constant = -0.5 * (d as f64 * LN_2PI + chol.log_det());
-    for (o, &q) in out.iter_mut().zip(maha.iter()) {
-        *o += constant - 0.5 * q;
+    match out.as_slice_mut() {
+        Some(out) => {
+            for (o, &q) in out.iter_mut().zip(maha.iter()) {
+                *o += constant - 0.5 * q;
+            }
+        }
+        None => {
+            for (o, &q) in out.iter_mut().zip(maha.iter()) {
+                *o += constant - 0.5 * q;
+            }
+        }
     }
 }
 
@@ -1015,18 +1024,28 @@ pub fn accumulate_scatter(
     if let (Some(columns), Some(c)) = (columns, centre.as_slice()) {
         // Column-major rows: register tiles, with the lower triangle's sums in lanes.
         let pairs = d * (d + 1) / 2;
-        let (acc, scratch) = ws.two((pairs + d) * LANES, 2 * d * LANES + m);
-        let (e, r) = scratch.split_at_mut(2 * d * LANES);
-        for (rv, &v) in r.iter_mut().zip(resp.iter()) {
-            *rv = v;
-        }
+        // (The responsibilities are a contiguous column of a mixture's block; a chain's
+        // row-major posteriors are copied.)
+        let contiguous = resp.as_slice();
+        let (acc, r) = ws.two(
+            (pairs + d) * LANES,
+            if contiguous.is_some() { 0 } else { m },
+        );
+        let r: &[f64] = match contiguous {
+            Some(resp) => resp,
+            None => {
+                for (rv, &v) in r.iter_mut().zip(resp.iter()) {
+                    *rv = v;
+                }
+                r
+            }
+        };
         acc.fill(0.0);
         lanes::dispatch(ScatterTiles {
             columns: &columns,
             centre: c,
             resp: r,
             acc: acc.as_chunks_mut().0,
-            e: e.as_chunks_mut().0,
         });
         let (tri, sums) = acc.split_at(pairs * LANES);
         for (s, lanes) in sum.iter_mut().zip(sums.chunks_exact(LANES)) {
@@ -1076,15 +1095,16 @@ pub fn accumulate_scatter(
 }
 
 /// The lanes of `Σ_b r_b (x_b − c)(x_b − c)ᵀ`'s lower triangle (`acc[i(i+1)/2 + j]`,
-/// `j ≤ i`) and then of `Σ_b r_b (x_b − c)` (`acc[d(d+1)/2 + i]`), two tiles of [`LANES`]
-/// rows at a time (each accumulator is loaded and stored once per two multiply-adds): row
-/// `b` of a tile adds to lane `b`. (`e`: `2d` tiles of scratch.)
+/// `j ≤ i`) and then of `Σ_b r_b (x_b − c)` (`acc[d(d+1)/2 + i]`), added to `acc`: row `b` of
+/// a tile of [`LANES`] rows adds to lane `b`. The triangle goes in square blocks of
+/// coordinates whose sums stay in registers over the whole block of rows, as in a matrix
+/// product (4 × 4 with AVX-512's 32 registers, 2 × 2 otherwise); every sum takes the tiles in
+/// order whatever the block's size, so every form gives the same bits.
 struct ScatterTiles<'a> {
     columns: &'a [&'a [f64]],
     centre: &'a [f64],
     resp: &'a [f64],
     acc: &'a mut [[f64; LANES]],
-    e: &'a mut [[f64; LANES]],
 }
 
 impl Kernel for ScatterTiles<'_> {
@@ -1092,68 +1112,158 @@ impl Kernel for ScatterTiles<'_> {
 
     #[inline(always)]
     fn run<V: Lanes>(self) {
-        let Self {
-            columns,
-            centre,
-            resp,
-            acc,
-            e,
-        } = self;
-        let (d, m) = (columns.len(), resp.len());
-        const PAIR: usize = 2 * LANES;
-        let whole = m / PAIR * PAIR;
-        for start in (0..whole).step_by(PAIR) {
-            scatter_pair::<V>(columns, start, centre, &resp[start..start + PAIR], acc, e);
-        }
-        if whole < m {
-            // The last, partial pair of tiles: its rows copied, padded with rows of weight 0
-            // at the centre.
-            let padded: Vec<[f64; PAIR]> = (0..d)
-                .map(|i| {
-                    let mut t = [centre[i]; PAIR];
-                    t[..m - whole].copy_from_slice(&columns[i][whole..]);
-                    t
-                })
-                .collect();
-            let padded: Vec<&[f64]> = padded.iter().map(|t| &t[..]).collect();
-            let mut r = [0.0; PAIR];
-            r[..m - whole].copy_from_slice(&resp[whole..]);
-            scatter_pair::<V>(&padded, 0, centre, &r, acc, e);
+        if V::REGISTERS >= 32 {
+            scatter_blocks::<V, 4>(self);
+        } else {
+            scatter_blocks::<V, 2>(self);
         }
     }
 }
 
-/// [`ScatterTiles`] of the two tiles of rows from `start` (all within every column), with
-/// their responsibilities `resp`.
+/// [`ScatterTiles`] in blocks of `B × B` coordinates. (No closures: they would not inherit
+/// the caller's target features, and the intrinsics would not inline.)
 #[inline(always)]
-fn scatter_pair<V: Lanes>(
-    columns: &[&[f64]],
-    start: usize,
-    centre: &[f64],
-    resp: &[f64],
-    acc: &mut [[f64; LANES]],
-    e: &mut [[f64; LANES]],
-) {
-    let d = columns.len();
-    let (tri, sums) = acc.split_at_mut(d * (d + 1) / 2);
-    let load = |s: &[f64]| V::load(s.try_into().expect("a whole tile"));
-    let (r0, r1) = (load(&resp[..LANES]), load(&resp[LANES..2 * LANES]));
-    for ((pair, col), &c) in e.chunks_exact_mut(2).zip(columns).zip(centre) {
-        let cv = V::splat(c);
-        let col = &col[start..start + 2 * LANES];
-        load(&col[..LANES]).sub(cv).store(&mut pair[0]);
-        load(&col[LANES..]).sub(cv).store(&mut pair[1]);
+fn scatter_blocks<V: Lanes, const B: usize>(k: ScatterTiles<'_>) {
+    let ScatterTiles {
+        columns,
+        centre,
+        resp,
+        acc,
+    } = k;
+    let (d, m) = (columns.len(), resp.len());
+    let whole = m / LANES;
+    let tail = m - whole * LANES;
+    // Coordinates past `d` (to fill the last block) are columns of zeros about 0.
+    let padded_d = d.next_multiple_of(B);
+    let zeros = if d == padded_d {
+        Vec::new()
+    } else {
+        vec![0.0; m]
+    };
+    let mut cols: Vec<&[f64]> = columns.to_vec();
+    let mut centres: Vec<f64> = centre.to_vec();
+    cols.resize(padded_d, &zeros);
+    centres.resize(padded_d, 0.0);
+    // The last, partial tile: its rows copied, padded with rows of weight 0 at the centre.
+    let mut tail_columns = vec![[0.0; LANES]; padded_d];
+    for ((t, col), &c) in tail_columns.iter_mut().zip(&cols).zip(&centres) {
+        *t = [c; LANES];
+        t[..tail].copy_from_slice(&col[whole * LANES..]);
     }
-    let mut at = 0;
-    for i in 0..d {
-        let w0 = r0.mul(V::load(&e[2 * i]));
-        let w1 = r1.mul(V::load(&e[2 * i + 1]));
-        V::load(&sums[i]).add(w0).add(w1).store(&mut sums[i]);
-        for (a, pair) in tri[at..at + i + 1].iter_mut().zip(e.chunks_exact(2)) {
-            let v = w1.mul_add(V::load(&pair[1]), V::load(a));
-            w0.mul_add(V::load(&pair[0]), v).store(a);
+    let mut tail_resp = [0.0; LANES];
+    tail_resp[..tail].copy_from_slice(&resp[whole * LANES..]);
+    let pairs = d * (d + 1) / 2;
+    let (tri, sums) = acc.split_at_mut(pairs);
+    for bi in 0..padded_d / B {
+        let (ci, mi) = block_columns::<V, B>(&cols, &centres, bi);
+        for bj in 0..=bi {
+            let mut a = [[V::splat(0.0); B]; B];
+            let mut s = [V::splat(0.0); B];
+            if bi == bj {
+                // The block on the diagonal: its lower triangle, and the coordinates' sums.
+                for t in 0..whole {
+                    let ei = centred_tiles(&ci, &mi, t);
+                    diagonal_step(&mut a, &mut s, load_tile(resp, t), &ei);
+                }
+                if tail > 0 {
+                    let ei = centred_tiles(&tail_block::<B>(&tail_columns, bi), &mi, 0);
+                    diagonal_step(&mut a, &mut s, V::load(&tail_resp), &ei);
+                }
+            } else {
+                let (cj, mj) = block_columns::<V, B>(&cols, &centres, bj);
+                for t in 0..whole {
+                    let (ei, ej) = (centred_tiles(&ci, &mi, t), centred_tiles(&cj, &mj, t));
+                    block_step(&mut a, load_tile(resp, t), &ei, &ej);
+                }
+                if tail > 0 {
+                    let ei = centred_tiles(&tail_block::<B>(&tail_columns, bi), &mi, 0);
+                    let ej = centred_tiles(&tail_block::<B>(&tail_columns, bj), &mj, 0);
+                    block_step(&mut a, V::load(&tail_resp), &ei, &ej);
+                }
+            }
+            for (x, row) in a.iter().enumerate() {
+                let i = bi * B + x;
+                for (y, v) in row.iter().enumerate() {
+                    let j = bj * B + y;
+                    if i < d && j <= i {
+                        let at = &mut tri[i * (i + 1) / 2 + j];
+                        V::load(at).add(*v).store(at);
+                    }
+                }
+                if bi == bj && i < d {
+                    V::load(&sums[i]).add(s[x]).store(&mut sums[i]);
+                }
+            }
         }
-        at += i + 1;
+    }
+}
+
+/// The columns and splatted centres of block `b` of `B` coordinates.
+#[inline(always)]
+fn block_columns<'c, V: Lanes, const B: usize>(
+    cols: &[&'c [f64]],
+    centres: &[f64],
+    b: usize,
+) -> ([&'c [f64]; B], [V; B]) {
+    let mut c = [&[][..]; B];
+    let mut mu = [V::splat(0.0); B];
+    for x in 0..B {
+        c[x] = cols[b * B + x];
+        mu[x] = V::splat(centres[b * B + x]);
+    }
+    (c, mu)
+}
+
+/// Block `b`'s padded last tiles, as columns of one tile.
+#[inline(always)]
+fn tail_block<const B: usize>(tail: &[[f64; LANES]], b: usize) -> [&[f64]; B] {
+    let mut c = [&[][..]; B];
+    for (x, c) in c.iter_mut().enumerate() {
+        *c = &tail[b * B + x];
+    }
+    c
+}
+
+/// Tile `t` of a contiguous column.
+#[inline(always)]
+fn load_tile<V: Lanes>(s: &[f64], t: usize) -> V {
+    V::load(
+        s[t * LANES..(t + 1) * LANES]
+            .try_into()
+            .expect("a whole tile"),
+    )
+}
+
+/// Tile `t` of each column, less its centre.
+#[inline(always)]
+fn centred_tiles<V: Lanes, const B: usize>(cols: &[&[f64]; B], mu: &[V; B], t: usize) -> [V; B] {
+    let mut e = [V::splat(0.0); B];
+    for x in 0..B {
+        e[x] = load_tile::<V>(cols[x], t).sub(mu[x]);
+    }
+    e
+}
+
+/// One tile into a diagonal block's lower triangle and sums.
+#[inline(always)]
+fn diagonal_step<V: Lanes, const B: usize>(a: &mut [[V; B]; B], s: &mut [V; B], r: V, e: &[V; B]) {
+    for x in 0..B {
+        let w = r.mul(e[x]);
+        s[x] = s[x].add(w);
+        for y in 0..=x {
+            a[x][y] = w.mul_add(e[y], a[x][y]);
+        }
+    }
+}
+
+/// One tile into an off-diagonal block.
+#[inline(always)]
+fn block_step<V: Lanes, const B: usize>(a: &mut [[V; B]; B], r: V, ei: &[V; B], ej: &[V; B]) {
+    for x in 0..B {
+        let w = r.mul(ei[x]);
+        for y in 0..B {
+            a[x][y] = w.mul_add(ej[y], a[x][y]);
+        }
     }
 }
 
@@ -2226,13 +2336,11 @@ mod tests {
             };
             let scatter = |portable: bool| {
                 let mut acc = vec![[0.0; LANES]; d * (d + 1) / 2 + d];
-                let mut e = vec![[0.0; LANES]; 2 * d];
                 let k = ScatterTiles {
                     columns: &columns,
                     centre: mean.as_slice().unwrap(),
                     resp: resp.as_slice().unwrap(),
                     acc: &mut acc,
-                    e: &mut e,
                 };
                 if portable {
                     k.run::<[f64; LANES]>()

@@ -13,6 +13,9 @@ pub(crate) const LANES: usize = 8;
 
 /// Eight `f64` lanes.
 pub(crate) trait Lanes: Copy {
+    /// Values of this type the CPU holds in registers at once (kernels that keep blocks of
+    /// sums in registers size them by it).
+    const REGISTERS: usize;
     fn splat(v: f64) -> Self;
     fn load(s: &[f64; LANES]) -> Self;
     fn store(self, s: &mut [f64; LANES]);
@@ -50,6 +53,8 @@ pub(crate) fn dispatch<K: Kernel>(k: K) -> K::Output {
 }
 
 impl Lanes for [f64; LANES] {
+    // (The compiler maps plain arrays to whatever vectors the target has: assume AVX2's 16.)
+    const REGISTERS: usize = 8;
     #[inline(always)]
     fn splat(v: f64) -> Self {
         [v; LANES]
@@ -136,6 +141,7 @@ mod x86 {
     // `run_avx2`, which the dispatcher calls after checking that the CPU has the
     // instructions, and the methods are inlined into those functions.
     impl Lanes for Avx512 {
+        const REGISTERS: usize = 32;
         #[inline(always)]
         fn splat(v: f64) -> Self {
             unsafe { Self(_mm512_set1_pd(v)) }
@@ -171,6 +177,8 @@ mod x86 {
     }
 
     impl Lanes for Avx2 {
+        // Two of the sixteen registers each.
+        const REGISTERS: usize = 8;
         #[inline(always)]
         fn splat(v: f64) -> Self {
             unsafe { Self(_mm256_set1_pd(v), _mm256_set1_pd(v)) }
