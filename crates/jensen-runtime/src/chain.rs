@@ -398,18 +398,34 @@ fn transition_lanes<V: Lanes>(k: usize, a: &[f64]) -> ([V; LANES], [V; LANES]) {
     (rows, cols)
 }
 
-/// `Σ_i x_i v_i` over the first `k` lanes of `x`, in two chains of multiply-adds.
+/// `Σ_i x_i v_i` over the first `k` lanes of `x` (each broadcast in registers), in four
+/// chains of at most two multiply-adds, added in a tree: the recursions' path per step.
 #[inline(always)]
-fn combination<V: Lanes>(k: usize, x: &[f64; LANES], v: &[V; LANES]) -> V {
+fn combination<V: Lanes>(k: usize, x: V, v: &[V; LANES]) -> V {
     let zero = V::splat(0.0);
-    let (mut lo, mut hi) = (zero, zero);
-    for i in (0..k).step_by(2) {
-        lo = V::splat(x[i]).mul_add(v[i], lo);
-        if i + 1 < k {
-            hi = V::splat(x[i + 1]).mul_add(v[i + 1], hi);
-        }
+    let mut c = [x.lane::<0>().mul(v[0]), zero, zero, zero];
+    if k > 1 {
+        c[1] = x.lane::<1>().mul(v[1]);
     }
-    lo.add(hi)
+    if k > 2 {
+        c[2] = x.lane::<2>().mul(v[2]);
+    }
+    if k > 3 {
+        c[3] = x.lane::<3>().mul(v[3]);
+    }
+    if k > 4 {
+        c[0] = x.lane::<4>().mul_add(v[4], c[0]);
+    }
+    if k > 5 {
+        c[1] = x.lane::<5>().mul_add(v[5], c[1]);
+    }
+    if k > 6 {
+        c[2] = x.lane::<6>().mul_add(v[6], c[2]);
+    }
+    if k > 7 {
+        c[3] = x.lane::<7>().mul_add(v[7], c[3]);
+    }
+    c[0].add(c[1]).add(c[2].add(c[3]))
 }
 
 /// The forward recursion of [`small_chain`]: `α̂_t = (α̂_{t−1} A) ∘ b_t / c_t`, computed as
@@ -444,6 +460,7 @@ impl Kernel for Forward<'_> {
         } = self;
         let (rows, _) = transition_lanes::<V>(k, a);
         let mut prev = [0.0; LANES];
+        let mut last = V::splat(0.0);
         let mut inv = 1.0;
         for (t, ((bt, at), ct)) in b
             .iter()
@@ -455,8 +472,9 @@ impl Kernel for Forward<'_> {
             let cur = if t == 0 {
                 V::load(&padded(pi)).mul(bt)
             } else {
-                combination(k, &prev, &rows).mul(bt.mul(V::splat(inv)))
+                combination(k, last, &rows).mul(bt.mul(V::splat(inv)))
             };
+            last = cur;
             cur.store(&mut prev);
             let c = lane_sum(&prev);
             if c.is_nan() || c <= 0.0 {
@@ -496,10 +514,8 @@ impl Kernel for Backward<'_> {
         *last = padded(&[1.0; LANES][..k]);
         let mut next = V::load(last);
         let mut inv = 1.0 / k as f64;
-        let mut w = [0.0; LANES];
         for (bt, out) in b[1..].iter().zip(rest.iter_mut()).rev() {
-            V::load(bt).mul(next).store(&mut w);
-            let cur = combination(k, &w, &cols).mul(V::splat(inv));
+            let cur = combination(k, V::load(bt).mul(next), &cols).mul(V::splat(inv));
             cur.store(out);
             let d = lane_sum(out);
             if d.is_nan() || d <= 0.0 {

@@ -1084,9 +1084,14 @@ fn e_step_chain<M: MixtureModel>(
         .map(|rows| {
             let mut out = EStep::empty(model.zero_stats(), model.n_components(), rows.start);
             let mut ws = Workspace::default();
+            // Each block of γ column by column (as a mixture's responsibilities are), so
+            // that every state's weights are one contiguous column for the kernels.
+            let mut columns = Array2::<f64>::zeros((BLOCK_ROWS, model.n_components()).f());
             for start in rows.clone().step_by(BLOCK_ROWS) {
                 let block = start..(start + BLOCK_ROWS).min(rows.end);
-                let resp = gamma.slice(s![block.clone(), ..]);
+                let mut resp = columns.slice_mut(s![..block.len(), ..]);
+                resp.assign(&gamma.slice(s![block.clone(), ..]));
+                let resp = resp.view();
                 add_counts(resp, &mut out.latent.counts);
                 // With weights, the hard E-step's γ is the path as a weighted one-hot.
                 if mode == EStepMode::Hard && weights.is_none() && !model.has_gaps() {

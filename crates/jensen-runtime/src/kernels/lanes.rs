@@ -26,6 +26,8 @@ pub(crate) trait Lanes: Copy {
     fn mul_add(self, b: Self, c: Self) -> Self;
     /// `c − self · b`, rounded once.
     fn neg_mul_add(self, b: Self, c: Self) -> Self;
+    /// Lane `I` in every lane (in registers: no store and load).
+    fn lane<const I: usize>(self) -> Self;
 }
 
 /// A kernel generic over the lane type.
@@ -86,6 +88,10 @@ impl Lanes for [f64; LANES] {
     #[inline(always)]
     fn neg_mul_add(self, b: Self, c: Self) -> Self {
         std::array::from_fn(|i| fused(-self[i], b[i], c[i]))
+    }
+    #[inline(always)]
+    fn lane<const I: usize>(self) -> Self {
+        [self[I]; LANES]
     }
 }
 
@@ -174,6 +180,10 @@ mod x86 {
         fn neg_mul_add(self, b: Self, c: Self) -> Self {
             unsafe { Self(_mm512_fnmadd_pd(self.0, b.0, c.0)) }
         }
+        #[inline(always)]
+        fn lane<const I: usize>(self) -> Self {
+            unsafe { Self(_mm512_permutexvar_pd(_mm512_set1_epi64(I as i64), self.0)) }
+        }
     }
 
     impl Lanes for Avx2 {
@@ -229,6 +239,19 @@ mod x86 {
                 )
             }
         }
+        #[inline(always)]
+        fn lane<const I: usize>(self) -> Self {
+            let half = if I < 4 { self.0 } else { self.1 };
+            let v = unsafe {
+                match I % 4 {
+                    0 => _mm256_permute4x64_pd::<0x00>(half),
+                    1 => _mm256_permute4x64_pd::<0x55>(half),
+                    2 => _mm256_permute4x64_pd::<0xaa>(half),
+                    _ => _mm256_permute4x64_pd::<0xff>(half),
+                }
+            };
+            Self(v, v)
+        }
     }
 }
 
@@ -246,7 +269,9 @@ mod tests {
                 .mul_add(b, c)
                 .sub(a.neg_mul_add(c, b))
                 .mul(a)
-                .add(V::splat(0.1));
+                .add(V::splat(0.1))
+                .add(b.lane::<0>().mul(c.lane::<5>()))
+                .sub(a.lane::<3>().mul(b.lane::<7>()));
             let mut out = [0.0; LANES];
             v.store(&mut out);
             out
