@@ -276,10 +276,15 @@ fn emission_tiles(rows: &[f64], k: usize, b: &mut [f64], shift: &mut [f64]) -> O
     {
         let mut v = [f64::NEG_INFINITY; LANES];
         v[..k].copy_from_slice(row);
-        let max = v.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
         if v.iter().any(|x| x.is_nan()) {
             return Some(f64::NAN);
         }
+        // (No NaN: a tree of plain comparisons.)
+        let wider = |a: f64, b: f64| if a > b { a } else { b };
+        let max = wider(
+            wider(wider(v[0], v[4]), wider(v[2], v[6])),
+            wider(wider(v[1], v[5]), wider(v[3], v[7])),
+        );
         if !max.is_finite() {
             return Some(f64::NEG_INFINITY);
         }
@@ -584,8 +589,10 @@ impl Kernel for Combine<'_> {
             if t > 0 {
                 V::load(&b[t]).mul(bt).mul(V::splat(both)).store(&mut w);
                 let prev = V::load(&alpha[t - 1]);
-                for (j, x) in xi.iter_mut().enumerate().take(k) {
-                    *x = prev.mul_add(cols[j].mul(V::splat(w[j])), *x);
+                // Every lane (the columns and weights past `K` are zero and add exact
+                // zeros), so that the sums stay in registers.
+                for j in 0..LANES {
+                    xi[j] = prev.mul_add(cols[j].mul(V::splat(w[j])), xi[j]);
                 }
             }
         }

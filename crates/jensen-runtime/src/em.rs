@@ -1086,12 +1086,12 @@ fn e_step_chain<M: MixtureModel>(
             let mut ws = Workspace::default();
             // Each block of γ column by column (as a mixture's responsibilities are), so
             // that every state's weights are one contiguous column for the kernels.
-            let mut columns = Array2::<f64>::zeros((BLOCK_ROWS, model.n_components()).f());
+            let k = model.n_components();
+            let mut columns = Array2::<f64>::zeros((BLOCK_ROWS, k).f());
             for start in rows.clone().step_by(BLOCK_ROWS) {
                 let block = start..(start + BLOCK_ROWS).min(rows.end);
-                let mut resp = columns.slice_mut(s![..block.len(), ..]);
-                resp.assign(&gamma.slice(s![block.clone(), ..]));
-                let resp = resp.view();
+                transpose_into(gamma.slice(s![block.clone(), ..]), &mut columns);
+                let resp = columns.slice(s![..block.len(), ..]);
                 add_counts(resp, &mut out.latent.counts);
                 // With weights, the hard E-step's γ is the path as a weighted one-hot.
                 if mode == EStepMode::Hard && weights.is_none() && !model.has_gaps() {
@@ -1139,6 +1139,22 @@ fn e_step_chain<M: MixtureModel>(
         scratch::give(buffer.into_raw_vec_and_offset().0);
     }
     total
+}
+
+/// The rows of `from` into the first rows of the column-major `to`.
+fn transpose_into(from: ArrayView2<'_, f64>, to: &mut Array2<f64>) {
+    let (m, k) = from.dim();
+    let tall = to.nrows();
+    match (from.as_slice(), to.as_slice_memory_order_mut()) {
+        (Some(rows), Some(columns)) if k > 0 => {
+            for (b, row) in rows.chunks_exact(k).enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    columns[j * tall + b] = v;
+                }
+            }
+        }
+        _ => to.slice_mut(s![..m, ..]).assign(&from),
+    }
 }
 
 /// Responsibilities and per-row log-likelihood under prepared parameters. For a chain the
