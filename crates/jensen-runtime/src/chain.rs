@@ -116,7 +116,7 @@ fn general_chain(pi: &[f64], a: &[f64], rows: &[f64], mut out: ChainPosterior<'_
         let (done, rest) = alpha.split_at_mut(t * k);
         let cur = &mut rest[..k];
         if t == 0 {
-            cur.copy_from_slice(&pi);
+            cur.copy_from_slice(pi);
         } else {
             cur.fill(0.0);
             let prev = &done[(t - 1) * k..];
