@@ -2,10 +2,11 @@
 //! recursions, giving the log-likelihood, the state posteriors and the expected transition
 //! counts of one sequence, and the Viterbi path.
 //!
-//! Forward–backward works with probabilities rescaled at every step (Rabiner's scaling), so a
-//! sequence of any length neither underflows nor needs a log-sum-exp per transition; the
-//! emission log-densities are shifted by their per-step maximum before exponentiating, which
-//! keeps the recursion finite even when every density underflows in linear space.
+//! Forward–backward works with probabilities rescaled at every step (Rabiner's scaling in the
+//! general form; the form for at most eight states scales `β` by its own sums), so a sequence
+//! of any length neither underflows nor needs a log-sum-exp per transition; the emission
+//! log-densities are shifted by their per-step maximum before exponentiating, which keeps the
+//! recursion finite even when every density underflows in linear space.
 
 use std::ops::Range;
 
@@ -74,6 +75,12 @@ fn impossible(out: &mut ChainPosterior<'_>, value: f64) -> f64 {
     }
     value
 }
+
+/// The smallest per-step sum [`small_chain`] works with. Its deferred scaling multiplies a
+/// message of that size by `A`, and `1 / (G_t c_t)` must not overflow: above 1e-150 a
+/// subnormal product's absolute error (at most 2.5e-324) is below 1e-170 after rescaling,
+/// far below the step's own rounding, and the product of two sums stays normal.
+const SMALLEST_SUM: f64 = 1e-150;
 
 /// Steps per parallel piece of [`small_chain`]'s emission and combination passes (fixed, so
 /// that the sums do not depend on the number of threads).
@@ -201,8 +208,10 @@ fn general_chain(pi: &[f64], a: &[f64], rows: &[f64], mut out: ChainPosterior<'_
 }
 
 /// [`forward_backward`] for at most [`LANES`] states, the common case, or `None` where the
-/// general form must run instead (a backward message or a step's normaliser underflowed to
-/// 0, which Rabiner's scaling avoids). Each step's `α`, `β`, `γ` and every row of `A` are one
+/// general form must run instead: where a step's sum (`c_t`, `d_t` or `G_t` below) is not
+/// above [`SMALLEST_SUM`] (then the deferred scaling would lose precision to subnormal
+/// products, or overflow; the general form, which normalises before it multiplies, also
+/// decides whether the sequence is impossible). Each step's `α`, `β`, `γ` and every row of `A` are one
 /// value of eight lanes (states past `K` are zero), in three passes:
 ///
 /// 1. the emissions, rescaled per step (`b_t = exp(ℓ_t − m_t)`), in parallel pieces;
@@ -255,8 +264,7 @@ fn small_chain(pi: &[f64], a: &[f64], rows: &[f64], out: &mut ChainPosterior<'_>
         },
     );
     let result = match (forward, backward) {
-        (false, _) => Some(impossible(out, f64::NEG_INFINITY)),
-        (true, false) => None,
+        (false, _) | (true, false) => None,
         (true, true) => combine(k, a, tiles, &alpha, &beta, &scale, &shift, out),
     };
     for buffer in [b, shift, alpha, beta, scale] {
@@ -299,7 +307,7 @@ fn emission_tiles(rows: &[f64], k: usize, b: &mut [f64], shift: &mut [f64]) -> O
 
 /// Pass 3 of [`small_chain`]: `γ` into `out.gamma` and the transition counts, in pieces of
 /// [`CHAIN_CHUNK`] steps; then the initial state's statistics and the per-step
-/// log-likelihoods. `None` when some `G_t` is not positive.
+/// log-likelihoods. `None` when some `G_t` is not above [`SMALLEST_SUM`].
 #[allow(clippy::too_many_arguments)]
 fn combine(
     k: usize,
@@ -435,8 +443,8 @@ fn combination<V: Lanes>(k: usize, x: V, v: &[V; LANES]) -> V {
 
 /// The forward recursion of [`small_chain`]: `α̂_t = (α̂_{t−1} A) ∘ b_t / c_t`, computed as
 /// `u_t = (α̃_{t−1} A) ∘ (b_t / c_{t−1})` from the unnormalised `α̃_{t−1} = c_{t−1} α̂_{t−1}`, so
-/// that `c_{t−1}` is summed and inverted while the products run. `false` when a step has
-/// probability 0 (or NaN).
+/// that `c_{t−1}` is summed and inverted while the products run. `false` when some `c_t` is
+/// not above [`SMALLEST_SUM`] (or is NaN).
 struct Forward<'a> {
     k: usize,
     pi: &'a [f64],
@@ -482,7 +490,7 @@ impl Kernel for Forward<'_> {
             last = cur;
             cur.store(&mut prev);
             let c = lane_sum(&prev);
-            if c.is_nan() || c <= 0.0 {
+            if c.is_nan() || c <= SMALLEST_SUM {
                 return false;
             }
             inv = 1.0 / c;
@@ -495,7 +503,7 @@ impl Kernel for Forward<'_> {
 
 /// The backward recursion of [`small_chain`]: `β̃_t = A (b_{t+1} ∘ β̃_{t+1}) / d_{t+1}` with
 /// `d_t = Σ β̃_t` and `β̃_{T−1} = 1`, the division deferred as in [`Forward`]. `false` when
-/// some `d_t` is not positive.
+/// some `d_t` is not above [`SMALLEST_SUM`].
 struct Backward<'a> {
     k: usize,
     /// `K × K`, row = from.
@@ -523,7 +531,7 @@ impl Kernel for Backward<'_> {
             let cur = combination(k, V::load(bt).mul(next), &cols).mul(V::splat(inv));
             cur.store(out);
             let d = lane_sum(out);
-            if d.is_nan() || d <= 0.0 {
+            if d.is_nan() || d <= SMALLEST_SUM {
                 return false;
             }
             inv = 1.0 / d;
@@ -536,7 +544,7 @@ impl Kernel for Backward<'_> {
 /// Pass 3 of [`small_chain`] over the steps `steps`: `γ_t` into `gamma` (this piece's rows,
 /// `K` values each) and the piece's expected transition counts into the moves that end in
 /// it, returned transposed (`[j][i]` for the move from `i` to `j`). `None` when some `G_t` is
-/// not positive.
+/// not above [`SMALLEST_SUM`].
 struct Combine<'a> {
     k: usize,
     /// `K × K`, row = from.
@@ -572,7 +580,7 @@ impl Kernel for Combine<'_> {
             let ab = at.mul(bt);
             ab.store(&mut p);
             let total = lane_sum(&p);
-            if total.is_nan() || total <= 0.0 {
+            if total.is_nan() || total <= SMALLEST_SUM {
                 return None;
             }
             // 1 / (G_t c_t), and from it 1 / G_t: one division per step.
@@ -929,6 +937,84 @@ mod tests {
                 assert_relative_eq!(s, g, epsilon = 1e-10, max_relative = 1e-12);
             }
             assert_relative_eq!(small.2.sum(), (t_len - 1) as f64, max_relative = 1e-12);
+        }
+    }
+
+    #[test]
+    fn tiny_transitions_fall_back_to_the_general_form() {
+        // Switches of probability 1e-170 that the data forces: the steps' sums go far below
+        // the small form's range, which hands the sequence to the general form (before,
+        // it reported a possible sequence as impossible, or overflowed to NaN).
+        for tiny in [1e-170, 1e-160] {
+            let pi = array![1.0, tiny].mapv(f64::ln);
+            let a = array![[1.0, tiny], [tiny, 1.0]].mapv(f64::ln);
+            let b = array![[0.0, 0.0], [-1000.0, 0.0], [0.0, -1000.0]];
+            let got = posteriors(&pi, &a, &b, |pi, a, rows, out| {
+                let log_pi = Array1::from(pi.to_vec()).mapv(f64::ln);
+                let log_a = Array2::from_shape_vec((2, 2), a.to_vec())
+                    .unwrap()
+                    .mapv(f64::ln);
+                let b = Array2::from_shape_vec((rows.len() / 2, 2), rows.to_vec()).unwrap();
+                forward_backward(log_pi.view(), log_a.view(), b.view(), out)
+            });
+            let general = posteriors(&pi, &a, &b, general_chain);
+            assert!(
+                got.0.is_finite() && got.0 == general.0,
+                "{} {}",
+                got.0,
+                general.0
+            );
+            assert!(got.1.iter().all(|g| g.is_finite()));
+            assert_eq!(got.1, general.1);
+            assert_eq!(got.2, general.2);
+        }
+    }
+
+    #[test]
+    fn more_than_eight_states_take_the_general_form() {
+        // Nine states of which the last can never be reached: the posteriors of the other
+        // eight are those of the eight-state chain (the small form), the ninth's are 0.
+        let (k, t_len) = (8, 500);
+        let pi = Array1::from_shape_fn(k, |i| -(1.0 + i as f64 / 3.0)).mapv(f64::exp);
+        let pi = (&pi / pi.sum()).mapv(f64::ln);
+        let a = Array2::from_shape_fn((k, k), |(i, j)| if i == j { 6.0_f64 } else { 1.0 });
+        let a = Array2::from_shape_fn((k, k), |(i, j)| (a[[i, j]] / a.row(i).sum()).ln());
+        let b = Array2::from_shape_fn((t_len, k), |(t, j)| -(((t * 13 + j * 7) % 11) as f64));
+        let small = posteriors(&pi, &a, &b, |pi, a, rows, mut out| {
+            small_chain(pi, a, rows, &mut out).unwrap()
+        });
+        let pi9 = Array1::from_shape_fn(k + 1, |i| if i < k { pi[i] } else { f64::NEG_INFINITY });
+        let a9 = Array2::from_shape_fn((k + 1, k + 1), |(i, j)| match (i < k, j < k) {
+            (true, true) => a[[i, j]],
+            (true, false) => f64::NEG_INFINITY,
+            (false, _) => -((k + 1) as f64).ln(),
+        });
+        let b9 =
+            Array2::from_shape_fn((t_len, k + 1), |(t, j)| if j < k { b[[t, j]] } else { 0.0 });
+        let (mut gamma, mut xi) = (Array2::zeros((t_len, k + 1)), Array2::zeros((k + 1, k + 1)));
+        let mut init = Array1::zeros(k + 1);
+        let ll = forward_backward(
+            pi9.view(),
+            a9.view(),
+            b9.view(),
+            ChainPosterior {
+                gamma: gamma.view_mut(),
+                transitions: xi.view_mut(),
+                initial: init.view_mut(),
+                steps: None,
+            },
+        );
+        assert_relative_eq!(ll, small.0, max_relative = 1e-12);
+        for t in 0..t_len {
+            for j in 0..k {
+                assert_relative_eq!(gamma[[t, j]], small.1[[t, j]], epsilon = 1e-12);
+            }
+            assert_eq!(gamma[[t, k]], 0.0);
+        }
+        for i in 0..k {
+            for j in 0..k {
+                assert_relative_eq!(xi[[i, j]], small.2[[i, j]], epsilon = 1e-9);
+            }
         }
     }
 

@@ -1144,6 +1144,7 @@ fn e_step_chain<M: MixtureModel>(
 /// The rows of `from` into the first rows of the column-major `to`.
 fn transpose_into(from: ArrayView2<'_, f64>, to: &mut Array2<f64>) {
     let (m, k) = from.dim();
+    debug_assert!(to.t().is_standard_layout() && to.ncols() == k && to.nrows() >= m);
     let tall = to.nrows();
     match (from.as_slice(), to.as_slice_memory_order_mut()) {
         (Some(rows), Some(columns)) if k > 0 => {

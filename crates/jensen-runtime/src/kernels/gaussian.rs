@@ -929,24 +929,15 @@ impl Kernel for DiagSums<'_> {
         for (((col, &c), s), q) in columns.iter().zip(centre).zip(sum).zip(sq) {
             let cv = V::splat(c);
             let (mut s1, mut s2) = ([zero; 2], [zero; 2]);
-            let add = |s1: &mut V, s2: &mut V, r: V, x: V| {
-                let e = x.sub(cv);
-                let w = r.mul(e);
-                *s1 = s1.add(w);
-                *s2 = w.mul_add(e, *s2);
-            };
             // Pairs of whole tiles at fixed offsets (the sums stay in registers), alternate
             // tiles into alternate sums.
             let (pairs, _) = col[..m].as_chunks::<{ 2 * LANES }>();
             let (resp_pairs, _) = resp.as_chunks::<{ 2 * LANES }>();
             for (x, r) in pairs.iter().zip(resp_pairs) {
-                let (x0, x1) = x.split_at(LANES);
-                let (r0, r1) = r.split_at(LANES);
-                let load = |s: &[f64]| V::load(s.try_into().expect("a whole tile"));
                 let [a1, b1] = &mut s1;
                 let [a2, b2] = &mut s2;
-                add(a1, a2, load(r0), load(x0));
-                add(b1, b2, load(r1), load(x1));
+                add_moments(a1, a2, load_tile(r, 0), load_tile(x, 0), cv);
+                add_moments(b1, b2, load_tile(r, 1), load_tile(x, 1), cv);
             }
             // The rest (at most a tile and a part): rows past the block weigh 0 and lie at
             // the centre.
@@ -959,9 +950,9 @@ impl Kernel for DiagSums<'_> {
                 let [a1, b1] = &mut s1;
                 let [a2, b2] = &mut s2;
                 if half == 0 {
-                    add(a1, a2, r, x);
+                    add_moments(a1, a2, r, x, cv);
                 } else {
-                    add(b1, b2, r, x);
+                    add_moments(b1, b2, r, x, cv);
                 }
                 half ^= 1;
                 start += len;
@@ -973,6 +964,15 @@ impl Kernel for DiagSums<'_> {
             *q += sum_lanes(&b);
         }
     }
+}
+
+/// `s1 += r (x − c)` and `s2 += r (x − c)²`, lane by lane.
+#[inline(always)]
+fn add_moments<V: Lanes>(s1: &mut V, s2: &mut V, r: V, x: V, c: V) {
+    let e = x.sub(c);
+    let w = r.mul(e);
+    *s1 = s1.add(w);
+    *s2 = w.mul_add(e, *s2);
 }
 
 /// `acc_i += (x_i − mu)²`.
@@ -1024,8 +1024,8 @@ pub fn accumulate_scatter(
     if let (Some(columns), Some(c)) = (columns, centre.as_slice()) {
         // Column-major rows: register tiles, with the lower triangle's sums in lanes.
         let pairs = d * (d + 1) / 2;
-        // (The responsibilities are a contiguous column of a mixture's block; a chain's
-        // row-major posteriors are copied.)
+        // (The E-step's responsibilities are a contiguous column of a column-major block;
+        // any other layout is copied.)
         let contiguous = resp.as_slice();
         let (acc, r) = ws.two(
             (pairs + d) * LANES,
