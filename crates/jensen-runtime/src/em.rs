@@ -59,11 +59,17 @@ use crate::scratch;
 
 /// Rows per parallel task; fixed so results do not depend on the thread count.
 pub const TASK_ROWS: usize = 4096;
-/// Rows per block inside a task: the log-joint buffer and kernel scratch stay in cache.
-pub const BLOCK_ROWS: usize = 256;
+/// Rows per block inside a task: the interpreted program's per-call costs (views, operand
+/// lookups) are paid once per block and component, and the block's log-joint (8 KB per
+/// component) and the data's columns stay in the L2 cache. (1024 against 256 took the
+/// N=1e5, D=8, K=8 benchmark from 9.4 to 7.3 ms per iteration, full covariance, and from 5.6
+/// to 3.9 ms, diagonal.)
+pub const BLOCK_ROWS: usize = 1024;
 /// Rows per block of the hard E-step's one pass ([`MixtureModel::hard_step`]), which writes
-/// no log-joint: larger blocks, so that the per-call costs are paid less often.
+/// no log-joint: as large as the soft E-step's, which shares its buffers.
 const HARD_BLOCK_ROWS: usize = 1024;
+// The row buffers are `HARD_BLOCK_ROWS` long, and tasks are whole blocks.
+const _: () = assert!(BLOCK_ROWS <= HARD_BLOCK_ROWS && TASK_ROWS % BLOCK_ROWS == 0);
 /// A component whose responsibilities sum to less than this is empty and is re-seeded.
 pub const EMPTY_COUNT: f64 = 1e-6;
 
