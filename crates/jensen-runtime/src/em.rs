@@ -69,7 +69,7 @@ pub const BLOCK_ROWS: usize = 1024;
 /// no log-joint: as large as the soft E-step's, which shares its buffers.
 const HARD_BLOCK_ROWS: usize = 1024;
 // The row buffers are `HARD_BLOCK_ROWS` long, and tasks are whole blocks.
-const _: () = assert!(BLOCK_ROWS <= HARD_BLOCK_ROWS && TASK_ROWS % BLOCK_ROWS == 0);
+const _: () = assert!(BLOCK_ROWS <= HARD_BLOCK_ROWS && TASK_ROWS.is_multiple_of(BLOCK_ROWS));
 /// A component whose responsibilities sum to less than this is empty and is re-seeded.
 pub const EMPTY_COUNT: f64 = 1e-6;
 
