@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::data::DataError;
@@ -100,13 +100,10 @@ fn general_chain(pi: &[f64], a: &[f64], rows: &[f64], mut out: ChainPosterior<'_
     shifted[t_len * k..].fill(f64::NEG_INFINITY);
     let mut shift = scratch::take_written(t_len);
     for (t, row) in rows.chunks_exact(k).enumerate() {
-        let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if row.iter().any(|v| v.is_nan()) {
-            return impossible(&mut out, f64::NAN);
-        }
-        if !m.is_finite() {
-            return impossible(&mut out, f64::NEG_INFINITY);
-        }
+        let m = match row_shift(row) {
+            Ok(m) => m,
+            Err(value) => return impossible(&mut out, value),
+        };
         shift[t] = m;
         for (s, &l) in shifted[t * k..(t + 1) * k].iter_mut().zip(row) {
             *s = l - m;
@@ -118,7 +115,6 @@ fn general_chain(pi: &[f64], a: &[f64], rows: &[f64], mut out: ChainPosterior<'_
     // Forward: α̂_t = α_t / Π c, with c_t the normaliser of step t.
     let mut alpha = vec![0.0; t_len * k];
     let mut scale = vec![0.0; t_len];
-    let mut loglik = 0.0;
     for t in 0..t_len {
         let (done, rest) = alpha.split_at_mut(t * k);
         let cur = &mut rest[..k];
@@ -144,11 +140,6 @@ fn general_chain(pi: &[f64], a: &[f64], rows: &[f64], mut out: ChainPosterior<'_
         let inv = 1.0 / c;
         cur.iter_mut().for_each(|v| *v *= inv);
         scale[t] = c;
-        let step = c.ln() + shift[t];
-        if let Some(steps) = out.steps.as_mut() {
-            steps[t] = step;
-        }
-        loglik += step;
     }
     // Backward, with the same scaling; γ and Σξ on the way.
     let mut beta_next = vec![1.0; k];
@@ -194,15 +185,56 @@ fn general_chain(pi: &[f64], a: &[f64], rows: &[f64], mut out: ChainPosterior<'_
         }
         std::mem::swap(&mut beta, &mut beta_next);
     }
+    let loglik = finish(&mut out, |i, j| xi_t[j * k + i], &scale, &shift);
+    for buffer in [b, shift] {
+        scratch::give(buffer);
+    }
+    loglik
+}
+
+/// The rule both forms apply to a step's emission log-densities `row` before rescaling them:
+/// `Ok` of the shift (the row's maximum), or `Err` of the log-likelihood to report for the
+/// sequence: NaN where the row has a NaN, `−∞` where no state has a finite density.
+#[inline(always)]
+fn row_shift(row: &[f64]) -> Result<f64, f64> {
+    if row.iter().any(|v| v.is_nan()) {
+        return Err(f64::NAN);
+    }
+    // (No NaN: plain comparisons.)
+    let max = row
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    if max.is_finite() {
+        Ok(max)
+    } else {
+        Err(f64::NEG_INFINITY)
+    }
+}
+
+/// The end both forms share: the expected transition counts (`xi_t(i, j)`, the sums of the
+/// moves from `i` to `j`) and `γ_0` added to the sequence's statistics, and each step's
+/// `ln p(x_t | x_0..x_{t−1}) = ln c_t + m_t` written (if asked for) and summed in order.
+fn finish(
+    out: &mut ChainPosterior<'_>,
+    xi_t: impl Fn(usize, usize) -> f64,
+    scale: &[f64],
+    shift: &[f64],
+) -> f64 {
+    let k = out.gamma.ncols();
     for i in 0..k {
         for j in 0..k {
-            out.transitions[[i, j]] += xi_t[j * k + i];
+            out.transitions[[i, j]] += xi_t(i, j);
         }
     }
     let first = out.gamma.row(0).to_owned();
     out.initial += &first;
-    for buffer in [b, shift] {
-        scratch::give(buffer);
+    let mut loglik = 0.0;
+    for (t, (&c, &m)) in scale.iter().zip(shift).enumerate() {
+        let step = c.ln() + m;
+        if let Some(steps) = out.steps.as_mut() {
+            steps[t] = step;
+        }
+        loglik += step;
     }
     loglik
 }
@@ -216,11 +248,11 @@ fn general_chain(pi: &[f64], a: &[f64], rows: &[f64], mut out: ChainPosterior<'_
 ///
 /// 1. the emissions, rescaled per step (`b_t = exp(ℓ_t − m_t)`), in parallel pieces;
 /// 2. the forward and the backward recursions at the same time (on two threads where the
-///    pool has them): `β` is scaled by its own sums rather than the forward pass's
+///    pool has them, else a step of each in turn in one loop): `β` is scaled by its own sums rather than the forward pass's
 ///    normalisers, so neither waits for the other, and each defers its step's
 ///    normalisation to the next step's end, so the division is not on the recursion's path;
 /// 3. `γ_t = α̂_t ∘ β̃_t / G_t` with `G_t = Σ α̂_t ∘ β̃_t`, and the expected transition counts
-///    `Σ_t α̂_t(i) A_ij b_{t+1}(j) β̃_{t+1}(j) / (c_{t+1} G_{t+1})`, in parallel pieces
+///    `A_ij Σ_t α̂_t(i) b_{t+1}(j) β̃_{t+1}(j) / (c_{t+1} G_{t+1})`, in parallel pieces
 ///    summed in a fixed order. (Any per-step scale of `β` cancels in both.)
 fn small_chain(pi: &[f64], a: &[f64], rows: &[f64], out: &mut ChainPosterior<'_>) -> Option<f64> {
     let k = pi.len();
@@ -243,29 +275,53 @@ fn small_chain(pi: &[f64], a: &[f64], rows: &[f64], out: &mut ChainPosterior<'_>
     let mut beta = scratch::take_written(t_len * LANES);
     let mut scale = scratch::take_written(t_len);
     let tiles = b.as_chunks().0;
-    let (forward, backward) = rayon::join(
-        || {
-            lanes::dispatch(Forward {
+    let (alpha_tiles, beta_tiles) = (alpha.as_chunks_mut().0, beta.as_chunks_mut().0);
+    let recursions = if rayon::current_num_threads() == 1 {
+        // One thread: both recursions in one loop, so that the core runs the two
+        // independent chains of dependent steps side by side.
+        lanes::dispatch(Recursions {
+            forward: Forward {
                 k,
                 pi,
                 a,
                 b: tiles,
-                alpha: alpha.as_chunks_mut().0,
+                alpha: alpha_tiles,
                 scale: &mut scale,
-            })
-        },
-        || {
-            lanes::dispatch(Backward {
+            },
+            backward: Backward {
                 k,
                 a,
                 b: tiles,
-                beta: beta.as_chunks_mut().0,
-            })
-        },
-    );
-    let result = match (forward, backward) {
-        (false, _) | (true, false) => None,
-        (true, true) => combine(k, a, tiles, &alpha, &beta, &scale, &shift, out),
+                beta: beta_tiles,
+            },
+        })
+    } else {
+        let (forward, backward) = rayon::join(
+            || {
+                lanes::dispatch(Forward {
+                    k,
+                    pi,
+                    a,
+                    b: tiles,
+                    alpha: alpha_tiles,
+                    scale: &mut scale,
+                })
+            },
+            || {
+                lanes::dispatch(Backward {
+                    k,
+                    a,
+                    b: tiles,
+                    beta: beta_tiles,
+                })
+            },
+        );
+        forward && backward
+    };
+    let result = if recursions {
+        combine(k, a, tiles, &alpha, &beta, &scale, &shift, out)
+    } else {
+        None
     };
     for buffer in [b, shift, alpha, beta, scale] {
         scratch::give(buffer);
@@ -282,21 +338,13 @@ fn emission_tiles(rows: &[f64], k: usize, b: &mut [f64], shift: &mut [f64]) -> O
         .zip(b.as_chunks_mut::<LANES>().0)
         .zip(shift.iter_mut())
     {
+        let max = match row_shift(row) {
+            Ok(max) => max,
+            Err(value) => return Some(value),
+        };
+        *m = max;
         let mut v = [f64::NEG_INFINITY; LANES];
         v[..k].copy_from_slice(row);
-        if v.iter().any(|x| x.is_nan()) {
-            return Some(f64::NAN);
-        }
-        // (No NaN: a tree of plain comparisons.)
-        let wider = |a: f64, b: f64| if a > b { a } else { b };
-        let max = wider(
-            wider(wider(v[0], v[4]), wider(v[2], v[6])),
-            wider(wider(v[1], v[5]), wider(v[3], v[7])),
-        );
-        if !max.is_finite() {
-            return Some(f64::NEG_INFINITY);
-        }
-        *m = max;
         for (t, &x) in tile.iter_mut().zip(&v) {
             *t = x - max;
         }
@@ -319,40 +367,26 @@ fn combine(
     shift: &[f64],
     out: &mut ChainPosterior<'_>,
 ) -> Option<f64> {
-    let t_len = scale.len();
     let (alpha, beta) = (alpha.as_chunks().0, beta.as_chunks().0);
-    let piece = |(p, gamma): (usize, &mut [f64])| {
-        let start = p * CHAIN_CHUNK;
-        let end = (start + CHAIN_CHUNK).min(t_len);
-        lanes::dispatch(Combine {
-            k,
-            a,
-            b,
-            alpha,
-            beta,
-            scale,
-            steps: start..end,
-            gamma,
+    let parts: Vec<Option<[[f64; LANES]; LANES]>> = out
+        .gamma
+        .axis_chunks_iter_mut(Axis(0), CHAIN_CHUNK)
+        .into_par_iter()
+        .enumerate()
+        .map(|(p, gamma)| {
+            let start = p * CHAIN_CHUNK;
+            lanes::dispatch(Combine {
+                k,
+                a,
+                b,
+                alpha,
+                beta,
+                scale,
+                steps: start..start + gamma.nrows(),
+                gamma: GammaRows::new(gamma),
+            })
         })
-    };
-    let pieces = |gamma: &mut [f64]| -> Vec<Option<[[f64; LANES]; LANES]>> {
-        gamma
-            .par_chunks_mut(CHAIN_CHUNK * k)
-            .enumerate()
-            .map(piece)
-            .collect()
-    };
-    let parts = match out.gamma.as_slice_mut() {
-        Some(gamma) => pieces(gamma),
-        None => {
-            let mut own = vec![0.0; t_len * k];
-            let parts = pieces(&mut own);
-            for (o, v) in out.gamma.iter_mut().zip(own) {
-                *o = v;
-            }
-            parts
-        }
-    };
+        .collect();
     let mut xi_t = [[0.0; LANES]; LANES];
     for part in parts {
         for (x, p) in xi_t.iter_mut().zip(part?) {
@@ -361,22 +395,7 @@ fn combine(
             }
         }
     }
-    for i in 0..k {
-        for j in 0..k {
-            out.transitions[[i, j]] += xi_t[j][i];
-        }
-    }
-    let first = out.gamma.row(0).to_owned();
-    out.initial += &first;
-    let mut loglik = 0.0;
-    for (t, (&c, &m)) in scale.iter().zip(shift).enumerate() {
-        let step = c.ln() + m;
-        if let Some(steps) = out.steps.as_mut() {
-            steps[t] = step;
-        }
-        loglik += step;
-    }
-    Some(loglik)
+    Some(finish(out, |i, j| xi_t[j][i], scale, shift))
 }
 
 /// `Σ` of the lanes, in a fixed order.
@@ -471,32 +490,68 @@ impl Kernel for Forward<'_> {
             alpha,
             scale,
         } = self;
-        let (rows, _) = transition_lanes::<V>(k, a);
-        let mut prev = [0.0; LANES];
-        let mut last = V::splat(0.0);
-        let mut inv = 1.0;
+        let mut forward = ForwardSteps::<V>::new(k, a);
         for (t, ((bt, at), ct)) in b
             .iter()
             .zip(alpha.iter_mut())
             .zip(scale.iter_mut())
             .enumerate()
         {
-            let bt = V::load(bt);
-            let cur = if t == 0 {
-                V::load(&padded(pi)).mul(bt)
-            } else {
-                combination(k, last, &rows).mul(bt.mul(V::splat(inv)))
-            };
-            last = cur;
-            cur.store(&mut prev);
-            let c = lane_sum(&prev);
-            if c.is_nan() || c <= SMALLEST_SUM {
+            if !forward.step((t == 0).then_some(pi), bt, at, ct) {
                 return false;
             }
-            inv = 1.0 / c;
-            cur.mul(V::splat(inv)).store(at);
-            *ct = c;
         }
+        true
+    }
+}
+
+/// What [`Forward`] carries from one step to the next.
+struct ForwardSteps<V> {
+    k: usize,
+    /// The rows of `A` as lanes.
+    rows: [V; LANES],
+    /// `α̃_{t−1}`, unnormalised.
+    last: V,
+    /// `1 / c_{t−1}`.
+    inv: f64,
+}
+
+impl<V: Lanes> ForwardSteps<V> {
+    #[inline(always)]
+    fn new(k: usize, a: &[f64]) -> Self {
+        Self {
+            k,
+            rows: transition_lanes::<V>(k, a).0,
+            last: V::splat(0.0),
+            inv: 1.0,
+        }
+    }
+
+    /// One step: `α̂_t` into `at` and `c_t` into `ct`, from the initial distribution `pi` at
+    /// the first step. `false` when `c_t` is not above [`SMALLEST_SUM`] (or is NaN).
+    #[inline(always)]
+    fn step(
+        &mut self,
+        pi: Option<&[f64]>,
+        bt: &[f64; LANES],
+        at: &mut [f64; LANES],
+        ct: &mut f64,
+    ) -> bool {
+        let bt = V::load(bt);
+        let cur = match pi {
+            Some(pi) => V::load(&padded(pi)).mul(bt),
+            None => combination(self.k, self.last, &self.rows).mul(bt.mul(V::splat(self.inv))),
+        };
+        self.last = cur;
+        let mut sums = [0.0; LANES];
+        cur.store(&mut sums);
+        let c = lane_sum(&sums);
+        if c.is_nan() || c <= SMALLEST_SUM {
+            return false;
+        }
+        self.inv = 1.0 / c;
+        cur.mul(V::splat(self.inv)).store(at);
+        *ct = c;
         true
     }
 }
@@ -520,22 +575,97 @@ impl Kernel for Backward<'_> {
     #[inline(always)]
     fn run<V: Lanes>(self) -> bool {
         let Self { k, a, b, beta } = self;
-        let (_, cols) = transition_lanes::<V>(k, a);
         let Some((last, rest)) = beta.split_last_mut() else {
             return true;
         };
-        *last = padded(&[1.0; LANES][..k]);
-        let mut next = V::load(last);
-        let mut inv = 1.0 / k as f64;
+        let mut backward = BackwardSteps::<V>::new(k, a, last);
         for (bt, out) in b[1..].iter().zip(rest.iter_mut()).rev() {
-            let cur = combination(k, V::load(bt).mul(next), &cols).mul(V::splat(inv));
-            cur.store(out);
-            let d = lane_sum(out);
-            if d.is_nan() || d <= SMALLEST_SUM {
+            if !backward.step(bt, out) {
                 return false;
             }
-            inv = 1.0 / d;
-            next = cur;
+        }
+        true
+    }
+}
+
+/// What [`Backward`] carries from one step to the next.
+struct BackwardSteps<V> {
+    k: usize,
+    /// The columns of `A` as lanes.
+    cols: [V; LANES],
+    /// `β̃_{t+1}`.
+    next: V,
+    /// `1 / d_{t+1}`.
+    inv: f64,
+}
+
+impl<V: Lanes> BackwardSteps<V> {
+    /// The state after the last step, whose `β̃_{T−1} = 1` it writes into `last`.
+    #[inline(always)]
+    fn new(k: usize, a: &[f64], last: &mut [f64; LANES]) -> Self {
+        *last = padded(&[1.0; LANES][..k]);
+        Self {
+            k,
+            cols: transition_lanes::<V>(k, a).1,
+            next: V::load(last),
+            inv: 1.0 / k as f64,
+        }
+    }
+
+    /// One step back: `β̃_t` into `out` from `b_{t+1}`. `false` when `d_t` is not above
+    /// [`SMALLEST_SUM`] (or is NaN).
+    #[inline(always)]
+    fn step(&mut self, b_next: &[f64; LANES], out: &mut [f64; LANES]) -> bool {
+        let cur =
+            combination(self.k, V::load(b_next).mul(self.next), &self.cols).mul(V::splat(self.inv));
+        cur.store(out);
+        let d = lane_sum(out);
+        if d.is_nan() || d <= SMALLEST_SUM {
+            return false;
+        }
+        self.inv = 1.0 / d;
+        self.next = cur;
+        true
+    }
+}
+
+/// [`Forward`] and [`Backward`] in one loop, a step of each in turn: the same operations,
+/// for a single thread, whose core then overlaps the two recursions' latencies. `false`
+/// where either would be.
+struct Recursions<'a> {
+    forward: Forward<'a>,
+    backward: Backward<'a>,
+}
+
+impl Kernel for Recursions<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> bool {
+        let Forward {
+            k,
+            pi,
+            a,
+            b,
+            alpha,
+            scale,
+        } = self.forward;
+        let Some((last, rest)) = self.backward.beta.split_last_mut() else {
+            return true;
+        };
+        let mut forward = ForwardSteps::<V>::new(k, a);
+        let mut backward = BackwardSteps::<V>::new(k, a, last);
+        if !forward.step(Some(pi), &b[0], &mut alpha[0], &mut scale[0]) {
+            return false;
+        }
+        let later = b[1..]
+            .iter()
+            .zip(alpha[1..].iter_mut().zip(&mut scale[1..]));
+        let earlier = b[1..].iter().zip(rest.iter_mut()).rev();
+        for ((bt, (at, ct)), (b_next, out)) in later.zip(earlier) {
+            if !forward.step(None, bt, at, ct) || !backward.step(b_next, out) {
+                return false;
+            }
         }
         true
     }
@@ -554,7 +684,56 @@ struct Combine<'a> {
     beta: &'a [[f64; LANES]],
     scale: &'a [f64],
     steps: Range<usize>,
-    gamma: &'a mut [f64],
+    gamma: GammaRows<'a>,
+}
+
+/// A piece of `γ` as [`Combine`] writes it, one step's row at a time: in place when the rows
+/// or the columns are contiguous (the E-step asks for columns, which its kernels read).
+enum GammaRows<'a> {
+    Rows(&'a mut [f64]),
+    Columns(Vec<&'a mut [f64]>),
+    Strided(ArrayViewMut2<'a, f64>),
+}
+
+impl<'a> GammaRows<'a> {
+    fn new(gamma: ArrayViewMut2<'a, f64>) -> Self {
+        if gamma.is_standard_layout() {
+            return Self::Rows(gamma.into_slice().expect("a standard layout"));
+        }
+        if gamma.stride_of(Axis(0)) != 1 {
+            return Self::Strided(gamma);
+        }
+        let mut columns = Vec::with_capacity(gamma.ncols());
+        let mut rest = gamma;
+        while rest.ncols() > 0 {
+            let (column, next) = rest.split_at(Axis(1), 1);
+            columns.push(
+                column
+                    .into_slice_memory_order()
+                    .expect("a contiguous column"),
+            );
+            rest = next;
+        }
+        Self::Columns(columns)
+    }
+
+    /// Row `i` of the piece: the first `k` lanes of `g`.
+    #[inline(always)]
+    fn put(&mut self, i: usize, k: usize, g: &[f64; LANES]) {
+        match self {
+            Self::Rows(rows) => rows[i * k..(i + 1) * k].copy_from_slice(&g[..k]),
+            Self::Columns(columns) => {
+                for (column, &v) in columns.iter_mut().zip(g) {
+                    column[i] = v;
+                }
+            }
+            Self::Strided(view) => {
+                for (o, &v) in view.row_mut(i).iter_mut().zip(g) {
+                    *o = v;
+                }
+            }
+        }
+    }
 }
 
 impl Kernel for Combine<'_> {
@@ -570,12 +749,12 @@ impl Kernel for Combine<'_> {
             beta,
             scale,
             steps,
-            gamma,
+            mut gamma,
         } = self;
         let (_, cols) = transition_lanes::<V>(k, a);
         let mut xi = [V::splat(0.0); LANES];
         let (mut p, mut w) = ([0.0; LANES], [0.0; LANES]);
-        for (t, g) in steps.zip(gamma.chunks_exact_mut(k)) {
+        for (i, t) in steps.enumerate() {
             let (at, bt) = (V::load(&alpha[t]), V::load(&beta[t]));
             let ab = at.mul(bt);
             ab.store(&mut p);
@@ -586,27 +765,22 @@ impl Kernel for Combine<'_> {
             // 1 / (G_t c_t), and from it 1 / G_t: one division per step.
             let both = 1.0 / (total * scale[t]);
             let inv = both * scale[t];
-            let gt = ab.mul(V::splat(inv));
-            match <&mut [f64; LANES]>::try_from(&mut *g) {
-                Ok(g) => gt.store(g),
-                Err(_) => {
-                    gt.store(&mut p);
-                    g.copy_from_slice(&p[..k]);
-                }
-            }
+            ab.mul(V::splat(inv)).store(&mut p);
+            gamma.put(i, k, &p);
             if t > 0 {
                 V::load(&b[t]).mul(bt).mul(V::splat(both)).store(&mut w);
                 let prev = V::load(&alpha[t - 1]);
-                // Every lane (the columns and weights past `K` are zero and add exact
-                // zeros), so that the sums stay in registers.
+                // Σ_t α̂_{t−1}(i) w_t(j), over every lane (the weights past `K` are zero and
+                // add exact zeros), so that the sums stay in registers; `A_ij` multiplies
+                // the sums once, at the end.
                 for j in 0..LANES {
-                    xi[j] = prev.mul_add(cols[j].mul(V::splat(w[j])), xi[j]);
+                    xi[j] = prev.mul_add(V::splat(w[j]), xi[j]);
                 }
             }
         }
         let mut out = [[0.0; LANES]; LANES];
-        for (x, o) in xi.iter().zip(out.iter_mut()) {
-            x.store(o);
+        for ((x, col), o) in xi.iter().zip(&cols).zip(out.iter_mut()) {
+            x.mul(*col).store(o);
         }
         Some(out)
     }
@@ -795,7 +969,7 @@ pub fn viterbi(
 mod tests {
     use super::*;
     use approx::assert_relative_eq;
-    use ndarray::{array, Array2};
+    use ndarray::{array, Array2, ShapeBuilder};
 
     /// Every state path of a short sequence, with `ln p(x, z)`.
     fn paths(
@@ -937,6 +1111,48 @@ mod tests {
                 assert_relative_eq!(s, g, epsilon = 1e-10, max_relative = 1e-12);
             }
             assert_relative_eq!(small.2.sum(), (t_len - 1) as f64, max_relative = 1e-12);
+        }
+    }
+
+    #[test]
+    fn one_thread_and_column_major_posteriors_give_the_same_bits() {
+        // One thread runs the two recursions in one loop, a pool runs them side by side; the
+        // E-step asks for γ by columns, `posterior` by rows. All four give the same values.
+        let (k, t_len) = (5, 2 * CHAIN_CHUNK + 3);
+        let pi = Array1::from_shape_fn(k, |i| -(1.0 + i as f64).ln());
+        let a = Array2::from_shape_fn((k, k), |(i, j)| if i == j { 0.6 } else { 0.1 });
+        let a = a.mapv(f64::ln);
+        let b = Array2::from_shape_fn((t_len, k), |(t, j)| ((t * 3 + j * 5) % 11) as f64 * -0.7);
+        let run = |threads: usize, columns: bool| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut gamma = Array2::zeros((t_len, k).set_f(columns));
+                let (mut xi, mut init) = (Array2::zeros((k, k)), Array1::zeros(k));
+                let ll = forward_backward(
+                    pi.view(),
+                    a.view(),
+                    b.view(),
+                    ChainPosterior {
+                        gamma: gamma.view_mut(),
+                        transitions: xi.view_mut(),
+                        initial: init.view_mut(),
+                        steps: None,
+                    },
+                );
+                (ll, gamma, xi, init)
+            })
+        };
+        let bits = |v: &Array2<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let want = run(2, false);
+        for (threads, columns) in [(1, false), (1, true), (2, true)] {
+            let got = run(threads, columns);
+            assert_eq!(got.0.to_bits(), want.0.to_bits(), "{threads} {columns}");
+            assert_eq!(bits(&got.1), bits(&want.1), "{threads} {columns}");
+            assert_eq!(bits(&got.2), bits(&want.2), "{threads} {columns}");
+            assert_eq!(got.3, want.3);
         }
     }
 

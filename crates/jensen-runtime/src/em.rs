@@ -967,9 +967,10 @@ fn chain_posterior(
     prior: ChainPrior<'_>,
     log_b: &Array2<f64>,
     weights: Option<&[f64]>,
+    layout: Layout,
 ) -> (Array2<f64>, Array1<f64>, LatentStats, f64) {
     let (n, k) = log_b.dim();
-    let mut gamma = Array2::from_shape_vec((n, k), scratch::take_written(n * k)).expect("N × K");
+    let mut gamma = state_posteriors(n, k, layout, scratch::take_written(n * k));
     let mut steps = Array1::<f64>::zeros(n);
     let mut pieces = Vec::with_capacity(sequences.len());
     let (mut g_rest, mut s_rest) = (gamma.view_mut(), steps.view_mut());
@@ -1045,7 +1046,7 @@ fn chain_hard(
 ) -> (Array2<f64>, LatentStats, Vec<u32>, f64) {
     let (n, k) = log_b.dim();
     let paths = viterbi_paths(sequences, prior, log_b);
-    let mut gamma = Array2::from_shape_vec((n, k), scratch::take(n * k, 0.0)).expect("N × K");
+    let mut gamma = state_posteriors(n, k, Layout::Columns, scratch::take(n * k, 0.0));
     let mut latent = LatentStats::zeros(k);
     let mut path = Vec::with_capacity(n);
     let mut score = 0.0;
@@ -1079,7 +1080,8 @@ fn e_step_chain<M: MixtureModel>(
     let weights = model.row_weights();
     let (gamma, latent, path, loglik) = match mode {
         EStepMode::Soft => {
-            let (gamma, _, latent, loglik) = chain_posterior(sequences, prior, &log_b, weights);
+            let (gamma, _, latent, loglik) =
+                chain_posterior(sequences, prior, &log_b, weights, Layout::Columns);
             (gamma, latent, Vec::new(), loglik)
         }
         EStepMode::Hard => chain_hard(sequences, prior, &log_b, weights),
@@ -1090,14 +1092,12 @@ fn e_step_chain<M: MixtureModel>(
         .map(|rows| {
             let mut out = EStep::empty(model.zero_stats(), model.n_components(), rows.start);
             let mut ws = Workspace::default();
-            // Each block of γ column by column (as a mixture's responsibilities are), so
-            // that every state's weights are one contiguous column for the kernels.
             let k = model.n_components();
-            let mut columns = Array2::<f64>::zeros((BLOCK_ROWS, k).f());
             for start in rows.clone().step_by(BLOCK_ROWS) {
                 let block = start..(start + BLOCK_ROWS).min(rows.end);
-                transpose_into(gamma.slice(s![block.clone(), ..]), &mut columns);
-                let resp = columns.slice(s![..block.len(), ..]);
+                // γ is column-major (as a mixture's responsibilities are), so every
+                // state's weights in the block are one contiguous column for the kernels.
+                let resp = gamma.slice(s![block.clone(), ..]);
                 add_counts(resp, &mut out.latent.counts);
                 // With weights, the hard E-step's γ is the path as a weighted one-hot.
                 if mode == EStepMode::Hard && weights.is_none() && !model.has_gaps() {
@@ -1112,12 +1112,13 @@ fn e_step_chain<M: MixtureModel>(
                     model.accumulate(cache, block.clone(), resp, &mut out.stats, &mut ws)
                 }
                 // The row no state explains well: where an empty state is re-seeded.
-                for t in block.filter(|&t| weights.is_none_or(|w| w[t] > 0.0)) {
-                    let best = log_b
-                        .row(t)
-                        .iter()
-                        .copied()
-                        .fold(f64::NEG_INFINITY, f64::max);
+                let rows = log_b.slice(s![block.clone(), ..]);
+                let rows = rows.as_slice().expect("the emissions in standard layout");
+                for (t, row) in block.clone().zip(rows.chunks_exact(k.max(1))) {
+                    if weights.is_some_and(|w| w[t] <= 0.0) {
+                        continue;
+                    }
+                    let best = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                     if best < out.worst.0 {
                         out.worst = (best, t);
                     }
@@ -1147,21 +1148,18 @@ fn e_step_chain<M: MixtureModel>(
     total
 }
 
-/// The rows of `from` into the first rows of the column-major `to`.
-fn transpose_into(from: ArrayView2<'_, f64>, to: &mut Array2<f64>) {
-    let (m, k) = from.dim();
-    debug_assert!(to.t().is_standard_layout() && to.ncols() == k && to.nrows() >= m);
-    let tall = to.nrows();
-    match (from.as_slice(), to.as_slice_memory_order_mut()) {
-        (Some(rows), Some(columns)) if k > 0 => {
-            for (b, row) in rows.chunks_exact(k).enumerate() {
-                for (j, &v) in row.iter().enumerate() {
-                    columns[j * tall + b] = v;
-                }
-            }
-        }
-        _ => to.slice_mut(s![..m, ..]).assign(&from),
-    }
+/// How a chain's state posteriors `γ` (`N × K`) are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Row-major, as [`posterior`] returns them.
+    Rows,
+    /// Column-major, as the E-step's kernels read responsibilities.
+    Columns,
+}
+
+/// `N × K` state posteriors over `buffer` (`N·K` values) in `layout`.
+fn state_posteriors(n: usize, k: usize, layout: Layout, buffer: Vec<f64>) -> Array2<f64> {
+    Array2::from_shape_vec((n, k).set_f(layout == Layout::Columns), buffer).expect("N × K values")
 }
 
 /// Responsibilities and per-row log-likelihood under prepared parameters. For a chain the
@@ -1171,7 +1169,7 @@ fn transpose_into(from: ArrayView2<'_, f64>, to: &mut Array2<f64>) {
 pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Array1<f64>) {
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
         let log_b = emissions(model, cache);
-        let (gamma, steps, _, _) = chain_posterior(sequences, prior, &log_b, None);
+        let (gamma, steps, _, _) = chain_posterior(sequences, prior, &log_b, None, Layout::Rows);
         return (gamma, steps);
     }
     let k = model.n_components();
