@@ -485,8 +485,8 @@ pub fn normalise_rows(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f6
     }
     let mut exps = vec![0.0; shifted.len()];
     exp_in_place(&shifted, &mut exps);
-    let mut loglik = 0.0;
-    let mut entropy = 0.0;
+    // Row b's terms go to lane b mod NORM_TILE, summed at the end: the column form's order.
+    let (mut loglik, mut entropy) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
     for (b, mut row) in lj.rows_mut().into_iter().enumerate() {
         if bad[b] {
             // No component can explain this row (or a value is NaN): report it through the
@@ -498,7 +498,7 @@ pub fn normalise_rows(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f6
             };
             row_ll[b] = ll;
             row.fill(1.0 / k as f64);
-            loglik += ll;
+            loglik[b % NORM_TILE] += ll;
             continue;
         }
         let e = &exps[b * k..(b + 1) * k];
@@ -515,11 +515,25 @@ pub fn normalise_rows(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f6
             *v = ev * inv;
         }
         // H = −Σ r ln r = −Σ (e/S)(shifted − ln S) = ln S − (Σ e·shifted)/S.
-        entropy += log_sum - weighted * inv;
+        entropy[b % NORM_TILE] += log_sum - weighted * inv;
         row_ll[b] += log_sum;
-        loglik += row_ll[b];
+        loglik[b % NORM_TILE] += row_ll[b];
     }
-    (loglik, entropy)
+    (lane_total(&loglik), lane_total(&entropy))
+}
+
+/// `Σ` of a row tile's per-lane sums, in a fixed order (a tree).
+#[inline(always)]
+fn lane_total(v: &[f64; NORM_TILE]) -> f64 {
+    let mut w = *v;
+    let mut width = NORM_TILE;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            w[i] += w[i + width];
+        }
+    }
+    w[0]
 }
 
 /// [`normalise_rows`] of a column-major block: the same operations on every value, and every
@@ -553,74 +567,120 @@ fn normalise_columns_lanes(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -
         .into_iter()
         .map(|c| c.into_slice().expect("a contiguous column"))
         .collect();
-    let (mut loglik, mut entropy) = (0.0, 0.0);
-    let mut start = 0;
-    while start < m {
-        let len = NORM_TILE.min(m - start);
-        let rows = start..start + len;
-        let mut max = [f64::NEG_INFINITY; NORM_TILE];
-        let mut nan = [false; NORM_TILE];
-        for col in &columns {
-            for ((mx, bad), &v) in max.iter_mut().zip(&mut nan).zip(&col[rows.clone()]) {
-                *mx = mx.max(v);
-                *bad |= v.is_nan();
-            }
+    // Each row's terms of `Σ ln p(x)` and `H` in its lane of the tile, summed at the end.
+    let (mut loglik, mut entropy) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
+    let whole = m / NORM_TILE * NORM_TILE;
+    for start in (0..whole).step_by(NORM_TILE) {
+        let (ll, h) = normalise_tile(&mut columns, start, uniform);
+        row_ll[start..start + NORM_TILE].copy_from_slice(&ll);
+        for (((total, ll), sum), h) in loglik.iter_mut().zip(ll).zip(&mut entropy).zip(h) {
+            *total += ll;
+            *sum += h;
         }
-        // Σ_k e_k and Σ_k e_k · shifted_k per row; the column then holds e = exp(ℓ − max).
-        let (mut sum, mut weighted) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
-        for col in columns.iter_mut() {
-            let col = &mut col[rows.clone()];
-            match <&mut [f64; NORM_TILE]>::try_from(&mut *col) {
-                Ok(tile) => exponentiate_tile(tile, &max, &mut sum, &mut weighted),
-                Err(_) => {
-                    // The last, partial tile: padded at 0, whose results are not read.
-                    let mut tile = [0.0; NORM_TILE];
-                    tile[..len].copy_from_slice(col);
-                    exponentiate_tile(&mut tile, &max, &mut sum, &mut weighted);
-                    col.copy_from_slice(&tile[..len]);
-                }
-            }
-        }
-        let log_sum = ln_block(&sum);
-        let mut scale = [0.0; NORM_TILE];
-        for (inv, &s) in scale.iter_mut().zip(&sum) {
-            *inv = 1.0 / s;
-        }
-        for (b, ll) in row_ll[rows.clone()].iter_mut().enumerate() {
-            if nan[b] || !max[b].is_finite() {
-                // As in `normalise_rows`: reported through the log-likelihood, and a
-                // uniform distribution left in the row.
-                *ll = if nan[b] { f64::NAN } else { f64::NEG_INFINITY };
-                loglik += *ll;
-                scale[b] = f64::NAN;
-                continue;
-            }
-            entropy += log_sum[b] - weighted[b] * scale[b];
-            *ll = max[b] + log_sum[b];
-            loglik += *ll;
-        }
-        for col in columns.iter_mut() {
-            for (c, &inv) in col[rows.clone()].iter_mut().zip(&scale) {
-                *c = if inv.is_nan() { uniform } else { *c * inv };
-            }
-        }
-        start += len;
     }
-    (loglik, entropy)
+    if whole < m {
+        // The last, partial tile through a padded copy (rows of 0, whose results are not
+        // read).
+        let len = m - whole;
+        let mut padded = vec![[0.0; NORM_TILE]; k];
+        for (tile, col) in padded.iter_mut().zip(&columns) {
+            tile[..len].copy_from_slice(&col[whole..]);
+        }
+        let mut tiles: Vec<&mut [f64]> = padded.iter_mut().map(|t| &mut t[..]).collect();
+        let (ll, h) = normalise_tile(&mut tiles, 0, uniform);
+        for (col, tile) in columns.iter_mut().zip(&padded) {
+            col[whole..].copy_from_slice(&tile[..len]);
+        }
+        row_ll[whole..].copy_from_slice(&ll[..len]);
+        for (((total, ll), sum), h) in loglik.iter_mut().zip(ll).zip(&mut entropy).zip(h).take(len)
+        {
+            *total += ll;
+            *sum += h;
+        }
+    }
+    (lane_total(&loglik), lane_total(&entropy))
 }
 
-/// One component's column of a tile of rows: `e = exp(ℓ − max)` in place, and its terms of
-/// each row's `Σ e` and `Σ e · (ℓ − max)`.
+/// The rows `start..start + NORM_TILE` of `columns` (one per component) into
+/// responsibilities: every step across the tile's rows, each component's column in turn.
+/// Returns each row's `ln p(x)` and its term of `H` (0 for a bad row).
+#[inline(always)]
+fn normalise_tile(
+    columns: &mut [&mut [f64]],
+    start: usize,
+    uniform: f64,
+) -> ([f64; NORM_TILE], [f64; NORM_TILE]) {
+    let tile = |col: &[f64]| -> [f64; NORM_TILE] {
+        col[start..start + NORM_TILE]
+            .try_into()
+            .expect("a whole tile")
+    };
+    // Each row's maximum (NaN never wins a comparison).
+    let mut max = [f64::NEG_INFINITY; NORM_TILE];
+    for col in columns.iter() {
+        widen(&mut max, &tile(col));
+    }
+    // A row without a finite maximum is shifted by 0 instead, so that every row's sum
+    // below is NaN exactly where the row has a NaN.
+    let shift = max.map(|m| if m.is_finite() { m } else { 0.0 });
+    // Σ_k e_k and Σ_k e_k · shifted_k per row; the column then holds e = exp(ℓ − shift).
+    let (mut sum, mut weighted) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
+    for col in columns.iter_mut() {
+        let values: &mut [f64; NORM_TILE] = (&mut col[start..start + NORM_TILE])
+            .try_into()
+            .expect("a whole tile");
+        exponentiate_tile(values, &shift, &mut sum, &mut weighted);
+    }
+    let log_sum = ln_block(&sum);
+    let (mut scale, mut ll, mut h) = ([0.0; NORM_TILE], [0.0; NORM_TILE], [0.0; NORM_TILE]);
+    for b in 0..NORM_TILE {
+        // As in `normalise_rows`: a bad row is reported through the log-likelihood, and a
+        // uniform distribution left in it (marked by a NaN scale).
+        let nan = sum[b].is_nan();
+        let bad = nan || !max[b].is_finite();
+        let inv = 1.0 / sum[b];
+        ll[b] = if nan {
+            f64::NAN
+        } else if bad {
+            f64::NEG_INFINITY
+        } else {
+            max[b] + log_sum[b]
+        };
+        h[b] = if bad {
+            0.0
+        } else {
+            log_sum[b] - weighted[b] * inv
+        };
+        scale[b] = if bad { f64::NAN } else { inv };
+    }
+    for col in columns.iter_mut() {
+        for (c, &inv) in col[start..start + NORM_TILE].iter_mut().zip(&scale) {
+            *c = if inv.is_nan() { uniform } else { *c * inv };
+        }
+    }
+    (ll, h)
+}
+
+/// `max = max(max, tile)` lane by lane; NaN never wins.
+#[inline(always)]
+fn widen(max: &mut [f64; NORM_TILE], tile: &[f64; NORM_TILE]) {
+    for (m, &v) in max.iter_mut().zip(tile) {
+        *m = if v > *m { v } else { *m };
+    }
+}
+
+/// One component's column of a tile of rows: `e = exp(ℓ − shift)` in place, and its terms of
+/// each row's `Σ e` and `Σ e · (ℓ − shift)`.
 #[inline(always)]
 fn exponentiate_tile(
     tile: &mut [f64; NORM_TILE],
-    max: &[f64; NORM_TILE],
+    shift: &[f64; NORM_TILE],
     sum: &mut [f64; NORM_TILE],
     weighted: &mut [f64; NORM_TILE],
 ) {
     let mut shifted = [0.0; NORM_TILE];
-    for ((s, &v), &mx) in shifted.iter_mut().zip(tile.iter()).zip(max) {
-        *s = v - mx;
+    for ((s, &v), &m) in shifted.iter_mut().zip(tile.iter()).zip(shift) {
+        *s = v - m;
     }
     let e = exp_block(&shifted);
     for ((((c, &ev), &sv), s), w) in tile
@@ -716,11 +776,13 @@ pub(crate) fn exp_lane(x: f64) -> f64 {
 /// `exp(x)` of every value to within about two units in the last place, as straight-line
 /// arithmetic the compiler vectorises, each step over the whole block before the next (so
 /// a block of several vectors keeps several independent chains in flight; every value takes
-/// the same operations whatever the block's size): `x = n ln 2 + r` with `|r| ≤ ln 2 / 2` (Cody and Waite's two-part
-/// `ln 2`), `exp(r)` by its Taylor polynomial of degree 13 (truncation below 1e-17), and the
-/// scaling by `2ⁿ` in two halves so that results down to the subnormal range are right.
-/// Below −746 the result is 0; `exp(0) = 1` exactly; NaN gives NaN. (Arguments above 709 are
-/// clamped: the callers pass values at most 0.)
+/// the same operations whatever the block's size): `x = n ln 2 + r` with `|r| ≤ ln 2 / 2`
+/// (Cody and Waite's two-part `ln 2`), `exp(r)` by its Taylor polynomial of degree 13
+/// (truncation below 1e-17), and the scaling by `2ⁿ` as an integer addition to the
+/// exponent's bits. Results below the normal range are flushed: below −707.7 (where
+/// `exp(x) < 4.5e-308`, with no weight next to the terms of 1 the callers add it to) the
+/// result is 0. `exp(0) = 1` exactly; NaN gives NaN. (Arguments above 709 are clamped: the
+/// callers pass values at most 0.)
 #[inline(always)]
 fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
@@ -744,10 +806,15 @@ fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
         1.0 / 479_001_600.0,
         1.0 / 6_227_020_800.0,
     ];
-    let (mut n, mut r) = ([0.0; N], [0.0; N]);
-    for ((n, r), &x) in n.iter_mut().zip(&mut r).zip(x) {
-        let x = x.clamp(-746.0, 709.0);
-        *n = (x * LOG2_E + ROUND) - ROUND;
+    // Below this, n ≤ −1021 and 2ⁿ · p would leave the normal range.
+    const FLUSH: f64 = -707.7;
+    let (mut n, mut r, mut shift) = ([0.0; N], [0.0; N], [0_u64; N]);
+    for (((n, r), shift), &x) in n.iter_mut().zip(&mut r).zip(&mut shift).zip(x) {
+        let x = x.clamp(FLUSH, 709.0);
+        let rounded = x * LOG2_E + ROUND;
+        // The low bits of `rounded` hold n (two's complement): n · 2⁵² as bits.
+        *shift = rounded.to_bits() << 52;
+        *n = rounded - ROUND;
         *r = (x - *n * LN2_HI) - *n * LN2_LO;
     }
     let mut p = [C[11]; N];
@@ -756,14 +823,13 @@ fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
             *p = fused(*p, r, c);
         }
     }
-    let scale = |e: f64| f64::from_bits(((e + 1023.0 + ROUND).to_bits()) << 52);
     let mut out = [0.0; N];
-    for (((o, &p), (&r, &n)), &x) in out.iter_mut().zip(&p).zip(r.iter().zip(&n)).zip(x) {
+    for (((o, &p), (&r, &shift)), &x) in out.iter_mut().zip(&p).zip(r.iter().zip(&shift)).zip(x) {
         let p = fused(fused(p, r, 1.0), r, 1.0);
-        // 2ⁿ = 2^h · 2^(n−h), each a normal number for n in [−1077, 1023].
-        let h = (n * 0.5).floor();
-        let v = p * scale(h) * scale(n - h);
-        *o = if x < -746.0 { 0.0 } else { v };
+        // p · 2ⁿ, exact: p is in [0.7, 1.5], so its exponent plus n stays in the normal
+        // range for n in [−1021, 1023].
+        let v = f64::from_bits(p.to_bits().wrapping_add(shift));
+        *o = if x < FLUSH { 0.0 } else { v };
     }
     out
 }
@@ -949,7 +1015,7 @@ mod tests {
     #[test]
     fn the_vector_exponential_is_within_two_ulps_of_libm() {
         // A dense sweep of the range the normalisation passes (shifted log-joints, at most
-        // 0), into the subnormal results, and some positive values.
+        // 0), past the flushed range, and some positive values.
         let xs: Vec<f64> = (0..400_000)
             .map(|i| -746.0 + 746.0 * i as f64 / 399_999.0)
             .chain((0..1000).map(|i| i as f64 * 0.7))
@@ -962,11 +1028,11 @@ mod tests {
         for (&x, &e) in xs.iter().zip(&out) {
             let want = x.exp();
             let ulp = |v: f64| (v.to_bits() as i64 - want.to_bits() as i64).abs();
-            if want >= f64::MIN_POSITIVE {
+            if x >= -707.7 {
                 assert!(ulp(e) <= 2, "exp({x}) = {e}, libm {want}");
             } else {
-                // Subnormal results: one rounding, so within one of the smallest step.
-                assert!((e - want).abs() <= 4.95e-324, "exp({x}) = {e}, libm {want}");
+                // Flushed, a little above the subnormal range.
+                assert!(e == 0.0 && want < 4.5e-308, "exp({x}) = {e}, libm {want}");
             }
         }
         assert_eq!(out[xs.len() - 8], 1.0);
@@ -1035,6 +1101,20 @@ mod tests {
             assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
         }
         assert!(ll_c[40] == f64::NEG_INFINITY && ll_c[70].is_nan() && ll_c[41].is_finite());
+        // Without bad rows, the two forms' totals agree bit for bit too.
+        values.row_mut(40).fill(-3.0);
+        values[[70, 2]] = -1.0;
+        let mut rows = values.clone();
+        tall.slice_mut(s![..m, ..]).assign(&values);
+        let a = normalise_rows(rows.view_mut(), &mut ll_r);
+        let b = normalise_rows(tall.slice_mut(s![..m, ..]), &mut ll_c);
+        assert!(a.0.is_finite() && a.1 > 0.0);
+        assert_eq!(
+            (a.0.to_bits(), a.1.to_bits()),
+            (b.0.to_bits(), b.1.to_bits())
+        );
+        let sum: f64 = ll_r.iter().sum();
+        assert!((a.0 - sum).abs() <= 1e-12 * sum.abs());
     }
 
     #[test]
