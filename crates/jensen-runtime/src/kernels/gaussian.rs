@@ -68,7 +68,7 @@ pub fn mvn_full_add_log_density(
     let maha = match (columns, mean.as_slice()) {
         // Column-major rows (both back-ends keep them so): register tiles, no copy.
         (Some(columns), Some(mean)) => {
-            let (factor, maha) = ws.two(d * d + d + d * SOLVE_TILES * LANES, m);
+            let (factor, maha) = ws.two(d * d + d + d * MOST_SOLVE_TILES * LANES, m);
             let (lower, y) = factor.split_at_mut(d * d + d);
             pack_lower(chol, lower);
             lanes::dispatch(FullMahalanobis {
@@ -126,7 +126,7 @@ fn pack_lower(chol: &Cholesky, lower: &mut [f64]) {
 /// `maha[b] = ‖L⁻¹ (x_b − mean)‖²` for a block of column-major rows, [`LANES`] rows at a
 /// time: each coordinate of the tile is centred as it is loaded, solved for (forward
 /// substitution, `y_i = (x̃_i − Σ_{j<i} L_ij y_j) / L_ii`) and squared into the sum (`y`:
-/// `d · SOLVE_TILES` tiles of scratch).
+/// `d · MOST_SOLVE_TILES` tiles of scratch).
 struct FullMahalanobis<'a> {
     columns: &'a [&'a [f64]],
     mean: &'a [f64],
@@ -140,6 +140,20 @@ impl Kernel for FullMahalanobis<'_> {
 
     #[inline(always)]
     fn run<V: Lanes>(self) {
+        // Eight chains where the registers hold their sums (AVX-512), four otherwise. Each
+        // row takes the same operations either way.
+        if V::REGISTERS >= 32 {
+            self.solve::<V, MOST_SOLVE_TILES>();
+        } else {
+            self.solve::<V, 4>();
+        }
+    }
+}
+
+impl FullMahalanobis<'_> {
+    /// Groups of `T` tiles.
+    #[inline(always)]
+    fn solve<V: Lanes, const T: usize>(self) {
         let Self {
             columns,
             mean,
@@ -148,49 +162,47 @@ impl Kernel for FullMahalanobis<'_> {
             maha,
         } = self;
         let (d, m) = (columns.len(), maha.len());
-        let y = y.as_chunks_mut::<SOLVE_TILES>().0;
-        let (whole, _) = maha.as_chunks_mut::<GROUP>();
-        for (g, out) in whole.iter_mut().enumerate() {
-            let q = solve_group::<V>(columns, g * GROUP, mean, lower, y);
+        let group = T * LANES;
+        let y = y.as_chunks_mut::<T>().0;
+        for (g, out) in maha.chunks_exact_mut(group).enumerate() {
+            let q = solve_group::<V, T>(columns, g * group, mean, lower, y);
             for (o, s) in out.as_chunks_mut::<LANES>().0.iter_mut().zip(&q) {
                 s.store(o);
             }
         }
-        let start = m / GROUP * GROUP;
+        let start = m / group * group;
         if start < m {
             // The last, partial group: its rows copied into tiles padded at the mean.
-            let padded: Vec<[f64; GROUP]> = (0..d)
-                .map(|i| {
-                    let mut t = [mean[i]; GROUP];
-                    t[..m - start].copy_from_slice(&columns[i][start..]);
-                    t
-                })
-                .collect();
-            let padded: Vec<&[f64]> = padded.iter().map(|t| &t[..]).collect();
-            let q = solve_group::<V>(&padded, 0, mean, lower, y);
+            let mut padded = vec![0.0; d * group];
+            for ((t, col), &mu) in padded.chunks_exact_mut(group).zip(columns).zip(mean) {
+                t.fill(mu);
+                t[..m - start].copy_from_slice(&col[start..]);
+            }
+            let padded: Vec<&[f64]> = padded.chunks_exact(group).collect();
+            let q = solve_group::<V, T>(&padded, 0, mean, lower, y);
             store_tiles(&q, 0, &mut maha[start..]);
         }
     }
 }
 
-/// [`FullMahalanobis`] of the `GROUP` rows from `start` (all within every column):
-/// `SOLVE_TILES` tiles side by side, independent chains of multiply-adds, so that each waits
-/// less on the one before; the tiles load at fixed offsets, so the sums stay in registers.
+/// [`FullMahalanobis`] of the `T · LANES` rows from `start` (all within every column): `T`
+/// tiles side by side, independent chains of multiply-adds, so that each waits less on the
+/// one before; the tiles load at fixed offsets, so the sums stay in registers.
 #[inline(always)]
-fn solve_group<V: Lanes>(
+fn solve_group<V: Lanes, const T: usize>(
     columns: &[&[f64]],
     start: usize,
     mean: &[f64],
     lower: &[f64],
-    y: &mut [[[f64; LANES]; SOLVE_TILES]],
-) -> [V; SOLVE_TILES] {
+    y: &mut [[[f64; LANES]; T]],
+) -> [V; T] {
     let d = columns.len();
     let (rows, inv_diag) = lower.split_at(d * d);
-    let mut q = [V::splat(0.0); SOLVE_TILES];
+    let mut q = [V::splat(0.0); T];
     for i in 0..d {
         let mu = V::splat(mean[i]);
-        let (group, _) = columns[i][start..start + GROUP].as_chunks::<LANES>();
-        let mut acc: [V; SOLVE_TILES] = std::array::from_fn(|t| V::load(&group[t]).sub(mu));
+        let (group, _) = columns[i][start..start + T * LANES].as_chunks::<LANES>();
+        let mut acc: [V; T] = std::array::from_fn(|t| V::load(&group[t]).sub(mu));
         for (&lij, yj) in rows[i * d..i * d + i].iter().zip(y.iter()) {
             let l = V::splat(lij);
             for (a, yt) in acc.iter_mut().zip(yj) {
@@ -209,6 +221,9 @@ fn solve_group<V: Lanes>(
 
 /// Tiles solved side by side in [`FullMahalanobis`].
 const SOLVE_TILES: usize = 4;
+
+/// The most tiles [`FullMahalanobis`] solves side by side.
+const MOST_SOLVE_TILES: usize = 8;
 
 /// Rows of a group of [`SOLVE_TILES`] tiles.
 const GROUP: usize = SOLVE_TILES * LANES;
@@ -888,9 +903,9 @@ impl Kernel for DiagLogDensity<'_> {
     }
 }
 
-/// `SOLVE_TILES` tiles into `out` from row `start` (as far as `out` goes).
+/// `T` tiles into `out` from row `start` (as far as `out` goes).
 #[inline(always)]
-fn store_tiles<V: Lanes>(q: &[V; SOLVE_TILES], start: usize, out: &mut [f64]) {
+fn store_tiles<V: Lanes, const T: usize>(q: &[V; T], start: usize, out: &mut [f64]) {
     let m = out.len();
     for (t, s) in q.iter().enumerate() {
         let at = (start + t * LANES).min(m);
@@ -2318,7 +2333,7 @@ mod tests {
             let mut lower = vec![0.0; d * d + d];
             pack_lower(&chol, &mut lower);
             let full = |portable: bool| {
-                let mut y = vec![[0.0; LANES]; d * SOLVE_TILES];
+                let mut y = vec![[0.0; LANES]; d * MOST_SOLVE_TILES];
                 let mut maha = vec![0.0; m];
                 let k = FullMahalanobis {
                     columns: &columns,
