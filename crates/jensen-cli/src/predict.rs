@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use jensen::lang::Plan;
-use jensen::{DynParams, FitDocument, PlanModel};
+use jensen::{BindOptions, DynParams, FitDocument, PlanModel};
 
 use crate::failure::{self, csv_error, Failure};
 use crate::input::{
@@ -57,6 +57,20 @@ impl SavedFit {
     /// Binds `args`'s data as the fit did (constants, columns, category labels), for the
     /// items this model has.
     pub(crate) fn bind(&self, args: &DataArgs) -> Result<Data, Failure> {
+        let table = read_table(&args.data, args.delimiter)?;
+        let opts = self.options(args, &table.headers)?;
+        let bound = jensen::bind(&self.plan, &table, &opts).map_err(failure::data)?;
+        self.check_widths(args, &bound)?;
+        Ok(Data {
+            bound,
+            opts,
+            headers: table.headers,
+        })
+    }
+
+    /// The options that bind data with the columns `headers` as the fit's data were bound
+    /// (`args` taking precedence).
+    fn options(&self, args: &DataArgs, headers: &[String]) -> Result<BindOptions, Failure> {
         let plan = &self.plan;
         let mut defaults = self.doc.bind_options();
         let is_item = |name: &String| {
@@ -73,8 +87,7 @@ impl SavedFit {
         defaults.category_counts.retain(|name, _| is_item(name));
         // The fit's weight and sequence-id columns, where the new data have them (the
         // options given here take precedence).
-        let table = read_table(&args.data, args.delimiter)?;
-        let has = |c: &String| table.headers.contains(c);
+        let has = |c: &String| headers.contains(c);
         if args.weights.is_none() {
             defaults.weights = self
                 .doc
@@ -88,11 +101,14 @@ impl SavedFit {
                 defaults.sequences = jensen::bind::Sequences::Column(c.clone());
             }
         }
-        let opts = bind_options(args, defaults)?;
-        let bound = jensen::bind(plan, &table, &opts).map_err(failure::data)?;
-        // Items as wide as the fit's (a `--bind` of another width cannot use its parameters).
+        bind_options(args, defaults)
+    }
+
+    /// Items as wide as the fit's (a `--bind` of another width cannot use its parameters).
+    fn check_widths(&self, args: &DataArgs, bound: &jensen::Bound) -> Result<(), Failure> {
         for b in &self.doc.binding {
-            let Some(item) = plan
+            let Some(item) = self
+                .plan
                 .model
                 .var(&b.item)
                 .and_then(|v| bound.items[v].as_ref())
@@ -111,11 +127,7 @@ impl SavedFit {
                 )));
             }
         }
-        Ok(Data {
-            bound,
-            opts,
-            headers: table.headers,
-        })
+        Ok(())
     }
 
     /// The size of every index set (by set id) as the fit had them, for parameters without
@@ -191,10 +203,212 @@ pub(crate) struct PredictArgs {
     /// Write the rows as CSV here instead of standard output.
     #[arg(long)]
     out: Option<String>,
+    #[command(flatten)]
+    stream: StreamArgs,
+}
+
+/// `--stream` for `predict` and `score`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StreamArgs {
+    /// Read the data a chunk of rows at a time and never hold every row, for a CSV file
+    /// larger than memory (mixtures of independent rows): a first pass binds every chunk, a
+    /// second computes each chunk's rows. The results equal those read whole.
+    #[arg(long)]
+    stream: bool,
+    /// Rows per chunk with `--stream` (rounded up to a multiple of 4096; default 262144).
+    #[arg(long = "chunk-rows", value_name = "N", requires = "stream")]
+    chunk_rows: Option<usize>,
+}
+
+impl SavedFit {
+    /// `args.data` (CSV) read a chunk at a time, bound as the fit's data were.
+    fn open_chunks(
+        &self,
+        args: &DataArgs,
+        stream: &StreamArgs,
+        what: &str,
+    ) -> Result<crate::stream::Chunked<'_>, Failure> {
+        crate::stream::streamable(&self.plan, args, what)?;
+        let headers = crate::stream::headers(args)?;
+        let options = self.options(args, &headers)?;
+        let chunks = crate::stream::open_with(
+            &self.plan,
+            args,
+            options,
+            stream.chunk_rows,
+            crate::stream::Cache::None,
+            what,
+        )?;
+        self.check_widths(args, jensen::runtime::Chunks::head(&chunks).bound())?;
+        Ok(chunks)
+    }
+}
+
+/// The header line of `jensen predict`'s rows: `k` components, `scores` the continuous
+/// latent's posterior means (if the model has one).
+fn predict_header(plan: &Plan, k: usize, scores: Option<&ndarray::Array2<f64>>) -> Vec<String> {
+    let chain = plan.latent.is_chain();
+    let mut header: Vec<String> = vec!["row".into()];
+    if chain {
+        header.push("sequence".into());
+    }
+    header.push(if chain { "viterbi" } else { "map" }.into());
+    header.extend((0..k).map(|j| format!("p{j}")));
+    // Under variational Bayes a row's term is its share of the ELBO, not a log-likelihood.
+    header.push(
+        if vb(plan) {
+            "elbo_term"
+        } else {
+            "log_likelihood"
+        }
+        .into(),
+    );
+    header.extend(score_header(plan, scores));
+    header
+}
+
+/// One row of `jensen predict`'s output: row `t` (from 0) of a block whose first row is
+/// `first`.
+#[allow(clippy::too_many_arguments)]
+fn predict_record(
+    first: usize,
+    t: usize,
+    sequence: Option<usize>,
+    state: usize,
+    posterior: &ndarray::Array2<f64>,
+    point_ll: &ndarray::Array1<f64>,
+    scores: Option<&ndarray::Array2<f64>>,
+) -> Vec<String> {
+    let mut rec = vec![(first + t + 1).to_string()];
+    rec.extend(sequence.map(|s| s.to_string()));
+    rec.push(state.to_string());
+    rec.extend(posterior.row(t).iter().map(|v| number_cell(*v)));
+    rec.push(number_cell(point_ll[t]));
+    if let Some(h) = scores {
+        rec.extend(h.row(t).iter().map(|v| number_cell(*v)));
+    }
+    rec
+}
+
+/// Whether the fit is variational Bayes.
+fn vb(plan: &Plan) -> bool {
+    plan.model.method == jensen::lang::ir::Method::Vb
+}
+
+/// The error for rows the fit gives no density: `row` (from 0) the first, `bad` of them in
+/// all (so far, reading in chunks).
+fn no_density(data: &str, row: usize, bad: usize, ll: f64, after: &str) -> Failure {
+    failure::numerical(format!(
+        "{data}: row {} ({bad} row(s) in all{after}) has no density under the fit (ln p = {ll}): a value the fitted parameters give probability zero — a category or count the fit never saw, a state the chain cannot reach; {}",
+        row + 1,
+        if after.is_empty() {
+            "nothing is predicted"
+        } else {
+            "the rows of the chunks before its own were written"
+        }
+    ))
+}
+
+/// The line `predict` ends with.
+fn predict_summary(plan: &Plan, rows: usize, sequences: usize, loglik: f64, joint: f64) {
+    let chain = plan.latent.is_chain();
+    eprintln!(
+        "{rows} rows{} · {} {loglik:.6} · {} ln p(x, z*) {joint:.6}",
+        if chain {
+            format!(" in {sequences} sequence(s)")
+        } else {
+            String::new()
+        },
+        if vb(plan) {
+            "sum of the rows' ELBO terms"
+        } else {
+            "log-likelihood"
+        },
+        if chain {
+            "Viterbi path"
+        } else {
+            "most probable components"
+        },
+    );
+}
+
+/// `jensen predict --stream`: each chunk's rows computed and written in turn.
+fn predict_stream(args: &PredictArgs, fit: &SavedFit) -> Result<ExitCode, Failure> {
+    use jensen::runtime::{em, Chunks, MixtureModel};
+    let chunks = fit.open_chunks(&args.data, &args.stream, "predict")?;
+    let params = fit.params(chunks.head())?;
+    let cache = chunks.head().prepare(&params).map_err(failure::numerical)?;
+    let (mut w, dest) = failure::csv_output(args.out.as_deref())?;
+    let dest = dest.as_str();
+    let (mut loglik, mut joint, mut header) = (0.0, 0.0, false);
+    let mut failed: Option<Failure> = None;
+    let outcome = chunks.for_each(&mut |first, chunk| {
+        let mut write = || -> Result<(), Failure> {
+            let (posterior, point_ll) = em::posterior(chunk, &cache);
+            if let Some(t) = point_ll.iter().position(|l| !l.is_finite()) {
+                let bad = point_ll.iter().filter(|l| !l.is_finite()).count();
+                let after = format!(
+                    " of the chunk of rows {}–{}",
+                    first + 1,
+                    first + chunk.n_rows()
+                );
+                return Err(no_density(
+                    &args.data.data,
+                    first + t,
+                    bad,
+                    point_ll[t],
+                    &after,
+                ));
+            }
+            let (path, chunk_joint) =
+                jensen::runtime::decode(chunk, &params).map_err(failure::numerical)?;
+            let scores = chunk
+                .latent_means(&params, posterior.view())
+                .map_err(failure::numerical)?;
+            if !header {
+                let line = predict_header(&fit.plan, posterior.ncols(), scores.as_ref());
+                w.write_record(&line).map_err(|e| csv_error(e, dest))?;
+                header = true;
+            }
+            for (t, &state) in path.iter().enumerate() {
+                let rec = predict_record(
+                    first,
+                    t,
+                    None,
+                    state,
+                    &posterior,
+                    &point_ll,
+                    scores.as_ref(),
+                );
+                w.write_record(&rec).map_err(|e| csv_error(e, dest))?;
+            }
+            loglik += point_ll.sum();
+            joint += chunk_joint;
+            Ok(())
+        };
+        match write() {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                failed = Some(e);
+                Ok(false)
+            }
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    outcome.map_err(Failure::from_fit)?;
+    w.flush()
+        .map_err(|e| csv_error(csv::Error::from(e), dest))?;
+    predict_summary(&fit.plan, chunks.rows(), 1, loglik, joint);
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn predict(args: PredictArgs) -> Result<ExitCode, Failure> {
     let fit = SavedFit::read(&args.fit, args.model.as_deref())?;
+    if args.stream.stream {
+        return predict_stream(&args, &fit);
+    }
     let plan = &fit.plan;
     let data = fit.bind(&args.data)?;
     let bound = &data.bound;
@@ -206,68 +420,35 @@ pub(crate) fn predict(args: PredictArgs) -> Result<ExitCode, Failure> {
     let (posterior, point_ll) = jensen::runtime::em::posterior(&model, &cache);
     let loglik: f64 = point_ll.sum();
     if let Some(row) = point_ll.iter().position(|l| !l.is_finite()) {
-        let rows = point_ll.iter().filter(|l| !l.is_finite()).count();
-        return Err(failure::numerical(format!(
-            "{}: row {} ({rows} row(s) in all) has no density under the fit (ln p = {}): a value the fitted parameters give probability zero — a category or count the fit never saw, a state the chain cannot reach; nothing is predicted",
-            args.data.data,
-            row + 1,
-            point_ll[row]
-        )));
+        let bad = point_ll.iter().filter(|l| !l.is_finite()).count();
+        return Err(no_density(&args.data.data, row, bad, point_ll[row], ""));
     }
     let (mut w, dest) = failure::csv_output(args.out.as_deref())?;
     let dest = dest.as_str();
     let chain = plan.latent.is_chain();
-    let k = posterior.ncols();
     let scores = model
         .latent_means(&params, posterior.view())
         .map_err(failure::numerical)?;
-    let mut header: Vec<String> = vec!["row".into()];
-    if chain {
-        header.push("sequence".into());
-    }
-    header.push(if chain { "viterbi" } else { "map" }.into());
-    header.extend((0..k).map(|j| format!("p{j}")));
-    // Under variational Bayes a row's term is its share of the ELBO, not a log-likelihood.
-    let vb = plan.model.method == jensen::lang::ir::Method::Vb;
-    header.push(if vb { "elbo_term" } else { "log_likelihood" }.into());
-    header.extend(score_header(plan, scores.as_ref()));
+    let header = predict_header(plan, posterior.ncols(), scores.as_ref());
     w.write_record(&header).map_err(|e| csv_error(e, dest))?;
     for (s, seq) in bound.sequences.iter().enumerate() {
         for t in seq.clone() {
-            let mut rec = vec![(t + 1).to_string()];
-            if chain {
-                rec.push(s.to_string());
-            }
-            rec.push(path[t].to_string());
-            rec.extend(posterior.row(t).iter().map(|v| number_cell(*v)));
-            rec.push(number_cell(point_ll[t]));
-            if let Some(h) = &scores {
-                rec.extend(h.row(t).iter().map(|v| number_cell(*v)));
-            }
+            let sequence = chain.then_some(s);
+            let rec = predict_record(
+                0,
+                t,
+                sequence,
+                path[t],
+                &posterior,
+                &point_ll,
+                scores.as_ref(),
+            );
             w.write_record(&rec).map_err(|e| csv_error(e, dest))?;
         }
     }
     w.flush()
         .map_err(|e| csv_error(csv::Error::from(e), dest))?;
-    eprintln!(
-        "{} rows{} · {} {loglik:.6} · {} ln p(x, z*) {joint:.6}",
-        bound.n_rows,
-        if chain {
-            format!(" in {} sequence(s)", bound.sequences.len())
-        } else {
-            String::new()
-        },
-        if vb {
-            "sum of the rows' ELBO terms"
-        } else {
-            "log-likelihood"
-        },
-        if chain {
-            "Viterbi path"
-        } else {
-            "most probable components"
-        },
-    );
+    predict_summary(plan, bound.n_rows, bound.sequences.len(), loglik, joint);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -284,21 +465,18 @@ pub(crate) struct ScoreArgs {
     /// Print a JSON object instead of the line of text.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    stream: StreamArgs,
 }
 
-/// The log-likelihood of the data under the fitted parameters (held-out likelihood), with
-/// the information criteria a fit of these rows would have.
-pub(crate) fn score(args: ScoreArgs) -> Result<ExitCode, Failure> {
-    let fit = SavedFit::read(&args.fit, args.model.as_deref())?;
-    let data = fit.bind(&args.data)?;
-    let bound = &data.bound;
-    let model = PlanModel::new(&fit.plan, bound);
-    let params = fit.params(&model)?;
+/// `Σ_n w_n ln p(x_n)` of a model's rows (a weight 0 adds nothing, even to a row of no
+/// density) and their observations `Σ_n w_n` (the rows, unweighted).
+fn weighted_loglik(model: &PlanModel<'_>, params: &DynParams) -> Result<(f64, f64), Failure> {
     let cache =
-        jensen::runtime::MixtureModel::prepare(&model, &params).map_err(failure::numerical)?;
-    let (_, point_ll) = jensen::runtime::em::posterior(&model, &cache);
-    let weights = bound.weights.as_ref().map(|w| &w.values);
-    let (loglik, n) = match weights {
+        jensen::runtime::MixtureModel::prepare(model, params).map_err(failure::numerical)?;
+    let (_, point_ll) = jensen::runtime::em::posterior(model, &cache);
+    let bound = model.bound();
+    Ok(match bound.weights.as_ref().map(|w| &w.values) {
         Some(w) => (
             point_ll
                 .iter()
@@ -308,6 +486,42 @@ pub(crate) fn score(args: ScoreArgs) -> Result<ExitCode, Failure> {
             w.iter().sum::<f64>(),
         ),
         None => (point_ll.sum(), bound.n_rows as f64),
+    })
+}
+
+/// The log-likelihood of the data under the fitted parameters (held-out likelihood), with
+/// the information criteria a fit of these rows would have.
+pub(crate) fn score(args: ScoreArgs) -> Result<ExitCode, Failure> {
+    let fit = SavedFit::read(&args.fit, args.model.as_deref())?;
+    let (rows, loglik, n, weighted) = if args.stream.stream {
+        use jensen::runtime::Chunks;
+        let chunks = fit.open_chunks(&args.data, &args.stream, "score")?;
+        let params = fit.params(chunks.head())?;
+        let (mut loglik, mut n) = (0.0, 0.0);
+        let mut failed: Option<Failure> = None;
+        let outcome = chunks.for_each(&mut |_, chunk| match weighted_loglik(chunk, &params) {
+            Ok((l, w)) => {
+                loglik += l;
+                n += w;
+                Ok(true)
+            }
+            Err(e) => {
+                failed = Some(e);
+                Ok(false)
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        outcome.map_err(Failure::from_fit)?;
+        let weighted = chunks.head().bound().weights.is_some();
+        (chunks.rows(), loglik, n, weighted)
+    } else {
+        let data = fit.bind(&args.data)?;
+        let model = PlanModel::new(&fit.plan, &data.bound);
+        let params = fit.params(&model)?;
+        let (loglik, n) = weighted_loglik(&model, &params)?;
+        (data.bound.n_rows, loglik, n, data.bound.weights.is_some())
     };
     if !loglik.is_finite() {
         return Err(failure::numerical(format!(
@@ -327,7 +541,7 @@ pub(crate) fn score(args: ScoreArgs) -> Result<ExitCode, Failure> {
     let aic = -2.0 * loglik + 2.0 * p;
     // (BIC and AIC are for a likelihood: not for variational Bayes.)
     let criteria = (!vb).then_some((bic, aic));
-    let per = if weights.is_some() {
+    let per = if weighted {
         "per unit of weight"
     } else {
         "per row"
@@ -337,7 +551,7 @@ pub(crate) fn score(args: ScoreArgs) -> Result<ExitCode, Failure> {
         let mut doc = serde_json::json!({
             "fit": args.fit,
             "data": args.data.data,
-            "rows": bound.n_rows,
+            "rows": rows,
             "observations": n,
             "objective": what,
             key: loglik,
@@ -356,7 +570,7 @@ pub(crate) fn score(args: ScoreArgs) -> Result<ExitCode, Failure> {
         outln!(
             "{}: {} rows · {what} {loglik:.6} · {:.6} {per}{criteria} · {} free parameters",
             args.data.data,
-            bound.n_rows,
+            rows,
             loglik / n,
             fit.doc.free_parameters
         );

@@ -94,18 +94,21 @@ pub(crate) fn open<'a>(
     chunk_rows: Option<usize>,
     cache: Cache<'_>,
 ) -> Result<Chunked<'a>, Failure> {
-    let lower = args.data.to_ascii_lowercase();
-    if lower.ends_with(".npy") || lower.ends_with(".parquet") {
-        return Err(failure::options(format!(
-            "--stream reads CSV; {} is not CSV: fit it without --stream",
-            args.data
-        )));
-    }
-    if args.labels.is_some() || plan.latent.is_chain() {
-        return Err(failure::options(
-            "--stream fits mixtures of independent rows: a chain's forward–backward runs over whole sequences, and partial labels' supervised start reads every label at once; fit them without --stream",
-        ));
-    }
+    let options = bind_options(args, BindOptions::default())?;
+    open_with(plan, args, options, chunk_rows, cache, "fit")
+}
+
+/// [`open`] with the binding `options` (a saved fit's, say); `what` is the command, for
+/// messages.
+pub(crate) fn open_with<'a>(
+    plan: &'a Plan,
+    args: &DataArgs,
+    options: BindOptions,
+    chunk_rows: Option<usize>,
+    cache: Cache<'_>,
+    what: &str,
+) -> Result<Chunked<'a>, Failure> {
+    streamable(plan, args, what)?;
     let chunk_rows = chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS);
     if chunk_rows == 0 {
         return Err(failure::options(
@@ -114,7 +117,6 @@ pub(crate) fn open<'a>(
     }
     // The in-memory fit's order of adding the statistics (its tasks of 4096 rows).
     let chunk_rows = chunk_rows.div_ceil(em::TASK_ROWS) * em::TASK_ROWS;
-    let options = bind_options(args, BindOptions::default())?;
     let csv = args
         .delimiter
         .map(|delimiter| jensen::csv::CsvOptions { delimiter });
@@ -136,6 +138,29 @@ pub(crate) fn open<'a>(
     TableChunks::new(plan, source, options, &stream).map_err(fail)
 }
 
+/// Refuses what `--stream` does not read: files other than CSV, chains and partial labels
+/// (`what`: the command, for messages).
+pub(crate) fn streamable(plan: &Plan, args: &DataArgs, what: &str) -> Result<(), Failure> {
+    let lower = args.data.to_ascii_lowercase();
+    if lower.ends_with(".npy") || lower.ends_with(".parquet") {
+        return Err(failure::options(format!(
+            "--stream reads CSV; {} is not CSV: {what} it without --stream",
+            args.data
+        )));
+    }
+    if plan.latent.is_chain() {
+        return Err(failure::options(format!(
+            "--stream reads mixtures of independent rows: a chain's forward–backward runs over whole sequences; {what} it without --stream",
+        )));
+    }
+    if args.labels.is_some() {
+        return Err(failure::options(format!(
+            "--stream with --labels: partial labels' supervised start reads every label at once; {what} without --stream",
+        )));
+    }
+    Ok(())
+}
+
 /// What the fit shows of the data's binding: the first chunk's, with the files' `headers`.
 pub(crate) fn files_data(
     source: &Chunked<'_>,
@@ -151,7 +176,15 @@ pub(crate) fn files_data(
 
 /// What the fit shows of the data's binding: the first chunk's.
 pub(crate) fn data(source: &Chunked<'_>, args: &DataArgs) -> Result<Data, Failure> {
-    let bound = source.head().bound().clone();
+    Ok(Data {
+        bound: source.head().bound().clone(),
+        opts: bind_options(args, BindOptions::default())?,
+        headers: headers(args)?,
+    })
+}
+
+/// The named columns of the CSV file `args.data`, from its header line alone.
+pub(crate) fn headers(args: &DataArgs) -> Result<Vec<String>, Failure> {
     let headers = match args.delimiter {
         None => jensen::csv::Chunks::open_detected(&args.data),
         Some(delimiter) => std::fs::File::open(&args.data)
@@ -173,11 +206,7 @@ pub(crate) fn data(source: &Chunked<'_>, args: &DataArgs) -> Result<Data, Failur
     .filter(|h| !h.is_empty())
     .cloned()
     .collect();
-    Ok(Data {
-        bound,
-        opts: bind_options(args, BindOptions::default())?,
-        headers,
-    })
+    Ok(headers)
 }
 
 /// The fit document's counts of the whole file (the binding shown is the first chunk's).

@@ -3077,7 +3077,8 @@ fn parquet_without_the_feature_says_how_to_build_it() {
 }
 
 /// `jensen fit --stream` prints the in-memory fit, and its `--posterior`, written chunk by
-/// chunk, holds the same rows.
+/// chunk, holds the same rows; `predict --stream` and `score --stream` with the saved fit
+/// print what they print reading the file whole.
 #[test]
 fn fit_stream_is_the_in_memory_fit() {
     let dir = std::env::temp_dir().join(format!("jensen-cli-stream-{}", std::process::id()));
@@ -3114,7 +3115,29 @@ fn fit_stream_is_the_in_memory_fit() {
         "--iterations",
         "5",
     ];
-    let memory = jensen_ok(&[&common[..], &["--posterior", a]].concat());
+    let saved = dir.join("fit.json");
+    let saved = saved.to_str().expect("utf-8");
+    let memory = jensen_ok(&[&common[..], &["--posterior", a, "--out", saved]].concat());
+    // Predicting and scoring chunk by chunk (3 of 4096 rows): the same bytes.
+    let (p, q) = (
+        dir.join("predict-memory.csv"),
+        dir.join("predict-streamed.csv"),
+    );
+    let (p, q) = (p.to_str().expect("utf-8"), q.to_str().expect("utf-8"));
+    let predict = ["predict", saved, "--data", data, "--out"];
+    let said = jensen(&[&predict[..], &[p]].concat());
+    let chunks = ["--stream", "--chunk-rows", "4000"];
+    let said_streamed = jensen(&[&predict[..], &[q], &chunks[..]].concat());
+    assert!(said.status.success() && said_streamed.status.success());
+    assert_eq!(stderr(&said), stderr(&said_streamed));
+    let predicted = std::fs::read_to_string(p).expect("predictions");
+    assert_eq!(predicted.lines().count(), 9001);
+    assert_eq!(predicted, std::fs::read_to_string(q).expect("predictions"));
+    let score = ["score", saved, "--data", data];
+    assert_eq!(
+        jensen_ok(&score),
+        jensen_ok(&[&score[..], &chunks[..]].concat())
+    );
     // (The binary copy in the test's directory: by default it avoids a temporary directory
     // held in memory.)
     let cache = dir.to_str().expect("utf-8");
@@ -3177,10 +3200,12 @@ fn fit_stream_is_the_in_memory_fit() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("--stream fits mixtures"),
+        stderr(&out).contains("--stream reads mixtures"),
         "{}",
         stderr(&out)
     );
+    let out = jensen_fails(&["score", saved, "--data", "data/x.npy", "--stream"]);
+    assert!(out.contains("--stream reads CSV"), "{out}");
 }
 
 /// `--data 'dir/*.parquet'`: every E-step one DataFusion aggregate query, the fit and the
