@@ -298,6 +298,30 @@ impl Source {
         })
     }
 
+    /// The columns the model's data read (its items', the weights' and the labels'), in the
+    /// files' order: the aggregate's arguments, so that the engine reads no other column
+    /// (Parquet's columns are read apart). Every column where one the binding names is not
+    /// among them.
+    fn used_columns(&self, head: &PlanModel<'_>) -> Vec<(String, bool)> {
+        let bound = head.bound();
+        let mut used: Vec<&str> = bound
+            .items
+            .iter()
+            .flatten()
+            .flat_map(|item| item.columns.iter().map(String::as_str))
+            .collect();
+        used.extend(bound.weights.as_ref().map(|w| w.column.as_str()));
+        used.extend(bound.labels.as_ref().map(|l| l.column.as_str()));
+        let known = |c: &&str| self.columns.iter().any(|(name, _)| name == c);
+        if !used.iter().all(known) {
+            return self.columns.clone();
+        }
+        (self.columns.iter())
+            .filter(|(name, _)| used.contains(&name.as_str()))
+            .cloned()
+            .collect()
+    }
+
     /// One E-step: the aggregate query.
     async fn e_step(
         &self,
@@ -305,9 +329,10 @@ impl Source {
         options: &BindOptions,
         params: &DynParams,
     ) -> Result<PassStats<ExecStats>, String> {
-        let job = Job::new(&self.model, head, options, params, self.columns.clone());
+        let columns = self.used_columns(head);
+        let job = Job::new(&self.model, head, options, params, columns.clone());
         let udaf = EStep::new(&job).map_err(|e| e.to_string())?.udaf();
-        let args: Vec<Expr> = self.columns.iter().map(|(c, _)| ident(c)).collect();
+        let args: Vec<Expr> = columns.iter().map(|(c, _)| ident(c)).collect();
         let df = self.engine.table(TABLE).await.map_err(|e| e.to_string())?;
         let df = df
             .aggregate(vec![], vec![udaf.call(args).alias("statistics")])

@@ -74,6 +74,15 @@ fn weighted(mut table: Table) -> Table {
     table
 }
 
+/// `table` with a first column `id` of row numbers.
+fn with_id(mut table: Table) -> Table {
+    let id = (0..table.n_rows).map(|r| r as f64).collect();
+    table.headers.insert(0, "id".into());
+    table.columns.insert(0, Some(id));
+    table.text.insert(0, None);
+    table
+}
+
 /// A mixture of three Gaussians in three dimensions, `n` rows (a fixed generator).
 fn synthetic(n: usize) -> Table {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -228,6 +237,19 @@ fn local_datafusion_fits_equal_the_in_memory_fits() {
             7_000,
             model("gmm_diag.em"),
             options(3),
+            false,
+        ),
+        // A column the model does not read (`--exclude id`): not among the aggregate's
+        // arguments, the fit the same.
+        (
+            "synthetic, a column left out",
+            with_id(synthetic(30_000)),
+            7_000,
+            model("gmm.em"),
+            BindOptions {
+                exclude: vec!["id".into()],
+                ..options(3)
+            },
             false,
         ),
         (
