@@ -269,7 +269,6 @@ fn predict_header(plan: &Plan, k: usize, scores: Option<&ndarray::Array2<f64>>) 
 
 /// One row of `jensen predict`'s output: row `t` (from 0) of a block whose first row is
 /// `first`.
-#[allow(clippy::too_many_arguments)]
 fn predict_record(
     first: usize,
     t: usize,

@@ -778,8 +778,8 @@ pub(crate) fn exp_lane(x: f64) -> f64 {
 /// a block of several vectors keeps several independent chains in flight; every value takes
 /// the same operations whatever the block's size): `x = n ln 2 + r` with `|r| ≤ ln 2 / 2`
 /// (Cody and Waite's two-part `ln 2`), `exp(r)` by its Taylor polynomial of degree 13
-/// (truncation below 1e-17), and the scaling by `2ⁿ` as an integer addition to the
-/// exponent's bits. Results below the normal range are flushed: below −707.7 (where
+/// (truncation below 1e-17), and the scaling by `2ⁿ` as one multiplication by a power of two
+/// built from the bits of the rounding. Results below the normal range are flushed: below −707.7 (where
 /// `exp(x) < 4.5e-308`, with no weight next to the terms of 1 the callers add it to) the
 /// result is 0. `exp(0) = 1` exactly; NaN gives NaN. (Arguments above 709 are clamped: the
 /// callers pass values at most 0.)
@@ -789,8 +789,9 @@ fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
     // fdlibm's split of ln 2: the high part has 32 significant bits, so n · LN2_HI is exact.
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
     const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-    // 1.5 · 2⁵²: adding it rounds to an integer, which then sits in the low bits.
-    const ROUND: f64 = 6_755_399_441_055_744.0;
+    // 1.5 · 2⁵² + 1023: adding it rounds to an integer, and n + 1023 (the exponent's bias)
+    // then sits in the low bits.
+    const ROUND: f64 = 6_755_399_441_055_744.0 + 1023.0;
     // Taylor coefficients 1/j!, j = 2..13.
     const C: [f64; 12] = [
         1.0 / 2.0,
@@ -808,12 +809,13 @@ fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
     ];
     // Below this, n ≤ −1021 and 2ⁿ · p would leave the normal range.
     const FLUSH: f64 = -707.7;
-    let (mut n, mut r, mut shift) = ([0.0; N], [0.0; N], [0_u64; N]);
-    for (((n, r), shift), &x) in n.iter_mut().zip(&mut r).zip(&mut shift).zip(x) {
+    let (mut n, mut r, mut scale) = ([0.0; N], [0.0; N], [0.0; N]);
+    for (((n, r), scale), &x) in n.iter_mut().zip(&mut r).zip(&mut scale).zip(x) {
         let x = x.clamp(FLUSH, 709.0);
         let rounded = x * LOG2_E + ROUND;
-        // The low bits of `rounded` hold n (two's complement): n · 2⁵² as bits.
-        *shift = rounded.to_bits() << 52;
+        // The low bits of `rounded` hold n + 1023 in [2, 2046]: moved to the exponent's
+        // place, they are the double 2ⁿ.
+        *scale = f64::from_bits(rounded.to_bits() << 52);
         *n = rounded - ROUND;
         *r = (x - *n * LN2_HI) - *n * LN2_LO;
     }
@@ -824,12 +826,11 @@ fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
         }
     }
     let mut out = [0.0; N];
-    for (((o, &p), (&r, &shift)), &x) in out.iter_mut().zip(&p).zip(r.iter().zip(&shift)).zip(x) {
+    for (((o, &p), (&r, &scale)), &x) in out.iter_mut().zip(&p).zip(r.iter().zip(&scale)).zip(x) {
         let p = fused(fused(p, r, 1.0), r, 1.0);
-        // p · 2ⁿ, exact: p is in [0.7, 1.5], so its exponent plus n stays in the normal
-        // range for n in [−1021, 1023].
-        let v = f64::from_bits(p.to_bits().wrapping_add(shift));
-        *o = if x < FLUSH { 0.0 } else { v };
+        // p · 2ⁿ, exact (p is in [0.7, 1.5], so the product stays normal for n in
+        // [−1021, 1023]); a NaN argument's p is NaN, and so is the product.
+        *o = if x < FLUSH { 0.0 } else { p * scale };
     }
     out
 }
@@ -1040,6 +1041,16 @@ mod tests {
         for (&x, &e) in xs.iter().zip(&out) {
             assert_eq!(exp_lane(x).to_bits(), e.to_bits(), "exp({x})");
         }
+        // NaN gives NaN, whatever its payload.
+        let nans = [
+            f64::NAN,
+            f64::from_bits(0x7ff8_0000_0000_0fff),
+            f64::from_bits(0xfff0_0000_0000_0001),
+        ];
+        let mut got = [0.0; 3];
+        exp_in_place(&nans, &mut got);
+        assert!(got.iter().all(|v| v.is_nan()), "{got:?}");
+        assert!(nans.iter().all(|&x| exp_lane(x).is_nan()));
         let mut edge = [f64::NEG_INFINITY, -746.5, -1e308, 0.0];
         let mut got = [1.0; 4];
         exp_in_place(&edge, &mut got);
