@@ -212,7 +212,8 @@ pub(crate) struct PredictArgs {
 pub(crate) struct StreamArgs {
     /// Read the data a chunk of rows at a time and never hold every row, for a CSV file
     /// larger than memory (mixtures of independent rows): a first pass binds every chunk, a
-    /// second computes each chunk's rows. The results equal those read whole.
+    /// second computes each chunk's rows. The rows equal those of the file read whole, the
+    /// totals (added chunk by chunk) to round-off.
     #[arg(long)]
     stream: bool,
     /// Rows per chunk with `--stream` (rounded up to a multiple of 4096; default 262144).
@@ -337,9 +338,9 @@ fn predict_stream(args: &PredictArgs, fit: &SavedFit) -> Result<ExitCode, Failur
     let chunks = fit.open_chunks(&args.data, &args.stream, "predict")?;
     let params = fit.params(chunks.head())?;
     let cache = chunks.head().prepare(&params).map_err(failure::numerical)?;
-    let (mut w, dest) = failure::csv_output(args.out.as_deref())?;
-    let dest = dest.as_str();
-    let (mut loglik, mut joint, mut header) = (0.0, 0.0, false);
+    // Opened at the first chunk that passes its checks: an error there leaves no output.
+    let mut output = None;
+    let (mut loglik, mut joint) = (0.0, 0.0);
     let mut failed: Option<Failure> = None;
     let outcome = chunks.for_each(&mut |first, chunk| {
         let mut write = || -> Result<(), Failure> {
@@ -364,11 +365,13 @@ fn predict_stream(args: &PredictArgs, fit: &SavedFit) -> Result<ExitCode, Failur
             let scores = chunk
                 .latent_means(&params, posterior.view())
                 .map_err(failure::numerical)?;
-            if !header {
+            if output.is_none() {
+                let (mut w, dest) = failure::csv_output(args.out.as_deref())?;
                 let line = predict_header(&fit.plan, posterior.ncols(), scores.as_ref());
-                w.write_record(&line).map_err(|e| csv_error(e, dest))?;
-                header = true;
+                w.write_record(&line).map_err(|e| csv_error(e, &dest))?;
+                output = Some((w, dest));
             }
+            let (w, dest) = output.as_mut().expect("opened");
             for (t, &state) in path.iter().enumerate() {
                 let rec = predict_record(
                     first,
@@ -381,6 +384,8 @@ fn predict_stream(args: &PredictArgs, fit: &SavedFit) -> Result<ExitCode, Failur
                 );
                 w.write_record(&rec).map_err(|e| csv_error(e, dest))?;
             }
+            // (Summed chunk by chunk: the totals equal those of the rows read whole to
+            // round-off.)
             loglik += point_ll.sum();
             joint += chunk_joint;
             Ok(())
@@ -397,8 +402,10 @@ fn predict_stream(args: &PredictArgs, fit: &SavedFit) -> Result<ExitCode, Failur
         return Err(e);
     }
     outcome.map_err(Failure::from_fit)?;
-    w.flush()
-        .map_err(|e| csv_error(csv::Error::from(e), dest))?;
+    if let Some((mut w, dest)) = output {
+        w.flush()
+            .map_err(|e| csv_error(csv::Error::from(e), &dest))?;
+    }
     predict_summary(&fit.plan, chunks.rows(), 1, loglik, joint);
     Ok(ExitCode::SUCCESS)
 }
