@@ -341,67 +341,53 @@ fn predict_stream(args: &PredictArgs, fit: &SavedFit) -> Result<ExitCode, Failur
     // Opened at the first chunk that passes its checks: an error there leaves no output.
     let mut output = None;
     let (mut loglik, mut joint) = (0.0, 0.0);
-    let mut failed: Option<Failure> = None;
-    let outcome = chunks.for_each(&mut |first, chunk| {
-        let mut write = || -> Result<(), Failure> {
-            let (posterior, point_ll) = em::posterior(chunk, &cache);
-            if let Some(t) = point_ll.iter().position(|l| !l.is_finite()) {
-                let bad = point_ll.iter().filter(|l| !l.is_finite()).count();
-                let after = format!(
-                    " of the chunk of rows {}–{}",
-                    first + 1,
-                    first + chunk.n_rows()
-                );
-                return Err(no_density(
-                    &args.data.data,
-                    first + t,
-                    bad,
-                    point_ll[t],
-                    &after,
-                ));
-            }
-            let (path, chunk_joint) =
-                jensen::runtime::decode(chunk, &params).map_err(failure::numerical)?;
-            let scores = chunk
-                .latent_means(&params, posterior.view())
-                .map_err(failure::numerical)?;
-            if output.is_none() {
-                let (mut w, dest) = failure::csv_output(args.out.as_deref())?;
-                let line = predict_header(&fit.plan, posterior.ncols(), scores.as_ref());
-                w.write_record(&line).map_err(|e| csv_error(e, &dest))?;
-                output = Some((w, dest));
-            }
-            let (w, dest) = output.as_mut().expect("opened");
-            for (t, &state) in path.iter().enumerate() {
-                let rec = predict_record(
-                    first,
-                    t,
-                    None,
-                    state,
-                    &posterior,
-                    &point_ll,
-                    scores.as_ref(),
-                );
-                w.write_record(&rec).map_err(|e| csv_error(e, dest))?;
-            }
-            // (Summed chunk by chunk: the totals equal those of the rows read whole to
-            // round-off.)
-            loglik += point_ll.sum();
-            joint += chunk_joint;
-            Ok(())
-        };
-        match write() {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                failed = Some(e);
-                Ok(false)
-            }
+    crate::stream::each_chunk(&chunks, &mut |first, chunk| {
+        let (posterior, point_ll) = em::posterior(chunk, &cache);
+        if let Some(t) = point_ll.iter().position(|l| !l.is_finite()) {
+            let bad = point_ll.iter().filter(|l| !l.is_finite()).count();
+            let after = format!(
+                " of the chunk of rows {}–{}",
+                first + 1,
+                first + chunk.n_rows()
+            );
+            return Err(no_density(
+                &args.data.data,
+                first + t,
+                bad,
+                point_ll[t],
+                &after,
+            ));
         }
-    });
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    outcome.map_err(Failure::from_fit)?;
+        let (path, chunk_joint) =
+            jensen::runtime::decode(chunk, &params).map_err(failure::numerical)?;
+        let scores = chunk
+            .latent_means(&params, posterior.view())
+            .map_err(failure::numerical)?;
+        if output.is_none() {
+            let (mut w, dest) = failure::csv_output(args.out.as_deref())?;
+            let line = predict_header(&fit.plan, posterior.ncols(), scores.as_ref());
+            w.write_record(&line).map_err(|e| csv_error(e, &dest))?;
+            output = Some((w, dest));
+        }
+        let (w, dest) = output.as_mut().expect("opened");
+        for (t, &state) in path.iter().enumerate() {
+            let rec = predict_record(
+                first,
+                t,
+                None,
+                state,
+                &posterior,
+                &point_ll,
+                scores.as_ref(),
+            );
+            w.write_record(&rec).map_err(|e| csv_error(e, dest))?;
+        }
+        // (Summed chunk by chunk: the totals equal those of the rows read whole to
+        // round-off.)
+        loglik += point_ll.sum();
+        joint += chunk_joint;
+        Ok(())
+    })?;
     if let Some((mut w, dest)) = output {
         w.flush()
             .map_err(|e| csv_error(csv::Error::from(e), &dest))?;
@@ -504,22 +490,12 @@ pub(crate) fn score(args: ScoreArgs) -> Result<ExitCode, Failure> {
         let chunks = fit.open_chunks(&args.data, &args.stream, "score")?;
         let params = fit.params(chunks.head())?;
         let (mut loglik, mut n) = (0.0, 0.0);
-        let mut failed: Option<Failure> = None;
-        let outcome = chunks.for_each(&mut |_, chunk| match weighted_loglik(chunk, &params) {
-            Ok((l, w)) => {
-                loglik += l;
-                n += w;
-                Ok(true)
-            }
-            Err(e) => {
-                failed = Some(e);
-                Ok(false)
-            }
-        });
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        outcome.map_err(Failure::from_fit)?;
+        crate::stream::each_chunk(&chunks, &mut |_, chunk| {
+            let (l, w) = weighted_loglik(chunk, &params)?;
+            loglik += l;
+            n += w;
+            Ok(())
+        })?;
         let weighted = chunks.head().bound().weights.is_some();
         (chunks.rows(), loglik, n, weighted)
     } else {

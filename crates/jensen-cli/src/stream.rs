@@ -232,40 +232,47 @@ pub(crate) fn write_posterior(
     let head = source.head();
     let cache = head.prepare(params).map_err(failure::numerical)?;
     let mut written_header = false;
+    each_chunk(source, &mut |_, chunk| {
+        let (resp, ll) = em::posterior(chunk, &cache);
+        let scores = chunk
+            .latent_means(params, resp.view())
+            .map_err(failure::numerical)?;
+        if !written_header {
+            let header = posterior_header(plan, resp.ncols(), vb, false, scores.as_ref());
+            w.write_record(&header).map_err(|e| csv_error(e, path))?;
+            written_header = true;
+        }
+        for (i, row) in resp.rows().into_iter().enumerate() {
+            let mut rec: Vec<String> = row.iter().map(|v| number_cell(*v)).collect();
+            rec.push(em::argmax(row).to_string());
+            rec.push(number_cell(ll[i]));
+            if let Some(h) = &scores {
+                rec.extend(h.row(i).iter().map(|v| number_cell(*v)));
+            }
+            w.write_record(&rec).map_err(|e| csv_error(e, path))?;
+        }
+        Ok(())
+    })?;
+    w.flush().map_err(|e| csv_error(csv::Error::from(e), path))
+}
+
+/// Calls `f(first, chunk)` on each chunk in order, `first` the index of its first row among
+/// all, stopping at the first error: `f`'s, or one reading a chunk.
+pub(crate) fn each_chunk<'a>(
+    source: &Chunked<'a>,
+    f: &mut dyn FnMut(usize, &jensen::PlanModel<'a>) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    use jensen::runtime::Chunks;
     let mut failed: Option<Failure> = None;
-    let outcome = source.for_each(&mut |_, chunk| {
-        let mut write = || -> Result<(), Failure> {
-            let (resp, ll) = em::posterior(chunk, &cache);
-            let scores = chunk
-                .latent_means(params, resp.view())
-                .map_err(failure::numerical)?;
-            if !written_header {
-                let header = posterior_header(plan, resp.ncols(), vb, false, scores.as_ref());
-                w.write_record(&header).map_err(|e| csv_error(e, path))?;
-                written_header = true;
-            }
-            for (i, row) in resp.rows().into_iter().enumerate() {
-                let mut rec: Vec<String> = row.iter().map(|v| number_cell(*v)).collect();
-                rec.push(em::argmax(row).to_string());
-                rec.push(number_cell(ll[i]));
-                if let Some(h) = &scores {
-                    rec.extend(h.row(i).iter().map(|v| number_cell(*v)));
-                }
-                w.write_record(&rec).map_err(|e| csv_error(e, path))?;
-            }
-            Ok(())
-        };
-        match write() {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                failed = Some(e);
-                Ok(false)
-            }
+    let outcome = source.for_each(&mut |first, chunk| match f(first, chunk) {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            failed = Some(e);
+            Ok(false)
         }
     });
-    if let Some(e) = failed {
-        return Err(e);
+    match failed {
+        Some(e) => Err(e),
+        None => outcome.map_err(Failure::from_fit),
     }
-    outcome.map_err(Failure::from_fit)?;
-    w.flush().map_err(|e| csv_error(csv::Error::from(e), path))
 }
