@@ -969,7 +969,7 @@ pub fn viterbi(
 mod tests {
     use super::*;
     use approx::assert_relative_eq;
-    use ndarray::{array, Array2, ShapeBuilder};
+    use ndarray::{array, s, Array2, ShapeBuilder};
 
     /// Every state path of a short sequence, with `ln p(x, z)`.
     fn paths(
@@ -1117,19 +1117,23 @@ mod tests {
     #[test]
     fn one_thread_and_column_major_posteriors_give_the_same_bits() {
         // One thread runs the two recursions in one loop, a pool runs them side by side; the
-        // E-step asks for γ by columns, `posterior` by rows. All four give the same values.
+        // E-step asks for γ by columns, `posterior` by rows, and any other view is written
+        // through its strides. All give the same values.
         let (k, t_len) = (5, 2 * CHAIN_CHUNK + 3);
         let pi = Array1::from_shape_fn(k, |i| -(1.0 + i as f64).ln());
         let a = Array2::from_shape_fn((k, k), |(i, j)| if i == j { 0.6 } else { 0.1 });
         let a = a.mapv(f64::ln);
         let b = Array2::from_shape_fn((t_len, k), |(t, j)| ((t * 3 + j * 5) % 11) as f64 * -0.7);
-        let run = |threads: usize, columns: bool| {
+        // `layout`: 0 rows, 1 columns, 2 the first `k` columns of a wider row-major array.
+        let run = |threads: usize, layout: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
             pool.install(|| {
-                let mut gamma = Array2::zeros((t_len, k).set_f(columns));
+                let width = if layout == 2 { k + 2 } else { k };
+                let mut wide = Array2::zeros((t_len, width).set_f(layout == 1));
+                let mut gamma = wide.slice_mut(s![.., ..k]);
                 let (mut xi, mut init) = (Array2::zeros((k, k)), Array1::zeros(k));
                 let ll = forward_backward(
                     pi.view(),
@@ -1142,16 +1146,18 @@ mod tests {
                         steps: None,
                     },
                 );
-                (ll, gamma, xi, init)
+                assert!(wide.slice(s![.., k..]).iter().all(|&v| v == 0.0));
+                (ll, wide.slice(s![.., ..k]).to_owned(), xi, init)
             })
         };
         let bits = |v: &Array2<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        let want = run(2, false);
-        for (threads, columns) in [(1, false), (1, true), (2, true)] {
-            let got = run(threads, columns);
-            assert_eq!(got.0.to_bits(), want.0.to_bits(), "{threads} {columns}");
-            assert_eq!(bits(&got.1), bits(&want.1), "{threads} {columns}");
-            assert_eq!(bits(&got.2), bits(&want.2), "{threads} {columns}");
+        let want = run(2, 1);
+        assert!(want.0.is_finite() && want.1.iter().all(|&g| g > 0.0));
+        for (threads, layout) in [(1, 0), (1, 1), (1, 2), (2, 0), (2, 2)] {
+            let got = run(threads, layout);
+            assert_eq!(got.0.to_bits(), want.0.to_bits(), "{threads} {layout}");
+            assert_eq!(bits(&got.1), bits(&want.1), "{threads} {layout}");
+            assert_eq!(bits(&got.2), bits(&want.2), "{threads} {layout}");
             assert_eq!(got.3, want.3);
         }
     }
