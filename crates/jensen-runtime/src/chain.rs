@@ -53,8 +53,9 @@ pub fn forward_backward(
         return impossible(&mut out, f64::NEG_INFINITY);
     }
     let pi: Vec<f64> = log_pi.iter().map(|v| v.exp()).collect();
-    let a: Vec<f64> = log_a.iter().map(|v| v.exp()).collect(); // row-major K × K
-                                                               // (The emissions are row-major `T × K` as the E-step writes them, so this borrows.)
+    // A, row-major K × K.
+    let a: Vec<f64> = log_a.iter().map(|v| v.exp()).collect();
+    // (The emissions are row-major `T × K` as the E-step writes them, so this borrows.)
     let standard = log_b.as_standard_layout();
     let rows = standard.as_slice().expect("a standard layout");
     if k <= LANES {
@@ -243,14 +244,15 @@ fn finish(
 /// general form must run instead: where a step's sum (`c_t`, `d_t` or `G_t` below) is not
 /// above [`SMALLEST_SUM`] (then the deferred scaling would lose precision to subnormal
 /// products, or overflow; the general form, which normalises before it multiplies, also
-/// decides whether the sequence is impossible). Each step's `α`, `β`, `γ` and every row of `A` are one
-/// value of eight lanes (states past `K` are zero), in three passes:
+/// decides whether the sequence is impossible). Each step's `α`, `β`, `γ` and every row of
+/// `A` are one value of eight lanes (states past `K` are zero), in three passes:
 ///
 /// 1. the emissions, rescaled per step (`b_t = exp(ℓ_t − m_t)`), in parallel pieces;
 /// 2. the forward and the backward recursions at the same time (on two threads where the
-///    pool has them, else a step of each in turn in one loop): `β` is scaled by its own sums rather than the forward pass's
-///    normalisers, so neither waits for the other, and each defers its step's
-///    normalisation to the next step's end, so the division is not on the recursion's path;
+///    pool has them, else a step of each in turn in one loop): `β` is scaled by its own
+///    sums rather than the forward pass's normalisers, so neither waits for the other, and
+///    each defers its step's normalisation to the next step's end, so the division is not
+///    on the recursion's path;
 /// 3. `γ_t = α̂_t ∘ β̃_t / G_t` with `G_t = Σ α̂_t ∘ β̃_t`, and the expected transition counts
 ///    `A_ij Σ_t α̂_t(i) b_{t+1}(j) β̃_{t+1}(j) / (c_{t+1} G_{t+1})`, in parallel pieces
 ///    summed in a fixed order. (Any per-step scale of `β` cancels in both.)

@@ -779,10 +779,13 @@ pub(crate) fn exp_lane(x: f64) -> f64 {
 /// the same operations whatever the block's size): `x = n ln 2 + r` with `|r| ≤ ln 2 / 2`
 /// (Cody and Waite's two-part `ln 2`), `exp(r)` by its Taylor polynomial of degree 13
 /// (truncation below 1e-17), and the scaling by `2ⁿ` as one multiplication by a power of two
-/// built from the bits of the rounding. Results below the normal range are flushed: below −707.7 (where
-/// `exp(x) < 4.5e-308`, with no weight next to the terms of 1 the callers add it to) the
-/// result is 0. `exp(0) = 1` exactly; NaN gives NaN. (Arguments above 709 are clamped: the
-/// callers pass values at most 0.)
+/// built from the bits of the rounding. Results below the normal range are flushed: below
+/// −707.7 (where `exp(x) < 4.5e-308`) the result is 0. The callers shift their arguments so
+/// that the largest is 0, and a mixture's row sums that term of 1 with the flushed ones; a
+/// chain's step can instead multiply them by its forward weights, so a sequence whose only
+/// reachable states lie so far below the best one is reported impossible. `exp(0) = 1`
+/// exactly; NaN gives NaN. (Arguments above 709 are clamped: the callers pass values at most
+/// 0.)
 #[inline(always)]
 fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
