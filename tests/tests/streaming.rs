@@ -247,8 +247,148 @@ fn errors_name_the_row_of_the_whole_file() {
         options(&[]),
         &stream(100, false),
     )
-    .expect_err("a chain");
-    assert!(err.to_string().contains("fit a chain in memory"), "{err}");
+    .expect_err("a chain of one sequence");
+    assert!(
+        err.to_string().contains("name the column of sequence ids"),
+        "{err}"
+    );
+}
+
+/// The rows of `file` (in `data/`) with a first column `seq` of sequence ids: consecutive
+/// runs of the lengths `lengths` (repeated as needed), the ids text (`s0`, `s1`, …) or
+/// numbers.
+fn with_sequences(file: &str, lengths: &[usize], text: bool) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("jensen-stream-seq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(format!("{text}_{file}"));
+    let data = std::fs::read_to_string(root().join("data").join(file)).expect("read");
+    let mut lines = data.lines();
+    let mut out = format!("seq,{}\n", lines.next().expect("a header"));
+    let (mut id, mut left) = (0, lengths[0]);
+    for line in lines {
+        if left == 0 {
+            id += 1;
+            left = lengths[id % lengths.len()];
+        }
+        left -= 1;
+        let id = if text {
+            format!("s{id}")
+        } else {
+            id.to_string()
+        };
+        out.push_str(&format!("{id},{line}\n"));
+    }
+    std::fs::write(&path, out).expect("write");
+    path
+}
+
+/// A chain read in chunks, each cut where the sequence id changes so that it holds whole
+/// sequences, is the in-memory fit of the same sequences: every chain of the catalogue,
+/// soft and hard, its ids text or numbers, in chunks of a few rows (parsed again on each
+/// pass, sequences cut by chunk boundaries) and of all of them (from the binary copy).
+#[test]
+fn every_chain_of_the_catalogue_streams_to_its_in_memory_fit() {
+    use jensen::runtime::EStepMode;
+    let mut fitted = 0;
+    for &(name, file, consts) in CATALOGUE {
+        let plan = plan(name);
+        if !plan.latent.is_chain() {
+            continue;
+        }
+        let text = fitted % 2 == 0;
+        let path = with_sequences(file, &[23, 1, 61, 7, 40], text);
+        let path = path.to_str().expect("utf-8");
+        let bind_options = BindOptions {
+            sequences: jensen::bind::Sequences::Column("seq".into()),
+            ..options(consts)
+        };
+        let table = jensen::csv::read(path).expect("csv");
+        let bound = jensen::bind(&plan, &table, &bind_options).expect("bind");
+        assert!(bound.sequences.len() > 3, "{name}");
+        let model = PlanModel::new(&plan, &bound);
+        for mode in [EStepMode::Soft, EStepMode::Hard] {
+            if mode == EStepMode::Hard && plan.model.method != jensen::lang::ir::Method::Em {
+                continue;
+            }
+            let opts = FitOptions::default()
+                .iterations(12)
+                .e_step(mode)
+                .build()
+                .expect("options");
+            let memory = jensen::fit(&model, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+            for chunk_rows in [97, 4096] {
+                let source = CsvChunks::open(
+                    &plan,
+                    path,
+                    bind_options.clone(),
+                    &stream(chunk_rows, chunk_rows == 97),
+                )
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(source.rows(), bound.n_rows);
+                assert_eq!(source.context().sequences(), bound.sequences.len());
+                assert_eq!(source.context().sequence_check(), bound.sequence_check());
+                // The last sequence read waits for the next chunk: two at least.
+                assert!(source.chunks() >= 2, "{name}");
+                let streamed =
+                    fit_chunked(&source, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+                same_fit(
+                    &format!("{name} ({mode:?}), chunks of {chunk_rows}"),
+                    &memory,
+                    &streamed,
+                    1e-10,
+                );
+            }
+        }
+        fitted += 1;
+    }
+    assert!(fitted >= 11, "{fitted} chains compared");
+}
+
+/// A sequence whose rows are interrupted by another's is an error naming the row, whether
+/// its two parts fall in one chunk or in two; a sequence split at a chunk boundary is not.
+#[test]
+fn a_chains_interrupted_sequence_is_reported_across_chunks() {
+    let plan = plan("hmm_gaussian");
+    let dir = std::env::temp_dir().join(format!("jensen-stream-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("interrupted.csv");
+    let mut text = String::from("seq,waiting,duration\n");
+    for i in 0..300 {
+        // Sequence `a` for rows 0..150, `b` for 150..250, `a` again from row 250.
+        let id = if (150..250).contains(&i) { "b" } else { "a" };
+        text.push_str(&format!(
+            "{id},{},{}\n",
+            50 + i % 40,
+            2.0 + (i % 7) as f64 * 0.4
+        ));
+    }
+    std::fs::write(&path, text).expect("write");
+    let options = BindOptions {
+        sequences: jensen::bind::Sequences::Column("seq".into()),
+        ..Default::default()
+    };
+    let table = jensen::csv::read(path.to_str().unwrap()).expect("csv");
+    let whole = jensen::bind(&plan, &table, &options).expect_err("in memory");
+    assert!(
+        whole
+            .to_string()
+            .contains("row 251: sequence `a` continues here but was interrupted after row 150"),
+        "{whole}"
+    );
+    for chunk_rows in [64, 1000] {
+        let err = CsvChunks::open(
+            &plan,
+            path.to_str().unwrap(),
+            options.clone(),
+            &stream(chunk_rows, true),
+        )
+        .expect_err("interrupted");
+        assert!(
+            err.to_string()
+                .contains("row 251: sequence `a` continues here but was interrupted after row 150"),
+            "chunks of {chunk_rows}: {err}"
+        );
+    }
 }
 
 /// A chunk whose rows all weigh zero is no error (the file's total is checked): the fit is

@@ -1076,6 +1076,38 @@ fn e_step_chain<M: MixtureModel>(
     prior: ChainPrior<'_>,
     mode: EStepMode,
 ) -> EStep<M::Stats> {
+    let mut total = chain_rows(model, cache, sequences, prior, mode);
+    total.entropy = chain_entropy(model, &total, params, mode);
+    total
+}
+
+/// `H(q)` of a chain's posterior over all of its sequences, whose E-step is `total`: from
+/// `ℓ = E_q[ln p(x, z | θ)] + H(q)` at the E-step's `θ` (`params`); a point mass has none.
+/// It is not a sum over the rows, so a chunked fit computes it once, from the totals.
+fn chain_entropy<M: MixtureModel>(
+    model: &M,
+    total: &EStep<M::Stats>,
+    params: &M::Params,
+    mode: EStepMode,
+) -> f64 {
+    match mode {
+        EStepMode::Soft => model
+            .expected_log_joint(&total.stats, &total.latent, params, params)
+            .map_or(f64::NAN, |expected| total.loglik - expected),
+        EStepMode::Hard => 0.0,
+    }
+}
+
+/// The E-step of a chain's rows (whole sequences), all but the entropy ([`chain_entropy`]):
+/// the statistics, the latent statistics, `ln p(x)` (a hard E-step: `Σ ln p(x, z*)`), the
+/// worst-explained row and, for a hard E-step, the Viterbi path.
+fn chain_rows<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    sequences: &[Range<usize>],
+    prior: ChainPrior<'_>,
+    mode: EStepMode,
+) -> EStep<M::Stats> {
     let log_b = emissions(model, cache);
     let weights = model.row_weights();
     let (gamma, latent, path, loglik) = match mode {
@@ -1133,14 +1165,6 @@ fn e_step_chain<M: MixtureModel>(
     total.latent.transitions = latent.transitions;
     total.loglik = loglik;
     total.assignments = path;
-    // H(q) of the chain posterior, from ℓ = E_q[ln p(x, z | θ)] + H(q) at the E-step's θ;
-    // a point mass has none.
-    total.entropy = match mode {
-        EStepMode::Soft => model
-            .expected_log_joint(&total.stats, &total.latent, params, params)
-            .map_or(f64::NAN, |expected| loglik - expected),
-        EStepMode::Hard => 0.0,
-    };
     // The next iteration reuses these buffers.
     for buffer in [gamma, log_b] {
         scratch::give(buffer.into_raw_vec_and_offset().0);
@@ -1580,7 +1604,8 @@ impl<M: MixtureModel> Rows<M> for InMemory<'_, M> {
 /// context — the moments of the data and the priors' hyperparameters computed from them, the
 /// number of rows, the sums of per-row terms — so that the M-step and the objective of any
 /// chunk are those of the whole data. With chunks of a multiple of [`TASK_ROWS`] rows the
-/// statistics are added in the order of the in-memory fit.
+/// statistics are added in the order of the in-memory fit. A chain's chunks each hold whole
+/// sequences (its own [`MixtureModel::sequences`]): forward–backward runs along each.
 pub trait Chunks: Sync {
     /// The model of each chunk.
     type Model: MixtureModel;
@@ -1649,10 +1674,22 @@ impl<S> PassStats<S> {
         }
     }
 
-    /// The soft E-step of `model`'s rows (a mixture: a chain's sequences do not split)
-    /// under the parameters `cache` was prepared from, over the fit's fixed tasks, on this
-    /// thread (an engine runs its partitions in parallel).
+    /// The soft E-step of `model`'s rows under the parameters `cache` was prepared from,
+    /// over the fit's fixed tasks: a mixture's on this thread (an engine runs its partitions
+    /// in parallel), a chain's by forward–backward along each of its sequences, which must
+    /// be whole. A chain's entropy is not a sum over sequences: it is 0 here, and the
+    /// driver computes it from the merged statistics.
     pub fn of<M: MixtureModel<Stats = S>>(model: &M, cache: &M::Cache) -> Self {
+        if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
+            let e = chain_rows(model, cache, sequences, prior, EStepMode::Soft);
+            return PassStats {
+                stats: e.stats,
+                latent: e.latent,
+                loglik: e.loglik,
+                entropy: 0.0,
+                worst: e.worst.0,
+            };
+        }
         let mut total = PassStats::empty(model);
         let mut scratch = RowScratch::new(model.n_components());
         for rows in tasks(model.n_rows()) {
@@ -1775,8 +1812,15 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
         let mut neutral = model.neutral_params();
         model.randomise_neutral(&mut neutral, rng);
         let cache = model.prepare(&neutral).map_err(numerical)?;
+        let k = model.n_components();
         let mut stats = model.zero_stats();
-        let mut latent = LatentStats::zeros(model.n_components());
+        let mut latent = LatentStats::zeros(k);
+        // A chain's one pseudo-count per initial state and transition, once.
+        let chain = model.sequences().is_some();
+        if chain {
+            latent.initial.fill(1.0);
+            latent.transitions.fill(1.0);
+        }
         let mut ws = Workspace::default();
         self.0.for_each(&mut |first, chunk| {
             let labels = match &seeding {
@@ -1788,6 +1832,12 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
             };
             let w = chunk.row_weights();
             accumulate_labels(chunk, &cache, &labels, w, &mut stats, &mut latent, &mut ws);
+            if let Some(sequences) = chunk.sequences() {
+                let (initial, transitions) =
+                    chain::weighted_label_counts(&labels, sequences, k, 0.0, w);
+                latent.initial += &initial;
+                latent.transitions += &transitions;
+            }
             Ok(true)
         })?;
         let params = model
@@ -1803,6 +1853,7 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
         mode: EStepMode,
     ) -> Result<EStep<<C::Model as MixtureModel>::Stats>, FitError> {
         let model = self.0.head();
+        let chain = model.sequences().is_some();
         if mode == EStepMode::Soft {
             if let Some(pass) = self.0.e_step_pass(params) {
                 let pass = pass?;
@@ -1812,14 +1863,18 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
                 // A component left empty is reseeded at the worst-fit row, which only a pass
                 // here can name.
                 if !empty {
-                    return Ok(EStep {
+                    let mut total = EStep {
                         stats: pass.stats,
                         latent: pass.latent,
                         loglik: pass.loglik,
                         entropy: pass.entropy,
                         worst: (pass.worst, 0),
                         assignments: Vec::new(),
-                    });
+                    };
+                    if chain {
+                        total.entropy = chain_entropy(model, &total, params, mode);
+                    }
+                    return Ok(total);
                 }
             }
         }
@@ -1827,7 +1882,13 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
         let mut keys = Vec::new();
         self.0.for_each(&mut |first, chunk| {
             let w = chunk.row_weights();
-            let mut parts = e_step_parts(chunk, cache, mode, w);
+            // A chain's chunk holds whole sequences.
+            let mut parts = match (chunk.sequences(), chunk.chain_prior(cache)) {
+                (Some(sequences), Some(prior)) => {
+                    vec![chain_rows(chunk, cache, sequences, prior, mode)]
+                }
+                _ => e_step_parts(chunk, cache, mode, w),
+            };
             let mut at = 0;
             for p in &mut parts {
                 p.worst.1 += first;
@@ -1842,7 +1903,11 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
             Ok(true)
         })?;
         total.assignments = keys;
-        complete_from_stats(model, &mut total, params, mode);
+        if chain {
+            total.entropy = chain_entropy(model, &total, params, mode);
+        } else {
+            complete_from_stats(model, &mut total, params, mode);
+        }
         Ok(total)
     }
 
@@ -2511,8 +2576,9 @@ fn in_pool<P, T: Send>(
 /// row. The result has no per-row values (`responsibilities` has no rows, `assignments` and
 /// `point_log_likelihood` are empty): [`posterior`] on each chunk gives them.
 ///
-/// A chain (whose forward–backward runs over whole sequences), partial labels and the
-/// `RandomFromData` start (which reads every row at once) are refused.
+/// A chain's chunks must hold whole sequences (forward–backward runs along each); its
+/// entropy is computed once per pass from the merged statistics. Partial labels and the
+/// `RandomFromData` start (which read every row at once) are refused.
 pub fn fit_chunked<C: Chunks>(
     source: &C,
     opts: &FitOptions<<C::Model as MixtureModel>::Params>,
@@ -2526,12 +2592,6 @@ pub fn fit_chunked<C: Chunks>(
             reason,
         })
     };
-    if head.sequences().is_some() {
-        return refuse(
-            "a chain",
-            "forward–backward runs over whole sequences: fit a chain in memory",
-        );
-    }
     if head.row_labels().is_some() {
         return refuse(
             "partial labels",

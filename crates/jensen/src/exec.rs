@@ -167,6 +167,12 @@ pub struct DataContext {
     missing_cells: f64,
     /// The number of rows of weight zero.
     zero_weight_rows: usize,
+    /// A chain's number of sequences (0 for a mixture).
+    #[serde(default)]
+    sequences: usize,
+    /// A chain's [`Bound::sequence_check`] of every row (0 for a mixture).
+    #[serde(default)]
+    sequence_check: u64,
 }
 
 /// The number of rows of `data` whose weight is zero.
@@ -230,6 +236,16 @@ impl DataContext {
                 .map_or(data.n_rows as f64, |w| w.total),
             missing_cells: missing_cells(program, data),
             zero_weight_rows: zero_weight_rows(data),
+            sequences: if plan.latent.is_chain() {
+                data.sequences.len()
+            } else {
+                0
+            },
+            sequence_check: if plan.latent.is_chain() {
+                data.sequence_check()
+            } else {
+                0
+            },
         }
     }
 
@@ -246,6 +262,17 @@ impl DataContext {
     /// The number of rows of weight zero.
     pub fn zero_weight_rows(&self) -> usize {
         self.zero_weight_rows
+    }
+
+    /// A chain's number of sequences (0 for a mixture).
+    pub fn sequences(&self) -> usize {
+        self.sequences
+    }
+
+    /// A chain's [`Bound::sequence_check`] of every row (0 for a mixture): the rows of
+    /// a pass elsewhere, in whole sequences, must give the same.
+    pub fn sequence_check(&self) -> u64 {
+        self.sequence_check
     }
 }
 
@@ -275,6 +302,8 @@ pub struct ContextBuilder {
     total_weight: f64,
     missing_cells: f64,
     zero_weight_rows: usize,
+    sequences: usize,
+    sequence_check: u64,
 }
 
 impl ContextBuilder {
@@ -311,6 +340,8 @@ impl ContextBuilder {
             total_weight: 0.0,
             missing_cells: 0.0,
             zero_weight_rows: 0,
+            sequences: 0,
+            sequence_check: 0,
         }
     }
 
@@ -351,6 +382,10 @@ impl ContextBuilder {
             .map_or(data.n_rows as f64, |w| w.total);
         self.missing_cells += missing_cells(&self.program, data);
         self.zero_weight_rows += zero_weight_rows(data);
+        if plan.latent.is_chain() {
+            self.sequences += data.sequences.len();
+            self.sequence_check = self.sequence_check.wrapping_add(data.sequence_check());
+        }
     }
 
     /// The context of every row added.
@@ -398,6 +433,8 @@ impl ContextBuilder {
             total_weight: self.total_weight,
             missing_cells: self.missing_cells,
             zero_weight_rows: self.zero_weight_rows,
+            sequences: self.sequences,
+            sequence_check: self.sequence_check,
         }
     }
 }

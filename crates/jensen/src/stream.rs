@@ -27,7 +27,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use jensen_lang::ir::SetSize;
@@ -35,7 +35,7 @@ use jensen_lang::Plan;
 
 use jensen_runtime::{Chunks, FitError, PassStats};
 
-use crate::bind::{bind, BindOptions, Bound, Table};
+use crate::bind::{bind, BindOptions, Bound, Sequences, Table};
 use crate::csv::{self, CsvOptions};
 use crate::exec::{ContextBuilder, DataContext, ExecStats, PlanModel};
 use crate::params::DynParams;
@@ -233,6 +233,9 @@ struct Reader<'a, S> {
     cache: Option<Cache>,
     /// Columns read as text in every chunk: those that hold text anywhere in the file.
     keep_text: Vec<String>,
+    /// A chain's column of sequence ids: chunks are cut where the id changes, so that each
+    /// holds whole sequences.
+    sequences: Option<String>,
 }
 
 /// What the first pass learns of each column over the whole file: a CSV reader decides a
@@ -309,6 +312,9 @@ struct Cache {
     template: Bound,
     /// The index set of the rows.
     rows_set: Option<usize>,
+    /// A chain's sequences in each chunk (empty for a mixture).
+    sequences: Vec<Vec<std::ops::Range<usize>>>,
+    chain: bool,
 }
 
 impl Cache {
@@ -339,6 +345,8 @@ impl Cache {
                 .sets
                 .iter()
                 .position(|s| matches!(s.size, SetSize::Rows)),
+            sequences: Vec::new(),
+            chain: plan.latent.is_chain(),
         })
     }
 
@@ -360,6 +368,9 @@ impl Cache {
         self.file.seek(SeekFrom::Start(self.end))?;
         self.file.write_all(&bytes)?;
         self.chunks.push((self.end, first, bound.n_rows));
+        if self.chain {
+            self.sequences.push(bound.sequences.clone());
+        }
         self.end += bytes.len() as u64;
         Ok(())
     }
@@ -390,7 +401,11 @@ impl Cache {
             .weights
             .as_ref()
             .map(|_| numbers.by_ref().take(rows).collect());
-        Ok(self.bound(rows, items, weights))
+        let mut bound = self.bound(rows, items, weights);
+        if self.chain {
+            bound.sequences = self.sequences[i].clone();
+        }
+        Ok(bound)
     }
 
     /// The bound data of `rows` rows with the template's binding: each item's values (in the
@@ -511,22 +526,170 @@ impl<'a> CsvChunks<'a> {
         options: BindOptions,
         stream: &StreamOptions,
     ) -> Result<Self, crate::Error> {
-        refuse_chains(plan)?;
+        sequence_column(plan, &options)?;
         let source = CsvFile::open(path, stream.csv.clone())?;
         TableChunks::new(plan, source, options, stream)
     }
 }
 
-/// A chain's forward–backward runs over whole sequences, not chunks.
-fn refuse_chains(plan: &Plan) -> Result<(), crate::Error> {
-    if plan.latent.is_chain() {
-        return Err(crate::Error::Fit(FitError::InvalidOption {
-            option: "chunked data",
-            value: "a chain".into(),
-            reason: "forward–backward runs over whole sequences: fit a chain in memory",
-        }));
+/// A chain's sequence-id column, by which chunks are cut so that each holds whole
+/// sequences (forward–backward runs along each); `None` for a mixture. A chain whose
+/// sequences are not named by a column is refused.
+fn sequence_column(plan: &Plan, options: &BindOptions) -> Result<Option<String>, crate::Error> {
+    if !plan.latent.is_chain() {
+        return Ok(None);
     }
-    Ok(())
+    match &options.sequences {
+        Sequences::Column(name) => Ok(Some(name.clone())),
+        Sequences::Whole | Sequences::Lengths(_) => {
+            Err(crate::Error::Fit(FitError::InvalidOption {
+                option: "chunked data",
+                value: "a chain without a sequence-id column".into(),
+                reason: "each chunk holds whole sequences, cut where the sequence id changes: name the column of sequence ids (`--sequence COLUMN`); one sequence of every row is fitted in memory",
+            }))
+        }
+    }
+}
+
+/// A table's column of sequence ids: numbers or text.
+enum Ids<'t> {
+    Numbers(&'t [f64]),
+    Text(&'t [String]),
+}
+
+impl<'t> Ids<'t> {
+    /// The column `name` of `table`, if it has one.
+    fn of(table: &'t Table, name: &str) -> Option<Ids<'t>> {
+        let c = table.headers.iter().position(|h| h == name)?;
+        match (&table.columns[c], &table.text[c]) {
+            (Some(values), _) => Some(Ids::Numbers(values)),
+            (None, Some(text)) => Some(Ids::Text(text)),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether row `i` has the id of row `j` of `other` (as [`Sequences::Column`] compares
+    /// them: an empty numeric cell equals none).
+    fn same(&self, i: usize, other: &Ids<'_>, j: usize) -> bool {
+        match (self, other) {
+            (Ids::Numbers(a), Ids::Numbers(b)) => a[i] == b[j],
+            (Ids::Text(a), Ids::Text(b)) => a[i] == b[j],
+            _ => false,
+        }
+    }
+
+    /// Row `i`'s id in messages and as a key; `None` for an empty numeric cell, which
+    /// starts a sequence of its own.
+    fn key(&self, i: usize) -> Option<String> {
+        match self {
+            Ids::Numbers(v) => (!v[i].is_nan()).then(|| v[i].to_string()),
+            Ids::Text(t) => Some(t[i].clone()),
+        }
+    }
+}
+
+/// Cuts tables of rows read in order into tables of whole sequences, by a column of sequence
+/// ids (consecutive rows with the same id form one sequence, as [`Sequences::Column`] says):
+/// each table pushed gives back the rows of the sequences it completes, with any rows
+/// that waited before it, and the rows of its last sequence wait for the next table, or
+/// for [`WholeSequences::finish`]. A chunked fit of a chain reads its chunks so, and a query
+/// engine's partition its record batches.
+#[derive(Debug, Clone)]
+pub struct WholeSequences {
+    column: String,
+    /// The rows of the last sequence seen, perhaps not complete.
+    waiting: Vec<Table>,
+}
+
+impl WholeSequences {
+    /// Cuts by the sequence ids in the column `column`.
+    pub fn new(column: &str) -> WholeSequences {
+        WholeSequences {
+            column: column.to_string(),
+            waiting: Vec::new(),
+        }
+    }
+
+    /// The rows of the sequences that `table` completes (`None`: it only continues the last
+    /// one). A table without the column is passed on whole, with the rows that waited (the
+    /// binding reports the missing column).
+    pub fn push(&mut self, table: Table) -> Option<Table> {
+        let n = table.n_rows;
+        if n == 0 {
+            return None;
+        }
+        let Some(ids) = Ids::of(&table, &self.column) else {
+            let mut parts = std::mem::take(&mut self.waiting);
+            parts.push(table);
+            return Some(Table::concat(parts));
+        };
+        // Where the table's last sequence starts.
+        let mut start = n - 1;
+        while start > 0 && ids.same(start - 1, &ids, start) {
+            start -= 1;
+        }
+        if start == 0 {
+            let continues = self.waiting.last().is_some_and(|last| {
+                Ids::of(last, &self.column).is_some_and(|l| l.same(last.n_rows - 1, &ids, 0))
+            });
+            if continues || self.waiting.is_empty() {
+                self.waiting.push(table);
+                return None;
+            }
+        }
+        let mut parts = std::mem::take(&mut self.waiting);
+        if start == 0 {
+            self.waiting.push(table);
+        } else {
+            parts.push(table.select(&(0..start).collect::<Vec<_>>()));
+            self.waiting
+                .push(table.select(&(start..n).collect::<Vec<_>>()));
+        }
+        Some(Table::concat(parts))
+    }
+
+    /// The rows still waiting: the last sequence, now complete (`None`: no rows).
+    pub fn finish(&mut self) -> Option<Table> {
+        let parts = std::mem::take(&mut self.waiting);
+        (!parts.is_empty()).then(|| Table::concat(parts))
+    }
+}
+
+/// Where each sequence of the chunks read so far ended (its id, by the row after its last),
+/// for the first pass to report a sequence whose rows are not consecutive across chunks, as
+/// binding every row at once would.
+#[derive(Default)]
+struct SequenceEnds(HashMap<String, usize>);
+
+impl SequenceEnds {
+    /// Adds the sequences of the chunk `table` (bound as `bound`, its first row `at` among
+    /// all rows), or the error of one that an earlier chunk had.
+    fn add(
+        &mut self,
+        column: &str,
+        table: &Table,
+        bound: &Bound,
+        at: usize,
+    ) -> Result<(), crate::Error> {
+        let Some(ids) = Ids::of(table, column) else {
+            return Ok(());
+        };
+        for seq in &bound.sequences {
+            let Some(id) = ids.key(seq.start) else {
+                continue;
+            };
+            if let Some(end) = self.0.insert(id.clone(), at + seq.end) {
+                return Err(crate::Error::Bind(crate::BindError::Sequences {
+                    file: table.source.clone(),
+                    message: format!(
+                        "row {}: sequence `{id}` continues here but was interrupted after row {end}; the rows of a sequence must be consecutive (sort the file by sequence)",
+                        at + seq.start + 1
+                    ),
+                }));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<'a, S: TableSource> TableChunks<'a, S> {
@@ -540,7 +703,7 @@ impl<'a, S: TableSource> TableChunks<'a, S> {
         mut options: BindOptions,
         stream: &StreamOptions,
     ) -> Result<Self, crate::Error> {
-        refuse_chains(plan)?;
+        let sequences = sequence_column(plan, &options)?;
         let path = source.name().to_string();
         let path = path.as_str();
         // A chunk's weights may all be zero; the whole rows' total is checked below.
@@ -552,6 +715,7 @@ impl<'a, S: TableSource> TableChunks<'a, S> {
             chunk_rows: stream.chunk_rows.max(1),
             cache: None,
             keep_text: Vec::new(),
+            sequences: sequences.clone(),
         };
         // The first pass; again with the whole file's column types and categories if the
         // chunks differ (a chunk may lack a category, or hold a text column's empty cells
@@ -568,9 +732,13 @@ impl<'a, S: TableSource> TableChunks<'a, S> {
             let mut caching = stream.cache_dir.is_some();
             let options_now = reader.options.clone();
             let mut reshaped = false;
+            let mut ends = SequenceEnds::default();
             reader.each_table(&mut |at, table| {
                 kinds.add(at, &table);
                 let bound = bind(plan, &table, &options_now).map_err(|e| e.after_rows(at))?;
+                if let Some(column) = &sequences {
+                    ends.add(column, &table, &bound, at)?;
+                }
                 // Other columns than the first chunk's (a text column read as numbers where
                 // its cells are all empty): the pass is done again with the file's types.
                 if first.as_ref().is_some_and(|f| !same_columns(f, &bound)) {
@@ -745,7 +913,38 @@ impl<S: TableSource> Reader<'_, S> {
         &self,
         f: &mut dyn FnMut(usize, Table) -> Result<bool, crate::Error>,
     ) -> Result<(), crate::Error> {
-        self.source.each_table(self.chunk_rows, &self.keep_text, f)
+        let Some(column) = &self.sequences else {
+            return self.source.each_table(self.chunk_rows, &self.keep_text, f);
+        };
+        // A chain's chunks: whole sequences, at least one each.
+        let mut cut = WholeSequences::new(column);
+        let (mut first, mut go_on) = (0, true);
+        let mut no_rows = None;
+        self.source
+            .each_table(self.chunk_rows, &self.keep_text, &mut |_, table| {
+                if no_rows.is_none() && first == 0 {
+                    no_rows = Some(table.select(&[]));
+                }
+                let Some(whole) = cut.push(table) else {
+                    return Ok(true);
+                };
+                let rows = whole.n_rows;
+                go_on = f(first, whole)?;
+                first += rows;
+                Ok(go_on)
+            })?;
+        if go_on {
+            match cut.finish() {
+                Some(last) => {
+                    f(first, last)?;
+                }
+                None if first == 0 => {
+                    f(0, no_rows.unwrap_or_else(|| Table::concat(Vec::new())))?;
+                }
+                None => {}
+            }
+        }
+        Ok(())
     }
 
     /// [`Reader::each_table`], each table bound (from the cache when there is one).
