@@ -249,7 +249,8 @@ fn errors_name_the_row_of_the_whole_file() {
     )
     .expect_err("a chain of one sequence");
     assert!(
-        err.to_string().contains("name the column of sequence ids"),
+        err.to_string()
+            .contains("name the column of sequence ids (`--sequence COLUMN`)"),
         "{err}"
     );
 }

@@ -395,7 +395,10 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             args.data.data,
             chunked.as_ref().map_or(bound.n_rows, |s| s.rows()),
             if plan.latent.is_chain() {
-                format!(" in {} sequence(s)", bound.sequences.len())
+                let sequences = chunked
+                    .as_ref()
+                    .map_or(bound.sequences.len(), |s| s.context().sequences());
+                format!(" in {sequences} sequence(s)")
             } else if let (Some(s), true) = (&chunked, files) {
                 let hard = match args.control.estep {
                     Some(e) => matches!(e, EStepArg::Hard),
@@ -596,11 +599,19 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             status.as_str()
         );
     }
-    // For a chain the jointly most probable path can differ from the rowwise argmax.
-    let viterbi = if plan.latent.is_chain() {
-        Some(jensen::runtime::decode(model, &result.params).map_err(failure::numerical)?)
-    } else {
-        None
+    // For a chain the jointly most probable path can differ from the rowwise argmax. Read
+    // in chunks, its score is summed chunk by chunk and the path is not held (the
+    // per-row values go to --posterior), but the sequences' lengths are.
+    let (viterbi, lengths) = match (&chunked, plan.latent.is_chain()) {
+        (_, false) => (None, None),
+        (Some(chunked), true) => {
+            let (lengths, score) = crate::stream::viterbi(chunked, &result.params)?;
+            (Some((Vec::new(), score)), Some(lengths))
+        }
+        (None, true) => (
+            Some(jensen::runtime::decode(model, &result.params).map_err(failure::numerical)?),
+            None,
+        ),
     };
     if args.out.is_some() || args.json {
         let mut doc = fit_document(
@@ -617,7 +628,7 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
             &args.control,
         );
         if let Some(chunked) = &chunked {
-            crate::stream::whole_data(&mut doc, chunked);
+            crate::stream::whole_data(&mut doc, chunked, lengths);
         }
         if let Some(out) = &args.out {
             std::fs::write(out, doc.to_json())

@@ -341,6 +341,9 @@ fn predict_stream(args: &PredictArgs, fit: &SavedFit) -> Result<ExitCode, Failur
     // Opened at the first chunk that passes its checks: an error there leaves no output.
     let mut output = None;
     let (mut loglik, mut joint) = (0.0, 0.0);
+    // A chain's chunks hold whole sequences, numbered across chunks.
+    let chain = fit.plan.latent.is_chain();
+    let mut sequences = 0;
     crate::stream::each_chunk(&chunks, &mut |first, chunk| {
         let (posterior, point_ll) = em::posterior(chunk, &cache);
         if let Some(t) = point_ll.iter().position(|l| !l.is_finite()) {
@@ -370,18 +373,21 @@ fn predict_stream(args: &PredictArgs, fit: &SavedFit) -> Result<ExitCode, Failur
             output = Some((w, dest));
         }
         let (w, dest) = output.as_mut().expect("opened");
-        for (t, &state) in path.iter().enumerate() {
-            let rec = predict_record(
-                first,
-                t,
-                None,
-                state,
-                &posterior,
-                &point_ll,
-                scores.as_ref(),
-            );
-            w.write_record(&rec).map_err(|e| csv_error(e, dest))?;
+        for (s, seq) in chunk.bound().sequences.iter().enumerate() {
+            for t in seq.clone() {
+                let rec = predict_record(
+                    first,
+                    t,
+                    chain.then_some(sequences + s),
+                    path[t],
+                    &posterior,
+                    &point_ll,
+                    scores.as_ref(),
+                );
+                w.write_record(&rec).map_err(|e| csv_error(e, dest))?;
+            }
         }
+        sequences += chunk.bound().sequences.len();
         // (Summed chunk by chunk: the totals equal those of the rows read whole to
         // round-off.)
         loglik += point_ll.sum();
@@ -392,7 +398,7 @@ fn predict_stream(args: &PredictArgs, fit: &SavedFit) -> Result<ExitCode, Failur
         w.flush()
             .map_err(|e| csv_error(csv::Error::from(e), &dest))?;
     }
-    predict_summary(&fit.plan, chunks.rows(), 1, loglik, joint);
+    predict_summary(&fit.plan, chunks.rows(), sequences, loglik, joint);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -138,7 +138,8 @@ pub(crate) fn open_with<'a>(
     TableChunks::new(plan, source, options, &stream).map_err(fail)
 }
 
-/// Refuses what `--stream` does not read: files other than CSV, chains and partial labels
+/// Refuses what `--stream` does not read: files other than CSV, a chain's sequences given by
+/// their lengths (its chunks are cut by a column of sequence ids) and partial labels
 /// (`what`: the command, for messages).
 pub(crate) fn streamable(plan: &Plan, args: &DataArgs, what: &str) -> Result<(), Failure> {
     let lower = args.data.to_ascii_lowercase();
@@ -148,9 +149,9 @@ pub(crate) fn streamable(plan: &Plan, args: &DataArgs, what: &str) -> Result<(),
             args.data
         )));
     }
-    if plan.latent.is_chain() {
+    if plan.latent.is_chain() && args.lengths.is_some() {
         return Err(failure::options(format!(
-            "--stream reads mixtures of independent rows: a chain's forward–backward runs over whole sequences; {what} it without --stream",
+            "--stream with --lengths: a chain's chunks are cut where the sequence id changes, so that each holds whole sequences; give the sequence ids as a column (--sequence COLUMN), or {what} it without --stream",
         )));
     }
     if args.labels.is_some() {
@@ -210,9 +211,10 @@ pub(crate) fn headers(args: &DataArgs) -> Result<Vec<String>, Failure> {
 }
 
 /// The fit document's counts of the whole file (the binding shown is the first chunk's).
-pub(crate) fn whole_data(doc: &mut FitDocument, source: &Chunked<'_>) {
+/// `lengths`: a chain's sequences' ([`viterbi`]).
+pub(crate) fn whole_data(doc: &mut FitDocument, source: &Chunked<'_>, lengths: Option<Vec<usize>>) {
     doc.n_rows = source.rows();
-    doc.sequences = vec![source.rows()];
+    doc.sequences = lengths.unwrap_or_else(|| vec![source.rows()]);
     if let Some(w) = &mut doc.weights {
         w.total = source.context().total_weight();
         w.zero_rows = source.context().zero_weight_rows();
@@ -232,13 +234,20 @@ pub(crate) fn write_posterior(
     let head = source.head();
     let cache = head.prepare(params).map_err(failure::numerical)?;
     let mut written_header = false;
+    let chain = plan.latent.is_chain();
     each_chunk(source, &mut |_, chunk| {
         let (resp, ll) = em::posterior(chunk, &cache);
         let scores = chunk
             .latent_means(params, resp.view())
             .map_err(failure::numerical)?;
+        // A chain's chunks hold whole sequences: each path is the whole data's.
+        let viterbi = if chain {
+            Some(jensen::runtime::decode(chunk, params).map_err(failure::numerical)?)
+        } else {
+            None
+        };
         if !written_header {
-            let header = posterior_header(plan, resp.ncols(), vb, false, scores.as_ref());
+            let header = posterior_header(plan, resp.ncols(), vb, chain, scores.as_ref());
             w.write_record(&header).map_err(|e| csv_error(e, path))?;
             written_header = true;
         }
@@ -246,6 +255,9 @@ pub(crate) fn write_posterior(
             let mut rec: Vec<String> = row.iter().map(|v| number_cell(*v)).collect();
             rec.push(em::argmax(row).to_string());
             rec.push(number_cell(ll[i]));
+            if let Some((path, _)) = &viterbi {
+                rec.push(path[i].to_string());
+            }
             if let Some(h) = &scores {
                 rec.extend(h.row(i).iter().map(|v| number_cell(*v)));
             }
@@ -254,6 +266,22 @@ pub(crate) fn write_posterior(
         Ok(())
     })?;
     w.flush().map_err(|e| csv_error(csv::Error::from(e), path))
+}
+
+/// A chain's sequences' lengths and `ln p(x, z*)` of their Viterbi paths under `params`,
+/// chunk by chunk (each holds whole sequences).
+pub(crate) fn viterbi(
+    source: &Chunked<'_>,
+    params: &DynParams,
+) -> Result<(Vec<usize>, f64), Failure> {
+    let (mut lengths, mut score) = (Vec::new(), 0.0);
+    each_chunk(source, &mut |_, chunk| {
+        let (_, s) = jensen::runtime::decode(chunk, params).map_err(failure::numerical)?;
+        score += s;
+        lengths.extend(chunk.bound().sequences.iter().map(|s| s.len()));
+        Ok(())
+    })?;
+    Ok((lengths, score))
 }
 
 /// Calls `f(first, chunk)` on each chunk in order, `first` the index of its first row among

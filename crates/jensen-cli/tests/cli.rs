@@ -3190,22 +3190,105 @@ fn fit_stream_is_the_in_memory_fit() {
         "{parsed}"
     );
     assert_eq!(summary_line(&memory), summary_line(&parsed));
-    // What --stream does not fit: a chain.
-    let out = jensen(&[
+    let out = jensen_fails(&["score", saved, "--data", "data/x.npy", "--stream"]);
+    assert!(out.contains("--stream reads CSV"), "{out}");
+}
+
+/// A chain read with `--stream`, its chunks cut where the sequence id changes: the fit, the
+/// posterior with the Viterbi path, `predict` and `score` are those of the rows in memory;
+/// a chain without a column of sequence ids is refused with what to do.
+#[test]
+fn fit_stream_of_a_chain_is_the_in_memory_fit() {
+    let dir = std::env::temp_dir().join(format!("jensen-cli-chain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // The Old Faithful waiting times and durations as 13 sequences of 1 to 61 rows.
+    let geyser = std::fs::read_to_string(format!("{ROOT}/data/geyser.csv")).expect("geyser");
+    let mut lines = geyser.lines();
+    let mut text = format!("seq,{}\n", lines.next().expect("a header"));
+    let (mut id, mut left, lengths) = (0, 23, [23, 1, 61, 7, 40]);
+    for line in lines {
+        if left == 0 {
+            id += 1;
+            left = lengths[id % 5];
+        }
+        left -= 1;
+        text.push_str(&format!("s{id},{line}\n"));
+    }
+    let data = dir.join("sequences.csv");
+    std::fs::write(&data, text).expect("write");
+    let data = data.to_str().expect("utf-8");
+    let path = |name: &str| dir.join(name).to_str().expect("utf-8").to_string();
+    let (a, b, saved) = (path("memory.csv"), path("streamed.csv"), path("fit.json"));
+    let common = [
         "fit",
         "models/hmm_gaussian.em",
         "--data",
-        "data/geyser.csv",
-        "--stream",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        data,
+        "--sequence",
+        "seq",
+        "--iterations",
+        "20",
+    ];
+    let memory = jensen_ok(&[&common[..], &["--posterior", &a, "--out", &saved]].concat());
+    let chunks = ["--stream", "--chunk-rows", "50"];
+    let streamed = jensen_ok(&[&common[..], &["--posterior", &b], &chunks[..]].concat());
     assert!(
-        stderr(&out).contains("--stream reads mixtures"),
-        "{}",
-        stderr(&out)
+        streamed.contains("(299 rows in 13 sequence(s))"),
+        "{streamed}"
     );
-    let out = jensen_fails(&["score", saved, "--data", "data/x.npy", "--stream"]);
-    assert!(out.contains("--stream reads CSV"), "{out}");
+    assert_eq!(summary_line(&memory), summary_line(&streamed));
+    let (a, b) = (
+        std::fs::read_to_string(a).expect("posterior"),
+        std::fs::read_to_string(b).expect("posterior"),
+    );
+    assert_eq!(
+        a.lines().next(),
+        Some("r0,r1,assignment,log_likelihood,viterbi")
+    );
+    assert_eq!(a.lines().next(), b.lines().next(), "the same columns");
+    assert_eq!(a.lines().count(), 300);
+    assert_eq!(b.lines().count(), 300);
+    for (x, y) in a.lines().zip(b.lines()).skip(1) {
+        for (u, v) in x.split(',').zip(y.split(',')) {
+            let (u, v): (f64, f64) = (u.parse().unwrap(), v.parse().unwrap());
+            assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{x} vs {y}");
+        }
+    }
+    // Predicting and scoring from the fit, chunk by chunk: the same bytes and lines.
+    let (p, q) = (path("predict-memory.csv"), path("predict-streamed.csv"));
+    let predict = ["predict", &saved, "--data", data, "--out"];
+    let said = jensen(&[&predict[..], &[&p]].concat());
+    let said_streamed = jensen(&[&predict[..], &[&q], &chunks[..]].concat());
+    assert!(said.status.success() && said_streamed.status.success());
+    assert_eq!(stderr(&said), stderr(&said_streamed));
+    assert!(
+        stderr(&said).contains("299 rows in 13 sequence(s)"),
+        "{}",
+        stderr(&said)
+    );
+    let predicted = std::fs::read_to_string(&p).expect("predictions");
+    assert_eq!(predicted, std::fs::read_to_string(&q).expect("predictions"));
+    let score = ["score", &saved, "--data", data];
+    assert_eq!(
+        jensen_ok(&score),
+        jensen_ok(&[&score[..], &chunks[..]].concat())
+    );
+    // One sequence of every row, or sequences by their lengths, cannot be cut.
+    let out = jensen_fails(&["fit", "models/hmm_gaussian.em", "--data", data, "--stream"]);
+    assert!(
+        out.contains("name the column of sequence ids (`--sequence COLUMN`)"),
+        "{out}"
+    );
+    let out = jensen_fails(&[
+        "fit",
+        "models/hmm_gaussian.em",
+        "--data",
+        data,
+        "--stream",
+        "--lengths",
+        "100,199",
+    ]);
+    assert!(out.contains("--stream with --lengths"), "{out}");
 }
 
 /// `--data 'dir/*.parquet'`: every E-step one DataFusion aggregate query, the fit and the

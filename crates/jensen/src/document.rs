@@ -271,7 +271,7 @@ impl ItemBinding {
 /// The Viterbi path of a chain and its joint log-probability `ln p(x, z*)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Viterbi {
-    /// State per row.
+    /// State per row (empty for a fit read in chunks: `--posterior` writes the path).
     pub path: Vec<usize>,
     /// `ln p(x, z*)`.
     pub log_prob: f64,

@@ -545,7 +545,7 @@ fn sequence_column(plan: &Plan, options: &BindOptions) -> Result<Option<String>,
             Err(crate::Error::Fit(FitError::InvalidOption {
                 option: "chunked data",
                 value: "a chain without a sequence-id column".into(),
-                reason: "each chunk holds whole sequences, cut where the sequence id changes: name the column of sequence ids (`--sequence COLUMN`); one sequence of every row is fitted in memory",
+                reason: "each chunk holds whole sequences, cut where the sequence id changes: name the column of sequence ids (`--sequence COLUMN`), or read one sequence of every row in memory",
             }))
         }
     }
