@@ -100,7 +100,7 @@ fn every_mixture_of_the_catalogue_streams_to_its_in_memory_fit() {
     for &(name, file, consts) in CATALOGUE {
         let plan = plan(name);
         let bound = bind(&plan, file, consts);
-        // Chains and partial labels are fitted in memory only (refused below).
+        // Chains are streamed by sequence below; partial labels are fitted in memory only.
         if plan.latent.is_chain() || bound.labels.is_some() {
             continue;
         }
@@ -211,7 +211,7 @@ fn a_file_above_the_seeding_sample_streams_to_the_in_memory_fit() {
 }
 
 /// A bad cell in a later chunk is reported with its row and line in the whole file, before
-/// the fit starts; chains and partial labels are refused with the reason.
+/// the fit starts; a chain of one sequence is refused with the reason.
 #[test]
 fn errors_name_the_row_of_the_whole_file() {
     let dir = std::env::temp_dir().join(format!("jensen-stream-bad-{}", std::process::id()));

@@ -74,7 +74,8 @@ pub(crate) struct FitArgs {
     /// Read the data a chunk of rows at a time and never hold every row, for a CSV file
     /// larger than memory: a first pass binds every chunk and takes the whole data's moments,
     /// then each EM iteration is one pass over the file. The fit equals the in-memory one to
-    /// round-off; `--posterior` is written chunk by chunk. Not for chains or partial labels.
+    /// round-off; `--posterior` is written chunk by chunk. A chain needs `--sequence COLUMN`
+    /// (each chunk then holds whole sequences); not for partial labels.
     #[arg(long)]
     stream: bool,
     /// Rows per chunk with `--stream` (rounded up to a multiple of 4096; default 262144):
@@ -100,7 +101,8 @@ pub(crate) struct FitArgs {
     /// executor`), over the files `--data` names (a pattern such as `'dir/*.parquet'`, a
     /// directory of Parquet files, or one Parquet or CSV file), which every executor reads at
     /// the same path. Without it, such files are read by DataFusion in this process. Needs
-    /// jensen built with `--features distributed`; mixtures only.
+    /// jensen built with `--features distributed`. A chain needs `--sequence COLUMN` and
+    /// files of whole sequences.
     #[arg(long, value_name = "HOST:PORT", conflicts_with = "stream")]
     cluster: Option<String>,
 }
@@ -390,7 +392,7 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     };
     if !args.quiet && !args.json {
         outln!(
-            "model {} on {} ({} rows{})",
+            "model {} on {} ({} rows{}{})",
             plan.model.name,
             args.data.data,
             chunked.as_ref().map_or(bound.n_rows, |s| s.rows()),
@@ -399,7 +401,10 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
                     .as_ref()
                     .map_or(bound.sequences.len(), |s| s.context().sequences());
                 format!(" in {sequences} sequence(s)")
-            } else if let (Some(s), true) = (&chunked, files) {
+            } else {
+                String::new()
+            },
+            if let (Some(s), true) = (&chunked, files) {
                 let hard = match args.control.estep {
                     Some(e) => matches!(e, EStepArg::Hard),
                     None => {

@@ -211,8 +211,8 @@ pub(crate) struct PredictArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct StreamArgs {
     /// Read the data a chunk of rows at a time and never hold every row, for a CSV file
-    /// larger than memory (mixtures of independent rows): a first pass binds every chunk, a
-    /// second computes each chunk's rows. The rows equal those of the file read whole, the
+    /// larger than memory (a chain's chunks hold whole sequences, by the fit's sequence-id
+    /// column): a first pass binds every chunk, a second computes each chunk's rows. The rows equal those of the file read whole, the
     /// totals (added chunk by chunk) to round-off.
     #[arg(long)]
     stream: bool,

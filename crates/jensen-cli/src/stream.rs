@@ -26,9 +26,14 @@ pub(crate) fn open_files<'a>(
     threads: Option<usize>,
 ) -> Result<(Chunked<'a>, Vec<String>), Failure> {
     use jensen_datafusion::source::{Engine, Files, Source};
-    if args.labels.is_some() || plan.latent.is_chain() {
+    if args.labels.is_some() {
         return Err(failure::options(
-            "fits through DataFusion are of mixtures of independent rows: a chain's forward–backward runs over whole sequences, and partial labels' supervised start reads every label at once; fit them in memory",
+            "fits through DataFusion do not take partial labels: their supervised start reads every label at once; fit them in memory",
+        ));
+    }
+    if plan.latent.is_chain() && args.lengths.is_some() {
+        return Err(failure::options(
+            "a chain through DataFusion: each partition reads whole files, each whole sequences, cut where the sequence id changes; give the sequence ids as a column (--sequence COLUMN), not --lengths",
         ));
     }
     let mut location = args.data.clone();

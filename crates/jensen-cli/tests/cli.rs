@@ -3194,6 +3194,25 @@ fn fit_stream_is_the_in_memory_fit() {
     assert!(out.contains("--stream reads CSV"), "{out}");
 }
 
+/// The Old Faithful waiting times and durations (`data/geyser.csv`) as 13 sequences of 1 to
+/// 61 rows, their ids `s0`, `s1`, … in a first column `seq`: the header and the rows.
+fn geyser_sequences() -> (String, Vec<String>) {
+    let geyser = std::fs::read_to_string(format!("{ROOT}/data/geyser.csv")).expect("geyser");
+    let mut lines = geyser.lines();
+    let header = format!("seq,{}", lines.next().expect("a header"));
+    let (mut id, mut left, lengths) = (0, 23, [23, 1, 61, 7, 40]);
+    let mut rows = Vec::new();
+    for line in lines {
+        if left == 0 {
+            id += 1;
+            left = lengths[id % 5];
+        }
+        left -= 1;
+        rows.push(format!("s{id},{line}"));
+    }
+    (header, rows)
+}
+
 /// A chain read with `--stream`, its chunks cut where the sequence id changes: the fit, the
 /// posterior with the Viterbi path, `predict` and `score` are those of the rows in memory;
 /// a chain without a column of sequence ids is refused with what to do.
@@ -3201,21 +3220,9 @@ fn fit_stream_is_the_in_memory_fit() {
 fn fit_stream_of_a_chain_is_the_in_memory_fit() {
     let dir = std::env::temp_dir().join(format!("jensen-cli-chain-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    // The Old Faithful waiting times and durations as 13 sequences of 1 to 61 rows.
-    let geyser = std::fs::read_to_string(format!("{ROOT}/data/geyser.csv")).expect("geyser");
-    let mut lines = geyser.lines();
-    let mut text = format!("seq,{}\n", lines.next().expect("a header"));
-    let (mut id, mut left, lengths) = (0, 23, [23, 1, 61, 7, 40]);
-    for line in lines {
-        if left == 0 {
-            id += 1;
-            left = lengths[id % 5];
-        }
-        left -= 1;
-        text.push_str(&format!("s{id},{line}\n"));
-    }
+    let (header, rows) = geyser_sequences();
     let data = dir.join("sequences.csv");
-    std::fs::write(&data, text).expect("write");
+    std::fs::write(&data, format!("{header}\n{}\n", rows.join("\n"))).expect("write");
     let data = data.to_str().expect("utf-8");
     let path = |name: &str| dir.join(name).to_str().expect("utf-8").to_string();
     let (a, b, saved) = (path("memory.csv"), path("streamed.csv"), path("fit.json"));
@@ -3232,8 +3239,11 @@ fn fit_stream_of_a_chain_is_the_in_memory_fit() {
     let memory = jensen_ok(&[&common[..], &["--posterior", &a, "--out", &saved]].concat());
     let chunks = ["--stream", "--chunk-rows", "50"];
     let streamed = jensen_ok(&[&common[..], &["--posterior", &b], &chunks[..]].concat());
+    // (The chunks' first read ends inside a sequence, which waits for the second.)
     assert!(
-        streamed.contains("(299 rows in 13 sequence(s))"),
+        streamed.contains(
+            "(299 rows in 13 sequence(s), read in 2 chunk(s) of 4096 rows, one pass per iteration over their binary copy)"
+        ),
         "{streamed}"
     );
     assert_eq!(summary_line(&memory), summary_line(&streamed));
@@ -3380,6 +3390,70 @@ fn fit_over_parquet_files_through_datafusion_is_the_in_memory_fit() {
     // Files of another format.
     let err = jensen_fails(&[&common[..], &["--data", "data/*.json"]].concat());
     assert!(err.contains("name Parquet or CSV files"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A chain over CSV files through DataFusion, each file whole sequences: the fit and the
+/// posterior (with the Viterbi path) of the same rows in memory.
+#[cfg(feature = "distributed")]
+#[test]
+fn fit_of_a_chain_over_files_through_datafusion_is_the_in_memory_fit() {
+    let dir = std::env::temp_dir().join(format!("jensen-cli-chain-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (header, rows) = geyser_sequences();
+    let whole = dir.join("whole.csv");
+    std::fs::write(&whole, format!("{header}\n{}\n", rows.join("\n"))).expect("write");
+    let parts = dir.join("parts");
+    std::fs::create_dir_all(&parts).expect("parts");
+    // Files of whole sequences: s0–s5 (rows 0..155), s6–s12.
+    assert!(rows[154].starts_with("s5,") && rows[155].starts_with("s6,"));
+    for (name, range) in [("part-0.csv", 0..155), ("part-1.csv", 155..rows.len())] {
+        let text = format!("{header}\n{}\n", rows[range].join("\n"));
+        std::fs::write(parts.join(name), text).expect("write");
+    }
+    let path = |name: &str| dir.join(name).to_str().expect("utf-8").to_string();
+    let (a, b) = (path("memory.csv"), path("files.csv"));
+    let common = [
+        "fit",
+        "models/hmm_gaussian.em",
+        "--sequence",
+        "seq",
+        "--iterations",
+        "20",
+    ];
+    let memory = jensen_ok(
+        &[
+            &common[..],
+            &["--data", &path("whole.csv"), "--posterior", &a],
+        ]
+        .concat(),
+    );
+    let pattern = parts.join("*.csv");
+    let files = jensen_ok(
+        &[
+            &common[..],
+            &["--data", pattern.to_str().unwrap(), "--posterior", &b],
+        ]
+        .concat(),
+    );
+    assert!(
+        files.contains("(299 rows in 13 sequence(s), read by DataFusion in chunks of 262144 rows for the start; each E-step one aggregate query in this process)"),
+        "{files}"
+    );
+    assert_eq!(summary_line(&memory), summary_line(&files));
+    let (a, b) = (
+        std::fs::read_to_string(a).expect("posterior"),
+        std::fs::read_to_string(b).expect("posterior"),
+    );
+    assert_eq!(a.lines().count(), 300);
+    assert_eq!(a.lines().next(), b.lines().next(), "the same columns");
+    for (x, y) in a.lines().zip(b.lines()).skip(1) {
+        for (u, v) in x.split(',').zip(y.split(',')) {
+            let (u, v): (f64, f64) = (u.parse().unwrap(), v.parse().unwrap());
+            assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{x} vs {y}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

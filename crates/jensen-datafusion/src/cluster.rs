@@ -20,8 +20,8 @@ use crate::codec::{LogicalCodec, PhysicalCodec};
 use crate::Error;
 
 /// A context whose queries run on the Ballista scheduler at `address` (`host:port`), which
-/// must be listening.
-pub async fn client(address: &str) -> Result<SessionContext, Error> {
+/// must be listening; `in_order`: each partition reads whole files in order ([`in_order`]).
+pub async fn client(address: &str, in_order: bool) -> Result<SessionContext, Error> {
     let reach = |why: String| {
         Error::Engine(format!(
             "cannot reach a Ballista scheduler at {address} ({why}): start one there with `jensen-ballista scheduler --bind {address}`, and executors with `jensen-ballista executor --scheduler {address}`"
@@ -33,9 +33,12 @@ pub async fn client(address: &str) -> Result<SessionContext, Error> {
         Ok(Err(e)) => return Err(reach(e.to_string())),
         Ok(Ok(_)) => {}
     }
-    let config = SessionConfig::new_with_ballista()
+    let mut config = SessionConfig::new_with_ballista()
         .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
         .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
+    if in_order {
+        config = self::in_order(config);
+    }
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
@@ -43,6 +46,15 @@ pub async fn client(address: &str) -> Result<SessionContext, Error> {
     SessionContext::remote_with_state(&format!("df://{address}"), state)
         .await
         .map_err(|e| Error::Engine(format!("the scheduler at {address}: {e}")))
+}
+
+/// `config` with scans that read each file whole, in order, in one partition: neither split
+/// into ranges nor dealt out batch by batch to more partitions. A chain's E-step needs it:
+/// forward–backward runs along whole sequences, in order.
+pub fn in_order(config: SessionConfig) -> SessionConfig {
+    config
+        .with_repartition_file_scans(false)
+        .with_round_robin_repartition(false)
 }
 
 /// Runs a scheduler listening on `bind` until the process ends.

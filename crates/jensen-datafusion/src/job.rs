@@ -1,5 +1,5 @@
 //! What a worker needs to run one E-step over its rows (a [`Job`]), and the statistics it
-//! sends back ([`encode`], [`decode`]): the aggregate's state, as bytes.
+//! sends back ([`encode`], [`decode`]): the aggregate's state ([`Partial`]), as bytes.
 
 use std::sync::Arc;
 
@@ -42,6 +42,8 @@ pub struct Job {
 /// A [`Job`] compiled once per worker: the plan, and the parsed parts.
 #[derive(Debug)]
 pub struct Compiled {
+    /// A chain's column of sequence ids (its record batches are cut into whole sequences).
+    pub(crate) sequences: Option<String>,
     pub(crate) plan: Plan,
     pub(crate) options: BindOptions,
     pub(crate) context: Arc<DataContext>,
@@ -107,7 +109,17 @@ impl Job {
                 .ok_or_else(|| failed(format!("the model has no parameter `{name}`")))?;
             var.fixed = Some(Fixed::Given);
         }
+        let sequences = match (&job.options.sequences, plan.latent.is_chain()) {
+            (_, false) => None,
+            (jensen::bind::Sequences::Column(c), true) => Some(c.clone()),
+            (_, true) => {
+                return Err(failed(
+                    "a chain's sequences must be named by a column of sequence ids",
+                ))
+            }
+        };
         Ok(Compiled {
+            sequences,
             plan,
             options: job.options,
             context: Arc::new(job.context),
@@ -137,28 +149,32 @@ impl Compiled {
     }
 
     /// The statistics of no rows.
-    pub(crate) fn empty(&self) -> PassStats<ExecStats> {
+    pub(crate) fn empty(&self) -> Partial {
         let (shapes, k) = &self.layout;
         let zeros = shapes.iter().map(|s| ArrayD::zeros(IxDyn(s))).collect();
-        PassStats {
-            stats: ExecStats::from_slots(zeros, shapes).expect("the layout's shapes"),
-            latent: LatentStats::zeros(*k),
-            loglik: 0.0,
-            entropy: 0.0,
-            worst: f64::INFINITY,
+        Partial {
+            pass: PassStats {
+                stats: ExecStats::from_slots(zeros, shapes).expect("the layout's shapes"),
+                latent: LatentStats::zeros(*k),
+                loglik: 0.0,
+                entropy: 0.0,
+                worst: f64::INFINITY,
+            },
+            sequences: 0,
+            sequence_check: 0,
         }
     }
 
     /// Adds `part` to `total`, both checked against the layout.
-    pub(crate) fn merge(
-        &self,
-        total: &mut Option<PassStats<ExecStats>>,
-        part: PassStats<ExecStats>,
-    ) -> Result<()> {
-        check(&part, &self.layout)?;
+    pub(crate) fn merge(&self, total: &mut Option<Partial>, part: Partial) -> Result<()> {
+        check(&part.pass, &self.layout)?;
         match total {
             None => *total = Some(part),
-            Some(t) => t.merge_with(&part, ExecStats::add),
+            Some(t) => {
+                t.pass.merge_with(&part.pass, ExecStats::add);
+                t.sequences += part.sequences;
+                t.sequence_check = t.sequence_check.wrapping_add(part.sequence_check);
+            }
         }
         Ok(())
     }
@@ -186,11 +202,26 @@ fn check(s: &PassStats<ExecStats>, layout: &(Vec<Vec<usize>>, usize)) -> Result<
     }
 }
 
-const MAGIC: &[u8; 4] = b"JNS1";
+/// What a partition sends: its E-step's statistics and, for a chain, the number of sequences
+/// and their [`jensen::bind::Bound::sequence_check`], which the driver compares with the
+/// rows it read (a sequence split between partitions, or read out of order, changes them).
+#[derive(Debug, Clone)]
+pub struct Partial {
+    /// The statistics.
+    pub pass: PassStats<ExecStats>,
+    /// A chain's sequences (0 for a mixture).
+    pub sequences: u64,
+    /// Their order check (0 for a mixture), added with wrap-around.
+    pub sequence_check: u64,
+}
+
+const MAGIC: &[u8; 4] = b"JNS2";
 
 /// The statistics as bytes: the slots (each its shape, then its values), the latent
-/// statistics, `ln p(x)`, the entropy and the worst row's `ln p(x_n)`, little-endian.
-pub fn encode(s: &PassStats<ExecStats>) -> Vec<u8> {
+/// statistics, `ln p(x)`, the entropy, the worst row's `ln p(x_n)`, the number of
+/// sequences and their order check, little-endian.
+pub fn encode(partial: &Partial) -> Vec<u8> {
+    let s = &partial.pass;
     let mut out = MAGIC.to_vec();
     let u64s = |out: &mut Vec<u8>, v: u64| out.extend_from_slice(&v.to_le_bytes());
     let f64s = |out: &mut Vec<u8>, v: f64| out.extend_from_slice(&v.to_le_bytes());
@@ -216,6 +247,8 @@ pub fn encode(s: &PassStats<ExecStats>) -> Vec<u8> {
     for v in [s.loglik, s.entropy, s.worst] {
         f64s(&mut out, v);
     }
+    u64s(&mut out, partial.sequences);
+    u64s(&mut out, partial.sequence_check);
     out
 }
 
@@ -256,7 +289,7 @@ impl Words<'_> {
 }
 
 /// The statistics [`encode`] wrote, checked against the layout of `job` ([`Job::layout`]).
-pub fn decode(bytes: &[u8], layout: &(Vec<Vec<usize>>, usize)) -> Result<PassStats<ExecStats>> {
+pub fn decode(bytes: &[u8], layout: &(Vec<Vec<usize>>, usize)) -> Result<Partial> {
     let Some(rest) = bytes.strip_prefix(MAGIC) else {
         return Err(failed("not statistics from this version of jensen"));
     };
@@ -286,18 +319,23 @@ pub fn decode(bytes: &[u8], layout: &(Vec<Vec<usize>>, usize)) -> Result<PassSta
     let transitions =
         Array2::from_shape_vec((k, k), w.f64s(k * k)?).map_err(|e| failed(e.to_string()))?;
     let (loglik, entropy, worst) = (w.f64()?, w.f64()?, w.f64()?);
+    let (sequences, sequence_check) = (w.u64()?, w.u64()?);
     if !w.0.is_empty() {
         return Err(failed("the statistics have bytes past their end"));
     }
-    Ok(PassStats {
-        stats,
-        latent: LatentStats {
-            counts,
-            initial,
-            transitions,
+    Ok(Partial {
+        pass: PassStats {
+            stats,
+            latent: LatentStats {
+                counts,
+                initial,
+                transitions,
+            },
+            loglik,
+            entropy,
+            worst,
         },
-        loglik,
-        entropy,
-        worst,
+        sequences,
+        sequence_check,
     })
 }

@@ -11,6 +11,12 @@
 //! final aggregate merges them. The fit equals the in-memory fit to round-off (the sums are
 //! added in another order).
 //!
+//! A hidden Markov model's partitions each read whole files in order, each file whole
+//! sequences named by a column ([`jensen::bind::Sequences::Column`]): the accumulator cuts
+//! its batches where the sequence id changes and runs forward–backward along each whole
+//! sequence, and the driver checks the number of sequences and their order against its
+//! first pass ([`job::Partial`]).
+//!
 //! The driver reads the rows itself, in path order, three times: the first pass (binding
 //! every row, so a bad cell is reported before the fit, and the whole data's context), the
 //! seeding's sample, and the start. Only the E-steps run on the engine.

@@ -11,7 +11,7 @@ use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingT
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{ident, CsvReadOptions, Expr, ParquetReadOptions, SessionConfig};
 use futures::StreamExt;
-use jensen::bind::Table;
+use jensen::bind::{Sequences, Table};
 use jensen::exec::{ExecStats, PlanModel};
 use jensen::parquet::{table_of_batches, ParquetError};
 use jensen::stream::TableSource;
@@ -209,6 +209,8 @@ impl Source {
                 "a fit through DataFusion blocks while it runs its own queries: call it outside an async runtime (from `tokio::task::spawn_blocking`, say)".into(),
             ));
         }
+        // A chain's partitions read whole files in order.
+        let chain = jensen::compile(model).is_ok_and(|(plan, _)| plan.latent.is_chain());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -223,14 +225,16 @@ impl Source {
                         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                         n => *n,
                     };
-                    let ctx = SessionContext::new_with_config(
-                        SessionConfig::new().with_target_partitions(n),
-                    );
+                    let mut config = SessionConfig::new().with_target_partitions(n);
+                    if chain {
+                        config = crate::cluster::in_order(config);
+                    }
+                    let ctx = SessionContext::new_with_config(config);
                     files.register(&ctx).await?;
                     ctx
                 }
                 Engine::Cluster(address) => {
-                    let ctx = crate::cluster::client(address).await?;
+                    let ctx = crate::cluster::client(address, chain).await?;
                     files.register(&ctx).await?;
                     ctx
                 }
@@ -298,11 +302,11 @@ impl Source {
         })
     }
 
-    /// The columns the model's data read (its items', the weights' and the labels'), in the
-    /// files' order: the aggregate's arguments, so that the engine reads no other column
+    /// The columns the model's data read (its items', the weights', the labels' and a chain's
+    /// sequence ids), in the files' order: the aggregate's arguments, so that the engine reads no other column
     /// (Parquet's columns are read apart). Every column where one the binding names is not
     /// among them.
-    fn used_columns(&self, head: &PlanModel<'_>) -> Vec<(String, bool)> {
+    fn used_columns(&self, head: &PlanModel<'_>, sequences: &Sequences) -> Vec<(String, bool)> {
         let bound = head.bound();
         let mut used: Vec<&str> = bound
             .items
@@ -312,6 +316,9 @@ impl Source {
             .collect();
         used.extend(bound.weights.as_ref().map(|w| w.column.as_str()));
         used.extend(bound.labels.as_ref().map(|l| l.column.as_str()));
+        if let (Sequences::Column(c), true) = (sequences, head.plan().latent.is_chain()) {
+            used.push(c);
+        }
         let known = |c: &&str| self.columns.iter().any(|(name, _)| name == c);
         if !used.iter().all(known) {
             return self.columns.clone();
@@ -329,7 +336,7 @@ impl Source {
         options: &BindOptions,
         params: &DynParams,
     ) -> Result<PassStats<ExecStats>, String> {
-        let columns = self.used_columns(head);
+        let columns = self.used_columns(head, &options.sequences);
         let job = Job::new(&self.model, head, options, params, columns.clone());
         let udaf = EStep::new(&job).map_err(|e| e.to_string())?.udaf();
         let args: Vec<Expr> = columns.iter().map(|(c, _)| ident(c)).collect();
@@ -347,15 +354,31 @@ impl Source {
             .filter(|a| !a.is_null(0))
             .ok_or("the aggregate returned no statistics")?;
         let layout = (head.zero_stats().shapes(), head.n_components());
-        let pass = decode(value.value(0), &layout).map_err(|e| e.to_string())?;
+        let partial = decode(value.value(0), &layout).map_err(|e| e.to_string())?;
         // Every row, once: the responsibilities of each row sum to its weight.
-        let (seen, expected) = (pass.latent.counts.sum(), head.context().total_weight());
+        let context = head.context();
+        let (seen, expected) = (partial.pass.latent.counts.sum(), context.total_weight());
         if (seen - expected).abs() > 1e-9 * expected.max(1.0) {
             return Err(format!(
                 "the query read {seen} rows (or weight), the first pass {expected}: the engine reads other data than this process (do the files differ on the executors, or did they change?)"
             ));
         }
-        Ok(pass)
+        // A chain: every sequence whole, its rows in order, in one partition.
+        let found = (partial.sequences, partial.sequence_check);
+        let read = (context.sequences() as u64, context.sequence_check());
+        if found != read {
+            return Err(format!(
+                "the query's partitions held {} sequences, the first pass read {} in path order{}: each partition reads whole files in order, so a sequence must lie within one file (start a new file where a sequence begins, or fit the rows in memory)",
+                found.0,
+                read.0,
+                if found.0 == read.0 {
+                    ", but their rows differ in order"
+                } else {
+                    ""
+                },
+            ));
+        }
+        Ok(partial.pass)
     }
 }
 

@@ -10,10 +10,12 @@ use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
-use jensen::exec::{ExecCache, ExecStats};
+use jensen::bind::Table;
+use jensen::exec::ExecCache;
+use jensen::stream::WholeSequences;
 use jensen_runtime::{MixtureModel, PassStats};
 
-use crate::job::{decode, encode, failed, Compiled, Job};
+use crate::job::{decode, encode, failed, Compiled, Job, Partial};
 
 /// The aggregate's name in query plans.
 pub const NAME: &str = "jensen_e_step";
@@ -22,7 +24,9 @@ pub const NAME: &str = "jensen_e_step";
 /// the data's columns: each partition's accumulator binds its batches to the model and adds
 /// their statistics ([`PassStats::of`]); its state is the statistics as bytes
 /// ([`crate::job::encode`]), which the final aggregate merges; its value is every row's
-/// statistics. The function carries its [`Job`] (the model, the data's context, the
+/// statistics. A chain's accumulator cuts its batches where the sequence id changes
+/// ([`WholeSequences`]) and runs forward–backward along each whole sequence: a partition
+/// must read whole sequences in order (whole files, each a sequence or several). The function carries its [`Job`] (the model, the data's context, the
 /// parameters), which [`crate::codec`] writes into a serialised plan for another process.
 #[derive(Debug)]
 pub struct EStep {
@@ -87,6 +91,7 @@ impl AggregateUDFImpl for EStep {
 
     fn accumulator(&self, _acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(EStepAccumulator {
+            cut: self.job.sequences.as_deref().map(WholeSequences::new),
             job: self.job.clone(),
             cache: None,
             total: None,
@@ -109,34 +114,64 @@ struct EStepAccumulator {
     /// The parameters' derived quantities, prepared at the first batch.
     cache: Option<ExecCache>,
     /// The statistics so far (`None`: no rows yet).
-    total: Option<PassStats<ExecStats>>,
+    total: Option<Partial>,
+    /// A chain's rows of the last sequence read, waiting for the rest.
+    cut: Option<WholeSequences>,
 }
 
 impl EStepAccumulator {
-    /// The statistics so far, as bytes (of no rows when there were none).
-    fn bytes(&self) -> Vec<u8> {
-        match &self.total {
+    /// The statistics so far, as bytes (of no rows when there were none), after the rows
+    /// that waited for the rest of their sequence: the partition has no more.
+    fn bytes(&mut self) -> Result<Vec<u8>> {
+        if let Some(last) = self.cut.as_mut().and_then(WholeSequences::finish) {
+            self.add(&last)?;
+        }
+        Ok(match &self.total {
             Some(total) => encode(total),
             None => encode(&self.job.empty()),
-        }
+        })
     }
-}
 
-impl Accumulator for EStepAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let table = self.job.table(values)?;
+    /// Adds the rows of `table` (a chain's: whole sequences).
+    fn add(&mut self, table: &Table) -> Result<()> {
         if table.n_rows == 0 {
             return Ok(());
         }
-        let model = self.job.model(&table)?;
+        let model = self.job.model(table)?;
         if self.cache.is_none() {
             let cache = model
                 .prepare(&self.job.params)
                 .map_err(|issue| failed(format!("the parameters cannot be prepared: {issue}")))?;
             self.cache = Some(cache);
         }
-        let part = PassStats::of(&model, self.cache.as_ref().expect("prepared"));
+        let pass = PassStats::of(&model, self.cache.as_ref().expect("prepared"));
+        let part = match self.cut {
+            None => Partial {
+                pass,
+                sequences: 0,
+                sequence_check: 0,
+            },
+            Some(_) => Partial {
+                pass,
+                sequences: model.bound().sequences.len() as u64,
+                sequence_check: model.bound().sequence_check(),
+            },
+        };
         self.job.merge(&mut self.total, part)
+    }
+}
+
+impl Accumulator for EStepAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let table = self.job.table(values)?;
+        let whole = match &mut self.cut {
+            None => Some(table),
+            Some(cut) => cut.push(table),
+        };
+        match whole {
+            Some(table) => self.add(&table),
+            None => Ok(()),
+        }
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -158,17 +193,22 @@ impl Accumulator for EStepAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.bytes()))])
+        Ok(vec![ScalarValue::Binary(Some(self.bytes()?))])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Binary(Some(self.bytes())))
+        Ok(ScalarValue::Binary(Some(self.bytes()?)))
     }
 
     fn size(&self) -> usize {
         let stats = self.total.as_ref().map_or(0, |t| {
-            t.stats.slots().iter().map(|s| s.len() * 8).sum::<usize>()
-                + t.latent.transitions.len() * 8
+            t.pass
+                .stats
+                .slots()
+                .iter()
+                .map(|s| s.len() * 8)
+                .sum::<usize>()
+                + t.pass.latent.transitions.len() * 8
         });
         std::mem::size_of_val(self) + stats
     }

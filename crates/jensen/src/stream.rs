@@ -13,6 +13,12 @@
 //! ([`StreamOptions::cache_dir`]; data with missing cells are not copied), or by parsing and
 //! binding the CSV again.
 //!
+//! A hidden Markov model's chunks are cut where the sequence id changes
+//! ([`WholeSequences`], by the column of [`Sequences::Column`]), so that each holds whole
+//! sequences and forward–backward runs along each; the first pass reports a sequence
+//! interrupted by another, even in another chunk, and records the number of sequences and
+//! their order check ([`Bound::sequence_check`]) in the context.
+//!
 //! The fit equals the in-memory fit to round-off: with chunks of a multiple of
 //! [`jensen_runtime::em::TASK_ROWS`] rows the statistics are added in the same order, and
 //! only the whole-data moments are merged differently ([`jensen_runtime::kernels::moments::Summary`]).
