@@ -352,43 +352,58 @@ fn a_chains_interrupted_sequence_is_reported_across_chunks() {
     let plan = plan("hmm_gaussian");
     let dir = std::env::temp_dir().join(format!("jensen-stream-cut-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("interrupted.csv");
-    let mut text = String::from("seq,waiting,duration\n");
-    for i in 0..300 {
-        // Sequence `a` for rows 0..150, `b` for 150..250, `a` again from row 250.
-        let id = if (150..250).contains(&i) { "b" } else { "a" };
-        text.push_str(&format!(
-            "{id},{},{}\n",
-            50 + i % 40,
-            2.0 + (i % 7) as f64 * 0.4
-        ));
-    }
-    std::fs::write(&path, text).expect("write");
     let options = BindOptions {
         sequences: jensen::bind::Sequences::Column("seq".into()),
         ..Default::default()
     };
-    let table = jensen::csv::read(path.to_str().unwrap()).expect("csv");
-    let whole = jensen::bind(&plan, &table, &options).expect_err("in memory");
-    assert!(
-        whole
-            .to_string()
-            .contains("row 251: sequence `a` continues here but was interrupted after row 150"),
-        "{whole}"
-    );
-    for chunk_rows in [64, 1000] {
-        let err = CsvChunks::open(
-            &plan,
-            path.to_str().unwrap(),
-            options.clone(),
-            &stream(chunk_rows, true),
-        )
-        .expect_err("interrupted");
-        assert!(
-            err.to_string()
-                .contains("row 251: sequence `a` continues here but was interrupted after row 150"),
-            "chunks of {chunk_rows}: {err}"
-        );
+    // `a` for rows 0..150, `b` for 150..250, `a` again from row 250: the two parts of `a`
+    // in different chunks of 64 rows. Then `x` ×10, `z` ×60, `a` ×5, `b` ×5, `a` again
+    // (row 81): the interruption within the second chunk of 64, which starts at row 70.
+    let cases: [(&[(&str, usize)], &str); 2] = [
+        (
+            &[("a", 150), ("b", 100), ("a", 50)],
+            "row 251: sequence `a` continues here but was interrupted after row 150",
+        ),
+        (
+            &[
+                ("x", 10),
+                ("z", 60),
+                ("a", 5),
+                ("b", 5),
+                ("a", 5),
+                ("c", 100),
+            ],
+            "row 81: sequence `a` continues here but was interrupted after row 75",
+        ),
+    ];
+    for (i, (runs, expected)) in cases.into_iter().enumerate() {
+        let path = dir.join(format!("interrupted-{i}.csv"));
+        let mut text = String::from("seq,waiting,duration\n");
+        let mut row = 0;
+        for &(id, n) in runs {
+            for _ in 0..n {
+                let (w, d) = (50 + row % 40, 2.0 + (row % 7) as f64 * 0.4);
+                text.push_str(&format!("{id},{w},{d}\n"));
+                row += 1;
+            }
+        }
+        std::fs::write(&path, text).expect("write");
+        let table = jensen::csv::read(path.to_str().unwrap()).expect("csv");
+        let whole = jensen::bind(&plan, &table, &options).expect_err("in memory");
+        assert!(whole.to_string().contains(expected), "{whole}");
+        for chunk_rows in [64, 1000] {
+            let err = CsvChunks::open(
+                &plan,
+                path.to_str().unwrap(),
+                options.clone(),
+                &stream(chunk_rows, true),
+            )
+            .expect_err("interrupted");
+            assert!(
+                err.to_string().contains(expected),
+                "case {i}, chunks of {chunk_rows}: {err}"
+            );
+        }
     }
 }
 

@@ -606,9 +606,12 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     }
     // For a chain the jointly most probable path can differ from the rowwise argmax. Read
     // in chunks, its score is summed chunk by chunk and the path is not held (the
-    // per-row values go to --posterior), but the sequences' lengths are.
+    // per-row values go to --posterior), but the sequences' lengths are; that takes a pass,
+    // made only for the fit's document.
+    let document = args.out.is_some() || args.json;
     let (viterbi, lengths) = match (&chunked, plan.latent.is_chain()) {
         (_, false) => (None, None),
+        (Some(_), true) if !document => (None, None),
         (Some(chunked), true) => {
             let (lengths, score) = crate::stream::viterbi(chunked, &result.params)?;
             (Some((Vec::new(), score)), Some(lengths))

@@ -210,6 +210,10 @@ impl Accumulator for EStepAccumulator {
                 .sum::<usize>()
                 + t.pass.latent.transitions.len() * 8
         });
-        std::mem::size_of_val(self) + stats
+        // A chain's rows waiting for the rest of their sequence: a number per cell.
+        let waiting = self.cut.as_ref().map_or(0, |c| {
+            c.waiting_rows() * self.job.columns.len() * std::mem::size_of::<f64>()
+        });
+        std::mem::size_of_val(self) + stats + waiting
     }
 }

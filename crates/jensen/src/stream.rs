@@ -551,7 +551,7 @@ fn sequence_column(plan: &Plan, options: &BindOptions) -> Result<Option<String>,
             Err(crate::Error::Fit(FitError::InvalidOption {
                 option: "chunked data",
                 value: "a chain without a sequence-id column".into(),
-                reason: "each chunk holds whole sequences, cut where the sequence id changes: name the column of sequence ids (`--sequence COLUMN`), or read one sequence of every row in memory",
+                reason: "each chunk holds whole sequences, cut where the sequence id changes: name the column of sequence ids (`--sequence COLUMN`), or fit the rows in memory (all of them as one sequence, or sequences given by their lengths)",
             }))
         }
     }
@@ -584,14 +584,31 @@ impl<'t> Ids<'t> {
         }
     }
 
-    /// Row `i`'s id in messages and as a key; `None` for an empty numeric cell, which
-    /// starts a sequence of its own.
-    fn key(&self, i: usize) -> Option<String> {
+    /// Row `i`'s id as a key, equal for equal ids (as
+    /// [`jensen_runtime::chain::SequenceId`] keys them); `None` for an empty numeric cell,
+    /// which equals no id.
+    fn key(&self, i: usize) -> Option<IdKey> {
+        use jensen_runtime::chain::SequenceId;
         match self {
-            Ids::Numbers(v) => (!v[i].is_nan()).then(|| v[i].to_string()),
-            Ids::Text(t) => Some(t[i].clone()),
+            Ids::Numbers(v) => v[i].key().map(IdKey::Number),
+            Ids::Text(t) => Some(IdKey::Text(t[i].clone())),
         }
     }
+
+    /// Row `i`'s id in messages.
+    fn show(&self, i: usize) -> String {
+        match self {
+            Ids::Numbers(v) => v[i].to_string(),
+            Ids::Text(t) => t[i].clone(),
+        }
+    }
+}
+
+/// A sequence id as a key ([`Ids::key`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum IdKey {
+    Number(u64),
+    Text(String),
 }
 
 /// Cuts tables of rows read in order into tables of whole sequences, by a column of sequence
@@ -654,6 +671,11 @@ impl WholeSequences {
         Some(Table::concat(parts))
     }
 
+    /// The number of rows waiting for the rest of their sequence.
+    pub fn waiting_rows(&self) -> usize {
+        self.waiting.iter().map(|t| t.n_rows).sum()
+    }
+
     /// The rows still waiting: the last sequence, now complete (`None`: no rows).
     pub fn finish(&mut self) -> Option<Table> {
         let parts = std::mem::take(&mut self.waiting);
@@ -661,38 +683,39 @@ impl WholeSequences {
     }
 }
 
-/// Where each sequence of the chunks read so far ended (its id, by the row after its last),
-/// for the first pass to report a sequence whose rows are not consecutive across chunks, as
-/// binding every row at once would.
+/// Where each sequence of the chunks read so far ended (by its id: the row after its last),
+/// for the first pass to report a sequence whose rows are not consecutive — within a chunk
+/// or across chunks — with its rows in the whole file, as binding every row at once would.
 #[derive(Default)]
-struct SequenceEnds(HashMap<String, usize>);
+struct SequenceEnds(HashMap<IdKey, usize>);
 
 impl SequenceEnds {
-    /// Adds the sequences of the chunk `table` (bound as `bound`, its first row `at` among
-    /// all rows), or the error of one that an earlier chunk had.
-    fn add(
-        &mut self,
-        column: &str,
-        table: &Table,
-        bound: &Bound,
-        at: usize,
-    ) -> Result<(), crate::Error> {
+    /// Adds the sequences of the chunk `table` (whole sequences, its first row `at` among
+    /// all rows), or the error of the first that an earlier one interrupted.
+    fn add(&mut self, column: &str, table: &Table, at: usize) -> Result<(), crate::Error> {
         let Some(ids) = Ids::of(table, column) else {
             return Ok(());
         };
-        for seq in &bound.sequences {
-            let Some(id) = ids.key(seq.start) else {
-                continue;
-            };
-            if let Some(end) = self.0.insert(id.clone(), at + seq.end) {
-                return Err(crate::Error::Bind(crate::BindError::Sequences {
-                    file: table.source.clone(),
-                    message: format!(
-                        "row {}: sequence `{id}` continues here but was interrupted after row {end}; the rows of a sequence must be consecutive (sort the file by sequence)",
-                        at + seq.start + 1
-                    ),
-                }));
+        let n = table.n_rows;
+        let mut start = 0;
+        while start < n {
+            let mut end = start + 1;
+            while end < n && ids.same(end - 1, &ids, end) {
+                end += 1;
             }
+            if let Some(key) = ids.key(start) {
+                if let Some(before) = self.0.insert(key, at + end) {
+                    return Err(crate::Error::Bind(crate::BindError::Sequences {
+                        file: table.source.clone(),
+                        message: format!(
+                            "row {}: sequence `{}` continues here but was interrupted after row {before}; the rows of a sequence must be consecutive (sort the file by sequence)",
+                            at + start + 1,
+                            ids.show(start),
+                        ),
+                    }));
+                }
+            }
+            start = end;
         }
         Ok(())
     }
@@ -738,13 +761,23 @@ impl<'a, S: TableSource> TableChunks<'a, S> {
             let mut caching = stream.cache_dir.is_some();
             let options_now = reader.options.clone();
             let mut reshaped = false;
+            // A sequence interrupted by another: reported once the pass has read every
+            // column with the file's type (a text id column read as numbers in a chunk of
+            // empty cells could seem interrupted), before `bind` reports it with the
+            // chunk's rows.
             let mut ends = SequenceEnds::default();
+            let mut interrupted = None;
             reader.each_table(&mut |at, table| {
                 kinds.add(at, &table);
-                let bound = bind(plan, &table, &options_now).map_err(|e| e.after_rows(at))?;
-                if let Some(column) = &sequences {
-                    ends.add(column, &table, &bound, at)?;
+                if let (Some(column), None) = (&sequences, &interrupted) {
+                    if let Err(e) = ends.add(column, &table, at) {
+                        interrupted = Some(e);
+                    }
                 }
+                if interrupted.is_some() {
+                    return Ok(true);
+                }
+                let bound = bind(plan, &table, &options_now).map_err(|e| e.after_rows(at))?;
                 // Other columns than the first chunk's (a text column read as numbers where
                 // its cells are all empty): the pass is done again with the file's types.
                 if first.as_ref().is_some_and(|f| !same_columns(f, &bound)) {
@@ -780,10 +813,21 @@ impl<'a, S: TableSource> TableChunks<'a, S> {
             if let Some(e) = kinds.mixed(path) {
                 return Err(e.into());
             }
-            let first = first.expect("the first chunk is bound even without rows");
             let keep = kinds.to_keep();
+            if let Some(e) = interrupted {
+                // Reported once every column is read with the file's type.
+                if keep.iter().all(|k| reader.keep_text.contains(k)) {
+                    return Err(e);
+                }
+                reader.keep_text.extend(keep);
+                reader.keep_text.sort();
+                reader.keep_text.dedup();
+                continue;
+            }
+            let first = first.expect("the first chunk is bound even without rows");
             let consistent =
                 !reshaped && categories.same && keep.iter().all(|k| reader.keep_text.contains(k));
+
             reader.keep_text.extend(keep);
             reader.keep_text.sort();
             reader.keep_text.dedup();
