@@ -413,7 +413,7 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
                     }
                 };
                 format!(
-                    ", read by DataFusion in chunks of {} rows for the start; {}",
+                    ", read by DataFusion in chunks of {} rows for the first pass; {}",
                     s.chunk_rows(),
                     match (&args.cluster, hard) {
                         (_, true) => "each hard E-step reads the files here".to_string(),

@@ -3350,7 +3350,7 @@ fn fit_over_parquet_files_through_datafusion_is_the_in_memory_fit() {
         .concat(),
     );
     assert!(
-        files.contains("(544 rows, read by DataFusion in chunks of 262144 rows for the start; each E-step one aggregate query in this process)"),
+        files.contains("(544 rows, read by DataFusion in chunks of 262144 rows for the first pass; each E-step one aggregate query in this process)"),
         "{files}"
     );
     assert_eq!(summary_line(&memory), summary_line(&files));
@@ -3438,7 +3438,7 @@ fn fit_of_a_chain_over_files_through_datafusion_is_the_in_memory_fit() {
         .concat(),
     );
     assert!(
-        files.contains("(299 rows in 13 sequence(s), read by DataFusion in chunks of 262144 rows for the start; each E-step one aggregate query in this process)"),
+        files.contains("(299 rows in 13 sequence(s), read by DataFusion in chunks of 262144 rows for the first pass; each E-step one aggregate query in this process)"),
         "{files}"
     );
     assert_eq!(summary_line(&memory), summary_line(&files));

@@ -10,6 +10,7 @@ use jensen::bind::{bind, Table};
 use jensen::exec::{DataContext, ExecStats, PlanModel};
 use jensen::lang::ir::{Fixed, Method};
 use jensen::{BindOptions, DynParams, Plan};
+use jensen_runtime::init::Scaling;
 use jensen_runtime::mixture::LatentStats;
 use jensen_runtime::{MixtureModel, PassStats};
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
@@ -37,6 +38,54 @@ pub struct Job {
     /// The shape of each slot of the statistics, and the number of components: what every
     /// partition's statistics must have to be added.
     pub layout: (Vec<Vec<usize>>, usize),
+    /// The start's pass instead of an E-step: each row a member of its nearest centre's
+    /// component ([`jensen_runtime::start_stats`]) under the neutral parameters
+    /// [`Job::params`].
+    #[serde(default)]
+    pub start: Option<Start>,
+}
+
+/// The seeding's result that the start's pass assigns every row by ([`Job::start`]): the
+/// scaling of the seeding features and the centres, row by row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Start {
+    /// The features' means.
+    pub mean: Vec<f64>,
+    /// The features' scales.
+    pub scale: Vec<f64>,
+    /// The centres, one row of the scaled features each.
+    pub centres: Vec<Vec<f64>>,
+}
+
+impl Start {
+    /// The start of `scaling` and `centres`.
+    pub fn new(scaling: &Scaling, centres: &Array2<f64>) -> Start {
+        Start {
+            mean: scaling.mean.to_vec(),
+            scale: scaling.scale.to_vec(),
+            centres: centres.rows().into_iter().map(|r| r.to_vec()).collect(),
+        }
+    }
+
+    /// The scaling and the centres, checked.
+    fn parts(&self) -> Result<(Scaling, Array2<f64>)> {
+        let d = self.mean.len();
+        if self.scale.len() != d || self.centres.iter().any(|c| c.len() != d) {
+            return Err(failed(
+                "the start's centres do not have the features' width",
+            ));
+        }
+        let cells: Vec<f64> = self.centres.iter().flatten().copied().collect();
+        let centres = Array2::from_shape_vec((self.centres.len(), d), cells)
+            .map_err(|e| failed(e.to_string()))?;
+        Ok((
+            Scaling {
+                mean: Array1::from(self.mean.clone()),
+                scale: Array1::from(self.scale.clone()),
+            },
+            centres,
+        ))
+    }
 }
 
 /// A [`Job`] compiled once per worker: the plan, and the parsed parts.
@@ -44,6 +93,8 @@ pub struct Job {
 pub struct Compiled {
     /// A chain's column of sequence ids (its record batches are cut into whole sequences).
     pub(crate) sequences: Option<String>,
+    /// The start's pass: the seeding's scaling and centres.
+    pub(crate) start: Option<(Scaling, Array2<f64>)>,
     pub(crate) plan: Plan,
     pub(crate) options: BindOptions,
     pub(crate) context: Arc<DataContext>,
@@ -59,13 +110,15 @@ pub(crate) fn failed(what: impl std::fmt::Display) -> DataFusionError {
 
 impl Job {
     /// The job of an E-step of `head`'s plan (compiled from the text `model`) under
-    /// `params`, over tables of `columns` bound with `options`.
+    /// `params`, over tables of `columns` bound with `options`; with `start`, the start's
+    /// pass under the neutral parameters `params` instead.
     pub fn new(
         model: &str,
         head: &PlanModel<'_>,
         options: &BindOptions,
         params: &DynParams,
         columns: Vec<(String, bool)>,
+        start: Option<Start>,
     ) -> Job {
         let plan = head.plan();
         Job {
@@ -80,6 +133,7 @@ impl Job {
             params: params.clone(),
             columns,
             layout: (head.zero_stats().shapes(), head.n_components()),
+            start,
         }
     }
 
@@ -118,8 +172,10 @@ impl Job {
                 ))
             }
         };
+        let start = job.start.as_ref().map(Start::parts).transpose()?;
         Ok(Compiled {
             sequences,
+            start,
             plan,
             options: job.options,
             context: Arc::new(job.context),

@@ -17,9 +17,11 @@
 //! sequence, and the driver checks the number of sequences and their order against its
 //! first pass ([`job::Partial`]).
 //!
-//! The driver reads the rows itself, in path order, three times: the first pass (binding
-//! every row, so a bad cell is reported before the fit, and the whole data's context), the
-//! seeding's sample, and the start. Only the E-steps run on the engine.
+//! The driver reads the rows itself, in path order, for the first pass (binding every row,
+//! so a bad cell is reported before the fit, and the whole data's context) and to gather
+//! the seeding's sample. The start (every row's nearest centre and the statistics of those
+//! assignments: [`job::Start`]) and the soft E-steps run on the engine; with the seeding on
+//! every row (up to 100,000 rows) the driver makes the start itself.
 //!
 //! ```no_run
 //! # fn run() -> Result<(), jensen_datafusion::Error> {

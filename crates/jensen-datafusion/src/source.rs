@@ -18,9 +18,11 @@ use jensen::stream::TableSource;
 use jensen::{BindOptions, DynParams};
 use jensen_runtime::{FitError, MixtureModel, PassStats};
 
-use crate::job::{decode, Job};
+use crate::job::{decode, Job, Start};
 use crate::udaf::EStep;
 use crate::Error;
+use jensen_runtime::init::Scaling;
+use ndarray::Array2;
 
 /// The table's name in the query engine's catalogue.
 const TABLE: &str = "jensen_data";
@@ -264,7 +266,8 @@ impl Source {
         })
     }
 
-    /// The aggregate queries run so far: one per E-step.
+    /// The aggregate queries run so far: one for the start (from the seeding on a sample),
+    /// one per soft E-step.
     pub fn queries(&self) -> usize {
         self.queries.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -329,15 +332,17 @@ impl Source {
             .collect()
     }
 
-    /// One E-step: the aggregate query.
-    async fn e_step(
+    /// One pass over every row, as an aggregate query: an E-step under `params`, or (with
+    /// `start`) the start's statistics under the neutral parameters `params`.
+    async fn pass(
         &self,
         head: &PlanModel<'_>,
         options: &BindOptions,
         params: &DynParams,
+        start: Option<Start>,
     ) -> Result<PassStats<ExecStats>, String> {
         let columns = self.used_columns(head, &options.sequences);
-        let job = Job::new(&self.model, head, options, params, columns.clone());
+        let job = Job::new(&self.model, head, options, params, columns.clone(), start);
         let udaf = EStep::new(&job).map_err(|e| e.to_string())?.udaf();
         let args: Vec<Expr> = columns.iter().map(|(c, _)| ident(c)).collect();
         let df = self.engine.table(TABLE).await.map_err(|e| e.to_string())?;
@@ -433,10 +438,32 @@ impl TableSource for Source {
         options: &BindOptions,
         params: &DynParams,
     ) -> Option<Result<PassStats<ExecStats>, FitError>> {
-        let outcome = self.runtime.block_on(self.e_step(head, options, params));
+        let outcome = self
+            .runtime
+            .block_on(self.pass(head, options, params, None));
         Some(outcome.map_err(|e| {
             FitError::Source(format!(
                 "the E-step's query over {}: {e}",
+                self.files.location
+            ))
+        }))
+    }
+
+    fn start_pass(
+        &self,
+        head: &PlanModel<'_>,
+        options: &BindOptions,
+        neutral: &DynParams,
+        scaling: &Scaling,
+        centres: &Array2<f64>,
+    ) -> Option<Result<PassStats<ExecStats>, FitError>> {
+        let start = Start::new(scaling, centres);
+        let outcome = self
+            .runtime
+            .block_on(self.pass(head, options, neutral, Some(start)));
+        Some(outcome.map_err(|e| {
+            FitError::Source(format!(
+                "the start's query over {}: {e}",
                 self.files.location
             ))
         }))

@@ -144,7 +144,13 @@ impl EStepAccumulator {
                 .map_err(|issue| failed(format!("the parameters cannot be prepared: {issue}")))?;
             self.cache = Some(cache);
         }
-        let pass = PassStats::of(&model, self.cache.as_ref().expect("prepared"));
+        let cache = self.cache.as_ref().expect("prepared");
+        let pass = match &self.job.start {
+            None => PassStats::of(&model, cache),
+            Some((scaling, centres)) => {
+                jensen_runtime::start_stats(&model, cache, scaling, centres)
+            }
+        };
         let part = match self.cut {
             None => Partial {
                 pass,

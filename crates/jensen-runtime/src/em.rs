@@ -1366,6 +1366,54 @@ fn params_from_weighted_labels<M: MixtureModel>(
     Ok((params, latent.counts))
 }
 
+/// Adds the statistics of a chunk's rows (`model`'s) as members of the components `labels`
+/// alone, weighted by the rows' weights: the counts and, for a chain (whose chunks hold whole
+/// sequences), its initial states and transitions, without pseudo-counts.
+fn add_label_stats<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    labels: &[usize],
+    stats: &mut M::Stats,
+    latent: &mut LatentStats,
+    ws: &mut Workspace,
+) {
+    let w = model.row_weights();
+    accumulate_labels(model, cache, labels, w, stats, latent, ws);
+    if let Some(sequences) = model.sequences() {
+        let k = model.n_components();
+        let (initial, transitions) = chain::weighted_label_counts(labels, sequences, k, 0.0, w);
+        latent.initial += &initial;
+        latent.transitions += &transitions;
+    }
+}
+
+/// The start's statistics of `model`'s rows (a chunk: a chain's hold whole sequences), each
+/// row a member of the component of its nearest centre among `centres` (its seeding features
+/// scaled by `scaling`) alone, under the parameters `cache` was prepared from (the neutral
+/// start's): the statistics and the counts ([`PassStats::stats`], [`PassStats::latent`]),
+/// no log-likelihood. Partitions computed anywhere merge ([`PassStats::merge`]) into the
+/// statistics of every row, whose M-step is the start ([`Chunks::start_pass`]).
+pub fn start_stats<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    scaling: &init::Scaling,
+    centres: &Array2<f64>,
+) -> PassStats<M::Stats> {
+    let x = scaling.apply(model.init_features());
+    let labels = init::nearest(x.view(), centres.view());
+    let mut pass = PassStats::empty(model);
+    let mut ws = Workspace::default();
+    add_label_stats(
+        model,
+        cache,
+        &labels,
+        &mut pass.stats,
+        &mut pass.latent,
+        &mut ws,
+    );
+    pass
+}
+
 /// Adds the statistics of every row of `model` as a member of component `labels[n]` alone
 /// (weighted by `weights`), block by block, with the counts.
 fn accumulate_labels<M: MixtureModel>(
@@ -1641,6 +1689,22 @@ pub trait Chunks: Sync {
         let _ = params;
         None
     }
+
+    /// The start's statistics over every row ([`start_stats`] of each part, merged),
+    /// computed elsewhere — by a query engine next to the data, say — instead of by reading
+    /// every chunk here: each row assigned to its nearest centre among `centres` (its
+    /// seeding features scaled by `scaling`), under the neutral parameters `neutral`. `None`
+    /// (the default): read the chunks.
+    #[allow(clippy::type_complexity)]
+    fn start_pass(
+        &self,
+        neutral: &<Self::Model as MixtureModel>::Params,
+        scaling: &init::Scaling,
+        centres: &Array2<f64>,
+    ) -> Option<Result<PassStats<<Self::Model as MixtureModel>::Stats>, FitError>> {
+        let _ = (neutral, scaling, centres);
+        None
+    }
 }
 
 /// The soft E-step's sums over some rows under fixed parameters — the statistics, the
@@ -1821,25 +1885,29 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
             latent.initial.fill(1.0);
             latent.transitions.fill(1.0);
         }
-        let mut ws = Workspace::default();
-        self.0.for_each(&mut |first, chunk| {
-            let labels = match &seeding {
-                Seeding::Labels(labels) => labels[first..first + chunk.n_rows()].to_vec(),
-                Seeding::Nearest(scaling, centres) => {
-                    let x = scaling.apply(chunk.init_features());
-                    init::nearest(x.view(), centres.view())
-                }
-            };
-            let w = chunk.row_weights();
-            accumulate_labels(chunk, &cache, &labels, w, &mut stats, &mut latent, &mut ws);
-            if let Some(sequences) = chunk.sequences() {
-                let (initial, transitions) =
-                    chain::weighted_label_counts(&labels, sequences, k, 0.0, w);
-                latent.initial += &initial;
-                latent.transitions += &transitions;
-            }
-            Ok(true)
-        })?;
+        // Each row's nearest centre, computed next to the data when the source can.
+        let elsewhere = match &seeding {
+            Seeding::Nearest(scaling, centres) => self.0.start_pass(&neutral, scaling, centres),
+            Seeding::Labels(_) => None,
+        };
+        if let Some(pass) = elsewhere {
+            let pass = pass?;
+            model.merge(&mut stats, &pass.stats);
+            latent.merge(&pass.latent);
+        } else {
+            let mut ws = Workspace::default();
+            self.0.for_each(&mut |first, chunk| {
+                let labels = match &seeding {
+                    Seeding::Labels(labels) => labels[first..first + chunk.n_rows()].to_vec(),
+                    Seeding::Nearest(scaling, centres) => {
+                        let x = scaling.apply(chunk.init_features());
+                        init::nearest(x.view(), centres.view())
+                    }
+                };
+                add_label_stats(chunk, &cache, &labels, &mut stats, &mut latent, &mut ws);
+                Ok(true)
+            })?;
+        }
         let params = model
             .m_step(&stats, &latent, &neutral, config)
             .map_err(numerical)?;

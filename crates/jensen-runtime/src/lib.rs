@@ -19,7 +19,7 @@ mod scratch;
 
 pub use em::decode;
 pub use em::{
-    fit, fit_chunked, Chunks, EStepMode, FitOptions, FitResult, FitStatus, FitWarning,
+    fit, fit_chunked, start_stats, Chunks, EStepMode, FitOptions, FitResult, FitStatus, FitWarning,
     InitStrategy, PassStats, Progress, ReseedEvent, Timing,
 };
 pub use error::{FitError, NumericalIssue};

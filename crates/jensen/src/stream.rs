@@ -39,7 +39,9 @@ use std::sync::Arc;
 use jensen_lang::ir::SetSize;
 use jensen_lang::Plan;
 
+use jensen_runtime::init::Scaling;
 use jensen_runtime::{Chunks, FitError, PassStats};
+use ndarray::Array2;
 
 use crate::bind::{bind, BindOptions, Bound, Sequences, Table};
 use crate::csv::{self, CsvOptions};
@@ -125,6 +127,23 @@ pub trait TableSource: Sync {
         let _ = (head, options, params);
         None
     }
+
+    /// The start's statistics over every row computed by the source itself
+    /// ([`Chunks::start_pass`]): every table bound with `options` to `head`'s plan, each a
+    /// model with `head`'s context, each row a member of the component of its nearest centre
+    /// among `centres` (its seeding features scaled by `scaling`), under the neutral
+    /// parameters `neutral`. `None` (the default): the fit reads the tables.
+    fn start_pass(
+        &self,
+        head: &PlanModel<'_>,
+        options: &BindOptions,
+        neutral: &DynParams,
+        scaling: &Scaling,
+        centres: &Array2<f64>,
+    ) -> Option<Result<PassStats<ExecStats>, FitError>> {
+        let _ = (head, options, neutral, scaling, centres);
+        None
+    }
 }
 
 impl<S: TableSource + ?Sized> TableSource for Box<S> {
@@ -148,6 +167,17 @@ impl<S: TableSource + ?Sized> TableSource for Box<S> {
         params: &DynParams,
     ) -> Option<Result<PassStats<ExecStats>, FitError>> {
         (**self).e_step_pass(head, options, params)
+    }
+
+    fn start_pass(
+        &self,
+        head: &PlanModel<'_>,
+        options: &BindOptions,
+        neutral: &DynParams,
+        scaling: &Scaling,
+        centres: &Array2<f64>,
+    ) -> Option<Result<PassStats<ExecStats>, FitError>> {
+        (**self).start_pass(head, options, neutral, scaling, centres)
     }
 }
 
@@ -868,6 +898,11 @@ impl<'a, S: TableSource> TableChunks<'a, S> {
         ))))
     }
 
+    /// The source of the rows.
+    pub fn source(&self) -> &S {
+        &self.reader.source
+    }
+
     /// Whether later passes read the bound chunks from the binary cache (else they parse the
     /// CSV again).
     pub fn cached(&self) -> bool {
@@ -1104,5 +1139,14 @@ impl<'a, S: TableSource> Chunks for TableChunks<'a, S> {
 
     fn e_step_pass(&self, params: &DynParams) -> Option<Result<PassStats<ExecStats>, FitError>> {
         (self.reader.source).e_step_pass(&self.head, &self.reader.options, params)
+    }
+
+    fn start_pass(
+        &self,
+        neutral: &DynParams,
+        scaling: &Scaling,
+        centres: &Array2<f64>,
+    ) -> Option<Result<PassStats<ExecStats>, FitError>> {
+        (self.reader.source).start_pass(&self.head, &self.reader.options, neutral, scaling, centres)
     }
 }
