@@ -49,6 +49,19 @@ fn summary_line(out: &str) -> String {
     line.rsplit_once(" · ").expect("a time").0.to_string()
 }
 
+/// Two CSV files of numbers with the same header, `b`'s every cell within 1e-9 (relative)
+/// of `a`'s.
+fn same_numbers(a: &str, b: &str) {
+    assert_eq!(a.lines().next(), b.lines().next(), "the same columns");
+    assert_eq!(a.lines().count(), b.lines().count(), "the same rows");
+    for (x, y) in a.lines().zip(b.lines()).skip(1) {
+        for (u, v) in x.split(',').zip(y.split(',')) {
+            let (u, v): (f64, f64) = (u.parse().unwrap(), v.parse().unwrap());
+            assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{x} vs {y}");
+        }
+    }
+}
+
 /// Runs `jensen ARGS` and asserts it fails with a classified status — 2 (bad options), 3
 /// (numerical failure), 4 (bad model) or 5 (bad data), not 1 (unclassified), 101 (a panic)
 /// or a signal — and an error message; returns stderr.
@@ -3171,12 +3184,7 @@ fn fit_stream_is_the_in_memory_fit() {
     assert_eq!(a.lines().count(), 9001);
     assert_eq!(b.lines().count(), 9001);
     assert_eq!(a.lines().next(), b.lines().next(), "the same columns");
-    for (x, y) in a.lines().zip(b.lines()).skip(1) {
-        for (u, v) in x.split(',').zip(y.split(',')) {
-            let (u, v): (f64, f64) = (u.parse().unwrap(), v.parse().unwrap());
-            assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{x} vs {y}");
-        }
-    }
+    same_numbers(&a, &b);
     // Parsing the CSV on every pass instead: the same fit.
     let parsed = jensen_ok(
         &[
@@ -3258,12 +3266,7 @@ fn fit_stream_of_a_chain_is_the_in_memory_fit() {
     assert_eq!(a.lines().next(), b.lines().next(), "the same columns");
     assert_eq!(a.lines().count(), 300);
     assert_eq!(b.lines().count(), 300);
-    for (x, y) in a.lines().zip(b.lines()).skip(1) {
-        for (u, v) in x.split(',').zip(y.split(',')) {
-            let (u, v): (f64, f64) = (u.parse().unwrap(), v.parse().unwrap());
-            assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{x} vs {y}");
-        }
-    }
+    same_numbers(&a, &b);
     // Predicting and scoring from the fit, chunk by chunk: the same bytes and lines.
     let (p, q) = (path("predict-memory.csv"), path("predict-streamed.csv"));
     let predict = ["predict", &saved, "--data", data, "--out"];
@@ -3360,12 +3363,7 @@ fn fit_over_parquet_files_through_datafusion_is_the_in_memory_fit() {
     );
     assert_eq!(a.lines().count(), 545);
     assert_eq!(a.lines().next(), b.lines().next(), "the same columns");
-    for (x, y) in a.lines().zip(b.lines()).skip(1) {
-        for (u, v) in x.split(',').zip(y.split(',')) {
-            let (u, v): (f64, f64) = (u.parse().unwrap(), v.parse().unwrap());
-            assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{x} vs {y}");
-        }
-    }
+    same_numbers(&a, &b);
     // A directory is its Parquet files.
     let by_dir = jensen_ok(&[&common[..], &["--data", dir.to_str().unwrap()]].concat());
     assert_eq!(summary_line(&memory), summary_line(&by_dir));
@@ -3448,12 +3446,7 @@ fn fit_of_a_chain_over_files_through_datafusion_is_the_in_memory_fit() {
     );
     assert_eq!(a.lines().count(), 300);
     assert_eq!(a.lines().next(), b.lines().next(), "the same columns");
-    for (x, y) in a.lines().zip(b.lines()).skip(1) {
-        for (u, v) in x.split(',').zip(y.split(',')) {
-            let (u, v): (f64, f64) = (u.parse().unwrap(), v.parse().unwrap());
-            assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{x} vs {y}");
-        }
-    }
+    same_numbers(&a, &b);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
