@@ -91,7 +91,7 @@ pub(crate) enum Cache<'s> {
     None,
 }
 
-/// Opens `args.data` (CSV) for a fit read in chunks of `chunk_rows` rows, binding every chunk
+/// Opens `args.data` (CSV or Parquet) for a fit read in chunks of `chunk_rows` rows, binding every chunk
 /// in a first pass.
 pub(crate) fn open<'a>(
     plan: &'a Plan,
@@ -138,19 +138,41 @@ pub(crate) fn open_with<'a>(
         jensen::Error::Fit(e) => failure::options(e),
         e => failure::data(e),
     };
-    let source = CsvFile::open(&args.data, stream.csv.clone()).map_err(fail)?;
-    let source: Box<dyn TableSource + 'a> = Box::new(source);
+    let source: Box<dyn TableSource + 'a> = if is_parquet(&args.data) {
+        Box::new(parquet_file(&args.data)?)
+    } else {
+        Box::new(CsvFile::open(&args.data, stream.csv.clone()).map_err(fail)?)
+    };
     TableChunks::new(plan, source, options, &stream).map_err(fail)
 }
 
-/// Refuses what `--stream` does not read: files other than CSV, a chain's sequences given by
+/// Whether `path` names a Parquet file, by its extension.
+fn is_parquet(path: &str) -> bool {
+    path.to_ascii_lowercase().ends_with(".parquet")
+}
+
+/// The Parquet file at `path`, read a batch of rows at a time.
+#[cfg(feature = "parquet")]
+fn parquet_file(path: &str) -> Result<jensen::stream::ParquetFile, Failure> {
+    jensen::stream::ParquetFile::open(path).map_err(failure::data)
+}
+
+/// Without the feature `parquet`: what to do instead.
+#[cfg(not(feature = "parquet"))]
+fn parquet_file(path: &str) -> Result<CsvFile, Failure> {
+    Err(failure::options(format!(
+        "{path}: reading Parquet needs the `parquet` feature: build jensen with `cargo build --release -p jensen-cli --features parquet` (or convert the file to CSV)"
+    )))
+}
+
+/// Refuses what `--stream` does not read: files other than CSV and Parquet, a chain's sequences given by
 /// their lengths (its chunks are cut by a column of sequence ids) and partial labels
 /// (`what`: the command, for messages).
 pub(crate) fn streamable(plan: &Plan, args: &DataArgs, what: &str) -> Result<(), Failure> {
     let lower = args.data.to_ascii_lowercase();
-    if lower.ends_with(".npy") || lower.ends_with(".parquet") {
+    if lower.ends_with(".npy") {
         return Err(failure::options(format!(
-            "--stream reads CSV; {} is not CSV: {what} it without --stream",
+            "--stream reads CSV and Parquet; {} is neither: {what} it without --stream",
             args.data
         )));
     }
@@ -189,8 +211,13 @@ pub(crate) fn data(source: &Chunked<'_>, args: &DataArgs) -> Result<Data, Failur
     })
 }
 
-/// The named columns of the CSV file `args.data`, from its header line alone.
+/// The named columns of the CSV file `args.data`, from its header line alone (of a Parquet
+/// file, from its schema).
 pub(crate) fn headers(args: &DataArgs) -> Result<Vec<String>, Failure> {
+    if is_parquet(&args.data) {
+        #[cfg(feature = "parquet")]
+        return Ok(parquet_file(&args.data)?.headers());
+    }
     let headers = match args.delimiter {
         None => jensen::csv::Chunks::open_detected(&args.data),
         Some(delimiter) => std::fs::File::open(&args.data)

@@ -3199,7 +3199,7 @@ fn fit_stream_is_the_in_memory_fit() {
     );
     assert_eq!(summary_line(&memory), summary_line(&parsed));
     let out = jensen_fails(&["score", saved, "--data", "data/x.npy", "--stream"]);
-    assert!(out.contains("--stream reads CSV"), "{out}");
+    assert!(out.contains("--stream reads CSV and Parquet"), "{out}");
 }
 
 /// The Old Faithful waiting times and durations (`data/geyser.csv`) as 13 sequences of 1 to
@@ -3219,6 +3219,57 @@ fn geyser_sequences() -> (String, Vec<String>) {
         rows.push(format!("s{id},{line}"));
     }
     (header, rows)
+}
+
+/// A Parquet file with `--stream`, decoded a batch at a time on every pass or read from the
+/// binary copy: the fit and the posterior of the file read whole; `predict --stream` and
+/// `score --stream` the same bytes and line.
+#[cfg(feature = "parquet")]
+#[test]
+fn fit_stream_of_a_parquet_file_is_the_in_memory_fit() {
+    let dir = std::env::temp_dir().join(format!("jensen-cli-pq-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = |name: &str| dir.join(name).to_str().expect("utf-8").to_string();
+    let data = "tests/fixtures/parquet/faithful.parquet";
+    let (a, b, saved) = (path("memory.csv"), path("streamed.csv"), path("fit.json"));
+    let common = ["fit", "models/gmm.em", "--data", data, "--iterations", "10"];
+    let memory = jensen_ok(&[&common[..], &["--posterior", &a, "--out", &saved]].concat());
+    let streamed = jensen_ok(
+        &[
+            &common[..],
+            &["--posterior", &b, "--stream", "--no-stream-cache"],
+        ]
+        .concat(),
+    );
+    assert!(
+        streamed.contains(
+            "(272 rows, read in 1 chunk(s) of 262144 rows, one pass per iteration over the Parquet file)"
+        ),
+        "{streamed}"
+    );
+    assert_eq!(summary_line(&memory), summary_line(&streamed));
+    let cached = jensen_ok(&[&common[..], &["--stream", "--stream-cache", &path("")]].concat());
+    assert!(cached.contains("over their binary copy"), "{cached}");
+    assert_eq!(summary_line(&memory), summary_line(&cached));
+    same_numbers(
+        &std::fs::read_to_string(&a).expect("posterior"),
+        &std::fs::read_to_string(&b).expect("posterior"),
+    );
+    let (p, q) = (path("predict-memory.csv"), path("predict-streamed.csv"));
+    let predict = ["predict", &saved, "--data", data, "--out"];
+    let said = jensen(&[&predict[..], &[&p]].concat());
+    let said_streamed = jensen(&[&predict[..], &[&q], &["--stream"][..]].concat());
+    assert!(said.status.success() && said_streamed.status.success());
+    assert_eq!(stderr(&said), stderr(&said_streamed));
+    assert_eq!(
+        std::fs::read_to_string(&p).expect("predictions"),
+        std::fs::read_to_string(&q).expect("predictions")
+    );
+    let score = ["score", &saved, "--data", data];
+    assert_eq!(
+        jensen_ok(&score),
+        jensen_ok(&[&score[..], &["--stream"][..]].concat())
+    );
 }
 
 /// A chain read with `--stream`, its chunks cut where the sequence id changes: the fit, the

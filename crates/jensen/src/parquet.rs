@@ -215,6 +215,56 @@ mod tests {
         path.to_string_lossy().into_owned()
     }
 
+    /// A Parquet file read a batch at a time ([`crate::stream::ParquetFile`]): the fit in
+    /// chunks of 97 rows, the Parquet pages decoded again on each pass, is the fit of the
+    /// file read whole; an infinite cell is named by its row in the whole file.
+    #[test]
+    fn a_parquet_file_streams_to_its_in_memory_fit() {
+        use crate::stream::{ParquetFile, StreamOptions, TableChunks};
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/parquet/faithful.parquet"
+        );
+        let model = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/gmm.em");
+        let (plan, _) = crate::compile(&std::fs::read_to_string(model).unwrap()).unwrap();
+        let table = read(fixture).unwrap();
+        let bound = crate::bind(&plan, &table, &Default::default()).unwrap();
+        let opts = crate::FitOptions::default().iterations(8).build().unwrap();
+        let memory = crate::fit(&crate::PlanModel::new(&plan, &bound), &opts).unwrap();
+        let source = ParquetFile::open(fixture).unwrap();
+        assert_eq!(source.headers(), table.headers);
+        let stream = StreamOptions {
+            chunk_rows: 97,
+            cache_dir: None,
+            ..StreamOptions::default()
+        };
+        let chunks = TableChunks::new(&plan, source, Default::default(), &stream).unwrap();
+        assert_eq!((chunks.rows(), chunks.chunks()), (272, 3));
+        let streamed = jensen_runtime::fit_chunked(&chunks, &opts).unwrap();
+        let rel = |a: f64, b: f64| (a - b).abs() / a.abs();
+        assert!(rel(memory.log_likelihood, streamed.log_likelihood) < 1e-12);
+        for (a, b) in memory.elbo_trace.iter().zip(&streamed.elbo_trace) {
+            assert!(rel(*a, *b) < 1e-12, "{a} vs {b}");
+        }
+        // An infinite value in the third batch of 97 rows.
+        let mut x: Vec<f64> = (0..300).map(|i| f64::from(i % 17)).collect();
+        x[250] = f64::INFINITY;
+        let batch = RecordBatch::try_from_iter([
+            ("a", Arc::new(Float64Array::from(x.clone())) as ArrayRef),
+            ("b", Arc::new(Float64Array::from(x)) as ArrayRef),
+        ])
+        .unwrap();
+        let path = write("infinite.parquet", &batch);
+        let err = TableChunks::new(
+            &plan,
+            ParquetFile::open(&path).unwrap(),
+            Default::default(),
+            &stream,
+        )
+        .expect_err("an infinite cell");
+        assert!(err.to_string().contains("row 251, column `a`"), "{err}");
+    }
+
     #[test]
     fn numbers_text_and_nulls_over_several_row_groups() {
         let batch = RecordBatch::try_from_iter([

@@ -246,6 +246,100 @@ impl TableSource for CsvFile {
     }
 }
 
+/// An Apache Parquet file read a batch of rows at a time, decoded again on every pass
+/// (behind the cargo feature `parquet`): its columns typed as [`crate::parquet::read`] types
+/// them, a null or NaN cell missing.
+#[cfg(feature = "parquet")]
+#[derive(Debug, Clone)]
+pub struct ParquetFile {
+    path: String,
+    schema: arrow_schema::SchemaRef,
+}
+
+#[cfg(feature = "parquet")]
+impl ParquetFile {
+    /// The Parquet file at `path` (its schema read now).
+    pub fn open(path: &str) -> Result<ParquetFile, crate::Error> {
+        let file = std::fs::File::open(path).map_err(|e| crate::parquet::ParquetError::Read {
+            file: path.to_string(),
+            message: e.to_string(),
+        })?;
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| crate::parquet::ParquetError::Read {
+                file: path.to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(ParquetFile {
+            path: path.to_string(),
+            schema: builder.schema().clone(),
+        })
+    }
+
+    /// The names of its columns.
+    pub fn headers(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+}
+
+#[cfg(feature = "parquet")]
+impl TableSource for ParquetFile {
+    fn name(&self) -> &str {
+        &self.path
+    }
+
+    fn each_table(
+        &self,
+        rows: usize,
+        _keep_text: &[String],
+        f: &mut dyn FnMut(usize, Table) -> Result<bool, crate::Error>,
+    ) -> Result<(), crate::Error> {
+        use crate::parquet::{table_of_batches, ParquetError};
+        let fail = |e: &dyn std::fmt::Display| ParquetError::Read {
+            file: self.path.clone(),
+            message: e.to_string(),
+        };
+        let file = std::fs::File::open(&self.path).map_err(|e| fail(&e))?;
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| fail(&e))?
+            .with_batch_size(rows.max(1))
+            .build()
+            .map_err(|e| fail(&e))?;
+        let mut first = 0;
+        for batch in reader {
+            let batch = batch.map_err(|e| fail(&e))?;
+            // Rows in messages count from the file's first.
+            let table =
+                table_of_batches(&self.path, &self.schema, [Ok(batch)]).map_err(|e| match e {
+                    ParquetError::NotFinite {
+                        file,
+                        row,
+                        column,
+                        value,
+                    } => ParquetError::NotFinite {
+                        file,
+                        row: row + first,
+                        column,
+                        value,
+                    },
+                    e => e,
+                })?;
+            let n = table.n_rows;
+            if !f(first, table)? {
+                return Ok(());
+            }
+            first += n;
+        }
+        if first == 0 {
+            f(0, table_of_batches(&self.path, &self.schema, [])?)?;
+        }
+        Ok(())
+    }
+}
+
 /// A source of tables bound to a plan chunk by chunk: the [`Chunks`] of a fit that never
 /// holds every row (see the [module documentation](self)).
 pub struct TableChunks<'a, S: TableSource> {
