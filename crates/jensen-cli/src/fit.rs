@@ -71,8 +71,8 @@ pub(crate) struct FitArgs {
     /// Print the fit as JSON on stdout (the document `--out` writes) instead of text.
     #[arg(long)]
     json: bool,
-    /// Read the data a chunk of rows at a time and never hold every row, for a CSV or
-    /// Parquet file larger than memory: a first pass binds every chunk and takes the whole data's moments,
+    /// Read the data a chunk of rows at a time and never hold every row, for a CSV,
+    /// Parquet or `.npy` file larger than memory: a first pass binds every chunk and takes the whole data's moments,
     /// then each EM iteration is one pass over the file. The fit equals the in-memory one to
     /// round-off; `--posterior` is written chunk by chunk. A chain needs `--sequence COLUMN`
     /// (each chunk then holds whole sequences); not for partial labels.
@@ -433,6 +433,8 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
                         " over their binary copy"
                     } else if args.data.data.to_ascii_lowercase().ends_with(".parquet") {
                         " over the Parquet file"
+                    } else if args.data.data.to_ascii_lowercase().ends_with(".npy") {
+                        " over the .npy file"
                     } else {
                         " over the CSV"
                     }

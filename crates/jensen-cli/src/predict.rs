@@ -210,8 +210,8 @@ pub(crate) struct PredictArgs {
 /// `--stream` for `predict` and `score`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct StreamArgs {
-    /// Read the data a chunk of rows at a time and never hold every row, for a CSV or Parquet
-    /// file larger than memory (a chain's chunks hold whole sequences, by the fit's sequence-id
+    /// Read the data a chunk of rows at a time and never hold every row, for a CSV, Parquet
+    /// or `.npy` file larger than memory (a chain's chunks hold whole sequences, by the fit's sequence-id
     /// column): a first pass binds every chunk, a second computes each chunk's rows. The rows equal those of the file read whole, the
     /// totals (added chunk by chunk) to round-off.
     #[arg(long)]

@@ -91,7 +91,7 @@ pub(crate) enum Cache<'s> {
     None,
 }
 
-/// Opens `args.data` (CSV or Parquet) for a fit read in chunks of `chunk_rows` rows, binding every chunk
+/// Opens `args.data` (CSV, Parquet or `.npy`) for a fit read in chunks of `chunk_rows` rows, binding every chunk
 /// in a first pass.
 pub(crate) fn open<'a>(
     plan: &'a Plan,
@@ -140,10 +140,17 @@ pub(crate) fn open_with<'a>(
     };
     let source: Box<dyn TableSource + 'a> = if is_parquet(&args.data) {
         Box::new(parquet_file(&args.data)?)
+    } else if is_npy(&args.data) {
+        Box::new(jensen::npy::NpyFile::open(&args.data).map_err(failure::data)?)
     } else {
         Box::new(CsvFile::open(&args.data, stream.csv.clone()).map_err(fail)?)
     };
     TableChunks::new(plan, source, options, &stream).map_err(fail)
+}
+
+/// Whether `path` names a NumPy `.npy` file, by its extension.
+fn is_npy(path: &str) -> bool {
+    path.to_ascii_lowercase().ends_with(".npy")
 }
 
 /// Whether `path` names a Parquet file, by its extension.
@@ -165,17 +172,10 @@ fn parquet_file(path: &str) -> Result<CsvFile, Failure> {
     )))
 }
 
-/// Refuses what `--stream` does not read: files other than CSV and Parquet, a chain's sequences given by
+/// Refuses what `--stream` does not read: a chain's sequences given by
 /// their lengths (its chunks are cut by a column of sequence ids) and partial labels
 /// (`what`: the command, for messages).
 pub(crate) fn streamable(plan: &Plan, args: &DataArgs, what: &str) -> Result<(), Failure> {
-    let lower = args.data.to_ascii_lowercase();
-    if lower.ends_with(".npy") {
-        return Err(failure::options(format!(
-            "--stream reads CSV and Parquet; {} is neither: {what} it without --stream",
-            args.data
-        )));
-    }
     if plan.latent.is_chain() && args.lengths.is_some() {
         return Err(failure::options(format!(
             "--stream with --lengths: a chain's chunks are cut where the sequence id changes, so that each holds whole sequences; give the sequence ids as a column (--sequence COLUMN), or {what} it without --stream",
@@ -212,11 +212,15 @@ pub(crate) fn data(source: &Chunked<'_>, args: &DataArgs) -> Result<Data, Failur
 }
 
 /// The named columns of the CSV file `args.data`, from its header line alone (of a Parquet
-/// file, from its schema).
+/// file, from its schema; of a `.npy` file, `c0`, `c1`, …).
 pub(crate) fn headers(args: &DataArgs) -> Result<Vec<String>, Failure> {
     if is_parquet(&args.data) {
         #[cfg(feature = "parquet")]
         return Ok(parquet_file(&args.data)?.headers());
+    }
+    if is_npy(&args.data) {
+        let file = jensen::npy::NpyFile::open(&args.data).map_err(failure::data)?;
+        return Ok(file.headers());
     }
     let headers = match args.delimiter {
         None => jensen::csv::Chunks::open_detected(&args.data),
