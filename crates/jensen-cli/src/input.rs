@@ -264,8 +264,35 @@ pub(crate) fn bind_data(
     defaults: BindOptions,
 ) -> Result<Data, Failure> {
     let lower = args.data.to_ascii_lowercase();
-    if !lower.ends_with(".npy") && !lower.ends_with(".parquet") {
-        // A CSV file too large to read whole is refused before it is read.
+    // A file too large to read whole is refused before it is read: a CSV file's size
+    // estimated from its first MiB, a `.npy` file's from its header (read whole, the array
+    // and then the table: two copies), a Parquet file's from its metadata (its columns as
+    // numbers, at least).
+    #[cfg(feature = "parquet")]
+    if lower.ends_with(".parquet") {
+        if let Ok(file) = jensen::stream::ParquetFile::open(&args.data) {
+            let (rows, columns) = (file.rows(), file.headers().len());
+            jensen::memory::check_table(
+                &args.data,
+                &format!("{rows} rows of {columns} columns"),
+                (rows as f64) * (columns as f64) * 8.0,
+                args.max_memory,
+            )
+            .map_err(failure::data)?;
+        }
+    }
+    if lower.ends_with(".npy") {
+        if let Ok(file) = jensen::npy::NpyFile::open(&args.data) {
+            let (rows, columns) = (file.rows(), file.headers().len());
+            jensen::memory::check_table(
+                &args.data,
+                &format!("{rows} rows of {columns} columns"),
+                2.0 * (rows as f64) * (columns as f64) * 8.0,
+                args.max_memory,
+            )
+            .map_err(failure::data)?;
+        }
+    } else if !lower.ends_with(".parquet") {
         jensen::memory::check_csv_file(&args.data, args.max_memory).map_err(failure::data)?;
     }
     let table = read_table(&args.data, args.delimiter)?;

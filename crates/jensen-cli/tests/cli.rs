@@ -2428,6 +2428,15 @@ fn data_from_a_numpy_array() {
         err.contains("cut.npy") && err.contains("bytes of data"),
         "{err}"
     );
+    // Too large to read whole under the bound: refused from its header, pointing to --stream.
+    let err = jensen_exits(
+        5,
+        &["fit", "models/gmm.em", "--data", &npy, "--max-memory", "8K"],
+    );
+    assert!(
+        err.contains("272 rows of 2 columns need at least 8.5 KiB") && err.contains("--stream"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -3287,6 +3296,12 @@ fn fit_stream_of_a_parquet_file_is_the_in_memory_fit() {
     assert_eq!(
         jensen_ok(&score),
         jensen_ok(&[&score[..], &["--stream"][..]].concat())
+    );
+    // Too large to read whole under the bound: refused from the file's metadata.
+    let err = jensen_exits(5, &[&common[..], &["--max-memory", "1K"]].concat());
+    assert!(
+        err.contains("272 rows of 2 columns need at least") && err.contains("--stream"),
+        "{err}"
     );
 }
 

@@ -536,7 +536,22 @@ pub fn check_csv_file(path: &str, limit: Option<u64>) -> Result<(), String> {
     let est_rows = (meta.len() as f64 - header_end as f64) / bytes_per_row;
     // The table's columns alone (binding copies them, and the fit's own bound is checked
     // when the data are bound): a margin for an estimate from the first rows.
-    let needed = est_rows * columns as f64 * 8.0;
+    check_table(
+        path,
+        &format!(
+            "about {} rows of {columns} columns ({} of CSV)",
+            est_rows.round() as u64,
+            bytes(meta.len() as f64)
+        ),
+        est_rows * columns as f64 * 8.0,
+        limit,
+    )
+}
+
+/// Whether a table that takes `needed` bytes to read whole (`what`: its rows and columns, in
+/// the message) fits the memory bound (`limit`, else [`machine_limit`]), before anything of
+/// the file at `path` is read: `Err` says how large it would be and what to do.
+pub fn check_table(path: &str, what: &str, needed: f64, limit: Option<u64>) -> Result<(), String> {
     let (limit, from) = match limit {
         Some(l) => (l, "the bound given (--max-memory)".to_string()),
         None => {
@@ -546,9 +561,7 @@ pub fn check_csv_file(path: &str, limit: Option<u64>) -> Result<(), String> {
     };
     if needed > limit as f64 {
         return Err(format!(
-            "{path}: about {} rows of {columns} columns ({} of CSV) need at least {} of memory to read whole (the table alone, before it is bound and fitted), more than {from} ({}); fit it with `--stream`, which reads a chunk of rows at a time, or raise the bound with --max-memory",
-            est_rows.round() as u64,
-            bytes(meta.len() as f64),
+            "{path}: {what} need at least {} of memory to read whole (the table alone, before it is bound and fitted), more than {from} ({}); fit it with `--stream`, which reads a chunk of rows at a time, or raise the bound with --max-memory",
             bytes(needed),
             bytes(limit as f64),
         ));

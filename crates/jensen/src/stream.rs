@@ -254,6 +254,7 @@ impl TableSource for CsvFile {
 pub struct ParquetFile {
     path: String,
     schema: arrow_schema::SchemaRef,
+    rows: usize,
 }
 
 #[cfg(feature = "parquet")]
@@ -269,10 +270,17 @@ impl ParquetFile {
                 file: path.to_string(),
                 message: e.to_string(),
             })?;
+        let rows = builder.metadata().file_metadata().num_rows();
         Ok(ParquetFile {
             path: path.to_string(),
             schema: builder.schema().clone(),
+            rows: usize::try_from(rows).unwrap_or(0),
         })
+    }
+
+    /// The number of rows, as the file's metadata gives it.
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 
     /// The names of its columns.
