@@ -282,16 +282,26 @@ pub(crate) fn bind_data(
         }
     }
     if lower.ends_with(".npy") {
-        if let Ok(file) = jensen::npy::NpyFile::open(&args.data) {
-            let (rows, columns) = (file.rows(), file.headers().len());
-            jensen::memory::check_table(
-                &args.data,
-                &format!("{rows} rows of {columns} columns"),
-                2.0 * (rows as f64) * (columns as f64) * 8.0,
-                args.max_memory,
-            )
+        // (A header read in blocks gives the shape; any other, the file's size at least.)
+        let (what, needed) = match jensen::npy::NpyFile::open(&args.data) {
+            Ok(file) => {
+                let (rows, columns) = (file.rows(), file.headers().len());
+                let cells = (rows as f64) * (columns as f64);
+                (
+                    format!("{rows} rows of {columns} columns"),
+                    2.0 * cells * 8.0,
+                )
+            }
+            Err(_) => {
+                let size = std::fs::metadata(&args.data).map_or(0, |m| m.len());
+                (
+                    format!("its {} of data", jensen::memory::bytes(size as f64)),
+                    2.0 * size as f64,
+                )
+            }
+        };
+        jensen::memory::check_table(&args.data, &what, needed, args.max_memory)
             .map_err(failure::data)?;
-        }
     } else if !lower.ends_with(".parquet") {
         jensen::memory::check_csv_file(&args.data, args.max_memory).map_err(failure::data)?;
     }

@@ -217,6 +217,8 @@ pub(crate) fn headers(args: &DataArgs) -> Result<Vec<String>, Failure> {
     if is_parquet(&args.data) {
         #[cfg(feature = "parquet")]
         return Ok(parquet_file(&args.data)?.headers());
+        #[cfg(not(feature = "parquet"))]
+        return parquet_file(&args.data).map(|_| Vec::new());
     }
     if is_npy(&args.data) {
         let file = jensen::npy::NpyFile::open(&args.data).map_err(failure::data)?;

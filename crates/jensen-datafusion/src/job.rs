@@ -17,8 +17,11 @@ use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 /// One pass's work, as the driver sends it: the model file, how the rows bind to it, what
-/// the model of some rows must know of all of them, and the parameters.
+/// the model of some rows must know of all of them, and the parameters. A field this
+/// version does not know is an error, not ignored: a worker of another version must not run
+/// another pass than the one asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Job {
     /// The model file's text.
     pub model: String,
@@ -271,7 +274,9 @@ pub struct Partial {
     pub sequence_check: u64,
 }
 
-const MAGIC: &[u8; 4] = b"JNS2";
+/// The statistics' format, changed with every change to them or to the job (so that a
+/// worker of an earlier version, which would ignore a job's new field, is refused).
+const MAGIC: &[u8; 4] = b"JNS3";
 
 /// The statistics as bytes: the slots (each its shape, then its values), the latent
 /// statistics, `ln p(x)`, the entropy, the worst row's `ln p(x_n)`, the number of

@@ -457,6 +457,16 @@ impl TableSource for Source {
         scaling: &Scaling,
         centres: &Array2<f64>,
     ) -> Option<Result<PassStats<ExecStats>, FitError>> {
+        // (A job carries finite numbers only: the driver makes such a start itself.)
+        let finite = |a: &[f64]| a.iter().all(|v| v.is_finite());
+        let values = [
+            scaling.mean.as_slice(),
+            scaling.scale.as_slice(),
+            centres.as_slice(),
+        ];
+        if !values.iter().all(|v| v.is_some_and(finite)) {
+            return None;
+        }
         let start = Start::new(scaling, centres);
         let outcome = self
             .runtime

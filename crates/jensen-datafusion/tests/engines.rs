@@ -343,34 +343,41 @@ fn local_datafusion_fits_equal_the_in_memory_fits() {
 fn the_start_above_the_seeding_sample_runs_on_the_engine() {
     use jensen::stream::TableChunks;
     use jensen_datafusion::source::Source;
-    let table = synthetic(120_000);
-    let dir = scratch("start");
-    write_parts(&table, &dir, 30_000);
-    let text = model("gmm_diag.em");
-    let options = options(3);
-    let opts = FitOptions {
-        max_iter: 5,
-        tol: 0.0,
-        ..Default::default()
-    };
-    let (plan, _) = jensen::compile(&text).unwrap();
-    let bound = jensen::bind(&plan, &table, &options).unwrap();
-    let memory = jensen::fit(&PlanModel::new(&plan, &bound), &opts).unwrap();
-    let files = Files::new(dir.join("*.parquet").to_str().unwrap()).unwrap();
-    let source = Source::new(&text, files, &Engine::Local { threads: 2 }).unwrap();
-    let chunks =
-        TableChunks::new(&plan, source, options, &jensen_datafusion::stream_options()).unwrap();
-    let fit = jensen::runtime::fit_chunked(&chunks, &opts).unwrap();
-    same_fit(
-        "120,000 rows, the start on DataFusion",
-        &memory,
-        &fit,
-        1e-10,
-    );
-    // One E-step per entry of the trace: the start's and each iteration's.
-    assert_eq!(fit.elbo_trace.len(), 6);
-    assert_eq!(chunks.source().queries(), 1 + 6);
-    std::fs::remove_dir_all(&dir).unwrap();
+    for (name, table, options) in [
+        ("120,000 rows", synthetic(120_000), options(3)),
+        (
+            "120,000 weighted rows",
+            weighted(synthetic(120_000)),
+            with_weights(3),
+        ),
+    ] {
+        let dir = scratch("start");
+        write_parts(&table, &dir, 30_000);
+        let text = model("gmm_diag.em");
+        let opts = FitOptions {
+            max_iter: 5,
+            tol: 0.0,
+            ..Default::default()
+        };
+        let (plan, _) = jensen::compile(&text).unwrap();
+        let bound = jensen::bind(&plan, &table, &options).unwrap();
+        let memory = jensen::fit(&PlanModel::new(&plan, &bound), &opts).unwrap();
+        let files = Files::new(dir.join("*.parquet").to_str().unwrap()).unwrap();
+        let source = Source::new(&text, files, &Engine::Local { threads: 2 }).unwrap();
+        let stream = jensen_datafusion::stream_options();
+        let chunks = TableChunks::new(&plan, source, options, &stream).unwrap();
+        let fit = jensen::runtime::fit_chunked(&chunks, &opts).unwrap();
+        same_fit(
+            &format!("{name}, the start on DataFusion"),
+            &memory,
+            &fit,
+            1e-10,
+        );
+        // One E-step per entry of the trace: the start's and each iteration's.
+        assert_eq!(fit.elbo_trace.len(), 6);
+        assert_eq!(chunks.source().queries(), 1 + 6);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// A hidden Markov model on DataFusion: each partition reads whole files in order, each

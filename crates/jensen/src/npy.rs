@@ -179,16 +179,16 @@ impl Element {
             Element::U32 => f64::from(word(4) as u32),
             Element::U16 => f64::from(word(2) as u16),
             Element::U8 => f64::from(b[0]),
-            Element::Bool => f64::from(u8::from(b[0] != 0)),
+            Element::Bool => f64::from(b[0]),
         }
     }
 }
 
-/// The text between `key` and the next `end` in the header's dictionary.
-fn header_field<'h>(header: &'h str, key: &str, end: char) -> Option<&'h str> {
+/// The text between `key` and the next of `ends` in the header's dictionary.
+fn header_field<'h>(header: &'h str, key: &str, ends: &[char]) -> Option<&'h str> {
     let at = header.find(key)? + key.len();
     let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
-    let stop = rest.find(end)?;
+    let stop = rest.find(ends)?;
     Some(&rest[..stop])
 }
 
@@ -228,26 +228,31 @@ impl NpyFile {
         let header = String::from_utf8_lossy(&header).into_owned();
         let unreadable =
             || fail("a header jensen cannot read in blocks; read the file without --stream");
-        let descr = header_field(&header, "'descr'", ',').ok_or_else(unreadable)?;
+        let descr = header_field(&header, "'descr'", &[',', '}']).ok_or_else(unreadable)?;
         let descr = descr.trim().trim_matches('\'');
         let element = Element::of(descr).ok_or_else(|| {
             fail(&format!(
                 "element type `{descr}`: in blocks jensen reads little-endian floats, integers and booleans; read the file without --stream"
             ))
         })?;
-        let fortran = match header_field(&header, "'fortran_order'", ',').map(str::trim) {
+        let fortran = match header_field(&header, "'fortran_order'", &[',', '}']).map(str::trim) {
             Some("True") => true,
             Some("False") => false,
             _ => return Err(unreadable()),
         };
-        let shape = header_field(&header, "'shape'", ')').ok_or_else(unreadable)?;
+        let shape = header_field(&header, "'shape'", &[')']).ok_or_else(unreadable)?;
         let shape = shape.trim().strip_prefix('(').ok_or_else(unreadable)?;
-        let dims: Vec<usize> = shape
-            .split(',')
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(|d| d.parse().map_err(|_| unreadable()))
-            .collect::<Result<_, _>>()?;
+        // `(n,)`, `(n, d)`: a trailing comma, no empty dimension between.
+        let shape = shape.trim_end();
+        let shape = shape.strip_suffix(',').unwrap_or(shape);
+        let dims: Vec<usize> = if shape.trim().is_empty() {
+            Vec::new()
+        } else {
+            shape
+                .split(',')
+                .map(|d| d.trim().parse().map_err(|_| unreadable()))
+                .collect::<Result<_, _>>()?
+        };
         let (rows, cols) = match dims[..] {
             [n] => (n, 1),
             [n, d] => (n, d),
@@ -258,13 +263,20 @@ impl NpyFile {
                 })
             }
         };
+        if cols == 0 && rows > 0 {
+            return Err(fail(&format!(
+                "the array has shape ({rows}, 0): rows without columns"
+            )));
+        }
         let offset = (at + len) as u64;
         let size = rows
             .checked_mul(cols)
             .and_then(|c| c.checked_mul(element.size()))
+            .and_then(|s| u64::try_from(s).ok())
+            .filter(|s| s.checked_add(offset).is_some())
             .ok_or_else(|| fail("the shape is too large"))?;
         let bytes = file.metadata().map_err(|e| read_error(path, e))?.len();
-        if bytes < offset + size as u64 {
+        if bytes < offset + size {
             return Err(fail(&format!(
                 "the file has {} bytes of data, its shape ({rows}, {cols}) needs {size}",
                 bytes.saturating_sub(offset)
@@ -291,9 +303,19 @@ impl NpyFile {
     }
 
     /// The rows `first..first + n` as a table (as [`read`] makes one: NaN cells missing, an
-    /// infinite cell an error naming its row in the file).
+    /// infinite cell an error naming its row in the file); rows past the last are an error.
     pub fn block(&self, first: usize, n: usize) -> Result<Table, NpyError> {
         use std::os::unix::fs::FileExt;
+        if first.checked_add(n).is_none_or(|end| end > self.rows) {
+            return Err(read_error(
+                &self.path,
+                format!(
+                    "rows {first}..{} of {} asked for",
+                    first.saturating_add(n),
+                    self.rows
+                ),
+            ));
+        }
         let file = std::fs::File::open(&self.path).map_err(|e| read_error(&self.path, e))?;
         let size = self.element.size();
         let read = |at: u64, bytes: &mut [u8]| {
@@ -302,15 +324,24 @@ impl NpyFile {
         };
         let headers = self.headers();
         let mut columns: Vec<Vec<f64>> = vec![Vec::with_capacity(n); self.cols];
+        // As `read` refuses a boolean byte other than 0 and 1.
+        let booleans = |bytes: &[u8]| {
+            if self.element == Element::Bool && bytes.iter().any(|&b| b > 1) {
+                return Err(read_error(&self.path, "a boolean byte is neither 0 nor 1"));
+            }
+            Ok(())
+        };
         if self.fortran {
             let mut bytes = vec![0u8; n * size];
             for (c, column) in columns.iter_mut().enumerate() {
                 read(((c * self.rows + first) * size) as u64, &mut bytes)?;
+                booleans(&bytes)?;
                 column.extend(bytes.chunks_exact(size).map(|b| self.element.value(b)));
             }
         } else {
             let mut bytes = vec![0u8; n * self.cols * size];
             read((first * self.cols * size) as u64, &mut bytes)?;
+            booleans(&bytes)?;
             for (i, b) in bytes.chunks_exact(size).enumerate() {
                 columns[i % self.cols].push(self.element.value(b));
             }
@@ -576,5 +607,55 @@ mod tests {
             std::fs::write(&short, &full[..len]).unwrap();
             assert!(NpyFile::open(short.to_str().unwrap()).is_err());
         }
+        // Headers written by hand: a shape too large for the file's offsets, rows without
+        // columns, an empty dimension, `fortran_order` last in the dictionary, a boolean
+        // byte other than 0 and 1.
+        let by_hand = |name: &str, header: &str, data: &[u8]| {
+            let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+            bytes.extend((header.len() as u16).to_le_bytes());
+            bytes.extend(header.as_bytes());
+            bytes.extend(data);
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path.to_string_lossy().into_owned()
+        };
+        let huge = by_hand(
+            "huge.npy",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693951,), }\n",
+            &[0; 8],
+        );
+        let e = NpyFile::open(&huge).unwrap_err().to_string();
+        assert!(e.contains("too large"), "{e}");
+        let empty = by_hand(
+            "nocols.npy",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (5, 0), }\n",
+            &[],
+        );
+        let e = NpyFile::open(&empty).unwrap_err().to_string();
+        assert!(e.contains("rows without columns"), "{e}");
+        let gap = by_hand(
+            "gap.npy",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (1,,1), }\n",
+            &[0; 8],
+        );
+        assert!(NpyFile::open(&gap).is_err());
+        let last = by_hand(
+            "last.npy",
+            "{'descr': '<f8', 'shape': (2,), 'fortran_order': False}\n",
+            &[0; 16],
+        );
+        assert_eq!(NpyFile::open(&last).unwrap().rows(), 2);
+        let bools = by_hand(
+            "bools.npy",
+            "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }\n",
+            &[1, 2, 0],
+        );
+        let e = NpyFile::open(&bools)
+            .unwrap()
+            .block(0, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("neither 0 nor 1"), "{e}");
+        assert!(NpyFile::open(&last).unwrap().block(1, 2).is_err());
     }
 }
