@@ -17,7 +17,7 @@ use crate::data::DataError;
 use crate::kernels::discrete::simplex_from_counts;
 use crate::kernels::lanes::{self, Kernel, Lanes, LANES};
 use crate::kernels::xlny;
-use crate::mixture::{exp_each, exp_in_place};
+use crate::mixture::{exp_each, exp_in_place, ln_each};
 use crate::scratch;
 
 /// Posterior summaries of one sequence, written by [`forward_backward`].
@@ -229,16 +229,30 @@ fn finish(
     }
     let first = out.gamma.row(0).to_owned();
     out.initial += &first;
+    // ln c_t in vectors, a piece at a time (in a buffer that stays in cache).
     let mut loglik = 0.0;
-    for (t, (&c, &m)) in scale.iter().zip(shift).enumerate() {
-        let step = c.ln() + m;
-        if let Some(steps) = out.steps.as_mut() {
-            steps[t] = step;
+    let mut logs = [0.0; FINISH_PIECE];
+    for (p, (scale, shift)) in scale
+        .chunks(FINISH_PIECE)
+        .zip(shift.chunks(FINISH_PIECE))
+        .enumerate()
+    {
+        let logs = &mut logs[..scale.len()];
+        logs.copy_from_slice(scale);
+        ln_each(logs);
+        for (i, (&ln_c, &m)) in logs.iter().zip(shift).enumerate() {
+            let step = ln_c + m;
+            if let Some(steps) = out.steps.as_mut() {
+                steps[p * FINISH_PIECE + i] = step;
+            }
+            loglik += step;
         }
-        loglik += step;
     }
     loglik
 }
+
+/// Steps per piece of [`finish`]'s logarithms.
+const FINISH_PIECE: usize = 256;
 
 /// [`forward_backward`] for at most [`LANES`] states, the common case, or `None` where the
 /// general form must run instead: where a step's sum (`c_t`, `d_t` or `G_t` below) is not
@@ -340,13 +354,20 @@ fn emission_tiles(rows: &[f64], k: usize, b: &mut [f64], shift: &mut [f64]) -> O
         .zip(b.as_chunks_mut::<LANES>().0)
         .zip(shift.iter_mut())
     {
-        let max = match row_shift(row) {
-            Ok(max) => max,
-            Err(value) => return Some(value),
-        };
-        *m = max;
         let mut v = [f64::NEG_INFINITY; LANES];
         v[..k].copy_from_slice(row);
+        // `row_shift` across the lanes, without branches (the padding is −∞, no NaN): its
+        // `Ok` where the row has no NaN and a finite maximum, else its `Err`.
+        let nan = v.iter().fold(false, |any, x| any | x.is_nan());
+        let max = v
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+        if nan || !max.is_finite() {
+            if let Err(value) = row_shift(row) {
+                return Some(value);
+            }
+        }
+        *m = max;
         for (t, &x) in tile.iter_mut().zip(&v) {
             *t = x - max;
         }

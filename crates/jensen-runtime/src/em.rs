@@ -929,31 +929,61 @@ fn merge_parts<M: MixtureModel>(
     }
 }
 
-/// `ln p(x_n | z_n = k)` for every row (the chain's emissions), `N × K`, computed over the
-/// same fixed chunks as the mixture E-step.
+/// `ln p(x_n | z_n = k)` for every row (the chain's emissions), `N × K` row-major (as
+/// forward–backward reads them), computed over the same fixed chunks as the mixture E-step.
+/// Each block is computed column by column, as a mixture's log-joint is (every component's
+/// kernels write one contiguous column, in a buffer that stays in cache), and then copied
+/// row by row into its rows: one pass of sequential writes instead of every component's
+/// strided writes into the large array.
 fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> Array2<f64> {
     let (n, k) = (model.n_rows(), model.n_components());
-    let mut log_b = Array2::from_shape_vec((n, k), scratch::take(n * k, 0.0)).expect("N × K");
+    // Every value is written by the copy below.
+    let mut log_b = Array2::from_shape_vec((n, k), scratch::take_written(n * k)).expect("N × K");
     log_b
         .axis_chunks_iter_mut(Axis(0), TASK_ROWS)
         .into_par_iter()
         .enumerate()
         .for_each(|(task, mut chunk)| {
             let mut ws = Workspace::default();
+            let mut block = Array2::<f64>::zeros((BLOCK_ROWS, k).f());
             let first = task * TASK_ROWS;
             let m = chunk.nrows();
             for start in (0..m).step_by(BLOCK_ROWS) {
                 let end = (start + BLOCK_ROWS).min(m);
+                let mut columns = block.slice_mut(s![..end - start, ..]);
+                columns.fill(0.0);
                 log_joint(
                     model,
                     cache,
                     first + start..first + end,
-                    chunk.slice_mut(s![start..end, ..]),
+                    columns.view_mut(),
                     &mut ws,
                 );
+                copy_into_rows(columns.view(), chunk.slice_mut(s![start..end, ..]));
             }
         });
     log_b
+}
+
+/// `rows = columns` for a column-major block and a row-major one of the same shape (or any
+/// layouts, more slowly), each row of `rows` written whole.
+fn copy_into_rows(columns: ArrayView2<'_, f64>, mut rows: ArrayViewMut2<'_, f64>) {
+    let k = columns.ncols();
+    let sources: Option<Vec<&[f64]>> = columns
+        .columns()
+        .into_iter()
+        .map(|c| c.to_slice())
+        .collect();
+    match (sources, rows.as_slice_mut()) {
+        (Some(sources), Some(out)) if k > 0 => {
+            for (t, row) in out.chunks_exact_mut(k).enumerate() {
+                for (o, col) in row.iter_mut().zip(&sources) {
+                    *o = col[t];
+                }
+            }
+        }
+        _ => rows.assign(&columns),
+    }
 }
 
 /// Forward–backward on every sequence (in parallel, merged in sequence order): the state

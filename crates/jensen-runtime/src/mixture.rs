@@ -838,6 +838,54 @@ fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
     out
 }
 
+/// `v = ln(v)` elementwise: [`ln_block`] (within one unit in the last place) for positive
+/// normal values, dispatched as [`exp_in_place`] is; the standard library's `ln` for any
+/// other (zero, subnormal, infinite, negative or NaN), so that those keep their meaning
+/// (`ln 0 = −∞`).
+pub(crate) fn ln_each(v: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::tiles::avx512() {
+        // SAFETY: the CPU has AVX-512F (checked at run time by `avx512`).
+        unsafe { ln_each_avx512(v) };
+        return;
+    }
+    ln_each_lanes(v);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn ln_each_avx512(v: &mut [f64]) {
+    ln_each_lanes(v);
+}
+
+#[inline(always)]
+fn ln_each_lanes(v: &mut [f64]) {
+    let mut blocks = v.chunks_exact_mut(EXP_BLOCK);
+    for block in &mut blocks {
+        let block: &mut [f64; EXP_BLOCK] = block.try_into().expect("a whole block");
+        // (Tested first for the whole block: a select between the two forms per value would
+        // call the library's `ln` for every value.)
+        if block.iter().all(|x| x.is_normal() && *x > 0.0) {
+            *block = ln_block(block);
+            continue;
+        }
+        for x in block.iter_mut() {
+            *x = if x.is_normal() && *x > 0.0 {
+                ln_lane(*x)
+            } else {
+                x.ln()
+            };
+        }
+    }
+    for x in blocks.into_remainder() {
+        *x = if x.is_normal() && *x > 0.0 {
+            ln_lane(*x)
+        } else {
+            x.ln()
+        };
+    }
+}
+
 /// `ln(x)`: [`ln_block`] of one value.
 #[inline(always)]
 pub(crate) fn ln_lane(x: f64) -> f64 {
@@ -977,6 +1025,52 @@ mod tests {
         assert_relative_eq!(total, ll[0] + ll[1]);
         let expect_h: f64 = lj.iter().map(|&r: &f64| -r * r.ln()).sum();
         assert_relative_eq!(h, expect_h, epsilon = 1e-12);
+    }
+
+    #[test]
+    fn the_logarithm_of_a_slice_keeps_the_meaning_of_special_values() {
+        // Blocks of positive normal values take the vector form; a block with any other value
+        // takes the library's `ln` for it (ln 0 = −∞, ln of a negative number is NaN).
+        let mut normal: Vec<f64> = (1..=70).map(|i| i as f64 * 0.37).collect();
+        let want: Vec<f64> = normal.iter().map(|&x| ln_lane(x)).collect();
+        ln_each(&mut normal);
+        assert_eq!(normal, want);
+        let special = [
+            0.0,
+            -0.0,
+            -1.0,
+            f64::INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE / 4.0,
+        ];
+        for (at, &s) in special.iter().enumerate() {
+            // The special value inside a whole block, and in the remainder.
+            for len in [32, 40] {
+                let mut v: Vec<f64> = (1..=len).map(|i| i as f64).collect();
+                let place = if len == 32 { at } else { 33 + at % 7 };
+                v[place] = s;
+                let want: Vec<f64> = v
+                    .iter()
+                    .map(|&x| {
+                        if x.is_normal() && x > 0.0 {
+                            ln_lane(x)
+                        } else {
+                            x.ln()
+                        }
+                    })
+                    .collect();
+                ln_each(&mut v);
+                for (got, want) in v.iter().zip(&want) {
+                    assert!(
+                        got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                        "ln_each of {s} in a slice of {len}: {got} against {want}"
+                    );
+                }
+            }
+        }
+        let mut zero = [0.0];
+        ln_each(&mut zero);
+        assert_eq!(zero[0], f64::NEG_INFINITY);
     }
 
     #[test]
