@@ -935,18 +935,25 @@ fn merge_parts<M: MixtureModel>(
 /// kernels write one contiguous column, in a buffer that stays in cache), and then copied
 /// row by row into its rows: one pass of sequential writes instead of every component's
 /// strided writes into the large array.
-fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> Array2<f64> {
+///
+/// Also returns, per task of [`TASK_ROWS`] rows, the row no state explains well (the least
+/// of the rows' best emissions, NaN ignored, the first such row; rows of weight zero
+/// skipped), where an empty state is re-seeded: found while each block is in cache.
+fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Vec<(f64, usize)>) {
     let (n, k) = (model.n_rows(), model.n_components());
+    let weights = model.row_weights();
     // Every value is written by the copy below.
     let mut log_b = Array2::from_shape_vec((n, k), scratch::take_written(n * k)).expect("N × K");
-    log_b
+    let worst = log_b
         .axis_chunks_iter_mut(Axis(0), TASK_ROWS)
         .into_par_iter()
         .enumerate()
-        .for_each(|(task, mut chunk)| {
+        .map(|(task, mut chunk)| {
             let mut ws = Workspace::default();
             let mut block = Array2::<f64>::zeros((BLOCK_ROWS, k).f());
+            let mut best = vec![f64::NEG_INFINITY; BLOCK_ROWS];
             let first = task * TASK_ROWS;
+            let mut worst = (f64::INFINITY, first);
             let m = chunk.nrows();
             for start in (0..m).step_by(BLOCK_ROWS) {
                 let end = (start + BLOCK_ROWS).min(m);
@@ -960,9 +967,26 @@ fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> Array2<f64> {
                     &mut ws,
                 );
                 copy_into_rows(columns.view(), chunk.slice_mut(s![start..end, ..]));
+                // Each row's best state, across the rows a column at a time (as `f64::max`
+                // folds a row from −∞: a NaN never wins the comparison).
+                let best = &mut best[..end - start];
+                best.fill(f64::NEG_INFINITY);
+                for col in columns.columns() {
+                    let col = col.to_slice().expect("a contiguous column");
+                    for (b, &v) in best.iter_mut().zip(col) {
+                        *b = if v > *b { v } else { *b };
+                    }
+                }
+                for (t, &b) in (first + start..).zip(best.iter()) {
+                    if b < worst.0 && !weights.is_some_and(|w| w[t] <= 0.0) {
+                        worst = (b, t);
+                    }
+                }
             }
-        });
-    log_b
+            worst
+        })
+        .collect();
+    (log_b, worst)
 }
 
 /// `rows = columns` for a column-major block and a row-major one of the same shape (or any
@@ -1138,7 +1162,7 @@ fn chain_rows<M: MixtureModel>(
     prior: ChainPrior<'_>,
     mode: EStepMode,
 ) -> EStep<M::Stats> {
-    let log_b = emissions(model, cache);
+    let (log_b, worst) = emissions(model, cache);
     let weights = model.row_weights();
     let (gamma, latent, path, loglik) = match mode {
         EStepMode::Soft => {
@@ -1154,7 +1178,6 @@ fn chain_rows<M: MixtureModel>(
         .map(|rows| {
             let mut out = EStep::empty(model.zero_stats(), model.n_components(), rows.start);
             let mut ws = Workspace::default();
-            let k = model.n_components();
             for start in rows.clone().step_by(BLOCK_ROWS) {
                 let block = start..(start + BLOCK_ROWS).min(rows.end);
                 // γ is column-major (as a mixture's responsibilities are), so every
@@ -1173,18 +1196,12 @@ fn chain_rows<M: MixtureModel>(
                 } else {
                     model.accumulate(cache, block.clone(), resp, &mut out.stats, &mut ws)
                 }
-                // The row no state explains well: where an empty state is re-seeded.
-                let rows = log_b.slice(s![block.clone(), ..]);
-                let rows = rows.as_slice().expect("the emissions in standard layout");
-                for (t, row) in block.clone().zip(rows.chunks_exact(k.max(1))) {
-                    if weights.is_some_and(|w| w[t] <= 0.0) {
-                        continue;
-                    }
-                    let best = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    if best < out.worst.0 {
-                        out.worst = (best, t);
-                    }
-                }
+            }
+            // The row no state explains well (where an empty state is re-seeded), found
+            // with the emissions.
+            let task_worst = worst[rows.start / TASK_ROWS];
+            if task_worst.0 < out.worst.0 {
+                out.worst = task_worst;
             }
             out
         })
@@ -1222,7 +1239,7 @@ fn state_posteriors(n: usize, k: usize, layout: Layout, buffer: Vec<f64>) -> Arr
 /// sequence sum to its log-likelihood).
 pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Array1<f64>) {
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
-        let log_b = emissions(model, cache);
+        let (log_b, _) = emissions(model, cache);
         let (gamma, steps, _, _) = chain_posterior(sequences, prior, &log_b, None, Layout::Rows);
         return (gamma, steps);
     }
@@ -1279,7 +1296,7 @@ pub fn decode<M: MixtureModel>(
     let cache = model.prepare(params)?;
     let (n, k) = (model.n_rows(), model.n_components());
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(&cache)) {
-        let log_b = emissions(model, &cache);
+        let (log_b, _) = emissions(model, &cache);
         let parts = viterbi_paths(sequences, prior, &log_b);
         let score = parts.iter().map(|p| p.1).sum();
         return Ok((parts.into_iter().flat_map(|p| p.0).collect(), score));
