@@ -870,19 +870,21 @@ fn ln_each_lanes(v: &mut [f64]) {
             continue;
         }
         for x in block.iter_mut() {
-            *x = if x.is_normal() && *x > 0.0 {
-                ln_lane(*x)
-            } else {
-                x.ln()
-            };
+            *x = ln_any(*x);
         }
     }
     for x in blocks.into_remainder() {
-        *x = if x.is_normal() && *x > 0.0 {
-            ln_lane(*x)
-        } else {
-            x.ln()
-        };
+        *x = ln_any(*x);
+    }
+}
+
+/// [`ln_each`] of one value.
+#[inline(always)]
+fn ln_any(x: f64) -> f64 {
+    if x.is_normal() && x > 0.0 {
+        ln_lane(x)
+    } else {
+        x.ln()
     }
 }
 
