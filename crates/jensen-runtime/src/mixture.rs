@@ -622,7 +622,11 @@ fn normalise_tile(
     }
     // A row without a finite maximum is shifted by 0 instead, so that every row's sum
     // below is NaN exactly where the row has a NaN.
-    let shift = max.map(|m| if m.is_finite() { m } else { 0.0 });
+    // (A loop, not `array::map`, which the compiler left as a call per tile.)
+    let mut shift = [0.0; NORM_TILE];
+    for (s, &m) in shift.iter_mut().zip(&max) {
+        *s = if m.is_finite() { m } else { 0.0 };
+    }
     // Σ_k e_k and Σ_k e_k · shifted_k per row; the column then holds e = exp(ℓ − shift).
     let (mut sum, mut weighted) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
     for col in columns.iter_mut() {
@@ -654,11 +658,26 @@ fn normalise_tile(
         scale[b] = if bad { f64::NAN } else { inv };
     }
     for col in columns.iter_mut() {
-        for (c, &inv) in col[start..start + NORM_TILE].iter_mut().zip(&scale) {
-            *c = if inv.is_nan() { uniform } else { *c * inv };
-        }
+        let values: &mut [f64; NORM_TILE] = (&mut col[start..start + NORM_TILE])
+            .try_into()
+            .expect("a whole tile");
+        scale_tile(values, &scale, uniform);
     }
     (ll, h)
+}
+
+/// A component's column of a tile of rows into responsibilities: `e · inv` for each row, or
+/// `uniform` where the row's `inv` is NaN (a bad row).
+///
+/// The product is taken before the test, for every row: written as the test's branch (`if
+/// inv.is_nan() { uniform } else { e * inv }`) the compiler kept this loop scalar, 32
+/// multiplications one at a time, which cost as much as the tile's exponentials.
+#[inline(always)]
+fn scale_tile(values: &mut [f64; NORM_TILE], scale: &[f64; NORM_TILE], uniform: f64) {
+    for (c, &inv) in values.iter_mut().zip(scale) {
+        let p = *c * inv;
+        *c = if inv.is_nan() { uniform } else { p };
+    }
 }
 
 /// `max = max(max, tile)` lane by lane; NaN never wins.
