@@ -350,7 +350,10 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
         false => None,
     };
     let data = match &chunked {
-        None => bind_data(&plan, &args.data, BindOptions::default())?,
+        // (Read on the fit's threads: a large CSV file's cells are parsed on a second one.)
+        None => crate::input::on_threads(args.control.threads, || {
+            bind_data(&plan, &args.data, BindOptions::default())
+        })??,
         // The first chunk stands for the data in what is shown of the binding.
         Some(chunked) => match headers {
             Some(headers) => crate::stream::files_data(chunked, &args.data, headers)?,

@@ -203,7 +203,12 @@ pub(crate) fn select(args: SelectArgs) -> Result<ExitCode, Failure> {
         std::fs::create_dir_all(dir)
             .map_err(|e| failure::other(format!("cannot create {dir}: {e}")))?;
     }
-    let table = read_table(&args.data.data, args.data.delimiter)?;
+    // The candidates run in parallel, each fit (and its restarts) on one thread.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.control.threads.unwrap_or(0))
+        .build()
+        .map_err(failure::other)?;
+    let table = pool.install(|| read_table(&args.data.data, args.data.delimiter))?;
     let base = bind_options(&args.data, Default::default())?;
     let settings: Vec<Option<(String, usize)>> = match &range {
         Some((name, values)) => values.iter().map(|&v| Some((name.clone(), v))).collect(),
@@ -221,11 +226,6 @@ pub(crate) fn select(args: SelectArgs) -> Result<ExitCode, Failure> {
         }
         bar
     });
-    // The candidates run in parallel, each fit (and its restarts) on one thread.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.control.threads.unwrap_or(0))
-        .build()
-        .map_err(failure::other)?;
     let fit_one = |(m, setting): &(usize, Option<(String, usize)>)| -> Result<Row, Failure> {
         let (path, source, plan) = &models[*m];
         let mut opts = base.clone();

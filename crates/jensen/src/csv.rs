@@ -7,7 +7,12 @@
 //! byte-order mark are accepted.
 //!
 //! Records are read as raw bytes and every cell is parsed as it is read: a numeric column is
-//! held as `f64`s only, and text is kept only for the columns that turn out to be text.
+//! held as `f64`s only, and text is kept only for the columns that turn out to be text. When
+//! the calling thread's rayon pool has more than one thread, a chunk of at least 8192 rows
+//! (a whole file, say) is read in a pipeline: the records on the calling thread, their cells
+//! parsed on a second one, a batch of 4096 rows at a time and in order, so the table, its
+//! line numbers and the first error are those of a read on one thread
+//! (`cargo run --release -p jensen --example read_csv -- FILE` times both).
 //!
 //! ```no_run
 //! let table = jensen::csv::read("data/faithful.csv")?;
@@ -338,7 +343,8 @@ impl<R: Read> Chunks<R> {
         let mut reader = ::csv::ReaderBuilder::new()
             .has_headers(true)
             .delimiter(opts.delimiter)
-            .trim(::csv::Trim::All)
+            // (Not trimmed by the reader: every cell is trimmed where it is read, `text` and
+            // `parse_number`, with `str::trim`, which removes all the reader would.)
             .from_reader(Tracked::new(reader));
         let headers = reader
             .byte_headers()
@@ -412,72 +418,204 @@ impl<R: Read> Chunks<R> {
         }
         let first = !self.started;
         self.started = true;
-        let file = self.file.as_str();
         let headers = &self.headers;
-        let reader = &mut self.reader;
-        let record = &mut self.record;
-        // A column with no name (as a trailing delimiter leaves) is not stored: only its first
-        // non-empty cell is kept, for the error if there is one.
-        let unnamed: Vec<bool> = headers.iter().map(String::is_empty).collect();
-        let mut unnamed_cell: Option<(usize, usize, String)> = None;
-        let mut columns: Vec<Column> = (0..headers.len())
-            .map(|_| Column::Undecided {
-                cells: Vec::new(),
-                any_text: false,
-            })
-            .collect();
-        let text_kept: Vec<bool> = (0..headers.len())
-            .map(|c| self.text.get(c).copied().unwrap_or(false))
-            .collect();
-        let mut n_rows = 0;
-        // The line of each row, kept only once a row is not on line `row + 2` (blank lines,
-        // quoted cells spanning lines, or earlier chunks came before it).
-        let mut lines: Vec<usize> = Vec::new();
+        let mut cells = Cells {
+            // A column with no name (as a trailing delimiter leaves) is not stored: only its
+            // first non-empty cell is kept, for the error if there is one.
+            unnamed: headers.iter().map(String::is_empty).collect(),
+            text_kept: (0..headers.len())
+                .map(|c| self.text.get(c).copied().unwrap_or(false))
+                .collect(),
+            columns: (0..headers.len())
+                .map(|_| Column::Undecided {
+                    cells: Vec::new(),
+                    any_text: false,
+                })
+                .collect(),
+            unnamed_cell: None,
+        };
         let before = self.before;
-        while n_rows < max_rows.max(1) {
-            if !reader
-                .read_byte_record(record)
-                .map_err(|e| error(file, e, reader))?
-            {
-                self.done = true;
-                break;
-            }
-            let newlines = record.as_slice().iter().filter(|&&b| b == b'\n').count();
-            // At least one line after the previous row's (a line ending the csv reader does
-            // not count, a lone `\r`, gives no line numbers: then one line per row).
-            let line = last_line(reader)
-                .saturating_sub(newlines)
-                .max(self.previous + 1);
-            self.previous = line;
-            if lines.is_empty() && line != n_rows + 2 {
-                lines.extend((0..n_rows).map(|r| r + 2));
-            }
-            if !lines.is_empty() {
-                lines.push(line);
-            }
-            for (c, (column, cell)) in columns.iter_mut().zip(record.iter()).enumerate() {
-                if unnamed[c] {
-                    if unnamed_cell.is_none() && !cell.iter().all(u8::is_ascii_whitespace) {
-                        unnamed_cell = Some((c, n_rows, text(cell)));
-                    }
-                } else if text_kept[c] {
-                    if let Column::Undecided { cells, any_text } = column {
-                        cells.push(text(cell));
-                        *any_text = true;
-                    }
-                } else {
-                    column.push(n_rows, cell);
-                }
-            }
-            n_rows += 1;
-        }
+        let max_rows = max_rows.max(1);
+        // A large chunk on a pool of several threads: the records are read on this thread
+        // and their cells parsed on another, a batch at a time, in order (the same table).
+        let read = if max_rows >= 2 * BATCH_ROWS && rayon::current_num_threads() > 1 {
+            self.read_pipelined(max_rows, &mut cells)
+        } else {
+            self.read_rows(max_rows, |row, record| cells.push(row, record))
+        };
+        let (n_rows, lines) = read?;
         self.before += n_rows;
         if n_rows == 0 && !first {
             return Ok(None);
         }
-        finish_table(file, headers, columns, n_rows, lines, unnamed_cell)
-            .map(Some)
-            .map_err(|e| e.after_rows(before))
+        finish_table(
+            &self.file,
+            &self.headers,
+            cells.columns,
+            n_rows,
+            lines,
+            cells.unnamed_cell,
+        )
+        .map(Some)
+        .map_err(|e| e.after_rows(before))
+    }
+
+    /// Reads up to `max_rows` records, handing each to `cell` with its 0-based row in the
+    /// chunk. Returns the rows read and their lines (empty when every row `r` is on line
+    /// `r + 2`).
+    fn read_rows(
+        &mut self,
+        max_rows: usize,
+        mut each: impl FnMut(usize, &::csv::ByteRecord),
+    ) -> Result<(usize, Vec<usize>), CsvError> {
+        let mut record = std::mem::take(&mut self.record);
+        let mut lines = Vec::new();
+        let mut n_rows = 0;
+        let read = loop {
+            if n_rows == max_rows {
+                break Ok(());
+            }
+            match self.next_record(&mut record, n_rows, &mut lines) {
+                Ok(true) => {}
+                Ok(false) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+            each(n_rows, &record);
+            n_rows += 1;
+        };
+        self.record = record;
+        read.map(|()| (n_rows, lines))
+    }
+
+    /// [`Chunks::read_rows`] into `cells` with the cells parsed on a second thread: batches of
+    /// [`BATCH_ROWS`] records go to it through a channel and come back to be read into again.
+    fn read_pipelined(
+        &mut self,
+        max_rows: usize,
+        cells: &mut Cells,
+    ) -> Result<(usize, Vec<usize>), CsvError> {
+        use std::sync::mpsc::{channel, sync_channel};
+        type Batch = (usize, Vec<::csv::ByteRecord>, usize);
+        std::thread::scope(|scope| {
+            // Two batches in flight: one parsed while the next is read.
+            let (send, batches) = sync_channel::<Batch>(1);
+            let (give_back, returned) = channel::<Vec<::csv::ByteRecord>>();
+            let parser = scope.spawn(move || {
+                for (start, records, len) in batches {
+                    for (i, record) in records[..len].iter().enumerate() {
+                        cells.push(start + i, record);
+                    }
+                    // (The reader may have stopped: then the batch is dropped here.)
+                    let _ = give_back.send(records);
+                }
+            });
+            let mut lines = Vec::new();
+            let mut n_rows = 0;
+            let read = 'read: loop {
+                let mut records = returned.try_recv().unwrap_or_default();
+                let (start, mut len) = (n_rows, 0);
+                let mut end = false;
+                while len < BATCH_ROWS && n_rows < max_rows {
+                    if len == records.len() {
+                        records.push(::csv::ByteRecord::new());
+                    }
+                    match self.next_record(&mut records[len], n_rows, &mut lines) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            end = true;
+                            break;
+                        }
+                        Err(e) => {
+                            // (The rows before it are parsed all the same: their errors come
+                            // first in the file.)
+                            let _ = send.send((start, records, len));
+                            break 'read Err(e);
+                        }
+                    }
+                    len += 1;
+                    n_rows += 1;
+                }
+                if len > 0 && send.send((start, records, len)).is_err() {
+                    // The parser stopped early: it panicked (resumed below).
+                    break Ok(());
+                }
+                if end || n_rows == max_rows {
+                    break Ok(());
+                }
+            };
+            drop(send);
+            if let Err(panic) = parser.join() {
+                std::panic::resume_unwind(panic);
+            }
+            read.map(|()| (n_rows, lines))
+        })
+    }
+
+    /// The next record into `record` (`false` at the end of the input), with its line kept in
+    /// `lines` once some row is not on line `row + 2` (blank lines, quoted cells spanning
+    /// lines, or earlier chunks came before it); `row` is its 0-based row in the chunk.
+    fn next_record(
+        &mut self,
+        record: &mut ::csv::ByteRecord,
+        row: usize,
+        lines: &mut Vec<usize>,
+    ) -> Result<bool, CsvError> {
+        let reader = &mut self.reader;
+        if !reader
+            .read_byte_record(record)
+            .map_err(|e| error(&self.file, e, reader))?
+        {
+            self.done = true;
+            return Ok(false);
+        }
+        let newlines = record.as_slice().iter().filter(|&&b| b == b'\n').count();
+        // At least one line after the previous row's (a line ending the csv reader does
+        // not count, a lone `\r`, gives no line numbers: then one line per row).
+        let line = last_line(reader)
+            .saturating_sub(newlines)
+            .max(self.previous + 1);
+        self.previous = line;
+        if lines.is_empty() && line != row + 2 {
+            lines.extend((0..row).map(|r| r + 2));
+        }
+        if !lines.is_empty() {
+            lines.push(line);
+        }
+        Ok(true)
+    }
+}
+
+/// Records per batch of [`Chunks::read_pipelined`].
+const BATCH_ROWS: usize = 4096;
+
+/// What a chunk's cells are read into.
+struct Cells {
+    /// The columns with no name in the header.
+    unnamed: Vec<bool>,
+    /// The columns kept as text ([`Chunks::keep_text`]).
+    text_kept: Vec<bool>,
+    columns: Vec<Column>,
+    /// The first non-empty cell of a column with no name: `(column, row, cell)`.
+    unnamed_cell: Option<(usize, usize, String)>,
+}
+
+impl Cells {
+    /// The cells of the record at 0-based `row` of the chunk.
+    fn push(&mut self, row: usize, record: &::csv::ByteRecord) {
+        for (c, (column, cell)) in self.columns.iter_mut().zip(record.iter()).enumerate() {
+            if self.unnamed[c] {
+                if self.unnamed_cell.is_none() && !cell.iter().all(u8::is_ascii_whitespace) {
+                    self.unnamed_cell = Some((c, row, text(cell)));
+                }
+            } else if self.text_kept[c] {
+                if let Column::Undecided { cells, any_text } = column {
+                    cells.push(text(cell));
+                    *any_text = true;
+                }
+            } else {
+                column.push(row, cell);
+            }
+        }
     }
 }
 
@@ -685,6 +823,81 @@ mod tests {
 
     fn read_str(text: &str) -> Result<Table, CsvError> {
         read_bytes("t.csv", text.as_bytes())
+    }
+
+    /// `text` read on a pool of `threads` threads (two: its cells parsed on a second thread,
+    /// past two batches of rows).
+    fn read_on(threads: usize, text: &str) -> String {
+        // (Debug: NaN equals NaN in the comparison.)
+        on(threads, || format!("{:?}", read_str(text)))
+    }
+
+    fn on<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool")
+            .install(f)
+    }
+
+    #[test]
+    fn a_large_file_reads_the_same_with_its_cells_parsed_on_a_second_thread() {
+        // 20,000 rows, past the batches of 4096: blank lines, a quoted cell over two lines,
+        // gaps (empty and `NA`), spaces around cells, a text column, and a trailing
+        // delimiter's column with no name.
+        let mut text = String::from("x, y ,label,\n");
+        for r in 0..20_000 {
+            if r % 5000 == 17 {
+                text.push('\n');
+            }
+            let y = match r {
+                _ if r % 1234 == 5 => "NA".to_string(),
+                _ if r % 777 == 3 => String::new(),
+                _ => format!("{}", r as f64 / 7.0),
+            };
+            let label = if r == 9000 {
+                "\"two\nlines\"".to_string()
+            } else {
+                format!("s{}", r % 3)
+            };
+            text.push_str(&format!("{}, {y} ,{label},\n", r as f64 * 0.5));
+        }
+        let serial = read_on(1, &text);
+        assert_eq!(read_on(2, &text), serial);
+        let table = read_str(&text).expect("a table");
+        assert_eq!(table.n_rows, 20_000);
+        assert_eq!(table.headers, ["x", "y", "label"]);
+        assert_eq!(table.line(19_999), 20_000 + 1 + 4 + 1);
+        assert_eq!(table.empty_cells(1).len(), 17 + 26);
+        assert_eq!(table.text[2].as_ref().expect("text")[9000], "two\nlines");
+        // The same errors, with the same rows and lines: a bad cell late in the file, a cell
+        // in the column with no name, a record with a field too many.
+        let bad = text.replace("\n7500, ", "\nabc, ");
+        let unnamed = text.replacen("s1,\n", "s1,zzz\n", 3000);
+        let malformed = text.replace("\n6000, ", "\n6000,1, ");
+        for broken in [bad, unnamed, malformed] {
+            let serial = read_on(1, &broken);
+            assert!(serial.starts_with("Err("), "{}", &serial[..200]);
+            assert_eq!(read_on(2, &broken), serial);
+        }
+        // In chunks of 9000 rows (each read in the pipeline), with a numeric column kept as
+        // text, as a streamed fit reads a file.
+        let chunked = |threads| {
+            on(threads, || {
+                let mut chunks = Chunks::new("t.csv", text.as_bytes(), &CsvOptions::default())
+                    .expect("a header");
+                chunks.keep_text(&["x".to_string()]);
+                let mut tables = Vec::new();
+                while let Some(table) = chunks.next_chunk(9000).expect("a chunk") {
+                    tables.push(format!("{table:?}"));
+                }
+                tables
+            })
+        };
+        let serial = chunked(1);
+        assert_eq!(serial.len(), 3);
+        assert!(serial[0].contains("\"0.5\""), "x kept as text");
+        assert_eq!(chunked(2), serial);
     }
 
     #[test]
