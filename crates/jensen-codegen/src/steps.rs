@@ -220,6 +220,8 @@ impl Gen<'_> {
             }
             Operand::Resp => quote!(resp.column(k)),
             Operand::CompleteResp => quote!(complete.column(k)),
+            Operand::RespAll => quote!(resp.view()),
+            Operand::CompleteRespAll => quote!(complete.view()),
             Operand::Gaps => quote!(&gaps),
             Operand::Before => quote!(before.column(k)),
             Operand::Workspace => quote!(ws),
@@ -585,7 +587,11 @@ impl Gen<'_> {
                 let rows = if with_rows { self.rows(b) } else { quote!() };
                 let prelude = prelude(b);
                 let body = each(b);
-                let looped = self.each_component(body);
+                let looped = if body.is_empty() {
+                    quote!()
+                } else {
+                    self.each_component(body)
+                };
                 quote! {
                     #[doc = #doc]
                     {
@@ -596,6 +602,18 @@ impl Gen<'_> {
                 }
             })
             .collect()
+    }
+
+    /// `call;` of block `b`'s form for every component at once (before its loop over the
+    /// components), or nothing.
+    fn whole(&self, call: Option<&Call>, b: usize) -> TokenStream {
+        match call {
+            Some(c) => {
+                let call = self.call(c, Some(b), None);
+                quote!(#call;)
+            }
+            None => quote!(),
+        }
     }
 
     /// `let gaps = …;`: the rows of the chunk with a missing cell of block `b`'s data.
@@ -624,25 +642,36 @@ impl Gen<'_> {
         let prior = self.latent_prior();
         let blocks = self.per_block(
             true,
-            |b| match self.program.blocks[b].missing {
-                Some(_) => {
-                    let gaps = self.gaps(b);
-                    quote! {
-                        #gaps
-                        let before = gaps.rows_of(out.view());
+            |b| {
+                let block = &self.program.blocks[b];
+                let gaps = match block.missing {
+                    Some(_) => {
+                        let gaps = self.gaps(b);
+                        quote! {
+                            #gaps
+                            let before = gaps.rows_of(out.view());
+                        }
                     }
-                }
-                None => quote!(),
+                    None => quote!(),
+                };
+                let whole = self.whole(block.log_densities.as_ref(), b);
+                quote!(#gaps #whole)
             },
             |b| {
                 let block = &self.program.blocks[b];
-                let call = self.call(&block.log_density, Some(b), None);
+                let call = match block.log_densities {
+                    Some(_) => quote!(),
+                    None => {
+                        let call = self.call(&block.log_density, Some(b), None);
+                        quote!(#call;)
+                    }
+                };
                 match &block.missing {
                     Some(m) => {
                         let gap = self.call(&m.log_density, Some(b), None);
-                        quote!(#call; #gap;)
+                        quote!(#call #gap;)
                     }
-                    None => quote!(#call;),
+                    None => call,
                 }
             },
         );
@@ -804,25 +833,36 @@ impl Gen<'_> {
         let stats = self.item("Stats");
         let blocks = self.per_block(
             true,
-            |b| match self.program.blocks[b].missing {
-                Some(_) => {
-                    let gaps = self.gaps(b);
-                    quote! {
-                        #gaps
-                        let complete = gaps.zero_rows(resp.view());
+            |b| {
+                let block = &self.program.blocks[b];
+                let gaps = match block.missing {
+                    Some(_) => {
+                        let gaps = self.gaps(b);
+                        quote! {
+                            #gaps
+                            let complete = gaps.zero_rows(resp.view());
+                        }
                     }
-                }
-                None => quote!(),
+                    None => quote!(),
+                };
+                let whole = self.whole(block.accumulate_all.as_ref(), b);
+                quote!(#gaps #whole)
             },
             |b| {
                 let block = &self.program.blocks[b];
-                let call = self.call(&block.accumulate, Some(b), None);
+                let call = match block.accumulate_all {
+                    Some(_) => quote!(),
+                    None => {
+                        let call = self.call(&block.accumulate, Some(b), None);
+                        quote!(#call;)
+                    }
+                };
                 match &block.missing {
                     Some(m) => {
                         let gap = self.call(&m.accumulate, Some(b), None);
-                        quote!(#call; #gap;)
+                        quote!(#call #gap;)
                     }
-                    None => quote!(#call;),
+                    None => call,
                 }
             },
         );

@@ -427,6 +427,14 @@ pub struct BlockProgram {
     pub log_density: Call,
     /// Accumulates the statistics for every component `k`.
     pub accumulate: Call,
+    /// `log_density` of every component in one call, when the block has such a form: the
+    /// same values bit for bit, with each piece of the rows read once from memory for all
+    /// the components (the diagonal Gaussian's). The back-ends call it in place of the loop
+    /// over `log_density`.
+    pub log_densities: Option<Call>,
+    /// `accumulate` of every component in one call, as `log_densities` is for `log_density`
+    /// (the same sums, added in the same order).
+    pub accumulate_all: Option<Call>,
     /// The hard E-step's scores, when the block has a faster form of its log-density for
     /// them: every component at once, within a round-off bound of `log_density`'s values.
     pub scores: Option<Call>,
@@ -580,6 +588,10 @@ pub enum Operand {
     /// The responsibilities of component `k` with the rows that have a missing cell of the
     /// block's data set to zero.
     CompleteResp,
+    /// The responsibilities of every component (the chunk's rows × `K`).
+    RespAll,
+    /// [`Operand::CompleteResp`] of every component.
+    CompleteRespAll,
     /// The rows of the current chunk with a missing cell of the block's data.
     Gaps,
     /// What the log-joint column of component `k` held, at the rows with a gap, before the
@@ -672,6 +684,7 @@ pub enum Kernel {
     AddLogUniform,
     MvnFullAddLogDensity,
     MvnDiagAddLogDensity,
+    MvnDiagAddLogDensities,
     MvnSphericalAddLogDensity,
     MvnSphericalAddLogDensities,
     MvnSphericalHardStep,
@@ -741,6 +754,7 @@ pub enum Kernel {
     FactorAddLogDensity,
     AccumulateScatter,
     AccumulateDiag,
+    AccumulateDiagAll,
     AccumulateDiagAssigned,
     AccumulateScalar,
     AccumulateWeightedSum,
@@ -879,6 +893,7 @@ impl Kernel {
             AddLogUniform => "add_log_uniform",
             MvnFullAddLogDensity => "gaussian::mvn_full_add_log_density",
             MvnDiagAddLogDensity => "gaussian::mvn_diag_add_log_density",
+            MvnDiagAddLogDensities => "gaussian::mvn_diag_add_log_densities",
             MvnSphericalAddLogDensity => "gaussian::mvn_spherical_add_log_density",
             MvnSphericalAddLogDensities => "gaussian::mvn_spherical_add_log_densities",
             MvnSphericalHardStep => "gaussian::mvn_spherical_hard_step",
@@ -954,6 +969,7 @@ impl Kernel {
             FactorAddLogDensity => "linear::factor_add_log_density",
             AccumulateScatter => "gaussian::accumulate_scatter",
             AccumulateDiag => "gaussian::accumulate_diag",
+            AccumulateDiagAll => "gaussian::accumulate_diag_all",
             AccumulateDiagAssigned => "gaussian::accumulate_diag_assigned",
             AccumulateScalar => "gaussian::accumulate_scalar",
             AccumulateWeightedSum => "discrete::accumulate_weighted_sum",
@@ -1161,6 +1177,67 @@ fn param(src: Src, var: VarId, at: At, elem: Elem) -> Operand {
         elem,
         as_vector: false,
     }
+}
+
+/// The forms of a block's `log_density` and `accumulate` that take every component at once
+/// ([`BlockProgram::log_densities`], [`BlockProgram::accumulate_all`]): a diagonal Gaussian
+/// whose mean and variances are per component.
+fn whole_forms(log_density: &Call, accumulate: &Call) -> (Option<Call>, Option<Call>) {
+    // A per-component operand as the whole `K × …` value.
+    let whole = |op: &Operand| match op {
+        Operand::Param {
+            src,
+            var,
+            at: At::K,
+            elem,
+            as_vector: false,
+        } => Some(Operand::Param {
+            src: *src,
+            var: *var,
+            at: At::Whole,
+            elem: *elem,
+            as_vector: false,
+        }),
+        Operand::Stat {
+            slot,
+            at: At::K,
+            mutable,
+        } => Some(Operand::Stat {
+            slot: *slot,
+            at: At::Whole,
+            mutable: *mutable,
+        }),
+        _ => None,
+    };
+    let densities = match (log_density.kernel, &log_density.args[..]) {
+        (Kernel::MvnDiagAddLogDensity, [Operand::Rows, mean, var, Operand::Out]) => {
+            whole(mean).zip(whole(var)).map(|(mean, var)| {
+                call(
+                    Kernel::MvnDiagAddLogDensities,
+                    vec![Operand::Rows, mean, var, Operand::OutAll],
+                )
+            })
+        }
+        _ => None,
+    };
+    let all = match (accumulate.kernel, &accumulate.args[..]) {
+        (Kernel::AccumulateDiag, [Operand::Rows, centre, resp, sum, sq]) => {
+            let resp = match resp {
+                Operand::Resp => Some(Operand::RespAll),
+                Operand::CompleteResp => Some(Operand::CompleteRespAll),
+                _ => None,
+            };
+            match (whole(centre), resp, whole(sum), whole(sq)) {
+                (Some(centre), Some(resp), Some(sum), Some(sq)) => Some(call(
+                    Kernel::AccumulateDiagAll,
+                    vec![Operand::Rows, centre, resp, sum, sq],
+                )),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    (densities, all)
 }
 
 fn call(kernel: Kernel, args: Vec<Operand>) -> Call {
@@ -2387,6 +2464,7 @@ impl<'a> Lowering<'a> {
                 }
             }
         }
+        let (log_densities, accumulate_all) = whole_forms(&log_density, &accumulate);
         BlockProgram {
             block: b,
             statement: self.plan.model.factors[block.factor].text.clone(),
@@ -2401,6 +2479,8 @@ impl<'a> Lowering<'a> {
             },
             log_density,
             accumulate,
+            log_densities,
+            accumulate_all,
             scores,
             hard_step: None,
             accumulate_assigned,

@@ -1543,6 +1543,12 @@ impl PlanModel<'_> {
                 .column_major_item(*var)
                 .slice(s![env.rows.clone().expect("rows"), ..]),
             Operand::DataScatterRoot => self.scatters.get().expect("scatter")[env.block].view(),
+            Operand::RespAll => env.resp.as_ref().expect("responsibilities").view(),
+            Operand::CompleteRespAll => env
+                .complete
+                .as_ref()
+                .expect("responsibilities without the rows with a gap")
+                .view(),
             Operand::LatentTransitions => env.latent.expect("latent").transitions.view(),
             Operand::Hyper(h) => self.context.hypers[*h]
                 .view()
@@ -1691,6 +1697,15 @@ impl PlanModel<'_> {
             }
             MvnDiagAddLogDensity => {
                 gaussian::mvn_diag_add_log_density(m(0), v(1).view(), v(2).view(), col!());
+                number(0.0)
+            }
+            MvnDiagAddLogDensities => {
+                gaussian::mvn_diag_add_log_densities(
+                    m(0),
+                    m(1),
+                    m(2),
+                    out.expect("log-joint").view_mut(),
+                );
                 number(0.0)
             }
             MvtFullAddLogDensity => {
@@ -2137,6 +2152,13 @@ impl PlanModel<'_> {
                     vector_mut(sum),
                     vector_mut(sq),
                 );
+                number(0.0)
+            }
+            AccumulateDiagAll => {
+                let [Some(sum), Some(sq), ..] = written(a, k, 3, stats.expect("statistics")) else {
+                    unreachable!("a sum and squares")
+                };
+                gaussian::accumulate_diag_all(m(0), m(1), m(2), matrix_mut(sum), matrix_mut(sq));
                 number(0.0)
             }
             AccumulateDiagAssigned => {
@@ -3082,16 +3104,22 @@ impl MixtureModel for PlanModel<'_> {
             env.block = block.block;
             env.gaps = self.gaps_within(block, &rows);
             env.before = env.gaps.map(|g| g.rows_of(out.view()));
+            // Every component at once, when the block has that form.
+            if let Some(all) = &block.log_densities {
+                self.run(all, &env, Some(&mut out), None, Some(ws), None);
+            }
             for k in 0..self.k {
                 env.k = k;
-                self.run(
-                    &block.log_density,
-                    &env,
-                    Some(&mut out),
-                    None,
-                    Some(ws),
-                    None,
-                );
+                if block.log_densities.is_none() {
+                    self.run(
+                        &block.log_density,
+                        &env,
+                        Some(&mut out),
+                        None,
+                        Some(ws),
+                        None,
+                    );
+                }
                 // (Skipped, operands and all, in a chunk without a gap.)
                 if let (Some(m), Some(false)) = (&block.missing, env.gaps.map(|g| g.is_empty())) {
                     self.run(&m.log_density, &env, Some(&mut out), None, Some(ws), None);
@@ -3128,9 +3156,14 @@ impl MixtureModel for PlanModel<'_> {
             env.block = block.block;
             env.gaps = self.gaps_within(block, &rows);
             env.complete = env.gaps.map(|g| g.zero_rows(resp.view()));
+            if let Some(all) = &block.accumulate_all {
+                self.run(all, &env, None, Some(stats), Some(ws), None);
+            }
             for k in 0..self.k {
                 env.k = k;
-                self.run(&block.accumulate, &env, None, Some(stats), Some(ws), None);
+                if block.accumulate_all.is_none() {
+                    self.run(&block.accumulate, &env, None, Some(stats), Some(ws), None);
+                }
                 if let (Some(m), Some(false)) = (&block.missing, env.gaps.map(|g| g.is_empty())) {
                     self.run(&m.accumulate, &env, None, Some(stats), Some(ws), None);
                 }

@@ -240,6 +240,81 @@ fn tile_of(col: &[f64], start: usize, len: usize, fill: f64) -> [f64; LANES] {
     }
 }
 
+/// Rows per piece of [`mvn_diag_add_log_densities`] and [`accumulate_diag_all`]: a piece of
+/// the data (256 rows of `D` columns, 16 KB at `D = 8`) stays in the L1 cache while every
+/// component reads it, where a whole block of the E-step (1024 rows, 64 KB) came from L2
+/// for each. A multiple of two tiles, so that [`accumulate_diag_all`] adds in the order of
+/// [`accumulate_diag`].
+const PIECE_ROWS: usize = 256;
+
+/// Adds `ln N(x_b | means[k], diag(vars[k]))` to `out[b, k]` for every component `k` (`means`
+/// and `vars` are `K × D`): the values of [`mvn_diag_add_log_density`] for each `k`, bit for
+/// bit, with every component's pass over a piece of the rows ([`PIECE_ROWS`]) before the
+/// next piece.
+pub fn mvn_diag_add_log_densities(
+    x: ArrayView2<'_, f64>,
+    means: ArrayView2<'_, f64>,
+    vars: ArrayView2<'_, f64>,
+    mut out: ArrayViewMut2<'_, f64>,
+) {
+    let (m, d) = x.dim();
+    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let contiguous = out.columns().into_iter().all(|c| c.as_slice().is_some());
+    let (Some(columns), true, Some(means), Some(vars)) =
+        (columns, contiguous, means.as_slice(), vars.as_slice())
+    else {
+        // (Not the back-ends' layout: component by component.)
+        for ((mean, var), col) in means
+            .rows()
+            .into_iter()
+            .zip(vars.rows())
+            .zip(out.columns_mut())
+        {
+            mvn_diag_add_log_density(x, mean, var, col);
+        }
+        return;
+    };
+    if d == 0 {
+        // (No coordinate: every density is 1, and adding `ln 1 = −0` changes nothing.)
+        return;
+    }
+    // Each component's inverse variances and constant, as `mvn_diag_add_log_density` computes
+    // them.
+    let inv: Vec<f64> = vars.iter().map(|v| 1.0 / v).collect();
+    let constants: Vec<f64> = vars
+        .chunks_exact(d)
+        .map(|var| {
+            let log_det: f64 = var.iter().map(|v| v.ln()).sum();
+            -0.5 * (d as f64 * LN_2PI + log_det)
+        })
+        .collect();
+    let mut outs: Vec<&mut [f64]> = out
+        .columns_mut()
+        .into_iter()
+        .map(|c| c.into_slice().expect("a contiguous column"))
+        .collect();
+    let mut piece: Vec<&[f64]> = Vec::with_capacity(d);
+    for start in (0..m).step_by(PIECE_ROWS) {
+        let end = (start + PIECE_ROWS).min(m);
+        piece.clear();
+        piece.extend(columns.iter().map(|c| &c[start..end]));
+        for (((mean, inv), &constant), out) in means
+            .chunks_exact(d)
+            .zip(inv.chunks_exact(d))
+            .zip(&constants)
+            .zip(outs.iter_mut())
+        {
+            lanes::dispatch(DiagLogDensity {
+                columns: &piece,
+                mean,
+                inv,
+                constant,
+                out: &mut out[start..end],
+            });
+        }
+    }
+}
+
 /// Adds `ln N(x_b | mean, diag(var))` to `out[b]`.
 pub fn mvn_diag_add_log_density(
     x: ArrayView2<'_, f64>,
@@ -1342,6 +1417,149 @@ pub fn accumulate_diag(
     }
 }
 
+/// Adds `Σ_b r_bk (x_bj − c_kj)` to `sum[k, j]` and `Σ_b r_bk (x_bj − c_kj)²` to `sq[k, j]` for
+/// every component `k` (`centres`, `sum` and `sq` are `K × D`, `resp` is `rows × K`): the sums
+/// of [`accumulate_diag`] for each `k`, bit for bit (each column's tiles go into the same
+/// accumulators in the same order), with every component's pass over a piece of the rows
+/// ([`PIECE_ROWS`]) before the next piece.
+pub fn accumulate_diag_all(
+    x: ArrayView2<'_, f64>,
+    centres: ArrayView2<'_, f64>,
+    resp: ArrayView2<'_, f64>,
+    mut sum: ArrayViewMut2<'_, f64>,
+    mut sq: ArrayViewMut2<'_, f64>,
+) {
+    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let resp_columns: Option<Vec<&[f64]>> =
+        resp.columns().into_iter().map(|c| c.to_slice()).collect();
+    if let (Some(columns), Some(resp), Some(centre), Some(sum), Some(sq)) = (
+        columns,
+        resp_columns,
+        centres.as_slice(),
+        sum.as_slice_mut(),
+        sq.as_slice_mut(),
+    ) {
+        lanes::dispatch(DiagSumsAll {
+            columns: &columns,
+            centre,
+            resp: &resp,
+            sum,
+            sq,
+        });
+        return;
+    }
+    // (Not the back-ends' layout: component by component.)
+    for (((c, r), s), q) in centres
+        .rows()
+        .into_iter()
+        .zip(resp.columns())
+        .zip(sum.rows_mut())
+        .zip(sq.rows_mut())
+    {
+        accumulate_diag(x, c, r, s, q);
+    }
+}
+
+/// [`DiagSums`] for every component at once ([`accumulate_diag_all`]): each component's
+/// accumulators are kept between the pieces of rows, so that every sum takes its tiles in
+/// [`DiagSums`]' order.
+struct DiagSumsAll<'a> {
+    columns: &'a [&'a [f64]],
+    /// `K × D`, row-major.
+    centre: &'a [f64],
+    /// One column per component.
+    resp: &'a [&'a [f64]],
+    sum: &'a mut [f64],
+    sq: &'a mut [f64],
+}
+
+impl Kernel for DiagSumsAll<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        let Self {
+            columns,
+            centre,
+            resp,
+            sum,
+            sq,
+        } = self;
+        let d = columns.len();
+        let Some(m) = resp.first().map(|r| r.len()) else {
+            return;
+        };
+        if d == 0 {
+            return;
+        }
+        // Each (component, column)'s two pairs of accumulators, as DiagSums keeps them in
+        // registers: `Σ r e` of even and odd tiles, then `Σ r e²` of even and odd tiles.
+        let mut acc = vec![[[0.0; LANES]; 4]; resp.len() * d];
+        // The whole pairs of tiles, a piece at a time.
+        let paired = m / (2 * LANES) * (2 * LANES);
+        for start in (0..paired).step_by(PIECE_ROWS) {
+            let end = (start + PIECE_ROWS).min(paired);
+            for ((r, centre), acc) in resp
+                .iter()
+                .zip(centre.chunks_exact(d))
+                .zip(acc.chunks_exact_mut(d))
+            {
+                let (resp_pairs, _) = r[start..end].as_chunks::<{ 2 * LANES }>();
+                for ((col, &c), acc) in columns.iter().zip(centre).zip(acc.iter_mut()) {
+                    let cv = V::splat(c);
+                    let [mut a1, mut b1, mut a2, mut b2] = acc.map(|a| V::load(&a));
+                    let (pairs, _) = col[start..end].as_chunks::<{ 2 * LANES }>();
+                    for (x, r) in pairs.iter().zip(resp_pairs) {
+                        add_moments(&mut a1, &mut a2, load_tile(r, 0), load_tile(x, 0), cv);
+                        add_moments(&mut b1, &mut b2, load_tile(r, 1), load_tile(x, 1), cv);
+                    }
+                    for (v, a) in [a1, b1, a2, b2].into_iter().zip(acc.iter_mut()) {
+                        v.store(a);
+                    }
+                }
+            }
+        }
+        // The rest (at most a tile and a part), as DiagSums takes it; then each sum in its
+        // fixed order.
+        for (((r, centre), acc), (sum, sq)) in resp
+            .iter()
+            .zip(centre.chunks_exact(d))
+            .zip(acc.chunks_exact(d))
+            .zip(sum.chunks_exact_mut(d).zip(sq.chunks_exact_mut(d)))
+        {
+            for ((((col, &c), acc), s), q) in columns
+                .iter()
+                .zip(centre)
+                .zip(acc)
+                .zip(sum.iter_mut())
+                .zip(sq.iter_mut())
+            {
+                let cv = V::splat(c);
+                let [mut a1, mut b1, mut a2, mut b2] = acc.map(|a| V::load(&a));
+                let mut start = paired;
+                let mut half = 0;
+                while start < m {
+                    let len = LANES.min(m - start);
+                    let rv = V::load(&tile_of(r, start, len, 0.0));
+                    let xv = V::load(&tile_of(col, start, len, c));
+                    if half == 0 {
+                        add_moments(&mut a1, &mut a2, rv, xv, cv);
+                    } else {
+                        add_moments(&mut b1, &mut b2, rv, xv, cv);
+                    }
+                    half ^= 1;
+                    start += len;
+                }
+                let (mut a, mut b) = ([0.0; LANES], [0.0; LANES]);
+                a1.add(b1).store(&mut a);
+                a2.add(b2).store(&mut b);
+                *s += sum_lanes(&a);
+                *q += sum_lanes(&b);
+            }
+        }
+    }
+}
+
 /// Univariate form of [`accumulate_diag`].
 pub fn accumulate_scalar(
     x: ArrayView1<'_, f64>,
@@ -1959,6 +2177,72 @@ mod tests {
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1_442_695_040_888_963_407);
             (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        }
+    }
+
+    /// The diagonal Gaussian's forms for every component at once give the per-component
+    /// kernels' values and sums bit for bit: around the pieces of 256 rows and the pairs of
+    /// tiles, for several dimensions and components, column-major as the back-ends pass them
+    /// and row-major (the per-component fallback); a NaN cell stays where it was.
+    #[test]
+    fn every_component_at_once_is_each_component_bit_for_bit() {
+        let mut next = stream(11);
+        for (m, d, k) in [
+            (0, 2, 2),
+            (1, 1, 1),
+            (7, 3, 2),
+            (16, 8, 8),
+            (17, 2, 3),
+            (255, 5, 4),
+            (256, 8, 8),
+            (257, 3, 2),
+            (529, 13, 3),
+            (1024, 8, 8),
+        ] {
+            for column_major in [true, false] {
+                let mut x = Array2::from_shape_fn((m, d).set_f(column_major), |_| 3.0 * next());
+                if m > 300 {
+                    x[[300, d - 1]] = f64::NAN;
+                }
+                let means = Array2::from_shape_fn((k, d), |_| next());
+                let vars = Array2::from_shape_fn((k, d), |_| 0.5 + next().abs());
+                let resp = Array2::from_shape_fn((m, k).f(), |_| next().abs());
+                let start = Array2::from_shape_fn((m, k).f(), |_| next());
+                let (mut each, mut all) = (start.clone(), start.clone());
+                for j in 0..k {
+                    mvn_diag_add_log_density(
+                        x.view(),
+                        means.row(j),
+                        vars.row(j),
+                        each.column_mut(j),
+                    );
+                }
+                mvn_diag_add_log_densities(x.view(), means.view(), vars.view(), all.view_mut());
+                let sums = Array2::from_shape_fn((k, d), |_| next());
+                let (mut sum_each, mut sq_each) = (sums.clone(), sums.clone() + 1.0);
+                let (mut sum_all, mut sq_all) = (sum_each.clone(), sq_each.clone());
+                for j in 0..k {
+                    accumulate_diag(
+                        x.view(),
+                        means.row(j),
+                        resp.column(j),
+                        sum_each.row_mut(j),
+                        sq_each.row_mut(j),
+                    );
+                }
+                accumulate_diag_all(
+                    x.view(),
+                    means.view(),
+                    resp.view(),
+                    sum_all.view_mut(),
+                    sq_all.view_mut(),
+                );
+                let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                let case = format!("m = {m}, d = {d}, k = {k}, column-major: {column_major}");
+                assert_eq!(bits(&each), bits(&all), "log-densities, {case}");
+                assert_eq!(bits(&sum_each), bits(&sum_all), "sums, {case}");
+                assert_eq!(bits(&sq_each), bits(&sq_all), "squares, {case}");
+            }
         }
     }
 
