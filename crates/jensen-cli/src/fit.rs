@@ -306,6 +306,15 @@ fn read_fixes(
 }
 
 pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
+    // `--threads` for all the command runs: the fit (on a pool of its own), and also the
+    // reading of the data (a large CSV file's cells are parsed on a second thread when the
+    // pool has one) and a streamed fit's first passes, on rayon's global pool. (Only the first
+    // call in a process sets the global pool.)
+    if let Some(threads) = args.control.threads {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global();
+    }
     let source = read_model(&args.model)?;
     let method = args.method.map(MethodArg::method);
     let mut plan = compile_source(&args.model, &source, method)?;
@@ -350,10 +359,7 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
         false => None,
     };
     let data = match &chunked {
-        // (Read on the fit's threads: a large CSV file's cells are parsed on a second one.)
-        None => crate::input::on_threads(args.control.threads, || {
-            bind_data(&plan, &args.data, BindOptions::default())
-        })??,
+        None => bind_data(&plan, &args.data, BindOptions::default())?,
         // The first chunk stands for the data in what is shown of the binding.
         Some(chunked) => match headers {
             Some(headers) => crate::stream::files_data(chunked, &args.data, headers)?,

@@ -256,23 +256,6 @@ pub(crate) fn read_table(
     }
 }
 
-/// `f` on a pool of `threads` threads (rayon's global pool, every core, without a count), as
-/// the fit runs: the CSV reader parses a large file's cells on a second thread when its pool
-/// has one, so `--threads 1` reads on one thread.
-pub(crate) fn on_threads<T: Send>(
-    threads: Option<usize>,
-    f: impl FnOnce() -> T + Send,
-) -> Result<T, Failure> {
-    match threads {
-        None => Ok(f()),
-        Some(threads) => Ok(rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(failure::other)?
-            .install(f)),
-    }
-}
-
 /// Reads the data file and binds it as `args` says, on top of `defaults` (constants, and for
 /// `predict` the fit's columns and category labels).
 pub(crate) fn bind_data(

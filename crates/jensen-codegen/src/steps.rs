@@ -736,7 +736,12 @@ impl Gen<'_> {
         let cache = self.item("Cache");
         let prior = self.latent_prior();
         let body = self.per_block_whole(
-            |b| blocks[b].scores.as_ref(),
+            |b| {
+                blocks[b]
+                    .scores
+                    .as_ref()
+                    .or(blocks[b].log_densities.as_ref())
+            },
             |b| blocks[b].log_density.clone(),
         );
         let (p, ws) = usage(&body);

@@ -1180,11 +1180,13 @@ fn param(src: Src, var: VarId, at: At, elem: Elem) -> Operand {
 }
 
 /// The forms of a block's `log_density` and `accumulate` that take every component at once
-/// ([`BlockProgram::log_densities`], [`BlockProgram::accumulate_all`]): a diagonal Gaussian
-/// whose mean and variances are per component.
+/// ([`BlockProgram::log_densities`], [`BlockProgram::accumulate_all`]): the density of a
+/// diagonal Gaussian whose mean and variances are both per component, and the sums and
+/// squares about a per-component mean (a diagonal Gaussian's, whatever its variances, and
+/// the spherical and known-covariance ones').
 fn whole_forms(log_density: &Call, accumulate: &Call) -> (Option<Call>, Option<Call>) {
-    // A per-component operand as the whole `K × …` value.
-    let whole = |op: &Operand| match op {
+    // A per-component parameter as the whole `K × …` value.
+    let param = |op: &Operand| match op {
         Operand::Param {
             src,
             var,
@@ -1198,20 +1200,24 @@ fn whole_forms(log_density: &Call, accumulate: &Call) -> (Option<Call>, Option<C
             elem: *elem,
             as_vector: false,
         }),
+        _ => None,
+    };
+    // A per-component statistic written, as the whole `K × …` value.
+    let stat = |op: &Operand| match op {
         Operand::Stat {
             slot,
             at: At::K,
-            mutable,
+            mutable: true,
         } => Some(Operand::Stat {
             slot: *slot,
             at: At::Whole,
-            mutable: *mutable,
+            mutable: true,
         }),
         _ => None,
     };
     let densities = match (log_density.kernel, &log_density.args[..]) {
         (Kernel::MvnDiagAddLogDensity, [Operand::Rows, mean, var, Operand::Out]) => {
-            whole(mean).zip(whole(var)).map(|(mean, var)| {
+            param(mean).zip(param(var)).map(|(mean, var)| {
                 call(
                     Kernel::MvnDiagAddLogDensities,
                     vec![Operand::Rows, mean, var, Operand::OutAll],
@@ -1227,7 +1233,7 @@ fn whole_forms(log_density: &Call, accumulate: &Call) -> (Option<Call>, Option<C
                 Operand::CompleteResp => Some(Operand::CompleteRespAll),
                 _ => None,
             };
-            match (whole(centre), resp, whole(sum), whole(sq)) {
+            match (param(centre), resp, stat(sum), stat(sq)) {
                 (Some(centre), Some(resp), Some(sum), Some(sq)) => Some(call(
                     Kernel::AccumulateDiagAll,
                     vec![Operand::Rows, centre, resp, sum, sq],

@@ -1032,7 +1032,8 @@ pub fn add_counts(resp: ArrayView2<'_, f64>, counts: &mut Array1<f64>) {
 
 /// `Σ values` in 32 partial sums (four vectors of lanes, each adding every fourth tile), then
 /// the lanes pairwise: a fixed order whatever the vector width, and four independent chains
-/// of additions. (ndarray's `sum` of a contiguous column ran one value at a time.)
+/// of additions. (ndarray's `sum` of a column, used before, took 3 % of an HMM iteration; the
+/// order of the additions changed with it, and so did the counts' last bits.)
 struct ColumnSum<'a> {
     values: &'a [f64],
 }

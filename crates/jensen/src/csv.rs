@@ -8,10 +8,10 @@
 //!
 //! Records are read as raw bytes and every cell is parsed as it is read: a numeric column is
 //! held as `f64`s only, and text is kept only for the columns that turn out to be text. When
-//! the calling thread's rayon pool has more than one thread, a chunk of at least 8192 rows
-//! (a whole file, say) is read in a pipeline: the records on the calling thread, their cells
-//! parsed on a second one, a batch of 4096 rows at a time and in order, so the table, its
-//! line numbers and the first error are those of a read on one thread
+//! the calling thread's rayon pool has more than one thread, a chunk of more than 4096 rows
+//! (a whole file, say) is read in a pipeline after its first 4096: the records on the calling
+//! thread, their cells parsed on a second one, a batch of 4096 rows at a time and in order, so
+//! the table, its line numbers and its error are those of a read on one thread
 //! (`cargo run --release -p jensen --example read_csv -- FILE` times both).
 //!
 //! ```no_run
@@ -436,14 +436,22 @@ impl<R: Read> Chunks<R> {
         };
         let before = self.before;
         let max_rows = max_rows.max(1);
-        // A large chunk on a pool of several threads: the records are read on this thread
-        // and their cells parsed on another, a batch at a time, in order (the same table).
-        let read = if max_rows >= 2 * BATCH_ROWS && rayon::current_num_threads() > 1 {
-            self.read_pipelined(max_rows, &mut cells)
-        } else {
-            self.read_rows(max_rows, |row, record| cells.push(row, record))
-        };
-        let (n_rows, lines) = read?;
+        let mut read = RowsRead::default();
+        // The first batch on this thread; the rest of a larger chunk, on a pool of several
+        // threads, with the records read here and their cells parsed on another thread, a
+        // batch at a time and in order (the same table).
+        self.read_rows(&mut read, max_rows.min(BATCH_ROWS), &mut cells)?;
+        if !self.done && read.rows < max_rows {
+            let piped = rayon::current_num_threads() > 1
+                && self.read_pipelined(&mut read, max_rows, &mut cells)?;
+            if !piped {
+                self.read_rows(&mut read, max_rows, &mut cells)?;
+            }
+        }
+        let RowsRead {
+            rows: n_rows,
+            lines,
+        } = read;
         self.before += n_rows;
         if n_rows == 0 && !first {
             return Ok(None);
@@ -460,86 +468,92 @@ impl<R: Read> Chunks<R> {
         .map_err(|e| e.after_rows(before))
     }
 
-    /// Reads up to `max_rows` records, handing each to `cell` with its 0-based row in the
-    /// chunk. Returns the rows read and their lines (empty when every row `r` is on line
-    /// `r + 2`).
+    /// Reads records into `cells` until the chunk holds `max_rows` rows (or the input ends),
+    /// counting them in `read`.
     fn read_rows(
         &mut self,
+        read: &mut RowsRead,
         max_rows: usize,
-        mut each: impl FnMut(usize, &::csv::ByteRecord),
-    ) -> Result<(usize, Vec<usize>), CsvError> {
+        cells: &mut Cells,
+    ) -> Result<(), CsvError> {
         let mut record = std::mem::take(&mut self.record);
-        let mut lines = Vec::new();
-        let mut n_rows = 0;
-        let read = loop {
-            if n_rows == max_rows {
+        let done = loop {
+            if read.rows >= max_rows {
                 break Ok(());
             }
-            match self.next_record(&mut record, n_rows, &mut lines) {
+            match self.next_record(&mut record, read.rows, &mut read.lines) {
                 Ok(true) => {}
                 Ok(false) => break Ok(()),
                 Err(e) => break Err(e),
             }
-            each(n_rows, &record);
-            n_rows += 1;
+            cells.push(read.rows, &record);
+            read.rows += 1;
         };
         self.record = record;
-        read.map(|()| (n_rows, lines))
+        done
     }
 
-    /// [`Chunks::read_rows`] into `cells` with the cells parsed on a second thread: batches of
+    /// [`Chunks::read_rows`] with the cells parsed on a second thread: batches of
     /// [`BATCH_ROWS`] records go to it through a channel and come back to be read into again.
+    /// `false` (and nothing read) when the thread cannot be started. On an error the rows
+    /// already sent are parsed, but only the error is returned, as on one thread.
     fn read_pipelined(
         &mut self,
+        read: &mut RowsRead,
         max_rows: usize,
         cells: &mut Cells,
-    ) -> Result<(usize, Vec<usize>), CsvError> {
+    ) -> Result<bool, CsvError> {
         use std::sync::mpsc::{channel, sync_channel};
         type Batch = (usize, Vec<::csv::ByteRecord>, usize);
         std::thread::scope(|scope| {
-            // Two batches in flight: one parsed while the next is read.
+            // One batch waiting while one is parsed and the next read (three buffers at most).
             let (send, batches) = sync_channel::<Batch>(1);
             let (give_back, returned) = channel::<Vec<::csv::ByteRecord>>();
-            let parser = scope.spawn(move || {
-                for (start, records, len) in batches {
-                    for (i, record) in records[..len].iter().enumerate() {
-                        cells.push(start + i, record);
+            let parser = std::thread::Builder::new()
+                .name("jensen-csv".into())
+                .spawn_scoped(scope, move || {
+                    for (start, records, len) in batches {
+                        for (i, record) in records[..len].iter().enumerate() {
+                            cells.push(start + i, record);
+                        }
+                        // (The reader may have stopped: then the batch is dropped here.)
+                        let _ = give_back.send(records);
                     }
-                    // (The reader may have stopped: then the batch is dropped here.)
-                    let _ = give_back.send(records);
-                }
-            });
-            let mut lines = Vec::new();
-            let mut n_rows = 0;
-            let read = 'read: loop {
+                });
+            let Ok(parser) = parser else {
+                return Ok(false);
+            };
+            let outcome = loop {
                 let mut records = returned.try_recv().unwrap_or_default();
-                let (start, mut len) = (n_rows, 0);
+                let (start, mut len) = (read.rows, 0);
                 let mut end = false;
-                while len < BATCH_ROWS && n_rows < max_rows {
+                let mut failed = None;
+                while len < BATCH_ROWS && read.rows < max_rows {
                     if len == records.len() {
                         records.push(::csv::ByteRecord::new());
                     }
-                    match self.next_record(&mut records[len], n_rows, &mut lines) {
+                    match self.next_record(&mut records[len], read.rows, &mut read.lines) {
                         Ok(true) => {}
                         Ok(false) => {
                             end = true;
                             break;
                         }
                         Err(e) => {
-                            // (The rows before it are parsed all the same: their errors come
-                            // first in the file.)
-                            let _ = send.send((start, records, len));
-                            break 'read Err(e);
+                            failed = Some(e);
+                            break;
                         }
                     }
                     len += 1;
-                    n_rows += 1;
+                    read.rows += 1;
+                }
+                if let Some(e) = failed {
+                    break Err(e);
                 }
                 if len > 0 && send.send((start, records, len)).is_err() {
                     // The parser stopped early: it panicked (resumed below).
                     break Ok(());
                 }
-                if end || n_rows == max_rows {
+                if end || read.rows >= max_rows {
                     break Ok(());
                 }
             };
@@ -547,7 +561,7 @@ impl<R: Read> Chunks<R> {
             if let Err(panic) = parser.join() {
                 std::panic::resume_unwind(panic);
             }
-            read.map(|()| (n_rows, lines))
+            outcome.map(|()| true)
         })
     }
 
@@ -585,8 +599,17 @@ impl<R: Read> Chunks<R> {
     }
 }
 
-/// Records per batch of [`Chunks::read_pipelined`].
+/// Records per batch of [`Chunks::read_pipelined`] (and read on the calling thread before
+/// a second one is started).
 const BATCH_ROWS: usize = 4096;
+
+/// The rows of a chunk read so far, and their lines (empty while every row `r` is on line
+/// `r + 2`).
+#[derive(Default)]
+struct RowsRead {
+    rows: usize,
+    lines: Vec<usize>,
+}
 
 /// What a chunk's cells are read into.
 struct Cells {
@@ -1014,6 +1037,12 @@ mod tests {
             // A quoted cell over two lines: the row's first line.
             let quoted = ["a,name", "1,\"x", "y\"", "", "2,z", ""].join(end);
             assert_eq!(lines(&quoted), [2, 5], "{end:?}");
+            // A quoted cell that starts or ends with its line break (the cell is trimmed
+            // where it is read, after the row's line is found from its raw bytes).
+            let edges = ["a,name", "1,\"", "x\"", "2,\"y", "\"", "3,z", ""].join(end);
+            assert_eq!(lines(&edges), [2, 4, 6], "{end:?}");
+            let table = read_str(&edges).unwrap();
+            assert_eq!(table.text[1].as_ref().unwrap(), &["x", "y", "z"], "{end:?}");
             // A malformed row after blank lines.
             let ragged = ["a,b", "1,2", "", "", "3,4,5", ""].join(end);
             let err = read_str(&ragged).unwrap_err();

@@ -3244,8 +3244,8 @@ impl MixtureModel for PlanModel<'_> {
         }
         for block in &self.program.blocks {
             env.block = block.block;
-            match &block.scores {
-                Some(scores) => {
+            match (&block.scores, &block.log_densities) {
+                (Some(scores), _) => {
                     self.run(
                         scores,
                         &env,
@@ -3255,7 +3255,10 @@ impl MixtureModel for PlanModel<'_> {
                         Some(&mut bound),
                     );
                 }
-                None => {
+                (None, Some(all)) => {
+                    self.run(all, &env, Some(&mut out), None, Some(ws), None);
+                }
+                (None, None) => {
                     for k in 0..self.k {
                         env.k = k;
                         self.run(

@@ -243,8 +243,8 @@ fn tile_of(col: &[f64], start: usize, len: usize, fill: f64) -> [f64; LANES] {
 /// Rows per piece of [`mvn_diag_add_log_densities`] and [`accumulate_diag_all`]: a piece of
 /// the data (256 rows of `D` columns, 16 KB at `D = 8`) stays in the L1 cache while every
 /// component reads it, where a whole block of the E-step (1024 rows, 64 KB) came from L2
-/// for each. A multiple of two tiles, so that [`accumulate_diag_all`] adds in the order of
-/// [`accumulate_diag`].
+/// for each. A multiple of two tiles, so that the pieces hold whole pairs of tiles (the sums'
+/// order, [`DiagSums`], does not depend on them).
 const PIECE_ROWS: usize = 256;
 
 /// Adds `ln N(x_b | means[k], diag(vars[k]))` to `out[b, k]` for every component `k` (`means`
@@ -281,13 +281,7 @@ pub fn mvn_diag_add_log_densities(
     // Each component's inverse variances and constant, as `mvn_diag_add_log_density` computes
     // them.
     let inv: Vec<f64> = vars.iter().map(|v| 1.0 / v).collect();
-    let constants: Vec<f64> = vars
-        .chunks_exact(d)
-        .map(|var| {
-            let log_det: f64 = var.iter().map(|v| v.ln()).sum();
-            -0.5 * (d as f64 * LN_2PI + log_det)
-        })
-        .collect();
+    let constants: Vec<f64> = vars.chunks_exact(d).map(diag_log_constant).collect();
     let mut outs: Vec<&mut [f64]> = out
         .columns_mut()
         .into_iter()
@@ -315,6 +309,16 @@ pub fn mvn_diag_add_log_densities(
     }
 }
 
+/// `−½ (D ln 2π + Σ_j ln var_j)`, the log-density's constant of a diagonal Gaussian.
+fn diag_log_constant<'a>(var: impl IntoIterator<Item = &'a f64>) -> f64 {
+    let (mut d, mut log_det) = (0usize, 0.0);
+    for v in var {
+        d += 1;
+        log_det += v.ln();
+    }
+    -0.5 * (d as f64 * LN_2PI + log_det)
+}
+
 /// Adds `ln N(x_b | mean, diag(var))` to `out[b]`.
 pub fn mvn_diag_add_log_density(
     x: ArrayView2<'_, f64>,
@@ -323,8 +327,7 @@ pub fn mvn_diag_add_log_density(
     mut out: ArrayViewMut1<'_, f64>,
 ) {
     let d = x.ncols();
-    let log_det: f64 = var.iter().map(|v| v.ln()).sum();
-    let constant = -0.5 * (d as f64 * LN_2PI + log_det);
+    let constant = diag_log_constant(var);
     let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
     if let (Some(columns), Some(mean)) = (columns, mean.as_slice()) {
         // Column-major data (both back-ends keep it so): register tiles, straight into a
@@ -991,71 +994,6 @@ fn store_tiles<V: Lanes, const T: usize>(q: &[V; T], start: usize, out: &mut [f6
     }
 }
 
-/// `Σ_b r_b (x_bj − c_j)` and `Σ_b r_b (x_bj − c_j)²` for each column `j` of a block of
-/// column-major rows, in [`LANES`] lanes and two sets of accumulators (alternate tiles),
-/// then summed in a fixed order.
-struct DiagSums<'a> {
-    columns: &'a [&'a [f64]],
-    centre: &'a [f64],
-    resp: &'a [f64],
-    sum: &'a mut [f64],
-    sq: &'a mut [f64],
-}
-
-impl Kernel for DiagSums<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn run<V: Lanes>(self) {
-        let Self {
-            columns,
-            centre,
-            resp,
-            sum,
-            sq,
-        } = self;
-        let m = resp.len();
-        let zero = V::splat(0.0);
-        for (((col, &c), s), q) in columns.iter().zip(centre).zip(sum).zip(sq) {
-            let cv = V::splat(c);
-            let (mut s1, mut s2) = ([zero; 2], [zero; 2]);
-            // Pairs of whole tiles at fixed offsets (the sums stay in registers), alternate
-            // tiles into alternate sums.
-            let (pairs, _) = col[..m].as_chunks::<{ 2 * LANES }>();
-            let (resp_pairs, _) = resp.as_chunks::<{ 2 * LANES }>();
-            for (x, r) in pairs.iter().zip(resp_pairs) {
-                let [a1, b1] = &mut s1;
-                let [a2, b2] = &mut s2;
-                add_moments(a1, a2, load_tile(r, 0), load_tile(x, 0), cv);
-                add_moments(b1, b2, load_tile(r, 1), load_tile(x, 1), cv);
-            }
-            // The rest (at most a tile and a part): rows past the block weigh 0 and lie at
-            // the centre.
-            let mut start = pairs.len() * 2 * LANES;
-            let mut half = 0;
-            while start < m {
-                let len = LANES.min(m - start);
-                let r = V::load(&tile_of(resp, start, len, 0.0));
-                let x = V::load(&tile_of(col, start, len, c));
-                let [a1, b1] = &mut s1;
-                let [a2, b2] = &mut s2;
-                if half == 0 {
-                    add_moments(a1, a2, r, x, cv);
-                } else {
-                    add_moments(b1, b2, r, x, cv);
-                }
-                half ^= 1;
-                start += len;
-            }
-            let (mut a, mut b) = ([0.0; LANES], [0.0; LANES]);
-            s1[0].add(s1[1]).store(&mut a);
-            s2[0].add(s2[1]).store(&mut b);
-            *s += sum_lanes(&a);
-            *q += sum_lanes(&b);
-        }
-    }
-}
-
 /// `s1 += r (x − c)` and `s2 += r (x − c)²`, lane by lane.
 #[inline(always)]
 fn add_moments<V: Lanes>(s1: &mut V, s2: &mut V, r: V, x: V, c: V) {
@@ -1381,7 +1319,7 @@ pub fn accumulate_diag(
             lanes::dispatch(DiagSums {
                 columns: &columns,
                 centre: centre.as_slice().expect("a standard layout"),
-                resp: r.as_slice().expect("a standard layout"),
+                resp: &[r.as_slice().expect("a standard layout")],
                 sum,
                 sq,
             })
@@ -1419,9 +1357,9 @@ pub fn accumulate_diag(
 
 /// Adds `Σ_b r_bk (x_bj − c_kj)` to `sum[k, j]` and `Σ_b r_bk (x_bj − c_kj)²` to `sq[k, j]` for
 /// every component `k` (`centres`, `sum` and `sq` are `K × D`, `resp` is `rows × K`): the sums
-/// of [`accumulate_diag`] for each `k`, bit for bit (each column's tiles go into the same
-/// accumulators in the same order), with every component's pass over a piece of the rows
-/// ([`PIECE_ROWS`]) before the next piece.
+/// of [`accumulate_diag`] for each `k`, bit for bit (the same kernel, over every component's
+/// column of `resp`), with every component's pass over a piece of the rows ([`PIECE_ROWS`])
+/// before the next piece.
 pub fn accumulate_diag_all(
     x: ArrayView2<'_, f64>,
     centres: ArrayView2<'_, f64>,
@@ -1439,7 +1377,7 @@ pub fn accumulate_diag_all(
         sum.as_slice_mut(),
         sq.as_slice_mut(),
     ) {
-        lanes::dispatch(DiagSumsAll {
+        lanes::dispatch(DiagSums {
             columns: &columns,
             centre,
             resp: &resp,
@@ -1460,10 +1398,12 @@ pub fn accumulate_diag_all(
     }
 }
 
-/// [`DiagSums`] for every component at once ([`accumulate_diag_all`]): each component's
-/// accumulators are kept between the pieces of rows, so that every sum takes its tiles in
-/// [`DiagSums`]' order.
-struct DiagSumsAll<'a> {
+/// `Σ_b r_bk (x_bj − c_kj)` and `Σ_b r_bk (x_bj − c_kj)²` for each component `k` (one
+/// column of `resp` each; one for [`accumulate_diag`], all for [`accumulate_diag_all`]) and
+/// each column `j` of a block of column-major rows: in [`LANES`] lanes and two sets of
+/// accumulators (alternate tiles), a piece of rows ([`PIECE_ROWS`]) at a time for every
+/// component (the accumulators kept between pieces), then summed in a fixed order.
+struct DiagSums<'a> {
     columns: &'a [&'a [f64]],
     /// `K × D`, row-major.
     centre: &'a [f64],
@@ -1473,7 +1413,7 @@ struct DiagSumsAll<'a> {
     sq: &'a mut [f64],
 }
 
-impl Kernel for DiagSumsAll<'_> {
+impl Kernel for DiagSums<'_> {
     type Output = ();
 
     #[inline(always)]
@@ -1492,8 +1432,8 @@ impl Kernel for DiagSumsAll<'_> {
         if d == 0 {
             return;
         }
-        // Each (component, column)'s two pairs of accumulators, as DiagSums keeps them in
-        // registers: `Σ r e` of even and odd tiles, then `Σ r e²` of even and odd tiles.
+        // Each (component, column)'s accumulators, kept here between the pieces: `Σ r e` of
+        // even and odd tiles, then `Σ r e²` of even and odd tiles.
         let mut acc = vec![[[0.0; LANES]; 4]; resp.len() * d];
         // The whole pairs of tiles, a piece at a time.
         let paired = m / (2 * LANES) * (2 * LANES);
@@ -1519,8 +1459,8 @@ impl Kernel for DiagSumsAll<'_> {
                 }
             }
         }
-        // The rest (at most a tile and a part), as DiagSums takes it; then each sum in its
-        // fixed order.
+        // The rest (at most a tile and a part), alternate tiles into alternate sums; then
+        // each sum in its fixed order.
         for (((r, centre), acc), (sum, sq)) in resp
             .iter()
             .zip(centre.chunks_exact(d))
