@@ -249,8 +249,7 @@ const PIECE_ROWS: usize = 256;
 
 /// Adds `ln N(x_b | means[k], diag(vars[k]))` to `out[b, k]` for every component `k` (`means`
 /// and `vars` are `K × D`): the values of [`mvn_diag_add_log_density`] for each `k`, bit for
-/// bit, with every component's pass over a piece of the rows ([`PIECE_ROWS`]) before the
-/// next piece.
+/// bit, with every component's pass over a piece of 256 rows before the next piece.
 pub fn mvn_diag_add_log_densities(
     x: ArrayView2<'_, f64>,
     means: ArrayView2<'_, f64>,
@@ -1358,8 +1357,8 @@ pub fn accumulate_diag(
 /// Adds `Σ_b r_bk (x_bj − c_kj)` to `sum[k, j]` and `Σ_b r_bk (x_bj − c_kj)²` to `sq[k, j]` for
 /// every component `k` (`centres`, `sum` and `sq` are `K × D`, `resp` is `rows × K`): the sums
 /// of [`accumulate_diag`] for each `k`, bit for bit (the same kernel, over every component's
-/// column of `resp`), with every component's pass over a piece of the rows ([`PIECE_ROWS`])
-/// before the next piece.
+/// column of `resp`), with every component's pass over a piece of 256 rows before the next
+/// piece.
 pub fn accumulate_diag_all(
     x: ArrayView2<'_, f64>,
     centres: ArrayView2<'_, f64>,
