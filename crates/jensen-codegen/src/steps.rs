@@ -27,6 +27,13 @@ struct Pool {
     scalar: bool,
 }
 
+/// The E-step pass a block's kernels are printed for ([`Gen::block_parts`]).
+#[derive(Clone, Copy)]
+enum Pass {
+    LogJoint,
+    Accumulate,
+}
+
 impl Gen<'_> {
     /// The mean number of trials of binomial block `b`, as an expression: the known number,
     /// or the (weighted) mean of its trials column.
@@ -604,15 +611,49 @@ impl Gen<'_> {
             .collect()
     }
 
-    /// `call;` of block `b`'s form for every component at once (before its loop over the
-    /// components), or nothing.
-    fn whole(&self, call: Option<&Call>, b: usize) -> TokenStream {
-        match call {
-            Some(c) => {
-                let call = self.call(c, Some(b), None);
-                quote!(#call;)
+    /// Block `b`'s part of `log_joint` or `accumulate`: before its loop over the components,
+    /// the rows with a gap (and what the gap kernels read of them) and the block's form for
+    /// every component at once when it has one; in the loop, its per-component call unless
+    /// that form ran, then its gap kernel.
+    fn block_parts(&self, b: usize, pass: Pass) -> (TokenStream, TokenStream) {
+        let block = &self.program.blocks[b];
+        let (whole, each, gap, gap_input) = match pass {
+            Pass::LogJoint => (
+                block.log_densities.as_ref(),
+                &block.log_density,
+                block.missing.as_ref().map(|m| &m.log_density),
+                quote!(let before = gaps.rows_of(out.view());),
+            ),
+            Pass::Accumulate => (
+                block.accumulate_all.as_ref(),
+                &block.accumulate,
+                block.missing.as_ref().map(|m| &m.accumulate),
+                quote!(let complete = gaps.zero_rows(resp.view());),
+            ),
+        };
+        let gaps = match gap {
+            Some(_) => {
+                let gaps = self.gaps(b);
+                quote!(#gaps #gap_input)
             }
             None => quote!(),
+        };
+        let (before, call) = match whole {
+            Some(c) => {
+                let call = self.call(c, Some(b), None);
+                (quote!(#gaps #call;), quote!())
+            }
+            None => {
+                let call = self.call(each, Some(b), None);
+                (gaps, quote!(#call;))
+            }
+        };
+        match gap {
+            Some(g) => {
+                let gap = self.call(g, Some(b), None);
+                (before, quote!(#call #gap;))
+            }
+            None => (before, call),
         }
     }
 
@@ -642,38 +683,8 @@ impl Gen<'_> {
         let prior = self.latent_prior();
         let blocks = self.per_block(
             true,
-            |b| {
-                let block = &self.program.blocks[b];
-                let gaps = match block.missing {
-                    Some(_) => {
-                        let gaps = self.gaps(b);
-                        quote! {
-                            #gaps
-                            let before = gaps.rows_of(out.view());
-                        }
-                    }
-                    None => quote!(),
-                };
-                let whole = self.whole(block.log_densities.as_ref(), b);
-                quote!(#gaps #whole)
-            },
-            |b| {
-                let block = &self.program.blocks[b];
-                let call = match block.log_densities {
-                    Some(_) => quote!(),
-                    None => {
-                        let call = self.call(&block.log_density, Some(b), None);
-                        quote!(#call;)
-                    }
-                };
-                match &block.missing {
-                    Some(m) => {
-                        let gap = self.call(&m.log_density, Some(b), None);
-                        quote!(#call #gap;)
-                    }
-                    None => call,
-                }
-            },
+            |b| self.block_parts(b, Pass::LogJoint).0,
+            |b| self.block_parts(b, Pass::LogJoint).1,
         );
         let (p, ws) = usage(&blocks);
         let offsets = if self.program.method == Method::Vb {
@@ -838,38 +849,8 @@ impl Gen<'_> {
         let stats = self.item("Stats");
         let blocks = self.per_block(
             true,
-            |b| {
-                let block = &self.program.blocks[b];
-                let gaps = match block.missing {
-                    Some(_) => {
-                        let gaps = self.gaps(b);
-                        quote! {
-                            #gaps
-                            let complete = gaps.zero_rows(resp.view());
-                        }
-                    }
-                    None => quote!(),
-                };
-                let whole = self.whole(block.accumulate_all.as_ref(), b);
-                quote!(#gaps #whole)
-            },
-            |b| {
-                let block = &self.program.blocks[b];
-                let call = match block.accumulate_all {
-                    Some(_) => quote!(),
-                    None => {
-                        let call = self.call(&block.accumulate, Some(b), None);
-                        quote!(#call;)
-                    }
-                };
-                match &block.missing {
-                    Some(m) => {
-                        let gap = self.call(&m.accumulate, Some(b), None);
-                        quote!(#call #gap;)
-                    }
-                    None => call,
-                }
-            },
+            |b| self.block_parts(b, Pass::Accumulate).0,
+            |b| self.block_parts(b, Pass::Accumulate).1,
         );
         let (p, ws) = usage(&blocks);
         let cache_arg = if p.is_empty() && !mentions(&blocks, "cache") {

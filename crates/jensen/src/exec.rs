@@ -632,6 +632,28 @@ struct Env<'e> {
 }
 
 impl<'a> PlanModel<'a> {
+    /// Adds `block`'s log-density of every component to `out`: its form for every component
+    /// at once when it has one, else its per-component call for each `k`.
+    fn add_densities(
+        &self,
+        block: &BlockProgram,
+        env: &mut Env<'_>,
+        out: &mut ArrayViewMut2<'_, f64>,
+        ws: &mut Workspace,
+    ) {
+        match &block.log_densities {
+            Some(all) => {
+                self.run(all, env, Some(out), None, Some(ws), None);
+            }
+            None => {
+                for k in 0..self.k {
+                    env.k = k;
+                    self.run(&block.log_density, env, Some(out), None, Some(ws), None);
+                }
+            }
+        }
+    }
+
     /// The rows of `rows` with a missing cell of `block`'s data, when the block integrates
     /// them out.
     fn gaps_within(&self, block: &BlockProgram, rows: &Range<usize>) -> Option<GapsIn<'_>> {
@@ -3104,24 +3126,12 @@ impl MixtureModel for PlanModel<'_> {
             env.block = block.block;
             env.gaps = self.gaps_within(block, &rows);
             env.before = env.gaps.map(|g| g.rows_of(out.view()));
-            // Every component at once, when the block has that form.
-            if let Some(all) = &block.log_densities {
-                self.run(all, &env, Some(&mut out), None, Some(ws), None);
-            }
-            for k in 0..self.k {
-                env.k = k;
-                if block.log_densities.is_none() {
-                    self.run(
-                        &block.log_density,
-                        &env,
-                        Some(&mut out),
-                        None,
-                        Some(ws),
-                        None,
-                    );
-                }
-                // (Skipped, operands and all, in a chunk without a gap.)
-                if let (Some(m), Some(false)) = (&block.missing, env.gaps.map(|g| g.is_empty())) {
+            self.add_densities(block, &mut env, &mut out, ws);
+            // (Skipped, operands and all, in a chunk without a gap. Each component's gap
+            // kernel reads and writes its own column only.)
+            if let (Some(m), Some(false)) = (&block.missing, env.gaps.map(|g| g.is_empty())) {
+                for k in 0..self.k {
+                    env.k = k;
                     self.run(&m.log_density, &env, Some(&mut out), None, Some(ws), None);
                 }
             }
@@ -3244,8 +3254,8 @@ impl MixtureModel for PlanModel<'_> {
         }
         for block in &self.program.blocks {
             env.block = block.block;
-            match (&block.scores, &block.log_densities) {
-                (Some(scores), _) => {
+            match &block.scores {
+                Some(scores) => {
                     self.run(
                         scores,
                         &env,
@@ -3255,22 +3265,7 @@ impl MixtureModel for PlanModel<'_> {
                         Some(&mut bound),
                     );
                 }
-                (None, Some(all)) => {
-                    self.run(all, &env, Some(&mut out), None, Some(ws), None);
-                }
-                (None, None) => {
-                    for k in 0..self.k {
-                        env.k = k;
-                        self.run(
-                            &block.log_density,
-                            &env,
-                            Some(&mut out),
-                            None,
-                            Some(ws),
-                            None,
-                        );
-                    }
-                }
+                None => self.add_densities(block, &mut env, &mut out, ws),
             }
         }
         true
