@@ -518,3 +518,51 @@ pub fn refuse_gaps(item: &str, gaps: &crate::gaps::Gaps, why: &str) -> Result<()
         }),
     }
 }
+
+/// A column-major `rows × cols` array of zeros whose first value starts a cache line (64
+/// bytes), as do its columns when `rows` is a multiple of eight: the kernels' vectors of
+/// eight lanes then never straddle two lines. (An allocation as large as a data set's comes
+/// from the system 16 bytes past a page boundary, where every such load would be split.)
+pub fn zeros_aligned_f(rows: usize, cols: usize) -> ndarray::Array2<f64> {
+    const LINE: usize = 64;
+    let len = rows * cols;
+    let values = vec![0.0f64; len + LINE / 8 - 1];
+    // Values to skip to the next line (the allocation is aligned to 8 bytes at least).
+    let skip = (LINE - values.as_ptr() as usize % LINE) % LINE / 8;
+    ndarray::Array1::from_vec(values)
+        .slice_move(ndarray::s![skip..skip + len])
+        .into_shape_with_order(((rows, cols), ndarray::Order::ColumnMajor))
+        .expect("rows × cols contiguous values")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_zeros_are_column_major_and_start_a_cache_line() {
+        for (rows, cols) in [
+            (0, 0),
+            (0, 3),
+            (5, 0),
+            (1, 1),
+            (7, 3),
+            (1024, 8),
+            (100_000, 8),
+        ] {
+            let a = zeros_aligned_f(rows, cols);
+            assert_eq!(a.dim(), (rows, cols));
+            assert!(a.iter().all(|&v| v == 0.0));
+            if rows * cols > 0 {
+                assert_eq!(a.as_ptr() as usize % 64, 0, "{rows} × {cols}");
+            }
+            // Column-major and contiguous: each column a slice, the columns one after another.
+            assert!(a.t().is_standard_layout());
+            if rows > 0 && rows % 8 == 0 {
+                for c in a.columns() {
+                    assert_eq!(c.as_ptr() as usize % 64, 0);
+                }
+            }
+        }
+    }
+}

@@ -584,7 +584,7 @@ impl RowScratch {
     fn new(k: usize) -> Self {
         Self {
             ws: Workspace::default(),
-            lj: Array2::<f64>::zeros((BLOCK_ROWS, k).f()),
+            lj: crate::data::zeros_aligned_f(BLOCK_ROWS, k),
             row_ll: vec![0.0; HARD_BLOCK_ROWS],
             bound: Array1::<f64>::zeros(BLOCK_ROWS),
             exact: Array2::<f64>::zeros((1, k)),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use ndarray::{Array1, Array2, ShapeBuilder};
+use ndarray::{Array1, Array2};
 use thiserror::Error;
 
 use jensen_lang::ast::DeclKind;
@@ -701,7 +701,7 @@ pub fn bind(plan: &Plan, table: &Table, opts: &BindOptions) -> Result<Bound, Bin
         };
         // Column-major, as the table and the E-step's kernels hold them: the executor reads
         // these values in place (no second copy), and each column fills contiguously.
-        let mut values = Array2::zeros((table.n_rows, chosen.len()).f());
+        let mut values = jensen_runtime::data::zeros_aligned_f(table.n_rows, chosen.len());
         let labels = category_labels(table, &chosen, opts.categories.get(&var.name));
         // An empty cell of an item a block reads is a missing value (NaN until the gaps are
         // taken below); the rows' weights must all be given.
