@@ -310,17 +310,9 @@ pub(crate) fn fit(args: FitArgs) -> Result<ExitCode, Failure> {
     // reading of the data (a large CSV file's cells are parsed on a second thread when the
     // pool has one) and a streamed fit's first passes, on rayon's global pool. (Only the first
     // call in a process sets the global pool.)
-    if let Some(threads) = args
-        .control
-        .threads
-        .filter(|_| std::env::var_os("NOGLOBAL").is_none())
-    {
+    if let Some(threads) = args.control.threads {
         let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(if std::env::var_os("TWO").is_some() {
-                2
-            } else {
-                threads
-            })
+            .num_threads(threads)
             .build_global();
     }
     let source = read_model(&args.model)?;
