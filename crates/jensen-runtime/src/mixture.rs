@@ -841,11 +841,22 @@ fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
         *n = rounded - ROUND;
         *r = (x - *n * LN2_HI) - *n * LN2_LO;
     }
-    let mut p = [C[11]; N];
-    for &c in C[..11].iter().rev() {
-        for (p, &r) in p.iter_mut().zip(&r) {
-            *p = fused(*p, r, c);
+    // Σ_j C[j] r^j as its even and odd parts in r²: two independent chains, each half as
+    // long as Horner's one (whose latency, not the count of operations, bounded this).
+    let mut r2 = [0.0; N];
+    for (r2, &r) in r2.iter_mut().zip(&r) {
+        *r2 = r * r;
+    }
+    let (mut even, mut odd) = ([C[10]; N], [C[11]; N]);
+    for j in (0..5).rev() {
+        for ((e, o), &r2) in even.iter_mut().zip(&mut odd).zip(&r2) {
+            *e = fused(*e, r2, C[2 * j]);
+            *o = fused(*o, r2, C[2 * j + 1]);
         }
+    }
+    let mut p = [0.0; N];
+    for (((p, &e), &o), &r) in p.iter_mut().zip(&even).zip(&odd).zip(&r) {
+        *p = fused(o, r, e);
     }
     let mut out = [0.0; N];
     for (((o, &p), (&r, &scale)), &x) in out.iter_mut().zip(&p).zip(r.iter().zip(&scale)).zip(x) {
