@@ -5,7 +5,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 
 use super::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
-use super::lanes::{self, Kernel, Lanes, LANES};
+use super::lanes::{self, fused, Kernel, Lanes, LANES};
 use super::tiles;
 use crate::linalg::{as_faer_mut, Cholesky};
 use crate::mixture::{near_tie, Assigned, TopTwo, Workspace};
@@ -277,9 +277,8 @@ pub fn mvn_diag_add_log_densities(
         // (No coordinate: every density is 1, and adding `ln 1 = −0` changes nothing.)
         return;
     }
-    // Each component's inverse variances and constant, as `mvn_diag_add_log_density` computes
-    // them.
-    let inv: Vec<f64> = vars.iter().map(|v| 1.0 / v).collect();
+    // Each component's scales and constant, as `mvn_diag_add_log_density` computes them.
+    let (scale, scaled_mean) = scales(means, vars);
     let constants: Vec<f64> = vars.chunks_exact(d).map(diag_log_constant).collect();
     let mut outs: Vec<&mut [f64]> = out
         .columns_mut()
@@ -291,21 +290,39 @@ pub fn mvn_diag_add_log_densities(
         let end = (start + PIECE_ROWS).min(m);
         piece.clear();
         piece.extend(columns.iter().map(|c| &c[start..end]));
-        for (((mean, inv), &constant), out) in means
+        for (((scaled_mean, scale), &constant), out) in scaled_mean
             .chunks_exact(d)
-            .zip(inv.chunks_exact(d))
+            .zip(scale.chunks_exact(d))
             .zip(&constants)
             .zip(outs.iter_mut())
         {
             lanes::dispatch(DiagLogDensity {
                 columns: &piece,
-                mean,
-                inv,
+                scaled_mean,
+                scale,
                 constant,
                 out: &mut out[start..end],
             });
         }
     }
+}
+
+/// A coordinate's `(s, μ s)` with `s = 1/√var`: the standardised coordinate `(x − μ)/√var` is
+/// then one fused operation, `x s − μ s`, and its square one more.
+#[inline]
+fn scale_of(mean: f64, var: f64) -> (f64, f64) {
+    let s = 1.0 / var.sqrt();
+    (s, mean * s)
+}
+
+/// [`scale_of`] of every coordinate: the scales and the scaled means, in the layout of
+/// `means` and `vars` (one row per component).
+fn scales(means: &[f64], vars: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    means
+        .iter()
+        .zip(vars)
+        .map(|(&mu, &v)| scale_of(mu, v))
+        .unzip()
 }
 
 /// `−½ (D ln 2π + Σ_j ln var_j)`, the log-density's constant of a diagonal Gaussian.
@@ -331,22 +348,22 @@ pub fn mvn_diag_add_log_density(
     if let (Some(columns), Some(mean)) = (columns, mean.as_slice()) {
         // Column-major data (both back-ends keep it so): register tiles, straight into a
         // contiguous column of the log-joint (into zeros first, otherwise).
-        let mut few = [0.0; INV_ON_STACK];
+        let (mut few, mut few_scaled) = ([0.0; INV_ON_STACK], [0.0; INV_ON_STACK]);
         let many;
-        let inv: &[f64] = if d <= INV_ON_STACK {
-            for (i, &v) in few.iter_mut().zip(var.iter()) {
-                *i = 1.0 / v;
+        let (scale, scaled_mean): (&[f64], &[f64]) = if d <= INV_ON_STACK {
+            for (((s, sm), &mu), &v) in few.iter_mut().zip(&mut few_scaled).zip(mean).zip(var) {
+                (*s, *sm) = scale_of(mu, v);
             }
-            &few[..d]
+            (&few[..d], &few_scaled[..d])
         } else {
-            many = var.iter().map(|v| 1.0 / v).collect::<Vec<_>>();
-            &many
+            many = scales(mean, &var.to_vec());
+            (&many.0, &many.1)
         };
         let kernel = |out: &mut [f64]| {
             lanes::dispatch(DiagLogDensity {
                 columns: &columns,
-                mean,
-                inv,
+                scaled_mean,
+                scale,
                 constant,
                 out,
             })
@@ -365,10 +382,10 @@ pub fn mvn_diag_add_log_density(
     }
     let mut maha = vec![0.0; x.nrows()];
     for ((col, &mu), &v) in x.columns().into_iter().zip(mean.iter()).zip(var.iter()) {
-        let inv = 1.0 / v;
+        let (scale, scaled_mean) = scale_of(mu, v);
         for (acc, &xv) in maha.iter_mut().zip(col.iter()) {
-            let e = xv - mu;
-            *acc += e * e * inv;
+            let e = fused(xv, scale, -scaled_mean);
+            *acc = fused(e, e, *acc);
         }
     }
     for (o, q) in out.iter_mut().zip(maha) {
@@ -917,8 +934,10 @@ const INV_ON_STACK: usize = 32;
 /// `SOLVE_TILES` tiles of [`LANES`] rows at a time, the sums in registers.
 struct DiagLogDensity<'a> {
     columns: &'a [&'a [f64]],
-    mean: &'a [f64],
-    inv: &'a [f64],
+    /// Each coordinate's `μ s` ([`scale_of`]).
+    scaled_mean: &'a [f64],
+    /// Each coordinate's `s = 1/√var`.
+    scale: &'a [f64],
     constant: f64,
     out: &'a mut [f64],
 }
@@ -930,8 +949,8 @@ impl Kernel for DiagLogDensity<'_> {
     fn run<V: Lanes>(self) {
         let Self {
             columns,
-            mean,
-            inv,
+            scaled_mean,
+            scale,
             constant,
             out,
         } = self;
@@ -941,12 +960,12 @@ impl Kernel for DiagLogDensity<'_> {
         let mut start = 0;
         while start + GROUP <= m {
             let mut q = [V::splat(0.0); SOLVE_TILES];
-            for ((col, &mu), &iv) in columns.iter().zip(mean).zip(inv) {
-                let (muv, inv) = (V::splat(mu), V::splat(iv));
+            for ((col, &sm), &s) in columns.iter().zip(scaled_mean).zip(scale) {
+                let (neg, s) = (V::splat(-sm), V::splat(s));
                 let (group, _) = col[start..start + GROUP].as_chunks::<LANES>();
-                for (s, x) in q.iter_mut().zip(group) {
-                    let e = V::load(x).sub(muv);
-                    *s = e.mul(e).mul_add(inv, *s);
+                for (q, x) in q.iter_mut().zip(group) {
+                    let e = V::load(x).mul_add(s, neg);
+                    *q = e.mul_add(e, *q);
                 }
             }
             let (group, _) = out[start..start + GROUP].as_chunks_mut::<LANES>();
@@ -955,15 +974,15 @@ impl Kernel for DiagLogDensity<'_> {
             }
             start += GROUP;
         }
-        // The rest, tile by tile (partial tiles padded at the mean).
+        // The rest, tile by tile (partial tiles padded with zeros, whose values are not stored).
         while start < m {
             let mut q = [V::splat(0.0); SOLVE_TILES];
-            for ((col, &mu), &iv) in columns.iter().zip(mean).zip(inv) {
-                let (muv, inv) = (V::splat(mu), V::splat(iv));
-                for (t, s) in q.iter_mut().enumerate() {
+            for ((col, &sm), &s) in columns.iter().zip(scaled_mean).zip(scale) {
+                let (neg, s) = (V::splat(-sm), V::splat(s));
+                for (t, q) in q.iter_mut().enumerate() {
                     let at = (start + t * LANES).min(m);
-                    let e = V::load(&tile_of(col, at, LANES.min(m - at), mu)).sub(muv);
-                    *s = e.mul(e).mul_add(inv, *s);
+                    let e = V::load(&tile_of(col, at, LANES.min(m - at), 0.0)).mul_add(s, neg);
+                    *q = e.mul_add(e, *q);
                 }
             }
             for (t, s) in q.iter().enumerate() {
