@@ -34,7 +34,9 @@
 //! bits with one thread or many. Restart `r` draws from stream `r` of a ChaCha8 generator
 //! seeded with the user's seed.
 
+use std::cell::Cell;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -578,9 +580,39 @@ struct RowScratch {
     at: Vec<u64>,
     second: Vec<f64>,
     deferred: Vec<u32>,
+    /// The pass of [`e_step_parts`] this scratch serves (see [`RowScratch::of_thread`]).
+    pass: u64,
 }
 
 impl RowScratch {
+    /// The thread's kept scratch when it has one for `k` components, else a new one. (Kept
+    /// from one task, and one iteration, to the next: made anew for each of rayon's splits, it
+    /// was allocated and zeroed some ten times per iteration on two threads.) The conditionals
+    /// of missing-coordinate patterns belong to one pass, `pass`, and are dropped when a new
+    /// one starts; the workspace's memo is checked against the parameters it was computed
+    /// from, so it is kept. (A task that starts on this thread while another waits here
+    /// finds no kept scratch and makes its own.)
+    fn of_thread(k: usize, pass: u64) -> Self {
+        match KEPT_SCRATCH.take() {
+            Some(mut scratch) if scratch.lj.ncols() == k => {
+                if scratch.pass != pass {
+                    scratch.ws.patterns = Default::default();
+                }
+                scratch.pass = pass;
+                scratch
+            }
+            _ => Self {
+                pass,
+                ..Self::new(k)
+            },
+        }
+    }
+
+    /// Keeps this scratch for the thread's next task.
+    fn keep(self) {
+        KEPT_SCRATCH.set(Some(self));
+    }
+
     fn new(k: usize) -> Self {
         Self {
             ws: Workspace::default(),
@@ -591,6 +623,7 @@ impl RowScratch {
             at: vec![0; HARD_BLOCK_ROWS],
             second: vec![0.0; BLOCK_ROWS],
             deferred: Vec::new(),
+            pass: 0,
         }
     }
 }
@@ -617,6 +650,7 @@ fn e_step_rows<M: MixtureModel>(
         at,
         second,
         deferred,
+        pass: _,
     } = scratch;
     // The hard E-step's argmax in one pass needs every row's prior to be the same, and no
     // missing cell.
@@ -885,13 +919,25 @@ fn e_step_parts<M: MixtureModel>(
     mode: EStepMode,
     weights: Option<&[f64]>,
 ) -> Vec<EStep<M::Stats>> {
+    let pass = PASSES.fetch_add(1, Ordering::Relaxed);
     tasks(model.n_rows())
         .into_par_iter()
-        .map_init(
-            || RowScratch::new(model.n_components()),
-            |scratch, rows| e_step_rows(model, cache, rows, mode, weights, scratch),
-        )
+        .map(|rows| {
+            let mut scratch = RowScratch::of_thread(model.n_components(), pass);
+            let part = e_step_rows(model, cache, rows, mode, weights, &mut scratch);
+            scratch.keep();
+            part
+        })
         .collect()
+}
+
+/// Numbers the passes of [`e_step_parts`], so that a thread's kept [`RowScratch`] knows when
+/// a new one starts.
+static PASSES: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The [`RowScratch`] of the thread's last task.
+    static KEPT_SCRATCH: Cell<Option<RowScratch>> = const { Cell::new(None) };
 }
 
 /// A hard E-step's `ln p(x, z* | θ)` from the statistics, evaluated as the M-step's guard
