@@ -362,12 +362,13 @@ impl Gen<'_> {
             (
                 "::jensen::runtime::mixture",
                 &[
-                    "add_log_uniform",
                     "add_log_weights",
                     "inertia",
                     "one_hot",
                     "reseed_weight",
                     "reseed_weight_of",
+                    "set_log_uniform",
+                    "set_log_weights",
                     "FloorHit",
                 ][..],
             ),
@@ -1148,6 +1149,12 @@ impl Gen<'_> {
             quote!()
         };
         let log_joint = self.log_joint();
+        // (The latent's prior, when the log-joint has one, sets the block first.)
+        let log_joint_writes = self.program.log_prior.is_some().then(|| {
+            quote! {
+                fn log_joint_writes(&self) -> bool { true }
+            }
+        });
         let (zero, merge) = self.zero_and_merge();
         let accumulate = self.accumulate();
         let log_joint_bounded = self.log_joint_bounded();
@@ -1208,6 +1215,7 @@ impl Gen<'_> {
 
                 #prepare
                 #log_joint
+                #log_joint_writes
 
                 fn zero_stats(&self) -> #stats {
                     #stats { #(#zero,)* }

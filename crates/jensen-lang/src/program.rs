@@ -30,8 +30,9 @@ pub struct Program {
     pub stats: Vec<StatSlot>,
     /// Quantities derived from the parameters once per iteration (the cache).
     pub derived: Vec<Derived>,
-    /// The latent's prior in the log-joint (`None` for a chain or a single component, whose
-    /// prior enters through the forward–backward recursions or not at all).
+    /// The latent's prior in the log-joint, its first term, which sets the block rather than
+    /// adding to it (`None` for a chain or a single component, whose prior enters through the
+    /// forward–backward recursions or not at all; their blocks start at zero).
     pub log_prior: Option<Call>,
     /// The latent's prior terms of the expected complete-data log-likelihood.
     pub expected_prior: Vec<Call>,
@@ -680,8 +681,8 @@ pub enum Operand {
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Kernel {
-    AddLogWeights,
-    AddLogUniform,
+    SetLogWeights,
+    SetLogUniform,
     MvnFullAddLogDensity,
     MvnDiagAddLogDensity,
     MvnDiagAddLogDensities,
@@ -889,8 +890,8 @@ impl Kernel {
     pub fn path(self) -> &'static str {
         use Kernel::*;
         match self {
-            AddLogWeights => "add_log_weights",
-            AddLogUniform => "add_log_uniform",
+            SetLogWeights => "set_log_weights",
+            SetLogUniform => "set_log_uniform",
             MvnFullAddLogDensity => "gaussian::mvn_full_add_log_density",
             MvnDiagAddLogDensity => "gaussian::mvn_diag_add_log_density",
             MvnDiagAddLogDensities => "gaussian::mvn_diag_add_log_densities",
@@ -1524,8 +1525,8 @@ impl<'a> Lowering<'a> {
             return;
         }
         let prior = match &self.program.log_prior {
-            Some(c) if c.kernel == Kernel::AddLogUniform => Operand::LogUniform,
-            Some(c) if c.kernel == Kernel::AddLogWeights => c.args[1].clone(),
+            Some(c) if c.kernel == Kernel::SetLogUniform => Operand::LogUniform,
+            Some(c) if c.kernel == Kernel::SetLogWeights => c.args[1].clone(),
             _ => return,
         };
         let [block] = &mut self.program.blocks[..] else {
@@ -1809,7 +1810,7 @@ impl<'a> Lowering<'a> {
         match self.plan.latent {
             Latent::Categorical { weights: None, .. } => {
                 // Equal, fixed weights: `−ln K` for every component.
-                self.program.log_prior = Some(call(Kernel::AddLogUniform, vec![Operand::OutAll]));
+                self.program.log_prior = Some(call(Kernel::SetLogUniform, vec![Operand::OutAll]));
                 self.program.expected_prior =
                     vec![call(Kernel::UniformExpected, vec![Operand::LatentCounts])];
             }
@@ -1819,7 +1820,7 @@ impl<'a> Lowering<'a> {
             } => {
                 let id = self.derive("log_w".into(), DerivedKind::LogVector(weights));
                 self.program.log_prior = Some(call(
-                    Kernel::AddLogWeights,
+                    Kernel::SetLogWeights,
                     vec![
                         Operand::OutAll,
                         Operand::Derived {

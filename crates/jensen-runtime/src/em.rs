@@ -684,7 +684,7 @@ fn e_step_rows<M: MixtureModel>(
         }
         // (Blocks past the log-joint's rows only under the one pass, which writes none.)
         let mut view = lj.slice_mut(s![..m.min(BLOCK_ROWS), ..]);
-        if mode == EStepMode::Soft {
+        if mode == EStepMode::Soft && !model.log_joint_writes() {
             view.fill(0.0);
         }
         match mode {

@@ -256,7 +256,8 @@ pub trait MixtureModel: Sync {
     fn n_components(&self) -> usize;
     /// Factors covariances and takes logs; fails on parameters outside their constraints.
     fn prepare(&self, params: &Self::Params) -> Result<Self::Cache, NumericalIssue>;
-    /// Adds `ln p(x_n, z_n = k)` to `out[[n - rows.start, k]]` (the buffer starts zeroed).
+    /// Adds `ln p(x_n, z_n = k)` to `out[[n - rows.start, k]]` (the buffer starts zeroed; or
+    /// writes it, whatever the buffer held, when [`MixtureModel::log_joint_writes`] says so).
     /// For a chain the prior of `z` is applied by forward–backward, so this adds only the
     /// emissions `ln p(x_n | z_n = k)`.
     fn log_joint(
@@ -277,6 +278,15 @@ pub trait MixtureModel: Sync {
         stats: &mut Self::Stats,
         ws: &mut Workspace,
     );
+    /// Whether [`log_joint`] writes every entry of `out`, whatever it held (its first term
+    /// sets the block, as a mixture's prior of `z` does, and the rest add to it), so that the
+    /// E-step need not zero the buffer first: one pass less over each block. The default,
+    /// `false`, keeps [`log_joint`]'s contract of adding to zeros.
+    ///
+    /// [`log_joint`]: MixtureModel::log_joint
+    fn log_joint_writes(&self) -> bool {
+        false
+    }
     /// The hard E-step's scores, when the model has a faster form of [`log_joint`] for them
     /// (every component at once): adds to `out` values within `bound[b]` of
     /// `ln p(x_n, z_n = k)` and returns `true`. The hard E-step takes its argmax from them
@@ -966,7 +976,23 @@ fn ln_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
     out
 }
 
-/// Adds `ln w_k` to every row of column `k` of a log-joint block (the prior `z_n ~ Categorical(w)`).
+/// Sets every row of column `k` of a log-joint block to `ln w_k` (the prior
+/// `z_n ~ Categorical(w)`, the first term of a mixture's log-joint, whatever the block held:
+/// see [`MixtureModel::log_joint_writes`]).
+pub fn set_log_weights(mut out: ArrayViewMut2<'_, f64>, log_w: ArrayView1<'_, f64>) {
+    for (mut col, &l) in out.columns_mut().into_iter().zip(log_w.iter()) {
+        col.fill(l);
+    }
+}
+
+/// Sets every entry of the `rows × K` log-joint block to `ln (1/K)`: equal, fixed weights
+/// (`z[n] ~ Categorical(1 / K)`), the first term of the log-joint, as [`set_log_weights`].
+pub fn set_log_uniform(mut out: ArrayViewMut2<'_, f64>) {
+    out.fill(-(out.ncols().max(1) as f64).ln());
+}
+
+/// Adds `ln w_k` to every row of column `k` of a log-joint block (variational Bayes's
+/// per-component offsets, after the prior).
 pub fn add_log_weights(mut out: ArrayViewMut2<'_, f64>, log_w: ArrayView1<'_, f64>) {
     for (mut col, &l) in out.columns_mut().into_iter().zip(log_w.iter()) {
         col += l;
@@ -983,13 +1009,6 @@ pub fn inertia(complete: f64, n: f64, k: usize, d: usize, c: f64, missing: f64) 
     let cells = n * d as f64 - missing;
     -2.0 * c
         * (complete + n * (k.max(1) as f64).ln() + 0.5 * cells * (std::f64::consts::TAU * c).ln())
-}
-
-/// Adds `ln (1/K)` to every entry of the `rows × K` log-joint block: equal, fixed weights
-/// (`z[n] ~ Categorical(1 / K)`).
-pub fn add_log_uniform(mut out: ArrayViewMut2<'_, f64>) {
-    let log_w = -(out.ncols().max(1) as f64).ln();
-    out.mapv_inplace(|v| v + log_w);
 }
 
 /// Re-seeds the weight of component `k` at `1/N` and renormalises.

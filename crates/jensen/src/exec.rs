@@ -30,7 +30,8 @@ use jensen_runtime::kernels::{
 };
 use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::mixture::{
-    add_log_uniform, add_log_weights, inertia, one_hot, reseed_weight_of, Assigned, FloorHit,
+    add_log_weights, inertia, one_hot, reseed_weight_of, set_log_uniform, set_log_weights,
+    Assigned, FloorHit,
 };
 use jensen_runtime::{
     ChainPrior, LatentStats, MStepConfig, MixtureModel, NumericalIssue, RngCore, Workspace,
@@ -1699,12 +1700,12 @@ impl PlanModel<'_> {
         let number = Value::Number;
         let array = |x: ArrayD<f64>| Value::Array(x);
         match call.kernel {
-            AddLogWeights => {
-                add_log_weights(out.expect("log-joint").view_mut(), v(1).view());
+            SetLogWeights => {
+                set_log_weights(out.expect("log-joint").view_mut(), v(1).view());
                 number(0.0)
             }
-            AddLogUniform => {
-                add_log_uniform(out.expect("log-joint").view_mut());
+            SetLogUniform => {
+                set_log_uniform(out.expect("log-joint").view_mut());
                 number(0.0)
             }
             MvnFullAddLogDensity => {
@@ -3104,6 +3105,10 @@ impl MixtureModel for PlanModel<'_> {
         })
     }
 
+    fn log_joint_writes(&self) -> bool {
+        self.program.log_prior.is_some()
+    }
+
     fn log_joint(
         &self,
         cache: &ExecCache,
@@ -3116,6 +3121,7 @@ impl MixtureModel for PlanModel<'_> {
             rows: Some(rows.clone()),
             ..Env::default()
         };
+        // (The latent's prior, when there is one, sets the block: `log_joint_writes`.)
         if let Some(prior) = &self.program.log_prior {
             self.run(prior, &env, Some(&mut out), None, None, None);
         }
