@@ -687,3 +687,47 @@ fn every_model_file_is_covered() {
         "add new models to CATALOGUE and to the differential tests"
     );
 }
+
+#[test]
+fn a_log_joint_that_says_it_writes_overwrites_whatever_its_buffer_held() {
+    // `MixtureModel::log_joint_writes` lets the E-step skip zeroing the buffer: the block must
+    // then come out the same, bit for bit, from a buffer of NaN as from one of zeros.
+    use jensen::runtime::{MixtureModel, Workspace};
+    use ndarray::ShapeBuilder;
+    let mut writers = 0;
+    for (name, file, consts) in CATALOGUE {
+        let p = plan(name);
+        let bound = bind(&p, file, consts);
+        let model = PlanModel::new(&p, &bound);
+        if !model.log_joint_writes() {
+            continue;
+        }
+        writers += 1;
+        let fitted = jensen::fit(
+            &model,
+            &FitOptions {
+                max_iter: 2,
+                restarts: 1,
+                ..options(3)
+            },
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let cache = model.prepare(&fitted.params).expect("prepared");
+        let (m, k) = (model.n_rows().min(64), model.n_components());
+        let mut block = |fill: f64| {
+            let mut out = ndarray::Array2::from_elem((m, k).f(), fill);
+            model.log_joint(&cache, 0..m, out.view_mut(), &mut Workspace::default());
+            out
+        };
+        let (from_zeros, from_nan) = (block(0.0), block(f64::NAN));
+        assert!(
+            from_zeros
+                .iter()
+                .zip(&from_nan)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{name}: the log-joint kept some of its buffer"
+        );
+    }
+    // (Every mixture with a prior of `z` says so; the chains do not.)
+    assert!(writers > 20, "{writers} models write their log-joint");
+}
