@@ -83,6 +83,12 @@ fn impossible(out: &mut ChainPosterior<'_>, value: f64) -> f64 {
 /// far below the step's own rounding, and the product of two sums stays normal.
 const SMALLEST_SUM: f64 = 1e-150;
 
+/// The smallest sum of a step's `α` or `β` lanes, as [`small_chain`]'s recursions carry them
+/// (scaled every second step, by a power of two, to about the product of the last two
+/// steps' normalisers, so that between scalings three normalisers may multiply): above it, a
+/// subnormal lane's absolute error (at most 2.5e-324 per product) is below 1e-33 of the sum.
+const SMALLEST_SCALED: f64 = 1e-290;
+
 /// Steps per parallel piece of [`small_chain`]'s emission and combination passes (fixed, so
 /// that the sums do not depend on the number of threads).
 const CHAIN_CHUNK: usize = 4096;
@@ -265,8 +271,8 @@ const FINISH_PIECE: usize = 256;
 /// 2. the forward and the backward recursions at the same time (on two threads where the
 ///    pool has them, else a step of each in turn in one loop): `β` is scaled by its own
 ///    sums rather than the forward pass's normalisers, so neither waits for the other, and
-///    each defers its step's normalisation to the next step's end, so the division is not
-///    on the recursion's path;
+///    each scales its values every second step by a power of two known a step ahead, so
+///    that no sum or division is on the recursion's path;
 /// 3. `γ_t = α̂_t ∘ β̃_t / G_t` with `G_t = Σ α̂_t ∘ β̃_t`, and the expected transition counts
 ///    `A_ij Σ_t α̂_t(i) b_{t+1}(j) β̃_{t+1}(j) / (c_{t+1} G_{t+1})`, in parallel pieces
 ///    summed in a fixed order. (Any per-step scale of `β` cancels in both.)
@@ -483,10 +489,14 @@ fn combination<V: Lanes>(k: usize, x: V, v: &[V; LANES]) -> V {
     c[0].add(c[1]).add(c[2].add(c[3]))
 }
 
-/// The forward recursion of [`small_chain`]: `α̂_t = (α̂_{t−1} A) ∘ b_t / c_t`, computed as
-/// `u_t = (α̃_{t−1} A) ∘ (b_t / c_{t−1})` from the unnormalised `α̃_{t−1} = c_{t−1} α̂_{t−1}`, so
-/// that `c_{t−1}` is summed and inverted while the products run. `false` when some `c_t` is
-/// not above [`SMALLEST_SUM`] (or is NaN).
+/// The forward recursion of [`small_chain`]: `α̂_t = (α̂_{t−1} A) ∘ b_t / c_t`, carried as
+/// `u_t = (u_{t−1} A) ∘ b_t g_t`, which is `α̂_t` times its sum `S_t`, with `g_t` 1 or, every
+/// second step, the power of two that brings `S_{t−2}` to `[1, 2)`: the sums then stay near
+/// the product of the last two or three normalisers, and `g_t` is known a step before it is
+/// needed, so that the recursion's path is the products alone (no sum, no division). Since
+/// `g_t` is a power of two, `u_t` carries the unscaled products' rounding; `α̂_t = u_t / S_t`
+/// and `c_t = S_t / (g_t S_{t−1})` are taken beside it. `false` when some `c_t` is not above
+/// [`SMALLEST_SUM`] (or is NaN), or some `S_t` not above [`SMALLEST_SCALED`].
 struct Forward<'a> {
     k: usize,
     pi: &'a [f64],
@@ -533,10 +543,16 @@ struct ForwardSteps<V> {
     k: usize,
     /// The rows of `A` as lanes.
     rows: [V; LANES],
-    /// `α̃_{t−1}`, unnormalised.
+    /// `u_{t−1}`, `α̂_{t−1}` times its sum `S_{t−1}` (see [`Forward`]).
     last: V,
-    /// `1 / c_{t−1}`.
-    inv: f64,
+    /// `1 / S_{t−1}`.
+    inv_last: f64,
+    /// `S_{t−1}`.
+    sum_last: f64,
+    /// `S_{t−2}`, whose power of two scales every second step.
+    before: f64,
+    /// Whether this step is scaled.
+    scaled: bool,
 }
 
 impl<V: Lanes> ForwardSteps<V> {
@@ -546,12 +562,16 @@ impl<V: Lanes> ForwardSteps<V> {
             k,
             rows: transition_lanes::<V>(k, a).0,
             last: V::splat(0.0),
-            inv: 1.0,
+            inv_last: 1.0,
+            sum_last: 1.0,
+            before: 1.0,
+            scaled: false,
         }
     }
 
     /// One step: `α̂_t` into `at` and `c_t` into `ct`, from the initial distribution `pi` at
-    /// the first step. `false` when `c_t` is not above [`SMALLEST_SUM`] (or is NaN).
+    /// the first step. `false` when `c_t` is not above [`SMALLEST_SUM`] (or is NaN), or when
+    /// the sum `S_t` is not above [`SMALLEST_SCALED`].
     #[inline(always)]
     fn step(
         &mut self,
@@ -561,27 +581,45 @@ impl<V: Lanes> ForwardSteps<V> {
         ct: &mut f64,
     ) -> bool {
         let bt = V::load(bt);
+        // The step's factor: 1, or every second step 2^−e for the exponent e of `S_{t−2}`
+        // (known a step ahead, so that nothing but the products is on the recursion's path).
+        let g = if self.scaled {
+            pow2_inverse(self.before)
+        } else {
+            1.0
+        };
         let cur = match pi {
             Some(pi) => V::load(&padded(pi)).mul(bt),
-            None => combination(self.k, self.last, &self.rows).mul(bt.mul(V::splat(self.inv))),
+            None => combination(self.k, self.last, &self.rows).mul(bt.mul(V::splat(g))),
         };
-        self.last = cur;
         let mut sums = [0.0; LANES];
         cur.store(&mut sums);
-        let c = lane_sum(&sums);
-        if c.is_nan() || c <= SMALLEST_SUM {
+        let s = lane_sum(&sums);
+        // c_t = S_t / (g S_{t−1}); `g` is a power of two, its inverse exact.
+        let c = match pi {
+            Some(_) => s,
+            None => s * self.inv_last * (1.0 / g),
+        };
+        if c.is_nan() || c <= SMALLEST_SUM || s <= SMALLEST_SCALED {
             return false;
         }
-        self.inv = 1.0 / c;
-        cur.mul(V::splat(self.inv)).store(at);
+        let inv = 1.0 / s;
+        cur.mul(V::splat(inv)).store(at);
         *ct = c;
+        self.last = cur;
+        self.inv_last = inv;
+        self.before = self.sum_last;
+        self.sum_last = s;
+        self.scaled = !self.scaled;
         true
     }
 }
 
-/// The backward recursion of [`small_chain`]: `β̃_t = A (b_{t+1} ∘ β̃_{t+1}) / d_{t+1}` with
-/// `d_t = Σ β̃_t` and `β̃_{T−1} = 1`, the division deferred as in [`Forward`]. `false` when
-/// some `d_t` is not above [`SMALLEST_SUM`].
+/// The backward recursion of [`small_chain`]: `β̃_t = A (b_{t+1} ∘ β̃_{t+1}) g_t` with
+/// `β̃_{T−1} = 1` and `g_t` as in [`Forward`] (1, or every second step the power of two of the
+/// sum `D_{t+2} = Σ β̃_{t+2}`; any scale of `β` cancels in `γ` and `ξ`). `false` when some
+/// step's ratio `D_t / (g_t D_{t+1})` is not above [`SMALLEST_SUM`], or some `D_t` not above
+/// [`SMALLEST_SCALED`].
 struct Backward<'a> {
     k: usize,
     /// `K × K`, row = from.
@@ -618,8 +656,12 @@ struct BackwardSteps<V> {
     cols: [V; LANES],
     /// `β̃_{t+1}`.
     next: V,
-    /// `1 / d_{t+1}`.
-    inv: f64,
+    /// `D_{t+1} = Σ β̃_{t+1}`.
+    sum_next: f64,
+    /// `D_{t+2}`, whose power of two scales every second step.
+    after: f64,
+    /// Whether this step is scaled.
+    scaled: bool,
 }
 
 impl<V: Lanes> BackwardSteps<V> {
@@ -631,25 +673,43 @@ impl<V: Lanes> BackwardSteps<V> {
             k,
             cols: transition_lanes::<V>(k, a).1,
             next: V::load(last),
-            inv: 1.0 / k as f64,
+            sum_next: k as f64,
+            after: 1.0,
+            scaled: false,
         }
     }
 
-    /// One step back: `β̃_t` into `out` from `b_{t+1}`. `false` when `d_t` is not above
-    /// [`SMALLEST_SUM`] (or is NaN).
+    /// One step back: `β̃_t` into `out` from `b_{t+1}`. `false` when the step's ratio
+    /// `d_t = D_t / (g D_{t+1})` is not above [`SMALLEST_SUM`] (or is NaN), or when `D_t` is
+    /// not above [`SMALLEST_SCALED`].
     #[inline(always)]
     fn step(&mut self, b_next: &[f64; LANES], out: &mut [f64; LANES]) -> bool {
-        let cur =
-            combination(self.k, V::load(b_next).mul(self.next), &self.cols).mul(V::splat(self.inv));
+        // As in the forward recursion: 1, or every second step the power of two of `D_{t+2}`.
+        let g = if self.scaled {
+            pow2_inverse(self.after)
+        } else {
+            1.0
+        };
+        let cur = combination(self.k, V::load(b_next).mul(self.next), &self.cols).mul(V::splat(g));
         cur.store(out);
         let d = lane_sum(out);
-        if d.is_nan() || d <= SMALLEST_SUM {
+        // (`d / (g D_{t+1}) > SMALLEST_SUM`, without a division.)
+        if d.is_nan() || d <= SMALLEST_SUM * g * self.sum_next || d <= SMALLEST_SCALED {
             return false;
         }
-        self.inv = 1.0 / d;
         self.next = cur;
+        self.after = self.sum_next;
+        self.sum_next = d;
+        self.scaled = !self.scaled;
         true
     }
+}
+
+/// `2^−e` for the exponent `e` of a positive normal `s` (`s = m 2^e`, `1 ≤ m < 2`): a factor
+/// that brings `s` to `[1, 2)` exactly, from its bits (no division on a recursion's path).
+#[inline(always)]
+fn pow2_inverse(s: f64) -> f64 {
+    f64::from_bits((2046 - (s.to_bits() >> 52)) << 52)
 }
 
 /// [`Forward`] and [`Backward`] in one loop, a step of each in turn: the same operations,
@@ -1173,6 +1233,39 @@ mod tests {
                 assert_relative_eq!(s, g, epsilon = 1e-10, max_relative = 1e-12);
             }
             assert_relative_eq!(small.2.sum(), (t_len - 1) as f64, max_relative = 1e-12);
+        }
+    }
+
+    #[test]
+    fn small_normalisers_in_a_pattern_stay_in_range() {
+        // The best state alternates every step and the transitions all but rule out
+        // switching, so every second step's normaliser is small (e^−40 to e^−100, in a
+        // pattern of period 6): the recursions' sums, scaled every second step by a power
+        // of two, stay in range over 100,000 steps, and the small form agrees with the
+        // general one, which normalises every step.
+        let t_len = 100_000;
+        let stay = 1.0 - 1e-50;
+        let pi = array![0.5, 0.5].mapv(f64::ln);
+        let a = array![[stay, 1e-50], [1e-50, stay]].mapv(f64::ln);
+        let worse = [40.0, 100.0, 70.0];
+        let b = Array2::from_shape_fn((t_len, 2), |(t, k)| {
+            if k == t % 2 {
+                0.0
+            } else {
+                -worse[(t / 2) % 3]
+            }
+        });
+        let small = posteriors(&pi, &a, &b, |pi, a, rows, mut out| {
+            small_chain(pi, a, rows, &mut out).expect("the small form")
+        });
+        let general = posteriors(&pi, &a, &b, general_chain);
+        assert!(small.0.is_finite());
+        assert_relative_eq!(small.0, general.0, max_relative = 1e-12);
+        for (s, g) in small.1.iter().zip(general.1.iter()) {
+            assert_relative_eq!(s, g, epsilon = 1e-12);
+        }
+        for (s, g) in small.2.iter().zip(general.2.iter()) {
+            assert_relative_eq!(s, g, epsilon = 1e-9, max_relative = 1e-10);
         }
     }
 
