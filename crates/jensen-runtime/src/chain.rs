@@ -427,12 +427,6 @@ fn combine(
     Some(finish(out, |i, j| xi_t[j][i], scale, shift))
 }
 
-/// `Σ` of the lanes, in a fixed order.
-#[inline(always)]
-fn lane_sum(v: &[f64; LANES]) -> f64 {
-    ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
-}
-
 /// `K` values into eight lanes, the rest zero.
 #[inline(always)]
 fn padded(values: &[f64]) -> [f64; LANES] {
@@ -592,9 +586,7 @@ impl<V: Lanes> ForwardSteps<V> {
             Some(pi) => V::load(&padded(pi)).mul(bt),
             None => combination(self.k, self.last, &self.rows).mul(bt.mul(V::splat(g))),
         };
-        let mut sums = [0.0; LANES];
-        cur.store(&mut sums);
-        let s = lane_sum(&sums);
+        let s = cur.sum();
         // c_t = S_t / (g S_{t−1}); `g` is a power of two, its inverse exact.
         let c = match pi {
             Some(_) => s,
@@ -692,7 +684,7 @@ impl<V: Lanes> BackwardSteps<V> {
         };
         let cur = combination(self.k, V::load(b_next).mul(self.next), &self.cols).mul(V::splat(g));
         cur.store(out);
-        let d = lane_sum(out);
+        let d = cur.sum();
         // (`d / (g D_{t+1}) > SMALLEST_SUM`, without a division.)
         if d.is_nan() || d <= SMALLEST_SUM * g * self.sum_next || d <= SMALLEST_SCALED {
             return false;
@@ -800,19 +792,28 @@ impl<'a> GammaRows<'a> {
         Self::Columns(columns)
     }
 
-    /// Row `i` of the piece: the first `k` lanes of `g`.
+    /// Rows `i..i + g.len()` of the piece: the first `k` lanes of each of `g` (each column's
+    /// run of values in one copy, for the E-step's columns).
     #[inline(always)]
-    fn put(&mut self, i: usize, k: usize, g: &[f64; LANES]) {
+    fn put_rows(&mut self, i: usize, k: usize, g: &[[f64; LANES]]) {
         match self {
-            Self::Rows(rows) => rows[i * k..(i + 1) * k].copy_from_slice(&g[..k]),
+            Self::Rows(rows) => {
+                for (r, g) in rows[i * k..(i + g.len()) * k].chunks_exact_mut(k).zip(g) {
+                    r.copy_from_slice(&g[..k]);
+                }
+            }
             Self::Columns(columns) => {
-                for (column, &v) in columns.iter_mut().zip(g) {
-                    column[i] = v;
+                for (j, column) in columns.iter_mut().enumerate() {
+                    for (o, g) in column[i..i + g.len()].iter_mut().zip(g) {
+                        *o = g[j];
+                    }
                 }
             }
             Self::Strided(view) => {
-                for (o, &v) in view.row_mut(i).iter_mut().zip(g) {
-                    *o = v;
+                for (r, g) in g.iter().enumerate() {
+                    for (o, &v) in view.row_mut(i + r).iter_mut().zip(g) {
+                        *o = v;
+                    }
                 }
             }
         }
@@ -836,20 +837,24 @@ impl Kernel for Combine<'_> {
         } = self;
         let (_, cols) = transition_lanes::<V>(k, a);
         let mut xi = [V::splat(0.0); LANES];
-        let (mut p, mut w) = ([0.0; LANES], [0.0; LANES]);
-        for (i, t) in steps.enumerate() {
+        let mut w = [0.0; LANES];
+        // `γ` of the last `LANES` steps, a row each, written out together.
+        let mut rows = [[0.0; LANES]; LANES];
+        let first = steps.start;
+        for (i, t) in steps.clone().enumerate() {
             let (at, bt) = (V::load(&alpha[t]), V::load(&beta[t]));
             let ab = at.mul(bt);
-            ab.store(&mut p);
-            let total = lane_sum(&p);
+            let total = ab.sum();
             if total.is_nan() || total <= SMALLEST_SUM {
                 return None;
             }
             // 1 / (G_t c_t), and from it 1 / G_t: one division per step.
             let both = 1.0 / (total * scale[t]);
             let inv = both * scale[t];
-            ab.mul(V::splat(inv)).store(&mut p);
-            gamma.put(i, k, &p);
+            ab.mul(V::splat(inv)).store(&mut rows[i % LANES]);
+            if i % LANES == LANES - 1 {
+                gamma.put_rows(i + 1 - LANES, k, &rows);
+            }
             if t > 0 {
                 V::load(&b[t]).mul(bt).mul(V::splat(both)).store(&mut w);
                 let prev = V::load(&alpha[t - 1]);
@@ -861,6 +866,8 @@ impl Kernel for Combine<'_> {
                 }
             }
         }
+        let done = (steps.end - first) / LANES * LANES;
+        gamma.put_rows(done, k, &rows[..steps.end - first - done]);
         let mut out = [[0.0; LANES]; LANES];
         for ((x, col), o) in xi.iter().zip(&cols).zip(out.iter_mut()) {
             x.mul(*col).store(o);

@@ -28,6 +28,10 @@ pub(crate) trait Lanes: Copy {
     fn neg_mul_add(self, b: Self, c: Self) -> Self;
     /// Lane `I` in every lane (in registers: no store and load).
     fn lane<const I: usize>(self) -> Self;
+    /// The sum of the lanes, `((v₀ + v₄) + (v₂ + v₆)) + ((v₁ + v₅) + (v₃ + v₇))`: halves, then
+    /// quarters, then the last pair (in registers on the vector forms, the same order and so
+    /// the same bits on every form).
+    fn sum(self) -> f64;
 }
 
 /// A kernel generic over the lane type.
@@ -92,6 +96,11 @@ impl Lanes for [f64; LANES] {
     #[inline(always)]
     fn lane<const I: usize>(self) -> Self {
         [self[I]; LANES]
+    }
+    #[inline(always)]
+    fn sum(self) -> f64 {
+        let v = self;
+        ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
     }
 }
 
@@ -184,6 +193,16 @@ mod x86 {
         fn lane<const I: usize>(self) -> Self {
             unsafe { Self(_mm512_permutexvar_pd(_mm512_set1_epi64(I as i64), self.0)) }
         }
+        #[inline(always)]
+        fn sum(self) -> f64 {
+            unsafe {
+                let halves = _mm256_add_pd(
+                    _mm512_castpd512_pd256(self.0),
+                    _mm512_extractf64x4_pd::<1>(self.0),
+                );
+                Avx2(halves, halves).sum_half()
+            }
+        }
     }
 
     impl Lanes for Avx2 {
@@ -252,6 +271,24 @@ mod x86 {
             };
             Self(v, v)
         }
+        #[inline(always)]
+        fn sum(self) -> f64 {
+            unsafe { Self(_mm256_add_pd(self.0, self.1), self.1).sum_half() }
+        }
+    }
+
+    impl Avx2 {
+        /// The sum of the first register's four lanes `h`, as `(h₀ + h₂) + (h₁ + h₃)`.
+        #[inline(always)]
+        fn sum_half(self) -> f64 {
+            unsafe {
+                let quarters = _mm_add_pd(
+                    _mm256_castpd256_pd128(self.0),
+                    _mm256_extractf128_pd::<1>(self.0),
+                );
+                _mm_cvtsd_f64(_mm_add_sd(quarters, _mm_unpackhi_pd(quarters, quarters)))
+            }
+        }
     }
 }
 
@@ -274,6 +311,9 @@ mod tests {
                 .sub(a.lane::<3>().mul(b.lane::<7>()));
             let mut out = [0.0; LANES];
             v.store(&mut out);
+            // The sums of lanes, in the last lanes.
+            out[6] = v.sum();
+            out[7] = a.mul(b).sum();
             out
         }
     }
