@@ -202,7 +202,12 @@ fn solve_group<V: Lanes, const T: usize>(
     for i in 0..d {
         let mu = V::splat(mean[i]);
         let (group, _) = columns[i][start..start + T * LANES].as_chunks::<LANES>();
-        let mut acc: [V; T] = std::array::from_fn(|t| V::load(&group[t]).sub(mu));
+        // (A loop, not `array::from_fn`: a closure the compiler leaves out of line does not
+        // share the kernel's target features, and each vector operation becomes a call.)
+        let mut acc = [mu; T];
+        for (a, x) in acc.iter_mut().zip(group) {
+            *a = V::load(x).sub(mu);
+        }
         for (&lij, yj) in rows[i * d..i * d + i].iter().zip(y.iter()) {
             let l = V::splat(lij);
             for (a, yt) in acc.iter_mut().zip(yj) {

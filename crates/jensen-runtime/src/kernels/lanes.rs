@@ -330,6 +330,14 @@ mod tests {
             for (p, d) in portable.iter().zip(&dispatched) {
                 assert_eq!(p.to_bits(), d.to_bits());
             }
+            #[cfg(target_arch = "x86_64")]
+            if x86::avx2() {
+                // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                let two = unsafe { x86::run_avx2(Sample(&a, &b, &c)) };
+                for (p, d) in portable.iter().zip(&two) {
+                    assert_eq!(p.to_bits(), d.to_bits());
+                }
+            }
         }
     }
 }
