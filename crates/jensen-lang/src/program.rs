@@ -1221,7 +1221,13 @@ fn whole_forms(log_density: &Call, accumulate: &Call) -> (Option<Call>, Option<C
             param(mean).zip(param(var)).map(|(mean, var)| {
                 call(
                     Kernel::MvnDiagAddLogDensities,
-                    vec![Operand::Rows, mean, var, Operand::OutAll],
+                    vec![
+                        Operand::Rows,
+                        mean,
+                        var,
+                        Operand::OutAll,
+                        Operand::Workspace,
+                    ],
                 )
             })
         }

@@ -1728,6 +1728,7 @@ impl PlanModel<'_> {
                     m(1),
                     m(2),
                     out.expect("log-joint").view_mut(),
+                    ws!(),
                 );
                 number(0.0)
             }

@@ -254,12 +254,14 @@ const PIECE_ROWS: usize = 256;
 
 /// Adds `ln N(x_b | means[k], diag(vars[k]))` to `out[b, k]` for every component `k` (`means`
 /// and `vars` are `K × D`): the values of [`mvn_diag_add_log_density`] for each `k`, bit for
-/// bit, with every component's pass over a piece of 256 rows before the next piece.
+/// bit, with every component's pass over a piece of 256 rows before the next piece. The
+/// scales and constants are computed once per set of parameters and kept in `ws`.
 pub fn mvn_diag_add_log_densities(
     x: ArrayView2<'_, f64>,
     means: ArrayView2<'_, f64>,
     vars: ArrayView2<'_, f64>,
     mut out: ArrayViewMut2<'_, f64>,
+    ws: &mut Workspace,
 ) {
     let (m, d) = x.dim();
     let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
@@ -282,9 +284,23 @@ pub fn mvn_diag_add_log_densities(
         // (No coordinate: every density is 1, and adding `ln 1 = −0` changes nothing.)
         return;
     }
-    // Each component's scales and constant, as `mvn_diag_add_log_density` computes them.
-    let (scale, scaled_mean) = scales(means, vars);
-    let constants: Vec<f64> = vars.chunks_exact(d).map(diag_log_constant).collect();
+    // Each component's scales and constant, as `mvn_diag_add_log_density` computes them:
+    // once per set of parameters, kept in the workspace from one block to the next.
+    let (k, len) = (vars.len() / d, vars.len());
+    // The kernel's tag (the memo is the workspace's, for any kernel) and the shapes.
+    const TAG: f64 = 2.0;
+    let shape = [TAG, k as f64, d as f64];
+    let (same, memo, [], _) = ws.memo_single(&[&shape, means, vars], 2 * len + k, [], 0, 0);
+    let (scale, rest) = memo.split_at_mut(len);
+    let (scaled_mean, constants) = rest.split_at_mut(len);
+    if !same {
+        for (((s, sm), &mu), &v) in scale.iter_mut().zip(&mut *scaled_mean).zip(means).zip(vars) {
+            (*s, *sm) = scale_of(mu, v);
+        }
+        for (c, var) in constants.iter_mut().zip(vars.chunks_exact(d)) {
+            *c = diag_log_constant(var);
+        }
+    }
     let mut outs: Vec<&mut [f64]> = out
         .columns_mut()
         .into_iter()
@@ -298,7 +314,7 @@ pub fn mvn_diag_add_log_densities(
         for (((scaled_mean, scale), &constant), out) in scaled_mean
             .chunks_exact(d)
             .zip(scale.chunks_exact(d))
-            .zip(&constants)
+            .zip(constants.iter())
             .zip(outs.iter_mut())
         {
             lanes::dispatch(DiagLogDensity {
@@ -2180,7 +2196,27 @@ mod tests {
                         each.column_mut(j),
                     );
                 }
-                mvn_diag_add_log_densities(x.view(), means.view(), vars.view(), all.view_mut());
+                let mut ws = Workspace::default();
+                let densities = |means: &Array2<f64>, out: &mut Array2<f64>, ws: &mut Workspace| {
+                    mvn_diag_add_log_densities(
+                        x.view(),
+                        means.view(),
+                        vars.view(),
+                        out.view_mut(),
+                        ws,
+                    )
+                };
+                densities(&means, &mut all, &mut ws);
+                // The scales kept in the workspace are those of the parameters at hand: the
+                // same values again after other means took the memo.
+                let (mut other, mut again) = (start.clone(), start.clone());
+                densities(&(&means + 1.0), &mut other, &mut ws);
+                densities(&means, &mut again, &mut ws);
+                assert!(all
+                    .iter()
+                    .zip(&again)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()));
+                assert!(m == 0 || all.iter().zip(&other).any(|(a, b)| a != b));
                 let sums = Array2::from_shape_fn((k, d), |_| next());
                 let (mut sum_each, mut sq_each) = (sums.clone(), sums.clone() + 1.0);
                 let (mut sum_all, mut sq_all) = (sum_each.clone(), sq_each.clone());
