@@ -360,8 +360,13 @@ fn emission_tiles(rows: &[f64], k: usize, b: &mut [f64], shift: &mut [f64]) -> O
         .zip(b.as_chunks_mut::<LANES>().0)
         .zip(shift.iter_mut())
     {
-        let mut v = [f64::NEG_INFINITY; LANES];
-        v[..k].copy_from_slice(row);
+        // (Lane by lane, or one fixed-size copy for eight states: `copy_from_slice` of a
+        // length known only at run time became a call to `memmove` per row in some builds,
+        // and the folds below then waited on its stores.)
+        let v: [f64; LANES] = match <&[f64; LANES]>::try_from(row) {
+            Ok(all) => *all,
+            Err(_) => std::array::from_fn(|i| if i < k { row[i] } else { f64::NEG_INFINITY }),
+        };
         // `row_shift` across the lanes, without branches (the padding is −∞, no NaN): its
         // `Ok` where the row has no NaN and a finite maximum, else its `Err`.
         let nan = v.iter().fold(false, |any, x| any | x.is_nan());
