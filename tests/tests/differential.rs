@@ -714,7 +714,7 @@ fn a_log_joint_that_says_it_writes_overwrites_whatever_its_buffer_held() {
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         let cache = model.prepare(&fitted.params).expect("prepared");
         let (m, k) = (model.n_rows().min(64), model.n_components());
-        let mut block = |fill: f64| {
+        let block = |fill: f64| {
             let mut out = ndarray::Array2::from_elem((m, k).f(), fill);
             model.log_joint(&cache, 0..m, out.view_mut(), &mut Workspace::default());
             out
