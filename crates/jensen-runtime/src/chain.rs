@@ -77,17 +77,16 @@ fn impossible(out: &mut ChainPosterior<'_>, value: f64) -> f64 {
     value
 }
 
-/// The smallest per-step sum [`small_chain`] works with. Its deferred scaling multiplies a
-/// message of that size by `A`, and `1 / (G_t c_t)` must not overflow: above 1e-150 a
-/// subnormal product's absolute error (at most 2.5e-324) is below 1e-170 after rescaling,
-/// far below the step's own rounding, and the product of two sums stays normal.
+/// The smallest sum [`small_chain`] works with: of a step's normaliser (`c_t`, the backward
+/// ratio, `G_t`) and of the messages its recursions carry (`S_t`, `D_t`, which are scaled
+/// only every second step and so hold the product of two or three normalisers). A message of
+/// that size is multiplied by `A` and the emissions, and `1 / (G_t c_t)` must not overflow:
+/// above 1e-150 a state whose share of the message is down to 1e-150 stays normal, a
+/// subnormal product's absolute error (at most 2.5e-324) is below 1e-170 after rescaling, far
+/// below the step's own rounding, and the product of two sums stays normal. (Carried sums
+/// allowed down to 1e-290 lost a state of weight 1e-40 to underflow and went on with a wrong
+/// likelihood.)
 const SMALLEST_SUM: f64 = 1e-150;
-
-/// The smallest sum of a step's `α` or `β` lanes, as [`small_chain`]'s recursions carry them
-/// (scaled every second step, by a power of two, to about the product of the last two
-/// steps' normalisers, so that between scalings three normalisers may multiply): above it, a
-/// subnormal lane's absolute error (at most 2.5e-324 per product) is below 1e-33 of the sum.
-const SMALLEST_SCALED: f64 = 1e-290;
 
 /// Steps per parallel piece of [`small_chain`]'s emission and combination passes (fixed, so
 /// that the sums do not depend on the number of threads).
@@ -495,7 +494,7 @@ fn combination<V: Lanes>(k: usize, x: V, v: &[V; LANES]) -> V {
 /// needed, so that the recursion's path is the products alone (no sum, no division). Since
 /// `g_t` is a power of two, `u_t` carries the unscaled products' rounding; `α̂_t = u_t / S_t`
 /// and `c_t = S_t / (g_t S_{t−1})` are taken beside it. `false` when some `c_t` is not above
-/// [`SMALLEST_SUM`] (or is NaN), or some `S_t` not above [`SMALLEST_SCALED`].
+/// [`SMALLEST_SUM`] (or is NaN), or some `S_t` not above it (or not finite).
 struct Forward<'a> {
     k: usize,
     pi: &'a [f64],
@@ -569,8 +568,8 @@ impl<V: Lanes> ForwardSteps<V> {
     }
 
     /// One step: `α̂_t` into `at` and `c_t` into `ct`, from the initial distribution `pi` at
-    /// the first step. `false` when `c_t` is not above [`SMALLEST_SUM`] (or is NaN), or when
-    /// the sum `S_t` is not above [`SMALLEST_SCALED`].
+    /// the first step. `false` when `c_t` or the sum `S_t` is not above [`SMALLEST_SUM`] (or
+    /// is NaN), or `S_t` is not finite.
     #[inline(always)]
     fn step(
         &mut self,
@@ -597,7 +596,8 @@ impl<V: Lanes> ForwardSteps<V> {
             Some(_) => s,
             None => s * self.inv_last * (1.0 / g),
         };
-        if c.is_nan() || c <= SMALLEST_SUM || s <= SMALLEST_SCALED {
+        // (Written so that NaN fails every test.)
+        if !(c > SMALLEST_SUM && s > SMALLEST_SUM && s.is_finite()) {
             return false;
         }
         let inv = 1.0 / s;
@@ -615,8 +615,8 @@ impl<V: Lanes> ForwardSteps<V> {
 /// The backward recursion of [`small_chain`]: `β̃_t = A (b_{t+1} ∘ β̃_{t+1}) g_t` with
 /// `β̃_{T−1} = 1` and `g_t` as in [`Forward`] (1, or every second step the power of two of the
 /// sum `D_{t+2} = Σ β̃_{t+2}`; any scale of `β` cancels in `γ` and `ξ`). `false` when some
-/// step's ratio `D_t / (g_t D_{t+1})` is not above [`SMALLEST_SUM`], or some `D_t` not above
-/// [`SMALLEST_SCALED`].
+/// step's ratio `D_t / (g_t D_{t+1})` or some `D_t` is not above [`SMALLEST_SUM`] (or some
+/// `D_t` is not finite).
 struct Backward<'a> {
     k: usize,
     /// `K × K`, row = from.
@@ -677,8 +677,8 @@ impl<V: Lanes> BackwardSteps<V> {
     }
 
     /// One step back: `β̃_t` into `out` from `b_{t+1}`. `false` when the step's ratio
-    /// `d_t = D_t / (g D_{t+1})` is not above [`SMALLEST_SUM`] (or is NaN), or when `D_t` is
-    /// not above [`SMALLEST_SCALED`].
+    /// `d_t = D_t / (g D_{t+1})` or `D_t` itself is not above [`SMALLEST_SUM`] (or is NaN),
+    /// or `D_t` is not finite.
     #[inline(always)]
     fn step(&mut self, b_next: &[f64; LANES], out: &mut [f64; LANES]) -> bool {
         // As in the forward recursion: 1, or every second step the power of two of `D_{t+2}`.
@@ -690,8 +690,8 @@ impl<V: Lanes> BackwardSteps<V> {
         let cur = combination(self.k, V::load(b_next).mul(self.next), &self.cols).mul(V::splat(g));
         cur.store(out);
         let d = cur.sum();
-        // (`d / (g D_{t+1}) > SMALLEST_SUM`, without a division.)
-        if d.is_nan() || d <= SMALLEST_SUM * g * self.sum_next || d <= SMALLEST_SCALED {
+        // (`d / (g D_{t+1}) > SMALLEST_SUM` without a division; NaN fails every test.)
+        if !(d > SMALLEST_SUM * g * self.sum_next && d > SMALLEST_SUM && d.is_finite()) {
             return false;
         }
         self.next = cur;
@@ -1279,6 +1279,49 @@ mod tests {
         for (s, g) in small.2.iter().zip(general.2.iter()) {
             assert_relative_eq!(s, g, epsilon = 1e-9, max_relative = 1e-10);
         }
+    }
+
+    #[test]
+    fn a_state_of_tiny_weight_survives_small_carried_sums() {
+        // Three steps whose normalisers are about 1e-96 (the likely states explain them
+        // badly, the state that explains them is all but unreachable), then a step only the
+        // state of predictive weight 1e-40 explains. The small form must not lose that state
+        // to underflow in the sums it carries between scalings (it falls back to the general
+        // form where they get too small): the same likelihood and posteriors as the general
+        // form's.
+        let pi = array![1.0, 1e-40, 1e-200].mapv(f64::ln);
+        let a = array![
+            [1.0 - 1e-40, 1e-40, 1e-200],
+            [1e-40, 1.0 - 1e-40, 1e-200],
+            [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0]
+        ]
+        .mapv(f64::ln);
+        // (Steps 2–4: between two scalings, so that the carried sum holds all three.)
+        let b = Array2::from_shape_fn((12, 3), |(t, j)| match (t, j) {
+            (0 | 1, 0) => 0.0,
+            (0 | 1, 1) => -5.0,
+            (2..=4, 0 | 1) => -221.0,
+            (2..=4, _) => 0.0,
+            (5, 0) => -230.0,
+            (5, 1) => 0.0,
+            (_, 0) => -1.0,
+            (_, 1) => 0.0,
+            _ => -500.0,
+        });
+        let either = posteriors(&pi, &a, &b, |pi, a, rows, mut out| {
+            match small_chain(pi, a, rows, &mut out) {
+                Some(ll) => ll,
+                None => general_chain(pi, a, rows, out),
+            }
+        });
+        let general = posteriors(&pi, &a, &b, general_chain);
+        assert!(general.0.is_finite());
+        assert_relative_eq!(either.0, general.0, max_relative = 1e-12);
+        for (s, g) in either.1.iter().zip(general.1.iter()) {
+            assert_relative_eq!(s, g, epsilon = 1e-12);
+        }
+        // (The state explains every later step best.)
+        assert!(general.1[[5, 1]] > 0.99, "{}", general.1.row(5));
     }
 
     #[test]

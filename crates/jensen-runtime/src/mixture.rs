@@ -288,7 +288,7 @@ pub trait MixtureModel: Sync {
         false
     }
     /// The hard E-step's scores, when the model has a faster form of [`log_joint`] for them
-    /// (every component at once): adds to `out` values within `bound[b]` of
+    /// (every component at once): adds to `out` (zeroed by the caller) values within `bound[b]` of
     /// `ln p(x_n, z_n = k)` and returns `true`. The hard E-step takes its argmax from them
     /// and recomputes with [`log_joint`] the rows whose two best values are closer than
     /// twice the bound. The default, with no faster form, returns `false`.
