@@ -7,7 +7,8 @@
 #   REPEAT=5 bash bench/ab.sh diag /tmp/before/target/release/jensen ./target/release/jensen
 #
 # Workloads: full, diag, large, hmm, hmm8 (the same fits as bench/jensen_only.sh); THREADS
-# (default 1). Prints milliseconds per EM iteration for each binary.
+# (default 1); ITERATIONS (default the workload's own, 20 or 3: more iterations weigh the
+# first iteration's start-up less). Prints milliseconds per EM iteration for each binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 workload=${1:?"usage: bench/ab.sh WORKLOAD BINARY..."}
@@ -18,11 +19,11 @@ THREADS=${THREADS:-1}
 o=bench/out/compare
 eights=12500,12500,12500,12500,12500,12500,12500,12500
 case $workload in
-    full) args=(models/gmm.em --data $o/gmm_full/synth.csv --set K=8 --init $o/gmm_full/init_jensen.json --iterations 20) ;;
-    diag) args=(models/gmm_diag.em --data $o/gmm_diag/synth.csv --set K=8 --init $o/gmm_diag/init_jensen.json --iterations 20) ;;
-    large) args=(models/gmm.em --data $o/gmm_large/synth.csv --set K=16 --init $o/gmm_large/init_jensen.json --iterations 3) ;;
-    hmm) args=(models/hmm_gaussian.em --data bench/out/hmm_synth.csv --set K=8 --init bench/out/hmm_init.json --iterations 20 --reg-covar 0 --lengths 100000) ;;
-    hmm8) args=(models/hmm_gaussian.em --data bench/out/hmm_synth.csv --set K=8 --init bench/out/hmm_init.json --iterations 20 --reg-covar 0 --lengths $eights) ;;
+    full) args=(models/gmm.em --data $o/gmm_full/synth.csv --set K=8 --init $o/gmm_full/init_jensen.json --iterations ${ITERATIONS:-20}) ;;
+    diag) args=(models/gmm_diag.em --data $o/gmm_diag/synth.csv --set K=8 --init $o/gmm_diag/init_jensen.json --iterations ${ITERATIONS:-20}) ;;
+    large) args=(models/gmm.em --data $o/gmm_large/synth.csv --set K=16 --init $o/gmm_large/init_jensen.json --iterations ${ITERATIONS:-3}) ;;
+    hmm) args=(models/hmm_gaussian.em --data bench/out/hmm_synth.csv --set K=8 --init bench/out/hmm_init.json --iterations ${ITERATIONS:-20} --reg-covar 0 --lengths 100000) ;;
+    hmm8) args=(models/hmm_gaussian.em --data bench/out/hmm_synth.csv --set K=8 --init bench/out/hmm_init.json --iterations ${ITERATIONS:-20} --reg-covar 0 --lengths $eights) ;;
     *) echo "unknown workload $workload (full, diag, large, hmm, hmm8)" >&2; exit 2 ;;
 esac
 [ -f "${args[2]}" ] || { echo "missing ${args[2]}: run bash bench/compare.sh first" >&2; exit 2; }

@@ -545,12 +545,8 @@ struct ForwardSteps<V> {
     last: V,
     /// `1 / S_{t−1}`.
     inv_last: f64,
-    /// `S_{t−1}`.
-    sum_last: f64,
-    /// `S_{t−2}`, whose power of two scales every second step.
-    before: f64,
-    /// Whether this step is scaled.
-    scaled: bool,
+    /// The last two sums `S`, and the step's factor from them.
+    rescale: Rescale,
 }
 
 impl<V: Lanes> ForwardSteps<V> {
@@ -561,9 +557,7 @@ impl<V: Lanes> ForwardSteps<V> {
             rows: transition_lanes::<V>(k, a).0,
             last: V::splat(0.0),
             inv_last: 1.0,
-            sum_last: 1.0,
-            before: 1.0,
-            scaled: false,
+            rescale: Rescale::new(1.0),
         }
     }
 
@@ -579,22 +573,16 @@ impl<V: Lanes> ForwardSteps<V> {
         ct: &mut f64,
     ) -> bool {
         let bt = V::load(bt);
-        // The step's factor: 1, or every second step 2^−e for the exponent e of `S_{t−2}`
-        // (known a step ahead, so that nothing but the products is on the recursion's path).
-        let g = if self.scaled {
-            pow2_inverse(self.before)
-        } else {
-            1.0
-        };
+        let (g, inv_g) = self.rescale.factor();
         let cur = match pi {
             Some(pi) => V::load(&padded(pi)).mul(bt),
             None => combination(self.k, self.last, &self.rows).mul(bt.mul(V::splat(g))),
         };
         let s = cur.sum();
-        // c_t = S_t / (g S_{t−1}); `g` is a power of two, its inverse exact.
+        // c_t = S_t / (g S_{t−1}).
         let c = match pi {
             Some(_) => s,
-            None => s * self.inv_last * (1.0 / g),
+            None => s * self.inv_last * inv_g,
         };
         // (Written so that NaN fails every test.)
         if !(c > SMALLEST_SUM && s > SMALLEST_SUM && s.is_finite()) {
@@ -605,9 +593,7 @@ impl<V: Lanes> ForwardSteps<V> {
         *ct = c;
         self.last = cur;
         self.inv_last = inv;
-        self.before = self.sum_last;
-        self.sum_last = s;
-        self.scaled = !self.scaled;
+        self.rescale.push(s);
         true
     }
 }
@@ -653,12 +639,8 @@ struct BackwardSteps<V> {
     cols: [V; LANES],
     /// `β̃_{t+1}`.
     next: V,
-    /// `D_{t+1} = Σ β̃_{t+1}`.
-    sum_next: f64,
-    /// `D_{t+2}`, whose power of two scales every second step.
-    after: f64,
-    /// Whether this step is scaled.
-    scaled: bool,
+    /// The sums `D_{t+1} = Σ β̃_{t+1}` and `D_{t+2}`, and the step's factor from them.
+    rescale: Rescale,
 }
 
 impl<V: Lanes> BackwardSteps<V> {
@@ -670,9 +652,7 @@ impl<V: Lanes> BackwardSteps<V> {
             k,
             cols: transition_lanes::<V>(k, a).1,
             next: V::load(last),
-            sum_next: k as f64,
-            after: 1.0,
-            scaled: false,
+            rescale: Rescale::new(k as f64),
         }
     }
 
@@ -681,32 +661,66 @@ impl<V: Lanes> BackwardSteps<V> {
     /// or `D_t` is not finite.
     #[inline(always)]
     fn step(&mut self, b_next: &[f64; LANES], out: &mut [f64; LANES]) -> bool {
-        // As in the forward recursion: 1, or every second step the power of two of `D_{t+2}`.
-        let g = if self.scaled {
-            pow2_inverse(self.after)
-        } else {
-            1.0
-        };
+        let (g, _) = self.rescale.factor();
         let cur = combination(self.k, V::load(b_next).mul(self.next), &self.cols).mul(V::splat(g));
         cur.store(out);
         let d = cur.sum();
         // (`d / (g D_{t+1}) > SMALLEST_SUM` without a division; NaN fails every test.)
-        if !(d > SMALLEST_SUM * g * self.sum_next && d > SMALLEST_SUM && d.is_finite()) {
+        if !(d > SMALLEST_SUM * g * self.rescale.last && d > SMALLEST_SUM && d.is_finite()) {
             return false;
         }
         self.next = cur;
-        self.after = self.sum_next;
-        self.sum_next = d;
-        self.scaled = !self.scaled;
+        self.rescale.push(d);
         true
     }
 }
 
-/// `2^−e` for the exponent `e` of a positive normal `s` (`s = m 2^e`, `1 ≤ m < 2`): a factor
-/// that brings `s` to `[1, 2)` exactly, from its bits (no division on a recursion's path).
-#[inline(always)]
-fn pow2_inverse(s: f64) -> f64 {
-    f64::from_bits((2046 - (s.to_bits() >> 52)) << 52)
+/// The scaling both recursions share: their step's factor `g` is 1, or every second step
+/// `2^−e` for the exponent `e` of the carried sum two steps back (`s = m 2^e`, `1 ≤ m < 2`),
+/// which brings that sum to `[1, 2)` exactly. It is known a step before it is needed and
+/// taken from the sum's bits, so that no sum or division is on the recursion's path.
+#[derive(Clone, Copy)]
+struct Rescale {
+    /// The last step's carried sum.
+    last: f64,
+    /// The one before it.
+    before: f64,
+    /// Whether this step is scaled.
+    now: bool,
+}
+
+impl Rescale {
+    /// Before the first step, whose message sums to `last`.
+    #[inline(always)]
+    fn new(last: f64) -> Self {
+        Self {
+            last,
+            before: 1.0,
+            now: false,
+        }
+    }
+
+    /// This step's `g` and `1 / g`, both exact powers of two (the sums are positive normal
+    /// numbers: the recursions' checks stop before any other).
+    #[inline(always)]
+    fn factor(&self) -> (f64, f64) {
+        if !self.now {
+            return (1.0, 1.0);
+        }
+        let exponent = self.before.to_bits() >> 52;
+        (
+            f64::from_bits((2046 - exponent) << 52),
+            f64::from_bits(exponent << 52),
+        )
+    }
+
+    /// After a step whose carried sum is `s`.
+    #[inline(always)]
+    fn push(&mut self, s: f64) {
+        self.before = self.last;
+        self.last = s;
+        self.now = !self.now;
+    }
 }
 
 /// [`Forward`] and [`Backward`] in one loop, a step of each in turn: the same operations,
