@@ -1149,8 +1149,7 @@ impl Gen<'_> {
             quote!()
         };
         let log_joint = self.log_joint();
-        // (The latent's prior, when the log-joint has one, sets the block first.)
-        let log_joint_writes = self.program.log_prior.is_some().then(|| {
+        let log_joint_writes = self.program.log_joint_writes().then(|| {
             quote! {
                 fn log_joint_writes(&self) -> bool { true }
             }

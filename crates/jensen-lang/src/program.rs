@@ -1267,6 +1267,13 @@ fn trials_operand(trials: Trials) -> (Operand, bool) {
 }
 
 impl Program {
+    /// Whether the log-joint writes every entry of its block (`MixtureModel::log_joint_writes`):
+    /// when it has the latent's prior, its first term, which sets the block; a chain's or a
+    /// single component's log-joint adds to zeros. Both back-ends ask this.
+    pub fn log_joint_writes(&self) -> bool {
+        self.log_prior.is_some()
+    }
+
     /// Lowers a plan.
     pub fn lower(plan: &Plan) -> Program {
         Lowering::new(plan).run()

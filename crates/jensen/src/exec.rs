@@ -3107,7 +3107,7 @@ impl MixtureModel for PlanModel<'_> {
     }
 
     fn log_joint_writes(&self) -> bool {
-        self.program.log_prior.is_some()
+        self.program.log_joint_writes()
     }
 
     fn log_joint(
