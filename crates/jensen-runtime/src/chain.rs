@@ -43,7 +43,24 @@ pub fn forward_backward(
     log_pi: ArrayView1<'_, f64>,
     log_a: ArrayView2<'_, f64>,
     log_b: ArrayView2<'_, f64>,
+    out: ChainPosterior<'_>,
+) -> f64 {
+    forward_backward_among(log_pi, log_a, log_b, out, 1)
+}
+
+/// [`forward_backward`] on one of `side_by_side` sequences that the thread pool runs at the
+/// same time. The forward and the backward recursions of a sequence (at most eight states)
+/// take a thread each only when the pool has more threads than sequences to run; otherwise
+/// one thread runs both in one loop, which keeps two independent chains of dependent steps
+/// in its core at once, while the other threads run the other sequences. (Split across two
+/// busy threads, the two recursions would often run one after the other on one of them.)
+/// The result is the same to the bit either way.
+pub fn forward_backward_among(
+    log_pi: ArrayView1<'_, f64>,
+    log_a: ArrayView2<'_, f64>,
+    log_b: ArrayView2<'_, f64>,
     mut out: ChainPosterior<'_>,
+    side_by_side: usize,
 ) -> f64 {
     let (t_len, k) = log_b.dim();
     if t_len == 0 {
@@ -59,7 +76,8 @@ pub fn forward_backward(
     let standard = log_b.as_standard_layout();
     let rows = standard.as_slice().expect("a standard layout");
     if k <= LANES {
-        if let Some(loglik) = small_chain(&pi, &a, rows, &mut out) {
+        let split = rayon::current_num_threads() > side_by_side;
+        if let Some(loglik) = small_chain(&pi, &a, rows, &mut out, split) {
             return loglik;
         }
     }
@@ -267,15 +285,21 @@ const FINISH_PIECE: usize = 256;
 /// `A` are one value of eight lanes (states past `K` are zero), in three passes:
 ///
 /// 1. the emissions, rescaled per step (`b_t = exp(ℓ_t − m_t)`), in parallel pieces;
-/// 2. the forward and the backward recursions at the same time (on two threads where the
-///    pool has them, else a step of each in turn in one loop): `β` is scaled by its own
+/// 2. the forward and the backward recursions at the same time (on two threads when `split`,
+///    else a step of each in turn in one loop): `β` is scaled by its own
 ///    sums rather than the forward pass's normalisers, so neither waits for the other, and
 ///    each scales its values every second step by a power of two known a step ahead, so
 ///    that no sum or division is on the recursion's path;
 /// 3. `γ_t = α̂_t ∘ β̃_t / G_t` with `G_t = Σ α̂_t ∘ β̃_t`, and the expected transition counts
 ///    `A_ij Σ_t α̂_t(i) b_{t+1}(j) β̃_{t+1}(j) / (c_{t+1} G_{t+1})`, in parallel pieces
 ///    summed in a fixed order. (Any per-step scale of `β` cancels in both.)
-fn small_chain(pi: &[f64], a: &[f64], rows: &[f64], out: &mut ChainPosterior<'_>) -> Option<f64> {
+fn small_chain(
+    pi: &[f64],
+    a: &[f64],
+    rows: &[f64],
+    out: &mut ChainPosterior<'_>,
+    split: bool,
+) -> Option<f64> {
     let k = pi.len();
     let t_len = rows.len() / k;
     let mut b = scratch::take_written(t_len * LANES);
@@ -297,9 +321,9 @@ fn small_chain(pi: &[f64], a: &[f64], rows: &[f64], out: &mut ChainPosterior<'_>
     let mut scale = scratch::take_written(t_len);
     let tiles = b.as_chunks().0;
     let (alpha_tiles, beta_tiles) = (alpha.as_chunks_mut().0, beta.as_chunks_mut().0);
-    let recursions = if rayon::current_num_threads() == 1 {
-        // One thread: both recursions in one loop, so that the core runs the two
-        // independent chains of dependent steps side by side.
+    let recursions = if !split {
+        // Both recursions in one loop, so that the core runs the two independent chains of
+        // dependent steps side by side.
         lanes::dispatch(Recursions {
             forward: Forward {
                 k,
@@ -1242,7 +1266,7 @@ mod tests {
                 -((t as f64 * 0.37 + j as f64 * 1.3).sin() * 4.0).powi(2) - 300.0 * (t % 2) as f64
             });
             let small = posteriors(&pi, &a, &b, |pi, a, rows, mut out| {
-                small_chain(pi, a, rows, &mut out).unwrap()
+                small_chain(pi, a, rows, &mut out, false).unwrap()
             });
             let general = posteriors(&pi, &a, &b, general_chain);
             assert_relative_eq!(small.0, general.0, max_relative = 1e-12);
@@ -1282,7 +1306,7 @@ mod tests {
             }
         });
         let small = posteriors(&pi, &a, &b, |pi, a, rows, mut out| {
-            small_chain(pi, a, rows, &mut out).expect("the small form")
+            small_chain(pi, a, rows, &mut out, false).expect("the small form")
         });
         let general = posteriors(&pi, &a, &b, general_chain);
         assert!(small.0.is_finite());
@@ -1323,7 +1347,7 @@ mod tests {
             _ => -500.0,
         });
         let either = posteriors(&pi, &a, &b, |pi, a, rows, mut out| {
-            match small_chain(pi, a, rows, &mut out) {
+            match small_chain(pi, a, rows, &mut out, false) {
                 Some(ll) => ll,
                 None => general_chain(pi, a, rows, out),
             }
@@ -1340,16 +1364,17 @@ mod tests {
 
     #[test]
     fn one_thread_and_column_major_posteriors_give_the_same_bits() {
-        // One thread runs the two recursions in one loop, a pool runs them side by side; the
-        // E-step asks for γ by columns, `posterior` by rows, and any other view is written
-        // through its strides. All give the same values.
+        // One thread runs the two recursions in one loop, a pool runs them side by side
+        // unless it runs as many other sequences at once; the E-step asks for γ by columns,
+        // `posterior` by rows, and any other view is written through its strides. All give
+        // the same values.
         let (k, t_len) = (5, 2 * CHAIN_CHUNK + 3);
         let pi = Array1::from_shape_fn(k, |i| -(1.0 + i as f64).ln());
         let a = Array2::from_shape_fn((k, k), |(i, j)| if i == j { 0.6 } else { 0.1 });
         let a = a.mapv(f64::ln);
         let b = Array2::from_shape_fn((t_len, k), |(t, j)| ((t * 3 + j * 5) % 11) as f64 * -0.7);
         // `layout`: 0 rows, 1 columns, 2 the first `k` columns of a wider row-major array.
-        let run = |threads: usize, layout: usize| {
+        let run = |threads: usize, layout: usize, side_by_side: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
@@ -1359,7 +1384,7 @@ mod tests {
                 let mut wide = Array2::zeros((t_len, width).set_f(layout == 1));
                 let mut gamma = wide.slice_mut(s![.., ..k]);
                 let (mut xi, mut init) = (Array2::zeros((k, k)), Array1::zeros(k));
-                let ll = forward_backward(
+                let ll = forward_backward_among(
                     pi.view(),
                     a.view(),
                     b.view(),
@@ -1369,16 +1394,25 @@ mod tests {
                         initial: init.view_mut(),
                         steps: None,
                     },
+                    side_by_side,
                 );
                 assert!(wide.slice(s![.., k..]).iter().all(|&v| v == 0.0));
                 (ll, wide.slice(s![.., ..k]).to_owned(), xi, init)
             })
         };
         let bits = |v: &Array2<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        let want = run(2, 1);
+        let want = run(2, 1, 1);
         assert!(want.0.is_finite() && want.1.iter().all(|&g| g > 0.0));
-        for (threads, layout) in [(1, 0), (1, 1), (1, 2), (2, 0), (2, 2)] {
-            let got = run(threads, layout);
+        for (threads, layout, side_by_side) in [
+            (1, 0, 1),
+            (1, 1, 1),
+            (1, 2, 1),
+            (2, 0, 1),
+            (2, 2, 1),
+            (2, 1, 2),
+            (2, 0, 8),
+        ] {
+            let got = run(threads, layout, side_by_side);
             assert_eq!(got.0.to_bits(), want.0.to_bits(), "{threads} {layout}");
             assert_eq!(bits(&got.1), bits(&want.1), "{threads} {layout}");
             assert_eq!(bits(&got.2), bits(&want.2), "{threads} {layout}");
@@ -1427,7 +1461,7 @@ mod tests {
         let a = Array2::from_shape_fn((k, k), |(i, j)| (a[[i, j]] / a.row(i).sum()).ln());
         let b = Array2::from_shape_fn((t_len, k), |(t, j)| -(((t * 13 + j * 7) % 11) as f64));
         let small = posteriors(&pi, &a, &b, |pi, a, rows, mut out| {
-            small_chain(pi, a, rows, &mut out).unwrap()
+            small_chain(pi, a, rows, &mut out, false).unwrap()
         });
         let pi9 = Array1::from_shape_fn(k + 1, |i| if i < k { pi[i] } else { f64::NEG_INFINITY });
         let a9 = Array2::from_shape_fn((k + 1, k + 1), |(i, j)| match (i < k, j < k) {

@@ -1081,12 +1081,13 @@ fn chain_posterior(
         g_rest = g_next;
         s_rest = s_next;
     }
+    let side_by_side = pieces.len();
     let parts: Vec<(f64, LatentStats)> = pieces
         .into_par_iter()
         .map(|(seq, mut g, mut st)| {
             let mut latent = LatentStats::zeros(k);
             let weight = weights.map_or(1.0, |w| w[seq.start]);
-            let ll = chain::forward_backward(
+            let ll = chain::forward_backward_among(
                 prior.log_initial,
                 prior.log_transition,
                 log_b.slice(s![seq, ..]),
@@ -1096,6 +1097,7 @@ fn chain_posterior(
                     initial: latent.initial.view_mut(),
                     steps: Some(st.view_mut()),
                 },
+                side_by_side,
             );
             if weight == 1.0 {
                 return (ll, latent);
