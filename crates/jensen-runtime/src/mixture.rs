@@ -844,12 +844,13 @@ fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
     let (mut n, mut r, mut scale) = ([0.0; N], [0.0; N], [0.0; N]);
     for (((n, r), scale), &x) in n.iter_mut().zip(&mut r).zip(&mut scale).zip(x) {
         let x = x.clamp(FLUSH, 709.0);
-        let rounded = x * LOG2_E + ROUND;
+        let rounded = fused(x, LOG2_E, ROUND);
         // The low bits of `rounded` hold n + 1023 in [2, 2046]: moved to the exponent's
         // place, they are the double 2ⁿ.
         *scale = f64::from_bits(rounded.to_bits() << 52);
         *n = rounded - ROUND;
-        *r = (x - *n * LN2_HI) - *n * LN2_LO;
+        // (`n · LN2_HI` is exact, so the first step is `x − n · LN2_HI` rounded once.)
+        *r = fused(-*n, LN2_LO, fused(-*n, LN2_HI, x));
     }
     // Σ_j C[j] r^j as its even and odd parts in r²: two independent chains, each half as
     // long as Horner's one (whose latency, not the count of operations, bounded this).
