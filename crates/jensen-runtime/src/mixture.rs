@@ -13,7 +13,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMu
 use rand::RngCore;
 
 use crate::error::{FitError, NumericalIssue};
-use crate::kernels::lanes::{self, fused};
+use crate::kernels::lanes::{self, Lanes, LANES};
 
 /// A variance or covariance whose value comes mostly from the regularising prior: the rows
 /// of its component are (nearly) identical in some direction, where the likelihood alone
@@ -551,25 +551,34 @@ fn lane_total(v: &[f64; NORM_TILE]) -> f64 {
 /// step runs across [`NORM_TILE`] rows at a time, in vector registers, every component's
 /// column of the tile before the next tile (one pass over the block, no buffers).
 fn normalise_columns(lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::kernels::tiles::avx512() {
-        // SAFETY: the CPU has AVX-512F (checked at run time by `avx512`).
-        return unsafe { normalise_columns_avx512(lj, row_ll) };
-    }
-    normalise_columns_lanes(lj, row_ll)
+    lanes::dispatch(NormaliseColumns { lj, row_ll })
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn normalise_columns_avx512(lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
-    normalise_columns_lanes(lj, row_ll)
+/// [`normalise_columns`] as a kernel: the exponentials in vectors of [`LANES`], the rest of
+/// each step as plain loops over the tile's rows, which the compiler vectorises for the same
+/// instructions.
+struct NormaliseColumns<'a, 'b> {
+    lj: ArrayViewMut2<'a, f64>,
+    row_ll: &'b mut [f64],
+}
+
+impl lanes::Kernel for NormaliseColumns<'_, '_> {
+    type Output = (f64, f64);
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> (f64, f64) {
+        normalise_columns_lanes::<V>(self.lj, self.row_ll)
+    }
 }
 
 /// Rows per step of [`normalise_columns`]: four vectors of eight.
 const NORM_TILE: usize = 32;
 
 #[inline(always)]
-fn normalise_columns_lanes(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
+fn normalise_columns_lanes<V: Lanes>(
+    mut lj: ArrayViewMut2<'_, f64>,
+    row_ll: &mut [f64],
+) -> (f64, f64) {
     let (m, k) = lj.dim();
     let uniform = 1.0 / k as f64;
     let mut columns: Vec<&mut [f64]> = lj
@@ -581,7 +590,7 @@ fn normalise_columns_lanes(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -
     let (mut loglik, mut entropy) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
     let whole = m / NORM_TILE * NORM_TILE;
     for start in (0..whole).step_by(NORM_TILE) {
-        let (ll, h) = normalise_tile(&mut columns, start, uniform);
+        let (ll, h) = normalise_tile::<V>(&mut columns, start, uniform);
         row_ll[start..start + NORM_TILE].copy_from_slice(&ll);
         for (((total, ll), sum), h) in loglik.iter_mut().zip(ll).zip(&mut entropy).zip(h) {
             *total += ll;
@@ -597,7 +606,7 @@ fn normalise_columns_lanes(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -
             tile[..len].copy_from_slice(&col[whole..]);
         }
         let mut tiles: Vec<&mut [f64]> = padded.iter_mut().map(|t| &mut t[..]).collect();
-        let (ll, h) = normalise_tile(&mut tiles, 0, uniform);
+        let (ll, h) = normalise_tile::<V>(&mut tiles, 0, uniform);
         for (col, tile) in columns.iter_mut().zip(&padded) {
             col[whole..].copy_from_slice(&tile[..len]);
         }
@@ -615,7 +624,7 @@ fn normalise_columns_lanes(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -
 /// responsibilities: every step across the tile's rows, each component's column in turn.
 /// Returns each row's `ln p(x)` and its term of `H` (0 for a bad row).
 #[inline(always)]
-fn normalise_tile(
+fn normalise_tile<V: Lanes>(
     columns: &mut [&mut [f64]],
     start: usize,
     uniform: f64,
@@ -643,7 +652,7 @@ fn normalise_tile(
         let values: &mut [f64; NORM_TILE] = (&mut col[start..start + NORM_TILE])
             .try_into()
             .expect("a whole tile");
-        exponentiate_tile(values, &shift, &mut sum, &mut weighted);
+        exponentiate_tile::<V>(values, &shift, &mut sum, &mut weighted);
     }
     let log_sum = ln_block(&sum);
     let (mut scale, mut ll, mut h) = ([0.0; NORM_TILE], [0.0; NORM_TILE], [0.0; NORM_TILE]);
@@ -701,7 +710,7 @@ fn widen(max: &mut [f64; NORM_TILE], tile: &[f64; NORM_TILE]) {
 /// One component's column of a tile of rows: `e = exp(ℓ − shift)` in place, and its terms of
 /// each row's `Σ e` and `Σ e · (ℓ − shift)`.
 #[inline(always)]
-fn exponentiate_tile(
+fn exponentiate_tile<V: Lanes>(
     tile: &mut [f64; NORM_TILE],
     shift: &[f64; NORM_TILE],
     sum: &mut [f64; NORM_TILE],
@@ -711,7 +720,20 @@ fn exponentiate_tile(
     for ((s, &v), &m) in shifted.iter_mut().zip(tile.iter()).zip(shift) {
         *s = v - m;
     }
-    let e = exp_block(&shifted);
+    let mut e = [0.0; NORM_TILE];
+    let (e_tiles, shifted_tiles) = (
+        e.as_chunks_mut::<LANES>().0,
+        shifted.as_chunks::<LANES>().0,
+    );
+    // (Loops, not `array::from_fn`, whose closure might be compiled out of line, without
+    // the kernel's instructions.)
+    let mut values = [V::splat(0.0); NORM_TILE / LANES];
+    for (v, s) in values.iter_mut().zip(shifted_tiles) {
+        *v = exp_v(V::load(s));
+    }
+    for (v, e) in values.iter().zip(e_tiles) {
+        v.store(e);
+    }
     for ((((c, &ev), &sv), s), w) in tile
         .iter_mut()
         .zip(&e)
@@ -727,156 +749,172 @@ fn exponentiate_tile(
 
 /// `out = exp(x)` elementwise (over the shorter of the two); `exp(-∞) = 0`.
 ///
-/// Each value takes the same operations ([`exp_lane`]: no branch, no division) whichever
-/// vector width runs them, so the results do not depend on the CPU: on one with AVX-512
-/// the loop runs eight lanes at a time (chosen at run time), elsewhere as the build's
-/// target allows.
+/// Each value takes the same operations ([`exp_v`]: no branch, no division) whichever
+/// vector width runs them, so the results do not depend on the CPU: eight lanes at a time
+/// on AVX-512 or AVX2 (chosen at run time), or plain arrays.
 pub(crate) fn exp_in_place(x: &[f64], out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::kernels::tiles::avx512() {
-        // SAFETY: the CPU has AVX-512F (checked at run time by `avx512`).
-        unsafe { exp_avx512(x, out) };
-        return;
-    }
-    exp_lanes(x, out);
+    let n = x.len().min(out.len());
+    lanes::dispatch(ExpInto {
+        x: &x[..n],
+        out: &mut out[..n],
+    });
 }
 
 /// `v = exp(v)` elementwise, as [`exp_in_place`].
 pub(crate) fn exp_each(v: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::kernels::tiles::avx512() {
-        // SAFETY: the CPU has AVX-512F (checked at run time by `avx512`).
-        unsafe { exp_each_avx512(v) };
-        return;
-    }
-    exp_each_lanes(v);
+    lanes::dispatch(ExpEach(v));
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn exp_each_avx512(v: &mut [f64]) {
-    exp_each_lanes(v);
-}
-
-#[inline(always)]
-fn exp_each_lanes(v: &mut [f64]) {
-    let mut blocks = v.chunks_exact_mut(EXP_BLOCK);
-    for block in &mut blocks {
-        let block: &mut [f64; EXP_BLOCK] = block.try_into().expect("a whole block");
-        *block = exp_block(block);
-    }
-    for x in blocks.into_remainder() {
-        *x = exp_lane(*x);
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn exp_avx512(x: &[f64], out: &mut [f64]) {
-    exp_lanes(x, out);
-}
-
-/// Values per [`exp_block`] in [`exp_lanes`]: four vectors of eight, whose polynomial chains
-/// are independent, so the evaluation is not bound by the latency of one chain.
+/// Values per step of [`ExpInto`] and [`ExpEach`]: four vectors of eight, whose polynomial
+/// chains are independent, so the evaluation is not bound by the latency of one chain.
 const EXP_BLOCK: usize = 32;
 
-#[inline(always)]
-fn exp_lanes(x: &[f64], out: &mut [f64]) {
-    let n = x.len().min(out.len());
-    let (mut xs, mut os) = (
-        x[..n].chunks_exact(EXP_BLOCK),
-        out[..n].chunks_exact_mut(EXP_BLOCK),
-    );
-    for (xb, ob) in (&mut xs).zip(&mut os) {
-        let xb: &[f64; EXP_BLOCK] = xb.try_into().expect("a whole block");
-        ob.copy_from_slice(&exp_block(xb));
-    }
-    for (o, &v) in os.into_remainder().iter_mut().zip(xs.remainder()) {
-        *o = exp_lane(v);
+/// [`exp_in_place`] of `x.len() == out.len()` values.
+struct ExpInto<'a> {
+    x: &'a [f64],
+    out: &'a mut [f64],
+}
+
+impl lanes::Kernel for ExpInto<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        let (xs, rest) = self.x.as_chunks::<EXP_BLOCK>();
+        let (outs, out_rest) = self.out.as_chunks_mut::<EXP_BLOCK>();
+        for (x, out) in xs.iter().zip(outs) {
+            let (x, out) = (x.as_chunks::<LANES>().0, out.as_chunks_mut::<LANES>().0);
+            let mut e = [V::splat(0.0); EXP_BLOCK / LANES];
+            for (e, x) in e.iter_mut().zip(x) {
+                *e = exp_v(V::load(x));
+            }
+            for (e, out) in e.iter().zip(out) {
+                e.store(out);
+            }
+        }
+        for (x, out) in rest.chunks(LANES).zip(out_rest.chunks_mut(LANES)) {
+            let mut tile = [0.0; LANES];
+            tile[..x.len()].copy_from_slice(x);
+            exp_v(V::load(&tile)).store(&mut tile);
+            out.copy_from_slice(&tile[..out.len()]);
+        }
     }
 }
 
-/// `exp(x)`: [`exp_block`] of one value.
-#[inline(always)]
-pub(crate) fn exp_lane(x: f64) -> f64 {
-    exp_block(&[x])[0]
+/// [`exp_each`].
+struct ExpEach<'a>(&'a mut [f64]);
+
+impl lanes::Kernel for ExpEach<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        let (blocks, rest) = self.0.as_chunks_mut::<EXP_BLOCK>();
+        for block in blocks {
+            let tiles = block.as_chunks_mut::<LANES>().0;
+            let mut e = [V::splat(0.0); EXP_BLOCK / LANES];
+            for (e, tile) in e.iter_mut().zip(tiles.iter()) {
+                *e = exp_v(V::load(tile));
+            }
+            for (e, tile) in e.iter().zip(tiles) {
+                e.store(tile);
+            }
+        }
+        for v in rest.chunks_mut(LANES) {
+            let mut tile = [0.0; LANES];
+            tile[..v.len()].copy_from_slice(v);
+            exp_v(V::load(&tile)).store(&mut tile);
+            let len = v.len();
+            v.copy_from_slice(&tile[..len]);
+        }
+    }
 }
 
-/// `exp(x)` of every value to within about two units in the last place, as straight-line
-/// arithmetic the compiler vectorises, each step over the whole block before the next (so
-/// a block of several vectors keeps several independent chains in flight; every value takes
-/// the same operations whatever the block's size): `x = n ln 2 + r` with `|r| ≤ ln 2 / 2`
-/// (Cody and Waite's two-part `ln 2`), `exp(r)` by its Taylor polynomial of degree 13
-/// (truncation below 1e-17), and the scaling by `2ⁿ` as one multiplication by a power of two
-/// built from the bits of the rounding. Results below the normal range are flushed: below
-/// −707.7 (where `exp(x) < 4.5e-308`) the result is 0. The callers shift their arguments so
-/// that the largest is 0, and a mixture's row sums that term of 1 with the flushed ones; a
-/// chain's step can instead multiply them by its forward weights, so a sequence whose only
+/// `exp(x)`: [`exp_v`] of one value (in every lane of the plain-array form).
+#[cfg(test)]
+fn exp_lane(x: f64) -> f64 {
+    exp_v([x; LANES])[0]
+}
+
+/// `2^(j/16)`, `j = 0..15`, each the nearest double.
+const EXP2_SIXTEENTHS: [f64; 16] = [
+    f64::from_bits(0x3ff0_0000_0000_0000),
+    f64::from_bits(0x3ff0_b558_6cf9_890f),
+    f64::from_bits(0x3ff1_72b8_3c7d_517b),
+    f64::from_bits(0x3ff2_387a_6e75_6238),
+    f64::from_bits(0x3ff3_06fe_0a31_b715),
+    f64::from_bits(0x3ff3_dea6_4c12_3422),
+    f64::from_bits(0x3ff4_bfda_d536_2a27),
+    f64::from_bits(0x3ff5_ab07_dd48_5429),
+    f64::from_bits(0x3ff6_a09e_667f_3bcd),
+    f64::from_bits(0x3ff7_a114_73eb_0187),
+    f64::from_bits(0x3ff8_ace5_422a_a0db),
+    f64::from_bits(0x3ff9_c491_82a3_f090),
+    f64::from_bits(0x3ffa_e89f_995a_d3ad),
+    f64::from_bits(0x3ffc_199b_dd85_529c),
+    f64::from_bits(0x3ffd_5818_dcfb_a487),
+    f64::from_bits(0x3ffe_a4af_a2a4_90da),
+];
+
+/// `exp(x)` of eight values to within about two units in the last place (one, measured
+/// against correctly rounded values, is typical), in straight-line arithmetic without a branch
+/// or a division: `x = (16 n + j) ln 2 / 16 + r` with `|r| ≤ ln 2 / 32` (Cody and Waite's
+/// two-part `ln 2`), so `exp(x) = 2ⁿ · 2^(j/16) · exp(r)`; `2^(j/16)` from a table of
+/// sixteen (a permutation of two registers on AVX-512), `exp(r) − 1` by its Taylor
+/// polynomial of degree 7 (truncation below 2e-18), `2^(j/16) (1 + q)` rounded once, and the
+/// scaling by `2ⁿ` as one multiplication by a power of two built from the bits of the
+/// rounding (it was a polynomial of degree 13 over `|r| ≤ ln 2 / 2`: six more multiply-adds
+/// per value). Results below the normal range are flushed: below −707.7 (where
+/// `exp(x) < 4.5e-308`) the result is 0. The callers shift their arguments so that the
+/// largest is 0, and a mixture's row sums that term of 1 with the flushed ones; a chain's
+/// step can instead multiply them by its forward weights, so a sequence whose only
 /// reachable states lie so far below the best one is reported impossible. `exp(0) = 1`
 /// exactly; NaN gives NaN. (Arguments above 709 are clamped: the callers pass values at most
 /// 0.)
 #[inline(always)]
-fn exp_block<const N: usize>(x: &[f64; N]) -> [f64; N] {
+pub(crate) fn exp_v<V: Lanes>(x: V) -> V {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
-    // fdlibm's split of ln 2: the high part has 32 significant bits, so n · LN2_HI is exact.
-    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
-    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-    // 1.5 · 2⁵² + 1023: adding it rounds to an integer, and n + 1023 (the exponent's bias)
-    // then sits in the low bits.
-    const ROUND: f64 = 6_755_399_441_055_744.0 + 1023.0;
-    // Taylor coefficients 1/j!, j = 2..13.
-    const C: [f64; 12] = [
+    // fdlibm's split of ln 2 (the high part has 32 significant bits, so N · LN2_HI / 16 is
+    // exact for |N| < 2²¹), over 16.
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000) / 16.0;
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76) / 16.0;
+    // 1.5 · 2⁵² + 16 · 1023: adding it rounds to an integer N = 16 n + j, and the low 16
+    // bits then hold N + 16 · 1023 = 16 (n + 1023) + j (from 32 to 32733 over the clamped
+    // range): j for the table, n + 1023 for the exponent of 2ⁿ.
+    const ROUND: f64 = 6_755_399_441_055_744.0 + 16.0 * 1023.0;
+    // Taylor coefficients 1/j!, j = 2..7.
+    const C: [f64; 6] = [
         1.0 / 2.0,
         1.0 / 6.0,
         1.0 / 24.0,
         1.0 / 120.0,
         1.0 / 720.0,
         1.0 / 5_040.0,
-        1.0 / 40_320.0,
-        1.0 / 362_880.0,
-        1.0 / 3_628_800.0,
-        1.0 / 39_916_800.0,
-        1.0 / 479_001_600.0,
-        1.0 / 6_227_020_800.0,
     ];
-    // Below this, n ≤ −1021 and 2ⁿ · p would leave the normal range.
+    // Below this, n ≤ −1021 and 2ⁿ · 2^(j/16) (1 + q) would leave the normal range.
     const FLUSH: f64 = -707.7;
-    let (mut n, mut r, mut scale) = ([0.0; N], [0.0; N], [0.0; N]);
-    for (((n, r), scale), &x) in n.iter_mut().zip(&mut r).zip(&mut scale).zip(x) {
-        let x = x.clamp(FLUSH, 709.0);
-        let rounded = fused(x, LOG2_E, ROUND);
-        // The low bits of `rounded` hold n + 1023 in [2, 2046]: moved to the exponent's
-        // place, they are the double 2ⁿ.
-        *scale = f64::from_bits(rounded.to_bits() << 52);
-        *n = rounded - ROUND;
-        // (`n · LN2_HI` is exact, so the first step is `x − n · LN2_HI` rounded once.)
-        *r = fused(-*n, LN2_LO, fused(-*n, LN2_HI, x));
-    }
-    // Σ_j C[j] r^j as its even and odd parts in r²: two independent chains, each half as
-    // long as Horner's one (whose latency, not the count of operations, bounded this).
-    let mut r2 = [0.0; N];
-    for (r2, &r) in r2.iter_mut().zip(&r) {
-        *r2 = r * r;
-    }
-    let (mut even, mut odd) = ([C[10]; N], [C[11]; N]);
-    for j in (0..5).rev() {
-        for ((e, o), &r2) in even.iter_mut().zip(&mut odd).zip(&r2) {
-            *e = fused(*e, r2, C[2 * j]);
-            *o = fused(*o, r2, C[2 * j + 1]);
-        }
-    }
-    let mut p = [0.0; N];
-    for (((p, &e), &o), &r) in p.iter_mut().zip(&even).zip(&odd).zip(&r) {
-        *p = fused(o, r, e);
-    }
-    let mut out = [0.0; N];
-    for (((o, &p), (&r, &scale)), &x) in out.iter_mut().zip(&p).zip(r.iter().zip(&scale)).zip(x) {
-        let p = fused(fused(p, r, 1.0), r, 1.0);
-        // p · 2ⁿ, exact (p is in [0.7, 1.5], so the product stays normal for n in
-        // [−1021, 1023]); a NaN argument's p is NaN, and so is the product.
-        *o = if x < FLUSH { 0.0 } else { p * scale };
-    }
-    out
+    let flush = V::splat(FLUSH);
+    // `max_of` and `min_of` keep a NaN argument.
+    let clamped = V::splat(709.0).min_of(flush.max_of(x));
+    let rounded = clamped.mul_add(V::splat(16.0 * LOG2_E), V::splat(ROUND));
+    let big_n = rounded.sub(V::splat(ROUND));
+    let r = big_n.neg_mul_add(V::splat(LN2_HI), clamped);
+    let r = big_n.neg_mul_add(V::splat(LN2_LO), r);
+    // q = exp(r) − 1 = r + r² P(r), P's even and odd parts in r² as two independent chains.
+    let r2 = r.mul(r);
+    let even = V::splat(C[4])
+        .mul_add(r2, V::splat(C[2]))
+        .mul_add(r2, V::splat(C[0]));
+    let odd = V::splat(C[5])
+        .mul_add(r2, V::splat(C[3]))
+        .mul_add(r2, V::splat(C[1]));
+    let q = r2.mul_add(odd.mul_add(r, even), r);
+    let t = rounded.lookup16(&EXP2_SIXTEENTHS);
+    // t (1 + q) · 2ⁿ: the product by 2ⁿ is exact (t (1 + q) is in [0.97, 2.06], so it stays
+    // normal for n in [−1021, 1022]); a NaN argument's q is NaN, and so is the product.
+    t.mul_add(q, t)
+        .mul(rounded.exponent_from_bits())
+        .zero_where_below(x, flush)
 }
 
 /// `v = ln(v)` elementwise: [`ln_block`] (within one unit in the last place) for positive
@@ -937,7 +975,7 @@ pub(crate) fn ln_lane(x: f64) -> f64 {
 
 /// `ln(x)` of every value, for positive normal `x` (the normalisation's sums, at least 1),
 /// within one unit in the last place: fdlibm's (and musl's) algorithm without its branches,
-/// so that the compiler vectorises it as it does [`exp_block`]. `x = 2^k (1 + f)` with
+/// so that the compiler vectorises it. `x = 2^k (1 + f)` with
 /// `1 + f` in `[√2/2, √2)`, `s = f / (2 + f)`, and `ln(1 + f) = 2 atanh(s)` by a polynomial in
 /// `s²` (error below 2⁻⁵⁸). Zero, subnormal, infinite and NaN arguments give unspecified
 /// values.

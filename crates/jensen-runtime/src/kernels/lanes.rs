@@ -32,6 +32,17 @@ pub(crate) trait Lanes: Copy {
     /// quarters, then the last pair (in registers on the vector forms, the same order and so
     /// the same bits on every form).
     fn sum(self) -> f64;
+    /// `self > o ? self : o`, lane by lane: `o` where either is NaN, as x86's `max`.
+    fn max_of(self, o: Self) -> Self;
+    /// `self < o ? self : o`, lane by lane: `o` where either is NaN, as x86's `min`.
+    fn min_of(self, o: Self) -> Self;
+    /// `self`, with 0 in the lanes where `x < bound` (a NaN is never below).
+    fn zero_where_below(self, x: Self, bound: Self) -> Self;
+    /// The double whose biased exponent is bits 4 to 15 of the lane's bits, with a zero sign
+    /// and mantissa: `2^(m − 1023)` for a lane whose low 16 bits hold `16 m + j`, `j < 16`.
+    fn exponent_from_bits(self) -> Self;
+    /// `table[b & 15]` for each lane's bits `b` (a permutation in registers on AVX-512).
+    fn lookup16(self, table: &[f64; 16]) -> Self;
 }
 
 /// A kernel generic over the lane type.
@@ -101,6 +112,26 @@ impl Lanes for [f64; LANES] {
     fn sum(self) -> f64 {
         let v = self;
         ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
+    }
+    #[inline(always)]
+    fn max_of(self, o: Self) -> Self {
+        std::array::from_fn(|i| if self[i] > o[i] { self[i] } else { o[i] })
+    }
+    #[inline(always)]
+    fn min_of(self, o: Self) -> Self {
+        std::array::from_fn(|i| if self[i] < o[i] { self[i] } else { o[i] })
+    }
+    #[inline(always)]
+    fn zero_where_below(self, x: Self, bound: Self) -> Self {
+        std::array::from_fn(|i| if x[i] < bound[i] { 0.0 } else { self[i] })
+    }
+    #[inline(always)]
+    fn exponent_from_bits(self) -> Self {
+        self.map(|v| f64::from_bits((v.to_bits() >> 4) << 52))
+    }
+    #[inline(always)]
+    fn lookup16(self, table: &[f64; 16]) -> Self {
+        self.map(|v| table[(v.to_bits() & 15) as usize])
     }
 }
 
@@ -203,6 +234,41 @@ mod x86 {
                 Avx2(halves, halves).sum_half()
             }
         }
+        #[inline(always)]
+        fn max_of(self, o: Self) -> Self {
+            unsafe { Self(_mm512_max_pd(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn min_of(self, o: Self) -> Self {
+            unsafe { Self(_mm512_min_pd(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn zero_where_below(self, x: Self, bound: Self) -> Self {
+            unsafe {
+                let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x.0, bound.0);
+                Self(_mm512_maskz_mov_pd(!below, self.0))
+            }
+        }
+        #[inline(always)]
+        fn exponent_from_bits(self) -> Self {
+            unsafe {
+                let bits = _mm512_castpd_si512(self.0);
+                let exponent = _mm512_slli_epi64::<52>(_mm512_srli_epi64::<4>(bits));
+                Self(_mm512_castsi512_pd(exponent))
+            }
+        }
+        #[inline(always)]
+        fn lookup16(self, table: &[f64; 16]) -> Self {
+            // (`vpermt2pd` reads the low four bits of each index: three for the element,
+            // one for the register.)
+            unsafe {
+                Self(_mm512_permutex2var_pd(
+                    _mm512_loadu_pd(table.as_ptr()),
+                    _mm512_castpd_si512(self.0),
+                    _mm512_loadu_pd(table.as_ptr().add(LANES)),
+                ))
+            }
+        }
     }
 
     impl Lanes for Avx2 {
@@ -275,6 +341,47 @@ mod x86 {
         fn sum(self) -> f64 {
             unsafe { Self(_mm256_add_pd(self.0, self.1), self.1).sum_half() }
         }
+        #[inline(always)]
+        fn max_of(self, o: Self) -> Self {
+            unsafe { Self(_mm256_max_pd(self.0, o.0), _mm256_max_pd(self.1, o.1)) }
+        }
+        #[inline(always)]
+        fn min_of(self, o: Self) -> Self {
+            unsafe { Self(_mm256_min_pd(self.0, o.0), _mm256_min_pd(self.1, o.1)) }
+        }
+        #[inline(always)]
+        fn zero_where_below(self, x: Self, bound: Self) -> Self {
+            unsafe {
+                Self(
+                    _mm256_andnot_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(x.0, bound.0), self.0),
+                    _mm256_andnot_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(x.1, bound.1), self.1),
+                )
+            }
+        }
+        #[inline(always)]
+        fn exponent_from_bits(self) -> Self {
+            // (Written out for each register: a closure might be compiled out of line,
+            // without the target's instructions.)
+            unsafe {
+                let (low, high) = (_mm256_castpd_si256(self.0), _mm256_castpd_si256(self.1));
+                Self(
+                    _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_srli_epi64::<4>(low))),
+                    _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_srli_epi64::<4>(high))),
+                )
+            }
+        }
+        #[inline(always)]
+        fn lookup16(self, table: &[f64; 16]) -> Self {
+            unsafe {
+                let mask = _mm256_set1_epi64x(15);
+                let low = _mm256_and_si256(_mm256_castpd_si256(self.0), mask);
+                let high = _mm256_and_si256(_mm256_castpd_si256(self.1), mask);
+                Self(
+                    _mm256_i64gather_pd::<8>(table.as_ptr(), low),
+                    _mm256_i64gather_pd::<8>(table.as_ptr(), high),
+                )
+            }
+        }
     }
 
     impl Avx2 {
@@ -315,6 +422,74 @@ mod tests {
             out[6] = v.sum();
             out[7] = a.mul(b).sum();
             out
+        }
+    }
+
+    /// The selections and the operations on bits, each form's results as rows.
+    struct Selections<'a>(&'a [f64; LANES], &'a [f64; LANES]);
+
+    impl Kernel for Selections<'_> {
+        type Output = [[u64; LANES]; 6];
+        fn run<V: Lanes>(self) -> [[u64; LANES]; 6] {
+            let (a, b) = (V::load(self.0), V::load(self.1));
+            let table: [f64; 16] = std::array::from_fn(|j| 1.0 + j as f64 / 16.0);
+            // Lanes whose low 16 bits hold 16 m + j.
+            let rounded = V::load(&[
+                6_755_399_441_055_744.0 + 16_368.0,
+                6_755_399_441_055_744.0 + 16_368.0 + 37.0,
+                6_755_399_441_055_744.0 + 32.0,
+                6_755_399_441_055_744.0 + 32_733.0,
+                6_755_399_441_055_744.0 + 16_368.0 - 1.0,
+                6_755_399_441_055_744.0 + 16_368.0 + 15.0,
+                6_755_399_441_055_744.0 + 16_368.0 + 16.0,
+                6_755_399_441_055_744.0 + 100.0,
+            ]);
+            let rows = [
+                a.max_of(b),
+                a.min_of(b),
+                a.zero_where_below(a, b),
+                rounded.exponent_from_bits(),
+                rounded.lookup16(&table),
+                a.lookup16(&table),
+            ];
+            rows.map(|v| {
+                let mut out = [0.0; LANES];
+                v.store(&mut out);
+                out.map(f64::to_bits)
+            })
+        }
+    }
+
+    #[test]
+    fn the_selections_and_bit_operations_agree_on_every_form() {
+        let nan = f64::NAN;
+        let a = [1.0, -2.0, nan, 3.0, nan, -0.0, f64::NEG_INFINITY, 7.0];
+        let b = [0.5, 4.0, 1.0, nan, nan, 0.0, -1.0, 7.0];
+        let portable = Selections(&a, &b).run::<[f64; LANES]>();
+        let f = |row: [u64; LANES]| row.map(f64::from_bits);
+        // `max_of` and `min_of` give the second argument where either is NaN.
+        let max = f(portable[0]);
+        assert_eq!(&max[..2], &[1.0, 4.0]);
+        assert!(max[2] == 1.0 && max[3].is_nan() && max[4].is_nan() && max[6] == -1.0);
+        let min = f(portable[1]);
+        assert!(min[0] == 0.5 && min[1] == -2.0 && min[2] == 1.0 && min[3].is_nan());
+        // Zero where below; a NaN is never below.
+        let zeroed = f(portable[2]);
+        assert!(zeroed[1] == 0.0 && zeroed[6] == 0.0 && zeroed[0] == 1.0 && zeroed[2].is_nan());
+        let powers = f(portable[3]);
+        assert_eq!(powers[..4], [1.0, 4.0, 2f64.powi(-1021), 2f64.powi(1022)]);
+        assert_eq!(powers[4..], [0.5, 1.0, 2.0, 2f64.powi(-1017)]);
+        let looked_up = f(portable[4]);
+        assert_eq!(looked_up[..3], [1.0, 1.0 + 5.0 / 16.0, 1.0]);
+        assert_eq!(looked_up[4..7], [1.0 + 15.0 / 16.0, 1.0 + 15.0 / 16.0, 1.0]);
+        let forms = [
+            Some(dispatch(Selections(&a, &b))),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU has AVX2 and FMA (checked first).
+            x86::avx2().then(|| unsafe { x86::run_avx2(Selections(&a, &b)) }),
+        ];
+        for form in forms.into_iter().flatten() {
+            assert_eq!(form, portable);
         }
     }
 
