@@ -721,10 +721,7 @@ fn exponentiate_tile<V: Lanes>(
         *s = v - m;
     }
     let mut e = [0.0; NORM_TILE];
-    let (e_tiles, shifted_tiles) = (
-        e.as_chunks_mut::<LANES>().0,
-        shifted.as_chunks::<LANES>().0,
-    );
+    let (e_tiles, shifted_tiles) = (e.as_chunks_mut::<LANES>().0, shifted.as_chunks::<LANES>().0);
     // (Loops, not `array::from_fn`, whose closure might be compiled out of line, without
     // the kernel's instructions.)
     let mut values = [V::splat(0.0); NORM_TILE / LANES];

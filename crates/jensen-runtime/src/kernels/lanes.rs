@@ -1,6 +1,7 @@
 //! Eight `f64` lanes as one value, for kernels written once and run on the widest vector
 //! unit the CPU has, chosen at run time: one AVX-512 register, two AVX2 registers, or a
-//! plain array elsewhere (and under `JENSEN_SIMD=portable`).
+//! plain array elsewhere (and under `JENSEN_SIMD=portable`; `JENSEN_SIMD=avx2` takes the AVX2
+//! form on a CPU that also has AVX-512).
 //!
 //! Every form does the same arithmetic per lane (the multiply-add is fused in all three;
 //! see [`fused`] for builds without the instruction), so a kernel gives bit-identical

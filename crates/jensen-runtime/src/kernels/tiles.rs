@@ -157,22 +157,23 @@ pub(crate) fn hard_step_tiles(
 }
 
 /// Whether the kernels take their AVX-512 forms: the CPU has AVX-512F and the environment
-/// variable `JENSEN_SIMD` is not `portable` (which keeps every kernel on the portable loops
-/// the compiler vectorises for the build's target, e.g. to check that both give the same
-/// fits on one machine).
+/// variable `JENSEN_SIMD` is neither `portable` (which keeps every kernel on the portable
+/// loops the compiler vectorises for the build's target, e.g. to check that both give the
+/// same fits on one machine) nor `avx2` (the AVX2 forms where the CPU has both, e.g. to
+/// measure them on a machine with AVX-512).
 #[inline]
 pub(crate) fn avx512() -> bool {
     use std::sync::OnceLock;
     static WIDEST: OnceLock<bool> = OnceLock::new();
     *WIDEST.get_or_init(|| {
-        let portable = std::env::var("JENSEN_SIMD").is_ok_and(|v| v == "portable");
+        let narrower = std::env::var("JENSEN_SIMD").is_ok_and(|v| v == "portable" || v == "avx2");
         #[cfg(target_arch = "x86_64")]
         {
-            !portable && std::arch::is_x86_feature_detected!("avx512f")
+            !narrower && std::arch::is_x86_feature_detected!("avx512f")
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = portable;
+            let _ = narrower;
             false
         }
     })
