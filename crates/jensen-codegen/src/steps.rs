@@ -28,7 +28,7 @@ struct Pool {
 }
 
 /// The E-step pass a block's kernels are printed for ([`Gen::block_parts`]).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Pass {
     LogJoint,
     Accumulate,
@@ -577,11 +577,11 @@ impl Gen<'_> {
         }
     }
 
-    /// `// statement { let x = …; for k { call; } }` for every block.
-    /// `// statement { let x = …; prelude; for k { body } }` for every block.
+    /// `// statement { let x = …; prelude; for k { body } }` for every block of `pass` (the
+    /// latent's prior beside the first block's statement when that block's call sets it).
     fn per_block(
         &self,
-        with_rows: bool,
+        pass: Pass,
         prelude: impl Fn(usize) -> TokenStream,
         each: impl Fn(usize) -> TokenStream,
     ) -> TokenStream {
@@ -590,8 +590,15 @@ impl Gen<'_> {
             .iter()
             .enumerate()
             .map(|(b, block)| {
-                let doc = format!(" {}", block.statement);
-                let rows = if with_rows { self.rows(b) } else { quote!() };
+                let doc = match self.latent_prior_text() {
+                    Some(prior)
+                        if pass == Pass::LogJoint && b == 0 && self.program.log_prior_in_block =>
+                    {
+                        format!(" {prior}; {}", block.statement)
+                    }
+                    _ => format!(" {}", block.statement),
+                };
+                let rows = self.rows(b);
                 let prelude = prelude(b);
                 let body = each(b);
                 let looped = if body.is_empty() {
@@ -622,7 +629,14 @@ impl Gen<'_> {
                 block.log_densities.as_ref(),
                 &block.log_density,
                 block.missing.as_ref().map(|m| &m.log_density),
-                quote!(let before = gaps.rows_of(out.view());),
+                match &block.log_densities {
+                    // (The block's call sets the prior: the gap kernels start from it.)
+                    Some(sets) if b == 0 && self.program.log_prior_in_block => {
+                        let prior = self.operand(&sets.args[1], Some(b), None);
+                        quote!(let before = gaps.prior_rows(#prior, self.n_components());)
+                    }
+                    _ => quote!(let before = gaps.rows_of(out.view());),
+                },
             ),
             Pass::Accumulate => (
                 block.accumulate_all.as_ref(),
@@ -663,26 +677,31 @@ impl Gen<'_> {
         quote!(let gaps = self.#f.within(rows.clone());)
     }
 
-    /// `// z[n] ~ Categorical(w)` and the latent prior's call, when the log-joint has one.
+    /// `// z[n] ~ Categorical(w)` and the latent prior's call, when the log-joint has one and
+    /// the first block's call does not set it.
     fn latent_prior(&self) -> TokenStream {
-        match &self.program.log_prior {
-            Some(c) => {
-                let doc = format!(
-                    " {}",
-                    self.plan.model.factors[self.plan.latent.prior_factors()[0]].text
-                );
+        match (&self.program.log_prior, self.latent_prior_text()) {
+            (Some(c), Some(text)) if !self.program.log_prior_in_block => {
+                let doc = format!(" {text}");
                 let call = self.call(c, None, None);
                 quote! { #[doc = #doc] #call; }
             }
-            None => quote!(),
+            _ => quote!(),
         }
+    }
+
+    /// The latent prior's statement (`z[n] ~ Categorical(w)`), when the log-joint has it.
+    fn latent_prior_text(&self) -> Option<&str> {
+        self.program.log_prior.as_ref()?;
+        let factor = *self.plan.latent.prior_factors().first()?;
+        Some(&self.plan.model.factors[factor].text)
     }
 
     pub(crate) fn log_joint(&self) -> TokenStream {
         let cache = self.item("Cache");
         let prior = self.latent_prior();
         let blocks = self.per_block(
-            true,
+            Pass::LogJoint,
             |b| self.block_parts(b, Pass::LogJoint).0,
             |b| self.block_parts(b, Pass::LogJoint).1,
         );
@@ -848,7 +867,7 @@ impl Gen<'_> {
         let cache = self.item("Cache");
         let stats = self.item("Stats");
         let blocks = self.per_block(
-            true,
+            Pass::Accumulate,
             |b| self.block_parts(b, Pass::Accumulate).0,
             |b| self.block_parts(b, Pass::Accumulate).1,
         );

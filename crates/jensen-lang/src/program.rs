@@ -34,6 +34,11 @@ pub struct Program {
     /// adding to it (`None` for a chain or a single component, whose prior enters through the
     /// forward–backward recursions or not at all; their blocks start at zero).
     pub log_prior: Option<Call>,
+    /// Whether the first block's form for every component (`log_densities`) sets the
+    /// latent's prior with its densities (`gaussian::mvn_diag_set_log_joint`): one pass over
+    /// the block instead of two, the same bits. `log_prior` is then not called in the
+    /// log-joint, and the first block's gap kernels start from the prior.
+    pub log_prior_in_block: bool,
     /// The latent's prior terms of the expected complete-data log-likelihood.
     pub expected_prior: Vec<Call>,
     /// The emission blocks, in statement order.
@@ -686,6 +691,7 @@ pub enum Kernel {
     MvnFullAddLogDensity,
     MvnDiagAddLogDensity,
     MvnDiagAddLogDensities,
+    MvnDiagSetLogJoint,
     MvnSphericalAddLogDensity,
     MvnSphericalAddLogDensities,
     MvnSphericalHardStep,
@@ -895,6 +901,7 @@ impl Kernel {
             MvnFullAddLogDensity => "gaussian::mvn_full_add_log_density",
             MvnDiagAddLogDensity => "gaussian::mvn_diag_add_log_density",
             MvnDiagAddLogDensities => "gaussian::mvn_diag_add_log_densities",
+            MvnDiagSetLogJoint => "gaussian::mvn_diag_set_log_joint",
             MvnSphericalAddLogDensity => "gaussian::mvn_spherical_add_log_density",
             MvnSphericalAddLogDensities => "gaussian::mvn_spherical_add_log_densities",
             MvnSphericalHardStep => "gaussian::mvn_spherical_hard_step",
@@ -1359,6 +1366,7 @@ impl<'a> Lowering<'a> {
                 stats: Vec::new(),
                 derived: Vec::new(),
                 log_prior: None,
+                log_prior_in_block: false,
                 expected_prior: Vec::new(),
                 blocks: Vec::new(),
                 summary: None,
@@ -1505,6 +1513,7 @@ impl<'a> Lowering<'a> {
             self.program.blocks.push(block);
         }
         self.hard_step();
+        self.prior_in_block();
         // (Variational Bayes adds each row's offsets to its log-density: it passes over the rows.)
         if self.plan.summarised() && self.program.method != Method::Vb {
             let summary = (0..self.plan.blocks.len())
@@ -1527,6 +1536,45 @@ impl<'a> Lowering<'a> {
             .kind
             .gamma_shape()
             .expect("a Gamma rate is updated from Gamma blocks")
+    }
+
+    /// The latent's prior set by the first block's densities, when that block's form for
+    /// every component is the diagonal Gaussian's and the log-joint has nothing between the
+    /// two: not under variational Bayes (its offsets follow the prior), and not where the
+    /// first block has scores for the hard E-step (whose log-joint reads them instead).
+    fn prior_in_block(&mut self) {
+        if self.program.method == Method::Vb {
+            return;
+        }
+        let prior = match &self.program.log_prior {
+            Some(c) if c.kernel == Kernel::SetLogUniform => Operand::LogUniform,
+            Some(c) if c.kernel == Kernel::SetLogWeights => c.args[1].clone(),
+            _ => return,
+        };
+        let Some(first) = self.program.blocks.first_mut() else {
+            return;
+        };
+        let Some(densities) = first.log_densities.as_mut() else {
+            return;
+        };
+        if first.scores.is_some() || densities.kernel != Kernel::MvnDiagAddLogDensities {
+            return;
+        }
+        let [rows, mean, var, out, ws] = &densities.args[..] else {
+            unreachable!("the diagonal densities' operands")
+        };
+        *densities = call(
+            Kernel::MvnDiagSetLogJoint,
+            vec![
+                rows.clone(),
+                prior,
+                mean.clone(),
+                var.clone(),
+                out.clone(),
+                ws.clone(),
+            ],
+        );
+        self.program.log_prior_in_block = true;
     }
 
     /// The one-pass hard E-step of a model with one block that has scores, and a latent prior

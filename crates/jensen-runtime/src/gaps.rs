@@ -267,6 +267,20 @@ impl<'a> GapsIn<'a> {
         saved
     }
 
+    /// The rows with a gap of a log-joint block (`chunk rows × k`) that a block's call sets
+    /// to the latent's prior plus its densities (`gaussian::mvn_diag_set_log_joint`): what
+    /// [`GapsIn::rows_of`] would have read after the prior's own call, `log_prior[j]` in
+    /// column `j` (or its one value in every column).
+    pub fn prior_rows(&self, log_prior: ArrayView1<'_, f64>, k: usize) -> Array2<f64> {
+        Array2::from_shape_fn((self.hi - self.lo, k), |(_, j)| {
+            if log_prior.len() == 1 {
+                log_prior[0]
+            } else {
+                log_prior[j]
+            }
+        })
+    }
+
     /// `resp` with the rows that have a gap set to zero: the responsibilities under which
     /// the ordinary kernels accumulate (the gap kernels add those rows' statistics).
     pub fn zero_rows<'r>(&self, resp: ArrayView2<'r, f64>) -> CowArray<'r, f64, Ix2> {

@@ -1732,6 +1732,17 @@ impl PlanModel<'_> {
                 );
                 number(0.0)
             }
+            MvnDiagSetLogJoint => {
+                gaussian::mvn_diag_set_log_joint(
+                    m(0),
+                    v(1).view(),
+                    m(2),
+                    m(3),
+                    out.expect("log-joint").view_mut(),
+                    ws!(),
+                );
+                number(0.0)
+            }
             MvtFullAddLogDensity => {
                 robust::mvt_full_add_log_density(
                     m(0),
@@ -3122,17 +3133,27 @@ impl MixtureModel for PlanModel<'_> {
             rows: Some(rows.clone()),
             ..Env::default()
         };
-        // (The latent's prior, when there is one, sets the block: `log_joint_writes`.)
-        if let Some(prior) = &self.program.log_prior {
+        // (The latent's prior, when there is one, sets the block, `log_joint_writes`: its own
+        // call, or the first block's densities.)
+        let in_block = self.program.log_prior_in_block;
+        if let (Some(prior), false) = (&self.program.log_prior, in_block) {
             self.run(prior, &env, Some(&mut out), None, None, None);
         }
         if let Some(offsets) = &cache.offsets {
             add_log_weights(out.view_mut(), offsets.view());
         }
-        for block in &self.program.blocks {
+        for (b, block) in self.program.blocks.iter().enumerate() {
             env.block = block.block;
             env.gaps = self.gaps_within(block, &rows);
-            env.before = env.gaps.map(|g| g.rows_of(out.view()));
+            // What the gap kernels add to: the block as it was, or the prior it sets.
+            let before = match (env.gaps, in_block && b == 0) {
+                (Some(g), true) => {
+                    let sets = block.log_densities.as_ref().expect("the call that sets it");
+                    Some(g.prior_rows(self.vector(&env, &sets.args[1]).view(), self.k))
+                }
+                (g, _) => g.map(|g| g.rows_of(out.view())),
+            };
+            env.before = before;
             self.add_densities(block, &mut env, &mut out, ws);
             // (Skipped, operands and all, in a chunk without a gap. Each component's gap
             // kernel reads and writes its own column only.)
@@ -3256,7 +3277,7 @@ impl MixtureModel for PlanModel<'_> {
             rows: Some(rows),
             ..Env::default()
         };
-        if let Some(prior) = &self.program.log_prior {
+        if let (Some(prior), false) = (&self.program.log_prior, self.program.log_prior_in_block) {
             self.run(prior, &env, Some(&mut out), None, None, None);
         }
         for block in &self.program.blocks {

@@ -260,30 +260,69 @@ pub fn mvn_diag_add_log_densities(
     x: ArrayView2<'_, f64>,
     means: ArrayView2<'_, f64>,
     vars: ArrayView2<'_, f64>,
+    out: ArrayViewMut2<'_, f64>,
+    ws: &mut Workspace,
+) {
+    diag_log_densities(x, None, means, vars, out, ws);
+}
+
+/// Sets `out[b, k] = log_prior[k] + ln N(x_b | means[k], diag(vars[k]))` for every row and
+/// component, whatever `out` held: a mixture's log-joint when this block is its first, with
+/// the latent's prior (`z[n] ~ Categorical(w)`: `log_prior = ln w`; equal weights: one value,
+/// `ln (1/K)`, for every component). The same bits as [`crate::mixture::set_log_weights`]
+/// followed by [`mvn_diag_add_log_densities`], in one pass over the block instead of two.
+pub fn mvn_diag_set_log_joint(
+    x: ArrayView2<'_, f64>,
+    log_prior: ArrayView1<'_, f64>,
+    means: ArrayView2<'_, f64>,
+    vars: ArrayView2<'_, f64>,
+    out: ArrayViewMut2<'_, f64>,
+    ws: &mut Workspace,
+) {
+    diag_log_densities(x, Some(log_prior), means, vars, out, ws);
+}
+
+/// [`mvn_diag_add_log_densities`], or with `log_prior` [`mvn_diag_set_log_joint`].
+fn diag_log_densities(
+    x: ArrayView2<'_, f64>,
+    log_prior: Option<ArrayView1<'_, f64>>,
+    means: ArrayView2<'_, f64>,
+    vars: ArrayView2<'_, f64>,
     mut out: ArrayViewMut2<'_, f64>,
     ws: &mut Workspace,
 ) {
     let (m, d) = x.dim();
+    // Component `k`'s prior (one value for all of them, or one each).
+    let prior = |k: usize| log_prior.map(|p| if p.len() == 1 { p[0] } else { p[k] });
+    if d == 0 {
+        // (No coordinate: every density is 1, and adding `ln 1 = −0` changes nothing.)
+        for (k, mut col) in out.columns_mut().into_iter().enumerate() {
+            if let Some(p) = prior(k) {
+                col.fill(p);
+            }
+        }
+        return;
+    }
     let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
     let contiguous = out.columns().into_iter().all(|c| c.as_slice().is_some());
     let (Some(columns), true, Some(means), Some(vars)) =
         (columns, contiguous, means.as_slice(), vars.as_slice())
     else {
         // (Not the back-ends' layout: component by component.)
-        for ((mean, var), col) in means
+        for (k, ((mean, var), mut col)) in means
             .rows()
             .into_iter()
             .zip(vars.rows())
             .zip(out.columns_mut())
+            .enumerate()
         {
+            if let Some(p) = prior(k) {
+                col.fill(p);
+            }
             mvn_diag_add_log_density(x, mean, var, col);
         }
         return;
     };
-    if d == 0 {
-        // (No coordinate: every density is 1, and adding `ln 1 = −0` changes nothing.)
-        return;
-    }
     // Each component's scales and constant, as `mvn_diag_add_log_density` computes them:
     // once per set of parameters, kept in the workspace from one block to the next.
     let (k, len) = (vars.len() / d, vars.len());
@@ -311,17 +350,19 @@ pub fn mvn_diag_add_log_densities(
         let end = (start + PIECE_ROWS).min(m);
         piece.clear();
         piece.extend(columns.iter().map(|c| &c[start..end]));
-        for (((scaled_mean, scale), &constant), out) in scaled_mean
+        for (k, (((scaled_mean, scale), &constant), out)) in scaled_mean
             .chunks_exact(d)
             .zip(scale.chunks_exact(d))
             .zip(constants.iter())
             .zip(outs.iter_mut())
+            .enumerate()
         {
             lanes::dispatch(DiagLogDensity {
                 columns: &piece,
                 scaled_mean,
                 scale,
                 constant,
+                prior: prior(k),
                 out: &mut out[start..end],
             });
         }
@@ -387,6 +428,7 @@ pub fn mvn_diag_add_log_density(
                 scaled_mean,
                 scale,
                 constant,
+                prior: None,
                 out,
             })
         };
@@ -961,6 +1003,9 @@ struct DiagLogDensity<'a> {
     /// Each coordinate's `s = 1/√var`.
     scale: &'a [f64],
     constant: f64,
+    /// `Some(ln w)`: `out[b] = ln w + (constant − ½ Σ_j …)`, whatever `out` held, the same
+    /// bits as setting `out` to `ln w` and then adding.
+    prior: Option<f64>,
     out: &'a mut [f64],
 }
 
@@ -974,10 +1019,12 @@ impl Kernel for DiagLogDensity<'_> {
             scaled_mean,
             scale,
             constant,
+            prior,
             out,
         } = self;
         let m = out.len();
         let (constant, half) = (V::splat(constant), V::splat(0.5));
+
         // Whole groups of tiles: fixed offsets, so the sums stay in registers.
         let mut start = 0;
         while start + GROUP <= m {
@@ -992,7 +1039,7 @@ impl Kernel for DiagLogDensity<'_> {
             }
             let (group, _) = out[start..start + GROUP].as_chunks_mut::<LANES>();
             for (o, s) in group.iter_mut().zip(&q) {
-                V::load(o).add(constant.sub(half.mul(*s))).store(o);
+                base::<V>(prior, o).add(constant.sub(half.mul(*s))).store(o);
             }
             start += GROUP;
         }
@@ -1011,13 +1058,23 @@ impl Kernel for DiagLogDensity<'_> {
                 let at = (start + t * LANES).min(m);
                 let len = LANES.min(m - at);
                 let mut tile = [0.0; LANES];
-                V::load(&tile_of(out, at, len, 0.0))
+                base::<V>(prior, &tile_of(out, at, len, 0.0))
                     .add(constant.sub(half.mul(*s)))
                     .store(&mut tile);
                 out[at..at + len].copy_from_slice(&tile[..len]);
             }
             start += SOLVE_TILES * LANES;
         }
+    }
+}
+
+/// What [`DiagLogDensity`] adds a tile's terms to: the prior where it sets the block, else
+/// the tile's values in `out`.
+#[inline(always)]
+fn base<V: Lanes>(prior: Option<f64>, out: &[f64; LANES]) -> V {
+    match prior {
+        Some(p) => V::splat(p),
+        None => V::load(out),
     }
 }
 
@@ -2165,6 +2222,24 @@ mod tests {
     /// tiles, for several dimensions and components, column-major as the back-ends pass them
     /// and row-major (the per-component fallback); a NaN cell stays where it was.
     #[test]
+    fn the_prior_with_no_coordinate_is_the_log_joint() {
+        let x = Array2::<f64>::zeros((3, 0).f());
+        let (means, vars) = (Array2::zeros((2, 0)), Array2::zeros((2, 0)));
+        let mut out = Array2::from_elem((3, 2).f(), f64::NAN);
+        let log_prior = array![-0.5, -1.5];
+        let mut ws = Workspace::default();
+        mvn_diag_set_log_joint(
+            x.view(),
+            log_prior.view(),
+            means.view(),
+            vars.view(),
+            out.view_mut(),
+            &mut ws,
+        );
+        assert_eq!(out, array![[-0.5, -1.5], [-0.5, -1.5], [-0.5, -1.5]]);
+    }
+
+    #[test]
     fn every_component_at_once_is_each_component_bit_for_bit() {
         let mut next = stream(11);
         for (m, d, k) in [
@@ -2240,6 +2315,35 @@ mod tests {
                 let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
                 let case = format!("m = {m}, d = {d}, k = {k}, column-major: {column_major}");
                 assert_eq!(bits(&each), bits(&all), "log-densities, {case}");
+                // With the latent's prior (one value each, or one for all), whatever the
+                // block held: the prior set by its own call, then each component added.
+                let weights = Array1::from_shape_fn(k, |_| next() - 1.0);
+                for log_prior in [weights, Array1::from_elem(1, -(k as f64).ln())] {
+                    for out_column_major in [true, false] {
+                        let prior = |j: usize| log_prior[j.min(log_prior.len() - 1)];
+                        let shape = (m, k).set_f(out_column_major);
+                        let mut want = Array2::from_shape_fn(shape, |(_, j)| prior(j));
+                        for j in 0..k {
+                            mvn_diag_add_log_density(
+                                x.view(),
+                                means.row(j),
+                                vars.row(j),
+                                want.column_mut(j),
+                            );
+                        }
+                        let mut got = Array2::from_elem(shape, f64::NAN);
+                        mvn_diag_set_log_joint(
+                            x.view(),
+                            log_prior.view(),
+                            means.view(),
+                            vars.view(),
+                            got.view_mut(),
+                            &mut ws,
+                        );
+                        let priors = log_prior.len();
+                        assert_eq!(bits(&want), bits(&got), "{priors} priors, {case}");
+                    }
+                }
                 assert_eq!(bits(&sum_each), bits(&sum_all), "sums, {case}");
                 assert_eq!(bits(&sq_each), bits(&sq_all), "squares, {case}");
             }
