@@ -1538,18 +1538,27 @@ impl<'a> Lowering<'a> {
             .expect("a Gamma rate is updated from Gamma blocks")
     }
 
+    /// The latent prior's log-weights (or equal weights), the same for every row, as an
+    /// operand for a call that takes them in place of the prior's own call; `None` under
+    /// variational Bayes (whose offsets follow the prior in the log-joint) or without one.
+    fn same_prior_for_every_row(&self) -> Option<Operand> {
+        if self.program.method == Method::Vb {
+            return None;
+        }
+        match &self.program.log_prior {
+            Some(c) if c.kernel == Kernel::SetLogUniform => Some(Operand::LogUniform),
+            Some(c) if c.kernel == Kernel::SetLogWeights => Some(c.args[1].clone()),
+            _ => None,
+        }
+    }
+
     /// The latent's prior set by the first block's densities, when that block's form for
     /// every component is the diagonal Gaussian's and the log-joint has nothing between the
     /// two: not under variational Bayes (its offsets follow the prior), and not where the
     /// first block has scores for the hard E-step (whose log-joint reads them instead).
     fn prior_in_block(&mut self) {
-        if self.program.method == Method::Vb {
+        let Some(prior) = self.same_prior_for_every_row() else {
             return;
-        }
-        let prior = match &self.program.log_prior {
-            Some(c) if c.kernel == Kernel::SetLogUniform => Operand::LogUniform,
-            Some(c) if c.kernel == Kernel::SetLogWeights => c.args[1].clone(),
-            _ => return,
         };
         let Some(first) = self.program.blocks.first_mut() else {
             return;
@@ -1582,13 +1591,8 @@ impl<'a> Lowering<'a> {
     /// equal weights), and the statistics the assigned form writes.
     fn hard_step(&mut self) {
         // (Variational Bayes has no hard E-step.)
-        if self.program.method == Method::Vb {
+        let Some(prior) = self.same_prior_for_every_row() else {
             return;
-        }
-        let prior = match &self.program.log_prior {
-            Some(c) if c.kernel == Kernel::SetLogUniform => Operand::LogUniform,
-            Some(c) if c.kernel == Kernel::SetLogWeights => c.args[1].clone(),
-            _ => return,
         };
         let [block] = &mut self.program.blocks[..] else {
             return;
