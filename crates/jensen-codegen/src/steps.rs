@@ -680,8 +680,11 @@ impl Gen<'_> {
     /// `// z[n] ~ Categorical(w)` and the latent prior's call, when the log-joint has one and
     /// the first block's call does not set it.
     fn latent_prior(&self) -> TokenStream {
-        match (&self.program.log_prior, self.latent_prior_text()) {
-            (Some(c), Some(text)) if !self.program.log_prior_in_block => {
+        match &self.program.log_prior {
+            Some(c) if !self.program.log_prior_in_block => {
+                let text = self
+                    .latent_prior_text()
+                    .expect("a latent prior has its statement");
                 let doc = format!(" {text}");
                 let call = self.call(c, None, None);
                 quote! { #[doc = #doc] #call; }

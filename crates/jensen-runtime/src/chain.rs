@@ -48,13 +48,14 @@ pub fn forward_backward(
     forward_backward_among(log_pi, log_a, log_b, out, 1)
 }
 
-/// [`forward_backward`] on one of `side_by_side` sequences that the thread pool runs at the
-/// same time. The forward and the backward recursions of a sequence (at most eight states)
-/// take a thread each only when the pool has more threads than sequences to run; otherwise
-/// one thread runs both in one loop, which keeps two independent chains of dependent steps
-/// in its core at once, while the other threads run the other sequences. (Split across two
-/// busy threads, the two recursions would often run one after the other on one of them.)
-/// The result is the same to the bit either way.
+/// [`forward_backward`] on one of about `side_by_side` sequences of its length that the
+/// thread pool runs at the same time (the caller's estimate: its rows over this sequence's).
+/// The forward and the backward recursions of a sequence (at most eight states) take a
+/// thread each only when the pool has more threads than that; otherwise one thread runs
+/// both in one loop, which keeps two independent chains of dependent steps in its core at
+/// once, while the other threads run the other sequences. (Split across two busy threads,
+/// the two recursions would often run one after the other on one of them.) The result is
+/// the same to the bit either way.
 pub fn forward_backward_among(
     log_pi: ArrayView1<'_, f64>,
     log_a: ArrayView2<'_, f64>,

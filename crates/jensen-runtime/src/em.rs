@@ -1081,12 +1081,14 @@ fn chain_posterior(
         g_rest = g_next;
         s_rest = s_next;
     }
-    let side_by_side = pieces.len();
     let parts: Vec<(f64, LatentStats)> = pieces
         .into_par_iter()
         .map(|(seq, mut g, mut st)| {
             let mut latent = LatentStats::zeros(k);
             let weight = weights.map_or(1.0, |w| w[seq.start]);
+            // As many sequences run side by side as the rows hold of this one's length: a
+            // lone long sequence among short ones still splits its recursions.
+            let side_by_side = n / seq.len().max(1);
             let ll = chain::forward_backward_among(
                 prior.log_initial,
                 prior.log_transition,

@@ -748,7 +748,8 @@ fn exponentiate_tile<V: Lanes>(
 ///
 /// Each value takes the same operations ([`exp_v`]: no branch, no division) whichever
 /// vector width runs them, so the results do not depend on the CPU: eight lanes at a time
-/// on AVX-512 or AVX2 (chosen at run time), or plain arrays.
+/// on AVX-512 or AVX2 (chosen at run time), or plain arrays. (Except in a build whose target
+/// lacks FMA, where the plain arrays round their multiply-adds twice: see `lanes::fused`.)
 pub(crate) fn exp_in_place(x: &[f64], out: &mut [f64]) {
     let n = x.len().min(out.len());
     lanes::dispatch(ExpInto {
@@ -876,7 +877,7 @@ pub(crate) fn exp_v<V: Lanes>(x: V) -> V {
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000) / 16.0;
     const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76) / 16.0;
     // 1.5 · 2⁵² + 16 · 1023: adding it rounds to an integer N = 16 n + j, and the low 16
-    // bits then hold N + 16 · 1023 = 16 (n + 1023) + j (from 32 to 32733 over the clamped
+    // bits then hold N + 16 · 1023 = 16 (n + 1023) + j (from 32 to 32734 over the clamped
     // range): j for the table, n + 1023 for the exponent of 2ⁿ.
     const ROUND: f64 = 6_755_399_441_055_744.0 + 16.0 * 1023.0;
     // Taylor coefficients 1/j!, j = 2..7.
@@ -907,7 +908,7 @@ pub(crate) fn exp_v<V: Lanes>(x: V) -> V {
         .mul_add(r2, V::splat(C[1]));
     let q = r2.mul_add(odd.mul_add(r, even), r);
     let t = rounded.lookup16(&EXP2_SIXTEENTHS);
-    // t (1 + q) · 2ⁿ: the product by 2ⁿ is exact (t (1 + q) is in [0.97, 2.06], so it stays
+    // t (1 + q) · 2ⁿ: the product by 2ⁿ is exact (t (1 + q) is in [0.97, 1.96], so it stays
     // normal for n in [−1021, 1022]); a NaN argument's q is NaN, and so is the product.
     t.mul_add(q, t)
         .mul(rounded.exponent_from_bits())
