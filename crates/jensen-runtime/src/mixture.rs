@@ -571,8 +571,9 @@ impl lanes::Kernel for NormaliseColumns<'_, '_> {
     }
 }
 
-/// Rows per step of [`normalise_columns`]: four vectors of eight.
-const NORM_TILE: usize = 32;
+/// Rows per step of [`normalise_columns`]: four vectors of eight, one block of
+/// [`exp_tiles`].
+const NORM_TILE: usize = EXP_BLOCK;
 
 #[inline(always)]
 fn normalise_columns_lanes<V: Lanes>(
@@ -720,17 +721,7 @@ fn exponentiate_tile<V: Lanes>(
     for ((s, &v), &m) in shifted.iter_mut().zip(tile.iter()).zip(shift) {
         *s = v - m;
     }
-    let mut e = [0.0; NORM_TILE];
-    let (e_tiles, shifted_tiles) = (e.as_chunks_mut::<LANES>().0, shifted.as_chunks::<LANES>().0);
-    // (Loops, not `array::from_fn`, whose closure might be compiled out of line, without
-    // the kernel's instructions.)
-    let mut values = [V::splat(0.0); NORM_TILE / LANES];
-    for (v, s) in values.iter_mut().zip(shifted_tiles) {
-        *v = exp_v(V::load(s));
-    }
-    for (v, e) in values.iter().zip(e_tiles) {
-        v.store(e);
-    }
+    let e = exp_tiles::<V>(&shifted);
     for ((((c, &ev), &sv), s), w) in tile
         .iter_mut()
         .zip(&e)
@@ -781,20 +772,11 @@ impl lanes::Kernel for ExpInto<'_> {
         let (xs, rest) = self.x.as_chunks::<EXP_BLOCK>();
         let (outs, out_rest) = self.out.as_chunks_mut::<EXP_BLOCK>();
         for (x, out) in xs.iter().zip(outs) {
-            let (x, out) = (x.as_chunks::<LANES>().0, out.as_chunks_mut::<LANES>().0);
-            let mut e = [V::splat(0.0); EXP_BLOCK / LANES];
-            for (e, x) in e.iter_mut().zip(x) {
-                *e = exp_v(V::load(x));
-            }
-            for (e, out) in e.iter().zip(out) {
-                e.store(out);
-            }
+            *out = exp_tiles::<V>(x);
         }
         for (x, out) in rest.chunks(LANES).zip(out_rest.chunks_mut(LANES)) {
-            let mut tile = [0.0; LANES];
-            tile[..x.len()].copy_from_slice(x);
-            exp_v(V::load(&tile)).store(&mut tile);
-            out.copy_from_slice(&tile[..out.len()]);
+            let len = out.len();
+            out.copy_from_slice(&exp_tile_of::<V>(x)[..len]);
         }
     }
 }
@@ -809,23 +791,41 @@ impl lanes::Kernel for ExpEach<'_> {
     fn run<V: Lanes>(self) {
         let (blocks, rest) = self.0.as_chunks_mut::<EXP_BLOCK>();
         for block in blocks {
-            let tiles = block.as_chunks_mut::<LANES>().0;
-            let mut e = [V::splat(0.0); EXP_BLOCK / LANES];
-            for (e, tile) in e.iter_mut().zip(tiles.iter()) {
-                *e = exp_v(V::load(tile));
-            }
-            for (e, tile) in e.iter().zip(tiles) {
-                e.store(tile);
-            }
+            *block = exp_tiles::<V>(block);
         }
         for v in rest.chunks_mut(LANES) {
-            let mut tile = [0.0; LANES];
-            tile[..v.len()].copy_from_slice(v);
-            exp_v(V::load(&tile)).store(&mut tile);
+            let e = exp_tile_of::<V>(v);
             let len = v.len();
-            v.copy_from_slice(&tile[..len]);
+            v.copy_from_slice(&e[..len]);
         }
     }
+}
+
+/// [`exp_v`] of a block of [`EXP_BLOCK`] values: every vector's exponential before any is
+/// stored, so that their polynomial chains are in flight together. (Loops, not
+/// `array::from_fn`, whose closure might be compiled out of line, without the kernel's
+/// instructions.)
+#[inline(always)]
+fn exp_tiles<V: Lanes>(x: &[f64; EXP_BLOCK]) -> [f64; EXP_BLOCK] {
+    let mut values = [V::splat(0.0); EXP_BLOCK / LANES];
+    let tiles = x.as_chunks::<LANES>().0;
+    for (v, x) in values.iter_mut().zip(tiles) {
+        *v = exp_v(V::load(x));
+    }
+    let mut out = [0.0; EXP_BLOCK];
+    for (v, o) in values.iter().zip(out.as_chunks_mut::<LANES>().0) {
+        v.store(o);
+    }
+    out
+}
+
+/// [`exp_v`] of at most [`LANES`] values, padded with zeros.
+#[inline(always)]
+fn exp_tile_of<V: Lanes>(x: &[f64]) -> [f64; LANES] {
+    let mut tile = [0.0; LANES];
+    tile[..x.len()].copy_from_slice(x);
+    exp_v(V::load(&tile)).store(&mut tile);
+    tile
 }
 
 /// `exp(x)`: [`exp_v`] of one value (in every lane of the plain-array form).
