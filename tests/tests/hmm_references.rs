@@ -303,3 +303,105 @@ fn categorical_hmm_with_dirichlet_priors_matches_hmmlearn_map_em() {
 fn categorical_hmm_matches_hmmlearn() {
     hmmlearn_case("categorical");
 }
+
+#[test]
+fn a_sequence_the_eight_lane_form_cannot_carry_falls_back_to_the_log_densities() {
+    // Switches of probability 1e-170 that the first sequence's data forces: its steps' sums
+    // fall below the eight-lane recursions' range, so the E-step, which hands them the
+    // emissions already rescaled, runs the general form on the log-densities for that
+    // sequence alone. The posteriors, the per-step log-likelihoods and the E-step's
+    // log-likelihood are those of forward–backward on log-densities computed here by hand.
+    use jensen::runtime::chain::{forward_backward, ChainPosterior};
+    use ndarray::{Array1, Array2};
+    let p = plan("hmm_gaussian");
+    let xs = [0.0, 0.3, 100.0, 99.5, 0.1, -0.2, 0.4];
+    let lengths = [4, 3];
+    let text: String = std::iter::once("x".to_string())
+        .chain(xs.iter().map(|x| x.to_string()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let table = jensen::csv::read_bytes("switch.csv", text.as_bytes()).unwrap();
+    let opts = BindOptions {
+        sequences: Sequences::Lengths(lengths.to_vec()),
+        ..Default::default()
+    };
+    let bound = jensen::bind(&p, &table, &opts).unwrap();
+    let model = PlanModel::new(&p, &bound);
+    let tiny: f64 = 1e-170;
+    let params: DynParams = serde_json::from_value(serde_json::json!({
+        "p0": [0.5, 0.5],
+        "A": [[1.0, tiny], [tiny, 1.0]],
+        "mu": [[0.0], [100.0]],
+        "Sigma": [[[1.0]], [[1.0]]],
+    }))
+    .unwrap();
+    let at = model.check_params(&params).unwrap();
+    let cache = model.prepare(&at).unwrap();
+    let (gamma, steps) = posterior(&model, &cache);
+
+    let log_pi = Array1::from(vec![0.5f64.ln(); 2]);
+    let log_a = ndarray::array![[0.0, tiny.ln()], [tiny.ln(), 0.0]];
+    let mut total = 0.0;
+    let mut start = 0;
+    for len in lengths {
+        let rows = start..start + len;
+        let log_b = Array2::from_shape_fn((len, 2), |(t, k)| {
+            let d = xs[start + t] - [0.0, 100.0][k];
+            -0.5 * (2.0 * std::f64::consts::PI).ln() - 0.5 * d * d
+        });
+        let (mut g, mut xi, mut init, mut st) = (
+            Array2::zeros((len, 2)),
+            Array2::zeros((2, 2)),
+            Array1::zeros(2),
+            Array1::zeros(len),
+        );
+        let ll = forward_backward(
+            log_pi.view(),
+            log_a.view(),
+            log_b.view(),
+            ChainPosterior {
+                gamma: g.view_mut(),
+                transitions: xi.view_mut(),
+                initial: init.view_mut(),
+                steps: Some(st.view_mut()),
+            },
+        );
+        assert!(ll.is_finite(), "{ll}");
+        for (t, row) in rows.clone().enumerate() {
+            assert!(
+                relative(steps[row], st[t]) <= 1e-12,
+                "step {row}: {} vs {}",
+                steps[row],
+                st[t]
+            );
+            for k in 0..2 {
+                assert!(
+                    (gamma[[row, k]] - g[[t, k]]).abs() <= 1e-12,
+                    "γ[{row}, {k}]"
+                );
+            }
+        }
+        // The forced switch is in the first sequence's posteriors.
+        if start == 0 {
+            assert!(gamma[[1, 0]] > 0.99 && gamma[[2, 1]] > 0.99);
+        }
+        total += ll;
+        start += len;
+    }
+    let result = jensen::fit(
+        &model,
+        &FitOptions {
+            max_iter: 1,
+            tol: f64::NEG_INFINITY,
+            init: InitStrategy::Params(at),
+            m_step: MStepConfig { reg_covar: 0.0 },
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        relative(result.elbo_trace[0], total) <= 1e-12,
+        "{} vs {total}",
+        result.elbo_trace[0]
+    );
+}

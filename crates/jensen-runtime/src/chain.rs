@@ -85,6 +85,97 @@ pub fn forward_backward_among(
     general_chain(&pi, &a, rows, out)
 }
 
+/// [`forward_backward_among`] from the sequence's emissions as [`scale_block`] rescaled them
+/// (for at most [`LANES`] states): its first pass done, so that the E-step, which computes the
+/// emissions in blocks column by column, writes them once in the form the recursions read.
+/// `None` where the eight-lane form cannot carry the sequence (as [`small_chain`]): the
+/// caller then runs [`forward_backward_among`] on the log-densities.
+pub(crate) fn forward_backward_scaled(
+    log_pi: ArrayView1<'_, f64>,
+    log_a: ArrayView2<'_, f64>,
+    tiles: &[[f64; LANES]],
+    shift: &[f64],
+    mut out: ChainPosterior<'_>,
+    side_by_side: usize,
+) -> Option<f64> {
+    let k = log_pi.len();
+    debug_assert!(k <= LANES && shift.len() == tiles.len());
+    if tiles.is_empty() {
+        return Some(0.0);
+    }
+    if k == 0 {
+        return Some(impossible(&mut out, f64::NEG_INFINITY));
+    }
+    // The first row no state explains, as `row_shift` would report it.
+    if let Some(&m) = shift.iter().find(|m| !m.is_finite()) {
+        let value = if m.is_nan() {
+            f64::NAN
+        } else {
+            f64::NEG_INFINITY
+        };
+        return Some(impossible(&mut out, value));
+    }
+    let pi: Vec<f64> = log_pi.iter().map(|v| v.exp()).collect();
+    let a: Vec<f64> = log_a.iter().map(|v| v.exp()).collect();
+    let split = rayon::current_num_threads() > side_by_side;
+    small_chain_scaled(&pi, &a, tiles, shift, &mut out, split)
+}
+
+/// The first pass of [`small_chain`] on a block of emission log-densities given column by
+/// column (`columns[k][t] = ln p(x_t | z_t = k)`, at most [`LANES`] columns of `tiles.len()`
+/// values), for [`forward_backward_scaled`]: each row's `exp(ℓ_t − m_t)` into its tile
+/// (lanes past `K` zero) and `m_t` into `shift`, where `m_t` is the row's maximum; a row with
+/// a NaN gets a NaN shift and a row with no finite maximum `−∞` (what [`row_shift`] reports
+/// for them). `best` gets each row's maximum with NaN ignored (as `f64::max` folds a row
+/// from `−∞`).
+pub(crate) fn scale_block(
+    columns: &[&[f64]],
+    tiles: &mut [[f64; LANES]],
+    shift: &mut [f64],
+    best: &mut [f64],
+) {
+    let m = tiles.len();
+    let (shift, best) = (&mut shift[..m], &mut best[..m]);
+    assert!(columns.len() <= LANES && columns.iter().all(|c| c.len() >= m));
+    // The maxima and the rows with a NaN (marked in `shift`), a column at a time.
+    best.fill(f64::NEG_INFINITY);
+    shift.fill(0.0);
+    for column in columns {
+        for ((b, s), &v) in best.iter_mut().zip(shift.iter_mut()).zip(&column[..m]) {
+            *b = if v > *b { v } else { *b };
+            *s = if v.is_nan() { v } else { *s };
+        }
+    }
+    let k = columns.len();
+    for (t, (tile, (s, &max))) in tiles
+        .iter_mut()
+        .zip(shift.iter_mut().zip(best.iter()))
+        .enumerate()
+    {
+        let v: [f64; LANES] = match <&[&[f64]; LANES]>::try_from(columns) {
+            Ok(all) => std::array::from_fn(|j| all[j][t]),
+            Err(_) => std::array::from_fn(|j| {
+                if j < k {
+                    columns[j][t]
+                } else {
+                    f64::NEG_INFINITY
+                }
+            }),
+        };
+        for (o, x) in tile.iter_mut().zip(v) {
+            *o = x - max;
+        }
+        *s = if s.is_nan() {
+            f64::NAN
+        } else if max.is_finite() {
+            max
+        } else {
+            f64::NEG_INFINITY
+        };
+    }
+    exp_each(tiles.as_flattened_mut());
+}
+
 /// The posteriors of a sequence no state path explains: uniform, with `value` (`−∞`, or NaN
 /// for NaN emissions) as its log-likelihood and every step's.
 fn impossible(out: &mut ChainPosterior<'_>, value: f64) -> f64 {
@@ -311,16 +402,31 @@ fn small_chain(
         .zip(rows.par_chunks(CHAIN_CHUNK * k))
         .map(|((b, shift), rows)| emission_tiles(rows, k, b, shift))
         .collect();
-    if let Some(value) = bad.into_iter().flatten().next() {
-        for buffer in [b, shift] {
-            scratch::give(buffer);
-        }
-        return Some(impossible(out, value));
+    let result = match bad.into_iter().flatten().next() {
+        Some(value) => Some(impossible(out, value)),
+        None => small_chain_scaled(pi, a, b.as_chunks().0, &shift, out, split),
+    };
+    for buffer in [b, shift] {
+        scratch::give(buffer);
     }
+    result
+}
+
+/// [`small_chain`] from its first pass's result: the rescaled emissions `b` (`T` tiles,
+/// lanes past `K` zero) and each step's shift (all finite).
+fn small_chain_scaled(
+    pi: &[f64],
+    a: &[f64],
+    tiles: &[[f64; LANES]],
+    shift: &[f64],
+    out: &mut ChainPosterior<'_>,
+    split: bool,
+) -> Option<f64> {
+    let k = pi.len();
+    let t_len = tiles.len();
     let mut alpha = scratch::take_written(t_len * LANES);
     let mut beta = scratch::take_written(t_len * LANES);
     let mut scale = scratch::take_written(t_len);
-    let tiles = b.as_chunks().0;
     let (alpha_tiles, beta_tiles) = (alpha.as_chunks_mut().0, beta.as_chunks_mut().0);
     let recursions = if !split {
         // Both recursions in one loop, so that the core runs the two independent chains of
@@ -365,11 +471,11 @@ fn small_chain(
         forward && backward
     };
     let result = if recursions {
-        combine(k, a, tiles, &alpha, &beta, &scale, &shift, out)
+        combine(k, a, tiles, &alpha, &beta, &scale, shift, out)
     } else {
         None
     };
-    for buffer in [b, shift, alpha, beta, scale] {
+    for buffer in [alpha, beta, scale] {
         scratch::give(buffer);
     }
     result
@@ -1419,6 +1525,175 @@ mod tests {
             assert_eq!(bits(&got.2), bits(&want.2), "{threads} {layout}");
             assert_eq!(got.3, want.3);
         }
+    }
+
+    /// Runs [`forward_backward_scaled`] on `log_b` rescaled by [`scale_block`] in blocks of
+    /// `block` rows given column by column, as the E-step does.
+    #[allow(clippy::type_complexity)]
+    fn scaled_posteriors(
+        pi: &Array1<f64>,
+        a: &Array2<f64>,
+        log_b: &Array2<f64>,
+        block: usize,
+    ) -> (
+        Option<f64>,
+        Array2<f64>,
+        Array2<f64>,
+        Array1<f64>,
+        Array1<f64>,
+        Vec<f64>,
+    ) {
+        let (t_len, k) = log_b.dim();
+        let mut tiles = vec![[0.0; LANES]; t_len];
+        let mut shift = vec![0.0; t_len];
+        let mut best = vec![0.0; t_len];
+        for start in (0..t_len).step_by(block) {
+            let end = (start + block).min(t_len);
+            let columns = log_b
+                .slice(s![start..end, ..])
+                .t()
+                .as_standard_layout()
+                .into_owned();
+            let columns: Vec<&[f64]> = columns
+                .rows()
+                .into_iter()
+                .map(|c| c.to_slice().unwrap())
+                .collect();
+            scale_block(
+                &columns,
+                &mut tiles[start..end],
+                &mut shift[start..end],
+                &mut best[start..end],
+            );
+        }
+        let mut gamma = Array2::zeros((t_len, k));
+        let (mut xi, mut init, mut steps) = (
+            Array2::zeros((k, k)),
+            Array1::zeros(k),
+            Array1::zeros(t_len),
+        );
+        let ll = forward_backward_scaled(
+            pi.view(),
+            a.view(),
+            &tiles,
+            &shift,
+            ChainPosterior {
+                gamma: gamma.view_mut(),
+                transitions: xi.view_mut(),
+                initial: init.view_mut(),
+                steps: Some(steps.view_mut()),
+            },
+            1,
+        );
+        (ll, gamma, xi, init, steps, best)
+    }
+
+    /// [`forward_backward_among`] on the log-densities, as [`scaled_posteriors`] returns.
+    fn row_posteriors(
+        pi: &Array1<f64>,
+        a: &Array2<f64>,
+        log_b: &Array2<f64>,
+    ) -> (f64, Array2<f64>, Array2<f64>, Array1<f64>, Array1<f64>) {
+        let (t_len, k) = log_b.dim();
+        let mut gamma = Array2::zeros((t_len, k));
+        let (mut xi, mut init, mut steps) = (
+            Array2::zeros((k, k)),
+            Array1::zeros(k),
+            Array1::zeros(t_len),
+        );
+        let ll = forward_backward_among(
+            pi.view(),
+            a.view(),
+            log_b.view(),
+            ChainPosterior {
+                gamma: gamma.view_mut(),
+                transitions: xi.view_mut(),
+                initial: init.view_mut(),
+                steps: Some(steps.view_mut()),
+            },
+            1,
+        );
+        (ll, gamma, xi, init, steps)
+    }
+
+    #[test]
+    fn emissions_rescaled_in_blocks_give_the_bits_of_the_log_densities() {
+        // The E-step's form (the first pass done block by block, from columns) against the
+        // rows' own: the same bits, for every K up to eight, blocks that cut the sequence
+        // anywhere, and rows with NaN, −∞ everywhere or +∞ (the sequence is then reported as
+        // the rows' form reports it).
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for k in [1, 3, 8] {
+            let t_len = CHAIN_CHUNK + 1000;
+            let pi = Array1::from_shape_fn(k, |i| -(1.0 + i as f64).ln());
+            let a = Array2::from_shape_fn((k, k), |(i, j)| if i == j { 0.6 } else { 0.1 })
+                .mapv(f64::ln);
+            let clean = Array2::from_shape_fn((t_len, k), |(t, j)| {
+                -((t as f64 * 0.37 + j as f64 * 1.3).sin() * 4.0).powi(2) - 30.0 * (t % 3) as f64
+            });
+            let mut cases = vec![("clean", clean.clone())];
+            for (name, bad) in [
+                ("nan", f64::NAN),
+                ("minus infinity", f64::NEG_INFINITY),
+                ("plus infinity", f64::INFINITY),
+            ] {
+                let mut b = clean.clone();
+                // A lone bad value, and later a whole row of it.
+                b[[700, k - 1]] = bad;
+                b.row_mut(3000).fill(bad);
+                cases.push((name, b));
+            }
+            for (name, log_b) in &cases {
+                for block in [1000, 1024, 333] {
+                    let (ll, gamma, xi, init, steps, best) =
+                        scaled_posteriors(&pi, &a, log_b, block);
+                    let want = row_posteriors(&pi, &a, log_b);
+                    let ll = ll.expect("the small form carries these");
+                    assert_eq!(
+                        ll.to_bits(),
+                        want.0.to_bits(),
+                        "{name} k={k}: {ll} vs {}",
+                        want.0
+                    );
+                    assert_eq!(
+                        bits(gamma.as_slice().unwrap()),
+                        bits(want.1.as_slice().unwrap()),
+                        "{name} k={k}"
+                    );
+                    assert_eq!(
+                        bits(xi.as_slice().unwrap()),
+                        bits(want.2.as_slice().unwrap()),
+                        "{name} k={k}"
+                    );
+                    assert_eq!(
+                        bits(init.as_slice().unwrap()),
+                        bits(want.3.as_slice().unwrap()),
+                        "{name} k={k}"
+                    );
+                    assert_eq!(
+                        bits(steps.as_slice().unwrap()),
+                        bits(want.4.as_slice().unwrap()),
+                        "{name} k={k}"
+                    );
+                    // Each row's best value, NaN ignored.
+                    for (t, &b) in best.iter().enumerate() {
+                        let m = log_b
+                            .row(t)
+                            .iter()
+                            .fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+                        assert_eq!(b.to_bits(), m.to_bits(), "{name} k={k} row {t}");
+                    }
+                }
+            }
+        }
+        // Where the small form cannot carry the sequence, the caller is told so.
+        let (pi, a) = (
+            array![1.0, 1e-170].mapv(f64::ln),
+            array![[1.0, 1e-170], [1e-170, 1.0]].mapv(f64::ln),
+        );
+        let log_b = array![[0.0, 0.0], [-1000.0, 0.0], [0.0, -1000.0]];
+        assert_eq!(scaled_posteriors(&pi, &a, &log_b, 2).0, None);
+        assert!(row_posteriors(&pi, &a, &log_b).0.is_finite());
     }
 
     #[test]

@@ -51,6 +51,7 @@ use serde::Serialize;
 use crate::chain::{self, ChainPosterior};
 use crate::error::{FitError, NumericalIssue};
 use crate::init;
+use crate::kernels::lanes::LANES;
 use crate::kernels::tiles::top_two;
 use crate::kernels::xlny;
 use crate::mixture::{
@@ -976,31 +977,129 @@ fn merge_parts<M: MixtureModel>(
 }
 
 /// `ln p(x_n | z_n = k)` for every row (the chain's emissions), `N × K` row-major (as
-/// forward–backward reads them), computed over the same fixed chunks as the mixture E-step.
-/// Each block is computed column by column, as a mixture's log-joint is (every component's
-/// kernels write one contiguous column, in a buffer that stays in cache), and then copied
-/// row by row into its rows: one pass of sequential writes instead of every component's
-/// strided writes into the large array.
-///
-/// Also returns, per task of [`TASK_ROWS`] rows, the row no state explains well (the least
-/// of the rows' best emissions, NaN ignored, the first such row; rows of weight zero
-/// skipped), where an empty state is re-seeded: found while each block is in cache.
+/// forward–backward reads them), computed by [`emission_blocks`] and copied row by row into
+/// their rows: one pass of sequential writes instead of every component's strided writes
+/// into the large array.
 fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Vec<(f64, usize)>) {
     let (n, k) = (model.n_rows(), model.n_components());
-    let weights = model.row_weights();
     // Every value is written by the copy below.
     let mut log_b = Array2::from_shape_vec((n, k), scratch::take_written(n * k)).expect("N × K");
-    let worst = log_b
-        .axis_chunks_iter_mut(Axis(0), TASK_ROWS)
-        .into_par_iter()
+    let worst = emission_blocks(
+        model,
+        cache,
+        log_b
+            .axis_chunks_iter_mut(Axis(0), TASK_ROWS)
+            .into_par_iter(),
+        |chunk, start, columns, best| {
+            let end = start + columns.nrows();
+            copy_into_rows(columns, chunk.slice_mut(s![start..end, ..]));
+            // Each row's best state, across the rows a column at a time (as `f64::max`
+            // folds a row from −∞: a NaN never wins the comparison).
+            best.fill(f64::NEG_INFINITY);
+            for col in columns.columns() {
+                let col = col.to_slice().expect("a contiguous column");
+                for (b, &v) in best.iter_mut().zip(col) {
+                    *b = if v > *b { v } else { *b };
+                }
+            }
+        },
+    );
+    (log_b, worst)
+}
+
+/// [`emissions`] without the worst rows.
+fn emissions_rows<M: MixtureModel>(model: &M, cache: &M::Cache) -> Array2<f64> {
+    emissions(model, cache).0
+}
+
+/// A chain's emissions as its soft E-step hands them to forward–backward.
+enum Emissions {
+    /// `ln p(x_n | z_n = k)`, `N × K` row-major ([`emissions`]).
+    Rows(Array2<f64>),
+    /// For at most [`LANES`] states, rescaled as the eight-lane recursions read them
+    /// ([`chain::scale_block`]): `tiles`, `N` tiles of `exp(ℓ_n − m_n)`, and the shifts `m_n`.
+    Scaled { tiles: Vec<f64>, shift: Vec<f64> },
+}
+
+impl Emissions {
+    /// The emissions of every row for the soft E-step, in the form that suits the number of
+    /// states, and the worst-explained row per task (as [`emissions`]).
+    fn of<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Self, Vec<(f64, usize)>) {
+        let (n, k) = (model.n_rows(), model.n_components());
+        if k == 0 || k > LANES {
+            let (log_b, worst) = emissions(model, cache);
+            return (Self::Rows(log_b), worst);
+        }
+        // Every value is written by `scale_block`.
+        let mut tiles = scratch::take_written(n * LANES);
+        let mut shift = scratch::take_written(n);
+        let worst = emission_blocks(
+            model,
+            cache,
+            tiles
+                .par_chunks_mut(TASK_ROWS * LANES)
+                .zip(shift.par_chunks_mut(TASK_ROWS)),
+            |(tiles, shift), start, columns, best| {
+                let end = start + columns.nrows();
+                let columns: Vec<&[f64]> = columns
+                    .columns()
+                    .into_iter()
+                    .map(|c| c.to_slice().expect("a contiguous column"))
+                    .collect();
+                chain::scale_block(
+                    &columns,
+                    &mut tiles.as_chunks_mut().0[start..end],
+                    &mut shift[start..end],
+                    best,
+                );
+            },
+        );
+        (Self::Scaled { tiles, shift }, worst)
+    }
+
+    /// Back to the scratch pool, for the next iteration.
+    fn give(self) {
+        match self {
+            Self::Rows(log_b) => scratch::give(log_b.into_raw_vec_and_offset().0),
+            Self::Scaled { tiles, shift } => {
+                scratch::give(tiles);
+                scratch::give(shift);
+            }
+        }
+    }
+}
+
+/// The chain's emissions `ln p(x_n | z_n = k)`, over the same fixed chunks as the mixture
+/// E-step, in parallel: each block is computed column by column, as a mixture's log-joint is
+/// (every component's kernels write one contiguous column, in a buffer that stays in
+/// cache), and handed to `write` with its task's output (`outputs`, one per task of
+/// [`TASK_ROWS`] rows), the block's first row within the task, and a buffer for each row's
+/// best value (its maximum over the states, NaN ignored), which `write` fills.
+///
+/// Returns, per task, the row no state explains well (the least of the rows' best
+/// emissions, NaN ignored, the first such row; rows of weight zero skipped), where an empty
+/// state is re-seeded: found while each block is in cache.
+fn emission_blocks<M, O>(
+    model: &M,
+    cache: &M::Cache,
+    outputs: impl IndexedParallelIterator<Item = O>,
+    write: impl Fn(&mut O, usize, ArrayView2<'_, f64>, &mut [f64]) + Sync,
+) -> Vec<(f64, usize)>
+where
+    M: MixtureModel,
+    O: Send,
+{
+    let k = model.n_components();
+    let weights = model.row_weights();
+    outputs
         .enumerate()
-        .map(|(task, mut chunk)| {
+        .map(|(task, mut output)| {
             let mut ws = Workspace::default();
             let mut block = Array2::<f64>::zeros((BLOCK_ROWS, k).f());
             let mut best = vec![f64::NEG_INFINITY; BLOCK_ROWS];
             let first = task * TASK_ROWS;
             let mut worst = (f64::INFINITY, first);
-            let m = chunk.nrows();
+            let m = (model.n_rows() - first).min(TASK_ROWS);
             for start in (0..m).step_by(BLOCK_ROWS) {
                 let end = (start + BLOCK_ROWS).min(m);
                 let mut columns = block.slice_mut(s![..end - start, ..]);
@@ -1012,17 +1111,8 @@ fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Vec<
                     columns.view_mut(),
                     &mut ws,
                 );
-                copy_into_rows(columns.view(), chunk.slice_mut(s![start..end, ..]));
-                // Each row's best state, across the rows a column at a time (as `f64::max`
-                // folds a row from −∞: a NaN never wins the comparison).
                 let best = &mut best[..end - start];
-                best.fill(f64::NEG_INFINITY);
-                for col in columns.columns() {
-                    let col = col.to_slice().expect("a contiguous column");
-                    for (b, &v) in best.iter_mut().zip(col) {
-                        *b = if v > *b { v } else { *b };
-                    }
-                }
+                write(&mut output, start, columns.view(), best);
                 for (t, &b) in (first + start..).zip(best.iter()) {
                     if b < worst.0 && !weights.is_some_and(|w| w[t] <= 0.0) {
                         worst = (b, t);
@@ -1031,8 +1121,7 @@ fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Vec<
             }
             worst
         })
-        .collect();
-    (log_b, worst)
+        .collect()
 }
 
 /// `rows = columns` for a column-major block and a row-major one of the same shape (or any
@@ -1065,11 +1154,13 @@ fn copy_into_rows(columns: ArrayView2<'_, f64>, mut rows: ArrayViewMut2<'_, f64>
 fn chain_posterior(
     sequences: &[Range<usize>],
     prior: ChainPrior<'_>,
-    log_b: &Array2<f64>,
+    emissions: &Emissions,
+    rows: impl FnOnce() -> Array2<f64>,
     weights: Option<&[f64]>,
     layout: Layout,
 ) -> (Array2<f64>, Array1<f64>, LatentStats, f64) {
-    let (n, k) = log_b.dim();
+    let n = sequences.last().map_or(0, |s| s.end);
+    let k = prior.log_initial.len();
     let mut gamma = state_posteriors(n, k, layout, scratch::take_written(n * k));
     let mut steps = Array1::<f64>::zeros(n);
     let mut pieces = Vec::with_capacity(sequences.len());
@@ -1081,40 +1172,82 @@ fn chain_posterior(
         g_rest = g_next;
         s_rest = s_next;
     }
-    let parts: Vec<(f64, LatentStats)> = pieces
-        .into_par_iter()
-        .map(|(seq, mut g, mut st)| {
-            let mut latent = LatentStats::zeros(k);
-            let weight = weights.map_or(1.0, |w| w[seq.start]);
-            // As many sequences run side by side as the rows hold of this one's length: a
-            // lone long sequence among short ones still splits its recursions.
-            let side_by_side = n / seq.len().max(1);
-            let ll = chain::forward_backward_among(
+    // One sequence's forward–backward on the log-densities `log_b`, or on the rescaled
+    // emissions (`None` where their form cannot carry the sequence).
+    let run = |seq: &Range<usize>,
+               g: &mut ArrayViewMut2<'_, f64>,
+               st: &mut ArrayViewMut1<'_, f64>,
+               log_b: Option<&Array2<f64>>| {
+        let mut latent = LatentStats::zeros(k);
+        // As many sequences run side by side as the rows hold of this one's length: a lone
+        // long sequence among short ones still splits its recursions.
+        let side_by_side = n / seq.len().max(1);
+        let out = ChainPosterior {
+            gamma: g.view_mut(),
+            transitions: latent.transitions.view_mut(),
+            initial: latent.initial.view_mut(),
+            steps: Some(st.view_mut()),
+        };
+        let ll = match (log_b, emissions) {
+            (Some(log_b), _) | (None, Emissions::Rows(log_b)) => {
+                Some(chain::forward_backward_among(
+                    prior.log_initial,
+                    prior.log_transition,
+                    log_b.slice(s![seq.clone(), ..]),
+                    out,
+                    side_by_side,
+                ))
+            }
+            (None, Emissions::Scaled { tiles, shift }) => chain::forward_backward_scaled(
                 prior.log_initial,
                 prior.log_transition,
-                log_b.slice(s![seq, ..]),
-                ChainPosterior {
-                    gamma: g.view_mut(),
-                    transitions: latent.transitions.view_mut(),
-                    initial: latent.initial.view_mut(),
-                    steps: Some(st.view_mut()),
-                },
+                &tiles.as_chunks().0[seq.clone()],
+                &shift[seq.clone()],
+                out,
                 side_by_side,
-            );
-            if weight == 1.0 {
-                return (ll, latent);
-            }
-            // A sequence of weight zero contributes nothing, not even a log-likelihood of −∞.
-            let scale = |v: f64| if weight == 0.0 { 0.0 } else { v * weight };
-            g.mapv_inplace(scale);
-            latent.initial.mapv_inplace(scale);
-            latent.transitions.mapv_inplace(scale);
-            (scale(ll), latent)
-        })
+            ),
+        };
+        ll.map(|ll| (ll, latent))
+    };
+    // Each sequence's results weighted by its weight.
+    let weigh = |seq: &Range<usize>,
+                 g: &mut ArrayViewMut2<'_, f64>,
+                 (ll, mut latent): (f64, LatentStats)| {
+        let weight = weights.map_or(1.0, |w| w[seq.start]);
+        if weight == 1.0 {
+            return (ll, latent);
+        }
+        // A sequence of weight zero contributes nothing, not even a log-likelihood of −∞.
+        let scale = |v: f64| if weight == 0.0 { 0.0 } else { v * weight };
+        g.mapv_inplace(scale);
+        latent.initial.mapv_inplace(scale);
+        latent.transitions.mapv_inplace(scale);
+        (scale(ll), latent)
+    };
+    let mut parts: Vec<Result<(f64, LatentStats), _>> = pieces
+        .into_par_iter()
+        .map(
+            |(seq, mut g, mut st)| match run(&seq, &mut g, &mut st, None) {
+                Some(done) => Ok(weigh(&seq, &mut g, done)),
+                None => Err((seq, g, st)),
+            },
+        )
         .collect();
+    // The sequences the rescaled emissions could not carry, on the log-densities.
+    if parts.iter().any(Result::is_err) {
+        let log_b = rows();
+        parts.par_iter_mut().for_each(|part| {
+            if let Err((seq, g, st)) = part {
+                let done = run(seq, g, st, Some(&log_b)).expect("the general form");
+                *part = Ok(weigh(seq, g, done));
+            }
+        });
+        scratch::give(log_b.into_raw_vec_and_offset().0);
+    }
     let mut latent = LatentStats::zeros(k);
     let mut loglik = 0.0;
-    for (ll, part) in parts {
+    for part in parts {
+        let (ll, part) = part.expect("every sequence is done");
         loglik += ll;
         latent.merge(&part);
     }
@@ -1212,15 +1345,22 @@ fn chain_rows<M: MixtureModel>(
     prior: ChainPrior<'_>,
     mode: EStepMode,
 ) -> EStep<M::Stats> {
-    let (log_b, worst) = emissions(model, cache);
     let weights = model.row_weights();
-    let (gamma, latent, path, loglik) = match mode {
+    let (gamma, latent, path, loglik, worst) = match mode {
         EStepMode::Soft => {
+            let (emissions, worst) = Emissions::of(model, cache);
+            let rows = || emissions_rows(model, cache);
             let (gamma, _, latent, loglik) =
-                chain_posterior(sequences, prior, &log_b, weights, Layout::Columns);
-            (gamma, latent, Vec::new(), loglik)
+                chain_posterior(sequences, prior, &emissions, rows, weights, Layout::Columns);
+            emissions.give();
+            (gamma, latent, Vec::new(), loglik, worst)
         }
-        EStepMode::Hard => chain_hard(sequences, prior, &log_b, weights),
+        EStepMode::Hard => {
+            let (log_b, worst) = emissions(model, cache);
+            let (gamma, latent, path, loglik) = chain_hard(sequences, prior, &log_b, weights);
+            scratch::give(log_b.into_raw_vec_and_offset().0);
+            (gamma, latent, path, loglik, worst)
+        }
     };
     // The statistics of the emissions, weighted by γ, over the usual fixed chunks.
     let parts: Vec<EStep<M::Stats>> = tasks(model.n_rows())
@@ -1262,10 +1402,8 @@ fn chain_rows<M: MixtureModel>(
     total.latent.transitions = latent.transitions;
     total.loglik = loglik;
     total.assignments = path;
-    // The next iteration reuses these buffers.
-    for buffer in [gamma, log_b] {
-        scratch::give(buffer.into_raw_vec_and_offset().0);
-    }
+    // The next iteration reuses this buffer.
+    scratch::give(gamma.into_raw_vec_and_offset().0);
     total
 }
 
@@ -1289,8 +1427,11 @@ fn state_posteriors(n: usize, k: usize, layout: Layout, buffer: Vec<f64>) -> Arr
 /// sequence sum to its log-likelihood).
 pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Array1<f64>) {
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
-        let (log_b, _) = emissions(model, cache);
-        let (gamma, steps, _, _) = chain_posterior(sequences, prior, &log_b, None, Layout::Rows);
+        let (emissions, _) = Emissions::of(model, cache);
+        let rows = || emissions_rows(model, cache);
+        let (gamma, steps, _, _) =
+            chain_posterior(sequences, prior, &emissions, rows, None, Layout::Rows);
+        emissions.give();
         return (gamma, steps);
     }
     let k = model.n_components();
