@@ -17,7 +17,7 @@ use crate::data::DataError;
 use crate::kernels::discrete::simplex_from_counts;
 use crate::kernels::lanes::{self, Kernel, Lanes, LANES};
 use crate::kernels::xlny;
-use crate::mixture::{exp_each, exp_in_place, ln_each};
+use crate::mixture::{self, exp_each, exp_in_place, ln_each};
 use crate::scratch;
 
 /// Posterior summaries of one sequence, written by [`forward_backward`].
@@ -135,45 +135,123 @@ pub(crate) fn scale_block(
     best: &mut [f64],
 ) {
     let m = tiles.len();
-    let (shift, best) = (&mut shift[..m], &mut best[..m]);
     assert!(columns.len() <= LANES && columns.iter().all(|c| c.len() >= m));
-    // The maxima and the rows with a NaN (marked in `shift`), a column at a time.
-    best.fill(f64::NEG_INFINITY);
-    shift.fill(0.0);
-    for column in columns {
-        for ((b, s), &v) in best.iter_mut().zip(shift.iter_mut()).zip(&column[..m]) {
-            *b = if v > *b { v } else { *b };
-            *s = if v.is_nan() { v } else { *s };
-        }
-    }
+    assert!(shift.len() >= m && best.len() >= m);
+    // Eight rows at a time in registers, the rest one by one.
+    let whole = m / LANES * LANES;
+    lanes::dispatch(ScaleRows {
+        columns,
+        tiles: &mut tiles[..whole],
+        shift: &mut shift[..whole],
+        best: &mut best[..whole],
+    });
     let k = columns.len();
-    for (t, (tile, (s, &max))) in tiles
-        .iter_mut()
-        .zip(shift.iter_mut().zip(best.iter()))
-        .enumerate()
-    {
-        let v: [f64; LANES] = match <&[&[f64]; LANES]>::try_from(columns) {
-            Ok(all) => std::array::from_fn(|j| all[j][t]),
-            Err(_) => std::array::from_fn(|j| {
-                if j < k {
-                    columns[j][t]
-                } else {
-                    f64::NEG_INFINITY
-                }
-            }),
-        };
-        for (o, x) in tile.iter_mut().zip(v) {
+    for t in whole..m {
+        let row: [f64; LANES] = std::array::from_fn(|j| {
+            if j < k {
+                columns[j][t]
+            } else {
+                f64::NEG_INFINITY
+            }
+        });
+        // (No NaN wins the comparisons: the maximum with NaN ignored.)
+        let max = row
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        best[t] = max;
+        shift[t] = shift_of(&row[..k], max);
+        for (o, x) in tiles[t].iter_mut().zip(row) {
             *o = x - max;
         }
-        *s = if s.is_nan() {
-            f64::NAN
-        } else if max.is_finite() {
-            max
-        } else {
-            f64::NEG_INFINITY
-        };
     }
-    exp_each(tiles.as_flattened_mut());
+    exp_each(tiles[whole..].as_flattened_mut());
+}
+
+/// A row's shift for [`scale_block`] from its maximum `max` (NaN ignored): `max`, or NaN
+/// where the row has a NaN, or `−∞` where `max` is not finite (as [`row_shift`]).
+#[inline(always)]
+fn shift_of(row: &[f64], max: f64) -> f64 {
+    match row_shift(row) {
+        Ok(_) => max,
+        Err(value) => value,
+    }
+}
+
+/// [`scale_block`] on blocks of eight rows (`tiles.len()` a multiple of eight): each
+/// column's eight values as one value of lanes, their maximum across the columns lane by
+/// lane, the differences exponentiated, and the block transposed into the rows' tiles in
+/// registers.
+struct ScaleRows<'a> {
+    columns: &'a [&'a [f64]],
+    tiles: &'a mut [[f64; LANES]],
+    shift: &'a mut [f64],
+    best: &'a mut [f64],
+}
+
+impl Kernel for ScaleRows<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        let Self {
+            columns,
+            tiles,
+            shift,
+            best,
+        } = self;
+        let k = columns.len();
+        let below = V::splat(f64::NEG_INFINITY);
+        for (((i, tiles), shift), best) in (0..)
+            .step_by(LANES)
+            .zip(tiles.as_chunks_mut::<LANES>().0)
+            .zip(shift.as_chunks_mut::<LANES>().0)
+            .zip(best.as_chunks_mut::<LANES>().0)
+        {
+            let c: [V; LANES] = std::array::from_fn(|j| {
+                if j < k {
+                    V::load(columns[j][i..i + LANES].try_into().expect("eight rows"))
+                } else {
+                    below
+                }
+            });
+            // Folded from −∞ in the columns' order, as the rows' maxima: a NaN never wins.
+            let mut max = below;
+            for c in &c[..k] {
+                max = c.max_of(max);
+            }
+            max.store(best);
+            // The differences' sum is NaN where the row has a NaN (if its maximum is
+            // finite): those rows and the rows of no finite maximum take the rule of
+            // `row_shift` one by one.
+            let d: [V; LANES] = std::array::from_fn(|j| c[j].sub(max));
+            let mut sum = V::splat(0.0);
+            for d in &d[..k] {
+                sum = sum.add(*d);
+            }
+            let mut sums = [0.0; LANES];
+            sum.store(&mut sums);
+            for (r, ((s, &max), &sum)) in shift.iter_mut().zip(best.iter()).zip(&sums).enumerate() {
+                *s = if sum.is_nan() || !max.is_finite() {
+                    let row: [f64; LANES] =
+                        std::array::from_fn(|j| if j < k { columns[j][i + r] } else { 0.0 });
+                    shift_of(&row[..k], max)
+                } else {
+                    max
+                };
+            }
+            // `exp(−∞) = 0` in the lanes past `K`.
+            let e: [V; LANES] = std::array::from_fn(|j| {
+                if j < k {
+                    mixture::exp_v(d[j])
+                } else {
+                    V::splat(0.0)
+                }
+            });
+            for (tile, row) in tiles.iter_mut().zip(V::transpose(e)) {
+                row.store(tile);
+            }
+        }
+    }
 }
 
 /// The posteriors of a sequence no state path explains: uniform, with `value` (`−∞`, or NaN

@@ -44,6 +44,9 @@ pub(crate) trait Lanes: Copy {
     fn exponent_from_bits(self) -> Self;
     /// `table[b & 15]` for each lane's bits `b` (a permutation in registers on AVX-512).
     fn lookup16(self, table: &[f64; 16]) -> Self;
+    /// The eight values as the columns of an 8 × 8 block: lane `i` of result `j` is lane `j`
+    /// of `rows[i]` (shuffles in registers on the vector forms).
+    fn transpose(rows: [Self; LANES]) -> [Self; LANES];
 }
 
 /// A kernel generic over the lane type.
@@ -133,6 +136,10 @@ impl Lanes for [f64; LANES] {
     #[inline(always)]
     fn lookup16(self, table: &[f64; 16]) -> Self {
         self.map(|v| table[(v.to_bits() & 15) as usize])
+    }
+    #[inline(always)]
+    fn transpose(rows: [Self; LANES]) -> [Self; LANES] {
+        std::array::from_fn(|j| std::array::from_fn(|i| rows[i][j]))
     }
 }
 
@@ -270,6 +277,54 @@ mod x86 {
                 ))
             }
         }
+        #[inline(always)]
+        fn transpose(rows: [Self; LANES]) -> [Self; LANES] {
+            // Three rounds of eight shuffles: pairs of rows lane by lane, then pairs of
+            // lanes, then halves. (`vpermt2pd` indexes the first operand with 0..7 and the
+            // second with 8..15.)
+            unsafe {
+                let r = [
+                    rows[0].0, rows[1].0, rows[2].0, rows[3].0, rows[4].0, rows[5].0, rows[6].0,
+                    rows[7].0,
+                ];
+                // t[2p] = r[2p]₀ r[2p+1]₀ r[2p]₂ r[2p+1]₂ …, t[2p+1] the odd lanes.
+                let t = [
+                    _mm512_unpacklo_pd(r[0], r[1]),
+                    _mm512_unpackhi_pd(r[0], r[1]),
+                    _mm512_unpacklo_pd(r[2], r[3]),
+                    _mm512_unpackhi_pd(r[2], r[3]),
+                    _mm512_unpacklo_pd(r[4], r[5]),
+                    _mm512_unpackhi_pd(r[4], r[5]),
+                    _mm512_unpacklo_pd(r[6], r[7]),
+                    _mm512_unpackhi_pd(r[6], r[7]),
+                ];
+                // Lanes 0, 1 of each pair of 128-bit blocks, and lanes 2, 3.
+                let low = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+                let high = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+                // u[j] (j < 4): column j of rows 0..3 in lanes 0..3, column j + 4 in 4..7;
+                // u[j + 4] the same for rows 4..7.
+                let u = [
+                    _mm512_permutex2var_pd(t[0], low, t[2]),
+                    _mm512_permutex2var_pd(t[1], low, t[3]),
+                    _mm512_permutex2var_pd(t[0], high, t[2]),
+                    _mm512_permutex2var_pd(t[1], high, t[3]),
+                    _mm512_permutex2var_pd(t[4], low, t[6]),
+                    _mm512_permutex2var_pd(t[5], low, t[7]),
+                    _mm512_permutex2var_pd(t[4], high, t[6]),
+                    _mm512_permutex2var_pd(t[5], high, t[7]),
+                ];
+                [
+                    Self(_mm512_shuffle_f64x2::<0b01_00_01_00>(u[0], u[4])),
+                    Self(_mm512_shuffle_f64x2::<0b01_00_01_00>(u[1], u[5])),
+                    Self(_mm512_shuffle_f64x2::<0b01_00_01_00>(u[2], u[6])),
+                    Self(_mm512_shuffle_f64x2::<0b01_00_01_00>(u[3], u[7])),
+                    Self(_mm512_shuffle_f64x2::<0b11_10_11_10>(u[0], u[4])),
+                    Self(_mm512_shuffle_f64x2::<0b11_10_11_10>(u[1], u[5])),
+                    Self(_mm512_shuffle_f64x2::<0b11_10_11_10>(u[2], u[6])),
+                    Self(_mm512_shuffle_f64x2::<0b11_10_11_10>(u[3], u[7])),
+                ]
+            }
+        }
     }
 
     impl Lanes for Avx2 {
@@ -383,6 +438,49 @@ mod x86 {
                 )
             }
         }
+        #[inline(always)]
+        fn transpose(rows: [Self; LANES]) -> [Self; LANES] {
+            // Four 4 × 4 transposes: the first halves of rows 0..3 give the first halves of
+            // columns 0..3, those of rows 4..7 their second halves, and the second halves of
+            // the rows columns 4..7 alike.
+            unsafe {
+                let low = [rows[0].0, rows[1].0, rows[2].0, rows[3].0];
+                let a = transpose4(low);
+                let low = [rows[4].0, rows[5].0, rows[6].0, rows[7].0];
+                let b = transpose4(low);
+                let high = [rows[0].1, rows[1].1, rows[2].1, rows[3].1];
+                let c = transpose4(high);
+                let high = [rows[4].1, rows[5].1, rows[6].1, rows[7].1];
+                let d = transpose4(high);
+                [
+                    Self(a[0], b[0]),
+                    Self(a[1], b[1]),
+                    Self(a[2], b[2]),
+                    Self(a[3], b[3]),
+                    Self(c[0], d[0]),
+                    Self(c[1], d[1]),
+                    Self(c[2], d[2]),
+                    Self(c[3], d[3]),
+                ]
+            }
+        }
+    }
+
+    /// A 4 × 4 block's columns from its rows.
+    #[inline(always)]
+    unsafe fn transpose4(r: [__m256d; 4]) -> [__m256d; 4] {
+        unsafe {
+            let t0 = _mm256_unpacklo_pd(r[0], r[1]);
+            let t1 = _mm256_unpackhi_pd(r[0], r[1]);
+            let t2 = _mm256_unpacklo_pd(r[2], r[3]);
+            let t3 = _mm256_unpackhi_pd(r[2], r[3]);
+            [
+                _mm256_permute2f128_pd::<0x20>(t0, t2),
+                _mm256_permute2f128_pd::<0x20>(t1, t3),
+                _mm256_permute2f128_pd::<0x31>(t0, t2),
+                _mm256_permute2f128_pd::<0x31>(t1, t3),
+            ]
+        }
     }
 
     impl Avx2 {
@@ -491,6 +589,36 @@ mod tests {
         ];
         for form in forms.into_iter().flatten() {
             assert_eq!(form, portable);
+        }
+    }
+
+    /// An 8 × 8 block through `transpose`, each form's result as rows.
+    struct Transpose<'a>(&'a [[f64; LANES]; LANES]);
+
+    impl Kernel for Transpose<'_> {
+        type Output = [[f64; LANES]; LANES];
+        fn run<V: Lanes>(self) -> [[f64; LANES]; LANES] {
+            let columns = V::transpose(self.0.map(|row| V::load(&row)));
+            let mut out = [[0.0; LANES]; LANES];
+            for (c, o) in columns.iter().zip(out.iter_mut()) {
+                c.store(o);
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn every_form_transposes_a_block() {
+        let block: [[f64; LANES]; LANES] =
+            std::array::from_fn(|i| std::array::from_fn(|j| (10 * i + j) as f64));
+        let want: [[f64; LANES]; LANES] =
+            std::array::from_fn(|j| std::array::from_fn(|i| (10 * i + j) as f64));
+        assert_eq!(Transpose(&block).run::<[f64; LANES]>(), want);
+        assert_eq!(dispatch(Transpose(&block)), want);
+        #[cfg(target_arch = "x86_64")]
+        if x86::avx2() {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            assert_eq!(unsafe { x86::run_avx2(Transpose(&block)) }, want);
         }
     }
 
