@@ -1405,6 +1405,24 @@ mod tests {
         }
     }
 
+    /// A sequence's posteriors (`T` steps, `K` states) as `run` writes them into fresh
+    /// arrays, with what `run` returns: `(result, γ, Σξ, γ_0, per-step log-likelihoods)`.
+    fn written<R>(
+        t_len: usize,
+        k: usize,
+        run: impl FnOnce(ChainPosterior<'_>) -> R,
+    ) -> (R, Array2<f64>, Array2<f64>, Array1<f64>, Array1<f64>) {
+        let (mut gamma, mut xi) = (Array2::zeros((t_len, k)), Array2::zeros((k, k)));
+        let (mut init, mut steps) = (Array1::zeros(k), Array1::zeros(t_len));
+        let result = run(ChainPosterior {
+            gamma: gamma.view_mut(),
+            transitions: xi.view_mut(),
+            initial: init.view_mut(),
+            steps: Some(steps.view_mut()),
+        });
+        (result, gamma, xi, init, steps)
+    }
+
     /// `forward_backward`'s result through `run` (the small or the general form).
     fn posteriors(
         pi: &Array1<f64>,
@@ -1412,23 +1430,11 @@ mod tests {
         b: &Array2<f64>,
         run: impl Fn(&[f64], &[f64], &[f64], ChainPosterior<'_>) -> f64,
     ) -> (f64, Array2<f64>, Array2<f64>, Array1<f64>, Array1<f64>) {
-        let (t_len, k) = b.dim();
-        let (mut gamma, mut xi) = (Array2::zeros((t_len, k)), Array2::zeros((k, k)));
-        let (mut init, mut steps) = (Array1::zeros(k), Array1::zeros(t_len));
         let pi = pi.mapv(f64::exp).to_vec();
         let a = a.mapv(f64::exp).iter().copied().collect::<Vec<_>>();
-        let ll = run(
-            &pi,
-            &a,
-            b.as_slice().unwrap(),
-            ChainPosterior {
-                gamma: gamma.view_mut(),
-                transitions: xi.view_mut(),
-                initial: init.view_mut(),
-                steps: Some(steps.view_mut()),
-            },
-        );
-        (ll, gamma, xi, init, steps)
+        written(b.nrows(), b.ncols(), |out| {
+            run(&pi, &a, b.as_slice().unwrap(), out)
+        })
     }
 
     #[test]
@@ -1644,25 +1650,9 @@ mod tests {
                 &mut best[start..end],
             );
         }
-        let mut gamma = Array2::zeros((t_len, k));
-        let (mut xi, mut init, mut steps) = (
-            Array2::zeros((k, k)),
-            Array1::zeros(k),
-            Array1::zeros(t_len),
-        );
-        let ll = forward_backward_scaled(
-            pi.view(),
-            a.view(),
-            &tiles,
-            &shift,
-            ChainPosterior {
-                gamma: gamma.view_mut(),
-                transitions: xi.view_mut(),
-                initial: init.view_mut(),
-                steps: Some(steps.view_mut()),
-            },
-            1,
-        );
+        let (ll, gamma, xi, init, steps) = written(t_len, k, |out| {
+            forward_backward_scaled(pi.view(), a.view(), &tiles, &shift, out, 1)
+        });
         (ll, gamma, xi, init, steps, best)
     }
 
@@ -1672,26 +1662,9 @@ mod tests {
         a: &Array2<f64>,
         log_b: &Array2<f64>,
     ) -> (f64, Array2<f64>, Array2<f64>, Array1<f64>, Array1<f64>) {
-        let (t_len, k) = log_b.dim();
-        let mut gamma = Array2::zeros((t_len, k));
-        let (mut xi, mut init, mut steps) = (
-            Array2::zeros((k, k)),
-            Array1::zeros(k),
-            Array1::zeros(t_len),
-        );
-        let ll = forward_backward_among(
-            pi.view(),
-            a.view(),
-            log_b.view(),
-            ChainPosterior {
-                gamma: gamma.view_mut(),
-                transitions: xi.view_mut(),
-                initial: init.view_mut(),
-                steps: Some(steps.view_mut()),
-            },
-            1,
-        );
-        (ll, gamma, xi, init, steps)
+        written(log_b.nrows(), log_b.ncols(), |out| {
+            forward_backward_among(pi.view(), a.view(), log_b.view(), out, 1)
+        })
     }
 
     #[test]
