@@ -1012,6 +1012,9 @@ fn emissions_rows<M: MixtureModel>(model: &M, cache: &M::Cache) -> Array2<f64> {
     emissions(model, cache).0
 }
 
+/// See [`Emissions::of`]: 2^20 rows, 48 MB of lanes past two states.
+const SCALED_ROWS: usize = 1 << 20;
+
 /// A chain's emissions as its soft E-step hands them to forward–backward.
 enum Emissions {
     /// `ln p(x_n | z_n = k)`, `N × K` row-major ([`emissions`]).
@@ -1023,10 +1026,14 @@ enum Emissions {
 
 impl Emissions {
     /// The emissions of every row for the soft E-step, in the form that suits the number of
-    /// states, and the worst-explained row per task (as [`emissions`]).
+    /// states, and the worst-explained row per task (as [`emissions`]). The rescaled form
+    /// holds eight lanes a row whatever `K`: for fewer than four states on more than
+    /// [`SCALED_ROWS`] rows the log-densities' own form is kept, which takes less than half
+    /// the memory (a long sequence's recursions take eight lanes a step either way, a short
+    /// one's only while it runs).
     fn of<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Self, Vec<(f64, usize)>) {
         let (n, k) = (model.n_rows(), model.n_components());
-        if k == 0 || k > LANES {
+        if k == 0 || k > LANES || (2 * k < LANES && n > SCALED_ROWS) {
             let (log_b, worst) = emissions(model, cache);
             return (Self::Rows(log_b), worst);
         }
