@@ -60,8 +60,31 @@ pub fn forward_backward_among(
     log_pi: ArrayView1<'_, f64>,
     log_a: ArrayView2<'_, f64>,
     log_b: ArrayView2<'_, f64>,
-    mut out: ChainPosterior<'_>,
+    out: ChainPosterior<'_>,
     side_by_side: usize,
+) -> f64 {
+    on_rows(log_pi, log_a, log_b, out, Some(side_by_side))
+}
+
+/// [`forward_backward`] in the general form only: for a sequence [`forward_backward_scaled`]
+/// could not carry (the eight-lane form would fail again).
+pub(crate) fn forward_backward_general(
+    log_pi: ArrayView1<'_, f64>,
+    log_a: ArrayView2<'_, f64>,
+    log_b: ArrayView2<'_, f64>,
+    out: ChainPosterior<'_>,
+) -> f64 {
+    on_rows(log_pi, log_a, log_b, out, None)
+}
+
+/// Forward–backward on the log-densities: the eight-lane form first when `small` (the
+/// sequences side by side, as [`forward_backward_among`] takes them) and `K` allow it.
+fn on_rows(
+    log_pi: ArrayView1<'_, f64>,
+    log_a: ArrayView2<'_, f64>,
+    log_b: ArrayView2<'_, f64>,
+    mut out: ChainPosterior<'_>,
+    small: Option<usize>,
 ) -> f64 {
     let (t_len, k) = log_b.dim();
     if t_len == 0 {
@@ -73,10 +96,11 @@ pub fn forward_backward_among(
     let pi: Vec<f64> = log_pi.iter().map(|v| v.exp()).collect();
     // A, row-major K × K.
     let a: Vec<f64> = log_a.iter().map(|v| v.exp()).collect();
-    // (The emissions are row-major `T × K` as the E-step writes them, so this borrows.)
+    // (The emissions are row-major `T × K` as the E-step's rows' form writes them, so this
+    // borrows.)
     let standard = log_b.as_standard_layout();
     let rows = standard.as_slice().expect("a standard layout");
-    if k <= LANES {
+    if let Some(side_by_side) = small.filter(|_| k <= LANES) {
         let split = rayon::current_num_threads() > side_by_side;
         if let Some(loglik) = small_chain(&pi, &a, rows, &mut out, split) {
             return loglik;
@@ -126,8 +150,8 @@ pub(crate) fn forward_backward_scaled(
 /// values), for [`forward_backward_scaled`]: each row's `exp(ℓ_t − m_t)` into its tile
 /// (lanes past `K` zero) and `m_t` into `shift`, where `m_t` is the row's maximum; a row with
 /// a NaN gets a NaN shift and a row with no finite maximum `−∞` (what [`row_shift`] reports
-/// for them). `best` gets each row's maximum with NaN ignored (as `f64::max` folds a row
-/// from `−∞`).
+/// for them). `best` gets each row's maximum with NaN ignored (folded from `−∞` in the
+/// columns' order, `if v > m { v } else { m }`: of `−0` and `+0`, the first).
 pub(crate) fn scale_block(
     columns: &[&[f64]],
     tiles: &mut [[f64; LANES]],
@@ -1670,7 +1694,7 @@ mod tests {
     #[test]
     fn emissions_rescaled_in_blocks_give_the_bits_of_the_log_densities() {
         // The E-step's form (the first pass done block by block, from columns) against the
-        // rows' own: the same bits, for every K up to eight, blocks that cut the sequence
+        // rows' own: the same bits, for K = 1, 3 and 8, blocks that cut the sequence
         // anywhere, and rows with NaN, −∞ everywhere or +∞ (the sequence is then reported as
         // the rows' form reports it).
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -1728,10 +1752,11 @@ mod tests {
                     );
                     // Each row's best value, NaN ignored.
                     for (t, &b) in best.iter().enumerate() {
-                        let m = log_b
-                            .row(t)
-                            .iter()
-                            .fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+                        let m =
+                            log_b
+                                .row(t)
+                                .iter()
+                                .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
                         assert_eq!(b.to_bits(), m.to_bits(), "{name} k={k} row {t}");
                     }
                 }

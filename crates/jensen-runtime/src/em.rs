@@ -977,9 +977,10 @@ fn merge_parts<M: MixtureModel>(
 }
 
 /// `ln p(x_n | z_n = k)` for every row (the chain's emissions), `N × K` row-major (as
-/// forward–backward reads them), computed by [`emission_blocks`] and copied row by row into
-/// their rows: one pass of sequential writes instead of every component's strided writes
-/// into the large array.
+/// Viterbi and the general forward–backward read them), computed by [`emission_blocks`] and
+/// copied row by row into their rows: one pass of sequential writes instead of every
+/// component's strided writes into the large array. Also the row no state explains well per
+/// task ([`emission_blocks`]).
 fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Vec<(f64, usize)>) {
     let (n, k) = (model.n_rows(), model.n_components());
     // Every value is written by the copy below.
@@ -1196,15 +1197,20 @@ fn chain_posterior(
             steps: Some(st.view_mut()),
         };
         let ll = match (log_b, emissions) {
-            (Some(log_b), _) | (None, Emissions::Rows(log_b)) => {
-                Some(chain::forward_backward_among(
-                    prior.log_initial,
-                    prior.log_transition,
-                    log_b.slice(s![seq.clone(), ..]),
-                    out,
-                    side_by_side,
-                ))
-            }
+            // (The eight-lane form has failed on this sequence.)
+            (Some(log_b), _) => Some(chain::forward_backward_general(
+                prior.log_initial,
+                prior.log_transition,
+                log_b.slice(s![seq.clone(), ..]),
+                out,
+            )),
+            (None, Emissions::Rows(log_b)) => Some(chain::forward_backward_among(
+                prior.log_initial,
+                prior.log_transition,
+                log_b.slice(s![seq.clone(), ..]),
+                out,
+                side_by_side,
+            )),
             (None, Emissions::Scaled { tiles, shift }) => chain::forward_backward_scaled(
                 prior.log_initial,
                 prior.log_transition,

@@ -9,7 +9,8 @@
 //! collects them, and their total), the latent's counts and transition counts per task, the
 //! per-iteration derived values (logarithms of probabilities, Cholesky factors, factor
 //! posteriors), two `N × K` per-row buffers (responsibilities, or a chain's emissions and
-//! state posteriors) and the data with its column-major copy. Restarts, threads and
+//! state posteriors; a chain of at most eight states holds its emissions in eight lanes a
+//! row, more than counted) and the data with its column-major copy. Restarts, threads and
 //! temporaries add to it, so refusing beyond the bound never refuses a fit that would have
 //! run.
 //!
