@@ -93,9 +93,7 @@ fn on_rows(
     if k == 0 {
         return impossible(&mut out, f64::NEG_INFINITY);
     }
-    let pi: Vec<f64> = log_pi.iter().map(|v| v.exp()).collect();
-    // A, row-major K × K.
-    let a: Vec<f64> = log_a.iter().map(|v| v.exp()).collect();
+    let (pi, a) = probabilities(log_pi, log_a);
     // (The emissions are row-major `T × K` as the E-step's rows' form writes them, so this
     // borrows.)
     let standard = log_b.as_standard_layout();
@@ -113,7 +111,7 @@ fn on_rows(
 /// (for at most [`LANES`] states): its first pass done, so that the E-step, which computes the
 /// emissions in blocks column by column, writes them once in the form the recursions read.
 /// `None` where the eight-lane form cannot carry the sequence (as [`small_chain`]): the
-/// caller then runs [`forward_backward_among`] on the log-densities.
+/// caller then runs [`forward_backward_general`] on the log-densities.
 pub(crate) fn forward_backward_scaled(
     log_pi: ArrayView1<'_, f64>,
     log_a: ArrayView2<'_, f64>,
@@ -139,10 +137,17 @@ pub(crate) fn forward_backward_scaled(
         };
         return Some(impossible(&mut out, value));
     }
-    let pi: Vec<f64> = log_pi.iter().map(|v| v.exp()).collect();
-    let a: Vec<f64> = log_a.iter().map(|v| v.exp()).collect();
+    let (pi, a) = probabilities(log_pi, log_a);
     let split = rayon::current_num_threads() > side_by_side;
     small_chain_scaled(&pi, &a, tiles, shift, &mut out, split)
+}
+
+/// `π` and `A` (row-major `K × K`) from their logarithms.
+fn probabilities(log_pi: ArrayView1<'_, f64>, log_a: ArrayView2<'_, f64>) -> (Vec<f64>, Vec<f64>) {
+    (
+        log_pi.iter().map(|v| v.exp()).collect(),
+        log_a.iter().map(|v| v.exp()).collect(),
+    )
 }
 
 /// The first pass of [`small_chain`] on a block of emission log-densities given column by

@@ -1008,11 +1008,6 @@ fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Vec<
     (log_b, worst)
 }
 
-/// [`emissions`] without the worst rows.
-fn emissions_rows<M: MixtureModel>(model: &M, cache: &M::Cache) -> Array2<f64> {
-    emissions(model, cache).0
-}
-
 /// See [`Emissions::of`]: 2^20 rows, 48 MB of lanes past two states.
 const SCALED_ROWS: usize = 1 << 20;
 
@@ -1361,11 +1356,11 @@ fn chain_rows<M: MixtureModel>(
     let weights = model.row_weights();
     let (gamma, latent, path, loglik, worst) = match mode {
         EStepMode::Soft => {
-            let (emissions, worst) = Emissions::of(model, cache);
-            let rows = || emissions_rows(model, cache);
+            let (form, worst) = Emissions::of(model, cache);
+            let rows = || emissions(model, cache).0;
             let (gamma, _, latent, loglik) =
-                chain_posterior(sequences, prior, &emissions, rows, weights, Layout::Columns);
-            emissions.give();
+                chain_posterior(sequences, prior, &form, rows, weights, Layout::Columns);
+            form.give();
             (gamma, latent, Vec::new(), loglik, worst)
         }
         EStepMode::Hard => {
@@ -1440,11 +1435,11 @@ fn state_posteriors(n: usize, k: usize, layout: Layout, buffer: Vec<f64>) -> Arr
 /// sequence sum to its log-likelihood).
 pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Array1<f64>) {
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
-        let (emissions, _) = Emissions::of(model, cache);
-        let rows = || emissions_rows(model, cache);
+        let (form, _) = Emissions::of(model, cache);
+        let rows = || emissions(model, cache).0;
         let (gamma, steps, _, _) =
-            chain_posterior(sequences, prior, &emissions, rows, None, Layout::Rows);
-        emissions.give();
+            chain_posterior(sequences, prior, &form, rows, None, Layout::Rows);
+        form.give();
         return (gamma, steps);
     }
     let k = model.n_components();
