@@ -773,10 +773,18 @@ fn e_step_rows<M: MixtureModel>(
                 out.assignments.extend(at.iter().map(|&c| c as u32));
             }
         }
-        for (i, &v) in row_ll[..m].iter().enumerate() {
-            let counted = weights.is_none_or(|w| w[start + i] > 0.0);
-            if v < out.worst.0 && counted {
-                out.worst = (v, start + i);
+        match weights {
+            None => {
+                if let Some(i) = first_below(&row_ll[..m], out.worst.0) {
+                    out.worst = (row_ll[i], start + i);
+                }
+            }
+            Some(w) => {
+                for (i, &v) in row_ll[..m].iter().enumerate() {
+                    if v < out.worst.0 && w[start + i] > 0.0 {
+                        out.worst = (v, start + i);
+                    }
+                }
             }
         }
         match mode {
@@ -804,6 +812,28 @@ fn e_step_rows<M: MixtureModel>(
         start = next;
     }
     out
+}
+
+/// The first of the smallest of `values` if it is below `bound` (a NaN is never below
+/// anything): the row a sequence of `if v < worst` updates would end on, found by a minimum
+/// the compiler keeps in vector registers, then one search for where it is.
+fn first_below(values: &[f64], bound: f64) -> Option<usize> {
+    let mut least = [f64::INFINITY; 8];
+    let (tiles, rest) = values.as_chunks::<8>();
+    for tile in tiles {
+        for (l, &v) in least.iter_mut().zip(tile) {
+            *l = if v < *l { v } else { *l };
+        }
+    }
+    let least = least
+        .into_iter()
+        .chain(rest.iter().copied())
+        .fold(f64::INFINITY, |l, v| if v < l { v } else { l });
+    if least < bound {
+        values.iter().position(|&v| v == least)
+    } else {
+        None
+    }
 }
 
 /// Scratch of the hard E-step's scores for one block ([`hard_scores`]).
@@ -921,15 +951,12 @@ fn e_step_parts<M: MixtureModel>(
     weights: Option<&[f64]>,
 ) -> Vec<EStep<M::Stats>> {
     let pass = PASSES.fetch_add(1, Ordering::Relaxed);
-    tasks(model.n_rows())
-        .into_par_iter()
-        .map(|rows| {
-            let mut scratch = RowScratch::of_thread(model.n_components(), pass);
-            let part = e_step_rows(model, cache, rows, mode, weights, &mut scratch);
-            scratch.keep();
-            part
-        })
-        .collect()
+    crate::tasks::map(tasks(model.n_rows()), |rows| {
+        let mut scratch = RowScratch::of_thread(model.n_components(), pass);
+        let part = e_step_rows(model, cache, rows, mode, weights, &mut scratch);
+        scratch.keep();
+        part
+    })
 }
 
 /// Numbers the passes of [`e_step_parts`], so that a thread's kept [`RowScratch`] knows when
@@ -988,9 +1015,7 @@ fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Vec<
     let worst = emission_blocks(
         model,
         cache,
-        log_b
-            .axis_chunks_iter_mut(Axis(0), TASK_ROWS)
-            .into_par_iter(),
+        log_b.axis_chunks_iter_mut(Axis(0), TASK_ROWS),
         |chunk, start, columns, best| {
             let end = start + columns.nrows();
             copy_into_rows(columns, chunk.slice_mut(s![start..end, ..]));
@@ -1040,8 +1065,8 @@ impl Emissions {
             model,
             cache,
             tiles
-                .par_chunks_mut(TASK_ROWS * LANES)
-                .zip(shift.par_chunks_mut(TASK_ROWS)),
+                .chunks_mut(TASK_ROWS * LANES)
+                .zip(shift.chunks_mut(TASK_ROWS)),
             |(tiles, shift), start, columns, best| {
                 let end = start + columns.nrows();
                 let columns: Vec<&[f64]> = columns
@@ -1085,7 +1110,7 @@ impl Emissions {
 fn emission_blocks<M, O>(
     model: &M,
     cache: &M::Cache,
-    outputs: impl IndexedParallelIterator<Item = O>,
+    outputs: impl Iterator<Item = O>,
     write: impl Fn(&mut O, usize, ArrayView2<'_, f64>, &mut [f64]) + Sync,
 ) -> Vec<(f64, usize)>
 where
@@ -1094,37 +1119,34 @@ where
 {
     let k = model.n_components();
     let weights = model.row_weights();
-    outputs
-        .enumerate()
-        .map(|(task, mut output)| {
-            let mut ws = Workspace::default();
-            let mut block = Array2::<f64>::zeros((BLOCK_ROWS, k).f());
-            let mut best = vec![f64::NEG_INFINITY; BLOCK_ROWS];
-            let first = task * TASK_ROWS;
-            let mut worst = (f64::INFINITY, first);
-            let m = (model.n_rows() - first).min(TASK_ROWS);
-            for start in (0..m).step_by(BLOCK_ROWS) {
-                let end = (start + BLOCK_ROWS).min(m);
-                let mut columns = block.slice_mut(s![..end - start, ..]);
-                columns.fill(0.0);
-                log_joint(
-                    model,
-                    cache,
-                    first + start..first + end,
-                    columns.view_mut(),
-                    &mut ws,
-                );
-                let best = &mut best[..end - start];
-                write(&mut output, start, columns.view(), best);
-                for (t, &b) in (first + start..).zip(best.iter()) {
-                    if b < worst.0 && !weights.is_some_and(|w| w[t] <= 0.0) {
-                        worst = (b, t);
-                    }
+    crate::tasks::map(outputs.enumerate().collect(), |(task, mut output)| {
+        let mut ws = Workspace::default();
+        let mut block = Array2::<f64>::zeros((BLOCK_ROWS, k).f());
+        let mut best = vec![f64::NEG_INFINITY; BLOCK_ROWS];
+        let first = task * TASK_ROWS;
+        let mut worst = (f64::INFINITY, first);
+        let m = (model.n_rows() - first).min(TASK_ROWS);
+        for start in (0..m).step_by(BLOCK_ROWS) {
+            let end = (start + BLOCK_ROWS).min(m);
+            let mut columns = block.slice_mut(s![..end - start, ..]);
+            columns.fill(0.0);
+            log_joint(
+                model,
+                cache,
+                first + start..first + end,
+                columns.view_mut(),
+                &mut ws,
+            );
+            let best = &mut best[..end - start];
+            write(&mut output, start, columns.view(), best);
+            for (t, &b) in (first + start..).zip(best.iter()) {
+                if b < worst.0 && !weights.is_some_and(|w| w[t] <= 0.0) {
+                    worst = (b, t);
                 }
             }
-            worst
-        })
-        .collect()
+        }
+        worst
+    })
 }
 
 /// `rows = columns` for a column-major block and a row-major one of the same shape (or any
@@ -1148,9 +1170,7 @@ fn copy_into_rows(columns: ArrayView2<'_, f64>, mut rows: ArrayViewMut2<'_, f64>
     }
 }
 
-/// Forward–backward on every sequence (in parallel, merged in sequence order): the state
-/// posteriors `γ` (`N × K`), `ln p(x_t | x_<t)` per row, and the latent statistics.
-/// Forward–backward along every sequence: the state posteriors, the per-row predictive
+/// Forward–backward along every sequence (in parallel, merged in sequence order): the state posteriors, the per-row predictive
 /// log-likelihoods, the latent statistics and `ln p(x)`. With `weights` (one per row, the
 /// same within a sequence) each sequence's posteriors, statistics and log-likelihood are
 /// multiplied by its weight (the per-row values are not).
@@ -1232,15 +1252,13 @@ fn chain_posterior(
         latent.transitions.mapv_inplace(scale);
         (scale(ll), latent)
     };
-    let mut parts: Vec<Result<(f64, LatentStats), _>> = pieces
-        .into_par_iter()
-        .map(
-            |(seq, mut g, mut st)| match run(&seq, &mut g, &mut st, None) {
+    let mut parts: Vec<Result<(f64, LatentStats), _>> =
+        crate::tasks::map(pieces, |(seq, mut g, mut st)| {
+            match run(&seq, &mut g, &mut st, None) {
                 Some(done) => Ok(weigh(&seq, &mut g, done)),
                 None => Err((seq, g, st)),
-            },
-        )
-        .collect();
+            }
+        });
     // The sequences the rescaled emissions could not carry, on the log-densities.
     if parts.iter().any(Result::is_err) {
         let log_b = rows();
@@ -1371,39 +1389,36 @@ fn chain_rows<M: MixtureModel>(
         }
     };
     // The statistics of the emissions, weighted by γ, over the usual fixed chunks.
-    let parts: Vec<EStep<M::Stats>> = tasks(model.n_rows())
-        .into_par_iter()
-        .map(|rows| {
-            let mut out = EStep::empty(model.zero_stats(), model.n_components(), rows.start);
-            let mut ws = Workspace::default();
-            for start in rows.clone().step_by(BLOCK_ROWS) {
-                let block = start..(start + BLOCK_ROWS).min(rows.end);
-                // γ is column-major (as a mixture's responsibilities are), so every
-                // state's weights in the block are one contiguous column for the kernels.
-                let resp = gamma.slice(s![block.clone(), ..]);
-                add_counts(resp, &mut out.latent.counts);
-                // With weights, the hard E-step's γ is the path as a weighted one-hot.
-                if mode == EStepMode::Hard && weights.is_none() && !model.has_gaps() {
-                    model.accumulate_assigned(
-                        cache,
-                        block.clone(),
-                        &path[block.clone()],
-                        &mut out.stats,
-                        &mut ws,
-                    )
-                } else {
-                    model.accumulate(cache, block.clone(), resp, &mut out.stats, &mut ws)
-                }
+    let parts: Vec<EStep<M::Stats>> = crate::tasks::map(tasks(model.n_rows()), |rows| {
+        let mut out = EStep::empty(model.zero_stats(), model.n_components(), rows.start);
+        let mut ws = Workspace::default();
+        for start in rows.clone().step_by(BLOCK_ROWS) {
+            let block = start..(start + BLOCK_ROWS).min(rows.end);
+            // γ is column-major (as a mixture's responsibilities are), so every
+            // state's weights in the block are one contiguous column for the kernels.
+            let resp = gamma.slice(s![block.clone(), ..]);
+            add_counts(resp, &mut out.latent.counts);
+            // With weights, the hard E-step's γ is the path as a weighted one-hot.
+            if mode == EStepMode::Hard && weights.is_none() && !model.has_gaps() {
+                model.accumulate_assigned(
+                    cache,
+                    block.clone(),
+                    &path[block.clone()],
+                    &mut out.stats,
+                    &mut ws,
+                )
+            } else {
+                model.accumulate(cache, block.clone(), resp, &mut out.stats, &mut ws)
             }
-            // The row no state explains well (where an empty state is re-seeded), found
-            // with the emissions.
-            let task_worst = worst[rows.start / TASK_ROWS];
-            if task_worst.0 < out.worst.0 {
-                out.worst = task_worst;
-            }
-            out
-        })
-        .collect();
+        }
+        // The row no state explains well (where an empty state is re-seeded), found
+        // with the emissions.
+        let task_worst = worst[rows.start / TASK_ROWS];
+        if task_worst.0 < out.worst.0 {
+            out.worst = task_worst;
+        }
+        out
+    });
     let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
     merge_parts(model, &mut total, parts);
     total.latent.initial = latent.initial;
@@ -2925,6 +2940,50 @@ pub fn fit_chunked<C: Chunks>(
 mod tests {
     use super::*;
     use ndarray::{ArrayView2, ArrayViewMut2};
+
+    /// `first_below` ends on the row a scan of `if v < worst` updates ends on, and that row's
+    /// bits, with NaN, ±∞, ±0, ties and every tail length.
+    #[test]
+    fn the_worst_row_is_the_scans() {
+        let pool = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            -3.5,
+            -3.5,
+            2.0,
+            -1e300,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let values: Vec<f64> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        pool[(state % pool.len() as u64) as usize]
+                    })
+                    .collect();
+                for bound in [f64::INFINITY, 0.0, -3.5, -2.0] {
+                    let mut scan = None;
+                    let mut worst = bound;
+                    for (i, &v) in values.iter().enumerate() {
+                        if v < worst {
+                            (worst, scan) = (v, Some(i));
+                        }
+                    }
+                    let found = first_below(&values, bound);
+                    assert_eq!(found, scan, "{values:?} below {bound}");
+                    if let Some(i) = found {
+                        assert_eq!(values[i].to_bits(), worst.to_bits());
+                    }
+                }
+            }
+        }
+    }
 
     /// The tiled `top_two` against a plain row-by-row scan, on blocks with ties, `−∞`, NaN and
     /// every tail length.

@@ -16,6 +16,7 @@ pub mod mixture;
 pub mod nested;
 pub mod predict;
 mod scratch;
+mod tasks;
 
 pub use em::decode;
 pub use em::{

@@ -9,6 +9,7 @@ use super::lanes::{self, fused, Kernel, Lanes, LANES};
 use super::tiles;
 use crate::linalg::{as_faer_mut, Cholesky};
 use crate::mixture::{near_tie, Assigned, TopTwo, Workspace};
+use crate::scratch;
 
 /// `ln 2π`.
 pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -1530,8 +1531,10 @@ impl Kernel for DiagSums<'_> {
             return;
         }
         // Each (component, column)'s accumulators, kept here between the pieces: `Σ r e` of
-        // even and odd tiles, then `Σ r e²` of even and odd tiles.
-        let mut acc = vec![[[0.0; LANES]; 4]; resp.len() * d];
+        // even and odd tiles, then `Σ r e²` of even and odd tiles (from the thread's pool: a
+        // block's allocation, zeroed, costs more on two threads than the sums of its rows).
+        let mut buffer = scratch::take(resp.len() * d * 4 * LANES, 0.0);
+        let (acc, _) = buffer.as_chunks_mut::<{ 4 * LANES }>();
         // The whole pairs of tiles, a piece at a time.
         let paired = m / (2 * LANES) * (2 * LANES);
         for start in (0..paired).step_by(PIECE_ROWS) {
@@ -1544,7 +1547,8 @@ impl Kernel for DiagSums<'_> {
                 let (resp_pairs, _) = r[start..end].as_chunks::<{ 2 * LANES }>();
                 for ((col, &c), acc) in columns.iter().zip(centre).zip(acc.iter_mut()) {
                     let cv = V::splat(c);
-                    let [mut a1, mut b1, mut a2, mut b2] = acc.map(|a| V::load(&a));
+                    let acc = acc.as_chunks_mut::<LANES>().0;
+                    let [mut a1, mut b1, mut a2, mut b2] = [0, 1, 2, 3].map(|i| V::load(&acc[i]));
                     let (pairs, _) = col[start..end].as_chunks::<{ 2 * LANES }>();
                     for (x, r) in pairs.iter().zip(resp_pairs) {
                         add_moments(&mut a1, &mut a2, load_tile(r, 0), load_tile(x, 0), cv);
@@ -1572,7 +1576,8 @@ impl Kernel for DiagSums<'_> {
                 .zip(sq.iter_mut())
             {
                 let cv = V::splat(c);
-                let [mut a1, mut b1, mut a2, mut b2] = acc.map(|a| V::load(&a));
+                let acc = acc.as_chunks::<LANES>().0;
+                let [mut a1, mut b1, mut a2, mut b2] = [0, 1, 2, 3].map(|i| V::load(&acc[i]));
                 let mut start = paired;
                 let mut half = 0;
                 while start < m {
@@ -1594,6 +1599,7 @@ impl Kernel for DiagSums<'_> {
                 *q += sum_lanes(&b);
             }
         }
+        scratch::give(buffer);
     }
 }
 
