@@ -11,7 +11,6 @@
 use std::ops::Range;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
-use rayon::prelude::*;
 
 use crate::data::DataError;
 use crate::kernels::discrete::simplex_from_counts;
@@ -503,12 +502,14 @@ fn small_chain(
     let t_len = rows.len() / k;
     let mut b = scratch::take_written(t_len * LANES);
     let mut shift = scratch::take_written(t_len);
-    let bad: Vec<Option<f64>> = b
-        .par_chunks_mut(CHAIN_CHUNK * LANES)
-        .zip(shift.par_chunks_mut(CHAIN_CHUNK))
-        .zip(rows.par_chunks(CHAIN_CHUNK * k))
-        .map(|((b, shift), rows)| emission_tiles(rows, k, b, shift))
+    let pieces = b
+        .chunks_mut(CHAIN_CHUNK * LANES)
+        .zip(shift.chunks_mut(CHAIN_CHUNK))
+        .zip(rows.chunks(CHAIN_CHUNK * k))
         .collect();
+    let bad = crate::tasks::map(pieces, |((b, shift), rows)| {
+        emission_tiles(rows, k, b, shift)
+    });
     let result = match bad.into_iter().flatten().next() {
         Some(value) => Some(impossible(out, value)),
         None => small_chain_scaled(pi, a, b.as_chunks().0, &shift, out, split),
@@ -639,25 +640,24 @@ fn combine(
     out: &mut ChainPosterior<'_>,
 ) -> Option<f64> {
     let (alpha, beta) = (alpha.as_chunks().0, beta.as_chunks().0);
-    let parts: Vec<Option<[[f64; LANES]; LANES]>> = out
+    let pieces = out
         .gamma
         .axis_chunks_iter_mut(Axis(0), CHAIN_CHUNK)
-        .into_par_iter()
         .enumerate()
-        .map(|(p, gamma)| {
-            let start = p * CHAIN_CHUNK;
-            lanes::dispatch(Combine {
-                k,
-                a,
-                b,
-                alpha,
-                beta,
-                scale,
-                steps: start..start + gamma.nrows(),
-                gamma: GammaRows::new(gamma),
-            })
-        })
         .collect();
+    let parts = crate::tasks::map(pieces, |(p, gamma)| {
+        let start = p * CHAIN_CHUNK;
+        lanes::dispatch(Combine {
+            k,
+            a,
+            b,
+            alpha,
+            beta,
+            scale,
+            steps: start..start + gamma.nrows(),
+            gamma: GammaRows::new(gamma),
+        })
+    });
     let mut xi_t = [[0.0; LANES]; LANES];
     for part in parts {
         for (x, p) in xi_t.iter_mut().zip(part?) {
