@@ -1188,10 +1188,10 @@ fn copy_into_rows(columns: ArrayView2<'_, f64>, mut rows: ArrayViewMut2<'_, f64>
     }
 }
 
-/// Forward–backward along every sequence (in parallel, merged in sequence order): the state posteriors, the per-row predictive
-/// log-likelihoods, the latent statistics and `ln p(x)`. With `weights` (one per row, the
-/// same within a sequence) each sequence's posteriors, statistics and log-likelihood are
-/// multiplied by its weight (the per-row values are not).
+/// Forward–backward along every sequence (in parallel, merged in sequence order): the state
+/// posteriors, the per-row predictive log-likelihoods, the latent statistics and `ln p(x)`.
+/// With `weights` (one per row, the same within a sequence) each sequence's posteriors,
+/// statistics and log-likelihood are multiplied by its weight (the per-row values are not).
 fn chain_posterior(
     sequences: &[Range<usize>],
     prior: ChainPrior<'_>,

@@ -26,9 +26,13 @@ pub fn take(len: usize, fill: f64) -> Vec<f64> {
 /// A buffer of `len` values left as they are: for a caller that writes every element before
 /// it reads any (no pass to fill it).
 pub fn take_written(len: usize) -> Vec<f64> {
-    let mut v = fitting(len);
+    written(fitting(len), len)
+}
+
+/// `v` at length `len`, its values left as they are (zero past its old length).
+fn written<T: Copy + Default>(mut v: Vec<T>, len: usize) -> Vec<T> {
     if v.len() < len {
-        v.resize(len, 0.0);
+        v.resize(len, T::default());
     }
     v.truncate(len);
     v
@@ -63,12 +67,7 @@ fn keep_in<T>(pool: &mut Vec<Vec<T>>, v: Vec<T>) {
 /// A `u32` buffer of `len` values left as they are, from the pool when it has one: for a
 /// caller that writes every element before it reads any.
 pub fn take_u32_written(len: usize) -> Vec<u32> {
-    let mut v = POOL_U32.with(|p| fitting_in(&mut p.borrow_mut(), len));
-    if v.len() < len {
-        v.resize(len, 0);
-    }
-    v.truncate(len);
-    v
+    written(POOL_U32.with(|p| fitting_in(&mut p.borrow_mut(), len)), len)
 }
 
 /// Returns a `u32` buffer to the pool.

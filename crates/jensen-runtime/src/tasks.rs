@@ -12,8 +12,8 @@
 //! that the next pass, or any other job of the pool, starts on them at once.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The longest the calling thread spins for the other threads' last tasks before it leaves
@@ -46,6 +46,7 @@ where
         if i >= n {
             break;
         }
+        let _busy = Busy::enter();
         let _count = Counted(&finished);
         let item = items[i]
             .lock()
@@ -55,12 +56,12 @@ where
         let value = f(item);
         *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
     };
+    let busy = Busy::enter();
     rayon::scope(|s| {
         for _ in 1..threads {
             s.spawn(|_| work());
         }
         // (A helper kept waiting in `keep_warm` takes its job at once.)
-        touch();
         work();
         // Every task is taken; wait for those still running elsewhere.
         let start = Instant::now();
@@ -70,6 +71,7 @@ where
             }
         }
     });
+    drop(busy);
     keep_warm(threads);
     slots
         .into_iter()
@@ -81,66 +83,64 @@ where
         .collect()
 }
 
-/// How long the other threads stay awake after the last [`map`] (see [`keep_warm`]).
+/// How long a thread kept awake after a [`map`] waits for its next job (see [`keep_warm`]).
 const WARM: Duration = Duration::from_millis(2);
 
-/// When the last [`map`] started or ended, in nanoseconds since [`epoch`].
-static LAST: AtomicU64 = AtomicU64::new(0);
-
 thread_local! {
-    /// Whether this thread is in [`stay_awake`] (a nested one returns at once).
-    static AWAKE: Cell<bool> = const { Cell::new(false) };
+    /// Whether this thread is running a [`map`] (its calling thread, or a task of one) or
+    /// waiting in [`stay_awake`]: it then has work of its own to return to.
+    static BUSY: Cell<usize> = const { Cell::new(0) };
 }
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
+/// Marks the thread busy ([`BUSY`]) while alive, also through a panic.
+struct Busy;
+
+impl Busy {
+    fn enter() -> Self {
+        BUSY.set(BUSY.get() + 1);
+        Self
+    }
 }
 
-fn now() -> u64 {
-    epoch().elapsed().as_nanos() as u64
+impl Drop for Busy {
+    fn drop(&mut self) {
+        BUSY.set(BUSY.get() - 1);
+    }
 }
 
-fn touch() {
-    LAST.store(now(), Ordering::Relaxed);
-}
-
-/// Keeps the pool's other threads awake until no [`map`] has started or ended for [`WARM`]:
-/// each waits in [`stay_awake`], taking any job of the pool as soon as it is there. Left to
-/// rayon, an idle thread sleeps after a few rounds of yielding, and the serial work between
-/// two passes (the merge, the M-step) is longer than that: on a virtual machine the helper
-/// then joined each pass 0.2–0.3 ms late, measured at the first task it took.
+/// Keeps the pool's other threads awake until the next pass: each waits in [`stay_awake`],
+/// taking the next job of the pool as soon as it is there. Left to rayon, an idle thread
+/// sleeps after a few rounds of yielding, and the serial work between two passes (the merge,
+/// the M-step) is longer than that: on a virtual machine the helper then joined each pass
+/// 0.2–0.3 ms late, measured at the first task it took.
 fn keep_warm(threads: usize) {
-    touch();
     let caller = rayon::current_thread_index();
     for _ in 1..threads {
-        rayon::spawn(move || stay_awake(caller));
+        rayon::spawn(move || {
+            stay_awake(caller);
+        });
     }
 }
 
-/// Runs the pool's jobs as they come, yielding the core between looks, until no [`map`] has
-/// started or ended for [`WARM`]. Not on the thread that asked (`caller`), which has the next
-/// pass to start (it may find the job in its own queue while it waits for another), and
-/// once per thread: a thread already in here returns at once (so that the jobs spawned by
-/// later passes do not nest).
-fn stay_awake(caller: Option<usize>) {
-    if AWAKE.get() || rayon::current_thread_index() == caller {
-        return;
+/// Waits on a thread of the pool for its next job, yielding the core between looks, runs it
+/// and returns (the next pass's own [`keep_warm`] starts the next wait); returns after
+/// [`WARM`] without one. Whether it waited: not on the thread that asked (`caller`, which
+/// has the next pass to start) nor on a busy thread ([`BUSY`]: one that took this job from
+/// a queue while it waits for its own work elsewhere, or is already waiting here), which
+/// return at once.
+fn stay_awake(caller: Option<usize>) -> bool {
+    if BUSY.get() > 0 || rayon::current_thread_index() == caller {
+        return false;
     }
-    AWAKE.set(true);
-    loop {
+    let _busy = Busy::enter();
+    let start = Instant::now();
+    while start.elapsed() < WARM {
         match rayon::yield_now() {
-            Some(rayon::Yield::Executed) => {}
-            Some(rayon::Yield::Idle) => {
-                if now().saturating_sub(LAST.load(Ordering::Relaxed)) > WARM.as_nanos() as u64 {
-                    break;
-                }
-                std::thread::yield_now();
-            }
-            None => break,
+            Some(rayon::Yield::Idle) => std::thread::yield_now(),
+            Some(rayon::Yield::Executed) | None => break,
         }
     }
-    AWAKE.set(false);
+    true
 }
 
 /// Counts a task as finished when dropped, also when the task panics.
@@ -187,6 +187,29 @@ mod tests {
                     let (a, b) = rayon::join(|| pass * 2, || pass * 3);
                     assert_eq!((a, b), (pass * 2, pass * 3));
                 }
+            }
+        });
+    }
+
+    /// Maps whose tasks run maps of their own (a chain's sequences, each with its pieces):
+    /// every result in order, and no thread inside a map waits in `stay_awake` for a job it
+    /// took from a queue (it returns at once, with work of its own to go back to).
+    #[test]
+    fn maps_inside_maps_do_not_keep_their_threads_waiting() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for pass in 0..200usize {
+                let out = map((0..6).collect(), |i| {
+                    assert!(!stay_awake(None), "a thread in a map does not wait");
+                    map((0..5).collect(), |j| pass + 10 * i + j)
+                });
+                let expected: Vec<Vec<usize>> = (0..6)
+                    .map(|i| (0..5).map(|j| pass + 10 * i + j).collect())
+                    .collect();
+                assert_eq!(out, expected);
             }
         });
     }
