@@ -1625,16 +1625,7 @@ fn params_from_weighted_labels<M: MixtureModel>(
     let cache = model.prepare(&neutral)?;
     let mut stats = model.zero_stats();
     let mut latent = LatentStats::zeros(k);
-    let mut ws = Workspace::default();
-    accumulate_labels(
-        model,
-        &cache,
-        labels,
-        weights,
-        &mut stats,
-        &mut latent,
-        &mut ws,
-    );
+    accumulate_labels(model, &cache, labels, weights, &mut stats, &mut latent);
     if let Some(sequences) = model.sequences() {
         // One pseudo-count per initial state and transition: a chain's zero probabilities
         // would stay zero under Baum–Welch.
@@ -1654,10 +1645,9 @@ fn add_label_stats<M: MixtureModel>(
     labels: &[usize],
     stats: &mut M::Stats,
     latent: &mut LatentStats,
-    ws: &mut Workspace,
 ) {
     let w = model.row_weights();
-    accumulate_labels(model, cache, labels, w, stats, latent, ws);
+    accumulate_labels(model, cache, labels, w, stats, latent);
     if let Some(sequences) = model.sequences() {
         let k = model.n_components();
         let (initial, transitions) = chain::weighted_label_counts(labels, sequences, k, 0.0, w);
@@ -1681,20 +1671,13 @@ pub fn start_stats<M: MixtureModel>(
     let x = scaling.apply(model.init_features());
     let labels = init::nearest(x.view(), centres.view());
     let mut pass = PassStats::empty(model);
-    let mut ws = Workspace::default();
-    add_label_stats(
-        model,
-        cache,
-        &labels,
-        &mut pass.stats,
-        &mut pass.latent,
-        &mut ws,
-    );
+    add_label_stats(model, cache, &labels, &mut pass.stats, &mut pass.latent);
     pass
 }
 
 /// Adds the statistics of every row of `model` as a member of component `labels[n]` alone
-/// (weighted by `weights`), block by block, with the counts.
+/// (weighted by `weights`), with the counts: block by block in tasks of [`TASK_ROWS`] rows
+/// in parallel, each task's sums added in task order (as the E-step's).
 fn accumulate_labels<M: MixtureModel>(
     model: &M,
     cache: &M::Cache,
@@ -1702,17 +1685,33 @@ fn accumulate_labels<M: MixtureModel>(
     weights: Option<&[f64]>,
     stats: &mut M::Stats,
     latent: &mut LatentStats,
-    ws: &mut Workspace,
 ) {
-    let (n, k) = (model.n_rows(), model.n_components());
-    for start in (0..n).step_by(BLOCK_ROWS) {
-        let block = start..(start + BLOCK_ROWS).min(n);
-        let mut resp = Array2::zeros((block.len(), k));
-        for (i, &l) in labels[block.clone()].iter().enumerate() {
-            resp[[i, l]] = weights.map_or(1.0, |w| w[block.start + i]);
+    let k = model.n_components();
+    let parts = crate::tasks::map(tasks(model.n_rows()), |rows| {
+        let mut stats = model.zero_stats();
+        let mut counts = Array1::zeros(k);
+        let mut ws = Workspace::default();
+        let mut resp = Array2::zeros((BLOCK_ROWS, k));
+        for start in rows.clone().step_by(BLOCK_ROWS) {
+            let block = start..(start + BLOCK_ROWS).min(rows.end);
+            let mut resp = resp.slice_mut(s![..block.len(), ..]);
+            resp.fill(0.0);
+            for (i, (mut r, &l)) in resp
+                .rows_mut()
+                .into_iter()
+                .zip(&labels[block.clone()])
+                .enumerate()
+            {
+                r[l] = weights.map_or(1.0, |w| w[block.start + i]);
+            }
+            add_counts(resp.view(), &mut counts);
+            model.accumulate(cache, block, resp.view(), &mut stats, &mut ws);
         }
-        add_counts(resp.view(), &mut latent.counts);
-        model.accumulate(cache, block, resp.view(), stats, ws);
+        (stats, counts)
+    });
+    for (part, counts) in parts {
+        model.merge(stats, &part);
+        latent.counts += &counts;
     }
 }
 
@@ -2182,7 +2181,6 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
             model.merge(&mut stats, &pass.stats);
             latent.merge(&pass.latent);
         } else {
-            let mut ws = Workspace::default();
             self.0.for_each(&mut |first, chunk| {
                 let labels = match &seeding {
                     Seeding::Labels(labels) => labels[first..first + chunk.n_rows()].to_vec(),
@@ -2191,7 +2189,7 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
                         init::nearest(x.view(), centres.view())
                     }
                 };
-                add_label_stats(chunk, &cache, &labels, &mut stats, &mut latent, &mut ws);
+                add_label_stats(chunk, &cache, &labels, &mut stats, &mut latent);
                 Ok(true)
             })?;
         }
@@ -2385,6 +2383,23 @@ fn initial_params<M: MixtureModel, R: Rows<M>>(
     let k = model.n_components();
     let seeding = match &opts.init {
         InitStrategy::Params(p) => return Ok(p.clone()),
+        InitStrategy::KMeansPlusPlus if k == 1 && rows.in_memory() => {
+            // One component takes every row, with nothing to seed. The seeding's draws (its
+            // sample, its first centre) are made all the same, so that the rest of the start
+            // draws what it would have.
+            let n = rows.n_rows();
+            let weights = model.row_weights();
+            let sample = SEED_SAMPLE.max(SEED_SAMPLE_PER_COMPONENT);
+            if n > sample {
+                let mut at = rand::seq::index::sample(rng, n, sample).into_vec();
+                at.sort_unstable();
+                let ws = weights.map(|w| at.iter().map(|&i| w[i]).collect::<Vec<f64>>());
+                init::first_centre(sample, ws.as_deref(), rng);
+            } else {
+                init::first_centre(n, weights, rng);
+            }
+            Seeding::Labels(vec![0; n])
+        }
         InitStrategy::KMeansPlusPlus => {
             let sample = SEED_SAMPLE.max(SEED_SAMPLE_PER_COMPONENT * k);
             if rows.n_rows() > sample {
@@ -3224,6 +3239,39 @@ mod tests {
         match result {
             Err(FitError::InvalidOption { option, .. }) => option,
             other => panic!("expected an invalid option, got {other:?}"),
+        }
+    }
+
+    /// A model of one component starts without a seeding, but draws what the seeding would
+    /// have drawn (the sample, when there are more rows than it holds, and the first
+    /// centre), so that the start's later draws are those of the seeded start.
+    #[test]
+    fn one_component_draws_what_its_seeding_would() {
+        for n in [40, SEED_SAMPLE + 5] {
+            let x: Vec<f64> = (0..n).map(|i| ((i * 37) % 11) as f64).collect();
+            let model = Gmm1 { x, k: 1 };
+            let mut rng = ChaCha8Rng::seed_from_u64(5);
+            let p = initial_params(
+                &InMemory(&model),
+                &FitOptions::default(),
+                &mut rng,
+                &mut Vec::new(),
+                0,
+            )
+            .unwrap();
+            let mut seeded = ChaCha8Rng::seed_from_u64(5);
+            let features = model.init_features();
+            let rows = if n > SEED_SAMPLE {
+                let mut at = rand::seq::index::sample(&mut seeded, n, SEED_SAMPLE).into_vec();
+                at.sort_unstable();
+                features.select(Axis(0), &at)
+            } else {
+                features
+            };
+            init::kmeans_plus_plus(rows.view(), 1, &mut seeded, None);
+            assert_eq!(rng.next_u64(), seeded.next_u64(), "{n} rows");
+            let mean = model.x.iter().sum::<f64>() / n as f64;
+            assert!((p.mu[0] - mean).abs() < 1e-12 && p.w == [1.0], "{p:?}");
         }
     }
 

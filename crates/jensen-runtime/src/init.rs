@@ -111,6 +111,16 @@ fn draw<R: Rng>(mass: &[f64], rng: &mut R) -> Option<usize> {
     mass.iter().rposition(|&d| d > 0.0)
 }
 
+/// The row of the first centre of [`kmeans_plus_plus`] among `n` rows: uniformly at random,
+/// or in proportion to the weights (0 when they are all zero, or there are no rows).
+pub fn first_centre<R: Rng>(n: usize, weights: Option<&[f64]>, rng: &mut R) -> usize {
+    match weights {
+        None if n == 0 => 0,
+        None => rng.random_range(0..n),
+        Some(w) => draw(w, rng).unwrap_or(0),
+    }
+}
+
 /// k-means++ seeding (Arthur & Vassilvitskii 2007): the first centre uniformly at random,
 /// each next one with probability proportional to the squared distance to the nearest
 /// centre chosen so far; with row weights, both in proportion to the weight too (a row of
@@ -123,10 +133,7 @@ pub fn kmeans_plus_plus<R: Rng>(
 ) -> Array2<f64> {
     let n = x.nrows();
     let mut centres = Array2::zeros((k, x.ncols()));
-    let first = match weights {
-        None => rng.random_range(0..n),
-        Some(w) => draw(w, rng).unwrap_or(0),
-    };
+    let first = first_centre(n, weights, rng);
     centres.row_mut(0).assign(&x.row(first));
     // Each row's (weighted) squared distance to the nearest centre so far.
     let mut d2 = Array1::<f64>::zeros(n);

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ndarray::{
     s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut1, ArrayViewMut2,
@@ -68,6 +68,9 @@ pub struct PlanModel<'a> {
     weights: Option<Vec<f64>>,
     /// The values of the parameters fixed at fit time ([`jensen_lang::ir::Fixed::Given`]).
     given: std::collections::BTreeMap<String, ArrayD<f64>>,
+    /// The quantities derived from the last two sets of parameters they were asked for
+    /// (see [`PlanModel::derive`]), the most recent first.
+    derived_memo: Mutex<Vec<DerivedMemo>>,
 }
 
 /// Block `b`'s per-row terms of kind `terms`, computed from its bound data once per fit
@@ -472,8 +475,20 @@ struct Moments {
     scale: Array1<f64>,
 }
 
-/// A quantity derived from the parameters ([`DerivedKind`]).
+/// The quantities derived from one set of parameters ([`PlanModel::derive`]).
 #[derive(Debug)]
+struct DerivedMemo {
+    params: DynParams,
+    values: Vec<(DerivedKind, DerivedValue)>,
+}
+
+/// Sets of parameters [`PlanModel::derive`] remembers: an iteration's check of the M-step
+/// derives from the parameters before it and after it, and the next iteration's
+/// preparation from the latter again.
+const MEMO_PARAMS: usize = 2;
+
+/// A quantity derived from the parameters ([`DerivedKind`]).
+#[derive(Debug, Clone)]
 enum DerivedValue {
     Vector(Array1<f64>),
     Matrix(Array2<f64>),
@@ -751,6 +766,7 @@ impl<'a> PlanModel<'a> {
             scatters: OnceLock::new(),
             weights,
             given: Default::default(),
+            derived_memo: Mutex::default(),
         }
     }
 
@@ -825,8 +841,47 @@ impl<'a> PlanModel<'a> {
             .slice(s![rows.clone(), 0])
     }
 
-    /// Computes a derived quantity from `params`, failing with the parameter at fault.
+    /// Computes a derived quantity from `params`, failing with the parameter at fault; the
+    /// value of the same quantity from equal parameters when one of the last two sets asked
+    /// for gave it (the M-step's check derives from the new parameters, and the next
+    /// iteration prepares them: a loading matrix's SVD, a covariance's Cholesky factor).
     fn derive(
+        &self,
+        kind: DerivedKind,
+        params: &DynParams,
+    ) -> Result<DerivedValue, NumericalIssue> {
+        let known = |memo: &[DerivedMemo]| {
+            let at = memo.iter().find(|m| m.params == *params)?;
+            let (_, value) = at.values.iter().find(|(k, _)| *k == kind)?;
+            Some(value.clone())
+        };
+        if let Some(value) = known(&self.derived_memo.lock().expect("not poisoned")) {
+            return Ok(value);
+        }
+        let value = self.derive_anew(kind, params)?;
+        let mut memo = self.derived_memo.lock().expect("not poisoned");
+        match memo.iter().position(|m| m.params == *params) {
+            Some(i) => {
+                let mut entry = memo.remove(i);
+                entry.values.push((kind, value.clone()));
+                memo.insert(0, entry);
+            }
+            None => {
+                memo.truncate(MEMO_PARAMS - 1);
+                memo.insert(
+                    0,
+                    DerivedMemo {
+                        params: params.clone(),
+                        values: vec![(kind, value.clone())],
+                    },
+                );
+            }
+        }
+        Ok(value)
+    }
+
+    /// [`PlanModel::derive`] without the memo.
+    fn derive_anew(
         &self,
         kind: DerivedKind,
         params: &DynParams,

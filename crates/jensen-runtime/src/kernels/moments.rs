@@ -139,17 +139,43 @@ fn scales_from(n: f64, mean: &Array1<f64>, sq_dev: Array1<f64>) -> Array1<f64> {
     var
 }
 
+/// As a tall, skinny QR (Demmel et al. 2012): the `R` of each piece of [`ROOT_PIECE`] rows
+/// (at least `4 D`), in parallel, then the `R` of those `R`s stacked in order; the pieces
+/// depend on the data's shape alone, not on the number of threads. (`R` is unique up to the
+/// sign of each row, which its rows' outer products do not see.)
 fn scatter_root_of(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array2<f64> {
     let (n, d) = x.dim();
     let mean = means(x, w);
-    let centred =
-        faer::Mat::<f64>::from_fn(n, d, |i, j| weight(w, i).sqrt() * (x[[i, j]] - mean[j]));
     let mut root = Array2::zeros((d, d));
     if n == 0 {
         return root;
     }
-    let qr = centred.qr();
-    let r = qr.thin_R();
+    let piece = ROOT_PIECE.max(4 * d);
+    let pieces = (0..n)
+        .step_by(piece)
+        .map(|s| s..(s + piece).min(n))
+        .collect();
+    let mut roots = crate::tasks::map(pieces, |rows: std::ops::Range<usize>| {
+        let centred = faer::Mat::<f64>::from_fn(rows.len(), d, |i, j| {
+            let i = rows.start + i;
+            weight(w, i).sqrt() * (x[[i, j]] - mean[j])
+        });
+        centred.qr().thin_R().to_owned()
+    });
+    let r = if roots.len() == 1 {
+        roots.pop().expect("one piece")
+    } else {
+        let stacked: Vec<(usize, usize)> = roots
+            .iter()
+            .enumerate()
+            .flat_map(|(p, r)| (0..r.nrows()).map(move |i| (p, i)))
+            .collect();
+        let stacked = faer::Mat::<f64>::from_fn(stacked.len(), d, |i, j| {
+            let (p, row) = stacked[i];
+            roots[p][(row, j)]
+        });
+        stacked.qr().thin_R().to_owned()
+    };
     for i in 0..r.nrows() {
         for j in i..d {
             root[[i, j]] = r[(i, j)];
@@ -157,6 +183,9 @@ fn scatter_root_of(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Ar
     }
     root
 }
+
+/// Rows per piece of [`scatter_root`]'s factorisation (or `4 D`, if more).
+const ROOT_PIECE: usize = 8192;
 
 fn column_variances_of(
     x: ArrayView2<'_, f64>,
@@ -548,5 +577,49 @@ mod tests {
         );
         let (a, b) = (a.t().dot(&a), b.t().dot(&b));
         assert!((&a - &b).iter().all(|d| d.abs() < 1e-12), "{a} vs {b}");
+    }
+
+    /// The root factored in pieces (several, the last short, on one thread or two) is upper
+    /// triangular, the same on any number of threads, and its rows' outer products are the
+    /// scatter, weighted or not.
+    #[test]
+    fn the_root_in_pieces_is_the_scatters() {
+        let shapes = [
+            (3 * ROOT_PIECE + 17, 5),
+            (ROOT_PIECE + 1, 1),
+            (ROOT_PIECE + 60, 40),
+        ];
+        for (n, d) in shapes {
+            let x = Array2::from_shape_fn((n, d), |(i, j)| {
+                ((i * 31 + j * 17) % 101) as f64 * 0.01 + ((i * j) % 7) as f64 + 1e3 * j as f64
+            });
+            let w = Array1::from_shape_fn(n, |i| ((i % 5) as f64) * 0.5);
+            for w in [None, Some(w.view())] {
+                let roots: Vec<Array2<f64>> = [1, 2]
+                    .into_iter()
+                    .map(|threads| {
+                        rayon::ThreadPoolBuilder::new()
+                            .num_threads(threads)
+                            .build()
+                            .unwrap()
+                            .install(|| scatter_root_of(x.view(), w))
+                    })
+                    .collect();
+                assert_eq!(roots[0], roots[1], "the same bits on one thread and two");
+                let root = &roots[0];
+                for i in 0..d {
+                    for j in 0..i {
+                        assert_eq!(root[[i, j]], 0.0);
+                    }
+                }
+                let expected = scatter_of(x.view(), w);
+                let got = root.t().dot(root);
+                let scale = expected.diag().iter().fold(0.0f64, |m, &v| m.max(v));
+                let worst = (&got - &expected)
+                    .iter()
+                    .fold(0.0f64, |m, d| m.max(d.abs()));
+                assert!(worst <= 1e-12 * scale, "{n} x {d}: {worst} against {scale}");
+            }
+        }
     }
 }
