@@ -536,7 +536,9 @@ fn small_chain_scaled(
     let mut beta = scratch::take_written(t_len * LANES);
     let mut scale = scratch::take_written(t_len);
     let (alpha_tiles, beta_tiles) = (alpha.as_chunks_mut().0, beta.as_chunks_mut().0);
-    let recursions = if !split {
+    let recursions = if t_len >= HALVES_FROM {
+        halves(k, pi, a, tiles, alpha_tiles, beta_tiles, &mut scale, split)
+    } else if !split {
         // Both recursions in one loop, so that the core runs the two independent chains of
         // dependent steps side by side.
         lanes::dispatch(Recursions {
@@ -799,6 +801,16 @@ impl<V: Lanes> ForwardSteps<V> {
         }
     }
 
+    /// The state before a step whose previous normalised message (summing to 1, up to
+    /// round-off) is `message`: the next step's `c_t` is its sum times `A`, times `b_t`.
+    #[inline(always)]
+    fn from_message(k: usize, a: &[f64], message: &[f64; LANES]) -> Self {
+        Self {
+            last: V::load(message),
+            ..Self::new(k, a)
+        }
+    }
+
     /// One step: `α̂_t` into `at` and `c_t` into `ct`, from the initial distribution `pi` at
     /// the first step. `false` when `c_t` or the sum `S_t` is not above [`SMALLEST_SUM`] (or
     /// is NaN), or `S_t` is not finite.
@@ -891,6 +903,17 @@ impl<V: Lanes> BackwardSteps<V> {
             cols: transition_lanes::<V>(k, a).1,
             next: V::load(last),
             rescale: Rescale::new(k as f64),
+        }
+    }
+
+    /// The state before the step back from a step whose `β̃` is `next` (any positive scale).
+    #[inline(always)]
+    fn from_message(k: usize, a: &[f64], next: &[f64; LANES]) -> Self {
+        Self {
+            k,
+            cols: transition_lanes::<V>(k, a).1,
+            next: V::load(next),
+            rescale: Rescale::new(V::load(next).sum()),
         }
     }
 
@@ -1001,6 +1024,278 @@ impl Kernel for Recursions<'_> {
         }
         true
     }
+}
+
+/// Steps from which [`small_chain`] runs each recursion in two halves at once ([`halves`]).
+const HALVES_FROM: usize = 4 * CHAIN_CHUNK;
+
+/// The relative difference per lane within which a recursion restarted from the true message
+/// agrees with the one that started from a guess ([`halves`]): above the round-off by which
+/// two runs of the same steps from slightly different messages keep differing (a few `K ε`),
+/// far below what a posterior or a statistic would notice.
+const AGREE: f64 = 1e-13;
+
+/// The recursions of [`small_chain`] on a long sequence, as four chains of dependent steps
+/// rather than two, so that two threads each run two of them side by side (one thread, all
+/// four, two at a time). With `m = T / 2`:
+///
+/// 1. at once: the forward recursion over `0..m` from `π`, the backward over `m..T` from
+///    `β̃_{T−1} = 1`, the forward over `m..T` from a guess of `α̂_{m−1}` (uniform), and the
+///    backward over `0..m` from a guess of `β̃_m` (ones);
+/// 2. the guessed halves again from the true messages (`α̂_{m−1}` of the first forward half,
+///    `β̃_m` of the second backward half), step by step, until a step's message agrees with
+///    the guessed run's to [`AGREE`] in every lane (`β̃` after scaling each to sum 1): both
+///    recursions forget where they started (the product of positive matrices contracts), so
+///    from there on the guessed run is the true one up to round-off. On the benchmark's
+///    chains that takes a few tens of steps; a chain that never forgets (a transition
+///    matrix with zeros, a periodic chain) redoes its whole half, and is only slower.
+///
+/// The halves and the steps redone depend on the data alone, so one thread and two give the
+/// same bits. `false` where a step's sum is not above [`SMALLEST_SUM`], as the recursions'.
+#[allow(clippy::too_many_arguments)]
+fn halves(
+    k: usize,
+    pi: &[f64],
+    a: &[f64],
+    b: &[[f64; LANES]],
+    alpha: &mut [[f64; LANES]],
+    beta: &mut [[f64; LANES]],
+    scale: &mut [f64],
+    split: bool,
+) -> bool {
+    let t_len = b.len();
+    let m = t_len / 2;
+    let (alpha_1, alpha_2) = alpha.split_at_mut(m);
+    let (scale_1, scale_2) = scale.split_at_mut(m);
+    let (beta_1, beta_2) = beta.split_at_mut(m);
+    let ones = padded(&[1.0; LANES][..k]);
+    let uniform = padded(&[1.0 / k as f64; LANES][..k]);
+    let (last, beta_2) = beta_2.split_last_mut().expect("a second half");
+    *last = ones;
+    let first = Pair {
+        k,
+        a,
+        forward: ForwardRun {
+            from: Start::Initial(pi),
+            b: &b[..m],
+            alpha: &mut *alpha_1,
+            scale: &mut *scale_1,
+        },
+        backward: BackwardRun {
+            next: ones,
+            b_next: &b[m + 1..],
+            beta: &mut *beta_2,
+        },
+    };
+    let second = Pair {
+        k,
+        a,
+        forward: ForwardRun {
+            from: Start::Message(uniform),
+            b: &b[m..],
+            alpha: &mut *alpha_2,
+            scale: &mut *scale_2,
+        },
+        backward: BackwardRun {
+            next: ones,
+            b_next: &b[1..=m],
+            beta: &mut *beta_1,
+        },
+    };
+    let guessed = if split {
+        let (x, y) = rayon::join(|| lanes::dispatch(first), || lanes::dispatch(second));
+        x && y
+    } else {
+        lanes::dispatch(first) && lanes::dispatch(second)
+    };
+    if !guessed {
+        return false;
+    }
+    let beta_m = beta_2.first().copied().unwrap_or(*last);
+    let forward = Redo {
+        k,
+        a,
+        run: Run::Forward(ForwardRun {
+            from: Start::Message(alpha_1[m - 1]),
+            b: &b[m..],
+            alpha: alpha_2,
+            scale: scale_2,
+        }),
+    };
+    let backward = Redo {
+        k,
+        a,
+        run: Run::Backward(BackwardRun {
+            next: beta_m,
+            b_next: &b[1..=m],
+            beta: beta_1,
+        }),
+    };
+    if split {
+        let (x, y) = rayon::join(|| lanes::dispatch(forward), || lanes::dispatch(backward));
+        x && y
+    } else {
+        lanes::dispatch(forward) && lanes::dispatch(backward)
+    }
+}
+
+/// Where a [`ForwardRun`] starts.
+enum Start<'a> {
+    /// At the sequence's first step, from the initial distribution.
+    Initial(&'a [f64]),
+    /// After a step whose normalised message this is.
+    Message([f64; LANES]),
+}
+
+/// The forward recursion over some steps (`b`, `alpha` and `scale` of the same length).
+struct ForwardRun<'a> {
+    from: Start<'a>,
+    b: &'a [[f64; LANES]],
+    alpha: &'a mut [[f64; LANES]],
+    scale: &'a mut [f64],
+}
+
+/// The backward recursion over some steps: `beta[i]` from `b_next[i]` (the emissions a step
+/// later) and the message a step later, from `next`, the message after the last of them.
+struct BackwardRun<'a> {
+    next: [f64; LANES],
+    b_next: &'a [[f64; LANES]],
+    beta: &'a mut [[f64; LANES]],
+}
+
+/// A forward run and a backward run in one loop, a step of each in turn (then the rest of
+/// the longer): `false` where either fails.
+struct Pair<'a> {
+    k: usize,
+    a: &'a [f64],
+    forward: ForwardRun<'a>,
+    backward: BackwardRun<'a>,
+}
+
+impl Kernel for Pair<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> bool {
+        let Self {
+            k,
+            a,
+            forward,
+            backward,
+        } = self;
+        let ForwardRun {
+            from,
+            mut b,
+            mut alpha,
+            mut scale,
+        } = forward;
+        let mut f = match from {
+            Start::Initial(pi) => {
+                let mut f = ForwardSteps::<V>::new(k, a);
+                if !b.is_empty() {
+                    if !f.step(Some(pi), &b[0], &mut alpha[0], &mut scale[0]) {
+                        return false;
+                    }
+                    b = &b[1..];
+                    alpha = &mut std::mem::take(&mut alpha)[1..];
+                    scale = &mut std::mem::take(&mut scale)[1..];
+                }
+                f
+            }
+            Start::Message(message) => ForwardSteps::<V>::from_message(k, a, &message),
+        };
+        let mut g = BackwardSteps::<V>::from_message(k, a, &backward.next);
+        let n = b.len().min(backward.beta.len());
+        let (b_pair, b_rest) = b.split_at(n);
+        let (alpha_pair, alpha_rest) = alpha.split_at_mut(n);
+        let (scale_pair, scale_rest) = scale.split_at_mut(n);
+        let (beta_rest, beta_pair) = backward.beta.split_at_mut(backward.beta.len() - n);
+        let (next_rest, next_pair) = backward.b_next.split_at(backward.b_next.len() - n);
+        let later = b_pair.iter().zip(alpha_pair.iter_mut().zip(scale_pair));
+        let earlier = next_pair.iter().zip(beta_pair.iter_mut()).rev();
+        for ((bt, (at, ct)), (b_next, out)) in later.zip(earlier) {
+            if !f.step(None, bt, at, ct) || !g.step(b_next, out) {
+                return false;
+            }
+        }
+        for ((bt, at), ct) in b_rest.iter().zip(alpha_rest).zip(scale_rest) {
+            if !f.step(None, bt, at, ct) {
+                return false;
+            }
+        }
+        for (b_next, out) in next_rest.iter().zip(beta_rest).rev() {
+            if !g.step(b_next, out) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A run redone from the true message over the steps a guessed run wrote, until a step's
+/// message agrees with the guessed one's ([`agree`]).
+struct Redo<'a> {
+    k: usize,
+    a: &'a [f64],
+    run: Run<'a>,
+}
+
+enum Run<'a> {
+    Forward(ForwardRun<'a>),
+    Backward(BackwardRun<'a>),
+}
+
+impl Kernel for Redo<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> bool {
+        let Self { k, a, run } = self;
+        match run {
+            Run::Forward(ForwardRun {
+                from,
+                b,
+                alpha,
+                scale,
+            }) => {
+                let Start::Message(message) = from else {
+                    unreachable!("a guessed half starts from a message")
+                };
+                let mut f = ForwardSteps::<V>::from_message(k, a, &message);
+                for ((bt, at), ct) in b.iter().zip(alpha).zip(scale) {
+                    let guessed = *at;
+                    if !f.step(None, bt, at, ct) {
+                        return false;
+                    }
+                    if agree(&guessed, at) {
+                        break;
+                    }
+                }
+            }
+            Run::Backward(BackwardRun { next, b_next, beta }) => {
+                let mut g = BackwardSteps::<V>::from_message(k, a, &next);
+                for (b_next, out) in b_next.iter().zip(beta).rev() {
+                    let guessed = *out;
+                    if !g.step(b_next, out) {
+                        return false;
+                    }
+                    if agree(&guessed, out) {
+                        break;
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Whether two messages agree to [`AGREE`] in every lane once each is scaled to sum 1 (equal
+/// zeros agree; NaN never does).
+fn agree(x: &[f64; LANES], y: &[f64; LANES]) -> bool {
+    let (sx, sy): (f64, f64) = (x.iter().sum(), y.iter().sum());
+    x.iter()
+        .zip(y)
+        .all(|(&x, &y)| (x * sy - y * sx).abs() <= AGREE * (y * sx))
 }
 
 /// Pass 3 of [`small_chain`] over the steps `steps`: `γ_t` into `gamma` (this piece's rows,
@@ -1503,6 +1798,85 @@ mod tests {
                 assert_relative_eq!(s, g, epsilon = 1e-10, max_relative = 1e-12);
             }
             assert_relative_eq!(small.2.sum(), (t_len - 1) as f64, max_relative = 1e-12);
+        }
+    }
+
+    /// A long sequence's recursions in halves, each guessed half redone from the true
+    /// message until the two agree, match the serial general form on chains that forget
+    /// their start within a few steps (sticky, and left to right with zeros in `A`) and on
+    /// one that never does (a cycle through the states, whose halves are redone whole), at
+    /// even and odd lengths; on one thread and on two the bits are the same.
+    #[test]
+    fn recursions_in_halves_match_the_serial_ones() {
+        let cycle = |k: usize| {
+            Array2::from_shape_fn((k, k), |(i, j)| if j == (i + 1) % k { 1.0 } else { 0.0 })
+        };
+        let sticky = |k: usize| {
+            Array2::from_shape_fn((k, k), |(i, j)| {
+                if i == j {
+                    20.0
+                } else {
+                    1.0 + ((i * 7 + j * 3) % 5) as f64
+                }
+            })
+        };
+        let left_to_right = |k: usize| {
+            Array2::from_shape_fn((k, k), |(i, j)| match j.cmp(&i) {
+                std::cmp::Ordering::Less => 0.0,
+                std::cmp::Ordering::Equal => 50.0,
+                std::cmp::Ordering::Greater => 1.0,
+            })
+        };
+        for (name, a, k) in [
+            ("sticky", sticky(8), 8),
+            ("sticky", sticky(3), 3),
+            ("left to right", left_to_right(4), 4),
+            ("cycle", cycle(5), 5),
+        ] {
+            for t_len in [HALVES_FROM, HALVES_FROM + 4097] {
+                let a = Array2::from_shape_fn((k, k), |(i, j)| (a[[i, j]] / a.row(i).sum()).ln());
+                let pi = Array1::from_shape_fn(k, |i| if i == 0 { 0.0 } else { -30.0 });
+                let pi = &pi - pi.mapv(f64::exp).sum().ln();
+                let b = Array2::from_shape_fn((t_len, k), |(t, j)| {
+                    if name == "cycle" {
+                        // Nothing tells the states apart: the chain's start is never forgotten.
+                        -1.0
+                    } else {
+                        // (The states' order for a chain that only moves on.)
+                        let centre = (t / 3000).min(k - 1) as f64;
+                        -((t as f64 * 0.37).sin() + centre - j as f64).powi(2)
+                    }
+                });
+                let run = |threads: usize| {
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap()
+                        .install(|| {
+                            posteriors(&pi, &a, &b, |pi, a, rows, mut out| {
+                                small_chain(pi, a, rows, &mut out, threads > 1)
+                                    .unwrap_or_else(|| panic!("{name}, {t_len}: no result"))
+                            })
+                        })
+                };
+                let (one, two) = (run(1), run(2));
+                assert_eq!(one.0.to_bits(), two.0.to_bits(), "{name}, {t_len}");
+                assert_eq!(
+                    (&one.1, &one.2, &one.3, &one.4),
+                    (&two.1, &two.2, &two.3, &two.4)
+                );
+                let general = posteriors(&pi, &a, &b, general_chain);
+                assert_relative_eq!(one.0, general.0, max_relative = 1e-12);
+                for (s, g) in one.1.iter().zip(general.1.iter()) {
+                    assert_relative_eq!(s, g, epsilon = 1e-11);
+                }
+                for (s, g) in one.2.iter().zip(general.2.iter()) {
+                    assert_relative_eq!(s, g, epsilon = 1e-9, max_relative = 1e-10);
+                }
+                for (s, g) in one.4.iter().zip(general.4.iter()) {
+                    assert_relative_eq!(s, g, epsilon = 1e-10, max_relative = 1e-11);
+                }
+            }
         }
     }
 
