@@ -541,19 +541,21 @@ fn small_chain_scaled(
     } else if !split {
         // Both recursions in one loop, so that the core runs the two independent chains of
         // dependent steps side by side.
-        lanes::dispatch(Recursions {
-            forward: Forward {
-                k,
-                pi,
-                a,
+        let ones = padded(&[1.0; LANES][..k]);
+        let (last, beta_tiles) = beta_tiles.split_last_mut().expect("a step");
+        *last = ones;
+        lanes::dispatch(Pair {
+            k,
+            a,
+            forward: ForwardRun {
+                from: Start::Initial(pi),
                 b: tiles,
                 alpha: alpha_tiles,
                 scale: &mut scale,
             },
-            backward: Backward {
-                k,
-                a,
-                b: tiles,
+            backward: BackwardRun {
+                next: ones,
+                b_next: &tiles[1..],
                 beta: beta_tiles,
             },
         })
@@ -981,48 +983,6 @@ impl Rescale {
         self.before = self.last;
         self.last = s;
         self.now = !self.now;
-    }
-}
-
-/// [`Forward`] and [`Backward`] in one loop, a step of each in turn: the same operations,
-/// for a single thread, whose core then overlaps the two recursions' latencies. `false`
-/// where either would be.
-struct Recursions<'a> {
-    forward: Forward<'a>,
-    backward: Backward<'a>,
-}
-
-impl Kernel for Recursions<'_> {
-    type Output = bool;
-
-    #[inline(always)]
-    fn run<V: Lanes>(self) -> bool {
-        let Forward {
-            k,
-            pi,
-            a,
-            b,
-            alpha,
-            scale,
-        } = self.forward;
-        let Some((last, rest)) = self.backward.beta.split_last_mut() else {
-            return true;
-        };
-        let mut forward = ForwardSteps::<V>::new(k, a);
-        let mut backward = BackwardSteps::<V>::new(k, a, last);
-        if !forward.step(Some(pi), &b[0], &mut alpha[0], &mut scale[0]) {
-            return false;
-        }
-        let later = b[1..]
-            .iter()
-            .zip(alpha[1..].iter_mut().zip(&mut scale[1..]));
-        let earlier = b[1..].iter().zip(rest.iter_mut()).rev();
-        for ((bt, (at, ct)), (b_next, out)) in later.zip(earlier) {
-            if !forward.step(None, bt, at, ct) || !backward.step(b_next, out) {
-                return false;
-            }
-        }
-        true
     }
 }
 
