@@ -584,10 +584,12 @@ mod tests {
     /// scatter, weighted or not.
     #[test]
     fn the_root_in_pieces_is_the_scatters() {
+        // (The last: a last piece of fewer rows than columns.)
         let shapes = [
             (3 * ROOT_PIECE + 17, 5),
             (ROOT_PIECE + 1, 1),
             (ROOT_PIECE + 60, 40),
+            (ROOT_PIECE + 3, 40),
         ];
         for (n, d) in shapes {
             let x = Array2::from_shape_fn((n, d), |(i, j)| {
