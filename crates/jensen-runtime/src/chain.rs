@@ -538,49 +538,38 @@ fn small_chain_scaled(
     let (alpha_tiles, beta_tiles) = (alpha.as_chunks_mut().0, beta.as_chunks_mut().0);
     let recursions = if t_len >= HALVES_FROM {
         halves(k, pi, a, tiles, alpha_tiles, beta_tiles, &mut scale, split)
-    } else if !split {
-        // Both recursions in one loop, so that the core runs the two independent chains of
-        // dependent steps side by side.
+    } else {
         let ones = padded(&[1.0; LANES][..k]);
         let (last, beta_tiles) = beta_tiles.split_last_mut().expect("a step");
         *last = ones;
-        lanes::dispatch(Pair {
-            k,
-            a,
-            forward: ForwardRun {
-                from: Start::Initial(pi),
-                b: tiles,
-                alpha: alpha_tiles,
-                scale: &mut scale,
-            },
-            backward: BackwardRun {
-                next: ones,
-                b_next: &tiles[1..],
-                beta: beta_tiles,
-            },
-        })
-    } else {
-        let (forward, backward) = rayon::join(
-            || {
-                lanes::dispatch(Forward {
-                    k,
-                    pi,
-                    a,
-                    b: tiles,
-                    alpha: alpha_tiles,
-                    scale: &mut scale,
-                })
-            },
-            || {
-                lanes::dispatch(Backward {
-                    k,
-                    a,
-                    b: tiles,
-                    beta: beta_tiles,
-                })
-            },
-        );
-        forward && backward
+        let forward = ForwardRun {
+            from: Start::Initial(pi),
+            b: tiles,
+            alpha: alpha_tiles,
+            scale: &mut scale,
+        };
+        let backward = BackwardRun {
+            next: ones,
+            b_next: &tiles[1..],
+            beta: beta_tiles,
+        };
+        if split {
+            // A thread each (the other run of each pair empty).
+            let (forward, backward) = rayon::join(
+                || lanes::dispatch(Pair::forward_only(k, a, forward)),
+                || lanes::dispatch(Pair::backward_only(k, a, backward)),
+            );
+            forward && backward
+        } else {
+            // Both recursions in one loop, so that the core runs the two independent chains
+            // of dependent steps side by side.
+            lanes::dispatch(Pair {
+                k,
+                a,
+                forward,
+                backward,
+            })
+        }
     };
     let result = if recursions {
         combine(k, a, tiles, &alpha, &beta, &scale, shift, out)
@@ -736,54 +725,13 @@ fn combination<V: Lanes>(k: usize, x: V, v: &[V; LANES]) -> V {
 /// needed, so that the recursion's path is the products alone (no sum, no division). Since
 /// `g_t` is a power of two, `u_t` carries the unscaled products' rounding; `α̂_t = u_t / S_t`
 /// and `c_t = S_t / (g_t S_{t−1})` are taken beside it. `false` when some `c_t` is not above
-/// [`SMALLEST_SUM`] (or is NaN), or some `S_t` not above it (or not finite).
-struct Forward<'a> {
-    k: usize,
-    pi: &'a [f64],
-    /// `K × K`, row = from.
-    a: &'a [f64],
-    /// The rescaled emissions (`T` tiles).
-    b: &'a [[f64; LANES]],
-    /// `α̂_t` (`T` tiles).
-    alpha: &'a mut [[f64; LANES]],
-    /// The normaliser `c_t` of each step.
-    scale: &'a mut [f64],
-}
-
-impl Kernel for Forward<'_> {
-    type Output = bool;
-
-    #[inline(always)]
-    fn run<V: Lanes>(self) -> bool {
-        let Self {
-            k,
-            pi,
-            a,
-            b,
-            alpha,
-            scale,
-        } = self;
-        let mut forward = ForwardSteps::<V>::new(k, a);
-        for (t, ((bt, at), ct)) in b
-            .iter()
-            .zip(alpha.iter_mut())
-            .zip(scale.iter_mut())
-            .enumerate()
-        {
-            if !forward.step((t == 0).then_some(pi), bt, at, ct) {
-                return false;
-            }
-        }
-        true
-    }
-}
-
-/// What [`Forward`] carries from one step to the next.
+/// [`SMALLEST_SUM`] (or is NaN), or some `S_t` not above it (or not finite). What it carries
+/// from one step to the next:
 struct ForwardSteps<V> {
     k: usize,
     /// The rows of `A` as lanes.
     rows: [V; LANES],
-    /// `u_{t−1}`, `α̂_{t−1}` times its sum `S_{t−1}` (see [`Forward`]).
+    /// `u_{t−1}`, `α̂_{t−1}` times its sum `S_{t−1}` (see above).
     last: V,
     /// `1 / S_{t−1}`.
     inv_last: f64,
@@ -851,40 +799,10 @@ impl<V: Lanes> ForwardSteps<V> {
 }
 
 /// The backward recursion of [`small_chain`]: `β̃_t = A (b_{t+1} ∘ β̃_{t+1}) g_t` with
-/// `β̃_{T−1} = 1` and `g_t` as in [`Forward`] (1, or every second step the power of two of the
-/// sum `D_{t+2} = Σ β̃_{t+2}`; any scale of `β` cancels in `γ` and `ξ`). `false` when some
-/// step's ratio `D_t / (g_t D_{t+1})` or some `D_t` is not above [`SMALLEST_SUM`] (or some
-/// `D_t` is not finite).
-struct Backward<'a> {
-    k: usize,
-    /// `K × K`, row = from.
-    a: &'a [f64],
-    /// The rescaled emissions (`T` tiles).
-    b: &'a [[f64; LANES]],
-    /// `β̃_t` (`T` tiles).
-    beta: &'a mut [[f64; LANES]],
-}
-
-impl Kernel for Backward<'_> {
-    type Output = bool;
-
-    #[inline(always)]
-    fn run<V: Lanes>(self) -> bool {
-        let Self { k, a, b, beta } = self;
-        let Some((last, rest)) = beta.split_last_mut() else {
-            return true;
-        };
-        let mut backward = BackwardSteps::<V>::new(k, a, last);
-        for (bt, out) in b[1..].iter().zip(rest.iter_mut()).rev() {
-            if !backward.step(bt, out) {
-                return false;
-            }
-        }
-        true
-    }
-}
-
-/// What [`Backward`] carries from one step to the next.
+/// `β̃_{T−1} = 1` and `g_t` as in [`ForwardSteps`] (1, or every second step the power of two
+/// of the sum `D_{t+2} = Σ β̃_{t+2}`; any scale of `β` cancels in `γ` and `ξ`). `false` when
+/// some step's ratio `D_t / (g_t D_{t+1})` or some `D_t` is not above [`SMALLEST_SUM`] (or some
+/// `D_t` is not finite). What it carries from one step to the next:
 struct BackwardSteps<V> {
     k: usize,
     /// The columns of `A` as lanes.
@@ -896,18 +814,6 @@ struct BackwardSteps<V> {
 }
 
 impl<V: Lanes> BackwardSteps<V> {
-    /// The state after the last step, whose `β̃_{T−1} = 1` it writes into `last`.
-    #[inline(always)]
-    fn new(k: usize, a: &[f64], last: &mut [f64; LANES]) -> Self {
-        *last = padded(&[1.0; LANES][..k]);
-        Self {
-            k,
-            cols: transition_lanes::<V>(k, a).1,
-            next: V::load(last),
-            rescale: Rescale::new(k as f64),
-        }
-    }
-
     /// The state before the step back from a step whose `β̃` is `next` (any positive scale).
     #[inline(always)]
     fn from_message(k: usize, a: &[f64], next: &[f64; LANES]) -> Self {
@@ -1136,6 +1042,40 @@ struct Pair<'a> {
     a: &'a [f64],
     forward: ForwardRun<'a>,
     backward: BackwardRun<'a>,
+}
+
+impl<'a> Pair<'a> {
+    /// A forward run alone.
+    fn forward_only(k: usize, a: &'a [f64], forward: ForwardRun<'a>) -> Self {
+        let next = padded(&[1.0; LANES][..k]);
+        let backward = BackwardRun {
+            next,
+            b_next: &[],
+            beta: &mut [],
+        };
+        Self {
+            k,
+            a,
+            forward,
+            backward,
+        }
+    }
+
+    /// A backward run alone.
+    fn backward_only(k: usize, a: &'a [f64], backward: BackwardRun<'a>) -> Self {
+        let forward = ForwardRun {
+            from: Start::Message(padded(&[1.0; LANES][..k])),
+            b: &[],
+            alpha: &mut [],
+            scale: &mut [],
+        };
+        Self {
+            k,
+            a,
+            forward,
+            backward,
+        }
+    }
 }
 
 impl Kernel for Pair<'_> {
