@@ -1,0 +1,119 @@
+//! Times the full-covariance E-step kernels alone: the log-density (a triangular solve per
+//! row) and the scatter, on blocks of rows as the E-step cuts them, for `K` components.
+//!
+//! ```text
+//! cargo run --release -p jensen-runtime --example full_kernels -- [D] [K]
+//! ```
+//!
+//! Prints the fastest of 150 passes over one block (`ROWS` rows, default 1024, the E-step's
+//! block), per block and per million rows, and with `STREAM=1` a pass over a million rows
+//! block by block, each block's components in turn, as the E-step reads them. A probe for
+//! kernel work (run it before and after a change, binaries in turn); the fits'
+//! benchmarks are in `bench/`.
+use std::time::Instant;
+
+use jensen_runtime::kernels::gaussian::{accumulate_scatter, mvn_full_add_log_density};
+use jensen_runtime::linalg::Cholesky;
+use jensen_runtime::Workspace;
+use ndarray::{s, Array1, Array2, ShapeBuilder};
+
+fn main() {
+    let arg = |i: usize, default: usize| {
+        std::env::args()
+            .nth(i)
+            .map_or(default, |s| s.parse().expect("a number"))
+    };
+    let (d, k) = (arg(1, 16), arg(2, 16));
+    let m: usize = std::env::var("ROWS").map_or(1024, |s| s.parse().expect("a number of rows"));
+    // A fixed linear congruential stream: the same inputs on every run.
+    let mut seed = 12345u64;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
+    };
+    let mut x = Array2::<f64>::zeros((m, d).f());
+    x.iter_mut().for_each(|v| *v = next() * 4.0);
+    let mut a = Array2::<f64>::zeros((d, d));
+    a.iter_mut().for_each(|v| *v = next());
+    let sigma = a.t().dot(&a) + Array2::<f64>::eye(d);
+    let chol = Cholesky::new(sigma.view()).expect("a positive definite matrix");
+    let mean = Array1::from_iter((0..d).map(|_| next()));
+    let resp = Array1::from_iter((0..m).map(|_| next() + 0.5));
+    let mut out = Array1::<f64>::zeros(m);
+    let mut sum = Array1::<f64>::zeros(d);
+    let mut scatter = Array2::<f64>::zeros((d, d));
+    let mut ws = Workspace::default();
+    let (mut density, mut scatter_time) = (f64::MAX, f64::MAX);
+    for _ in 0..150 {
+        let t = Instant::now();
+        for _ in 0..k {
+            mvn_full_add_log_density(x.view(), mean.view(), &chol, out.view_mut(), &mut ws);
+        }
+        density = density.min(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for _ in 0..k {
+            accumulate_scatter(
+                x.view(),
+                mean.view(),
+                resp.view(),
+                sum.view_mut(),
+                scatter.view_mut(),
+                &mut ws,
+            );
+        }
+        scatter_time = scatter_time.min(t.elapsed().as_secs_f64());
+    }
+    let per_million = 1e6 / m as f64 * 1e3;
+    println!(
+        "D={d} K={k}, blocks of {m} rows: density {:.1} µs per block ({:.1} ms per million rows), \
+         scatter {:.1} µs ({:.1} ms); checksums {:.6e} {:.6e}",
+        density * 1e6,
+        density * per_million,
+        scatter_time * 1e6,
+        scatter_time * per_million,
+        out.sum(),
+        scatter.sum()
+    );
+    if std::env::var("STREAM").is_ok() {
+        let n = 1_000_000;
+        let mut big = Array2::<f64>::zeros((n, d).f());
+        big.iter_mut().for_each(|v| *v = next() * 4.0);
+        let resp = Array1::from_iter((0..n).map(|_| next() + 0.5));
+        let mut out = Array1::<f64>::zeros(n);
+        let (mut density, mut scatter_time) = (f64::MAX, f64::MAX);
+        for _ in 0..5 {
+            let (mut dt, mut st) = (0.0, 0.0);
+            for start in (0..n).step_by(m) {
+                let rows = start..(start + m).min(n);
+                let block = big.slice(s![rows.clone(), ..]);
+                let t = Instant::now();
+                for _ in 0..k {
+                    let out = out.slice_mut(s![rows.clone()]);
+                    mvn_full_add_log_density(block, mean.view(), &chol, out, &mut ws);
+                }
+                dt += t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                for _ in 0..k {
+                    accumulate_scatter(
+                        block,
+                        mean.view(),
+                        resp.slice(s![rows.clone()]),
+                        sum.view_mut(),
+                        scatter.view_mut(),
+                        &mut ws,
+                    );
+                }
+                st += t.elapsed().as_secs_f64();
+            }
+            density = density.min(dt);
+            scatter_time = scatter_time.min(st);
+        }
+        println!(
+            "a million rows, block by block: density {:.1} ms, scatter {:.1} ms",
+            density * 1e3,
+            scatter_time * 1e3
+        );
+    }
+}
