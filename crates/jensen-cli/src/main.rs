@@ -8,14 +8,35 @@ use std::alloc::{GlobalAlloc, Layout, System};
 /// of eight `f64` lanes loaded from the start of one (a data column, a block of
 /// responsibilities, a chain's emissions) would straddle two cache lines at every load;
 /// aligned, the kernels' loads are whole lines. Small allocations are left as they are.
+///
+/// A block of a megabyte or more is the system's block of 16-byte alignment [`LINE`] bytes
+/// longer, the address handed out the first line boundary at least 16 bytes into it, with
+/// the system's address stored in the 8 bytes before it. So such a block, zeroed, comes from
+/// the C library's `calloc`, whose fresh pages are zero already and are not written until
+/// used: the threads that fill a large buffer (a chain's `T × K` posteriors) take its page
+/// faults in parallel, where an aligned zeroed allocation (`posix_memalign`, then a fill)
+/// had one thread touch every page first. Blocks of a page up to a megabyte are the system's
+/// aligned ones (the E-step's per-block buffers: padded, some fell past the C library's
+/// thresholds and were slower to allocate).
 struct LineAligned;
 
 /// Allocations of at least this many bytes are aligned to [`LINE`].
 const LARGE: usize = 4096;
+/// Allocations of at least this many bytes are placed in padded system blocks.
+const HUGE: usize = 1 << 20;
 /// A cache line.
 const LINE: usize = 64;
+/// The system's alignment of the large blocks (that of `malloc` and `calloc` on 64-bit
+/// targets).
+const SYSTEM_ALIGN: usize = 16;
 
-/// `layout`, with its alignment raised to a cache line when it is large.
+/// Whether `layout` is placed in a padded system block.
+fn large(layout: Layout) -> bool {
+    layout.size() >= HUGE && layout.align() < LINE
+}
+
+/// `layout`, with its alignment raised to a cache line when it is a page or more (and not
+/// `large`: those are aligned by [`place`]).
 fn widened(layout: Layout) -> Layout {
     if layout.size() >= LARGE && layout.align() < LINE {
         Layout::from_size_align(layout.size(), LINE).unwrap_or(layout)
@@ -24,51 +45,144 @@ fn widened(layout: Layout) -> Layout {
     }
 }
 
-// SAFETY: every block is allocated and freed by `System` with the same (widened) layout,
-// which is a valid layout of at least the size and alignment asked for; `realloc` moves a
-// block whose widened alignment changes, so `dealloc` always sees the layout it came with.
+/// The system block of a large allocation of `size` bytes.
+fn padded(size: usize) -> Layout {
+    // `size + LINE` does not overflow `isize` for any size a caller could have asked for
+    // without overflowing it already; the fallback keeps `Layout` valid regardless.
+    Layout::from_size_align(size.saturating_add(LINE), SYSTEM_ALIGN)
+        .unwrap_or(Layout::new::<[u8; LINE]>())
+}
+
+/// The line-aligned address in the system block at `base` (null for null), with `base`
+/// stored before it.
+///
+/// # Safety
+/// `base` is null or a block of `padded(size)` for some size, aligned to [`SYSTEM_ALIGN`].
+unsafe fn place(base: *mut u8) -> *mut u8 {
+    if base.is_null() {
+        return base;
+    }
+    // 16, 32, 48 or 64 bytes in: room for the stored address, and `LINE` bytes of padding
+    // leave the caller's `size` bytes inside the block.
+    let offset = LINE - (base as usize) % LINE;
+    // SAFETY: `offset ≤ LINE`, inside the block; the stored address's 8 bytes lie between
+    // `base` and the aligned address (`offset ≥ 16`), aligned to 8 (the address is a multiple
+    // of 64).
+    unsafe {
+        let aligned = base.add(offset);
+        aligned.sub(8).cast::<*mut u8>().write(base);
+        aligned
+    }
+}
+
+/// The system block of a large allocation at `ptr`.
+///
+/// # Safety
+/// `ptr` came from [`place`].
+unsafe fn base_of(ptr: *mut u8) -> *mut u8 {
+    // SAFETY: `place` stored the base in the 8 bytes before `ptr`.
+    unsafe { ptr.sub(8).cast::<*mut u8>().read() }
+}
+
+// SAFETY: a layout of `HUGE` bytes or more (`large`) is served by a system block of `padded(size)`, the
+// address handed out 16 to 64 bytes into it and aligned to a line (so to the layout's
+// alignment, which is less than a line), with `size` bytes after it inside the block; the
+// block is freed with the layout it was allocated with (its size is the caller's size plus
+// `LINE`, the caller's size being the one `dealloc` and `realloc` are given). Any other
+// layout is the system's own, its alignment raised to a line from `LARGE` bytes (`widened`),
+// and freed and reallocated with the layout widened the same way. `realloc` keeps a block's kind: large to large in
+// place through the system's `realloc`, the values moved to the new block's line; across
+// the kinds, a new block and a copy.
 unsafe impl GlobalAlloc for LineAligned {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if large(layout) {
+            // SAFETY: a valid, non-zero layout; `place` gets the system's block or null.
+            return unsafe { place(System.alloc(padded(layout.size()))) };
+        }
         // SAFETY: as `GlobalAlloc::alloc`; the widened layout has a non-zero size too.
         unsafe { System.alloc(widened(layout)) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if large(layout) {
+            // SAFETY: as `alloc`. (`calloc` for an alignment of 16: its fresh pages are not
+            // written, and the bytes after the padding are zero like all the others.)
+            return unsafe { place(System.alloc_zeroed(padded(layout.size()))) };
+        }
         // SAFETY: as `alloc`.
         unsafe { System.alloc_zeroed(widened(layout)) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` (or `realloc`) with this layout, widened the same.
+        if large(layout) {
+            // SAFETY: `ptr` came from `place` for a block of `padded(layout.size())`.
+            return unsafe { System.dealloc(base_of(ptr), padded(layout.size())) };
+        }
+        // SAFETY: `ptr` came from the system with this layout, widened the same.
         unsafe { System.dealloc(ptr, widened(layout)) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let (old, new) = (
-            widened(layout),
-            widened(
-                // SAFETY: the caller guarantees that `new_size` with this alignment is a valid
-                // layout (`GlobalAlloc::realloc`).
-                unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) },
-            ),
-        );
-        if old.align() == new.align() {
-            // SAFETY: `ptr` was allocated with `old`; the alignment is kept.
-            return unsafe { System.realloc(ptr, old, new_size) };
-        }
-        // Crossing `LARGE`: a new block with the new alignment, the values copied.
-        // SAFETY: `new` has a non-zero size (at least one of the sizes is `LARGE` or more,
-        // and a shrink to zero is not allowed by `realloc`'s contract).
-        let moved = unsafe { System.alloc(new) };
-        if !moved.is_null() {
-            // SAFETY: both blocks hold at least the smaller size and do not overlap; the old
-            // block is freed with the layout it was allocated with.
-            unsafe {
-                std::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
-                System.dealloc(ptr, old);
+        // SAFETY: the caller guarantees that `new_size` with this alignment is a valid layout
+        // (`GlobalAlloc::realloc`).
+        let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        match (large(layout), large(new)) {
+            (true, true) => {
+                // SAFETY: `ptr` came from `place`; the system block is grown or shrunk (its
+                // contents kept, possibly moved), then the values are moved from their old
+                // offset in the block to the new block's line (`copy`: the ranges may
+                // overlap), and the base stored before it afterwards (it may lie inside the
+                // old range).
+                unsafe {
+                    let base = base_of(ptr);
+                    let offset = ptr.offset_from(base) as usize;
+                    let moved = System.realloc(base, padded(layout.size()), new_size + LINE);
+                    if moved.is_null() {
+                        return moved;
+                    }
+                    let aligned = moved.add(LINE - (moved as usize) % LINE);
+                    let from = moved.add(offset);
+                    if from != aligned {
+                        std::ptr::copy(from, aligned, layout.size().min(new_size));
+                    }
+                    place(moved)
+                }
             }
+            (false, false) => {
+                let (old, widened_new) = (widened(layout), widened(new));
+                if old.align() == widened_new.align() {
+                    // SAFETY: `ptr` was allocated with `old`; the alignment is kept.
+                    return unsafe { System.realloc(ptr, old, new_size) };
+                }
+                // SAFETY: as below.
+                unsafe { self.moved(ptr, layout, new) }
+            }
+            // Crossing `HUGE`: a new block of the other kind, the values copied.
+            // SAFETY: `ptr` was allocated by `self` with `layout`; `new` is valid and has a
+            // non-zero size (one of the sizes is `LARGE` or more, and a shrink to zero is not
+            // allowed by `realloc`'s contract).
+            _ => unsafe { self.moved(ptr, layout, new) },
         }
-        moved
+    }
+}
+
+impl LineAligned {
+    /// A new block for `new`, the values of `ptr` (allocated with `layout`) copied, the old
+    /// block freed.
+    ///
+    /// # Safety
+    /// `ptr` was allocated by `self` with `layout`; `new` has a non-zero size.
+    unsafe fn moved(&self, ptr: *mut u8, layout: Layout, new: Layout) -> *mut u8 {
+        // SAFETY: as the caller guarantees; both blocks hold at least the smaller size and do
+        // not overlap.
+        unsafe {
+            let moved = self.alloc(new);
+            if !moved.is_null() {
+                std::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new.size()));
+                self.dealloc(ptr, layout);
+            }
+            moved
+        }
     }
 }
 
@@ -81,19 +195,34 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::{LARGE, LINE};
+    use super::{HUGE, LARGE, LINE};
 
     #[test]
     fn large_blocks_start_a_cache_line_and_keep_their_values() {
         // Grown from small to large (each reallocation crossing `LARGE` moves the block).
         let mut v: Vec<f64> = Vec::new();
-        for i in 0..100_000 {
+        for i in 0..HUGE / 2 {
             v.push(i as f64);
             if v.capacity() * 8 >= LARGE {
                 assert_eq!(v.as_ptr() as usize % LINE, 0, "capacity {}", v.capacity());
             }
         }
         assert!(v.iter().enumerate().all(|(i, &x)| x == i as f64));
+        // Shrunk while large (the system block's line may fall elsewhere: values moved).
+        for len in [HUGE / 4, HUGE / 8 + 1, 60_000, 1_000] {
+            v.truncate(len);
+            v.shrink_to_fit();
+            assert_eq!(v.as_ptr() as usize % LINE, 0);
+            assert!(v.iter().enumerate().all(|(i, &x)| x == i as f64), "{len}");
+        }
+        // Zeroed blocks of many sizes, each written and freed before the next: a block the
+        // system hands out again is zeroed all the same.
+        for len in (HUGE / 16..HUGE / 2).step_by(HUGE / 60) {
+            let mut z = vec![0.0f64; len];
+            assert_eq!(z.as_ptr() as usize % LINE, 0);
+            assert!(z.iter().all(|&x| x == 0.0), "{len}");
+            z.fill(1.5);
+        }
         // Shrunk back below it.
         v.truncate(10);
         v.shrink_to_fit();

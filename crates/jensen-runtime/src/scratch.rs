@@ -31,6 +31,12 @@ pub fn take_written(len: usize) -> Vec<f64> {
 
 /// `v` at length `len`, its values left as they are (zero past its old length).
 fn written<T: Copy + Default>(mut v: Vec<T>, len: usize) -> Vec<T> {
+    if v.capacity() < len {
+        // A new buffer of zeros rather than the old one grown and filled: the allocator
+        // gives fresh pages that are zero already, touched first by the threads that write
+        // them (in parallel), not all by this one. (`vec!` of zeros asks for zeroed memory.)
+        v = vec![T::default(); len];
+    }
     if v.len() < len {
         v.resize(len, T::default());
     }
