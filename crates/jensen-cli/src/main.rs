@@ -84,15 +84,15 @@ unsafe fn base_of(ptr: *mut u8) -> *mut u8 {
     unsafe { ptr.sub(8).cast::<*mut u8>().read() }
 }
 
-// SAFETY: a layout of `HUGE` bytes or more (`large`) is served by a system block of `padded(size)`, the
-// address handed out 16 to 64 bytes into it and aligned to a line (so to the layout's
-// alignment, which is less than a line), with `size` bytes after it inside the block; the
-// block is freed with the layout it was allocated with (its size is the caller's size plus
-// `LINE`, the caller's size being the one `dealloc` and `realloc` are given). Any other
-// layout is the system's own, its alignment raised to a line from `LARGE` bytes (`widened`),
-// and freed and reallocated with the layout widened the same way. `realloc` keeps a block's kind: large to large in
-// place through the system's `realloc`, the values moved to the new block's line; across
-// the kinds, a new block and a copy.
+// SAFETY: a layout of `HUGE` bytes or more (`large`) is served by a system block of
+// `padded(size)`, the address handed out 16 to 64 bytes into it and aligned to a line (so to
+// the layout's alignment, which is less than a line), with `size` bytes after it inside the
+// block; the block is freed with the layout it was allocated with (its size is the caller's
+// size plus `LINE`, the caller's size being the one `dealloc` and `realloc` are given). Any
+// other layout is the system's own, its alignment raised to a line from `LARGE` bytes
+// (`widened`), and freed and reallocated with the layout widened the same way. `realloc`
+// keeps a block's kind: large to large in place through the system's `realloc`, the values
+// moved to the new block's line; across the kinds, a new block and a copy.
 unsafe impl GlobalAlloc for LineAligned {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if large(layout) {
@@ -136,7 +136,8 @@ unsafe impl GlobalAlloc for LineAligned {
                 unsafe {
                     let base = base_of(ptr);
                     let offset = ptr.offset_from(base) as usize;
-                    let moved = System.realloc(base, padded(layout.size()), new_size + LINE);
+                    let moved =
+                        System.realloc(base, padded(layout.size()), padded(new_size).size());
                     if moved.is_null() {
                         return moved;
                     }
