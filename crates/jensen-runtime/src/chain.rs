@@ -407,7 +407,8 @@ fn general_chain(pi: &[f64], a: &[f64], rows: &[f64], mut out: ChainPosterior<'_
         }
         std::mem::swap(&mut beta, &mut beta_next);
     }
-    let loglik = finish(&mut out, |i, j| xi_t[j * k + i], &scale, &shift);
+    add_counts(&mut out, |i, j| xi_t[j * k + i]);
+    let loglik = log_terms(&scale, &shift, out.steps.as_mut().map(|s| s.view_mut()));
     for buffer in [b, shift] {
         scratch::give(buffer);
     }
@@ -434,14 +435,8 @@ fn row_shift(row: &[f64]) -> Result<f64, f64> {
 }
 
 /// The end both forms share: the expected transition counts (`xi_t(i, j)`, the sums of the
-/// moves from `i` to `j`) and `γ_0` added to the sequence's statistics, and each step's
-/// `ln p(x_t | x_0..x_{t−1}) = ln c_t + m_t` written (if asked for) and summed in order.
-fn finish(
-    out: &mut ChainPosterior<'_>,
-    xi_t: impl Fn(usize, usize) -> f64,
-    scale: &[f64],
-    shift: &[f64],
-) -> f64 {
+/// moves from `i` to `j`) and `γ_0` added to the sequence's statistics.
+fn add_counts(out: &mut ChainPosterior<'_>, xi_t: impl Fn(usize, usize) -> f64) {
     let k = out.gamma.ncols();
     for i in 0..k {
         for j in 0..k {
@@ -450,6 +445,11 @@ fn finish(
     }
     let first = out.gamma.row(0).to_owned();
     out.initial += &first;
+}
+
+/// Each step's `ln p(x_t | x_0..x_{t−1}) = ln c_t + m_t` of `scale` and `shift` (a run of
+/// the sequence's steps) written to `steps` (if asked for), and their sum, in order.
+fn log_terms(scale: &[f64], shift: &[f64], mut steps: Option<ArrayViewMut1<'_, f64>>) -> f64 {
     // ln c_t in vectors, a piece at a time (in a buffer that stays in cache).
     let mut loglik = 0.0;
     let mut logs = [0.0; FINISH_PIECE];
@@ -463,7 +463,7 @@ fn finish(
         ln_each(logs);
         for (i, (&ln_c, &m)) in logs.iter().zip(shift).enumerate() {
             let step = ln_c + m;
-            if let Some(steps) = out.steps.as_mut() {
+            if let Some(steps) = steps.as_mut() {
                 steps[p * FINISH_PIECE + i] = step;
             }
             loglik += step;
@@ -633,33 +633,49 @@ fn combine(
     out: &mut ChainPosterior<'_>,
 ) -> Option<f64> {
     let (alpha, beta) = (alpha.as_chunks().0, beta.as_chunks().0);
+    let t_len = out.gamma.nrows();
+    // Each piece's steps' terms of the log-likelihood too (their logarithms in parallel,
+    // where one thread took them all after the pieces), summed piece by piece in order.
+    let mut step_pieces: Vec<Option<ArrayViewMut1<'_, f64>>> = match out.steps.as_mut() {
+        Some(steps) => steps
+            .axis_chunks_iter_mut(Axis(0), CHAIN_CHUNK)
+            .map(Some)
+            .collect(),
+        None => (0..t_len.div_ceil(CHAIN_CHUNK)).map(|_| None).collect(),
+    };
     let pieces = out
         .gamma
         .axis_chunks_iter_mut(Axis(0), CHAIN_CHUNK)
+        .zip(step_pieces.drain(..))
         .enumerate()
         .collect();
-    let parts = crate::tasks::map(pieces, |(p, gamma)| {
-        let start = p * CHAIN_CHUNK;
-        lanes::dispatch(Combine {
+    let parts = crate::tasks::map(pieces, |(p, (gamma, steps))| {
+        let range = p * CHAIN_CHUNK..p * CHAIN_CHUNK + gamma.nrows();
+        let xi = lanes::dispatch(Combine {
             k,
             a,
             b,
             alpha,
             beta,
             scale,
-            steps: start..start + gamma.nrows(),
+            steps: range.clone(),
             gamma: GammaRows::new(gamma),
-        })
+        })?;
+        Some((xi, log_terms(&scale[range.clone()], &shift[range], steps)))
     });
     let mut xi_t = [[0.0; LANES]; LANES];
+    let mut loglik = 0.0;
     for part in parts {
-        for (x, p) in xi_t.iter_mut().zip(part?) {
+        let (xi, ll) = part?;
+        for (x, p) in xi_t.iter_mut().zip(xi) {
             for (x, p) in x.iter_mut().zip(p) {
                 *x += p;
             }
         }
+        loglik += ll;
     }
-    Some(finish(out, |i, j| xi_t[j][i], scale, shift))
+    add_counts(out, |i, j| xi_t[j][i]);
+    Some(loglik)
 }
 
 /// `K` values into eight lanes, the rest zero.
