@@ -30,9 +30,13 @@ const LINE: usize = 64;
 /// targets).
 const SYSTEM_ALIGN: usize = 16;
 
+/// The largest size placed in a padded system block (larger requests, which no system
+/// serves, go to the system as they are).
+const MOST: usize = isize::MAX as usize - 2 * LINE;
+
 /// Whether `layout` is placed in a padded system block.
 fn large(layout: Layout) -> bool {
-    layout.size() >= HUGE && layout.align() < LINE
+    (HUGE..=MOST).contains(&layout.size()) && layout.align() < LINE
 }
 
 /// `layout`, with its alignment raised to a cache line when it is a page or more (and not
@@ -45,12 +49,12 @@ fn widened(layout: Layout) -> Layout {
     }
 }
 
-/// The system block of a large allocation of `size` bytes.
+/// The system block of a large allocation of `size` bytes (at most [`MOST`]).
 fn padded(size: usize) -> Layout {
-    // `size + LINE` does not overflow `isize` for any size a caller could have asked for
-    // without overflowing it already; the fallback keeps `Layout` valid regardless.
-    Layout::from_size_align(size.saturating_add(LINE), SYSTEM_ALIGN)
-        .unwrap_or(Layout::new::<[u8; LINE]>())
+    debug_assert!(size <= MOST);
+    // SAFETY: `SYSTEM_ALIGN` is a power of two, and `size + LINE ≤ isize::MAX − LINE` is a
+    // multiple of it at most `isize::MAX` once rounded up.
+    unsafe { Layout::from_size_align_unchecked(size + LINE, SYSTEM_ALIGN) }
 }
 
 /// The line-aligned address in the system block at `base` (null for null), with `base`
@@ -196,11 +200,17 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::{HUGE, LARGE, LINE};
+    use super::{HUGE, LARGE, LINE, MOST};
 
     #[test]
     fn large_blocks_start_a_cache_line_and_keep_their_values() {
-        // Grown from small to large (each reallocation crossing `LARGE` moves the block).
+        // Requests no system can serve fail (null, so an error here), in either form.
+        for size in [MOST, MOST + 1, isize::MAX as usize - 1] {
+            let mut v: Vec<u8> = Vec::new();
+            assert!(v.try_reserve_exact(size).is_err(), "{size}");
+        }
+        // Grown from small to large (each reallocation crossing `LARGE` or `HUGE` moves the
+        // block).
         let mut v: Vec<f64> = Vec::new();
         for i in 0..HUGE / 2 {
             v.push(i as f64);
