@@ -16,8 +16,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 /// used: the threads that fill a large buffer (a chain's `T × K` posteriors) take its page
 /// faults in parallel, where an aligned zeroed allocation (`posix_memalign`, then a fill)
 /// had one thread touch every page first. Blocks of a page up to a megabyte are the system's
-/// aligned ones (the E-step's per-block buffers: padded, some fell past the C library's
-/// thresholds and were slower to allocate).
+/// aligned ones, as before (padded from a page up, the diagonal mixture's per-block buffers
+/// seemed slower to allocate on two threads, not confirmed in later runs).
 struct LineAligned;
 
 /// Allocations of at least this many bytes are aligned to [`LINE`].
@@ -66,17 +66,24 @@ unsafe fn place(base: *mut u8) -> *mut u8 {
     if base.is_null() {
         return base;
     }
-    // 16, 32, 48 or 64 bytes in: room for the stored address, and `LINE` bytes of padding
-    // leave the caller's `size` bytes inside the block.
-    let offset = LINE - (base as usize) % LINE;
-    // SAFETY: `offset ≤ LINE`, inside the block; the stored address's 8 bytes lie between
-    // `base` and the aligned address (`offset ≥ 16`), aligned to 8 (the address is a multiple
-    // of 64).
+    // SAFETY: the stored address's 8 bytes lie between `base` and the aligned address (16 to
+    // 64 bytes in, see `line_in`), aligned to 8 (the address is a multiple of 64).
     unsafe {
-        let aligned = base.add(offset);
+        let aligned = line_in(base);
         aligned.sub(8).cast::<*mut u8>().write(base);
         aligned
     }
+}
+
+/// The first line boundary at least 16 bytes into the system block at `base`: 16, 32, 48 or
+/// 64 bytes in, room for the stored address, and `LINE` bytes of padding leave the caller's
+/// `size` bytes inside the block.
+///
+/// # Safety
+/// `base` is a block of `padded(size)` for some size, aligned to [`SYSTEM_ALIGN`].
+unsafe fn line_in(base: *mut u8) -> *mut u8 {
+    // SAFETY: the offset is at most `LINE`, inside the block.
+    unsafe { base.add(LINE - (base as usize) % LINE) }
 }
 
 /// The system block of a large allocation at `ptr`.
@@ -145,7 +152,7 @@ unsafe impl GlobalAlloc for LineAligned {
                     if moved.is_null() {
                         return moved;
                     }
-                    let aligned = moved.add(LINE - (moved as usize) % LINE);
+                    let aligned = line_in(moved);
                     let from = moved.add(offset);
                     if from != aligned {
                         std::ptr::copy(from, aligned, layout.size().min(new_size));

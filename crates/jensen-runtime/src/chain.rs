@@ -636,7 +636,7 @@ fn combine(
     let t_len = out.gamma.nrows();
     // Each piece's steps' terms of the log-likelihood too (their logarithms in parallel,
     // where one thread took them all after the pieces), summed piece by piece in order.
-    let mut step_pieces: Vec<Option<ArrayViewMut1<'_, f64>>> = match out.steps.as_mut() {
+    let step_pieces: Vec<Option<ArrayViewMut1<'_, f64>>> = match out.steps.as_mut() {
         Some(steps) => steps
             .axis_chunks_iter_mut(Axis(0), CHAIN_CHUNK)
             .map(Some)
@@ -646,7 +646,7 @@ fn combine(
     let pieces = out
         .gamma
         .axis_chunks_iter_mut(Axis(0), CHAIN_CHUNK)
-        .zip(step_pieces.drain(..))
+        .zip(step_pieces)
         .enumerate()
         .collect();
     let parts = crate::tasks::map(pieces, |(p, (gamma, steps))| {
