@@ -1,6 +1,6 @@
 // Generic parameters.
 #[derive(jensen::Model)]
-#[model(file = "../models/gmm.em")]
+#[model(file = "../../../models/gmm.em")]
 pub struct Gmm<T> {
     x: Vec<T>,
 }

@@ -1,6 +1,6 @@
 // An enum.
 #[derive(jensen::Model)]
-#[model(file = "../models/gmm.em")]
+#[model(file = "../../../models/gmm.em")]
 pub enum Gmm {
     A,
 }

@@ -2,7 +2,7 @@
 // an unknown field attribute, a weight that may be missing, and (for the second) a missing
 // item and an array of the wrong length.
 #[derive(jensen::Model)]
-#[model(file = "records/events.em")]
+#[model(file = "../../../tests/records/events.em")]
 pub struct Event {
     kind: u32,
     flag: f64,
@@ -14,14 +14,14 @@ pub struct Event {
 }
 
 #[derive(jensen::Model)]
-#[model(file = "../models/poisson_mix_weighted.em")]
+#[model(file = "../../../models/poisson_mix_weighted.em")]
 pub struct Year {
     years: Option<f64>,
     discoveries: u32,
 }
 
 #[derive(jensen::Model)]
-#[model(file = "../models/regression_quakes.em")]
+#[model(file = "../../../models/regression_quakes.em")]
 pub struct Quake {
     u: [f64; 3],
 }
