@@ -630,16 +630,18 @@ fn normalise_tile<V: Lanes>(
     start: usize,
     uniform: f64,
 ) -> ([f64; NORM_TILE], [f64; NORM_TILE]) {
-    let tile = |col: &[f64]| -> [f64; NORM_TILE] {
-        col[start..start + NORM_TILE]
-            .try_into()
-            .expect("a whole tile")
-    };
+    // The steps over every column hold the tile's rows in vectors: as plain arrays, which
+    // the compiler vectorised too, the maxima were also shuffled into another layout at
+    // every column.
     // Each row's maximum (NaN never wins a comparison).
-    let mut max = [f64::NEG_INFINITY; NORM_TILE];
+    let mut max_v = [V::splat(f64::NEG_INFINITY); NORM_VECTORS];
     for col in columns.iter() {
-        widen(&mut max, &tile(col));
+        for (m, x) in max_v.iter_mut().zip(run(col, start)) {
+            *m = V::load(x).max_of(*m);
+        }
     }
+    let mut max = [0.0; NORM_TILE];
+    store_run(&max_v, &mut max);
     // A row without a finite maximum is shifted by 0 instead, so that every row's sum
     // below is NaN exactly where the row has a NaN.
     // (A loop, not `array::map`, which the compiler left as a call per tile.)
@@ -648,13 +650,18 @@ fn normalise_tile<V: Lanes>(
         *s = if m.is_finite() { m } else { 0.0 };
     }
     // Σ_k e_k and Σ_k e_k · shifted_k per row; the column then holds e = exp(ℓ − shift).
-    let (mut sum, mut weighted) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
-    for col in columns.iter_mut() {
-        let values: &mut [f64; NORM_TILE] = (&mut col[start..start + NORM_TILE])
-            .try_into()
-            .expect("a whole tile");
-        exponentiate_tile::<V>(values, &shift, &mut sum, &mut weighted);
+    let mut shift_v = [V::splat(0.0); NORM_VECTORS];
+    for (v, s) in shift_v.iter_mut().zip(shift.as_chunks::<LANES>().0) {
+        *v = V::load(s);
     }
+    let (mut sum_v, mut weighted_v) =
+        ([V::splat(0.0); NORM_VECTORS], [V::splat(0.0); NORM_VECTORS]);
+    for col in columns.iter_mut() {
+        exponentiate_tile::<V>(run_mut(col, start), &shift_v, &mut sum_v, &mut weighted_v);
+    }
+    let (mut sum, mut weighted) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
+    store_run(&sum_v, &mut sum);
+    store_run(&weighted_v, &mut weighted);
     let log_sum = ln_block(&sum);
     let (mut scale, mut ll, mut h) = ([0.0; NORM_TILE], [0.0; NORM_TILE], [0.0; NORM_TILE]);
     for b in 0..NORM_TILE {
@@ -700,38 +707,63 @@ fn scale_tile(values: &mut [f64; NORM_TILE], scale: &[f64; NORM_TILE], uniform: 
     }
 }
 
-/// `max = max(max, tile)` lane by lane; NaN never wins.
+/// Vectors of a tile of [`normalise_columns`].
+const NORM_VECTORS: usize = NORM_TILE / LANES;
+
+/// Rows `start..start + NORM_TILE` of a column, as vectors' worth.
 #[inline(always)]
-fn widen(max: &mut [f64; NORM_TILE], tile: &[f64; NORM_TILE]) {
-    for (m, &v) in max.iter_mut().zip(tile) {
-        *m = if v > *m { v } else { *m };
+fn run(col: &[f64], start: usize) -> &[[f64; LANES]; NORM_VECTORS] {
+    col[start..start + NORM_TILE]
+        .as_chunks::<LANES>()
+        .0
+        .try_into()
+        .expect("a whole tile")
+}
+
+/// [`run`], to write.
+#[inline(always)]
+fn run_mut(col: &mut [f64], start: usize) -> &mut [[f64; LANES]; NORM_VECTORS] {
+    (&mut col[start..start + NORM_TILE])
+        .as_chunks_mut::<LANES>()
+        .0
+        .try_into()
+        .expect("a whole tile")
+}
+
+/// Vectors into a tile's values.
+#[inline(always)]
+fn store_run<V: Lanes>(v: &[V; NORM_VECTORS], out: &mut [f64; NORM_TILE]) {
+    for (v, o) in v.iter().zip(out.as_chunks_mut::<LANES>().0) {
+        v.store(o);
     }
 }
 
 /// One component's column of a tile of rows: `e = exp(ℓ − shift)` in place, and its terms of
-/// each row's `Σ e` and `Σ e · (ℓ − shift)`.
+/// each row's `Σ e` and `Σ e · (ℓ − shift)` (0 where `e` is 0: not `0 · −∞`; `e` is 0 or a
+/// normal number, [`exp_v`]). Vector by vector, each stored as soon as it is made: the
+/// compiler interleaves the four exponentials either way, and this form was the faster (the
+/// diagonal mixture's iteration 2.56 → 2.50 ms on one AMD EPYC thread, against every
+/// exponential before any store). Taking one vector of rows through every column before the
+/// next, so that fewer sums stay in registers, was slower (2.74 → 2.97 ms).
 #[inline(always)]
 fn exponentiate_tile<V: Lanes>(
-    tile: &mut [f64; NORM_TILE],
-    shift: &[f64; NORM_TILE],
-    sum: &mut [f64; NORM_TILE],
-    weighted: &mut [f64; NORM_TILE],
+    tile: &mut [[f64; LANES]; NORM_VECTORS],
+    shift: &[V; NORM_VECTORS],
+    sum: &mut [V; NORM_VECTORS],
+    weighted: &mut [V; NORM_VECTORS],
 ) {
-    let mut shifted = [0.0; NORM_TILE];
-    for ((s, &v), &m) in shifted.iter_mut().zip(tile.iter()).zip(shift) {
-        *s = v - m;
-    }
-    let e = exp_tiles::<V>(&shifted);
-    for ((((c, &ev), &sv), s), w) in tile
+    let smallest = V::splat(f64::MIN_POSITIVE);
+    for (((c, &m), s), w) in tile
         .iter_mut()
-        .zip(&e)
-        .zip(&shifted)
+        .zip(shift)
         .zip(sum.iter_mut())
         .zip(weighted.iter_mut())
     {
-        *s += ev;
-        *w += if ev > 0.0 { ev * sv } else { 0.0 };
-        *c = ev;
+        let sv = V::load(c).sub(m);
+        let ev = exp_v(sv);
+        *s = s.add(ev);
+        *w = w.add(ev.mul(sv).zero_where_below(ev, smallest));
+        ev.store(c);
     }
 }
 

@@ -306,14 +306,12 @@ fn solve_pair<V: Lanes, const T: usize>(
     finish_coordinate(a1, inv_diag[i + 1], &mut y[i + 1], q);
 }
 
-/// Tiles solved side by side in [`FullMahalanobis`].
+/// Tiles side by side in [`DiagLogDensity`] where the registers are few (and in its last,
+/// partial group).
 const SOLVE_TILES: usize = 4;
 
 /// The most tiles [`FullMahalanobis`] solves side by side.
 const MOST_SOLVE_TILES: usize = 8;
-
-/// Rows of a group of [`SOLVE_TILES`] tiles.
-const GROUP: usize = SOLVE_TILES * LANES;
 
 /// `LANES` values of a column from row `start` (`len` of them; the rest `fill`).
 #[inline(always)]
@@ -330,8 +328,8 @@ fn tile_of(col: &[f64], start: usize, len: usize, fill: f64) -> [f64; LANES] {
 /// Rows per piece of [`mvn_diag_add_log_densities`] and [`accumulate_diag_all`]: a piece of
 /// the data (256 rows of `D` columns, 16 KB at `D = 8`) stays in the L1 cache while every
 /// component reads it, where a whole block of the E-step (1024 rows, 64 KB) came from L2
-/// for each. A multiple of two tiles, so that the pieces hold whole pairs of tiles (the sums'
-/// order, [`DiagSums`], does not depend on them).
+/// for each. A multiple of [`SETS`] tiles, so that the pieces hold whole runs of them (the
+/// sums' order, [`DiagSums`], does not depend on the pieces).
 const PIECE_ROWS: usize = 256;
 
 /// Adds `ln N(x_b | means[k], diag(vars[k]))` to `out[b, k]` for every component `k` (`means`
@@ -1096,6 +1094,20 @@ impl Kernel for DiagLogDensity<'_> {
 
     #[inline(always)]
     fn run<V: Lanes>(self) {
+        // Eight tiles per group where the registers hold their sums (AVX-512), four
+        // otherwise: each row's sum takes the same operations in the same order either way.
+        if V::REGISTERS >= 32 {
+            self.groups::<V, { 2 * SOLVE_TILES }>();
+        } else {
+            self.groups::<V, SOLVE_TILES>();
+        }
+    }
+}
+
+impl DiagLogDensity<'_> {
+    /// Groups of `T` tiles.
+    #[inline(always)]
+    fn groups<V: Lanes, const T: usize>(self) {
         let Self {
             columns,
             scaled_mean,
@@ -1106,24 +1118,29 @@ impl Kernel for DiagLogDensity<'_> {
         } = self;
         let m = out.len();
         let (constant, half) = (V::splat(constant), V::splat(0.5));
+        let group_rows = T * LANES;
 
         // Whole groups of tiles: fixed offsets, so the sums stay in registers.
         let mut start = 0;
-        while start + GROUP <= m {
-            let mut q = [V::splat(0.0); SOLVE_TILES];
+        while start + group_rows <= m {
+            let mut q = [V::splat(0.0); T];
             for ((col, &sm), &s) in columns.iter().zip(scaled_mean).zip(scale) {
                 let (neg, s) = (V::splat(-sm), V::splat(s));
-                let (group, _) = col[start..start + GROUP].as_chunks::<LANES>();
+                let group: &[[f64; LANES]; T] = col[start..start + group_rows]
+                    .as_chunks::<LANES>()
+                    .0
+                    .try_into()
+                    .expect("a whole group");
                 for (q, x) in q.iter_mut().zip(group) {
                     let e = V::load(x).mul_add(s, neg);
                     *q = e.mul_add(e, *q);
                 }
             }
-            let (group, _) = out[start..start + GROUP].as_chunks_mut::<LANES>();
+            let (group, _) = out[start..start + group_rows].as_chunks_mut::<LANES>();
             for (o, s) in group.iter_mut().zip(&q) {
                 base::<V>(prior, o).add(constant.sub(half.mul(*s))).store(o);
             }
-            start += GROUP;
+            start += group_rows;
         }
         // The rest, tile by tile (partial tiles padded with zeros, whose values are not stored).
         while start < m {
@@ -1579,9 +1596,10 @@ pub fn accumulate_diag_all(
 
 /// `Σ_b r_bk (x_bj − c_kj)` and `Σ_b r_bk (x_bj − c_kj)²` for each component `k` (one
 /// column of `resp` each; one for [`accumulate_diag`], all for [`accumulate_diag_all`]) and
-/// each column `j` of a block of column-major rows: in [`LANES`] lanes and two sets of
-/// accumulators (alternate tiles), a piece of rows ([`PIECE_ROWS`]) at a time for every
-/// component (the accumulators kept between pieces), then summed in a fixed order.
+/// each column `j` of a block of column-major rows: in [`LANES`] lanes and [`SETS`] sets of
+/// accumulators (tile `t` of the block into set `t mod SETS`), a piece of rows
+/// ([`PIECE_ROWS`]) at a time for every component (the accumulators kept between pieces),
+/// then summed in a fixed order.
 struct DiagSums<'a> {
     columns: &'a [&'a [f64]],
     /// `K × D`, row-major.
@@ -1612,37 +1630,41 @@ impl Kernel for DiagSums<'_> {
             return;
         }
         // Each (component, column)'s accumulators, kept here between the pieces: `Σ r e` of
-        // even and odd tiles, then `Σ r e²` of even and odd tiles (from the thread's pool: a
-        // block's allocation, zeroed, costs more on two threads than the sums of its rows).
-        let mut buffer = scratch::take(resp.len() * d * 4 * LANES, 0.0);
-        let (acc, _) = buffer.as_chunks_mut::<{ 4 * LANES }>();
-        // The whole pairs of tiles, a piece at a time.
-        let paired = m / (2 * LANES) * (2 * LANES);
-        for start in (0..paired).step_by(PIECE_ROWS) {
-            let end = (start + PIECE_ROWS).min(paired);
+        // each set, then `Σ r e²` of each set (from the thread's pool: a block's allocation
+        // costs more on two threads than the sums of its rows). Written by the first piece,
+        // or by the rest below when there is none, before they are read: not zeroed (as
+        // much work as a tenth of the sums).
+        let mut buffer = scratch::take_written(resp.len() * d * 2 * SETS * LANES);
+        let (acc, _) = buffer.as_chunks_mut::<{ 2 * SETS * LANES }>();
+        // The whole runs of `SETS` tiles, a piece at a time.
+        let runs = m / (SETS * LANES) * (SETS * LANES);
+        for start in (0..runs).step_by(PIECE_ROWS) {
+            let end = (start + PIECE_ROWS).min(runs);
             for ((r, centre), acc) in resp
                 .iter()
                 .zip(centre.chunks_exact(d))
                 .zip(acc.chunks_exact_mut(d))
             {
-                let (resp_pairs, _) = r[start..end].as_chunks::<{ 2 * LANES }>();
+                let (resp_runs, _) = r[start..end].as_chunks::<{ SETS * LANES }>();
                 for ((col, &c), acc) in columns.iter().zip(centre).zip(acc.iter_mut()) {
                     let cv = V::splat(c);
                     let acc = acc.as_chunks_mut::<LANES>().0;
-                    let [mut a1, mut b1, mut a2, mut b2] = [0, 1, 2, 3].map(|i| V::load(&acc[i]));
-                    let (pairs, _) = col[start..end].as_chunks::<{ 2 * LANES }>();
-                    for (x, r) in pairs.iter().zip(resp_pairs) {
-                        add_moments(&mut a1, &mut a2, load_tile(r, 0), load_tile(x, 0), cv);
-                        add_moments(&mut b1, &mut b2, load_tile(r, 1), load_tile(x, 1), cv);
-                    }
-                    for (v, a) in [a1, b1, a2, b2].into_iter().zip(acc.iter_mut()) {
-                        v.store(a);
+                    let (x_runs, _) = col[start..end].as_chunks::<{ SETS * LANES }>();
+                    // All the sets in one sweep where the registers hold their sums
+                    // (AVX-512); two sweeps of two sets otherwise. Each set takes the same
+                    // operations in the same order either way.
+                    let fresh = start == 0;
+                    if V::REGISTERS >= 32 {
+                        add_sets::<V, SETS>(acc, 0, fresh, x_runs, resp_runs, cv);
+                    } else {
+                        add_sets::<V, { SETS / 2 }>(acc, 0, fresh, x_runs, resp_runs, cv);
+                        add_sets::<V, { SETS / 2 }>(acc, SETS / 2, fresh, x_runs, resp_runs, cv);
                     }
                 }
             }
         }
-        // The rest (at most a tile and a part), alternate tiles into alternate sums; then
-        // each sum in its fixed order.
+        // The rest (at most `SETS − 1` tiles and a part), each tile into its set; then each
+        // sum in its fixed order.
         for (((r, centre), acc), (sum, sq)) in resp
             .iter()
             .zip(centre.chunks_exact(d))
@@ -1658,29 +1680,72 @@ impl Kernel for DiagSums<'_> {
             {
                 let cv = V::splat(c);
                 let acc = acc.as_chunks::<LANES>().0;
-                let [mut a1, mut b1, mut a2, mut b2] = [0, 1, 2, 3].map(|i| V::load(&acc[i]));
-                let mut start = paired;
-                let mut half = 0;
+                let mut s1 = [V::splat(0.0); SETS];
+                let mut s2 = [V::splat(0.0); SETS];
+                if runs > 0 {
+                    for (i, (a1, a2)) in s1.iter_mut().zip(s2.iter_mut()).enumerate() {
+                        *a1 = V::load(&acc[i]);
+                        *a2 = V::load(&acc[SETS + i]);
+                    }
+                }
+                let mut start = runs;
+                let mut set = 0;
                 while start < m {
                     let len = LANES.min(m - start);
                     let rv = V::load(&tile_of(r, start, len, 0.0));
                     let xv = V::load(&tile_of(col, start, len, c));
-                    if half == 0 {
-                        add_moments(&mut a1, &mut a2, rv, xv, cv);
-                    } else {
-                        add_moments(&mut b1, &mut b2, rv, xv, cv);
-                    }
-                    half ^= 1;
+                    add_moments(&mut s1[set], &mut s2[set], rv, xv, cv);
+                    set += 1;
                     start += len;
                 }
                 let (mut a, mut b) = ([0.0; LANES], [0.0; LANES]);
-                a1.add(b1).store(&mut a);
-                a2.add(b2).store(&mut b);
+                const { assert!(SETS == 4) };
+                s1[0].add(s1[1]).add(s1[2].add(s1[3])).store(&mut a);
+                s2[0].add(s2[1]).add(s2[2].add(s2[3])).store(&mut b);
                 *s += sum_lanes(&a);
                 *q += sum_lanes(&b);
             }
         }
         scratch::give(buffer);
+    }
+}
+
+/// Sets of accumulators of [`DiagSums`]: tile `t` of a block adds to set `t mod SETS`, so that
+/// each sum's chain of additions waits on itself once per `SETS` tiles. (With two sets, as
+/// before, the chains' latency was as long as the multiply-adds of the tiles between their
+/// steps: the kernel ran at the latency's pace on AVX-512.)
+const SETS: usize = 4;
+
+/// Sets `first..first + N` of [`DiagSums`]'s accumulators (`acc`: the sets' `Σ r e`, then
+/// their `Σ r e²`; from zero where `fresh`, their values not read) over runs of [`SETS`]
+/// tiles of a column `x` and its responsibilities `r`, in registers.
+#[inline(always)]
+fn add_sets<V: Lanes, const N: usize>(
+    acc: &mut [[f64; LANES]],
+    first: usize,
+    fresh: bool,
+    x: &[[f64; SETS * LANES]],
+    r: &[[f64; SETS * LANES]],
+    c: V,
+) {
+    // (Loops, not `array::from_fn`: a closure left out of line would not share the kernel's
+    // target features.)
+    let mut s1 = [V::splat(0.0); N];
+    let mut s2 = [V::splat(0.0); N];
+    if !fresh {
+        for (i, (a1, a2)) in s1.iter_mut().zip(s2.iter_mut()).enumerate() {
+            *a1 = V::load(&acc[first + i]);
+            *a2 = V::load(&acc[SETS + first + i]);
+        }
+    }
+    for (x, r) in x.iter().zip(r) {
+        for (i, (a1, a2)) in s1.iter_mut().zip(s2.iter_mut()).enumerate() {
+            add_moments(a1, a2, load_tile(r, first + i), load_tile(x, first + i), c);
+        }
+    }
+    for (i, (a1, a2)) in s1.iter().zip(&s2).enumerate() {
+        a1.store(&mut acc[first + i]);
+        a2.store(&mut acc[SETS + first + i]);
     }
 }
 

@@ -252,9 +252,11 @@ mod x86 {
         }
         #[inline(always)]
         fn zero_where_below(self, x: Self, bound: Self) -> Self {
+            // (The lanes to keep as one comparison, "not less than", true where either is
+            // NaN: the complement of `<` without a separate negation of the mask.)
             unsafe {
-                let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x.0, bound.0);
-                Self(_mm512_maskz_mov_pd(!below, self.0))
+                let keep = _mm512_cmp_pd_mask::<_CMP_NLT_UQ>(x.0, bound.0);
+                Self(_mm512_maskz_mov_pd(keep, self.0))
             }
         }
         #[inline(always)]
