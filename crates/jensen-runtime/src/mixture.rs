@@ -723,7 +723,7 @@ fn run(col: &[f64], start: usize) -> &[[f64; LANES]; NORM_VECTORS] {
 /// [`run`], to write.
 #[inline(always)]
 fn run_mut(col: &mut [f64], start: usize) -> &mut [[f64; LANES]; NORM_VECTORS] {
-    (&mut col[start..start + NORM_TILE])
+    col[start..start + NORM_TILE]
         .as_chunks_mut::<LANES>()
         .0
         .try_into()
