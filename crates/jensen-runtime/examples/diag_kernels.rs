@@ -18,22 +18,12 @@ use jensen_runtime::mixture::normalise_rows;
 use jensen_runtime::Workspace;
 use ndarray::{Array1, Array2, ShapeBuilder};
 
+mod support;
+
 fn main() {
-    let arg = |i: usize, default: usize| {
-        std::env::args()
-            .nth(i)
-            .map_or(default, |s| s.parse().expect("a number"))
-    };
-    let (d, k) = (arg(1, 8), arg(2, 8));
-    let m: usize = std::env::var("ROWS").map_or(1024, |s| s.parse().expect("a number of rows"));
-    // A fixed linear congruential stream: the same inputs on every run.
-    let mut seed = 12345u64;
-    let mut next = || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((seed >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
-    };
+    let (d, k) = (support::arg(1, 8), support::arg(2, 8));
+    let m = support::env_number("ROWS", 1024);
+    let mut next = support::stream();
     let mut x = Array2::<f64>::zeros((m, d).f());
     x.iter_mut().for_each(|v| *v = next() * 4.0);
     let means = Array2::from_shape_fn((k, d), |_| next() * 2.0);
@@ -46,7 +36,7 @@ fn main() {
     let mut ws = Workspace::default();
     let (mut density, mut normalise, mut sums) = (f64::MAX, f64::MAX, f64::MAX);
     let mut loglik = 0.0;
-    let passes: usize = std::env::var("PASSES").map_or(400, |s| s.parse().expect("a number"));
+    let passes = support::env_number("PASSES", 400);
     for _ in 0..passes {
         let t = Instant::now();
         mvn_diag_set_log_joint(

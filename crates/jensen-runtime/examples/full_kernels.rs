@@ -22,24 +22,14 @@ use jensen_runtime::linalg::Cholesky;
 use jensen_runtime::Workspace;
 use ndarray::{s, Array1, Array2, ShapeBuilder};
 
+mod support;
+
 fn main() {
-    let arg = |i: usize, default: usize| {
-        std::env::args()
-            .nth(i)
-            .map_or(default, |s| s.parse().expect("a number"))
-    };
-    let (d, k) = (arg(1, 16), arg(2, 16));
-    let m: usize = std::env::var("ROWS").map_or(1024, |s| s.parse().expect("a number of rows"));
-    // A fixed linear congruential stream: the same inputs on every run.
-    let mut seed = 12345u64;
-    let mut next = || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((seed >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
-    };
+    let (d, k) = (support::arg(1, 16), support::arg(2, 16));
+    let m = support::env_number("ROWS", 1024);
+    let mut next = support::stream();
     // With STRIDE=n, the block is the first rows of n-row columns (a fit's data).
-    let stride: usize = std::env::var("STRIDE").map_or(m, |s| s.parse().expect("a number of rows"));
+    let stride = support::env_number("STRIDE", m);
     let mut whole = Array2::<f64>::zeros((stride.max(m), d).f());
     whole.iter_mut().for_each(|v| *v = next() * 4.0);
     let x = whole.slice(s![..m, ..]);
