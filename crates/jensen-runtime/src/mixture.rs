@@ -886,15 +886,31 @@ const EXP2_SIXTEENTHS: [f64; 16] = [
     f64::from_bits(0x3ffe_a4af_a2a4_90da),
 ];
 
+/// [`EXP2_SIXTEENTHS`] as bit patterns less `j · 2⁴⁸ + 1023 · 2⁵²` (wrapping; most are NaN
+/// patterns, never used as numbers): adding the low 16 bits of `exp_v`'s rounding,
+/// `16 (n + 1023) + j`, on top (`Lanes::add_low_bits_on_top`) gives `2ⁿ · 2^(j/16)`, so the
+/// scaling by `2ⁿ` is one integer addition instead of a multiplication and two shifts.
+const EXP2_SIXTEENTHS_LESS_OFFSETS: [f64; 16] = {
+    let mut table = [0.0; 16];
+    let mut j = 0;
+    while j < 16 {
+        let offset = ((j as u64) << 48) + (1023 << 52);
+        table[j] = f64::from_bits(EXP2_SIXTEENTHS[j].to_bits().wrapping_sub(offset));
+        j += 1;
+    }
+    table
+};
+
 /// `exp(x)` of eight values to within about two units in the last place (one, measured
 /// against correctly rounded values, is typical), in straight-line arithmetic without a branch
 /// or a division: `x = (16 n + j) ln 2 / 16 + r` with `|r| ≤ ln 2 / 32` (Cody and Waite's
 /// two-part `ln 2`), so `exp(x) = 2ⁿ · 2^(j/16) · exp(r)`; `2^(j/16)` from a table of
-/// sixteen (a permutation of two registers on AVX-512), `exp(r) − 1` by its Taylor
-/// polynomial of degree 7 (truncation below 2e-18), `2^(j/16) (1 + q)` rounded once, and the
-/// scaling by `2ⁿ` as one multiplication by a power of two built from the bits of the
-/// rounding (it was a polynomial of degree 13 over `|r| ≤ ln 2 / 2`: six more multiply-adds
-/// per value). Results below the normal range are flushed: below −707.7 (where
+/// sixteen (a permutation of two registers on AVX-512) with `2ⁿ` put in its exponent by an
+/// integer addition of the rounding's bits, `exp(r) − 1` by its Taylor polynomial of
+/// degree 7 (truncation below 2e-18), and `2ⁿ 2^(j/16) (1 + q)` rounded once (it was a
+/// polynomial of degree 13 over `|r| ≤ ln 2 / 2`: six more multiply-adds per value; then a
+/// multiplication by `2ⁿ`, exact, so the same bits as now). Results below the normal range
+/// are flushed: below −707.7 (where
 /// `exp(x) < 4.5e-308`) the result is 0. The callers shift their arguments so that the
 /// largest is 0, and a mixture's row sums that term of 1 with the flushed ones; a chain's
 /// step can instead multiply them by its forward weights, so a sequence whose only
@@ -924,8 +940,9 @@ pub(crate) fn exp_v<V: Lanes>(x: V) -> V {
     // Below this, n ≤ −1021 and 2ⁿ · 2^(j/16) (1 + q) would leave the normal range.
     const FLUSH: f64 = -707.7;
     let flush = V::splat(FLUSH);
-    // `max_of` and `min_of` keep a NaN argument.
-    let clamped = V::splat(709.0).min_of(flush.max_of(x));
+    // `min_of` keeps a NaN argument. Below the flushing bound the steps give meaningless
+    // values (NaN at −∞), which the last step replaces by 0.
+    let clamped = V::splat(709.0).min_of(x);
     let rounded = clamped.mul_add(V::splat(16.0 * LOG2_E), V::splat(ROUND));
     let big_n = rounded.sub(V::splat(ROUND));
     let r = big_n.neg_mul_add(V::splat(LN2_HI), clamped);
@@ -939,12 +956,12 @@ pub(crate) fn exp_v<V: Lanes>(x: V) -> V {
         .mul_add(r2, V::splat(C[3]))
         .mul_add(r2, V::splat(C[1]));
     let q = r2.mul_add(odd.mul_add(r, even), r);
-    let t = rounded.lookup16(&EXP2_SIXTEENTHS);
-    // t (1 + q) · 2ⁿ: the product by 2ⁿ is exact (t (1 + q) is in [0.97, 1.96], so it stays
-    // normal for n in [−1021, 1022]); a NaN argument's q is NaN, and so is the product.
-    t.mul_add(q, t)
-        .mul(rounded.exponent_from_bits())
-        .zero_where_below(x, flush)
+    // t = 2ⁿ 2^(j/16), a normal number for n in [−1021, 1022].
+    let t = rounded
+        .lookup16(&EXP2_SIXTEENTHS_LESS_OFFSETS)
+        .add_low_bits_on_top(rounded);
+    // t (1 + q); a NaN argument's q is NaN, and so is the result.
+    t.mul_add(q, t).zero_where_below(x, flush)
 }
 
 /// `v = ln(v)` elementwise: [`ln_block`] (within one unit in the last place) for positive

@@ -1646,19 +1646,48 @@ impl Kernel for DiagSums<'_> {
                 .zip(acc.chunks_exact_mut(d))
             {
                 let (resp_runs, _) = r[start..end].as_chunks::<{ SETS * LANES }>();
-                for ((col, &c), acc) in columns.iter().zip(centre).zip(acc.iter_mut()) {
-                    let cv = V::splat(c);
-                    let acc = acc.as_chunks_mut::<LANES>().0;
-                    let (x_runs, _) = col[start..end].as_chunks::<{ SETS * LANES }>();
-                    // All the sets in one sweep where the registers hold their sums
-                    // (AVX-512); two sweeps of two sets otherwise. Each set takes the same
-                    // operations in the same order either way.
-                    let fresh = start == 0;
-                    if V::REGISTERS >= 32 {
-                        add_sets::<V, SETS>(acc, 0, fresh, x_runs, resp_runs, cv);
-                    } else {
-                        add_sets::<V, { SETS / 2 }>(acc, 0, fresh, x_runs, resp_runs, cv);
-                        add_sets::<V, { SETS / 2 }>(acc, SETS / 2, fresh, x_runs, resp_runs, cv);
+                let fresh = start == 0;
+                fn runs_of(col: &[f64], rows: std::ops::Range<usize>) -> &[[f64; SETS * LANES]] {
+                    col[rows].as_chunks().0
+                }
+                let x_runs = |col| runs_of(col, start..end);
+                // All the sets in one sweep, two columns at a time (each tile of
+                // responsibilities loaded once for both), where the registers hold their
+                // sums (AVX-512); two sweeps of two sets, a column at a time, otherwise. Each
+                // set takes the same operations in the same order either way.
+                if V::REGISTERS >= 32 {
+                    let (pairs, rest) = acc.as_chunks_mut::<2>();
+                    for ((cols, c), [a0, a1]) in columns
+                        .chunks_exact(2)
+                        .zip(centre.chunks_exact(2))
+                        .zip(pairs)
+                    {
+                        add_sets::<V, SETS, 2>(
+                            [a0.as_chunks_mut().0, a1.as_chunks_mut().0],
+                            0,
+                            fresh,
+                            [x_runs(cols[0]), x_runs(cols[1])],
+                            resp_runs,
+                            [V::splat(c[0]), V::splat(c[1])],
+                        );
+                    }
+                    if let ([col], [c], [a]) = (
+                        columns.chunks_exact(2).remainder(),
+                        centre.chunks_exact(2).remainder(),
+                        rest,
+                    ) {
+                        let cv = [V::splat(*c)];
+                        let a = [a.as_chunks_mut().0];
+                        add_sets::<V, SETS, 1>(a, 0, fresh, [x_runs(col)], resp_runs, cv);
+                    }
+                } else {
+                    for ((col, &c), acc) in columns.iter().zip(centre).zip(acc.iter_mut()) {
+                        let cv = [V::splat(c)];
+                        let x = [x_runs(col)];
+                        let acc = acc.as_chunks_mut::<LANES>().0;
+                        add_sets::<V, { SETS / 2 }, 1>([acc], 0, fresh, x, resp_runs, cv);
+                        let acc = [acc];
+                        add_sets::<V, { SETS / 2 }, 1>(acc, SETS / 2, fresh, x, resp_runs, cv);
                     }
                 }
             }
@@ -1716,36 +1745,45 @@ impl Kernel for DiagSums<'_> {
 /// steps: the kernel ran at the latency's pace on AVX-512.)
 const SETS: usize = 4;
 
-/// Sets `first..first + N` of [`DiagSums`]'s accumulators (`acc`: the sets' `Σ r e`, then
-/// their `Σ r e²`; from zero where `fresh`, their values not read) over runs of [`SETS`]
-/// tiles of a column `x` and its responsibilities `r`, in registers.
+/// Sets `first..first + N` of [`DiagSums`]'s accumulators of `C` columns (each `acc`: the
+/// sets' `Σ r e`, then their `Σ r e²`; from zero where `fresh`, their values not read) over
+/// runs of [`SETS`] tiles of the columns `x` (centres `c`) and their responsibilities `r`, in
+/// registers.
 #[inline(always)]
-fn add_sets<V: Lanes, const N: usize>(
-    acc: &mut [[f64; LANES]],
+fn add_sets<V: Lanes, const N: usize, const C: usize>(
+    acc: [&mut [[f64; LANES]]; C],
     first: usize,
     fresh: bool,
-    x: &[[f64; SETS * LANES]],
+    x: [&[[f64; SETS * LANES]]; C],
     r: &[[f64; SETS * LANES]],
-    c: V,
+    c: [V; C],
 ) {
     // (Loops, not `array::from_fn`: a closure left out of line would not share the kernel's
     // target features.)
-    let mut s1 = [V::splat(0.0); N];
-    let mut s2 = [V::splat(0.0); N];
+    let mut s1 = [[V::splat(0.0); N]; C];
+    let mut s2 = [[V::splat(0.0); N]; C];
     if !fresh {
-        for (i, (a1, a2)) in s1.iter_mut().zip(s2.iter_mut()).enumerate() {
-            *a1 = V::load(&acc[first + i]);
-            *a2 = V::load(&acc[SETS + first + i]);
+        for ((s1, s2), acc) in s1.iter_mut().zip(s2.iter_mut()).zip(&acc) {
+            for (i, (a1, a2)) in s1.iter_mut().zip(s2.iter_mut()).enumerate() {
+                *a1 = V::load(&acc[first + i]);
+                *a2 = V::load(&acc[SETS + first + i]);
+            }
         }
     }
-    for (x, r) in x.iter().zip(r) {
-        for (i, (a1, a2)) in s1.iter_mut().zip(s2.iter_mut()).enumerate() {
-            add_moments(a1, a2, load_tile(r, first + i), load_tile(x, first + i), c);
+    for (run, r) in r.iter().enumerate() {
+        for i in 0..N {
+            let rv = load_tile(r, first + i);
+            for (((s1, s2), x), &c) in s1.iter_mut().zip(s2.iter_mut()).zip(&x).zip(&c) {
+                let xv = load_tile(&x[run], first + i);
+                add_moments(&mut s1[i], &mut s2[i], rv, xv, c);
+            }
         }
     }
-    for (i, (a1, a2)) in s1.iter().zip(&s2).enumerate() {
-        a1.store(&mut acc[first + i]);
-        a2.store(&mut acc[SETS + first + i]);
+    for ((s1, s2), acc) in s1.iter().zip(&s2).zip(acc) {
+        for (i, (a1, a2)) in s1.iter().zip(s2).enumerate() {
+            a1.store(&mut acc[first + i]);
+            a2.store(&mut acc[SETS + first + i]);
+        }
     }
 }
 

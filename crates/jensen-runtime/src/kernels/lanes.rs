@@ -39,9 +39,11 @@ pub(crate) trait Lanes: Copy {
     fn min_of(self, o: Self) -> Self;
     /// `self`, with 0 in the lanes where `x < bound` (a NaN is never below).
     fn zero_where_below(self, x: Self, bound: Self) -> Self;
-    /// The double whose biased exponent is bits 4 to 15 of the lane's bits, with a zero sign
-    /// and mantissa: `2^(m − 1023)` for a lane whose low 16 bits hold `16 m + j`, `j < 16`.
-    fn exponent_from_bits(self) -> Self;
+    /// The double whose bits are `self`'s plus the low 16 bits of `r`'s moved to the top
+    /// (bits 48 to 63, wrapping): for a lane of `r` whose low 16 bits hold `16 m + j`,
+    /// `j < 16`, `m` is added to the biased exponent and `j` to the mantissa's top four
+    /// bits. Integer arithmetic, no rounding.
+    fn add_low_bits_on_top(self, r: Self) -> Self;
     /// `table[b & 15]` for each lane's bits `b` (a permutation in registers on AVX-512).
     fn lookup16(self, table: &[f64; 16]) -> Self;
     /// The eight values as the columns of an 8 × 8 block: lane `i` of result `j` is lane `j`
@@ -130,8 +132,10 @@ impl Lanes for [f64; LANES] {
         std::array::from_fn(|i| if x[i] < bound[i] { 0.0 } else { self[i] })
     }
     #[inline(always)]
-    fn exponent_from_bits(self) -> Self {
-        self.map(|v| f64::from_bits((v.to_bits() >> 4) << 52))
+    fn add_low_bits_on_top(self, r: Self) -> Self {
+        std::array::from_fn(|i| {
+            f64::from_bits(self[i].to_bits().wrapping_add(r[i].to_bits() << 48))
+        })
     }
     #[inline(always)]
     fn lookup16(self, table: &[f64; 16]) -> Self {
@@ -260,11 +264,13 @@ mod x86 {
             }
         }
         #[inline(always)]
-        fn exponent_from_bits(self) -> Self {
+        fn add_low_bits_on_top(self, r: Self) -> Self {
             unsafe {
-                let bits = _mm512_castpd_si512(self.0);
-                let exponent = _mm512_slli_epi64::<52>(_mm512_srli_epi64::<4>(bits));
-                Self(_mm512_castsi512_pd(exponent))
+                let top = _mm512_slli_epi64::<48>(_mm512_castpd_si512(r.0));
+                Self(_mm512_castsi512_pd(_mm512_add_epi64(
+                    _mm512_castpd_si512(self.0),
+                    top,
+                )))
             }
         }
         #[inline(always)]
@@ -417,14 +423,17 @@ mod x86 {
             }
         }
         #[inline(always)]
-        fn exponent_from_bits(self) -> Self {
+        fn add_low_bits_on_top(self, r: Self) -> Self {
             // (Written out for each register: a closure might be compiled out of line,
             // without the target's instructions.)
             unsafe {
-                let (low, high) = (_mm256_castpd_si256(self.0), _mm256_castpd_si256(self.1));
+                let (low, high) = (
+                    _mm256_slli_epi64::<48>(_mm256_castpd_si256(r.0)),
+                    _mm256_slli_epi64::<48>(_mm256_castpd_si256(r.1)),
+                );
                 Self(
-                    _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_srli_epi64::<4>(low))),
-                    _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_srli_epi64::<4>(high))),
+                    _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(self.0), low)),
+                    _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(self.1), high)),
                 )
             }
         }
@@ -549,7 +558,7 @@ mod tests {
                 a.max_of(b),
                 a.min_of(b),
                 a.zero_where_below(a, b),
-                rounded.exponent_from_bits(),
+                V::splat(0.0).add_low_bits_on_top(rounded),
                 rounded.lookup16(&table),
                 a.lookup16(&table),
             ];
@@ -577,9 +586,27 @@ mod tests {
         // Zero where below; a NaN is never below.
         let zeroed = f(portable[2]);
         assert!(zeroed[1] == 0.0 && zeroed[6] == 0.0 && zeroed[0] == 1.0 && zeroed[2].is_nan());
+        // 0 plus 16 m + j on top: 2^(m − 1023) (1 + j / 16).
         let powers = f(portable[3]);
-        assert_eq!(powers[..4], [1.0, 4.0, 2f64.powi(-1021), 2f64.powi(1022)]);
-        assert_eq!(powers[4..], [0.5, 1.0, 2.0, 2f64.powi(-1017)]);
+        let sixteenths = |j: f64| 1.0 + j / 16.0;
+        assert_eq!(
+            powers[..4],
+            [
+                1.0,
+                4.0 * sixteenths(5.0),
+                2f64.powi(-1021),
+                2f64.powi(1022) * sixteenths(13.0)
+            ]
+        );
+        assert_eq!(
+            powers[4..],
+            [
+                0.5 * sixteenths(15.0),
+                sixteenths(15.0),
+                2.0,
+                2f64.powi(-1017) * sixteenths(4.0)
+            ]
+        );
         let looked_up = f(portable[4]);
         assert_eq!(looked_up[..3], [1.0, 1.0 + 5.0 / 16.0, 1.0]);
         assert_eq!(looked_up[4..7], [1.0 + 15.0 / 16.0, 1.0 + 15.0 / 16.0, 1.0]);
