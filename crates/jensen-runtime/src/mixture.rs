@@ -644,16 +644,11 @@ fn normalise_tile<V: Lanes>(
     store_run(&max_v, &mut max);
     // A row without a finite maximum is shifted by 0 instead, so that every row's sum
     // below is NaN exactly where the row has a NaN.
-    // (A loop, not `array::map`, which the compiler left as a call per tile.)
-    let mut shift = [0.0; NORM_TILE];
-    for (s, &m) in shift.iter_mut().zip(&max) {
-        *s = if m.is_finite() { m } else { 0.0 };
+    let mut shift_v = max_v;
+    for s in &mut shift_v {
+        *s = s.finite_or_zero();
     }
     // Σ_k e_k and Σ_k e_k · shifted_k per row; the column then holds e = exp(ℓ − shift).
-    let mut shift_v = [V::splat(0.0); NORM_VECTORS];
-    for (v, s) in shift_v.iter_mut().zip(shift.as_chunks::<LANES>().0) {
-        *v = V::load(s);
-    }
     let (mut sum_v, mut weighted_v) =
         ([V::splat(0.0); NORM_VECTORS], [V::splat(0.0); NORM_VECTORS]);
     for col in columns.iter_mut() {
@@ -664,6 +659,30 @@ fn normalise_tile<V: Lanes>(
     store_run(&weighted_v, &mut weighted);
     let log_sum = ln_block(&sum);
     let (mut scale, mut ll, mut h) = ([0.0; NORM_TILE], [0.0; NORM_TILE], [0.0; NORM_TILE]);
+    // Every row good (the usual case): the same values as the general steps below take for
+    // a good row, without their tests at every row and value.
+    let good = max
+        .iter()
+        .zip(&sum)
+        .fold(true, |good, (m, s)| good & m.is_finite() & !s.is_nan());
+    if good {
+        for b in 0..NORM_TILE {
+            let inv = 1.0 / sum[b];
+            ll[b] = max[b] + log_sum[b];
+            h[b] = log_sum[b] - weighted[b] * inv;
+            scale[b] = inv;
+        }
+        let mut scale_v = [V::splat(0.0); NORM_VECTORS];
+        for (v, s) in scale_v.iter_mut().zip(scale.as_chunks::<LANES>().0) {
+            *v = V::load(s);
+        }
+        for col in columns.iter_mut() {
+            for (c, s) in run_mut(col, start).iter_mut().zip(&scale_v) {
+                V::load(c).mul(*s).store(c);
+            }
+        }
+        return (ll, h);
+    }
     for b in 0..NORM_TILE {
         // As in `normalise_rows`: a bad row is reported through the log-likelihood, and a
         // uniform distribution left in it (marked by a NaN scale).

@@ -39,6 +39,8 @@ pub(crate) trait Lanes: Copy {
     fn min_of(self, o: Self) -> Self;
     /// `self`, with 0 in the lanes where `x < bound` (a NaN is never below).
     fn zero_where_below(self, x: Self, bound: Self) -> Self;
+    /// `self`, with 0 in the lanes that are infinite or NaN.
+    fn finite_or_zero(self) -> Self;
     /// The double whose bits are `self`'s plus the low 16 bits of `r`'s moved to the top
     /// (bits 48 to 63, wrapping): for a lane of `r` whose low 16 bits hold `16 m + j`,
     /// `j < 16`, `m` is added to the biased exponent and `j` to the mantissa's top four
@@ -130,6 +132,10 @@ impl Lanes for [f64; LANES] {
     #[inline(always)]
     fn zero_where_below(self, x: Self, bound: Self) -> Self {
         std::array::from_fn(|i| if x[i] < bound[i] { 0.0 } else { self[i] })
+    }
+    #[inline(always)]
+    fn finite_or_zero(self) -> Self {
+        self.map(|v| if v.is_finite() { v } else { 0.0 })
     }
     #[inline(always)]
     fn add_low_bits_on_top(self, r: Self) -> Self {
@@ -260,6 +266,16 @@ mod x86 {
             // NaN: the complement of `<` without a separate negation of the mask.)
             unsafe {
                 let keep = _mm512_cmp_pd_mask::<_CMP_NLT_UQ>(x.0, bound.0);
+                Self(_mm512_maskz_mov_pd(keep, self.0))
+            }
+        }
+        #[inline(always)]
+        fn finite_or_zero(self) -> Self {
+            // (`v − v` is 0 for a finite `v`, NaN otherwise.)
+            unsafe {
+                let zero = _mm512_setzero_pd();
+                let difference = _mm512_sub_pd(self.0, self.0);
+                let keep = _mm512_cmp_pd_mask::<_CMP_ORD_Q>(difference, zero);
                 Self(_mm512_maskz_mov_pd(keep, self.0))
             }
         }
@@ -423,6 +439,16 @@ mod x86 {
             }
         }
         #[inline(always)]
+        fn finite_or_zero(self) -> Self {
+            // (`v − v` is 0 for a finite `v`, NaN otherwise.)
+            unsafe {
+                let zero = _mm256_setzero_pd();
+                let low = _mm256_cmp_pd::<_CMP_ORD_Q>(_mm256_sub_pd(self.0, self.0), zero);
+                let high = _mm256_cmp_pd::<_CMP_ORD_Q>(_mm256_sub_pd(self.1, self.1), zero);
+                Self(_mm256_and_pd(low, self.0), _mm256_and_pd(high, self.1))
+            }
+        }
+        #[inline(always)]
         fn add_low_bits_on_top(self, r: Self) -> Self {
             // (Written out for each register: a closure might be compiled out of line,
             // without the target's instructions.)
@@ -539,8 +565,8 @@ mod tests {
     struct Selections<'a>(&'a [f64; LANES], &'a [f64; LANES]);
 
     impl Kernel for Selections<'_> {
-        type Output = [[u64; LANES]; 6];
-        fn run<V: Lanes>(self) -> [[u64; LANES]; 6] {
+        type Output = [[u64; LANES]; 7];
+        fn run<V: Lanes>(self) -> [[u64; LANES]; 7] {
             let (a, b) = (V::load(self.0), V::load(self.1));
             let table: [f64; 16] = std::array::from_fn(|j| 1.0 + j as f64 / 16.0);
             // Lanes whose low 16 bits hold 16 m + j.
@@ -558,6 +584,7 @@ mod tests {
                 a.max_of(b),
                 a.min_of(b),
                 a.zero_where_below(a, b),
+                a.finite_or_zero(),
                 V::splat(0.0).add_low_bits_on_top(rounded),
                 rounded.lookup16(&table),
                 a.lookup16(&table),
@@ -587,7 +614,11 @@ mod tests {
         let zeroed = f(portable[2]);
         assert!(zeroed[1] == 0.0 && zeroed[6] == 0.0 && zeroed[0] == 1.0 && zeroed[2].is_nan());
         // 0 plus 16 m + j on top: 2^(m − 1023) (1 + j / 16).
-        let powers = f(portable[3]);
+        // Zero where infinite or NaN; the rest, -0.0 included, as they are.
+        let finite = portable[3];
+        let want = [1.0, -2.0, 0.0, 3.0, 0.0, -0.0, 0.0, 7.0].map(f64::to_bits);
+        assert_eq!(finite, want);
+        let powers = f(portable[4]);
         let sixteenths = |j: f64| 1.0 + j / 16.0;
         assert_eq!(
             powers[..4],
@@ -607,7 +638,7 @@ mod tests {
                 2f64.powi(-1017) * sixteenths(4.0)
             ]
         );
-        let looked_up = f(portable[4]);
+        let looked_up = f(portable[5]);
         assert_eq!(looked_up[..3], [1.0, 1.0 + 5.0 / 16.0, 1.0]);
         assert_eq!(looked_up[4..7], [1.0 + 15.0 / 16.0, 1.0 + 15.0 / 16.0, 1.0]);
         let forms = [
