@@ -124,22 +124,19 @@ fn hyper_value(
 impl Moments {
     /// The whole-data moments of `x` (with `full` its covariance too), each row weighted by
     /// `w` when the rows have weights.
+    ///
+    /// One pass for the means and one for the squared deviations (and the scatter's, when
+    /// `full`), shared by every moment: the same values as `moments::column_means`,
+    /// `covariance`, `column_variances` and `column_scales` (or their weighted forms), each
+    /// of which would take those passes again.
     fn of(x: ArrayView2<'_, f64>, full: bool, w: Option<ArrayView1<'_, f64>>) -> Self {
-        use moments::weighted;
         let floor = moments::RESEED_FLOOR;
-        match w {
-            None => Moments {
-                mean: moments::column_means(x),
-                cov: full.then(|| moments::covariance(x, floor)),
-                var: moments::column_variances(x, floor),
-                scale: moments::column_scales(x),
-            },
-            Some(w) => Moments {
-                mean: weighted::column_means(x, w),
-                cov: full.then(|| weighted::covariance(x, w, floor)),
-                var: weighted::column_variances(x, w, floor),
-                scale: weighted::column_scales(x, w),
-            },
+        let summary = moments::Summary::of(x, w, full);
+        Moments {
+            mean: summary.means(),
+            cov: full.then(|| summary.covariance(floor)),
+            var: summary.variances(floor),
+            scale: summary.scales(),
         }
     }
 }

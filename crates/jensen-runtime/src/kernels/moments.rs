@@ -27,6 +27,17 @@ fn means(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array1<f64> 
         return Array1::zeros(x.ncols());
     }
     let mut sum = Array1::<f64>::zeros(x.ncols());
+    if x.stride_of(Axis(0)) == 1 {
+        // Column-major: as [`squared_deviations`], a column at a time (the same sums).
+        for (s, col) in sum.iter_mut().zip(x.columns()) {
+            let col = col.to_slice().expect("a contiguous column");
+            *s = col
+                .iter()
+                .zip(w)
+                .fold(0.0, |s, (&a, &wi)| if wi == 0.0 { s } else { s + wi * a });
+        }
+        return sum / t;
+    }
     for (row, &wi) in x.rows().into_iter().zip(w) {
         if wi != 0.0 {
             sum.scaled_add(wi, &row);
@@ -39,6 +50,24 @@ fn means(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array1<f64> 
 fn squared_deviations(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Array1<f64> {
     let mean = means(x, w);
     let mut var = Array1::<f64>::zeros(x.ncols());
+    if x.stride_of(Axis(0)) == 1 {
+        // Column-major (as the data are bound): a column at a time, each in one contiguous
+        // pass, its terms in the order of the rows as below (the same sums).
+        for ((v, col), &m) in var.iter_mut().zip(x.columns()).zip(&mean) {
+            let col = col.to_slice().expect("a contiguous column");
+            *v = match w {
+                None => col.iter().fold(0.0, |s, &a| s + (a - m) * (a - m)),
+                Some(w) => col.iter().zip(w).fold(0.0, |s, (&a, &wi)| {
+                    if wi == 0.0 {
+                        s
+                    } else {
+                        s + wi * (a - m) * (a - m)
+                    }
+                }),
+            };
+        }
+        return var;
+    }
     for (i, row) in x.rows().into_iter().enumerate() {
         let wi = weight(w, i);
         if wi == 0.0 {
