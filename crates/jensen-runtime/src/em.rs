@@ -1744,6 +1744,11 @@ pub const SEED_SAMPLE: usize = 100_000;
 /// Rows of the seeding's sample per component (see [`SEED_SAMPLE`]).
 pub const SEED_SAMPLE_PER_COMPONENT: usize = 100;
 
+/// The size of the seeding's sample for `k` components (see [`SEED_SAMPLE`]).
+fn seed_sample(k: usize) -> usize {
+    SEED_SAMPLE.max(SEED_SAMPLE_PER_COMPONENT * k)
+}
+
 /// Relative margin by which a later restart's objective must exceed the best so far to
 /// replace it (see [`fit`]).
 const RESTART_TIE: f64 = 1e-12;
@@ -2389,7 +2394,7 @@ fn initial_params<M: MixtureModel, R: Rows<M>>(
             // draws what it would have.
             let n = rows.n_rows();
             let weights = model.row_weights();
-            let sample = SEED_SAMPLE.max(SEED_SAMPLE_PER_COMPONENT);
+            let sample = seed_sample(1);
             if n > sample {
                 let mut at = rand::seq::index::sample(rng, n, sample).into_vec();
                 at.sort_unstable();
@@ -2401,7 +2406,7 @@ fn initial_params<M: MixtureModel, R: Rows<M>>(
             Seeding::Labels(vec![0; n])
         }
         InitStrategy::KMeansPlusPlus => {
-            let sample = SEED_SAMPLE.max(SEED_SAMPLE_PER_COMPONENT * k);
+            let sample = seed_sample(k);
             if rows.n_rows() > sample {
                 // k-means++ and Lloyd's rounds on a uniform sample of the rows (with their
                 // weights), standardised by the sample's moments; every row then takes its
@@ -3081,6 +3086,8 @@ mod tests {
     struct Gmm1 {
         x: Vec<f64>,
         k: usize,
+        /// The rows' weights, if any.
+        w: Option<Vec<f64>>,
     }
 
     #[derive(Debug, Clone, PartialEq)]
@@ -3105,7 +3112,7 @@ mod tests {
                     centre + ((i * 37) % 11) as f64 / 10.0 - 0.5
                 })
                 .collect();
-            Self { x, k: 2 }
+            Self { x, k: 2, w: None }
         }
     }
 
@@ -3119,6 +3126,9 @@ mod tests {
         }
         fn n_components(&self) -> usize {
             self.k
+        }
+        fn row_weights(&self) -> Option<&[f64]> {
+            self.w.as_deref()
         }
         fn prepare(&self, p: &P) -> Result<P, NumericalIssue> {
             match p.var.iter().position(|&v| v.is_nan() || v <= 0.0) {
@@ -3244,12 +3254,20 @@ mod tests {
 
     /// A model of one component starts without a seeding, but draws what the seeding would
     /// have drawn (the sample, when there are more rows than it holds, and the first
-    /// centre), so that the start's later draws are those of the seeded start.
+    /// centre), so that the start's later draws are those of the seeded start; with row
+    /// weights too (the first centre is then drawn in proportion to them).
     #[test]
     fn one_component_draws_what_its_seeding_would() {
-        for n in [40, SEED_SAMPLE + 5] {
+        for (n, weighted) in [
+            (40, false),
+            (SEED_SAMPLE + 5, false),
+            (40, true),
+            (SEED_SAMPLE + 5, true),
+        ] {
             let x: Vec<f64> = (0..n).map(|i| ((i * 37) % 11) as f64).collect();
-            let model = Gmm1 { x, k: 1 };
+            // Weights of 0 to 3, some rows of weight 0.
+            let w = weighted.then(|| (0..n).map(|i| ((i * 7) % 4) as f64).collect::<Vec<_>>());
+            let model = Gmm1 { x, k: 1, w };
             let mut rng = ChaCha8Rng::seed_from_u64(5);
             let p = initial_params(
                 &InMemory(&model),
@@ -3261,16 +3279,32 @@ mod tests {
             .unwrap();
             let mut seeded = ChaCha8Rng::seed_from_u64(5);
             let features = model.init_features();
+            let mut rows_at = Vec::new();
             let rows = if n > SEED_SAMPLE {
-                let mut at = rand::seq::index::sample(&mut seeded, n, SEED_SAMPLE).into_vec();
-                at.sort_unstable();
-                features.select(Axis(0), &at)
+                rows_at = rand::seq::index::sample(&mut seeded, n, SEED_SAMPLE).into_vec();
+                rows_at.sort_unstable();
+                features.select(Axis(0), &rows_at)
             } else {
                 features
             };
-            init::kmeans_plus_plus(rows.view(), 1, &mut seeded, None);
-            assert_eq!(rng.next_u64(), seeded.next_u64(), "{n} rows");
-            let mean = model.x.iter().sum::<f64>() / n as f64;
+            let weights = model.w.as_ref().map(|w| match n > SEED_SAMPLE {
+                true => rows_at.iter().map(|&i| w[i]).collect::<Vec<f64>>(),
+                false => w.clone(),
+            });
+            init::kmeans_plus_plus(rows.view(), 1, &mut seeded, weights.as_deref());
+            assert_eq!(
+                rng.next_u64(),
+                seeded.next_u64(),
+                "{n} rows, weighted {weighted}"
+            );
+            let (sum, total) = match &model.w {
+                None => (model.x.iter().sum::<f64>(), n as f64),
+                Some(w) => (
+                    model.x.iter().zip(w).map(|(x, w)| x * w).sum(),
+                    w.iter().sum(),
+                ),
+            };
+            let mean = sum / total;
             assert!((p.mu[0] - mean).abs() < 1e-12 && p.w == [1.0], "{p:?}");
         }
     }

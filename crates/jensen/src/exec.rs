@@ -479,9 +479,11 @@ struct DerivedMemo {
     values: Vec<(DerivedKind, DerivedValue)>,
 }
 
-/// Sets of parameters [`PlanModel::derive`] remembers: an iteration's check of the M-step
-/// derives from the parameters before it and after it, and the next iteration's
-/// preparation from the latter again.
+/// Sets of parameters [`PlanModel::derive`] remembers per run of EM: an iteration's check of
+/// the M-step derives from the parameters before it and after it, and the next iteration's
+/// preparation from the latter again. The memo holds this many for each of the threads
+/// (restarts run in parallel, each with its own parameters, and would otherwise push each
+/// other's out).
 const MEMO_PARAMS: usize = 2;
 
 /// A quantity derived from the parameters ([`DerivedKind`]).
@@ -839,8 +841,8 @@ impl<'a> PlanModel<'a> {
     }
 
     /// Computes a derived quantity from `params`, failing with the parameter at fault; the
-    /// value of the same quantity from equal parameters when one of the last two sets asked
-    /// for gave it (the M-step's check derives from the new parameters, and the next
+    /// value of the same quantity from equal parameters when one of the last sets asked for
+    /// ([`MEMO_PARAMS`] per thread) gave it (the M-step's check derives from the new parameters, and the next
     /// iteration prepares them: a loading matrix's SVD, a covariance's Cholesky factor).
     fn derive(
         &self,
@@ -864,7 +866,7 @@ impl<'a> PlanModel<'a> {
                 memo.insert(0, entry);
             }
             None => {
-                memo.truncate(MEMO_PARAMS - 1);
+                memo.truncate(MEMO_PARAMS * rayon::current_num_threads().max(1) - 1);
                 memo.insert(
                     0,
                     DerivedMemo {
