@@ -55,8 +55,8 @@ use crate::kernels::lanes::LANES;
 use crate::kernels::tiles::top_two;
 use crate::kernels::xlny;
 use crate::mixture::{
-    add_counts, near_tie, normalise_rows, Assigned, ChainPrior, LatentStats, MStepConfig,
-    MixtureModel, Workspace,
+    add_counts, near_tie, normalise_rows, normalise_rows_counting, Assigned, ChainPrior,
+    LatentStats, MStepConfig, MixtureModel, Workspace,
 };
 use crate::scratch;
 
@@ -691,7 +691,16 @@ fn e_step_rows<M: MixtureModel>(
         match mode {
             EStepMode::Soft => {
                 log_joint(model, cache, block.clone(), view.view_mut(), ws);
-                let (ll, h) = normalise_rows(view.view_mut(), &mut row_ll[..m]);
+                // Without weights the expected counts are summed as the responsibilities are
+                // written (the values `add_counts` would add after, without its pass).
+                let (ll, h) = match weights {
+                    None => normalise_rows_counting(
+                        view.view_mut(),
+                        &mut row_ll[..m],
+                        &mut out.latent.counts,
+                    ),
+                    Some(_) => normalise_rows(view.view_mut(), &mut row_ll[..m]),
+                };
                 match weights {
                     None => {
                         out.loglik += ll;
@@ -791,7 +800,9 @@ fn e_step_rows<M: MixtureModel>(
         }
         match mode {
             EStepMode::Soft => {
-                add_counts(view.view(), &mut out.latent.counts);
+                if weights.is_some() {
+                    add_counts(view.view(), &mut out.latent.counts);
+                }
                 model.accumulate(cache, block, view.view(), &mut out.stats, ws);
             }
             // (The one pass added them.)

@@ -472,10 +472,45 @@ pub trait MixtureModel: Sync {
 /// Turns each row of a log-joint block into responsibilities, in place.
 ///
 /// Returns `(Σ_n ln p(x_n), H(q))` for the block and writes `ln p(x_n)` into `row_ll`.
-pub fn normalise_rows(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
+pub fn normalise_rows(lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
+    normalise_rows_into(lj, row_ll, None)
+}
+
+/// [`normalise_rows`], and each column's sum of the responsibilities (the block's expected
+/// counts) added to `counts`, the values [`add_counts`] adds: a column-major block's sums are
+/// taken as its responsibilities are written, without a second pass over the block.
+pub fn normalise_rows_counting(
+    lj: ArrayViewMut2<'_, f64>,
+    row_ll: &mut [f64],
+    counts: &mut Array1<f64>,
+) -> (f64, f64) {
+    normalise_rows_into(lj, row_ll, Some(counts))
+}
+
+fn normalise_rows_into(
+    mut lj: ArrayViewMut2<'_, f64>,
+    row_ll: &mut [f64],
+    counts: Option<&mut Array1<f64>>,
+) -> (f64, f64) {
+    let (m, k) = lj.dim();
+    let Some(counts) = counts else {
+        return normalise_rows_any(lj, row_ll);
+    };
+    if m > 1 && k > 1 && lj.stride_of(Axis(0)) == 1 {
+        if let Some(counts) = counts.as_slice_mut() {
+            return normalise_columns(lj, row_ll, Some(counts));
+        }
+    }
+    let totals = normalise_rows_any(lj.view_mut(), row_ll);
+    add_counts(lj.view(), counts);
+    totals
+}
+
+/// [`normalise_rows`] of any layout.
+fn normalise_rows_any(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
     let (m, k) = lj.dim();
     if m > 1 && k > 1 && lj.stride_of(Axis(0)) == 1 {
-        return normalise_columns(lj, row_ll);
+        return normalise_columns(lj, row_ll, None);
     }
     // Shift every row by its maximum, then take all exponentials of the block in one
     // vectorised pass: e = exp(ℓ − max), r = e / Σe, ln p(x) = max + ln Σe.
@@ -550,8 +585,12 @@ fn lane_total(v: &[f64; NORM_TILE]) -> f64 {
 /// row's sums over the components in the same order, so the results are identical; but each
 /// step runs across [`NORM_TILE`] rows at a time, in vector registers, every component's
 /// column of the tile before the next tile (one pass over the block, no buffers).
-fn normalise_columns(lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
-    lanes::dispatch(NormaliseColumns { lj, row_ll })
+fn normalise_columns(
+    lj: ArrayViewMut2<'_, f64>,
+    row_ll: &mut [f64],
+    counts: Option<&mut [f64]>,
+) -> (f64, f64) {
+    lanes::dispatch(NormaliseColumns { lj, row_ll, counts })
 }
 
 /// [`normalise_columns`] as a kernel: the exponentials in vectors of [`LANES`], the rest of
@@ -560,6 +599,8 @@ fn normalise_columns(lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f6
 struct NormaliseColumns<'a, 'b> {
     lj: ArrayViewMut2<'a, f64>,
     row_ll: &'b mut [f64],
+    /// Where to add each column's sum, if wanted.
+    counts: Option<&'b mut [f64]>,
 }
 
 impl lanes::Kernel for NormaliseColumns<'_, '_> {
@@ -567,7 +608,7 @@ impl lanes::Kernel for NormaliseColumns<'_, '_> {
 
     #[inline(always)]
     fn run<V: Lanes>(self) -> (f64, f64) {
-        normalise_columns_lanes::<V>(self.lj, self.row_ll)
+        normalise_columns_lanes::<V>(self.lj, self.row_ll, self.counts)
     }
 }
 
@@ -579,6 +620,7 @@ const NORM_TILE: usize = EXP_BLOCK;
 fn normalise_columns_lanes<V: Lanes>(
     mut lj: ArrayViewMut2<'_, f64>,
     row_ll: &mut [f64],
+    counts: Option<&mut [f64]>,
 ) -> (f64, f64) {
     let (m, k) = lj.dim();
     let uniform = 1.0 / k as f64;
@@ -587,11 +629,14 @@ fn normalise_columns_lanes<V: Lanes>(
         .into_iter()
         .map(|c| c.into_slice().expect("a contiguous column"))
         .collect();
+    // Each column's partial sums as `ColumnSum` keeps them (vector `i` of a tile is tile
+    // `i mod 4` of the column), when the counts are wanted.
+    let mut sums = vec![[V::splat(0.0); NORM_VECTORS]; if counts.is_some() { k } else { 0 }];
     // Each row's terms of `Σ ln p(x)` and `H` in its lane of the tile, summed at the end.
     let (mut loglik, mut entropy) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
     let whole = m / NORM_TILE * NORM_TILE;
     for start in (0..whole).step_by(NORM_TILE) {
-        let (ll, h) = normalise_tile::<V>(&mut columns, start, uniform);
+        let (ll, h) = normalise_tile::<V>(&mut columns, start, uniform, &mut sums);
         row_ll[start..start + NORM_TILE].copy_from_slice(&ll);
         for (((total, ll), sum), h) in loglik.iter_mut().zip(ll).zip(&mut entropy).zip(h) {
             *total += ll;
@@ -607,15 +652,28 @@ fn normalise_columns_lanes<V: Lanes>(
             tile[..len].copy_from_slice(&col[whole..]);
         }
         let mut tiles: Vec<&mut [f64]> = padded.iter_mut().map(|t| &mut t[..]).collect();
-        let (ll, h) = normalise_tile::<V>(&mut tiles, 0, uniform);
+        let (ll, h) = normalise_tile::<V>(&mut tiles, 0, uniform, &mut []);
         for (col, tile) in columns.iter_mut().zip(&padded) {
             col[whole..].copy_from_slice(&tile[..len]);
+        }
+        // The rest of each column's sum in zero-padded tiles, as `ColumnSum` takes it.
+        for (col, sums) in columns.iter().zip(&mut sums) {
+            for (s, part) in sums.iter_mut().zip(col[whole..].chunks(LANES)) {
+                let mut tile = [0.0; LANES];
+                tile[..part.len()].copy_from_slice(part);
+                *s = s.add(V::load(&tile));
+            }
         }
         row_ll[whole..].copy_from_slice(&ll[..len]);
         for (((total, ll), sum), h) in loglik.iter_mut().zip(ll).zip(&mut entropy).zip(h).take(len)
         {
             *total += ll;
             *sum += h;
+        }
+    }
+    if let Some(counts) = counts {
+        for (c, s) in counts.iter_mut().zip(&sums) {
+            *c += column_total(s);
         }
     }
     (lane_total(&loglik), lane_total(&entropy))
@@ -629,6 +687,7 @@ fn normalise_tile<V: Lanes>(
     columns: &mut [&mut [f64]],
     start: usize,
     uniform: f64,
+    sums: &mut [[V; NORM_VECTORS]],
 ) -> ([f64; NORM_TILE], [f64; NORM_TILE]) {
     // The steps over every column hold the tile's rows in vectors: as plain arrays, which
     // the compiler vectorised too, the maxima were also shuffled into another layout at
@@ -676,9 +735,19 @@ fn normalise_tile<V: Lanes>(
         for (v, s) in scale_v.iter_mut().zip(scale.as_chunks::<LANES>().0) {
             *v = V::load(s);
         }
-        for col in columns.iter_mut() {
-            for (c, s) in run_mut(col, start).iter_mut().zip(&scale_v) {
-                V::load(c).mul(*s).store(c);
+        if sums.is_empty() {
+            for col in columns.iter_mut() {
+                for (c, s) in run_mut(col, start).iter_mut().zip(&scale_v) {
+                    V::load(c).mul(*s).store(c);
+                }
+            }
+        } else {
+            for (col, sums) in columns.iter_mut().zip(sums.iter_mut()) {
+                for ((c, s), sum) in run_mut(col, start).iter_mut().zip(&scale_v).zip(sums) {
+                    let r = V::load(c).mul(*s);
+                    r.store(c);
+                    *sum = sum.add(r);
+                }
             }
         }
         return (ll, h);
@@ -708,6 +777,11 @@ fn normalise_tile<V: Lanes>(
             .try_into()
             .expect("a whole tile");
         scale_tile(values, &scale, uniform);
+    }
+    for (col, sums) in columns.iter().zip(sums.iter_mut()) {
+        for (c, sum) in run(col, start).iter().zip(sums) {
+            *sum = sum.add(V::load(c));
+        }
     }
     (ll, h)
 }
@@ -1179,6 +1253,8 @@ impl lanes::Kernel for ColumnSum<'_> {
     #[inline(always)]
     fn run<V: lanes::Lanes>(self) -> f64 {
         const TILES: usize = 4;
+        // (The normalisation's counts keep these sums too, a tile's vector in each.)
+        const { assert!(TILES == NORM_VECTORS) };
         let (quads, rest) = self.values.as_chunks::<{ TILES * lanes::LANES }>();
         let mut sums = [V::splat(0.0); TILES];
         for quad in quads {
@@ -1193,14 +1269,20 @@ impl lanes::Kernel for ColumnSum<'_> {
             tile[..part.len()].copy_from_slice(part);
             *s = s.add(V::load(&tile));
         }
-        let mut total = [0.0; lanes::LANES];
-        sums[0]
-            .add(sums[1])
-            .add(sums[2].add(sums[3]))
-            .store(&mut total);
-        ((total[0] + total[4]) + (total[1] + total[5]))
-            + ((total[2] + total[6]) + (total[3] + total[7]))
+        column_total(&sums)
     }
+}
+
+/// The total of [`ColumnSum`]'s four partial sums: the vectors, then the lanes pairwise.
+#[inline(always)]
+fn column_total<V: Lanes>(sums: &[V; 4]) -> f64 {
+    let mut total = [0.0; lanes::LANES];
+    sums[0]
+        .add(sums[1])
+        .add(sums[2].add(sums[3]))
+        .store(&mut total);
+    ((total[0] + total[4]) + (total[1] + total[5]))
+        + ((total[2] + total[6]) + (total[3] + total[7]))
 }
 
 #[cfg(test)]
@@ -1381,6 +1463,52 @@ mod tests {
             got
         }) {
             assert_eq!(exp_lane(x).to_bits(), e.to_bits());
+        }
+    }
+
+    /// The counts taken as the responsibilities are written are those `add_counts` adds
+    /// afterwards, bit for bit: whole tiles and a partial one, bad rows (NaN, no component
+    /// explaining the row, a uniform row left in them), column- and row-major blocks.
+    #[test]
+    fn counts_taken_while_normalising_are_add_counts_bit_for_bit() {
+        for (m, k) in [(77, 5), (64, 8), (1000, 8), (31, 3), (1, 4), (40, 1)] {
+            let mut values = Array2::from_shape_fn((m, k), |(i, j)| {
+                -(((i * 31 + j * 17) % 97) as f64) * 0.73 - (i as f64).sin() * 30.0
+            });
+            if m > 40 {
+                values.row_mut(40).fill(f64::NEG_INFINITY);
+                values[[m - 3, k - 1]] = f64::NAN;
+            }
+            for column_major in [true, false] {
+                let mut a = if column_major {
+                    Array2::zeros(values.dim().f())
+                } else {
+                    Array2::zeros(values.dim())
+                };
+                a.assign(&values);
+                let mut b = a.clone();
+                let (mut ll_a, mut ll_b) = (vec![0.0; m], vec![0.0; m]);
+                let mut counts_a = Array1::from_elem(k, 0.25);
+                let mut counts_b = counts_a.clone();
+                let totals_a = normalise_rows(a.view_mut(), &mut ll_a);
+                add_counts(a.view(), &mut counts_a);
+                let totals_b = normalise_rows_counting(b.view_mut(), &mut ll_b, &mut counts_b);
+                let bits = |v: f64| if v.is_nan() { u64::MAX } else { v.to_bits() };
+                let what = format!("{m} × {k}, column-major {column_major}");
+                assert_eq!(bits(totals_a.0), bits(totals_b.0), "{what}");
+                assert_eq!(bits(totals_a.1), bits(totals_b.1), "{what}");
+                assert_eq!(a.map(|&v| bits(v)), b.map(|&v| bits(v)), "{what}");
+                assert_eq!(
+                    ll_a.iter().map(|&v| bits(v)).collect::<Vec<_>>(),
+                    ll_b.iter().map(|&v| bits(v)).collect::<Vec<_>>(),
+                    "{what}"
+                );
+                assert_eq!(
+                    counts_a.map(|&v| v.to_bits()),
+                    counts_b.map(|&v| v.to_bits()),
+                    "{what}"
+                );
+            }
         }
     }
 
