@@ -999,7 +999,8 @@ const EXP2_SIXTEENTHS_LESS_OFFSETS: [f64; 16] = {
 /// or a division: `x = (16 n + j) ln 2 / 16 + r` with `|r| ≤ ln 2 / 32` (Cody and Waite's
 /// two-part `ln 2`), so `exp(x) = 2ⁿ · 2^(j/16) · exp(r)`; `2^(j/16)` from a table of
 /// sixteen (a permutation of two registers on AVX-512) with `2ⁿ` put in its exponent by an
-/// integer addition of the rounding's bits, `exp(r) − 1` by its Taylor polynomial of
+/// integer addition of the rounding's bits (the argument clamped to the flushing bound first,
+/// so that `t` stays normal), `exp(r) − 1` by its Taylor polynomial of
 /// degree 7 (truncation below 2e-18), and `2ⁿ 2^(j/16) (1 + q)` rounded once (it was a
 /// polynomial of degree 13 over `|r| ≤ ln 2 / 2`: six more multiply-adds per value; then a
 /// multiplication by `2ⁿ`, exact, so the same bits as now). Results below the normal range
@@ -1033,9 +1034,10 @@ pub(crate) fn exp_v<V: Lanes>(x: V) -> V {
     // Below this, n ≤ −1021 and 2ⁿ · 2^(j/16) (1 + q) would leave the normal range.
     const FLUSH: f64 = -707.7;
     let flush = V::splat(FLUSH);
-    // `min_of` keeps a NaN argument. Below the flushing bound the steps give meaningless
-    // values (NaN at −∞), which the last step replaces by 0.
-    let clamped = V::splat(709.0).min_of(x);
+    // `max_of` and `min_of` keep a NaN argument. (Without the lower clamp the values below
+    // the bound, replaced by 0 at the end anyway, would put arbitrary exponents into `t`,
+    // subnormal ones among them, which some CPUs multiply slowly.)
+    let clamped = V::splat(709.0).min_of(flush.max_of(x));
     let rounded = clamped.mul_add(V::splat(16.0 * LOG2_E), V::splat(ROUND));
     let big_n = rounded.sub(V::splat(ROUND));
     let r = big_n.neg_mul_add(V::splat(LN2_HI), clamped);
@@ -1478,6 +1480,10 @@ mod tests {
             if m > 40 {
                 values.row_mut(40).fill(f64::NEG_INFINITY);
                 values[[m - 3, k - 1]] = f64::NAN;
+            }
+            if m > 3 && k > 1 {
+                // A component so far below the row's best that its exponential is flushed.
+                values[[3, 1]] -= 900.0;
             }
             for column_major in [true, false] {
                 let mut a = if column_major {

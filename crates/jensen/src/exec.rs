@@ -481,10 +481,16 @@ struct DerivedMemo {
 
 /// Sets of parameters [`PlanModel::derive`] remembers per run of EM: an iteration's check of
 /// the M-step derives from the parameters before it and after it, and the next iteration's
-/// preparation from the latter again. The memo holds this many for each of the threads
-/// (restarts run in parallel, each with its own parameters, and would otherwise push each
-/// other's out).
+/// preparation from the latter again. The memo holds this many for each of the threads, up
+/// to [`MEMO_THREADS`] (restarts run in parallel, each with its own parameters, and would
+/// otherwise push each other's out).
 const MEMO_PARAMS: usize = 2;
+
+/// The most threads the memo keeps [`MEMO_PARAMS`] sets for: each set holds a copy of the
+/// parameters and their factors, so on a machine of many threads running one fit (or a
+/// chunked fit, whose restarts run in turn) the memo stays small; a miss costs one
+/// factorisation.
+const MEMO_THREADS: usize = 4;
 
 /// A quantity derived from the parameters ([`DerivedKind`]).
 #[derive(Debug, Clone)]
@@ -866,7 +872,9 @@ impl<'a> PlanModel<'a> {
                 memo.insert(0, entry);
             }
             None => {
-                memo.truncate(MEMO_PARAMS * rayon::current_num_threads().max(1) - 1);
+                memo.truncate(
+                    MEMO_PARAMS * rayon::current_num_threads().clamp(1, MEMO_THREADS) - 1,
+                );
                 memo.insert(
                     0,
                     DerivedMemo {
