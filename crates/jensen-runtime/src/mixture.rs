@@ -492,11 +492,10 @@ fn normalise_rows_into(
     row_ll: &mut [f64],
     counts: Option<&mut Array1<f64>>,
 ) -> (f64, f64) {
-    let (m, k) = lj.dim();
     let Some(counts) = counts else {
         return normalise_rows_any(lj, row_ll);
     };
-    if m > 1 && k > 1 && lj.stride_of(Axis(0)) == 1 {
+    if column_form(&lj) {
         if let Some(counts) = counts.as_slice_mut() {
             return normalise_columns(lj, row_ll, Some(counts));
         }
@@ -506,12 +505,19 @@ fn normalise_rows_into(
     totals
 }
 
+/// Whether a block goes through [`normalise_columns`]: column-major, with more than one row
+/// and component.
+fn column_form(lj: &ArrayViewMut2<'_, f64>) -> bool {
+    let (m, k) = lj.dim();
+    m > 1 && k > 1 && lj.stride_of(Axis(0)) == 1
+}
+
 /// [`normalise_rows`] of any layout.
 fn normalise_rows_any(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
-    let (m, k) = lj.dim();
-    if m > 1 && k > 1 && lj.stride_of(Axis(0)) == 1 {
+    if column_form(&lj) {
         return normalise_columns(lj, row_ll, None);
     }
+    let (m, k) = lj.dim();
     // Shift every row by its maximum, then take all exponentials of the block in one
     // vectorised pass: e = exp(ℓ − max), r = e / Σe, ln p(x) = max + ln Σe.
     let mut shifted = vec![f64::NEG_INFINITY; (m * k).div_ceil(4) * 4];

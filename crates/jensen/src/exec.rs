@@ -848,8 +848,9 @@ impl<'a> PlanModel<'a> {
 
     /// Computes a derived quantity from `params`, failing with the parameter at fault; the
     /// value of the same quantity from equal parameters when one of the last sets asked for
-    /// ([`MEMO_PARAMS`] per thread) gave it (the M-step's check derives from the new parameters, and the next
-    /// iteration prepares them: a loading matrix's SVD, a covariance's Cholesky factor).
+    /// ([`MEMO_PARAMS`] per thread) gave it (the M-step's check derives from the new
+    /// parameters, and the next iteration prepares them: a loading matrix's SVD, a
+    /// covariance's Cholesky factor).
     fn derive(
         &self,
         kind: DerivedKind,
