@@ -141,3 +141,54 @@ fn factor_analysis_is_equivariant_per_column() {
         assert!(rel < 1e-8, "{model}: ℓ {} vs {expect}", fit.log_likelihood);
     }
 }
+
+/// An empty state of a chain is re-seeded at the row no state explains well, whichever
+/// sequence it lies in and wherever in its sequence: the geyser data cut into uneven
+/// sequences (not aligned to the E-step's blocks or tasks), one row made an outlier, and a
+/// state started far from every row, so that it is empty after the first E-step. On one
+/// thread and on two.
+#[test]
+fn an_empty_state_of_a_chain_is_reseeded_at_the_worst_row() {
+    let text = std::fs::read_to_string(root().join("data/geyser.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    // Data row 181 (line 182 after the header), in the third sequence.
+    let outlier = 181;
+    lines[outlier + 1] = "400,30".to_string();
+    let table = jensen::csv::read_bytes("geyser.csv", lines.join("\n").as_bytes()).unwrap();
+    let p = plan("hmm_gaussian_diag");
+    let opts = BindOptions {
+        consts: [("K".to_string(), 3)].into(),
+        sequences: jensen::bind::Sequences::Lengths(vec![100, 7, 150, 42]),
+        ..Default::default()
+    };
+    let bound = jensen::bind(&p, &table, &opts).unwrap();
+    let model = PlanModel::new(&p, &bound);
+    let start: jensen::DynParams = serde_json::from_value(serde_json::json!({
+        "p0": [0.4, 0.4, 0.2],
+        "A": [[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]],
+        "mu": [[55.0, 2.0], [80.0, 4.3], [1e4, 1e3]],
+        "v": [[100.0, 1.0], [100.0, 1.0], [100.0, 1.0]],
+    }))
+    .unwrap();
+    let start = model.check_params(&start).unwrap();
+    for threads in [1, 2] {
+        let fit = jensen::fit(
+            &model,
+            &FitOptions {
+                max_iter: 5,
+                tol: f64::NEG_INFINITY,
+                init: jensen::runtime::InitStrategy::Params(start.clone()),
+                threads: Some(threads),
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        let first = fit.reseeds.first().expect("the far state is re-seeded");
+        assert_eq!(
+            (first.iteration, first.component, first.row, first.reason),
+            (1, 2, outlier, "empty"),
+            "{threads} thread(s): {:?}",
+            fit.reseeds
+        );
+    }
+}

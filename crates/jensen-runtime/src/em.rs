@@ -1062,68 +1062,97 @@ fn emissions<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Vec<
     (log_b, worst)
 }
 
-/// See [`Emissions::of`]: 2^20 rows, 48 MB of lanes past two states.
-const SCALED_ROWS: usize = 1 << 20;
-
 /// A chain's emissions as its soft E-step hands them to forward–backward.
-enum Emissions {
-    /// `ln p(x_n | z_n = k)`, `N × K` row-major ([`emissions`]).
-    Rows(Array2<f64>),
+enum Emissions<'m> {
+    /// `ln p(x_n | z_n = k)`, `N × K` row-major ([`emissions`]), and the row no state
+    /// explains well.
+    Rows(Array2<f64>, (f64, usize)),
     /// For at most [`LANES`] states, rescaled as the eight-lane recursions read them
-    /// ([`chain::scale_block`]): `tiles`, `N` tiles of `exp(ℓ_n − m_n)`, and the shifts `m_n`.
-    Scaled { tiles: Vec<f64>, shift: Vec<f64> },
+    /// ([`chain::scale_block`]), one sequence at a time, in the sequence's own task and while
+    /// its recursions run ([`ScaleSequence`]).
+    Scaled(Box<ScaleSequence<'m>>),
 }
 
-impl Emissions {
-    /// The emissions of every row for the soft E-step, in the form that suits the number of
-    /// states, and the worst-explained row per task (as [`emissions`]). The rescaled form
-    /// holds eight lanes a row whatever `K`: for fewer than four states on more than
-    /// [`SCALED_ROWS`] rows the log-densities' own form is kept, which takes less than half
-    /// the memory (a long sequence's recursions take eight lanes a step either way, a short
-    /// one's only while it runs).
-    fn of<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Self, Vec<(f64, usize)>) {
-        let (n, k) = (model.n_rows(), model.n_components());
-        if k == 0 || k > LANES || (2 * k < LANES && n > SCALED_ROWS) {
+/// A sequence's rescaled emissions (`rows`, into `tiles` and `shift`: the tiles of
+/// `exp(ℓ_t − m_t)` and the shifts `m_t`, one per row), and its row no state explains well
+/// (as [`emission_blocks`] finds it). Made in the sequence's task, into the thread's scratch,
+/// they are read by its recursions while they are in cache, and a fit holds only the running
+/// sequences' (computed for every row before the recursions, they were written out to
+/// memory and read back; their `N × 8` values were also the first iteration's largest
+/// allocation, page-faulted in).
+type ScaleSequence<'m> =
+    dyn Fn(Range<usize>, &mut [[f64; LANES]], &mut [f64]) -> (f64, usize) + Sync + 'm;
+
+impl<'m> Emissions<'m> {
+    /// The emissions for the soft E-step: rescaled for at most [`LANES`] states, else the
+    /// log-densities of every row. (The rescaled form holds eight lanes a row whatever `K`,
+    /// but only for the running sequences; the recursions on the log-densities' form take
+    /// eight lanes a step of those too, beside `N × K` log-densities. When every row's
+    /// emissions were rescaled before the recursions, fewer than four states on more than
+    /// 2²⁰ rows kept the log-densities' form, for its memory.)
+    fn of<M: MixtureModel>(model: &'m M, cache: &'m M::Cache) -> Self {
+        let k = model.n_components();
+        if k == 0 || k > LANES {
             let (log_b, worst) = emissions(model, cache);
-            return (Self::Rows(log_b), worst);
+            return Self::Rows(log_b, first_worst(worst, 0));
         }
-        // Every value is written by `scale_block`.
-        let mut tiles = scratch::take_written(n * LANES);
-        let mut shift = scratch::take_written(n);
-        let worst = emission_blocks(
-            model,
-            cache,
-            tiles
-                .chunks_mut(TASK_ROWS * LANES)
-                .zip(shift.chunks_mut(TASK_ROWS)),
-            |(tiles, shift), start, columns, best| {
-                let end = start + columns.nrows();
-                let columns: Vec<&[f64]> = columns
-                    .columns()
-                    .into_iter()
-                    .map(|c| c.to_slice().expect("a contiguous column"))
-                    .collect();
-                chain::scale_block(
-                    &columns,
-                    &mut tiles.as_chunks_mut().0[start..end],
-                    &mut shift[start..end],
-                    best,
-                );
-            },
-        );
-        (Self::Scaled { tiles, shift }, worst)
+        Self::Scaled(Box::new(move |rows, tiles, shift| {
+            // A long sequence's emissions in parallel pieces of `TASK_ROWS`.
+            let pieces = tiles
+                .chunks_mut(TASK_ROWS)
+                .zip(shift.chunks_mut(TASK_ROWS))
+                .enumerate()
+                .collect();
+            let worst = crate::tasks::map(pieces, |(p, (tiles, shift))| {
+                let first = rows.start + p * TASK_ROWS;
+                emission_task(
+                    model,
+                    cache,
+                    first..first + shift.len(),
+                    &mut (tiles, shift),
+                    scale_into,
+                )
+            });
+            first_worst(worst, rows.start)
+        }))
     }
 
     /// Back to the scratch pool, for the next iteration.
     fn give(self) {
-        match self {
-            Self::Rows(log_b) => scratch::give(log_b.into_raw_vec_and_offset().0),
-            Self::Scaled { tiles, shift } => {
-                scratch::give(tiles);
-                scratch::give(shift);
-            }
+        if let Self::Rows(log_b, _) = self {
+            scratch::give(log_b.into_raw_vec_and_offset().0);
         }
     }
+}
+
+/// [`emission_task`]'s `write` for the rescaled form: a block's columns into its rows' tiles
+/// and shifts ([`chain::scale_block`]).
+fn scale_into(
+    (tiles, shift): &mut (&mut [[f64; LANES]], &mut [f64]),
+    start: usize,
+    columns: ArrayView2<'_, f64>,
+    best: &mut [f64],
+) {
+    let end = start + columns.nrows();
+    let columns: Vec<&[f64]> = columns
+        .columns()
+        .into_iter()
+        .map(|c| c.to_slice().expect("a contiguous column"))
+        .collect();
+    chain::scale_block(
+        &columns,
+        &mut tiles[start..end],
+        &mut shift[start..end],
+        best,
+    );
+}
+
+/// The first of the least of `worst` (rows' values in order; `(∞, first)` when none is
+/// below `∞`), as a sequence of `if v < worst` updates from `(∞, first)` ends.
+fn first_worst(worst: impl IntoIterator<Item = (f64, usize)>, first: usize) -> (f64, usize) {
+    worst
+        .into_iter()
+        .fold((f64::INFINITY, first), |w, v| if v.0 < w.0 { v } else { w })
 }
 
 /// The chain's emissions `ln p(x_n | z_n = k)`, over the same fixed chunks as the mixture
@@ -1146,36 +1175,51 @@ where
     M: MixtureModel,
     O: Send,
 {
+    crate::tasks::map(outputs.enumerate().collect(), |(task, mut output)| {
+        let first = task * TASK_ROWS;
+        let rows = first..(first + TASK_ROWS).min(model.n_rows());
+        emission_task(model, cache, rows, &mut output, &write)
+    })
+}
+
+/// [`emission_blocks`] of one range of `rows` (a task's, or a piece of a sequence's) into
+/// `output`: `write` takes each block's first row within `rows`. Returns the first row of
+/// `rows` no state explains well (`(∞, rows.start)` when none is below `∞`).
+fn emission_task<M: MixtureModel, O>(
+    model: &M,
+    cache: &M::Cache,
+    rows: Range<usize>,
+    output: &mut O,
+    write: impl Fn(&mut O, usize, ArrayView2<'_, f64>, &mut [f64]),
+) -> (f64, usize) {
     let k = model.n_components();
     let weights = model.row_weights();
-    crate::tasks::map(outputs.enumerate().collect(), |(task, mut output)| {
-        let mut ws = Workspace::default();
-        let mut block = Array2::<f64>::zeros((BLOCK_ROWS, k).f());
-        let mut best = vec![f64::NEG_INFINITY; BLOCK_ROWS];
-        let first = task * TASK_ROWS;
-        let mut worst = (f64::INFINITY, first);
-        let m = (model.n_rows() - first).min(TASK_ROWS);
-        for start in (0..m).step_by(BLOCK_ROWS) {
-            let end = (start + BLOCK_ROWS).min(m);
-            let mut columns = block.slice_mut(s![..end - start, ..]);
-            columns.fill(0.0);
-            log_joint(
-                model,
-                cache,
-                first + start..first + end,
-                columns.view_mut(),
-                &mut ws,
-            );
-            let best = &mut best[..end - start];
-            write(&mut output, start, columns.view(), best);
-            for (t, &b) in (first + start..).zip(best.iter()) {
-                if b < worst.0 && !weights.is_some_and(|w| w[t] <= 0.0) {
-                    worst = (b, t);
-                }
+    let mut ws = Workspace::default();
+    let mut block = Array2::<f64>::zeros((BLOCK_ROWS, k).f());
+    let mut best = vec![f64::NEG_INFINITY; BLOCK_ROWS];
+    let first = rows.start;
+    let mut worst = (f64::INFINITY, first);
+    let m = rows.len();
+    for start in (0..m).step_by(BLOCK_ROWS) {
+        let end = (start + BLOCK_ROWS).min(m);
+        let mut columns = block.slice_mut(s![..end - start, ..]);
+        columns.fill(0.0);
+        log_joint(
+            model,
+            cache,
+            first + start..first + end,
+            columns.view_mut(),
+            &mut ws,
+        );
+        let best = &mut best[..end - start];
+        write(output, start, columns.view(), best);
+        for (t, &b) in (first + start..).zip(best.iter()) {
+            if b < worst.0 && !weights.is_some_and(|w| w[t] <= 0.0) {
+                worst = (b, t);
             }
         }
-        worst
-    })
+    }
+    worst
 }
 
 /// `rows = columns` for a column-major block and a row-major one of the same shape (or any
@@ -1199,36 +1243,57 @@ fn copy_into_rows(columns: ArrayView2<'_, f64>, mut rows: ArrayViewMut2<'_, f64>
     }
 }
 
+/// What [`chain_posterior`] finds: the state posteriors `γ`, each row's predictive
+/// log-likelihood (when asked for), the latent statistics, `ln p(x)` and the row no state
+/// explains well.
+struct ChainFit {
+    gamma: Array2<f64>,
+    steps: Option<Array1<f64>>,
+    latent: LatentStats,
+    loglik: f64,
+    worst: (f64, usize),
+}
+
 /// Forward–backward along every sequence (in parallel, merged in sequence order): the state
-/// posteriors, the per-row predictive log-likelihoods, the latent statistics and `ln p(x)`.
-/// With `weights` (one per row, the same within a sequence) each sequence's posteriors,
-/// statistics and log-likelihood are multiplied by its weight (the per-row values are not).
+/// posteriors, the per-row predictive log-likelihoods (where `steps`), the latent statistics
+/// and `ln p(x)`. With `weights` (one per row, the same within a sequence) each sequence's
+/// posteriors, statistics and log-likelihood are multiplied by its weight (the per-row values
+/// are not).
 fn chain_posterior(
     sequences: &[Range<usize>],
     prior: ChainPrior<'_>,
-    emissions: &Emissions,
+    emissions: &Emissions<'_>,
     rows: impl FnOnce() -> Array2<f64>,
     weights: Option<&[f64]>,
     layout: Layout,
-) -> (Array2<f64>, Array1<f64>, LatentStats, f64) {
+    steps: bool,
+) -> ChainFit {
     let n = sequences.last().map_or(0, |s| s.end);
     let k = prior.log_initial.len();
     let mut gamma = state_posteriors(n, k, layout, scratch::take_written(n * k));
-    let mut steps = Array1::<f64>::zeros(n);
+    let mut step_values = steps.then(|| Array1::<f64>::zeros(n));
     let mut pieces = Vec::with_capacity(sequences.len());
-    let (mut g_rest, mut s_rest) = (gamma.view_mut(), steps.view_mut());
+    let mut g_rest = gamma.view_mut();
+    let mut s_rest = step_values.as_mut().map(|s| s.view_mut());
     for seq in sequences {
         let (g, g_next) = g_rest.split_at(Axis(0), seq.len());
-        let (st, s_next) = s_rest.split_at(Axis(0), seq.len());
+        let (st, s_next) = match s_rest {
+            Some(s) => {
+                let (st, s_next) = s.split_at(Axis(0), seq.len());
+                (Some(st), Some(s_next))
+            }
+            None => (None, None),
+        };
         pieces.push((seq.clone(), g, st));
         g_rest = g_next;
         s_rest = s_next;
     }
     // One sequence's forward–backward on the log-densities `log_b`, or on the rescaled
-    // emissions (`None` where their form cannot carry the sequence).
+    // emissions (`None` where their form cannot carry the sequence); and the sequence's
+    // worst-explained row, where the rescaled emissions are made here.
     let run = |seq: &Range<usize>,
                g: &mut ArrayViewMut2<'_, f64>,
-               st: &mut ArrayViewMut1<'_, f64>,
+               st: &mut Option<ArrayViewMut1<'_, f64>>,
                log_b: Option<&Array2<f64>>| {
         let mut latent = LatentStats::zeros(k);
         // As many sequences run side by side as the rows hold of this one's length: a lone
@@ -1238,33 +1303,48 @@ fn chain_posterior(
             gamma: g.view_mut(),
             transitions: latent.transitions.view_mut(),
             initial: latent.initial.view_mut(),
-            steps: Some(st.view_mut()),
+            steps: st.as_mut().map(|s| s.view_mut()),
         };
-        let ll = match (log_b, emissions) {
+        let (ll, worst) = match (log_b, emissions) {
             // (The eight-lane form has failed on this sequence.)
-            (Some(log_b), _) => Some(chain::forward_backward_general(
-                prior.log_initial,
-                prior.log_transition,
-                log_b.slice(s![seq.clone(), ..]),
-                out,
-            )),
-            (None, Emissions::Rows(log_b)) => Some(chain::forward_backward_among(
-                prior.log_initial,
-                prior.log_transition,
-                log_b.slice(s![seq.clone(), ..]),
-                out,
-                side_by_side,
-            )),
-            (None, Emissions::Scaled { tiles, shift }) => chain::forward_backward_scaled(
-                prior.log_initial,
-                prior.log_transition,
-                &tiles.as_chunks().0[seq.clone()],
-                &shift[seq.clone()],
-                out,
-                side_by_side,
+            (Some(log_b), _) => (
+                Some(chain::forward_backward_general(
+                    prior.log_initial,
+                    prior.log_transition,
+                    log_b.slice(s![seq.clone(), ..]),
+                    out,
+                )),
+                None,
             ),
+            (None, Emissions::Rows(log_b, _)) => (
+                Some(chain::forward_backward_among(
+                    prior.log_initial,
+                    prior.log_transition,
+                    log_b.slice(s![seq.clone(), ..]),
+                    out,
+                    side_by_side,
+                )),
+                None,
+            ),
+            (None, Emissions::Scaled(scale)) => {
+                // Every value is written by `scale`.
+                let mut tiles = scratch::take_written(seq.len() * LANES);
+                let mut shift = scratch::take_written(seq.len());
+                let worst = scale(seq.clone(), tiles.as_chunks_mut().0, &mut shift);
+                let ll = chain::forward_backward_scaled(
+                    prior.log_initial,
+                    prior.log_transition,
+                    tiles.as_chunks().0,
+                    &shift,
+                    out,
+                    side_by_side,
+                );
+                scratch::give(tiles);
+                scratch::give(shift);
+                (ll, Some(worst))
+            }
         };
-        ll.map(|ll| (ll, latent))
+        (ll.map(|ll| (ll, latent)), worst)
     };
     // Each sequence's results weighted by its weight.
     let weigh = |seq: &Range<usize>,
@@ -1281,19 +1361,32 @@ fn chain_posterior(
         latent.transitions.mapv_inplace(scale);
         (scale(ll), latent)
     };
-    let mut parts: Vec<Result<(f64, LatentStats), _>> =
-        crate::tasks::map(pieces, |(seq, mut g, mut st)| {
-            match run(&seq, &mut g, &mut st, None) {
-                Some(done) => Ok(weigh(&seq, &mut g, done)),
-                None => Err((seq, g, st)),
-            }
-        });
+    // The worst-explained row: the rows' form found it; the rescaled one finds each
+    // sequence's, the first of the least taken in sequence order.
+    let mut worst = match emissions {
+        Emissions::Rows(_, worst) => *worst,
+        Emissions::Scaled(_) => (f64::INFINITY, 0),
+    };
+    let mut parts: Vec<Result<(f64, LatentStats), _>> = Vec::with_capacity(sequences.len());
+    for (part, seq_worst) in crate::tasks::map(pieces, |(seq, mut g, mut st)| {
+        let (done, worst) = run(&seq, &mut g, &mut st, None);
+        let part = match done {
+            Some(done) => Ok(weigh(&seq, &mut g, done)),
+            None => Err((seq, g, st)),
+        };
+        (part, worst)
+    }) {
+        parts.push(part);
+        if let Some(w) = seq_worst.filter(|w| w.0 < worst.0) {
+            worst = w;
+        }
+    }
     // The sequences the rescaled emissions could not carry, on the log-densities.
     if parts.iter().any(Result::is_err) {
         let log_b = rows();
         parts.par_iter_mut().for_each(|part| {
             if let Err((seq, g, st)) = part {
-                let done = run(seq, g, st, Some(&log_b)).expect("the general form");
+                let done = run(seq, g, st, Some(&log_b)).0.expect("the general form");
                 *part = Ok(weigh(seq, g, done));
             }
         });
@@ -1306,7 +1399,13 @@ fn chain_posterior(
         loglik += ll;
         latent.merge(&part);
     }
-    (gamma, steps, latent, loglik)
+    ChainFit {
+        gamma,
+        steps: step_values,
+        latent,
+        loglik,
+        worst,
+    }
 }
 
 /// The Viterbi path of every sequence and its `ln p(x, z*)`, in parallel, in sequence order.
@@ -1403,18 +1502,25 @@ fn chain_rows<M: MixtureModel>(
     let weights = model.row_weights();
     let (gamma, latent, path, loglik, worst) = match mode {
         EStepMode::Soft => {
-            let (form, worst) = Emissions::of(model, cache);
+            let form = Emissions::of(model, cache);
             let rows = || emissions(model, cache).0;
-            let (gamma, _, latent, loglik) =
-                chain_posterior(sequences, prior, &form, rows, weights, Layout::Columns);
+            let fit = chain_posterior(
+                sequences,
+                prior,
+                &form,
+                rows,
+                weights,
+                Layout::Columns,
+                false,
+            );
             form.give();
-            (gamma, latent, Vec::new(), loglik, worst)
+            (fit.gamma, fit.latent, Vec::new(), fit.loglik, fit.worst)
         }
         EStepMode::Hard => {
             let (log_b, worst) = emissions(model, cache);
             let (gamma, latent, path, loglik) = chain_hard(sequences, prior, &log_b, weights);
             scratch::give(log_b.into_raw_vec_and_offset().0);
-            (gamma, latent, path, loglik, worst)
+            (gamma, latent, path, loglik, first_worst(worst, 0))
         }
     };
     // The statistics of the emissions, weighted by γ, over the usual fixed chunks.
@@ -1440,16 +1546,13 @@ fn chain_rows<M: MixtureModel>(
                 model.accumulate(cache, block.clone(), resp, &mut out.stats, &mut ws)
             }
         }
-        // The row no state explains well (where an empty state is re-seeded), found
-        // with the emissions.
-        let task_worst = worst[rows.start / TASK_ROWS];
-        if task_worst.0 < out.worst.0 {
-            out.worst = task_worst;
-        }
         out
     });
     let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
     merge_parts(model, &mut total, parts);
+    // The row no state explains well (where an empty state is re-seeded), found with the
+    // emissions.
+    total.worst = worst;
     total.latent.initial = latent.initial;
     total.latent.transitions = latent.transitions;
     total.loglik = loglik;
@@ -1479,12 +1582,11 @@ fn state_posteriors(n: usize, k: usize, layout: Layout, buffer: Vec<f64>) -> Arr
 /// sequence sum to its log-likelihood).
 pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, Array1<f64>) {
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
-        let (form, _) = Emissions::of(model, cache);
+        let form = Emissions::of(model, cache);
         let rows = || emissions(model, cache).0;
-        let (gamma, steps, _, _) =
-            chain_posterior(sequences, prior, &form, rows, None, Layout::Rows);
+        let fit = chain_posterior(sequences, prior, &form, rows, None, Layout::Rows, true);
         form.give();
-        return (gamma, steps);
+        return (fit.gamma, fit.steps.expect("the steps asked for"));
     }
     let k = model.n_components();
     // Each task writes its rows of the one `N × K` array in place (no per-task copies to
