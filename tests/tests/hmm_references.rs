@@ -306,16 +306,17 @@ fn categorical_hmm_matches_hmmlearn() {
 
 #[test]
 fn a_sequence_the_eight_lane_form_cannot_carry_falls_back_to_the_log_densities() {
-    // Switches of probability 1e-170 that the first sequence's data forces: its steps' sums
-    // fall below the eight-lane recursions' range, so the E-step, which hands them the
-    // emissions already rescaled, runs the general form on the log-densities for that
-    // sequence alone. The posteriors, the per-step log-likelihoods and the E-step's
-    // log-likelihood are those of forward–backward on log-densities computed here by hand.
+    // Switches of probability 1e-170 that the first and the third sequences' data force:
+    // their steps' sums fall below the eight-lane recursions' range, so the E-step, which
+    // hands them the emissions already rescaled, runs the general form on the log-densities
+    // for those sequences alone (after every sequence has had its try). The posteriors, the
+    // per-step log-likelihoods and the E-step's log-likelihood are those of forward–backward
+    // on log-densities computed here by hand.
     use jensen::runtime::chain::{forward_backward, ChainPosterior};
     use ndarray::{Array1, Array2};
     let p = plan("hmm_gaussian");
-    let xs = [0.0, 0.3, 100.0, 99.5, 0.1, -0.2, 0.4];
-    let lengths = [4, 3];
+    let xs = [0.0, 0.3, 100.0, 99.5, 0.1, -0.2, 0.4, 100.2, 0.1, 99.8];
+    let lengths = [4, 3, 3];
     let text: String = std::iter::once("x".to_string())
         .chain(xs.iter().map(|x| x.to_string()))
         .collect::<Vec<_>>()
@@ -381,9 +382,12 @@ fn a_sequence_the_eight_lane_form_cannot_carry_falls_back_to_the_log_densities()
                 );
             }
         }
-        // The forced switch is in the first sequence's posteriors.
+        // The forced switches are in the first and the third sequences' posteriors.
         if start == 0 {
             assert!(gamma[[1, 0]] > 0.99 && gamma[[2, 1]] > 0.99);
+        }
+        if start == 7 {
+            assert!(gamma[[7, 1]] > 0.99 && gamma[[8, 0]] > 0.99 && gamma[[9, 1]] > 0.99);
         }
         total += ll;
         start += len;

@@ -1243,76 +1243,95 @@ fn copy_into_rows(columns: ArrayView2<'_, f64>, mut rows: ArrayViewMut2<'_, f64>
     }
 }
 
-/// What [`chain_posterior`] finds: the state posteriors `γ`, each row's predictive
-/// log-likelihood (when asked for), the latent statistics, `ln p(x)` and the row no state
-/// explains well.
-struct ChainFit {
-    gamma: Array2<f64>,
-    steps: Option<Array1<f64>>,
+/// What [`chain_posterior`] finds: what `after` made of each sequence (in sequence order),
+/// the latent statistics, `ln p(x)` and the row no state explains well.
+struct ChainFit<T> {
+    per_sequence: Vec<T>,
     latent: LatentStats,
     loglik: f64,
     worst: (f64, usize),
 }
 
-/// Forward–backward along every sequence (in parallel, merged in sequence order): the state
-/// posteriors, the per-row predictive log-likelihoods (where `steps`), the latent statistics
-/// and `ln p(x)`. With `weights` (one per row, the same within a sequence) each sequence's
-/// posteriors, statistics and log-likelihood are multiplied by its weight (the per-row values
-/// are not).
-fn chain_posterior(
+/// Where [`chain_posterior`] writes the state posteriors `γ` (and each row's predictive
+/// log-likelihood).
+enum Posteriors<'a> {
+    /// Into these `N × K` posteriors and `N` values (the posterior a fit returns).
+    Into(ArrayViewMut2<'a, f64>, ArrayViewMut1<'a, f64>),
+    /// Into a buffer per sequence from the thread's scratch, column-major, for `after` to
+    /// read while it is in cache; no per-row values (the E-step).
+    PerSequence,
+}
+
+/// Forward–backward along every sequence (in parallel, each sequence's results in sequence
+/// order): the state posteriors `γ` (written as `out` says, and handed to `after` with the
+/// sequence's rows), the latent statistics and `ln p(x)`. With `weights` (one per row, the
+/// same within a sequence) each sequence's posteriors, statistics and log-likelihood are
+/// multiplied by its weight (the per-row values are not). The log-densities' form (`rows`,
+/// computed once, after every sequence has had its try) takes the sequences the rescaled
+/// emissions cannot carry.
+fn chain_posterior<'o, T: Send>(
     sequences: &[Range<usize>],
     prior: ChainPrior<'_>,
     emissions: &Emissions<'_>,
     rows: impl FnOnce() -> Array2<f64>,
     weights: Option<&[f64]>,
-    layout: Layout,
-    steps: bool,
-) -> ChainFit {
+    out: Posteriors<'o>,
+    after: impl Fn(&Range<usize>, ArrayView2<'_, f64>) -> T + Sync,
+) -> ChainFit<T> {
     let n = sequences.last().map_or(0, |s| s.end);
     let k = prior.log_initial.len();
-    let mut gamma = state_posteriors(n, k, layout, scratch::take_written(n * k));
-    let mut step_values = steps.then(|| Array1::<f64>::zeros(n));
-    let mut pieces = Vec::with_capacity(sequences.len());
-    let mut g_rest = gamma.view_mut();
-    let mut s_rest = step_values.as_mut().map(|s| s.view_mut());
-    for seq in sequences {
-        let (g, g_next) = g_rest.split_at(Axis(0), seq.len());
-        let (st, s_next) = match s_rest {
-            Some(s) => {
-                let (st, s_next) = s.split_at(Axis(0), seq.len());
-                (Some(st), Some(s_next))
+    // Each sequence's piece of `out`, if it is given.
+    type Piece<'p> = (
+        Range<usize>,
+        Option<(ArrayViewMut2<'p, f64>, ArrayViewMut1<'p, f64>)>,
+    );
+    let mut pieces: Vec<Piece<'o>> = Vec::with_capacity(sequences.len());
+    match out {
+        Posteriors::Into(mut g_rest, mut s_rest) => {
+            for seq in sequences {
+                let (g, g_next) = g_rest.split_at(Axis(0), seq.len());
+                let (st, s_next) = s_rest.split_at(Axis(0), seq.len());
+                pieces.push((seq.clone(), Some((g, st))));
+                (g_rest, s_rest) = (g_next, s_next);
             }
-            None => (None, None),
-        };
-        pieces.push((seq.clone(), g, st));
-        g_rest = g_next;
-        s_rest = s_next;
+        }
+        Posteriors::PerSequence => pieces.extend(sequences.iter().map(|s| (s.clone(), None))),
     }
-    // One sequence's forward–backward on the log-densities `log_b`, or on the rescaled
-    // emissions (`None` where their form cannot carry the sequence); and the sequence's
-    // worst-explained row, where the rescaled emissions are made here.
+    // One sequence's forward–backward into `g` (and `st`), weighted by the sequence's
+    // weight, and what `after` makes of it (`None` where the rescaled emissions cannot carry
+    // the sequence): on the log-densities `general` when they are given, else on the
+    // emissions' form. Also the sequence's worst-explained row, where the rescaled emissions
+    // are made here.
+    type Done<T> = Option<(T, f64, LatentStats)>;
     let run = |seq: &Range<usize>,
-               g: &mut ArrayViewMut2<'_, f64>,
-               st: &mut Option<ArrayViewMut1<'_, f64>>,
-               log_b: Option<&Array2<f64>>| {
+               mut g: ArrayViewMut2<'_, f64>,
+               mut st: Option<ArrayViewMut1<'_, f64>>,
+               general: Option<&Array2<f64>>|
+     -> (Done<T>, Option<(f64, usize)>) {
         let mut latent = LatentStats::zeros(k);
         // As many sequences run side by side as the rows hold of this one's length: a lone
         // long sequence among short ones still splits its recursions.
         let side_by_side = n / seq.len().max(1);
-        let out = ChainPosterior {
-            gamma: g.view_mut(),
-            transitions: latent.transitions.view_mut(),
-            initial: latent.initial.view_mut(),
-            steps: st.as_mut().map(|s| s.view_mut()),
-        };
-        let (ll, worst) = match (log_b, emissions) {
+        fn out<'o>(
+            g: &'o mut ArrayViewMut2<'_, f64>,
+            st: &'o mut Option<ArrayViewMut1<'_, f64>>,
+            latent: &'o mut LatentStats,
+        ) -> ChainPosterior<'o> {
+            ChainPosterior {
+                gamma: g.view_mut(),
+                transitions: latent.transitions.view_mut(),
+                initial: latent.initial.view_mut(),
+                steps: st.as_mut().map(|s| s.view_mut()),
+            }
+        }
+        let (ll, worst) = match (general, emissions) {
             // (The eight-lane form has failed on this sequence.)
             (Some(log_b), _) => (
                 Some(chain::forward_backward_general(
                     prior.log_initial,
                     prior.log_transition,
                     log_b.slice(s![seq.clone(), ..]),
-                    out,
+                    out(&mut g, &mut st, &mut latent),
                 )),
                 None,
             ),
@@ -1321,7 +1340,7 @@ fn chain_posterior(
                     prior.log_initial,
                     prior.log_transition,
                     log_b.slice(s![seq.clone(), ..]),
-                    out,
+                    out(&mut g, &mut st, &mut latent),
                     side_by_side,
                 )),
                 None,
@@ -1336,7 +1355,7 @@ fn chain_posterior(
                     prior.log_transition,
                     tiles.as_chunks().0,
                     &shift,
-                    out,
+                    out(&mut g, &mut st, &mut latent),
                     side_by_side,
                 );
                 scratch::give(tiles);
@@ -1344,68 +1363,92 @@ fn chain_posterior(
                 (ll, Some(worst))
             }
         };
-        (ll.map(|ll| (ll, latent)), worst)
-    };
-    // Each sequence's results weighted by its weight.
-    let weigh = |seq: &Range<usize>,
-                 g: &mut ArrayViewMut2<'_, f64>,
-                 (ll, mut latent): (f64, LatentStats)| {
-        let weight = weights.map_or(1.0, |w| w[seq.start]);
-        if weight == 1.0 {
-            return (ll, latent);
-        }
+        let Some(ll) = ll else {
+            return (None, worst);
+        };
         // A sequence of weight zero contributes nothing, not even a log-likelihood of −∞.
-        let scale = |v: f64| if weight == 0.0 { 0.0 } else { v * weight };
-        g.mapv_inplace(scale);
-        latent.initial.mapv_inplace(scale);
-        latent.transitions.mapv_inplace(scale);
-        (scale(ll), latent)
+        let weight = weights.map_or(1.0, |w| w[seq.start]);
+        let ll = if weight == 1.0 {
+            ll
+        } else {
+            let scale = |v: f64| if weight == 0.0 { 0.0 } else { v * weight };
+            g.mapv_inplace(scale);
+            latent.initial.mapv_inplace(scale);
+            latent.transitions.mapv_inplace(scale);
+            scale(ll)
+        };
+        (Some((after(seq, g.view()), ll, latent)), worst)
     };
+    // A sequence's task: into its piece of `out`, or into a buffer of the thread's scratch
+    // (column-major, as a mixture's responsibilities are: each state's weights in a block
+    // are one contiguous column for the kernels; every value is written).
+    let attempt = |(seq, mut given): Piece<'o>, general: Option<&Array2<f64>>| {
+        let (done, worst) = match &mut given {
+            Some((g, st)) => run(&seq, g.view_mut(), Some(st.view_mut()), general),
+            None => {
+                let buffer = scratch::take_written(seq.len() * k);
+                let mut g = state_posteriors(seq.len(), k, Layout::Columns, buffer);
+                let result = run(&seq, g.view_mut(), None, general);
+                scratch::give(g.into_raw_vec_and_offset().0);
+                result
+            }
+        };
+        (done.ok_or((seq, given)), worst)
+    };
+    let mut results = Vec::with_capacity(sequences.len());
+    let mut failed = Vec::new();
+    for (i, (done, worst)) in crate::tasks::map(pieces, |p| attempt(p, None))
+        .into_iter()
+        .enumerate()
+    {
+        match done {
+            Ok(done) => results.push(Some((done, worst))),
+            Err(piece) => {
+                results.push(None);
+                failed.push((i, piece, worst));
+            }
+        }
+    }
+    // The sequences the rescaled emissions could not carry, on the log-densities (their
+    // worst rows as the rescaled emissions found them).
+    if !failed.is_empty() {
+        let log_b = rows();
+        let redone = crate::tasks::map(failed, |(i, piece, worst)| {
+            (i, attempt(piece, Some(&log_b)).0, worst)
+        });
+        for (i, done, worst) in redone {
+            let Ok(done) = done else {
+                unreachable!("the general form carries every sequence")
+            };
+            results[i] = Some((done, worst));
+        }
+        scratch::give(log_b.into_raw_vec_and_offset().0);
+    }
+    let results = results
+        .into_iter()
+        .map(|r| r.expect("every sequence is done"));
     // The worst-explained row: the rows' form found it; the rescaled one finds each
     // sequence's, the first of the least taken in sequence order.
     let mut worst = match emissions {
         Emissions::Rows(_, worst) => *worst,
         Emissions::Scaled(_) => (f64::INFINITY, 0),
     };
-    let mut parts: Vec<Result<(f64, LatentStats), _>> = Vec::with_capacity(sequences.len());
-    for (part, seq_worst) in crate::tasks::map(pieces, |(seq, mut g, mut st)| {
-        let (done, worst) = run(&seq, &mut g, &mut st, None);
-        let part = match done {
-            Some(done) => Ok(weigh(&seq, &mut g, done)),
-            None => Err((seq, g, st)),
-        };
-        (part, worst)
-    }) {
-        parts.push(part);
+    let mut fit = ChainFit {
+        per_sequence: Vec::with_capacity(sequences.len()),
+        latent: LatentStats::zeros(k),
+        loglik: 0.0,
+        worst,
+    };
+    for ((made, ll, latent), seq_worst) in results {
+        fit.per_sequence.push(made);
+        fit.loglik += ll;
+        fit.latent.merge(&latent);
         if let Some(w) = seq_worst.filter(|w| w.0 < worst.0) {
             worst = w;
         }
     }
-    // The sequences the rescaled emissions could not carry, on the log-densities.
-    if parts.iter().any(Result::is_err) {
-        let log_b = rows();
-        parts.par_iter_mut().for_each(|part| {
-            if let Err((seq, g, st)) = part {
-                let done = run(seq, g, st, Some(&log_b)).0.expect("the general form");
-                *part = Ok(weigh(seq, g, done));
-            }
-        });
-        scratch::give(log_b.into_raw_vec_and_offset().0);
-    }
-    let mut latent = LatentStats::zeros(k);
-    let mut loglik = 0.0;
-    for part in parts {
-        let (ll, part) = part.expect("every sequence is done");
-        loglik += ll;
-        latent.merge(&part);
-    }
-    ChainFit {
-        gamma,
-        steps: step_values,
-        latent,
-        loglik,
-        worst,
-    }
+    fit.worst = worst;
+    fit
 }
 
 /// The Viterbi path of every sequence and its `ln p(x, z*)`, in parallel, in sequence order.
@@ -1500,59 +1543,48 @@ fn chain_rows<M: MixtureModel>(
     mode: EStepMode,
 ) -> EStep<M::Stats> {
     let weights = model.row_weights();
-    let (gamma, latent, path, loglik, worst) = match mode {
-        EStepMode::Soft => {
-            let form = Emissions::of(model, cache);
-            let rows = || emissions(model, cache).0;
-            let fit = chain_posterior(
-                sequences,
-                prior,
-                &form,
-                rows,
-                weights,
-                Layout::Columns,
-                false,
-            );
-            form.give();
-            (fit.gamma, fit.latent, Vec::new(), fit.loglik, fit.worst)
-        }
-        EStepMode::Hard => {
-            let (log_b, worst) = emissions(model, cache);
-            let (gamma, latent, path, loglik) = chain_hard(sequences, prior, &log_b, weights);
-            scratch::give(log_b.into_raw_vec_and_offset().0);
-            (gamma, latent, path, loglik, first_worst(worst, 0))
-        }
-    };
-    // The statistics of the emissions, weighted by γ, over the usual fixed chunks.
-    let parts: Vec<EStep<M::Stats>> = crate::tasks::map(tasks(model.n_rows()), |rows| {
-        let mut out = EStep::empty(model.zero_stats(), model.n_components(), rows.start);
-        let mut ws = Workspace::default();
-        for start in rows.clone().step_by(BLOCK_ROWS) {
-            let block = start..(start + BLOCK_ROWS).min(rows.end);
-            // γ is column-major (as a mixture's responsibilities are), so every
-            // state's weights in the block are one contiguous column for the kernels.
-            let resp = gamma.slice(s![block.clone(), ..]);
-            add_counts(resp, &mut out.latent.counts);
-            // With weights, the hard E-step's γ is the path as a weighted one-hot.
-            if mode == EStepMode::Hard && weights.is_none() && !model.has_gaps() {
-                model.accumulate_assigned(
-                    cache,
-                    block.clone(),
-                    &path[block.clone()],
-                    &mut out.stats,
-                    &mut ws,
-                )
-            } else {
-                model.accumulate(cache, block.clone(), resp, &mut out.stats, &mut ws)
-            }
-        }
-        out
-    });
     let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
+    if mode == EStepMode::Soft {
+        let form = Emissions::of(model, cache);
+        let rows = || emissions(model, cache).0;
+        // Each sequence's statistics from its posteriors while they are in cache.
+        let fit = chain_posterior(
+            sequences,
+            prior,
+            &form,
+            rows,
+            weights,
+            Posteriors::PerSequence,
+            |seq, gamma| weighted_stats(model, cache, seq.clone(), gamma, None),
+        );
+        form.give();
+        merge_parts(
+            model,
+            &mut total,
+            fit.per_sequence.into_iter().flatten().collect(),
+        );
+        total.worst = fit.worst;
+        total.latent.initial = fit.latent.initial;
+        total.latent.transitions = fit.latent.transitions;
+        total.loglik = fit.loglik;
+        return total;
+    }
+    let (log_b, worst) = emissions(model, cache);
+    let (gamma, latent, path, loglik) = chain_hard(sequences, prior, &log_b, weights);
+    scratch::give(log_b.into_raw_vec_and_offset().0);
+    // With weights or gaps, the statistics of the path as a weighted one-hot γ.
+    let path_form = weights.is_none() && !model.has_gaps();
+    let parts = weighted_stats(
+        model,
+        cache,
+        0..model.n_rows(),
+        gamma.view(),
+        path_form.then_some(&path[..]),
+    );
     merge_parts(model, &mut total, parts);
     // The row no state explains well (where an empty state is re-seeded), found with the
     // emissions.
-    total.worst = worst;
+    total.worst = first_worst(worst, 0);
     total.latent.initial = latent.initial;
     total.latent.transitions = latent.transitions;
     total.loglik = loglik;
@@ -1560,6 +1592,42 @@ fn chain_rows<M: MixtureModel>(
     // The next iteration reuses this buffer.
     scratch::give(gamma.into_raw_vec_and_offset().0);
     total
+}
+
+/// The statistics of the emissions of `rows` (a sequence's, or every row), weighted by their
+/// state posteriors `gamma` (column-major: each state's weights in a block are one
+/// contiguous column for the kernels), in pieces of [`TASK_ROWS`] from `rows.start` (in
+/// parallel; the parts in order) and blocks of [`BLOCK_ROWS`]; or with `path`, a hard
+/// E-step's states of those rows, by the form for assignments.
+fn weighted_stats<M: MixtureModel>(
+    model: &M,
+    cache: &M::Cache,
+    rows: Range<usize>,
+    gamma: ArrayView2<'_, f64>,
+    path: Option<&[u32]>,
+) -> Vec<EStep<M::Stats>> {
+    let pieces = rows
+        .clone()
+        .step_by(TASK_ROWS)
+        .map(|s| s..(s + TASK_ROWS).min(rows.end))
+        .collect();
+    crate::tasks::map(pieces, |piece: Range<usize>| {
+        let mut out = EStep::empty(model.zero_stats(), model.n_components(), piece.start);
+        let mut ws = Workspace::default();
+        for start in piece.clone().step_by(BLOCK_ROWS) {
+            let block = start..(start + BLOCK_ROWS).min(piece.end);
+            let local = block.start - rows.start..block.end - rows.start;
+            let resp = gamma.slice(s![local.clone(), ..]);
+            add_counts(resp, &mut out.latent.counts);
+            match path {
+                Some(path) => {
+                    model.accumulate_assigned(cache, block, &path[local], &mut out.stats, &mut ws)
+                }
+                None => model.accumulate(cache, block, resp, &mut out.stats, &mut ws),
+            }
+        }
+        out
+    })
 }
 
 /// How a chain's state posteriors `γ` (`N × K`) are laid out.
@@ -1584,9 +1652,18 @@ pub fn posterior<M: MixtureModel>(model: &M, cache: &M::Cache) -> (Array2<f64>, 
     if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
         let form = Emissions::of(model, cache);
         let rows = || emissions(model, cache).0;
-        let fit = chain_posterior(sequences, prior, &form, rows, None, Layout::Rows, true);
+        let n = model.n_rows();
+        let mut gamma = state_posteriors(
+            n,
+            model.n_components(),
+            Layout::Rows,
+            scratch::take_written(n * model.n_components()),
+        );
+        let mut steps = Array1::<f64>::zeros(n);
+        let out = Posteriors::Into(gamma.view_mut(), steps.view_mut());
+        chain_posterior(sequences, prior, &form, rows, None, out, |_, _| ());
         form.give();
-        return (fit.gamma, fit.steps.expect("the steps asked for"));
+        return (gamma, steps);
     }
     let k = model.n_components();
     // Each task writes its rows of the one `N × K` array in place (no per-task copies to
