@@ -560,9 +560,14 @@ fn log_joint<M: MixtureModel>(
 }
 
 fn tasks(n: usize) -> Vec<Range<usize>> {
-    (0..n)
+    pieces(0..n)
+}
+
+/// `rows` in pieces of [`TASK_ROWS`] from its start (the last shorter).
+fn pieces(rows: Range<usize>) -> Vec<Range<usize>> {
+    rows.clone()
         .step_by(TASK_ROWS)
-        .map(|s| s..(s + TASK_ROWS).min(n))
+        .map(|s| s..(s + TASK_ROWS).min(rows.end))
         .collect()
 }
 
@@ -1068,28 +1073,24 @@ enum Emissions<'m> {
     /// explains well.
     Rows(Array2<f64>, (f64, usize)),
     /// For at most [`LANES`] states, rescaled as the eight-lane recursions read them
-    /// ([`chain::scale_block`]), one sequence at a time, in the sequence's own task and while
-    /// its recursions run ([`ScaleSequence`]).
-    Scaled(Box<ScaleSequence<'m>>),
+    /// ([`chain::scale_block`]), a batch of sequences at a time, in the batch's own task and
+    /// while its recursions run ([`ScaleRows`]).
+    Scaled(Box<ScaleRows<'m>>),
 }
 
-/// A sequence's rescaled emissions (`rows`, into `tiles` and `shift`: the tiles of
-/// `exp(ℓ_t − m_t)` and the shifts `m_t`, one per row), and its row no state explains well
-/// (as [`emission_blocks`] finds it). Made in the sequence's task, into the thread's scratch,
-/// they are read by its recursions while they are in cache, and a fit holds only the running
-/// sequences' (computed for every row before the recursions, they were written out to
-/// memory and read back; their `N × 8` values were also the first iteration's largest
-/// allocation, page-faulted in).
-type ScaleSequence<'m> =
+/// The rescaled emissions of `rows` (a batch of whole sequences, [`batches`]), into `tiles`
+/// and `shift` (the tiles of `exp(ℓ_t − m_t)` and the shifts `m_t`, one per row), and their
+/// row no state explains well (as [`emission_blocks`] finds it). Made in the batch's task,
+/// into the thread's scratch, they are read by its recursions while they are in cache, and a
+/// fit holds only the running batches'.
+type ScaleRows<'m> =
     dyn Fn(Range<usize>, &mut [[f64; LANES]], &mut [f64]) -> (f64, usize) + Sync + 'm;
 
 impl<'m> Emissions<'m> {
     /// The emissions for the soft E-step: rescaled for at most [`LANES`] states, else the
     /// log-densities of every row. (The rescaled form holds eight lanes a row whatever `K`,
-    /// but only for the running sequences; the recursions on the log-densities' form take
-    /// eight lanes a step of those too, beside `N × K` log-densities. When every row's
-    /// emissions were rescaled before the recursions, fewer than four states on more than
-    /// 2²⁰ rows kept the log-densities' form, for its memory.)
+    /// but only for the running batches; the recursions on the log-densities' form take eight
+    /// lanes a step of those too, beside `N × K` log-densities.)
     fn of<M: MixtureModel>(model: &'m M, cache: &'m M::Cache) -> Self {
         let k = model.n_components();
         if k == 0 || k > LANES {
@@ -1097,7 +1098,7 @@ impl<'m> Emissions<'m> {
             return Self::Rows(log_b, first_worst(worst, 0));
         }
         Self::Scaled(Box::new(move |rows, tiles, shift| {
-            // A long sequence's emissions in parallel pieces of `TASK_ROWS`.
+            // A long sequence's emissions in parallel pieces of `TASK_ROWS` from its start.
             let pieces = tiles
                 .chunks_mut(TASK_ROWS)
                 .zip(shift.chunks_mut(TASK_ROWS))
@@ -1243,10 +1244,11 @@ fn copy_into_rows(columns: ArrayView2<'_, f64>, mut rows: ArrayViewMut2<'_, f64>
     }
 }
 
-/// What [`chain_posterior`] finds: what `after` made of each sequence (in sequence order),
-/// the latent statistics, `ln p(x)` and the row no state explains well.
+/// What [`chain_posterior`] finds: what `after` made of each batch of sequences (in
+/// order, see [`batches`]), the latent statistics, `ln p(x)` and the row no state explains
+/// well.
 struct ChainFit<T> {
-    per_sequence: Vec<T>,
+    per_batch: Vec<T>,
     latent: LatentStats,
     loglik: f64,
     worst: (f64, usize),
@@ -1257,18 +1259,38 @@ struct ChainFit<T> {
 enum Posteriors<'a> {
     /// Into these `N × K` posteriors and `N` values (the posterior a fit returns).
     Into(ArrayViewMut2<'a, f64>, ArrayViewMut1<'a, f64>),
-    /// Into a buffer per sequence from the thread's scratch, column-major, for `after` to
-    /// read while it is in cache; no per-row values (the E-step).
-    PerSequence,
+    /// Into a buffer per batch of sequences from the thread's scratch, column-major, for
+    /// `after` to read while it is in cache; no per-row values (the E-step).
+    PerBatch,
 }
 
-/// Forward–backward along every sequence (in parallel, each sequence's results in sequence
-/// order): the state posteriors `γ` (written as `out` says, and handed to `after` with the
-/// sequence's rows), the latent statistics and `ln p(x)`. With `weights` (one per row, the
-/// same within a sequence) each sequence's posteriors, statistics and log-likelihood are
-/// multiplied by its weight (the per-row values are not). The log-densities' form (`rows`,
-/// computed once, after every sequence has had its try) takes the sequences the rescaled
-/// emissions cannot carry.
+/// The tasks of [`chain_posterior`]: runs of consecutive whole sequences (as ranges of their
+/// indices) of at most [`TASK_ROWS`] rows together, a longer sequence alone; from the lengths
+/// alone, so that the results do not depend on the threads.
+fn batches(sequences: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let (mut first, mut rows) = (0, 0);
+    for (i, seq) in sequences.iter().enumerate() {
+        if i > first && rows + seq.len() > TASK_ROWS {
+            out.push(first..i);
+            (first, rows) = (i, 0);
+        }
+        rows += seq.len();
+    }
+    if first < sequences.len() {
+        out.push(first..sequences.len());
+    }
+    out
+}
+
+/// Forward–backward along every sequence, a batch of sequences per task ([`batches`], in
+/// parallel; their results in order): the state posteriors `γ` (written as `out` says, and
+/// handed to `after` with the batch's rows), the latent statistics and `ln p(x)`. A batch's
+/// rescaled emissions are made in its task and read by its recursions while they are in
+/// cache. With `weights` (one per row, the same within a sequence) each sequence's
+/// posteriors, statistics and log-likelihood are multiplied by its weight (the per-row
+/// values are not). The log-densities' form (`rows`, computed once, after every batch has
+/// had its try) takes the sequences the rescaled emissions cannot carry.
 fn chain_posterior<'o, T: Send>(
     sequences: &[Range<usize>],
     prior: ChainPrior<'_>,
@@ -1276,178 +1298,198 @@ fn chain_posterior<'o, T: Send>(
     rows: impl FnOnce() -> Array2<f64>,
     weights: Option<&[f64]>,
     out: Posteriors<'o>,
-    after: impl Fn(&Range<usize>, ArrayView2<'_, f64>) -> T + Sync,
+    after: impl Fn(Range<usize>, ArrayView2<'_, f64>) -> T + Sync,
 ) -> ChainFit<T> {
     let n = sequences.last().map_or(0, |s| s.end);
     let k = prior.log_initial.len();
-    // Each sequence's piece of `out`, if it is given.
+    let rows_of = |b: &Range<usize>| sequences[b.start].start..sequences[b.end - 1].end;
+    let probabilities = chain::Probabilities::of(prior.log_initial, prior.log_transition);
+    // Each batch with its piece of `out`, if it is given.
     type Piece<'p> = (
         Range<usize>,
         Option<(ArrayViewMut2<'p, f64>, ArrayViewMut1<'p, f64>)>,
     );
-    let mut pieces: Vec<Piece<'o>> = Vec::with_capacity(sequences.len());
+    let mut pieces: Vec<Piece<'o>> = Vec::new();
     match out {
         Posteriors::Into(mut g_rest, mut s_rest) => {
-            for seq in sequences {
-                let (g, g_next) = g_rest.split_at(Axis(0), seq.len());
-                let (st, s_next) = s_rest.split_at(Axis(0), seq.len());
-                pieces.push((seq.clone(), Some((g, st))));
+            for b in batches(sequences) {
+                let len = rows_of(&b).len();
+                let (g, g_next) = g_rest.split_at(Axis(0), len);
+                let (st, s_next) = s_rest.split_at(Axis(0), len);
+                pieces.push((b, Some((g, st))));
                 (g_rest, s_rest) = (g_next, s_next);
             }
         }
-        Posteriors::PerSequence => pieces.extend(sequences.iter().map(|s| (s.clone(), None))),
+        Posteriors::PerBatch => pieces.extend(batches(sequences).into_iter().map(|b| (b, None))),
     }
-    // One sequence's forward–backward into `g` (and `st`), weighted by the sequence's
-    // weight, and what `after` makes of it (`None` where the rescaled emissions cannot carry
-    // the sequence): on the log-densities `general` when they are given, else on the
-    // emissions' form. Also the sequence's worst-explained row, where the rescaled emissions
-    // are made here.
-    type Done<T> = Option<(T, f64, LatentStats)>;
-    let run = |seq: &Range<usize>,
+    // One batch's forward–backward into `g` (and `st`), each sequence weighted by its
+    // weight, and what `after` makes of it; the sequences the rescaled emissions cannot
+    // carry, by index, when there are any (`general`: the log-densities, for those among
+    // `failed`). Also the batch's worst-explained row, where its rescaled emissions are
+    // made here.
+    struct Done<T> {
+        made: T,
+        loglik: f64,
+        latent: LatentStats,
+        worst: Option<(f64, usize)>,
+    }
+    let run = |batch: &Range<usize>,
                mut g: ArrayViewMut2<'_, f64>,
                mut st: Option<ArrayViewMut1<'_, f64>>,
-               general: Option<&Array2<f64>>|
-     -> (Done<T>, Option<(f64, usize)>) {
-        let mut latent = LatentStats::zeros(k);
-        // As many sequences run side by side as the rows hold of this one's length: a lone
-        // long sequence among short ones still splits its recursions.
-        let side_by_side = n / seq.len().max(1);
-        fn out<'o>(
-            g: &'o mut ArrayViewMut2<'_, f64>,
-            st: &'o mut Option<ArrayViewMut1<'_, f64>>,
-            latent: &'o mut LatentStats,
-        ) -> ChainPosterior<'o> {
-            ChainPosterior {
-                gamma: g.view_mut(),
+               general: Option<(&Array2<f64>, &[usize])>|
+     -> Result<Done<T>, Vec<usize>> {
+        let rows = rows_of(batch);
+        let scaled = match emissions {
+            Emissions::Rows(..) => None,
+            Emissions::Scaled(scale) => {
+                // Every value is written by `scale`.
+                let mut tiles = scratch::take_written(rows.len() * LANES);
+                let mut shift = scratch::take_written(rows.len());
+                let worst = scale(rows.clone(), tiles.as_chunks_mut().0, &mut shift);
+                Some((tiles, shift, worst))
+            }
+        };
+        let (mut loglik, mut batch_latent) = (0.0, LatentStats::zeros(k));
+        let worst = scaled.as_ref().map(|s| s.2);
+        let mut failed = Vec::new();
+        for i in batch.clone() {
+            let seq = &sequences[i];
+            let local = seq.start - rows.start..seq.end - rows.start;
+            let mut latent = LatentStats::zeros(k);
+            let out = ChainPosterior {
+                gamma: g.slice_mut(s![local.clone(), ..]),
                 transitions: latent.transitions.view_mut(),
                 initial: latent.initial.view_mut(),
-                steps: st.as_mut().map(|s| s.view_mut()),
-            }
+                steps: st.as_mut().map(|s| s.slice_mut(s![local.clone()])),
+            };
+            // As many sequences run side by side as the rows hold of this one's length: a
+            // lone long sequence among short ones still splits its recursions.
+            let side_by_side = n / seq.len().max(1);
+            let ll = match (general, emissions, &scaled) {
+                // (The eight-lane form has failed on this sequence.)
+                (Some((log_b, among)), _, _) if among.contains(&i) => {
+                    Some(chain::forward_backward_general(
+                        prior.log_initial,
+                        prior.log_transition,
+                        log_b.slice(s![seq.clone(), ..]),
+                        out,
+                    ))
+                }
+                (_, Emissions::Rows(log_b, _), _) => Some(chain::forward_backward_among(
+                    prior.log_initial,
+                    prior.log_transition,
+                    log_b.slice(s![seq.clone(), ..]),
+                    out,
+                    side_by_side,
+                )),
+                (_, Emissions::Scaled(_), Some((tiles, shift, _))) => {
+                    chain::forward_backward_scaled(
+                        &probabilities,
+                        &tiles.as_chunks().0[local.clone()],
+                        &shift[local.clone()],
+                        out,
+                        side_by_side,
+                    )
+                }
+                (_, Emissions::Scaled(_), None) => unreachable!("the batch's emissions"),
+            };
+            let Some(ll) = ll else {
+                failed.push(i);
+                continue;
+            };
+            // A sequence of weight zero contributes nothing, not even a log-likelihood of
+            // −∞.
+            let weight = weights.map_or(1.0, |w| w[seq.start]);
+            let ll = if weight == 1.0 {
+                ll
+            } else {
+                let scale = |v: f64| if weight == 0.0 { 0.0 } else { v * weight };
+                g.slice_mut(s![local, ..]).mapv_inplace(scale);
+                latent.initial.mapv_inplace(scale);
+                latent.transitions.mapv_inplace(scale);
+                scale(ll)
+            };
+            loglik += ll;
+            batch_latent.merge(&latent);
         }
-        let (ll, worst) = match (general, emissions) {
-            // (The eight-lane form has failed on this sequence.)
-            (Some(log_b), _) => (
-                Some(chain::forward_backward_general(
-                    prior.log_initial,
-                    prior.log_transition,
-                    log_b.slice(s![seq.clone(), ..]),
-                    out(&mut g, &mut st, &mut latent),
-                )),
-                None,
-            ),
-            (None, Emissions::Rows(log_b, _)) => (
-                Some(chain::forward_backward_among(
-                    prior.log_initial,
-                    prior.log_transition,
-                    log_b.slice(s![seq.clone(), ..]),
-                    out(&mut g, &mut st, &mut latent),
-                    side_by_side,
-                )),
-                None,
-            ),
-            (None, Emissions::Scaled(scale)) => {
-                // Every value is written by `scale`.
-                let mut tiles = scratch::take_written(seq.len() * LANES);
-                let mut shift = scratch::take_written(seq.len());
-                let worst = scale(seq.clone(), tiles.as_chunks_mut().0, &mut shift);
-                let ll = chain::forward_backward_scaled(
-                    prior.log_initial,
-                    prior.log_transition,
-                    tiles.as_chunks().0,
-                    &shift,
-                    out(&mut g, &mut st, &mut latent),
-                    side_by_side,
-                );
-                scratch::give(tiles);
-                scratch::give(shift);
-                (ll, Some(worst))
-            }
-        };
-        let Some(ll) = ll else {
-            return (None, worst);
-        };
-        // A sequence of weight zero contributes nothing, not even a log-likelihood of −∞.
-        let weight = weights.map_or(1.0, |w| w[seq.start]);
-        let ll = if weight == 1.0 {
-            ll
-        } else {
-            let scale = |v: f64| if weight == 0.0 { 0.0 } else { v * weight };
-            g.mapv_inplace(scale);
-            latent.initial.mapv_inplace(scale);
-            latent.transitions.mapv_inplace(scale);
-            scale(ll)
-        };
-        (Some((after(seq, g.view()), ll, latent)), worst)
+        if let Some((tiles, shift, _)) = scaled {
+            scratch::give(tiles);
+            scratch::give(shift);
+        }
+        if !failed.is_empty() {
+            return Err(failed);
+        }
+        Ok(Done {
+            made: after(rows, g.view()),
+            loglik,
+            latent: batch_latent,
+            worst,
+        })
     };
-    // A sequence's task: into its piece of `out`, or into a buffer of the thread's scratch
+    // A batch's task: into its piece of `out`, or into a buffer of the thread's scratch
     // (column-major, as a mixture's responsibilities are: each state's weights in a block
     // are one contiguous column for the kernels; every value is written).
-    let attempt = |(seq, mut given): Piece<'o>, general: Option<&Array2<f64>>| {
-        let (done, worst) = match &mut given {
-            Some((g, st)) => run(&seq, g.view_mut(), Some(st.view_mut()), general),
+    let attempt = |(batch, mut given): Piece<'o>, general: Option<(&Array2<f64>, &[usize])>| {
+        let done = match &mut given {
+            Some((g, st)) => run(&batch, g.view_mut(), Some(st.view_mut()), general),
             None => {
-                let buffer = scratch::take_written(seq.len() * k);
-                let mut g = state_posteriors(seq.len(), k, Layout::Columns, buffer);
-                let result = run(&seq, g.view_mut(), None, general);
+                let len = rows_of(&batch).len();
+                let buffer = scratch::take_written(len * k);
+                let mut g = state_posteriors(len, k, Layout::Columns, buffer);
+                let done = run(&batch, g.view_mut(), None, general);
                 scratch::give(g.into_raw_vec_and_offset().0);
-                result
+                done
             }
         };
-        (done.ok_or((seq, given)), worst)
+        done.map_err(|failed| ((batch, given), failed))
     };
-    let mut results = Vec::with_capacity(sequences.len());
-    let mut failed = Vec::new();
-    for (i, (done, worst)) in crate::tasks::map(pieces, |p| attempt(p, None))
+    let mut results: Vec<Option<Done<T>>> = Vec::new();
+    let mut redo = Vec::new();
+    for (i, result) in crate::tasks::map(pieces, |p| attempt(p, None))
         .into_iter()
         .enumerate()
     {
-        match done {
-            Ok(done) => results.push(Some((done, worst))),
-            Err(piece) => {
+        match result {
+            Ok(done) => results.push(Some(done)),
+            Err((piece, failed)) => {
                 results.push(None);
-                failed.push((i, piece, worst));
+                redo.push((i, piece, failed));
             }
         }
     }
-    // The sequences the rescaled emissions could not carry, on the log-densities (their
-    // worst rows as the rescaled emissions found them).
-    if !failed.is_empty() {
+    // The batches with a sequence the rescaled emissions could not carry, again: those
+    // sequences on the log-densities, the others as before.
+    if !redo.is_empty() {
         let log_b = rows();
-        let redone = crate::tasks::map(failed, |(i, piece, worst)| {
-            (i, attempt(piece, Some(&log_b)).0, worst)
-        });
-        for (i, done, worst) in redone {
-            let Ok(done) = done else {
-                unreachable!("the general form carries every sequence")
-            };
-            results[i] = Some((done, worst));
+        for (i, done) in crate::tasks::map(redo, |(i, piece, failed)| {
+            (i, attempt(piece, Some((&log_b, &failed))).ok())
+        }) {
+            results[i] = Some(done.expect("the general form carries every sequence"));
         }
         scratch::give(log_b.into_raw_vec_and_offset().0);
     }
-    let results = results
-        .into_iter()
-        .map(|r| r.expect("every sequence is done"));
     // The worst-explained row: the rows' form found it; the rescaled one finds each
-    // sequence's, the first of the least taken in sequence order.
-    let mut worst = match emissions {
-        Emissions::Rows(_, worst) => *worst,
-        Emissions::Scaled(_) => (f64::INFINITY, 0),
-    };
+    // batch's, the first of the least taken in order.
     let mut fit = ChainFit {
-        per_sequence: Vec::with_capacity(sequences.len()),
+        per_batch: Vec::with_capacity(results.len()),
         latent: LatentStats::zeros(k),
         loglik: 0.0,
-        worst,
+        worst: match emissions {
+            Emissions::Rows(_, worst) => *worst,
+            Emissions::Scaled(_) => (f64::INFINITY, 0),
+        },
     };
-    for ((made, ll, latent), seq_worst) in results {
-        fit.per_sequence.push(made);
-        fit.loglik += ll;
-        fit.latent.merge(&latent);
-        if let Some(w) = seq_worst.filter(|w| w.0 < worst.0) {
-            worst = w;
-        }
+    let mut batch_worst = Vec::with_capacity(results.len());
+    for done in results {
+        let done = done.expect("every batch is done");
+        fit.per_batch.push(done.made);
+        fit.loglik += done.loglik;
+        fit.latent.merge(&done.latent);
+        batch_worst.extend(done.worst);
     }
-    fit.worst = worst;
+    if let Emissions::Scaled(_) = emissions {
+        fit.worst = first_worst(batch_worst, 0);
+    }
     fit
 }
 
@@ -1547,21 +1589,21 @@ fn chain_rows<M: MixtureModel>(
     if mode == EStepMode::Soft {
         let form = Emissions::of(model, cache);
         let rows = || emissions(model, cache).0;
-        // Each sequence's statistics from its posteriors while they are in cache.
+        // Each batch's statistics from its posteriors while they are in cache.
         let fit = chain_posterior(
             sequences,
             prior,
             &form,
             rows,
             weights,
-            Posteriors::PerSequence,
-            |seq, gamma| weighted_stats(model, cache, seq.clone(), gamma, None),
+            Posteriors::PerBatch,
+            |rows, gamma| weighted_stats(model, cache, rows, gamma, None),
         );
         form.give();
         merge_parts(
             model,
             &mut total,
-            fit.per_sequence.into_iter().flatten().collect(),
+            fit.per_batch.into_iter().flatten().collect(),
         );
         total.worst = fit.worst;
         total.latent.initial = fit.latent.initial;
@@ -1606,12 +1648,7 @@ fn weighted_stats<M: MixtureModel>(
     gamma: ArrayView2<'_, f64>,
     path: Option<&[u32]>,
 ) -> Vec<EStep<M::Stats>> {
-    let pieces = rows
-        .clone()
-        .step_by(TASK_ROWS)
-        .map(|s| s..(s + TASK_ROWS).min(rows.end))
-        .collect();
-    crate::tasks::map(pieces, |piece: Range<usize>| {
+    crate::tasks::map(pieces(rows.clone()), |piece: Range<usize>| {
         let mut out = EStep::empty(model.zero_stats(), model.n_components(), piece.start);
         let mut ws = Workspace::default();
         for start in piece.clone().step_by(BLOCK_ROWS) {
@@ -2212,9 +2249,9 @@ impl<S> PassStats<S> {
     }
 
     /// The soft E-step of `model`'s rows under the parameters `cache` was prepared from,
-    /// over the fit's fixed tasks: a mixture's on this thread (an engine runs its partitions
-    /// in parallel), a chain's by forward–backward along each of its sequences, which must
-    /// be whole. A chain's entropy is not a sum over sequences: it is 0 here, and the
+    /// over the fit's fixed tasks (a chain's: its batches of whole sequences): a
+    /// mixture's on this thread (an engine runs its partitions in parallel), a chain's by
+    /// forward–backward along each of its sequences, which must be whole. A chain's entropy is not a sum over sequences: it is 0 here, and the
     /// driver computes it from the merged statistics.
     pub fn of<M: MixtureModel<Stats = S>>(model: &M, cache: &M::Cache) -> Self {
         if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
@@ -3182,6 +3219,47 @@ pub fn fit_chunked<C: Chunks>(
 mod tests {
     use super::*;
     use ndarray::{ArrayView2, ArrayViewMut2};
+
+    /// Sequences of the given lengths, one after another.
+    fn sequences(lengths: &[usize]) -> Vec<Range<usize>> {
+        let mut start = 0;
+        lengths
+            .iter()
+            .map(|&len| {
+                start += len;
+                start - len..start
+            })
+            .collect()
+    }
+
+    /// A chain's batches are runs of whole sequences of at most `TASK_ROWS` rows together, a
+    /// longer sequence alone, covering every sequence in order.
+    #[test]
+    // (Lists of ranges, some of one.)
+    #[allow(clippy::single_range_in_vec_init)]
+    fn a_chains_batches_hold_whole_sequences_of_about_a_task() {
+        let t = TASK_ROWS;
+        let cases: [(&[usize], &[Range<usize>]); 6] = [
+            (&[], &[]),
+            (&[5], &[0..1]),
+            (
+                &[3001, 7, 12345, 40000, 27, 44620],
+                &[0..2, 2..3, 3..4, 4..5, 5..6],
+            ),
+            (&[t - 96, 96, 1], &[0..2, 2..3]),
+            (&[t - 96, 97, t + 1, 3], &[0..1, 1..2, 2..3, 3..4]),
+            (&[1; 10], &[0..10]),
+        ];
+        for (lengths, expected) in cases {
+            assert_eq!(batches(&sequences(lengths)), expected, "{lengths:?}");
+        }
+        // Ten thousand sequences of ten rows: 409 to a batch, the last batch the rest.
+        let many = batches(&sequences(&[10; 10_000]));
+        assert_eq!(many.len(), 10_000usize.div_ceil(t / 10));
+        assert!(many.iter().all(|b| b.len() <= t / 10));
+        assert!(many.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!((many[0].start, many.last().unwrap().end), (0, 10_000));
+    }
 
     /// `first_below` ends on the row a scan of `if v < worst` updates ends on, and that row's
     /// bits, with NaN, ±∞, ±0, ties and every tail length.

@@ -6,11 +6,12 @@
 //!
 //! The estimate is a lower bound of what one EM run holds at once — the parameters (the
 //! current and the next), the statistics (one copy per task of rows, as the E-step
-//! collects them, and their total), the latent's counts and transition counts per task, the
+//! collects them, and their total; a chain's batches of whole sequences can be up to twice
+//! as many as the tasks), the latent's counts and transition counts per task, the
 //! per-iteration derived values (logarithms of probabilities, Cholesky factors, factor
-//! posteriors), two `N × K` per-row buffers (responsibilities, or a chain's emissions and
-//! state posteriors; a chain of at most eight states holds its emissions in eight lanes a
-//! row, more than counted) and the data with its column-major copy. Restarts, threads and
+//! posteriors), two `N × K` per-row buffers (responsibilities, or a chain's state posteriors
+//! and emissions, which its result and its decoding hold) and the data with its column-major
+//! copy. Restarts, threads and
 //! temporaries add to it, so refusing beyond the bound never refuses a fit that would have
 //! run.
 //!
