@@ -1585,54 +1585,51 @@ fn chain_rows<M: MixtureModel>(
     mode: EStepMode,
 ) -> EStep<M::Stats> {
     let weights = model.row_weights();
+    // The statistics of the emissions weighted by `γ`, the latent statistics, `ln p(x)`, the
+    // row no state explains well (where an empty state is re-seeded) and the path.
+    let (parts, latent, loglik, worst, path) = match mode {
+        EStepMode::Soft => {
+            let form = Emissions::of(model, cache);
+            let rows = || emissions(model, cache).0;
+            // Each batch's statistics from its posteriors while they are in cache.
+            let fit = chain_posterior(
+                sequences,
+                prior,
+                &form,
+                rows,
+                weights,
+                Posteriors::PerBatch,
+                |rows, gamma| weighted_stats(model, cache, rows, gamma, None),
+            );
+            form.give();
+            let parts = fit.per_batch.into_iter().flatten().collect();
+            (parts, fit.latent, fit.loglik, fit.worst, Vec::new())
+        }
+        EStepMode::Hard => {
+            let (log_b, worst) = emissions(model, cache);
+            let (gamma, latent, path, loglik) = chain_hard(sequences, prior, &log_b, weights);
+            scratch::give(log_b.into_raw_vec_and_offset().0);
+            // With weights or gaps, the statistics of the path as a weighted one-hot `γ`.
+            let path_form = weights.is_none() && !model.has_gaps();
+            let parts = weighted_stats(
+                model,
+                cache,
+                0..model.n_rows(),
+                gamma.view(),
+                path_form.then_some(&path[..]),
+            );
+            // The next iteration reuses this buffer.
+            scratch::give(gamma.into_raw_vec_and_offset().0);
+            (parts, latent, loglik, first_worst(worst, 0), path)
+        }
+    };
     let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
-    if mode == EStepMode::Soft {
-        let form = Emissions::of(model, cache);
-        let rows = || emissions(model, cache).0;
-        // Each batch's statistics from its posteriors while they are in cache.
-        let fit = chain_posterior(
-            sequences,
-            prior,
-            &form,
-            rows,
-            weights,
-            Posteriors::PerBatch,
-            |rows, gamma| weighted_stats(model, cache, rows, gamma, None),
-        );
-        form.give();
-        merge_parts(
-            model,
-            &mut total,
-            fit.per_batch.into_iter().flatten().collect(),
-        );
-        total.worst = fit.worst;
-        total.latent.initial = fit.latent.initial;
-        total.latent.transitions = fit.latent.transitions;
-        total.loglik = fit.loglik;
-        return total;
-    }
-    let (log_b, worst) = emissions(model, cache);
-    let (gamma, latent, path, loglik) = chain_hard(sequences, prior, &log_b, weights);
-    scratch::give(log_b.into_raw_vec_and_offset().0);
-    // With weights or gaps, the statistics of the path as a weighted one-hot γ.
-    let path_form = weights.is_none() && !model.has_gaps();
-    let parts = weighted_stats(
-        model,
-        cache,
-        0..model.n_rows(),
-        gamma.view(),
-        path_form.then_some(&path[..]),
-    );
     merge_parts(model, &mut total, parts);
-    // The row no state explains well (where an empty state is re-seeded), found with the
-    // emissions.
-    total.worst = first_worst(worst, 0);
+    total.worst = worst;
     total.latent.initial = latent.initial;
     total.latent.transitions = latent.transitions;
     total.loglik = loglik;
     total.assignments = path;
-    // The next iteration reuses this buffer.
-    scratch::give(gamma.into_raw_vec_and_offset().0);
     total
 }
 
