@@ -142,7 +142,8 @@ pub(crate) fn forward_backward_scaled(
 
 /// A chain's `π` and `A` (row-major `K × K`) from their logarithms, for
 /// [`forward_backward_scaled`]: `K² + K` exponentials, taken once per E-step rather than once
-/// per sequence (on ten thousand sequences of ten rows they were most of the E-step).
+/// per sequence (on ten thousand sequences of ten rows they were a fifth of the E-step: 24.8
+/// → 20.0 ms per iteration on one thread).
 pub(crate) struct Probabilities {
     pi: Vec<f64>,
     a: Vec<f64>,
