@@ -1468,29 +1468,28 @@ fn chain_posterior<'o, T: Send>(
         }
         scratch::give(log_b.into_raw_vec_and_offset().0);
     }
-    // The worst-explained row: the rows' form found it; the rescaled one finds each
-    // batch's, the first of the least taken in order.
-    let mut fit = ChainFit {
-        per_batch: Vec::with_capacity(results.len()),
-        latent: LatentStats::zeros(k),
-        loglik: 0.0,
-        worst: match emissions {
-            Emissions::Rows(_, worst) => *worst,
-            Emissions::Scaled(_) => (f64::INFINITY, 0),
-        },
-    };
+    let mut per_batch = Vec::with_capacity(results.len());
+    let (mut loglik, mut latent) = (0.0, LatentStats::zeros(k));
     let mut batch_worst = Vec::with_capacity(results.len());
     for done in results {
         let done = done.expect("every batch is done");
-        fit.per_batch.push(done.made);
-        fit.loglik += done.loglik;
-        fit.latent.merge(&done.latent);
+        per_batch.push(done.made);
+        loglik += done.loglik;
+        latent.merge(&done.latent);
         batch_worst.extend(done.worst);
     }
-    if let Emissions::Scaled(_) = emissions {
-        fit.worst = first_worst(batch_worst, 0);
+    // The worst-explained row: the rows' form found it; the rescaled one finds each
+    // batch's, the first of the least taken in order.
+    let worst = match emissions {
+        Emissions::Rows(_, worst) => *worst,
+        Emissions::Scaled(_) => first_worst(batch_worst, 0),
+    };
+    ChainFit {
+        per_batch,
+        latent,
+        loglik,
+        worst,
     }
-    fit
 }
 
 /// The Viterbi path of every sequence and its `ln p(x, z*)`, in parallel, in sequence order.
@@ -1633,7 +1632,7 @@ fn chain_rows<M: MixtureModel>(
     total
 }
 
-/// The statistics of the emissions of `rows` (a sequence's, or every row), weighted by their
+/// The statistics of the emissions of `rows` (a batch's, or every row), weighted by their
 /// state posteriors `gamma` (column-major: each state's weights in a block are one
 /// contiguous column for the kernels), in pieces of [`TASK_ROWS`] from `rows.start` (in
 /// parallel; the parts in order) and blocks of [`BLOCK_ROWS`]; or with `path`, a hard
@@ -2246,10 +2245,10 @@ impl<S> PassStats<S> {
     }
 
     /// The soft E-step of `model`'s rows under the parameters `cache` was prepared from,
-    /// over the fit's fixed tasks (a chain's: its batches of whole sequences): a
-    /// mixture's on this thread (an engine runs its partitions in parallel), a chain's by
-    /// forward–backward along each of its sequences, which must be whole. A chain's entropy is not a sum over sequences: it is 0 here, and the
-    /// driver computes it from the merged statistics.
+    /// over the fit's fixed tasks (a chain's: its batches of whole sequences): a mixture's on
+    /// this thread (an engine runs its partitions in parallel), a chain's by forward–backward
+    /// along each of its sequences, which must be whole. A chain's entropy is not a sum over
+    /// sequences: it is 0 here, and the driver computes it from the merged statistics.
     pub fn of<M: MixtureModel<Stats = S>>(model: &M, cache: &M::Cache) -> Self {
         if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
             let e = chain_rows(model, cache, sequences, prior, EStepMode::Soft);
