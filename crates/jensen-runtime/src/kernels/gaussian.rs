@@ -325,7 +325,7 @@ fn tile_of(col: &[f64], start: usize, len: usize, fill: f64) -> [f64; LANES] {
     }
 }
 
-/// Rows per piece of [`mvn_diag_add_log_densities`] and [`accumulate_diag_all`]: a piece of
+/// Rows per piece of [`mvn_diag_add_log_densities`] and [`DiagSums`]: a piece of
 /// the data (256 rows of `D` columns, 16 KB at `D = 8`) stays in the L1 cache while every
 /// component reads it, where a whole block of the E-step (1024 rows, 64 KB) came from L2
 /// for each. A multiple of [`SETS`] tiles, so that the pieces hold whole runs of them (the
@@ -1553,9 +1553,11 @@ pub fn accumulate_diag(
 
 /// Adds `Σ_b r_bk (x_bj − c_kj)` to `sum[k, j]` and `Σ_b r_bk (x_bj − c_kj)²` to `sq[k, j]` for
 /// every component `k` (`centres`, `sum` and `sq` are `K × D`, `resp` is `rows × K`): the sums
-/// of [`accumulate_diag`] for each `k`, bit for bit (the same kernel, over every component's
-/// column of `resp`), with every component's pass over a piece of 256 rows before the next
-/// piece.
+/// of [`accumulate_diag`] for each `k`, to within about 2e-12 of their terms. With two
+/// components or more, in the back-ends' layout, they are taken about a centre shared by all
+/// components and moved to each one's (half the operations); a component
+/// too far from the others for that is summed about its own centre, as [`accumulate_diag`]
+/// does.
 pub fn accumulate_diag_all(
     x: ArrayView2<'_, f64>,
     centres: ArrayView2<'_, f64>,
@@ -1573,13 +1575,23 @@ pub fn accumulate_diag_all(
         sum.as_slice_mut(),
         sq.as_slice_mut(),
     ) {
-        lanes::dispatch(DiagSums {
-            columns: &columns,
-            centre,
-            resp: &resp,
-            sum,
-            sq,
-        });
+        if resp.len() >= 2 && !columns.is_empty() {
+            lanes::dispatch(DiagSharedSums {
+                columns: &columns,
+                centre,
+                resp: &resp,
+                sum,
+                sq,
+            });
+        } else {
+            lanes::dispatch(DiagSums {
+                columns: &columns,
+                centre,
+                resp: &resp,
+                sum,
+                sq,
+            });
+        }
         return;
     }
     // (Not the back-ends' layout: component by component.)
@@ -1595,7 +1607,8 @@ pub fn accumulate_diag_all(
 }
 
 /// `Σ_b r_bk (x_bj − c_kj)` and `Σ_b r_bk (x_bj − c_kj)²` for each component `k` (one
-/// column of `resp` each; one for [`accumulate_diag`], all for [`accumulate_diag_all`]) and
+/// column of `resp` each: one for [`accumulate_diag`] and for a column [`DiagSharedSums`]
+/// sums again, all for [`accumulate_diag_all`] of one component) and
 /// each column `j` of a block of column-major rows: in [`LANES`] lanes and [`SETS`] sets of
 /// accumulators (tile `t` of the block into set `t mod SETS`), a piece of rows
 /// ([`PIECE_ROWS`]) at a time for every component (the accumulators kept between pieces),
@@ -1736,6 +1749,252 @@ impl Kernel for DiagSums<'_> {
             }
         }
         scratch::give(buffer);
+    }
+}
+
+/// How far [`DiagSharedSums`] lets a component's sums stray from the shared centre: it takes
+/// a component's sums of a column as they are when `Σ r (x − c)²`, the value it wants, is at
+/// least `1 / 1024` of the terms it is computed from (`Σ r y² + δ² Σ r`, at most half of
+/// which cancel). The value's relative error is then at most about `1024 · 8 ε ≈ 2e-12` and
+/// the mean's offset is off by at most about `√1024 · ε` standard deviations; past the bound
+/// the component's column is summed again in the exact form ([`DiagSums`]).
+const SHARED_BOUND: f64 = 1024.0;
+
+/// Rows per piece of [`DiagSharedSums`]: the piece's values (16 KB at `D = 8`) and
+/// responsibilities (16 KB at `K = 8`) stay in the L1 cache while every component reads them.
+const SHARED_PIECE: usize = 256;
+
+/// The sums of [`DiagSums`] for every component, about `centre[k]`, taken about one centre
+/// shared by all of them, `c₀` (the centres' mean): `y = x − c₀` and `y²` are computed once
+/// per value and block of components, where each component's own centring took a
+/// subtraction and a product per value and component; each component then adds `r y` and
+/// `r y²` (two multiply-adds) and `r`. The block's sums are moved to the component's centre
+/// at the end (`δ = c_k − c₀`):
+///
+/// `Σ r (x − c_k) = Σ r y − δ Σ r` and `Σ r (x − c_k)² = Σ r y² − 2 δ Σ r y + δ² Σ r`,
+///
+/// checked against [`SHARED_BOUND`] (a component far from the others, measured in its own
+/// spread, is summed again in the exact form). Each sum adds the block's tiles in order in
+/// its lanes (blocks of components and columns run at once, so that no sum waits on its own
+/// latency), then its lanes in a fixed order: the result depends neither on the pieces nor
+/// on the form of the lanes. At least two components and one column.
+struct DiagSharedSums<'a> {
+    columns: &'a [&'a [f64]],
+    /// `K × D`, row-major.
+    centre: &'a [f64],
+    /// One column per component.
+    resp: &'a [&'a [f64]],
+    sum: &'a mut [f64],
+    sq: &'a mut [f64],
+}
+
+impl<'a> Kernel for DiagSharedSums<'a> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        let Self {
+            columns,
+            centre,
+            resp,
+            sum,
+            sq,
+        } = self;
+        let (d, k) = (columns.len(), resp.len());
+        let m = resp[0].len();
+        // The tiles of lanes of every `Σ r y` (`K × D`), of every `Σ r y²`, and of every
+        // component's `Σ r`, from zero; then the last part of a tile of each column (padded
+        // with the shared centre) and of each component's responsibilities (padded with 0);
+        // then the shared centre.
+        let sums_len = (2 * k * d + k) * LANES;
+        let mut buffer = scratch::take_written(sums_len + (d + k) * LANES + d);
+        let (acc, rest) = buffer.split_at_mut(sums_len);
+        acc.fill(0.0);
+        let (tail, common) = rest.split_at_mut((d + k) * LANES);
+        common.fill(0.0);
+        for c in centre.chunks_exact(d) {
+            for (o, &v) in common.iter_mut().zip(c) {
+                *o += v;
+            }
+        }
+        for o in common.iter_mut() {
+            *o /= k as f64;
+        }
+        let common: &[f64] = common;
+        let whole = m / LANES * LANES;
+        let (tail, _) = tail.as_chunks_mut::<LANES>();
+        let (x_tail, r_tail) = tail.split_at_mut(d);
+        for ((t, col), &c) in x_tail.iter_mut().zip(columns).zip(common) {
+            *t = tile_of(col, whole, m - whole, c);
+        }
+        for (t, r) in r_tail.iter_mut().zip(resp) {
+            *t = tile_of(r, whole, m - whole, 0.0);
+        }
+        let (x_tail, r_tail): (&[[f64; LANES]], &[[f64; LANES]]) = (x_tail, r_tail);
+        let (acc, _) = acc.as_chunks_mut::<LANES>();
+        let (first, rest) = acc.split_at_mut(k * d);
+        let (second, counts) = rest.split_at_mut(k * d);
+        let mut sums = SharedSums {
+            d,
+            common,
+            first,
+            second,
+            counts,
+        };
+        // The whole tiles, a piece at a time; then the last part of a tile, padded, as a
+        // piece of one.
+        let (mut x, mut r) = (Vec::with_capacity(d), Vec::with_capacity(k));
+        let mut start = 0;
+        while start < m {
+            x.clear();
+            r.clear();
+            let len = if start < whole {
+                let len = SHARED_PIECE.min(whole - start);
+                let tiles = |col: &&'a [f64]| col[start..start + len].as_chunks::<LANES>().0;
+                x.extend(columns.iter().map(tiles));
+                r.extend(resp.iter().map(tiles));
+                len
+            } else {
+                x.extend(x_tail.iter().map(std::slice::from_ref));
+                r.extend(r_tail.iter().map(std::slice::from_ref));
+                LANES
+            };
+            sums.piece::<V>(&x, &r);
+            start += len;
+        }
+        // Each component's sums moved to its centre, in a fixed order; a column too far from
+        // the shared centre summed again in the exact form.
+        let SharedSums {
+            first,
+            second,
+            counts,
+            ..
+        } = sums;
+        for (kk, (r, n)) in resp.iter().zip(counts.iter()).enumerate() {
+            let n = sum_lanes(n);
+            for j in 0..d {
+                let at = kk * d + j;
+                let (a, b) = (sum_lanes(&first[at]), sum_lanes(&second[at]));
+                let delta = centre[at] - common[j];
+                let moved = delta * n;
+                let q = b - delta * (2.0 * a - moved);
+                if q * SHARED_BOUND >= b + delta * moved {
+                    sum[at] += a - moved;
+                    sq[at] += q;
+                } else {
+                    DiagSums {
+                        columns: &[columns[j]],
+                        centre: &centre[at..at + 1],
+                        resp: &[r],
+                        sum: &mut sum[at..at + 1],
+                        sq: &mut sq[at..at + 1],
+                    }
+                    .run::<V>();
+                }
+            }
+        }
+        scratch::give(buffer);
+    }
+}
+
+/// [`DiagSharedSums`]'s running sums: tiles of lanes of `Σ r y` and `Σ r y²` (`K × D`,
+/// row-major) and of each component's `Σ r`.
+struct SharedSums<'a> {
+    d: usize,
+    common: &'a [f64],
+    first: &'a mut [[f64; LANES]],
+    second: &'a mut [[f64; LANES]],
+    counts: &'a mut [[f64; LANES]],
+}
+
+impl SharedSums<'_> {
+    /// A piece of rows (`x[j]`: column `j`'s tiles, `r[k]`: component `k`'s) into the sums
+    /// of every component: blocks of components by columns, as many as the registers hold
+    /// the sums of.
+    #[inline(always)]
+    fn piece<V: Lanes>(&mut self, x: &[&[[f64; LANES]]], r: &[&[[f64; LANES]]]) {
+        let k = r.len();
+        let (most_k, most_c) = if V::REGISTERS >= 32 { (4, 2) } else { (2, 1) };
+        let mut kk = 0;
+        while kk < k {
+            let kb = most_k.min(k - kk);
+            let mut j = 0;
+            while j < self.d {
+                let cb = most_c.min(self.d - j);
+                match (kb, cb) {
+                    (4, 2) => self.block::<V, 4, 2>(kk, j, x, r),
+                    (4, _) => self.block::<V, 4, 1>(kk, j, x, r),
+                    (3, 2) => self.block::<V, 3, 2>(kk, j, x, r),
+                    (3, _) => self.block::<V, 3, 1>(kk, j, x, r),
+                    (2, 2) => self.block::<V, 2, 2>(kk, j, x, r),
+                    (2, _) => self.block::<V, 2, 1>(kk, j, x, r),
+                    (_, 2) => self.block::<V, 1, 2>(kk, j, x, r),
+                    _ => self.block::<V, 1, 1>(kk, j, x, r),
+                }
+                j += cb;
+            }
+            kk += kb;
+        }
+    }
+
+    /// Components `kk..kk + KB` by columns `j..j + CB` of a piece, their sums in registers
+    /// over its tiles; with the first columns, the components' `Σ r` too.
+    #[inline(always)]
+    fn block<V: Lanes, const KB: usize, const CB: usize>(
+        &mut self,
+        kk: usize,
+        j: usize,
+        x: &[&[[f64; LANES]]],
+        r: &[&[[f64; LANES]]],
+    ) {
+        let d = self.d;
+        let tiles = r[kk].len();
+        let (mut xs, mut rs) = ([&[][..]; CB], [&[][..]; KB]);
+        let mut centres = [V::splat(0.0); CB];
+        for c in 0..CB {
+            xs[c] = &x[j + c][..tiles];
+            centres[c] = V::splat(self.common[j + c]);
+        }
+        for a in 0..KB {
+            rs[a] = &r[kk + a][..tiles];
+        }
+        let mut s1 = [[V::splat(0.0); CB]; KB];
+        let mut s2 = [[V::splat(0.0); CB]; KB];
+        let mut n = [V::splat(0.0); KB];
+        for a in 0..KB {
+            n[a] = V::load(&self.counts[kk + a]);
+            for c in 0..CB {
+                let at = (kk + a) * d + j + c;
+                s1[a][c] = V::load(&self.first[at]);
+                s2[a][c] = V::load(&self.second[at]);
+            }
+        }
+        let count = j == 0;
+        for t in 0..tiles {
+            let mut rv = [V::splat(0.0); KB];
+            for a in 0..KB {
+                rv[a] = V::load(&rs[a][t]);
+                if count {
+                    n[a] = n[a].add(rv[a]);
+                }
+            }
+            for c in 0..CB {
+                let y = V::load(&xs[c][t]).sub(centres[c]);
+                let y2 = y.mul(y);
+                for a in 0..KB {
+                    s1[a][c] = rv[a].mul_add(y, s1[a][c]);
+                    s2[a][c] = rv[a].mul_add(y2, s2[a][c]);
+                }
+            }
+        }
+        for a in 0..KB {
+            n[a].store(&mut self.counts[kk + a]);
+            for c in 0..CB {
+                let at = (kk + a) * d + j + c;
+                s1[a][c].store(&mut self.first[at]);
+                s2[a][c].store(&mut self.second[at]);
+            }
+        }
     }
 }
 
@@ -2407,10 +2666,6 @@ mod tests {
         }
     }
 
-    /// The diagonal Gaussian's forms for every component at once give the per-component
-    /// kernels' values and sums bit for bit: around the pieces of 256 rows and the pairs of
-    /// tiles, for several dimensions and components, column-major as the back-ends pass them
-    /// and row-major (the per-component fallback); a NaN cell stays where it was.
     #[test]
     fn the_prior_with_no_coordinate_is_the_log_joint() {
         let x = Array2::<f64>::zeros((3, 0).f());
@@ -2429,8 +2684,13 @@ mod tests {
         assert_eq!(out, array![[-0.5, -1.5], [-0.5, -1.5], [-0.5, -1.5]]);
     }
 
+    /// The diagonal Gaussian's forms for every component at once against the per-component
+    /// kernels: the log-densities bit for bit, and the sums (taken about a shared centre,
+    /// [`DiagSharedSums`]) to 1e-12 of their terms; around the pieces of 256 rows and the
+    /// tiles, for several dimensions and components, column-major as the back-ends pass them
+    /// and row-major (the per-component fallback); a NaN cell stays where it was.
     #[test]
-    fn every_component_at_once_is_each_component_bit_for_bit() {
+    fn every_component_at_once_matches_each_component() {
         let mut next = stream(11);
         for (m, d, k) in [
             (0, 2, 2),
@@ -2534,8 +2794,129 @@ mod tests {
                         assert_eq!(bits(&want), bits(&got), "{priors} priors, {case}");
                     }
                 }
-                assert_eq!(bits(&sum_each), bits(&sum_all), "sums, {case}");
-                assert_eq!(bits(&sq_each), bits(&sq_all), "squares, {case}");
+                // Each sum's terms' size: `Σ r (1 + (x − c)²)` (NaN with a NaN value), with
+                // what the sums held before.
+                let terms = Array2::from_shape_fn((k, d), |(c, j)| {
+                    let dev = |b: usize| x[[b, j]] - means[[c, j]];
+                    (0..m)
+                        .map(|b| resp[[b, c]] * (1.0 + dev(b).powi(2)))
+                        .sum::<f64>()
+                        + 2.0 * sums[[c, j]].abs()
+                        + 1.0
+                });
+                let near = |got: &Array2<f64>, want: &Array2<f64>| {
+                    got.iter()
+                        .zip(want)
+                        .zip(&terms)
+                        .all(|((g, w), t)| (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-12 * t)
+                };
+                assert!(near(&sum_all, &sum_each), "sums, {case}");
+                assert!(near(&sq_all, &sq_each), "squares, {case}");
+                if m > 300 {
+                    // The NaN reaches the sums of its column only.
+                    let nan = |a: &Array2<f64>| a.mapv(f64::is_nan);
+                    let want = Array2::from_shape_fn((k, d), |(_, j)| j == d - 1);
+                    assert_eq!(nan(&sq_all), want, "{case}");
+                }
+            }
+        }
+    }
+
+    /// The diagonal sums' shared centre: a component far from the others (a million of its
+    /// standard deviations, where the shared centre's terms would swamp its spread) is summed
+    /// again about its own centre, bit for bit the per-component kernel's sums; the others
+    /// stay within 1e-12.
+    #[test]
+    fn a_component_far_from_the_shared_centre_is_summed_about_its_own() {
+        let mut next = stream(5);
+        let (m, d, k) = (300, 2, 3);
+        // Rows near 0 for components 0 and 1, near 1e6 (spread 1) for component 2.
+        let far = 1e6;
+        let x = Array2::from_shape_fn((m, d).f(), |(b, _)| {
+            next() + if b % 3 == 2 { far } else { 0.0 }
+        });
+        let means = array![[0.1, -0.1], [-0.2, 0.2], [far, far + 0.5]];
+        let resp = Array2::from_shape_fn((m, k).f(), |(b, c)| {
+            let own = if b % 3 == 2 { c == 2 } else { c < 2 };
+            if own {
+                0.5 + 0.4 * next()
+            } else {
+                0.0
+            }
+        });
+        let (mut sum_each, mut sq_each) = (Array2::zeros((k, d)), Array2::zeros((k, d)));
+        for c in 0..k {
+            accumulate_diag(
+                x.view(),
+                means.row(c),
+                resp.column(c),
+                sum_each.row_mut(c),
+                sq_each.row_mut(c),
+            );
+        }
+        let (mut sum_all, mut sq_all) = (Array2::zeros((k, d)), Array2::zeros((k, d)));
+        accumulate_diag_all(
+            x.view(),
+            means.view(),
+            resp.view(),
+            sum_all.view_mut(),
+            sq_all.view_mut(),
+        );
+        let bits = |a: ArrayView1<'_, f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(sum_all.row(2)), bits(sum_each.row(2)));
+        assert_eq!(bits(sq_all.row(2)), bits(sq_each.row(2)));
+        // (About the shared centre, the far component's squares would have been ~1e12 · 100
+        // rows with an error of ~1e-4, against its spread's ~100.)
+        assert!(sq_each.row(2).iter().all(|&q| q > 10.0 && q < 200.0));
+        for c in 0..2 {
+            for j in 0..d {
+                assert_relative_eq!(sum_all[[c, j]], sum_each[[c, j]], epsilon = 1e-12 * 300.0);
+                assert_relative_eq!(sq_all[[c, j]], sq_each[[c, j]], max_relative = 1e-12);
+            }
+        }
+    }
+
+    /// The shared-centre sums give the same bits on every form of the lanes (AVX-512, AVX2,
+    /// plain arrays), whatever blocks of components and columns each form takes at once.
+    #[test]
+    fn the_shared_centre_sums_are_the_same_on_every_form() {
+        let mut next = stream(8);
+        for (m, d, k) in [(1, 1, 2), (37, 5, 7), (531, 9, 5), (1024, 8, 8)] {
+            let x = Array2::from_shape_fn((m, d).f(), |_| 2.0 * next());
+            let centre = Array2::from_shape_fn((k, d), |_| next());
+            let resp = Array2::from_shape_fn((m, k).f(), |_| next().abs());
+            let columns: Vec<&[f64]> = x
+                .columns()
+                .into_iter()
+                .map(|c| c.to_slice().unwrap())
+                .collect();
+            let resp: Vec<&[f64]> = resp
+                .columns()
+                .into_iter()
+                .map(|c| c.to_slice().unwrap())
+                .collect();
+            let sums = |form: &dyn Fn(DiagSharedSums<'_>)| {
+                let (mut sum, mut sq) = (vec![0.0; k * d], vec![0.0; k * d]);
+                form(DiagSharedSums {
+                    columns: &columns,
+                    centre: centre.as_slice().unwrap(),
+                    resp: &resp,
+                    sum: &mut sum,
+                    sq: &mut sq,
+                });
+                sum.iter()
+                    .chain(&sq)
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            };
+            let portable = sums(&|s| s.run::<[f64; LANES]>());
+            // (Where the build does not target FMA the plain arrays round twice: see `fused`.)
+            if cfg!(any(target_feature = "fma", target_arch = "aarch64")) {
+                assert_eq!(
+                    sums(&|s| lanes::dispatch(s)),
+                    portable,
+                    "m = {m}, d = {d}, k = {k}"
+                );
             }
         }
     }
