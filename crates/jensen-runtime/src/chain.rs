@@ -250,13 +250,14 @@ impl Kernel for ScaleRows<'_> {
             .zip(shift.as_chunks_mut::<LANES>().0)
             .zip(best.as_chunks_mut::<LANES>().0)
         {
-            let c: [V; LANES] = std::array::from_fn(|j| {
-                if j < k {
-                    V::load(columns[j][i..i + LANES].try_into().expect("eight rows"))
-                } else {
-                    below
-                }
-            });
+            // (Loops, not `array::from_fn`, for every array of lanes here: a closure left out
+            // of line does not share the kernel's target features, and its every vector
+            // operation becomes a call; a change elsewhere in the crate once tipped the
+            // exponentials' closure out of line and made the chains' E-step 3.5 times slower.)
+            let mut c = [below; LANES];
+            for (c, column) in c.iter_mut().zip(columns) {
+                *c = V::load(column[i..i + LANES].try_into().expect("eight rows"));
+            }
             // Folded from −∞ in the columns' order, as the rows' maxima: a NaN never wins.
             let mut max = below;
             for c in &c[..k] {
@@ -266,7 +267,10 @@ impl Kernel for ScaleRows<'_> {
             // The differences' sum is NaN where the row has a NaN (if its maximum is
             // finite): those rows and the rows of no finite maximum take the rule of
             // `row_shift` one by one.
-            let d: [V; LANES] = std::array::from_fn(|j| c[j].sub(max));
+            let mut d = [below; LANES];
+            for (d, c) in d.iter_mut().zip(&c) {
+                *d = c.sub(max);
+            }
             let mut sum = V::splat(0.0);
             for d in &d[..k] {
                 sum = sum.add(*d);
@@ -283,13 +287,10 @@ impl Kernel for ScaleRows<'_> {
                 };
             }
             // `exp(−∞) = 0` in the lanes past `K`.
-            let e: [V; LANES] = std::array::from_fn(|j| {
-                if j < k {
-                    mixture::exp_v(d[j])
-                } else {
-                    V::splat(0.0)
-                }
-            });
+            let mut e = [V::splat(0.0); LANES];
+            for (e, d) in e.iter_mut().zip(&d[..k]) {
+                *e = mixture::exp_v(*d);
+            }
             for (tile, row) in tiles.iter_mut().zip(V::transpose(e)) {
                 row.store(tile);
             }
@@ -705,17 +706,19 @@ fn padded(values: &[f64]) -> [f64; LANES] {
 /// `K`.
 #[inline(always)]
 fn transition_lanes<V: Lanes>(k: usize, a: &[f64]) -> ([V; LANES], [V; LANES]) {
-    let rows =
-        std::array::from_fn(|i| V::load(&padded(if i < k { &a[i * k..(i + 1) * k] } else { &[] })));
-    let cols = std::array::from_fn(|j| {
+    // (Loops, not `array::from_fn`: see `ScaleRows`.)
+    let mut rows = [V::splat(0.0); LANES];
+    for (i, row) in rows.iter_mut().enumerate().take(k) {
+        *row = V::load(&padded(&a[i * k..(i + 1) * k]));
+    }
+    let mut cols = [V::splat(0.0); LANES];
+    for (j, col) in cols.iter_mut().enumerate().take(k) {
         let mut c = [0.0; LANES];
-        if j < k {
-            for (i, c) in c.iter_mut().enumerate().take(k) {
-                *c = a[i * k + j];
-            }
+        for (i, c) in c.iter_mut().enumerate().take(k) {
+            *c = a[i * k + j];
         }
-        V::load(&c)
-    });
+        *col = V::load(&c);
+    }
     (rows, cols)
 }
 
