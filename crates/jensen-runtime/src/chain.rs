@@ -459,16 +459,25 @@ fn add_counts(out: &mut ChainPosterior<'_>, xi_t: impl Fn(usize, usize) -> f64) 
             out.transitions[[i, j]] += xi_t(i, j);
         }
     }
-    let first = out.gamma.row(0).to_owned();
-    out.initial += &first;
+    for (initial, &g) in out.initial.iter_mut().zip(out.gamma.row(0)) {
+        *initial += g;
+    }
 }
 
 /// Each step's `ln p(x_t | x_0..x_{t−1}) = ln c_t + m_t` of `scale` and `shift` (a run of
 /// the sequence's steps) written to `steps` (if asked for), and their sum, in order.
 fn log_terms(scale: &[f64], shift: &[f64], mut steps: Option<ArrayViewMut1<'_, f64>>) -> f64 {
-    // ln c_t in vectors, a piece at a time (in a buffer that stays in cache).
+    // ln c_t in vectors, a piece at a time (in a buffer that stays in cache; for a short
+    // sequence a short buffer, whose zeros cost less than a long one's).
     let mut loglik = 0.0;
-    let mut logs = [0.0; FINISH_PIECE];
+    let (mut short, mut long);
+    let logs: &mut [f64] = if scale.len() <= SHORT_PIECE {
+        short = [0.0; SHORT_PIECE];
+        &mut short
+    } else {
+        long = [0.0; FINISH_PIECE];
+        &mut long
+    };
     for (p, (scale, shift)) in scale
         .chunks(FINISH_PIECE)
         .zip(shift.chunks(FINISH_PIECE))
@@ -488,8 +497,11 @@ fn log_terms(scale: &[f64], shift: &[f64], mut steps: Option<ArrayViewMut1<'_, f
     loglik
 }
 
-/// Steps per piece of [`finish`]'s logarithms.
+/// Steps per piece of [`log_terms`]' logarithms.
 const FINISH_PIECE: usize = 256;
+
+/// [`log_terms`]' buffer for a sequence of at most this many steps.
+const SHORT_PIECE: usize = 32;
 
 /// [`forward_backward`] for at most [`LANES`] states, the common case, or `None` where the
 /// general form must run instead: where a step's sum (`c_t`, `d_t` or `G_t` below) is not
@@ -548,12 +560,14 @@ fn small_chain_scaled(
 ) -> Option<f64> {
     let k = pi.len();
     let t_len = tiles.len();
-    let mut alpha = scratch::take_written(t_len * LANES);
-    let mut beta = scratch::take_written(t_len * LANES);
-    let mut scale = scratch::take_written(t_len);
+    // `α`, `β` and the scales in one buffer of the thread's scratch (for a short sequence the
+    // pool's lookups cost more than the recursions).
+    let mut buffer = scratch::take_written(t_len * (2 * LANES + 1));
+    let (alpha, rest) = buffer.split_at_mut(t_len * LANES);
+    let (beta, scale) = rest.split_at_mut(t_len * LANES);
     let (alpha_tiles, beta_tiles) = (alpha.as_chunks_mut().0, beta.as_chunks_mut().0);
     let recursions = if t_len >= HALVES_FROM {
-        halves(k, pi, a, tiles, alpha_tiles, beta_tiles, &mut scale, split)
+        halves(k, pi, a, tiles, alpha_tiles, beta_tiles, scale, split)
     } else {
         let ones = padded(&[1.0; LANES][..k]);
         let (last, beta_tiles) = beta_tiles.split_last_mut().expect("a step");
@@ -562,7 +576,7 @@ fn small_chain_scaled(
             from: Start::Initial(pi),
             b: tiles,
             alpha: alpha_tiles,
-            scale: &mut scale,
+            scale: &mut *scale,
         };
         let backward = BackwardRun {
             next: ones,
@@ -588,13 +602,11 @@ fn small_chain_scaled(
         }
     };
     let result = if recursions {
-        combine(k, a, tiles, &alpha, &beta, &scale, shift, out)
+        combine(k, a, tiles, alpha, beta, scale, shift, out)
     } else {
         None
     };
-    for buffer in [alpha, beta, scale] {
-        scratch::give(buffer);
-    }
+    scratch::give(buffer);
     result
 }
 
@@ -650,6 +662,26 @@ fn combine(
 ) -> Option<f64> {
     let (alpha, beta) = (alpha.as_chunks().0, beta.as_chunks().0);
     let t_len = out.gamma.nrows();
+    let piece = |range: Range<usize>, gamma, steps| {
+        let xi = lanes::dispatch(Combine {
+            k,
+            a,
+            b,
+            alpha,
+            beta,
+            scale,
+            steps: range.clone(),
+            gamma: GammaRows::new(gamma),
+        })?;
+        Some((xi, log_terms(&scale[range.clone()], &shift[range], steps)))
+    };
+    if t_len <= CHAIN_CHUNK {
+        // One piece, without the pieces' vectors and tasks.
+        let steps = out.steps.as_mut().map(|s| s.view_mut());
+        let (xi_t, loglik) = piece(0..t_len, out.gamma.view_mut(), steps)?;
+        add_counts(out, |i, j| xi_t[j][i]);
+        return Some(loglik);
+    }
     // Each piece's steps' terms of the log-likelihood too (their logarithms in parallel,
     // where one thread took them all after the pieces), summed piece by piece in order.
     let step_pieces: Vec<Option<ArrayViewMut1<'_, f64>>> = match out.steps.as_mut() {
@@ -665,20 +697,13 @@ fn combine(
         .zip(step_pieces)
         .enumerate()
         .collect();
-    let parts = crate::tasks::map(pieces, |(p, (gamma, steps))| {
-        let range = p * CHAIN_CHUNK..p * CHAIN_CHUNK + gamma.nrows();
-        let xi = lanes::dispatch(Combine {
-            k,
-            a,
-            b,
-            alpha,
-            beta,
-            scale,
-            steps: range.clone(),
-            gamma: GammaRows::new(gamma),
-        })?;
-        Some((xi, log_terms(&scale[range.clone()], &shift[range], steps)))
-    });
+    let parts = crate::tasks::map(
+        pieces,
+        |(p, (gamma, steps)): (usize, (ArrayViewMut2<'_, f64>, _))| {
+            let range = p * CHAIN_CHUNK..p * CHAIN_CHUNK + gamma.nrows();
+            piece(range, gamma, steps)
+        },
+    );
     let mut xi_t = [[0.0; LANES]; LANES];
     let mut loglik = 0.0;
     for part in parts {
@@ -1261,7 +1286,9 @@ struct Combine<'a> {
 /// or the columns are contiguous (the E-step asks for columns, which its kernels read).
 enum GammaRows<'a> {
     Rows(&'a mut [f64]),
-    Columns(Vec<&'a mut [f64]>),
+    /// The first `K` of the columns (at most [`LANES`]: an array, not a vector, so that a
+    /// short sequence's piece allocates nothing).
+    Columns([&'a mut [f64]; LANES], usize),
     Strided(ArrayViewMut2<'a, f64>),
 }
 
@@ -1270,21 +1297,20 @@ impl<'a> GammaRows<'a> {
         if gamma.is_standard_layout() {
             return Self::Rows(gamma.into_slice().expect("a standard layout"));
         }
-        if gamma.stride_of(Axis(0)) != 1 {
+        let k = gamma.ncols();
+        if gamma.stride_of(Axis(0)) != 1 || k > LANES {
             return Self::Strided(gamma);
         }
-        let mut columns = Vec::with_capacity(gamma.ncols());
+        let mut columns: [&'a mut [f64]; LANES] = Default::default();
         let mut rest = gamma;
-        while rest.ncols() > 0 {
+        for c in &mut columns[..k] {
             let (column, next) = rest.split_at(Axis(1), 1);
-            columns.push(
-                column
-                    .into_slice_memory_order()
-                    .expect("a contiguous column"),
-            );
+            *c = column
+                .into_slice_memory_order()
+                .expect("a contiguous column");
             rest = next;
         }
-        Self::Columns(columns)
+        Self::Columns(columns, k)
     }
 
     /// Rows `i..i + g.len()` of the piece: the first `k` lanes of each of `g` (each column's
@@ -1297,8 +1323,8 @@ impl<'a> GammaRows<'a> {
                     r.copy_from_slice(&g[..k]);
                 }
             }
-            Self::Columns(columns) => {
-                for (j, column) in columns.iter_mut().enumerate() {
+            Self::Columns(columns, k) => {
+                for (j, column) in columns[..*k].iter_mut().enumerate() {
                     for (o, g) in column[i..i + g.len()].iter_mut().zip(g) {
                         *o = g[j];
                     }

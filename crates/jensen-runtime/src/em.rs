@@ -1352,10 +1352,14 @@ fn chain_posterior<'o, T: Send>(
         let (mut loglik, mut batch_latent) = (0.0, LatentStats::zeros(k));
         let worst = scaled.as_ref().map(|s| s.2);
         let mut failed = Vec::new();
+        // Each sequence's counts, from zero (one value for the batch: for short sequences the
+        // allocations cost as much as the recursions).
+        let mut latent = LatentStats::zeros(k);
         for i in batch.clone() {
             let seq = &sequences[i];
             let local = seq.start - rows.start..seq.end - rows.start;
-            let mut latent = LatentStats::zeros(k);
+            latent.initial.fill(0.0);
+            latent.transitions.fill(0.0);
             let out = ChainPosterior {
                 gamma: g.slice_mut(s![local.clone(), ..]),
                 transitions: latent.transitions.view_mut(),
