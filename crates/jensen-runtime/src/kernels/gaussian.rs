@@ -1575,22 +1575,17 @@ pub fn accumulate_diag_all(
         sum.as_slice_mut(),
         sq.as_slice_mut(),
     ) {
+        let sums = DiagSums {
+            columns: &columns,
+            centre,
+            resp: &resp,
+            sum,
+            sq,
+        };
         if resp.len() >= 2 && !columns.is_empty() {
-            lanes::dispatch(DiagSharedSums {
-                columns: &columns,
-                centre,
-                resp: &resp,
-                sum,
-                sq,
-            });
+            lanes::dispatch(DiagSharedSums(sums));
         } else {
-            lanes::dispatch(DiagSums {
-                columns: &columns,
-                centre,
-                resp: &resp,
-                sum,
-                sq,
-            });
+            lanes::dispatch(sums);
         }
         return;
     }
@@ -1778,28 +1773,20 @@ const SHARED_PIECE: usize = 256;
 /// its lanes (blocks of components and columns run at once, so that no sum waits on its own
 /// latency), then its lanes in a fixed order: the result depends neither on the pieces nor
 /// on the form of the lanes. At least two components and one column.
-struct DiagSharedSums<'a> {
-    columns: &'a [&'a [f64]],
-    /// `K × D`, row-major.
-    centre: &'a [f64],
-    /// One column per component.
-    resp: &'a [&'a [f64]],
-    sum: &'a mut [f64],
-    sq: &'a mut [f64],
-}
+struct DiagSharedSums<'a>(DiagSums<'a>);
 
 impl<'a> Kernel for DiagSharedSums<'a> {
     type Output = ();
 
     #[inline(always)]
     fn run<V: Lanes>(self) {
-        let Self {
+        let DiagSums {
             columns,
             centre,
             resp,
             sum,
             sq,
-        } = self;
+        } = self.0;
         let (d, k) = (columns.len(), resp.len());
         let m = resp[0].len();
         // The tiles of lanes of every `Σ r y` (`K × D`), of every `Σ r y²`, and of every
@@ -2897,13 +2884,13 @@ mod tests {
                 .collect();
             let sums = |form: &dyn Fn(DiagSharedSums<'_>)| {
                 let (mut sum, mut sq) = (vec![0.0; k * d], vec![0.0; k * d]);
-                form(DiagSharedSums {
+                form(DiagSharedSums(DiagSums {
                     columns: &columns,
                     centre: centre.as_slice().unwrap(),
                     resp: &resp,
                     sum: &mut sum,
                     sq: &mut sq,
-                });
+                }));
                 sum.iter()
                     .chain(&sq)
                     .map(|v| v.to_bits())
