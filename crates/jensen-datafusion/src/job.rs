@@ -216,7 +216,6 @@ impl Compiled {
                 stats: ExecStats::from_slots(zeros, shapes).expect("the layout's shapes"),
                 latent: LatentStats::zeros(*k),
                 loglik: 0.0,
-                entropy: 0.0,
                 worst: f64::INFINITY,
             },
             sequences: 0,
@@ -276,10 +275,10 @@ pub struct Partial {
 
 /// The statistics' format, changed with every change to them or to the job (so that a
 /// worker of an earlier version, which would ignore a job's new field, is refused).
-const MAGIC: &[u8; 4] = b"JNS3";
+const MAGIC: &[u8; 4] = b"JNS4";
 
 /// The statistics as bytes: the slots (each its shape, then its values), the latent
-/// statistics, `ln p(x)`, the entropy, the worst row's `ln p(x_n)`, the number of
+/// statistics, `ln p(x)`, the worst row's `ln p(x_n)`, the number of
 /// sequences and their order check, little-endian.
 pub fn encode(partial: &Partial) -> Vec<u8> {
     let s = &partial.pass;
@@ -305,7 +304,7 @@ pub fn encode(partial: &Partial) -> Vec<u8> {
     {
         f64s(&mut out, *v);
     }
-    for v in [s.loglik, s.entropy, s.worst] {
+    for v in [s.loglik, s.worst] {
         f64s(&mut out, v);
     }
     u64s(&mut out, partial.sequences);
@@ -379,7 +378,7 @@ pub fn decode(bytes: &[u8], layout: &(Vec<Vec<usize>>, usize)) -> Result<Partial
     let initial = Array1::from(w.f64s(k)?);
     let transitions =
         Array2::from_shape_vec((k, k), w.f64s(k * k)?).map_err(|e| failed(e.to_string()))?;
-    let (loglik, entropy, worst) = (w.f64()?, w.f64()?, w.f64()?);
+    let (loglik, worst) = (w.f64()?, w.f64()?);
     let (sequences, sequence_check) = (w.u64()?, w.u64()?);
     if !w.0.is_empty() {
         return Err(failed("the statistics have bytes past their end"));
@@ -393,7 +392,6 @@ pub fn decode(bytes: &[u8], layout: &(Vec<Vec<usize>>, usize)) -> Result<Partial
                 transitions,
             },
             loglik,
-            entropy,
             worst,
         },
         sequences,

@@ -55,8 +55,9 @@ use crate::kernels::lanes::LANES;
 use crate::kernels::tiles::top_two;
 use crate::kernels::xlny;
 use crate::mixture::{
-    add_counts, near_tie, normalise_rows, normalise_rows_counting, Assigned, ChainPrior,
-    LatentStats, MStepConfig, MixtureModel, Workspace,
+    add_counts, near_tie, normalise_rows, normalise_rows_counting,
+    normalise_rows_counting_without_entropy, Assigned, ChainPrior, LatentStats, MStepConfig,
+    MixtureModel, Workspace,
 };
 use crate::scratch;
 
@@ -642,6 +643,7 @@ fn e_step_rows<M: MixtureModel>(
     rows: Range<usize>,
     mode: EStepMode,
     weights: Option<&[f64]>,
+    entropy: Entropy,
     scratch: &mut RowScratch,
     assignments: &mut [u32],
 ) -> EStep<M::Stats> {
@@ -698,13 +700,21 @@ fn e_step_rows<M: MixtureModel>(
                 log_joint(model, cache, block.clone(), view.view_mut(), ws);
                 // Without weights the expected counts are summed as the responsibilities are
                 // written (the values `add_counts` would add after, without its pass).
-                let (ll, h) = match weights {
-                    None => normalise_rows_counting(
+                let (ll, h) = match (weights, entropy) {
+                    (None, Entropy::Rows) => normalise_rows_counting(
                         view.view_mut(),
                         &mut row_ll[..m],
                         &mut out.latent.counts,
                     ),
-                    Some(_) => normalise_rows(view.view_mut(), &mut row_ll[..m]),
+                    (None, Entropy::Totals) => {
+                        let ll = normalise_rows_counting_without_entropy(
+                            view.view_mut(),
+                            &mut row_ll[..m],
+                            &mut out.latent.counts,
+                        );
+                        (ll, 0.0)
+                    }
+                    (Some(_), _) => normalise_rows(view.view_mut(), &mut row_ll[..m]),
                 };
                 match weights {
                     None => {
@@ -720,9 +730,11 @@ fn e_step_rows<M: MixtureModel>(
                                 r.fill(0.0);
                                 continue;
                             }
-                            let h: f64 = r.iter().map(|&p| -xlny(p, p)).sum();
                             out.loglik += wi * row_ll[i];
-                            out.entropy += wi * h;
+                            if entropy == Entropy::Rows {
+                                let h: f64 = r.iter().map(|&p| -xlny(p, p)).sum();
+                                out.entropy += wi * h;
+                            }
                             r.mapv_inplace(|p| p * wi);
                         }
                     }
@@ -934,6 +946,7 @@ fn e_step<M: MixtureModel>(
     cache: &M::Cache,
     params: &M::Params,
     mode: EStepMode,
+    entropy: Entropy,
 ) -> EStep<M::Stats> {
     let weights = model.row_weights();
     // The summaries of the data cannot integrate out a missing cell.
@@ -956,11 +969,28 @@ fn e_step<M: MixtureModel>(
         return e_step_chain(model, cache, params, sequences, prior, mode);
     }
     let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
-    let (parts, assignments) = e_step_parts(model, cache, mode, weights);
+    let (parts, assignments) = e_step_parts(model, cache, mode, weights, entropy);
     merge_parts(model, &mut total, parts);
     total.assignments = assignments;
     complete_from_stats(model, &mut total, params, mode);
+    if entropy == Entropy::Totals {
+        total.entropy = entropy_from_totals(model, &total, params, mode);
+    }
     total
+}
+
+/// Where a soft E-step of a mixture takes `H(q)` from (a chain's always comes from its
+/// totals: [`entropy_from_totals`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Entropy {
+    /// Each row's `−Σ_k r ln r`, summed: [`elbo`]'s, so that the bound's equality with
+    /// `ln p(x)` after an E-step is a check of the E-step rather than an identity (the
+    /// property test `elbo_equals_log_likelihood_after_the_e_step`, on every catalogue
+    /// model, is then a check that the two entropies agree).
+    Rows,
+    /// `ln p(x) − E_q[ln p(x, z | θ)]` from the E-step's totals: the fit's, which spares
+    /// every value's term of the rows' sum.
+    Totals,
 }
 
 /// The E-step of a mixture's rows, one part per task of [`TASK_ROWS`] rows, in row order,
@@ -973,6 +1003,7 @@ fn e_step_parts<M: MixtureModel>(
     cache: &M::Cache,
     mode: EStepMode,
     weights: Option<&[f64]>,
+    entropy: Entropy,
 ) -> (Vec<EStep<M::Stats>>, Vec<u32>) {
     let pass = PASSES.fetch_add(1, Ordering::Relaxed);
     let tasks = tasks(model.n_rows());
@@ -986,7 +1017,16 @@ fn e_step_parts<M: MixtureModel>(
     };
     let parts = crate::tasks::map(tasks.into_iter().zip(outputs).collect(), |(rows, out)| {
         let mut scratch = RowScratch::of_thread(model.n_components(), pass);
-        let part = e_step_rows(model, cache, rows, mode, weights, &mut scratch, out);
+        let part = e_step_rows(
+            model,
+            cache,
+            rows,
+            mode,
+            weights,
+            entropy,
+            &mut scratch,
+            out,
+        );
         scratch.keep();
         part
     });
@@ -1556,14 +1596,16 @@ fn e_step_chain<M: MixtureModel>(
     mode: EStepMode,
 ) -> EStep<M::Stats> {
     let mut total = chain_rows(model, cache, sequences, prior, mode);
-    total.entropy = chain_entropy(model, &total, params, mode);
+    total.entropy = entropy_from_totals(model, &total, params, mode);
     total
 }
 
-/// `H(q)` of a chain's posterior over all of its sequences, whose E-step is `total`: from
+/// `H(q)` of the posterior over every row, whose E-step is `total`: from
 /// `ℓ = E_q[ln p(x, z | θ)] + H(q)` at the E-step's `θ` (`params`); a point mass has none.
-/// It is not a sum over the rows, so a chunked fit computes it once, from the totals.
-fn chain_entropy<M: MixtureModel>(
+/// A chain's is not a sum over the rows, and a mixture's sum over the rows would take a
+/// term of every value (`[`Entropy::Rows`]`), so a fit computes it once, from the totals
+/// (`NaN` where the expectation cannot be taken: the driver then has no bound to check).
+fn entropy_from_totals<M: MixtureModel>(
     model: &M,
     total: &EStep<M::Stats>,
     params: &M::Params,
@@ -1577,7 +1619,7 @@ fn chain_entropy<M: MixtureModel>(
     }
 }
 
-/// The E-step of a chain's rows (whole sequences), all but the entropy ([`chain_entropy`]):
+/// The E-step of a chain's rows (whole sequences), all but the entropy ([`entropy_from_totals`]):
 /// the statistics, the latent statistics, `ln p(x)` (a hard E-step: `Σ ln p(x, z*)`), the
 /// worst-explained row and, for a hard E-step, the Viterbi path.
 fn chain_rows<M: MixtureModel>(
@@ -1741,7 +1783,7 @@ pub fn elbo<M: MixtureModel>(
     params: &M::Params,
 ) -> Result<f64, NumericalIssue> {
     let cache = model.prepare(at)?;
-    let e = e_step(model, &cache, at, EStepMode::Soft);
+    let e = e_step(model, &cache, at, EStepMode::Soft, Entropy::Rows);
     Ok(model.expected_log_joint(&e.stats, &e.latent, at, params)? + e.entropy)
 }
 
@@ -1792,7 +1834,7 @@ pub fn em_step<M: MixtureModel>(
         iteration: 0,
     };
     let cache = model.prepare(params).map_err(numerical)?;
-    let e = e_step(model, &cache, params, EStepMode::Soft);
+    let e = e_step(model, &cache, params, EStepMode::Soft, Entropy::Totals);
     let next = model
         .m_step(&e.stats, &e.latent, params, config)
         .map_err(numerical)?;
@@ -2123,7 +2165,7 @@ impl<M: MixtureModel> Rows<M> for InMemory<'_, M> {
         params: &M::Params,
         mode: EStepMode,
     ) -> Result<EStep<M::Stats>, FitError> {
-        Ok(e_step(self.0, cache, params, mode))
+        Ok(e_step(self.0, cache, params, mode, Entropy::Totals))
     }
 
     fn settled(&self, a: &[u32], b: &[u32]) -> bool {
@@ -2218,10 +2260,11 @@ pub trait Chunks: Sync {
 }
 
 /// The soft E-step's sums over some rows under fixed parameters — the statistics, the
-/// latent statistics, `ln p(x | θ)` and the entropy of `q(z)` — and the lowest `ln p(x_n)`
-/// among them: a monoid, so partitions of the rows computed anywhere merge into the E-step
-/// of all of them ([`Chunks::e_step_pass`]). The merge adds in the order it is called: the
-/// same rows split otherwise agree to round-off.
+/// latent statistics and `ln p(x | θ)` — and the lowest `ln p(x_n)` among them: a monoid, so
+/// partitions of the rows computed anywhere merge into the E-step of all of them
+/// ([`Chunks::e_step_pass`]). The merge adds in the order it is called: the same rows split
+/// otherwise agree to round-off. (The entropy of `q(z)` is not among them: the driver takes
+/// it from the merged totals.)
 #[derive(Debug, Clone, PartialEq)]
 pub struct PassStats<S> {
     /// The model's expected sufficient statistics.
@@ -2230,8 +2273,6 @@ pub struct PassStats<S> {
     pub latent: LatentStats,
     /// `Σ_n w_n ln p(x_n | θ)`.
     pub loglik: f64,
-    /// The entropy of `q(z)`.
-    pub entropy: f64,
     /// The lowest `ln p(x_n | θ)` of a row of weight above zero (`+∞` for none).
     pub worst: f64,
 }
@@ -2243,7 +2284,6 @@ impl<S> PassStats<S> {
             stats: model.zero_stats(),
             latent: LatentStats::zeros(model.n_components()),
             loglik: 0.0,
-            entropy: 0.0,
             worst: f64::INFINITY,
         }
     }
@@ -2251,8 +2291,7 @@ impl<S> PassStats<S> {
     /// The soft E-step of `model`'s rows under the parameters `cache` was prepared from,
     /// over the fit's fixed tasks (a chain's: its batches of whole sequences): a mixture's on
     /// this thread (an engine runs its partitions in parallel), a chain's by forward–backward
-    /// along each of its sequences, which must be whole. A chain's entropy is not a sum over
-    /// sequences: it is 0 here, and the driver computes it from the merged statistics.
+    /// along each of its sequences, which must be whole.
     pub fn of<M: MixtureModel<Stats = S>>(model: &M, cache: &M::Cache) -> Self {
         if let (Some(sequences), Some(prior)) = (model.sequences(), model.chain_prior(cache)) {
             let e = chain_rows(model, cache, sequences, prior, EStepMode::Soft);
@@ -2260,7 +2299,6 @@ impl<S> PassStats<S> {
                 stats: e.stats,
                 latent: e.latent,
                 loglik: e.loglik,
-                entropy: 0.0,
                 worst: e.worst.0,
             };
         }
@@ -2274,6 +2312,7 @@ impl<S> PassStats<S> {
                 rows,
                 EStepMode::Soft,
                 w,
+                Entropy::Totals,
                 &mut scratch,
                 &mut [],
             );
@@ -2282,7 +2321,6 @@ impl<S> PassStats<S> {
                 &p.stats,
                 &p.latent,
                 p.loglik,
-                p.entropy,
                 p.worst.0,
             );
         }
@@ -2302,7 +2340,6 @@ impl<S> PassStats<S> {
             &other.stats,
             &other.latent,
             other.loglik,
-            other.entropy,
             other.worst,
         );
     }
@@ -2313,13 +2350,11 @@ impl<S> PassStats<S> {
         stats: &S,
         latent: &LatentStats,
         loglik: f64,
-        entropy: f64,
         worst: f64,
     ) {
         add_stats(&mut self.stats, stats);
         self.latent.merge(latent);
         self.loglik += loglik;
-        self.entropy += entropy;
         self.worst = self.worst.min(worst);
     }
 }
@@ -2452,13 +2487,11 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
                         stats: pass.stats,
                         latent: pass.latent,
                         loglik: pass.loglik,
-                        entropy: pass.entropy,
+                        entropy: 0.0,
                         worst: (pass.worst, 0),
                         assignments: Vec::new(),
                     };
-                    if chain {
-                        total.entropy = chain_entropy(model, &total, params, mode);
-                    }
+                    total.entropy = entropy_from_totals(model, &total, params, mode);
                     return Ok(total);
                 }
             }
@@ -2478,7 +2511,8 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
                         (vec![part], path, rows)
                     }
                     _ => {
-                        let (parts, assignments) = e_step_parts(chunk, cache, mode, w);
+                        let (parts, assignments) =
+                            e_step_parts(chunk, cache, mode, w, Entropy::Totals);
                         (parts, assignments, TASK_ROWS)
                     }
                 };
@@ -2494,11 +2528,10 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
             Ok(true)
         })?;
         total.assignments = keys;
-        if chain {
-            total.entropy = chain_entropy(model, &total, params, mode);
-        } else {
+        if !chain {
             complete_from_stats(model, &mut total, params, mode);
         }
+        total.entropy = entropy_from_totals(model, &total, params, mode);
         Ok(total)
     }
 
@@ -2888,7 +2921,9 @@ fn run_one<M: MixtureModel, R: Rows<M>>(
         }
         reseeded |= !empty.is_empty();
         elbo_after_m = None;
-        if empty.is_empty() && opts.check_monotone {
+        // (An entropy of NaN: the expectation under the E-step's parameters could not be
+        // taken, and there is no bound to check.)
+        if empty.is_empty() && opts.check_monotone && !e.entropy.is_nan() {
             match model.expected_log_joint(&e.stats, &e.latent, &params, &next) {
                 Ok(expected) => {
                     let f = expected + e.entropy + model.log_prior(&next, &opts.m_step);

@@ -473,7 +473,7 @@ pub trait MixtureModel: Sync {
 ///
 /// Returns `(Σ_n ln p(x_n), H(q))` for the block and writes `ln p(x_n)` into `row_ll`.
 pub fn normalise_rows(lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
-    normalise_rows_into(lj, row_ll, None)
+    normalise_rows_into(lj, row_ll, None, true)
 }
 
 /// [`normalise_rows`], and each column's sum of the responsibilities (the block's expected
@@ -484,20 +484,33 @@ pub fn normalise_rows_counting(
     row_ll: &mut [f64],
     counts: &mut Array1<f64>,
 ) -> (f64, f64) {
-    normalise_rows_into(lj, row_ll, Some(counts))
+    normalise_rows_into(lj, row_ll, Some(counts), true)
 }
 
+/// [`normalise_rows_counting`] without the entropy: only `Σ_n ln p(x_n)`. A fit takes `H(q)`
+/// from its totals instead (`ln p(x) − E_q[ln p(x, z)]`, [`crate::em`]), which spares each
+/// value's term of it (`e · (ℓ − max)`: a multiplication, a comparison and an addition).
+pub(crate) fn normalise_rows_counting_without_entropy(
+    lj: ArrayViewMut2<'_, f64>,
+    row_ll: &mut [f64],
+    counts: &mut Array1<f64>,
+) -> f64 {
+    normalise_rows_into(lj, row_ll, Some(counts), false).0
+}
+
+/// The normalisations; `entropy: false` may leave `H` out (returning 0 for it).
 fn normalise_rows_into(
     mut lj: ArrayViewMut2<'_, f64>,
     row_ll: &mut [f64],
     counts: Option<&mut Array1<f64>>,
+    entropy: bool,
 ) -> (f64, f64) {
     let Some(counts) = counts else {
         return normalise_rows_any(lj, row_ll);
     };
     if column_form(&lj) {
         if let Some(counts) = counts.as_slice_mut() {
-            return normalise_columns(lj, row_ll, Some(counts));
+            return normalise_columns(lj, row_ll, Some(counts), entropy);
         }
     }
     let totals = normalise_rows_any(lj.view_mut(), row_ll);
@@ -515,7 +528,7 @@ fn column_form(lj: &ArrayViewMut2<'_, f64>) -> bool {
 /// [`normalise_rows`] of any layout.
 fn normalise_rows_any(mut lj: ArrayViewMut2<'_, f64>, row_ll: &mut [f64]) -> (f64, f64) {
     if column_form(&lj) {
-        return normalise_columns(lj, row_ll, None);
+        return normalise_columns(lj, row_ll, None, true);
     }
     let (m, k) = lj.dim();
     // Shift every row by its maximum, then take all exponentials of the block in one
@@ -590,31 +603,38 @@ fn lane_total(v: &[f64; NORM_TILE]) -> f64 {
 /// [`normalise_rows`] of a column-major block: the same operations on every value, and every
 /// row's sums over the components in the same order, so the results are identical; but each
 /// step runs across [`NORM_TILE`] rows at a time, in vector registers, every component's
-/// column of the tile before the next tile (one pass over the block, no buffers).
+/// column of the tile before the next tile (one pass over the block, no buffers). Without
+/// `entropy`, `H` is left out (0).
 fn normalise_columns(
     lj: ArrayViewMut2<'_, f64>,
     row_ll: &mut [f64],
     counts: Option<&mut [f64]>,
+    entropy: bool,
 ) -> (f64, f64) {
-    lanes::dispatch(NormaliseColumns { lj, row_ll, counts })
+    // (Two kernels, each compiled on its own.)
+    if entropy {
+        lanes::dispatch(NormaliseColumns::<true> { lj, row_ll, counts })
+    } else {
+        lanes::dispatch(NormaliseColumns::<false> { lj, row_ll, counts })
+    }
 }
 
 /// [`normalise_columns`] as a kernel: the exponentials in vectors of [`LANES`], the rest of
 /// each step as plain loops over the tile's rows, which the compiler vectorises for the same
 /// instructions.
-struct NormaliseColumns<'a, 'b> {
+struct NormaliseColumns<'a, 'b, const ENTROPY: bool> {
     lj: ArrayViewMut2<'a, f64>,
     row_ll: &'b mut [f64],
     /// Where to add each column's sum, if wanted.
     counts: Option<&'b mut [f64]>,
 }
 
-impl lanes::Kernel for NormaliseColumns<'_, '_> {
+impl<const ENTROPY: bool> lanes::Kernel for NormaliseColumns<'_, '_, ENTROPY> {
     type Output = (f64, f64);
 
     #[inline(always)]
     fn run<V: Lanes>(self) -> (f64, f64) {
-        normalise_columns_lanes::<V>(self.lj, self.row_ll, self.counts)
+        normalise_columns_lanes::<V, ENTROPY>(self.lj, self.row_ll, self.counts)
     }
 }
 
@@ -623,7 +643,7 @@ impl lanes::Kernel for NormaliseColumns<'_, '_> {
 const NORM_TILE: usize = EXP_BLOCK;
 
 #[inline(always)]
-fn normalise_columns_lanes<V: Lanes>(
+fn normalise_columns_lanes<V: Lanes, const ENTROPY: bool>(
     mut lj: ArrayViewMut2<'_, f64>,
     row_ll: &mut [f64],
     counts: Option<&mut [f64]>,
@@ -642,7 +662,7 @@ fn normalise_columns_lanes<V: Lanes>(
     let (mut loglik, mut entropy) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
     let whole = m / NORM_TILE * NORM_TILE;
     for start in (0..whole).step_by(NORM_TILE) {
-        let (ll, h) = normalise_tile::<V>(&mut columns, start, uniform, &mut sums);
+        let (ll, h) = normalise_tile::<V, ENTROPY>(&mut columns, start, uniform, &mut sums);
         row_ll[start..start + NORM_TILE].copy_from_slice(&ll);
         for (((total, ll), sum), h) in loglik.iter_mut().zip(ll).zip(&mut entropy).zip(h) {
             *total += ll;
@@ -658,7 +678,7 @@ fn normalise_columns_lanes<V: Lanes>(
             tile[..len].copy_from_slice(&col[whole..]);
         }
         let mut tiles: Vec<&mut [f64]> = padded.iter_mut().map(|t| &mut t[..]).collect();
-        let (ll, h) = normalise_tile::<V>(&mut tiles, 0, uniform, &mut []);
+        let (ll, h) = normalise_tile::<V, ENTROPY>(&mut tiles, 0, uniform, &mut []);
         for (col, tile) in columns.iter_mut().zip(&padded) {
             col[whole..].copy_from_slice(&tile[..len]);
         }
@@ -687,9 +707,10 @@ fn normalise_columns_lanes<V: Lanes>(
 
 /// The rows `start..start + NORM_TILE` of `columns` (one per component) into
 /// responsibilities: every step across the tile's rows, each component's column in turn.
-/// Returns each row's `ln p(x)` and its term of `H` (0 for a bad row).
+/// Returns each row's `ln p(x)` and its term of `H` (0 for a bad row, and for every row
+/// without `ENTROPY`).
 #[inline(always)]
-fn normalise_tile<V: Lanes>(
+fn normalise_tile<V: Lanes, const ENTROPY: bool>(
     columns: &mut [&mut [f64]],
     start: usize,
     uniform: f64,
@@ -707,6 +728,19 @@ fn normalise_tile<V: Lanes>(
     }
     let mut max = [0.0; NORM_TILE];
     store_run(&max_v, &mut max);
+    // The exponentials below take no clamp above (`exp_clamped` without `ABOVE`): a row
+    // with a finite maximum passes them values at most 0 (or `−∞`, or NaN), and a row
+    // without one, shifted by 0, has its values clamped here instead (its responsibilities
+    // are replaced anyway; only a NaN among them must stay NaN, which the comparison keeps).
+    if !max.iter().fold(true, |all, m| all & m.is_finite()) {
+        for col in columns.iter_mut() {
+            for (v, m) in col[start..start + NORM_TILE].iter_mut().zip(&max) {
+                if !m.is_finite() && *v > EXP_ABOVE {
+                    *v = EXP_ABOVE;
+                }
+            }
+        }
+    }
     // A row without a finite maximum is shifted by 0 instead, so that every row's sum
     // below is NaN exactly where the row has a NaN.
     let mut shift_v = max_v;
@@ -717,7 +751,7 @@ fn normalise_tile<V: Lanes>(
     let (mut sum_v, mut weighted_v) =
         ([V::splat(0.0); NORM_VECTORS], [V::splat(0.0); NORM_VECTORS]);
     for col in columns.iter_mut() {
-        exponentiate_tile::<V>(run_mut(col, start), &shift_v, &mut sum_v, &mut weighted_v);
+        exponentiate_tile::<V, ENTROPY>(run_mut(col, start), &shift_v, &mut sum_v, &mut weighted_v);
     }
     let (mut sum, mut weighted) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
     store_run(&sum_v, &mut sum);
@@ -734,7 +768,9 @@ fn normalise_tile<V: Lanes>(
         for b in 0..NORM_TILE {
             let inv = 1.0 / sum[b];
             ll[b] = max[b] + log_sum[b];
-            h[b] = log_sum[b] - weighted[b] * inv;
+            if ENTROPY {
+                h[b] = log_sum[b] - weighted[b] * inv;
+            }
             scale[b] = inv;
         }
         let mut scale_v = [V::splat(0.0); NORM_VECTORS];
@@ -771,7 +807,7 @@ fn normalise_tile<V: Lanes>(
         } else {
             max[b] + log_sum[b]
         };
-        h[b] = if bad {
+        h[b] = if bad || !ENTROPY {
             0.0
         } else {
             log_sum[b] - weighted[b] * inv
@@ -843,9 +879,11 @@ fn store_run<V: Lanes>(v: &[V; NORM_VECTORS], out: &mut [f64; NORM_TILE]) {
 /// compiler interleaves the four exponentials either way, and this form was the faster (the
 /// diagonal mixture's iteration 2.56 → 2.50 ms on one AMD EPYC thread, against every
 /// exponential before any store). Taking one vector of rows through every column before the
-/// next, so that fewer sums stay in registers, was slower (2.74 → 2.97 ms).
+/// next, so that fewer sums stay in registers, was slower (2.74 → 2.97 ms). Without
+/// `ENTROPY` the second sum is left alone. The values are at most [`EXP_ABOVE`] (or NaN),
+/// so the exponential takes no clamp above.
 #[inline(always)]
-fn exponentiate_tile<V: Lanes>(
+fn exponentiate_tile<V: Lanes, const ENTROPY: bool>(
     tile: &mut [[f64; LANES]; NORM_VECTORS],
     shift: &[V; NORM_VECTORS],
     sum: &mut [V; NORM_VECTORS],
@@ -859,9 +897,11 @@ fn exponentiate_tile<V: Lanes>(
         .zip(weighted.iter_mut())
     {
         let sv = V::load(c).sub(m);
-        let ev = exp_v(sv);
+        let ev = exp_clamped::<V, false>(sv);
         *s = s.add(ev);
-        *w = w.add(ev.mul(sv).zero_where_below(ev, smallest));
+        if ENTROPY {
+            *w = w.add(ev.mul(sv).zero_where_below(ev, smallest));
+        }
         ev.store(c);
     }
 }
@@ -1006,10 +1046,12 @@ const EXP2_SIXTEENTHS_LESS_OFFSETS: [f64; 16] = {
 /// two-part `ln 2`), so `exp(x) = 2ⁿ · 2^(j/16) · exp(r)`; `2^(j/16)` from a table of
 /// sixteen (a permutation of two registers on AVX-512) with `2ⁿ` put in its exponent by an
 /// integer addition of the rounding's bits (the argument clamped to the flushing bound first,
-/// so that `t` stays normal), `exp(r) − 1` by its Taylor polynomial of
-/// degree 7 (truncation below 2e-18), and `2ⁿ 2^(j/16) (1 + q)` rounded once (it was a
-/// polynomial of degree 13 over `|r| ≤ ln 2 / 2`: six more multiply-adds per value; then a
-/// multiplication by `2ⁿ`, exact, so the same bits as now). Results below the normal range
+/// so that `t` stays normal), `exp(r) − 1` by a polynomial of degree 6 whose coefficients
+/// minimise the largest relative error over `|r| ≤ ln 2 / 32` (1.2e-17, a twentieth of a
+/// unit in the last place; [`EXP_COEFFICIENTS`]), and `2ⁿ 2^(j/16) (1 + q)` rounded once.
+/// (It was Taylor's polynomial of degree 7, one multiply-add more per value for an error
+/// below 2e-18 that the final rounding hides either way; and before that a polynomial of
+/// degree 13 over `|r| ≤ ln 2 / 2`.) Results below the normal range
 /// are flushed: below −707.7 (where
 /// `exp(x) < 4.5e-308`) the result is 0. The callers shift their arguments so that the
 /// largest is 0, and a mixture's row sums that term of 1 with the flushed ones; a chain's
@@ -1019,6 +1061,29 @@ const EXP2_SIXTEENTHS_LESS_OFFSETS: [f64; 16] = {
 /// 0.)
 #[inline(always)]
 pub(crate) fn exp_v<V: Lanes>(x: V) -> V {
+    exp_clamped::<V, true>(x)
+}
+
+/// `p(r) = (exp(r) − 1 − r) / r²` on `|r| ≤ ln 2 / 32` as `c₀ + c₁ r + c₂ r² + c₃ r³ + c₄ r⁴`:
+/// the coefficients that minimise the largest relative error of `1 + r + r² p(r)` against
+/// `exp(r)` (Taylor's `1/(j + 2)!` corrected by a linear programme over 2001 points,
+/// checked in exact rational arithmetic at 20001 others: at most 1.2e-17 with the
+/// coefficients rounded to doubles). `bench/exp_coefficients.py` computes them.
+const EXP_COEFFICIENTS: [f64; 5] = [
+    f64::from_bits(0x3fdf_ffff_ffff_ffc0),
+    f64::from_bits(0x3fc5_5555_5548_f6f9),
+    f64::from_bits(0x3fa5_5555_558b_e7cb),
+    f64::from_bits(0x3f81_1123_abd8_2a7a),
+    f64::from_bits(0x3f56_c14e_78ba_496b),
+];
+
+/// The largest argument [`exp_v`] takes as it is (larger ones are clamped to it).
+const EXP_ABOVE: f64 = 709.0;
+
+/// [`exp_v`] with `ABOVE`; without, of arguments at most [`EXP_ABOVE`] (or NaN) only, the
+/// same bits without the clamp that only a larger argument needs.
+#[inline(always)]
+fn exp_clamped<V: Lanes, const ABOVE: bool>(x: V) -> V {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
     // fdlibm's split of ln 2 (the high part has 32 significant bits, so N · LN2_HI / 16 is
     // exact for |N| < 2²¹), over 16.
@@ -1028,34 +1093,28 @@ pub(crate) fn exp_v<V: Lanes>(x: V) -> V {
     // bits then hold N + 16 · 1023 = 16 (n + 1023) + j (from 32 to 32734 over the clamped
     // range): j for the table, n + 1023 for the exponent of 2ⁿ.
     const ROUND: f64 = 6_755_399_441_055_744.0 + 16.0 * 1023.0;
-    // Taylor coefficients 1/j!, j = 2..7.
-    const C: [f64; 6] = [
-        1.0 / 2.0,
-        1.0 / 6.0,
-        1.0 / 24.0,
-        1.0 / 120.0,
-        1.0 / 720.0,
-        1.0 / 5_040.0,
-    ];
+    const C: [f64; 5] = EXP_COEFFICIENTS;
     // Below this, n ≤ −1021 and 2ⁿ · 2^(j/16) (1 + q) would leave the normal range.
     const FLUSH: f64 = -707.7;
     let flush = V::splat(FLUSH);
     // `max_of` and `min_of` keep a NaN argument. (Without the lower clamp the values below
     // the bound, replaced by 0 at the end anyway, would put arbitrary exponents into `t`,
     // subnormal ones among them, which some CPUs multiply slowly.)
-    let clamped = V::splat(709.0).min_of(flush.max_of(x));
+    let clamped = if ABOVE {
+        V::splat(EXP_ABOVE).min_of(flush.max_of(x))
+    } else {
+        flush.max_of(x)
+    };
     let rounded = clamped.mul_add(V::splat(16.0 * LOG2_E), V::splat(ROUND));
     let big_n = rounded.sub(V::splat(ROUND));
     let r = big_n.neg_mul_add(V::splat(LN2_HI), clamped);
     let r = big_n.neg_mul_add(V::splat(LN2_LO), r);
-    // q = exp(r) − 1 = r + r² P(r), P's even and odd parts in r² as two independent chains.
+    // q = exp(r) − 1 = r + r² p(r), p's even and odd parts in r² as two independent chains.
     let r2 = r.mul(r);
     let even = V::splat(C[4])
         .mul_add(r2, V::splat(C[2]))
         .mul_add(r2, V::splat(C[0]));
-    let odd = V::splat(C[5])
-        .mul_add(r2, V::splat(C[3]))
-        .mul_add(r2, V::splat(C[1]));
+    let odd = V::splat(C[3]).mul_add(r2, V::splat(C[1]));
     let q = r2.mul_add(odd.mul_add(r, even), r);
     // t = 2ⁿ 2^(j/16), a normal number for n in [−1021, 1022].
     let t = rounded
@@ -1462,6 +1521,11 @@ mod tests {
         for (&x, &e) in xs.iter().zip(&out) {
             assert_eq!(exp_lane(x).to_bits(), e.to_bits(), "exp({x})");
         }
+        // The form without the clamp above, for arguments at most 0: the same bits.
+        for &x in xs.iter().filter(|&&x| x <= 0.0).chain(&[f64::NEG_INFINITY]) {
+            let e = exp_clamped::<_, false>([x; LANES])[0];
+            assert_eq!(e.to_bits(), exp_lane(x).to_bits(), "exp({x})");
+        }
         // NaN gives NaN, whatever its payload.
         let nans = [
             f64::NAN,
@@ -1491,6 +1555,7 @@ mod tests {
     /// explaining the row, a uniform row left in them), column- and row-major blocks.
     #[test]
     fn counts_taken_while_normalising_are_add_counts_bit_for_bit() {
+        // And without the entropy: the same values but for the entropy's total (0).
         for (m, k) in [(77, 5), (64, 8), (1000, 8), (31, 3), (1, 4), (40, 1)] {
             let mut values = Array2::from_shape_fn((m, k), |(i, j)| {
                 -(((i * 31 + j * 17) % 97) as f64) * 0.73 - (i as f64).sin() * 30.0
@@ -1498,6 +1563,11 @@ mod tests {
             if m > 40 {
                 values.row_mut(40).fill(f64::NEG_INFINITY);
                 values[[m - 3, k - 1]] = f64::NAN;
+                // A row whose maximum is +∞ (shifted by 0: its other values clamped for the
+                // exponential), and one whose finite maximum is past the clamp.
+                values[[41, 0]] = f64::INFINITY;
+                values[[41, k - 1]] += 800.0;
+                values[[m - 2, 0]] = 750.0;
             }
             if m > 3 && k > 1 {
                 // A component so far below the row's best that its exponential is flushed.
@@ -1510,28 +1580,40 @@ mod tests {
                     Array2::zeros(values.dim())
                 };
                 a.assign(&values);
-                let mut b = a.clone();
-                let (mut ll_a, mut ll_b) = (vec![0.0; m], vec![0.0; m]);
+                let (mut b, mut c) = (a.clone(), a.clone());
+                let (mut ll_a, mut ll_b, mut ll_c) = (vec![0.0; m], vec![0.0; m], vec![0.0; m]);
                 let mut counts_a = Array1::from_elem(k, 0.25);
-                let mut counts_b = counts_a.clone();
+                let (mut counts_b, mut counts_c) = (counts_a.clone(), counts_a.clone());
                 let totals_a = normalise_rows(a.view_mut(), &mut ll_a);
                 add_counts(a.view(), &mut counts_a);
                 let totals_b = normalise_rows_counting(b.view_mut(), &mut ll_b, &mut counts_b);
+                let loglik_c =
+                    normalise_rows_counting_without_entropy(c.view_mut(), &mut ll_c, &mut counts_c);
                 let bits = |v: f64| if v.is_nan() { u64::MAX } else { v.to_bits() };
                 let what = format!("{m} × {k}, column-major {column_major}");
                 assert_eq!(bits(totals_a.0), bits(totals_b.0), "{what}");
                 assert_eq!(bits(totals_a.1), bits(totals_b.1), "{what}");
-                assert_eq!(a.map(|&v| bits(v)), b.map(|&v| bits(v)), "{what}");
-                assert_eq!(
-                    ll_a.iter().map(|&v| bits(v)).collect::<Vec<_>>(),
-                    ll_b.iter().map(|&v| bits(v)).collect::<Vec<_>>(),
-                    "{what}"
-                );
-                assert_eq!(
-                    counts_a.map(|&v| v.to_bits()),
-                    counts_b.map(|&v| v.to_bits()),
-                    "{what}"
-                );
+                assert_eq!(bits(totals_a.0), bits(loglik_c), "{what}");
+                for (b, ll_b, counts_b) in [(&b, &ll_b, &counts_b), (&c, &ll_c, &counts_c)] {
+                    assert_eq!(a.map(|&v| bits(v)), b.map(|&v| bits(v)), "{what}");
+                    assert_eq!(
+                        ll_a.iter().map(|&v| bits(v)).collect::<Vec<_>>(),
+                        ll_b.iter().map(|&v| bits(v)).collect::<Vec<_>>(),
+                        "{what}"
+                    );
+                    assert_eq!(
+                        counts_a.map(|&v| bits(v)),
+                        counts_b.map(|&v| bits(v)),
+                        "{what}"
+                    );
+                }
+                if m > 41 {
+                    // The row with +∞ is reported impossible, as a row without a finite
+                    // maximum is, and left uniform; the one past the clamp is normal.
+                    assert_eq!(ll_c[41], f64::NEG_INFINITY, "{what}");
+                    assert!(c.row(41).iter().all(|&r| r == 1.0 / k as f64), "{what}");
+                    assert!(ll_c[m - 2] >= 750.0 && ll_c[m - 2].is_finite(), "{what}");
+                }
             }
         }
     }
