@@ -643,7 +643,7 @@ fn e_step_rows<M: MixtureModel>(
     rows: Range<usize>,
     mode: EStepMode,
     weights: Option<&[f64]>,
-    entropy: Entropy,
+    takes: Takes,
     scratch: &mut RowScratch,
     assignments: &mut [u32],
 ) -> EStep<M::Stats> {
@@ -700,13 +700,13 @@ fn e_step_rows<M: MixtureModel>(
                 log_joint(model, cache, block.clone(), view.view_mut(), ws);
                 // Without weights the expected counts are summed as the responsibilities are
                 // written (the values `add_counts` would add after, without its pass).
-                let (ll, h) = match (weights, entropy) {
-                    (None, Entropy::Rows) => normalise_rows_counting(
+                let (ll, h) = match (weights, takes) {
+                    (None, Takes::RowEntropy) => normalise_rows_counting(
                         view.view_mut(),
                         &mut row_ll[..m],
                         &mut out.latent.counts,
                     ),
-                    (None, Entropy::Totals) => {
+                    (None, Takes::Statistics | Takes::Objective) => {
                         let ll = normalise_rows_counting_without_entropy(
                             view.view_mut(),
                             &mut row_ll[..m],
@@ -731,7 +731,7 @@ fn e_step_rows<M: MixtureModel>(
                                 continue;
                             }
                             out.loglik += wi * row_ll[i];
-                            if entropy == Entropy::Rows {
+                            if takes == Takes::RowEntropy {
                                 let h: f64 = r.iter().map(|&p| -xlny(p, p)).sum();
                                 out.entropy += wi * h;
                             }
@@ -820,7 +820,9 @@ fn e_step_rows<M: MixtureModel>(
                 if weights.is_some() {
                     add_counts(view.view(), &mut out.latent.counts);
                 }
-                model.accumulate(cache, block, view.view(), &mut out.stats, ws);
+                if takes != Takes::Objective {
+                    model.accumulate(cache, block, view.view(), &mut out.stats, ws);
+                }
             }
             // (The one pass added them.)
             EStepMode::Hard if fused => {}
@@ -946,7 +948,7 @@ fn e_step<M: MixtureModel>(
     cache: &M::Cache,
     params: &M::Params,
     mode: EStepMode,
-    entropy: Entropy,
+    takes: Takes,
 ) -> EStep<M::Stats> {
     let weights = model.row_weights();
     // The summaries of the data cannot integrate out a missing cell.
@@ -969,28 +971,35 @@ fn e_step<M: MixtureModel>(
         return e_step_chain(model, cache, params, sequences, prior, mode);
     }
     let mut total = EStep::empty(model.zero_stats(), model.n_components(), 0);
-    let (parts, assignments) = e_step_parts(model, cache, mode, weights, entropy);
+    let (parts, assignments) = e_step_parts(model, cache, mode, weights, takes);
     merge_parts(model, &mut total, parts);
     total.assignments = assignments;
     complete_from_stats(model, &mut total, params, mode);
-    if entropy == Entropy::Totals {
-        total.entropy = entropy_from_totals(model, &total, params, mode);
-    }
+    total.entropy = match takes {
+        Takes::RowEntropy => total.entropy,
+        Takes::Statistics => entropy_from_totals(model, &total, params, mode),
+        Takes::Objective => f64::NAN,
+    };
     total
 }
 
-/// Where a soft E-step of a mixture takes `H(q)` from (a chain's always comes from its
-/// totals: [`entropy_from_totals`]).
+/// What a soft E-step of a mixture takes besides `ln p(x)`, the expected counts and the
+/// worst-explained row. (A chain's takes everything, its `H(q)` always from its totals:
+/// [`entropy_from_totals`]; a hard E-step takes its statistics.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Entropy {
-    /// Each row's `−Σ_k r ln r`, summed: [`elbo`]'s, so that the bound's equality with
-    /// `ln p(x)` after an E-step is a check of the E-step rather than an identity (the
-    /// property test `elbo_equals_log_likelihood_after_the_e_step`, on every catalogue
-    /// model, is then a check that the two entropies agree).
-    Rows,
-    /// `ln p(x) − E_q[ln p(x, z | θ)]` from the E-step's totals: the fit's, which spares
-    /// every value's term of the rows' sum.
-    Totals,
+enum Takes {
+    /// The statistics, and `H(q)` as each row's `−Σ_k r ln r`, summed: [`elbo`]'s, so that
+    /// the bound's equality with `ln p(x)` after an E-step is a check of the E-step rather
+    /// than an identity (the property test `elbo_equals_log_likelihood_after_the_e_step`,
+    /// on every catalogue model, is then a check that the two entropies agree).
+    RowEntropy,
+    /// The statistics, and `H(q) = ln p(x) − E_q[ln p(x, z | θ)]` from the totals: a fit's
+    /// iteration, which spares every value's term of the rows' sum.
+    Statistics,
+    /// Neither (`H(q)` NaN, the statistics zero): the closing E-step of a fit that stops at
+    /// its iteration limit, whose statistics no M-step reads (scikit-learn's closing E-step
+    /// takes none either).
+    Objective,
 }
 
 /// The E-step of a mixture's rows, one part per task of [`TASK_ROWS`] rows, in row order,
@@ -1003,7 +1012,7 @@ fn e_step_parts<M: MixtureModel>(
     cache: &M::Cache,
     mode: EStepMode,
     weights: Option<&[f64]>,
-    entropy: Entropy,
+    takes: Takes,
 ) -> (Vec<EStep<M::Stats>>, Vec<u32>) {
     let pass = PASSES.fetch_add(1, Ordering::Relaxed);
     let tasks = tasks(model.n_rows());
@@ -1017,16 +1026,7 @@ fn e_step_parts<M: MixtureModel>(
     };
     let parts = crate::tasks::map(tasks.into_iter().zip(outputs).collect(), |(rows, out)| {
         let mut scratch = RowScratch::of_thread(model.n_components(), pass);
-        let part = e_step_rows(
-            model,
-            cache,
-            rows,
-            mode,
-            weights,
-            entropy,
-            &mut scratch,
-            out,
-        );
+        let part = e_step_rows(model, cache, rows, mode, weights, takes, &mut scratch, out);
         scratch.keep();
         part
     });
@@ -1603,7 +1603,7 @@ fn e_step_chain<M: MixtureModel>(
 /// `H(q)` of the posterior over every row, whose E-step is `total`: from
 /// `ℓ = E_q[ln p(x, z | θ)] + H(q)` at the E-step's `θ` (`params`); a point mass has none.
 /// A chain's is not a sum over the rows, and a mixture's sum over the rows would take a
-/// term of every value (`[`Entropy::Rows`]`), so a fit computes it once, from the totals
+/// term of every value ([`Takes::RowEntropy`]), so a fit computes it once, from the totals
 /// (`NaN` where the expectation cannot be taken: the driver then has no bound to check).
 fn entropy_from_totals<M: MixtureModel>(
     model: &M,
@@ -1783,7 +1783,7 @@ pub fn elbo<M: MixtureModel>(
     params: &M::Params,
 ) -> Result<f64, NumericalIssue> {
     let cache = model.prepare(at)?;
-    let e = e_step(model, &cache, at, EStepMode::Soft, Entropy::Rows);
+    let e = e_step(model, &cache, at, EStepMode::Soft, Takes::RowEntropy);
     Ok(model.expected_log_joint(&e.stats, &e.latent, at, params)? + e.entropy)
 }
 
@@ -1834,7 +1834,7 @@ pub fn em_step<M: MixtureModel>(
         iteration: 0,
     };
     let cache = model.prepare(params).map_err(numerical)?;
-    let e = e_step(model, &cache, params, EStepMode::Soft, Entropy::Totals);
+    let e = e_step(model, &cache, params, EStepMode::Soft, Takes::Statistics);
     let next = model
         .m_step(&e.stats, &e.latent, params, config)
         .map_err(numerical)?;
@@ -2094,12 +2094,14 @@ trait Rows<M: MixtureModel>: Sync {
         rng: &mut ChaCha8Rng,
         restart: usize,
     ) -> Result<(M::Params, Array1<f64>), FitError>;
-    /// The E-step over every row.
+    /// The E-step over every row, a soft one of a mixture taking what `takes` asks for (or
+    /// more).
     fn e_step(
         &self,
         cache: &M::Cache,
         params: &M::Params,
         mode: EStepMode,
+        takes: Takes,
     ) -> Result<EStep<M::Stats>, FitError>;
     /// Whether two hard E-steps' assignments (as [`Rows::e_step`] records them) agree on
     /// every row of weight above zero.
@@ -2164,8 +2166,9 @@ impl<M: MixtureModel> Rows<M> for InMemory<'_, M> {
         cache: &M::Cache,
         params: &M::Params,
         mode: EStepMode,
+        takes: Takes,
     ) -> Result<EStep<M::Stats>, FitError> {
-        Ok(e_step(self.0, cache, params, mode, Entropy::Totals))
+        Ok(e_step(self.0, cache, params, mode, takes))
     }
 
     fn settled(&self, a: &[u32], b: &[u32]) -> bool {
@@ -2312,7 +2315,7 @@ impl<S> PassStats<S> {
                 rows,
                 EStepMode::Soft,
                 w,
-                Entropy::Totals,
+                Takes::Statistics,
                 &mut scratch,
                 &mut [],
             );
@@ -2471,6 +2474,7 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
         cache: &<C::Model as MixtureModel>::Cache,
         params: &<C::Model as MixtureModel>::Params,
         mode: EStepMode,
+        takes: Takes,
     ) -> Result<EStep<<C::Model as MixtureModel>::Stats>, FitError> {
         let model = self.0.head();
         let chain = model.sequences().is_some();
@@ -2511,8 +2515,7 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
                         (vec![part], path, rows)
                     }
                     _ => {
-                        let (parts, assignments) =
-                            e_step_parts(chunk, cache, mode, w, Entropy::Totals);
+                        let (parts, assignments) = e_step_parts(chunk, cache, mode, w, takes);
                         (parts, assignments, TASK_ROWS)
                     }
                 };
@@ -2531,7 +2534,10 @@ impl<C: Chunks> Rows<C::Model> for Chunked<'_, C> {
         if !chain {
             complete_from_stats(model, &mut total, params, mode);
         }
-        total.entropy = entropy_from_totals(model, &total, params, mode);
+        total.entropy = match takes {
+            Takes::Objective if !chain => f64::NAN,
+            _ => entropy_from_totals(model, &total, params, mode),
+        };
         Ok(total)
     }
 
@@ -2852,7 +2858,13 @@ fn run_one<M: MixtureModel, R: Rows<M>>(
             elbo_after_m = None;
             reseeded = true;
         }
-        let e = rows.e_step(&cache, &params, mode)?;
+        // The closing E-step of a run that stops at its limit feeds no M-step: a soft one
+        // takes only the objective (and what the result reports: the expected counts).
+        let takes = match mode {
+            EStepMode::Soft if iteration >= opts.max_iter => Takes::Objective,
+            _ => Takes::Statistics,
+        };
+        let e = rows.e_step(&cache, &params, mode, takes)?;
         let log_prior = model.log_prior(&params, &opts.m_step);
         // The objective EM maximises: the log-likelihood plus the regularising prior.
         let objective = e.loglik + log_prior;

@@ -425,26 +425,66 @@ fn diag_log_densities(
         .into_iter()
         .map(|c| c.into_slice().expect("a contiguous column"))
         .collect();
-    let mut piece: Vec<&[f64]> = Vec::with_capacity(d);
-    for start in (0..m).step_by(PIECE_ROWS) {
-        let end = (start + PIECE_ROWS).min(m);
-        piece.clear();
-        piece.extend(columns.iter().map(|c| &c[start..end]));
-        for (k, (((scaled_mean, scale), &constant), out)) in scaled_mean
-            .chunks_exact(d)
-            .zip(scale.chunks_exact(d))
-            .zip(constants.iter())
-            .zip(outs.iter_mut())
-            .enumerate()
-        {
-            lanes::dispatch(DiagLogDensity {
-                columns: &piece,
-                scaled_mean,
-                scale,
-                constant,
-                prior: prior(k),
-                out: &mut out[start..end],
-            });
+    let priors: Vec<Option<f64>> = (0..k).map(prior).collect();
+    lanes::dispatch(DiagLogJoint {
+        rows: m,
+        columns: &columns,
+        scaled_mean,
+        scale,
+        constants,
+        priors: &priors,
+        outs: &mut outs,
+    });
+}
+
+/// [`DiagLogDensity`] of every component over a block's rows, each piece of [`PIECE_ROWS`]
+/// rows through every component before the next piece: one kernel call for the block (a call
+/// per piece and component cost about 2 % of the diagonal mixture's iteration).
+struct DiagLogJoint<'a, 'o> {
+    /// The block's rows.
+    rows: usize,
+    /// The block's columns.
+    columns: &'a [&'a [f64]],
+    /// `K × D`, as [`DiagLogDensity`] takes them for one component.
+    scaled_mean: &'a [f64],
+    scale: &'a [f64],
+    /// Each component's constant.
+    constants: &'a [f64],
+    /// Each component's prior, if `out` is to be set.
+    priors: &'a [Option<f64>],
+    /// Each component's column of the block's log-joint.
+    outs: &'a mut [&'o mut [f64]],
+}
+
+impl Kernel for DiagLogJoint<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        let (m, d) = (self.rows, self.columns.len());
+        let mut piece: Vec<&[f64]> = Vec::with_capacity(d);
+        for start in (0..m).step_by(PIECE_ROWS) {
+            let end = (start + PIECE_ROWS).min(m);
+            piece.clear();
+            piece.extend(self.columns.iter().map(|c| &c[start..end]));
+            for ((((scaled_mean, scale), &constant), &prior), out) in self
+                .scaled_mean
+                .chunks_exact(d)
+                .zip(self.scale.chunks_exact(d))
+                .zip(self.constants)
+                .zip(self.priors)
+                .zip(self.outs.iter_mut())
+            {
+                DiagLogDensity {
+                    columns: &piece,
+                    scaled_mean,
+                    scale,
+                    constant,
+                    prior,
+                    out: &mut out[start..end],
+                }
+                .run::<V>();
+            }
         }
     }
 }
