@@ -732,7 +732,8 @@ fn normalise_tile<V: Lanes, const ENTROPY: bool>(
     // with a finite maximum passes them values at most 0 (or `−∞`, or NaN), and a row
     // without one, shifted by 0, has its values clamped here instead (its responsibilities
     // are replaced anyway; only a NaN among them must stay NaN, which the comparison keeps).
-    if !max.iter().fold(true, |all, m| all & m.is_finite()) {
+    let all_finite = max.iter().fold(true, |all, m| all & m.is_finite());
+    if !all_finite {
         for col in columns.iter_mut() {
             for (v, m) in col[start..start + NORM_TILE].iter_mut().zip(&max) {
                 if !m.is_finite() && *v > EXP_ABOVE {
@@ -760,10 +761,7 @@ fn normalise_tile<V: Lanes, const ENTROPY: bool>(
     let (mut scale, mut ll, mut h) = ([0.0; NORM_TILE], [0.0; NORM_TILE], [0.0; NORM_TILE]);
     // Every row good (the usual case): the same values as the general steps below take for
     // a good row, without their tests at every row and value.
-    let good = max
-        .iter()
-        .zip(&sum)
-        .fold(true, |good, (m, s)| good & m.is_finite() & !s.is_nan());
+    let good = all_finite && sum.iter().fold(true, |good, s| good & !s.is_nan());
     if good {
         for b in 0..NORM_TILE {
             let inv = 1.0 / sum[b];
@@ -1602,8 +1600,8 @@ mod tests {
                         "{what}"
                     );
                     assert_eq!(
-                        counts_a.map(|&v| bits(v)),
-                        counts_b.map(|&v| bits(v)),
+                        counts_a.map(|&v| v.to_bits()),
+                        counts_b.map(|&v| v.to_bits()),
                         "{what}"
                     );
                 }
