@@ -9,13 +9,30 @@
 #   bash bench/compare.sh                 # the sizes below
 #   QUICK=1 bash bench/compare.sh         # smaller N and fewer iterations, one run each
 #   COLLECT=1 bash bench/compare.sh       # only the table, from the scripts' last results
+#   SIMD=avx2 bash bench/compare.sh       # both sides held to AVX2 on an AVX-512 CPU
 #
-# Writes bench/out/compare/results.md (the table, then each script's own table) and prints it.
+# Writes bench/out/compare/results.md (the table, then each script's own table) and prints it;
+# with SIMD=avx2, bench/out/compare/results_avx2.md.
+#
+# SIMD=avx2 estimates the ratios of a CPU without AVX-512 (the brief's AVX2-only AMD) on one
+# that has it: jensen's kernels take their AVX2 forms (JENSEN_SIMD=avx2), OpenBLAS its Haswell
+# kernels (OPENBLAS_CORETYPE=Haswell) and NumPy's own loops their AVX2 forms
+# (NPY_DISABLE_CPU_FEATURES=X86_V4). faer's products and factorisations, which jensen calls
+# for small matrices and factor analysis's QR, still choose AVX-512 themselves.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 out=bench/out/compare
 mkdir -p "$out"
+results=$out/results.md
+case ${SIMD:-} in
+    "") ;;
+    avx2)
+        export JENSEN_SIMD=avx2 OPENBLAS_CORETYPE=Haswell NPY_DISABLE_CPU_FEATURES=X86_V4
+        results=$out/results_avx2.md
+        ;;
+    *) echo "SIMD=$SIMD: only avx2 is known" >&2; exit 2 ;;
+esac
 if [ -n "${QUICK:-}" ]; then
     small="N=20000 ITERS=10 REPEAT=1"
     large="N=100000 D=16 K=16 ITERS=2 REPEAT=1"
@@ -45,7 +62,7 @@ env $fa bash bench/run_fa.sh > "$out/fa.log" 2>&1
 fi
 
 py=.venv-ref/bin/python
-"$py" - "$out" <<'PY' | tee "$out/results.md"
+"$py" - "$out" <<'PY' | tee "$results"
 import os, platform, re, subprocess, sys, datetime
 out = sys.argv[1]
 tables = [
@@ -75,6 +92,8 @@ model = re.search(r"Model name:\s*(.*)", lscpu)
 flags = re.search(r"Flags:\s*(.*)", lscpu)
 flags = flags.group(1).split() if flags else []
 widest = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "SSE")
+if os.environ.get("JENSEN_SIMD") == "avx2":
+    widest += "; both sides held to AVX2: JENSEN_SIMD=avx2, OPENBLAS_CORETYPE=Haswell, NPY_DISABLE_CPU_FEATURES=X86_V4"
 mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 print(f"Machine: {model.group(1) if model else '?'} ({widest}), {os.cpu_count()} logical cores, "
       f"{mem:.0f} GiB; {sh('rustc --version')}; jensen {sh('git rev-parse --short HEAD')}; "

@@ -34,7 +34,9 @@
 #
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which some machines here set for old OpenBLAS builds,
 # slow a current numpy: they are unset in the command that runs the scikit-learn peer only,
-# and the OpenBLAS kernel it then ran (threadpoolctl) is printed under the table.
+# and the OpenBLAS kernel it then ran (threadpoolctl) is printed under the table. Under
+# bench/compare.sh's SIMD=avx2 (JENSEN_SIMD=avx2) the peer keeps OPENBLAS_CORETYPE, which holds
+# it to AVX2 on purpose.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -49,6 +51,12 @@ mkdir -p "$out"
 
 bash bench/setup_peer.sh
 py=.venv-ref/bin/python
+peer_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+coretype=unset
+if [ "${JENSEN_SIMD:-}" = avx2 ]; then
+    peer_env=(env -u OPENBLAS_L2_SIZE)
+    coretype="${OPENBLAS_CORETYPE:-unset}"
+fi
 cargo build --release --quiet -p jensen-cli
 "$py" bench/make_fa_synth.py --n "$N" --d "$D" --l "$L" --seed "$SEED" --out "$out/"
 # jensen's --tol is a mean gain per row; scikit-learn's tol is a total gain.
@@ -65,7 +73,7 @@ best_of() { # json file, current best, python expression of d -> the smaller
 sklearn_time() { # svd method -> fastest fit seconds (the JSON keeps the rest)
     local best=""
     for _ in $(seq "$REPEAT"); do
-        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" bench/sklearn_fa.py \
+        "${peer_env[@]}" "$py" bench/sklearn_fa.py \
             --data "$out/fa_synth.csv" --l "$L" --tol "$TOL" --svd-method "$1" --threads 1 \
             > "$out/sklearn_fa_$1.json"
         best=$(best_of "$out/sklearn_fa_$1.json" "$best" "d['seconds']")
@@ -158,5 +166,5 @@ print(f"- jensen per EM iteration: {1e3 * jt1['timing']['seconds_per_iteration']
       f"{1e3 * jt1['timing']['init_seconds']:.0f} ms. scikit-learn per SVD iteration (fit / n_iter): "
       f"lapack {1e3 * sk_lapack / skl['n_iter']:.0f} ms, randomized {1e3 * sk_rand / skr['n_iter']:.0f} ms.")
 blas = sorted({f"{b['internal_api']} {b['version']} ({b['architecture']})" for b in skl["blas"] if b["architecture"]})
-print(f"- scikit-learn's BLAS (threadpoolctl, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset): {', '.join(blas)}, 1 thread.")
+print(f"- scikit-learn's BLAS (threadpoolctl; OPENBLAS_CORETYPE $coretype, OPENBLAS_L2_SIZE unset): {', '.join(blas)}, 1 thread.")
 PY
