@@ -1292,10 +1292,14 @@ pub fn accumulate_scatter(
         // (The E-step's responsibilities are a contiguous column of a column-major block;
         // any other layout is copied.)
         let contiguous = resp.as_slice();
-        let (acc, r) = ws.two(
+        let [acc, scratch, r] = ws.slices([
             (pairs + d) * LANES,
+            (scatter_scratch(d) + 1) * LANES,
             if contiguous.is_some() { 0 } else { m },
-        );
+        ]);
+        // The scratch on whole cache lines (a tile across two lines is two loads).
+        let skip = scratch.as_ptr().align_offset(64).min(LANES);
+        let scratch = &mut scratch[skip..][..scatter_scratch(d) * LANES];
         let r: &[f64] = match contiguous {
             Some(resp) => resp,
             None => {
@@ -1311,6 +1315,7 @@ pub fn accumulate_scatter(
             centre: c,
             resp: r,
             acc: acc.as_chunks_mut().0,
+            scratch: scratch.as_chunks_mut().0,
         });
         let (tri, sums) = acc.split_at(pairs * LANES);
         for (s, lanes) in sum.iter_mut().zip(sums.chunks_exact(LANES)) {
@@ -1362,14 +1367,37 @@ pub fn accumulate_scatter(
 /// The lanes of `Σ_b r_b (x_b − c)(x_b − c)ᵀ`'s lower triangle (`acc[i(i+1)/2 + j]`,
 /// `j ≤ i`) and then of `Σ_b r_b (x_b − c)` (`acc[d(d+1)/2 + i]`), added to `acc`: row `b` of
 /// a tile of [`LANES`] rows adds to lane `b`. The triangle goes in square blocks of
-/// coordinates whose sums stay in registers over the whole block of rows, as in a matrix
-/// product (4 × 4 with AVX-512's 32 registers, 2 × 2 otherwise); every sum takes the tiles in
-/// order whatever the block's size, so every form gives the same bits.
+/// coordinates whose sums stay in registers over the rows, as in a matrix product: with
+/// AVX-512's 32 registers, blocks of 4 × 4 over the whole block of rows, each tile centred as
+/// it is loaded ([`scatter_direct`]); otherwise blocks of 2 × 2 over pieces of
+/// [`SCATTER_PIECE`] rows whose columns are first centred into `scratch`, where they stay in
+/// the L1 cache ([`scatter_blocks`]). Every sum takes the tiles in order whatever the pieces
+/// and the block's size, so every form gives the same bits.
 struct ScatterTiles<'a> {
     columns: &'a [&'a [f64]],
     centre: &'a [f64],
     resp: &'a [f64],
     acc: &'a mut [[f64; LANES]],
+    /// At least [`scatter_scratch`] tiles.
+    scratch: &'a mut [[f64; LANES]],
+}
+
+/// Rows per piece of [`ScatterTiles`]: a piece's centred columns take 16 KB at `D = 8`.
+const SCATTER_PIECE: usize = 256;
+
+/// Tiles per piece of [`ScatterTiles`].
+const SCATTER_PIECE_TILES: usize = SCATTER_PIECE / LANES;
+
+/// The largest block of [`ScatterTiles`].
+const SCATTER_MOST_B: usize = 4;
+
+/// Tiles of scratch [`ScatterTiles`] takes for `d` coordinates (for any block size): the
+/// piece's centred columns and responsibilities, then each block's running sums.
+fn scatter_scratch(d: usize) -> usize {
+    // (`B × B` tiles for each of the `n (n + 1) / 2` blocks, `n = d / B` rounded up: at most
+    // `p (p + 4) / 2` tiles for `B ≤ 4`, with `p` = `d` rounded up to a multiple of 4.)
+    let padded_d = d.next_multiple_of(SCATTER_MOST_B);
+    (padded_d + 1) * SCATTER_PIECE_TILES + padded_d * (padded_d + SCATTER_MOST_B) / 2 + padded_d
 }
 
 impl Kernel for ScatterTiles<'_> {
@@ -1378,22 +1406,28 @@ impl Kernel for ScatterTiles<'_> {
     #[inline(always)]
     fn run<V: Lanes>(self) {
         if V::REGISTERS >= 32 {
-            scatter_blocks::<V, 4>(self);
+            scatter_direct::<V, 4>(self);
         } else {
             scatter_blocks::<V, 2>(self);
         }
     }
 }
 
-/// [`ScatterTiles`] in blocks of `B × B` coordinates. (No closures: they would not inherit
-/// the caller's target features, and the intrinsics would not inline.)
+/// [`ScatterTiles`] with AVX-512's 32 registers: blocks of `B × B` coordinates over the
+/// whole block of rows, each tile centred as it is loaded (no scratch). There the stores of a
+/// centred copy cost more than the subtractions they save (on one AMD EPYC thread, `D = 8`,
+/// 8 components: 17 → 24 ms per million rows, `examples/full_kernels.rs`); with fewer
+/// registers, where the centres and sums no longer fit beside each other, the copy is the
+/// faster ([`scatter_blocks`]). The same bits either way. (No closures: they would not
+/// inherit the caller's target features, and the intrinsics would not inline.)
 #[inline(always)]
-fn scatter_blocks<V: Lanes, const B: usize>(k: ScatterTiles<'_>) {
+fn scatter_direct<V: Lanes, const B: usize>(k: ScatterTiles<'_>) {
     let ScatterTiles {
         columns,
         centre,
         resp,
         acc,
+        scratch: _,
     } = k;
     let (d, m) = (columns.len(), resp.len());
     let whole = m / LANES;
@@ -1487,6 +1521,146 @@ fn tail_block<const B: usize>(tail: &[[f64; LANES]], b: usize) -> [&[f64]; B] {
         *c = &tail[b * B + x];
     }
     c
+}
+
+/// [`ScatterTiles`] in blocks of `B × B` coordinates over pieces of [`SCATTER_PIECE`] rows,
+/// each piece centred once into the scratch, the blocks' sums kept there from one piece to
+/// the next. With AVX2's 16 registers the centres and sums of the direct form did not fit
+/// beside each other, and its sums went through memory at every tile: on one AMD EPYC
+/// thread (`JENSEN_SIMD=avx2`, `examples/full_kernels.rs`) 43 → 27 ms per million rows at
+/// `D = 8` with 8 components, 300 → 167 ms at `D = 16` with 16.
+#[inline(always)]
+fn scatter_blocks<V: Lanes, const B: usize>(k: ScatterTiles<'_>) {
+    let ScatterTiles {
+        columns,
+        centre,
+        resp,
+        acc,
+        scratch,
+    } = k;
+    let (d, m) = (columns.len(), resp.len());
+    // Coordinates past `d` (to fill the last block) are columns of zeros.
+    let padded_d = d.next_multiple_of(B);
+    let nb = padded_d / B;
+    let (piece, running) = scratch.split_at_mut((padded_d + 1) * SCATTER_PIECE_TILES);
+    // Each block's sums over the pieces so far (`B × B` tiles, in the order of the loops
+    // below), then each coordinate's `Σ r e`: from zero, as one block over all the rows
+    // would take them.
+    let running = &mut running[..nb * (nb + 1) / 2 * B * B + padded_d];
+    running.fill([0.0; LANES]);
+    piece[d * SCATTER_PIECE_TILES..padded_d * SCATTER_PIECE_TILES].fill([0.0; LANES]);
+    for start in (0..m).step_by(SCATTER_PIECE) {
+        let len = SCATTER_PIECE.min(m - start);
+        let tiles = len.div_ceil(LANES);
+        // The piece's columns less their centres, and its responsibilities; a partial last
+        // tile is padded with rows at the centre (0) and of weight 0.
+        let (centred, r) = piece.split_at_mut(padded_d * SCATTER_PIECE_TILES);
+        for ((col, &c), out) in columns
+            .iter()
+            .zip(centre)
+            .zip(centred.chunks_exact_mut(SCATTER_PIECE_TILES))
+        {
+            let cv = V::splat(c);
+            let col = &col[start..start + len];
+            let (whole, rest) = col.as_chunks::<LANES>();
+            for (o, x) in out.iter_mut().zip(whole) {
+                V::load(x).sub(cv).store(o);
+            }
+            if !rest.is_empty() {
+                let mut tile = [c; LANES];
+                tile[..rest.len()].copy_from_slice(rest);
+                V::load(&tile).sub(cv).store(&mut out[whole.len()]);
+            }
+        }
+        let r = &mut r[..tiles];
+        let (whole, rest) = resp[start..start + len].as_chunks::<LANES>();
+        r[..whole.len()].copy_from_slice(whole);
+        if !rest.is_empty() {
+            let mut tile = [0.0; LANES];
+            tile[..rest.len()].copy_from_slice(rest);
+            r[whole.len()] = tile;
+        }
+        let (centred, r) = (&*centred, &*r);
+        let (blocks, sums) = running.split_at_mut(nb * (nb + 1) / 2 * B * B);
+        let mut blocks = blocks.as_chunks_mut::<B>().0.chunks_exact_mut(B);
+        for bi in 0..nb {
+            let ei = block_tiles::<B>(centred, bi, tiles);
+            for bj in 0..=bi {
+                let sums_of_block = blocks.next().expect("a block's sums");
+                let mut a = [[V::splat(0.0); B]; B];
+                for (row, tiles) in a.iter_mut().zip(sums_of_block.iter()) {
+                    for (v, t) in row.iter_mut().zip(tiles) {
+                        *v = V::load(t);
+                    }
+                }
+                if bi == bj {
+                    // The block on the diagonal: its lower triangle, and the coordinates'
+                    // sums.
+                    let s_tiles = &mut sums[bi * B..(bi + 1) * B];
+                    let mut s = [V::splat(0.0); B];
+                    for (v, t) in s.iter_mut().zip(s_tiles.iter()) {
+                        *v = V::load(t);
+                    }
+                    for (t, rt) in r.iter().enumerate() {
+                        diagonal_step(&mut a, &mut s, V::load(rt), &tiles_at::<V, B>(&ei, t));
+                    }
+                    for (v, t) in s.iter().zip(s_tiles.iter_mut()) {
+                        v.store(t);
+                    }
+                } else {
+                    let ej = block_tiles::<B>(centred, bj, tiles);
+                    for (t, rt) in r.iter().enumerate() {
+                        let (ei, ej) = (tiles_at::<V, B>(&ei, t), tiles_at::<V, B>(&ej, t));
+                        block_step(&mut a, V::load(rt), &ei, &ej);
+                    }
+                }
+                for (row, tiles) in a.iter().zip(sums_of_block.iter_mut()) {
+                    for (v, t) in row.iter().zip(tiles) {
+                        v.store(t);
+                    }
+                }
+            }
+        }
+    }
+    // Into the accumulators.
+    let pairs = d * (d + 1) / 2;
+    let (tri, sums) = acc.split_at_mut(pairs);
+    let (blocks, block_sums) = running.split_at(nb * (nb + 1) / 2 * B * B);
+    let mut blocks = blocks.as_chunks::<B>().0.chunks_exact(B);
+    for bi in 0..nb {
+        for bj in 0..=bi {
+            let block = blocks.next().expect("a block's sums");
+            for (x, row) in block.iter().enumerate() {
+                let i = bi * B + x;
+                for (y, v) in row.iter().enumerate() {
+                    let j = bj * B + y;
+                    if i < d && j <= i {
+                        let at = &mut tri[i * (i + 1) / 2 + j];
+                        V::load(at).add(V::load(v)).store(at);
+                    }
+                }
+            }
+        }
+    }
+    for (at, v) in sums.iter_mut().zip(block_sums) {
+        V::load(at).add(V::load(v)).store(at);
+    }
+}
+
+/// The centred tiles of block `b`'s `B` coordinates in a piece of `tiles` tiles.
+#[inline(always)]
+fn block_tiles<const B: usize>(
+    centred: &[[f64; LANES]],
+    b: usize,
+    tiles: usize,
+) -> [&[[f64; LANES]]; B] {
+    std::array::from_fn(|x| &centred[(b * B + x) * SCATTER_PIECE_TILES..][..tiles])
+}
+
+/// Tile `t` of each of a block's coordinates.
+#[inline(always)]
+fn tiles_at<V: Lanes, const B: usize>(e: &[&[[f64; LANES]]; B], t: usize) -> [V; B] {
+    std::array::from_fn(|x| V::load(&e[x][t]))
 }
 
 /// Tile `t` of a contiguous column.
@@ -3251,6 +3425,7 @@ mod tests {
             (256, 8),
             (203, 16),
             (45, 11),
+            (601, 6),
         ] {
             let mut next = stream(m as u64 * 31 + d as u64);
             // Every other row of a larger array: no contiguous column, so the general forms.
@@ -3336,18 +3511,23 @@ mod tests {
                 }
                 maha
             };
-            let scatter = |portable: bool| {
+            // The scatter's forms: dispatched; or on plain arrays, with a centred copy of each
+            // piece (as with fewer than 32 registers), in blocks of 2 and 4, or without it.
+            let scatter = |form: usize| {
                 let mut acc = vec![[0.0; LANES]; d * (d + 1) / 2 + d];
+                let mut scratch = vec![[0.0; LANES]; scatter_scratch(d)];
                 let k = ScatterTiles {
                     columns: &columns,
                     centre: mean.as_slice().unwrap(),
                     resp: resp.as_slice().unwrap(),
                     acc: &mut acc,
+                    scratch: &mut scratch,
                 };
-                if portable {
-                    k.run::<[f64; LANES]>()
-                } else {
-                    lanes::dispatch(k)
+                match form {
+                    0 => lanes::dispatch(k),
+                    1 => scatter_blocks::<[f64; LANES], 2>(k),
+                    2 => scatter_blocks::<[f64; LANES], 4>(k),
+                    _ => scatter_direct::<[f64; LANES], 4>(k),
                 }
                 acc.concat()
             };
@@ -3355,7 +3535,9 @@ mod tests {
             // (The plain arrays fuse their multiply-adds where the build targets FMA.)
             if cfg!(any(target_feature = "fma", target_arch = "aarch64")) {
                 assert_eq!(bits(full(true)), bits(full(false)));
-                assert_eq!(bits(scatter(true)), bits(scatter(false)));
+                for form in 1..4 {
+                    assert_eq!(bits(scatter(form)), bits(scatter(0)), "scatter form {form}");
+                }
                 // The tiles solve two coordinates at a time: the plain substitution, one
                 // coordinate and one row at a time, gives the same bits.
                 let plain: Vec<f64> = (0..m)
