@@ -53,6 +53,14 @@ pub(crate) trait Lanes: Copy {
     fn transpose(rows: [Self; LANES]) -> [Self; LANES];
 }
 
+/// Whether the kernels' AVX2 forms run: the CPU has AVX2 and FMA, and `JENSEN_SIMD` is not
+/// `portable` (for kernels written for AVX2 apart from [`Lanes`]; [`dispatch`] takes AVX-512
+/// first where the CPU has it).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx2() -> bool {
+    x86::avx2()
+}
+
 /// A kernel generic over the lane type.
 pub(crate) trait Kernel {
     type Output;

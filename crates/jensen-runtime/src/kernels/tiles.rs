@@ -127,7 +127,8 @@ pub(crate) struct Single<'a> {
 /// their error bound, its statistics in `f64`: `x − μ_z` added to row `z` of `sum` and its
 /// elementwise square to `sq` (`means` and both sums row-major `K × D`). Rows within the bound
 /// are pushed to `deferred` (offsets in the block) and not accumulated. `tile` holds `D`
-/// tiles. Returns how many rows it did; `None` without AVX-512.
+/// tiles. Returns how many rows it did; `None` without AVX-512 or AVX2 (whose form takes the
+/// same operations on each row, eight rows per register, and so gives the same results).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn hard_step_tiles(
     columns: &[&[f64]],
@@ -146,6 +147,15 @@ pub(crate) fn hard_step_tiles(
         // SAFETY: the CPU has AVX-512F (checked just above).
         return Some(unsafe {
             avx512::hard_step(
+                columns, centre, single, means, at, best, sum, sq, deferred, tile,
+            )
+        });
+    }
+    #[cfg(target_arch = "x86_64")]
+    if super::lanes::avx2() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return Some(unsafe {
+            avx2::hard_step(
                 columns, centre, single, means, at, best, sum, sq, deferred, tile,
             )
         });
@@ -449,7 +459,7 @@ fn top_two_tiles(
 /// The hard E-step's statistics of an assignment for the whole tiles of a block with
 /// contiguous columns: row `b` adds `x_b − centres_k` to `sum[k]` and its elementwise square
 /// to `sq[k]`, `k = assignments[b]` (row-major `K × D` buffers). Returns how many rows it did;
-/// `None` without AVX-512.
+/// `None` without AVX-512 or AVX2.
 pub(crate) fn accumulate_assigned_tiles(
     columns: &[&[f64]],
     centres: &[f64],
@@ -463,6 +473,11 @@ pub(crate) fn accumulate_assigned_tiles(
         return Some(unsafe {
             avx512::accumulate_assigned(columns, centres, assignments, sum, sq)
         });
+    }
+    #[cfg(target_arch = "x86_64")]
+    if super::lanes::avx2() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return Some(unsafe { avx2::accumulate_assigned(columns, centres, assignments, sum, sq) });
     }
     let _ = (columns, centres, assignments, sum, sq);
     None
@@ -1005,6 +1020,264 @@ mod avx512 {
     }
 }
 
+/// The AVX2 form of the hard step, with explicit vector instructions: eight `f32` rows per
+/// register (a tile of [`ROWS32`] in two), four `f64`.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{Single, ROWS, ROWS32};
+
+    /// How far ahead (in rows) of the tile being scored each column is prefetched.
+    const PREFETCH: usize = 64;
+
+    /// [`super::hard_step_tiles`] with AVX2: the AVX-512 form's operations on every row, in
+    /// the same order (the same scores to the bit, the same rows deferred, the same sums),
+    /// each tile's two halves of eight rows in turn.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn hard_step(
+        columns: &[&[f64]],
+        centre: &[f64],
+        single: &Single<'_>,
+        means: &[f64],
+        at: &mut [u64],
+        best: &mut [f64],
+        sum: &mut [f64],
+        sq: &mut [f64],
+        deferred: &mut Vec<u32>,
+        tile: &mut [[f32; ROWS32]],
+    ) -> usize {
+        let d = columns.len();
+        let m = at.len();
+        let k = single.a.len();
+        assert!(d > 0 && columns.iter().all(|c| c.len() == m) && best.len() == m);
+        assert!(centre.len() == d && tile.len() >= d && single.w.len() == d * k);
+        assert!(single.h.len() == k && means.len() == k * d);
+        assert!(sum.len() == k * d && sq.len() == k * d);
+        assert!(k < 1 << 24);
+        let tile = &mut tile[..d];
+        let full = m - m % ROWS32;
+        let zero = _mm256_setzero_ps();
+        let lowest = _mm256_set1_ps(f32::NEG_INFINITY);
+        for start in (0..full).step_by(ROWS32) {
+            // Centre the tile in `f64`, round it to `f32`; its squared norms in `f32`.
+            let mut xn = [zero; 2];
+            for ((t, col), &c) in tile.iter_mut().zip(columns).zip(centre) {
+                // (A hint for the rows ahead, as the AVX-512 form's.)
+                let ahead = col.as_ptr().wrapping_add(start + PREFETCH);
+                _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(ROWS).cast());
+                // SAFETY: `start + ROWS32 <= m == col.len()`; `t` holds `ROWS32` values.
+                unsafe {
+                    let c = _mm256_set1_pd(c);
+                    let p = col.as_ptr().add(start);
+                    let quarter =
+                        |o: usize| _mm256_cvtpd_ps(_mm256_sub_pd(_mm256_loadu_pd(p.add(o)), c));
+                    let low = _mm256_set_m128(quarter(4), quarter(0));
+                    let high = _mm256_set_m128(quarter(12), quarter(8));
+                    _mm256_storeu_ps(t.as_mut_ptr(), low);
+                    _mm256_storeu_ps(t.as_mut_ptr().add(ROWS), high);
+                    xn[0] = _mm256_fmadd_ps(low, low, xn[0]);
+                    xn[1] = _mm256_fmadd_ps(high, high, xn[1]);
+                }
+            }
+            let mut z = [0u32; ROWS32];
+            let mut defer = 0u32;
+            for (half, &xn) in xn.iter().enumerate() {
+                let rows = half * ROWS;
+                // Every component's score and the best two, as the AVX-512 form takes them.
+                let (mut f, mut s, mut lead) = (lowest, lowest, zero);
+                let mut step = |c: usize, acc: __m256| {
+                    let x = if single.shared {
+                        acc
+                    } else {
+                        _mm256_fnmadd_ps(_mm256_set1_ps(single.h[c]), xn, acc)
+                    };
+                    let ahead = _mm256_cmp_ps::<_CMP_GT_OQ>(x, f);
+                    lead = _mm256_blendv_ps(lead, _mm256_set1_ps(c as f32), ahead);
+                    s = _mm256_max_ps(s, _mm256_min_ps(x, f));
+                    f = _mm256_max_ps(f, x);
+                };
+                let mut c0 = 0;
+                while c0 + 8 <= k {
+                    let mut acc: [__m256; 8] =
+                        std::array::from_fn(|q| _mm256_set1_ps(single.a[c0 + q]));
+                    for (t, w) in tile.iter().zip(single.w.chunks_exact(k)) {
+                        // SAFETY: `t` holds `ROWS32` values.
+                        let e = unsafe { _mm256_loadu_ps(t.as_ptr().add(rows)) };
+                        let w = &w[c0..c0 + 8];
+                        for q in 0..8 {
+                            acc[q] = _mm256_fmadd_ps(e, _mm256_set1_ps(w[q]), acc[q]);
+                        }
+                    }
+                    for (q, &a) in acc.iter().enumerate() {
+                        step(c0 + q, a);
+                    }
+                    c0 += 8;
+                }
+                for c in c0..k {
+                    let mut acc = _mm256_set1_ps(single.a[c]);
+                    for (t, w) in tile.iter().zip(single.w.chunks_exact(k)) {
+                        // SAFETY: `t` holds `ROWS32` values.
+                        let e = unsafe { _mm256_loadu_ps(t.as_ptr().add(rows)) };
+                        acc = _mm256_fmadd_ps(e, _mm256_set1_ps(w[c]), acc);
+                    }
+                    step(c, acc);
+                }
+                // Rows whose gap is within the bound, or whose norm is past the limit.
+                let slack = _mm256_fmadd_ps(
+                    _mm256_set1_ps(single.slope),
+                    xn,
+                    _mm256_set1_ps(single.base),
+                );
+                let close =
+                    _mm256_cmp_ps::<_CMP_LE_OQ>(_mm256_sub_ps(f, s), _mm256_add_ps(slack, slack));
+                let within = _mm256_cmp_ps::<_CMP_LE_OQ>(xn, _mm256_set1_ps(single.limit));
+                let bits = (_mm256_movemask_ps(close) | !_mm256_movemask_ps(within)) & 0xff;
+                defer |= (bits as u32) << rows;
+                let f = if single.shared {
+                    _mm256_fnmadd_ps(_mm256_set1_ps(single.h[0]), xn, f)
+                } else {
+                    f
+                };
+                let lead = _mm256_cvttps_epi32(lead);
+                // SAFETY: `best` and `at` hold `ROWS32` values from `start`, `z` `ROWS32`.
+                unsafe {
+                    let out = best.as_mut_ptr().add(start + rows);
+                    _mm256_storeu_pd(out, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));
+                    _mm256_storeu_pd(out.add(4), _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(f)));
+                    _mm256_storeu_si256(z.as_mut_ptr().add(rows).cast(), lead);
+                    let out = at.as_mut_ptr().add(start + rows);
+                    let low = _mm256_cvtepu32_epi64(_mm256_castsi256_si128(lead));
+                    let high = _mm256_cvtepu32_epi64(_mm256_extracti128_si256::<1>(lead));
+                    _mm256_storeu_si256(out.cast(), low);
+                    _mm256_storeu_si256(out.add(4).cast(), high);
+                }
+            }
+            if defer != 0 {
+                for i in (0..ROWS32).filter(|i| defer >> i & 1 != 0) {
+                    deferred.push((start + i) as u32);
+                }
+            }
+            assert!(z.iter().all(|&z| (z as usize) < k));
+            add_rows(columns, start, means, &z, defer, sum, sq);
+        }
+        full
+    }
+
+    /// [`super::accumulate_assigned_tiles`]: its whole tiles of [`ROWS32`] rows.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn accumulate_assigned(
+        columns: &[&[f64]],
+        centres: &[f64],
+        assignments: &[u32],
+        sum: &mut [f64],
+        sq: &mut [f64],
+    ) -> usize {
+        let m = assignments.len();
+        let full = m - m % ROWS32;
+        if columns.is_empty() {
+            // (No coordinate: nothing to add.)
+            return full;
+        }
+        let k = sum.len() / columns.len();
+        assert!(columns.iter().all(|c| c.len() == m));
+        assert!(assignments.iter().all(|&z| (z as usize) < k));
+        for (start, z) in (0..full)
+            .step_by(ROWS32)
+            .zip(assignments.as_chunks::<ROWS32>().0)
+        {
+            add_rows(columns, start, centres, z, 0, sum, sq);
+        }
+        full
+    }
+
+    /// The hard step's statistics of the [`ROWS32`] rows from `start` (row `start + i` in
+    /// component `z[i]`, passed over where bit `i` of `skip` is set): `x − μ_z` added to
+    /// row `z` of `sum` and its elementwise square to `sq`, in `f64`, row by row. Four rows
+    /// and four coordinates at a time, transposed in registers.
+    #[target_feature(enable = "avx2,fma")]
+    fn add_rows(
+        columns: &[&[f64]],
+        start: usize,
+        means: &[f64],
+        z: &[u32; ROWS32],
+        skip: u32,
+        sum: &mut [f64],
+        sq: &mut [f64],
+    ) {
+        let d = columns.len();
+        let len = means.len();
+        assert!(sum.len() == len && sq.len() == len);
+        for rows in (start..start + ROWS32).step_by(4) {
+            let first = rows - start;
+            if skip >> first & 0xf == 0xf {
+                continue;
+            }
+            for j0 in (0..d).step_by(4) {
+                let width = 4.min(d - j0);
+                // SAFETY: `rows + 4 <= start + ROWS32 <= col.len()`.
+                let col = |i: usize| match columns.get(j0 + i) {
+                    Some(col) if i < width => unsafe { _mm256_loadu_pd(col.as_ptr().add(rows)) },
+                    _ => _mm256_setzero_pd(),
+                };
+                let (a, b, c, e) = (col(0), col(1), col(2), col(3));
+                let (t0, t1) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
+                let (t2, t3) = (_mm256_unpacklo_pd(c, e), _mm256_unpackhi_pd(c, e));
+                let row = [
+                    _mm256_permute2f128_pd::<0x20>(t0, t2),
+                    _mm256_permute2f128_pd::<0x20>(t1, t3),
+                    _mm256_permute2f128_pd::<0x31>(t0, t2),
+                    _mm256_permute2f128_pd::<0x31>(t1, t3),
+                ];
+                let mask = _mm256_set_epi64x(
+                    if width > 3 { -1 } else { 0 },
+                    if width > 2 { -1 } else { 0 },
+                    if width > 1 { -1 } else { 0 },
+                    -1,
+                );
+                for (r, &row) in row.iter().enumerate() {
+                    if skip >> (first + r) & 1 != 0 {
+                        continue;
+                    }
+                    let at = z[first + r] as usize * d + j0;
+                    assert!(at + width <= len);
+                    // SAFETY: `at + width <= len`, the length of the three buffers; with
+                    // fewer than four coordinates the mask keeps every access within them.
+                    unsafe {
+                        if width == 4 {
+                            // Plain loads and stores: a row's store forwards to the next
+                            // row's load of the same component's sums (masked ones do not).
+                            let mu = _mm256_loadu_pd(means.as_ptr().add(at));
+                            let e = _mm256_sub_pd(row, mu);
+                            let s = _mm256_loadu_pd(sum.as_ptr().add(at));
+                            _mm256_storeu_pd(sum.as_mut_ptr().add(at), _mm256_add_pd(s, e));
+                            let q = _mm256_loadu_pd(sq.as_ptr().add(at));
+                            _mm256_storeu_pd(sq.as_mut_ptr().add(at), _mm256_fmadd_pd(e, e, q));
+                        } else {
+                            let mu = _mm256_maskload_pd(means.as_ptr().add(at), mask);
+                            let e = _mm256_sub_pd(row, mu);
+                            let s = _mm256_maskload_pd(sum.as_ptr().add(at), mask);
+                            _mm256_maskstore_pd(
+                                sum.as_mut_ptr().add(at),
+                                mask,
+                                _mm256_add_pd(s, e),
+                            );
+                            let q = _mm256_maskload_pd(sq.as_ptr().add(at), mask);
+                            _mm256_maskstore_pd(
+                                sq.as_mut_ptr().add(at),
+                                mask,
+                                _mm256_fmadd_pd(e, e, q),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1150,6 +1423,126 @@ mod tests {
                     assert!((x - y).abs() <= 1e-12 * (1.0 + x.abs()), "{x} vs {y}");
                 }
             }
+        }
+    }
+
+    /// The AVX2 hard step and statistics against the AVX-512 ones, bit for bit (where the CPU
+    /// has both): the same components, values, deferred rows and sums, on shapes with every
+    /// remainder of four coordinates, groups of eight components and fewer, shared and
+    /// per-component precisions, and rows past the single-precision limit and at ties.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_hard_step_is_the_avx512_ones() {
+        let has = |f: &str| match f {
+            "avx512" => std::arch::is_x86_feature_detected!("avx512f"),
+            _ => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+        };
+        if !has("avx512") || !has("avx2") {
+            return;
+        }
+        for (m, d, k, shared) in [
+            (48, 8, 16, true),
+            (64, 5, 3, false),
+            (208, 11, 9, false),
+            (32, 1, 20, true),
+            (16, 4, 1, true),
+        ] {
+            let cols = data(m, d, 0x51_7cc1 + (m * d + k) as u64);
+            let mut cols = cols;
+            // A row past the limit, and rows repeating a centre's values (ties).
+            cols[0][3] = 1e20;
+            let columns: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+            let means: Vec<f64> = (0..k * d).map(|i| ((i * 37) % 101) as f64 - 50.0).collect();
+            let centre: Vec<f64> = (0..d)
+                .map(|j| (0..k).map(|c| means[c * d + j]).sum::<f64>() / k as f64)
+                .collect();
+            let h: Vec<f32> = (0..k)
+                .map(|c| {
+                    if shared {
+                        0.01
+                    } else {
+                        0.01 + 0.001 * c as f32
+                    }
+                })
+                .collect();
+            let w: Vec<f32> = (0..d * k)
+                .map(|i| {
+                    let (j, c) = (i / k, i % k);
+                    (2.0 * h[c] as f64 * (means[c * d + j] - centre[j])) as f32
+                })
+                .collect();
+            let a: Vec<f32> = (0..k).map(|c| -((c % 3) as f32) * 0.5).collect();
+            let single = Single {
+                w: &w,
+                a: &a,
+                h: &h,
+                shared,
+                base: 1e-3,
+                slope: 1e-6,
+                limit: 1e12,
+            };
+            let run = |wide: bool| {
+                let (mut at, mut best) = (vec![0u64; m], vec![0.0; m]);
+                let (mut sum, mut sq, mut deferred) =
+                    (vec![0.0; k * d], vec![0.0; k * d], Vec::new());
+                let mut tile = vec![[0.0f32; ROWS32]; d];
+                // SAFETY: the CPU has both (checked above).
+                let done = unsafe {
+                    if wide {
+                        avx512::hard_step(
+                            &columns,
+                            &centre,
+                            &single,
+                            &means,
+                            &mut at,
+                            &mut best,
+                            &mut sum,
+                            &mut sq,
+                            &mut deferred,
+                            &mut tile,
+                        )
+                    } else {
+                        avx2::hard_step(
+                            &columns,
+                            &centre,
+                            &single,
+                            &means,
+                            &mut at,
+                            &mut best,
+                            &mut sum,
+                            &mut sq,
+                            &mut deferred,
+                            &mut tile,
+                        )
+                    }
+                };
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                (done, at, bits(&best), bits(&sum), bits(&sq), deferred)
+            };
+            let (wide, narrow) = (run(true), run(false));
+            assert_eq!(wide.0, m - m % ROWS32);
+            assert!(wide.5.contains(&3), "the row past the limit is deferred");
+            assert_eq!(wide, narrow, "m {m}, d {d}, k {k}");
+            let z: Vec<u32> = (0..m).map(|b| ((b * 5 + 1) % k) as u32).collect();
+            let stats = |wide: bool| {
+                let (mut sum, mut sq) = (vec![0.25; k * d], vec![0.25; k * d]);
+                // SAFETY: the CPU has both (checked above).
+                let done = unsafe {
+                    if wide {
+                        avx512::accumulate_assigned(&columns, &means, &z, &mut sum, &mut sq)
+                    } else {
+                        avx2::accumulate_assigned(&columns, &means, &z, &mut sum, &mut sq)
+                    }
+                };
+                // (The AVX-512 form's tiles are eight rows, the AVX2 form's sixteen.)
+                assert_eq!(done % ROWS, 0);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                (bits(&sum), bits(&sq))
+            };
+            assert_eq!(stats(true), stats(false), "m {m}, d {d}, k {k}");
         }
     }
 }
