@@ -835,7 +835,7 @@ fn fill_spherical_components(
 ///
 /// `log_prior` holds one value per component, or one for all. Each row's component comes from
 /// scores that may differ from the exact ones by a known bound: in single precision, sixteen
-/// rows per register, where the CPU has AVX-512; in double precision otherwise (see
+/// rows per tile, where the CPU has AVX-512 or AVX2; in double precision otherwise (see
 /// [`mvn_spherical_add_log_densities`]). A row whose two best scores lie within twice that
 /// bound of each other is *deferred*: its offset in the block is pushed to
 /// `assigned.deferred`, and neither its value nor its statistics are written, for the caller
