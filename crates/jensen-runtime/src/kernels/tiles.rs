@@ -8,7 +8,8 @@
 //! no second pass over the components.
 //!
 //! The widest vector unit is chosen at run time (AVX-512 where the CPU has it; for the hard
-//! step and its statistics AVX2 next, with the same bits; the build's target otherwise). The scores are approximations within the caller's round-off bound (see
+//! step and its statistics AVX2 next, with the same bits; the build's target otherwise). The
+//! scores are approximations within the caller's round-off bound (see
 //! [`super::gaussian::mvn_spherical_add_log_densities`]), so the summation order of a
 //! particular vector width never reaches an assignment: rows near a tie are recomputed
 //! exactly.
@@ -123,10 +124,10 @@ pub(crate) struct Single<'a> {
 
 /// The hard E-step's fused pass over the whole 16-row tiles of a block, with AVX-512 or AVX2:
 /// each row's component from single-precision scores (and its score there, the log-joint
-/// within the bound, into `best`), and for every row whose two best scores are further apart than
-/// their error bound, its statistics in `f64`: `x − μ_z` added to row `z` of `sum` and its
-/// elementwise square to `sq` (`means` and both sums row-major `K × D`). Rows within the bound
-/// are pushed to `deferred` (offsets in the block) and not accumulated. `tile` holds `D`
+/// within the bound, into `best`), and for every row whose two best scores are further apart
+/// than their error bound, its statistics in `f64`: `x − μ_z` added to row `z` of `sum` and
+/// its elementwise square to `sq` (`means` and both sums row-major `K × D`). Rows within the
+/// bound are pushed to `deferred` (offsets in the block) and not accumulated. `tile` holds `D`
 /// tiles. Returns how many rows it did; `None` without AVX-512 or AVX2 (whose form takes the
 /// same operations on each row, eight rows per register, and so gives the same results).
 #[allow(clippy::too_many_arguments)]
@@ -1210,6 +1211,7 @@ mod avx2 {
         let d = columns.len();
         let len = means.len();
         assert!(sum.len() == len && sq.len() == len);
+        assert!(columns.iter().all(|c| c.len() >= start + ROWS32));
         for rows in (start..start + ROWS32).step_by(4) {
             let first = rows - start;
             if skip >> first & 0xf == 0xf {
