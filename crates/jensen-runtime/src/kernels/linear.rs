@@ -740,12 +740,19 @@ pub fn factor_residual(
     w_before: ArrayView2<'_, f64>,
 ) -> Array1<f64> {
     let d = sum.len();
+    // `Δ_i` and `S_h Δ_i`, in two buffers for all the coordinates (the same operations as
+    // `&w_i − &w°_i` and `S_h.dot(&Δ_i)`, without two allocations per coordinate: a fifth of
+    // factor analysis's iteration, which runs on `D × D` summaries).
+    let (mut delta, mut moved) = (Array1::zeros(h_sum.len()), Array1::zeros(h_sum.len()));
     Array1::from_shape_fn(d, |i| {
         let (wi, bi) = (w.row(i), w_before.row(i));
         let a = mean[i] - centre[i];
-        let delta = &wi - &bi;
-        let value = resid_sq[i] - 2.0 * delta.dot(&cross.column(i))
-            + delta.dot(&h_scatter.dot(&delta))
+        ndarray::Zip::from(&mut delta)
+            .and(&wi)
+            .and(&bi)
+            .for_each(|delta, &now, &before| *delta = now - before);
+        ndarray::linalg::general_mat_vec_mul(1.0, &h_scatter, &delta, 0.0, &mut moved);
+        let value = resid_sq[i] - 2.0 * delta.dot(&cross.column(i)) + delta.dot(&moved)
             - 2.0 * a * (sum[i] - wi.dot(&h_sum))
             + n * a * a;
         value.max(0.0)
