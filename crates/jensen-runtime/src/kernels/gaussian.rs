@@ -1480,18 +1480,36 @@ fn scatter_direct<V: Lanes, const B: usize>(k: ScatterTiles<'_>) {
                     block_step(&mut a, V::load(&tail_resp), &ei, &ej);
                 }
             }
-            for (x, row) in a.iter().enumerate() {
-                let i = bi * B + x;
-                for (y, v) in row.iter().enumerate() {
-                    let j = bj * B + y;
-                    if i < d && j <= i {
-                        let at = &mut tri[i * (i + 1) / 2 + j];
-                        V::load(at).add(*v).store(at);
+            add_block::<V, B>(tri, d, bi, bj, &a);
+            if bi == bj {
+                for (x, s) in s.iter().enumerate() {
+                    if let Some(sum) = sums.get_mut(bi * B + x) {
+                        V::load(sum).add(*s).store(sum);
                     }
                 }
-                if bi == bj && i < d {
-                    V::load(&sums[i]).add(s[x]).store(&mut sums[i]);
-                }
+            }
+        }
+    }
+}
+
+/// Adds block `(bi, bj)`'s sums (`B × B` coordinates) to the lower triangle's lanes `tri`
+/// (`tri[i(i+1)/2 + j]`, `j ≤ i < d`), leaving out the block's pairs above the diagonal and
+/// past `d`.
+#[inline(always)]
+fn add_block<V: Lanes, const B: usize>(
+    tri: &mut [[f64; LANES]],
+    d: usize,
+    bi: usize,
+    bj: usize,
+    a: &[[V; B]; B],
+) {
+    for (x, row) in a.iter().enumerate() {
+        let i = bi * B + x;
+        for (y, v) in row.iter().enumerate() {
+            let j = bj * B + y;
+            if i < d && j <= i {
+                let at = &mut tri[i * (i + 1) / 2 + j];
+                V::load(at).add(*v).store(at);
             }
         }
     }
@@ -1630,16 +1648,9 @@ fn scatter_blocks<V: Lanes, const B: usize>(k: ScatterTiles<'_>) {
     for bi in 0..nb {
         for bj in 0..=bi {
             let block = blocks.next().expect("a block's sums");
-            for (x, row) in block.iter().enumerate() {
-                let i = bi * B + x;
-                for (y, v) in row.iter().enumerate() {
-                    let j = bj * B + y;
-                    if i < d && j <= i {
-                        let at = &mut tri[i * (i + 1) / 2 + j];
-                        V::load(at).add(V::load(v)).store(at);
-                    }
-                }
-            }
+            let a: [[V; B]; B] =
+                std::array::from_fn(|x| std::array::from_fn(|y| V::load(&block[x][y])));
+            add_block::<V, B>(tri, d, bi, bj, &a);
         }
     }
     for (at, v) in sums.iter_mut().zip(block_sums) {
