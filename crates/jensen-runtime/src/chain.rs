@@ -1356,7 +1356,6 @@ impl Kernel for Combine<'_> {
             steps,
             mut gamma,
         } = self;
-        let (_, cols) = transition_lanes::<V>(k, a);
         let mut xi = [V::splat(0.0); LANES];
         let mut w = [0.0; LANES];
         // `γ` of the last `LANES` steps, a row each, written out together.
@@ -1389,6 +1388,9 @@ impl Kernel for Combine<'_> {
         }
         let done = (steps.end - first) / LANES * LANES;
         gamma.put_rows(done, k, &rows[..steps.end - first - done]);
+        // (`A`'s columns only now: held through the loop, they took registers that its
+        // sums then lacked, and half the sums went through the stack at every step.)
+        let (_, cols) = transition_lanes::<V>(k, a);
         let mut out = [[0.0; LANES]; LANES];
         for ((x, col), o) in xi.iter().zip(&cols).zip(out.iter_mut()) {
             x.mul(*col).store(o);
