@@ -189,7 +189,7 @@ fn scatter_root_of(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Ar
             let i = rows.start + i;
             weight(w, i).sqrt() * (x[[i, j]] - mean[j])
         });
-        centred.qr().thin_R().to_owned()
+        thin_r(centred)
     });
     let r = if roots.len() == 1 {
         roots.pop().expect("one piece")
@@ -203,7 +203,7 @@ fn scatter_root_of(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Ar
             let (p, row) = stacked[i];
             roots[p][(row, j)]
         });
-        stacked.qr().thin_R().to_owned()
+        thin_r(stacked)
     };
     for i in 0..r.nrows() {
         for j in i..d {
@@ -215,6 +215,66 @@ fn scatter_root_of(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Ar
 
 /// Rows per piece of [`scatter_root`]'s factorisation (or `4 D`, if more).
 const ROOT_PIECE: usize = 8192;
+
+/// The `R` of faer's thin QR of `a`, taken of `a` scaled by a power of two, `2^e`, that
+/// brings its largest value near `2^(448 − ⌈log₂ m⌉ / 2)` (`m` rows), then scaled back.
+///
+/// faer's column norms (`norm_l2`) sum each column's squares three ways at once, one of them
+/// scaled by `2^−511` against overflow. For values below 1 those squares are subnormal
+/// numbers, which Intel CPUs compute in microcode, a hundred cycles each: on data of unit
+/// scale the norms took most of the QR's time (a piece of 8192 × 50 rows: 7.7 ms, against
+/// 3.4 ms with those results flushed to zero, on an Intel Xeon; `examples/root_probe.rs`).
+/// Scaled, a value gives a subnormal term only if it is below about `2^−440` times the
+/// largest, and the sums of squares stay finite. Every operation of the factorisation
+/// commutes with scaling by a power of two (the norms' own scale factors are powers of two
+/// too, and a square root halves the exponent of a scale it squared), so `R` is the
+/// unscaled QR's to the bit, except where that one met subnormal or overflowing values,
+/// which the scaled one avoids (test `the_scaled_qr_is_the_plain_one`).
+fn thin_r(mut a: faer::Mat<f64>) -> faer::Mat<f64> {
+    let (m, n) = (a.nrows(), a.ncols());
+    let largest = (0..n)
+        .flat_map(|j| a.col_as_slice(j).iter())
+        .fold(0.0_f64, |big, v| big.max(v.abs()));
+    if !(largest.is_finite() && largest > 0.0) {
+        return a.qr().thin_R().to_owned();
+    }
+    // Half of ⌈log₂ m⌉, rounded up: the sums of `m` squares stay below `2^1024`.
+    let half_log_rows = (usize::BITS - m.leading_zeros()).div_ceil(2) as i32;
+    let exponent = (448 - half_log_rows - binary_exponent(largest)).clamp(-1000, 1000);
+    if exponent == 0 {
+        return a.qr().thin_R().to_owned();
+    }
+    let up = power_of_two(exponent);
+    for j in 0..n {
+        for v in a.col_as_slice_mut(j) {
+            *v *= up;
+        }
+    }
+    let mut r = a.qr().thin_R().to_owned();
+    let down = power_of_two(-exponent);
+    for j in 0..r.ncols() {
+        for v in r.col_as_slice_mut(j) {
+            *v *= down;
+        }
+    }
+    r
+}
+
+/// `e` with `v = f · 2^e` and `1/2 ≤ f < 1`, for a positive finite `v`.
+fn binary_exponent(v: f64) -> i32 {
+    let bits = v.to_bits();
+    match ((bits >> 52) & 0x7ff) as i32 {
+        // Subnormal: from the position of its leading bit.
+        0 => -1010 - (bits & ((1 << 52) - 1)).leading_zeros() as i32,
+        biased => biased - 1022,
+    }
+}
+
+/// `2^e`, exactly, for `|e| ≤ 1000`.
+fn power_of_two(e: i32) -> f64 {
+    debug_assert!(e.abs() <= 1000);
+    f64::from_bits(((e + 1023) as u64) << 52)
+}
 
 fn column_variances_of(
     x: ArrayView2<'_, f64>,
@@ -652,5 +712,58 @@ mod tests {
                 assert!(worst <= 1e-12 * scale, "{n} x {d}: {worst} against {scale}");
             }
         }
+    }
+
+    /// The QR of the rows scaled by a power of two, scaled back, is faer's QR of the rows as
+    /// they are, to the bit: on data of unit scale (where faer's norms meet subnormal
+    /// squares), of very large and very small scale, with a zero column, a constant one, and
+    /// more columns than rows; and the scale is what `thin_r` promises.
+    #[test]
+    fn the_scaled_qr_is_the_plain_one() {
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
+        };
+        for (rows, cols) in [(500, 6), (3000, 20), (5, 9), (1, 1)] {
+            let base = faer::Mat::<f64>::from_fn(rows, cols, |_, _| next());
+            for scale in [1.0, 3.0e-9, 1.0e150, 1.0e-150, 1.0e300] {
+                let mut a = faer::Mat::<f64>::from_fn(rows, cols, |i, j| base[(i, j)] * scale);
+                if cols > 2 {
+                    for i in 0..rows {
+                        a[(i, 1)] = 0.0;
+                        a[(i, 2)] = 2.5 * scale;
+                    }
+                }
+                let plain = a.qr().thin_R().to_owned();
+                let scaled = thin_r(a.clone());
+                assert_eq!(
+                    (plain.nrows(), plain.ncols()),
+                    (scaled.nrows(), scaled.ncols())
+                );
+                for i in 0..plain.nrows() {
+                    for j in 0..plain.ncols() {
+                        let (p, q) = (plain[(i, j)], scaled[(i, j)]);
+                        assert!(
+                            p.to_bits() == q.to_bits(),
+                            "{rows} x {cols} at scale {scale:e}: R[{i}, {j}] {p:e} against {q:e}"
+                        );
+                    }
+                }
+            }
+        }
+        for (v, e) in [
+            (1.0, 1),
+            (0.75, 0),
+            (1024.0, 11),
+            (f64::MIN_POSITIVE, -1021),
+        ] {
+            assert_eq!(binary_exponent(v), e);
+        }
+        let tiny = f64::from_bits(1);
+        assert_eq!(binary_exponent(tiny), -1073);
+        assert_eq!(power_of_two(-1000) * power_of_two(1000), 1.0);
     }
 }
