@@ -217,7 +217,8 @@ fn scatter_root_of(x: ArrayView2<'_, f64>, w: Option<ArrayView1<'_, f64>>) -> Ar
 const ROOT_PIECE: usize = 8192;
 
 /// The `R` of faer's thin QR of `a`, taken of `a` scaled by a power of two, `2^e`, that
-/// brings its largest value near `2^(448 − ⌈log₂ m⌉ / 2)` (`m` rows), then scaled back.
+/// brings its largest value just below `2^(448 − ⌈b / 2⌉)` (`m` rows of `b` binary digits:
+/// `2^441` for 8192), then scaled back.
 ///
 /// faer's column norms (`norm_l2`) sum each column's squares three ways at once, one of them
 /// scaled by `2^−511` against overflow. For values below 1 those squares are subnormal
@@ -238,7 +239,7 @@ fn thin_r(mut a: faer::Mat<f64>) -> faer::Mat<f64> {
     if !(largest.is_finite() && largest > 0.0) {
         return a.qr().thin_R().to_owned();
     }
-    // Half of ⌈log₂ m⌉, rounded up: the sums of `m` squares stay below `2^1024`.
+    // Half the binary digits of `m`, rounded up: the sums of `m` squares stay below `2^1024`.
     let half_log_rows = (usize::BITS - m.leading_zeros()).div_ceil(2) as i32;
     let exponent = (448 - half_log_rows - binary_exponent(largest)).clamp(-1000, 1000);
     if exponent == 0 {
