@@ -223,8 +223,9 @@ const ROOT_PIECE: usize = 8192;
 /// faer's column norms (`norm_l2`) sum each column's squares three ways at once, one of them
 /// scaled by `2^−511` against overflow. For values below 1 those squares are subnormal
 /// numbers, which Intel CPUs compute in microcode, a hundred cycles each: on data of unit
-/// scale the norms took most of the QR's time (a piece of 8192 × 50 rows: 7.7 ms, against
-/// 3.4 ms with those results flushed to zero, on an Intel Xeon; `examples/root_probe.rs`).
+/// scale the norms took most of the QR's time (a piece of 8192 × 50 rows on an Intel Xeon:
+/// 7.7 ms as it is, `examples/root_probe.rs`; 3.4 ms with subnormal results flushed to zero,
+/// in a throwaway build that set the CPU's flag).
 /// Scaled, a value gives a subnormal term only if it is below about `2^−440` times the
 /// largest, and the sums of squares stay finite. Every operation of the factorisation
 /// commutes with scaling by a power of two (the norms' own scale factors are powers of two
@@ -718,7 +719,7 @@ mod tests {
     /// The QR of the rows scaled by a power of two, scaled back, is faer's QR of the rows as
     /// they are, to the bit: on data of unit scale (where faer's norms meet subnormal
     /// squares), of very large and very small scale, with a zero column, a constant one, and
-    /// more columns than rows; and the scale is what `thin_r` promises.
+    /// more columns than rows; and the exponents of its helpers.
     #[test]
     fn the_scaled_qr_is_the_plain_one() {
         let mut seed = 7u64;
