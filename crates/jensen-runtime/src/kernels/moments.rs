@@ -237,28 +237,27 @@ fn thin_r(mut a: faer::Mat<f64>) -> faer::Mat<f64> {
     let largest = (0..n)
         .flat_map(|j| a.col_as_slice(j).iter())
         .fold(0.0_f64, |big, v| big.max(v.abs()));
-    if !(largest.is_finite() && largest > 0.0) {
-        return a.qr().thin_R().to_owned();
-    }
     // Half the binary digits of `m`, rounded up: the sums of `m` squares stay below `2^1024`.
+    // (No scale for data of zeros or with an infinite value.)
     let half_log_rows = (usize::BITS - m.leading_zeros()).div_ceil(2) as i32;
-    let exponent = (448 - half_log_rows - binary_exponent(largest)).clamp(-1000, 1000);
-    if exponent == 0 {
-        return a.qr().thin_R().to_owned();
-    }
-    let up = power_of_two(exponent);
-    for j in 0..n {
-        for v in a.col_as_slice_mut(j) {
-            *v *= up;
+    let exponent = if largest.is_finite() && largest > 0.0 {
+        (448 - half_log_rows - binary_exponent(largest)).clamp(-1000, 1000)
+    } else {
+        0
+    };
+    let scale = |a: &mut faer::Mat<f64>, e: i32| {
+        if e != 0 {
+            let factor = power_of_two(e);
+            for j in 0..a.ncols() {
+                for v in a.col_as_slice_mut(j) {
+                    *v *= factor;
+                }
+            }
         }
-    }
+    };
+    scale(&mut a, exponent);
     let mut r = a.qr().thin_R().to_owned();
-    let down = power_of_two(-exponent);
-    for j in 0..r.ncols() {
-        for v in r.col_as_slice_mut(j) {
-            *v *= down;
-        }
-    }
+    scale(&mut r, -exponent);
     r
 }
 
