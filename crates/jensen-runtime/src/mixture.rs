@@ -14,6 +14,8 @@ use rand::RngCore;
 
 use crate::error::{FitError, NumericalIssue};
 use crate::kernels::lanes::{self, Lanes, LANES};
+use crate::kernels::SlicesMut;
+use smallvec::SmallVec;
 
 /// A variance or covariance whose value comes mostly from the regularising prior: the rows
 /// of its component are (nearly) identical in some direction, where the likelihood alone
@@ -650,14 +652,15 @@ fn normalise_columns_lanes<V: Lanes, const ENTROPY: bool>(
 ) -> (f64, f64) {
     let (m, k) = lj.dim();
     let uniform = 1.0 / k as f64;
-    let mut columns: Vec<&mut [f64]> = lj
+    let mut columns: SlicesMut<'_> = lj
         .columns_mut()
         .into_iter()
         .map(|c| c.into_slice().expect("a contiguous column"))
         .collect();
     // Each column's partial sums as `ColumnSum` keeps them (vector `i` of a tile is tile
     // `i mod 4` of the column), when the counts are wanted.
-    let mut sums = vec![[V::splat(0.0); NORM_VECTORS]; if counts.is_some() { k } else { 0 }];
+    let mut sums: SmallVec<[[V; NORM_VECTORS]; 16]> =
+        smallvec::smallvec![[V::splat(0.0); NORM_VECTORS]; if counts.is_some() { k } else { 0 }];
     // Each row's terms of `Σ ln p(x)` and `H` in its lane of the tile, summed at the end.
     let (mut loglik, mut entropy) = ([0.0; NORM_TILE], [0.0; NORM_TILE]);
     let whole = m / NORM_TILE * NORM_TILE;

@@ -3,10 +3,12 @@
 
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
+use smallvec::{smallvec, SmallVec};
 
 use super::hyper::{Means, PerCoordinate, ScalarMeans, ScaleMatrix};
 use super::lanes::{self, fused, Kernel, Lanes, LANES};
 use super::tiles;
+use super::{column_slices, Slices, SlicesMut};
 use crate::linalg::{as_faer_mut, Cholesky};
 use crate::mixture::{near_tie, Assigned, TopTwo, Workspace};
 use crate::scratch;
@@ -65,7 +67,7 @@ pub fn mvn_full_add_log_density(
     ws: &mut Workspace,
 ) {
     let (m, d) = x.dim();
-    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let columns = column_slices(&x);
     let maha = match (columns, mean.as_slice()) {
         // Column-major rows (both back-ends keep them so): register tiles, no copy.
         (Some(columns), Some(mean)) => {
@@ -383,7 +385,7 @@ fn diag_log_densities(
         }
         return;
     }
-    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let columns = column_slices(&x);
     let contiguous = out.columns().into_iter().all(|c| c.as_slice().is_some());
     let (Some(columns), true, Some(means), Some(vars)) =
         (columns, contiguous, means.as_slice(), vars.as_slice())
@@ -420,12 +422,12 @@ fn diag_log_densities(
             *c = diag_log_constant(var);
         }
     }
-    let mut outs: Vec<&mut [f64]> = out
+    let mut outs: SlicesMut<'_> = out
         .columns_mut()
         .into_iter()
         .map(|c| c.into_slice().expect("a contiguous column"))
         .collect();
-    let priors: Vec<Option<f64>> = (0..k).map(prior).collect();
+    let priors: SmallVec<[Option<f64>; 16]> = (0..k).map(prior).collect();
     lanes::dispatch(DiagLogJoint {
         rows: m,
         columns: &columns,
@@ -462,7 +464,7 @@ impl Kernel for DiagLogJoint<'_, '_> {
     #[inline(always)]
     fn run<V: Lanes>(self) {
         let (m, d) = (self.rows, self.columns.len());
-        let mut piece: Vec<&[f64]> = Vec::with_capacity(d);
+        let mut piece: Slices<'_> = SmallVec::with_capacity(d);
         for start in (0..m).step_by(PIECE_ROWS) {
             let end = (start + PIECE_ROWS).min(m);
             piece.clear();
@@ -528,7 +530,7 @@ pub fn mvn_diag_add_log_density(
 ) {
     let d = x.ncols();
     let constant = diag_log_constant(var);
-    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let columns = column_slices(&x);
     if let (Some(columns), Some(mean)) = (columns, mean.as_slice()) {
         // Column-major data (both back-ends keep it so): register tiles, straight into a
         // contiguous column of the log-joint (into zeros first, otherwise).
@@ -630,7 +632,7 @@ pub fn mvn_spherical_add_log_densities(
         var.len() == k || var.len() == 1,
         "one variance, or one per component"
     );
-    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let columns = column_slices(&x);
     if let (Some(columns), true) = (columns, d > 0 && out.stride_of(Axis(0)) == 1) {
         let (comps, [xn, tile]) = spherical_components(means, var, None, ws, [m, d * tiles::ROWS]);
         let mut out_columns: Vec<&mut [f64]> = out
@@ -860,7 +862,7 @@ pub fn mvn_spherical_hard_step(
     let (m, d) = x.dim();
     let k = means.nrows();
     assert!(assigned.at.len() == m && assigned.best.len() == m);
-    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let columns = column_slices(&x);
     let (Some(columns), true, Some(sum), Some(sq)) =
         (columns, d > 0, sum.as_slice_mut(), sq.as_slice_mut())
     else {
@@ -1045,7 +1047,7 @@ pub fn accumulate_diag_assigned(
     mut sq: ArrayViewMut2<'_, f64>,
 ) {
     debug_assert_eq!(assignments.len(), x.nrows());
-    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let columns = column_slices(&x);
     let (Some(columns), Some(sum_all), Some(sq_all), Some(centre_all)) = (
         columns,
         sum.as_slice_mut(),
@@ -1285,7 +1287,7 @@ pub fn accumulate_scatter(
     ws: &mut Workspace,
 ) {
     let (m, d) = x.dim();
-    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
+    let columns = column_slices(&x);
     if let (Some(columns), Some(c)) = (columns, centre.as_slice()) {
         // Column-major rows: register tiles, with the lower triangle's sums in lanes.
         let pairs = d * (d + 1) / 2;
@@ -1439,12 +1441,12 @@ fn scatter_direct<V: Lanes, const B: usize>(k: ScatterTiles<'_>) {
     } else {
         vec![0.0; m]
     };
-    let mut cols: Vec<&[f64]> = columns.to_vec();
-    let mut centres: Vec<f64> = centre.to_vec();
+    let mut cols: Slices<'_> = Slices::from_slice(columns);
+    let mut centres: SmallVec<[f64; 16]> = SmallVec::from_slice(centre);
     cols.resize(padded_d, &zeros);
     centres.resize(padded_d, 0.0);
     // The last, partial tile: its rows copied, padded with rows of weight 0 at the centre.
-    let mut tail_columns = vec![[0.0; LANES]; padded_d];
+    let mut tail_columns: SmallVec<[[f64; LANES]; 16]> = smallvec![[0.0; LANES]; padded_d];
     for ((t, col), &c) in tail_columns.iter_mut().zip(&cols).zip(&centres) {
         *t = [c; LANES];
         t[..tail].copy_from_slice(&col[whole * LANES..]);
@@ -1791,8 +1793,8 @@ pub fn accumulate_diag_all(
     mut sum: ArrayViewMut2<'_, f64>,
     mut sq: ArrayViewMut2<'_, f64>,
 ) {
-    let columns: Option<Vec<&[f64]>> = x.columns().into_iter().map(|c| c.to_slice()).collect();
-    let resp_columns: Option<Vec<&[f64]>> =
+    let columns = column_slices(&x);
+    let resp_columns: Option<Slices<'_>> =
         resp.columns().into_iter().map(|c| c.to_slice()).collect();
     if let (Some(columns), Some(resp), Some(centre), Some(sum), Some(sq)) = (
         columns,
@@ -2056,7 +2058,8 @@ impl<'a> Kernel for DiagSharedSums<'a> {
         };
         // The whole tiles, a piece at a time; then the last part of a tile, padded, as a
         // piece of one.
-        let (mut x, mut r) = (Vec::with_capacity(d), Vec::with_capacity(k));
+        let (mut x, mut r): (Slices<'_, _>, Slices<'_, _>) =
+            (SmallVec::with_capacity(d), SmallVec::with_capacity(k));
         let mut start = 0;
         while start < m {
             x.clear();
@@ -2075,6 +2078,8 @@ impl<'a> Kernel for DiagSharedSums<'a> {
             sums.piece::<V>(&x, &r);
             start += len;
         }
+        // (The lists borrow the buffer's last tiles.)
+        drop((x, r));
         // Each component's sums moved to its centre, in a fixed order; a column too far from
         // the shared centre summed again in the exact form.
         let SharedSums {

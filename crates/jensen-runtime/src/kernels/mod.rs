@@ -24,6 +24,20 @@ pub mod robust;
 pub(crate) mod tiles;
 pub mod vb;
 
+/// A block's columns (or its components' columns), one slice each, held inline up to sixteen:
+/// the kernels take such a list per block, and a heap allocation each time was a few per cent
+/// of a small model's iteration.
+pub(crate) type Slices<'a, T = f64> = smallvec::SmallVec<[&'a [T]; 16]>;
+
+/// [`Slices`], mutable.
+pub(crate) type SlicesMut<'a, T = f64> = smallvec::SmallVec<[&'a mut [T]; 16]>;
+
+/// The columns of `x`, one slice each, if every one is contiguous (the back-ends' blocks are
+/// column-major).
+pub(crate) fn column_slices<'a>(x: &'a ndarray::ArrayView2<'_, f64>) -> Option<Slices<'a>> {
+    x.columns().into_iter().map(|c| c.to_slice()).collect()
+}
+
 /// `x · ln y` with the convention `0 · ln 0 = 0`.
 #[inline]
 pub fn xlny(x: f64, y: f64) -> f64 {

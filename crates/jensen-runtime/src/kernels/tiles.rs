@@ -378,7 +378,7 @@ pub(crate) fn top_two(
     let mut nan = false;
     let mut start = 0;
     // The widest vector unit's form, when the CPU has one, takes the whole tiles.
-    let columns: Option<Vec<&[f64]>> = lj.columns().into_iter().map(|c| c.to_slice()).collect();
+    let columns = super::column_slices(&lj);
     if let Some(columns) = columns {
         if let Some((done, bad)) = top_two_tiles(&columns, at, first, second) {
             (start, nan) = (done, bad);
