@@ -851,11 +851,24 @@ fn e_step_rows<M: MixtureModel>(
 /// in vector registers ([`Least`]), then one search for where it is.
 fn first_below(values: &[f64], bound: f64) -> Option<usize> {
     let least = lanes::dispatch(Least(values));
-    if least < bound {
-        values.iter().position(|&v| v == least)
-    } else {
-        None
+    // (Not `least >= bound`: a NaN is never below.)
+    let below = least < bound;
+    if !below {
+        return None;
     }
+    // Runs of 32 tested whole (no early exit within a run, so that the test is vectorised;
+    // the scan one value at a time was 1.4 % of the diagonal mixture's iteration), then the
+    // first run that holds it searched.
+    const RUN: usize = 32;
+    let (runs, rest) = values.as_chunks::<RUN>();
+    let hit = runs
+        .iter()
+        .position(|run| run.iter().fold(false, |any, &v| any | (v == least)));
+    let (offset, within) = match hit {
+        Some(r) => (r * RUN, &runs[r][..]),
+        None => (runs.len() * RUN, rest),
+    };
+    within.iter().position(|&v| v == least).map(|i| offset + i)
 }
 
 /// The smallest of the values (`+∞` for none; a NaN never the smallest), four vectors of
