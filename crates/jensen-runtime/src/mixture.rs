@@ -11,11 +11,11 @@ use std::ops::Range;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 use rand::RngCore;
+use smallvec::SmallVec;
 
 use crate::error::{FitError, NumericalIssue};
 use crate::kernels::lanes::{self, Lanes, LANES};
 use crate::kernels::SlicesMut;
-use smallvec::SmallVec;
 
 /// A variance or covariance whose value comes mostly from the regularising prior: the rows
 /// of its component are (nearly) identical in some direction, where the likelihood alone

@@ -2911,8 +2911,8 @@ mod tests {
     /// kernels: the log-densities bit for bit, and the sums (taken about a shared centre,
     /// [`DiagSharedSums`]) to 1e-12 of their terms; around the pieces of 256 rows (the
     /// log-densities') and 512 (the sums') and the tiles, for several dimensions and components,
-    /// column-major as the back-ends pass them
-    /// and row-major (the per-component fallback); a NaN cell stays where it was.
+    /// column-major as the back-ends pass them and row-major (the per-component fallback); a
+    /// NaN cell stays where it was.
     #[test]
     fn every_component_at_once_matches_each_component() {
         let mut next = stream(11);
