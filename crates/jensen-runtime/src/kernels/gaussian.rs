@@ -635,7 +635,7 @@ pub fn mvn_spherical_add_log_densities(
     let columns = column_slices(&x);
     if let (Some(columns), true) = (columns, d > 0 && out.stride_of(Axis(0)) == 1) {
         let (comps, [xn, tile]) = spherical_components(means, var, None, ws, [m, d * tiles::ROWS]);
-        let mut out_columns: Vec<&mut [f64]> = out
+        let mut out_columns: SlicesMut<'_> = out
             .columns_mut()
             .into_iter()
             .map(|c| c.into_slice().expect("a contiguous column"))
@@ -1794,8 +1794,7 @@ pub fn accumulate_diag_all(
     mut sq: ArrayViewMut2<'_, f64>,
 ) {
     let columns = column_slices(&x);
-    let resp_columns: Option<Slices<'_>> =
-        resp.columns().into_iter().map(|c| c.to_slice()).collect();
+    let resp_columns = column_slices(&resp);
     if let (Some(columns), Some(resp), Some(centre), Some(sum), Some(sq)) = (
         columns,
         resp_columns,
