@@ -973,6 +973,16 @@ fn exact_argmax<M: MixtureModel>(
     (c as u64, exact[[0, c]])
 }
 
+/// The statistics and `ln p(x)` of the E-step at the parameters `cache` was prepared from,
+/// from the data's summaries, when the model offers them
+/// ([`MixtureModel::e_step_from_summaries`]) and no cell is missing (the summaries cannot
+/// integrate one out).
+fn summaries<M: MixtureModel>(model: &M, cache: &M::Cache) -> Option<(M::Stats, f64)> {
+    (!model.has_gaps())
+        .then(|| model.e_step_from_summaries(cache))
+        .flatten()
+}
+
 /// The E-step at `params` (prepared as `cache`): from the data's summaries when the model
 /// offers it (one linear-Gaussian component), else per-row normalisation for a mixture and
 /// forward–backward along every sequence for a chain.
@@ -984,11 +994,7 @@ fn e_step<M: MixtureModel>(
     takes: Takes,
 ) -> EStep<M::Stats> {
     let weights = model.row_weights();
-    // The summaries of the data cannot integrate out a missing cell.
-    let summaries = (!model.has_gaps())
-        .then(|| model.e_step_from_summaries(cache))
-        .flatten();
-    if let Some((stats, loglik)) = summaries {
+    if let Some((stats, loglik)) = summaries(model, cache) {
         // One component: a hard E-step is the soft one. (The summaries are of the weighted
         // rows when the rows have weights.)
         debug_assert_eq!(model.n_components(), 1, "summaries are for one component");
@@ -1925,9 +1931,29 @@ fn params_from_weighted_labels<M: MixtureModel>(
     let mut neutral = model.neutral_params();
     model.randomise_neutral(&mut neutral, rng);
     let cache = model.prepare(&neutral)?;
-    let mut stats = model.zero_stats();
     let mut latent = LatentStats::zeros(k);
-    accumulate_labels(model, &cache, labels, weights, &mut stats, &mut latent);
+    // One component whose rows weigh what the model's weights say: every row's label is that
+    // component, so the statistics are the E-step's, which the data's summaries give
+    // without a pass over the rows (the summaries are then ready for the first iteration).
+    let own_weights = match (weights, model.row_weights()) {
+        (None, None) => true,
+        (Some(a), Some(b)) => std::ptr::eq(a, b),
+        _ => false,
+    };
+    let summarised = (k == 1 && own_weights && model.sequences().is_none())
+        .then(|| summaries(model, &cache))
+        .flatten();
+    let stats = match summarised {
+        Some((stats, _)) => {
+            latent.counts[0] = observations(model);
+            stats
+        }
+        None => {
+            let mut stats = model.zero_stats();
+            accumulate_labels(model, &cache, labels, weights, &mut stats, &mut latent);
+            stats
+        }
+    };
     if let Some(sequences) = model.sequences() {
         // One pseudo-count per initial state and transition: a chain's zero probabilities
         // would stay zero under Baum–Welch.
