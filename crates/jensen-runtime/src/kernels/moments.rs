@@ -268,14 +268,7 @@ fn thin_r(mut a: faer::MatMut<'_, f64>) -> faer::Mat<f64> {
     let largest = (0..n)
         .flat_map(|j| (0..m).map(move |i| (i, j)))
         .fold(0.0_f64, |big, (i, j)| big.max(a[(i, j)].abs()));
-    // Half the binary digits of `m`, rounded up: the sums of `m` squares stay below `2^1024`.
-    // (No scale for data of zeros or with an infinite value.)
-    let half_log_rows = (usize::BITS - m.leading_zeros()).div_ceil(2) as i32;
-    let exponent = if largest.is_finite() && largest > 0.0 {
-        (448 - half_log_rows - binary_exponent(largest)).clamp(-1000, 1000)
-    } else {
-        0
-    };
+    let exponent = norm_safe_exponent(largest, m);
     let scale = |mut a: faer::MatMut<'_, f64>, e: i32| {
         if e != 0 {
             let factor = power_of_two(e);
@@ -329,6 +322,20 @@ fn householder_r(mut a: faer::MatMut<'_, f64>) -> faer::Mat<f64> {
     faer::Mat::from_fn(size, n, |i, j| if j >= i { a[(i, j)] } else { 0.0 })
 }
 
+/// The exponent `e` of the power of two, `2^e`, that brings `largest`, the largest magnitude
+/// of a matrix of `m` rows, just below `2^(448 − ⌈b / 2⌉)` (`b` the binary digits of `m`):
+/// scaled by it, the matrix's column norms in faer meet no subnormal square (see [`thin_r`])
+/// and their sums of squares stay below `2^1024`. 0 for a matrix of zeros or with an
+/// infinite value.
+pub(crate) fn norm_safe_exponent(largest: f64, m: usize) -> i32 {
+    let half_log_rows = (usize::BITS - m.leading_zeros()).div_ceil(2) as i32;
+    if largest.is_finite() && largest > 0.0 {
+        (448 - half_log_rows - binary_exponent(largest)).clamp(-1000, 1000)
+    } else {
+        0
+    }
+}
+
 /// `e` with `v = f · 2^e` and `1/2 ≤ f < 1`, for a positive finite `v`.
 fn binary_exponent(v: f64) -> i32 {
     let bits = v.to_bits();
@@ -340,7 +347,7 @@ fn binary_exponent(v: f64) -> i32 {
 }
 
 /// `2^e`, exactly, for `|e| ≤ 1000`.
-fn power_of_two(e: i32) -> f64 {
+pub(crate) fn power_of_two(e: i32) -> f64 {
     debug_assert!(e.abs() <= 1000);
     f64::from_bits(((e + 1023) as u64) << 52)
 }
