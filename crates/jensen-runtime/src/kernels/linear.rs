@@ -127,12 +127,23 @@ impl FactorPosterior {
             // subnormal squares (which Intel CPUs compute in microcode: at unit scale they
             // took a third of the SVD's time); the singular values are scaled back, and
             // the vectors do not depend on the scale (see `moments::thin_r`).
-            let largest = w
-                .indexed_iter()
-                .fold(0.0_f64, |big, ((i, _), v)| big.max((v * root_inv[i]).abs()));
+            let mut a = Mat::<f64>::zeros(d, l);
+            let mut largest = 0.0_f64;
+            for (j, w) in w.columns().into_iter().enumerate() {
+                for ((a, w), r) in a.col_as_slice_mut(j).iter_mut().zip(w).zip(&root_inv) {
+                    *a = w * r;
+                    largest = largest.max(a.abs());
+                }
+            }
             let exponent = norm_safe_exponent(largest, d);
             let (up, down) = (power_of_two(exponent), power_of_two(-exponent));
-            let a = Mat::<f64>::from_fn(d, l, |i, j| w[[i, j]] * root_inv[i] * up);
+            if exponent != 0 {
+                for j in 0..l {
+                    for a in a.col_as_slice_mut(j) {
+                        *a *= up;
+                    }
+                }
+            }
             let svd = a.thin_svd().map_err(|_| PosteriorFailure::Loadings)?;
             let (u, v) = (svd.U(), svd.V());
             let sv: Vec<f64> = svd.S().column_vector().iter().map(|s| s * down).collect();
@@ -208,7 +219,10 @@ impl FactorPosterior {
             return Err(PosteriorFailure::Loadings);
         }
         // G Wᵀ = B Ψ, from the projection that was formed in the SVD basis.
-        let cov_wt = Array2::from_shape_fn((l, d), |(r, c)| proj[[r, c]] * psi[c]);
+        let mut cov_wt = proj.clone();
+        for mut row in cov_wt.rows_mut() {
+            row *= &psi;
+        }
         Ok(Self {
             psi_inv,
             proj,
