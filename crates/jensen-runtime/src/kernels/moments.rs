@@ -288,9 +288,9 @@ fn thin_r(mut a: faer::MatMut<'_, f64>) -> faer::Mat<f64> {
 /// The `R` of faer's Householder QR of `a` (overwritten with the factorisation): upper
 /// trapezoidal, `min(m, n) × n`. The reflections are gathered in blocks of 8 columns (16
 /// above 64 columns) and applied column by column within a block (no recursive
-/// sub-blocks): on a leaf of 1024 × 50 rows that took 195 µs per 1000 rows where faer's own
-/// choice for the shape (blocks of 48 in sub-blocks of 24) took 350, and on 1024 × 8 rows 14
-/// against 35 (`examples/fa_probe.rs`, Intel Xeon).
+/// sub-blocks): on a leaf of 1024 × 50 rows that took 198 µs per 1000 rows where faer's own
+/// choice for the shape (blocks of 32 in sub-blocks of 16) took 359, and on 1024 × 8 rows 16
+/// against 39 (`examples/fa_probe.rs`, Intel Xeon).
 fn householder_r(mut a: faer::MatMut<'_, f64>) -> faer::Mat<f64> {
     use faer::dyn_stack::{MemBuffer, MemStack};
     use faer::linalg::qr::no_pivoting::factor::{qr_in_place, qr_in_place_scratch, QrParams};
