@@ -231,8 +231,8 @@ fn factor_analysis_on_digits_reaches_the_scikit_learn_optimum() {
 
 /// The categorical latent and the continuous one combine without special cases: with one
 /// component, the mixture of factor analysers follows factor analysis step for step. This
-/// also checks factor analysis's E-step from the data's summaries (mean and scatter, no pass
-/// over the rows) against the row-by-row E-step the mixture runs.
+/// also checks factor analysis's start and E-step from the data's summaries (mean and scatter
+/// root, no pass over the rows) against the row-by-row start and E-step the mixture runs.
 #[test]
 fn a_mixture_of_one_factor_analyser_is_factor_analysis() {
     let p_mix = plan("mfa_iris");

@@ -781,8 +781,9 @@ pub fn factor_residual(
 ) -> Array1<f64> {
     let d = sum.len();
     // Every coordinate's `Δ_i = w_i − w°_i` and `S_h Δ_i` at once, as the rows of `Δ` and of
-    // one product `Δ S_hᵀ` (per coordinate, a matrix-vector product and its buffers took a
-    // fifth of factor analysis's iteration, which runs on `D × D` summaries, then a tenth).
+    // one product `Δ S_hᵀ`: with a matrix-vector product per coordinate, this function's two
+    // calls per iteration (the M-step's and its check's) took about a fifth of factor
+    // analysis's iteration, which runs on `D × D` summaries.
     let delta = &w - &w_before;
     let moved = delta.dot(&h_scatter.t());
     Array1::from_shape_fn(d, |i| {
