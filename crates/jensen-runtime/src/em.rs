@@ -1935,6 +1935,8 @@ fn params_from_weighted_labels<M: MixtureModel>(
     // One component whose rows weigh what the model's weights say: every row's label is that
     // component, so the statistics are the E-step's, which the data's summaries give
     // without a pass over the rows (the summaries are then ready for the first iteration).
+    // The callers pass either the model's own weights (the same slice) or weights of their
+    // own, which the summaries do not know.
     let own_weights = match (weights, model.row_weights()) {
         (None, None) => true,
         (Some(a), Some(b)) => std::ptr::eq(a, b),

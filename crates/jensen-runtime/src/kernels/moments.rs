@@ -792,9 +792,10 @@ mod tests {
     }
 
     /// The QR of the rows scaled by a power of two, scaled back, is the QR of the rows as they
-    /// are, to the bit, and faer's default QR up to signs and round-off: on data of unit scale (where faer's norms meet subnormal
-    /// squares), of very large and very small scale, with a zero column, a constant one, and
-    /// more columns than rows; and the exponents of its helpers.
+    /// are, to the bit, and faer's default QR up to signs and round-off: on data of unit scale
+    /// (where faer's norms meet subnormal squares), of very large and very small scale, with a
+    /// zero column, a constant one, and more columns than rows; and the exponents of its
+    /// helpers.
     #[test]
     fn the_scaled_qr_is_the_plain_one() {
         let mut seed = 7u64;
