@@ -3352,6 +3352,41 @@ pub fn fit_chunked<C: Chunks>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tallies_count_every_row_once() {
+        // Lengths around the copies' period, components in runs and alternating, counts that
+        // already hold values (a task's earlier blocks).
+        let mut seed = 7u64;
+        for (len, k) in [
+            (0, 1),
+            (1, 1),
+            (3, 2),
+            (4, 3),
+            (5, 16),
+            (1023, 16),
+            (1024, 5),
+        ] {
+            let at: Vec<u64> = (0..len)
+                .map(|i| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    if i % 7 < 3 {
+                        (i / 7) as u64 % k as u64
+                    } else {
+                        (seed >> 33) % k as u64
+                    }
+                })
+                .collect();
+            let mut counts: Vec<f64> = (0..k).map(|c| c as f64 * 0.5).collect();
+            let mut want = counts.clone();
+            for &c in &at {
+                want[c as usize] += 1.0;
+            }
+            let mut tally = vec![u32::MAX; 4 * k];
+            tally_components(&at, &mut tally, &mut counts);
+            assert_eq!(counts, want, "{len} rows, K = {k}");
+        }
+    }
     use ndarray::{ArrayView2, ArrayViewMut2};
 
     /// Sequences of the given lengths, one after another.
