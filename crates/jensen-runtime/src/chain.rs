@@ -1341,6 +1341,26 @@ impl<'a> GammaRows<'a> {
     }
 }
 
+/// `xi[j] + prev · w[j]` for every lane `j`, the sums taken and returned by value and the
+/// lanes written out: as an indexed loop over the array, the sums stayed in registers only
+/// where the compiler unrolled the loop before it split the array, which depends on how the
+/// crate's code falls into codegen units (a change elsewhere in the crate once left them on
+/// the stack, a load and a store per sum and step: the HMM's iteration 6.6 -> 8.8 ms).
+#[inline(always)]
+fn add_outer<V: Lanes>(xi: [V; LANES], prev: V, w: &[f64; LANES]) -> [V; LANES] {
+    let [x0, x1, x2, x3, x4, x5, x6, x7] = xi;
+    [
+        prev.mul_add(V::splat(w[0]), x0),
+        prev.mul_add(V::splat(w[1]), x1),
+        prev.mul_add(V::splat(w[2]), x2),
+        prev.mul_add(V::splat(w[3]), x3),
+        prev.mul_add(V::splat(w[4]), x4),
+        prev.mul_add(V::splat(w[5]), x5),
+        prev.mul_add(V::splat(w[6]), x6),
+        prev.mul_add(V::splat(w[7]), x7),
+    ]
+}
+
 impl Kernel for Combine<'_> {
     type Output = Option<[[f64; LANES]; LANES]>;
 
@@ -1381,9 +1401,7 @@ impl Kernel for Combine<'_> {
                 // Σ_t α̂_{t−1}(i) w_t(j), over every lane (the weights past `K` are zero and
                 // add exact zeros), so that the sums stay in registers; `A_ij` multiplies
                 // the sums once, at the end.
-                for j in 0..LANES {
-                    xi[j] = prev.mul_add(V::splat(w[j]), xi[j]);
-                }
+                xi = add_outer(xi, prev, &w);
             }
         }
         let done = (steps.end - first) / LANES * LANES;
