@@ -2227,8 +2227,12 @@ impl<M: MixtureModel> Rows<M> for InMemory<'_, M> {
     }
 
     fn features(&self, at: Option<&[usize]>) -> Result<(Array2<f64>, Option<Vec<f64>>), FitError> {
-        let x = self.0.init_features();
         let w = self.0.row_weights();
+        if let (Some(at), Some(x)) = (at, self.0.init_features_view()) {
+            let w = w.map(|w| at.iter().map(|&i| w[i]).collect());
+            return Ok((init::gather_rows(x, at), w));
+        }
+        let x = self.0.init_features();
         Ok(match at {
             None => (crate::data::column_major(x), w.map(<[f64]>::to_vec)),
             Some(at) => (
@@ -2825,10 +2829,13 @@ fn start_in_memory<M: MixtureModel>(
     let weights = model.row_weights();
     let labels = match seeding {
         Seeding::Labels(labels) => labels,
-        Seeding::Nearest(scaling, centres) => {
-            let x = scaling.apply(model.init_features());
-            init::nearest(x.view(), centres.view())
-        }
+        Seeding::Nearest(scaling, centres) => match model.init_features_view() {
+            Some(x) => init::nearest_scaled(x, &scaling, centres.view()),
+            None => {
+                let x = scaling.apply(model.init_features());
+                init::nearest(x.view(), centres.view())
+            }
+        },
     };
     let (labels, start_weights) = match model.row_labels() {
         None => (labels, None),

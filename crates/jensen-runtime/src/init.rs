@@ -10,6 +10,9 @@ use ndarray::{s, Array1, Array2, ArrayView2, Axis, ShapeBuilder};
 use rand::Rng;
 use rayon::prelude::*;
 
+use crate::kernels::gaussian;
+use crate::mixture::Workspace;
+
 /// Centres every column and scales it to unit variance (constant columns are only centred);
 /// with row weights, the weighted mean and variance.
 pub fn standardise(x: ArrayView2<'_, f64>, weights: Option<&[f64]>) -> Array2<f64> {
@@ -225,26 +228,92 @@ pub fn random_rows<R: Rng>(
     centres
 }
 
-/// Index of the nearest centre of every row.
+/// Index of the nearest centre of every row (the lowest among equally near ones): the
+/// labels of comparing every `Σ_j (x_j − c_j)²`, summed over `j` in order. Column-major data
+/// take the hard E-step's score tiles, which compare only the rows they cannot tell from a
+/// tie exactly and give the same labels ([`gaussian::spherical_nearest`]).
 pub fn nearest(x: ArrayView2<'_, f64>, centres: ArrayView2<'_, f64>) -> Vec<usize> {
     let mut labels = vec![0usize; x.nrows()];
     labels
         .par_chunks_mut(ROWS)
         .enumerate()
-        .for_each(|(i, out)| {
+        .for_each_init(Workspace::default, |ws, (i, out)| {
             let rows = x.slice(s![i * ROWS..i * ROWS + out.len(), ..]);
-            let mut best = vec![f64::INFINITY; out.len()];
-            let mut d = vec![0.0; out.len()];
-            for (c, centre) in centres.rows().into_iter().enumerate() {
-                sq_dists(rows, centre, &mut d);
-                for ((o, b), &d) in out.iter_mut().zip(best.iter_mut()).zip(&d) {
-                    if d < *b {
-                        (*o, *b) = (c, d);
-                    }
-                }
-            }
+            nearest_in_block(rows, centres, out, ws);
         });
     labels
+}
+
+/// [`nearest`] of one block of rows, into `out`.
+fn nearest_in_block(
+    rows: ArrayView2<'_, f64>,
+    centres: ArrayView2<'_, f64>,
+    out: &mut [usize],
+    ws: &mut Workspace,
+) {
+    if gaussian::spherical_nearest(rows, centres, out, ws) {
+        return;
+    }
+    out.fill(0);
+    let mut best = vec![f64::INFINITY; out.len()];
+    let mut d = vec![0.0; out.len()];
+    for (c, centre) in centres.rows().into_iter().enumerate() {
+        sq_dists(rows, centre, &mut d);
+        for ((o, b), &d) in out.iter_mut().zip(best.iter_mut()).zip(&d) {
+            if d < *b {
+                (*o, *b) = (c, d);
+            }
+        }
+    }
+}
+
+/// [`nearest`] of the rows of `x` scaled by `scaling`: the labels of
+/// `nearest(scaling.apply(x), centres)`, each scaled value computed as [`Scaling::apply`]
+/// computes it, a task's block of rows scaled at a time into scratch rather than every row
+/// into a copy.
+pub fn nearest_scaled(
+    x: ArrayView2<'_, f64>,
+    scaling: &Scaling,
+    centres: ArrayView2<'_, f64>,
+) -> Vec<usize> {
+    let d = x.ncols();
+    assert!(scaling.mean.len() == d && scaling.scale.len() == d);
+    // (`(v − 0) / 1` is `v` for every `v`, a NaN or `−0` too.)
+    if scaling.mean.iter().all(|&m| m == 0.0) && scaling.scale.iter().all(|&s| s == 1.0) {
+        return nearest(x, centres);
+    }
+    let mut labels = vec![0usize; x.nrows()];
+    labels.par_chunks_mut(ROWS).enumerate().for_each_init(
+        || (Workspace::default(), Vec::new()),
+        |(ws, scratch), (i, out)| {
+            let rows = x.slice(s![i * ROWS..i * ROWS + out.len(), ..]);
+            scratch.clear();
+            let scales = scaling.mean.iter().zip(&scaling.scale);
+            for (col, (&m, &s)) in rows.columns().into_iter().zip(scales) {
+                match col.to_slice() {
+                    Some(col) => scratch.extend(col.iter().map(|v| (v - m) / s)),
+                    None => scratch.extend(col.iter().map(|v| (v - m) / s)),
+                }
+            }
+            let block =
+                ArrayView2::from_shape((out.len(), d).f(), scratch).expect("a column-major block");
+            nearest_in_block(block, centres, out, ws);
+        },
+    );
+    labels
+}
+
+/// The rows `at` of `x`, column-major (the values of `x.select(Axis(0), at)`), gathered
+/// column by column.
+pub fn gather_rows(x: ArrayView2<'_, f64>, at: &[usize]) -> Array2<f64> {
+    let mut out = Array2::zeros((at.len(), x.ncols()).f());
+    for (mut o, col) in out.columns_mut().into_iter().zip(x.columns()) {
+        match col.to_slice() {
+            Some(col) => o.iter_mut().zip(at).for_each(|(o, &i)| *o = col[i]),
+            None => o.iter_mut().zip(at).for_each(|(o, &i)| *o = col[i]),
+        }
+    }
+    out
 }
 
 /// Rows per parallel task of the seeding's passes over the data (each row's result is its
@@ -353,6 +422,83 @@ mod tests {
     use super::*;
     use ndarray::array;
     use rand::SeedableRng;
+
+    /// Each row's nearest centre by the plain comparison: every distance summed over the
+    /// columns in order, the first smallest.
+    fn nearest_plainly(x: ArrayView2<'_, f64>, centres: ArrayView2<'_, f64>) -> Vec<usize> {
+        x.rows()
+            .into_iter()
+            .map(|row| {
+                let (mut at, mut best) = (0, f64::INFINITY);
+                for (c, centre) in centres.rows().into_iter().enumerate() {
+                    let mut q = 0.0;
+                    for (&v, &mu) in row.iter().zip(centre) {
+                        let e = v - mu;
+                        q += e * e;
+                    }
+                    if q < best {
+                        (at, best) = (c, q);
+                    }
+                }
+                at
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_nearest_centres_are_the_plain_comparisons() {
+        // Rows among clustered centres, exact ties (rows midway between two centres, and
+        // duplicate centres, where the first wins), rows far out, a NaN and an infinite cell;
+        // blocks past the tiles' whole sixteen rows and past one task.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for (n, d, k) in [(1, 1, 1), (37, 3, 4), (5000, 16, 16), (300, 7, 9)] {
+            let mut centres = Array2::from_shape_fn((k, d), |_| rng.random_range(-10.0..10.0));
+            if k > 2 {
+                let first = centres.row(0).to_owned();
+                centres.row_mut(2).assign(&first);
+            }
+            let mut x = Array2::<f64>::zeros((n, d).f());
+            for (i, mut row) in x.rows_mut().into_iter().enumerate() {
+                let c = i % k;
+                for (j, (v, &mu)) in row.iter_mut().zip(centres.row(c)).enumerate() {
+                    *v = match i % 11 {
+                        // Midway between two centres: a tie of the distances (to round-off).
+                        0 if k > 1 => 0.5 * (mu + centres[[(c + 1) % k, j]]),
+                        1 => mu * 1e150,
+                        _ => mu + rng.random_range(-3.0..3.0),
+                    };
+                }
+            }
+            if n > 20 {
+                x[[5, 0]] = f64::NAN;
+                x[[7, d - 1]] = f64::INFINITY;
+            }
+            let want = nearest_plainly(x.view(), centres.view());
+            assert_eq!(nearest(x.view(), centres.view()), want, "{n} × {d}, K = {k}");
+            // Scaled block by block, as every value of the scaled copy.
+            let scaling = Scaling::of(x.view(), None);
+            let scaled = scaling.apply(x.clone());
+            let want = nearest_plainly(scaled.view(), centres.view());
+            assert_eq!(nearest_scaled(x.view(), &scaling, centres.view()), want);
+            let identity = Scaling::identity(d);
+            let want = nearest_plainly(x.view(), centres.view());
+            assert_eq!(nearest_scaled(x.view(), &identity, centres.view()), want);
+            // Row-major data take the plain comparison.
+            let rows = x.as_standard_layout().to_owned();
+            assert_eq!(nearest(rows.view(), centres.view()), want);
+        }
+    }
+
+    #[test]
+    fn gathered_rows_are_the_selected_ones() {
+        let x = Array2::from_shape_fn((9, 3).f(), |(i, j)| (i * 10 + j) as f64);
+        let at = [0, 2, 3, 8];
+        let want = x.select(Axis(0), &at);
+        let got = gather_rows(x.view(), &at);
+        assert_eq!(got, want);
+        assert!(got.t().is_standard_layout());
+        assert_eq!(gather_rows(x.as_standard_layout().view(), &at), want);
+    }
 
     #[test]
     fn kmeans_separates_two_obvious_groups() {

@@ -419,6 +419,13 @@ pub trait MixtureModel: Sync {
     fn randomise_neutral(&self, _params: &mut Self::Params, _rng: &mut dyn RngCore) {}
     /// Numeric features (one row per observation) on which k-means++ seeding runs.
     fn init_features(&self) -> Array2<f64>;
+    /// [`MixtureModel::init_features`] as a view of what the model holds, when it holds them
+    /// as one column-major array: the seeding then gathers its sample's rows from it and
+    /// scales every row block by block, without copying all the data twice. `None` (the
+    /// default) takes the copies of [`MixtureModel::init_features`].
+    fn init_features_view(&self) -> Option<ArrayView2<'_, f64>> {
+        None
+    }
     /// Whether seeding runs on the features as they are rather than standardised: for a
     /// model with a known covariance `c I` (k-means), whose objective is measured in the
     /// data's units, so that seeding sees the distances the fit will.

@@ -1507,6 +1507,14 @@ fn number_mut(a: ArrayViewMutD<'_, f64>) -> &mut f64 {
 
 /// Operand readers: the program's operands as views of the environment.
 impl PlanModel<'_> {
+    /// The seeding's features, item by item: the modelled data (the rows' weights weigh the
+    /// seeding instead).
+    fn init_items(&self) -> impl Iterator<Item = ArrayView2<'_, f64>> {
+        (0..self.plan.model.vars.len())
+            .filter(|&v| Some(v) != self.plan.row_weights)
+            .filter_map(|v| self.data.items[v].as_ref().map(|i| i.values.view()))
+    }
+
     fn source<'s>(&self, env: &'s Env<'_>, src: Src) -> &'s DynParams {
         match src {
             Src::Cache => env.cache.map(|c| c.effective.as_ref().unwrap_or(&c.params)),
@@ -3746,17 +3754,14 @@ impl MixtureModel for PlanModel<'_> {
         }
     }
 
+    fn init_features_view(&self) -> Option<ArrayView2<'_, f64>> {
+        let mut items = self.init_items();
+        let x = items.next()?;
+        (items.next().is_none() && x.t().is_standard_layout()).then_some(x)
+    }
+
     fn init_features(&self) -> Array2<f64> {
-        let items: Vec<ArrayView2<'_, f64>> = self
-            .plan
-            .model
-            .vars
-            .iter()
-            .enumerate()
-            // The modelled data; the rows' weights weigh the seeding instead.
-            .filter(|&(v, _)| Some(v) != self.plan.row_weights)
-            .filter_map(|(v, _)| self.data.items[v].as_ref().map(|i| i.values.view()))
-            .collect();
+        let items: Vec<ArrayView2<'_, f64>> = self.init_items().collect();
         // Column-major, as the seeding standardises and reads them (in place: no second copy).
         let width: usize = items.iter().map(|x| x.ncols()).sum();
         let mut out = Array2::zeros(ndarray::ShapeBuilder::f((self.data.n_rows, width)));

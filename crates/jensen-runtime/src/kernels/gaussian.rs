@@ -952,6 +952,78 @@ pub fn mvn_spherical_hard_step(
     true
 }
 
+/// Each row's nearest centre by squared Euclidean distance (the lowest index among equally
+/// near ones) into `labels`, as the seeding's [`crate::init::nearest`] defines it: the labels
+/// of comparing every `Σ_j (x_j − c_j)²` summed over `j` in order. The rows are ranked by the
+/// hard E-step's approximate scores (the log-densities of unit-variance spherical components
+/// at the centres, ordered as the distances reversed; the tiles of
+/// [`tiles::spherical_top_two`]), and a row whose two best scores lie within their round-off
+/// bound of each other (or is not a number) is compared exactly. Since `c − ½ q` is exact in
+/// `½ q` and rounds monotonically, a strict order of the exact log-densities is the same order
+/// of the distances, so the labels are those of the exact comparison.
+///
+/// Returns `false`, having written nothing, unless the block is column-major with at least one
+/// column and there is at least one centre.
+pub(crate) fn spherical_nearest(
+    x: ArrayView2<'_, f64>,
+    centres: ArrayView2<'_, f64>,
+    labels: &mut [usize],
+    ws: &mut Workspace,
+) -> bool {
+    let (m, d) = x.dim();
+    let k = centres.nrows();
+    assert!(labels.len() == m && centres.ncols() == d);
+    let columns = column_slices(&x);
+    let (Some(columns), true) = (columns, d > 0 && k > 0) else {
+        return false;
+    };
+    let unit = [1.0];
+    let (comps, [xn, tile, best, second, bound]) = spherical_components(
+        centres,
+        ArrayView1::from(&unit[..]),
+        None,
+        ws,
+        [m, d * tiles::ROWS, m, m, m],
+    );
+    let mut at = vec![0u64; m];
+    let mut top = TopTwo {
+        at: &mut at,
+        best,
+        second,
+        nan: false,
+    };
+    tiles::spherical_top_two(&columns, &comps, &mut top, xn, tile.as_chunks_mut().0);
+    bound.fill(0.0);
+    add_score_bounds(
+        d,
+        comps.norms,
+        comps.half_precision,
+        xn,
+        ArrayViewMut1::from(&mut *bound),
+    );
+    for (i, label) in labels.iter_mut().enumerate() {
+        if !top.nan && !near_tie(top.best[i], top.second[i], bound[i]) {
+            *label = top.at[i] as usize;
+            continue;
+        }
+        // Every centre's distance, summed in order; the first smallest (a NaN is never
+        // smaller, as in the seeding's own comparison).
+        let (mut nearest, mut smallest) = (0, f64::INFINITY);
+        for (c, centre) in centres.rows().into_iter().enumerate() {
+            let mut q = 0.0;
+            for (col, &mu) in columns.iter().zip(centre.iter()) {
+                let e = col[i] - mu;
+                q += e * e;
+            }
+            if q < smallest {
+                (nearest, smallest) = (c, q);
+            }
+        }
+        *label = nearest;
+    }
+    true
+}
+
 /// An assignment that [`accumulate_assigned_portable`] passes over.
 const SKIP: u32 = u32::MAX;
 
