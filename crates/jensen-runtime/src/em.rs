@@ -644,17 +644,17 @@ impl RowScratch {
 /// of one component do not each wait for the other's store to reach memory (adding `1.0` per
 /// row in place took half of the hard E-step's bookkeeping). The tallies are exact, and so is
 /// each count's one addition of their sum (below 2⁵³): the same values as adding `1.0` per row.
-fn tally_components(at: &[u64], tally: &mut [u32], counts: &mut [f64]) {
+fn tally_components<T: Copy + Into<u64>>(at: &[T], tally: &mut [u32], counts: &mut [f64]) {
     let k = counts.len();
     tally[..4 * k].fill(0);
     let (quads, rest) = at.as_chunks::<4>();
     for quad in quads {
         for (copy, &c) in quad.iter().enumerate() {
-            tally[copy * k + c as usize] += 1;
+            tally[copy * k + c.into() as usize] += 1;
         }
     }
     for &c in rest {
-        tally[c as usize] += 1;
+        tally[c.into() as usize] += 1;
     }
     for (c, count) in counts.iter_mut().enumerate() {
         let n = (tally[c] + tally[k + c]) + (tally[2 * k + c] + tally[3 * k + c]);
@@ -2048,8 +2048,21 @@ fn accumulate_labels<M: MixtureModel>(
         let mut counts = Array1::zeros(k);
         let mut ws = Workspace::default();
         let mut resp = Array2::zeros((BLOCK_ROWS, k));
+        let (mut assigned, mut tally) = (Vec::with_capacity(BLOCK_ROWS), vec![0; 4 * k]);
         for start in rows.clone().step_by(BLOCK_ROWS) {
             let block = start..(start + BLOCK_ROWS).min(rows.end);
+            if weights.is_none() && !model.has_gaps() {
+                // The statistics of an assignment, in the model's form for them (one pass over
+                // the block's rows, where one-hot responsibilities take one per component).
+                // (Not with missing cells, whose forms the generated code and the executor
+                // take in different orders.)
+                assigned.clear();
+                assigned.extend(labels[block.clone()].iter().map(|&l| l as u32));
+                let counts = counts.as_slice_mut().expect("contiguous counts");
+                tally_components(&assigned, &mut tally, counts);
+                model.accumulate_assigned(cache, block, &assigned, &mut stats, &mut ws);
+                continue;
+            }
             let mut resp = resp.slice_mut(s![..block.len(), ..]);
             resp.fill(0.0);
             for (i, (mut r, &l)) in resp

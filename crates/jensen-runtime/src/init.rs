@@ -474,7 +474,11 @@ mod tests {
                 x[[7, d - 1]] = f64::INFINITY;
             }
             let want = nearest_plainly(x.view(), centres.view());
-            assert_eq!(nearest(x.view(), centres.view()), want, "{n} × {d}, K = {k}");
+            assert_eq!(
+                nearest(x.view(), centres.view()),
+                want,
+                "{n} × {d}, K = {k}"
+            );
             // Scaled block by block, as every value of the scaled copy.
             let scaling = Scaling::of(x.view(), None);
             let scaled = scaling.apply(x.clone());
