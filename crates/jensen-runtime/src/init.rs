@@ -231,7 +231,7 @@ pub fn random_rows<R: Rng>(
 /// Index of the nearest centre of every row (the lowest among equally near ones): the
 /// labels of comparing every `Σ_j (x_j − c_j)²`, summed over `j` in order. Column-major data
 /// take the hard E-step's score tiles, which compare only the rows they cannot tell from a
-/// tie exactly and give the same labels ([`gaussian::spherical_nearest`]).
+/// tie exactly and give the same labels (`gaussian::spherical_nearest`).
 pub fn nearest(x: ArrayView2<'_, f64>, centres: ArrayView2<'_, f64>) -> Vec<usize> {
     let mut labels = vec![0usize; x.nrows()];
     labels
