@@ -931,15 +931,7 @@ pub fn mvn_spherical_hard_step(
         second,
         nan: false,
     };
-    tiles::spherical_top_two(&columns, &comps, &mut top, xn, tile.as_chunks_mut().0);
-    bound.fill(0.0);
-    add_score_bounds(
-        d,
-        comps.norms,
-        comps.half_precision,
-        xn,
-        ArrayViewMut1::from(&mut *bound),
-    );
+    top_two_within(&columns, &comps, &mut top, xn, tile, bound);
     let mut assignments = vec![SKIP; rest];
     for (i, z) in assignments.iter_mut().enumerate() {
         if top.nan || near_tie(top.best[i], top.second[i], bound[i]) {
@@ -992,15 +984,7 @@ pub(crate) fn spherical_nearest(
         second,
         nan: false,
     };
-    tiles::spherical_top_two(&columns, &comps, &mut top, xn, tile.as_chunks_mut().0);
-    bound.fill(0.0);
-    add_score_bounds(
-        d,
-        comps.norms,
-        comps.half_precision,
-        xn,
-        ArrayViewMut1::from(&mut *bound),
-    );
+    top_two_within(&columns, &comps, &mut top, xn, tile, bound);
     for (i, label) in labels.iter_mut().enumerate() {
         if !top.nan && !near_tie(top.best[i], top.second[i], bound[i]) {
             *label = top.at[i] as usize;
@@ -1022,6 +1006,28 @@ pub(crate) fn spherical_nearest(
         *label = nearest;
     }
     true
+}
+
+/// Each row's best two spherical scores in `f64` tiles ([`tiles::spherical_top_two`]) into
+/// `top`, with its squared norm into `xn` and into `bound` how far its scores may lie from
+/// the exact ones ([`add_score_bounds`]); `tile` is `D` tiles of scratch.
+fn top_two_within(
+    columns: &[&[f64]],
+    comps: &tiles::Components<'_>,
+    top: &mut TopTwo<'_>,
+    xn: &mut [f64],
+    tile: &mut [f64],
+    bound: &mut [f64],
+) {
+    tiles::spherical_top_two(columns, comps, top, xn, tile.as_chunks_mut().0);
+    bound.fill(0.0);
+    add_score_bounds(
+        columns.len(),
+        comps.norms,
+        comps.half_precision,
+        xn,
+        ArrayViewMut1::from(bound),
+    );
 }
 
 /// An assignment that [`accumulate_assigned_portable`] passes over.
